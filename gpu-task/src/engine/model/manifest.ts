@@ -1,0 +1,143 @@
+/**
+ * The model contract: a JSON manifest beside every `.onnx` file says what the graph is, how
+ * to call it and where it came from. The engine refuses to load a model whose manifest or
+ * graph breaks this contract, so a wrong file fails at start-up, not in the middle of a job.
+ *
+ * @example A denoiser manifest (`denoiser.json` beside `denoiser.onnx`)
+ * ```json
+ * {
+ *   "schemaVersion": 1, "role": "denoiser", "name": "dr2-ffhq-256", "file": "denoiser.onnx",
+ *   "resolution": 256, "io": { "image": "x", "timestep": "t", "output": "out" },
+ *   "channels": { "input": 3, "output": 6 }, "variance": "learned_range",
+ *   "schedule": { "betaSchedule": "linear", "numTimesteps": 1000 },
+ *   "license": { "name": "CC BY-NC-SA 4.0", "commercialUse": false },
+ *   "provenance": { "source": "DR2_FFHQ.pkl", "converter": "models/export.py" }
+ * }
+ * ```
+ */
+import { z } from 'zod';
+
+export const MANIFEST_SCHEMA_VERSION = 1;
+
+const tensorName = z.string().min(1).max(128);
+
+/** Licence of the weights; `commercialUse: false` is surfaced by the CLI and the API. */
+export const LicenseSchema = z.object({
+  name: z.string().min(1),
+  url: z.string().url().optional(),
+  commercialUse: z.boolean(),
+  notes: z.string().optional(),
+});
+
+/** Where the weights came from and how they were turned into ONNX. */
+export const ProvenanceSchema = z.object({
+  source: z.string().min(1),
+  converter: z.string().optional(),
+  createdAt: z.string().optional(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  /** Maximum absolute difference between the source framework and ONNX, measured at export. */
+  parityMaxAbsError: z.number().nonnegative().optional(),
+  recipe: z.string().optional(),
+});
+
+/**
+ * Where the face sits in the frames the model was trained on, as fractions of the image side.
+ * FFHQ alignment (the paper's inputs) and tighter crops (UTKFace) differ; the engine uses this
+ * to adapt inputs of one framing to a model of another.
+ */
+export const FramingSchema = z.object({
+  name: z.string().min(1),
+  /** Distance between the eye centres divided by the image side. */
+  eyeDistance: z.number().positive().max(1),
+  /** Vertical position of the eye line (0 = top, 1 = bottom). */
+  eyeY: z.number().min(0).max(1),
+  /** Vertical position of the mouth centre (0 = top, 1 = bottom). */
+  mouthY: z.number().min(0).max(1),
+});
+
+const common = {
+  schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION),
+  name: z.string().min(1).max(128),
+  description: z.string().optional(),
+  /** The ONNX file, relative to the manifest. */
+  file: z.string().min(1),
+  layout: z.literal('NCHW').default('NCHW'),
+  colorOrder: z.literal('RGB').default('RGB'),
+  /** Pixel range of the image tensors the model reads and writes. */
+  valueRange: z.tuple([z.number(), z.number()]).default([-1, 1]),
+  framing: FramingSchema.optional(),
+  license: LicenseSchema,
+  provenance: ProvenanceSchema,
+};
+
+export const DenoiserManifestSchema = z
+  .object({
+    ...common,
+    role: z.literal('denoiser'),
+    /** Square input side in pixels; DR2 runs at this size. */
+    resolution: z.number().int().min(8).max(4096),
+    io: z.object({ image: tensorName, timestep: tensorName, output: tensorName }),
+    /** Element type of the timestep input; values are on the training scale 0..T-1. */
+    timestepType: z.enum(['int64', 'int32', 'float32']).default('int64'),
+    channels: z.object({ input: z.literal(3), output: z.union([z.literal(3), z.literal(6)]) }),
+    /**
+     * `learned_range` needs 6 output channels (noise + variance interpolation, improved DDPM);
+     * `fixed_small` (posterior variance) and `fixed_large` (betas) need 3.
+     */
+    variance: z.enum(['learned_range', 'fixed_small', 'fixed_large']),
+    schedule: z.object({
+      betaSchedule: z.enum(['linear', 'cosine']),
+      numTimesteps: z.number().int().min(2).max(100_000),
+    }),
+  })
+  .refine((m) => (m.variance === 'learned_range') === (m.channels.output === 6), {
+    message: 'variance "learned_range" requires 6 output channels; fixed variances require 3',
+    path: ['channels', 'output'],
+  });
+
+export const EnhancerManifestSchema = z
+  .object({
+    ...common,
+    role: z.literal('enhancer'),
+    io: z.object({ image: tensorName, output: tensorName }),
+    channels: z.object({ input: z.literal(3), output: z.literal(3) }),
+    inputSize: z.number().int().min(8).max(4096),
+    outputSize: z.number().int().min(8).max(8192),
+  })
+  .refine((m) => m.outputSize >= m.inputSize, {
+    message: 'outputSize must be at least inputSize',
+    path: ['outputSize'],
+  });
+
+/** A pipeline names a denoiser and an optional enhancer; it is what `--model` points at. */
+export const PipelineManifestSchema = z.object({
+  schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION),
+  role: z.literal('pipeline'),
+  name: z.string().min(1).max(128),
+  description: z.string().optional(),
+  /** Path of the denoiser manifest, relative to this file. */
+  denoiser: z.string().min(1),
+  /** Path of the enhancer manifest, relative to this file, or null for DR2 output only. */
+  enhancer: z.string().min(1).nullable(),
+  /** Defaults applied when a request does not choose (preset name or explicit values). */
+  defaults: z
+    .object({
+      preset: z.enum(['mild', 'medium', 'severe']).optional(),
+      steps: z.number().int().min(2).optional(),
+    })
+    .optional(),
+});
+
+export const AnyManifestSchema = z.union([
+  DenoiserManifestSchema,
+  EnhancerManifestSchema,
+  PipelineManifestSchema,
+]);
+
+export type License = z.infer<typeof LicenseSchema>;
+export type Provenance = z.infer<typeof ProvenanceSchema>;
+export type Framing = z.infer<typeof FramingSchema>;
+export type DenoiserManifest = z.infer<typeof DenoiserManifestSchema>;
+export type EnhancerManifest = z.infer<typeof EnhancerManifestSchema>;
+export type PipelineManifest = z.infer<typeof PipelineManifestSchema>;
+export type ModelManifest = DenoiserManifest | EnhancerManifest;
