@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 const compiled = fileURLToPath(new URL('../dist/gpu-task/src/cli/main.js', import.meta.url));
 if (!existsSync(compiled)) {
-  console.error('dr2e: the CLI is not built yet. Run `npm run build` (or `npm ci`) in the repository first.');
+  console.error('dr2e: the CLI is not built yet. Run `npm run build` in the repository first.');
   process.exit(1);
 }
 const { main } = await import(compiled);

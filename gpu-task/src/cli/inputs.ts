@@ -1,0 +1,113 @@
+/**
+ * Turning the `dr2e restore` arguments into a work list: expand folders, keep explicit files
+ * whatever their extension (a mislabelled file gets a clear decode error instead of being
+ * skipped silently), and plan output paths that never overwrite an input.
+ */
+import { readdir, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+
+/** Extensions picked up when a folder is given. Explicit files are taken as they are. */
+export const IMAGE_EXTENSIONS = new Set([
+  '.jpg',
+  '.jpeg',
+  '.png',
+  '.webp',
+  '.avif',
+  '.tif',
+  '.tiff',
+  '.heic',
+  '.heif',
+]);
+
+export interface PlannedItem {
+  /** The input path as found (absolute). */
+  input: string;
+  /** Where the restored image goes, or null when the item cannot be processed. */
+  output: string | null;
+  /** Where the DR2 intermediate goes (with --save-dr2). */
+  dr2Output: string | null;
+  /** Why the item cannot be processed (reported as a per-file error). */
+  problem?: string;
+}
+
+export interface PlanOptions {
+  outDir: string;
+  extension: string;
+  saveDr2: boolean;
+  recursive?: boolean;
+}
+
+async function listFolder(folder: string, recursive: boolean): Promise<string[]> {
+  const entries = await readdir(folder, { withFileTypes: true });
+  const files: string[] = [];
+  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    const full = path.join(folder, entry.name);
+    if (entry.isDirectory() && recursive) files.push(...(await listFolder(full, true)));
+    else if (entry.isFile() && IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) files.push(full);
+  }
+  return files;
+}
+
+/**
+ * Expand the arguments and plan outputs `<outDir>/<basename><ext>`. Two inputs with the same
+ * basename get `-2`, `-3`... so no output overwrites another; an output that would land on an
+ * input file is refused for that item.
+ *
+ * @example
+ * ```ts
+ * await planRestore(['faces/', 'me.heic'], { outDir: 'out', extension: '.png', saveDr2: true });
+ * // [{ input: '/abs/faces/a.jpg', output: '/abs/out/a.png', dr2Output: '/abs/out/a.dr2.png' }, ...]
+ * ```
+ */
+export async function planRestore(args: readonly string[], options: PlanOptions): Promise<PlannedItem[]> {
+  const items: PlannedItem[] = [];
+  const inputs: string[] = [];
+  for (const arg of args) {
+    const absolute = path.resolve(arg);
+    let info;
+    try {
+      info = await stat(absolute);
+    } catch {
+      items.push({ input: absolute, output: null, dr2Output: null, problem: 'no such file or folder' });
+      continue;
+    }
+    if (info.isDirectory()) {
+      const found = await listFolder(absolute, options.recursive ?? false);
+      if (found.length === 0) {
+        items.push({ input: absolute, output: null, dr2Output: null, problem: 'folder holds no image files' });
+      }
+      inputs.push(...found);
+    } else {
+      inputs.push(absolute);
+    }
+  }
+
+  const outDir = path.resolve(options.outDir);
+  const inputReal = new Set<string>();
+  for (const input of inputs) inputReal.add(await realpath(input).catch(() => input));
+  const taken = new Set<string>();
+  const seen = new Set<string>();
+  for (const input of inputs) {
+    const real = await realpath(input).catch(() => input);
+    if (seen.has(real)) continue; // the same file named twice (folder + explicit) is restored once
+    seen.add(real);
+    const stem = path.basename(input, path.extname(input));
+    let candidate = stem;
+    for (let n = 2; taken.has(candidate); n++) candidate = `${stem}-${n}`;
+    taken.add(candidate);
+    const output = path.join(outDir, `${candidate}${options.extension}`);
+    const dr2Output = options.saveDr2 ? path.join(outDir, `${candidate}.dr2${options.extension}`) : null;
+    const clash = [output, dr2Output].find((p) => p !== null && inputReal.has(p));
+    if (clash) {
+      items.push({
+        input,
+        output: null,
+        dr2Output: null,
+        problem: `refusing to overwrite the input file ${clash}; choose another output folder`,
+      });
+      continue;
+    }
+    items.push({ input, output, dr2Output });
+  }
+  return items;
+}
