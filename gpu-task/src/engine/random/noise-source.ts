@@ -1,0 +1,171 @@
+/**
+ * Sources of standard normal noise for the sampler.
+ *
+ * The sampler gives every image of a batch its own source and draws from it in a fixed order,
+ * so an image's result depends only on its own source, never on what it was batched with.
+ */
+import { FixtureError, InvalidParametersError } from '../errors.js';
+
+/** A stream of standard normal draws. */
+export interface NoiseSource {
+  /**
+   * Fill `out` with the next `out.length` draws of the stream, in order. The stream does not
+   * depend on how it is chunked: `fill(a)` then `fill(b)` gives the same values as one fill of
+   * `a.length + b.length`.
+   */
+  fill(out: Float32Array): void;
+}
+
+const UINT64_MASK = (1n << 64n) - 1n;
+const TWO_POW_MINUS_53 = 2 ** -53;
+const TWO_PI = 2 * Math.PI;
+
+/**
+ * SplitMix64 (Steele, Lea, Flood 2014), the seeding generator recommended by the xoshiro
+ * authors: it turns any 64-bit seed, even 0, into well-mixed state words.
+ */
+function splitMix64Words(seed: bigint, count: number): number[] {
+  let state = seed & UINT64_MASK;
+  const words: number[] = [];
+  while (words.length < count) {
+    state = (state + 0x9e3779b97f4a7c15n) & UINT64_MASK;
+    let z = state;
+    z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & UINT64_MASK;
+    z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & UINT64_MASK;
+    z = z ^ (z >> 31n);
+    words.push(Number(z & 0xffffffffn), Number(z >> 32n));
+  }
+  return words.slice(0, count);
+}
+
+/**
+ * Standard normal draws from an integer seed, identical on every machine and platform.
+ *
+ * Algorithm (documented so another implementation can reproduce the bytes):
+ * - uniform bits: xoshiro128** 1.1 (Blackman & Vigna), 32-bit integer arithmetic only; its four
+ *   state words are the low then high halves of the first two SplitMix64 outputs for the seed
+ *   (taken modulo 2^64, so negative seeds are allowed);
+ * - uniforms: two consecutive 32-bit outputs `a`, `b` give `u = ((a >>> 5) * 2^26 + (b >>> 6) + 1) / 2^53`,
+ *   a 53-bit value in (0, 1] (never 0, so its log is finite);
+ * - normals: Box-Muller on two uniforms `u1`, `u2`: `r = sqrt(-2 ln u1)`, `z1 = r cos(2π u2)`,
+ *   `z2 = r sin(2π u2)`; both are used, in that order, then rounded to float32.
+ *
+ * The transcendental functions are V8's (fdlibm ports, not the C library), so a given Node
+ * version produces the same bytes everywhere.
+ *
+ * @example
+ * ```ts
+ * const noise = new SeededNormalSource(42);
+ * const eps = new Float32Array(3 * 64 * 64);
+ * noise.fill(eps); // the same values on every run with seed 42
+ * ```
+ */
+export class SeededNormalSource implements NoiseSource {
+  private s0: number;
+  private s1: number;
+  private s2: number;
+  private s3: number;
+  /** Second Box-Muller value kept for the next draw when a fill ends on an odd count. */
+  private spare = 0;
+  private hasSpare = false;
+
+  /** @throws InvalidParametersError when `seed` is not a safe integer. */
+  constructor(seed: number) {
+    if (!Number.isSafeInteger(seed)) {
+      throw new InvalidParametersError(`seed must be a safe integer, got ${String(seed)}`);
+    }
+    const [w0, w1, w2, w3] = splitMix64Words(BigInt(seed), 4) as [number, number, number, number];
+    this.s0 = w0 >>> 0;
+    this.s1 = w1 >>> 0;
+    this.s2 = w2 >>> 0;
+    this.s3 = w3 >>> 0;
+  }
+
+  /** Next 32-bit output of xoshiro128** as an unsigned integer. */
+  private nextUint32(): number {
+    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
+    const t = this.s1 << 9;
+    this.s2 ^= this.s0;
+    this.s3 ^= this.s1;
+    this.s1 ^= this.s2;
+    this.s0 ^= this.s3;
+    this.s2 ^= t;
+    this.s3 = rotl(this.s3, 11);
+    return result;
+  }
+
+  /** Uniform in (0, 1] with 53 random bits. */
+  private nextUniform(): number {
+    const high = this.nextUint32() >>> 5;
+    const low = this.nextUint32() >>> 6;
+    return (high * 67108864 + low + 1) * TWO_POW_MINUS_53;
+  }
+
+  fill(out: Float32Array): void {
+    let i = 0;
+    const length = out.length;
+    if (this.hasSpare && length > 0) {
+      out[i++] = this.spare;
+      this.hasSpare = false;
+    }
+    while (i < length) {
+      const radius = Math.sqrt(-2 * Math.log(this.nextUniform()));
+      const angle = TWO_PI * this.nextUniform();
+      out[i++] = radius * Math.cos(angle);
+      const second = radius * Math.sin(angle);
+      if (i < length) {
+        out[i++] = second;
+      } else {
+        this.spare = second;
+        this.hasSpare = true;
+      }
+    }
+  }
+}
+
+function rotl(value: number, bits: number): number {
+  return ((value << bits) | (value >>> (32 - bits))) >>> 0;
+}
+
+/**
+ * Serves a recorded noise sequence (a reference trace's `noise` tensor) in order, so a sampler
+ * can replay another implementation's run draw for draw.
+ *
+ * @example
+ * ```ts
+ * const noise = new RecordedNoiseSource(trace.noise.data);
+ * await sampler.sample({ y, batch: 1, params, noise: [noise] });
+ * noise.remaining; // 0 when the sampler consumed exactly what was recorded
+ * ```
+ */
+export class RecordedNoiseSource implements NoiseSource {
+  private offset = 0;
+
+  constructor(private readonly values: Float32Array) {}
+
+  /** Draws not yet served. */
+  get remaining(): number {
+    return this.values.length - this.offset;
+  }
+
+  /** Draws served so far. */
+  get consumed(): number {
+    return this.offset;
+  }
+
+  /**
+   * @throws FixtureError when fewer than `out.length` recorded draws remain: the sampler asked
+   * for more noise than the recording holds, so its draw order differs from the recording's.
+   */
+  fill(out: Float32Array): void {
+    if (out.length > this.remaining) {
+      throw new FixtureError(
+        `recorded noise exhausted: ${out.length} draws requested at offset ${this.offset}, ` +
+          `but only ${this.remaining} of ${this.values.length} remain ` +
+          '(the sampler consumes more noise than was recorded)',
+      );
+    }
+    out.set(this.values.subarray(this.offset, this.offset + out.length));
+    this.offset += out.length;
+  }
+}
