@@ -1,0 +1,18 @@
+/**
+ * The dr2e service domain: job lifecycle, schemas, errors, ports, webhook signing and API-key
+ * hashing. Web-standard APIs only (no AWS SDK, no `node:*`), so it runs in Lambda, Node and
+ * edge runtimes. Adapters live in `shared/adapters/local` and `shared/adapters/aws`.
+ */
+export * from './api-keys.js';
+export * from './blob-keys.js';
+export * from './clock.js';
+export * from './encoding.js';
+export * from './errors.js';
+export * from './fetch-webhook-sender.js';
+export * from './ids.js';
+export * from './job.js';
+export * from './memory-usage-ledger.js';
+export type * from './ports/index.js';
+export * from './schemas.js';
+export * from './tenants.js';
+export * from './webhooks.js';

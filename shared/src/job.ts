@@ -1,0 +1,333 @@
+/**
+ * The job lifecycle as pure functions over {@link Job} records:
+ *
+ * ```
+ * created -> uploaded -> queued -> running -> succeeded | failed | canceled
+ *                                  running -> queued   (message released or retried)
+ * created | uploaded | queued | running -> canceled
+ * ```
+ *
+ * Nothing else is allowed; {@link transitionJob} throws {@link InvalidTransitionError}. The
+ * functions never touch `version`: a job store writes the result only if the stored version
+ * still equals the version the caller read (see `JobStore.update`).
+ *
+ * @example The worker picking up a job
+ * ```ts
+ * const job = await jobs.get(message.body.jobId);
+ * const running = transitionJob(job, { to: 'running', at: clock.now() });
+ * await jobs.update(running, job.version); // PreconditionFailedError if someone else wrote first
+ * ```
+ */
+import { canonicalJson, randomBytes, sha256Hex } from './encoding.js';
+import { ConflictError, InvalidTransitionError, NotFoundError, PreconditionFailedError } from './errors.js';
+import { newJobId } from './ids.js';
+import type { JobStore } from './ports/job-store.js';
+import {
+  MAX_SEED,
+  WEBHOOK_EVENT_TYPES,
+  type CreateJobRequest,
+  type Job,
+  type JobError,
+  type JobInput,
+  type JobOutput,
+  type JobParams,
+  type JobProgress,
+  type JobStatus,
+  type JobUsage,
+  type JobView,
+  type WebhookConfig,
+  type WebhookDelivery,
+  type WebhookEvent,
+  type WebhookEventType,
+} from './schemas.js';
+
+/** Statuses a job never leaves. */
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];
+
+/** For each status, the statuses it may move to. */
+export const ALLOWED_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
+  created: ['uploaded', 'canceled'],
+  uploaded: ['queued', 'canceled'],
+  queued: ['running', 'canceled'],
+  running: ['succeeded', 'failed', 'canceled', 'queued'],
+  succeeded: [],
+  failed: [],
+  canceled: [],
+};
+
+/** True for `succeeded`, `failed` and `canceled`. */
+export function isTerminalStatus(status: JobStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+/** True when the lifecycle allows `from -> to`. */
+export function canTransition(from: JobStatus, to: JobStatus): boolean {
+  return ALLOWED_TRANSITIONS[from].includes(to);
+}
+
+/** A status change and the facts that come with it. */
+export type JobTransition =
+  /** The input object arrived; size and type as the store saw them. */
+  | { to: 'uploaded'; at: Date; input?: Partial<Omit<JobInput, 'key'>> }
+  /** Sent to the work queue (first time, or released by a worker for a retry). */
+  | { to: 'queued'; at: Date }
+  /** A worker took it; counts an attempt and clears the progress of a previous attempt. */
+  | { to: 'running'; at: Date; progress?: JobProgress }
+  | { to: 'succeeded'; at: Date; output: JobOutput; usage: JobUsage }
+  | { to: 'failed'; at: Date; error: JobError; usage?: JobUsage }
+  /** `reason` is kept as `error` with code `canceled` so clients see why. */
+  | { to: 'canceled'; at: Date; reason?: string };
+
+/**
+ * The job after a status change, or {@link InvalidTransitionError} when the lifecycle does not
+ * allow it. Pure: returns a new object, `version` unchanged.
+ *
+ * @example
+ * ```ts
+ * transitionJob(job, { to: 'failed', at: now, error: { code: 'image_decode_failed', message: '...' } });
+ * transitionJob(succeededJob, { to: 'running', at: now }); // throws InvalidTransitionError
+ * ```
+ */
+export function transitionJob(job: Job, change: JobTransition): Job {
+  if (!canTransition(job.status, change.to)) throw new InvalidTransitionError(job.status, change.to);
+  const at = change.at.toISOString();
+  const next: Job = {
+    ...job,
+    status: change.to,
+    updatedAt: at,
+    timestamps: { ...job.timestamps, [change.to]: at },
+  };
+  switch (change.to) {
+    case 'uploaded':
+      next.input = { ...job.input, ...change.input, key: job.input.key };
+      break;
+    case 'queued':
+      break;
+    case 'running':
+      next.attempts = job.attempts + 1;
+      next.error = undefined;
+      next.progress = change.progress;
+      break;
+    case 'succeeded':
+      next.output = change.output;
+      next.usage = change.usage;
+      next.error = undefined;
+      if (job.progress) next.progress = { step: job.progress.total, total: job.progress.total };
+      break;
+    case 'failed':
+      next.error = change.error;
+      if (change.usage) next.usage = change.usage;
+      break;
+    case 'canceled':
+      next.error = { code: 'canceled', message: change.reason ?? 'canceled by request' };
+      break;
+  }
+  return dropUndefined(next);
+}
+
+/**
+ * The job with updated sampler progress. Only a running job has progress; otherwise throws
+ * {@link ConflictError} (a worker seeing it learns the job was canceled or taken over).
+ */
+export function recordProgress(job: Job, progress: JobProgress, at: Date): Job {
+  if (job.status !== 'running') {
+    throw new ConflictError(`job ${job.id} is ${job.status}, not running`, {
+      details: { status: job.status },
+    });
+  }
+  return { ...job, progress, updatedAt: at.toISOString() };
+}
+
+/** The job with one more webhook delivery attempt recorded (any status). */
+export function recordWebhookDelivery(job: Job, delivery: WebhookDelivery): Job {
+  return { ...job, webhookDeliveries: [...job.webhookDeliveries, delivery], updatedAt: delivery.at };
+}
+
+/** Facts needed to create a job record. */
+export interface NewJobInput {
+  tenantId: string;
+  model: string;
+  params: JobParams;
+  /** Blob key the client uploads to; see `blobKeys.input`. */
+  inputKey: string;
+  at: Date;
+  /** Defaults to a fresh {@link newJobId} for `at`. */
+  id?: string;
+  webhook?: WebhookConfig;
+  idempotencyKey?: string;
+  requestFingerprint?: string;
+}
+
+/**
+ * A new job in status `created`, version 1.
+ *
+ * @example
+ * ```ts
+ * const id = newJobId(now);
+ * const job = newJob({ id, tenantId, model: 'dr2e-default', params, inputKey: blobKeys.input(tenantId, id), at: now });
+ * ```
+ */
+export function newJob(input: NewJobInput): Job {
+  const at = input.at.toISOString();
+  return dropUndefined({
+    id: input.id ?? newJobId(input.at),
+    tenantId: input.tenantId,
+    status: 'created',
+    version: 1,
+    createdAt: at,
+    updatedAt: at,
+    timestamps: { created: at },
+    attempts: 0,
+    model: input.model,
+    params: input.params,
+    input: { key: input.inputKey },
+    webhook: input.webhook,
+    webhookDeliveries: [],
+    idempotencyKey: input.idempotencyKey,
+    requestFingerprint: input.requestFingerprint,
+  });
+}
+
+/** A uniformly random seed in [0, 2^32 - 1]. */
+export function randomSeed(): number {
+  const bytes = randomBytes(4);
+  return new DataView(bytes.buffer).getUint32(0) % (MAX_SEED + 1);
+}
+
+/**
+ * Stored params from a parsed create request: the schedule and output as given, the seed
+ * fixed (random when absent) so rerunning the job reproduces the result.
+ */
+export function resolveJobParams(request: CreateJobRequest, seed: () => number = randomSeed): JobParams {
+  return dropUndefined({
+    preset: request.preset,
+    n: request.n,
+    tau: request.tau,
+    omega: request.omega,
+    steps: request.steps,
+    seed: request.seed ?? seed(),
+    output: { ...request.output },
+  });
+}
+
+/**
+ * SHA-256 (hex) of the canonical parsed create request. Stored with an idempotency key so a
+ * retry (same fingerprint) returns the first job and a different body under the same key is
+ * refused.
+ */
+export function fingerprintCreateJobRequest(request: CreateJobRequest): Promise<string> {
+  return sha256Hex(canonicalJson(request));
+}
+
+/**
+ * Identity of a sampling schedule: jobs with equal batch keys can share one batched model call.
+ * Seed and output format do not matter (per-sample noise, encoding after sampling).
+ *
+ * @example batchKeyFor({ n: 8, tau: 35, steps: 100, ... }, 'dr2e-default') === 'model=dr2e-default;n=8;tau=35;omega=auto;steps=100'
+ */
+export function batchKeyFor(
+  params: Pick<JobParams, 'preset' | 'n' | 'tau' | 'omega' | 'steps'>,
+  model: string,
+): string {
+  const schedule =
+    params.n !== undefined || params.tau !== undefined
+      ? `n=${params.n ?? 'auto'};tau=${params.tau ?? 'auto'};omega=${params.omega ?? 'auto'}`
+      : `preset=${params.preset ?? 'default'}`;
+  return `model=${model};${schedule};steps=${params.steps}`;
+}
+
+/** Event type for a terminal status (undefined for other statuses). */
+export function webhookEventTypeFor(status: JobStatus): WebhookEventType | undefined {
+  const type = `job.${status}`;
+  return (WEBHOOK_EVENT_TYPES as readonly string[]).includes(type) ? (type as WebhookEventType) : undefined;
+}
+
+/** Signed result links to put in a {@link JobView}. */
+export interface JobViewLinks {
+  restored?: { url: string; expiresAt: string };
+  dr2?: { url: string; expiresAt: string };
+}
+
+/** The public view of a job (API responses, webhook `data`): no blob keys, no tenant internals. */
+export function toJobView(job: Job, links: JobViewLinks = {}): JobView {
+  return dropUndefined({
+    id: job.id,
+    status: job.status,
+    model: job.model,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    timestamps: job.timestamps,
+    attempts: job.attempts,
+    params: job.params,
+    progress: job.progress,
+    error: job.error,
+    usage: job.usage,
+    output: job.output
+      ? dropUndefined({
+          format: job.output.format,
+          width: job.output.width,
+          height: job.output.height,
+          restored: links.restored,
+          dr2: links.dr2,
+        })
+      : undefined,
+    webhook: job.webhook,
+    idempotencyKey: job.idempotencyKey,
+  });
+}
+
+/**
+ * The webhook event for a job that reached a terminal status, or undefined when the job is not
+ * terminal or its webhook does not subscribe to that event.
+ */
+export function webhookEventFor(job: Job, at: Date, links: JobViewLinks = {}): WebhookEvent | undefined {
+  const type = webhookEventTypeFor(job.status);
+  if (!type || !job.webhook || !job.webhook.events.includes(type)) return undefined;
+  return { type, timestamp: at.toISOString(), data: toJobView(job, links) };
+}
+
+/**
+ * Stable Standard Webhooks message id of a job's event: the same on every retry, so receivers
+ * can drop duplicates.
+ */
+export function webhookMessageId(jobId: string, type: WebhookEventType): string {
+  return `msg_${jobId.replace(/^job_/, '')}_${type.replace('job.', '')}`;
+}
+
+/**
+ * Read-modify-write with optimistic concurrency: reads the job, applies `change`, writes it if
+ * nobody wrote in between, and retries from a fresh read on {@link PreconditionFailedError}.
+ * `change` returns the new job, or `undefined` to leave it as is. Errors `change` throws (an
+ * {@link InvalidTransitionError}, say) propagate without retry.
+ *
+ * @throws {NotFoundError} when the job does not exist.
+ * @example
+ * ```ts
+ * await mutateJob(jobs, jobId, (job) => transitionJob(job, { to: 'canceled', at: clock.now() }));
+ * ```
+ */
+export async function mutateJob(
+  store: Pick<JobStore, 'get' | 'update'>,
+  jobId: string,
+  change: (job: Job) => Job | undefined,
+  maxAttempts = 5,
+): Promise<Job> {
+  for (let attempt = 1; ; attempt++) {
+    const current = await store.get(jobId);
+    if (!current) throw new NotFoundError(`job ${jobId} not found`);
+    const next = change(current);
+    if (!next) return current;
+    try {
+      return await store.update(next, current.version);
+    } catch (error) {
+      if (!(error instanceof PreconditionFailedError) || attempt >= maxAttempts) throw error;
+    }
+  }
+}
+
+/** Removes keys whose value is undefined, so records serialise and compare cleanly. */
+function dropUndefined<T extends object>(value: T): T {
+  const copy = { ...value } as Record<string, unknown>;
+  for (const key of Object.keys(copy)) if (copy[key] === undefined) delete copy[key];
+  return copy as T;
+}

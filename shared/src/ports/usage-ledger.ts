@@ -1,0 +1,31 @@
+/** Port: metered usage per tenant, for billing and quotas. */
+
+/** Usage of one finished job. */
+export interface UsageRecord {
+  tenantId: string;
+  jobId: string;
+  /** When the job finished (its terminal timestamp). */
+  at: Date;
+  images: number;
+  modelSeconds: number;
+}
+
+export interface UsageSummary {
+  tenantId: string;
+  from: Date;
+  to: Date;
+  jobs: number;
+  images: number;
+  modelSeconds: number;
+}
+
+export interface UsageLedger {
+  /** Records a finished job's usage. Recording the same `jobId` again changes nothing. */
+  record(entry: UsageRecord): Promise<void>;
+  /**
+   * Totals of a tenant's records with `from <= at < to`.
+   *
+   * @example `await ledger.sum('tenant_a', { from: monthStart, to: nextMonthStart })`
+   */
+  sum(tenantId: string, range: { from: Date; to: Date }): Promise<UsageSummary>;
+}

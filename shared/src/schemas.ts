@@ -1,0 +1,369 @@
+/**
+ * Wire and storage schemas (zod 4) shared by the API, the dispatcher and the GPU worker.
+ *
+ * These check structure and simple ranges so the API can answer 400 early; the engine still
+ * owns the deep DR2 parameter validation (schedule bounds for a given model, etc.).
+ *
+ * @example Validating a create request in the API
+ * ```ts
+ * const request = parseWith(CreateJobRequestSchema, await c.req.json()); // throws ValidationError
+ * const params = resolveJobParams(request); // seed filled in, so the job is reproducible
+ * ```
+ */
+import { z } from 'zod';
+import { ValidationError, type ValidationIssue } from './errors.js';
+import { JOB_ID_PATTERN } from './ids.js';
+
+/** Named DR2 parameter sets; the engine maps them to (N, tau, omega). */
+export const PRESETS = ['mild', 'medium', 'severe'] as const;
+export type Preset = (typeof PRESETS)[number];
+
+/** Encodings of the restored image. */
+export const OUTPUT_FORMATS = ['png', 'jpeg', 'webp'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/** MIME type of each output format. */
+export const OUTPUT_CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
+  png: 'image/png',
+  jpeg: 'image/jpeg',
+  webp: 'image/webp',
+};
+
+/** Content types an input upload may declare (the worker still sniffs the bytes). */
+export const ACCEPTED_INPUT_CONTENT_TYPES = [
+  'image/jpeg',
+  'image/png',
+  'image/webp',
+  'image/heic',
+  'image/heif',
+] as const;
+
+/** Events a webhook can subscribe to; one per terminal job status. */
+export const WEBHOOK_EVENT_TYPES = ['job.succeeded', 'job.failed', 'job.canceled'] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/** Job statuses, in lifecycle order. */
+export const JOB_STATUSES = [
+  'created',
+  'uploaded',
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'canceled',
+] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** Default number of respaced diffusion steps (the paper's "every 10 of 1000"). */
+export const DEFAULT_STEPS = 100;
+/** Full diffusion length T; a respaced schedule cannot have more steps. */
+export const MAX_STEPS = 1000;
+/** Seeds are unsigned 32-bit integers. */
+export const MAX_SEED = 0xffff_ffff;
+
+const isoTimestamp = z.iso.datetime();
+
+/** `n`: the low-pass downsampling factor N, a power of two from 1 to 64. */
+export const DownsampleFactorSchema = z
+  .int()
+  .min(1)
+  .max(64)
+  .refine((n) => (n & (n - 1)) === 0, { message: 'n must be a power of two between 1 and 64' });
+
+/** Webhook subscription of a job. */
+export const WebhookConfigSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'webhook.url must be an http(s) URL' }).max(2048),
+  /** Defaults to every event type. Duplicates are refused. */
+  events: z
+    .array(z.enum(WEBHOOK_EVENT_TYPES))
+    .min(1)
+    .refine((events) => new Set(events).size === events.length, { message: 'events must be unique' })
+    .default([...WEBHOOK_EVENT_TYPES]),
+});
+export type WebhookConfig = z.infer<typeof WebhookConfigSchema>;
+
+/** Output options of a job. */
+export const OutputOptionsSchema = z.strictObject({
+  format: z.enum(OUTPUT_FORMATS).default('png'),
+  /** Also keep the intermediate DR2 output (before the enhancer). */
+  keepDr2: z.boolean().default(false),
+});
+export type OutputOptions = z.infer<typeof OutputOptionsSchema>;
+
+const schedulePick = {
+  preset: z.enum(PRESETS).optional(),
+  n: DownsampleFactorSchema.optional(),
+  /** Step index (on the `steps`-long respaced schedule) where sampling stops and x0 is returned. */
+  tau: z.int().min(0).optional(),
+  /** Step index where sampling starts from the diffused input; must exceed tau. */
+  omega: z.int().min(1).optional(),
+  steps: z.int().min(2).max(MAX_STEPS).default(DEFAULT_STEPS),
+  seed: z.int().min(0).max(MAX_SEED).optional(),
+};
+
+interface ScheduleFields {
+  preset?: Preset | undefined;
+  n?: number | undefined;
+  tau?: number | undefined;
+  omega?: number | undefined;
+  steps: number;
+}
+
+/** Cross-field rules shared by the request and the stored params. */
+function checkSchedule(value: ScheduleFields, ctx: z.RefinementCtx): void {
+  const explicit = value.n !== undefined || value.tau !== undefined || value.omega !== undefined;
+  if (value.preset !== undefined && explicit) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['preset'],
+      message: 'give either preset or explicit n/tau/omega, not both',
+    });
+  }
+  if (explicit && value.n === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['n'], message: 'n is required with tau/omega' });
+  }
+  if (explicit && value.tau === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['tau'], message: 'tau is required with n/omega' });
+  }
+  if (value.tau !== undefined && value.tau >= value.steps) {
+    ctx.addIssue({ code: 'custom', path: ['tau'], message: `tau must be below steps (${value.steps})` });
+  }
+  if (value.omega !== undefined && value.omega >= value.steps) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['omega'],
+      message: `omega must be below steps (${value.steps})`,
+    });
+  }
+  if (value.tau !== undefined && value.omega !== undefined && !(value.tau < value.omega)) {
+    ctx.addIssue({ code: 'custom', path: ['omega'], message: 'omega must be greater than tau' });
+  }
+}
+
+/**
+ * Body of `POST /jobs`. The schedule is a `preset`, or explicit `n` and `tau` (and optional
+ * `omega`), or neither (the model's default preset). Unknown fields are refused so typos
+ * (`Tau`) do not silently fall back to defaults.
+ *
+ * @example
+ * ```json
+ * { "preset": "medium", "output": { "format": "webp" },
+ *   "webhook": { "url": "https://example.com/hooks/dr2e", "events": ["job.succeeded"] } }
+ * { "n": 8, "tau": 35, "omega": 60, "steps": 100, "seed": 42 }
+ * ```
+ */
+export const CreateJobRequestSchema = z
+  .strictObject({
+    ...schedulePick,
+    output: OutputOptionsSchema.default({ format: 'png', keepDr2: false }),
+    webhook: WebhookConfigSchema.optional(),
+  })
+  .superRefine(checkSchedule);
+export type CreateJobRequest = z.infer<typeof CreateJobRequestSchema>;
+/** What a client may send (defaults not yet applied). */
+export type CreateJobRequestInput = z.input<typeof CreateJobRequestSchema>;
+
+/** The parameters stored on a job: the request's schedule and output, with the seed fixed. */
+export const JobParamsSchema = z
+  .strictObject({
+    ...schedulePick,
+    seed: z.int().min(0).max(MAX_SEED),
+    output: OutputOptionsSchema,
+  })
+  .superRefine(checkSchedule);
+export type JobParams = z.infer<typeof JobParamsSchema>;
+
+/** `Idempotency-Key` header value: 1 to 255 printable ASCII characters. */
+export const IdempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, { message: 'idempotency key must be printable ASCII without spaces' });
+
+export const JobIdSchema = z.string().regex(JOB_ID_PATTERN, { message: 'not a job id' });
+
+/** Where the uploaded input lives and what was uploaded. */
+export const JobInputSchema = z.strictObject({
+  key: z.string().min(1),
+  contentType: z.string().optional(),
+  bytes: z.int().min(0).optional(),
+});
+export type JobInput = z.infer<typeof JobInputSchema>;
+
+/** Blob keys of the results of a succeeded job. */
+export const JobOutputSchema = z.strictObject({
+  restoredKey: z.string().min(1),
+  /** Present when `params.output.keepDr2` was set. */
+  dr2Key: z.string().min(1).optional(),
+  format: z.enum(OUTPUT_FORMATS),
+  width: z.int().positive().optional(),
+  height: z.int().positive().optional(),
+});
+export type JobOutput = z.infer<typeof JobOutputSchema>;
+
+/** Sampler progress of a running job. */
+export const JobProgressSchema = z.strictObject({
+  step: z.int().min(0),
+  total: z.int().min(0),
+});
+export type JobProgress = z.infer<typeof JobProgressSchema>;
+
+/** Why a job failed (codes are the engine's or the pipeline's stable error codes). */
+export const JobErrorSchema = z.strictObject({
+  code: z.string().min(1),
+  message: z.string(),
+  retryable: z.boolean().optional(),
+});
+export type JobError = z.infer<typeof JobErrorSchema>;
+
+/** Metered use of a finished job. */
+export const JobUsageSchema = z.strictObject({
+  images: z.int().min(0),
+  modelSeconds: z.number().min(0),
+});
+export type JobUsage = z.infer<typeof JobUsageSchema>;
+
+/** One webhook delivery attempt: an HTTP status when the endpoint answered, else an error. */
+export const WebhookDeliverySchema = z.strictObject({
+  at: isoTimestamp,
+  event: z.enum(WEBHOOK_EVENT_TYPES),
+  /** 1 for the first try of this event, 2 for the first retry... */
+  attempt: z.int().min(1),
+  messageId: z.string().min(1),
+  status: z.int().optional(),
+  error: z.string().optional(),
+  ok: z.boolean(),
+});
+export type WebhookDelivery = z.infer<typeof WebhookDeliverySchema>;
+
+/** When the job last entered each status. */
+export const JobTimestampsSchema = z.strictObject({
+  created: isoTimestamp,
+  uploaded: isoTimestamp.optional(),
+  queued: isoTimestamp.optional(),
+  running: isoTimestamp.optional(),
+  succeeded: isoTimestamp.optional(),
+  failed: isoTimestamp.optional(),
+  canceled: isoTimestamp.optional(),
+});
+export type JobTimestamps = z.infer<typeof JobTimestampsSchema>;
+
+/** The stored job record (what job stores persist and return). */
+export const JobSchema = z.strictObject({
+  id: z.string().regex(JOB_ID_PATTERN),
+  tenantId: z.string().min(1),
+  status: z.enum(JOB_STATUSES),
+  /** Optimistic-concurrency counter: 1 at creation, +1 on every stored update. */
+  version: z.int().min(1),
+  createdAt: isoTimestamp,
+  updatedAt: isoTimestamp,
+  timestamps: JobTimestampsSchema,
+  /** How many times the job entered `running`. */
+  attempts: z.int().min(0),
+  /** Model (pipeline) name the job runs on; part of the batch key. */
+  model: z.string().min(1),
+  params: JobParamsSchema,
+  input: JobInputSchema,
+  output: JobOutputSchema.optional(),
+  progress: JobProgressSchema.optional(),
+  error: JobErrorSchema.optional(),
+  usage: JobUsageSchema.optional(),
+  webhook: WebhookConfigSchema.optional(),
+  webhookDeliveries: z.array(WebhookDeliverySchema),
+  idempotencyKey: IdempotencyKeySchema.optional(),
+  /** SHA-256 of the canonical create request, to tell a retry from a different request. */
+  requestFingerprint: z.string().optional(),
+});
+export type Job = z.infer<typeof JobSchema>;
+
+/**
+ * Body of a work-queue message. `batchKey` identifies the sampling schedule (model, preset or
+ * n/tau/omega, steps) so a worker can run compatible jobs in one batch.
+ */
+export const JobQueueMessageSchema = z.object({
+  jobId: z.string().regex(JOB_ID_PATTERN),
+  tenantId: z.string().min(1),
+  batchKey: z.string().min(1),
+});
+export type JobQueueMessage = z.infer<typeof JobQueueMessageSchema>;
+
+/** A time-limited link to a result. */
+export const SignedUrlSchema = z.strictObject({ url: z.string(), expiresAt: isoTimestamp });
+
+/**
+ * The public view of a job: API responses and webhook `data`. Blob keys and internal fields
+ * are left out; results appear as signed download URLs.
+ */
+export const JobViewSchema = z.strictObject({
+  id: z.string(),
+  status: z.enum(JOB_STATUSES),
+  model: z.string(),
+  createdAt: isoTimestamp,
+  updatedAt: isoTimestamp,
+  timestamps: JobTimestampsSchema,
+  attempts: z.int().min(0),
+  params: JobParamsSchema,
+  progress: JobProgressSchema.optional(),
+  error: JobErrorSchema.optional(),
+  usage: JobUsageSchema.optional(),
+  output: z
+    .strictObject({
+      format: z.enum(OUTPUT_FORMATS),
+      width: z.int().positive().optional(),
+      height: z.int().positive().optional(),
+      restored: SignedUrlSchema.optional(),
+      dr2: SignedUrlSchema.optional(),
+    })
+    .optional(),
+  webhook: WebhookConfigSchema.optional(),
+  idempotencyKey: z.string().optional(),
+});
+export type JobView = z.infer<typeof JobViewSchema>;
+
+/**
+ * A webhook event body (Standard Webhooks layout).
+ *
+ * @example
+ * ```json
+ * { "type": "job.succeeded", "timestamp": "2025-01-01T00:00:05.000Z",
+ *   "data": { "id": "job_01J...", "status": "succeeded", ... } }
+ * ```
+ */
+export const WebhookEventSchema = z.strictObject({
+  type: z.enum(WEBHOOK_EVENT_TYPES),
+  timestamp: isoTimestamp,
+  data: JobViewSchema,
+});
+export type WebhookEvent = z.infer<typeof WebhookEventSchema>;
+
+/** zod issues as the domain's {@link ValidationIssue}s. */
+export function toValidationIssues(error: z.ZodError): ValidationIssue[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.map((segment) => (typeof segment === 'symbol' ? String(segment) : segment)),
+    message: issue.message,
+  }));
+}
+
+/**
+ * Parses a value or throws {@link ValidationError} with every issue and its path.
+ *
+ * @example
+ * ```ts
+ * parseWith(CreateJobRequestSchema, { n: 3, tau: 10 });
+ * // throws ValidationError; issues[0] = { path: ['n'], message: 'n must be a power of two ...' }
+ * ```
+ */
+export function parseWith<Schema extends z.ZodType>(
+  schema: Schema,
+  value: unknown,
+  what = 'request',
+): z.output<Schema> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issues = toValidationIssues(result.error);
+    const first = issues[0];
+    const where = first && first.path.length > 0 ? ` at ${first.path.join('.')}` : '';
+    throw new ValidationError(`invalid ${what}${where}: ${first?.message ?? 'unknown problem'}`, issues);
+  }
+  return result.data;
+}
