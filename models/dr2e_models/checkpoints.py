@@ -1,0 +1,399 @@
+"""Reading training checkpoints and checking them against an architecture.
+
+What :func:`load_state_dict` accepts (the file is read on the CPU):
+
+* a raw state dict (``{name: tensor}``), as guided-diffusion, ILVR, P2-weighting and
+  Face-SPARNet save them;
+* a dict wrapping one, under ``ema``, ``params_ema``, ``model_ema``, ``state_dict_ema``,
+  ``state_dict``, ``model``, ``params``, ``netG``, ``net_g``, ``generator`` or ``G``
+  (searched in that order, EMA weights first because they are the ones meant for sampling;
+  nested wrappers are unwrapped too), or under a key chosen with ``key=``;
+* a whole pickled ``nn.Module`` (top level or under one of those keys). Its classes do not
+  need to be importable: unknown classes are replaced by inert stand-ins and the parameters
+  and buffers are collected from the module tree.
+
+Files are first read with ``torch.load(weights_only=True)``. Only when that refuses (a pickled
+module, a wrapper holding non-tensor objects) a restricted unpickler takes over: it resolves
+only an allow-list of torch / collections / builtins / numpy names and turns every other global
+into an inert stand-in class, so a checkpoint cannot run code by naming a callable.
+
+``module.`` prefixes (DataParallel / DistributedDataParallel) are stripped.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import types
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import torch
+
+__all__ = [
+    "CheckpointError",
+    "CheckpointLayoutError",
+    "LoadedCheckpoint",
+    "load_state_dict",
+    "extract_state_dict",
+    "strip_prefixes",
+    "check_layout",
+    "fold_spectral_norm",
+    "spectral_norm_layout",
+    "WRAPPER_KEYS",
+]
+
+#: Keys under which training scripts commonly store the weights, most preferred first.
+WRAPPER_KEYS: tuple[str, ...] = (
+    "ema",
+    "params_ema",
+    "model_ema",
+    "state_dict_ema",
+    "state_dict",
+    "model",
+    "params",
+    "netG",
+    "net_g",
+    "generator",
+    "G",
+)
+
+Layout = Sequence[tuple[str, Sequence[int]]]
+
+
+class CheckpointError(Exception):
+    """A checkpoint file that cannot be read or holds no recognisable weights."""
+
+
+class CheckpointLayoutError(CheckpointError):
+    """A state dict whose names or shapes differ from what the architecture needs."""
+
+    def __init__(
+        self,
+        architecture: str,
+        missing: list[tuple[str, tuple[int, ...]]],
+        unexpected: list[tuple[str, tuple[int, ...]]],
+        wrong_shape: list[tuple[str, tuple[int, ...], tuple[int, ...]]],
+        shown: int = 8,
+    ) -> None:
+        self.architecture = architecture
+        self.missing = missing
+        self.unexpected = unexpected
+        self.wrong_shape = wrong_shape
+
+        def fmt(shape: Sequence[int]) -> str:
+            return "[" + ", ".join(str(d) for d in shape) + "]"
+
+        def listing(items: list[str]) -> str:
+            more = f", ... and {len(items) - shown} more" if len(items) > shown else ""
+            return ", ".join(items[:shown]) + more
+
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing: " + listing([f"{n} {fmt(s)}" for n, s in missing]))
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected: " + listing([f"{n} {fmt(s)}" for n, s in unexpected]))
+        if wrong_shape:
+            parts.append(
+                f"{len(wrong_shape)} with a wrong shape: "
+                + listing([f"{n} is {fmt(got)}, expected {fmt(want)}" for n, got, want in wrong_shape])
+            )
+        super().__init__(f"checkpoint does not match {architecture}: " + "; ".join(parts))
+
+
+@dataclass
+class LoadedCheckpoint:
+    """Weights read from a file, and how they were found there."""
+
+    state_dict: dict[str, torch.Tensor]
+    #: Path of wrapper keys followed to reach the weights ("" for a raw state dict), e.g. "ema".
+    container: str
+    #: "state_dict" or "pickled_module".
+    kind: str
+    #: Whether the restricted unpickler had to be used (weights_only refused the file).
+    used_restricted_unpickler: bool
+
+
+def load_state_dict(path: str | Path, key: str | None = None) -> LoadedCheckpoint:
+    """Read a checkpoint file and return its weights as a flat state dict.
+
+    :param path: ``.pt`` / ``.pth`` / ``.pkl`` file written by ``torch.save``.
+    :param key: wrapper key to use (dotted for nesting, e.g. ``"model.ema"``) instead of the
+        automatic search.
+    :raises CheckpointError: unreadable file or no weights found.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    restricted = False
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - any refusal means "try the tolerant reader"
+        restricted = True
+        try:
+            obj = torch.load(path, map_location="cpu", pickle_module=_restricted_pickle)
+        except Exception as error:  # noqa: BLE001
+            raise CheckpointError(f"cannot read checkpoint {path}: {error}") from error
+    state, container, kind = extract_state_dict(obj, key=key)
+    return LoadedCheckpoint(strip_prefixes(state), container, kind, restricted)
+
+
+def extract_state_dict(obj: Any, key: str | None = None) -> tuple[dict[str, torch.Tensor], str, str]:
+    """Find the weights inside an unpickled object: ``(state_dict, container path, kind)``."""
+    path: list[str] = []
+    if key:
+        for part in key.split("."):
+            if not isinstance(obj, Mapping) or part not in obj:
+                available = ", ".join(map(str, obj.keys())) if isinstance(obj, Mapping) else type(obj).__name__
+                raise CheckpointError(f"checkpoint has no key {key!r} (at {part!r}; available: {available})")
+            obj = obj[part]
+            path.append(part)
+    for _ in range(4):
+        if _is_module_like(obj):
+            return _module_state(obj), ".".join(path), "pickled_module"
+        if isinstance(obj, Mapping):
+            tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+            if tensors and len(tensors) == len(obj):
+                return {str(k): v for k, v in tensors.items()}, ".".join(path), "state_dict"
+            chosen = next((k for k in WRAPPER_KEYS if k in obj and _holds_weights(obj[k])), None)
+            if chosen is None:
+                if tensors and len(tensors) >= len(obj) / 2:
+                    # Mostly tensors plus bookkeeping entries (step counters...): keep the tensors.
+                    return {str(k): v for k, v in tensors.items()}, ".".join(path), "state_dict"
+                keys = ", ".join(map(str, list(obj.keys())[:20]))
+                raise CheckpointError(f"no weights found in checkpoint (top-level keys: {keys})")
+            obj = obj[chosen]
+            path.append(chosen)
+            continue
+        break
+    raise CheckpointError(f"no weights found in checkpoint (found a {type(obj).__name__})")
+
+
+def _holds_weights(value: Any) -> bool:
+    if _is_module_like(value):
+        return True
+    return isinstance(value, Mapping) and any(
+        isinstance(v, torch.Tensor) or isinstance(v, Mapping) or _is_module_like(v) for v in value.values()
+    )
+
+
+def _is_module_like(obj: Any) -> bool:
+    attributes = getattr(obj, "__dict__", None)
+    return isinstance(attributes, dict) and "_parameters" in attributes and "_modules" in attributes
+
+
+def _module_state(module: Any, prefix: str = "") -> dict[str, torch.Tensor]:
+    """Parameters and persistent buffers of a (possibly stand-in) module tree, by name."""
+    attributes = module.__dict__
+    state: dict[str, torch.Tensor] = {}
+    for name, value in (attributes.get("_parameters") or {}).items():
+        if isinstance(value, torch.Tensor):
+            state[prefix + name] = value.detach()
+    skipped = set(attributes.get("_non_persistent_buffers_set") or ())
+    for name, value in (attributes.get("_buffers") or {}).items():
+        if isinstance(value, torch.Tensor) and name not in skipped:
+            state[prefix + name] = value.detach()
+    for name, child in (attributes.get("_modules") or {}).items():
+        if child is not None and _is_module_like(child):
+            state.update(_module_state(child, f"{prefix}{name}."))
+    return state
+
+
+def strip_prefixes(state: Mapping[str, torch.Tensor], prefixes: Iterable[str] = ("module.",)) -> dict[str, torch.Tensor]:
+    """Remove wrapper prefixes (repeatedly, e.g. ``module.module.``) from every key."""
+    prefixes = tuple(prefixes)
+    result: dict[str, torch.Tensor] = {}
+    for name, tensor in state.items():
+        changed = True
+        while changed:
+            changed = False
+            for prefix in prefixes:
+                if name.startswith(prefix):
+                    name = name[len(prefix) :]
+                    changed = True
+        if name in result:
+            raise CheckpointError(f"two tensors map to {name!r} once prefixes are stripped")
+        result[name] = tensor
+    return result
+
+
+def check_layout(state: Mapping[str, torch.Tensor], expected: Layout, architecture: str) -> None:
+    """Raise :class:`CheckpointLayoutError` unless ``state`` has exactly the expected names and shapes.
+
+    Names are compared as sets; the error lists missing, unexpected and wrongly shaped tensors
+    in the expected (state-dict) order, so the first entries point at the first divergence.
+    """
+    wanted = {name: tuple(int(d) for d in shape) for name, shape in expected}
+    missing = [(name, shape) for name, shape in wanted.items() if name not in state]
+    unexpected = [(name, tuple(t.shape)) for name, t in state.items() if name not in wanted]
+    wrong = [
+        (name, tuple(state[name].shape), shape)
+        for name, shape in wanted.items()
+        if name in state and tuple(state[name].shape) != shape
+    ]
+    if missing or unexpected or wrong:
+        raise CheckpointLayoutError(architecture, missing, unexpected, wrong)
+
+
+def spectral_norm_layout(plain: Layout, conv_weights: Iterable[str]) -> list[tuple[str, tuple[int, ...]]]:
+    """Translate a plain layout to the names torch's ``spectral_norm`` gives the listed weights.
+
+    ``X.weight [o, i, k, k]`` becomes ``X.weight_orig [o, i, k, k]``, ``X.weight_u [o]`` and
+    ``X.weight_v [i*k*k]``, placed after the module's other parameters, as torch orders them.
+    """
+    normalised = set(conv_weights)
+    result: list[tuple[str, tuple[int, ...]]] = []
+    pending: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+    for name, shape in plain:
+        shape = tuple(int(d) for d in shape)
+        if name in normalised:
+            prefix = name[: -len("weight")]
+            fan_in = 1
+            for d in shape[1:]:
+                fan_in *= d
+            pending[prefix] = [
+                (prefix + "weight_orig", shape),
+                (prefix + "weight_u", (shape[0],)),
+                (prefix + "weight_v", (fan_in,)),
+            ]
+            continue
+        owner = name.rsplit(".", 1)[0] + "."
+        result.append((name, shape))
+        if owner in pending:
+            result.extend(pending.pop(owner))
+    for entries in pending.values():
+        result.extend(entries)
+    return result
+
+
+def fold_spectral_norm(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Replace each ``weight_orig``/``weight_u``/``weight_v`` triple by the inference ``weight``.
+
+    At inference (eval mode, no power iteration) torch's spectral norm uses
+    ``weight = weight_orig / sigma`` with ``sigma = u . (W v)`` and ``W = weight_orig`` reshaped
+    to ``(out_channels, -1)``; this computes the same, in the checkpoint's dtype.
+    """
+    result: dict[str, torch.Tensor] = {}
+    for name, tensor in state.items():
+        if name.endswith(("weight_u", "weight_v")):
+            continue
+        if not name.endswith("weight_orig"):
+            result[name] = tensor
+            continue
+        prefix = name[: -len("weight_orig")]
+        u = state.get(prefix + "weight_u")
+        v = state.get(prefix + "weight_v")
+        if u is None or v is None:
+            raise CheckpointError(f"{name} has no matching weight_u / weight_v")
+        matrix = tensor.reshape(tensor.shape[0], -1)
+        if u.shape != (matrix.shape[0],) or v.shape != (matrix.shape[1],):
+            raise CheckpointError(
+                f"spectral-norm vectors of {prefix}weight have shapes {tuple(u.shape)} / {tuple(v.shape)},"
+                f" expected ({matrix.shape[0]},) / ({matrix.shape[1]},)"
+            )
+        sigma = torch.dot(u, torch.mv(matrix, v))
+        result[prefix + "weight"] = tensor / sigma
+    orphans = [n for n in state if n.endswith(("weight_u", "weight_v")) and n.rsplit("_", 1)[0] + "_orig" not in state]
+    if orphans:
+        raise CheckpointError(f"spectral-norm vectors without weight_orig: {', '.join(orphans[:5])}")
+    return result
+
+
+# --- restricted unpickler -------------------------------------------------------------------
+
+_ALLOWED_BUILTINS = frozenset(
+    {"object", "set", "frozenset", "dict", "list", "tuple", "int", "float", "bool", "str", "bytes",
+     "bytearray", "slice", "complex", "range"}
+)
+_ALLOWED_MODULE_PREFIXES = (
+    "torch.nn.modules.",
+    "torch.nn.utils.spectral_norm",
+    "torch.nn.utils.weight_norm",
+)
+_ALLOWED_EXACT = {
+    ("collections", "OrderedDict"),
+    ("collections", "defaultdict"),
+    ("copyreg", "_reconstructor"),
+    ("torch._utils", "_rebuild_tensor"),
+    ("torch._utils", "_rebuild_tensor_v2"),
+    ("torch._utils", "_rebuild_parameter"),
+    ("torch._utils", "_rebuild_parameter_with_state"),
+    ("torch.nn.parameter", "Parameter"),
+    ("torch", "Size"),
+    ("torch", "device"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+}
+
+
+class _StandIn:
+    """Inert replacement for a class the restricted unpickler does not resolve."""
+
+    qualified_name = "?"
+
+    def __new__(cls, *_args: Any, **_kwargs: Any) -> "_StandIn":
+        return object.__new__(cls)
+
+    def __init__(self, *args: Any, **_kwargs: Any) -> None:
+        self.__dict__["_stand_in_args"] = args
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple) and len(state) == 2 and isinstance(state[0], dict):
+            state = state[0]
+        if isinstance(state, dict):
+            self.__dict__.update(state)
+        else:
+            self.__dict__["_stand_in_state"] = state
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.__dict__.setdefault("_stand_in_items", {})[key] = value
+
+    def append(self, value: Any) -> None:  # noqa: D102 - pickle APPEND support
+        self.__dict__.setdefault("_stand_in_list", []).append(value)
+
+    def extend(self, values: Iterable[Any]) -> None:  # noqa: D102 - pickle APPENDS support
+        self.__dict__.setdefault("_stand_in_list", []).extend(values)
+
+
+_stand_ins: dict[str, type] = {}
+
+
+def _stand_in(module: str, name: str) -> type:
+    qualified = f"{module}.{name}"
+    if qualified not in _stand_ins:
+        _stand_ins[qualified] = type(name, (_StandIn,), {"qualified_name": qualified})
+    return _stand_ins[qualified]
+
+
+def _is_allowed(module: str, name: str) -> bool:
+    if module == "builtins":
+        return name in _ALLOWED_BUILTINS
+    if (module, name) in _ALLOWED_EXACT:
+        return True
+    if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):
+        return True
+    if module.startswith(_ALLOWED_MODULE_PREFIXES) and name[:1].isupper():
+        return True
+    return False
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:  # noqa: D102
+        if _is_allowed(module, name):
+            try:
+                return super().find_class(module, name)
+            except (ImportError, AttributeError):
+                return _stand_in(module, name)
+        return _stand_in(module, name)
+
+
+def _restricted_load(file: io.IOBase, **kwargs: Any) -> Any:
+    return _RestrictedUnpickler(file, **kwargs).load()
+
+
+# torch.load wants a module-like object with ``Unpickler`` and ``load``.
+_restricted_pickle = types.SimpleNamespace(Unpickler=_RestrictedUnpickler, load=_restricted_load, __name__="pickle")
+

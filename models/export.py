@@ -1,0 +1,240 @@
+#!/usr/bin/env python3
+"""Convert a PyTorch checkpoint of DR2's networks to ONNX plus the engine's JSON manifest.
+
+Examples (run from the repository root with /usr/bin/python3):
+
+    # DR2's diffusion U-Net (FFHQ 256, learned-range variance, linear schedule, T=1000)
+    /usr/bin/python3 models/export.py --arch dr2-unet --checkpoint DR2_FFHQ.pkl \
+        --out gpu-task/models/dr2-ffhq/denoiser.onnx --name dr2-ffhq-256 --license ffhq-nc
+
+    # SPARNetHD enhancer used by DR2 (512 -> 512, spectral norm folded)
+    /usr/bin/python3 models/export.py --arch sparnethd --checkpoint SPARNetHD_FFHQ_DR2aug.pth \
+        --out gpu-task/models/dr2-ffhq/enhancer.onnx --name sparnethd-ffhq-512 --license ffhq-nc
+
+    # Any other member of the families: override the preset
+    /usr/bin/python3 models/export.py --arch dr2-unet --checkpoint run/ema.pt --out m/denoiser.onnx \
+        --image-size 64 --model-channels 64 --channel-mult 1,2,2 --attention-resolutions 16,8 \
+        --num-head-channels 32 --license utkface-nc
+
+The manifest is written beside the ONNX file with the same stem (``denoiser.json``). The
+checkpoint must match the architecture exactly (names and shapes); otherwise the export is
+refused with the first mismatches listed. After export the ONNX file is run through
+onnxruntime-node (``node models/tools/run_onnx.mjs``) and compared with PyTorch: float32 must
+agree within ``--parity-tolerance`` (1e-4) times the output's max magnitude, or nothing is written.
+Exit status: 0 ok, 2 bad arguments, 3 checkpoint refused, 4 parity failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dr2e_models.checkpoints import CheckpointError  # noqa: E402
+from dr2e_models.exporter import (  # noqa: E402
+    ARCHITECTURES,
+    ExportError,
+    ExportOptions,
+    config_from_dict,
+    default_config,
+    export_checkpoint,
+)
+from dr2e_models.manifest import FRAMINGS, LICENSES  # noqa: E402
+from dr2e_models.onnx_export import OnnxRunError  # noqa: E402
+from dr2e_models.sparnethd import SPARNetConfig  # noqa: E402
+from dr2e_models.unet import UNetConfig  # noqa: E402
+
+
+def _ints(text: str) -> list[int]:
+    return [int(part) for part in text.replace(" ", "").split(",") if part]
+
+
+def _bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Architecture flags override the official preset of --arch; see models/README.md.",
+    )
+    parser.add_argument("--arch", required=True, choices=ARCHITECTURES)
+    parser.add_argument("--checkpoint", required=True, type=Path, help=".pt/.pth/.pkl written by torch.save")
+    parser.add_argument("--out", required=True, type=Path, help="ONNX file to write; the manifest goes beside it")
+    parser.add_argument("--key", help="wrapper key holding the weights (dotted), instead of the automatic search")
+    parser.add_argument("--fp16", action="store_true", help="write a float16 graph (float32 inputs/outputs)")
+    parser.add_argument("--name", help="manifest name (default: the output file's folder name)")
+    parser.add_argument("--description")
+    parser.add_argument("--source", help="provenance source (default: the checkpoint file name)")
+    parser.add_argument("--recipe", help="how the weights were made (free text, stored in provenance)")
+    parser.add_argument("--license", default="ffhq-nc", help=f"preset ({', '.join(LICENSES)}) or a JSON object")
+    parser.add_argument("--framing", default="ffhq", help=f"face framing preset ({', '.join(FRAMINGS)}) or 'none'")
+    parser.add_argument("--config-json", type=Path, help="architecture config as JSON (the manifest's provenance.architecture)")
+    parser.add_argument("--parity-batch", type=int, default=2)
+    parser.add_argument("--parity-tolerance", type=float, default=1e-4, help="relative to max |output|")
+    parser.add_argument("--no-timestamp", action="store_true", help="omit createdAt (reproducible manifests)")
+
+    unet = parser.add_argument_group("dr2-unet (guided-diffusion U-Net) options")
+    unet.add_argument("--image-size", type=int)
+    unet.add_argument("--model-channels", type=int)
+    unet.add_argument("--channel-mult", type=_ints, help="e.g. 1,1,2,2,4,4")
+    unet.add_argument("--num-res-blocks", type=int)
+    unet.add_argument(
+        "--attention-resolutions",
+        type=_ints,
+        help="feature-map sides with attention, guided-diffusion's convention (e.g. 16 at 256px)",
+    )
+    unet.add_argument("--attention-ds", type=_ints, help="the same as downsample rates (16 at 256px = 16x16 maps)")
+    unet.add_argument("--num-heads", type=int)
+    unet.add_argument("--num-head-channels", type=int, help="-1 to use --num-heads")
+    unet.add_argument("--num-heads-upsample", type=int)
+    unet.add_argument("--learn-sigma", type=_bool, help="true: 6 output channels (learned-range variance)")
+    unet.add_argument("--use-scale-shift-norm", type=_bool)
+    unet.add_argument("--resblock-updown", type=_bool)
+    unet.add_argument("--norm-groups", type=int)
+    unet.add_argument("--use-new-attention-order", type=_bool)
+    unet.add_argument("--beta-schedule", choices=("linear", "cosine"), default="linear")
+    unet.add_argument("--timesteps", type=int, default=1000, help="training diffusion steps T")
+
+    sparnet = parser.add_argument_group("sparnethd (SPARNet) options")
+    sparnet.add_argument("--in-size", type=int)
+    sparnet.add_argument("--out-size", type=int)
+    sparnet.add_argument("--min-ch", type=int)
+    sparnet.add_argument("--max-ch", type=int)
+    sparnet.add_argument("--min-feat-size", type=int)
+    sparnet.add_argument("--res-depth", type=int)
+    sparnet.add_argument("--bottleneck-size", type=int)
+    sparnet.add_argument("--norm", choices=("in", "bn", "gn", "none"))
+    sparnet.add_argument("--activation", choices=("leakyrelu", "relu", "prelu", "none"))
+    sparnet.add_argument("--attention", choices=("spar", "spar3d"))
+    sparnet.add_argument("--attention-channels", type=int)
+    sparnet.add_argument("--spectral-norm", type=_bool, help="checkpoint has weight_orig/u/v (default true)")
+    sparnet.add_argument("--input-skip", choices=("none", "bilinear", "bicubic"))
+    return parser
+
+
+def resolve_config(args: argparse.Namespace) -> UNetConfig | SPARNetConfig:
+    """Preset of --arch, then --config-json, then individual flags."""
+    data: dict[str, Any] = default_config(args.arch).to_dict()
+    if args.config_json:
+        loaded = json.loads(args.config_json.read_text())
+        loaded.pop("arch", None)
+        data.update(loaded)
+    if args.arch == "dr2-unet":
+        for flag, key in [
+            ("image_size", "image_size"),
+            ("model_channels", "model_channels"),
+            ("channel_mult", "channel_mult"),
+            ("num_res_blocks", "num_res_blocks"),
+            ("num_heads", "num_heads"),
+            ("num_head_channels", "num_head_channels"),
+            ("num_heads_upsample", "num_heads_upsample"),
+            ("use_scale_shift_norm", "use_scale_shift_norm"),
+            ("resblock_updown", "resblock_updown"),
+            ("norm_groups", "norm_groups"),
+            ("use_new_attention_order", "use_new_attention_order"),
+        ]:
+            value = getattr(args, flag)
+            if value is not None:
+                data[key] = value
+        if args.learn_sigma is not None:
+            data["out_channels"] = 6 if args.learn_sigma else 3
+        if args.attention_resolutions and args.attention_ds:
+            raise ValueError("give --attention-resolutions or --attention-ds, not both")
+        if args.attention_resolutions:
+            size = data["image_size"]
+            for side in args.attention_resolutions:
+                if size % side:
+                    raise ValueError(f"attention resolution {side} does not divide image size {size}")
+            data["attention_resolutions"] = [size // side for side in args.attention_resolutions]
+        if args.attention_ds:
+            data["attention_resolutions"] = args.attention_ds
+    else:
+        for key in [
+            "in_size", "out_size", "min_ch", "max_ch", "min_feat_size", "res_depth", "bottleneck_size", "norm",
+            "activation", "attention", "attention_channels", "spectral_norm", "input_skip",
+        ]:
+            value = getattr(args, key)
+            if value is not None:
+                data[key] = value
+    return config_from_dict(args.arch, data)
+
+
+def _license(text: str) -> dict[str, Any]:
+    if text in LICENSES:
+        return dict(LICENSES[text])
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--license must be one of {', '.join(LICENSES)} or a JSON object") from error
+    if not isinstance(value, dict) or "name" not in value or "commercialUse" not in value:
+        raise ValueError('--license JSON needs at least "name" and "commercialUse"')
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = resolve_config(args)
+        license_info = _license(args.license)
+        framing = None if args.framing == "none" else FRAMINGS.get(args.framing)
+        if args.framing != "none" and framing is None:
+            raise ValueError(f"--framing must be one of {', '.join(FRAMINGS)} or none")
+    except ValueError as error:
+        parser.error(str(error))
+        return 2  # pragma: no cover - parser.error exits
+
+    name = args.name or args.out.resolve().parent.name
+    options = ExportOptions(
+        name=name,
+        source=args.source or args.checkpoint.name,
+        license=license_info,
+        description=args.description,
+        framing=framing,
+        fp16=args.fp16,
+        beta_schedule=args.beta_schedule,
+        num_timesteps=args.timesteps,
+        parity_batch=args.parity_batch,
+        parity_tolerance=args.parity_tolerance,
+        recipe=args.recipe,
+    )
+    if args.no_timestamp:
+        options.created_at = None
+    start = time.perf_counter()
+    try:
+        result = export_checkpoint(args.arch, config, args.checkpoint, args.out, options, key=args.key)
+    except CheckpointError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    except (ExportError, OnnxRunError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 4
+    total = time.perf_counter() - start
+    p32 = result.parity_fp32
+    print(f"wrote {result.onnx_path} ({result.onnx_path.stat().st_size / 1e6:.1f} MB) and {result.manifest_path}")
+    print(
+        f"parity fp32: max abs error {p32.max_abs_error:.3g} (output scale {p32.output_scale:.3g}, "
+        f"relative {p32.relative_error:.2g}) at batch {args.parity_batch}"
+    )
+    if result.parity_fp16:
+        p16 = result.parity_fp16
+        print(f"parity fp16: max abs error {p16.max_abs_error:.3g} (relative {p16.relative_error:.2g})")
+    timings = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
+    print(f"time: {timings}, total {total:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
