@@ -1,0 +1,421 @@
+/**
+ * The DR2 sampler (paper Eq. 9-11): diffuse the degraded input to step ω, then denoise step by
+ * step while iterative refinement replaces the low frequencies of each sample by those of the
+ * equally diffused input, and return the predicted x0 at step τ.
+ *
+ * One step i, from ω down to τ (indices into the K-step respaced schedule):
+ * 1. `out = model(x_i, timestepMap[i])`, one call for the whole batch;
+ * 2. `x0 = clip(sqrt(1/abar_i) x_i - sqrt(1/abar_i - 1) eps, -1, 1)`; at i = τ, return x0;
+ * 3. `x_{i-1} = mu + exp(logvar / 2) z` with the posterior mean and the model's variance
+ *    (learned range, or fixed small / large);
+ * 4. `y_{i-1} = sqrt(abar_{i-1}) y + sqrt(1 - abar_{i-1}) eps'` and
+ *    `x_{i-1} <- x_{i-1} - Phi_N(x_{i-1}) + Phi_N(y_{i-1})` (for N = 1, `x_{i-1} <- y_{i-1}`).
+ *
+ * Noise is drawn per image from its own source, in the reference order: the initial epsilon,
+ * then per step the posterior draw followed by the y draw (the posterior draw is consumed even
+ * for N = 1, where it is not needed, to keep the order).
+ */
+import { CanceledError, InvalidParametersError, ModelContractError } from '../errors.js';
+import type { NoiseSource } from '../random/noise-source.js';
+import { LowPassFilter } from '../resize/lowpass.js';
+import type { RespacedSchedule, VarianceType } from '../schedule/respaced-schedule.js';
+import type { Denoiser } from './denoiser.js';
+import { validateDr2Params } from './dr2-params.js';
+
+/** Channels of an RGB image. */
+const IMAGE_CHANNELS = 3;
+
+/** What a sampler is bound to; reuse one sampler for every batch of a model. */
+export interface Dr2SamplerConfig {
+  readonly denoiser: Denoiser;
+  /** The K-step respaced schedule (see `RespacedSchedule.get`). */
+  readonly schedule: RespacedSchedule;
+  /** How the model's variance is obtained; must agree with `denoiser.outputChannels`. */
+  readonly variance: VarianceType;
+}
+
+/** Progress after a step; `step` counts completed model calls, 1..`total`. */
+export interface Dr2StepProgress {
+  /** Completed steps (model calls) so far, 1-based. */
+  readonly step: number;
+  /** Respaced index i of the step just completed (ω down to τ). */
+  readonly index: number;
+  /** Total model calls of the run, `omega - tau + 1`. */
+  readonly total: number;
+  /** Training timestep the model was called with at this step. */
+  readonly timestep: number;
+}
+
+/**
+ * Time spent per phase of a run, in milliseconds (for benchmarks, not for control flow).
+ *
+ * Work that does not depend on the model's output (drawing the step's noise, diffusing y to the
+ * next step and low-passing it) runs while the model call is in flight, so with an asynchronous
+ * denoiser (onnxruntime runs off the JS thread) it costs no wall time. `overlappedMs` says how
+ * much of the phase times was spent that way; the sampler's own cost on the critical path is
+ * `totalMs - modelMs - callbackMs`.
+ */
+export interface Dr2PhaseTimings {
+  /** Wall time from each `denoiser.predict` call until its result was in hand, summed. */
+  modelMs: number;
+  /** Noise generation (`NoiseSource.fill`). */
+  noiseMs: number;
+  /** Element-wise arithmetic (x0, posterior sample, forward diffusion of y, refinement sums). */
+  arithmeticMs: number;
+  /** The low-pass filter Phi_N. */
+  lowPassMs: number;
+  /** Part of noise, arithmetic and low-pass time spent while a model call was in flight. */
+  overlappedMs: number;
+  /** Time inside `onStep` callbacks. */
+  callbackMs: number;
+  /** Whole run. */
+  totalMs: number;
+  /** Model calls made. */
+  steps: number;
+}
+
+/** One batched run. */
+export interface Dr2SampleRequest {
+  /** Degraded inputs `[batch, 3, S, S]`, RGB in [-1, 1]. Not modified. */
+  readonly y: Float32Array;
+  readonly batch: number;
+  /** N, τ, ω (and optionally K, which must then equal the schedule's). */
+  readonly params: {
+    readonly n: number;
+    readonly tau: number;
+    readonly omega: number;
+    readonly steps?: number;
+  };
+  /** One source per image, so an image's result does not depend on its batch mates. */
+  readonly noise: readonly NoiseSource[];
+  /** Called after each step; awaited, so it may be async (e.g. to persist progress). */
+  readonly onStep?: (progress: Dr2StepProgress) => void | Promise<void>;
+  /** Checked before each step; an aborted signal ends the run with CanceledError. */
+  readonly signal?: AbortSignal;
+  /** Clip predicted x0 to [-1, 1] (default true, as the paper does). */
+  readonly clipDenoised?: boolean;
+}
+
+/** Result of a run. */
+export interface Dr2SampleResult {
+  /** Restored images `[batch, 3, S, S]`: x0 predicted at step τ, in [-1, 1] when clipped. */
+  readonly x0: Float32Array;
+  readonly timings: Dr2PhaseTimings;
+}
+
+/**
+ * Runs DR2 for batches of images with one denoiser and schedule.
+ *
+ * @example
+ * ```ts
+ * const schedule = RespacedSchedule.get({ betaSchedule: 'linear', numTimesteps: 1000, steps: 100 });
+ * const sampler = new Dr2Sampler({ denoiser, schedule, variance: 'learned_range' });
+ * const params = resolveDr2Params({ preset: 'medium' }, denoiser.resolution);
+ * const { x0 } = await sampler.sample({
+ *   y, batch: 2, params,
+ *   noise: [new SeededNormalSource(1), new SeededNormalSource(2)],
+ *   onStep: ({ step, total }) => bar.update(step / total),
+ *   signal: job.abortSignal,
+ * });
+ * ```
+ */
+export class Dr2Sampler {
+  readonly denoiser: Denoiser;
+  readonly schedule: RespacedSchedule;
+  readonly variance: VarianceType;
+
+  /** @throws ModelContractError when the variance type does not fit the model's output channels. */
+  constructor(config: Dr2SamplerConfig) {
+    const { denoiser, schedule, variance } = config;
+    const expectedChannels = variance === 'learned_range' ? 6 : 3;
+    if (denoiser.outputChannels !== expectedChannels) {
+      throw new ModelContractError(
+        `variance "${variance}" needs a model with ${expectedChannels} output channels, ` +
+          `but the denoiser has ${String(denoiser.outputChannels)}`,
+      );
+    }
+    this.denoiser = denoiser;
+    this.schedule = schedule;
+    this.variance = variance;
+  }
+
+  /**
+   * Restore a batch. Allocates its buffers once per call; a step allocates nothing beyond what
+   * the denoiser returns.
+   *
+   * @throws InvalidParametersError for inconsistent inputs or parameters.
+   * @throws ModelContractError when the model returns a tensor of the wrong size.
+   * @throws CanceledError when `signal` is aborted before a step.
+   */
+  async sample(request: Dr2SampleRequest): Promise<Dr2SampleResult> {
+    const startedAt = performance.now();
+    const { y, batch, params, noise, onStep, signal } = request;
+    const clipDenoised = request.clipDenoised ?? true;
+    const { denoiser, schedule } = this;
+    const size = denoiser.resolution;
+    const steps = schedule.steps;
+    const { n, tau, omega } = params;
+
+    if (params.steps !== undefined && params.steps !== steps) {
+      throw new InvalidParametersError(
+        `params.steps (${params.steps}) does not match the schedule's ${steps} steps`,
+      );
+    }
+    validateDr2Params({ n, tau, omega, steps }, size, schedule.config.numTimesteps);
+    if (!Number.isInteger(batch) || batch < 1) {
+      throw new InvalidParametersError(`batch must be a positive integer, got ${String(batch)}`);
+    }
+    const imageLength = IMAGE_CHANNELS * size * size;
+    const length = batch * imageLength;
+    if (y.length !== length) {
+      throw new InvalidParametersError(
+        `y has ${y.length} values; a batch of ${batch} RGB images at ${size}x${size} needs ${length}`,
+      );
+    }
+    if (noise.length !== batch) {
+      throw new InvalidParametersError(`one noise source per image is needed: ${noise.length} for ${batch}`);
+    }
+
+    const timings: Dr2PhaseTimings = {
+      modelMs: 0,
+      noiseMs: 0,
+      arithmeticMs: 0,
+      lowPassMs: 0,
+      overlappedMs: 0,
+      callbackMs: 0,
+      totalMs: 0,
+      steps: 0,
+    };
+    const planes = batch * IMAGE_CHANNELS;
+    const pixels = size * size;
+    const outputChannels = denoiser.outputChannels;
+    const outputLength = batch * outputChannels * pixels;
+    const lowPass = n > 1 ? LowPassFilter.get(size, n) : undefined;
+
+    const x = new Float32Array(length);
+    const x0 = new Float32Array(length);
+    const posteriorNoise = new Float32Array(length);
+    const forwardNoise = new Float32Array(length);
+    /** y diffused to the next step, then (N > 1) low-passed: Phi_N(y_{i-1}). */
+    const nextInput = new Float32Array(length);
+    /** Phi_N of the posterior sample. */
+    const filteredSample = new Float32Array(length);
+    // Per-image views, made once so that drawing noise in a step allocates nothing.
+    const posteriorNoiseViews = imageViews(posteriorNoise, batch, imageLength);
+    const forwardNoiseViews = imageViews(forwardNoise, batch, imageLength);
+    const timesteps: number[] = new Array<number>(batch).fill(0);
+
+    let mark = performance.now();
+    for (let b = 0; b < batch; b++) (noise[b] as NoiseSource).fill(forwardNoiseViews[b] as Float32Array);
+    timings.noiseMs += performance.now() - mark;
+
+    mark = performance.now();
+    diffuse(
+      y,
+      forwardNoise,
+      x,
+      schedule.sqrtAlphasCumprod[omega] as number,
+      schedule.sqrtOneMinusAlphasCumprod[omega] as number,
+    );
+    timings.arithmeticMs += performance.now() - mark;
+
+    const fixed = this.variance === 'learned_range' ? undefined : schedule.fixedVariance(this.variance);
+    const total = omega - tau + 1;
+
+    for (let i = omega; i >= tau; i--) {
+      if (signal?.aborted) {
+        throw new CanceledError(`sampling canceled before step ${omega - i + 1} of ${total}`, {
+          cause: signal.reason,
+        });
+      }
+      const timestep = schedule.timestepMap[i] as number;
+      timesteps.fill(timestep);
+
+      const callStart = performance.now();
+      const prediction = denoiser.predict(x, timesteps, batch);
+
+      if (i > tau) {
+        // Model-independent work for x_{i-1}, done while the model runs: the step's draws in
+        // the reference order (posterior, then y), y_{i-1}, and Phi_N(y_{i-1}).
+        mark = performance.now();
+        for (let b = 0; b < batch; b++) {
+          const source = noise[b] as NoiseSource;
+          source.fill(posteriorNoiseViews[b] as Float32Array);
+          source.fill(forwardNoiseViews[b] as Float32Array);
+        }
+        const noiseEnd = performance.now();
+        timings.noiseMs += noiseEnd - mark;
+        diffuse(
+          y,
+          forwardNoise,
+          nextInput,
+          schedule.sqrtAlphasCumprod[i - 1] as number,
+          schedule.sqrtOneMinusAlphasCumprod[i - 1] as number,
+        );
+        const diffuseEnd = performance.now();
+        timings.arithmeticMs += diffuseEnd - noiseEnd;
+        lowPass?.applyInPlace(nextInput, planes);
+        const overlapEnd = performance.now();
+        timings.lowPassMs += overlapEnd - diffuseEnd;
+        timings.overlappedMs += overlapEnd - mark;
+      }
+
+      const out = await prediction;
+      timings.modelMs += performance.now() - callStart;
+      timings.steps++;
+      if (out.length !== outputLength) {
+        throw new ModelContractError(
+          `the denoiser returned ${out.length} values; [${batch}, ${outputChannels}, ${size}, ${size}] ` +
+            `has ${outputLength}`,
+        );
+      }
+
+      mark = performance.now();
+      const recipScale = schedule.sqrtRecipAlphasCumprod[i] as number;
+      const epsScale = schedule.sqrtRecipm1AlphasCumprod[i] as number;
+      if (i === tau) {
+        predictStart(out, x, x0, batch, outputChannels, pixels, recipScale, epsScale, clipDenoised);
+        timings.arithmeticMs += performance.now() - mark;
+      } else if (lowPass === undefined) {
+        // N = 1: Phi_1 is the identity, so refinement replaces the sample by y_{i-1}; the
+        // posterior draw was still consumed, keeping the reference's noise order.
+        x.set(nextInput);
+        timings.arithmeticMs += performance.now() - mark;
+      } else {
+        posteriorSample(out, x, posteriorNoise, batch, outputChannels, pixels, {
+          recipScale,
+          epsScale,
+          clip: clipDenoised,
+          meanCoefStart: schedule.posteriorMeanCoef1[i] as number,
+          meanCoefCurrent: schedule.posteriorMeanCoef2[i] as number,
+          minLog: schedule.posteriorLogVarianceClipped[i] as number,
+          maxLog: schedule.logBetas[i] as number,
+          fixedLog: fixed === undefined ? Number.NaN : (fixed.logVariance[i] as number),
+          learnedRange: fixed === undefined,
+        });
+        const sampleEnd = performance.now();
+        timings.arithmeticMs += sampleEnd - mark;
+
+        lowPass.apply(x, filteredSample, planes);
+        const filterEnd = performance.now();
+        timings.lowPassMs += filterEnd - sampleEnd;
+
+        // Iterative refinement: x_{i-1} <- x_{i-1} - Phi_N(x_{i-1}) + Phi_N(y_{i-1}).
+        for (let k = 0; k < length; k++) {
+          x[k] = (x[k] as number) - (filteredSample[k] as number) + (nextInput[k] as number);
+        }
+        timings.arithmeticMs += performance.now() - filterEnd;
+      }
+
+      if (onStep !== undefined) {
+        mark = performance.now();
+        await onStep({ step: omega - i + 1, index: i, total, timestep });
+        timings.callbackMs += performance.now() - mark;
+      }
+    }
+
+    timings.totalMs = performance.now() - startedAt;
+    return { x0, timings };
+  }
+}
+
+interface PosteriorCoefficients {
+  /** sqrt(1 / abar_i). */
+  readonly recipScale: number;
+  /** sqrt(1 / abar_i - 1). */
+  readonly epsScale: number;
+  readonly clip: boolean;
+  readonly meanCoefStart: number;
+  readonly meanCoefCurrent: number;
+  /** Learned range: log variance at v = -1 (posterior variance, clipped log). */
+  readonly minLog: number;
+  /** Learned range: log variance at v = +1 (log beta). */
+  readonly maxLog: number;
+  /** Fixed variance types: the step's log variance. */
+  readonly fixedLog: number;
+  readonly learnedRange: boolean;
+}
+
+function imageViews(buffer: Float32Array, batch: number, imageLength: number): Float32Array[] {
+  const views: Float32Array[] = [];
+  for (let b = 0; b < batch; b++) views.push(buffer.subarray(b * imageLength, (b + 1) * imageLength));
+  return views;
+}
+
+/** q(x_t | x_0) sample: `out = signalScale · clean + noiseScale · eps`. */
+function diffuse(
+  clean: Float32Array,
+  eps: Float32Array,
+  out: Float32Array,
+  signalScale: number,
+  noiseScale: number,
+): void {
+  for (let k = 0; k < out.length; k++) {
+    out[k] = signalScale * (clean[k] as number) + noiseScale * (eps[k] as number);
+  }
+}
+
+/** x0 from the predicted noise (the model's channels 0..2), clipped to [-1, 1] when asked. */
+function predictStart(
+  out: Float32Array,
+  x: Float32Array,
+  x0: Float32Array,
+  batch: number,
+  outputChannels: number,
+  pixels: number,
+  recipScale: number,
+  epsScale: number,
+  clip: boolean,
+): void {
+  for (let b = 0; b < batch; b++) {
+    for (let c = 0; c < IMAGE_CHANNELS; c++) {
+      const imageBase = (b * IMAGE_CHANNELS + c) * pixels;
+      const epsBase = (b * outputChannels + c) * pixels;
+      for (let p = 0; p < pixels; p++) {
+        let value = recipScale * (x[imageBase + p] as number) - epsScale * (out[epsBase + p] as number);
+        if (clip) value = value < -1 ? -1 : value > 1 ? 1 : value;
+        x0[imageBase + p] = value;
+      }
+    }
+  }
+}
+
+/**
+ * One fused pass per pixel: x0 from the predicted noise (clipped), the posterior mean
+ * `coef1 · x0 + coef2 · x_i`, the variance, and `x <- mean + exp(logvar / 2) · z`.
+ */
+function posteriorSample(
+  out: Float32Array,
+  x: Float32Array,
+  posteriorNoise: Float32Array,
+  batch: number,
+  outputChannels: number,
+  pixels: number,
+  coefficients: PosteriorCoefficients,
+): void {
+  const { recipScale, epsScale, clip, meanCoefStart, meanCoefCurrent } = coefficients;
+  const { minLog, maxLog, fixedLog, learnedRange } = coefficients;
+  const fixedStd = Math.exp(0.5 * fixedLog);
+  // Learned range interpolates the log variance between the posterior variance (v = -1) and beta
+  // (v = +1), improved DDPM: logvar = f·maxLog + (1-f)·minLog with f = (v + 1) / 2.
+  for (let b = 0; b < batch; b++) {
+    for (let c = 0; c < IMAGE_CHANNELS; c++) {
+      const imageBase = (b * IMAGE_CHANNELS + c) * pixels;
+      const epsBase = (b * outputChannels + c) * pixels;
+      const varianceBase = (b * outputChannels + IMAGE_CHANNELS + c) * pixels;
+      for (let p = 0; p < pixels; p++) {
+        const k = imageBase + p;
+        const current = x[k] as number;
+        let start = recipScale * current - epsScale * (out[epsBase + p] as number);
+        if (clip) start = start < -1 ? -1 : start > 1 ? 1 : start;
+        const mean = meanCoefStart * start + meanCoefCurrent * current;
+        let std = fixedStd;
+        if (learnedRange) {
+          const fraction = ((out[varianceBase + p] as number) + 1) / 2;
+          std = Math.exp(0.5 * (fraction * maxLog + (1 - fraction) * minLog));
+        }
+        x[k] = mean + std * (posteriorNoise[k] as number);
+      }
+    }
+  }
+}
