@@ -4,7 +4,8 @@
  * Policy:
  * - `fit: 'pad'` (the default) keeps the whole image: it is scaled so that its longer side is
  *   the model size S, centred, and the short axis is filled to S by reflecting the image at its
- *   edges (`padMode: 'reflect'`, default) or repeating the edge pixels (`padMode: 'edge'`).
+ *   edges (`padMode: 'reflect'`, default; symmetric, so the border row appears twice, as in
+ *   libvips' "mirror") or repeating the edge pixels (`padMode: 'edge'`).
  *   Reflection is the default because the padding then carries the same noise, blur and texture
  *   statistics as the picture, so the degradation remover sees one consistent degradation instead
  *   of a flat band or smeared stripes; the padding is cut off again when the result is put back.
