@@ -3,6 +3,7 @@
  * built from user data can never escape the store's root (`../`) or hit odd S3 corners.
  */
 import { ValidationError } from './errors.js';
+import type { CreateUploadFormOptions } from './ports/blob-store.js';
 import type { OutputFormat } from './schemas.js';
 
 /** Characters S3 documents as safe, plus `=`; segments separated by single `/`. */
@@ -42,3 +43,23 @@ export const blobKeys = {
     `${blobKeys.jobPrefix(tenantId, jobId)}restored.${format === 'jpeg' ? 'jpg' : format}`,
   dr2: (tenantId: string, jobId: string): string => `${blobKeys.jobPrefix(tenantId, jobId)}dr2.png`,
 };
+
+/**
+ * Argument checks of `BlobStore.createUploadForm`, shared by every adapter.
+ *
+ * @throws {ValidationError} for a non-positive size limit or lifetime, or an empty or
+ * malformed content-type list.
+ */
+export function assertUploadFormOptions(options: CreateUploadFormOptions): void {
+  assertSafeBlobKey(options.key);
+  if (!Number.isInteger(options.maxBytes) || options.maxBytes < 1) {
+    throw new ValidationError('maxBytes must be a positive integer');
+  }
+  if (!Number.isInteger(options.expiresInSeconds) || options.expiresInSeconds < 1) {
+    throw new ValidationError('expiresInSeconds must be a positive integer');
+  }
+  const mimeType = /^[\w.+-]+\/[\w.+-]+$/;
+  if (options.contentTypes.length === 0 || options.contentTypes.some((type) => !mimeType.test(type))) {
+    throw new ValidationError('contentTypes must be a non-empty list of MIME types');
+  }
+}

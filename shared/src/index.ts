@@ -11,6 +11,7 @@ export * from './errors.js';
 export * from './fetch-webhook-sender.js';
 export * from './ids.js';
 export * from './job.js';
+export * from './job-pages.js';
 export * from './memory-usage-ledger.js';
 export type * from './ports/index.js';
 export * from './schemas.js';

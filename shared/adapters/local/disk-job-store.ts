@@ -1,0 +1,131 @@
+/**
+ * {@link JobStore} on a local directory: one JSON file per job, written atomically, with every
+ * create and compare-and-set under the store's lock (in-process and across processes).
+ *
+ * Layout under `dir`:
+ * - `jobs/<jobId>.json`: the record;
+ * - `idempotency/<tenant>/<sha256(key)>.json`: `{ "jobId": ... }`, the key's claim;
+ * - `tenants/<tenant>/<inverted jobId>`: empty markers whose sorted names list a tenant's jobs
+ *   newest first (see `invertSortableId`).
+ */
+import path from 'node:path';
+import { sha256Hex } from '../../src/encoding.js';
+import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../../src/errors.js';
+import { invertSortableId, isJobId } from '../../src/ids.js';
+import { decodeJobCursor, encodeJobCursor, pageSize } from '../../src/job-pages.js';
+import type { CreateJobResult, JobPage, JobStore, ListJobsOptions } from '../../src/ports/job-store.js';
+import { JobSchema, parseWith, type Job } from '../../src/schemas.js';
+import { atomicWriteFile, encodePathSegment, listFiles, readJsonIfExists, withLock } from './fs-util.js';
+
+export interface DiskJobStoreOptions {
+  /** Directory of the store (created on first write). */
+  dir: string;
+}
+
+/**
+ * @example
+ * ```ts
+ * const jobs = new DiskJobStore({ dir: '.data/jobs' });
+ * const { job } = await jobs.create(newJob({ ... }));
+ * ```
+ */
+export class DiskJobStore implements JobStore {
+  private readonly dir: string;
+
+  constructor(options: DiskJobStoreOptions) {
+    this.dir = path.resolve(options.dir);
+  }
+
+  private locked<T>(action: () => Promise<T>): Promise<T> {
+    return withLock(path.join(this.dir, '.lock'), action);
+  }
+
+  private jobPath(jobId: string): string {
+    if (!isJobId(jobId)) throw new NotFoundError(`job ${jobId} not found`);
+    return path.join(this.dir, 'jobs', `${jobId}.json`);
+  }
+
+  private async idempotencyPath(tenantId: string, idempotencyKey: string): Promise<string> {
+    return path.join(
+      this.dir,
+      'idempotency',
+      encodePathSegment(tenantId),
+      `${await sha256Hex(idempotencyKey)}.json`,
+    );
+  }
+
+  private async read(jobId: string): Promise<Job | undefined> {
+    const raw = await readJsonIfExists(this.jobPath(jobId));
+    return raw === undefined ? undefined : parseWith(JobSchema, raw, `stored job ${jobId}`);
+  }
+
+  async create(job: Job): Promise<CreateJobResult> {
+    const valid = parseWith(JobSchema, job, 'job');
+    return this.locked(async () => {
+      if (valid.idempotencyKey !== undefined) {
+        const claimPath = await this.idempotencyPath(valid.tenantId, valid.idempotencyKey);
+        const claim = (await readJsonIfExists(claimPath)) as { jobId: string } | undefined;
+        const earlier = claim ? await this.read(claim.jobId) : undefined;
+        if (earlier) return { created: false, job: earlier };
+      }
+      if ((await readJsonIfExists(this.jobPath(valid.id))) !== undefined) {
+        throw new ConflictError(`job ${valid.id} already exists`);
+      }
+      await atomicWriteFile(this.jobPath(valid.id), JSON.stringify(valid));
+      if (valid.idempotencyKey !== undefined) {
+        const claimPath = await this.idempotencyPath(valid.tenantId, valid.idempotencyKey);
+        await atomicWriteFile(claimPath, JSON.stringify({ jobId: valid.id }));
+      }
+      await atomicWriteFile(
+        path.join(this.dir, 'tenants', encodePathSegment(valid.tenantId), invertSortableId(valid.id)),
+        '',
+      );
+      return { created: true, job: valid };
+    });
+  }
+
+  async get(jobId: string): Promise<Job | undefined> {
+    if (!isJobId(jobId)) return undefined;
+    return this.read(jobId);
+  }
+
+  async update(next: Job, expectedVersion: number): Promise<Job> {
+    const stored = parseWith(JobSchema, { ...next, version: expectedVersion + 1 }, 'job');
+    return this.locked(async () => {
+      const current = await this.read(next.id);
+      if (!current) throw new NotFoundError(`job ${next.id} not found`);
+      if (current.tenantId !== stored.tenantId) throw new ValidationError('a job cannot change tenant');
+      if (current.version !== expectedVersion) {
+        throw new PreconditionFailedError(
+          `job ${next.id} is at version ${current.version}, not ${expectedVersion}`,
+          { details: { currentVersion: current.version, expectedVersion } },
+        );
+      }
+      await atomicWriteFile(this.jobPath(next.id), JSON.stringify(stored));
+      return stored;
+    });
+  }
+
+  async listByTenant(tenantId: string, options: ListJobsOptions = {}): Promise<JobPage> {
+    const limit = pageSize(options);
+    const after =
+      options.cursor === undefined ? undefined : invertSortableId(decodeJobCursor(options.cursor));
+    const markers = (await listFiles(path.join(this.dir, 'tenants', encodePathSegment(tenantId)))).filter(
+      (name) => after === undefined || name > after,
+    );
+    const jobs: Job[] = [];
+    let index = 0;
+    for (; index < markers.length && jobs.length < limit; index++) {
+      const job = await this.read(invertSortableId(markers[index] ?? ''));
+      if (job && job.tenantId === tenantId) jobs.push(job);
+    }
+    const last = jobs.at(-1);
+    return index < markers.length && last ? { jobs, nextCursor: encodeJobCursor(last.id) } : { jobs };
+  }
+
+  async findByIdempotencyKey(tenantId: string, idempotencyKey: string): Promise<Job | undefined> {
+    const claim = (await readJsonIfExists(await this.idempotencyPath(tenantId, idempotencyKey))) as
+      { jobId: string } | undefined;
+    return claim ? this.get(claim.jobId) : undefined;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * {@link UsageLedger} on a local directory: one file per finished job under
+ * `<dir>/<tenant>/<jobId>.json`, created exclusively so recording a job twice changes nothing.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isJobId } from '../../src/ids.js';
+import { summarizeUsage } from '../../src/memory-usage-ledger.js';
+import { ValidationError } from '../../src/errors.js';
+import type { UsageLedger, UsageRecord, UsageSummary } from '../../src/ports/usage-ledger.js';
+import { encodePathSegment, listFiles, readJsonIfExists } from './fs-util.js';
+
+interface StoredUsage {
+  tenantId: string;
+  jobId: string;
+  at: string;
+  images: number;
+  modelSeconds: number;
+}
+
+export class DiskUsageLedger implements UsageLedger {
+  private readonly dir: string;
+
+  constructor(options: { dir: string }) {
+    this.dir = path.resolve(options.dir);
+  }
+
+  async record(entry: UsageRecord): Promise<void> {
+    if (!isJobId(entry.jobId)) throw new ValidationError(`not a job id: ${entry.jobId}`);
+    const tenantDir = path.join(this.dir, encodePathSegment(entry.tenantId));
+    await mkdir(tenantDir, { recursive: true });
+    const stored: StoredUsage = { ...entry, at: entry.at.toISOString() };
+    try {
+      // 'wx' fails if the file exists: the first record of a job wins.
+      await writeFile(path.join(tenantDir, `${entry.jobId}.json`), JSON.stringify(stored), { flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+
+  async sum(tenantId: string, range: { from: Date; to: Date }): Promise<UsageSummary> {
+    const tenantDir = path.join(this.dir, encodePathSegment(tenantId));
+    const records: UsageRecord[] = [];
+    for (const name of await listFiles(tenantDir)) {
+      const stored = (await readJsonIfExists(path.join(tenantDir, name))) as StoredUsage | undefined;
+      if (stored) records.push({ ...stored, at: new Date(stored.at) });
+    }
+    return summarizeUsage(tenantId, range, records);
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * File helpers for the local adapters: atomic writes (temp file + rename, so a crash never
+ * leaves a half-written record), tolerant reads, and a lock that serialises read-modify-write
+ * sequences within a process and across processes sharing the directory (API and worker
+ * started separately by `npm start`).
+ */
+import type { Stats } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { toHex, randomBytes } from '../../src/encoding.js';
+
+/** Suffix of temp files; `~` cannot occur in blob keys or record names, so no collisions. */
+const TEMP_MARK = '~tmp-';
+
+/** Writes a file so readers see either the old or the new content, never a mix. */
+export async function atomicWriteFile(filePath: string, data: string | Uint8Array): Promise<void> {
+  await mkdir(path.dirname(filePath), { recursive: true });
+  const temp = `${filePath}${TEMP_MARK}${toHex(randomBytes(6))}`;
+  try {
+    await writeFile(temp, data);
+    await rename(temp, filePath);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/** True for names of temp files left by {@link atomicWriteFile} (to skip in listings). */
+export function isTempFileName(name: string): boolean {
+  return name.includes(TEMP_MARK);
+}
+
+function isMissing(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** File bytes, or undefined when the file does not exist. */
+export async function readFileIfExists(filePath: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(filePath);
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Parsed JSON of a file, or undefined when the file does not exist. */
+export async function readJsonIfExists(filePath: string): Promise<unknown> {
+  const bytes = await readFileIfExists(filePath);
+  return bytes === undefined ? undefined : (JSON.parse(bytes.toString('utf8')) as unknown);
+}
+
+/** Deletes a file; a missing file is fine. */
+export async function unlinkIfExists(filePath: string): Promise<void> {
+  try {
+    await unlink(filePath);
+  } catch (error) {
+    if (!isMissing(error)) throw error;
+  }
+}
+
+/** Directory entries (files only, no temp files), sorted; empty when the directory is missing. */
+export async function listFiles(directory: string): Promise<string[]> {
+  try {
+    const entries = await readdir(directory, { withFileTypes: true });
+    return entries
+      .filter((entry) => entry.isFile() && !isTempFileName(entry.name))
+      .map((entry) => entry.name)
+      .sort();
+  } catch (error) {
+    if (isMissing(error)) return [];
+    throw error;
+  }
+}
+
+/** File metadata, or undefined when missing. */
+export async function statIfExists(filePath: string): Promise<Stats | undefined> {
+  try {
+    return await stat(filePath);
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * A name safe as one path segment (and S3 key segment) for any string: percent-encoding plus
+ * encoded dots, so `..` and `/` cannot appear.
+ */
+export function encodePathSegment(value: string): string {
+  return encodeURIComponent(value).replace(/\./g, '%2E').replace(/\*/g, '%2A');
+}
+
+const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
+
+/** In-process queues of lock holders, per lock path (shared by every instance in the process). */
+const localChains = new Map<string, Promise<void>>();
+
+export interface LockOptions {
+  /** A lock directory older than this is taken over (its holder died). Default 30 s. */
+  staleAfterMs?: number;
+}
+
+/**
+ * Runs `action` while holding the lock at `lockPath`: first in-process (a promise chain per
+ * path), then across processes (`mkdir` is atomic: whoever creates the directory holds it).
+ * Keep `action` short: other processes poll every few milliseconds while waiting.
+ */
+export async function withLock<T>(
+  lockPath: string,
+  action: () => Promise<T>,
+  options: LockOptions = {},
+): Promise<T> {
+  const previous = localChains.get(lockPath) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((resolve) => (release = resolve));
+  const chained = previous.then(() => mine);
+  localChains.set(lockPath, chained);
+  await previous;
+  try {
+    await acquireDirectoryLock(lockPath, options.staleAfterMs ?? 30_000);
+    try {
+      return await action();
+    } finally {
+      await rm(lockPath, { recursive: true, force: true });
+    }
+  } finally {
+    release();
+    if (localChains.get(lockPath) === chained) localChains.delete(lockPath);
+  }
+}
+
+async function acquireDirectoryLock(lockPath: string, staleAfterMs: number): Promise<void> {
+  await mkdir(path.dirname(lockPath), { recursive: true });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await mkdir(lockPath);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const info = await statIfExists(lockPath);
+    if (info && Date.now() - info.mtimeMs > staleAfterMs) {
+      await rm(lockPath, { recursive: true, force: true });
+      continue;
+    }
+    await sleep(Math.min(2 + attempt, 25));
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * Behaviour every JobStore adapter must have. Run by `local.test.ts` and `aws.test.ts`.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  ConflictError,
+  NotFoundError,
+  PreconditionFailedError,
+  ValidationError,
+} from '../../../shared/src/errors.js';
+import { mutateJob, transitionJob } from '../../../shared/src/job.js';
+import type { JobStore } from '../../../shared/src/ports/job-store.js';
+import type { Job } from '../../../shared/src/schemas.js';
+import { sampleJob } from '../helpers/jobs.js';
+
+export interface JobStoreContractOptions {
+  makeStore: () => Promise<JobStore>;
+  /**
+   * Whether the backing store enforces conditional writes, which is what keeps truly
+   * concurrent writers apart. False for s3rver, which ignores If-Match / If-None-Match.
+   */
+  enforcesConditionalWrites: boolean;
+}
+
+export function describeJobStoreContract(family: string, options: JobStoreContractOptions): void {
+  describe(`JobStore contract: ${family}`, () => {
+    it('creates a job and reads it back unchanged', async () => {
+      const store = await options.makeStore();
+      const job = sampleJob();
+      const result = await store.create(job);
+      expect(result).toEqual({ created: true, job });
+      expect(await store.get(job.id)).toEqual(job);
+    });
+
+    it('answers undefined for unknown ids and for text that is not a job id', async () => {
+      const store = await options.makeStore();
+      expect(await store.get(sampleJob().id)).toBeUndefined();
+      expect(await store.get('../../etc/passwd')).toBeUndefined();
+    });
+
+    it('refuses a second job with the same id', async () => {
+      const store = await options.makeStore();
+      const job = sampleJob();
+      await store.create(job);
+      await expect(store.create({ ...job, tenantId: 'tenant-b' })).rejects.toBeInstanceOf(ConflictError);
+      expect((await store.get(job.id))?.tenantId).toBe('tenant-a');
+    });
+
+    it('writes an update at the expected version and bumps the version', async () => {
+      // Prepare
+      const store = await options.makeStore();
+      const job = sampleJob();
+      await store.create(job);
+      // Act
+      const uploaded = await store.update(
+        transitionJob(job, { to: 'uploaded', at: new Date(), input: { bytes: 5 } }),
+        job.version,
+      );
+      // Assess
+      expect(uploaded.version).toBe(job.version + 1);
+      expect(uploaded.status).toBe('uploaded');
+      expect(await store.get(job.id)).toEqual(uploaded);
+    });
+
+    it('refuses an update from a stale version and keeps the stored record', async () => {
+      // Prepare
+      const store = await options.makeStore();
+      const job = sampleJob();
+      await store.create(job);
+      const canceled = await store.update(
+        transitionJob(job, { to: 'canceled', at: new Date() }),
+        job.version,
+      );
+      // Act: a writer that still holds version 1
+      const stale = store.update(transitionJob(job, { to: 'uploaded', at: new Date() }), job.version);
+      // Assess
+      await expect(stale).rejects.toBeInstanceOf(PreconditionFailedError);
+      expect(await store.get(job.id)).toEqual(canceled);
+    });
+
+    it('refuses an update of a job that does not exist', async () => {
+      const store = await options.makeStore();
+      const job = sampleJob();
+      await expect(store.update(job, 1)).rejects.toBeInstanceOf(NotFoundError);
+    });
+
+    it('walks a job through its lifecycle with read-modify-write', async () => {
+      // Prepare
+      const store = await options.makeStore();
+      const job = sampleJob();
+      await store.create(job);
+      const at = new Date();
+      // Act
+      await mutateJob(store, job.id, (j) => transitionJob(j, { to: 'uploaded', at }));
+      await mutateJob(store, job.id, (j) => transitionJob(j, { to: 'queued', at }));
+      await mutateJob(store, job.id, (j) => transitionJob(j, { to: 'running', at }));
+      const done = await mutateJob(store, job.id, (j) =>
+        transitionJob(j, {
+          to: 'succeeded',
+          at,
+          output: { restoredKey: 'out/restored.png', format: 'png' },
+          usage: { images: 1, modelSeconds: 2.5 },
+        }),
+      );
+      // Assess
+      expect(done).toMatchObject({ status: 'succeeded', version: 5, attempts: 1 });
+      expect(await store.get(job.id)).toEqual(done);
+    });
+
+    it.skipIf(!options.enforcesConditionalWrites)(
+      'lets exactly one of two concurrent writers from the same version win',
+      async () => {
+        // Prepare
+        const store = await options.makeStore();
+        const job = sampleJob();
+        await store.create(job);
+        // Act
+        const results = await Promise.allSettled([
+          store.update(transitionJob(job, { to: 'uploaded', at: new Date() }), job.version),
+          store.update(transitionJob(job, { to: 'canceled', at: new Date() }), job.version),
+        ]);
+        // Assess
+        const won = results.filter((r) => r.status === 'fulfilled');
+        const lost = results.filter((r) => r.status === 'rejected');
+        expect(won).toHaveLength(1);
+        expect(lost).toHaveLength(1);
+        expect((lost[0] as PromiseRejectedResult).reason).toBeInstanceOf(PreconditionFailedError);
+        expect((await store.get(job.id))?.version).toBe(2);
+      },
+    );
+
+    it('returns the first job for a repeated idempotency key, per tenant', async () => {
+      // Prepare
+      const store = await options.makeStore();
+      const first = sampleJob('tenant-a', 0, { idempotencyKey: 'order-42', requestFingerprint: 'f1' });
+      const retry = sampleJob('tenant-a', 1, { idempotencyKey: 'order-42', requestFingerprint: 'f1' });
+      const otherTenant = sampleJob('tenant-b', 2, { idempotencyKey: 'order-42' });
+      // Act
+      const created = await store.create(first);
+      const repeated = await store.create(retry);
+      const separate = await store.create(otherTenant);
+      // Assess
+      expect(created.created).toBe(true);
+      expect(repeated).toEqual({ created: false, job: first });
+      expect(await store.get(retry.id)).toBeUndefined();
+      expect(separate.created).toBe(true);
+      expect(await store.findByIdempotencyKey('tenant-a', 'order-42')).toEqual(first);
+      expect((await store.findByIdempotencyKey('tenant-b', 'order-42'))?.id).toBe(otherTenant.id);
+      expect(await store.findByIdempotencyKey('tenant-a', 'never-used')).toBeUndefined();
+    });
+
+    it('lists a tenant’s jobs newest first, page by page, without other tenants’ jobs', async () => {
+      // Prepare
+      const store = await options.makeStore();
+      const mine: Job[] = [];
+      for (let i = 0; i < 5; i++) {
+        const job = sampleJob('tenant-list', i);
+        mine.push(job);
+        await store.create(job);
+      }
+      await store.create(sampleJob('tenant-other', 10));
+      // Act
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.listByTenant('tenant-list', { limit: 2, cursor });
+        seen.push(...page.jobs.map((job) => job.id));
+        cursor = page.nextCursor;
+        pages += 1;
+      } while (cursor && pages < 10);
+      // Assess
+      expect(seen).toEqual(mine.map((job) => job.id).reverse());
+      expect(pages).toBe(3);
+      expect((await store.listByTenant('nobody')).jobs).toEqual([]);
+    });
+
+    it('refuses a cursor it did not issue', async () => {
+      const store = await options.makeStore();
+      await expect(store.listByTenant('tenant-a', { cursor: 'garbage' })).rejects.toBeInstanceOf(
+        ValidationError,
+      );
+      await expect(store.listByTenant('tenant-a', { limit: 0 })).rejects.toBeInstanceOf(ValidationError);
+    });
+  });
+}
