@@ -47,7 +47,7 @@ describeJobStoreContract('local disk', {
 });
 
 describeJobQueueContract('local durable queue', {
-  makeQueue: async () => {
+  makeQueue: async (maxReceives) => {
     const dir = fresh('queues');
     const queue = new LocalQueue({
       dir,
@@ -58,6 +58,6 @@ describeJobQueueContract('local durable queue', {
     });
     // Bypasses send()'s validation, as a foreign producer would.
     const sendRaw = async (text: string) => void (await queue.append(JSON.parse(text) as unknown, 0));
-    return { queue, maxReceives: 2, sendRaw };
+    return { queue, maxReceives, sendRaw };
   },
 });

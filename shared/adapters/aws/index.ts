@@ -1,0 +1,5 @@
+/** AWS adapters (S3, SQS) of the dr2e ports. Clients are injected, never created here. */
+export * from './s3-blob-store.js';
+export * from './s3-errors.js';
+export * from './s3-job-store.js';
+export * from './sqs-queue.js';

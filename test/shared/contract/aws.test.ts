@@ -1,0 +1,49 @@
+/**
+ * The adapter contracts run against the AWS family, on local stand-ins (s3rver, local-aws-sqs).
+ * Behaviour the stand-ins lack is skipped here with the reason, and covered by unit tests with
+ * stub clients in `../aws-adapters.test.ts`.
+ */
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll } from 'vitest';
+import { S3BlobStore } from '../../../shared/adapters/aws/s3-blob-store.js';
+import { S3JobStore } from '../../../shared/adapters/aws/s3-job-store.js';
+import { SqsQueue } from '../../../shared/adapters/aws/sqs-queue.js';
+import { JobQueueMessageSchema } from '../../../shared/src/schemas.js';
+import { startAwsStandIns, type AwsStandIns } from '../helpers/aws-standins.js';
+import { describeBlobStoreContract } from './blob-store.contract.js';
+import { describeJobQueueContract } from './job-queue.contract.js';
+import { describeJobStoreContract } from './job-store.contract.js';
+
+let aws: AwsStandIns;
+
+beforeAll(async () => {
+  aws = await startAwsStandIns();
+});
+
+afterAll(async () => {
+  await aws?.close();
+});
+
+describeBlobStoreContract('S3 on s3rver', {
+  // s3rver stores whatever a POST form sends: it does not check the policy's content-length-range
+  // or Content-Type conditions. aws-adapters.test.ts decodes the policy to check they are there.
+  enforcesUploadPolicy: false,
+  makeStore: async () => new S3BlobStore({ client: aws.s3, bucket: await aws.createBucket() }),
+});
+
+describeJobStoreContract('S3 on s3rver', {
+  // s3rver ignores If-Match / If-None-Match; the sequential cases pass through the store's
+  // own version checks, and aws-adapters.test.ts checks the conditional headers and 412 mapping.
+  enforcesConditionalWrites: false,
+  makeStore: async () => new S3JobStore({ client: aws.s3, bucket: await aws.createBucket() }),
+});
+
+describeJobQueueContract('SQS on local-aws-sqs (RedrivePolicy on the queue)', {
+  makeQueue: async (maxReceives) => {
+    const urls = await aws.createQueuePair(maxReceives);
+    const queue = new SqsQueue({ client: aws.sqs, ...urls, schema: JobQueueMessageSchema });
+    const sendRaw = async (text: string) =>
+      void (await aws.sqs.send(new SendMessageCommand({ QueueUrl: urls.queueUrl, MessageBody: text })));
+    return { queue, maxReceives, sendRaw };
+  },
+});
