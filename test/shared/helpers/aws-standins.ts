@@ -34,7 +34,7 @@ let sequence = 0;
 export async function startAwsStandIns(): Promise<AwsStandIns> {
   const directory = await mkdtemp(path.join(tmpdir(), 'dr2e-s3rver-'));
   const s3rver = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory });
-  const s3Address = (await s3rver.run()) as AddressInfo;
+  const s3Address = await s3rver.run();
   const sqsServer: Server = await createSqsServer({
     port: 0,
     hostname: '127.0.0.1',
