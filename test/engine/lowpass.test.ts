@@ -165,3 +165,34 @@ describe('bicubic resize (general sizes)', () => {
     );
   });
 });
+
+describe('LowPassFilter.refine', () => {
+  it('computes x - Phi_N(x) + reference in one pass', () => {
+    // Prepare
+    const planes = 3;
+    const x = randomPlanes(planes * 32 * 32, 21);
+    const reference = randomPlanes(planes * 32 * 32, 22);
+    const filter = LowPassFilter.get(32, 8);
+    const filtered = new Float32Array(x.length);
+    filter.apply(x, filtered, planes);
+
+    // Act
+    const refined = x.slice();
+    filter.refine(refined, reference, planes);
+
+    // Assess
+    for (let i = 0; i < x.length; i += 37) {
+      expect(refined[i]).toBeCloseTo(
+        (x[i] as number) - (filtered[i] as number) + (reference[i] as number),
+        6,
+      );
+    }
+  });
+
+  it('replaces x by the reference for N = 1', () => {
+    const x = randomPlanes(16 * 16, 1);
+    const reference = randomPlanes(16 * 16, 2);
+    LowPassFilter.get(16, 1).refine(x, reference, 1);
+    expect(x).toEqual(reference);
+  });
+});

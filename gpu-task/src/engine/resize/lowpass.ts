@@ -90,6 +90,34 @@ export class LowPassFilter {
   applyInPlace(buffer: Float32Array, planes: number): void {
     this.apply(buffer, buffer, planes);
   }
+
+  /**
+   * DR2's iterative refinement in place: `x <- x - Phi_N(x) + filteredReference`, where
+   * `filteredReference` is Phi_N of the diffused input (it must not overlap `x`). The subtraction
+   * is fused into the filter's last pass, so this costs one filter application.
+   *
+   * @example
+   * ```ts
+   * phi.apply(yNext, yNextFiltered, planes); // may run while the model computes
+   * phi.refine(xNext, yNextFiltered, planes); // x keeps its high frequencies, takes y's low ones
+   * ```
+   */
+  refine(x: Float32Array, filteredReference: Float32Array, planes: number): void {
+    const length = planes * this.size * this.size;
+    if (filteredReference.length < length) {
+      throw new InvalidParametersError(
+        `filteredReference has ${filteredReference.length} values, needs ${length}`,
+      );
+    }
+    if (this.factor === 1) {
+      x.set(filteredReference.subarray(0, length));
+      return;
+    }
+    const lowLength = planes * this.lowSize * this.lowSize;
+    if (this.low.length < lowLength) this.low = new Float32Array(lowLength);
+    this.down.resize(x, this.low, planes);
+    this.up.resizeSubtractAdd(this.low, x, filteredReference, planes);
+  }
 }
 
 const filterCache = new Map<string, LowPassFilter>();

@@ -21,6 +21,7 @@ import { LowPassFilter } from '../resize/lowpass.js';
 import type { RespacedSchedule, VarianceType } from '../schedule/respaced-schedule.js';
 import type { Denoiser } from './denoiser.js';
 import { validateDr2Params } from './dr2-params.js';
+import { fastExp } from './fast-exp.js';
 
 /** Channels of an RGB image. */
 const IMAGE_CHANNELS = 3;
@@ -198,8 +199,6 @@ export class Dr2Sampler {
     const forwardNoise = new Float32Array(length);
     /** y diffused to the next step, then (N > 1) low-passed: Phi_N(y_{i-1}). */
     const nextInput = new Float32Array(length);
-    /** Phi_N of the posterior sample. */
-    const filteredSample = new Float32Array(length);
     // Per-image views, made once so that drawing noise in a step allocates nothing.
     const posteriorNoiseViews = imageViews(posteriorNoise, batch, imageLength);
     const forwardNoiseViews = imageViews(forwardNoise, batch, imageLength);
@@ -296,15 +295,9 @@ export class Dr2Sampler {
         const sampleEnd = performance.now();
         timings.arithmeticMs += sampleEnd - mark;
 
-        lowPass.apply(x, filteredSample, planes);
-        const filterEnd = performance.now();
-        timings.lowPassMs += filterEnd - sampleEnd;
-
         // Iterative refinement: x_{i-1} <- x_{i-1} - Phi_N(x_{i-1}) + Phi_N(y_{i-1}).
-        for (let k = 0; k < length; k++) {
-          x[k] = (x[k] as number) - (filteredSample[k] as number) + (nextInput[k] as number);
-        }
-        timings.arithmeticMs += performance.now() - filterEnd;
+        lowPass.refine(x, nextInput, planes);
+        timings.lowPassMs += performance.now() - sampleEnd;
       }
 
       if (onStep !== undefined) {
@@ -412,7 +405,7 @@ function posteriorSample(
         let std = fixedStd;
         if (learnedRange) {
           const fraction = ((out[varianceBase + p] as number) + 1) / 2;
-          std = Math.exp(0.5 * (fraction * maxLog + (1 - fraction) * minLog));
+          std = fastExp(0.5 * (fraction * maxLog + (1 - fraction) * minLog));
         }
         x[k] = mean + std * (posteriorNoise[k] as number);
       }
