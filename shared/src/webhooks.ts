@@ -24,12 +24,12 @@ export const WEBHOOK_SECRET_PREFIX = 'whsec_';
 /** Default accepted clock difference between sender and receiver. */
 export const DEFAULT_WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
 
-/** The three Standard Webhooks headers. */
-export interface WebhookHeaders {
+/** The three Standard Webhooks headers (a type alias, so it passes as a plain header record). */
+export type WebhookHeaders = {
   'webhook-id': string;
   'webhook-timestamp': string;
   'webhook-signature': string;
-}
+};
 
 /**
  * A new random secret: `whsec_` + base64 of 32 random bytes.
