@@ -69,8 +69,11 @@ export function canTransition(from: JobStatus, to: JobStatus): boolean {
 export type JobTransition =
   /** The input object arrived; size and type as the store saw them. */
   | { to: 'uploaded'; at: Date; input?: Partial<Omit<JobInput, 'key'>> }
-  /** Sent to the work queue (first time, or released by a worker for a retry). */
-  | { to: 'queued'; at: Date }
+  /**
+   * Sent to the work queue (first time), or released by a worker for a retry; `error` then
+   * records why the attempt was released (cleared when the job runs again).
+   */
+  | { to: 'queued'; at: Date; error?: JobError }
   /** A worker took it; counts an attempt and clears the progress of a previous attempt. */
   | { to: 'running'; at: Date; progress?: JobProgress }
   | { to: 'succeeded'; at: Date; output: JobOutput; usage: JobUsage }
@@ -102,6 +105,8 @@ export function transitionJob(job: Job, change: JobTransition): Job {
       next.input = { ...job.input, ...change.input, key: job.input.key };
       break;
     case 'queued':
+      if (change.error) next.error = change.error;
+      next.progress = undefined;
       break;
     case 'running':
       next.attempts = job.attempts + 1;

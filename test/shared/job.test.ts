@@ -143,8 +143,11 @@ describe('job lifecycle', () => {
 
   it('counts attempts and clears the previous attempt’s progress on a retry', () => {
     const running = recordProgress(jobIn('running'), { step: 40, total: 65 }, at);
-    const released = transitionJob(running, { to: 'queued', at });
+    const lost = { code: 'inference_failed', message: 'device lost', retryable: true };
+    const released = transitionJob(running, { to: 'queued', at, error: lost });
     const retried = transitionJob(released, { to: 'running', at });
+    expect(released.error).toEqual(lost);
+    expect(retried.error).toBeUndefined();
     expect(running.attempts).toBe(1);
     expect(retried.attempts).toBe(2);
     expect(retried.progress).toBeUndefined();
