@@ -22,6 +22,7 @@ into an inert stand-in class, so a checkpoint cannot run code by naming a callab
 
 from __future__ import annotations
 
+import _compat_pickle
 import io
 import pickle
 import types
@@ -132,7 +133,9 @@ def load_state_dict(path: str | Path, key: str | None = None) -> LoadedCheckpoin
     except Exception:  # noqa: BLE001 - any refusal means "try the tolerant reader"
         restricted = True
         try:
-            obj = torch.load(path, map_location="cpu", pickle_module=_restricted_pickle)
+            obj = _restricted_torch_load(path)
+        except CheckpointError:
+            raise
         except Exception as error:  # noqa: BLE001
             raise CheckpointError(f"cannot read checkpoint {path}: {error}") from error
     state, container, kind = extract_state_dict(obj, key=key)
@@ -240,30 +243,33 @@ def spectral_norm_layout(plain: Layout, conv_weights: Iterable[str]) -> list[tup
     """Translate a plain layout to the names torch's ``spectral_norm`` gives the listed weights.
 
     ``X.weight [o, i, k, k]`` becomes ``X.weight_orig [o, i, k, k]``, ``X.weight_u [o]`` and
-    ``X.weight_v [i*k*k]``, placed after the module's other parameters, as torch orders them.
+    ``X.weight_v [i*k*k]``. torch re-registers ``weight_orig`` after the module's other
+    parameters and ``u``/``v`` as buffers, so they come last among the module's own entries.
     """
     normalised = set(conv_weights)
     result: list[tuple[str, tuple[int, ...]]] = []
-    pending: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+    pending: list[tuple[str, tuple[int, ...]]] = []
+    current_owner: str | None = None
     for name, shape in plain:
         shape = tuple(int(d) for d in shape)
+        owner = name.rsplit(".", 1)[0]
+        if owner != current_owner:
+            result.extend(pending)
+            pending = []
+            current_owner = owner
         if name in normalised:
             prefix = name[: -len("weight")]
             fan_in = 1
             for d in shape[1:]:
                 fan_in *= d
-            pending[prefix] = [
+            pending = [
                 (prefix + "weight_orig", shape),
                 (prefix + "weight_u", (shape[0],)),
                 (prefix + "weight_v", (fan_in,)),
             ]
-            continue
-        owner = name.rsplit(".", 1)[0] + "."
-        result.append((name, shape))
-        if owner in pending:
-            result.extend(pending.pop(owner))
-    for entries in pending.values():
-        result.extend(entries)
+        else:
+            result.append((name, shape))
+    result.extend(pending)
     return result
 
 
@@ -382,6 +388,11 @@ def _is_allowed(module: str, name: str) -> bool:
 
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:  # noqa: D102
+        # torch.save writes protocol 2, which names Python 2 modules (__builtin__, copy_reg).
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
         if _is_allowed(module, name):
             try:
                 return super().find_class(module, name)
@@ -394,6 +405,29 @@ def _restricted_load(file: io.IOBase, **kwargs: Any) -> Any:
     return _RestrictedUnpickler(file, **kwargs).load()
 
 
-# torch.load wants a module-like object with ``Unpickler`` and ``load``.
+# torch's loaders want a module-like object with ``Unpickler`` and ``load``.
 _restricted_pickle = types.SimpleNamespace(Unpickler=_RestrictedUnpickler, load=_restricted_load, __name__="pickle")
+
+
+def _restricted_torch_load(path: Path) -> Any:
+    """``torch.load`` with the restricted unpickler.
+
+    torch 1.13's ``torch.load`` silently replaces any ``pickle_module`` by the standard one when
+    ``weights_only`` is False, so the archive readers it dispatches to are called directly.
+    """
+    from torch import serialization
+
+    needed = ("_is_zipfile", "_open_zipfile_reader", "_is_torchscript_zip", "_load", "_legacy_load")
+    if not all(hasattr(serialization, name) for name in needed):
+        raise CheckpointError(
+            f"{path}: not a plain state dict, and this torch version offers no safe way to read pickled objects;"
+            " re-save the weights with torch.save(model.state_dict())"
+        )
+    with open(path, "rb") as handle:
+        if serialization._is_zipfile(handle):
+            with serialization._open_zipfile_reader(handle) as archive:
+                if serialization._is_torchscript_zip(archive):
+                    raise CheckpointError(f"{path} is a TorchScript archive; export its state_dict() instead")
+                return serialization._load(archive, "cpu", _restricted_pickle, encoding="utf-8")
+        return serialization._legacy_load(handle, "cpu", _restricted_pickle, encoding="utf-8")
 

@@ -37,6 +37,9 @@ __all__ = [
     "ExportOptions",
     "ExportResult",
     "build_model",
+    "default_config",
+    "config_from_dict",
+    "describe",
     "checkpoint_layout",
     "prepare_state_dict",
     "export_model",
@@ -237,6 +240,7 @@ def export_model(
     provenance["architecture"] = {"arch": arch, **config.to_dict()}
     provenance["precision"] = "float16" if options.fp16 else "float32"
     provenance["opset"] = options.opset
+    provenance["tooling"] = {"torch": torch.__version__, "onnx": onnx.__version__}
     provenance["parity"] = {
         "batch": options.parity_batch,
         "outputScale": _round(parity32.output_scale),

@@ -216,8 +216,32 @@ class ConvLayer(nn.Module):
         if self.upsample:
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         if self.pad:
-            x = F.pad(x, (self.pad, self.pad, self.pad, self.pad), mode="reflect")
+            x = reflect_pad(x, self.pad)
         return self.relu(self.norm(self.conv2d(x)))
+
+
+class _ReflectPadForExport(torch.autograd.Function):
+    """Reflection padding that exports as one ONNX ``Pad`` node with constant pads.
+
+    torch 1.13 otherwise exports ``F.pad(mode="reflect")`` with a chain of ~16 shape-computing
+    nodes per convolution.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, pad: int) -> torch.Tensor:  # noqa: D102
+        return F.pad(x, (pad, pad, pad, pad), mode="reflect")
+
+    @staticmethod
+    def symbolic(g: Any, x: Any, pad: int) -> Any:  # noqa: D102
+        pads = g.op("Constant", value_t=torch.tensor([0, 0, pad, pad, 0, 0, pad, pad], dtype=torch.int64))
+        return g.op("Pad", x, pads, mode_s="reflect")
+
+
+def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """Reflection-pad the two spatial axes by ``pad`` on every side."""
+    if torch.onnx.is_in_onnx_export():
+        return _ReflectPadForExport.apply(x, pad)
+    return F.pad(x, (pad, pad, pad, pad), mode="reflect")
 
 
 class HourGlassBlock(nn.Module):

@@ -172,6 +172,9 @@ class GroupNorm32(nn.GroupNorm):
     """GroupNorm evaluated in float32 whatever the activation dtype (as guided-diffusion does)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if x.dtype == torch.float32:
+            # No casts to trace: keeps the exported float32 graph free of no-op Cast nodes.
+            return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
         return F.group_norm(x.float(), self.num_groups, self.weight, self.bias, self.eps).type(x.dtype)
 
 

@@ -1,0 +1,269 @@
+"""Export: the command line, the parity gate, float16 graphs, and the full-size published layouts.
+
+Full-size tests (93.6 M-parameter U-Net, 86 M-parameter SPARNetHD at 512x512) take about two
+minutes of CPU together; set DR2E_SKIP_FULL_SIZE=1 to skip them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+from _support import MODELS_DIR, REPO_ROOT, layout, random_state, require_node
+
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, numpy_helper
+
+from dr2e_models.exporter import ExportOptions, default_config, export_checkpoint, export_model
+from dr2e_models.manifest import LICENSES, sha256_file
+from dr2e_models.onnx_export import convert_to_float16, run_onnx
+from dr2e_models.sparnethd import SPARNetConfig, build_sparnet
+from dr2e_models.unet import UNetConfig, build_unet
+
+SMALL_UNET_FLAGS = ["--image-size", "32", "--model-channels", "32", "--channel-mult", "1,2", "--attention-ds", "2",
+                    "--num-head-channels", "16"]
+SMALL_UNET = UNetConfig(image_size=32, model_channels=32, channel_mult=(1, 2), attention_resolutions=(2,),
+                        num_head_channels=16)
+SMALL_SPARNET = SPARNetConfig(in_size=32, out_size=64, min_ch=8, max_ch=16, min_feat_size=8, res_depth=1,
+                              bottleneck_size=16, attention_channels=8)
+
+
+def _export_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(MODELS_DIR / "export.py"), *args], cwd=REPO_ROOT,
+                          capture_output=True, text=True, check=False)
+
+
+def _small_unet_state(seed: int = 0) -> dict[str, torch.Tensor]:
+    model = build_unet(SMALL_UNET)
+    return random_state([(n, tuple(t.shape)) for n, t in model.state_dict().items()], seed=seed)
+
+
+class CommandLineTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        require_node()
+
+    def setUp(self) -> None:
+        self.scratch = tempfile.TemporaryDirectory()
+        self.dir = Path(self.scratch.name)
+
+    def tearDown(self) -> None:
+        self.scratch.cleanup()
+
+    def test_small_unet_export_writes_onnx_and_a_manifest_that_describes_it(self) -> None:
+        # Prepare
+        checkpoint = self.dir / "ema.pt"
+        torch.save({"ema": {f"module.{k}": v for k, v in _small_unet_state().items()}}, checkpoint)
+        out = self.dir / "small" / "denoiser.onnx"
+        # Act
+        completed = _export_cli("--arch", "dr2-unet", "--checkpoint", str(checkpoint), "--out", str(out),
+                                "--license", "mit-test", "--framing", "none", *SMALL_UNET_FLAGS)
+        # Assess
+        self.assertEqual(completed.returncode, 0, completed.stderr)
+        self.assertIn("parity fp32: max abs error", completed.stdout)
+        manifest = json.loads(out.with_suffix(".json").read_text())
+        self.assertEqual(manifest["role"], "denoiser")
+        self.assertEqual(manifest["name"], "small")
+        self.assertEqual(manifest["file"], "denoiser.onnx")
+        self.assertEqual(manifest["resolution"], 32)
+        self.assertEqual(manifest["io"], {"image": "x", "timestep": "t", "output": "out"})
+        self.assertEqual(manifest["timestepType"], "int64")
+        self.assertEqual(manifest["channels"], {"input": 3, "output": 6})
+        self.assertEqual(manifest["variance"], "learned_range")
+        self.assertEqual(manifest["schedule"], {"betaSchedule": "linear", "numTimesteps": 1000})
+        self.assertFalse(manifest["license"]["commercialUse"] is None)
+        provenance = manifest["provenance"]
+        self.assertEqual(provenance["sha256"], sha256_file(out))
+        self.assertEqual(provenance["source"], "ema.pt")
+        self.assertEqual(provenance["converter"], "models/export.py")
+        self.assertEqual(provenance["checkpoint"]["container"], "ema")
+        self.assertLessEqual(provenance["parityMaxAbsError"], 1e-4 * provenance["parity"]["outputScale"])
+        self.assertEqual(UNetConfig.from_dict(provenance["architecture"]), SMALL_UNET)
+        self.assertNotIn("framing", manifest)
+
+    def test_renamed_and_reshaped_tensors_are_refused_by_name(self) -> None:
+        # Prepare
+        state = _small_unet_state()
+        state["middle_block.1.qkv.kernel"] = state.pop("middle_block.1.qkv.weight")
+        state["out.2.bias"] = torch.zeros(3)
+        checkpoint = self.dir / "bad.pt"
+        torch.save(state, checkpoint)
+        out = self.dir / "bad" / "denoiser.onnx"
+        # Act
+        completed = _export_cli("--arch", "dr2-unet", "--checkpoint", str(checkpoint), "--out", str(out),
+                                *SMALL_UNET_FLAGS)
+        # Assess
+        self.assertEqual(completed.returncode, 3)
+        self.assertIn("missing: middle_block.1.qkv.weight [192, 64, 1]", completed.stderr)
+        self.assertIn("unexpected: middle_block.1.qkv.kernel [192, 64, 1]", completed.stderr)
+        self.assertIn("out.2.bias is [3], expected [6]", completed.stderr)
+        self.assertFalse(out.exists())
+        self.assertFalse(out.with_suffix(".json").exists())
+
+    def test_parity_outside_tolerance_fails_and_writes_nothing(self) -> None:
+        checkpoint = self.dir / "ok.pt"
+        torch.save(_small_unet_state(), checkpoint)
+        out = self.dir / "strict" / "denoiser.onnx"
+        completed = _export_cli("--arch", "dr2-unet", "--checkpoint", str(checkpoint), "--out", str(out),
+                                "--parity-tolerance", "1e-15", *SMALL_UNET_FLAGS)
+        self.assertEqual(completed.returncode, 4, completed.stdout + completed.stderr)
+        self.assertIn("parity failed", completed.stderr)
+        self.assertFalse(out.exists())
+        self.assertEqual([p.name for p in out.parent.iterdir()], [])
+
+    def test_sparnet_export_with_fp16(self) -> None:
+        # Prepare: a trained-like spectral-norm checkpoint of a small SPARNet.
+        model = build_sparnet(SMALL_SPARNET)
+        state = random_state([(n, tuple(t.shape)) for n, t in model.state_dict().items()], seed=2)
+        checkpoint = self.dir / "sparnet.pth"
+        torch.save(state, checkpoint)
+        out = self.dir / "enh" / "enhancer.onnx"
+        flags = ["--in-size", "32", "--out-size", "64", "--min-ch", "8", "--max-ch", "16", "--min-feat-size", "8",
+                 "--res-depth", "1", "--bottleneck-size", "16", "--attention-channels", "8"]
+        # Act
+        completed = _export_cli("--arch", "sparnethd", "--checkpoint", str(checkpoint), "--out", str(out), "--fp16",
+                                *flags)
+        # Assess
+        self.assertEqual(completed.returncode, 0, completed.stderr)
+        self.assertIn("parity fp16", completed.stdout)
+        manifest = json.loads(out.with_suffix(".json").read_text())
+        self.assertEqual((manifest["role"], manifest["inputSize"], manifest["outputSize"]), ("enhancer", 32, 64))
+        self.assertEqual(manifest["io"], {"image": "input", "output": "output"})
+        self.assertEqual(manifest["provenance"]["precision"], "float16")
+        self.assertIn("float16MaxAbsError", manifest["provenance"]["parity"])
+        graph = onnx.load(str(out)).graph
+        self.assertEqual([i.type.tensor_type.elem_type for i in graph.input], [TensorProto.FLOAT])
+        self.assertEqual([o.type.tensor_type.elem_type for o in graph.output], [TensorProto.FLOAT])
+        conv_weights = [i for i in graph.initializer if len(i.dims) == 4]
+        self.assertTrue(conv_weights and all(i.data_type == TensorProto.FLOAT16 for i in conv_weights))
+
+
+class Float16ConversionTest(unittest.TestCase):
+    def test_timestep_path_and_norms_stay_float32(self) -> None:
+        require_node()
+        with tempfile.TemporaryDirectory() as scratch:
+            model = build_unet(SMALL_UNET).eval()
+            model.load_state_dict(_small_unet_state(seed=3))
+            result = export_model("dr2-unet", SMALL_UNET, model, Path(scratch) / "d.onnx",
+                                  ExportOptions(name="d", source="test", license=LICENSES["mit-test"], fp16=True))
+            graph = onnx.load(str(result.onnx_path)).graph
+            initializers = {i.name: i for i in graph.initializer}
+            by_type: dict[str, set[int]] = {}
+            for node in graph.node:
+                for name in node.input:
+                    if name in initializers and initializers[name].data_type in (TensorProto.FLOAT, TensorProto.FLOAT16):
+                        by_type.setdefault(node.op_type, set()).add(initializers[name].data_type)
+            self.assertEqual(by_type["Conv"], {TensorProto.FLOAT16})
+            self.assertEqual(by_type["Gemm"], {TensorProto.FLOAT})  # timestep MLPs: float32 like guided-diffusion
+            self.assertEqual(by_type["InstanceNormalization"], {TensorProto.FLOAT})
+            # The fp16 graph still computes the same function, to half precision.
+            parity = result.parity_fp16
+            assert parity is not None
+            self.assertLess(parity.relative_error, 1e-2)
+
+    def test_conversion_keeps_float32_interface(self) -> None:
+        require_node()
+        with tempfile.TemporaryDirectory() as scratch:
+            model = build_unet(SMALL_UNET).eval()
+            result = export_model("dr2-unet", SMALL_UNET, model, Path(scratch) / "d.onnx",
+                                  ExportOptions(name="d", source="test", license=LICENSES["mit-test"]))
+            half = convert_to_float16(onnx.load(str(result.onnx_path)), image_inputs=["x"])
+            path = Path(scratch) / "h.onnx"
+            onnx.save(half, str(path))
+            run = run_onnx(path, {"x": np.zeros((3, 3, 32, 32), np.float32), "t": np.array([0, 1, 2], np.int64)})
+            self.assertEqual(run.outputs["out"].dtype, np.float32)
+            self.assertEqual(run.outputs["out"].shape, (3, 6, 32, 32))
+
+
+@unittest.skipIf(os.environ.get("DR2E_SKIP_FULL_SIZE") == "1", "DR2E_SKIP_FULL_SIZE=1")
+class FullSizeTest(unittest.TestCase):
+    """Random weights with exactly the published names and shapes, exported and checked."""
+
+    def setUp(self) -> None:
+        require_node()
+        self.scratch = tempfile.TemporaryDirectory()
+        self.dir = Path(self.scratch.name)
+
+    def tearDown(self) -> None:
+        self.scratch.cleanup()
+
+    def _export(self, arch: str, layout_file: str) -> tuple[dict, object]:
+        checkpoint = self.dir / "published-layout.pt"
+        torch.save(random_state(layout(layout_file), seed=11), checkpoint)
+        options = ExportOptions(name=arch, source="random published layout", license=LICENSES["mit-test"])
+        result = export_checkpoint(arch, default_config(arch), checkpoint, self.dir / f"{arch}.onnx", options)
+        return result.manifest, result
+
+    def test_dr2_unet_256(self) -> None:
+        manifest, result = self._export("dr2-unet", "dr2-ffhq-256-unet.json")
+        parity = result.parity_fp32  # type: ignore[attr-defined]
+        self.assertTrue(parity.within(1e-4), parity)
+        self.assertEqual(parity.output_shape, [2, 6, 256, 256])
+        self.assertEqual(parity.input_names, ["x", "t"])
+        self.assertEqual(manifest["resolution"], 256)
+        print(f"\n  full U-Net: {result.seconds}, max abs {parity.max_abs_error:.3g} / scale {parity.output_scale:.3g}",  # type: ignore[attr-defined]
+              file=sys.stderr)
+
+    def test_sparnethd_512(self) -> None:
+        manifest, result = self._export("sparnethd", "sparnethd-2d-512.json")
+        parity = result.parity_fp32  # type: ignore[attr-defined]
+        self.assertTrue(parity.within(1e-4), parity)
+        self.assertEqual(parity.output_shape, [2, 3, 512, 512])
+        self.assertEqual((manifest["inputSize"], manifest["outputSize"]), (512, 512))
+        print(f"\n  full SPARNetHD: {result.seconds}, max abs {parity.max_abs_error:.3g} / scale {parity.output_scale:.3g}",  # type: ignore[attr-defined]
+              file=sys.stderr)
+
+
+class TinyModelsTest(unittest.TestCase):
+    TINY = REPO_ROOT / "gpu-task" / "models" / "tiny"
+
+    def test_committed_manifests_describe_their_files(self) -> None:
+        pipeline = json.loads((self.TINY / "pipeline.json").read_text())
+        self.assertEqual((pipeline["role"], pipeline["denoiser"], pipeline["enhancer"]),
+                         ("pipeline", "denoiser.json", "enhancer.json"))
+        for name in ("denoiser", "enhancer"):
+            manifest = json.loads((self.TINY / f"{name}.json").read_text())
+            self.assertEqual(manifest["role"], name)
+            self.assertEqual(manifest["provenance"]["sha256"], sha256_file(self.TINY / manifest["file"]))
+            self.assertEqual(manifest["provenance"]["source"], "random weights, test only")
+            self.assertEqual(manifest["license"]["name"], "MIT")
+        total = sum((self.TINY / f).stat().st_size for f in ("denoiser.onnx", "enhancer.onnx"))
+        self.assertLess(total, 2_000_000)
+
+    def test_regeneration_is_byte_identical(self) -> None:
+        require_node()
+        manifest = json.loads((self.TINY / "denoiser.json").read_text())
+        if manifest["provenance"].get("tooling", {}).get("torch") != torch.__version__:
+            self.skipTest("committed tiny models were exported with another torch version")
+        with tempfile.TemporaryDirectory() as scratch:
+            completed = subprocess.run([sys.executable, str(MODELS_DIR / "make_tiny_models.py"), "--out", scratch],
+                                       capture_output=True, text=True, check=False)
+            self.assertEqual(completed.returncode, 0, completed.stderr)
+            for name in ("denoiser.onnx", "enhancer.onnx"):
+                self.assertEqual(sha256_file(Path(scratch) / name), sha256_file(self.TINY / name), name)
+
+    def test_tiny_outputs_have_the_promised_magnitudes(self) -> None:
+        require_node()
+        generator = torch.Generator().manual_seed(5)
+        x = torch.randn(4, 3, 64, 64, generator=generator).numpy()
+        t = np.array([0, 300, 600, 999], np.int64)
+        out = run_onnx(self.TINY / "denoiser.onnx", {"x": x, "t": t}).outputs["out"]
+        self.assertTrue(0.5 < out[:, :3].std() < 2.0, out[:, :3].std())
+        self.assertLess(np.abs(out[:, 3:]).mean(), 0.1)
+        image = (torch.rand(2, 3, 64, 64, generator=generator) * 2 - 1).numpy()
+        enhanced = run_onnx(self.TINY / "enhancer.onnx", {"input": image}).outputs["output"]
+        bicubic = torch.nn.functional.interpolate(torch.from_numpy(image), size=(128, 128), mode="bicubic",
+                                                  align_corners=False).numpy()
+        self.assertEqual(enhanced.shape, (2, 3, 128, 128))
+        self.assertLess(np.abs(enhanced - bicubic).mean(), 0.1)
+
+
+if __name__ == "__main__":
+    unittest.main()
