@@ -1,10 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import {
   CanceledError,
+  FixtureError,
+  InferenceError,
   InvalidParametersError,
   ModelContractError,
 } from '../../gpu-task/src/engine/errors.js';
-import { SeededNormalSource, type NoiseSource } from '../../gpu-task/src/engine/random/noise-source.js';
+import {
+  RecordedNoiseSource,
+  SeededNormalSource,
+  type NoiseSource,
+} from '../../gpu-task/src/engine/random/noise-source.js';
 import type { Denoiser } from '../../gpu-task/src/engine/sampler/denoiser.js';
 import { Dr2Sampler, type Dr2StepProgress } from '../../gpu-task/src/engine/sampler/dr2-sampler.js';
 import { RespacedSchedule, type VarianceType } from '../../gpu-task/src/engine/schedule/respaced-schedule.js';
@@ -315,5 +321,39 @@ describe('Dr2Sampler', () => {
     expect(calls.at(-1)?.timesteps).toEqual([0]);
     expect(calls[0]?.timesteps).toEqual([999]);
     expect(result.x0.every(Number.isFinite)).toBe(true);
+  });
+
+  it('reports running out of recorded noise without leaving the model call unobserved', async () => {
+    // Prepare: enough noise for the initial condition only; the model call fails later.
+    const failing: Denoiser = {
+      resolution: SIZE,
+      outputChannels: 6,
+      predict: () =>
+        new Promise((_, reject) => setTimeout(() => reject(new InferenceError('device lost')), 5)),
+    };
+
+    // Act
+    const run = sampler(failing).sample({
+      y: degradedInput(1),
+      batch: 1,
+      params,
+      noise: [new RecordedNoiseSource(new Float32Array(IMAGE))],
+    });
+
+    // Assess: the noise error wins, and the model's later rejection is observed (vitest fails
+    // the run on an unhandled rejection, so give it time to surface).
+    await expect(run).rejects.toThrow(FixtureError);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+  });
+
+  it('passes a failing model call through', async () => {
+    const failing: Denoiser = {
+      resolution: SIZE,
+      outputChannels: 6,
+      predict: () => Promise.reject(new InferenceError('device lost')),
+    };
+    await expect(
+      sampler(failing).sample({ y: degradedInput(1), batch: 1, params, noise: [new SeededNormalSource(1)] }),
+    ).rejects.toMatchObject({ code: 'inference_failed', retryable: true });
   });
 });

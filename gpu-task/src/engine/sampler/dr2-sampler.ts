@@ -220,6 +220,46 @@ export class Dr2Sampler {
 
     const fixed = this.variance === 'learned_range' ? undefined : schedule.fixedVariance(this.variance);
     const total = omega - tau + 1;
+    // Reused every step (the sampler allocates nothing per step besides the progress report).
+    const coefficients: PosteriorCoefficients = {
+      recipScale: 0,
+      epsScale: 0,
+      clip: clipDenoised,
+      meanCoefStart: 0,
+      meanCoefCurrent: 0,
+      minLog: 0,
+      maxLog: 0,
+      fixedLog: Number.NaN,
+      learnedRange: fixed === undefined,
+    };
+
+    /**
+     * Model-independent work for x_{i-1}, run while the model computes step i: the step's draws
+     * in the reference order (posterior, then y), y_{i-1}, and Phi_N(y_{i-1}).
+     */
+    const drawAhead = (i: number): void => {
+      const start = performance.now();
+      for (let b = 0; b < batch; b++) {
+        const source = noise[b] as NoiseSource;
+        source.fill(posteriorNoiseViews[b] as Float32Array);
+        source.fill(forwardNoiseViews[b] as Float32Array);
+      }
+      const noiseEnd = performance.now();
+      timings.noiseMs += noiseEnd - start;
+      diffuse(
+        y,
+        forwardNoise,
+        nextInput,
+        schedule.sqrtAlphasCumprod[i - 1] as number,
+        schedule.sqrtOneMinusAlphasCumprod[i - 1] as number,
+      );
+      const diffuseEnd = performance.now();
+      timings.arithmeticMs += diffuseEnd - noiseEnd;
+      lowPass?.applyInPlace(nextInput, planes);
+      const end = performance.now();
+      timings.lowPassMs += end - diffuseEnd;
+      timings.overlappedMs += end - start;
+    };
 
     for (let i = omega; i >= tau; i--) {
       if (signal?.aborted) {
@@ -234,29 +274,13 @@ export class Dr2Sampler {
       const prediction = denoiser.predict(x, timesteps, batch);
 
       if (i > tau) {
-        // Model-independent work for x_{i-1}, done while the model runs: the step's draws in
-        // the reference order (posterior, then y), y_{i-1}, and Phi_N(y_{i-1}).
-        mark = performance.now();
-        for (let b = 0; b < batch; b++) {
-          const source = noise[b] as NoiseSource;
-          source.fill(posteriorNoiseViews[b] as Float32Array);
-          source.fill(forwardNoiseViews[b] as Float32Array);
+        try {
+          drawAhead(i);
+        } catch (error) {
+          // Do not leave the model call's result unobserved (an unhandled rejection).
+          await prediction.catch(() => undefined);
+          throw error;
         }
-        const noiseEnd = performance.now();
-        timings.noiseMs += noiseEnd - mark;
-        diffuse(
-          y,
-          forwardNoise,
-          nextInput,
-          schedule.sqrtAlphasCumprod[i - 1] as number,
-          schedule.sqrtOneMinusAlphasCumprod[i - 1] as number,
-        );
-        const diffuseEnd = performance.now();
-        timings.arithmeticMs += diffuseEnd - noiseEnd;
-        lowPass?.applyInPlace(nextInput, planes);
-        const overlapEnd = performance.now();
-        timings.lowPassMs += overlapEnd - diffuseEnd;
-        timings.overlappedMs += overlapEnd - mark;
       }
 
       const out = await prediction;
@@ -281,17 +305,14 @@ export class Dr2Sampler {
         x.set(nextInput);
         timings.arithmeticMs += performance.now() - mark;
       } else {
-        posteriorSample(out, x, posteriorNoise, batch, outputChannels, pixels, {
-          recipScale,
-          epsScale,
-          clip: clipDenoised,
-          meanCoefStart: schedule.posteriorMeanCoef1[i] as number,
-          meanCoefCurrent: schedule.posteriorMeanCoef2[i] as number,
-          minLog: schedule.posteriorLogVarianceClipped[i] as number,
-          maxLog: schedule.logBetas[i] as number,
-          fixedLog: fixed === undefined ? Number.NaN : (fixed.logVariance[i] as number),
-          learnedRange: fixed === undefined,
-        });
+        coefficients.recipScale = recipScale;
+        coefficients.epsScale = epsScale;
+        coefficients.meanCoefStart = schedule.posteriorMeanCoef1[i] as number;
+        coefficients.meanCoefCurrent = schedule.posteriorMeanCoef2[i] as number;
+        coefficients.minLog = schedule.posteriorLogVarianceClipped[i] as number;
+        coefficients.maxLog = schedule.logBetas[i] as number;
+        coefficients.fixedLog = fixed === undefined ? Number.NaN : (fixed.logVariance[i] as number);
+        posteriorSample(out, x, posteriorNoise, batch, outputChannels, pixels, coefficients);
         const sampleEnd = performance.now();
         timings.arithmeticMs += sampleEnd - mark;
 
@@ -314,18 +335,18 @@ export class Dr2Sampler {
 
 interface PosteriorCoefficients {
   /** sqrt(1 / abar_i). */
-  readonly recipScale: number;
+  recipScale: number;
   /** sqrt(1 / abar_i - 1). */
-  readonly epsScale: number;
+  epsScale: number;
   readonly clip: boolean;
-  readonly meanCoefStart: number;
-  readonly meanCoefCurrent: number;
+  meanCoefStart: number;
+  meanCoefCurrent: number;
   /** Learned range: log variance at v = -1 (posterior variance, clipped log). */
-  readonly minLog: number;
+  minLog: number;
   /** Learned range: log variance at v = +1 (log beta). */
-  readonly maxLog: number;
+  maxLog: number;
   /** Fixed variance types: the step's log variance. */
-  readonly fixedLog: number;
+  fixedLog: number;
   readonly learnedRange: boolean;
 }
 
