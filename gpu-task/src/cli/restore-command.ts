@@ -1,0 +1,195 @@
+/**
+ * `dr2e restore`: restore image files and folders with the engine, one batch at a time, a bad
+ * file failing alone.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Dr2eEngine, type ImageRestoration } from '../engine/dr2e-engine.js';
+import { InvalidParametersError } from '../engine/errors.js';
+import type { FitMode, OutputFormat } from '../engine/image/index.js';
+import type { Device } from '../engine/model/providers.js';
+import type { Dr2ParamsRequest } from '../engine/sampler/dr2-params.js';
+import { type PlannedItem, planRestore } from './inputs.js';
+import { createProgress } from './progress.js';
+
+export interface RestoreCommandOptions {
+  inputs: string[];
+  output: string;
+  params: Dr2ParamsRequest;
+  seed?: number;
+  saveDr2: boolean;
+  model?: string;
+  enhancer?: string;
+  device: Device;
+  threads?: number;
+  batch: number;
+  format: OutputFormat;
+  quality?: number;
+  fit: FitMode;
+  recursive: boolean;
+  maxMegapixels?: number;
+  quiet: boolean;
+  json: boolean;
+}
+
+export interface CommandIo {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+const EXTENSIONS: Record<OutputFormat, string> = { png: '.png', jpeg: '.jpg', webp: '.webp' };
+
+interface FileOutcome {
+  input: string;
+  ok: boolean;
+  output?: string;
+  dr2Output?: string;
+  code?: string;
+  message?: string;
+  seed?: number;
+  seconds?: number;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Run the command; returns the exit status (0 all restored, 1 any file failed). */
+export async function runRestore(options: RestoreCommandOptions, io: CommandIo): Promise<number> {
+  const extension = EXTENSIONS[options.format];
+  const plan = await planRestore(options.inputs, {
+    outDir: options.output,
+    extension,
+    saveDr2: options.saveDr2,
+    recursive: options.recursive,
+  });
+  const startedAt = performance.now();
+  const engine = await Dr2eEngine.load({
+    ...(options.model ? { model: options.model } : {}),
+    ...(options.enhancer ? { enhancer: options.enhancer } : {}),
+    device: options.device,
+    ...(options.threads ? { intraOpThreads: options.threads } : {}),
+  });
+  const params = engine.resolveParams(options.params);
+  const loadSeconds = (performance.now() - startedAt) / 1000;
+  if (!options.quiet) {
+    const nonCommercial = engine.licenses.filter((l) => !l.commercialUse).map((l) => l.name);
+    io.stderr.write(
+      `model ${engine.name} (${engine.resolution}px -> ${engine.outputSize}px, ${options.device}) loaded in ${loadSeconds.toFixed(1)} s; ` +
+        `N=${params.n} tau=${params.tau} omega=${params.omega} steps=${params.steps}\n`,
+    );
+    if (nonCommercial.length > 0) {
+      io.stderr.write(`note: model weights licensed for non-commercial use only (${[...new Set(nonCommercial)].join(', ')})\n`);
+    }
+  }
+  await mkdir(path.resolve(options.output), { recursive: true });
+
+  const outcomes: FileOutcome[] = [];
+  const runnable = plan.filter((item): item is PlannedItem & { output: string } => item.output !== null);
+  const progress = createProgress(plan.length, io.stderr, options.quiet || options.json);
+  for (const item of plan) {
+    if (item.output === null) {
+      const outcome = { input: item.input, ok: false, code: 'input_rejected', message: item.problem ?? 'cannot process' };
+      outcomes.push(outcome);
+      progress.fileDone(display(item.input), false, outcome.message);
+    }
+  }
+
+  const restoreStart = performance.now();
+  for (let start = 0; start < runnable.length; start += options.batch) {
+    const chunk = runnable.slice(start, start + options.batch);
+    const inputs: { id: string; bytes: Uint8Array; seed?: number }[] = [];
+    for (const item of chunk) {
+      try {
+        const bytes = new Uint8Array(await readFile(item.input));
+        inputs.push({ id: item.input, bytes, ...(options.seed !== undefined ? { seed: options.seed } : {}) });
+      } catch (error) {
+        outcomes.push({ input: item.input, ok: false, code: 'read_failed', message: errorMessage(error) });
+        progress.fileDone(display(item.input), false, errorMessage(error));
+      }
+    }
+    if (inputs.length === 0) continue;
+    let results: ImageRestoration[];
+    try {
+      results = await engine.restoreImages(inputs, {
+        params,
+        format: options.format,
+        ...(options.quality !== undefined ? { quality: options.quality } : {}),
+        keepDr2: options.saveDr2,
+        fit: options.fit,
+        batchSize: options.batch,
+        ...(options.maxMegapixels !== undefined ? { limits: { maxInputPixels: options.maxMegapixels * 1e6 } } : {}),
+        onStep: (p) => progress.step(p.step, p.total, p.images.map(display)),
+      });
+    } catch (error) {
+      // A whole batch failed (the model, not an image): report it on every file of the batch.
+      for (const input of inputs) {
+        const code = (error as { code?: string }).code ?? 'internal_error';
+        outcomes.push({ input: input.id, ok: false, code, message: errorMessage(error) });
+        progress.fileDone(display(input.id), false, errorMessage(error));
+      }
+      continue;
+    }
+    for (const result of results) {
+      const item = chunk.find((c) => c.input === result.id);
+      if (!item) continue;
+      if (!result.ok) {
+        outcomes.push({ input: item.input, ok: false, code: result.error.code, message: result.error.message });
+        progress.fileDone(display(item.input), false, `${result.error.code}: ${result.error.message}`);
+        continue;
+      }
+      try {
+        await writeFile(item.output, result.restored);
+        if (item.dr2Output && result.dr2) await writeFile(item.dr2Output, result.dr2);
+        const t = result.timings;
+        outcomes.push({
+          input: item.input,
+          ok: true,
+          output: item.output,
+          ...(item.dr2Output ? { dr2Output: item.dr2Output } : {}),
+          seed: result.seed,
+          seconds: (t.decodeMs + t.dr2Ms + t.enhanceMs + t.encodeMs) / 1000,
+        });
+        progress.fileDone(display(item.input), true, `-> ${display(item.output)} (seed ${result.seed})`);
+      } catch (error) {
+        outcomes.push({ input: item.input, ok: false, code: 'write_failed', message: errorMessage(error) });
+        progress.fileDone(display(item.input), false, errorMessage(error));
+      }
+    }
+  }
+  progress.stop();
+  await engine.dispose();
+
+  const wallSeconds = (performance.now() - restoreStart) / 1000;
+  const restored = outcomes.filter((o) => o.ok);
+  const failed = outcomes.filter((o) => !o.ok);
+  if (options.json) {
+    io.stdout.write(
+      `${JSON.stringify({ model: engine.name, params, restored: restored.length, failed: failed.length, wallSeconds, files: outcomes }, null, 2)}\n`,
+    );
+  } else {
+    const perImage = restored.length > 0 ? wallSeconds / restored.length : 0;
+    io.stdout.write(
+      `restored ${restored.length} of ${outcomes.length} file${outcomes.length === 1 ? '' : 's'} into ${display(path.resolve(options.output))} ` +
+        `in ${wallSeconds.toFixed(1)} s (${perImage.toFixed(2)} s per image, model load ${loadSeconds.toFixed(1)} s)\n`,
+    );
+    for (const f of failed) io.stdout.write(`  failed ${display(f.input)}: ${f.code}: ${f.message}\n`);
+  }
+  return failed.length > 0 ? 1 : 0;
+}
+
+function display(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+}
+
+/** Checks that do not need the model (so a typo fails before a slow model load). */
+export function precheckParams(params: Dr2ParamsRequest): void {
+  const { n, tau, omega } = params;
+  if (n !== undefined && (n < 1 || (n & (n - 1)) !== 0)) {
+    throw new InvalidParametersError(`N must be a power of two (1, 2, 4, 8, ...), got ${n}`);
+  }
+  if (tau !== undefined && omega !== undefined && tau >= omega) {
+    throw new InvalidParametersError(`tau (${tau}) must be less than omega (${omega})`);
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Runtime configuration from environment variables, shared by every entry point (local server,
+ * Lambda handlers, GPU worker) and by the CDK stack that sets them. One schema, so a variable
+ * the infrastructure sets is a variable the code reads.
+ *
+ * Node-only (reads `process.env`); the domain in `shared/src` stays free of it.
+ *
+ * | variable | used by | default |
+ * | --- | --- | --- |
+ * | `DR2E_MODE` | all | `local` (`aws` = production: https-only webhooks, AWS adapters) |
+ * | `HOST`, `PORT` | local server | `127.0.0.1`, `8787` |
+ * | `DR2E_PUBLIC_URL` | local server (base of signed local URLs) | `http://HOST:PORT` |
+ * | `DR2E_DATA_DIR` | local adapters | `.data` |
+ * | `DR2E_API_KEYS` | local tenants (comma-separated keys) | one generated and printed |
+ * | `DR2E_SIGNING_SECRET` | local signed URLs | generated and kept in the data dir |
+ * | `AWS_REGION` | aws | from the Lambda/ECS environment |
+ * | `DR2E_BUCKET` | aws: inputs, outputs, job records, usage | required in aws mode |
+ * | `DR2E_QUEUE_URL`, `DR2E_DLQ_URL` | aws | required in aws mode |
+ * | `DR2E_TENANTS_SECRET_ARN` | aws: Secrets Manager secret holding tenants (hashed keys, webhook secrets) | required in aws mode |
+ * | `DR2E_UPLOAD_MAX_BYTES` | API | 26214400 (25 MiB) |
+ * | `DR2E_UPLOAD_URL_TTL_SECONDS` | API | 900 |
+ * | `DR2E_DOWNLOAD_URL_TTL_SECONDS` | API | 3600 |
+ * | `DR2E_WEBHOOK_ALLOW_HOSTS` | API, worker: hosts exempt from the private-address guard | empty |
+ * | `DR2E_WEBHOOK_TIMEOUT_MS` | worker | 5000 |
+ * | `DR2E_MAX_RECEIVES` | queue (local) and worker | 3 |
+ * | `DR2E_MODEL` | worker: pipeline manifest | the embedded default |
+ * | `DR2E_MODELS_S3_URI` | worker: `s3://bucket/prefix/` downloaded at start, then `DR2E_MODEL` is relative to it | unset (models baked into the image) |
+ * | `DR2E_DEVICE` | worker: cpu, cuda or webgpu | `cpu` |
+ * | `DR2E_THREADS` | worker: CPU threads per model call | onnxruntime decides |
+ * | `DR2E_BATCH_SIZE` | worker: images per model call | 4 |
+ * | `DR2E_VISIBILITY_TIMEOUT_SECONDS` | worker: message lease, extended while a batch runs | 120 |
+ * | `DR2E_SHUTDOWN_DEADLINE_SECONDS` | worker: time to finish or release work after SIGTERM | 100 |
+ * | `DR2E_LOG_LEVEL` | all | `info` |
+ */
+import { z } from 'zod';
+
+const csv = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+  );
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+export const RuntimeConfigSchema = z.object({
+  DR2E_MODE: z.enum(['local', 'aws']).default('local'),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  DR2E_PUBLIC_URL: z.string().url().optional(),
+  DR2E_DATA_DIR: z.string().default('.data'),
+  DR2E_API_KEYS: csv,
+  DR2E_SIGNING_SECRET: z.string().min(16).optional(),
+  AWS_REGION: z.string().optional(),
+  DR2E_BUCKET: z.string().optional(),
+  DR2E_QUEUE_URL: z.string().url().optional(),
+  DR2E_DLQ_URL: z.string().url().optional(),
+  DR2E_TENANTS_SECRET_ARN: z.string().optional(),
+  DR2E_UPLOAD_MAX_BYTES: positiveInt(25 * 1024 * 1024),
+  DR2E_UPLOAD_URL_TTL_SECONDS: positiveInt(900),
+  DR2E_DOWNLOAD_URL_TTL_SECONDS: positiveInt(3600),
+  DR2E_WEBHOOK_ALLOW_HOSTS: csv,
+  DR2E_WEBHOOK_TIMEOUT_MS: positiveInt(5000),
+  DR2E_MAX_RECEIVES: positiveInt(3),
+  DR2E_MODEL: z.string().optional(),
+  DR2E_MODELS_S3_URI: z
+    .string()
+    .regex(/^s3:\/\/[^/]+\/.*$/, 'must look like s3://bucket/prefix/')
+    .optional(),
+  DR2E_DEVICE: z.enum(['cpu', 'cuda', 'webgpu']).default('cpu'),
+  DR2E_THREADS: z.coerce.number().int().positive().optional(),
+  DR2E_BATCH_SIZE: positiveInt(4),
+  DR2E_VISIBILITY_TIMEOUT_SECONDS: positiveInt(120),
+  DR2E_SHUTDOWN_DEADLINE_SECONDS: positiveInt(100),
+  DR2E_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;
+
+/** Names of every variable the runtime reads (the CDK stack checks it only sets these). */
+export const RUNTIME_VARIABLES = Object.keys(RuntimeConfigSchema.shape) as (keyof RuntimeConfig)[];
+
+/** A configuration problem at start-up; the message names every bad variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * Parse the environment. In `aws` mode the AWS resources are required.
+ *
+ * @example
+ * ```ts
+ * const config = loadRuntimeConfig(process.env);
+ * if (config.DR2E_MODE === 'aws') console.log(config.DR2E_BUCKET);
+ * ```
+ */
+export function loadRuntimeConfig(env: Record<string, string | undefined> = process.env): RuntimeConfig {
+  const relevant = Object.fromEntries(
+    Object.entries(env).filter(([key, value]) => value !== '' && (RUNTIME_VARIABLES as string[]).includes(key)),
+  );
+  const parsed = RuntimeConfigSchema.safeParse(relevant);
+  if (!parsed.success) {
+    throw new ConfigError(
+      `invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  const config = parsed.data;
+  if (config.DR2E_MODE === 'aws') {
+    const missing = (['DR2E_BUCKET', 'DR2E_QUEUE_URL', 'DR2E_DLQ_URL', 'DR2E_TENANTS_SECRET_ARN'] as const).filter(
+      (key) => !config[key],
+    );
+    if (missing.length > 0) throw new ConfigError(`aws mode needs ${missing.join(', ')}`);
+  }
+  return config;
+}
