@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     unet.add_argument("--use-new-attention-order", type=_bool)
     unet.add_argument("--beta-schedule", choices=("linear", "cosine"), default="linear")
     unet.add_argument("--timesteps", type=int, default=1000, help="training diffusion steps T")
+    unet.add_argument(
+        "--variance",
+        choices=("learned_range", "fixed_small", "fixed_large"),
+        help="default: learned_range with 6 outputs, fixed_large with 3 (guided-diffusion's sigma_small=False)",
+    )
 
     sparnet = parser.add_argument_group("sparnethd (SPARNet) options")
     sparnet.add_argument("--in-size", type=int)
@@ -206,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         fp16=args.fp16,
         beta_schedule=args.beta_schedule,
         num_timesteps=args.timesteps,
+        variance=args.variance,
         parity_batch=args.parity_batch,
         parity_tolerance=args.parity_tolerance,
         recipe=args.recipe,

@@ -133,6 +133,8 @@ class ExportOptions:
     #: Denoiser only.
     beta_schedule: str = "linear"
     num_timesteps: int = 1000
+    #: Denoiser only: None = learned_range for 6 channels, fixed_large for 3.
+    variance: str | None = None
     parity_batch: int = 2
     parity_tolerance: float = 1e-4
     parity_seed: int = 0
@@ -186,6 +188,9 @@ def export_model(
     ``max|onnx - torch| <= parity_tolerance * max|torch|``; with ``fp16`` the half-precision
     file is what is written, and its error is measured and recorded but not gated.
     """
+    if isinstance(config, UNetConfig) and options.variance is not None:
+        if (options.variance == "learned_range") != (config.out_channels == 6):
+            raise ExportError(f"variance {options.variance!r} does not fit {config.out_channels} output channels")
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     manifest_path = out_path.with_suffix(".json")
@@ -258,6 +263,7 @@ def export_model(
             output_channels=config.out_channels,
             beta_schedule=options.beta_schedule,
             num_timesteps=options.num_timesteps,
+            variance=options.variance,
             license=options.license,
             provenance=provenance,
             description=options.description,

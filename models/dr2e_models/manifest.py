@@ -94,10 +94,19 @@ def denoiser_manifest(
     description: str | None = None,
     framing: Mapping[str, Any] | None = None,
     io: Mapping[str, str] | None = None,
+    variance: str | None = None,
 ) -> dict[str, Any]:
-    """Manifest of a denoiser: ``x`` [B,3,S,S] float32 + ``t`` [B] int64 -> ``out`` [B,3|6,S,S]."""
+    """Manifest of a denoiser: ``x`` [B,3,S,S] float32 + ``t`` [B] int64 -> ``out`` [B,3|6,S,S].
+
+    ``variance`` defaults to ``learned_range`` for 6 channels and, for 3, to ``fixed_large``
+    (guided-diffusion's default when sigma is not learned, ``sigma_small=False``).
+    """
     if output_channels not in (3, 6):
         raise ValueError("a denoiser outputs 3 (noise) or 6 (noise + learned-range variance) channels")
+    if variance is None:
+        variance = "learned_range" if output_channels == 6 else "fixed_large"
+    if (variance == "learned_range") != (output_channels == 6):
+        raise ValueError(f"variance {variance!r} does not fit {output_channels} output channels")
     data = _common(name, file, license, provenance, description, framing)
     data.update(
         {
@@ -106,7 +115,7 @@ def denoiser_manifest(
             "io": dict(io or {"image": "x", "timestep": "t", "output": "out"}),
             "timestepType": "int64",
             "channels": {"input": 3, "output": output_channels},
-            "variance": "learned_range" if output_channels == 6 else "fixed_small",
+            "variance": variance,
             "schedule": {"betaSchedule": beta_schedule, "numTimesteps": num_timesteps},
         }
     )

@@ -182,6 +182,23 @@ class Float16ConversionTest(unittest.TestCase):
             self.assertEqual(run.outputs["out"].shape, (3, 6, 32, 32))
 
 
+class VarianceTest(unittest.TestCase):
+    def test_three_channel_denoiser_defaults_to_fixed_large_and_accepts_fixed_small(self) -> None:
+        require_node()
+        config = UNetConfig.from_dict({**SMALL_UNET.to_dict(), "out_channels": 3})
+        model = build_unet(config).eval()
+        with tempfile.TemporaryDirectory() as scratch:
+            base = dict(name="d", source="test", license=LICENSES["mit-test"])
+            default = export_model("dr2-unet", config, model, Path(scratch) / "a.onnx", ExportOptions(**base))
+            small = export_model("dr2-unet", config, model, Path(scratch) / "b.onnx",
+                                 ExportOptions(**base, variance="fixed_small"))
+            self.assertEqual((default.manifest["variance"], default.manifest["channels"]["output"]), ("fixed_large", 3))
+            self.assertEqual(small.manifest["variance"], "fixed_small")
+            with self.assertRaisesRegex(Exception, "does not fit 3 output channels"):
+                export_model("dr2-unet", config, model, Path(scratch) / "c.onnx",
+                             ExportOptions(**base, variance="learned_range"))
+
+
 @unittest.skipIf(os.environ.get("DR2E_SKIP_FULL_SIZE") == "1", "DR2E_SKIP_FULL_SIZE=1")
 class FullSizeTest(unittest.TestCase):
     """Random weights with exactly the published names and shapes, exported and checked."""
