@@ -19,7 +19,7 @@ from _support import MODELS_DIR, REPO_ROOT, layout, random_state, require_node
 import numpy as np
 import onnx
 import torch
-from onnx import TensorProto, numpy_helper
+from onnx import TensorProto
 
 from dr2e_models.exporter import ExportOptions, default_config, export_checkpoint, export_model
 from dr2e_models.manifest import LICENSES, sha256_file
