@@ -1,0 +1,141 @@
+/**
+ * {@link UsageLedger} on S3 (client injected): one small JSON object per finished job,
+ *
+ * `<prefix><tenant>/<at, ISO-8601>_<jobId>.json`  (default prefix `usage/`)
+ *
+ * written with `If-None-Match: *`, so recording a job again changes nothing (callers pass the
+ * job's terminal timestamp as `at`, which does not change between retries). Keys sort by time,
+ * so a sum lists from the range's start (`Marker`) and stops at its end, then reads the listed
+ * objects a few at a time. Fine for per-tenant monthly totals; a high-volume deployment would
+ * aggregate instead (e.g. per-day rollups).
+ */
+import {
+  GetObjectCommand,
+  ListObjectsCommand,
+  PutObjectCommand,
+  type ListObjectsCommandOutput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { utf8Decode, utf8Encode } from '../../src/encoding.js';
+import { ValidationError } from '../../src/errors.js';
+import { isJobId } from '../../src/ids.js';
+import { summarizeUsage } from '../../src/memory-usage-ledger.js';
+import type { UsageLedger, UsageRecord, UsageSummary } from '../../src/ports/usage-ledger.js';
+import { isConditionalWriteConflict, isNotFound } from './s3-errors.js';
+
+export interface S3UsageLedgerOptions {
+  client: S3Client;
+  bucket: string;
+  /** Default `usage/`. */
+  prefix?: string;
+  /** Objects read in parallel while summing (default 16). */
+  readConcurrency?: number;
+}
+
+interface StoredUsage {
+  tenantId: string;
+  jobId: string;
+  at: string;
+  images: number;
+  modelSeconds: number;
+}
+
+function keySegment(value: string): string {
+  return encodeURIComponent(value).replace(/\./g, '%2E').replace(/\*/g, '%2A');
+}
+
+/**
+ * @example
+ * ```ts
+ * const usage = new S3UsageLedger({ client: s3, bucket: process.env.DR2E_BUCKET! });
+ * await usage.record({ tenantId, jobId, at: new Date(job.timestamps.succeeded!), images: 1, modelSeconds: 3.2 });
+ * ```
+ */
+export class S3UsageLedger implements UsageLedger {
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  private readonly readConcurrency: number;
+
+  constructor(options: S3UsageLedgerOptions) {
+    this.client = options.client;
+    this.bucket = options.bucket;
+    this.prefix = options.prefix ?? 'usage/';
+    this.readConcurrency = options.readConcurrency ?? 16;
+  }
+
+  private tenantPrefix(tenantId: string): string {
+    return `${this.prefix}${keySegment(tenantId)}/`;
+  }
+
+  async record(entry: UsageRecord): Promise<void> {
+    if (!isJobId(entry.jobId)) throw new ValidationError(`not a job id: ${entry.jobId}`);
+    if (Number.isNaN(entry.at.getTime())) throw new ValidationError('usage time is not a valid date');
+    const stored: StoredUsage = {
+      tenantId: entry.tenantId,
+      jobId: entry.jobId,
+      at: entry.at.toISOString(),
+      images: entry.images,
+      modelSeconds: entry.modelSeconds,
+    };
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: `${this.tenantPrefix(entry.tenantId)}${stored.at}_${entry.jobId}.json`,
+          Body: utf8Encode(JSON.stringify(stored)),
+          ContentType: 'application/json',
+          IfNoneMatch: '*',
+        }),
+      );
+    } catch (error) {
+      // Already recorded: the first record of a job wins.
+      if (!isConditionalWriteConflict(error)) throw error;
+    }
+  }
+
+  async sum(tenantId: string, range: { from: Date; to: Date }): Promise<UsageSummary> {
+    const prefix = this.tenantPrefix(tenantId);
+    const end = `${prefix}${range.to.toISOString()}`;
+    const keys: string[] = [];
+    // Keys just before `from` sort below `<prefix><from ISO>`; start listing there.
+    let marker: string | undefined = `${prefix}${range.from.toISOString()}`;
+    for (;;) {
+      const listing: ListObjectsCommandOutput = await this.client.send(
+        new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, Marker: marker, MaxKeys: 1000 }),
+      );
+      const page: string[] = (listing.Contents ?? [])
+        .map((object) => object.Key ?? '')
+        .filter((key) => key !== '');
+      let pastEnd = false;
+      for (const key of page) {
+        if (key >= end) {
+          pastEnd = true;
+          break;
+        }
+        keys.push(key);
+      }
+      const last: string | undefined = page.at(-1);
+      if (pastEnd || !listing.IsTruncated || last === undefined) break;
+      marker = last;
+    }
+    const records: UsageRecord[] = [];
+    for (let offset = 0; offset < keys.length; offset += this.readConcurrency) {
+      const chunk = keys.slice(offset, offset + this.readConcurrency);
+      const read = await Promise.all(chunk.map((key) => this.read(key)));
+      for (const stored of read) if (stored) records.push({ ...stored, at: new Date(stored.at) });
+    }
+    return summarizeUsage(tenantId, range, records);
+  }
+
+  private async read(key: string): Promise<StoredUsage | undefined> {
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const bytes = response.Body ? await response.Body.transformToByteArray() : new Uint8Array();
+      return JSON.parse(utf8Decode(bytes)) as StoredUsage;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * {@link TenantDirectory} backed by one AWS Secrets Manager secret (client injected), cached in
+ * memory so a request does not cost a Secrets Manager call.
+ *
+ * Secret format (`SecretString`, JSON):
+ * ```json
+ * { "tenants": [
+ *   { "id": "acme", "name": "Acme Photos",
+ *     "apiKeyHashes": ["sha256:3q2-7w..."],
+ *     "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" } ] }
+ * ```
+ * `id` becomes a storage key segment (letters, digits, `-`, `_`, `.`); `apiKeyHashes` are
+ * `hashApiKey(key)` values (several during a key rotation). `npm run tenants -- add <name>`
+ * prints a new key and its entry.
+ *
+ * Caching: the parsed secret is kept for `cacheTtlMs` (default 5 min). An unknown API key
+ * triggers one early refresh (at most every `unknownKeyRefreshMs`, default 30 s), so a key
+ * added to the secret works within seconds without letting bad keys hammer Secrets Manager.
+ * When a refresh fails and a cached copy exists, the cached copy is used (and the failure is
+ * retried on the next call after `unknownKeyRefreshMs`).
+ */
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { z } from 'zod';
+import { API_KEY_HASH_PATTERN } from '../../src/api-keys.js';
+import { systemClock, type Clock } from '../../src/clock.js';
+import type { Tenant, TenantDirectory } from '../../src/ports/tenant-directory.js';
+import { parseWith } from '../../src/schemas.js';
+import { StaticTenantDirectory } from '../../src/tenants.js';
+import { WEBHOOK_SECRET_PREFIX } from '../../src/webhooks.js';
+
+/** One tenant entry of the secret. */
+export const TenantSecretEntrySchema = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'tenant id: 1-63 letters, digits, ".", "_", "-"')
+    .refine((id) => !id.includes('..'), 'tenant id must not contain ".."'),
+  name: z.string().min(1).max(200),
+  apiKeyHashes: z.array(z.string().regex(API_KEY_HASH_PATTERN, 'expected "sha256:<base64url>"')).min(1),
+  webhookSecret: z
+    .string()
+    .startsWith(WEBHOOK_SECRET_PREFIX)
+    .min(WEBHOOK_SECRET_PREFIX.length + 16),
+});
+export type TenantSecretEntry = z.infer<typeof TenantSecretEntrySchema>;
+
+/** The whole secret: `{ "tenants": [...] }` with unique ids. */
+export const TenantSecretSchema = z.strictObject({
+  tenants: z
+    .array(TenantSecretEntrySchema)
+    .refine(
+      (tenants) => new Set(tenants.map((t) => t.id)).size === tenants.length,
+      'tenant ids must be unique',
+    ),
+});
+export type TenantSecret = z.infer<typeof TenantSecretSchema>;
+
+export interface SecretsManagerTenantDirectoryOptions {
+  client: SecretsManagerClient;
+  /** ARN or name of the secret. */
+  secretId: string;
+  cacheTtlMs?: number;
+  unknownKeyRefreshMs?: number;
+  clock?: Clock;
+}
+
+/**
+ * @example
+ * ```ts
+ * const tenants = new SecretsManagerTenantDirectory({
+ *   client: new SecretsManagerClient({}), secretId: process.env.DR2E_TENANTS_SECRET_ARN!,
+ * });
+ * const tenant = await tenants.authenticate(bearerToken);
+ * ```
+ */
+export class SecretsManagerTenantDirectory implements TenantDirectory {
+  private readonly client: SecretsManagerClient;
+  private readonly secretId: string;
+  private readonly cacheTtlMs: number;
+  private readonly unknownKeyRefreshMs: number;
+  private readonly clock: Clock;
+  private cached: { directory: StaticTenantDirectory; loadedAt: number } | undefined;
+  private lastAttemptAt = Number.NEGATIVE_INFINITY;
+  private loading: Promise<StaticTenantDirectory> | undefined;
+
+  constructor(options: SecretsManagerTenantDirectoryOptions) {
+    this.client = options.client;
+    this.secretId = options.secretId;
+    this.cacheTtlMs = options.cacheTtlMs ?? 5 * 60_000;
+    this.unknownKeyRefreshMs = options.unknownKeyRefreshMs ?? 30_000;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  async authenticate(apiKey: string): Promise<Tenant | undefined> {
+    const found = await (await this.directory()).authenticate(apiKey);
+    if (found || !this.mayRefreshEarly()) return found;
+    return (await this.directory(true)).authenticate(apiKey);
+  }
+
+  async get(tenantId: string): Promise<Tenant | undefined> {
+    const found = await (await this.directory()).get(tenantId);
+    if (found || !this.mayRefreshEarly()) return found;
+    return (await this.directory(true)).get(tenantId);
+  }
+
+  private mayRefreshEarly(): boolean {
+    return this.clock.now().getTime() - this.lastAttemptAt >= this.unknownKeyRefreshMs;
+  }
+
+  /** The cached directory, reloaded when stale (or when `force`); one load at a time. */
+  private async directory(force = false): Promise<StaticTenantDirectory> {
+    const now = this.clock.now().getTime();
+    const fresh = this.cached && now - this.cached.loadedAt < this.cacheTtlMs;
+    if (this.cached && fresh && !force) return this.cached.directory;
+    // A failed refresh is not retried on every request while a cached copy can serve.
+    if (this.cached && now - this.lastAttemptAt < this.unknownKeyRefreshMs) return this.cached.directory;
+    this.loading ??= this.load().finally(() => (this.loading = undefined));
+    try {
+      return await this.loading;
+    } catch (error) {
+      if (this.cached) return this.cached.directory;
+      throw error;
+    }
+  }
+
+  private async load(): Promise<StaticTenantDirectory> {
+    this.lastAttemptAt = this.clock.now().getTime();
+    const response = await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }));
+    if (response.SecretString === undefined) throw new Error('tenants secret has no SecretString');
+    const secret = parseTenantSecret(response.SecretString);
+    const directory = new StaticTenantDirectory(secret.tenants);
+    this.cached = { directory, loadedAt: this.clock.now().getTime() };
+    return directory;
+  }
+}
+
+/**
+ * Parses and validates the secret's JSON text.
+ *
+ * @throws {ValidationError} naming the first problem (e.g. `tenants.0.apiKeyHashes.0`).
+ */
+export function parseTenantSecret(text: string): TenantSecret {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return parseWith(TenantSecretSchema, json, 'tenants secret');
+}

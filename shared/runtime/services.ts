@@ -1,0 +1,326 @@
+/**
+ * Builds the adapters behind the ports from a {@link RuntimeConfig}: one function for every
+ * entry point (local server, Lambda handlers, GPU worker, `npm start`), so they all wire the
+ * same stores the same way.
+ *
+ * - `local`: everything under `DR2E_DATA_DIR` (`blobs/`, `jobs/`, `queues/`, `usage/`,
+ *   `tenants.json`, `signing-secret`, `local-api-key`). Each key in `DR2E_API_KEYS` is a tenant
+ *   (id `local-<first 12 hex of sha256(key)>`, stable across restarts) whose webhook secret is
+ *   generated once and kept in `tenants.json`. With no keys set, one key is generated, kept in
+ *   `local-api-key` and returned as `generatedApiKey` so the server can print it.
+ * - `aws`: S3 (`DR2E_BUCKET`: inputs and outputs under `tenants/`, job records under
+ *   `job-store/`, usage under `usage/`), SQS (`DR2E_QUEUE_URL`, `DR2E_DLQ_URL`), tenants from the
+ *   Secrets Manager secret `DR2E_TENANTS_SECRET_ARN` (format in secrets-tenant-directory.ts).
+ *
+ * Both get the guarded webhook sender and target checker (SSRF guard) with the mode's policy.
+ *
+ * @example
+ * ```ts
+ * const services = await createServices(loadRuntimeConfig(), { publicUrl: 'http://127.0.0.1:8787' });
+ * if (services.generatedApiKey) console.log(`API key: ${services.generatedApiKey}`);
+ * const app = createApp(services, appOptionsFromConfig(services.config));
+ * ```
+ */
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { z } from 'zod';
+import { DiskJobStore } from '../adapters/local/disk-job-store.js';
+import { DiskUsageLedger } from '../adapters/local/disk-usage-ledger.js';
+import { FilesystemBlobStore } from '../adapters/local/fs-blob-store.js';
+import { atomicWriteFile, withLock } from '../adapters/local/fs-util.js';
+import { LocalQueue } from '../adapters/local/local-queue.js';
+import {
+  GuardedWebhookSender,
+  NodeWebhookTargetChecker,
+  systemHostResolver,
+  type HostResolver,
+} from '../adapters/node/guarded-webhook-sender.js';
+import { generateApiKey, hashApiKey } from '../src/api-keys.js';
+import { systemClock, type Clock } from '../src/clock.js';
+import { randomBytes, sha256Hex, toBase64Url } from '../src/encoding.js';
+import type { BlobStore } from '../src/ports/blob-store.js';
+import type { JobQueue } from '../src/ports/job-queue.js';
+import type { JobStore } from '../src/ports/job-store.js';
+import type { TenantDirectory } from '../src/ports/tenant-directory.js';
+import type { UsageLedger } from '../src/ports/usage-ledger.js';
+import type { WebhookSender } from '../src/ports/webhook-sender.js';
+import { JobQueueMessageSchema, parseWith } from '../src/schemas.js';
+import { StaticTenantDirectory, type TenantRecord } from '../src/tenants.js';
+import type { WebhookTargetChecker, WebhookTargetPolicy } from '../src/webhook-target.js';
+import { generateWebhookSecret, WEBHOOK_SECRET_PREFIX } from '../src/webhooks.js';
+import type { RuntimeConfig } from './config.js';
+
+/** Everything the API, the dispatcher and the worker need, built for one mode. */
+export interface Services {
+  mode: 'local' | 'aws';
+  config: RuntimeConfig;
+  blobs: BlobStore;
+  jobs: JobStore;
+  queue: JobQueue;
+  usage: UsageLedger;
+  tenants: TenantDirectory;
+  clock: Clock;
+  /** The SSRF policy of this mode (https only in `aws`; http to loopback allowed in `local`). */
+  webhookPolicy: WebhookTargetPolicy;
+  /** Guarded sender: resolves, refuses forbidden addresses, pins the vetted one, no redirects. */
+  webhookSender: WebhookSender;
+  /** Checks webhook URLs when jobs are created (same policy, with DNS). */
+  webhookTargets: WebhookTargetChecker;
+  /** Local mode: the filesystem store whose signed forms and links the local routes verify. */
+  localBlobs?: FilesystemBlobStore;
+  /** Local mode: base URL of the signed upload/download links (`DR2E_PUBLIC_URL` or HOST:PORT). */
+  publicUrl?: string;
+  /** Local mode without `DR2E_API_KEYS`: the key kept in the data dir (print it for the user). */
+  generatedApiKey?: string;
+  /** Local mode: the tenants built from the keys (ids and names; secrets via `tenants.get`). */
+  localTenants?: readonly { id: string; name: string }[];
+  /** Releases clients (AWS SDK sockets); safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/** Replacements for tests and embedding (the local stack, stand-in AWS clients). */
+export interface ServiceOverrides {
+  /** Local mode: base URL for signed links, e.g. after listening on port 0. */
+  publicUrl?: string;
+  clock?: Clock;
+  /** DNS for the SSRF guard (tests inject one that maps names to private addresses). */
+  resolveHost?: HostResolver;
+  s3Client?: S3Client;
+  sqsClient?: SQSClient;
+  secretsClient?: SecretsManagerClient;
+  /** Any port replaced wholesale. */
+  blobs?: BlobStore;
+  jobs?: JobStore;
+  queue?: JobQueue;
+  usage?: UsageLedger;
+  tenants?: TenantDirectory;
+  webhookSender?: WebhookSender;
+  webhookTargets?: WebhookTargetChecker;
+}
+
+/**
+ * Builds the services for `config.DR2E_MODE`.
+ *
+ * @throws {ConfigError}-like errors from the adapters when a directory is not writable or the
+ * AWS configuration is incomplete (loadRuntimeConfig checks the required variables).
+ */
+export async function createServices(
+  config: RuntimeConfig,
+  overrides: ServiceOverrides = {},
+): Promise<Services> {
+  const clock = overrides.clock ?? systemClock;
+  const webhookPolicy: WebhookTargetPolicy = {
+    mode: config.DR2E_MODE,
+    allowHosts: config.DR2E_WEBHOOK_ALLOW_HOSTS,
+  };
+  const resolveHost = overrides.resolveHost ?? systemHostResolver;
+  const webhookSender =
+    overrides.webhookSender ??
+    new GuardedWebhookSender({
+      policy: webhookPolicy,
+      timeoutMs: config.DR2E_WEBHOOK_TIMEOUT_MS,
+      resolve: resolveHost,
+      clock,
+    });
+  const webhookTargets = overrides.webhookTargets ?? new NodeWebhookTargetChecker(webhookPolicy, resolveHost);
+  const common = { config, clock, webhookPolicy, webhookSender, webhookTargets };
+  return config.DR2E_MODE === 'aws'
+    ? createAwsServices(config, overrides, common)
+    : createLocalServices(config, overrides, common);
+}
+
+type CommonServices = Pick<
+  Services,
+  'config' | 'clock' | 'webhookPolicy' | 'webhookSender' | 'webhookTargets'
+>;
+
+/** `http://HOST:PORT` with IPv6 hosts in brackets. */
+export function localPublicUrl(config: RuntimeConfig, port: number = config.PORT): string {
+  if (config.DR2E_PUBLIC_URL) return config.DR2E_PUBLIC_URL.replace(/\/+$/, '');
+  const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
+  return `http://${host}:${port}`;
+}
+
+async function createLocalServices(
+  config: RuntimeConfig,
+  overrides: ServiceOverrides,
+  common: CommonServices,
+): Promise<Services> {
+  const dataDir = path.resolve(config.DR2E_DATA_DIR);
+  await mkdir(dataDir, { recursive: true });
+  const publicUrl = (overrides.publicUrl ?? localPublicUrl(config)).replace(/\/+$/, '');
+  const signingSecret =
+    config.DR2E_SIGNING_SECRET ??
+    (await readOrCreateSecretFile(dataDir, 'signing-secret', () => toBase64Url(randomBytes(32))));
+  const localBlobs = new FilesystemBlobStore({
+    rootDir: path.join(dataDir, 'blobs'),
+    signingSecret,
+    uploadUrl: `${publicUrl}/local-upload`,
+    downloadUrl: `${publicUrl}/local-download`,
+    clock: common.clock,
+  });
+  const local = await loadLocalTenants(dataDir, config.DR2E_API_KEYS);
+  return {
+    ...common,
+    mode: 'local',
+    blobs: overrides.blobs ?? localBlobs,
+    localBlobs,
+    publicUrl,
+    jobs: overrides.jobs ?? new DiskJobStore({ dir: path.join(dataDir, 'jobs') }),
+    queue:
+      overrides.queue ??
+      new LocalQueue({
+        dir: path.join(dataDir, 'queues'),
+        name: 'jobs',
+        schema: JobQueueMessageSchema,
+        maxReceives: config.DR2E_MAX_RECEIVES,
+        clock: common.clock,
+      }),
+    usage: overrides.usage ?? new DiskUsageLedger({ dir: path.join(dataDir, 'usage') }),
+    tenants: overrides.tenants ?? new StaticTenantDirectory(local.records),
+    ...(local.generatedApiKey ? { generatedApiKey: local.generatedApiKey } : {}),
+    localTenants: local.records.map(({ id, name }) => ({ id, name })),
+    close: async () => undefined,
+  };
+}
+
+/** Reads a small secret file, or creates it (mode 0600) with `make()`; safe across processes. */
+async function readOrCreateSecretFile(dataDir: string, name: string, make: () => string): Promise<string> {
+  const file = path.join(dataDir, name);
+  return withLock(path.join(dataDir, `.${name}.lock`), async () => {
+    try {
+      const existing = (await readFile(file, 'utf8')).trim();
+      if (existing.length > 0) return existing;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    const value = make();
+    await writeFile(file, `${value}\n`, { mode: 0o600 });
+    await chmod(file, 0o600);
+    return value;
+  });
+}
+
+const LocalTenantsFileSchema = z.object({
+  /** Webhook secret per tenant id, generated on first use. */
+  webhookSecrets: z.record(z.string(), z.string().startsWith(WEBHOOK_SECRET_PREFIX)),
+});
+
+/** Id of the local tenant owning an API key: stable for the key, reveals nothing usable. */
+export async function localTenantId(apiKey: string): Promise<string> {
+  return `local-${(await sha256Hex(apiKey)).slice(0, 12)}`;
+}
+
+async function loadLocalTenants(
+  dataDir: string,
+  configuredKeys: readonly string[],
+): Promise<{ records: TenantRecord[]; generatedApiKey?: string }> {
+  let keys = [...new Set(configuredKeys)];
+  let generatedApiKey: string | undefined;
+  if (keys.length === 0) {
+    generatedApiKey = await readOrCreateSecretFile(dataDir, 'local-api-key', () => generateApiKey());
+    keys = [generatedApiKey];
+  }
+  const tenantsFile = path.join(dataDir, 'tenants.json');
+  const records = await withLock(path.join(dataDir, '.tenants.lock'), async () => {
+    let stored: z.infer<typeof LocalTenantsFileSchema> = { webhookSecrets: {} };
+    try {
+      stored = parseWith(
+        LocalTenantsFileSchema,
+        JSON.parse(await readFile(tenantsFile, 'utf8')),
+        tenantsFile,
+      );
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    let changed = false;
+    const built: TenantRecord[] = [];
+    for (const [index, key] of keys.entries()) {
+      const id = await localTenantId(key);
+      let webhookSecret = stored.webhookSecrets[id];
+      if (!webhookSecret) {
+        webhookSecret = generateWebhookSecret();
+        stored.webhookSecrets[id] = webhookSecret;
+        changed = true;
+      }
+      built.push({
+        id,
+        name: `local tenant ${index + 1}`,
+        webhookSecret,
+        apiKeyHashes: [await hashApiKey(key)],
+      });
+    }
+    if (changed) {
+      await atomicWriteFile(tenantsFile, JSON.stringify(stored, null, 2));
+      await chmod(tenantsFile, 0o600);
+    }
+    return built;
+  });
+  return generatedApiKey ? { records, generatedApiKey } : { records };
+}
+
+async function createAwsServices(
+  config: RuntimeConfig,
+  overrides: ServiceOverrides,
+  common: CommonServices,
+): Promise<Services> {
+  // Loaded only in aws mode, so local runs do not pay for the SDK clients.
+  const [
+    { S3Client },
+    { SQSClient },
+    { SecretsManagerClient },
+    aws,
+    { S3UsageLedger },
+    { SecretsManagerTenantDirectory },
+  ] = await Promise.all([
+    import('@aws-sdk/client-s3'),
+    import('@aws-sdk/client-sqs'),
+    import('@aws-sdk/client-secrets-manager'),
+    import('../adapters/aws/index.js'),
+    import('../adapters/aws/s3-usage-ledger.js'),
+    import('../adapters/aws/secrets-tenant-directory.js'),
+  ]);
+  const bucket = required(config.DR2E_BUCKET, 'DR2E_BUCKET');
+  const region = config.AWS_REGION ? { region: config.AWS_REGION } : {};
+  const s3 = overrides.s3Client ?? new S3Client(region);
+  const sqs = overrides.sqsClient ?? new SQSClient(region);
+  const secrets = overrides.secretsClient ?? new SecretsManagerClient(region);
+  const ownClients = [
+    overrides.s3Client ? undefined : s3,
+    overrides.sqsClient ? undefined : sqs,
+    overrides.secretsClient ? undefined : secrets,
+  ];
+  return {
+    ...common,
+    mode: 'aws',
+    blobs: overrides.blobs ?? new aws.S3BlobStore({ client: s3, bucket }),
+    jobs: overrides.jobs ?? new aws.S3JobStore({ client: s3, bucket, prefix: 'job-store/' }),
+    queue:
+      overrides.queue ??
+      new aws.SqsQueue({
+        client: sqs,
+        queueUrl: required(config.DR2E_QUEUE_URL, 'DR2E_QUEUE_URL'),
+        deadLetterQueueUrl: required(config.DR2E_DLQ_URL, 'DR2E_DLQ_URL'),
+        schema: JobQueueMessageSchema,
+      }),
+    usage: overrides.usage ?? new S3UsageLedger({ client: s3, bucket, prefix: 'usage/' }),
+    tenants:
+      overrides.tenants ??
+      new SecretsManagerTenantDirectory({
+        client: secrets,
+        secretId: required(config.DR2E_TENANTS_SECRET_ARN, 'DR2E_TENANTS_SECRET_ARN'),
+        clock: common.clock,
+      }),
+    close: async () => {
+      for (const client of ownClients) client?.destroy();
+    },
+  };
+}
+
+function required(value: string | undefined, name: string): string {
+  if (!value) throw new Error(`${name} is required in aws mode`);
+  return value;
+}
