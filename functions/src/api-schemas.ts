@@ -1,0 +1,105 @@
+/**
+ * Request and response schemas of the HTTP API that are not domain schemas (those live in
+ * `shared/src/schemas.ts`). Routes validate with them and `openapi.ts` generates the OpenAPI
+ * document from them, so the documentation cannot drift from the code.
+ */
+import { z } from 'zod';
+import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from '../../shared/src/job-pages.js';
+import { JOB_STATUSES, JobViewSchema, WebhookDeliverySchema } from '../../shared/src/schemas.js';
+
+/** Every error answer: `{ error: { code, message, details? } }`. */
+export const ErrorResponseSchema = z.strictObject({
+  error: z.strictObject({
+    code: z
+      .string()
+      .meta({ description: 'Stable machine-readable code, e.g. `not_found`, `validation_failed`.' }),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
+});
+
+/** A presigned POST: send `fields` then the file (field `file`, last) as multipart/form-data. */
+export const UploadFormSchema = z
+  .strictObject({
+    url: z.string(),
+    fields: z.record(z.string(), z.string()),
+    maxBytes: z.int().positive(),
+    expiresAt: z.iso.datetime(),
+  })
+  .meta({
+    description:
+      'Presigned POST upload. Send multipart/form-data to `url` with every entry of `fields`, then a ' +
+      '`Content-Type` field with the image MIME type when `fields` has none, then the file in the field ' +
+      '`file` (last). Storage refuses files over `maxBytes`, other content types, and expired forms.',
+  });
+
+/** Body of `201`/`200` answers to `POST /v1/jobs`. */
+export const CreateJobResponseSchema = z.strictObject({
+  id: z.string(),
+  status: z.enum(JOB_STATUSES),
+  upload: UploadFormSchema.optional().meta({
+    description: 'Present while the job waits for its input (status `created`).',
+  }),
+});
+
+/** A job as the API shows it: the public view plus its webhook delivery attempts. */
+export const JobResponseSchema = JobViewSchema.extend({ webhookDeliveries: z.array(WebhookDeliverySchema) });
+
+/** A page of jobs, newest first. */
+export const JobListResponseSchema = z.strictObject({
+  jobs: z.array(JobResponseSchema),
+  nextCursor: z
+    .string()
+    .optional()
+    .meta({ description: 'Pass as `cursor` for the next page; absent on the last.' }),
+});
+
+/** Query of `GET /v1/jobs`. */
+export const ListJobsQuerySchema = z.strictObject({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PAGE_SIZE)
+    .default(DEFAULT_PAGE_SIZE)
+    .meta({ description: `Page size, 1 to ${MAX_PAGE_SIZE}.` }),
+  cursor: z.string().max(200).optional().meta({ description: '`nextCursor` of the previous page.' }),
+  status: z.enum(JOB_STATUSES).optional().meta({ description: 'Only jobs in this status.' }),
+});
+
+const dateOrDateTime = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
+
+/** Query of `GET /v1/usage` (ISO dates or date-times; `to` is exclusive). */
+export const UsageQuerySchema = z.strictObject({
+  from: dateOrDateTime
+    .optional()
+    .meta({ description: 'Start (inclusive). Default: the first day of this month (UTC).' }),
+  to: dateOrDateTime
+    .optional()
+    .meta({ description: 'End (exclusive). A date means its midnight UTC. Default: now.' }),
+});
+
+/** Body of `GET /v1/usage`. */
+export const UsageResponseSchema = z.strictObject({
+  from: z.iso.datetime(),
+  to: z.iso.datetime(),
+  jobs: z.int().min(0),
+  images: z.int().min(0),
+  modelSeconds: z.number().min(0),
+});
+
+/** Body of `GET /healthz`. */
+export const HealthResponseSchema = z.strictObject({
+  status: z.literal('ok'),
+  mode: z.enum(['local', 'aws']),
+  version: z.string(),
+});
+
+/** Body of `GET /v1/tenant`: who the key belongs to and the secret that signs its webhooks. */
+export const TenantResponseSchema = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  webhookSecret: z
+    .string()
+    .meta({ description: 'Standard Webhooks secret (`whsec_...`) to verify deliveries.' }),
+});

@@ -1,0 +1,200 @@
+/**
+ * The dr2e HTTP API as a Hono app, built from ports only, so the same app runs in Lambda
+ * (`entry/lambda-http.ts`), on Node (`entry/node-server.ts`, `npm start`) and in tests
+ * (`app.request(...)`). Handlers use Web-standard APIs only (Request, Response, URL,
+ * crypto.subtle, streams).
+ *
+ * Routes (see `GET /openapi.json` for the schemas):
+ * - `GET /healthz`, `GET /openapi.json` (no auth);
+ * - `POST /v1/jobs`, `GET /v1/jobs`, `GET|DELETE /v1/jobs/{id}`, `POST /v1/jobs/{id}/start`,
+ *   `POST /v1/jobs/{id}/cancel`, `GET /v1/usage`, `GET /v1/tenant` (Bearer API key);
+ * - local mode only: `POST /local-upload`, `GET /local-download` (signed forms and links).
+ *
+ * Every error is JSON `{ error: { code, message, details? } }`.
+ *
+ * @example
+ * ```ts
+ * const services = await createServices(loadRuntimeConfig());
+ * const app = createApp(services, appOptionsFromConfig(services.config));
+ * const response = await app.request('/v1/jobs', {
+ *   method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+ *   body: JSON.stringify({ preset: 'medium' }),
+ * });
+ * // 201 { id: 'job_...', status: 'created', upload: { url, fields, maxBytes, expiresAt } }
+ * ```
+ */
+import { Hono } from 'hono';
+import type { FilesystemBlobStore } from '../../shared/adapters/local/fs-blob-store.js';
+import type { RuntimeConfig } from '../../shared/runtime/config.js';
+import type { Services } from '../../shared/runtime/services.js';
+import { bearerAuth, type AuthVariables } from './http/auth.js';
+import { jsonErrorHandler, jsonNotFound } from './http/errors.js';
+import { silentLogger, type Logger } from './log.js';
+import { accountRoutes } from './routes/account.js';
+import { jobRoutes } from './routes/jobs.js';
+import { localBlobRoutes } from './routes/local-blobs.js';
+import { systemRoutes } from './routes/system.js';
+import { Dispatcher } from './services/dispatch.js';
+import { JobService } from './services/jobs.js';
+import { WebhookNotifier, type JobNotifier } from './services/notifier.js';
+import { UPLOAD_CONTENT_TYPES } from './services/uploads.js';
+
+/** The ports the API uses (a subset of {@link Services}). */
+export type AppServices = Pick<
+  Services,
+  'blobs' | 'jobs' | 'queue' | 'usage' | 'tenants' | 'clock' | 'webhookSender' | 'webhookTargets'
+> & {
+  /** Local mode: enables `/local-upload` and `/local-download`, verified with this store's secret. */
+  localBlobs?: Pick<FilesystemBlobStore, 'verifyUploadForm' | 'verifyDownloadUrl'>;
+};
+
+export interface AppOptions {
+  mode: 'local' | 'aws';
+  /** Model name recorded on new jobs (part of the batch key). */
+  model: string;
+  uploadMaxBytes: number;
+  uploadUrlTtlSeconds: number;
+  downloadUrlTtlSeconds: number;
+  uploadContentTypes: readonly string[];
+  /** Cap of JSON request bodies (default 64 KiB). */
+  maxJsonBodyBytes: number;
+  version: string;
+  logger: Logger;
+  /** Replaces the webhook notifier of API cancels and dispatcher rejections. */
+  notifier?: JobNotifier;
+  /** Log one line per request (default true). */
+  accessLog: boolean;
+}
+
+/** Defaults for everything not taken from the configuration. */
+export const DEFAULT_APP_OPTIONS: AppOptions = {
+  mode: 'local',
+  model: 'dr2e-default',
+  uploadMaxBytes: 25 * 1024 * 1024,
+  uploadUrlTtlSeconds: 900,
+  downloadUrlTtlSeconds: 3600,
+  uploadContentTypes: UPLOAD_CONTENT_TYPES,
+  maxJsonBodyBytes: 64 * 1024,
+  version: '0.1.0',
+  logger: silentLogger,
+  accessLog: true,
+};
+
+/** App options from the runtime configuration (limits, TTLs, mode), plus `extra`. */
+export function appOptionsFromConfig(
+  config: RuntimeConfig,
+  extra: Partial<AppOptions> = {},
+): Partial<AppOptions> {
+  return {
+    mode: config.DR2E_MODE,
+    uploadMaxBytes: config.DR2E_UPLOAD_MAX_BYTES,
+    uploadUrlTtlSeconds: config.DR2E_UPLOAD_URL_TTL_SECONDS,
+    downloadUrlTtlSeconds: config.DR2E_DOWNLOAD_URL_TTL_SECONDS,
+    ...extra,
+  };
+}
+
+/** The webhook notifier for terminal transitions made by the API and the dispatcher. */
+export function createNotifier(
+  services: AppServices,
+  options: Pick<AppOptions, 'downloadUrlTtlSeconds' | 'logger'>,
+): JobNotifier {
+  return new WebhookNotifier({
+    jobs: services.jobs,
+    blobs: services.blobs,
+    tenants: services.tenants,
+    sender: services.webhookSender,
+    clock: services.clock,
+    downloadUrlTtlSeconds: options.downloadUrlTtlSeconds,
+    logger: options.logger,
+  });
+}
+
+/**
+ * The dispatcher over the services (used by the app's upload and start routes and by the S3
+ * event handler).
+ *
+ * @example
+ * ```ts
+ * const dispatcher = createDispatcher(services, { uploadMaxBytes: config.DR2E_UPLOAD_MAX_BYTES });
+ * await dispatcher.handleObjectCreated(key);
+ * ```
+ */
+export function createDispatcher(services: AppServices, options: Partial<AppOptions> = {}): Dispatcher {
+  const resolved = { ...DEFAULT_APP_OPTIONS, ...options };
+  return new Dispatcher({
+    blobs: services.blobs,
+    jobs: services.jobs,
+    queue: services.queue,
+    clock: services.clock,
+    maxUploadBytes: resolved.uploadMaxBytes,
+    notifier: resolved.notifier ?? createNotifier(services, resolved),
+    logger: resolved.logger.child({ component: 'dispatcher' }),
+  });
+}
+
+/** Builds the API. `options` default to {@link DEFAULT_APP_OPTIONS}. */
+export function createApp(services: AppServices, options: Partial<AppOptions> = {}): Hono {
+  const resolved: AppOptions = { ...DEFAULT_APP_OPTIONS, ...options };
+  const logger = resolved.logger;
+  const notifier = resolved.notifier ?? createNotifier(services, resolved);
+  const dispatcher = createDispatcher(services, { ...resolved, notifier });
+  const jobService = new JobService({
+    blobs: services.blobs,
+    jobs: services.jobs,
+    clock: services.clock,
+    dispatcher,
+    notifier,
+    webhookTargets: services.webhookTargets,
+    model: resolved.model,
+    uploadMaxBytes: resolved.uploadMaxBytes,
+    uploadUrlTtlSeconds: resolved.uploadUrlTtlSeconds,
+    uploadContentTypes: resolved.uploadContentTypes,
+    logger: logger.child({ component: 'jobs' }),
+  });
+
+  const app = new Hono<{ Variables: AuthVariables }>();
+  app.onError(jsonErrorHandler(logger));
+  app.notFound(jsonNotFound);
+  if (resolved.accessLog) {
+    app.use(async (c, next) => {
+      const started = performance.now();
+      await next();
+      const jobId = /\/v1\/jobs\/(job_[0-9A-Z]{26})/.exec(c.req.path)?.[1];
+      logger.info('request', {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        ...(jobId ? { jobId } : {}),
+        ...(c.get('tenant') ? { tenantId: c.get('tenant').id } : {}),
+      });
+    });
+  }
+
+  app.route('/', systemRoutes({ mode: resolved.mode, version: resolved.version }));
+  if (services.localBlobs) {
+    app.route(
+      '/',
+      localBlobRoutes({
+        signer: services.localBlobs,
+        blobs: services.blobs,
+        dispatcher,
+        uploadMaxBytes: resolved.uploadMaxBytes,
+        logger: logger.child({ component: 'local-blobs' }),
+      }),
+    );
+  }
+  app.use('/v1/*', bearerAuth(services.tenants));
+  app.route(
+    '/v1/jobs',
+    jobRoutes({
+      jobService,
+      blobs: services.blobs,
+      maxJsonBodyBytes: resolved.maxJsonBodyBytes,
+      downloadUrlTtlSeconds: resolved.downloadUrlTtlSeconds,
+    }),
+  );
+  app.route('/v1', accountRoutes({ usage: services.usage, clock: services.clock }));
+  return app as unknown as Hono;
+}

@@ -1,0 +1,76 @@
+/**
+ * JSON errors for every answer of the API: `{ error: { code, message, details? } }`, never HTML
+ * and never a stack trace. Domain errors keep their code and status (see `toErrorResponse`);
+ * anything else is logged with its stack and answered as a bare 500 `internal_error`.
+ */
+import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { DomainError, toErrorResponse, type ErrorResponseBody } from '../../../shared/src/errors.js';
+import { errorFields, type Logger } from '../log.js';
+
+/** A request body that is not valid JSON. */
+export class InvalidJsonError extends DomainError {
+  readonly code = 'invalid_json';
+  readonly httpStatus = 400;
+}
+
+/** A request that needs a body of another media type. */
+export class WrongContentTypeError extends DomainError {
+  readonly code = 'unsupported_media_type';
+  readonly httpStatus = 415;
+}
+
+/** A domain error with a code chosen at the throw site (e.g. `upload_missing`, `idempotency_key_reused`). */
+export class ApiError extends DomainError {
+  constructor(
+    readonly code: string,
+    readonly httpStatus: number,
+    message: string,
+    details?: Record<string, unknown>,
+  ) {
+    super(message, details ? { details } : undefined);
+  }
+}
+
+/** Writes an error body with the status (`Cache-Control: no-store`, JSON). */
+export function errorResponse(c: Context, status: number, body: ErrorResponseBody): Response {
+  return c.json(body, status as ContentfulStatusCode, { 'cache-control': 'no-store' });
+}
+
+/**
+ * `app.onError`: maps thrown errors to JSON. Hono's own `HTTPException`s (none are thrown by
+ * our code, but middleware might) keep their status with a generic code.
+ */
+export function jsonErrorHandler(logger: Logger): ErrorHandler {
+  return (error, c) => {
+    if (error instanceof HTTPException) {
+      const status = error.status;
+      return errorResponse(c, status, {
+        error: {
+          code: status === 413 ? 'payload_too_large' : 'http_error',
+          message: error.message || 'error',
+        },
+      });
+    }
+    const { status, body } = toErrorResponse(error);
+    if (status >= 500) {
+      logger.error('request failed', { method: c.req.method, path: c.req.path, ...errorFields(error, true) });
+    } else {
+      logger.debug('request refused', {
+        method: c.req.method,
+        path: c.req.path,
+        status,
+        code: body.error.code,
+      });
+    }
+    if (status === 401) c.header('WWW-Authenticate', 'Bearer realm="dr2e"');
+    return errorResponse(c, status, body);
+  };
+}
+
+/** `app.notFound`: unknown routes get the same JSON shape. */
+export const jsonNotFound: NotFoundHandler = (c) =>
+  errorResponse(c, 404, {
+    error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` },
+  });

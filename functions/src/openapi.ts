@@ -1,0 +1,254 @@
+/**
+ * The OpenAPI 3.1 document of the API, generated from the zod schemas the routes validate
+ * with (`z.toJSONSchema`, JSON Schema 2020-12, which OpenAPI 3.1 uses as is). Only the
+ * operations' prose is written here; no schema is duplicated by hand.
+ *
+ * @example
+ * ```ts
+ * const doc = buildOpenApiDocument({ version: '0.1.0', serverUrl: 'https://api.example.com' });
+ * doc.paths['/v1/jobs'].post.responses['201'];
+ * ```
+ */
+import { z } from 'zod';
+import { CreateJobRequestSchema, IdempotencyKeySchema } from '../../shared/src/schemas.js';
+import {
+  CreateJobResponseSchema,
+  ErrorResponseSchema,
+  HealthResponseSchema,
+  JobListResponseSchema,
+  JobResponseSchema,
+  ListJobsQuerySchema,
+  TenantResponseSchema,
+  UsageQuerySchema,
+  UsageResponseSchema,
+} from './api-schemas.js';
+
+type JsonObject = Record<string, unknown>;
+
+const COMPONENT_REF = (id: string) => `#/components/schemas/${id}`;
+
+/** Component schemas, generated once per process. */
+function componentSchemas(): Record<string, JsonObject> {
+  const requests = z.registry<{ id: string }>();
+  requests.add(CreateJobRequestSchema, { id: 'CreateJobRequest' });
+  const responses = z.registry<{ id: string }>();
+  responses.add(ErrorResponseSchema, { id: 'Error' });
+  responses.add(CreateJobResponseSchema, { id: 'CreateJobResponse' });
+  responses.add(JobResponseSchema, { id: 'Job' });
+  responses.add(JobListResponseSchema, { id: 'JobList' });
+  responses.add(UsageResponseSchema, { id: 'Usage' });
+  responses.add(HealthResponseSchema, { id: 'Health' });
+  responses.add(TenantResponseSchema, { id: 'Tenant' });
+  // Requests as clients may send them (defaults optional); responses as the API writes them.
+  const input = z.toJSONSchema(requests, { io: 'input', uri: COMPONENT_REF, unrepresentable: 'any' });
+  const output = z.toJSONSchema(responses, { io: 'output', uri: COMPONENT_REF, unrepresentable: 'any' });
+  const schemas: Record<string, JsonObject> = {};
+  for (const [id, schema] of Object.entries({ ...input.schemas, ...output.schemas })) {
+    const { $schema: _dialect, $id: _id, ...rest } = schema as JsonObject;
+    schemas[id] = rest;
+  }
+  return schemas;
+}
+
+/** Query parameters from a flat zod object (one parameter per property). */
+function queryParameters(schema: z.ZodObject): JsonObject[] {
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as {
+    properties?: Record<string, JsonObject>;
+    required?: string[];
+  };
+  return Object.entries(json.properties ?? {}).map(([name, property]) => {
+    const { description, ...propertySchema } = property;
+    return {
+      name,
+      in: 'query',
+      required: (json.required ?? []).includes(name),
+      ...(typeof description === 'string' ? { description } : {}),
+      schema: propertySchema,
+    };
+  });
+}
+
+const ref = (id: string) => ({ $ref: COMPONENT_REF(id) });
+const json = (id: string) => ({ 'application/json': { schema: ref(id) } });
+const error = (description: string) => ({ description, content: json('Error') });
+const standardErrors = {
+  '401': error('Missing or unknown API key (`WWW-Authenticate: Bearer`).'),
+  '500': error('Internal error (no details are exposed).'),
+};
+const jobIdParameter = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: '^job_[0-9A-HJKMNP-TV-Z]{26}$' },
+};
+
+export interface OpenApiOptions {
+  version: string;
+  /** Absolute base URL listed under `servers` (omitted when unknown). */
+  serverUrl?: string;
+}
+
+let cachedSchemas: Record<string, JsonObject> | undefined;
+
+/** The OpenAPI 3.1 document (a plain JSON-serialisable object). */
+export function buildOpenApiDocument(
+  options: OpenApiOptions,
+): JsonObject & { paths: Record<string, JsonObject> } {
+  cachedSchemas ??= componentSchemas();
+  const idempotencyKey = z.toJSONSchema(IdempotencyKeySchema) as JsonObject;
+  delete idempotencyKey.$schema;
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'DR2E face restoration API',
+      version: options.version,
+      description:
+        'Create a job, upload the photo straight to storage with the returned presigned form, then poll ' +
+        'the job or receive a signed webhook (Standard Webhooks). Errors are JSON: `{ "error": { "code", ' +
+        '"message", "details"? } }`.',
+    },
+    ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
+    security: [{ bearerAuth: [] }],
+    components: {
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', description: 'API key (`dr2e_sk_...`).' },
+      },
+      schemas: cachedSchemas,
+    },
+    paths: {
+      '/v1/jobs': {
+        post: {
+          operationId: 'createJob',
+          summary: 'Create a restoration job and get a presigned upload form',
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              description:
+                'Retry-safe creation: the same key with the same body returns the first job (200); the same ' +
+                'key with a different body is refused (422 `idempotency_key_reused`).',
+              schema: idempotencyKey,
+            },
+          ],
+          requestBody: { required: false, content: json('CreateJobRequest') },
+          responses: {
+            '201': {
+              description: 'Created; upload the input with `upload`.',
+              content: json('CreateJobResponse'),
+            },
+            '200': {
+              description: 'Replayed (same Idempotency-Key and body).',
+              content: json('CreateJobResponse'),
+            },
+            '400': error(
+              'Invalid body (`validation_failed`, `invalid_json`) or webhook URL refused (`webhook_target_refused`).',
+            ),
+            '413': error('Body larger than the JSON limit.'),
+            '415': error('Body is not application/json.'),
+            '422': error('Idempotency-Key reused with a different body.'),
+            ...standardErrors,
+          },
+        },
+        get: {
+          operationId: 'listJobs',
+          summary: "List the tenant's jobs, newest first",
+          parameters: queryParameters(ListJobsQuerySchema),
+          responses: {
+            '200': { description: 'A page of jobs.', content: json('JobList') },
+            '400': error('Bad query.'),
+            ...standardErrors,
+          },
+        },
+      },
+      '/v1/jobs/{id}': {
+        get: {
+          operationId: 'getJob',
+          summary: 'Status, progress, timings, error, signed output links and webhook deliveries',
+          parameters: [jobIdParameter],
+          responses: {
+            '200': { description: 'The job.', content: json('Job') },
+            '404': error('No such job for this tenant.'),
+            ...standardErrors,
+          },
+        },
+        delete: {
+          operationId: 'deleteJob',
+          summary: "Delete the job's input and outputs (a running job is canceled first)",
+          parameters: [jobIdParameter],
+          responses: {
+            '204': { description: 'Deleted; the job now reads as 404.' },
+            '404': error('No such job.'),
+            ...standardErrors,
+          },
+        },
+      },
+      '/v1/jobs/{id}/start': {
+        post: {
+          operationId: 'startJob',
+          summary: 'Queue the job now (uploads already trigger this; safe to repeat)',
+          parameters: [jobIdParameter],
+          responses: {
+            '202': { description: 'Queued by this call.', content: json('Job') },
+            '200': {
+              description: 'Already queued, running or rejected; nothing sent.',
+              content: json('Job'),
+            },
+            '404': error('No such job.'),
+            '409': error('`upload_missing` (nothing uploaded yet) or `job_finished`.'),
+            '503': error('`dispatch_failed`: the queue is unavailable; retry.'),
+            ...standardErrors,
+          },
+        },
+      },
+      '/v1/jobs/{id}/cancel': {
+        post: {
+          operationId: 'cancelJob',
+          summary: 'Cancel a job that has not finished (sends `job.canceled`)',
+          parameters: [jobIdParameter],
+          responses: {
+            '200': { description: 'The canceled job.', content: json('Job') },
+            '404': error('No such job.'),
+            '409': error('`invalid_transition`: the job already succeeded or failed.'),
+            ...standardErrors,
+          },
+        },
+      },
+      '/v1/usage': {
+        get: {
+          operationId: 'getUsage',
+          summary: 'Images restored and model seconds used in a period',
+          parameters: queryParameters(UsageQuerySchema),
+          responses: {
+            '200': { description: 'Totals.', content: json('Usage') },
+            '400': error('Bad dates.'),
+            ...standardErrors,
+          },
+        },
+      },
+      '/v1/tenant': {
+        get: {
+          operationId: 'getTenant',
+          summary: 'The tenant of the API key and its webhook signing secret',
+          responses: { '200': { description: 'The tenant.', content: json('Tenant') }, ...standardErrors },
+        },
+      },
+      '/healthz': {
+        get: {
+          operationId: 'health',
+          summary: 'Liveness (no authentication)',
+          security: [],
+          responses: { '200': { description: 'Up.', content: json('Health') } },
+        },
+      },
+      '/openapi.json': {
+        get: {
+          operationId: 'openapi',
+          summary: 'This document',
+          security: [],
+          responses: { '200': { description: 'OpenAPI 3.1 document.' } },
+        },
+      },
+    },
+  };
+}

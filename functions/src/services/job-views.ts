@@ -1,0 +1,49 @@
+/**
+ * Jobs as tenants see them: the public view with signed, expiring download links for the
+ * outputs, and the webhook delivery attempts. Deleted jobs (see `markDeleted`) are invisible.
+ */
+import { NotFoundError } from '../../../shared/src/errors.js';
+import { toJobView, type JobViewLinks } from '../../../shared/src/job.js';
+import type { BlobStore } from '../../../shared/src/ports/blob-store.js';
+import type { JobStore } from '../../../shared/src/ports/job-store.js';
+import type { Job, JobView, WebhookDelivery } from '../../../shared/src/schemas.js';
+
+/** Error code that marks a job record whose data was deleted on request. */
+export const DELETED_JOB_CODE = 'deleted';
+
+/** A job view as the API returns it (`JobResponseSchema`). */
+export type JobResponse = JobView & { webhookDeliveries: WebhookDelivery[] };
+
+/** True for a job deleted with `DELETE /v1/jobs/{id}` (the record is kept as a tombstone). */
+export function isDeletedJob(job: Job): boolean {
+  return job.error?.code === DELETED_JOB_CODE;
+}
+
+/**
+ * The tenant's job, or {@link NotFoundError} when it does not exist, belongs to another tenant
+ * (the same answer, so ids of other tenants cannot be probed) or was deleted.
+ */
+export async function getTenantJob(jobs: JobStore, tenantId: string, jobId: string): Promise<Job> {
+  const job = await jobs.get(jobId);
+  if (!job || job.tenantId !== tenantId || isDeletedJob(job))
+    throw new NotFoundError(`job ${jobId} not found`);
+  return job;
+}
+
+/** Signed GET links for a job's outputs (none until it succeeded). */
+export async function outputLinks(blobs: BlobStore, job: Job, ttlSeconds: number): Promise<JobViewLinks> {
+  if (!job.output) return {};
+  const [restored, dr2] = await Promise.all([
+    blobs.createDownloadUrl(job.output.restoredKey, ttlSeconds),
+    job.output.dr2Key ? blobs.createDownloadUrl(job.output.dr2Key, ttlSeconds) : undefined,
+  ]);
+  return dr2 ? { restored, dr2 } : { restored };
+}
+
+/** The API's view of a job: public fields, signed output links, webhook deliveries. */
+export async function jobResponse(blobs: BlobStore, job: Job, ttlSeconds: number): Promise<JobResponse> {
+  return {
+    ...toJobView(job, await outputLinks(blobs, job, ttlSeconds)),
+    webhookDeliveries: job.webhookDeliveries,
+  };
+}

@@ -1,0 +1,262 @@
+/**
+ * The job operations behind the `/v1/jobs` routes, free of HTTP: create (with idempotency and
+ * the webhook SSRF check), read, list, start, cancel, delete. Routes translate results and
+ * thrown domain errors into responses.
+ */
+import type { Clock } from '../../../shared/src/clock.js';
+import { newJobId } from '../../../shared/src/ids.js';
+import { blobKeys } from '../../../shared/src/blob-keys.js';
+import { encodeJobCursor } from '../../../shared/src/job-pages.js';
+import {
+  fingerprintCreateJobRequest,
+  isTerminalStatus,
+  mutateJob,
+  newJob,
+  resolveJobParams,
+  transitionJob,
+} from '../../../shared/src/job.js';
+import type { BlobStore, UploadForm } from '../../../shared/src/ports/blob-store.js';
+import type { JobStore } from '../../../shared/src/ports/job-store.js';
+import {
+  OUTPUT_FORMATS,
+  type CreateJobRequest,
+  type Job,
+  type JobStatus,
+} from '../../../shared/src/schemas.js';
+import type { WebhookTargetChecker } from '../../../shared/src/webhook-target.js';
+import { ApiError } from '../http/errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import type { Dispatcher } from './dispatch.js';
+import { DELETED_JOB_CODE, getTenantJob, isDeletedJob } from './job-views.js';
+import type { JobNotifier } from './notifier.js';
+
+export interface JobServiceOptions {
+  blobs: BlobStore;
+  jobs: JobStore;
+  clock: Clock;
+  dispatcher: Dispatcher;
+  notifier: JobNotifier;
+  webhookTargets: WebhookTargetChecker;
+  /** Model name recorded on jobs (part of the batch key). */
+  model: string;
+  uploadMaxBytes: number;
+  uploadUrlTtlSeconds: number;
+  uploadContentTypes: readonly string[];
+  logger?: Logger;
+}
+
+/** Result of {@link JobService.create}. */
+export interface CreateJobResult {
+  job: Job;
+  /** False when an earlier request with the same `Idempotency-Key` created the job. */
+  created: boolean;
+  /** A fresh signed upload form while the job waits for its input (`created`); else absent. */
+  upload?: UploadForm;
+}
+
+/** Options of {@link JobService.list}. */
+export interface ListOptions {
+  limit: number;
+  cursor?: string;
+  status?: JobStatus;
+}
+
+/** At most this many store pages are read to fill one filtered page. */
+const MAX_SCANNED_PAGES = 10;
+
+export class JobService {
+  private readonly options: JobServiceOptions;
+  private readonly logger: Logger;
+
+  constructor(options: JobServiceOptions) {
+    this.options = options;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /**
+   * Creates a job and its signed upload form.
+   *
+   * Idempotency: with `idempotencyKey`, the same key and the same (parsed) body return the job
+   * created first (`created: false`; the API answers 200 instead of 201); the same key with a
+   * different body is refused with 422 `idempotency_key_reused`. Keys are per tenant and kept
+   * as long as the job record.
+   *
+   * @throws {WebhookTargetRefusedError} (400) when the webhook URL is not allowed.
+   * @throws {ApiError} 422 `idempotency_key_reused`, 409 `idempotency_key_deleted`.
+   */
+  async create(
+    tenantId: string,
+    request: CreateJobRequest,
+    idempotencyKey?: string,
+  ): Promise<CreateJobResult> {
+    const { jobs, clock } = this.options;
+    const fingerprint = await fingerprintCreateJobRequest(request);
+    if (idempotencyKey !== undefined) {
+      const earlier = await jobs.findByIdempotencyKey(tenantId, idempotencyKey);
+      if (earlier) return this.replay(earlier, fingerprint);
+    }
+    if (request.webhook) await this.options.webhookTargets.assertAllowed(request.webhook.url);
+    const at = clock.now();
+    const id = newJobId(at);
+    const job = newJob({
+      id,
+      tenantId,
+      model: this.options.model,
+      params: resolveJobParams(request),
+      inputKey: blobKeys.input(tenantId, id),
+      at,
+      ...(request.webhook ? { webhook: request.webhook } : {}),
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey, requestFingerprint: fingerprint }),
+    });
+    const stored = await jobs.create(job);
+    if (!stored.created) return this.replay(stored.job, fingerprint);
+    this.logger.info('job created', { jobId: id, tenantId });
+    return { job: stored.job, created: true, upload: await this.uploadForm(stored.job) };
+  }
+
+  private async replay(job: Job, fingerprint: string): Promise<CreateJobResult> {
+    if (job.requestFingerprint !== fingerprint) {
+      throw new ApiError(
+        'idempotency_key_reused',
+        422,
+        'this Idempotency-Key was used with a different request body',
+        { jobId: job.id },
+      );
+    }
+    if (isDeletedJob(job)) {
+      throw new ApiError(
+        'idempotency_key_deleted',
+        409,
+        'the job created with this Idempotency-Key was deleted',
+      );
+    }
+    return job.status === 'created'
+      ? { job, created: false, upload: await this.uploadForm(job) }
+      : { job, created: false };
+  }
+
+  private uploadForm(job: Job): Promise<UploadForm> {
+    return this.options.blobs.createUploadForm({
+      key: job.input.key,
+      maxBytes: this.options.uploadMaxBytes,
+      contentTypes: this.options.uploadContentTypes,
+      expiresInSeconds: this.options.uploadUrlTtlSeconds,
+    });
+  }
+
+  /** The tenant's job; `NotFoundError` for other tenants' and deleted jobs. */
+  get(tenantId: string, jobId: string): Promise<Job> {
+    return getTenantJob(this.options.jobs, tenantId, jobId);
+  }
+
+  /**
+   * The tenant's jobs, newest first. With a `status` filter a page may hold fewer than `limit`
+   * jobs and still have a `nextCursor` (up to 10 store pages are scanned per call).
+   */
+  async list(tenantId: string, options: ListOptions): Promise<{ jobs: Job[]; nextCursor?: string }> {
+    const found: Job[] = [];
+    let cursor = options.cursor;
+    for (let page = 0; page < MAX_SCANNED_PAGES; page++) {
+      const result = await this.options.jobs.listByTenant(tenantId, {
+        limit: options.limit,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      for (const job of result.jobs) {
+        if (isDeletedJob(job) || (options.status && job.status !== options.status)) continue;
+        found.push(job);
+      }
+      cursor = result.nextCursor;
+      if (!options.status || found.length >= options.limit || cursor === undefined) break;
+    }
+    // A filtered scan can overshoot: keep `limit` jobs and resume after the last one kept.
+    if (found.length > options.limit) {
+      const kept = found.slice(0, options.limit);
+      const last = kept.at(-1);
+      return { jobs: kept, ...(last ? { nextCursor: encodeJobCursor(last.id) } : {}) };
+    }
+    return cursor === undefined ? { jobs: found } : { jobs: found, nextCursor: cursor };
+  }
+
+  /**
+   * Explicit dispatch (`POST /v1/jobs/{id}/start`): queues the job once its input is uploaded.
+   *
+   * @throws {ApiError} 409 `upload_missing` before the upload; 409 `job_finished` for a
+   * terminal job; `DispatchFailedError` (503) when the queue is unavailable.
+   */
+  async start(tenantId: string, jobId: string): Promise<{ job: Job; queuedNow: boolean }> {
+    const job = await this.get(tenantId, jobId);
+    const outcome = await this.options.dispatcher.dispatch(job);
+    switch (outcome.outcome) {
+      case 'queued':
+        return { job: outcome.job, queuedNow: true };
+      case 'already_dispatched':
+      case 'rejected':
+        return { job: outcome.job, queuedNow: false };
+      case 'not_uploaded':
+        throw new ApiError(
+          'upload_missing',
+          409,
+          'the input has not been uploaded yet; POST it to the upload form first',
+        );
+      case 'ignored':
+        throw new ApiError('job_finished', 409, `job ${jobId} is ${job.status}; nothing to start`, {
+          status: job.status,
+        });
+    }
+  }
+
+  /**
+   * Cancels a job that has not finished. Canceling a canceled job returns it unchanged; a
+   * succeeded or failed job answers 409 `invalid_transition`. A running job is canceled in
+   * the store; the worker notices between sampler steps and stops. The `job.canceled` webhook
+   * is sent here (the API made the job terminal).
+   */
+  async cancel(tenantId: string, jobId: string, reason = 'canceled by request'): Promise<Job> {
+    await this.get(tenantId, jobId);
+    let canceledNow = false;
+    const job = await mutateJob(this.options.jobs, jobId, (current) => {
+      canceledNow = false;
+      if (current.status === 'canceled') return undefined;
+      canceledNow = true;
+      return transitionJob(current, { to: 'canceled', at: this.options.clock.now(), reason });
+    });
+    if (canceledNow) {
+      this.logger.info('job canceled', { jobId, tenantId });
+      await this.options.notifier.jobFinished(job);
+    }
+    return job;
+  }
+
+  /**
+   * Deletes a job's data: the input and every output (including outputs a worker might still
+   * be writing for a job canceled here). The record stays as a tombstone (status terminal,
+   * `error.code = 'deleted'`, no output keys): reads answer 404, lists skip it, its usage stays
+   * billed and its idempotency key stays taken. A job that was not finished is canceled first
+   * (no webhook: the client asked for the deletion). Deleting twice is a 404.
+   */
+  async delete(tenantId: string, jobId: string): Promise<void> {
+    const job = await this.get(tenantId, jobId);
+    const at = this.options.clock.now();
+    await mutateJob(this.options.jobs, jobId, (current) => {
+      if (isDeletedJob(current)) return undefined;
+      const finished = isTerminalStatus(current.status)
+        ? current
+        : transitionJob(current, { to: 'canceled', at, reason: 'deleted by request' });
+      const { output: _output, progress: _progress, ...rest } = finished;
+      return {
+        ...rest,
+        updatedAt: at.toISOString(),
+        error: { code: DELETED_JOB_CODE, message: 'the job and its files were deleted on request' },
+      };
+    });
+    const keys = new Set<string>([
+      job.input.key,
+      ...OUTPUT_FORMATS.map((format) => blobKeys.restored(tenantId, jobId, format)),
+      blobKeys.dr2(tenantId, jobId),
+    ]);
+    if (job.output?.restoredKey) keys.add(job.output.restoredKey);
+    if (job.output?.dr2Key) keys.add(job.output.dr2Key);
+    await this.options.blobs.deleteMany([...keys]);
+    this.logger.info('job deleted', { jobId, tenantId });
+  }
+}
