@@ -213,7 +213,7 @@ const IPV4_RANGES: readonly [readonly number[], number, AddressClass][] = [
 
 /** IPv6 ranges checked after the ones that embed an IPv4 address. */
 const IPV6_RANGES: readonly [readonly number[], number, AddressClass][] = [
-  [[0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54], 128, 'metadata'],
+  [[0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54], 128, 'metadata'], // fd00:ec2::254
   [[0x01, 0x00, 0, 0, 0, 0, 0, 0], 64, 'reserved'], // discard-only
   [[0x20, 0x01, 0x0d, 0xb8], 32, 'documentation'],
   [[0x3f, 0xff], 20, 'documentation'],
