@@ -74,7 +74,12 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
     if (info.isDirectory()) {
       const found = await listFolder(absolute, options.recursive ?? false);
       if (found.length === 0) {
-        items.push({ input: absolute, output: null, dr2Output: null, problem: 'folder holds no image files' });
+        items.push({
+          input: absolute,
+          output: null,
+          dr2Output: null,
+          problem: 'folder holds no image files',
+        });
       }
       inputs.push(...found);
     } else {

@@ -14,7 +14,8 @@ import { runVerifyTrace } from './verify-trace-command.js';
 
 function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
-    if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError(`${name} must be an integer, got "${value}"`);
+    if (!/^-?\d+$/.test(value.trim()))
+      throw new InvalidArgumentError(`${name} must be an integer, got "${value}"`);
     const parsed = Number(value);
     if (parsed < min || parsed > max) {
       throw new InvalidArgumentError(`${name} must be between ${min} and ${max}, got ${parsed}`);
@@ -40,21 +41,49 @@ function buildProgram(io: CommandIo, setStatus: (status: number) => void): Comma
     .description('restore face images (files or folders) into an output folder')
     .argument('<inputs...>', 'image files or folders (folders: image extensions only)')
     .requiredOption('-o, --output <dir>', 'output folder; writes <dir>/<basename>.png')
-    .addOption(new Option('--preset <name>', 'DR2 strength preset (paper demo values)').choices(['mild', 'medium', 'severe']))
-    .option('--n <N>', 'low-pass factor N (power of two dividing the model resolution)', integer('N', 1, 4096))
+    .addOption(
+      new Option('--preset <name>', 'DR2 strength preset (paper demo values)').choices([
+        'mild',
+        'medium',
+        'severe',
+      ]),
+    )
+    .option(
+      '--n <N>',
+      'low-pass factor N (power of two dividing the model resolution)',
+      integer('N', 1, 4096),
+    )
     .option('--tau <tau>', 'output step tau (index into the --steps schedule)', integer('tau', 0))
     .option('--omega <omega>', 'start step omega (default from N and tau)', integer('omega', 1))
-    .option('--steps <K>', 'respaced diffusion steps (100 = the paper\'s "every 10 steps")', integer('steps', 2))
-    .option('--seed <seed>', 'noise seed for every image (random and reported when absent)', integer('seed', 0, 2 ** 31 - 1))
+    .option(
+      '--steps <K>',
+      'respaced diffusion steps (100 = the paper\'s "every 10 steps")',
+      integer('steps', 2),
+    )
+    .option(
+      '--seed <seed>',
+      'noise seed for every image (random and reported when absent)',
+      integer('seed', 0, 2 ** 31 - 1),
+    )
     .option('--save-dr2', "also write DR2's coarse output as <basename>.dr2.<ext>", false)
     .option('--model <manifest>', 'pipeline or denoiser manifest (default: the embedded model)')
     .option('--enhancer <manifest|none>', "enhancer manifest, or 'none' for DR2 output only")
     .addOption(new Option('--provider <device>', 'execution provider').choices([...DEVICES]).default('cpu'))
-    .option('--threads <n>', 'CPU threads per model call (default: onnxruntime decides)', integer('threads', 1, 256))
+    .option(
+      '--threads <n>',
+      'CPU threads per model call (default: onnxruntime decides)',
+      integer('threads', 1, 256),
+    )
     .option('--batch <B>', 'images per model call', integer('batch', 1, 256), 1)
-    .addOption(new Option('--format <format>', 'output format').choices(['png', 'jpeg', 'webp']).default('png'))
+    .addOption(
+      new Option('--format <format>', 'output format').choices(['png', 'jpeg', 'webp']).default('png'),
+    )
     .option('--quality <q>', 'JPEG/WebP quality', integer('quality', 1, 100))
-    .addOption(new Option('--fit <mode>', 'non-square inputs: pad (keep all) or crop (centre square)').choices(['pad', 'crop']).default('pad'))
+    .addOption(
+      new Option('--fit <mode>', 'non-square inputs: pad (keep all) or crop (centre square)')
+        .choices(['pad', 'crop'])
+        .default('pad'),
+    )
     .option('-r, --recursive', 'descend into sub-folders', false)
     .option('--max-megapixels <mp>', 'refuse larger images (default 50)', integer('max-megapixels', 1, 1000))
     .option('-q, --quiet', 'no progress output', false)
@@ -98,7 +127,11 @@ function buildProgram(io: CommandIo, setStatus: (status: number) => void): Comma
     .command('verify-trace')
     .description('check the engine against a reference fixture (schedule, lowpass or trace)')
     .argument('<dir>', 'fixture directory with case.json')
-    .addOption(new Option('--provider <device>', 'execution provider for trace denoisers').choices([...DEVICES]).default('cpu'))
+    .addOption(
+      new Option('--provider <device>', 'execution provider for trace denoisers')
+        .choices([...DEVICES])
+        .default('cpu'),
+    )
     .option('--verbose', 'print per-array / per-step details', false)
     .action(async (dir: string, opts: { provider: Device; verbose: boolean }) => {
       setStatus(await runVerifyTrace(dir, opts, io));
@@ -139,7 +172,9 @@ export async function main(
       io.stderr.write(`dr2e: ${error.code}: ${error.message}\n`);
       return 2;
     }
-    io.stderr.write(`dr2e: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    io.stderr.write(
+      `dr2e: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     return 1;
   }
 }

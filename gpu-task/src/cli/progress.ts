@@ -20,7 +20,9 @@ export function createProgress(totalFiles: number, stream: NodeJS.WriteStream, q
       step: () => undefined,
       fileDone(file, ok, message) {
         finished += 1;
-        stream.write(`[${finished}/${totalFiles}] ${ok ? 'ok  ' : 'FAIL'} ${file}${message ? `: ${message}` : ''}\n`);
+        stream.write(
+          `[${finished}/${totalFiles}] ${ok ? 'ok  ' : 'FAIL'} ${file}${message ? `: ${message}` : ''}\n`,
+        );
       },
       stop: () => undefined,
     };
@@ -38,7 +40,11 @@ export function createProgress(totalFiles: number, stream: NodeJS.WriteStream, q
   let finished = 0;
   return {
     step(done, total, files) {
-      bar.update(finished, { step: done, steps: total, file: files.length > 1 ? `${files.length} files` : (files[0] ?? '') });
+      bar.update(finished, {
+        step: done,
+        steps: total,
+        file: files.length > 1 ? `${files.length} files` : (files[0] ?? ''),
+      });
     },
     fileDone(file) {
       // Failures are listed in the summary; the bar only counts.

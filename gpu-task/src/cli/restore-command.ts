@@ -79,7 +79,9 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
         `N=${params.n} tau=${params.tau} omega=${params.omega} steps=${params.steps}\n`,
     );
     if (nonCommercial.length > 0) {
-      io.stderr.write(`note: model weights licensed for non-commercial use only (${[...new Set(nonCommercial)].join(', ')})\n`);
+      io.stderr.write(
+        `note: model weights licensed for non-commercial use only (${[...new Set(nonCommercial)].join(', ')})\n`,
+      );
     }
   }
   await mkdir(path.resolve(options.output), { recursive: true });
@@ -89,7 +91,12 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
   const progress = createProgress(plan.length, io.stderr, options.quiet || options.json);
   for (const item of plan) {
     if (item.output === null) {
-      const outcome = { input: item.input, ok: false, code: 'input_rejected', message: item.problem ?? 'cannot process' };
+      const outcome = {
+        input: item.input,
+        ok: false,
+        code: 'input_rejected',
+        message: item.problem ?? 'cannot process',
+      };
       outcomes.push(outcome);
       progress.fileDone(display(item.input), false, outcome.message);
     }
@@ -118,7 +125,9 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
         keepDr2: options.saveDr2,
         fit: options.fit,
         batchSize: options.batch,
-        ...(options.maxMegapixels !== undefined ? { limits: { maxInputPixels: options.maxMegapixels * 1e6 } } : {}),
+        ...(options.maxMegapixels !== undefined
+          ? { limits: { maxInputPixels: options.maxMegapixels * 1e6 } }
+          : {}),
         onStep: (p) => progress.step(p.step, p.total, p.images.map(display)),
       });
     } catch (error) {
@@ -134,7 +143,12 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
       const item = chunk.find((c) => c.input === result.id);
       if (!item) continue;
       if (!result.ok) {
-        outcomes.push({ input: item.input, ok: false, code: result.error.code, message: result.error.message });
+        outcomes.push({
+          input: item.input,
+          ok: false,
+          code: result.error.code,
+          message: result.error.message,
+        });
         progress.fileDone(display(item.input), false, `${result.error.code}: ${result.error.message}`);
         continue;
       }

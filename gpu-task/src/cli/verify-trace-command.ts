@@ -26,6 +26,8 @@ export async function runVerifyTrace(
   }
   for (const note of details.notes) io.stdout.write(`note: ${note}\n`);
   io.stdout.write(`max abs error ${result.maxAbsError.toExponential(3)}\n`);
-  io.stdout.write(`${result.passed ? 'PASS' : 'FAIL'} (tolerance ${result.tolerance === 0 ? 'exact' : result.tolerance.toExponential(0)})\n`);
+  io.stdout.write(
+    `${result.passed ? 'PASS' : 'FAIL'} (tolerance ${result.tolerance === 0 ? 'exact' : result.tolerance.toExponential(0)})\n`,
+  );
   return result.passed ? 0 : 1;
 }

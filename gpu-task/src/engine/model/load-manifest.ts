@@ -57,11 +57,7 @@ function roleOf(value: unknown): string | undefined {
     : undefined;
 }
 
-async function parseWith<S extends z.ZodType>(
-  file: string,
-  schema: S,
-  role: string,
-): Promise<z.infer<S>> {
+async function parseWith<S extends z.ZodType>(file: string, schema: S, role: string): Promise<z.infer<S>> {
   const raw = await readJson(file);
   const actualRole = roleOf(raw);
   if (actualRole !== role) {
@@ -82,7 +78,9 @@ async function resolveOnnx(manifestPath: string, file: string): Promise<string> 
     const info = await stat(onnxPath);
     if (!info.isFile()) throw new Error('not a file');
   } catch (error) {
-    throw new ModelContractError(`ONNX file named by ${manifestPath} not found: ${onnxPath}`, { cause: error });
+    throw new ModelContractError(`ONNX file named by ${manifestPath} not found: ${onnxPath}`, {
+      cause: error,
+    });
   }
   return onnxPath;
 }

@@ -30,15 +30,23 @@ export const LicenseSchema = z.object({
 });
 
 /** Where the weights came from and how they were turned into ONNX. */
-export const ProvenanceSchema = z.object({
-  source: z.string().min(1),
-  converter: z.string().optional(),
-  createdAt: z.string().optional(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-  /** Maximum absolute difference between the source framework and ONNX, measured at export. */
-  parityMaxAbsError: z.number().nonnegative().optional(),
-  recipe: z.string().optional(),
-});
+export const ProvenanceSchema = z
+  .object({
+    source: z.string().min(1),
+    converter: z.string().optional(),
+    createdAt: z.string().optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+    /** Maximum absolute difference between the source framework and ONNX, measured at export. */
+    parityMaxAbsError: z.number().nonnegative().optional(),
+    recipe: z.string().optional(),
+    /** Architecture config needed to rebuild the network (written by models/export.py). */
+    architecture: z.record(z.string(), z.unknown()).optional(),
+  })
+  // Exporters record more (precision, opset, tooling, parity details); keep it rather than strip it.
+  .loose();
 
 /**
  * Where the face sits in the frames the model was trained on, as fractions of the image side.

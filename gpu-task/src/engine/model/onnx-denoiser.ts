@@ -60,7 +60,12 @@ export class OnnxDenoiser implements Denoiser {
       session,
       `denoiser "${manifest.name}"`,
       [
-        { name: manifest.io.image, type: 'float32', dims: [null, 3, s, s], axes: ['batch', 'channels', 'height', 'width'] },
+        {
+          name: manifest.io.image,
+          type: 'float32',
+          dims: [null, 3, s, s],
+          axes: ['batch', 'channels', 'height', 'width'],
+        },
         { name: manifest.io.timestep, type: manifest.timestepType, dims: [null], axes: ['batch'] },
       ],
       [
@@ -74,7 +79,11 @@ export class OnnxDenoiser implements Denoiser {
     );
     const denoiser = new OnnxDenoiser(manifest, session);
     if (warmup) {
-      await denoiser.predict(new Float32Array(3 * s * s), [Math.floor(manifest.schedule.numTimesteps / 2)], 1);
+      await denoiser.predict(
+        new Float32Array(3 * s * s),
+        [Math.floor(manifest.schedule.numTimesteps / 2)],
+        1,
+      );
     }
     return denoiser;
   }
@@ -89,7 +98,11 @@ export class OnnxDenoiser implements Denoiser {
     const { io, timestepType } = this.manifest;
     const timestepTensor =
       timestepType === 'int64'
-        ? new ort.Tensor('int64', BigInt64Array.from(timesteps, (t) => BigInt(t)), [batch])
+        ? new ort.Tensor(
+            'int64',
+            BigInt64Array.from(timesteps, (t) => BigInt(t)),
+            [batch],
+          )
         : timestepType === 'int32'
           ? new ort.Tensor('int32', Int32Array.from(timesteps), [batch])
           : new ort.Tensor('float32', Float32Array.from(timesteps), [batch]);
@@ -99,12 +112,13 @@ export class OnnxDenoiser implements Denoiser {
       io.output,
       this.label,
     );
-    assertOutputDims(this.label, io.output, output.dims, [batch, this.outputChannels, s, s], [
-      'batch',
-      'channels',
-      'height',
-      'width',
-    ]);
+    assertOutputDims(
+      this.label,
+      io.output,
+      output.dims,
+      [batch, this.outputChannels, s, s],
+      ['batch', 'channels', 'height', 'width'],
+    );
     return output.data as Float32Array;
   }
 

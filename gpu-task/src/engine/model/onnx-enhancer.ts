@@ -51,8 +51,22 @@ export class OnnxEnhancer {
     assertGraphContract(
       session,
       `enhancer "${manifest.name}"`,
-      [{ name: manifest.io.image, type: 'float32', dims: [null, 3, manifest.inputSize, manifest.inputSize], axes }],
-      [{ name: manifest.io.output, type: 'float32', dims: [null, 3, manifest.outputSize, manifest.outputSize], axes }],
+      [
+        {
+          name: manifest.io.image,
+          type: 'float32',
+          dims: [null, 3, manifest.inputSize, manifest.inputSize],
+          axes,
+        },
+      ],
+      [
+        {
+          name: manifest.io.output,
+          type: 'float32',
+          dims: [null, 3, manifest.outputSize, manifest.outputSize],
+          axes,
+        },
+      ],
     );
     const enhancer = new OnnxEnhancer(manifest, session);
     if (warmup) await enhancer.enhance(new Float32Array(3 * manifest.inputSize * manifest.inputSize), 1);
@@ -79,12 +93,13 @@ export class OnnxEnhancer {
       this.label,
     );
     const out = this.outputSize;
-    assertOutputDims(this.label, this.manifest.io.output, output.dims, [batch, 3, out, out], [
-      'batch',
-      'channels',
-      'height',
-      'width',
-    ]);
+    assertOutputDims(
+      this.label,
+      this.manifest.io.output,
+      output.dims,
+      [batch, 3, out, out],
+      ['batch', 'channels', 'height', 'width'],
+    );
     const data = output.data as Float32Array;
     const result = lo === -1 && hi === 1 ? new Float32Array(data) : mapRange(data, lo, hi, -1, 1);
     for (let i = 0; i < result.length; i++) {

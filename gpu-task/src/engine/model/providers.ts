@@ -35,7 +35,7 @@ const DEVICE_TABLE: Record<Device, DeviceEntry> = {
     executionProviders: (deviceId) => [{ name: 'cuda', deviceId }],
     providerLibrary: 'libonnxruntime_providers_cuda.so',
     howToGet:
-      'install onnxruntime-node with its CUDA binaries (`npm install onnxruntime-node --onnxruntime-node-install=cuda12`, as gpu-task/Dockerfile does) on a machine with an NVIDIA driver and CUDA 12',
+      "install onnxruntime-node's CUDA binaries (`node node_modules/onnxruntime-node/script/install --onnxruntime-node-install=cuda12`, as gpu-task/Dockerfile does; the repository's .npmrc skips install scripts) on a machine with an NVIDIA driver, CUDA 12 and cuDNN 9",
   },
   webgpu: {
     backend: 'webgpu',

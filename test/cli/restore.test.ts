@@ -1,0 +1,213 @@
+/**
+ * `dr2e restore` end to end with the shipped default model: good files are restored, bad ones
+ * fail alone with a clear reason, results are reproducible by seed, inputs are never
+ * overwritten, and bad options stop the run with a message naming the problem.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharedDir } from '../engine/fixture-paths.js';
+import { blackBilevelPng } from '../image/helpers.js';
+import { runCli } from './cli-io.js';
+
+const realDegradedDir = path.join(sharedDir, 'data', 'real-degraded', 'dr2-test');
+const realDegradedPresent = existsSync(realDegradedDir);
+
+let work: string;
+let goodDir: string;
+let badDir: string;
+
+/** A smooth synthetic portrait-like image (gradients + an ellipse), any size. */
+async function syntheticFace(
+  width: number,
+  height: number,
+  format: 'png' | 'jpeg' | 'webp',
+): Promise<Buffer> {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
+    <defs><radialGradient id="g"><stop offset="0" stop-color="#e8b894"/><stop offset="1" stop-color="#6b4a3a"/></radialGradient></defs>
+    <rect width="100%" height="100%" fill="#4a5a6a"/>
+    <ellipse cx="50%" cy="50%" rx="30%" ry="40%" fill="url(#g)"/>
+    <circle cx="40%" cy="42%" r="4%" fill="#222"/><circle cx="60%" cy="42%" r="4%" fill="#222"/>
+    <rect x="42%" y="65%" width="16%" height="3%" fill="#833"/></svg>`;
+  return sharp(Buffer.from(svg))[format]().toBuffer();
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'dr2e-restore-'));
+  goodDir = path.join(work, 'good');
+  badDir = path.join(work, 'bad');
+  await mkdir(goodDir);
+  await mkdir(badDir);
+  await writeFile(path.join(goodDir, 'portrait.png'), await syntheticFace(96, 96, 'png'));
+  await writeFile(path.join(goodDir, 'wide.jpg'), await syntheticFace(160, 90, 'jpeg'));
+  await writeFile(path.join(goodDir, 'small.webp'), await syntheticFace(48, 48, 'webp'));
+  const png = await syntheticFace(96, 96, 'png');
+  await writeFile(path.join(badDir, 'zero-bytes.png'), new Uint8Array(0));
+  await writeFile(path.join(badDir, 'truncated.png'), png.subarray(0, Math.floor(png.length / 2)));
+  await writeFile(path.join(badDir, 'notes.jpg'), 'this is a text file, not a JPEG\n');
+  await writeFile(path.join(badDir, 'huge.png'), blackBilevelPng(20000, 20000));
+  await writeFile(
+    path.join(badDir, 'one-pixel.png'),
+    await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer(),
+  );
+});
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+const BAD_FILES: [string, RegExp][] = [
+  ['zero-bytes.png', /image_decode_failed: empty file \(0 bytes\)/],
+  ['truncated.png', /image_decode_failed: truncated or corrupt PNG/],
+  ['notes.jpg', /image_decode_failed: not an image/],
+  ['huge.png', /image_too_large: image is 20000x20000/],
+  ['one-pixel.png', /image_too_small: image is 1x1 px; its shorter side must be at least 32 px/],
+];
+
+describe('restoring a mixed folder', () => {
+  it('restores every good file, reports each bad one, and exits 1', async () => {
+    // Prepare
+    const out = path.join(work, 'out-mixed');
+    // Act
+    const run = await runCli(['restore', goodDir, badDir, '-o', out, '--save-dr2', '--seed', '3']);
+    // Assess
+    expect(run.status).toBe(1);
+    const written = (await readdir(out)).sort();
+    expect(written).toEqual([
+      'portrait.dr2.png',
+      'portrait.png',
+      'small.dr2.png',
+      'small.png',
+      'wide.dr2.png',
+      'wide.png',
+    ]);
+    for (const [file, reason] of BAD_FILES) {
+      expect(run.stdout).toMatch(new RegExp(`failed .*${file.replace('.', '\\.')}: ${reason.source}`));
+    }
+    expect(run.stdout).toMatch(/restored 3 of 8 files .* s per image/);
+    // The output keeps the input's aspect; the enhancer doubles the 64 px DR2 resolution.
+    const wide = await sharp(path.join(out, 'wide.png')).metadata();
+    expect(wide.width).toBe(128);
+    expect(wide.height).toBe(72);
+    const dr2 = await sharp(path.join(out, 'portrait.dr2.png')).metadata();
+    expect([dr2.width, dr2.height]).toEqual([64, 64]);
+  });
+
+  it.skipIf(!realDegradedPresent)(
+    `restores the paper's real degraded faces with the bad files in the same run${realDegradedPresent ? '' : ` (skipped: ${realDegradedDir} is absent)`}`,
+    async () => {
+      const out = path.join(work, 'out-real');
+      const run = await runCli([
+        'restore',
+        realDegradedDir,
+        badDir,
+        '-o',
+        out,
+        '--preset',
+        'severe',
+        '--batch',
+        '4',
+      ]);
+      const inputs = readdirSync(realDegradedDir).filter((f) => f.endsWith('.png'));
+      expect(run.status).toBe(1);
+      expect((await readdir(out)).sort()).toEqual(inputs.sort());
+      expect(run.stdout).toContain(`restored ${inputs.length} of ${inputs.length + BAD_FILES.length} files`);
+      for (const [, reason] of BAD_FILES) expect(run.stdout).toMatch(reason);
+    },
+  );
+});
+
+describe('reproducibility', () => {
+  it('gives the same bytes for the same seed, and different bytes for another seed', async () => {
+    const runWith = async (seed: string, name: string) => {
+      const out = path.join(work, name);
+      const run = await runCli([
+        'restore',
+        path.join(goodDir, 'portrait.png'),
+        '-o',
+        out,
+        '--seed',
+        seed,
+        '--save-dr2',
+      ]);
+      expect(run.status).toBe(0);
+      return Promise.all([
+        readFile(path.join(out, 'portrait.png')),
+        readFile(path.join(out, 'portrait.dr2.png')),
+      ]);
+    };
+    const [a, aDr2] = await runWith('11', 'seed-a');
+    const [b, bDr2] = await runWith('11', 'seed-b');
+    const [c] = await runWith('12', 'seed-c');
+    expect(Buffer.compare(a, b)).toBe(0);
+    expect(Buffer.compare(aDr2, bDr2)).toBe(0);
+    expect(Buffer.compare(a, c)).not.toBe(0);
+  });
+
+  it('gives an image the same result alone or inside a batch', async () => {
+    const alone = path.join(work, 'batch-1');
+    const batched = path.join(work, 'batch-3');
+    await runCli(['restore', goodDir, '-o', alone, '--seed', '5', '--batch', '1']);
+    await runCli(['restore', goodDir, '-o', batched, '--seed', '5', '--batch', '3']);
+    const x = await sharp(path.join(alone, 'portrait.png')).raw().toBuffer();
+    const y = await sharp(path.join(batched, 'portrait.png')).raw().toBuffer();
+    // onnxruntime may order float sums differently per batch size: allow a 1-level rounding flip.
+    let maxDiff = 0;
+    for (let i = 0; i < x.length; i++)
+      maxDiff = Math.max(maxDiff, Math.abs((x[i] as number) - (y[i] as number)));
+    expect(maxDiff).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('output safety', () => {
+  it('never overwrites an input file', async () => {
+    // Prepare: restore a folder into itself; the PNG input would be overwritten by its output
+    const dir = path.join(work, 'in-place');
+    await mkdir(dir);
+    await copyFile(path.join(goodDir, 'portrait.png'), path.join(dir, 'portrait.png'));
+    const before = await readFile(path.join(dir, 'portrait.png'));
+    // Act
+    const run = await runCli(['restore', dir, '-o', dir]);
+    // Assess
+    expect(run.status).toBe(1);
+    expect(run.stdout).toMatch(/refusing to overwrite the input file/);
+    expect(Buffer.compare(await readFile(path.join(dir, 'portrait.png')), before)).toBe(0);
+  });
+
+  it('writes JPEG with a .jpg extension when asked', async () => {
+    const out = path.join(work, 'jpeg');
+    const run = await runCli(['restore', path.join(goodDir, 'small.webp'), '-o', out, '--format', 'jpeg']);
+    expect(run.status).toBe(0);
+    expect(await readdir(out)).toEqual(['small.jpg']);
+    expect((await sharp(path.join(out, 'small.jpg')).metadata()).format).toBe('jpeg');
+  });
+});
+
+describe('bad options', () => {
+  it.each([
+    [['--frobnicate'], /unknown option '--frobnicate'/],
+    [['--tau', '40', '--omega', '30'], /tau \(40\) must be less than omega \(30\)/],
+    [['--n', '3'], /N must be a power of two/],
+    [['--n', '128'], /N \(128\)|divide/],
+    [['--preset', 'extreme'], /Allowed choices are mild, medium, severe/],
+    [['--steps', 'ten'], /steps must be an integer/],
+    [['--omega', '100'], /omega \(100\) must be at most steps - 1 \(99\)/],
+    [['--provider', 'cuda'], /provider_unavailable|cuda/],
+  ])('%j exits 2 naming the problem', async (extra, message) => {
+    const out = path.join(work, 'never-written');
+    const run = await runCli(['restore', path.join(goodDir, 'portrait.png'), '-o', out, ...extra]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(message);
+  });
+
+  it('requires an output folder', async () => {
+    const run = await runCli(['restore', goodDir]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/required option '-o, --output <dir>'/);
+  });
+});
