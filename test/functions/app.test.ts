@@ -1,0 +1,608 @@
+/**
+ * The API through `app.request` with the local adapters in a temp dir: auth and tenancy,
+ * create/validation/idempotency, webhook URL checks, reads with signed links, pagination,
+ * start, cancel (with its webhook), delete, usage, OpenAPI, and JSON errors everywhere.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { NodeWebhookTargetChecker } from '../../shared/adapters/node/guarded-webhook-sender.js';
+import { blobKeys } from '../../shared/src/blob-keys.js';
+import { mutateJob, transitionJob } from '../../shared/src/job.js';
+import type { JobStore } from '../../shared/src/ports/job-store.js';
+import { verifyWebhook } from '../../shared/src/webhooks.js';
+import { localTenantId } from '../../shared/runtime/services.js';
+import { json, KEY_A, KEY_B, localHarness, pngBytes, uploadFormData, type LocalHarness } from './helpers.js';
+
+let h: LocalHarness;
+let tenantA: string;
+
+beforeEach(async () => {
+  h = await localHarness();
+  tenantA = await localTenantId(KEY_A);
+});
+
+afterEach(async () => {
+  await h.close();
+});
+
+async function createJob(body: unknown = {}, key = KEY_A) {
+  const response = await h.call('POST', '/v1/jobs', { json: body, key });
+  expect(response.status).toBe(201);
+  return json(response);
+}
+
+/** Uploads a PNG through the local upload route; the job is then queued. */
+async function uploadPng(upload: { url: string; fields: Record<string, string> } & Record<string, unknown>) {
+  const response = await h.app.request(upload.url, {
+    method: 'POST',
+    body: uploadFormData(upload as never, await pngBytes(), 'image/png'),
+  });
+  expect(response.status).toBe(204);
+}
+
+/** What a worker does: run the job and store its outputs. */
+async function completeJob(jobs: JobStore, jobId: string, keepDr2 = false) {
+  const restoredKey = blobKeys.restored(tenantA, jobId, 'png');
+  const dr2Key = blobKeys.dr2(tenantA, jobId);
+  await h.services.blobs.put(restoredKey, await pngBytes(32), { contentType: 'image/png' });
+  if (keepDr2) await h.services.blobs.put(dr2Key, await pngBytes(32), { contentType: 'image/png' });
+  await mutateJob(jobs, jobId, (job) => transitionJob(job, { to: 'running', at: new Date() }));
+  await mutateJob(jobs, jobId, (job) =>
+    transitionJob(job, {
+      to: 'succeeded',
+      at: new Date(),
+      output: { restoredKey, ...(keepDr2 ? { dr2Key } : {}), format: 'png', width: 32, height: 32 },
+      usage: { images: 1, modelSeconds: 2.5 },
+    }),
+  );
+}
+
+describe('authentication and tenancy', () => {
+  it('answers /healthz without a key', async () => {
+    // Act
+    const response = await h.call('GET', '/healthz', { key: null });
+    // Assess
+    expect(response.status).toBe(200);
+    expect(await json(response)).toMatchObject({ status: 'ok', mode: 'local' });
+  });
+
+  it.each([
+    ['no key', null],
+    ['an unknown key', 'dr2e_sk_not_a_key'],
+  ])('answers 401 with WWW-Authenticate for %s', async (_what, key) => {
+    // Act
+    const response = await h.call('GET', '/v1/jobs', { key });
+    // Assess
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(await json(response)).toMatchObject({ error: { code: 'unauthorized' } });
+  });
+
+  it("answers 404 for another tenant's job on every route", async () => {
+    // Prepare
+    const job = await createJob();
+    // Act
+    const answers = await Promise.all([
+      h.call('GET', `/v1/jobs/${job.id}`, { key: KEY_B }),
+      h.call('POST', `/v1/jobs/${job.id}/start`, { key: KEY_B }),
+      h.call('POST', `/v1/jobs/${job.id}/cancel`, { key: KEY_B }),
+      h.call('DELETE', `/v1/jobs/${job.id}`, { key: KEY_B }),
+    ]);
+    // Assess
+    for (const response of answers) {
+      expect(response.status).toBe(404);
+      expect(await json(response)).toMatchObject({ error: { code: 'not_found' } });
+    }
+    expect((await h.call('GET', `/v1/jobs/${job.id}`)).status).toBe(200);
+    expect((await json(await h.call('GET', '/v1/jobs', { key: KEY_B }))).jobs).toEqual([]);
+  });
+
+  it('tells a tenant its id and webhook secret', async () => {
+    // Act
+    const body = await json(await h.call('GET', '/v1/tenant'));
+    // Assess
+    expect(body).toEqual({
+      id: tenantA,
+      name: expect.any(String),
+      webhookSecret: (await h.services.tenants.get(tenantA))?.webhookSecret,
+    });
+  });
+});
+
+describe('POST /v1/jobs', () => {
+  it('creates a job with a presigned upload form', async () => {
+    // Act
+    const response = await h.call('POST', '/v1/jobs', {
+      json: { preset: 'medium', output: { format: 'webp', keepDr2: true } },
+    });
+    // Assess
+    expect(response.status).toBe(201);
+    const body = await json(response);
+    expect(body).toEqual({
+      id: expect.stringMatching(/^job_/),
+      status: 'created',
+      upload: {
+        url: 'http://dr2e.test/local-upload',
+        fields: expect.objectContaining({ key: blobKeys.input(tenantA, body.id) }),
+        maxBytes: h.config.DR2E_UPLOAD_MAX_BYTES,
+        expiresAt: expect.any(String),
+      },
+    });
+    expect(response.headers.get('location')).toBe(`/v1/jobs/${body.id}`);
+    const stored = await h.services.jobs.get(body.id);
+    expect(stored?.params).toMatchObject({ preset: 'medium', output: { format: 'webp', keepDr2: true } });
+    expect(stored?.params.seed).toEqual(expect.any(Number));
+  });
+
+  it('accepts an empty body (all defaults)', async () => {
+    // Act
+    const response = await h.call('POST', '/v1/jobs');
+    // Assess
+    expect(response.status).toBe(201);
+  });
+
+  it.each([
+    [{ n: 3, tau: 10 }, 'n'],
+    [{ preset: 'medium', n: 8, tau: 10 }, 'preset'],
+    [{ Tau: 10 }, ''],
+    [{ output: { format: 'gif' } }, 'output.format'],
+  ])('refuses %j with 400 validation_failed', async (body, path) => {
+    // Act
+    const response = await h.call('POST', '/v1/jobs', { json: body });
+    // Assess
+    expect(response.status).toBe(400);
+    const error = (await json(response)).error;
+    expect(error.code).toBe('validation_failed');
+    expect(error.details.issues.map((issue: { path: string[] }) => issue.path.join('.'))).toContain(path);
+  });
+
+  it('refuses malformed JSON, non-JSON bodies and oversized bodies', async () => {
+    // Act
+    const malformed = await h.call('POST', '/v1/jobs', {
+      body: '{"preset":',
+      headers: { 'content-type': 'application/json' },
+    });
+    const text = await h.call('POST', '/v1/jobs', {
+      body: 'preset=medium',
+      headers: { 'content-type': 'text/plain' },
+    });
+    const huge = await h.call('POST', '/v1/jobs', { json: { preset: 'medium', pad: 'x'.repeat(70 * 1024) } });
+    const chunked = await h.app.request('/v1/jobs', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY_A}`, 'content-type': 'application/json' },
+      body: new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < 100; i++) controller.enqueue(new TextEncoder().encode(' '.repeat(1024)));
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    // Assess
+    expect([malformed.status, (await json(malformed)).error.code]).toEqual([400, 'invalid_json']);
+    expect([text.status, (await json(text)).error.code]).toEqual([415, 'unsupported_media_type']);
+    expect([huge.status, (await json(huge)).error.code]).toEqual([413, 'payload_too_large']);
+    expect([chunked.status, (await json(chunked)).error.code]).toEqual([413, 'payload_too_large']);
+  });
+
+  it('replays the same job for the same Idempotency-Key and body, and refuses another body', async () => {
+    // Prepare
+    const headers = { 'idempotency-key': 'order-42' };
+    const first = await h.call('POST', '/v1/jobs', { json: { preset: 'mild' }, headers });
+    // Act
+    const again = await h.call('POST', '/v1/jobs', { json: { preset: 'mild' }, headers });
+    const otherBody = await h.call('POST', '/v1/jobs', { json: { preset: 'severe' }, headers });
+    const otherTenant = await h.call('POST', '/v1/jobs', { json: { preset: 'mild' }, headers, key: KEY_B });
+    // Assess
+    expect(first.status).toBe(201);
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    const [firstBody, againBody] = [await json(first), await json(again)];
+    expect(againBody.id).toBe(firstBody.id);
+    expect(againBody.upload.fields.key).toBe(firstBody.upload.fields.key);
+    expect(otherBody.status).toBe(422);
+    expect((await json(otherBody)).error.code).toBe('idempotency_key_reused');
+    expect(otherTenant.status).toBe(201);
+    expect((await json(otherTenant)).id).not.toBe(firstBody.id);
+  });
+
+  it('creates one job for concurrent requests with the same Idempotency-Key', async () => {
+    // Act
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        h.call('POST', '/v1/jobs', { json: { preset: 'mild' }, headers: { 'idempotency-key': 'burst' } }),
+      ),
+    );
+    // Assess
+    const ids = new Set(await Promise.all(answers.map(async (response) => (await json(response)).id)));
+    expect(ids.size).toBe(1);
+    expect(answers.map((response) => response.status).sort()).toEqual([200, 200, 200, 200, 201]);
+  });
+
+  it('refuses a malformed Idempotency-Key', async () => {
+    // Act
+    const response = await h.call('POST', '/v1/jobs', { headers: { 'idempotency-key': 'has space' } });
+    // Assess
+    expect(response.status).toBe(400);
+  });
+
+  it('accepts a loopback http webhook in local mode', async () => {
+    // Act
+    const response = await h.call('POST', '/v1/jobs', {
+      json: { webhook: { url: 'http://127.0.0.1:9999/hook' } },
+    });
+    // Assess
+    expect(response.status).toBe(201);
+  });
+});
+
+describe('webhook URL checks at creation (production policy)', () => {
+  let production: LocalHarness;
+
+  beforeEach(async () => {
+    production = await localHarness({
+      overrides: {
+        webhookTargets: new NodeWebhookTargetChecker({ mode: 'aws', allowHosts: [] }, async (host) =>
+          host === 'hooks.example.com' ? ['93.184.216.34'] : ['10.1.2.3'],
+        ),
+      },
+    });
+  });
+
+  afterEach(async () => {
+    await production.close();
+  });
+
+  it.each([
+    ['http://127.0.0.1/hook', 'scheme_not_allowed'],
+    ['https://127.0.0.1/hook', 'forbidden_address'],
+    ['https://169.254.169.254/latest/meta-data', 'forbidden_address'],
+    ['https://10.0.0.1/hook', 'forbidden_address'],
+    ['https://[::1]/hook', 'forbidden_address'],
+    ['https://[::ffff:127.0.0.1]/hook', 'forbidden_address'],
+    ['https://internal.example.com/hook', 'forbidden_address'],
+  ])('refuses %s with 400 naming %s', async (url, reason) => {
+    // Act
+    const response = await production.call('POST', '/v1/jobs', { json: { webhook: { url } } });
+    // Assess
+    expect(response.status).toBe(400);
+    const error = (await json(response)).error;
+    expect(error).toMatchObject({ code: 'webhook_target_refused', details: { reason } });
+    expect(error.message).toContain(reason);
+  });
+
+  it('accepts https to a public host', async () => {
+    // Act
+    const response = await production.call('POST', '/v1/jobs', {
+      json: { webhook: { url: 'https://hooks.example.com/dr2e', events: ['job.succeeded'] } },
+    });
+    // Assess
+    expect(response.status).toBe(201);
+  });
+});
+
+describe('GET /v1/jobs/{id}', () => {
+  it('shows status, timings, and signed links to the outputs that download', async () => {
+    // Prepare
+    const job = await createJob({ output: { format: 'png', keepDr2: true } });
+    await uploadPng(job.upload);
+    await completeJob(h.services.jobs, job.id, true);
+    // Act
+    const response = await h.call('GET', `/v1/jobs/${job.id}`);
+    // Assess
+    expect(response.status).toBe(200);
+    const view = await json(response);
+    expect(view).toMatchObject({
+      id: job.id,
+      status: 'succeeded',
+      attempts: 1,
+      usage: { images: 1, modelSeconds: 2.5 },
+      timestamps: {
+        created: expect.any(String),
+        uploaded: expect.any(String),
+        queued: expect.any(String),
+        succeeded: expect.any(String),
+      },
+      output: {
+        format: 'png',
+        restored: { url: expect.stringContaining('/local-download?'), expiresAt: expect.any(String) },
+        dr2: { url: expect.stringContaining('/local-download?'), expiresAt: expect.any(String) },
+      },
+      webhookDeliveries: [],
+    });
+    expect(JSON.stringify(view)).not.toContain('restoredKey');
+    const download = await h.app.request(view.output.restored.url);
+    expect(download.status).toBe(200);
+    expect(download.headers.get('content-type')).toBe('image/png');
+    expect(new Uint8Array(await download.arrayBuffer()).subarray(0, 4)).toEqual(
+      new Uint8Array([0x89, 0x50, 0x4e, 0x47]),
+    );
+  });
+
+  it('refuses a tampered download link with 403', async () => {
+    // Prepare
+    const job = await createJob();
+    await uploadPng(job.upload);
+    await completeJob(h.services.jobs, job.id);
+    const view = await json(await h.call('GET', `/v1/jobs/${job.id}`));
+    const tampered = view.output.restored.url.replace(
+      /key=[^&]+/,
+      `key=${encodeURIComponent(blobKeys.input(tenantA, job.id))}`,
+    );
+    // Act
+    const response = await h.app.request(tampered);
+    // Assess
+    expect(response.status).toBe(403);
+    expect((await json(response)).error.code).toBe('invalid_signature');
+  });
+
+  it('answers 404 for an id that is not a job id', async () => {
+    // Act
+    const response = await h.call('GET', '/v1/jobs/not-a-job');
+    // Assess
+    expect(response.status).toBe(404);
+  });
+});
+
+describe('GET /v1/jobs', () => {
+  it('pages through all jobs newest first with the cursor', async () => {
+    // Prepare
+    const created: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      created.push((await createJob()).id);
+      await new Promise((resolve) => setTimeout(resolve, 2)); // distinct creation milliseconds
+    }
+    // Act
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const query = cursor ? `?limit=2&cursor=${encodeURIComponent(cursor)}` : '?limit=2';
+      const page = await json(await h.call('GET', `/v1/jobs${query}`));
+      seen.push(...page.jobs.map((job: { id: string }) => job.id));
+      cursor = page.nextCursor;
+      pages += 1;
+    } while (cursor && pages < 10);
+    // Assess
+    expect(seen).toEqual([...created].reverse());
+    expect(pages).toBe(3);
+  });
+
+  it('filters by status', async () => {
+    // Prepare
+    const queued = await createJob();
+    await uploadPng(queued.upload);
+    await createJob();
+    // Act
+    const page = await json(await h.call('GET', '/v1/jobs?status=queued'));
+    // Assess
+    expect(page.jobs.map((job: { id: string }) => job.id)).toEqual([queued.id]);
+  });
+
+  it.each(['?limit=0', '?limit=101', '?cursor=garbage', '?status=weird', '?colour=blue'])(
+    'refuses %s with 400',
+    async (query) => {
+      // Act
+      const response = await h.call('GET', `/v1/jobs${query}`);
+      // Assess
+      expect(response.status).toBe(400);
+      expect((await json(response)).error.code).toBe('validation_failed');
+    },
+  );
+});
+
+describe('POST /v1/jobs/{id}/start', () => {
+  it('answers 409 upload_missing before the upload, then queues once', async () => {
+    // Prepare
+    const job = await createJob();
+    // Act
+    const early = await h.call('POST', `/v1/jobs/${job.id}/start`);
+    await h.services.blobs.put(blobKeys.input(tenantA, job.id), await pngBytes(), {
+      contentType: 'image/png',
+    });
+    const started = await h.call('POST', `/v1/jobs/${job.id}/start`);
+    const again = await h.call('POST', `/v1/jobs/${job.id}/start`);
+    // Assess
+    expect([early.status, (await json(early)).error.code]).toEqual([409, 'upload_missing']);
+    expect([started.status, (await json(started)).status]).toEqual([202, 'queued']);
+    expect([again.status, (await json(again)).status]).toEqual([200, 'queued']);
+    expect((await h.services.queue.stats()).visible).toBe(1);
+  });
+});
+
+describe('POST /v1/jobs/{id}/cancel', () => {
+  let receiver: Server;
+  let deliveries: { headers: Record<string, string>; body: string }[];
+
+  beforeEach(async () => {
+    deliveries = [];
+    receiver = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        deliveries.push({ headers: request.headers as Record<string, string>, body });
+        response.end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', () => resolve()));
+  });
+
+  afterEach(async () => {
+    receiver.closeAllConnections();
+    await new Promise((resolve) => receiver.close(resolve));
+  });
+
+  it('cancels a queued job, sends a signed job.canceled webhook and records the delivery', async () => {
+    // Prepare
+    const port = (receiver.address() as AddressInfo).port;
+    const job = await createJob({ webhook: { url: `http://127.0.0.1:${port}/hook` } });
+    await uploadPng(job.upload);
+    // Act
+    const response = await h.call('POST', `/v1/jobs/${job.id}/cancel`);
+    // Assess
+    expect(response.status).toBe(200);
+    const view = await json(response);
+    expect(view).toMatchObject({ status: 'canceled', error: { code: 'canceled' } });
+    expect(deliveries).toHaveLength(1);
+    const secret = (await h.services.tenants.get(tenantA))?.webhookSecret ?? '';
+    await expect(
+      verifyWebhook({ secret, headers: deliveries[0]?.headers ?? {}, body: deliveries[0]?.body ?? '' }),
+    ).resolves.toBeTruthy();
+    expect(JSON.parse(deliveries[0]?.body ?? '{}')).toMatchObject({
+      type: 'job.canceled',
+      data: { id: job.id },
+    });
+    const after = await json(await h.call('GET', `/v1/jobs/${job.id}`));
+    expect(after.webhookDeliveries).toEqual([
+      expect.objectContaining({ event: 'job.canceled', attempt: 1, ok: true, status: 200 }),
+    ]);
+  });
+
+  it('is idempotent for a canceled job and refuses a succeeded one with 409', async () => {
+    // Prepare
+    const canceled = await createJob();
+    await h.call('POST', `/v1/jobs/${canceled.id}/cancel`);
+    const done = await createJob();
+    await uploadPng(done.upload);
+    await completeJob(h.services.jobs, done.id);
+    // Act
+    const again = await h.call('POST', `/v1/jobs/${canceled.id}/cancel`);
+    const refused = await h.call('POST', `/v1/jobs/${done.id}/cancel`);
+    // Assess
+    expect([again.status, (await json(again)).status]).toEqual([200, 'canceled']);
+    expect([refused.status, (await json(refused)).error.code]).toEqual([409, 'invalid_transition']);
+  });
+});
+
+describe('DELETE /v1/jobs/{id}', () => {
+  it('removes input and outputs; the job then reads as 404 and leaves the list', async () => {
+    // Prepare
+    const job = await createJob({ output: { format: 'png', keepDr2: true } });
+    await uploadPng(job.upload);
+    await completeJob(h.services.jobs, job.id, true);
+    // Act
+    const response = await h.call('DELETE', `/v1/jobs/${job.id}`);
+    // Assess
+    expect(response.status).toBe(204);
+    expect((await h.call('GET', `/v1/jobs/${job.id}`)).status).toBe(404);
+    expect((await h.call('DELETE', `/v1/jobs/${job.id}`)).status).toBe(404);
+    expect((await json(await h.call('GET', '/v1/jobs'))).jobs).toEqual([]);
+    for (const key of [
+      blobKeys.input(tenantA, job.id),
+      blobKeys.restored(tenantA, job.id, 'png'),
+      blobKeys.dr2(tenantA, job.id),
+    ]) {
+      expect(await h.services.blobs.head(key)).toBeUndefined();
+    }
+  });
+
+  it('cancels a queued job before deleting it, so a worker will not run it', async () => {
+    // Prepare
+    const job = await createJob();
+    await uploadPng(job.upload);
+    // Act
+    await h.call('DELETE', `/v1/jobs/${job.id}`);
+    // Assess
+    expect(await h.services.jobs.get(job.id)).toMatchObject({
+      status: 'canceled',
+      error: { code: 'deleted' },
+    });
+  });
+});
+
+describe('GET /v1/usage', () => {
+  it("sums the tenant's usage in the period", async () => {
+    // Prepare
+    const ids = [(await createJob()).id, (await createJob()).id, (await createJob()).id];
+    const record = (jobId: string, tenantId: string, at: string, images: number, modelSeconds: number) =>
+      h.services.usage.record({ tenantId, jobId, at: new Date(at), images, modelSeconds });
+    await record(ids[0] ?? '', tenantA, '2025-01-10T00:00:00Z', 1, 2.5);
+    await record(ids[1] ?? '', tenantA, '2025-01-31T23:00:00Z', 1, 1.25);
+    await record(ids[2] ?? '', tenantA, '2025-02-01T00:00:00Z', 1, 9);
+    await record(ids[2] ?? '', await localTenantId(KEY_B), '2025-01-15T00:00:00Z', 4, 4);
+    // Act
+    const response = await h.call('GET', '/v1/usage?from=2025-01-01&to=2025-02-01');
+    // Assess
+    expect(response.status).toBe(200);
+    expect(await json(response)).toEqual({
+      from: '2025-01-01T00:00:00.000Z',
+      to: '2025-02-01T00:00:00.000Z',
+      jobs: 2,
+      images: 2,
+      modelSeconds: 3.75,
+    });
+  });
+
+  it.each(['?from=yesterday', '?from=2025-02-01&to=2025-01-01', '?from=2020-01-01&to=2025-01-01'])(
+    'refuses %s with 400',
+    async (query) => {
+      // Act
+      const response = await h.call('GET', `/v1/usage${query}`);
+      // Assess
+      expect(response.status).toBe(400);
+    },
+  );
+});
+
+describe('GET /openapi.json', () => {
+  it('is an OpenAPI 3.1 document with every route and resolvable schema references', async () => {
+    // Act
+    const response = await h.call('GET', '/openapi.json', { key: null });
+    // Assess
+    expect(response.status).toBe(200);
+    const doc = await json(response);
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths).sort()).toEqual(
+      [
+        '/healthz',
+        '/openapi.json',
+        '/v1/jobs',
+        '/v1/jobs/{id}',
+        '/v1/jobs/{id}/cancel',
+        '/v1/jobs/{id}/start',
+        '/v1/tenant',
+        '/v1/usage',
+      ].sort(),
+    );
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map(
+      (m) => m[1],
+    );
+    expect(refs.length).toBeGreaterThan(5);
+    for (const ref of refs) expect(doc.components.schemas).toHaveProperty(ref ?? '');
+    expect(doc.components.schemas.CreateJobRequest.properties).toHaveProperty('preset');
+    expect(doc.components.schemas.Job.properties).toHaveProperty('webhookDeliveries');
+  });
+});
+
+describe('errors', () => {
+  it('answers unknown routes with a JSON 404', async () => {
+    // Act
+    const response = await h.call('GET', '/nowhere');
+    // Assess
+    expect(response.status).toBe(404);
+    expect(response.headers.get('content-type')).toMatch(/application\/json/);
+  });
+
+  it('hides internals of unexpected errors behind a JSON 500', async () => {
+    // Prepare
+    const broken = await localHarness({
+      overrides: {
+        jobs: {
+          ...h.services.jobs,
+          get: async () => {
+            throw new Error('disk on fire at /secret/path');
+          },
+        } as JobStore,
+      },
+    });
+    // Act
+    const response = await broken.call('GET', '/v1/jobs/job_01JGFJJZ000000000000000000');
+    const text = await response.text();
+    await broken.close();
+    // Assess
+    expect(response.status).toBe(500);
+    expect(JSON.parse(text)).toEqual({ error: { code: 'internal_error', message: 'internal error' } });
+    expect(text).not.toContain('secret');
+  });
+});
