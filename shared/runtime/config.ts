@@ -30,6 +30,7 @@
  * | `DR2E_BATCH_SIZE` | worker: images per model call | 4 |
  * | `DR2E_VISIBILITY_TIMEOUT_SECONDS` | worker: message lease, extended while a batch runs | 120 |
  * | `DR2E_SHUTDOWN_DEADLINE_SECONDS` | worker: time to finish or release work after SIGTERM | 100 |
+ * | `DR2E_POLL_WAIT_SECONDS` | worker: long-poll wait per queue receive (0 to 20) | 20 |
  * | `DR2E_LOG_LEVEL` | all | `info` |
  */
 import { z } from 'zod';
@@ -75,6 +76,7 @@ export const RuntimeConfigSchema = z.object({
   DR2E_BATCH_SIZE: positiveInt(4),
   DR2E_VISIBILITY_TIMEOUT_SECONDS: positiveInt(120),
   DR2E_SHUTDOWN_DEADLINE_SECONDS: positiveInt(100),
+  DR2E_POLL_WAIT_SECONDS: z.coerce.number().int().min(0).max(20).default(20),
   DR2E_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
