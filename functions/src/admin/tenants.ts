@@ -1,0 +1,116 @@
+/**
+ * Operator helper for the tenants secret (`DR2E_TENANTS_SECRET_ARN`, format in
+ * shared/adapters/aws/secrets-tenant-directory.ts):
+ *
+ * ```sh
+ * npm run tenants -- add "Acme Photos"            # new tenant: prints the API key (once) and its JSON entry
+ * npm run tenants -- add "Acme Photos" --id acme
+ * npm run tenants -- rotate-key acme              # a second key for an existing tenant: add the hash to its entry
+ * npm run tenants -- hash dr2e_sk_...             # the stored form of a key
+ * npm run tenants -- check < secret.json          # validate a secret before putting it
+ * ```
+ *
+ * Nothing is written anywhere: paste the entry into the secret's `tenants` array (for example
+ * with `aws secretsmanager put-secret-value`). The API picks up new keys within seconds.
+ */
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { Command } from 'commander';
+import {
+  parseTenantSecret,
+  TenantSecretEntrySchema,
+  type TenantSecretEntry,
+} from '../../../shared/adapters/aws/secrets-tenant-directory.js';
+import { generateApiKey, hashApiKey } from '../../../shared/src/api-keys.js';
+import { randomBytes, toHex } from '../../../shared/src/encoding.js';
+import { parseWith } from '../../../shared/src/schemas.js';
+import { generateWebhookSecret } from '../../../shared/src/webhooks.js';
+
+/** A tenant id from a display name: lower-case words joined by `-`, plus a short random tail. */
+export function tenantIdFromName(name: string): string {
+  const slug = name
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '') // accents split off by NFKD
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40);
+  return `${slug || 'tenant'}-${toHex(randomBytes(3))}`;
+}
+
+/**
+ * A new tenant entry and its API key (shown once; only the hash goes into the secret).
+ *
+ * @example
+ * ```ts
+ * const { apiKey, entry } = await newTenantEntry('Acme Photos');
+ * // entry = { id: 'acme-photos-1a2b3c', name: 'Acme Photos', apiKeyHashes: ['sha256:...'], webhookSecret: 'whsec_...' }
+ * ```
+ */
+export async function newTenantEntry(
+  name: string,
+  id?: string,
+): Promise<{ apiKey: string; entry: TenantSecretEntry }> {
+  const apiKey = generateApiKey();
+  const entry = parseWith(
+    TenantSecretEntrySchema,
+    {
+      id: id ?? tenantIdFromName(name),
+      name,
+      apiKeyHashes: [await hashApiKey(apiKey)],
+      webhookSecret: generateWebhookSecret(),
+    },
+    'tenant entry',
+  );
+  return { apiKey, entry };
+}
+
+/** The CLI (exported so tests can run it with their own output). */
+export function tenantsCli(write: (text: string) => void = (text) => process.stdout.write(text)): Command {
+  const program = new Command('tenants').description('Manage dr2e tenants (entries of the tenants secret)');
+  program.exitOverride();
+  program
+    .command('add')
+    .argument('<name>', 'display name')
+    .option('--id <id>', 'tenant id (default: from the name)')
+    .description('create a tenant: prints its API key once and the entry for the secret')
+    .action(async (name: string, options: { id?: string }) => {
+      const { apiKey, entry } = await newTenantEntry(name, options.id);
+      write(`API key (give it to the tenant; it is not stored anywhere): ${apiKey}\n`);
+      write(`Add this entry to the "tenants" array of the secret:\n${JSON.stringify(entry, null, 2)}\n`);
+    });
+  program
+    .command('rotate-key')
+    .argument('<tenantId>')
+    .description('a new API key for a tenant: add the hash to its apiKeyHashes, remove the old hash later')
+    .action(async (tenantId: string) => {
+      const apiKey = generateApiKey();
+      write(`New API key for ${tenantId}: ${apiKey}\nAdd to its apiKeyHashes: ${await hashApiKey(apiKey)}\n`);
+    });
+  program
+    .command('hash')
+    .argument('<apiKey>')
+    .description('the stored form of an API key')
+    .action(async (apiKey: string) => write(`${await hashApiKey(apiKey)}\n`));
+  program
+    .command('check')
+    .argument('[file]', 'secret JSON file (default: stdin)')
+    .description('validate a tenants secret')
+    .action((file?: string) => {
+      const secret = parseTenantSecret(readFileSync(file ?? 0, 'utf8'));
+      write(`ok: ${secret.tenants.length} tenants (${secret.tenants.map((t) => t.id).join(', ')})\n`);
+    });
+  return program;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  tenantsCli()
+    .parseAsync(process.argv)
+    .catch((error: unknown) => {
+      const code = (error as { code?: string }).code;
+      if (code === 'commander.helpDisplayed' || code === 'commander.help' || code === 'commander.version')
+        return;
+      console.error(error instanceof Error ? error.message : String(error));
+      process.exitCode = 1;
+    });
+}
