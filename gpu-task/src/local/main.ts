@@ -1,0 +1,163 @@
+/**
+ * The local embedded stack (`npm start`): the API and the worker in ONE process on 127.0.0.1,
+ * on the local adapters (everything under `DR2E_DATA_DIR`) with the default model.
+ *
+ * Reads `PORT` (default 8787), `DR2E_DATA_DIR` (default `.data`), `DR2E_API_KEYS`
+ * (comma-separated; with none set one key is generated, kept in the data dir and printed), and
+ * the other variables of shared/runtime/config.ts. `DR2E_MODE` is always `local` here.
+ *
+ * Jobs survive a restart: the queue, job records and files are on disk. Ctrl-C drains like the
+ * worker does on SIGTERM (the running batch finishes, or its jobs go back to the queue); a
+ * second Ctrl-C exits at once, and the queue redelivers whatever was held once its lease
+ * (`DR2E_VISIBILITY_TIMEOUT_SECONDS`, 30 s by default here) runs out.
+ *
+ * {@link startLocalStack} is what the demo and the end-to-end tests start in-process.
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { startApiServer, type ApiServer } from '../../../functions/src/entry/node-server.js';
+import { loadRuntimeConfig, type RuntimeConfig } from '../../../shared/runtime/config.js';
+import type { Dr2eEngine } from '../engine/dr2e-engine.js';
+import { createJsonLogger, errorFields, type Logger, type LogLevel } from '../worker/log.js';
+import { createWorker, loadWorkerEngine } from '../worker/runtime.js';
+import type { Dr2eWorker, RestoreEngine, WorkerSettings } from '../worker/worker.js';
+
+/** Shorter than on AWS: a restarted laptop process should pick up interrupted jobs quickly. */
+const LOCAL_VISIBILITY_TIMEOUT_SECONDS = 30;
+/** Short polls, so Ctrl-C does not wait on a long poll (the local queue is a folder scan). */
+const LOCAL_POLL_WAIT_SECONDS = 1;
+
+export interface LocalStack {
+  /** Base URL of the API, e.g. `http://127.0.0.1:8787`. */
+  url: string;
+  server: ApiServer;
+  worker: Dr2eWorker;
+  /** Resolves when the worker has stopped (after {@link LocalStack.close}). */
+  workerDone: Promise<void>;
+  /** The key generated because `DR2E_API_KEYS` was empty. */
+  generatedApiKey?: string;
+  /** Drains the worker (see the module comment), then stops the API. */
+  close(reason?: string): Promise<void>;
+}
+
+export interface StartLocalStackOptions {
+  /** Environment to read (default `process.env`). */
+  env?: Record<string, string | undefined>;
+  log?: Logger;
+  /** An engine to use instead of loading the configured model (tests share one). */
+  engine?: RestoreEngine;
+  /** Worker settings on top of the configuration's. */
+  workerSettings?: Partial<WorkerSettings>;
+}
+
+/**
+ * Starts API + worker on the local adapters.
+ *
+ * @example
+ * ```ts
+ * const stack = await startLocalStack({ env: { PORT: '0', DR2E_DATA_DIR: dir, DR2E_API_KEYS: key } });
+ * await fetch(`${stack.url}/healthz`);
+ * await stack.close();
+ * ```
+ */
+export async function startLocalStack(options: StartLocalStackOptions = {}): Promise<LocalStack> {
+  const env = options.env ?? process.env;
+  const config = localConfig(env);
+  const log = options.log ?? createJsonLogger({ level: config.DR2E_LOG_LEVEL, base: { service: 'local' } });
+  let ownEngine: Dr2eEngine | undefined;
+  const engine =
+    options.engine ?? (ownEngine = await loadWorkerEngine(config, log.child({ component: 'worker' })));
+  const server = await startApiServer({ config, logger: log.child({ component: 'api' }) });
+  const worker = createWorker({
+    config,
+    services: server.services,
+    engine,
+    log: log.child({ component: 'worker' }),
+    // One process on a laptop: its liveness is the API answering, not a file in /tmp.
+    heartbeatFile: null,
+    settings: {
+      ...(env.DR2E_VISIBILITY_TIMEOUT_SECONDS
+        ? {}
+        : { visibilityTimeoutSeconds: LOCAL_VISIBILITY_TIMEOUT_SECONDS }),
+      ...(env.DR2E_POLL_WAIT_SECONDS ? {} : { pollWaitSeconds: LOCAL_POLL_WAIT_SECONDS }),
+      ...options.workerSettings,
+    },
+  });
+  const workerDone = worker.run();
+  let closing: Promise<void> | undefined;
+  return {
+    url: server.url,
+    server,
+    worker,
+    workerDone,
+    ...(server.services.generatedApiKey ? { generatedApiKey: server.services.generatedApiKey } : {}),
+    close(reason = 'close') {
+      closing ??= (async () => {
+        await worker.stop(reason);
+        await workerDone;
+        await server.close();
+        await ownEngine?.dispose();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** The runtime configuration with `DR2E_MODE` forced to `local`. */
+export function localConfig(env: Record<string, string | undefined>): RuntimeConfig {
+  return loadRuntimeConfig({ ...env, DR2E_MODE: 'local' });
+}
+
+/** What to print after start: where it listens and a curl walk-through. */
+export function usageText(url: string, dataDir: string, apiKey: string | undefined): string {
+  const key = apiKey ?? '<one of DR2E_API_KEYS>';
+  return [
+    '',
+    `dr2e local stack: API and worker on ${url} (data in ${path.resolve(dataDir)})`,
+    apiKey
+      ? `API key (kept in ${path.join(dataDir, 'local-api-key')}): ${apiKey}`
+      : 'API keys: from DR2E_API_KEYS',
+    '',
+    'Try it:',
+    `  export DR2E_URL=${url} DR2E_KEY=${key}`,
+    `  curl -s -X POST "$DR2E_URL/v1/jobs" -H "Authorization: Bearer $DR2E_KEY" \\`,
+    `       -H 'content-type: application/json' -d '{"preset":"medium"}'`,
+    '  # -> {"id":"job_...","upload":{"url":...,"fields":{...}}}: POST the fields and the file as',
+    '  #    multipart form data, file last:  curl -F key=... -F <each field>=... -F file=@face.png <upload.url>',
+    `  curl -s "$DR2E_URL/v1/jobs/<id>" -H "Authorization: Bearer $DR2E_KEY"   # status, progress, output links`,
+    '  npm run demo    # the whole flow with the sample faces and a webhook receiver',
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const env = { ...process.env };
+  const config = localConfig(env);
+  const log = createJsonLogger({ level: config.DR2E_LOG_LEVEL as LogLevel, base: { service: 'local' } });
+  const stack = await startLocalStack({ env, log });
+  log.info('local stack listening', { url: stack.url, dataDir: path.resolve(config.DR2E_DATA_DIR) });
+  // Plain text (not JSON) so a person can copy the key and the commands.
+  console.log(usageText(stack.url, config.DR2E_DATA_DIR, stack.generatedApiKey));
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) process.exit(130);
+    log.info('stopping (Ctrl-C again to exit at once)', { signal });
+    stack.close(signal).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error('shutdown failed', errorFields(error));
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

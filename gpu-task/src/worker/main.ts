@@ -1,0 +1,60 @@
+/**
+ * The GPU worker process: `node dist/gpu-task/src/worker/main.js` in the container, or
+ * `node --import tsx gpu-task/src/worker/main.ts` from a checkout.
+ *
+ * Reads the runtime configuration (shared/runtime/config.ts; `DR2E_MODE=aws` on ECS), downloads
+ * the models when `DR2E_MODELS_S3_URI` is set, loads the engine, builds the services and runs
+ * the worker until SIGTERM or SIGINT; then drains within `DR2E_SHUTDOWN_DEADLINE_SECONDS` (the
+ * running batch finishes, or its jobs are put back in the queue) and exits 0. A second signal
+ * exits at once (the queue redelivers whatever was held). Exits 1 when it cannot start (bad
+ * configuration, model not loadable).
+ */
+import { pathToFileURL } from 'node:url';
+import { loadRuntimeConfig } from '../../../shared/runtime/config.js';
+import { createServices } from '../../../shared/runtime/services.js';
+import { createJsonLogger, errorFields, type Logger, type LogLevel } from './log.js';
+import { createWorker, loadWorkerEngine, taskProtectionFromEnv } from './runtime.js';
+
+async function main(log: Logger): Promise<void> {
+  const config = loadRuntimeConfig(process.env);
+  const engine = await loadWorkerEngine(config, log);
+  const services = await createServices(config);
+  const worker = createWorker({
+    config,
+    services,
+    engine,
+    log,
+    taskProtection: taskProtectionFromEnv(process.env, log),
+  });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      log.warn('second signal: exiting now', { signal });
+      process.exit(130);
+    }
+    void worker.stop(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  log.info('worker process ready', { mode: config.DR2E_MODE, pid: process.pid });
+  await worker.run();
+  await engine.dispose();
+  await services.close();
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const levels: readonly string[] = ['debug', 'info', 'warn', 'error'];
+  const wanted = process.env.DR2E_LOG_LEVEL ?? 'info';
+  const log = createJsonLogger({
+    level: (levels.includes(wanted) ? wanted : 'info') as LogLevel,
+    base: { service: 'worker' },
+  });
+  main(log).then(
+    () => process.exit(0),
+    (error: unknown) => {
+      log.error('worker failed to start or crashed', errorFields(error, true));
+      process.exit(1);
+    },
+  );
+}

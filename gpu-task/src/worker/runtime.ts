@@ -1,0 +1,118 @@
+/**
+ * Wiring the worker from the runtime configuration: the worker entry point
+ * (`gpu-task/src/worker/main.ts`) and the local stack (`npm start`) both start it here.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import type { RuntimeConfig } from '../../../shared/runtime/config.js';
+import type { Services } from '../../../shared/runtime/services.js';
+import { Dr2eEngine } from '../engine/dr2e-engine.js';
+import { DEFAULT_HEARTBEAT_FILE } from './heartbeat-file.js';
+import type { Logger } from './log.js';
+import { downloadModels } from './model-download.js';
+import { EcsTaskProtection, noTaskProtection, type TaskProtection } from './task-protection.js';
+import { Dr2eWorker, type RestoreEngine, type WorkerSettings } from './worker.js';
+
+/** Worker settings from `DR2E_*` variables (the rest keep their defaults). */
+export function workerSettingsFromConfig(config: RuntimeConfig): Partial<WorkerSettings> {
+  return {
+    batchSize: config.DR2E_BATCH_SIZE,
+    visibilityTimeoutSeconds: config.DR2E_VISIBILITY_TIMEOUT_SECONDS,
+    maxReceives: config.DR2E_MAX_RECEIVES,
+    shutdownDeadlineSeconds: config.DR2E_SHUTDOWN_DEADLINE_SECONDS,
+    downloadUrlTtlSeconds: config.DR2E_DOWNLOAD_URL_TTL_SECONDS,
+    pollWaitSeconds: config.DR2E_POLL_WAIT_SECONDS,
+  };
+}
+
+/**
+ * The pipeline manifest to load: with `DR2E_MODELS_S3_URI`, the prefix is downloaded first and
+ * `DR2E_MODEL` (default `pipeline.json`) is relative to it; else `DR2E_MODEL` as given, or
+ * undefined for the embedded default.
+ */
+export async function resolveModelManifest(
+  config: RuntimeConfig,
+  log: Logger,
+  modelsDir: string = path.join(os.tmpdir(), 'dr2e-models'),
+): Promise<string | undefined> {
+  if (!config.DR2E_MODELS_S3_URI) return config.DR2E_MODEL ? path.resolve(config.DR2E_MODEL) : undefined;
+  const { S3Client } = await import('@aws-sdk/client-s3');
+  const s3 = new S3Client(config.AWS_REGION ? { region: config.AWS_REGION } : {});
+  try {
+    await downloadModels({ s3, uri: config.DR2E_MODELS_S3_URI, dir: modelsDir, log });
+  } finally {
+    s3.destroy();
+  }
+  return path.resolve(modelsDir, config.DR2E_MODEL ?? 'pipeline.json');
+}
+
+/** Loads the configured model on the configured device (manifests and checksums are verified). */
+export async function loadWorkerEngine(config: RuntimeConfig, log: Logger): Promise<Dr2eEngine> {
+  const model = await resolveModelManifest(config, log);
+  const started = Date.now();
+  const engine = await Dr2eEngine.load({
+    ...(model ? { model } : {}),
+    device: config.DR2E_DEVICE,
+    ...(config.DR2E_THREADS ? { intraOpThreads: config.DR2E_THREADS } : {}),
+  });
+  log.info('model loaded', {
+    model: engine.name,
+    device: config.DR2E_DEVICE,
+    resolution: engine.resolution,
+    outputSize: engine.outputSize,
+    ms: Date.now() - started,
+  });
+  return engine;
+}
+
+/** Scale-in protection through the ECS agent when running on ECS (`ECS_AGENT_URI` is set). */
+export function taskProtectionFromEnv(env: NodeJS.ProcessEnv, log: Logger): TaskProtection {
+  const agentUri = env.ECS_AGENT_URI;
+  return agentUri ? new EcsTaskProtection({ agentUri, log }) : noTaskProtection;
+}
+
+export interface CreateWorkerOptions {
+  config: RuntimeConfig;
+  services: Services;
+  engine: RestoreEngine;
+  log: Logger;
+  /** Liveness file (default `/tmp/dr2e-worker-heartbeat`; `null` for none). */
+  heartbeatFile?: string | null;
+  taskProtection?: TaskProtection;
+  /** Extra settings on top of the configuration's (tests, the local stack). */
+  settings?: Partial<WorkerSettings>;
+}
+
+/**
+ * A worker on the given services (the guarded webhook sender among them).
+ *
+ * @example
+ * ```ts
+ * const worker = createWorker({ config, services, engine, log });
+ * process.once('SIGTERM', () => void worker.stop('SIGTERM'));
+ * await worker.run();
+ * ```
+ */
+export function createWorker(options: CreateWorkerOptions): Dr2eWorker {
+  const { config, services, log } = options;
+  const heartbeatFile = options.heartbeatFile === undefined ? DEFAULT_HEARTBEAT_FILE : options.heartbeatFile;
+  return new Dr2eWorker({
+    services: {
+      queue: services.queue,
+      jobs: services.jobs,
+      blobs: services.blobs,
+      usage: services.usage,
+      tenants: services.tenants,
+      webhooks: services.webhookSender,
+    },
+    engine: options.engine,
+    settings: {
+      ...workerSettingsFromConfig(config),
+      heartbeatFile: heartbeatFile ?? undefined,
+      ...options.settings,
+    },
+    clock: services.clock,
+    log,
+    taskProtection: options.taskProtection ?? noTaskProtection,
+  });
+}

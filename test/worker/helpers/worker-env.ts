@@ -1,0 +1,287 @@
+/**
+ * A worker on the local adapters in a temporary directory, with a recording webhook sender and
+ * a scripted wrapper around the real (tiny) engine, for the worker's unit tests.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DiskJobStore, FilesystemBlobStore, LocalQueue } from '../../../shared/adapters/local/index.js';
+import {
+  batchKeyFor,
+  blobKeys,
+  generateWebhookSecret,
+  hashApiKey,
+  InMemoryUsageLedger,
+  JobQueueMessageSchema,
+  newJob,
+  newJobId,
+  StaticTenantDirectory,
+  transitionJob,
+  webhookHeaders,
+  type Job,
+  type JobParams,
+  type JobQueueMessage,
+  type Tenant,
+  type WebhookConfig,
+  type WebhookDeliveryResult,
+  type WebhookHeaders,
+  type WebhookSendRequest,
+  type WebhookSender,
+} from '../../../shared/src/index.js';
+import type {
+  Dr2eEngine,
+  EngineImageInput,
+  ImageRestoration,
+  RestoreImagesOptions,
+} from '../../../gpu-task/src/engine/dr2e-engine.js';
+import { Dr2eWorker, type RestoreEngine, type WorkerSettings } from '../../../gpu-task/src/worker/worker.js';
+import { createJsonLogger, type Logger } from '../../../gpu-task/src/worker/log.js';
+import type { TaskProtection } from '../../../gpu-task/src/worker/task-protection.js';
+
+export const TINY_MODEL = path.resolve(import.meta.dirname, '../../../gpu-task/models/tiny/pipeline.json');
+
+/** Fast settings: short leases and polls, no backoff waits, quick webhook retries. */
+export const FAST_SETTINGS: Partial<WorkerSettings> = {
+  batchSize: 4,
+  visibilityTimeoutSeconds: 6,
+  maxReceives: 3,
+  shutdownDeadlineSeconds: 30,
+  pollWaitSeconds: 0.2,
+  batchWindowMs: 50,
+  progressIntervalMs: 0,
+  retryBackoff: { baseMs: 0, maxMs: 0, jitter: 0 },
+  webhookRetry: { maxAttempts: 3, baseMs: 10, maxMs: 20, jitter: 0 },
+  deadLetterSweepIntervalMs: 0,
+};
+
+/** One webhook the recording sender was asked to deliver, as signed bytes on the wire. */
+export interface SentWebhook {
+  request: WebhookSendRequest;
+  body: string;
+  headers: WebhookHeaders;
+}
+
+/** A {@link WebhookSender} that signs like the real one and records instead of POSTing. */
+export class RecordingWebhookSender implements WebhookSender {
+  readonly sent: SentWebhook[] = [];
+  /** What each attempt returns (default: 200). */
+  answer: (request: WebhookSendRequest) => WebhookDeliveryResult = () => ({
+    ok: true,
+    status: 200,
+    durationMs: 1,
+  });
+
+  async send(request: WebhookSendRequest): Promise<WebhookDeliveryResult> {
+    const body = JSON.stringify(request.payload);
+    const headers = await webhookHeaders({
+      id: request.messageId,
+      timestamp: new Date(),
+      body,
+      secret: request.secret,
+    });
+    this.sent.push({ request, body, headers });
+    return this.answer(request);
+  }
+
+  forJob(jobId: string): SentWebhook[] {
+    return this.sent.filter((sent) => sent.request.payload.data.id === jobId);
+  }
+}
+
+type StepHook = (
+  step: number,
+  ids: readonly string[],
+  signal: AbortSignal | undefined,
+) => void | Promise<void>;
+
+/**
+ * The real engine behind hooks: counts calls and finished images per job, can fail a call
+ * before it starts, and can pause at a step (the worker's progress writes run in between).
+ */
+export class ScriptedEngine implements RestoreEngine {
+  /** Job ids of each call, in order. */
+  readonly calls: string[][] = [];
+  /** Per job id: how many times the engine returned a restored image for it. */
+  readonly restored = new Map<string, number>();
+  /** Return an error to throw it instead of running the call. */
+  failCall: ((ids: readonly string[]) => Error | undefined) | undefined;
+  /** Awaited after each step. */
+  onStep: StepHook | undefined;
+
+  constructor(private readonly inner: Dr2eEngine) {}
+
+  async restoreImages(
+    inputs: readonly EngineImageInput[],
+    options: RestoreImagesOptions = {},
+  ): Promise<ImageRestoration[]> {
+    const ids = inputs.map((input) => input.id);
+    this.calls.push(ids);
+    const failure = this.failCall?.(ids);
+    if (failure) throw failure;
+    const results = await this.inner.restoreImages(inputs, {
+      ...options,
+      onStep: async (progress) => {
+        await options.onStep?.(progress);
+        await this.onStep?.(progress.step, ids, options.signal);
+      },
+    });
+    for (const result of results) {
+      if (result.ok) this.restored.set(result.id, (this.restored.get(result.id) ?? 0) + 1);
+    }
+    return results;
+  }
+}
+
+/** Records the protection switches the worker makes. */
+export class RecordingTaskProtection implements TaskProtection {
+  readonly calls: ('enable' | 'disable')[] = [];
+  protected = false;
+  async enable(): Promise<void> {
+    this.calls.push('enable');
+    this.protected = true;
+  }
+  async disable(): Promise<void> {
+    this.calls.push('disable');
+    this.protected = false;
+  }
+}
+
+export interface QueueJobOptions {
+  bytes: Uint8Array;
+  contentType?: string;
+  params?: Partial<JobParams>;
+  webhook?: WebhookConfig;
+  /** Send the queue message (default true). */
+  send?: boolean;
+}
+
+export interface WorkerEnv {
+  dir: string;
+  tenant: Tenant;
+  blobs: FilesystemBlobStore;
+  jobs: DiskJobStore;
+  queue: LocalQueue<JobQueueMessage>;
+  usage: InMemoryUsageLedger;
+  tenants: StaticTenantDirectory;
+  webhooks: RecordingWebhookSender;
+  logLines: Record<string, unknown>[];
+  log: Logger;
+  /** A job in `queued` with its input stored and (by default) its message sent. */
+  queueJob(options: QueueJobOptions): Promise<Job>;
+  worker(engine: RestoreEngine, settings?: Partial<WorkerSettings>, protection?: TaskProtection): Dr2eWorker;
+  job(jobId: string): Promise<Job>;
+  close(): Promise<void>;
+}
+
+export const WEBHOOK: WebhookConfig = {
+  url: 'https://hooks.example.com/dr2e',
+  events: ['job.succeeded', 'job.failed', 'job.canceled'],
+};
+
+export async function createWorkerEnv(maxReceives = 3): Promise<WorkerEnv> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'dr2e-worker-'));
+  const tenant: Tenant = { id: 'tenant-a', name: 'Tenant A', webhookSecret: generateWebhookSecret() };
+  const tenants = new StaticTenantDirectory([
+    { ...tenant, apiKeyHashes: [await hashApiKey('dr2e_sk_test')] },
+  ]);
+  const blobs = new FilesystemBlobStore({
+    rootDir: path.join(dir, 'blobs'),
+    signingSecret: 'worker-test-signing-secret',
+    uploadUrl: 'http://127.0.0.1:9/local-upload',
+    downloadUrl: 'http://127.0.0.1:9/local-download',
+  });
+  const jobs = new DiskJobStore({ dir: path.join(dir, 'jobs') });
+  const queue = new LocalQueue({
+    dir: path.join(dir, 'queues'),
+    name: 'jobs',
+    schema: JobQueueMessageSchema,
+    maxReceives,
+    pollIntervalMs: 20,
+  });
+  const usage = new InMemoryUsageLedger();
+  const webhooks = new RecordingWebhookSender();
+  const logLines: Record<string, unknown>[] = [];
+  const log = createJsonLogger({
+    level: 'debug',
+    write: (line) => logLines.push(JSON.parse(line) as Record<string, unknown>),
+  });
+  let seed = 100;
+  const env: WorkerEnv = {
+    dir,
+    tenant,
+    blobs,
+    jobs,
+    queue,
+    usage,
+    tenants,
+    webhooks,
+    logLines,
+    log,
+    async queueJob(options) {
+      const at = new Date();
+      const params: JobParams = {
+        steps: 10,
+        seed: seed++,
+        output: { format: 'png', keepDr2: false },
+        ...options.params,
+      };
+      const id = newJobId(at);
+      const job = newJob({
+        id,
+        tenantId: tenant.id,
+        model: 'tiny',
+        params,
+        inputKey: blobKeys.input(tenant.id, id),
+        at,
+        ...(options.webhook ? { webhook: options.webhook } : {}),
+      });
+      await jobs.create(job);
+      await blobs.put(job.input.key, options.bytes, { contentType: options.contentType ?? 'image/png' });
+      const uploaded = transitionJob(job, { to: 'uploaded', at, input: { bytes: options.bytes.length } });
+      const queued = transitionJob(uploaded, { to: 'queued', at });
+      const stored = await jobs.update(queued, job.version);
+      if (options.send !== false) {
+        await queue.send({ jobId: job.id, tenantId: tenant.id, batchKey: batchKeyFor(params, 'tiny') });
+      }
+      return stored;
+    },
+    worker(engine, settings = {}, protection) {
+      return new Dr2eWorker({
+        services: { queue, jobs, blobs, usage, tenants, webhooks },
+        engine,
+        settings: { ...FAST_SETTINGS, maxReceives, ...settings },
+        log,
+        ...(protection ? { taskProtection: protection } : {}),
+      });
+    },
+    async job(jobId) {
+      const job = await jobs.get(jobId);
+      if (!job) throw new Error(`no job ${jobId}`);
+      return job;
+    },
+    close: () => rm(dir, { recursive: true, force: true }),
+  };
+  return env;
+}
+
+/** Polls `check` until it returns a truthy value (or throws after `timeoutMs`). */
+export async function waitFor<T>(
+  check: () => Promise<T> | T,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** A promise with its resolve function, to pause an engine step until the test says so. */
+export function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}

@@ -1,0 +1,186 @@
+/** Pure parts of the worker: batch choice, backoff, webhook bookkeeping, ECS task protection. */
+import { describe, expect, it } from 'vitest';
+import { backoffDelayMs, sleep } from '../../gpu-task/src/worker/backoff.js';
+import { takeBatch } from '../../gpu-task/src/worker/batching.js';
+import { createJsonLogger, silentLogger } from '../../gpu-task/src/worker/log.js';
+import { EcsTaskProtection } from '../../gpu-task/src/worker/task-protection.js';
+import { isFinalFailure, webhookPending } from '../../gpu-task/src/worker/webhook-delivery.js';
+import { newJob, transitionJob, type Job, type WebhookDelivery } from '../../shared/src/index.js';
+
+describe('takeBatch', () => {
+  it('takes the oldest item and later ones with its key, up to the batch size, keeping the rest in order', () => {
+    // Prepare
+    const held = ['a1', 'b1', 'a2', 'c1', 'a3', 'a4'].map((name) => ({ name, batchKey: name[0] as string }));
+
+    // Act
+    const batch = takeBatch(held, 3);
+
+    // Assess
+    expect(batch.map((item) => item.name)).toEqual(['a1', 'a2', 'a3']);
+    expect(held.map((item) => item.name)).toEqual(['b1', 'c1', 'a4']);
+  });
+
+  it('serves a rare schedule once it is the oldest, however many popular ones arrive', () => {
+    // Prepare: one 'b' behind a stream of 'a's.
+    const held = [{ batchKey: 'a' }, { batchKey: 'b' }, { batchKey: 'a' }];
+
+    // Act: the first batch takes the 'a's, new 'a's arrive, the next batch starts with 'b'.
+    takeBatch(held, 4);
+    held.push({ batchKey: 'a' }, { batchKey: 'a' });
+    const second = takeBatch(held, 4);
+
+    // Assess
+    expect(second).toEqual([{ batchKey: 'b' }]);
+  });
+
+  it('returns nothing for nothing', () => {
+    expect(takeBatch([], 4)).toEqual([]);
+  });
+});
+
+describe('backoffDelayMs', () => {
+  it('doubles from the base up to the cap without jitter', () => {
+    const policy = { baseMs: 1000, maxMs: 5000, jitter: 0 };
+    expect([1, 2, 3, 4].map((retry) => backoffDelayMs(retry, policy))).toEqual([1000, 2000, 4000, 5000]);
+  });
+
+  it('draws the jittered share at random', () => {
+    const policy = { baseMs: 1000, maxMs: 8000, jitter: 0.5 };
+    expect(backoffDelayMs(3, policy, () => 0)).toBe(2000);
+    expect(backoffDelayMs(3, policy, () => 1)).toBe(4000);
+  });
+
+  it('sleep ends early when aborted', async () => {
+    const controller = new AbortController();
+    const pending = sleep(60_000, controller.signal);
+    controller.abort();
+    await expect(pending).resolves.toBe(false);
+  });
+});
+
+describe('webhook bookkeeping', () => {
+  const base = newJob({
+    id: 'job_01JAAAAAAAAAAAAAAAAAAAAAAA',
+    tenantId: 't',
+    model: 'tiny',
+    params: { steps: 10, seed: 1, output: { format: 'png', keepDr2: false } },
+    inputKey: 'tenants/t/jobs/job_01JAAAAAAAAAAAAAAAAAAAAAAA/input',
+    at: new Date(0),
+    webhook: { url: 'https://example.com/h', events: ['job.succeeded', 'job.failed', 'job.canceled'] },
+  });
+  const at = new Date(1000);
+  const failed: Job = transitionJob(
+    transitionJob(transitionJob(transitionJob(base, { to: 'uploaded', at }), { to: 'queued', at }), {
+      to: 'running',
+      at,
+    }),
+    { to: 'failed', at, error: { code: 'image_decode_failed', message: 'bad' } },
+  );
+  const attempt = (n: number, extra: Partial<WebhookDelivery>): WebhookDelivery => ({
+    at: at.toISOString(),
+    event: 'job.failed',
+    attempt: n,
+    messageId: 'msg_x_failed',
+    ok: false,
+    ...extra,
+  });
+
+  it('is pending until an attempt succeeds, an answer is final, or attempts run out', () => {
+    expect(webhookPending(failed, 3)).toBe(true);
+    expect(webhookPending({ ...failed, webhookDeliveries: [attempt(1, { status: 503 })] }, 3)).toBe(true);
+    expect(webhookPending({ ...failed, webhookDeliveries: [attempt(1, { ok: true, status: 200 })] }, 3)).toBe(
+      false,
+    );
+    expect(webhookPending({ ...failed, webhookDeliveries: [attempt(1, { status: 404 })] }, 3)).toBe(false);
+    const three = [1, 2, 3].map((n) => attempt(n, { status: 500 }));
+    expect(webhookPending({ ...failed, webhookDeliveries: three }, 3)).toBe(false);
+  });
+
+  it('leaves job.canceled to the API', () => {
+    const canceled = transitionJob(base, { to: 'canceled', at });
+    expect(webhookPending(canceled, 3)).toBe(false);
+  });
+
+  it('treats guard refusals and definite 4xx as final, 408/429/5xx and network errors as retryable', () => {
+    expect(isFinalFailure({ ok: false, error: 'refused (forbidden_address): 10.0.0.1' })).toBe(true);
+    expect(isFinalFailure({ ok: false, status: 400 })).toBe(true);
+    expect(isFinalFailure({ ok: false, status: 429 })).toBe(false);
+    expect(isFinalFailure({ ok: false, status: 408 })).toBe(false);
+    expect(isFinalFailure({ ok: false, status: 502 })).toBe(false);
+    expect(isFinalFailure({ ok: false, error: 'TimeoutError: timed out' })).toBe(false);
+  });
+});
+
+describe('EcsTaskProtection', () => {
+  function fakeAgent(answer = '{"protection":{"ProtectionEnabled":true}}') {
+    const requests: { url: string; method: string; body: unknown }[] = [];
+    const fetchImpl = (async (input: string | URL | Request, init?: RequestInit) => {
+      requests.push({
+        url: String(input),
+        method: init?.method ?? 'GET',
+        body: JSON.parse(String(init?.body)),
+      });
+      return new Response(answer, { status: 200 });
+    }) as typeof fetch;
+    return { requests, fetchImpl };
+  }
+
+  it('enables with an expiry, renews only when half of it has passed, and disables', async () => {
+    // Prepare
+    const agent = fakeAgent();
+    let now = 0;
+    const protection = new EcsTaskProtection({
+      agentUri: 'http://169.254.170.2/v3/abc/',
+      expiresInMinutes: 10,
+      log: silentLogger,
+      fetch: agent.fetchImpl,
+      now: () => now,
+    });
+
+    // Act
+    await protection.enable();
+    await protection.enable(); // too early to renew
+    now += 6 * 60_000;
+    await protection.enable(); // renews
+    await protection.disable();
+    await protection.disable(); // already off
+
+    // Assess
+    expect(agent.requests).toEqual([
+      {
+        url: 'http://169.254.170.2/v3/abc/task-protection/v1/state',
+        method: 'PUT',
+        body: { ProtectionEnabled: true, ExpiresInMinutes: 10 },
+      },
+      {
+        url: 'http://169.254.170.2/v3/abc/task-protection/v1/state',
+        method: 'PUT',
+        body: { ProtectionEnabled: true, ExpiresInMinutes: 10 },
+      },
+      {
+        url: 'http://169.254.170.2/v3/abc/task-protection/v1/state',
+        method: 'PUT',
+        body: { ProtectionEnabled: false },
+      },
+    ]);
+  });
+
+  it('logs an agent failure instead of throwing, and tries again next time', async () => {
+    // Prepare
+    const agent = fakeAgent('{"failure":{"Reason":"TASK_NOT_FOUND"}}');
+    const lines: string[] = [];
+    const protection = new EcsTaskProtection({
+      agentUri: 'http://agent',
+      log: createJsonLogger({ write: (line) => lines.push(line) }),
+      fetch: agent.fetchImpl,
+    });
+
+    // Act
+    await protection.enable();
+    await protection.enable();
+
+    // Assess
+    expect(agent.requests).toHaveLength(2);
+    expect(lines.some((line) => line.includes('task protection failed'))).toBe(true);
+  });
+});
