@@ -2,7 +2,7 @@
  * The app behind `hono/aws-lambda` (as `entry/lambda-http.ts` serves it): API Gateway HTTP API
  * v2 events in, proxy results out, JSON bodies read (plain and base64) and JSON errors out.
  */
-import { handle } from 'hono/aws-lambda';
+import { handle, type LambdaEvent } from 'hono/aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KEY_A, localHarness, type LocalHarness } from './helpers.js';
 
@@ -27,7 +27,7 @@ function httpApiEvent(
       : options.base64
         ? Buffer.from(options.body).toString('base64')
         : options.body;
-  return {
+  const event = {
     version: '2.0',
     routeKey: '$default',
     rawPath,
@@ -54,6 +54,8 @@ function httpApiEvent(
       timeEpoch: 1735689600000,
     },
   };
+  // Only the fields API Gateway always sends; the type also lists optional authorizer data.
+  return event as unknown as LambdaEvent;
 }
 
 describe('Lambda HTTP handler (API Gateway HTTP API v2)', () => {
@@ -66,7 +68,7 @@ describe('Lambda HTTP handler (API Gateway HTTP API v2)', () => {
       headers: { authorization: `Bearer ${KEY_A}` },
     });
     // Act
-    const result = await handler(event as never);
+    const result = await handler(event);
     // Assess
     expect(result.statusCode).toBe(201);
     expect(JSON.parse(result.body)).toMatchObject({ status: 'created', upload: { url: expect.any(String) } });
@@ -74,7 +76,7 @@ describe('Lambda HTTP handler (API Gateway HTTP API v2)', () => {
 
   it('answers 401 as JSON with WWW-Authenticate', async () => {
     // Act
-    const result = await handle(h.app)(httpApiEvent('GET', '/v1/jobs') as never);
+    const result = await handle(h.app)(httpApiEvent('GET', '/v1/jobs'));
     // Assess
     expect(result.statusCode).toBe(401);
     expect(result.headers?.['www-authenticate']).toMatch(/^Bearer/);
