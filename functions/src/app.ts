@@ -160,7 +160,9 @@ export function createApp(services: AppServices, options: Partial<AppOptions> = 
     app.use(async (c, next) => {
       const started = performance.now();
       await next();
-      const jobId = /\/v1\/jobs\/(job_[0-9A-Z]{26})/.exec(c.req.path)?.[1];
+      // The job a request is about: from its path, or from Location for a create.
+      const about = `${c.req.path} ${c.res.headers.get('location') ?? ''}`;
+      const jobId = /\/v1\/jobs\/(job_[0-9A-Z]{26})/.exec(about)?.[1];
       logger.info('request', {
         method: c.req.method,
         path: c.req.path,

@@ -18,7 +18,7 @@ import type { BlobStore } from '../../../shared/src/ports/blob-store.js';
 import { readBodyWithLimit } from '../http/body.js';
 import { ApiError, WrongContentTypeError } from '../http/errors.js';
 import type { Logger } from '../log.js';
-import type { Dispatcher } from '../services/dispatch.js';
+import { parseInputKey, type Dispatcher } from '../services/dispatch.js';
 import { UPLOAD_ERROR_CODES } from '../services/uploads.js';
 
 /** Room for the form fields and multipart boundaries on top of the file itself. */
@@ -69,7 +69,11 @@ export function localBlobRoutes(options: LocalBlobRoutesOptions): Hono {
         message: 'the uploaded file is empty',
         retryable: false,
       });
-      logger.info('empty upload refused', { key, outcome: outcome.outcome });
+      logger.info('empty upload refused', {
+        jobId: parseInputKey(key)?.jobId,
+        key,
+        outcome: outcome.outcome,
+      });
       throw new ApiError(UPLOAD_ERROR_CODES.empty, 400, 'the uploaded file is empty');
     }
 
@@ -83,7 +87,11 @@ export function localBlobRoutes(options: LocalBlobRoutesOptions): Hono {
     // Like an S3 event; a queue outage answers 503 `dispatch_failed` (the file is stored, and
     // POST /v1/jobs/{id}/start or a new upload retries the dispatch).
     const outcome = await dispatcher.handleObjectCreated(verified.key);
-    logger.debug('upload dispatched', { key: verified.key, outcome: outcome.outcome });
+    logger.debug('upload dispatched', {
+      jobId: parseInputKey(verified.key)?.jobId,
+      key: verified.key,
+      outcome: outcome.outcome,
+    });
     return c.body(null, 204);
   });
 
