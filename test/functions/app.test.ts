@@ -497,6 +497,21 @@ describe('DELETE /v1/jobs/{id}', () => {
     }
   });
 
+  it('removes an input uploaded after the delete through the old form', async () => {
+    // Prepare
+    const job = await createJob();
+    await h.call('DELETE', `/v1/jobs/${job.id}`);
+    // Act
+    const response = await h.app.request(job.upload.url, {
+      method: 'POST',
+      body: uploadFormData(job.upload, await pngBytes(), 'image/png'),
+    });
+    // Assess
+    expect(response.status).toBe(204);
+    expect(await h.services.blobs.head(blobKeys.input(tenantA, job.id))).toBeUndefined();
+    expect((await h.services.queue.stats()).visible).toBe(0);
+  });
+
   it('cancels a queued job before deleting it, so a worker will not run it', async () => {
     // Prepare
     const job = await createJob();

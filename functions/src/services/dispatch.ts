@@ -37,6 +37,7 @@ import type { Job, JobError } from '../../../shared/src/schemas.js';
 import { DomainError } from '../../../shared/src/errors.js';
 import { isJobId } from '../../../shared/src/ids.js';
 import { errorFields, silentLogger, type Logger } from '../log.js';
+import { isDeletedJob } from './job-views.js';
 import { noopNotifier, type JobNotifier } from './notifier.js';
 import { checkUploadSize, inspectUploadBytes } from './uploads.js';
 
@@ -138,6 +139,12 @@ export class Dispatcher {
     if (!job || job.tenantId !== parsed.tenantId || job.input.key !== key) {
       this.logger.warn('object for an unknown job', { jobId: parsed.jobId, key });
       return { outcome: 'ignored', reason: 'job_not_found', jobId: parsed.jobId };
+    }
+    if (isDeletedJob(job)) {
+      // Uploaded through a form issued before the job was deleted: the data must not stay.
+      await this.options.blobs.delete(key);
+      this.logger.info('input of a deleted job removed', { jobId: job.id });
+      return { outcome: 'ignored', reason: 'job_finished', jobId: job.id };
     }
     return this.dispatch(job);
   }
