@@ -213,10 +213,46 @@ class FullSizeTest(unittest.TestCase):
 
     def _export(self, arch: str, layout_file: str) -> tuple[dict, object]:
         checkpoint = self.dir / "published-layout.pt"
-        torch.save(random_state(layout(layout_file), seed=11), checkpoint)
+        state = random_state(layout(layout_file), seed=11)
+        torch.save(state, checkpoint)
         options = ExportOptions(name=arch, source="random published layout", license=LICENSES["mit-test"])
         result = export_checkpoint(arch, default_config(arch), checkpoint, self.dir / f"{arch}.onnx", options)
+        self._write_engine_probe(arch, state, result)
         return result.manifest, result
+
+    def _write_engine_probe(self, arch: str, state: dict, result: object) -> None:
+        """With DR2E_EXPORT_PROBE_DIR set (test/models/python.test.ts sets it), keep the exported
+        model and a PyTorch reference computed from the *unconverted* checkpoint (spectral norm
+        still as torch's own module), so the TypeScript engine's session wrapper can be checked
+        against PyTorch on the full-size published layouts."""
+        probe_root = os.environ.get("DR2E_EXPORT_PROBE_DIR")
+        if not probe_root:
+            return
+        target = Path(probe_root) / arch
+        target.mkdir(parents=True, exist_ok=True)
+        onnx_path = result.onnx_path  # type: ignore[attr-defined]
+        (target / onnx_path.name).write_bytes(onnx_path.read_bytes())
+        (target / "manifest.json").write_text(result.manifest_path.read_text())  # type: ignore[attr-defined]
+        generator = torch.Generator().manual_seed(5)
+        if arch == "dr2-unet":
+            model = build_unet(default_config(arch)).eval()
+            model.load_state_dict(state, strict=True)
+            size = default_config(arch).image_size
+            x = torch.randn(1, 3, size, size, generator=generator)
+            t = torch.tensor([500], dtype=torch.int64)
+            with torch.no_grad():
+                out = model(x, t)
+            t.numpy().astype("<i8").tofile(target / "t.i64")
+        else:
+            model = build_sparnet(default_config(arch)).eval()
+            model.load_state_dict(state, strict=True)
+            size = default_config(arch).in_size
+            x = torch.rand(1, 3, size, size, generator=generator) * 2 - 1
+            with torch.no_grad():
+                out = model(x)
+        x.numpy().astype("<f4").tofile(target / "x.f32")
+        out.numpy().astype("<f4").tofile(target / "out.f32")
+        (target / "probe.json").write_text(json.dumps({"arch": arch, "x": list(x.shape), "out": list(out.shape)}))
 
     def test_dr2_unet_256(self) -> None:
         manifest, result = self._export("dr2-unet", "dr2-ffhq-256-unet.json")
