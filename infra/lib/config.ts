@@ -1,0 +1,255 @@
+/**
+ * The deployment's settings, read from CDK context (`cdk.json` "context", or `-c key=value` on the
+ * command line) and validated once, so a typo fails the synth with a message naming the key
+ * instead of producing a half-right stack.
+ *
+ * Values given with `-c` arrive as strings; the schema coerces them (`-c spot=true`,
+ * `-c maxTasks=8`, `-c instanceTypes=g5.xlarge,g6.xlarge`). Every key and its default is listed
+ * in `infra/README.md`.
+ */
+import { z } from 'zod';
+
+/** A CDK context node, or anything else that answers `tryGetContext` (tests pass a plain map). */
+export interface ContextSource {
+  tryGetContext(key: string): unknown;
+}
+
+/** Strings from `-c` become numbers; numbers stay numbers. */
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** `true`/`false` from JSON or from a `-c` string. */
+const bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')]);
+
+/** A list from JSON (`["a","b"]`) or from a comma-separated `-c` string (`a,b`). Empty string = empty list. */
+const list = (item: z.ZodString) =>
+  z
+    .union([
+      z.array(z.string()),
+      z.string().transform((value) =>
+        value
+          .split(',')
+          .map((part) => part.trim())
+          .filter((part) => part.length > 0),
+      ),
+    ])
+    .pipe(z.array(item));
+
+/** An optional string where `""` (the documented "unset" in cdk.json) means unset. */
+const optional = (inner: z.ZodString) =>
+  z
+    .string()
+    .optional()
+    .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()))
+    .pipe(inner.optional());
+
+const gpuInstanceType = z
+  .string()
+  .regex(
+    /^(g4dn|g5|g6|g6e|gr6)\.(x|2x|4x|8x|12x|16x|24x|48x)?large$/,
+    'must be a g4dn, g5, g6, g6e or gr6 instance type such as g5.xlarge',
+  );
+
+const s3Prefix = z
+  .string()
+  .regex(/^([A-Za-z0-9!_.*'()-]+\/)+$/, 'must be a key prefix ending in "/" such as models/default/')
+  .refine((prefix) => !prefix.startsWith('tenants/') && !prefix.startsWith('job-store/'), {
+    message:
+      'must not overlap the tenants/ or job-store/ prefixes (their lifecycle rules would delete models)',
+  });
+
+/** Retention periods CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS: readonly number[] = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+/** The schema of every context key the app reads, with its default. */
+export const InfraConfigSchema = z
+  .object({
+    /** Name of the CloudFormation stack. */
+    stackName: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/)
+      .default('Dr2e'),
+    /** AWS account; unset = an environment-agnostic stack (synth needs no credentials). */
+    account: optional(z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id')),
+    /** AWS region; unset = environment-agnostic (the region of the deploying credentials). */
+    region: optional(z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must be a region such as us-east-1')),
+    /**
+     * Availability zones for the worker VPC. Only read when both account and region are set; then
+     * naming them avoids a context lookup (which needs credentials) at synth time.
+     */
+    availabilityZones: list(
+      z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, 'must be an AZ such as us-east-1a'),
+    ).default([]),
+
+    // GPU workers
+    /** GPU instance types for the worker Auto Scaling group, in order of preference. */
+    instanceTypes: list(gpuInstanceType)
+      .default(['g5.xlarge'])
+      .refine((types) => types.length > 0, {
+        message: 'needs at least one instance type',
+      }),
+    /** ECS GPU-optimised AMI: Amazon Linux 2023 (NVIDIA driver 580) or Amazon Linux 2 (driver 550; past end of support). */
+    gpuAmi: z.enum(['al2', 'al2023']).default('al2023'),
+    /** Most worker tasks (one GPU each) and so most GPU instances. */
+    maxTasks: int(1, 100).default(4),
+    /** Backlog (visible + in-flight messages) one task is expected to clear; more starts another task. */
+    backlogPerTask: int(1, 1000).default(8),
+    /** Minutes the queue must be empty (nothing visible, nothing in flight) before tasks scale to zero. */
+    scaleInAfterMinutes: int(1, 60).default(10),
+    /** Run the GPU instances on Spot (cheaper, can be reclaimed with a 2-minute warning). */
+    spot: bool.default(false),
+    /**
+     * How the workers reach AWS and the webhook targets:
+     * `private-nat` private subnets + one NAT gateway (webhooks reach the internet),
+     * `isolated` private subnets with VPC interface endpoints only (no internet: webhooks to
+     * public hosts cannot be delivered), `public` public subnets with a public IPv4 per running
+     * instance and no inbound rule (cheapest when idle).
+     */
+    workerNetwork: z.enum(['private-nat', 'isolated', 'public']).default('private-nat'),
+    /** Also create interface endpoints in `private-nat` mode (keeps SQS/ECR/Logs traffic off the NAT). */
+    interfaceEndpoints: bool.default(false),
+    /** CPU units (1024 = 1 vCPU) reserved for the worker task. */
+    workerCpu: int(256, 192 * 1024).default(3072),
+    /** Memory (MiB) reserved for the worker task (a soft limit, so larger instances are used fully). */
+    workerMemoryMiB: int(512, 2 * 1024 * 1024).default(12288),
+    /** Root volume of a GPU instance in GiB (the CUDA image plus models live here). */
+    rootVolumeGiB: int(30, 16384).default(100),
+    /** Images per model call on the GPU (DR2E_BATCH_SIZE). */
+    batchSize: int(1, 64).default(4),
+    /** Seconds ECS waits after SIGTERM before SIGKILL; the worker drains within this. */
+    stopTimeoutSeconds: int(30, 120).default(120),
+
+    // Queue
+    /** Receives before a message moves to the dead-letter queue (DR2E_MAX_RECEIVES). */
+    maxReceives: int(1, 1000).default(3),
+    /** Queue visibility timeout = the worker's lease, extended by its heartbeat while a batch runs. */
+    visibilityTimeoutSeconds: int(30, 43200).default(120),
+    /** Days a job message waits in the queue before SQS drops it. */
+    queueRetentionDays: int(1, 14).default(4),
+    /** Age of the oldest queued message (s) that raises an alarm; include a cold start (minutes). */
+    oldestMessageAlarmSeconds: int(60, 1209600).default(1800),
+
+    // Storage
+    /** Days inputs and outputs (`tenants/`) are kept. */
+    dataRetentionDays: int(1, 3650).default(7),
+    /** Days job records (`job-store/`) are kept. */
+    jobRecordRetentionDays: int(1, 3650).default(90),
+    /** Days CloudWatch log groups keep events. */
+    logRetentionDays: z.coerce
+      .number()
+      .int()
+      .refine((days) => LOG_RETENTION_DAYS.includes(days), {
+        message: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
+      })
+      .default(30),
+    /** Days the S3 server access logs and VPC flow logs are kept. */
+    accessLogRetentionDays: int(1, 3650).default(90),
+    /** Largest upload the signed form accepts, in bytes (DR2E_UPLOAD_MAX_BYTES). */
+    uploadMaxBytes: int(1024, 5 * 1024 * 1024 * 1024).default(25 * 1024 * 1024),
+    /** Browser origins allowed to POST uploads and GET outputs directly (CORS). */
+    corsAllowedOrigins: list(
+      z
+        .string()
+        .regex(/^(\*|https?:\/\/[^/\s]+)$/, 'must be "*" or an origin such as https://app.example.com'),
+    ).default(['*']),
+
+    // API
+    /** Hosts exempt from the webhook private-address guard (DR2E_WEBHOOK_ALLOW_HOSTS). */
+    webhookAllowHosts: list(
+      z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, 'must be a host name or address'),
+    ).default([]),
+    /** Steady-state requests per second across the API (stage default route throttling). */
+    apiThrottleRate: int(1, 100000).default(50),
+    /** Burst of requests the API absorbs above the rate. */
+    apiThrottleBurst: int(1, 100000).default(100),
+    /** Log level of every component (DR2E_LOG_LEVEL). */
+    logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+
+    // Models and image
+    /** Where the worker gets its ONNX files: downloaded from S3 at start, or baked into the image. */
+    modelsSource: z.enum(['s3', 'image']).default('s3'),
+    /** Key prefix in the bucket holding the model files when modelsSource is s3. */
+    modelsPrefix: s3Prefix.default('models/default/'),
+    /** Pipeline manifest (DR2E_MODEL): relative to the prefix for s3; a path in the image otherwise (unset = the image's default). */
+    modelManifest: optional(
+      z.string().regex(/^[A-Za-z0-9_./-]+\.json$/, 'must be a path to a .json manifest'),
+    ),
+    /**
+     * A prebuilt worker image (ECR `account.dkr.ecr.region.amazonaws.com/name:tag` or a public
+     * image). Unset = build `gpu-task/Dockerfile` as a CDK asset at deploy time.
+     */
+    imageUri: optional(
+      z
+        .string()
+        .regex(
+          /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._/-]+(:[\w.-]+|@sha256:[a-f0-9]{64})?$/,
+          'must be an image reference such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/dr2e:v1',
+        ),
+    ),
+
+    // Operations
+    /** E-mail address subscribed to the alarm topic (unset = no subscription). */
+    alarmEmail: optional(z.string().email('must be an e-mail address')),
+  })
+  .superRefine((config, ctx) => {
+    if (config.apiThrottleBurst < config.apiThrottleRate) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['apiThrottleBurst'],
+        message: 'must be at least apiThrottleRate',
+      });
+    }
+    if (config.workerNetwork !== 'private-nat' && config.interfaceEndpoints) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['interfaceEndpoints'],
+        message: 'only applies to workerNetwork private-nat (isolated always has them, public needs none)',
+      });
+    }
+  });
+
+/** Validated deployment settings. */
+export type InfraConfig = z.infer<typeof InfraConfigSchema>;
+
+/** The context keys the app reads (every other key is ignored, e.g. CDK feature flags). */
+export const INFRA_CONTEXT_KEYS = Object.keys(InfraConfigSchema.shape) as (keyof InfraConfig)[];
+
+/** A context value that does not validate; the message lists every bad key. */
+export class InfraConfigError extends Error {
+  override readonly name = 'InfraConfigError';
+  readonly code = 'invalid_infra_context';
+}
+
+/**
+ * Read and validate the app's context.
+ *
+ * @example
+ * ```ts
+ * const app = new App();
+ * const config = readInfraConfig(app.node); // throws InfraConfigError on a bad value
+ * new Dr2eStack(app, config.stackName, { config });
+ * ```
+ */
+export function readInfraConfig(source: ContextSource): InfraConfig {
+  const raw: Record<string, unknown> = {};
+  for (const key of INFRA_CONTEXT_KEYS) {
+    const value = source.tryGetContext(key);
+    if (value !== undefined && value !== null) raw[key] = value;
+  }
+  const parsed = InfraConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) => `  ${issue.path.join('.') || '(context)'}: ${issue.message}`,
+    );
+    throw new InfraConfigError(
+      `invalid CDK context (cdk.json "context" or -c key=value):\n${problems.join('\n')}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** Seconds the worker has after SIGTERM: the stop timeout less a margin for uploads and exit. */
+export function shutdownDeadlineSeconds(config: Pick<InfraConfig, 'stopTimeoutSeconds'>): number {
+  return Math.max(10, config.stopTimeoutSeconds - 20);
+}

@@ -1,0 +1,204 @@
+/**
+ * Alarms (to one SNS topic, optionally e-mailed) and the operations dashboard.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { acceptNagFinding } from './nag.js';
+import { Construct } from 'constructs';
+import type { Api } from './api.js';
+import type { JobQueue } from './queue.js';
+import type { GpuWorkers } from './workers.js';
+
+/** Where alarms go. */
+export class AlertTopic extends Construct {
+  readonly topic: sns.Topic;
+
+  constructor(scope: Construct, id: string, props: { email?: string }) {
+    super(scope, id);
+    this.topic = new sns.Topic(this, 'Topic', { displayName: 'dr2e alarms', enforceSSL: true });
+    acceptNagFinding(
+      this.topic,
+      'AwsSolutions-SNS2',
+      'Carries only alarm and Auto Scaling error notices (no customer data). CloudWatch and Auto Scaling cannot publish to a topic under the AWS-managed SNS key, and a customer key with service grants would cost more than the notices are worth.',
+    );
+    if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
+  }
+}
+
+export interface ObservabilityProps {
+  topic: sns.ITopic;
+  jobs: JobQueue;
+  api: Api;
+  workers: GpuWorkers;
+  /** Oldest queued message age (s) that raises an alarm. */
+  oldestMessageAlarmSeconds: number;
+}
+
+/**
+ * @example
+ * ```ts
+ * new Observability(this, 'Observability', { topic, jobs, api, workers, oldestMessageAlarmSeconds: 1800 });
+ * ```
+ */
+export class Observability extends Construct {
+  readonly alarms: cloudwatch.Alarm[] = [];
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: ObservabilityProps) {
+    super(scope, id);
+    const { jobs, api, workers } = props;
+    const minute = Duration.minutes(1);
+    const fiveMinutes = Duration.minutes(5);
+
+    const deadLetters = jobs.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      period: minute,
+      statistic: 'Maximum',
+    });
+    const oldestAge = jobs.queue.metricApproximateAgeOfOldestMessage({
+      period: minute,
+      statistic: 'Maximum',
+    });
+    const dispatchFailures = api.dispatchFailures.metricApproximateNumberOfMessagesVisible({
+      period: minute,
+      statistic: 'Maximum',
+    });
+    const api5xx = api.httpApi.metricServerError({ period: fiveMinutes, statistic: 'Sum' });
+
+    this.alarm('DeadLetters', {
+      metric: deadLetters,
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      alarmDescription: 'A job message was received too often and moved to the dead-letter queue.',
+    });
+    this.alarm('OldestMessageAge', {
+      metric: oldestAge,
+      threshold: props.oldestMessageAlarmSeconds,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 3,
+      alarmDescription: `A queued job has waited ${props.oldestMessageAlarmSeconds} s or more (workers not starting or not keeping up).`,
+    });
+    this.alarm('DispatchFailures', {
+      metric: dispatchFailures,
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      alarmDescription: 'The dispatcher failed on an upload event after retries; the job stays "uploaded".',
+    });
+    this.alarm('Api5xx', {
+      metric: api5xx,
+      threshold: 5,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      alarmDescription: 'The API answered 5 or more 5xx responses in 5 minutes.',
+    });
+    for (const [name, fn] of [
+      ['ApiFunctionErrors', api.httpFunction.function],
+      ['DispatcherErrors', api.dispatcherFunction.function],
+    ] as const) {
+      this.alarm(name, {
+        metric: fn.metricErrors({ period: fiveMinutes, statistic: 'Sum' }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        alarmDescription: `${fn === api.httpFunction.function ? 'The API' : 'The dispatcher'} Lambda threw (unhandled error or timeout).`,
+      });
+    }
+
+    const clusterName = workers.cluster.clusterName;
+    const serviceName = workers.service.serviceName;
+    const containerInsights = (metricName: string, label: string) =>
+      new cloudwatch.Metric({
+        namespace: 'ECS/ContainerInsights',
+        metricName,
+        dimensionsMap: { ClusterName: clusterName, ServiceName: serviceName },
+        period: minute,
+        statistic: 'Maximum',
+        label,
+      });
+    const instances = new cloudwatch.Metric({
+      namespace: 'AWS/AutoScaling',
+      metricName: 'GroupInServiceInstances',
+      dimensionsMap: { AutoScalingGroupName: workers.autoScalingGroup.autoScalingGroupName },
+      period: minute,
+      statistic: 'Maximum',
+      label: 'GPU instances in service',
+    });
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.hours(6),
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Queue backlog',
+        left: [
+          jobs.queue.metricApproximateNumberOfMessagesVisible({
+            period: minute,
+            statistic: 'Maximum',
+            label: 'Waiting',
+          }),
+          jobs.queue.metricApproximateNumberOfMessagesNotVisible({
+            period: minute,
+            statistic: 'Maximum',
+            label: 'In flight',
+          }),
+        ],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({ title: 'Oldest queued job (s)', left: [oldestAge], width: 8 }),
+      new cloudwatch.GraphWidget({
+        title: 'Dead letters and failed dispatches',
+        left: [
+          deadLetters.with({ label: 'Dead-letter queue' }),
+          dispatchFailures.with({ label: 'Dispatch failures' }),
+        ],
+        width: 8,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Workers',
+        left: [
+          containerInsights('RunningTaskCount', 'Tasks running'),
+          containerInsights('DesiredTaskCount', 'Tasks desired'),
+          instances,
+        ],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'API latency (ms)',
+        left: [
+          api.httpApi.metricLatency({ period: minute, statistic: 'p50', label: 'p50' }),
+          api.httpApi.metricLatency({ period: minute, statistic: 'p99', label: 'p99' }),
+        ],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'API requests and errors',
+        left: [api.httpApi.metricCount({ period: minute, statistic: 'Sum', label: 'Requests' })],
+        right: [
+          api.httpApi.metricClientError({ period: minute, statistic: 'Sum', label: '4xx' }),
+          api.httpApi.metricServerError({ period: minute, statistic: 'Sum', label: '5xx' }),
+        ],
+        width: 8,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }),
+    );
+
+    for (const alarm of this.alarms) alarm.addAlarmAction(new actions.SnsAction(props.topic));
+  }
+
+  private alarm(id: string, props: cloudwatch.AlarmProps): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, id, {
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      ...props,
+    });
+    this.alarms.push(alarm);
+    return alarm;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Environment variables for the Lambda functions and the worker container, typed against the
+ * runtime's contract (`shared/runtime/config.ts`), so the stack can only set variables the code
+ * reads, under the names the code reads them.
+ */
+import { RUNTIME_VARIABLES, type RuntimeConfig } from '../../shared/runtime/config.js';
+
+/** Variables outside the DR2E contract that the platform itself reads. */
+export const PLATFORM_VARIABLES = ['NODE_OPTIONS'] as const;
+
+/** Values by runtime variable name; `undefined` entries are left out. */
+export type RuntimeEnvironment = Partial<
+  Record<keyof RuntimeConfig | (typeof PLATFORM_VARIABLES)[number], string>
+>;
+
+/** A variable name the runtime contract does not know. */
+export class UnknownRuntimeVariableError extends Error {
+  override readonly name = 'UnknownRuntimeVariableError';
+  readonly code = 'unknown_runtime_variable';
+}
+
+/**
+ * Drop unset entries and check every name against the runtime contract (a guard for values
+ * built with casts or spread from elsewhere; the type already rules out unknown names).
+ *
+ * @example
+ * ```ts
+ * runtimeEnvironment({ DR2E_MODE: 'aws', DR2E_BUCKET: bucket.bucketName, DR2E_MODEL: undefined });
+ * // -> { DR2E_MODE: 'aws', DR2E_BUCKET: '${Token[...]}' }
+ * ```
+ */
+export function runtimeEnvironment(values: RuntimeEnvironment): Record<string, string> {
+  const allowed = new Set<string>([...RUNTIME_VARIABLES, ...PLATFORM_VARIABLES]);
+  const environment: Record<string, string> = {};
+  for (const [name, value] of Object.entries(values)) {
+    if (!allowed.has(name)) {
+      throw new UnknownRuntimeVariableError(`${name} is not a variable of shared/runtime/config.ts`);
+    }
+    if (value !== undefined) environment[name] = value;
+  }
+  return environment;
+}

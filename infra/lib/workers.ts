@@ -1,0 +1,493 @@
+/**
+ * GPU workers: a VPC, an ECS cluster whose only capacity is an Auto Scaling group of GPU
+ * instances (0 when idle), the worker task (one GPU) and the scaling that starts it from zero
+ * when jobs are queued and stops it when the queue has been empty for a while.
+ */
+import path from 'node:path';
+import { type CfnElement, Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { acceptNagFinding } from './nag.js';
+import { Construct } from 'constructs';
+import { acceptObjectPrefixWildcards, listUnder } from './api.js';
+import type { InfraConfig } from './config.js';
+import { REPO_ROOT } from './lambda-bundle.js';
+import type { JobQueue } from './queue.js';
+import { BUCKET_PREFIXES, type Storage } from './storage.js';
+
+/** The file the worker touches on every poll loop; the health check wants it fresh. */
+export const HEARTBEAT_FILE = '/tmp/dr2e-worker-heartbeat';
+/** Heartbeat age (s) after which the container counts as unhealthy. */
+export const HEARTBEAT_MAX_AGE_SECONDS = 120;
+/** The same check as the Dockerfile's HEALTHCHECK (ECS ignores the image's own HEALTHCHECK). */
+export const HEALTH_CHECK_COMMAND = `test -f ${HEARTBEAT_FILE} && test $(( $(date +%s) - $(stat -c %Y ${HEARTBEAT_FILE}) )) -lt ${HEARTBEAT_MAX_AGE_SECONDS}`;
+/** Dockerfile of the worker image, relative to the repository root (the build context). */
+export const WORKER_DOCKERFILE = 'gpu-task/Dockerfile';
+/** awslogs non-blocking buffer: lines are dropped rather than stalling the worker when CloudWatch is slow. */
+const LOG_BUFFER = Size.mebibytes(4);
+
+export interface GpuWorkersProps {
+  config: InfraConfig;
+  storage: Storage;
+  jobs: JobQueue;
+  tenantsSecret: secretsmanager.ISecret;
+  /** Worker variables (from the runtime contract). */
+  environment: Record<string, string>;
+  /** Receives Auto Scaling launch/terminate errors. */
+  alarmTopic: sns.ITopic;
+}
+
+/**
+ * @example
+ * ```ts
+ * const workers = new GpuWorkers(this, 'Workers', { config, storage, jobs, tenantsSecret, environment, alarmTopic });
+ * workers.service.serviceName;
+ * ```
+ */
+export class GpuWorkers extends Construct {
+  readonly vpc: ec2.Vpc;
+  readonly cluster: ecs.Cluster;
+  readonly autoScalingGroup: autoscaling.AutoScalingGroup;
+  /** Role of the GPU instances (the ECS agent's permissions). */
+  readonly instanceRole: iam.Role;
+  readonly capacityProvider: ecs.AsgCapacityProvider;
+  readonly taskDefinition: ecs.Ec2TaskDefinition;
+  readonly container: ecs.ContainerDefinition;
+  readonly service: ecs.Ec2Service;
+  readonly logGroup: logs.LogGroup;
+  /** Messages waiting plus messages being worked on: what the scaling follows. */
+  readonly backlog: cloudwatch.IMetric;
+
+  constructor(scope: Construct, id: string, props: GpuWorkersProps) {
+    super(scope, id);
+    const { config, storage, jobs } = props;
+
+    this.vpc = this.createVpc(config, storage);
+
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc: this.vpc,
+      // Per-task GPU/CPU/memory metrics; with scale-to-zero there is nothing to bill while idle.
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
+
+    this.instanceRole = new iam.Role(this, 'InstanceRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: 'dr2e GPU container instances (ECS agent)',
+    });
+    this.autoScalingGroup = this.createAutoScalingGroup(config, this.instanceRole, props.alarmTopic);
+    this.capacityProvider = new ecs.AsgCapacityProvider(this, 'GpuCapacity', {
+      autoScalingGroup: this.autoScalingGroup,
+      // ECS adds instances when a task cannot be placed (scale-out from zero) and removes empty ones.
+      enableManagedScaling: true,
+      targetCapacityPercent: 100,
+      minimumScalingStepSize: 1,
+      maximumScalingStepSize: config.maxTasks,
+      // GPU AMI boot + ECS agent registration.
+      instanceWarmupPeriod: 180,
+      // Instances running a task are never picked by ASG scale-in.
+      enableManagedTerminationProtection: true,
+      enableManagedDraining: true,
+    });
+    // spotInstanceDraining here only acts on ASGs with a spot price; the mixed-instances Spot
+    // mode sets ECS_ENABLE_SPOT_INSTANCE_DRAINING in the launch template's user data instead.
+    this.cluster.addAsgCapacityProvider(this.capacityProvider);
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: config.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.taskDefinition = new ecs.Ec2TaskDefinition(this, 'Task', {
+      // Bridge: the container shares the instance's egress (NAT or public IP) and cannot reach the
+      // instance metadata service (hop limit 1, see the launch template).
+      networkMode: ecs.NetworkMode.BRIDGE,
+    });
+    this.container = this.taskDefinition.addContainer('worker', {
+      image: workerImage(this, config),
+      essential: true,
+      gpuCount: 1,
+      cpu: config.workerCpu,
+      memoryReservationMiB: config.workerMemoryMiB,
+      environment: props.environment,
+      logging: ecs.LogDrivers.awsLogs({
+        logGroup: this.logGroup,
+        streamPrefix: 'worker',
+        mode: ecs.AwsLogDriverMode.NON_BLOCKING,
+        maxBufferSize: LOG_BUFFER,
+      }),
+      // After SIGTERM the worker stops receiving and finishes or releases its batch; ECS sends
+      // SIGKILL after this (DR2E_SHUTDOWN_DEADLINE_SECONDS is 20 s shorter).
+      stopTimeout: Duration.seconds(config.stopTimeoutSeconds),
+      // tini as PID 1: signals reach node, zombies are reaped.
+      linuxParameters: new ecs.LinuxParameters(this, 'LinuxParameters', { initProcessEnabled: true }),
+      healthCheck: {
+        command: ['CMD-SHELL', HEALTH_CHECK_COMMAND],
+        interval: Duration.seconds(30),
+        timeout: Duration.seconds(5),
+        retries: 3,
+        // Model download and load happen before the first heartbeat.
+        startPeriod: Duration.seconds(300),
+      },
+    });
+    this.grantWorkerPermissions(config, storage, jobs, props.tenantsSecret);
+
+    this.service = new ecs.Ec2Service(this, 'Service', {
+      cluster: this.cluster,
+      taskDefinition: this.taskDefinition,
+      // Nothing runs until a job is queued; scaling sets the count from then on.
+      desiredCount: 0,
+      // A deployment may stop the old task before starting the new one: no spare GPU needed. The
+      // worker drains on SIGTERM, and tasks with scale-in protection are left to finish.
+      minHealthyPercent: 0,
+      maxHealthyPercent: 100,
+      capacityProviderStrategies: [
+        { capacityProvider: this.capacityProvider.capacityProviderName, weight: 1 },
+      ],
+      // A new image whose tasks keep failing to start rolls back instead of retrying for hours.
+      circuitBreaker: { enable: true, rollback: true },
+      // One GPU task per instance anyway; spread over AZs for Spot resilience.
+      placementStrategies: [ecs.PlacementStrategy.spreadAcrossInstances()],
+    });
+
+    this.backlog = new cloudwatch.MathExpression({
+      label: 'Backlog (visible + in flight)',
+      expression: 'visible + inflight',
+      usingMetrics: {
+        visible: jobs.queue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: 'Maximum',
+        }),
+        inflight: jobs.queue.metricApproximateNumberOfMessagesNotVisible({
+          period: Duration.minutes(1),
+          statistic: 'Maximum',
+        }),
+      },
+      period: Duration.minutes(1),
+    });
+    this.configureScaling(config);
+  }
+
+  private createVpc(config: InfraConfig, storage: Storage): ec2.Vpc {
+    const subnetType =
+      config.workerNetwork === 'public'
+        ? ec2.SubnetType.PUBLIC
+        : config.workerNetwork === 'isolated'
+          ? ec2.SubnetType.PRIVATE_ISOLATED
+          : ec2.SubnetType.PRIVATE_WITH_EGRESS;
+    const subnetConfiguration: ec2.SubnetConfiguration[] = [{ name: 'workers', subnetType, cidrMask: 22 }];
+    if (config.workerNetwork === 'private-nat') {
+      // The NAT gateway lives in a small public subnet; nothing else does.
+      subnetConfiguration.unshift({ name: 'egress', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 26 });
+    }
+    const namedZones = config.account && config.region && config.availabilityZones.length > 0;
+    const vpc = new ec2.Vpc(this, 'Vpc', {
+      ipAddresses: ec2.IpAddresses.cidr('10.42.0.0/16'),
+      ...(namedZones ? { availabilityZones: config.availabilityZones } : { maxAzs: 2 }),
+      // One NAT gateway (not one per AZ): workers tolerate losing egress in one AZ for a while, and
+      // each extra gateway costs as much as the first.
+      natGateways: config.workerNetwork === 'private-nat' ? 1 : 0,
+      subnetConfiguration,
+      restrictDefaultSecurityGroup: false,
+      // Images, model files and job data reach S3 through the gateway endpoint (free; no NAT bytes).
+      gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
+    });
+    vpc.addFlowLog('FlowLogs', {
+      destination: ec2.FlowLogDestination.toS3(storage.logBucket, 'vpc-flow-logs/'),
+      trafficType: ec2.FlowLogTrafficType.ALL,
+    });
+
+    const interfaceEndpoints = config.workerNetwork === 'isolated' || config.interfaceEndpoints;
+    if (interfaceEndpoints) {
+      // Without internet access the ECS agent, image pulls, logs, the queue and the secret need
+      // these (private DNS on, so the SDK's default endpoints resolve to them).
+      const services: Record<string, ec2.InterfaceVpcEndpointAwsService> = {
+        Ecs: ec2.InterfaceVpcEndpointAwsService.ECS,
+        EcsAgent: ec2.InterfaceVpcEndpointAwsService.ECS_AGENT,
+        EcsTelemetry: ec2.InterfaceVpcEndpointAwsService.ECS_TELEMETRY,
+        EcrApi: ec2.InterfaceVpcEndpointAwsService.ECR,
+        EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
+        Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+        Sqs: ec2.InterfaceVpcEndpointAwsService.SQS,
+        SecretsManager: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+      };
+      for (const [name, service] of Object.entries(services)) {
+        vpc.addInterfaceEndpoint(name, { service, privateDnsEnabled: true, subnets: { subnetType } });
+      }
+    }
+    return vpc;
+  }
+
+  private createAutoScalingGroup(
+    config: InfraConfig,
+    role: iam.IRole,
+    alarmTopic: sns.ITopic,
+  ): autoscaling.AutoScalingGroup {
+    const securityGroup = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', {
+      vpc: this.vpc,
+      description: 'dr2e GPU workers: no inbound traffic; outbound HTTPS (AWS APIs, webhooks)',
+      allowAllOutbound: false,
+    });
+    securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs, image pulls, webhooks');
+    // Standard Webhooks targets are https-only in production; the ECS agent and SDKs use 443 too.
+
+    const userData = ec2.UserData.forLinux();
+    if (config.spot) {
+      // Stop placing tasks on an instance that got the two-minute interruption notice and send
+      // SIGTERM to its tasks, so the worker releases its messages in time.
+      userData.addCommands('echo ECS_ENABLE_SPOT_INSTANCE_DRAINING=true >> /etc/ecs/ecs.config');
+    }
+
+    const machineImage =
+      config.gpuAmi === 'al2023'
+        ? ecs.EcsOptimizedImage.amazonLinux2023(ecs.AmiHardwareType.GPU)
+        : ecs.EcsOptimizedImage.amazonLinux2(ecs.AmiHardwareType.GPU);
+
+    const launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
+      machineImage,
+      // Set here for the single-type case; a mixed-instances policy overrides it per type.
+      instanceType: new ec2.InstanceType(config.instanceTypes[0] ?? 'g5.xlarge'),
+      userData,
+      role,
+      securityGroup,
+      associatePublicIpAddress: config.workerNetwork === 'public' ? true : undefined,
+      // IMDSv2 only, one hop: the ECS agent (host network) reaches it, containers on the docker
+      // bridge cannot, so the worker only ever has its task role.
+      httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
+      httpPutResponseHopLimit: 1,
+      requireImdsv2: true,
+      detailedMonitoring: true,
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: ec2.BlockDeviceVolume.ebs(config.rootVolumeGiB, {
+            volumeType: ec2.EbsDeviceVolumeType.GP3,
+            encrypted: true,
+            deleteOnTermination: true,
+          }),
+        },
+      ],
+    });
+
+    const subnetType =
+      config.workerNetwork === 'public'
+        ? ec2.SubnetType.PUBLIC
+        : config.workerNetwork === 'isolated'
+          ? ec2.SubnetType.PRIVATE_ISOLATED
+          : ec2.SubnetType.PRIVATE_WITH_EGRESS;
+
+    // One on-demand instance type: the launch template directly. Several types or Spot: a
+    // mixed-instances policy over the same launch template.
+    const mixed = config.spot || config.instanceTypes.length > 1;
+    const group = new autoscaling.AutoScalingGroup(this, 'GpuInstances', {
+      vpc: this.vpc,
+      vpcSubnets: { subnetType },
+      // Zero GPU instances while idle; the capacity provider sets the desired count.
+      minCapacity: 0,
+      maxCapacity: config.maxTasks,
+      ...(mixed
+        ? {
+            mixedInstancesPolicy: {
+              launchTemplate,
+              launchTemplateOverrides: config.instanceTypes.map((type: string) => ({
+                instanceType: new ec2.InstanceType(type),
+              })),
+              instancesDistribution: config.spot
+                ? {
+                    onDemandBaseCapacity: 0,
+                    onDemandPercentageAboveBaseCapacity: 0,
+                    spotAllocationStrategy: autoscaling.SpotAllocationStrategy.PRICE_CAPACITY_OPTIMIZED,
+                  }
+                : {
+                    onDemandBaseCapacity: 0,
+                    onDemandPercentageAboveBaseCapacity: 100,
+                    // The configured order is the order of preference.
+                    onDemandAllocationStrategy: autoscaling.OnDemandAllocationStrategy.PRIORITIZED,
+                  },
+            },
+          }
+        : { launchTemplate }),
+      // Replace Spot instances at elevated interruption risk before they are reclaimed.
+      capacityRebalance: config.spot,
+      healthChecks: autoscaling.HealthChecks.ec2(),
+      cooldown: Duration.seconds(60),
+      groupMetrics: [autoscaling.GroupMetrics.all()],
+      notifications: [{ topic: alarmTopic, scalingEvents: autoscaling.ScalingEvents.ERRORS }],
+    });
+    if (mixed) {
+      acceptNagFinding(
+        group,
+        'AwsSolutions-EC26',
+        "cdk-nag's EBS-encryption rule cannot read a launch template inside a mixed-instances policy (it throws); the launch template's only volume is encrypted (checked by test/infra).",
+      );
+    }
+    acceptNagFinding(
+      group,
+      'AwsSolutions-AS3',
+      'Launch and terminate happen on every scale from and to zero, so only launch/terminate errors notify the alarm topic; routine events would drown real alarms.',
+    );
+    return group;
+  }
+
+  private grantWorkerPermissions(
+    config: InfraConfig,
+    storage: Storage,
+    jobs: JobQueue,
+    tenantsSecret: secretsmanager.ISecret,
+  ): void {
+    const taskRole = this.taskDefinition.taskRole;
+    const prefixes = [BUCKET_PREFIXES.tenantData, BUCKET_PREFIXES.jobRecords, BUCKET_PREFIXES.usage];
+    taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'JobDataObjects',
+        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+        resources: prefixes.map((prefix) => storage.objectsArn(prefix)),
+      }),
+    );
+    const listPrefixes: string[] = [...prefixes];
+    if (config.modelsSource === 's3') {
+      taskRole.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'ModelFiles',
+          actions: ['s3:GetObject'],
+          resources: [storage.objectsArn(config.modelsPrefix)],
+        }),
+      );
+      listPrefixes.push(config.modelsPrefix);
+    }
+    taskRole.addToPrincipalPolicy(listUnder(storage.bucket, listPrefixes));
+    acceptObjectPrefixWildcards(taskRole, storage.bucket, listPrefixes);
+
+    taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ConsumeJobs',
+        actions: [
+          'sqs:ReceiveMessage',
+          'sqs:DeleteMessage',
+          'sqs:ChangeMessageVisibility',
+          'sqs:GetQueueAttributes',
+        ],
+        // The dead-letter queue too: the worker marks dead-lettered jobs failed and removes them.
+        resources: [jobs.queue.queueArn, jobs.deadLetterQueue.queueArn],
+      }),
+    );
+    taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [tenantsSecret.secretArn],
+      }),
+    );
+    // The ECS agent's task-protection endpoint ($ECS_AGENT_URI/task-protection/v1/state) calls
+    // UpdateTaskProtection/GetTaskProtection with the task role's credentials.
+    taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'TaskScaleInProtection',
+        actions: ['ecs:UpdateTaskProtection', 'ecs:GetTaskProtection'],
+        resources: [this.cluster.arnForTasks('*')],
+      }),
+    );
+    acceptNagFinding(
+      taskRole,
+      'AwsSolutions-IAM5',
+      'Task ids are assigned at run time; the statement is limited to the tasks of this cluster.',
+      [
+        `Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/<${Stack.of(this).getLogicalId(this.cluster.node.defaultChild as CfnElement)}>/*`,
+      ],
+    );
+  }
+
+  private configureScaling(config: InfraConfig): void {
+    // The service's desired count as a scalable target (what autoScaleTaskCount builds, kept here
+    // so the step policy's alarms can be tuned below).
+    const taskCount = new appscaling.ScalableTarget(this, 'TaskCount', {
+      serviceNamespace: appscaling.ServiceNamespace.ECS,
+      scalableDimension: 'ecs:service:DesiredCount',
+      resourceId: `service/${this.cluster.clusterName}/${this.service.serviceName}`,
+      minCapacity: 0,
+      maxCapacity: config.maxTasks,
+      role: iam.Role.fromRoleArn(
+        this,
+        'ScalingRole',
+        Stack.of(this).formatArn({
+          region: '',
+          service: 'iam',
+          resource: 'role/aws-service-role/ecs.application-autoscaling.amazonaws.com',
+          resourceName: 'AWSServiceRoleForApplicationAutoScaling_ECSService',
+        }),
+      ),
+    });
+
+    // EXACT_CAPACITY steps over the backlog (visible + in flight):
+    //   0                   -> 0 tasks, once it has been 0 for scaleInAfterMinutes
+    //   1 .. perTask        -> 1 task (the step that starts the first GPU from zero)
+    //   perTask+1 .. 2*perTask -> 2 tasks, and so on up to maxTasks.
+    // The upper steps also scale in when the backlog shrinks (backlog per task); running tasks
+    // with scale-in protection are only stopped once their batch is done.
+    const steps: appscaling.ScalingInterval[] = [{ upper: 0, change: 0 }];
+    for (let tasks = 1; tasks <= config.maxTasks; tasks += 1) {
+      steps.push({ lower: (tasks - 1) * config.backlogPerTask + 1, change: tasks });
+    }
+    const policy = new appscaling.StepScalingPolicy(this, 'ScaleOnBacklog', {
+      scalingTarget: taskCount,
+      metric: this.backlog,
+      scalingSteps: steps,
+      adjustmentType: appscaling.AdjustmentType.EXACT_CAPACITY,
+      metricAggregationType: appscaling.MetricAggregationType.MAXIMUM,
+      cooldown: Duration.seconds(60),
+      evaluationPeriods: 1,
+    });
+    // Scale-in to zero waits for an empty queue over several minutes; scale-out reacts at once.
+    const lower = policy.lowerAlarm?.node.defaultChild as cloudwatch.CfnAlarm | undefined;
+    const upper = policy.upperAlarm?.node.defaultChild as cloudwatch.CfnAlarm | undefined;
+    if (!lower || !upper) throw new Error('step scaling must create both alarms');
+    lower.evaluationPeriods = config.scaleInAfterMinutes;
+    lower.datapointsToAlarm = config.scaleInAfterMinutes;
+    // SQS stops publishing metrics for a queue idle for hours: no data means nothing queued.
+    lower.treatMissingData = 'breaching';
+    upper.treatMissingData = 'notBreaching';
+  }
+}
+
+/**
+ * The worker image: the prebuilt `imageUri` if configured (ECR images get pull permission), else
+ * `gpu-task/Dockerfile` built as an asset at deploy time (synth only fingerprints the context and
+ * needs no Docker).
+ */
+function workerImage(scope: Construct, config: InfraConfig): ecs.ContainerImage {
+  if (config.imageUri) {
+    const ecrMatch =
+      /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com\/([^:@]+)(?::([\w.-]+)|@(sha256:[a-f0-9]{64}))?$/.exec(
+        config.imageUri,
+      );
+    if (ecrMatch) {
+      const [, account, region, repositoryName, tag, digest] = ecrMatch;
+      const repository = ecr.Repository.fromRepositoryAttributes(scope, 'WorkerRepository', {
+        repositoryArn: Stack.of(scope).formatArn({
+          service: 'ecr',
+          account,
+          region,
+          resource: 'repository',
+          resourceName: repositoryName,
+        }),
+        repositoryName: repositoryName ?? '',
+      });
+      return ecs.ContainerImage.fromEcrRepository(repository, digest ?? tag ?? 'latest');
+    }
+    return ecs.ContainerImage.fromRegistry(config.imageUri);
+  }
+  return ecs.ContainerImage.fromAsset(REPO_ROOT, {
+    file: WORKER_DOCKERFILE,
+    platform: Platform.LINUX_AMD64,
+    buildArgs: { DR2E_BAKE_MODELS: config.modelsSource === 'image' ? 'true' : 'false' },
+    // The build context is the repository; .dockerignore keeps node_modules, data and tests out.
+    exclude: ['cdk.out', '.git', 'node_modules', path.join('infra', 'test-stubs')],
+  });
+}
