@@ -6,6 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Dr2eEngine, type ImageRestoration } from '../engine/dr2e-engine.js';
 import { InvalidParametersError } from '../engine/errors.js';
+import type { InputFramingMode } from '../engine/framing/index.js';
 import type { FitMode, OutputFormat } from '../engine/image/index.js';
 import type { Device } from '../engine/model/providers.js';
 import type { Dr2ParamsRequest } from '../engine/sampler/dr2-params.js';
@@ -26,6 +27,8 @@ export interface RestoreCommandOptions {
   format: OutputFormat;
   quality?: number;
   fit: FitMode;
+  /** Face framing of the inputs (see engine/framing); default 'auto'. */
+  inputFraming?: InputFramingMode;
   recursive: boolean;
   maxMegapixels?: number;
   quiet: boolean;
@@ -124,6 +127,7 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
         ...(options.quality !== undefined ? { quality: options.quality } : {}),
         keepDr2: options.saveDr2,
         fit: options.fit,
+        ...(options.inputFraming !== undefined ? { inputFraming: options.inputFraming } : {}),
         batchSize: options.batch,
         ...(options.maxMegapixels !== undefined
           ? { limits: { maxInputPixels: options.maxMegapixels * 1e6 } }

@@ -7,6 +7,13 @@ import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import { EngineError, InvalidParametersError, ModelContractError } from './errors.js';
 import {
+  type AdaptedFaceInput,
+  type FaceFraming,
+  type InputFramingMode,
+  decodeAdaptedFace,
+  pasteFace,
+} from './framing/index.js';
+import {
   decodeImage,
   encodeRgbImage,
   tensorToRgb8,
@@ -85,6 +92,14 @@ export interface RestoreImagesOptions {
   keepDr2?: boolean;
   /** Non-square inputs: pad (default, keeps the whole picture) or centre crop. */
   fit?: FitMode;
+  /**
+   * Face framing of the inputs (engine/framing): `auto` (default; square inputs are taken as
+   * FFHQ-aligned), `ffhq` or `model`. When the model declares a framing other than FFHQ's, an
+   * FFHQ-aligned input is cut to the model's framing, restored, and pasted back into its own
+   * framing with a feathered border; the output then shows the whole input at the restored
+   * face's resolution.
+   */
+  inputFraming?: InputFramingMode;
   /** Images per model call (default 1). */
   batchSize?: number;
   limits?: Partial<ImageLimits>;
@@ -183,6 +198,11 @@ export class Dr2eEngine {
     return this.enhancer?.outputSize ?? this.denoiser.resolution;
   }
 
+  /** The face framing the model was trained on (its denoiser manifest's `framing`), if declared. */
+  get framing(): FaceFraming | undefined {
+    return this.denoiser.manifest.framing;
+  }
+
   /** Licences of the loaded weights, denoiser first. */
   get licenses(): License[] {
     return [this.denoiser.manifest.license, ...(this.enhancer ? [this.enhancer.manifest.license] : [])];
@@ -275,13 +295,34 @@ export class Dr2eEngine {
       input: EngineImageInput;
       seed: number;
       tensor: Float32Array;
-      framing: Framing;
+      /** Where the picture went in the model frame (plain decoding; null when adapted). */
+      framing: Framing | null;
+      /** The face cut for a model of another framing, to be pasted back (null when not adapted). */
+      adapted: AdaptedFaceInput | null;
       decodeMs: number;
     }
     const decoded = await Promise.all(
       inputs.map(async (input): Promise<Ready | null> => {
         const start = performance.now();
         try {
+          const adapted = await decodeAdaptedFace(input.bytes, {
+            size: s,
+            mode: options.inputFraming ?? 'auto',
+            modelFraming: this.framing,
+            ...(options.fit ? { fit: options.fit } : {}),
+            ...(options.limits ? { limits: options.limits } : {}),
+          });
+          if (adapted) {
+            const decodeMs = performance.now() - start;
+            return {
+              input,
+              seed: input.seed ?? randomSeed(),
+              tensor: adapted.tensor,
+              framing: null,
+              adapted,
+              decodeMs,
+            };
+          }
           const image = await decodeImage(input.bytes, {
             size: s,
             ...(options.fit ? { fit: options.fit } : {}),
@@ -292,6 +333,7 @@ export class Dr2eEngine {
             seed: input.seed ?? randomSeed(),
             tensor: image.tensor,
             framing: image.framing,
+            adapted: null,
             decodeMs: performance.now() - start,
           };
         } catch (error) {
@@ -328,12 +370,12 @@ export class Dr2eEngine {
               o,
               o,
             );
-            const restored = await cutToContent({ data: restoredFrame, width: o, height: o }, item.framing);
+            const restored = await toInputFraming({ data: restoredFrame, width: o, height: o }, item);
             const restoredBytes = await encodeRgbImage(restored, format, qualityOption(options.quality));
             let dr2Bytes: Uint8Array | undefined;
             if (options.keepDr2) {
               const dr2Frame = tensorToRgb8(outcome.dr2.subarray(b * 3 * s * s, (b + 1) * 3 * s * s), s, s);
-              const dr2 = await cutToContent({ data: dr2Frame, width: s, height: s }, item.framing);
+              const dr2 = await toInputFraming({ data: dr2Frame, width: s, height: s }, item);
               dr2Bytes = await encodeRgbImage(dr2, format, qualityOption(options.quality));
             }
             results.set(item.input.id, {
@@ -366,6 +408,16 @@ export class Dr2eEngine {
     await this.denoiser.dispose();
     await this.enhancer?.dispose();
   }
+}
+
+/** Put a square result back into its input's framing: paste an adapted face, or cut padding off. */
+async function toInputFraming(
+  frame: RgbImage,
+  item: { framing: Framing | null; adapted: AdaptedFaceInput | null },
+): Promise<RgbImage> {
+  if (item.adapted) return pasteFace(item.adapted.source, item.adapted.crop, frame);
+  if (!item.framing) throw new InvalidParametersError('internal: an image without framing');
+  return cutToContent(frame, item.framing);
 }
 
 /**
