@@ -1,6 +1,7 @@
 /**
- * The `dr2e` command line: `restore` (files and folders), `verify-trace` (reference fixtures)
- * and `info` (a model's manifest). `main` returns an exit status instead of exiting, so tests
+ * The `dr2e` command line: `restore` (files and folders), `verify-trace` (reference fixtures),
+ * `eval` (synthetic-degradation evaluation and (N, tau) sweep) and `eval-basis` (the identity
+ * proxy's eigenface basis). `main` returns an exit status instead of exiting, so tests
  * call it in-process.
  *
  * Exit statuses: 0 success, 1 some work failed (a file, a fixture over tolerance), 2 bad usage
@@ -9,6 +10,14 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EngineError, InvalidParametersError } from '../engine/errors.js';
 import { DEVICES, type Device } from '../engine/model/providers.js';
+import { INPUT_FRAMING_MODES, type InputFramingMode } from '../engine/framing/index.js';
+import {
+  DEFAULT_EIGENFACE_COMPONENTS,
+  DEFAULT_EIGENFACE_SIZE,
+  DEGRADATION_SPLITS,
+  runEval,
+  runEvalBasis,
+} from './eval-command.js';
 import { type CommandIo, precheckParams, runRestore } from './restore-command.js';
 import { runVerifyTrace } from './verify-trace-command.js';
 
@@ -24,9 +33,56 @@ function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+/** A comma-separated list of integers, each checked like `integer`. */
+function integerList(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  const one = integer(name, min, max);
+  return (value: string): number[] => {
+    const items = value.split(',').map((v) => v.trim());
+    if (items.some((v) => v === ''))
+      throw new InvalidArgumentError(`${name} must be a comma-separated list, got "${value}"`);
+    return items.map(one);
+  };
+}
+
+/** A comma-separated list of names from `allowed` (or `none` for an empty list where `allowNone`). */
+function nameList(name: string, allowed: readonly string[], allowNone = false) {
+  return (value: string): string[] => {
+    if (allowNone && value.trim() === 'none') return [];
+    const items = value.split(',').map((v) => v.trim());
+    const unknown = items.filter((v) => !allowed.includes(v));
+    if (unknown.length > 0) {
+      throw new InvalidArgumentError(
+        `unknown ${name} ${unknown.join(', ')} (choose from ${allowed.join(', ')})`,
+      );
+    }
+    return items;
+  };
+}
+
+/** DR2 settings `N:tau[:omega]`, comma-separated. */
+function settingList(value: string): { n: number; tau: number; omega?: number }[] {
+  return value.split(',').map((item) => {
+    const match = /^\s*(\d+):(\d+)(?::(\d+))?\s*$/.exec(item);
+    if (!match)
+      throw new InvalidArgumentError(`settings must be N:tau or N:tau:omega, comma-separated; got "${item}"`);
+    return { n: Number(match[1]), tau: Number(match[2]), ...(match[3] ? { omega: Number(match[3]) } : {}) };
+  });
+}
+
+/** The command line as a copy-pastable string. */
+function quoteCommand(argv: readonly string[]): string {
+  return ['dr2e', ...argv]
+    .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
+    .join(' ');
+}
+
 class UsageError extends Error {}
 
-function buildProgram(io: CommandIo, setStatus: (status: number) => void): Command {
+function buildProgram(
+  io: CommandIo,
+  setStatus: (status: number) => void,
+  argv: readonly string[] = [],
+): Command {
   const program = new Command('dr2e')
     .description('DR2E blind face restoration: diffusion-based degradation removal (DR2) plus enhancement')
     .showHelpAfterError('(run with --help for usage)')
@@ -84,6 +140,14 @@ function buildProgram(io: CommandIo, setStatus: (status: number) => void): Comma
         .choices(['pad', 'crop'])
         .default('pad'),
     )
+    .addOption(
+      new Option(
+        '--input-framing <mode>',
+        "face framing of the inputs: auto (square inputs are FFHQ-aligned), ffhq, or model (already the model's framing)",
+      )
+        .choices([...INPUT_FRAMING_MODES])
+        .default('auto'),
+    )
     .option('-r, --recursive', 'descend into sub-folders', false)
     .option('--max-megapixels <mp>', 'refuse larger images (default 50)', integer('max-megapixels', 1, 1000))
     .option('-q, --quiet', 'no progress output', false)
@@ -113,6 +177,7 @@ function buildProgram(io: CommandIo, setStatus: (status: number) => void): Comma
             format: opts.format as 'png' | 'jpeg' | 'webp',
             ...(opts.quality !== undefined ? { quality: opts.quality as number } : {}),
             fit: opts.fit as 'pad' | 'crop',
+            inputFraming: opts.inputFraming as InputFramingMode,
             recursive: opts.recursive as boolean,
             ...(opts.maxMegapixels !== undefined ? { maxMegapixels: opts.maxMegapixels as number } : {}),
             quiet: opts.quiet as boolean,
@@ -137,6 +202,163 @@ function buildProgram(io: CommandIo, setStatus: (status: number) => void): Comma
       setStatus(await runVerifyTrace(dir, opts, io));
     });
 
+  const splitNames = Object.keys(DEGRADATION_SPLITS);
+  program
+    .command('eval')
+    .description(
+      'measure DR2E, the enhancer alone and bicubic upsampling on synthetic degradations of clean faces (or sweep N, tau)',
+    )
+    .requiredOption('--clean <path>', 'clean faces: a folder of images or a .tar archive')
+    .option('--prefix <path>', 'only faces under this path inside the folder or archive (e.g. val/)')
+    .option('--limit <N>', 'evaluate N faces, evenly spaced over the sorted names', integer('limit', 1))
+    .option(
+      '--seed <seed>',
+      'seed of the degradations and of the DR2 noise',
+      integer('seed', 0, 2 ** 31 - 1),
+      0,
+    )
+    .option('--scales <list>', 'downsampling factors r', integerList('scales', 1, 64), [4, 8, 16])
+    .option(
+      '--splits <list>',
+      `degradation splits (${splitNames.join(', ')})`,
+      nameList('split', splitNames),
+      splitNames,
+    )
+    .option(
+      '--presets <list>',
+      "DR2 presets to evaluate, or 'none'",
+      nameList('preset', ['mild', 'medium', 'severe'], true),
+      ['mild', 'medium', 'severe'],
+    )
+    .option('--n <N>', 'an extra explicit setting: low-pass factor N (with --tau)', integer('N', 1, 4096))
+    .option('--tau <tau>', 'an extra explicit setting: output step tau (with --n)', integer('tau', 0))
+    .option('--omega <omega>', 'omega of the explicit setting (default from N and tau)', integer('omega', 1))
+    .option('--settings <list>', 'more explicit settings, N:tau[:omega] comma-separated', settingList)
+    .option('--steps <K>', 'respaced diffusion steps', integer('steps', 2))
+    .option('--model <manifest>', 'pipeline or denoiser manifest (default: the embedded model)')
+    .option('--enhancer <manifest|none>', "enhancer manifest, or 'none'")
+    .addOption(new Option('--provider <device>', 'execution provider').choices([...DEVICES]).default('cpu'))
+    .option('--threads <n>', 'CPU threads per model call', integer('threads', 1, 256))
+    .option('--batch <B>', 'images per model call', integer('batch', 1, 256), 8)
+    .option('--examples <n>', 'example rows in each strip', integer('examples', 0, 64), 4)
+    .option(
+      '--basis <file|none>',
+      'eigenface basis for the identity proxy (default: the committed UTKFace-train basis)',
+    )
+    .addOption(
+      new Option(
+        '--clean-framing <mode>',
+        "framing of the clean faces: model (like the model's crops) or ffhq (cut to the model's framing first)",
+      )
+        .choices(['model', 'ffhq'])
+        .default('model'),
+    )
+    .requiredOption('-o, --out <dir>', 'output folder for the reports')
+    .option('--sweep', 'sweep (N, tau) on one scale and split instead of the table', false)
+    .option('--sweep-scale <r>', 'downsampling factor of the sweep', integer('sweep-scale', 1, 64), 8)
+    .addOption(new Option('--sweep-split <name>', 'split of the sweep').choices(splitNames).default('medium'))
+    .option('--sweep-n <list>', 'N values of the sweep', integerList('sweep-n', 1, 4096), [1, 2, 4, 8, 16])
+    .option(
+      '--sweep-tau <list>',
+      'tau values of the sweep',
+      integerList('sweep-tau', 0),
+      [10, 20, 30, 40, 50, 60],
+    )
+    .option(
+      '--sweep-example <i>',
+      'index of the face shown in the sweep grids',
+      integer('sweep-example', 0),
+      0,
+    )
+    .option('-q, --quiet', 'no progress output', false)
+    .action(async (opts: Record<string, unknown>) => {
+      if ((opts.n === undefined) !== (opts.tau === undefined)) {
+        throw new UsageError('--n and --tau go together (an explicit DR2 setting needs both)');
+      }
+      const settings = [
+        ...(opts.n !== undefined
+          ? [
+              {
+                n: opts.n as number,
+                tau: opts.tau as number,
+                ...(opts.omega !== undefined ? { omega: opts.omega as number } : {}),
+              },
+            ]
+          : []),
+        ...((opts.settings as { n: number; tau: number; omega?: number }[] | undefined) ?? []),
+      ];
+      for (const s of settings) precheckParams(s);
+      for (const n of opts.sweepN as number[]) precheckParams({ n });
+      setStatus(
+        await runEval(
+          {
+            clean: opts.clean as string,
+            ...(opts.prefix !== undefined ? { prefix: opts.prefix as string } : {}),
+            ...(opts.limit !== undefined ? { limit: opts.limit as number } : {}),
+            seed: opts.seed as number,
+            scales: opts.scales as number[],
+            splits: opts.splits as string[],
+            presets: opts.presets as string[],
+            settings,
+            ...(opts.steps !== undefined ? { steps: opts.steps as number } : {}),
+            ...(opts.model !== undefined ? { model: opts.model as string } : {}),
+            ...(opts.enhancer !== undefined ? { enhancer: opts.enhancer as string } : {}),
+            device: opts.provider as Device,
+            ...(opts.threads !== undefined ? { threads: opts.threads as number } : {}),
+            batch: opts.batch as number,
+            examples: opts.examples as number,
+            ...(opts.basis !== undefined ? { basis: opts.basis as string } : {}),
+            cleanFraming: opts.cleanFraming as 'model' | 'ffhq',
+            out: opts.out as string,
+            sweep: opts.sweep as boolean,
+            sweepScale: opts.sweepScale as number,
+            sweepSplit: opts.sweepSplit as string,
+            sweepNs: opts.sweepN as number[],
+            sweepTaus: opts.sweepTau as number[],
+            sweepExample: opts.sweepExample as number,
+            quiet: opts.quiet as boolean,
+            commandLine: quoteCommand(argv),
+          },
+          io,
+        ),
+      );
+    });
+
+  program
+    .command('eval-basis')
+    .description("fit the eigenface basis of eval's identity proxy from clean TRAINING faces")
+    .requiredOption('--train <path>', 'training faces: a folder or a .tar archive')
+    .option('--prefix <path>', 'only faces under this path (e.g. train/); val/ is refused')
+    .option('--limit <N>', 'use N faces, evenly spaced over the sorted names', integer('limit', 2))
+    .option('--size <px>', 'side of the face vectors', integer('size', 8, 128), DEFAULT_EIGENFACE_SIZE)
+    .option(
+      '--components <k>',
+      'principal components kept',
+      integer('components', 1, 1024),
+      DEFAULT_EIGENFACE_COMPONENTS,
+    )
+    .option('--seed <seed>', 'seed of the iteration start', integer('seed', 0, 2 ** 31 - 1), 0)
+    .requiredOption('-o, --out <file.json>', 'basis header to write (the .bin goes beside it)')
+    .option('-q, --quiet', 'no progress output', false)
+    .action(async (opts: Record<string, unknown>) => {
+      setStatus(
+        await runEvalBasis(
+          {
+            train: opts.train as string,
+            ...(opts.prefix !== undefined ? { prefix: opts.prefix as string } : {}),
+            ...(opts.limit !== undefined ? { limit: opts.limit as number } : {}),
+            size: opts.size as number,
+            components: opts.components as number,
+            seed: opts.seed as number,
+            out: opts.out as string,
+            quiet: opts.quiet as boolean,
+            commandLine: quoteCommand(argv),
+          },
+          io,
+        ),
+      );
+    });
+
   return program;
 }
 
@@ -153,9 +375,13 @@ export async function main(
   io: CommandIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
   let status = 0;
-  const program = buildProgram(io, (s) => {
-    status = s;
-  });
+  const program = buildProgram(
+    io,
+    (s) => {
+      status = s;
+    },
+    argv,
+  );
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return status;
