@@ -17,9 +17,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startApiServer, type ApiServer } from '../../../functions/src/entry/node-server.js';
 import { loadRuntimeConfig, type RuntimeConfig } from '../../../shared/runtime/config.js';
-import type { Dr2eEngine } from '../engine/dr2e-engine.js';
 import { createJsonLogger, errorFields, type Logger, type LogLevel } from '../worker/log.js';
 import { createWorker, loadWorkerEngine } from '../worker/runtime.js';
+import type { ThreadedEngine } from '../worker/threaded-engine.js';
 import type { Dr2eWorker, RestoreEngine, WorkerSettings } from '../worker/worker.js';
 
 /** Shorter than on AWS: a restarted laptop process should pick up interrupted jobs quickly. */
@@ -64,7 +64,7 @@ export async function startLocalStack(options: StartLocalStackOptions = {}): Pro
   const env = options.env ?? process.env;
   const config = localConfig(env);
   const log = options.log ?? createJsonLogger({ level: config.DR2E_LOG_LEVEL, base: { service: 'local' } });
-  let ownEngine: Dr2eEngine | undefined;
+  let ownEngine: ThreadedEngine | undefined;
   const engine =
     options.engine ?? (ownEngine = await loadWorkerEngine(config, log.child({ component: 'worker' })));
   const server = await startApiServer({ config, logger: log.child({ component: 'api' }) });

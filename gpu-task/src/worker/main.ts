@@ -37,6 +37,12 @@ async function main(log: Logger): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  engine.onExit((error) => {
+    // Without its engine the worker can only fail jobs: stop, and let the platform restart it.
+    log.error('engine thread died', errorFields(error));
+    process.exitCode = 1;
+    void worker.stop('engine_died');
+  });
   log.info('worker process ready', { mode: config.DR2E_MODE, pid: process.pid });
   await worker.run();
   await engine.dispose();
@@ -51,7 +57,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     base: { service: 'worker' },
   });
   main(log).then(
-    () => process.exit(0),
+    () => process.exit(process.exitCode ?? 0),
     (error: unknown) => {
       log.error('worker failed to start or crashed', errorFields(error, true));
       process.exit(1);

@@ -6,10 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { RuntimeConfig } from '../../../shared/runtime/config.js';
 import type { Services } from '../../../shared/runtime/services.js';
-import { Dr2eEngine } from '../engine/dr2e-engine.js';
 import { DEFAULT_HEARTBEAT_FILE } from './heartbeat-file.js';
 import type { Logger } from './log.js';
 import { downloadModels } from './model-download.js';
+import { ThreadedEngine } from './threaded-engine.js';
 import { EcsTaskProtection, noTaskProtection, type TaskProtection } from './task-protection.js';
 import { Dr2eWorker, type RestoreEngine, type WorkerSettings } from './worker.js';
 
@@ -46,11 +46,14 @@ export async function resolveModelManifest(
   return path.resolve(modelsDir, config.DR2E_MODEL ?? 'pipeline.json');
 }
 
-/** Loads the configured model on the configured device (manifests and checksums are verified). */
-export async function loadWorkerEngine(config: RuntimeConfig, log: Logger): Promise<Dr2eEngine> {
+/**
+ * Loads the configured model on the configured device in a worker thread (see
+ * threaded-engine.ts); manifests and checksums are verified there.
+ */
+export async function loadWorkerEngine(config: RuntimeConfig, log: Logger): Promise<ThreadedEngine> {
   const model = await resolveModelManifest(config, log);
   const started = Date.now();
-  const engine = await Dr2eEngine.load({
+  const engine = await ThreadedEngine.start({
     ...(model ? { model } : {}),
     device: config.DR2E_DEVICE,
     ...(config.DR2E_THREADS ? { intraOpThreads: config.DR2E_THREADS } : {}),
