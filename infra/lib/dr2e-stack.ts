@@ -38,6 +38,14 @@ export class Dr2eStack extends Stack {
       ...props,
     });
     const { config } = props;
+    if (config.account && config.region && config.availabilityZones.length > 0) {
+      // The named zones answer CDK's availability-zone lookup (as cdk.context.json would), so
+      // an environment-specific synth needs no credentials either.
+      this.node.setContext(
+        `availability-zones:account=${config.account}:region=${config.region}`,
+        config.availabilityZones,
+      );
+    }
     const logRetention = config.logRetentionDays as logs.RetentionDays;
 
     this.storage = new Storage(this, 'Storage', {

@@ -3,8 +3,7 @@
  * instances (0 when idle), the worker task (one GPU) and the scaling that starts it from zero
  * when jobs are queued and stops it when the queue has been empty for a while.
  */
-import path from 'node:path';
-import { type CfnElement, Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import { type CfnElement, Duration, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -59,6 +58,8 @@ export class GpuWorkers extends Construct {
   readonly autoScalingGroup: autoscaling.AutoScalingGroup;
   /** Role of the GPU instances (the ECS agent's permissions). */
   readonly instanceRole: iam.Role;
+  /** The GPU instances: nothing inbound, HTTPS out. */
+  readonly instanceSecurityGroup: ec2.SecurityGroup;
   readonly capacityProvider: ecs.AsgCapacityProvider;
   readonly taskDefinition: ecs.Ec2TaskDefinition;
   readonly container: ecs.ContainerDefinition;
@@ -72,6 +73,14 @@ export class GpuWorkers extends Construct {
     const { config, storage, jobs } = props;
 
     this.vpc = this.createVpc(config, storage);
+    this.instanceSecurityGroup = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', {
+      vpc: this.vpc,
+      description: 'dr2e GPU workers: no inbound traffic; outbound HTTPS (AWS APIs, image pulls, webhooks)',
+      allowAllOutbound: false,
+    });
+    // Standard Webhooks targets are https-only in production; the ECS agent and the SDKs use 443 too.
+    this.instanceSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS out');
+    if (config.workerNetwork === 'isolated' || config.interfaceEndpoints) this.addInterfaceEndpoints(config);
 
     this.cluster = new ecs.Cluster(this, 'Cluster', {
       vpc: this.vpc,
@@ -177,12 +186,7 @@ export class GpuWorkers extends Construct {
   }
 
   private createVpc(config: InfraConfig, storage: Storage): ec2.Vpc {
-    const subnetType =
-      config.workerNetwork === 'public'
-        ? ec2.SubnetType.PUBLIC
-        : config.workerNetwork === 'isolated'
-          ? ec2.SubnetType.PRIVATE_ISOLATED
-          : ec2.SubnetType.PRIVATE_WITH_EGRESS;
+    const subnetType = workerSubnetType(config);
     const subnetConfiguration: ec2.SubnetConfiguration[] = [{ name: 'workers', subnetType, cidrMask: 22 }];
     if (config.workerNetwork === 'private-nat') {
       // The NAT gateway lives in a small public subnet; nothing else does.
@@ -205,25 +209,43 @@ export class GpuWorkers extends Construct {
       trafficType: ec2.FlowLogTrafficType.ALL,
     });
 
-    const interfaceEndpoints = config.workerNetwork === 'isolated' || config.interfaceEndpoints;
-    if (interfaceEndpoints) {
-      // Without internet access the ECS agent, image pulls, logs, the queue and the secret need
-      // these (private DNS on, so the SDK's default endpoints resolve to them).
-      const services: Record<string, ec2.InterfaceVpcEndpointAwsService> = {
-        Ecs: ec2.InterfaceVpcEndpointAwsService.ECS,
-        EcsAgent: ec2.InterfaceVpcEndpointAwsService.ECS_AGENT,
-        EcsTelemetry: ec2.InterfaceVpcEndpointAwsService.ECS_TELEMETRY,
-        EcrApi: ec2.InterfaceVpcEndpointAwsService.ECR,
-        EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
-        Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
-        Sqs: ec2.InterfaceVpcEndpointAwsService.SQS,
-        SecretsManager: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
-      };
-      for (const [name, service] of Object.entries(services)) {
-        vpc.addInterfaceEndpoint(name, { service, privateDnsEnabled: true, subnets: { subnetType } });
-      }
-    }
     return vpc;
+  }
+
+  /**
+   * Without internet access the ECS agent, image pulls, logs, the queue and the secret need these
+   * (private DNS on, so the default endpoints resolve to them). Only the workers may connect.
+   */
+  private addInterfaceEndpoints(config: InfraConfig): void {
+    const endpointSecurityGroup = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
+      vpc: this.vpc,
+      description: 'dr2e VPC interface endpoints: HTTPS from the GPU workers only',
+      allowAllOutbound: false,
+    });
+    endpointSecurityGroup.addIngressRule(
+      this.instanceSecurityGroup,
+      ec2.Port.tcp(443),
+      'HTTPS from the workers',
+    );
+    const services: Record<string, ec2.InterfaceVpcEndpointAwsService> = {
+      Ecs: ec2.InterfaceVpcEndpointAwsService.ECS,
+      EcsAgent: ec2.InterfaceVpcEndpointAwsService.ECS_AGENT,
+      EcsTelemetry: ec2.InterfaceVpcEndpointAwsService.ECS_TELEMETRY,
+      EcrApi: ec2.InterfaceVpcEndpointAwsService.ECR,
+      EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
+      Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+      Sqs: ec2.InterfaceVpcEndpointAwsService.SQS,
+      SecretsManager: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+    };
+    for (const [name, service] of Object.entries(services)) {
+      this.vpc.addInterfaceEndpoint(name, {
+        service,
+        privateDnsEnabled: true,
+        subnets: { subnetType: workerSubnetType(config) },
+        securityGroups: [endpointSecurityGroup],
+        open: false,
+      });
+    }
   }
 
   private createAutoScalingGroup(
@@ -231,13 +253,7 @@ export class GpuWorkers extends Construct {
     role: iam.IRole,
     alarmTopic: sns.ITopic,
   ): autoscaling.AutoScalingGroup {
-    const securityGroup = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', {
-      vpc: this.vpc,
-      description: 'dr2e GPU workers: no inbound traffic; outbound HTTPS (AWS APIs, webhooks)',
-      allowAllOutbound: false,
-    });
-    securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs, image pulls, webhooks');
-    // Standard Webhooks targets are https-only in production; the ECS agent and SDKs use 443 too.
+    const securityGroup = this.instanceSecurityGroup;
 
     const userData = ec2.UserData.forLinux();
     if (config.spot) {
@@ -277,12 +293,7 @@ export class GpuWorkers extends Construct {
       ],
     });
 
-    const subnetType =
-      config.workerNetwork === 'public'
-        ? ec2.SubnetType.PUBLIC
-        : config.workerNetwork === 'isolated'
-          ? ec2.SubnetType.PRIVATE_ISOLATED
-          : ec2.SubnetType.PRIVATE_WITH_EGRESS;
+    const subnetType = workerSubnetType(config);
 
     // One on-demand instance type: the launch template directly. Several types or Spot: a
     // mixed-instances policy over the same launch template.
@@ -394,12 +405,13 @@ export class GpuWorkers extends Construct {
         resources: [this.cluster.arnForTasks('*')],
       }),
     );
+    const stack = Stack.of(this);
     acceptNagFinding(
       taskRole,
       'AwsSolutions-IAM5',
       'Task ids are assigned at run time; the statement is limited to the tasks of this cluster.',
       [
-        `Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/<${Stack.of(this).getLogicalId(this.cluster.node.defaultChild as CfnElement)}>/*`,
+        `Resource::arn:<AWS::Partition>:ecs:${nagPseudo(stack.region, 'AWS::Region')}:${nagPseudo(stack.account, 'AWS::AccountId')}:task/<${stack.getLogicalId(this.cluster.node.defaultChild as CfnElement)}>/*`,
       ],
     );
   }
@@ -456,6 +468,18 @@ export class GpuWorkers extends Construct {
   }
 }
 
+/** Where the GPU instances run, by `workerNetwork`. */
+function workerSubnetType(config: InfraConfig): ec2.SubnetType {
+  if (config.workerNetwork === 'public') return ec2.SubnetType.PUBLIC;
+  if (config.workerNetwork === 'isolated') return ec2.SubnetType.PRIVATE_ISOLATED;
+  return ec2.SubnetType.PRIVATE_WITH_EGRESS;
+}
+
+/** How cdk-nag prints a stack's region or account in findings: the value, or `<AWS::Region>` when unresolved. */
+function nagPseudo(value: string, pseudo: 'AWS::Region' | 'AWS::AccountId'): string {
+  return Token.isUnresolved(value) ? `<${pseudo}>` : value;
+}
+
 /**
  * The worker image: the prebuilt `imageUri` if configured (ECR images get pull permission), else
  * `gpu-task/Dockerfile` built as an asset at deploy time (synth only fingerprints the context and
@@ -487,7 +511,6 @@ function workerImage(scope: Construct, config: InfraConfig): ecs.ContainerImage 
     file: WORKER_DOCKERFILE,
     platform: Platform.LINUX_AMD64,
     buildArgs: { DR2E_BAKE_MODELS: config.modelsSource === 'image' ? 'true' : 'false' },
-    // The build context is the repository; .dockerignore keeps node_modules, data and tests out.
-    exclude: ['cdk.out', '.git', 'node_modules', path.join('infra', 'test-stubs')],
+    // The build context is the repository; its .dockerignore (an allow-list) decides what is in it.
   });
 }

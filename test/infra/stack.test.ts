@@ -1,0 +1,509 @@
+/**
+ * The synthesized stack with the cdk.json defaults: what an operator relies on when deploying
+ * (GPU tasks that scale to zero, a dead-letter queue, a private TLS-only bucket, least privilege,
+ * no secrets in plain environment variables).
+ */
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { RUNTIME_VARIABLES } from '../../shared/runtime/config.js';
+import { EMPTY_TENANTS_SECRET } from '../../infra/lib/api.js';
+import { PLATFORM_VARIABLES } from '../../infra/lib/runtime-env.js';
+import { HEALTH_CHECK_COMMAND } from '../../infra/lib/workers.js';
+import {
+  actionsOf,
+  objectPattern,
+  onlyResource,
+  policyDocuments,
+  referencedId,
+  resourcesOf,
+  resourcesOfType,
+  synthDr2e,
+  type Synthesized,
+} from './helpers.js';
+
+let synth: Synthesized;
+
+beforeAll(() => {
+  synth = synthDr2e();
+});
+
+/** The worker container definition (there is exactly one). */
+function workerContainer(): Record<string, unknown> {
+  const definitions = resourcesOfType(synth.template, 'AWS::ECS::TaskDefinition').map(
+    ([, resource]) => resource.Properties?.ContainerDefinitions as Record<string, unknown>[],
+  );
+  expect(definitions.length).toBe(1);
+  const [container] = definitions[0] ?? [];
+  if (!container) throw new Error('no container definition');
+  return container;
+}
+
+function containerEnvironment(): Record<string, unknown> {
+  const entries = (workerContainer().Environment ?? []) as { Name: string; Value: unknown }[];
+  return Object.fromEntries(entries.map((entry) => [entry.Name, entry.Value]));
+}
+
+describe('GPU workers', () => {
+  it('run a task that asks ECS for exactly one GPU on EC2 capacity', () => {
+    // Prepare: the default stack (synthesized above).
+    // Act
+    const container = workerContainer();
+    // Assess
+    expect(container.ResourceRequirements).toEqual([{ Type: 'GPU', Value: '1' }]);
+    synth.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      RequiresCompatibilities: ['EC2'],
+      NetworkMode: 'bridge',
+    });
+  });
+
+  it('use GPU instances on the ECS GPU-optimised AMI with a minimum of zero', () => {
+    synth.template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+      MinSize: '0',
+      MaxSize: String(synth.config.maxTasks),
+      NewInstancesProtectedFromScaleIn: true,
+    });
+    synth.template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+      LaunchTemplateData: Match.objectLike({ InstanceType: 'g5.xlarge' }),
+    });
+    const parameters = synth.template.toJSON().Parameters as Record<string, { Default?: string }>;
+    const amiParameters = Object.values(parameters).filter((parameter) =>
+      parameter.Default?.startsWith('/aws/service/ecs/optimized-ami/'),
+    );
+    expect(amiParameters.map((parameter) => parameter.Default)).toEqual([
+      '/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id',
+    ]);
+  });
+
+  it('scale through a capacity provider with managed scaling and managed termination protection', () => {
+    synth.template.hasResourceProperties('AWS::ECS::CapacityProvider', {
+      AutoScalingGroupProvider: Match.objectLike({
+        ManagedScaling: Match.objectLike({ Status: 'ENABLED', TargetCapacity: 100 }),
+        ManagedTerminationProtection: 'ENABLED',
+      }),
+    });
+    synth.template.hasResourceProperties('AWS::ECS::Service', {
+      DesiredCount: 0,
+      CapacityProviderStrategy: [Match.objectLike({ Weight: 1 })],
+    });
+    synth.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: 0,
+      MaxCapacity: synth.config.maxTasks,
+      ScalableDimension: 'ecs:service:DesiredCount',
+    });
+  });
+
+  it('start the first task as soon as one message is waiting, and stop all after an empty spell', () => {
+    // Act
+    const policies = resourcesOfType(synth.template, 'AWS::ApplicationAutoScaling::ScalingPolicy').map(
+      ([, policy]) =>
+        policy.Properties?.StepScalingPolicyConfiguration as {
+          AdjustmentType: string;
+          StepAdjustments: {
+            MetricIntervalLowerBound?: number;
+            MetricIntervalUpperBound?: number;
+            ScalingAdjustment: number;
+          }[];
+        },
+    );
+    const alarms = resourcesOfType(synth.template, 'AWS::CloudWatch::Alarm').map(
+      ([, alarm]) => alarm.Properties ?? {},
+    );
+    const upper = alarms.find((alarm) => alarm.AlarmDescription === 'Upper threshold scaling alarm');
+    const lower = alarms.find((alarm) => alarm.AlarmDescription === 'Lower threshold scaling alarm');
+
+    // Assess: exact task counts from the backlog; 1 task from the first message.
+    expect(policies.every((policy) => policy.AdjustmentType === 'ExactCapacity')).toBe(true);
+    const outSteps = policies.find((policy) =>
+      policy.StepAdjustments.some((step) => step.ScalingAdjustment > 0),
+    );
+    expect(outSteps?.StepAdjustments[0]).toEqual({
+      MetricIntervalLowerBound: 0,
+      MetricIntervalUpperBound: synth.config.backlogPerTask,
+      ScalingAdjustment: 1,
+    });
+    expect(Math.max(...(outSteps?.StepAdjustments ?? []).map((step) => step.ScalingAdjustment))).toBe(
+      synth.config.maxTasks,
+    );
+    expect(upper).toMatchObject({
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+    });
+    expect(lower).toMatchObject({
+      Threshold: 0,
+      ComparisonOperator: 'LessThanOrEqualToThreshold',
+      EvaluationPeriods: synth.config.scaleInAfterMinutes,
+      TreatMissingData: 'breaching',
+    });
+    const inSteps = policies.find((policy) =>
+      policy.StepAdjustments.every((step) => step.ScalingAdjustment === 0),
+    );
+    expect(inSteps?.StepAdjustments).toEqual([{ MetricIntervalUpperBound: 0, ScalingAdjustment: 0 }]);
+    // The scaling metric is the backlog: waiting plus in-flight messages of the job queue.
+    const metricNames = (upper?.Metrics as { MetricStat?: { Metric: { MetricName: string } } }[])
+      .map((metric) => metric.MetricStat?.Metric.MetricName)
+      .filter(Boolean);
+    expect(metricNames.sort()).toEqual([
+      'ApproximateNumberOfMessagesNotVisible',
+      'ApproximateNumberOfMessagesVisible',
+    ]);
+  });
+
+  it('give the worker time to drain: a stop timeout longer than its shutdown deadline, and a heartbeat health check', () => {
+    const container = workerContainer();
+    const environment = containerEnvironment();
+    expect(container.StopTimeout).toBe(synth.config.stopTimeoutSeconds);
+    expect(Number(environment.DR2E_SHUTDOWN_DEADLINE_SECONDS)).toBeLessThan(synth.config.stopTimeoutSeconds);
+    expect(container.HealthCheck).toMatchObject({ Command: ['CMD-SHELL', HEALTH_CHECK_COMMAND] });
+    expect(environment.DR2E_DEVICE).toBe('cuda');
+  });
+
+  it('encrypt instance volumes and require IMDSv2 with one hop (containers cannot reach instance credentials)', () => {
+    const [, launchTemplate] = onlyResource(synth.template, 'AWS::EC2::LaunchTemplate');
+    const data = launchTemplate.Properties?.LaunchTemplateData as {
+      BlockDeviceMappings: { Ebs: { Encrypted: boolean } }[];
+      MetadataOptions: Record<string, unknown>;
+    };
+    expect(data.BlockDeviceMappings.length).toBeGreaterThan(0);
+    expect(data.BlockDeviceMappings.every((mapping) => mapping.Ebs.Encrypted === true)).toBe(true);
+    expect(data.MetadataOptions).toMatchObject({ HttpTokens: 'required', HttpPutResponseHopLimit: 1 });
+  });
+
+  it('put instances in private subnets without public IPs, with S3 through a gateway endpoint', () => {
+    synth.template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway' });
+    const [, group] = onlyResource(synth.template, 'AWS::AutoScaling::AutoScalingGroup');
+    const subnetIds = (group.Properties?.VPCZoneIdentifier as unknown[]).map(referencedId);
+    const subnets = synth.template.findResources('AWS::EC2::Subnet');
+    for (const id of subnetIds) {
+      expect(subnets[id ?? '']?.Properties?.MapPublicIpOnLaunch).toBe(false);
+    }
+    const [, launchTemplate] = onlyResource(synth.template, 'AWS::EC2::LaunchTemplate');
+    expect(JSON.stringify(launchTemplate)).not.toContain('AssociatePublicIpAddress');
+  });
+});
+
+describe('job queue', () => {
+  it('moves a message to the dead-letter queue after the configured receives', () => {
+    // Act
+    const queues = resourcesOfType(synth.template, 'AWS::SQS::Queue');
+    const jobQueue = queues.find(([, queue]) => {
+      const redrive = queue.Properties?.RedrivePolicy as { maxReceiveCount?: number } | undefined;
+      return redrive?.maxReceiveCount !== undefined;
+    });
+    // Assess
+    expect(jobQueue).toBeDefined();
+    const redrive = jobQueue?.[1].Properties?.RedrivePolicy as {
+      deadLetterTargetArn: unknown;
+      maxReceiveCount: number;
+    };
+    expect(redrive.maxReceiveCount).toBe(3);
+    const deadLetterId = referencedId(redrive.deadLetterTargetArn);
+    expect(queues.map(([id]) => id)).toContain(deadLetterId);
+    // The worker is told the same number and the same lease.
+    const environment = containerEnvironment();
+    expect(environment.DR2E_MAX_RECEIVES).toBe('3');
+    expect(environment.DR2E_VISIBILITY_TIMEOUT_SECONDS).toBe(
+      String(jobQueue?.[1].Properties?.VisibilityTimeout),
+    );
+    expect(referencedId(environment.DR2E_DLQ_URL)).toBe(deadLetterId);
+  });
+
+  it('encrypts every queue and refuses requests without TLS', () => {
+    const queues = resourcesOfType(synth.template, 'AWS::SQS::Queue');
+    expect(queues.every(([, queue]) => queue.Properties?.SqsManagedSseEnabled === true)).toBe(true);
+    const tlsDenied = new Set<string>();
+    for (const [, policy] of resourcesOfType(synth.template, 'AWS::SQS::QueuePolicy')) {
+      const document = policy.Properties?.PolicyDocument as { Statement: Record<string, unknown>[] };
+      const deniesPlainHttp = document.Statement.some(
+        (statement) =>
+          statement.Effect === 'Deny' &&
+          JSON.stringify(statement.Condition) ===
+            JSON.stringify({ Bool: { 'aws:SecureTransport': 'false' } }),
+      );
+      if (deniesPlainHttp) {
+        for (const queue of policy.Properties?.Queues as unknown[]) tlsDenied.add(referencedId(queue) ?? '');
+      }
+    }
+    expect([...tlsDenied].sort()).toEqual(queues.map(([id]) => id).sort());
+  });
+
+  it('raises alarms on dead letters and on the age of the oldest message', () => {
+    synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: Match.anyValue(),
+    });
+    synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Threshold: synth.config.oldestMessageAlarmSeconds,
+    });
+  });
+});
+
+describe('data bucket', () => {
+  it('blocks all public access and denies every request without TLS', () => {
+    // Act
+    const buckets = resourcesOfType(synth.template, 'AWS::S3::Bucket');
+    const policies = resourcesOfType(synth.template, 'AWS::S3::BucketPolicy');
+    // Assess
+    expect(buckets.length).toBe(2);
+    for (const [id, bucket] of buckets) {
+      expect(bucket.Properties?.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(JSON.stringify(bucket.Properties?.BucketEncryption)).toContain('AES256');
+      const policy = policies.find(([, candidate]) => referencedId(candidate.Properties?.Bucket) === id);
+      const statements = (policy?.[1].Properties?.PolicyDocument as { Statement: Record<string, unknown>[] })
+        .Statement;
+      expect(statements).toContainEqual(
+        expect.objectContaining({
+          Effect: 'Deny',
+          Action: 's3:*',
+          Principal: { AWS: '*' },
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        }),
+      );
+    }
+  });
+
+  it('expires inputs/outputs and job records, allows browser POST uploads, and notifies the dispatcher of inputs only', () => {
+    const data = resourcesOfType(synth.template, 'AWS::S3::Bucket').find(
+      ([, bucket]) => bucket.Properties?.CorsConfiguration !== undefined,
+    );
+    const rules = (data?.[1].Properties?.LifecycleConfiguration as { Rules: Record<string, unknown>[] })
+      .Rules;
+    expect(rules).toContainEqual(
+      expect.objectContaining({
+        Prefix: 'tenants/',
+        ExpirationInDays: synth.config.dataRetentionDays,
+        Status: 'Enabled',
+      }),
+    );
+    expect(rules).toContainEqual(
+      expect.objectContaining({
+        Prefix: 'job-store/',
+        ExpirationInDays: synth.config.jobRecordRetentionDays,
+      }),
+    );
+    expect(
+      rules.some((rule) => rule.Prefix === 'models/' || (rule.Prefix === undefined && rule.ExpirationInDays)),
+    ).toBe(false);
+    const cors = (data?.[1].Properties?.CorsConfiguration as { CorsRules: { AllowedMethods: string[] }[] })
+      .CorsRules;
+    expect(cors[0]?.AllowedMethods).toContain('POST');
+    expect(data?.[1].Properties?.VersioningConfiguration).toBeUndefined();
+    const [, notifications] = onlyResource(synth.template, 'Custom::S3BucketNotifications');
+    const configuration = notifications.Properties?.NotificationConfiguration as {
+      LambdaFunctionConfigurations: {
+        Events: string[];
+        Filter: { Key: { FilterRules: { Name: string; Value: string }[] } };
+        LambdaFunctionArn: unknown;
+      }[];
+    };
+    expect(configuration.LambdaFunctionConfigurations.length).toBe(1);
+    const [target] = configuration.LambdaFunctionConfigurations;
+    expect(target?.Events).toEqual(['s3:ObjectCreated:*']);
+    expect(target?.Filter.Key.FilterRules.map((rule) => `${rule.Name}=${rule.Value}`).sort()).toEqual([
+      'prefix=tenants/',
+      'suffix=/input',
+    ]);
+    expect(referencedId(target?.LambdaFunctionArn)).toMatch(/^ApiDispatcherFunction/);
+  });
+});
+
+describe('least privilege', () => {
+  it('has no IAM statement granting every action or every action of a service', () => {
+    // Act: walk every policy document of the template.
+    const wildcards: string[] = [];
+    const documents = policyDocuments(synth.template);
+    for (const { owner, document } of documents) {
+      for (const statement of document.Statement) {
+        if (statement.Effect !== 'Allow') continue;
+        if (statement.NotAction !== undefined) wildcards.push(`${owner}: NotAction`);
+        for (const action of actionsOf(statement)) {
+          if (action === '*' || /^[a-z0-9-]+:\*$/.test(action)) wildcards.push(`${owner}: ${action}`);
+        }
+      }
+    }
+    // Assess
+    expect(documents.length).toBeGreaterThan(5);
+    expect(wildcards).toEqual([]);
+  });
+
+  it('scopes the data permissions of the API, dispatcher and worker to key prefixes of the data bucket', () => {
+    const dataBucket = resourcesOfType(synth.template, 'AWS::S3::Bucket').find(
+      ([, bucket]) => bucket.Properties?.CorsConfiguration !== undefined,
+    )?.[0];
+    const objectActions = new Set(['s3:GetObject', 's3:PutObject', 's3:DeleteObject']);
+    const allowedPatterns = new Set([
+      '/tenants/*',
+      '/job-store/*',
+      '/usage/*',
+      `/${synth.config.modelsPrefix}*`,
+    ]);
+    let checked = 0;
+    for (const { owner, document } of policyDocuments(synth.template)) {
+      if (!owner.startsWith('Api') && !owner.startsWith('WorkersTaskTaskRole')) continue;
+      for (const statement of document.Statement) {
+        if (!actionsOf(statement).some((action) => objectActions.has(action))) continue;
+        for (const resource of resourcesOf(statement)) {
+          const pattern = objectPattern(resource);
+          expect(pattern?.bucket, `${owner} ${JSON.stringify(resource)}`).toBe(dataBucket);
+          expect(allowedPatterns.has(pattern?.pattern ?? ''), `${owner} ${pattern?.pattern}`).toBe(true);
+          checked += 1;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(6);
+  });
+
+  it('lets only the worker consume the queue and only the API and dispatcher send to it', () => {
+    const consumers = new Set<string>();
+    const senders = new Set<string>();
+    for (const { owner, document } of policyDocuments(synth.template)) {
+      for (const statement of document.Statement) {
+        if (statement.Effect !== 'Allow') continue;
+        const actions = actionsOf(statement);
+        if (actions.includes('sqs:ReceiveMessage')) consumers.add(owner.replace(/[A-F0-9]{8}$/, ''));
+        if (
+          actions.includes('sqs:SendMessage') &&
+          resourcesOf(statement).some((r) => referencedId(r)?.startsWith('JobsQueue'))
+        ) {
+          senders.add(owner.replace(/[A-F0-9]{8}$/, ''));
+        }
+      }
+    }
+    expect([...consumers]).toEqual(['WorkersTaskTaskRoleDefaultPolicy']);
+    expect([...senders].sort()).toEqual(['ApiDispatcherRoleDefaultPolicy', 'ApiHttpRoleDefaultPolicy']);
+  });
+});
+
+describe('secrets and configuration', () => {
+  /** Lambda and container environments as name -> value. */
+  function environments(): { owner: string; variables: Record<string, unknown> }[] {
+    const result = resourcesOfType(synth.template, 'AWS::Lambda::Function')
+      .filter(([, fn]) => (fn.Properties?.Environment as { Variables?: object } | undefined)?.Variables)
+      .map(([owner, fn]) => ({
+        owner,
+        variables: (fn.Properties?.Environment as { Variables: Record<string, unknown> }).Variables,
+      }));
+    result.push({ owner: 'worker container', variables: containerEnvironment() });
+    return result;
+  }
+
+  const SECRET_LOOKING = [
+    /whsec_/i,
+    /dr2e_sk_/i,
+    /sha256:[A-Za-z0-9_-]{20,}/,
+    /AKIA[0-9A-Z]{16}/,
+    /BEGIN [A-Z ]*PRIVATE KEY/,
+    /^[A-Za-z0-9+/_-]{32,}={0,2}$/,
+  ];
+
+  it('sets only variables of the runtime contract, none holding a secret-looking value', () => {
+    // Prepare
+    const allowed = new Set<string>([...RUNTIME_VARIABLES, ...PLATFORM_VARIABLES]);
+    const envs = environments();
+    // Act
+    const unknownNames: string[] = [];
+    const suspicious: string[] = [];
+    for (const { owner, variables } of envs) {
+      for (const [name, value] of Object.entries(variables)) {
+        if (!allowed.has(name)) unknownNames.push(`${owner}: ${name}`);
+        if (/SECRET|PASSWORD|TOKEN|API_KEY/i.test(name) && !name.endsWith('_ARN'))
+          suspicious.push(`${owner}: ${name}`);
+        if (typeof value === 'string' && SECRET_LOOKING.some((pattern) => pattern.test(value))) {
+          suspicious.push(`${owner}: ${name}=${value}`);
+        }
+      }
+    }
+    // Assess: the API, the dispatcher and the worker are all configured; nothing secret is inline.
+    expect(envs.length).toBe(3);
+    expect(unknownNames).toEqual([]);
+    expect(suspicious).toEqual([]);
+  });
+
+  it('passes the tenants secret by ARN (a reference to the Secrets Manager secret) and grants reading exactly it', () => {
+    const [secretId, secret] = onlyResource(synth.template, 'AWS::SecretsManager::Secret');
+    // The only literal in the template is the empty tenant list.
+    expect(secret.Properties?.SecretString).toBe(EMPTY_TENANTS_SECRET);
+    for (const { owner, variables } of environments()) {
+      expect(referencedId(variables.DR2E_TENANTS_SECRET_ARN), owner).toBe(secretId);
+    }
+    // Container secrets, if any, come from Secrets Manager.
+    const containerSecrets = (workerContainer().Secrets ?? []) as { ValueFrom: unknown }[];
+    for (const entry of containerSecrets) expect(JSON.stringify(entry.ValueFrom)).toContain('secretsmanager');
+    const readers = policyDocuments(synth.template).filter(({ document }) =>
+      document.Statement.some((statement) => actionsOf(statement).includes('secretsmanager:GetSecretValue')),
+    );
+    expect(readers.length).toBe(3);
+    for (const { document } of readers) {
+      for (const statement of document.Statement.filter((s) =>
+        actionsOf(s).includes('secretsmanager:GetSecretValue'),
+      )) {
+        expect(resourcesOf(statement).map(referencedId)).toEqual([secretId]);
+      }
+    }
+  });
+
+  it('bundles the Lambda entry points the pipeline provides, on Node.js 22 with source maps', () => {
+    const handlers = resourcesOfType(synth.template, 'AWS::Lambda::Function')
+      .map(([, fn]) => fn.Properties ?? {})
+      .filter(
+        (props) =>
+          (props.Environment as { Variables?: { DR2E_MODE?: string } } | undefined)?.Variables?.DR2E_MODE,
+      );
+    expect(handlers.length).toBe(2);
+    for (const props of handlers) {
+      expect(props.Runtime).toBe('nodejs22.x');
+      expect((props.Environment as { Variables: Record<string, string> }).Variables.NODE_OPTIONS).toBe(
+        '--enable-source-maps',
+      );
+    }
+  });
+});
+
+describe('API and observability', () => {
+  it('throttles the HTTP API stage and writes access logs', () => {
+    synth.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: Match.objectLike({
+        ThrottlingRateLimit: synth.config.apiThrottleRate,
+        ThrottlingBurstLimit: synth.config.apiThrottleBurst,
+      }),
+      AccessLogSettings: Match.objectLike({
+        DestinationArn: Match.anyValue(),
+        Format: Match.stringLikeRegexp('requestId'),
+      }),
+    });
+  });
+
+  it('keeps every log group for the configured days', () => {
+    const groups = resourcesOfType(synth.template, 'AWS::Logs::LogGroup');
+    expect(groups.length).toBeGreaterThanOrEqual(4);
+    for (const [, group] of groups)
+      expect(group.Properties?.RetentionInDays).toBe(synth.config.logRetentionDays);
+  });
+
+  it('alarms on API 5xx and Lambda errors, and has a dashboard', () => {
+    synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: '5xx',
+      Namespace: 'AWS/ApiGateway',
+    });
+    const lambdaErrorAlarms = resourcesOfType(synth.template, 'AWS::CloudWatch::Alarm').filter(
+      ([, alarm]) =>
+        alarm.Properties?.MetricName === 'Errors' && alarm.Properties?.Namespace === 'AWS/Lambda',
+    );
+    expect(lambdaErrorAlarms.length).toBe(2);
+    const [, dashboard] = onlyResource(synth.template, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard.Properties?.DashboardBody);
+    for (const metric of ['ApproximateAgeOfOldestMessage', 'RunningTaskCount', 'Latency', '5xx']) {
+      expect(body).toContain(metric);
+    }
+  });
+});
