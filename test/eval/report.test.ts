@@ -9,7 +9,12 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evenlySpaced, listCleanFaces, listTarFiles } from '../../gpu-task/src/eval/clean-faces.js';
 import type { MethodScores } from '../../gpu-task/src/eval/evaluate.js';
-import { formatScoresCsv, formatSplitTable, verdicts } from '../../gpu-task/src/eval/report.js';
+import {
+  formatScoresCsv,
+  formatSplitTable,
+  formatSummaryTables,
+  verdicts,
+} from '../../gpu-task/src/eval/report.js';
 import { niceTicks, renderImageGrid, renderLineCharts } from '../../gpu-task/src/eval/visuals.js';
 import { patternImage } from './helpers.js';
 
@@ -110,6 +115,21 @@ describe('tables', () => {
     expect(csv[1]).toBe('8,severe,bicubic,bicubic,,,,,10,20.5,0.62,0.2,0.9,0.05,0.1');
     expect(csv[2]).toContain(',inf,');
     expect(csv[3]).toContain('"a, ""b"""');
+  });
+
+  it('summarises every (scale, split) in one table per metric, the best of each row in bold', () => {
+    // Prepare
+    const other = rows.slice(0, 3).map((r) => ({ ...r, scale: 16, ssim: r.ssim - 0.1 }));
+    // Act
+    const summary = formatSummaryTables([
+      { scale: 8, split: 'severe', scores: rows },
+      { scale: 16, split: 'severe', scores: other },
+    ]);
+    const ssim = summary.split('**SSIM ↑**')[1]!.trim().split('\n').slice(0, 4);
+    // Assess
+    expect(ssim[0]).toBe('| scale | split | bicubic | enhancer only | DR2E (severe) | DR2E (N=4 τ=10) |');
+    expect(ssim[2]).toBe('| x8 | severe | 0.6200 | 0.6000 | **0.6400** | 0.5000 |');
+    expect(ssim[3]).toBe('| x16 | severe | 0.5200 | 0.5000 | **0.5400** |  |');
   });
 
   it('says on which metrics a DR2E setting beats both baselines', () => {

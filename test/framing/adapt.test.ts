@@ -20,6 +20,7 @@ import {
   roundSquare,
 } from '../../gpu-task/src/engine/framing/index.js';
 import { type RgbImage, decodeImageToRgb, tensorToRgb8 } from '../../gpu-task/src/engine/image/index.js';
+import { loadGroundTruth } from '../../gpu-task/src/eval/evaluate.js';
 import { runCli } from '../cli/cli-io.js';
 import { repoRoot } from '../engine/fixture-paths.js';
 import { cartoonFacePng, patternImage, solidImage } from '../eval/helpers.js';
@@ -94,6 +95,22 @@ describe('cutting the face for the model', () => {
     expect(pixel(cut, 1, 2)).toEqual(pixel(image, 0, 2));
     expect(pixel(cut, 2, 2)).toEqual(pixel(image, 0, 2));
     expect(pixel(cut, 3, 2)).toEqual(pixel(image, 1, 2));
+  });
+});
+
+describe('evaluation ground truth from FFHQ-aligned faces', () => {
+  it('is cut to the model framing with --clean-framing ffhq, and taken whole otherwise', async () => {
+    // Prepare
+    const bytes = await cartoonFacePng(256, 3, FFHQ_FRAMING);
+    const faces = [{ id: 'face.png', read: async () => new Uint8Array(bytes) }];
+    const eyeRow = (image: RgbImage): number =>
+      centroid(image, (r, g, b, _x, y) => r + g + b < 200 && y < image.height * 0.55).y / image.height;
+    // Act
+    const adapted = await loadGroundTruth(faces, 128, { basis: null, framing: 'ffhq', modelFraming: ZOOMED });
+    const whole = await loadGroundTruth(faces, 128, { basis: null, framing: 'model', modelFraming: ZOOMED });
+    // Assess
+    expect(eyeRow(adapted.images[0]!)).toBeCloseTo(ZOOMED.eyeY, 1);
+    expect(eyeRow(whole.images[0]!)).toBeCloseTo(FFHQ_FRAMING.eyeY, 1);
   });
 });
 

@@ -183,6 +183,47 @@ export function verdicts(split: Pick<SplitResult, 'scale' | 'split' | 'scores'>)
     }));
 }
 
+/**
+ * One table per metric: rows (scale, split), columns bicubic, enhancer only, DR2 only and DR2E
+ * per setting; the best value of each row in bold.
+ */
+export function formatSummaryTables(
+  splits: readonly Pick<SplitResult, 'scale' | 'split' | 'scores'>[],
+): string {
+  const columns: { name: string; pick: (rows: readonly MethodScores[]) => MethodScores | undefined }[] = [];
+  const seen = new Set<string>();
+  for (const split of splits) {
+    for (const row of split.scores) {
+      const name = methodName(row);
+      if (seen.has(name)) continue;
+      seen.add(name);
+      columns.push({ name, pick: (rows) => rows.find((r) => methodName(r) === name) });
+    }
+  }
+  const out: string[] = [];
+  for (const m of METRICS) {
+    if (!splits.some((s) => s.scores.some((r) => metricValue(r, m.key) !== undefined))) continue;
+    out.push(`**${m.heading}**\n`);
+    out.push(`| scale | split | ${columns.map((c) => c.name).join(' | ')} |`);
+    out.push(`| --- | --- | ${columns.map(() => '---:').join(' | ')} |`);
+    for (const split of splits) {
+      const values = columns.map((c) => {
+        const row = c.pick(split.scores);
+        return row ? metricValue(row, m.key) : undefined;
+      });
+      const finite = values.filter((v): v is number => v !== undefined && !Number.isNaN(v));
+      const best = m.higherIsBetter ? Math.max(...finite) : Math.min(...finite);
+      const cells = values.map((v) => {
+        const text = formatNumber(v, m.digits);
+        return v !== undefined && v === best ? `**${text}**` : text;
+      });
+      out.push(`| x${split.scale} | ${split.split} | ${cells.join(' | ')} |`);
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}
+
 function splitKey(scale: number, split: string): string {
   return `x${scale}-${split}`;
 }
@@ -238,6 +279,8 @@ export function formatEvaluationMarkdown(result: EvaluationResult, info: RunInfo
     }
   }
   out.push('');
+  out.push('## Summary\n');
+  out.push(formatSummaryTables(result.splits));
   for (const split of result.splits) {
     const key = splitKey(split.scale, split.split);
     out.push(`## x${split.scale} ${split.split}\n`);
