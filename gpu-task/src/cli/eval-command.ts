@@ -145,7 +145,7 @@ export async function runEval(options: EvalCommandOptions, io: CommandIo): Promi
     const truth = await loadGroundTruth(faces, engine.outputSize, {
       basis,
       framing: options.cleanFraming,
-      ...(engine.denoiser.manifest.framing ? { modelFraming: engine.denoiser.manifest.framing } : {}),
+      ...(engine.framing ? { modelFraming: engine.framing } : {}),
     });
     const common = {
       seed: options.seed,

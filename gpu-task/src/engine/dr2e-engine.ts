@@ -198,9 +198,12 @@ export class Dr2eEngine {
     return this.enhancer?.outputSize ?? this.denoiser.resolution;
   }
 
-  /** The face framing the model was trained on (its denoiser manifest's `framing`), if declared. */
+  /**
+   * The face framing the model was trained on, if declared: the denoiser manifest's `framing`,
+   * else the enhancer's (both are trained on the same crops).
+   */
   get framing(): FaceFraming | undefined {
-    return this.denoiser.manifest.framing;
+    return this.denoiser.manifest.framing ?? this.enhancer?.manifest.framing;
   }
 
   /** Licences of the loaded weights, denoiser first. */
