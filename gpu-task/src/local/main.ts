@@ -84,6 +84,10 @@ export async function startLocalStack(options: StartLocalStackOptions = {}): Pro
     },
   });
   const workerDone = worker.run();
+  ownEngine?.onExit((error) => {
+    log.error('engine thread died; the API keeps answering but no job will run', errorFields(error));
+    void worker.stop('engine_died');
+  });
   let closing: Promise<void> | undefined;
   return {
     url: server.url,

@@ -20,7 +20,7 @@ import {
   webhookHeaders,
   type Job,
   type JobParams,
-  type JobQueueMessage,
+  type JobQueue,
   type Tenant,
   type WebhookConfig,
   type WebhookDeliveryResult,
@@ -160,7 +160,7 @@ export interface WorkerEnv {
   tenant: Tenant;
   blobs: FilesystemBlobStore;
   jobs: DiskJobStore;
-  queue: LocalQueue<JobQueueMessage>;
+  queue: JobQueue;
   usage: InMemoryUsageLedger;
   tenants: StaticTenantDirectory;
   webhooks: RecordingWebhookSender;
@@ -178,7 +178,11 @@ export const WEBHOOK: WebhookConfig = {
   events: ['job.succeeded', 'job.failed', 'job.canceled'],
 };
 
-export async function createWorkerEnv(maxReceives = 3): Promise<WorkerEnv> {
+/**
+ * @param maxReceives deliveries per message (the local queue's and the worker's setting)
+ * @param queueOverride another queue (SQS on local-aws-sqs) instead of the local one
+ */
+export async function createWorkerEnv(maxReceives = 3, queueOverride?: JobQueue): Promise<WorkerEnv> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'dr2e-worker-'));
   const tenant: Tenant = { id: 'tenant-a', name: 'Tenant A', webhookSecret: generateWebhookSecret() };
   const tenants = new StaticTenantDirectory([
@@ -191,13 +195,15 @@ export async function createWorkerEnv(maxReceives = 3): Promise<WorkerEnv> {
     downloadUrl: 'http://127.0.0.1:9/local-download',
   });
   const jobs = new DiskJobStore({ dir: path.join(dir, 'jobs') });
-  const queue = new LocalQueue({
-    dir: path.join(dir, 'queues'),
-    name: 'jobs',
-    schema: JobQueueMessageSchema,
-    maxReceives,
-    pollIntervalMs: 20,
-  });
+  const queue: JobQueue =
+    queueOverride ??
+    new LocalQueue({
+      dir: path.join(dir, 'queues'),
+      name: 'jobs',
+      schema: JobQueueMessageSchema,
+      maxReceives,
+      pollIntervalMs: 20,
+    });
   const usage = new InMemoryUsageLedger();
   const webhooks = new RecordingWebhookSender();
   const logLines: Record<string, unknown>[] = [];
