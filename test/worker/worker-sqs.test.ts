@@ -10,7 +10,6 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Dr2eEngine } from '../../gpu-task/src/engine/dr2e-engine.js';
-import { InferenceError } from '../../gpu-task/src/engine/errors.js';
 import { SqsQueue } from '../../shared/adapters/aws/index.js';
 import { JobQueueMessageSchema, type Job } from '../../shared/src/index.js';
 import { startAwsStandIns, type AwsStandIns } from '../shared/helpers/aws-standins.js';
