@@ -135,6 +135,11 @@ export class Dr2eStack extends Stack {
     new CfnOutput(this, 'ClusterName', { value: this.workers.cluster.clusterName });
     new CfnOutput(this, 'ServiceName', { value: this.workers.service.serviceName });
     new CfnOutput(this, 'AlarmTopicArn', { value: alerts.topic.topicArn });
+    new CfnOutput(this, 'DashboardName', { value: this.observability.dashboard.dashboardName });
+    new CfnOutput(this, 'AccessLogBucketName', {
+      value: this.storage.logBucket.bucketName,
+      description: 'Kept on stack deletion (with the data bucket and the tenants secret)',
+    });
   }
 
   /**

@@ -286,6 +286,9 @@ export class GpuWorkers extends Construct {
           deviceName: '/dev/xvda',
           volume: ec2.BlockDeviceVolume.ebs(config.rootVolumeGiB, {
             volumeType: ec2.EbsDeviceVolumeType.GP3,
+            // The image pull writes several GB per cold start; 500 MiB/s instead of gp3's 125
+            // shortens it by minutes and costs ~2 cents per instance-hour.
+            throughput: 500,
             encrypted: true,
             deleteOnTermination: true,
           }),
