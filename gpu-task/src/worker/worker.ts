@@ -139,7 +139,11 @@ export interface WorkerSettings {
   webhookRetry: WebhookRetryPolicy;
   /** How often the dead-letter queue is swept (0 = never; tests call the sweep directly). */
   deadLetterSweepIntervalMs: number;
-  /** Liveness file touched every poll loop; undefined for none. */
+  /**
+   * Liveness file for the container health check, touched every poll loop and, while a batch
+   * runs, at sampler steps (at most every 5 s): it goes stale when the loop or the model hangs.
+   * Undefined for none.
+   */
   heartbeatFile: string | undefined;
 }
 
@@ -298,6 +302,7 @@ export class Dr2eWorker {
       const margin = Math.min(10, deadlineSeconds / 5);
       this.log.info('shutdown started', { reason, deadlineSeconds, held: this.held.size });
       this.deadlineTimer = setTimeout(() => this.onDeadline(), (deadlineSeconds - margin) * 1000);
+      this.deadlineTimer.unref();
       this.stopRequested();
       await this.release(this.buffer.splice(0), 0, 'not_started');
     }
@@ -736,10 +741,16 @@ export class Dr2eWorker {
   }
 
   private lastProgressAt = 0;
+  private lastStepTouchAt = 0;
 
   /** Throttled progress writes during sampling; a write that finds a cancel aborts the call. */
   private onStep(runnable: readonly ActiveJob[], progress: { step: number; total: number }): void {
     const now = Date.now();
+    if (this.settings.heartbeatFile && now - this.lastStepTouchAt >= 5000) {
+      // A long batch must not look like a hung worker; a hung model call stops these touches.
+      this.lastStepTouchAt = now;
+      void touchHeartbeatFile(this.settings.heartbeatFile);
+    }
     if (progress.step !== progress.total && now - this.lastProgressAt < this.settings.progressIntervalMs)
       return;
     this.lastProgressAt = now;
