@@ -93,7 +93,6 @@ export class BundledFunction extends Construct {
       timeout: props.timeout,
       role: this.role,
       logGroup: this.logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
       environment: props.environment,
       deadLetterQueue: props.deadLetterQueue,
       bundling: {

@@ -8,8 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { resourcesOfType, synthDr2e, type Synthesized } from './helpers.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeSynthOutputs, resourcesOfType, synthDr2e, type Synthesized } from './helpers.js';
 
 let synth: Synthesized;
 let bundles: Record<'http' | 'dispatcher', string>;
@@ -58,6 +58,8 @@ function apiGatewayEvent(method: string, rawPath: string): Record<string, unknow
     isBase64Encoded: false,
   };
 }
+
+afterAll(removeSynthOutputs);
 
 beforeAll(() => {
   // Prepare: a synth with real bundling (esbuild from node_modules, no Docker).

@@ -2,8 +2,7 @@
  * Synthesizes the dr2e stack in-process (no network, no credentials, no Docker) for the infra
  * tests, with the context from cdk.json plus per-test overrides.
  */
-import { readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +43,7 @@ export interface Synthesized extends Dr2eApp {
  */
 export function synthDr2e(options: SynthOptions = {}): Synthesized {
   const outdir = mkdtempSync(path.join(os.tmpdir(), 'dr2e-cdk-'));
+  outdirs.push(outdir);
   const built = buildDr2eApp({
     outdir,
     context: {
@@ -55,6 +55,13 @@ export function synthDr2e(options: SynthOptions = {}): Synthesized {
     },
   });
   return { ...built, outdir, template: Template.fromStack(built.stack) };
+}
+
+const outdirs: string[] = [];
+
+/** Removes the cloud assemblies this process synthesized (call from `afterAll`). */
+export function removeSynthOutputs(): void {
+  for (const dir of outdirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 /** A resource of the template: `[logicalId, resource]` pairs of one type. */

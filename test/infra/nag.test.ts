@@ -6,9 +6,9 @@
  */
 import { Validations } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { AwsSolutionsChecks } from '../../infra/lib/nag.js';
-import { synthDr2e } from './helpers.js';
+import { removeSynthOutputs, synthDr2e } from './helpers.js';
 
 const VARIANTS: Record<string, Record<string, unknown>> = {
   defaults: {},
@@ -29,6 +29,8 @@ const VARIANTS: Record<string, Record<string, unknown>> = {
     availabilityZones: 'eu-west-1a,eu-west-1b',
   },
 };
+
+afterAll(removeSynthOutputs);
 
 describe('cdk-nag AwsSolutions', () => {
   for (const [name, context] of Object.entries(VARIANTS)) {

@@ -4,7 +4,7 @@
  * no secrets in plain environment variables).
  */
 import { Match } from 'aws-cdk-lib/assertions';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUNTIME_VARIABLES } from '../../shared/runtime/config.js';
 import { EMPTY_TENANTS_SECRET } from '../../infra/lib/api.js';
 import { PLATFORM_VARIABLES } from '../../infra/lib/runtime-env.js';
@@ -17,11 +17,14 @@ import {
   referencedId,
   resourcesOf,
   resourcesOfType,
+  removeSynthOutputs,
   synthDr2e,
   type Synthesized,
 } from './helpers.js';
 
 let synth: Synthesized;
+
+afterAll(removeSynthOutputs);
 
 beforeAll(() => {
   synth = synthDr2e();
