@@ -1,5 +1,6 @@
 import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { withLock } from '../../shared/adapters/local/fs-util.js';
@@ -195,6 +196,31 @@ describe('withLock', () => {
     const result = await withLock(lockPath, async () => 'ran');
     expect(result).toBe('ran');
     expect(await readdir(path.dirname(lockPath))).toEqual([]);
+  });
+
+  it('breaks a fresh lock at once when the process holding it is gone', async () => {
+    // Prepare: a lock left by a process that was killed mid-action (a finished child's pid)
+    const lockPath = path.join(dir, 'killed', '.lock');
+    await mkdir(lockPath, { recursive: true });
+    const child = spawnSync(process.execPath, ['-e', 'process.exit(0)']);
+    await writeFile(path.join(lockPath, 'owner'), `${hostname()}:${child.pid}`);
+    // Act: the lock directory is fresh, so only the dead owner lets it be broken
+    const result = await withLock(lockPath, async () => 'ran', { staleAfterMs: 3_600_000 });
+    // Assess
+    expect(result).toBe('ran');
+  });
+
+  it('waits for a fresh lock whose holder is alive', async () => {
+    const lockPath = path.join(dir, 'alive', '.lock');
+    await mkdir(lockPath, { recursive: true });
+    await writeFile(path.join(lockPath, 'owner'), `${hostname()}:${process.pid}`);
+    let released = false;
+    setTimeout(() => {
+      released = true;
+      void rm(lockPath, { recursive: true, force: true });
+    }, 300);
+    const ranAfterRelease = await withLock(lockPath, async () => released);
+    expect(ranAfterRelease).toBe(true);
   });
 
   it('runs overlapping sections one at a time', async () => {

@@ -6,6 +6,7 @@
  */
 import type { Stats } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { toHex, randomBytes } from '../../src/encoding.js';
 
@@ -131,18 +132,48 @@ export async function withLock<T>(
   }
 }
 
+/** Who holds a lock: written into the lock directory right after it is created. */
+const OWNER_FILE = 'owner';
+const ownerId = `${hostname()}:${process.pid}`;
+
+/** True when `owner` names a process on this machine that no longer exists. */
+function ownerIsDead(owner: string | undefined): boolean {
+  if (!owner) return false;
+  const separator = owner.lastIndexOf(':');
+  const host = owner.slice(0, separator);
+  const pid = Number(owner.slice(separator + 1));
+  if (host !== hostname() || !Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+async function readOwner(lockPath: string): Promise<string | undefined> {
+  return (await readFileIfExists(path.join(lockPath, OWNER_FILE)))?.toString('utf8');
+}
+
 async function acquireDirectoryLock(lockPath: string, staleAfterMs: number): Promise<void> {
   await mkdir(path.dirname(lockPath), { recursive: true });
   for (let attempt = 0; ; attempt++) {
     try {
       await mkdir(lockPath);
+      await writeFile(path.join(lockPath, OWNER_FILE), ownerId);
       return;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
+    // A holder killed mid-action (SIGKILL, crash) leaves its directory behind: break it at once
+    // when its process is gone, and after `staleAfterMs` otherwise (another machine sharing the
+    // folder, or an owner file that was never written).
+    const owner = await readOwner(lockPath);
     const info = await statIfExists(lockPath);
-    if (info && Date.now() - info.mtimeMs > staleAfterMs) {
-      await rm(lockPath, { recursive: true, force: true });
+    const stale = info !== undefined && Date.now() - info.mtimeMs > staleAfterMs;
+    if (ownerIsDead(owner) || stale) {
+      // Re-check right before breaking so a lock that changed hands meanwhile is left alone.
+      if ((await readOwner(lockPath)) === owner) await rm(lockPath, { recursive: true, force: true });
       continue;
     }
     await sleep(Math.min(2 + attempt, 25));
