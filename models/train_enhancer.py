@@ -1,0 +1,328 @@
+#!/usr/bin/env python3
+"""Train the dr2e default enhancer: a small SPARNet from DR2 outputs (64x64) to clean faces (128x128).
+
+    npx tsx scripts/make-dr2-pool.ts --model gpu-task/models/default/denoiser.json --count 3000
+    /usr/bin/python3 models/train_enhancer.py --run-dir models/runs/enhancer --time-budget-minutes 45
+    /usr/bin/python3 models/train_enhancer.py --run-dir models/runs/enhancer --resume
+
+The paper's Eq. 12: the enhancer's input is ``DR2(x; N, tau)`` of a *clean* training face ``x``
+convolved with a Gaussian of random width, its target is ``x`` itself; no other degradation. The
+DR2 outputs come from the TypeScript engine (``scripts/make-dr2-pool.ts``: N = 4, tau drawn per
+image from {5, 10, 15, 20} on the K = 100 grid, i.e. 50..200 of the 1000-step scale, omega =
+tau + 20). The blur (sigma uniform in ``[--sigma-min, --sigma-max]`` input pixels, reflect
+padding) and horizontal flips (input and target together) are drawn per step.
+
+The network is SPARNet (the family of DR2's SPARNetHD) at a small size with a bicubic input
+skip, so it learns the residual over bicubic upsampling; the loss is L1. An EMA of the weights
+(warm-up ``min(ema_max, (1 + n) / (10 + n))``) is what gets exported. A fixed ``--holdout``
+fraction of the pool (training faces, never ``val/``) is kept out of training to watch
+over-fitting: ``metrics.jsonl`` logs its L1 and PSNR for the EMA model next to bicubic's.
+
+As in ``train_ddpm.py`` each step's batch, flips and sigmas are a pure function of
+``(seed, step)``, and ``--resume`` continues the same stream (CPU kernels are not bitwise
+deterministic, so reruns agree only up to float rounding).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from data import RUNS_DIR, load_faces  # noqa: E402
+from dr2e_models.sparnethd import SPARNetConfig, build_sparnet  # noqa: E402
+
+__all__ = ["parse_args", "model_config", "gaussian_blur", "step_plan", "EnhancerTrainer", "load_pool", "main"]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Train the 64->128 enhancer on DR2 outputs (Eq. 12)")
+    p.add_argument("--run-dir", type=Path, default=RUNS_DIR / "enhancer")
+    p.add_argument("--pool-dir", type=Path, default=RUNS_DIR / "dr2-pool", help="output of scripts/make-dr2-pool.ts")
+    p.add_argument("--targets", type=Path, help="[N,128,128,3] uint8 .npy (default: cached UTKFace train/ at 128)")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--seed", type=int, default=20230603)
+    # Architecture (SPARNet names).
+    p.add_argument("--in-size", type=int, default=64)
+    p.add_argument("--out-size", type=int, default=128)
+    p.add_argument("--min-feat-size", type=int, default=16)
+    p.add_argument("--min-ch", type=int, default=16)
+    p.add_argument("--max-ch", type=int, default=64)
+    p.add_argument("--res-depth", type=int, default=2)
+    p.add_argument("--attention-channels", type=int, default=16)
+    p.add_argument("--bottleneck-size", type=int, default=4)
+    p.add_argument("--norm", default="in")
+    # Optimisation and augmentation.
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--warmup-steps", type=int, default=100)
+    p.add_argument("--grad-clip", type=float, default=1.0)
+    p.add_argument("--ema-max", type=float, default=0.999)
+    p.add_argument("--sigma-min", type=float, default=0.0, help="blur sigma in input (64 px) pixels")
+    p.add_argument("--sigma-max", type=float, default=1.0)
+    p.add_argument("--holdout", type=float, default=0.05)
+    # Budget and bookkeeping.
+    p.add_argument("--time-budget-minutes", type=float, default=45.0)
+    p.add_argument("--max-steps", type=int, default=0)
+    p.add_argument("--checkpoint-minutes", type=float, default=10.0)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--benchmark", type=int, default=0)
+    return p.parse_args(argv)
+
+
+def model_config(args: argparse.Namespace) -> SPARNetConfig:
+    """SPARNet with a bicubic input skip and no spectral norm (a plain L1 model)."""
+    return SPARNetConfig(
+        in_size=args.in_size,
+        out_size=args.out_size,
+        min_ch=args.min_ch,
+        max_ch=args.max_ch,
+        min_feat_size=args.min_feat_size,
+        res_depth=args.res_depth,
+        bottleneck_size=args.bottleneck_size,
+        norm=args.norm,
+        activation="leakyrelu",
+        attention="spar",
+        attention_channels=args.attention_channels,
+        spectral_norm=False,
+        input_skip="bicubic",
+    )
+
+
+def gaussian_blur(images: torch.Tensor, sigmas: torch.Tensor, radius: int) -> torch.Tensor:
+    """Blur each image of ``[B, C, H, W]`` with its own isotropic Gaussian (``sigma = 0``: unchanged).
+
+    Kernels have ``2 * radius + 1`` taps, are normalised to sum 1, and borders are reflected.
+    """
+    b, c, h, w = images.shape
+    offsets = torch.arange(-radius, radius + 1, dtype=images.dtype)
+    safe = sigmas.clamp(min=1e-6)[:, None]
+    taps = torch.exp(-0.5 * (offsets[None, :] / safe) ** 2)
+    taps = taps / taps.sum(dim=1, keepdim=True)
+    kernels = taps[:, :, None] * taps[:, None, :]  # [B, k, k], separable
+    kernels = kernels.repeat_interleave(c, dim=0)[:, None]  # [B*C, 1, k, k]
+    padded = F.pad(images.reshape(1, b * c, h, w), (radius, radius, radius, radius), mode="reflect")
+    return F.conv2d(padded, kernels, groups=b * c).reshape(b, c, h, w)
+
+
+def step_plan(step: int, seed: int, rows: np.ndarray, batch_size: int, sigma_min: float, sigma_max: float) -> dict[str, Any]:
+    """Pool rows, flips and blur sigmas of step ``step`` (a pure function of its inputs)."""
+    count = len(rows)
+    indices = []
+    position = step * batch_size
+    while len(indices) < batch_size:
+        epoch, offset = divmod(position, count)
+        order = np.random.default_rng([seed, epoch]).permutation(count)
+        take = min(batch_size - len(indices), count - offset)
+        indices.extend(rows[order[offset:offset + take]].tolist())
+        position += take
+    rng = np.random.default_rng([seed, 1_000_000 + step])
+    return {"rows": np.asarray(indices), "flips": rng.random(batch_size) < 0.5,
+            "sigmas": rng.uniform(sigma_min, sigma_max, batch_size).astype(np.float32)}
+
+
+def load_pool(pool_dir: Path, targets_path: Path | None, out_size: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """DR2 outputs ``[M, 3, S, S]`` float32, their clean targets ``[M, out, out, 3]`` uint8, and the index."""
+    index = json.loads((pool_dir / "index.json").read_text())
+    if index["done"] != len(index["rows"]):
+        raise SystemExit(f"{pool_dir}: pool incomplete ({index['done']} of {len(index['rows'])}); run make-dr2-pool --resume")
+    inputs = np.load(pool_dir / "dr2.npy")
+    faces = np.load(targets_path, mmap_mode="r") if targets_path else load_faces("train", out_size)
+    targets = np.stack([faces[row["face"]] for row in index["rows"]])
+    return inputs, targets, index
+
+
+class EnhancerTrainer:
+    """Model, EMA, optimiser, step; ``train_step`` runs one deterministic step."""
+
+    def __init__(self, args: argparse.Namespace, inputs: np.ndarray, targets: np.ndarray) -> None:
+        self.args = args
+        self.inputs = inputs
+        self.targets = targets
+        self.config = model_config(args)
+        torch.manual_seed(args.seed)
+        random.seed(args.seed)
+        np.random.seed(args.seed % 2**32)
+        self.model = build_sparnet(self.config)
+        self.ema = copy.deepcopy(self.model).eval()
+        for parameter in self.ema.parameters():
+            parameter.requires_grad_(False)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=args.lr, betas=(0.9, 0.99))
+        holdout = int(round(len(inputs) * args.holdout))
+        order = np.random.default_rng([args.seed, 7]).permutation(len(inputs))
+        self.holdout_rows = np.sort(order[:holdout])
+        self.train_rows = np.sort(order[holdout:])
+        self.radius = max(1, int(math.ceil(3 * args.sigma_max)))
+        self.step = 0
+        self.images_seen = 0
+        self.train_seconds = 0.0
+
+    def learning_rate(self) -> float:
+        return self.args.lr * min(1.0, (self.step + 1) / max(1, self.args.warmup_steps))
+
+    def batch(self, rows: np.ndarray, flips: np.ndarray | None = None,
+              sigmas: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.from_numpy(np.ascontiguousarray(self.inputs[rows]))
+        y = torch.from_numpy(np.ascontiguousarray(self.targets[rows].transpose(0, 3, 1, 2))).float() / 127.5 - 1.0
+        if flips is not None and flips.any():
+            mask = torch.from_numpy(flips)
+            x[mask] = x[mask].flip(-1)
+            y[mask] = y[mask].flip(-1)
+        if sigmas is not None:
+            x = gaussian_blur(x, torch.from_numpy(sigmas), self.radius)
+        return x, y
+
+    def train_step(self) -> dict[str, float]:
+        a = self.args
+        plan = step_plan(self.step, a.seed, self.train_rows, a.batch_size, a.sigma_min, a.sigma_max)
+        x, y = self.batch(plan["rows"], plan["flips"], plan["sigmas"])
+        self.model.train()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate()
+        loss = (self.model(x) - y).abs().mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), a.grad_clip)
+        self.optimizer.step()
+        decay = min(a.ema_max, (1.0 + self.step) / (10.0 + self.step))
+        with torch.no_grad():
+            for ema_p, p in zip(self.ema.parameters(), self.model.parameters()):
+                ema_p.mul_(decay).add_(p.detach(), alpha=1.0 - decay)
+            for ema_b, b in zip(self.ema.buffers(), self.model.buffers()):
+                ema_b.copy_(b)
+        self.step += 1
+        self.images_seen += x.shape[0]
+        return {"l1": float(loss), "grad_norm": float(grad_norm)}
+
+    @torch.no_grad()
+    def evaluate(self, limit: int = 64) -> dict[str, float]:
+        """EMA model vs bicubic on the first ``limit`` holdout rows (no blur: the plain DR2 output)."""
+        rows = self.holdout_rows[:limit]
+        if len(rows) == 0:
+            return {}
+        x, y = self.batch(rows)
+        out = self.ema(x).clamp(-1, 1)
+        bicubic = F.interpolate(x, size=y.shape[-2:], mode="bicubic", align_corners=False).clamp(-1, 1)
+
+        def psnr(a: torch.Tensor) -> float:
+            mse = ((a - y) ** 2).flatten(1).mean(1) / 4.0  # [-1,1] -> [0,1] scale
+            return float((10 * torch.log10(1.0 / mse.clamp(min=1e-10))).mean())
+
+        return {"holdout_l1": round(float((out - y).abs().mean()), 5), "holdout_psnr": round(psnr(out), 3),
+                "bicubic_l1": round(float((bicubic - y).abs().mean()), 5), "bicubic_psnr": round(psnr(bicubic), 3)}
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_dict(),
+            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(self.args).items()},
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "images_seen": self.images_seen,
+            "train_seconds": self.train_seconds,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        if state["config"] != self.config.to_dict():
+            raise SystemExit(f"checkpoint architecture differs from the command line: {state['config']}")
+        self.model.load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = int(state["step"])
+        self.images_seen = int(state["images_seen"])
+        self.train_seconds = float(state["train_seconds"])
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        torch.save(self.state(), temporary)
+        os.replace(temporary, path)
+
+
+def _log(run_dir: Path, text: str) -> None:
+    line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}"
+    print(line, flush=True)
+    with open(run_dir / "log.txt", "a") as handle:
+        handle.write(line + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    inputs, targets, index = load_pool(args.pool_dir, args.targets, args.out_size)
+    trainer = EnhancerTrainer(args, inputs, targets)
+    params = sum(p.numel() for p in trainer.model.parameters())
+
+    if args.benchmark:
+        trainer.train_step()
+        start = time.perf_counter()
+        for _ in range(args.benchmark):
+            trainer.train_step()
+        rate = args.benchmark * args.batch_size / (time.perf_counter() - start)
+        print(json.dumps({"config": trainer.config.to_dict(), "params": params, "img_per_s": round(rate, 2)}))
+        return 0
+
+    run_dir = args.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = run_dir / "checkpoint.pt"
+    if args.resume:
+        if not checkpoint.is_file():
+            raise SystemExit(f"--resume: {checkpoint} does not exist")
+        trainer.load_state(torch.load(checkpoint, map_location="cpu"))
+        _log(run_dir, f"resumed at step {trainer.step} ({trainer.images_seen} images)")
+    else:
+        if checkpoint.exists():
+            raise SystemExit(f"{checkpoint} exists: pass --resume or choose another --run-dir")
+        _log(run_dir, f"start: {params} params, pool {len(inputs)} ({len(trainer.train_rows)} train, "
+                      f"{len(trainer.holdout_rows)} holdout), n={index['n']} taus={index['taus']}, "
+                      f"config {json.dumps(trainer.config.to_dict())}, args {json.dumps(trainer.state()['args'])}")
+
+    budget = args.time_budget_minutes * 60.0
+    last_checkpoint = time.monotonic()
+    losses: list[float] = []
+    interval_start, interval_images = time.monotonic(), 0
+    while trainer.train_seconds < budget and (args.max_steps <= 0 or trainer.step < args.max_steps):
+        start = time.monotonic()
+        record = trainer.train_step()
+        trainer.train_seconds += time.monotonic() - start
+        if not math.isfinite(record["l1"]):
+            _log(run_dir, f"non-finite loss at step {trainer.step}; stopping without saving")
+            return 2
+        losses.append(record["l1"])
+        interval_images += args.batch_size
+        if trainer.step % args.log_every == 0:
+            now = time.monotonic()
+            summary = {"step": trainer.step, "images_seen": trainer.images_seen, "l1": round(float(np.mean(losses)), 5),
+                       **trainer.evaluate(), "lr": trainer.learning_rate(),
+                       "img_per_s": round(interval_images / max(now - interval_start, 1e-9), 2),
+                       "train_minutes": round(trainer.train_seconds / 60, 2)}
+            with open(run_dir / "metrics.jsonl", "a") as handle:
+                handle.write(json.dumps(summary) + "\n")
+            _log(run_dir, " ".join(f"{k}={v}" for k, v in summary.items()))
+            losses, interval_images, interval_start = [], 0, time.monotonic()
+        if time.monotonic() - last_checkpoint >= args.checkpoint_minutes * 60:
+            trainer.save(checkpoint)
+            last_checkpoint = time.monotonic()
+    trainer.save(checkpoint)
+    _log(run_dir, f"done: step {trainer.step}, {trainer.images_seen} images, {trainer.train_seconds / 60:.1f} min, "
+                  f"{json.dumps(trainer.evaluate(limit=len(trainer.holdout_rows)))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
