@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Export the trained default models to ``gpu-task/models/default/`` (ONNX + manifests + pipeline).
+
+    /usr/bin/python3 models/ship_default.py denoiser   # EMA of models/runs/ddpm64/checkpoint.pt
+    /usr/bin/python3 models/ship_default.py enhancer   # EMA of models/runs/enhancer/checkpoint.pt
+    /usr/bin/python3 models/ship_default.py pipeline   # pipeline.json (preset mild, 100 steps)
+
+Both exports go through ``dr2e_models.exporter.export_model`` (fp32, parity-gated against
+onnxruntime-node) and record in the manifest: the UTKFace licence terms, the framing measured
+by ``models/measure_framing.py`` (``docs/model/framing.json``), and the training provenance
+(the recipe command rebuilt from the checkpoint's arguments, data, seed, steps, images seen,
+training minutes). No timestamp is written, so re-exporting the same checkpoint gives the same
+manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from data import REPO_ROOT, RUNS_DIR  # noqa: E402
+from dr2e_models.exporter import ExportOptions, export_model  # noqa: E402
+from dr2e_models.sparnethd import SPARNetConfig, build_sparnet  # noqa: E402
+from dr2e_models.unet import UNetConfig, build_unet, parameter_count  # noqa: E402
+
+DEFAULT_DIR = REPO_ROOT / "gpu-task" / "models" / "default"
+FRAMING_JSON = REPO_ROOT / "docs" / "model" / "framing.json"
+
+#: The terms of ../shared/README.md for UTKFace, verbatim, and what they mean for the weights.
+UTKFACE_LICENSE = {
+    "name": "UTKFace: non-commercial research use only",
+    "commercialUse": False,
+    "notes": "Trained on UTKFace (\"UTKFace: non-commercial research use only\"). A model trained on them "
+    "inherits their licence: a model trained here is a demonstration default, not for commercial use.",
+}
+
+COMPUTE = "2-core shared CPU (no GPU), torch 1.13 CPU, 1 intra-op thread"
+
+
+def utkface_framing(path: Path = FRAMING_JSON) -> dict[str, Any]:
+    """The manifest ``framing`` of UTKFace crops, as measured into ``docs/model/framing.json``."""
+    measured = json.loads(path.read_text())["utkface"]
+    return {key: measured[key] for key in ("name", "eyeDistance", "eyeY", "mouthY")}
+
+
+def recipe_command(script: str, args: dict[str, Any], skip: tuple[str, ...] = ("resume", "benchmark")) -> str:
+    """The command line that reproduces a run, from the arguments stored in its checkpoint."""
+    parts = [f"/usr/bin/python3 {script}"]
+    for key, value in args.items():
+        if key in skip or value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            parts.append(flag)
+        else:
+            parts.append(f"{flag} {value}")
+    return " ".join(parts)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _training_provenance(state: dict[str, Any], checkpoint: Path, data: str) -> dict[str, Any]:
+    return {
+        "training": {
+            "data": data,
+            "seed": state["args"]["seed"],
+            "steps": state["step"],
+            "imagesSeen": state["images_seen"],
+            "trainMinutes": round(state["train_seconds"] / 60, 1),
+            "compute": COMPUTE,
+            "weights": "EMA",
+            "checkpointSha256": _sha256(checkpoint),
+        }
+    }
+
+
+def ship_denoiser(checkpoint: Path, out_dir: Path) -> dict[str, Any]:
+    state = torch.load(checkpoint, map_location="cpu")
+    config = UNetConfig.from_dict(state["config"])
+    model = build_unet(config)
+    model.load_state_dict(state["ema"])
+    model.eval()
+    recipe = recipe_command("models/train_ddpm.py", state["args"])
+    options = ExportOptions(
+        name="utkface-64-ddpm",
+        source=f"trained for dr2e on UTKFace train/ ({recipe})",
+        license=UTKFACE_LICENSE,
+        description=(
+            f"64x64 face diffusion prior (guided-diffusion U-Net, {parameter_count(model) / 1e6:.2f} M parameters, "
+            "linear schedule T=1000, learned-range variance), trained on UTKFace crops on a CPU: a demonstration default."
+        ),
+        framing=utkface_framing(),
+        created_at=None,
+        recipe=recipe,
+        extra_provenance=_training_provenance(state, checkpoint, "utkface-200.tar train/ (22,206 faces), 64x64 area-downsampled"),
+    )
+    result = export_model("dr2-unet", config, model, out_dir / "denoiser.onnx", options)
+    return {"file": str(result.onnx_path), "bytes": result.onnx_path.stat().st_size,
+            "parity": result.parity_fp32.max_abs_error, "seconds": result.seconds}
+
+
+def ship_enhancer(checkpoint: Path, out_dir: Path) -> dict[str, Any]:
+    state = torch.load(checkpoint, map_location="cpu")
+    config = SPARNetConfig.from_dict(state["config"])
+    model = build_sparnet(config)
+    model.load_state_dict(state["ema"])
+    model.eval()
+    recipe = recipe_command("models/train_enhancer.py", state["args"])
+    pool_index = Path(state["args"]["pool_dir"]) / "index.json"
+    pool: dict[str, Any] = {}
+    if pool_index.is_file():
+        index = json.loads(pool_index.read_text())
+        pool = {"dr2Pool": {"images": len(index["rows"]), "n": index["n"], "taus": index["taus"],
+                            "steps": index["steps"], "seed": index["seed"], "denoiser": index["model"],
+                            "maker": "scripts/make-dr2-pool.ts"}}
+    extra = _training_provenance(state, checkpoint, "DR2 outputs of UTKFace train/ faces (64x64) -> the same faces at 128x128")
+    extra["training"].update(pool)
+    options = ExportOptions(
+        name="utkface-64to128-sparnet",
+        source=f"trained for dr2e on DR2 outputs of UTKFace train/ ({recipe})",
+        license=UTKFACE_LICENSE,
+        description=(
+            f"SPARNet enhancer 64->128 with a bicubic skip ({parameter_count(model) / 1e6:.2f} M parameters), trained "
+            "with L1 on DR2(x; N=4, tau in 5..20 of 100) blurred by a random Gaussian (the DR2 paper's Eq. 12)."
+        ),
+        framing=utkface_framing(),
+        created_at=None,
+        recipe=recipe,
+        extra_provenance=extra,
+    )
+    result = export_model("sparnethd", config, model, out_dir / "enhancer.onnx", options)
+    return {"file": str(result.onnx_path), "bytes": result.onnx_path.stat().st_size,
+            "parity": result.parity_fp32.max_abs_error, "seconds": result.seconds}
+
+
+def ship_pipeline(out_dir: Path) -> int:
+    import make_pipeline
+
+    return make_pipeline.main([
+        "--dir", str(out_dir), "--name", "utkface-64",
+        "--description", "Default model: a 64x64 UTKFace diffusion prior and a 64->128 SPARNet enhancer, trained on a "
+        "CPU for dr2e (demonstration quality; UTKFace terms: non-commercial research use only).",
+        "--preset", "mild", "--steps", "100",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=("denoiser", "enhancer", "pipeline"))
+    parser.add_argument("--checkpoint", type=Path)
+    parser.add_argument("--out-dir", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.what == "denoiser":
+        print(json.dumps(ship_denoiser(args.checkpoint or RUNS_DIR / "ddpm64" / "checkpoint.pt", args.out_dir), indent=2))
+    elif args.what == "enhancer":
+        print(json.dumps(ship_enhancer(args.checkpoint or RUNS_DIR / "enhancer" / "checkpoint.pt", args.out_dir), indent=2))
+    else:
+        return ship_pipeline(args.out_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
