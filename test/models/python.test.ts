@@ -66,7 +66,21 @@ suite(`models/tests Python unittest suite${problem ? ` (skipped: ${problem})` : 
     expect(run.stderr).toMatch(/\nOK/);
   }, 900_000);
 
-  const fullSize = process.env.DR2E_SKIP_FULL_SIZE === '1' ? it.skip : it;
+  // The full-size exports need the published layouts from ../shared (the Python tests skip
+  // without them) and can be turned off with DR2E_SKIP_FULL_SIZE=1.
+  const layoutsDir = path.join(
+    process.env.DR2E_SHARED_DIR ?? path.resolve(repoRoot, '..', 'shared'),
+    'fixtures',
+    'checkpoint-layouts',
+  );
+  const fullSizeSkipReason =
+    process.env.DR2E_SKIP_FULL_SIZE === '1'
+      ? 'DR2E_SKIP_FULL_SIZE=1'
+      : existsSync(path.join(layoutsDir, 'dr2-ffhq-256-unet.json'))
+        ? null
+        : `${layoutsDir} is absent (set DR2E_SHARED_DIR)`;
+  const fullSize = (name: string, fn: () => Promise<void>, timeout: number) =>
+    fullSizeSkipReason ? it.skip(`${name} (skipped: ${fullSizeSkipReason})`, fn) : it(name, fn, timeout);
 
   fullSize('full-size DR2 U-Net export runs through the engine denoiser and matches PyTorch', async () => {
     // Prepare: written by the Python full-size export test above
