@@ -21,7 +21,7 @@ import { LowPassFilter } from '../resize/lowpass.js';
 import type { RespacedSchedule, VarianceType } from '../schedule/respaced-schedule.js';
 import type { Denoiser } from './denoiser.js';
 import { validateDr2Params } from './dr2-params.js';
-import { fastExp } from './fast-exp.js';
+import { expNearZero } from './fast-exp.js';
 
 /** Channels of an RGB image. */
 const IMAGE_CHANNELS = 3;
@@ -411,7 +411,13 @@ function posteriorSample(
   const { minLog, maxLog, fixedLog, learnedRange } = coefficients;
   const fixedStd = Math.exp(0.5 * fixedLog);
   // Learned range interpolates the log variance between the posterior variance (v = -1) and beta
-  // (v = +1), improved DDPM: logvar = f·maxLog + (1-f)·minLog with f = (v + 1) / 2.
+  // (v = +1), improved DDPM: logvar = f·maxLog + (1-f)·minLog with f = (v + 1) / 2. The standard
+  // deviation exp(logvar / 2) factors into exp(baseLog) · exp(slope · v) with
+  // baseLog = minLog / 2 + (maxLog - minLog) / 4 and slope = (maxLog - minLog) / 4. The two
+  // logs differ little on the steps DR2 runs (slope · v is ~1e-2), so exp(slope · v) takes a
+  // short polynomial instead of a full exp per pixel; larger arguments use Math.exp.
+  const slope = (maxLog - minLog) / 4;
+  const baseStd = Math.exp(0.5 * minLog + slope);
   for (let b = 0; b < batch; b++) {
     for (let c = 0; c < IMAGE_CHANNELS; c++) {
       const imageBase = (b * IMAGE_CHANNELS + c) * pixels;
@@ -424,10 +430,7 @@ function posteriorSample(
         if (clip) start = start < -1 ? -1 : start > 1 ? 1 : start;
         const mean = meanCoefStart * start + meanCoefCurrent * current;
         let std = fixedStd;
-        if (learnedRange) {
-          const fraction = ((out[varianceBase + p] as number) + 1) / 2;
-          std = fastExp(0.5 * (fraction * maxLog + (1 - fraction) * minLog));
-        }
+        if (learnedRange) std = baseStd * expNearZero(slope * (out[varianceBase + p] as number));
         x[k] = mean + std * (posteriorNoise[k] as number);
       }
     }
