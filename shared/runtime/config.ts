@@ -101,7 +101,9 @@ export class ConfigError extends Error {
  */
 export function loadRuntimeConfig(env: Record<string, string | undefined> = process.env): RuntimeConfig {
   const relevant = Object.fromEntries(
-    Object.entries(env).filter(([key, value]) => value !== '' && (RUNTIME_VARIABLES as string[]).includes(key)),
+    Object.entries(env).filter(
+      ([key, value]) => value !== '' && (RUNTIME_VARIABLES as string[]).includes(key),
+    ),
   );
   const parsed = RuntimeConfigSchema.safeParse(relevant);
   if (!parsed.success) {
@@ -111,9 +113,9 @@ export function loadRuntimeConfig(env: Record<string, string | undefined> = proc
   }
   const config = parsed.data;
   if (config.DR2E_MODE === 'aws') {
-    const missing = (['DR2E_BUCKET', 'DR2E_QUEUE_URL', 'DR2E_DLQ_URL', 'DR2E_TENANTS_SECRET_ARN'] as const).filter(
-      (key) => !config[key],
-    );
+    const missing = (
+      ['DR2E_BUCKET', 'DR2E_QUEUE_URL', 'DR2E_DLQ_URL', 'DR2E_TENANTS_SECRET_ARN'] as const
+    ).filter((key) => !config[key]);
     if (missing.length > 0) throw new ConfigError(`aws mode needs ${missing.join(', ')}`);
   }
   return config;
