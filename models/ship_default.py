@@ -60,6 +60,8 @@ def recipe_command(script: str, args: dict[str, Any], skip: tuple[str, ...] = ("
         flag = "--" + key.replace("_", "-")
         if value is True:
             parts.append(flag)
+        elif isinstance(value, list):
+            parts.extend(f"{flag} {item}" for item in value)
         else:
             parts.append(f"{flag} {value}")
     return " ".join(parts)
@@ -120,13 +122,15 @@ def ship_enhancer(checkpoint: Path, out_dir: Path) -> dict[str, Any]:
     model.load_state_dict(state["ema"])
     model.eval()
     recipe = recipe_command("models/train_enhancer.py", state["args"])
-    pool_index = Path(state["args"]["pool_dir"]) / "index.json"
-    pool: dict[str, Any] = {}
-    if pool_index.is_file():
-        index = json.loads(pool_index.read_text())
-        pool = {"dr2Pool": {"images": len(index["rows"]), "n": index["n"], "taus": index["taus"],
-                            "steps": index["steps"], "seed": index["seed"], "denoiser": index["model"],
-                            "maker": "scripts/make-dr2-pool.ts"}}
+    pools = []
+    for pool_dir in state["args"]["pool_dir"]:
+        pool_index = Path(pool_dir) / "index.json"
+        if pool_index.is_file():
+            index = json.loads(pool_index.read_text())
+            pools.append({"dir": pool_dir, "images": len(index["rows"]), "n": index["n"], "taus": index["taus"],
+                          "steps": index["steps"], "seed": index["seed"], "denoiser": index["model"],
+                          "seconds": round(index["seconds"])})
+    pool = {"dr2Pools": pools, "dr2PoolMaker": "scripts/make-dr2-pool.ts"} if pools else {}
     extra = _training_provenance(state, checkpoint, "DR2 outputs of UTKFace train/ faces (64x64) -> the same faces at 128x128")
     extra["training"].update(pool)
     options = ExportOptions(

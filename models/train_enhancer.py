@@ -13,7 +13,8 @@ tau + 20). The blur (sigma uniform in ``[--sigma-min, --sigma-max]`` input pixel
 padding) and horizontal flips (input and target together) are drawn per step.
 
 The network is SPARNet (the family of DR2's SPARNetHD) at a small size with a bicubic input
-skip, so it learns the residual over bicubic upsampling; the loss is L1. An EMA of the weights
+skip, so it learns the residual over bicubic upsampling; the loss is L1, plus optionally
+(``--grad-weight``) an L1 on neighbour differences that rewards sharp edges. An EMA of the weights
 (warm-up ``min(ema_max, (1 + n) / (10 + n))``) is what gets exported. A fixed ``--holdout``
 fraction of the pool (training faces, never ``val/``) is kept out of training to watch
 over-fitting: ``metrics.jsonl`` logs its L1 and PSNR for the EMA model next to bicubic's.
@@ -45,13 +46,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import RUNS_DIR, load_faces  # noqa: E402
 from dr2e_models.sparnethd import SPARNetConfig, build_sparnet  # noqa: E402
 
-__all__ = ["parse_args", "model_config", "gaussian_blur", "step_plan", "EnhancerTrainer", "load_pool", "main"]
+__all__ = ["parse_args", "model_config", "gaussian_blur", "edge_l1", "step_plan", "EnhancerTrainer", "load_pool", "main"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Train the 64->128 enhancer on DR2 outputs (Eq. 12)")
     p.add_argument("--run-dir", type=Path, default=RUNS_DIR / "enhancer")
-    p.add_argument("--pool-dir", type=Path, default=RUNS_DIR / "dr2-pool", help="output of scripts/make-dr2-pool.ts")
+    p.add_argument("--pool-dir", type=Path, action="append",
+                   help="output of scripts/make-dr2-pool.ts; repeat to join pools (default: models/runs/dr2-pool)")
     p.add_argument("--targets", type=Path, help="[N,128,128,3] uint8 .npy (default: cached UTKFace train/ at 128)")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--seed", type=int, default=20230603)
@@ -71,6 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup-steps", type=int, default=100)
     p.add_argument("--grad-clip", type=float, default=1.0)
     p.add_argument("--ema-max", type=float, default=0.999)
+    p.add_argument("--grad-weight", type=float, default=0.0,
+                   help="weight of an L1 loss on horizontal and vertical pixel differences (edges)")
     p.add_argument("--sigma-min", type=float, default=0.0, help="blur sigma in input (64 px) pixels")
     p.add_argument("--sigma-max", type=float, default=1.0)
     p.add_argument("--holdout", type=float, default=0.05)
@@ -119,6 +123,13 @@ def gaussian_blur(images: torch.Tensor, sigmas: torch.Tensor, radius: int) -> to
     return F.conv2d(padded, kernels, groups=b * c).reshape(b, c, h, w)
 
 
+def edge_l1(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean L1 distance of horizontal and vertical neighbour differences (rewards sharp edges)."""
+    dx = (out[..., :, 1:] - out[..., :, :-1]) - (target[..., :, 1:] - target[..., :, :-1])
+    dy = (out[..., 1:, :] - out[..., :-1, :]) - (target[..., 1:, :] - target[..., :-1, :])
+    return 0.5 * (dx.abs().mean() + dy.abs().mean())
+
+
 def step_plan(step: int, seed: int, rows: np.ndarray, batch_size: int, sigma_min: float, sigma_max: float) -> dict[str, Any]:
     """Pool rows, flips and blur sigmas of step ``step`` (a pure function of its inputs)."""
     count = len(rows)
@@ -135,15 +146,29 @@ def step_plan(step: int, seed: int, rows: np.ndarray, batch_size: int, sigma_min
             "sigmas": rng.uniform(sigma_min, sigma_max, batch_size).astype(np.float32)}
 
 
-def load_pool(pool_dir: Path, targets_path: Path | None, out_size: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """DR2 outputs ``[M, 3, S, S]`` float32, their clean targets ``[M, out, out, 3]`` uint8, and the index."""
-    index = json.loads((pool_dir / "index.json").read_text())
-    if index["done"] != len(index["rows"]):
-        raise SystemExit(f"{pool_dir}: pool incomplete ({index['done']} of {len(index['rows'])}); run make-dr2-pool --resume")
-    inputs = np.load(pool_dir / "dr2.npy")
+def load_pool(pool_dirs: Path | list[Path], targets_path: Path | None,
+              out_size: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """DR2 outputs ``[M, 3, S, S]`` float32, their clean targets ``[M, out, out, 3]`` uint8, and the index.
+
+    Several pools (e.g. made by parallel ``make-dr2-pool`` runs with different seeds) are joined
+    in the order given; the returned index holds all rows and the first pool's parameters.
+    """
+    dirs = [pool_dirs] if isinstance(pool_dirs, Path) else list(pool_dirs)
     faces = np.load(targets_path, mmap_mode="r") if targets_path else load_faces("train", out_size)
-    targets = np.stack([faces[row["face"]] for row in index["rows"]])
-    return inputs, targets, index
+    inputs, targets, rows, first = [], [], [], None
+    for pool_dir in dirs:
+        index = json.loads((pool_dir / "index.json").read_text())
+        if index["done"] != len(index["rows"]):
+            raise SystemExit(f"{pool_dir}: pool incomplete ({index['done']} of {len(index['rows'])}); "
+                             "run make-dr2-pool --resume")
+        if first is not None and (index["n"], index["steps"]) != (first["n"], first["steps"]):
+            raise SystemExit(f"{pool_dir}: N/steps differ from {dirs[0]}")
+        first = first or index
+        inputs.append(np.load(pool_dir / "dr2.npy"))
+        targets.append(np.stack([faces[row["face"]] for row in index["rows"]]))
+        rows.extend(index["rows"])
+    assert first is not None
+    return np.concatenate(inputs), np.concatenate(targets), {**first, "rows": rows, "pools": [str(d) for d in dirs]}
 
 
 class EnhancerTrainer:
@@ -193,7 +218,10 @@ class EnhancerTrainer:
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate()
-        loss = (self.model(x) - y).abs().mean()
+        out = self.model(x)
+        loss = (out - y).abs().mean()
+        if a.grad_weight > 0:
+            loss = loss + a.grad_weight * edge_l1(out, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), a.grad_clip)
@@ -228,7 +256,7 @@ class EnhancerTrainer:
     def state(self) -> dict[str, Any]:
         return {
             "config": self.config.to_dict(),
-            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(self.args).items()},
+            "args": {k: _plain(v) for k, v in vars(self.args).items()},
             "model": self.model.state_dict(),
             "ema": self.ema.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -254,6 +282,15 @@ class EnhancerTrainer:
         os.replace(temporary, path)
 
 
+def _plain(value: Any) -> Any:
+    """Arguments as JSON-friendly values (paths become strings)."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _log(run_dir: Path, text: str) -> None:
     line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}"
     print(line, flush=True)
@@ -264,6 +301,7 @@ def _log(run_dir: Path, text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    args.pool_dir = args.pool_dir or [RUNS_DIR / "dr2-pool"]
     inputs, targets, index = load_pool(args.pool_dir, args.targets, args.out_size)
     trainer = EnhancerTrainer(args, inputs, targets)
     params = sum(p.numel() for p in trainer.model.parameters())

@@ -186,6 +186,17 @@ class EnhancerTrainingTest(unittest.TestCase):
         torch.testing.assert_close(blurred[0], images[0], rtol=0, atol=1e-6)
         np.testing.assert_allclose(blurred[1].numpy(), reference, atol=1e-5)
 
+    def test_edge_loss_is_zero_for_a_shifted_copy_and_counts_lost_edges(self) -> None:
+        # Prepare: a vertical step edge, the same image brightened, and a flattened copy.
+        target = torch.zeros(1, 1, 4, 4)
+        target[..., 2:] = 1.0
+        # Act
+        same_edges = train_enhancer.edge_l1(target + 0.3, target)
+        flat = train_enhancer.edge_l1(torch.full_like(target, 0.5), target)
+        # Assess: one of the three horizontal differences per row is 1 -> mean 1/3, halved.
+        self.assertAlmostEqual(float(same_edges), 0.0, places=6)
+        self.assertAlmostEqual(float(flat), 0.5 * (1.0 / 3.0), places=6)
+
     def test_holdout_rows_never_appear_in_training_batches(self) -> None:
         # Prepare
         args = train_enhancer.parse_args(["--pool-dir", str(self.pool), "--targets", str(self.targets), *TINY_ENHANCER])
