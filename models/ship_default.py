@@ -42,7 +42,7 @@ UTKFACE_LICENSE = {
     "inherits their licence: a model trained here is a demonstration default, not for commercial use.",
 }
 
-COMPUTE = "2-core shared CPU (no GPU), torch 1.13 CPU, 1 intra-op thread"
+COMPUTE = "2-core shared CPU (no GPU), torch 1.13 CPU"
 
 
 def utkface_framing(path: Path = FRAMING_JSON) -> dict[str, Any]:
@@ -83,7 +83,7 @@ def _training_provenance(state: dict[str, Any], checkpoint: Path, data: str) -> 
             "steps": state["step"],
             "imagesSeen": state["images_seen"],
             "trainMinutes": round(state["train_seconds"] / 60, 1),
-            "compute": COMPUTE,
+            "compute": f"{COMPUTE}, {state['args'].get('threads', 1)} intra-op thread(s)",
             "weights": "EMA",
             "checkpointSha256": _sha256(checkpoint),
         }
