@@ -1,0 +1,146 @@
+/**
+ * The shipped default model (`gpu-task/models/default`): it is what a fresh clone restores with,
+ * so it must be the embedded default, meet the contract, declare its framing and licence, fit
+ * the size budget, and restore better than the baselines where DR2E is meant to help (heavy
+ * degradation). The quality check runs `dr2e eval` on UTKFace `val/` faces from `../shared`
+ * and skips with a message when that archive is absent.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Dr2eEngine } from '../../gpu-task/src/engine/dr2e-engine.js';
+import { defaultModelManifest } from '../../gpu-task/src/engine/model/default-model.js';
+import { runCli } from '../cli/cli-io.js';
+import { repoRoot, sharedDir } from '../engine/fixture-paths.js';
+
+const defaultDir = path.join(repoRoot, 'gpu-task', 'models', 'default');
+const utkfaceArchive = path.join(sharedDir, 'data', 'utkface', 'utkface-200.tar');
+const MAX_TOTAL_BYTES = 20 * 1024 * 1024;
+
+interface Framing {
+  eyeDistance: number;
+  eyeY: number;
+  mouthY: number;
+}
+
+describe('the shipped default model', () => {
+  let engine: Dr2eEngine;
+
+  beforeAll(async () => {
+    engine = await Dr2eEngine.load({ model: path.join(defaultDir, 'pipeline.json') });
+  });
+
+  afterAll(async () => {
+    await engine?.dispose();
+  });
+
+  it('is the embedded default when DR2E_MODEL is not set', () => {
+    // Act
+    const manifest = defaultModelManifest({});
+    // Assess
+    expect(manifest).toBe(path.join(defaultDir, 'pipeline.json'));
+  });
+
+  it('runs DR2 at 64x64 and outputs 128x128 faces', () => {
+    // Assess
+    expect(engine.resolution).toBe(64);
+    expect(engine.outputSize).toBe(128);
+  });
+
+  it('declares the UTKFace framing measured in docs/model/framing.json', async () => {
+    // Prepare
+    const measured = JSON.parse(
+      await readFile(path.join(repoRoot, 'docs', 'model', 'framing.json'), 'utf8'),
+    ) as { utkface: Framing };
+    // Act
+    const framing = engine.framing;
+    // Assess
+    expect(framing).toBeDefined();
+    expect(framing?.eyeDistance).toBe(measured.utkface.eyeDistance);
+    expect(framing?.eyeY).toBe(measured.utkface.eyeY);
+    expect(framing?.mouthY).toBe(measured.utkface.mouthY);
+  });
+
+  it('carries the non-commercial UTKFace licence on both networks', () => {
+    // Assess
+    expect(engine.licenses).toHaveLength(2);
+    for (const license of engine.licenses) expect(license.commercialUse).toBe(false);
+  });
+
+  it('fits the 20 MB budget for both networks together, and has a model card', async () => {
+    // Act
+    const sizes = await Promise.all(
+      ['denoiser.onnx', 'enhancer.onnx'].map(async (file) => (await stat(path.join(defaultDir, file))).size),
+    );
+    // Assess
+    expect(sizes.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(MAX_TOTAL_BYTES);
+    expect(existsSync(path.join(defaultDir, 'MODEL_CARD.md'))).toBe(true);
+  });
+});
+
+describe.skipIf(!existsSync(utkfaceArchive))('the default model on UTKFace val/ (x8 and x16 severe)', () => {
+  let out: string;
+
+  beforeAll(async () => {
+    out = await mkdtemp(path.join(tmpdir(), 'dr2e-default-eval-'));
+  });
+
+  afterAll(async () => {
+    await rm(out, { recursive: true, force: true });
+  });
+
+  it('beats bicubic and the enhancer alone on SSIM, GMSD or identity distance', async () => {
+    // Act: a small, seeded evaluation on held-out faces (never used in training)
+    const run = await runCli([
+      'eval',
+      '--clean',
+      utkfaceArchive,
+      '--prefix',
+      'val/',
+      '--limit',
+      '12',
+      '--seed',
+      '0',
+      '--scales',
+      '8,16',
+      '--splits',
+      'severe',
+      '--presets',
+      'severe',
+      '--examples',
+      '0',
+      '-o',
+      out,
+      '-q',
+    ]);
+    // Assess
+    expect(run.status, run.stderr).toBe(0);
+    const rows = (await readFile(path.join(out, 'results.csv'), 'utf8')).trim().split('\n');
+    const header = rows[0]!.split(',');
+    const column = (name: string): number => header.indexOf(name);
+    const records = rows.slice(1).map((line) => line.split(','));
+    for (const scale of ['8', '16']) {
+      const score = (method: string, metric: string): number => {
+        const row = records.find((r) => r[column('scale')] === scale && r[column('method')] === method);
+        expect(row, `${method} at x${scale}`).toBeDefined();
+        return Number(row![column(metric)]);
+      };
+      const better = {
+        ssim: score('dr2e', 'ssim') > Math.max(score('bicubic', 'ssim'), score('enhancer', 'ssim')),
+        gmsd: score('dr2e', 'gmsd') < Math.min(score('bicubic', 'gmsd'), score('enhancer', 'gmsd')),
+        idDistance:
+          score('dr2e', 'id_distance') <
+          Math.min(score('bicubic', 'id_distance'), score('enhancer', 'id_distance')),
+      };
+      expect(Object.values(better).some(Boolean), `x${scale} severe: ${JSON.stringify(better)}`).toBe(
+        true,
+      );
+    }
+  });
+});
+
+if (!existsSync(utkfaceArchive)) {
+  console.warn(`skipping the default model's evaluation: ${utkfaceArchive} is absent`);
+}
