@@ -74,7 +74,20 @@ describe('restoring a mixed folder', () => {
     // Prepare
     const out = path.join(work, 'out-mixed');
     // Act
-    const run = await runCli(['restore', goodDir, badDir, '-o', out, '--save-dr2', '--seed', '3']);
+    // `--input-framing model`: the inputs are used as they are, so DR2's output keeps the model's
+    // resolution (the default model declares a framing; square inputs would otherwise be adapted).
+    const run = await runCli([
+      'restore',
+      goodDir,
+      badDir,
+      '-o',
+      out,
+      '--save-dr2',
+      '--seed',
+      '3',
+      '--input-framing',
+      'model',
+    ]);
     // Assess
     expect(run.status).toBe(1);
     const written = (await readdir(out)).sort();
