@@ -74,8 +74,9 @@ describe('restoring a mixed folder', () => {
     // Prepare
     const out = path.join(work, 'out-mixed');
     // Act
-    // `--input-framing model`: the inputs are used as they are, so DR2's output keeps the model's
-    // resolution (the default model declares a framing; square inputs would otherwise be adapted).
+    // `--input-framing model` (implies --aligned): the inputs are aligned crops used as they are,
+    // so DR2's output keeps the model's resolution (the default model declares a framing; square
+    // inputs would otherwise be adapted).
     const run = await runCli([
       'restore',
       goodDir,
@@ -103,10 +104,11 @@ describe('restoring a mixed folder', () => {
       expect(run.stdout).toMatch(new RegExp(`failed .*${file.replace('.', '\\.')}: ${reason.source}`));
     }
     expect(run.stdout).toMatch(/restored 3 of 8 files .* s per image/);
-    // The output keeps the input's aspect; the enhancer doubles the 64 px DR2 resolution.
+    // The output keeps the input's aspect, at input size x 2 (the default --upscale); DR2's
+    // output stays at the model's 64 px.
     const wide = await sharp(path.join(out, 'wide.png')).metadata();
-    expect(wide.width).toBe(128);
-    expect(wide.height).toBe(72);
+    expect(wide.width).toBe(320);
+    expect(wide.height).toBe(180);
     const dr2 = await sharp(path.join(out, 'portrait.dr2.png')).metadata();
     expect([dr2.width, dr2.height]).toEqual([64, 64]);
   });
@@ -147,6 +149,7 @@ describe('reproducibility', () => {
         '--seed',
         seed,
         '--save-dr2',
+        '--aligned',
       ]);
       expect(run.status).toBe(0);
       return Promise.all([
@@ -165,8 +168,8 @@ describe('reproducibility', () => {
   it('gives an image the same result alone or inside a batch', async () => {
     const alone = path.join(work, 'batch-1');
     const batched = path.join(work, 'batch-3');
-    await runCli(['restore', goodDir, '-o', alone, '--seed', '5', '--batch', '1']);
-    await runCli(['restore', goodDir, '-o', batched, '--seed', '5', '--batch', '3']);
+    await runCli(['restore', goodDir, '-o', alone, '--seed', '5', '--batch', '1', '--aligned']);
+    await runCli(['restore', goodDir, '-o', batched, '--seed', '5', '--batch', '3', '--aligned']);
     const x = await sharp(path.join(alone, 'portrait.png')).raw().toBuffer();
     const y = await sharp(path.join(batched, 'portrait.png')).raw().toBuffer();
     // onnxruntime may order float sums differently per batch size: allow a 1-level rounding flip.

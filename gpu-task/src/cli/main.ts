@@ -130,7 +130,12 @@ function buildProgram(
       'CPU threads per model call (default: onnxruntime decides)',
       integer('threads', 1, 256),
     )
-    .option('--batch <B>', 'images per model call', integer('batch', 1, 256), 1)
+    .option(
+      '--batch <B>',
+      'files per engine call (all their faces share sampler runs; with --aligned, images per model call)',
+      integer('batch', 1, 256),
+      1,
+    )
     .addOption(
       new Option('--format <format>', 'output format').choices(['png', 'jpeg', 'webp']).default('png'),
     )
@@ -141,12 +146,35 @@ function buildProgram(
         .default('pad'),
     )
     .addOption(
+      new Option('--upscale <factor>', 'output size = input size x factor (capped by the megapixel limit)')
+        .choices(['1', '2', '4'])
+        .default('2'),
+    )
+    .option(
+      '--aligned',
+      "inputs are aligned face crops (FFHQ or the model's framing): no detection, each restored whole",
+      false,
+    )
+    .option(
+      '--max-faces <n>',
+      'faces restored per photo, largest first (default 20)',
+      integer('max-faces', 0, 1000),
+    )
+    .option(
+      '--min-face <px>',
+      'skip faces whose box side is below this (input pixels)',
+      integer('min-face', 0, 100000),
+    )
+    .option(
+      '--save-faces',
+      'also write each aligned input face and restored face as <basename>.face<i>.input.png and .face<i>.png',
+      false,
+    )
+    .addOption(
       new Option(
         '--input-framing <mode>',
-        "face framing of the inputs: auto (square inputs are FFHQ-aligned), ffhq, or model (already the model's framing)",
-      )
-        .choices([...INPUT_FRAMING_MODES])
-        .default('auto'),
+        "with --aligned: framing of the crops: auto (square crops are FFHQ-aligned), ffhq, or model (already the model's framing); implies --aligned",
+      ).choices([...INPUT_FRAMING_MODES]),
     )
     .option('-r, --recursive', 'descend into sub-folders', false)
     .option('--max-megapixels <mp>', 'refuse larger images (default 50)', integer('max-megapixels', 1, 1000))
@@ -177,7 +205,14 @@ function buildProgram(
             format: opts.format as 'png' | 'jpeg' | 'webp',
             ...(opts.quality !== undefined ? { quality: opts.quality as number } : {}),
             fit: opts.fit as 'pad' | 'crop',
-            inputFraming: opts.inputFraming as InputFramingMode,
+            ...(opts.inputFraming !== undefined
+              ? { inputFraming: opts.inputFraming as InputFramingMode }
+              : {}),
+            upscale: Number(opts.upscale) as 1 | 2 | 4,
+            aligned: (opts.aligned as boolean) || opts.inputFraming !== undefined,
+            ...(opts.maxFaces !== undefined ? { maxFaces: opts.maxFaces as number } : {}),
+            ...(opts.minFace !== undefined ? { minFace: opts.minFace as number } : {}),
+            saveFaces: opts.saveFaces as boolean,
             recursive: opts.recursive as boolean,
             ...(opts.maxMegapixels !== undefined ? { maxMegapixels: opts.maxMegapixels as number } : {}),
             quiet: opts.quiet as boolean,

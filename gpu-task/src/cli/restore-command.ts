@@ -4,7 +4,12 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Dr2eEngine, type ImageRestoration } from '../engine/dr2e-engine.js';
+import {
+  Dr2eEngine,
+  type FaceReport,
+  type ImageRestoration,
+  type UpscaleFactor,
+} from '../engine/dr2e-engine.js';
 import { InvalidParametersError } from '../engine/errors.js';
 import type { InputFramingMode } from '../engine/framing/index.js';
 import type { FitMode, OutputFormat } from '../engine/image/index.js';
@@ -27,8 +32,16 @@ export interface RestoreCommandOptions {
   format: OutputFormat;
   quality?: number;
   fit: FitMode;
-  /** Face framing of the inputs (see engine/framing); default 'auto'. */
+  /** Face framing of aligned inputs (see engine/framing); default 'auto'. */
   inputFraming?: InputFramingMode;
+  /** Output = input x upscale (default 2). */
+  upscale?: UpscaleFactor;
+  /** Inputs are aligned face crops (no detection). */
+  aligned?: boolean;
+  maxFaces?: number;
+  minFace?: number;
+  /** Write each face's aligned input and restored face as <basename>.face<i>.{input,restored}.png. */
+  saveFaces?: boolean;
   recursive: boolean;
   maxMegapixels?: number;
   quiet: boolean;
@@ -51,6 +64,14 @@ interface FileOutcome {
   message?: string;
   seed?: number;
   seconds?: number;
+  width?: number;
+  height?: number;
+  upscale?: number;
+  /** Restored faces, input pixel coordinates. */
+  faces?: FaceReport[];
+  skippedFaces?: FaceReport[];
+  warnings?: string[];
+  faceFiles?: { input: string; restored: string }[];
 }
 
 function errorMessage(error: unknown): string {
@@ -128,7 +149,11 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
         keepDr2: options.saveDr2,
         fit: options.fit,
         ...(options.inputFraming !== undefined ? { inputFraming: options.inputFraming } : {}),
-        batchSize: options.batch,
+        ...(options.upscale !== undefined ? { upscale: options.upscale } : {}),
+        ...(options.aligned ? { aligned: true, batchSize: options.batch } : {}),
+        ...(options.maxFaces !== undefined ? { maxFaces: options.maxFaces } : {}),
+        ...(options.minFace !== undefined ? { minFace: options.minFace } : {}),
+        ...(options.saveFaces ? { saveFaces: true } : {}),
         ...(options.maxMegapixels !== undefined
           ? { limits: { maxInputPixels: options.maxMegapixels * 1e6 } }
           : {}),
@@ -159,6 +184,17 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
       try {
         await writeFile(item.output, result.restored);
         if (item.dr2Output && result.dr2) await writeFile(item.dr2Output, result.dr2);
+        const faceFiles: { input: string; restored: string }[] = [];
+        for (const crop of result.faceCrops ?? []) {
+          const stem = item.output.slice(0, item.output.length - path.extname(item.output).length);
+          const files = {
+            input: `${stem}.face${crop.index}.input.png`,
+            restored: `${stem}.face${crop.index}.png`,
+          };
+          await writeFile(files.input, crop.input);
+          await writeFile(files.restored, crop.restored);
+          faceFiles.push(files);
+        }
         const t = result.timings;
         outcomes.push({
           input: item.input,
@@ -166,9 +202,22 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
           output: item.output,
           ...(item.dr2Output ? { dr2Output: item.dr2Output } : {}),
           seed: result.seed,
-          seconds: (t.decodeMs + t.dr2Ms + t.enhanceMs + t.encodeMs) / 1000,
+          seconds: (t.decodeMs + t.detectMs + t.dr2Ms + t.enhanceMs + t.encodeMs) / 1000,
+          width: result.width,
+          height: result.height,
+          upscale: result.upscale,
+          faces: result.faces,
+          skippedFaces: result.skippedFaces,
+          warnings: result.warnings,
+          ...(faceFiles.length > 0 ? { faceFiles } : {}),
         });
-        progress.fileDone(display(item.input), true, `-> ${display(item.output)} (seed ${result.seed})`);
+        const skipped = result.skippedFaces.length > 0 ? `, ${result.skippedFaces.length} skipped` : '';
+        const warned = result.warnings.length > 0 ? `; warning: ${result.warnings.join(', ')}` : '';
+        progress.fileDone(
+          display(item.input),
+          true,
+          `-> ${display(item.output)} ${result.width}x${result.height}, ${result.faces.length} face${result.faces.length === 1 ? '' : 's'}${skipped} (seed ${result.seed})${warned}`,
+        );
       } catch (error) {
         outcomes.push({ input: item.input, ok: false, code: 'write_failed', message: errorMessage(error) });
         progress.fileDone(display(item.input), false, errorMessage(error));
@@ -191,6 +240,11 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
       `restored ${restored.length} of ${outcomes.length} file${outcomes.length === 1 ? '' : 's'} into ${display(path.resolve(options.output))} ` +
         `in ${wallSeconds.toFixed(1)} s (${perImage.toFixed(2)} s per image, model load ${loadSeconds.toFixed(1)} s)\n`,
     );
+    for (const f of restored) {
+      if (f.warnings && f.warnings.length > 0) {
+        io.stdout.write(`  warning ${display(f.input)}: ${f.warnings.join(', ')}\n`);
+      }
+    }
     for (const f of failed) io.stdout.write(`  failed ${display(f.input)}: ${f.code}: ${f.message}\n`);
   }
   return failed.length > 0 ? 1 : 0;

@@ -8,10 +8,13 @@ import path from 'node:path';
 import { EngineError, InvalidParametersError, ModelContractError } from './errors.js';
 import {
   type AdaptedFaceInput,
+  FFHQ_FRAMING,
   type FaceFraming,
   type InputFramingMode,
   decodeAdaptedFace,
+  framingTemplate,
   pasteFace,
+  resizeRgbImage,
 } from './framing/index.js';
 import {
   decodeImage,
@@ -33,6 +36,26 @@ import { BicubicResizer } from './resize/bicubic.js';
 import { type Dr2Params, type Dr2ParamsRequest, resolveDr2Params } from './sampler/dr2-params.js';
 import { type Dr2PhaseTimings, Dr2Sampler, type Dr2StepProgress } from './sampler/dr2-sampler.js';
 import { RespacedSchedule } from './schedule/respaced-schedule.js';
+import { resolveImageLimits } from './image/limits.js';
+import { rgb8ToTensor } from './image/tensor.js';
+import {
+  FaceDetector,
+  type FaceReport,
+  type PhotoWarning,
+  type PreparedFace,
+  type PreparedPhoto,
+  type UpscaleFactor,
+  capUpscale,
+  encodePhoto,
+  pasteFaces,
+  preparePhoto,
+  refineFace,
+  resizeAlpha,
+  resizeRgb,
+  resolvePhotoOptions,
+} from '../photo/index.js';
+
+export type { FaceReport, PhotoWarning, UpscaleFactor } from '../photo/index.js';
 
 export interface Dr2eEngineOptions extends LoadModelOptions {
   /** A pipeline manifest, or a denoiser manifest alone (then no enhancer). Default: the embedded model. */
@@ -93,14 +116,37 @@ export interface RestoreImagesOptions {
   /** Non-square inputs: pad (default, keeps the whole picture) or centre crop. */
   fit?: FitMode;
   /**
-   * Face framing of the inputs (engine/framing): `auto` (default; square inputs are taken as
-   * FFHQ-aligned), `ffhq` or `model`. When the model declares a framing other than FFHQ's, an
-   * FFHQ-aligned input is cut to the model's framing, restored, and pasted back into its own
-   * framing with a feathered border; the output then shows the whole input at the restored
-   * face's resolution.
+   * Output size = input size x `upscale` (default 2), halved while the output would exceed the
+   * megapixel limit (`limits.maxInputPixels`; warning `upscale_capped`).
+   */
+  upscale?: UpscaleFactor;
+  /**
+   * The input is one aligned face crop (the model's or FFHQ framing, see `inputFraming`): no
+   * detection; the crop is restored whole and returned at input size x `upscale`.
+   * Default false: whole photos, every face found, restored and pasted back.
+   */
+  aligned?: boolean;
+  /** Faces restored per photo, largest first (default 20); the rest are reported as skipped. */
+  maxFaces?: number;
+  /** Faces whose box side (input pixels) is below this are skipped (default 0). */
+  minFace?: number;
+  /** Also return each face's aligned input and restored face as PNGs (`faceCrops`). */
+  saveFaces?: boolean;
+  /**
+   * Match each restored face's low frequencies (colour, shading) to the input's before pasting
+   * (photo stage `refineFace`). Default true.
+   */
+  colorMatch?: boolean;
+  /**
+   * Framing of aligned inputs (with `aligned`; engine/framing): `auto` (default; square inputs
+   * are taken as FFHQ-aligned), `ffhq` or `model`. When the model declares a framing other than
+   * FFHQ's, an FFHQ-aligned input is cut to the model's framing, restored, and pasted back.
    */
   inputFraming?: InputFramingMode;
-  /** Images per model call (default 1). */
+  /**
+   * Faces per sampler run (default 32): all faces of all photos of a call share runs, so a
+   * group photo of six is one run at batch 6. With `aligned`, images per run.
+   */
   batchSize?: number;
   limits?: Partial<ImageLimits>;
   /** Progress of the current batch; `images` are the ids in it. */
@@ -110,11 +156,22 @@ export interface RestoreImagesOptions {
 
 export interface ImageTimings {
   decodeMs: number;
+  /** Face detection and alignment (0 with `aligned`). */
+  detectMs: number;
   /** This image's share of its batch's DR2 and enhancer time. */
   dr2Ms: number;
   modelMs: number;
   enhanceMs: number;
+  /** Paste-back and encoding. */
   encodeMs: number;
+}
+
+/** A face's aligned input and restored face (with `saveFaces`), PNG at the paste resolution. */
+export interface FaceCrop {
+  /** Index into `faces`. */
+  index: number;
+  input: Uint8Array;
+  restored: Uint8Array;
 }
 
 export type ImageRestoration =
@@ -130,6 +187,16 @@ export type ImageRestoration =
       seed: number;
       params: Dr2Params;
       timings: ImageTimings;
+      /** Upscale applied (the requested one, or less when capped). */
+      upscale: UpscaleFactor;
+      /** Restored faces, input pixel coordinates (before upscaling), largest first. */
+      faces: FaceReport[];
+      /** Faces found but not restored (`reason`), left as they were. */
+      skippedFaces: FaceReport[];
+      /** E.g. `no_face_detected`, `upscale_capped`. */
+      warnings: PhotoWarning[];
+      /** With `saveFaces`, in the order of `faces`. */
+      faceCrops?: FaceCrop[];
     }
   | { id: string; ok: false; error: EngineError };
 
@@ -140,6 +207,7 @@ export function randomSeed(): number {
 
 export class Dr2eEngine {
   private readonly samplers = new Map<number, Dr2Sampler>();
+  private detector: Promise<FaceDetector> | undefined;
 
   private constructor(
     readonly name: string,
@@ -277,20 +345,223 @@ export class Dr2eEngine {
   }
 
   /**
-   * Bytes in, bytes out: decode each image (a bad one fails alone), restore the good ones in
-   * batches of `batchSize` (one model call per step per batch) and encode the results. The
-   * output keeps the input's aspect: for padded inputs the padding is cut off again.
+   * Bytes in, bytes out: decode each photo once (a bad one fails alone), find its faces, align
+   * them onto the model's template, restore all faces of all photos in shared sampler runs of
+   * up to `batchSize`, paste them back into each photo enlarged by `upscale` and encode it.
+   * A photo without a face succeeds, enlarged, with the warning `no_face_detected`.
+   * With `aligned`, each input is one aligned face crop (no detection).
+   *
+   * @example
+   * ```ts
+   * const [result] = await engine.restoreImages([{ id: 'group.jpg', bytes, seed: 7 }], { upscale: 2 });
+   * if (result.ok) console.log(result.width, result.faces.length, result.warnings);
+   * ```
    */
   async restoreImages(
     inputs: readonly EngineImageInput[],
     options: RestoreImagesOptions = {},
   ): Promise<ImageRestoration[]> {
     const params = this.resolveParams(options.params);
-    const batchSize = options.batchSize ?? 1;
+    const batchSize = options.batchSize ?? (options.aligned ? 1 : 32);
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new InvalidParametersError(`batch size must be a positive integer, got ${String(batchSize)}`);
     }
+    const photo = resolvePhotoOptions(options);
+    return options.aligned
+      ? this.restoreAligned(inputs, options, params, batchSize, photo.upscale)
+      : this.restorePhotos(inputs, options, params, batchSize);
+  }
+
+  /** The face detector, loaded on first use (aligned-only callers never pay for it). */
+  private faceDetector(): Promise<FaceDetector> {
+    this.detector ??= FaceDetector.load();
+    return this.detector;
+  }
+
+  /** Whole photos (see restoreImages). */
+  private async restorePhotos(
+    inputs: readonly EngineImageInput[],
+    options: RestoreImagesOptions,
+    params: Dr2Params,
+    batchSize: number,
+  ): Promise<ImageRestoration[]> {
     const format = options.format ?? 'png';
+    const s = this.resolution;
+    const results = new Map<string, ImageRestoration>();
+    const detector = await this.faceDetector();
+    const template = framingTemplate(this.framing ?? FFHQ_FRAMING);
+
+    interface Ready {
+      input: EngineImageInput;
+      seed: number;
+      photo: PreparedPhoto;
+    }
+    const ready: Ready[] = [];
+    // One photo at a time: decoding and detection are CPU-bound and a 12 MP photo holds ~40 MB.
+    for (const input of inputs) {
+      try {
+        const photo = await preparePhoto(input.bytes, detector, {
+          ...(options.upscale !== undefined ? { upscale: options.upscale } : {}),
+          ...(options.maxFaces !== undefined ? { maxFaces: options.maxFaces } : {}),
+          ...(options.minFace !== undefined ? { minFace: options.minFace } : {}),
+          ...(options.limits ? { limits: options.limits } : {}),
+          modelSide: s,
+          template,
+        });
+        ready.push({ input, seed: input.seed ?? randomSeed(), photo });
+      } catch (error) {
+        results.set(input.id, { id: input.id, ok: false, error: asEngineError(error) });
+      }
+    }
+
+    // Every face of every photo, in one list; sampler runs of up to batchSize faces.
+    const faces = ready.flatMap((item) =>
+      item.photo.faces.map((face, index) => ({ item, face, seed: faceSeed(item.seed, index) })),
+    );
+    const o = this.outputSize;
+    const restored: RgbImage[] = [];
+    const dr2: RgbImage[] = [];
+    const share = new Map<Ready, { dr2Ms: number; modelMs: number; enhanceMs: number }>();
+    for (const item of ready) share.set(item, { dr2Ms: 0, modelMs: 0, enhanceMs: 0 });
+    for (let start = 0; start < faces.length; start += batchSize) {
+      const group = faces.slice(start, start + batchSize);
+      const batch = group.length;
+      const y = new Float32Array(batch * 3 * s * s);
+      group.forEach(({ face }, b) => rgb8ToTensor(face.modelInput.data, s, s, y, b * 3 * s * s));
+      const ids = [...new Set(group.map((g) => g.item.input.id))];
+      const outcome = await this.restoreTensors({
+        y,
+        batch,
+        params,
+        seeds: group.map((g) => g.seed),
+        ...(options.onStep
+          ? { onStep: (p: Dr2StepProgress) => options.onStep?.({ ...p, images: ids }) }
+          : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      group.forEach(({ item }, b) => {
+        restored.push(tensorToRgbImage(outcome.restored, b, o));
+        if (options.keepDr2) dr2.push(tensorToRgbImage(outcome.dr2, b, s));
+        const t = share.get(item)!;
+        t.dr2Ms += outcome.timings.dr2Ms / batch;
+        t.modelMs += outcome.timings.modelMs / batch;
+        t.enhanceMs += outcome.timings.enhanceMs / batch;
+      });
+    }
+
+    let next = 0;
+    for (const item of ready) {
+      const count = item.photo.faces.length;
+      const mine = restored.slice(next, next + count);
+      const mineDr2 = options.keepDr2 ? dr2.slice(next, next + count) : [];
+      next += count;
+      const encodeStart = performance.now();
+      try {
+        const finished = await this.finishPhoto(item.photo, mine, mineDr2, options, format);
+        const t = share.get(item)!;
+        results.set(item.input.id, {
+          id: item.input.id,
+          ok: true,
+          restored: finished.restored,
+          ...(finished.dr2 ? { dr2: finished.dr2 } : {}),
+          width: finished.width,
+          height: finished.height,
+          seed: item.seed,
+          params,
+          upscale: item.photo.upscale,
+          faces: item.photo.faces.map((f) => f.report),
+          skippedFaces: item.photo.skippedFaces,
+          warnings: item.photo.warnings,
+          ...(finished.faceCrops ? { faceCrops: finished.faceCrops } : {}),
+          timings: {
+            decodeMs: item.photo.decodeMs,
+            detectMs: item.photo.detectMs,
+            dr2Ms: t.dr2Ms,
+            modelMs: t.modelMs,
+            enhanceMs: t.enhanceMs,
+            encodeMs: performance.now() - encodeStart,
+          },
+        });
+      } catch (error) {
+        results.set(item.input.id, { id: item.input.id, ok: false, error: asEngineError(error) });
+      }
+    }
+    return inputs.map((input) => results.get(input.id) as ImageRestoration);
+  }
+
+  /** Paste a photo's restored faces back and encode it (and the DR2 version, with keepDr2). */
+  private async finishPhoto(
+    photo: PreparedPhoto,
+    restored: readonly RgbImage[],
+    dr2: readonly RgbImage[],
+    options: RestoreImagesOptions,
+    format: OutputFormat,
+  ): Promise<{
+    restored: Uint8Array;
+    dr2?: Uint8Array;
+    width: number;
+    height: number;
+    faceCrops?: FaceCrop[];
+  }> {
+    const { image, alpha, grey } = photo.decoded;
+    const up = photo.upscale;
+    const atPaste = async (face: PreparedFace, result: RgbImage): Promise<RgbImage> =>
+      refineFace(await resizeRgb(result, face.pasteSide, face.pasteSide), face.alignedInput, {
+        colorMatch: options.colorMatch ?? true,
+      });
+    const refined = await Promise.all(photo.faces.map((face, i) => atPaste(face, restored[i]!)));
+    const out = await pasteFaces(
+      image,
+      up,
+      photo.faces.map((face, i) => ({ face, restored: refined[i]! })),
+    );
+    const outAlpha = alpha ? await resizeAlpha(alpha, image.width, image.height, up) : null;
+    const encode = (picture: RgbImage): Promise<Uint8Array> =>
+      encodePhoto(picture, { format, ...qualityOption(options.quality), alpha: outAlpha, grey });
+    const restoredBytes = await encode(out);
+    let dr2Bytes: Uint8Array | undefined;
+    if (options.keepDr2) {
+      const coarse = await Promise.all(photo.faces.map((face, i) => atPaste(face, dr2[i]!)));
+      dr2Bytes = await encode(
+        await pasteFaces(
+          image,
+          up,
+          photo.faces.map((face, i) => ({ face, restored: coarse[i]! })),
+        ),
+      );
+    }
+    let faceCrops: FaceCrop[] | undefined;
+    if (options.saveFaces) {
+      faceCrops = await Promise.all(
+        photo.faces.map(async (face, index) => ({
+          index,
+          input: await encodePhoto(face.alignedInput, { format: 'png' }),
+          restored: await encodePhoto(refined[index]!, { format: 'png' }),
+        })),
+      );
+    }
+    return {
+      restored: restoredBytes,
+      ...(dr2Bytes ? { dr2: dr2Bytes } : {}),
+      width: out.width,
+      height: out.height,
+      ...(faceCrops ? { faceCrops } : {}),
+    };
+  }
+
+  /**
+   * Aligned face crops (the behaviour before whole photos): each input restored whole, in
+   * batches of `batchSize` images, then enlarged to input size x `upscale`.
+   */
+  private async restoreAligned(
+    inputs: readonly EngineImageInput[],
+    options: RestoreImagesOptions,
+    params: Dr2Params,
+    batchSize: number,
+    requestedUpscale: UpscaleFactor,
+  ): Promise<ImageRestoration[]> {
+    const format = options.format ?? 'png';
+    const maxPixels = resolveImageLimits(options.limits).maxInputPixels;
     const s = this.resolution;
     const results = new Map<string, ImageRestoration>();
 
@@ -303,6 +574,9 @@ export class Dr2eEngine {
       /** The face cut for a model of another framing, to be pasted back (null when not adapted). */
       adapted: AdaptedFaceInput | null;
       decodeMs: number;
+      inputSize: { width: number; height: number };
+      /** The framing the crop was taken to have (for its face report). */
+      alignedTemplate: FaceFraming;
     }
     const decoded = await Promise.all(
       inputs.map(async (input): Promise<Ready | null> => {
@@ -324,6 +598,8 @@ export class Dr2eEngine {
               framing: null,
               adapted,
               decodeMs,
+              inputSize: { width: adapted.source.width, height: adapted.source.height },
+              alignedTemplate: adapted.inputFraming,
             };
           }
           const image = await decodeImage(input.bytes, {
@@ -338,6 +614,10 @@ export class Dr2eEngine {
             framing: image.framing,
             adapted: null,
             decodeMs: performance.now() - start,
+            inputSize: { width: image.source.width, height: image.source.height },
+            // Not adapted: the crop has the model's framing (mode model, or a model of FFHQ
+            // framing), or is not square in mode auto (then assumed FFHQ, as best guess).
+            alignedTemplate: options.inputFraming === 'model' ? (this.framing ?? FFHQ_FRAMING) : FFHQ_FRAMING,
           };
         } catch (error) {
           results.set(input.id, { id: input.id, ok: false, error: asEngineError(error) });
@@ -373,7 +653,12 @@ export class Dr2eEngine {
               o,
               o,
             );
-            const restored = await toInputFraming({ data: restoredFrame, width: o, height: o }, item);
+            const framed = await toInputFraming({ data: restoredFrame, width: o, height: o }, item);
+            const { width: inW, height: inH } = item.inputSize;
+            const upscale = capUpscale(inW, inH, requestedUpscale, maxPixels);
+            // At least the input's size: the face's resolution may be below it (a 512 px crop
+            // through a 128 px model); the enlargement is the user's upscale of the whole crop.
+            const restored = await resizeRgbImage(framed, inW * upscale, inH * upscale);
             const restoredBytes = await encodeRgbImage(restored, format, qualityOption(options.quality));
             let dr2Bytes: Uint8Array | undefined;
             if (options.keepDr2) {
@@ -390,8 +675,13 @@ export class Dr2eEngine {
               height: restored.height,
               seed: item.seed,
               params,
+              upscale,
+              faces: [alignedFaceReport(inW, inH, item.alignedTemplate)],
+              skippedFaces: [],
+              warnings: upscale === requestedUpscale ? [] : ['upscale_capped'],
               timings: {
                 decodeMs: item.decodeMs,
+                detectMs: 0,
                 dr2Ms: outcome.timings.dr2Ms / batch,
                 modelMs: outcome.timings.modelMs / batch,
                 enhanceMs: outcome.timings.enhanceMs / batch,
@@ -408,6 +698,9 @@ export class Dr2eEngine {
   }
 
   async dispose(): Promise<void> {
+    const detector = this.detector;
+    this.detector = undefined;
+    await (await detector?.catch(() => undefined))?.dispose();
     await this.denoiser.dispose();
     await this.enhancer?.dispose();
   }
@@ -441,6 +734,45 @@ async function cutToContent(frame: RgbImage, framing: Framing): Promise<RgbImage
     out.set(frame.data.subarray(from, from + width * 3), row * width * 3);
   }
   return { data: out, width, height };
+}
+
+/** One image of a batch tensor `[B, 3, side, side]` as RGB8. */
+function tensorToRgbImage(tensor: Float32Array, index: number, side: number): RgbImage {
+  const n = 3 * side * side;
+  return {
+    data: tensorToRgb8(tensor.subarray(index * n, (index + 1) * n), side, side),
+    width: side,
+    height: side,
+  };
+}
+
+/**
+ * Seed of a photo's face `index`: the photo's seed for the first face (so an aligned crop and
+ * the same face found in a photo draw the same noise), a hash of (seed, index) for the others.
+ */
+export function faceSeed(seed: number, index: number): number {
+  if (index === 0) return seed;
+  let h = (seed ^ Math.imul(index, 0x9e3779b1)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) % (2 ** 31 - 1);
+}
+
+/** The face of an aligned crop: where its framing puts the eyes, nose and mouth. */
+function alignedFaceReport(width: number, height: number, framing: FaceFraming): FaceReport {
+  const side = Math.max(width, height);
+  const left = (width - side) / 2;
+  const top = (height - side) / 2;
+  const [le, re, nose, ml, mr] = framingTemplate(framing);
+  const at = ([x, y]: readonly [number, number]): [number, number] => [
+    Math.round((left + x * side) * 100) / 100,
+    Math.round((top + y * side) * 100) / 100,
+  ];
+  return {
+    box: [0, 0, width, height],
+    score: 1,
+    landmarks: [at(le), at(re), at(nose), at([(ml[0] + mr[0]) / 2, (ml[1] + mr[1]) / 2])],
+  };
 }
 
 function qualityOption(quality: number | undefined): { quality?: number } {

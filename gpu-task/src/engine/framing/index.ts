@@ -21,3 +21,5 @@ export type {
 } from './face-framing.js';
 export { DEFAULT_FEATHER, cutSquare, decodeAdaptedFace, pasteFace, resizeRgbImage } from './adapt.js';
 export type { AdaptOptions, AdaptedFaceInput } from './adapt.js';
+export { FFHQ_TEMPLATE, FFHQ_TEMPLATE_512, fourPointTemplate, framingTemplate } from './template.js';
+export type { FivePointTemplate, TemplatePoint } from './template.js';

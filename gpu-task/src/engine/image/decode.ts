@@ -437,3 +437,81 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeImageOptions
     framing,
   };
 }
+
+/** A decoded photo with its alpha plane kept (see decodeImageWithAlpha). */
+export interface DecodedPhoto {
+  /** Upright 8-bit sRGB; transparent areas keep their colour (not flattened). */
+  image: RgbImage;
+  /** 8-bit alpha, row-major, or null when the input has none. */
+  alpha: Uint8Array | null;
+  /** Whether the input is greyscale (a scan, a black-and-white photo). */
+  grey: boolean;
+  info: ImageInfo;
+}
+
+/**
+ * Decode to full-resolution upright 8-bit sRGB like decodeImageToRgb, but keep the alpha
+ * channel apart instead of flattening it, and say whether the input is greyscale, so a
+ * whole-photo result can be written back with the input's transparency and colour mode.
+ *
+ * @throws the errors of decodeImageToRgb.
+ *
+ * @example
+ * ```ts
+ * const { image, alpha, grey } = await decodeImageWithAlpha(bytes); // alpha: null for a JPEG
+ * ```
+ */
+export async function decodeImageWithAlpha(
+  bytes: Uint8Array,
+  options: ProbeImageOptions = {},
+): Promise<DecodedPhoto> {
+  const probed = await probe(bytes, options);
+  const metadata = await sharp(bytes, { limitInputPixels: false })
+    .metadata()
+    .catch(() => undefined);
+  const grey = metadata?.space === 'b-w' || metadata?.space === 'grey16' || (metadata?.channels ?? 3) <= 2;
+  const pipeline = await openPixels(bytes, probed);
+  const { width, height } = probed.info;
+  if (!probed.info.hasAlpha) {
+    const image = await finishToRgb(pipeline, probed, DEFAULT_BACKGROUND, width, height);
+    return { image, alpha: null, grey, info: probed.info };
+  }
+  let output: { data: Buffer; info: OutputInfo };
+  try {
+    output = await pipeline
+      .toColourspace('srgb')
+      .ensureAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    if (isPixelLimitError(error)) {
+      throw new ImageTooLargeError(
+        `image exceeds the limit of ${describePixels(probed.limits.maxInputPixels)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    throw new ImageDecodeError(
+      `truncated or corrupt ${formatLabel(probed.info.format)}: ${reasonOf(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (output.info.channels !== 4 || output.info.width !== width || output.info.height !== height) {
+    throw new ImageDecodeError(
+      `${formatLabel(probed.info.format)} decoded to ${output.info.width}x${output.info.height}x${output.info.channels}, expected ${width}x${height}x4`,
+    );
+  }
+  const rgba = output.data;
+  const rgb = new Uint8Array(width * height * 3);
+  const alpha = new Uint8Array(width * height);
+  for (let i = 0, j = 0; i < alpha.length; i++, j += 4) {
+    rgb[i * 3] = rgba[j]!;
+    rgb[i * 3 + 1] = rgba[j + 1]!;
+    rgb[i * 3 + 2] = rgba[j + 2]!;
+    alpha[i] = rgba[j + 3]!;
+  }
+  return { image: { data: rgb, width, height }, alpha, grey, info: probed.info };
+}

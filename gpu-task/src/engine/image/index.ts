@@ -24,9 +24,17 @@
  * **Output**: PNG, JPEG (4:4:4, quality 92 by default) or WebP, from tensors or RGB8.
  */
 export { findBmffTruncation } from './bmff.js';
-export { DEFAULT_BACKGROUND, decodeImage, decodeImageToRgb, probeImage, resizeKernelFor } from './decode.js';
+export {
+  DEFAULT_BACKGROUND,
+  decodeImage,
+  decodeImageToRgb,
+  decodeImageWithAlpha,
+  probeImage,
+  resizeKernelFor,
+} from './decode.js';
 export type {
   DecodedImage,
+  DecodedPhoto,
   DecodeImageOptions,
   DecodeToRgbOptions,
   ImageInfo,

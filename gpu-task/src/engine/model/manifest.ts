@@ -61,6 +61,15 @@ export const FramingSchema = z.object({
   eyeY: z.number().min(0).max(1),
   /** Vertical position of the mouth centre (0 = top, 1 = bottom). */
   mouthY: z.number().min(0).max(1),
+  /**
+   * Five-point template as fractions of the side: left eye, right eye (as seen in the image),
+   * nose tip, left and right mouth corner. Whole-photo alignment maps detected landmarks onto
+   * it; when absent it is derived from the three numbers above (engine/framing `framingTemplate`).
+   */
+  landmarks: z
+    .array(z.tuple([z.number().min(-0.5).max(1.5), z.number().min(-0.5).max(1.5)]))
+    .length(5)
+    .optional(),
 });
 
 const common = {

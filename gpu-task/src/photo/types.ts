@@ -1,0 +1,52 @@
+/**
+ * What the photo stage reports about faces (engine results, CLI `--json`, job views).
+ */
+
+/** Why a found face was not restored. */
+export type SkipReason = 'max_faces' | 'min_face';
+
+/** DR2 settings chosen for one face (filled by automatic quality, issue 11). */
+export interface FaceSettings {
+  n: number;
+  tau: number;
+  omega: number;
+  fidelity?: number;
+}
+
+/** Degradation estimated on one face (filled by automatic quality, issue 11). */
+export interface FaceEstimate {
+  noise: number;
+  blur: number;
+  jpeg: number;
+  faceSize: number;
+}
+
+/** A face of a photo, in input pixel coordinates (before upscaling). */
+export interface FaceReport {
+  /** Left, top, width, height of the detector's box. */
+  box: [x: number, y: number, w: number, h: number];
+  /** Detector confidence 0..1. */
+  score: number;
+  /**
+   * Detector keypoints: eye on the image's left, eye on the image's right, nose tip, mouth
+   * centre, ear tragion on the image's left and right.
+   */
+  landmarks: [number, number][];
+  /** Skipped faces only. */
+  reason?: SkipReason;
+  settings?: FaceSettings;
+  estimate?: FaceEstimate;
+}
+
+/** Warnings a restored photo may carry. */
+export type PhotoWarning = 'no_face_detected' | 'upscale_capped';
+
+/** Upscale factors offered. */
+export const UPSCALE_FACTORS = [1, 2, 4] as const;
+export type UpscaleFactor = (typeof UPSCALE_FACTORS)[number];
+
+/** Default output upscale. */
+export const DEFAULT_UPSCALE: UpscaleFactor = 2;
+
+/** Default cap on faces restored per photo (largest first). */
+export const DEFAULT_MAX_FACES = 20;
