@@ -3,7 +3,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'cdk.out/', 'node_modules/', 'models/', '.data/', 'out/', 'coverage/'] },
+  {
+    ignores: [
+      'dist/',
+      'cdk.out/',
+      'node_modules/',
+      'models/',
+      '.data/',
+      'out/',
+      'coverage/',
+      'functions/src/playground/assets.generated.ts',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -8,6 +8,8 @@
  * - `GET /healthz`, `GET /openapi.json` (no auth);
  * - `POST /v1/jobs`, `GET /v1/jobs`, `GET|DELETE /v1/jobs/{id}`, `POST /v1/jobs/{id}/start`,
  *   `POST /v1/jobs/{id}/cancel`, `GET /v1/usage`, `GET /v1/tenant` (Bearer API key);
+ * - `GET /v1/jobs/{id}/events` (server-sent events; see routes/job-events.ts);
+ * - `GET /` and `/playground`: the web playground (see playground/routes.ts);
  * - local mode only: `POST /local-upload`, `GET /local-download` (signed forms and links).
  *
  * Every error is JSON `{ error: { code, message, details? } }`.
@@ -30,7 +32,9 @@ import type { Services } from '../../shared/runtime/services.js';
 import { bearerAuth, type AuthVariables } from './http/auth.js';
 import { jsonErrorHandler, jsonNotFound } from './http/errors.js';
 import { silentLogger, type Logger } from './log.js';
+import { playgroundRoutes, s3BucketOrigins } from './playground/routes.js';
 import { accountRoutes } from './routes/account.js';
+import { jobEventRoutes, type JobEventRoutesOptions } from './routes/job-events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { localBlobRoutes } from './routes/local-blobs.js';
 import { systemRoutes } from './routes/system.js';
@@ -64,6 +68,10 @@ export interface AppOptions {
   notifier?: JobNotifier;
   /** Log one line per request (default true). */
   accessLog: boolean;
+  /** Tuning of `GET /v1/jobs/{id}/events` (tests poll faster). */
+  jobEvents?: Pick<JobEventRoutesOptions, 'pollIntervalMs' | 'maxStreamMs' | 'keepAliveMs'>;
+  /** Origins of the storage the browser talks to (presigned uploads, output links), for the playground's CSP. */
+  storageOrigins?: readonly string[];
 }
 
 /** Defaults for everything not taken from the configuration. */
@@ -90,6 +98,9 @@ export function appOptionsFromConfig(
     uploadMaxBytes: config.DR2E_UPLOAD_MAX_BYTES,
     uploadUrlTtlSeconds: config.DR2E_UPLOAD_URL_TTL_SECONDS,
     downloadUrlTtlSeconds: config.DR2E_DOWNLOAD_URL_TTL_SECONDS,
+    ...(config.DR2E_MODE === 'aws' && config.DR2E_BUCKET
+      ? { storageOrigins: s3BucketOrigins(config.DR2E_BUCKET, config.AWS_REGION) }
+      : {}),
     ...extra,
   };
 }
@@ -175,6 +186,7 @@ export function createApp(services: AppServices, options: Partial<AppOptions> = 
   }
 
   app.route('/', systemRoutes({ mode: resolved.mode, version: resolved.version }));
+  app.route('/', playgroundRoutes({ mode: resolved.mode, storageOrigins: resolved.storageOrigins ?? [] }));
   if (services.localBlobs) {
     app.route(
       '/',
@@ -195,6 +207,17 @@ export function createApp(services: AppServices, options: Partial<AppOptions> = 
       blobs: services.blobs,
       maxJsonBodyBytes: resolved.maxJsonBodyBytes,
       downloadUrlTtlSeconds: resolved.downloadUrlTtlSeconds,
+    }),
+  );
+  app.route(
+    '/v1/jobs',
+    jobEventRoutes({
+      jobs: services.jobs,
+      blobs: services.blobs,
+      downloadUrlTtlSeconds: resolved.downloadUrlTtlSeconds,
+      // HTTP API buffers Lambda responses: in AWS a stream is one snapshot (see job-events.ts).
+      ...(resolved.mode === 'aws' ? { maxStreamMs: 0 } : {}),
+      ...resolved.jobEvents,
     }),
   );
   app.route('/v1', accountRoutes({ usage: services.usage, clock: services.clock }));

@@ -183,6 +183,38 @@ export function buildOpenApiDocument(
           },
         },
       },
+      '/v1/jobs/{id}/events': {
+        get: {
+          operationId: 'jobEvents',
+          summary: 'Follow a job: status and progress as server-sent events, then the terminal event',
+          description:
+            'A `text/event-stream`. Send the key in `Authorization` (with `fetch`; `EventSource` cannot send ' +
+            'headers). Events, each with `id` = the job record version and JSON `data`: `status` (the `Job`; ' +
+            'first on connect, then on every status change), `progress` (`{ id, status, progress: { step, ' +
+            'total } }`), then one of `job.succeeded`, `job.failed`, `job.canceled` (the final `Job`, with ' +
+            'signed output links or the error) and the stream ends; `error` (`Error` body) if the job is ' +
+            'deleted meanwhile. Comment lines keep idle connections open. The server ends a stream after 10 ' +
+            'minutes; reconnecting repeats the current state. In the AWS deployment (API Gateway buffers ' +
+            'responses) the stream is one `status` snapshot with `retry: 2000`: poll `GET /v1/jobs/{id}` there.',
+          parameters: [jobIdParameter],
+          responses: {
+            '200': {
+              description: 'The event stream.',
+              content: {
+                'text/event-stream': {
+                  schema: { type: 'string' },
+                  example:
+                    'event: status\nid: 4\ndata: {"id":"job_...","status":"running",...}\n\n' +
+                    'event: progress\nid: 5\ndata: {"id":"job_...","status":"running","progress":{"step":1,"total":100}}\n\n' +
+                    'event: job.succeeded\nid: 104\ndata: {"id":"job_...","status":"succeeded",...}\n\n',
+                },
+              },
+            },
+            '404': error('No such job for this tenant.'),
+            ...standardErrors,
+          },
+        },
+      },
       '/v1/jobs/{id}/start': {
         post: {
           operationId: 'startJob',

@@ -575,6 +575,7 @@ describe('GET /openapi.json', () => {
         '/v1/jobs',
         '/v1/jobs/{id}',
         '/v1/jobs/{id}/cancel',
+        '/v1/jobs/{id}/events',
         '/v1/jobs/{id}/start',
         '/v1/tenant',
         '/v1/usage',

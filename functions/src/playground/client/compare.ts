@@ -1,0 +1,127 @@
+/**
+ * The before/after viewer: two images stacked at the same size, the top one clipped at the split.
+ * "Fit" scales to the column; 100 % and more show image pixels 1:1 or larger inside a scrolling
+ * box. The split follows a drag on the images (mouse, pen or touch) and the labelled range input
+ * (keyboard).
+ */
+import type { FaceBox } from './api.js';
+import { el } from './dom.js';
+
+export interface CompareElements {
+  viewport: HTMLElement;
+  stage: HTMLElement;
+  before: HTMLImageElement;
+  after: HTMLImageElement;
+  faces: HTMLElement;
+  divider: HTMLElement;
+  split: HTMLInputElement;
+  zoom: HTMLSelectElement;
+  showFaces: HTMLInputElement;
+}
+
+export class CompareView {
+  private zoom: 'fit' | number = 'fit';
+  private dragging = false;
+
+  constructor(private readonly parts: CompareElements) {
+    parts.split.addEventListener('input', () => this.setSplit(Number(parts.split.value)));
+    parts.zoom.addEventListener('change', () => {
+      this.zoom = parts.zoom.value === 'fit' ? 'fit' : Number(parts.zoom.value);
+      this.layout();
+    });
+    parts.showFaces.addEventListener('change', () => {
+      parts.faces.hidden = !parts.showFaces.checked;
+    });
+    const fromPointer = (event: PointerEvent) => {
+      const rect = parts.stage.getBoundingClientRect();
+      if (rect.width > 0) this.setSplit(((event.clientX - rect.left) / rect.width) * 100);
+    };
+    parts.stage.addEventListener('pointerdown', (event) => {
+      this.dragging = true;
+      parts.stage.setPointerCapture(event.pointerId);
+      fromPointer(event);
+    });
+    parts.stage.addEventListener('pointermove', (event) => {
+      if (this.dragging) fromPointer(event);
+    });
+    const stop = () => {
+      this.dragging = false;
+    };
+    parts.stage.addEventListener('pointerup', stop);
+    parts.stage.addEventListener('pointercancel', stop);
+    this.setSplit(Number(parts.split.value));
+  }
+
+  /** Shows a pair of images (object URLs); the stage takes the restored image's size. */
+  async show(beforeUrl: string | undefined, afterUrl: string): Promise<{ beforeDecoded: boolean }> {
+    const { before, after } = this.parts;
+    after.src = afterUrl;
+    await after.decode();
+    let beforeDecoded = false;
+    if (beforeUrl) {
+      before.src = beforeUrl;
+      beforeDecoded = await before.decode().then(
+        () => true,
+        () => false,
+      );
+    }
+    before.hidden = !beforeDecoded;
+    this.layout();
+    return { beforeDecoded };
+  }
+
+  /** Replaces the left image (input or DR2 intermediate). */
+  async setBefore(url: string): Promise<boolean> {
+    this.parts.before.src = url;
+    const decoded = await this.parts.before.decode().then(
+      () => true,
+      () => false,
+    );
+    this.parts.before.hidden = !decoded;
+    return decoded;
+  }
+
+  /** Draws face boxes given in input pixels of an input `inputWidth` x `inputHeight`. */
+  setFaces(faces: FaceBox[], inputWidth: number, inputHeight: number): void {
+    this.parts.faces.replaceChildren();
+    if (!(inputWidth > 0 && inputHeight > 0)) return;
+    for (const [index, face] of faces.entries()) {
+      const [x, y, width, height] = face.box;
+      const box = el('div', { className: 'face-box', title: `face ${index + 1}` });
+      box.style.setProperty('left', `${(x / inputWidth) * 100}%`);
+      box.style.setProperty('top', `${(y / inputHeight) * 100}%`);
+      box.style.setProperty('width', `${(width / inputWidth) * 100}%`);
+      box.style.setProperty('height', `${(height / inputHeight) * 100}%`);
+      this.parts.faces.append(box);
+    }
+    this.parts.faces.hidden = !this.parts.showFaces.checked;
+  }
+
+  /** Split position in percent of the width (0: all restored, 100: all left image). */
+  setSplit(percent: number): void {
+    const clamped = Math.min(100, Math.max(0, percent));
+    this.parts.split.value = String(Math.round(clamped));
+    this.parts.after.style.setProperty('clip-path', `inset(0 0 0 ${clamped}%)`);
+    this.parts.divider.style.setProperty('left', `${clamped}%`);
+    this.parts.stage.dataset.split = clamped.toFixed(1);
+  }
+
+  private layout(): void {
+    const { stage, after, viewport } = this.parts;
+    const width = after.naturalWidth;
+    const height = after.naturalHeight;
+    if (!(width > 0 && height > 0)) return;
+    stage.style.setProperty('aspect-ratio', `${width} / ${height}`);
+    if (this.zoom === 'fit') {
+      // The whole image in view: the column's width, or less for a tall photo.
+      stage.style.setProperty('width', `min(100%, calc(75vh * ${width / height}))`);
+      stage.style.removeProperty('max-width');
+      viewport.classList.remove('zoomed');
+    } else {
+      stage.style.setProperty('width', `${width * this.zoom}px`);
+      stage.style.setProperty('max-width', 'none');
+      viewport.classList.add('zoomed');
+    }
+    stage.classList.toggle('pixelated', this.zoom !== 'fit' && this.zoom >= 2);
+  }
+}

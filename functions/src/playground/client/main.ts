@@ -1,0 +1,256 @@
+/**
+ * The playground page's script: key, photo and settings in; job created, photo uploaded to the
+ * presigned form, progress followed, result compared. Everything goes through the public API
+ * (see api.ts); nothing here is privileged.
+ */
+import { ApiError, formatBytes, PlaygroundApi, type FaceBox, type PlaygroundJob } from './api.js';
+import { CompareView } from './compare.js';
+import { byId, el } from './dom.js';
+import { buildOptionsForm, type OptionsForm } from './options.js';
+import { downloadLink, renderFigures } from './result.js';
+import { watchJob, type JobUpdate, type ProgressMode } from './watch.js';
+
+const KEY_STORAGE = 'dr2e.apiKey';
+
+const keyForm = byId('key-form', HTMLFormElement);
+const keyInput = byId('api-key', HTMLInputElement);
+const keyStatus = byId('key-status', HTMLElement);
+const jobForm = byId('job-form', HTMLFormElement);
+const photoInput = byId('photo', HTMLInputElement);
+const photoName = byId('photo-name', HTMLElement);
+const dropZone = byId('drop-zone', HTMLElement);
+const optionsBox = byId('options', HTMLFieldSetElement);
+const submitButton = byId('submit', HTMLButtonElement);
+const progressSection = byId('progress-section', HTMLElement);
+const progressText = byId('progress-text', HTMLElement);
+const progressBar = byId('progress-bar', HTMLProgressElement);
+const jobIdText = byId('job-id', HTMLElement);
+const errorSection = byId('error-section', HTMLElement);
+const resultSection = byId('result-section', HTMLElement);
+const leftImage = byId('left-image', HTMLSelectElement);
+const beforeNote = byId('before-note', HTMLElement);
+const downloads = byId('downloads', HTMLElement);
+const figures = byId('figures', HTMLDListElement);
+
+const progressMode: ProgressMode = document.body.dataset.progress === 'poll' ? 'poll' : 'events';
+const compare = new CompareView({
+  viewport: byId('compare', HTMLElement),
+  stage: byId('stage', HTMLElement),
+  before: byId('before-image', HTMLImageElement),
+  after: byId('after-image', HTMLImageElement),
+  faces: byId('faces', HTMLElement),
+  divider: byId('divider', HTMLElement),
+  split: byId('split', HTMLInputElement),
+  zoom: byId('zoom', HTMLSelectElement),
+  showFaces: byId('show-faces', HTMLInputElement),
+});
+
+let options: OptionsForm | undefined;
+let photo: File | undefined;
+/** Object URLs of the current result, revoked when the next one replaces it. */
+let objectUrls: string[] = [];
+
+function setState(state: 'idle' | 'working' | 'succeeded' | 'failed'): void {
+  document.body.dataset.state = state;
+  submitButton.disabled = state === 'working';
+}
+
+function currentKey(): string {
+  return sessionStorage.getItem(KEY_STORAGE) ?? '';
+}
+
+// --- API key ---------------------------------------------------------------------------------
+keyInput.value = currentKey();
+if (keyInput.value) keyStatus.textContent = 'Key loaded from this tab.';
+keyForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const key = keyInput.value.trim();
+  if (!key) {
+    keyStatus.textContent = 'Paste an API key first.';
+    return;
+  }
+  sessionStorage.setItem(KEY_STORAGE, key);
+  keyStatus.textContent = 'Checking the key...';
+  new PlaygroundApi('', key).whoAmI().then(
+    (tenant) => {
+      keyStatus.textContent = `Key works (tenant: ${tenant}).`;
+      keyStatus.dataset.ok = 'true';
+    },
+    (error: unknown) => {
+      keyStatus.textContent = `Key refused: ${describe(error)}`;
+      keyStatus.dataset.ok = 'false';
+    },
+  );
+});
+byId('forget-key', HTMLButtonElement).addEventListener('click', () => {
+  sessionStorage.removeItem(KEY_STORAGE);
+  keyInput.value = '';
+  keyStatus.textContent = 'Key forgotten.';
+});
+
+// --- Photo -----------------------------------------------------------------------------------
+function choosePhoto(file: File | undefined): void {
+  photo = file;
+  photoName.textContent = file ? `${file.name || 'photo'} (${formatBytes(file.size)})` : '';
+}
+photoInput.addEventListener('change', () => choosePhoto(photoInput.files?.[0]));
+dropZone.addEventListener('dragover', (event) => {
+  event.preventDefault();
+  dropZone.classList.add('over');
+});
+dropZone.addEventListener('dragleave', () => dropZone.classList.remove('over'));
+dropZone.addEventListener('drop', (event) => {
+  event.preventDefault();
+  dropZone.classList.remove('over');
+  const file = event.dataTransfer?.files[0];
+  if (file) choosePhoto(file);
+});
+
+// --- Settings from the API's schema ----------------------------------------------------------
+fetch('/openapi.json')
+  .then((response) => response.json() as Promise<unknown>)
+  .then((document_) => {
+    byId('options-loading', HTMLElement).remove();
+    options = buildOptionsForm(optionsBox, document_);
+    optionsBox.dataset.ready = 'true';
+  })
+  .catch((error: unknown) => {
+    byId('options-loading', HTMLElement).textContent =
+      `Could not read the API's parameters (${describe(error)}); the defaults apply.`;
+  });
+
+// --- Run a job -------------------------------------------------------------------------------
+function describe(error: unknown): string {
+  if (error instanceof ApiError) return `${error.code}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function showError(code: string, message: string): void {
+  byId('error-code', HTMLElement).textContent = code;
+  byId('error-message', HTMLElement).textContent = message;
+  errorSection.hidden = false;
+  setState('failed');
+}
+
+function showProgress(update: JobUpdate): void {
+  const labels: Record<string, string> = {
+    created: 'Uploading the photo...',
+    uploaded: 'Uploaded; queueing...',
+    queued: 'Queued; waiting for a worker...',
+    running: 'Running...',
+  };
+  const progress = update.progress;
+  if (update.status === 'running' && progress && progress.total > 0) {
+    progressText.textContent = `Restoring: step ${progress.step} of ${progress.total}`;
+    progressBar.max = progress.total;
+    progressBar.value = progress.step;
+  } else {
+    progressText.textContent = labels[update.status] ?? update.status;
+    progressBar.removeAttribute('value');
+  }
+  progressSection.dataset.via = update.via;
+}
+
+async function blobUrl(url: string): Promise<{ url: string; type: string }> {
+  const response = await fetch(url);
+  if (!response.ok)
+    throw new ApiError(`http_${response.status}`, `could not download ${url}`, response.status);
+  const blob = await response.blob();
+  const objectUrl = URL.createObjectURL(blob);
+  objectUrls.push(objectUrl);
+  return { url: objectUrl, type: blob.type };
+}
+
+const extensionOf = (type: string, fallback: string) =>
+  ({ 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' })[type] ?? fallback;
+
+async function showResult(job: PlaygroundJob, input: File): Promise<void> {
+  for (const url of objectUrls) URL.revokeObjectURL(url);
+  objectUrls = [];
+  const restoredLink = job.output?.restored?.url;
+  if (!restoredLink) throw new ApiError('no_output', 'the job succeeded but has no output link', 500);
+  const restored = await blobUrl(restoredLink);
+  const dr2 = job.output?.dr2?.url ? await blobUrl(job.output.dr2.url) : undefined;
+  const inputUrl = URL.createObjectURL(input);
+  objectUrls.push(inputUrl);
+
+  resultSection.hidden = false;
+  const { beforeDecoded } = await compare.show(inputUrl, restored.url);
+  leftImage.replaceChildren(el('option', { value: 'input', textContent: 'Input' }));
+  if (dr2) leftImage.append(el('option', { value: 'dr2', textContent: 'DR2 intermediate' }));
+  leftImage.onchange = () => {
+    const url = leftImage.value === 'dr2' && dr2 ? dr2.url : inputUrl;
+    void compare.setBefore(url).then((decoded) => {
+      beforeNote.textContent = decoded ? '' : beforeMissing;
+    });
+  };
+  const beforeMissing =
+    'This browser cannot display the input (HEIC, for example); pick the DR2 intermediate or download the result.';
+  beforeNote.textContent = beforeDecoded ? '' : beforeMissing;
+
+  const faces: FaceBox[] = job.faces ?? (job.output as { faces?: FaceBox[] } | undefined)?.faces ?? [];
+  const before = byId('before-image', HTMLImageElement);
+  const after = byId('after-image', HTMLImageElement);
+  const upscale = Number((job.params as Record<string, unknown>).upscale ?? 1) || 1;
+  const inputWidth = beforeDecoded ? before.naturalWidth : after.naturalWidth / upscale;
+  const inputHeight = beforeDecoded ? before.naturalHeight : after.naturalHeight / upscale;
+  compare.setFaces(faces, inputWidth, inputHeight);
+
+  const ext = extensionOf(restored.type, job.output?.format ?? 'png');
+  downloads.replaceChildren(
+    downloadLink('Download restored', restored.url, `${job.id}-restored.${ext}`),
+    ...(dr2
+      ? [downloadLink('Download DR2 intermediate', dr2.url, `${job.id}-dr2.${extensionOf(dr2.type, 'png')}`)]
+      : []),
+  );
+  renderFigures(figures, job);
+}
+
+jobForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  void run();
+});
+
+async function run(): Promise<void> {
+  const key = currentKey() || keyInput.value.trim();
+  errorSection.hidden = true;
+  if (!key) return showError('missing_key', 'Paste an API key in step 1 first.');
+  if (!photo) return showError('missing_photo', 'Choose a photo first.');
+  const input = photo;
+  sessionStorage.setItem(KEY_STORAGE, key);
+  const api = new PlaygroundApi('', key);
+  setState('working');
+  resultSection.hidden = true;
+  progressSection.hidden = false;
+  jobIdText.textContent = '';
+  progressText.textContent = 'Creating the job...';
+  progressBar.removeAttribute('value');
+  try {
+    const created = await api.createJob(options?.body() ?? {});
+    jobIdText.textContent = `Job ${created.id}`;
+    if (!created.upload) throw new ApiError('no_upload_form', 'the API returned no upload form', 500);
+    showProgress({ status: 'created', via: 'poll' });
+    await api.upload(created.upload, input);
+    showProgress({ status: 'uploaded', via: 'poll' });
+    const job = await watchJob(api, created.id, progressMode, showProgress);
+    if (job.status !== 'succeeded') {
+      renderFigures(figures, job);
+      const error = job.error ?? { code: job.status, message: `the job ended ${job.status}` };
+      progressText.textContent = `Job ${job.status}.`;
+      return showError(error.code, error.message);
+    }
+    progressText.textContent = 'Done.';
+    progressBar.max = 1;
+    progressBar.value = 1;
+    await showResult(job, input);
+    setState('succeeded');
+  } catch (error) {
+    progressText.textContent = 'Stopped.';
+    showError(
+      error instanceof ApiError ? error.code : 'client_error',
+      error instanceof Error ? error.message : String(error),
+    );
+  }
+}
+
+setState('idle');
