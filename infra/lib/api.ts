@@ -182,6 +182,11 @@ export class Api extends Construct {
     );
   }
 
+  /** Origin of the API, hence of the playground page it serves (`https://<id>.execute-api.<region>.amazonaws.com`). */
+  get pageOrigin(): string {
+    return this.httpApi.apiEndpoint;
+  }
+
   /** The API reads and writes job records, inputs/outputs and usage; signs upload and download URLs. */
   private grantApiPermissions(storage: Storage, jobs: JobQueue): void {
     const role = this.httpFunction.role;

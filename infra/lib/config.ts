@@ -147,12 +147,15 @@ export const InfraConfigSchema = z
     accessLogRetentionDays: int(1, 3650).default(90),
     /** Largest upload the signed form accepts, in bytes (DR2E_UPLOAD_MAX_BYTES). */
     uploadMaxBytes: int(1024, 5 * 1024 * 1024 * 1024).default(25 * 1024 * 1024),
-    /** Browser origins allowed to POST uploads and GET outputs directly (CORS). */
+    /**
+     * Browser origins, besides the API's own (the playground), allowed to POST uploads and GET
+     * outputs directly (CORS): your apps' web front ends.
+     */
     corsAllowedOrigins: list(
       z
         .string()
         .regex(/^(\*|https?:\/\/[^/\s]+)$/, 'must be "*" or an origin such as https://app.example.com'),
-    ).default(['*']),
+    ).default([]),
 
     // API
     /** Hosts exempt from the webhook private-address guard (DR2E_WEBHOOK_ALLOW_HOSTS). */

@@ -52,7 +52,6 @@ export class Dr2eStack extends Stack {
       dataRetentionDays: config.dataRetentionDays,
       jobRecordRetentionDays: config.jobRecordRetentionDays,
       accessLogRetentionDays: config.accessLogRetentionDays,
-      corsAllowedOrigins: config.corsAllowedOrigins,
     });
     this.jobs = new JobQueue(this, 'Jobs', {
       maxReceives: config.maxReceives,
@@ -89,6 +88,8 @@ export class Dr2eStack extends Stack {
       throttleRate: config.apiThrottleRate,
       throttleBurst: config.apiThrottleBurst,
     });
+    // The playground page (served by the API) uploads and downloads straight from the bucket.
+    this.storage.allowBrowserOrigins([this.api.pageOrigin, ...config.corsAllowedOrigins]);
 
     const modelsS3Uri =
       config.modelsSource === 's3'

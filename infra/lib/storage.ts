@@ -27,15 +27,14 @@ export interface StorageProps {
   jobRecordRetentionDays: number;
   /** Days access logs and flow logs are kept. */
   accessLogRetentionDays: number;
-  /** Origins allowed to upload and download from a browser. */
-  corsAllowedOrigins: readonly string[];
 }
 
 /**
  * @example
  * ```ts
  * const storage = new Storage(this, 'Storage', { dataRetentionDays: 7, jobRecordRetentionDays: 90,
- *   accessLogRetentionDays: 90, corsAllowedOrigins: ['*'] });
+ *   accessLogRetentionDays: 90 });
+ * storage.allowBrowserOrigins([api.pageOrigin]);
  * storage.bucket.bucketName;
  * ```
  */
@@ -77,16 +76,6 @@ export class Storage extends Construct {
       versioned: false,
       serverAccessLogsBucket: this.logBucket,
       serverAccessLogsPrefix: 'data-bucket/',
-      cors: [
-        {
-          // Browsers and apps send the presigned POST form and fetch signed download links directly.
-          allowedMethods: [s3.HttpMethods.POST, s3.HttpMethods.GET, s3.HttpMethods.HEAD],
-          allowedOrigins: [...props.corsAllowedOrigins],
-          allowedHeaders: ['*'],
-          exposedHeaders: ['ETag'],
-          maxAge: 3000,
-        },
-      ],
       lifecycleRules: [
         {
           id: 'expire-inputs-and-outputs',
@@ -102,6 +91,21 @@ export class Storage extends Construct {
       ],
       // Kept on stack deletion so a teardown never silently deletes customer data; README says how to empty it.
       removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+
+  /**
+   * Lets browsers on these origins send the presigned POST form and fetch signed download links
+   * directly (CORS). The stack passes the playground's own origin (the API's) and the configured
+   * app origins only; the signature is still what authorises each request.
+   */
+  allowBrowserOrigins(origins: readonly string[]): void {
+    this.bucket.addCorsRule({
+      allowedMethods: [s3.HttpMethods.POST, s3.HttpMethods.GET, s3.HttpMethods.HEAD],
+      allowedOrigins: [...origins],
+      allowedHeaders: ['*'],
+      exposedHeaders: ['ETag'],
+      maxAge: 3000,
     });
   }
 

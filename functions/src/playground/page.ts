@@ -22,6 +22,7 @@ export function playgroundHtml(config: PlaygroundPageConfig): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>dr2e playground</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${escapeAttribute(config.stylesPath)}">
 <script type="module" src="${escapeAttribute(config.scriptPath)}"></script>
 </head>
@@ -93,8 +94,8 @@ export function playgroundHtml(config: PlaygroundPageConfig): string {
     </div>
     <div id="compare" class="compare" tabindex="0" aria-label="Before and after comparison; drag or use the split slider">
       <div id="stage" class="stage">
-        <img id="before-image" alt="Before (left side)">
-        <img id="after-image" alt="Restored (right side)">
+        <img id="before-image" alt="Before (left side)" draggable="false">
+        <img id="after-image" alt="Restored (right side)" draggable="false">
         <div id="faces" class="faces"></div>
         <div id="divider" class="divider" aria-hidden="true"></div>
       </div>

@@ -37,6 +37,8 @@ export class CompareView {
       if (rect.width > 0) this.setSplit(((event.clientX - rect.left) / rect.width) * 100);
     };
     parts.stage.addEventListener('pointerdown', (event) => {
+      // No native image drag or text selection: the gesture moves the split.
+      event.preventDefault();
       this.dragging = true;
       parts.stage.setPointerCapture(event.pointerId);
       fromPointer(event);

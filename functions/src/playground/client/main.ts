@@ -126,6 +126,9 @@ function describe(error: unknown): string {
 }
 
 function showError(code: string, message: string): void {
+  // A determinate, empty bar: nothing is running any more.
+  progressBar.max = 1;
+  progressBar.value = 0;
   byId('error-code', HTMLElement).textContent = code;
   byId('error-message', HTMLElement).textContent = message;
   errorSection.hidden = false;

@@ -1,0 +1,223 @@
+/**
+ * The playground in a real browser: Debian's Chromium driven by playwright-core against the
+ * local stack (`startLocalStack`, the default model), as a newcomer would use it. Sets a key
+ * with the keyboard, uploads a sample asking for the DR2 intermediate, follows the progress over
+ * server-sent events, checks the restored image is shown and decodes, drags the split, zooms,
+ * downloads the result; then, at phone width, the error path (a text file named `.jpg`) with the
+ * events endpoint blocked so the page must fall back to polling. Screenshots go to
+ * `test-results/playground/` (git-ignored); with `DR2E_UPDATE_DOCS_SCREENSHOT=1` the desktop one
+ * is also written to `docs/playground.png` for the README.
+ *
+ * Skips, saying why, when no browser is installed (`apt-get install -y chromium`, or set
+ * `DR2E_CHROMIUM` to another Chromium binary).
+ */
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalStack, type LocalStack } from '../../gpu-task/src/local/main.js';
+
+const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+const SCREENSHOTS = path.join(REPO_ROOT, 'test-results', 'playground');
+const SAMPLE = path.join(REPO_ROOT, 'samples', 'sample-medium.jpg');
+const API_KEY = 'dr2e_sk_playground-browser-test-0123456789';
+const CHROMIUM = process.env.DR2E_CHROMIUM ?? '/usr/bin/chromium';
+const SKIP_REASON = existsSync(CHROMIUM)
+  ? undefined
+  : `no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set DR2E_CHROMIUM)`;
+if (SKIP_REASON) console.warn(`skipping the playground browser tests: ${SKIP_REASON}`);
+
+/** Launch flags for a headless Chromium in a container without network or a user session. */
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+let dataDir: string;
+let profileDir: string;
+let stack: LocalStack;
+let context: BrowserContext;
+/** Console errors (CSP violations show up here) and request URLs of every page. */
+const consoleErrors: string[] = [];
+const requestUrls: string[] = [];
+
+async function openPage(width: number, height: number): Promise<Page> {
+  const page = await context.newPage();
+  await page.setViewportSize({ width, height });
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(message.text());
+  });
+  page.on('pageerror', (error) => consoleErrors.push(error.message));
+  page.on('request', (request) => requestUrls.push(request.url()));
+  await page.goto(`${stack.url}/`);
+  return page;
+}
+
+/** Types the key and submits with Enter, as a keyboard user would. */
+async function setKey(page: Page): Promise<void> {
+  await page.getByRole('textbox', { name: 'API key' }).focus();
+  await page.keyboard.type(API_KEY);
+  await page.keyboard.press('Enter');
+  await expect.poll(() => page.locator('#key-status').textContent()).toContain('Key works');
+}
+
+describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 300_000 }, () => {
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'dr2e-playground-'));
+    profileDir = await mkdtemp(path.join(os.tmpdir(), 'dr2e-chromium-'));
+    await mkdir(SCREENSHOTS, { recursive: true });
+    stack = await startLocalStack({
+      env: { PORT: '0', DR2E_DATA_DIR: dataDir, DR2E_API_KEYS: API_KEY, DR2E_LOG_LEVEL: 'error' },
+    });
+    // A fresh profile per run (playwright passes it as --user-data-dir).
+    context = await chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      acceptDownloads: true,
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await stack?.close();
+    await rm(dataDir, { recursive: true, force: true });
+    await rm(profileDir, { recursive: true, force: true });
+  });
+
+  it('restores a sample end to end: progress, result that decodes, split, zoom, DR2, download', async () => {
+    // Prepare
+    const page = await openPage(1280, 900);
+    await setKey(page);
+    await expect.poll(() => page.locator('#options').getAttribute('data-ready')).toBe('true');
+    await page.getByLabel('Also keep the DR2 intermediate').check();
+    await page.getByLabel(/^Photo/).setInputFiles(SAMPLE);
+    await page.evaluate(() => {
+      // Record every progress line the page shows.
+      const seen: string[] = [];
+      (window as unknown as { progressSeen: string[] }).progressSeen = seen;
+      const target = document.getElementById('progress-text');
+      if (target)
+        new MutationObserver(() => seen.push(target.textContent ?? '')).observe(target, { childList: true });
+    });
+
+    // Act
+    await page.getByRole('button', { name: 'Restore' }).click();
+    await page.waitForFunction(() => document.body.dataset.state !== 'working', undefined, {
+      timeout: 240_000,
+    });
+
+    // Assess: succeeded, followed over server-sent events with "step i of n".
+    expect(await page.evaluate(() => document.body.dataset.state)).toBe('succeeded');
+    const progress = await page.evaluate(
+      () => (window as unknown as { progressSeen: string[] }).progressSeen,
+    );
+    expect(progress.some((line) => /^Restoring: step \d+ of \d+$/.test(line))).toBe(true);
+    expect(await page.locator('#progress-section').getAttribute('data-via')).toBe('events');
+    // The restored image is displayed and decodes, from a blob: URL, at its full size.
+    const after = await page.evaluate(async () => {
+      const image = document.getElementById('after-image') as HTMLImageElement;
+      await image.decode();
+      const rect = image.getBoundingClientRect();
+      return { src: image.src, width: image.naturalWidth, height: image.naturalHeight, shown: rect.width };
+    });
+    expect(after.src.startsWith('blob:')).toBe(true);
+    expect(after.width).toBeGreaterThanOrEqual(64);
+    expect(after.shown).toBeGreaterThan(100);
+    expect(await page.locator('#before-image').isVisible()).toBe(true);
+    expect(await page.locator('#figures').textContent()).toMatch(/Model time \(billed\)[\d.]+ s/);
+
+    // The split follows a drag and the keyboard.
+    await page.locator('#stage').scrollIntoViewIfNeeded();
+    const stage = await page.locator('#stage').boundingBox();
+    if (!stage) throw new Error('no stage');
+    await page.mouse.move(stage.x + stage.width / 2, stage.y + stage.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(stage.x + stage.width * 0.25, stage.y + stage.height / 2, { steps: 5 });
+    await page.mouse.up();
+    expect(Number(await page.locator('#stage').getAttribute('data-split'))).toBeCloseTo(25, 0);
+    expect(await page.locator('#split').inputValue()).toBe('25');
+    await page.locator('#split').focus();
+    await page.keyboard.press('ArrowRight');
+    expect(await page.locator('#stage').getAttribute('data-split')).toBe('26.0');
+    expect(await page.locator('#after-image').evaluate((image) => image.style.clipPath)).toBe(
+      'inset(0px 0px 0px 26%)',
+    );
+
+    // Zoom 200 %: the stage is twice the image's pixel width and scrolls.
+    await page.getByLabel('Zoom').selectOption('2');
+    const zoomed = await page.locator('#stage').evaluate((element) => element.getBoundingClientRect().width);
+    expect(zoomed).toBeCloseTo(after.width * 2, 0);
+
+    // The DR2 intermediate can be the left image.
+    await page.getByLabel('Left side').selectOption('dr2');
+    await expect
+      .poll(() => page.locator('#before-image').evaluate((image: HTMLImageElement) => image.naturalWidth))
+      .toBeGreaterThan(0);
+
+    // Screenshots (fit, split in the middle).
+    await page.getByLabel('Zoom').selectOption('fit');
+    await page.getByLabel('Left side').selectOption('input');
+    await page.locator('#split').fill('50');
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'desktop.png'), fullPage: true });
+    if (process.env.DR2E_UPDATE_DOCS_SCREENSHOT === '1') {
+      await copyFile(path.join(SCREENSHOTS, 'desktop.png'), path.join(REPO_ROOT, 'docs', 'playground.png'));
+    }
+
+    // The download button saves the restored PNG.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download restored' }).click(),
+    ]);
+    const saved = await readFile((await download.path()) ?? '');
+    expect(download.suggestedFilename()).toMatch(/^job_[0-9A-Z]{26}-restored\.png$/);
+    expect([...saved.subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
+
+    // The result also fits a phone's width.
+    await page.setViewportSize({ width: 375, height: 812 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'result-375.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('at 375 px, shows the code and message of a failed job (a text file named .jpg), polling when events are blocked', async () => {
+    // Prepare
+    const fake = path.join(dataDir, 'not-a-photo.jpg');
+    await writeFile(fake, 'this is a text file, not a photo\n');
+    const page = await openPage(375, 812);
+    await page.route('**/v1/jobs/*/events', (route) => route.abort());
+    await setKey(page);
+    await page.getByLabel(/^Photo/).setInputFiles(fake);
+
+    // Act
+    await page.getByRole('button', { name: 'Restore' }).click();
+    await page.waitForFunction(() => document.body.dataset.state !== 'working', undefined, {
+      timeout: 120_000,
+    });
+
+    // Assess
+    expect(await page.evaluate(() => document.body.dataset.state)).toBe('failed');
+    expect(await page.getByRole('alert').isVisible()).toBe(true);
+    expect(await page.locator('#error-code').textContent()).toBe('not_an_image');
+    expect((await page.locator('#error-message').textContent())?.length).toBeGreaterThan(5);
+    expect(await page.locator('#progress-section').getAttribute('data-via')).toBe('poll');
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'phone-error.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('kept the key out of every URL and broke no Content-Security-Policy rule', () => {
+    expect(requestUrls.length).toBeGreaterThan(5);
+    expect(requestUrls.filter((url) => url.includes(API_KEY))).toEqual([]);
+    // The aborted events request of the phone test is the only expected console error.
+    expect(consoleErrors.filter((text) => !/net::ERR_FAILED/.test(text))).toEqual([]);
+  });
+});
