@@ -4,7 +4,7 @@
  * with the keyboard, uploads a sample asking for the DR2 intermediate, follows the progress over
  * server-sent events, checks the restored image is shown and decodes, drags the split, zooms,
  * downloads the result; then, at phone width, the error path (a text file named `.jpg`) with the
- * events endpoint blocked so the page must fall back to polling. Screenshots go to
+ * events endpoint blocked so the page must fall back to polling; a HEIC upload. Screenshots go to
  * `test-results/playground/` (git-ignored); with `DR2E_UPDATE_DOCS_SCREENSHOT=1` the desktop one
  * is also written to `docs/playground.png` for the README.
  *
@@ -12,16 +12,18 @@
  * `DR2E_CHROMIUM` to another Chromium binary).
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../gpu-task/src/local/main.js';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 const SCREENSHOTS = path.join(REPO_ROOT, 'test-results', 'playground');
 const SAMPLE = path.join(REPO_ROOT, 'samples', 'sample-medium.jpg');
+const HEIC_SAMPLE = path.join(REPO_ROOT, 'test', 'fixtures', 'images', 'quadrants.heic');
 const API_KEY = 'dr2e_sk_playground-browser-test-0123456789';
 const CHROMIUM = process.env.DR2E_CHROMIUM ?? '/usr/bin/chromium';
 const SKIP_REASON = existsSync(CHROMIUM)
@@ -169,7 +171,10 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     await page.locator('#split').fill('50');
     await page.screenshot({ path: path.join(SCREENSHOTS, 'desktop.png'), fullPage: true });
     if (process.env.DR2E_UPDATE_DOCS_SCREENSHOT === '1') {
-      await copyFile(path.join(SCREENSHOTS, 'desktop.png'), path.join(REPO_ROOT, 'docs', 'playground.png'));
+      // Palette PNG: a third of the size, no visible difference for a UI screenshot.
+      await sharp(path.join(SCREENSHOTS, 'desktop.png'))
+        .png({ palette: true, quality: 90, compressionLevel: 9 })
+        .toFile(path.join(REPO_ROOT, 'docs', 'playground.png'));
     }
 
     // The download button saves the restored PNG.
@@ -211,6 +216,31 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     expect(await page.locator('#progress-section').getAttribute('data-via')).toBe('poll');
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'phone-error.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('restores a HEIC photo (the server decodes it) and says when the browser cannot show the input', async () => {
+    // Prepare
+    const page = await openPage(1024, 800);
+    await setKey(page);
+    await expect.poll(() => page.locator('#options').getAttribute('data-ready')).toBe('true');
+    await page.getByLabel(/^Photo/).setInputFiles(HEIC_SAMPLE);
+
+    // Act
+    await page.getByRole('button', { name: 'Restore' }).click();
+    await page.waitForFunction(() => document.body.dataset.state !== 'working', undefined, {
+      timeout: 240_000,
+    });
+
+    // Assess
+    expect(await page.evaluate(() => document.body.dataset.state)).toBe('succeeded');
+    expect(
+      await page.locator('#after-image').evaluate((image: HTMLImageElement) => image.naturalWidth),
+    ).toBeGreaterThan(0);
+    const inputShown = await page.locator('#before-image').isVisible();
+    const note = (await page.locator('#before-note').textContent()) ?? '';
+    // Chromium has no HEIC decoder: the input cannot be shown, and the page says so.
+    expect(inputShown || note.includes('cannot display the input')).toBe(true);
     await page.close();
   });
 
