@@ -3,8 +3,10 @@
  * local stack (`startLocalStack`, the default model), as a newcomer would use it. Sets a key
  * with the keyboard, uploads a sample asking for the DR2 intermediate, follows the progress over
  * server-sent events, checks the restored image is shown and decodes, drags the split, zooms,
- * downloads the result; then, at phone width, the error path (a text file named `.jpg`) with the
- * events endpoint blocked so the page must fall back to polling; a HEIC upload. Screenshots go to
+ * downloads the result; a whole photo from `../shared` (skipped without it) with "step i of n"
+ * and the face boxes the job reports; at phone width, the error path (a text file named `.jpg`)
+ * with the events endpoint blocked so the page must fall back to polling; a HEIC upload.
+ * Screenshots go to
  * `test-results/playground/` (git-ignored); with `DR2E_UPDATE_DOCS_SCREENSHOT=1` the desktop one
  * is also written to `docs/playground.png` for the README.
  *
@@ -19,10 +21,13 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../gpu-task/src/local/main.js';
+import type { JobView } from '../../shared/src/schemas.js';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 const SCREENSHOTS = path.join(REPO_ROOT, 'test-results', 'playground');
 const SAMPLE = path.join(REPO_ROOT, 'samples', 'sample-medium.jpg');
+/** A real photo (not committed: ../shared is beside the checkout; the test skips without it). */
+const WHOLE_PHOTO = path.resolve(REPO_ROOT, '..', 'shared', 'data', 'whole-photos', 'Blake_Lively.jpg');
 const HEIC_SAMPLE = path.join(REPO_ROOT, 'test', 'fixtures', 'images', 'quadrants.heic');
 const API_KEY = 'dr2e_sk_playground-browser-test-0123456789';
 const CHROMIUM = process.env.DR2E_CHROMIUM ?? '/usr/bin/chromium';
@@ -71,6 +76,36 @@ async function setKey(page: Page): Promise<void> {
   await expect.poll(() => page.locator('#key-status').textContent()).toContain('Key works');
 }
 
+/** Starts recording every progress line the page shows (read back with {@link progressLines}). */
+async function recordProgress(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    (window as unknown as { progressSeen: string[] }).progressSeen = seen;
+    const target = document.getElementById('progress-text');
+    if (target)
+      new MutationObserver(() => seen.push(target.textContent ?? '')).observe(target, { childList: true });
+  });
+}
+
+async function progressLines(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { progressSeen: string[] }).progressSeen);
+}
+
+/** Clicks Restore and waits until the page is no longer working; returns the job as the API has it. */
+async function restore(page: Page): Promise<JobView & { faces?: unknown[] }> {
+  await page.getByRole('button', { name: 'Restore' }).click();
+  await page.waitForFunction(() => document.body.dataset.state !== 'working', undefined, {
+    timeout: 240_000,
+  });
+  const id = /job_[0-9A-Z]{26}/.exec((await page.locator('#job-id').textContent()) ?? '')?.[0];
+  const response = await fetch(`${stack.url}/v1/jobs/${id}`, {
+    headers: { authorization: `Bearer ${API_KEY}` },
+  });
+  return (await response.json()) as JobView;
+}
+
+const STEP_LINE = /^Restoring: step \d+ of \d+$/;
+
 describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 300_000 }, () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'dr2e-playground-'));
@@ -78,6 +113,8 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     await mkdir(SCREENSHOTS, { recursive: true });
     stack = await startLocalStack({
       env: { PORT: '0', DR2E_DATA_DIR: dataDir, DR2E_API_KEYS: API_KEY, DR2E_LOG_LEVEL: 'error' },
+      // Progress writes every 100 ms (default 1 s), so a short job still shows "step i of n".
+      workerSettings: { progressIntervalMs: 100 },
     });
     // A fresh profile per run (playwright passes it as --user-data-dir).
     context = await chromium.launchPersistentContext(profileDir, {
@@ -101,28 +138,24 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     await setKey(page);
     await expect.poll(() => page.locator('#options').getAttribute('data-ready')).toBe('true');
     await page.getByLabel('Also keep the DR2 intermediate').check();
+    // The samples are aligned face crops; say so where the API has the parameter.
+    const aligned = page.getByLabel('Photo is one aligned face crop');
+    if ((await aligned.count()) > 0) await aligned.check();
     await page.getByLabel(/^Photo/).setInputFiles(SAMPLE);
-    await page.evaluate(() => {
-      // Record every progress line the page shows.
-      const seen: string[] = [];
-      (window as unknown as { progressSeen: string[] }).progressSeen = seen;
-      const target = document.getElementById('progress-text');
-      if (target)
-        new MutationObserver(() => seen.push(target.textContent ?? '')).observe(target, { childList: true });
-    });
+    await recordProgress(page);
 
     // Act
-    await page.getByRole('button', { name: 'Restore' }).click();
-    await page.waitForFunction(() => document.body.dataset.state !== 'working', undefined, {
-      timeout: 240_000,
-    });
+    const job = await restore(page);
 
-    // Assess: succeeded, followed over server-sent events with "step i of n".
+    // Assess: succeeded, followed over server-sent events; "step i of n" whenever the sampler ran.
     expect(await page.evaluate(() => document.body.dataset.state)).toBe('succeeded');
-    const progress = await page.evaluate(
-      () => (window as unknown as { progressSeen: string[] }).progressSeen,
-    );
-    expect(progress.some((line) => /^Restoring: step \d+ of \d+$/.test(line))).toBe(true);
+    expect(job.status).toBe('succeeded');
+    const progress = await progressLines(page);
+    if (job.progress)
+      expect(
+        progress.filter((line) => STEP_LINE.test(line)),
+        progress.join(' | '),
+      ).not.toEqual([]);
     expect(await page.locator('#progress-section').getAttribute('data-via')).toBe('events');
     // The restored image is displayed and decodes, from a blob: URL, at its full size.
     const after = await page.evaluate(async () => {
@@ -192,6 +225,36 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     await page.screenshot({ path: path.join(SCREENSHOTS, 'result-375.png'), fullPage: true });
     await page.close();
   });
+
+  it.skipIf(!existsSync(WHOLE_PHOTO))(
+    'restores a whole photo from ../shared with "step i of n" progress and the face boxes the job reports',
+    async () => {
+      // Prepare
+      const page = await openPage(1280, 900);
+      await setKey(page);
+      await page.getByLabel(/^Photo/).setInputFiles(WHOLE_PHOTO);
+      await recordProgress(page);
+
+      // Act
+      const job = await restore(page);
+
+      // Assess
+      expect(job.status).toBe('succeeded');
+      const progress = await progressLines(page);
+      expect(
+        progress.filter((line) => STEP_LINE.test(line)),
+        progress.join(' | '),
+      ).not.toEqual([]);
+      expect(await page.locator('#progress-section').getAttribute('data-via')).toBe('events');
+      const faces = job.faces ?? (job.output as { faces?: unknown[] } | undefined)?.faces;
+      expect(await page.locator('.face-box').count()).toBe(faces?.length ?? 0);
+      expect(
+        await page.locator('#after-image').evaluate((image: HTMLImageElement) => image.naturalWidth),
+      ).toBe(job.output?.width);
+      await page.screenshot({ path: path.join(SCREENSHOTS, 'whole-photo.png'), fullPage: true });
+      await page.close();
+    },
+  );
 
   it('at 375 px, shows the code and message of a failed job (a text file named .jpg), polling when events are blocked', async () => {
     // Prepare
