@@ -256,6 +256,43 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     },
   );
 
+  it('draws the face boxes of the job view over the comparison, and hides them on request', async () => {
+    // Prepare: the job view gets one face box (in input pixels) added on its way to the page,
+    // so the drawing is checked whatever the detector finds in the sample.
+    const page = await openPage(1024, 800);
+    await page.route('**/v1/jobs/*/events', async (route) => {
+      const response = await route.fetch();
+      const text = (await response.text()).replace(
+        /(event: job\.succeeded\n(?:id: .*\n)?data: )(.*)/,
+        (_match, head: string, data: string) =>
+          head + JSON.stringify({ ...JSON.parse(data), faces: [{ box: [128, 64, 256, 320], score: 0.9 }] }),
+      );
+      await route.fulfill({ response, body: text });
+    });
+    await setKey(page);
+    await page.getByLabel(/^Photo/).setInputFiles(SAMPLE); // 512 x 512
+
+    // Act
+    await restore(page);
+    const box = page.locator('.face-box');
+
+    // Assess
+    expect(await page.evaluate(() => document.body.dataset.state)).toBe('succeeded');
+    expect(await box.count()).toBe(1);
+    expect(
+      await box.evaluate((element) => [
+        element.style.left,
+        element.style.top,
+        element.style.width,
+        element.style.height,
+      ]),
+    ).toEqual(['25%', '12.5%', '50%', '62.5%']);
+    expect(await box.isVisible()).toBe(true);
+    await page.getByLabel('Face boxes').uncheck();
+    expect(await box.isVisible()).toBe(false);
+    await page.close();
+  });
+
   it('at 375 px, shows the code and message of a failed job (a text file named .jpg), polling when events are blocked', async () => {
     // Prepare
     const fake = path.join(dataDir, 'not-a-photo.jpg');

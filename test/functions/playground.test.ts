@@ -1,10 +1,11 @@
 /**
  * The playground as the API serves it (`app.request`): the page at `/` and `/playground` with a
  * strict CSP and no inline code, the hashed bundle, the AWS variant (polls; CSP names the
- * bucket), the committed bundle matching its sources, and the settings form's schema reading
+ * bucket; through the Lambda adapter too), the committed bundle matching its sources, and the settings form's schema reading
  * against the real OpenAPI document.
  */
 import { readFile } from 'node:fs/promises';
+import { handle, type LambdaEvent } from 'hono/aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appOptionsFromConfig } from '../../functions/src/app.js';
 import { buildOpenApiDocument } from '../../functions/src/openapi.js';
@@ -19,9 +20,10 @@ import {
   schemaAt,
   type JsonSchema,
 } from '../../functions/src/playground/client/options.js';
+import { PLAYGROUND_SCRIPT } from '../../functions/src/playground/assets.generated.js';
 import { PLAYGROUND_SCRIPT_PATH, PLAYGROUND_STYLES_PATH } from '../../functions/src/playground/routes.js';
 import { loadRuntimeConfig } from '../../shared/runtime/config.js';
-import { json, localHarness, type LocalHarness } from './helpers.js';
+import { json, KEY_A, localHarness, type LocalHarness } from './helpers.js';
 
 let h: LocalHarness;
 
@@ -107,6 +109,67 @@ describe('AWS mode', () => {
     );
     expect(events.match(/^event: /gm)).toHaveLength(1);
     expect(events).toContain('retry: 2000');
+  });
+});
+
+describe('behind API Gateway (hono/aws-lambda, as entry/lambda-http.ts serves it)', () => {
+  function getEvent(rawPath: string, headers: Record<string, string> = {}): LambdaEvent {
+    const host = 'abc123.execute-api.eu-west-1.amazonaws.com';
+    return {
+      version: '2.0',
+      routeKey: '$default',
+      rawPath,
+      rawQueryString: '',
+      headers: { host, ...headers },
+      isBase64Encoded: false,
+      requestContext: {
+        accountId: '123456789012',
+        apiId: 'abc123',
+        domainName: host,
+        domainPrefix: 'abc123',
+        http: {
+          method: 'GET',
+          path: rawPath,
+          protocol: 'HTTP/1.1',
+          sourceIp: '198.51.100.7',
+          userAgent: 't',
+        },
+        requestId: 'req-1',
+        routeKey: '$default',
+        stage: '$default',
+        time: '01/Jan/2025:00:00:00 +0000',
+        timeEpoch: 1735689600000,
+      },
+    } as unknown as LambdaEvent;
+  }
+
+  it('serves the page, its script as text, and a one-event stream that ends (buffering cannot hold it)', async () => {
+    // Prepare
+    h = await localHarness({
+      app: { mode: 'aws', storageOrigins: ['https://b.s3.eu-west-1.amazonaws.com'] },
+    });
+    const handler = handle(h.app);
+    const created = (await json(await h.call('POST', '/v1/jobs', { json: {} }))) as { id: string };
+
+    // Act
+    const page = await handler(getEvent('/'));
+    const script = await handler(getEvent(PLAYGROUND_SCRIPT_PATH));
+    const events = await handler(
+      getEvent(`/v1/jobs/${created.id}/events`, { authorization: `Bearer ${KEY_A}` }),
+    );
+
+    // Assess
+    expect(page.statusCode).toBe(200);
+    expect(page.isBase64Encoded).toBe(false);
+    expect(page.body).toContain('data-progress="poll"');
+    expect(page.headers?.['content-security-policy']).toContain('https://b.s3.eu-west-1.amazonaws.com');
+    expect(script.statusCode).toBe(200);
+    expect(script.body).toBe(PLAYGROUND_SCRIPT);
+    expect(events.statusCode).toBe(200);
+    // hono sends text/event-stream base64-encoded; API Gateway decodes it for the client.
+    const stream = events.isBase64Encoded ? Buffer.from(events.body, 'base64').toString('utf8') : events.body;
+    expect(stream.match(/^event: /gm)).toEqual(['event: ']);
+    expect(stream).toContain('"status":"created"');
   });
 });
 

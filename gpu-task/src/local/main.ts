@@ -122,7 +122,9 @@ export function usageText(url: string, dataDir: string, apiKey: string | undefin
       ? `API key (kept in ${path.join(dataDir, 'local-api-key')}): ${apiKey}`
       : 'API keys: from DR2E_API_KEYS',
     '',
-    'Try it:',
+    `Playground: open ${url}/ in a browser and paste the key.`,
+    '',
+    'Or with curl:',
     `  export DR2E_URL=${url} DR2E_KEY=${key}`,
     `  curl -s -X POST "$DR2E_URL/v1/jobs" -H "Authorization: Bearer $DR2E_KEY" \\`,
     `       -H 'content-type: application/json' -d '{"preset":"medium"}'`,
