@@ -5,7 +5,12 @@
  */
 import { z } from 'zod';
 import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from '../../shared/src/job-pages.js';
-import { JOB_STATUSES, JobViewSchema, WebhookDeliverySchema } from '../../shared/src/schemas.js';
+import {
+  JOB_STATUSES,
+  JobViewSchema,
+  WebhookDeliverySchema,
+  WebhookStatusSchema,
+} from '../../shared/src/schemas.js';
 
 /** Every error answer: `{ error: { code, message, details? } }`. */
 export const ErrorResponseSchema = z.strictObject({
@@ -42,8 +47,17 @@ export const CreateJobResponseSchema = z.strictObject({
   }),
 });
 
-/** A job as the API shows it: the public view plus its webhook delivery attempts. */
-export const JobResponseSchema = JobViewSchema.extend({ webhookDeliveries: z.array(WebhookDeliverySchema) });
+/** A job as the API shows it: the public view plus its webhook delivery state and attempts. */
+export const JobResponseSchema = JobViewSchema.extend({
+  webhookDeliveries: z
+    .array(WebhookDeliverySchema)
+    .meta({ description: 'Delivery attempts of the terminal event, oldest first (the newest 50).' }),
+  webhookStatus: WebhookStatusSchema.optional().meta({
+    description:
+      'Where the terminal webhook stands: `pending` while attempts remain (retries with backoff for about 27 hours), ' +
+      '`delivered`, or `failed` (then `POST /v1/jobs/{id}/webhook/redeliver` sends it again).',
+  }),
+});
 
 /** A page of jobs, newest first. */
 export const JobListResponseSchema = z.strictObject({

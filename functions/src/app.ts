@@ -7,7 +7,8 @@
  * Routes (see `GET /openapi.json` for the schemas):
  * - `GET /healthz`, `GET /openapi.json` (no auth);
  * - `POST /v1/jobs`, `GET /v1/jobs`, `GET|DELETE /v1/jobs/{id}`, `POST /v1/jobs/{id}/start`,
- *   `POST /v1/jobs/{id}/cancel`, `GET /v1/usage`, `GET /v1/tenant` (Bearer API key);
+ *   `POST /v1/jobs/{id}/cancel`, `POST /v1/jobs/{id}/webhook/redeliver`, `GET /v1/usage`,
+ *   `GET /v1/tenant` (Bearer API key);
  * - `GET /v1/jobs/{id}/events` (server-sent events; see routes/job-events.ts);
  * - `GET /` and `/playground`: the web playground (see playground/routes.ts);
  * - local mode only: `POST /local-upload`, `GET /local-download` (signed forms and links).
@@ -40,13 +41,21 @@ import { localBlobRoutes } from './routes/local-blobs.js';
 import { systemRoutes } from './routes/system.js';
 import { Dispatcher } from './services/dispatch.js';
 import { JobService } from './services/jobs.js';
-import { WebhookNotifier, type JobNotifier } from './services/notifier.js';
+import { JobWebhooks, type JobNotifier } from '../../shared/src/webhook-delivery.js';
 import { UPLOAD_CONTENT_TYPES } from './services/uploads.js';
 
 /** The ports the API uses (a subset of {@link Services}). */
 export type AppServices = Pick<
   Services,
-  'blobs' | 'jobs' | 'queue' | 'usage' | 'tenants' | 'clock' | 'webhookSender' | 'webhookTargets'
+  | 'blobs'
+  | 'jobs'
+  | 'queue'
+  | 'webhookQueue'
+  | 'usage'
+  | 'tenants'
+  | 'clock'
+  | 'webhookSender'
+  | 'webhookTargets'
 > & {
   /** Local mode: enables `/local-upload` and `/local-download`, verified with this store's secret. */
   localBlobs?: Pick<FilesystemBlobStore, 'verifyUploadForm' | 'verifyDownloadUrl'>;
@@ -105,19 +114,16 @@ export function appOptionsFromConfig(
   };
 }
 
-/** The webhook notifier for terminal transitions made by the API and the dispatcher. */
-export function createNotifier(
-  services: AppServices,
-  options: Pick<AppOptions, 'downloadUrlTtlSeconds' | 'logger'>,
-): JobNotifier {
-  return new WebhookNotifier({
+/**
+ * The webhook producer of the API and the dispatcher: queues the terminal event of the jobs they
+ * make terminal, and redeliveries (the delivery consumer sends them).
+ */
+export function createJobWebhooks(services: AppServices, options: Pick<AppOptions, 'logger'>): JobWebhooks {
+  return new JobWebhooks({
     jobs: services.jobs,
-    blobs: services.blobs,
-    tenants: services.tenants,
-    sender: services.webhookSender,
+    queue: services.webhookQueue,
     clock: services.clock,
-    downloadUrlTtlSeconds: options.downloadUrlTtlSeconds,
-    logger: options.logger,
+    logger: options.logger.child({ component: 'webhooks' }),
   });
 }
 
@@ -139,7 +145,7 @@ export function createDispatcher(services: AppServices, options: Partial<AppOpti
     queue: services.queue,
     clock: services.clock,
     maxUploadBytes: resolved.uploadMaxBytes,
-    notifier: resolved.notifier ?? createNotifier(services, resolved),
+    notifier: resolved.notifier ?? createJobWebhooks(services, resolved),
     logger: resolved.logger.child({ component: 'dispatcher' }),
   });
 }
@@ -148,7 +154,8 @@ export function createDispatcher(services: AppServices, options: Partial<AppOpti
 export function createApp(services: AppServices, options: Partial<AppOptions> = {}): Hono {
   const resolved: AppOptions = { ...DEFAULT_APP_OPTIONS, ...options };
   const logger = resolved.logger;
-  const notifier = resolved.notifier ?? createNotifier(services, resolved);
+  const webhooks = createJobWebhooks(services, resolved);
+  const notifier = resolved.notifier ?? webhooks;
   const dispatcher = createDispatcher(services, { ...resolved, notifier });
   const jobService = new JobService({
     blobs: services.blobs,
@@ -156,6 +163,7 @@ export function createApp(services: AppServices, options: Partial<AppOptions> = 
     clock: services.clock,
     dispatcher,
     notifier,
+    webhooks,
     webhookTargets: services.webhookTargets,
     model: resolved.model,
     uploadMaxBytes: resolved.uploadMaxBytes,

@@ -236,12 +236,32 @@ export function buildOpenApiDocument(
       '/v1/jobs/{id}/cancel': {
         post: {
           operationId: 'cancelJob',
-          summary: 'Cancel a job that has not finished (sends `job.canceled`)',
+          summary: 'Cancel a job that has not finished (queues the `job.canceled` webhook)',
           parameters: [jobIdParameter],
           responses: {
             '200': { description: 'The canceled job.', content: json('Job') },
             '404': error('No such job.'),
             '409': error('`invalid_transition`: the job already succeeded or failed.'),
+            ...standardErrors,
+          },
+        },
+      },
+      '/v1/jobs/{id}/webhook/redeliver': {
+        post: {
+          operationId: 'redeliverJobWebhook',
+          summary: "Send the job's terminal webhook event again",
+          description:
+            "Starts a new round of delivery attempts of the event of the job's terminal status " +
+            '(`job.succeeded`, `job.failed` or `job.canceled`), with the same `webhook-id` as before, so ' +
+            'a receiver that already processed it can drop it. Attempts follow the usual schedule ' +
+            '(5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h apart); `webhookStatus` on the job shows progress.',
+          parameters: [jobIdParameter],
+          responses: {
+            '202': { description: 'Queued; the job with its new `webhookStatus`.', content: json('Job') },
+            '404': error('No such job.'),
+            '409': error(
+              '`webhook_not_redeliverable`: the job has not finished, or its webhook does not subscribe to its event.',
+            ),
             ...standardErrors,
           },
         },

@@ -22,6 +22,7 @@ import { BUCKET_PREFIXES, INPUT_KEY_SUFFIX, type Storage } from './storage.js';
 export const LAMBDA_ENTRIES = {
   http: { entry: 'functions/src/entry/lambda-http.ts', handler: 'handler' },
   s3Events: { entry: 'functions/src/entry/lambda-s3-events.ts', handler: 'handler' },
+  webhooks: { entry: 'functions/src/entry/lambda-webhooks.ts', handler: 'handler' },
 } as const;
 
 /**
@@ -59,6 +60,8 @@ export function createTenantsSecret(scope: Construct): secretsmanager.Secret {
 export interface ApiProps {
   storage: Storage;
   jobs: JobQueue;
+  /** The webhook queue: cancels and rejected uploads queue their job's terminal event. */
+  webhookQueue: sqs.IQueue;
   tenantsSecret: secretsmanager.ISecret;
   /** Variables of both functions (from the runtime contract). */
   environment: Record<string, string>;
@@ -136,6 +139,8 @@ export class Api extends Construct {
 
     this.grantApiPermissions(storage, jobs);
     this.grantDispatcherPermissions(storage, jobs);
+    props.webhookQueue.grantSendMessages(this.httpFunction.role);
+    props.webhookQueue.grantSendMessages(this.dispatcherFunction.role);
 
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.logRetention,
@@ -199,7 +204,7 @@ export class Api extends Construct {
         resources: prefixes.map((prefix) => storage.objectsArn(prefix)),
       }),
     );
-    role.addToPolicy(listUnder(storage.bucket, prefixes));
+    role.addToPolicy(listBucket(storage.bucket));
     role.addToPolicy(
       new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [jobs.queue.queueArn] }),
     );
@@ -233,6 +238,7 @@ export class Api extends Construct {
         resources: [storage.objectsArn(BUCKET_PREFIXES.jobRecords)],
       }),
     );
+    role.addToPolicy(listBucket(storage.bucket));
     role.addToPolicy(
       new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [jobs.queue.queueArn] }),
     );
@@ -249,12 +255,19 @@ export class Api extends Construct {
   }
 }
 
-/** `s3:ListBucket` limited to keys under the given prefixes. */
-export function listUnder(bucket: s3.IBucket, prefixes: readonly string[]): iam.PolicyStatement {
+/**
+ * `s3:ListBucket` on the bucket, with no `s3:prefix` condition. Without it, S3 answers a
+ * GetObject or HeadObject of a missing key with 403 AccessDenied instead of 404 NoSuchKey (it
+ * will not reveal whether the key exists), and "no such job" or "not uploaded yet" would become
+ * a 500. A prefix condition does not help: a GetObject request carries no `s3:prefix`, so a
+ * conditioned grant does not count. Every role that reads objects gets this statement; the
+ * bucket holds nothing those roles could not already read.
+ */
+export function listBucket(bucket: s3.IBucket): iam.PolicyStatement {
   return new iam.PolicyStatement({
+    sid: 'ListBucketSoMissingKeysAre404',
     actions: ['s3:ListBucket'],
     resources: [bucket.bucketArn],
-    conditions: { StringLike: { 's3:prefix': prefixes.map((prefix) => `${prefix}*`) } },
   });
 }
 

@@ -11,6 +11,7 @@ import { JobQueue } from './queue.js';
 import { runtimeEnvironment } from './runtime-env.js';
 import { Storage } from './storage.js';
 import { acceptNagFinding } from './nag.js';
+import { WebhookDelivery } from './webhooks.js';
 import { GpuWorkers } from './workers.js';
 
 export interface Dr2eStackProps extends StackProps {
@@ -28,6 +29,7 @@ export interface Dr2eStackProps extends StackProps {
 export class Dr2eStack extends Stack {
   readonly storage: Storage;
   readonly jobs: JobQueue;
+  readonly webhooks: WebhookDelivery;
   readonly api: Api;
   readonly workers: GpuWorkers;
   readonly observability: Observability;
@@ -59,6 +61,11 @@ export class Dr2eStack extends Stack {
       retentionDays: config.queueRetentionDays,
     });
     const tenantsSecret = createTenantsSecret(this);
+    this.webhooks = new WebhookDelivery(this, 'Webhooks', {
+      storage: this.storage,
+      tenantsSecret,
+      logRetention: config.logRetentionDays as logs.RetentionDays,
+    });
     const alerts = new AlertTopic(this, 'Alerts', { email: config.alarmEmail });
 
     // Settings every component shares; only names from shared/runtime/config.ts.
@@ -67,6 +74,8 @@ export class Dr2eStack extends Stack {
       DR2E_BUCKET: this.storage.bucket.bucketName,
       DR2E_QUEUE_URL: this.jobs.queue.queueUrl,
       DR2E_DLQ_URL: this.jobs.deadLetterQueue.queueUrl,
+      DR2E_WEBHOOK_QUEUE_URL: this.webhooks.queue.queue.queueUrl,
+      DR2E_WEBHOOK_DLQ_URL: this.webhooks.queue.deadLetterQueue.queueUrl,
       DR2E_TENANTS_SECRET_ARN: tenantsSecret.secretArn,
       DR2E_WEBHOOK_ALLOW_HOSTS:
         config.webhookAllowHosts.length > 0 ? config.webhookAllowHosts.join(',') : undefined,
@@ -74,9 +83,11 @@ export class Dr2eStack extends Stack {
       DR2E_LOG_LEVEL: config.logLevel,
     } as const;
 
+    this.webhooks.attachFunction(runtimeEnvironment({ ...shared, NODE_OPTIONS: '--enable-source-maps' }));
     this.api = new Api(this, 'Api', {
       storage: this.storage,
       jobs: this.jobs,
+      webhookQueue: this.webhooks.queue.queue,
       tenantsSecret,
       environment: runtimeEnvironment({
         ...shared,
@@ -99,6 +110,7 @@ export class Dr2eStack extends Stack {
       config,
       storage: this.storage,
       jobs: this.jobs,
+      webhookQueue: this.webhooks.queue.queue,
       tenantsSecret,
       alarmTopic: alerts.topic,
       environment: runtimeEnvironment({
@@ -127,6 +139,10 @@ export class Dr2eStack extends Stack {
     new CfnOutput(this, 'BucketName', { value: this.storage.bucket.bucketName });
     new CfnOutput(this, 'QueueUrl', { value: this.jobs.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.jobs.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'WebhookDeadLetterQueueUrl', {
+      value: this.webhooks.queue.deadLetterQueue.queueUrl,
+      description: 'Webhook messages whose delivery Lambda kept failing (store or secret outage)',
+    });
     new CfnOutput(this, 'TenantsSecretArn', {
       value: tenantsSecret.secretArn,
       description: 'Write tenants here (infra/README.md)',

@@ -1,5 +1,5 @@
 /**
- * The job queue and its dead-letter queue.
+ * A work queue and its dead-letter queue (the job queue; the webhook queue uses it too).
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -39,7 +39,7 @@ export class JobQueue extends Construct {
     acceptNagFinding(
       this.deadLetterQueue,
       'AwsSolutions-SQS3',
-      'This queue is the dead-letter queue of the job queue.',
+      'This queue is itself the dead-letter queue of its source queue.',
     );
 
     this.queue = new sqs.Queue(this, 'Queue', {

@@ -15,9 +15,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { acceptNagFinding } from './nag.js';
 import { Construct } from 'constructs';
-import { acceptObjectPrefixWildcards, listUnder } from './api.js';
+import { acceptObjectPrefixWildcards, listBucket } from './api.js';
 import type { InfraConfig } from './config.js';
 import { REPO_ROOT } from './lambda-bundle.js';
 import type { JobQueue } from './queue.js';
@@ -38,6 +39,8 @@ export interface GpuWorkersProps {
   config: InfraConfig;
   storage: Storage;
   jobs: JobQueue;
+  /** The webhook queue: the worker queues the terminal event of the jobs it finishes. */
+  webhookQueue: sqs.IQueue;
   tenantsSecret: secretsmanager.ISecret;
   /** Worker variables (from the runtime contract). */
   environment: Record<string, string>;
@@ -148,6 +151,7 @@ export class GpuWorkers extends Construct {
       },
     });
     this.grantWorkerPermissions(config, storage, jobs, props.tenantsSecret);
+    props.webhookQueue.grantSendMessages(this.taskDefinition.taskRole);
 
     this.service = new ecs.Ec2Service(this, 'Service', {
       cluster: this.cluster,
@@ -377,7 +381,7 @@ export class GpuWorkers extends Construct {
       );
       listPrefixes.push(config.modelsPrefix);
     }
-    taskRole.addToPrincipalPolicy(listUnder(storage.bucket, listPrefixes));
+    taskRole.addToPrincipalPolicy(listBucket(storage.bucket));
     acceptObjectPrefixWildcards(taskRole, storage.bucket, listPrefixes);
 
     taskRole.addToPrincipalPolicy(

@@ -16,12 +16,13 @@
  * | `AWS_REGION` | aws | from the Lambda/ECS environment |
  * | `DR2E_BUCKET` | aws: inputs, outputs, job records, usage | required in aws mode |
  * | `DR2E_QUEUE_URL`, `DR2E_DLQ_URL` | aws | required in aws mode |
+ * | `DR2E_WEBHOOK_QUEUE_URL`, `DR2E_WEBHOOK_DLQ_URL` | aws: the webhook delivery queue (API, dispatcher, worker send; the delivery Lambda consumes) | required in aws mode |
  * | `DR2E_TENANTS_SECRET_ARN` | aws: Secrets Manager secret holding tenants (hashed keys, webhook secrets) | required in aws mode |
  * | `DR2E_UPLOAD_MAX_BYTES` | API | 26214400 (25 MiB) |
  * | `DR2E_UPLOAD_URL_TTL_SECONDS` | API | 900 |
  * | `DR2E_DOWNLOAD_URL_TTL_SECONDS` | API | 3600 |
  * | `DR2E_WEBHOOK_ALLOW_HOSTS` | API, worker: hosts exempt from the private-address guard | empty |
- * | `DR2E_WEBHOOK_TIMEOUT_MS` | worker | 5000 |
+ * | `DR2E_WEBHOOK_TIMEOUT_MS` | webhook delivery: deadline of one attempt | 5000 |
  * | `DR2E_MAX_RECEIVES` | queue (local) and worker | 3 |
  * | `DR2E_MODEL` | worker: pipeline manifest | the embedded default |
  * | `DR2E_MODELS_S3_URI` | worker: `s3://bucket/prefix/` downloaded at start, then `DR2E_MODEL` is relative to it | unset (models baked into the image) |
@@ -59,6 +60,8 @@ export const RuntimeConfigSchema = z.object({
   DR2E_BUCKET: z.string().optional(),
   DR2E_QUEUE_URL: z.string().url().optional(),
   DR2E_DLQ_URL: z.string().url().optional(),
+  DR2E_WEBHOOK_QUEUE_URL: z.string().url().optional(),
+  DR2E_WEBHOOK_DLQ_URL: z.string().url().optional(),
   DR2E_TENANTS_SECRET_ARN: z.string().optional(),
   DR2E_UPLOAD_MAX_BYTES: positiveInt(25 * 1024 * 1024),
   DR2E_UPLOAD_URL_TTL_SECONDS: positiveInt(900),
@@ -81,6 +84,13 @@ export const RuntimeConfigSchema = z.object({
 });
 
 export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;
+
+/**
+ * Receives of one webhook message before it dead-letters. A delivery attempt never throws for
+ * the receiver's answers; only a store or queue outage makes a message come back, so a few
+ * receives are enough (the local queue and the SQS queue of the stack both use it).
+ */
+export const WEBHOOK_QUEUE_MAX_RECEIVES = 5;
 
 /** Names of every variable the runtime reads (the CDK stack checks it only sets these). */
 export const RUNTIME_VARIABLES = Object.keys(RuntimeConfigSchema.shape) as (keyof RuntimeConfig)[];
@@ -114,7 +124,14 @@ export function loadRuntimeConfig(env: Record<string, string | undefined> = proc
   const config = parsed.data;
   if (config.DR2E_MODE === 'aws') {
     const missing = (
-      ['DR2E_BUCKET', 'DR2E_QUEUE_URL', 'DR2E_DLQ_URL', 'DR2E_TENANTS_SECRET_ARN'] as const
+      [
+        'DR2E_BUCKET',
+        'DR2E_QUEUE_URL',
+        'DR2E_DLQ_URL',
+        'DR2E_WEBHOOK_QUEUE_URL',
+        'DR2E_WEBHOOK_DLQ_URL',
+        'DR2E_TENANTS_SECRET_ARN',
+      ] as const
     ).filter((key) => !config[key]);
     if (missing.length > 0) throw new ConfigError(`aws mode needs ${missing.join(', ')}`);
   }

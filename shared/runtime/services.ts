@@ -9,7 +9,8 @@
  *   generated once and kept in `tenants.json`. With no keys set, one key is generated, kept in
  *   `local-api-key` and returned as `generatedApiKey` so the server can print it.
  * - `aws`: S3 (`DR2E_BUCKET`: inputs and outputs under `tenants/`, job records under
- *   `job-store/`, usage under `usage/`), SQS (`DR2E_QUEUE_URL`, `DR2E_DLQ_URL`), tenants from the
+ *   `job-store/`, usage under `usage/`), SQS (`DR2E_QUEUE_URL`, `DR2E_DLQ_URL`; webhook deliveries
+ *   on `DR2E_WEBHOOK_QUEUE_URL`, `DR2E_WEBHOOK_DLQ_URL`), tenants from the
  *   Secrets Manager secret `DR2E_TENANTS_SECRET_ARN` (format in secrets-tenant-directory.ts).
  *
  * Both get the guarded webhook sender and target checker (SSRF guard) with the mode's policy.
@@ -46,12 +47,13 @@ import type { JobQueue } from '../src/ports/job-queue.js';
 import type { JobStore } from '../src/ports/job-store.js';
 import type { TenantDirectory } from '../src/ports/tenant-directory.js';
 import type { UsageLedger } from '../src/ports/usage-ledger.js';
+import type { WebhookQueue } from '../src/ports/webhook-queue.js';
 import type { WebhookSender } from '../src/ports/webhook-sender.js';
-import { JobQueueMessageSchema, parseWith } from '../src/schemas.js';
+import { JobQueueMessageSchema, parseWith, WebhookDeliveryMessageSchema } from '../src/schemas.js';
 import { StaticTenantDirectory, type TenantRecord } from '../src/tenants.js';
 import type { WebhookTargetChecker, WebhookTargetPolicy } from '../src/webhook-target.js';
 import { generateWebhookSecret, WEBHOOK_SECRET_PREFIX } from '../src/webhooks.js';
-import type { RuntimeConfig } from './config.js';
+import { WEBHOOK_QUEUE_MAX_RECEIVES, type RuntimeConfig } from './config.js';
 
 /** Everything the API, the dispatcher and the worker need, built for one mode. */
 export interface Services {
@@ -60,6 +62,8 @@ export interface Services {
   blobs: BlobStore;
   jobs: JobStore;
   queue: JobQueue;
+  /** Webhook deliveries (see shared/src/webhook-delivery.ts); consumed apart from the job queue. */
+  webhookQueue: WebhookQueue;
   usage: UsageLedger;
   tenants: TenantDirectory;
   clock: Clock;
@@ -95,6 +99,7 @@ export interface ServiceOverrides {
   blobs?: BlobStore;
   jobs?: JobStore;
   queue?: JobQueue;
+  webhookQueue?: WebhookQueue;
   usage?: UsageLedger;
   tenants?: TenantDirectory;
   webhookSender?: WebhookSender;
@@ -177,6 +182,15 @@ async function createLocalServices(
         name: 'jobs',
         schema: JobQueueMessageSchema,
         maxReceives: config.DR2E_MAX_RECEIVES,
+        clock: common.clock,
+      }),
+    webhookQueue:
+      overrides.webhookQueue ??
+      new LocalQueue({
+        dir: path.join(dataDir, 'queues'),
+        name: 'webhooks',
+        schema: WebhookDeliveryMessageSchema,
+        maxReceives: WEBHOOK_QUEUE_MAX_RECEIVES,
         clock: common.clock,
       }),
     usage: overrides.usage ?? new DiskUsageLedger({ dir: path.join(dataDir, 'usage') }),
@@ -305,6 +319,14 @@ async function createAwsServices(
         queueUrl: required(config.DR2E_QUEUE_URL, 'DR2E_QUEUE_URL'),
         deadLetterQueueUrl: required(config.DR2E_DLQ_URL, 'DR2E_DLQ_URL'),
         schema: JobQueueMessageSchema,
+      }),
+    webhookQueue:
+      overrides.webhookQueue ??
+      new aws.SqsQueue({
+        client: sqs,
+        queueUrl: required(config.DR2E_WEBHOOK_QUEUE_URL, 'DR2E_WEBHOOK_QUEUE_URL'),
+        deadLetterQueueUrl: required(config.DR2E_WEBHOOK_DLQ_URL, 'DR2E_WEBHOOK_DLQ_URL'),
+        schema: WebhookDeliveryMessageSchema,
       }),
     usage: overrides.usage ?? new S3UsageLedger({ client: s3, bucket, prefix: 'usage/' }),
     tenants:

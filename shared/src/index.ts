@@ -17,3 +17,5 @@ export type * from './ports/index.js';
 export * from './schemas.js';
 export * from './tenants.js';
 export * from './webhooks.js';
+export * from './webhook-delivery.js';
+export * from './webhook-delivery-loop.js';

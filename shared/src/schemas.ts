@@ -236,6 +236,51 @@ export const WebhookDeliverySchema = z.strictObject({
 });
 export type WebhookDelivery = z.infer<typeof WebhookDeliverySchema>;
 
+/** Where a job's terminal webhook stands (see shared/src/webhook-delivery.ts). */
+export const WEBHOOK_DELIVERY_STATES = ['pending', 'delivered', 'failed'] as const;
+export type WebhookDeliveryState = (typeof WEBHOOK_DELIVERY_STATES)[number];
+
+/**
+ * Delivery state of a job's terminal webhook event. `pending` while attempts remain (retries
+ * run for about a day), `delivered` once the endpoint answered 2xx, `failed` when every attempt
+ * failed or the target was refused; `POST /v1/jobs/{id}/webhook/redeliver` starts a new round.
+ */
+export const WebhookStatusSchema = z.strictObject({
+  event: z.enum(WEBHOOK_EVENT_TYPES),
+  /** Standard Webhooks `webhook-id`: the same on every attempt and every round. */
+  messageId: z.string().min(1),
+  state: z.enum(WEBHOOK_DELIVERY_STATES),
+  /** 1 for the first delivery, +1 for each redelivery request. */
+  round: z.int().min(1),
+  /** Attempts made in this round. */
+  attempts: z.int().min(0),
+  queuedAt: isoTimestamp,
+  lastAttemptAt: isoTimestamp.optional(),
+  /** When the next attempt is due (state `pending` after a failed attempt). */
+  nextAttemptAt: isoTimestamp.optional(),
+  deliveredAt: isoTimestamp.optional(),
+  failedAt: isoTimestamp.optional(),
+  /** HTTP status or error of the last failed attempt. */
+  lastStatus: z.int().optional(),
+  lastError: z.string().optional(),
+});
+export type WebhookStatus = z.infer<typeof WebhookStatusSchema>;
+
+/**
+ * Body of a webhook-queue message: make attempt `attempt` of round `round` of the job's
+ * terminal event, not before `notBefore` (SQS delays stop at 15 minutes, so longer waits are
+ * chained: a message received early is sent again with the remaining delay).
+ */
+export const WebhookDeliveryMessageSchema = z.object({
+  jobId: z.string().regex(JOB_ID_PATTERN),
+  tenantId: z.string().min(1),
+  event: z.enum(WEBHOOK_EVENT_TYPES),
+  round: z.int().min(1),
+  attempt: z.int().min(1),
+  notBefore: isoTimestamp.optional(),
+});
+export type WebhookDeliveryMessage = z.infer<typeof WebhookDeliveryMessageSchema>;
+
 /** When the job last entered each status. */
 export const JobTimestampsSchema = z.strictObject({
   created: isoTimestamp,
@@ -270,6 +315,8 @@ export const JobSchema = z.strictObject({
   usage: JobUsageSchema.optional(),
   webhook: WebhookConfigSchema.optional(),
   webhookDeliveries: z.array(WebhookDeliverySchema),
+  /** Delivery state of the terminal event, once it was queued. */
+  webhookStatus: WebhookStatusSchema.optional(),
   idempotencyKey: IdempotencyKeySchema.optional(),
   /** SHA-256 of the canonical create request, to tell a retry from a different request. */
   requestFingerprint: z.string().optional(),

@@ -12,6 +12,8 @@ import { mutateJob, transitionJob } from '../../shared/src/job.js';
 import type { JobStore } from '../../shared/src/ports/job-store.js';
 import { verifyWebhook } from '../../shared/src/webhooks.js';
 import { localTenantId } from '../../shared/runtime/services.js';
+import { createWebhookDeliveryLoop } from '../../shared/runtime/webhook-consumer.js';
+import { silentLogger } from '../../functions/src/log.js';
 import { json, KEY_A, KEY_B, localHarness, pngBytes, uploadFormData, type LocalHarness } from './helpers.js';
 
 let h: LocalHarness;
@@ -433,14 +435,17 @@ describe('POST /v1/jobs/{id}/cancel', () => {
     await new Promise((resolve) => receiver.close(resolve));
   });
 
-  it('cancels a queued job, sends a signed job.canceled webhook and records the delivery', async () => {
+  it('cancels a queued job, queues a signed job.canceled webhook and records the delivery', async () => {
     // Prepare
     const port = (receiver.address() as AddressInfo).port;
     const job = await createJob({ webhook: { url: `http://127.0.0.1:${port}/hook` } });
     await uploadPng(job.upload);
-    // Act
+    // Act: cancel, then the delivery consumer runs.
     const response = await h.call('POST', `/v1/jobs/${job.id}/cancel`);
+    const sentBeforeConsumer = deliveries.length;
+    await createWebhookDeliveryLoop(h.services, { logger: silentLogger }).drain();
     // Assess
+    expect(sentBeforeConsumer).toBe(0);
     expect(response.status).toBe(200);
     const view = await json(response);
     expect(view).toMatchObject({ status: 'canceled', error: { code: 'canceled' } });
@@ -457,6 +462,13 @@ describe('POST /v1/jobs/{id}/cancel', () => {
     expect(after.webhookDeliveries).toEqual([
       expect.objectContaining({ event: 'job.canceled', attempt: 1, ok: true, status: 200 }),
     ]);
+    expect(after.webhookStatus).toMatchObject({
+      event: 'job.canceled',
+      state: 'delivered',
+      round: 1,
+      attempts: 1,
+      messageId: deliveries[0]?.headers['webhook-id'],
+    });
   });
 
   it('is idempotent for a canceled job and refuses a succeeded one with 409', async () => {
@@ -576,6 +588,7 @@ describe('GET /openapi.json', () => {
         '/v1/jobs/{id}',
         '/v1/jobs/{id}/cancel',
         '/v1/jobs/{id}/events',
+        '/v1/jobs/{id}/webhook/redeliver',
         '/v1/jobs/{id}/start',
         '/v1/tenant',
         '/v1/usage',

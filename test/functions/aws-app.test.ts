@@ -36,6 +36,7 @@ beforeAll(async () => {
   aws = await startAwsStandIns();
   const bucket = await aws.createBucket();
   const { queueUrl, deadLetterQueueUrl } = await aws.createQueuePair(3);
+  const webhookQueues = await aws.createQueuePair(5);
   const secret = JSON.stringify({
     tenants: [
       {
@@ -59,6 +60,8 @@ beforeAll(async () => {
     DR2E_BUCKET: bucket,
     DR2E_QUEUE_URL: queueUrl,
     DR2E_DLQ_URL: deadLetterQueueUrl,
+    DR2E_WEBHOOK_QUEUE_URL: webhookQueues.queueUrl,
+    DR2E_WEBHOOK_DLQ_URL: webhookQueues.deadLetterQueueUrl,
     DR2E_TENANTS_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:dr2e-tenants',
   });
   services = await createServices(config, { s3Client: aws.s3, sqsClient: aws.sqs, secretsClient });

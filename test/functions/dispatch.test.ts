@@ -24,7 +24,7 @@ import {
   Dispatcher,
   ENQUEUE_FAILED_CODE,
 } from '../../functions/src/services/dispatch.js';
-import type { JobNotifier } from '../../functions/src/services/notifier.js';
+import type { JobNotifier } from '../../shared/src/webhook-delivery.js';
 import { pngBytes } from './helpers.js';
 
 const TENANT = 'acme';

@@ -25,6 +25,8 @@ function runInNode(script: string): unknown {
       DR2E_BUCKET: 'dr2e-test-bucket',
       DR2E_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/jobs',
       DR2E_DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/jobs-dlq',
+      DR2E_WEBHOOK_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/webhooks',
+      DR2E_WEBHOOK_DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/webhooks-dlq',
       DR2E_TENANTS_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:tenants',
       DR2E_LOG_LEVEL: 'error',
       AWS_REGION: 'us-east-1',

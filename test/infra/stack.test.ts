@@ -380,8 +380,58 @@ describe('least privilege', () => {
         }
       }
     }
-    expect([...consumers]).toEqual(['WorkersTaskTaskRoleDefaultPolicy']);
+    expect([...consumers].sort()).toEqual([
+      'WebhooksDelivererRoleDefaultPolicy',
+      'WorkersTaskTaskRoleDefaultPolicy',
+    ]);
     expect([...senders].sort()).toEqual(['ApiDispatcherRoleDefaultPolicy', 'ApiHttpRoleDefaultPolicy']);
+  });
+
+  it('queues webhooks on a queue of their own, sent to by the API, dispatcher and worker, consumed by one Lambda', () => {
+    // Prepare
+    const consumers = new Set<string>();
+    const senders = new Set<string>();
+    for (const { owner, document } of policyDocuments(synth.template)) {
+      for (const statement of document.Statement) {
+        if (statement.Effect !== 'Allow') continue;
+        const onWebhookQueue = resourcesOf(statement).some((r) =>
+          /^WebhooksQueue[0-9A-F]{8}$/.test(referencedId(r) ?? ''),
+        );
+        if (!onWebhookQueue) continue;
+        const actions = actionsOf(statement);
+        const name = owner.replace(/[A-F0-9]{8}$/, '');
+        if (actions.includes('sqs:ReceiveMessage')) consumers.add(name);
+        if (actions.includes('sqs:SendMessage')) senders.add(name);
+      }
+    }
+    const mappings = resourcesOfType(synth.template, 'AWS::Lambda::EventSourceMapping').map(
+      ([, mapping]) => mapping.Properties ?? {},
+    );
+    const webhookQueue = resourcesOfType(synth.template, 'AWS::SQS::Queue').find(([id]) =>
+      /^WebhooksQueue[0-9A-F]{8}$/.test(id),
+    );
+    const webhookFunction = resourcesOfType(synth.template, 'AWS::Lambda::Function').find(([id]) =>
+      id.startsWith('WebhooksDeliverer'),
+    );
+
+    // Assess: the delivery Lambda re-sends chained retries to its own queue.
+    expect([...consumers]).toEqual(['WebhooksDelivererRoleDefaultPolicy']);
+    expect([...senders].sort()).toEqual([
+      'ApiDispatcherRoleDefaultPolicy',
+      'ApiHttpRoleDefaultPolicy',
+      'WebhooksDelivererRoleDefaultPolicy',
+      'WorkersTaskTaskRoleDefaultPolicy',
+    ]);
+    expect(mappings).toEqual([
+      expect.objectContaining({
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        BatchSize: 10,
+      }),
+    ]);
+    expect(referencedId((mappings[0]?.EventSourceArn as unknown) ?? '')).toBe(webhookQueue?.[0]);
+    const visibility = Number(webhookQueue?.[1].Properties?.VisibilityTimeout);
+    expect(visibility).toBeGreaterThanOrEqual(6 * Number(webhookFunction?.[1].Properties?.Timeout));
+    expect(webhookQueue?.[1].Properties?.RedrivePolicy).toMatchObject({ maxReceiveCount: 5 });
   });
 });
 
@@ -424,8 +474,9 @@ describe('secrets and configuration', () => {
         }
       }
     }
-    // Assess: the API, the dispatcher and the worker are all configured; nothing secret is inline.
-    expect(envs.length).toBe(3);
+    // Assess: the API, the dispatcher, the webhook Lambda and the worker are all configured;
+    // nothing secret is inline.
+    expect(envs.length).toBe(4);
     expect(unknownNames).toEqual([]);
     expect(suspicious).toEqual([]);
   });
@@ -443,7 +494,7 @@ describe('secrets and configuration', () => {
     const readers = policyDocuments(synth.template).filter(({ document }) =>
       document.Statement.some((statement) => actionsOf(statement).includes('secretsmanager:GetSecretValue')),
     );
-    expect(readers.length).toBe(3);
+    expect(readers.length).toBe(4);
     for (const { document } of readers) {
       for (const statement of document.Statement.filter((s) =>
         actionsOf(s).includes('secretsmanager:GetSecretValue'),
@@ -460,7 +511,7 @@ describe('secrets and configuration', () => {
         (props) =>
           (props.Environment as { Variables?: { DR2E_MODE?: string } } | undefined)?.Variables?.DR2E_MODE,
       );
-    expect(handlers.length).toBe(2);
+    expect(handlers.length).toBe(3);
     for (const props of handlers) {
       expect(props.Runtime).toBe('nodejs22.x');
       expect((props.Environment as { Variables: Record<string, string> }).Variables.NODE_OPTIONS).toBe(

@@ -4,8 +4,14 @@ import { backoffDelayMs, sleep } from '../../gpu-task/src/worker/backoff.js';
 import { takeBatch } from '../../gpu-task/src/worker/batching.js';
 import { createJsonLogger, silentLogger } from '../../gpu-task/src/worker/log.js';
 import { EcsTaskProtection } from '../../gpu-task/src/worker/task-protection.js';
-import { isFinalFailure, webhookPending } from '../../gpu-task/src/worker/webhook-delivery.js';
-import { newJob, transitionJob, type Job, type WebhookDelivery } from '../../shared/src/index.js';
+import {
+  isFinalWebhookFailure,
+  newJob,
+  subscribedWebhookEvent,
+  transitionJob,
+  webhookNotQueued,
+  type Job,
+} from '../../shared/src/index.js';
 
 describe('takeBatch', () => {
   it('takes the oldest item and later ones with its key, up to the batch size, keeping the rest in order', () => {
@@ -66,48 +72,48 @@ describe('webhook bookkeeping', () => {
     params: { steps: 10, seed: 1, output: { format: 'png', keepDr2: false } },
     inputKey: 'tenants/t/jobs/job_01JAAAAAAAAAAAAAAAAAAAAAAA/input',
     at: new Date(0),
-    webhook: { url: 'https://example.com/h', events: ['job.succeeded', 'job.failed', 'job.canceled'] },
+    webhook: { url: 'https://example.com/h', events: ['job.succeeded', 'job.failed'] },
   });
   const at = new Date(1000);
-  const failed: Job = transitionJob(
-    transitionJob(transitionJob(transitionJob(base, { to: 'uploaded', at }), { to: 'queued', at }), {
-      to: 'running',
-      at,
-    }),
-    { to: 'failed', at, error: { code: 'image_decode_failed', message: 'bad' } },
+  const running = transitionJob(
+    transitionJob(transitionJob(base, { to: 'uploaded', at }), { to: 'queued', at }),
+    { to: 'running', at },
   );
-  const attempt = (n: number, extra: Partial<WebhookDelivery>): WebhookDelivery => ({
-    at: at.toISOString(),
-    event: 'job.failed',
-    attempt: n,
-    messageId: 'msg_x_failed',
-    ok: false,
-    ...extra,
+  const failed: Job = transitionJob(running, {
+    to: 'failed',
+    at,
+    error: { code: 'image_decode_failed', message: 'bad' },
   });
 
-  it('is pending until an attempt succeeds, an answer is final, or attempts run out', () => {
-    expect(webhookPending(failed, 3)).toBe(true);
-    expect(webhookPending({ ...failed, webhookDeliveries: [attempt(1, { status: 503 })] }, 3)).toBe(true);
-    expect(webhookPending({ ...failed, webhookDeliveries: [attempt(1, { ok: true, status: 200 })] }, 3)).toBe(
-      false,
-    );
-    expect(webhookPending({ ...failed, webhookDeliveries: [attempt(1, { status: 404 })] }, 3)).toBe(false);
-    const three = [1, 2, 3].map((n) => attempt(n, { status: 500 }));
-    expect(webhookPending({ ...failed, webhookDeliveries: three }, 3)).toBe(false);
+  it('needs queueing for a subscribed terminal event until its status records that event', () => {
+    // Assess
+    expect(subscribedWebhookEvent(failed)).toBe('job.failed');
+    expect(webhookNotQueued(failed)).toBe(true);
+    const queued: Job = {
+      ...failed,
+      webhookStatus: {
+        event: 'job.failed',
+        messageId: 'msg_x_failed',
+        state: 'pending',
+        round: 1,
+        attempts: 0,
+        queuedAt: at.toISOString(),
+      },
+    };
+    expect(webhookNotQueued(queued)).toBe(false);
+    expect(webhookNotQueued(running)).toBe(false);
+    // Not subscribed to job.canceled: nothing to queue.
+    expect(webhookNotQueued(transitionJob(running, { to: 'canceled', at }))).toBe(false);
   });
 
-  it('leaves job.canceled to the API', () => {
-    const canceled = transitionJob(base, { to: 'canceled', at });
-    expect(webhookPending(canceled, 3)).toBe(false);
-  });
-
-  it('treats guard refusals and definite 4xx as final, 408/429/5xx and network errors as retryable', () => {
-    expect(isFinalFailure({ ok: false, error: 'refused (forbidden_address): 10.0.0.1' })).toBe(true);
-    expect(isFinalFailure({ ok: false, status: 400 })).toBe(true);
-    expect(isFinalFailure({ ok: false, status: 429 })).toBe(false);
-    expect(isFinalFailure({ ok: false, status: 408 })).toBe(false);
-    expect(isFinalFailure({ ok: false, status: 502 })).toBe(false);
-    expect(isFinalFailure({ ok: false, error: 'TimeoutError: timed out' })).toBe(false);
+  it('treats guard refusals and 410 Gone as final; other 4xx, 5xx and network errors are retried', () => {
+    expect(isFinalWebhookFailure({ ok: false, error: 'refused (forbidden_address): 10.0.0.1' })).toBe(true);
+    expect(isFinalWebhookFailure({ ok: false, status: 410 })).toBe(true);
+    expect(isFinalWebhookFailure({ ok: false, status: 400 })).toBe(false);
+    expect(isFinalWebhookFailure({ ok: false, status: 429 })).toBe(false);
+    expect(isFinalWebhookFailure({ ok: false, status: 502 })).toBe(false);
+    expect(isFinalWebhookFailure({ ok: false, error: 'TimeoutError: timed out' })).toBe(false);
+    expect(isFinalWebhookFailure({ ok: true, status: 200 })).toBe(false);
   });
 });
 

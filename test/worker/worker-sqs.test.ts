@@ -105,6 +105,7 @@ describe('worker on SQS', () => {
 
     // Act
     const deleted = await worker.sweepDeadLetters();
+    await env.deliverWebhooks();
 
     // Assess
     expect(deleted).toBe(1);

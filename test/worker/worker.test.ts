@@ -59,7 +59,10 @@ async function untilTerminal(jobIds: readonly string[]): Promise<Job[]> {
   return jobs ?? [];
 }
 
-/** Waits until the queue holds nothing (all messages deleted). */
+/**
+ * Waits until the job queue holds nothing (all messages deleted), then runs the webhook delivery
+ * consumer over what the worker queued.
+ */
 async function untilQueueEmpty(): Promise<void> {
   await waitFor(
     async () => {
@@ -69,6 +72,7 @@ async function untilQueueEmpty(): Promise<void> {
     15_000,
     'the queue to empty',
   );
+  await env.deliverWebhooks();
 }
 
 describe('happy path', () => {
@@ -425,6 +429,7 @@ describe('transient failures and dead letters', () => {
 
     // Act
     const deleted = await worker.sweepDeadLetters();
+    await env.deliverWebhooks();
 
     // Assess
     expect(deleted).toBe(1);

@@ -73,6 +73,10 @@ export function jobRoutes(options: JobRoutesOptions): Hono<{ Variables: AuthVari
     c.json(await view(await jobService.cancel(c.var.tenant.id, c.req.param('id')))),
   );
 
+  routes.post('/:id/webhook/redeliver', async (c) =>
+    c.json(await view(await jobService.redeliverWebhook(c.var.tenant.id, c.req.param('id'))), 202),
+  );
+
   routes.delete('/:id', async (c) => {
     await jobService.delete(c.var.tenant.id, c.req.param('id'));
     return c.body(null, 204);

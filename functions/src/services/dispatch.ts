@@ -26,7 +26,7 @@
  * marker written): such a job stays `queued` until an operator re-sends it.
  *
  * Rejected uploads notify the tenant through the {@link JobNotifier} (webhook `job.failed`),
- * because the dispatcher made the job terminal (see notifier.ts).
+ * because the dispatcher made the job terminal (shared/src/webhook-delivery.ts queues it).
  */
 import type { Clock } from '../../../shared/src/clock.js';
 import { transitionJob, batchKeyFor, mutateJob, isTerminalStatus } from '../../../shared/src/job.js';
@@ -38,7 +38,7 @@ import { DomainError } from '../../../shared/src/errors.js';
 import { isJobId } from '../../../shared/src/ids.js';
 import { errorFields, silentLogger, type Logger } from '../log.js';
 import { isDeletedJob } from './job-views.js';
-import { noopNotifier, type JobNotifier } from './notifier.js';
+import { noopNotifier, type JobNotifier } from '../../../shared/src/webhook-delivery.js';
 import { checkUploadSize, inspectUploadBytes } from './uploads.js';
 
 /** Marker error of a queued job whose message could not be sent (see the module comment). */

@@ -6,13 +6,13 @@ import { NotFoundError } from '../../../shared/src/errors.js';
 import { toJobView, type JobViewLinks } from '../../../shared/src/job.js';
 import type { BlobStore } from '../../../shared/src/ports/blob-store.js';
 import type { JobStore } from '../../../shared/src/ports/job-store.js';
-import type { Job, JobView, WebhookDelivery } from '../../../shared/src/schemas.js';
+import type { Job, JobView, WebhookDelivery, WebhookStatus } from '../../../shared/src/schemas.js';
 
 /** Error code that marks a job record whose data was deleted on request. */
 export const DELETED_JOB_CODE = 'deleted';
 
 /** A job view as the API returns it (`JobResponseSchema`). */
-export type JobResponse = JobView & { webhookDeliveries: WebhookDelivery[] };
+export type JobResponse = JobView & { webhookDeliveries: WebhookDelivery[]; webhookStatus?: WebhookStatus };
 
 /** True for a job deleted with `DELETE /v1/jobs/{id}` (the record is kept as a tombstone). */
 export function isDeletedJob(job: Job): boolean {
@@ -40,10 +40,11 @@ export async function outputLinks(blobs: BlobStore, job: Job, ttlSeconds: number
   return dr2 ? { restored, dr2 } : { restored };
 }
 
-/** The API's view of a job: public fields, signed output links, webhook deliveries. */
+/** The API's view of a job: public fields, signed output links, webhook delivery state and attempts. */
 export async function jobResponse(blobs: BlobStore, job: Job, ttlSeconds: number): Promise<JobResponse> {
   return {
     ...toJobView(job, await outputLinks(blobs, job, ttlSeconds)),
     webhookDeliveries: job.webhookDeliveries,
+    ...(job.webhookStatus ? { webhookStatus: job.webhookStatus } : {}),
   };
 }

@@ -28,14 +28,17 @@ import { ApiError } from '../http/errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { Dispatcher } from './dispatch.js';
 import { DELETED_JOB_CODE, getTenantJob, isDeletedJob } from './job-views.js';
-import type { JobNotifier } from './notifier.js';
+import type { JobNotifier, JobWebhooks } from '../../../shared/src/webhook-delivery.js';
 
 export interface JobServiceOptions {
   blobs: BlobStore;
   jobs: JobStore;
   clock: Clock;
   dispatcher: Dispatcher;
+  /** Queues the terminal event of jobs the API makes terminal (cancel). */
   notifier: JobNotifier;
+  /** Redelivery of a job's terminal event on request. */
+  webhooks: Pick<JobWebhooks, 'redeliver'>;
   webhookTargets: WebhookTargetChecker;
   /** Model name recorded on jobs (part of the batch key). */
   model: string;
@@ -209,7 +212,8 @@ export class JobService {
    * Cancels a job that has not finished. Canceling a canceled job returns it unchanged; a
    * succeeded or failed job answers 409 `invalid_transition`. A running job is canceled in
    * the store; the worker notices between sampler steps and stops. The `job.canceled` webhook
-   * is sent here (the API made the job terminal).
+   * is queued here (the API made the job terminal); the delivery consumer sends it, so a slow
+   * receiver never holds this request.
    */
   async cancel(tenantId: string, jobId: string, reason = 'canceled by request'): Promise<Job> {
     await this.get(tenantId, jobId);
@@ -225,6 +229,18 @@ export class JobService {
       await this.options.notifier.jobFinished(job);
     }
     return job;
+  }
+
+  /**
+   * Sends the job's terminal webhook event again (a new round of attempts, same `webhook-id`).
+   *
+   * @throws {NotFoundError} for other tenants' and deleted jobs.
+   * @throws {WebhookNotRedeliverableError} (409) when the job is not finished or its webhook does
+   * not subscribe to its event.
+   */
+  async redeliverWebhook(tenantId: string, jobId: string): Promise<Job> {
+    await this.get(tenantId, jobId);
+    return this.options.webhooks.redeliver(jobId);
   }
 
   /**

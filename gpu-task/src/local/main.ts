@@ -1,6 +1,6 @@
 /**
- * The local embedded stack (`npm start`): the API and the worker in ONE process on 127.0.0.1,
- * on the local adapters (everything under `DR2E_DATA_DIR`) with the default model.
+ * The local embedded stack (`npm start`): the API, the worker and the webhook delivery loop in
+ * ONE process on 127.0.0.1, on the local adapters (everything under `DR2E_DATA_DIR`) with the default model.
  *
  * Reads `PORT` (default 8787), `DR2E_DATA_DIR` (default `.data`), `DR2E_API_KEYS`
  * (comma-separated; with none set one key is generated, kept in the data dir and printed), and
@@ -17,6 +17,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startApiServer, type ApiServer } from '../../../functions/src/entry/node-server.js';
 import { loadRuntimeConfig, type RuntimeConfig } from '../../../shared/runtime/config.js';
+import { createWebhookDeliveryLoop } from '../../../shared/runtime/webhook-consumer.js';
+import type { WebhookRetrySchedule } from '../../../shared/src/webhook-delivery.js';
+import type { WebhookDeliveryLoop } from '../../../shared/src/webhook-delivery-loop.js';
 import { createJsonLogger, errorFields, type Logger, type LogLevel } from '../worker/log.js';
 import { createWorker, loadWorkerEngine } from '../worker/runtime.js';
 import type { ThreadedEngine } from '../worker/threaded-engine.js';
@@ -32,6 +35,8 @@ export interface LocalStack {
   url: string;
   server: ApiServer;
   worker: Dr2eWorker;
+  /** Sends the webhooks the API and the worker queue (with retries over about a day). */
+  webhookLoop: WebhookDeliveryLoop;
   /** Resolves when the worker has stopped (after {@link LocalStack.close}). */
   workerDone: Promise<void>;
   /** The key generated because `DR2E_API_KEYS` was empty. */
@@ -48,6 +53,8 @@ export interface StartLocalStackOptions {
   engine?: RestoreEngine;
   /** Worker settings on top of the configuration's. */
   workerSettings?: Partial<WorkerSettings>;
+  /** Webhook retry schedule (tests shorten it; default about 27 hours). */
+  webhookSchedule?: WebhookRetrySchedule;
 }
 
 /**
@@ -84,6 +91,12 @@ export async function startLocalStack(options: StartLocalStackOptions = {}): Pro
     },
   });
   const workerDone = worker.run();
+  const webhookLoop = createWebhookDeliveryLoop(server.services, {
+    logger: log.child({ component: 'webhooks' }),
+    pollWaitSeconds: LOCAL_POLL_WAIT_SECONDS,
+    ...(options.webhookSchedule ? { schedule: options.webhookSchedule } : {}),
+  });
+  const webhooksDone = webhookLoop.run();
   ownEngine?.onExit((error) => {
     log.error('engine thread died; the API keeps answering but no job will run', errorFields(error));
     void worker.stop('engine_died');
@@ -93,12 +106,18 @@ export async function startLocalStack(options: StartLocalStackOptions = {}): Pro
     url: server.url,
     server,
     worker,
+    webhookLoop,
     workerDone,
     ...(server.services.generatedApiKey ? { generatedApiKey: server.services.generatedApiKey } : {}),
     close(reason = 'close') {
       closing ??= (async () => {
         await worker.stop(reason);
         await workerDone;
+        // Deliveries in flight finish, events the drain queued get their first attempt; retries
+        // stay on disk for the next start.
+        webhookLoop.stop();
+        await webhooksDone;
+        await webhookLoop.drain();
         await server.close();
         await ownEngine?.dispose();
       })();

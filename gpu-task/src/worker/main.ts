@@ -8,10 +8,14 @@
  * running batch finishes, or its jobs are put back in the queue) and exits 0. A second signal
  * exits at once (the queue redelivers whatever was held). Exits 1 when it cannot start (bad
  * configuration, model not loadable).
+ *
+ * In local mode (a worker process next to `node-server`, sharing a data directory) it also runs
+ * the webhook delivery loop; on AWS the delivery Lambda consumes the webhook queue instead.
  */
 import { pathToFileURL } from 'node:url';
 import { loadRuntimeConfig } from '../../../shared/runtime/config.js';
 import { createServices } from '../../../shared/runtime/services.js';
+import { createWebhookDeliveryLoop } from '../../../shared/runtime/webhook-consumer.js';
 import { createJsonLogger, errorFields, type Logger, type LogLevel } from './log.js';
 import { createWorker, loadWorkerEngine, taskProtectionFromEnv } from './runtime.js';
 
@@ -43,8 +47,19 @@ async function main(log: Logger): Promise<void> {
     process.exitCode = 1;
     void worker.stop('engine_died');
   });
+  const webhookLoop =
+    config.DR2E_MODE === 'local'
+      ? createWebhookDeliveryLoop(services, { logger: log.child({ component: 'webhooks' }) })
+      : undefined;
+  const webhooksDone = webhookLoop?.run();
   log.info('worker process ready', { mode: config.DR2E_MODE, pid: process.pid });
   await worker.run();
+  if (webhookLoop) {
+    webhookLoop.stop();
+    await webhooksDone;
+    // Events the drain just queued: first attempts now; retries stay queued for the next start.
+    await webhookLoop.drain();
+  }
   await engine.dispose();
   await services.close();
 }

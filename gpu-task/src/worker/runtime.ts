@@ -20,7 +20,6 @@ export function workerSettingsFromConfig(config: RuntimeConfig): Partial<WorkerS
     visibilityTimeoutSeconds: config.DR2E_VISIBILITY_TIMEOUT_SECONDS,
     maxReceives: config.DR2E_MAX_RECEIVES,
     shutdownDeadlineSeconds: config.DR2E_SHUTDOWN_DEADLINE_SECONDS,
-    downloadUrlTtlSeconds: config.DR2E_DOWNLOAD_URL_TTL_SECONDS,
     pollWaitSeconds: config.DR2E_POLL_WAIT_SECONDS,
   };
 }
@@ -87,7 +86,7 @@ export interface CreateWorkerOptions {
 }
 
 /**
- * A worker on the given services (the guarded webhook sender among them).
+ * A worker on the given services (it queues webhooks on `services.webhookQueue`).
  *
  * @example
  * ```ts
@@ -106,7 +105,7 @@ export function createWorker(options: CreateWorkerOptions): Dr2eWorker {
       blobs: services.blobs,
       usage: services.usage,
       tenants: services.tenants,
-      webhooks: services.webhookSender,
+      webhookQueue: services.webhookQueue,
     },
     engine: options.engine,
     settings: {

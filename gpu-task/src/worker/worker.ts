@@ -6,7 +6,7 @@
  * next batch with {@link takeBatch} (the oldest message's schedule, up to `batchSize` jobs);
  * for each job: claim it (`queued -> running`, compare-and-set), download the input, run
  * `engine.restoreImages` once for the batch (one model call per step), upload the outputs, mark
- * it `succeeded` with usage, record usage, send the webhook, delete the message. While messages
+ * it `succeeded` with usage, record usage, queue the webhook, delete the message. While messages
  * are held, a heartbeat every `visibility / 3` extends their visibility and touches the running
  * jobs (`updatedAt`), which is how other workers tell a live holder from a dead one.
  *
@@ -25,7 +25,7 @@
  *   every `visibility / 3`): taken over (`running -> queued -> running`, attempts + 1); the old
  *   worker, if it was only slow, loses the fencing check at its next write and drops the job;
  * - finished (`succeeded | failed | canceled`): nothing changes; side effects a crashed worker
- *   may have left undone are completed (usage record, a webhook still pending once the job has
+ *   may have left undone are completed (usage record, a webhook not yet queued once the job has
  *   been quiet for `visibility / 2`), then the message is deleted;
  * - missing (deleted through the API) or `created | uploaded` (never dispatched): deleted.
  *
@@ -52,15 +52,16 @@
  *   dead-letter sweeper ({@link Dr2eWorker.sweepDeadLetters}, every `deadLetterSweepIntervalMs`)
  *   marks its job `failed` (`retries_exhausted`, the last error in the message), sends the
  *   webhook and deletes the dead letter.
- * - Webhook failures never fail a job: attempts are recorded on the job, retried with backoff
- *   in the background (the next batch does not wait), and the message is deleted after.
+ * - The worker never waits on a tenant's endpoint: it puts the terminal event on the webhook
+ *   queue (shared/src/webhook-delivery.ts), whose consumer makes the attempts and retries them
+ *   for about a day. A queue that is down releases the job's message, so the next delivery
+ *   of it queues the event again.
  *
  * ## Shutdown
  * {@link Dr2eWorker.stop}: stop receiving, release held-but-not-started messages (visibility 0),
- * let the running batch and pending webhooks finish. At `shutdownDeadlineSeconds` minus a margin
+ * let the running batch and background completions finish. At `shutdownDeadlineSeconds` minus a margin
  * for the releases, abort: running jobs go back to `queued` (`worker_shutdown`) and their
- * messages are released (visibility 0); a webhook still pending releases its message so the
- * next worker finishes the delivery. {@link Dr2eWorker.run} then resolves.
+ * messages are released (visibility 0). {@link Dr2eWorker.run} then resolves.
  */
 import { EngineError } from '../engine/errors.js';
 import type { Dr2eEngine, ImageRestoration } from '../engine/dr2e-engine.js';
@@ -88,21 +89,15 @@ import {
   type ReceivedMessage,
   type TenantDirectory,
   type UsageLedger,
-  type WebhookSender,
 } from '../../../shared/src/index.js';
+import { JobWebhooks, webhookNotQueued } from '../../../shared/src/webhook-delivery.js';
+import type { WebhookQueue } from '../../../shared/src/ports/webhook-queue.js';
 import { backoffDelayMs, sleep, type BackoffPolicy } from './backoff.js';
 import { groupBy, takeBatch } from './batching.js';
 import { touchHeartbeatFile } from './heartbeat-file.js';
 import { errorFields, silentLogger, type Logger } from './log.js';
 import { noTaskProtection, type TaskProtection } from './task-protection.js';
 import { transcodePng } from './transcode.js';
-import {
-  DEFAULT_WEBHOOK_RETRY,
-  deliverJobWebhook,
-  webhookPending,
-  type WebhookDeliveryDeps,
-  type WebhookRetryPolicy,
-} from './webhook-delivery.js';
 
 /** What the worker needs of the engine (tests wrap or fake it). */
 export type RestoreEngine = Pick<Dr2eEngine, 'restoreImages'>;
@@ -114,7 +109,8 @@ export interface WorkerServices {
   blobs: BlobStore;
   usage: UsageLedger;
   tenants: TenantDirectory;
-  webhooks: WebhookSender;
+  /** Where terminal events go; a delivery consumer (not the worker) sends them. */
+  webhookQueue: WebhookQueue;
 }
 
 export interface WorkerSettings {
@@ -126,8 +122,6 @@ export interface WorkerSettings {
   maxReceives: number;
   /** Time to finish or release held work after {@link Dr2eWorker.stop} (`DR2E_SHUTDOWN_DEADLINE_SECONDS`). */
   shutdownDeadlineSeconds: number;
-  /** Lifetime of result links in webhook payloads (`DR2E_DOWNLOAD_URL_TTL_SECONDS`). */
-  downloadUrlTtlSeconds: number;
   /** Long-poll wait per receive, 0 to 20 s (`DR2E_POLL_WAIT_SECONDS`). */
   pollWaitSeconds: number;
   /** After a receive that filled less than a batch, wait this long and top up once. */
@@ -136,7 +130,6 @@ export interface WorkerSettings {
   progressIntervalMs: number;
   /** Delay before a job released for a transient error is delivered again. */
   retryBackoff: BackoffPolicy;
-  webhookRetry: WebhookRetryPolicy;
   /** How often the dead-letter queue is swept (0 = never; tests call the sweep directly). */
   deadLetterSweepIntervalMs: number;
   /**
@@ -152,12 +145,10 @@ export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
   visibilityTimeoutSeconds: 120,
   maxReceives: 3,
   shutdownDeadlineSeconds: 100,
-  downloadUrlTtlSeconds: 3600,
   pollWaitSeconds: 20,
   batchWindowMs: 250,
   progressIntervalMs: 1000,
   retryBackoff: { baseMs: 5000, maxMs: 300_000, jitter: 0.5 },
-  webhookRetry: DEFAULT_WEBHOOK_RETRY,
   deadLetterSweepIntervalMs: 30_000,
   heartbeatFile: undefined,
 };
@@ -247,18 +238,19 @@ export class Dr2eWorker {
   private readonly buffer: Held[] = [];
   /** Claimed jobs (running or finishing), by job id. */
   private readonly active = new Map<string, ActiveJob>();
-  /** Background completions (webhook delivery, then message delete). */
+  /** Background completions (usage, webhook queued, then message delete). */
   private readonly finishing = new Set<Promise<void>>();
 
   private stopping = false;
   private stopRequested!: () => void;
   private readonly stopSignal = new Promise<void>((resolve) => (this.stopRequested = resolve));
-  /** Aborted at the shutdown deadline: engine calls and webhook retries end early. */
+  /** Aborted at the shutdown deadline: engine calls end early. */
   private readonly deadline = new AbortController();
   private deadlineTimer: NodeJS.Timeout | undefined;
   private receiving: Promise<ReceivedMessage<JobQueueMessage>[]> | undefined;
   private sweeping: Promise<number> | undefined;
   private runPromise: Promise<void> | undefined;
+  private readonly webhooks: JobWebhooks;
 
   constructor(options: WorkerOptions) {
     this.services = options.services;
@@ -268,6 +260,12 @@ export class Dr2eWorker {
     this.log = options.log ?? silentLogger;
     this.protection = options.taskProtection ?? noTaskProtection;
     this.random = options.random ?? Math.random;
+    this.webhooks = new JobWebhooks({
+      jobs: this.services.jobs,
+      queue: this.services.webhookQueue,
+      clock: this.clock,
+      logger: this.log,
+    });
     const { batchSize, visibilityTimeoutSeconds, maxReceives } = this.settings;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be >= 1');
     if (!Number.isInteger(visibilityTimeoutSeconds) || visibilityTimeoutSeconds < 3) {
@@ -594,13 +592,13 @@ export class Dr2eWorker {
 
   /**
    * A delivery for a finished job changes nothing; it completes what a crashed worker may have
-   * left undone (usage, a pending webhook) and deletes the message.
+   * left undone (usage, a webhook not queued) and deletes the message.
    */
   private async settleFinishedDelivery(held: Held, job: Job, log: Logger): Promise<void> {
     if (job.status === 'succeeded') await this.recordUsage(job);
-    if (webhookPending(job, this.settings.webhookRetry.maxAttempts)) {
+    if (this.webhookToQueue(job)) {
       if (this.isFresh(job, this.clock.now())) {
-        // The worker that finished it is probably still delivering: look again in one lease.
+        // The worker that finished it is probably queueing it now: look again in one lease.
         log.info('duplicate delivery', { handling: 'webhook_in_progress', status: job.status });
         await this.leave(held);
         return;
@@ -959,9 +957,9 @@ export class Dr2eWorker {
   }
 
   /**
-   * In the background: record usage, deliver the webhook, delete the messages (the job's own
-   * and duplicates attached meanwhile). Messages stay held (leases extended) until then; an
-   * interrupted delivery releases them for another worker.
+   * In the background: record usage, queue the webhook, delete the messages (the job's own
+   * and duplicates attached meanwhile). Messages stay held (leases extended) until then; when
+   * the webhook queue is down they are released, so a later delivery queues the event.
    */
   private complete(job: Job, log: Logger, owner: ActiveJob | Held): void {
     const active = 'attempt' in owner ? owner : undefined;
@@ -974,18 +972,18 @@ export class Dr2eWorker {
       return [active.held, ...active.duplicates];
     };
     const task = (async (): Promise<void> => {
-      let outcome: Awaited<ReturnType<typeof deliverJobWebhook>>;
+      let outcome: Awaited<ReturnType<JobWebhooks['jobFinished']>>;
       try {
         if (job.status === 'succeeded') await this.recordUsage(job);
-        outcome = await deliverJobWebhook(job, this.webhookDeps(), this.deadline.signal);
+        outcome = await this.queueWebhook(job);
       } catch (error) {
         log.error('completion failed', errorFields(error));
         await this.release(detach(), this.settings.visibilityTimeoutSeconds, 'completion_failed');
         return;
       }
       const helds = detach();
-      if (outcome === 'interrupted') {
-        await this.release(helds, 0, 'webhook_interrupted');
+      if (outcome === 'queue_failed') {
+        await this.release(helds, this.settings.visibilityTimeoutSeconds, 'webhook_not_queued');
         return;
       }
       try {
@@ -999,6 +997,18 @@ export class Dr2eWorker {
     void task.finally(() => this.finishing.delete(task));
   }
 
+  /**
+   * True when this worker owes the job's webhook: `job.succeeded` and `job.failed` not queued
+   * yet. Whoever cancels a job queues `job.canceled` (the API), so the worker never does.
+   */
+  private webhookToQueue(job: Job): boolean {
+    return job.status !== 'canceled' && webhookNotQueued(job);
+  }
+
+  private async queueWebhook(job: Job): ReturnType<JobWebhooks['jobFinished']> {
+    return this.webhookToQueue(job) ? this.webhooks.jobFinished(job) : 'not_subscribed';
+  }
+
   private async recordUsage(job: Job): Promise<void> {
     if (!job.usage) return;
     await this.services.usage.record({
@@ -1008,20 +1018,6 @@ export class Dr2eWorker {
       images: job.usage.images,
       modelSeconds: job.usage.modelSeconds,
     });
-  }
-
-  private webhookDeps(): WebhookDeliveryDeps {
-    return {
-      jobs: this.services.jobs,
-      blobs: this.services.blobs,
-      tenants: this.services.tenants,
-      sender: this.services.webhooks,
-      clock: this.clock,
-      log: this.log,
-      downloadUrlTtlSeconds: this.settings.downloadUrlTtlSeconds,
-      retry: this.settings.webhookRetry,
-      random: this.random,
-    };
   }
 
   // ---------------------------------------------------------------- dead letters
@@ -1072,10 +1068,9 @@ export class Dr2eWorker {
       const now = this.clock.now();
       if (isTerminalStatus(job.status) || job.status === 'created' || job.status === 'uploaded') {
         if (job.status === 'succeeded') await this.recordUsage(job);
-        if (!webhookPending(job, this.settings.webhookRetry.maxAttempts)) return true;
+        if (!this.webhookToQueue(job)) return true;
         if (this.isFresh(job, now)) return false;
-        await deliverJobWebhook(job, this.webhookDeps(), this.deadline.signal);
-        return true;
+        return (await this.queueWebhook(job)) !== 'queue_failed';
       }
       if (job.status === 'running' && this.isFresh(job, now)) return false;
       const lastError = job.error ? `; last error: ${job.error.code}: ${job.error.message}` : '';
@@ -1091,8 +1086,7 @@ export class Dr2eWorker {
           job.version,
         );
         log.warn('job failed', { errorCode: error.code, errorMessage: error.message });
-        await deliverJobWebhook(failed, this.webhookDeps(), this.deadline.signal);
-        return true;
+        return (await this.queueWebhook(failed)) !== 'queue_failed';
       } catch (updateError) {
         if (!(updateError instanceof PreconditionFailedError)) throw updateError;
       }

@@ -89,9 +89,10 @@ export async function startStack(
       batchWindowMs: 100,
       progressIntervalMs: 0,
       retryBackoff: { baseMs: 0, maxMs: 0, jitter: 0 },
-      webhookRetry: { maxAttempts: 3, baseMs: 50, maxMs: 100, jitter: 0 },
       ...options.workerSettings,
     },
+    // Three attempts without waits (the schedule itself is tested with a fake clock).
+    webhookSchedule: { delaysMs: [0, 0], jitter: 0 },
   });
 }
 

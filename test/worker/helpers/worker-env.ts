@@ -25,8 +25,12 @@ import {
   type WebhookConfig,
   type WebhookDeliveryResult,
   type WebhookHeaders,
+  type WebhookQueue,
   type WebhookSendRequest,
   type WebhookSender,
+  WebhookDeliverer,
+  WebhookDeliveryLoop,
+  WebhookDeliveryMessageSchema,
 } from '../../../shared/src/index.js';
 import type {
   Dr2eEngine,
@@ -40,7 +44,7 @@ import type { TaskProtection } from '../../../gpu-task/src/worker/task-protectio
 
 export const TINY_MODEL = path.resolve(import.meta.dirname, '../../../gpu-task/models/tiny/pipeline.json');
 
-/** Fast settings: short leases and polls, no backoff waits, quick webhook retries. */
+/** Fast settings: short leases and polls, no backoff waits. */
 export const FAST_SETTINGS: Partial<WorkerSettings> = {
   batchSize: 4,
   visibilityTimeoutSeconds: 6,
@@ -50,7 +54,6 @@ export const FAST_SETTINGS: Partial<WorkerSettings> = {
   batchWindowMs: 50,
   progressIntervalMs: 0,
   retryBackoff: { baseMs: 0, maxMs: 0, jitter: 0 },
-  webhookRetry: { maxAttempts: 3, baseMs: 10, maxMs: 20, jitter: 0 },
   deadLetterSweepIntervalMs: 0,
 };
 
@@ -163,7 +166,15 @@ export interface WorkerEnv {
   queue: JobQueue;
   usage: InMemoryUsageLedger;
   tenants: StaticTenantDirectory;
+  /** Where the worker queues terminal events. */
+  webhookQueue: WebhookQueue;
+  /** Records what the delivery consumer sends. */
   webhooks: RecordingWebhookSender;
+  /**
+   * Runs the webhook delivery consumer until the webhook queue is empty (three attempts, no
+   * waits between them), as the delivery Lambda or the local loop would.
+   */
+  deliverWebhooks(): Promise<void>;
   logLines: Record<string, unknown>[];
   log: Logger;
   /** A job in `queued` with its input stored and (by default) its message sent. */
@@ -206,6 +217,13 @@ export async function createWorkerEnv(maxReceives = 3, queueOverride?: JobQueue)
     });
   const usage = new InMemoryUsageLedger();
   const webhooks = new RecordingWebhookSender();
+  const webhookQueue: WebhookQueue = new LocalQueue({
+    dir: path.join(dir, 'queues'),
+    name: 'webhooks',
+    schema: WebhookDeliveryMessageSchema,
+    maxReceives: 5,
+    pollIntervalMs: 20,
+  });
   const logLines: Record<string, unknown>[] = [];
   const log = createJsonLogger({
     level: 'debug',
@@ -220,7 +238,31 @@ export async function createWorkerEnv(maxReceives = 3, queueOverride?: JobQueue)
     queue,
     usage,
     tenants,
+    webhookQueue,
     webhooks,
+    async deliverWebhooks() {
+      const deliverer = new WebhookDeliverer({
+        jobs,
+        blobs,
+        tenants,
+        sender: webhooks,
+        queue: webhookQueue,
+        clock: { now: () => new Date() },
+        downloadUrlTtlSeconds: 3600,
+        schedule: { delaysMs: [0, 0], jitter: 0 },
+        logger: log,
+      });
+      const loop = new WebhookDeliveryLoop({ queue: webhookQueue, deliverer, logger: log });
+      await waitFor(
+        async () => {
+          await loop.drain();
+          const stats = await webhookQueue.stats();
+          return stats.visible + stats.inFlight + stats.delayed === 0;
+        },
+        10_000,
+        'the webhook queue to empty',
+      );
+    },
     logLines,
     log,
     async queueJob(options) {
@@ -253,7 +295,7 @@ export async function createWorkerEnv(maxReceives = 3, queueOverride?: JobQueue)
     },
     worker(engine, settings = {}, protection) {
       return new Dr2eWorker({
-        services: { queue, jobs, blobs, usage, tenants, webhooks },
+        services: { queue, jobs, blobs, usage, tenants, webhookQueue },
         engine,
         settings: { ...FAST_SETTINGS, maxReceives, ...settings },
         log,
