@@ -92,6 +92,8 @@ describe('AWS mode', () => {
       DR2E_BUCKET: 'dr2e-data-123',
       DR2E_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/1/q',
       DR2E_DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/1/dlq',
+      DR2E_WEBHOOK_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/1/webhooks',
+      DR2E_WEBHOOK_DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/1/webhooks-dlq',
       DR2E_TENANTS_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:1:secret:t',
     });
     const storageOrigins = appOptionsFromConfig(config).storageOrigins;
