@@ -6,7 +6,7 @@
  *   npx tsx scripts/make-dr2-pool.ts --model gpu-task/models/default/denoiser.json \
  *     --faces models/runs/data/utkface-train-64.npy --count 3000 --out models/runs/dr2-pool
  *
- * For each pool entry a training face x (64x64 uint8, from `models/data.py`'s cache) and a
+ * For each pool entry a training face x (64x64 uint8, from `models/dr2e_models/data.py`'s cache) and a
  * tau from `--taus` (default 5,10,15,20 on the K = 100 grid, i.e. 50..200 of the 1000-step
  * scale) are drawn with a seeded generator; DR2(x; N, tau) runs with omega = the engine's default
  * (tau + 20 for N = 4) and the enhancer switched off. Entries are processed in batches of equal

@@ -203,7 +203,8 @@ def _module_state(module: Any, prefix: str = "") -> dict[str, torch.Tensor]:
     return state
 
 
-def strip_prefixes(state: Mapping[str, torch.Tensor], prefixes: Iterable[str] = ("module.",)) -> dict[str, torch.Tensor]:
+def strip_prefixes(state: Mapping[str, torch.Tensor],
+                   prefixes: Iterable[str] = ("module.",)) -> dict[str, torch.Tensor]:
     """Remove wrapper prefixes (repeatedly, e.g. ``module.module.``) from every key."""
     prefixes = tuple(prefixes)
     result: dict[str, torch.Tensor] = {}
@@ -430,4 +431,3 @@ def _restricted_torch_load(path: Path) -> Any:
                     raise CheckpointError(f"{path} is a TorchScript archive; export its state_dict() instead")
                 return serialization._load(archive, "cpu", _restricted_pickle, encoding="utf-8")
         return serialization._legacy_load(handle, "cpu", _restricted_pickle, encoding="utf-8")
-

@@ -1,6 +1,6 @@
 """Checkpoint -> ONNX + manifest, with a strict layout check and a parity gate.
 
-Used by ``models/export.py`` (command line) and ``models/make_tiny_models.py``; tests call it
+Used by ``dr2e_models.export`` (command line) and ``dr2e_models.make_tiny_models``; tests call it
 in-process.
 """
 
@@ -48,7 +48,7 @@ __all__ = [
 
 #: ``--arch`` values: the U-Net denoiser family and the SPARNet enhancer family.
 ARCHITECTURES = ("dr2-unet", "sparnethd")
-CONVERTER = "models/export.py"
+CONVERTER = "models/dr2e_models/export.py"
 
 
 class ExportError(Exception):
@@ -88,7 +88,8 @@ def config_from_dict(arch: str, data: Mapping[str, Any]) -> ModelConfig:
     raise ExportError(f"unknown architecture {arch!r}")
 
 
-def checkpoint_layout(arch: str, config: ModelConfig, model: nn.Module | None = None) -> list[tuple[str, tuple[int, ...]]]:
+def checkpoint_layout(arch: str, config: ModelConfig,
+                      model: nn.Module | None = None) -> list[tuple[str, tuple[int, ...]]]:
     """Names and shapes a checkpoint of this architecture must have (spectral-norm names included)."""
     model = model if model is not None else build_model(arch, config)
     plain = [(name, tuple(t.shape)) for name, t in model.state_dict().items()]
@@ -140,7 +141,8 @@ class ExportOptions:
     parity_seed: int = 0
     opset: int = DEFAULT_OPSET
     #: ISO timestamp for the manifest; None omits it (reproducible files).
-    created_at: str | None = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    created_at: str | None = field(
+        default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     recipe: str | None = None
     #: Extra provenance entries (checkpoint hash, container...).
     extra_provenance: Mapping[str, Any] = field(default_factory=dict)
@@ -158,7 +160,8 @@ class ExportResult:
     seconds: dict[str, float]
 
 
-def _example_inputs(arch: str, config: ModelConfig, batch: int, seed: int, num_timesteps: int) -> dict[str, torch.Tensor]:
+def _example_inputs(arch: str, config: ModelConfig, batch: int, seed: int,
+                    num_timesteps: int) -> dict[str, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
     if isinstance(config, UNetConfig):
         size = config.image_size

@@ -1,7 +1,7 @@
 """ONNX export, float16 conversion and parity checks through onnxruntime-node.
 
 Python on the build machines has torch and onnx but no onnxruntime, so the ONNX side of a
-parity check runs in Node (``models/tools/run_onnx.mjs`` with the repository's
+parity check runs in Node (``run_onnx.mjs`` beside this module, with the repository's
 ``onnxruntime-node``), the same runtime the engine uses.
 """
 
@@ -22,6 +22,8 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
+from .paths import PACKAGE_DIR, REPO_ROOT
+
 __all__ = [
     "DEFAULT_OPSET",
     "OnnxRunError",
@@ -30,13 +32,11 @@ __all__ = [
     "run_onnx",
     "measure_parity",
     "convert_to_float16",
-    "REPO_ROOT",
 ]
 
 #: torch 1.13's highest ONNX opset.
 DEFAULT_OPSET = 17
-REPO_ROOT = Path(__file__).resolve().parents[2]
-RUNNER = REPO_ROOT / "models" / "tools" / "run_onnx.mjs"
+RUNNER = PACKAGE_DIR / "run_onnx.mjs"
 
 _NUMPY_DTYPES = {
     "float32": np.float32,

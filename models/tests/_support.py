@@ -6,22 +6,12 @@ import json
 import math
 import os
 import shutil
-import sys
 import unittest
-from pathlib import Path
 from typing import Sequence
 
-MODELS_DIR = Path(__file__).resolve().parents[1]
-REPO_ROOT = MODELS_DIR.parent
-if str(MODELS_DIR) not in sys.path:
-    sys.path.insert(0, str(MODELS_DIR))
+import torch
 
-import torch  # noqa: E402
-
-
-def shared_dir() -> Path:
-    """The read-only reference folder beside the checkout (override with DR2E_SHARED_DIR)."""
-    return Path(os.environ.get("DR2E_SHARED_DIR", REPO_ROOT.parent / "shared"))
+from dr2e_models.paths import REPO_ROOT, shared_dir
 
 
 def layout(name: str) -> list[tuple[str, tuple[int, ...]]]:
@@ -69,7 +59,8 @@ def random_state(entries: Sequence[tuple[str, Sequence[int]]], seed: int = 0) ->
     return {name: state[name] for name, _ in entries}
 
 
-def _power_iteration(weight: torch.Tensor, generator: torch.Generator, steps: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+def _power_iteration(weight: torch.Tensor, generator: torch.Generator,
+                     steps: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
     matrix = weight.reshape(weight.shape[0], -1)
     u = torch.nn.functional.normalize(torch.randn(matrix.shape[0], generator=generator), dim=0)
     v = torch.nn.functional.normalize(torch.randn(matrix.shape[1], generator=generator), dim=0)

@@ -9,8 +9,6 @@ import types
 import unittest
 from pathlib import Path
 
-from _support import layout, random_state
-
 import torch
 from torch import nn
 
@@ -23,6 +21,8 @@ from dr2e_models.checkpoints import (
 )
 from dr2e_models.exporter import checkpoint_layout, default_config, prepare_state_dict
 from dr2e_models.sparnethd import SPARNetConfig
+
+from ._support import layout, random_state
 
 
 def _tiny_state() -> dict[str, torch.Tensor]:
@@ -145,7 +145,8 @@ class LayoutCheckTest(unittest.TestCase):
         expected = layout("dr2-ffhq-256-unet.json")
         state = random_state(expected)
         state["out.2.weight"] = torch.zeros(3, 128, 3, 3)
-        with self.assertRaisesRegex(CheckpointLayoutError, r"out\.2\.weight is \[3, 128, 3, 3\], expected \[6, 128, 3, 3\]"):
+        report = r"out\.2\.weight is \[3, 128, 3, 3\], expected \[6, 128, 3, 3\]"
+        with self.assertRaisesRegex(CheckpointLayoutError, report):
             check_layout(state, expected, "dr2-unet")
 
     def test_long_lists_are_cut_with_a_count(self) -> None:

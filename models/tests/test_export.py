@@ -14,8 +14,6 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from _support import MODELS_DIR, REPO_ROOT, layout, random_state, require_node
-
 import numpy as np
 import onnx
 import torch
@@ -24,8 +22,11 @@ from onnx import TensorProto
 from dr2e_models.exporter import ExportOptions, default_config, export_checkpoint, export_model
 from dr2e_models.manifest import LICENSES, sha256_file
 from dr2e_models.onnx_export import convert_to_float16, run_onnx
+from dr2e_models.paths import MODELS_DIR, REPO_ROOT
 from dr2e_models.sparnethd import SPARNetConfig, build_sparnet
 from dr2e_models.unet import UNetConfig, build_unet
+
+from ._support import layout, random_state, require_node
 
 SMALL_UNET_FLAGS = ["--image-size", "32", "--model-channels", "32", "--channel-mult", "1,2", "--attention-ds", "2",
                     "--num-head-channels", "16"]
@@ -36,7 +37,7 @@ SMALL_SPARNET = SPARNetConfig(in_size=32, out_size=64, min_ch=8, max_ch=16, min_
 
 
 def _export_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(MODELS_DIR / "export.py"), *args], cwd=REPO_ROOT,
+    return subprocess.run([sys.executable, "-m", "dr2e_models.export", *args], cwd=MODELS_DIR,
                           capture_output=True, text=True, check=False)
 
 
@@ -82,7 +83,7 @@ class CommandLineTest(unittest.TestCase):
         provenance = manifest["provenance"]
         self.assertEqual(provenance["sha256"], sha256_file(out))
         self.assertEqual(provenance["source"], "ema.pt")
-        self.assertEqual(provenance["converter"], "models/export.py")
+        self.assertEqual(provenance["converter"], "models/dr2e_models/export.py")
         self.assertEqual(provenance["checkpoint"]["container"], "ema")
         self.assertLessEqual(provenance["parityMaxAbsError"], 1e-4 * provenance["parity"]["outputScale"])
         self.assertEqual(UNetConfig.from_dict(provenance["architecture"]), SMALL_UNET)
@@ -158,7 +159,8 @@ class Float16ConversionTest(unittest.TestCase):
             by_type: dict[str, set[int]] = {}
             for node in graph.node:
                 for name in node.input:
-                    if name in initializers and initializers[name].data_type in (TensorProto.FLOAT, TensorProto.FLOAT16):
+                    floating = (TensorProto.FLOAT, TensorProto.FLOAT16)
+                    if name in initializers and initializers[name].data_type in floating:
                         by_type.setdefault(node.op_type, set()).add(initializers[name].data_type)
             self.assertEqual(by_type["Conv"], {TensorProto.FLOAT16})
             self.assertEqual(by_type["Gemm"], {TensorProto.FLOAT})  # timestep MLPs: float32 like guided-diffusion
@@ -261,8 +263,8 @@ class FullSizeTest(unittest.TestCase):
         self.assertEqual(parity.output_shape, [2, 6, 256, 256])
         self.assertEqual(parity.input_names, ["x", "t"])
         self.assertEqual(manifest["resolution"], 256)
-        print(f"\n  full U-Net: {result.seconds}, max abs {parity.max_abs_error:.3g} / scale {parity.output_scale:.3g}",  # type: ignore[attr-defined]
-              file=sys.stderr)
+        print(f"\n  full U-Net: {result.seconds}, max abs {parity.max_abs_error:.3g}"  # type: ignore[attr-defined]
+              f" / scale {parity.output_scale:.3g}", file=sys.stderr)
 
     def test_sparnethd_512(self) -> None:
         manifest, result = self._export("sparnethd", "sparnethd-2d-512.json")
@@ -270,8 +272,8 @@ class FullSizeTest(unittest.TestCase):
         self.assertTrue(parity.within(1e-4), parity)
         self.assertEqual(parity.output_shape, [2, 3, 512, 512])
         self.assertEqual((manifest["inputSize"], manifest["outputSize"]), (512, 512))
-        print(f"\n  full SPARNetHD: {result.seconds}, max abs {parity.max_abs_error:.3g} / scale {parity.output_scale:.3g}",  # type: ignore[attr-defined]
-              file=sys.stderr)
+        print(f"\n  full SPARNetHD: {result.seconds}, max abs {parity.max_abs_error:.3g}"  # type: ignore[attr-defined]
+              f" / scale {parity.output_scale:.3g}", file=sys.stderr)
 
 
 class TinyModelsTest(unittest.TestCase):
@@ -296,7 +298,8 @@ class TinyModelsTest(unittest.TestCase):
         if manifest["provenance"].get("tooling", {}).get("torch") != torch.__version__:
             self.skipTest("committed tiny models were exported with another torch version")
         with tempfile.TemporaryDirectory() as scratch:
-            completed = subprocess.run([sys.executable, str(MODELS_DIR / "make_tiny_models.py"), "--out", scratch],
+            completed = subprocess.run([sys.executable, "-m", "dr2e_models.make_tiny_models", "--out", scratch],
+                                       cwd=MODELS_DIR,
                                        capture_output=True, text=True, check=False)
             self.assertEqual(completed.returncode, 0, completed.stderr)
             for name in ("denoiser.onnx", "enhancer.onnx"):

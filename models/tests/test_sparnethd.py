@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import unittest
 
-from _support import layout, random_state
-
 import torch
 from torch.nn import functional as F
 
 from dr2e_models.checkpoints import fold_spectral_norm
 from dr2e_models.sparnethd import ConvLayer, HourGlassBlock, SPARNetConfig, build_sparnet
+
+from ._support import layout, random_state
 
 SMALL = dict(in_size=64, out_size=128, min_ch=8, max_ch=32, min_feat_size=16, res_depth=1, bottleneck_size=16,
              attention_channels=8)
@@ -38,7 +38,8 @@ class PublishedLayoutTest(unittest.TestCase):
 
     def test_channel_plan_follows_the_reference_formula(self) -> None:
         model = build_sparnet(SPARNetConfig.sparnethd_512())
-        widths = [model.encoder[0].conv2d.out_channels] + [block.conv2.conv2d.out_channels for block in model.encoder[1:]]
+        widths = [model.encoder[0].conv2d.out_channels]
+        widths += [block.conv2.conv2d.out_channels for block in model.encoder[1:]]
         self.assertEqual(widths, [102, 204, 408, 512, 512])
         self.assertEqual(len(model.res_layers), 9)
         self.assertEqual([block.att_func.depth for block in model.decoder], [2, 3, 4, 5])
@@ -102,7 +103,8 @@ class SpectralNormFoldingTest(unittest.TestCase):
     def test_folding_uses_sigma_u_dot_w_v(self) -> None:
         weight = torch.randn(4, 3, 3, 3)
         u, v = F.normalize(torch.randn(4), dim=0), F.normalize(torch.randn(27), dim=0)
-        folded = fold_spectral_norm({"c.weight_orig": weight, "c.weight_u": u, "c.weight_v": v, "c.bias": torch.ones(4)})
+        state = {"c.weight_orig": weight, "c.weight_u": u, "c.weight_v": v, "c.bias": torch.ones(4)}
+        folded = fold_spectral_norm(state)
         self.assertEqual(sorted(folded), ["c.bias", "c.weight"])
         sigma = float(u @ weight.reshape(4, -1) @ v)
         torch.testing.assert_close(folded["c.weight"], weight / sigma)

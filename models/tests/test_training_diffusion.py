@@ -10,12 +10,10 @@ from __future__ import annotations
 import math
 import unittest
 
-import _support  # noqa: F401  (puts models/ on sys.path)
-
 import numpy as np
 import torch
 
-from diffusion import (
+from dr2e_models.diffusion import (
     DiffusionSchedule,
     discretized_gaussian_log_likelihood,
     hybrid_loss,

@@ -17,16 +17,11 @@ import unittest
 from contextlib import redirect_stdout
 from pathlib import Path
 
-import _support  # noqa: F401  (puts models/ on sys.path)
-
 import numpy as np
 import torch
 from PIL import Image
 
-import data
-import measure_framing
-import train_ddpm
-import train_enhancer
+from dr2e_models import data, measure_framing, train_ddpm, train_enhancer
 
 TINY_DDPM = ["--image-size", "16", "--model-channels", "8", "--channel-mult", "1,2", "--num-res-blocks", "1",
              "--attention-rates", "2", "--head-channels", "8", "--norm-groups", "4", "--batch-size", "2",

@@ -9,8 +9,6 @@ from __future__ import annotations
 import math
 import unittest
 
-from _support import layout, random_state
-
 import torch
 from torch.nn import functional as F
 
@@ -21,6 +19,8 @@ from dr2e_models.unet import (
     build_unet,
     timestep_embedding,
 )
+
+from ._support import layout, random_state
 
 
 class PublishedLayoutTest(unittest.TestCase):
@@ -91,7 +91,9 @@ class AttentionSemanticsTest(unittest.TestCase):
         for head in range(heads):
             if legacy:  # head-major: [q_h, k_h, v_h] blocks of ch channels, head after head
                 base = head * 3 * ch
-                q, k, v = qkv[:, base : base + ch], qkv[:, base + ch : base + 2 * ch], qkv[:, base + 2 * ch : base + 3 * ch]
+                q = qkv[:, base : base + ch]
+                k = qkv[:, base + ch : base + 2 * ch]
+                v = qkv[:, base + 2 * ch : base + 3 * ch]
             else:  # all q, then all k, then all v
                 q = qkv[:, head * ch : (head + 1) * ch]
                 k = qkv[:, c + head * ch : c + (head + 1) * ch]
@@ -179,8 +181,10 @@ class ResBlockSemanticsTest(unittest.TestCase):
 class ConfigurationsTest(unittest.TestCase):
     def test_small_configurations_build_and_keep_shapes(self) -> None:
         cases = [
-            dict(image_size=32, model_channels=32, channel_mult=(1, 2), attention_resolutions=(2,), num_head_channels=16),
-            dict(image_size=32, model_channels=32, channel_mult=(1, 2), attention_resolutions=(1, 2), num_head_channels=-1,
+            dict(image_size=32, model_channels=32, channel_mult=(1, 2), attention_resolutions=(2,),
+                 num_head_channels=16),
+            dict(image_size=32, model_channels=32, channel_mult=(1, 2), attention_resolutions=(1, 2),
+                 num_head_channels=-1,
                  num_heads=2, out_channels=3, use_scale_shift_norm=False),
             dict(image_size=32, model_channels=32, channel_mult=(1, 1, 2), resblock_updown=False, conv_resample=True,
                  num_res_blocks=2, attention_resolutions=(4,), num_head_channels=32),
@@ -196,10 +200,12 @@ class ConfigurationsTest(unittest.TestCase):
                     t = torch.randint(0, 1000, (batch,))
                     with torch.no_grad():
                         out = model(x, t)
-                    self.assertEqual(tuple(out.shape), (batch, config.out_channels, config.image_size, config.image_size))
+                    size = config.image_size
+                    self.assertEqual(tuple(out.shape), (batch, config.out_channels, size, size))
 
     def test_batch_items_are_independent(self) -> None:
-        config = UNetConfig(image_size=16, model_channels=32, channel_mult=(1, 2), attention_resolutions=(2,), num_head_channels=16)
+        config = UNetConfig(image_size=16, model_channels=32, channel_mult=(1, 2), attention_resolutions=(2,),
+                            num_head_channels=16)
         model = build_unet(config).eval()
         _randomise(model, seed=8)
         x, t = torch.randn(3, 3, 16, 16), torch.tensor([5, 500, 995])

@@ -13,7 +13,7 @@ export const SHARED_ABSENT_MESSAGE = `skipped: ${sharedFixturesDir} is absent (s
 
 /** Copies of a few official fixtures, committed so a fresh clone can verify them. */
 export const committedFixturesDir = path.join(repoRoot, 'test', 'fixtures', 'dr2-reference');
-/** Fixtures from models/reference/make_trace_fixture.py (independent float64 generator). */
+/** Fixtures from models/dr2e_models/make_trace_fixture.py (independent float64 generator). */
 export const extraFixturesDir = path.join(repoRoot, 'test', 'fixtures', 'dr2-reference-extra');
 
 /** Fixture directories under `root` whose names start with `prefix` (empty when root is absent). */

@@ -55,7 +55,7 @@ describe('DR2 traces of the official sampler', () => {
   );
 });
 
-describe('traces from the independent float64 generator (models/reference)', () => {
+describe('traces from the independent float64 generator (models/dr2e_models/make_trace_fixture.py)', () => {
   const extra = fixtureDirs(extraFixturesDir, 'trace-');
 
   it('covers tau = 0 with omega = K - 1, another size and K, fixed variances and a batch of two', async () => {

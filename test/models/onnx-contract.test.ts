@@ -20,6 +20,8 @@ import {
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const tinyDir = path.join(repoRoot, 'gpu-task', 'models', 'tiny');
+/** The Python tools are modules of the `dr2e_models` package, importable from `models/`. */
+const modelsDir = path.join(repoRoot, 'models');
 const python = '/usr/bin/python3';
 
 function readJson(file: string): unknown {
@@ -131,7 +133,7 @@ function pythonProblem(): string | null {
 const problem = pythonProblem();
 const exportSuite = problem ? describe.skip : describe;
 
-exportSuite(`small U-Net exported by models/export.py${problem ? ` (skipped: ${problem})` : ''}`, () => {
+exportSuite(`small U-Net exported by dr2e_models.export${problem ? ` (skipped: ${problem})` : ''}`, () => {
   let workDir = '';
   let onnxPath = '';
 
@@ -140,21 +142,21 @@ exportSuite(`small U-Net exported by models/export.py${problem ? ` (skipped: ${p
     workDir = mkdtempSync(path.join(tmpdir(), 'dr2e-export-'));
     const checkpoint = path.join(workDir, 'small.pt');
     const makeCheckpoint = [
-      'import sys, torch',
-      `sys.path.insert(0, ${JSON.stringify(path.join(repoRoot, 'models'))})`,
+      'import torch',
       'from dr2e_models.unet import UNetConfig, build_unet',
       'torch.manual_seed(0)',
       'm = build_unet(UNetConfig(image_size=32, model_channels=32, channel_mult=(1, 2), attention_resolutions=(2,), num_head_channels=16))',
       '[torch.nn.init.normal_(p, std=0.05) for p in m.parameters()]',
       `torch.save(m.state_dict(), ${JSON.stringify(checkpoint)})`,
     ].join('\n');
-    const made = spawnSync(python, ['-c', makeCheckpoint], { encoding: 'utf8' });
+    const made = spawnSync(python, ['-c', makeCheckpoint], { cwd: modelsDir, encoding: 'utf8' });
     expect(made.status, made.stderr).toBe(0);
     onnxPath = path.join(workDir, 'small', 'denoiser.onnx');
     const exported = spawnSync(
       python,
       [
-        'models/export.py',
+        '-m',
+        'dr2e_models.export',
         '--arch', 'dr2-unet',
         '--checkpoint', checkpoint,
         '--out', onnxPath,
@@ -165,7 +167,7 @@ exportSuite(`small U-Net exported by models/export.py${problem ? ` (skipped: ${p
         '--num-head-channels', '16',
         '--license', 'mit-test',
       ],
-      { cwd: repoRoot, encoding: 'utf8' },
+      { cwd: modelsDir, encoding: 'utf8' },
     );
     expect(exported.status, exported.stderr).toBe(0);
   }, 120_000);

@@ -54,8 +54,9 @@ afterAll(() => rmSync(probeDir, { recursive: true, force: true }));
 suite(`models/tests Python unittest suite${problem ? ` (skipped: ${problem})` : ''}`, () => {
   it('passes', () => {
     // Act
-    const run = spawnSync(python, ['-m', 'unittest', 'discover', '-s', 'models/tests'], {
-      cwd: repoRoot,
+    // From models/, so that the dr2e_models package and the tests package import as they are.
+    const run = spawnSync(python, ['-m', 'unittest', 'discover', '-s', 'tests', '-t', '.'], {
+      cwd: path.join(repoRoot, 'models'),
       encoding: 'utf8',
       maxBuffer: 32 * 1024 * 1024,
       env: { ...process.env, DR2E_EXPORT_PROBE_DIR: probeDir },

@@ -11,7 +11,7 @@
  *   "channels": { "input": 3, "output": 6 }, "variance": "learned_range",
  *   "schedule": { "betaSchedule": "linear", "numTimesteps": 1000 },
  *   "license": { "name": "CC BY-NC-SA 4.0", "commercialUse": false },
- *   "provenance": { "source": "DR2_FFHQ.pkl", "converter": "models/export.py" }
+ *   "provenance": { "source": "DR2_FFHQ.pkl", "converter": "models/dr2e_models/export.py" }
  * }
  * ```
  */
@@ -42,7 +42,7 @@ export const ProvenanceSchema = z
     /** Maximum absolute difference between the source framework and ONNX, measured at export. */
     parityMaxAbsError: z.number().nonnegative().optional(),
     recipe: z.string().optional(),
-    /** Architecture config needed to rebuild the network (written by models/export.py). */
+    /** Architecture config needed to rebuild the network (written by models/dr2e_models/export.py). */
     architecture: z.record(z.string(), z.unknown()).optional(),
   })
   // Exporters record more (precision, opset, tooling, parity details); keep it rather than strip it.

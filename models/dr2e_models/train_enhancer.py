@@ -1,9 +1,10 @@
-#!/usr/bin/env python3
 """Train the dr2e default enhancer: a small SPARNet from DR2 outputs (64x64) to clean faces (128x128).
 
+From the repository root, with ``PYTHONPATH=models`` (see models/README.md):
+
     npx tsx scripts/make-dr2-pool.ts --model gpu-task/models/default/denoiser.json --count 3000
-    /usr/bin/python3 models/train_enhancer.py --run-dir models/runs/enhancer --time-budget-minutes 45
-    /usr/bin/python3 models/train_enhancer.py --run-dir models/runs/enhancer --resume
+    /usr/bin/python3 -m dr2e_models.train_enhancer --run-dir models/runs/enhancer --time-budget-minutes 45
+    /usr/bin/python3 -m dr2e_models.train_enhancer --run-dir models/runs/enhancer --resume
 
 The paper's Eq. 12: the enhancer's input is ``DR2(x; N, tau)`` of a *clean* training face ``x``
 convolved with a Gaussian of random width, its target is ``x`` itself; no other degradation. The
@@ -41,12 +42,14 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from data import RUNS_DIR, load_faces  # noqa: E402
-from dr2e_models.sparnethd import SPARNetConfig, build_sparnet  # noqa: E402
+from .data import load_faces
+from .paths import RUNS_DIR
+from .sparnethd import SPARNetConfig, build_sparnet
 
-__all__ = ["parse_args", "model_config", "gaussian_blur", "edge_l1", "step_plan", "EnhancerTrainer", "load_pool", "main"]
+__all__ = [
+    "parse_args", "model_config", "gaussian_blur", "edge_l1", "step_plan", "EnhancerTrainer", "load_pool", "main",
+]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -130,7 +133,8 @@ def edge_l1(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 0.5 * (dx.abs().mean() + dy.abs().mean())
 
 
-def step_plan(step: int, seed: int, rows: np.ndarray, batch_size: int, sigma_min: float, sigma_max: float) -> dict[str, Any]:
+def step_plan(step: int, seed: int, rows: np.ndarray, batch_size: int, sigma_min: float,
+              sigma_max: float) -> dict[str, Any]:
     """Pool rows, flips and blur sigmas of step ``step`` (a pure function of its inputs)."""
     count = len(rows)
     indices = []

@@ -1,25 +1,25 @@
-#!/usr/bin/env python3
 """Convert a PyTorch checkpoint of DR2's networks to ONNX plus the engine's JSON manifest.
 
-Examples (run from the repository root with /usr/bin/python3):
+Examples (from the repository root, with ``PYTHONPATH=models``; see models/README.md):
 
     # DR2's diffusion U-Net (FFHQ 256, learned-range variance, linear schedule, T=1000)
-    /usr/bin/python3 models/export.py --arch dr2-unet --checkpoint DR2_FFHQ.pkl \
+    /usr/bin/python3 -m dr2e_models.export --arch dr2-unet --checkpoint DR2_FFHQ.pkl \
         --out gpu-task/models/dr2-ffhq/denoiser.onnx --name dr2-ffhq-256 --license ffhq-nc
 
     # SPARNetHD enhancer used by DR2 (512 -> 512, spectral norm folded)
-    /usr/bin/python3 models/export.py --arch sparnethd --checkpoint SPARNetHD_FFHQ_DR2aug.pth \
+    /usr/bin/python3 -m dr2e_models.export --arch sparnethd --checkpoint SPARNetHD_FFHQ_DR2aug.pth \
         --out gpu-task/models/dr2-ffhq/enhancer.onnx --name sparnethd-ffhq-512 --license ffhq-nc
 
     # Any other member of the families: override the preset
-    /usr/bin/python3 models/export.py --arch dr2-unet --checkpoint run/ema.pt --out m/denoiser.onnx \
+    /usr/bin/python3 -m dr2e_models.export --arch dr2-unet --checkpoint run/ema.pt \
+        --out m/denoiser.onnx \
         --image-size 64 --model-channels 64 --channel-mult 1,2,2 --attention-resolutions 16,8 \
         --num-head-channels 32 --license utkface-nc
 
 The manifest is written beside the ONNX file with the same stem (``denoiser.json``). The
 checkpoint must match the architecture exactly (names and shapes); otherwise the export is
 refused with the first mismatches listed. After export the ONNX file is run through
-onnxruntime-node (``node models/tools/run_onnx.mjs``) and compared with PyTorch: float32 must
+onnxruntime-node (``node models/dr2e_models/run_onnx.mjs``) and compared with PyTorch: float32 must
 agree within ``--parity-tolerance`` (1e-4) times the output's max magnitude, or nothing is written.
 Exit status: 0 ok, 2 bad arguments, 3 checkpoint refused, 4 parity failed.
 """
@@ -33,10 +33,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dr2e_models.checkpoints import CheckpointError  # noqa: E402
-from dr2e_models.exporter import (  # noqa: E402
+from .checkpoints import CheckpointError
+from .exporter import (
     ARCHITECTURES,
     ExportError,
     ExportOptions,
@@ -44,10 +43,10 @@ from dr2e_models.exporter import (  # noqa: E402
     default_config,
     export_checkpoint,
 )
-from dr2e_models.manifest import FRAMINGS, LICENSES  # noqa: E402
-from dr2e_models.onnx_export import OnnxRunError  # noqa: E402
-from dr2e_models.sparnethd import SPARNetConfig  # noqa: E402
-from dr2e_models.unet import UNetConfig  # noqa: E402
+from .manifest import FRAMINGS, LICENSES
+from .onnx_export import OnnxRunError
+from .sparnethd import SPARNetConfig
+from .unet import UNetConfig
 
 
 def _ints(text: str) -> list[int]:
@@ -80,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--recipe", help="how the weights were made (free text, stored in provenance)")
     parser.add_argument("--license", default="ffhq-nc", help=f"preset ({', '.join(LICENSES)}) or a JSON object")
     parser.add_argument("--framing", default="ffhq", help=f"face framing preset ({', '.join(FRAMINGS)}) or 'none'")
-    parser.add_argument("--config-json", type=Path, help="architecture config as JSON (the manifest's provenance.architecture)")
+    parser.add_argument("--config-json", type=Path,
+                        help="architecture config as JSON (the manifest's provenance.architecture)")
     parser.add_argument("--parity-batch", type=int, default=2)
     parser.add_argument("--parity-tolerance", type=float, default=1e-4, help="relative to max |output|")
     parser.add_argument("--no-timestamp", action="store_true", help="omit createdAt (reproducible manifests)")

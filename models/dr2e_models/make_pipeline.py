@@ -1,7 +1,8 @@
-#!/usr/bin/env python3
 """Write the ``pipeline.json`` that names a denoiser manifest and an optional enhancer manifest.
 
-    /usr/bin/python3 models/make_pipeline.py --dir gpu-task/models/dr2-ffhq --name dr2-ffhq \
+From the repository root, with ``PYTHONPATH=models`` (see models/README.md):
+
+    /usr/bin/python3 -m dr2e_models.make_pipeline --dir gpu-task/models/dr2-ffhq --name dr2-ffhq \
         [--denoiser denoiser.json] [--enhancer enhancer.json | --no-enhancer] [--preset mild] [--steps 100]
 
 It checks that the named manifests exist beside it, have the right roles, and that their ONNX
@@ -16,9 +17,8 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dr2e_models.manifest import pipeline_manifest, sha256_file, write_json  # noqa: E402
+from .manifest import pipeline_manifest, sha256_file, write_json
 
 
 def _check(folder: Path, manifest_name: str, role: str) -> list[str]:

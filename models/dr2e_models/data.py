@@ -4,11 +4,12 @@ The archive ``utkface-200.tar`` (200x200 JPEG "aligned & cropped" faces, a fixed
 ``val/`` split) lives in the project's reference folder, resolved as ``<repo>/../shared``
 (override with ``DR2E_SHARED_DIR``). It is read once and cached under ``models/runs/data/``
 (gitignored: derived data is never committed) as ``[N, S, S, 3]`` uint8 ``.npy`` arrays in the
-archive's sorted file order, plus a ``.json`` listing the member names:
+archive's sorted file order, plus a ``.json`` listing the member names (from the repository root,
+with ``PYTHONPATH=models``):
 
-    /usr/bin/python3 models/data.py --split train --size 64     # DDPM training set
-    /usr/bin/python3 models/data.py --split train --size 128    # enhancer targets
-    /usr/bin/python3 models/data.py --split val --size 64       # evaluation only
+    /usr/bin/python3 -m dr2e_models.data --split train --size 64     # DDPM training set
+    /usr/bin/python3 -m dr2e_models.data --split train --size 128    # enhancer targets
+    /usr/bin/python3 -m dr2e_models.data --split val --size 64       # evaluation only
 
 Downsampling is area averaging (PIL's ``BOX`` filter over the 200x200 source), so the 64x64
 images are what an area resize of the crop gives; both sizes are made from the same source
@@ -30,10 +31,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .paths import RUNS_DIR, shared_dir
+
 __all__ = [
-    "REPO_ROOT",
-    "RUNS_DIR",
-    "shared_dir",
     "utkface_archive",
     "cache_path",
     "load_faces",
@@ -41,15 +41,7 @@ __all__ = [
     "to_model_range",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-RUNS_DIR = REPO_ROOT / "models" / "runs"
 SPLITS = ("train", "val")
-
-
-def shared_dir() -> Path:
-    """The reference folder: ``$DR2E_SHARED_DIR`` or ``<repo>/../shared``."""
-    override = os.environ.get("DR2E_SHARED_DIR")
-    return Path(override).resolve() if override else (REPO_ROOT.parent / "shared").resolve()
 
 
 def utkface_archive() -> Path:
@@ -86,7 +78,8 @@ def preprocess(split: str, sizes: tuple[int, ...], archive: Path | None = None, 
     prefix = f"{split}/"
     with tarfile.open(archive) as tar:
         members = sorted(
-            (m for m in tar.getmembers() if m.isfile() and m.name.startswith(prefix) and m.name.lower().endswith(".jpg")),
+            (m for m in tar.getmembers()
+             if m.isfile() and m.name.startswith(prefix) and m.name.lower().endswith(".jpg")),
             key=lambda m: m.name,
         )
         if limit is not None:

@@ -1,13 +1,14 @@
-#!/usr/bin/env python3
 """Export the trained default models to ``gpu-task/models/default/`` (ONNX + manifests + pipeline).
 
-    /usr/bin/python3 models/ship_default.py denoiser   # EMA of models/runs/ddpm64/checkpoint.pt
-    /usr/bin/python3 models/ship_default.py enhancer   # EMA of models/runs/enhancer/checkpoint.pt
-    /usr/bin/python3 models/ship_default.py pipeline   # pipeline.json (preset mild, 100 steps)
+From the repository root, with ``PYTHONPATH=models`` (see models/README.md):
+
+    /usr/bin/python3 -m dr2e_models.ship_default denoiser   # EMA of models/runs/ddpm64/checkpoint.pt
+    /usr/bin/python3 -m dr2e_models.ship_default enhancer   # EMA of models/runs/enhancer/checkpoint.pt
+    /usr/bin/python3 -m dr2e_models.ship_default pipeline   # pipeline.json (preset mild, 100 steps)
 
 Both exports go through ``dr2e_models.exporter.export_model`` (fp32, parity-gated against
 onnxruntime-node) and record in the manifest: the UTKFace licence terms, the framing measured
-by ``models/measure_framing.py`` (``docs/model/framing.json``), and the training provenance
+by ``dr2e_models.measure_framing`` (``docs/model/framing.json``), and the training provenance
 (the recipe command rebuilt from the checkpoint's arguments, data, seed, steps, images seen,
 training minutes). No timestamp is written, so re-exporting the same checkpoint gives the same
 manifest.
@@ -24,12 +25,11 @@ from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from data import REPO_ROOT, RUNS_DIR  # noqa: E402
-from dr2e_models.exporter import ExportOptions, export_model  # noqa: E402
-from dr2e_models.sparnethd import SPARNetConfig, build_sparnet  # noqa: E402
-from dr2e_models.unet import UNetConfig, build_unet, parameter_count  # noqa: E402
+from .exporter import ExportOptions, export_model
+from .paths import REPO_ROOT, RUNS_DIR
+from .sparnethd import SPARNetConfig, build_sparnet
+from .unet import UNetConfig, build_unet, parameter_count
 
 DEFAULT_DIR = REPO_ROOT / "gpu-task" / "models" / "default"
 FRAMING_JSON = REPO_ROOT / "docs" / "model" / "framing.json"
@@ -51,9 +51,10 @@ def utkface_framing(path: Path = FRAMING_JSON) -> dict[str, Any]:
     return {key: measured[key] for key in ("name", "eyeDistance", "eyeY", "mouthY")}
 
 
-def recipe_command(script: str, args: dict[str, Any], skip: tuple[str, ...] = ("resume", "benchmark")) -> str:
-    """The command line that reproduces a run, from the arguments stored in its checkpoint."""
-    parts = [f"/usr/bin/python3 {script}"]
+def recipe_command(module: str, args: dict[str, Any], skip: tuple[str, ...] = ("resume", "benchmark")) -> str:
+    """The command line (run from the repository root) that reproduces a run of ``dr2e_models.<module>``,
+    from the arguments stored in its checkpoint."""
+    parts = [f"PYTHONPATH=models /usr/bin/python3 -m dr2e_models.{module}"]
     for key, value in args.items():
         if key in skip or value is None or value is False:
             continue
@@ -96,19 +97,21 @@ def ship_denoiser(checkpoint: Path, out_dir: Path) -> dict[str, Any]:
     model = build_unet(config)
     model.load_state_dict(state["ema"])
     model.eval()
-    recipe = recipe_command("models/train_ddpm.py", state["args"])
+    recipe = recipe_command("train_ddpm", state["args"])
     options = ExportOptions(
         name="utkface-64-ddpm",
         source=f"trained for dr2e on UTKFace train/ ({recipe})",
         license=UTKFACE_LICENSE,
         description=(
             f"64x64 face diffusion prior (guided-diffusion U-Net, {parameter_count(model) / 1e6:.2f} M parameters, "
-            "linear schedule T=1000, learned-range variance), trained on UTKFace crops on a CPU: a demonstration default."
+            "linear schedule T=1000, learned-range variance), trained on UTKFace crops on a CPU: "
+            "a demonstration default."
         ),
         framing=utkface_framing(),
         created_at=None,
         recipe=recipe,
-        extra_provenance=_training_provenance(state, checkpoint, "utkface-200.tar train/ (22,206 faces), 64x64 area-downsampled"),
+        extra_provenance=_training_provenance(
+            state, checkpoint, "utkface-200.tar train/ (22,206 faces), 64x64 area-downsampled"),
     )
     result = export_model("dr2-unet", config, model, out_dir / "denoiser.onnx", options)
     return {"file": str(result.onnx_path), "bytes": result.onnx_path.stat().st_size,
@@ -121,7 +124,7 @@ def ship_enhancer(checkpoint: Path, out_dir: Path) -> dict[str, Any]:
     model = build_sparnet(config)
     model.load_state_dict(state["ema"])
     model.eval()
-    recipe = recipe_command("models/train_enhancer.py", state["args"])
+    recipe = recipe_command("train_enhancer", state["args"])
     pools = []
     for pool_dir in state["args"]["pool_dir"]:
         pool_index = Path(pool_dir) / "index.json"
@@ -131,7 +134,8 @@ def ship_enhancer(checkpoint: Path, out_dir: Path) -> dict[str, Any]:
                           "steps": index["steps"], "seed": index["seed"], "denoiser": index["model"],
                           "seconds": round(index["seconds"])})
     pool = {"dr2Pools": pools, "dr2PoolMaker": "scripts/make-dr2-pool.ts"} if pools else {}
-    extra = _training_provenance(state, checkpoint, "DR2 outputs of UTKFace train/ faces (64x64) -> the same faces at 128x128")
+    extra = _training_provenance(
+        state, checkpoint, "DR2 outputs of UTKFace train/ faces (64x64) -> the same faces at 128x128")
     extra["training"].update(pool)
     options = ExportOptions(
         name="utkface-64to128-sparnet",
@@ -171,9 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.what == "denoiser":
-        print(json.dumps(ship_denoiser(args.checkpoint or RUNS_DIR / "ddpm64" / "checkpoint.pt", args.out_dir), indent=2))
+        shipped = ship_denoiser(args.checkpoint or RUNS_DIR / "ddpm64" / "checkpoint.pt", args.out_dir)
+        print(json.dumps(shipped, indent=2))
     elif args.what == "enhancer":
-        print(json.dumps(ship_enhancer(args.checkpoint or RUNS_DIR / "enhancer" / "checkpoint.pt", args.out_dir), indent=2))
+        shipped = ship_enhancer(args.checkpoint or RUNS_DIR / "enhancer" / "checkpoint.pt", args.out_dir)
+        print(json.dumps(shipped, indent=2))
     else:
         return ship_pipeline(args.out_dir)
     return 0

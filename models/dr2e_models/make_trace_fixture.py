@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Independent generator of DR2 reference fixtures, in the format of ../shared/fixtures/dr2-reference.
 
 The TypeScript engine is checked against fixtures recorded from the official DR2 sampler. This
@@ -16,13 +15,13 @@ Kinds (same files and case.json keys as the shared fixtures):
   schedule  a linear respaced schedule for one K.
   lowpass   an input and its down_N / lowpass_N images.
 
-Usage (run from the repository root with the system Python, which has torch and onnx):
+Usage (from the repository root, with ``PYTHONPATH=models``; the system Python has torch and onnx):
 
-  /usr/bin/python3 models/reference/make_trace_fixture.py trace out/dir --size 32 --steps 50 \
+  /usr/bin/python3 -m dr2e_models.make_trace_fixture trace out/dir --size 32 --steps 50 \
       --n 2 --tau 0 --omega 49 --variance learned_range --batch 1 --seed 7
-  /usr/bin/python3 models/reference/make_trace_fixture.py schedule out/dir --steps 21
-  /usr/bin/python3 models/reference/make_trace_fixture.py lowpass out/dir --size 48 --factors 2 4 8 16
-  /usr/bin/python3 models/reference/make_trace_fixture.py resize out/dir
+  /usr/bin/python3 -m dr2e_models.make_trace_fixture schedule out/dir --steps 21
+  /usr/bin/python3 -m dr2e_models.make_trace_fixture lowpass out/dir --size 48 --factors 2 4 8 16
+  /usr/bin/python3 -m dr2e_models.make_trace_fixture resize out/dir
 
 `resize` writes JSON test cases for non-power-of-two sizes (read by the tests directly; it is
 not one of the shared fixture kinds).
@@ -291,7 +290,7 @@ def make_trace(args: argparse.Namespace) -> None:
         },
         "clip_denoised": True,
         "tensors": tensors,
-        "generator": "models/reference/make_trace_fixture.py (numpy float64 re-implementation)",
+        "generator": "models/dr2e_models/make_trace_fixture.py (numpy float64 re-implementation)",
     }
     (out_dir / "case.json").write_text(json.dumps(case, indent=1) + "\n")
 
@@ -306,7 +305,7 @@ def make_schedule(args: argparse.Namespace) -> None:
         "num_timesteps": NUM_TIMESTEPS,
         "sections": [args.steps],
         **{key: value.tolist() for key, value in schedule.items()},
-        "generator": "models/reference/make_trace_fixture.py (numpy float64 re-implementation)",
+        "generator": "models/dr2e_models/make_trace_fixture.py (numpy float64 re-implementation)",
     }
     (out_dir / "case.json").write_text(json.dumps(case, indent=1) + "\n")
 
@@ -331,7 +330,7 @@ def make_lowpass(args: argparse.Namespace) -> None:
         "kind": "lowpass",
         "x": write_tensor(out_dir, "x.f32", x),
         "factors": factors,
-        "generator": "models/reference/make_trace_fixture.py (numpy float64 re-implementation)",
+        "generator": "models/dr2e_models/make_trace_fixture.py (numpy float64 re-implementation)",
     }
     (out_dir / "case.json").write_text(json.dumps(case, indent=1) + "\n")
 
@@ -356,7 +355,7 @@ def make_resize(args: argparse.Namespace) -> None:
     case = {
         "kind": "resize",
         "cases": cases,
-        "generator": "models/reference/make_trace_fixture.py (numpy float64 re-implementation)",
+        "generator": "models/dr2e_models/make_trace_fixture.py (numpy float64 re-implementation)",
     }
     (out_dir / "case.json").write_text(json.dumps(case) + "\n")
 

@@ -3,7 +3,7 @@
  * Run an ONNX model through onnxruntime-node on raw tensors, for the Python exporter's parity
  * check (Python here has no onnxruntime).
  *
- * Usage: node models/tools/run_onnx.mjs <request.json>
+ * Usage: node models/dr2e_models/run_onnx.mjs <request.json>
  *
  * request.json:
  *   {
@@ -48,7 +48,7 @@ function toTensor(spec, bytes) {
 async function main() {
   const requestPath = process.argv[2];
   if (!requestPath) {
-    console.error('usage: node models/tools/run_onnx.mjs <request.json>');
+    console.error('usage: node models/dr2e_models/run_onnx.mjs <request.json>');
     process.exit(2);
   }
   const request = JSON.parse(await readFile(requestPath, 'utf8'));

@@ -1,7 +1,8 @@
-#!/usr/bin/env python3
 """Measure where the eyes and the mouth sit in a set of aligned face crops, from their mean image.
 
-    /usr/bin/python3 models/measure_framing.py            # UTKFace train/ vs FFHQ-aligned faces
+From the repository root, with ``PYTHONPATH=models`` (see models/README.md):
+
+    /usr/bin/python3 -m dr2e_models.measure_framing            # UTKFace train/ vs FFHQ-aligned faces
     # -> docs/model/framing.json, docs/model/framing.png
 
 No landmark detector is available here, so the measurement uses what alignment guarantees:
@@ -36,9 +37,9 @@ from typing import Any, Iterable
 import numpy as np
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from data import REPO_ROOT, load_faces, shared_dir  # noqa: E402
+from .data import load_faces
+from .paths import REPO_ROOT, shared_dir
 
 __all__ = ["FFHQ_TEMPLATE", "mean_luminance", "locate_landmarks", "framing_from_landmarks", "measure"]
 
@@ -125,7 +126,8 @@ def framing_from_landmarks(name: str, landmarks: dict[str, tuple[float, float]])
     }
 
 
-def measure(name: str, images: Iterable[np.ndarray]) -> tuple[dict[str, Any], np.ndarray, dict[str, tuple[float, float]]]:
+def measure(name: str,
+            images: Iterable[np.ndarray]) -> tuple[dict[str, Any], np.ndarray, dict[str, tuple[float, float]]]:
     """Framing, mean image and landmarks of one set of aligned crops."""
     mean = mean_luminance(images)
     landmarks = locate_landmarks(mean)
@@ -144,7 +146,8 @@ def _read_images(folders: list[Path]) -> list[np.ndarray]:
 def _panel(mean: np.ndarray, landmarks: dict[str, tuple[float, float]], reference: dict[str, Any] | None,
            title: str, scale: int = 2) -> Image.Image:
     size = mean.shape[0] * scale
-    image = Image.fromarray((np.clip(mean, 0, 1) * 255).astype(np.uint8)).resize((size, size), Image.NEAREST).convert("RGB")
+    grey = Image.fromarray((np.clip(mean, 0, 1) * 255).astype(np.uint8))
+    image = grey.resize((size, size), Image.NEAREST).convert("RGB")
     canvas = Image.new("RGB", (size, size + 16), "white")
     canvas.paste(image, (0, 16))
     draw = ImageDraw.Draw(canvas)
@@ -176,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result = {
         "method": "mean luminance of aligned crops on a 128x128 grid; eye/mouth blobs located by a difference of "
-                  "Gaussians (see models/measure_framing.py)",
+                  "Gaussians (see models/dr2e_models/measure_framing.py)",
         "utkface": {**utk, "images": len(utk_images), "source": "utkface-200.tar train/, 200x200 crops",
                     "landmarks": {k: [round(v[0], 4), round(v[1], 4)] for k, v in utk_marks.items()}},
         "ffhqMeasured": {**ffhq, "images": len(ffhq_images),

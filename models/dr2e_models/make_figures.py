@@ -1,17 +1,18 @@
-#!/usr/bin/env python3
 """Figures for docs/model/: prior samples, training curves, DR2 outputs of val faces.
 
-    /usr/bin/python3 models/make_figures.py prior      # docs/model/prior-samples.png (8x8, from t=999)
-    /usr/bin/python3 models/make_figures.py curves     # docs/model/training-curves.png
-    /usr/bin/python3 models/make_figures.py degrade    # models/runs/figures/val-{clean,degraded}-64.npy
+From the repository root, with ``PYTHONPATH=models`` (see models/README.md):
+
+    /usr/bin/python3 -m dr2e_models.make_figures prior      # docs/model/prior-samples.png (8x8, t=999)
+    /usr/bin/python3 -m dr2e_models.make_figures curves     # docs/model/training-curves.png
+    /usr/bin/python3 -m dr2e_models.make_figures degrade    # models/runs/figures/val-*-64.npy (clean, degraded)
     npx tsx scripts/make-dr2-pool.ts --faces models/runs/figures/val-clean-64.npy --count 8 --in-order \
         --every-tau --taus 5,10,15,20 --out models/runs/figures/dr2-val-clean
     npx tsx scripts/make-dr2-pool.ts --faces models/runs/figures/val-degraded-64.npy --count 8 --in-order \
         --every-tau --taus 10,22,35 --out models/runs/figures/dr2-val-degraded
-    /usr/bin/python3 models/make_figures.py dr2-grid   # docs/model/dr2-val-*.png
+    /usr/bin/python3 -m dr2e_models.make_figures dr2-grid   # docs/model/dr2-val-*.png
 
 The prior grid is ancestral sampling with the EMA weights from pure noise at t = 999 with 100
-respaced steps (``models/diffusion.py: sample``), seed 0. Val faces are used here for
+respaced steps (``dr2e_models.diffusion.sample``), seed 0. Val faces are used here for
 illustration only; nothing in models/ trains on them.
 """
 
@@ -29,12 +30,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from data import REPO_ROOT, RUNS_DIR, load_faces  # noqa: E402
-from diffusion import sample  # noqa: E402
-from dr2e_models.sparnethd import SPARNetConfig, build_sparnet  # noqa: E402
-from dr2e_models.unet import UNetConfig, build_unet  # noqa: E402
+from .data import load_faces
+from .diffusion import sample
+from .paths import REPO_ROOT, RUNS_DIR
+from .sparnethd import SPARNetConfig, build_sparnet
+from .unet import UNetConfig, build_unet
 
 DOCS = REPO_ROOT / "docs" / "model"
 FIGURES_RUNS = RUNS_DIR / "figures"
@@ -69,8 +70,11 @@ def prior_samples(checkpoint: Path, out: Path, count: int = 64, steps: int = 100
     print(f"{out}: {count} samples, {steps} steps from t=999, step {state['step']} EMA")
 
 
-def _plot(panel: Image.Image, box: tuple[int, int, int, int], series: list[tuple[str, list[tuple[float, float]], tuple[int, int, int]]],
-          title: str, log_y: bool = False, x_label: str = "images seen") -> None:
+_Series = list[tuple[str, list[tuple[float, float]], tuple[int, int, int]]]
+
+
+def _plot(panel: Image.Image, box: tuple[int, int, int, int], series: _Series, title: str, log_y: bool = False,
+          x_label: str = "images seen") -> None:
     draw = ImageDraw.Draw(panel)
     left, top, right, bottom = box
     draw.rectangle(box, outline="black")
@@ -84,6 +88,7 @@ def _plot(panel: Image.Image, box: tuple[int, int, int, int], series: list[tuple
     y0, y1 = min(ys), max(ys)
     if y1 - y0 < 1e-9:
         y1 = y0 + 1
+
     def to_px(x: float, y: float) -> tuple[float, float]:
         yy = math.log10(y) if log_y else y
         return (left + (x - x0) / max(x1 - x0, 1e-9) * (right - left), bottom - (yy - y0) / (y1 - y0) * (bottom - top))
@@ -113,7 +118,8 @@ def curves(ddpm_metrics: Path, enhancer_metrics: Path, out: Path) -> None:
     if ddpm:
         series = [("loss (hybrid)", [(m["images_seen"], m["loss"]) for m in ddpm], colours[0])]
         for q in range(4):
-            series.append((f"mse t in [{q * 250},{q * 250 + 249}]", [(m["images_seen"], m.get(f"mse_q{q}")) for m in ddpm], colours[q + 1]))
+            points = [(m["images_seen"], m.get(f"mse_q{q}")) for m in ddpm]
+            series.append((f"mse t in [{q * 250},{q * 250 + 249}]", points, colours[q + 1]))
         _plot(panel, (60, 30, 480, 320), series, "DDPM (per log interval, log scale)", log_y=True)
     if enhancer:
         series = [("holdout PSNR (EMA)", [(m["images_seen"], m.get("holdout_psnr")) for m in enhancer], colours[2]),
@@ -130,8 +136,12 @@ def _gaussian_blur_uint8(image: np.ndarray, sigma: float) -> np.ndarray:
     kernel = np.exp(-0.5 * (x / sigma) ** 2)
     kernel /= kernel.sum()
     padded = np.pad(image.astype(np.float64), ((radius, radius), (radius, radius), (0, 0)), mode="reflect")
-    rows = np.stack([np.apply_along_axis(lambda r: np.convolve(r, kernel, mode="valid"), 1, padded[..., c]) for c in range(3)], -1)
-    cols = np.stack([np.apply_along_axis(lambda r: np.convolve(r, kernel, mode="valid"), 0, rows[..., c]) for c in range(3)], -1)
+
+    def convolve(r: np.ndarray) -> np.ndarray:
+        return np.convolve(r, kernel, mode="valid")
+
+    rows = np.stack([np.apply_along_axis(convolve, 1, padded[..., c]) for c in range(3)], -1)
+    cols = np.stack([np.apply_along_axis(convolve, 0, rows[..., c]) for c in range(3)], -1)
     return cols
 
 
@@ -188,7 +198,8 @@ def dr2_grid(pool_dir: Path, faces_path: Path, out: Path, enhancer: torch.nn.Mod
     image = grid(np.stack(tiles), columns)
     header = Image.new("RGB", (image.width, 28), "white")
     draw = ImageDraw.Draw(header)
-    labels = ["input"] + [f"DR2 N={index['n']} tau={tau}" for tau in taus] + (["+ enhancer"] if enhancer is not None else [])
+    labels = ["input"] + [f"DR2 N={index['n']} tau={tau}" for tau in taus]
+    labels += ["+ enhancer"] if enhancer is not None else []
     for c, label in enumerate(labels):
         draw.text((4 + c * (64 * scale + 2), 2), label, fill="black")
     draw.text((4, 15), title, fill=(90, 90, 90))
@@ -213,12 +224,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.what == "prior":
         prior_samples(args.ddpm_run / "checkpoint.pt", args.out or DOCS / "prior-samples.png", steps=args.steps)
     elif args.what == "curves":
-        curves(args.ddpm_run / "metrics.jsonl", args.enhancer_run / "metrics.jsonl", args.out or DOCS / "training-curves.png")
+        curves(args.ddpm_run / "metrics.jsonl", args.enhancer_run / "metrics.jsonl",
+               args.out or DOCS / "training-curves.png")
     elif args.what == "degrade":
         degrade()
     else:
         enhancer = _load_enhancer(args.enhancer_run / "checkpoint.pt")
-        dr2_grid(FIGURES_RUNS / "dr2-val-clean", FIGURES_RUNS / "val-clean-64.npy", DOCS / "dr2-val-clean.png", enhancer,
+        dr2_grid(FIGURES_RUNS / "dr2-val-clean", FIGURES_RUNS / "val-clean-64.npy", DOCS / "dr2-val-clean.png",
+                 enhancer,
                  "clean UTKFace val/ faces (the enhancer's training condition, Eq. 12)")
         dr2_grid(FIGURES_RUNS / "dr2-val-degraded", FIGURES_RUNS / "val-degraded-64.npy", DOCS / "dr2-val-degraded.png",
                  enhancer, "val/ faces: blur 2px@128, x8 bicubic down, noise 8/255, JPEG 50, bicubic up to 64")

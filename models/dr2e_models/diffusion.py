@@ -116,7 +116,8 @@ class DiffusionSchedule:
         return (self.gather("sqrt_alphas_cumprod", index, x_start) * x_start
                 + self.gather("sqrt_one_minus_alphas_cumprod", index, x_start) * noise)
 
-    def q_posterior(self, x_start: torch.Tensor, x_t: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def q_posterior(self, x_start: torch.Tensor, x_t: torch.Tensor,
+                    index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and clipped log variance of ``q(x_{t-1} | x_t, x_0)``."""
         mean = (self.gather("posterior_mean_coef1", index, x_t) * x_start
                 + self.gather("posterior_mean_coef2", index, x_t) * x_t)

@@ -1,11 +1,12 @@
-#!/usr/bin/env python3
 """Train the dr2e default face prior: a small guided-diffusion U-Net on 64x64 UTKFace ``train/``.
 
-    /usr/bin/python3 models/train_ddpm.py --run-dir models/runs/ddpm64 --time-budget-minutes 260
-    /usr/bin/python3 models/train_ddpm.py --run-dir models/runs/ddpm64 --resume      # continue
-    /usr/bin/python3 models/train_ddpm.py --benchmark 6 --model-channels 32          # img/s only
+From the repository root, with ``PYTHONPATH=models`` (see models/README.md):
 
-Recipe (see ``models/diffusion.py`` for the maths): linear schedule, ``T = 1000``; noise
+    /usr/bin/python3 -m dr2e_models.train_ddpm --run-dir models/runs/ddpm64 --time-budget-minutes 260
+    /usr/bin/python3 -m dr2e_models.train_ddpm --run-dir models/runs/ddpm64 --resume      # continue
+    /usr/bin/python3 -m dr2e_models.train_ddpm --benchmark 6 --model-channels 32          # img/s only
+
+Recipe (see ``dr2e_models.diffusion`` for the maths): linear schedule, ``T = 1000``; noise
 prediction with a learned-range variance and the improved-DDPM hybrid loss; AdamW; gradient
 clipping; EMA of the weights with a warm-up ``decay = min(ema_max, (1 + n) / (10 + n))``;
 random horizontal flips. Timesteps are uniform by default; ``--t-sampling dr2`` draws
@@ -39,11 +40,10 @@ from typing import Any
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from data import load_faces  # noqa: E402
-from diffusion import DiffusionSchedule, hybrid_loss  # noqa: E402
-from dr2e_models.unet import UNetConfig, build_unet, parameter_count  # noqa: E402
+from .data import load_faces
+from .diffusion import DiffusionSchedule, hybrid_loss
+from .unet import UNetConfig, build_unet, parameter_count
 
 __all__ = ["parse_args", "model_config", "batch_for_step", "ema_decay", "Trainer", "main"]
 
@@ -61,7 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model-channels", type=int, default=32)
     p.add_argument("--channel-mult", default="1,2,2,2")
     p.add_argument("--num-res-blocks", type=int, default=2)
-    p.add_argument("--attention-rates", default="4,8", help="downsample rates with attention (4,8 = 16x16, 8x8 at 64px)")
+    p.add_argument("--attention-rates", default="4,8",
+                   help="downsample rates with attention (4,8 = 16x16, 8x8 at 64px)")
     p.add_argument("--head-channels", type=int, default=32)
     p.add_argument("--norm-groups", type=int, default=32)
     p.add_argument("--dropout", type=float, default=0.0)
@@ -279,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         if not checkpoint.is_file():
             raise SystemExit(f"--resume: {checkpoint} does not exist")
         trainer.load_state(torch.load(checkpoint, map_location="cpu"))
-        _log(run_dir, f"resumed at step {trainer.step} ({trainer.images_seen} images, {trainer.train_seconds / 60:.1f} min)")
+        minutes = trainer.train_seconds / 60
+        _log(run_dir, f"resumed at step {trainer.step} ({trainer.images_seen} images, {minutes:.1f} min)")
     else:
         if checkpoint.exists():
             raise SystemExit(f"{checkpoint} exists: pass --resume or choose another --run-dir")

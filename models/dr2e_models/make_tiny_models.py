@@ -1,7 +1,8 @@
-#!/usr/bin/env python3
 """Write the tiny random model pair the engine's tests (and a fresh checkout) run with.
 
-    /usr/bin/python3 models/make_tiny_models.py [--out gpu-task/models/tiny] [--seed 20230]
+From the repository root, with ``PYTHONPATH=models`` (see models/README.md):
+
+    /usr/bin/python3 -m dr2e_models.make_tiny_models [--out gpu-task/models/tiny] [--seed 20230]
 
 Writes ``denoiser.onnx``/``.json`` (a 64x64 guided-diffusion U-Net of the same family as DR2's,
 6 output channels = noise + learned-range variance, linear schedule T=1000),
@@ -25,17 +26,16 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import torch
+from torch import nn
 
-from dr2e_models.exporter import ExportOptions, ExportResult, export_model  # noqa: E402
-from dr2e_models.manifest import LICENSES, pipeline_manifest, write_json  # noqa: E402
-from dr2e_models.sparnethd import SPARNetConfig, build_sparnet  # noqa: E402
-from dr2e_models.unet import UNetConfig, build_unet  # noqa: E402
+from .exporter import ExportOptions, ExportResult, export_model
+from .manifest import LICENSES, pipeline_manifest, write_json
+from .paths import REPO_ROOT
+from .sparnethd import SPARNetConfig, build_sparnet
+from .unet import UNetConfig, build_unet
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "gpu-task" / "models" / "tiny"
 DEFAULT_SEED = 20230
 
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
     torch.use_deterministic_algorithms(True)
-    recipe = f"models/make_tiny_models.py --seed {args.seed}"
+    recipe = f"PYTHONPATH=models python3 -m dr2e_models.make_tiny_models --seed {args.seed}"
     license_info = LICENSES["mit-test"]
     results: list[ExportResult] = []
 
@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             args.out / "enhancer.onnx",
             ExportOptions(
                 name="tiny-enhancer",
-                description="Tiny random SPARNet 64->128 (bicubic upsampling plus a small random residual), tests only.",
+                description="Tiny random SPARNet 64->128 (bicubic upsampling plus a small random residual), "
+                "tests only.",
                 source=PROVENANCE_SOURCE,
                 license=license_info,
                 created_at=None,
@@ -166,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out / "pipeline.json",
         pipeline_manifest(
             name="tiny",
-            description="Random test models (64x64 denoiser, 64->128 enhancer); the default until a trained model exists.",
+            description="Random test models (64x64 denoiser, 64->128 enhancer); "
+            "the default until a trained model exists.",
             denoiser="denoiser.json",
             enhancer="enhancer.json",
         ),
