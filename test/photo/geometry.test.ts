@@ -189,7 +189,7 @@ describe('detector plan', () => {
     const levels = planPyramid(4000, 3000, 24);
     const finest = levels.at(-1)!;
     expect(24 * finest.scale).toBeGreaterThanOrEqual(14 - 1e-9);
-    expect(levels[1]!.scale).toBeCloseTo(256 / 4000, 10);
+    expect(levels[2]!.scale).toBeCloseTo(256 / 4000, 10);
   });
 
   it('merges overlapping detections into a score-weighted mean and keeps separate faces apart', () => {

@@ -42,16 +42,12 @@ import {
   FaceDetector,
   type FaceReport,
   type PhotoWarning,
-  type PreparedFace,
   type PreparedPhoto,
   type UpscaleFactor,
   capUpscale,
   encodePhoto,
-  pasteFaces,
+  finishPhoto,
   preparePhoto,
-  refineFace,
-  resizeAlpha,
-  resizeRgb,
   resolvePhotoOptions,
 } from '../photo/index.js';
 
@@ -503,48 +499,28 @@ export class Dr2eEngine {
     height: number;
     faceCrops?: FaceCrop[];
   }> {
-    const { image, alpha, grey } = photo.decoded;
-    const up = photo.upscale;
-    const atPaste = async (face: PreparedFace, result: RgbImage): Promise<RgbImage> =>
-      refineFace(await resizeRgb(result, face.pasteSide, face.pasteSide), face.alignedInput, {
-        colorMatch: options.colorMatch ?? true,
-      });
-    const refined = await Promise.all(photo.faces.map((face, i) => atPaste(face, restored[i]!)));
-    const out = await pasteFaces(
-      image,
-      up,
-      photo.faces.map((face, i) => ({ face, restored: refined[i]! })),
-    );
-    const outAlpha = alpha ? await resizeAlpha(alpha, image.width, image.height, up) : null;
-    const encode = (picture: RgbImage): Promise<Uint8Array> =>
-      encodePhoto(picture, { format, ...qualityOption(options.quality), alpha: outAlpha, grey });
-    const restoredBytes = await encode(out);
-    let dr2Bytes: Uint8Array | undefined;
-    if (options.keepDr2) {
-      const coarse = await Promise.all(photo.faces.map((face, i) => atPaste(face, dr2[i]!)));
-      dr2Bytes = await encode(
-        await pasteFaces(
-          image,
-          up,
-          photo.faces.map((face, i) => ({ face, restored: coarse[i]! })),
-        ),
-      );
-    }
+    const finish = {
+      format,
+      ...qualityOption(options.quality),
+      ...(options.colorMatch !== undefined ? { colorMatch: options.colorMatch } : {}),
+    };
+    const final = await finishPhoto(photo, restored, finish);
+    const coarse = options.keepDr2 ? await finishPhoto(photo, dr2, finish) : undefined;
     let faceCrops: FaceCrop[] | undefined;
     if (options.saveFaces) {
       faceCrops = await Promise.all(
         photo.faces.map(async (face, index) => ({
           index,
           input: await encodePhoto(face.alignedInput, { format: 'png' }),
-          restored: await encodePhoto(refined[index]!, { format: 'png' }),
+          restored: await encodePhoto(final.pasted[index]!, { format: 'png' }),
         })),
       );
     }
     return {
-      restored: restoredBytes,
-      ...(dr2Bytes ? { dr2: dr2Bytes } : {}),
-      width: out.width,
-      height: out.height,
+      restored: final.bytes,
+      ...(coarse ? { dr2: coarse.bytes } : {}),
+      width: final.width,
+      height: final.height,
       ...(faceCrops ? { faceCrops } : {}),
     };
   }

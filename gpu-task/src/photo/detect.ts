@@ -42,8 +42,6 @@ export interface DetectOptions {
   smallestFace?: number;
   /** Minimum score. Default DEFAULT_SCORE_THRESHOLD. */
   scoreThreshold?: number;
-  /** Tiles run at once (each on one onnxruntime thread). Default 2. */
-  concurrency?: number;
 }
 
 /** One pyramid level: the photo resized by `scale`, and which faces it is responsible for. */
@@ -53,7 +51,15 @@ interface Level {
   minBox: number;
   /** ...and at most this (Infinity at the coarsest level). */
   maxBox: number;
+  /**
+   * One tile holds the whole photo: such levels use the lower WHOLE_PHOTO_THRESHOLD, since a
+   * false positive grows with the number of windows searched, and degraded close-ups score low.
+   */
+  wholePhoto?: boolean;
 }
+
+/** Score threshold of the whole-photo levels (MediaPipe's own default). */
+export const WHOLE_PHOTO_THRESHOLD = 0.5;
 
 /** Tile origins along one axis: cover `length` with tiles of `tile` px overlapping by `overlap`. */
 export function tileOrigins(length: number, tile: number, overlap: number): number[] {
@@ -70,10 +76,12 @@ export function planPyramid(width: number, height: number, smallestFace: number)
   const coarsest = BLAZEFACE_INPUT / Math.max(width, height);
   const finest = Math.min(1, MIN_DETECTOR_FACE / Math.max(1, smallestFace));
   const levels: Level[] = [
-    // The whole photo at half a tile, with grey around it: faces that fill the photo (a close-up,
-    // an aligned crop) are found here, with context around them as the model expects.
-    { scale: coarsest / 2, minBox: BLAZEFACE_INPUT / 3, maxBox: Infinity },
-    { scale: coarsest, minBox: 0, maxBox: Infinity },
+    // The whole photo at a quarter and half of a tile, grey around it: the back-camera model
+    // expects faces small in its view, so faces that fill the photo (a close-up, an aligned
+    // crop, a degraded scan) score best here. Only large faces count at these levels.
+    { scale: coarsest / 4, minBox: BLAZEFACE_INPUT / 4 / 3, maxBox: Infinity, wholePhoto: true },
+    { scale: coarsest / 2, minBox: BLAZEFACE_INPUT / 2 / 4, maxBox: Infinity, wholePhoto: true },
+    { scale: coarsest, minBox: 0, maxBox: Infinity, wholePhoto: true },
   ];
   // Faces at least MIN_DETECTOR_FACE px at a coarser level are found there; a finer level covers
   // what lies below, with a margin so a face between two levels is seen by both (NMS merges them).
@@ -98,16 +106,22 @@ export function planPyramid(width: number, height: number, smallestFace: number)
  * ```
  */
 export class FaceDetector {
-  private constructor(private readonly model: BlazeFaceModel) {}
+  private constructor(private readonly models: readonly BlazeFaceModel[]) {}
 
-  static async load(file?: string): Promise<FaceDetector> {
-    return new FaceDetector(await BlazeFaceModel.load(file));
+  /**
+   * @param sessions onnxruntime sessions, one tile each at a time on one thread (default 2: the
+   *   tiles of a level then run on two cores; one session runs its calls one after another).
+   */
+  static async load(file?: string, sessions = 2): Promise<FaceDetector> {
+    const count = Math.max(1, Math.floor(sessions));
+    return new FaceDetector(
+      await Promise.all(Array.from({ length: count }, () => BlazeFaceModel.load(file))),
+    );
   }
 
   /** Every face of the photo, best score first. */
   async detect(photo: RgbImage, options: DetectOptions = {}): Promise<DetectedFace[]> {
     const threshold = options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
-    const concurrency = Math.max(1, options.concurrency ?? 2);
     const levels = planPyramid(photo.width, photo.height, options.smallestFace ?? DEFAULT_SMALLEST_FACE);
     const all: RawDetection[] = [];
     for (const level of levels) {
@@ -117,10 +131,15 @@ export class FaceDetector {
       const ys = tileOrigins(image.height, BLAZEFACE_INPUT, Number.isFinite(overlap) ? overlap : 0);
       const tiles = ys.flatMap((y) => xs.map((x) => [x, y] as const));
       let next = 0;
-      const worker = async (): Promise<void> => {
+      const worker = async (model: BlazeFaceModel): Promise<void> => {
         for (let i = next++; i < tiles.length; i = next++) {
           const [x0, y0] = tiles[i]!;
-          const found = await this.model.run(tileTensor(image, x0, y0), threshold);
+          // Fine levels are most of the work; flat tiles (sky, walls, blurred backgrounds) hold no face.
+          if (!level.wholePhoto && !hasDetail(image, x0, y0)) continue;
+          const found = await model.run(
+            tileTensor(image, x0, y0),
+            level.wholePhoto ? Math.min(threshold, WHOLE_PHOTO_THRESHOLD) : threshold,
+          );
           for (const d of found) {
             const side = Math.max(d.box[2], d.box[3]);
             if (side < level.minBox || side > level.maxBox) continue;
@@ -129,7 +148,7 @@ export class FaceDetector {
           }
         }
       };
-      await Promise.all(Array.from({ length: concurrency }, worker));
+      await Promise.all(this.models.map(worker));
     }
     return weightedNms(all, 0.3)
       .filter((d) => d.box[2] > 0 && d.box[3] > 0)
@@ -137,7 +156,7 @@ export class FaceDetector {
   }
 
   async dispose(): Promise<void> {
-    await this.model.dispose();
+    await Promise.all(this.models.map((model) => model.dispose()));
   }
 }
 
@@ -157,6 +176,40 @@ async function resizeForLevel(photo: RgbImage, scale: number): Promise<RgbImage>
     width: info.width,
     height: info.height,
   };
+}
+
+/** Block side and the luma standard deviation (levels) above which a block shows detail. */
+const DETAIL_BLOCK = 8;
+const DETAIL_STD = 4;
+
+/**
+ * Whether a tile has any 8 x 8 block whose luma varies by more than DETAIL_STD levels (std).
+ * The smallest faces searched (14 px) span about two blocks and their eyes, brows and mouth
+ * differ from the skin by far more than that, even in soft or noisy photos; uniform areas do not.
+ */
+export function hasDetail(image: RgbImage, x0: number, y0: number, size = BLAZEFACE_INPUT): boolean {
+  const x1 = Math.min(image.width, x0 + size);
+  const y1 = Math.min(image.height, y0 + size);
+  const limit = DETAIL_STD * DETAIL_STD;
+  for (let by = y0; by < y1; by += DETAIL_BLOCK) {
+    for (let bx = x0; bx < x1; bx += DETAIL_BLOCK) {
+      let sum = 0;
+      let sum2 = 0;
+      let n = 0;
+      for (let y = by; y < Math.min(by + DETAIL_BLOCK, y1); y++) {
+        let p = (y * image.width + bx) * 3;
+        for (let x = bx; x < Math.min(bx + DETAIL_BLOCK, x1); x++, p += 3) {
+          const l = (image.data[p]! + 2 * image.data[p + 1]! + image.data[p + 2]!) / 4;
+          sum += l;
+          sum2 += l * l;
+          n++;
+        }
+      }
+      // variance > std^2  <=>  n * sum2 - sum^2 > std^2 * n^2
+      if (n * sum2 - sum * sum > limit * n * n) return true;
+    }
+  }
+  return false;
 }
 
 /** A 256 x 256 NHWC tile in [-1, 1]; outside the image it is mid-grey (0). */

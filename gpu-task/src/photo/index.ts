@@ -28,6 +28,7 @@ export {
   MAX_PASTE_SIDE,
   alignmentFor,
   capUpscale,
+  finishPhoto,
   lanczosBackground,
   pasteFaces,
   prepareFace,
@@ -37,7 +38,14 @@ export {
   resolvePhotoOptions,
   toPixels,
 } from './pipeline.js';
-export type { BackgroundUpscaler, PhotoOptions, PreparedFace, PreparedPhoto } from './pipeline.js';
+export type {
+  BackgroundUpscaler,
+  FinishPhotoOptions,
+  FinishedPhoto,
+  PhotoOptions,
+  PreparedFace,
+  PreparedPhoto,
+} from './pipeline.js';
 export { matchLowFrequencies, refineFace } from './refine.js';
 export type { RefineOptions } from './refine.js';
 export {

@@ -15,6 +15,7 @@ import {
   decodeImageWithAlpha,
   type DecodedPhoto,
   type ImageLimits,
+  type OutputFormat,
   type RgbImage,
 } from '../engine/image/index.js';
 import { resolveImageLimits } from '../engine/image/limits.js';
@@ -29,6 +30,8 @@ import {
   UPSCALE_FACTORS,
   type UpscaleFactor,
 } from './types.js';
+import { encodePhoto } from './encode.js';
+import { refineFace } from './refine.js';
 import { pasteFrame, warpToFrame } from './warp.js';
 
 /** Largest paste side: beyond it the restored face (128-512 px) would only be interpolated. */
@@ -252,4 +255,63 @@ export async function resizeAlpha(
     .raw()
     .toBuffer();
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+export interface FinishPhotoOptions {
+  format: OutputFormat;
+  quality?: number;
+  /** See RefineOptions.colorMatch. Default true. */
+  colorMatch?: boolean;
+  background?: BackgroundUpscaler;
+}
+
+export interface FinishedPhoto {
+  bytes: Uint8Array;
+  width: number;
+  height: number;
+  /** Each face as pasted (refined, at its paste side), in the order of `photo.faces`. */
+  pasted: RgbImage[];
+}
+
+/**
+ * Put a photo's restored faces back and encode it: each restored face (any square size, in the
+ * order of `photo.faces`) is resized to its paste side, refined against its aligned input
+ * (`refineFace`: colour matching, later fusion), and pasted into the photo enlarged by
+ * `photo.upscale`; alpha and greyscale are kept as the input had them.
+ *
+ * @example
+ * ```ts
+ * const { bytes, width, height } = await finishPhoto(prepared, restoredFaces, { format: 'png' });
+ * ```
+ */
+export async function finishPhoto(
+  photo: PreparedPhoto,
+  restored: readonly RgbImage[],
+  options: FinishPhotoOptions,
+): Promise<FinishedPhoto> {
+  if (restored.length !== photo.faces.length) {
+    throw new InvalidParametersError(`${restored.length} restored faces for ${photo.faces.length} found`);
+  }
+  const { image, alpha, grey } = photo.decoded;
+  const pasted = await Promise.all(
+    photo.faces.map(async (face, i) =>
+      refineFace(await resizeRgb(restored[i]!, face.pasteSide, face.pasteSide), face.alignedInput, {
+        colorMatch: options.colorMatch ?? true,
+      }),
+    ),
+  );
+  const out = await pasteFaces(
+    image,
+    photo.upscale,
+    photo.faces.map((face, i) => ({ face, restored: pasted[i]! })),
+    options.background,
+  );
+  const outAlpha = alpha ? await resizeAlpha(alpha, image.width, image.height, photo.upscale) : null;
+  const bytes = await encodePhoto(out, {
+    format: options.format,
+    ...(options.quality !== undefined ? { quality: options.quality } : {}),
+    alpha: outAlpha,
+    grey,
+  });
+  return { bytes, width: out.width, height: out.height, pasted };
 }
