@@ -141,6 +141,31 @@ export function weightedNms(detections: readonly RawDetection[], threshold = 0.3
   return merged;
 }
 
+/** Intersection area over the smaller box's area. */
+export function overlapOfSmaller(a: RawDetection['box'], b: RawDetection['box']): number {
+  const x0 = Math.max(a[0], b[0]);
+  const y0 = Math.max(a[1], b[1]);
+  const x1 = Math.min(a[0] + a[2], b[0] + b[2]);
+  const y1 = Math.min(a[1] + a[3], b[1] + b[3]);
+  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
+  const smaller = Math.min(a[2] * a[3], b[2] * b[3]);
+  return smaller > 0 ? inter / smaller : 0;
+}
+
+/**
+ * Drop detections that lie mostly (more than `threshold` of their area) inside a better one:
+ * two faces cannot share most of a box, so such a detection is a shifted or partial view of
+ * the same face that the IoU test of weighted NMS let through (it scores IoU low when the sizes
+ * differ).
+ */
+export function suppressContained(detections: readonly RawDetection[], threshold = 0.5): RawDetection[] {
+  const kept: RawDetection[] = [];
+  for (const d of [...detections].sort((a, b) => b.score - a.score)) {
+    if (kept.every((k) => overlapOfSmaller(k.box, d.box) <= threshold)) kept.push(d);
+  }
+  return kept;
+}
+
 /** An onnxruntime session over the BlazeFace graph. */
 export class BlazeFaceModel {
   private constructor(private readonly session: ort.InferenceSession) {}

@@ -14,7 +14,13 @@
  */
 import sharp from 'sharp';
 import type { RgbImage } from '../engine/image/index.js';
-import { BLAZEFACE_INPUT, BlazeFaceModel, type RawDetection, weightedNms } from './blazeface.js';
+import {
+  BLAZEFACE_INPUT,
+  BlazeFaceModel,
+  type RawDetection,
+  suppressContained,
+  weightedNms,
+} from './blazeface.js';
 
 /** Smallest face box, in detector pixels, searched for at the finest level. */
 export const MIN_DETECTOR_FACE = 14;
@@ -26,7 +32,7 @@ export const LEVEL_STEP = 3;
 export const DEFAULT_SMALLEST_FACE = 24;
 
 /** Default score threshold. */
-export const DEFAULT_SCORE_THRESHOLD = 0.6;
+export const DEFAULT_SCORE_THRESHOLD = 0.7;
 
 /** A face found in a photo, in photo pixels. */
 export interface DetectedFace {
@@ -150,7 +156,7 @@ export class FaceDetector {
       };
       await Promise.all(this.models.map(worker));
     }
-    return weightedNms(all, 0.3)
+    return suppressContained(weightedNms(all, 0.3))
       .filter((d) => d.box[2] > 0 && d.box[3] > 0)
       .map((d) => ({ box: d.box, score: d.score, keypoints: d.keypoints }));
   }

@@ -1,0 +1,156 @@
+/**
+ * Synthetic whole photos for the photo stage's tests: aligned face crops (whose landmarks are
+ * known from their framing) pasted into a background at known similarity transforms, so the
+ * true landmarks of every face in the photo are known.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { FFHQ_FRAMING, framingTemplate } from '../../gpu-task/src/engine/framing/index.js';
+import type { FaceFraming } from '../../gpu-task/src/engine/framing/index.js';
+import { decodeImageToRgb, type RgbImage } from '../../gpu-task/src/engine/image/index.js';
+import { listCleanFaces } from '../../gpu-task/src/eval/clean-faces.js';
+import {
+  applySimilarity,
+  composeSimilarity,
+  invertSimilarity,
+  pasteFrame,
+  type Similarity,
+} from '../../gpu-task/src/photo/index.js';
+import { sharedDir } from '../engine/fixture-paths.js';
+
+export const hqDir = path.join(sharedDir, 'data', 'hq');
+export const utkTar = path.join(sharedDir, 'data', 'utkface', 'utkface-200.tar');
+export const wholePhotosDir = path.join(sharedDir, 'data', 'whole-photos');
+export const hqPresent = existsSync(hqDir);
+export const utkPresent = existsSync(utkTar);
+
+/** The UTKFace crops' framing (measured; see the default model's manifest). */
+export const UTK_FRAMING: FaceFraming = {
+  name: 'utkface-200',
+  eyeDistance: 0.4025,
+  eyeY: 0.2855,
+  mouthY: 0.6876,
+};
+
+/** An aligned face crop and the framing it has. */
+export interface AlignedFace {
+  image: RgbImage;
+  framing: FaceFraming;
+}
+
+export async function hqFaces(): Promise<AlignedFace[]> {
+  const refs = await listCleanFaces(hqDir);
+  return Promise.all(
+    refs.map(async (ref) => ({
+      image: (await decodeImageToRgb(await ref.read())).image,
+      framing: FFHQ_FRAMING,
+    })),
+  );
+}
+
+export async function utkFaces(count: number, prefix = 'train/'): Promise<AlignedFace[]> {
+  const refs = await listCleanFaces(utkTar, { prefix, limit: count });
+  return Promise.all(
+    refs.map(async (ref) => ({
+      image: (await decodeImageToRgb(await ref.read())).image,
+      framing: UTK_FRAMING,
+    })),
+  );
+}
+
+/** Where to put a face: its centre, its side in the photo, its rotation (radians, clockwise). */
+export interface Placement {
+  face: AlignedFace;
+  cx: number;
+  cy: number;
+  side: number;
+  angle?: number;
+}
+
+/** A face as placed: eyes (image left, right), nose tip, mouth centre, in photo coordinates. */
+export interface PlacedFace {
+  landmarks: [number, number][];
+  /** Distance between the eyes, in photo pixels. */
+  eyeDistance: number;
+  /** Crop pixels -> photo coordinates. */
+  cropToPhoto: Similarity;
+}
+
+/** A quiet background: a diagonal gradient with soft blobs (something for a detector to reject). */
+export function background(width: number, height: number, grey = false): RgbImage {
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      const t = (x / width + y / height) / 2;
+      const wave = 12 * Math.sin(x / 37) * Math.cos(y / 53);
+      data[i] = 90 + 80 * t + wave;
+      data[i + 1] = grey ? data[i]! : 110 + 40 * t + wave;
+      data[i + 2] = grey ? data[i]! : 140 - 50 * t + wave;
+    }
+  }
+  return { data, width, height };
+}
+
+/**
+ * Paste faces into `photo` (in place) and return where their landmarks went.
+ */
+export function placeFaces(photo: RgbImage, placements: readonly Placement[]): PlacedFace[] {
+  return placements.map(({ face, cx, cy, side, angle = 0 }) => {
+    const crop = face.image.width;
+    const s = side / crop;
+    const a = s * Math.cos(angle);
+    const b = s * Math.sin(angle);
+    // crop centre (crop/2, crop/2) -> (cx, cy)
+    const cropToPhoto: Similarity = {
+      a,
+      b,
+      tx: cx - (a * crop) / 2 + (b * crop) / 2,
+      ty: cy - (b * crop) / 2 - (a * crop) / 2,
+    };
+    pasteFrame(photo, face.image, invertSimilarity(cropToPhoto), { erode: 0, feather: 0.03 });
+    const [le, re, nose, ml, mr] = framingTemplate(face.framing);
+    const points = [le, re, nose, [(ml[0] + mr[0]) / 2, (ml[1] + mr[1]) / 2] as const].map(
+      ([x, y]) => applySimilarity(cropToPhoto, [x * crop, y * crop]) as [number, number],
+    );
+    return {
+      landmarks: points,
+      eyeDistance: Math.hypot(points[1]![0] - points[0]![0], points[1]![1] - points[0]![1]),
+      cropToPhoto,
+    };
+  });
+}
+
+export async function encode(image: RgbImage, format: 'png' | 'jpeg' = 'png'): Promise<Uint8Array> {
+  const pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
+  return new Uint8Array(
+    await (format === 'png' ? pipeline.png() : pipeline.jpeg({ quality: 92 })).toBuffer(),
+  );
+}
+
+/** The found face whose eye midpoint is nearest to a placed face's, or undefined beyond `limit`. */
+export function match<T extends { landmarks: [number, number][] }>(
+  placed: PlacedFace,
+  found: readonly T[],
+  limit = 0.5,
+): T | undefined {
+  const mid = (l: [number, number][]): [number, number] => [
+    (l[0]![0] + l[1]![0]) / 2,
+    (l[0]![1] + l[1]![1]) / 2,
+  ];
+  const [px, py] = mid(placed.landmarks);
+  let best: T | undefined;
+  let bestDistance = Infinity;
+  for (const f of found) {
+    const [fx, fy] = mid(f.landmarks);
+    const d = Math.hypot(fx - px, fy - py);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = f;
+    }
+  }
+  return bestDistance <= limit * placed.eyeDistance * 2 ? best : undefined;
+}
+
+export { composeSimilarity };
