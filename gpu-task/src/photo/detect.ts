@@ -87,7 +87,7 @@ export function planPyramid(width: number, height: number, smallestFace: number)
     // crop, a degraded scan) score best here. Only large faces count at these levels.
     { scale: coarsest / 4, minBox: BLAZEFACE_INPUT / 4 / 3, maxBox: Infinity, wholePhoto: true },
     { scale: coarsest / 2, minBox: BLAZEFACE_INPUT / 2 / 4, maxBox: Infinity, wholePhoto: true },
-    { scale: coarsest, minBox: 0, maxBox: Infinity, wholePhoto: true },
+    { scale: coarsest, minBox: 0, maxBox: Infinity },
   ];
   // Faces at least MIN_DETECTOR_FACE px at a coarser level are found there; a finer level covers
   // what lies below, with a margin so a face between two levels is seen by both (NMS merges them).

@@ -45,6 +45,7 @@ export type {
   PhotoOptions,
   PreparedFace,
   PreparedPhoto,
+  UpscaledBackground,
 } from './pipeline.js';
 export { matchLowFrequencies, refineFace } from './refine.js';
 export type { RefineOptions } from './refine.js';
@@ -66,5 +67,5 @@ export type {
   SkipReason,
   UpscaleFactor,
 } from './types.js';
-export { DEFAULT_PASTE_MASK, pasteFrame, warpToFrame } from './warp.js';
+export { DEFAULT_PASTE_MASK, pasteFrame, resizeCubic, warpToFrame } from './warp.js';
 export type { PasteMask } from './warp.js';

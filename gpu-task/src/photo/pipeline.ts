@@ -32,7 +32,7 @@ import {
 } from './types.js';
 import { encodePhoto } from './encode.js';
 import { refineFace } from './refine.js';
-import { pasteFrame, warpToFrame } from './warp.js';
+import { pasteFrame, resizeCubic, warpToFrame } from './warp.js';
 
 /** Largest paste side: beyond it the restored face (128-512 px) would only be interpolated. */
 export const MAX_PASTE_SIDE = 1024;
@@ -126,9 +126,13 @@ export function toPixels(toUnit: Similarity, side: number): Similarity {
   return { a: toUnit.a * side, b: toUnit.b * side, tx: toUnit.tx * side, ty: toUnit.ty * side };
 }
 
-/** Resize an RGB image with sharp (Lanczos down, cubic up). */
+/**
+ * Resize an RGB image on pixel centres: Lanczos-3 through sharp to reduce (antialiased), our
+ * own cubic to enlarge (see resizeCubic: libvips' enlargement is offset by half a pixel).
+ */
 export async function resizeRgb(image: RgbImage, width: number, height: number): Promise<RgbImage> {
   if (image.width === width && image.height === height) return image;
+  if (width >= image.width && height >= image.height) return resizeCubic(image, width, height);
   const { data, info } = await sharp(image.data, {
     raw: { width: image.width, height: image.height, channels: 3 },
   })
@@ -182,8 +186,11 @@ export async function preparePhoto(
   if (upscale !== wanted) warnings.push('upscale_capped');
 
   const detectStart = performance.now();
-  // The pyramid reaches DEFAULT_SMALLEST_FACE, or only `minFace` when that is larger (faster).
-  const found = await detector.detect(image, { smallestFace: Math.max(DEFAULT_SMALLEST_FACE, minFace) });
+  // The pyramid reaches DEFAULT_SMALLEST_FACE whatever `minFace` says, so faces below it are
+  // still found and reported as skipped; a smaller `minFace` (down to 16 px) searches further.
+  const smallestFace =
+    minFace > 0 && minFace < DEFAULT_SMALLEST_FACE ? Math.max(16, minFace) : DEFAULT_SMALLEST_FACE;
+  const found = await detector.detect(image, { smallestFace });
   const detectMs = performance.now() - detectStart;
   const bySize = [...found].sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
   const faces: PreparedFace[] = [];
@@ -201,14 +208,31 @@ export async function preparePhoto(
   return { decoded, upscale, faces, skippedFaces, warnings, decodeMs, detectMs };
 }
 
+/** A background enlarged by a BackgroundUpscaler. */
+export interface UpscaledBackground {
+  image: RgbImage;
+  /**
+   * Where input content lands: output coordinate = factor x input coordinate + offset (both
+   * continuous, pixel i covering [i, i + 1)), so faces are pasted exactly over their background.
+   */
+  offset: number;
+}
+
 /**
  * Where a learned background upsampler would plug in: the whole photo enlarged by `factor`.
  * The default is Lanczos-3 through sharp.
  */
-export type BackgroundUpscaler = (image: RgbImage, factor: number) => Promise<RgbImage>;
+export type BackgroundUpscaler = (image: RgbImage, factor: number) => Promise<UpscaledBackground>;
+
+/**
+ * libvips enlarges on pixel corners (output pixel i samples input i / factor), which moves the
+ * content by half an output pixel against a centre-aligned enlargement, for every kernel and
+ * factor; faces are pasted with the same offset (test/photo/restore-photos.test.ts checks it).
+ */
+const LIBVIPS_UPSCALE_OFFSET = 0.5;
 
 export const lanczosBackground: BackgroundUpscaler = async (image, factor) => {
-  if (factor === 1) return { ...image, data: image.data.slice() };
+  if (factor === 1) return { image: { ...image, data: image.data.slice() }, offset: 0 };
   const { data, info } = await sharp(image.data, {
     raw: { width: image.width, height: image.height, channels: 3 },
   })
@@ -216,9 +240,12 @@ export const lanczosBackground: BackgroundUpscaler = async (image, factor) => {
     .raw()
     .toBuffer({ resolveWithObject: true });
   return {
-    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    width: info.width,
-    height: info.height,
+    image: {
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      width: info.width,
+      height: info.height,
+    },
+    offset: LIBVIPS_UPSCALE_OFFSET,
   };
 };
 
@@ -233,8 +260,8 @@ export async function pasteFaces(
   faces: readonly { face: PreparedFace; restored: RgbImage }[],
   background: BackgroundUpscaler = lanczosBackground,
 ): Promise<RgbImage> {
-  const out = await background(photo, upscale);
-  const outputToInput: Similarity = { a: 1 / upscale, b: 0, tx: 0, ty: 0 };
+  const { image: out, offset } = await background(photo, upscale);
+  const outputToInput: Similarity = { a: 1 / upscale, b: 0, tx: -offset / upscale, ty: -offset / upscale };
   for (const { face, restored } of faces) {
     const toFrame = composeSimilarity(toPixels(face.toUnit, restored.width), outputToInput);
     pasteFrame(out, restored, toFrame);

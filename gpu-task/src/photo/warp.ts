@@ -168,3 +168,28 @@ export function pasteFrame(
     }
   }
 }
+
+/**
+ * Resize with the cubic kernel on pixel centres (pixel i of the output samples the input at
+ * (i + 0.5) · in / out - 0.5). Used to enlarge restored faces: libvips' upsampling maps pixel
+ * corners instead and would move a face by half an output pixel.
+ */
+export function resizeCubic(image: RgbImage, width: number, height: number): RgbImage {
+  const out = new Uint8Array(width * height * 3);
+  const wx = new Float64Array(4);
+  const wy = new Float64Array(4);
+  const px = new Float64Array(3);
+  const sx = image.width / width;
+  const sy = image.height / height;
+  for (let y = 0; y < height; y++) {
+    const iy = (y + 0.5) * sy - 0.5;
+    for (let x = 0; x < width; x++) {
+      sampleCubic(image, (x + 0.5) * sx - 0.5, iy, wx, wy, px);
+      const o = (y * width + x) * 3;
+      out[o] = clamp8(px[0]!);
+      out[o + 1] = clamp8(px[1]!);
+      out[o + 2] = clamp8(px[2]!);
+    }
+  }
+  return { data: out, width, height };
+}
