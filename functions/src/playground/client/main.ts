@@ -94,12 +94,15 @@ function choosePhoto(file: File | undefined): void {
   photoName.textContent = file ? `${file.name || 'photo'} (${formatBytes(file.size)})` : '';
 }
 photoInput.addEventListener('change', () => choosePhoto(photoInput.files?.[0]));
-dropZone.addEventListener('dragover', (event) => {
+// A photo dropped anywhere is taken (the browser would otherwise open it and leave the page).
+window.addEventListener('dragover', (event) => {
   event.preventDefault();
   dropZone.classList.add('over');
 });
-dropZone.addEventListener('dragleave', () => dropZone.classList.remove('over'));
-dropZone.addEventListener('drop', (event) => {
+window.addEventListener('dragleave', (event) => {
+  if (event.relatedTarget === null) dropZone.classList.remove('over');
+});
+window.addEventListener('drop', (event) => {
   event.preventDefault();
   dropZone.classList.remove('over');
   const file = event.dataTransfer?.files[0];
