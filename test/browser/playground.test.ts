@@ -293,6 +293,30 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     await page.close();
   });
 
+  it.skipIf(!existsSync(WHOLE_PHOTO))('cancels a running job from the page', async () => {
+    // Prepare
+    const page = await openPage(1024, 800);
+    await setKey(page);
+    await page.getByLabel(/^Photo/).setInputFiles(WHOLE_PHOTO);
+    await page.getByRole('button', { name: 'Restore' }).click();
+    await expect
+      .poll(() => page.locator('#progress-text').textContent(), { timeout: 120_000 })
+      .toMatch(STEP_LINE);
+
+    // Act
+    await page.getByRole('button', { name: 'Cancel job' }).click();
+    await page.waitForFunction(() => document.body.dataset.state !== 'working', undefined, {
+      timeout: 60_000,
+    });
+
+    // Assess
+    expect(await page.evaluate(() => document.body.dataset.state)).toBe('failed');
+    expect(await page.locator('#error-code').textContent()).toBe('canceled');
+    expect(await page.locator('#error-title').textContent()).toBe('Canceled');
+    expect(await page.getByRole('button', { name: 'Cancel job' }).isVisible()).toBe(false);
+    await page.close();
+  });
+
   it('at 375 px, shows the code and message of a failed job (a text file named .jpg), polling when events are blocked', async () => {
     // Prepare
     const fake = path.join(dataDir, 'not-a-photo.jpg');

@@ -69,10 +69,11 @@ export function playgroundHtml(config: PlaygroundPageConfig): string {
     <p id="progress-text" class="status" role="status" aria-live="polite"></p>
     <progress id="progress-bar" max="1" value="0" aria-labelledby="progress-text"></progress>
     <p id="job-id" class="help"></p>
+    <button type="button" id="cancel-job" class="secondary" hidden>Cancel job</button>
   </section>
 
   <section id="error-section" class="card error" role="alert" hidden>
-    <h2>Failed</h2>
+    <h2 id="error-title">Failed</h2>
     <p><code id="error-code"></code> <span id="error-message"></span></p>
   </section>
 

@@ -130,6 +130,15 @@ export class PlaygroundApi {
     return (await response.json()) as PlaygroundJob;
   }
 
+  /** `POST /v1/jobs/{id}/cancel`: a running job stops between sampler steps. */
+  async cancelJob(id: string): Promise<void> {
+    const response = await fetch(`${this.baseUrl}/v1/jobs/${encodeURIComponent(id)}/cancel`, {
+      method: 'POST',
+      headers: this.authHeaders(),
+    });
+    if (!response.ok) throw await errorFrom(response, 'POST /v1/jobs/{id}/cancel');
+  }
+
   /** Checks the key with `GET /v1/tenant`; returns the tenant's name. */
   async whoAmI(): Promise<string> {
     const response = await fetch(`${this.baseUrl}/v1/tenant`, { headers: this.authHeaders() });

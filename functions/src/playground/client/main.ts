@@ -25,6 +25,7 @@ const progressSection = byId('progress-section', HTMLElement);
 const progressText = byId('progress-text', HTMLElement);
 const progressBar = byId('progress-bar', HTMLProgressElement);
 const jobIdText = byId('job-id', HTMLElement);
+const cancelButton = byId('cancel-job', HTMLButtonElement);
 const errorSection = byId('error-section', HTMLElement);
 const resultSection = byId('result-section', HTMLElement);
 const leftImage = byId('left-image', HTMLSelectElement);
@@ -53,6 +54,7 @@ let objectUrls: string[] = [];
 function setState(state: 'idle' | 'working' | 'succeeded' | 'failed'): void {
   document.body.dataset.state = state;
   submitButton.disabled = state === 'working';
+  if (state !== 'working') cancelButton.hidden = true;
 }
 
 function currentKey(): string {
@@ -128,7 +130,8 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function showError(code: string, message: string): void {
+function showError(code: string, message: string, title = 'Failed'): void {
+  byId('error-title', HTMLElement).textContent = title;
   // A determinate, empty bar: nothing is running any more.
   progressBar.max = 1;
   progressBar.value = 0;
@@ -234,6 +237,16 @@ async function run(): Promise<void> {
   try {
     const created = await api.createJob(options?.body() ?? {});
     jobIdText.textContent = `Job ${created.id}`;
+    // The watch below ends with the job.canceled event; the button only asks.
+    cancelButton.hidden = false;
+    cancelButton.disabled = false;
+    cancelButton.onclick = () => {
+      cancelButton.disabled = true;
+      api.cancelJob(created.id).catch((error: unknown) => {
+        cancelButton.disabled = false;
+        progressText.textContent = `Could not cancel: ${describe(error)}`;
+      });
+    };
     if (!created.upload) throw new ApiError('no_upload_form', 'the API returned no upload form', 500);
     showProgress({ status: 'created', via: 'poll' });
     await api.upload(created.upload, input);
@@ -243,7 +256,7 @@ async function run(): Promise<void> {
       renderFigures(figures, job);
       const error = job.error ?? { code: job.status, message: `the job ended ${job.status}` };
       progressText.textContent = `Job ${job.status}.`;
-      return showError(error.code, error.message);
+      return showError(error.code, error.message, job.status === 'canceled' ? 'Canceled' : 'Failed');
     }
     progressText.textContent = 'Done.';
     progressBar.max = 1;
