@@ -7,8 +7,8 @@
  * Routes (see `GET /openapi.json` for the schemas):
  * - `GET /healthz`, `GET /openapi.json` (no auth);
  * - `POST /v1/jobs`, `GET /v1/jobs`, `GET|DELETE /v1/jobs/{id}`, `POST /v1/jobs/{id}/start`,
- *   `POST /v1/jobs/{id}/cancel`, `POST /v1/jobs/{id}/webhook/redeliver`, `GET /v1/usage`,
- *   `GET /v1/tenant` (Bearer API key);
+ *   `POST /v1/jobs/{id}/upload`, `POST /v1/jobs/{id}/cancel`, `POST /v1/jobs/{id}/webhook/redeliver`,
+ *   `GET /v1/usage`, `GET /v1/tenant` (Bearer API key);
  * - `GET /v1/jobs/{id}/events` (server-sent events; see routes/job-events.ts);
  * - `GET /` and `/playground`: the web playground (see playground/routes.ts);
  * - local mode only: `POST /local-upload`, `GET /local-download` (signed forms and links).
@@ -42,7 +42,8 @@ import { systemRoutes } from './routes/system.js';
 import { Dispatcher } from './services/dispatch.js';
 import { JobService } from './services/jobs.js';
 import { JobWebhooks, type JobNotifier } from '../../shared/src/webhook-delivery.js';
-import { UPLOAD_CONTENT_TYPES } from './services/uploads.js';
+import { CreatedJobExpiry, DEFAULT_CREATED_JOB_TTL_SECONDS } from './services/expiry.js';
+import { DEFAULT_IMAGE_GEOMETRY_LIMITS, UPLOAD_CONTENT_TYPES } from './services/uploads.js';
 
 /** The ports the API uses (a subset of {@link Services}). */
 export type AppServices = Pick<
@@ -58,7 +59,10 @@ export type AppServices = Pick<
   | 'webhookTargets'
 > & {
   /** Local mode: enables `/local-upload` and `/local-download`, verified with this store's secret. */
-  localBlobs?: Pick<FilesystemBlobStore, 'verifyUploadForm' | 'verifyDownloadUrl'>;
+  localBlobs?: Pick<
+    FilesystemBlobStore,
+    'verifyUploadForm' | 'verifyDownloadUrl' | 'importFile' | 'uploadTempDir'
+  >;
 };
 
 export interface AppOptions {
@@ -81,6 +85,10 @@ export interface AppOptions {
   jobEvents?: Pick<JobEventRoutesOptions, 'pollIntervalMs' | 'maxStreamMs' | 'keepAliveMs'>;
   /** Origins of the storage the browser talks to (presigned uploads, output links), for the playground's CSP. */
   storageOrigins?: readonly string[];
+  /** Jobs left `created` this long expire (`DR2E_CREATED_JOB_TTL_SECONDS`, default 24 h). */
+  createdJobTtlSeconds: number;
+  /** Longest accepted aspect ratio of an input (`DR2E_MAX_ASPECT_RATIO`, default 4). */
+  maxAspectRatio: number;
 }
 
 /** Defaults for everything not taken from the configuration. */
@@ -95,6 +103,8 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   version: '0.1.0',
   logger: silentLogger,
   accessLog: true,
+  createdJobTtlSeconds: DEFAULT_CREATED_JOB_TTL_SECONDS,
+  maxAspectRatio: DEFAULT_IMAGE_GEOMETRY_LIMITS.maxAspectRatio,
 };
 
 /** App options from the runtime configuration (limits, TTLs, mode), plus `extra`. */
@@ -110,6 +120,8 @@ export function appOptionsFromConfig(
     ...(config.DR2E_MODE === 'aws' && config.DR2E_BUCKET
       ? { storageOrigins: s3BucketOrigins(config.DR2E_BUCKET, config.AWS_REGION) }
       : {}),
+    createdJobTtlSeconds: config.DR2E_CREATED_JOB_TTL_SECONDS,
+    maxAspectRatio: config.DR2E_MAX_ASPECT_RATIO,
     ...extra,
   };
 }
@@ -139,14 +151,32 @@ export function createJobWebhooks(services: AppServices, options: Pick<AppOption
  */
 export function createDispatcher(services: AppServices, options: Partial<AppOptions> = {}): Dispatcher {
   const resolved = { ...DEFAULT_APP_OPTIONS, ...options };
+  const notifier = resolved.notifier ?? createJobWebhooks(services, resolved);
   return new Dispatcher({
     blobs: services.blobs,
     jobs: services.jobs,
     queue: services.queue,
     clock: services.clock,
     maxUploadBytes: resolved.uploadMaxBytes,
-    notifier: resolved.notifier ?? createJobWebhooks(services, resolved),
+    imageGeometry: { ...DEFAULT_IMAGE_GEOMETRY_LIMITS, maxAspectRatio: resolved.maxAspectRatio },
+    expiry: createExpiry(services, { ...resolved, notifier }),
+    notifier,
     logger: resolved.logger.child({ component: 'dispatcher' }),
+  });
+}
+
+/** Expiry of jobs left `created` (used by the API, the dispatcher and the local sweep). */
+export function createExpiry(
+  services: AppServices,
+  options: Pick<AppOptions, 'createdJobTtlSeconds' | 'logger'> & { notifier: JobNotifier },
+): CreatedJobExpiry {
+  return new CreatedJobExpiry({
+    jobs: services.jobs,
+    blobs: services.blobs,
+    clock: services.clock,
+    notifier: options.notifier,
+    ttlSeconds: options.createdJobTtlSeconds,
+    logger: options.logger.child({ component: 'expiry' }),
   });
 }
 
@@ -157,7 +187,9 @@ export function createApp(services: AppServices, options: Partial<AppOptions> = 
   const webhooks = createJobWebhooks(services, resolved);
   const notifier = resolved.notifier ?? webhooks;
   const dispatcher = createDispatcher(services, { ...resolved, notifier });
+  const expiry = createExpiry(services, { ...resolved, notifier });
   const jobService = new JobService({
+    expiry,
     blobs: services.blobs,
     jobs: services.jobs,
     clock: services.clock,

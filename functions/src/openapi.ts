@@ -233,6 +233,24 @@ export function buildOpenApiDocument(
           },
         },
       },
+      '/v1/jobs/{id}/upload': {
+        post: {
+          operationId: 'newUploadForm',
+          summary: 'A new upload form for a job still waiting for its input (e.g. the first form expired)',
+          description:
+            'Each form has its own storage key. The first upload that arrives (through any form still valid) ' +
+            "becomes the job's input; uploads arriving after that are deleted and never change what runs. " +
+            'Jobs left `created` expire (status `canceled`, error `upload_expired`) after ' +
+            '`DR2E_CREATED_JOB_TTL_SECONDS` (default 24 h).',
+          parameters: [jobIdParameter],
+          responses: {
+            '200': { description: 'A fresh form.', content: json('CreateJobResponse') },
+            '404': error('No such job.'),
+            '409': error('`upload_closed`: the job accepted an input already, finished, or expired.'),
+            ...standardErrors,
+          },
+        },
+      },
       '/v1/jobs/{id}/cancel': {
         post: {
           operationId: 'cancelJob',

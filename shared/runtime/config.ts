@@ -21,6 +21,8 @@
  * | `DR2E_UPLOAD_MAX_BYTES` | API | 26214400 (25 MiB) |
  * | `DR2E_UPLOAD_URL_TTL_SECONDS` | API | 900 |
  * | `DR2E_DOWNLOAD_URL_TTL_SECONDS` | API | 3600 |
+ * | `DR2E_CREATED_JOB_TTL_SECONDS` | API: jobs left `created` (no upload) expire after this | 86400 (24 h) |
+ * | `DR2E_MAX_ASPECT_RATIO` | API: longest input aspect ratio accepted at dispatch | 4 |
  * | `DR2E_WEBHOOK_ALLOW_HOSTS` | API, worker: hosts exempt from the private-address guard | empty |
  * | `DR2E_WEBHOOK_TIMEOUT_MS` | webhook delivery: deadline of one attempt | 5000 |
  * | `DR2E_MAX_RECEIVES` | queue (local) and worker | 3 |
@@ -66,6 +68,8 @@ export const RuntimeConfigSchema = z.object({
   DR2E_UPLOAD_MAX_BYTES: positiveInt(25 * 1024 * 1024),
   DR2E_UPLOAD_URL_TTL_SECONDS: positiveInt(900),
   DR2E_DOWNLOAD_URL_TTL_SECONDS: positiveInt(3600),
+  DR2E_CREATED_JOB_TTL_SECONDS: positiveInt(24 * 3600),
+  DR2E_MAX_ASPECT_RATIO: z.coerce.number().min(1).default(4),
   DR2E_WEBHOOK_ALLOW_HOSTS: csv,
   DR2E_WEBHOOK_TIMEOUT_MS: positiveInt(5000),
   DR2E_MAX_RECEIVES: positiveInt(3),

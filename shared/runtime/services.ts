@@ -4,8 +4,9 @@
  * same stores the same way.
  *
  * - `local`: everything under `DR2E_DATA_DIR` (`blobs/`, `jobs/`, `queues/`, `usage/`,
- *   `tenants.json`, `signing-secret`, `local-api-key`). Each key in `DR2E_API_KEYS` is a tenant
- *   (id `local-<first 12 hex of sha256(key)>`, stable across restarts) whose webhook secret is
+ *   `tenants.json`, `signing-secret`, `tenant-id-secret`, `local-api-key`). Each key in
+ *   `DR2E_API_KEYS` is a tenant (id `local-<16 hex of HMAC(tenant-id-secret, key)>`, stable
+ *   across restarts) whose webhook secret is
  *   generated once and kept in `tenants.json`. With no keys set, one key is generated, kept in
  *   `local-api-key` and returned as `generatedApiKey` so the server can print it.
  * - `aws`: S3 (`DR2E_BUCKET`: inputs and outputs under `tenants/`, job records under
@@ -41,7 +42,7 @@ import {
 } from '../adapters/node/guarded-webhook-sender.js';
 import { generateApiKey, hashApiKey } from '../src/api-keys.js';
 import { systemClock, type Clock } from '../src/clock.js';
-import { randomBytes, sha256Hex, toBase64Url } from '../src/encoding.js';
+import { hmacSha256, randomBytes, toBase64Url, toHex, utf8Encode } from '../src/encoding.js';
 import type { BlobStore } from '../src/ports/blob-store.js';
 import type { JobQueue } from '../src/ports/job-queue.js';
 import type { JobStore } from '../src/ports/job-store.js';
@@ -223,9 +224,14 @@ const LocalTenantsFileSchema = z.object({
   webhookSecrets: z.record(z.string(), z.string().startsWith(WEBHOOK_SECRET_PREFIX)),
 });
 
-/** Id of the local tenant owning an API key: stable for the key, reveals nothing usable. */
-export async function localTenantId(apiKey: string): Promise<string> {
-  return `local-${(await sha256Hex(apiKey)).slice(0, 12)}`;
+/**
+ * Id of the local tenant owning an API key: a keyed hash (HMAC-SHA256 under the data dir's
+ * `tenant-id-secret`), stable for the key and the data dir. A plain hash would let anyone who
+ * sees an id (logs, blob paths) test guessed keys offline; without the secret they cannot.
+ */
+export async function localTenantId(apiKey: string, secret: string): Promise<string> {
+  const mac = await hmacSha256(utf8Encode(secret), `dr2e-local-tenant-id-v1\n${apiKey}`);
+  return `local-${toHex(mac).slice(0, 16)}`;
 }
 
 async function loadLocalTenants(
@@ -238,6 +244,9 @@ async function loadLocalTenants(
     generatedApiKey = await readOrCreateSecretFile(dataDir, 'local-api-key', () => generateApiKey());
     keys = [generatedApiKey];
   }
+  const idSecret = await readOrCreateSecretFile(dataDir, 'tenant-id-secret', () =>
+    toBase64Url(randomBytes(32)),
+  );
   const tenantsFile = path.join(dataDir, 'tenants.json');
   const records = await withLock(path.join(dataDir, '.tenants.lock'), async () => {
     let stored: z.infer<typeof LocalTenantsFileSchema> = { webhookSecrets: {} };
@@ -253,7 +262,7 @@ async function loadLocalTenants(
     let changed = false;
     const built: TenantRecord[] = [];
     for (const [index, key] of keys.entries()) {
-      const id = await localTenantId(key);
+      const id = await localTenantId(key, idSecret);
       let webhookSecret = stored.webhookSecrets[id];
       if (!webhookSecret) {
         webhookSecret = generateWebhookSecret();

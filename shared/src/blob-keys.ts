@@ -2,7 +2,9 @@
  * Blob key rules and layout. Every adapter checks keys with {@link assertSafeBlobKey}, so a key
  * built from user data can never escape the store's root (`../`) or hit odd S3 corners.
  */
+import { randomBytes } from './encoding.js';
 import { ValidationError } from './errors.js';
+import { isJobId } from './ids.js';
 import type { CreateUploadFormOptions } from './ports/blob-store.js';
 import type { OutputFormat } from './schemas.js';
 
@@ -29,20 +31,56 @@ function segment(value: string): string {
   return value;
 }
 
+/** Form and copy tokens: 26 characters of Crockford base32 (from {@link newBlobToken}). */
+const TOKEN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
 /**
  * Where each file of a job lives. All of a job's files share the prefix `jobPrefix`, so
  * deleting a job's data is one prefix.
  *
- * @example blobKeys.input('acme', 'job_01J...') === 'tenants/acme/jobs/job_01J.../input'
+ * One input per job: every upload form gets its own key (`upload`, a fresh token per form),
+ * and the dispatcher copies the upload it accepts to a key no form can write (`acceptedInput`),
+ * which is what the worker reads. A late or second upload therefore lands on a form key, never
+ * on the worker's input; the dispatcher deletes it.
+ *
+ * @example blobKeys.upload('acme', 'job_01J...', '01J...') === 'tenants/acme/jobs/job_01J.../uploads/01J.../input'
  */
 export const blobKeys = {
   jobPrefix: (tenantId: string, jobId: string): string =>
     `tenants/${segment(tenantId)}/jobs/${segment(jobId)}/`,
+  /** The single upload key of jobs created before per-form keys (still accepted while `created`). */
   input: (tenantId: string, jobId: string): string => `${blobKeys.jobPrefix(tenantId, jobId)}input`,
+  /** Key of one upload form; ends in `/input` so the bucket's upload event filter matches it. */
+  upload: (tenantId: string, jobId: string, token: string): string =>
+    `${blobKeys.jobPrefix(tenantId, jobId)}uploads/${checkedToken(token)}/input`,
+  /** The dispatcher's copy of an accepted upload: what the worker reads. No form can write it. */
+  acceptedInput: (tenantId: string, jobId: string, token: string): string =>
+    `${blobKeys.jobPrefix(tenantId, jobId)}accepted-${checkedToken(token)}`,
   restored: (tenantId: string, jobId: string, format: OutputFormat): string =>
     `${blobKeys.jobPrefix(tenantId, jobId)}restored.${format === 'jpeg' ? 'jpg' : format}`,
   dr2: (tenantId: string, jobId: string): string => `${blobKeys.jobPrefix(tenantId, jobId)}dr2.png`,
 };
+
+function checkedToken(token: string): string {
+  if (!TOKEN.test(token)) throw new ValidationError(`not a blob token: ${token.slice(0, 40)}`);
+  return token;
+}
+
+/** A fresh random token for {@link blobKeys.upload} / {@link blobKeys.acceptedInput}. */
+export function newBlobToken(): string {
+  const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+  let token = '';
+  for (const byte of randomBytes(26)) token += alphabet[byte & 31];
+  return token;
+}
+
+/** The job an upload key belongs to (form key or the legacy single key), else undefined. */
+export function parseUploadKey(key: string): { tenantId: string; jobId: string } | undefined {
+  const match = /^tenants\/([^/]+)\/jobs\/([^/]+)\/(?:uploads\/([^/]+)\/)?input$/.exec(key);
+  if (!match?.[1] || !match[2] || !isJobId(match[2])) return undefined;
+  if (match[3] !== undefined && !TOKEN.test(match[3])) return undefined;
+  return { tenantId: match[1], jobId: match[2] };
+}
 
 /**
  * Argument checks of `BlobStore.createUploadForm`, shared by every adapter.

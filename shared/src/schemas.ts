@@ -141,6 +141,25 @@ function checkSchedule(value: ScheduleFields, ctx: z.RefinementCtx): void {
 }
 
 /**
+ * Rules only a new request must meet (stored jobs created before them must still parse):
+ * with `omega` left out the engine derives it as `min(steps - 1, tau + offset(n))` with an
+ * offset of at least 1, and sampling needs `tau < omega <= steps - 1`. So `tau` must leave
+ * room for one step: `tau <= steps - 2`. `{ "n": 4, "tau": 99 }` (steps 100) can never run.
+ */
+function checkRunnableSchedule(value: ScheduleFields, ctx: z.RefinementCtx): void {
+  if (value.tau !== undefined && value.omega === undefined && value.tau >= value.steps - 1) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['tau'],
+      message:
+        `tau ${value.tau} leaves no room for omega: omega, derived as min(steps - 1, tau + offset(n)) ` +
+        `when not given, must be greater than tau and less than steps (${value.steps}); ` +
+        `use tau <= ${value.steps - 2}, or more steps`,
+    });
+  }
+}
+
+/**
  * Body of `POST /jobs`. The schedule is a `preset`, or explicit `n` and `tau` (and optional
  * `omega`), or neither (the model's default preset). Unknown fields are refused so typos
  * (`Tau`) do not silently fall back to defaults.
@@ -158,7 +177,10 @@ export const CreateJobRequestSchema = z
     output: OutputOptionsSchema.default({ format: 'png', keepDr2: false }),
     webhook: WebhookConfigSchema.optional(),
   })
-  .superRefine(checkSchedule);
+  .superRefine((value, ctx) => {
+    checkSchedule(value, ctx);
+    checkRunnableSchedule(value, ctx);
+  });
 export type CreateJobRequest = z.infer<typeof CreateJobRequestSchema>;
 /** What a client may send (defaults not yet applied). */
 export type CreateJobRequestInput = z.input<typeof CreateJobRequestSchema>;
@@ -182,9 +204,14 @@ export const IdempotencyKeySchema = z
 
 export const JobIdSchema = z.string().regex(JOB_ID_PATTERN, { message: 'not a job id' });
 
-/** Where the uploaded input lives and what was uploaded. */
+/**
+ * Where the input lives and what was uploaded. While the job is `created`, `key` is the key of
+ * its latest upload form; once the dispatcher accepts an upload, `key` is the dispatcher's copy
+ * (what the worker reads) and `uploadKey` the form key it came from.
+ */
 export const JobInputSchema = z.strictObject({
   key: z.string().min(1),
+  uploadKey: z.string().min(1).optional(),
   contentType: z.string().optional(),
   bytes: z.int().min(0).optional(),
 });

@@ -11,7 +11,6 @@ import { blobKeys } from '../../shared/src/blob-keys.js';
 import { mutateJob, transitionJob } from '../../shared/src/job.js';
 import type { JobStore } from '../../shared/src/ports/job-store.js';
 import { verifyWebhook } from '../../shared/src/webhooks.js';
-import { localTenantId } from '../../shared/runtime/services.js';
 import { createWebhookDeliveryLoop } from '../../shared/runtime/webhook-consumer.js';
 import { silentLogger } from '../../functions/src/log.js';
 import { json, KEY_A, KEY_B, localHarness, pngBytes, uploadFormData, type LocalHarness } from './helpers.js';
@@ -21,7 +20,7 @@ let tenantA: string;
 
 beforeEach(async () => {
   h = await localHarness();
-  tenantA = await localTenantId(KEY_A);
+  tenantA = (await h.services.tenants.authenticate(KEY_A))?.id ?? '';
 });
 
 afterEach(async () => {
@@ -547,7 +546,13 @@ describe('GET /v1/usage', () => {
     await record(ids[0] ?? '', tenantA, '2025-01-10T00:00:00Z', 1, 2.5);
     await record(ids[1] ?? '', tenantA, '2025-01-31T23:00:00Z', 1, 1.25);
     await record(ids[2] ?? '', tenantA, '2025-02-01T00:00:00Z', 1, 9);
-    await record(ids[2] ?? '', await localTenantId(KEY_B), '2025-01-15T00:00:00Z', 4, 4);
+    await record(
+      ids[2] ?? '',
+      (await h.services.tenants.authenticate(KEY_B))?.id ?? '',
+      '2025-01-15T00:00:00Z',
+      4,
+      4,
+    );
     // Act
     const response = await h.call('GET', '/v1/usage?from=2025-01-01&to=2025-02-01');
     // Assess

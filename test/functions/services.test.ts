@@ -29,7 +29,15 @@ describe('createServices (local)', () => {
     expect(first.generatedApiKey).toMatch(/^dr2e_sk_/);
     expect(second.generatedApiKey).toBe(first.generatedApiKey);
     const tenant = await second.tenants.authenticate(first.generatedApiKey ?? '');
-    expect(tenant?.id).toBe(await localTenantId(first.generatedApiKey ?? ''));
+    expect(tenant?.id).toMatch(/^local-[0-9a-f]{16}$/);
+    // A keyed hash: the id is not derived from the key alone.
+    expect(tenant?.id).toBe(
+      await localTenantId(
+        first.generatedApiKey ?? '',
+        (await readFile(path.join(dir, 'tenant-id-secret'), 'utf8')).trim(),
+      ),
+    );
+    expect(tenant?.id).not.toBe(await localTenantId(first.generatedApiKey ?? '', 'another-secret-of-length'));
     expect((await stat(path.join(dir, 'local-api-key'))).mode & 0o077).toBe(0);
     expect(await readFile(path.join(dir, 'tenants.json'), 'utf8')).not.toContain(first.generatedApiKey ?? '');
   });

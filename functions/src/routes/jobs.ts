@@ -69,6 +69,11 @@ export function jobRoutes(options: JobRoutesOptions): Hono<{ Variables: AuthVari
     return c.json(await view(job), queuedNow ? 202 : 200);
   });
 
+  routes.post('/:id/upload', async (c) => {
+    const { job, upload } = await jobService.newUploadForm(c.var.tenant.id, c.req.param('id'));
+    return c.json({ id: job.id, status: job.status, upload });
+  });
+
   routes.post('/:id/cancel', async (c) =>
     c.json(await view(await jobService.cancel(c.var.tenant.id, c.req.param('id')))),
   );

@@ -2,20 +2,26 @@
  * The storage routes of local mode, standing in for S3's presigned POST and GET:
  *
  * - `POST /local-upload`: the multipart form an upload form describes (`fields`, then `file`
- *   last). The body is capped BEFORE parsing (declared length, then a counting stream) at the
- *   upload limit plus room for the form fields. The signed form is then verified (signature,
- *   expiry, size, content type: 403/413/415 like S3), the file stored, and the job dispatched,
- *   as an S3 event would. 204 on success. An empty file is refused (`400 empty_upload`, as S3's
- *   `content-length-range` starting at 1 refuses it) and, since no object event will follow,
- *   the job fails with `empty_upload` at once. Text or other non-images are stored (the form
- *   cannot see inside the file) and their job fails in the dispatcher (`not_an_image`).
+ *   last). Streamed: the signed fields come first and are verified (signature in its canonical
+ *   encoding, expiry, content type: 403/415 like S3) BEFORE any byte of the file is read; an
+ *   upload to a job that no longer waits for one is refused (409 `upload_closed`) at that point
+ *   too. The file then streams to a temp file under the blob root with the signed size cap
+ *   (413 as soon as it is exceeded) and is renamed into place, so memory per upload stays at a
+ *   few chunks. At most `maxConcurrentUploads` run at once; more answer 503 `too_many_uploads`
+ *   with `Retry-After` (S3 answers 503 SlowDown the same way). 204 on success, then the job is
+ *   dispatched as an S3 event would. An empty file is refused (`400 empty_upload`, as S3's
+ *   `content-length-range` starting at 1 refuses it) and its job fails with `empty_upload`.
  * - `GET /local-download?key&expires&signature`: a signed, expiring link to a stored object.
  */
+import { createHash } from 'node:crypto';
+import { mkdir, open, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { Hono } from 'hono';
 import type { FilesystemBlobStore } from '../../../shared/adapters/local/fs-blob-store.js';
-import { NotFoundError, ValidationError } from '../../../shared/src/errors.js';
+import { toHex, randomBytes } from '../../../shared/src/encoding.js';
+import { NotFoundError, PayloadTooLargeError, ValidationError } from '../../../shared/src/errors.js';
 import type { BlobStore } from '../../../shared/src/ports/blob-store.js';
-import { readBodyWithLimit } from '../http/body.js';
+import { boundaryOf, MultipartStream } from '../http/multipart-stream.js';
 import { ApiError, WrongContentTypeError } from '../http/errors.js';
 import type { Logger } from '../log.js';
 import { parseInputKey, type Dispatcher } from '../services/dispatch.js';
@@ -23,76 +29,129 @@ import { UPLOAD_ERROR_CODES } from '../services/uploads.js';
 
 /** Room for the form fields and multipart boundaries on top of the file itself. */
 export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+/** Largest single text field (the signed fields are well under 1 KiB). */
+const MAX_FIELD_BYTES = 8 * 1024;
+/** Default cap of uploads streaming at once. */
+export const DEFAULT_MAX_CONCURRENT_UPLOADS = 16;
 
 export interface LocalBlobRoutesOptions {
-  /** Verifies forms and links (the local store's secret). */
-  signer: Pick<FilesystemBlobStore, 'verifyUploadForm' | 'verifyDownloadUrl'>;
+  /** Verifies forms and links (the local store's secret) and takes streamed files. */
+  signer: Pick<
+    FilesystemBlobStore,
+    'verifyUploadForm' | 'verifyDownloadUrl' | 'importFile' | 'uploadTempDir'
+  >;
   blobs: BlobStore;
   dispatcher: Dispatcher;
   uploadMaxBytes: number;
+  /** Uploads streaming at once before new ones get 503 (default 16). */
+  maxConcurrentUploads?: number;
   logger: Logger;
 }
 
 export function localBlobRoutes(options: LocalBlobRoutesOptions): Hono {
   const { signer, blobs, dispatcher, logger } = options;
+  const maxConcurrent = options.maxConcurrentUploads ?? DEFAULT_MAX_CONCURRENT_UPLOADS;
+  const maxBodyBytes = options.uploadMaxBytes + MULTIPART_OVERHEAD_BYTES;
+  let active = 0;
   const routes = new Hono();
 
   routes.post('/local-upload', async (c) => {
     const contentType = c.req.header('content-type') ?? '';
-    if (!/^multipart\/form-data\s*;/i.test(contentType)) {
+    const boundary = boundaryOf(contentType);
+    if (!/^multipart\/form-data\s*;/i.test(contentType) || !boundary) {
       throw new WrongContentTypeError('upload with Content-Type multipart/form-data (see the upload form)');
     }
-    const raw = await readBodyWithLimit(c.req.raw, options.uploadMaxBytes + MULTIPART_OVERHEAD_BYTES);
-    let form: FormData;
-    try {
-      form = await new Response(raw, { headers: { 'content-type': contentType } }).formData();
-    } catch {
-      throw new ValidationError('malformed multipart/form-data body');
+    const declared = Number(c.req.header('content-length') ?? NaN);
+    if (Number.isFinite(declared) && declared > maxBodyBytes) {
+      throw new PayloadTooLargeError(`upload body is ${declared} bytes; the limit is ${maxBodyBytes}`);
     }
-    const file = form.get('file');
-    if (!(file instanceof Blob)) throw new ValidationError('the form has no file in the field "file"');
-    const fields: Record<string, string> = {};
-    form.forEach((value, name) => {
-      if (typeof value === 'string') fields[name] = value;
-    });
-    const fileType = file.type || undefined;
+    if (!c.req.raw.body) throw new ValidationError('the form has no file in the field "file"');
+    if (active >= maxConcurrent) {
+      c.header('Retry-After', '1');
+      throw new ApiError(
+        'too_many_uploads',
+        503,
+        `more than ${maxConcurrent} uploads at once; retry shortly`,
+      );
+    }
+    active++;
+    const parts = new MultipartStream(c.req.raw.body, boundary, { maxBodyBytes });
+    try {
+      return await receive(parts);
+    } finally {
+      active--;
+      await parts.cancel();
+    }
 
-    if (file.size === 0) {
-      // Checked as a one-byte file, so signature, expiry and type are verified before the
-      // emptiness is reported; only then is the key trusted to fail its job.
-      const { key } = await signer.verifyUploadForm(fields, {
+    async function receive(parts: MultipartStream): Promise<Response> {
+      const fields: Record<string, string> = {};
+      let part = await parts.next();
+      while (part && part.name !== 'file') {
+        fields[part.name] = await parts.readText(MAX_FIELD_BYTES);
+        part = await parts.next();
+      }
+      if (!part) throw new ValidationError('the form has no file in the field "file"');
+      const fileType = part.contentType;
+      // Signature, expiry and type from the fields alone (as a 1-byte file): nothing of the
+      // file is read for a forged, expired or wrong-type form.
+      const verified = await signer.verifyUploadForm(fields, {
         size: 1,
         ...(fileType ? { contentType: fileType } : {}),
       });
-      const outcome = await dispatcher.rejectUpload(key, {
-        code: UPLOAD_ERROR_CODES.empty,
-        message: 'the uploaded file is empty',
-        retryable: false,
+      if (!(await dispatcher.uploadOpen(verified.key))) {
+        throw new ApiError(
+          'upload_closed',
+          409,
+          'this job takes no (other) upload: it accepted an input already, finished, or expired',
+        );
+      }
+      const limit = Math.min(verified.maxBytes, options.uploadMaxBytes);
+      const temp = path.join(signer.uploadTempDir, `${toHex(randomBytes(12))}.part`);
+      await mkdir(signer.uploadTempDir, { recursive: true });
+      const md5 = createHash('md5');
+      let size: number;
+      const file = await open(temp, 'w');
+      try {
+        size = await parts.pipe(async (chunk) => {
+          md5.update(chunk);
+          await file.write(chunk);
+        }, limit);
+      } catch (error) {
+        await file.close();
+        await rm(temp, { force: true });
+        throw error;
+      }
+      await file.close();
+
+      if (size === 0) {
+        await rm(temp, { force: true });
+        const outcome = await dispatcher.rejectUpload(verified.key, {
+          code: UPLOAD_ERROR_CODES.empty,
+          message: 'the uploaded file is empty',
+          retryable: false,
+        });
+        logger.info('empty upload refused', {
+          jobId: parseInputKey(verified.key)?.jobId,
+          key: verified.key,
+          outcome: outcome.outcome,
+        });
+        throw new ApiError(UPLOAD_ERROR_CODES.empty, 400, 'the uploaded file is empty');
+      }
+      await signer.importFile(verified.key, temp, {
+        size,
+        md5Hex: md5.digest('hex'),
+        contentType: verified.contentType,
       });
-      logger.info('empty upload refused', {
-        jobId: parseInputKey(key)?.jobId,
-        key,
+      // Like an S3 event; a queue outage answers 503 `dispatch_failed` (the file is stored, and
+      // POST /v1/jobs/{id}/start or a new upload retries the dispatch).
+      const outcome = await dispatcher.handleObjectCreated(verified.key);
+      logger.debug('upload dispatched', {
+        jobId: parseInputKey(verified.key)?.jobId,
+        key: verified.key,
         outcome: outcome.outcome,
       });
-      throw new ApiError(UPLOAD_ERROR_CODES.empty, 400, 'the uploaded file is empty');
+      return c.body(null, 204);
     }
-
-    const verified = await signer.verifyUploadForm(fields, {
-      size: file.size,
-      ...(fileType ? { contentType: fileType } : {}),
-    });
-    await blobs.put(verified.key, new Uint8Array(await file.arrayBuffer()), {
-      contentType: verified.contentType,
-    });
-    // Like an S3 event; a queue outage answers 503 `dispatch_failed` (the file is stored, and
-    // POST /v1/jobs/{id}/start or a new upload retries the dispatch).
-    const outcome = await dispatcher.handleObjectCreated(verified.key);
-    logger.debug('upload dispatched', {
-      jobId: parseInputKey(verified.key)?.jobId,
-      key: verified.key,
-      outcome: outcome.outcome,
-    });
-    return c.body(null, 204);
   });
 
   routes.get('/local-download', async (c) => {

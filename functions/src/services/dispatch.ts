@@ -5,15 +5,26 @@
  * (local mode has no bucket events), and `POST /v1/jobs/{id}/start`. All three call the same
  * code, and any number of calls in any order queue the job once.
  *
+ * One input per job. Every upload form has its own key (`blobKeys.upload`); the dispatcher
+ * copies the upload it accepts to a key no form can write (`blobKeys.acceptedInput`), checks
+ * THAT copy, and records it as `job.input.key`: the worker reads exactly the bytes that were
+ * checked. An upload that arrives once the job left `created` (a second upload through a form
+ * that is still valid, or one for a finished, canceled or deleted job) is deleted on arrival.
+ *
  * Steps for a job in `created` (or `uploaded`):
- * 1. `head` the input: missing -> nothing happens (`not_uploaded`); size 0 or over the limit ->
+ * 0. a job that waited longer than the `created` time limit expires instead (see expiry.ts).
+ * 1. `head` the upload: missing -> nothing happens (`not_uploaded`); size 0 or over the limit ->
  *    the job fails (`empty_upload`, `upload_too_large`) without reading the bytes.
- * 2. read the bytes and sniff the magic bytes: not an image -> the job fails (`not_an_image`,
- *    `unsupported_image_format`). A truncated PNG passes here and fails in the worker
- *    (`image_decode_failed`).
- * 3. compare-and-set `created -> uploaded -> queued` in ONE conditional write. Only the caller
- *    whose write wins goes on; everyone else sees `queued` (or later) and sends nothing.
- * 4. the winner sends the queue message `{ jobId, tenantId, batchKey }`, retrying briefly.
+ * 2. copy it to a fresh accepted key, read the copy's first bytes and sniff the magic bytes:
+ *    not an image -> the job fails (`not_an_image`, `unsupported_image_format`). Width and
+ *    height from the header: a shorter side under 32 px, over 50 megapixels or an aspect ratio
+ *    beyond 4:1 -> the job fails (`image_too_small`, `image_too_large`,
+ *    `image_aspect_ratio_unsupported`) before any GPU time is spent or billed. A truncated PNG
+ *    passes here and fails in the worker (`image_decode_failed`).
+ * 3. compare-and-set `created -> uploaded -> queued` in ONE conditional write that also records
+ *    the accepted key. Only the caller whose write wins goes on; a loser deletes its copy.
+ * 4. the winner deletes the form's upload and sends the queue message
+ *    `{ jobId, tenantId, batchKey }`, retrying briefly.
  *
  * Delivery guarantees. Step 3 before step 4 means a message always finds its job `queued`, and
  * a second event / a `/start` after the event never enqueues again. If every send attempt
@@ -29,17 +40,31 @@
  * because the dispatcher made the job terminal (shared/src/webhook-delivery.ts queues it).
  */
 import type { Clock } from '../../../shared/src/clock.js';
+import { blobKeys, newBlobToken, parseUploadKey } from '../../../shared/src/blob-keys.js';
 import { transitionJob, batchKeyFor, mutateJob, isTerminalStatus } from '../../../shared/src/job.js';
 import type { BlobStore } from '../../../shared/src/ports/blob-store.js';
 import type { JobQueue } from '../../../shared/src/ports/job-queue.js';
 import type { JobStore } from '../../../shared/src/ports/job-store.js';
 import type { Job, JobError } from '../../../shared/src/schemas.js';
 import { DomainError } from '../../../shared/src/errors.js';
-import { isJobId } from '../../../shared/src/ids.js';
 import { errorFields, silentLogger, type Logger } from '../log.js';
 import { isDeletedJob } from './job-views.js';
+import type { CreatedJobExpiry } from './expiry.js';
+import { readImageSize } from './image-size.js';
 import { noopNotifier, type JobNotifier } from '../../../shared/src/webhook-delivery.js';
-import { checkUploadSize, inspectUploadBytes } from './uploads.js';
+import {
+  checkImageGeometry,
+  checkUploadSize,
+  DEFAULT_IMAGE_GEOMETRY_LIMITS,
+  inspectUploadBytes,
+  type ImageGeometryLimits,
+} from './uploads.js';
+
+/**
+ * Bytes read from an upload to sniff its format and read its size: a JPEG's frame header comes
+ * after its EXIF block (thumbnail included, up to 64 KiB), a HEIC's `meta` box is near the start.
+ */
+export const UPLOAD_HEADER_BYTES = 256 * 1024;
 
 /** Marker error of a queued job whose message could not be sent (see the module comment). */
 export const ENQUEUE_FAILED_CODE = 'enqueue_failed';
@@ -55,7 +80,12 @@ export type DispatchOutcome =
   /** No input object yet. */
   | { outcome: 'not_uploaded'; job: Job }
   /** Nothing to do: not an input key, no such job, or the job is finished. */
-  | { outcome: 'ignored'; reason: 'not_an_input_key' | 'job_not_found' | 'job_finished'; jobId?: string };
+  | {
+      outcome: 'ignored';
+      /** `upload_closed`: the job already accepted an input (or finished); the upload was deleted. */
+      reason: 'not_an_input_key' | 'job_not_found' | 'job_finished' | 'upload_closed' | 'job_expired';
+      jobId?: string;
+    };
 
 /** Sending the queue message failed after retries; the job keeps the `enqueue_failed` marker. */
 export class DispatchFailedError extends DomainError {
@@ -70,6 +100,10 @@ export interface DispatcherOptions {
   clock: Clock;
   /** Largest accepted input (`DR2E_UPLOAD_MAX_BYTES`). */
   maxUploadBytes: number;
+  /** Sides, pixels and aspect ratio refused at dispatch (default {@link DEFAULT_IMAGE_GEOMETRY_LIMITS}). */
+  imageGeometry?: ImageGeometryLimits;
+  /** Expires jobs left in `created` too long (none: they never expire here). */
+  expiry?: CreatedJobExpiry;
   notifier?: JobNotifier;
   logger?: Logger;
   /** Pauses before send retries (default [100, 500] ms: three attempts). */
@@ -77,12 +111,8 @@ export interface DispatcherOptions {
   sleep?: (milliseconds: number) => Promise<void>;
 }
 
-/** `tenants/<tenant>/jobs/<jobId>/input` -> its parts (see `blobKeys.input`), else undefined. */
-export function parseInputKey(key: string): { tenantId: string; jobId: string } | undefined {
-  const match = /^tenants\/([^/]+)\/jobs\/([^/]+)\/input$/.exec(key);
-  if (!match?.[1] || !match[2] || !isJobId(match[2])) return undefined;
-  return { tenantId: match[1], jobId: match[2] };
-}
+/** An upload key (`blobKeys.upload`, or the legacy `blobKeys.input`) -> its job, else undefined. */
+export const parseInputKey = parseUploadKey;
 
 /**
  * A failed job for a refused upload. The lifecycle table has no `uploaded -> failed` edge
@@ -131,41 +161,81 @@ export class Dispatcher {
     this.sleep = options.sleep ?? defaultSleep;
   }
 
-  /** For a stored object (bucket event or local upload): dispatches its job if it is an input. */
+  /** For a stored object (bucket event or local upload): dispatches its job if it is an upload. */
   async handleObjectCreated(key: string): Promise<DispatchOutcome> {
-    const parsed = parseInputKey(key);
+    const parsed = parseUploadKey(key);
     if (!parsed) return { outcome: 'ignored', reason: 'not_an_input_key' };
     const job = await this.options.jobs.get(parsed.jobId);
-    if (!job || job.tenantId !== parsed.tenantId || job.input.key !== key) {
-      this.logger.warn('object for an unknown job', { jobId: parsed.jobId, key });
+    if (!job || job.tenantId !== parsed.tenantId) {
+      // Only a signed form writes here, so the bytes are ours to remove: nothing will read them.
+      await this.options.blobs.delete(key);
+      this.logger.warn('upload for an unknown job removed', { jobId: parsed.jobId, key });
       return { outcome: 'ignored', reason: 'job_not_found', jobId: parsed.jobId };
     }
-    if (isDeletedJob(job)) {
-      // Uploaded through a form issued before the job was deleted: the data must not stay.
-      await this.options.blobs.delete(key);
-      this.logger.info('input of a deleted job removed', { jobId: job.id });
-      return { outcome: 'ignored', reason: 'job_finished', jobId: job.id };
+    if (job.status === 'created' || job.status === 'uploaded') return this.dispatch(job, key);
+    if (key === job.input.key && !isDeletedJob(job)) {
+      // A job from before per-form keys, whose upload key is also its input: never delete it.
+      return this.dispatch(job);
     }
-    return this.dispatch(job);
+    // The job accepted an input already, finished, or was deleted: this upload cannot become
+    // its input, and the data must not stay.
+    await this.options.blobs.delete(key);
+    this.logger.info('late upload removed', { jobId: job.id, status: job.status, key });
+    return { outcome: 'ignored', reason: 'upload_closed', jobId: job.id };
   }
 
-  /** `POST /v1/jobs/{id}/start` and other explicit triggers (the caller checked the tenant). */
-  async dispatch(job: Job): Promise<DispatchOutcome> {
+  /**
+   * Whether an upload to `key` could still become its job's input (the job exists and waits in
+   * `created`). The local upload route asks before reading the file; S3 cannot ask, so the
+   * event handler deletes late uploads instead.
+   */
+  async uploadOpen(key: string): Promise<boolean> {
+    const parsed = parseUploadKey(key);
+    if (!parsed) return false;
+    const job = await this.options.jobs.get(parsed.jobId);
+    if (!job || job.tenantId !== parsed.tenantId) return false;
+    return (job.status === 'created' || job.status === 'uploaded') && !this.options.expiry?.isStale(job);
+  }
+
+  /**
+   * `POST /v1/jobs/{id}/start` and other explicit triggers (the caller checked the tenant).
+   * `uploadKey` is the upload to accept (default: the key of the job's latest form).
+   */
+  async dispatch(job: Job, uploadKey: string = job.input.key): Promise<DispatchOutcome> {
     const log = this.logger.child({ jobId: job.id, tenantId: job.tenantId });
     if (isTerminalStatus(job.status)) return { outcome: 'ignored', reason: 'job_finished', jobId: job.id };
     if (job.status === 'queued' && job.error?.code === ENQUEUE_FAILED_CODE) return this.resend(job, log);
     if (job.status !== 'created' && job.status !== 'uploaded') return { outcome: 'already_dispatched', job };
+    const { blobs, maxUploadBytes, expiry } = this.options;
+    if (expiry?.isStale(job)) {
+      await expiry.expireIfStale(job);
+      await blobs.delete(uploadKey);
+      return { outcome: 'ignored', reason: 'job_expired', jobId: job.id };
+    }
 
-    const { blobs, maxUploadBytes } = this.options;
-    const info = await blobs.head(job.input.key);
+    const info = await blobs.head(uploadKey);
     if (!info) return { outcome: 'not_uploaded', job };
-    const input = { bytes: info.size, ...(info.contentType ? { contentType: info.contentType } : {}) };
+    const declared = { bytes: info.size, ...(info.contentType ? { contentType: info.contentType } : {}) };
     const sized = checkUploadSize(info.size, maxUploadBytes);
-    if (!sized.ok) return this.reject(job, sized.error, input, log);
-    const blob = await blobs.get(job.input.key);
-    if (!blob) return { outcome: 'not_uploaded', job };
-    const inspection = inspectUploadBytes(blob.body);
-    if (!inspection.ok) return this.reject(job, inspection.error, { ...input, bytes: blob.size }, log);
+    if (!sized.ok) return this.reject(job, sized.error, declared, log, [uploadKey]);
+
+    // Check the copy, not the upload: the copy is what the worker reads and no form can write
+    // it, so a second upload through the same form cannot swap the bytes after the check.
+    const acceptedKey = blobKeys.acceptedInput(job.tenantId, job.id, newBlobToken());
+    if (!(await blobs.copy(uploadKey, acceptedKey))) return { outcome: 'not_uploaded', job };
+    const head = await blobs.get(acceptedKey, { maxBytes: UPLOAD_HEADER_BYTES });
+    if (!head) return { outcome: 'not_uploaded', job };
+    const input = { bytes: head.size, ...(head.contentType ? { contentType: head.contentType } : {}) };
+    const both = [uploadKey, acceptedKey];
+    const copied = checkUploadSize(head.size, maxUploadBytes);
+    if (!copied.ok) return this.reject(job, copied.error, input, log, both);
+    const inspection = inspectUploadBytes(head.body);
+    if (!inspection.ok) return this.reject(job, inspection.error, input, log, both);
+    const size = readImageSize(head.body);
+    if (size) {
+      const geometry = checkImageGeometry(size, this.options.imageGeometry ?? DEFAULT_IMAGE_GEOMETRY_LIMITS);
+      if (!geometry.ok) return this.reject(job, geometry.error, input, log, both);
+    }
 
     let won = false;
     const queued = await mutateJob(this.options.jobs, job.id, (current) => {
@@ -175,13 +245,19 @@ export class Dispatcher {
       const uploaded =
         current.status === 'created' ? transitionJob(current, { to: 'uploaded', at, input }) : current;
       won = true;
-      return transitionJob(uploaded, { to: 'queued', at });
+      const next = transitionJob(uploaded, { to: 'queued', at });
+      return { ...next, input: { ...next.input, key: acceptedKey, uploadKey } };
     });
-    if (!won)
+    if (!won) {
+      await blobs.delete(acceptedKey);
+      if (uploadKey !== queued.input.key) await blobs.delete(uploadKey);
       return queued.status === 'queued' || queued.status === 'running'
         ? { outcome: 'already_dispatched', job: queued }
         : this.afterLostRace(queued);
-    log.info('job queued', { format: inspection.format, bytes: blob.size });
+    }
+    // The form's copy is no longer needed; uploads through it from now on are deleted on arrival.
+    if (uploadKey !== acceptedKey) await blobs.delete(uploadKey);
+    log.info('job queued', { format: inspection.format, bytes: head.size, ...(size ?? {}) });
     return this.send(queued, log);
   }
 
@@ -197,6 +273,8 @@ export class Dispatcher {
     error: JobError,
     input: { bytes?: number; contentType?: string },
     log: Logger,
+    /** The refused bytes: deleted, since no job will ever read them. */
+    keys: readonly string[] = [],
   ): Promise<DispatchOutcome> {
     let won = false;
     const failed = await mutateJob(this.options.jobs, job.id, (current) => {
@@ -205,7 +283,12 @@ export class Dispatcher {
       won = true;
       return rejectUploadedJob(current, error, this.options.clock.now(), input);
     });
-    if (!won) return this.afterLostRace(failed);
+    if (!won) {
+      const ours = keys.filter((key) => key !== failed.input.key);
+      if (ours.length > 0) await this.options.blobs.deleteMany(ours);
+      return this.afterLostRace(failed);
+    }
+    if (keys.length > 0) await this.options.blobs.deleteMany(keys);
     log.warn('upload rejected', { code: error.code, bytes: input.bytes, contentType: input.contentType });
     await this.notifier.jobFinished(failed);
     return { outcome: 'rejected', job: failed, error };
@@ -220,7 +303,7 @@ export class Dispatcher {
     error: JobError,
     input: { bytes?: number; contentType?: string } = {},
   ): Promise<DispatchOutcome> {
-    const parsed = parseInputKey(key);
+    const parsed = parseUploadKey(key);
     if (!parsed) return { outcome: 'ignored', reason: 'not_an_input_key' };
     const job = await this.options.jobs.get(parsed.jobId);
     if (!job || job.tenantId !== parsed.tenantId)

@@ -5,7 +5,7 @@
  */
 import type { Clock } from '../../../shared/src/clock.js';
 import { newJobId } from '../../../shared/src/ids.js';
-import { blobKeys } from '../../../shared/src/blob-keys.js';
+import { blobKeys, newBlobToken } from '../../../shared/src/blob-keys.js';
 import { encodeJobCursor } from '../../../shared/src/job-pages.js';
 import {
   fingerprintCreateJobRequest,
@@ -27,6 +27,7 @@ import type { WebhookTargetChecker } from '../../../shared/src/webhook-target.js
 import { ApiError } from '../http/errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { Dispatcher } from './dispatch.js';
+import type { CreatedJobExpiry } from './expiry.js';
 import { DELETED_JOB_CODE, getTenantJob, isDeletedJob } from './job-views.js';
 import type { JobNotifier, JobWebhooks } from '../../../shared/src/webhook-delivery.js';
 
@@ -45,6 +46,8 @@ export interface JobServiceOptions {
   uploadMaxBytes: number;
   uploadUrlTtlSeconds: number;
   uploadContentTypes: readonly string[];
+  /** Expires jobs left in `created` (reads and lists expire them lazily). */
+  expiry?: CreatedJobExpiry;
   logger?: Logger;
 }
 
@@ -106,7 +109,8 @@ export class JobService {
       tenantId,
       model: this.options.model,
       params: resolveJobParams(request),
-      inputKey: blobKeys.input(tenantId, id),
+      // Each form gets its own key; see blobKeys.upload and the dispatcher.
+      inputKey: blobKeys.upload(tenantId, id, newBlobToken()),
       at,
       ...(request.webhook ? { webhook: request.webhook } : {}),
       ...(idempotencyKey === undefined ? {} : { idempotencyKey, requestFingerprint: fingerprint }),
@@ -133,9 +137,51 @@ export class JobService {
         'the job created with this Idempotency-Key was deleted',
       );
     }
-    return job.status === 'created'
-      ? { job, created: false, upload: await this.uploadForm(job) }
-      : { job, created: false };
+    if (job.status !== 'created') return { job, created: false };
+    const current = await this.expireIfStale(job);
+    if (current.status !== 'created') return { job: current, created: false };
+    const renewed = await this.renewUploadKey(current);
+    return renewed.status === 'created'
+      ? { job: renewed, created: false, upload: await this.uploadForm(renewed) }
+      : { job: renewed, created: false };
+  }
+
+  private expireIfStale(job: Job): Promise<Job> {
+    return this.options.expiry ? this.options.expiry.expireIfStale(job) : Promise.resolve(job);
+  }
+
+  /** Gives a `created` job a fresh upload key (compare-and-set); other jobs are returned as they are. */
+  private renewUploadKey(job: Job): Promise<Job> {
+    return mutateJob(this.options.jobs, job.id, (current) =>
+      current.status === 'created'
+        ? {
+            ...current,
+            updatedAt: this.options.clock.now().toISOString(),
+            input: { ...current.input, key: blobKeys.upload(current.tenantId, current.id, newBlobToken()) },
+          }
+        : undefined,
+    );
+  }
+
+  /**
+   * A new upload form for a job still waiting for its input (`POST /v1/jobs/{id}/upload`), e.g.
+   * after the first form expired. The new form has its own key; an upload through an older form
+   * that is still valid is accepted too, whichever arrives first wins, later ones are deleted.
+   *
+   * @throws {ApiError} 409 `upload_closed` once the job accepted an input, finished or expired.
+   */
+  async newUploadForm(tenantId: string, jobId: string): Promise<{ job: Job; upload: UploadForm }> {
+    const job = await this.get(tenantId, jobId);
+    const renewed = job.status === 'created' ? await this.renewUploadKey(job) : job;
+    if (renewed.status !== 'created') {
+      throw new ApiError(
+        'upload_closed',
+        409,
+        `job ${jobId} is ${renewed.status}; it takes no (other) upload`,
+        { status: renewed.status, ...(renewed.error ? { reason: renewed.error.code } : {}) },
+      );
+    }
+    return { job: renewed, upload: await this.uploadForm(renewed) };
   }
 
   private uploadForm(job: Job): Promise<UploadForm> {
@@ -147,9 +193,9 @@ export class JobService {
     });
   }
 
-  /** The tenant's job; `NotFoundError` for other tenants' and deleted jobs. */
-  get(tenantId: string, jobId: string): Promise<Job> {
-    return getTenantJob(this.options.jobs, tenantId, jobId);
+  /** The tenant's job (expired first if it waited too long); `NotFoundError` for others' and deleted jobs. */
+  async get(tenantId: string, jobId: string): Promise<Job> {
+    return this.expireIfStale(await getTenantJob(this.options.jobs, tenantId, jobId));
   }
 
   /**
@@ -164,7 +210,8 @@ export class JobService {
         limit: options.limit,
         ...(cursor === undefined ? {} : { cursor }),
       });
-      for (const job of result.jobs) {
+      for (const stored of result.jobs) {
+        const job = await this.expireIfStale(stored);
         if (isDeletedJob(job) || (options.status && job.status !== options.status)) continue;
         found.push(job);
       }
@@ -267,6 +314,8 @@ export class JobService {
     });
     const keys = new Set<string>([
       job.input.key,
+      ...(job.input.uploadKey ? [job.input.uploadKey] : []),
+      blobKeys.input(tenantId, jobId),
       ...OUTPUT_FORMATS.map((format) => blobKeys.restored(tenantId, jobId, format)),
       blobKeys.dr2(tenantId, jobId),
     ]);

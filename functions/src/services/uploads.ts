@@ -26,7 +26,70 @@ export const UPLOAD_ERROR_CODES = {
   tooLarge: 'upload_too_large',
   notAnImage: 'not_an_image',
   unsupported: 'unsupported_image_format',
+  /** The engine's codes for sides and pixel counts it refuses, so clients see one code either way. */
+  imageTooSmall: 'image_too_small',
+  imageTooLarge: 'image_too_large',
+  aspectRatio: 'image_aspect_ratio_unsupported',
 } as const;
+
+/** What the dispatcher refuses by image geometry, before a GPU sees the job (never billed). */
+export interface ImageGeometryLimits {
+  /** Shorter side below this is refused (the engine's own minimum: 32 px). */
+  minSide: number;
+  /** Width x height above this is refused (the engine's own maximum: 50 megapixels). */
+  maxPixels: number;
+  /**
+   * Longer side / shorter side above this is refused. The face pipeline works on a square:
+   * a 16:1 strip padded to a square and restored at 128 px comes back as 128x8, which is
+   * nothing a client wants and would still be billed. 4:1 keeps a 128-px result's shorter
+   * side at 32 px or more and passes every photo format (3:2, 4:3, 16:9, 21:9 panoramas up to 4:1).
+   */
+  maxAspectRatio: number;
+}
+
+export const DEFAULT_IMAGE_GEOMETRY_LIMITS: Readonly<ImageGeometryLimits> = Object.freeze({
+  minSide: 32,
+  maxPixels: 50_000_000,
+  maxAspectRatio: 4,
+});
+
+/**
+ * Judges an input's width and height (from its header) against {@link ImageGeometryLimits}.
+ *
+ * @example
+ * ```ts
+ * checkImageGeometry({ width: 4096, height: 64 }, DEFAULT_IMAGE_GEOMETRY_LIMITS);
+ * // { ok: false, error: { code: 'image_aspect_ratio_unsupported', message: 'the image is 4096x64 (64:1) ...' } }
+ * ```
+ */
+export function checkImageGeometry(
+  size: { width: number; height: number },
+  limits: ImageGeometryLimits,
+): { ok: true } | { ok: false; error: JobError } {
+  const { width, height } = size;
+  const refuse = (code: string, message: string) =>
+    ({ ok: false, error: { code, message, retryable: false } }) as const;
+  if (Math.min(width, height) < limits.minSide) {
+    return refuse(
+      UPLOAD_ERROR_CODES.imageTooSmall,
+      `the image is ${width}x${height} px; its shorter side must be at least ${limits.minSide} px`,
+    );
+  }
+  if (width * height > limits.maxPixels) {
+    return refuse(
+      UPLOAD_ERROR_CODES.imageTooLarge,
+      `the image is ${width}x${height} (${Math.round((width * height) / 1e5) / 10} megapixels); the limit is ${limits.maxPixels / 1e6} megapixels`,
+    );
+  }
+  const ratio = Math.max(width, height) / Math.min(width, height);
+  if (ratio > limits.maxAspectRatio) {
+    return refuse(
+      UPLOAD_ERROR_CODES.aspectRatio,
+      `the image is ${width}x${height} (${Math.round(ratio * 10) / 10}:1); the longest accepted aspect ratio is ${limits.maxAspectRatio}:1, since the result would be a thin strip. Crop it around the face and upload again`,
+    );
+  }
+  return { ok: true };
+}
 
 /** Verdict on an uploaded object. */
 export type UploadInspection = { ok: true; format: string } | { ok: false; error: JobError };

@@ -9,6 +9,7 @@
  * prefix (`image/` for the usual list). The worker sniffs the bytes anyway.
  */
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -26,11 +27,12 @@ import type {
   BlobStore,
   CreateUploadFormOptions,
   DownloadUrl,
+  GetBlobOptions,
   PutBlobOptions,
   StoredBlob,
   UploadForm,
 } from '../../src/ports/blob-store.js';
-import { isNotFound } from './s3-errors.js';
+import { hasErrorName, httpStatusOf, isNotFound } from './s3-errors.js';
 
 /** SigV4 presigned URLs live at most 7 days. */
 export const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
@@ -94,21 +96,50 @@ export class S3BlobStore implements BlobStore {
     );
   }
 
-  async get(key: string): Promise<StoredBlob | undefined> {
+  async get(key: string, options: GetBlobOptions = {}): Promise<StoredBlob | undefined> {
     assertSafeBlobKey(key);
+    const range = options.maxBytes === undefined ? undefined : `bytes=0-${Math.max(0, options.maxBytes - 1)}`;
     try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const response = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: range } : {}) }),
+      );
       const body = response.Body ? await response.Body.transformToByteArray() : new Uint8Array();
+      // A ranged answer says the object's size after the slash of `Content-Range: bytes 0-99/1000`.
+      const total = /\/(\d+)$/.exec(response.ContentRange ?? '')?.[1];
       return dropUndefined({
         key,
-        body,
-        size: body.byteLength,
+        body: options.maxBytes === undefined ? body : body.subarray(0, options.maxBytes),
+        size: total === undefined ? body.byteLength : Number(total),
         contentType: response.ContentType,
         etag: response.ETag,
         lastModified: response.LastModified,
       });
     } catch (error) {
       if (isNotFound(error)) return undefined;
+      // A range on an empty object is "unsatisfiable": the object exists and has no bytes.
+      if (range && (hasErrorName(error, 'InvalidRange') || httpStatusOf(error) === 416)) {
+        return { key, body: new Uint8Array(), size: 0 };
+      }
+      throw error;
+    }
+  }
+
+  async copy(fromKey: string, toKey: string): Promise<boolean> {
+    assertSafeBlobKey(fromKey);
+    assertSafeBlobKey(toKey);
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: toKey,
+          // Keys are checked safe (no characters that need escaping besides `/`, kept as is).
+          CopySource: `${this.bucket}/${fromKey}`,
+          MetadataDirective: 'COPY',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
       throw error;
     }
   }

@@ -10,11 +10,11 @@
  * not allowed in keys, so key `a` and key `a/b` never collide as file and directory.
  */
 import { createHash } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { assertSafeBlobKey, assertUploadFormOptions } from '../../src/blob-keys.js';
 import { systemClock, unixSeconds, type Clock } from '../../src/clock.js';
-import { constantTimeEqual, fromBase64, hmacSha256, toBase64Url, utf8Encode } from '../../src/encoding.js';
+import { constantTimeEqual, hmacSha256, toBase64Url, utf8Encode } from '../../src/encoding.js';
 import {
   ExpiredError,
   InvalidSignatureError,
@@ -27,11 +27,19 @@ import type {
   BlobStore,
   CreateUploadFormOptions,
   DownloadUrl,
+  GetBlobOptions,
   PutBlobOptions,
   StoredBlob,
   UploadForm,
 } from '../../src/ports/blob-store.js';
-import { atomicWriteFile, readFileIfExists, readJsonIfExists, statIfExists } from './fs-util.js';
+import {
+  atomicWriteFile,
+  copyFileAtomic,
+  readFileIfExists,
+  readFileStart,
+  readJsonIfExists,
+  statIfExists,
+} from './fs-util.js';
 
 /** Names of the signed form fields (besides `key` and `Content-Type`). */
 export const LOCAL_UPLOAD_FIELDS = {
@@ -86,14 +94,13 @@ async function sign(secret: string, text: string): Promise<string> {
   return toBase64Url(await hmacSha256(utf8Encode(secret), text));
 }
 
+/**
+ * Only the canonical encoding verifies (unpadded base64url, exactly as issued): a decoder that
+ * also took padding, `+/` or stray characters would accept many spellings of one signature.
+ */
 async function signatureMatches(secret: string, text: string, presented: string): Promise<boolean> {
-  let presentedBytes: Uint8Array;
-  try {
-    presentedBytes = fromBase64(presented);
-  } catch {
-    return false;
-  }
-  return constantTimeEqual(await hmacSha256(utf8Encode(secret), text), presentedBytes);
+  const expected = utf8Encode(await sign(secret, text));
+  return constantTimeEqual(expected, utf8Encode(presented));
 }
 
 /**
@@ -222,12 +229,56 @@ export class FilesystemBlobStore implements BlobStore {
     await atomicWriteFile(paths.meta, JSON.stringify(meta));
   }
 
-  async get(key: string): Promise<StoredBlob | undefined> {
+  async get(key: string, options: GetBlobOptions = {}): Promise<StoredBlob | undefined> {
     const paths = this.paths(key);
+    if (options.maxBytes !== undefined) {
+      const start = await readFileStart(paths.blob, options.maxBytes);
+      if (start === undefined) return undefined;
+      return { ...(await this.readInfo(key, paths.meta, start.size)), body: start.body };
+    }
     const body = await readFileIfExists(paths.blob);
     if (body === undefined) return undefined;
     const info = await this.readInfo(key, paths.meta, body.byteLength);
     return { ...info, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) };
+  }
+
+  async copy(fromKey: string, toKey: string): Promise<boolean> {
+    const from = this.paths(fromKey);
+    const to = this.paths(toKey);
+    // Copy to a temp name then rename, so a reader never sees half a file; the kernel copies
+    // the bytes (no buffer here). Metadata is copied the same way after the bytes.
+    if (!(await copyFileAtomic(from.blob, to.blob))) return false;
+    const meta = await readFileIfExists(from.meta);
+    if (meta) await atomicWriteFile(to.meta, meta);
+    else await rm(to.meta, { force: true });
+    return true;
+  }
+
+  /**
+   * Local upload route: stores a file already written to disk (`tempPath`, same filesystem)
+   * under `key` by renaming it, so an upload is never held in memory. `md5Hex` and `size` were
+   * computed while streaming it.
+   */
+  async importFile(
+    key: string,
+    tempPath: string,
+    facts: { size: number; md5Hex: string; contentType?: string },
+  ): Promise<void> {
+    const paths = this.paths(key);
+    const meta: StoredMeta = {
+      size: facts.size,
+      etag: facts.md5Hex,
+      lastModified: this.clock.now().toISOString(),
+      ...(facts.contentType ? { contentType: facts.contentType } : {}),
+    };
+    await mkdir(path.dirname(paths.blob), { recursive: true });
+    await rename(tempPath, paths.blob);
+    await atomicWriteFile(paths.meta, JSON.stringify(meta));
+  }
+
+  /** Directory for upload temp files (inside the root, so `importFile` is a rename). */
+  get uploadTempDir(): string {
+    return path.join(this.rootDir, '.incoming');
   }
 
   async head(key: string): Promise<BlobInfo | undefined> {

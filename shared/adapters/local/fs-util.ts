@@ -5,7 +5,18 @@
  * started separately by `npm start`).
  */
 import type { Stats } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import {
+  copyFile,
+  mkdir,
+  open,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { toHex, randomBytes } from '../../src/encoding.js';
@@ -42,6 +53,48 @@ export async function readFileIfExists(filePath: string): Promise<Buffer | undef
     return await readFile(filePath);
   } catch (error) {
     if (isMissing(error)) return undefined;
+    throw error;
+  }
+}
+
+/** The first `maxBytes` bytes of a file and its full size, or undefined when it does not exist. */
+export async function readFileStart(
+  filePath: string,
+  maxBytes: number,
+): Promise<{ body: Uint8Array; size: number } | undefined> {
+  let handle;
+  try {
+    handle = await open(filePath, 'r');
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw error;
+  }
+  try {
+    const { size } = await handle.stat();
+    const body = new Uint8Array(Math.max(0, Math.min(size, maxBytes)));
+    let filled = 0;
+    while (filled < body.length) {
+      const { bytesRead } = await handle.read(body, filled, body.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return { body: body.subarray(0, filled), size };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Copies a file so readers of `to` see the old or the new content; false when `from` is missing. */
+export async function copyFileAtomic(from: string, to: string): Promise<boolean> {
+  await mkdir(path.dirname(to), { recursive: true });
+  const temp = `${to}${TEMP_MARK}${toHex(randomBytes(6))}`;
+  try {
+    await copyFile(from, temp);
+    await rename(temp, to);
+    return true;
+  } catch (error) {
+    await rm(temp, { force: true });
+    if (isMissing(error)) return false;
     throw error;
   }
 }

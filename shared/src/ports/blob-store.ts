@@ -18,7 +18,16 @@ export interface BlobInfo {
 
 /** A stored object with its bytes. */
 export interface StoredBlob extends BlobInfo {
+  /** The bytes; only the first `maxBytes` when {@link GetBlobOptions.maxBytes} was given. */
   body: Uint8Array;
+}
+
+export interface GetBlobOptions {
+  /**
+   * Read at most this many bytes from the start (a ranged GET): enough to sniff a format and
+   * read an image header without holding a 25 MB upload in memory. `size` stays the object's.
+   */
+  maxBytes?: number;
 }
 
 export interface PutBlobOptions {
@@ -68,10 +77,17 @@ export interface DownloadUrl {
 export interface BlobStore {
   /** Stores bytes under `key`, replacing any previous object. */
   put(key: string, body: Uint8Array, options?: PutBlobOptions): Promise<void>;
-  /** The object, or `undefined` when there is none. */
-  get(key: string): Promise<StoredBlob | undefined>;
+  /** The object (or its first `options.maxBytes` bytes), or `undefined` when there is none. */
+  get(key: string, options?: GetBlobOptions): Promise<StoredBlob | undefined>;
   /** Metadata only, or `undefined` when there is no object. */
   head(key: string): Promise<BlobInfo | undefined>;
+  /**
+   * Copies an object with its content type (server-side in S3: the bytes do not pass through
+   * the caller). `false` when `fromKey` does not exist.
+   *
+   * @example `await blobs.copy(uploadKey, acceptedKey)`
+   */
+  copy(fromKey: string, toKey: string): Promise<boolean>;
   /** Deletes the object; deleting a missing key succeeds (idempotent). */
   delete(key: string): Promise<void>;
   /** Deletes several objects (missing ones are ignored). */

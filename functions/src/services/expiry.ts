@@ -1,0 +1,113 @@
+/**
+ * Jobs left in `created` (no input ever uploaded) expire after a configurable time
+ * (`DR2E_CREATED_JOB_TTL_SECONDS`, 24 h by default): they become `canceled` with error code
+ * `upload_expired`, their `job.canceled` webhook is sent, and whatever their forms stored is
+ * deleted. A tenant's abandoned jobs thus stop counting as jobs in flight.
+ *
+ * Expiry happens wherever a stale job is met: reads and lists (the API), uploads arriving late
+ * (the dispatcher), and a periodic sweep of every tenant's jobs (the local server runs
+ * {@link CreatedJobExpiry.sweepTenant}; in AWS the bucket's lifecycle rule removes stray
+ * objects and reads expire the records).
+ */
+import type { Clock } from '../../../shared/src/clock.js';
+import { mutateJob, transitionJob } from '../../../shared/src/job.js';
+import type { BlobStore } from '../../../shared/src/ports/blob-store.js';
+import type { JobStore } from '../../../shared/src/ports/job-store.js';
+import type { Job } from '../../../shared/src/schemas.js';
+import { errorFields, silentLogger, type Logger } from '../log.js';
+import type { JobNotifier } from './notifier.js';
+
+/** Error code of a job that waited for its upload longer than the configured time. */
+export const UPLOAD_EXPIRED_CODE = 'upload_expired';
+
+/** Default time a job may wait in `created` for its upload. */
+export const DEFAULT_CREATED_JOB_TTL_SECONDS = 24 * 3600;
+
+export interface CreatedJobExpiryOptions {
+  jobs: JobStore;
+  blobs: BlobStore;
+  clock: Clock;
+  notifier: JobNotifier;
+  ttlSeconds: number;
+  logger?: Logger;
+}
+
+/**
+ * @example
+ * ```ts
+ * const expiry = new CreatedJobExpiry({ jobs, blobs, clock, notifier, ttlSeconds: 86400 });
+ * const job = await expiry.expireIfStale(await jobs.get(id)); // canceled/upload_expired if it waited too long
+ * ```
+ */
+export class CreatedJobExpiry {
+  private readonly logger: Logger;
+
+  constructor(private readonly options: CreatedJobExpiryOptions) {
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** True when the job is still `created` and older than the time limit. */
+  isStale(job: Job, at: Date = this.options.clock.now()): boolean {
+    return (
+      job.status === 'created' && at.getTime() - Date.parse(job.createdAt) >= this.options.ttlSeconds * 1000
+    );
+  }
+
+  /** The job, expired first if it is stale (see the module comment). */
+  async expireIfStale(job: Job): Promise<Job> {
+    if (!this.isStale(job)) return job;
+    let expiredNow = false;
+    const hours = Math.round((this.options.ttlSeconds / 3600) * 10) / 10;
+    const updated = await mutateJob(this.options.jobs, job.id, (current) => {
+      expiredNow = false;
+      const at = this.options.clock.now();
+      if (!this.isStale(current, at)) return undefined;
+      expiredNow = true;
+      const canceled = transitionJob(current, { to: 'canceled', at });
+      return {
+        ...canceled,
+        error: {
+          code: UPLOAD_EXPIRED_CODE,
+          message: `no input was uploaded within ${hours} h of creating the job; create a new job`,
+        },
+      };
+    });
+    if (!expiredNow) return updated;
+    this.logger.info('job expired without an upload', { jobId: job.id, tenantId: job.tenantId });
+    const keys = [updated.input.key, updated.input.uploadKey].filter((key): key is string => !!key);
+    await this.options.blobs
+      .deleteMany(keys)
+      .catch((error: unknown) =>
+        this.logger.warn("could not delete an expired job's upload", errorFields(error)),
+      );
+    await this.options.notifier.jobFinished(updated);
+    return updated;
+  }
+
+  /**
+   * Expires every stale job of a tenant (newest first; stops at `maxJobs`). Returns how many
+   * expired. Errors on one job are logged and do not stop the sweep.
+   */
+  async sweepTenant(tenantId: string, maxJobs = 10_000): Promise<number> {
+    let expired = 0;
+    let seen = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.options.jobs.listByTenant(tenantId, {
+        limit: 100,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      for (const job of page.jobs) {
+        seen++;
+        if (!this.isStale(job)) continue;
+        try {
+          if ((await this.expireIfStale(job)).error?.code === UPLOAD_EXPIRED_CODE) expired++;
+        } catch (error) {
+          this.logger.warn('could not expire a job', { jobId: job.id, ...errorFields(error) });
+        }
+      }
+      cursor = page.nextCursor;
+    } while (cursor !== undefined && seen < maxJobs);
+    return expired;
+  }
+}
