@@ -125,7 +125,11 @@ describe('POST /v1/jobs', () => {
       status: 'created',
       upload: {
         url: 'http://dr2e.test/local-upload',
-        fields: expect.objectContaining({ key: blobKeys.input(tenantA, body.id) }),
+        fields: expect.objectContaining({
+          key: expect.stringMatching(
+            new RegExp(`^tenants/${tenantA}/jobs/${body.id}/uploads/[0-9A-Z]{26}/input$`),
+          ),
+        }),
         maxBytes: h.config.DR2E_UPLOAD_MAX_BYTES,
         expiresAt: expect.any(String),
       },
@@ -201,7 +205,9 @@ describe('POST /v1/jobs', () => {
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     const [firstBody, againBody] = [await json(first), await json(again)];
     expect(againBody.id).toBe(firstBody.id);
-    expect(againBody.upload.fields.key).toBe(firstBody.upload.fields.key);
+    // A replay while the job waits gets a fresh form with its own key.
+    expect(againBody.upload.fields.key).not.toBe(firstBody.upload.fields.key);
+    expect(againBody.upload.fields.key).toContain(`/jobs/${firstBody.id}/uploads/`);
     expect(otherBody.status).toBe(422);
     expect((await json(otherBody)).error.code).toBe('idempotency_key_reused');
     expect(otherTenant.status).toBe(201);
@@ -399,7 +405,7 @@ describe('POST /v1/jobs/{id}/start', () => {
     const job = await createJob();
     // Act
     const early = await h.call('POST', `/v1/jobs/${job.id}/start`);
-    await h.services.blobs.put(blobKeys.input(tenantA, job.id), await pngBytes(), {
+    await h.services.blobs.put(job.upload.fields.key, await pngBytes(), {
       contentType: 'image/png',
     });
     const started = await h.call('POST', `/v1/jobs/${job.id}/start`);
@@ -508,7 +514,7 @@ describe('DELETE /v1/jobs/{id}', () => {
     }
   });
 
-  it('removes an input uploaded after the delete through the old form', async () => {
+  it('refuses an upload through the old form after the delete and stores nothing', async () => {
     // Prepare
     const job = await createJob();
     await h.call('DELETE', `/v1/jobs/${job.id}`);
@@ -518,8 +524,9 @@ describe('DELETE /v1/jobs/{id}', () => {
       body: uploadFormData(job.upload, await pngBytes(), 'image/png'),
     });
     // Assess
-    expect(response.status).toBe(204);
-    expect(await h.services.blobs.head(blobKeys.input(tenantA, job.id))).toBeUndefined();
+    expect(response.status).toBe(409);
+    expect((await json(response)).error.code).toBe('upload_closed');
+    expect(await h.services.blobs.head(job.upload.fields.key)).toBeUndefined();
     expect((await h.services.queue.stats()).visible).toBe(0);
   });
 
@@ -595,6 +602,7 @@ describe('GET /openapi.json', () => {
         '/v1/jobs/{id}/events',
         '/v1/jobs/{id}/webhook/redeliver',
         '/v1/jobs/{id}/start',
+        '/v1/jobs/{id}/upload',
         '/v1/tenant',
         '/v1/usage',
       ].sort(),

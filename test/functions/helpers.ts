@@ -80,7 +80,7 @@ export function uploadFormData(form: UploadForm, bytes: Uint8Array, contentType:
 }
 
 /** A small valid PNG (a grey square). */
-export async function pngBytes(size = 16): Promise<Uint8Array> {
+export async function pngBytes(size = 32): Promise<Uint8Array> {
   const buffer = await sharp({
     create: { width: size, height: size, channels: 3, background: { r: 120, g: 110, b: 100 } },
   })

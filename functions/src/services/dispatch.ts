@@ -173,8 +173,15 @@ export class Dispatcher {
       return { outcome: 'ignored', reason: 'job_not_found', jobId: parsed.jobId };
     }
     if (job.status === 'created' || job.status === 'uploaded') return this.dispatch(job, key);
-    if (key === job.input.key && !isDeletedJob(job)) {
-      // A job from before per-form keys, whose upload key is also its input: never delete it.
+    if (job.status === 'queued' && job.error?.code === ENQUEUE_FAILED_CODE) {
+      // Lambda retrying the event of an accepted upload whose message was not sent: send it.
+      if (key !== job.input.key) await this.options.blobs.delete(key);
+      return this.dispatch(job);
+    }
+    const legacyInput =
+      key === job.input.key && job.input.uploadKey === undefined && job.timestamps.uploaded !== undefined;
+    if (legacyInput && !isDeletedJob(job)) {
+      // A job accepted before per-form keys, whose upload key is also its input: keep it.
       return this.dispatch(job);
     }
     // The job accepted an input already, finished, or was deleted: this upload cannot become

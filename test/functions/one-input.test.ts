@@ -1,0 +1,273 @@
+/**
+ * One input per job (issue 12, item 3) and refusals of what can never run (item 5): per-form
+ * upload keys, the dispatcher's own checked copy as the worker's input, late and stray uploads
+ * deleted, new forms while `created`, expiry of jobs never uploaded; impossible schedules
+ * refused at creation and degenerate images refused at dispatch, before any GPU time.
+ */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/src/clock.js';
+import type { UploadForm } from '../../shared/src/ports/blob-store.js';
+import { createExpiry, createDispatcher } from '../../functions/src/app.js';
+import { readImageSize } from '../../functions/src/services/image-size.js';
+import { createNotifier } from '../../functions/src/app.js';
+import { json, KEY_A, localHarness, pngBytes, uploadFormData, type LocalHarness } from './helpers.js';
+
+let h: LocalHarness;
+let clock: ManualClock;
+
+beforeEach(async () => {
+  clock = new ManualClock(Date.now());
+  h = await localHarness({
+    overrides: { clock },
+    // Forms outlive the job's wait here, so a late upload meets the expired job, not an expired form.
+    env: { DR2E_CREATED_JOB_TTL_SECONDS: '3600', DR2E_UPLOAD_URL_TTL_SECONDS: '7200' },
+  });
+});
+
+afterEach(async () => {
+  await h.close();
+});
+
+interface Created {
+  id: string;
+  status: string;
+  upload: UploadForm;
+}
+
+async function createJob(body: unknown = {}): Promise<Created> {
+  const response = await h.call('POST', '/v1/jobs', { json: body });
+  expect(response.status).toBe(201);
+  return (await json(response)) as Created;
+}
+
+async function solidPng(width: number, height: number, red = 120): Promise<Uint8Array> {
+  return new Uint8Array(
+    await sharp({ create: { width, height, channels: 3, background: { r: red, g: 90, b: 80 } } })
+      .png()
+      .toBuffer(),
+  );
+}
+
+function post(form: UploadForm, bytes: Uint8Array): Promise<Response> {
+  return Promise.resolve(
+    h.app.request(form.url, { method: 'POST', body: uploadFormData(form, bytes, 'image/png') }),
+  );
+}
+
+/** Every stored file (blob keys) of a job. */
+async function storedKeys(tenantId: string, jobId: string): Promise<string[]> {
+  const root = path.join(h.dir, 'blobs', 'tenants', tenantId, 'jobs', jobId);
+  const entries = await readdir(root, { recursive: true }).catch(() => [] as string[]);
+  return entries.filter((name) => name.endsWith('~blob')).map((name) => name.replace(/~blob$/, ''));
+}
+
+async function tenantA(): Promise<string> {
+  return (await h.services.tenants.authenticate(KEY_A))?.id ?? '';
+}
+
+describe('one input per job', () => {
+  it('gives every form its own key and keeps the worker input unchanged after a second upload', async () => {
+    // Prepare
+    const job = await createJob();
+    const first = await solidPng(64, 64, 10);
+    const second = await solidPng(64, 64, 250);
+    expect((await post(job.upload, first)).status).toBe(204);
+    const queued = await h.services.jobs.get(job.id);
+    // Act: the same form again (still valid), straight to storage as S3 would take it
+    await h.services.blobs.put(job.upload.fields.key ?? '', second, { contentType: 'image/png' });
+    const dispatcher = createDispatcher(h.services);
+    const late = await dispatcher.handleObjectCreated(job.upload.fields.key ?? '');
+    const viaRoute = await post(job.upload, second);
+    // Assess
+    expect(queued?.status).toBe('queued');
+    expect(queued?.input.key).toMatch(new RegExp(`/jobs/${job.id}/accepted-[0-9A-Z]{26}$`));
+    expect(queued?.input.uploadKey).toBe(job.upload.fields.key);
+    expect(late).toMatchObject({ outcome: 'ignored', reason: 'upload_closed' });
+    expect(viaRoute.status).toBe(409);
+    expect((await json(viaRoute)).error.code).toBe('upload_closed');
+    const input = await h.services.blobs.get(queued?.input.key ?? '');
+    expect(Buffer.from(input?.body ?? []).equals(Buffer.from(first))).toBe(true);
+    expect(await storedKeys(await tenantA(), job.id)).toEqual([path.basename(queued?.input.key ?? '')]);
+    expect((await h.services.queue.stats()).visible).toBe(1);
+  });
+
+  it('accepts exactly one of two uploads racing through two forms and deletes the other', async () => {
+    // Prepare
+    const job = await createJob();
+    const renewed = await h.call('POST', `/v1/jobs/${job.id}/upload`);
+    const second = (await json(renewed)) as Created;
+    const a = await solidPng(64, 64, 10);
+    const b = await solidPng(64, 64, 250);
+    // Act
+    const [ra, rb] = await Promise.all([post(job.upload, a), post(second.upload, b)]);
+    // Assess
+    expect(renewed.status).toBe(200);
+    expect(second.upload.fields.key).not.toBe(job.upload.fields.key);
+    expect([ra.status, rb.status].sort()).toContain(204);
+    const stored = await h.services.jobs.get(job.id);
+    expect(stored?.status).toBe('queued');
+    const accepted = Buffer.from((await h.services.blobs.get(stored?.input.key ?? ''))?.body ?? []);
+    const winner = stored?.input.uploadKey === job.upload.fields.key ? a : b;
+    expect(accepted.equals(Buffer.from(winner))).toBe(true);
+    expect(await storedKeys(await tenantA(), job.id)).toHaveLength(1);
+    expect((await h.services.queue.stats()).visible).toBe(1);
+  });
+
+  it('issues a new form only while the job waits for its input', async () => {
+    // Prepare
+    const job = await createJob();
+    // Act
+    const renewed = await h.call('POST', `/v1/jobs/${job.id}/upload`);
+    const body = (await json(renewed)) as Created;
+    await post(body.upload, await pngBytes());
+    const closed = await h.call('POST', `/v1/jobs/${job.id}/upload`);
+    const unknown = await h.call('POST', '/v1/jobs/job_01J00000000000000000000000/upload');
+    // Assess
+    expect(renewed.status).toBe(200);
+    expect(body).toMatchObject({ id: job.id, status: 'created', upload: { url: job.upload.url } });
+    expect(closed.status).toBe(409);
+    expect(await json(closed)).toMatchObject({
+      error: { code: 'upload_closed', details: { status: 'queued' } },
+    });
+    expect(unknown.status).toBe(404);
+  });
+
+  it('deletes uploads for unknown, canceled or deleted jobs on arrival', async () => {
+    // Prepare
+    const canceled = await createJob();
+    await h.call('POST', `/v1/jobs/${canceled.id}/cancel`);
+    const tenant = await tenantA();
+    const strayKey = `tenants/${tenant}/jobs/job_01J00000000000000000000000/uploads/01J00000000000000000000000/input`;
+    await h.services.blobs.put(canceled.upload.fields.key ?? '', await pngBytes());
+    await h.services.blobs.put(strayKey, await pngBytes());
+    const dispatcher = createDispatcher(h.services);
+    // Act
+    const outcomes = [
+      await dispatcher.handleObjectCreated(canceled.upload.fields.key ?? ''),
+      await dispatcher.handleObjectCreated(strayKey),
+    ];
+    // Assess
+    expect(outcomes).toMatchObject([
+      { outcome: 'ignored', reason: 'upload_closed' },
+      { outcome: 'ignored', reason: 'job_not_found' },
+    ]);
+    expect(await h.services.blobs.head(canceled.upload.fields.key ?? '')).toBeUndefined();
+    expect(await h.services.blobs.head(strayKey)).toBeUndefined();
+  });
+});
+
+describe('jobs left created expire', () => {
+  it('expires a job not uploaded within the configured time, removes its upload, refuses late uploads', async () => {
+    // Prepare
+    const job = await createJob();
+    const fresh = await createJob();
+    clock.advance(3600 * 1000 + 1);
+    // Act
+    const read = await h.call('GET', `/v1/jobs/${job.id}`);
+    const late = await post(job.upload, await pngBytes());
+    const renew = await h.call('POST', `/v1/jobs/${job.id}/upload`);
+    // Assess
+    expect(read.status).toBe(200);
+    expect(await json(read)).toMatchObject({
+      status: 'canceled',
+      error: { code: 'upload_expired', message: expect.stringContaining('1 h') },
+    });
+    expect(late.status).toBe(409);
+    expect(renew.status).toBe(409);
+    expect(await storedKeys(await tenantA(), job.id)).toEqual([]);
+    expect((await h.services.jobs.get(fresh.id))?.status).toBe('created'); // not read yet
+  });
+
+  it('sweeps a tenant: stale jobs expire, fresh and uploaded ones stay', async () => {
+    // Prepare
+    const stale = await createJob();
+    const uploaded = await createJob();
+    await post(uploaded.upload, await pngBytes());
+    clock.advance(3600 * 1000 + 1);
+    const fresh = await createJob();
+    const expiry = createExpiry(h.services, {
+      createdJobTtlSeconds: 3600,
+      logger: (await import('../../functions/src/log.js')).silentLogger,
+      notifier: createNotifier(h.services, {
+        downloadUrlTtlSeconds: 60,
+        logger: (await import('../../functions/src/log.js')).silentLogger,
+      }),
+    });
+    // Act
+    const count = await expiry.sweepTenant(await tenantA());
+    // Assess
+    expect(count).toBe(1);
+    expect((await h.services.jobs.get(stale.id))?.error?.code).toBe('upload_expired');
+    expect((await h.services.jobs.get(uploaded.id))?.status).toBe('queued');
+    expect((await h.services.jobs.get(fresh.id))?.status).toBe('created');
+  });
+});
+
+describe('refused before it can run', () => {
+  it('refuses at creation a tau that leaves no room for the derived omega', async () => {
+    // Act
+    const impossible = await h.call('POST', '/v1/jobs', { json: { n: 4, tau: 99 } });
+    const fewSteps = await h.call('POST', '/v1/jobs', { json: { n: 4, tau: 9, steps: 10 } });
+    const fine = await h.call('POST', '/v1/jobs', { json: { n: 4, tau: 98 } });
+    const explicit = await h.call('POST', '/v1/jobs', { json: { n: 4, tau: 90, omega: 99 } });
+    // Assess
+    expect(impossible.status).toBe(400);
+    const body = await json(impossible);
+    expect(body.error.code).toBe('validation_failed');
+    expect(body.error.message).toContain('omega');
+    expect(body.error.message).toContain('tau <= 98');
+    expect(fewSteps.status).toBe(400);
+    expect(fine.status).toBe(201);
+    expect(explicit.status).toBe(201);
+  });
+
+  it.each([
+    ['a 16:1 strip', 1024, 64, 'image_aspect_ratio_unsupported'],
+    ['a 1:8 strip', 40, 320, 'image_aspect_ratio_unsupported'],
+    ['a 20 px side', 20, 40, 'image_too_small'],
+  ])('fails %s at dispatch with a clear code, unqueued and unbilled', async (_name, width, height, code) => {
+    // Prepare
+    const job = await createJob();
+    // Act
+    const response = await post(job.upload, await solidPng(width, height));
+    const view = await json(await h.call('GET', `/v1/jobs/${job.id}`));
+    // Assess
+    expect(response.status).toBe(204);
+    expect(view).toMatchObject({ status: 'failed', error: { code, retryable: false } });
+    expect(view.error.message).toContain(`${width}x${height}`);
+    expect(view).not.toHaveProperty('usage');
+    expect((await h.services.queue.stats()).visible).toBe(0);
+    expect(await storedKeys(await tenantA(), job.id)).toEqual([]);
+  });
+
+  it('accepts a 4:1 panorama', async () => {
+    const job = await createJob();
+    await post(job.upload, await solidPng(256, 64));
+    expect((await h.services.jobs.get(job.id))?.status).toBe('queued');
+  });
+});
+
+describe('readImageSize', () => {
+  it.each(['png', 'jpeg', 'webp', 'tiff', 'avif'] as const)(
+    'reads width and height of %s',
+    async (format) => {
+      // Prepare
+      const bytes = await sharp({ create: { width: 123, height: 45, channels: 3, background: '#808080' } })
+        .toFormat(format)
+        .toBuffer();
+      // Act / Assess
+      expect(readImageSize(new Uint8Array(bytes))).toEqual({ width: 123, height: 45 });
+    },
+  );
+
+  it('reads a lossless WebP and answers undefined for text', async () => {
+    const lossless = await sharp({ create: { width: 77, height: 300, channels: 4, background: '#00000000' } })
+      .webp({ lossless: true })
+      .toBuffer();
+    expect(readImageSize(new Uint8Array(lossless))).toEqual({ width: 77, height: 300 });
+    expect(readImageSize(new TextEncoder().encode('hello, not an image'))).toBeUndefined();
+  });
+});
