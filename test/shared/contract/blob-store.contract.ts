@@ -68,6 +68,35 @@ export function describeBlobStoreContract(family: string, options: BlobStoreCont
       expect(await store.head('d/3')).toBeUndefined();
     });
 
+    it('reads the first bytes of an object and reports its full size', async () => {
+      // Prepare
+      const store = await options.makeStore();
+      await store.put('r/big', sampleBytes(5000, 7), { contentType: 'image/jpeg' });
+      // Act
+      const start = await store.get('r/big', { maxBytes: 100 });
+      const whole = await store.get('r/big', { maxBytes: 10_000 });
+      // Assess
+      expect(start?.body).toEqual(sampleBytes(5000, 7).subarray(0, 100));
+      expect(start).toMatchObject({ size: 5000, contentType: 'image/jpeg' });
+      expect(whole?.body).toEqual(sampleBytes(5000, 7));
+      expect(await store.get('r/missing', { maxBytes: 10 })).toBeUndefined();
+    });
+
+    it('copies an object with its content type; the copy does not follow later writes', async () => {
+      // Prepare
+      const store = await options.makeStore();
+      await store.put('c/from', sampleBytes(300, 3), { contentType: 'image/png' });
+      // Act
+      const copied = await store.copy('c/from', 'c/to');
+      await store.put('c/from', sampleBytes(10, 9));
+      const missing = await store.copy('c/none', 'c/to2');
+      // Assess
+      expect(copied).toBe(true);
+      expect(await store.get('c/to')).toMatchObject({ body: sampleBytes(300, 3), contentType: 'image/png' });
+      expect(missing).toBe(false);
+      expect(await store.head('c/to2')).toBeUndefined();
+    });
+
     it('refuses keys that could escape the store', async () => {
       const store = await options.makeStore();
       for (const key of ['../etc/passwd', '/abs', 'a//b', 'a/../b', 'sp ace', '']) {
