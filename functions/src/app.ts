@@ -28,9 +28,12 @@
  */
 import { Hono } from 'hono';
 import type { FilesystemBlobStore } from '../../shared/adapters/local/fs-blob-store.js';
-import type { RuntimeConfig } from '../../shared/runtime/config.js';
+import { defaultTenantLimits, type RuntimeConfig } from '../../shared/runtime/config.js';
 import type { Services } from '../../shared/runtime/services.js';
+import { DEFAULT_TENANT_LIMITS, type TenantLimits } from '../../shared/src/tenant-limits.js';
 import { bearerAuth, type AuthVariables } from './http/auth.js';
+import { rateLimit } from './http/rate-limit.js';
+import { JobAdmission } from './services/admission.js';
 import { jsonErrorHandler, jsonNotFound } from './http/errors.js';
 import { silentLogger, type Logger } from './log.js';
 import { playgroundRoutes, s3BucketOrigins } from './playground/routes.js';
@@ -57,13 +60,14 @@ export type AppServices = Pick<
   | 'clock'
   | 'webhookSender'
   | 'webhookTargets'
-> & {
-  /** Local mode: enables `/local-upload` and `/local-download`, verified with this store's secret. */
-  localBlobs?: Pick<
-    FilesystemBlobStore,
-    'verifyUploadForm' | 'verifyDownloadUrl' | 'importFile' | 'uploadTempDir'
-  >;
-};
+> &
+  Partial<Pick<Services, 'limits'>> & {
+    /** Local mode: enables `/local-upload` and `/local-download`, verified with this store's secret. */
+    localBlobs?: Pick<
+      FilesystemBlobStore,
+      'verifyUploadForm' | 'verifyDownloadUrl' | 'importFile' | 'uploadTempDir'
+    >;
+  };
 
 export interface AppOptions {
   mode: 'local' | 'aws';
@@ -89,6 +93,8 @@ export interface AppOptions {
   createdJobTtlSeconds: number;
   /** Longest accepted aspect ratio of an input (`DR2E_MAX_ASPECT_RATIO`, default 4). */
   maxAspectRatio: number;
+  /** Per-tenant limits of tenants without overrides (enforced when the services have `limits`). */
+  defaultLimits: TenantLimits;
 }
 
 /** Defaults for everything not taken from the configuration. */
@@ -105,6 +111,7 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   accessLog: true,
   createdJobTtlSeconds: DEFAULT_CREATED_JOB_TTL_SECONDS,
   maxAspectRatio: DEFAULT_IMAGE_GEOMETRY_LIMITS.maxAspectRatio,
+  defaultLimits: DEFAULT_TENANT_LIMITS,
 };
 
 /** App options from the runtime configuration (limits, TTLs, mode), plus `extra`. */
@@ -122,6 +129,7 @@ export function appOptionsFromConfig(
       : {}),
     createdJobTtlSeconds: config.DR2E_CREATED_JOB_TTL_SECONDS,
     maxAspectRatio: config.DR2E_MAX_ASPECT_RATIO,
+    defaultLimits: defaultTenantLimits(config),
     ...extra,
   };
 }
@@ -188,8 +196,18 @@ export function createApp(services: AppServices, options: Partial<AppOptions> = 
   const notifier = resolved.notifier ?? webhooks;
   const dispatcher = createDispatcher(services, { ...resolved, notifier });
   const expiry = createExpiry(services, { ...resolved, notifier });
+  const admission = services.limits
+    ? new JobAdmission({
+        limits: services.limits,
+        usage: services.usage,
+        defaults: resolved.defaultLimits,
+        clock: services.clock,
+        slotLeaseSeconds: resolved.createdJobTtlSeconds + 24 * 3600,
+      })
+    : undefined;
   const jobService = new JobService({
     expiry,
+    ...(admission ? { admission } : {}),
     blobs: services.blobs,
     jobs: services.jobs,
     clock: services.clock,
@@ -240,6 +258,17 @@ export function createApp(services: AppServices, options: Partial<AppOptions> = 
     );
   }
   app.use('/v1/*', bearerAuth(services.tenants));
+  if (services.limits) {
+    app.use(
+      '/v1/*',
+      rateLimit({
+        limits: services.limits,
+        defaults: resolved.defaultLimits,
+        clock: services.clock,
+        logger: logger.child({ component: 'rate-limit' }),
+      }),
+    );
+  }
   app.route(
     '/v1/jobs',
     jobRoutes({

@@ -71,8 +71,35 @@ function queryParameters(schema: z.ZodObject): JsonObject[] {
 const ref = (id: string) => ({ $ref: COMPONENT_REF(id) });
 const json = (id: string) => ({ 'application/json': { schema: ref(id) } });
 const error = (description: string) => ({ description, content: json('Error') });
+/** Headers of every authenticated answer (IETF draft-ietf-httpapi-ratelimit-headers-07). */
+const rateLimitHeaders = {
+  'RateLimit-Limit': {
+    description: "Requests the key's bucket holds (its burst) for this kind of request.",
+    schema: { type: 'integer' },
+  },
+  'RateLimit-Remaining': { description: 'Requests left in the bucket now.', schema: { type: 'integer' } },
+  'RateLimit-Reset': { description: 'Seconds until the bucket is full again.', schema: { type: 'integer' } },
+  'RateLimit-Policy': {
+    description:
+      'The bucket as `<burst>;w=<seconds to refill>`, e.g. `100;w=10` for 10/s with bursts of 100.',
+    schema: { type: 'string' },
+  },
+};
+const tooManyRequests = {
+  description:
+    'A per-key limit was hit; retry after `Retry-After` seconds. `rate_limited`: the token bucket of job ' +
+    'creations (default 10/s, burst 100) or of other requests (50/s, burst 500) is empty. ' +
+    '`too_many_jobs_in_flight` (creates only): the key has its maximum of unfinished jobs (default 50). ' +
+    "`monthly_quota_exceeded` (creates only): the key's monthly image quota is used up.",
+  headers: {
+    'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer' } },
+    ...rateLimitHeaders,
+  },
+  content: json('Error'),
+};
 const standardErrors = {
   '401': error('Missing or unknown API key (`WWW-Authenticate: Bearer`).'),
+  '429': tooManyRequests,
   '500': error('Internal error (no details are exposed).'),
 };
 const jobIdParameter = {
@@ -105,11 +132,14 @@ export function buildOpenApiDocument(
       description:
         'Create a job, upload the photo straight to storage with the returned presigned form, then poll ' +
         'the job or receive a signed webhook (Standard Webhooks). Errors are JSON: `{ "error": { "code", ' +
-        '"message", "details"? } }`.',
+        '"message", "details"? } }`. Each API key has limits (request rates as token buckets, jobs in ' +
+        'flight, an optional monthly quota): every `/v1` answer carries `RateLimit-*` headers and a refusal ' +
+        'is `429` with `Retry-After`.',
     },
     ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
     security: [{ bearerAuth: [] }],
     components: {
+      headers: rateLimitHeaders,
       securitySchemes: {
         bearerAuth: { type: 'http', scheme: 'bearer', description: 'API key (`dr2e_sk_...`).' },
       },
@@ -135,6 +165,7 @@ export function buildOpenApiDocument(
           responses: {
             '201': {
               description: 'Created; upload the input with `upload`.',
+              headers: rateLimitHeaders,
               content: json('CreateJobResponse'),
             },
             '200': {

@@ -21,6 +21,11 @@
  * | `DR2E_UPLOAD_MAX_BYTES` | API | 26214400 (25 MiB) |
  * | `DR2E_UPLOAD_URL_TTL_SECONDS` | API | 900 |
  * | `DR2E_DOWNLOAD_URL_TTL_SECONDS` | API | 3600 |
+ * | `DR2E_LIMITS_TABLE` | aws: DynamoDB table of the per-tenant limit counters (unset: limits off, with a warning) | set by the stack |
+ * | `DR2E_CREATE_RATE_PER_SECOND`, `DR2E_CREATE_BURST` | API: default job creations per second per tenant, and burst | 10, 100 |
+ * | `DR2E_REQUEST_RATE_PER_SECOND`, `DR2E_REQUEST_BURST` | API: default other `/v1` requests per second per tenant, and burst | 50, 500 |
+ * | `DR2E_MAX_JOBS_IN_FLIGHT` | API: default cap of a tenant's unfinished jobs | 50 |
+ * | `DR2E_MONTHLY_IMAGE_QUOTA` | API: default images per month per tenant (0 = no cap) | 0 |
  * | `DR2E_CREATED_JOB_TTL_SECONDS` | API: jobs left `created` (no upload) expire after this | 86400 (24 h) |
  * | `DR2E_MAX_ASPECT_RATIO` | API: longest input aspect ratio accepted at dispatch | 4 |
  * | `DR2E_WEBHOOK_ALLOW_HOSTS` | API, worker: hosts exempt from the private-address guard | empty |
@@ -37,6 +42,7 @@
  * | `DR2E_LOG_LEVEL` | all | `info` |
  */
 import { z } from 'zod';
+import type { TenantLimits } from '../src/tenant-limits.js';
 
 const csv = z
   .string()
@@ -69,6 +75,13 @@ export const RuntimeConfigSchema = z.object({
   DR2E_UPLOAD_URL_TTL_SECONDS: positiveInt(900),
   DR2E_DOWNLOAD_URL_TTL_SECONDS: positiveInt(3600),
   DR2E_CREATED_JOB_TTL_SECONDS: positiveInt(24 * 3600),
+  DR2E_LIMITS_TABLE: z.string().optional(),
+  DR2E_CREATE_RATE_PER_SECOND: z.coerce.number().positive().default(10),
+  DR2E_CREATE_BURST: positiveInt(100),
+  DR2E_REQUEST_RATE_PER_SECOND: z.coerce.number().positive().default(50),
+  DR2E_REQUEST_BURST: positiveInt(500),
+  DR2E_MAX_JOBS_IN_FLIGHT: positiveInt(50),
+  DR2E_MONTHLY_IMAGE_QUOTA: z.coerce.number().int().min(0).default(0),
   DR2E_MAX_ASPECT_RATIO: z.coerce.number().min(1).default(4),
   DR2E_WEBHOOK_ALLOW_HOSTS: csv,
   DR2E_WEBHOOK_TIMEOUT_MS: positiveInt(5000),
@@ -95,6 +108,16 @@ export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;
  * receives are enough (the local queue and the SQS queue of the stack both use it).
  */
 export const WEBHOOK_QUEUE_MAX_RECEIVES = 5;
+
+/** The deployment's default per-tenant limits (see shared/src/tenant-limits.ts). */
+export function defaultTenantLimits(config: RuntimeConfig): TenantLimits {
+  return {
+    create: { ratePerSecond: config.DR2E_CREATE_RATE_PER_SECOND, burst: config.DR2E_CREATE_BURST },
+    requests: { ratePerSecond: config.DR2E_REQUEST_RATE_PER_SECOND, burst: config.DR2E_REQUEST_BURST },
+    maxJobsInFlight: config.DR2E_MAX_JOBS_IN_FLIGHT,
+    ...(config.DR2E_MONTHLY_IMAGE_QUOTA > 0 ? { monthlyImageQuota: config.DR2E_MONTHLY_IMAGE_QUOTA } : {}),
+  };
+}
 
 /** Names of every variable the runtime reads (the CDK stack checks it only sets these). */
 export const RUNTIME_VARIABLES = Object.keys(RuntimeConfigSchema.shape) as (keyof RuntimeConfig)[];

@@ -30,6 +30,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { DiskJobStore } from '../adapters/local/disk-job-store.js';
+import { DiskLimitStore } from '../adapters/local/disk-limit-store.js';
 import { DiskUsageLedger } from '../adapters/local/disk-usage-ledger.js';
 import { FilesystemBlobStore } from '../adapters/local/fs-blob-store.js';
 import { atomicWriteFile, withLock } from '../adapters/local/fs-util.js';
@@ -46,11 +47,14 @@ import { hmacSha256, randomBytes, toBase64Url, toHex, utf8Encode } from '../src/
 import type { BlobStore } from '../src/ports/blob-store.js';
 import type { JobQueue } from '../src/ports/job-queue.js';
 import type { JobStore } from '../src/ports/job-store.js';
+import type { LimitStore } from '../src/ports/limit-store.js';
 import type { TenantDirectory } from '../src/ports/tenant-directory.js';
 import type { UsageLedger } from '../src/ports/usage-ledger.js';
 import type { WebhookQueue } from '../src/ports/webhook-queue.js';
 import type { WebhookSender } from '../src/ports/webhook-sender.js';
-import { JobQueueMessageSchema, parseWith, WebhookDeliveryMessageSchema } from '../src/schemas.js';
+import { JobQueueMessageSchema, parseWith, WebhookDeliveryMessageSchema, type Job } from '../src/schemas.js';
+import { releaseSlotsOnFinish } from '../src/slot-release.js';
+import { TenantLimitsOverrideSchema } from '../src/tenant-limits.js';
 import { StaticTenantDirectory, type TenantRecord } from '../src/tenants.js';
 import type { WebhookTargetChecker, WebhookTargetPolicy } from '../src/webhook-target.js';
 import { generateWebhookSecret, WEBHOOK_SECRET_PREFIX } from '../src/webhooks.js';
@@ -67,6 +71,12 @@ export interface Services {
   webhookQueue: WebhookQueue;
   usage: UsageLedger;
   tenants: TenantDirectory;
+  /**
+   * Counters of the per-tenant limits (disk locally, DynamoDB in AWS). Absent in `aws` mode
+   * without `DR2E_LIMITS_TABLE`: limits are then off. `jobs` frees a job's slot here when the
+   * job becomes terminal.
+   */
+  limits?: LimitStore;
   clock: Clock;
   /** The SSRF policy of this mode (https only in `aws`; http to loopback allowed in `local`). */
   webhookPolicy: WebhookTargetPolicy;
@@ -103,6 +113,7 @@ export interface ServiceOverrides {
   webhookQueue?: WebhookQueue;
   usage?: UsageLedger;
   tenants?: TenantDirectory;
+  limits?: LimitStore;
   webhookSender?: WebhookSender;
   webhookTargets?: WebhookTargetChecker;
 }
@@ -133,9 +144,25 @@ export async function createServices(
     });
   const webhookTargets = overrides.webhookTargets ?? new NodeWebhookTargetChecker(webhookPolicy, resolveHost);
   const common = { config, clock, webhookPolicy, webhookSender, webhookTargets };
-  return config.DR2E_MODE === 'aws'
-    ? createAwsServices(config, overrides, common)
-    : createLocalServices(config, overrides, common);
+  const services =
+    config.DR2E_MODE === 'aws'
+      ? await createAwsServices(config, overrides, common)
+      : await createLocalServices(config, overrides, common);
+  if (!services.limits) return services;
+  return { ...services, jobs: releaseSlotsOnFinish(services.jobs, services.limits, reportReleaseFailure) };
+}
+
+/** A slot that could not be freed ends with its lease; say so on stderr (no logger here). */
+function reportReleaseFailure(error: unknown, job: Job): void {
+  console.error(
+    JSON.stringify({
+      level: 'warn',
+      message: 'could not free the in-flight slot of a finished job; its lease will end it',
+      jobId: job.id,
+      tenantId: job.tenantId,
+      error: error instanceof Error ? error.message : String(error),
+    }),
+  );
 }
 
 type CommonServices = Pick<
@@ -196,6 +223,7 @@ async function createLocalServices(
       }),
     usage: overrides.usage ?? new DiskUsageLedger({ dir: path.join(dataDir, 'usage') }),
     tenants: overrides.tenants ?? new StaticTenantDirectory(local.records),
+    limits: overrides.limits ?? new DiskLimitStore({ dir: path.join(dataDir, 'limits') }),
     ...(local.generatedApiKey ? { generatedApiKey: local.generatedApiKey } : {}),
     localTenants: local.records.map(({ id, name }) => ({ id, name })),
     close: async () => undefined,
@@ -222,6 +250,8 @@ async function readOrCreateSecretFile(dataDir: string, name: string, make: () =>
 const LocalTenantsFileSchema = z.object({
   /** Webhook secret per tenant id, generated on first use. */
   webhookSecrets: z.record(z.string(), z.string().startsWith(WEBHOOK_SECRET_PREFIX)),
+  /** Optional per-tenant limit overrides, edited by the operator (see shared/src/tenant-limits.ts). */
+  limits: z.record(z.string(), TenantLimitsOverrideSchema).optional(),
 });
 
 /**
@@ -269,11 +299,13 @@ async function loadLocalTenants(
         stored.webhookSecrets[id] = webhookSecret;
         changed = true;
       }
+      const limits = stored.limits?.[id];
       built.push({
         id,
         name: `local tenant ${index + 1}`,
         webhookSecret,
         apiKeyHashes: [await hashApiKey(key)],
+        ...(limits ? { limits } : {}),
       });
     }
     if (changed) {
@@ -298,6 +330,8 @@ async function createAwsServices(
     aws,
     { S3UsageLedger },
     { SecretsManagerTenantDirectory },
+    { DynamoDBClient },
+    { DynamoDbLimitStore },
   ] = await Promise.all([
     import('@aws-sdk/client-s3'),
     import('@aws-sdk/client-sqs'),
@@ -305,16 +339,29 @@ async function createAwsServices(
     import('../adapters/aws/index.js'),
     import('../adapters/aws/s3-usage-ledger.js'),
     import('../adapters/aws/secrets-tenant-directory.js'),
+    import('@aws-sdk/client-dynamodb'),
+    import('../adapters/aws/dynamodb-limit-store.js'),
   ]);
   const bucket = required(config.DR2E_BUCKET, 'DR2E_BUCKET');
   const region = config.AWS_REGION ? { region: config.AWS_REGION } : {};
   const s3 = overrides.s3Client ?? new S3Client(region);
   const sqs = overrides.sqsClient ?? new SQSClient(region);
   const secrets = overrides.secretsClient ?? new SecretsManagerClient(region);
+  const table = config.DR2E_LIMITS_TABLE;
+  const dynamo = !overrides.limits && table ? new DynamoDBClient(region) : undefined;
+  const limits =
+    overrides.limits ??
+    (dynamo && table ? new DynamoDbLimitStore({ client: dynamo, tableName: table }) : undefined);
+  if (!limits) {
+    console.error(
+      JSON.stringify({ level: 'warn', message: 'DR2E_LIMITS_TABLE is not set: per-tenant limits are off' }),
+    );
+  }
   const ownClients = [
     overrides.s3Client ? undefined : s3,
     overrides.sqsClient ? undefined : sqs,
     overrides.secretsClient ? undefined : secrets,
+    dynamo,
   ];
   return {
     ...common,
@@ -345,6 +392,7 @@ async function createAwsServices(
         secretId: required(config.DR2E_TENANTS_SECRET_ARN, 'DR2E_TENANTS_SECRET_ARN'),
         clock: common.clock,
       }),
+    ...(limits ? { limits } : {}),
     close: async () => {
       for (const client of ownClients) client?.destroy();
     },

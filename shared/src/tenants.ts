@@ -51,5 +51,10 @@ export class StaticTenantDirectory implements TenantDirectory {
 }
 
 function toTenant(record: TenantRecord): Tenant {
-  return { id: record.id, name: record.name, webhookSecret: record.webhookSecret };
+  return {
+    id: record.id,
+    name: record.name,
+    webhookSecret: record.webhookSecret,
+    ...(record.limits ? { limits: record.limits } : {}),
+  };
 }

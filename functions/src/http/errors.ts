@@ -65,6 +65,11 @@ export function jsonErrorHandler(logger: Logger): ErrorHandler {
       });
     }
     if (status === 401) c.header('WWW-Authenticate', 'Bearer realm="dr2e"');
+    // Every 429 says when to come back (rate limits set it already; caps carry it in details).
+    const retryAfter = body.error.details?.retryAfterSeconds;
+    if (status === 429 && typeof retryAfter === 'number' && !c.res.headers.has('retry-after')) {
+      c.header('Retry-After', String(retryAfter));
+    }
     return errorResponse(c, status, body);
   };
 }

@@ -38,7 +38,7 @@ export function jobRoutes(options: JobRoutesOptions): Hono<{ Variables: AuthVari
     const header = c.req.header('idempotency-key');
     const idempotencyKey =
       header === undefined ? undefined : parseWith(IdempotencyKeySchema, header, 'Idempotency-Key header');
-    const result = await jobService.create(c.var.tenant.id, request, idempotencyKey);
+    const result = await jobService.create(c.var.tenant, request, idempotencyKey);
     c.header('Location', `/v1/jobs/${result.job.id}`);
     if (!result.created) c.header('Idempotent-Replayed', 'true');
     const body = {

@@ -26,6 +26,8 @@ import {
 import type { WebhookTargetChecker } from '../../../shared/src/webhook-target.js';
 import { ApiError } from '../http/errors.js';
 import { silentLogger, type Logger } from '../log.js';
+import type { Tenant } from '../../../shared/src/ports/tenant-directory.js';
+import type { JobAdmission } from './admission.js';
 import type { Dispatcher } from './dispatch.js';
 import type { CreatedJobExpiry } from './expiry.js';
 import { DELETED_JOB_CODE, getTenantJob, isDeletedJob } from './job-views.js';
@@ -48,6 +50,8 @@ export interface JobServiceOptions {
   uploadContentTypes: readonly string[];
   /** Expires jobs left in `created` (reads and lists expire them lazily). */
   expiry?: CreatedJobExpiry;
+  /** Caps of jobs in flight and monthly quotas (none: no caps). */
+  admission?: JobAdmission;
   logger?: Logger;
 }
 
@@ -87,14 +91,18 @@ export class JobService {
    * different body is refused with 422 `idempotency_key_reused`. Keys are per tenant and kept
    * as long as the job record.
    *
+   * A new job takes one of the tenant's in-flight slots (given back when it finishes).
+   *
    * @throws {WebhookTargetRefusedError} (400) when the webhook URL is not allowed.
-   * @throws {ApiError} 422 `idempotency_key_reused`, 409 `idempotency_key_deleted`.
+   * @throws {ApiError} 422 `idempotency_key_reused`, 409 `idempotency_key_deleted`, 429
+   * `too_many_jobs_in_flight` / `monthly_quota_exceeded`.
    */
   async create(
-    tenantId: string,
+    tenant: Tenant | string,
     request: CreateJobRequest,
     idempotencyKey?: string,
   ): Promise<CreateJobResult> {
+    const tenantId = typeof tenant === 'string' ? tenant : tenant.id;
     const { jobs, clock } = this.options;
     const fingerprint = await fingerprintCreateJobRequest(request);
     if (idempotencyKey !== undefined) {
@@ -115,8 +123,23 @@ export class JobService {
       ...(request.webhook ? { webhook: request.webhook } : {}),
       ...(idempotencyKey === undefined ? {} : { idempotencyKey, requestFingerprint: fingerprint }),
     });
-    const stored = await jobs.create(job);
-    if (!stored.created) return this.replay(stored.job, fingerprint);
+    const { admission } = this.options;
+    if (admission)
+      await admission.admit(
+        typeof tenant === 'string' ? { id: tenant, name: tenant, webhookSecret: '' } : tenant,
+        id,
+      );
+    let stored;
+    try {
+      stored = await jobs.create(job);
+    } catch (error) {
+      await admission?.release(tenantId, id);
+      throw error;
+    }
+    if (!stored.created) {
+      await admission?.release(tenantId, id);
+      return this.replay(stored.job, fingerprint);
+    }
     this.logger.info('job created', { jobId: id, tenantId });
     return { job: stored.job, created: true, upload: await this.uploadForm(stored.job) };
   }

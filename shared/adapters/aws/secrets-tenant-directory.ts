@@ -7,8 +7,11 @@
  * { "tenants": [
  *   { "id": "acme", "name": "Acme Photos",
  *     "apiKeyHashes": ["sha256:3q2-7w..."],
- *     "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" } ] }
+ *     "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+ *     "limits": { "create": { "ratePerSecond": 20, "burst": 200 }, "maxJobsInFlight": 200,
+ *                 "monthlyImageQuota": 10000 } } ] }
  * ```
+ * `limits` is optional (defaults from the configuration, see shared/src/tenant-limits.ts).
  * `id` becomes a storage key segment (letters, digits, `-`, `_`, `.`); `apiKeyHashes` are
  * `hashApiKey(key)` values (several during a key rotation). `npm run tenants -- add <name>`
  * prints a new key and its entry.
@@ -26,6 +29,7 @@ import { systemClock, type Clock } from '../../src/clock.js';
 import type { Tenant, TenantDirectory } from '../../src/ports/tenant-directory.js';
 import { parseWith } from '../../src/schemas.js';
 import { StaticTenantDirectory } from '../../src/tenants.js';
+import { TenantLimitsOverrideSchema } from '../../src/tenant-limits.js';
 import { WEBHOOK_SECRET_PREFIX } from '../../src/webhooks.js';
 
 /** One tenant entry of the secret. */
@@ -40,6 +44,8 @@ export const TenantSecretEntrySchema = z.strictObject({
     .string()
     .startsWith(WEBHOOK_SECRET_PREFIX)
     .min(WEBHOOK_SECRET_PREFIX.length + 16),
+  /** Overrides of the deployment's default limits, e.g. `{ "maxJobsInFlight": 200 }`. */
+  limits: TenantLimitsOverrideSchema.optional(),
 });
 export type TenantSecretEntry = z.infer<typeof TenantSecretEntrySchema>;
 

@@ -1,3 +1,5 @@
+import type { TenantLimitsOverride } from '../tenant-limits.js';
+
 /** Port: who is calling. API keys are stored only as SHA-256 hashes (see `hashApiKey`). */
 
 export interface Tenant {
@@ -5,6 +7,8 @@ export interface Tenant {
   name: string;
   /** `whsec_...` secret that signs this tenant's webhooks. */
   webhookSecret: string;
+  /** This tenant's overrides of the default limits (see `resolveTenantLimits`). */
+  limits?: TenantLimitsOverride;
 }
 
 export interface TenantDirectory {

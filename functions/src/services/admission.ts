@@ -1,0 +1,94 @@
+/**
+ * Admission of new jobs against a tenant's caps: jobs in flight (a slot per unfinished job in
+ * the `LimitStore`, freed when the job becomes terminal) and the optional monthly image quota
+ * (usage of finished jobs this calendar month, UTC, plus jobs in flight, which may each become
+ * one image). Refusals are `429` with `Retry-After`, so clients back off the same way as for
+ * rate limits.
+ */
+import type { Clock } from '../../../shared/src/clock.js';
+import type { LimitStore } from '../../../shared/src/ports/limit-store.js';
+import type { Tenant } from '../../../shared/src/ports/tenant-directory.js';
+import type { UsageLedger } from '../../../shared/src/ports/usage-ledger.js';
+import { resolveTenantLimits, type TenantLimits } from '../../../shared/src/tenant-limits.js';
+import { ApiError } from '../http/errors.js';
+
+export interface JobAdmissionOptions {
+  limits: LimitStore;
+  usage: UsageLedger;
+  defaults: TenantLimits;
+  clock: Clock;
+  /**
+   * How long a slot is held at most: a job that never reports its end (a crash) stops counting
+   * after this. Default: 48 h (the 24 h a job may wait for its upload, plus a day to run).
+   */
+  slotLeaseSeconds?: number;
+}
+
+/** Seconds clients are told to wait when all their slots are taken (jobs finish in seconds to minutes). */
+const IN_FLIGHT_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * @example
+ * ```ts
+ * const admission = new JobAdmission({ limits, usage, defaults: DEFAULT_TENANT_LIMITS, clock });
+ * await admission.admit(tenant, jobId); // throws 429 too_many_jobs_in_flight at the cap
+ * ```
+ */
+export class JobAdmission {
+  constructor(private readonly options: JobAdmissionOptions) {}
+
+  /**
+   * Takes a slot for `jobId` or refuses.
+   *
+   * @throws {ApiError} 429 `too_many_jobs_in_flight` or `monthly_quota_exceeded`, with
+   * `details.retryAfterSeconds` (the route sets `Retry-After` from it).
+   */
+  async admit(tenant: Tenant, jobId: string): Promise<void> {
+    const { limits, clock } = this.options;
+    const caps = resolveTenantLimits(this.options.defaults, tenant.limits);
+    const now = clock.now();
+    if (caps.monthlyImageQuota !== undefined) await this.checkQuota(tenant.id, caps.monthlyImageQuota, now);
+    const lease = new Date(now.getTime() + (this.options.slotLeaseSeconds ?? 48 * 3600) * 1000);
+    const slot = await limits.acquireSlot(tenant.id, jobId, caps.maxJobsInFlight, lease, now);
+    if (!slot.acquired) {
+      throw new ApiError(
+        'too_many_jobs_in_flight',
+        429,
+        `this API key has ${slot.inFlight} unfinished jobs, the most it may have at once (${caps.maxJobsInFlight}); wait for some to finish, or cancel jobs that will not be uploaded`,
+        {
+          inFlight: slot.inFlight,
+          maxJobsInFlight: caps.maxJobsInFlight,
+          retryAfterSeconds: IN_FLIGHT_RETRY_AFTER_SECONDS,
+        },
+      );
+    }
+  }
+
+  /** Gives a slot back (a create that did not store its job). */
+  release(tenantId: string, jobId: string): Promise<void> {
+    return this.options.limits.releaseSlot(tenantId, jobId);
+  }
+
+  private async checkQuota(tenantId: string, quota: number, now: Date): Promise<void> {
+    const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+    const next = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
+    const [used, inFlight] = await Promise.all([
+      this.options.usage.sum(tenantId, { from, to: next }),
+      this.options.limits.slotsInUse(tenantId, now),
+    ]);
+    if (used.images + inFlight >= quota) {
+      throw new ApiError(
+        'monthly_quota_exceeded',
+        429,
+        `this API key used ${used.images} of its ${quota} images this month (${inFlight} more in flight); the quota renews on ${next.toISOString().slice(0, 10)}`,
+        {
+          quota,
+          used: used.images,
+          inFlight,
+          renewsAt: next.toISOString(),
+          retryAfterSeconds: Math.ceil((next.getTime() - now.getTime()) / 1000),
+        },
+      );
+    }
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * {@link LimitStore} on a local directory: one JSON file per tenant
+ * (`<dir>/<tenant>.json`: `{ "tat": { bucket: ms }, "slots": { jobId: leaseEndMs } }`), each
+ * read-modify-write under the tenant's lock (in-process and across processes), so the API and
+ * a separately started worker share the counters and a restart keeps them.
+ */
+import path from 'node:path';
+import {
+  gcra,
+  type LimitStore,
+  type RateDecision,
+  type RatePolicy,
+  type SlotDecision,
+} from '../../src/ports/limit-store.js';
+import { atomicWriteFile, encodePathSegment, readJsonIfExists, withLock } from './fs-util.js';
+
+interface TenantCounters {
+  tat: Record<string, number>;
+  slots: Record<string, number>;
+}
+
+export interface DiskLimitStoreOptions {
+  /** Directory of the counter files (created on first write). */
+  dir: string;
+}
+
+/**
+ * @example
+ * ```ts
+ * const limits = new DiskLimitStore({ dir: '.data/limits' });
+ * await limits.take('acme', 'create', { ratePerSecond: 10, burst: 100 }, new Date());
+ * ```
+ */
+export class DiskLimitStore implements LimitStore {
+  private readonly dir: string;
+
+  constructor(options: DiskLimitStoreOptions) {
+    this.dir = path.resolve(options.dir);
+  }
+
+  private async update<T>(tenantId: string, change: (counters: TenantCounters) => T): Promise<T> {
+    const file = path.join(this.dir, `${encodePathSegment(tenantId)}.json`);
+    return withLock(`${file}.lock`, async () => {
+      const stored = (await readJsonIfExists(file)) as Partial<TenantCounters> | undefined;
+      const counters: TenantCounters = { tat: { ...stored?.tat }, slots: { ...stored?.slots } };
+      const before = JSON.stringify(counters);
+      const result = change(counters);
+      if (JSON.stringify(counters) !== before) await atomicWriteFile(file, JSON.stringify(counters));
+      return result;
+    });
+  }
+
+  take(tenantId: string, bucket: string, policy: RatePolicy, now: Date): Promise<RateDecision> {
+    return this.update(tenantId, (counters) => {
+      const { tat, ...decision } = gcra(counters.tat[bucket], now.getTime(), policy);
+      if (decision.allowed) counters.tat[bucket] = tat;
+      return decision;
+    });
+  }
+
+  acquireSlot(
+    tenantId: string,
+    jobId: string,
+    max: number,
+    leaseUntil: Date,
+    now: Date,
+  ): Promise<SlotDecision> {
+    return this.update(tenantId, (counters) => {
+      pruneExpired(counters.slots, now.getTime());
+      const held = Object.keys(counters.slots).length;
+      if (counters.slots[jobId] !== undefined) return { acquired: true, inFlight: held };
+      if (held >= max) return { acquired: false, inFlight: held };
+      counters.slots[jobId] = leaseUntil.getTime();
+      return { acquired: true, inFlight: held + 1 };
+    });
+  }
+
+  async releaseSlot(tenantId: string, jobId: string): Promise<void> {
+    await this.update(tenantId, (counters) => {
+      delete counters.slots[jobId];
+    });
+  }
+
+  async slotsInUse(tenantId: string, now: Date): Promise<number> {
+    const file = path.join(this.dir, `${encodePathSegment(tenantId)}.json`);
+    const stored = (await readJsonIfExists(file)) as Partial<TenantCounters> | undefined;
+    return Object.values(stored?.slots ?? {}).filter((end) => end > now.getTime()).length;
+  }
+}
+
+function pruneExpired(slots: Record<string, number>, nowMs: number): void {
+  for (const [jobId, end] of Object.entries(slots)) if (end <= nowMs) delete slots[jobId];
+}
