@@ -193,7 +193,7 @@ describe('Dispatcher: bad uploads fail their job', () => {
 });
 
 describe('Dispatcher: nothing to do', () => {
-  it('ignores keys that are not inputs, unknown jobs, and finished jobs; waits for missing uploads', async () => {
+  it('ignores keys that are not inputs and unknown jobs, deletes uploads to finished jobs, waits for missing uploads', async () => {
     // Prepare
     const canceled = await createdJob();
     await mutateJob(jobs, canceled.id, (job) => transitionJob(job, { to: 'canceled', at: new Date() }));
@@ -213,10 +213,11 @@ describe('Dispatcher: nothing to do', () => {
       'not_an_input_key',
       'job_not_found',
       'job_not_found',
-      'job_finished',
+      'upload_closed',
       'not_uploaded',
     ]);
     expect(await messages()).toEqual([]);
+    expect(await blobs.head(canceled.input.key)).toBeUndefined();
   });
 });
 
