@@ -40,7 +40,7 @@ import { playgroundRoutes, s3BucketOrigins } from './playground/routes.js';
 import { accountRoutes } from './routes/account.js';
 import { jobEventRoutes, type JobEventRoutesOptions } from './routes/job-events.js';
 import { jobRoutes } from './routes/jobs.js';
-import { localBlobRoutes } from './routes/local-blobs.js';
+import { DEFAULT_MAX_CONCURRENT_UPLOADS, localBlobRoutes } from './routes/local-blobs.js';
 import { systemRoutes } from './routes/system.js';
 import { Dispatcher } from './services/dispatch.js';
 import { JobService } from './services/jobs.js';
@@ -95,6 +95,8 @@ export interface AppOptions {
   maxAspectRatio: number;
   /** Per-tenant limits of tenants without overrides (enforced when the services have `limits`). */
   defaultLimits: TenantLimits;
+  /** Local mode: uploads streaming at once before `/local-upload` answers 503 (default 16). */
+  maxConcurrentUploads: number;
 }
 
 /** Defaults for everything not taken from the configuration. */
@@ -112,6 +114,7 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   createdJobTtlSeconds: DEFAULT_CREATED_JOB_TTL_SECONDS,
   maxAspectRatio: DEFAULT_IMAGE_GEOMETRY_LIMITS.maxAspectRatio,
   defaultLimits: DEFAULT_TENANT_LIMITS,
+  maxConcurrentUploads: DEFAULT_MAX_CONCURRENT_UPLOADS,
 };
 
 /** App options from the runtime configuration (limits, TTLs, mode), plus `extra`. */
@@ -253,6 +256,7 @@ export function createApp(services: AppServices, options: Partial<AppOptions> = 
         blobs: services.blobs,
         dispatcher,
         uploadMaxBytes: resolved.uploadMaxBytes,
+        maxConcurrentUploads: resolved.maxConcurrentUploads,
         logger: logger.child({ component: 'local-blobs' }),
       }),
     );

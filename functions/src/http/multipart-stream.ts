@@ -73,7 +73,9 @@ export class MultipartStream {
     if (this.received > this.options.maxBodyBytes) {
       throw new PayloadTooLargeError(`upload body is over ${this.options.maxBodyBytes} bytes`);
     }
-    this.buffer = this.buffer.length === 0 ? Buffer.from(value) : Buffer.concat([this.buffer, value]);
+    // A view of the chunk (no copy); only a leftover tail is ever joined to it.
+    const chunk = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     return true;
   }
 

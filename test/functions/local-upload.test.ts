@@ -1,0 +1,277 @@
+/**
+ * The local upload route (issue 12, item 6): signed fields checked before the file is read,
+ * the file streamed to disk under the signed size cap, a cap on concurrent uploads, only the
+ * canonical signature encoding, and memory: 10 parallel 25 MB uploads keep a separately
+ * started server process under 300 MB of peak RSS.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { UploadForm } from '../../shared/src/ports/blob-store.js';
+import { json, KEY_A, localHarness, pngBytes, type LocalHarness } from './helpers.js';
+
+const BOUNDARY = 'dr2e-test-boundary-4f1c';
+
+/** The multipart text of `fields` and the header of a file part (the file bytes follow). */
+function formHead(fields: Record<string, string>, fileType = 'image/png'): string {
+  let text = '';
+  for (const [name, value] of Object.entries(fields)) {
+    text += `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+  }
+  return `${text}--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="x.png"\r\nContent-Type: ${fileType}\r\n\r\n`;
+}
+
+/** A request body that sends `head` and `firstBytes`, then stalls until `finish` is called. */
+function stalledBody(head: string, firstBytes: Uint8Array) {
+  let finish!: () => void;
+  let pulled = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      pulled++;
+      if (pulled === 1) controller.enqueue(new TextEncoder().encode(head));
+      else if (pulled === 2) controller.enqueue(firstBytes);
+      else {
+        await new Promise<void>((resolve) => (finish = resolve));
+        controller.enqueue(new TextEncoder().encode(`\r\n--${BOUNDARY}--\r\n`));
+        controller.close();
+      }
+    },
+  });
+  return { stream, finish: () => finish?.() };
+}
+
+function postStream(h: LocalHarness, url: string, body: ReadableStream<Uint8Array>): Promise<Response> {
+  return Promise.resolve(
+    h.app.request(url, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+      body,
+      duplex: 'half',
+    } as RequestInit),
+  );
+}
+
+/** One POST on its own connection (no idle keep-alive socket to race with the server closing it). */
+function postOverHttp(form: UploadForm, body: Uint8Array): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(form.url);
+    const request = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        agent: false,
+        headers: {
+          'content-type': `multipart/form-data; boundary=${BOUNDARY}`,
+          'content-length': body.length,
+        },
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+function wholeBody(fields: Record<string, string>, bytes: Uint8Array, fileType = 'image/png'): Uint8Array {
+  return Buffer.concat([
+    Buffer.from(formHead(fields, fileType)),
+    Buffer.from(bytes),
+    Buffer.from(`\r\n--${BOUNDARY}--\r\n`),
+  ]);
+}
+
+describe('POST /local-upload', () => {
+  let h: LocalHarness;
+
+  beforeEach(async () => {
+    h = await localHarness({ app: { maxConcurrentUploads: 2 }, env: { DR2E_UPLOAD_MAX_BYTES: '100000' } });
+  });
+
+  afterEach(async () => {
+    await h.close();
+  });
+
+  async function createJob(): Promise<{ id: string; upload: UploadForm }> {
+    return json(await h.call('POST', '/v1/jobs', { json: {} }));
+  }
+
+  it('refuses a forged form before reading the file', async () => {
+    // Prepare
+    const job = await createJob();
+    const forged = { ...job.upload.fields, 'x-dr2e-max-bytes': '999999999' };
+    const body = stalledBody(formHead(forged), new Uint8Array(1000));
+    // Act: the body never ends unless we let it; the answer must come anyway
+    const response = await postStream(h, job.upload.url, body.stream);
+    // Assess
+    expect(response.status).toBe(403);
+    expect((await json(response)).error.code).toBe('invalid_signature');
+    body.finish();
+  });
+
+  it('accepts only the canonical signature encoding', async () => {
+    // Prepare
+    const job = await createJob();
+    const signature = job.upload.fields['x-dr2e-signature'] ?? '';
+    const standard = Buffer.from(signature, 'base64url').toString('base64'); // padded, +/ alphabet
+    const png = await pngBytes();
+    // Act
+    const variants = [`${signature}=`, standard, ` ${signature}`];
+    const statuses = [];
+    for (const variant of variants) {
+      const fields = { ...job.upload.fields, 'x-dr2e-signature': variant };
+      const response = await h.app.request(job.upload.url, {
+        method: 'POST',
+        headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+        body: wholeBody(fields, png),
+      });
+      statuses.push(response.status);
+    }
+    const canonical = await h.app.request(job.upload.url, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+      body: wholeBody(job.upload.fields, png),
+    });
+    // Assess
+    expect(statuses).toEqual([403, 403, 403]);
+    expect(canonical.status).toBe(204);
+  });
+
+  it('stops a file over the signed limit with 413 and keeps nothing of it', async () => {
+    // Prepare
+    const job = await createJob();
+    const big = new Uint8Array(100_001);
+    big.set(await pngBytes());
+    // Act
+    const response = await h.app.request(job.upload.url, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+      body: wholeBody(job.upload.fields, big),
+    });
+    // Assess
+    expect(response.status).toBe(413);
+    expect(await h.services.blobs.head(job.upload.fields.key ?? '')).toBeUndefined();
+    expect(await readdir(path.join(h.dir, 'blobs', '.incoming'))).toEqual([]);
+    expect((await h.services.jobs.get(job.id))?.status).toBe('created');
+  });
+
+  it('answers 503 with Retry-After beyond the concurrent upload cap, then accepts again', async () => {
+    // Prepare: two uploads hold the two places
+    const [a, b, c] = [await createJob(), await createJob(), await createJob()];
+    const png = await pngBytes();
+    const first = stalledBody(formHead(a.upload.fields), png);
+    const second = stalledBody(formHead(b.upload.fields), png);
+    const pending = [postStream(h, a.upload.url, first.stream), postStream(h, b.upload.url, second.stream)];
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Act
+    const third = await h.app.request(c.upload.url, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+      body: wholeBody(c.upload.fields, png),
+    });
+    first.finish();
+    second.finish();
+    const done = await Promise.all(pending);
+    const retried = await h.app.request(c.upload.url, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+      body: wholeBody(c.upload.fields, png),
+    });
+    // Assess
+    expect(third.status).toBe(503);
+    expect(third.headers.get('retry-after')).toBe('1');
+    expect((await json(third)).error.code).toBe('too_many_uploads');
+    expect(done.map((r) => r.status)).toEqual([204, 204]);
+    expect(retried.status).toBe(204);
+    expect((await h.services.jobs.get(c.id))?.status).toBe('queued');
+  });
+
+  it('stores the streamed bytes exactly, with their MD5 as etag', async () => {
+    // Prepare
+    const job = await createJob();
+    const png = await pngBytes(48);
+    // Act
+    const response = await h.app.request(job.upload.url, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+      body: wholeBody(job.upload.fields, png),
+    });
+    const stored = await h.services.jobs.get(job.id);
+    const input = await h.services.blobs.get(stored?.input.key ?? '');
+    // Assess
+    expect(response.status).toBe(204);
+    expect(Buffer.from(input?.body ?? []).equals(Buffer.from(png))).toBe(true);
+    expect(input?.etag).toBe((await import('node:crypto')).createHash('md5').update(png).digest('hex'));
+  });
+});
+
+describe('local server memory under parallel uploads', () => {
+  let child: ChildProcess | undefined;
+  let dir: string | undefined;
+
+  afterEach(async () => {
+    child?.kill('SIGKILL');
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps peak RSS under 300 MB for 10 parallel 25 MB uploads', { timeout: 120_000 }, async () => {
+    // Prepare: the API server in its own process, so its memory is measured alone
+    dir = await mkdtemp(path.join(tmpdir(), 'dr2e-rss-'));
+    child = spawn(process.execPath, ['--import', 'tsx', 'functions/src/entry/node-server.ts'], {
+      env: {
+        ...process.env,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DR2E_DATA_DIR: dir,
+        DR2E_API_KEYS: KEY_A,
+        DR2E_LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const url = await new Promise<string>((resolve, reject) => {
+      const lines = createInterface({ input: child?.stdout as NodeJS.ReadableStream });
+      lines.on('line', (line) => {
+        const match = /"url":"(http:[^"]+)"/.exec(line);
+        if (match?.[1] && line.includes('API listening')) resolve(match[1]);
+      });
+      child?.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    });
+    const jobs = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const response = await fetch(`${url}/v1/jobs`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${KEY_A}`, 'content-type': 'application/json' },
+          body: '{}',
+        });
+        return (await response.json()) as { id: string; upload: UploadForm };
+      }),
+    );
+    const file = new Uint8Array(25_000_000);
+    file.set(await pngBytes(64));
+    // Act
+    const statuses = await Promise.all(
+      jobs.map((job) => postOverHttp(job.upload, wholeBody(job.upload.fields, file))),
+    );
+    const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+    const peakKb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]);
+    // Assess
+    expect(statuses).toEqual(Array(10).fill(204));
+    expect(peakKb / 1024).toBeLessThan(300);
+    const views = await Promise.all(
+      jobs.map(async (job) =>
+        (await fetch(`${url}/v1/jobs/${job.id}`, { headers: { authorization: `Bearer ${KEY_A}` } })).json(),
+      ),
+    );
+    expect(views.map((view) => (view as { status: string }).status)).toEqual(Array(10).fill('queued'));
+    expect(views[0]).not.toHaveProperty('input');
+    console.info(`local server peak RSS with 10 parallel 25 MB uploads: ${Math.round(peakKb / 1024)} MB`);
+  });
+});
