@@ -218,8 +218,8 @@ export class Api extends Construct {
   }
 
   /**
-   * The dispatcher reads the upload's size and first bytes, deletes an input uploaded after its
-   * job was deleted, moves the job record, sends the message, and signs the job.failed webhook of
+   * The dispatcher reads the upload's size and first bytes, copies the accepted upload, deletes
+   * uploads that arrive after their job accepted one (or finished), moves the job record, sends the message, and signs the job.failed webhook of
    * a rejected upload (tenant webhook secret).
    */
   private grantDispatcherPermissions(storage: Storage, jobs: JobQueue): void {
@@ -227,7 +227,8 @@ export class Api extends Construct {
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'Uploads',
-        actions: ['s3:GetObject', 's3:DeleteObject'],
+        // PutObject: the accepted upload is copied to a key no upload form can write.
+        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
         resources: [storage.objectsArn(BUCKET_PREFIXES.tenantData)],
       }),
     );

@@ -7,6 +7,7 @@ import type { Construct } from 'constructs';
 import { Api, createTenantsSecret } from './api.js';
 import { shutdownDeadlineSeconds, type InfraConfig } from './config.js';
 import { AlertTopic, Observability } from './observability.js';
+import { LimitsTable } from './limits.js';
 import { JobQueue } from './queue.js';
 import { runtimeEnvironment } from './runtime-env.js';
 import { Storage } from './storage.js';
@@ -32,6 +33,7 @@ export class Dr2eStack extends Stack {
   readonly webhooks: WebhookDelivery;
   readonly api: Api;
   readonly workers: GpuWorkers;
+  readonly limits: LimitsTable;
   readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: Dr2eStackProps) {
@@ -66,6 +68,7 @@ export class Dr2eStack extends Stack {
       tenantsSecret,
       logRetention: config.logRetentionDays as logs.RetentionDays,
     });
+    this.limits = new LimitsTable(this, 'Limits');
     const alerts = new AlertTopic(this, 'Alerts', { email: config.alarmEmail });
 
     // Settings every component shares; only names from shared/runtime/config.ts.
@@ -77,6 +80,7 @@ export class Dr2eStack extends Stack {
       DR2E_WEBHOOK_QUEUE_URL: this.webhooks.queue.queue.queueUrl,
       DR2E_WEBHOOK_DLQ_URL: this.webhooks.queue.deadLetterQueue.queueUrl,
       DR2E_TENANTS_SECRET_ARN: tenantsSecret.secretArn,
+      DR2E_LIMITS_TABLE: this.limits.table.tableName,
       DR2E_WEBHOOK_ALLOW_HOSTS:
         config.webhookAllowHosts.length > 0 ? config.webhookAllowHosts.join(',') : undefined,
       DR2E_MAX_RECEIVES: String(config.maxReceives),
@@ -124,6 +128,11 @@ export class Dr2eStack extends Stack {
         DR2E_MODEL: config.modelManifest ?? (config.modelsSource === 's3' ? 'pipeline.json' : undefined),
       }),
     });
+
+    // The API takes tokens and slots; the dispatcher and the workers free slots of jobs they end.
+    this.limits.grantCounters(this.api.httpFunction.role);
+    this.limits.grantCounters(this.api.dispatcherFunction.role);
+    this.limits.grantCounters(this.workers.taskDefinition.taskRole);
 
     this.observability = new Observability(this, 'Observability', {
       topic: alerts.topic,

@@ -81,12 +81,18 @@ function postOverHttp(form: UploadForm, body: Uint8Array): Promise<number> {
   });
 }
 
-function wholeBody(fields: Record<string, string>, bytes: Uint8Array, fileType = 'image/png'): Uint8Array {
-  return Buffer.concat([
-    Buffer.from(formHead(fields, fileType)),
-    Buffer.from(bytes),
-    Buffer.from(`\r\n--${BOUNDARY}--\r\n`),
-  ]);
+function wholeBody(
+  fields: Record<string, string>,
+  bytes: Uint8Array,
+  fileType = 'image/png',
+): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(
+    Buffer.concat([
+      Buffer.from(formHead(fields, fileType)),
+      Buffer.from(bytes),
+      Buffer.from(`\r\n--${BOUNDARY}--\r\n`),
+    ]),
+  );
 }
 
 describe('POST /local-upload', () => {

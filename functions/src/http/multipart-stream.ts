@@ -39,7 +39,7 @@ export class MultipartStream {
   private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
   /** `\r\n--boundary`: ends every part body. */
   private readonly delimiter: Buffer;
-  private buffer = Buffer.alloc(0);
+  private buffer: Buffer = Buffer.alloc(0);
   private ended = false;
   private received = 0;
   /** Inside a part body that has not been consumed. */
