@@ -2,7 +2,8 @@
  * {@link LimitStore} on a local directory: one JSON file per tenant
  * (`<dir>/<tenant>.json`: `{ "tat": { bucket: ms }, "slots": { jobId: leaseEndMs } }`), each
  * read-modify-write under the tenant's lock (in-process and across processes), so the API and
- * a separately started worker share the counters and a restart keeps them.
+ * a separately started worker share the counters and a restart keeps them. Concurrent changes
+ * for one tenant are committed together (see `update`).
  */
 import path from 'node:path';
 import {
@@ -17,6 +18,12 @@ import { atomicWriteFile, encodePathSegment, readJsonIfExists, withLock } from '
 interface TenantCounters {
   tat: Record<string, number>;
   slots: Record<string, number>;
+}
+
+interface PendingChange {
+  change: (counters: TenantCounters) => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
 }
 
 export interface DiskLimitStoreOptions {
@@ -38,16 +45,61 @@ export class DiskLimitStore implements LimitStore {
     this.dir = path.resolve(options.dir);
   }
 
-  private async update<T>(tenantId: string, change: (counters: TenantCounters) => T): Promise<T> {
-    const file = path.join(this.dir, `${encodePathSegment(tenantId)}.json`);
-    return withLock(`${file}.lock`, async () => {
-      const stored = (await readJsonIfExists(file)) as Partial<TenantCounters> | undefined;
-      const counters: TenantCounters = { tat: { ...stored?.tat }, slots: { ...stored?.slots } };
-      const before = JSON.stringify(counters);
-      const result = change(counters);
-      if (JSON.stringify(counters) !== before) await atomicWriteFile(file, JSON.stringify(counters));
-      return result;
+  /** Operations waiting for their tenant file, per file (see {@link update}). */
+  private readonly pending = new Map<string, PendingChange[]>();
+  private readonly flushing = new Set<string>();
+
+  private fileOf(tenantId: string): string {
+    return path.join(this.dir, `${encodePathSegment(tenantId)}.json`);
+  }
+
+  /**
+   * Applies `change` to the tenant's counters atomically. Changes that arrive while the file is
+   * busy are applied together, in arrival order, in ONE locked read-modify-write (group
+   * commit): a burst of requests from one tenant costs one read and one write, not one each.
+   */
+  private update<T>(tenantId: string, change: (counters: TenantCounters) => T): Promise<T> {
+    const file = this.fileOf(tenantId);
+    return new Promise<T>((resolve, reject) => {
+      const queue = this.pending.get(file) ?? [];
+      this.pending.set(file, queue);
+      queue.push({ change, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.flushing.has(file)) void this.flush(file);
     });
+  }
+
+  private async flush(file: string): Promise<void> {
+    this.flushing.add(file);
+    try {
+      while ((this.pending.get(file)?.length ?? 0) > 0) {
+        await withLock(`${file}.lock`, async () => {
+          const batch = this.pending.get(file)?.splice(0) ?? [];
+          try {
+            const stored = (await readJsonIfExists(file)) as Partial<TenantCounters> | undefined;
+            const counters: TenantCounters = { tat: { ...stored?.tat }, slots: { ...stored?.slots } };
+            const before = JSON.stringify(counters);
+            const outcomes = batch.map((op) => {
+              try {
+                return { ok: true as const, value: op.change(counters) };
+              } catch (error) {
+                return { ok: false as const, error };
+              }
+            });
+            if (JSON.stringify(counters) !== before) await atomicWriteFile(file, JSON.stringify(counters));
+            outcomes.forEach((outcome, i) => {
+              const op = batch[i];
+              if (outcome.ok) op?.resolve(outcome.value);
+              else op?.reject(outcome.error);
+            });
+          } catch (error) {
+            for (const op of batch) op.reject(error);
+          }
+        });
+      }
+    } finally {
+      this.flushing.delete(file);
+      this.pending.delete(file);
+    }
   }
 
   take(tenantId: string, bucket: string, policy: RatePolicy, now: Date): Promise<RateDecision> {
@@ -82,7 +134,7 @@ export class DiskLimitStore implements LimitStore {
   }
 
   async slotsInUse(tenantId: string, now: Date): Promise<number> {
-    const file = path.join(this.dir, `${encodePathSegment(tenantId)}.json`);
+    const file = this.fileOf(tenantId);
     const stored = (await readJsonIfExists(file)) as Partial<TenantCounters> | undefined;
     return Object.values(stored?.slots ?? {}).filter((end) => end > now.getTime()).length;
   }

@@ -148,8 +148,24 @@ export function encodePathSegment(value: string): string {
 
 const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
 
-/** In-process queues of lock holders, per lock path (shared by every instance in the process). */
-const localChains = new Map<string, Promise<void>>();
+/**
+ * In-process state of each lock path (shared by every instance in the process): the queue of
+ * holders, how many wait, and whether this process holds the directory lock right now.
+ */
+interface LockState {
+  tail: Promise<void>;
+  waiting: number;
+  held: boolean;
+  heldSince: number;
+}
+const lockStates = new Map<string, LockState>();
+
+/**
+ * How long the directory lock is passed from one in-process holder to the next without being
+ * released: under load a burst of operations pays for one mkdir/rm instead of one each, and
+ * other processes still get their turn within this time.
+ */
+const HANDOFF_MS = 50;
 
 export interface LockOptions {
   /** A lock directory older than this is taken over (its holder died). Default 30 s. */
@@ -159,29 +175,45 @@ export interface LockOptions {
 /**
  * Runs `action` while holding the lock at `lockPath`: first in-process (a promise chain per
  * path), then across processes (`mkdir` is atomic: whoever creates the directory holds it).
- * Keep `action` short: other processes poll every few milliseconds while waiting.
+ * Keep `action` short: other processes poll every few milliseconds while waiting. When more
+ * holders of this process wait, the directory lock passes straight to the next one (for at
+ * most {@link HANDOFF_MS}), which removes the lock's own file-system cost under contention.
  */
 export async function withLock<T>(
   lockPath: string,
   action: () => Promise<T>,
   options: LockOptions = {},
 ): Promise<T> {
-  const previous = localChains.get(lockPath) ?? Promise.resolve();
+  let state = lockStates.get(lockPath);
+  if (!state) {
+    state = { tail: Promise.resolve(), waiting: 0, held: false, heldSince: 0 };
+    lockStates.set(lockPath, state);
+  }
+  const previous = state.tail;
   let release!: () => void;
   const mine = new Promise<void>((resolve) => (release = resolve));
   const chained = previous.then(() => mine);
-  localChains.set(lockPath, chained);
+  state.tail = chained;
+  state.waiting += 1;
   await previous;
+  state.waiting -= 1;
   try {
-    await acquireDirectoryLock(lockPath, options.staleAfterMs ?? 30_000);
-    try {
-      return await action();
-    } finally {
-      await rm(lockPath, { recursive: true, force: true });
+    if (!state.held) {
+      await acquireDirectoryLock(lockPath, options.staleAfterMs ?? 30_000);
+      state.held = true;
+      state.heldSince = Date.now();
     }
+    return await action();
   } finally {
-    release();
-    if (localChains.get(lockPath) === chained) localChains.delete(lockPath);
+    try {
+      if (state.waiting === 0 || Date.now() - state.heldSince > HANDOFF_MS) {
+        state.held = false;
+        await rm(lockPath, { recursive: true, force: true });
+      }
+    } finally {
+      release();
+      if (state.tail === chained && state.waiting === 0 && !state.held) lockStates.delete(lockPath);
+    }
   }
 }
 
