@@ -9,7 +9,6 @@ import { EventStreamParser, type ParsedEvent } from '../../functions/src/playgro
 import { blobKeys } from '../../shared/src/blob-keys.js';
 import { mutateJob, recordProgress, transitionJob } from '../../shared/src/job.js';
 import type { Job } from '../../shared/src/schemas.js';
-import { localTenantId } from '../../shared/runtime/services.js';
 import { json, KEY_A, KEY_B, localHarness, type LocalHarness } from './helpers.js';
 
 let h: LocalHarness;
@@ -66,7 +65,7 @@ describe('GET /v1/jobs/{id}/events', () => {
   it('sends status and progress changes in order, then the terminal event, then ends', async () => {
     // Prepare
     const id = await createJob();
-    const tenant = await localTenantId(KEY_A);
+    const tenant = (await h.services.tenants.authenticate(KEY_A))?.id ?? '';
     const restoredKey = blobKeys.restored(tenant, id, 'png');
     const at = () => new Date();
     const steps: ((job: Job) => Job)[] = [
