@@ -12,7 +12,7 @@ import { ManualClock } from '../../shared/src/clock.js';
 import type { UploadForm } from '../../shared/src/ports/blob-store.js';
 import { createExpiry, createDispatcher } from '../../functions/src/app.js';
 import { readImageSize } from '../../functions/src/services/image-size.js';
-import { createNotifier } from '../../functions/src/app.js';
+import { createJobWebhooks } from '../../functions/src/app.js';
 import { json, KEY_A, localHarness, pngBytes, uploadFormData, type LocalHarness } from './helpers.js';
 
 let h: LocalHarness;
@@ -191,8 +191,7 @@ describe('jobs left created expire', () => {
     const expiry = createExpiry(h.services, {
       createdJobTtlSeconds: 3600,
       logger: (await import('../../functions/src/log.js')).silentLogger,
-      notifier: createNotifier(h.services, {
-        downloadUrlTtlSeconds: 60,
+      notifier: createJobWebhooks(h.services, {
         logger: (await import('../../functions/src/log.js')).silentLogger,
       }),
     });

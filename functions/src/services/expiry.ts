@@ -15,7 +15,7 @@ import type { BlobStore } from '../../../shared/src/ports/blob-store.js';
 import type { JobStore } from '../../../shared/src/ports/job-store.js';
 import type { Job } from '../../../shared/src/schemas.js';
 import { errorFields, silentLogger, type Logger } from '../log.js';
-import type { JobNotifier } from './notifier.js';
+import type { JobNotifier } from '../../../shared/src/webhook-delivery.js';
 
 /** Error code of a job that waited for its upload longer than the configured time. */
 export const UPLOAD_EXPIRED_CODE = 'upload_expired';
