@@ -97,9 +97,15 @@ export const UsageQuerySchema = z.strictObject({
 export const UsageResponseSchema = z.strictObject({
   from: z.iso.datetime(),
   to: z.iso.datetime(),
-  jobs: z.int().min(0),
-  images: z.int().min(0),
-  modelSeconds: z.number().min(0),
+  jobs: z.int().min(0).meta({ description: 'Jobs that succeeded in the period.' }),
+  images: z.int().min(0).meta({ description: 'Photos restored.' }),
+  faces: z.int().min(0).meta({
+    description: 'Faces restored: a photo with no face counts 0, a group photo one per restored face.',
+  }),
+  modelSeconds: z
+    .number()
+    .min(0)
+    .meta({ description: 'Model time (detection, DR2, enhancer), each job its share of its batch.' }),
 });
 
 /** Body of `GET /healthz`. */

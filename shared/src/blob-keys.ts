@@ -59,6 +59,12 @@ export const blobKeys = {
   restored: (tenantId: string, jobId: string, format: OutputFormat): string =>
     `${blobKeys.jobPrefix(tenantId, jobId)}restored.${format === 'jpeg' ? 'jpg' : format}`,
   dr2: (tenantId: string, jobId: string): string => `${blobKeys.jobPrefix(tenantId, jobId)}dr2.png`,
+  /** The aligned input crop of restored face `index` (0 = largest), kept with `output.faces`. */
+  faceInput: (tenantId: string, jobId: string, index: number): string =>
+    `${blobKeys.jobPrefix(tenantId, jobId)}faces/${faceIndex(index)}-input.png`,
+  /** The restored aligned crop of face `index`. */
+  faceRestored: (tenantId: string, jobId: string, index: number): string =>
+    `${blobKeys.jobPrefix(tenantId, jobId)}faces/${faceIndex(index)}-restored.png`,
 };
 
 function checkedToken(token: string): string {
@@ -80,6 +86,11 @@ export function parseUploadKey(key: string): { tenantId: string; jobId: string }
   if (!match?.[1] || !match[2] || !isJobId(match[2])) return undefined;
   if (match[3] !== undefined && !TOKEN.test(match[3])) return undefined;
   return { tenantId: match[1], jobId: match[2] };
+}
+
+function faceIndex(index: number): string {
+  if (!Number.isInteger(index) || index < 0) throw new ValidationError(`not a face index: ${index}`);
+  return String(index);
 }
 
 /**

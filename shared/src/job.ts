@@ -21,6 +21,13 @@
 import { canonicalJson, randomBytes, sha256Hex } from './encoding.js';
 import { ConflictError, InvalidTransitionError, NotFoundError, PreconditionFailedError } from './errors.js';
 import { newJobId } from './ids.js';
+import {
+  PHOTO_DEFAULTS,
+  type FaceView,
+  type SignedUrl,
+  type StoredFace,
+  type UpscaleFactor,
+} from './face-schemas.js';
 import type { JobStore } from './ports/job-store.js';
 import {
   MAX_SEED,
@@ -211,6 +218,10 @@ export function resolveJobParams(request: CreateJobRequest, seed: () => number =
     omega: request.omega,
     steps: request.steps,
     seed: request.seed ?? seed(),
+    upscale: request.upscale,
+    aligned: request.aligned,
+    maxFaces: request.maxFaces,
+    minFace: request.minFace,
     output: { ...request.output },
   });
 }
@@ -225,20 +236,56 @@ export function fingerprintCreateJobRequest(request: CreateJobRequest): Promise<
 }
 
 /**
- * Identity of a sampling schedule: jobs with equal batch keys can share one batched model call.
- * Seed and output format do not matter (per-sample noise, encoding after sampling).
+ * Identity of a sampling schedule and of the photo options an engine call applies to all its
+ * images: jobs with equal batch keys can share one batched model call. Seed, output format and
+ * face crops do not matter (per-sample noise, encoding after sampling). Photo options at their
+ * defaults add nothing, so jobs stored before photo mode keep their keys.
  *
- * @example batchKeyFor({ n: 8, tau: 35, steps: 100, ... }, 'dr2e-default') === 'model=dr2e-default;n=8;tau=35;omega=auto;steps=100'
+ * @example
+ * batchKeyFor({ n: 8, tau: 35, steps: 100, ... }, 'dr2e-default') === 'model=dr2e-default;n=8;tau=35;omega=auto;steps=100'
+ * batchKeyFor({ preset: 'mild', steps: 100, upscale: 4, ... }, 'm') === 'model=m;preset=mild;steps=100;upscale=4'
  */
 export function batchKeyFor(
-  params: Pick<JobParams, 'preset' | 'n' | 'tau' | 'omega' | 'steps'>,
+  params: Pick<JobParams, 'preset' | 'n' | 'tau' | 'omega' | 'steps'> &
+    Partial<Pick<JobParams, 'upscale' | 'aligned' | 'maxFaces' | 'minFace'>>,
   model: string,
 ): string {
   const schedule =
     params.n !== undefined || params.tau !== undefined
       ? `n=${params.n ?? 'auto'};tau=${params.tau ?? 'auto'};omega=${params.omega ?? 'auto'}`
       : `preset=${params.preset ?? 'default'}`;
-  return `model=${model};${schedule};steps=${params.steps}`;
+  const photo = resolvePhotoOptions(params);
+  let key = `model=${model};${schedule};steps=${params.steps}`;
+  if (photo.aligned) return `${key};aligned;upscale=${photo.upscale}`;
+  if (photo.upscale !== PHOTO_DEFAULTS.upscale) key += `;upscale=${photo.upscale}`;
+  if (photo.maxFaces !== PHOTO_DEFAULTS.maxFaces) key += `;maxFaces=${photo.maxFaces}`;
+  if (photo.minFace !== undefined) key += `;minFace=${photo.minFace}`;
+  return key;
+}
+
+/** Photo options of a job with defaults filled in (what the worker runs with). */
+export interface PhotoOptions {
+  upscale: UpscaleFactor;
+  aligned: boolean;
+  maxFaces: number;
+  minFace?: number;
+}
+
+/**
+ * A job's photo options with {@link PHOTO_DEFAULTS} for the absent ones (jobs stored before
+ * photo mode have none).
+ *
+ * @example resolvePhotoOptions({}) // { upscale: 2, aligned: false, maxFaces: 20 }
+ */
+export function resolvePhotoOptions(
+  params: Partial<Pick<JobParams, 'upscale' | 'aligned' | 'maxFaces' | 'minFace'>>,
+): PhotoOptions {
+  return dropUndefined({
+    upscale: params.upscale ?? PHOTO_DEFAULTS.upscale,
+    aligned: params.aligned ?? PHOTO_DEFAULTS.aligned,
+    maxFaces: params.maxFaces ?? PHOTO_DEFAULTS.maxFaces,
+    minFace: params.minFace,
+  });
 }
 
 /** Event type for a terminal status (undefined for other statuses). */
@@ -249,8 +296,10 @@ export function webhookEventTypeFor(status: JobStatus): WebhookEventType | undef
 
 /** Signed result links to put in a {@link JobView}. */
 export interface JobViewLinks {
-  restored?: { url: string; expiresAt: string };
-  dr2?: { url: string; expiresAt: string };
+  restored?: SignedUrl;
+  dr2?: SignedUrl;
+  /** Crops of `output.faces[i]` at index i (faces without stored crops: undefined). */
+  faces?: readonly ({ input: SignedUrl; restored: SignedUrl } | undefined)[];
 }
 
 /** The public view of a job (API responses, webhook `data`): no blob keys, no tenant internals. */
@@ -274,11 +323,20 @@ export function toJobView(job: Job, links: JobViewLinks = {}): JobView {
           height: job.output.height,
           restored: links.restored,
           dr2: links.dr2,
+          faces: job.output.faces?.map((face, index) => faceView(face, links.faces?.[index])),
+          skippedFaces: job.output.skippedFaces,
+          warnings: job.output.warnings,
         })
       : undefined,
     webhook: job.webhook,
     idempotencyKey: job.idempotencyKey,
   });
+}
+
+/** A stored face as clients see it: blob keys replaced by signed links. */
+function faceView(face: StoredFace, crops: { input: SignedUrl; restored: SignedUrl } | undefined): FaceView {
+  const { crops: _keys, ...report } = face;
+  return crops ? { ...report, crops } : report;
 }
 
 /**

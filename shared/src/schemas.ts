@@ -12,6 +12,17 @@
  */
 import { z } from 'zod';
 import { ValidationError, type ValidationIssue } from './errors.js';
+import {
+  FaceViewSchema,
+  MAX_FACES_LIMIT,
+  MAX_MIN_FACE,
+  PHOTO_DEFAULTS,
+  SignedUrlSchema,
+  SkippedFaceSchema,
+  StoredFaceSchema,
+  UPSCALE_FACTORS,
+  WarningSchema,
+} from './face-schemas.js';
 import { JOB_ID_PATTERN } from './ids.js';
 
 /** Named DR2 parameter sets; the engine maps them to (N, tau, omega). */
@@ -82,13 +93,30 @@ export const WebhookConfigSchema = z.strictObject({
 });
 export type WebhookConfig = z.infer<typeof WebhookConfigSchema>;
 
-/** Output options of a job. */
-export const OutputOptionsSchema = z.strictObject({
+const outputFields = {
   format: z.enum(OUTPUT_FORMATS).default('png'),
   /** Also keep the intermediate DR2 output (before the enhancer). */
   keepDr2: z.boolean().default(false),
+};
+const facesOutputDescription =
+  'Also keep each restored face as two aligned crops (input and restored PNG); the job view then ' +
+  'links them under `output.faces[].crops`.';
+
+/**
+ * Output options as stored on a job. `faces` is absent on jobs stored before photo mode
+ * (read as false).
+ */
+export const OutputOptionsSchema = z.strictObject({
+  ...outputFields,
+  faces: z.boolean().optional().meta({ description: facesOutputDescription }),
 });
 export type OutputOptions = z.infer<typeof OutputOptionsSchema>;
+
+/** Output options of a create request (`faces` defaults to false). */
+export const OutputOptionsRequestSchema = z.strictObject({
+  ...outputFields,
+  faces: z.boolean().default(false).meta({ description: facesOutputDescription }),
+});
 
 const schedulePick = {
   preset: z.enum(PRESETS).optional(),
@@ -99,6 +127,43 @@ const schedulePick = {
   omega: z.int().min(1).optional(),
   steps: z.int().min(2).max(MAX_STEPS).default(DEFAULT_STEPS),
   seed: z.int().min(0).max(MAX_SEED).optional(),
+};
+
+const photoDescriptions = {
+  upscale:
+    'Output size = input size x upscale (1, 2 or 4), reduced when the output would exceed the megapixel ' +
+    'limit. The background is resized, every restored face is pasted back.',
+  aligned:
+    'The input is one aligned face crop (the model framing or FFHQ framing): no detection, the whole ' +
+    'image is restored as one face and the output is at least the input size.',
+  maxFaces: `Restore at most this many faces, largest first (1 to ${MAX_FACES_LIMIT}); the others are listed in \`output.skippedFaces\` and left untouched.`,
+  minFace:
+    'Faces whose box side is below this many input pixels are left untouched and listed as skipped ' +
+    '(`min_face`). Default: every face the detector finds.',
+};
+const maxFacesSchema = z.int().min(1).max(MAX_FACES_LIMIT);
+const minFaceSchema = z.int().min(1).max(MAX_MIN_FACE);
+
+/**
+ * Photo-mode fields as stored: optional, because jobs stored before photo mode lack them; the
+ * worker reads an absent field as its {@link PHOTO_DEFAULTS} value.
+ */
+const photoPick = {
+  upscale: z.literal(UPSCALE_FACTORS).optional().meta({ description: photoDescriptions.upscale }),
+  aligned: z.boolean().optional().meta({ description: photoDescriptions.aligned }),
+  maxFaces: maxFacesSchema.optional().meta({ description: photoDescriptions.maxFaces }),
+  minFace: minFaceSchema.optional().meta({ description: photoDescriptions.minFace }),
+};
+
+/** Photo-mode fields of a create request, with their defaults. */
+const photoRequestPick = {
+  upscale: z
+    .literal(UPSCALE_FACTORS)
+    .default(PHOTO_DEFAULTS.upscale)
+    .meta({ description: photoDescriptions.upscale }),
+  aligned: z.boolean().default(PHOTO_DEFAULTS.aligned).meta({ description: photoDescriptions.aligned }),
+  maxFaces: maxFacesSchema.default(PHOTO_DEFAULTS.maxFaces).meta({ description: photoDescriptions.maxFaces }),
+  minFace: minFaceSchema.optional().meta({ description: photoDescriptions.minFace }),
 };
 
 interface ScheduleFields {
@@ -174,7 +239,8 @@ function checkRunnableSchedule(value: ScheduleFields, ctx: z.RefinementCtx): voi
 export const CreateJobRequestSchema = z
   .strictObject({
     ...schedulePick,
-    output: OutputOptionsSchema.default({ format: 'png', keepDr2: false }),
+    ...photoRequestPick,
+    output: OutputOptionsRequestSchema.default({ format: 'png', keepDr2: false, faces: false }),
     webhook: WebhookConfigSchema.optional(),
   })
   .superRefine((value, ctx) => {
@@ -189,6 +255,7 @@ export type CreateJobRequestInput = z.input<typeof CreateJobRequestSchema>;
 export const JobParamsSchema = z
   .strictObject({
     ...schedulePick,
+    ...photoPick,
     seed: z.int().min(0).max(MAX_SEED),
     output: OutputOptionsSchema,
   })
@@ -225,6 +292,15 @@ export const JobOutputSchema = z.strictObject({
   format: z.enum(OUTPUT_FORMATS),
   width: z.int().positive().optional(),
   height: z.int().positive().optional(),
+  /**
+   * Restored faces, largest first (absent on jobs restored before photo mode). Crop keys are
+   * present when `params.output.faces` was set.
+   */
+  faces: z.array(StoredFaceSchema).optional(),
+  /** Faces found but left untouched. */
+  skippedFaces: z.array(SkippedFaceSchema).optional(),
+  /** E.g. `no_face_detected`. */
+  warnings: z.array(WarningSchema).optional(),
 });
 export type JobOutput = z.infer<typeof JobOutputSchema>;
 
@@ -246,7 +322,16 @@ export type JobError = z.infer<typeof JobErrorSchema>;
 /** Metered use of a finished job. */
 export const JobUsageSchema = z.strictObject({
   images: z.int().min(0),
-  modelSeconds: z.number().min(0),
+  /** Faces restored (absent on jobs from before photo mode, which restored one face per image). */
+  faces: z
+    .int()
+    .min(0)
+    .optional()
+    .meta({ description: 'Faces restored (a photo with no face restores none).' }),
+  modelSeconds: z
+    .number()
+    .min(0)
+    .meta({ description: "Seconds of model time (detection, DR2, enhancer): this job's share of its batch." }),
 });
 export type JobUsage = z.infer<typeof JobUsageSchema>;
 
@@ -361,9 +446,6 @@ export const JobQueueMessageSchema = z.object({
 });
 export type JobQueueMessage = z.infer<typeof JobQueueMessageSchema>;
 
-/** A time-limited link to a result. */
-export const SignedUrlSchema = z.strictObject({ url: z.string(), expiresAt: isoTimestamp });
-
 /**
  * The public view of a job: API responses and webhook `data`. Blob keys and internal fields
  * are left out; results appear as signed download URLs.
@@ -387,6 +469,16 @@ export const JobViewSchema = z.strictObject({
       height: z.int().positive().optional(),
       restored: SignedUrlSchema.optional(),
       dr2: SignedUrlSchema.optional(),
+      faces: z.array(FaceViewSchema).optional().meta({
+        description:
+          'Restored faces, largest first, in input pixel coordinates; `[]` when none was found ' +
+          '(then `warnings` has `no_face_detected`). Absent on jobs from before photo mode.',
+      }),
+      skippedFaces: z
+        .array(SkippedFaceSchema)
+        .optional()
+        .meta({ description: 'Faces found but left untouched (`reason`: `max_faces` or `min_face`).' }),
+      warnings: z.array(WarningSchema).optional(),
     })
     .optional(),
   webhook: WebhookConfigSchema.optional(),

@@ -51,6 +51,7 @@ export function accountRoutes(options: {
       to: period.to.toISOString(),
       jobs: summary.jobs,
       images: summary.images,
+      faces: summary.faces,
       modelSeconds: Math.round(summary.modelSeconds * 1000) / 1000,
     });
   });

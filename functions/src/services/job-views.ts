@@ -4,6 +4,7 @@
  */
 import { NotFoundError } from '../../../shared/src/errors.js';
 import { toJobView, type JobViewLinks } from '../../../shared/src/job.js';
+import { signJobLinks } from '../../../shared/src/job-links.js';
 import type { BlobStore } from '../../../shared/src/ports/blob-store.js';
 import type { JobStore } from '../../../shared/src/ports/job-store.js';
 import type { Job, JobView, WebhookDelivery, WebhookStatus } from '../../../shared/src/schemas.js';
@@ -30,14 +31,9 @@ export async function getTenantJob(jobs: JobStore, tenantId: string, jobId: stri
   return job;
 }
 
-/** Signed GET links for a job's outputs (none until it succeeded). */
-export async function outputLinks(blobs: BlobStore, job: Job, ttlSeconds: number): Promise<JobViewLinks> {
-  if (!job.output) return {};
-  const [restored, dr2] = await Promise.all([
-    blobs.createDownloadUrl(job.output.restoredKey, ttlSeconds),
-    job.output.dr2Key ? blobs.createDownloadUrl(job.output.dr2Key, ttlSeconds) : undefined,
-  ]);
-  return dr2 ? { restored, dr2 } : { restored };
+/** Signed GET links for a job's outputs and face crops (none until it succeeded). */
+export function outputLinks(blobs: BlobStore, job: Job, ttlSeconds: number): Promise<JobViewLinks> {
+  return signJobLinks(blobs, job, ttlSeconds);
 }
 
 /** The API's view of a job: public fields, signed output links, webhook delivery state and attempts. */

@@ -12,6 +12,7 @@ import {
   isTerminalStatus,
   mutateJob,
   newJob,
+  resolvePhotoOptions,
   resolveJobParams,
   transitionJob,
 } from '../../../shared/src/job.js';
@@ -344,7 +345,27 @@ export class JobService {
     ]);
     if (job.output?.restoredKey) keys.add(job.output.restoredKey);
     if (job.output?.dr2Key) keys.add(job.output.dr2Key);
+    for (const key of faceCropKeys(job)) keys.add(key);
     await this.options.blobs.deleteMany([...keys]);
     this.logger.info('job deleted', { jobId, tenantId });
   }
+}
+
+/**
+ * Face crop keys a job has or may still get: those recorded on its output, and, since a worker
+ * may still be writing them for a job canceled by the delete, every index it could write.
+ */
+function faceCropKeys(job: Job): string[] {
+  const keys = (job.output?.faces ?? []).flatMap((face) =>
+    face.crops ? [face.crops.inputKey, face.crops.restoredKey] : [],
+  );
+  if (job.params.output.faces) {
+    for (let index = 0; index < resolvePhotoOptions(job.params).maxFaces; index++) {
+      keys.push(
+        blobKeys.faceInput(job.tenantId, job.id, index),
+        blobKeys.faceRestored(job.tenantId, job.id, index),
+      );
+    }
+  }
+  return keys;
 }

@@ -17,9 +17,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { utf8Decode, utf8Encode } from '../../src/encoding.js';
-import { ValidationError } from '../../src/errors.js';
-import { isJobId } from '../../src/ids.js';
-import { summarizeUsage } from '../../src/memory-usage-ledger.js';
+import { assertUsageRecord, summarizeUsage } from '../../src/memory-usage-ledger.js';
 import type { UsageLedger, UsageRecord, UsageSummary } from '../../src/ports/usage-ledger.js';
 import { isConditionalWriteConflict, isNotFound } from './s3-errors.js';
 
@@ -37,6 +35,8 @@ interface StoredUsage {
   jobId: string;
   at: string;
   images: number;
+  /** Absent in records written before photo mode. */
+  faces?: number;
   modelSeconds: number;
 }
 
@@ -48,7 +48,7 @@ function keySegment(value: string): string {
  * @example
  * ```ts
  * const usage = new S3UsageLedger({ client: s3, bucket: process.env.DR2E_BUCKET! });
- * await usage.record({ tenantId, jobId, at: new Date(job.timestamps.succeeded!), images: 1, modelSeconds: 3.2 });
+ * await usage.record({ tenantId, jobId, at: new Date(job.timestamps.succeeded!), images: 1, faces: 3, modelSeconds: 3.2 });
  * ```
  */
 export class S3UsageLedger implements UsageLedger {
@@ -69,13 +69,13 @@ export class S3UsageLedger implements UsageLedger {
   }
 
   async record(entry: UsageRecord): Promise<void> {
-    if (!isJobId(entry.jobId)) throw new ValidationError(`not a job id: ${entry.jobId}`);
-    if (Number.isNaN(entry.at.getTime())) throw new ValidationError('usage time is not a valid date');
+    assertUsageRecord(entry);
     const stored: StoredUsage = {
       tenantId: entry.tenantId,
       jobId: entry.jobId,
       at: entry.at.toISOString(),
       images: entry.images,
+      ...(entry.faces === undefined ? {} : { faces: entry.faces }),
       modelSeconds: entry.modelSeconds,
     };
     try {

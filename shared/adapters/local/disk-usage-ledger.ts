@@ -4,9 +4,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isJobId } from '../../src/ids.js';
-import { summarizeUsage } from '../../src/memory-usage-ledger.js';
-import { ValidationError } from '../../src/errors.js';
+import { assertUsageRecord, summarizeUsage } from '../../src/memory-usage-ledger.js';
 import type { UsageLedger, UsageRecord, UsageSummary } from '../../src/ports/usage-ledger.js';
 import { encodePathSegment, listFiles, readJsonIfExists } from './fs-util.js';
 
@@ -15,6 +13,8 @@ interface StoredUsage {
   jobId: string;
   at: string;
   images: number;
+  /** Absent in records written before photo mode. */
+  faces?: number;
   modelSeconds: number;
 }
 
@@ -26,7 +26,7 @@ export class DiskUsageLedger implements UsageLedger {
   }
 
   async record(entry: UsageRecord): Promise<void> {
-    if (!isJobId(entry.jobId)) throw new ValidationError(`not a job id: ${entry.jobId}`);
+    assertUsageRecord(entry);
     const tenantDir = path.join(this.dir, encodePathSegment(entry.tenantId));
     await mkdir(tenantDir, { recursive: true });
     const stored: StoredUsage = { ...entry, at: entry.at.toISOString() };

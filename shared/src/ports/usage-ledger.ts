@@ -7,6 +7,12 @@ export interface UsageRecord {
   /** When the job finished (its terminal timestamp). */
   at: Date;
   images: number;
+  /**
+   * Faces restored. Absent on records written before photo mode, which restored exactly one
+   * face per image: those count `images` faces.
+   */
+  faces?: number;
+  /** Seconds of model time (detection, DR2, enhancer): the job's share of its batches. */
   modelSeconds: number;
 }
 
@@ -16,6 +22,7 @@ export interface UsageSummary {
   to: Date;
   jobs: number;
   images: number;
+  faces: number;
   modelSeconds: number;
 }
 

@@ -1,0 +1,127 @@
+/**
+ * Photo-mode schemas: the options of a whole-photo job (how much to upscale, which faces to
+ * restore) and the faces a job found, as stored on the job and shown to clients.
+ *
+ * Coordinates are always in the pixels of the uploaded photo after its EXIF orientation is
+ * applied, before upscaling, so a client can draw them on the photo it sent.
+ *
+ * @example A face as it appears in a job view
+ * ```json
+ * { "box": [412.5, 230.1, 180.2, 180.2], "score": 0.97,
+ *   "landmarks": [[470.1, 290.3], [540.8, 288.9], [505.2, 330.0], [506.1, 370.7]],
+ *   "crops": { "input": { "url": "...", "expiresAt": "..." }, "restored": { "url": "...", "expiresAt": "..." } } }
+ * ```
+ */
+import { z } from 'zod';
+
+/** Output scale factors: the restored photo is the input's size times this. */
+export const UPSCALE_FACTORS = [1, 2, 4] as const;
+export type UpscaleFactor = (typeof UPSCALE_FACTORS)[number];
+
+/** Photo-mode defaults: what a job without these parameters (or stored before them) runs with. */
+export const PHOTO_DEFAULTS = {
+  upscale: 2 as UpscaleFactor,
+  aligned: false,
+  maxFaces: 20,
+} as const;
+
+/** Most faces one photo may ask to restore (each face is one image in the sampler batch). */
+export const MAX_FACES_LIMIT = 100;
+/** Largest `minFace` accepted, in input pixels. */
+export const MAX_MIN_FACE = 4096;
+
+/**
+ * Warnings a succeeded job may carry. Not an exhaustive enum: the engine may add codes, so
+ * clients should show unknown ones as they are.
+ */
+export const KNOWN_WARNINGS = {
+  /** The photo was returned upscaled, no face was restored. */
+  no_face_detected: 'no face was found; the photo was upscaled only',
+} as const;
+
+/** Why a face that was found was left untouched. */
+export const SKIP_REASONS = ['max_faces', 'min_face'] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+const coordinate = z.number().refine(Number.isFinite, { message: 'must be finite' });
+
+/** `[x, y, width, height]` of a face in input pixels. */
+export const FaceBoxSchema = z
+  .tuple([coordinate, coordinate, coordinate.min(0), coordinate.min(0)])
+  .meta({ description: '`[x, y, width, height]` in input pixels (before upscaling).' });
+
+/** DR2 settings chosen for one face (quality selection, when the engine reports it). */
+export const FaceSettingsSchema = z.strictObject({
+  n: z.int().min(1),
+  tau: z.int().min(0),
+  omega: z.int().min(1),
+  fidelity: z.number().min(0).max(1).optional(),
+});
+
+/** Degradation the engine estimated on one face (when it reports it). */
+export const FaceEstimateSchema = z.strictObject({
+  noise: z.number(),
+  blur: z.number(),
+  jpeg: z.number(),
+  faceSize: z.number(),
+});
+
+const faceFields = {
+  box: FaceBoxSchema,
+  score: z.number().min(0).max(1).meta({ description: 'Detector confidence, 0 to 1.' }),
+  landmarks: z.array(z.tuple([coordinate, coordinate])).meta({
+    description:
+      'Detector keypoints `[x, y]` in input pixels, in the order right eye, left eye, nose tip, mouth ' +
+      '(then ear tragions when the detector gives them).',
+  }),
+  settings: FaceSettingsSchema.optional().meta({ description: 'DR2 settings used for this face.' }),
+  estimate: FaceEstimateSchema.optional().meta({ description: 'Estimated degradation of this face.' }),
+};
+
+/** A face the engine found: the part of the face report every view and record shares. */
+export const FaceReportSchema = z.strictObject(faceFields);
+export type FaceReport = z.infer<typeof FaceReportSchema>;
+
+/** A face found but not restored (left untouched in the output), with the reason. */
+export const SkippedFaceSchema = z.strictObject({
+  ...faceFields,
+  reason: z.enum(SKIP_REASONS).meta({
+    description: '`max_faces`: beyond the `maxFaces` largest faces; `min_face`: smaller than `minFace`.',
+  }),
+});
+export type SkippedFace = z.infer<typeof SkippedFaceSchema>;
+
+/** Blob keys of one face's aligned crops (stored with `output.faces`). */
+export const FaceCropKeysSchema = z.strictObject({
+  inputKey: z.string().min(1),
+  restoredKey: z.string().min(1),
+});
+export type FaceCropKeys = z.infer<typeof FaceCropKeysSchema>;
+
+/** A restored face as stored on the job record. */
+export const StoredFaceSchema = z.strictObject({ ...faceFields, crops: FaceCropKeysSchema.optional() });
+export type StoredFace = z.infer<typeof StoredFaceSchema>;
+
+/** A time-limited link to a result. */
+export const SignedUrlSchema = z.strictObject({ url: z.string(), expiresAt: z.iso.datetime() });
+export type SignedUrl = z.infer<typeof SignedUrlSchema>;
+
+/** A restored face as clients see it: with signed links to its crops when `output.faces` was set. */
+export const FaceViewSchema = z.strictObject({
+  ...faceFields,
+  crops: z
+    .strictObject({
+      input: SignedUrlSchema.meta({ description: 'The aligned input face (PNG, model resolution).' }),
+      restored: SignedUrlSchema.meta({ description: 'The restored aligned face (PNG).' }),
+    })
+    .optional()
+    .meta({ description: 'With `output.faces: true`: the aligned face before and after restoration.' }),
+});
+export type FaceView = z.infer<typeof FaceViewSchema>;
+
+/** Warning codes, e.g. `no_face_detected`. */
+export const WarningSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .meta({ description: `Warning code; known: ${Object.keys(KNOWN_WARNINGS).join(', ')}.` });
