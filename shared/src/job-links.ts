@@ -3,7 +3,8 @@
  * job kept them, each face's aligned crops. The API's job view and both webhook senders (API
  * and worker) sign through this one function so their payloads always agree.
  */
-import type { JobViewLinks } from './job.js';
+import { blobKeys } from './blob-keys.js';
+import { resolvePhotoOptions, type JobViewLinks } from './job.js';
 import type { BlobStore } from './ports/blob-store.js';
 import type { Job } from './schemas.js';
 
@@ -41,4 +42,25 @@ export async function signJobLinks(blobs: BlobStore, job: Job, ttlSeconds: numbe
     ...(dr2 ? { dr2 } : {}),
     ...(faces.some((crops) => crops !== undefined) ? { faces } : {}),
   };
+}
+
+/**
+ * Every face crop key a job has or may still get: those recorded on its output and, when it
+ * keeps crops, every index a worker could write (up to `maxFaces`), for deleting a job's files
+ * while a worker may still be writing them.
+ *
+ * @example faceCropKeys(job) // ['tenants/t/jobs/job_.../faces/0-input.png', '.../faces/0-restored.png', ...]
+ */
+export function faceCropKeys(job: Job): string[] {
+  const keys = new Set<string>();
+  for (const face of job.output?.faces ?? []) {
+    if (face.crops) keys.add(face.crops.inputKey).add(face.crops.restoredKey);
+  }
+  if (job.params.output.faces) {
+    for (let index = 0; index < resolvePhotoOptions(job.params).maxFaces; index++) {
+      keys.add(blobKeys.faceInput(job.tenantId, job.id, index));
+      keys.add(blobKeys.faceRestored(job.tenantId, job.id, index));
+    }
+  }
+  return [...keys];
 }

@@ -331,7 +331,9 @@ export const JobUsageSchema = z.strictObject({
   modelSeconds: z
     .number()
     .min(0)
-    .meta({ description: "Seconds of model time (detection, DR2, enhancer): this job's share of its batch." }),
+    .meta({
+      description: "Seconds of model time (detection, DR2, enhancer): this job's share of its batch.",
+    }),
 });
 export type JobUsage = z.infer<typeof JobUsageSchema>;
 
@@ -469,11 +471,14 @@ export const JobViewSchema = z.strictObject({
       height: z.int().positive().optional(),
       restored: SignedUrlSchema.optional(),
       dr2: SignedUrlSchema.optional(),
-      faces: z.array(FaceViewSchema).optional().meta({
-        description:
-          'Restored faces, largest first, in input pixel coordinates; `[]` when none was found ' +
-          '(then `warnings` has `no_face_detected`). Absent on jobs from before photo mode.',
-      }),
+      faces: z
+        .array(FaceViewSchema)
+        .optional()
+        .meta({
+          description:
+            'Restored faces, largest first, in input pixel coordinates; `[]` when none was found ' +
+            '(then `warnings` has `no_face_detected`). Absent on jobs from before photo mode.',
+        }),
       skippedFaces: z
         .array(SkippedFaceSchema)
         .optional()

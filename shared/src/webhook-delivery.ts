@@ -33,6 +33,7 @@ import {
   webhookMessageId,
   type JobViewLinks,
 } from './job.js';
+import { signJobLinks } from './job-links.js';
 import type { BlobStore } from './ports/blob-store.js';
 import type { JobStore } from './ports/job-store.js';
 import type { TenantDirectory } from './ports/tenant-directory.js';
@@ -389,14 +390,10 @@ export class WebhookDeliverer {
     return webhookRetryDelayMs(attempt, this.schedule, this.random);
   }
 
+  /** Signed links to the results of a succeeded job, face crops included (the payload is the API's job view). */
   private async links(job: Job): Promise<JobViewLinks> {
-    if (job.status !== 'succeeded' || !job.output) return {};
-    const ttl = this.options.downloadUrlTtlSeconds;
-    const { blobs } = this.options;
-    return {
-      restored: await blobs.createDownloadUrl(job.output.restoredKey, ttl),
-      ...(job.output.dr2Key ? { dr2: await blobs.createDownloadUrl(job.output.dr2Key, ttl) } : {}),
-    };
+    if (job.status !== 'succeeded') return {};
+    return signJobLinks(this.options.blobs, job, this.options.downloadUrlTtlSeconds);
   }
 
   private async record(

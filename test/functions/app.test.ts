@@ -569,6 +569,7 @@ describe('GET /v1/usage', () => {
       to: '2025-02-01T00:00:00.000Z',
       jobs: 2,
       images: 2,
+      faces: 2,
       modelSeconds: 3.75,
     });
   });

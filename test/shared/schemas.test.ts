@@ -22,7 +22,10 @@ describe('CreateJobRequestSchema', () => {
   it('fills defaults for an empty request (model default schedule)', () => {
     expect(parseWith(CreateJobRequestSchema, {})).toEqual({
       steps: 100,
-      output: { format: 'png', keepDr2: false },
+      upscale: 2,
+      aligned: false,
+      maxFaces: 20,
+      output: { format: 'png', keepDr2: false, faces: false },
     });
   });
 

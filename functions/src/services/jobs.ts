@@ -7,12 +7,12 @@ import type { Clock } from '../../../shared/src/clock.js';
 import { newJobId } from '../../../shared/src/ids.js';
 import { blobKeys, newBlobToken } from '../../../shared/src/blob-keys.js';
 import { encodeJobCursor } from '../../../shared/src/job-pages.js';
+import { faceCropKeys } from '../../../shared/src/job-links.js';
 import {
   fingerprintCreateJobRequest,
   isTerminalStatus,
   mutateJob,
   newJob,
-  resolvePhotoOptions,
   resolveJobParams,
   transitionJob,
 } from '../../../shared/src/job.js';
@@ -349,23 +349,4 @@ export class JobService {
     await this.options.blobs.deleteMany([...keys]);
     this.logger.info('job deleted', { jobId, tenantId });
   }
-}
-
-/**
- * Face crop keys a job has or may still get: those recorded on its output, and, since a worker
- * may still be writing them for a job canceled by the delete, every index it could write.
- */
-function faceCropKeys(job: Job): string[] {
-  const keys = (job.output?.faces ?? []).flatMap((face) =>
-    face.crops ? [face.crops.inputKey, face.crops.restoredKey] : [],
-  );
-  if (job.params.output.faces) {
-    for (let index = 0; index < resolvePhotoOptions(job.params).maxFaces; index++) {
-      keys.push(
-        blobKeys.faceInput(job.tenantId, job.id, index),
-        blobKeys.faceRestored(job.tenantId, job.id, index),
-      );
-    }
-  }
-  return keys;
 }

@@ -69,6 +69,7 @@ import type { Dr2ParamsRequest } from '../engine/sampler/dr2-params.js';
 import {
   batchKeyFor,
   blobKeys,
+  faceCropKeys,
   isTerminalStatus,
   MessageNotInFlightError,
   mutateJob,
@@ -95,6 +96,7 @@ import type { WebhookQueue } from '../../../shared/src/ports/webhook-queue.js';
 import { backoffDelayMs, sleep, type BackoffPolicy } from './backoff.js';
 import { groupBy, takeBatch } from './batching.js';
 import { touchHeartbeatFile } from './heartbeat-file.js';
+import { faceOutput, photoEngineOptions, storeFaces, usageOf } from './face-results.js';
 import { errorFields, silentLogger, type Logger } from './log.js';
 import { noTaskProtection, type TaskProtection } from './task-protection.js';
 import { transcodePng } from './transcode.js';
@@ -688,6 +690,8 @@ export class Dr2eWorker {
           })),
           {
             params: engineSchedule(first.job.params),
+            // One batch key: every job of the group has the same photo options.
+            ...photoEngineOptions(runnable.map((active) => active.job.params)),
             format: 'png',
             keepDr2: runnable.some((active) => active.job.params.output.keepDr2),
             batchSize: this.settings.batchSize,
@@ -821,10 +825,8 @@ export class Dr2eWorker {
         dr2Key = blobKeys.dr2(job.tenantId, job.id);
         await this.services.blobs.put(dr2Key, result.dr2, { contentType: 'image/png' });
       }
-      const usage = {
-        images: 1,
-        modelSeconds: Math.round(result.timings.dr2Ms + result.timings.enhanceMs) / 1000,
-      };
+      const faces = await storeFaces(this.services.blobs, job, result);
+      const usage = usageOf(result);
       stored = await this.writeOwned(active, (current) =>
         transitionJob(current, {
           to: 'succeeded',
@@ -835,6 +837,7 @@ export class Dr2eWorker {
             format,
             width: result.width,
             height: result.height,
+            ...faceOutput(faces, result),
           },
           usage,
         }),
@@ -843,7 +846,11 @@ export class Dr2eWorker {
       if (error instanceof JobCanceledSignal) {
         // Canceled while encoding or uploading: the client asked not to have the result.
         await this.services.blobs
-          .deleteMany([blobKeys.restored(job.tenantId, job.id, format), blobKeys.dr2(job.tenantId, job.id)])
+          .deleteMany([
+            blobKeys.restored(job.tenantId, job.id, format),
+            blobKeys.dr2(job.tenantId, job.id),
+            ...faceCropKeys(job),
+          ])
           .catch(() => undefined);
       }
       if (error instanceof JobCanceledSignal || error instanceof OwnershipLostSignal) {
@@ -855,6 +862,9 @@ export class Dr2eWorker {
     }
     active.log.info('job succeeded', {
       modelSeconds: stored.usage?.modelSeconds,
+      faces: result.faces.length,
+      skippedFaces: result.skippedFaces.length,
+      warnings: result.warnings,
       width: result.width,
       height: result.height,
       seed: result.seed,
@@ -1016,6 +1026,7 @@ export class Dr2eWorker {
       jobId: job.id,
       at: new Date(job.timestamps.succeeded ?? job.updatedAt),
       images: job.usage.images,
+      ...(job.usage.faces === undefined ? {} : { faces: job.usage.faces }),
       modelSeconds: job.usage.modelSeconds,
     });
   }
