@@ -13,8 +13,9 @@ import { ChangeMessageVisibilityCommand, ReceiveMessageCommand, type SQSClient }
 import { describe, expect, it } from 'vitest';
 import { decodePostPolicy, S3BlobStore } from '../../shared/adapters/aws/s3-blob-store.js';
 import { S3JobStore } from '../../shared/adapters/aws/s3-job-store.js';
+import { S3UsageLedger } from '../../shared/adapters/aws/s3-usage-ledger.js';
 import { SqsQueue } from '../../shared/adapters/aws/sqs-queue.js';
-import { utf8Encode } from '../../shared/src/encoding.js';
+import { utf8Decode, utf8Encode } from '../../shared/src/encoding.js';
 import { ConflictError, MessageNotInFlightError, PreconditionFailedError } from '../../shared/src/errors.js';
 import { transitionJob } from '../../shared/src/job.js';
 import { JobQueueMessageSchema, type Job } from '../../shared/src/schemas.js';
@@ -243,5 +244,35 @@ describe('SqsQueue', () => {
     });
     await expect(queue.changeVisibility('r1', 30)).rejects.toBeInstanceOf(MessageNotInFlightError);
     expect(sent[0]?.name).toBe(ChangeMessageVisibilityCommand.name);
+  });
+});
+
+describe('S3UsageLedger conditional writes', () => {
+  it('writes each job once with If-None-Match: *, faces included, and ignores a lost race', async () => {
+    // Prepare: the second put loses the If-None-Match race (412).
+    let puts = 0;
+    const { client, sent } = stubClient((command) =>
+      command.name === PutObjectCommand.name && ++puts > 1 ? serviceError('PreconditionFailed', 412) : {},
+    );
+    const ledger = new S3UsageLedger({ client, bucket: 'b' });
+    const job = sampleJob('acme');
+    const record = { tenantId: 'acme', jobId: job.id, at, images: 1, faces: 6, modelSeconds: 4.5 };
+    // Act
+    await ledger.record(record);
+    await ledger.record({ ...record, faces: 60 });
+    // Assess
+    const written = sent.filter((c) => c.name === PutObjectCommand.name);
+    expect(written.map((c) => [c.input.Key, c.input.IfNoneMatch])).toEqual([
+      [`usage/acme/${at.toISOString()}_${job.id}.json`, '*'],
+      [`usage/acme/${at.toISOString()}_${job.id}.json`, '*'],
+    ]);
+    expect(JSON.parse(utf8Decode(written[0]?.input.Body as Uint8Array))).toEqual({
+      tenantId: 'acme',
+      jobId: job.id,
+      at: at.toISOString(),
+      images: 1,
+      faces: 6,
+      modelSeconds: 4.5,
+    });
   });
 });

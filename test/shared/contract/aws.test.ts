@@ -7,12 +7,14 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll } from 'vitest';
 import { S3BlobStore } from '../../../shared/adapters/aws/s3-blob-store.js';
 import { S3JobStore } from '../../../shared/adapters/aws/s3-job-store.js';
+import { S3UsageLedger } from '../../../shared/adapters/aws/s3-usage-ledger.js';
 import { SqsQueue } from '../../../shared/adapters/aws/sqs-queue.js';
 import { JobQueueMessageSchema } from '../../../shared/src/schemas.js';
 import { startAwsStandIns, type AwsStandIns } from '../helpers/aws-standins.js';
 import { describeBlobStoreContract } from './blob-store.contract.js';
 import { describeJobQueueContract } from './job-queue.contract.js';
 import { describeJobStoreContract } from './job-store.contract.js';
+import { describeUsageLedgerContract } from './usage-ledger.contract.js';
 
 let aws: AwsStandIns;
 
@@ -46,4 +48,10 @@ describeJobQueueContract('SQS on local-aws-sqs (RedrivePolicy on the queue)', {
       void (await aws.sqs.send(new SendMessageCommand({ QueueUrl: urls.queueUrl, MessageBody: text })));
     return { queue, maxReceives, sendRaw };
   },
+});
+
+describeUsageLedgerContract('S3 on s3rver', {
+  // s3rver ignores If-None-Match; aws-adapters.test.ts checks the header is sent.
+  enforcesConditionalWrites: false,
+  makeLedger: async () => new S3UsageLedger({ client: aws.s3, bucket: await aws.createBucket() }),
 });

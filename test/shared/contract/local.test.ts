@@ -5,12 +5,15 @@ import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { DiskJobStore } from '../../../shared/adapters/local/disk-job-store.js';
 import { FilesystemBlobStore } from '../../../shared/adapters/local/fs-blob-store.js';
+import { DiskUsageLedger } from '../../../shared/adapters/local/disk-usage-ledger.js';
 import { LocalQueue } from '../../../shared/adapters/local/local-queue.js';
+import { InMemoryUsageLedger } from '../../../shared/src/memory-usage-ledger.js';
 import { JobQueueMessageSchema } from '../../../shared/src/schemas.js';
 import { startLocalBlobRoutes, type LocalBlobRoutes } from '../helpers/local-api.js';
 import { describeBlobStoreContract } from './blob-store.contract.js';
 import { describeJobQueueContract } from './job-queue.contract.js';
 import { describeJobStoreContract } from './job-store.contract.js';
+import { describeUsageLedgerContract } from './usage-ledger.contract.js';
 
 let root: string;
 let routes: LocalBlobRoutes;
@@ -60,4 +63,14 @@ describeJobQueueContract('local durable queue', {
     const sendRaw = async (text: string) => void (await queue.append(JSON.parse(text) as unknown, 0));
     return { queue, maxReceives, sendRaw };
   },
+});
+
+describeUsageLedgerContract('local disk', {
+  enforcesConditionalWrites: true,
+  makeLedger: async () => new DiskUsageLedger({ dir: fresh('usage') }),
+});
+
+describeUsageLedgerContract('in memory', {
+  enforcesConditionalWrites: true,
+  makeLedger: async () => new InMemoryUsageLedger(),
 });
