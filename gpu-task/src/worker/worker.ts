@@ -5,10 +5,13 @@
  * Long-poll the queue; hold at most one batch of messages beyond the one running; pick the
  * next batch with {@link takeBatch} (the oldest message's schedule, up to `batchSize` jobs);
  * for each job: claim it (`queued -> running`, compare-and-set), download the input, run
- * `engine.restoreImages` once for the batch (one model call per step), upload the outputs, mark
- * it `succeeded` with usage, record usage, queue the webhook, delete the message. While messages
- * are held, a heartbeat every `visibility / 3` extends their visibility and touches the running
- * jobs (`updatedAt`), which is how other workers tell a live holder from a dead one.
+ * `engine.restoreImages` once for the batch (one model call per step; every face of every photo
+ * in one sampler batch, with the photo options the batch key fixes), upload the outputs (and the
+ * face crops of jobs with `output.faces`), mark it `succeeded` with its faces, warnings and
+ * usage (faces restored, model seconds), record usage, queue the webhook, delete the message.
+ * While messages are held, a heartbeat every `visibility / 3` extends their visibility and
+ * touches the running jobs (`updatedAt`), which is how other workers tell a live holder from a
+ * dead one.
  *
  * ## Ownership and duplicate deliveries
  * The queue is at least once: a message may arrive twice, or a second message for the same job
