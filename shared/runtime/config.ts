@@ -35,7 +35,8 @@
  * | `DR2E_MODELS_S3_URI` | worker: `s3://bucket/prefix/` downloaded at start, then `DR2E_MODEL` is relative to it | unset (models baked into the image) |
  * | `DR2E_DEVICE` | worker: cpu, cuda or webgpu | `cpu` |
  * | `DR2E_THREADS` | worker: CPU threads per model call | onnxruntime decides |
- * | `DR2E_BATCH_SIZE` | worker: images per model call | 4 |
+ * | `DR2E_BATCH_SIZE` | worker: photos (jobs) per engine call | 4 |
+ * | `DR2E_FACES_PER_RUN` | worker: faces per sampler run, all photos of a call together (bounded by GPU memory) | 32 |
  * | `DR2E_VISIBILITY_TIMEOUT_SECONDS` | worker: message lease, extended while a batch runs | 120 |
  * | `DR2E_SHUTDOWN_DEADLINE_SECONDS` | worker: time to finish or release work after SIGTERM | 100 |
  * | `DR2E_POLL_WAIT_SECONDS` | worker: long-poll wait per queue receive (0 to 20) | 20 |
@@ -94,6 +95,7 @@ export const RuntimeConfigSchema = z.object({
   DR2E_DEVICE: z.enum(['cpu', 'cuda', 'webgpu']).default('cpu'),
   DR2E_THREADS: z.coerce.number().int().positive().optional(),
   DR2E_BATCH_SIZE: positiveInt(4),
+  DR2E_FACES_PER_RUN: positiveInt(32),
   DR2E_VISIBILITY_TIMEOUT_SECONDS: positiveInt(120),
   DR2E_SHUTDOWN_DEADLINE_SECONDS: positiveInt(100),
   DR2E_POLL_WAIT_SECONDS: z.coerce.number().int().min(0).max(20).default(20),

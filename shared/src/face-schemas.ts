@@ -37,6 +37,8 @@ export const MAX_MIN_FACE = 4096;
 export const KNOWN_WARNINGS = {
   /** The photo was returned upscaled, no face was restored. */
   no_face_detected: 'no face was found; the photo was upscaled only',
+  /** The output would have exceeded the megapixel limit: a smaller upscale was applied. */
+  upscale_capped: 'the requested upscale was reduced to stay under the output size limit',
 } as const;
 
 /** Why a face that was found was left untouched. */
@@ -71,8 +73,8 @@ const faceFields = {
   score: z.number().min(0).max(1).meta({ description: 'Detector confidence, 0 to 1.' }),
   landmarks: z.array(z.tuple([coordinate, coordinate])).meta({
     description:
-      'Detector keypoints `[x, y]` in input pixels, in the order right eye, left eye, nose tip, mouth ' +
-      '(then ear tragions when the detector gives them).',
+      "Detector keypoints `[x, y]` in input pixels: eye on the image's left, eye on the image's right, " +
+      "nose tip, mouth centre, then the ear tragions (image's left, right) when the detector gives them.",
   }),
   settings: FaceSettingsSchema.optional().meta({ description: 'DR2 settings used for this face.' }),
   estimate: FaceEstimateSchema.optional().meta({ description: 'Estimated degradation of this face.' }),

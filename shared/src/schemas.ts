@@ -328,12 +328,9 @@ export const JobUsageSchema = z.strictObject({
     .min(0)
     .optional()
     .meta({ description: 'Faces restored (a photo with no face restores none).' }),
-  modelSeconds: z
-    .number()
-    .min(0)
-    .meta({
-      description: "Seconds of model time (detection, DR2, enhancer): this job's share of its batch.",
-    }),
+  modelSeconds: z.number().min(0).meta({
+    description: "Seconds of model time (detection, DR2, enhancer): this job's share of its batch.",
+  }),
 });
 export type JobUsage = z.infer<typeof JobUsageSchema>;
 

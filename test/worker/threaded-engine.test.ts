@@ -25,12 +25,18 @@ describe('ThreadedEngine', () => {
     const steps: number[] = [];
 
     // Act
+    // The pattern images stand in for aligned face crops (nothing to detect): restored whole.
     const inThread = await threaded.restoreImages(inputs, {
       params: { steps: 10 },
+      aligned: true,
       batchSize: 2,
       onStep: (progress) => void steps.push(progress.step),
     });
-    const inProcess = await local.restoreImages(inputs, { params: { steps: 10 }, batchSize: 2 });
+    const inProcess = await local.restoreImages(inputs, {
+      params: { steps: 10 },
+      aligned: true,
+      batchSize: 2,
+    });
     await local.dispose();
 
     // Assess
@@ -74,6 +80,7 @@ describe('ThreadedEngine', () => {
     // Act: abort at the first step of a long run.
     const call = threaded.restoreImages(inputs, {
       params: { n: 4, tau: 10, omega: 900, steps: 1000 },
+      aligned: true,
       signal: controller.signal,
       onStep: () => controller.abort(),
     });

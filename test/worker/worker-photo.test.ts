@@ -11,6 +11,7 @@ import type {
   EngineImageInput,
   FaceReport,
   ImageRestoration,
+  PhotoWarning,
   RestoreImagesOptions,
 } from '../../gpu-task/src/engine/dr2e-engine.js';
 import type { RestoreEngine } from '../../gpu-task/src/worker/worker.js';
@@ -22,7 +23,7 @@ import { createWorkerEnv, waitFor, WEBHOOK, type WorkerEnv } from './helpers/wor
 interface PhotoScript {
   faces: FaceReport[];
   skippedFaces?: FaceReport[];
-  warnings?: string[];
+  warnings?: PhotoWarning[];
   /** Model milliseconds of this image (its share of the batch). */
   modelMs?: number;
 }
@@ -70,10 +71,12 @@ class ScriptedPhotoEngine implements RestoreEngine {
           width: 96 * (options.upscale ?? 2),
           height: 96 * (options.upscale ?? 2),
           seed: input.seed ?? 0,
+          upscale: options.upscale ?? 2,
           params: { n: 4, tau: 5, omega: 8, steps: 10 },
           timings: {
             decodeMs: 1,
-            dr2Ms: modelMs * 0.8,
+            detectMs: modelMs * 0.1,
+            dr2Ms: modelMs * 0.7,
             modelMs: modelMs * 0.7,
             enhanceMs: modelMs * 0.2,
             encodeMs: 1,
@@ -124,6 +127,7 @@ describe('photo options', () => {
     const a = await env.queueJob({
       bytes: await patternPng(1),
       params: {
+        aligned: false,
         upscale: 4,
         maxFaces: 3,
         minFace: 30,
@@ -132,7 +136,7 @@ describe('photo options', () => {
     });
     const b = await env.queueJob({
       bytes: await patternPng(2),
-      params: { upscale: 4, maxFaces: 3, minFace: 30 },
+      params: { aligned: false, upscale: 4, maxFaces: 3, minFace: 30 },
     });
     const c = await env.queueJob({ bytes: await patternPng(3), params: { upscale: 1, aligned: true } });
     // Act
@@ -146,14 +150,16 @@ describe('photo options', () => {
       maxFaces: 3,
       minFace: 30,
       saveFaces: true,
+      batchSize: 32, // faces per sampler run, all photos of the call together
     });
     expect(byJob(c.id)?.ids).toEqual([c.id]);
-    expect(byJob(c.id)?.options).toMatchObject({ upscale: 1, aligned: true, saveFaces: false });
+    expect(byJob(c.id)?.options).toMatchObject({ upscale: 1, aligned: true, saveFaces: false, batchSize: 4 });
   });
 
   it('runs a job stored before photo mode with the defaults', async () => {
-    // Prepare: params as the previous version stored them.
-    const legacy = await env.queueJob({ bytes: await patternPng(4) });
+    // Prepare: params as the previous version stored them (no photo fields).
+    const legacy = await env.queueJob({ bytes: await patternPng(4), params: { aligned: undefined } });
+    expect(legacy.params.aligned).toBeUndefined();
     // Act
     await runUntilDone([legacy.id]);
     // Assess
@@ -172,7 +178,7 @@ describe('face results', () => {
     // Prepare: a group photo with 3 faces restored and one beyond the cap; crops asked for.
     const job = await env.queueJob({
       bytes: await patternPng(5),
-      params: { maxFaces: 3, output: { format: 'png', keepDr2: false, faces: true } },
+      params: { aligned: false, maxFaces: 3, output: { format: 'png', keepDr2: false, faces: true } },
       webhook: WEBHOOK,
     });
     engine.scripts.set(job.id, {
@@ -228,9 +234,9 @@ describe('face results', () => {
     // Prepare
     const keeps = await env.queueJob({
       bytes: await patternPng(6),
-      params: { output: { format: 'png', keepDr2: false, faces: true } },
+      params: { aligned: false, output: { format: 'png', keepDr2: false, faces: true } },
     });
-    const plain = await env.queueJob({ bytes: await patternPng(7) });
+    const plain = await env.queueJob({ bytes: await patternPng(7), params: { aligned: false } });
     engine.scripts.set(keeps.id, { faces: [face(10, 60)] });
     engine.scripts.set(plain.id, { faces: [face(10, 60)] });
     // Act
@@ -244,7 +250,11 @@ describe('face results', () => {
 
   it('succeeds on a photo without faces: faces [], no_face_detected, no face billed', async () => {
     // Prepare
-    const job = await env.queueJob({ bytes: await patternPng(8), webhook: WEBHOOK });
+    const job = await env.queueJob({
+      bytes: await patternPng(8),
+      params: { aligned: false },
+      webhook: WEBHOOK,
+    });
     engine.scripts.set(job.id, { faces: [], warnings: ['no_face_detected'], modelMs: 40 });
     // Act
     const [done] = await runUntilDone([job.id]);
@@ -262,7 +272,7 @@ describe('face results', () => {
     // estimate, an extra field, and a crop index the engine did not report.
     const job = await env.queueJob({
       bytes: await patternPng(9),
-      params: { output: { format: 'png', keepDr2: false, faces: true } },
+      params: { aligned: false, output: { format: 'png', keepDr2: false, faces: true } },
     });
     const odd = {
       ...face(10.123456, 60),

@@ -102,7 +102,8 @@ describe('happy path', () => {
       expect(job.usage?.modelSeconds).toBeGreaterThan(0);
       const output = await env.blobs.get(job.output?.restoredKey ?? '');
       expect(output && isPng(output.body)).toBe(true);
-      expect(job.output).toMatchObject({ format: 'png', width: 128, height: 128 });
+      // Aligned crops come back at input size x upscale (96 x 2).
+      expect(job.output).toMatchObject({ format: 'png', width: 192, height: 192 });
       const delivered = env.webhooks.forJob(job.id);
       expect(delivered).toHaveLength(1);
       const sent = delivered[0]!;

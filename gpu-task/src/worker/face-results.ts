@@ -128,7 +128,7 @@ export function faceOutput(
  * batch's model time (a photo without faces costs only its detection).
  */
 export function usageOf(result: Restored): JobUsage {
-  const timings = result.timings as Restored['timings'] & { detectMs?: number };
-  const modelMs = timings.dr2Ms + timings.enhanceMs + (timings.detectMs ?? 0);
+  const { detectMs, dr2Ms, enhanceMs } = result.timings;
+  const modelMs = detectMs + dr2Ms + enhanceMs;
   return { images: 1, faces: result.faces.length, modelSeconds: Math.round(modelMs) / 1000 };
 }

@@ -17,6 +17,7 @@ import { Dr2eWorker, type RestoreEngine, type WorkerSettings } from './worker.js
 export function workerSettingsFromConfig(config: RuntimeConfig): Partial<WorkerSettings> {
   return {
     batchSize: config.DR2E_BATCH_SIZE,
+    facesPerRun: config.DR2E_FACES_PER_RUN,
     visibilityTimeoutSeconds: config.DR2E_VISIBILITY_TIMEOUT_SECONDS,
     maxReceives: config.DR2E_MAX_RECEIVES,
     shutdownDeadlineSeconds: config.DR2E_SHUTDOWN_DEADLINE_SECONDS,

@@ -119,8 +119,13 @@ export interface WorkerServices {
 }
 
 export interface WorkerSettings {
-  /** Images per engine call (`DR2E_BATCH_SIZE`). */
+  /** Photos (jobs) per engine call (`DR2E_BATCH_SIZE`); aligned crops: also images per sampler run. */
   batchSize: number;
+  /**
+   * Faces per sampler run (`DR2E_FACES_PER_RUN`): all faces of all photos of an engine call
+   * share runs of this size, so a group photo of six is one run at batch 6.
+   */
+  facesPerRun: number;
   /** Message lease (`DR2E_VISIBILITY_TIMEOUT_SECONDS`), extended every third of it. */
   visibilityTimeoutSeconds: number;
   /** Deliveries per message before it dead-letters (`DR2E_MAX_RECEIVES`; equal to the queue's). */
@@ -147,6 +152,7 @@ export interface WorkerSettings {
 
 export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
   batchSize: 4,
+  facesPerRun: 32,
   visibilityTimeoutSeconds: 120,
   maxReceives: 3,
   shutdownDeadlineSeconds: 100,
@@ -273,6 +279,9 @@ export class Dr2eWorker {
     });
     const { batchSize, visibilityTimeoutSeconds, maxReceives } = this.settings;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be >= 1');
+    if (!Number.isInteger(this.settings.facesPerRun) || this.settings.facesPerRun < 1) {
+      throw new RangeError('facesPerRun must be >= 1');
+    }
     if (!Number.isInteger(visibilityTimeoutSeconds) || visibilityTimeoutSeconds < 3) {
       throw new RangeError('visibilityTimeoutSeconds must be an integer >= 3');
     }
@@ -682,6 +691,8 @@ export class Dr2eWorker {
       const first = runnable[0] as ActiveJob;
       const jobIds = runnable.map((active) => active.job.id);
       const started = performance.now();
+      // One batch key: every job of the group has the same photo options.
+      const photo = photoEngineOptions(runnable.map((active) => active.job.params));
       let results: ImageRestoration[];
       try {
         this.log.info('engine started', { jobIds, batchKey: first.held.batchKey });
@@ -693,11 +704,10 @@ export class Dr2eWorker {
           })),
           {
             params: engineSchedule(first.job.params),
-            // One batch key: every job of the group has the same photo options.
-            ...photoEngineOptions(runnable.map((active) => active.job.params)),
+            ...photo,
             format: 'png',
             keepDr2: runnable.some((active) => active.job.params.output.keepDr2),
-            batchSize: this.settings.batchSize,
+            batchSize: photo.aligned ? this.settings.batchSize : this.settings.facesPerRun,
             signal: controller.signal,
             onStep: (progress) => this.onStep(runnable, progress),
           },

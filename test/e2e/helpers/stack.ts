@@ -154,7 +154,10 @@ export async function connect(url: string): Promise<{ client: Dr2eClient; receiv
   return { client, receiver };
 }
 
-/** Creates a job subscribed to every event and uploads `bytes` through its signed form. */
+/**
+ * Creates a job subscribed to every event and uploads `bytes` through its signed form. Jobs are
+ * `aligned` (the pattern images stand in for aligned face crops) unless `request` says otherwise.
+ */
 export async function submit(
   client: Dr2eClient,
   receiver: WebhookReceiver,
@@ -164,6 +167,7 @@ export async function submit(
 ): Promise<{ id: string; uploadStatus: number }> {
   const created = await client.createJob({
     steps: 10,
+    aligned: true,
     ...request,
     webhook: { url: receiver.url, events: ['job.succeeded', 'job.failed', 'job.canceled'] },
   });

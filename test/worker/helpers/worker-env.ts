@@ -267,9 +267,12 @@ export async function createWorkerEnv(maxReceives = 3, queueOverride?: JobQueue)
     log,
     async queueJob(options) {
       const at = new Date();
+      // The pattern images stand in for aligned face crops (no face to detect): jobs restore
+      // them whole unless a test asks for photo mode.
       const params: JobParams = {
         steps: 10,
         seed: seed++,
+        aligned: true,
         output: { format: 'png', keepDr2: false },
         ...options.params,
       };
