@@ -102,7 +102,7 @@ afterEach(async () => {
   await env.close();
 });
 
-/** Runs the worker until every job is terminal and its messages are gone. */
+/** Runs the worker until every job is terminal and its messages are gone, then delivers the queued webhooks. */
 async function runUntilDone(jobIds: readonly string[]): Promise<Job[]> {
   const worker = env.worker(engine);
   const running = worker.run();
@@ -118,6 +118,7 @@ async function runUntilDone(jobIds: readonly string[]): Promise<Job[]> {
   );
   await worker.stop();
   await running;
+  await env.deliverWebhooks();
   return done ?? [];
 }
 
