@@ -8,7 +8,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { blobKeys } from '../../shared/src/blob-keys.js';
 import { mutateJob, transitionJob } from '../../shared/src/job.js';
 import type { JobOutput, JobUsage } from '../../shared/src/schemas.js';
-import { localTenantId } from '../../shared/runtime/services.js';
 import { json, KEY_A, localHarness, pngBytes, type LocalHarness } from './helpers.js';
 
 let h: LocalHarness;
@@ -16,7 +15,7 @@ let tenantA: string;
 
 beforeEach(async () => {
   h = await localHarness();
-  tenantA = await localTenantId(KEY_A);
+  tenantA = (await h.services.tenants.authenticate(KEY_A))?.id ?? '';
 });
 
 afterEach(async () => {
