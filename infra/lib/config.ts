@@ -83,9 +83,13 @@ export const InfraConfigSchema = z
     ).default([]),
 
     // GPU workers
-    /** GPU instance types for the worker Auto Scaling group, in order of preference. */
+    /**
+     * GPU instance types for the worker Auto Scaling group, in order of preference. Several types
+     * let the group launch in whichever of its subnets' zones has capacity (not every zone offers
+     * every type; see infra/README.md "GPU instances and zones").
+     */
     instanceTypes: list(gpuInstanceType)
-      .default(['g5.xlarge'])
+      .default(['g6.xlarge', 'g5.xlarge', 'g4dn.xlarge'])
       .refine((types) => types.length > 0, {
         message: 'needs at least one instance type',
       }),

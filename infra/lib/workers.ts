@@ -3,7 +3,17 @@
  * instances (0 when idle), the worker task (one GPU) and the scaling that starts it from zero
  * when jobs are queued and stops it when the queue has been empty for a while.
  */
-import { type CfnElement, Duration, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
+import {
+  Aspects,
+  type CfnElement,
+  type CfnResource,
+  Duration,
+  type IAspect,
+  RemovalPolicy,
+  Size,
+  Stack,
+  Token,
+} from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -17,7 +27,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { acceptNagFinding } from './nag.js';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { acceptObjectPrefixWildcards, listBucket } from './api.js';
 import type { InfraConfig } from './config.js';
 import { REPO_ROOT } from './lambda-bundle.js';
@@ -28,8 +38,13 @@ import { BUCKET_PREFIXES, type Storage } from './storage.js';
 export const HEARTBEAT_FILE = '/tmp/dr2e-worker-heartbeat';
 /** Heartbeat age (s) after which the container counts as unhealthy. */
 export const HEARTBEAT_MAX_AGE_SECONDS = 120;
-/** The same check as the Dockerfile's HEALTHCHECK (ECS ignores the image's own HEALTHCHECK). */
-export const HEALTH_CHECK_COMMAND = `test -f ${HEARTBEAT_FILE} && test $(( $(date +%s) - $(stat -c %Y ${HEARTBEAT_FILE}) )) -lt ${HEARTBEAT_MAX_AGE_SECONDS}`;
+/** Written by the worker when its start-up execution-provider check fails (with the reason). */
+export const UNHEALTHY_FILE = '/tmp/dr2e-worker-unhealthy';
+/**
+ * The same check as the Dockerfile's HEALTHCHECK (ECS ignores the image's own HEALTHCHECK):
+ * unhealthy with the provider check's reason printed, or when the heartbeat is missing or stale.
+ */
+export const HEALTH_CHECK_COMMAND = `if test -f ${UNHEALTHY_FILE}; then cat ${UNHEALTHY_FILE}; exit 1; fi; test -f ${HEARTBEAT_FILE} && test $(( $(date +%s) - $(stat -c %Y ${HEARTBEAT_FILE}) )) -lt ${HEARTBEAT_MAX_AGE_SECONDS}`;
 /** Dockerfile of the worker image, relative to the repository root (the build context). */
 export const WORKER_DOCKERFILE = 'gpu-task/Dockerfile';
 /** awslogs non-blocking buffer: lines are dropped rather than stalling the worker when CloudWatch is slow. */
@@ -156,12 +171,15 @@ export class GpuWorkers extends Construct {
     this.service = new ecs.Ec2Service(this, 'Service', {
       cluster: this.cluster,
       taskDefinition: this.taskDefinition,
-      // Nothing runs until a job is queued; scaling sets the count from then on.
+      // Nothing runs until a job is queued; scaling sets the count from then on. (CloudFormation
+      // only sends DesiredCount when this value changes in the template, so a redeploy keeps the
+      // count the scaling policies set.)
       desiredCount: 0,
-      // A deployment may stop the old task before starting the new one: no spare GPU needed. The
-      // worker drains on SIGTERM, and tasks with scale-in protection are left to finish.
-      minHealthyPercent: 0,
-      maxHealthyPercent: 100,
+      // A deployment starts the new task before it stops an old one (the capacity provider adds a
+      // GPU instance for it), so a redeploy never drops running workers to zero; the old task then
+      // gets SIGTERM and finishes or releases its batch within the stop timeout.
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
       capacityProviderStrategies: [
         { capacityProvider: this.capacityProvider.capacityProviderName, weight: 1 },
       ],
@@ -186,6 +204,10 @@ export class GpuWorkers extends Construct {
       },
       period: Duration.minutes(1),
     });
+    // ECS refuses a service whose capacity provider is not yet associated with its cluster, and
+    // nothing in the template says so: CDK creates the association during synthesis (an aspect
+    // of the cluster), so an aspect of ours orders the service after it.
+    Aspects.of(this).add(new ServiceAfterCapacityProviders(this.cluster, this.service));
     this.configureScaling(config);
   }
 
@@ -520,4 +542,22 @@ function workerImage(scope: Construct, config: InfraConfig): ecs.ContainerImage 
     buildArgs: { DR2E_BAKE_MODELS: config.modelsSource === 'image' ? 'true' : 'false' },
     // The build context is the repository; its .dockerignore (an allow-list) decides what is in it.
   });
+}
+
+/**
+ * Makes the ECS service depend on its cluster's capacity-provider association (created by CDK
+ * while synthesising), so CloudFormation creates the service only once the provider it names is
+ * attached to the cluster.
+ */
+class ServiceAfterCapacityProviders implements IAspect {
+  constructor(
+    private readonly cluster: ecs.Cluster,
+    private readonly service: ecs.BaseService,
+  ) {}
+
+  visit(node: IConstruct): void {
+    if (node instanceof ecs.CfnClusterCapacityProviderAssociations && node.node.scope === this.cluster) {
+      (this.service.node.defaultChild as CfnResource).addDependency(node);
+    }
+  }
 }

@@ -54,13 +54,19 @@ function finalStage(): Instruction[] {
 }
 
 describe('gpu-task/Dockerfile', () => {
-  it('runs on a CUDA 12 + cuDNN 9 runtime base (what the onnxruntime-node 1.30 CUDA provider loads) with Node 22', () => {
+  it('runs on a CUDA 13 + cuDNN 9 runtime base (what the onnxruntime-node 1.30 CUDA provider loads) with Node 22', () => {
     // Act
     const [from] = finalStage();
     const cudaImage = argDefault('CUDA_IMAGE');
     // Assess
     expect(from?.args).toBe('${CUDA_IMAGE} AS runtime');
-    expect(cudaImage).toMatch(/^nvidia\/cuda:12\.\d+\.\d+-cudnn-runtime-ubuntu2[24]\.04$/);
+    expect(cudaImage).toMatch(/^nvidia\/cuda:13\.\d+\.\d+-cudnn-runtime-ubuntu24\.04$/);
+    expect(finalStage()).toContainEqual(
+      expect.objectContaining({
+        keyword: 'ENV',
+        args: expect.stringContaining('NVIDIA_REQUIRE_CUDA="cuda>=13.0"'),
+      }),
+    );
     expect(argDefault('NODE_IMAGE')).toMatch(/^node:22[-.]/);
     expect(finalStage()).toContainEqual({
       keyword: 'COPY',
@@ -81,7 +87,7 @@ describe('gpu-task/Dockerfile', () => {
     const npmCi = runs.findIndex((run) => run.startsWith('npm ci'));
     const providerInstalls = runs
       .map((run, index) => ({ run, index }))
-      .filter(({ run }) => run.includes('onnxruntime-node'));
+      .filter(({ run }) => run.includes('onnxruntime-node/script/install'));
     expect(readFileSync(path.join(REPO_ROOT, '.npmrc'), 'utf8')).toMatch(/^ignore-scripts=true$/m);
     expect(npmCi).toBeGreaterThanOrEqual(0);
     expect(providerInstalls.length).toBe(1);
@@ -92,6 +98,20 @@ describe('gpu-task/Dockerfile', () => {
     expect(providerInstalls[0]?.index).toBeGreaterThan(npmCi);
     expect(runs.some((run) => run.startsWith('npm run build'))).toBe(true);
     expect(runs.some((run) => run.startsWith('npm prune --omit=dev'))).toBe(true);
+  });
+
+  it('fails the build when ldd finds a library of the CUDA provider missing (only the host driver may be)', () => {
+    // Act
+    const stage = finalStage();
+    const check = stage.find(
+      (instruction) => instruction.keyword === 'RUN' && instruction.args.startsWith('ldd '),
+    );
+    const copyModules = stage.findIndex((instruction) => instruction.args.includes('/app/node_modules'));
+    // Assess: in the runtime stage (the CUDA base), after node_modules arrived, failing on "not found".
+    expect(check?.args).toContain('libonnxruntime_providers_cuda.so');
+    expect(check?.args).toMatch(/grep 'not found'.*exit 1/);
+    expect(check?.args).toContain("grep -v '^[[:space:]]*libcuda\\.so\\.1 '");
+    expect(stage.indexOf(check!)).toBeGreaterThan(copyModules);
   });
 
   it('runs as a non-root user with the heartbeat health check ECS also runs', () => {

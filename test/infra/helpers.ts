@@ -69,6 +69,7 @@ export type CfnResource = {
   Type: string;
   Properties?: Record<string, unknown>;
   Metadata?: Record<string, unknown>;
+  DependsOn?: string | string[];
 };
 
 export function resourcesOfType(template: Template, type: string): [string, CfnResource][] {

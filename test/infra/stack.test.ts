@@ -59,6 +59,38 @@ describe('GPU workers', () => {
     });
   });
 
+  it('create the ECS service only after the capacity provider is associated with the cluster', () => {
+    // Prepare
+    const [associationId, association] = onlyResource(
+      synth.template,
+      'AWS::ECS::ClusterCapacityProviderAssociations',
+    );
+    const [, service] = onlyResource(synth.template, 'AWS::ECS::Service');
+    // Assess: the service names the provider, and CloudFormation waits for the association.
+    expect(association.Properties?.CapacityProviders).toHaveLength(1);
+    expect([service.DependsOn ?? []].flat()).toContain(associationId);
+  });
+
+  it('offer several GPU instance types by default (g6, g5, g4dn) and keep workers running during a redeploy', () => {
+    // Assess: a mixed-instances group over the three types, in order of preference.
+    expect(synth.config.instanceTypes).toEqual(['g6.xlarge', 'g5.xlarge', 'g4dn.xlarge']);
+    synth.template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+      MixedInstancesPolicy: Match.objectLike({
+        LaunchTemplate: Match.objectLike({
+          Overrides: [
+            { InstanceType: 'g6.xlarge' },
+            { InstanceType: 'g5.xlarge' },
+            { InstanceType: 'g4dn.xlarge' },
+          ],
+        }),
+      }),
+    });
+    // A deployment starts new tasks before stopping old ones.
+    synth.template.hasResourceProperties('AWS::ECS::Service', {
+      DeploymentConfiguration: Match.objectLike({ MinimumHealthyPercent: 100, MaximumPercent: 200 }),
+    });
+  });
+
   it('use GPU instances on the ECS GPU-optimised AMI with a minimum of zero', () => {
     synth.template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
       MinSize: '0',
@@ -66,7 +98,7 @@ describe('GPU workers', () => {
       NewInstancesProtectedFromScaleIn: true,
     });
     synth.template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
-      LaunchTemplateData: Match.objectLike({ InstanceType: 'g5.xlarge' }),
+      LaunchTemplateData: Match.objectLike({ InstanceType: synth.config.instanceTypes[0] }),
     });
     const parameters = synth.template.toJSON().Parameters as Record<string, { Default?: string }>;
     const amiParameters = Object.values(parameters).filter((parameter) =>

@@ -152,6 +152,41 @@ describe('S3JobStore conditional writes', () => {
   });
 });
 
+describe('S3 reads of a missing key without s3:ListBucket (403, not 404)', () => {
+  it('name the missing permission instead of passing on a bare AccessDenied', async () => {
+    // Prepare: S3 as it answers a role without ListBucket: 403 for a key that does not exist.
+    const { client } = stubClient(() => serviceError('AccessDenied', 403));
+    const blobs = new S3BlobStore({ client, bucket: 'b' });
+    const jobs = new S3JobStore({ client, bucket: 'b', prefix: 'job-store/' });
+    // Act
+    const results = await Promise.allSettled([
+      blobs.get('tenants/t/jobs/job_x/input'),
+      blobs.head('tenants/t/jobs/job_x/input'),
+      jobs.get('job_01JAAAAAAAAAAAAAAAAAAAAAAA'),
+    ]);
+    // Assess
+    for (const result of results) {
+      expect(result.status).toBe('rejected');
+      const reason = (result as PromiseRejectedResult).reason as Error & { code?: string };
+      expect(reason).toMatchObject({ name: 'S3ReadDeniedError', code: 's3_read_denied' });
+      expect(reason.message).toContain('s3:ListBucket');
+    }
+  });
+
+  it('still read a missing key as absent when S3 answers 404 (ListBucket granted)', async () => {
+    // Prepare
+    const { client } = stubClient((command) =>
+      serviceError(command.name === 'HeadObjectCommand' ? 'NotFound' : 'NoSuchKey', 404),
+    );
+    const blobs = new S3BlobStore({ client, bucket: 'b' });
+    const jobs = new S3JobStore({ client, bucket: 'b', prefix: 'job-store/' });
+    // Act + Assess
+    await expect(blobs.get('tenants/t/jobs/job_x/input')).resolves.toBeUndefined();
+    await expect(blobs.head('tenants/t/jobs/job_x/input')).resolves.toBeUndefined();
+    await expect(jobs.get('job_01JAAAAAAAAAAAAAAAAAAAAAAA')).resolves.toBeUndefined();
+  });
+});
+
 describe('S3BlobStore presigned requests', () => {
   const client = new S3Client({
     region: 'eu-west-1',

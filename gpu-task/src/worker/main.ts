@@ -7,7 +7,8 @@
  * the worker until SIGTERM or SIGINT; then drains within `DR2E_SHUTDOWN_DEADLINE_SECONDS` (the
  * running batch finishes, or its jobs are put back in the queue) and exits 0. A second signal
  * exits at once (the queue redelivers whatever was held). Exits 1 when it cannot start (bad
- * configuration, model not loadable).
+ * configuration, model not loadable), and 78 when the configured execution provider cannot run
+ * a one-node model (see provider-check.ts).
  *
  * In local mode (a worker process next to `node-server`, sharing a data directory) it also runs
  * the webhook delivery loop; on AWS the delivery Lambda consumes the webhook queue instead.
@@ -15,12 +16,20 @@
 import { pathToFileURL } from 'node:url';
 import { loadRuntimeConfig } from '../../../shared/runtime/config.js';
 import { createServices } from '../../../shared/runtime/services.js';
+import type { Device } from '../engine/model/providers.js';
 import { createWebhookDeliveryLoop } from '../../../shared/runtime/webhook-consumer.js';
 import { createJsonLogger, errorFields, type Logger, type LogLevel } from './log.js';
+import {
+  checkExecutionProvider,
+  markUnhealthy,
+  PROVIDER_UNAVAILABLE_EXIT_CODE,
+  PROVIDER_FAILURE_HOLD_SECONDS,
+} from './provider-check.js';
 import { createWorker, loadWorkerEngine, taskProtectionFromEnv } from './runtime.js';
 
 async function main(log: Logger): Promise<void> {
   const config = loadRuntimeConfig(process.env);
+  if (!(await providerWorks(config.DR2E_DEVICE, config.DR2E_MODE, log))) return;
   const engine = await loadWorkerEngine(config, log);
   const services = await createServices(config);
   const worker = createWorker({
@@ -62,6 +71,37 @@ async function main(log: Logger): Promise<void> {
   }
   await engine.dispose();
   await services.close();
+}
+
+/**
+ * The start-up provider check (provider-check.ts). On failure: one error line with the reason,
+ * the reason in the health-check file, no job taken; on ECS the process then waits
+ * {@link PROVIDER_FAILURE_HOLD_SECONDS} (a SIGTERM ends the wait) so the unhealthy task is
+ * replaced slowly rather than crash-looping, and exits with {@link PROVIDER_UNAVAILABLE_EXIT_CODE}.
+ */
+async function providerWorks(device: Device, mode: 'local' | 'aws', log: Logger): Promise<boolean> {
+  const check = await checkExecutionProvider(device);
+  if (check.ok) {
+    log.info('execution provider ready', { device, ms: check.ms });
+    return true;
+  }
+  log.error('execution provider unavailable: this worker takes no job', {
+    device,
+    reason: check.reason,
+    exitCode: PROVIDER_UNAVAILABLE_EXIT_CODE,
+  });
+  process.exitCode = PROVIDER_UNAVAILABLE_EXIT_CODE;
+  if (mode === 'aws') {
+    await markUnhealthy(`execution provider ${device} unavailable: ${check.reason}`);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, PROVIDER_FAILURE_HOLD_SECONDS * 1000);
+      process.once('SIGTERM', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+  return false;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -32,7 +32,7 @@ import type {
   StoredBlob,
   UploadForm,
 } from '../../src/ports/blob-store.js';
-import { hasErrorName, httpStatusOf, isNotFound } from './s3-errors.js';
+import { hasErrorName, httpStatusOf, isNotFound, readError } from './s3-errors.js';
 
 /** SigV4 presigned URLs live at most 7 days. */
 export const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
@@ -120,7 +120,7 @@ export class S3BlobStore implements BlobStore {
       if (range && (hasErrorName(error, 'InvalidRange') || httpStatusOf(error) === 416)) {
         return { key, body: new Uint8Array(), size: 0 };
       }
-      throw error;
+      throw readError(error, key);
     }
   }
 
@@ -157,7 +157,7 @@ export class S3BlobStore implements BlobStore {
       });
     } catch (error) {
       if (isNotFound(error)) return undefined;
-      throw error;
+      throw readError(error, key);
     }
   }
 

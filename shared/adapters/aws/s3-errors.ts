@@ -37,3 +37,24 @@ export function isConditionalWriteConflict(error: unknown): boolean {
     httpStatusOf(error) === 409
   );
 }
+
+/**
+ * A read (GetObject, HeadObject) that S3 refused with 403. Without `s3:ListBucket` on the
+ * bucket, S3 answers 403 AccessDenied for a key that does not exist (it will not say whether it
+ * exists), so a missing job or upload would look like a permission failure. The adapters cannot
+ * tell the two apart, so they say so instead of guessing; the stack grants ListBucket
+ * (infra/lib/api.ts `listBucket`) so missing keys are 404 there.
+ */
+export class S3ReadDeniedError extends Error {
+  override readonly name = 'S3ReadDeniedError';
+  readonly code = 's3_read_denied';
+}
+
+/** The error to throw for a failed read of `key`: {@link S3ReadDeniedError} for a 403, else as is. */
+export function readError(error: unknown, key: string): unknown {
+  if (httpStatusOf(error) !== 403 && !hasErrorName(error, 'AccessDenied', 'Forbidden')) return error;
+  return new S3ReadDeniedError(
+    `S3 refused to read ${key} (403): either the role may not read it, or the key does not exist and the role lacks s3:ListBucket on the bucket (then S3 answers 403 instead of 404); grant s3:ListBucket`,
+    { cause: error },
+  );
+}

@@ -30,7 +30,7 @@ import { invertSortableId, isJobId } from '../../src/ids.js';
 import { decodeJobCursor, encodeJobCursor, pageSize } from '../../src/job-pages.js';
 import type { CreateJobResult, JobPage, JobStore, ListJobsOptions } from '../../src/ports/job-store.js';
 import { JobSchema, parseWith, type Job } from '../../src/schemas.js';
-import { isConditionalWriteConflict, isNotFound } from './s3-errors.js';
+import { isConditionalWriteConflict, isNotFound, readError } from './s3-errors.js';
 
 export interface S3JobStoreOptions {
   client: S3Client;
@@ -75,7 +75,7 @@ export class S3JobStore implements JobStore {
       return { text: utf8Decode(bytes), etag: response.ETag };
     } catch (error) {
       if (isNotFound(error)) return undefined;
-      throw error;
+      throw readError(error, key);
     }
   }
 

@@ -35,7 +35,7 @@ const DEVICE_TABLE: Record<Device, DeviceEntry> = {
     executionProviders: (deviceId) => [{ name: 'cuda', deviceId }],
     providerLibrary: 'libonnxruntime_providers_cuda.so',
     howToGet:
-      "install onnxruntime-node's CUDA binaries (`node node_modules/onnxruntime-node/script/install --onnxruntime-node-install=cuda12`, as gpu-task/Dockerfile does; the repository's .npmrc skips install scripts) on a machine with an NVIDIA driver, CUDA 12 and cuDNN 9",
+      "install onnxruntime-node's CUDA binaries (`node node_modules/onnxruntime-node/script/install --onnxruntime-node-install=cuda12`, as gpu-task/Dockerfile does; the repository's .npmrc skips install scripts) on a machine with an NVIDIA driver and the CUDA and cuDNN majors the provider was built for (gpu-task/Dockerfile checks them with ldd)",
   },
   webgpu: {
     backend: 'webgpu',
