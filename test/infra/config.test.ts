@@ -38,13 +38,18 @@ describe('readInfraConfig', () => {
     expect(config).toMatchObject({
       account: undefined,
       region: undefined,
-      instanceTypes: ['g5.xlarge'],
+      instanceTypes: ['g6.xlarge', 'g5.xlarge', 'g4dn.xlarge'],
       maxReceives: 3,
       visibilityTimeoutSeconds: 120,
       spot: false,
       modelsSource: 's3',
       imageUri: undefined,
     });
+  });
+
+  it('sets the S3 feature flag that writes the access-log bucket policy CDK recommends', () => {
+    // Bucket policy (not ACLs) grants the S3 logging service write access to the log bucket.
+    expect(cdkJsonContext()['@aws-cdk/aws-s3:createDefaultLoggingPolicy']).toBe(true);
   });
 
   it('coerces command-line strings (-c key=value)', () => {
