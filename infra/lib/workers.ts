@@ -6,7 +6,6 @@
 import {
   Aspects,
   type CfnElement,
-  type CfnResource,
   Duration,
   type IAspect,
   RemovalPolicy,
@@ -557,7 +556,7 @@ class ServiceAfterCapacityProviders implements IAspect {
 
   visit(node: IConstruct): void {
     if (node instanceof ecs.CfnClusterCapacityProviderAssociations && node.node.scope === this.cluster) {
-      (this.service.node.defaultChild as CfnResource).addDependency(node);
+      this.service.node.addDependency(node);
     }
   }
 }
