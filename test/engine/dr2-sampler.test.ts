@@ -357,3 +357,101 @@ describe('Dr2Sampler', () => {
     ).rejects.toMatchObject({ code: 'inference_failed', retryable: true });
   });
 });
+
+describe('Dr2Sampler with per-image settings', () => {
+  const settings = [
+    { n: 4, tau: 3, omega: 12 },
+    { n: 1, tau: 0, omega: 5 },
+    { n: 2, tau: 8, omega: 16 },
+  ];
+
+  it('gives each image of a mixed batch the result it gets alone (same seeds)', async () => {
+    // Prepare
+    const y = degradedInput(3);
+    const engine = sampler(jsDenoiser(6));
+    const seeds = [31, 32, 33];
+
+    // Act
+    const mixed = await engine.sample({
+      y,
+      batch: 3,
+      params: settings,
+      noise: seeds.map((seed) => new SeededNormalSource(seed)),
+    });
+    const alone = await Promise.all(
+      settings.map((params, b) =>
+        engine.sample({
+          y: y.slice(b * IMAGE, (b + 1) * IMAGE),
+          batch: 1,
+          params,
+          noise: [new SeededNormalSource(seeds[b] as number)],
+        }),
+      ),
+    );
+
+    // Assess: bit-identical, since the stand-in model evaluates each sample on its own
+    alone.forEach((run, b) => expect(mixed.x0.slice(b * IMAGE, (b + 1) * IMAGE)).toEqual(run.x0));
+  });
+
+  it('calls the model once per step, on the active images only, from the largest omega to the smallest tau', async () => {
+    // Prepare
+    const calls: RecordedCall[] = [];
+    const y = degradedInput(3);
+
+    // Act
+    const result = await sampler(jsDenoiser(6, calls)).sample({
+      y,
+      batch: 3,
+      params: settings,
+      noise: [1, 2, 3].map((seed) => new SeededNormalSource(seed)),
+    });
+
+    // Assess
+    expect(calls).toHaveLength(16 - 0 + 1);
+    const expectedBatches = Array.from({ length: 17 }, (_, j) => {
+      const i = 16 - j;
+      return settings.filter((s) => s.omega >= i && s.tau <= i).length;
+    });
+    expect(calls.map((call) => call.batch)).toEqual(expectedBatches);
+    expect(calls[0]?.timesteps).toEqual([schedule.timestepMap[16]]);
+    expect(result.timings.steps).toBe(17);
+  });
+
+  it('skips steps where no image is active and counts only model calls in progress', async () => {
+    // Prepare: image 0 runs 15..12, image 1 runs 4..2: indices 11..5 have nobody
+    const calls: RecordedCall[] = [];
+    const progress: Dr2StepProgress[] = [];
+
+    // Act
+    await sampler(jsDenoiser(6, calls)).sample({
+      y: degradedInput(2),
+      batch: 2,
+      params: [
+        { n: 2, tau: 12, omega: 15 },
+        { n: 2, tau: 2, omega: 4 },
+      ],
+      noise: [new SeededNormalSource(1), new SeededNormalSource(2)],
+      onStep: (p) => {
+        progress.push(p);
+      },
+    });
+
+    // Assess
+    expect(calls).toHaveLength(4 + 3);
+    expect(progress.map((p) => p.step)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(progress.every((p) => p.total === 7)).toBe(true);
+    expect(progress.map((p) => p.index)).toEqual([15, 14, 13, 12, 4, 3, 2]);
+  });
+
+  it('refuses a settings array of the wrong length and names the image with a bad setting', async () => {
+    const engine = sampler(jsDenoiser(6));
+    const noise = [new SeededNormalSource(1), new SeededNormalSource(2)];
+
+    await expect(engine.sample({ y: degradedInput(2), batch: 2, params: [params], noise })).rejects.toThrow(
+      /one setting per image is needed: 1 for 2/,
+    );
+    await expect(
+      engine.sample({ y: degradedInput(2), batch: 2, params: [params, { n: 3, tau: 1, omega: 4 }], noise }),
+    ).rejects.toThrow(/\(image 1\)/);
+  });
+});

@@ -65,7 +65,11 @@ export interface RestoreTensorsRequest {
   /** Degraded inputs `[batch, 3, S, S]` in [-1, 1], S = the denoiser's resolution. */
   y: Float32Array;
   batch: number;
-  params: Dr2Params;
+  /**
+   * One setting for the batch, or one per image (all with the same K): each image enters the
+   * sampler at its ω and leaves at its τ, one model call per step for the images active in it.
+   */
+  params: Dr2Params | readonly Dr2Params[];
   /** One seed per image; ignored where `noise` is given. */
   seeds?: readonly number[];
   /** One noise source per image (recorded noise, tests). */
@@ -307,8 +311,9 @@ export class Dr2eEngine {
         `one seed or noise source per image is needed: ${noise.length} for ${batch}`,
       );
     }
+    const steps = commonSteps(params);
     const dr2Start = performance.now();
-    const { x0, timings: sampler } = await this.samplerFor(params.steps).sample({
+    const { x0, timings: sampler } = await this.samplerFor(steps).sample({
       y,
       batch,
       params,
@@ -749,6 +754,20 @@ function alignedFaceReport(width: number, height: number, framing: FaceFraming):
     score: 1,
     landmarks: [at(le), at(re), at(nose), at([(ml[0] + mr[0]) / 2, (ml[1] + mr[1]) / 2])],
   };
+}
+
+/** The K shared by a batch's settings (one respaced schedule per sampler loop). */
+function commonSteps(params: Dr2Params | readonly Dr2Params[]): number {
+  const list: readonly Dr2Params[] = Array.isArray(params) ? params : [params as Dr2Params];
+  const steps = list[0]?.steps;
+  if (steps === undefined) throw new InvalidParametersError('at least one setting is needed');
+  const other = list.find((p) => p.steps !== steps);
+  if (other) {
+    throw new InvalidParametersError(
+      `every image of a batch needs the same steps (K): got ${steps} and ${other.steps}`,
+    );
+  }
+  return steps;
 }
 
 function qualityOption(quality: number | undefined): { quality?: number } {

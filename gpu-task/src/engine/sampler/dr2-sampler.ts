@@ -39,9 +39,10 @@ export interface Dr2SamplerConfig {
 export interface Dr2StepProgress {
   /** Completed steps (model calls) so far, 1-based. */
   readonly step: number;
-  /** Respaced index i of the step just completed (ω down to τ). */
+  /** Respaced index i of the step just completed (the largest ω down to the smallest τ). */
   readonly index: number;
-  /** Total model calls of the run, `omega - tau + 1`. */
+  /** Total model calls of the run: `omega - tau + 1` for one setting; with per-image settings, the
+   * steps from the largest ω to the smallest τ where some image is active. */
   readonly total: number;
   /** Training timestep the model was called with at this step. */
   readonly timestep: number;
@@ -75,18 +76,25 @@ export interface Dr2PhaseTimings {
   steps: number;
 }
 
+/** One image's DR2 setting: N, τ, ω (and optionally K, which must then equal the schedule's). */
+export interface Dr2SampleParams {
+  readonly n: number;
+  readonly tau: number;
+  readonly omega: number;
+  readonly steps?: number;
+}
+
 /** One batched run. */
 export interface Dr2SampleRequest {
   /** Degraded inputs `[batch, 3, S, S]`, RGB in [-1, 1]. Not modified. */
   readonly y: Float32Array;
   readonly batch: number;
-  /** N, τ, ω (and optionally K, which must then equal the schedule's). */
-  readonly params: {
-    readonly n: number;
-    readonly tau: number;
-    readonly omega: number;
-    readonly steps?: number;
-  };
+  /**
+   * One setting for the whole batch, or one per image. With per-image settings each image
+   * enters the loop at its own ω and leaves at its own τ; a step calls the model once, on the
+   * images active at that step only.
+   */
+  readonly params: Dr2SampleParams | readonly Dr2SampleParams[];
   /** One source per image, so an image's result does not depend on its batch mates. */
   readonly noise: readonly NoiseSource[];
   /** Called after each step; awaited, so it may be async (e.g. to persist progress). */
@@ -104,6 +112,21 @@ export interface Dr2SampleResult {
   readonly timings: Dr2PhaseTimings;
 }
 
+/** What the loop keeps per image. */
+interface ImageState {
+  readonly n: number;
+  readonly tau: number;
+  readonly omega: number;
+  readonly lowPass: LowPassFilter | undefined;
+  readonly noise: NoiseSource;
+  readonly y: Float32Array;
+  readonly x: Float32Array;
+  readonly x0: Float32Array;
+  readonly posteriorNoise: Float32Array;
+  readonly forwardNoise: Float32Array;
+  readonly nextInput: Float32Array;
+}
+
 /**
  * Runs DR2 for batches of images with one denoiser and schedule.
  *
@@ -113,7 +136,7 @@ export interface Dr2SampleResult {
  * const sampler = new Dr2Sampler({ denoiser, schedule, variance: 'learned_range' });
  * const params = resolveDr2Params({ preset: 'medium' }, denoiser.resolution);
  * const { x0 } = await sampler.sample({
- *   y, batch: 2, params,
+ *   y, batch: 2, params, // or [paramsOfFace0, paramsOfFace1]
  *   noise: [new SeededNormalSource(1), new SeededNormalSource(2)],
  *   onStep: ({ step, total }) => bar.update(step / total),
  *   signal: job.abortSignal,
@@ -141,31 +164,50 @@ export class Dr2Sampler {
   }
 
   /**
-   * Restore a batch. Allocates its buffers once per call; a step allocates nothing beyond what
-   * the denoiser returns.
+   * Restore a batch. The loop runs from the largest ω to the smallest τ of the batch; at step i
+   * the images with `ω_b >= i >= τ_b` are active. They are packed into one contiguous model input
+   * (no copy when every image is active), so the model computes nothing for images that have
+   * not started or have already finished: running inactive images and discarding their output
+   * would cost model time (the dominant cost) for a saving of one copy per step. Since the model
+   * evaluates each sample on its own, an image's result is the same as when it runs alone.
    *
-   * @throws InvalidParametersError for inconsistent inputs or parameters.
+   * @throws InvalidParametersError for inconsistent inputs or parameters (a per-image array of
+   *   another length than the batch, or one image's invalid setting, named by its index).
    * @throws ModelContractError when the model returns a tensor of the wrong size.
    * @throws CanceledError when `signal` is aborted before a step.
    */
   async sample(request: Dr2SampleRequest): Promise<Dr2SampleResult> {
     const startedAt = performance.now();
-    const { y, batch, params, noise, onStep, signal } = request;
+    const { y, batch, noise, onStep, signal } = request;
     const clipDenoised = request.clipDenoised ?? true;
     const { denoiser, schedule } = this;
     const size = denoiser.resolution;
     const steps = schedule.steps;
-    const { n, tau, omega } = params;
 
-    if (params.steps !== undefined && params.steps !== steps) {
-      throw new InvalidParametersError(
-        `params.steps (${params.steps}) does not match the schedule's ${steps} steps`,
-      );
-    }
-    validateDr2Params({ n, tau, omega, steps }, size, schedule.config.numTimesteps);
     if (!Number.isInteger(batch) || batch < 1) {
       throw new InvalidParametersError(`batch must be a positive integer, got ${String(batch)}`);
     }
+    const perImage = perImageParams(request.params, batch);
+    perImage.forEach((params, b) => {
+      const where = perImage.length > 1 && Array.isArray(request.params) ? ` (image ${b})` : '';
+      if (params.steps !== undefined && params.steps !== steps) {
+        throw new InvalidParametersError(
+          `params.steps (${params.steps}) does not match the schedule's ${steps} steps${where}`,
+        );
+      }
+      try {
+        validateDr2Params(
+          { n: params.n, tau: params.tau, omega: params.omega, steps },
+          size,
+          schedule.config.numTimesteps,
+        );
+      } catch (error) {
+        if (where && error instanceof InvalidParametersError) {
+          throw new InvalidParametersError(`${error.message}${where}`, { cause: error });
+        }
+        throw error;
+      }
+    });
     const imageLength = IMAGE_CHANNELS * size * size;
     const length = batch * imageLength;
     if (y.length !== length) {
@@ -187,11 +229,8 @@ export class Dr2Sampler {
       totalMs: 0,
       steps: 0,
     };
-    const planes = batch * IMAGE_CHANNELS;
     const pixels = size * size;
     const outputChannels = denoiser.outputChannels;
-    const outputLength = batch * outputChannels * pixels;
-    const lowPass = n > 1 ? LowPassFilter.get(size, n) : undefined;
 
     const x = new Float32Array(length);
     const x0 = new Float32Array(length);
@@ -199,28 +238,33 @@ export class Dr2Sampler {
     const forwardNoise = new Float32Array(length);
     /** y diffused to the next step, then (N > 1) low-passed: Phi_N(y_{i-1}). */
     const nextInput = new Float32Array(length);
-    // Per-image views, made once so that drawing noise in a step allocates nothing.
-    const posteriorNoiseViews = imageViews(posteriorNoise, batch, imageLength);
-    const forwardNoiseViews = imageViews(forwardNoise, batch, imageLength);
-    const timesteps: number[] = new Array<number>(batch).fill(0);
-
-    let mark = performance.now();
-    for (let b = 0; b < batch; b++) (noise[b] as NoiseSource).fill(forwardNoiseViews[b] as Float32Array);
-    timings.noiseMs += performance.now() - mark;
-
-    mark = performance.now();
-    diffuse(
-      y,
-      forwardNoise,
-      x,
-      schedule.sqrtAlphasCumprod[omega] as number,
-      schedule.sqrtOneMinusAlphasCumprod[omega] as number,
-    );
-    timings.arithmeticMs += performance.now() - mark;
+    const view = (buffer: Float32Array, b: number) => buffer.subarray(b * imageLength, (b + 1) * imageLength);
+    const images: ImageState[] = perImage.map((params, b) => ({
+      n: params.n,
+      tau: params.tau,
+      omega: params.omega,
+      lowPass: params.n > 1 ? LowPassFilter.get(size, params.n) : undefined,
+      noise: noise[b] as NoiseSource,
+      y: view(y, b),
+      x: view(x, b),
+      x0: view(x0, b),
+      posteriorNoise: view(posteriorNoise, b),
+      forwardNoise: view(forwardNoise, b),
+      nextInput: view(nextInput, b),
+    }));
+    const firstIndex = Math.max(...images.map((image) => image.omega));
+    const lastIndex = Math.min(...images.map((image) => image.tau));
+    /** Packed model inputs for steps where only some images are active, by active count. */
+    const packed = new Map<number, Float32Array>();
 
     const fixed = this.variance === 'learned_range' ? undefined : schedule.fixedVariance(this.variance);
-    const total = omega - tau + 1;
-    // Reused every step (the sampler allocates nothing per step besides the progress report).
+    /** Model calls of the run: the steps where at least one image is active. */
+    let total = 0;
+    for (let i = firstIndex; i >= lastIndex; i--) {
+      if (images.some((image) => image.omega >= i && image.tau <= i)) total++;
+    }
+    let completed = 0;
+    // Reused every step.
     const coefficients: PosteriorCoefficients = {
       recipScale: 0,
       epsScale: 0,
@@ -233,97 +277,139 @@ export class Dr2Sampler {
       learnedRange: fixed === undefined,
     };
 
-    /**
-     * Model-independent work for x_{i-1}, run while the model computes step i: the step's draws
-     * in the reference order (posterior, then y), y_{i-1}, and Phi_N(y_{i-1}).
-     */
-    const drawAhead = (i: number): void => {
-      const start = performance.now();
-      for (let b = 0; b < batch; b++) {
-        const source = noise[b] as NoiseSource;
-        source.fill(posteriorNoiseViews[b] as Float32Array);
-        source.fill(forwardNoiseViews[b] as Float32Array);
-      }
-      const noiseEnd = performance.now();
-      timings.noiseMs += noiseEnd - start;
+    /** An image enters at its ω: its initial draw (first in its stream) and y diffused to ω. */
+    const enter = (image: ImageState): void => {
+      let mark = performance.now();
+      image.noise.fill(image.forwardNoise);
+      timings.noiseMs += performance.now() - mark;
+      mark = performance.now();
       diffuse(
-        y,
-        forwardNoise,
-        nextInput,
-        schedule.sqrtAlphasCumprod[i - 1] as number,
-        schedule.sqrtOneMinusAlphasCumprod[i - 1] as number,
+        image.y,
+        image.forwardNoise,
+        image.x,
+        schedule.sqrtAlphasCumprod[image.omega] as number,
+        schedule.sqrtOneMinusAlphasCumprod[image.omega] as number,
       );
-      const diffuseEnd = performance.now();
-      timings.arithmeticMs += diffuseEnd - noiseEnd;
-      lowPass?.applyInPlace(nextInput, planes);
-      const end = performance.now();
-      timings.lowPassMs += end - diffuseEnd;
-      timings.overlappedMs += end - start;
+      timings.arithmeticMs += performance.now() - mark;
     };
 
-    for (let i = omega; i >= tau; i--) {
+    /**
+     * Model-independent work for x_{i-1} of the active images that go on past step i, run while
+     * the model computes step i: the step's draws in the reference order (posterior, then y),
+     * y_{i-1}, and Phi_N(y_{i-1}).
+     */
+    const drawAhead = (active: readonly ImageState[], i: number): void => {
+      const start = performance.now();
+      for (const image of active) {
+        if (i <= image.tau) continue;
+        const mark = performance.now();
+        image.noise.fill(image.posteriorNoise);
+        image.noise.fill(image.forwardNoise);
+        const noiseEnd = performance.now();
+        timings.noiseMs += noiseEnd - mark;
+        diffuse(
+          image.y,
+          image.forwardNoise,
+          image.nextInput,
+          schedule.sqrtAlphasCumprod[i - 1] as number,
+          schedule.sqrtOneMinusAlphasCumprod[i - 1] as number,
+        );
+        const diffuseEnd = performance.now();
+        timings.arithmeticMs += diffuseEnd - noiseEnd;
+        image.lowPass?.applyInPlace(image.nextInput, IMAGE_CHANNELS);
+        timings.lowPassMs += performance.now() - diffuseEnd;
+      }
+      timings.overlappedMs += performance.now() - start;
+    };
+
+    for (let i = firstIndex; i >= lastIndex; i--) {
       if (signal?.aborted) {
-        throw new CanceledError(`sampling canceled before step ${omega - i + 1} of ${total}`, {
+        throw new CanceledError(`sampling canceled before step ${completed + 1} of ${total}`, {
           cause: signal.reason,
         });
       }
+      for (const image of images) if (image.omega === i) enter(image);
+      const active = images.filter((image) => image.omega >= i && image.tau <= i);
       const timestep = schedule.timestepMap[i] as number;
-      timesteps.fill(timestep);
+      const count = active.length;
+      if (count === 0) continue; // a gap between one image's τ and another's ω: nothing to compute
+      let modelInput: Float32Array = x;
+      if (count < batch) {
+        let buffer = packed.get(count);
+        if (!buffer) {
+          buffer = new Float32Array(count * imageLength);
+          packed.set(count, buffer);
+        }
+        active.forEach((image, j) => buffer.set(image.x, j * imageLength));
+        modelInput = buffer;
+      }
+      const timesteps: number[] = new Array<number>(count).fill(timestep);
 
       const callStart = performance.now();
-      const prediction = denoiser.predict(x, timesteps, batch);
-
-      if (i > tau) {
-        try {
-          drawAhead(i);
-        } catch (error) {
-          // Do not leave the model call's result unobserved (an unhandled rejection).
-          await prediction.catch(() => undefined);
-          throw error;
-        }
+      const prediction = denoiser.predict(modelInput, timesteps, count);
+      try {
+        drawAhead(active, i);
+      } catch (error) {
+        // Do not leave the model call's result unobserved (an unhandled rejection).
+        await prediction.catch(() => undefined);
+        throw error;
       }
 
       const out = await prediction;
       timings.modelMs += performance.now() - callStart;
       timings.steps++;
+      completed++;
+      const outputLength = count * outputChannels * pixels;
       if (out.length !== outputLength) {
         throw new ModelContractError(
-          `the denoiser returned ${out.length} values; [${batch}, ${outputChannels}, ${size}, ${size}] ` +
+          `the denoiser returned ${out.length} values; [${count}, ${outputChannels}, ${size}, ${size}] ` +
             `has ${outputLength}`,
         );
       }
 
-      mark = performance.now();
       const recipScale = schedule.sqrtRecipAlphasCumprod[i] as number;
       const epsScale = schedule.sqrtRecipm1AlphasCumprod[i] as number;
-      if (i === tau) {
-        predictStart(out, x, x0, batch, outputChannels, pixels, recipScale, epsScale, clipDenoised);
-        timings.arithmeticMs += performance.now() - mark;
-      } else if (lowPass === undefined) {
-        // N = 1: Phi_1 is the identity, so refinement replaces the sample by y_{i-1}; the
-        // posterior draw was still consumed, keeping the reference's noise order.
-        x.set(nextInput);
-        timings.arithmeticMs += performance.now() - mark;
-      } else {
-        coefficients.recipScale = recipScale;
-        coefficients.epsScale = epsScale;
-        coefficients.meanCoefStart = schedule.posteriorMeanCoef1[i] as number;
-        coefficients.meanCoefCurrent = schedule.posteriorMeanCoef2[i] as number;
-        coefficients.minLog = schedule.posteriorLogVarianceClipped[i] as number;
-        coefficients.maxLog = schedule.logBetas[i] as number;
-        coefficients.fixedLog = fixed === undefined ? Number.NaN : (fixed.logVariance[i] as number);
-        posteriorSample(out, x, posteriorNoise, batch, outputChannels, pixels, coefficients);
-        const sampleEnd = performance.now();
-        timings.arithmeticMs += sampleEnd - mark;
-
-        // Iterative refinement: x_{i-1} <- x_{i-1} - Phi_N(x_{i-1}) + Phi_N(y_{i-1}).
-        lowPass.refine(x, nextInput, planes);
-        timings.lowPassMs += performance.now() - sampleEnd;
+      coefficients.recipScale = recipScale;
+      coefficients.epsScale = epsScale;
+      coefficients.meanCoefStart = schedule.posteriorMeanCoef1[i] as number;
+      coefficients.meanCoefCurrent = schedule.posteriorMeanCoef2[i] as number;
+      coefficients.minLog = schedule.posteriorLogVarianceClipped[i] as number;
+      coefficients.maxLog = schedule.logBetas[i] as number;
+      coefficients.fixedLog = fixed === undefined ? Number.NaN : (fixed.logVariance[i] as number);
+      for (let j = 0; j < count; j++) {
+        const image = active[j] as ImageState;
+        const prediction = out.subarray(j * outputChannels * pixels, (j + 1) * outputChannels * pixels);
+        const mark = performance.now();
+        if (i === image.tau) {
+          predictStart(
+            prediction,
+            image.x,
+            image.x0,
+            outputChannels,
+            pixels,
+            recipScale,
+            epsScale,
+            clipDenoised,
+          );
+          timings.arithmeticMs += performance.now() - mark;
+        } else if (image.lowPass === undefined) {
+          // N = 1: Phi_1 is the identity, so refinement replaces the sample by y_{i-1}; the
+          // posterior draw was still consumed, keeping the reference's noise order.
+          image.x.set(image.nextInput);
+          timings.arithmeticMs += performance.now() - mark;
+        } else {
+          posteriorSample(prediction, image.x, image.posteriorNoise, outputChannels, pixels, coefficients);
+          const sampleEnd = performance.now();
+          timings.arithmeticMs += sampleEnd - mark;
+          // Iterative refinement: x_{i-1} <- x_{i-1} - Phi_N(x_{i-1}) + Phi_N(y_{i-1}).
+          image.lowPass.refine(image.x, image.nextInput, IMAGE_CHANNELS);
+          timings.lowPassMs += performance.now() - sampleEnd;
+        }
       }
 
       if (onStep !== undefined) {
-        mark = performance.now();
-        await onStep({ step: omega - i + 1, index: i, total, timestep });
+        const mark = performance.now();
+        await onStep({ step: completed, index: i, total, timestep });
         timings.callbackMs += performance.now() - mark;
       }
     }
@@ -331,6 +417,24 @@ export class Dr2Sampler {
     timings.totalMs = performance.now() - startedAt;
     return { x0, timings };
   }
+}
+
+/** One setting per image: a single setting is shared; an array must have one per image. */
+function perImageParams(
+  params: Dr2SampleParams | readonly Dr2SampleParams[],
+  batch: number,
+): readonly Dr2SampleParams[] {
+  if (!isParamsArray(params)) return new Array<Dr2SampleParams>(batch).fill(params);
+  if (params.length !== batch) {
+    throw new InvalidParametersError(`one setting per image is needed: ${params.length} for ${batch}`);
+  }
+  return params;
+}
+
+function isParamsArray(
+  params: Dr2SampleParams | readonly Dr2SampleParams[],
+): params is readonly Dr2SampleParams[] {
+  return Array.isArray(params);
 }
 
 interface PosteriorCoefficients {
@@ -350,12 +454,6 @@ interface PosteriorCoefficients {
   readonly learnedRange: boolean;
 }
 
-function imageViews(buffer: Float32Array, batch: number, imageLength: number): Float32Array[] {
-  const views: Float32Array[] = [];
-  for (let b = 0; b < batch; b++) views.push(buffer.subarray(b * imageLength, (b + 1) * imageLength));
-  return views;
-}
-
 /** q(x_t | x_0) sample: `out = signalScale · clean + noiseScale · eps`. */
 function diffuse(
   clean: Float32Array,
@@ -369,40 +467,36 @@ function diffuse(
   }
 }
 
-/** x0 from the predicted noise (the model's channels 0..2), clipped to [-1, 1] when asked. */
+/** x0 of one image from its predicted noise (the model's channels 0..2), clipped to [-1, 1] when asked. */
 function predictStart(
   out: Float32Array,
   x: Float32Array,
   x0: Float32Array,
-  batch: number,
   outputChannels: number,
   pixels: number,
   recipScale: number,
   epsScale: number,
   clip: boolean,
 ): void {
-  for (let b = 0; b < batch; b++) {
-    for (let c = 0; c < IMAGE_CHANNELS; c++) {
-      const imageBase = (b * IMAGE_CHANNELS + c) * pixels;
-      const epsBase = (b * outputChannels + c) * pixels;
-      for (let p = 0; p < pixels; p++) {
-        let value = recipScale * (x[imageBase + p] as number) - epsScale * (out[epsBase + p] as number);
-        if (clip) value = value < -1 ? -1 : value > 1 ? 1 : value;
-        x0[imageBase + p] = value;
-      }
+  for (let c = 0; c < IMAGE_CHANNELS; c++) {
+    const imageBase = c * pixels;
+    const epsBase = c * pixels;
+    for (let p = 0; p < pixels; p++) {
+      let value = recipScale * (x[imageBase + p] as number) - epsScale * (out[epsBase + p] as number);
+      if (clip) value = value < -1 ? -1 : value > 1 ? 1 : value;
+      x0[imageBase + p] = value;
     }
   }
 }
 
 /**
- * One fused pass per pixel: x0 from the predicted noise (clipped), the posterior mean
+ * One fused pass per pixel of one image: x0 from the predicted noise (clipped), the posterior mean
  * `coef1 · x0 + coef2 · x_i`, the variance, and `x <- mean + exp(logvar / 2) · z`.
  */
 function posteriorSample(
   out: Float32Array,
   x: Float32Array,
   posteriorNoise: Float32Array,
-  batch: number,
   outputChannels: number,
   pixels: number,
   coefficients: PosteriorCoefficients,
@@ -418,21 +512,19 @@ function posteriorSample(
   // short polynomial instead of a full exp per pixel; larger arguments use Math.exp.
   const slope = (maxLog - minLog) / 4;
   const baseStd = Math.exp(0.5 * minLog + slope);
-  for (let b = 0; b < batch; b++) {
-    for (let c = 0; c < IMAGE_CHANNELS; c++) {
-      const imageBase = (b * IMAGE_CHANNELS + c) * pixels;
-      const epsBase = (b * outputChannels + c) * pixels;
-      const varianceBase = (b * outputChannels + IMAGE_CHANNELS + c) * pixels;
-      for (let p = 0; p < pixels; p++) {
-        const k = imageBase + p;
-        const current = x[k] as number;
-        let start = recipScale * current - epsScale * (out[epsBase + p] as number);
-        if (clip) start = start < -1 ? -1 : start > 1 ? 1 : start;
-        const mean = meanCoefStart * start + meanCoefCurrent * current;
-        let std = fixedStd;
-        if (learnedRange) std = baseStd * expNearZero(slope * (out[varianceBase + p] as number));
-        x[k] = mean + std * (posteriorNoise[k] as number);
-      }
+  for (let c = 0; c < IMAGE_CHANNELS; c++) {
+    const imageBase = c * pixels;
+    const epsBase = c * pixels;
+    const varianceBase = (IMAGE_CHANNELS + c) * pixels;
+    for (let p = 0; p < pixels; p++) {
+      const k = imageBase + p;
+      const current = x[k] as number;
+      let start = recipScale * current - epsScale * (out[epsBase + p] as number);
+      if (clip) start = start < -1 ? -1 : start > 1 ? 1 : start;
+      const mean = meanCoefStart * start + meanCoefCurrent * current;
+      let std = fixedStd;
+      if (learnedRange) std = baseStd * expNearZero(slope * (out[varianceBase + p] as number));
+      x[k] = mean + std * (posteriorNoise[k] as number);
     }
   }
 }
