@@ -213,6 +213,7 @@ export function randomSeed(): number {
 export function resolveJobParams(request: CreateJobRequest, seed: () => number = randomSeed): JobParams {
   return dropUndefined({
     preset: request.preset,
+    fidelity: request.fidelity,
     n: request.n,
     tau: request.tau,
     omega: request.omega,
@@ -247,13 +248,15 @@ export function fingerprintCreateJobRequest(request: CreateJobRequest): Promise<
  */
 export function batchKeyFor(
   params: Pick<JobParams, 'preset' | 'n' | 'tau' | 'omega' | 'steps'> &
+    Partial<Pick<JobParams, 'fidelity'>> &
     Partial<Pick<JobParams, 'upscale' | 'aligned' | 'maxFaces' | 'minFace'>>,
   model: string,
 ): string {
   const schedule =
     params.n !== undefined || params.tau !== undefined
       ? `n=${params.n ?? 'auto'};tau=${params.tau ?? 'auto'};omega=${params.omega ?? 'auto'}`
-      : `preset=${params.preset ?? 'default'}`;
+      : `preset=${params.preset ?? 'default'}` +
+        (params.fidelity !== undefined ? `;fidelity=${params.fidelity}` : '');
   const photo = resolvePhotoOptions(params);
   let key = `model=${model};${schedule};steps=${params.steps}`;
   if (photo.aligned) return `${key};aligned;upscale=${photo.upscale}`;

@@ -25,8 +25,11 @@ import {
 } from './face-schemas.js';
 import { JOB_ID_PATTERN } from './ids.js';
 
-/** Named DR2 parameter sets; the engine maps them to (N, tau, omega). */
-export const PRESETS = ['mild', 'medium', 'severe'] as const;
+/**
+ * Named DR2 parameter sets; the engine maps them to (N, tau, omega). `auto` (the default) chooses
+ * per face from its estimated degradation; the fixed ones are scale-aware (engine sampler/dr2-params).
+ */
+export const PRESETS = ['auto', 'mild', 'medium', 'severe'] as const;
 export type Preset = (typeof PRESETS)[number];
 
 /** Encodings of the restored image. */
@@ -120,6 +123,8 @@ export const OutputOptionsRequestSchema = z.strictObject({
 
 const schedulePick = {
   preset: z.enum(PRESETS).optional(),
+  /** With `auto`: 0..1, 0.5 = the automatic choice, higher keeps more of the input; explicit n/tau win. */
+  fidelity: z.number().min(0).max(1).optional(),
   n: DownsampleFactorSchema.optional(),
   /** Step index (on the `steps`-long respaced schedule) where sampling stops and x0 is returned. */
   tau: z.int().min(0).optional(),

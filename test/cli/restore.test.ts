@@ -210,7 +210,7 @@ describe('bad options', () => {
     [['--tau', '40', '--omega', '30'], /tau \(40\) must be less than omega \(30\)/],
     [['--n', '3'], /N must be a power of two/],
     [['--n', '128'], /N \(128\)|divide/],
-    [['--preset', 'extreme'], /Allowed choices are mild, medium, severe/],
+    [['--preset', 'extreme'], /Allowed choices are auto, mild, medium, severe/],
     [['--steps', 'ten'], /steps must be an integer/],
     [['--omega', '100'], /omega \(100\) must be at most steps - 1 \(99\)/],
     [['--provider', 'cuda'], /provider_unavailable|cuda/],

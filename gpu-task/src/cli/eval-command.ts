@@ -44,6 +44,8 @@ export interface EvalCommandOptions {
   limit?: number;
   seed: number;
   scales: number[];
+  /** Input face sizes (px) beside the downscaling factors. */
+  sizes?: number[];
   splits: string[];
   presets: string[];
   /** Extra explicit settings (N, τ, optional ω). */
@@ -172,6 +174,7 @@ export async function runEval(options: EvalCommandOptions, io: CommandIo): Promi
       const result = await runEvaluation(engine, truth, {
         ...common,
         scales: options.scales,
+        ...(options.sizes ? { sizes: options.sizes } : {}),
         splits,
         configs,
         examples: options.examples,

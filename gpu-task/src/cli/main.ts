@@ -11,6 +11,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { EngineError, InvalidParametersError } from '../engine/errors.js';
 import { DEVICES, type Device } from '../engine/model/providers.js';
 import { INPUT_FRAMING_MODES, type InputFramingMode } from '../engine/framing/index.js';
+import { DR2_PRESET_NAMES } from '../engine/sampler/dr2-params.js';
 import {
   DEFAULT_EIGENFACE_COMPONENTS,
   DEFAULT_EIGENFACE_SIZE,
@@ -34,6 +35,16 @@ function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
 }
 
 /** A comma-separated list of integers, each checked like `integer`. */
+function fraction(name: string) {
+  return (value: string): number => {
+    const parsed = Number(value.trim());
+    if (value.trim() === '' || !Number.isFinite(parsed) || parsed < 0 || parsed > 1) {
+      throw new InvalidArgumentError(`${name} must be a number from 0 to 1, got "${value}"`);
+    }
+    return parsed;
+  };
+}
+
 function integerList(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   const one = integer(name, min, max);
   return (value: string): number[] => {
@@ -98,11 +109,15 @@ function buildProgram(
     .argument('<inputs...>', 'image files or folders (folders: image extensions only)')
     .requiredOption('-o, --output <dir>', 'output folder; writes <dir>/<basename>.png')
     .addOption(
-      new Option('--preset <name>', 'DR2 strength preset (paper demo values)').choices([
-        'mild',
-        'medium',
-        'severe',
-      ]),
+      new Option(
+        '--preset <name>',
+        'DR2 strength: auto (default; per face from its estimated degradation) or a fixed preset',
+      ).choices([...DR2_PRESET_NAMES]),
+    )
+    .option(
+      '--fidelity <f>',
+      'with auto: 0..1, 0.5 = automatic, higher keeps more of the input, lower trusts the prior more',
+      fraction('fidelity'),
     )
     .option(
       '--n <N>',
@@ -183,6 +198,7 @@ function buildProgram(
     .action(async (inputs: string[], opts: Record<string, unknown>) => {
       const params = {
         ...(opts.preset !== undefined ? { preset: opts.preset as string } : {}),
+        ...(opts.fidelity !== undefined ? { fidelity: opts.fidelity as number } : {}),
         ...(opts.n !== undefined ? { n: opts.n as number } : {}),
         ...(opts.tau !== undefined ? { tau: opts.tau as number } : {}),
         ...(opts.omega !== undefined ? { omega: opts.omega as number } : {}),
@@ -252,7 +268,16 @@ function buildProgram(
       integer('seed', 0, 2 ** 31 - 1),
       0,
     )
-    .option('--scales <list>', 'downsampling factors r', integerList('scales', 1, 64), [4, 8, 16])
+    .option(
+      '--scales <list>',
+      "downsampling factors r of the evaluation size, or 'none' (default 4,8,16 unless --sizes)",
+      (value: string) => (value.trim() === 'none' ? [] : integerList('scales', 1, 64)(value)),
+    )
+    .option(
+      '--sizes <list>',
+      'input face sizes in px (e.g. 16,32,64,128,256): measured at max(output size, size)',
+      integerList('sizes', 2, 4096),
+    )
     .option(
       '--splits <list>',
       `degradation splits (${splitNames.join(', ')})`,
@@ -261,9 +286,9 @@ function buildProgram(
     )
     .option(
       '--presets <list>',
-      "DR2 presets to evaluate, or 'none'",
-      nameList('preset', ['mild', 'medium', 'severe'], true),
-      ['mild', 'medium', 'severe'],
+      "DR2 presets to evaluate (auto: per-face choice and fusion), or 'none'",
+      nameList('preset', [...DR2_PRESET_NAMES], true),
+      [...DR2_PRESET_NAMES],
     )
     .option('--n <N>', 'an extra explicit setting: low-pass factor N (with --tau)', integer('N', 1, 4096))
     .option('--tau <tau>', 'an extra explicit setting: output step tau (with --n)', integer('tau', 0))
@@ -331,7 +356,8 @@ function buildProgram(
             ...(opts.prefix !== undefined ? { prefix: opts.prefix as string } : {}),
             ...(opts.limit !== undefined ? { limit: opts.limit as number } : {}),
             seed: opts.seed as number,
-            scales: opts.scales as number[],
+            scales: (opts.scales as number[] | undefined) ?? (opts.sizes !== undefined ? [] : [4, 8, 16]),
+            ...(opts.sizes !== undefined ? { sizes: opts.sizes as number[] } : {}),
             splits: opts.splits as string[],
             presets: opts.presets as string[],
             settings,

@@ -30,6 +30,8 @@ import { type EigenfaceBasis, faceVector, identify, projectFace } from './eigenf
 import { gmsd, psnr, ssim } from './metrics.js';
 import { enlargeNearest, resizeRgb, rgbIntoTensor } from './planes.js';
 import { deriveSeed } from './random.js';
+import { runAuto } from './auto.js';
+import type { DegradationEstimate, QualityChoice } from '../engine/quality/index.js';
 
 export type MethodKind = 'bicubic' | 'enhancer' | 'dr2' | 'dr2e';
 
@@ -42,6 +44,8 @@ export interface Dr2Config {
 /** Mean scores of one method on one (scale, split). */
 export interface MethodScores {
   scale: number;
+  /** Input face size (px) for input-size columns; absent for downscaling-factor columns. */
+  inputSize?: number;
   split: string;
   method: MethodKind;
   /** Config label for dr2 / dr2e rows, else the method name. */
@@ -74,6 +78,8 @@ export interface GroundTruth {
   images: RgbImage[];
   /** Eigenface coefficients of each ground truth (empty without a basis). */
   coefficients: Float64Array[];
+  /** The clean square crops before resizing (for ground truths at other sizes). */
+  squares: RgbImage[];
 }
 
 /** How the clean faces are framed: like the model's training crops, or FFHQ-aligned (cropped to the model's framing first). */
@@ -90,6 +96,7 @@ export async function loadGroundTruth(
   options: { basis: EigenfaceBasis | null; framing?: CleanFraming; modelFraming?: FaceFraming },
 ): Promise<GroundTruth> {
   const images: RgbImage[] = [];
+  const squares: RgbImage[] = [];
   for (const face of faces) {
     const { image } = await decodeImageToRgb(await face.read());
     let square: RgbImage;
@@ -104,6 +111,7 @@ export async function loadGroundTruth(
         side,
       });
     }
+    squares.push(square);
     images.push(resizeRgb(square, size, size));
   }
   const coefficients = options.basis
@@ -111,7 +119,15 @@ export async function loadGroundTruth(
         projectFace(options.basis as EigenfaceBasis, faceVector(image, options.basis!.size)),
       )
     : [];
-  return { ids: faces.map((f) => f.id), images, coefficients };
+  return { ids: faces.map((f) => f.id), images, coefficients, squares };
+}
+
+/** The same faces' ground truth at another size (resized from the clean squares). */
+export function truthAtSize(truth: GroundTruth, size: number, basis: EigenfaceBasis | null): GroundTruth {
+  if (truth.images[0]?.width === size) return truth;
+  const images = truth.squares.map((square) => resizeRgb(square, size, size));
+  const coefficients = basis ? images.map((image) => projectFace(basis, faceVector(image, basis.size))) : [];
+  return { ids: truth.ids, images, coefficients, squares: truth.squares };
 }
 
 /** The degraded inputs of one (scale, split), ready for every method. */
@@ -240,7 +256,7 @@ export function scoreOutputs(
   outputs: MethodOutputs,
   truth: GroundTruth,
   basis: EigenfaceBasis | null,
-  where: { scale: number; split: string },
+  where: { scale: number; split: string; inputSize?: number },
 ): MethodScores {
   const { images } = outputs;
   if (images.length !== truth.images.length) {
@@ -257,6 +273,7 @@ export function scoreOutputs(
       : null;
   return {
     scale: where.scale,
+    ...(where.inputSize !== undefined ? { inputSize: where.inputSize } : {}),
     split: where.split,
     method: outputs.method,
     label: outputs.label,
@@ -282,16 +299,22 @@ export interface SplitExamples {
 
 export interface SplitResult {
   scale: number;
+  /** Input face size (px) for input-size columns. */
+  inputSize?: number;
   split: string;
   scores: MethodScores[];
   degradations: { id: string; params: DegradationParams }[];
   examples: SplitExamples;
   seconds: number;
+  /** Per face, with an `auto` setting: the estimate and the choice. */
+  auto?: { id: string; estimate: DegradationEstimate; choice: QualityChoice; params: Dr2Params }[];
 }
 
 export interface EvaluationOptions {
   seed: number;
   scales: readonly number[];
+  /** Input face sizes (px): the clean face at T = max(E, size) degraded with r = T / size, measured at T. */
+  sizes?: readonly number[];
   splits: readonly DegradationSplit[];
   configs: readonly Dr2Config[];
   steps?: number;
@@ -303,6 +326,7 @@ export interface EvaluationOptions {
 }
 
 export interface EvaluationResult {
+  /** Measuring size of the downscaling-factor columns (input-size columns: max(E, size)). */
   evalSize: number;
   splits: SplitResult[];
   seconds: number;
@@ -328,34 +352,78 @@ export async function runEvaluation(
   options: EvaluationOptions,
 ): Promise<EvaluationResult> {
   if (options.configs.length === 0) throw new InvalidParametersError('at least one DR2 setting is needed');
-  const size = engine.outputSize;
+  const evalSize = engine.outputSize;
   const started = performance.now();
   const splits: SplitResult[] = [];
-  for (const scale of options.scales) {
+  const columns: { scale: number; inputSize?: number; size: number }[] = [
+    ...options.scales.map((scale) => ({ scale, size: evalSize })),
+    ...(options.sizes ?? []).map((inputSize) => {
+      const size = Math.max(evalSize, inputSize);
+      if (size % inputSize !== 0) {
+        throw new InvalidParametersError(`input size ${inputSize} px must divide ${size} px`);
+      }
+      return { scale: size / inputSize, inputSize, size };
+    }),
+  ];
+  for (const column of columns) {
+    const { scale, size } = column;
+    const columnTruth = truthAtSize(truth, size, options.basis);
     for (const split of options.splits) {
       const splitStart = performance.now();
-      const where = { scale, split: split.name };
-      const prepared = await prepareSplit(engine, truth, scale, split, options.seed);
+      const where = {
+        scale,
+        split: split.name,
+        ...(column.inputSize !== undefined ? { inputSize: column.inputSize } : {}),
+      };
+      const prepared = await prepareSplit(engine, columnTruth, scale, split, options.seed);
       const scores: MethodScores[] = [];
       const bicubic = runBicubic(prepared, size);
-      scores.push(scoreOutputs(bicubic, truth, options.basis, where));
-      const enhancer = await runEnhancerOnly(engine, prepared, options.batch);
-      if (enhancer) scores.push(scoreOutputs(enhancer, truth, options.basis, where));
+      scores.push(scoreOutputs(bicubic, columnTruth, options.basis, where));
+      const enhancer = atSize(await runEnhancerOnly(engine, prepared, options.batch), size);
+      if (enhancer) scores.push(scoreOutputs(enhancer, columnTruth, options.basis, where));
       const shown = stripConfig(options.configs, split.name);
       let shownOutputs: { dr2: MethodOutputs; dr2e: MethodOutputs } | null = null;
       const dr2eScores: MethodScores[] = [];
+      let auto: SplitResult['auto'];
       for (const config of options.configs) {
-        const run = await runDr2e(engine, prepared, truth, config, options);
-        scores.push(scoreOutputs(run.dr2, truth, options.basis, where));
-        dr2eScores.push(scoreOutputs(run.dr2e, truth, options.basis, where));
-        if (config === shown) shownOutputs = run;
+        if (config.request.preset === 'auto') {
+          const seeds = columnTruth.ids.map((id) => deriveSeed(options.seed, id, 'dr2'));
+          const run = await runAuto(engine, prepared.lowRes, seeds, {
+            batch: options.batch,
+            ...(config.request.fidelity !== undefined ? { fidelity: config.request.fidelity } : {}),
+          });
+          const outputs: MethodOutputs = {
+            method: 'dr2e',
+            label: config.label,
+            images: run.images,
+            seconds: run.seconds,
+          };
+          dr2eScores.push(scoreOutputs(outputs, columnTruth, options.basis, where));
+          auto = columnTruth.ids.map((id, i) => ({
+            id,
+            estimate: run.estimates[i]!,
+            choice: run.choices[i]!,
+            params: run.params[i]!,
+          }));
+          if (config === shown) shownOutputs = { dr2: outputs, dr2e: outputs };
+          options.onProgress?.(
+            `${columnName(column)} ${split.name}: ${config.label} in ${run.seconds.toFixed(1)} s`,
+          );
+          continue;
+        }
+        const run = await runDr2e(engine, prepared, columnTruth, config, options);
+        const dr2 = atSize(run.dr2, size)!;
+        const dr2e = atSize(run.dr2e, size)!;
+        scores.push(scoreOutputs(dr2, columnTruth, options.basis, where));
+        dr2eScores.push(scoreOutputs(dr2e, columnTruth, options.basis, where));
+        if (config === shown) shownOutputs = { dr2, dr2e };
         options.onProgress?.(
-          `x${scale} ${split.name}: ${config.label} N=${run.dr2e.params?.n} tau=${run.dr2e.params?.tau} ` +
+          `${columnName(column)} ${split.name}: ${config.label} N=${run.dr2e.params?.n} tau=${run.dr2e.params?.tau} ` +
             `in ${run.dr2e.seconds.toFixed(1)} s`,
         );
       }
       scores.push(...dr2eScores);
-      const count = Math.min(options.examples, truth.images.length);
+      const count = Math.min(options.examples, columnTruth.images.length);
       const rows: RgbImage[][] = [];
       for (let i = 0; i < count; i++) {
         const low = prepared.lowRes[i]!;
@@ -367,34 +435,47 @@ export async function runEvaluation(
           ...(enhancer ? [enhancer.images[i]!] : []),
           shownOutputs!.dr2.images[i]!,
           shownOutputs!.dr2e.images[i]!,
-          truth.images[i]!,
+          columnTruth.images[i]!,
         ]);
       }
       const seconds = (performance.now() - splitStart) / 1000;
-      options.onProgress?.(`x${scale} ${split.name}: done in ${seconds.toFixed(1)} s`);
+      options.onProgress?.(`${columnName(column)} ${split.name}: done in ${seconds.toFixed(1)} s`);
       splits.push({
         scale,
+        ...(column.inputSize !== undefined ? { inputSize: column.inputSize } : {}),
         split: split.name,
         scores,
-        degradations: prepared.degradations.map((params, i) => ({ id: truth.ids[i]!, params })),
+        degradations: prepared.degradations.map((params, i) => ({ id: columnTruth.ids[i]!, params })),
         examples: {
-          ids: truth.ids.slice(0, count),
+          ids: columnTruth.ids.slice(0, count),
           rows,
           columns: [
-            `x${scale} input (${lowResSide(prepared)}px)`,
+            `${columnName(column)} input (${lowResSide(prepared)}px)`,
             'bicubic',
             ...(enhancer ? ['enhancer only'] : []),
-            `DR2 (${shown.label})`,
-            `DR2E (${shown.label})`,
+            shown.request.preset === 'auto' ? `auto (fused)` : `DR2 (${shown.label})`,
+            shown.request.preset === 'auto' ? `auto (fused)` : `DR2E (${shown.label})`,
             'ground truth',
           ],
           config: shown.label,
         },
         seconds,
+        ...(auto ? { auto } : {}),
       });
     }
   }
-  return { evalSize: size, splits, seconds: (performance.now() - started) / 1000 };
+  return { evalSize, splits, seconds: (performance.now() - started) / 1000 };
+}
+
+/** `x8` for a downscaling-factor column, `32px` for an input-size column. */
+export function columnName(column: { scale: number; inputSize?: number }): string {
+  return column.inputSize !== undefined ? `${column.inputSize}px` : `x${column.scale}`;
+}
+
+/** Outputs resized (bicubic) to the measuring size when they are at another size. */
+function atSize(outputs: MethodOutputs | null, size: number): MethodOutputs | null {
+  if (!outputs || outputs.images.every((image) => image.width === size)) return outputs;
+  return { ...outputs, images: outputs.images.map((image) => resizeRgb(image, size, size)) };
 }
 
 function lowResSide(prepared: PreparedSplit): number {

@@ -15,7 +15,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { DegradationSplit } from './degrade.js';
-import type { EvaluationResult, MethodScores, SplitResult, SweepResult } from './evaluate.js';
+import {
+  type EvaluationResult,
+  type MethodScores,
+  type SplitResult,
+  type SweepResult,
+  columnName,
+} from './evaluate.js';
 import { type ChartPanel, type ChartSeries, renderImageGrid, renderLineCharts } from './visuals.js';
 
 /** Metric columns: key, heading, direction, decimals. */
@@ -108,6 +114,7 @@ const CSV_HEADER = [
   'id_accuracy',
   'id_distance',
   'seconds',
+  'input_size',
 ];
 
 function csvField(value: string | number | undefined): string {
@@ -142,6 +149,7 @@ export function formatScoresCsv(rows: readonly MethodScores[]): string {
         r.idAccuracy,
         r.idDistance,
         r.seconds,
+        r.inputSize,
       ]
         .map(csvField)
         .join(','),
@@ -153,6 +161,7 @@ export function formatScoresCsv(rows: readonly MethodScores[]): string {
 /** Whether a DR2E row beats both baselines on a metric (a missing baseline does not block it). */
 export interface Verdict {
   scale: number;
+  inputSize?: number;
   split: string;
   setting: string;
   /** Metrics on which this DR2E setting is strictly better than bicubic and enhancer only. */
@@ -163,12 +172,13 @@ export interface Verdict {
  * For every DR2E row: the metrics (SSIM, GMSD, ID accuracy, ID distance; PSNR too) on which it is
  * strictly better than both the bicubic and the enhancer-only baseline of its split.
  */
-export function verdicts(split: Pick<SplitResult, 'scale' | 'split' | 'scores'>): Verdict[] {
+export function verdicts(split: Pick<SplitResult, 'scale' | 'inputSize' | 'split' | 'scores'>): Verdict[] {
   const baselines = split.scores.filter((r) => r.method === 'bicubic' || r.method === 'enhancer');
   return split.scores
     .filter((r) => r.method === 'dr2e')
     .map((row) => ({
       scale: split.scale,
+      ...(split.inputSize !== undefined ? { inputSize: split.inputSize } : {}),
       split: split.split,
       setting: row.label,
       beats: METRICS.filter((m) => {
@@ -188,7 +198,7 @@ export function verdicts(split: Pick<SplitResult, 'scale' | 'split' | 'scores'>)
  * per setting; the best value of each row in bold.
  */
 export function formatSummaryTables(
-  splits: readonly Pick<SplitResult, 'scale' | 'split' | 'scores'>[],
+  splits: readonly Pick<SplitResult, 'scale' | 'inputSize' | 'split' | 'scores'>[],
 ): string {
   const columns: { name: string; pick: (rows: readonly MethodScores[]) => MethodScores | undefined }[] = [];
   const seen = new Set<string>();
@@ -217,15 +227,15 @@ export function formatSummaryTables(
         const text = formatNumber(v, m.digits);
         return v !== undefined && v === best ? `**${text}**` : text;
       });
-      out.push(`| x${split.scale} | ${split.split} | ${cells.join(' | ')} |`);
+      out.push(`| ${columnName(split)} | ${split.split} | ${cells.join(' | ')} |`);
     }
     out.push('');
   }
   return out.join('\n');
 }
 
-function splitKey(scale: number, split: string): string {
-  return `x${scale}-${split}`;
+function splitKey(column: { scale: number; inputSize?: number }, split: string): string {
+  return `${columnName(column)}-${split}`;
 }
 
 export interface RunInfo {
@@ -274,7 +284,7 @@ export function formatEvaluationMarkdown(result: EvaluationResult, info: RunInfo
   for (const split of result.splits) {
     for (const v of verdicts(split)) {
       out.push(
-        `| x${v.scale} | ${v.split} | ${v.setting} | ${v.beats.length > 0 ? v.beats.join(', ') : '(none)'} |`,
+        `| ${columnName(v)} | ${v.split} | ${v.setting} | ${v.beats.length > 0 ? v.beats.join(', ') : '(none)'} |`,
       );
     }
   }
@@ -282,10 +292,10 @@ export function formatEvaluationMarkdown(result: EvaluationResult, info: RunInfo
   out.push('## Summary\n');
   out.push(formatSummaryTables(result.splits));
   for (const split of result.splits) {
-    const key = splitKey(split.scale, split.split);
-    out.push(`## x${split.scale} ${split.split}\n`);
+    const key = splitKey(split, split.split);
+    out.push(`## ${columnName(split)} ${split.split}\n`);
     out.push(formatSplitTable(split.scores));
-    out.push(`![x${split.scale} ${split.split} examples](strips/${key}.png)\n`);
+    out.push(`![${columnName(split)} ${split.split} examples](strips/${key}.png)\n`);
     out.push(`Strip: ${split.examples.columns.join(' · ')}. Split time ${split.seconds.toFixed(1)} s.\n`);
   }
   return out.join('\n');
@@ -326,9 +336,39 @@ export async function writeEvaluationReport(
     }
   }
   await write('degradations.csv', `${degradationLines.join('\n')}\n`);
+  const autoLines = [
+    'column,split,image,noise_est,blur_est,jpeg_est,face_size,step,n,tau,omega,input_weight,detail_weight',
+  ];
   for (const split of result.splits) {
-    const key = splitKey(split.scale, split.split);
-    await write(`tables/${key}.md`, `# x${split.scale} ${split.split}\n\n${formatSplitTable(split.scores)}`);
+    for (const face of split.auto ?? []) {
+      autoLines.push(
+        [
+          columnName(split),
+          split.split,
+          face.id,
+          face.estimate.noise.toFixed(2),
+          face.estimate.blur.toFixed(3),
+          face.estimate.jpeg.toFixed(3),
+          face.estimate.faceSize,
+          face.choice.step,
+          face.params.n,
+          face.params.tau,
+          face.params.omega,
+          face.choice.fusion.inputWeight.toFixed(3),
+          face.choice.fusion.detailWeight.toFixed(3),
+        ]
+          .map(csvField)
+          .join(','),
+      );
+    }
+  }
+  if (autoLines.length > 1) await write('auto.csv', `${autoLines.join('\n')}\n`);
+  for (const split of result.splits) {
+    const key = splitKey(split, split.split);
+    await write(
+      `tables/${key}.md`,
+      `# ${columnName(split)} ${split.split}\n\n${formatSplitTable(split.scores)}`,
+    );
     await write(`tables/${key}.csv`, formatScoresCsv(split.scores));
     if (split.examples.rows.length > 0) {
       await write(
@@ -337,7 +377,7 @@ export async function writeEvaluationReport(
           cells: split.examples.rows,
           columnLabels: split.examples.columns,
           rowLabels: split.examples.ids.map((id) => shortId(id)),
-          title: `x${split.scale} ${split.split}`,
+          title: `${columnName(split)} ${split.split}`,
         }),
       );
     }

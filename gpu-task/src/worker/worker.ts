@@ -1123,6 +1123,7 @@ export class Dr2eWorker {
 function engineSchedule(params: JobParams): Dr2ParamsRequest {
   return stripUndefined({
     preset: params.preset,
+    fidelity: params.fidelity,
     n: params.n,
     tau: params.tau,
     omega: params.omega,

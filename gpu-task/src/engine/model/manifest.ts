@@ -16,6 +16,7 @@
  * ```
  */
 import { z } from 'zod';
+import { PRESETS } from '../../../../shared/src/schemas.js';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
@@ -139,7 +140,7 @@ export const PipelineManifestSchema = z.object({
   /** Defaults applied when a request does not choose (preset name or explicit values). */
   defaults: z
     .object({
-      preset: z.enum(['mild', 'medium', 'severe']).optional(),
+      preset: z.enum(PRESETS).optional(),
       steps: z.number().int().min(2).optional(),
     })
     .optional(),

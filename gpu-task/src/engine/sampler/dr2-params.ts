@@ -15,24 +15,66 @@ import { InvalidParametersError } from '../errors.js';
 import { roundHalfToEven } from '../schedule/rounding.js';
 import { assertLowPassFactor } from '../resize/lowpass.js';
 
-/** Names of the built-in presets, from the paper's demo on its three real-degradation sets. */
-export type Dr2PresetName = 'mild' | 'medium' | 'severe';
+/**
+ * Names of the presets: `auto` (chosen per face from its estimated degradation, see
+ * engine/quality) and the three fixed ones. One list for the API (shared/src/schemas.ts) and the
+ * engine.
+ */
+export { PRESETS as DR2_PRESET_NAMES, type Preset as Dr2PresetName } from '../../../../shared/src/schemas.js';
 
-/** Preset values on the K = 100 grid. */
+/** The fixed presets. */
+export type FixedPresetName = 'mild' | 'medium' | 'severe';
+
+/**
+ * A fixed preset, defined relative to the face so that it means the same at every model
+ * resolution: the low-pass Phi_N keeps the detail of a `cutoff`-pixel face (N = resolution /
+ * cutoff, at least 1), and sampling stops at `tau` on the K = 100 grid.
+ */
 export interface Dr2Preset {
-  readonly n: number;
+  /** Side (px) of the face whose detail the low-pass keeps. */
+  readonly cutoff: number;
+  /** On the K = 100 grid. */
   readonly tau: number;
 }
 
-/** The paper's demo settings: (N, τ) = (4, 22), (8, 35), (16, 35). */
-export const DR2_PRESETS: Readonly<Record<Dr2PresetName, Dr2Preset>> = Object.freeze({
-  mild: Object.freeze({ n: 4, tau: 22 }),
-  medium: Object.freeze({ n: 8, tau: 35 }),
-  severe: Object.freeze({ n: 16, tau: 35 }),
+/** The resolution the paper's demo values are given at (its FFHQ models are 256 px). */
+export const PRESET_REFERENCE_RESOLUTION = 256;
+
+/**
+ * The paper's demo settings (N, τ) = (4, 22), (8, 35), (16, 35) at 256 px, as cut-offs: the
+ * low-pass keeps a 64-, 32- or 16-px face. At the 64-px default model this is N = 1, 2, 4 (the
+ * unscaled N = 8 and 16 would keep an 8- or 4-px face, far less than a severely degraded input
+ * still holds). τ stays on the K = 100 grid: DR2 stops once the noise drowns the input's
+ * degradation, and a small model's input is a small face enlarged, whose noise is as strong per
+ * model pixel as a large model's (it is not averaged down), so τ is not shifted with resolution.
+ */
+export const DR2_PRESETS: Readonly<Record<FixedPresetName, Dr2Preset>> = Object.freeze({
+  mild: Object.freeze({ cutoff: 64, tau: 22 }),
+  medium: Object.freeze({ cutoff: 32, tau: 35 }),
+  severe: Object.freeze({ cutoff: 16, tau: 35 }),
 });
 
-/** Preset used when a request names none. */
-export const DEFAULT_DR2_PRESET: Dr2PresetName = 'mild';
+/**
+ * N for a cut-off at a model resolution: the largest power of two N <= resolution / cutoff that
+ * divides the resolution (at least 1).
+ *
+ * @example
+ * ```ts
+ * lowPassFactorForCutoff(16, 64); // 4
+ * lowPassFactorForCutoff(64, 64); // 1
+ * lowPassFactorForCutoff(16, 256); // 16
+ * ```
+ */
+export function lowPassFactorForCutoff(cutoff: number, resolution: number): number {
+  let n = 1;
+  while (n * 2 * cutoff <= resolution && resolution % (n * 2) === 0) n *= 2;
+  return n;
+}
+
+/** Preset used when a request names none (the engine then estimates each face; see engine/quality). */
+export const DEFAULT_DR2_PRESET = 'auto';
+/** What `auto` resolves to where no face estimate is available (e.g. `resolveDr2Params` alone). */
+export const AUTO_FALLBACK_PRESET: FixedPresetName = 'mild';
 /** Sampling steps K used when a request names none. */
 export const DEFAULT_DR2_STEPS = 100;
 /** The grid (K) on which presets and omega offsets are defined. */
@@ -44,6 +86,11 @@ export const DEFAULT_NUM_TIMESTEPS = 1000;
 export interface Dr2ParamsRequest {
   /** Starting point; explicit `n`, `tau`, `omega` override its values. */
   readonly preset?: string;
+  /**
+   * 0..1, with `auto`: 0.5 is the automatic choice, larger keeps more of the input, smaller
+   * trusts the prior more (engine/quality). Explicit `n`/`tau`/`omega` override it.
+   */
+  readonly fidelity?: number;
   readonly n?: number;
   /** Index into the K-step schedule. */
   readonly tau?: number;
@@ -77,8 +124,22 @@ export function scaleReferenceIndex(value: number, steps: number): number {
   return roundHalfToEven((value * (steps - 1)) / (REFERENCE_STEPS - 1));
 }
 
-function isPresetName(name: string): name is Dr2PresetName {
+function isFixedPresetName(name: string): name is FixedPresetName {
   return Object.hasOwn(DR2_PRESETS, name);
+}
+
+/** A fixed preset's (N, τ on K = 100) at a model resolution. */
+export function presetAt(name: FixedPresetName, resolution: number): { n: number; tau: number } {
+  const preset = DR2_PRESETS[name];
+  return { n: lowPassFactorForCutoff(preset.cutoff, resolution), tau: preset.tau };
+}
+
+/** @throws InvalidParametersError unless undefined or a number in [0, 1]. */
+export function assertFidelity(fidelity: number | undefined): void {
+  if (fidelity === undefined) return;
+  if (typeof fidelity !== 'number' || !Number.isFinite(fidelity) || fidelity < 0 || fidelity > 1) {
+    throw new InvalidParametersError(`fidelity must be a number from 0 to 1, got ${String(fidelity)}`);
+  }
 }
 
 function assertInteger(name: string, value: number): void {
@@ -118,10 +179,12 @@ export function validateDr2Params(
 /**
  * Resolve a request to concrete settings.
  *
- * - Nothing given: the `mild` preset (N = 4, τ = 22, ω = 42) with K = 100.
+ * - Nothing given, or `auto`: `auto` needs a face to estimate (engine/quality chooses per face);
+ *   here, without one, it resolves like `mild`.
+ * - Fixed presets are scale-aware (see DR2_PRESETS): at 256 px `mild` is N = 4, τ = 22, ω = 42;
+ *   at 64 px N = 1.
  * - A preset plus explicit values: the explicit values override the preset's (no conflict
- *   error), e.g. `{ preset: 'severe', tau: 20 }` gives N = 16, τ = 20.
- * - Fields not given come from the preset (the default one if none is named).
+ *   error), e.g. `{ preset: 'severe', tau: 20 }` gives N = 16 (at 256 px), τ = 20.
  * - ω not given: `min(K - 1, τ + offset(N))` with the offset 5, 10, 20, 25, 30 for N = 1, 2, 4, 8,
  *   ≥16 (scaled to K, at least 1).
  * - Preset τ values are scaled to K; explicit τ and ω are indices into the K-step schedule.
@@ -129,12 +192,14 @@ export function validateDr2Params(
  * @param resolution - side of the square image the sampler runs at (N must divide it).
  * @param options.numTimesteps - training timesteps T bounding K (default 1000).
  * @throws InvalidParametersError with a message naming the problem (unknown preset, non-integer
- *   values, N not a power of two dividing the resolution, not `0 <= tau < omega <= K-1`).
+ *   values, N not a power of two dividing the resolution, not `0 <= tau < omega <= K-1`,
+ *   fidelity outside 0..1).
  *
  * @example
  * ```ts
- * resolveDr2Params({}, 256); // { n: 4, tau: 22, omega: 42, steps: 100 }
+ * resolveDr2Params({ preset: 'mild' }, 256); // { n: 4, tau: 22, omega: 42, steps: 100 }
  * resolveDr2Params({ preset: 'severe' }, 256); // { n: 16, tau: 35, omega: 65, steps: 100 }
+ * resolveDr2Params({ preset: 'severe' }, 64); // { n: 4, tau: 35, omega: 55, steps: 100 }
  * resolveDr2Params({ preset: 'mild', steps: 50 }, 256); // { n: 4, tau: 11, omega: 21, steps: 50 }
  * ```
  */
@@ -144,13 +209,15 @@ export function resolveDr2Params(
   options: { numTimesteps?: number } = {},
 ): Dr2Params {
   const numTimesteps = options.numTimesteps ?? DEFAULT_NUM_TIMESTEPS;
-  const presetName = request.preset ?? DEFAULT_DR2_PRESET;
-  if (!isPresetName(presetName)) {
+  const requested = request.preset ?? DEFAULT_DR2_PRESET;
+  const presetName = requested === 'auto' ? AUTO_FALLBACK_PRESET : requested;
+  if (!isFixedPresetName(presetName)) {
     throw new InvalidParametersError(
-      `unknown preset "${presetName}" (expected one of ${Object.keys(DR2_PRESETS).join(', ')})`,
+      `unknown preset "${requested}" (expected one of auto, ${Object.keys(DR2_PRESETS).join(', ')})`,
     );
   }
-  const preset = DR2_PRESETS[presetName];
+  assertFidelity(request.fidelity);
+  const preset = presetAt(presetName, resolution);
   const steps = request.steps ?? DEFAULT_DR2_STEPS;
   assertInteger('steps', steps);
   if (steps < 2 || steps > numTimesteps) {

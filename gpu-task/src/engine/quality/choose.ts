@@ -1,0 +1,138 @@
+/**
+ * The automatic choice: from a face's degradation estimate and a fidelity in [0, 1] to DR2's
+ * (N, τ) and the fusion settings, through a calibration table fitted on synthetic degradations
+ * of training faces (`scripts/calibrate-quality.ts`, table in `calibration-table.ts`).
+ *
+ * **The ladder.** Candidate DR2 settings ordered from "keeps the most of the input" to "trusts
+ * the prior the most": along it neither the low-pass cut-off (in face pixels, as the fixed
+ * presets are defined, so a ladder step means the same at any model resolution) grows nor τ
+ * shrinks. The calibration picks a step, an input weight (the input's share of the model's
+ * bands) and a detail weight (the most of the input's finer bands kept) per cell of (face size,
+ * estimated noise).
+ *
+ * **Fidelity** moves the choice monotonically around the calibrated one: with d = 2 (f - 0.5),
+ * for d > 0 the step moves toward step 0 and both weights toward 1 by the fraction d; for d < 0
+ * the step moves toward the last step and both weights toward 0 by |d|. f = 0.5 is the
+ * calibrated choice; f = 1 keeps the input's bands wholly (the output is the input's low bands plus
+ * its fine bands as far as they stand above noise); f = 0 is the strongest setting, the model's
+ * bands only.
+ */
+import { InvalidParametersError } from '../errors.js';
+import { assertFidelity, lowPassFactorForCutoff } from '../sampler/dr2-params.js';
+import { DEFAULT_CALIBRATION } from './calibration-table.js';
+import type { DegradationEstimate } from './estimate.js';
+import type { FusionSettings } from './fusion.js';
+
+/** One ladder step: the low-pass keeps the detail of a `cutoff`-px face; τ on the K = 100 grid. */
+export interface LadderStep {
+  readonly cutoff: number;
+  readonly tau: number;
+}
+
+/** Candidate settings, from the input's side to the prior's (cut-off non-increasing, τ non-decreasing). */
+export const QUALITY_LADDER: readonly LadderStep[] = Object.freeze([
+  { cutoff: 64, tau: 10 },
+  { cutoff: 64, tau: 15 },
+  { cutoff: 32, tau: 15 },
+  { cutoff: 32, tau: 22 },
+  { cutoff: 16, tau: 22 },
+  { cutoff: 16, tau: 30 },
+  { cutoff: 16, tau: 35 },
+  { cutoff: 8, tau: 35 },
+]);
+
+/** The calibrated choice of one cell. */
+export interface CalibrationCell {
+  /** Index into QUALITY_LADDER. */
+  step: number;
+  inputWeight: number;
+  detailWeight: number;
+  /** Training samples the cell was fitted on. */
+  samples: number;
+}
+
+/** The fitted table: cells by face size bin (rows) and noise bin (columns). */
+export interface CalibrationTable {
+  /** Bin centres of the face size, px; a face takes the nearest in log2. */
+  sizes: number[];
+  /** Upper edges of the noise bins (0-255 std), the last bin open. */
+  noiseEdges: number[];
+  /** `cells[sizeBin][noiseBin]`. */
+  cells: CalibrationCell[][];
+  /** How and on what the table was made. */
+  provenance: Record<string, string | number | string[] | number[]>;
+}
+
+/** The chooser's answer for one face. */
+export interface QualityChoice {
+  /** DR2's request: N and τ (on the K = 100 grid; omega follows from N). */
+  params: { n: number; tau: number };
+  fusion: FusionSettings;
+  /** Ladder step taken (after fidelity). */
+  step: number;
+  fidelity: number;
+}
+
+export interface ChooseOptions {
+  /** 0..1, default 0.5 (the calibrated choice). */
+  fidelity?: number;
+  /** DR2's resolution S (the model's side). */
+  resolution: number;
+  table?: CalibrationTable;
+}
+
+/** The table cell for an estimate. */
+export function calibrationCell(estimate: DegradationEstimate, table: CalibrationTable): CalibrationCell {
+  const size = Math.max(1, estimate.faceSize);
+  let sizeBin = 0;
+  table.sizes.forEach((centre, i) => {
+    if (Math.abs(Math.log2(size / centre)) < Math.abs(Math.log2(size / (table.sizes[sizeBin] as number)))) {
+      sizeBin = i;
+    }
+  });
+  let noiseBin = table.noiseEdges.findIndex((edge) => estimate.noise < edge);
+  if (noiseBin < 0) noiseBin = table.noiseEdges.length;
+  const cell = table.cells[sizeBin]?.[noiseBin];
+  if (!cell) throw new InvalidParametersError(`calibration table has no cell [${sizeBin}][${noiseBin}]`);
+  return cell;
+}
+
+/** Move a weight toward 1 (d > 0) or 0 (d < 0) by the fraction |d|. */
+function shiftWeight(weight: number, d: number): number {
+  return d >= 0 ? weight + d * (1 - weight) : weight * (1 + d);
+}
+
+/**
+ * Choose DR2's setting and the fusion for one face.
+ *
+ * @example
+ * ```ts
+ * const estimate = estimateDegradation(crop, { faceSize: 40 });
+ * const choice = chooseSettings(estimate, { resolution: engine.resolution, fidelity: 0.7 });
+ * const params = engine.resolveParams({ n: choice.params.n, tau: choice.params.tau });
+ * ```
+ * @throws InvalidParametersError for a fidelity outside 0..1.
+ */
+export function chooseSettings(estimate: DegradationEstimate, options: ChooseOptions): QualityChoice {
+  const fidelity = options.fidelity ?? 0.5;
+  assertFidelity(fidelity);
+  const table = options.table ?? DEFAULT_CALIBRATION;
+  const cell = calibrationCell(estimate, table);
+  const last = QUALITY_LADDER.length - 1;
+  const d = 2 * (fidelity - 0.5);
+  const base = Math.min(last, Math.max(0, cell.step));
+  const step = d >= 0 ? Math.round(base * (1 - d)) : Math.round(base + -d * (last - base));
+  const ladder = QUALITY_LADDER[step] as LadderStep;
+  return {
+    params: { n: lowPassFactorForCutoff(ladder.cutoff, options.resolution), tau: ladder.tau },
+    fusion: {
+      cutoff: options.resolution,
+      inputWeight: shiftWeight(cell.inputWeight, d),
+      detailWeight: shiftWeight(cell.detailWeight, d),
+      noise: estimate.noise,
+      faceSize: estimate.faceSize,
+    },
+    step,
+    fidelity,
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * Band fusion of a restored face with its input (both aligned, same size): the restored face
+ * supplies the frequency bands the model represents, the input keeps the finer ones it holds.
+ *
+ * With `low(x)` = x resized (bicubic, antialiased) to `cutoff` px and back, a two-band
+ * Laplacian split `x = low(x) + (x - low(x))`:
+ *
+ *     out = w · low(input) + (1 - w) · low(restored)
+ *         + g · (input - low(input)) + (1 - g) · (restored - low(restored))
+ *
+ * - `w` = `inputWeight`: how much of the model's bands comes from the input (the chooser's
+ *   calibrated value; 1 at fidelity 1).
+ * - `g`: the input's share of the finer bands. When the face had no more input pixels than the
+ *   cut-off (`faceSize <= cutoff`), the input's fine bands are empty (it was enlarged), so g = 0
+ *   and the restored face's detail is kept. Otherwise g = `detailWeight` times a Wiener gain
+ *   `max(0, 1 - E_noise / E_fine)`: E_fine is the input's measured energy in the fine bands,
+ *   E_noise the share of white noise of the estimated std there, `σ² (1 - (cutoff/faceSize)²)`.
+ *   A clean large face keeps all of its own detail; a noisy one keeps what stands above noise.
+ * With w = 1 and g = 1 the output is the input, exactly.
+ */
+import { InvalidParametersError } from '../errors.js';
+import type { RgbImage } from '../image/index.js';
+import { fromPlanar, resizePlanes, toPlanar } from './planes.js';
+
+/** How to fuse one face (see the module comment). */
+export interface FusionSettings {
+  /** Side (px of the face) up to which the restored face supplies the bands: the model's resolution. */
+  cutoff: number;
+  /** 0..1, the input's share of the bands below the cut-off. */
+  inputWeight: number;
+  /** 0..1, the most of the input's finer bands to keep (times the noise-driven Wiener gain). */
+  detailWeight: number;
+  /** Estimated noise std of the input (0-255), at its own pixels. */
+  noise: number;
+  /** The face's side in input pixels. */
+  faceSize: number;
+}
+
+/** The fused face and the gain applied to the input's fine bands. */
+export interface FusionResult {
+  image: RgbImage;
+  detailGain: number;
+}
+
+/**
+ * Fuse a restored face with its input (same size, aligned).
+ *
+ * @example
+ * ```ts
+ * const input = resizeRgb8(cropAtPasteResolution, side, side);
+ * const { image } = fuseDetail(resizeRgb8(restored, side, side), input, choice.fusion);
+ * ```
+ * @throws InvalidParametersError when the sizes differ or a weight is outside 0..1.
+ */
+export function fuseDetail(restored: RgbImage, input: RgbImage, settings: FusionSettings): FusionResult {
+  const { width, height } = input;
+  if (restored.width !== width || restored.height !== height) {
+    throw new InvalidParametersError(
+      `fusion needs two faces of one size: restored ${restored.width}x${restored.height}, input ${width}x${height}`,
+    );
+  }
+  for (const [name, value] of [
+    ['inputWeight', settings.inputWeight],
+    ['detailWeight', settings.detailWeight],
+  ] as const) {
+    if (!(value >= 0 && value <= 1)) {
+      throw new InvalidParametersError(`${name} must be between 0 and 1, got ${String(value)}`);
+    }
+  }
+  const w = settings.inputWeight;
+  const inPlanes = toPlanar(input);
+  const resPlanes = toPlanar(restored);
+  const cutW = Math.max(1, Math.min(width, Math.round((settings.cutoff * width) / Math.max(width, height))));
+  const cutH = Math.max(
+    1,
+    Math.min(height, Math.round((settings.cutoff * height) / Math.max(width, height))),
+  );
+  if (cutW >= width && cutH >= height) {
+    const out = new Float32Array(inPlanes.length);
+    for (let k = 0; k < out.length; k++)
+      out[k] = w * (inPlanes[k] as number) + (1 - w) * (resPlanes[k] as number);
+    return { image: fromPlanar(out, width, height), detailGain: 0 };
+  }
+  const low = (planes: Float32Array) =>
+    resizePlanes(resizePlanes(planes, 3, width, height, cutW, cutH), 3, cutW, cutH, width, height);
+  const inLow = low(inPlanes);
+  const resLow = low(resPlanes);
+  const g = detailGain(inPlanes, inLow, settings);
+  const out = new Float32Array(inPlanes.length);
+  for (let k = 0; k < out.length; k++) {
+    const il = inLow[k] as number;
+    const rl = resLow[k] as number;
+    out[k] =
+      w * il + (1 - w) * rl + g * ((inPlanes[k] as number) - il) + (1 - g) * ((resPlanes[k] as number) - rl);
+  }
+  return { image: fromPlanar(out, width, height), detailGain: g };
+}
+
+/** The input's share of the fine bands (see the module comment). */
+function detailGain(input: Float32Array, inputLow: Float32Array, settings: FusionSettings): number {
+  const { faceSize, cutoff, noise, detailWeight } = settings;
+  if (faceSize <= cutoff || detailWeight === 0) return 0;
+  let energy = 0;
+  for (let k = 0; k < input.length; k++) energy += ((input[k] as number) - (inputLow[k] as number)) ** 2;
+  energy /= input.length;
+  if (energy <= 0) return 0;
+  const noiseEnergy = noise * noise * (1 - (cutoff / faceSize) ** 2);
+  return detailWeight * Math.min(1, Math.max(0, 1 - noiseEnergy / energy));
+}

@@ -1,0 +1,29 @@
+/**
+ * Automatic quality (issue 11): per-face degradation estimates, the calibrated choice of DR2's
+ * (N, τ) and of the fusion with the input, and the band fusion itself.
+ *
+ * @example One face, aligned input at its paste resolution
+ * ```ts
+ * import { estimateDegradation, chooseSettings, fuseDetail, resizeRgb8 } from './quality/index.js';
+ * const estimate = estimateDegradation(alignedInput, { faceSize });
+ * const choice = chooseSettings(estimate, { resolution: engine.resolution, fidelity: 0.5 });
+ * // ... restore with engine.resolveParams(choice.params), then:
+ * const side = alignedInput.width;
+ * const { image } = fuseDetail(resizeRgb8(restored, side, side), alignedInput, choice.fusion);
+ * ```
+ */
+export { type DegradationEstimate, type EstimateOptions, estimateDegradation } from './estimate.js';
+export {
+  type CalibrationCell,
+  type CalibrationTable,
+  type ChooseOptions,
+  type LadderStep,
+  type QualityChoice,
+  QUALITY_LADDER,
+  calibrationCell,
+  chooseSettings,
+} from './choose.js';
+export { DEFAULT_CALIBRATION } from './calibration-table.js';
+export { type FusionResult, type FusionSettings, fuseDetail } from './fusion.js';
+export { resizeRgb8 } from './planes.js';
+export { type FacePlan, faceQualityReport, finishFace, isAutoRequest, planFace } from './plan.js';

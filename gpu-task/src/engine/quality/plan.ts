@@ -1,0 +1,92 @@
+/**
+ * The quality stage as the engine's restore paths use it, one call per face before sampling and
+ * one after: `planFace` estimates the face and, for `auto` requests, chooses its DR2 setting and
+ * fusion; `finishFace` fuses the restored face (at the paste resolution) with the aligned input.
+ */
+import type { RgbImage } from '../image/index.js';
+import type { Dr2Params, Dr2ParamsRequest } from '../sampler/dr2-params.js';
+import { type QualityChoice, chooseSettings } from './choose.js';
+import { type DegradationEstimate, estimateDegradation } from './estimate.js';
+import { fuseDetail } from './fusion.js';
+import { resizeRgb8 } from './planes.js';
+
+/** What was decided for one face (also what the face's report shows). */
+export interface FacePlan {
+  estimate: DegradationEstimate;
+  /** The automatic choice; null when the request fixed the setting (a preset other than auto, or n/tau/omega). */
+  choice: QualityChoice | null;
+  params: Dr2Params;
+}
+
+/** Whether a request (merged with the model's defaults) leaves the setting to `auto`. */
+export function isAutoRequest(request: Dr2ParamsRequest): boolean {
+  const explicit = request.n !== undefined || request.tau !== undefined || request.omega !== undefined;
+  return !explicit && (request.preset === undefined || request.preset === 'auto');
+}
+
+/**
+ * Plan one face.
+ *
+ * @param input - the aligned face at its paste resolution (or its own pixels), for the estimate.
+ * @param faceSize - the face's side in input pixels.
+ * @param request - the caller's request merged with the model's defaults.
+ * @param resolve - the engine's resolver (validates against the model).
+ * @example
+ * ```ts
+ * const plan = planFace(face.alignedInput, face.box[2], request, (r) => engine.resolveParams(r), engine.resolution);
+ * ```
+ */
+export function planFace(
+  input: RgbImage,
+  faceSize: number,
+  request: Dr2ParamsRequest,
+  resolve: (request: Dr2ParamsRequest) => Dr2Params,
+  resolution: number,
+): FacePlan {
+  const estimate = estimateDegradation(input, { faceSize });
+  if (!isAutoRequest(request)) return { estimate, choice: null, params: resolve(request) };
+  const choice = chooseSettings(estimate, {
+    resolution,
+    ...(request.fidelity !== undefined ? { fidelity: request.fidelity } : {}),
+  });
+  const params = resolve({
+    n: choice.params.n,
+    tau: choice.params.tau,
+    ...(request.steps !== undefined ? { steps: request.steps } : {}),
+  });
+  return { estimate, choice, params };
+}
+
+/**
+ * The finished face: the restored face fused with the input (same side, aligned) by the plan's
+ * fusion; unchanged for fixed settings.
+ */
+export function finishFace(restored: RgbImage, input: RgbImage, plan: FacePlan): RgbImage {
+  if (!plan.choice) return restored;
+  const side = input.width;
+  const same = restored.width === side && restored.height === input.height;
+  const restoredAtInput = same ? restored : resizeRgb8(restored, side, input.height);
+  return fuseDetail(restoredAtInput, input, plan.choice.fusion).image;
+}
+
+/** The face report's quality fields (FaceReport.settings / .estimate of the photo contract). */
+export function faceQualityReport(plan: FacePlan): {
+  settings: { n: number; tau: number; omega: number; fidelity?: number };
+  estimate: DegradationEstimate;
+} {
+  const round = (v: number, digits: number) => Number(v.toFixed(digits));
+  return {
+    settings: {
+      n: plan.params.n,
+      tau: plan.params.tau,
+      omega: plan.params.omega,
+      ...(plan.choice ? { fidelity: plan.choice.fidelity } : {}),
+    },
+    estimate: {
+      noise: round(plan.estimate.noise, 2),
+      blur: round(plan.estimate.blur, 3),
+      jpeg: round(plan.estimate.jpeg, 3),
+      faceSize: plan.estimate.faceSize,
+    },
+  };
+}

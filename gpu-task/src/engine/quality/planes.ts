@@ -1,0 +1,73 @@
+/**
+ * Float planes for the quality stage: interleaved RGB8 <-> planar float (0-255 scale), luma,
+ * and the engine's bicubic resizer (MATLAB `imresize` semantics, antialiased when shrinking).
+ */
+import { InvalidParametersError } from '../errors.js';
+import type { RgbImage } from '../image/index.js';
+import { resizeBicubic } from '../resize/bicubic.js';
+
+/** Interleaved RGB8 -> planar `[3, h, w]` floats on the 0-255 scale. */
+export function toPlanar(image: RgbImage): Float32Array {
+  const pixels = image.width * image.height;
+  if (image.data.length !== pixels * 3) {
+    throw new InvalidParametersError(
+      `RGB buffer holds ${image.data.length} bytes, ${image.width}x${image.height} needs ${pixels * 3}`,
+    );
+  }
+  const out = new Float32Array(pixels * 3);
+  for (let p = 0, s = 0; p < pixels; p++, s += 3) {
+    out[p] = image.data[s] as number;
+    out[pixels + p] = image.data[s + 1] as number;
+    out[2 * pixels + p] = image.data[s + 2] as number;
+  }
+  return out;
+}
+
+/** Planar floats -> interleaved RGB8, clamped and rounded to nearest. */
+export function fromPlanar(planes: Float32Array, width: number, height: number): RgbImage {
+  const pixels = width * height;
+  const out = new Uint8Array(pixels * 3);
+  const clamped = new Uint8ClampedArray(out.buffer);
+  for (let p = 0, d = 0; p < pixels; p++, d += 3) {
+    clamped[d] = planes[p] as number;
+    clamped[d + 1] = planes[pixels + p] as number;
+    clamped[d + 2] = planes[2 * pixels + p] as number;
+  }
+  return { data: out, width, height };
+}
+
+/** BT.601 luma (0-255) of an RGB8 image, one float per pixel. */
+export function luma(image: RgbImage): Float32Array {
+  const pixels = image.width * image.height;
+  const out = new Float32Array(pixels);
+  for (let p = 0, s = 0; p < pixels; p++, s += 3) {
+    out[p] =
+      0.299 * (image.data[s] as number) +
+      0.587 * (image.data[s + 1] as number) +
+      0.114 * (image.data[s + 2] as number);
+  }
+  return out;
+}
+
+/** Bicubic resize of `planes` planes of `[h, w]` floats; a copy when the size is unchanged. */
+export function resizePlanes(
+  src: Float32Array,
+  planes: number,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+): Float32Array {
+  if (width === outWidth && height === outHeight) return src.slice();
+  return resizeBicubic(src, planes, height, width, outHeight, outWidth);
+}
+
+/** Bicubic resize of an RGB8 image (rounded back to 8 bits). */
+export function resizeRgb8(image: RgbImage, width: number, height: number): RgbImage {
+  if (image.width === width && image.height === height) return image;
+  return fromPlanar(
+    resizePlanes(toPlanar(image), 3, image.width, image.height, width, height),
+    width,
+    height,
+  );
+}
