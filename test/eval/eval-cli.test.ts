@@ -114,11 +114,11 @@ describe('dr2e eval', () => {
     const csv = (await readFile(path.join(out, 'results.csv'), 'utf8')).trim().split('\n');
     // Per split: bicubic, enhancer only, DR2 and DR2E for each of the two settings.
     expect(csv).toHaveLength(1 + 4 * 6);
-    expect(csv.filter((line) => line.startsWith('8,severe,dr2e,severe,16,'))).toHaveLength(1);
+    expect(csv.filter((line) => line.startsWith('8,severe,dr2e,severe,4,'))).toHaveLength(1);
     expect(csv[1]).toMatch(/^4,mild,bicubic,bicubic,,,,,4,[\d.]+,[\d.]+,[\d.]+,[\d.]+,[\d.]+,/);
     const markdown = await readFile(path.join(out, 'results.md'), 'utf8');
     expect(markdown).toContain('dr2e eval --clean');
-    expect(markdown).toContain('| DR2E (severe) | 16 |');
+    expect(markdown).toContain('| DR2E (severe) | 4 |');
     expect(markdown).toContain('## Where DR2E beats both baselines');
     expect(markdown).toContain('![x8 severe examples](strips/x8-severe.png)');
     const degradations = (await readFile(path.join(out, 'degradations.csv'), 'utf8')).trim().split('\n');

@@ -113,8 +113,8 @@ const CSV_HEADER = [
   'gmsd',
   'id_accuracy',
   'id_distance',
-  'seconds',
   'input_size',
+  'seconds',
 ];
 
 function csvField(value: string | number | undefined): string {
@@ -148,8 +148,8 @@ export function formatScoresCsv(rows: readonly MethodScores[]): string {
         r.gmsd,
         r.idAccuracy,
         r.idDistance,
-        r.seconds,
         r.inputSize,
+        r.seconds,
       ]
         .map(csvField)
         .join(','),
