@@ -16,9 +16,11 @@
  *   J = ΔPSNR (dB) + 100 · ΔSSIM + 100 · Δcos
  * (cos = cosine similarity of 64-component eigenface coefficients, the eval's identity proxy;
  * 1 dB weighs like 0.01 SSIM and 0.01 identity). Faces fall into cells by their **estimated**
- * size and noise (what the chooser sees at run time); a cell takes the option with the best mean J
- * among those whose mean ΔPSNR, ΔSSIM and Δcos are all >= 0 in the cell (the product's rule:
- * never worse than the input), else the best mean J. Empty cells copy the nearest filled cell of
+ * size and severity (what the chooser sees at run time); a cell takes the option with the best mean J
+ * among those whose mean ΔPSNR >= -0.03 dB, ΔSSIM >= -0.001 and Δcos >= -0.001 in the cell (the
+ * product's rule, never worse than the input, up to the 8-bit rounding of the fused output),
+ * else the best mean J. Faces are binned by size and severity (severityOf: JPEG blocking +
+ * noise / 20). Empty cells copy the nearest filled cell of
  * their size row (then of the nearest row).
  *
  * Writes calibration-table.ts and, in --out, samples.csv (one row per face and option) and
@@ -103,7 +105,7 @@ interface Sample {
   size: number;
   split: string;
   sizeBin: number;
-  noiseBin: number;
+  severityBin: number;
   estimate: ReturnType<typeof estimateDegradation>;
   /** Per option: [dPSNR, dSSIM, dCos]. */
   gains: [number, number, number][];
@@ -162,14 +164,9 @@ async function main(): Promise<void> {
     );
     prepared.forEach((p, index) => {
       const computed: [number, number, number][] = [];
-      const gainsOf = (k: number) => computed[k]!;
       const bicubic = resizeRgb(p.lowRes, p.t, p.t);
       const base = scores(bicubic, p.truth, p.truthCoef);
       const gains = OPTIONS.map((option, k) => {
-        // The detail weight acts only on faces with more pixels than the model (else g = 0).
-        if (p.size <= engine.resolution && option.detailWeight !== 0) {
-          return gainsOf(k - DETAIL_WEIGHTS.indexOf(option.detailWeight));
-        }
         const fused = fuseAtOutput(
           restored[index * LADDER_STEPS.length + LADDER_STEPS.indexOf(option.step)]!,
           p.lowRes,
@@ -248,12 +245,12 @@ let basisCache: Awaited<ReturnType<typeof loadEigenfaceBasis>> | null = null;
 function cellIndex(
   estimate: ReturnType<typeof estimateDegradation>,
   table: CalibrationTable,
-): { sizeBin: number; noiseBin: number } {
+): { sizeBin: number; severityBin: number } {
   // Same rule as calibrationCell: find which cell object it returns.
   const cell = calibrationCell(estimate, table);
   for (let i = 0; i < table.cells.length; i++) {
     const j = table.cells[i]!.indexOf(cell);
-    if (j >= 0) return { sizeBin: i, noiseBin: j };
+    if (j >= 0) return { sizeBin: i, severityBin: j };
   }
   throw new Error('cell not found');
 }
@@ -264,12 +261,12 @@ function objective(g: readonly [number, number, number]): number {
 
 function fit(samples: Sample[], table: CalibrationTable): CalibrationTable {
   const rows = table.sizes.length;
-  const cols = table.noiseEdges.length + 1;
+  const cols = table.severityEdges.length + 1;
   const cells: (CalibrationCell | null)[][] = [];
   for (let i = 0; i < rows; i++) {
     const row: (CalibrationCell | null)[] = [];
     for (let j = 0; j < cols; j++) {
-      const inCell = samples.filter((s) => s.sizeBin === i && s.noiseBin === j);
+      const inCell = samples.filter((s) => s.sizeBin === i && s.severityBin === j);
       if (inCell.length === 0) {
         row.push(null);
         continue;
@@ -281,7 +278,8 @@ function fit(samples: Sample[], table: CalibrationTable): CalibrationTable {
         const mean = [0, 1, 2].map(
           (m) => inCell.reduce((sum, s) => sum + s.gains[k]![m]!, 0) / inCell.length,
         ) as [number, number, number];
-        const safe = mean.every((v) => v >= 0);
+        // "Never worse than bicubic", up to 8-bit rounding of the fused output.
+        const safe = mean[0] >= -0.03 && mean[1] >= -0.001 && mean[2] >= -0.001;
         const score = objective(mean);
         if ((safe && !bestSafe) || (safe === bestSafe && score > bestScore)) {
           best = k;
@@ -312,13 +310,13 @@ function fit(samples: Sample[], table: CalibrationTable): CalibrationTable {
       return { step: 4, inputWeight: 0, detailWeight: 0, samples: 0 };
     }),
   );
-  return { sizes: table.sizes, noiseEdges: table.noiseEdges, cells: filled, provenance: {} };
+  return { sizes: table.sizes, severityEdges: table.severityEdges, cells: filled, provenance: {} };
 }
 
 async function writeTable(table: CalibrationTable, file: string): Promise<void> {
   const text = `/**
  * The \`auto\` calibration, written by scripts/calibrate-quality.ts (do not edit by hand; rerun it).
- * Cells: face size bins (rows, px) x estimated noise bins (columns, upper edges, 0-255 std);
+ * Cells: face size bins (rows, px) x severity bins (columns, upper edges of JPEG blocking + noise / 20);
  * each names a QUALITY_LADDER step, the input weight and the detail weight of the fusion, and the
  * number of training samples it was fitted on (0 = copied from the nearest filled cell).
  */
@@ -331,7 +329,7 @@ export const DEFAULT_CALIBRATION: CalibrationTable = ${JSON.stringify(table, nul
 
 function samplesCsv(samples: Sample[]): string {
   const lines = [
-    'id,size,split,noise_est,blur_est,jpeg_est,size_bin,noise_bin,step,input_weight,detail_weight,d_psnr,d_ssim,d_cos',
+    'id,size,split,noise_est,blur_est,jpeg_est,size_bin,severity_bin,step,input_weight,detail_weight,d_psnr,d_ssim,d_cos',
   ];
   for (const s of samples) {
     OPTIONS.forEach((option, k) => {
@@ -345,7 +343,7 @@ function samplesCsv(samples: Sample[]): string {
           s.estimate.blur.toFixed(3),
           s.estimate.jpeg.toFixed(3),
           s.sizeBin,
-          s.noiseBin,
+          s.severityBin,
           option.step,
           option.inputWeight,
           option.detailWeight,
@@ -360,7 +358,7 @@ function samplesCsv(samples: Sample[]): string {
 }
 
 function tableMarkdown(table: CalibrationTable, samples: Sample[]): string {
-  const head = ['size \\ noise', ...table.noiseEdges.map((e) => `< ${e}`), `>= ${table.noiseEdges.at(-1)}`];
+  const head = ['size \\ severity', ...table.severityEdges.map((e) => `< ${e}`), `>= ${table.severityEdges.at(-1)}`];
   const lines = [
     '# `auto` calibration table',
     '',
@@ -377,7 +375,7 @@ function tableMarkdown(table: CalibrationTable, samples: Sample[]): string {
         (o) =>
           o.step === cell.step && o.inputWeight === cell.inputWeight && o.detailWeight === cell.detailWeight,
       );
-      const inCell = samples.filter((s) => s.sizeBin === i && s.noiseBin === j);
+      const inCell = samples.filter((s) => s.sizeBin === i && s.severityBin === j);
       const mean = [0, 1, 2].map((m) =>
         inCell.length ? inCell.reduce((sum, s) => sum + s.gains[k]![m]!, 0) / inCell.length : Number.NaN,
       );

@@ -4,6 +4,8 @@ import type { RgbImage } from '../../gpu-task/src/engine/image/index.js';
 import {
   QUALITY_LADDER,
   chooseSettings,
+  effectiveScale,
+  estimateAtEffectiveSize,
   estimateDegradation,
   finishFace,
   fuseDetail,
@@ -112,6 +114,17 @@ describe('estimateDegradation', () => {
     expect(high).toBeLessThan(0.1);
   });
 
+  it('finds the effective resolution of an enlarged crop and estimates it there', () => {
+    const small = withNoise(testCard(64), 8);
+    expect(effectiveScale(small)).toBe(1);
+    const enlarged = resizeRgb8(small, 256, 256);
+    expect(effectiveScale(enlarged)).toBe(4);
+    const estimate = estimateAtEffectiveSize(enlarged, 256);
+    expect(estimate.faceSize).toBe(64);
+    expect(estimate.noise).toBeGreaterThan(2.5);
+    expect(estimateDegradation(enlarged).noise).toBeLessThan(estimate.noise);
+  });
+
   it('reports the face size it is given, else the crop width', () => {
     const card = testCard(32);
     expect(estimateDegradation(card).faceSize).toBe(32);
@@ -206,17 +219,12 @@ describe('fuseDetail', () => {
     expect(noisyGain.detailGain).toBeLessThan(cleanGain.detailGain);
   });
 
-  it('takes no input detail from a face smaller than the cut-off (it has none)', () => {
+  it('does not attenuate the fine bands of a face smaller than the cut-off (they hold no input noise)', () => {
     const input = resizeRgb8(testCard(32), 128, 128);
     const restored = testCard(128);
-    const result = fuseDetail(restored, input, {
-      cutoff: 64,
-      inputWeight: 0.5,
-      detailWeight: 1,
-      noise: 0,
-      faceSize: 32,
-    });
-    expect(result.detailGain).toBe(0);
+    const settings = { cutoff: 64, inputWeight: 0.5, noise: 12, faceSize: 32 };
+    expect(fuseDetail(restored, input, { ...settings, detailWeight: 0.7 }).detailGain).toBe(0.7);
+    expect(fuseDetail(restored, input, { ...settings, detailWeight: 0 }).detailGain).toBe(0);
   });
 
   it('refuses faces of different sizes and weights outside 0..1', () => {

@@ -15,6 +15,7 @@ import type { InputFramingMode } from '../engine/framing/index.js';
 import type { FitMode, OutputFormat } from '../engine/image/index.js';
 import type { Device } from '../engine/model/providers.js';
 import type { Dr2ParamsRequest } from '../engine/sampler/dr2-params.js';
+import { isAutoRequest } from '../engine/quality/index.js';
 import { type PlannedItem, planRestore } from './inputs.js';
 import { createProgress } from './progress.js';
 
@@ -95,12 +96,15 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
     ...(options.threads ? { intraOpThreads: options.threads } : {}),
   });
   const params = engine.resolveParams(options.params);
+  const auto = isAutoRequest({ ...engine.defaultRequest, ...options.params });
   const loadSeconds = (performance.now() - startedAt) / 1000;
   if (!options.quiet) {
     const nonCommercial = engine.licenses.filter((l) => !l.commercialUse).map((l) => l.name);
     io.stderr.write(
       `model ${engine.name} (${engine.resolution}px -> ${engine.outputSize}px, ${options.device}) loaded in ${loadSeconds.toFixed(1)} s; ` +
-        `N=${params.n} tau=${params.tau} omega=${params.omega} steps=${params.steps}\n`,
+        (auto
+          ? `auto (per face${options.params.fidelity !== undefined ? `, fidelity ${options.params.fidelity}` : ''}) steps=${params.steps}\n`
+          : `N=${params.n} tau=${params.tau} omega=${params.omega} steps=${params.steps}\n`),
     );
     if (nonCommercial.length > 0) {
       io.stderr.write(
@@ -143,7 +147,7 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
     let results: ImageRestoration[];
     try {
       results = await engine.restoreImages(inputs, {
-        params,
+        params: options.params,
         format: options.format,
         ...(options.quality !== undefined ? { quality: options.quality } : {}),
         keepDr2: options.saveDr2,

@@ -11,6 +11,7 @@ import {
   FFHQ_FRAMING,
   type FaceFraming,
   type InputFramingMode,
+  cutSquare,
   decodeAdaptedFace,
   framingTemplate,
   pasteFace,
@@ -18,6 +19,7 @@ import {
 } from './framing/index.js';
 import {
   decodeImage,
+  decodeImageToRgb,
   encodeRgbImage,
   tensorToRgb8,
   type FitMode,
@@ -42,6 +44,7 @@ import {
   FaceDetector,
   type FaceReport,
   type PhotoWarning,
+  type PreparedFace,
   type PreparedPhoto,
   type UpscaleFactor,
   capUpscale,
@@ -52,6 +55,14 @@ import {
 } from '../photo/index.js';
 
 export type { FaceReport, PhotoWarning, UpscaleFactor } from '../photo/index.js';
+import {
+  type FacePlan,
+  faceQualityReport,
+  finishFace,
+  isAutoRequest,
+  planFace,
+  resizeRgb8,
+} from './quality/index.js';
 
 export interface Dr2eEngineOptions extends LoadModelOptions {
   /** A pipeline manifest, or a denoiser manifest alone (then no enhancer). Default: the embedded model. */
@@ -107,7 +118,10 @@ export interface EngineImageInput {
 }
 
 export interface RestoreImagesOptions {
-  /** Preset or explicit N, tau, omega, steps. Default: the pipeline's defaults, else `mild`. */
+  /**
+   * Preset (`auto` by default: per image, from its estimated degradation, with `fidelity`) or
+   * explicit N, tau, omega, steps. Default: the pipeline's defaults, else `auto`.
+   */
   params?: Dr2ParamsRequest;
   format?: OutputFormat;
   quality?: number;
@@ -186,6 +200,8 @@ export type ImageRestoration =
       height: number;
       seed: number;
       params: Dr2Params;
+      /** The face's degradation estimate and the setting used (FaceReport's quality fields). */
+      quality?: ReturnType<typeof faceQualityReport>;
       timings: ImageTimings;
       /** Upscale applied (the requested one, or less when capped). */
       upscale: UpscaleFactor;
@@ -279,6 +295,11 @@ export class Dr2eEngine {
     return [this.denoiser.manifest.license, ...(this.enhancer ? [this.enhancer.manifest.license] : [])];
   }
 
+  /** The pipeline's default request (preset, steps), before the caller's values. */
+  get defaultRequest(): Dr2ParamsRequest {
+    return { ...this.defaults };
+  }
+
   /** Resolve a request (preset, explicit values, pipeline defaults) against this model. */
   resolveParams(request: Dr2ParamsRequest = {}): Dr2Params {
     const merged: Dr2ParamsRequest = { ...this.defaults, ...stripUndefined(request) };
@@ -362,15 +383,18 @@ export class Dr2eEngine {
     inputs: readonly EngineImageInput[],
     options: RestoreImagesOptions = {},
   ): Promise<ImageRestoration[]> {
-    const params = this.resolveParams(options.params);
+    // Resolved once up front so a bad request is refused before anything is decoded; each face
+    // then gets its own setting (auto) or this one (engine/quality planFace).
+    this.resolveParams(options.params);
+    const request: Dr2ParamsRequest = { ...this.defaults, ...stripUndefined(options.params ?? {}) };
     const batchSize = options.batchSize ?? (options.aligned ? 1 : 32);
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new InvalidParametersError(`batch size must be a positive integer, got ${String(batchSize)}`);
     }
     const photo = resolvePhotoOptions(options);
     return options.aligned
-      ? this.restoreAligned(inputs, options, params, batchSize, photo.upscale)
-      : this.restorePhotos(inputs, options, params, batchSize);
+      ? this.restoreAligned(inputs, options, request, batchSize, photo.upscale)
+      : this.restorePhotos(inputs, options, request, batchSize);
   }
 
   /** The face detector, loaded on first use (aligned-only callers never pay for it). */
@@ -383,7 +407,7 @@ export class Dr2eEngine {
   private async restorePhotos(
     inputs: readonly EngineImageInput[],
     options: RestoreImagesOptions,
-    params: Dr2Params,
+    request: Dr2ParamsRequest,
     batchSize: number,
   ): Promise<ImageRestoration[]> {
     const format = options.format ?? 'png';
@@ -416,6 +440,15 @@ export class Dr2eEngine {
     }
 
     // Every face of every photo, in one list; sampler runs of up to batchSize faces.
+    // Each face's estimate and setting (auto: its own; else the request's), from the aligned
+    // input at the paste side, whose face side in input pixels is pasteSide / upscale.
+    const plans = new Map<PreparedFace, FacePlan>();
+    for (const item of ready) {
+      for (const face of item.photo.faces) {
+        const faceSize = Math.max(1, Math.round(face.pasteSide / item.photo.upscale));
+        plans.set(face, this.planFace(face.alignedInput, request, faceSize));
+      }
+    }
     const faces = ready.flatMap((item) =>
       item.photo.faces.map((face, index) => ({ item, face, seed: faceSeed(item.seed, index) })),
     );
@@ -433,7 +466,7 @@ export class Dr2eEngine {
       const outcome = await this.restoreTensors({
         y,
         batch,
-        params,
+        params: group.map((g) => plans.get(g.face)!.params),
         seeds: group.map((g) => g.seed),
         ...(options.onStep
           ? { onStep: (p: Dr2StepProgress) => options.onStep?.({ ...p, images: ids }) }
@@ -458,7 +491,8 @@ export class Dr2eEngine {
       next += count;
       const encodeStart = performance.now();
       try {
-        const finished = await this.finishPhoto(item.photo, mine, mineDr2, options, format);
+        const facePlans = item.photo.faces.map((face) => plans.get(face)!);
+        const finished = await this.finishPhoto(item.photo, mine, mineDr2, options, format, facePlans);
         const t = share.get(item)!;
         results.set(item.input.id, {
           id: item.input.id,
@@ -468,9 +502,9 @@ export class Dr2eEngine {
           width: finished.width,
           height: finished.height,
           seed: item.seed,
-          params,
+          params: facePlans[0]?.params ?? this.resolveParams(request),
           upscale: item.photo.upscale,
-          faces: item.photo.faces.map((f) => f.report),
+          faces: item.photo.faces.map((f, i) => ({ ...f.report, ...faceQualityReport(facePlans[i]!) })),
           skippedFaces: item.photo.skippedFaces,
           warnings: item.photo.warnings,
           ...(finished.faceCrops ? { faceCrops: finished.faceCrops } : {}),
@@ -497,6 +531,7 @@ export class Dr2eEngine {
     dr2: readonly RgbImage[],
     options: RestoreImagesOptions,
     format: OutputFormat,
+    plans: readonly FacePlan[] = [],
   ): Promise<{
     restored: Uint8Array;
     dr2?: Uint8Array;
@@ -509,7 +544,11 @@ export class Dr2eEngine {
       ...qualityOption(options.quality),
       ...(options.colorMatch !== undefined ? { colorMatch: options.colorMatch } : {}),
     };
-    const final = await finishPhoto(photo, restored, finish);
+    // With auto, each restored face is fused with its aligned input at the paste side first
+    // (engine/quality): a face with more pixels than the model keeps its own finer bands.
+    const fuse = (i: number, pasted: RgbImage, input: RgbImage): RgbImage =>
+      plans[i] ? finishFace(pasted, input, plans[i]) : pasted;
+    const final = await finishPhoto(photo, restored, { ...finish, fuse });
     const coarse = options.keepDr2 ? await finishPhoto(photo, dr2, finish) : undefined;
     let faceCrops: FaceCrop[] | undefined;
     if (options.saveFaces) {
@@ -537,10 +576,11 @@ export class Dr2eEngine {
   private async restoreAligned(
     inputs: readonly EngineImageInput[],
     options: RestoreImagesOptions,
-    params: Dr2Params,
+    request: Dr2ParamsRequest,
     batchSize: number,
     requestedUpscale: UpscaleFactor,
   ): Promise<ImageRestoration[]> {
+    const auto = isAutoRequest(request);
     const format = options.format ?? 'png';
     const maxPixels = resolveImageLimits(options.limits).maxInputPixels;
     const s = this.resolution;
@@ -554,6 +594,10 @@ export class Dr2eEngine {
       framing: Framing | null;
       /** The face cut for a model of another framing, to be pasted back (null when not adapted). */
       adapted: AdaptedFaceInput | null;
+      /** The face's estimate and setting (engine/quality). */
+      plan: FacePlan;
+      /** The face at its own pixels, for the fusion (auto, square faces only). */
+      face: RgbImage | null;
       decodeMs: number;
       inputSize: { width: number; height: number };
       /** The framing the crop was taken to have (for its face report). */
@@ -571,6 +615,7 @@ export class Dr2eEngine {
             ...(options.limits ? { limits: options.limits } : {}),
           });
           if (adapted) {
+            const face = cutSquare(adapted.source, adapted.crop);
             const decodeMs = performance.now() - start;
             return {
               input,
@@ -578,6 +623,8 @@ export class Dr2eEngine {
               tensor: adapted.tensor,
               framing: null,
               adapted,
+              plan: this.planFace(face, request),
+              face: auto ? face : null,
               decodeMs,
               inputSize: { width: adapted.source.width, height: adapted.source.height },
               alignedTemplate: adapted.inputFraming,
@@ -588,12 +635,20 @@ export class Dr2eEngine {
             ...(options.fit ? { fit: options.fit } : {}),
             ...(options.limits ? { limits: options.limits } : {}),
           });
+          // The estimate needs the face at its own pixels: decoded again, whole (square inputs),
+          // or the model frame when the input is padded or cropped to a square.
+          const { modelRect, size } = image.framing;
+          const square = modelRect.width === size && modelRect.height === size;
+          const own = square && auto ? (await decodeImageToRgb(input.bytes)).image : null;
+          const face = own && own.width === own.height ? own : null;
           return {
             input,
             seed: input.seed ?? randomSeed(),
             tensor: image.tensor,
             framing: image.framing,
             adapted: null,
+            plan: this.planFace(face ?? image.rgb, request, image.source.width),
+            face,
             decodeMs: performance.now() - start,
             inputSize: { width: image.source.width, height: image.source.height },
             // Not adapted: the crop has the model's framing (mode model, or a model of FFHQ
@@ -617,7 +672,7 @@ export class Dr2eEngine {
       const outcome = await this.restoreTensors({
         y,
         batch,
-        params,
+        params: group.map((g) => g.plan.params),
         seeds: group.map((g) => g.seed),
         ...(options.onStep
           ? { onStep: (p: Dr2StepProgress) => options.onStep?.({ ...p, images: ids }) }
@@ -634,7 +689,8 @@ export class Dr2eEngine {
               o,
               o,
             );
-            const framed = await toInputFraming({ data: restoredFrame, width: o, height: o }, item);
+            const fused = fuseWithInput({ data: restoredFrame, width: o, height: o }, item);
+            const framed = await toInputFraming(fused, item);
             const { width: inW, height: inH } = item.inputSize;
             const upscale = capUpscale(inW, inH, requestedUpscale, maxPixels);
             // At least the input's size: the face's resolution may be below it (a 512 px crop
@@ -655,9 +711,11 @@ export class Dr2eEngine {
               width: restored.width,
               height: restored.height,
               seed: item.seed,
-              params,
+              params: item.plan.params,
               upscale,
-              faces: [alignedFaceReport(inW, inH, item.alignedTemplate)],
+              faces: [
+                { ...alignedFaceReport(inW, inH, item.alignedTemplate), ...faceQualityReport(item.plan) },
+              ],
               skippedFaces: [],
               warnings: upscale === requestedUpscale ? [] : ['upscale_capped'],
               timings: {
@@ -678,6 +736,11 @@ export class Dr2eEngine {
     return inputs.map((input) => results.get(input.id) as ImageRestoration);
   }
 
+  /** Estimate one face and, for `auto`, choose its setting (engine/quality). */
+  private planFace(face: RgbImage, request: Dr2ParamsRequest, faceSize = face.width): FacePlan {
+    return planFace(face, faceSize, request, (r) => this.resolveParams(r), this.resolution);
+  }
+
   async dispose(): Promise<void> {
     const detector = this.detector;
     this.detector = undefined;
@@ -685,6 +748,16 @@ export class Dr2eEngine {
     await this.denoiser.dispose();
     await this.enhancer?.dispose();
   }
+}
+
+/**
+ * With `auto`, fuse the restored face with the input face at max(output, face) pixels, so a face
+ * larger than the model keeps its own finer bands (engine/quality); else the frame as it is.
+ */
+function fuseWithInput(frame: RgbImage, item: { plan: FacePlan; face: RgbImage | null }): RgbImage {
+  if (!item.face || !item.plan.choice) return frame;
+  const side = Math.max(frame.width, item.face.width);
+  return finishFace(resizeRgb8(frame, side, side), resizeRgb8(item.face, side, side), item.plan);
 }
 
 /** Put a square result back into its input's framing: paste an adapted face, or cut padding off. */

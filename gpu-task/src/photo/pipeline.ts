@@ -290,6 +290,11 @@ export interface FinishPhotoOptions {
   /** See RefineOptions.colorMatch. Default true. */
   colorMatch?: boolean;
   background?: BackgroundUpscaler;
+  /**
+   * Per-face hook before refinement: the restored face at its paste side and the aligned input
+   * there, for the quality stage's fusion (engine/quality `finishFace`). Default: unchanged.
+   */
+  fuse?: (index: number, restored: RgbImage, alignedInput: RgbImage) => RgbImage;
 }
 
 export interface FinishedPhoto {
@@ -321,11 +326,11 @@ export async function finishPhoto(
   }
   const { image, alpha, grey } = photo.decoded;
   const pasted = await Promise.all(
-    photo.faces.map(async (face, i) =>
-      refineFace(await resizeRgb(restored[i]!, face.pasteSide, face.pasteSide), face.alignedInput, {
-        colorMatch: options.colorMatch ?? true,
-      }),
-    ),
+    photo.faces.map(async (face, i) => {
+      const atPaste = await resizeRgb(restored[i]!, face.pasteSide, face.pasteSide);
+      const fused = options.fuse ? options.fuse(i, atPaste, face.alignedInput) : atPaste;
+      return refineFace(fused, face.alignedInput, { colorMatch: options.colorMatch ?? true });
+    }),
   );
   const out = await pasteFaces(
     image,

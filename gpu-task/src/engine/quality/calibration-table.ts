@@ -13,7 +13,7 @@ const cell = (step: number, inputWeight: number, detailWeight: number) => ({
 
 export const DEFAULT_CALIBRATION: CalibrationTable = {
   sizes: [16, 32, 64, 128, 256],
-  noiseEdges: [4, 10, 20],
+  severityEdges: [0.15, 0.35, 0.7],
   cells: [
     [cell(4, 0, 0), cell(4, 0, 0), cell(5, 0, 0), cell(6, 0, 0)],
     [cell(3, 0, 0), cell(4, 0, 0), cell(5, 0, 0), cell(6, 0, 0)],

@@ -8,7 +8,7 @@
  * presets are defined, so a ladder step means the same at any model resolution) grows nor τ
  * shrinks. The calibration picks a step, an input weight (the input's share of the model's
  * bands) and a detail weight (the most of the input's finer bands kept) per cell of (face size,
- * estimated noise).
+ * estimated severity: JPEG blocking + noise / 20).
  *
  * **Fidelity** moves the choice monotonically around the calibrated one: with d = 2 (f - 0.5),
  * for d > 0 the step moves toward step 0 and both weights toward 1 by the fraction d; for d < 0
@@ -51,12 +51,21 @@ export interface CalibrationCell {
   samples: number;
 }
 
-/** The fitted table: cells by face size bin (rows) and noise bin (columns). */
+/**
+ * The severity a face is binned by: JPEG blocking plus noise / 20. Blocking is the estimate that
+ * best separates the calibration's splits (noise mostly survives JPEG only at low frequencies,
+ * where the Laplacian estimate does not see it); noise counts for inputs without JPEG.
+ */
+export function severityOf(estimate: DegradationEstimate): number {
+  return estimate.jpeg + estimate.noise / 20;
+}
+
+/** The fitted table: cells by face size bin (rows) and severity bin (columns). */
 export interface CalibrationTable {
   /** Bin centres of the face size, px; a face takes the nearest in log2. */
   sizes: number[];
-  /** Upper edges of the noise bins (0-255 std), the last bin open. */
-  noiseEdges: number[];
+  /** Upper edges of the severity bins (severityOf), the last bin open. */
+  severityEdges: number[];
   /** `cells[sizeBin][noiseBin]`. */
   cells: CalibrationCell[][];
   /** How and on what the table was made. */
@@ -90,10 +99,11 @@ export function calibrationCell(estimate: DegradationEstimate, table: Calibratio
       sizeBin = i;
     }
   });
-  let noiseBin = table.noiseEdges.findIndex((edge) => estimate.noise < edge);
-  if (noiseBin < 0) noiseBin = table.noiseEdges.length;
-  const cell = table.cells[sizeBin]?.[noiseBin];
-  if (!cell) throw new InvalidParametersError(`calibration table has no cell [${sizeBin}][${noiseBin}]`);
+  const severity = severityOf(estimate);
+  let severityBin = table.severityEdges.findIndex((edge) => severity < edge);
+  if (severityBin < 0) severityBin = table.severityEdges.length;
+  const cell = table.cells[sizeBin]?.[severityBin];
+  if (!cell) throw new InvalidParametersError(`calibration table has no cell [${sizeBin}][${severityBin}]`);
   return cell;
 }
 

@@ -10,11 +10,11 @@
  *
  * - `w` = `inputWeight`: how much of the model's bands comes from the input (the chooser's
  *   calibrated value; 1 at fidelity 1).
- * - `g`: the input's share of the finer bands. When the face had no more input pixels than the
- *   cut-off (`faceSize <= cutoff`), the input's fine bands are empty (it was enlarged), so g = 0
- *   and the restored face's detail is kept. Otherwise g = `detailWeight` times a Wiener gain
+ * - `g`: the input's share of the finer bands: `detailWeight` times a Wiener gain
  *   `max(0, 1 - E_noise / E_fine)`: E_fine is the input's measured energy in the fine bands,
- *   E_noise the share of white noise of the estimated std there, `σ² (1 - (cutoff/faceSize)²)`.
+ *   E_noise the share of white noise of the estimated std there, `σ² (1 - (cutoff/faceSize)²)`
+ *   (none when the face had no more pixels than the cut-off: its fine bands are the enlargement's,
+ *   and the calibrated detail weight alone says whether they beat the restored face's).
  *   A clean large face keeps all of its own detail; a noisy one keeps what stands above noise.
  * With w = 1 and g = 1 the output is the input, exactly.
  */
@@ -99,11 +99,14 @@ export function fuseDetail(restored: RgbImage, input: RgbImage, settings: Fusion
 /** The input's share of the fine bands (see the module comment). */
 function detailGain(input: Float32Array, inputLow: Float32Array, settings: FusionSettings): number {
   const { faceSize, cutoff, noise, detailWeight } = settings;
-  if (faceSize <= cutoff || detailWeight === 0) return 0;
+  if (detailWeight === 0) return 0;
+  // White noise at the input's own pixels puts this share of its variance above the cut-off;
+  // none when the face had no more pixels than the cut-off (its fine bands are interpolation).
+  const noiseShare = Math.max(0, 1 - (cutoff / Math.max(1, faceSize)) ** 2);
+  if (noiseShare === 0) return detailWeight;
   let energy = 0;
   for (let k = 0; k < input.length; k++) energy += ((input[k] as number) - (inputLow[k] as number)) ** 2;
   energy /= input.length;
   if (energy <= 0) return 0;
-  const noiseEnergy = noise * noise * (1 - (cutoff / faceSize) ** 2);
-  return detailWeight * Math.min(1, Math.max(0, 1 - noiseEnergy / energy));
+  return detailWeight * Math.min(1, Math.max(0, 1 - (noise * noise * noiseShare) / energy));
 }

@@ -12,7 +12,12 @@
  * const { image } = fuseDetail(resizeRgb8(restored, side, side), alignedInput, choice.fusion);
  * ```
  */
-export { type DegradationEstimate, type EstimateOptions, estimateDegradation } from './estimate.js';
+export {
+  type DegradationEstimate,
+  type EstimateOptions,
+  effectiveScale,
+  estimateDegradation,
+} from './estimate.js';
 export {
   type CalibrationCell,
   type CalibrationTable,
@@ -26,4 +31,11 @@ export {
 export { DEFAULT_CALIBRATION } from './calibration-table.js';
 export { type FusionResult, type FusionSettings, fuseDetail } from './fusion.js';
 export { resizeRgb8 } from './planes.js';
-export { type FacePlan, faceQualityReport, finishFace, isAutoRequest, planFace } from './plan.js';
+export {
+  type FacePlan,
+  estimateAtEffectiveSize,
+  faceQualityReport,
+  finishFace,
+  isAutoRequest,
+  planFace,
+} from './plan.js';

@@ -6,7 +6,7 @@
 import type { RgbImage } from '../image/index.js';
 import type { Dr2Params, Dr2ParamsRequest } from '../sampler/dr2-params.js';
 import { type QualityChoice, chooseSettings } from './choose.js';
-import { type DegradationEstimate, estimateDegradation } from './estimate.js';
+import { type DegradationEstimate, effectiveScale, estimateDegradation } from './estimate.js';
 import { fuseDetail } from './fusion.js';
 import { resizeRgb8 } from './planes.js';
 
@@ -43,7 +43,7 @@ export function planFace(
   resolve: (request: Dr2ParamsRequest) => Dr2Params,
   resolution: number,
 ): FacePlan {
-  const estimate = estimateDegradation(input, { faceSize });
+  const estimate = estimateAtEffectiveSize(input, faceSize);
   if (!isAutoRequest(request)) return { estimate, choice: null, params: resolve(request) };
   const choice = chooseSettings(estimate, {
     resolution,
@@ -55,6 +55,21 @@ export function planFace(
     ...(request.steps !== undefined ? { steps: request.steps } : {}),
   });
   return { estimate, choice, params };
+}
+
+/**
+ * The estimate of a face at its effective resolution: an enlarged crop (effectiveScale f > 1) is
+ * measured at side / f, where its noise is white again, and reported with the face size / f, so
+ * it is treated like the small face it is.
+ */
+export function estimateAtEffectiveSize(input: RgbImage, faceSize: number): DegradationEstimate {
+  const f = effectiveScale(input);
+  if (f === 1) return estimateDegradation(input, { faceSize });
+  const small = resizeRgb8(input, Math.round(input.width / f), Math.round(input.height / f));
+  return {
+    ...estimateDegradation(small, { faceSize: Math.max(1, Math.round(faceSize / f)) }),
+    jpeg: estimateDegradation(input).jpeg,
+  };
 }
 
 /**
