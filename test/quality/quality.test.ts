@@ -263,5 +263,8 @@ describe('presets and planFace', () => {
     expect(fixed.choice).toBeNull();
     expect(fixed.params).toMatchObject({ n: 2, tau: 12 });
     expect(finishFace(face, face, fixed)).toBe(face);
+    const shortSchedule = planFace(face, 48, { preset: 'auto', steps: 10 }, resolve, 64);
+    expect(shortSchedule.params.steps).toBe(10);
+    expect(shortSchedule.params.omega).toBeLessThanOrEqual(9);
   });
 });

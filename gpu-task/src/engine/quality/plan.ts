@@ -4,7 +4,12 @@
  * fusion; `finishFace` fuses the restored face (at the paste resolution) with the aligned input.
  */
 import type { RgbImage } from '../image/index.js';
-import type { Dr2Params, Dr2ParamsRequest } from '../sampler/dr2-params.js';
+import {
+  DEFAULT_DR2_STEPS,
+  type Dr2Params,
+  type Dr2ParamsRequest,
+  scaleReferenceIndex,
+} from '../sampler/dr2-params.js';
 import { type QualityChoice, chooseSettings } from './choose.js';
 import { type DegradationEstimate, effectiveScale, estimateDegradation } from './estimate.js';
 import { fuseDetail } from './fusion.js';
@@ -49,11 +54,9 @@ export function planFace(
     resolution,
     ...(request.fidelity !== undefined ? { fidelity: request.fidelity } : {}),
   });
-  const params = resolve({
-    n: choice.params.n,
-    tau: choice.params.tau,
-    ...(request.steps !== undefined ? { steps: request.steps } : {}),
-  });
+  // The ladder's τ is on the K = 100 grid, like the presets': moved to the request's K.
+  const steps = request.steps ?? DEFAULT_DR2_STEPS;
+  const params = resolve({ n: choice.params.n, tau: scaleReferenceIndex(choice.params.tau, steps), steps });
   return { estimate, choice, params };
 }
 
