@@ -358,7 +358,11 @@ function samplesCsv(samples: Sample[]): string {
 }
 
 function tableMarkdown(table: CalibrationTable, samples: Sample[]): string {
-  const head = ['size \\ severity', ...table.severityEdges.map((e) => `< ${e}`), `>= ${table.severityEdges.at(-1)}`];
+  const head = [
+    'size \\ severity',
+    ...table.severityEdges.map((e) => `< ${e}`),
+    `>= ${table.severityEdges.at(-1)}`,
+  ];
   const lines = [
     '# `auto` calibration table',
     '',
