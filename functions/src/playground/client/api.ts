@@ -11,8 +11,8 @@ export interface FaceBox {
   score?: number;
 }
 
-/** The job view as the page reads it; fields other helpers add later are optional. */
-export type PlaygroundJob = JobView & { faces?: FaceBox[]; warnings?: unknown[] };
+/** The job view as the page reads it (faces, skipped faces and warnings live under `output`). */
+export type PlaygroundJob = JobView;
 
 export interface UploadForm {
   url: string;

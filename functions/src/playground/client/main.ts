@@ -197,7 +197,7 @@ async function showResult(job: PlaygroundJob, input: File): Promise<void> {
     'This browser cannot display the input (HEIC, for example); pick the DR2 intermediate or download the result.';
   beforeNote.textContent = beforeDecoded ? '' : beforeMissing;
 
-  const faces: FaceBox[] = job.faces ?? (job.output as { faces?: FaceBox[] } | undefined)?.faces ?? [];
+  const faces: FaceBox[] = job.output?.faces ?? [];
   const before = byId('before-image', HTMLImageElement);
   const after = byId('after-image', HTMLImageElement);
   const upscale = Number((job.params as Record<string, unknown>).upscale ?? 1) || 1;

@@ -29,6 +29,7 @@ export function jobFigures(job: PlaygroundJob): [string, string][] {
     ['Total (upload to result)', seconds(secondsBetween(t.uploaded ?? t.created, end))],
     ['Model time (billed)', job.usage ? `${job.usage.modelSeconds.toFixed(2)} s` : undefined],
     ['Images billed', job.usage ? String(job.usage.images) : undefined],
+    ['Faces billed', job.usage?.faces === undefined ? undefined : String(job.usage.faces)],
     ['Attempts', String(job.attempts)],
     [
       'Output',
@@ -36,7 +37,9 @@ export function jobFigures(job: PlaygroundJob): [string, string][] {
         ? `${job.output.width} x ${job.output.height} ${job.output.format.toUpperCase()}`
         : job.output?.format.toUpperCase(),
     ],
-    ['Faces', job.faces ? String(job.faces.length) : undefined],
+    ['Faces restored', job.output?.faces ? String(job.output.faces.length) : undefined],
+    ['Faces skipped', job.output?.skippedFaces?.length ? String(job.output.skippedFaces.length) : undefined],
+    ['Warnings', job.output?.warnings?.length ? job.output.warnings.map(String).join(', ') : undefined],
     ['Schedule', `${schedule}, ${String(params.steps)} steps`],
     ['Seed', params.seed === undefined ? undefined : String(params.seed)],
     ['Model', job.model],
