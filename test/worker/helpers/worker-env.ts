@@ -269,8 +269,13 @@ export async function createWorkerEnv(maxReceives = 3, queueOverride?: JobQueue)
       const at = new Date();
       // The pattern images stand in for aligned face crops (no face to detect): jobs restore
       // them whole unless a test asks for photo mode.
+      // A fixed schedule (the paper's mild setting, N = 4 and tau = 22 of 100, on the 10-step
+      // schedule: three sampler steps) unless a test picks one: the tests count steps, and
+      // `auto` would choose per image.
+      const picksSchedule = ['preset', 'n', 'tau', 'omega'].some((key) => key in (options.params ?? {}));
       const params: JobParams = {
         steps: 10,
+        ...(picksSchedule ? {} : { n: 4, tau: 2, omega: 4 }),
         seed: seed++,
         aligned: true,
         output: { format: 'png', keepDr2: false },
