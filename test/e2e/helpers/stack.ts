@@ -156,7 +156,8 @@ export async function connect(url: string): Promise<{ client: Dr2eClient; receiv
 
 /**
  * Creates a job subscribed to every event and uploads `bytes` through its signed form. Jobs are
- * `aligned` (the pattern images stand in for aligned face crops) unless `request` says otherwise.
+ * `aligned` (the pattern images stand in for aligned face crops) and run a fixed schedule unless
+ * `request` says otherwise.
  */
 export async function submit(
   client: Dr2eClient,
@@ -165,8 +166,12 @@ export async function submit(
   request: Record<string, unknown> = {},
   contentType = 'image/png',
 ): Promise<{ id: string; uploadStatus: number }> {
+  // A fixed schedule (the paper's mild setting on the 10-step schedule: three sampler steps)
+  // unless the request picks one: the tests count steps, and `auto` would choose per image.
+  const picksSchedule = ['preset', 'n', 'tau', 'omega'].some((key) => key in request);
   const created = await client.createJob({
     steps: 10,
+    ...(picksSchedule ? {} : { n: 4, tau: 2, omega: 4 }),
     aligned: true,
     ...request,
     webhook: { url: receiver.url, events: ['job.succeeded', 'job.failed', 'job.canceled'] },
