@@ -147,15 +147,10 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     // Act
     const job = await restore(page);
 
-    // Assess: succeeded, followed over server-sent events; "step i of n" whenever the sampler ran.
+    // Assess: succeeded, followed over server-sent events. (A sample's few sampler steps can all
+    // fall between two reads of the job record, so "step i of n" is asserted on the whole photo.)
     expect(await page.evaluate(() => document.body.dataset.state)).toBe('succeeded');
     expect(job.status).toBe('succeeded');
-    const progress = await progressLines(page);
-    if (job.progress)
-      expect(
-        progress.filter((line) => STEP_LINE.test(line)),
-        progress.join(' | '),
-      ).not.toEqual([]);
     expect(await page.locator('#progress-section').getAttribute('data-via')).toBe('events');
     // The restored image is displayed and decodes, from a blob: URL, at its full size.
     const after = await page.evaluate(async () => {

@@ -26,14 +26,16 @@ describe('ThreadedEngine', () => {
 
     // Act
     // The pattern images stand in for aligned face crops (nothing to detect): restored whole.
+    // A fixed schedule of three steps (auto would choose per image).
+    const params = { steps: 10, n: 4, tau: 2, omega: 4 };
     const inThread = await threaded.restoreImages(inputs, {
-      params: { steps: 10 },
+      params,
       aligned: true,
       batchSize: 2,
       onStep: (progress) => void steps.push(progress.step),
     });
     const inProcess = await local.restoreImages(inputs, {
-      params: { steps: 10 },
+      params,
       aligned: true,
       batchSize: 2,
     });
