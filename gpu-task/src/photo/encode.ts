@@ -5,7 +5,12 @@
  */
 import sharp from 'sharp';
 import { InvalidParametersError } from '../engine/errors.js';
-import { DEFAULT_ENCODE_QUALITY, type OutputFormat, type RgbImage } from '../engine/image/index.js';
+import {
+  DEFAULT_ENCODE_QUALITY,
+  encodeSharp,
+  type OutputFormat,
+  type RgbImage,
+} from '../engine/image/index.js';
 
 export interface EncodePhotoOptions {
   format: OutputFormat;
@@ -42,16 +47,5 @@ export async function encodePhoto(image: RgbImage, options: EncodePhotoOptions):
     pipeline = sharp(image.data, { raw: { width, height, channels: 3 } });
   }
   pipeline = options.grey ? pipeline.toColourspace('b-w') : pipeline.withIccProfile('srgb');
-  switch (options.format) {
-    case 'png':
-      return pipeline.png({ compressionLevel: 6 }).toBuffer();
-    case 'jpeg':
-      return pipeline.jpeg({ quality, chromaSubsampling: '4:4:4' }).toBuffer();
-    case 'webp':
-      return pipeline.webp({ quality }).toBuffer();
-    default:
-      throw new InvalidParametersError(
-        `output format must be png, jpeg or webp, got '${String(options.format)}'`,
-      );
-  }
+  return encodeSharp(pipeline, options.format, quality);
 }

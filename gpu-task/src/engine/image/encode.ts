@@ -2,7 +2,7 @@
  * Encoding model outputs (or any RGB8 image) to files, and putting a framed result back at the
  * source's geometry.
  */
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { InvalidParametersError } from '../errors.js';
 import { resizeKernelFor } from './decode.js';
 import type { Framing } from './framing.js';
@@ -52,7 +52,14 @@ export async function encodeRgbImage(
     );
   }
   const quality = checkQuality(options.quality ?? DEFAULT_ENCODE_QUALITY);
-  const pipeline = sharp(data, { raw: { width, height, channels: 3 } });
+  return encodeSharp(sharp(data, { raw: { width, height, channels: 3 } }), format, quality);
+}
+
+/**
+ * The one place that maps an output format to sharp's encoder settings (PNG level 6, JPEG
+ * without chroma subsampling, WebP), so every encoder of the engine and the photo stage agrees.
+ */
+export function encodeSharp(pipeline: Sharp, format: OutputFormat, quality: number): Promise<Buffer> {
   switch (format) {
     case 'png':
       return pipeline.png({ compressionLevel: 6 }).toBuffer();

@@ -41,7 +41,7 @@ export type {
   ProbeImageOptions,
   RgbColor,
 } from './decode.js';
-export { DEFAULT_ENCODE_QUALITY, encodeImage, encodeRgbImage, unframeImage } from './encode.js';
+export { DEFAULT_ENCODE_QUALITY, encodeImage, encodeRgbImage, encodeSharp, unframeImage } from './encode.js';
 export type { EncodeOptions, OutputFormat } from './encode.js';
 export { formatLabel, sniffImageFormat, SUPPORTED_IMAGE_FORMATS } from './formats.js';
 export type { ImageFormat, SniffResult } from './formats.js';
