@@ -4,12 +4,20 @@
  * ```
  * created -> uploaded -> queued -> running -> succeeded | failed | canceled
  *                                  running -> queued   (message released or retried)
+ *            uploaded -> failed                        (the dispatcher refused the input)
+ *                        queued -> failed              (dead-lettered: deliveries exhausted)
  * created | uploaded | queued | running -> canceled
  * ```
  *
  * Nothing else is allowed; {@link transitionJob} throws {@link InvalidTransitionError}. The
  * functions never touch `version`: a job store writes the result only if the stored version
  * still equals the version the caller read (see `JobStore.update`).
+ *
+ * This module is the only writer of `status`. Every job store checks each write with
+ * {@link checkJobWrite}: a write that changes the status must be a record {@link transitionJob}
+ * produced, starting from the status the store holds (so a chain such as `created -> uploaded
+ * -> queued` in one write passes, and `{ ...job, status: 'failed' }` is refused). A test scans
+ * the source tree for status writes anywhere else (test/shared/lifecycle-writes.test.ts).
  *
  * @example The worker picking up a job
  * ```ts
@@ -51,11 +59,14 @@ import {
 /** Statuses a job never leaves. */
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];
 
-/** For each status, the statuses it may move to. */
+/** For each status, the statuses it may move to: every edge any code takes. */
 export const ALLOWED_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
   created: ['uploaded', 'canceled'],
-  uploaded: ['queued', 'canceled'],
-  queued: ['running', 'canceled'],
+  // failed: the dispatcher refused the input (empty, too large, not an image, bad geometry).
+  uploaded: ['queued', 'failed', 'canceled'],
+  // failed: the message dead-lettered before any worker could record the outcome.
+  queued: ['running', 'failed', 'canceled'],
+  // queued: released for a retry, for shutdown, or taken over from a dead worker.
   running: ['succeeded', 'failed', 'canceled', 'queued'],
   succeeded: [],
   failed: [],
@@ -85,8 +96,11 @@ export type JobTransition =
   | { to: 'running'; at: Date; progress?: JobProgress }
   | { to: 'succeeded'; at: Date; output: JobOutput; usage: JobUsage }
   | { to: 'failed'; at: Date; error: JobError; usage?: JobUsage }
-  /** `reason` is kept as `error` with code `canceled` so clients see why. */
-  | { to: 'canceled'; at: Date; reason?: string };
+  /**
+   * `reason` is kept as `error` so clients see why, with code `canceled` unless `code` names the
+   * cause (`upload_expired`, `deleted`).
+   */
+  | { to: 'canceled'; at: Date; reason?: string; code?: string };
 
 /**
  * The job after a status change, or {@link InvalidTransitionError} when the lifecycle does not
@@ -100,6 +114,7 @@ export type JobTransition =
  */
 export function transitionJob(job: Job, change: JobTransition): Job {
   if (!canTransition(job.status, change.to)) throw new InvalidTransitionError(job.status, change.to);
+  const origin = transitionOrigins.get(job) ?? job.status;
   const at = change.at.toISOString();
   const next: Job = {
     ...job,
@@ -131,10 +146,68 @@ export function transitionJob(job: Job, change: JobTransition): Job {
       if (change.usage) next.usage = change.usage;
       break;
     case 'canceled':
-      next.error = { code: 'canceled', message: change.reason ?? 'canceled by request' };
+      next.error = { code: change.code ?? 'canceled', message: change.reason ?? 'canceled by request' };
       break;
   }
-  return dropUndefined(next);
+  const result = dropUndefined(next);
+  transitionOrigins.set(result, origin);
+  return result;
+}
+
+/**
+ * For each record {@link transitionJob} returned, the status its chain of transitions started
+ * from (`transitionJob(transitionJob(created, uploaded), queued)` started from `created`). Only
+ * these records may change the status in a store (see {@link checkJobWrite}); a spread copy is
+ * a different object and carries no origin.
+ */
+const transitionOrigins = new WeakMap<Job, JobStatus>();
+
+/**
+ * The lifecycle check every {@link JobStore} adapter makes before it writes `next` over `stored`
+ * (after its version check, so a stale writer still gets `PreconditionFailedError`). A write
+ * that keeps the status (progress, webhook records, markers) passes; one that changes it must
+ * be a record {@link transitionJob} produced from a record in the stored status.
+ *
+ * @throws {InvalidTransitionError} when the status changes any other way.
+ * @example
+ * ```ts
+ * checkJobWrite(queued, transitionJob(queued, { to: 'running', at })); // passes
+ * checkJobWrite(queued, { ...queued, status: 'failed' }); // throws InvalidTransitionError
+ * ```
+ */
+export function checkJobWrite(stored: Job, next: Job): void {
+  const origin = transitionOrigins.get(next);
+  if (origin === undefined) {
+    if (next.status === stored.status) return;
+    throw new InvalidTransitionError(
+      stored.status,
+      next.status,
+      `job ${stored.id} cannot move from "${stored.status}" to "${next.status}" except through transitionJob`,
+    );
+  }
+  if (origin !== stored.status) {
+    throw new InvalidTransitionError(
+      stored.status,
+      next.status,
+      `job ${stored.id} is "${stored.status}", but this change was made from "${origin}"`,
+    );
+  }
+}
+
+/**
+ * The check every {@link JobStore} adapter makes before it creates `job`: a new job starts in
+ * `created` (see {@link newJob}); any other status only a transition may reach.
+ *
+ * @throws {InvalidTransitionError} for a job in any other status.
+ */
+export function checkNewJob(job: Job): void {
+  if (job.status !== 'created') {
+    throw new InvalidTransitionError(
+      '(new)',
+      job.status,
+      `a new job starts in "created", not "${job.status}"`,
+    );
+  }
 }
 
 /**

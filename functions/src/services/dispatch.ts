@@ -115,10 +115,8 @@ export interface DispatcherOptions {
 export const parseInputKey = parseUploadKey;
 
 /**
- * A failed job for a refused upload. The lifecycle table has no `uploaded -> failed` edge
- * (failure is otherwise a worker outcome), but an input that is not an image is final all the
- * same, so the record is written directly: the input facts as `uploaded` would record them,
- * then `failed` with the error.
+ * A failed job for a refused upload: the input facts as `uploaded` records them, then
+ * `uploaded -> failed` with the error (an input that is not an image is final).
  */
 export function rejectUploadedJob(
   job: Job,
@@ -127,14 +125,7 @@ export function rejectUploadedJob(
   input: { bytes?: number; contentType?: string },
 ): Job {
   const uploaded = job.status === 'created' ? transitionJob(job, { to: 'uploaded', at, input }) : job;
-  const iso = at.toISOString();
-  return {
-    ...uploaded,
-    status: 'failed',
-    error,
-    updatedAt: iso,
-    timestamps: { ...uploaded.timestamps, failed: iso },
-  };
+  return transitionJob(uploaded, { to: 'failed', at, error });
 }
 
 const defaultSleep = (milliseconds: number) =>
@@ -249,11 +240,13 @@ export class Dispatcher {
       won = false;
       if (current.status !== 'created' && current.status !== 'uploaded') return undefined;
       const at = this.options.clock.now();
+      // The accepted copy becomes the input before the transitions: the store takes a status
+      // change only as the record transitionJob returns.
+      const accepted: Job = { ...current, input: { ...current.input, key: acceptedKey, uploadKey } };
       const uploaded =
-        current.status === 'created' ? transitionJob(current, { to: 'uploaded', at, input }) : current;
+        accepted.status === 'created' ? transitionJob(accepted, { to: 'uploaded', at, input }) : accepted;
       won = true;
-      const next = transitionJob(uploaded, { to: 'queued', at });
-      return { ...next, input: { ...next.input, key: acceptedKey, uploadKey } };
+      return transitionJob(uploaded, { to: 'queued', at });
     });
     if (!won) {
       await blobs.delete(acceptedKey);

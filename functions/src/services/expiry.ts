@@ -63,14 +63,12 @@ export class CreatedJobExpiry {
       const at = this.options.clock.now();
       if (!this.isStale(current, at)) return undefined;
       expiredNow = true;
-      const canceled = transitionJob(current, { to: 'canceled', at });
-      return {
-        ...canceled,
-        error: {
-          code: UPLOAD_EXPIRED_CODE,
-          message: `no input was uploaded within ${hours} h of creating the job; create a new job`,
-        },
-      };
+      return transitionJob(current, {
+        to: 'canceled',
+        at,
+        code: UPLOAD_EXPIRED_CODE,
+        reason: `no input was uploaded within ${hours} h of creating the job; create a new job`,
+      });
     });
     if (!expiredNow) return updated;
     this.logger.info('job expired without an upload', { jobId: job.id, tenantId: job.tenantId });

@@ -326,15 +326,13 @@ export class JobService {
     const at = this.options.clock.now();
     await mutateJob(this.options.jobs, jobId, (current) => {
       if (isDeletedJob(current)) return undefined;
-      const finished = isTerminalStatus(current.status)
-        ? current
-        : transitionJob(current, { to: 'canceled', at, reason: 'deleted by request' });
-      const { output: _output, progress: _progress, ...rest } = finished;
-      return {
-        ...rest,
-        updatedAt: at.toISOString(),
-        error: { code: DELETED_JOB_CODE, message: 'the job and its files were deleted on request' },
-      };
+      const { output: _output, progress: _progress, ...rest } = current;
+      const message = 'the job and its files were deleted on request';
+      // A job still in flight is canceled in the same write (the transition comes last: the
+      // store takes a status change only as the record transitionJob returns).
+      return isTerminalStatus(current.status)
+        ? { ...rest, updatedAt: at.toISOString(), error: { code: DELETED_JOB_CODE, message } }
+        : transitionJob(rest, { to: 'canceled', at, code: DELETED_JOB_CODE, reason: message });
     });
     const keys = new Set<string>([
       job.input.key,

@@ -1102,11 +1102,10 @@ export class Dr2eWorker {
         code: 'retries_exhausted',
         message: `gave up after ${this.settings.maxReceives} deliveries${lastError}`,
       };
-      // The lifecycle has no queued -> failed; the job passes through running in the same write.
-      const running = job.status === 'queued' ? transitionJob(job, { to: 'running', at: now }) : job;
       try {
+        // queued -> failed (dead-lettered before a worker ran it) or running -> failed.
         const failed = await this.services.jobs.update(
-          transitionJob(running, { to: 'failed', at: now, error }),
+          transitionJob(job, { to: 'failed', at: now, error }),
           job.version,
         );
         log.warn('job failed', { errorCode: error.code, errorMessage: error.message });

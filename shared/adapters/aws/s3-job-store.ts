@@ -27,6 +27,7 @@ import {
 import { sha256Hex, utf8Decode, utf8Encode } from '../../src/encoding.js';
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../../src/errors.js';
 import { invertSortableId, isJobId } from '../../src/ids.js';
+import { checkJobWrite, checkNewJob } from '../../src/job.js';
 import { decodeJobCursor, encodeJobCursor, pageSize } from '../../src/job-pages.js';
 import type { CreateJobResult, JobPage, JobStore, ListJobsOptions } from '../../src/ports/job-store.js';
 import { JobSchema, parseWith, type Job } from '../../src/schemas.js';
@@ -126,6 +127,7 @@ export class S3JobStore implements JobStore {
   }
 
   async create(job: Job): Promise<CreateJobResult> {
+    checkNewJob(job);
     const valid = parseWith(JobSchema, job, 'job');
     const claimKey =
       valid.idempotencyKey === undefined
@@ -177,6 +179,7 @@ export class S3JobStore implements JobStore {
         details: { currentVersion: current.job.version, expectedVersion },
       });
     if (current.job.version !== expectedVersion || current.etag === undefined) throw conflict();
+    checkJobWrite(current.job, next);
     if (
       !(await this.conditionalPut(this.jobKey(next.id), JSON.stringify(stored), { IfMatch: current.etag }))
     ) {

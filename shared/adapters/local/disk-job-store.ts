@@ -12,6 +12,7 @@ import path from 'node:path';
 import { sha256Hex } from '../../src/encoding.js';
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../../src/errors.js';
 import { invertSortableId, isJobId } from '../../src/ids.js';
+import { checkJobWrite, checkNewJob } from '../../src/job.js';
 import { decodeJobCursor, encodeJobCursor, pageSize } from '../../src/job-pages.js';
 import type { CreateJobResult, JobPage, JobStore, ListJobsOptions } from '../../src/ports/job-store.js';
 import { JobSchema, parseWith, type Job } from '../../src/schemas.js';
@@ -60,6 +61,7 @@ export class DiskJobStore implements JobStore {
   }
 
   async create(job: Job): Promise<CreateJobResult> {
+    checkNewJob(job);
     const valid = parseWith(JobSchema, job, 'job');
     return this.locked(async () => {
       if (valid.idempotencyKey !== undefined) {
@@ -101,6 +103,7 @@ export class DiskJobStore implements JobStore {
           { details: { currentVersion: current.version, expectedVersion } },
         );
       }
+      checkJobWrite(current, next);
       await atomicWriteFile(this.jobPath(next.id), JSON.stringify(stored));
       return stored;
     });

@@ -32,6 +32,7 @@ export interface JobStore {
    * returned with `created: false` (compare `requestFingerprint` to detect a different body).
    *
    * @throws {ConflictError} when a job with this id already exists.
+   * @throws {InvalidTransitionError} when the job is not in `created` (`checkNewJob`).
    * @example
    * ```ts
    * const { created, job } = await jobs.create(newJob({ ...,  idempotencyKey: 'abc' }));
@@ -47,6 +48,8 @@ export interface JobStore {
    *
    * @throws {PreconditionFailedError} when the stored version differs (someone wrote first).
    * @throws {NotFoundError} when there is no such job.
+   * @throws {InvalidTransitionError} when `next` changes the status other than through
+   *   `transitionJob` from the stored status (`checkJobWrite`, made by every adapter).
    * @example
    * ```ts
    * const stored = await jobs.update(transitionJob(job, { to: 'queued', at }), job.version);

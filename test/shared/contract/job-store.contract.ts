@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   ConflictError,
+  InvalidTransitionError,
   NotFoundError,
   PreconditionFailedError,
   ValidationError,
@@ -76,6 +77,62 @@ export function describeJobStoreContract(family: string, options: JobStoreContra
       // Assess
       await expect(stale).rejects.toBeInstanceOf(PreconditionFailedError);
       expect(await store.get(job.id)).toEqual(canceled);
+    });
+
+    it('refuses a status change not made by the lifecycle and keeps the stored record', async () => {
+      // Prepare
+      const store = await options.makeStore();
+      const job = sampleJob();
+      await store.create(job);
+      const at = new Date().toISOString();
+      // Act: the shape of a hand-written status write, and a transition from another status
+      const byHand = store.update(
+        { ...job, status: 'failed', updatedAt: at, timestamps: { ...job.timestamps, failed: at } },
+        job.version,
+      );
+      const uploaded = transitionJob(job, { to: 'uploaded', at: new Date() });
+      const fromElsewhere = store.update(
+        transitionJob(
+          { ...uploaded, version: job.version },
+          { to: 'failed', at: new Date(), error: { code: 'x', message: 'y' } },
+        ),
+        job.version,
+      );
+      // Assess
+      await expect(byHand).rejects.toBeInstanceOf(InvalidTransitionError);
+      await expect(fromElsewhere).rejects.toMatchObject({
+        code: 'invalid_transition',
+        from: 'created',
+        to: 'failed',
+      });
+      expect(await store.get(job.id)).toEqual(job);
+    });
+
+    it('takes a chain of transitions from the stored status in one write, and writes that keep the status', async () => {
+      // Prepare
+      const store = await options.makeStore();
+      const job = sampleJob();
+      await store.create(job);
+      const at = new Date();
+      // Act
+      const queued = await store.update(
+        transitionJob(transitionJob(job, { to: 'uploaded', at }), { to: 'queued', at }),
+        job.version,
+      );
+      const marked = await store.update(
+        { ...queued, error: { code: 'enqueue_failed', message: 'retried', retryable: true } },
+        queued.version,
+      );
+      // Assess
+      expect(queued).toMatchObject({ status: 'queued', version: 2 });
+      expect(marked).toMatchObject({ status: 'queued', version: 3, error: { code: 'enqueue_failed' } });
+    });
+
+    it('creates jobs only in status created', async () => {
+      const store = await options.makeStore();
+      const job = sampleJob();
+      await expect(store.create({ ...job, status: 'queued' })).rejects.toBeInstanceOf(InvalidTransitionError);
+      expect(await store.get(job.id)).toBeUndefined();
     });
 
     it('refuses an update of a job that does not exist', async () => {
