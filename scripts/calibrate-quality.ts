@@ -55,7 +55,7 @@ import {
 } from '../gpu-task/src/eval/eigenfaces.js';
 import { psnr, ssim } from '../gpu-task/src/eval/metrics.js';
 import { resizeRgb } from '../gpu-task/src/eval/planes.js';
-import { SeededRandom, deriveSeed } from '../gpu-task/src/eval/random.js';
+import { SeededRandom, deriveSeed } from '../gpu-task/src/engine/random/index.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -7,6 +7,7 @@
 import type { WebhookQueue } from './ports/webhook-queue.js';
 import type { ReceivedMessage } from './ports/job-queue.js';
 import type { WebhookDeliveryMessage } from './schemas.js';
+import { sleep } from './sleep.js';
 import type { DeliveryLogger, WebhookDeliverer } from './webhook-delivery.js';
 
 export interface WebhookDeliveryLoopOptions {
@@ -51,7 +52,7 @@ export class WebhookDeliveryLoop {
         messages = await this.receive(Math.min(10, this.concurrency - this.inFlight.size));
       } catch (error) {
         this.options.logger.error('webhook queue receive failed', { error: describe(error) });
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await sleep(1000);
         continue;
       }
       for (const message of messages) this.track(this.handleOne(message));

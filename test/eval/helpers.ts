@@ -1,7 +1,7 @@
 /** Synthetic images for the evaluation tests. */
 import sharp from 'sharp';
 import type { RgbImage } from '../../gpu-task/src/engine/image/index.js';
-import { SeededRandom } from '../../gpu-task/src/eval/random.js';
+import { SeededRandom } from '../../gpu-task/src/engine/random/index.js';
 
 /** A constant RGB image. */
 export function solidImage(width: number, height: number, rgb: [number, number, number]): RgbImage {

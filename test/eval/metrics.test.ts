@@ -8,7 +8,7 @@ import type { RgbImage } from '../../gpu-task/src/engine/image/index.js';
 import { gmsd, psnr, ssim } from '../../gpu-task/src/eval/metrics.js';
 import { addNoise, gaussianBlur } from '../../gpu-task/src/eval/degrade.js';
 import { planarToRgb, rgbToPlanar } from '../../gpu-task/src/eval/planes.js';
-import { SeededRandom } from '../../gpu-task/src/eval/random.js';
+import { SeededRandom } from '../../gpu-task/src/engine/random/index.js';
 import { noiseImage, patternImage, solidImage } from './helpers.js';
 
 /** BT.601 studio luma, written out independently. */

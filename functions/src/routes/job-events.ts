@@ -23,6 +23,7 @@ import { isTerminalStatus, webhookEventTypeFor } from '../../../shared/src/job.j
 import type { BlobStore } from '../../../shared/src/ports/blob-store.js';
 import type { JobStore } from '../../../shared/src/ports/job-store.js';
 import type { Job } from '../../../shared/src/schemas.js';
+import { sleep } from '../../../shared/src/index.js';
 import type { AuthVariables } from '../http/auth.js';
 import { formatServerSentComment, formatServerSentEvent, type ServerSentEvent } from '../http/sse.js';
 import { getTenantJob, isDeletedJob, jobResponse } from '../services/job-views.js';
@@ -169,18 +170,4 @@ async function terminalEvent(job: Job, view: View): Promise<ServerSentEvent> {
     id: String(job.version),
     data: await view(job),
   };
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

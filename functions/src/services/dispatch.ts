@@ -47,6 +47,7 @@ import type { JobQueue } from '../../../shared/src/ports/job-queue.js';
 import type { JobStore } from '../../../shared/src/ports/job-store.js';
 import type { Job, JobError } from '../../../shared/src/schemas.js';
 import { DomainError } from '../../../shared/src/errors.js';
+import { sleep } from '../../../shared/src/index.js';
 import { errorFields, silentLogger, type Logger } from '../log.js';
 import { isDeletedJob } from './job-views.js';
 import type { CreatedJobExpiry } from './expiry.js';
@@ -108,7 +109,7 @@ export interface DispatcherOptions {
   logger?: Logger;
   /** Pauses before send retries (default [100, 500] ms: three attempts). */
   sendRetryDelaysMs?: readonly number[];
-  sleep?: (milliseconds: number) => Promise<void>;
+  sleep?: (milliseconds: number) => Promise<unknown>;
 }
 
 /** An upload key (`blobKeys.upload`, or the legacy `blobKeys.input`) -> its job, else undefined. */
@@ -128,9 +129,6 @@ export function rejectUploadedJob(
   return transitionJob(uploaded, { to: 'failed', at, error });
 }
 
-const defaultSleep = (milliseconds: number) =>
-  new Promise<void>((resolve) => setTimeout(resolve, milliseconds));
-
 /**
  * @example
  * ```ts
@@ -143,13 +141,13 @@ export class Dispatcher {
   private readonly options: DispatcherOptions;
   private readonly notifier: JobNotifier;
   private readonly logger: Logger;
-  private readonly sleep: (milliseconds: number) => Promise<void>;
+  private readonly sleep: (milliseconds: number) => Promise<unknown>;
 
   constructor(options: DispatcherOptions) {
     this.options = options;
     this.notifier = options.notifier ?? noopNotifier;
     this.logger = options.logger ?? silentLogger;
-    this.sleep = options.sleep ?? defaultSleep;
+    this.sleep = options.sleep ?? sleep;
   }
 
   /** For a stored object (bucket event or local upload): dispatches its job if it is an upload. */

@@ -3,21 +3,9 @@
  * whatever their extension (a mislabelled file gets a clear decode error instead of being
  * skipped silently), and plan output paths that never overwrite an input.
  */
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-
-/** Extensions picked up when a folder is given. Explicit files are taken as they are. */
-export const IMAGE_EXTENSIONS = new Set([
-  '.jpg',
-  '.jpeg',
-  '.png',
-  '.webp',
-  '.avif',
-  '.tif',
-  '.tiff',
-  '.heic',
-  '.heif',
-]);
+import { listImageFiles } from '../engine/image/index.js';
 
 export interface PlannedItem {
   /** The input path as found (absolute). */
@@ -35,17 +23,6 @@ export interface PlanOptions {
   extension: string;
   saveDr2: boolean;
   recursive?: boolean;
-}
-
-async function listFolder(folder: string, recursive: boolean): Promise<string[]> {
-  const entries = await readdir(folder, { withFileTypes: true });
-  const files: string[] = [];
-  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-    const full = path.join(folder, entry.name);
-    if (entry.isDirectory() && recursive) files.push(...(await listFolder(full, true)));
-    else if (entry.isFile() && IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) files.push(full);
-  }
-  return files;
 }
 
 /**
@@ -72,7 +49,8 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
       continue;
     }
     if (info.isDirectory()) {
-      const found = await listFolder(absolute, options.recursive ?? false);
+      // Folders give their image files (by extension); explicit files are taken as they are.
+      const found = await listImageFiles(absolute, { recursive: options.recursive ?? false });
       if (found.length === 0) {
         items.push({
           input: absolute,

@@ -5,6 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
+import { dropUndefined } from '../../../shared/src/index.js';
 import { EngineError, InvalidParametersError, ModelContractError } from './errors.js';
 import {
   type AdaptedFaceInput,
@@ -302,7 +303,7 @@ export class Dr2eEngine {
 
   /** Resolve a request (preset, explicit values, pipeline defaults) against this model. */
   resolveParams(request: Dr2ParamsRequest = {}): Dr2Params {
-    const merged: Dr2ParamsRequest = { ...this.defaults, ...stripUndefined(request) };
+    const merged: Dr2ParamsRequest = { ...this.defaults, ...dropUndefined(request) };
     return resolveDr2Params(merged, this.resolution, {
       numTimesteps: this.denoiser.manifest.schedule.numTimesteps,
     });
@@ -386,7 +387,7 @@ export class Dr2eEngine {
     // Resolved once up front so a bad request is refused before anything is decoded; each face
     // then gets its own setting (auto) or this one (engine/quality planFace).
     this.resolveParams(options.params);
-    const request: Dr2ParamsRequest = { ...this.defaults, ...stripUndefined(options.params ?? {}) };
+    const request: Dr2ParamsRequest = { ...this.defaults, ...dropUndefined(options.params ?? {}) };
     const batchSize = options.batchSize ?? (options.aligned ? 1 : 32);
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new InvalidParametersError(`batch size must be a positive integer, got ${String(batchSize)}`);
@@ -845,10 +846,6 @@ function commonSteps(params: Dr2Params | readonly Dr2Params[]): number {
 
 function qualityOption(quality: number | undefined): { quality?: number } {
   return quality === undefined ? {} : { quality };
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** Anything thrown while restoring one image becomes an EngineError with a code. */

@@ -7,10 +7,10 @@
  * so a subset spreads over the whole set instead of taking its alphabetically first names
  * (UTKFace names start with the age, so the first names are all babies).
  */
-import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidParametersError } from '../engine/errors.js';
-import { IMAGE_EXTENSIONS } from '../cli/inputs.js';
+import { isImageFileName, listImageFiles } from '../engine/image/index.js';
 
 /** One clean face, not yet decoded. */
 export interface CleanFaceRef {
@@ -91,19 +91,6 @@ async function readRange(file: string, offset: number, size: number): Promise<Ui
   }
 }
 
-async function listFolderImages(folder: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else if (entry.isFile() && IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) out.push(full);
-    }
-  };
-  await walk(folder);
-  return out;
-}
-
 /** Evenly spaced picks of `limit` items from a sorted list (all of them when limit is larger). */
 export function evenlySpaced<T>(items: readonly T[], limit: number | undefined): T[] {
   if (limit === undefined || limit >= items.length) return [...items];
@@ -131,7 +118,7 @@ export async function listCleanFaces(
   let refs: CleanFaceRef[];
   if (info.isDirectory()) {
     const root = path.resolve(source);
-    const files = await listFolderImages(root);
+    const files = await listImageFiles(root, { recursive: true });
     refs = files
       .map((file) => ({ id: path.relative(root, file).split(path.sep).join('/'), file }))
       .filter((f) => !options.prefix || f.id.startsWith(options.prefix))
@@ -139,7 +126,7 @@ export async function listCleanFaces(
   } else {
     const entries = await listTarFiles(source);
     refs = entries
-      .filter((e) => IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase()))
+      .filter((e) => isImageFileName(e.name))
       .filter((e) => !options.prefix || e.name.startsWith(options.prefix))
       .map((e) => ({ id: e.name, read: () => readRange(source, e.offset, e.size) }));
   }

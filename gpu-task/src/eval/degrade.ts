@@ -22,7 +22,7 @@ import sharp from 'sharp';
 import { InvalidParametersError } from '../engine/errors.js';
 import type { RgbImage } from '../engine/image/index.js';
 import { type PlanarImage, planarToRgb, resizePlanar, rgbToPlanar } from './planes.js';
-import { SeededRandom, deriveSeed } from './random.js';
+import { SeededRandom, deriveSeed } from '../engine/random/index.js';
 
 export type NoiseType = 'gaussian' | 'laplace' | 'poisson';
 export const NOISE_TYPES: readonly NoiseType[] = ['gaussian', 'laplace', 'poisson'];

@@ -24,7 +24,7 @@ import { InvalidParametersError } from '../engine/errors.js';
 import type { RgbImage } from '../engine/image/index.js';
 import { resizeBicubic } from '../engine/resize/bicubic.js';
 import { greyRec601 } from './planes.js';
-import { SeededRandom } from './random.js';
+import { SeededRandom } from '../engine/random/index.js';
 
 /** A fitted eigenface basis. */
 export interface EigenfaceBasis {

@@ -29,7 +29,7 @@ import { type DegradationParams, type DegradationSplit, degradeFace, sampleDegra
 import { type EigenfaceBasis, faceVector, identify, projectFace } from './eigenfaces.js';
 import { gmsd, psnr, ssim } from './metrics.js';
 import { enlargeNearest, resizeRgb, rgbIntoTensor } from './planes.js';
-import { deriveSeed } from './random.js';
+import { deriveSeed } from '../engine/random/index.js';
 import { runAuto } from './auto.js';
 import type { DegradationEstimate, QualityChoice } from '../engine/quality/index.js';
 

@@ -4,7 +4,12 @@
  * it through its signed link. The demo (`npm run demo`) and the end-to-end tests drive the
  * service through it, so they exercise the same requests a real client sends.
  */
-import type { CreateJobRequestInput, JobView, UploadForm } from '../../../shared/src/index.js';
+import {
+  sleep,
+  type CreateJobRequestInput,
+  type JobView,
+  type UploadForm,
+} from '../../../shared/src/index.js';
 
 /** An API answer that was not 2xx; `code` is the API's stable error code. */
 export class ApiError extends Error {
@@ -137,7 +142,7 @@ export class Dr2eClient {
       options.onPoll?.(job);
       if (TERMINAL.has(job.status)) return job;
       if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.status} after the timeout`);
-      await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 250));
+      await sleep(options.intervalMs ?? 250);
     }
   }
 

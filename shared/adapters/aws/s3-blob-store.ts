@@ -22,6 +22,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { assertSafeBlobKey, assertUploadFormOptions } from '../../src/blob-keys.js';
 import { fromBase64, utf8Decode } from '../../src/encoding.js';
 import { ValidationError } from '../../src/errors.js';
+import { dropUndefined } from '../../src/objects.js';
 import type {
   BlobInfo,
   BlobStore,
@@ -236,10 +237,4 @@ export function decodePostPolicy(fields: Record<string, string>): {
 
 function policyExpiration(fields: Record<string, string>): string {
   return new Date(decodePostPolicy(fields).expiration).toISOString();
-}
-
-function dropUndefined<T extends object>(value: T): T {
-  const copy = { ...value } as Record<string, unknown>;
-  for (const key of Object.keys(copy)) if (copy[key] === undefined) delete copy[key];
-  return copy as T;
 }

@@ -20,6 +20,7 @@ import {
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { toHex, randomBytes } from '../../src/encoding.js';
+import { sleep } from '../../src/sleep.js';
 
 /** Suffix of temp files; `~` cannot occur in blob keys or record names, so no collisions. */
 const TEMP_MARK = '~tmp-';
@@ -145,8 +146,6 @@ export async function statIfExists(filePath: string): Promise<Stats | undefined>
 export function encodePathSegment(value: string): string {
   return encodeURIComponent(value).replace(/\./g, '%2E').replace(/\*/g, '%2A');
 }
-
-const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
 
 /**
  * In-process state of each lock path (shared by every instance in the process): the queue of

@@ -26,6 +26,7 @@ import type {
   SendMessageOptions,
 } from '../../src/ports/job-queue.js';
 import { parseWith } from '../../src/schemas.js';
+import { sleep } from '../../src/sleep.js';
 import { atomicWriteFile, listFiles, readJsonIfExists, unlinkIfExists, withLock } from './fs-util.js';
 
 export interface LocalQueueOptions<Body> {
@@ -55,8 +56,6 @@ interface MessageRecord {
   deadLetteredAt?: string;
   sourceReceiveCount?: number;
 }
-
-const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
 
 function checkReceiveOptions(options: ReceiveOptions): void {
   const { maxMessages, waitSeconds, visibilityTimeoutSeconds } = options;

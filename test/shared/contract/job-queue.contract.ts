@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { MessageNotInFlightError, ValidationError } from '../../../shared/src/errors.js';
 import type { JobQueue } from '../../../shared/src/ports/job-queue.js';
+import { sleep } from '../../../shared/src/index.js';
 import type { JobQueueMessage } from '../../../shared/src/schemas.js';
 import { sampleJob } from '../helpers/jobs.js';
 
@@ -20,8 +21,6 @@ export interface JobQueueContractOptions {
   /** A fresh, empty queue that dead-letters after `maxReceives` receives. */
   makeQueue: (maxReceives: number) => Promise<QueueHarness>;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function message(batchKey = 'model=m;preset=medium;steps=100'): JobQueueMessage {
   const job = sampleJob();

@@ -43,6 +43,8 @@ export type {
 } from './decode.js';
 export { DEFAULT_ENCODE_QUALITY, encodeImage, encodeRgbImage, encodeSharp, unframeImage } from './encode.js';
 export type { EncodeOptions, OutputFormat } from './encode.js';
+export { IMAGE_FILE_EXTENSIONS, IMAGE_FORMAT_EXTENSIONS, isImageFileName, listImageFiles } from './files.js';
+export type { ListImageFilesOptions } from './files.js';
 export { formatLabel, sniffImageFormat, SUPPORTED_IMAGE_FORMATS } from './formats.js';
 export type { ImageFormat, SniffResult } from './formats.js';
 export { planFraming } from './framing.js';

@@ -4,7 +4,8 @@
  * The sampler gives every image of a batch its own source and draws from it in a fixed order,
  * so an image's result depends only on its own source, never on what it was batched with.
  */
-import { FixtureError, InvalidParametersError } from '../errors.js';
+import { FixtureError } from '../errors.js';
+import { rotl, Xoshiro128 } from './xoshiro128.js';
 
 /** A stream of standard normal draws. */
 export interface NoiseSource {
@@ -16,35 +17,16 @@ export interface NoiseSource {
   fill(out: Float32Array): void;
 }
 
-const UINT64_MASK = (1n << 64n) - 1n;
 const TWO_POW_MINUS_53 = 2 ** -53;
 const TWO_PI = 2 * Math.PI;
-
-/**
- * SplitMix64 (Steele, Lea, Flood 2014), the seeding generator recommended by the xoshiro
- * authors: it turns any 64-bit seed, even 0, into well-mixed state words.
- */
-function splitMix64Words(seed: bigint, count: number): number[] {
-  let state = seed & UINT64_MASK;
-  const words: number[] = [];
-  while (words.length < count) {
-    state = (state + 0x9e3779b97f4a7c15n) & UINT64_MASK;
-    let z = state;
-    z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & UINT64_MASK;
-    z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & UINT64_MASK;
-    z = z ^ (z >> 31n);
-    words.push(Number(z & 0xffffffffn), Number(z >> 32n));
-  }
-  return words.slice(0, count);
-}
 
 /**
  * Standard normal draws from an integer seed, identical on every machine and platform.
  *
  * Algorithm (documented so another implementation can reproduce the bytes):
- * - uniform bits: xoshiro128** 1.1 (Blackman & Vigna), 32-bit integer arithmetic only; its four
- *   state words are the low then high halves of the first two SplitMix64 outputs for the seed
- *   (taken modulo 2^64, so negative seeds are allowed);
+ * - uniform bits: xoshiro128** 1.1 (Blackman & Vigna), 32-bit integer arithmetic only
+ *   ({@link Xoshiro128.fromSeed}): its four state words are the low then high halves of the first
+ *   two SplitMix64 outputs for the seed (taken modulo 2^64, so negative seeds are allowed);
  * - uniforms: two consecutive 32-bit outputs `a`, `b` give `u = ((a >>> 5) * 2^26 + (b >>> 6) + 1) / 2^53`,
  *   a 53-bit value in (0, 1] (never 0, so its log is finite);
  * - normals: Box-Muller on two uniforms `u1`, `u2`: `r = sqrt(-2 ln u1)`, `z1 = r cos(2π u2)`,
@@ -61,25 +43,14 @@ function splitMix64Words(seed: bigint, count: number): number[] {
  * ```
  */
 export class SeededNormalSource implements NoiseSource {
-  /** xoshiro128** state, kept as signed 32-bit integers (small integers are fastest in V8). */
-  private s0: number;
-  private s1: number;
-  private s2: number;
-  private s3: number;
+  private readonly bits: Xoshiro128;
   /** Second Box-Muller value kept for the next draw when a fill ends on an odd count. */
   private spare = 0;
   private hasSpare = false;
 
   /** @throws InvalidParametersError when `seed` is not a safe integer. */
   constructor(seed: number) {
-    if (!Number.isSafeInteger(seed)) {
-      throw new InvalidParametersError(`seed must be a safe integer, got ${String(seed)}`);
-    }
-    const [w0, w1, w2, w3] = splitMix64Words(BigInt(seed), 4) as [number, number, number, number];
-    this.s0 = w0 | 0;
-    this.s1 = w1 | 0;
-    this.s2 = w2 | 0;
-    this.s3 = w3 | 0;
+    this.bits = Xoshiro128.fromSeed(seed);
   }
 
   fill(out: Float32Array): void {
@@ -89,12 +60,13 @@ export class SeededNormalSource implements NoiseSource {
       out[i++] = this.spare;
       this.hasSpare = false;
     }
-    // The generator is inlined with its state in locals: this loop produces every normal the
-    // sampler uses, and property access per 32-bit draw would dominate its cost.
-    let s0 = this.s0;
-    let s1 = this.s1;
-    let s2 = this.s2;
-    let s3 = this.s3;
+    // Xoshiro128.nextUint32 is inlined with its state in locals: this loop produces every normal
+    // the sampler uses, and a method call per 32-bit draw costs about a quarter of its time.
+    const bits = this.bits;
+    let s0 = bits.s0;
+    let s1 = bits.s1;
+    let s2 = bits.s2;
+    let s3 = bits.s3;
     while (i < length) {
       // Four xoshiro128** outputs -> two 53-bit uniforms in (0, 1].
       let r = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
@@ -145,16 +117,11 @@ export class SeededNormalSource implements NoiseSource {
         this.hasSpare = true;
       }
     }
-    this.s0 = s0;
-    this.s1 = s1;
-    this.s2 = s2;
-    this.s3 = s3;
+    bits.s0 = s0;
+    bits.s1 = s1;
+    bits.s2 = s2;
+    bits.s3 = s3;
   }
-}
-
-/** 32-bit rotate left, as a signed 32-bit integer. */
-function rotl(value: number, bits: number): number {
-  return (value << bits) | (value >>> (32 - bits));
 }
 
 /**

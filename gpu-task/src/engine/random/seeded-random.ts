@@ -1,23 +1,20 @@
 /**
- * Seeded random numbers for the evaluation: degradation parameters and synthetic noise.
+ * General seeded random numbers: uniform, integer, normal, Laplace and Poisson draws and a
+ * pick from a list, for work that must give the same draws on every run and machine for a seed
+ * (the evaluation's degradation parameters and synthetic noise, the eigenface fit's start).
  *
- * The evaluation must give the same degraded inputs on every run and machine for a given seed,
- * and each image's degradation must not depend on which other images are evaluated (so a
- * `--limit 10` run is a prefix of a `--limit 100` run). Every (image, scale, split) therefore
- * gets its own generator, seeded by a hash of its names (`deriveSeed`).
+ * Each consumer should derive its own seed from the names of what it draws for (`deriveSeed`),
+ * so one item's draws never depend on which other items are processed (a `--limit 10` run is a
+ * prefix of a `--limit 100` run).
  *
- * Generator: xoshiro128** 1.1 (Blackman & Vigna) on 32-bit integer arithmetic, its state filled
- * by SplitMix32 from the seed; doubles in [0, 1) from 53 random bits. Normals by Box-Muller.
+ * Bits from {@link Xoshiro128} with its SplitMix32 seeding; doubles in [0, 1) from 53 bits;
+ * normals by Box-Muller. The sampler's noise has its own, faster source (noise-source.ts).
  */
-import { InvalidParametersError } from '../engine/errors.js';
+import { InvalidParametersError } from '../errors.js';
+import { Xoshiro128 } from './xoshiro128.js';
 
 const TWO_POW_MINUS_32 = 2 ** -32;
 const TWO_POW_MINUS_53 = 2 ** -53;
-
-/** 32-bit rotate left. */
-function rotl(value: number, bits: number): number {
-  return (value << bits) | (value >>> (32 - bits));
-}
 
 /**
  * A 31-bit seed from any mix of strings and numbers (FNV-1a over their text, then a final
@@ -55,44 +52,17 @@ export function deriveSeed(...parts: readonly (string | number)[]): number {
  * ```
  */
 export class SeededRandom {
-  private s0: number;
-  private s1: number;
-  private s2: number;
-  private s3: number;
+  private readonly bits: Xoshiro128;
   private spareNormal: number | null = null;
 
   /** @throws InvalidParametersError when `seed` is not a safe integer. */
   constructor(seed: number) {
-    if (!Number.isSafeInteger(seed)) {
-      throw new InvalidParametersError(`seed must be a safe integer, got ${String(seed)}`);
-    }
-    // SplitMix32 over the low and high 32-bit halves of the seed.
-    let state = (seed | 0) ^ Math.imul(Math.floor(seed / 2 ** 32) | 0, 0x9e3779b9);
-    const next = (): number => {
-      state = (state + 0x9e3779b9) | 0;
-      let z = state;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) | 0;
-    };
-    this.s0 = next();
-    this.s1 = next();
-    this.s2 = next();
-    this.s3 = next();
-    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1; // xoshiro's one forbidden state
+    this.bits = Xoshiro128.fromSeedSplitMix32(seed);
   }
 
   /** The next 32 random bits as an unsigned integer. */
   nextUint32(): number {
-    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
-    const t = this.s1 << 9;
-    this.s2 ^= this.s0;
-    this.s3 ^= this.s1;
-    this.s1 ^= this.s2;
-    this.s0 ^= this.s3;
-    this.s2 ^= t;
-    this.s3 = rotl(this.s3, 11);
-    return result;
+    return this.bits.nextUint32();
   }
 
   /** A uniform double in [0, 1) with 53 random bits. */

@@ -1,0 +1,67 @@
+/**
+ * Image files on disk: which file names count as images and how a folder of them is listed, for
+ * every caller that takes folders (the CLI's `restore`, the evaluation's clean faces).
+ *
+ * Only names decide here, never bytes: a folder listing must not open every file. What a file
+ * really holds is sniffed when it is decoded (formats.ts), so a mislabelled file still gets a
+ * clear decode error.
+ */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { ImageFormat } from './formats.js';
+
+/** File extensions (lower case, with the dot) of each format the engine decodes. */
+export const IMAGE_FORMAT_EXTENSIONS: Readonly<Record<ImageFormat, readonly string[]>> = {
+  jpeg: ['.jpg', '.jpeg'],
+  png: ['.png'],
+  webp: ['.webp'],
+  avif: ['.avif'],
+  tiff: ['.tif', '.tiff'],
+  heic: ['.heic', '.heif'],
+};
+
+/** Every extension picked up from a folder (any letter case). */
+export const IMAGE_FILE_EXTENSIONS: ReadonlySet<string> = new Set(
+  Object.values(IMAGE_FORMAT_EXTENSIONS).flat(),
+);
+
+/**
+ * Whether a file name has an image extension (in any letter case).
+ *
+ * @example
+ * ```ts
+ * isImageFileName('IMG_0042.HEIC'); // true
+ * isImageFileName('notes.txt'); // false
+ * ```
+ */
+export function isImageFileName(name: string): boolean {
+  return IMAGE_FILE_EXTENSIONS.has(path.extname(name).toLowerCase());
+}
+
+export interface ListImageFilesOptions {
+  /** Descend into sub-folders (default false). */
+  recursive?: boolean;
+}
+
+/**
+ * The image files of a folder as paths joined onto `folder`, each folder's entries in name
+ * order and a sub-folder's files where its name falls, so the same tree always lists the same
+ * way. Files without an image extension, links and other special entries are left out.
+ *
+ * @throws the `readdir` error (ENOENT, ENOTDIR, EACCES) of the first folder that cannot be read.
+ *
+ * @example
+ * ```ts
+ * await listImageFiles('faces', { recursive: true }); // ['faces/a.jpg', 'faces/team/b.png', 'faces/z.webp']
+ * ```
+ */
+export async function listImageFiles(folder: string, options: ListImageFilesOptions = {}): Promise<string[]> {
+  const entries = await readdir(folder, { withFileTypes: true });
+  const files: string[] = [];
+  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    const full = path.join(folder, entry.name);
+    if (entry.isDirectory() && options.recursive) files.push(...(await listImageFiles(full, options)));
+    else if (entry.isFile() && isImageFileName(entry.name)) files.push(full);
+  }
+  return files;
+}
