@@ -1,0 +1,223 @@
+/**
+ * Batch runs: for each message of a batch, claim its job; download the inputs; run
+ * `engine.restoreImages` once per schedule (one model call per step; every face of every photo
+ * in one sampler batch, with the photo options the batch key fixes); hand each result to
+ * {@link Outcomes}. During sampling, progress is written at most every `progressIntervalMs`.
+ *
+ * ## Cancel inside a batch
+ * Jobs of a batch share every model call, and the engine runs a batch under one abort signal,
+ * so an image cannot leave a running call alone. When a progress write (or the heartbeat)
+ * finds a job `canceled` (or taken over), the engine call is aborted at the next step boundary,
+ * that job is settled (canceled: message deleted, the API that canceled it sends
+ * `job.canceled`; taken over: message left to its new owner) and the batch runs again at once
+ * with the remaining jobs, still holding their messages (no extra receive, no requeue). Their
+ * results are identical because each image's noise comes from its job's seed. Each restart
+ * removes at least one job, so this ends.
+ */
+import { EngineError } from '../engine/errors.js';
+import type { ImageRestoration } from '../engine/dr2e-engine.js';
+import type { Dr2ParamsRequest } from '../engine/sampler/dr2-params.js';
+import {
+  batchKeyFor,
+  type BlobStore,
+  type Clock,
+  type JobParams,
+  type JobStore,
+} from '../../../shared/src/index.js';
+import { groupBy } from './batching.js';
+import type { Claims } from './claims.js';
+import { photoEngineOptions } from './face-results.js';
+import { touchHeartbeatFile } from './heartbeat-file.js';
+import type { Held, Leases } from './leases.js';
+import { errorFields, type Logger } from './log.js';
+import type { Outcomes } from './outcomes.js';
+import { startProgressWrite, type ActiveJob } from './ownership.js';
+import { stripUndefined, type RestoreEngine, type WorkerSettings } from './settings.js';
+
+export interface BatchRunnerOptions {
+  engine: RestoreEngine;
+  jobs: Pick<JobStore, 'get' | 'update'>;
+  blobs: Pick<BlobStore, 'get'>;
+  clock: Clock;
+  settings: Pick<WorkerSettings, 'batchSize' | 'facesPerRun' | 'progressIntervalMs' | 'heartbeatFile'>;
+  claims: Claims;
+  outcomes: Outcomes;
+  leases: Leases;
+  /** Aborted at the shutdown deadline: engine calls end early and their jobs are released. */
+  deadline: AbortSignal;
+  log: Logger;
+}
+
+/** A long batch touches the liveness file at most this often from sampler steps. */
+const STEP_TOUCH_INTERVAL_MS = 5000;
+
+export class BatchRunner {
+  private lastProgressAt = 0;
+  private lastStepTouchAt = 0;
+
+  constructor(private readonly options: BatchRunnerOptions) {}
+
+  /** Claims, runs and settles one batch of held messages (one batch key). */
+  async run(batch: readonly Held[]): Promise<void> {
+    const { claims, outcomes, leases, log } = this.options;
+    log.info('batch started', {
+      batchKey: batch[0]?.batchKey,
+      size: batch.length,
+      jobIds: batch.map((held) => held.message.body.jobId),
+    });
+    const claimed: ActiveJob[] = [];
+    // Sequential claims: duplicates inside one batch then see the first claim.
+    for (const held of batch) {
+      try {
+        const active = await claims.claim(held);
+        if (active) claimed.push(active);
+      } catch (error) {
+        log.error('claim failed', { jobId: held.message.body.jobId, ...errorFields(error) });
+        await leases.release([held], outcomes.retryDelaySeconds(held), 'claim_failed');
+      }
+    }
+    try {
+      await Promise.all(claimed.map((active) => this.download(active)));
+      const ready = claimed.filter((active) => active.state === 'running' && active.input);
+      for (const group of groupBy(ready, (active) => batchKeyFor(active.job.params, active.job.model))) {
+        await this.runGroup(group);
+      }
+    } finally {
+      // Canceled while downloading, or left over by an unexpected error: never keep a lease forever.
+      for (const active of claimed) {
+        if (active.state === 'canceled' || active.state === 'lost') await outcomes.settleDropped(active);
+        else if (active.state === 'running') {
+          active.log.error('job abandoned');
+          await outcomes.releaseActive(active, outcomes.retryDelaySeconds(active.held), 'abandoned');
+        }
+      }
+    }
+  }
+
+  private async download(active: ActiveJob): Promise<void> {
+    try {
+      const blob = await this.options.blobs.get(active.job.input.key);
+      if (!blob) {
+        await this.options.outcomes.fail(active, {
+          code: 'input_missing',
+          message: 'the uploaded input is gone',
+        });
+        return;
+      }
+      active.input = blob.body;
+    } catch (error) {
+      await this.options.outcomes.retryLater(active, error);
+    }
+  }
+
+  /** Runs one engine call for jobs of one schedule; re-runs without jobs canceled meanwhile. */
+  private async runGroup(group: readonly ActiveJob[]): Promise<void> {
+    const { engine, settings, outcomes, deadline, log } = this.options;
+    for (;;) {
+      // Jobs the heartbeat found canceled (or taken over) since the last call leave first.
+      await Promise.all(group.map((active) => outcomes.settleDropped(active)));
+      const runnable = group.filter((active) => active.state === 'running');
+      if (runnable.length === 0) return;
+      if (deadline.aborted) {
+        await outcomes.releaseForShutdown(runnable);
+        return;
+      }
+      const controller = new AbortController();
+      for (const active of runnable) active.abort = controller;
+      const first = runnable[0] as ActiveJob;
+      const jobIds = runnable.map((active) => active.job.id);
+      const started = performance.now();
+      // One batch key: every job of the group has the same photo options.
+      const photo = photoEngineOptions(runnable.map((active) => active.job.params));
+      let results: ImageRestoration[];
+      try {
+        log.info('engine started', { jobIds, batchKey: first.held.batchKey });
+        results = await engine.restoreImages(
+          runnable.map((active) => ({
+            id: active.job.id,
+            bytes: active.input as Uint8Array,
+            seed: active.job.params.seed,
+          })),
+          {
+            params: engineSchedule(first.job.params),
+            ...photo,
+            format: 'png',
+            keepDr2: runnable.some((active) => active.job.params.output.keepDr2),
+            batchSize: photo.aligned ? settings.batchSize : settings.facesPerRun,
+            signal: controller.signal,
+            onStep: (progress) => this.onStep(runnable, progress),
+          },
+        );
+      } catch (error) {
+        await Promise.all(runnable.map((active) => active.writing));
+        if (controller.signal.aborted) {
+          if (deadline.aborted) {
+            await outcomes.releaseForShutdown(runnable.filter((active) => active.state === 'running'));
+            await Promise.all(runnable.map((active) => outcomes.settleDropped(active)));
+            return;
+          }
+          await Promise.all(runnable.map((active) => outcomes.settleDropped(active)));
+          log.info('engine restarted', {
+            jobIds: runnable.filter((active) => active.state === 'running').map((active) => active.job.id),
+          });
+          continue;
+        }
+        log.error('engine failed', { jobIds, ...errorFields(error) });
+        await Promise.all(
+          runnable.map((active) =>
+            error instanceof EngineError && !error.retryable
+              ? outcomes.fail(active, { code: error.code, message: error.message })
+              : outcomes.retryLater(active, error),
+          ),
+        );
+        return;
+      } finally {
+        for (const active of runnable) active.abort = undefined;
+      }
+      await Promise.all(runnable.map((active) => active.writing));
+      log.info('engine finished', { jobIds, ms: Math.round(performance.now() - started) });
+      await Promise.all(
+        runnable.map(async (active, index) => {
+          const result = results[index];
+          if (active.state !== 'running') await outcomes.settleDropped(active);
+          else if (!result) await outcomes.retryLater(active, new Error('engine returned no result'));
+          else if (result.ok) await outcomes.succeed(active, result);
+          else if (!result.error.retryable) {
+            await outcomes.fail(active, { code: result.error.code, message: result.error.message });
+          } else await outcomes.retryLater(active, result.error);
+        }),
+      );
+      return;
+    }
+  }
+
+  /** Throttled progress writes during sampling; a write that finds a cancel aborts the call. */
+  private onStep(runnable: readonly ActiveJob[], progress: { step: number; total: number }): void {
+    const { settings, jobs, clock } = this.options;
+    const now = Date.now();
+    if (settings.heartbeatFile && now - this.lastStepTouchAt >= STEP_TOUCH_INTERVAL_MS) {
+      // A long batch must not look like a hung worker; a hung model call stops these touches.
+      this.lastStepTouchAt = now;
+      void touchHeartbeatFile(settings.heartbeatFile);
+    }
+    if (progress.step !== progress.total && now - this.lastProgressAt < settings.progressIntervalMs) return;
+    this.lastProgressAt = now;
+    for (const active of runnable) {
+      if (active.state === 'running' && !active.writing) {
+        startProgressWrite(jobs, clock, active, { step: progress.step, total: progress.total });
+      }
+    }
+  }
+}
+
+/** The engine's schedule request from a job's stored params. */
+export function engineSchedule(params: JobParams): Dr2ParamsRequest {
+  return stripUndefined({
+    preset: params.preset,
+    fidelity: params.fidelity,
+    n: params.n,
+    tau: params.tau,
+    omega: params.omega,
+    steps: params.steps,
+  });
+}

@@ -1,0 +1,98 @@
+/**
+ * Completion: what happens after a job reached a terminal status, in the background so the next
+ * batch can start. Record usage (succeeded jobs), queue the webhook the worker owes, then delete
+ * the messages: the job's own and duplicates attached meanwhile. Messages stay held (leases
+ * extended) until then; when the webhook queue is down they are released, so a later delivery
+ * queues the event again.
+ *
+ * The worker never waits on a tenant's endpoint: it puts the terminal event on the webhook queue
+ * (shared/src/webhook-delivery.ts), whose consumer makes the attempts and retries them for
+ * about a day.
+ */
+import type { Job, QueueWebhookOutcome, UsageLedger } from '../../../shared/src/index.js';
+import type { JobWebhooks } from '../../../shared/src/webhook-delivery.js';
+import { webhookToQueue } from './delivery.js';
+import type { Held, Leases } from './leases.js';
+import { errorFields, type Logger } from './log.js';
+import type { ActiveJob } from './ownership.js';
+
+export interface CompletionOptions {
+  usage: Pick<UsageLedger, 'record'>;
+  webhooks: Pick<JobWebhooks, 'jobFinished'>;
+  leases: Leases;
+  /** Claimed jobs by id; a completed job leaves it. */
+  active: Map<string, ActiveJob>;
+  /** Messages whose completion failed come back after one lease. */
+  visibilityTimeoutSeconds: number;
+}
+
+export class Completion {
+  /** Completions in flight. */
+  private readonly finishing = new Set<Promise<void>>();
+
+  constructor(private readonly options: CompletionOptions) {}
+
+  /**
+   * Starts completing `job` in the background. `owner` is the claimed job (its messages go)
+   * or, for a finished job's stray delivery, that message.
+   */
+  complete(job: Job, log: Logger, owner: ActiveJob | Held): void {
+    const { leases, active: activeJobs, visibilityTimeoutSeconds } = this.options;
+    const active = 'attempt' in owner ? owner : undefined;
+    if (active) active.state = 'done';
+    // Detach from `active` and list the messages in one synchronous step, so a duplicate that
+    // arrives later is not attached to a list already handled.
+    const detach = (): Held[] => {
+      if (!active) return [owner as Held];
+      if (activeJobs.get(job.id) === active) activeJobs.delete(job.id);
+      return [active.held, ...active.duplicates];
+    };
+    const task = (async (): Promise<void> => {
+      let outcome: QueueWebhookOutcome;
+      try {
+        if (job.status === 'succeeded') await this.recordUsage(job);
+        outcome = await this.queueWebhook(job);
+      } catch (error) {
+        log.error('completion failed', errorFields(error));
+        await leases.release(detach(), visibilityTimeoutSeconds, 'completion_failed');
+        return;
+      }
+      const helds = detach();
+      if (outcome === 'queue_failed') {
+        await leases.release(helds, visibilityTimeoutSeconds, 'webhook_not_queued');
+        return;
+      }
+      try {
+        await Promise.all(helds.map((held) => leases.delete(held)));
+        log.debug('messages deleted', { count: helds.length });
+      } catch (error) {
+        log.error('message delete failed', errorFields(error));
+      }
+    })();
+    this.finishing.add(task);
+    void task.finally(() => this.finishing.delete(task));
+  }
+
+  /** Resolves when every completion started so far has finished. */
+  async drain(): Promise<void> {
+    await Promise.all([...this.finishing]);
+  }
+
+  /** Queues the job's webhook if the worker owes it (see `webhookToQueue`). */
+  async queueWebhook(job: Job): Promise<QueueWebhookOutcome> {
+    return webhookToQueue(job) ? this.options.webhooks.jobFinished(job) : 'not_subscribed';
+  }
+
+  /** Records a succeeded job's usage (the ledger keeps one record per job). */
+  async recordUsage(job: Job): Promise<void> {
+    if (!job.usage) return;
+    await this.options.usage.record({
+      tenantId: job.tenantId,
+      jobId: job.id,
+      at: new Date(job.timestamps.succeeded ?? job.updatedAt),
+      images: job.usage.images,
+      ...(job.usage.faces === undefined ? {} : { faces: job.usage.faces }),
+      modelSeconds: job.usage.modelSeconds,
+    });
+  }
+}

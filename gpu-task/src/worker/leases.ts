@@ -1,0 +1,120 @@
+/**
+ * Leases: the queue messages a worker holds, from receipt until they are deleted or released.
+ * While a message is held its visibility is extended every third of the lease (the worker's
+ * heartbeat calls {@link Leases.extendAll}); releasing hides it for a chosen time (0: deliver
+ * again now) and stops holding it.
+ */
+import {
+  MessageNotInFlightError,
+  type JobQueue,
+  type JobQueueMessage,
+  type ReceivedMessage,
+} from '../../../shared/src/index.js';
+import { errorFields, type Logger } from './log.js';
+
+/** A message this worker holds (its visibility is extended until deleted or released). */
+export interface Held {
+  readonly message: ReceivedMessage<JobQueueMessage>;
+  readonly batchKey: string;
+}
+
+/**
+ * @example
+ * ```ts
+ * const leases = new Leases(queue, 120, log);
+ * const held = leases.hold(message);
+ * await leases.extendAll(); // every 40 s while held
+ * await leases.delete(held); // done
+ * ```
+ */
+export class Leases {
+  /** Every message held, by receipt handle. */
+  private readonly held = new Map<string, Held>();
+
+  constructor(
+    private readonly queue: Pick<JobQueue, 'delete' | 'changeVisibility'>,
+    private readonly visibilityTimeoutSeconds: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** How many messages are held. */
+  get size(): number {
+    return this.held.size;
+  }
+
+  hold(message: ReceivedMessage<JobQueueMessage>): Held {
+    const held: Held = { message, batchKey: message.body.batchKey };
+    this.held.set(message.receiptHandle, held);
+    return held;
+  }
+
+  /** Stops holding messages someone else deals with now (a job's new owner), touching nothing. */
+  forget(helds: readonly Held[]): void {
+    for (const held of helds) this.held.delete(held.message.receiptHandle);
+  }
+
+  /** Deletes the message (its job is settled) and stops holding it. */
+  async delete(held: Held): Promise<void> {
+    try {
+      await this.queue.delete(held.message.receiptHandle);
+    } finally {
+      this.held.delete(held.message.receiptHandle);
+    }
+  }
+
+  /** Leaves a message to whoever owns its job: hidden one lease, not deleted. */
+  leave(held: Held): Promise<void> {
+    return this.setVisibility(held, this.visibilityTimeoutSeconds);
+  }
+
+  /** Hides the messages for `seconds` (0 = deliver again now) and stops holding them; logs failures. */
+  async release(helds: readonly Held[], seconds: number, why: string): Promise<void> {
+    await Promise.all(
+      helds.map(async (held) => {
+        try {
+          await this.setVisibility(held, seconds);
+          this.log.info('message released', {
+            jobId: held.message.body.jobId,
+            messageId: held.message.messageId,
+            why,
+            visibleInSeconds: seconds,
+          });
+        } catch (error) {
+          this.log.error('message release failed', {
+            jobId: held.message.body.jobId,
+            ...errorFields(error),
+          });
+        }
+      }),
+    );
+  }
+
+  /** Extends every held message's lease by one visibility timeout (the heartbeat). */
+  async extendAll(): Promise<void> {
+    await Promise.all(
+      [...this.held.values()].map(async (held) => {
+        try {
+          await this.queue.changeVisibility(held.message.receiptHandle, this.visibilityTimeoutSeconds);
+        } catch (error) {
+          if (!this.held.has(held.message.receiptHandle)) return; // deleted or released meanwhile
+          this.log.warn('lease extend failed', {
+            jobId: held.message.body.jobId,
+            messageId: held.message.messageId,
+            ...errorFields(error),
+          });
+        }
+      }),
+    );
+  }
+
+  private async setVisibility(held: Held, seconds: number): Promise<void> {
+    try {
+      await this.queue.changeVisibility(held.message.receiptHandle, seconds);
+    } catch (error) {
+      // Not in flight any more: it is visible again already, or someone else holds it now.
+      if (!(error instanceof MessageNotInFlightError)) throw error;
+    } finally {
+      this.held.delete(held.message.receiptHandle);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+/** What the worker runs on: its ports, its engine, and its settings with their defaults. */
+import type { Dr2eEngine } from '../engine/dr2e-engine.js';
+import type {
+  BlobStore,
+  JobQueue,
+  JobStore,
+  TenantDirectory,
+  UsageLedger,
+} from '../../../shared/src/index.js';
+import type { WebhookQueue } from '../../../shared/src/ports/webhook-queue.js';
+import type { BackoffPolicy } from './backoff.js';
+
+/** What the worker needs of the engine (tests wrap or fake it). */
+export type RestoreEngine = Pick<Dr2eEngine, 'restoreImages'>;
+
+/** The ports the worker runs on (built by `createServices` from the runtime configuration). */
+export interface WorkerServices {
+  queue: JobQueue;
+  jobs: JobStore;
+  blobs: BlobStore;
+  usage: UsageLedger;
+  tenants: TenantDirectory;
+  /** Where terminal events go; a delivery consumer (not the worker) sends them. */
+  webhookQueue: WebhookQueue;
+}
+
+export interface WorkerSettings {
+  /** Photos (jobs) per engine call (`DR2E_BATCH_SIZE`); aligned crops: also images per sampler run. */
+  batchSize: number;
+  /**
+   * Faces per sampler run (`DR2E_FACES_PER_RUN`): all faces of all photos of an engine call
+   * share runs of this size, so a group photo of six is one run at batch 6.
+   */
+  facesPerRun: number;
+  /** Message lease (`DR2E_VISIBILITY_TIMEOUT_SECONDS`), extended every third of it. */
+  visibilityTimeoutSeconds: number;
+  /** Deliveries per message before it dead-letters (`DR2E_MAX_RECEIVES`; equal to the queue's). */
+  maxReceives: number;
+  /** Time to finish or release held work after `Dr2eWorker.stop` (`DR2E_SHUTDOWN_DEADLINE_SECONDS`). */
+  shutdownDeadlineSeconds: number;
+  /** Long-poll wait per receive, 0 to 20 s (`DR2E_POLL_WAIT_SECONDS`). */
+  pollWaitSeconds: number;
+  /** After a receive that filled less than a batch, wait this long and top up once. */
+  batchWindowMs: number;
+  /** Least time between progress writes of a job during sampling. */
+  progressIntervalMs: number;
+  /** Delay before a job released for a transient error is delivered again. */
+  retryBackoff: BackoffPolicy;
+  /** How often the dead-letter queue is swept (0 = never; tests call the sweep directly). */
+  deadLetterSweepIntervalMs: number;
+  /**
+   * Liveness file for the container health check, touched every poll loop and, while a batch
+   * runs, at sampler steps (at most every 5 s): it goes stale when the loop or the model hangs.
+   * Undefined for none.
+   */
+  heartbeatFile: string | undefined;
+}
+
+export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
+  batchSize: 4,
+  facesPerRun: 32,
+  visibilityTimeoutSeconds: 120,
+  maxReceives: 3,
+  shutdownDeadlineSeconds: 100,
+  pollWaitSeconds: 20,
+  batchWindowMs: 250,
+  progressIntervalMs: 1000,
+  retryBackoff: { baseMs: 5000, maxMs: 300_000, jitter: 0.5 },
+  deadLetterSweepIntervalMs: 30_000,
+  heartbeatFile: undefined,
+};
+
+/**
+ * The defaults overridden by the given settings (undefined ones ignored), checked.
+ *
+ * @throws {RangeError} for a batch size, faces per run, lease or receive count out of range.
+ * @example resolveWorkerSettings({ batchSize: 8 }).visibilityTimeoutSeconds // 120
+ */
+export function resolveWorkerSettings(overrides: Partial<WorkerSettings> = {}): WorkerSettings {
+  const settings = { ...DEFAULT_WORKER_SETTINGS, ...stripUndefined(overrides) };
+  const { batchSize, facesPerRun, visibilityTimeoutSeconds, maxReceives } = settings;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be >= 1');
+  if (!Number.isInteger(facesPerRun) || facesPerRun < 1) throw new RangeError('facesPerRun must be >= 1');
+  if (!Number.isInteger(visibilityTimeoutSeconds) || visibilityTimeoutSeconds < 3) {
+    throw new RangeError('visibilityTimeoutSeconds must be an integer >= 3');
+  }
+  if (!Number.isInteger(maxReceives) || maxReceives < 1) throw new RangeError('maxReceives must be >= 1');
+  return settings;
+}
+
+/**
+ * How long a `running` job may go untouched before its worker counts as dead: half a lease
+ * (a live worker touches its jobs every third of one).
+ */
+export function staleAfterMs(settings: Pick<WorkerSettings, 'visibilityTimeoutSeconds'>): number {
+  return (settings.visibilityTimeoutSeconds * 1000) / 2;
+}
+
+/** The object without its undefined values. */
+export function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
