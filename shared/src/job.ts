@@ -15,8 +15,8 @@
  *
  * This module is the only writer of `status`. Every job store checks each write with
  * {@link checkJobWrite}: a write that changes the status must be a record {@link transitionJob}
- * produced, starting from the status the store holds (so a chain such as `created -> uploaded
- * -> queued` in one write passes, and `{ ...job, status: 'failed' }` is refused). A test scans
+ * produced on a chain of transitions through the status the store holds (so `created ->
+ * uploaded -> queued` in one write passes, and `{ ...job, status: 'failed' }` is refused). A test scans
  * the source tree for status writes anywhere else (test/shared/lifecycle-writes.test.ts).
  *
  * @example The worker picking up a job
@@ -114,7 +114,7 @@ export type JobTransition =
  */
 export function transitionJob(job: Job, change: JobTransition): Job {
   if (!canTransition(job.status, change.to)) throw new InvalidTransitionError(job.status, change.to);
-  const origin = transitionOrigins.get(job) ?? job.status;
+  const path = [...(transitionPaths.get(job) ?? [job.status]), change.to];
   const at = change.at.toISOString();
   const next: Job = {
     ...job,
@@ -150,23 +150,24 @@ export function transitionJob(job: Job, change: JobTransition): Job {
       break;
   }
   const result = dropUndefined(next);
-  transitionOrigins.set(result, origin);
+  transitionPaths.set(result, path);
   return result;
 }
 
 /**
- * For each record {@link transitionJob} returned, the status its chain of transitions started
- * from (`transitionJob(transitionJob(created, uploaded), queued)` started from `created`). Only
- * these records may change the status in a store (see {@link checkJobWrite}); a spread copy is
- * a different object and carries no origin.
+ * For each record {@link transitionJob} returned, the statuses its chain of transitions passed
+ * through (`transitionJob(transitionJob(created, uploaded), queued)`: created, uploaded, queued).
+ * Only these records may change the status in a store (see {@link checkJobWrite}); a spread copy
+ * is a different object and has no path.
  */
-const transitionOrigins = new WeakMap<Job, JobStatus>();
+const transitionPaths = new WeakMap<Job, readonly JobStatus[]>();
 
 /**
  * The lifecycle check every {@link JobStore} adapter makes before it writes `next` over `stored`
  * (after its version check, so a stale writer still gets `PreconditionFailedError`). A write
  * that keeps the status (progress, webhook records, markers) passes; one that changes it must
- * be a record {@link transitionJob} produced from a record in the stored status.
+ * be a record {@link transitionJob} produced, on a chain of transitions that passed through the
+ * stored status (so every edge from the stored status to the new one is in the table).
  *
  * @throws {InvalidTransitionError} when the status changes any other way.
  * @example
@@ -176,8 +177,8 @@ const transitionOrigins = new WeakMap<Job, JobStatus>();
  * ```
  */
 export function checkJobWrite(stored: Job, next: Job): void {
-  const origin = transitionOrigins.get(next);
-  if (origin === undefined) {
+  const path = transitionPaths.get(next);
+  if (path === undefined) {
     if (next.status === stored.status) return;
     throw new InvalidTransitionError(
       stored.status,
@@ -185,11 +186,11 @@ export function checkJobWrite(stored: Job, next: Job): void {
       `job ${stored.id} cannot move from "${stored.status}" to "${next.status}" except through transitionJob`,
     );
   }
-  if (origin !== stored.status) {
+  if (!path.slice(0, -1).includes(stored.status)) {
     throw new InvalidTransitionError(
       stored.status,
       next.status,
-      `job ${stored.id} is "${stored.status}", but this change was made from "${origin}"`,
+      `job ${stored.id} is "${stored.status}", but this change went ${path.join(' -> ')}`,
     );
   }
 }

@@ -78,6 +78,13 @@ describe('checkJobWrite (the check every job store makes)', () => {
       error: { code: 'not_an_image', message: 'x' },
     });
     expect(() => checkJobWrite(created, failed)).not.toThrow();
+    // A chain continued after one of its records was stored passes through the stored status.
+    const queued = transitionJob(uploaded, { to: 'queued', at });
+    const storedQueued = structuredClone(queued);
+    expect(() => checkJobWrite(storedQueued, transitionJob(queued, { to: 'running', at }))).not.toThrow();
+    expect(() => checkJobWrite(storedQueued, transitionJob(uploaded, { to: 'canceled', at }))).toThrow(
+      InvalidTransitionError,
+    );
   });
 
   it('takes writes that keep the status', () => {
@@ -102,7 +109,7 @@ describe('checkJobWrite (the check every job store makes)', () => {
     const uploaded = transitionJob(created, { to: 'uploaded', at });
     const canceled = transitionJob(created, { to: 'canceled', at });
     expect(() => checkJobWrite(uploaded, canceled)).toThrow(
-      /is "uploaded", but this change was made from "created"/,
+      /is "uploaded", but this change went created -> canceled/,
     );
   });
 
