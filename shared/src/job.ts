@@ -29,6 +29,7 @@
 import { canonicalJson, randomBytes, sha256Hex } from './encoding.js';
 import { ConflictError, InvalidTransitionError, NotFoundError, PreconditionFailedError } from './errors.js';
 import { newJobId } from './ids.js';
+import { dropUndefined } from './objects.js';
 import {
   PHOTO_DEFAULTS,
   type FaceView,
@@ -463,11 +464,4 @@ export async function mutateJob(
       if (!(error instanceof PreconditionFailedError) || attempt >= maxAttempts) throw error;
     }
   }
-}
-
-/** Removes keys whose value is undefined, so records serialise and compare cleanly. */
-function dropUndefined<T extends object>(value: T): T {
-  const copy = { ...value } as Record<string, unknown>;
-  for (const key of Object.keys(copy)) if (copy[key] === undefined) delete copy[key];
-  return copy as T;
 }

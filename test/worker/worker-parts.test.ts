@@ -1,12 +1,13 @@
 /** Pure parts of the worker: batch choice, backoff, webhook bookkeeping, ECS task protection. */
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs, sleep } from '../../gpu-task/src/worker/backoff.js';
+import { backoffDelayMs } from '../../gpu-task/src/worker/backoff.js';
 import { takeBatch } from '../../gpu-task/src/worker/batching.js';
 import { createJsonLogger, silentLogger } from '../../gpu-task/src/worker/log.js';
 import { EcsTaskProtection } from '../../gpu-task/src/worker/task-protection.js';
 import {
   isFinalWebhookFailure,
   newJob,
+  sleep,
   subscribedWebhookEvent,
   transitionJob,
   webhookNotQueued,

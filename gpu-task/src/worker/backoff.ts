@@ -1,6 +1,6 @@
 /**
  * Exponential backoff with jitter, for webhook retries and for releasing messages that failed
- * for a transient reason.
+ * for a transient reason. (Waiting itself is `sleep` from shared/src/sleep.ts.)
  */
 
 export interface BackoffPolicy {
@@ -34,23 +34,4 @@ export function backoffDelayMs(
   const capped = Math.min(policy.maxMs, exponential);
   const jitter = Math.min(1, Math.max(0, policy.jitter));
   return Math.round(capped * (1 - jitter) + capped * jitter * random());
-}
-
-/**
- * Resolves after `ms`, or at once when `signal` aborts (resolving `false` then), so a shutdown
- * does not wait out a backoff.
- */
-export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
-  if (signal?.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

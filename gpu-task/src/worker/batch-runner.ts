@@ -19,6 +19,7 @@ import type { ImageRestoration } from '../engine/dr2e-engine.js';
 import type { Dr2ParamsRequest } from '../engine/sampler/dr2-params.js';
 import {
   batchKeyFor,
+  dropUndefined,
   type BlobStore,
   type Clock,
   type JobParams,
@@ -32,7 +33,7 @@ import type { Held, Leases } from './leases.js';
 import { errorFields, type Logger } from './log.js';
 import type { Outcomes } from './outcomes.js';
 import { startProgressWrite, type ActiveJob } from './ownership.js';
-import { stripUndefined, type RestoreEngine, type WorkerSettings } from './settings.js';
+import type { RestoreEngine, WorkerSettings } from './settings.js';
 
 export interface BatchRunnerOptions {
   engine: RestoreEngine;
@@ -212,7 +213,7 @@ export class BatchRunner {
 
 /** The engine's schedule request from a job's stored params. */
 export function engineSchedule(params: JobParams): Dr2ParamsRequest {
-  return stripUndefined({
+  return dropUndefined({
     preset: params.preset,
     fidelity: params.fidelity,
     n: params.n,

@@ -17,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { loadRuntimeConfig } from '../../../shared/runtime/config.js';
 import { createServices } from '../../../shared/runtime/services.js';
 import type { Device } from '../engine/model/providers.js';
+import { sleep } from '../../../shared/src/index.js';
 import { createWebhookDeliveryLoop } from '../../../shared/runtime/webhook-consumer.js';
 import { createJsonLogger, errorFields, type Logger, type LogLevel } from './log.js';
 import {
@@ -93,13 +94,9 @@ async function providerWorks(device: Device, mode: 'local' | 'aws', log: Logger)
   process.exitCode = PROVIDER_UNAVAILABLE_EXIT_CODE;
   if (mode === 'aws') {
     await markUnhealthy(`execution provider ${device} unavailable: ${check.reason}`);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, PROVIDER_FAILURE_HOLD_SECONDS * 1000);
-      process.once('SIGTERM', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    const sigterm = new AbortController();
+    process.once('SIGTERM', () => sigterm.abort());
+    await sleep(PROVIDER_FAILURE_HOLD_SECONDS * 1000, sigterm.signal);
   }
   return false;
 }

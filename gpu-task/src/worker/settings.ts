@@ -1,11 +1,12 @@
 /** What the worker runs on: its ports, its engine, and its settings with their defaults. */
 import type { Dr2eEngine } from '../engine/dr2e-engine.js';
-import type {
-  BlobStore,
-  JobQueue,
-  JobStore,
-  TenantDirectory,
-  UsageLedger,
+import {
+  dropUndefined,
+  type BlobStore,
+  type JobQueue,
+  type JobStore,
+  type TenantDirectory,
+  type UsageLedger,
 } from '../../../shared/src/index.js';
 import type { WebhookQueue } from '../../../shared/src/ports/webhook-queue.js';
 import type { BackoffPolicy } from './backoff.js';
@@ -77,7 +78,7 @@ export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
  * @example resolveWorkerSettings({ batchSize: 8 }).visibilityTimeoutSeconds // 120
  */
 export function resolveWorkerSettings(overrides: Partial<WorkerSettings> = {}): WorkerSettings {
-  const settings = { ...DEFAULT_WORKER_SETTINGS, ...stripUndefined(overrides) };
+  const settings = { ...DEFAULT_WORKER_SETTINGS, ...dropUndefined(overrides) };
   const { batchSize, facesPerRun, visibilityTimeoutSeconds, maxReceives } = settings;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be >= 1');
   if (!Number.isInteger(facesPerRun) || facesPerRun < 1) throw new RangeError('facesPerRun must be >= 1');
@@ -94,9 +95,4 @@ export function resolveWorkerSettings(overrides: Partial<WorkerSettings> = {}): 
  */
 export function staleAfterMs(settings: Pick<WorkerSettings, 'visibilityTimeoutSeconds'>): number {
   return (settings.visibilityTimeoutSeconds * 1000) / 2;
-}
-
-/** The object without its undefined values. */
-export function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
