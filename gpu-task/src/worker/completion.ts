@@ -9,8 +9,7 @@
  * (shared/src/webhook-delivery.ts), whose consumer makes the attempts and retries them for
  * about a day.
  */
-import type { Job, QueueWebhookOutcome, UsageLedger } from '../../../shared/src/index.js';
-import type { JobWebhooks } from '../../../shared/src/webhook-delivery.js';
+import type { Job, JobWebhooks, QueueWebhookOutcome, UsageLedger } from '../../../shared/src/index.js';
 import { webhookToQueue } from './delivery.js';
 import type { Held, Leases } from './leases.js';
 import { errorFields, type Logger } from './log.js';

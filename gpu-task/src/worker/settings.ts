@@ -7,8 +7,8 @@ import {
   type JobStore,
   type TenantDirectory,
   type UsageLedger,
+  type WebhookQueue,
 } from '../../../shared/src/index.js';
-import type { WebhookQueue } from '../../../shared/src/ports/webhook-queue.js';
 import type { BackoffPolicy } from './backoff.js';
 
 /** What the worker needs of the engine (tests wrap or fake it). */

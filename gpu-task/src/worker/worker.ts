@@ -25,13 +25,13 @@
  * messages are released (visibility 0). {@link Dr2eWorker.run} then resolves.
  */
 import {
+  JobWebhooks,
   sleep,
   systemClock,
   type Clock,
   type JobQueueMessage,
   type ReceivedMessage,
 } from '../../../shared/src/index.js';
-import { JobWebhooks } from '../../../shared/src/webhook-delivery.js';
 import { BatchRunner } from './batch-runner.js';
 import { takeBatch } from './batching.js';
 import { Claims } from './claims.js';
