@@ -29,33 +29,36 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Dr2eEngine } from '../gpu-task/src/engine/dr2e-engine.js';
-import { decodeImageToRgb, type RgbImage } from '../gpu-task/src/engine/image/index.js';
 import {
+  Dr2eEngine,
+  decodeImageToRgb,
+  type RgbImage,
   type CalibrationCell,
   type CalibrationTable,
   DEFAULT_CALIBRATION,
   QUALITY_LADDER,
   calibrationCell,
   estimateDegradation,
-} from '../gpu-task/src/engine/quality/index.js';
-import { fuseAtOutput, outputSide, restoreMixed } from '../gpu-task/src/eval/auto.js';
-import { listCleanFaces } from '../gpu-task/src/eval/clean-faces.js';
+  SeededRandom,
+  deriveSeed,
+} from '../gpu-task/src/engine/index.js';
 import {
+  fuseAtOutput,
+  outputSide,
+  restoreMixed,
+  listCleanFaces,
   DEGRADATION_SPLITS,
   type DegradationSplit,
   degradeFace,
   sampleDegradation,
-} from '../gpu-task/src/eval/degrade.js';
-import {
   cosineSimilarity,
   faceVector,
   loadEigenfaceBasis,
   projectFace,
-} from '../gpu-task/src/eval/eigenfaces.js';
-import { psnr, ssim } from '../gpu-task/src/eval/metrics.js';
-import { resizeRgb } from '../gpu-task/src/eval/planes.js';
-import { SeededRandom, deriveSeed } from '../gpu-task/src/engine/random/index.js';
+  psnr,
+  ssim,
+  resizeRgb,
+} from '../gpu-task/src/eval/index.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -17,11 +17,14 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Dr2eClient } from '../gpu-task/src/local/client.js';
-import { localConfig, startLocalStack, type LocalStack } from '../gpu-task/src/local/main.js';
-import { startWebhookReceiver } from '../gpu-task/src/local/webhook-receiver.js';
-import { createJsonLogger } from '../gpu-task/src/worker/log.js';
-import type { JobView, WebhookEvent } from '../shared/src/index.js';
+import {
+  Dr2eClient,
+  localConfig,
+  startLocalStack,
+  type LocalStack,
+  startWebhookReceiver,
+} from '../gpu-task/src/local/index.js';
+import { type JobView, type WebhookEvent, createJsonLogger } from '../shared/src/index.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 

@@ -21,7 +21,7 @@
 import { open, readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Dr2eEngine } from '../gpu-task/src/engine/dr2e-engine.js';
+import { Dr2eEngine } from '../gpu-task/src/engine/index.js';
 
 interface PoolRow {
   /** Row of the faces array. */

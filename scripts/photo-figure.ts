@@ -11,8 +11,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { Dr2eEngine } from '../gpu-task/src/engine/dr2e-engine.js';
-import { packageRoot } from '../gpu-task/src/engine/model/default-model.js';
+import { Dr2eEngine, packageRoot } from '../gpu-task/src/engine/index.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

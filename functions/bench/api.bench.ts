@@ -20,9 +20,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadRuntimeConfig } from '../../shared/runtime/config.js';
+import { loadRuntimeConfig } from '../../shared/runtime/index.js';
 import { startApiServer } from '../src/entry/node-server.js';
-import { silentLogger } from '../src/log.js';
+import { silentLogger } from '../../shared/src/index.js';
 
 const { values } = parseArgs({
   options: {

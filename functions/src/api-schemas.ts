@@ -4,13 +4,14 @@
  * document from them, so the documentation cannot drift from the code.
  */
 import { z } from 'zod';
-import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from '../../shared/src/job-pages.js';
 import {
+  MAX_PAGE_SIZE,
+  DEFAULT_PAGE_SIZE,
   JOB_STATUSES,
   JobViewSchema,
   WebhookDeliverySchema,
   WebhookStatusSchema,
-} from '../../shared/src/schemas.js';
+} from '../../shared/src/index.js';
 
 /** Every error answer: `{ error: { code, message, details? } }`. */
 export const ErrorResponseSchema = z.strictObject({

@@ -27,15 +27,20 @@
  * ```
  */
 import { Hono } from 'hono';
-import type { FilesystemBlobStore } from '../../shared/adapters/local/fs-blob-store.js';
-import { defaultTenantLimits, type RuntimeConfig } from '../../shared/runtime/config.js';
-import type { Services } from '../../shared/runtime/services.js';
-import { DEFAULT_TENANT_LIMITS, type TenantLimits } from '../../shared/src/tenant-limits.js';
+import type { FilesystemBlobStore } from '../../shared/adapters/local/index.js';
+import { defaultTenantLimits, type RuntimeConfig, type Services } from '../../shared/runtime/index.js';
+import {
+  DEFAULT_TENANT_LIMITS,
+  type TenantLimits,
+  silentLogger,
+  type Logger,
+  JobWebhooks,
+  type JobNotifier,
+} from '../../shared/src/index.js';
 import { bearerAuth, type AuthVariables } from './http/auth.js';
 import { rateLimit } from './http/rate-limit.js';
 import { JobAdmission } from './services/admission.js';
 import { jsonErrorHandler, jsonNotFound } from './http/errors.js';
-import { silentLogger, type Logger } from './log.js';
 import { playgroundRoutes, s3BucketOrigins } from './playground/routes.js';
 import { accountRoutes } from './routes/account.js';
 import { jobEventRoutes, type JobEventRoutesOptions } from './routes/job-events.js';
@@ -44,7 +49,6 @@ import { DEFAULT_MAX_CONCURRENT_UPLOADS, localBlobRoutes } from './routes/local-
 import { systemRoutes } from './routes/system.js';
 import { Dispatcher } from './services/dispatch.js';
 import { JobService } from './services/jobs.js';
-import { JobWebhooks, type JobNotifier } from '../../shared/src/webhook-delivery.js';
 import { CreatedJobExpiry, DEFAULT_CREATED_JOB_TTL_SECONDS } from './services/expiry.js';
 import { DEFAULT_IMAGE_GEOMETRY_LIMITS, UPLOAD_CONTENT_TYPES } from './services/uploads.js';
 

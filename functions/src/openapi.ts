@@ -10,7 +10,7 @@
  * ```
  */
 import { z } from 'zod';
-import { CreateJobRequestSchema, IdempotencyKeySchema } from '../../shared/src/schemas.js';
+import { CreateJobRequestSchema, IdempotencyKeySchema } from '../../shared/src/index.js';
 import {
   CreateJobResponseSchema,
   ErrorResponseSchema,

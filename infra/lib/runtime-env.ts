@@ -3,7 +3,7 @@
  * runtime's contract (`shared/runtime/config.ts`), so the stack can only set variables the code
  * reads, under the names the code reads them.
  */
-import { RUNTIME_VARIABLES, type RuntimeConfig } from '../../shared/runtime/config.js';
+import { RUNTIME_VARIABLES, type RuntimeConfig } from '../../shared/runtime/index.js';
 
 /** Variables outside the DR2E contract that the platform itself reads. */
 export const PLATFORM_VARIABLES = ['NODE_OPTIONS'] as const;

@@ -10,7 +10,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { WEBHOOK_QUEUE_MAX_RECEIVES } from '../../shared/runtime/config.js';
+import { WEBHOOK_QUEUE_MAX_RECEIVES } from '../../shared/runtime/index.js';
 import { acceptObjectPrefixWildcards, LAMBDA_ENTRIES, listBucket } from './api.js';
 import { BundledFunction } from './lambda-bundle.js';
 import { JobQueue } from './queue.js';

@@ -47,7 +47,7 @@ import type {
   WebhookStatus,
 } from './schemas.js';
 
-/** The logging the delivery code needs (functions/src/log.ts `Logger` fits). */
+/** The logging the delivery code needs (shared/src/log.ts `Logger` fits). */
 export interface DeliveryLogger {
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;

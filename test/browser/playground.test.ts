@@ -20,8 +20,8 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalStack, type LocalStack } from '../../gpu-task/src/local/main.js';
-import type { JobView } from '../../shared/src/schemas.js';
+import { startLocalStack, type LocalStack } from '../../gpu-task/src/local/index.js';
+import type { JobView } from '../../shared/src/index.js';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 const SCREENSHOTS = path.join(REPO_ROOT, 'test-results', 'playground');

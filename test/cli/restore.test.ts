@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sharedDir } from '../engine/fixture-paths.js';
-import { blackBilevelPng } from '../image/helpers.js';
+import { sharedDir } from '../engine/helpers/fixture-paths.js';
+import { blackBilevelPng } from '../engine/image/helpers.js';
 import { runCli } from './cli-io.js';
 
 const realDegradedDir = path.join(sharedDir, 'data', 'real-degraded', 'dr2-test');

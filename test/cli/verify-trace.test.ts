@@ -15,7 +15,7 @@ import {
   SHARED_ABSENT_MESSAGE,
   sharedFixturesDir,
   sharedFixturesPresent,
-} from '../engine/fixture-paths.js';
+} from '../engine/helpers/fixture-paths.js';
 import { runCli } from './cli-io.js';
 
 const kinds = ['schedule-', 'lowpass-', 'trace-'];

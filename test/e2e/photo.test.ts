@@ -9,11 +9,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Dr2eClient } from '../../gpu-task/src/local/client.js';
-import type { LocalStack } from '../../gpu-task/src/local/main.js';
-import type { WebhookReceiver } from '../../gpu-task/src/local/webhook-receiver.js';
+import type { Dr2eClient, LocalStack, WebhookReceiver } from '../../gpu-task/src/local/index.js';
 import type { FaceView, JobView } from '../../shared/src/index.js';
-import { sharedDir } from '../engine/fixture-paths.js';
+import { sharedDir } from '../engine/helpers/fixture-paths.js';
 import { isPng } from '../worker/helpers/images.js';
 import { API_KEY, connect, LogLines, startStack, submit, tempDataDir } from './helpers/stack.js';
 

@@ -6,11 +6,8 @@
  */
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Dr2eEngine } from '../../gpu-task/src/engine/dr2e-engine.js';
-import { InferenceError } from '../../gpu-task/src/engine/errors.js';
-import { Dr2eClient } from '../../gpu-task/src/local/client.js';
-import type { LocalStack } from '../../gpu-task/src/local/main.js';
-import type { WebhookReceiver } from '../../gpu-task/src/local/webhook-receiver.js';
+import { Dr2eEngine, InferenceError } from '../../gpu-task/src/engine/index.js';
+import { Dr2eClient, type LocalStack, type WebhookReceiver } from '../../gpu-task/src/local/index.js';
 import { batchKeyFor } from '../../shared/src/index.js';
 import { isPng, patternPng, TEXT_FILE, truncatedPng } from '../worker/helpers/images.js';
 import { gate, ScriptedEngine, TINY_MODEL, waitFor } from '../worker/helpers/worker-env.js';

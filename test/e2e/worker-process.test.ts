@@ -5,9 +5,8 @@
  * releases it at the deadline, and exits 0.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ApiServer } from '../../functions/src/entry/node-server.js';
-import type { Dr2eClient } from '../../gpu-task/src/local/client.js';
-import type { WebhookReceiver } from '../../gpu-task/src/local/webhook-receiver.js';
+import type { ApiServer } from '../../functions/src/index.js';
+import type { Dr2eClient, WebhookReceiver } from '../../gpu-task/src/local/index.js';
 import { patternPng } from '../worker/helpers/images.js';
 import { waitFor } from '../worker/helpers/worker-env.js';
 import {

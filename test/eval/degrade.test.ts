@@ -16,7 +16,7 @@ import {
 } from '../../gpu-task/src/eval/degrade.js';
 import { meanSquaredError } from '../../gpu-task/src/eval/metrics.js';
 import { type PlanarImage, resizeRgb, rgbToPlanar } from '../../gpu-task/src/eval/planes.js';
-import { SeededRandom, deriveSeed } from '../../gpu-task/src/engine/random/index.js';
+import { SeededRandom, deriveSeed } from '../../gpu-task/src/engine/index.js';
 import { patternImage } from './helpers.js';
 
 function constantPlanar(size: number, value: number): PlanarImage {

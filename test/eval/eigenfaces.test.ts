@@ -18,7 +18,7 @@ import {
   projectFace,
   saveEigenfaceBasis,
 } from '../../gpu-task/src/eval/eigenfaces.js';
-import { SeededRandom } from '../../gpu-task/src/engine/random/index.js';
+import { SeededRandom } from '../../gpu-task/src/engine/index.js';
 import { patternImage } from './helpers.js';
 
 let work: string;

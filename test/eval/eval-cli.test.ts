@@ -10,7 +10,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../cli/cli-io.js';
-import { repoRoot } from '../engine/fixture-paths.js';
+import { repoRoot } from '../engine/helpers/fixture-paths.js';
 import { cartoonFacePng } from './helpers.js';
 
 const tinyModel = path.join(repoRoot, 'gpu-task', 'models', 'tiny', 'pipeline.json');

@@ -1,7 +1,6 @@
 /** Synthetic images for the evaluation tests. */
 import sharp from 'sharp';
-import type { RgbImage } from '../../gpu-task/src/engine/image/index.js';
-import { SeededRandom } from '../../gpu-task/src/engine/random/index.js';
+import { type RgbImage, SeededRandom } from '../../gpu-task/src/engine/index.js';
 
 /** A constant RGB image. */
 export function solidImage(width: number, height: number, rgb: [number, number, number]): RgbImage {

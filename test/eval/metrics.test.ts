@@ -4,11 +4,10 @@
  * filtering, no shared helpers).
  */
 import { describe, expect, it } from 'vitest';
-import type { RgbImage } from '../../gpu-task/src/engine/image/index.js';
+import { type RgbImage, SeededRandom } from '../../gpu-task/src/engine/index.js';
 import { gmsd, psnr, ssim } from '../../gpu-task/src/eval/metrics.js';
 import { addNoise, gaussianBlur } from '../../gpu-task/src/eval/degrade.js';
 import { planarToRgb, rgbToPlanar } from '../../gpu-task/src/eval/planes.js';
-import { SeededRandom } from '../../gpu-task/src/engine/random/index.js';
 import { noiseImage, patternImage, solidImage } from './helpers.js';
 
 /** BT.601 studio luma, written out independently. */

@@ -1,7 +1,7 @@
 /** The operator CLI's entries work as they are: the printed key authenticates against the entry. */
 import { describe, expect, it } from 'vitest';
-import { parseTenantSecret } from '../../shared/adapters/aws/secrets-tenant-directory.js';
-import { StaticTenantDirectory } from '../../shared/src/tenants.js';
+import { parseTenantSecret } from '../../shared/adapters/aws/index.js';
+import { StaticTenantDirectory } from '../../shared/src/index.js';
 import { tenantsCli } from '../../functions/src/admin/tenants.js';
 
 async function run(...args: string[]): Promise<string> {

@@ -6,13 +6,16 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { NodeWebhookTargetChecker } from '../../shared/adapters/node/guarded-webhook-sender.js';
-import { blobKeys } from '../../shared/src/blob-keys.js';
-import { mutateJob, transitionJob } from '../../shared/src/job.js';
-import type { JobStore } from '../../shared/src/ports/job-store.js';
-import { verifyWebhook } from '../../shared/src/webhooks.js';
-import { createWebhookDeliveryLoop } from '../../shared/runtime/webhook-consumer.js';
-import { silentLogger } from '../../functions/src/log.js';
+import { NodeWebhookTargetChecker } from '../../shared/adapters/node/index.js';
+import {
+  blobKeys,
+  mutateJob,
+  transitionJob,
+  type JobStore,
+  verifyWebhook,
+  silentLogger,
+} from '../../shared/src/index.js';
+import { createWebhookDeliveryLoop } from '../../shared/runtime/index.js';
 import { json, KEY_A, KEY_B, localHarness, pngBytes, uploadFormData, type LocalHarness } from './helpers.js';
 
 let h: LocalHarness;

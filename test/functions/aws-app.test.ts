@@ -5,22 +5,24 @@
  *
  * What the stand-ins cannot show: s3rver ignores the POST policy (size range, Content-Type)
  * and conditional writes, so oversize/wrong-type refusals by storage and CAS races are covered
- * elsewhere (test/shared/aws-adapters.test.ts checks the policy conditions and conditional
+ * elsewhere (test/shared/adapters/aws-adapters.test.ts checks the policy conditions and conditional
  * headers; the local family enforces both in http-flow.test.ts and dispatch.test.ts).
  */
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { S3Event } from 'aws-lambda';
 import type { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashApiKey } from '../../shared/src/api-keys.js';
-import { blobKeys } from '../../shared/src/blob-keys.js';
-import { mutateJob, transitionJob } from '../../shared/src/job.js';
-import { generateWebhookSecret } from '../../shared/src/webhooks.js';
-import { loadRuntimeConfig } from '../../shared/runtime/config.js';
-import { createServices, type Services } from '../../shared/runtime/services.js';
+import {
+  hashApiKey,
+  blobKeys,
+  mutateJob,
+  transitionJob,
+  generateWebhookSecret,
+  silentLogger,
+} from '../../shared/src/index.js';
+import { loadRuntimeConfig, createServices, type Services } from '../../shared/runtime/index.js';
 import { appOptionsFromConfig, createApp, createDispatcher } from '../../functions/src/app.js';
 import { dispatchS3Event } from '../../functions/src/entry/lambda-s3-events.js';
-import { silentLogger } from '../../functions/src/log.js';
 import { startAwsStandIns, type AwsStandIns } from '../shared/helpers/aws-standins.js';
 import { json, pngBytes, uploadFormData } from './helpers.js';
 

@@ -8,23 +8,28 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { S3Event } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DiskJobStore } from '../../shared/adapters/local/disk-job-store.js';
-import { FilesystemBlobStore } from '../../shared/adapters/local/fs-blob-store.js';
-import { LocalQueue } from '../../shared/adapters/local/local-queue.js';
-import { blobKeys } from '../../shared/src/blob-keys.js';
-import { newJobId } from '../../shared/src/ids.js';
-import { batchKeyFor, mutateJob, newJob, transitionJob } from '../../shared/src/job.js';
-import type { JobQueue } from '../../shared/src/ports/job-queue.js';
-import { JobQueueMessageSchema, type Job, type JobQueueMessage } from '../../shared/src/schemas.js';
-import { systemClock } from '../../shared/src/clock.js';
+import { DiskJobStore, FilesystemBlobStore, LocalQueue } from '../../shared/adapters/local/index.js';
+import {
+  blobKeys,
+  newJobId,
+  batchKeyFor,
+  mutateJob,
+  newJob,
+  transitionJob,
+  type JobQueue,
+  JobQueueMessageSchema,
+  type Job,
+  type JobQueueMessage,
+  systemClock,
+  silentLogger,
+  type JobNotifier,
+} from '../../shared/src/index.js';
 import { decodeS3EventKey, dispatchS3Event } from '../../functions/src/entry/lambda-s3-events.js';
-import { silentLogger } from '../../functions/src/log.js';
 import {
   DispatchFailedError,
   Dispatcher,
   ENQUEUE_FAILED_CODE,
 } from '../../functions/src/services/dispatch.js';
-import type { JobNotifier } from '../../shared/src/webhook-delivery.js';
 import { pngBytes } from './helpers.js';
 
 const TENANT = 'acme';

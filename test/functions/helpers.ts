@@ -4,9 +4,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Hono } from 'hono';
 import sharp from 'sharp';
-import type { UploadForm } from '../../shared/src/ports/blob-store.js';
-import { loadRuntimeConfig, type RuntimeConfig } from '../../shared/runtime/config.js';
-import { createServices, type ServiceOverrides, type Services } from '../../shared/runtime/services.js';
+import type { UploadForm } from '../../shared/src/index.js';
+import {
+  loadRuntimeConfig,
+  type RuntimeConfig,
+  createServices,
+  type ServiceOverrides,
+  type Services,
+} from '../../shared/runtime/index.js';
 import { appOptionsFromConfig, createApp, type AppOptions } from '../../functions/src/app.js';
 
 export const KEY_A = 'dr2e_sk_test_tenant_a_key';

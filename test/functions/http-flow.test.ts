@@ -9,11 +9,9 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../shared/src/clock.js';
-import type { UploadForm } from '../../shared/src/ports/blob-store.js';
-import { loadRuntimeConfig } from '../../shared/runtime/config.js';
+import { ManualClock, type UploadForm, silentLogger } from '../../shared/src/index.js';
+import { loadRuntimeConfig } from '../../shared/runtime/index.js';
 import { startApiServer, type ApiServer } from '../../functions/src/entry/node-server.js';
-import { silentLogger } from '../../functions/src/log.js';
 import { json, pngBytes, uploadFormData } from './helpers.js';
 
 const MAX_BYTES = 64 * 1024;

@@ -6,9 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EventStreamParser, type ParsedEvent } from '../../functions/src/playground/client/sse.js';
-import { blobKeys } from '../../shared/src/blob-keys.js';
-import { mutateJob, recordProgress, transitionJob } from '../../shared/src/job.js';
-import type { Job } from '../../shared/src/schemas.js';
+import { blobKeys, mutateJob, recordProgress, transitionJob, type Job } from '../../shared/src/index.js';
 import { json, KEY_A, KEY_B, localHarness, type LocalHarness } from './helpers.js';
 
 let h: LocalHarness;

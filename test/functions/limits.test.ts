@@ -9,11 +9,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../shared/src/clock.js';
-import { newJobId } from '../../shared/src/ids.js';
-import { loadRuntimeConfig } from '../../shared/runtime/config.js';
+import { ManualClock, newJobId, silentLogger } from '../../shared/src/index.js';
+import { loadRuntimeConfig } from '../../shared/runtime/index.js';
 import { startApiServer, type ApiServer } from '../../functions/src/entry/node-server.js';
-import { silentLogger } from '../../functions/src/log.js';
 import { buildOpenApiDocument } from '../../functions/src/openapi.js';
 import { KEY_A, KEY_B } from './helpers.js';
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { UploadForm } from '../../shared/src/ports/blob-store.js';
+import type { UploadForm } from '../../shared/src/index.js';
 import { json, KEY_A, localHarness, pngBytes, type LocalHarness } from './helpers.js';
 
 const BOUNDARY = 'dr2e-test-boundary-4f1c';

@@ -1,6 +1,6 @@
 /** Structured logs: JSON lines, and every line about a job carries its id. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createJsonLogger } from '../../functions/src/log.js';
+import { createJsonLogger } from '../../shared/src/index.js';
 import { json, localHarness, pngBytes, uploadFormData, type LocalHarness } from './helpers.js';
 
 let h: LocalHarness | undefined;

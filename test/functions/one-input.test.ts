@@ -8,8 +8,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../shared/src/clock.js';
-import type { UploadForm } from '../../shared/src/ports/blob-store.js';
+import { ManualClock, type UploadForm } from '../../shared/src/index.js';
 import { createExpiry, createDispatcher } from '../../functions/src/app.js';
 import { readImageSize } from '../../functions/src/services/image-size.js';
 import { createJobWebhooks } from '../../functions/src/app.js';
@@ -190,9 +189,9 @@ describe('jobs left created expire', () => {
     const fresh = await createJob();
     const expiry = createExpiry(h.services, {
       createdJobTtlSeconds: 3600,
-      logger: (await import('../../functions/src/log.js')).silentLogger,
+      logger: (await import('../../shared/src/index.js')).silentLogger,
       notifier: createJobWebhooks(h.services, {
-        logger: (await import('../../functions/src/log.js')).silentLogger,
+        logger: (await import('../../shared/src/index.js')).silentLogger,
       }),
     });
     // Act

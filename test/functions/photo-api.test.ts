@@ -5,9 +5,7 @@
  * The worker's side is simulated here (as a worker writes it); test/e2e runs the real one.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { blobKeys } from '../../shared/src/blob-keys.js';
-import { mutateJob, transitionJob } from '../../shared/src/job.js';
-import type { JobOutput, JobUsage } from '../../shared/src/schemas.js';
+import { blobKeys, mutateJob, transitionJob, type JobOutput, type JobUsage } from '../../shared/src/index.js';
 import { json, KEY_A, localHarness, pngBytes, type LocalHarness } from './helpers.js';
 
 let h: LocalHarness;

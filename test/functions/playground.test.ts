@@ -22,7 +22,7 @@ import {
 } from '../../functions/src/playground/client/options.js';
 import { PLAYGROUND_SCRIPT } from '../../functions/src/playground/assets.generated.js';
 import { PLAYGROUND_SCRIPT_PATH, PLAYGROUND_STYLES_PATH } from '../../functions/src/playground/routes.js';
-import { loadRuntimeConfig } from '../../shared/runtime/config.js';
+import { loadRuntimeConfig } from '../../shared/runtime/index.js';
 import { json, KEY_A, localHarness, type LocalHarness } from './helpers.js';
 
 let h: LocalHarness;

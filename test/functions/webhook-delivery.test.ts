@@ -9,25 +9,25 @@ import type { AddressInfo } from 'node:net';
 import type { SQSEvent } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deliverWebhookRecords } from '../../functions/src/entry/lambda-webhooks.js';
-import { silentLogger } from '../../functions/src/log.js';
-import { blobKeys } from '../../shared/src/blob-keys.js';
-import { ManualClock } from '../../shared/src/clock.js';
-import { mutateJob, transitionJob } from '../../shared/src/job.js';
-import type {
-  WebhookDeliveryResult,
-  WebhookSendRequest,
-  WebhookSender,
-} from '../../shared/src/ports/webhook-sender.js';
-import { WebhookEventSchema, type WebhookDeliveryMessage } from '../../shared/src/schemas.js';
 import {
+  silentLogger,
+  blobKeys,
+  ManualClock,
+  mutateJob,
+  transitionJob,
+  type WebhookDeliveryResult,
+  type WebhookSendRequest,
+  type WebhookSender,
+  WebhookEventSchema,
+  type WebhookDeliveryMessage,
   DEFAULT_WEBHOOK_SCHEDULE,
   JobWebhooks,
   maxWebhookAttempts,
   WebhookDeliverer,
   webhookRetryDelayMs,
-} from '../../shared/src/webhook-delivery.js';
-import { WebhookDeliveryLoop } from '../../shared/src/webhook-delivery-loop.js';
-import { createWebhookDeliveryLoop } from '../../shared/runtime/webhook-consumer.js';
+  WebhookDeliveryLoop,
+} from '../../shared/src/index.js';
+import { createWebhookDeliveryLoop } from '../../shared/runtime/index.js';
 import { json, localHarness, pngBytes, type LocalHarness } from './helpers.js';
 
 const HOUR = 3_600_000;

@@ -5,7 +5,7 @@
  */
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUNTIME_VARIABLES } from '../../shared/runtime/config.js';
+import { RUNTIME_VARIABLES } from '../../shared/runtime/index.js';
 import { EMPTY_TENANTS_SECRET } from '../../infra/lib/api.js';
 import { PLATFORM_VARIABLES } from '../../infra/lib/runtime-env.js';
 import { HEALTH_CHECK_COMMAND } from '../../infra/lib/workers.js';

@@ -10,10 +10,9 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Dr2eEngine } from '../../gpu-task/src/engine/dr2e-engine.js';
-import { defaultModelManifest } from '../../gpu-task/src/engine/model/default-model.js';
+import { Dr2eEngine, defaultModelManifest } from '../../gpu-task/src/engine/index.js';
 import { runCli } from '../cli/cli-io.js';
-import { repoRoot, sharedDir } from '../engine/fixture-paths.js';
+import { repoRoot, sharedDir } from '../engine/helpers/fixture-paths.js';
 
 const defaultDir = path.join(repoRoot, 'gpu-task', 'models', 'default');
 const utkfaceArchive = path.join(sharedDir, 'data', 'utkface', 'utkface-200.tar');

@@ -16,7 +16,7 @@ import {
   DenoiserManifestSchema,
   EnhancerManifestSchema,
   PipelineManifestSchema,
-} from '../../gpu-task/src/engine/model/manifest.js';
+} from '../../gpu-task/src/engine/index.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const tinyDir = path.join(repoRoot, 'gpu-task', 'models', 'tiny');

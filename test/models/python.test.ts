@@ -15,8 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OnnxDenoiser } from '../../gpu-task/src/engine/model/onnx-denoiser.js';
-import { OnnxEnhancer } from '../../gpu-task/src/engine/model/onnx-enhancer.js';
+import { OnnxDenoiser, OnnxEnhancer } from '../../gpu-task/src/engine/index.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const python = '/usr/bin/python3';

@@ -3,7 +3,7 @@
  * known sizes, positions and rotations, so every true landmark is known. Needs ../shared.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { framingTemplate, fourPointTemplate } from '../../gpu-task/src/engine/framing/index.js';
+import { framingTemplate, fourPointTemplate } from '../../gpu-task/src/engine/index.js';
 import {
   alignmentFor,
   applySimilarity,

@@ -4,8 +4,12 @@
  * and its weighted NMS.
  */
 import { describe, expect, it } from 'vitest';
-import { FFHQ_FRAMING, FFHQ_TEMPLATE, framingTemplate } from '../../gpu-task/src/engine/framing/index.js';
-import type { RgbImage } from '../../gpu-task/src/engine/image/index.js';
+import {
+  FFHQ_FRAMING,
+  FFHQ_TEMPLATE,
+  framingTemplate,
+  type RgbImage,
+} from '../../gpu-task/src/engine/index.js';
 import {
   applySimilarity,
   capUpscale,

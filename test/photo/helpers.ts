@@ -6,10 +6,14 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { FFHQ_FRAMING, framingTemplate } from '../../gpu-task/src/engine/framing/index.js';
-import type { FaceFraming } from '../../gpu-task/src/engine/framing/index.js';
-import { decodeImageToRgb, type RgbImage } from '../../gpu-task/src/engine/image/index.js';
-import { listCleanFaces } from '../../gpu-task/src/eval/clean-faces.js';
+import {
+  FFHQ_FRAMING,
+  framingTemplate,
+  type FaceFraming,
+  decodeImageToRgb,
+  type RgbImage,
+} from '../../gpu-task/src/engine/index.js';
+import { listCleanFaces } from '../../gpu-task/src/eval/index.js';
 import {
   applySimilarity,
   composeSimilarity,
@@ -17,7 +21,7 @@ import {
   pasteFrame,
   type Similarity,
 } from '../../gpu-task/src/photo/index.js';
-import { sharedDir } from '../engine/fixture-paths.js';
+import { sharedDir } from '../engine/helpers/fixture-paths.js';
 
 export const hqDir = path.join(sharedDir, 'data', 'hq');
 export const utkTar = path.join(sharedDir, 'data', 'utkface', 'utkface-200.tar');

@@ -7,15 +7,19 @@
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Dr2eEngine, type ImageRestoration } from '../../gpu-task/src/engine/dr2e-engine.js';
-import { FFHQ_FRAMING, framingTemplate } from '../../gpu-task/src/engine/framing/index.js';
+import {
+  Dr2eEngine,
+  type ImageRestoration,
+  FFHQ_FRAMING,
+  framingTemplate,
+} from '../../gpu-task/src/engine/index.js';
 import {
   FaceDetector,
   finishPhoto,
   lanczosBackground,
   preparePhoto,
 } from '../../gpu-task/src/photo/index.js';
-import { repoRoot } from '../engine/fixture-paths.js';
+import { repoRoot } from '../engine/helpers/fixture-paths.js';
 import {
   type AlignedFace,
   background,

@@ -12,7 +12,6 @@ import {
 import { errorCode } from '../../gpu-task/src/worker/outcomes.js';
 import { ownershipOf, writeOwned, type ActiveJob } from '../../gpu-task/src/worker/ownership.js';
 import { resolveWorkerSettings, staleAfterMs } from '../../gpu-task/src/worker/settings.js';
-import { silentLogger } from '../../gpu-task/src/worker/log.js';
 import {
   checkJobWrite,
   PreconditionFailedError,
@@ -22,6 +21,7 @@ import {
   type JobStatus,
   type JobStore,
   type JobTransition,
+  silentLogger,
 } from '../../shared/src/index.js';
 import { sampleJob } from '../shared/helpers/jobs.js';
 

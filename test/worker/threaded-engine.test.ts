@@ -1,6 +1,6 @@
 /** The engine in a worker thread: same results as in-process, steps, per-image errors, abort. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Dr2eEngine } from '../../gpu-task/src/engine/dr2e-engine.js';
+import { Dr2eEngine } from '../../gpu-task/src/engine/index.js';
 import { RemoteEngineError, ThreadedEngine } from '../../gpu-task/src/worker/threaded-engine.js';
 import { patternPng, TEXT_FILE } from './helpers/images.js';
 import { TINY_MODEL } from './helpers/worker-env.js';

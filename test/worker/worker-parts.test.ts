@@ -2,7 +2,6 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelayMs } from '../../gpu-task/src/worker/backoff.js';
 import { takeBatch } from '../../gpu-task/src/worker/batching.js';
-import { createJsonLogger, silentLogger } from '../../gpu-task/src/worker/log.js';
 import { EcsTaskProtection } from '../../gpu-task/src/worker/task-protection.js';
 import {
   isFinalWebhookFailure,
@@ -12,6 +11,8 @@ import {
   transitionJob,
   webhookNotQueued,
   type Job,
+  createJsonLogger,
+  silentLogger,
 } from '../../shared/src/index.js';
 
 describe('takeBatch', () => {

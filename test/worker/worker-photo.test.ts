@@ -13,7 +13,7 @@ import type {
   ImageRestoration,
   PhotoWarning,
   RestoreImagesOptions,
-} from '../../gpu-task/src/engine/dr2e-engine.js';
+} from '../../gpu-task/src/engine/index.js';
 import type { RestoreEngine } from '../../gpu-task/src/worker/worker.js';
 import { blobKeys, WebhookEventSchema, type Job } from '../../shared/src/index.js';
 import { patternPng } from './helpers/images.js';

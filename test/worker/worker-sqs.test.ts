@@ -9,7 +9,7 @@
  * max-receive paths are tested on the local queue (worker.test.ts), whose counting matches SQS.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Dr2eEngine } from '../../gpu-task/src/engine/dr2e-engine.js';
+import { Dr2eEngine } from '../../gpu-task/src/engine/index.js';
 import { SqsQueue } from '../../shared/adapters/aws/index.js';
 import { JobQueueMessageSchema, type Job } from '../../shared/src/index.js';
 import { startAwsStandIns, type AwsStandIns } from '../shared/helpers/aws-standins.js';

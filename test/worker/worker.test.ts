@@ -5,8 +5,7 @@
  */
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Dr2eEngine } from '../../gpu-task/src/engine/dr2e-engine.js';
-import { InferenceError } from '../../gpu-task/src/engine/errors.js';
+import { Dr2eEngine, InferenceError } from '../../gpu-task/src/engine/index.js';
 import {
   batchKeyFor,
   mutateJob,

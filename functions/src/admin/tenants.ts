@@ -20,11 +20,15 @@ import {
   parseTenantSecret,
   TenantSecretEntrySchema,
   type TenantSecretEntry,
-} from '../../../shared/adapters/aws/secrets-tenant-directory.js';
-import { generateApiKey, hashApiKey } from '../../../shared/src/api-keys.js';
-import { randomBytes, toHex } from '../../../shared/src/encoding.js';
-import { parseWith } from '../../../shared/src/schemas.js';
-import { generateWebhookSecret } from '../../../shared/src/webhooks.js';
+} from '../../../shared/adapters/aws/index.js';
+import {
+  generateApiKey,
+  hashApiKey,
+  randomBytes,
+  toHex,
+  parseWith,
+  generateWebhookSecret,
+} from '../../../shared/src/index.js';
 
 /** A tenant id from a display name: lower-case words joined by `-`, plus a short random tail. */
 export function tenantIdFromName(name: string): string {

@@ -5,10 +5,9 @@
  */
 import type { Hono } from 'hono';
 import { handle } from 'hono/aws-lambda';
-import { loadRuntimeConfig } from '../../../shared/runtime/config.js';
-import { createServices } from '../../../shared/runtime/services.js';
+import { loadRuntimeConfig, createServices } from '../../../shared/runtime/index.js';
 import { appOptionsFromConfig, createApp } from '../app.js';
-import { createJsonLogger } from '../log.js';
+import { createJsonLogger } from '../../../shared/src/index.js';
 
 let appPromise: Promise<Hono> | undefined;
 

@@ -9,10 +9,9 @@
  * it again; dispatch is idempotent, so records that already succeeded change nothing.
  */
 import type { S3Event } from 'aws-lambda';
-import { loadRuntimeConfig } from '../../../shared/runtime/config.js';
-import { createServices } from '../../../shared/runtime/services.js';
+import { loadRuntimeConfig, createServices } from '../../../shared/runtime/index.js';
 import { appOptionsFromConfig, createDispatcher } from '../app.js';
-import { createJsonLogger, errorFields, type Logger } from '../log.js';
+import { createJsonLogger, errorFields, type Logger } from '../../../shared/src/index.js';
 import { parseInputKey, type Dispatcher, type DispatchOutcome } from '../services/dispatch.js';
 
 /** `record.s3.object.key` as stored: S3 event keys are URL-encoded with `+` for spaces. */

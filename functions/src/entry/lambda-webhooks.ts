@@ -7,12 +7,14 @@
  * after the queue's max receives (the event source mapping has `ReportBatchItemFailures`).
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { loadRuntimeConfig } from '../../../shared/runtime/config.js';
-import { createServices } from '../../../shared/runtime/services.js';
-import { createWebhookDeliverer } from '../../../shared/runtime/webhook-consumer.js';
-import { WebhookDeliveryMessageSchema } from '../../../shared/src/schemas.js';
-import type { WebhookDeliverer } from '../../../shared/src/webhook-delivery.js';
-import { createJsonLogger, errorFields, type Logger } from '../log.js';
+import { loadRuntimeConfig, createServices, createWebhookDeliverer } from '../../../shared/runtime/index.js';
+import {
+  WebhookDeliveryMessageSchema,
+  type WebhookDeliverer,
+  createJsonLogger,
+  errorFields,
+  type Logger,
+} from '../../../shared/src/index.js';
 
 /**
  * Handles every record of an event concurrently (exported for tests; the handler binds services).

@@ -12,15 +12,16 @@ import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
-import { loadRuntimeConfig, type RuntimeConfig } from '../../../shared/runtime/config.js';
 import {
+  loadRuntimeConfig,
+  type RuntimeConfig,
   createServices,
   localPublicUrl,
   type ServiceOverrides,
   type Services,
-} from '../../../shared/runtime/services.js';
+} from '../../../shared/runtime/index.js';
 import { appOptionsFromConfig, createApp, type AppOptions } from '../app.js';
-import { createJsonLogger, errorFields, type Logger } from '../log.js';
+import { createJsonLogger, errorFields, type Logger } from '../../../shared/src/index.js';
 
 export interface StartApiServerOptions {
   config: RuntimeConfig;

@@ -4,8 +4,7 @@
  * the tenant is put on the context for the routes.
  */
 import type { MiddlewareHandler } from 'hono';
-import { UnauthorizedError } from '../../../shared/src/errors.js';
-import type { Tenant, TenantDirectory } from '../../../shared/src/ports/tenant-directory.js';
+import { UnauthorizedError, type Tenant, type TenantDirectory } from '../../../shared/src/index.js';
 
 /** Hono context variables set by {@link bearerAuth}. */
 export interface AuthVariables {

@@ -3,7 +3,7 @@
  * is refused at once, and the stream is counted while it is read (chunked bodies have no
  * length), so an oversized body never ends up in memory whole. Web-standard streams only.
  */
-import { PayloadTooLargeError, ValidationError } from '../../../shared/src/errors.js';
+import { PayloadTooLargeError, ValidationError } from '../../../shared/src/index.js';
 import { InvalidJsonError, WrongContentTypeError } from './errors.js';
 
 /**

@@ -6,8 +6,13 @@
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { DomainError, toErrorResponse, type ErrorResponseBody } from '../../../shared/src/errors.js';
-import { errorFields, type Logger } from '../log.js';
+import {
+  DomainError,
+  toErrorResponse,
+  type ErrorResponseBody,
+  errorFields,
+  type Logger,
+} from '../../../shared/src/index.js';
 
 /** A request body that is not valid JSON. */
 export class InvalidJsonError extends DomainError {

@@ -13,7 +13,7 @@
  * }
  * ```
  */
-import { PayloadTooLargeError, ValidationError } from '../../../shared/src/errors.js';
+import { PayloadTooLargeError, ValidationError } from '../../../shared/src/index.js';
 
 /** One part's headers, as the reader saw them. */
 export interface MultipartPart {

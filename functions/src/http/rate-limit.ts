@@ -13,10 +13,16 @@
  * the limits must not take the API down with it.
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import type { Clock } from '../../../shared/src/clock.js';
-import type { LimitStore, RateDecision, RatePolicy } from '../../../shared/src/ports/limit-store.js';
-import { resolveTenantLimits, type TenantLimits } from '../../../shared/src/tenant-limits.js';
-import { errorFields, type Logger } from '../log.js';
+import {
+  type Clock,
+  type LimitStore,
+  type RateDecision,
+  type RatePolicy,
+  resolveTenantLimits,
+  type TenantLimits,
+  errorFields,
+  type Logger,
+} from '../../../shared/src/index.js';
 import type { AuthVariables } from './auth.js';
 import { ApiError } from './errors.js';
 

@@ -1,9 +1,6 @@
 /** `/v1/usage` and `/v1/tenant`: what the tenant used, and who the key belongs to. */
 import { Hono } from 'hono';
-import type { Clock } from '../../../shared/src/clock.js';
-import { ValidationError } from '../../../shared/src/errors.js';
-import type { UsageLedger } from '../../../shared/src/ports/usage-ledger.js';
-import { parseWith } from '../../../shared/src/schemas.js';
+import { type Clock, ValidationError, type UsageLedger, parseWith } from '../../../shared/src/index.js';
 import { UsageQuerySchema } from '../api-schemas.js';
 import type { AuthVariables } from '../http/auth.js';
 

@@ -19,11 +19,14 @@
  * The playground polls `GET /v1/jobs/{id}` there instead.
  */
 import { Hono } from 'hono';
-import { isTerminalStatus, webhookEventTypeFor } from '../../../shared/src/job.js';
-import type { BlobStore } from '../../../shared/src/ports/blob-store.js';
-import type { JobStore } from '../../../shared/src/ports/job-store.js';
-import type { Job } from '../../../shared/src/schemas.js';
-import { sleep } from '../../../shared/src/index.js';
+import {
+  sleep,
+  isTerminalStatus,
+  webhookEventTypeFor,
+  type BlobStore,
+  type JobStore,
+  type Job,
+} from '../../../shared/src/index.js';
 import type { AuthVariables } from '../http/auth.js';
 import { formatServerSentComment, formatServerSentEvent, type ServerSentEvent } from '../http/sse.js';
 import { getTenantJob, isDeletedJob, jobResponse } from '../services/job-views.js';

@@ -3,8 +3,12 @@
  * validation with the shared zod schemas, then the {@link JobService}.
  */
 import { Hono } from 'hono';
-import type { BlobStore } from '../../../shared/src/ports/blob-store.js';
-import { CreateJobRequestSchema, IdempotencyKeySchema, parseWith } from '../../../shared/src/schemas.js';
+import {
+  type BlobStore,
+  CreateJobRequestSchema,
+  IdempotencyKeySchema,
+  parseWith,
+} from '../../../shared/src/index.js';
 import { ListJobsQuerySchema } from '../api-schemas.js';
 import type { AuthVariables } from '../http/auth.js';
 import { readJsonBody } from '../http/body.js';

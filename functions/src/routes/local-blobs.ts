@@ -17,13 +17,18 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Hono } from 'hono';
-import type { FilesystemBlobStore } from '../../../shared/adapters/local/fs-blob-store.js';
-import { toHex, randomBytes } from '../../../shared/src/encoding.js';
-import { NotFoundError, PayloadTooLargeError, ValidationError } from '../../../shared/src/errors.js';
-import type { BlobStore } from '../../../shared/src/ports/blob-store.js';
+import type { FilesystemBlobStore } from '../../../shared/adapters/local/index.js';
+import {
+  toHex,
+  randomBytes,
+  NotFoundError,
+  PayloadTooLargeError,
+  ValidationError,
+  type BlobStore,
+  type Logger,
+} from '../../../shared/src/index.js';
 import { boundaryOf, MultipartStream } from '../http/multipart-stream.js';
 import { ApiError, WrongContentTypeError } from '../http/errors.js';
-import type { Logger } from '../log.js';
 import { parseInputKey, type Dispatcher } from '../services/dispatch.js';
 import { UPLOAD_ERROR_CODES } from '../services/uploads.js';
 

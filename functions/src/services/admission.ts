@@ -5,11 +5,14 @@
  * one image). Refusals are `429` with `Retry-After`, so clients back off the same way as for
  * rate limits.
  */
-import type { Clock } from '../../../shared/src/clock.js';
-import type { LimitStore } from '../../../shared/src/ports/limit-store.js';
-import type { Tenant } from '../../../shared/src/ports/tenant-directory.js';
-import type { UsageLedger } from '../../../shared/src/ports/usage-ledger.js';
-import { resolveTenantLimits, type TenantLimits } from '../../../shared/src/tenant-limits.js';
+import {
+  type Clock,
+  type LimitStore,
+  type Tenant,
+  type UsageLedger,
+  resolveTenantLimits,
+  type TenantLimits,
+} from '../../../shared/src/index.js';
 import { ApiError } from '../http/errors.js';
 
 export interface JobAdmissionOptions {

@@ -39,20 +39,31 @@
  * Rejected uploads notify the tenant through the {@link JobNotifier} (webhook `job.failed`),
  * because the dispatcher made the job terminal (shared/src/webhook-delivery.ts queues it).
  */
-import type { Clock } from '../../../shared/src/clock.js';
-import { blobKeys, newBlobToken, parseUploadKey } from '../../../shared/src/blob-keys.js';
-import { transitionJob, batchKeyFor, mutateJob, isTerminalStatus } from '../../../shared/src/job.js';
-import type { BlobStore } from '../../../shared/src/ports/blob-store.js';
-import type { JobQueue } from '../../../shared/src/ports/job-queue.js';
-import type { JobStore } from '../../../shared/src/ports/job-store.js';
-import type { Job, JobError } from '../../../shared/src/schemas.js';
-import { DomainError } from '../../../shared/src/errors.js';
-import { sleep } from '../../../shared/src/index.js';
-import { errorFields, silentLogger, type Logger } from '../log.js';
+import {
+  sleep,
+  type Clock,
+  blobKeys,
+  newBlobToken,
+  parseUploadKey,
+  transitionJob,
+  batchKeyFor,
+  mutateJob,
+  isTerminalStatus,
+  type BlobStore,
+  type JobQueue,
+  type JobStore,
+  type Job,
+  type JobError,
+  DomainError,
+  errorFields,
+  silentLogger,
+  type Logger,
+  noopNotifier,
+  type JobNotifier,
+} from '../../../shared/src/index.js';
 import { isDeletedJob } from './job-views.js';
 import type { CreatedJobExpiry } from './expiry.js';
 import { readImageSize } from './image-size.js';
-import { noopNotifier, type JobNotifier } from '../../../shared/src/webhook-delivery.js';
 import {
   checkImageGeometry,
   checkUploadSize,

@@ -9,13 +9,18 @@
  * {@link CreatedJobExpiry.sweepTenant}; in AWS the bucket's lifecycle rule removes stray
  * objects and reads expire the records).
  */
-import type { Clock } from '../../../shared/src/clock.js';
-import { mutateJob, transitionJob } from '../../../shared/src/job.js';
-import type { BlobStore } from '../../../shared/src/ports/blob-store.js';
-import type { JobStore } from '../../../shared/src/ports/job-store.js';
-import type { Job } from '../../../shared/src/schemas.js';
-import { errorFields, silentLogger, type Logger } from '../log.js';
-import type { JobNotifier } from '../../../shared/src/webhook-delivery.js';
+import {
+  type Clock,
+  mutateJob,
+  transitionJob,
+  type BlobStore,
+  type JobStore,
+  type Job,
+  errorFields,
+  silentLogger,
+  type Logger,
+  type JobNotifier,
+} from '../../../shared/src/index.js';
 
 /** Error code of a job that waited for its upload longer than the configured time. */
 export const UPLOAD_EXPIRED_CODE = 'upload_expired';

@@ -2,12 +2,18 @@
  * Jobs as tenants see them: the public view with signed, expiring download links for the
  * outputs, and the webhook delivery attempts. Deleted jobs (see `markDeleted`) are invisible.
  */
-import { NotFoundError } from '../../../shared/src/errors.js';
-import { toJobView, type JobViewLinks } from '../../../shared/src/job.js';
-import { signJobLinks } from '../../../shared/src/job-links.js';
-import type { BlobStore } from '../../../shared/src/ports/blob-store.js';
-import type { JobStore } from '../../../shared/src/ports/job-store.js';
-import type { Job, JobView, WebhookDelivery, WebhookStatus } from '../../../shared/src/schemas.js';
+import {
+  NotFoundError,
+  toJobView,
+  type JobViewLinks,
+  signJobLinks,
+  type BlobStore,
+  type JobStore,
+  type Job,
+  type JobView,
+  type WebhookDelivery,
+  type WebhookStatus,
+} from '../../../shared/src/index.js';
 
 /** Error code that marks a job record whose data was deleted on request. */
 export const DELETED_JOB_CODE = 'deleted';

@@ -3,36 +3,38 @@
  * the webhook SSRF check), read, list, start, cancel, delete. Routes translate results and
  * thrown domain errors into responses.
  */
-import type { Clock } from '../../../shared/src/clock.js';
-import { newJobId } from '../../../shared/src/ids.js';
-import { blobKeys, newBlobToken } from '../../../shared/src/blob-keys.js';
-import { encodeJobCursor } from '../../../shared/src/job-pages.js';
-import { faceCropKeys } from '../../../shared/src/job-links.js';
 import {
+  type Clock,
+  newJobId,
+  blobKeys,
+  newBlobToken,
+  encodeJobCursor,
+  faceCropKeys,
   fingerprintCreateJobRequest,
   isTerminalStatus,
   mutateJob,
   newJob,
   resolveJobParams,
   transitionJob,
-} from '../../../shared/src/job.js';
-import type { BlobStore, UploadForm } from '../../../shared/src/ports/blob-store.js';
-import type { JobStore } from '../../../shared/src/ports/job-store.js';
-import {
+  type BlobStore,
+  type UploadForm,
+  type JobStore,
   OUTPUT_FORMATS,
   type CreateJobRequest,
   type Job,
   type JobStatus,
-} from '../../../shared/src/schemas.js';
-import type { WebhookTargetChecker } from '../../../shared/src/webhook-target.js';
+  type WebhookTargetChecker,
+  silentLogger,
+  type Logger,
+  type Tenant,
+  type JobNotifier,
+  type JobWebhooks,
+} from '../../../shared/src/index.js';
 import { ApiError } from '../http/errors.js';
-import { silentLogger, type Logger } from '../log.js';
-import type { Tenant } from '../../../shared/src/ports/tenant-directory.js';
 import type { JobAdmission } from './admission.js';
 import type { Dispatcher } from './dispatch.js';
 import type { CreatedJobExpiry } from './expiry.js';
 import { DELETED_JOB_CODE, getTenantJob, isDeletedJob } from './job-views.js';
-import type { JobNotifier, JobWebhooks } from '../../../shared/src/webhook-delivery.js';
 
 export interface JobServiceOptions {
   blobs: BlobStore;

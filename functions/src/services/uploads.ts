@@ -3,12 +3,11 @@
  * an image format the engine decodes (JPEG, PNG, WebP, AVIF, HEIC/HEIF, TIFF) judged by its
  * magic bytes, never by its name or declared type.
  *
- * The sniffer is the engine's own (`gpu-task/src/engine/image/formats.ts`, pure byte checks),
- * so the API and the worker agree on formats; it imports nothing native, so the Lambda bundle
- * stays free of sharp and onnxruntime (test/functions/bundle.test.ts checks this).
+ * The sniffer is the one the engine decodes with (`shared/src/image/formats.ts`, pure byte
+ * checks), so the API and the worker agree on formats; it imports nothing native, so the Lambda
+ * bundle stays free of sharp and onnxruntime (test/functions/bundle.test.ts checks this).
  */
-import { sniffImageFormat } from '../../../gpu-task/src/engine/image/formats.js';
-import { ACCEPTED_INPUT_CONTENT_TYPES, type JobError } from '../../../shared/src/schemas.js';
+import { sniffImageFormat, ACCEPTED_INPUT_CONTENT_TYPES, type JobError } from '../../../shared/src/index.js';
 
 /**
  * Content types an upload form accepts: the shared list plus AVIF and TIFF, which the engine

@@ -5,16 +5,19 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Dr2eEngine } from '../engine/dr2e-engine.js';
-import { InvalidParametersError } from '../engine/errors.js';
-import { cutSquare } from '../engine/framing/index.js';
-import { decodeImageToRgb } from '../engine/image/index.js';
-import { packageRoot } from '../engine/model/default-model.js';
-import type { Device } from '../engine/model/providers.js';
-import type { Dr2ParamsRequest } from '../engine/sampler/dr2-params.js';
-import { listCleanFaces } from '../eval/clean-faces.js';
-import { DEGRADATION_SPLITS, degradationSplit } from '../eval/degrade.js';
 import {
+  Dr2eEngine,
+  InvalidParametersError,
+  cutSquare,
+  decodeImageToRgb,
+  packageRoot,
+  type Device,
+  type Dr2ParamsRequest,
+} from '../engine/index.js';
+import {
+  listCleanFaces,
+  DEGRADATION_SPLITS,
+  degradationSplit,
   DEFAULT_EIGENFACE_COMPONENTS,
   DEFAULT_EIGENFACE_SIZE,
   type EigenfaceBasis,
@@ -22,15 +25,14 @@ import {
   fitEigenfaces,
   loadEigenfaceBasis,
   saveEigenfaceBasis,
-} from '../eval/eigenfaces.js';
-import {
   type CleanFraming,
   type Dr2Config,
   loadGroundTruth,
   runEvaluation,
   runSweep,
-} from '../eval/evaluate.js';
-import { writeEvaluationReport, writeSweepReport } from '../eval/report.js';
+  writeEvaluationReport,
+  writeSweepReport,
+} from '../eval/index.js';
 import type { CommandIo } from './restore-command.js';
 
 /** The committed eigenface basis (UTKFace train split), used when `--basis` is not given. */

@@ -5,7 +5,7 @@
  */
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { listImageFiles } from '../engine/image/index.js';
+import { listImageFiles } from '../engine/index.js';
 
 export interface PlannedItem {
   /** The input path as found (absolute). */

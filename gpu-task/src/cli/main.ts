@@ -8,10 +8,15 @@
  * (unknown flag, invalid value, inconsistent DR2 parameters, unusable model).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { EngineError, InvalidParametersError } from '../engine/errors.js';
-import { DEVICES, type Device } from '../engine/model/providers.js';
-import { INPUT_FRAMING_MODES, type InputFramingMode } from '../engine/framing/index.js';
-import { DR2_PRESET_NAMES } from '../engine/sampler/dr2-params.js';
+import {
+  EngineError,
+  InvalidParametersError,
+  DEVICES,
+  type Device,
+  INPUT_FRAMING_MODES,
+  type InputFramingMode,
+  DR2_PRESET_NAMES,
+} from '../engine/index.js';
 import {
   DEFAULT_EIGENFACE_COMPONENTS,
   DEFAULT_EIGENFACE_SIZE,

@@ -9,13 +9,14 @@ import {
   type FaceReport,
   type ImageRestoration,
   type UpscaleFactor,
-} from '../engine/dr2e-engine.js';
-import { InvalidParametersError } from '../engine/errors.js';
-import type { InputFramingMode } from '../engine/framing/index.js';
-import type { FitMode, OutputFormat } from '../engine/image/index.js';
-import type { Device } from '../engine/model/providers.js';
-import type { Dr2ParamsRequest } from '../engine/sampler/dr2-params.js';
-import { isAutoRequest } from '../engine/quality/index.js';
+  InvalidParametersError,
+  type InputFramingMode,
+  type FitMode,
+  type OutputFormat,
+  type Device,
+  type Dr2ParamsRequest,
+  isAutoRequest,
+} from '../engine/index.js';
 import { type PlannedItem, planRestore } from './inputs.js';
 import { createProgress } from './progress.js';
 

@@ -2,9 +2,7 @@
  * `dr2e verify-trace <dir>`: run one reference fixture (schedule, lowpass or trace) through
  * the engine and compare. Prints `max abs error <value>` and fails above the kind's tolerance.
  */
-import { verifyFixture } from '../engine/fixtures/verify-fixture.js';
-import { loadFixtureDenoiser } from '../engine/model/fixture-denoiser.js';
-import type { Device } from '../engine/model/providers.js';
+import { verifyFixture, loadFixtureDenoiser, type Device } from '../engine/index.js';
 import type { CommandIo } from './restore-command.js';
 
 export async function runVerifyTrace(

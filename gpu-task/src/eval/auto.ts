@@ -8,9 +8,10 @@
  * more input pixels than the model's output is returned at its own size, its finer bands taken
  * from the input.
  */
-import type { Dr2eEngine } from '../engine/dr2e-engine.js';
-import { tensorToRgb8, type RgbImage } from '../engine/image/index.js';
 import {
+  type Dr2eEngine,
+  tensorToRgb8,
+  type RgbImage,
   type CalibrationTable,
   type DegradationEstimate,
   type FusionSettings,
@@ -19,8 +20,8 @@ import {
   estimateDegradation,
   fuseDetail,
   resizeRgb8,
-} from '../engine/quality/index.js';
-import type { Dr2Params } from '../engine/sampler/dr2-params.js';
+  type Dr2Params,
+} from '../engine/index.js';
 import { rgbIntoTensor } from './planes.js';
 
 /** The output side for a face of `faceSize` input pixels. */

@@ -9,8 +9,7 @@
  */
 import { open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidParametersError } from '../engine/errors.js';
-import { isImageFileName, listImageFiles } from '../engine/image/index.js';
+import { InvalidParametersError, isImageFileName, listImageFiles } from '../engine/index.js';
 
 /** One clean face, not yet decoded. */
 export interface CleanFaceRef {

@@ -19,10 +19,8 @@
  * DEGRADATION_SPLITS); r is fixed per evaluation column (4, 8, 16).
  */
 import sharp from 'sharp';
-import { InvalidParametersError } from '../engine/errors.js';
-import type { RgbImage } from '../engine/image/index.js';
+import { InvalidParametersError, type RgbImage, SeededRandom, deriveSeed } from '../engine/index.js';
 import { type PlanarImage, planarToRgb, resizePlanar, rgbToPlanar } from './planes.js';
-import { SeededRandom, deriveSeed } from '../engine/random/index.js';
 
 export type NoiseType = 'gaussian' | 'laplace' | 'poisson';
 export const NOISE_TYPES: readonly NoiseType[] = ['gaussian', 'laplace', 'poisson'];

@@ -20,11 +20,8 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidParametersError } from '../engine/errors.js';
-import type { RgbImage } from '../engine/image/index.js';
-import { resizeBicubic } from '../engine/resize/bicubic.js';
+import { InvalidParametersError, type RgbImage, resizeBicubic, SeededRandom } from '../engine/index.js';
 import { greyRec601 } from './planes.js';
-import { SeededRandom } from '../engine/random/index.js';
 
 /** A fitted eigenface basis. */
 export interface EigenfaceBasis {

@@ -13,25 +13,29 @@
  * - `dr2e`: DR2 on y upsampled to S, then the enhancer: the full method.
  * All outputs are rounded to 8 bits before measuring, as saved images would be.
  */
-import { InvalidParametersError } from '../engine/errors.js';
-import type { Dr2eEngine } from '../engine/dr2e-engine.js';
 import {
+  InvalidParametersError,
+  type Dr2eEngine,
   FFHQ_FRAMING,
   type FaceFraming,
   cutSquare,
   planFaceCrop,
   roundSquare,
-} from '../engine/framing/index.js';
-import { decodeImageToRgb, tensorToRgb8, type RgbImage } from '../engine/image/index.js';
-import type { Dr2Params, Dr2ParamsRequest } from '../engine/sampler/dr2-params.js';
+  decodeImageToRgb,
+  tensorToRgb8,
+  type RgbImage,
+  type Dr2Params,
+  type Dr2ParamsRequest,
+  type DegradationEstimate,
+  type QualityChoice,
+  deriveSeed,
+} from '../engine/index.js';
 import type { CleanFaceRef } from './clean-faces.js';
 import { type DegradationParams, type DegradationSplit, degradeFace, sampleDegradation } from './degrade.js';
 import { type EigenfaceBasis, faceVector, identify, projectFace } from './eigenfaces.js';
 import { gmsd, psnr, ssim } from './metrics.js';
 import { enlargeNearest, resizeRgb, rgbIntoTensor } from './planes.js';
-import { deriveSeed } from '../engine/random/index.js';
 import { runAuto } from './auto.js';
-import type { DegradationEstimate, QualityChoice } from '../engine/quality/index.js';
 
 export type MethodKind = 'bicubic' | 'enhancer' | 'dr2' | 'dr2e';
 

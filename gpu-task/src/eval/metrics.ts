@@ -13,8 +13,7 @@
  *   over the valid region, `GMS = (2 m_r m_d + c) / (m_r² + m_d² + c)` with c = 170, and GMSD =
  *   the standard deviation (population) of the GMS map.
  */
-import { InvalidParametersError } from '../engine/errors.js';
-import type { RgbImage } from '../engine/image/index.js';
+import { InvalidParametersError, type RgbImage } from '../engine/index.js';
 import { greyRec601, lumaBt601Studio } from './planes.js';
 
 function checkPair(a: RgbImage, b: RgbImage): void {

@@ -5,9 +5,7 @@
  * All resizing here is the engine's MATLAB-style bicubic (`resizeBicubic`), antialiased when
  * shrinking, so the degradations and baselines use exactly the resizer the engine feeds DR2 with.
  */
-import { InvalidParametersError } from '../engine/errors.js';
-import { resizeBicubic } from '../engine/resize/bicubic.js';
-import type { RgbImage } from '../engine/image/index.js';
+import { InvalidParametersError, resizeBicubic, type RgbImage } from '../engine/index.js';
 
 /** Planar RGB `[3, height, width]`, values on the 0-255 scale (not clamped). */
 export interface PlanarImage {

@@ -5,8 +5,7 @@
  */
 import sharp from 'sharp';
 import type { OverlayOptions } from 'sharp';
-import { InvalidParametersError } from '../engine/errors.js';
-import type { RgbImage } from '../engine/image/index.js';
+import { InvalidParametersError, type RgbImage } from '../engine/index.js';
 import { resizeRgb } from './planes.js';
 
 /** Escape text for SVG. */

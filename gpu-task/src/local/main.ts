@@ -15,15 +15,28 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { startApiServer, type ApiServer } from '../../../functions/src/entry/node-server.js';
-import { loadRuntimeConfig, type RuntimeConfig } from '../../../shared/runtime/config.js';
-import { createWebhookDeliveryLoop } from '../../../shared/runtime/webhook-consumer.js';
-import type { WebhookRetrySchedule } from '../../../shared/src/webhook-delivery.js';
-import type { WebhookDeliveryLoop } from '../../../shared/src/webhook-delivery-loop.js';
-import { createJsonLogger, errorFields, type Logger, type LogLevel } from '../worker/log.js';
-import { createWorker, loadWorkerEngine } from '../worker/runtime.js';
-import type { ThreadedEngine } from '../worker/threaded-engine.js';
-import type { Dr2eWorker, RestoreEngine, WorkerSettings } from '../worker/worker.js';
+import { startApiServer, type ApiServer } from '../../../functions/src/index.js';
+import {
+  loadRuntimeConfig,
+  type RuntimeConfig,
+  createWebhookDeliveryLoop,
+} from '../../../shared/runtime/index.js';
+import {
+  type WebhookRetrySchedule,
+  type WebhookDeliveryLoop,
+  createJsonLogger,
+  errorFields,
+  type Logger,
+  type LogLevel,
+} from '../../../shared/src/index.js';
+import {
+  createWorker,
+  loadWorkerEngine,
+  type ThreadedEngine,
+  type Dr2eWorker,
+  type RestoreEngine,
+  type WorkerSettings,
+} from '../worker/index.js';
 
 /** Shorter than on AWS: a restarted laptop process should pick up interrupted jobs quickly. */
 const LOCAL_VISIBILITY_TIMEOUT_SECONDS = 30;

@@ -19,7 +19,7 @@
  */
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { modelsDir } from '../engine/model/default-model.js';
+import { modelsDir } from '../engine/core.js';
 
 /** Side of the detector's square input. */
 export const BLAZEFACE_INPUT = 256;

@@ -13,7 +13,7 @@
  * what it drops, so small faces keep their contrast).
  */
 import sharp from 'sharp';
-import type { RgbImage } from '../engine/image/index.js';
+import type { RgbImage } from '../engine/core.js';
 import {
   BLAZEFACE_INPUT,
   BlazeFaceModel,

@@ -4,13 +4,13 @@
  * back as greyscale (a restored face in a black-and-white scan must not gain a tint).
  */
 import sharp from 'sharp';
-import { InvalidParametersError } from '../engine/errors.js';
 import {
+  InvalidParametersError,
   DEFAULT_ENCODE_QUALITY,
   encodeSharp,
   type OutputFormat,
   type RgbImage,
-} from '../engine/image/index.js';
+} from '../engine/core.js';
 
 export interface EncodePhotoOptions {
   format: OutputFormat;

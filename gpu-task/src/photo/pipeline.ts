@@ -9,16 +9,17 @@
  * in the output photo, for refinement and paste-back).
  */
 import sharp from 'sharp';
-import { InvalidParametersError } from '../engine/errors.js';
-import { fourPointTemplate, type FivePointTemplate } from '../engine/framing/index.js';
 import {
+  InvalidParametersError,
+  fourPointTemplate,
+  type FivePointTemplate,
   decodeImageWithAlpha,
   type DecodedPhoto,
   type ImageLimits,
   type OutputFormat,
   type RgbImage,
-} from '../engine/image/index.js';
-import { resolveImageLimits } from '../engine/image/limits.js';
+  resolveImageLimits,
+} from '../engine/core.js';
 import type { FaceDetector } from './detect.js';
 import { DEFAULT_SMALLEST_FACE, type DetectedFace } from './detect.js';
 import { type Similarity, composeSimilarity, estimateSimilarity, similarityScale } from './similarity.js';

@@ -4,7 +4,7 @@
  * `fuseDetail`) plugs in here.
  */
 import sharp from 'sharp';
-import type { RgbImage } from '../engine/image/index.js';
+import type { RgbImage } from '../engine/core.js';
 
 export interface RefineOptions {
   /**

@@ -4,7 +4,7 @@
  *
  * A transform maps (x, y) to (a·x - b·y + tx, b·x + a·y + ty): `a = s·cos θ`, `b = s·sin θ`.
  */
-import { InvalidParametersError } from '../engine/errors.js';
+import { InvalidParametersError } from '../engine/core.js';
 
 export type Point = readonly [x: number, y: number];
 

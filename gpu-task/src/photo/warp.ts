@@ -4,7 +4,7 @@
  * through a soft mask. Both sample with the Keys cubic (a = -0.5, Catmull-Rom), the kernel
  * sharp's `cubic` uses, on pixel centres.
  */
-import type { RgbImage } from '../engine/image/index.js';
+import type { RgbImage } from '../engine/core.js';
 import { type Similarity, applySimilarity, invertSimilarity } from './similarity.js';
 
 /** Keys cubic weights for a fractional offset t in [0, 1), taps at -1, 0, 1, 2. */

@@ -14,9 +14,7 @@
  * results are identical because each image's noise comes from its job's seed. Each restart
  * removes at least one job, so this ends.
  */
-import { EngineError } from '../engine/errors.js';
-import type { ImageRestoration } from '../engine/dr2e-engine.js';
-import type { Dr2ParamsRequest } from '../engine/sampler/dr2-params.js';
+import { EngineError, type ImageRestoration, type Dr2ParamsRequest } from '../engine/index.js';
 import {
   batchKeyFor,
   dropUndefined,
@@ -24,13 +22,14 @@ import {
   type Clock,
   type JobParams,
   type JobStore,
+  errorFields,
+  type Logger,
 } from '../../../shared/src/index.js';
 import { groupBy } from './batching.js';
 import type { Claims } from './claims.js';
 import { photoEngineOptions } from './face-results.js';
 import { touchHeartbeatFile } from './heartbeat-file.js';
 import type { Held, Leases } from './leases.js';
-import { errorFields, type Logger } from './log.js';
 import type { Outcomes } from './outcomes.js';
 import { startProgressWrite, type ActiveJob } from './ownership.js';
 import type { RestoreEngine, WorkerSettings } from './settings.js';

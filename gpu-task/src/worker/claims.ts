@@ -3,11 +3,16 @@
  * {@link decideDelivery} (see delivery.ts for the rules). A second delivery of a job this worker
  * already runs is attached to it and deleted or released with it.
  */
-import { PreconditionFailedError, type Clock, type Job, type JobStore } from '../../../shared/src/index.js';
+import {
+  PreconditionFailedError,
+  type Clock,
+  type Job,
+  type JobStore,
+  type Logger,
+} from '../../../shared/src/index.js';
 import type { Completion } from './completion.js';
 import { decideDelivery, type DeliveryDecision } from './delivery.js';
 import type { Held, Leases } from './leases.js';
-import type { Logger } from './log.js';
 import type { ActiveJob } from './ownership.js';
 
 export interface ClaimsOptions {

@@ -9,10 +9,16 @@
  * (shared/src/webhook-delivery.ts), whose consumer makes the attempts and retries them for
  * about a day.
  */
-import type { Job, JobWebhooks, QueueWebhookOutcome, UsageLedger } from '../../../shared/src/index.js';
+import {
+  type Job,
+  type JobWebhooks,
+  type QueueWebhookOutcome,
+  type UsageLedger,
+  errorFields,
+  type Logger,
+} from '../../../shared/src/index.js';
 import { webhookToQueue } from './delivery.js';
 import type { Held, Leases } from './leases.js';
-import { errorFields, type Logger } from './log.js';
 import type { ActiveJob } from './ownership.js';
 
 export interface CompletionOptions {

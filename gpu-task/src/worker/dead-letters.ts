@@ -13,10 +13,11 @@ import {
   type JobQueueMessage,
   type JobStore,
   type ReceivedMessage,
+  errorFields,
+  type Logger,
 } from '../../../shared/src/index.js';
 import type { Completion } from './completion.js';
 import { decideDeadLetter } from './delivery.js';
-import { errorFields, type Logger } from './log.js';
 
 export interface DeadLetterSweeperOptions {
   deadLetters: JobQueue['deadLetters'];

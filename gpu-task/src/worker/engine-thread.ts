@@ -8,8 +8,7 @@
  * until the batch ends; the flag is read at every step.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Dr2eEngine, type Dr2eEngineOptions, type EngineImageInput } from '../engine/dr2e-engine.js';
-import { EngineError } from '../engine/errors.js';
+import { Dr2eEngine, type Dr2eEngineOptions, type EngineImageInput, EngineError } from '../engine/index.js';
 import type {
   EngineThreadRequest,
   EngineThreadResponse,

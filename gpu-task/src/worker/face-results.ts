@@ -7,7 +7,7 @@
  * job unreadable, and a malformed optional part (quality settings, estimate) is dropped rather
  * than failing a restored photo.
  */
-import type { FaceReport, ImageRestoration } from '../engine/dr2e-engine.js';
+import type { FaceReport, ImageRestoration, RestoreImagesOptions } from '../engine/index.js';
 import {
   blobKeys,
   FaceEstimateSchema,
@@ -21,9 +21,8 @@ import {
   type JobUsage,
   type SkippedFace,
   type StoredFace,
+  resolvePhotoOptions,
 } from '../../../shared/src/index.js';
-import { resolvePhotoOptions } from '../../../shared/src/job.js';
-import type { RestoreImagesOptions } from '../engine/dr2e-engine.js';
 
 type Restored = Extract<ImageRestoration, { ok: true }>;
 

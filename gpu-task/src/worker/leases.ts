@@ -9,8 +9,9 @@ import {
   type JobQueue,
   type JobQueueMessage,
   type ReceivedMessage,
+  errorFields,
+  type Logger,
 } from '../../../shared/src/index.js';
-import { errorFields, type Logger } from './log.js';
 
 /** A message this worker holds (its visibility is extended until deleted or released). */
 export interface Held {

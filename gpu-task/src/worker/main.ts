@@ -14,12 +14,19 @@
  * the webhook delivery loop; on AWS the delivery Lambda consumes the webhook queue instead.
  */
 import { pathToFileURL } from 'node:url';
-import { loadRuntimeConfig } from '../../../shared/runtime/config.js';
-import { createServices } from '../../../shared/runtime/services.js';
-import type { Device } from '../engine/model/providers.js';
-import { sleep } from '../../../shared/src/index.js';
-import { createWebhookDeliveryLoop } from '../../../shared/runtime/webhook-consumer.js';
-import { createJsonLogger, errorFields, type Logger, type LogLevel } from './log.js';
+import {
+  loadRuntimeConfig,
+  createServices,
+  createWebhookDeliveryLoop,
+} from '../../../shared/runtime/index.js';
+import type { Device } from '../engine/index.js';
+import {
+  sleep,
+  createJsonLogger,
+  errorFields,
+  type Logger,
+  type LogLevel,
+} from '../../../shared/src/index.js';
 import {
   checkExecutionProvider,
   markUnhealthy,

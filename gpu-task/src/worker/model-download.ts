@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import type { Logger } from './log.js';
+import type { Logger } from '../../../shared/src/index.js';
 
 /** A model folder that could not be fetched (bad URI, empty prefix, unsafe key). */
 export class ModelDownloadError extends Error {

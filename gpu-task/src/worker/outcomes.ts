@@ -13,7 +13,7 @@
  *   `retries_exhausted` and the message deleted instead, so the job never waits on the DLQ.
  * - Shutdown: running jobs go back to `queued` (`worker_shutdown`), messages visible at once.
  */
-import type { ImageRestoration } from '../engine/dr2e-engine.js';
+import type { ImageRestoration } from '../engine/index.js';
 import {
   blobKeys,
   faceCropKeys,
@@ -23,12 +23,12 @@ import {
   type Clock,
   type JobError,
   type JobStore,
+  errorFields,
 } from '../../../shared/src/index.js';
 import { backoffDelayMs } from './backoff.js';
 import type { Completion } from './completion.js';
 import { faceOutput, storeFaces, usageOf } from './face-results.js';
 import type { Held, Leases } from './leases.js';
-import { errorFields } from './log.js';
 import { writeOwned, type ActiveJob, type OwnedWrite } from './ownership.js';
 import type { WorkerSettings } from './settings.js';
 import { transcodePng } from './transcode.js';

@@ -12,9 +12,10 @@ import {
   type Job,
   type JobProgress,
   type JobStore,
+  errorFields,
+  type Logger,
 } from '../../../shared/src/index.js';
 import type { Held } from './leases.js';
-import { errorFields, type Logger } from './log.js';
 
 /** A job this worker claimed, from its claim until its message is deleted or released. */
 export interface ActiveJob {

@@ -12,7 +12,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { resolveExecutionProviders, type Device } from '../engine/model/providers.js';
+import { resolveExecutionProviders, type Device } from '../engine/index.js';
 
 /** Written with the reason when the provider check fails; the health check fails while it exists. */
 export const UNHEALTHY_FILE = '/tmp/dr2e-worker-unhealthy';

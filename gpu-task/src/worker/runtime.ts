@@ -4,10 +4,9 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type { RuntimeConfig } from '../../../shared/runtime/config.js';
-import type { Services } from '../../../shared/runtime/services.js';
+import type { RuntimeConfig, Services } from '../../../shared/runtime/index.js';
 import { DEFAULT_HEARTBEAT_FILE } from './heartbeat-file.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../../../shared/src/index.js';
 import { downloadModels } from './model-download.js';
 import { ThreadedEngine } from './threaded-engine.js';
 import { EcsTaskProtection, noTaskProtection, type TaskProtection } from './task-protection.js';

@@ -1,5 +1,5 @@
 /** What the worker runs on: its ports, its engine, and its settings with their defaults. */
-import type { Dr2eEngine } from '../engine/dr2e-engine.js';
+import type { Dr2eEngine } from '../engine/index.js';
 import {
   dropUndefined,
   type BlobStore,

@@ -7,7 +7,7 @@
  * `{failure: ...}`). Protection expires on its own after N minutes, so a worker that hangs does
  * not keep its task forever; the worker renews it while a long batch runs.
  */
-import { errorFields, type Logger } from './log.js';
+import { errorFields, type Logger } from '../../../shared/src/index.js';
 
 /** Turns scale-in protection on and off. */
 export interface TaskProtection {

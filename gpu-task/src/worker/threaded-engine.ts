@@ -12,13 +12,13 @@
  * cancel takes effect at the next step boundary.
  */
 import { Worker } from 'node:worker_threads';
-import type {
-  Dr2eEngineOptions,
-  EngineImageInput,
-  ImageRestoration,
-  RestoreImagesOptions,
-} from '../engine/dr2e-engine.js';
-import { EngineError } from '../engine/errors.js';
+import {
+  type Dr2eEngineOptions,
+  type EngineImageInput,
+  type ImageRestoration,
+  type RestoreImagesOptions,
+  EngineError,
+} from '../engine/index.js';
 import type { RestoreEngine } from './worker.js';
 
 /** An engine error as it crosses the thread boundary. */

@@ -6,7 +6,7 @@
  * the worker asks for lossless PNG and re-encodes per job (a few ms per image, no quality lost).
  */
 import sharp from 'sharp';
-import { encodeRgbImage } from '../engine/image/index.js';
+import { encodeRgbImage } from '../engine/index.js';
 import type { OutputFormat } from '../../../shared/src/index.js';
 
 /**

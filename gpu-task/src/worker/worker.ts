@@ -31,6 +31,9 @@ import {
   type Clock,
   type JobQueueMessage,
   type ReceivedMessage,
+  errorFields,
+  silentLogger,
+  type Logger,
 } from '../../../shared/src/index.js';
 import { BatchRunner } from './batch-runner.js';
 import { takeBatch } from './batching.js';
@@ -39,7 +42,6 @@ import { Completion } from './completion.js';
 import { DeadLetterSweeper } from './dead-letters.js';
 import { touchHeartbeatFile } from './heartbeat-file.js';
 import { Leases, type Held } from './leases.js';
-import { errorFields, silentLogger, type Logger } from './log.js';
 import { Outcomes } from './outcomes.js';
 import { startProgressWrite, type ActiveJob } from './ownership.js';
 import {

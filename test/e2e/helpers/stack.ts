@@ -7,13 +7,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startApiServer, type ApiServer } from '../../../functions/src/entry/node-server.js';
-import { Dr2eClient } from '../../../gpu-task/src/local/client.js';
-import { startLocalStack, type LocalStack } from '../../../gpu-task/src/local/main.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../../../gpu-task/src/local/webhook-receiver.js';
-import { createJsonLogger } from '../../../gpu-task/src/worker/log.js';
-import type { RestoreEngine, WorkerSettings } from '../../../gpu-task/src/worker/worker.js';
-import { loadRuntimeConfig } from '../../../shared/runtime/config.js';
+import { startApiServer, type ApiServer } from '../../../functions/src/index.js';
+import {
+  Dr2eClient,
+  startLocalStack,
+  type LocalStack,
+  startWebhookReceiver,
+  type WebhookReceiver,
+} from '../../../gpu-task/src/local/index.js';
+import { createJsonLogger } from '../../../shared/src/index.js';
+import type { RestoreEngine, WorkerSettings } from '../../../gpu-task/src/worker/index.js';
+import { loadRuntimeConfig } from '../../../shared/runtime/index.js';
 import { TINY_MODEL } from '../../worker/helpers/worker-env.js';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../../..');

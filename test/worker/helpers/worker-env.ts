@@ -31,15 +31,16 @@ import {
   WebhookDeliverer,
   WebhookDeliveryLoop,
   WebhookDeliveryMessageSchema,
+  createJsonLogger,
+  type Logger,
 } from '../../../shared/src/index.js';
 import type {
   Dr2eEngine,
   EngineImageInput,
   ImageRestoration,
   RestoreImagesOptions,
-} from '../../../gpu-task/src/engine/dr2e-engine.js';
+} from '../../../gpu-task/src/engine/index.js';
 import { Dr2eWorker, type RestoreEngine, type WorkerSettings } from '../../../gpu-task/src/worker/worker.js';
-import { createJsonLogger, type Logger } from '../../../gpu-task/src/worker/log.js';
 import type { TaskProtection } from '../../../gpu-task/src/worker/task-protection.js';
 
 export const TINY_MODEL = path.resolve(import.meta.dirname, '../../../gpu-task/models/tiny/pipeline.json');

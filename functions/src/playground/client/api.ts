@@ -3,7 +3,7 @@
  * {@link ApiError}s with the API's code and message, the presigned upload form posted straight to
  * storage.
  */
-import type { JobView } from '../../../../shared/src/schemas.js';
+import type { JobView } from '../../../../shared/src/index.js';
 
 /** A face the whole-photo pipeline found, in input pixels (present once the API reports faces). */
 export interface FaceBox {

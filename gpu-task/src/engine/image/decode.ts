@@ -24,9 +24,13 @@ import {
   InvalidParametersError,
   UnsupportedImageFormatError,
 } from '../errors.js';
-import { findBmffTruncation } from './bmff.js';
-import { formatLabel, sniffImageFormat, SUPPORTED_IMAGE_FORMATS } from './formats.js';
-import type { ImageFormat } from './formats.js';
+import {
+  findBmffTruncation,
+  formatLabel,
+  type ImageFormat,
+  sniffImageFormat,
+  SUPPORTED_IMAGE_FORMATS,
+} from '../../../../shared/src/index.js';
 import { planFraming } from './framing.js';
 import type { FitMode, Framing, PadMode } from './framing.js';
 import { describeBytes, describePixels, resolveImageLimits } from './limits.js';

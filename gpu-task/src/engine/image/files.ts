@@ -3,12 +3,12 @@
  * every caller that takes folders (the CLI's `restore`, the evaluation's clean faces).
  *
  * Only names decide here, never bytes: a folder listing must not open every file. What a file
- * really holds is sniffed when it is decoded (formats.ts), so a mislabelled file still gets a
+ * really holds is sniffed when it is decoded (shared/src/image/formats.ts), so a mislabelled file still gets a
  * clear decode error.
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { ImageFormat } from './formats.js';
+import type { ImageFormat } from '../../../../shared/src/index.js';
 
 /** File extensions (lower case, with the dot) of each format the engine decodes. */
 export const IMAGE_FORMAT_EXTENSIONS: Readonly<Record<ImageFormat, readonly string[]>> = {

@@ -23,7 +23,6 @@
  *
  * **Output**: PNG, JPEG (4:4:4, quality 92 by default) or WebP, from tensors or RGB8.
  */
-export { findBmffTruncation } from './bmff.js';
 export {
   DEFAULT_BACKGROUND,
   decodeImage,
@@ -45,8 +44,14 @@ export { DEFAULT_ENCODE_QUALITY, encodeImage, encodeRgbImage, encodeSharp, unfra
 export type { EncodeOptions, OutputFormat } from './encode.js';
 export { IMAGE_FILE_EXTENSIONS, IMAGE_FORMAT_EXTENSIONS, isImageFileName, listImageFiles } from './files.js';
 export type { ListImageFilesOptions } from './files.js';
-export { formatLabel, sniffImageFormat, SUPPORTED_IMAGE_FORMATS } from './formats.js';
-export type { ImageFormat, SniffResult } from './formats.js';
+// Format sniffing lives in shared/ (the API checks uploads with it too); re-exported as part of image I/O.
+export {
+  findBmffTruncation,
+  formatLabel,
+  sniffImageFormat,
+  SUPPORTED_IMAGE_FORMATS,
+} from '../../../../shared/src/index.js';
+export type { ImageFormat, SniffResult } from '../../../../shared/src/index.js';
 export { planFraming } from './framing.js';
 export type { FitMode, Framing, PadMode, Rect } from './framing.js';
 export { DEFAULT_IMAGE_LIMITS, resolveImageLimits } from './limits.js';

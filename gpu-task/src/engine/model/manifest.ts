@@ -16,7 +16,7 @@
  * ```
  */
 import { z } from 'zod';
-import { PRESETS } from '../../../../shared/src/schemas.js';
+import { PRESETS } from '../../../../shared/src/index.js';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 

@@ -20,7 +20,7 @@ import { assertLowPassFactor } from '../resize/lowpass.js';
  * engine/quality) and the three fixed ones. One list for the API (shared/src/schemas.ts) and the
  * engine.
  */
-export { PRESETS as DR2_PRESET_NAMES, type Preset as Dr2PresetName } from '../../../../shared/src/schemas.js';
+export { PRESETS as DR2_PRESET_NAMES, type Preset as Dr2PresetName } from '../../../../shared/src/index.js';
 
 /** The fixed presets. */
 export type FixedPresetName = 'mild' | 'medium' | 'severe';

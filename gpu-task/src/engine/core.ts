@@ -1,0 +1,11 @@
+/**
+ * The engine's building blocks without the `Dr2eEngine` orchestrator: errors, image I/O, face
+ * framing and where the model files live. The photo stage imports this module (and only this
+ * one) from the engine, because `Dr2eEngine.restoreImages` drives the photo stage: importing
+ * `index.ts` from there would close a cycle engine -> photo -> engine. Everyone else imports
+ * `index.ts`, which re-exports all of this.
+ */
+export * from './errors.js';
+export * from './framing/index.js';
+export * from './image/index.js';
+export { defaultModelManifest, modelsDir, packageRoot } from './model/default-model.js';

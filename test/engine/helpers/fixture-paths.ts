@@ -1,0 +1,26 @@
+/** Where the engine tests find reference fixtures. */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/** The read-only reference material beside the checkout (absent on a fresh clone). */
+export const sharedDir = process.env.DR2E_SHARED_DIR ?? path.resolve(repoRoot, '..', 'shared');
+export const sharedFixturesDir = path.join(sharedDir, 'fixtures', 'dr2-reference');
+export const sharedFixturesPresent = existsSync(path.join(sharedFixturesDir, 'README.md'));
+export const SHARED_ABSENT_MESSAGE = `skipped: ${sharedFixturesDir} is absent (set DR2E_SHARED_DIR to the shared reference folder)`;
+
+/** Copies of a few official fixtures, committed so a fresh clone can verify them. */
+export const committedFixturesDir = path.join(repoRoot, 'test', 'fixtures', 'dr2-reference');
+/** Fixtures from models/dr2e_models/make_trace_fixture.py (independent float64 generator). */
+export const extraFixturesDir = path.join(repoRoot, 'test', 'fixtures', 'dr2-reference-extra');
+
+/** Fixture directories under `root` whose names start with `prefix` (empty when root is absent). */
+export function fixtureDirs(root: string, prefix: string): string[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && entry.name.startsWith(prefix))
+    .map((entry) => path.join(root, entry.name))
+    .sort();
+}

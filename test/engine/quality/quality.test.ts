@@ -1,0 +1,270 @@
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import type { RgbImage } from '../../../gpu-task/src/engine/image/index.js';
+import {
+  QUALITY_LADDER,
+  chooseSettings,
+  effectiveScale,
+  estimateAtEffectiveSize,
+  estimateDegradation,
+  finishFace,
+  fuseDetail,
+  isAutoRequest,
+  planFace,
+  resizeRgb8,
+} from '../../../gpu-task/src/engine/quality/index.js';
+import { lowPassFactorForCutoff, resolveDr2Params } from '../../../gpu-task/src/engine/sampler/dr2-params.js';
+import { SeededNormalSource } from '../../../gpu-task/src/engine/random/noise-source.js';
+import { resizeBicubic } from '../../../gpu-task/src/engine/resize/bicubic.js';
+
+/**
+ * A natural-image-like test card: a smooth face-like base plus texture with equal energy per
+ * octave (white noise at side / 2^k, enlarged), i.e. a 1/f² power spectrum like photographs.
+ */
+function testCard(side: number, detail = 1, seed = 7): RgbImage {
+  const texture = new Float32Array(side * side);
+  for (let size = Math.floor(side / 3); size >= 4; size = Math.floor(size / 2)) {
+    const octave = new Float32Array(size * size);
+    new SeededNormalSource(seed + size).fill(octave);
+    const up = resizeBicubic(octave, 1, size, size, side, side);
+    for (let k = 0; k < texture.length; k++) texture[k] = texture[k]! + 9 * detail * up[k]!;
+  }
+  const data = new Uint8Array(side * side * 3);
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      const u = x / side;
+      const v = y / side;
+      const blob =
+        Math.exp(-((u - 0.35) ** 2 + (v - 0.4) ** 2) * 40) -
+        Math.exp(-((u - 0.65) ** 2 + (v - 0.4) ** 2) * 40);
+      const base = 120 + 60 * v + 50 * blob + texture[y * side + x]!;
+      data.set(
+        [base + 10, base, base - 15].map((c) => Math.max(0, Math.min(255, Math.round(c)))),
+        (y * side + x) * 3,
+      );
+    }
+  }
+  return { data, width: side, height: side };
+}
+
+function withNoise(image: RgbImage, sigma: number, seed = 1): RgbImage {
+  const noise = new Float32Array(image.data.length);
+  new SeededNormalSource(seed).fill(noise);
+  const data = new Uint8Array(image.data.length);
+  for (let k = 0; k < data.length; k++)
+    data[k] = Math.max(0, Math.min(255, Math.round(image.data[k]! + sigma * noise[k]!)));
+  return { ...image, data };
+}
+
+async function jpeg(image: RgbImage, quality: number): Promise<RgbImage> {
+  const raw = { width: image.width, height: image.height, channels: 3 as const };
+  const bytes = await sharp(image.data, { raw }).jpeg({ quality }).toBuffer();
+  const { data } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+  return { ...image, data: new Uint8Array(data) };
+}
+
+/** Mean squared luma difference between neighbours: high-frequency energy. */
+function highFrequencyEnergy(image: RgbImage): number {
+  let sum = 0;
+  let count = 0;
+  const at = (x: number, y: number) => {
+    const k = (y * image.width + x) * 3;
+    return 0.299 * image.data[k]! + 0.587 * image.data[k + 1]! + 0.114 * image.data[k + 2]!;
+  };
+  for (let y = 0; y < image.height; y++) {
+    for (let x = 0; x + 1 < image.width; x++) {
+      sum += (at(x + 1, y) - at(x, y)) ** 2;
+      count++;
+    }
+  }
+  return sum / count;
+}
+
+function mse(a: RgbImage, b: RgbImage): number {
+  let sum = 0;
+  for (let k = 0; k < a.data.length; k++) sum += (a.data[k]! - b.data[k]!) ** 2;
+  return sum / a.data.length;
+}
+
+describe('estimateDegradation', () => {
+  it('measures white noise within 25% from 5 to 25 and near 0 on a clean card', () => {
+    const clean = testCard(128);
+    expect(estimateDegradation(clean).noise).toBeLessThan(2);
+    for (const sigma of [5, 10, 25]) {
+      const estimate = estimateDegradation(withNoise(clean, sigma)).noise;
+      expect(Math.abs(estimate - sigma) / sigma).toBeLessThan(0.25);
+    }
+  });
+
+  it('ranks blur: more blur, a larger blur estimate', () => {
+    const sharpCard = testCard(128);
+    const blurred = resizeRgb8(resizeRgb8(sharpCard, 64, 64), 128, 128);
+    const veryBlurred = resizeRgb8(resizeRgb8(sharpCard, 24, 24), 128, 128);
+    const [b0, b1, b2] = [sharpCard, blurred, veryBlurred].map((i) => estimateDegradation(i).blur);
+    expect(b0!).toBeLessThan(b1!);
+    expect(b1!).toBeLessThan(b2!);
+    expect(b2!).toBeGreaterThan(0.5);
+  });
+
+  it('sees JPEG blocking at low quality and little at high quality', async () => {
+    const card = withNoise(testCard(128), 3);
+    const high = estimateDegradation(await jpeg(card, 95)).jpeg;
+    const low = estimateDegradation(await jpeg(card, 15)).jpeg;
+    expect(low).toBeGreaterThan(high + 0.1);
+    expect(high).toBeLessThan(0.1);
+  });
+
+  it('finds the effective resolution of an enlarged crop and estimates it there', () => {
+    const small = withNoise(testCard(64), 8);
+    expect(effectiveScale(small)).toBe(1);
+    const enlarged = resizeRgb8(small, 256, 256);
+    expect(effectiveScale(enlarged)).toBe(4);
+    const estimate = estimateAtEffectiveSize(enlarged, 256);
+    expect(estimate.faceSize).toBe(64);
+    expect(estimate.noise).toBeGreaterThan(2.5);
+    expect(estimateDegradation(enlarged).noise).toBeLessThan(estimate.noise);
+  });
+
+  it('reports the face size it is given, else the crop width', () => {
+    const card = testCard(32);
+    expect(estimateDegradation(card).faceSize).toBe(32);
+    expect(estimateDegradation(card, { faceSize: 90 }).faceSize).toBe(90);
+  });
+});
+
+describe('chooseSettings: fidelity', () => {
+  const estimates = [16, 32, 64, 128, 256].flatMap((faceSize) =>
+    [0, 5, 12, 30].map((noise) => ({ noise, blur: 0.3, jpeg: 0.1, faceSize })),
+  );
+  const fidelities = Array.from({ length: 11 }, (_, i) => i / 10);
+
+  it('moves every choice monotonically toward the input as fidelity rises', () => {
+    for (const estimate of estimates) {
+      const choices = fidelities.map((fidelity) => chooseSettings(estimate, { resolution: 64, fidelity }));
+      for (let i = 1; i < choices.length; i++) {
+        const [before, after] = [choices[i - 1]!, choices[i]!];
+        expect(after.step).toBeLessThanOrEqual(before.step);
+        expect(after.params.n).toBeLessThanOrEqual(before.params.n);
+        expect(after.params.tau).toBeLessThanOrEqual(before.params.tau);
+        expect(after.fusion.inputWeight).toBeGreaterThanOrEqual(before.fusion.inputWeight);
+        expect(after.fusion.detailWeight).toBeGreaterThanOrEqual(before.fusion.detailWeight);
+      }
+      expect(choices[0]!.step).toBe(QUALITY_LADDER.length - 1);
+      expect(choices[0]!.fusion.inputWeight).toBe(0);
+      expect(choices.at(-1)!.step).toBe(0);
+      expect(choices.at(-1)!.fusion.inputWeight).toBe(1);
+      expect(choices.at(-1)!.fusion.detailWeight).toBe(1);
+    }
+  });
+
+  it('changes the output: fidelity 0 and 1 give different settings for every face', () => {
+    for (const estimate of estimates) {
+      const strong = chooseSettings(estimate, { resolution: 64, fidelity: 0 });
+      const faithful = chooseSettings(estimate, { resolution: 64, fidelity: 1 });
+      expect(strong.params).not.toEqual(faithful.params);
+    }
+  });
+
+  it('keeps the ladder ordered from the input to the prior', () => {
+    for (let i = 1; i < QUALITY_LADDER.length; i++) {
+      expect(QUALITY_LADDER[i]!.cutoff).toBeLessThanOrEqual(QUALITY_LADDER[i - 1]!.cutoff);
+      expect(QUALITY_LADDER[i]!.tau).toBeGreaterThanOrEqual(QUALITY_LADDER[i - 1]!.tau);
+    }
+  });
+
+  it('refuses a fidelity outside 0..1', () => {
+    expect(() => chooseSettings(estimates[0]!, { resolution: 64, fidelity: 1.5 })).toThrow(/fidelity/);
+    expect(() => chooseSettings(estimates[0]!, { resolution: 64, fidelity: Number.NaN })).toThrow(/fidelity/);
+  });
+});
+
+describe('fuseDetail', () => {
+  it('returns the input exactly with full input and detail weights on a clean large face', () => {
+    const input = testCard(200);
+    const restored = resizeRgb8(resizeRgb8(input, 64, 64), 200, 200);
+    const { image } = fuseDetail(restored, input, {
+      cutoff: 64,
+      inputWeight: 1,
+      detailWeight: 1,
+      noise: 0,
+      faceSize: 200,
+    });
+    expect(mse(image, input)).toBeLessThan(0.5);
+  });
+
+  it('never comes out blurrier than the input enlarged (bicubic) on a clean large face, with auto', () => {
+    // A 200-px clean face; the model (64 px, output 128) returns a smooth version of it.
+    const input = testCard(200);
+    const restored = resizeRgb8(resizeRgb8(input, 64, 64), 128, 128);
+    const estimate = estimateDegradation(input, { faceSize: 200 });
+    const plan = {
+      estimate,
+      choice: chooseSettings(estimate, { resolution: 64 }),
+      params: { n: 1, tau: 10, omega: 15, steps: 100 },
+    };
+    const out = finishFace(restored, input, plan);
+    const restoredAtInput = resizeRgb8(restored, 200, 200);
+    expect(highFrequencyEnergy(out)).toBeGreaterThanOrEqual(0.9 * highFrequencyEnergy(input));
+    expect(mse(out, input)).toBeLessThan(mse(restoredAtInput, input));
+  });
+
+  it('attenuates the input detail by its noise', () => {
+    const clean = testCard(200);
+    const noisy = withNoise(clean, 20);
+    const restored = resizeRgb8(resizeRgb8(clean, 64, 64), 200, 200);
+    const settings = { cutoff: 64, inputWeight: 0, detailWeight: 1, faceSize: 200 };
+    const cleanGain = fuseDetail(restored, clean, { ...settings, noise: estimateDegradation(clean).noise });
+    const noisyGain = fuseDetail(restored, noisy, { ...settings, noise: estimateDegradation(noisy).noise });
+    expect(cleanGain.detailGain).toBeGreaterThan(0.9);
+    expect(noisyGain.detailGain).toBeLessThan(cleanGain.detailGain);
+  });
+
+  it('does not attenuate the fine bands of a face smaller than the cut-off (they hold no input noise)', () => {
+    const input = resizeRgb8(testCard(32), 128, 128);
+    const restored = testCard(128);
+    const settings = { cutoff: 64, inputWeight: 0.5, noise: 12, faceSize: 32 };
+    expect(fuseDetail(restored, input, { ...settings, detailWeight: 0.7 }).detailGain).toBe(0.7);
+    expect(fuseDetail(restored, input, { ...settings, detailWeight: 0 }).detailGain).toBe(0);
+  });
+
+  it('refuses faces of different sizes and weights outside 0..1', () => {
+    const a = testCard(32);
+    const b = testCard(48);
+    const settings = { cutoff: 16, inputWeight: 0.5, detailWeight: 0.5, noise: 0, faceSize: 32 };
+    expect(() => fuseDetail(a, b, settings)).toThrow(/one size/);
+    expect(() => fuseDetail(a, a, { ...settings, inputWeight: 2 })).toThrow(/inputWeight/);
+  });
+});
+
+describe('presets and planFace', () => {
+  it('defines the fixed presets relative to the face: N scales with the model resolution', () => {
+    expect(resolveDr2Params({ preset: 'mild' }, 256)).toEqual({ n: 4, tau: 22, omega: 42, steps: 100 });
+    expect(resolveDr2Params({ preset: 'mild' }, 64)).toMatchObject({ n: 1, tau: 22 });
+    expect(resolveDr2Params({ preset: 'medium' }, 64)).toMatchObject({ n: 2, tau: 35 });
+    expect(resolveDr2Params({ preset: 'severe' }, 64)).toMatchObject({ n: 4, tau: 35 });
+    expect(resolveDr2Params({ preset: 'severe' }, 512)).toMatchObject({ n: 32, tau: 35 });
+    expect(lowPassFactorForCutoff(16, 48)).toBe(2);
+  });
+
+  it('resolves auto without a face like mild, and refuses a bad fidelity', () => {
+    expect(resolveDr2Params({ preset: 'auto' }, 64)).toEqual(resolveDr2Params({ preset: 'mild' }, 64));
+    expect(() => resolveDr2Params({ fidelity: -0.1 }, 64)).toThrow(/fidelity/);
+  });
+
+  it('chooses per face for auto and keeps explicit settings', () => {
+    const resolve = (r: Parameters<typeof resolveDr2Params>[0]) => resolveDr2Params(r, 64);
+    const face = testCard(48);
+    expect(isAutoRequest({})).toBe(true);
+    expect(isAutoRequest({ preset: 'auto', steps: 100 })).toBe(true);
+    expect(isAutoRequest({ preset: 'auto', n: 2, tau: 10 })).toBe(false);
+    const auto = planFace(face, 48, { preset: 'auto' }, resolve, 64);
+    expect(auto.choice).not.toBeNull();
+    const fixed = planFace(face, 48, { n: 2, tau: 12 }, resolve, 64);
+    expect(fixed.choice).toBeNull();
+    expect(fixed.params).toMatchObject({ n: 2, tau: 12 });
+    expect(finishFace(face, face, fixed)).toBe(face);
+    const shortSchedule = planFace(face, 48, { preset: 'auto', steps: 10 }, resolve, 64);
+    expect(shortSchedule.params.steps).toBe(10);
+    expect(shortSchedule.params.omega).toBeLessThanOrEqual(9);
+  });
+});
