@@ -10,7 +10,7 @@
  *   internals; everything else, tests included, goes through entries.
  * - **direction**: which area may depend on which at all
  *   (infra -> functions/gpu-task -> engine/shared; photo -> engine core/shared; nothing imports
- *   the CLI, the local stack or the evaluation except entry points and tests).
+ *   the CLI or the local stack except scripts and tests, the evaluation only the CLI).
  *
  * Add an area by adding a row to AREAS; add an allowed dependency by editing FORBIDDEN_DIRECTIONS.
  */
@@ -223,19 +223,46 @@ const FORBIDDEN_DIRECTIONS = [
     to: { path: [API, CLI, LOCAL, EVAL, INFRA] },
   },
   {
-    name: 'nothing imports the CLI, local stack or evaluation',
-    comment:
-      'They are entry points. Only scripts, tests, the CLI (for `dr2e eval`) and the bin launcher use them.',
+    name: 'nothing imports the CLI',
+    comment: 'The CLI is an entry point: bin/dr2e.js launches its build, tests and scripts drive it.',
     severity: 'error',
-    from: { pathNot: [CLI, LOCAL, EVAL, TESTS, SCRIPTS, '^bin/'] },
-    to: { path: [CLI, LOCAL, EVAL] },
+    from: { pathNot: [CLI, TESTS, SCRIPTS, '^bin/'] },
+    to: { path: CLI },
   },
   {
-    name: 'evaluation and CLI do not reach into each other the wrong way',
-    comment: 'The CLI runs the evaluation (`dr2e eval`); the evaluation never imports the CLI.',
+    name: 'nothing imports the local stack',
+    comment:
+      'The local stack (`npm start`) is an entry point: the demo script and the end-to-end tests drive it.',
+    severity: 'error',
+    from: { pathNot: [LOCAL, TESTS, SCRIPTS] },
+    to: { path: LOCAL },
+  },
+  {
+    name: 'only the CLI imports the evaluation',
+    comment: 'The evaluation is a tool (`dr2e eval`), never part of a service.',
+    severity: 'error',
+    from: { pathNot: [EVAL, CLI, TESTS, SCRIPTS] },
+    to: { path: EVAL },
+  },
+  {
+    name: 'evaluation imports no entry points or services',
+    comment: 'The evaluation measures the engine and the photo stage; it never imports the CLI that runs it.',
     severity: 'error',
     from: { path: EVAL },
-    to: { path: [CLI, LOCAL, WORKER, API] },
+    to: { path: [CLI, LOCAL, WORKER, API, INFRA] },
+  },
+  {
+    name: 'CLI imports no services',
+    comment: 'The CLI runs the engine in-process; the job API and the worker are not part of it.',
+    severity: 'error',
+    from: { path: CLI },
+    to: { path: [API, WORKER, LOCAL, INFRA] },
+  },
+  {
+    name: 'local stack imports no tools',
+    severity: 'error',
+    from: { path: LOCAL },
+    to: { path: [CLI, EVAL, INFRA] },
   },
   {
     name: 'infra imports only runtime configuration',
