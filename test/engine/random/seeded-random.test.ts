@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidParametersError } from '../../gpu-task/src/engine/errors.js';
+import { InvalidParametersError } from '../../../gpu-task/src/engine/errors.js';
 import {
   deriveSeed,
   SeededNormalSource,
   SeededRandom,
   Xoshiro128,
-} from '../../gpu-task/src/engine/random/index.js';
+} from '../../../gpu-task/src/engine/random/index.js';
 
 describe('SeededRandom', () => {
   it('keeps its documented stream (xoshiro128** seeded by SplitMix32)', () => {
