@@ -13,6 +13,7 @@ import {
   transitionJob,
   type JobStore,
   verifyWebhook,
+  webhookMessageId,
   silentLogger,
 } from '../../shared/src/index.js';
 import { createWebhookDeliveryLoop } from '../../shared/runtime/index.js';
@@ -461,7 +462,7 @@ describe('POST /v1/jobs/{id}/cancel', () => {
     const secret = (await h.services.tenants.get(tenantA))?.webhookSecret ?? '';
     await expect(
       verifyWebhook({ secret, headers: deliveries[0]?.headers ?? {}, body: deliveries[0]?.body ?? '' }),
-    ).resolves.toBeTruthy();
+    ).resolves.toEqual({ id: webhookMessageId(job.id, 'job.canceled'), timestamp: expect.any(Date) });
     expect(JSON.parse(deliveries[0]?.body ?? '{}')).toMatchObject({
       type: 'job.canceled',
       data: { id: job.id },

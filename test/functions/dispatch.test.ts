@@ -109,7 +109,10 @@ describe('Dispatcher: a good upload', () => {
       status: 'queued',
       input: { contentType: 'image/png', bytes: expect.any(Number) },
     });
-    expect(stored?.timestamps.uploaded).toBeDefined();
+    // uploaded is stamped between creation and queueing (NaN, when absent, fails both)
+    const { created, uploaded, queued } = stored!.timestamps;
+    expect(Date.parse(uploaded ?? '')).toBeGreaterThanOrEqual(Date.parse(created));
+    expect(Date.parse(queued ?? '')).toBeGreaterThanOrEqual(Date.parse(uploaded ?? ''));
     expect(await messages()).toEqual([
       { jobId: job.id, tenantId: TENANT, batchKey: batchKeyFor(job.params, job.model) },
     ]);
@@ -178,7 +181,9 @@ describe('Dispatcher: bad uploads fail their job', () => {
     expect(outcome).toMatchObject({ outcome: 'rejected', error: { code, retryable: false } });
     const stored = await jobs.get(job.id);
     expect(stored).toMatchObject({ status: 'failed', error: { code } });
-    expect(stored?.timestamps.failed).toBeDefined();
+    expect(Date.parse(stored?.timestamps.failed ?? '')).toBeGreaterThanOrEqual(
+      Date.parse(stored!.timestamps.created),
+    );
     expect(notified.map((n) => [n.id, n.status])).toEqual([[job.id, 'failed']]);
     expect(await messages()).toEqual([]);
   });

@@ -243,6 +243,8 @@ describe('GET /v1/jobs/{id}/events', () => {
     // Assess
     const operation = doc.paths['/v1/jobs/{id}/events']?.get;
     expect(operation?.responses['200']?.content).toHaveProperty('text/event-stream');
-    expect(operation?.responses['404']).toBeDefined();
+    expect(operation?.responses['404']?.content).toEqual({
+      'application/json': { schema: { $ref: '#/components/schemas/Error' } },
+    });
   });
 });

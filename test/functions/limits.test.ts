@@ -218,6 +218,9 @@ describe('jobs in flight and monthly quota', () => {
         'RateLimit-Policy',
       ]),
     );
-    expect(doc.paths['/v1/jobs/{id}']?.get?.responses['429']).toBeDefined();
+    expect(doc.paths['/v1/jobs/{id}']?.get?.responses['429']).toMatchObject({
+      headers: { 'Retry-After': { schema: { type: 'integer' } } },
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+    });
   });
 });

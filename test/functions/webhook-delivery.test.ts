@@ -176,7 +176,11 @@ describe('API: webhooks leave the request path', () => {
     // Assess
     const route = doc.paths['/v1/jobs/{id}/webhook/redeliver'].post;
     expect(Object.keys(route.responses)).toEqual(expect.arrayContaining(['202', '404', '409']));
-    expect(doc.components.schemas.Job.properties.webhookStatus).toBeDefined();
+    expect(doc.components.schemas.Job.properties.webhookStatus).toMatchObject({
+      type: 'object',
+      properties: { state: { enum: ['pending', 'delivered', 'failed'] } },
+      required: expect.arrayContaining(['event', 'messageId', 'state', 'attempts']),
+    });
   });
 });
 

@@ -117,7 +117,7 @@ describe('gpu-task/Dockerfile', () => {
   it('runs as a non-root user with the heartbeat health check ECS also runs', () => {
     const stage = finalStage();
     const user = stage.filter((instruction) => instruction.keyword === 'USER').at(-1);
-    expect(user).toBeDefined();
+    expect(user?.args).toMatch(/^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$/);
     expect(user?.args.split(':')[0]).not.toMatch(/^(root|0)$/);
     const healthcheck = stage.find((instruction) => instruction.keyword === 'HEALTHCHECK');
     expect(healthcheck?.args).toContain(`CMD ${HEALTH_CHECK_COMMAND}`);

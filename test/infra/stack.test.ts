@@ -225,8 +225,9 @@ describe('job queue', () => {
       const redrive = queue.Properties?.RedrivePolicy as { maxReceiveCount?: number } | undefined;
       return redrive?.maxReceiveCount !== undefined;
     });
-    // Assess
-    expect(jobQueue).toBeDefined();
+    // Assess: the queue found is the one the worker reads
+    const environment = containerEnvironment();
+    expect(jobQueue?.[0]).toBe(referencedId(environment.DR2E_QUEUE_URL));
     const redrive = jobQueue?.[1].Properties?.RedrivePolicy as {
       deadLetterTargetArn: unknown;
       maxReceiveCount: number;
@@ -235,7 +236,6 @@ describe('job queue', () => {
     const deadLetterId = referencedId(redrive.deadLetterTargetArn);
     expect(queues.map(([id]) => id)).toContain(deadLetterId);
     // The worker is told the same number and the same lease.
-    const environment = containerEnvironment();
     expect(environment.DR2E_MAX_RECEIVES).toBe('3');
     expect(environment.DR2E_VISIBILITY_TIMEOUT_SECONDS).toBe(
       String(jobQueue?.[1].Properties?.VisibilityTimeout),

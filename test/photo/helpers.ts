@@ -133,28 +133,48 @@ export async function encode(image: RgbImage, format: 'png' | 'jpeg' = 'png'): P
   );
 }
 
+/** The found face whose eye midpoint is nearest to a placed face's, and that distance. */
+function nearest<T extends { landmarks: [number, number][] }>(
+  placed: PlacedFace,
+  found: readonly T[],
+): { face: T | undefined; distance: number } {
+  const mid = (l: [number, number][]): [number, number] => [
+    (l[0]![0] + l[1]![0]) / 2,
+    (l[0]![1] + l[1]![1]) / 2,
+  ];
+  const [px, py] = mid(placed.landmarks);
+  let face: T | undefined;
+  let distance = Infinity;
+  for (const f of found) {
+    const [fx, fy] = mid(f.landmarks);
+    const d = Math.hypot(fx - px, fy - py);
+    if (d < distance) {
+      distance = d;
+      face = f;
+    }
+  }
+  return { face, distance };
+}
+
 /** The found face whose eye midpoint is nearest to a placed face's, or undefined beyond `limit`. */
 export function match<T extends { landmarks: [number, number][] }>(
   placed: PlacedFace,
   found: readonly T[],
   limit = 0.5,
 ): T | undefined {
-  const mid = (l: [number, number][]): [number, number] => [
-    (l[0]![0] + l[1]![0]) / 2,
-    (l[0]![1] + l[1]![1]) / 2,
-  ];
-  const [px, py] = mid(placed.landmarks);
-  let best: T | undefined;
-  let bestDistance = Infinity;
-  for (const f of found) {
-    const [fx, fy] = mid(f.landmarks);
-    const d = Math.hypot(fx - px, fy - py);
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = f;
-    }
-  }
-  return bestDistance <= limit * placed.eyeDistance * 2 ? best : undefined;
+  const { face, distance } = nearest(placed, found);
+  return distance <= limit * placed.eyeDistance * 2 ? face : undefined;
+}
+
+/**
+ * How far the nearest found face's eye midpoint lies from a placed face's, in the placed face's
+ * eye distances (Infinity when nothing was found): `match` accepts up to 1.
+ */
+export function eyeMidpointOffset(
+  placed: PlacedFace,
+  found: readonly { landmarks: [number, number][] }[],
+): number {
+  return nearest(placed, found).distance / placed.eyeDistance;
 }
 
 export { composeSimilarity };

@@ -83,10 +83,10 @@ describe('Standard Webhooks signing', () => {
     await expect(verifyWebhook({ secret, headers, body, now: early })).rejects.toBeInstanceOf(ExpiredError);
     await expect(
       verifyWebhook({ secret, headers, body, now: new Date(sentAt.getTime() + 299_000) }),
-    ).resolves.toBeDefined();
-    await expect(
-      verifyWebhook({ secret, headers, body, now: late, toleranceSeconds: 600 }),
-    ).resolves.toBeDefined();
+    ).resolves.toEqual({ id, timestamp: sentAt });
+    await expect(verifyWebhook({ secret, headers, body, now: late, toleranceSeconds: 600 })).resolves.toEqual(
+      { id, timestamp: sentAt },
+    );
   });
 
   it('accepts any matching entry among several signatures, and any of several secrets', async () => {
@@ -97,10 +97,14 @@ describe('Standard Webhooks signing', () => {
       'webhook-timestamp': String(timestamp),
       'webhook-signature': `v2,whatever v1,bm90IGl0 ${valid}`,
     };
-    await expect(verifyWebhook({ secret: current, headers, body, now: sentAt })).resolves.toBeDefined();
-    await expect(
-      verifyWebhook({ secret: [secret, current], headers, body, now: sentAt }),
-    ).resolves.toBeDefined();
+    await expect(verifyWebhook({ secret: current, headers, body, now: sentAt })).resolves.toEqual({
+      id,
+      timestamp: sentAt,
+    });
+    await expect(verifyWebhook({ secret: [secret, current], headers, body, now: sentAt })).resolves.toEqual({
+      id,
+      timestamp: sentAt,
+    });
   });
 
   it('refuses missing or malformed headers', async () => {

@@ -244,7 +244,10 @@ describe('face results', () => {
     const [keptJob, plainJob] = await runUntilDone([keeps.id, plain.id]);
     // Assess
     expect(engine.calls).toHaveLength(1);
-    expect(keptJob?.output?.faces?.[0]?.crops).toBeDefined();
+    expect(keptJob?.output?.faces?.[0]?.crops).toEqual({
+      inputKey: blobKeys.faceInput(env.tenant.id, keeps.id, 0),
+      restoredKey: blobKeys.faceRestored(env.tenant.id, keeps.id, 0),
+    });
     expect(plainJob?.output?.faces?.[0]).toEqual(face(10, 60));
     expect(await env.blobs.get(blobKeys.faceInput(env.tenant.id, plain.id, 0))).toBeUndefined();
   });
