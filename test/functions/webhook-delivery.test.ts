@@ -74,7 +74,9 @@ describe('API: webhooks leave the request path', () => {
   let hits = 0;
 
   beforeEach(async () => {
-    h = await localHarness({ env: { DR2E_WEBHOOK_TIMEOUT_MS: '300' } });
+    // The attempt timeout is far above what a request that does not wait takes, even on a loaded
+    // machine, so the timing below separates "queued" from "waited for the receiver" robustly.
+    h = await localHarness({ env: { DR2E_WEBHOOK_TIMEOUT_MS: '3000' } });
     hits = 0;
     // A receiver that accepts the connection and never answers.
     hanging = createServer(() => void (hits += 1));
@@ -95,7 +97,7 @@ describe('API: webhooks leave the request path', () => {
     return json(response);
   }
 
-  it('answers a cancel within 200 ms while the receiver hangs, and the consumer records the timeout', async () => {
+  it('answers a cancel without waiting for a hanging receiver, and the consumer records the timeout', async () => {
     // Prepare
     const port = (hanging.address() as AddressInfo).port;
     const job = await createJob({ webhook: { url: `http://127.0.0.1:${port}/hook` } });
@@ -117,7 +119,7 @@ describe('API: webhooks leave the request path', () => {
     expect(response.status).toBe(200);
     expect((await json(response)).status).toBe('canceled');
     expect(hitsDuringRequest).toBe(0);
-    expect(elapsedMs).toBeLessThan(200);
+    expect(elapsedMs).toBeLessThan(1500);
     expect(queuedView.webhookStatus).toMatchObject({ event: 'job.canceled', state: 'pending', attempts: 0 });
     expect(hits).toBe(1);
     expect(afterAttempt.webhookStatus).toMatchObject({ state: 'pending', attempts: 1, round: 1 });
