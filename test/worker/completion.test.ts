@@ -1,0 +1,136 @@
+/** Completion of a finished job (completion.ts): usage, the webhook the worker owes, messages. */
+import { describe, expect, it } from 'vitest';
+import { Completion } from '../../gpu-task/src/worker/completion.js';
+import { Leases, type Held } from '../../gpu-task/src/worker/leases.js';
+import type { ActiveJob } from '../../gpu-task/src/worker/ownership.js';
+import {
+  silentLogger,
+  transitionJob,
+  type Job,
+  type JobQueue,
+  type QueueWebhookOutcome,
+  type UsageRecord,
+} from '../../shared/src/index.js';
+import { sampleJob } from '../shared/helpers/jobs.js';
+
+const LEASE_SECONDS = 120;
+const at = new Date(Date.UTC(2025, 0, 1, 13, 0, 0));
+const WEBHOOK = {
+  url: 'https://example.com/hook',
+  events: ['job.succeeded', 'job.failed', 'job.canceled'],
+} as const;
+
+function finished(status: 'succeeded' | 'canceled'): Job {
+  const running = [
+    { to: 'uploaded', at },
+    { to: 'queued', at },
+    { to: 'running', at },
+  ].reduce(
+    (job, change) => transitionJob(job, change as { to: 'running'; at: Date }),
+    sampleJob('tenant-a', 0, { webhook: { ...WEBHOOK, events: [...WEBHOOK.events] } }),
+  );
+  return status === 'succeeded'
+    ? transitionJob(running, {
+        to: 'succeeded',
+        at,
+        output: { restoredKey: 'r.png', format: 'png' },
+        usage: { images: 1, faces: 2, modelSeconds: 3 },
+      })
+    : transitionJob(running, { to: 'canceled', at });
+}
+
+/** A completion over a queue and a webhook queue that record what happens to them. */
+function setup(webhookOutcome: QueueWebhookOutcome = 'queued') {
+  const calls: string[] = [];
+  const usage: UsageRecord[] = [];
+  const webhooks: string[] = [];
+  const queue: Pick<JobQueue, 'delete' | 'changeVisibility'> = {
+    delete: async (receipt) => void calls.push(`delete ${receipt}`),
+    changeVisibility: async (receipt, seconds) => void calls.push(`visibility ${receipt} ${seconds}`),
+  };
+  const leases = new Leases(queue, LEASE_SECONDS, silentLogger);
+  const active = new Map<string, ActiveJob>();
+  const completion = new Completion({
+    usage: { record: async (entry) => void usage.push(entry) },
+    webhooks: {
+      jobFinished: async (job) => {
+        webhooks.push(`${job.id} ${job.status}`);
+        return webhookOutcome;
+      },
+    },
+    leases,
+    active,
+    visibilityTimeoutSeconds: LEASE_SECONDS,
+  });
+  const hold = (n: number): Held =>
+    leases.hold({
+      receiptHandle: `receipt-${n}`,
+      messageId: `message-${n}`,
+      receiveCount: 1,
+      sentAt: at,
+      body: { jobId: 'j', tenantId: 'tenant-a', batchKey: 'k' },
+    });
+  const claim = (job: Job): ActiveJob => {
+    const claimed: ActiveJob = {
+      job,
+      attempt: job.attempts,
+      held: hold(1),
+      duplicates: [hold(2)],
+      log: silentLogger,
+      state: 'running',
+    };
+    active.set(job.id, claimed);
+    return claimed;
+  };
+  return { completion, leases, active, calls, usage, webhooks, claim, hold };
+}
+
+describe('Completion', () => {
+  it('records usage, queues the webhook, then deletes the job’s message and its duplicates', async () => {
+    // Prepare
+    const h = setup();
+    const job = finished('succeeded');
+    const claimed = h.claim(job);
+    // Act
+    h.completion.complete(job, silentLogger, claimed);
+    await h.completion.drain();
+    // Assess
+    expect(h.usage).toEqual([
+      { tenantId: 'tenant-a', jobId: job.id, at, images: 1, faces: 2, modelSeconds: 3 },
+    ]);
+    expect(h.webhooks).toEqual([`${job.id} succeeded`]);
+    expect(h.calls.sort()).toEqual(['delete receipt-1', 'delete receipt-2']);
+    expect(claimed.state).toBe('done');
+    expect(h.active.size).toBe(0);
+    expect(h.leases.size).toBe(0);
+  });
+
+  it('releases the messages for one lease when the webhook queue is down, so a later delivery queues it', async () => {
+    // Prepare
+    const h = setup('queue_failed');
+    const job = finished('succeeded');
+    // Act
+    h.completion.complete(job, silentLogger, h.claim(job));
+    await h.completion.drain();
+    // Assess
+    expect(h.calls.sort()).toEqual([
+      `visibility receipt-1 ${LEASE_SECONDS}`,
+      `visibility receipt-2 ${LEASE_SECONDS}`,
+    ]);
+    expect(h.leases.size).toBe(0);
+  });
+
+  it('queues no webhook for a canceled job (the canceller does) and records no usage', async () => {
+    // Prepare
+    const h = setup();
+    const job = finished('canceled');
+    const stray = h.hold(3);
+    // Act: a stray delivery of the finished job completes on its own message
+    h.completion.complete(job, silentLogger, stray);
+    await h.completion.drain();
+    // Assess
+    expect(h.webhooks).toEqual([]);
+    expect(h.usage).toEqual([]);
+    expect(h.calls).toEqual(['delete receipt-3']);
+  });
+});
