@@ -1,8 +1,8 @@
 /**
  * Finds code that writes a job's `status` by hand, for the test that keeps every status change
- * inside the lifecycle module (shared/src/job.ts). Syntactic (the TypeScript parser without the
- * type checker, so the whole tree scans in about a second; a typed scan takes most of a minute
- * here). It flags:
+ * inside the lifecycle module (shared/src/job.ts). Syntactic: the TypeScript parser without the
+ * type checker (the whole tree, about 200 files, scans in about two seconds on the 2-core dev box,
+ * where building a typed program alone took about 45 s). It flags:
  * - an object literal with a `status` property and a field every job write sets or only job
  *   records have (`updatedAt`, `timestamps`, `attempts`, `webhookDeliveries`);
  * - an object literal that spreads another object and sets `status` to a job status literal:
