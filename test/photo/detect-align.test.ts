@@ -2,8 +2,17 @@
  * Detection and alignment on synthetic photos: HQ (FFHQ-aligned) and UTKFace faces pasted at
  * known sizes, positions and rotations, so every true landmark is known. Needs ../shared.
  */
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { framingTemplate, fourPointTemplate } from '../../gpu-task/src/engine/index.js';
+import {
+  decodeImageWithAlpha,
+  framingTemplate,
+  fourPointTemplate,
+  type RgbImage,
+} from '../../gpu-task/src/engine/index.js';
 import {
   alignmentFor,
   applySimilarity,
@@ -25,9 +34,34 @@ import {
   utkPresent,
   utkTar,
 } from './helpers.js';
+import { sharedDir } from '../engine/helpers/fixture-paths.js';
 
 const present = hqPresent && utkPresent;
 const skipNote = present ? '' : ` (skipped: ${hqPresent ? utkTar : hqDir} is absent)`;
+
+/**
+ * A severe real-world-like degradation (as in DR2's set03): down to 40 px, JPEG at quality 15,
+ * Gaussian noise, back up to the photo's size.
+ */
+async function degrade(photo: RgbImage): Promise<RgbImage> {
+  const { width, height } = photo;
+  const small = await sharp(photo.data, { raw: { width, height, channels: 3 } })
+    .resize(40, 40, { kernel: 'lanczos3' })
+    .jpeg({ quality: 15 })
+    .toBuffer();
+  const { data } = await sharp(small).raw().toBuffer({ resolveWithObject: true });
+  let seed = 7;
+  const noise = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return (seed / 2 ** 31 - 0.5) * 40;
+  };
+  for (let i = 0; i < data.length; i++) data[i] = Math.max(0, Math.min(255, data[i]! + noise()));
+  const out = await sharp(data, { raw: { width: 40, height: 40, channels: 3 } })
+    .resize(width, height, { kernel: 'cubic' })
+    .raw()
+    .toBuffer();
+  return { data: new Uint8Array(out), width, height };
+}
 
 /** Detector keypoints as the four points alignment uses. */
 function landmarksOf(face: DetectedFace): { landmarks: [number, number][] } & DetectedFace {
@@ -117,7 +151,63 @@ describe.skipIf(!present)(`detection and alignment on synthetic photos${skipNote
     expect(foundEdges.length).toBeLessThanOrEqual(2);
   });
 
+  it('finds one face that fills the frame, rotated up to 45 degrees, clean and severely degraded', async () => {
+    for (const angle of [0, 0.785, -0.785]) {
+      for (const face of [hq[0]!, hq[2]!]) {
+        // Prepare: the crop a little larger than the frame, so the face fills it.
+        const photo = background(512, 512);
+        const [truth] = placeFaces(photo, [{ face, cx: 256, cy: 256, side: 560, angle }]);
+        const degraded = await degrade(photo);
+        for (const [name, image] of [
+          ['clean', photo],
+          ['degraded', degraded],
+        ] as const) {
+          // Act
+          const found = (await detector.detect(image)).map(landmarksOf);
+          // Assess
+          expect(found, `${name}, ${angle} rad`).toHaveLength(1);
+          expect(match(truth!, found), `${name}, ${angle} rad`).toBeDefined();
+        }
+      }
+    }
+  });
+
   it('finds nothing in a photo without faces', async () => {
     expect(await detector.detect(background(1200, 800))).toEqual([]);
   });
 });
+
+const realDegradedDir = path.join(sharedDir, 'data', 'real-degraded');
+const realDegradedPresent = existsSync(realDegradedDir);
+
+describe.skipIf(!realDegradedPresent)(
+  `real degraded aligned crops as photos${realDegradedPresent ? '' : ` (skipped: ${realDegradedDir} is absent)`}`,
+  () => {
+    it('finds exactly one face in each (faces filling the frame, mild to severe), where the framing puts it', async () => {
+      // Prepare: every crop of the set (DR2's set01-set03 and GFPGAN's), FFHQ-aligned 512 px.
+      const files = readdirSync(realDegradedDir, { recursive: true, encoding: 'utf8' })
+        .filter((f) => /\.(png|jpe?g)$/i.test(f))
+        .sort();
+      expect(files.length).toBeGreaterThanOrEqual(19);
+      const detector = await FaceDetector.load();
+      try {
+        for (const file of files) {
+          const bytes = await readFile(path.join(realDegradedDir, file));
+          const { image } = await decodeImageWithAlpha(bytes);
+          // Act
+          const found = await detector.detect(image);
+          // Assess: one face, its box about where FFHQ framing has it (centre near (0.5, 0.62) of
+          // the side, side 45-70%); the severe crops' boxes wander by up to a tenth of the side.
+          expect(found, file).toHaveLength(1);
+          const [x, y, w, h] = found[0]!.box;
+          const side = image.width;
+          expect(Math.hypot((x + w / 2) / side - 0.5, (y + h / 2) / side - 0.62), file).toBeLessThan(0.12);
+          expect(w / side, file).toBeGreaterThan(0.4);
+          expect(w / side, file).toBeLessThan(0.75);
+        }
+      } finally {
+        await detector.dispose();
+      }
+    });
+  },
+);

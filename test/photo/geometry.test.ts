@@ -17,6 +17,7 @@ import {
   estimateSimilarity,
   invertSimilarity,
   pasteFrame,
+  MAX_LEVEL_STEP,
   planPyramid,
   similarityAngle,
   similarityScale,
@@ -193,7 +194,15 @@ describe('detector plan', () => {
     const levels = planPyramid(4000, 3000, 24);
     const finest = levels.at(-1)!;
     expect(24 * finest.scale).toBeGreaterThanOrEqual(14 - 1e-9);
-    expect(levels[2]!.scale).toBeCloseTo(256 / 4000, 10);
+    const tiled = levels.filter((level) => !level.wholePhoto);
+    expect(tiled[0]!.scale).toBeCloseTo(256 / 4000, 10);
+    // Evenly spaced: no level a few percent from the next (a whole extra level of tiles).
+    expect(tiled).toHaveLength(3);
+    for (let i = 1; i < tiled.length; i++) {
+      const step = tiled[i]!.scale / tiled[i - 1]!.scale;
+      expect(step).toBeGreaterThan(2);
+      expect(step).toBeLessThanOrEqual(MAX_LEVEL_STEP + 1e-9);
+    }
   });
 
   it('merges overlapping detections into a score-weighted mean and keeps separate faces apart', () => {

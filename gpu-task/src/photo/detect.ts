@@ -6,11 +6,13 @@
  * 100 px becomes 6 px and is lost. The model reliably finds faces whose box is about
  * `MIN_DETECTOR_FACE` px or more in its input and up to most of the input, a range of about 12x.
  * The levels therefore run from the whole photo in one tile (large faces) down to the scale
- * at which the smallest wanted face is `MIN_DETECTOR_FACE` px, each level `LEVEL_STEP` times
- * finer than the previous. At each fine level only faces too small for the next coarser level
- * are kept, and tiles overlap by more than such a face, so every face lies whole in some tile.
- * The photo is decoded once; the levels are resized from its pixels (Lanczos, which averages
- * what it drops, so small faces keep their contrast).
+ * at which the smallest wanted face is `MIN_DETECTOR_FACE` px, about `LEVEL_STEP` times finer
+ * each (evenly spaced, see planPyramid). At each fine level only faces too small for the next
+ * coarser level are kept, and tiles overlap by more than such a face, so every face lies whole
+ * in some tile. Faces that fill the photo are found in small whole-photo views (see
+ * WHOLE_PHOTO_VIEWS). The photo is decoded once; the finest level is resized from its pixels and
+ * each coarser one from the level below (Lanczos, which averages what it drops, so small faces
+ * keep their contrast).
  */
 import sharp from 'sharp';
 import type { RgbImage } from '../engine/core.js';
@@ -57,15 +59,14 @@ interface Level {
   minBox: number;
   /** ...and at most this (Infinity at the coarsest level). */
   maxBox: number;
+  /** One tile holds the whole photo, centred (see WHOLE_PHOTO_VIEWS). */
+  wholePhoto?: boolean;
   /**
-   * One tile holds the whole photo: such levels use the lower WHOLE_PHOTO_THRESHOLD, since a
+   * Score threshold of this level, if lower than the caller's: the whole-photo views, since a
    * false positive grows with the number of windows searched, and degraded close-ups score low.
    */
-  wholePhoto?: boolean;
+  threshold?: number;
 }
-
-/** Score threshold of the whole-photo levels (MediaPipe's own default). */
-export const WHOLE_PHOTO_THRESHOLD = 0.5;
 
 /** Tile origins along one axis: cover `length` with tiles of `tile` px overlapping by `overlap`. */
 export function tileOrigins(length: number, tile: number, overlap: number): number[] {
@@ -77,27 +78,52 @@ export function tileOrigins(length: number, tile: number, overlap: number): numb
   return origins;
 }
 
-/** Plan the pyramid for a photo (see the module comment). */
+/**
+ * Sides (detector pixels) at which the whole photo is fitted, centred, into one tile with a grey
+ * border, and the score threshold there: the back-camera model expects faces small in its view,
+ * so a face that fills the photo (a close-up, an aligned crop, a degraded scan) scores best seen
+ * this small (severely degraded close-ups score 0.6-0.8 at 48-64 px, under 0.5 at 256). Only
+ * faces of at least a quarter to a third of the photo count in these views.
+ */
+export const WHOLE_PHOTO_VIEWS = [
+  { side: 48, threshold: 0.5 },
+  { side: 64, threshold: 0.5 },
+  // Above MediaPipe's 0.5 here: the larger view also shows foreheads and hair at face-like sizes.
+  { side: 128, threshold: 0.6 },
+] as const;
+
+/** Largest scale ratio between two fine levels (see planPyramid). */
+export const MAX_LEVEL_STEP = LEVEL_STEP * 1.1;
+
+/**
+ * Plan the pyramid for a photo (see the module comment): the whole-photo views, the photo fitted
+ * to one tile, then fine levels spaced evenly (ratio at most MAX_LEVEL_STEP) up to the scale at
+ * which a `smallestFace` face is MIN_DETECTOR_FACE px.
+ */
 export function planPyramid(width: number, height: number, smallestFace: number): Level[] {
   const coarsest = BLAZEFACE_INPUT / Math.max(width, height);
   const finest = Math.min(1, MIN_DETECTOR_FACE / Math.max(1, smallestFace));
-  const levels: Level[] = [
-    // The whole photo at a quarter and half of a tile, grey around it: the back-camera model
-    // expects faces small in its view, so faces that fill the photo (a close-up, an aligned
-    // crop, a degraded scan) score best here. Only large faces count at these levels.
-    { scale: coarsest / 4, minBox: BLAZEFACE_INPUT / 4 / 3, maxBox: Infinity, wholePhoto: true },
-    { scale: coarsest / 2, minBox: BLAZEFACE_INPUT / 2 / 4, maxBox: Infinity, wholePhoto: true },
-    { scale: coarsest, minBox: 0, maxBox: Infinity },
-  ];
+  const levels: Level[] = WHOLE_PHOTO_VIEWS.map(({ side, threshold }) => ({
+    scale: (coarsest * side) / BLAZEFACE_INPUT,
+    minBox: side / (side < BLAZEFACE_INPUT / 2 ? 3 : 4),
+    maxBox: Infinity,
+    wholePhoto: true,
+    threshold,
+  }));
+  levels.push({ scale: coarsest, minBox: 0, maxBox: Infinity });
+  if (finest <= coarsest * 1.2) return levels;
   // Faces at least MIN_DETECTOR_FACE px at a coarser level are found there; a finer level covers
-  // what lies below, with a margin so a face between two levels is seen by both (NMS merges them).
-  for (let scale = coarsest * LEVEL_STEP; ; scale *= LEVEL_STEP) {
-    const last = scale >= finest;
-    const s = last ? Math.max(finest, coarsest * 1.5) : scale;
-    if (s <= coarsest * 1.2) break;
-    const coarser = levels[levels.length - 1]!.scale;
-    levels.push({ scale: s, minBox: 0, maxBox: (MIN_DETECTOR_FACE * 1.5 * s) / coarser });
-    if (last) break;
+  // what lies below, with a margin so a face between two levels is seen by both (NMS merges
+  // them). Even spacing: a last step of a few percent would cost a whole extra level of tiles.
+  const top = Math.max(finest, coarsest * 1.5);
+  const count = Math.max(1, Math.ceil(Math.log(top / coarsest) / Math.log(MAX_LEVEL_STEP) - 1e-9));
+  const ratio = (top / coarsest) ** (1 / count);
+  for (let i = 1; i <= count; i++) {
+    levels.push({
+      scale: i === count ? top : coarsest * ratio ** i,
+      minBox: 0,
+      maxBox: MIN_DETECTOR_FACE * 1.5 * ratio,
+    });
   }
   return levels;
 }
@@ -129,34 +155,43 @@ export class FaceDetector {
   async detect(photo: RgbImage, options: DetectOptions = {}): Promise<DetectedFace[]> {
     const threshold = options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
     const levels = planPyramid(photo.width, photo.height, options.smallestFace ?? DEFAULT_SMALLEST_FACE);
-    const all: RawDetection[] = [];
-    for (const level of levels) {
-      const image = await resizeForLevel(photo, level.scale);
+    const images = await levelImages(photo, levels);
+    const found: RawDetection[] = [];
+    for (const [index, level] of levels.entries()) {
+      const image = images[index]!;
       const overlap = Math.min(BLAZEFACE_INPUT / 2, Math.ceil(level.maxBox) + 8);
-      const xs = tileOrigins(image.width, BLAZEFACE_INPUT, Number.isFinite(overlap) ? overlap : 0);
-      const ys = tileOrigins(image.height, BLAZEFACE_INPUT, Number.isFinite(overlap) ? overlap : 0);
-      const tiles = ys.flatMap((y) => xs.map((x) => [x, y] as const));
+      // A whole-photo view is one tile with the photo in its centre (negative origins: grey border).
+      const tiles = level.wholePhoto
+        ? [
+            [
+              -Math.floor((BLAZEFACE_INPUT - image.width) / 2),
+              -Math.floor((BLAZEFACE_INPUT - image.height) / 2),
+            ] as const,
+          ]
+        : tileOrigins(image.height, BLAZEFACE_INPUT, overlap).flatMap((y) =>
+            tileOrigins(image.width, BLAZEFACE_INPUT, overlap).map((x) => [x, y] as const),
+          );
       let next = 0;
       const worker = async (model: BlazeFaceModel): Promise<void> => {
         for (let i = next++; i < tiles.length; i = next++) {
           const [x0, y0] = tiles[i]!;
           // Fine levels are most of the work; flat tiles (sky, walls, blurred backgrounds) hold no face.
           if (!level.wholePhoto && !hasDetail(image, x0, y0)) continue;
-          const found = await model.run(
+          const detections = await model.run(
             tileTensor(image, x0, y0),
-            level.wholePhoto ? Math.min(threshold, WHOLE_PHOTO_THRESHOLD) : threshold,
+            level.threshold === undefined ? threshold : Math.min(threshold, level.threshold),
           );
-          for (const d of found) {
+          for (const d of detections) {
             const side = Math.max(d.box[2], d.box[3]);
             if (side < level.minBox || side > level.maxBox) continue;
-            if (cutByInnerEdge(d, x0, y0, image.width, image.height, overlap)) continue;
-            all.push(toPhoto(d, x0, y0, level.scale));
+            if (!level.wholePhoto && cutByInnerEdge(d, x0, y0, image.width, image.height, overlap)) continue;
+            found.push(toPhoto(d, x0, y0, level.scale));
           }
         }
       };
       await Promise.all(this.models.map(worker));
     }
-    return suppressContained(weightedNms(all, 0.3))
+    return suppressContained(weightedNms(found, 0.3))
       .filter((d) => d.box[2] > 0 && d.box[3] > 0)
       .map((d) => ({ box: d.box, score: d.score, keypoints: d.keypoints }));
   }
@@ -166,13 +201,30 @@ export class FaceDetector {
   }
 }
 
-/** The photo at one level's scale (the photo itself at scale >= 1). */
-async function resizeForLevel(photo: RgbImage, scale: number): Promise<RgbImage> {
-  const width = Math.max(1, Math.round(photo.width * scale));
-  const height = Math.max(1, Math.round(photo.height * scale));
-  if (width === photo.width && height === photo.height) return photo;
-  const { data, info } = await sharp(photo.data, {
-    raw: { width: photo.width, height: photo.height, channels: 3 },
+/**
+ * The photo at every level's scale (the photo itself at scale >= 1). Each level is reduced from
+ * the next finer one rather than from the photo (Lanczos throughout): the photo, which may be
+ * 12-50 MP, is read once, for the finest level.
+ */
+async function levelImages(photo: RgbImage, levels: readonly Level[]): Promise<RgbImage[]> {
+  const images: RgbImage[] = new Array<RgbImage>(levels.length);
+  const order = [...levels.keys()].sort((i, j) => levels[j]!.scale - levels[i]!.scale);
+  let source = photo;
+  for (const index of order) {
+    const width = Math.max(1, Math.round(photo.width * levels[index]!.scale));
+    const height = Math.max(1, Math.round(photo.height * levels[index]!.scale));
+    const image = await resizeTo(source, width, height);
+    images[index] = image;
+    // Keep reducing from images with enough pixels that the next reduction still averages.
+    if (image.width >= 2 * BLAZEFACE_INPUT || image.height >= 2 * BLAZEFACE_INPUT) source = image;
+  }
+  return images;
+}
+
+async function resizeTo(image: RgbImage, width: number, height: number): Promise<RgbImage> {
+  if (width >= image.width && height >= image.height) return image;
+  const { data, info } = await sharp(image.data, {
+    raw: { width: image.width, height: image.height, channels: 3 },
   })
     .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
     .raw()
@@ -218,16 +270,19 @@ export function hasDetail(image: RgbImage, x0: number, y0: number, size = BLAZEF
   return false;
 }
 
-/** A 256 x 256 NHWC tile in [-1, 1]; outside the image it is mid-grey (0). */
+/**
+ * The 256 x 256 NHWC tile at (x0, y0) of `image`, in [-1, 1]; outside the image (past its right
+ * or bottom edge, or before a negative origin) it is mid-grey (0).
+ */
 function tileTensor(image: RgbImage, x0: number, y0: number): Float32Array {
   const size = BLAZEFACE_INPUT;
   const out = new Float32Array(size * size * 3);
-  const w = Math.min(size, image.width - x0);
-  const h = Math.min(size, image.height - y0);
-  for (let y = 0; y < h; y++) {
-    const src = ((y0 + y) * image.width + x0) * 3;
-    const dst = y * size * 3;
-    for (let i = 0; i < w * 3; i++) out[dst + i] = image.data[src + i]! / 127.5 - 1;
+  const left = Math.max(0, -x0);
+  const right = Math.min(size, image.width - x0);
+  for (let y = Math.max(0, -y0); y < Math.min(size, image.height - y0); y++) {
+    const src = ((y0 + y) * image.width + x0 + left) * 3;
+    const dst = (y * size + left) * 3;
+    for (let i = 0; i < (right - left) * 3; i++) out[dst + i] = image.data[src + i]! / 127.5 - 1;
   }
   return out;
 }

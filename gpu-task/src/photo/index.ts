@@ -17,9 +17,11 @@ export {
   DEFAULT_SCORE_THRESHOLD,
   DEFAULT_SMALLEST_FACE,
   FaceDetector,
+  MAX_LEVEL_STEP,
   MIN_DETECTOR_FACE,
   planPyramid,
   tileOrigins,
+  WHOLE_PHOTO_VIEWS,
 } from './detect.js';
 export type { DetectOptions, DetectedFace } from './detect.js';
 export { encodePhoto } from './encode.js';
