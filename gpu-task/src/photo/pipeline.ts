@@ -287,7 +287,15 @@ export async function pasteFaces(
   faces: readonly { face: PreparedFace; restored: RgbImage }[],
   background: BackgroundUpscaler = lanczosBackground,
 ): Promise<RgbImage> {
-  const { image: out, offset } = await background(photo, upscale);
+  return pasteOnto(await background(photo, upscale), upscale, faces);
+}
+
+/** pasteFaces onto a background already enlarged (in place). */
+function pasteOnto(
+  { image: out, offset }: UpscaledBackground,
+  upscale: number,
+  faces: readonly { face: PreparedFace; restored: RgbImage }[],
+): RgbImage {
   const outputToInput: Similarity = { a: 1 / upscale, b: 0, tx: -offset / upscale, ty: -offset / upscale };
   for (const { face, restored } of faces) {
     const toFrame = composeSimilarity(toPixels(face.toUnit, restored.width), outputToInput);
@@ -352,6 +360,13 @@ export async function finishPhoto(
     throw new InvalidParametersError(`${restored.length} restored faces for ${photo.faces.length} found`);
   }
   const { image, alpha, grey } = photo.decoded;
+  // The background's enlargement (libvips, most of the time at upscale 2 and more) runs on its
+  // own thread while the faces are readied here.
+  const background = (options.background ?? lanczosBackground)(image, photo.upscale);
+  const outAlpha = alpha ? resizeAlpha(alpha, image.width, image.height, photo.upscale) : null;
+  // Keep a failure of the face work from leaving these promises unobserved.
+  background.catch(() => undefined);
+  outAlpha?.catch(() => undefined);
   const pasted = await Promise.all(
     photo.faces.map(async (face, i) => {
       const atPaste = await resizeRgb(restored[i]!, face.pasteSide, face.pasteSide);
@@ -359,17 +374,15 @@ export async function finishPhoto(
       return refineFace(fused, face.alignedInput, { colorMatch: options.colorMatch ?? true });
     }),
   );
-  const out = await pasteFaces(
-    image,
+  const out = pasteOnto(
+    await background,
     photo.upscale,
     photo.faces.map((face, i) => ({ face, restored: pasted[i]! })),
-    options.background,
   );
-  const outAlpha = alpha ? await resizeAlpha(alpha, image.width, image.height, photo.upscale) : null;
   const bytes = await encodePhoto(out, {
     format: options.format,
     ...(options.quality !== undefined ? { quality: options.quality } : {}),
-    alpha: outAlpha,
+    alpha: outAlpha ? await outAlpha : null,
     grey,
   });
   return { bytes, width: out.width, height: out.height, pasted };
