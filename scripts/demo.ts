@@ -24,7 +24,13 @@ import {
   type LocalStack,
   startWebhookReceiver,
 } from '../gpu-task/src/local/index.js';
-import { type JobView, type WebhookEvent, createJsonLogger } from '../shared/src/index.js';
+import {
+  FIXED_PRESETS,
+  type FixedPreset,
+  type JobView,
+  type WebhookEvent,
+  createJsonLogger,
+} from '../shared/src/index.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 
@@ -52,9 +58,9 @@ async function sampleFiles(): Promise<string[]> {
   return names.sort().map((name) => path.join(dir, name));
 }
 
-function presetFor(file: string): 'mild' | 'medium' | 'severe' {
-  const match = /(mild|medium|severe)/i.exec(path.basename(file));
-  return (match?.[1]?.toLowerCase() as 'mild' | 'medium' | 'severe' | undefined) ?? 'medium';
+function presetFor(file: string): FixedPreset {
+  const match = new RegExp(`(${FIXED_PRESETS.join('|')})`, 'i').exec(path.basename(file));
+  return (match?.[1]?.toLowerCase() as FixedPreset | undefined) ?? 'medium';
 }
 
 async function apiKeyFor(dataDir: string, given: string | undefined): Promise<string> {

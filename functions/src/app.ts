@@ -31,6 +31,7 @@ import type { FilesystemBlobStore } from '../../shared/adapters/local/index.js';
 import { defaultTenantLimits, type RuntimeConfig, type Services } from '../../shared/runtime/index.js';
 import {
   DEFAULT_TENANT_LIMITS,
+  INPUT_LIMITS,
   type TenantLimits,
   silentLogger,
   type Logger,
@@ -107,7 +108,7 @@ export interface AppOptions {
 export const DEFAULT_APP_OPTIONS: AppOptions = {
   mode: 'local',
   model: 'dr2e-default',
-  uploadMaxBytes: 25 * 1024 * 1024,
+  uploadMaxBytes: INPUT_LIMITS.maxFileBytes,
   uploadUrlTtlSeconds: 900,
   downloadUrlTtlSeconds: 3600,
   uploadContentTypes: UPLOAD_CONTENT_TYPES,

@@ -43,6 +43,7 @@
  * | `DR2E_LOG_LEVEL` | all | `info` |
  */
 import { z } from 'zod';
+import { DEFAULT_MAX_ASPECT_RATIO, DEVICES, INPUT_LIMITS, RESTORE_DEFAULTS } from '../src/restore-options.js';
 import type { TenantLimits } from '../src/tenant-limits.js';
 
 const csv = z
@@ -72,7 +73,7 @@ export const RuntimeConfigSchema = z.object({
   DR2E_WEBHOOK_QUEUE_URL: z.string().url().optional(),
   DR2E_WEBHOOK_DLQ_URL: z.string().url().optional(),
   DR2E_TENANTS_SECRET_ARN: z.string().optional(),
-  DR2E_UPLOAD_MAX_BYTES: positiveInt(25 * 1024 * 1024),
+  DR2E_UPLOAD_MAX_BYTES: positiveInt(INPUT_LIMITS.maxFileBytes),
   DR2E_UPLOAD_URL_TTL_SECONDS: positiveInt(900),
   DR2E_DOWNLOAD_URL_TTL_SECONDS: positiveInt(3600),
   DR2E_CREATED_JOB_TTL_SECONDS: positiveInt(24 * 3600),
@@ -83,7 +84,7 @@ export const RuntimeConfigSchema = z.object({
   DR2E_REQUEST_BURST: positiveInt(500),
   DR2E_MAX_JOBS_IN_FLIGHT: positiveInt(50),
   DR2E_MONTHLY_IMAGE_QUOTA: z.coerce.number().int().min(0).default(0),
-  DR2E_MAX_ASPECT_RATIO: z.coerce.number().min(1).default(4),
+  DR2E_MAX_ASPECT_RATIO: z.coerce.number().min(1).default(DEFAULT_MAX_ASPECT_RATIO),
   DR2E_WEBHOOK_ALLOW_HOSTS: csv,
   DR2E_WEBHOOK_TIMEOUT_MS: positiveInt(5000),
   DR2E_MAX_RECEIVES: positiveInt(3),
@@ -92,7 +93,7 @@ export const RuntimeConfigSchema = z.object({
     .string()
     .regex(/^s3:\/\/[^/]+\/.*$/, 'must look like s3://bucket/prefix/')
     .optional(),
-  DR2E_DEVICE: z.enum(['cpu', 'cuda', 'webgpu']).default('cpu'),
+  DR2E_DEVICE: z.enum(DEVICES).default(RESTORE_DEFAULTS.device),
   DR2E_THREADS: z.coerce.number().int().positive().optional(),
   DR2E_BATCH_SIZE: positiveInt(4),
   DR2E_FACES_PER_RUN: positiveInt(32),

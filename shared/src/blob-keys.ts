@@ -6,7 +6,7 @@ import { randomBytes } from './encoding.js';
 import { ValidationError } from './errors.js';
 import { isJobId } from './ids.js';
 import type { CreateUploadFormOptions } from './ports/blob-store.js';
-import type { OutputFormat } from './schemas.js';
+import type { OutputFormat } from './restore-options.js';
 
 /** Characters S3 documents as safe, plus `=`; segments separated by single `/`. */
 const SAFE_KEY = /^[A-Za-z0-9!_.*'()=-]+(\/[A-Za-z0-9!_.*'()=-]+)*$/;

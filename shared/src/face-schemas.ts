@@ -14,21 +14,14 @@
  */
 import { z } from 'zod';
 
-/** Output scale factors: the restored photo is the input's size times this. */
-export const UPSCALE_FACTORS = [1, 2, 4] as const;
-export type UpscaleFactor = (typeof UPSCALE_FACTORS)[number];
-
-/** Photo-mode defaults: what a job without these parameters (or stored before them) runs with. */
-export const PHOTO_DEFAULTS = {
-  upscale: 2 as UpscaleFactor,
-  aligned: false,
-  maxFaces: 20,
-} as const;
-
-/** Most faces one photo may ask to restore (each face is one image in the sampler batch). */
-export const MAX_FACES_LIMIT = 100;
-/** Largest `minFace` accepted, in input pixels. */
-export const MAX_MIN_FACE = 4096;
+// Defined with the other restore options; re-exported for this module's existing importers.
+export {
+  MAX_FACES_LIMIT,
+  MAX_MIN_FACE,
+  PHOTO_DEFAULTS,
+  UPSCALE_FACTORS,
+  type UpscaleFactor,
+} from './restore-options.js';
 
 /**
  * Warnings a succeeded job may carry. Not an exhaustive enum: the engine may add codes, so

@@ -22,6 +22,7 @@ export * from './log.js';
 export * from './memory-usage-ledger.js';
 export * from './objects.js';
 export type * from './ports/index.js';
+export * from './restore-options.js';
 export * from './schemas.js';
 export * from './slot-release.js';
 export * from './sleep.js';

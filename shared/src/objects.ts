@@ -2,8 +2,16 @@
  * Small object helpers used by the domain, its adapters, the engine and the worker.
  */
 
-/** `T` with its `undefined` values gone: optional keys stay optional, required ones required. */
-export type WithoutUndefined<T> = { [K in keyof T]: Exclude<T[K], undefined> };
+/** The keys of `T` whose value may be `undefined`. */
+type MaybeUndefinedKeys<T> = { [K in keyof T]-?: undefined extends T[K] ? K : never }[keyof T];
+
+/**
+ * `T` after {@link dropUndefined}: a key whose value may be `undefined` becomes optional (it may
+ * be gone) without `undefined` in its type; every other key stays as it is.
+ */
+export type WithoutUndefined<T> = { [K in Exclude<keyof T, MaybeUndefinedKeys<T>>]: T[K] } & {
+  [K in MaybeUndefinedKeys<T>]?: Exclude<T[K], undefined>;
+};
 
 /**
  * A shallow copy of `value` without the keys whose value is `undefined`, so records serialise

@@ -14,34 +14,38 @@ import { z } from 'zod';
 import { ValidationError, type ValidationIssue } from './errors.js';
 import {
   FaceViewSchema,
-  MAX_FACES_LIMIT,
-  MAX_MIN_FACE,
-  PHOTO_DEFAULTS,
   SignedUrlSchema,
   SkippedFaceSchema,
   StoredFaceSchema,
-  UPSCALE_FACTORS,
   WarningSchema,
 } from './face-schemas.js';
 import { JOB_ID_PATTERN } from './ids.js';
+import {
+  MAX_FACES_LIMIT,
+  MAX_MIN_FACE,
+  MAX_SEED,
+  MAX_STEPS,
+  AUTO_PRESET,
+  FIXED_PRESETS,
+  OUTPUT_FORMATS,
+  PHOTO_DEFAULTS,
+  PRESETS,
+  RESTORE_DEFAULTS,
+  UPSCALE_FACTORS,
+  type Preset,
+} from './restore-options.js';
 
-/**
- * Named DR2 parameter sets; the engine maps them to (N, tau, omega). `auto` (the default) chooses
- * per face from its estimated degradation; the fixed ones are scale-aware (engine sampler/dr2-params).
- */
-export const PRESETS = ['auto', 'mild', 'medium', 'severe'] as const;
-export type Preset = (typeof PRESETS)[number];
-
-/** Encodings of the restored image. */
-export const OUTPUT_FORMATS = ['png', 'jpeg', 'webp'] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
-
-/** MIME type of each output format. */
-export const OUTPUT_CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
-  png: 'image/png',
-  jpeg: 'image/jpeg',
-  webp: 'image/webp',
-};
+// Defined with the other restore options; re-exported for this module's existing importers.
+export {
+  DEFAULT_STEPS,
+  MAX_SEED,
+  MAX_STEPS,
+  OUTPUT_CONTENT_TYPES,
+  OUTPUT_FORMATS,
+  PRESETS,
+  type OutputFormat,
+  type Preset,
+} from './restore-options.js';
 
 /** Content types an input upload may declare (the worker still sniffs the bytes). */
 export const ACCEPTED_INPUT_CONTENT_TYPES = [
@@ -68,13 +72,6 @@ export const JOB_STATUSES = [
 ] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-/** Default number of respaced diffusion steps (the paper's "every 10 of 1000"). */
-export const DEFAULT_STEPS = 100;
-/** Full diffusion length T; a respaced schedule cannot have more steps. */
-export const MAX_STEPS = 1000;
-/** Seeds are unsigned 32-bit integers. */
-export const MAX_SEED = 0xffff_ffff;
-
 const isoTimestamp = z.iso.datetime();
 
 /** `n`: the low-pass downsampling factor N, a power of two from 1 to 64. */
@@ -97,7 +94,7 @@ export const WebhookConfigSchema = z.strictObject({
 export type WebhookConfig = z.infer<typeof WebhookConfigSchema>;
 
 const outputFields = {
-  format: z.enum(OUTPUT_FORMATS).default('png'),
+  format: z.enum(OUTPUT_FORMATS).default(RESTORE_DEFAULTS.format),
   /** Also keep the intermediate DR2 output (before the enhancer). */
   keepDr2: z.boolean().default(false),
 };
@@ -122,21 +119,37 @@ export const OutputOptionsRequestSchema = z.strictObject({
 });
 
 const schedulePick = {
-  preset: z.enum(PRESETS).optional(),
+  preset: z
+    .enum(PRESETS)
+    .optional()
+    .meta({
+      description:
+        `How much degradation DR2 removes: \`${AUTO_PRESET}\` (the default) chooses per face from its ` +
+        `estimated degradation; ${FIXED_PRESETS.map((name) => `\`${name}\``).join(', ')} remove more and more.`,
+    }),
   /** With `auto`: 0..1, 0.5 = the automatic choice, higher keeps more of the input; explicit n/tau win. */
-  fidelity: z.number().min(0).max(1).optional(),
+  fidelity: z
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .meta({
+      description:
+        `With \`${AUTO_PRESET}\`: 0 to 1, ${RESTORE_DEFAULTS.fidelity} (the default) is the automatic choice; ` +
+        'higher keeps more of the input, lower trusts the face prior more.',
+    }),
   n: DownsampleFactorSchema.optional(),
   /** Step index (on the `steps`-long respaced schedule) where sampling stops and x0 is returned. */
   tau: z.int().min(0).optional(),
   /** Step index where sampling starts from the diffused input; must exceed tau. */
   omega: z.int().min(1).optional(),
-  steps: z.int().min(2).max(MAX_STEPS).default(DEFAULT_STEPS),
+  steps: z.int().min(2).max(MAX_STEPS).default(RESTORE_DEFAULTS.steps),
   seed: z.int().min(0).max(MAX_SEED).optional(),
 };
 
 const photoDescriptions = {
   upscale:
-    'Output size = input size x upscale (1, 2 or 4), reduced when the output would exceed the megapixel ' +
+    `Output size = input size x upscale (${UPSCALE_FACTORS.join(', ')}), reduced when the output would exceed the megapixel ` +
     'limit. The background is resized, every restored face is pasted back.',
   aligned:
     'The input is one aligned face crop (the model framing or FFHQ framing): no detection, the whole ' +
@@ -245,7 +258,11 @@ export const CreateJobRequestSchema = z
   .strictObject({
     ...schedulePick,
     ...photoRequestPick,
-    output: OutputOptionsRequestSchema.default({ format: 'png', keepDr2: false, faces: false }),
+    output: OutputOptionsRequestSchema.default({
+      format: RESTORE_DEFAULTS.format,
+      keepDr2: false,
+      faces: false,
+    }),
     webhook: WebhookConfigSchema.optional(),
   })
   .superRefine((value, ctx) => {

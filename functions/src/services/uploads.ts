@@ -7,7 +7,13 @@
  * checks), so the API and the worker agree on formats; it imports nothing native, so the Lambda
  * bundle stays free of sharp and onnxruntime (test/functions/bundle.test.ts checks this).
  */
-import { sniffImageFormat, ACCEPTED_INPUT_CONTENT_TYPES, type JobError } from '../../../shared/src/index.js';
+import {
+  sniffImageFormat,
+  ACCEPTED_INPUT_CONTENT_TYPES,
+  DEFAULT_MAX_ASPECT_RATIO,
+  INPUT_LIMITS,
+  type JobError,
+} from '../../../shared/src/index.js';
 
 /**
  * Content types an upload form accepts: the shared list plus AVIF and TIFF, which the engine
@@ -33,23 +39,18 @@ export const UPLOAD_ERROR_CODES = {
 
 /** What the dispatcher refuses by image geometry, before a GPU sees the job (never billed). */
 export interface ImageGeometryLimits {
-  /** Shorter side below this is refused (the engine's own minimum: 32 px). */
+  /** Shorter side below this is refused (by default the engine's own minimum, INPUT_LIMITS). */
   minSide: number;
-  /** Width x height above this is refused (the engine's own maximum: 50 megapixels). */
+  /** Width x height above this is refused (by default the engine's own maximum, INPUT_LIMITS). */
   maxPixels: number;
-  /**
-   * Longer side / shorter side above this is refused. The face pipeline works on a square:
-   * a 16:1 strip padded to a square and restored at 128 px comes back as 128x8, which is
-   * nothing a client wants and would still be billed. 4:1 keeps a 128-px result's shorter
-   * side at 32 px or more and passes every photo format (3:2, 4:3, 16:9, 21:9 panoramas up to 4:1).
-   */
+  /** Longer side / shorter side above this is refused (why 4 by default: DEFAULT_MAX_ASPECT_RATIO). */
   maxAspectRatio: number;
 }
 
 export const DEFAULT_IMAGE_GEOMETRY_LIMITS: Readonly<ImageGeometryLimits> = Object.freeze({
-  minSide: 32,
-  maxPixels: 50_000_000,
-  maxAspectRatio: 4,
+  minSide: INPUT_LIMITS.minSide,
+  maxPixels: INPUT_LIMITS.maxInputPixels,
+  maxAspectRatio: DEFAULT_MAX_ASPECT_RATIO,
 });
 
 /**

@@ -7,15 +7,28 @@
  * Exit statuses: 0 success, 1 some work failed (a file, a fixture over tolerance), 2 bad usage
  * (unknown flag, invalid value, inconsistent DR2 parameters, unusable model).
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import {
-  EngineError,
-  InvalidParametersError,
-  DEVICES,
+  AUTO_PRESET,
+  FIXED_PRESETS,
+  INPUT_LIMITS,
+  OUTPUT_FORMATS,
+  PRESETS,
+  RESTORE_DEFAULTS,
+  UPSCALE_FACTORS,
+  dropUndefined,
   type Device,
+  type OutputFormat,
+  type UpscaleFactor,
+} from '../../../shared/src/index.js';
+import {
+  DEFAULT_FIT,
+  EngineError,
+  FIT_MODES,
+  type FitMode,
   INPUT_FRAMING_MODES,
   type InputFramingMode,
-  DR2_PRESET_NAMES,
+  InvalidParametersError,
 } from '../engine/index.js';
 import {
   DEFAULT_EIGENFACE_COMPONENTS,
@@ -24,66 +37,22 @@ import {
   runEval,
   runEvalBasis,
 } from './eval-command.js';
+import {
+  addEngineOptions,
+  deviceOption,
+  type Dr2Setting,
+  engineCliOptions,
+  fraction,
+  integer,
+  integerList,
+  nameList,
+  settingList,
+} from './options.js';
 import { type CommandIo, precheckParams, runRestore } from './restore-command.js';
 import { runVerifyTrace } from './verify-trace-command.js';
 
-function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (value: string): number => {
-    if (!/^-?\d+$/.test(value.trim()))
-      throw new InvalidArgumentError(`${name} must be an integer, got "${value}"`);
-    const parsed = Number(value);
-    if (parsed < min || parsed > max) {
-      throw new InvalidArgumentError(`${name} must be between ${min} and ${max}, got ${parsed}`);
-    }
-    return parsed;
-  };
-}
-
-/** A comma-separated list of integers, each checked like `integer`. */
-function fraction(name: string) {
-  return (value: string): number => {
-    const parsed = Number(value.trim());
-    if (value.trim() === '' || !Number.isFinite(parsed) || parsed < 0 || parsed > 1) {
-      throw new InvalidArgumentError(`${name} must be a number from 0 to 1, got "${value}"`);
-    }
-    return parsed;
-  };
-}
-
-function integerList(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
-  const one = integer(name, min, max);
-  return (value: string): number[] => {
-    const items = value.split(',').map((v) => v.trim());
-    if (items.some((v) => v === ''))
-      throw new InvalidArgumentError(`${name} must be a comma-separated list, got "${value}"`);
-    return items.map(one);
-  };
-}
-
-/** A comma-separated list of names from `allowed` (or `none` for an empty list where `allowNone`). */
-function nameList(name: string, allowed: readonly string[], allowNone = false) {
-  return (value: string): string[] => {
-    if (allowNone && value.trim() === 'none') return [];
-    const items = value.split(',').map((v) => v.trim());
-    const unknown = items.filter((v) => !allowed.includes(v));
-    if (unknown.length > 0) {
-      throw new InvalidArgumentError(
-        `unknown ${name} ${unknown.join(', ')} (choose from ${allowed.join(', ')})`,
-      );
-    }
-    return items;
-  };
-}
-
-/** DR2 settings `N:tau[:omega]`, comma-separated. */
-function settingList(value: string): { n: number; tau: number; omega?: number }[] {
-  return value.split(',').map((item) => {
-    const match = /^\s*(\d+):(\d+)(?::(\d+))?\s*$/.exec(item);
-    if (!match)
-      throw new InvalidArgumentError(`settings must be N:tau or N:tau:omega, comma-separated; got "${item}"`);
-    return { n: Number(match[1]), tau: Number(match[2]), ...(match[3] ? { omega: Number(match[3]) } : {}) };
-  });
-}
+/** Seeds the CLI takes (31 bits). */
+const MAX_CLI_SEED = 2 ** 31 - 1;
 
 /** The command line as a copy-pastable string. */
 function quoteCommand(argv: readonly string[]): string {
@@ -108,7 +77,7 @@ function buildProgram(
       writeErr: (text) => io.stderr.write(text),
     });
 
-  program
+  const restore = program
     .command('restore')
     .description('restore face images (files or folders) into an output folder')
     .argument('<inputs...>', 'image files or folders (folders: image extensions only)')
@@ -116,12 +85,14 @@ function buildProgram(
     .addOption(
       new Option(
         '--preset <name>',
-        'DR2 strength: auto (default; per face from its estimated degradation) or a fixed preset',
-      ).choices([...DR2_PRESET_NAMES]),
+        `DR2 strength: ${AUTO_PRESET} chooses per face from its estimated degradation, ` +
+          `${FIXED_PRESETS.join(', ')} remove more and more (default ${RESTORE_DEFAULTS.preset})`,
+      ).choices([...PRESETS]),
     )
     .option(
       '--fidelity <f>',
-      'with auto: 0..1, 0.5 = automatic, higher keeps more of the input, lower trusts the prior more',
+      `with ${AUTO_PRESET}: 0..1, ${RESTORE_DEFAULTS.fidelity} (default) = automatic, ` +
+        'higher keeps more of the input, lower trusts the prior more',
       fraction('fidelity'),
     )
     .option(
@@ -133,42 +104,34 @@ function buildProgram(
     .option('--omega <omega>', 'start step omega (default from N and tau)', integer('omega', 1))
     .option(
       '--steps <K>',
-      'respaced diffusion steps (100 = the paper\'s "every 10 steps")',
+      `respaced diffusion steps (default ${RESTORE_DEFAULTS.steps}; 100 is the paper's "every 10 steps")`,
       integer('steps', 2),
     )
     .option(
       '--seed <seed>',
       'noise seed for every image (random and reported when absent)',
-      integer('seed', 0, 2 ** 31 - 1),
+      integer('seed', 0, MAX_CLI_SEED),
     )
-    .option('--save-dr2', "also write DR2's coarse output as <basename>.dr2.<ext>", false)
-    .option('--model <manifest>', 'pipeline or denoiser manifest (default: the embedded model)')
-    .option('--enhancer <manifest|none>', "enhancer manifest, or 'none' for DR2 output only")
-    .addOption(new Option('--provider <device>', 'execution provider').choices([...DEVICES]).default('cpu'))
-    .option(
-      '--threads <n>',
-      'CPU threads per model call (default: onnxruntime decides)',
-      integer('threads', 1, 256),
-    )
-    .option(
-      '--batch <B>',
-      'files per engine call (all their faces share sampler runs; with --aligned, images per model call)',
-      integer('batch', 1, 256),
-      1,
-    )
+    .option('--save-dr2', "also write DR2's coarse output as <basename>.dr2.<ext>", false);
+  addEngineOptions(restore, {
+    help: 'files per engine call (all their faces share sampler runs; with --aligned, images per model call)',
+    default: 1,
+  })
     .addOption(
-      new Option('--format <format>', 'output format').choices(['png', 'jpeg', 'webp']).default('png'),
+      new Option('--format <format>', 'output format')
+        .choices([...OUTPUT_FORMATS])
+        .default(RESTORE_DEFAULTS.format),
     )
     .option('--quality <q>', 'JPEG/WebP quality', integer('quality', 1, 100))
     .addOption(
       new Option('--fit <mode>', 'non-square inputs: pad (keep all) or crop (centre square)')
-        .choices(['pad', 'crop'])
-        .default('pad'),
+        .choices([...FIT_MODES])
+        .default(DEFAULT_FIT),
     )
     .addOption(
       new Option('--upscale <factor>', 'output size = input size x factor (capped by the megapixel limit)')
-        .choices(['1', '2', '4'])
-        .default('2'),
+        .choices(UPSCALE_FACTORS.map(String))
+        .default(String(RESTORE_DEFAULTS.upscale)),
     )
     .option(
       '--aligned',
@@ -177,7 +140,7 @@ function buildProgram(
     )
     .option(
       '--max-faces <n>',
-      'faces restored per photo, largest first (default 20)',
+      `faces restored per photo, largest first (default ${RESTORE_DEFAULTS.maxFaces})`,
       integer('max-faces', 0, 1000),
     )
     .option(
@@ -197,48 +160,47 @@ function buildProgram(
       ).choices([...INPUT_FRAMING_MODES]),
     )
     .option('-r, --recursive', 'descend into sub-folders', false)
-    .option('--max-megapixels <mp>', 'refuse larger images (default 50)', integer('max-megapixels', 1, 1000))
+    .option(
+      '--max-megapixels <mp>',
+      `refuse larger images (default ${INPUT_LIMITS.maxInputPixels / 1e6})`,
+      integer('max-megapixels', 1, 1000),
+    )
     .option('-q, --quiet', 'no progress output', false)
     .option('--json', 'print a JSON summary on stdout', false)
     .action(async (inputs: string[], opts: Record<string, unknown>) => {
-      const params = {
-        ...(opts.preset !== undefined ? { preset: opts.preset as string } : {}),
-        ...(opts.fidelity !== undefined ? { fidelity: opts.fidelity as number } : {}),
-        ...(opts.n !== undefined ? { n: opts.n as number } : {}),
-        ...(opts.tau !== undefined ? { tau: opts.tau as number } : {}),
-        ...(opts.omega !== undefined ? { omega: opts.omega as number } : {}),
-        ...(opts.steps !== undefined ? { steps: opts.steps as number } : {}),
-      };
+      const params = dropUndefined({
+        preset: opts.preset as string | undefined,
+        fidelity: opts.fidelity as number | undefined,
+        n: opts.n as number | undefined,
+        tau: opts.tau as number | undefined,
+        omega: opts.omega as number | undefined,
+        steps: opts.steps as number | undefined,
+      });
       precheckParams(params);
+      const inputFraming = opts.inputFraming as InputFramingMode | undefined;
       setStatus(
         await runRestore(
-          {
+          dropUndefined({
             inputs,
             output: opts.output as string,
             params,
-            ...(opts.seed !== undefined ? { seed: opts.seed as number } : {}),
+            seed: opts.seed as number | undefined,
             saveDr2: opts.saveDr2 as boolean,
-            ...(opts.model !== undefined ? { model: opts.model as string } : {}),
-            ...(opts.enhancer !== undefined ? { enhancer: opts.enhancer as string } : {}),
-            device: opts.provider as Device,
-            ...(opts.threads !== undefined ? { threads: opts.threads as number } : {}),
-            batch: opts.batch as number,
-            format: opts.format as 'png' | 'jpeg' | 'webp',
-            ...(opts.quality !== undefined ? { quality: opts.quality as number } : {}),
-            fit: opts.fit as 'pad' | 'crop',
-            ...(opts.inputFraming !== undefined
-              ? { inputFraming: opts.inputFraming as InputFramingMode }
-              : {}),
-            upscale: Number(opts.upscale) as 1 | 2 | 4,
-            aligned: (opts.aligned as boolean) || opts.inputFraming !== undefined,
-            ...(opts.maxFaces !== undefined ? { maxFaces: opts.maxFaces as number } : {}),
-            ...(opts.minFace !== undefined ? { minFace: opts.minFace as number } : {}),
+            ...engineCliOptions(opts),
+            format: opts.format as OutputFormat,
+            quality: opts.quality as number | undefined,
+            fit: opts.fit as FitMode,
+            inputFraming,
+            upscale: Number(opts.upscale) as UpscaleFactor,
+            aligned: (opts.aligned as boolean) || inputFraming !== undefined,
+            maxFaces: opts.maxFaces as number | undefined,
+            minFace: opts.minFace as number | undefined,
             saveFaces: opts.saveFaces as boolean,
             recursive: opts.recursive as boolean,
-            ...(opts.maxMegapixels !== undefined ? { maxMegapixels: opts.maxMegapixels as number } : {}),
+            maxMegapixels: opts.maxMegapixels as number | undefined,
             quiet: opts.quiet as boolean,
             json: opts.json as boolean,
-          },
+          }),
           io,
         ),
       );
@@ -248,18 +210,14 @@ function buildProgram(
     .command('verify-trace')
     .description('check the engine against a reference fixture (schedule, lowpass or trace)')
     .argument('<dir>', 'fixture directory with case.json')
-    .addOption(
-      new Option('--provider <device>', 'execution provider for trace denoisers')
-        .choices([...DEVICES])
-        .default('cpu'),
-    )
+    .addOption(deviceOption('execution provider for trace denoisers'))
     .option('--verbose', 'print per-array / per-step details', false)
     .action(async (dir: string, opts: { provider: Device; verbose: boolean }) => {
       setStatus(await runVerifyTrace(dir, opts, io));
     });
 
   const splitNames = Object.keys(DEGRADATION_SPLITS);
-  program
+  const evaluation = program
     .command('eval')
     .description(
       'measure DR2E, the enhancer alone and bicubic upsampling on synthetic degradations of clean faces (or sweep N, tau)',
@@ -270,7 +228,7 @@ function buildProgram(
     .option(
       '--seed <seed>',
       'seed of the degradations and of the DR2 noise',
-      integer('seed', 0, 2 ** 31 - 1),
+      integer('seed', 0, MAX_CLI_SEED),
       0,
     )
     .option(
@@ -291,20 +249,20 @@ function buildProgram(
     )
     .option(
       '--presets <list>',
-      "DR2 presets to evaluate (auto: per-face choice and fusion), or 'none'",
-      nameList('preset', [...DR2_PRESET_NAMES], true),
-      [...DR2_PRESET_NAMES],
+      `DR2 presets to evaluate (${AUTO_PRESET}: per-face choice and fusion), or 'none'`,
+      nameList('preset', [...PRESETS], true),
+      [...PRESETS],
     )
     .option('--n <N>', 'an extra explicit setting: low-pass factor N (with --tau)', integer('N', 1, 4096))
     .option('--tau <tau>', 'an extra explicit setting: output step tau (with --n)', integer('tau', 0))
     .option('--omega <omega>', 'omega of the explicit setting (default from N and tau)', integer('omega', 1))
     .option('--settings <list>', 'more explicit settings, N:tau[:omega] comma-separated', settingList)
-    .option('--steps <K>', 'respaced diffusion steps', integer('steps', 2))
-    .option('--model <manifest>', 'pipeline or denoiser manifest (default: the embedded model)')
-    .option('--enhancer <manifest|none>', "enhancer manifest, or 'none'")
-    .addOption(new Option('--provider <device>', 'execution provider').choices([...DEVICES]).default('cpu'))
-    .option('--threads <n>', 'CPU threads per model call', integer('threads', 1, 256))
-    .option('--batch <B>', 'images per model call', integer('batch', 1, 256), 8)
+    .option(
+      '--steps <K>',
+      `respaced diffusion steps (default ${RESTORE_DEFAULTS.steps})`,
+      integer('steps', 2),
+    );
+  addEngineOptions(evaluation, { help: 'images per model call', default: 8 })
     .option('--examples <n>', 'example rows in each strip', integer('examples', 0, 64), 4)
     .option(
       '--basis <file|none>',
@@ -340,40 +298,36 @@ function buildProgram(
       if ((opts.n === undefined) !== (opts.tau === undefined)) {
         throw new UsageError('--n and --tau go together (an explicit DR2 setting needs both)');
       }
-      const settings = [
+      const settings: Dr2Setting[] = [
         ...(opts.n !== undefined
           ? [
-              {
+              dropUndefined({
                 n: opts.n as number,
                 tau: opts.tau as number,
-                ...(opts.omega !== undefined ? { omega: opts.omega as number } : {}),
-              },
+                omega: opts.omega as number | undefined,
+              }),
             ]
           : []),
-        ...((opts.settings as { n: number; tau: number; omega?: number }[] | undefined) ?? []),
+        ...((opts.settings as Dr2Setting[] | undefined) ?? []),
       ];
       for (const s of settings) precheckParams(s);
       for (const n of opts.sweepN as number[]) precheckParams({ n });
       setStatus(
         await runEval(
-          {
+          dropUndefined({
             clean: opts.clean as string,
-            ...(opts.prefix !== undefined ? { prefix: opts.prefix as string } : {}),
-            ...(opts.limit !== undefined ? { limit: opts.limit as number } : {}),
+            prefix: opts.prefix as string | undefined,
+            limit: opts.limit as number | undefined,
             seed: opts.seed as number,
             scales: (opts.scales as number[] | undefined) ?? (opts.sizes !== undefined ? [] : [4, 8, 16]),
-            ...(opts.sizes !== undefined ? { sizes: opts.sizes as number[] } : {}),
+            sizes: opts.sizes as number[] | undefined,
             splits: opts.splits as string[],
             presets: opts.presets as string[],
             settings,
-            ...(opts.steps !== undefined ? { steps: opts.steps as number } : {}),
-            ...(opts.model !== undefined ? { model: opts.model as string } : {}),
-            ...(opts.enhancer !== undefined ? { enhancer: opts.enhancer as string } : {}),
-            device: opts.provider as Device,
-            ...(opts.threads !== undefined ? { threads: opts.threads as number } : {}),
-            batch: opts.batch as number,
+            steps: opts.steps as number | undefined,
+            ...engineCliOptions(opts),
             examples: opts.examples as number,
-            ...(opts.basis !== undefined ? { basis: opts.basis as string } : {}),
+            basis: opts.basis as string | undefined,
             cleanFraming: opts.cleanFraming as 'model' | 'ffhq',
             out: opts.out as string,
             sweep: opts.sweep as boolean,
@@ -384,7 +338,7 @@ function buildProgram(
             sweepExample: opts.sweepExample as number,
             quiet: opts.quiet as boolean,
             commandLine: quoteCommand(argv),
-          },
+          }),
           io,
         ),
       );
@@ -403,23 +357,23 @@ function buildProgram(
       integer('components', 1, 1024),
       DEFAULT_EIGENFACE_COMPONENTS,
     )
-    .option('--seed <seed>', 'seed of the iteration start', integer('seed', 0, 2 ** 31 - 1), 0)
+    .option('--seed <seed>', 'seed of the iteration start', integer('seed', 0, MAX_CLI_SEED), 0)
     .requiredOption('-o, --out <file.json>', 'basis header to write (the .bin goes beside it)')
     .option('-q, --quiet', 'no progress output', false)
     .action(async (opts: Record<string, unknown>) => {
       setStatus(
         await runEvalBasis(
-          {
+          dropUndefined({
             train: opts.train as string,
-            ...(opts.prefix !== undefined ? { prefix: opts.prefix as string } : {}),
-            ...(opts.limit !== undefined ? { limit: opts.limit as number } : {}),
+            prefix: opts.prefix as string | undefined,
+            limit: opts.limit as number | undefined,
             size: opts.size as number,
             components: opts.components as number,
             seed: opts.seed as number,
             out: opts.out as string,
             quiet: opts.quiet as boolean,
             commandLine: quoteCommand(argv),
-          },
+          }),
           io,
         ),
       );

@@ -1,6 +1,7 @@
 /**
  * What the photo stage reports about faces (engine results, CLI `--json`, job views).
  */
+import { RESTORE_DEFAULTS, type UpscaleFactor } from '../../../shared/src/index.js';
 
 /** Why a found face was not restored. */
 export type SkipReason = 'max_faces' | 'min_face';
@@ -41,12 +42,11 @@ export interface FaceReport {
 /** Warnings a restored photo may carry. */
 export type PhotoWarning = 'no_face_detected' | 'upscale_capped';
 
-/** Upscale factors offered. */
-export const UPSCALE_FACTORS = [1, 2, 4] as const;
-export type UpscaleFactor = (typeof UPSCALE_FACTORS)[number];
+/** Upscale factors offered: the domain's (shared/src/restore-options.ts). */
+export { UPSCALE_FACTORS, type UpscaleFactor } from '../../../shared/src/index.js';
 
 /** Default output upscale. */
-export const DEFAULT_UPSCALE: UpscaleFactor = 2;
+export const DEFAULT_UPSCALE: UpscaleFactor = RESTORE_DEFAULTS.upscale;
 
 /** Default cap on faces restored per photo (largest first). */
-export const DEFAULT_MAX_FACES = 20;
+export const DEFAULT_MAX_FACES = RESTORE_DEFAULTS.maxFaces;

@@ -16,7 +16,7 @@
 import sharp from 'sharp';
 import { InvalidParametersError } from '../errors.js';
 import type { FitMode, ImageLimits, RgbImage } from '../image/index.js';
-import { decodeImageToRgb, probeImage, resizeKernelFor } from '../image/index.js';
+import { decodeImageToRgb, DEFAULT_FIT, probeImage, resizeKernelFor } from '../image/index.js';
 import { rgb8ToTensor } from '../image/tensor.js';
 import {
   type FaceCropPlan,
@@ -182,7 +182,7 @@ export async function decodeAdaptedFace(
     source.height,
     inputFraming,
     options.modelFraming,
-    options.fit ?? 'pad',
+    options.fit ?? DEFAULT_FIT,
   );
   const crop = roundSquare(plan.crop);
   const face = await resizeRgbImage(cutSquare(source, crop), options.size, options.size);

@@ -3,13 +3,14 @@
  * source's geometry.
  */
 import sharp, { type Sharp } from 'sharp';
+import type { OutputFormat } from '../../../../shared/src/index.js';
 import { InvalidParametersError } from '../errors.js';
 import { resizeKernelFor } from './decode.js';
 import type { Framing } from './framing.js';
 import { tensorToRgb8 } from './tensor.js';
 import type { RgbImage } from './tensor.js';
 
-export type OutputFormat = 'png' | 'jpeg' | 'webp';
+export type { OutputFormat };
 
 export interface EncodeOptions {
   /**

@@ -18,7 +18,11 @@
  */
 import { InvalidParametersError } from '../errors.js';
 
-export type FitMode = 'crop' | 'pad';
+/** How a non-square image becomes the model's square: the first is the default (see above). */
+export const FIT_MODES = ['pad', 'crop'] as const;
+export type FitMode = (typeof FIT_MODES)[number];
+/** The default fit: keep the whole image. */
+export const DEFAULT_FIT: FitMode = 'pad';
 export type PadMode = 'reflect' | 'edge';
 
 /** An axis-aligned rectangle in whole pixels. */
@@ -60,7 +64,7 @@ export function planFraming(
   width: number,
   height: number,
   size: number,
-  fit: FitMode = 'pad',
+  fit: FitMode = DEFAULT_FIT,
   padMode: PadMode = 'reflect',
 ): Framing {
   for (const [name, value] of [

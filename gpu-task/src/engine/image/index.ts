@@ -52,7 +52,7 @@ export {
   SUPPORTED_IMAGE_FORMATS,
 } from '../../../../shared/src/index.js';
 export type { ImageFormat, SniffResult } from '../../../../shared/src/index.js';
-export { planFraming } from './framing.js';
+export { DEFAULT_FIT, FIT_MODES, planFraming } from './framing.js';
 export type { FitMode, Framing, PadMode, Rect } from './framing.js';
 export { DEFAULT_IMAGE_LIMITS, resolveImageLimits } from './limits.js';
 export type { ImageLimits } from './limits.js';

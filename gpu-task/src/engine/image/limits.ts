@@ -2,6 +2,7 @@
  * Input limits for decoding untrusted images. All three are checked before any pixel is
  * decoded: the byte count first, then the width and height read from the file header.
  */
+import { INPUT_LIMITS } from '../../../../shared/src/index.js';
 import { InvalidParametersError } from '../errors.js';
 
 export interface ImageLimits {
@@ -17,21 +18,10 @@ export interface ImageLimits {
 const MIB = 1024 * 1024;
 
 /**
- * Default limits.
- *
- * - `maxFileBytes` = 25 MiB: a 48-megapixel phone photo is 10-20 MB as high-quality JPEG and
- *   3-8 MB as HEIC, so 25 MiB accepts every camera original while keeping one upload's buffer small.
- * - `maxInputPixels` = 50 megapixels: covers 48 MP phone sensors (8064 x 6048 = 48.8 MP) and
- *   bounds a decode to about 150 MB of 8-bit RGB (200 MB RGBA plus a ~400 MB WebAssembly heap
- *   for HEIC). It also defeats decompression bombs: a 20000 x 20000 PNG compresses to ~50 KB.
- * - `minSide` = 32 px: DR2 is evaluated on faces down-sampled up to 16x from 512 px, i.e. 32 px;
- *   below that there is too little signal to restore and the input is more likely a mistake.
+ * Default limits: the domain's {@link INPUT_LIMITS} (25 MiB, 50 megapixels, a 32-px shorter
+ * side; the reasons are given there), which the API's upload form and dispatcher apply too.
  */
-export const DEFAULT_IMAGE_LIMITS: Readonly<ImageLimits> = Object.freeze({
-  maxFileBytes: 25 * MIB,
-  maxInputPixels: 50_000_000,
-  minSide: 32,
-});
+export const DEFAULT_IMAGE_LIMITS: Readonly<ImageLimits> = INPUT_LIMITS;
 
 /**
  * Merge caller overrides into the defaults and check they make sense.

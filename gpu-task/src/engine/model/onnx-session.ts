@@ -4,12 +4,13 @@
  * named errors.
  */
 import * as ort from 'onnxruntime-node';
+import { RESTORE_DEFAULTS } from '../../../../shared/src/index.js';
 import { InferenceError, ModelContractError, ProviderUnavailableError } from '../errors.js';
 import { type Device, deviceHint, resolveExecutionProviders } from './providers.js';
 
 /** How to run models. Every field has a sensible default for a CPU-only machine. */
 export interface SessionConfig {
-  /** Execution device; `cpu` unless configured. */
+  /** Execution device; `RESTORE_DEFAULTS.device` (the CPU) unless configured. */
   device?: Device;
   /** GPU ordinal for cuda. */
   deviceId?: number;
@@ -33,7 +34,7 @@ export async function createInferenceSession(
   modelPath: string,
   config: SessionConfig = {},
 ): Promise<ort.InferenceSession> {
-  const device = config.device ?? 'cpu';
+  const device = config.device ?? RESTORE_DEFAULTS.device;
   const executionProviders = resolveExecutionProviders(device, config.deviceId ?? 0);
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders,

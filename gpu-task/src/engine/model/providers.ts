@@ -1,7 +1,9 @@
 /**
  * Which onnxruntime execution provider runs the models. Like transformers.js, the engine
- * speaks of a *device* and maps it to execution providers through one table, so adding a
- * device is one row here and nowhere else.
+ * speaks of a *device* and maps it to execution providers through one table. The device names
+ * are the domain's (`DEVICES` in shared/src/restore-options.ts, also read by the runtime
+ * configuration and the CLI); the table is typed by them, so a device added there fails to
+ * compile until it has its row here.
  *
  * There is no silent fallback: asking for `cuda` on a machine without the CUDA provider is an
  * error, because an operator who pays for a GPU must learn at start-up that it is not used.
@@ -10,10 +12,10 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { DEVICES, type Device } from '../../../../shared/src/index.js';
 import { ProviderUnavailableError } from '../errors.js';
 
-export const DEVICES = ['cpu', 'cuda', 'webgpu'] as const;
-export type Device = (typeof DEVICES)[number];
+export { DEVICES, type Device };
 
 interface DeviceEntry {
   /** Backend name as reported by `ort.listSupportedBackends()`. */

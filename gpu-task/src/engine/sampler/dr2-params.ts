@@ -11,19 +11,25 @@
  * offsets are defined on the paper's K = 100 grid; for another K they are moved to the same point
  * of the diffusion, `round(v · (K - 1) / 99)`.
  */
+import {
+  AUTO_PRESET,
+  FIXED_PRESETS,
+  RESTORE_DEFAULTS,
+  type FixedPreset,
+} from '../../../../shared/src/index.js';
 import { InvalidParametersError } from '../errors.js';
 import { roundHalfToEven } from '../schedule/rounding.js';
 import { assertLowPassFactor } from '../resize/lowpass.js';
 
 /**
  * Names of the presets: `auto` (chosen per face from its estimated degradation, see
- * engine/quality) and the three fixed ones. One list for the API (shared/src/schemas.ts) and the
- * engine.
+ * engine/quality) and the fixed ones. One list for the API, the CLI and the engine
+ * (shared/src/restore-options.ts).
  */
 export { PRESETS as DR2_PRESET_NAMES, type Preset as Dr2PresetName } from '../../../../shared/src/index.js';
 
 /** The fixed presets. */
-export type FixedPresetName = 'mild' | 'medium' | 'severe';
+export type FixedPresetName = FixedPreset;
 
 /**
  * A fixed preset, defined relative to the face so that it means the same at every model
@@ -72,11 +78,11 @@ export function lowPassFactorForCutoff(cutoff: number, resolution: number): numb
 }
 
 /** Preset used when a request names none (the engine then estimates each face; see engine/quality). */
-export const DEFAULT_DR2_PRESET = 'auto';
+export const DEFAULT_DR2_PRESET = RESTORE_DEFAULTS.preset;
 /** What `auto` resolves to where no face estimate is available (e.g. `resolveDr2Params` alone). */
 export const AUTO_FALLBACK_PRESET: FixedPresetName = 'mild';
 /** Sampling steps K used when a request names none. */
-export const DEFAULT_DR2_STEPS = 100;
+export const DEFAULT_DR2_STEPS = RESTORE_DEFAULTS.steps;
 /** The grid (K) on which presets and omega offsets are defined. */
 export const REFERENCE_STEPS = 100;
 /** Training timesteps T assumed when the caller does not say (the paper's models use 1000). */
@@ -210,10 +216,10 @@ export function resolveDr2Params(
 ): Dr2Params {
   const numTimesteps = options.numTimesteps ?? DEFAULT_NUM_TIMESTEPS;
   const requested = request.preset ?? DEFAULT_DR2_PRESET;
-  const presetName = requested === 'auto' ? AUTO_FALLBACK_PRESET : requested;
+  const presetName = requested === AUTO_PRESET ? AUTO_FALLBACK_PRESET : requested;
   if (!isFixedPresetName(presetName)) {
     throw new InvalidParametersError(
-      `unknown preset "${requested}" (expected one of auto, ${Object.keys(DR2_PRESETS).join(', ')})`,
+      `unknown preset "${requested}" (expected one of ${[AUTO_PRESET, ...FIXED_PRESETS].join(', ')})`,
     );
   }
   assertFidelity(request.fidelity);

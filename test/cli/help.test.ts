@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DEVICES,
+  FIXED_PRESETS,
+  OUTPUT_FORMATS,
+  PRESETS,
+  RESTORE_DEFAULTS,
+  UPSCALE_FACTORS,
+} from '../../shared/src/index.js';
+import { runCli } from './cli-io.js';
+
+/** The help text of one option, joined onto one line (commander wraps long descriptions). */
+function optionHelp(help: string, flag: string): string {
+  const lines = help.split('\n');
+  const start = lines.findIndex((line) => line.trimStart().startsWith(flag));
+  expect(start, `${flag} in the help`).toBeGreaterThanOrEqual(0);
+  const rest = lines.slice(start + 1);
+  const end = rest.findIndex((line) => /^\s+-/.test(line));
+  return [lines[start], ...rest.slice(0, end < 0 ? rest.length : end)].map((l) => (l ?? '').trim()).join(' ');
+}
+
+describe('dr2e help', () => {
+  it("lists restore's choices and defaults from the one source of each", async () => {
+    // Act
+    const { status, stdout } = await runCli(['restore', '--help']);
+    // Assess
+    expect(status).toBe(0);
+    const preset = optionHelp(stdout, '--preset');
+    expect(preset).toContain(`choices: ${PRESETS.map((p) => `"${p}"`).join(', ')}`);
+    expect(preset).toContain(FIXED_PRESETS.join(', '));
+    expect(preset).toContain(`default ${RESTORE_DEFAULTS.preset}`);
+    expect(optionHelp(stdout, '--fidelity')).toContain(String(RESTORE_DEFAULTS.fidelity));
+    expect(optionHelp(stdout, '--steps')).toContain(`default ${RESTORE_DEFAULTS.steps}`);
+    expect(optionHelp(stdout, '--provider')).toContain(
+      `choices: ${DEVICES.map((d) => `"${d}"`).join(', ')}, default: "${RESTORE_DEFAULTS.device}"`,
+    );
+    expect(optionHelp(stdout, '--format')).toContain(
+      `choices: ${OUTPUT_FORMATS.map((f) => `"${f}"`).join(', ')}, default: "${RESTORE_DEFAULTS.format}"`,
+    );
+    expect(optionHelp(stdout, '--upscale')).toContain(
+      `choices: ${UPSCALE_FACTORS.map((f) => `"${f}"`).join(', ')}, default: "${RESTORE_DEFAULTS.upscale}"`,
+    );
+    expect(optionHelp(stdout, '--max-faces')).toContain(`default ${RESTORE_DEFAULTS.maxFaces}`);
+  });
+
+  it('offers the same devices to every command that runs models', async () => {
+    for (const command of ['verify-trace', 'eval']) {
+      const { stdout } = await runCli([command, '--help']);
+      expect(optionHelp(stdout, '--provider')).toContain(DEVICES.map((d) => `"${d}"`).join(', '));
+    }
+  });
+});
