@@ -8,7 +8,7 @@
  * in `infra/README.md`.
  */
 import { z } from 'zod';
-import { INPUT_LIMITS } from '../../shared/src/index.js';
+import { DEFAULT_UPLOAD_MAX_BYTES } from '../../shared/runtime/index.js';
 
 /** A CDK context node, or anything else that answers `tryGetContext` (tests pass a plain map). */
 export interface ContextSource {
@@ -151,7 +151,7 @@ export const InfraConfigSchema = z
     /** Days the S3 server access logs and VPC flow logs are kept. */
     accessLogRetentionDays: int(1, 3650).default(90),
     /** Largest upload the signed form accepts, in bytes (DR2E_UPLOAD_MAX_BYTES). */
-    uploadMaxBytes: int(1024, 5 * 1024 * 1024 * 1024).default(INPUT_LIMITS.maxFileBytes),
+    uploadMaxBytes: int(1024, 5 * 1024 * 1024 * 1024).default(DEFAULT_UPLOAD_MAX_BYTES),
     /**
      * Browser origins, besides the API's own (the playground), allowed to POST uploads and GET
      * outputs directly (CORS): your apps' web front ends.

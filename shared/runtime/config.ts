@@ -43,7 +43,7 @@
  * | `DR2E_LOG_LEVEL` | all | `info` |
  */
 import { z } from 'zod';
-import { DEFAULT_MAX_ASPECT_RATIO, DEVICES, INPUT_LIMITS, RESTORE_DEFAULTS } from '../src/restore-options.js';
+import { DEFAULT_MAX_ASPECT_RATIO, DEVICES, INPUT_LIMITS, RESTORE_DEFAULTS } from '../src/index.js';
 import type { TenantLimits } from '../src/tenant-limits.js';
 
 const csv = z
@@ -57,6 +57,9 @@ const csv = z
   );
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** `DR2E_UPLOAD_MAX_BYTES` when unset: the engine's own input limit (INPUT_LIMITS). */
+export const DEFAULT_UPLOAD_MAX_BYTES = INPUT_LIMITS.maxFileBytes;
 
 export const RuntimeConfigSchema = z.object({
   DR2E_MODE: z.enum(['local', 'aws']).default('local'),
@@ -73,7 +76,7 @@ export const RuntimeConfigSchema = z.object({
   DR2E_WEBHOOK_QUEUE_URL: z.string().url().optional(),
   DR2E_WEBHOOK_DLQ_URL: z.string().url().optional(),
   DR2E_TENANTS_SECRET_ARN: z.string().optional(),
-  DR2E_UPLOAD_MAX_BYTES: positiveInt(INPUT_LIMITS.maxFileBytes),
+  DR2E_UPLOAD_MAX_BYTES: positiveInt(DEFAULT_UPLOAD_MAX_BYTES),
   DR2E_UPLOAD_URL_TTL_SECONDS: positiveInt(900),
   DR2E_DOWNLOAD_URL_TTL_SECONDS: positiveInt(3600),
   DR2E_CREATED_JOB_TTL_SECONDS: positiveInt(24 * 3600),

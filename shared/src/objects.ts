@@ -2,16 +2,12 @@
  * Small object helpers used by the domain, its adapters, the engine and the worker.
  */
 
-/** The keys of `T` whose value may be `undefined`. */
-type MaybeUndefinedKeys<T> = { [K in keyof T]-?: undefined extends T[K] ? K : never }[keyof T];
-
 /**
- * `T` after {@link dropUndefined}: a key whose value may be `undefined` becomes optional (it may
- * be gone) without `undefined` in its type; every other key stays as it is.
+ * `T` after {@link dropUndefined}: `undefined` is gone from every value's type; optional keys stay
+ * optional. A homomorphic mapped type, so literal types of the argument survive inference (a
+ * required key holding `undefined` would be typed as present: pass such values as optional keys).
  */
-export type WithoutUndefined<T> = { [K in Exclude<keyof T, MaybeUndefinedKeys<T>>]: T[K] } & {
-  [K in MaybeUndefinedKeys<T>]?: Exclude<T[K], undefined>;
-};
+export type WithoutUndefined<T> = { [K in keyof T]: Exclude<T[K], undefined> };
 
 /**
  * A shallow copy of `value` without the keys whose value is `undefined`, so records serialise

@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { buildOpenApiDocument } from '../../functions/src/openapi.js';
-import { DEFAULT_IMAGE_GEOMETRY_LIMITS } from '../../functions/src/services/uploads.js';
-import { DEFAULT_IMAGE_LIMITS } from '../../gpu-task/src/engine/image/index.js';
-import { DEVICES as ENGINE_DEVICES } from '../../gpu-task/src/engine/model/providers.js';
+import { z } from 'zod';
 import {
-  DEFAULT_DR2_PRESET,
-  DEFAULT_DR2_STEPS,
-  DR2_PRESETS,
-  DR2_PRESET_NAMES,
-} from '../../gpu-task/src/engine/sampler/dr2-params.js';
-import {
-  DEFAULT_MAX_FACES,
-  DEFAULT_UPSCALE,
-  UPSCALE_FACTORS as PHOTO_UPSCALE_FACTORS,
-} from '../../gpu-task/src/photo/index.js';
-import { loadRuntimeConfig, RuntimeConfigSchema } from '../../shared/runtime/config.js';
+  DEFAULT_UPLOAD_MAX_BYTES,
+  loadRuntimeConfig,
+  RuntimeConfigSchema,
+} from '../../shared/runtime/index.js';
 import {
   CreateJobRequestSchema,
   DEVICES,
@@ -31,12 +21,10 @@ interface JsonSchema {
   default?: unknown;
   description?: string;
   properties?: Record<string, JsonSchema>;
-  anyOf?: JsonSchema[];
-  $ref?: string;
 }
 
-describe('one source for presets, devices and defaults', () => {
-  it('is what a create request defaults to', () => {
+describe('restore options: one source for presets, devices and defaults', () => {
+  it('are what a create request defaults to', () => {
     const request = CreateJobRequestSchema.parse({});
     expect(request).toMatchObject({
       steps: RESTORE_DEFAULTS.steps,
@@ -45,50 +33,35 @@ describe('one source for presets, devices and defaults', () => {
       maxFaces: RESTORE_DEFAULTS.maxFaces,
       output: { format: RESTORE_DEFAULTS.format },
     });
-    expect(request.preset).toBeUndefined(); // the engine applies the model's default, else RESTORE_DEFAULTS.preset
+    // No preset stored: the engine applies the model's default, else RESTORE_DEFAULTS.preset.
+    expect(request.preset).toBeUndefined();
   });
 
-  it('is what the OpenAPI document offers', () => {
-    // Prepare
-    const doc = buildOpenApiDocument({ version: 'test', serverUrl: 'http://localhost' }) as unknown as {
-      components: { schemas: Record<string, JsonSchema> };
-    };
-    const schemas = doc.components.schemas;
-    const request = schemas.CreateJobRequest!;
-    const resolve = (schema: JsonSchema | undefined): JsonSchema | undefined =>
-      schema?.$ref ? schemas[schema.$ref.replace('#/components/schemas/', '')] : schema;
-    const output = resolve(request.properties!.output);
+  it('are what the JSON Schema of a create request (and so the OpenAPI document) offers', () => {
+    // Act: the OpenAPI document is built from the same conversion (functions/src/openapi.ts).
+    const schema = z.toJSONSchema(CreateJobRequestSchema, {
+      io: 'input',
+      unrepresentable: 'any',
+    }) as JsonSchema;
+    const fields = schema.properties!;
     // Assess
-    expect(request.properties!.preset!.enum).toEqual([...PRESETS]);
-    expect(request.properties!.preset!.description).toContain(FIXED_PRESETS.join('`, `'));
-    expect(request.properties!.fidelity!.description).toContain(String(RESTORE_DEFAULTS.fidelity));
-    expect(request.properties!.steps!.default).toBe(RESTORE_DEFAULTS.steps);
-    expect(request.properties!.maxFaces!.default).toBe(RESTORE_DEFAULTS.maxFaces);
-    expect(request.properties!.upscale!.default).toBe(RESTORE_DEFAULTS.upscale);
-    expect(request.properties!.upscale!.enum).toEqual([...UPSCALE_FACTORS]);
-    expect(output?.properties?.format?.enum).toEqual([...OUTPUT_FORMATS]);
-    expect(output?.properties?.format?.default).toBe(RESTORE_DEFAULTS.format);
+    expect(fields.preset!.enum).toEqual([...PRESETS]);
+    expect(fields.preset!.description).toContain(FIXED_PRESETS.join('`, `'));
+    expect(fields.fidelity!.description).toContain(`${RESTORE_DEFAULTS.fidelity} (the default)`);
+    expect(fields.steps!.default).toBe(RESTORE_DEFAULTS.steps);
+    expect(fields.maxFaces!.default).toBe(RESTORE_DEFAULTS.maxFaces);
+    expect(fields.upscale!.default).toBe(RESTORE_DEFAULTS.upscale);
+    expect(fields.upscale!.enum).toEqual([...UPSCALE_FACTORS]);
+    expect(fields.output!.properties!.format!.enum).toEqual([...OUTPUT_FORMATS]);
+    expect(fields.output!.properties!.format!.default).toBe(RESTORE_DEFAULTS.format);
   });
 
-  it('is what the engine, the photo stage and the runtime configuration use', () => {
-    expect(DR2_PRESET_NAMES).toBe(PRESETS);
-    expect(Object.keys(DR2_PRESETS)).toEqual([...FIXED_PRESETS]);
-    expect(DEFAULT_DR2_PRESET).toBe(RESTORE_DEFAULTS.preset);
-    expect(DEFAULT_DR2_STEPS).toBe(RESTORE_DEFAULTS.steps);
-    expect(ENGINE_DEVICES).toBe(DEVICES);
-    expect([DEFAULT_UPSCALE, DEFAULT_MAX_FACES, PHOTO_UPSCALE_FACTORS]).toEqual([
-      RESTORE_DEFAULTS.upscale,
-      RESTORE_DEFAULTS.maxFaces,
-      UPSCALE_FACTORS,
-    ]);
-    expect(DEFAULT_IMAGE_LIMITS).toEqual(INPUT_LIMITS);
-    expect(DEFAULT_IMAGE_GEOMETRY_LIMITS).toMatchObject({
-      minSide: INPUT_LIMITS.minSide,
-      maxPixels: INPUT_LIMITS.maxInputPixels,
-    });
+  it('are what the runtime configuration accepts and defaults to', () => {
     const config = loadRuntimeConfig({});
     expect(config.DR2E_DEVICE).toBe(RESTORE_DEFAULTS.device);
     expect(config.DR2E_UPLOAD_MAX_BYTES).toBe(INPUT_LIMITS.maxFileBytes);
+    expect(DEFAULT_UPLOAD_MAX_BYTES).toBe(INPUT_LIMITS.maxFileBytes);
     expect(RuntimeConfigSchema.shape.DR2E_DEVICE.unwrap().options).toEqual([...DEVICES]);
+    expect(() => loadRuntimeConfig({ DR2E_DEVICE: 'tpu' })).toThrow(/DR2E_DEVICE/);
   });
 });
