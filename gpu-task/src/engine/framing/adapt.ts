@@ -13,10 +13,16 @@
  * the cost for pixels outside the face, which the model (trained on tight crops) does not
  * restore well anyway.
  */
-import sharp from 'sharp';
 import { InvalidParametersError } from '../errors.js';
 import type { FitMode, ImageLimits, RgbImage } from '../image/index.js';
-import { decodeImageToRgb, DEFAULT_FIT, probeImage, resizeKernelFor } from '../image/index.js';
+import {
+  decodeImageToRgb,
+  DEFAULT_FIT,
+  probeImage,
+  resizeKernelFor,
+  rgbFromSharp,
+  sharpFromRgb,
+} from '../image/index.js';
 import { rgb8ToTensor } from '../image/tensor.js';
 import {
   type FaceCropPlan,
@@ -70,20 +76,12 @@ export function cutSquare(image: RgbImage, rect: SquareRect): RgbImage {
 /** Resize an RGB8 image with the decoding kernels (Lanczos-3 down, Catmull-Rom cubic up). */
 export async function resizeRgbImage(image: RgbImage, width: number, height: number): Promise<RgbImage> {
   if (image.width === width && image.height === height) return { ...image, data: image.data.slice() };
-  const { data, info } = await sharp(image.data, {
-    raw: { width: image.width, height: image.height, channels: 3 },
-  })
-    .resize(width, height, {
+  return rgbFromSharp(
+    sharpFromRgb(image).resize(width, height, {
       fit: 'fill',
       kernel: resizeKernelFor(Math.min(width / image.width, height / image.height)),
-    })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return {
-    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    width: info.width,
-    height: info.height,
-  };
+    }),
+  );
 }
 
 /**

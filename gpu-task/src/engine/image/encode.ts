@@ -6,6 +6,7 @@ import sharp, { type Sharp } from 'sharp';
 import type { OutputFormat } from '../../../../shared/src/index.js';
 import { InvalidParametersError } from '../errors.js';
 import { resizeKernelFor } from './decode.js';
+import { rgbFromSharp, sharpFromRgb } from './raw.js';
 import type { Framing } from './framing.js';
 import { tensorToRgb8 } from './tensor.js';
 import type { RgbImage } from './tensor.js';
@@ -129,18 +130,12 @@ export async function unframeImage(frame: RgbImage, framing: Framing): Promise<R
       `frame must be ${size}x${size} RGB (${size * size * 3} bytes), got ${frame.width}x${frame.height} (${frame.data.length} bytes)`,
     );
   }
-  let pipeline = sharp(frame.data, { raw: { width: size, height: size, channels: 3 } });
+  let pipeline = sharpFromRgb(frame);
   if (modelRect.width !== size || modelRect.height !== size) pipeline = pipeline.extract(modelRect);
-  const { data, info } = await pipeline
-    .resize(sourceRect.width, sourceRect.height, {
+  return rgbFromSharp(
+    pipeline.resize(sourceRect.width, sourceRect.height, {
       fit: 'fill',
       kernel: resizeKernelFor(sourceRect.width / modelRect.width),
-    })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return {
-    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    width: info.width,
-    height: info.height,
-  };
+    }),
+  );
 }

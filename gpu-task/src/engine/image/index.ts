@@ -56,5 +56,6 @@ export { DEFAULT_FIT, FIT_MODES, planFraming } from './framing.js';
 export type { FitMode, Framing, PadMode, Rect } from './framing.js';
 export { DEFAULT_IMAGE_LIMITS, resolveImageLimits } from './limits.js';
 export type { ImageLimits } from './limits.js';
+export { rgbFromSharp, sharpFromRgb } from './raw.js';
 export { rgb8ToTensor, tensorToRgb8 } from './tensor.js';
 export type { RgbImage } from './tensor.js';
