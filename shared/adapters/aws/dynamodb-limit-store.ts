@@ -25,6 +25,7 @@ import {
   UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
+  type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import {
   gcra,
@@ -82,32 +83,23 @@ export class DynamoDbLimitStore implements LimitStore {
     // The item disappears (TTL) once the bucket would be full again anyway.
     const expires = n(Math.ceil((nowMs + window + interval) / 1000) + 60);
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      let old: Item | undefined;
-      try {
-        const result = await this.client.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: key,
-            UpdateExpression: 'SET tat = tat + :interval, expiresAt = :expires',
-            ConditionExpression: 'tat >= :now AND tat <= :latest',
-            ExpressionAttributeValues: {
-              ':interval': n(interval),
-              ':now': n(nowMs),
-              ':latest': n(nowMs + window - interval),
-              ':expires': expires,
-            },
-            ReturnValues: 'UPDATED_NEW',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        );
-        const tat = numberOf(result.Attributes?.tat) ?? nowMs + interval;
+      const taken = await this.updateUnlessConditionFails({
+        Key: key,
+        UpdateExpression: 'SET tat = tat + :interval, expiresAt = :expires',
+        ConditionExpression: 'tat >= :now AND tat <= :latest',
+        ExpressionAttributeValues: {
+          ':interval': n(interval),
+          ':now': n(nowMs),
+          ':latest': n(nowMs + window - interval),
+          ':expires': expires,
+        },
+        ReturnValues: 'UPDATED_NEW',
+      });
+      if (taken.updated) {
+        const tat = numberOf(taken.item?.tat) ?? nowMs + interval;
         return withoutTat(gcra(tat - interval, nowMs, policy));
-      } catch (error) {
-        const failed = conditionFailed(error);
-        if (!failed) throw error;
-        old = failed.item;
       }
-      const oldTat = numberOf(old?.tat);
+      const oldTat = numberOf(taken.item?.tat);
       if (oldTat !== undefined && oldTat >= nowMs) {
         // Beyond the burst (a concurrent take may have moved it; the refusal is still right).
         return withoutTat(gcra(oldTat, nowMs, policy));
@@ -144,27 +136,17 @@ export class DynamoDbLimitStore implements LimitStore {
   ): Promise<SlotDecision> {
     const key = { pk: { S: `slots#${tenantId}` } };
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      let old: Item | undefined;
-      try {
-        const result = await this.client.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: key,
-            UpdateExpression: 'SET slots.#job = :lease',
-            ConditionExpression:
-              'attribute_exists(slots) AND size(slots) < :max AND attribute_not_exists(slots.#job)',
-            ExpressionAttributeNames: { '#job': jobId },
-            ExpressionAttributeValues: { ':lease': n(leaseUntil.getTime()), ':max': n(max) },
-            ReturnValues: 'ALL_NEW',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        );
-        return { acquired: true, inFlight: liveSlots(result.Attributes, now.getTime()).length };
-      } catch (error) {
-        const failed = conditionFailed(error);
-        if (!failed) throw error;
-        old = failed.item;
-      }
+      const taken = await this.updateUnlessConditionFails({
+        Key: key,
+        UpdateExpression: 'SET slots.#job = :lease',
+        ConditionExpression:
+          'attribute_exists(slots) AND size(slots) < :max AND attribute_not_exists(slots.#job)',
+        ExpressionAttributeNames: { '#job': jobId },
+        ExpressionAttributeValues: { ':lease': n(leaseUntil.getTime()), ':max': n(max) },
+        ReturnValues: 'ALL_NEW',
+      });
+      if (taken.updated) return { acquired: true, inFlight: liveSlots(taken.item, now.getTime()).length };
+      const old = taken.item;
       const slots = old?.slots;
       if (!slots || !('M' in slots) || !slots.M) {
         await this.send(
@@ -198,19 +180,16 @@ export class DynamoDbLimitStore implements LimitStore {
   }
 
   async releaseSlot(tenantId: string, jobId: string): Promise<void> {
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: { pk: { S: `slots#${tenantId}` } },
-          UpdateExpression: 'REMOVE slots.#job',
-          ConditionExpression: 'attribute_exists(slots.#job)',
-          ExpressionAttributeNames: { '#job': jobId },
-        }),
-      );
-    } catch (error) {
-      if (!conditionFailed(error)) throw error; // no slot held: nothing to release
-    }
+    // A failed condition means no slot was held: nothing to release.
+    await this.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: { pk: { S: `slots#${tenantId}` } },
+        UpdateExpression: 'REMOVE slots.#job',
+        ConditionExpression: 'attribute_exists(slots.#job)',
+        ExpressionAttributeNames: { '#job': jobId },
+      }),
+    );
   }
 
   async slotsInUse(tenantId: string, now: Date): Promise<number> {
@@ -222,6 +201,30 @@ export class DynamoDbLimitStore implements LimitStore {
       }),
     );
     return liveSlots(result.Item, now.getTime()).length;
+  }
+
+  /**
+   * A conditional update of this table that reports a failed condition instead of throwing:
+   * `updated` with the attributes `ReturnValues` asks for, or not with the item as it was (so
+   * the caller decides its next step from what stopped it).
+   */
+  private async updateUnlessConditionFails(
+    input: Omit<UpdateItemCommandInput, 'TableName' | 'ReturnValuesOnConditionCheckFailure'>,
+  ): Promise<{ updated: boolean; item: Item | undefined }> {
+    try {
+      const result = await this.client.send(
+        new UpdateItemCommand({
+          ...input,
+          TableName: this.tableName,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { updated: true, item: result.Attributes };
+    } catch (error) {
+      const failed = conditionFailed(error);
+      if (!failed) throw error;
+      return { updated: false, item: failed.item };
+    }
   }
 
   /** A write whose lost condition is fine (the caller retries its round anyway). */
