@@ -27,10 +27,7 @@ interval: step, images seen, losses, mse by timestep quarter, lr, img/s, elapsed
 from __future__ import annotations
 
 import argparse
-import copy
 import json
-import math
-import os
 import random
 import sys
 import time
@@ -43,6 +40,7 @@ import torch
 
 from .data import load_faces
 from .diffusion import DiffusionSchedule, hybrid_loss
+from .training import frozen_copy, log_line, optimizer_step, save_atomically, train_within_budget, update_ema
 from .unet import UNetConfig, build_unet, parameter_count
 
 __all__ = ["parse_args", "model_config", "batch_for_step", "ema_decay", "Trainer", "main"]
@@ -151,9 +149,7 @@ class Trainer:
         random.seed(args.seed)
         np.random.seed(args.seed % 2**32)
         self.model = build_unet(self.config)
-        self.ema = copy.deepcopy(self.model).eval()
-        for parameter in self.ema.parameters():
-            parameter.requires_grad_(False)
+        self.ema = frozen_copy(self.model)
         self.memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
@@ -181,22 +177,14 @@ class Trainer:
         x = x.contiguous(memory_format=self.memory_format)
         noise = noise.contiguous(memory_format=self.memory_format)
         self.model.train()
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.learning_rate()
         terms = hybrid_loss(self.schedule, self.model, x, t, noise)
-        loss = terms["loss"].mean()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.args.grad_clip)
-        self.optimizer.step()
-        decay = ema_decay(self.step, self.args.ema_max)
-        with torch.no_grad():
-            for ema_p, p in zip(self.ema.parameters(), self.model.parameters()):
-                ema_p.mul_(decay).add_(p.detach(), alpha=1.0 - decay)
+        grad_norm = optimizer_step(self.optimizer, self.model, terms["loss"].mean(), self.learning_rate(),
+                                   self.args.grad_clip)
+        update_ema(self.ema, self.model, ema_decay(self.step, self.args.ema_max))
         self.step += 1
         self.images_seen += x.shape[0]
         return {"loss": terms["loss"].detach(), "mse": terms["mse"].detach(), "vb": terms["vb"].detach(), "t": t,
-                "grad_norm": float(grad_norm)}
+                "grad_norm": grad_norm}
 
     def state(self) -> dict[str, Any]:
         return {
@@ -227,17 +215,7 @@ class Trainer:
         np.random.set_state(state["numpy_rng"])
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        torch.save(self.state(), temporary)
-        os.replace(temporary, path)
-
-
-def _log(run_dir: Path, text: str) -> None:
-    line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}"
-    print(line, flush=True)
-    with open(run_dir / "log.txt", "a") as handle:
-        handle.write(line + "\n")
+        save_atomically(self.state(), path)
 
 
 def _summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -281,42 +259,21 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"--resume: {checkpoint} does not exist")
         trainer.load_state(torch.load(checkpoint, map_location="cpu"))
         minutes = trainer.train_seconds / 60
-        _log(run_dir, f"resumed at step {trainer.step} ({trainer.images_seen} images, {minutes:.1f} min)")
+        log_line(run_dir, f"resumed at step {trainer.step} ({trainer.images_seen} images, {minutes:.1f} min)")
     else:
         if checkpoint.exists():
             raise SystemExit(f"{checkpoint} exists: pass --resume or choose another --run-dir")
-        _log(run_dir, f"start: {parameter_count(trainer.model)} params, {len(faces)} images, "
-                      f"config {json.dumps(trainer.config.to_dict())}, args {json.dumps(trainer.state()['args'])}")
+        log_line(run_dir, f"start: {parameter_count(trainer.model)} params, {len(faces)} images, "
+                          f"config {json.dumps(trainer.config.to_dict())}, args {json.dumps(trainer.state()['args'])}")
 
-    budget = args.time_budget_minutes * 60.0
-    last_checkpoint = time.monotonic()
-    records: list[dict[str, Any]] = []
-    interval_start = time.monotonic()
-    interval_images = 0
-    while trainer.train_seconds < budget and (args.max_steps <= 0 or trainer.step < args.max_steps):
-        step_start = time.monotonic()
-        record = trainer.train_step()
-        trainer.train_seconds += time.monotonic() - step_start
-        if not math.isfinite(float(record["loss"].mean())):
-            _log(run_dir, f"non-finite loss at step {trainer.step}; stopping without saving")
-            return 2
-        records.append(record)
-        interval_images += args.batch_size
-        if trainer.step % args.log_every == 0:
-            now = time.monotonic()
-            summary = {"step": trainer.step, "images_seen": trainer.images_seen, **_summarise(records),
-                       "lr": trainer.learning_rate(), "ema_decay": round(ema_decay(trainer.step, args.ema_max), 5),
-                       "img_per_s": round(interval_images / max(now - interval_start, 1e-9), 2),
-                       "train_minutes": round(trainer.train_seconds / 60, 2)}
-            with open(run_dir / "metrics.jsonl", "a") as handle:
-                handle.write(json.dumps(summary) + "\n")
-            _log(run_dir, " ".join(f"{k}={v}" for k, v in summary.items()))
-            records, interval_images, interval_start = [], 0, now
-        if time.monotonic() - last_checkpoint >= args.checkpoint_minutes * 60:
-            trainer.save(checkpoint)
-            last_checkpoint = time.monotonic()
-    trainer.save(checkpoint)
-    _log(run_dir, f"done: step {trainer.step}, {trainer.images_seen} images, {trainer.train_seconds / 60:.1f} min")
+    status = train_within_budget(
+        trainer, args, run_dir, checkpoint,
+        loss_of=lambda record: float(record["loss"].mean()),
+        summarise=lambda records: {**_summarise(records), "lr": trainer.learning_rate(),
+                                   "ema_decay": round(ema_decay(trainer.step, args.ema_max), 5)})
+    if status != 0:
+        return status
+    log_line(run_dir, f"done: step {trainer.step}, {trainer.images_seen} images, {trainer.train_seconds / 60:.1f} min")
     return 0
 
 

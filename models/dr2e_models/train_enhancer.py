@@ -28,10 +28,8 @@ deterministic, so reruns agree only up to float rounding).
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
-import os
 import random
 import sys
 import time
@@ -46,6 +44,7 @@ from torch.nn import functional as F
 from .data import load_faces
 from .paths import RUNS_DIR
 from .sparnethd import SPARNetConfig, build_sparnet
+from .training import frozen_copy, log_line, optimizer_step, save_atomically, train_within_budget, update_ema
 
 __all__ = [
     "parse_args", "model_config", "gaussian_blur", "edge_l1", "step_plan", "EnhancerTrainer", "load_pool", "main",
@@ -187,9 +186,7 @@ class EnhancerTrainer:
         random.seed(args.seed)
         np.random.seed(args.seed % 2**32)
         self.model = build_sparnet(self.config)
-        self.ema = copy.deepcopy(self.model).eval()
-        for parameter in self.ema.parameters():
-            parameter.requires_grad_(False)
+        self.ema = frozen_copy(self.model)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=args.lr, betas=(0.9, 0.99))
         holdout = int(round(len(inputs) * args.holdout))
         order = np.random.default_rng([args.seed, 7]).permutation(len(inputs))
@@ -220,25 +217,16 @@ class EnhancerTrainer:
         plan = step_plan(self.step, a.seed, self.train_rows, a.batch_size, a.sigma_min, a.sigma_max)
         x, y = self.batch(plan["rows"], plan["flips"], plan["sigmas"])
         self.model.train()
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.learning_rate()
         out = self.model(x)
         loss = (out - y).abs().mean()
         if a.grad_weight > 0:
             loss = loss + a.grad_weight * edge_l1(out, y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), a.grad_clip)
-        self.optimizer.step()
+        grad_norm = optimizer_step(self.optimizer, self.model, loss, self.learning_rate(), a.grad_clip)
         decay = min(a.ema_max, (1.0 + self.step) / (10.0 + self.step))
-        with torch.no_grad():
-            for ema_p, p in zip(self.ema.parameters(), self.model.parameters()):
-                ema_p.mul_(decay).add_(p.detach(), alpha=1.0 - decay)
-            for ema_b, b in zip(self.ema.buffers(), self.model.buffers()):
-                ema_b.copy_(b)
+        update_ema(self.ema, self.model, decay, copy_buffers=True)
         self.step += 1
         self.images_seen += x.shape[0]
-        return {"l1": float(loss), "grad_norm": float(grad_norm)}
+        return {"l1": float(loss), "grad_norm": grad_norm}
 
     @torch.no_grad()
     def evaluate(self, limit: int = 64) -> dict[str, float]:
@@ -280,10 +268,7 @@ class EnhancerTrainer:
         self.train_seconds = float(state["train_seconds"])
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        torch.save(self.state(), temporary)
-        os.replace(temporary, path)
+        save_atomically(self.state(), path)
 
 
 def _plain(value: Any) -> Any:
@@ -293,13 +278,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
-
-
-def _log(run_dir: Path, text: str) -> None:
-    line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}"
-    print(line, flush=True)
-    with open(run_dir / "log.txt", "a") as handle:
-        handle.write(line + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -326,43 +304,23 @@ def main(argv: list[str] | None = None) -> int:
         if not checkpoint.is_file():
             raise SystemExit(f"--resume: {checkpoint} does not exist")
         trainer.load_state(torch.load(checkpoint, map_location="cpu"))
-        _log(run_dir, f"resumed at step {trainer.step} ({trainer.images_seen} images)")
+        log_line(run_dir, f"resumed at step {trainer.step} ({trainer.images_seen} images)")
     else:
         if checkpoint.exists():
             raise SystemExit(f"{checkpoint} exists: pass --resume or choose another --run-dir")
-        _log(run_dir, f"start: {params} params, pool {len(inputs)} ({len(trainer.train_rows)} train, "
-                      f"{len(trainer.holdout_rows)} holdout), n={index['n']} taus={index['taus']}, "
-                      f"config {json.dumps(trainer.config.to_dict())}, args {json.dumps(trainer.state()['args'])}")
+        log_line(run_dir, f"start: {params} params, pool {len(inputs)} ({len(trainer.train_rows)} train, "
+                          f"{len(trainer.holdout_rows)} holdout), n={index['n']} taus={index['taus']}, "
+                          f"config {json.dumps(trainer.config.to_dict())}, args {json.dumps(trainer.state()['args'])}")
 
-    budget = args.time_budget_minutes * 60.0
-    last_checkpoint = time.monotonic()
-    losses: list[float] = []
-    interval_start, interval_images = time.monotonic(), 0
-    while trainer.train_seconds < budget and (args.max_steps <= 0 or trainer.step < args.max_steps):
-        start = time.monotonic()
-        record = trainer.train_step()
-        trainer.train_seconds += time.monotonic() - start
-        if not math.isfinite(record["l1"]):
-            _log(run_dir, f"non-finite loss at step {trainer.step}; stopping without saving")
-            return 2
-        losses.append(record["l1"])
-        interval_images += args.batch_size
-        if trainer.step % args.log_every == 0:
-            now = time.monotonic()
-            summary = {"step": trainer.step, "images_seen": trainer.images_seen, "l1": round(float(np.mean(losses)), 5),
-                       **trainer.evaluate(), "lr": trainer.learning_rate(),
-                       "img_per_s": round(interval_images / max(now - interval_start, 1e-9), 2),
-                       "train_minutes": round(trainer.train_seconds / 60, 2)}
-            with open(run_dir / "metrics.jsonl", "a") as handle:
-                handle.write(json.dumps(summary) + "\n")
-            _log(run_dir, " ".join(f"{k}={v}" for k, v in summary.items()))
-            losses, interval_images, interval_start = [], 0, time.monotonic()
-        if time.monotonic() - last_checkpoint >= args.checkpoint_minutes * 60:
-            trainer.save(checkpoint)
-            last_checkpoint = time.monotonic()
-    trainer.save(checkpoint)
-    _log(run_dir, f"done: step {trainer.step}, {trainer.images_seen} images, {trainer.train_seconds / 60:.1f} min, "
-                  f"{json.dumps(trainer.evaluate(limit=len(trainer.holdout_rows)))}")
+    status = train_within_budget(
+        trainer, args, run_dir, checkpoint,
+        loss_of=lambda record: record["l1"],
+        summarise=lambda records: {"l1": round(float(np.mean([r["l1"] for r in records])), 5),
+                                   **trainer.evaluate(), "lr": trainer.learning_rate()})
+    if status != 0:
+        return status
+    log_line(run_dir, f"done: step {trainer.step}, {trainer.images_seen} images, {trainer.train_seconds / 60:.1f} min, "
+                      f"{json.dumps(trainer.evaluate(limit=len(trainer.holdout_rows)))}")
     return 0
 
 
