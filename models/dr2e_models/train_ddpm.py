@@ -40,7 +40,8 @@ import torch
 
 from .data import load_faces
 from .diffusion import DiffusionSchedule, hybrid_loss
-from .training import frozen_copy, log_line, optimizer_step, save_atomically, train_within_budget, update_ema
+from .training import (frozen_copy, load_training_state, log_line, optimizer_step, save_atomically, train_within_budget,
+                       training_state, update_ema)
 from .unet import UNetConfig, build_unet, parameter_count
 
 __all__ = ["parse_args", "model_config", "batch_for_step", "ema_decay", "Trainer", "main"]
@@ -188,28 +189,15 @@ class Trainer:
 
     def state(self) -> dict[str, Any]:
         return {
-            "config": self.config.to_dict(),
+            **training_state(self),
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(self.args).items()},
-            "model": self.model.state_dict(),
-            "ema": self.ema.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "step": self.step,
-            "images_seen": self.images_seen,
-            "train_seconds": self.train_seconds,
             "torch_rng": torch.get_rng_state(),
             "python_rng": random.getstate(),
             "numpy_rng": np.random.get_state(),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        if state["config"] != self.config.to_dict():
-            raise SystemExit(f"checkpoint architecture differs from the command line: {state['config']}")
-        self.model.load_state_dict(state["model"])
-        self.ema.load_state_dict(state["ema"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.step = int(state["step"])
-        self.images_seen = int(state["images_seen"])
-        self.train_seconds = float(state["train_seconds"])
+        load_training_state(self, state)
         torch.set_rng_state(state["torch_rng"])
         random.setstate(state["python_rng"])
         np.random.set_state(state["numpy_rng"])

@@ -44,7 +44,8 @@ from torch.nn import functional as F
 from .data import load_faces
 from .paths import RUNS_DIR
 from .sparnethd import SPARNetConfig, build_sparnet
-from .training import frozen_copy, log_line, optimizer_step, save_atomically, train_within_budget, update_ema
+from .training import (frozen_copy, load_training_state, log_line, optimizer_step, save_atomically, train_within_budget,
+                       training_state, update_ema)
 
 __all__ = [
     "parse_args", "model_config", "gaussian_blur", "edge_l1", "step_plan", "EnhancerTrainer", "load_pool", "main",
@@ -246,26 +247,10 @@ class EnhancerTrainer:
                 "bicubic_l1": round(float((bicubic - y).abs().mean()), 5), "bicubic_psnr": round(psnr(bicubic), 3)}
 
     def state(self) -> dict[str, Any]:
-        return {
-            "config": self.config.to_dict(),
-            "args": {k: _plain(v) for k, v in vars(self.args).items()},
-            "model": self.model.state_dict(),
-            "ema": self.ema.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "step": self.step,
-            "images_seen": self.images_seen,
-            "train_seconds": self.train_seconds,
-        }
+        return {**training_state(self), "args": {k: _plain(v) for k, v in vars(self.args).items()}}
 
     def load_state(self, state: dict[str, Any]) -> None:
-        if state["config"] != self.config.to_dict():
-            raise SystemExit(f"checkpoint architecture differs from the command line: {state['config']}")
-        self.model.load_state_dict(state["model"])
-        self.ema.load_state_dict(state["ema"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.step = int(state["step"])
-        self.images_seen = int(state["images_seen"])
-        self.train_seconds = float(state["train_seconds"])
+        load_training_state(self, state)
 
     def save(self, path: Path) -> None:
         save_atomically(self.state(), path)

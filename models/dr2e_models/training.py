@@ -18,8 +18,8 @@ from typing import Any, Callable, Protocol
 
 import torch
 
-__all__ = ["Trainable", "frozen_copy", "log_line", "optimizer_step", "save_atomically", "train_within_budget",
-           "update_ema"]
+__all__ = ["Trainable", "frozen_copy", "load_training_state", "log_line", "optimizer_step", "save_atomically",
+           "train_within_budget", "training_state", "update_ema"]
 
 
 class Trainable(Protocol):
@@ -60,6 +60,31 @@ def optimizer_step(optimizer: torch.optim.Optimizer, model: torch.nn.Module, los
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()
     return float(grad_norm)
+
+
+def training_state(trainer: Any) -> dict[str, Any]:
+    """What every trainer checkpoints: architecture, weights, EMA, optimiser and counters."""
+    return {
+        "config": trainer.config.to_dict(),
+        "model": trainer.model.state_dict(),
+        "ema": trainer.ema.state_dict(),
+        "optimizer": trainer.optimizer.state_dict(),
+        "step": trainer.step,
+        "images_seen": trainer.images_seen,
+        "train_seconds": trainer.train_seconds,
+    }
+
+
+def load_training_state(trainer: Any, state: dict[str, Any]) -> None:
+    """Restore :func:`training_state`; refuses a checkpoint of another architecture."""
+    if state["config"] != trainer.config.to_dict():
+        raise SystemExit(f"checkpoint architecture differs from the command line: {state['config']}")
+    trainer.model.load_state_dict(state["model"])
+    trainer.ema.load_state_dict(state["ema"])
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    trainer.step = int(state["step"])
+    trainer.images_seen = int(state["images_seen"])
+    trainer.train_seconds = float(state["train_seconds"])
 
 
 def save_atomically(state: dict[str, Any], path: Path) -> None:
