@@ -2,6 +2,10 @@
  * Turning the `dr2e restore` arguments into a work list: expand folders, keep explicit files
  * whatever their extension (a mislabelled file gets a clear decode error instead of being
  * skipped silently), and plan output paths that never overwrite an input.
+ *
+ * A folder whose top level holds no image but whose sub-folders do (a dataset split into sets)
+ * is descended into without `--recursive`: refusing it would only make the user retype the
+ * command. Files found in sub-folders keep their relative place under the output folder.
  */
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,6 +22,12 @@ export interface PlannedItem {
   problem?: string;
 }
 
+/** An input file and the sub-folder (relative to the folder argument it came from) it sits in. */
+interface FoundInput {
+  path: string;
+  subfolder: string;
+}
+
 export interface PlanOptions {
   outDir: string;
   extension: string;
@@ -26,9 +36,10 @@ export interface PlanOptions {
 }
 
 /**
- * Expand the arguments and plan outputs `<outDir>/<basename><ext>`. Two inputs with the same
- * basename get `-2`, `-3`... so no output overwrites another; an output that would land on an
- * input file is refused for that item.
+ * Expand the arguments and plan outputs `<outDir>/<basename><ext>` (`<outDir>/<sub-folder>/...`
+ * for files found in a folder argument's sub-folders). Two inputs with the same name get `-2`,
+ * `-3`... so no output overwrites another; an output that would land on an input file is
+ * refused for that item.
  *
  * @example
  * ```ts
@@ -38,7 +49,7 @@ export interface PlanOptions {
  */
 export async function planRestore(args: readonly string[], options: PlanOptions): Promise<PlannedItem[]> {
   const items: PlannedItem[] = [];
-  const inputs: string[] = [];
+  const inputs: FoundInput[] = [];
   for (const arg of args) {
     const absolute = path.resolve(arg);
     let info;
@@ -50,7 +61,9 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
     }
     if (info.isDirectory()) {
       // Folders give their image files (by extension); explicit files are taken as they are.
-      const found = await listImageFiles(absolute, { recursive: options.recursive ?? false });
+      let found = await listImageFiles(absolute, { recursive: options.recursive ?? false });
+      if (found.length === 0 && !options.recursive)
+        found = await listImageFiles(absolute, { recursive: true });
       if (found.length === 0) {
         items.push({
           input: absolute,
@@ -59,22 +72,23 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
           problem: 'folder holds no image files',
         });
       }
-      inputs.push(...found);
+      for (const file of found)
+        inputs.push({ path: file, subfolder: path.relative(absolute, path.dirname(file)) });
     } else {
-      inputs.push(absolute);
+      inputs.push({ path: absolute, subfolder: '' });
     }
   }
 
   const outDir = path.resolve(options.outDir);
   const inputReal = new Set<string>();
-  for (const input of inputs) inputReal.add(await realpath(input).catch(() => input));
+  for (const { path: input } of inputs) inputReal.add(await realpath(input).catch(() => input));
   const taken = new Set<string>();
   const seen = new Set<string>();
-  for (const input of inputs) {
+  for (const { path: input, subfolder } of inputs) {
     const real = await realpath(input).catch(() => input);
     if (seen.has(real)) continue; // the same file named twice (folder + explicit) is restored once
     seen.add(real);
-    const stem = path.basename(input, path.extname(input));
+    const stem = path.join(subfolder, path.basename(input, path.extname(input)));
     let candidate = stem;
     for (let n = 2; taken.has(candidate); n++) candidate = `${stem}-${n}`;
     taken.add(candidate);

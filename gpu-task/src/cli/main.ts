@@ -159,7 +159,11 @@ function buildProgram(
         "with --aligned: framing of the crops: auto (square crops are FFHQ-aligned), ffhq, or model (already the model's framing); implies --aligned",
       ).choices([...INPUT_FRAMING_MODES]),
     )
-    .option('-r, --recursive', 'descend into sub-folders', false)
+    .option(
+      '-r, --recursive',
+      'descend into sub-folders (a folder with no image at its top level is descended into anyway); outputs keep the sub-folder layout',
+      false,
+    )
     .option(
       '--max-megapixels <mp>',
       `refuse larger images (default ${INPUT_LIMITS.maxInputPixels / 1e6})`,

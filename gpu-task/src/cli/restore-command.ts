@@ -187,6 +187,8 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
         continue;
       }
       try {
+        // Files from a folder's sub-folders keep their place under the output folder.
+        await mkdir(path.dirname(item.output), { recursive: true });
         await writeFile(item.output, result.restored);
         if (item.dr2Output && result.dr2) await writeFile(item.dr2Output, result.dr2);
         const faceFiles: { input: string; restored: string }[] = [];

@@ -1,0 +1,106 @@
+/**
+ * Planning `dr2e restore`'s work list: which files a folder argument gives, and where each
+ * output goes. No model runs here; the files only need image names.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { planRestore } from '../../gpu-task/src/cli/inputs.js';
+
+let work: string;
+
+async function touch(...parts: string[]): Promise<void> {
+  const file = path.join(work, ...parts);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, 'not decoded while planning');
+}
+
+beforeEach(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'dr2e-plan-'));
+});
+
+afterEach(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+const plan = (args: string[], recursive?: boolean) =>
+  planRestore(
+    args.map((arg) => path.join(work, arg)),
+    {
+      outDir: path.join(work, 'out'),
+      extension: '.png',
+      saveDr2: false,
+      ...(recursive ? { recursive } : {}),
+    },
+  );
+
+describe('planning a restore run', () => {
+  it('descends into a folder whose top level holds no image, keeping each sub-folder under the output', async () => {
+    // Prepare: a dataset split into sets, the same file name in two of them
+    await touch('data', 'set-a', '001.jpg');
+    await touch('data', 'set-b', '001.jpg');
+    await touch('data', 'set-b', 'deeper', 'face.png');
+    await touch('data', 'README.txt');
+
+    // Act
+    const items = await plan(['data']);
+
+    // Assess
+    expect(items.map((item) => path.relative(work, item.output ?? 'none'))).toEqual([
+      path.join('out', 'set-a', '001.png'),
+      path.join('out', 'set-b', '001.png'),
+      path.join('out', 'set-b', 'deeper', 'face.png'),
+    ]);
+    expect(items.every((item) => item.problem === undefined)).toBe(true);
+  });
+
+  it('stays at the top level of a folder that holds images unless --recursive is given', async () => {
+    // Prepare
+    await touch('photos', 'a.jpg');
+    await touch('photos', 'old', 'b.jpg');
+
+    // Act
+    const flat = await plan(['photos']);
+    const deep = await plan(['photos'], true);
+
+    // Assess
+    expect(flat.map((item) => path.relative(work, item.output ?? 'none'))).toEqual([
+      path.join('out', 'a.png'),
+    ]);
+    expect(deep.map((item) => path.relative(work, item.output ?? 'none'))).toEqual([
+      path.join('out', 'a.png'),
+      path.join('out', 'old', 'b.png'),
+    ]);
+  });
+
+  it('reports a folder with no image anywhere as a per-item problem', async () => {
+    // Prepare
+    await touch('empty', 'notes', 'todo.txt');
+
+    // Act
+    const items = await plan(['empty']);
+
+    // Assess
+    expect(items).toEqual([
+      {
+        input: path.join(work, 'empty'),
+        output: null,
+        dr2Output: null,
+        problem: 'folder holds no image files',
+      },
+    ]);
+  });
+
+  it('gives same-named files from two arguments distinct outputs', async () => {
+    // Prepare
+    await touch('one', 'face.jpg');
+    await touch('two', 'face.jpg');
+
+    // Act
+    const items = await plan(['one', 'two']);
+
+    // Assess
+    expect(items.map((item) => path.basename(item.output ?? 'none'))).toEqual(['face.png', 'face-2.png']);
+  });
+});
