@@ -3,47 +3,60 @@
  * synthetic degradations of UTKFace **train/** faces (never val/ or hq/):
  *
  *   nice -n 10 npx tsx scripts/calibrate-quality.ts --clean ../shared/data/utkface/utkface-200.tar \
- *     --faces 24 --seed 11 --out docs/quality/calibration
+ *     --faces 40 --seed 11 --out docs/quality/calibration
+ *   # refit from the scored samples alone (no DR2 run), e.g. after changing the rule below:
+ *   npx tsx scripts/calibrate-quality.ts --refit docs/quality/calibration/samples.csv
  *
  * For every face and input size (16, 32, 64, 128, 256 px), one degradation of the paper's Eq. 13
  * family is drawn from one of five splits chosen per (face, size): `clean` and `extreme` reach
  * beyond the eval's mild..severe. The clean face at T = max(O, size) is the ground truth (O = the
  * engine's output size), degraded with r = T / size. Each degraded face runs DR2E with every
- * ladder step (one mixed-settings sampler loop per group of faces), and every (step, input weight,
- * detail weight) of the grid is fused and scored against the ground truth.
+ * ladder step of `--steps` (one mixed-settings sampler loop per face), and every (step, input
+ * weight, detail weight) of the grid is fused and scored against the ground truth.
  *
  * Objective per face, relative to bicubic upsampling of the same input:
  *   J = ΔPSNR (dB) + 100 · ΔSSIM + 100 · Δcos
  * (cos = cosine similarity of 64-component eigenface coefficients, the eval's identity proxy;
- * 1 dB weighs like 0.01 SSIM and 0.01 identity). Faces fall into cells by their **estimated**
- * size and severity (what the chooser sees at run time); a cell takes the option with the best mean J
- * among those whose mean ΔPSNR >= -0.03 dB, ΔSSIM >= -0.001 and Δcos >= -0.001 in the cell (the
- * product's rule, never worse than the input, up to the 8-bit rounding of the fused output),
- * else the best mean J. Faces are binned by size and severity (severityOf: JPEG blocking +
- * noise / 20). Empty cells copy the nearest filled cell of
- * their size row (then of the nearest row).
+ * 1 dB weighs like 0.01 SSIM and 0.01 identity).
+ *
+ * Binning: faces fall into cells by their **estimated** size (a row per size) and severity
+ * (severityOf: JPEG blocking + noise / 20; what the chooser sees at run time). Each row's
+ * severity edges are its samples' quantiles (`--bins` bins of equal counts), since the same JPEG
+ * quality reads as more blocking on larger faces.
+ *
+ * The rule (conservative: never worse than the input for any kind of degradation in a cell): an
+ * option is **safe** in a cell when, for every split with at least `--min-split-samples` (default 1) samples in the cell and
+ * for the cell as a whole, its mean ΔPSNR, ΔSSIM and Δcos are all >= 0 (up to 8-bit rounding:
+ * -0.005 dB, -0.0002, -0.00002). Among safe options the cell takes the best mean J; when none is
+ * safe, the option nearest the input (ladder step 0, input weight 1, detail weight 1). Splits in
+ * a cell are exactly where a mean over mixed faces would hide a loss: a cell holding mild faces
+ * (DR2 worse than bicubic) and medium ones (DR2 better) must not trade one for the other.
  *
  * Writes calibration-table.ts and, in --out, samples.csv (one row per face and option) and
- * table.md (the cells, their gains, provenance).
+ * table.md (the cells, their gains, in-sample gains per size and split, provenance).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import sharp from 'sharp';
 import {
   Dr2eEngine,
   decodeImageToRgb,
+  encodeRgbImage,
   type RgbImage,
   type CalibrationCell,
   type CalibrationTable,
-  DEFAULT_CALIBRATION,
   QUALITY_LADDER,
-  calibrationCell,
+  calibrationBin,
   estimateDegradation,
+  fuseBands,
+  resizeRgb8,
+  severityOf,
+  splitBands,
   SeededRandom,
   deriveSeed,
 } from '../gpu-task/src/engine/index.js';
 import {
-  fuseAtOutput,
   outputSide,
   restoreMixed,
   listCleanFaces,
@@ -63,13 +76,24 @@ import {
 const { values: args } = parseArgs({
   options: {
     clean: { type: 'string', default: '../shared/data/utkface/utkface-200.tar' },
-    faces: { type: 'string', default: '24' },
+    faces: { type: 'string', default: '40' },
     sizes: { type: 'string', default: '16,32,64,128,256' },
     seed: { type: 'string', default: '11' },
     batch: { type: 'string', default: '40' },
     model: { type: 'string' },
     threads: { type: 'string', default: '1' },
-    steps: { type: 'string', default: '0,2,4,6' },
+    steps: { type: 'string', default: '0,1,2,3,4' },
+    'input-weights': { type: 'string', default: '0,0.25,0.5,0.75,1' },
+    'detail-weights': { type: 'string', default: '0,0.25,0.5,0.75,1' },
+    bins: { type: 'string', default: '4' },
+    'min-split-samples': { type: 'string', default: '1' },
+    // On a refit: the command that scored the samples (recorded in the provenance).
+    'scored-by': { type: 'string' },
+    refit: { type: 'string' },
+    // The degraded inputs as PNG (not committed): a refit with --reestimate recomputes their
+    // estimates, e.g. after a change of the estimator, without running DR2 again.
+    inputs: { type: 'string', default: '/tmp/dr2e-calibration-inputs' },
+    reestimate: { type: 'boolean', default: false },
     out: { type: 'string', default: 'docs/quality/calibration' },
     table: { type: 'string', default: 'gpu-task/src/engine/quality/calibration-table.ts' },
   },
@@ -83,139 +107,203 @@ const SPLITS: DegradationSplit[] = [
   DEGRADATION_SPLITS.severe!,
   { name: 'extreme', sigma512: [10, 14], noise: [25, 35], jpegQuality: [10, 20] },
 ];
+
+/** Mean gains within this of 0 count as 0 (8-bit rounding of the fused output). */
+const TOLERANCE: readonly [number, number, number] = [0.005, 0.0002, 0.00002];
 /**
- * The grid, kept small for a 2-core machine shared with other work (--steps picks the ladder
- * steps that run DR2; the rest of the ladder is reachable through fidelity only).
+ * Splits with fewer samples in a cell do not constrain it on their own. 1: every split present
+ * constrains it (the most conservative reading of "never worse", for small calibrations).
  */
-const INPUT_WEIGHTS = [0, 0.5, 1];
-const DETAIL_WEIGHTS = [0, 1];
+const MIN_SPLIT_SAMPLES = Number(args['min-split-samples']);
 
 interface Option {
   step: number;
   inputWeight: number;
   detailWeight: number;
+  /** False: the detail weight as it is, no Wiener gain (see FusionSettings). */
+  attenuateDetail: boolean;
 }
-const LADDER_STEPS = args.steps!.split(',').map(Number);
-const OPTIONS: Option[] = [];
-for (const step of LADDER_STEPS) {
-  for (const inputWeight of INPUT_WEIGHTS) {
-    for (const detailWeight of DETAIL_WEIGHTS) OPTIONS.push({ step, inputWeight, detailWeight });
+
+function gridOptions(): Option[] {
+  const list = (value: string) => value.split(',').map(Number);
+  const options: Option[] = [];
+  for (const step of list(args.steps!)) {
+    for (const inputWeight of list(args['input-weights']!)) {
+      for (const detailWeight of list(args['detail-weights']!)) {
+        options.push({ step, inputWeight, detailWeight, attenuateDetail: true });
+        // The input's fine bands kept whole, whatever the noise estimate says.
+        if (detailWeight === 1) options.push({ step, inputWeight, detailWeight, attenuateDetail: false });
+      }
+    }
   }
+  return options;
 }
 
 interface Sample {
   id: string;
   size: number;
   split: string;
-  sizeBin: number;
-  severityBin: number;
   estimate: ReturnType<typeof estimateDegradation>;
   /** Per option: [dPSNR, dSSIM, dCos]. */
   gains: [number, number, number][];
 }
 
+interface Fitted {
+  table: CalibrationTable;
+  /** Option index per cell. */
+  chosen: number[][];
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
-  const seed = Number(args.seed);
   const sizes = args.sizes!.split(',').map(Number);
+  let options: Option[];
+  let samples: Sample[];
+  let provenance: CalibrationTable['provenance'];
+  if (args.refit) {
+    ({ options, samples } = parseSamples(await readFile(args.refit, 'utf8')));
+    if (args.reestimate) {
+      for (const sample of samples) {
+        // sharp directly: the engine's decoder refuses faces under 32 px.
+        const { data, info } = await sharp(inputFile(sample.id, sample.size))
+          .removeAlpha()
+          .raw()
+          .toBuffer({ resolveWithObject: true });
+        const image = { data: new Uint8Array(data), width: info.width, height: info.height };
+        sample.estimate = estimateDegradation(image, { faceSize: sample.size });
+      }
+    }
+    const previous = await readProvenance(args.refit);
+    provenance = {
+      ...previous,
+      ...(args['scored-by'] ? { command: args['scored-by'] } : {}),
+      data: `${path.basename(args.clean!)} train/ (${new Set(samples.map((s) => s.id)).size} faces, evenly spaced over the sorted names)`,
+      samples: samples.length,
+      refit: `npx tsx scripts/calibrate-quality.ts ${process.argv.slice(2).join(' ')}`,
+    };
+  } else {
+    options = gridOptions();
+    const run = await score(options, sizes);
+    samples = run.samples;
+    provenance = {
+      script: 'scripts/calibrate-quality.ts',
+      command: `npx tsx scripts/calibrate-quality.ts ${process.argv.slice(2).join(' ')}`,
+      data: `${path.basename(args.clean!)} train/ (${run.faces} faces, evenly spaced over the sorted names)`,
+      model: run.model,
+      sizes,
+      splits: SPLITS.map((s) => s.name),
+      seed: Number(args.seed),
+      samples: samples.length,
+      minutes: Number(((performance.now() - started) / 60000).toFixed(1)),
+      date: new Date().toISOString().slice(0, 10),
+    };
+  }
+  provenance.objective =
+    'J = dPSNR + 100 dSSIM + 100 dCos(eigenface) vs bicubic; best mean J among options with mean gains >= 0 for the cell and for each split in it (>= 2 samples)';
+  provenance.grid = `steps ${[...new Set(options.map((o) => o.step))].join(',')}; input weights ${[...new Set(options.map((o) => o.inputWeight))].join(',')}; detail weights ${[...new Set(options.map((o) => o.detailWeight))].join(',')}`;
+  const fitted = fit(samples, options, sizes, Number(args.bins));
+  fitted.table.provenance = provenance;
+  await mkdir(path.dirname(args.table!), { recursive: true });
+  await writeTable(fitted.table, args.table!);
+  await mkdir(args.out!, { recursive: true });
+  await writeFile(path.join(args.out!, 'table.md'), tableMarkdown(fitted, samples, options));
+  console.log(`fitted ${samples.length} samples (${options.length} options each)`);
+}
+
+/** Run DR2E at every ladder step on every (face, size) and score every option. */
+async function score(
+  options: Option[],
+  sizes: number[],
+): Promise<{ samples: Sample[]; faces: number; model: string }> {
+  const started = performance.now();
+  const seed = Number(args.seed);
   const batch = Number(args.batch);
+  const ladderSteps = [...new Set(options.map((o) => o.step))];
   const engine = await Dr2eEngine.load({
     ...(args.model ? { model: args.model } : {}),
     device: 'cpu',
     intraOpThreads: Number(args.threads),
   });
-  const basis = await loadEigenfaceBasis('gpu-task/eval-assets/eigenfaces-utkface-train-32.json');
   const faces = await listCleanFaces(args.clean!, { prefix: 'train/', limit: Number(args.faces) });
-  const table = DEFAULT_CALIBRATION; // its bins; the cells are refitted
   const samples: Sample[] = [];
-  for (const [f, face] of faces.entries()) {
-    const { image } = await decodeImageToRgb(await face.read());
-    const side = Math.min(image.width, image.height);
-    const square = cropSquare(image, side);
-    const prepared = [];
-    for (const size of sizes) {
-      const t = outputSide(engine, size);
-      const truth = resizeRgb(square, t, t);
-      const truthCoef = projectFace(basis, faceVector(truth, basis.size));
-      const random = new SeededRandom(deriveSeed(seed, face.id, size, 'split'));
-      const split = random.pick(SPLITS);
-      const params = sampleDegradation(seed, face.id, t / size, split);
-      const { lowRes } = await degradeFace(truth, params, seed, `${face.id}@${size}`);
-      const estimate = estimateDegradation(lowRes, { faceSize: size });
-      prepared.push({
-        size,
-        t,
-        truth,
-        truthCoef,
-        split,
-        lowRes,
-        estimate,
-        seed: deriveSeed(seed, face.id, size, 'dr2'),
+  try {
+    for (const [f, face] of faces.entries()) {
+      const { image } = await decodeImageToRgb(await face.read());
+      const side = Math.min(image.width, image.height);
+      const square = cropSquare(image, side);
+      const prepared = [];
+      for (const size of sizes) {
+        const t = outputSide(engine, size);
+        const truth = resizeRgb(square, t, t);
+        const truthCoef = projectFace(basis, faceVector(truth, basis.size));
+        const random = new SeededRandom(deriveSeed(seed, face.id, size, 'split'));
+        const split = random.pick(SPLITS);
+        const params = sampleDegradation(seed, face.id, t / size, split);
+        const { lowRes } = await degradeFace(truth, params, seed, `${face.id}@${size}`);
+        const estimate = estimateDegradation(lowRes, { faceSize: size });
+        await mkdir(args.inputs!, { recursive: true });
+        await writeFile(inputFile(face.id, size), await encodeRgbImage(lowRes, 'png'));
+        prepared.push({
+          size,
+          t,
+          truth,
+          truthCoef,
+          split,
+          lowRes,
+          estimate,
+          seed: deriveSeed(seed, face.id, size, 'dr2'),
+        });
+      }
+      // Every ladder step of every size of this face in one mixed-settings sampler loop.
+      const ladderParams = ladderSteps.map((index) => {
+        const step = QUALITY_LADDER[index]!;
+        return engine.resolveParams({ n: nFor(step.cutoff, engine.resolution), tau: step.tau });
       });
-    }
-    // Every ladder step of every size of this face in one mixed-settings sampler loop.
-    const ladderParams = LADDER_STEPS.map((index) => {
-      const step = QUALITY_LADDER[index]!;
-      return engine.resolveParams({ n: nFor(step.cutoff, engine.resolution), tau: step.tau });
-    });
-    const { restored } = await restoreMixed(
-      engine,
-      prepared.flatMap((p) => ladderParams.map(() => p.lowRes)),
-      prepared.flatMap(() => ladderParams),
-      prepared.flatMap((p) => ladderParams.map(() => p.seed)),
-      batch,
-    );
-    prepared.forEach((p, index) => {
-      const computed: [number, number, number][] = [];
-      const bicubic = resizeRgb(p.lowRes, p.t, p.t);
-      const base = scores(bicubic, p.truth, p.truthCoef);
-      const gains = OPTIONS.map((option, k) => {
-        const fused = fuseAtOutput(
-          restored[index * LADDER_STEPS.length + LADDER_STEPS.indexOf(option.step)]!,
-          p.lowRes,
-          p.t,
-          {
-            cutoff: engine.resolution,
+      const { restored } = await restoreMixed(
+        engine,
+        prepared.flatMap((p) => ladderParams.map(() => p.lowRes)),
+        prepared.flatMap(() => ladderParams),
+        prepared.flatMap((p) => ladderParams.map(() => p.seed)),
+        batch,
+      );
+      prepared.forEach((p, index) => {
+        const bicubic = resizeRgb(p.lowRes, p.t, p.t);
+        const base = scores(bicubic, p.truth, p.truthCoef);
+        // The bands of the input and of each step's output once; every option only mixes them.
+        const cutoff = engine.resolution;
+        const inputBands = splitBands(resizeRgb8(p.lowRes, p.t, p.t), cutoff);
+        const stepBands = ladderSteps.map((_, s) =>
+          splitBands(resizeRgb8(restored[index * ladderSteps.length + s]!, p.t, p.t), cutoff),
+        );
+        const gains = options.map((option): [number, number, number] => {
+          const { image: fused } = fuseBands(stepBands[ladderSteps.indexOf(option.step)]!, inputBands, {
+            cutoff,
             inputWeight: option.inputWeight,
             detailWeight: option.detailWeight,
             noise: p.estimate.noise,
             faceSize: p.size,
-          },
-        );
-        const s = scores(fused, p.truth, p.truthCoef);
-        computed[k] = [s[0] - base[0], s[1] - base[1], s[2] - base[2]];
-        return computed[k];
+            attenuateDetail: option.attenuateDetail,
+          });
+          const s = scores(fused, p.truth, p.truthCoef);
+          return [s[0] - base[0], s[1] - base[1], s[2] - base[2]];
+        });
+        samples.push({ id: face.id, size: p.size, split: p.split.name, estimate: p.estimate, gains });
       });
-      const cell = cellIndex(p.estimate, table);
-      samples.push({ id: face.id, size: p.size, split: p.split.name, ...cell, estimate: p.estimate, gains });
-    });
-    console.log(
-      `${f + 1}/${faces.length} ${face.id} done, ${((performance.now() - started) / 60000).toFixed(1)} min`,
-    );
+      // Written after every face: an interrupted run can be refitted (--refit) from what it scored.
+      await mkdir(args.out!, { recursive: true });
+      await writeFile(path.join(args.out!, 'samples.csv'), samplesCsv(samples, options));
+      console.log(
+        `${f + 1}/${faces.length} ${face.id} done, ${((performance.now() - started) / 60000).toFixed(1)} min`,
+      );
+    }
+    return { samples, faces: faces.length, model: engine.name };
+  } finally {
+    await engine.dispose();
   }
+}
 
-  const fitted = fit(samples, table);
-  const minutes = (performance.now() - started) / 60000;
-  fitted.provenance = {
-    script: 'scripts/calibrate-quality.ts',
-    command: `npx tsx scripts/calibrate-quality.ts ${process.argv.slice(2).join(' ')}`,
-    data: `${path.basename(args.clean!)} train/ (${faces.length} faces, evenly spaced over the sorted names)`,
-    model: engine.name,
-    sizes,
-    splits: SPLITS.map((s) => s.name),
-    seed,
-    objective:
-      'dPSNR + 100 dSSIM + 100 dCos(eigenface) vs bicubic; options with all mean gains >= 0 preferred',
-    samples: samples.length,
-    minutes: Number(minutes.toFixed(1)),
-    date: new Date().toISOString().slice(0, 10),
-  };
-  await mkdir(path.dirname(args.table!), { recursive: true });
-  await writeTable(fitted, args.table!);
-  await mkdir(args.out!, { recursive: true });
-  await writeFile(path.join(args.out!, 'samples.csv'), samplesCsv(samples));
-  await writeFile(path.join(args.out!, 'table.md'), tableMarkdown(fitted, samples));
-  console.log(`fitted ${samples.length} samples in ${minutes.toFixed(1)} min`);
+function inputFile(id: string, size: number): string {
+  return path.join(args.inputs!, `${id.replace(/[^\w.-]/g, '_')}@${size}.png`);
 }
 
 function nFor(cutoff: number, resolution: number): number {
@@ -236,92 +324,101 @@ function cropSquare(image: RgbImage, side: number): RgbImage {
 }
 
 function scores(image: RgbImage, truth: RgbImage, truthCoef: Float64Array): [number, number, number] {
-  const basis = basisCache!;
   return [
     psnr(image, truth),
     ssim(image, truth),
     cosineSimilarity(projectFace(basis, faceVector(image, basis.size)), truthCoef),
   ];
 }
-let basisCache: Awaited<ReturnType<typeof loadEigenfaceBasis>> | null = null;
-
-function cellIndex(
-  estimate: ReturnType<typeof estimateDegradation>,
-  table: CalibrationTable,
-): { sizeBin: number; severityBin: number } {
-  // Same rule as calibrationCell: find which cell object it returns.
-  const cell = calibrationCell(estimate, table);
-  for (let i = 0; i < table.cells.length; i++) {
-    const j = table.cells[i]!.indexOf(cell);
-    if (j >= 0) return { sizeBin: i, severityBin: j };
-  }
-  throw new Error('cell not found');
-}
 
 function objective(g: readonly [number, number, number]): number {
   return g[0] + 100 * g[1] + 100 * g[2];
 }
 
-function fit(samples: Sample[], table: CalibrationTable): CalibrationTable {
-  const rows = table.sizes.length;
-  const cols = table.severityEdges.length + 1;
-  const cells: (CalibrationCell | null)[][] = [];
-  for (let i = 0; i < rows; i++) {
-    const row: (CalibrationCell | null)[] = [];
-    for (let j = 0; j < cols; j++) {
-      const inCell = samples.filter((s) => s.sizeBin === i && s.severityBin === j);
-      if (inCell.length === 0) {
-        row.push(null);
-        continue;
-      }
-      let best = -1;
+function meanGains(group: readonly Sample[], k: number): [number, number, number] {
+  const sum: [number, number, number] = [0, 0, 0];
+  for (const s of group) for (let m = 0; m < 3; m++) sum[m]! += s.gains[k]![m]!;
+  return sum.map((v) => v / Math.max(1, group.length)) as [number, number, number];
+}
+
+function isSafe(gains: readonly [number, number, number]): boolean {
+  return gains.every((g, m) => g >= -TOLERANCE[m]!);
+}
+
+/** Row edges at the quantiles of the row's severities (bins of equal counts), deduplicated. */
+function rowEdges(severities: number[], bins: number): number[] {
+  const sorted = [...severities].sort((a, b) => a - b);
+  const edges: number[] = [];
+  for (let b = 1; b < bins; b++) {
+    const at = (b * sorted.length) / bins;
+    const lo = sorted[Math.max(0, Math.floor(at) - 1)];
+    const hi = sorted[Math.min(sorted.length - 1, Math.floor(at))];
+    if (lo === undefined || hi === undefined) continue;
+    const edge = Number(((lo + hi) / 2).toFixed(3));
+    if (edges.length === 0 || edge > edges.at(-1)!) edges.push(edge);
+  }
+  return edges;
+}
+
+function fit(samples: Sample[], options: Option[], sizes: number[], bins: number): Fitted {
+  // The input itself (both weights 1, fine bands unattenuated): safe by construction.
+  const nearest = options.findIndex(
+    (o) => o.step === 0 && o.inputWeight === 1 && o.detailWeight === 1 && !o.attenuateDetail,
+  );
+  const bySize = (size: number) => samples.filter((s) => s.size === size);
+  const severityEdges = sizes.map((size) =>
+    rowEdges(
+      bySize(size).map((s) => severityOf(s.estimate)),
+      bins,
+    ),
+  );
+  const grid = { sizes, severityEdges };
+  const cells: CalibrationCell[][] = [];
+  const chosen: number[][] = [];
+  sizes.forEach((_, i) => {
+    const row: CalibrationCell[] = [];
+    const rowChosen: number[] = [];
+    for (let j = 0; j <= severityEdges[i]!.length; j++) {
+      const inCell = samples.filter((s) => {
+        const bin = calibrationBin(s.estimate, grid);
+        return bin.sizeBin === i && bin.severityBin === j;
+      });
+      const splits = [...new Set(inCell.map((s) => s.split))]
+        .map((name) => inCell.filter((s) => s.split === name))
+        .filter((group) => group.length >= MIN_SPLIT_SAMPLES);
+      let best = nearest >= 0 ? nearest : 0;
       let bestScore = -Infinity;
-      let bestSafe = false;
-      OPTIONS.forEach((_, k) => {
-        const mean = [0, 1, 2].map(
-          (m) => inCell.reduce((sum, s) => sum + s.gains[k]![m]!, 0) / inCell.length,
-        ) as [number, number, number];
-        // "Never worse than bicubic", up to 8-bit rounding of the fused output.
-        const safe = mean[0] >= -0.03 && mean[1] >= -0.001 && mean[2] >= -0.001;
+      options.forEach((_, k) => {
+        const mean = meanGains(inCell, k);
+        if (!isSafe(mean) || !splits.every((group) => isSafe(meanGains(group, k)))) return;
         const score = objective(mean);
-        if ((safe && !bestSafe) || (safe === bestSafe && score > bestScore)) {
+        if (score > bestScore) {
           best = k;
           bestScore = score;
-          bestSafe = safe;
         }
       });
-      const option = OPTIONS[best]!;
-      row.push({ ...option, samples: inCell.length });
+      const { attenuateDetail, ...option } = options[best]!;
+      row.push({ ...option, ...(attenuateDetail ? {} : { attenuateDetail }), samples: inCell.length });
+      rowChosen.push(best);
     }
     cells.push(row);
-  }
-  // Fill empty cells from the nearest filled one (same row first, then nearer rows).
-  const filled = cells.map((row, i) =>
-    row.map((cell, j) => {
-      if (cell) return cell;
-      for (let dist = 1; dist < rows + cols; dist++) {
-        for (const [di, dj] of [
-          [0, -dist],
-          [0, dist],
-          [-dist, 0],
-          [dist, 0],
-        ] as const) {
-          const near = cells[i + di]?.[j + dj];
-          if (near) return { ...near, samples: 0 };
-        }
-      }
-      return { step: 4, inputWeight: 0, detailWeight: 0, samples: 0 };
-    }),
-  );
-  return { sizes: table.sizes, severityEdges: table.severityEdges, cells: filled, provenance: {} };
+    chosen.push(rowChosen);
+  });
+  return { table: { sizes, severityEdges, cells, provenance: {} }, chosen };
+}
+
+/** The option index the fitted table takes for a sample. */
+function chosenFor(fitted: Fitted, sample: Sample): number {
+  const bin = calibrationBin(sample.estimate, fitted.table);
+  return fitted.chosen[bin.sizeBin]![bin.severityBin]!;
 }
 
 async function writeTable(table: CalibrationTable, file: string): Promise<void> {
   const text = `/**
  * The \`auto\` calibration, written by scripts/calibrate-quality.ts (do not edit by hand; rerun it).
- * Cells: face size bins (rows, px) x severity bins (columns, upper edges of JPEG blocking + noise / 20);
- * each names a QUALITY_LADDER step, the input weight and the detail weight of the fusion, and the
- * number of training samples it was fitted on (0 = copied from the nearest filled cell).
+ * Cells: face size bins (rows, px) x severity bins (columns; per row, upper edges of JPEG blocking +
+ * noise / 20); each names a QUALITY_LADDER step, the input weight and the detail weight of the
+ * fusion, and the number of training samples it was fitted on. Provenance at the end.
  */
 import type { CalibrationTable } from './choose.js';
 
@@ -330,29 +427,30 @@ export const DEFAULT_CALIBRATION: CalibrationTable = ${JSON.stringify(table, nul
   await writeFile(file, text);
 }
 
-function samplesCsv(samples: Sample[]): string {
-  const lines = [
-    'id,size,split,noise_est,blur_est,jpeg_est,size_bin,severity_bin,step,input_weight,detail_weight,d_psnr,d_ssim,d_cos',
-  ];
+const CSV_HEAD =
+  'id,size,split,noise_est,blur_est,jpeg_est,coarse_noise_est,step,input_weight,detail_weight,attenuate_detail,d_psnr,d_ssim,d_cos';
+
+function samplesCsv(samples: Sample[], options: Option[]): string {
+  const lines = [CSV_HEAD];
   for (const s of samples) {
-    OPTIONS.forEach((option, k) => {
+    options.forEach((option, k) => {
       const g = s.gains[k]!;
       lines.push(
         [
           s.id,
           s.size,
           s.split,
-          s.estimate.noise.toFixed(2),
-          s.estimate.blur.toFixed(3),
-          s.estimate.jpeg.toFixed(3),
-          s.sizeBin,
-          s.severityBin,
+          s.estimate.noise.toFixed(3),
+          s.estimate.blur.toFixed(4),
+          s.estimate.jpeg.toFixed(4),
+          (s.estimate.coarseNoise ?? 0).toFixed(3),
           option.step,
           option.inputWeight,
           option.detailWeight,
-          g[0].toFixed(3),
-          g[1].toFixed(4),
-          g[2].toFixed(4),
+          option.attenuateDetail ? 1 : 0,
+          g[0].toFixed(4),
+          g[1].toFixed(5),
+          g[2].toFixed(6),
         ].join(','),
       );
     });
@@ -360,39 +458,122 @@ function samplesCsv(samples: Sample[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-function tableMarkdown(table: CalibrationTable, samples: Sample[]): string {
-  const head = [
-    'size \\ severity',
-    ...table.severityEdges.map((e) => `< ${e}`),
-    `>= ${table.severityEdges.at(-1)}`,
-  ];
+/** Samples and options back from samples.csv (rows grouped per sample, options in one order). */
+function parseSamples(text: string): { options: Option[]; samples: Sample[] } {
+  const lines = text.trim().split('\n');
+  if (lines[0] !== CSV_HEAD) throw new Error(`not a samples.csv of this script: ${lines[0]}`);
+  const options: Option[] = [];
+  const optionIndex = new Map<string, number>();
+  const samples = new Map<string, Sample>();
+  for (const line of lines.slice(1)) {
+    const [id, size, split, noise, blur, jpeg, coarse, step, iw, dw, att, dp, ds, dc] = line.split(',');
+    const key = `${step},${iw},${dw},${att}`;
+    if (!optionIndex.has(key)) {
+      optionIndex.set(key, options.length);
+      options.push({
+        step: Number(step),
+        inputWeight: Number(iw),
+        detailWeight: Number(dw),
+        attenuateDetail: att === '1',
+      });
+    }
+    const sampleKey = `${id}@${size}`;
+    let sample = samples.get(sampleKey);
+    if (!sample) {
+      sample = {
+        id: id!,
+        size: Number(size),
+        split: split!,
+        estimate: {
+          noise: Number(noise),
+          blur: Number(blur),
+          jpeg: Number(jpeg),
+          coarseNoise: Number(coarse),
+          faceSize: Number(size),
+        },
+        gains: [],
+      };
+      samples.set(sampleKey, sample);
+    }
+    sample.gains[optionIndex.get(key)!] = [Number(dp), Number(ds), Number(dc)];
+  }
+  return { options, samples: [...samples.values()] };
+}
+
+/** The provenance of the table.md next to a samples.csv (kept on a refit). */
+async function readProvenance(samplesFile: string): Promise<CalibrationTable['provenance']> {
+  try {
+    const text = await readFile(path.join(path.dirname(samplesFile), 'table.md'), 'utf8');
+    const json = /## Provenance\s+```json\n([\s\S]*?)\n```/.exec(text)?.[1];
+    return json ? (JSON.parse(json) as CalibrationTable['provenance']) : {};
+  } catch {
+    return {};
+  }
+}
+
+function fmtGains(g: readonly number[]): string {
+  return `${g[0]!.toFixed(2)}, ${g[1]!.toFixed(4)}, ${g[2]!.toFixed(5)}`;
+}
+
+function tableMarkdown(fitted: Fitted, samples: Sample[], options: Option[]): string {
+  const { table } = fitted;
   const lines = [
     '# `auto` calibration table',
     '',
-    'Each cell: ladder step (cut-off px, τ) / input weight / detail weight; samples; mean gains over',
-    'bicubic of the chosen option in the cell (ΔPSNR dB, ΔSSIM, Δcos).',
+    'Written by `scripts/calibrate-quality.ts` on UTKFace **train/** faces (provenance below).',
+    'Each cell: severity range; ladder step (cut-off px, τ) / input weight / detail weight; training',
+    'samples; their mean gains over bicubic with the chosen option (ΔPSNR dB, ΔSSIM, Δcos).',
     '',
-    `| ${head.join(' | ')} |`,
-    `| ${head.map(() => '---').join(' | ')} |`,
   ];
-  table.cells.forEach((row, i) => {
-    const cells = row.map((cell, j) => {
+  table.sizes.forEach((size, i) => {
+    lines.push(
+      `**${size} px**`,
+      '',
+      '| severity | choice | samples | mean gains |',
+      '| --- | --- | ---: | --- |',
+    );
+    const edges = table.severityEdges[i]!;
+    table.cells[i]!.forEach((cell, j) => {
+      const range = `${j === 0 ? '' : `${edges[j - 1]} ≤ `}s${j < edges.length ? ` < ${edges[j]}` : ''}`;
       const ladder = QUALITY_LADDER[cell.step]!;
-      const k = OPTIONS.findIndex(
-        (o) =>
-          o.step === cell.step && o.inputWeight === cell.inputWeight && o.detailWeight === cell.detailWeight,
+      const inCell = samples.filter((s) => {
+        const bin = calibrationBin(s.estimate, table);
+        return bin.sizeBin === i && bin.severityBin === j;
+      });
+      const mean = meanGains(inCell, fitted.chosen[i]![j]!);
+      lines.push(
+        `| ${range} | ${cell.step} (${ladder.cutoff}, ${ladder.tau}) / ${cell.inputWeight} / ${cell.detailWeight}${cell.attenuateDetail === false ? ' (unattenuated)' : ''} | ${cell.samples} | ${fmtGains(mean)} |`,
       );
-      const inCell = samples.filter((s) => s.sizeBin === i && s.severityBin === j);
-      const mean = [0, 1, 2].map((m) =>
-        inCell.length ? inCell.reduce((sum, s) => sum + s.gains[k]![m]!, 0) / inCell.length : Number.NaN,
-      );
-      return `${cell.step} (${ladder.cutoff},${ladder.tau}) / ${cell.inputWeight} / ${cell.detailWeight}; n=${cell.samples}; ${mean[0]!.toFixed(2)}, ${mean[1]!.toFixed(3)}, ${mean[2]!.toFixed(3)}`;
     });
-    lines.push(`| ${table.sizes[i]} | ${cells.join(' | ')} |`);
+    lines.push('');
   });
+  lines.push(
+    '## In-sample gains per size and split',
+    '',
+    'Mean gains over bicubic (ΔPSNR dB, ΔSSIM, Δcos) of the fitted table on its own training',
+    'samples, per input size and degradation split (count in brackets). In-sample: an optimistic',
+    'reading; the held-out check is `dr2e eval` on val/ (docs/quality/README.md).',
+    '',
+    `| size | ${SPLITS.map((s) => s.name).join(' | ')} |`,
+    `| --- | ${SPLITS.map(() => '---').join(' | ')} |`,
+  );
+  for (const size of table.sizes) {
+    const row = SPLITS.map((split) => {
+      const group = samples.filter((s) => s.size === size && s.split === split.name);
+      if (group.length === 0) return '';
+      const sum = [0, 0, 0];
+      for (const s of group) {
+        const g = s.gains[chosenFor(fitted, s)]!;
+        for (let m = 0; m < 3; m++) sum[m]! += g[m]!;
+      }
+      return `${fmtGains(sum.map((v) => v / group.length))} (${group.length})`;
+    });
+    lines.push(`| ${size} | ${row.join(' | ')} |`);
+  }
+  lines.push('', `Options per sample: ${options.length}.`);
   lines.push('', '## Provenance', '', '```json', JSON.stringify(table.provenance, null, 2), '```', '');
   return lines.join('\n');
 }
 
-basisCache = await loadEigenfaceBasis('gpu-task/eval-assets/eigenfaces-utkface-train-32.json');
+const basis = await loadEigenfaceBasis('gpu-task/eval-assets/eigenfaces-utkface-train-32.json');
 await main();

@@ -3,11 +3,19 @@
 From the repository root, with ``PYTHONPATH=models`` (see models/README.md):
 
     /usr/bin/python3 -m dr2e_models.make_pipeline --dir gpu-task/models/dr2-ffhq --name dr2-ffhq \
-        [--denoiser denoiser.json] [--enhancer enhancer.json | --no-enhancer] [--preset mild] [--steps 100]
+        [--denoiser denoiser.json] [--enhancer enhancer.json | --no-enhancer] [--preset auto] [--steps 100]
 
 It checks that the named manifests exist beside it, have the right roles, and that their ONNX
 files exist and match the recorded SHA-256, so a half-copied model folder is caught here rather
 than when the engine starts.
+
+``--preset`` names the pipeline's default DR2 setting. ``auto`` (the engine's default when none
+is named) chooses (N, tau) and the fusion with the input per face from its estimated degradation;
+``mild``, ``medium`` and ``severe`` are scale-aware: each is a low-pass cut-off relative to the
+face (64, 32, 16 px) and a tau on the K = 100 grid, translated to the model's resolution by the
+engine, so one name means the same on a 64-px and a 512-px model (docs/quality/README.md). The
+names are those of ``PRESETS`` in shared/src/schemas.ts; the engine validates the file again when
+it loads it.
 """
 
 from __future__ import annotations
@@ -19,6 +27,9 @@ from pathlib import Path
 
 
 from .manifest import pipeline_manifest, sha256_file, write_json
+
+#: DR2 preset names the engine accepts (shared/src/schemas.ts ``PRESETS``).
+PRESETS = ("auto", "mild", "medium", "severe")
 
 
 def _check(folder: Path, manifest_name: str, role: str) -> list[str]:
@@ -45,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--denoiser", default="denoiser.json")
     parser.add_argument("--enhancer", default="enhancer.json")
     parser.add_argument("--no-enhancer", action="store_true", help="DR2 output only")
-    parser.add_argument("--preset", choices=("mild", "medium", "severe"))
+    parser.add_argument(
+        "--preset", choices=PRESETS,
+        help="default DR2 setting: auto (per face) or a scale-aware fixed preset (default: the engine's, auto)",
+    )
     parser.add_argument("--steps", type=int)
     args = parser.parse_args(argv)
 

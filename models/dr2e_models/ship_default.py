@@ -4,7 +4,7 @@ From the repository root, with ``PYTHONPATH=models`` (see models/README.md):
 
     /usr/bin/python3 -m dr2e_models.ship_default denoiser   # EMA of models/runs/ddpm64/checkpoint.pt
     /usr/bin/python3 -m dr2e_models.ship_default enhancer   # EMA of models/runs/enhancer/checkpoint.pt
-    /usr/bin/python3 -m dr2e_models.ship_default pipeline   # pipeline.json (preset mild, 100 steps)
+    /usr/bin/python3 -m dr2e_models.ship_default pipeline   # pipeline.json (preset auto, 100 steps)
 
 Both exports go through ``dr2e_models.exporter.export_model`` (fp32, parity-gated against
 onnxruntime-node) and record in the manifest: the UTKFace licence terms, the framing measured
@@ -162,7 +162,7 @@ def ship_pipeline(out_dir: Path) -> int:
         "--dir", str(out_dir), "--name", "utkface-64",
         "--description", "Default model: a 64x64 UTKFace diffusion prior and a 64->128 SPARNet enhancer, trained on a "
         "CPU for dr2e (demonstration quality; UTKFace terms: non-commercial research use only).",
-        "--preset", "mild", "--steps", "100",
+        "--preset", "auto", "--steps", "100",
     ])
 
 

@@ -92,6 +92,8 @@ describe('dr2e eval', () => {
       'mild,severe',
       '--presets',
       'severe',
+      '--baselines',
+      'enhancer,dr2',
       '--n',
       '4',
       '--tau',

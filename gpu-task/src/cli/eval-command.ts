@@ -50,6 +50,8 @@ export interface EvalCommandOptions {
   sizes?: number[];
   splits: string[];
   presets: string[];
+  /** Baselines beside bicubic: 'enhancer' (enhancer only), 'dr2' (DR2's coarse output per fixed setting). */
+  baselines?: string[];
   /** Extra explicit settings (N, τ, optional ω). */
   settings: { n: number; tau: number; omega?: number }[];
   steps?: number;
@@ -180,6 +182,10 @@ export async function runEval(options: EvalCommandOptions, io: CommandIo): Promi
         splits,
         configs,
         examples: options.examples,
+        baselines: {
+          enhancer: (options.baselines ?? ['enhancer']).includes('enhancer'),
+          dr2: (options.baselines ?? ['enhancer']).includes('dr2'),
+        },
       });
       written = await writeEvaluationReport(
         result,

@@ -257,6 +257,12 @@ function buildProgram(
       nameList('preset', [...PRESETS], true),
       [...PRESETS],
     )
+    .option(
+      '--baselines <list>',
+      "baselines beside bicubic: enhancer (the enhancer alone), dr2 (DR2's coarse output per fixed setting), or 'none'",
+      nameList('baseline', ['enhancer', 'dr2'], true),
+      ['enhancer'],
+    )
     .option('--n <N>', 'an extra explicit setting: low-pass factor N (with --tau)', integer('N', 1, 4096))
     .option('--tau <tau>', 'an extra explicit setting: output step tau (with --n)', integer('tau', 0))
     .option('--omega <omega>', 'omega of the explicit setting (default from N and tau)', integer('omega', 1))
@@ -327,6 +333,7 @@ function buildProgram(
             sizes: opts.sizes as number[] | undefined,
             splits: opts.splits as string[],
             presets: opts.presets as string[],
+            baselines: opts.baselines as string[],
             settings,
             steps: opts.steps as number | undefined,
             ...engineCliOptions(opts),

@@ -24,6 +24,11 @@ import {
 } from '../engine/index.js';
 import { rgbIntoTensor } from './planes.js';
 
+/** Whether a fusion returns the input exactly (both weights 1, fine bands unattenuated). */
+export function keepsInput(fusion: FusionSettings): boolean {
+  return fusion.inputWeight === 1 && fusion.detailWeight === 1 && fusion.attenuateDetail === false;
+}
+
 /** The output side for a face of `faceSize` input pixels. */
 export function outputSide(engine: Pick<Dr2eEngine, 'outputSize'>, faceSize: number): number {
   return Math.max(engine.outputSize, faceSize);
@@ -108,9 +113,21 @@ export async function runAuto(
   const params = choices.map((choice) =>
     engine.resolveParams({ n: choice.params.n, tau: choice.params.tau }),
   );
-  const { restored } = await restoreMixed(engine, lowRes, params, seeds, options.batch);
-  const images = restored.map((face, i) =>
-    fuseAtOutput(face, lowRes[i]!, outputSide(engine, lowRes[i]!.width), choices[i]!.fusion),
+  // Faces whose fusion keeps the input whole need no DR2 run: their output is the input enlarged.
+  const needed = choices.flatMap((choice, i) => (keepsInput(choice.fusion) ? [] : [i]));
+  const { restored } = await restoreMixed(
+    engine,
+    needed.map((i) => lowRes[i]!),
+    needed.map((i) => params[i]!),
+    needed.map((i) => seeds[i]!),
+    options.batch,
   );
+  const images = lowRes.map((input, i) => {
+    const side = outputSide(engine, input.width);
+    const at = needed.indexOf(i);
+    return at < 0
+      ? resizeRgb8(input, side, side)
+      : fuseAtOutput(restored[at]!, input, side, choices[i]!.fusion);
+  });
   return { images, estimates, choices, params, seconds: (performance.now() - started) / 1000 };
 }

@@ -314,8 +314,17 @@ export interface SplitResult {
   auto?: { id: string; estimate: DegradationEstimate; choice: QualityChoice; params: Dr2Params }[];
 }
 
+/** Which baselines beside bicubic (always measured) a table carries. */
+export interface EvaluationBaselines {
+  /** The enhancer alone on the bicubic-upsampled input (one enhancer call per face). Default true. */
+  enhancer?: boolean;
+  /** DR2's coarse output per fixed setting (a by-product of DR2E, measured separately). Default false. */
+  dr2?: boolean;
+}
+
 export interface EvaluationOptions {
   seed: number;
+  baselines?: EvaluationBaselines;
   scales: readonly number[];
   /** Input face sizes (px): the clean face at T = max(E, size) degraded with r = T / size, measured at T. */
   sizes?: readonly number[];
@@ -383,7 +392,10 @@ export async function runEvaluation(
       const scores: MethodScores[] = [];
       const bicubic = runBicubic(prepared, size);
       scores.push(scoreOutputs(bicubic, columnTruth, options.basis, where));
-      const enhancer = atSize(await runEnhancerOnly(engine, prepared, options.batch), size);
+      const enhancer =
+        options.baselines?.enhancer === false
+          ? null
+          : atSize(await runEnhancerOnly(engine, prepared, options.batch), size);
       if (enhancer) scores.push(scoreOutputs(enhancer, columnTruth, options.basis, where));
       const shown = stripConfig(options.configs, split.name);
       let shownOutputs: { dr2: MethodOutputs; dr2e: MethodOutputs } | null = null;
@@ -418,7 +430,7 @@ export async function runEvaluation(
         const run = await runDr2e(engine, prepared, columnTruth, config, options);
         const dr2 = atSize(run.dr2, size)!;
         const dr2e = atSize(run.dr2e, size)!;
-        scores.push(scoreOutputs(dr2, columnTruth, options.basis, where));
+        if (options.baselines?.dr2) scores.push(scoreOutputs(dr2, columnTruth, options.basis, where));
         dr2eScores.push(scoreOutputs(dr2e, columnTruth, options.basis, where));
         if (config === shown) shownOutputs = { dr2, dr2e };
         options.onProgress?.(

@@ -15,6 +15,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { DegradationSplit } from './degrade.js';
+import { severityOf } from '../engine/quality/index.js';
 import {
   type EvaluationResult,
   type MethodScores,
@@ -291,12 +292,65 @@ export function formatEvaluationMarkdown(result: EvaluationResult, info: RunInfo
   out.push('');
   out.push('## Summary\n');
   out.push(formatSummaryTables(result.splits));
+  if (result.splits.some((split) => split.auto)) out.push(formatAutoChoices(result.splits));
   for (const split of result.splits) {
     const key = splitKey(split, split.split);
     out.push(`## ${columnName(split)} ${split.split}\n`);
     out.push(formatSplitTable(split.scores));
     out.push(`![${columnName(split)} ${split.split} examples](strips/${key}.png)\n`);
     out.push(`Strip: ${split.examples.columns.join(' · ')}. Split time ${split.seconds.toFixed(1)} s.\n`);
+  }
+  return out.join('\n');
+}
+
+/**
+ * The `auto` sweep: per input size, each setting the chooser took (N, τ, input weight, detail
+ * weight) against the estimated severity of the faces it took it for, and how many faces of each
+ * degradation split got it.
+ */
+export function formatAutoChoices(splits: readonly SplitResult[]): string {
+  const out = [
+    '## auto: chosen settings against the estimated degradation\n',
+    "Per input size, every setting `auto` chose: DR2's (N, τ) (ladder step), the input's share of the model's bands (w) and of the finer bands (g; * = kept whole, no noise attenuation); the estimated severity (JPEG blocking + coarse noise / 20) of the faces that got it; and how many faces of each split got it. See auto.csv for every face.\n",
+  ];
+  const columns = [...new Set(splits.filter((s) => s.auto).map((s) => columnName(s)))];
+  for (const column of columns) {
+    const inColumn = splits.filter((s) => s.auto && columnName(s) === column);
+    const names = inColumn.map((s) => s.split);
+    const groups = new Map<string, { order: number[]; severities: number[]; counts: Map<string, number> }>();
+    for (const split of inColumn) {
+      for (const face of split.auto ?? []) {
+        const fusion = face.choice.fusion;
+        const key =
+          `${face.choice.step}: N=${face.params.n} τ=${face.params.tau} / w ${fusion.inputWeight.toFixed(2)} / ` +
+          `g ${fusion.detailWeight.toFixed(2)}${fusion.attenuateDetail === false ? '*' : ''}`;
+        const group = groups.get(key) ?? {
+          order: [face.choice.step, -fusion.inputWeight, -fusion.detailWeight],
+          severities: [],
+          counts: new Map<string, number>(),
+        };
+        group.severities.push(severityOf(face.estimate));
+        group.counts.set(split.split, (group.counts.get(split.split) ?? 0) + 1);
+        groups.set(key, group);
+      }
+    }
+    out.push(`**${column}**\n`);
+    out.push(`| step: setting / w / g | faces | severity mean [min, max] | ${names.join(' | ')} |`);
+    out.push(`| --- | ---: | --- | ${names.map(() => '---:').join(' | ')} |`);
+    const sorted = [...groups.entries()].sort(([, a], [, b]) => {
+      for (let i = 0; i < a.order.length; i++)
+        if (a.order[i] !== b.order[i]) return a.order[i]! - b.order[i]!;
+      return 0;
+    });
+    for (const [key, group] of sorted) {
+      const sev = group.severities;
+      const meanSev = sev.reduce((a, b) => a + b, 0) / sev.length;
+      out.push(
+        `| ${key} | ${sev.length} | ${meanSev.toFixed(2)} [${Math.min(...sev).toFixed(2)}, ${Math.max(...sev).toFixed(2)}] | ` +
+          `${names.map((n) => group.counts.get(n) ?? 0).join(' | ')} |`,
+      );
+    }
+    out.push('');
   }
   return out.join('\n');
 }
@@ -337,7 +391,7 @@ export async function writeEvaluationReport(
   }
   await write('degradations.csv', `${degradationLines.join('\n')}\n`);
   const autoLines = [
-    'column,split,image,noise_est,blur_est,jpeg_est,face_size,step,n,tau,omega,input_weight,detail_weight',
+    'column,split,image,noise_est,blur_est,jpeg_est,coarse_noise_est,severity,face_size,step,n,tau,omega,input_weight,detail_weight,attenuate_detail',
   ];
   for (const split of result.splits) {
     for (const face of split.auto ?? []) {
@@ -349,6 +403,8 @@ export async function writeEvaluationReport(
           face.estimate.noise.toFixed(2),
           face.estimate.blur.toFixed(3),
           face.estimate.jpeg.toFixed(3),
+          (face.estimate.coarseNoise ?? 0).toFixed(2),
+          severityOf(face.estimate).toFixed(3),
           face.estimate.faceSize,
           face.choice.step,
           face.params.n,
@@ -356,6 +412,7 @@ export async function writeEvaluationReport(
           face.params.omega,
           face.choice.fusion.inputWeight.toFixed(3),
           face.choice.fusion.detailWeight.toFixed(3),
+          face.choice.fusion.attenuateDetail === false ? 0 : 1,
         ]
           .map(csvField)
           .join(','),

@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import type { RgbImage } from '../../../gpu-task/src/engine/image/index.js';
 import {
   QUALITY_LADDER,
+  calibrationBin,
   chooseSettings,
+  fuseBands,
+  splitBands,
   effectiveScale,
   estimateAtEffectiveSize,
   estimateDegradation,
@@ -125,6 +128,32 @@ describe('estimateDegradation', () => {
     expect(estimateDegradation(enlarged).noise).toBeLessThan(estimate.noise);
   });
 
+  it('keeps seeing noise under JPEG at half resolution, where the finest-scale estimate loses it', async () => {
+    const card = testCard(128);
+    const noisy = await jpeg(withNoise(card, 15), 40);
+    const clean = await jpeg(card, 40);
+    const noisyEstimate = estimateDegradation(noisy);
+    const cleanEstimate = estimateDegradation(clean);
+    // JPEG removes most of the finest-scale noise...
+    expect(noisyEstimate.noise).toBeLessThan(0.6 * 15);
+    // ...not its coarser part: the coarse estimate separates the noisy face from the clean one.
+    expect(noisyEstimate.coarseNoise!).toBeGreaterThan(cleanEstimate.coarseNoise! + 4);
+    expect(noisyEstimate.coarseNoise!).toBeGreaterThan(noisyEstimate.noise);
+    // On white noise without JPEG it agrees with the fine estimate (within 25 %).
+    const white = estimateDegradation(withNoise(card, 12));
+    expect(Math.abs(white.coarseNoise! - 12) / 12).toBeLessThan(0.25);
+  });
+
+  it('reads the blocking of an enlarged crop at its effective size (the grid it was compressed on)', async () => {
+    const small = await jpeg(withNoise(testCard(64), 10), 40);
+    const enlarged = await jpeg(resizeRgb8(small, 256, 256), 95);
+    const lightOnly = await jpeg(resizeRgb8(withNoise(testCard(64), 6), 256, 256), 95);
+    expect([effectiveScale(enlarged), effectiveScale(lightOnly)]).toEqual([4, 4]);
+    expect(estimateAtEffectiveSize(enlarged, 256).jpeg).toBeGreaterThan(
+      estimateAtEffectiveSize(lightOnly, 256).jpeg + 0.1,
+    );
+  });
+
   it('reports the face size it is given, else the crop width', () => {
     const card = testCard(32);
     expect(estimateDegradation(card).faceSize).toBe(32);
@@ -170,6 +199,15 @@ describe('chooseSettings: fidelity', () => {
       expect(QUALITY_LADDER[i]!.cutoff).toBeLessThanOrEqual(QUALITY_LADDER[i - 1]!.cutoff);
       expect(QUALITY_LADDER[i]!.tau).toBeGreaterThanOrEqual(QUALITY_LADDER[i - 1]!.tau);
     }
+  });
+
+  it('bins severity per face-size row (one JPEG quality reads differently at each size)', () => {
+    const table = { sizes: [32, 256], severityEdges: [[0.2], [0.6]] };
+    const at = (faceSize: number, jpeg: number) =>
+      calibrationBin({ noise: 0, blur: 0, jpeg, coarseNoise: 0, faceSize }, table);
+    expect(at(30, 0.4)).toEqual({ sizeBin: 0, severityBin: 1 });
+    expect(at(240, 0.4)).toEqual({ sizeBin: 1, severityBin: 0 });
+    expect(at(240, 0.7)).toEqual({ sizeBin: 1, severityBin: 1 });
   });
 
   it('refuses a fidelity outside 0..1', () => {
@@ -225,6 +263,27 @@ describe('fuseDetail', () => {
     const settings = { cutoff: 64, inputWeight: 0.5, noise: 12, faceSize: 32 };
     expect(fuseDetail(restored, input, { ...settings, detailWeight: 0.7 }).detailGain).toBe(0.7);
     expect(fuseDetail(restored, input, { ...settings, detailWeight: 0 }).detailGain).toBe(0);
+  });
+
+  it('returns the input exactly when both weights are 1 and the fine bands are kept unattenuated', () => {
+    const input = withNoise(testCard(200), 10);
+    const restored = resizeRgb8(testCard(64, 1, 3), 200, 200);
+    const settings = { cutoff: 64, inputWeight: 1, detailWeight: 1, noise: 10, faceSize: 200 };
+    const exact = fuseDetail(restored, input, { ...settings, attenuateDetail: false });
+    expect(exact.detailGain).toBe(1);
+    expect(Buffer.from(exact.image.data).equals(Buffer.from(input.data))).toBe(true);
+    // With the noise-driven gain the noisy input's fine bands are partly replaced.
+    expect(fuseDetail(restored, input, settings).detailGain).toBeLessThan(1);
+  });
+
+  it('fuses the same from pre-split bands (fuseBands) as from the faces (fuseDetail)', () => {
+    const input = withNoise(testCard(160), 6);
+    const restored = resizeRgb8(testCard(128, 1, 5), 160, 160);
+    const settings = { cutoff: 64, inputWeight: 0.25, detailWeight: 0.5, noise: 6, faceSize: 160 };
+    const direct = fuseDetail(restored, input, settings);
+    const split = fuseBands(splitBands(restored, 64), splitBands(input, 64), settings);
+    expect(split.detailGain).toBe(direct.detailGain);
+    expect(Buffer.from(split.image.data).equals(Buffer.from(direct.image.data))).toBe(true);
   });
 
   it('refuses faces of different sizes and weights outside 0..1', () => {

@@ -8,7 +8,7 @@ import type { CalibrationTable } from './choose.js';
 
 export const DEFAULT_CALIBRATION: CalibrationTable = {
   sizes: [16, 32, 64, 128, 256],
-  severityEdges: [0.15, 0.35, 0.7],
+  severityEdges: [0, 1, 2, 3, 4].map(() => [0.15, 0.35, 0.7]),
   cells: [
     [
       {

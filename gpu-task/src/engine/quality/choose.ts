@@ -8,7 +8,8 @@
  * presets are defined, so a ladder step means the same at any model resolution) grows nor τ
  * shrinks. The calibration picks a step, an input weight (the input's share of the model's
  * bands) and a detail weight (the most of the input's finer bands kept) per cell of (face size,
- * estimated severity: JPEG blocking + noise / 20).
+ * estimated severity: JPEG blocking + noise / 20). The severity bins are per face-size row: the
+ * same JPEG quality reads as more blocking on a larger (smoother per pixel) face.
  *
  * **Fidelity** moves the choice monotonically around the calibrated one: with d = 2 (f - 0.5),
  * for d > 0 the step moves toward step 0 and both weights toward 1 by the fraction d; for d < 0
@@ -47,25 +48,32 @@ export interface CalibrationCell {
   step: number;
   inputWeight: number;
   detailWeight: number;
+  /**
+   * Whether the detail weight is scaled by the noise-driven Wiener gain (fusion.ts); false when
+   * the calibration found the input's fine bands better kept as they are (absent = true).
+   */
+  attenuateDetail?: boolean;
   /** Training samples the cell was fitted on. */
   samples: number;
 }
 
 /**
- * The severity a face is binned by: JPEG blocking plus noise / 20. Blocking is the estimate that
- * best separates the calibration's splits (noise mostly survives JPEG only at low frequencies,
- * where the Laplacian estimate does not see it); noise counts for inputs without JPEG.
+ * The severity a face is binned by: JPEG blocking plus noise / 20, the noise measured at half
+ * resolution (`coarseNoise`, which JPEG leaves; the finest-scale `noise` when absent). Blocking
+ * separates the calibration's splits best on its own; the coarse noise separates them among
+ * faces without JPEG and among larger faces. Both also respond to face detail on small faces,
+ * which the per-size rows of the table absorb.
  */
 export function severityOf(estimate: DegradationEstimate): number {
-  return estimate.jpeg + estimate.noise / 20;
+  return estimate.jpeg + (estimate.coarseNoise ?? estimate.noise) / 20;
 }
 
 /** The fitted table: cells by face size bin (rows) and severity bin (columns). */
 export interface CalibrationTable {
   /** Bin centres of the face size, px; a face takes the nearest in log2. */
   sizes: number[];
-  /** Upper edges of the severity bins (severityOf), the last bin open. */
-  severityEdges: number[];
+  /** Per size row: upper edges of the severity bins (severityOf), the last bin open. */
+  severityEdges: number[][];
   /** `cells[sizeBin][noiseBin]`. */
   cells: CalibrationCell[][];
   /** How and on what the table was made. */
@@ -92,6 +100,17 @@ export interface ChooseOptions {
 
 /** The table cell for an estimate. */
 export function calibrationCell(estimate: DegradationEstimate, table: CalibrationTable): CalibrationCell {
+  const { sizeBin, severityBin } = calibrationBin(estimate, table);
+  const cell = table.cells[sizeBin]?.[severityBin];
+  if (!cell) throw new InvalidParametersError(`calibration table has no cell [${sizeBin}][${severityBin}]`);
+  return cell;
+}
+
+/** Row (face size, nearest bin centre in log2) and column (severity bin of that row) of an estimate. */
+export function calibrationBin(
+  estimate: DegradationEstimate,
+  table: Pick<CalibrationTable, 'sizes' | 'severityEdges'>,
+): { sizeBin: number; severityBin: number } {
   const size = Math.max(1, estimate.faceSize);
   let sizeBin = 0;
   table.sizes.forEach((centre, i) => {
@@ -99,12 +118,11 @@ export function calibrationCell(estimate: DegradationEstimate, table: Calibratio
       sizeBin = i;
     }
   });
+  const edges = table.severityEdges[sizeBin] ?? [];
   const severity = severityOf(estimate);
-  let severityBin = table.severityEdges.findIndex((edge) => severity < edge);
-  if (severityBin < 0) severityBin = table.severityEdges.length;
-  const cell = table.cells[sizeBin]?.[severityBin];
-  if (!cell) throw new InvalidParametersError(`calibration table has no cell [${sizeBin}][${severityBin}]`);
-  return cell;
+  let severityBin = edges.findIndex((edge) => severity < edge);
+  if (severityBin < 0) severityBin = edges.length;
+  return { sizeBin, severityBin };
 }
 
 /** Move a weight toward 1 (d > 0) or 0 (d < 0) by the fraction |d|. */
@@ -141,6 +159,7 @@ export function chooseSettings(estimate: DegradationEstimate, options: ChooseOpt
       detailWeight: shiftWeight(cell.detailWeight, d),
       noise: estimate.noise,
       faceSize: estimate.faceSize,
+      ...(cell.attenuateDetail === false ? { attenuateDetail: false } : {}),
     },
     step,
     fidelity,

@@ -14,6 +14,11 @@
  * - **jpeg**: 8x8 blocking, the mean absolute luma step across block boundaries over the mean
  *   step inside blocks, minus 1 (0 for no blocking; compressed at q 20-40 gives 0.2-1). Only
  *   meaningful on the decoded grid (an unresampled crop).
+ * - **coarseNoise**: the same estimate on the 2x2 block means of the luma, times 2 (white
+ *   noise of std σ has std σ / 2 there): the noise left at the scale JPEG keeps. JPEG removes
+ *   most of a noisy face's finest-scale noise (so `noise` reads ~1 under q 20-70 whatever the
+ *   added noise), not its coarser part. Face detail adds to it on small faces (under ~64 px it
+ *   is mostly detail): the chooser compares it only among faces of one size.
  * - **faceSize**: the face's side in input pixels before any resampling (the caller's, as the
  *   crop handed here may already be resampled).
  */
@@ -28,6 +33,8 @@ export interface DegradationEstimate {
   blur: number;
   /** JPEG blocking, 0 = none. */
   jpeg: number;
+  /** Noise std (0-255) measured at half resolution (robust to JPEG; see the module comment). */
+  coarseNoise?: number;
   /** The face's side in input pixels. */
   faceSize: number;
 }
@@ -61,8 +68,26 @@ export function estimateDegradation(face: RgbImage, options: EstimateOptions = {
     noise,
     blur: estimateBlur(y, width, height, noise),
     jpeg: estimateBlocking(y, width, height),
+    coarseNoise: estimateCoarseNoise(y, width, height),
     faceSize: options.faceSize ?? width,
   };
+}
+
+/** Noise std at half resolution (2x2 block means), scaled back to the input's pixels (x 2). */
+export function estimateCoarseNoise(y: Float32Array, width: number, height: number): number {
+  const w = Math.floor(width / 2);
+  const h = Math.floor(height / 2);
+  if (w < 3 || h < 3) return 0;
+  const half = new Float32Array(w * h);
+  for (let r = 0; r < h; r++) {
+    for (let c = 0; c < w; c++) {
+      const k = 2 * r * width + 2 * c;
+      half[r * w + c] =
+        ((y[k] as number) + (y[k + 1] as number) + (y[k + width] as number) + (y[k + width + 1] as number)) /
+        4;
+    }
+  }
+  return 2 * estimateNoise(half, w, h);
 }
 
 /**

@@ -16,7 +16,7 @@
  *   (none when the face had no more pixels than the cut-off: its fine bands are the enlargement's,
  *   and the calibrated detail weight alone says whether they beat the restored face's).
  *   A clean large face keeps all of its own detail; a noisy one keeps what stands above noise.
- * With w = 1 and g = 1 the output is the input, exactly.
+ * With w = 1 and g = 1 (both weights 1, `attenuateDetail` false) the output is the input, exactly.
  */
 import { InvalidParametersError } from '../errors.js';
 import type { RgbImage } from '../image/index.js';
@@ -34,6 +34,12 @@ export interface FusionSettings {
   noise: number;
   /** The face's side in input pixels. */
   faceSize: number;
+  /**
+   * Whether the detail weight is multiplied by the noise-driven Wiener gain (default true).
+   * False keeps `detailWeight` of the input's fine bands whatever the noise estimate says
+   * (with both weights 1: the input, exactly).
+   */
+  attenuateDetail?: boolean;
 }
 
 /** The fused face and the gain applied to the input's fine bands. */
@@ -59,6 +65,37 @@ export function fuseDetail(restored: RgbImage, input: RgbImage, settings: Fusion
       `fusion needs two faces of one size: restored ${restored.width}x${restored.height}, input ${width}x${height}`,
     );
   }
+  return fuseBands(splitBands(restored, settings.cutoff), splitBands(input, settings.cutoff), settings);
+}
+
+/** A face split at a cut-off: its planes and their low band (null when the cut-off is at or above its size). */
+export interface FaceBands {
+  planes: Float32Array;
+  low: Float32Array | null;
+  width: number;
+  height: number;
+}
+
+/**
+ * Split a face into the two bands of the fusion (the expensive part; `fuseBands` then mixes them
+ * for any weights, e.g. a calibration trying many).
+ */
+export function splitBands(face: RgbImage, cutoff: number): FaceBands {
+  const { width, height } = face;
+  const planes = toPlanar(face);
+  const cutW = Math.max(1, Math.min(width, Math.round((cutoff * width) / Math.max(width, height))));
+  const cutH = Math.max(1, Math.min(height, Math.round((cutoff * height) / Math.max(width, height))));
+  if (cutW >= width && cutH >= height) return { planes, low: null, width, height };
+  const low = resizePlanes(resizePlanes(planes, 3, width, height, cutW, cutH), 3, cutW, cutH, width, height);
+  return { planes, low, width, height };
+}
+
+/**
+ * Mix the bands of a restored face and its input (split at the same cut-off, same size).
+ *
+ * @throws InvalidParametersError when a weight is outside 0..1 or the bands do not match.
+ */
+export function fuseBands(restored: FaceBands, input: FaceBands, settings: FusionSettings): FusionResult {
   for (const [name, value] of [
     ['inputWeight', settings.inputWeight],
     ['detailWeight', settings.detailWeight],
@@ -67,24 +104,25 @@ export function fuseDetail(restored: RgbImage, input: RgbImage, settings: Fusion
       throw new InvalidParametersError(`${name} must be between 0 and 1, got ${String(value)}`);
     }
   }
+  const { width, height } = input;
+  if (
+    restored.width !== width ||
+    restored.height !== height ||
+    (restored.low === null) !== (input.low === null)
+  ) {
+    throw new InvalidParametersError('fusion needs two faces of one size split at one cut-off');
+  }
   const w = settings.inputWeight;
-  const inPlanes = toPlanar(input);
-  const resPlanes = toPlanar(restored);
-  const cutW = Math.max(1, Math.min(width, Math.round((settings.cutoff * width) / Math.max(width, height))));
-  const cutH = Math.max(
-    1,
-    Math.min(height, Math.round((settings.cutoff * height) / Math.max(width, height))),
-  );
-  if (cutW >= width && cutH >= height) {
+  const inPlanes = input.planes;
+  const resPlanes = restored.planes;
+  if (input.low === null || restored.low === null) {
     const out = new Float32Array(inPlanes.length);
     for (let k = 0; k < out.length; k++)
       out[k] = w * (inPlanes[k] as number) + (1 - w) * (resPlanes[k] as number);
     return { image: fromPlanar(out, width, height), detailGain: 0 };
   }
-  const low = (planes: Float32Array) =>
-    resizePlanes(resizePlanes(planes, 3, width, height, cutW, cutH), 3, cutW, cutH, width, height);
-  const inLow = low(inPlanes);
-  const resLow = low(resPlanes);
+  const inLow = input.low;
+  const resLow = restored.low;
   const g = detailGain(inPlanes, inLow, settings);
   const out = new Float32Array(inPlanes.length);
   for (let k = 0; k < out.length; k++) {
@@ -99,7 +137,7 @@ export function fuseDetail(restored: RgbImage, input: RgbImage, settings: Fusion
 /** The input's share of the fine bands (see the module comment). */
 function detailGain(input: Float32Array, inputLow: Float32Array, settings: FusionSettings): number {
   const { faceSize, cutoff, noise, detailWeight } = settings;
-  if (detailWeight === 0) return 0;
+  if (detailWeight === 0 || settings.attenuateDetail === false) return detailWeight;
   // White noise at the input's own pixels puts this share of its variance above the cut-off;
   // none when the face had no more pixels than the cut-off (its fine bands are interpolation).
   const noiseShare = Math.max(0, 1 - (cutoff / Math.max(1, faceSize)) ** 2);

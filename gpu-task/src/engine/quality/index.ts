@@ -25,11 +25,20 @@ export {
   type LadderStep,
   type QualityChoice,
   QUALITY_LADDER,
+  calibrationBin,
   calibrationCell,
   chooseSettings,
+  severityOf,
 } from './choose.js';
 export { DEFAULT_CALIBRATION } from './calibration-table.js';
-export { type FusionResult, type FusionSettings, fuseDetail } from './fusion.js';
+export {
+  type FaceBands,
+  type FusionResult,
+  type FusionSettings,
+  fuseBands,
+  fuseDetail,
+  splitBands,
+} from './fusion.js';
 export { resizeRgb8 } from './planes.js';
 export {
   type FacePlan,

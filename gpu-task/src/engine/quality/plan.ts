@@ -63,16 +63,15 @@ export function planFace(
 /**
  * The estimate of a face at its effective resolution: an enlarged crop (effectiveScale f > 1) is
  * measured at side / f, where its noise is white again, and reported with the face size / f, so
- * it is treated like the small face it is.
+ * it is treated like the small face it is. Blocking too is read there: a face degraded small and
+ * enlarged carries its compression's 8x8 grid at side / f, while the enlarged pixels' own grid
+ * reads any light final compression as strong blocking (steps inside its blocks are tiny).
  */
 export function estimateAtEffectiveSize(input: RgbImage, faceSize: number): DegradationEstimate {
   const f = effectiveScale(input);
   if (f === 1) return estimateDegradation(input, { faceSize });
   const small = resizeRgb8(input, Math.round(input.width / f), Math.round(input.height / f));
-  return {
-    ...estimateDegradation(small, { faceSize: Math.max(1, Math.round(faceSize / f)) }),
-    jpeg: estimateDegradation(input).jpeg,
-  };
+  return estimateDegradation(small, { faceSize: Math.max(1, Math.round(faceSize / f)) });
 }
 
 /**
