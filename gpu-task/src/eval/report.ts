@@ -15,7 +15,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { DegradationSplit } from './degrade.js';
-import { severityOf } from '../engine/quality/index.js';
+import { severityOf } from '../engine/index.js';
 import {
   type EvaluationResult,
   type MethodScores,
