@@ -27,7 +27,7 @@
  * The rule (conservative: never worse than the input for any kind of degradation in a cell): an
  * option is **safe** in a cell when, for every split with at least `--min-split-samples` (default 1) samples in the cell and
  * for the cell as a whole, its mean ΔPSNR, ΔSSIM and Δcos are all >= 0 (up to 8-bit rounding:
- * -0.005 dB, -0.0002, -0.00002). Among safe options the cell takes the best mean J; when none is
+ * -0.005 dB, -0.0002; Δcos strictly). Among safe options the cell takes the best mean J; when none is
  * safe, the option nearest the input (ladder step 0, input weight 1, detail weight 1). Splits in
  * a cell are exactly where a mean over mixed faces would hide a loss: a cell holding mild faces
  * (DR2 worse than bicubic) and medium ones (DR2 better) must not trade one for the other.
@@ -109,7 +109,7 @@ const SPLITS: DegradationSplit[] = [
 ];
 
 /** Mean gains within this of 0 count as 0 (8-bit rounding of the fused output). */
-const TOLERANCE: readonly [number, number, number] = [0.005, 0.0002, 0.00002];
+const TOLERANCE: readonly [number, number, number] = [0.005, 0.0002, 0];
 /**
  * Splits with fewer samples in a cell do not constrain it on their own. 1: every split present
  * constrains it (the most conservative reading of "never worse", for small calibrations).

@@ -24,9 +24,16 @@ import {
 } from '../engine/index.js';
 import { rgbIntoTensor } from './planes.js';
 
-/** Whether a fusion returns the input exactly (both weights 1, fine bands unattenuated). */
+/**
+ * Whether a fusion returns the input exactly: both weights 1 and the fine bands unattenuated
+ * (by the setting, or because the face had no more pixels than the cut-off: no noise gain then).
+ */
 export function keepsInput(fusion: FusionSettings): boolean {
-  return fusion.inputWeight === 1 && fusion.detailWeight === 1 && fusion.attenuateDetail === false;
+  return (
+    fusion.inputWeight === 1 &&
+    fusion.detailWeight === 1 &&
+    (fusion.attenuateDetail === false || fusion.faceSize <= fusion.cutoff)
+  );
 }
 
 /** The output side for a face of `faceSize` input pixels. */
