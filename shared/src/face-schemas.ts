@@ -51,6 +51,10 @@ export const FaceSettingsSchema = z.strictObject({
   tau: z.int().min(0),
   omega: z.int().min(1),
   fidelity: z.number().min(0).max(1).optional(),
+  /** `auto`: the input's share of the bands the model represents (0..1). */
+  inputWeight: z.number().min(0).max(1).optional(),
+  /** `auto`: the most of the input's finer bands kept (0..1; its noise may keep less). */
+  detailWeight: z.number().min(0).max(1).optional(),
 });
 
 /** Degradation the engine estimated on one face (when it reports it). */
@@ -58,6 +62,8 @@ export const FaceEstimateSchema = z.strictObject({
   noise: z.number(),
   blur: z.number(),
   jpeg: z.number(),
+  /** Noise measured at half resolution (survives JPEG; what `auto` bins faces by). */
+  coarseNoise: z.number().optional(),
   faceSize: z.number(),
 });
 

@@ -248,6 +248,10 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
         `in ${wallSeconds.toFixed(1)} s (${perImage.toFixed(2)} s per image, model load ${loadSeconds.toFixed(1)} s)\n`,
     );
     for (const f of restored) {
+      for (const [i, face] of (f.faces ?? []).entries()) {
+        const line = faceSummary(face);
+        if (line) io.stdout.write(`  ${display(f.input)} face ${i + 1}: ${line}\n`);
+      }
       if (f.warnings && f.warnings.length > 0) {
         io.stdout.write(`  warning ${display(f.input)}: ${f.warnings.join(', ')}\n`);
       }
@@ -255,6 +259,29 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
     for (const f of failed) io.stdout.write(`  failed ${display(f.input)}: ${f.code}: ${f.message}\n`);
   }
   return failed.length > 0 ? 1 : 0;
+}
+
+/**
+ * One face's chosen setting and estimates, e.g.
+ * `N=2 tau=15 omega=25, input weight 1, detail 0; noise 0.7 (coarse 7.8), blur 0, jpeg 0.56, 64 px`.
+ */
+export function faceSummary(face: FaceReport): string | null {
+  const { settings, estimate } = face;
+  if (!settings && !estimate) return null;
+  const parts: string[] = [];
+  if (settings) {
+    let text = `N=${settings.n} tau=${settings.tau} omega=${settings.omega}`;
+    if (settings.inputWeight !== undefined) text += `, input weight ${settings.inputWeight}`;
+    if (settings.detailWeight !== undefined) text += `, detail ${settings.detailWeight}`;
+    parts.push(text);
+  }
+  if (estimate) {
+    const coarse = estimate.coarseNoise !== undefined ? ` (coarse ${estimate.coarseNoise})` : '';
+    parts.push(
+      `noise ${estimate.noise}${coarse}, blur ${estimate.blur}, jpeg ${estimate.jpeg}, ${estimate.faceSize} px`,
+    );
+  }
+  return parts.join('; ');
 }
 
 function display(file: string): string {

@@ -12,6 +12,10 @@ export interface FaceSettings {
   tau: number;
   omega: number;
   fidelity?: number;
+  /** `auto`: the input's share of the bands the model represents (0..1). */
+  inputWeight?: number;
+  /** `auto`: the most of the input's finer bands kept (0..1; its noise may keep less). */
+  detailWeight?: number;
 }
 
 /** Degradation estimated on one face (filled by automatic quality, issue 11). */
@@ -19,6 +23,8 @@ export interface FaceEstimate {
   noise: number;
   blur: number;
   jpeg: number;
+  /** Noise measured at half resolution (survives JPEG; what `auto` bins faces by). */
+  coarseNoise?: number;
   faceSize: number;
 }
 

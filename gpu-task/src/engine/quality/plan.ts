@@ -88,21 +88,35 @@ export function finishFace(restored: RgbImage, input: RgbImage, plan: FacePlan):
 
 /** The face report's quality fields (FaceReport.settings / .estimate of the photo contract). */
 export function faceQualityReport(plan: FacePlan): {
-  settings: { n: number; tau: number; omega: number; fidelity?: number };
+  settings: {
+    n: number;
+    tau: number;
+    omega: number;
+    fidelity?: number;
+    inputWeight?: number;
+    detailWeight?: number;
+  };
   estimate: DegradationEstimate;
 } {
   const round = (v: number, digits: number) => Number(v.toFixed(digits));
+  const fusion = plan.choice?.fusion;
   return {
     settings: {
       n: plan.params.n,
       tau: plan.params.tau,
       omega: plan.params.omega,
       ...(plan.choice ? { fidelity: plan.choice.fidelity } : {}),
+      ...(fusion
+        ? { inputWeight: round(fusion.inputWeight, 3), detailWeight: round(fusion.detailWeight, 3) }
+        : {}),
     },
     estimate: {
       noise: round(plan.estimate.noise, 2),
       blur: round(plan.estimate.blur, 3),
       jpeg: round(plan.estimate.jpeg, 3),
+      ...(plan.estimate.coarseNoise !== undefined
+        ? { coarseNoise: round(plan.estimate.coarseNoise, 2) }
+        : {}),
       faceSize: plan.estimate.faceSize,
     },
   };

@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { faceSummary } from '../../gpu-task/src/cli/restore-command.js';
+
+describe('faceSummary (the CLI line per restored face)', () => {
+  it("names auto's setting, its fusion weights and the estimates it was chosen from", () => {
+    const line = faceSummary({
+      box: [0, 0, 64, 64],
+      score: 1,
+      landmarks: [],
+      settings: { n: 2, tau: 15, omega: 25, fidelity: 0.5, inputWeight: 1, detailWeight: 0 },
+      estimate: { noise: 0.74, blur: 0, jpeg: 0.562, coarseNoise: 7.76, faceSize: 64 },
+    });
+    expect(line).toBe(
+      'N=2 tau=15 omega=25, input weight 1, detail 0; noise 0.74 (coarse 7.76), blur 0, jpeg 0.562, 64 px',
+    );
+  });
+
+  it('says nothing for a face without quality fields', () => {
+    expect(faceSummary({ box: [0, 0, 8, 8], score: 1, landmarks: [] })).toBeNull();
+  });
+});
