@@ -46,9 +46,9 @@ async function readRows(folder: string): Promise<Row[]> {
   });
 }
 
-/** Identity at least as good: accuracy not lower, distance not higher (to 1e-6, the CSV's rounding). */
+/** Identity at least as good: accuracy not lower, distance not higher (strictly, as the CSV gives them). */
 function identityAtLeast(a: Row, b: Row): boolean {
-  return a.idAccuracy >= b.idAccuracy && a.idDistance <= b.idDistance + 1e-6;
+  return a.idAccuracy >= b.idAccuracy && a.idDistance <= b.idDistance;
 }
 
 function fmt(row: Row): string {
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     );
     const best = [...presets].sort((a, b) => b.idAccuracy - a.idAccuracy || a.idDistance - b.idDistance)[0];
     const vsBicubic = bicubic
-      ? [auto.psnr >= bicubic.psnr - 1e-6, auto.ssim >= bicubic.ssim - 1e-8, identityAtLeast(auto, bicubic)]
+      ? [auto.psnr >= bicubic.psnr, auto.ssim >= bicubic.ssim, identityAtLeast(auto, bicubic)]
       : null;
     const vsPreset = best ? identityAtLeast(auto, best) : null;
     const mark = (ok: boolean) => (ok ? 'yes' : '**no**');

@@ -159,10 +159,11 @@ describe('reproducibility', () => {
     };
     const [a, aDr2] = await runWith('11', 'seed-a');
     const [b, bDr2] = await runWith('11', 'seed-b');
-    const [c] = await runWith('12', 'seed-c');
+    const [, cDr2] = await runWith('12', 'seed-c');
     expect(Buffer.compare(a, b)).toBe(0);
     expect(Buffer.compare(aDr2, bDr2)).toBe(0);
-    expect(Buffer.compare(a, c)).not.toBe(0);
+    // DR2's output depends on the seed; the final image may not, where `auto` keeps the input whole.
+    expect(Buffer.compare(aDr2, cDr2)).not.toBe(0);
   });
 
   it('gives an image the same result alone or inside a batch', async () => {
