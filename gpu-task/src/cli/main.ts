@@ -7,7 +7,7 @@
  * Exit statuses: 0 success, 1 some work failed (a file, a fixture over tolerance), 2 bad usage
  * (unknown flag, invalid value, inconsistent DR2 parameters, unusable model).
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
   AUTO_PRESET,
   FIXED_PRESETS,
@@ -18,6 +18,7 @@ import {
   UPSCALE_FACTORS,
   dropUndefined,
   type Device,
+  type Preset,
   type OutputFormat,
   type UpscaleFactor,
 } from '../../../shared/src/index.js';
@@ -48,6 +49,7 @@ import {
   nameList,
   settingList,
 } from './options.js';
+import { DEFAULT_SCENE_OPTIONS, runEvalPhotos } from './eval-photos-command.js';
 import { type CommandIo, precheckParams, runRestore } from './restore-command.js';
 import { runVerifyTrace } from './verify-trace-command.js';
 
@@ -55,6 +57,13 @@ import { runVerifyTrace } from './verify-trace-command.js';
 const MAX_CLI_SEED = 2 ** 31 - 1;
 
 /** The command line as a copy-pastable string. */
+/** `WIDTHxHEIGHT` in pixels. */
+function photoSize(value: string): number[] {
+  const match = /^(\d+)x(\d+)$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError(`size must be WIDTHxHEIGHT, got "${value}"`);
+  return [Number(match[1]), Number(match[2])];
+}
+
 function quoteCommand(argv: readonly string[]): string {
   return ['dr2e', ...argv]
     .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
@@ -350,6 +359,93 @@ function buildProgram(
             quiet: opts.quiet as boolean,
             commandLine: quoteCommand(argv),
           }),
+          io,
+        ),
+      );
+    });
+
+  const photos = program
+    .command('eval-photos')
+    .description(
+      'whole-photo evaluation: synthetic degraded group photos through the photo pipeline vs bicubic of the whole photo',
+    )
+    .requiredOption('--clean <path>', 'clean faces: a folder of images or a .tar archive')
+    .option('--prefix <path>', 'only faces under this path inside the folder or archive (e.g. val/)')
+    .option('--limit <N>', 'photos per split', integer('limit', 1, 1000), 8)
+    .option('--faces <n>', 'faces per photo', integer('faces', 1, 12), DEFAULT_SCENE_OPTIONS.faces)
+    .option('--size <WxH>', 'photo size in pixels (the pipeline input)', photoSize, [
+      DEFAULT_SCENE_OPTIONS.width,
+      DEFAULT_SCENE_OPTIONS.height,
+    ])
+    .option(
+      '--face-sides <min,max>',
+      'face crop side range in photo pixels',
+      integerList('face-sides', 8, 4096),
+      [DEFAULT_SCENE_OPTIONS.minSide, DEFAULT_SCENE_OPTIONS.maxSide],
+    )
+    .option('--max-angle <deg>', 'largest face rotation in degrees', integer('max-angle', 0, 90), 25)
+    .addOption(new Option('--upscale <factor>', 'output = photo x upscale').choices(['2', '4']).default('4'))
+    .option(
+      '--background <file|synthetic>',
+      'a photo without faces to cut backgrounds from, or synthetic',
+      'synthetic',
+    )
+    .option(
+      '--seed <seed>',
+      'seed of the scenes, degradations and DR2 noise',
+      integer('seed', 0, 2 ** 31 - 1),
+      0,
+    )
+    .option(
+      '--splits <list>',
+      `degradation splits (${splitNames.join(', ')})`,
+      nameList('split', splitNames),
+      splitNames,
+    )
+    .addOption(
+      new Option('--preset <name>', `DR2 preset (default: ${AUTO_PRESET}, as restore)`).choices([...PRESETS]),
+    )
+    .option('--fidelity <f>', `with ${AUTO_PRESET}: 0..1`, fraction('fidelity'))
+    .option('--steps <K>', 'respaced diffusion steps', integer('steps', 2));
+  addEngineOptions(photos, { help: 'photos per pipeline call', default: 4 })
+    .option('--examples <n>', 'example faces in each strip', integer('examples', 0, 64), 6)
+    .option('--basis <file|none>', 'eigenface basis of the identity proxy (default: the committed one)')
+    .requiredOption('-o, --out <dir>', 'output folder for the reports')
+    .option('-q, --quiet', 'no progress output', false)
+    .action(async (opts: Record<string, unknown>) => {
+      const [width, height] = opts.size as number[];
+      const sides = opts.faceSides as number[];
+      if (sides.length !== 2) throw new UsageError('--face-sides takes two numbers: min,max');
+      setStatus(
+        await runEvalPhotos(
+          {
+            clean: opts.clean as string,
+            ...(opts.prefix !== undefined ? { prefix: opts.prefix as string } : {}),
+            photos: opts.limit as number,
+            seed: opts.seed as number,
+            splits: opts.splits as string[],
+            scene: {
+              width: width!,
+              height: height!,
+              upscale: Number(opts.upscale),
+              faces: opts.faces as number,
+              minSide: sides[0]!,
+              maxSide: sides[1]!,
+              maxAngle: ((opts.maxAngle as number) * Math.PI) / 180,
+            },
+            background: opts.background as string,
+            params: dropUndefined({
+              preset: opts.preset as Preset | undefined,
+              fidelity: opts.fidelity as number | undefined,
+              steps: opts.steps as number | undefined,
+            }),
+            ...engineCliOptions(opts),
+            examples: opts.examples as number,
+            ...(opts.basis !== undefined ? { basis: opts.basis as string } : {}),
+            out: opts.out as string,
+            quiet: opts.quiet as boolean,
+            commandLine: quoteCommand(argv),
+          },
           io,
         ),
       );

@@ -1,0 +1,403 @@
+/**
+ * Reports of the whole-photo evaluation: `results.md` (per split: detection, output size, face
+ * and whole-image scores of DR2E, bicubic and Lanczos; the verdict against bicubic; scores by
+ * face size; the settings `auto` chose), `results.csv`, `faces.csv`, `photos.csv`, example
+ * strips and `run.json`.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { SceneOptions } from './photo-scenes.js';
+import {
+  type FaceResult,
+  type MethodSummary,
+  PHOTO_METHODS,
+  type PhotoEvalResult,
+  type PhotoSplitResult,
+  mean,
+  summarise,
+} from './photos.js';
+import { renderImageGrid } from './visuals.js';
+
+/** What the report says about the run. */
+export interface PhotoRunInfo {
+  command: string;
+  model: { name: string; resolution: number; outputSize: number };
+  faces: string;
+  background: string;
+  seed: number;
+  photos: number;
+  scene: SceneOptions;
+  params: Record<string, unknown>;
+}
+
+/** Face size bins (crop side in photo pixels) of the by-size table. */
+export const SIZE_BINS: readonly { label: string; min: number; max: number }[] = [
+  { label: '< 64 px', min: 0, max: 64 },
+  { label: '64-100 px', min: 64, max: 100 },
+  { label: '>= 100 px', min: 100, max: Infinity },
+];
+
+function fixed(value: number | undefined, digits: number): string {
+  return value === undefined || Number.isNaN(value) ? '-' : value.toFixed(digits);
+}
+
+function csvField(value: string | number | boolean | undefined): string {
+  if (value === undefined) return '';
+  const text = String(value);
+  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** Whether DR2E holds against bicubic on a split: identity (eigenface cos) and face SSIM. */
+export interface PhotoVerdict {
+  split: string;
+  idCos: { dr2e?: number; bicubic?: number; holds: boolean };
+  ssim: { dr2e: number; bicubic: number; holds: boolean };
+  recall: number;
+  sizeOk: boolean;
+}
+
+export function photoVerdict(split: PhotoSplitResult): PhotoVerdict {
+  const rows = summarise(split);
+  const dr2e = rows.find((r) => r.method === 'dr2e')!;
+  const bicubic = rows.find((r) => r.method === 'bicubic')!;
+  const faces = split.photos.reduce((n, p) => n + p.faces, 0);
+  return {
+    split: split.split,
+    idCos: {
+      ...(dr2e.idCos !== undefined ? { dr2e: dr2e.idCos } : {}),
+      ...(bicubic.idCos !== undefined ? { bicubic: bicubic.idCos } : {}),
+      holds: dr2e.idCos === undefined || bicubic.idCos === undefined || dr2e.idCos >= bicubic.idCos,
+    },
+    ssim: { dr2e: dr2e.faceSsim, bicubic: bicubic.faceSsim, holds: dr2e.faceSsim >= bicubic.faceSsim },
+    recall: faces === 0 ? 0 : split.photos.reduce((n, p) => n + p.found, 0) / faces,
+    sizeOk: split.photos.every((p) => p.sizeOk),
+  };
+}
+
+function summaryRow(split: PhotoSplitResult, row: MethodSummary, first: boolean): string {
+  const faces = split.photos.reduce((n, p) => n + p.faces, 0);
+  const found = split.photos.reduce((n, p) => n + p.found, 0);
+  const extra = split.photos.reduce((n, p) => n + p.extra, 0);
+  const sizeOk = split.photos.filter((p) => p.sizeOk).length;
+  const lead = first
+    ? [
+        split.split,
+        `${split.photos.length}`,
+        `${found}/${faces}`,
+        `${extra}`,
+        `${sizeOk}/${split.photos.length}`,
+      ]
+    : ['', '', '', '', ''];
+  return `| ${[
+    ...lead,
+    row.method === 'dr2e' ? '**DR2E**' : row.method,
+    fixed(row.facePsnr, 2),
+    fixed(row.faceSsim, 4),
+    fixed(row.idCos, 4),
+    row.idAccuracy === undefined ? '-' : `${Math.round(row.idAccuracy * 100)} %`,
+    fixed(row.wholePsnr, 2),
+    fixed(row.wholeSsim, 4),
+  ].join(' | ')} |`;
+}
+
+function bySizeTable(splits: readonly PhotoSplitResult[]): string {
+  const lines = [
+    '| split | face side | faces | SSIM DR2E | SSIM bicubic | Δ SSIM | id cos DR2E | id cos bicubic | Δ id cos |',
+    '| ----- | --------- | ----: | --------: | -----------: | -----: | ----------: | -------------: | -------: |',
+  ];
+  for (const split of splits) {
+    for (const bin of SIZE_BINS) {
+      const inBin = (f: FaceResult): boolean => f.face.side >= bin.min && f.face.side < bin.max;
+      const n = split.faces.filter(inBin).length;
+      if (n === 0) continue;
+      const rows = summarise(split, inBin);
+      const d = rows.find((r) => r.method === 'dr2e')!;
+      const b = rows.find((r) => r.method === 'bicubic')!;
+      const delta = (x: number | undefined, y: number | undefined): string =>
+        x === undefined || y === undefined ? '-' : `${x - y >= 0 ? '+' : ''}${(x - y).toFixed(4)}`;
+      lines.push(
+        `| ${[
+          split.split,
+          bin.label,
+          n,
+          fixed(d.faceSsim, 4),
+          fixed(b.faceSsim, 4),
+          delta(d.faceSsim, b.faceSsim),
+          fixed(d.idCos, 4),
+          fixed(b.idCos, 4),
+          delta(d.idCos, b.idCos),
+        ].join(' | ')} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+function settingsTable(splits: readonly PhotoSplitResult[]): string {
+  const lines = [
+    '| split | (N, τ, ω) chosen | faces | mean est. face size | mean est. noise | mean est. JPEG |',
+    '| ----- | ---------------- | ----: | ------------------: | --------------: | -------------: |',
+  ];
+  for (const split of splits) {
+    const groups = new Map<string, FaceResult[]>();
+    for (const face of split.faces) {
+      const s = face.detected?.settings;
+      const key = s ? `(${s.n}, ${s.tau}, ${s.omega})` : 'not found';
+      groups.set(key, [...(groups.get(key) ?? []), face]);
+    }
+    for (const [key, faces] of [...groups].sort()) {
+      const est = faces.map((f) => f.detected?.estimate).filter((e) => e !== undefined);
+      lines.push(
+        `| ${[
+          split.split,
+          key,
+          faces.length,
+          fixed(mean(est.map((e) => e.faceSize)), 1),
+          fixed(mean(est.map((e) => e.noise)), 2),
+          fixed(mean(est.map((e) => e.jpeg)), 3),
+        ].join(' | ')} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+/** The markdown report. */
+export function formatPhotoMarkdown(result: PhotoEvalResult, info: PhotoRunInfo): string {
+  const { scene } = info;
+  const out: string[] = [
+    '# Whole-photo evaluation',
+    '',
+    'Command:',
+    '',
+    '```sh',
+    info.command,
+    '```',
+    '',
+    `Model ${info.model.name} (${info.model.resolution} px -> ${info.model.outputSize} px); request ${JSON.stringify(info.params)}; ` +
+      `seed ${info.seed}. ${info.photos} photos per split of ${scene.width}x${scene.height} px, ${scene.faces} faces each ` +
+      `(crop side ${scene.minSide}-${scene.maxSide} px, log-uniform; rotation within ±${Math.round((scene.maxAngle * 180) / Math.PI)}°), ` +
+      `faces from ${info.faces}; background: ${info.background}; ground truth and outputs at x${scene.upscale} ` +
+      `(${scene.width * scene.upscale}x${scene.height * scene.upscale}). Total ${(result.seconds / 60).toFixed(1)} min.`,
+    '',
+    'Face scores are measured in each face region (the clean crop square at its ground-truth side, cut by the known',
+    'transform from every output alike); id cos = eigenface cosine to the ground truth region (higher is better),',
+    'id acc = identified among all faces of the split; whole = the whole image against the ground truth.',
+    '',
+    '| split | photos | found | extra | size ok | method | face PSNR | face SSIM | id cos | id acc | whole PSNR | whole SSIM |',
+    '| ----- | -----: | ----: | ----: | ------: | ------ | --------: | --------: | -----: | -----: | ---------: | ---------: |',
+  ];
+  for (const split of result.splits) {
+    summarise(split).forEach((row, i) => out.push(summaryRow(split, row, i === 0)));
+  }
+  out.push('', '## Verdict: DR2E against bicubic x' + scene.upscale + ' of the whole photo', '');
+  for (const split of result.splits) {
+    const v = photoVerdict(split);
+    out.push(
+      `- **${v.split}**: recall ${Math.round(v.recall * 100)} %, output size ${v.sizeOk ? 'exact' : 'WRONG'}; ` +
+        `identity ${fixed(v.idCos.dr2e, 4)} vs ${fixed(v.idCos.bicubic, 4)} (${v.idCos.holds ? 'holds' : 'LOSES'}); ` +
+        `SSIM ${fixed(v.ssim.dr2e, 4)} vs ${fixed(v.ssim.bicubic, 4)} (${v.ssim.holds ? 'holds' : 'LOSES'})`,
+    );
+  }
+  out.push('', '## By face size', '', bySizeTable(result.splits), '');
+  out.push(
+    '## Settings `auto` chose (from the pipeline’s face reports)',
+    '',
+    settingsTable(result.splits),
+    '',
+  );
+  out.push(
+    '## Files',
+    '',
+    '`results.csv` (this table), `faces.csv` (every face: placement, detection, settings, estimates, scores),',
+    '`photos.csv` (every photo: degradation, sizes, detection, whole-image scores), `strips/<split>.png`',
+    '(input region, DR2E, bicubic, Lanczos, ground truth), `run.json`.',
+    '',
+  );
+  return out.join('\n');
+}
+
+function resultsCsv(result: PhotoEvalResult): string {
+  const lines = ['split,method,face_psnr,face_ssim,id_cos,id_accuracy,whole_psnr,whole_ssim,recall,size_ok'];
+  for (const split of result.splits) {
+    const v = photoVerdict(split);
+    for (const row of summarise(split)) {
+      lines.push(
+        [
+          split.split,
+          row.method,
+          fixed(row.facePsnr, 4),
+          fixed(row.faceSsim, 5),
+          fixed(row.idCos, 5),
+          fixed(row.idAccuracy, 4),
+          fixed(row.wholePsnr, 4),
+          fixed(row.wholeSsim, 5),
+          v.recall.toFixed(4),
+          v.sizeOk,
+        ].join(','),
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function facesCsv(result: PhotoEvalResult): string {
+  const methodColumns = PHOTO_METHODS.flatMap((m) => [
+    `${m}_psnr`,
+    `${m}_ssim`,
+    `${m}_id_cos`,
+    `${m}_identified`,
+  ]);
+  const lines = [
+    [
+      'split',
+      'photo',
+      'face',
+      'side',
+      'angle_deg',
+      'found',
+      'n',
+      'tau',
+      'omega',
+      'est_face_size',
+      'est_noise',
+      'est_blur',
+      'est_jpeg',
+      ...methodColumns,
+    ].join(','),
+  ];
+  for (const split of result.splits) {
+    for (const f of split.faces) {
+      const s = f.detected?.settings;
+      const e = f.detected?.estimate;
+      lines.push(
+        [
+          split.split,
+          f.photo,
+          f.face.id,
+          f.face.side.toFixed(1),
+          ((f.face.angle * 180) / Math.PI).toFixed(1),
+          f.detected !== undefined,
+          s?.n,
+          s?.tau,
+          s?.omega,
+          e?.faceSize,
+          e?.noise,
+          e?.blur,
+          e?.jpeg,
+          ...PHOTO_METHODS.flatMap((m) => [
+            f.scores[m].psnr.toFixed(3),
+            f.scores[m].ssim.toFixed(5),
+            f.scores[m].idCos?.toFixed(5),
+            f.identified?.[m],
+          ]),
+        ]
+          .map(csvField)
+          .join(','),
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function photosCsv(result: PhotoEvalResult): string {
+  const lines = [
+    [
+      'split',
+      'photo',
+      'sigma512',
+      'noise_type',
+      'noise',
+      'jpeg_quality',
+      'width',
+      'height',
+      'output_width',
+      'output_height',
+      'size_ok',
+      'faces',
+      'found',
+      'extra',
+      ...PHOTO_METHODS.flatMap((m) => [`${m}_whole_psnr`, `${m}_whole_ssim`]),
+      'warnings',
+      'seconds',
+    ].join(','),
+  ];
+  for (const split of result.splits) {
+    for (const p of split.photos) {
+      lines.push(
+        [
+          split.split,
+          p.id,
+          p.degradation.sigma512.toFixed(3),
+          p.degradation.noiseType,
+          p.degradation.noise.toFixed(3),
+          p.degradation.jpegQuality,
+          p.width,
+          p.height,
+          p.outputWidth,
+          p.outputHeight,
+          p.sizeOk,
+          p.faces,
+          p.found,
+          p.extra,
+          ...PHOTO_METHODS.flatMap((m) => [p.whole[m].psnr.toFixed(3), p.whole[m].ssim.toFixed(5)]),
+          p.warnings.join(' '),
+          p.seconds.toFixed(1),
+        ]
+          .map(csvField)
+          .join(','),
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Write every file of a run under `outDir`. @returns the files written. */
+export async function writePhotoReport(
+  result: PhotoEvalResult,
+  info: PhotoRunInfo,
+  outDir: string,
+): Promise<string[]> {
+  const written: string[] = [];
+  const write = async (relative: string, data: string | Uint8Array): Promise<void> => {
+    const file = path.join(outDir, relative);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, data);
+    written.push(file);
+  };
+  await write('results.md', formatPhotoMarkdown(result, info));
+  await write('results.csv', resultsCsv(result));
+  await write('faces.csv', facesCsv(result));
+  await write('photos.csv', photosCsv(result));
+  for (const split of result.splits) {
+    if (split.examples.length === 0) continue;
+    await write(
+      `strips/${split.split}.png`,
+      await renderImageGrid({
+        cells: split.examples.map((e) => e.cells),
+        columnLabels: ['input', 'DR2E', 'bicubic', 'Lanczos', 'ground truth'],
+        rowLabels: split.examples.map((e) => e.label),
+        title: `whole photos, ${split.split}: face regions at x${info.scene.upscale}`,
+        cellSize: 160,
+      }),
+    );
+  }
+  await write(
+    'run.json',
+    `${JSON.stringify(
+      {
+        ...info,
+        seconds: Number(result.seconds.toFixed(1)),
+        splitSeconds: result.splits.map((s) => ({
+          split: s.split,
+          seconds: Number(s.seconds.toFixed(1)),
+          pipelineSeconds: Number(s.pipelineSeconds.toFixed(1)),
+        })),
+        verdicts: result.splits.map(photoVerdict),
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  return written;
+}

@@ -1,0 +1,358 @@
+/**
+ * The whole-photo evaluation (`dr2e eval-photos`): synthetic group photos (photo-scenes.ts)
+ * through the real photo pipeline, `Dr2eEngine.restoreImages` with `upscale` as the CLI calls
+ * it, against bicubic and Lanczos enlargement of the whole degraded photo.
+ *
+ * Measured per photo: detection recall (a placed face counts as found when a reported face's
+ * box centre lies within 0.4 face sides of its centre; each report matches one face), extra
+ * detections, whether the output is exactly input size x upscale, and the whole image's SSIM
+ * and PSNR against the ground truth (seams and background harm show there). Per face, in the
+ * face's region cut out of every output and of the ground truth by the same known transform
+ * (the clean crop's square at its ground-truth side, cubic resampling): PSNR, SSIM (eval
+ * metrics.ts), and identity through the eval's eigenface proxy: the cosine of the region's
+ * coefficients to the ground truth's, and identification accuracy among all faces of the split.
+ */
+import { InvalidParametersError } from '../engine/errors.js';
+import type { Dr2eEngine } from '../engine/dr2e-engine.js';
+import { decodeImageToRgb, type RgbImage } from '../engine/image/index.js';
+import type { Dr2ParamsRequest } from '../engine/sampler/dr2-params.js';
+import {
+  type FaceReport,
+  invertSimilarity,
+  lanczosBackground,
+  toPixels,
+  warpToFrame,
+} from '../photo/index.js';
+import type { DegradationSplit } from './degrade.js';
+import { type EigenfaceBasis, cosineSimilarity, faceVector, identify, projectFace } from './eigenfaces.js';
+import { psnr, ssim } from './metrics.js';
+import { type PhotoScene, type SceneFace, type SceneOptions, buildScene } from './photo-scenes.js';
+import { resizeRgb } from './planes.js';
+import { deriveSeed } from './random.js';
+
+/** The methods compared: the pipeline, and the whole photo enlarged two ways. */
+export const PHOTO_METHODS = ['dr2e', 'bicubic', 'lanczos'] as const;
+export type PhotoMethod = (typeof PHOTO_METHODS)[number];
+
+/** Scores of one face under one method. */
+export interface FaceScores {
+  psnr: number;
+  ssim: number;
+  /** Eigenface cosine similarity to the ground truth's region (absent without a basis). */
+  idCos?: number;
+}
+
+/** One evaluated face. */
+export interface FaceResult {
+  photo: string;
+  face: SceneFace;
+  /** The pipeline's report of this face, when found (settings and estimate included). */
+  detected?: FaceReport;
+  scores: Record<PhotoMethod, FaceScores>;
+  /** Identified as its own ground truth among the split's faces, per method (with a basis). */
+  identified?: Record<PhotoMethod, boolean>;
+}
+
+/** One evaluated photo. */
+export interface PhotoResult {
+  id: string;
+  width: number;
+  height: number;
+  outputWidth: number;
+  outputHeight: number;
+  sizeOk: boolean;
+  faces: number;
+  found: number;
+  /** Reported faces (restored or skipped) matching no placed face. */
+  extra: number;
+  whole: Record<PhotoMethod, { psnr: number; ssim: number }>;
+  degradation: PhotoScene['degradation'];
+  warnings: string[];
+  seconds: number;
+}
+
+/** Example cells of one face: input region, each method's region, ground truth. */
+export interface FaceExample {
+  label: string;
+  cells: RgbImage[];
+}
+
+export interface PhotoSplitResult {
+  split: string;
+  photos: PhotoResult[];
+  faces: FaceResult[];
+  examples: FaceExample[];
+  /** Wall time of the pipeline (restoreImages) on this split. */
+  pipelineSeconds: number;
+  seconds: number;
+}
+
+export interface PhotoEvalOptions {
+  seed: number;
+  /** Photos per split. */
+  photos: number;
+  splits: readonly DegradationSplit[];
+  scene: SceneOptions;
+  /** The clean faces by id, `photos x scene.faces` of them, in order. */
+  faceIds: readonly string[];
+  crops: ReadonlyMap<string, RgbImage>;
+  /** Ground-truth background of photo `index` (at the ground-truth size). */
+  background: (index: number) => Promise<RgbImage>;
+  /** DR2 request as the CLI would pass it (auto by default). */
+  params: Dr2ParamsRequest;
+  /** Photos per restoreImages call (the CLI's --batch). */
+  batch: number;
+  basis: EigenfaceBasis | null;
+  /** Example faces per split. */
+  examples: number;
+  onProgress?: (line: string) => void;
+}
+
+export interface PhotoEvalResult {
+  splits: PhotoSplitResult[];
+  seconds: number;
+}
+
+/** The region of a placed face cut out of an image at ground-truth scale `scale` (1: the ground truth). */
+export function faceRegion(image: RgbImage, face: SceneFace, scale = 1): RgbImage {
+  const side = Math.max(11, Math.round(Math.hypot(face.unitToTruth.a, face.unitToTruth.b) * scale));
+  const unitToImage = {
+    a: face.unitToTruth.a * scale,
+    b: face.unitToTruth.b * scale,
+    tx: face.unitToTruth.tx * scale,
+    ty: face.unitToTruth.ty * scale,
+  };
+  return warpToFrame(image, toPixels(invertSimilarity(unitToImage), side), side);
+}
+
+/**
+ * Match reported faces to placed ones: nearest box centre within 0.4 face sides, each report
+ * used once (placed faces in the scene's order, largest first).
+ */
+export function matchFaces(
+  placed: readonly SceneFace[],
+  reported: readonly FaceReport[],
+): { matches: (FaceReport | undefined)[]; extra: number } {
+  const used = new Set<number>();
+  const matches = placed.map((face) => {
+    let best = -1;
+    let bestDistance = Infinity;
+    reported.forEach((r, i) => {
+      if (used.has(i)) return;
+      const d = Math.hypot(r.box[0] + r.box[2] / 2 - face.cx, r.box[1] + r.box[3] / 2 - face.cy);
+      if (d < bestDistance) {
+        bestDistance = d;
+        best = i;
+      }
+    });
+    if (best < 0 || bestDistance > 0.4 * face.side) return undefined;
+    used.add(best);
+    return reported[best];
+  });
+  return { matches, extra: reported.length - used.size };
+}
+
+function scoreRegion(
+  region: RgbImage,
+  truth: RgbImage,
+  truthCoefficients: Float64Array | null,
+  basis: EigenfaceBasis | null,
+) {
+  const coefficients = basis ? projectFace(basis, faceVector(region, basis.size)) : null;
+  const scores: FaceScores = {
+    psnr: psnr(region, truth),
+    ssim: ssim(region, truth),
+    ...(coefficients && truthCoefficients
+      ? { idCos: cosineSimilarity(coefficients, truthCoefficients) }
+      : {}),
+  };
+  return { scores, coefficients };
+}
+
+/**
+ * Run the whole-photo evaluation.
+ *
+ * @example
+ * ```ts
+ * const result = await runPhotoEvaluation(engine, { seed: 0, photos: 8, splits, scene: DEFAULT_SCENE_OPTIONS, ... });
+ * ```
+ */
+export async function runPhotoEvaluation(
+  engine: Dr2eEngine,
+  options: PhotoEvalOptions,
+): Promise<PhotoEvalResult> {
+  const { scene: sceneOptions, photos: count } = options;
+  if (options.faceIds.length < count * sceneOptions.faces) {
+    throw new InvalidParametersError(
+      `${count} photos of ${sceneOptions.faces} faces need ${count * sceneOptions.faces} clean faces, got ${options.faceIds.length}`,
+    );
+  }
+  if (![1, 2, 4].includes(sceneOptions.upscale)) {
+    throw new InvalidParametersError(`the pipeline's upscale is 1, 2 or 4, got ${sceneOptions.upscale}`);
+  }
+  const upscale = sceneOptions.upscale as 1 | 2 | 4;
+  const started = performance.now();
+  const splits: PhotoSplitResult[] = [];
+  for (const split of options.splits) {
+    const splitStart = performance.now();
+    const photos: PhotoResult[] = [];
+    const faces: FaceResult[] = [];
+    const coefficients: Record<PhotoMethod, Float64Array[]> = { dr2e: [], bicubic: [], lanczos: [] };
+    const truthCoefficients: Float64Array[] = [];
+    const examples: FaceExample[] = [];
+    let pipelineSeconds = 0;
+    for (let first = 0; first < count; first += options.batch) {
+      const scenes: PhotoScene[] = [];
+      for (let index = first; index < Math.min(count, first + options.batch); index++) {
+        const id = `photo-${String(index).padStart(3, '0')}`;
+        const faceIds = options.faceIds.slice(index * sceneOptions.faces, (index + 1) * sceneOptions.faces);
+        scenes.push(
+          await buildScene(
+            options.seed,
+            id,
+            faceIds,
+            options.crops,
+            await options.background(index),
+            split,
+            sceneOptions,
+          ),
+        );
+      }
+      const pipelineStart = performance.now();
+      const results = await engine.restoreImages(
+        scenes.map((scene) => ({
+          id: scene.id,
+          bytes: scene.jpeg,
+          seed: deriveSeed(options.seed, scene.id, 'dr2'),
+        })),
+        { params: options.params, format: 'png', upscale },
+      );
+      const batchSeconds = (performance.now() - pipelineStart) / 1000;
+      pipelineSeconds += batchSeconds;
+      for (const [i, scene] of scenes.entries()) {
+        const result = results[i]!;
+        if (!result.ok)
+          throw new InvalidParametersError(`${scene.id}: the pipeline failed: ${result.error.message}`);
+        const { image: output } = await decodeImageToRgb(result.restored);
+        const outW = scene.width * upscale;
+        const outH = scene.height * upscale;
+        const sizeOk = output.width === outW && output.height === outH;
+        // A wrong size is reported, and the output is measured resized so the run still says how it looks.
+        const measured = sizeOk ? output : resizeRgb(output, outW, outH);
+        const outputs: Record<PhotoMethod, RgbImage> = {
+          dr2e: measured,
+          bicubic: resizeRgb(scene.low, outW, outH),
+          lanczos: (await lanczosBackground(scene.low, upscale)).image,
+        };
+        const { matches, extra } = matchFaces(scene.faces, [...result.faces, ...result.skippedFaces]);
+        scene.faces.forEach((face, f) => {
+          const truthRegion = faceRegion(scene.truth, face);
+          const truthCoef = options.basis
+            ? projectFace(options.basis, faceVector(truthRegion, options.basis.size))
+            : null;
+          if (truthCoef) truthCoefficients.push(truthCoef);
+          const scores = {} as Record<PhotoMethod, FaceScores>;
+          const regions = {} as Record<PhotoMethod, RgbImage>;
+          for (const method of PHOTO_METHODS) {
+            regions[method] = faceRegion(outputs[method], face);
+            const scored = scoreRegion(regions[method], truthRegion, truthCoef, options.basis);
+            scores[method] = scored.scores;
+            if (scored.coefficients) coefficients[method].push(scored.coefficients);
+          }
+          const detected = matches[f];
+          faces.push({ photo: scene.id, face, ...(detected ? { detected } : {}), scores });
+          if (examples.length < options.examples) {
+            examples.push({
+              label: `${scene.id} ${Math.round(face.side)}px`,
+              cells: [
+                faceRegion(scene.low, face, 1 / upscale),
+                ...PHOTO_METHODS.map((m) => regions[m]),
+                truthRegion,
+              ],
+            });
+          }
+        });
+        const whole = {} as PhotoResult['whole'];
+        for (const method of PHOTO_METHODS) {
+          whole[method] = {
+            psnr: psnr(outputs[method], scene.truth),
+            ssim: ssim(outputs[method], scene.truth),
+          };
+        }
+        photos.push({
+          id: scene.id,
+          width: scene.width,
+          height: scene.height,
+          outputWidth: output.width,
+          outputHeight: output.height,
+          sizeOk,
+          faces: scene.faces.length,
+          found: matches.filter((m) => m !== undefined).length,
+          extra,
+          whole,
+          degradation: scene.degradation,
+          warnings: result.warnings,
+          seconds: batchSeconds / scenes.length,
+        });
+      }
+      options.onProgress?.(
+        `${split.name}: ${photos.length}/${count} photos (pipeline ${batchSeconds.toFixed(1)} s for ${scenes.length})`,
+      );
+    }
+    if (options.basis) {
+      for (const method of PHOTO_METHODS) {
+        const { perImage } = identify(coefficients[method], truthCoefficients);
+        faces.forEach((face, i) => {
+          face.identified ??= {} as Record<PhotoMethod, boolean>;
+          face.identified[method] = perImage[i]!.identified;
+        });
+      }
+    }
+    splits.push({
+      split: split.name,
+      photos,
+      faces,
+      examples,
+      pipelineSeconds,
+      seconds: (performance.now() - splitStart) / 1000,
+    });
+  }
+  return { splits, seconds: (performance.now() - started) / 1000 };
+}
+
+/** Mean of a list (NaN when empty). */
+export function mean(values: readonly number[]): number {
+  return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+/** Per-split summary of one method. */
+export interface MethodSummary {
+  method: PhotoMethod;
+  facePsnr: number;
+  faceSsim: number;
+  idCos?: number;
+  idAccuracy?: number;
+  wholePsnr: number;
+  wholeSsim: number;
+}
+
+/** Summaries of a split (faces optionally filtered, e.g. by size). */
+export function summarise(
+  split: PhotoSplitResult,
+  filter: (face: FaceResult) => boolean = () => true,
+): MethodSummary[] {
+  const faces = split.faces.filter(filter);
+  return PHOTO_METHODS.map((method) => {
+    const cos = faces.map((f) => f.scores[method].idCos).filter((v): v is number => v !== undefined);
+    const identified = faces.map((f) => f.identified?.[method]).filter((v): v is boolean => v !== undefined);
+    return {
+      method,
+      facePsnr: mean(faces.map((f) => f.scores[method].psnr)),
+      faceSsim: mean(faces.map((f) => f.scores[method].ssim)),
+      ...(cos.length > 0 ? { idCos: mean(cos) } : {}),
+      ...(identified.length > 0 ? { idAccuracy: identified.filter(Boolean).length / identified.length } : {}),
+      wholePsnr: mean(split.photos.map((p) => p.whole[method].psnr)),
+      wholeSsim: mean(split.photos.map((p) => p.whole[method].ssim)),
+    };
+  });
+}
