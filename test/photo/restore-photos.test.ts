@@ -16,7 +16,7 @@ import {
 import {
   FaceDetector,
   finishPhoto,
-  lanczosBackground,
+  cubicBackground,
   preparePhoto,
 } from '../../gpu-task/src/photo/index.js';
 import { repoRoot } from '../engine/helpers/fixture-paths.js';
@@ -69,8 +69,8 @@ describe('photos without faces', () => {
     expect(result.warnings).toEqual(['no_face_detected']);
     expect([result.width, result.height]).toEqual([600, 400]);
     expect([x4.width, x4.height]).toEqual([1200, 800]);
-    // Nothing pasted: the output is the Lanczos enlargement.
-    const { image: expected } = await lanczosBackground(photo, 2);
+    // Nothing pasted: the output is the background enlargement.
+    const { image: expected } = await cubicBackground(photo, 2);
     const { data } = await sharp(result.restored).raw().toBuffer({ resolveWithObject: true });
     expect(Buffer.compare(data, Buffer.from(expected.data))).toBe(0);
   });
@@ -155,10 +155,10 @@ describe.skipIf(!hqPresent || !utkPresent)(
       const face = prepared.faces[0]!;
       // Act
       const finished = await finishPhoto(prepared, [face.alignedInput], { format: 'png', colorMatch: false });
-      // Assess: inside the face the output matches the Lanczos enlargement to within interpolation
+      // Assess: inside the face the output matches the background enlargement to within interpolation
       // error; a paste one output pixel off would differ by several times more.
       const out = await sharp(finished.bytes).raw().toBuffer();
-      const { image: reference } = await lanczosBackground(photo, 2);
+      const { image: reference } = await cubicBackground(photo, 2);
       const shifted = (dx: number): number => {
         let sum = 0;
         let n = 0;
@@ -198,9 +198,9 @@ describe.skipIf(!hqPresent || !utkPresent)(
       expect(Math.max(...result.skippedFaces.map((f) => f.box[2]))).toBeLessThanOrEqual(
         smallestRestored + 1e-9,
       );
-      // Every skipped face is left as it was: the Lanczos enlargement, bit for bit, across its box.
+      // Every skipped face is left as it was: the background enlargement, bit for bit, across its box.
       const { data } = await sharp(result.restored).raw().toBuffer({ resolveWithObject: true });
-      const { image: enlarged } = await lanczosBackground(photo, 2);
+      const { image: enlarged } = await cubicBackground(photo, 2);
       for (const face of result.skippedFaces) {
         const [x, y, w, h] = face.box.map((v) => Math.round(2 * v)) as [number, number, number, number];
         for (const row of [y + Math.round(h / 4), y + Math.round(h / 2)]) {

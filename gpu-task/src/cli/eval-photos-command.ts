@@ -1,7 +1,7 @@
 /**
  * `dr2e eval-photos`: the whole-photo evaluation (eval/photos.ts): synthetic group photos of
  * clean faces, degraded whole, through the photo pipeline at `--upscale`, against bicubic and
- * Lanczos enlargement of the whole photo.
+ * the pipeline's background enlargement of the whole photo.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';

@@ -1,6 +1,6 @@
 /**
  * Reports of the whole-photo evaluation: `results.md` (per split: detection, output size, face
- * and whole-image scores of DR2E, bicubic and Lanczos; the verdict against bicubic; scores by
+ * and whole-image scores of DR2E, bicubic and the pipeline's background alone; the verdict against bicubic; scores by
  * face size; the settings `auto` chose), `results.csv`, `faces.csv`, `photos.csv`, example
  * strips and `run.json`.
  */
@@ -183,6 +183,10 @@ export function formatPhotoMarkdown(result: PhotoEvalResult, info: PhotoRunInfo)
     'Face scores are measured in each face region (the clean crop square at its ground-truth side, cut by the known',
     'transform from every output alike); id cos = eigenface cosine to the ground truth region (higher is better),',
     'id acc = identified among all faces of the split; whole = the whole image against the ground truth.',
+    "`background` is the pipeline's own enlargement of the whole photo with no face pasted (what DR2E adds is the",
+    'difference to it); `bicubic` is MATLAB-style bicubic x' +
+      String(scene.upscale) +
+      ' of the whole degraded photo.',
     '',
     '| split | photos | found | extra | size ok | method | face PSNR | face SSIM | id cos | id acc | whole PSNR | whole SSIM |',
     '| ----- | -----: | ----: | ----: | ------: | ------ | --------: | --------: | -----: | -----: | ---------: | ---------: |',
@@ -211,7 +215,7 @@ export function formatPhotoMarkdown(result: PhotoEvalResult, info: PhotoRunInfo)
     '',
     '`results.csv` (this table), `faces.csv` (every face: placement, detection, settings, estimates, scores),',
     '`photos.csv` (every photo: degradation, sizes, detection, whole-image scores), `strips/<split>.png`',
-    '(input region, DR2E, bicubic, Lanczos, ground truth), `run.json`.',
+    '(input region, DR2E, bicubic, background alone, ground truth), `run.json`.',
     '',
   );
   return out.join('\n');
@@ -375,7 +379,7 @@ export async function writePhotoReport(
       `strips/${split.split}.png`,
       await renderImageGrid({
         cells: split.examples.map((e) => e.cells),
-        columnLabels: ['input', 'DR2E', 'bicubic', 'Lanczos', 'ground truth'],
+        columnLabels: ['input', 'DR2E', 'bicubic', 'background alone', 'ground truth'],
         rowLabels: split.examples.map((e) => e.label),
         title: `whole photos, ${split.split}: face regions at x${info.scene.upscale}`,
         cellSize: 160,

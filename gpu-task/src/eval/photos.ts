@@ -1,7 +1,8 @@
 /**
  * The whole-photo evaluation (`dr2e eval-photos`): synthetic group photos (photo-scenes.ts)
  * through the real photo pipeline, `Dr2eEngine.restoreImages` with `upscale` as the CLI calls
- * it, against bicubic and Lanczos enlargement of the whole degraded photo.
+ * it, against bicubic enlargement of the whole degraded photo and the pipeline's own background
+ * enlargement alone (no face pasted).
  *
  * Measured per photo: detection recall (a placed face counts as found when a reported face's
  * box centre lies within 0.4 face sides of its centre; each report matches one face), extra
@@ -16,13 +17,7 @@ import { InvalidParametersError } from '../engine/errors.js';
 import type { Dr2eEngine } from '../engine/dr2e-engine.js';
 import { decodeImageToRgb, type RgbImage } from '../engine/image/index.js';
 import type { Dr2ParamsRequest } from '../engine/sampler/dr2-params.js';
-import {
-  type FaceReport,
-  invertSimilarity,
-  lanczosBackground,
-  toPixels,
-  warpToFrame,
-} from '../photo/index.js';
+import { type FaceReport, invertSimilarity, cubicBackground, toPixels, warpToFrame } from '../photo/index.js';
 import type { DegradationSplit } from './degrade.js';
 import { type EigenfaceBasis, cosineSimilarity, faceVector, identify, projectFace } from './eigenfaces.js';
 import { psnr, ssim } from './metrics.js';
@@ -31,7 +26,7 @@ import { resizeRgb } from './planes.js';
 import { deriveSeed } from './random.js';
 
 /** The methods compared: the pipeline, and the whole photo enlarged two ways. */
-export const PHOTO_METHODS = ['dr2e', 'bicubic', 'lanczos'] as const;
+export const PHOTO_METHODS = ['dr2e', 'bicubic', 'background'] as const;
 export type PhotoMethod = (typeof PHOTO_METHODS)[number];
 
 /** Scores of one face under one method. */
@@ -197,7 +192,7 @@ export async function runPhotoEvaluation(
     const splitStart = performance.now();
     const photos: PhotoResult[] = [];
     const faces: FaceResult[] = [];
-    const coefficients: Record<PhotoMethod, Float64Array[]> = { dr2e: [], bicubic: [], lanczos: [] };
+    const coefficients: Record<PhotoMethod, Float64Array[]> = { dr2e: [], bicubic: [], background: [] };
     const truthCoefficients: Float64Array[] = [];
     const examples: FaceExample[] = [];
     let pipelineSeconds = 0;
@@ -242,7 +237,7 @@ export async function runPhotoEvaluation(
         const outputs: Record<PhotoMethod, RgbImage> = {
           dr2e: measured,
           bicubic: resizeRgb(scene.low, outW, outH),
-          lanczos: (await lanczosBackground(scene.low, upscale)).image,
+          background: (await cubicBackground(scene.low, upscale)).image,
         };
         const { matches, extra } = matchFaces(scene.faces, [...result.faces, ...result.skippedFaces]);
         scene.faces.forEach((face, f) => {

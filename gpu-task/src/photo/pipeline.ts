@@ -8,7 +8,7 @@
  * two sizes: the model's input side S (the DR2 input) and the paste side P (the frame's size
  * in the output photo, for refinement and paste-back).
  */
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import {
   InvalidParametersError,
   fourPointTemplate,
@@ -247,32 +247,73 @@ export interface UpscaledBackground {
 
 /**
  * Where a learned background upsampler would plug in: the whole photo enlarged by `factor`.
- * The default is Lanczos-3 through sharp.
+ * The default is `cubicBackground`.
  */
 export type BackgroundUpscaler = (image: RgbImage, factor: number) => Promise<UpscaledBackground>;
 
-/**
- * libvips enlarges on pixel corners (output pixel i samples input i / factor), which moves the
- * content by half an output pixel against a centre-aligned enlargement, for every kernel and
- * factor; faces are pasted with the same offset (test/photo/restore-photos.test.ts checks it).
- */
-const LIBVIPS_UPSCALE_OFFSET = 0.5;
+/** Input pixels of edge replication before enlarging: the cubic's taps reach 2 pixels out. */
+const ENLARGE_PAD = 2;
 
-export const lanczosBackground: BackgroundUpscaler = async (image, factor) => {
-  if (factor === 1) return { image: { ...image, data: image.data.slice() }, offset: 0 };
-  const { data, info } = await sharp(image.data, {
-    raw: { width: image.width, height: image.height, channels: 3 },
-  })
-    .resize(image.width * factor, image.height * factor, { fit: 'fill', kernel: 'lanczos3' })
+/**
+ * Enlarge raw pixels (1 or 3 channels) by an integer factor, centre-aligned (output pixel i
+ * samples the input at (i + 0.5) / factor - 0.5, as MATLAB `imresize` and PIL do), with
+ * libvips' bicubic interpolator and the border pixels replicated.
+ *
+ * sharp's `resize` is not used to enlarge: libvips maps pixel corners there, which moves the
+ * whole picture by half an output pixel down and right (every face and edge of the photo,
+ * against the input's geometry: at x4, PSNR falls by 0.5 dB on real content), and its
+ * enlargement is the same bicubic whatever the kernel asked for (lanczos3 gives identical bytes).
+ */
+export async function enlargeCentred(
+  data: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 3,
+  factor: number,
+): Promise<Uint8Array> {
+  const pad = ENLARGE_PAD;
+  // sharp would turn one channel into sRGB's three on the way.
+  const keep = (p: Sharp): Sharp => (channels === 1 ? p.toColourspace('b-w') : p);
+  // Three calls: within one pipeline sharp applies `extend` after `affine` and `extract` before it.
+  const padded = await keep(
+    sharp(data, { raw: { width, height, channels } }).extend({
+      top: pad,
+      bottom: pad,
+      left: pad,
+      right: pad,
+      extendWith: 'copy',
+    }),
+  )
+    .raw()
+    .toBuffer();
+  const enlarged = await keep(
+    sharp(padded, { raw: { width: width + 2 * pad, height: height + 2 * pad, channels } }).affine(
+      [factor, 0, 0, factor],
+      { interpolator: sharp.interpolators.bicubic, idx: 0.5, idy: 0.5, odx: -0.5, ody: -0.5 },
+    ),
+  )
     .raw()
     .toBuffer({ resolveWithObject: true });
+  const out = await keep(
+    sharp(enlarged.data, {
+      raw: { width: enlarged.info.width, height: enlarged.info.height, channels },
+    }).extract({ left: pad * factor, top: pad * factor, width: width * factor, height: height * factor }),
+  )
+    .raw()
+    .toBuffer();
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** The default background: the photo enlarged by `enlargeCentred` (content where the input had it). */
+export const cubicBackground: BackgroundUpscaler = async (image, factor) => {
+  if (factor === 1) return { image: { ...image, data: image.data.slice() }, offset: 0 };
   return {
     image: {
-      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-      width: info.width,
-      height: info.height,
+      data: await enlargeCentred(image.data, image.width, image.height, 3, factor),
+      width: image.width * factor,
+      height: image.height * factor,
     },
-    offset: LIBVIPS_UPSCALE_OFFSET,
+    offset: 0,
   };
 };
 
@@ -285,7 +326,7 @@ export async function pasteFaces(
   photo: RgbImage,
   upscale: number,
   faces: readonly { face: PreparedFace; restored: RgbImage }[],
-  background: BackgroundUpscaler = lanczosBackground,
+  background: BackgroundUpscaler = cubicBackground,
 ): Promise<RgbImage> {
   return pasteOnto(await background(photo, upscale), upscale, faces);
 }
@@ -304,7 +345,7 @@ function pasteOnto(
   return out;
 }
 
-/** Resize the alpha plane to the output size (cubic), for encoding with the restored RGB. */
+/** Enlarge the alpha plane to the output size (as the background), for encoding with the restored RGB. */
 export async function resizeAlpha(
   alpha: Uint8Array,
   width: number,
@@ -312,11 +353,7 @@ export async function resizeAlpha(
   factor: number,
 ): Promise<Uint8Array> {
   if (factor === 1) return alpha;
-  const data = await sharp(alpha, { raw: { width, height, channels: 1 } })
-    .resize(width * factor, height * factor, { fit: 'fill', kernel: 'lanczos3' })
-    .raw()
-    .toBuffer();
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return enlargeCentred(alpha, width, height, 1, factor);
 }
 
 export interface FinishPhotoOptions {
