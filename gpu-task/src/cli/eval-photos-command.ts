@@ -6,24 +6,29 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Dr2eEngine } from '../engine/dr2e-engine.js';
-import { InvalidParametersError } from '../engine/errors.js';
-import { decodeImageToRgb, type RgbImage } from '../engine/image/index.js';
-import type { Device } from '../engine/model/providers.js';
-import type { Dr2ParamsRequest } from '../engine/sampler/dr2-params.js';
-import { listCleanFaces } from '../eval/clean-faces.js';
-import { degradationSplit } from '../eval/degrade.js';
-import { type EigenfaceBasis, loadEigenfaceBasis } from '../eval/eigenfaces.js';
+import {
+  type Device,
+  Dr2eEngine,
+  type Dr2ParamsRequest,
+  InvalidParametersError,
+  type RgbImage,
+  decodeImageToRgb,
+  deriveSeed,
+} from '../engine/index.js';
 import {
   DEFAULT_SCENE_OPTIONS,
+  type EigenfaceBasis,
   type SceneOptions,
   checkSceneOptions,
+  degradationSplit,
+  listCleanFaces,
+  loadEigenfaceBasis,
   photoBackground,
+  photoVerdict,
+  runPhotoEvaluation,
   syntheticBackground,
-} from '../eval/photo-scenes.js';
-import { photoVerdict, writePhotoReport } from '../eval/photos-report.js';
-import { runPhotoEvaluation } from '../eval/photos.js';
-import { deriveSeed } from '../eval/random.js';
+  writePhotoReport,
+} from '../eval/index.js';
 import { defaultBasisFile } from './eval-command.js';
 import type { CommandIo } from './restore-command.js';
 

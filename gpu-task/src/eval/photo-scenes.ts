@@ -22,8 +22,13 @@
  * pipeline gets, as a user's file would be.
  */
 import sharp from 'sharp';
-import { InvalidParametersError } from '../engine/errors.js';
-import { decodeImageToRgb, type RgbImage } from '../engine/image/index.js';
+import {
+  InvalidParametersError,
+  type RgbImage,
+  SeededRandom,
+  decodeImageToRgb,
+  deriveSeed,
+} from '../engine/index.js';
 import { type Similarity, invertSimilarity, warpToFrame } from '../photo/index.js';
 import {
   type DegradationParams,
@@ -33,7 +38,6 @@ import {
   sampleDegradation,
 } from './degrade.js';
 import { planarToRgb, resizePlanar, resizeRgb, rgbToPlanar } from './planes.js';
-import { SeededRandom, deriveSeed } from './random.js';
 
 /** How the scenes are drawn. */
 export interface SceneOptions {

@@ -13,17 +13,20 @@
  * metrics.ts), and identity through the eval's eigenface proxy: the cosine of the region's
  * coefficients to the ground truth's, and identification accuracy among all faces of the split.
  */
-import { InvalidParametersError } from '../engine/errors.js';
-import type { Dr2eEngine } from '../engine/dr2e-engine.js';
-import { decodeImageToRgb, type RgbImage } from '../engine/image/index.js';
-import type { Dr2ParamsRequest } from '../engine/sampler/dr2-params.js';
+import {
+  type Dr2eEngine,
+  type Dr2ParamsRequest,
+  InvalidParametersError,
+  type RgbImage,
+  decodeImageToRgb,
+  deriveSeed,
+} from '../engine/index.js';
 import { type FaceReport, invertSimilarity, cubicBackground, toPixels, warpToFrame } from '../photo/index.js';
 import type { DegradationSplit } from './degrade.js';
 import { type EigenfaceBasis, cosineSimilarity, faceVector, identify, projectFace } from './eigenfaces.js';
 import { psnr, ssim } from './metrics.js';
 import { type PhotoScene, type SceneFace, type SceneOptions, buildScene } from './photo-scenes.js';
 import { resizeRgb } from './planes.js';
-import { deriveSeed } from './random.js';
 
 /** The methods compared: the pipeline, and the whole photo enlarged two ways. */
 export const PHOTO_METHODS = ['dr2e', 'bicubic', 'background'] as const;

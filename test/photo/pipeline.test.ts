@@ -4,9 +4,8 @@
  * replicated rather than darkened, alpha enlarged the same way.
  */
 import { describe, expect, it } from 'vitest';
-import type { RgbImage } from '../../gpu-task/src/engine/image/index.js';
-import { resizeRgb } from '../../gpu-task/src/eval/planes.js';
-import { psnr } from '../../gpu-task/src/eval/metrics.js';
+import type { RgbImage } from '../../gpu-task/src/engine/index.js';
+import { psnr, resizeRgb } from '../../gpu-task/src/eval/index.js';
 import { cubicBackground, enlargeCentred, resizeAlpha } from '../../gpu-task/src/photo/index.js';
 
 /** A smooth picture with detail at several scales (sines), the same formula at any size. */
