@@ -442,12 +442,17 @@ export class Dr2eEngine {
 
     // Every face of every photo, in one list; sampler runs of up to batchSize faces.
     // Each face's estimate and setting (auto: its own; else the request's), from the aligned
-    // input at the paste side, whose face side in input pixels is pasteSide / upscale.
+    // input brought back to the face's own pixels (side pasteSide / upscale): the paste-side cut
+    // is the input enlarged by `upscale`, and the estimate divides the face size by the crop's
+    // measured enlargement, which would then count `upscale` twice (a 130-px face read as 16-32
+    // px and restored like one: dr2e eval-photos).
     const plans = new Map<PreparedFace, FacePlan>();
     for (const item of ready) {
       for (const face of item.photo.faces) {
         const faceSize = Math.max(1, Math.round(face.pasteSide / item.photo.upscale));
-        plans.set(face, this.planFace(face.alignedInput, request, faceSize));
+        const atInputPixels =
+          faceSize === face.pasteSide ? face.alignedInput : resizeRgb8(face.alignedInput, faceSize, faceSize);
+        plans.set(face, this.planFace(atInputPixels, request, faceSize));
       }
     }
     const faces = ready.flatMap((item) =>
