@@ -162,7 +162,7 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
       const v = photoVerdict(split);
       io.stdout.write(
         `${v.split}: recall ${Math.round(v.recall * 100)} %, size ${v.sizeOk ? 'exact' : 'WRONG'}, ` +
-          `id cos ${v.idCos.dr2e?.toFixed(4) ?? '-'} vs bicubic ${v.idCos.bicubic?.toFixed(4) ?? '-'}, ` +
+          `id cos ${v.idCos.dr2e?.toFixed(5) ?? '-'} vs bicubic ${v.idCos.bicubic?.toFixed(5) ?? '-'}, ` +
           `SSIM ${v.ssim.dr2e.toFixed(4)} vs ${v.ssim.bicubic.toFixed(4)}\n`,
       );
     }
