@@ -399,7 +399,7 @@ export async function finishPhoto(
   const { image, alpha, grey } = photo.decoded;
   // The background's enlargement (libvips, most of the time at upscale 2 and more) runs on its
   // own thread while the faces are readied here.
-  const background = (options.background ?? lanczosBackground)(image, photo.upscale);
+  const background = (options.background ?? cubicBackground)(image, photo.upscale);
   const outAlpha = alpha ? resizeAlpha(alpha, image.width, image.height, photo.upscale) : null;
   // Keep a failure of the face work from leaving these promises unobserved.
   background.catch(() => undefined);
