@@ -16,7 +16,14 @@ import {
   mean,
   summarise,
 } from './photos.js';
+import sharp from 'sharp';
 import { renderImageGrid } from './visuals.js';
+
+/** A strip as a palette PNG (a third of the bytes; these are committed to the docs). */
+async function compactPng(png: Uint8Array): Promise<Uint8Array> {
+  const out = await sharp(png).png({ palette: true, quality: 90, effort: 7 }).toBuffer();
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
 
 /** What the report says about the run. */
 export interface PhotoRunInfo {
@@ -393,13 +400,15 @@ export async function writePhotoReport(
     if (split.examples.length === 0) continue;
     await write(
       `strips/${split.split}.png`,
-      await renderImageGrid({
-        cells: split.examples.map((e) => e.cells),
-        columnLabels: ['input', 'DR2E', 'bicubic', 'background alone', 'ground truth'],
-        rowLabels: split.examples.map((e) => e.label),
-        title: `whole photos, ${split.split}: face regions at x${info.scene.upscale}`,
-        cellSize: 160,
-      }),
+      await compactPng(
+        await renderImageGrid({
+          cells: split.examples.map((e) => e.cells),
+          columnLabels: ['input', 'DR2E', 'bicubic', 'background alone', 'ground truth'],
+          rowLabels: split.examples.map((e) => e.label),
+          title: `whole photos, ${split.split}: face regions at x${info.scene.upscale}`,
+          cellSize: 160,
+        }),
+      ),
     );
   }
   await write(
