@@ -17,7 +17,16 @@ import {
   silentLogger,
 } from '../../shared/src/index.js';
 import { createWebhookDeliveryLoop } from '../../shared/runtime/index.js';
-import { json, KEY_A, KEY_B, localHarness, pngBytes, uploadFormData, type LocalHarness } from './helpers.js';
+import {
+  expectValidationFailure,
+  json,
+  KEY_A,
+  KEY_B,
+  localHarness,
+  pngBytes,
+  uploadFormData,
+  type LocalHarness,
+} from './helpers.js';
 
 let h: LocalHarness;
 let tenantA: string;
@@ -160,10 +169,7 @@ describe('POST /v1/jobs', () => {
     // Act
     const response = await h.call('POST', '/v1/jobs', { json: body });
     // Assess
-    expect(response.status).toBe(400);
-    const error = (await json(response)).error;
-    expect(error.code).toBe('validation_failed');
-    expect(error.details.issues.map((issue: { path: string[] }) => issue.path.join('.'))).toContain(path);
+    await expectValidationFailure(response, path);
   });
 
   it('refuses malformed JSON, non-JSON bodies and oversized bodies', async () => {

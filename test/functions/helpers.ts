@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Hono } from 'hono';
 import sharp from 'sharp';
+import { expect } from 'vitest';
 import type { UploadForm } from '../../shared/src/index.js';
 import {
   loadRuntimeConfig,
@@ -98,4 +99,15 @@ export async function pngBytes(size = 32): Promise<Uint8Array> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test convenience for asserting shapes
 export async function json(response: Response): Promise<any> {
   return response.json();
+}
+
+/**
+ * Asserts the API's answer to an invalid request: 400 `validation_failed` with an issue at `path`
+ * (dot-joined, `''` for the body itself).
+ */
+export async function expectValidationFailure(response: Response, path: string): Promise<void> {
+  expect(response.status).toBe(400);
+  const error = (await json(response)).error;
+  expect(error.code).toBe('validation_failed');
+  expect(error.details.issues.map((issue: { path: string[] }) => issue.path.join('.'))).toContain(path);
 }

@@ -6,7 +6,14 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { blobKeys, mutateJob, transitionJob, type JobOutput, type JobUsage } from '../../shared/src/index.js';
-import { json, KEY_A, localHarness, pngBytes, type LocalHarness } from './helpers.js';
+import {
+  expectValidationFailure,
+  json,
+  KEY_A,
+  localHarness,
+  pngBytes,
+  type LocalHarness,
+} from './helpers.js';
 
 let h: LocalHarness;
 let tenantA: string;
@@ -144,10 +151,7 @@ describe('photo parameters', () => {
     // Act
     const response = await h.call('POST', '/v1/jobs', { json: body });
     // Assess
-    expect(response.status).toBe(400);
-    const error = (await json(response)).error;
-    expect(error.code).toBe('validation_failed');
-    expect(error.details.issues.map((issue: { path: string[] }) => issue.path.join('.'))).toContain(path);
+    await expectValidationFailure(response, path);
   });
 
   it('treats the same request with and without explicit defaults as one idempotent request', async () => {

@@ -32,6 +32,25 @@ import { json, localHarness, pngBytes, type LocalHarness } from './helpers.js';
 
 const HOUR = 3_600_000;
 
+/** A deliverer over the harness's stores and webhook queue, sending with `sender` at `clock`'s time. */
+function delivererOver(
+  h: LocalHarness,
+  sender: WebhookSender,
+  clock: ManualClock,
+  extra: { random?: () => number } = {},
+): WebhookDeliverer {
+  return new WebhookDeliverer({
+    jobs: h.services.jobs,
+    blobs: h.services.blobs,
+    tenants: h.services.tenants,
+    sender,
+    queue: h.services.webhookQueue,
+    clock,
+    downloadUrlTtlSeconds: 3600,
+    ...extra,
+  });
+}
+
 /** A sender that answers like a receiver that is down (503) until `upAt`, then 200. */
 class OutageSender implements WebhookSender {
   readonly attempts: { at: Date; request: WebhookSendRequest }[] = [];
@@ -197,16 +216,7 @@ describe('delivery across a receiver outage (manual clock)', () => {
     clock = new ManualClock(start);
     sender = new OutageSender(clock, start + 20 * HOUR);
     h = await localHarness({ overrides: { clock, webhookSender: sender } });
-    const deliverer = new WebhookDeliverer({
-      jobs: h.services.jobs,
-      blobs: h.services.blobs,
-      tenants: h.services.tenants,
-      sender,
-      queue: h.services.webhookQueue,
-      clock,
-      downloadUrlTtlSeconds: 3600,
-      random: () => 0.5,
-    });
+    const deliverer = delivererOver(h, sender, clock, { random: () => 0.5 });
     loop = new WebhookDeliveryLoop({ queue: h.services.webhookQueue, deliverer, logger: silentLogger });
   });
 
@@ -348,15 +358,7 @@ describe('delivery across a receiver outage (manual clock)', () => {
     };
     const record = (messageId: string, body: string) => ({ messageId, body }) as SQSEvent['Records'][number];
     const failing = { handle: async () => Promise.reject(new Error('store unavailable')) };
-    const deliverer = new WebhookDeliverer({
-      jobs: h.services.jobs,
-      blobs: h.services.blobs,
-      tenants: h.services.tenants,
-      sender,
-      queue: h.services.webhookQueue,
-      clock,
-      downloadUrlTtlSeconds: 3600,
-    });
+    const deliverer = delivererOver(h, sender, clock);
 
     // Act
     const delivered = await deliverWebhookRecords(

@@ -27,6 +27,18 @@ import { sampleJob } from './helpers/jobs.js';
 
 const at = new Date(Date.UTC(2025, 0, 1, 13, 0, 0));
 
+/** A face as the detector reports it: stored on the job and shown in its view as it is. */
+const FOUND_FACE = {
+  box: [100, 80, 120, 120] as [number, number, number, number],
+  score: 0.98,
+  landmarks: [
+    [130, 120],
+    [190, 120],
+    [160, 150],
+    [160, 175],
+  ] as [number, number][],
+};
+
 function refusedPaths(value: unknown): (string | number)[][] {
   try {
     parseWith(CreateJobRequestSchema, value);
@@ -55,14 +67,7 @@ function succeededJob(job: Job, output: Partial<JobOutput> = {}): Job {
       height: 600,
       faces: [
         {
-          box: [100, 80, 120, 120],
-          score: 0.98,
-          landmarks: [
-            [130, 120],
-            [190, 120],
-            [160, 150],
-            [160, 175],
-          ],
+          ...FOUND_FACE,
           crops: {
             inputKey: blobKeys.faceInput(job.tenantId, job.id, 0),
             restoredKey: blobKeys.faceRestored(job.tenantId, job.id, 0),
@@ -211,14 +216,7 @@ describe('faces in the job view', () => {
     expect(JobViewSchema.parse(view)).toEqual(view);
     expect(view.output?.faces).toEqual([
       {
-        box: [100, 80, 120, 120],
-        score: 0.98,
-        landmarks: [
-          [130, 120],
-          [190, 120],
-          [160, 150],
-          [160, 175],
-        ],
+        ...FOUND_FACE,
         crops: {
           input: {
             url: `https://blobs.example/tenants/tenant-a/jobs/${job.id}/faces/0-input.png?ttl=600`,
