@@ -17,6 +17,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import ts from 'typescript';
+import { JOB_STATUSES } from '../../../shared/src/index.js';
 
 /** One place that writes `status` outside the lifecycle. */
 export interface StatusWrite {
@@ -28,16 +29,8 @@ export interface StatusWrite {
 /** Fields every job write sets, or that only job records have (see `JobSchema`). */
 const JOB_FIELDS = new Set(['updatedAt', 'timestamps', 'attempts', 'webhookDeliveries']);
 
-/** The job statuses (`JOB_STATUSES` in shared/src/schemas.ts). */
-const JOB_STATUS_NAMES = new Set([
-  'created',
-  'uploaded',
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'canceled',
-]);
+/** The job statuses. */
+const JOB_STATUS_NAMES: ReadonlySet<string> = new Set(JOB_STATUSES);
 
 function propertyName(name: ts.PropertyName | undefined): string | undefined {
   if (!name) return undefined;
