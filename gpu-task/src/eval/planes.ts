@@ -5,7 +5,13 @@
  * All resizing here is the engine's MATLAB-style bicubic (`resizeBicubic`), antialiased when
  * shrinking, so the degradations and baselines use exactly the resizer the engine feeds DR2 with.
  */
-import { InvalidParametersError, resizeBicubic, type RgbImage } from '../engine/index.js';
+import {
+  fromPlanar,
+  InvalidParametersError,
+  resizeBicubic,
+  type RgbImage,
+  toPlanar,
+} from '../engine/index.js';
 
 /** Planar RGB `[3, height, width]`, values on the 0-255 scale (not clamped). */
 export interface PlanarImage {
@@ -14,34 +20,18 @@ export interface PlanarImage {
   height: number;
 }
 
-/** Interleaved RGB8 -> planar float on the 0-255 scale. */
+/**
+ * Interleaved RGB8 -> planar float on the 0-255 scale (the engine's conversion).
+ *
+ * @throws InvalidParametersError when the buffer does not hold width x height RGB pixels.
+ */
 export function rgbToPlanar(image: RgbImage): PlanarImage {
-  const pixels = image.width * image.height;
-  if (image.data.length !== pixels * 3) {
-    throw new InvalidParametersError(
-      `RGB buffer holds ${image.data.length} bytes, ${image.width}x${image.height} needs ${pixels * 3}`,
-    );
-  }
-  const data = new Float32Array(pixels * 3);
-  for (let p = 0, s = 0; p < pixels; p++, s += 3) {
-    data[p] = image.data[s]!;
-    data[pixels + p] = image.data[s + 1]!;
-    data[2 * pixels + p] = image.data[s + 2]!;
-  }
-  return { data, width: image.width, height: image.height };
+  return { data: toPlanar(image), width: image.width, height: image.height };
 }
 
 /** Planar float -> interleaved RGB8, clamped to 0-255 and rounded to nearest (NaN -> 0). */
 export function planarToRgb(image: PlanarImage): RgbImage {
-  const pixels = image.width * image.height;
-  const out = new Uint8Array(pixels * 3);
-  const clamped = new Uint8ClampedArray(out.buffer);
-  for (let p = 0, d = 0; p < pixels; p++, d += 3) {
-    clamped[d] = image.data[p]!;
-    clamped[d + 1] = image.data[pixels + p]!;
-    clamped[d + 2] = image.data[2 * pixels + p]!;
-  }
-  return { data: out, width: image.width, height: image.height };
+  return fromPlanar(image.data, image.width, image.height);
 }
 
 /** Bicubic resize (MATLAB `imresize` semantics, antialiased when shrinking) of a planar image. */

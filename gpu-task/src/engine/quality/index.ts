@@ -39,7 +39,7 @@ export {
   fuseDetail,
   splitBands,
 } from './fusion.js';
-export { resizeRgb8 } from './planes.js';
+export { fromPlanar, resizeRgb8, toPlanar } from './planes.js';
 export {
   type FacePlan,
   estimateAtEffectiveSize,
