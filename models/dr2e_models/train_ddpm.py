@@ -40,8 +40,8 @@ import torch
 
 from .data import load_faces
 from .diffusion import DiffusionSchedule, hybrid_loss
-from .training import (frozen_copy, load_training_state, log_line, optimizer_step, save_atomically, train_within_budget,
-                       training_state, update_ema)
+from .training import (frozen_copy, load_training_state, log_line, open_run, optimizer_step, save_atomically,
+                       train_within_budget, training_state, update_ema)
 from .unet import UNetConfig, build_unet, parameter_count
 
 __all__ = ["parse_args", "model_config", "batch_for_step", "ema_decay", "Trainer", "main"]
@@ -240,19 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     run_dir = args.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = run_dir / "checkpoint.pt"
-    if args.resume:
-        if not checkpoint.is_file():
-            raise SystemExit(f"--resume: {checkpoint} does not exist")
-        trainer.load_state(torch.load(checkpoint, map_location="cpu"))
-        minutes = trainer.train_seconds / 60
-        log_line(run_dir, f"resumed at step {trainer.step} ({trainer.images_seen} images, {minutes:.1f} min)")
-    else:
-        if checkpoint.exists():
-            raise SystemExit(f"{checkpoint} exists: pass --resume or choose another --run-dir")
-        log_line(run_dir, f"start: {parameter_count(trainer.model)} params, {len(faces)} images, "
-                          f"config {json.dumps(trainer.config.to_dict())}, args {json.dumps(trainer.state()['args'])}")
+    checkpoint = open_run(run_dir, args.resume, trainer,
+                          f"{parameter_count(trainer.model)} params, {len(faces)} images")
 
     status = train_within_budget(
         trainer, args, run_dir, checkpoint,

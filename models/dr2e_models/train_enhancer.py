@@ -44,8 +44,8 @@ from torch.nn import functional as F
 from .data import load_faces
 from .paths import RUNS_DIR
 from .sparnethd import SPARNetConfig, build_sparnet
-from .training import (frozen_copy, load_training_state, log_line, optimizer_step, save_atomically, train_within_budget,
-                       training_state, update_ema)
+from .training import (frozen_copy, load_training_state, log_line, open_run, optimizer_step, save_atomically,
+                       train_within_budget, training_state, update_ema)
 
 __all__ = [
     "parse_args", "model_config", "gaussian_blur", "edge_l1", "step_plan", "EnhancerTrainer", "load_pool", "main",
@@ -283,19 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     run_dir = args.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = run_dir / "checkpoint.pt"
-    if args.resume:
-        if not checkpoint.is_file():
-            raise SystemExit(f"--resume: {checkpoint} does not exist")
-        trainer.load_state(torch.load(checkpoint, map_location="cpu"))
-        log_line(run_dir, f"resumed at step {trainer.step} ({trainer.images_seen} images)")
-    else:
-        if checkpoint.exists():
-            raise SystemExit(f"{checkpoint} exists: pass --resume or choose another --run-dir")
-        log_line(run_dir, f"start: {params} params, pool {len(inputs)} ({len(trainer.train_rows)} train, "
-                          f"{len(trainer.holdout_rows)} holdout), n={index['n']} taus={index['taus']}, "
-                          f"config {json.dumps(trainer.config.to_dict())}, args {json.dumps(trainer.state()['args'])}")
+    checkpoint = open_run(run_dir, args.resume, trainer,
+                          f"{params} params, pool {len(inputs)} ({len(trainer.train_rows)} train, "
+                          f"{len(trainer.holdout_rows)} holdout), n={index['n']} taus={index['taus']}")
 
     status = train_within_budget(
         trainer, args, run_dir, checkpoint,

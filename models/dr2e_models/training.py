@@ -18,8 +18,8 @@ from typing import Any, Callable, Protocol
 
 import torch
 
-__all__ = ["Trainable", "frozen_copy", "load_training_state", "log_line", "optimizer_step", "save_atomically",
-           "train_within_budget", "training_state", "update_ema"]
+__all__ = ["Trainable", "frozen_copy", "load_training_state", "log_line", "open_run", "optimizer_step",
+           "save_atomically", "train_within_budget", "training_state", "update_ema"]
 
 
 class Trainable(Protocol):
@@ -101,6 +101,26 @@ def log_line(run_dir: Path, text: str) -> None:
     print(line, flush=True)
     with open(run_dir / "log.txt", "a") as handle:
         handle.write(line + "\n")
+
+
+def open_run(run_dir: Path, resume: bool, trainer: Any, start: str) -> Path:
+    """Create ``run_dir`` and return its checkpoint path: resumed from it with ``resume`` (which
+    needs it), else a fresh run (which refuses to overwrite one), logged with ``start`` and the
+    trainer's architecture and arguments."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = run_dir / "checkpoint.pt"
+    if resume:
+        if not checkpoint.is_file():
+            raise SystemExit(f"--resume: {checkpoint} does not exist")
+        trainer.load_state(torch.load(checkpoint, map_location="cpu"))
+        minutes = trainer.train_seconds / 60
+        log_line(run_dir, f"resumed at step {trainer.step} ({trainer.images_seen} images, {minutes:.1f} min)")
+    else:
+        if checkpoint.exists():
+            raise SystemExit(f"{checkpoint} exists: pass --resume or choose another --run-dir")
+        log_line(run_dir, f"start: {start}, config {json.dumps(trainer.config.to_dict())}, "
+                          f"args {json.dumps(trainer.state()['args'])}")
+    return checkpoint
 
 
 def train_within_budget(trainer: Trainable, args: Any, run_dir: Path, checkpoint: Path,
