@@ -28,6 +28,8 @@ import {
   SeededRandom,
   decodeImageToRgb,
   deriveSeed,
+  rgbFromSharp,
+  sharpFromRgb,
 } from '../engine/index.js';
 import { type Similarity, invertSimilarity, warpToFrame } from '../photo/index.js';
 import {
@@ -294,18 +296,11 @@ export async function photoBackground(
   const w = Math.max(8, Math.min(photo.width, Math.round(h * aspect)));
   const left = Math.floor(random.uniform() * (photo.width - w + 1));
   const top = Math.floor(random.uniform() * (photo.height - h + 1));
-  const { data, info } = await sharp(photo.data, {
-    raw: { width: photo.width, height: photo.height, channels: 3 },
-  })
-    .extract({ left, top, width: w, height: h })
-    .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return {
-    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    width: info.width,
-    height: info.height,
-  };
+  return rgbFromSharp(
+    sharpFromRgb(photo)
+      .extract({ left, top, width: w, height: h })
+      .resize(width, height, { fit: 'fill', kernel: 'lanczos3' }),
+  );
 }
 
 /**

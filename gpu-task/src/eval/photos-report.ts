@@ -4,9 +4,8 @@
  * face size; the settings `auto` chose), `results.csv`, `faces.csv`, `photos.csv`, example
  * strips and `run.json`.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { SceneOptions } from './photo-scenes.js';
+import { reportFiles } from './report-files.js';
 import {
   type FaceResult,
   type MethodSummary,
@@ -385,13 +384,8 @@ export async function writePhotoReport(
   info: PhotoRunInfo,
   outDir: string,
 ): Promise<string[]> {
-  const written: string[] = [];
-  const write = async (relative: string, data: string | Uint8Array): Promise<void> => {
-    const file = path.join(outDir, relative);
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, data);
-    written.push(file);
-  };
+  const files = reportFiles(outDir);
+  const write = files.write;
   await write('results.md', formatPhotoMarkdown(result, info));
   await write('results.csv', resultsCsv(result));
   await write('faces.csv', facesCsv(result));
@@ -428,5 +422,5 @@ export async function writePhotoReport(
       2,
     )}\n`,
   );
-  return written;
+  return [...files.written];
 }

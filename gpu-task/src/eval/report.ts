@@ -12,9 +12,8 @@
  * and for a sweep: `sweep.md`, `sweep.csv`, `sweep-grid-dr2.png`, `sweep-grid-dr2e.png`,
  * `sweep-curves.png`.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { DegradationSplit } from './degrade.js';
+import { reportFiles } from './report-files.js';
 import { severityOf } from '../engine/index.js';
 import {
   type EvaluationResult,
@@ -361,13 +360,8 @@ export async function writeEvaluationReport(
   info: RunInfo,
   outDir: string,
 ): Promise<string[]> {
-  const written: string[] = [];
-  const write = async (relative: string, data: string | Uint8Array): Promise<void> => {
-    const file = path.join(outDir, relative);
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, data);
-    written.push(file);
-  };
+  const files = reportFiles(outDir);
+  const write = files.write;
   const allRows = result.splits.flatMap((s) => s.scores);
   await write('results.md', formatEvaluationMarkdown(result, info));
   await write('results.csv', formatScoresCsv(allRows));
@@ -457,7 +451,7 @@ export async function writeEvaluationReport(
       2,
     )}\n`,
   );
-  return written;
+  return [...files.written];
 }
 
 /** A short label for an image id (its base name, shortened). */
@@ -522,7 +516,6 @@ export async function writeSweepReport(
   command: string,
   outDir: string,
 ): Promise<string[]> {
-  await mkdir(outDir, { recursive: true });
   const files: [string, string | Uint8Array][] = [
     ['sweep.md', formatSweepMarkdown(sweep, command)],
     ['sweep.csv', formatScoresCsv(sweep.scores)],
@@ -549,13 +542,9 @@ export async function writeSweepReport(
       }),
     ]);
   }
-  const written: string[] = [];
-  for (const [name, data] of files) {
-    const file = path.join(outDir, name);
-    await writeFile(file, data);
-    written.push(file);
-  }
-  return written;
+  const out = reportFiles(outDir);
+  for (const [name, data] of files) await out.write(name, data);
+  return [...out.written];
 }
 
 function blank(like: { width: number; height: number }): { data: Uint8Array; width: number; height: number } {

@@ -18,6 +18,7 @@
  * its fine bands as far as they stand above noise); f = 0 is the strongest setting, the model's
  * bands only.
  */
+import { RESTORE_DEFAULTS } from '../../../../shared/src/index.js';
 import { InvalidParametersError } from '../errors.js';
 import { assertFidelity, lowPassFactorForCutoff } from '../sampler/dr2-params.js';
 import { DEFAULT_CALIBRATION } from './calibration-table.js';
@@ -142,7 +143,7 @@ function shiftWeight(weight: number, d: number): number {
  * @throws InvalidParametersError for a fidelity outside 0..1.
  */
 export function chooseSettings(estimate: DegradationEstimate, options: ChooseOptions): QualityChoice {
-  const fidelity = options.fidelity ?? 0.5;
+  const fidelity = options.fidelity ?? RESTORE_DEFAULTS.fidelity;
   assertFidelity(fidelity);
   const table = options.table ?? DEFAULT_CALIBRATION;
   const cell = calibrationCell(estimate, table);

@@ -3,6 +3,7 @@
  * one after: `planFace` estimates the face and, for `auto` requests, chooses its DR2 setting and
  * fusion; `finishFace` fuses the restored face (at the paste resolution) with the aligned input.
  */
+import { AUTO_PRESET } from '../../../../shared/src/index.js';
 import type { RgbImage } from '../image/index.js';
 import {
   DEFAULT_DR2_STEPS,
@@ -26,7 +27,7 @@ export interface FacePlan {
 /** Whether a request (merged with the model's defaults) leaves the setting to `auto`. */
 export function isAutoRequest(request: Dr2ParamsRequest): boolean {
   const explicit = request.n !== undefined || request.tau !== undefined || request.omega !== undefined;
-  return !explicit && (request.preset === undefined || request.preset === 'auto');
+  return !explicit && (request.preset === undefined || request.preset === AUTO_PRESET);
 }
 
 /**
