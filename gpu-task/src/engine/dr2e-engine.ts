@@ -50,6 +50,7 @@ import {
   type UpscaleFactor,
   capUpscale,
   encodePhoto,
+  faceEstimateRegion,
   finishPhoto,
   preparePhoto,
   resolvePhotoOptions,
@@ -441,18 +442,16 @@ export class Dr2eEngine {
     }
 
     // Every face of every photo, in one list; sampler runs of up to batchSize faces.
-    // Each face's estimate and setting (auto: its own; else the request's), from the aligned
-    // input brought back to the face's own pixels (side pasteSide / upscale): the paste-side cut
-    // is the input enlarged by `upscale`, and the estimate divides the face size by the crop's
-    // measured enlargement, which would then count `upscale` twice (a 130-px face read as 16-32
-    // px and restored like one: dr2e eval-photos).
+    // Each face's estimate and setting (auto: its own; else the request's), from the photo's
+    // decoded pixels in the face's box (photo/estimate-region.ts): the aligned cut is resampled
+    // (rotated, scaled), which smooths noise away and smears the JPEG grid, so a face of a noisy
+    // photo read as clean and `auto` kept its noise (dr2e eval-photos). The calibration
+    // estimated faces on their own decoded grid; so does this. The fusion still uses the cut.
     const plans = new Map<PreparedFace, FacePlan>();
     for (const item of ready) {
       for (const face of item.photo.faces) {
-        const faceSize = Math.max(1, Math.round(face.pasteSide / item.photo.upscale));
-        const atInputPixels =
-          faceSize === face.pasteSide ? face.alignedInput : resizeRgb8(face.alignedInput, faceSize, faceSize);
-        plans.set(face, this.planFace(atInputPixels, request, faceSize));
+        const region = faceEstimateRegion(item.photo.decoded.image, face.toUnit);
+        plans.set(face, this.planFace(region.image, request, region.faceSize));
       }
     }
     const faces = ready.flatMap((item) =>

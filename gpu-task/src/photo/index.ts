@@ -25,6 +25,8 @@ export {
 } from './detect.js';
 export type { DetectOptions, DetectedFace } from './detect.js';
 export { encodePhoto } from './encode.js';
+export { faceEstimateRegion } from './estimate-region.js';
+export type { FaceEstimateRegion } from './estimate-region.js';
 export type { EncodePhotoOptions } from './encode.js';
 export {
   MAX_PASTE_SIDE,
