@@ -11,14 +11,11 @@ import {
   Dr2eEngine,
   type ImageRestoration,
   FFHQ_FRAMING,
+  SeededRandom,
   framingTemplate,
 } from '../../gpu-task/src/engine/index.js';
-import {
-  FaceDetector,
-  finishPhoto,
-  cubicBackground,
-  preparePhoto,
-} from '../../gpu-task/src/photo/index.js';
+import { addNoise, jpegRoundTrip, planarToRgb, rgbToPlanar } from '../../gpu-task/src/eval/index.js';
+import { FaceDetector, finishPhoto, cubicBackground, preparePhoto } from '../../gpu-task/src/photo/index.js';
 import { repoRoot } from '../engine/helpers/fixture-paths.js';
 import {
   type AlignedFace,
@@ -263,6 +260,24 @@ describe.skipIf(!hqPresent || !utkPresent)(
       expect([info.width, info.height, info.channels]).toEqual([800, 800, 4]);
       expect(data[(10 * 800 + 400) * 4 + 3]).toBe(0);
       expect(data[(600 * 800 + 400) * 4 + 3]).toBe(255);
+    });
+
+    it('estimates each face on the photo’s own pixels: a noisy, compressed photo reads severe, its clean original clean', async () => {
+      // Prepare: one face, the photo then degraded as a severe photo is (noise σ 20, JPEG q 30).
+      const photo = background(360, 280);
+      placeFaces(photo, [{ face: utk[1]!, cx: 180, cy: 140, side: 150, angle: 0.25 }]);
+      const planar = rgbToPlanar(photo);
+      addNoise(planar, 'gaussian', 20, new SeededRandom(5));
+      const degraded = await jpegRoundTrip(planarToRgb(planar), 30);
+      // Act
+      const [noisy] = (await restoreOne(await encode(degraded))).faces;
+      const [clean] = (await restoreOne(await encode(photo))).faces;
+      // Assess: the resampled aligned cut read such faces at noise 1-2 and blocking <= 0.05.
+      expect(noisy?.estimate).toBeDefined();
+      expect(clean?.estimate).toBeDefined();
+      expect(noisy!.estimate!.jpeg).toBeGreaterThan(0.1);
+      expect(noisy!.estimate!.coarseNoise!).toBeGreaterThan(10);
+      expect(clean!.estimate!.coarseNoise!).toBeLessThan(5);
     });
 
     it('restores a photo that is all face, and an aligned crop with --aligned at input size x upscale', async () => {
