@@ -57,6 +57,9 @@ export const FaceSettingsSchema = z.strictObject({
   detailWeight: z.number().min(0).max(1).optional(),
 });
 
+/** DR2 settings chosen for one face. */
+export type FaceSettings = z.infer<typeof FaceSettingsSchema>;
+
 /** Degradation the engine estimated on one face (when it reports it). */
 export const FaceEstimateSchema = z.strictObject({
   noise: z.number(),
@@ -66,6 +69,9 @@ export const FaceEstimateSchema = z.strictObject({
   coarseNoise: z.number().optional(),
   faceSize: z.number(),
 });
+
+/** Degradation estimated on one face. */
+export type FaceEstimate = z.infer<typeof FaceEstimateSchema>;
 
 const faceFields = {
   box: FaceBoxSchema,

@@ -19,6 +19,8 @@ import {
   type OutputFormat,
   type RgbImage,
   resolveImageLimits,
+  rgbFromSharp,
+  sharpFromRgb,
 } from '../engine/core.js';
 import type { FaceDetector } from './detect.js';
 import { DEFAULT_SMALLEST_FACE, type DetectedFace } from './detect.js';
@@ -146,17 +148,12 @@ export function toPixels(toUnit: Similarity, side: number): Similarity {
 export async function resizeRgb(image: RgbImage, width: number, height: number): Promise<RgbImage> {
   if (image.width === width && image.height === height) return image;
   if (width >= image.width && height >= image.height) return resizeCubic(image, width, height);
-  const { data, info } = await sharp(image.data, {
-    raw: { width: image.width, height: image.height, channels: 3 },
-  })
-    .resize(width, height, { fit: 'fill', kernel: width < image.width ? 'lanczos3' : 'cubic' })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return {
-    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    width: info.width,
-    height: info.height,
-  };
+  return rgbFromSharp(
+    sharpFromRgb(image).resize(width, height, {
+      fit: 'fill',
+      kernel: width < image.width ? 'lanczos3' : 'cubic',
+    }),
+  );
 }
 
 /** Cut one face at the paste and model sides. */

@@ -1,32 +1,16 @@
 /**
  * What the photo stage reports about faces (engine results, CLI `--json`, job views).
  */
-import { RESTORE_DEFAULTS, type UpscaleFactor } from '../../../shared/src/index.js';
+import {
+  type FaceEstimate,
+  type FaceSettings,
+  RESTORE_DEFAULTS,
+  type SkipReason,
+  type UpscaleFactor,
+} from '../../../shared/src/index.js';
 
-/** Why a found face was not restored. */
-export type SkipReason = 'max_faces' | 'min_face';
-
-/** DR2 settings chosen for one face (filled by automatic quality, issue 11). */
-export interface FaceSettings {
-  n: number;
-  tau: number;
-  omega: number;
-  fidelity?: number;
-  /** `auto`: the input's share of the bands the model represents (0..1). */
-  inputWeight?: number;
-  /** `auto`: the most of the input's finer bands kept (0..1; its noise may keep less). */
-  detailWeight?: number;
-}
-
-/** Degradation estimated on one face (filled by automatic quality, issue 11). */
-export interface FaceEstimate {
-  noise: number;
-  blur: number;
-  jpeg: number;
-  /** Noise measured at half resolution (survives JPEG; what `auto` bins faces by). */
-  coarseNoise?: number;
-  faceSize: number;
-}
+/** Why a found face was skipped, its DR2 settings and its estimated degradation: the domain's types. */
+export type { FaceEstimate, FaceSettings, SkipReason } from '../../../shared/src/index.js';
 
 /** A face of a photo, in input pixel coordinates (before upscaling). */
 export interface FaceReport {

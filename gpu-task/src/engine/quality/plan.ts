@@ -3,7 +3,7 @@
  * one after: `planFace` estimates the face and, for `auto` requests, chooses its DR2 setting and
  * fusion; `finishFace` fuses the restored face (at the paste resolution) with the aligned input.
  */
-import { AUTO_PRESET } from '../../../../shared/src/index.js';
+import { AUTO_PRESET, type FaceSettings } from '../../../../shared/src/index.js';
 import type { RgbImage } from '../image/index.js';
 import {
   DEFAULT_DR2_STEPS,
@@ -88,17 +88,7 @@ export function finishFace(restored: RgbImage, input: RgbImage, plan: FacePlan):
 }
 
 /** The face report's quality fields (FaceReport.settings / .estimate of the photo contract). */
-export function faceQualityReport(plan: FacePlan): {
-  settings: {
-    n: number;
-    tau: number;
-    omega: number;
-    fidelity?: number;
-    inputWeight?: number;
-    detailWeight?: number;
-  };
-  estimate: DegradationEstimate;
-} {
+export function faceQualityReport(plan: FacePlan): { settings: FaceSettings; estimate: DegradationEstimate } {
   const round = (v: number, digits: number) => Number(v.toFixed(digits));
   const fusion = plan.choice?.fusion;
   return {
