@@ -33,22 +33,27 @@ import { framingTemplate } from '../src/engine/framing/index.js';
 import { encodeSharp, type OutputFormat, type RgbImage } from '../src/engine/image/index.js';
 import { packageRoot } from '../src/engine/model/default-model.js';
 import {
+  DEFAULT_UPSCALE,
   FaceDetector,
   finishPhoto,
   preparePhoto,
   resizeRgb,
+  UPSCALE_FACTORS,
   type UpscaleFactor,
 } from '../src/photo/index.js';
 
 const { values } = parseArgs({
   options: {
     repeats: { type: 'string', default: '3' },
-    upscale: { type: 'string', default: '2' },
+    upscale: { type: 'string', default: String(DEFAULT_UPSCALE) },
     format: { type: 'string', default: 'png' },
   },
 });
 const repeats = Number(values.repeats);
 const upscale = Number(values.upscale) as UpscaleFactor;
+if (!UPSCALE_FACTORS.includes(upscale)) {
+  throw new Error(`--upscale must be one of ${UPSCALE_FACTORS.join(', ')}, got ${values.upscale}`);
+}
 const format = values.format as OutputFormat;
 const WIDTH = 4000;
 const HEIGHT = 3000;
