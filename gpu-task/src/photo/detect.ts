@@ -20,9 +20,11 @@ import {
   BLAZEFACE_INPUT,
   BlazeFaceModel,
   type RawDetection,
+  overlapOfSmaller,
   suppressContained,
   weightedNms,
 } from './blazeface.js';
+import { CANDIDATE_THRESHOLD, MAX_CANDIDATES, verifyCandidate } from './verify.js';
 
 /** Smallest face box, in detector pixels, searched for at the finest level. */
 export const MIN_DETECTOR_FACE = 14;
@@ -157,6 +159,9 @@ export class FaceDetector {
     const levels = planPyramid(photo.width, photo.height, options.smallestFace ?? DEFAULT_SMALLEST_FACE);
     const images = await levelImages(photo, levels);
     const found: RawDetection[] = [];
+    // Detections between CANDIDATE_THRESHOLD and the level's threshold: faces only if a second
+    // look confirms them (verify.ts).
+    const candidates: RawDetection[] = [];
     for (const [index, level] of levels.entries()) {
       const image = images[index]!;
       const overlap = Math.min(BLAZEFACE_INPUT / 2, Math.ceil(level.maxBox) + 8);
@@ -177,21 +182,36 @@ export class FaceDetector {
           const [x0, y0] = tiles[i]!;
           // Fine levels are most of the work; flat tiles (sky, walls, blurred backgrounds) hold no face.
           if (!level.wholePhoto && !hasDetail(image, x0, y0)) continue;
+          const levelThreshold =
+            level.threshold === undefined ? threshold : Math.min(threshold, level.threshold);
           const detections = await model.run(
             tileTensor(image, x0, y0),
-            level.threshold === undefined ? threshold : Math.min(threshold, level.threshold),
+            Math.min(levelThreshold, CANDIDATE_THRESHOLD),
           );
           for (const d of detections) {
             const side = Math.max(d.box[2], d.box[3]);
             if (side < level.minBox || side > level.maxBox) continue;
             if (!level.wholePhoto && cutByInnerEdge(d, x0, y0, image.width, image.height, overlap)) continue;
-            found.push(toPhoto(d, x0, y0, level.scale));
+            (d.score >= levelThreshold ? found : candidates).push(toPhoto(d, x0, y0, level.scale));
           }
         }
       };
       await Promise.all(this.models.map(worker));
     }
-    return suppressContained(weightedNms(found, 0.3))
+    const confident = suppressContained(weightedNms(found, 0.3));
+    const open = suppressContained(weightedNms(candidates, 0.3))
+      .filter((c) => confident.every((f) => overlapOfSmaller(f.box, c.box) <= 0.3))
+      .slice(0, MAX_CANDIDATES);
+    const confirmed: RawDetection[] = [];
+    let nextCandidate = 0;
+    const verifier = async (model: BlazeFaceModel): Promise<void> => {
+      for (let i = nextCandidate++; i < open.length; i = nextCandidate++) {
+        const face = await verifyCandidate(model, photo, open[i]!, threshold);
+        if (face) confirmed.push(face);
+      }
+    };
+    await Promise.all(this.models.map(verifier));
+    return suppressContained(weightedNms([...confident, ...confirmed], 0.3))
       .filter((d) => d.box[2] > 0 && d.box[3] > 0)
       .map((d) => ({ box: d.box, score: d.score, keypoints: d.keypoints }));
   }

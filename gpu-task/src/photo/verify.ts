@@ -1,0 +1,161 @@
+/**
+ * The second stage of the detector's cascade: a low-score candidate (a degraded face, or a
+ * face-like patch of hair or texture) becomes a face only if its landmarks are a plausible
+ * face's and the detector, shown the candidate again centred and at the size it finds faces
+ * best, confidently sees a face in the same place with consistent landmarks.
+ *
+ * **Why.** Degraded 45-100 px faces of small photos score 0.4-0.7 at the level holding the whole
+ * photo, where a lower threshold alone also lets in faces in hair (see detect.ts). Two looks at
+ * different scales and offsets rarely both see a face in a false patch, while a real face,
+ * however degraded, scores higher when it is centred at a size the back-camera model prefers.
+ */
+import sharp from 'sharp';
+import type { RgbImage } from '../engine/core.js';
+import { BLAZEFACE_INPUT, type BlazeFaceModel, type RawDetection, iou } from './blazeface.js';
+
+/** Lowest score of the first look at which a detection is kept as a candidate. */
+export const CANDIDATE_THRESHOLD = 0.4;
+
+/** Face box sides (detector pixels) at which a candidate is looked at again. */
+export const VERIFY_FACE_SIDES = [48, 80] as const;
+
+/** Most candidates verified per photo (best first): bounds the cost on busy photos. */
+export const MAX_CANDIDATES = 12;
+
+/** Smallest IoU between the candidate and the second look's detection. */
+const VERIFY_IOU = 0.5;
+
+/** Largest distance between the two looks' eye and mouth keypoints, in eye distances. */
+const LANDMARK_TOLERANCE = 0.35;
+
+/**
+ * Whether a detection's keypoints are those of an upright-ish frontal or three-quarter face: in
+ * the frame whose x axis runs from one eye to the other, the nose and mouth lie below the eyes,
+ * the mouth below the nose, both between the eyes' columns (with slack for turned heads), and
+ * the eye distance is a plausible share of the box width.
+ *
+ * @example
+ * ```ts
+ * plausibleLandmarks(detection); // false for a "face" with its mouth above its eyes
+ * ```
+ */
+export function plausibleLandmarks(d: RawDetection): boolean {
+  const [left, right, nose, mouth] = d.keypoints;
+  if (!left || !right || !nose || !mouth) return false;
+  const ex = right[0] - left[0];
+  const ey = right[1] - left[1];
+  const eyes = Math.hypot(ex, ey);
+  const width = d.box[2];
+  if (!(eyes > 0.2 * width && eyes < 0.7 * width)) return false;
+  // Unit axes of the face frame: u along the eyes, v down the face.
+  const ux = ex / eyes;
+  const uy = ey / eyes;
+  const mid = [(left[0] + right[0]) / 2, (left[1] + right[1]) / 2] as const;
+  const frame = ([x, y]: [number, number]): [number, number] => {
+    const dx = x - mid[0];
+    const dy = y - mid[1];
+    return [(dx * ux + dy * uy) / eyes, (-dx * uy + dy * ux) / eyes];
+  };
+  const [noseU, noseV] = frame(nose);
+  const [mouthU, mouthV] = frame(mouth);
+  return (
+    Math.abs(Math.atan2(uy, ux)) < (50 * Math.PI) / 180 &&
+    noseV > 0.15 &&
+    noseV < 1.2 &&
+    mouthV > noseV + 0.1 &&
+    mouthV < 1.8 &&
+    Math.abs(noseU) < 0.45 &&
+    Math.abs(mouthU) < 0.45
+  );
+}
+
+/** Whether two detections of one face agree on where its eyes and mouth are. */
+function sameLandmarks(a: RawDetection, b: RawDetection): boolean {
+  const eyes = Math.hypot(a.keypoints[1]![0] - a.keypoints[0]![0], a.keypoints[1]![1] - a.keypoints[0]![1]);
+  return [0, 1, 3].every((k) => {
+    const [ax, ay] = a.keypoints[k]!;
+    const [bx, by] = b.keypoints[k]!;
+    return Math.hypot(ax - bx, ay - by) <= LANDMARK_TOLERANCE * eyes;
+  });
+}
+
+/**
+ * The 256 x 256 tile (NHWC, [-1, 1]) of `photo` scaled by `scale` with the photo point
+ * (cx, cy) at its centre, mid-grey outside the photo; and the photo point at its top-left.
+ */
+async function centredTile(
+  photo: RgbImage,
+  cx: number,
+  cy: number,
+  scale: number,
+): Promise<{ tensor: Float32Array; left: number; top: number }> {
+  const size = BLAZEFACE_INPUT;
+  const half = size / 2 / scale;
+  const left = cx - half;
+  const top = cy - half;
+  // The part of the photo the tile shows, in whole photo pixels.
+  const x0 = Math.max(0, Math.floor(left));
+  const y0 = Math.max(0, Math.floor(top));
+  const x1 = Math.min(photo.width, Math.ceil(cx + half));
+  const y1 = Math.min(photo.height, Math.ceil(cy + half));
+  const tensor = new Float32Array(size * size * 3);
+  if (x1 - x0 < 2 || y1 - y0 < 2) return { tensor, left, top };
+  const width = Math.max(1, Math.round((x1 - x0) * scale));
+  const height = Math.max(1, Math.round((y1 - y0) * scale));
+  const { data } = await sharp(photo.data, { raw: { width: photo.width, height: photo.height, channels: 3 } })
+    .extract({ left: x0, top: y0, width: x1 - x0, height: y1 - y0 })
+    .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const offsetX = Math.round((x0 - left) * scale);
+  const offsetY = Math.round((y0 - top) * scale);
+  for (let y = 0; y < height; y++) {
+    const ty = offsetY + y;
+    if (ty < 0 || ty >= size) continue;
+    for (let x = 0; x < width; x++) {
+      const tx = offsetX + x;
+      if (tx < 0 || tx >= size) continue;
+      const s = (y * width + x) * 3;
+      const t = (ty * size + tx) * 3;
+      for (let c = 0; c < 3; c++) tensor[t + c] = data[s + c]! / 127.5 - 1;
+    }
+  }
+  // The tile's top-left in photo pixels, from the rounded placement actually used.
+  return { tensor, left: x0 - offsetX / scale, top: y0 - offsetY / scale };
+}
+
+/**
+ * Look at a candidate again (see the module comment). Returns the confirming detection, in
+ * photo pixels (the candidate's box, its keypoints averaged with the second look's, and the
+ * second look's score), or null when it is not confirmed.
+ *
+ * @example
+ * ```ts
+ * const face = await verifyCandidate(model, photo, candidate, 0.7);
+ * ```
+ */
+export async function verifyCandidate(
+  model: BlazeFaceModel,
+  photo: RgbImage,
+  candidate: RawDetection,
+  threshold: number,
+): Promise<RawDetection | null> {
+  if (!plausibleLandmarks(candidate)) return null;
+  const [bx, by, bw, bh] = candidate.box;
+  const side = Math.max(bw, bh);
+  for (const target of VERIFY_FACE_SIDES) {
+    const scale = target / side;
+    const { tensor, left, top } = await centredTile(photo, bx + bw / 2, by + bh / 2, scale);
+    for (const d of await model.run(tensor, threshold)) {
+      const seen: RawDetection = {
+        box: [d.box[0] / scale + left, d.box[1] / scale + top, d.box[2] / scale, d.box[3] / scale],
+        score: d.score,
+        keypoints: d.keypoints.map(([x, y]) => [x / scale + left, y / scale + top]),
+      };
+      if (iou(seen.box, candidate.box) < VERIFY_IOU) continue;
+      if (!plausibleLandmarks(seen) || !sameLandmarks(candidate, seen)) continue;
+      return { ...seen, score: Math.max(candidate.score, seen.score) };
+    }
+  }
+  return null;
+}
