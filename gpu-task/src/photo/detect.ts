@@ -52,6 +52,11 @@ export interface DetectOptions {
   smallestFace?: number;
   /** Minimum score. Default DEFAULT_SCORE_THRESHOLD. */
   scoreThreshold?: number;
+  /**
+   * Also accept candidates scoring CANDIDATE_THRESHOLD up to the threshold that a second look
+   * confirms (verify.ts). Default true; false gives the single-threshold detector.
+   */
+  cascade?: boolean;
 }
 
 /** One pyramid level: the photo resized by `scale`, and which faces it is responsible for. */
@@ -156,6 +161,7 @@ export class FaceDetector {
   /** Every face of the photo, best score first. */
   async detect(photo: RgbImage, options: DetectOptions = {}): Promise<DetectedFace[]> {
     const threshold = options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
+    const cascade = options.cascade ?? true;
     const levels = planPyramid(photo.width, photo.height, options.smallestFace ?? DEFAULT_SMALLEST_FACE);
     const images = await levelImages(photo, levels);
     const found: RawDetection[] = [];
@@ -186,7 +192,7 @@ export class FaceDetector {
             level.threshold === undefined ? threshold : Math.min(threshold, level.threshold);
           const detections = await model.run(
             tileTensor(image, x0, y0),
-            Math.min(levelThreshold, CANDIDATE_THRESHOLD),
+            cascade ? Math.min(levelThreshold, CANDIDATE_THRESHOLD) : levelThreshold,
           );
           for (const d of detections) {
             const side = Math.max(d.box[2], d.box[3]);

@@ -24,6 +24,13 @@ export {
   WHOLE_PHOTO_VIEWS,
 } from './detect.js';
 export type { DetectOptions, DetectedFace } from './detect.js';
+export {
+  CANDIDATE_THRESHOLD,
+  MAX_CANDIDATES,
+  VERIFY_FACE_SIDES,
+  plausibleLandmarks,
+  verifyCandidate,
+} from './verify.js';
 export { encodePhoto } from './encode.js';
 export { faceEstimateRegion } from './estimate-region.js';
 export type { FaceEstimateRegion } from './estimate-region.js';

@@ -125,9 +125,8 @@ async function centredTile(
 }
 
 /**
- * Look at a candidate again (see the module comment). Returns the confirming detection, in
- * photo pixels (the candidate's box, its keypoints averaged with the second look's, and the
- * second look's score), or null when it is not confirmed.
+ * Look at a candidate again (see the module comment). Returns the second look's confirming
+ * detection in photo pixels, or null when the candidate is not confirmed.
  *
  * @example
  * ```ts

@@ -1,0 +1,85 @@
+/**
+ * Detection recall of the whole-photo evaluation's scenes, without restoring them: the same
+ * scenes as `dr2e eval-photos` (seed 0, default scene options), run through the detector only.
+ * Usage: node --import tsx scripts/detect-recall.ts CLEAN.tar PREFIX PHOTOS BACKGROUND.jpg
+ */
+import { readFile } from 'node:fs/promises';
+import { decodeImageToRgb, deriveSeed } from '../gpu-task/src/engine/index.js';
+import {
+  DEFAULT_SCENE_OPTIONS,
+  buildScene,
+  degradationSplit,
+  listCleanFaces,
+  photoBackground,
+} from '../gpu-task/src/eval/index.js';
+import { matchFaces } from '../gpu-task/src/eval/photos.js';
+import { DEFAULT_SMALLEST_FACE, FaceDetector } from '../gpu-task/src/photo/index.js';
+
+const [clean, prefix, photosArg, backgroundFile] = process.argv.slice(2);
+if (!clean || !prefix || !photosArg || !backgroundFile)
+  throw new Error('usage: CLEAN PREFIX PHOTOS BACKGROUND');
+const photos = Number(photosArg);
+const scene = DEFAULT_SCENE_OPTIONS;
+const refs = await listCleanFaces(clean, { prefix, limit: photos * scene.faces });
+const crops = new Map();
+for (const ref of refs) {
+  const { image } = await decodeImageToRgb(await ref.read());
+  const side = Math.min(image.width, image.height);
+  const left = Math.floor((image.width - side) / 2);
+  const top = Math.floor((image.height - side) / 2);
+  const data = new Uint8Array(side * side * 3);
+  for (let y = 0; y < side; y++) {
+    const from = ((top + y) * image.width + left) * 3;
+    data.set(image.data.subarray(from, from + side * 3), y * side * 3);
+  }
+  crops.set(ref.id, { data, width: side, height: side });
+}
+const backgroundPhoto = (await decodeImageToRgb(new Uint8Array(await readFile(backgroundFile)))).image;
+const detector = await FaceDetector.load();
+const ids = refs.map((r) => r.id);
+let detectMs = 0;
+for (const name of ['mild', 'medium', 'severe']) {
+  const split = degradationSplit(name);
+  let found = 0;
+  let total = 0;
+  let extra = 0;
+  const misses: string[] = [];
+  for (let index = 0; index < photos; index++) {
+    const id = `photo-${String(index).padStart(3, '0')}`;
+    const background = await photoBackground(
+      backgroundPhoto,
+      scene.width * scene.upscale,
+      scene.height * scene.upscale,
+      deriveSeed(0, index),
+    );
+    const s = await buildScene(
+      0,
+      id,
+      ids.slice(index * scene.faces, (index + 1) * scene.faces),
+      crops,
+      background,
+      split,
+      scene,
+    );
+    const { image } = await decodeImageToRgb(s.jpeg);
+    const t = performance.now();
+    const faces = await detector.detect(image, { smallestFace: DEFAULT_SMALLEST_FACE });
+    detectMs += performance.now() - t;
+    const reports = faces.map((f) => ({ box: f.box }));
+    const { matches, extra: e } = matchFaces(s.faces, reports as never);
+    found += matches.filter((m) => m !== undefined).length;
+    total += s.faces.length;
+    extra += e;
+    s.faces.forEach((f, i) => {
+      if (!matches[i]) misses.push(`${id}:${Math.round(f.side)}px`);
+    });
+    if (e > 0)
+      console.log(
+        `${name} ${id}: extra`,
+        faces.map((f) => `${f.box.map(Math.round).join(',')}@${f.score.toFixed(2)}`).join(' '),
+      );
+  }
+  console.log(`${name}: found ${found}/${total}, extra ${extra}; missed ${misses.join(' ')}`);
+}
+console.log(`detect ${(detectMs / (3 * photos)).toFixed(0)} ms/photo`);
+await detector.dispose();

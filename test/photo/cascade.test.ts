@@ -1,0 +1,131 @@
+/**
+ * The detector's cascade (photo/verify.ts): a degraded face of a group photo that the single
+ * 0.7 threshold misses is found, and face-like false candidates are rejected. The scene is the
+ * whole-photo evaluation's (a train/ face). Needs ../shared.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RgbImage, decodeImageToRgb, deriveSeed } from '../../gpu-task/src/engine/index.js';
+import {
+  DEFAULT_SCENE_OPTIONS,
+  buildScene,
+  degradationSplit,
+  listCleanFaces,
+  photoBackground,
+  type PhotoScene,
+} from '../../gpu-task/src/eval/index.js';
+import {
+  BlazeFaceModel,
+  FaceDetector,
+  plausibleLandmarks,
+  type RawDetection,
+  verifyCandidate,
+} from '../../gpu-task/src/photo/index.js';
+import { sharedDir } from '../engine/helpers/fixture-paths.js';
+import { utkPresent, utkTar } from './helpers.js';
+
+const noFacePhoto = path.join(sharedDir, 'data', 'whole-photos', 'insightface_view_noface.jpg');
+
+function centreSquare(image: RgbImage): RgbImage {
+  const side = Math.min(image.width, image.height);
+  const left = Math.floor((image.width - side) / 2);
+  const top = Math.floor((image.height - side) / 2);
+  const data = new Uint8Array(side * side * 3);
+  for (let y = 0; y < side; y++) {
+    const from = ((top + y) * image.width + left) * 3;
+    data.set(image.data.subarray(from, from + side * 3), y * side * 3);
+  }
+  return { data, width: side, height: side };
+}
+
+/** A face-like detection: box 60 px at (100, 100), eyes, nose and mouth where a face has them. */
+function faceLike(mouthY = 150): RawDetection {
+  return {
+    box: [100, 100, 60, 60],
+    score: 0.5,
+    keypoints: [
+      [118, 120],
+      [142, 120],
+      [130, 135],
+      [130, mouthY],
+      [104, 125],
+      [156, 125],
+    ],
+  };
+}
+
+describe('face landmarks sanity', () => {
+  it('accepts an upright face and rejects one with its mouth above its eyes or eyes too far apart', () => {
+    expect(plausibleLandmarks(faceLike())).toBe(true);
+    expect(plausibleLandmarks(faceLike(110))).toBe(false);
+    const wide = faceLike();
+    wide.keypoints[0] = [95, 120];
+    wide.keypoints[1] = [165, 120];
+    expect(plausibleLandmarks(wide)).toBe(false);
+  });
+});
+
+describe.skipIf(!utkPresent)(`detector cascade${utkPresent ? '' : ` (skipped: ${utkTar} is absent)`}`, () => {
+  let detector: FaceDetector;
+  let model: BlazeFaceModel;
+  let scene: PhotoScene;
+  let photo: RgbImage;
+  let noFace: RgbImage;
+
+  beforeAll(async () => {
+    detector = await FaceDetector.load();
+    model = await BlazeFaceModel.load();
+    const options = DEFAULT_SCENE_OPTIONS;
+    const refs = await listCleanFaces(utkTar, { prefix: 'train/', limit: 2 * options.faces });
+    const crops = new Map<string, RgbImage>();
+    for (const ref of refs) crops.set(ref.id, centreSquare((await decodeImageToRgb(await ref.read())).image));
+    const backgroundPhoto = (await decodeImageToRgb(new Uint8Array(await readFile(noFacePhoto)))).image;
+    // photo-001 of the medium split: its 76-px face scores under 0.7 at every level.
+    const background = await photoBackground(
+      backgroundPhoto,
+      options.width * options.upscale,
+      options.height * options.upscale,
+      deriveSeed(0, 1),
+    );
+    scene = await buildScene(
+      0,
+      'photo-001',
+      refs.slice(options.faces, 2 * options.faces).map((r) => r.id),
+      crops,
+      background,
+      degradationSplit('medium'),
+      options,
+    );
+    photo = (await decodeImageToRgb(scene.jpeg)).image;
+    noFace = (await decodeImageToRgb(new Uint8Array(await readFile(noFacePhoto)))).image;
+  });
+
+  afterAll(async () => {
+    await detector?.dispose();
+    await model?.dispose();
+  });
+
+  const foundEach = (faces: readonly { box: number[] }[]): boolean[] =>
+    scene.faces.map((face) =>
+      faces.some(
+        (f) =>
+          Math.hypot(f.box[0]! + f.box[2]! / 2 - face.cx, f.box[1]! + f.box[3]! / 2 - face.cy) <=
+          0.4 * face.side,
+      ),
+    );
+
+  it('finds the degraded face that the single threshold misses, and nothing else', async () => {
+    const plain = await detector.detect(photo, { cascade: false });
+    const cascaded = await detector.detect(photo);
+    expect(foundEach(plain)).toContain(false);
+    expect(foundEach(cascaded)).toEqual(scene.faces.map(() => true));
+    expect(cascaded).toHaveLength(scene.faces.length);
+  });
+
+  it('rejects a face-like candidate on a photo without faces, and finds no face there', async () => {
+    const candidate = faceLike();
+    expect(await verifyCandidate(model, noFace, candidate, 0.7)).toBeNull();
+    expect(await detector.detect(noFace)).toEqual([]);
+  });
+});
