@@ -1,7 +1,8 @@
 /**
  * Detection recall of the whole-photo evaluation's scenes, without restoring them: the same
  * scenes as `dr2e eval-photos` (seed 0, default scene options), run through the detector only.
- * Usage: node --import tsx scripts/detect-recall.ts CLEAN.tar PREFIX PHOTOS BACKGROUND.jpg
+ * Usage: node --import tsx scripts/detect-recall.ts CLEAN.tar PREFIX PHOTOS BACKGROUND.jpg [--plain]
+ * (--plain: without the cascade, the single-threshold detector).
  */
 import { readFile } from 'node:fs/promises';
 import { decodeImageToRgb, deriveSeed } from '../gpu-task/src/engine/index.js';
@@ -10,9 +11,9 @@ import {
   buildScene,
   degradationSplit,
   listCleanFaces,
+  matchFaces,
   photoBackground,
 } from '../gpu-task/src/eval/index.js';
-import { matchFaces } from '../gpu-task/src/eval/photos.js';
 import { DEFAULT_SMALLEST_FACE, FaceDetector } from '../gpu-task/src/photo/index.js';
 
 const [clean, prefix, photosArg, backgroundFile] = process.argv.slice(2);
@@ -63,7 +64,10 @@ for (const name of ['mild', 'medium', 'severe']) {
     );
     const { image } = await decodeImageToRgb(s.jpeg);
     const t = performance.now();
-    const faces = await detector.detect(image, { smallestFace: DEFAULT_SMALLEST_FACE });
+    const faces = await detector.detect(image, {
+      smallestFace: DEFAULT_SMALLEST_FACE,
+      cascade: !process.argv.includes('--plain'),
+    });
     detectMs += performance.now() - t;
     const reports = faces.map((f) => ({ box: f.box }));
     const { matches, extra: e } = matchFaces(s.faces, reports as never);
