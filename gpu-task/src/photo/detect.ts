@@ -53,8 +53,9 @@ export interface DetectOptions {
   /** Minimum score. Default DEFAULT_SCORE_THRESHOLD. */
   scoreThreshold?: number;
   /**
-   * Also accept candidates scoring CANDIDATE_THRESHOLD up to the threshold that a second look
-   * confirms (verify.ts). Default true; false gives the single-threshold detector.
+   * Also accept candidates of the whole-photo views scoring CANDIDATE_THRESHOLD up to the
+   * threshold that a second look confirms (verify.ts). Default true; false gives the
+   * single-threshold detector.
    */
   cascade?: boolean;
 }
@@ -192,7 +193,11 @@ export class FaceDetector {
             level.threshold === undefined ? threshold : Math.min(threshold, level.threshold);
           const detections = await model.run(
             tileTensor(image, x0, y0),
-            cascade ? Math.min(levelThreshold, CANDIDATE_THRESHOLD) : levelThreshold,
+            // Candidates from the views of the whole photo only: the fine levels' many textured
+            // tiles offer false candidates whose second looks cost more than they find.
+            cascade && level.maxBox === Infinity
+              ? Math.min(levelThreshold, CANDIDATE_THRESHOLD)
+              : levelThreshold,
           );
           for (const d of detections) {
             const side = Math.max(d.box[2], d.box[3]);
