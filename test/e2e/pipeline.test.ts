@@ -146,6 +146,9 @@ describe('duplicate delivery', () => {
       'both copies deleted',
     );
 
+    // Webhooks leave through the delivery queue, after the job is written: wait for the one owed.
+    await receiver.waitFor((e) => e.data.id === id && e.type === 'job.succeeded');
+
     // Assess
     expect(engine.restored.get(id)).toBe(1);
     expect((await client.getJob(id)).attempts).toBe(1);

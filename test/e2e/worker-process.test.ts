@@ -93,6 +93,7 @@ describe('worker killed mid-batch', () => {
       expect(job.status).toBe('succeeded');
       expect(job.attempts).toBe(2);
       expect(second.logs.find('job succeeded', job.id)).toHaveLength(1);
+      await receiver.waitFor((e) => e.data.id === job.id && e.type === 'job.succeeded');
       expect(receiver.eventsFor(job.id).map((event) => event.type)).toEqual(['job.succeeded']);
       expect((await client.download(job.output?.restored?.url ?? '')).length).toBeGreaterThan(0);
     }
