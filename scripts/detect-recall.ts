@@ -9,6 +9,7 @@ import { decodeImageToRgb, deriveSeed } from '../gpu-task/src/engine/index.js';
 import {
   DEFAULT_SCENE_OPTIONS,
   buildScene,
+  centreSquare,
   degradationSplit,
   listCleanFaces,
   matchFaces,
@@ -24,16 +25,7 @@ const scene = DEFAULT_SCENE_OPTIONS;
 const refs = await listCleanFaces(clean, { prefix, limit: photos * scene.faces });
 const crops = new Map();
 for (const ref of refs) {
-  const { image } = await decodeImageToRgb(await ref.read());
-  const side = Math.min(image.width, image.height);
-  const left = Math.floor((image.width - side) / 2);
-  const top = Math.floor((image.height - side) / 2);
-  const data = new Uint8Array(side * side * 3);
-  for (let y = 0; y < side; y++) {
-    const from = ((top + y) * image.width + left) * 3;
-    data.set(image.data.subarray(from, from + side * 3), y * side * 3);
-  }
-  crops.set(ref.id, { data, width: side, height: side });
+  crops.set(ref.id, centreSquare((await decodeImageToRgb(await ref.read())).image));
 }
 const backgroundPhoto = (await decodeImageToRgb(new Uint8Array(await readFile(backgroundFile)))).image;
 const detector = await FaceDetector.load();

@@ -10,6 +10,7 @@ import { type RgbImage, decodeImageToRgb, deriveSeed } from '../../gpu-task/src/
 import {
   DEFAULT_SCENE_OPTIONS,
   buildScene,
+  centreSquare,
   degradationSplit,
   listCleanFaces,
   photoBackground,
@@ -26,18 +27,6 @@ import { sharedDir } from '../engine/helpers/fixture-paths.js';
 import { utkPresent, utkTar } from './helpers.js';
 
 const noFacePhoto = path.join(sharedDir, 'data', 'whole-photos', 'insightface_view_noface.jpg');
-
-function centreSquare(image: RgbImage): RgbImage {
-  const side = Math.min(image.width, image.height);
-  const left = Math.floor((image.width - side) / 2);
-  const top = Math.floor((image.height - side) / 2);
-  const data = new Uint8Array(side * side * 3);
-  for (let y = 0; y < side; y++) {
-    const from = ((top + y) * image.width + left) * 3;
-    data.set(image.data.subarray(from, from + side * 3), y * side * 3);
-  }
-  return { data, width: side, height: side };
-}
 
 /** A face-like detection: box 60 px at (100, 100), eyes, nose and mouth where a face has them. */
 function faceLike(mouthY = 150): RawDetection {

@@ -18,6 +18,7 @@ import {
 import {
   DEFAULT_SCENE_OPTIONS,
   type EigenfaceBasis,
+  centreSquare,
   type SceneOptions,
   checkSceneOptions,
   degradationSplit,
@@ -65,19 +66,6 @@ async function resolveBasis(option: string | undefined, io: CommandIo): Promise<
     return null;
   }
   return loadEigenfaceBasis(file);
-}
-
-function centreSquare(image: RgbImage): RgbImage {
-  if (image.width === image.height) return image;
-  const side = Math.min(image.width, image.height);
-  const left = Math.floor((image.width - side) / 2);
-  const top = Math.floor((image.height - side) / 2);
-  const data = new Uint8Array(side * side * 3);
-  for (let y = 0; y < side; y++) {
-    const from = ((top + y) * image.width + left) * 3;
-    data.set(image.data.subarray(from, from + side * 3), y * side * 3);
-  }
-  return { data, width: side, height: side };
 }
 
 /**

@@ -391,3 +391,25 @@ export async function buildScene(
   const { jpeg, low } = await degradePhoto(truth, degradation, meanFaceSide, seed, id);
   return { id, width, height, upscale, faces, truth, degradation, jpeg, low };
 }
+
+/**
+ * The centred square of a clean face image (UTKFace crops are square already; others lose the
+ * longer side's margins), as scenes place square faces.
+ *
+ * @example
+ * ```ts
+ * centreSquare({ data, width: 200, height: 240 }); // 200x200, rows 20..219
+ * ```
+ */
+export function centreSquare(image: RgbImage): RgbImage {
+  if (image.width === image.height) return image;
+  const side = Math.min(image.width, image.height);
+  const left = Math.floor((image.width - side) / 2);
+  const top = Math.floor((image.height - side) / 2);
+  const data = new Uint8Array(side * side * 3);
+  for (let y = 0; y < side; y++) {
+    const from = ((top + y) * image.width + left) * 3;
+    data.set(image.data.subarray(from, from + side * 3), y * side * 3);
+  }
+  return { data, width: side, height: side };
+}
