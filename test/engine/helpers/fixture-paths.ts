@@ -24,3 +24,8 @@ export function fixtureDirs(root: string, prefix: string): string[] {
     .map((entry) => path.join(root, entry.name))
     .sort();
 }
+
+/** The fixture folders with `prefix` that ship with the repository (committed and extra). */
+export function repositoryFixtureDirs(prefix: string): string[] {
+  return [...fixtureDirs(committedFixturesDir, prefix), ...fixtureDirs(extraFixturesDir, prefix)];
+}

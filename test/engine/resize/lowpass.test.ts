@@ -6,9 +6,9 @@ import { verifyFixture } from '../../../gpu-task/src/engine/fixtures/verify-fixt
 import { axisWeights, BicubicResizer, resizeBicubic } from '../../../gpu-task/src/engine/resize/bicubic.js';
 import { LowPassFilter } from '../../../gpu-task/src/engine/resize/lowpass.js';
 import {
-  committedFixturesDir,
   extraFixturesDir,
   fixtureDirs,
+  repositoryFixtureDirs,
   SHARED_ABSENT_MESSAGE,
   sharedFixturesDir,
   sharedFixturesPresent,
@@ -24,10 +24,7 @@ function randomPlanes(count: number, seed = 1): Float32Array {
 }
 
 describe('low-pass filter against reference fixtures', () => {
-  const local = [
-    ...fixtureDirs(committedFixturesDir, 'lowpass-'),
-    ...fixtureDirs(extraFixturesDir, 'lowpass-'),
-  ];
+  const local = repositoryFixtureDirs('lowpass-');
 
   it.each(local.map((dir) => [path.basename(dir), dir]))(
     'committed %s matches within 1e-5',

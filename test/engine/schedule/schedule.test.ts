@@ -9,19 +9,15 @@ import {
 } from '../../../gpu-task/src/engine/schedule/respaced-schedule.js';
 import { roundHalfToEven } from '../../../gpu-task/src/engine/schedule/rounding.js';
 import {
-  committedFixturesDir,
-  extraFixturesDir,
   fixtureDirs,
+  repositoryFixtureDirs,
   SHARED_ABSENT_MESSAGE,
   sharedFixturesDir,
   sharedFixturesPresent,
 } from '../helpers/fixture-paths.js';
 
 describe('respaced schedule against reference fixtures', () => {
-  const local = [
-    ...fixtureDirs(committedFixturesDir, 'schedule-'),
-    ...fixtureDirs(extraFixturesDir, 'schedule-'),
-  ];
+  const local = repositoryFixtureDirs('schedule-');
 
   it.each(local.map((dir) => [path.basename(dir), dir]))(
     'committed %s matches exactly',
