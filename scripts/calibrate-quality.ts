@@ -87,9 +87,20 @@ const { values: args } = parseArgs({
     'detail-weights': { type: 'string', default: '0,0.25,0.5,0.75,1' },
     bins: { type: 'string', default: '4' },
     'min-split-samples': { type: 'string', default: '1' },
+    // z of the margin rule: an option is safe when mean - z * SE >= 0 (see isSafeWithMargin).
+    margin: { type: 'string', default: '0' },
+    // Leave-half-the-faces-out check of candidate margins (comma-separated z), printed; no table written.
+    'cross-validate': { type: 'string' },
+    'cv-repeats': { type: 'string', default: '40' },
+    // Rows of faces larger than this (px) only take options with input weight 1: the face's own
+    // low band (below the model's resolution) is kept whole. Unset: every input weight is a candidate.
+    'full-input-above': { type: 'string' },
     // On a refit: the command that scored the samples (recorded in the provenance).
     'scored-by': { type: 'string' },
     refit: { type: 'string' },
+    // Grow a calibration: keep the samples of this samples.csv (same grid and seed) and score only
+    // the faces of --faces that it does not hold (e.g. --faces 48 over a 24-face run adds 24 faces).
+    extend: { type: 'string' },
     // The degraded inputs as PNG (not committed): a refit with --reestimate recomputes their
     // estimates, e.g. after a change of the estimator, without running DR2 again.
     inputs: { type: 'string', default: '/tmp/dr2e-calibration-inputs' },
@@ -107,6 +118,8 @@ const SPLITS: DegradationSplit[] = [
   DEGRADATION_SPLITS.severe!,
   { name: 'extreme', sigma512: [10, 14], noise: [25, 35], jpegQuality: [10, 20] },
 ];
+
+const fullInputAbove = args['full-input-above'] === undefined ? undefined : Number(args['full-input-above']);
 
 /** Mean gains within this of 0 count as 0 (8-bit rounding of the fused output). */
 const TOLERANCE: readonly [number, number, number] = [0.005, 0.0002, 0];
@@ -198,10 +211,13 @@ async function main(): Promise<void> {
       date: new Date().toISOString().slice(0, 10),
     };
   }
-  provenance.objective =
-    'J = dPSNR + 100 dSSIM + 100 dCos(eigenface) vs bicubic; best mean J among options with mean gains >= 0 for the cell and for each split in it (>= 2 samples)';
+  provenance.objective = `J = dPSNR + 100 dSSIM + 100 dCos(eigenface) vs bicubic; best mean J among options whose mean gain - z SE >= 0 (z = ${Number(args.margin)}; PSNR, SSIM within 8-bit rounding, identity strictly) for the cell and for each split in it${fullInputAbove === undefined ? '' : `; input weight 1 for faces over ${fullInputAbove} px`}`;
   provenance.grid = `steps ${[...new Set(options.map((o) => o.step))].join(',')}; input weights ${[...new Set(options.map((o) => o.inputWeight))].join(',')}; detail weights ${[...new Set(options.map((o) => o.detailWeight))].join(',')}`;
-  const fitted = fit(samples, options, sizes, Number(args.bins));
+  if (args['cross-validate']) {
+    crossValidate(samples, options, sizes, Number(args.bins), args['cross-validate'].split(',').map(Number));
+    return;
+  }
+  const fitted = fit(samples, options, sizes, Number(args.bins), Number(args.margin));
   fitted.table.provenance = provenance;
   await mkdir(path.dirname(args.table!), { recursive: true });
   await writeTable(fitted.table, args.table!);
@@ -224,8 +240,22 @@ async function score(
     device: 'cpu',
     intraOpThreads: Number(args.threads),
   });
-  const faces = await listCleanFaces(args.clean!, { prefix: 'train/', limit: Number(args.faces) });
   const samples: Sample[] = [];
+  if (args.extend) {
+    const previous = parseSamples(await readFile(args.extend, 'utf8'));
+    const key = (o: Option) => `${o.step},${o.inputWeight},${o.detailWeight},${o.attenuateDetail}`;
+    if (previous.options.map(key).join(' ') !== options.map(key).join(' ')) {
+      throw new Error(
+        `--extend ${args.extend}: its options differ from this run's grid (--steps, --*-weights)`,
+      );
+    }
+    samples.push(...previous.samples);
+  }
+  const scored = new Set(samples.map((s) => s.id));
+  const faces = (await listCleanFaces(args.clean!, { prefix: 'train/', limit: Number(args.faces) })).filter(
+    (face) => !scored.has(face.id),
+  );
+  console.log(`${scored.size} faces kept from --extend, ${faces.length} to score`);
   try {
     for (const [f, face] of faces.entries()) {
       const { image } = await decodeImageToRgb(await face.read());
@@ -296,7 +326,7 @@ async function score(
         `${f + 1}/${faces.length} ${face.id} done, ${((performance.now() - started) / 60000).toFixed(1)} min`,
       );
     }
-    return { samples, faces: faces.length, model: engine.name };
+    return { samples, faces: new Set(samples.map((s) => s.id)).size, model: engine.name };
   } finally {
     await engine.dispose();
   }
@@ -341,8 +371,32 @@ function meanGains(group: readonly Sample[], k: number): [number, number, number
   return sum.map((v) => v / Math.max(1, group.length)) as [number, number, number];
 }
 
-function isSafe(gains: readonly [number, number, number]): boolean {
-  return gains.every((g, m) => g >= -TOLERANCE[m]!);
+/** Per metric, the sample standard deviation of an option's gains over a group (Infinity under 2 samples). */
+function gainSpread(group: readonly Sample[], k: number): [number, number, number] {
+  const mean = meanGains(group, k);
+  const sum: [number, number, number] = [0, 0, 0];
+  for (const s of group) for (let m = 0; m < 3; m++) sum[m]! += (s.gains[k]![m]! - mean[m]!) ** 2;
+  return sum.map((v) => (group.length < 2 ? Infinity : Math.sqrt(v / (group.length - 1)))) as [
+    number,
+    number,
+    number,
+  ];
+}
+
+/**
+ * Safe for a group of samples (a cell, or one split in it): per metric, mean − z · SE ≥
+ * −tolerance, with SE = the group's own standard deviation / √n (a single sample has none: with
+ * z > 0 it is safe only when its gain is exactly 0). An option whose gains are all exactly 0 (the
+ * input itself) is always safe.
+ */
+function isSafeWithMargin(group: readonly Sample[], k: number, z: number): boolean {
+  const mean = meanGains(group, k);
+  const spread = gainSpread(group, k);
+  return mean.every((g, m) => {
+    const exact = spread[m]! === 0 || (group.length < 2 && g === 0);
+    const se = z === 0 || exact ? 0 : (z * spread[m]!) / Math.sqrt(group.length);
+    return g - se >= -TOLERANCE[m]!;
+  });
 }
 
 /** Row edges at the quantiles of the row's severities (bins of equal counts), deduplicated. */
@@ -360,7 +414,7 @@ function rowEdges(severities: number[], bins: number): number[] {
   return edges;
 }
 
-function fit(samples: Sample[], options: Option[], sizes: number[], bins: number): Fitted {
+function fit(samples: Sample[], options: Option[], sizes: number[], bins: number, z: number): Fitted {
   // The input itself (both weights 1, fine bands unattenuated): safe by construction.
   const nearest = options.findIndex(
     (o) => o.step === 0 && o.inputWeight === 1 && o.detailWeight === 1 && !o.attenuateDetail,
@@ -388,10 +442,11 @@ function fit(samples: Sample[], options: Option[], sizes: number[], bins: number
         .filter((group) => group.length >= MIN_SPLIT_SAMPLES);
       let best = nearest >= 0 ? nearest : 0;
       let bestScore = -Infinity;
-      options.forEach((_, k) => {
-        const mean = meanGains(inCell, k);
-        if (!isSafe(mean) || !splits.every((group) => isSafe(meanGains(group, k)))) return;
-        const score = objective(mean);
+      options.forEach((option, k) => {
+        if (fullInputAbove !== undefined && sizes[i]! > fullInputAbove && option.inputWeight !== 1) return;
+        const safe = [inCell, ...splits].every((group) => isSafeWithMargin(group, k, z));
+        if (!safe) return;
+        const score = objective(meanGains(inCell, k));
         if (score > bestScore) {
           best = k;
           bestScore = score;
@@ -405,6 +460,98 @@ function fit(samples: Sample[], options: Option[], sizes: number[], bins: number
     chosen.push(rowChosen);
   });
   return { table: { sizes, severityEdges, cells, provenance: {} }, chosen };
+}
+
+/**
+ * Leave-half-the-faces-out check of margins z, on the training samples only: each repeat draws
+ * half the faces, fits the table on them (bins included) and applies it to the other half. The
+ * held-out gains of the chosen options are pooled over repeats per input size and split, and a
+ * (size, split) whose pooled mean gain is below 0 (PSNR and SSIM within 8-bit rounding; identity
+ * strictly) is a violation: what a table fitted that way would most likely lose on new faces.
+ */
+function crossValidate(
+  samples: Sample[],
+  options: Option[],
+  sizes: number[],
+  bins: number,
+  zs: number[],
+): void {
+  const faces = [...new Set(samples.map((s) => s.id))].sort();
+  const repeats = Number(args['cv-repeats']);
+  const lines = [
+    `Leave-half-out over ${faces.length} train faces, ${repeats} repeats` +
+      (fullInputAbove === undefined ? '' : `, input weight 1 above ${fullInputAbove} px`),
+    '',
+    '| z | violations (size split: metrics below 0) | held-out mean gains (dB, SSIM, cos) | mean J | faces kept as input |',
+    '| ---: | --- | --- | ---: | ---: |',
+  ];
+  let best: { z: number; violations: number; j: number } | undefined;
+  for (const z of zs) {
+    const pooled = new Map<string, [number, number, number, number]>();
+    let kept = 0;
+    let total = 0;
+    for (let r = 0; r < repeats; r++) {
+      const random = new SeededRandom(deriveSeed(Number(args.seed), 'cross-validate', r));
+      const order = [...faces];
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = random.integer(0, i);
+        [order[i], order[j]] = [order[j]!, order[i]!];
+      }
+      const trainFaces = new Set(order.slice(0, Math.floor(order.length / 2)));
+      const fitted = fit(
+        samples.filter((s) => trainFaces.has(s.id)),
+        options,
+        sizes,
+        bins,
+        z,
+      );
+      for (const sample of samples.filter((s) => !trainFaces.has(s.id))) {
+        const k = chosenFor(fitted, sample);
+        const o = options[k]!;
+        if (o.step === 0 && o.inputWeight === 1 && o.detailWeight === 1 && !o.attenuateDetail) kept++;
+        total++;
+        const key = `${sample.size} ${sample.split}`;
+        const acc = pooled.get(key) ?? [0, 0, 0, 0];
+        for (let m = 0; m < 3; m++) acc[m]! += sample.gains[k]![m]!;
+        acc[3]! += 1;
+        pooled.set(key, acc);
+      }
+    }
+    const violations: string[] = [];
+    const overall = [0, 0, 0];
+    let count = 0;
+    for (const size of sizes) {
+      for (const split of SPLITS) {
+        const acc = pooled.get(`${size} ${split.name}`);
+        if (!acc) continue;
+        const mean = [acc[0]! / acc[3]!, acc[1]! / acc[3]!, acc[2]! / acc[3]!];
+        for (let m = 0; m < 3; m++) overall[m]! += acc[m]!;
+        count += acc[3]!;
+        const below = ['PSNR', 'SSIM', 'ID'].filter((_, m) => mean[m]! < -TOLERANCE[m]!);
+        if (below.length > 0)
+          violations.push(`${size} ${split.name}: ${below.join('+')} (${fmtGains(mean)})`);
+      }
+    }
+    const mean = overall.map((v) => v / count);
+    const j = objective(mean as [number, number, number]);
+    if (
+      !best ||
+      violations.length < best.violations ||
+      (violations.length === best.violations && j > best.j)
+    ) {
+      best = { z, violations: violations.length, j };
+    }
+    lines.push(
+      `| ${z} | ${violations.length === 0 ? 'none' : violations.join('; ')} | ${fmtGains(mean)} | ${objective(mean as [number, number, number]).toFixed(3)} | ${((100 * kept) / total).toFixed(0)} % |`,
+    );
+  }
+  if (best) {
+    lines.push(
+      '',
+      `Fewest held-out violations, then the highest mean J: z = ${best.z} (fit the table with --margin ${best.z}).`,
+    );
+  }
+  console.log(lines.join('\n'));
 }
 
 /** The option index the fitted table takes for a sample. */
