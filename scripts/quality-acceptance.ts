@@ -5,7 +5,7 @@
  * presets and auto run apart on the same faces and seed) and prints a markdown table.
  *
  *   npx tsx scripts/quality-acceptance.ts docs/eval/quality/auto-small docs/eval/quality/auto-large \
- *     docs/eval/quality/presets
+ *     docs/eval/quality/presets-small docs/eval/quality/presets-large
  *
  * Identity is the eval's eigenface proxy: accuracy (higher is better), then mean cosine distance
  * to the own ground truth (lower is better); "at least as good" on identity means accuracy not
@@ -69,7 +69,14 @@ async function main(): Promise<void> {
     const [size, split] = key.split('|');
     const here = rows.filter((r) => String(r.inputSize) === size && r.split === split);
     const auto = here.find((r) => r.setting === 'auto')!;
-    const bicubic = here.find((r) => r.method === 'bicubic');
+    const bicubics = here.filter((r) => r.method === 'bicubic');
+    // Runs combined here must hold the same faces and degradations: their bicubic rows agree.
+    if (bicubics.some((b) => b.psnr !== bicubics[0]!.psnr || b.idDistance !== bicubics[0]!.idDistance)) {
+      throw new Error(
+        `${size} px ${split}: the folders' bicubic rows differ (other faces, seed or degradations)`,
+      );
+    }
+    const bicubic = bicubics[0];
     const presets = here.filter(
       (r) => r.method === 'dr2e' && ['mild', 'medium', 'severe'].includes(r.setting),
     );

@@ -20,11 +20,17 @@ export const DEFAULT_CALIBRATION: CalibrationTable = {
       {
         step: 0,
         inputWeight: 1,
-        detailWeight: 0.5,
+        detailWeight: 1,
         samples: 24,
       },
       {
         step: 0,
+        inputWeight: 0.75,
+        detailWeight: 0.5,
+        samples: 24,
+      },
+      {
+        step: 4,
         inputWeight: 0.75,
         detailWeight: 0.5,
         samples: 24,
@@ -35,12 +41,6 @@ export const DEFAULT_CALIBRATION: CalibrationTable = {
         detailWeight: 1,
         samples: 24,
       },
-      {
-        step: 0,
-        inputWeight: 0,
-        detailWeight: 1,
-        samples: 24,
-      },
     ],
     [
       {
@@ -88,7 +88,7 @@ export const DEFAULT_CALIBRATION: CalibrationTable = {
         samples: 24,
       },
       {
-        step: 2,
+        step: 0,
         inputWeight: 1,
         detailWeight: 0,
         samples: 24,
@@ -96,15 +96,10 @@ export const DEFAULT_CALIBRATION: CalibrationTable = {
     ],
     [
       {
-        step: 2,
+        step: 0,
         inputWeight: 1,
         detailWeight: 1,
-        samples: 24,
-      },
-      {
-        step: 4,
-        inputWeight: 1,
-        detailWeight: 1,
+        attenuateDetail: false,
         samples: 24,
       },
       {
@@ -115,7 +110,14 @@ export const DEFAULT_CALIBRATION: CalibrationTable = {
         samples: 24,
       },
       {
-        step: 4,
+        step: 0,
+        inputWeight: 1,
+        detailWeight: 1,
+        attenuateDetail: false,
+        samples: 24,
+      },
+      {
+        step: 2,
         inputWeight: 1,
         detailWeight: 0,
         samples: 24,
@@ -126,6 +128,7 @@ export const DEFAULT_CALIBRATION: CalibrationTable = {
         step: 0,
         inputWeight: 1,
         detailWeight: 1,
+        attenuateDetail: false,
         samples: 24,
       },
       {
@@ -162,9 +165,9 @@ export const DEFAULT_CALIBRATION: CalibrationTable = {
     minutes: 8.6,
     date: '2026-11-30',
     objective:
-      'J = dPSNR + 100 dSSIM + 100 dCos(eigenface) vs bicubic; best mean J among options whose mean gain - z SE >= 0 (z = 1; PSNR, SSIM within 8-bit rounding, identity strictly) for the cell and for each split in it; input weight 1 for faces over 64 px',
+      'J = dPSNR + 100 dSSIM + 100 dCos(eigenface) vs bicubic; best mean J among options whose mean gain - z SE >= 0 (z = 1.5; every metric strictly) for the cell and for each split of >= 2 samples in it; input weight 1 for faces over 64 px',
     grid: 'steps 0,2,4; input weights 0,0.25,0.5,0.75,1; detail weights 0,0.5,1',
     refit:
-      'npx tsx scripts/calibrate-quality.ts --refit docs/quality/calibration/samples.csv --margin 1 --min-split-samples 2 --full-input-above 64 --scored-by npx tsx scripts/calibrate-quality.ts --faces 96 --seed 11 --steps 0,2,4 --input-weights 0,0.25,0.5,0.75,1 --detail-weights 0,0.5,1 (grown from the committed 24-face run: --faces 48 --extend, then --faces 96 --extend; 4.3 + 8.6 min)',
+      'npx tsx scripts/calibrate-quality.ts --refit docs/quality/calibration/samples.csv --margin 1.5 --scored-by npx tsx scripts/calibrate-quality.ts --faces 96 --seed 11 --steps 0,2,4 --input-weights 0,0.25,0.5,0.75,1 --detail-weights 0,0.5,1 (grown from the committed 24-face run: --faces 48 --extend, then --faces 96 --extend; 4.3 + 8.6 min)',
   },
 };
