@@ -15,8 +15,9 @@
  *
  * The photo is made here: a 4000 x 3000 scene (sky gradient, textured ground, a few shapes)
  * with four faces pasted at 300, 160, 80 and 40 px: the HQ faces of ../shared/data/hq when
- * present, else the drawn faces of samples/. (The third HQ crop shows half of a second child's
- * face at its edge, which the detector finds too: 5 faces.)
+ * present, else the drawn faces of samples/. Each source is cut to its central 60 % first: one
+ * HQ crop shows half of a second child's face at its edge, a real face the detector rightly
+ * finds (the scene then held 5 faces, not the 4 the figures are for).
  *
  *   npm run bench:photo -- [--repeats 3] [--upscale 1|2|4] [--format png|jpeg|webp]
  *
@@ -83,21 +84,36 @@ async function syntheticPhoto(): Promise<Uint8Array> {
     <rect x="2900" y="900" width="700" height="1000" fill="#8a6a50"/>
     <circle cx="600" cy="500" r="220" fill="#f0e0a0"/></svg>`;
   const faces = await faceSources();
-  // Each source is a square aligned crop: its face box is about half its side.
+  // Each source is a square aligned crop: its face box is about half its side. Its central 60 %
+  // (the face and some context, nothing of a neighbour at the crop's edge) is placed with the
+  // face box at `size` px, centred where the whole crop's centre would be.
   const placements = [
     { size: 300, left: 700, top: 1200 },
     { size: 160, left: 1800, top: 1500 },
     { size: 80, left: 2500, top: 1700 },
     { size: 40, left: 3200, top: 2300 },
   ];
+  const KEEP = 0.6;
   const composites = await Promise.all(
-    placements.map(async (p, i) => ({
-      input: await sharp(faces[i % faces.length]!)
-        .resize(p.size * 2, p.size * 2)
-        .toBuffer(),
-      left: p.left,
-      top: p.top,
-    })),
+    placements.map(async (p, i) => {
+      const source = sharp(faces[i % faces.length]!);
+      const { width = 0, height = 0 } = await source.metadata();
+      const side = Math.round(KEEP * Math.min(width, height));
+      const placed = Math.round(KEEP * p.size * 2);
+      return {
+        input: await source
+          .extract({
+            left: Math.round((width - side) / 2),
+            top: Math.round((height - side) / 2),
+            width: side,
+            height: side,
+          })
+          .resize(placed, placed)
+          .toBuffer(),
+        left: p.left + Math.round((p.size * 2 - placed) / 2),
+        top: p.top + Math.round((p.size * 2 - placed) / 2),
+      };
+    }),
   );
   const jpeg = await sharp(Buffer.from(svg)).composite(composites).jpeg({ quality: 90 }).toBuffer();
   return new Uint8Array(jpeg);

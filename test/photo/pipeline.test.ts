@@ -3,10 +3,19 @@
  * pasted faces and every edge of the photo line up with a centre-aligned ground truth), borders
  * replicated rather than darkened, alpha enlarged the same way.
  */
+import sharp, { type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
-import type { RgbImage } from '../../gpu-task/src/engine/index.js';
+import { type RgbImage, SeededRandom } from '../../gpu-task/src/engine/index.js';
 import { psnr, resizeRgb } from '../../gpu-task/src/eval/index.js';
-import { cubicBackground, enlargeCentred, resizeAlpha } from '../../gpu-task/src/photo/index.js';
+import {
+  type PreparedPhoto,
+  type Similarity,
+  cubicBackground,
+  enlargeCentred,
+  finishPhoto,
+  prepareFace,
+  resizeAlpha,
+} from '../../gpu-task/src/photo/index.js';
 
 /** A smooth picture with detail at several scales (sines), the same formula at any size. */
 function scene(width: number, height: number, period: number): RgbImage {
@@ -85,4 +94,134 @@ describe('background enlargement', () => {
     const three = await enlargeCentred(rgb.data, 20, 12, 3, 2);
     expect(Array.from(one)).toEqual(Array.from(three.filter((_, i) => i % 3 === 0)));
   });
+
+  it.each([
+    [64, 48, 3, 2],
+    [37, 101, 3, 4],
+    [17, 16, 1, 2],
+    [200, 33, 1, 4],
+    [15, 40, 3, 2],
+  ] as const)(
+    'gives the bytes of the whole photo padded, enlarged and cut back (%ix%i, %i channels, x%i)',
+    async (width, height, channels, factor) => {
+      // Prepare: harsh content (random values, half of them 0), so an edge darkened or a tap
+      // misplaced anywhere shows.
+      const random = new SeededRandom(width * height);
+      const data = Uint8Array.from({ length: width * height * channels }, () =>
+        random.uniform() < 0.5 ? 0 : Math.floor(random.uniform() * 256),
+      );
+      // Act
+      const enlarged = await enlargeCentred(data, width, height, channels, factor);
+      // Assess: against the straightforward way (replicate 2 pixels, affine, cut).
+      expect(
+        Buffer.compare(Buffer.from(enlarged), await paddedEnlargement(data, width, height, channels, factor)),
+      ).toBe(0);
+    },
+  );
+});
+
+/** The centre-aligned enlargement done the plain way, in three sharp calls. */
+async function paddedEnlargement(
+  data: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 3,
+  factor: number,
+): Promise<Buffer> {
+  const keep = (p: Sharp): Sharp => (channels === 1 ? p.toColourspace('b-w') : p);
+  const raw = { width: width + 4, height: height + 4, channels };
+  const padded = await keep(
+    sharp(data, { raw: { width, height, channels } }).extend({
+      top: 2,
+      bottom: 2,
+      left: 2,
+      right: 2,
+      extendWith: 'copy',
+    }),
+  )
+    .raw()
+    .toBuffer();
+  const enlarged = await keep(
+    sharp(padded, { raw }).affine([factor, 0, 0, factor], {
+      interpolator: sharp.interpolators.bicubic,
+      idx: 0.5,
+      idy: 0.5,
+      odx: -0.5,
+      ody: -0.5,
+    }),
+  )
+    .raw()
+    .toBuffer();
+  return keep(
+    sharp(enlarged, { raw: { ...raw, width: raw.width * factor, height: raw.height * factor } }).extract({
+      left: 2 * factor,
+      top: 2 * factor,
+      width: width * factor,
+      height: height * factor,
+    }),
+  )
+    .raw()
+    .toBuffer();
+}
+
+describe('finishPhoto', () => {
+  /** Photo -> frame fractions for a frame of `side` photo pixels centred at (cx, cy), turned by `angle`. */
+  const frameAt = (cx: number, cy: number, side: number, angle: number): Similarity => {
+    const a = Math.cos(angle) / side;
+    const b = Math.sin(angle) / side;
+    return { a, b, tx: 0.5 - (a * cx - b * cy), ty: 0.5 - (b * cx + a * cy) };
+  };
+
+  it.each([
+    [2, 'png', false, 301, 203],
+    [4, 'png', false, 120, 90],
+    [1, 'jpeg', false, 300, 200],
+    [2, 'webp', true, 250, 260],
+    [2, 'jpeg', false, 12, 40],
+  ] as const)(
+    'streams the output (x%i %s, grey %s, %ix%i) to the bytes of pasting into the whole enlargement',
+    async (upscale, format, grey, width, height) => {
+      // Prepare: two overlapping faces, one over the corner, one turned, one small.
+      const random = new SeededRandom(width + height);
+      const image = scene(width, height, 7);
+      if (grey) for (let i = 0; i < image.data.length; i += 3) image.data.fill(image.data[i]!, i, i + 3);
+      const short = Math.min(width, height);
+      const frames = [
+        frameAt(width * 0.3, height * 0.4, short * 0.5, 0.3),
+        frameAt(width * 0.4, height * 0.45, short * 0.3, -0.2),
+        frameAt(5, height - 3, 40, 0.1),
+        frameAt(width * 0.8, height * 0.2, 30, 0.7),
+        frameAt(width * 0.8, height * 0.75, 20, 0),
+      ];
+      const report = { box: [0, 0, 1, 1] as [number, number, number, number], score: 1, landmarks: [] };
+      const faces = await Promise.all(frames.map((t) => prepareFace(image, report, t, upscale, 64)));
+      const photo: PreparedPhoto = {
+        decoded: {
+          image,
+          alpha: null,
+          grey,
+          info: { width, height, format: 'png', hasAlpha: false, orientation: 1, byteLength: 0 },
+        },
+        upscale,
+        faces,
+        skippedFaces: [],
+        warnings: [],
+        decodeMs: 0,
+        detectMs: 0,
+        decodeCpuMs: 0,
+        detectCpuMs: 0,
+      };
+      const restored = faces.map(() => ({
+        data: Uint8Array.from({ length: 128 * 128 * 3 }, () => Math.floor(random.uniform() * 256)),
+        width: 128,
+        height: 128,
+      }));
+      // Act: the streaming path, and the in-memory one (taken for any background given).
+      const streamed = await finishPhoto(photo, restored, { format });
+      const inMemory = await finishPhoto(photo, restored, { format, background: cubicBackground });
+      // Assess
+      expect([streamed.width, streamed.height]).toEqual([width * upscale, height * upscale]);
+      expect(Buffer.compare(Buffer.from(streamed.bytes), Buffer.from(inMemory.bytes))).toBe(0);
+    },
+  );
 });

@@ -34,10 +34,7 @@ export interface EncodePhotoOptions {
  */
 export async function encodePhoto(image: RgbImage, options: EncodePhotoOptions): Promise<Uint8Array> {
   const { width, height } = image;
-  const quality = options.quality ?? DEFAULT_ENCODE_QUALITY;
-  if (!Number.isInteger(quality) || quality < 1 || quality > 100) {
-    throw new InvalidParametersError(`quality must be an integer 1-100, got ${String(quality)}`);
-  }
+  const quality = checkedQuality(options.quality);
   const alpha = options.format === 'jpeg' ? null : (options.alpha ?? null);
   if (options.grey) {
     return encodeSharp(rgbaPipeline(image, alpha).toColourspace('b-w'), options.format, quality);
@@ -49,9 +46,39 @@ export async function encodePhoto(image: RgbImage, options: EncodePhotoOptions):
       raw: { width, height, channels: 1 },
     });
   }
-  if (options.format === 'webp') return encodeSharp(pipeline.withIccProfile('srgb'), 'webp', quality);
-  const bytes = await encodeSharp(pipeline, options.format, quality);
-  return withSrgbProfile(bytes, options.format, await srgbProfileSegment(options.format));
+  return encodeSrgb(pipeline, options.format, quality);
+}
+
+/**
+ * encodePhoto for a photo given as a sharp pipeline of 3-band sRGB without alpha (the photo
+ * stage's streaming output, see enlargeWithWindows): the same bytes as encodePhoto of its pixels.
+ *
+ * @example
+ * ```ts
+ * const png = await encodeRgbPipeline(sharp(raw, { raw: { width, height, channels: 3 } }), { format: 'png' });
+ * ```
+ */
+export async function encodeRgbPipeline(
+  pipeline: Sharp,
+  options: Omit<EncodePhotoOptions, 'alpha'>,
+): Promise<Uint8Array> {
+  const quality = checkedQuality(options.quality);
+  if (options.grey) return encodeSharp(pipeline.toColourspace('b-w'), options.format, quality);
+  return encodeSrgb(pipeline, options.format, quality);
+}
+
+function checkedQuality(quality = DEFAULT_ENCODE_QUALITY): number {
+  if (!Number.isInteger(quality) || quality < 1 || quality > 100) {
+    throw new InvalidParametersError(`quality must be an integer 1-100, got ${String(quality)}`);
+  }
+  return quality;
+}
+
+/** Encode sRGB pixels with the sRGB profile embedded (spliced in for PNG and JPEG, see the module comment). */
+async function encodeSrgb(pipeline: Sharp, format: OutputFormat, quality: number): Promise<Uint8Array> {
+  if (format === 'webp') return encodeSharp(pipeline.withIccProfile('srgb'), 'webp', quality);
+  const bytes = await encodeSharp(pipeline, format, quality);
+  return withSrgbProfile(bytes, format, await srgbProfileSegment(format));
 }
 
 /**

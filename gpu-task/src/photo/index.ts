@@ -31,7 +31,9 @@ export {
   plausibleLandmarks,
   verifyCandidate,
 } from './verify.js';
-export { encodePhoto } from './encode.js';
+export { encodePhoto, encodeRgbPipeline } from './encode.js';
+export { enlargeCentred, enlargeWindow, enlargeWithWindows } from './enlarge.js';
+export type { OutputWindow } from './enlarge.js';
 export { faceEstimateRegion } from './estimate-region.js';
 export type { FaceEstimateRegion } from './estimate-region.js';
 export type { EncodePhotoOptions } from './encode.js';
@@ -40,7 +42,6 @@ export {
   alignmentFor,
   capUpscale,
   cubicBackground,
-  enlargeCentred,
   finishPhoto,
   pasteFaces,
   prepareFace,
@@ -79,5 +80,5 @@ export type {
   SkipReason,
   UpscaleFactor,
 } from './types.js';
-export { DEFAULT_PASTE_MASK, pasteFrame, resizeCubic, warpToFrame } from './warp.js';
-export type { PasteMask } from './warp.js';
+export { DEFAULT_PASTE_MASK, frameBounds, pasteFrame, resizeCubic, warpToFrame } from './warp.js';
+export type { PasteMask, PixelBounds } from './warp.js';

@@ -8,7 +8,6 @@
  * two sizes: the model's input side S (the DR2 input) and the paste side P (the frame's size
  * in the output photo, for refinement and paste-back).
  */
-import sharp, { type Sharp } from 'sharp';
 import {
   InvalidParametersError,
   fourPointTemplate,
@@ -33,9 +32,10 @@ import {
   UPSCALE_FACTORS,
   type UpscaleFactor,
 } from './types.js';
-import { encodePhoto } from './encode.js';
+import { encodePhoto, encodeRgbPipeline } from './encode.js';
+import { type OutputWindow, enlargeCentred, enlargeWindow, enlargeWithWindows } from './enlarge.js';
 import { refineFace } from './refine.js';
-import { pasteFrame, resizeCubic, warpToFrame } from './warp.js';
+import { type PixelBounds, frameBounds, pasteFrame, resizeCubic, warpToFrame } from './warp.js';
 
 /** Largest paste side: beyond it the restored face (128-512 px) would only be interpolated. */
 export const MAX_PASTE_SIDE = 1024;
@@ -248,59 +248,6 @@ export interface UpscaledBackground {
  */
 export type BackgroundUpscaler = (image: RgbImage, factor: number) => Promise<UpscaledBackground>;
 
-/** Input pixels of edge replication before enlarging: the cubic's taps reach 2 pixels out. */
-const ENLARGE_PAD = 2;
-
-/**
- * Enlarge raw pixels (1 or 3 channels) by an integer factor, centre-aligned (output pixel i
- * samples the input at (i + 0.5) / factor - 0.5, as MATLAB `imresize` and PIL do), with
- * libvips' bicubic interpolator and the border pixels replicated.
- *
- * sharp's `resize` is not used to enlarge: libvips maps pixel corners there, which moves the
- * whole picture by half an output pixel down and right (every face and edge of the photo,
- * against the input's geometry: at x4, PSNR falls by 0.5 dB on real content), and its
- * enlargement is the same bicubic whatever the kernel asked for (lanczos3 gives identical bytes).
- */
-export async function enlargeCentred(
-  data: Uint8Array,
-  width: number,
-  height: number,
-  channels: 1 | 3,
-  factor: number,
-): Promise<Uint8Array> {
-  const pad = ENLARGE_PAD;
-  // sharp would turn one channel into sRGB's three on the way.
-  const keep = (p: Sharp): Sharp => (channels === 1 ? p.toColourspace('b-w') : p);
-  // Three calls: within one pipeline sharp applies `extend` after `affine` and `extract` before it.
-  const padded = await keep(
-    sharp(data, { raw: { width, height, channels } }).extend({
-      top: pad,
-      bottom: pad,
-      left: pad,
-      right: pad,
-      extendWith: 'copy',
-    }),
-  )
-    .raw()
-    .toBuffer();
-  const enlarged = await keep(
-    sharp(padded, { raw: { width: width + 2 * pad, height: height + 2 * pad, channels } }).affine(
-      [factor, 0, 0, factor],
-      { interpolator: sharp.interpolators.bicubic, idx: 0.5, idy: 0.5, odx: -0.5, ody: -0.5 },
-    ),
-  )
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const out = await keep(
-    sharp(enlarged.data, {
-      raw: { width: enlarged.info.width, height: enlarged.info.height, channels },
-    }).extract({ left: pad * factor, top: pad * factor, width: width * factor, height: height * factor }),
-  )
-    .raw()
-    .toBuffer();
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-}
-
 /** The default background: the photo enlarged by `enlargeCentred` (content where the input had it). */
 export const cubicBackground: BackgroundUpscaler = async (image, factor) => {
   if (factor === 1) return { image: { ...image, data: image.data.slice() }, offset: 0 };
@@ -328,18 +275,88 @@ export async function pasteFaces(
   return pasteOnto(await background(photo, upscale), upscale, faces);
 }
 
+/** Output pixels -> input pixels for a background enlarged by `upscale` with `offset`. */
+function outputToInput(upscale: number, offset: number): Similarity {
+  return { a: 1 / upscale, b: 0, tx: -offset / upscale, ty: -offset / upscale };
+}
+
 /** pasteFaces onto a background already enlarged (in place). */
 function pasteOnto(
   { image: out, offset }: UpscaledBackground,
   upscale: number,
   faces: readonly { face: PreparedFace; restored: RgbImage }[],
 ): RgbImage {
-  const outputToInput: Similarity = { a: 1 / upscale, b: 0, tx: -offset / upscale, ty: -offset / upscale };
+  const toInput = outputToInput(upscale, offset);
   for (const { face, restored } of faces) {
-    const toFrame = composeSimilarity(toPixels(face.toUnit, restored.width), outputToInput);
+    const toFrame = composeSimilarity(toPixels(face.toUnit, restored.width), toInput);
     pasteFrame(out, restored, toFrame);
   }
   return out;
+}
+
+/**
+ * The restored faces blended into windows of the photo enlarged by `upscale` (cubicBackground):
+ * each window holds the output pixels under one face, or under several that overlap (blended
+ * in order, as pasteOnto does), so laying them over the enlargement gives pasteFaces' bytes
+ * without the whole output in memory.
+ */
+async function faceWindows(
+  photo: RgbImage,
+  upscale: number,
+  faces: readonly { face: PreparedFace; restored: RgbImage }[],
+): Promise<OutputWindow[]> {
+  const width = photo.width * upscale;
+  const height = photo.height * upscale;
+  const toInput = outputToInput(upscale, 0);
+  const placed = faces.map(({ face, restored }) => {
+    const toFrame = composeSimilarity(toPixels(face.toUnit, restored.width), toInput);
+    const b = frameBounds(toFrame, restored.width);
+    const bounds = {
+      x0: Math.max(0, b.x0),
+      y0: Math.max(0, b.y0),
+      x1: Math.min(width - 1, b.x1),
+      y1: Math.min(height - 1, b.y1),
+    };
+    return { restored, toFrame, bounds };
+  });
+  // Group faces whose rectangles overlap (transitively): one window each, faces in their order.
+  const groups: { bounds: PixelBounds; members: number[] }[] = [];
+  placed.forEach(({ bounds }, index) => {
+    if (bounds.x0 > bounds.x1 || bounds.y0 > bounds.y1) return; // wholly outside the photo
+    let group = { bounds: { ...bounds }, members: [index] };
+    for (let i = groups.length - 1; i >= 0; i--) {
+      if (overlaps(groups[i]!.bounds, group.bounds)) {
+        const other = groups.splice(i, 1)[0]!;
+        group = { bounds: union(other.bounds, group.bounds), members: [...other.members, ...group.members] };
+        i = groups.length; // the grown rectangle may now meet groups already passed
+      }
+    }
+    groups.push(group);
+  });
+  return Promise.all(
+    groups.map(async ({ bounds: { x0, y0, x1, y1 }, members }) => {
+      const enlarged = await enlargeWindow(photo, upscale, x0, y0, x1 - x0 + 1, y1 - y0 + 1);
+      const image = { ...enlarged, data: enlarged.data.slice() };
+      for (const index of [...members].sort((i, j) => i - j)) {
+        const { restored, toFrame } = placed[index]!;
+        pasteFrame(image, restored, toFrame, undefined, { x: x0, y: y0 });
+      }
+      return { left: x0, top: y0, enlarged, image };
+    }),
+  );
+}
+
+function overlaps(p: PixelBounds, q: PixelBounds): boolean {
+  return p.x0 <= q.x1 && q.x0 <= p.x1 && p.y0 <= q.y1 && q.y0 <= p.y1;
+}
+
+function union(p: PixelBounds, q: PixelBounds): PixelBounds {
+  return {
+    x0: Math.min(p.x0, q.x0),
+    y0: Math.min(p.y0, q.y0),
+    x1: Math.max(p.x1, q.x1),
+    y1: Math.max(p.y1, q.y1),
+  };
 }
 
 /** Enlarge the alpha plane to the output size (as the background), for encoding with the restored RGB. */
@@ -394,30 +411,47 @@ export async function finishPhoto(
     throw new InvalidParametersError(`${restored.length} restored faces for ${photo.faces.length} found`);
   }
   const { image, alpha, grey } = photo.decoded;
-  // The background's enlargement (libvips, most of the time at upscale 2 and more) runs on its
-  // own thread while the faces are readied here.
+  const readyFaces = (): Promise<RgbImage[]> =>
+    Promise.all(
+      photo.faces.map(async (face, i) => {
+        const atPaste = await resizeRgb(restored[i]!, face.pasteSide, face.pasteSide);
+        const fused = options.fuse ? options.fuse(i, atPaste, face.alignedInput) : atPaste;
+        return refineFace(fused, face.alignedInput, { colorMatch: options.colorMatch ?? true });
+      }),
+    );
+  const encoding = {
+    format: options.format,
+    ...(options.quality !== undefined ? { quality: options.quality } : {}),
+    grey,
+  };
+  const width = image.width * photo.upscale;
+  const height = image.height * photo.upscale;
+  if (!alpha && !options.background) {
+    // The usual case (no alpha, the default background): the faces are blended into windows of
+    // the output, which go into the enlargement as libvips streams it into the encoder.
+    const pasted = await readyFaces();
+    const windows = await faceWindows(
+      image,
+      photo.upscale,
+      photo.faces.map((face, i) => ({ face, restored: pasted[i]! })),
+    );
+    const bytes = await encodeRgbPipeline(await enlargeWithWindows(image, photo.upscale, windows), encoding);
+    return { bytes, width, height, pasted };
+  }
+  // Alpha (libvips' compositing would premultiply it) or another background: the whole output
+  // in memory. The background's enlargement (libvips) runs on its own thread while the faces
+  // are readied here.
   const background = (options.background ?? cubicBackground)(image, photo.upscale);
   const outAlpha = alpha ? resizeAlpha(alpha, image.width, image.height, photo.upscale) : null;
   // Keep a failure of the face work from leaving these promises unobserved.
   background.catch(() => undefined);
   outAlpha?.catch(() => undefined);
-  const pasted = await Promise.all(
-    photo.faces.map(async (face, i) => {
-      const atPaste = await resizeRgb(restored[i]!, face.pasteSide, face.pasteSide);
-      const fused = options.fuse ? options.fuse(i, atPaste, face.alignedInput) : atPaste;
-      return refineFace(fused, face.alignedInput, { colorMatch: options.colorMatch ?? true });
-    }),
-  );
+  const pasted = await readyFaces();
   const out = pasteOnto(
     await background,
     photo.upscale,
     photo.faces.map((face, i) => ({ face, restored: pasted[i]! })),
   );
-  const bytes = await encodePhoto(out, {
-    format: options.format,
-    ...(options.quality !== undefined ? { quality: options.quality } : {}),
-    alpha: outAlpha ? await outAlpha : null,
-    grey,
-  });
+  const bytes = await encodePhoto(out, { ...encoding, alpha: outAlpha ? await outAlpha : null });
   return { bytes, width: out.width, height: out.height, pasted };
 }

@@ -125,18 +125,19 @@ function maskAt(u: number, v: number, mask: PasteMask): number {
   return t * t * (3 - 2 * t);
 }
 
+/** A rectangle of whole pixels: columns x0..x1 and rows y0..y1, inclusive. */
+export interface PixelBounds {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
 /**
- * Blend a restored square face into `target` in place: `toFrame` maps target coordinates to the
- * face's coordinates (continuous, as warpToFrame). Each target pixel under the face takes the cubic-resampled
- * face, weighted by the mask; pixels outside the mask are untouched.
+ * The pixels of a target that a square face of `side` can cover under `toFrame` (target ->
+ * face coordinates, as pasteFrame), not clipped to any image.
  */
-export function pasteFrame(
-  target: RgbImage,
-  face: RgbImage,
-  toFrame: Similarity,
-  mask: PasteMask = DEFAULT_PASTE_MASK,
-): void {
-  const side = face.width;
+export function frameBounds(toFrame: Similarity, side: number): PixelBounds {
   const back = invertSimilarity(toFrame);
   const corners = [
     [0, 0],
@@ -144,10 +145,36 @@ export function pasteFrame(
     [0, side],
     [side, side],
   ].map(([u, v]) => applySimilarity(back, [u!, v!]));
-  const x0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[0]))));
-  const x1 = Math.min(target.width - 1, Math.ceil(Math.max(...corners.map((c) => c[0]))));
-  const y0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[1]))));
-  const y1 = Math.min(target.height - 1, Math.ceil(Math.max(...corners.map((c) => c[1]))));
+  return {
+    x0: Math.floor(Math.min(...corners.map((c) => c[0]))),
+    x1: Math.ceil(Math.max(...corners.map((c) => c[0]))),
+    y0: Math.floor(Math.min(...corners.map((c) => c[1]))),
+    y1: Math.ceil(Math.max(...corners.map((c) => c[1]))),
+  };
+}
+
+/**
+ * Blend a restored square face into `target` in place: `toFrame` maps target coordinates to the
+ * face's coordinates (continuous, as warpToFrame). Each target pixel under the face takes the cubic-resampled
+ * face, weighted by the mask; pixels outside the mask are untouched.
+ *
+ * `origin`: where `target` lies in the coordinates `toFrame` reads, when it is a window of a
+ * larger picture (the photo stage blends faces into windows of the output photo; the pixels
+ * are the very ones a blend into the whole picture would give).
+ */
+export function pasteFrame(
+  target: RgbImage,
+  face: RgbImage,
+  toFrame: Similarity,
+  mask: PasteMask = DEFAULT_PASTE_MASK,
+  origin: { x: number; y: number } = { x: 0, y: 0 },
+): void {
+  const side = face.width;
+  const bounds = frameBounds(toFrame, side);
+  const x0 = Math.max(origin.x, bounds.x0);
+  const x1 = Math.min(origin.x + target.width - 1, bounds.x1);
+  const y0 = Math.max(origin.y, bounds.y0);
+  const y1 = Math.min(origin.y + target.height - 1, bounds.y1);
   const wx = new Float64Array(4);
   const wy = new Float64Array(4);
   const px = new Float64Array(3);
@@ -160,7 +187,7 @@ export function pasteFrame(
       const alpha = maskAt(u / side, v / side, mask);
       if (alpha <= 0) continue;
       sampleCubic(face, u - 0.5, v - 0.5, wx, wy, px);
-      const o = (y * target.width + x) * 3;
+      const o = ((y - origin.y) * target.width + x - origin.x) * 3;
       for (let c = 0; c < 3; c++) {
         const value = data[o + c]! + alpha * (px[c]! - data[o + c]!);
         data[o + c] = clamp8(value);
