@@ -100,9 +100,14 @@ export const UsageResponseSchema = z.strictObject({
   to: z.iso.datetime(),
   jobs: z.int().min(0).meta({ description: 'Jobs that succeeded in the period.' }),
   images: z.int().min(0).meta({ description: 'Photos restored.' }),
-  faces: z.int().min(0).meta({
-    description: 'Faces restored: a photo with no face counts 0, a group photo one per restored face.',
-  }),
+  faces: z
+    .int()
+    .min(0)
+    .meta({
+      description:
+        'Faces restored by the model: a photo with no face counts 0, a group photo one per restored ' +
+        'face; a face `auto` kept as it was (`settings.kept`) counts 0.',
+    }),
   modelSeconds: z
     .number()
     .min(0)

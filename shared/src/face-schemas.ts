@@ -55,6 +55,19 @@ export const FaceSettingsSchema = z.strictObject({
   inputWeight: z.number().min(0).max(1).optional(),
   /** `auto`: the most of the input's finer bands kept (0..1; its noise may keep less). */
   detailWeight: z.number().min(0).max(1).optional(),
+  /**
+   * `auto` kept the face as it is (input weight 1, detail weight 1: the fused face would be the
+   * input whatever DR2 gave): it was not run through the model, and the output there is the
+   * photo enlarged. `n`, `tau`, `omega` are the DR2 setting `auto` had chosen, unused.
+   */
+  kept: z
+    .literal(true)
+    .optional()
+    .meta({
+      description:
+        '`auto` kept this face as it is (input and detail weight 1): not run through the model ' +
+        '(no model time, not counted in `usage.faces`); the output there is the photo enlarged.',
+    }),
 });
 
 /** DR2 settings chosen for one face. */

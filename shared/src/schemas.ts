@@ -349,7 +349,11 @@ export const JobUsageSchema = z.strictObject({
     .int()
     .min(0)
     .optional()
-    .meta({ description: 'Faces restored (a photo with no face restores none).' }),
+    .meta({
+      description:
+        'Faces restored by the model (a photo with no face restores none; a face `auto` kept as ' +
+        'it was, `settings.kept`, is listed in `faces` but not counted).',
+    }),
   modelSeconds: z.number().min(0).meta({
     description: "Seconds of model time (detection, DR2, enhancer): this job's share of its batch.",
   }),

@@ -15,6 +15,19 @@ describe('faceSummary (the CLI line per restored face)', () => {
     );
   });
 
+  it('says a face auto kept as it is was kept, not a DR2 setting it did not run', () => {
+    const line = faceSummary({
+      box: [0, 0, 40, 40],
+      score: 1,
+      landmarks: [],
+      settings: { n: 1, tau: 0, omega: 1, fidelity: 1, inputWeight: 1, detailWeight: 1, kept: true },
+      estimate: { noise: 0.5, blur: 0, jpeg: 0.1, faceSize: 40 },
+    });
+    expect(line).toBe(
+      'kept as is (auto: input and detail weight 1; not run through the model); noise 0.5, blur 0, jpeg 0.1, 40 px',
+    );
+  });
+
   it('says nothing for a face without quality fields', () => {
     expect(faceSummary({ box: [0, 0, 8, 8], score: 1, landmarks: [] })).toBeNull();
   });

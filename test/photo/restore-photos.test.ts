@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   Dr2eEngine,
   type ImageRestoration,
@@ -278,6 +278,44 @@ describe.skipIf(!hqPresent || !utkPresent)(
       expect(noisy!.estimate!.jpeg).toBeGreaterThan(0.1);
       expect(noisy!.estimate!.coarseNoise!).toBeGreaterThan(10);
       expect(clean!.estimate!.coarseNoise!).toBeLessThan(5);
+    });
+
+    it('does not run or paste the faces auto keeps as they are: the output there is the background', async () => {
+      // Prepare: a small face (below the tiny model's 64 px cut-off: at fidelity 1 auto keeps it)
+      // and a large one, far apart; PNG, so the decoded photo is the photo.
+      const photo = background(900, 600);
+      placeFaces(photo, [
+        { face: hq[0]!, cx: 220, cy: 300, side: 320 },
+        { face: hq[1]!, cx: 700, cy: 300, side: 90 },
+      ]);
+      const spy = vi.spyOn(engine, 'restoreTensors');
+      // Act
+      let result: Ok;
+      let modelFaces: number;
+      try {
+        result = await restoreOne(await encode(photo), { params: { preset: 'auto', fidelity: 1, steps: 4 } });
+        modelFaces = spy.mock.calls.reduce((sum, [request]) => sum + request.batch, 0);
+      } finally {
+        spy.mockRestore();
+      }
+      // Assess: every face reported, the kept ones with settings.kept and not given to the model.
+      expect(result.faces).toHaveLength(2);
+      const kept = result.faces.filter((f) => f.settings?.kept);
+      expect(kept.length).toBeGreaterThanOrEqual(1);
+      expect(modelFaces).toBe(result.faces.length - kept.length);
+      // The output across a kept face (its box and a margin) is the background enlargement, bit for bit.
+      const { data, info } = await sharp(result.restored).raw().toBuffer({ resolveWithObject: true });
+      const { image: enlarged } = await cubicBackground(photo, 2);
+      for (const face of kept) {
+        const [x, y, w, h] = face.box;
+        for (let row = Math.round(2 * (y - h / 4)); row < Math.round(2 * (y + (5 * h) / 4)); row++) {
+          const from = (row * info.width + Math.round(2 * (x - w / 4))) * 3;
+          const to = (row * info.width + Math.round(2 * (x + (5 * w) / 4))) * 3;
+          expect(Buffer.compare(data.subarray(from, to), Buffer.from(enlarged.data.subarray(from, to)))).toBe(
+            0,
+          );
+        }
+      }
     });
 
     it('restores a photo that is all face, and an aligned crop with --aligned at input size x upscale', async () => {

@@ -219,11 +219,13 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
           ...(faceFiles.length > 0 ? { faceFiles } : {}),
         });
         const skipped = result.skippedFaces.length > 0 ? `, ${result.skippedFaces.length} skipped` : '';
+        const keptCount = result.faces.filter((f) => f.settings?.kept).length;
+        const kept = keptCount > 0 ? ` (${keptCount} kept as is)` : '';
         const warned = result.warnings.length > 0 ? `; warning: ${result.warnings.join(', ')}` : '';
         progress.fileDone(
           display(item.input),
           true,
-          `-> ${display(item.output)} ${result.width}x${result.height}, ${result.faces.length} face${result.faces.length === 1 ? '' : 's'}${skipped} (seed ${result.seed})${warned}`,
+          `-> ${display(item.output)} ${result.width}x${result.height}, ${result.faces.length} face${result.faces.length === 1 ? '' : 's'}${kept}${skipped} (seed ${result.seed})${warned}`,
         );
       } catch (error) {
         outcomes.push({ input: item.input, ok: false, code: 'write_failed', message: errorMessage(error) });
@@ -263,13 +265,16 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
 
 /**
  * One face's chosen setting and estimates, e.g.
- * `N=2 tau=15 omega=25, input weight 1, detail 0; noise 0.7 (coarse 7.8), blur 0, jpeg 0.56, 64 px`.
+ * `N=2 tau=15 omega=25, input weight 1, detail 0; noise 0.7 (coarse 7.8), blur 0, jpeg 0.56, 64 px`,
+ * or `kept as is (...)` for a face `auto` left as it was.
  */
 export function faceSummary(face: FaceReport): string | null {
   const { settings, estimate } = face;
   if (!settings && !estimate) return null;
   const parts: string[] = [];
-  if (settings) {
+  if (settings?.kept) {
+    parts.push('kept as is (auto: input and detail weight 1; not run through the model)');
+  } else if (settings) {
     let text = `N=${settings.n} tau=${settings.tau} omega=${settings.omega}`;
     if (settings.inputWeight !== undefined) text += `, input weight ${settings.inputWeight}`;
     if (settings.detailWeight !== undefined) text += `, detail ${settings.detailWeight}`;

@@ -61,6 +61,7 @@ import {
   type FacePlan,
   faceQualityReport,
   finishFace,
+  keepsFace,
   isAutoRequest,
   planFace,
   resizeRgb8,
@@ -454,12 +455,16 @@ export class Dr2eEngine {
         plans.set(face, this.planFace(region.image, request, region.faceSize));
       }
     }
+    // Faces `auto` keeps as they are (keepsFace) skip the model: nothing of theirs is pasted.
+    // Seeds follow each face's index in its photo, so the others draw what they drew before.
     const faces = ready.flatMap((item) =>
-      item.photo.faces.map((face, index) => ({ item, face, seed: faceSeed(item.seed, index) })),
+      item.photo.faces.flatMap((face, index) =>
+        keepsFace(plans.get(face)!) ? [] : [{ item, face, seed: faceSeed(item.seed, index) }],
+      ),
     );
     const o = this.outputSize;
-    const restored: RgbImage[] = [];
-    const dr2: RgbImage[] = [];
+    const restored = new Map<PreparedFace, RgbImage>();
+    const dr2 = new Map<PreparedFace, RgbImage>();
     const share = new Map<Ready, { dr2Ms: number; modelMs: number; enhanceMs: number }>();
     for (const item of ready) share.set(item, { dr2Ms: 0, modelMs: 0, enhanceMs: 0 });
     for (let start = 0; start < faces.length; start += batchSize) {
@@ -478,9 +483,9 @@ export class Dr2eEngine {
           : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       });
-      group.forEach(({ item }, b) => {
-        restored.push(tensorToRgbImage(outcome.restored, b, o));
-        if (options.keepDr2) dr2.push(tensorToRgbImage(outcome.dr2, b, s));
+      group.forEach(({ item, face }, b) => {
+        restored.set(face, tensorToRgbImage(outcome.restored, b, o));
+        if (options.keepDr2) dr2.set(face, tensorToRgbImage(outcome.dr2, b, s));
         const t = share.get(item)!;
         t.dr2Ms += outcome.timings.dr2Ms / batch;
         t.modelMs += outcome.timings.modelMs / batch;
@@ -488,15 +493,15 @@ export class Dr2eEngine {
       });
     }
 
-    let next = 0;
     for (const item of ready) {
-      const count = item.photo.faces.length;
-      const mine = restored.slice(next, next + count);
-      const mineDr2 = options.keepDr2 ? dr2.slice(next, next + count) : [];
-      next += count;
+      const facePlans = item.photo.faces.map((face) => plans.get(face)!);
+      // A kept face is not pasted (null): the enlarged photo already is the face.
+      const mine = item.photo.faces.map((face, i) => (keepsFace(facePlans[i]!) ? null : restored.get(face)!));
+      const mineDr2 = options.keepDr2
+        ? item.photo.faces.map((face, i) => (keepsFace(facePlans[i]!) ? null : dr2.get(face)!))
+        : [];
       const encodeStart = performance.now();
       try {
-        const facePlans = item.photo.faces.map((face) => plans.get(face)!);
         const finished = await this.finishPhoto(item.photo, mine, mineDr2, options, format, facePlans);
         const t = share.get(item)!;
         results.set(item.input.id, {
@@ -509,7 +514,10 @@ export class Dr2eEngine {
           seed: item.seed,
           params: facePlans[0]?.params ?? this.resolveParams(request),
           upscale: item.photo.upscale,
-          faces: item.photo.faces.map((f, i) => ({ ...f.report, ...faceQualityReport(facePlans[i]!) })),
+          faces: item.photo.faces.map((f, i) => ({
+            ...f.report,
+            ...faceQualityReport(facePlans[i]!, keepsFace(facePlans[i]!)),
+          })),
           skippedFaces: item.photo.skippedFaces,
           warnings: item.photo.warnings,
           ...(finished.faceCrops ? { faceCrops: finished.faceCrops } : {}),
@@ -532,8 +540,8 @@ export class Dr2eEngine {
   /** Paste a photo's restored faces back and encode it (and the DR2 version, with keepDr2). */
   private async finishPhoto(
     photo: PreparedPhoto,
-    restored: readonly RgbImage[],
-    dr2: readonly RgbImage[],
+    restored: readonly (RgbImage | null)[],
+    dr2: readonly (RgbImage | null)[],
     options: RestoreImagesOptions,
     format: OutputFormat,
     plans: readonly FacePlan[] = [],
@@ -668,8 +676,73 @@ export class Dr2eEngine {
     );
     const ready = decoded.filter((d): d is Ready => d !== null);
 
-    for (let start = 0; start < ready.length; start += batchSize) {
-      const group = ready.slice(start, start + batchSize);
+    /** Finish one crop from its restored frame (O x O) and DR2 frame (S x S, with keepDr2). */
+    const finish = async (
+      item: Ready,
+      restoredFrame: RgbImage,
+      dr2Frame: RgbImage | null,
+      share: { dr2Ms: number; modelMs: number; enhanceMs: number },
+      kept: boolean,
+    ): Promise<void> => {
+      const encodeStart = performance.now();
+      try {
+        const fused = fuseWithInput(restoredFrame, item);
+        const framed = await toInputFraming(fused, item);
+        const { width: inW, height: inH } = item.inputSize;
+        const upscale = capUpscale(inW, inH, requestedUpscale, maxPixels);
+        // At least the input's size: the face's resolution may be below it (a 512 px crop
+        // through a 128 px model); the enlargement is the user's upscale of the whole crop.
+        const restored = await resizeRgbImage(framed, inW * upscale, inH * upscale);
+        const restoredBytes = await encodeRgbImage(restored, format, qualityOption(options.quality));
+        let dr2Bytes: Uint8Array | undefined;
+        if (dr2Frame) {
+          const dr2 = await toInputFraming(dr2Frame, item);
+          dr2Bytes = await encodeRgbImage(dr2, format, qualityOption(options.quality));
+        }
+        results.set(item.input.id, {
+          id: item.input.id,
+          ok: true,
+          restored: restoredBytes,
+          ...(dr2Bytes ? { dr2: dr2Bytes } : {}),
+          width: restored.width,
+          height: restored.height,
+          seed: item.seed,
+          params: item.plan.params,
+          upscale,
+          faces: [
+            {
+              ...alignedFaceReport(inW, inH, item.alignedTemplate),
+              ...faceQualityReport(item.plan, kept),
+            },
+          ],
+          skippedFaces: [],
+          warnings: upscale === requestedUpscale ? [] : ['upscale_capped'],
+          timings: {
+            decodeMs: item.decodeMs,
+            detectMs: 0,
+            ...share,
+            encodeMs: performance.now() - encodeStart,
+          },
+        });
+      } catch (error) {
+        results.set(item.input.id, { id: item.input.id, ok: false, error: asEngineError(error) });
+      }
+    };
+
+    // A crop `auto` keeps as it is, fused with its own pixels (a square crop or an adapted
+    // one), comes out as its input whatever the model gives (the restored bands weigh 0), so it
+    // skips the model; without its own pixels the fusion is not applied and it is restored.
+    // With keepDr2 it is run all the same: DR2's output was asked for.
+    const keptAsIs = (item: Ready): boolean => item.face !== null && keepsFace(item.plan) && !options.keepDr2;
+    const o = this.outputSize;
+    const noModel = { dr2Ms: 0, modelMs: 0, enhanceMs: 0 };
+    for (const item of ready.filter(keptAsIs)) {
+      const unused: RgbImage = { data: new Uint8Array(o * o * 3), width: o, height: o };
+      await finish(item, unused, null, noModel, true);
+    }
+    const toRun = ready.filter((item) => !keptAsIs(item));
+    for (let start = 0; start < toRun.length; start += batchSize) {
+      const group = toRun.slice(start, start + batchSize);
       const batch = group.length;
       const y = new Float32Array(batch * 3 * s * s);
       group.forEach((item, b) => y.set(item.tensor, b * 3 * s * s));
@@ -684,57 +757,31 @@ export class Dr2eEngine {
           : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       });
-      const o = outcome.outputSize;
+      const out = outcome.outputSize;
+      const share = {
+        dr2Ms: outcome.timings.dr2Ms / batch,
+        modelMs: outcome.timings.modelMs / batch,
+        enhanceMs: outcome.timings.enhanceMs / batch,
+      };
       await Promise.all(
-        group.map(async (item, b) => {
-          const encodeStart = performance.now();
-          try {
-            const restoredFrame = tensorToRgb8(
-              outcome.restored.subarray(b * 3 * o * o, (b + 1) * 3 * o * o),
-              o,
-              o,
-            );
-            const fused = fuseWithInput({ data: restoredFrame, width: o, height: o }, item);
-            const framed = await toInputFraming(fused, item);
-            const { width: inW, height: inH } = item.inputSize;
-            const upscale = capUpscale(inW, inH, requestedUpscale, maxPixels);
-            // At least the input's size: the face's resolution may be below it (a 512 px crop
-            // through a 128 px model); the enlargement is the user's upscale of the whole crop.
-            const restored = await resizeRgbImage(framed, inW * upscale, inH * upscale);
-            const restoredBytes = await encodeRgbImage(restored, format, qualityOption(options.quality));
-            let dr2Bytes: Uint8Array | undefined;
-            if (options.keepDr2) {
-              const dr2Frame = tensorToRgb8(outcome.dr2.subarray(b * 3 * s * s, (b + 1) * 3 * s * s), s, s);
-              const dr2 = await toInputFraming({ data: dr2Frame, width: s, height: s }, item);
-              dr2Bytes = await encodeRgbImage(dr2, format, qualityOption(options.quality));
-            }
-            results.set(item.input.id, {
-              id: item.input.id,
-              ok: true,
-              restored: restoredBytes,
-              ...(dr2Bytes ? { dr2: dr2Bytes } : {}),
-              width: restored.width,
-              height: restored.height,
-              seed: item.seed,
-              params: item.plan.params,
-              upscale,
-              faces: [
-                { ...alignedFaceReport(inW, inH, item.alignedTemplate), ...faceQualityReport(item.plan) },
-              ],
-              skippedFaces: [],
-              warnings: upscale === requestedUpscale ? [] : ['upscale_capped'],
-              timings: {
-                decodeMs: item.decodeMs,
-                detectMs: 0,
-                dr2Ms: outcome.timings.dr2Ms / batch,
-                modelMs: outcome.timings.modelMs / batch,
-                enhanceMs: outcome.timings.enhanceMs / batch,
-                encodeMs: performance.now() - encodeStart,
-              },
-            });
-          } catch (error) {
-            results.set(item.input.id, { id: item.input.id, ok: false, error: asEngineError(error) });
-          }
+        group.map((item, b) => {
+          const restoredFrame: RgbImage = {
+            data: tensorToRgb8(
+              outcome.restored.subarray(b * 3 * out * out, (b + 1) * 3 * out * out),
+              out,
+              out,
+            ),
+            width: out,
+            height: out,
+          };
+          const dr2Frame: RgbImage | null = options.keepDr2
+            ? {
+                data: tensorToRgb8(outcome.dr2.subarray(b * 3 * s * s, (b + 1) * 3 * s * s), s, s),
+                width: s,
+                height: s,
+              }
+            : null;
+          return finish(item, restoredFrame, dr2Frame, share, false);
         }),
       );
     }

@@ -19,22 +19,14 @@ import {
   chooseSettings,
   estimateDegradation,
   fuseDetail,
+  keepsInput,
   resizeRgb8,
   type Dr2Params,
 } from '../engine/index.js';
 import { rgbIntoTensor } from './planes.js';
 
-/**
- * Whether a fusion returns the input exactly: both weights 1 and the fine bands unattenuated
- * (by the setting, or because the face had no more pixels than the cut-off: no noise gain then).
- */
-export function keepsInput(fusion: FusionSettings): boolean {
-  return (
-    fusion.inputWeight === 1 &&
-    fusion.detailWeight === 1 &&
-    (fusion.attenuateDetail === false || fusion.faceSize <= fusion.cutoff)
-  );
-}
+/** Whether a fusion returns the input exactly (the engine's rule, `keepsInput`). */
+export { keepsInput };
 
 /** The output side for a face of `faceSize` input pixels. */
 export function outputSide(engine: Pick<Dr2eEngine, 'outputSize'>, faceSize: number): number {

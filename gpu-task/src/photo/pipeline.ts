@@ -387,7 +387,10 @@ export interface FinishedPhoto {
   bytes: Uint8Array;
   width: number;
   height: number;
-  /** Each face as pasted (refined, at its paste side), in the order of `photo.faces`. */
+  /**
+   * Each face as pasted (refined, at its paste side), in the order of `photo.faces`; a face
+   * left as it was (null in `restored`): its aligned input.
+   */
   pasted: RgbImage[];
 }
 
@@ -395,7 +398,8 @@ export interface FinishedPhoto {
  * Put a photo's restored faces back and encode it: each restored face (any square size, in the
  * order of `photo.faces`) is resized to its paste side, refined against its aligned input
  * (`refineFace`: colour matching, later fusion), and pasted into the photo enlarged by
- * `photo.upscale`; alpha and greyscale are kept as the input had them.
+ * `photo.upscale`; alpha and greyscale are kept as the input had them. A face given as null
+ * is left as it was (not pasted: the enlarged photo there is the face as found).
  *
  * @example
  * ```ts
@@ -404,17 +408,19 @@ export interface FinishedPhoto {
  */
 export async function finishPhoto(
   photo: PreparedPhoto,
-  restored: readonly RgbImage[],
+  restored: readonly (RgbImage | null)[],
   options: FinishPhotoOptions,
 ): Promise<FinishedPhoto> {
   if (restored.length !== photo.faces.length) {
     throw new InvalidParametersError(`${restored.length} restored faces for ${photo.faces.length} found`);
   }
   const { image, alpha, grey } = photo.decoded;
-  const readyFaces = (): Promise<RgbImage[]> =>
+  const readyFaces = (): Promise<(RgbImage | null)[]> =>
     Promise.all(
       photo.faces.map(async (face, i) => {
-        const atPaste = await resizeRgb(restored[i]!, face.pasteSide, face.pasteSide);
+        const mine = restored[i];
+        if (!mine) return null;
+        const atPaste = await resizeRgb(mine, face.pasteSide, face.pasteSide);
         const fused = options.fuse ? options.fuse(i, atPaste, face.alignedInput) : atPaste;
         return refineFace(fused, face.alignedInput, { colorMatch: options.colorMatch ?? true });
       }),
@@ -430,13 +436,9 @@ export async function finishPhoto(
     // The usual case (no alpha, the default background): the faces are blended into windows of
     // the output, which go into the enlargement as libvips streams it into the encoder.
     const pasted = await readyFaces();
-    const windows = await faceWindows(
-      image,
-      photo.upscale,
-      photo.faces.map((face, i) => ({ face, restored: pasted[i]! })),
-    );
+    const windows = await faceWindows(image, photo.upscale, toPaste(photo.faces, pasted));
     const bytes = await encodeRgbPipeline(await enlargeWithWindows(image, photo.upscale, windows), encoding);
-    return { bytes, width, height, pasted };
+    return { bytes, width, height, pasted: asPasted(photo.faces, pasted) };
   }
   // Alpha (libvips' compositing would premultiply it) or another background: the whole output
   // in memory. The background's enlargement (libvips) runs on its own thread while the faces
@@ -447,11 +449,20 @@ export async function finishPhoto(
   background.catch(() => undefined);
   outAlpha?.catch(() => undefined);
   const pasted = await readyFaces();
-  const out = pasteOnto(
-    await background,
-    photo.upscale,
-    photo.faces.map((face, i) => ({ face, restored: pasted[i]! })),
-  );
+  const out = pasteOnto(await background, photo.upscale, toPaste(photo.faces, pasted));
   const bytes = await encodePhoto(out, { ...encoding, alpha: outAlpha ? await outAlpha : null });
-  return { bytes, width: out.width, height: out.height, pasted };
+  return { bytes, width: out.width, height: out.height, pasted: asPasted(photo.faces, pasted) };
+}
+
+/** The faces to paste with their readied restorations (faces left as they were: none). */
+function toPaste(
+  faces: readonly PreparedFace[],
+  pasted: readonly (RgbImage | null)[],
+): { face: PreparedFace; restored: RgbImage }[] {
+  return faces.flatMap((face, i) => (pasted[i] ? [{ face, restored: pasted[i] }] : []));
+}
+
+/** FinishedPhoto.pasted: a face left as it was shows its aligned input. */
+function asPasted(faces: readonly PreparedFace[], pasted: readonly (RgbImage | null)[]): RgbImage[] {
+  return faces.map((face, i) => pasted[i] ?? face.alignedInput);
 }

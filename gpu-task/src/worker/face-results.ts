@@ -123,11 +123,13 @@ export function faceOutput(
 }
 
 /**
- * Metered use of one restored photo: one image, its restored faces, and its share of the
- * batch's model time (a photo without faces costs only its detection).
+ * Metered use of one restored photo: one image, the faces the model restored (not those `auto`
+ * kept as they were, `settings.kept`: no model ran on them), and its share of the batch's model
+ * time (a photo without faces costs only its detection).
  */
 export function usageOf(result: Restored): JobUsage {
   const { detectMs, dr2Ms, enhanceMs } = result.timings;
   const modelMs = detectMs + dr2Ms + enhanceMs;
-  return { images: 1, faces: result.faces.length, modelSeconds: Math.round(modelMs) / 1000 };
+  const faces = result.faces.filter((face) => !face.settings?.kept).length;
+  return { images: 1, faces, modelSeconds: Math.round(modelMs) / 1000 };
 }

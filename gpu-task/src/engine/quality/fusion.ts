@@ -42,6 +42,24 @@ export interface FusionSettings {
   attenuateDetail?: boolean;
 }
 
+/**
+ * Whether a fusion returns the input exactly: both weights 1 and the fine bands unattenuated
+ * (by the setting, or because the face had no more pixels than the cut-off: no noise gain then).
+ * Such a face needs no restoration: whatever the model returns, the fused face is the input.
+ *
+ * @example
+ * ```ts
+ * if (choice && keepsInput(choice.fusion)) skipTheModel();
+ * ```
+ */
+export function keepsInput(fusion: FusionSettings): boolean {
+  return (
+    fusion.inputWeight === 1 &&
+    fusion.detailWeight === 1 &&
+    (fusion.attenuateDetail === false || fusion.faceSize <= fusion.cutoff)
+  );
+}
+
 /** The fused face and the gain applied to the input's fine bands. */
 export interface FusionResult {
   image: RgbImage;

@@ -37,6 +37,7 @@ export {
   type FusionSettings,
   fuseBands,
   fuseDetail,
+  keepsInput,
   splitBands,
 } from './fusion.js';
 export { fromPlanar, resizeRgb8, toPlanar } from './planes.js';
@@ -46,5 +47,6 @@ export {
   faceQualityReport,
   finishFace,
   isAutoRequest,
+  keepsFace,
   planFace,
 } from './plan.js';

@@ -13,7 +13,7 @@ import {
 } from '../sampler/dr2-params.js';
 import { type QualityChoice, chooseSettings } from './choose.js';
 import { type DegradationEstimate, effectiveScale, estimateDegradation } from './estimate.js';
-import { fuseDetail } from './fusion.js';
+import { fuseDetail, keepsInput } from './fusion.js';
 import { resizeRgb8 } from './planes.js';
 
 /** What was decided for one face (also what the face's report shows). */
@@ -76,6 +76,15 @@ export function estimateAtEffectiveSize(input: RgbImage, faceSize: number): Degr
 }
 
 /**
+ * Whether `auto` keeps this face as it is (its fusion returns the input whatever the model
+ * gives): the engine then does not run it through the model, and the photo stage does not
+ * paste it (the enlarged photo already is the face; a warp there and back would only soften it).
+ */
+export function keepsFace(plan: FacePlan): boolean {
+  return plan.choice !== null && keepsInput(plan.choice.fusion);
+}
+
+/**
  * The finished face: the restored face fused with the input (same side, aligned) by the plan's
  * fusion; unchanged for fixed settings.
  */
@@ -87,8 +96,14 @@ export function finishFace(restored: RgbImage, input: RgbImage, plan: FacePlan):
   return fuseDetail(restoredAtInput, input, plan.choice.fusion).image;
 }
 
-/** The face report's quality fields (FaceReport.settings / .estimate of the photo contract). */
-export function faceQualityReport(plan: FacePlan): { settings: FaceSettings; estimate: DegradationEstimate } {
+/**
+ * The face report's quality fields (FaceReport.settings / .estimate of the photo contract).
+ * `kept`: the face was kept as it is, not run through the model (see keepsFace).
+ */
+export function faceQualityReport(
+  plan: FacePlan,
+  kept = false,
+): { settings: FaceSettings; estimate: DegradationEstimate } {
   const round = (v: number, digits: number) => Number(v.toFixed(digits));
   const fusion = plan.choice?.fusion;
   return {
@@ -100,6 +115,7 @@ export function faceQualityReport(plan: FacePlan): { settings: FaceSettings; est
       ...(fusion
         ? { inputWeight: round(fusion.inputWeight, 3), detailWeight: round(fusion.detailWeight, 3) }
         : {}),
+      ...(kept ? { kept: true as const } : {}),
     },
     estimate: {
       noise: round(plan.estimate.noise, 2),
