@@ -2,7 +2,9 @@
  * Detection recall of the whole-photo evaluation's scenes, without restoring them: the same
  * scenes as `dr2e eval-photos` (seed 0, default scene options), run through the detector only.
  * Usage: node --import tsx scripts/detect-recall.ts CLEAN.tar PREFIX PHOTOS BACKGROUND.jpg [--plain]
- * (--plain: without the cascade, the single-threshold detector).
+ *   [--seed S] [--first F]
+ * (--plain: without the cascade, the single-threshold detector; --seed: the scenes' seed, default
+ * 0 as in `dr2e eval-photos`; --first: skip the first F photos' faces, to draw other faces).
  */
 import { readFile } from 'node:fs/promises';
 import { decodeImageToRgb, deriveSeed } from '../gpu-task/src/engine/index.js';
@@ -21,8 +23,18 @@ const [clean, prefix, photosArg, backgroundFile] = process.argv.slice(2);
 if (!clean || !prefix || !photosArg || !backgroundFile)
   throw new Error('usage: CLEAN PREFIX PHOTOS BACKGROUND');
 const photos = Number(photosArg);
+/** The value after `--name`, as a whole number, or `fallback`. */
+function intOption(name: string, fallback: number): number {
+  const at = process.argv.indexOf(name);
+  if (at < 0) return fallback;
+  const value = Number(process.argv[at + 1]);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} wants a whole number >= 0`);
+  return value;
+}
+const seed = intOption('--seed', 0);
+const first = intOption('--first', 0);
 const scene = DEFAULT_SCENE_OPTIONS;
-const refs = await listCleanFaces(clean, { prefix, limit: photos * scene.faces });
+const refs = await listCleanFaces(clean, { prefix, limit: (first + photos) * scene.faces });
 const crops = new Map();
 for (const ref of refs) {
   crops.set(ref.id, centreSquare((await decodeImageToRgb(await ref.read())).image));
@@ -37,16 +49,16 @@ for (const name of ['mild', 'medium', 'severe']) {
   let total = 0;
   let extra = 0;
   const misses: string[] = [];
-  for (let index = 0; index < photos; index++) {
+  for (let index = first; index < first + photos; index++) {
     const id = `photo-${String(index).padStart(3, '0')}`;
     const background = await photoBackground(
       backgroundPhoto,
       scene.width * scene.upscale,
       scene.height * scene.upscale,
-      deriveSeed(0, index),
+      deriveSeed(seed, index),
     );
     const s = await buildScene(
-      0,
+      seed,
       id,
       ids.slice(index * scene.faces, (index + 1) * scene.faces),
       crops,

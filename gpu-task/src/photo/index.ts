@@ -26,7 +26,10 @@ export {
 export type { DetectOptions, DetectedFace } from './detect.js';
 export {
   CANDIDATE_THRESHOLD,
+  CONSENSUS_LOOKS,
+  CONSENSUS_SCORE,
   MAX_CANDIDATES,
+  UNTRUSTED_CANDIDATE_THRESHOLD,
   VERIFY_FACE_SIDES,
   plausibleLandmarks,
   verifyCandidate,

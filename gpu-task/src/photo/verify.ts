@@ -1,28 +1,46 @@
 /**
  * The second stage of the detector's cascade: a low-score candidate (a degraded face, or a
- * face-like patch of hair or texture) becomes a face only if its landmarks are a plausible
- * face's and the detector, shown the candidate again centred and at the size it finds faces
- * best, confidently sees a face in the same place with consistent landmarks.
+ * face-like patch of hair or texture) becomes a face only if the detector, shown the candidate
+ * again centred and at the sizes it finds faces best, sees a face in the same place with
+ * plausible landmarks that agree: with the candidate's own, or between several looks.
  *
- * **Why.** Degraded 45-100 px faces of small photos score 0.4-0.7 at the level holding the whole
- * photo, where a lower threshold alone also lets in faces in hair (see detect.ts). Two looks at
- * different scales and offsets rarely both see a face in a false patch, while a real face,
- * however degraded, scores higher when it is centred at a size the back-camera model prefers.
+ * **Why.** Degraded 45-100 px faces of small photos score 0.3-0.7 at the level holding the whole
+ * photo, where a lower threshold alone also lets in faces in hair (see detect.ts). Several looks
+ * at different scales and offsets rarely all see a face in a false patch, while a real face,
+ * however degraded, scores higher when it is centred at a size the back-camera model prefers
+ * (small: 16-28 px for severely degraded faces).
  */
 import sharp from 'sharp';
 import type { RgbImage } from '../engine/core.js';
 import { BLAZEFACE_INPUT, type BlazeFaceModel, type RawDetection, iou } from './blazeface.js';
 
-/** Lowest score of the first look at which a detection is kept as a candidate. */
-export const CANDIDATE_THRESHOLD = 0.4;
+/**
+ * Lowest score of the first look at which a detection is kept as a candidate. Severe train/
+ * faces that the second looks confirm at 0.75-0.8 scored 0.39 in the first look.
+ */
+export const CANDIDATE_THRESHOLD = 0.3;
 
 /**
- * Face box sides (detector pixels) at which a candidate is looked at again, smallest first. On
- * the eval's train/ scenes 32 confirmed two severe faces more than 48 and 80 alone; 64 and 112
- * also confirmed a face in the hair of a large face (the min-face photo test), and a lower
- * CANDIDATE_THRESHOLD, a 0.6 second-look threshold or a median-filtered first look found none more.
+ * Lowest first-look score of a candidate whose landmarks are not a face's: below it such
+ * candidates are mostly patches of clothing, hair or texture (on the group photo of
+ * `../shared/data/whole-photos`, 0.2-0.3), and each would cost all the second looks.
  */
-export const VERIFY_FACE_SIDES = [32, 48, 80] as const;
+export const UNTRUSTED_CANDIDATE_THRESHOLD = 0.4;
+
+/**
+ * Face box sides (detector pixels) at which a candidate is looked at again, smallest first.
+ * Degraded 40-90 px faces score best seen small: on the eval's severe train/ scenes many score
+ * 0.7-0.85 at 16-28 px and under 0.7 at 32, 48 and 80 (the back-camera model is trained on faces
+ * small in its view, and shrinking averages noise and JPEG blocks away). 64 and 112 confirmed a
+ * face in the hair of a large face (the min-face photo test) and are not used.
+ */
+export const VERIFY_FACE_SIDES = [16, 20, 24, 28, 32, 48, 80] as const;
+
+/** Score at which a second look counts towards a consensus (see verifyCandidate). */
+export const CONSENSUS_SCORE = 0.6;
+
+/** Agreeing second looks at CONSENSUS_SCORE or more that confirm a candidate. */
+export const CONSENSUS_LOOKS = 3;
 
 /** Most candidates verified per photo (best first): bounds the cost on busy photos. */
 export const MAX_CANDIDATES = 12;
@@ -133,6 +151,15 @@ async function centredTile(
  * Look at a candidate again (see the module comment). Returns the second look's confirming
  * detection in photo pixels, or null when the candidate is not confirmed.
  *
+ * The candidate is shown centred at each of VERIFY_FACE_SIDES; a look counts when it sees a
+ * face with plausible landmarks on the candidate's box (and, if the candidate's own landmarks
+ * are plausible, at the same landmarks). Confirmed by:
+ * - one look at `threshold` (a candidate with plausible landmarks), or two that agree with each
+ *   other (one without: a degraded, turned face often gets its mouth or an eye misplaced by the
+ *   first look, and with no landmarks to compare with, the two looks check each other); or
+ * - CONSENSUS_LOOKS looks at CONSENSUS_SCORE or more that agree with each other: a severely
+ *   degraded face scores 0.6-0.7 at most sizes, a face-like patch rarely at several.
+ *
  * @example
  * ```ts
  * const face = await verifyCandidate(model, photo, candidate, 0.7);
@@ -144,22 +171,44 @@ export async function verifyCandidate(
   candidate: RawDetection,
   threshold: number,
 ): Promise<RawDetection | null> {
-  if (!plausibleLandmarks(candidate)) return null;
+  // A candidate with a face's landmarks is confirmed by one look that agrees with them.
+  const trusted = plausibleLandmarks(candidate);
+  if (!trusted && candidate.score < UNTRUSTED_CANDIDATE_THRESHOLD) return null;
   const [bx, by, bw, bh] = candidate.box;
   const side = Math.max(bw, bh);
+  const floor = Math.min(threshold, CONSENSUS_SCORE);
+  /** The best counting detection of each look so far. */
+  const looks: RawDetection[] = [];
   for (const target of VERIFY_FACE_SIDES) {
     const scale = target / side;
     const { tensor, left, top } = await centredTile(photo, bx + bw / 2, by + bh / 2, scale);
-    for (const d of await model.run(tensor, threshold)) {
+    let best: RawDetection | null = null;
+    for (const d of await model.run(tensor, floor)) {
       const seen: RawDetection = {
         box: [d.box[0] / scale + left, d.box[1] / scale + top, d.box[2] / scale, d.box[3] / scale],
         score: d.score,
         keypoints: d.keypoints.map(([x, y]) => [x / scale + left, y / scale + top]),
       };
-      if (iou(seen.box, candidate.box) < VERIFY_IOU) continue;
-      if (!plausibleLandmarks(seen) || !sameLandmarks(candidate, seen)) continue;
-      return { ...seen, score: Math.max(candidate.score, seen.score) };
+      if (iou(seen.box, candidate.box) < VERIFY_IOU || !plausibleLandmarks(seen)) continue;
+      if (trusted && seen.score >= threshold && sameLandmarks(candidate, seen)) {
+        return { ...seen, score: Math.max(candidate.score, seen.score) };
+      }
+      if (!best || seen.score > best.score) best = seen;
     }
+    if (best) looks.push(best);
+  }
+  // The largest group of looks agreeing with one of them (a look agrees with itself).
+  let group: RawDetection[] = [];
+  for (const anchor of looks) {
+    const agreeing = looks.filter(
+      (look) => look === anchor || (iou(anchor.box, look.box) >= VERIFY_IOU && sameLandmarks(anchor, look)),
+    );
+    if (agreeing.length > group.length) group = agreeing;
+  }
+  const confident = group.filter((look) => look.score >= threshold).length;
+  if (confident >= 2 || group.length >= CONSENSUS_LOOKS) {
+    const best = group.reduce((a, b) => (b.score > a.score ? b : a));
+    return { ...best, score: Math.max(candidate.score, best.score) };
   }
   return null;
 }
