@@ -4,10 +4,10 @@
  * small crop at fidelity 1 is such a face.
  */
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Dr2eEngine, type ImageRestoration } from '../../gpu-task/src/engine/index.js';
 import { repoRoot } from './helpers/fixture-paths.js';
-import { background, encode } from '../photo/helpers.js';
 
 const TINY_MODEL = path.join(repoRoot, 'gpu-task', 'models', 'tiny', 'pipeline.json');
 type Ok = Extract<ImageRestoration, { ok: true }>;
@@ -19,6 +19,24 @@ beforeAll(async () => {
 afterAll(async () => {
   await engine?.dispose();
 });
+
+/** A square PNG of soft gradients and waves (something to restore; what it shows does not matter). */
+async function crop(side: number): Promise<Uint8Array> {
+  const data = new Uint8Array(side * side * 3);
+  for (let i = 0; i < side * side; i++) {
+    const x = i % side;
+    const y = Math.floor(i / side);
+    const wave = 12 * Math.sin(x / 5) * Math.cos(y / 7);
+    data[i * 3] = 90 + x + wave;
+    data[i * 3 + 1] = 110 + y / 2 + wave;
+    data[i * 3 + 2] = 140 - y / 2 + wave;
+  }
+  return new Uint8Array(
+    await sharp(data, { raw: { width: side, height: side, channels: 3 } })
+      .png()
+      .toBuffer(),
+  );
+}
 
 /** Restore one aligned crop, counting the faces handed to the model. */
 async function restoreCounting(
@@ -45,11 +63,11 @@ describe('aligned crops auto keeps as they are', () => {
 
   it('are not passed to the model, reported kept, and come out as before (the input enlarged)', async () => {
     // Prepare: a 48 px crop (below the tiny model's 64 px cut-off) at fidelity 1.
-    const crop = await encode(background(48, 48));
+    const input = await crop(48);
     // Act: as the engine does now, and with the DR2 intermediate asked for (which runs the model
     // and fuses its output, as every crop was before).
-    const kept = await restoreCounting(crop, keep);
-    const run = await restoreCounting(crop, { ...keep, keepDr2: true });
+    const kept = await restoreCounting(input, keep);
+    const run = await restoreCounting(input, { ...keep, keepDr2: true });
     // Assess
     expect(kept.modelFaces).toBe(0);
     expect(kept.result.faces[0]?.settings?.kept).toBe(true);
@@ -61,9 +79,9 @@ describe('aligned crops auto keeps as they are', () => {
   });
 
   it('are restored when auto does not keep them (fidelity 0) or the setting is fixed', async () => {
-    const crop = await encode(background(48, 48));
-    const low = await restoreCounting(crop, { params: { preset: 'auto', fidelity: 0, steps: 4 } });
-    const fixed = await restoreCounting(crop, { params: { preset: 'mild', steps: 4 } });
+    const input = await crop(48);
+    const low = await restoreCounting(input, { params: { preset: 'auto', fidelity: 0, steps: 4 } });
+    const fixed = await restoreCounting(input, { params: { preset: 'mild', steps: 4 } });
     expect([low.modelFaces, fixed.modelFaces]).toEqual([1, 1]);
     expect(low.result.faces[0]?.settings?.kept).toBeUndefined();
     expect(fixed.result.faces[0]?.settings?.kept).toBeUndefined();
