@@ -1,7 +1,8 @@
 /**
  * The README's whole-photo figure: a photo restored by `restoreImages` (default model, upscale 2,
- * seed 1) beside its plain Lanczos enlargement, cropped around the faces, with the detected
- * face boxes drawn on the input side.
+ * seed 1) beside the plain enlargement it starts from (the photo stage's own centre-aligned
+ * bicubic, `enlargeCentred`), cropped around the faces, with the detected face boxes drawn on
+ * the input side.
  *
  *   node --import tsx scripts/photo-figure.ts [photo] [-o docs/photo-before-after.png]
  *
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { Dr2eEngine, packageRoot } from '../gpu-task/src/engine/index.js';
+import { enlargeCentred } from '../gpu-task/src/photo/index.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -26,10 +28,10 @@ await engine.dispose();
 if (!result?.ok) throw new Error(`restore failed: ${result?.ok === false ? result.error.message : '?'}`);
 
 const up = result.upscale;
-const before = await sharp(bytes)
-  .rotate()
-  .resize(result.width, result.height, { kernel: 'lanczos3' })
-  .removeAlpha()
+const decoded = await sharp(bytes).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
+const enlarged = await enlargeCentred(decoded.data, decoded.info.width, decoded.info.height, 3, up);
+const before = await sharp(enlarged, { raw: { width: result.width, height: result.height, channels: 3 } })
+  .png()
   .toBuffer();
 // The faces' bounding region with a margin, in output pixels.
 const boxes = result.faces.map((f) => f.box.map((v) => v * up) as [number, number, number, number]);
