@@ -15,6 +15,9 @@ import {
   finishPhoto,
   prepareFace,
   resizeAlpha,
+  UNDERLAY_RAMP,
+  underlayCubic,
+  resizeCubic,
 } from '../../gpu-task/src/photo/index.js';
 
 /** A smooth picture with detail at several scales (sines), the same formula at any size. */
@@ -224,4 +227,53 @@ describe('finishPhoto', () => {
       expect(Buffer.compare(Buffer.from(streamed.bytes), Buffer.from(inMemory.bytes))).toBe(0);
     },
   );
+});
+
+describe('underlayCubic', () => {
+  it('lays the float cubic enlargement under a face rectangle, faded in from the background at its sides', async () => {
+    // Prepare: a textured photo, its libvips enlargement x2 and its float cubic enlargement
+    const photo = scene(80, 60, 5);
+    const { image: background } = await cubicBackground(photo, 2);
+    const float = resizeCubic(photo, 160, 120);
+    const target = { ...background, data: background.data.slice() };
+    const bounds = { x0: 30, y0: 20, x1: 109, y1: 89 };
+    // Act
+    underlayCubic(target, photo, 2, bounds);
+    // Assess: the two enlargements do differ (else this proves nothing) ...
+    expect(Buffer.compare(Buffer.from(background.data), Buffer.from(float.data))).not.toBe(0);
+    const at = (image: RgbImage, x: number, y: number) => image.data[(y * image.width + x) * 3]!;
+    let inside = 0;
+    let untouched = 0;
+    for (let y = 0; y < 120; y++) {
+      for (let x = 0; x < 160; x++) {
+        const i = (y * 160 + x) * 3;
+        const pixel = target.data.subarray(i, i + 3);
+        const fromEdge = Math.min(x - bounds.x0, bounds.x1 - x, y - bounds.y0, bounds.y1 - y);
+        if (fromEdge < 0) {
+          // ... outside the rectangle: the background, untouched
+          expect(Buffer.compare(pixel, background.data.subarray(i, i + 3))).toBe(0);
+          untouched++;
+        } else if (fromEdge >= UNDERLAY_RAMP) {
+          // ... inside, past the fade: the float enlargement, bit for bit
+          expect(Buffer.compare(pixel, float.data.subarray(i, i + 3))).toBe(0);
+          inside++;
+        } else {
+          // ... in the fade: between the two, closer to the background at the rectangle's side
+          const lo = Math.min(at(background, x, y), at(float, x, y));
+          const hi = Math.max(at(background, x, y), at(float, x, y));
+          expect(at(target, x, y)).toBeGreaterThanOrEqual(lo);
+          expect(at(target, x, y)).toBeLessThanOrEqual(hi);
+        }
+      }
+    }
+    expect(inside).toBeGreaterThan(2000);
+    expect(untouched).toBeGreaterThan(10000);
+  });
+
+  it('leaves a photo at upscale 1 as it is (the enlargement is the photo)', () => {
+    const photo = scene(40, 30, 5);
+    const target = { ...photo, data: photo.data.slice() };
+    underlayCubic(target, photo, 1, { x0: 0, y0: 0, x1: 39, y1: 29 });
+    expect(Buffer.compare(Buffer.from(target.data), Buffer.from(photo.data))).toBe(0);
+  });
 });

@@ -45,6 +45,7 @@ export {
   alignmentFor,
   capUpscale,
   cubicBackground,
+  FLOAT_BACKGROUND_MAX_PIXELS,
   finishPhoto,
   pasteFaces,
   prepareFace,
@@ -83,5 +84,13 @@ export type {
   SkipReason,
   UpscaleFactor,
 } from './types.js';
-export { DEFAULT_PASTE_MASK, frameBounds, pasteFrame, resizeCubic, warpToFrame } from './warp.js';
+export {
+  DEFAULT_PASTE_MASK,
+  UNDERLAY_RAMP,
+  frameBounds,
+  pasteFrame,
+  resizeCubic,
+  underlayCubic,
+  warpToFrame,
+} from './warp.js';
 export type { PasteMask, PixelBounds } from './warp.js';

@@ -35,7 +35,15 @@ import {
 import { encodePhoto, encodeRgbPipeline } from './encode.js';
 import { type OutputWindow, enlargeCentred, enlargeWindow, enlargeWithWindows } from './enlarge.js';
 import { refineFace } from './refine.js';
-import { type PixelBounds, frameBounds, pasteFrame, resizeCubic, warpToFrame } from './warp.js';
+import {
+  type PixelBounds,
+  UNDERLAY_RAMP,
+  frameBounds,
+  pasteFrame,
+  resizeCubic,
+  underlayCubic,
+  warpToFrame,
+} from './warp.js';
 
 /** Largest paste side: beyond it the restored face (128-512 px) would only be interpolated. */
 export const MAX_PASTE_SIDE = 1024;
@@ -272,7 +280,8 @@ export async function pasteFaces(
   faces: readonly { face: PreparedFace; restored: RgbImage }[],
   background: BackgroundUpscaler = cubicBackground,
 ): Promise<RgbImage> {
-  return pasteOnto(await background(photo, upscale), upscale, faces);
+  const underlay = background === cubicBackground ? photo : null;
+  return pasteOnto(await background(photo, upscale), upscale, faces, underlay);
 }
 
 /** Output pixels -> input pixels for a background enlarged by `upscale` with `offset`. */
@@ -280,16 +289,48 @@ function outputToInput(upscale: number, offset: number): Similarity {
   return { a: 1 / upscale, b: 0, tx: -offset / upscale, ty: -offset / upscale };
 }
 
-/** pasteFaces onto a background already enlarged (in place). */
+/** Where a face's square lands in the output: output pixels -> face pixels, and its bounds. */
+function placeFace(face: PreparedFace, side: number, toInput: Similarity) {
+  const toFrame = composeSimilarity(toPixels(face.toUnit, side), toInput);
+  return { toFrame, bounds: frameBounds(toFrame, side) };
+}
+
+/**
+ * Outputs up to this many pixels get the float cubic enlargement (underlayCubic) over the whole
+ * frame when they hold a face, not only under the faces: it costs about 0.15 s per megapixel in
+ * JavaScript, affordable for the small group photos where most of the frame is faces and their
+ * surroundings, not for a 48 MP output (libvips' own bicubic there, faces underlaid).
+ */
+export const FLOAT_BACKGROUND_MAX_PIXELS = 4_000_000;
+
+/** The whole output as an underlay rectangle, its fade outside the frame; null above the cap. */
+function wholeFrameUnderlay(width: number, height: number): PixelBounds | null {
+  if (width * height > FLOAT_BACKGROUND_MAX_PIXELS) return null;
+  const r = UNDERLAY_RAMP + 1;
+  return { x0: -r, y0: -r, x1: width - 1 + r, y1: height - 1 + r };
+}
+
+/**
+ * pasteFaces onto a background already enlarged (in place). With `underlay` (the photo, when
+ * the background is cubicBackground), every face's rectangle first gets underlayCubic, all of
+ * them before any face is pasted (faceWindows does the same, window by window).
+ */
 function pasteOnto(
   { image: out, offset }: UpscaledBackground,
   upscale: number,
-  faces: readonly { face: PreparedFace; restored: RgbImage }[],
+  faces: readonly { face: PreparedFace; restored: RgbImage | null }[],
+  underlay: RgbImage | null,
 ): RgbImage {
   const toInput = outputToInput(upscale, offset);
+  if (underlay && faces.length > 0) {
+    const whole = wholeFrameUnderlay(out.width, out.height);
+    if (whole) underlayCubic(out, underlay, upscale, whole);
+    for (const { face } of faces) {
+      underlayCubic(out, underlay, upscale, placeFace(face, face.pasteSide, toInput).bounds);
+    }
+  }
   for (const { face, restored } of faces) {
-    const toFrame = composeSimilarity(toPixels(face.toUnit, restored.width), toInput);
-    pasteFrame(out, restored, toFrame);
+    if (restored) pasteFrame(out, restored, placeFace(face, restored.width, toInput).toFrame);
   }
   return out;
 }
@@ -303,22 +344,33 @@ function pasteOnto(
 async function faceWindows(
   photo: RgbImage,
   upscale: number,
-  faces: readonly { face: PreparedFace; restored: RgbImage }[],
+  faces: readonly { face: PreparedFace; restored: RgbImage | null }[],
 ): Promise<OutputWindow[]> {
   const width = photo.width * upscale;
   const height = photo.height * upscale;
   const toInput = outputToInput(upscale, 0);
   const placed = faces.map(({ face, restored }) => {
-    const toFrame = composeSimilarity(toPixels(face.toUnit, restored.width), toInput);
-    const b = frameBounds(toFrame, restored.width);
+    const under = placeFace(face, face.pasteSide, toInput).bounds;
+    const paste = restored ? placeFace(face, restored.width, toInput) : null;
+    const b = paste ? union(under, paste.bounds) : under;
     const bounds = {
       x0: Math.max(0, b.x0),
       y0: Math.max(0, b.y0),
       x1: Math.min(width - 1, b.x1),
       y1: Math.min(height - 1, b.y1),
     };
-    return { restored, toFrame, bounds };
+    return { restored, toFrame: paste?.toFrame, under, bounds };
   });
+  const whole = wholeFrameUnderlay(width, height);
+  if (whole && placed.length > 0) {
+    // Small outputs: one window, the whole frame, underlaid whole first (as pasteOnto does).
+    const enlarged = await enlargeWindow(photo, upscale, 0, 0, width, height);
+    const image = { ...enlarged, data: enlarged.data.slice() };
+    underlayCubic(image, photo, upscale, whole);
+    for (const { under } of placed) underlayCubic(image, photo, upscale, under);
+    for (const { restored, toFrame } of placed) if (restored && toFrame) pasteFrame(image, restored, toFrame);
+    return [{ left: 0, top: 0, enlarged, image }];
+  }
   // Group faces whose rectangles overlap (transitively): one window each, faces in their order.
   const groups: { bounds: PixelBounds; members: number[] }[] = [];
   placed.forEach(({ bounds }, index) => {
@@ -337,9 +389,10 @@ async function faceWindows(
     groups.map(async ({ bounds: { x0, y0, x1, y1 }, members }) => {
       const enlarged = await enlargeWindow(photo, upscale, x0, y0, x1 - x0 + 1, y1 - y0 + 1);
       const image = { ...enlarged, data: enlarged.data.slice() };
-      for (const index of [...members].sort((i, j) => i - j)) {
-        const { restored, toFrame } = placed[index]!;
-        pasteFrame(image, restored, toFrame, undefined, { x: x0, y: y0 });
+      const inOrder = [...members].sort((i, j) => i - j).map((index) => placed[index]!);
+      for (const { under } of inOrder) underlayCubic(image, photo, upscale, under, { x: x0, y: y0 });
+      for (const { restored, toFrame } of inOrder) {
+        if (restored && toFrame) pasteFrame(image, restored, toFrame, undefined, { x: x0, y: y0 });
       }
       return { left: x0, top: y0, enlarged, image };
     }),
@@ -399,7 +452,9 @@ export interface FinishedPhoto {
  * order of `photo.faces`) is resized to its paste side, refined against its aligned input
  * (`refineFace`: colour matching, later fusion), and pasted into the photo enlarged by
  * `photo.upscale`; alpha and greyscale are kept as the input had them. A face given as null
- * is left as it was (not pasted: the enlarged photo there is the face as found).
+ * is left as it was (not pasted: the enlarged photo there is the face as found). With the
+ * default background, every face's rectangle (kept faces too) is the float cubic enlargement
+ * (underlayCubic) rather than libvips' 8-bit one.
  *
  * @example
  * ```ts
@@ -436,7 +491,7 @@ export async function finishPhoto(
     // The usual case (no alpha, the default background): the faces are blended into windows of
     // the output, which go into the enlargement as libvips streams it into the encoder.
     const pasted = await readyFaces();
-    const windows = await faceWindows(image, photo.upscale, toPaste(photo.faces, pasted));
+    const windows = await faceWindows(image, photo.upscale, withRestored(photo.faces, pasted));
     const bytes = await encodeRgbPipeline(await enlargeWithWindows(image, photo.upscale, windows), encoding);
     return { bytes, width, height, pasted: asPasted(photo.faces, pasted) };
   }
@@ -449,17 +504,18 @@ export async function finishPhoto(
   background.catch(() => undefined);
   outAlpha?.catch(() => undefined);
   const pasted = await readyFaces();
-  const out = pasteOnto(await background, photo.upscale, toPaste(photo.faces, pasted));
+  const underlay = (options.background ?? cubicBackground) === cubicBackground ? image : null;
+  const out = pasteOnto(await background, photo.upscale, withRestored(photo.faces, pasted), underlay);
   const bytes = await encodePhoto(out, { ...encoding, alpha: outAlpha ? await outAlpha : null });
   return { bytes, width: out.width, height: out.height, pasted: asPasted(photo.faces, pasted) };
 }
 
-/** The faces to paste with their readied restorations (faces left as they were: none). */
-function toPaste(
+/** Every face with its readied restoration (null: left as it was, underlaid but not pasted). */
+function withRestored(
   faces: readonly PreparedFace[],
   pasted: readonly (RgbImage | null)[],
-): { face: PreparedFace; restored: RgbImage }[] {
-  return faces.flatMap((face, i) => (pasted[i] ? [{ face, restored: pasted[i] }] : []));
+): { face: PreparedFace; restored: RgbImage | null }[] {
+  return faces.map((face, i) => ({ face, restored: pasted[i] ?? null }));
 }
 
 /** FinishedPhoto.pasted: a face left as it was shows its aligned input. */
