@@ -228,6 +228,9 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
       const page = await openPage(1280, 900);
       await setKey(page);
       await page.getByLabel(/^Photo/).setInputFiles(WHOLE_PHOTO);
+      // At the default fidelity auto keeps both faces of this photo as they are (no model steps);
+      // 0.2 leans on the prior, so the sampler runs and reports its steps.
+      await page.getByLabel(/^Fidelity/).fill('0.2');
       await recordProgress(page);
 
       // Act
@@ -297,6 +300,7 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     const page = await openPage(1024, 800);
     await setKey(page);
     await page.getByLabel(/^Photo/).setInputFiles(WHOLE_PHOTO);
+    await page.getByLabel(/^Fidelity/).fill('0.2'); // so the faces go through the sampler (see above)
     await page.getByRole('button', { name: 'Restore' }).click();
     await expect
       .poll(() => page.locator('#progress-text').textContent(), { timeout: 120_000 })
