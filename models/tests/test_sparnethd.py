@@ -10,7 +10,7 @@ from torch.nn import functional as F
 from dr2e_models.checkpoints import fold_spectral_norm
 from dr2e_models.sparnethd import ConvLayer, HourGlassBlock, SPARNetConfig, build_sparnet
 
-from ._support import layout, random_state
+from ._support import SeededTestCase, layout, random_state
 
 SMALL = dict(in_size=64, out_size=128, min_ch=8, max_ch=32, min_feat_size=16, res_depth=1, bottleneck_size=16,
              attention_channels=8)
@@ -29,7 +29,7 @@ def _randomise(module: torch.nn.Module, seed: int) -> None:
             p.copy_(torch.randn(p.shape, generator=generator) * 0.3)
 
 
-class PublishedLayoutTest(unittest.TestCase):
+class PublishedLayoutTest(SeededTestCase):
     def test_sparnethd_512_has_exactly_the_published_names_shapes_and_order(self) -> None:
         expected = layout("sparnethd-2d-512.json")
         model = build_sparnet(SPARNetConfig.sparnethd_512())
@@ -45,7 +45,7 @@ class PublishedLayoutTest(unittest.TestCase):
         self.assertEqual([block.att_func.depth for block in model.decoder], [2, 3, 4, 5])
 
 
-class BlockSemanticsTest(unittest.TestCase):
+class BlockSemanticsTest(SeededTestCase):
     def test_conv_layer_pads_by_reflection_and_strides_when_down(self) -> None:
         layer = ConvLayer(4, 6, 3, "down", norm="in", activation="leakyrelu")
         _randomise(layer, seed=1)
@@ -78,7 +78,7 @@ class BlockSemanticsTest(unittest.TestCase):
         self.assertIs(block(x), x)
 
 
-class SpectralNormFoldingTest(unittest.TestCase):
+class SpectralNormFoldingTest(SeededTestCase):
     def test_folded_weights_reproduce_torch_spectral_norm_in_eval_mode(self) -> None:
         # Prepare: a spectrally normalised net whose u, v have been updated by training steps.
         config = SPARNetConfig(**SMALL, spectral_norm=True)
@@ -101,13 +101,26 @@ class SpectralNormFoldingTest(unittest.TestCase):
         torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
 
     def test_folding_uses_sigma_u_dot_w_v(self) -> None:
-        weight = torch.randn(4, 3, 3, 3)
-        u, v = F.normalize(torch.randn(4), dim=0), F.normalize(torch.randn(27), dim=0)
-        state = {"c.weight_orig": weight, "c.weight_u": u, "c.weight_v": v, "c.bias": torch.ones(4)}
+        # Prepare: seeded, with u and v from a few power iterations as torch keeps them, so sigma
+        # is near the top singular value (random u, v can make u.Wv almost 0 and weight / sigma
+        # large enough for float32 rounding to exceed any fixed tolerance).
+        generator = torch.Generator().manual_seed(11)
+        weight = torch.randn(4, 3, 3, 3, generator=generator)
+        matrix = weight.reshape(4, -1).double()
+        v = F.normalize(torch.randn(27, generator=generator).double(), dim=0)
+        for _ in range(3):
+            u = F.normalize(matrix @ v, dim=0)
+            v = F.normalize(matrix.t() @ u, dim=0)
+        state = {"c.weight_orig": weight, "c.weight_u": u.float(), "c.weight_v": v.float(),
+                 "c.bias": torch.ones(4)}
+        # Act
         folded = fold_spectral_norm(state)
+        # Assess: the expected sigma in float64 from the same float32 u, v.
         self.assertEqual(sorted(folded), ["c.bias", "c.weight"])
-        sigma = float(u @ weight.reshape(4, -1) @ v)
-        torch.testing.assert_close(folded["c.weight"], weight / sigma)
+        sigma = float(u.float().double() @ matrix @ v.float().double())
+        self.assertGreater(sigma, 1.0)
+        torch.testing.assert_close(folded["c.weight"].double(), weight.double() / sigma,
+                                   rtol=1e-5, atol=1e-6)
 
     def test_published_layout_folds_into_the_plain_model(self) -> None:
         state = random_state(layout("sparnethd-2d-512.json"), seed=5)
@@ -116,7 +129,7 @@ class SpectralNormFoldingTest(unittest.TestCase):
         self.assertEqual((list(result.missing_keys), list(result.unexpected_keys)), ([], []))
 
 
-class ConfigurationsTest(unittest.TestCase):
+class ConfigurationsTest(SeededTestCase):
     def test_small_config_upscales_64_to_128_for_any_batch(self) -> None:
         model = build_sparnet(SPARNetConfig(**SMALL)).eval()
         for batch in (1, 3):

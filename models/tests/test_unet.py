@@ -20,10 +20,10 @@ from dr2e_models.unet import (
     timestep_embedding,
 )
 
-from ._support import layout, random_state
+from ._support import SeededTestCase, layout, random_state
 
 
-class PublishedLayoutTest(unittest.TestCase):
+class PublishedLayoutTest(SeededTestCase):
     def test_dr2_preset_has_exactly_the_published_names_shapes_and_order(self) -> None:
         # Prepare
         expected = layout("dr2-ffhq-256-unet.json")
@@ -44,7 +44,7 @@ class PublishedLayoutTest(unittest.TestCase):
         self.assertEqual((list(result.missing_keys), list(result.unexpected_keys)), ([], []))
 
 
-class TimestepEmbeddingTest(unittest.TestCase):
+class TimestepEmbeddingTest(SeededTestCase):
     def test_cosines_then_sines_of_geometric_frequencies(self) -> None:
         # Prepare
         t = torch.tensor([0, 7, 999])
@@ -81,7 +81,7 @@ def _randomise(module: torch.nn.Module, seed: int) -> None:
             p.copy_(torch.randn(p.shape, generator=generator) * 0.3)
 
 
-class AttentionSemanticsTest(unittest.TestCase):
+class AttentionSemanticsTest(SeededTestCase):
     def _reference(self, block: AttentionBlock, x: torch.Tensor, legacy: bool) -> torch.Tensor:
         b, c, h, w = x.shape
         flat = x.reshape(b, c, h * w)
@@ -129,7 +129,7 @@ class AttentionSemanticsTest(unittest.TestCase):
         torch.testing.assert_close(block(x), x)
 
 
-class ResBlockSemanticsTest(unittest.TestCase):
+class ResBlockSemanticsTest(SeededTestCase):
     def _reference(self, block: ResBlock, x: torch.Tensor, emb: torch.Tensor, resample: str | None) -> torch.Tensor:
         h = F.silu(_group_norm(x, block.in_layers[0]))
         if resample == "down":
@@ -178,7 +178,7 @@ class ResBlockSemanticsTest(unittest.TestCase):
         torch.testing.assert_close(normed.float(), _group_norm(x.float(), block.in_layers[0]), atol=2e-3, rtol=2e-3)
 
 
-class ConfigurationsTest(unittest.TestCase):
+class ConfigurationsTest(SeededTestCase):
     def test_small_configurations_build_and_keep_shapes(self) -> None:
         cases = [
             dict(image_size=32, model_channels=32, channel_mult=(1, 2), attention_resolutions=(2,),
