@@ -146,17 +146,11 @@ export function planPyramid(width: number, height: number, smallestFace: number)
  * ```
  */
 export class FaceDetector {
-  private constructor(private readonly models: readonly BlazeFaceModel[]) {}
+  private constructor(private readonly model: BlazeFaceModel) {}
 
-  /**
-   * @param sessions onnxruntime sessions, one tile each at a time on one thread (default 2: the
-   *   tiles of a level then run on two cores; one session runs its calls one after another).
-   */
-  static async load(file?: string, sessions = 2): Promise<FaceDetector> {
-    const count = Math.max(1, Math.floor(sessions));
-    return new FaceDetector(
-      await Promise.all(Array.from({ length: count }, () => BlazeFaceModel.load(file))),
-    );
+  /** @param threads see BlazeFaceModel.load. */
+  static async load(file?: string, threads?: number): Promise<FaceDetector> {
+    return new FaceDetector(await BlazeFaceModel.load(file, threads));
   }
 
   /** Every face of the photo, best score first. */
@@ -169,6 +163,9 @@ export class FaceDetector {
     // Detections between CANDIDATE_THRESHOLD and the level's threshold: faces only if a second
     // look confirms them (verify.ts).
     const candidates: RawDetection[] = [];
+    // One tile buffer, refilled for each tile (each run is awaited before the next fill): a
+    // 12 MP photo has ~130 tiles of 0.8 MB.
+    const tile = new Float32Array(BLAZEFACE_INPUT * BLAZEFACE_INPUT * 3);
     for (const [index, level] of levels.entries()) {
       const image = images[index]!;
       const overlap = Math.min(BLAZEFACE_INPUT / 2, Math.ceil(level.maxBox) + 8);
@@ -183,55 +180,42 @@ export class FaceDetector {
         : tileOrigins(image.height, BLAZEFACE_INPUT, overlap).flatMap((y) =>
             tileOrigins(image.width, BLAZEFACE_INPUT, overlap).map((x) => [x, y] as const),
           );
-      let next = 0;
-      const worker = async (model: BlazeFaceModel): Promise<void> => {
-        // One tile buffer per worker, refilled for each of its tiles (each run is awaited before
-        // the next fill): a 12 MP photo has ~150 tiles of 0.8 MB.
-        const tile = new Float32Array(BLAZEFACE_INPUT * BLAZEFACE_INPUT * 3);
-        for (let i = next++; i < tiles.length; i = next++) {
-          const [x0, y0] = tiles[i]!;
-          // Fine levels are most of the work; flat tiles (sky, walls, blurred backgrounds) hold no face.
-          if (!level.wholePhoto && !hasDetail(image, x0, y0)) continue;
-          const levelThreshold =
-            level.threshold === undefined ? threshold : Math.min(threshold, level.threshold);
-          const detections = await model.run(
-            tileTensor(image, x0, y0, tile),
-            // Candidates from the views of the whole photo only: the fine levels' many textured
-            // tiles offer false candidates whose second looks cost more than they find.
-            cascade && level.maxBox === Infinity
-              ? Math.min(levelThreshold, CANDIDATE_THRESHOLD)
-              : levelThreshold,
-          );
-          for (const d of detections) {
-            const side = Math.max(d.box[2], d.box[3]);
-            if (side < level.minBox || side > level.maxBox) continue;
-            if (!level.wholePhoto && cutByInnerEdge(d, x0, y0, image.width, image.height, overlap)) continue;
-            (d.score >= levelThreshold ? found : candidates).push(toPhoto(d, x0, y0, level.scale));
-          }
+      const levelThreshold = level.threshold === undefined ? threshold : Math.min(threshold, level.threshold);
+      for (const [x0, y0] of tiles) {
+        // Fine levels are most of the work; flat tiles (sky, walls, blurred backgrounds) hold no face.
+        if (!level.wholePhoto && !hasDetail(image, x0, y0)) continue;
+        const detections = await this.model.run(
+          tileTensor(image, x0, y0, tile),
+          // Candidates from the views of the whole photo only: the fine levels' many textured
+          // tiles offer false candidates whose second looks cost more than they find.
+          cascade && level.maxBox === Infinity
+            ? Math.min(levelThreshold, CANDIDATE_THRESHOLD)
+            : levelThreshold,
+        );
+        for (const d of detections) {
+          const side = Math.max(d.box[2], d.box[3]);
+          if (side < level.minBox || side > level.maxBox) continue;
+          if (!level.wholePhoto && cutByInnerEdge(d, x0, y0, image.width, image.height, overlap)) continue;
+          (d.score >= levelThreshold ? found : candidates).push(toPhoto(d, x0, y0, level.scale));
         }
-      };
-      await Promise.all(this.models.map(worker));
+      }
     }
     const confident = suppressContained(weightedNms(found, 0.3));
     const open = suppressContained(weightedNms(candidates, 0.3))
       .filter((c) => confident.every((f) => overlapOfSmaller(f.box, c.box) <= 0.3))
       .slice(0, MAX_CANDIDATES);
     const confirmed: RawDetection[] = [];
-    let nextCandidate = 0;
-    const verifier = async (model: BlazeFaceModel): Promise<void> => {
-      for (let i = nextCandidate++; i < open.length; i = nextCandidate++) {
-        const face = await verifyCandidate(model, photo, open[i]!, threshold);
-        if (face) confirmed.push(face);
-      }
-    };
-    await Promise.all(this.models.map(verifier));
+    for (const candidate of open) {
+      const face = await verifyCandidate(this.model, photo, candidate, threshold);
+      if (face) confirmed.push(face);
+    }
     return suppressContained(weightedNms([...confident, ...confirmed], 0.3))
       .filter((d) => d.box[2] > 0 && d.box[3] > 0)
       .map((d) => ({ box: d.box, score: d.score, keypoints: d.keypoints }));
   }
 
   async dispose(): Promise<void> {
-    await Promise.all(this.models.map((model) => model.dispose()));
+    await this.model.dispose();
   }
 }
 
