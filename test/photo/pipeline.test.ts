@@ -222,9 +222,12 @@ describe('finishPhoto', () => {
       // Act: the streaming path, and the in-memory one (taken for any background given).
       const streamed = await finishPhoto(photo, restored, { format });
       const inMemory = await finishPhoto(photo, restored, { format, background: cubicBackground });
+      // Again: the streaming path reuses its kept difference image, which must be zero again.
+      const again = await finishPhoto(photo, restored, { format });
       // Assess
       expect([streamed.width, streamed.height]).toEqual([width * upscale, height * upscale]);
       expect(Buffer.compare(Buffer.from(streamed.bytes), Buffer.from(inMemory.bytes))).toBe(0);
+      expect(Buffer.compare(Buffer.from(again.bytes), Buffer.from(streamed.bytes))).toBe(0);
     },
   );
 });

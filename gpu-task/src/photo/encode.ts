@@ -51,7 +51,7 @@ export async function encodePhoto(image: RgbImage, options: EncodePhotoOptions):
 
 /**
  * encodePhoto for a photo given as a sharp pipeline of 3-band sRGB without alpha (the photo
- * stage's streaming output, see enlargeWithWindows): the same bytes as encodePhoto of its pixels.
+ * stage's streaming output, see withEnlargedWindows): the same bytes as encodePhoto of its pixels.
  *
  * @example
  * ```ts

@@ -35,7 +35,7 @@ export {
   verifyCandidate,
 } from './verify.js';
 export { encodePhoto, encodeRgbPipeline } from './encode.js';
-export { enlargeCentred, enlargeWindow, enlargeWithWindows } from './enlarge.js';
+export { enlargeCentred, enlargeWindow, withEnlargedWindows } from './enlarge.js';
 export type { OutputWindow } from './enlarge.js';
 export { faceEstimateRegion } from './estimate-region.js';
 export type { FaceEstimateRegion } from './estimate-region.js';

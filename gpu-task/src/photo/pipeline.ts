@@ -33,7 +33,7 @@ import {
   type UpscaleFactor,
 } from './types.js';
 import { encodePhoto, encodeRgbPipeline } from './encode.js';
-import { type OutputWindow, enlargeCentred, enlargeWindow, enlargeWithWindows } from './enlarge.js';
+import { type OutputWindow, enlargeCentred, enlargeWindow, withEnlargedWindows } from './enlarge.js';
 import { refineFace } from './refine.js';
 import {
   type PixelBounds,
@@ -492,7 +492,9 @@ export async function finishPhoto(
     // the output, which go into the enlargement as libvips streams it into the encoder.
     const pasted = await readyFaces();
     const windows = await faceWindows(image, photo.upscale, withRestored(photo.faces, pasted));
-    const bytes = await encodeRgbPipeline(await enlargeWithWindows(image, photo.upscale, windows), encoding);
+    const bytes = await withEnlargedWindows(image, photo.upscale, windows, (pipeline) =>
+      encodeRgbPipeline(pipeline, encoding),
+    );
     return { bytes, width, height, pasted: asPasted(photo.faces, pasted) };
   }
   // Alpha (libvips' compositing would premultiply it) or another background: the whole output

@@ -1,0 +1,90 @@
+/**
+ * Zeroed scratch buffers kept between photos, for the difference images of the streamed output
+ * (enlarge.ts `enlargeWithWindows`): one per photo being encoded, the size of its output.
+ *
+ * **Why keep them.** A fresh buffer of zeros costs nothing to allocate, but every 4 KiB page
+ * faults the first time it is touched, and libvips reads the whole difference image: a 48 MP
+ * output is 36,000 pages. On the 2-core development VM the faults cost about 0.3 s per photo, a
+ * third of the photo stage's budget. A buffer kept resident costs none of it; its user restores
+ * the zeros it wrote (exactly the bytes it touched) before giving it back.
+ *
+ * Memory: a kept buffer stays resident for RETAIN_IDLE_MS after its last use, and only buffers
+ * up to RETAIN_MAX_BYTES are kept (larger outputs allocate and drop theirs).
+ */
+
+/** Largest buffer kept between photos: a 64 MP output (an 8000 x 8000 RGB difference image). */
+export const RETAIN_MAX_BYTES = 64_000_000 * 3;
+
+/** How long an idle buffer is kept before it is dropped (a worker between jobs, a CLI run). */
+export const RETAIN_IDLE_MS = 60_000;
+
+/**
+ * A pool of zeroed buffers.
+ *
+ * @example
+ * ```ts
+ * const pool = new ZeroedScratch();
+ * const bytes = await pool.use(width * height * 3, async (zeros) => {
+ *   zeros[0] = 7; // ...write, use...
+ *   const result = await encode(zeros);
+ *   zeros[0] = 0; // every byte written is zero again
+ *   return result;
+ * });
+ * ```
+ */
+export class ZeroedScratch {
+  private idle: Buffer[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly retainMaxBytes = RETAIN_MAX_BYTES,
+    private readonly retainIdleMs = RETAIN_IDLE_MS,
+  ) {}
+
+  /**
+   * Run `work` with a buffer of exactly `length` zero bytes. `work` must leave every byte it
+   * wrote zero again when it resolves; if it throws, the buffer is dropped (its bytes unknown).
+   */
+  async use<T>(length: number, work: (zeros: Buffer) => Promise<T>): Promise<T> {
+    const buffer = this.take(length);
+    // A rejection skips giveBack: the buffer is dropped.
+    const result = await work(buffer.subarray(0, length));
+    this.giveBack(buffer);
+    return result;
+  }
+
+  /** Buffers kept now (for tests and diagnostics). */
+  get idleCount(): number {
+    return this.idle.length;
+  }
+
+  /** Drop every kept buffer now. */
+  clear(): void {
+    this.idle = [];
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private take(length: number): Buffer {
+    // The smallest kept buffer that fits: the others stay for photos with larger outputs.
+    let best = -1;
+    for (let i = 0; i < this.idle.length; i++) {
+      const size = this.idle[i]!.length;
+      if (size >= length && (best < 0 || size < this.idle[best]!.length)) best = i;
+    }
+    if (best >= 0) return this.idle.splice(best, 1)[0]!;
+    return Buffer.alloc(length);
+  }
+
+  private giveBack(buffer: Buffer): void {
+    if (buffer.length > this.retainMaxBytes) return;
+    this.idle.push(buffer);
+    // Only the largest buffers are worth keeping: two photos encoded at once leave two.
+    this.idle.sort((a, b) => b.length - a.length);
+    this.idle.length = Math.min(this.idle.length, 2);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.clear(), this.retainIdleMs);
+    // An idle pool must not keep a CLI process alive.
+    this.timer.unref();
+  }
+}
