@@ -16,6 +16,8 @@ export function jobFigures(job: PlaygroundJob): [string, string][] {
   const t = job.timestamps;
   const end = t.succeeded ?? t.failed ?? t.canceled;
   const params = job.params as Record<string, unknown>;
+  const faces = job.output?.faces;
+  const kept = faces?.filter((face) => face.settings?.kept).length ?? 0;
   const schedule =
     params.preset !== undefined
       ? `preset ${String(params.preset)}`
@@ -37,7 +39,10 @@ export function jobFigures(job: PlaygroundJob): [string, string][] {
         ? `${job.output.width} x ${job.output.height} ${job.output.format.toUpperCase()}`
         : job.output?.format.toUpperCase(),
     ],
-    ['Faces restored', job.output?.faces ? String(job.output.faces.length) : undefined],
+    ['Faces found', faces ? String(faces.length) : undefined],
+    // `auto` keeps a face the model would not improve (settings.kept): found, not restored.
+    ['Faces restored', faces ? String(faces.filter((face) => !face.settings?.kept).length) : undefined],
+    ['Faces kept as they were', kept > 0 ? String(kept) : undefined],
     ['Faces skipped', job.output?.skippedFaces?.length ? String(job.output.skippedFaces.length) : undefined],
     ['Warnings', job.output?.warnings?.length ? job.output.warnings.map(String).join(', ') : undefined],
     ['Schedule', `${schedule}, ${String(params.steps)} steps`],

@@ -1,0 +1,53 @@
+/**
+ * The playground's result figures: faces found, restored by the model, and kept as they were
+ * (`auto` leaves a face the model would not improve) are told apart.
+ */
+import { describe, expect, it } from 'vitest';
+import type { PlaygroundJob } from '../../../../functions/src/playground/client/api.js';
+import { jobFigures } from '../../../../functions/src/playground/client/result.js';
+
+function jobWithFaces(kept: boolean[]): PlaygroundJob {
+  return {
+    id: 'job_1',
+    status: 'succeeded',
+    attempts: 1,
+    model: 'default',
+    params: { steps: 100 },
+    timestamps: { created: '2026-12-01T00:00:00.000Z', succeeded: '2026-12-01T00:00:05.000Z' },
+    output: {
+      format: 'png',
+      faces: kept.map((isKept, i) => ({
+        box: [10 * i, 0, 10, 10],
+        score: 0.9,
+        landmarks: [],
+        settings: { n: 4, tau: 20, omega: 40, ...(isKept ? { kept: true as const } : {}) },
+      })),
+    },
+  } as unknown as PlaygroundJob;
+}
+
+const figure = (rows: [string, string][], label: string): string | undefined =>
+  rows.find(([name]) => name === label)?.[1];
+
+describe('jobFigures', () => {
+  it('counts faces found, restored by the model and kept as they were separately', () => {
+    // Act
+    const rows = jobFigures(jobWithFaces([true, false, true]));
+    // Assess
+    expect([
+      figure(rows, 'Faces found'),
+      figure(rows, 'Faces restored'),
+      figure(rows, 'Faces kept as they were'),
+    ]).toEqual(['3', '1', '2']);
+  });
+
+  it('leaves out the kept row when every face was restored, and reports 0 restored for a photo without faces', () => {
+    // Act
+    const restoredAll = jobFigures(jobWithFaces([false, false]));
+    const noFace = jobFigures(jobWithFaces([]));
+    // Assess
+    expect(figure(restoredAll, 'Faces restored')).toBe('2');
+    expect(figure(restoredAll, 'Faces kept as they were')).toBeUndefined();
+    expect([figure(noFace, 'Faces found'), figure(noFace, 'Faces restored')]).toEqual(['0', '0']);
+  });
+});
