@@ -4,17 +4,17 @@
  * through a soft mask. Both sample with the Keys cubic (a = -0.5, Catmull-Rom), the kernel
  * sharp's `cubic` uses, on pixel centres.
  */
-import type { RgbImage } from '../engine/core.js';
+import { InvalidParametersError, type RgbImage } from '../engine/core.js';
 import { type Similarity, applySimilarity, invertSimilarity } from './similarity.js';
 
 /** Keys cubic weights for a fractional offset t in [0, 1), taps at -1, 0, 1, 2. */
-function cubicWeights(t: number, out: Float64Array): void {
+function cubicWeights(t: number, out: Float64Array, at = 0): void {
   const t2 = t * t;
   const t3 = t2 * t;
-  out[0] = -0.5 * t3 + t2 - 0.5 * t;
-  out[1] = 1.5 * t3 - 2.5 * t2 + 1;
-  out[2] = -1.5 * t3 + 2 * t2 + 0.5 * t;
-  out[3] = 0.5 * t3 - 0.5 * t2;
+  out[at] = -0.5 * t3 + t2 - 0.5 * t;
+  out[at + 1] = 1.5 * t3 - 2.5 * t2 + 1;
+  out[at + 2] = -1.5 * t3 + 2 * t2 + 0.5 * t;
+  out[at + 3] = 0.5 * t3 - 0.5 * t2;
 }
 
 /** Symmetric (half-sample) reflection of an index into 0..size-1. */
@@ -25,47 +25,167 @@ function reflect(index: number, size: number): number {
   return wrapped < size ? wrapped : period - 1 - wrapped;
 }
 
-/**
- * Sample an RGB8 image at (x, y) in index units (pixel i's centre at i)
- * with the cubic kernel, reflecting outside; writes 3 floats (0-255, not clamped) into `out`.
+/*
+ * Every sampler here computes a pixel in one fixed order, the bytes the photo stage's outputs
+ * (and their tests) are pinned to: per tap row j, the row sum 0 + w0·p0 + w1·p1 + w2·p2 + w3·p3
+ * (taps left to right, Float64), then 0 + v0·row0 + v1·row1 + v2·row2 + v3·row3. The axis-aligned
+ * paths share row sums between output pixels; the general path computes them per pixel; both
+ * give the same doubles, hence the same bytes.
  */
-function sampleCubic(
-  image: RgbImage,
-  x: number,
-  y: number,
-  wx: Float64Array,
-  wy: Float64Array,
-  out: Float64Array,
-): void {
+
+/** One tap row: 0 + w0·data[row + c0] + ... in tap order (the leading 0 keeps -0 out, as a sum from 0 would). */
+function dot4(
+  data: Uint8Array,
+  row: number,
+  c0: number,
+  c1: number,
+  c2: number,
+  c3: number,
+  w0: number,
+  w1: number,
+  w2: number,
+  w3: number,
+): number {
+  return 0 + w0 * data[row + c0]! + w1 * data[row + c1]! + w2 * data[row + c2]! + w3 * data[row + c3]!;
+}
+
+/**
+ * Sample an RGB8 image at (x, y) in index units (pixel i's centre at i) with the cubic kernel,
+ * reflecting outside; writes 3 floats (0-255, not clamped) into `out`. For samples at arbitrary
+ * positions (rotated frames); rows or columns of a fixed grid go through the separable sampler.
+ */
+function sampleCubic(image: RgbImage, x: number, y: number, out: Float64Array): void {
+  const { width, height, data } = image;
   const ix = Math.floor(x);
   const iy = Math.floor(y);
-  cubicWeights(x - ix, wx);
-  cubicWeights(y - iy, wy);
-  let r = 0;
-  let g = 0;
-  let b = 0;
-  const { width, height, data } = image;
-  const inside = ix >= 1 && iy >= 1 && ix + 2 < width && iy + 2 < height;
-  for (let j = 0; j < 4; j++) {
-    const row = (inside ? iy - 1 + j : reflect(iy - 1 + j, height)) * width;
-    let rr = 0;
-    let gg = 0;
-    let bb = 0;
-    for (let i = 0; i < 4; i++) {
-      const p = (row + (inside ? ix - 1 + i : reflect(ix - 1 + i, width))) * 3;
-      const w = wx[i]!;
-      rr += w * data[p]!;
-      gg += w * data[p + 1]!;
-      bb += w * data[p + 2]!;
-    }
-    const w = wy[j]!;
-    r += w * rr;
-    g += w * gg;
-    b += w * bb;
+  const tx = x - ix;
+  const tx2 = tx * tx;
+  const tx3 = tx2 * tx;
+  const wx0 = -0.5 * tx3 + tx2 - 0.5 * tx;
+  const wx1 = 1.5 * tx3 - 2.5 * tx2 + 1;
+  const wx2 = -1.5 * tx3 + 2 * tx2 + 0.5 * tx;
+  const wx3 = 0.5 * tx3 - 0.5 * tx2;
+  const ty = y - iy;
+  const ty2 = ty * ty;
+  const ty3 = ty2 * ty;
+  const wy0 = -0.5 * ty3 + ty2 - 0.5 * ty;
+  const wy1 = 1.5 * ty3 - 2.5 * ty2 + 1;
+  const wy2 = -1.5 * ty3 + 2 * ty2 + 0.5 * ty;
+  const wy3 = 0.5 * ty3 - 0.5 * ty2;
+  // Byte offsets of the 4 tap columns and 4 tap rows (reflection is the identity inside).
+  let c0: number, c1: number, c2: number, c3: number;
+  if (ix >= 1 && ix + 2 < width) {
+    c0 = (ix - 1) * 3;
+    c1 = c0 + 3;
+    c2 = c0 + 6;
+    c3 = c0 + 9;
+  } else {
+    c0 = reflect(ix - 1, width) * 3;
+    c1 = reflect(ix, width) * 3;
+    c2 = reflect(ix + 1, width) * 3;
+    c3 = reflect(ix + 2, width) * 3;
   }
-  out[0] = r;
-  out[1] = g;
-  out[2] = b;
+  const stride = width * 3;
+  let r0: number, r1: number, r2: number, r3: number;
+  if (iy >= 1 && iy + 2 < height) {
+    r0 = (iy - 1) * stride;
+    r1 = r0 + stride;
+    r2 = r1 + stride;
+    r3 = r2 + stride;
+  } else {
+    r0 = reflect(iy - 1, height) * stride;
+    r1 = reflect(iy, height) * stride;
+    r2 = reflect(iy + 1, height) * stride;
+    r3 = reflect(iy + 2, height) * stride;
+  }
+  for (let c = 0; c < 3; c++) {
+    out[c] =
+      0 +
+      wy0 * dot4(data, r0 + c, c0, c1, c2, c3, wx0, wx1, wx2, wx3) +
+      wy1 * dot4(data, r1 + c, c0, c1, c2, c3, wx0, wx1, wx2, wx3) +
+      wy2 * dot4(data, r2 + c, c0, c1, c2, c3, wx0, wx1, wx2, wx3) +
+      wy3 * dot4(data, r3 + c, c0, c1, c2, c3, wx0, wx1, wx2, wx3);
+  }
+}
+
+/**
+ * The cubic sampled on a grid: columns at fixed x positions, rows requested one at a time (in
+ * any order; in increasing order each input row's horizontal sums are computed once for all
+ * the output rows that read it). The horizontal sums of the last rows used are kept in 4 slots,
+ * slot = input row mod 4: the (reflected) taps of one output row span at most 4 consecutive
+ * rows, so they never share a slot.
+ */
+class GridCubic {
+  /** Per output column, the 4 tap byte offsets (reflected) and their weights. */
+  private readonly columns: Int32Array;
+  private readonly weights: Float64Array;
+  /** 4 slots of horizontal sums, each `count` x 3 floats. */
+  private readonly sums: Float64Array;
+  private readonly slotRow = new Int32Array([-1, -1, -1, -1]);
+  private readonly rowWeights = new Float64Array(4);
+
+  /** `xs`: the sample positions of the output columns, in input index units. */
+  constructor(
+    private readonly image: RgbImage,
+    private readonly count: number,
+    xs: (k: number) => number,
+  ) {
+    this.columns = new Int32Array(count * 4);
+    this.weights = new Float64Array(count * 4);
+    this.sums = new Float64Array(4 * count * 3);
+    for (let k = 0; k < count; k++) {
+      const x = xs(k);
+      const ix = Math.floor(x);
+      cubicWeights(x - ix, this.weights, k * 4);
+      for (let i = 0; i < 4; i++) this.columns[k * 4 + i] = reflect(ix - 1 + i, image.width) * 3;
+    }
+  }
+
+  /** Fill `out` (count x 3 floats, 0-255, not clamped) with the samples of the row at `y`. */
+  sampleRow(y: number, out: Float64Array): void {
+    const iy = Math.floor(y);
+    const wy = this.rowWeights;
+    cubicWeights(y - iy, wy);
+    const n3 = this.count * 3;
+    const s0 = this.slotFor(reflect(iy - 1, this.image.height)) * n3;
+    const s1 = this.slotFor(reflect(iy, this.image.height)) * n3;
+    const s2 = this.slotFor(reflect(iy + 1, this.image.height)) * n3;
+    const s3 = this.slotFor(reflect(iy + 2, this.image.height)) * n3;
+    const w0 = wy[0]!;
+    const w1 = wy[1]!;
+    const w2 = wy[2]!;
+    const w3 = wy[3]!;
+    const sums = this.sums;
+    for (let k = 0; k < n3; k++) {
+      out[k] = 0 + w0 * sums[s0 + k]! + w1 * sums[s1 + k]! + w2 * sums[s2 + k]! + w3 * sums[s3 + k]!;
+    }
+  }
+
+  /** The slot holding input row `row`'s horizontal sums, computing them if it does not. */
+  private slotFor(row: number): number {
+    const slot = row & 3;
+    if (this.slotRow[slot] === row) return slot;
+    this.slotRow[slot] = row;
+    const { data, width } = this.image;
+    const { columns, weights, sums } = this;
+    const base = row * width * 3;
+    let o = slot * this.count * 3;
+    for (let k = 0; k < this.count; k++, o += 3) {
+      const t = k * 4;
+      const c0 = columns[t]!;
+      const c1 = columns[t + 1]!;
+      const c2 = columns[t + 2]!;
+      const c3 = columns[t + 3]!;
+      const w0 = weights[t]!;
+      const w1 = weights[t + 1]!;
+      const w2 = weights[t + 2]!;
+      const w3 = weights[t + 3]!;
+      sums[o] = dot4(data, base, c0, c1, c2, c3, w0, w1, w2, w3);
+      sums[o + 1] = dot4(data, base + 1, c0, c1, c2, c3, w0, w1, w2, w3);
+      sums[o + 2] = dot4(data, base + 2, c0, c1, c2, c3, w0, w1, w2, w3);
+    }
+    return slot;
+  }
 }
 
 function clamp8(v: number): number {
@@ -86,15 +206,17 @@ function clamp8(v: number): number {
  * ```
  */
 export function warpToFrame(image: RgbImage, toFrame: Similarity, side: number): RgbImage {
-  const back = invertSimilarity(toFrame);
+  const { a, b, tx, ty } = invertSimilarity(toFrame);
   const out = new Uint8Array(side * side * 3);
-  const wx = new Float64Array(4);
-  const wy = new Float64Array(4);
   const px = new Float64Array(3);
   for (let v = 0; v < side; v++) {
+    const fv = v + 0.5;
     for (let u = 0; u < side; u++) {
-      const [x, y] = applySimilarity(back, [u + 0.5, v + 0.5]);
-      sampleCubic(image, x - 0.5, y - 0.5, wx, wy, px);
+      // applySimilarity's arithmetic, inlined (same order, same doubles).
+      const fu = u + 0.5;
+      const x = a * fu - b * fv + tx;
+      const y = b * fu + a * fv + ty;
+      sampleCubic(image, x - 0.5, y - 0.5, px);
       const o = (v * side + u) * 3;
       out[o] = clamp8(px[0]!);
       out[o + 1] = clamp8(px[1]!);
@@ -117,11 +239,12 @@ export interface PasteMask {
 
 export const DEFAULT_PASTE_MASK: Readonly<PasteMask> = Object.freeze({ erode: 0.02, feather: 0.14 });
 
-function maskAt(u: number, v: number, mask: PasteMask): number {
-  const d = Math.min(u, 1 - u, v, 1 - v) - mask.erode;
+/** The paste mask at frame coordinates (u, v) in [0, 1] (see PasteMask). */
+function maskAt(u: number, v: number, erode: number, feather: number): number {
+  const d = Math.min(u, 1 - u, v, 1 - v) - erode;
   if (d <= 0) return 0;
-  if (d >= mask.feather) return 1;
-  const t = d / mask.feather;
+  if (d >= feather) return 1;
+  const t = d / feather;
   return t * t * (3 - 2 * t);
 }
 
@@ -175,18 +298,34 @@ export function pasteFrame(
   const x1 = Math.min(origin.x + target.width - 1, bounds.x1);
   const y0 = Math.max(origin.y, bounds.y0);
   const y1 = Math.min(origin.y + target.height - 1, bounds.y1);
-  const wx = new Float64Array(4);
-  const wy = new Float64Array(4);
   const px = new Float64Array(3);
   const { a, b, tx, ty } = toFrame;
+  const { erode, feather } = mask;
+  if (!Number.isFinite(erode) || !Number.isFinite(feather)) {
+    throw new InvalidParametersError(
+      `a paste mask needs finite erode and feather, got ${erode} and ${feather}`,
+    );
+  }
   const data = target.data;
+  // The mask is 0 unless erode·side < u, v < (1 - erode)·side: per row, only the span of x
+  // where both hold (widened well past rounding) is visited; every pixel in it is still tested.
+  const lo = erode * side;
+  const hi = (1 - erode) * side;
+  const reach = Math.max(Math.abs(x0), Math.abs(x1), Math.abs(y0), Math.abs(y1)) + 1;
+  const slack = 1e-9 * ((Math.abs(a) + Math.abs(b)) * reach + Math.abs(tx) + Math.abs(ty) + side);
   for (let y = y0; y <= y1; y++) {
-    for (let x = x0; x <= x1; x++) {
-      const u = a * (x + 0.5) - b * (y + 0.5) + tx;
-      const v = b * (x + 0.5) + a * (y + 0.5) + ty;
-      const alpha = maskAt(u / side, v / side, mask);
+    const fy = y + 0.5;
+    const [uFrom, uTo] = spanWithin(a, -b * fy + tx, lo - slack, hi + slack);
+    const [vFrom, vTo] = spanWithin(b, a * fy + ty, lo - slack, hi + slack);
+    const from = Math.max(x0, Math.floor(Math.max(uFrom, vFrom)) - 1);
+    const to = Math.min(x1, Math.ceil(Math.min(uTo, vTo)) + 1);
+    for (let x = from; x <= to; x++) {
+      const fx = x + 0.5;
+      const u = a * fx - b * fy + tx;
+      const v = b * fx + a * fy + ty;
+      const alpha = maskAt(u / side, v / side, erode, feather);
       if (alpha <= 0) continue;
-      sampleCubic(face, u - 0.5, v - 0.5, wx, wy, px);
+      sampleCubic(face, u - 0.5, v - 0.5, px);
       const o = ((y - origin.y) * target.width + x - origin.x) * 3;
       for (let c = 0; c < 3; c++) {
         const value = data[o + c]! + alpha * (px[c]! - data[o + c]!);
@@ -197,26 +336,31 @@ export function pasteFrame(
 }
 
 /**
+ * The pixel columns x (as reals) where k·(x + 0.5) + c lies in [lo, hi]: the whole line when
+ * k is 0 and c is in range, an empty span when it is not.
+ */
+function spanWithin(k: number, c: number, lo: number, hi: number): [from: number, to: number] {
+  if (k === 0) return c >= lo && c <= hi ? [-Infinity, Infinity] : [Infinity, -Infinity];
+  const p = (lo - c) / k - 0.5;
+  const q = (hi - c) / k - 0.5;
+  return k > 0 ? [p, q] : [q, p];
+}
+
+/**
  * Resize with the cubic kernel on pixel centres (pixel i of the output samples the input at
  * (i + 0.5) · in / out - 0.5). Used to enlarge restored faces: libvips' upsampling maps pixel
  * corners instead and would move a face by half an output pixel.
  */
 export function resizeCubic(image: RgbImage, width: number, height: number): RgbImage {
   const out = new Uint8Array(width * height * 3);
-  const wx = new Float64Array(4);
-  const wy = new Float64Array(4);
-  const px = new Float64Array(3);
   const sx = image.width / width;
   const sy = image.height / height;
+  const grid = new GridCubic(image, width, (x) => (x + 0.5) * sx - 0.5);
+  const row = new Float64Array(width * 3);
   for (let y = 0; y < height; y++) {
-    const iy = (y + 0.5) * sy - 0.5;
-    for (let x = 0; x < width; x++) {
-      sampleCubic(image, (x + 0.5) * sx - 0.5, iy, wx, wy, px);
-      const o = (y * width + x) * 3;
-      out[o] = clamp8(px[0]!);
-      out[o + 1] = clamp8(px[1]!);
-      out[o + 2] = clamp8(px[2]!);
-    }
+    grid.sampleRow((y + 0.5) * sy - 0.5, row);
+    const o = y * width * 3;
+    for (let k = 0; k < row.length; k++) out[o + k] = clamp8(row[k]!);
   }
   return { data: out, width, height };
 }
@@ -252,19 +396,20 @@ export function underlayCubic(
   const x1 = Math.min(origin.x + target.width - 1, bounds.x1);
   const y0 = Math.max(origin.y, bounds.y0);
   const y1 = Math.min(origin.y + target.height - 1, bounds.y1);
-  const wx = new Float64Array(4);
-  const wy = new Float64Array(4);
-  const px = new Float64Array(3);
+  if (x0 > x1 || y0 > y1) return;
+  const columns = x1 - x0 + 1;
+  const grid = new GridCubic(photo, columns, (k) => (x0 + k + 0.5) / factor - 0.5);
+  const row = new Float64Array(columns * 3);
   const data = target.data;
   for (let y = y0; y <= y1; y++) {
+    grid.sampleRow((y + 0.5) / factor - 0.5, row);
     const fromRow = Math.min(y - bounds.y0, bounds.y1 - y);
-    for (let x = x0; x <= x1; x++) {
+    let o = ((y - origin.y) * target.width + x0 - origin.x) * 3;
+    for (let x = x0, k = 0; x <= x1; x++, o += 3, k += 3) {
       const fromEdge = Math.min(fromRow, x - bounds.x0, bounds.x1 - x);
       const weight = Math.min(1, (fromEdge + 1) / (UNDERLAY_RAMP + 1));
-      sampleCubic(photo, (x + 0.5) / factor - 0.5, (y + 0.5) / factor - 0.5, wx, wy, px);
-      const o = ((y - origin.y) * target.width + x - origin.x) * 3;
       for (let c = 0; c < 3; c++) {
-        const float = clamp8(px[c]!);
+        const float = clamp8(row[k + c]!);
         data[o + c] = weight === 1 ? float : clamp8(data[o + c]! + weight * (float - data[o + c]!));
       }
     }
