@@ -188,8 +188,15 @@ class GridCubic {
   }
 }
 
+/**
+ * Round to the nearest level, halves up, within 0-255: Math.round's result on every double
+ * (NaN included). Why not Math.round: V8 compiles it to a slow sequence on x64 (about 3x the
+ * cost of Math.floor, and every output byte passes here). floor(v + 0.5) equals Math.round(v)
+ * for v >= 0.5 (the sum is exact or rounds within one binade, never across an integer); below
+ * 0.5 it could not (0.49999999999999994 + 0.5 rounds to 1), so those give 0 first.
+ */
 function clamp8(v: number): number {
-  return v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
+  return v < 0.5 ? 0 : v >= 255 ? 255 : Math.floor(v + 0.5);
 }
 
 /**
