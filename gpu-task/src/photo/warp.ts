@@ -141,8 +141,11 @@ class GridCubic {
     }
   }
 
-  /** Fill `out` (count x 3 floats, 0-255, not clamped) with the samples of the row at `y`. */
-  sampleRow(y: number, out: Float64Array): void {
+  /**
+   * Write the samples of the row at `y`, rounded and clamped to levels (clamp8), into `out`
+   * from `at` on (count x 3 bytes).
+   */
+  sampleRow(y: number, out: Uint8Array, at: number): void {
     const iy = Math.floor(y);
     const wy = this.rowWeights;
     cubicWeights(y - iy, wy);
@@ -157,7 +160,9 @@ class GridCubic {
     const w3 = wy[3]!;
     const sums = this.sums;
     for (let k = 0; k < n3; k++) {
-      out[k] = 0 + w0 * sums[s0 + k]! + w1 * sums[s1 + k]! + w2 * sums[s2 + k]! + w3 * sums[s3 + k]!;
+      out[at + k] = clamp8(
+        0 + w0 * sums[s0 + k]! + w1 * sums[s1 + k]! + w2 * sums[s2 + k]! + w3 * sums[s3 + k]!,
+      );
     }
   }
 
@@ -363,12 +368,7 @@ export function resizeCubic(image: RgbImage, width: number, height: number): Rgb
   const sx = image.width / width;
   const sy = image.height / height;
   const grid = new GridCubic(image, width, (x) => (x + 0.5) * sx - 0.5);
-  const row = new Float64Array(width * 3);
-  for (let y = 0; y < height; y++) {
-    grid.sampleRow((y + 0.5) * sy - 0.5, row);
-    const o = y * width * 3;
-    for (let k = 0; k < row.length; k++) out[o + k] = clamp8(row[k]!);
-  }
+  for (let y = 0; y < height; y++) grid.sampleRow((y + 0.5) * sy - 0.5, out, y * width * 3);
   return { data: out, width, height };
 }
 
@@ -406,17 +406,17 @@ export function underlayCubic(
   if (x0 > x1 || y0 > y1) return;
   const columns = x1 - x0 + 1;
   const grid = new GridCubic(photo, columns, (k) => (x0 + k + 0.5) / factor - 0.5);
-  const row = new Float64Array(columns * 3);
+  const row = new Uint8Array(columns * 3); // the enlargement's levels, clamp8 of the float sample
   const data = target.data;
   for (let y = y0; y <= y1; y++) {
-    grid.sampleRow((y + 0.5) / factor - 0.5, row);
+    grid.sampleRow((y + 0.5) / factor - 0.5, row, 0);
     const fromRow = Math.min(y - bounds.y0, bounds.y1 - y);
     let o = ((y - origin.y) * target.width + x0 - origin.x) * 3;
     for (let x = x0, k = 0; x <= x1; x++, o += 3, k += 3) {
       const fromEdge = Math.min(fromRow, x - bounds.x0, bounds.x1 - x);
       const weight = Math.min(1, (fromEdge + 1) / (UNDERLAY_RAMP + 1));
       for (let c = 0; c < 3; c++) {
-        const float = clamp8(row[k + c]!);
+        const float = row[k + c]!;
         data[o + c] = weight === 1 ? float : clamp8(data[o + c]! + weight * (float - data[o + c]!));
       }
     }
