@@ -12,13 +12,16 @@
  * in some tile. Faces that fill the photo are found in small whole-photo views (see
  * WHOLE_PHOTO_VIEWS). The photo is decoded once; the finest level is resized from its pixels and
  * each coarser one from the level below (Lanczos, which averages what it drops, so small faces
- * keep their contrast).
+ * keep their contrast). The tiles of all levels go through the detector in batches of
+ * DETECT_BATCH (see BlazeFaceModel.runBatch), in the order a tile-by-tile loop would take them.
  */
 import sharp from 'sharp';
 import type { RgbImage } from '../engine/core.js';
 import {
   BLAZEFACE_INPUT,
+  BLAZEFACE_TILE_LENGTH,
   BlazeFaceModel,
+  DETECT_BATCH,
   type RawDetection,
   overlapOfSmaller,
   suppressContained,
@@ -74,6 +77,17 @@ interface Level {
    * false positive grows with the number of windows searched, and degraded close-ups score low.
    */
   threshold?: number;
+}
+
+/** One tile of one level, waiting in a batch. */
+interface PendingTile {
+  level: Level;
+  image: RgbImage;
+  x0: number;
+  y0: number;
+  overlap: number;
+  /** The level's threshold: detections at or above it are faces, those below are candidates. */
+  threshold: number;
 }
 
 /** Tile origins along one axis: cover `length` with tiles of `tile` px overlapping by `overlap`. */
@@ -153,6 +167,36 @@ export class FaceDetector {
     return new FaceDetector(await BlazeFaceModel.load(file, threads));
   }
 
+  /**
+   * The tiles of every level, in order: the whole-photo views, then each level's tiles row by
+   * row, less the flat ones.
+   */
+  private *pendingTiles(
+    levels: readonly Level[],
+    images: readonly RgbImage[],
+    threshold: number,
+  ): Generator<PendingTile> {
+    for (const [index, level] of levels.entries()) {
+      const image = images[index]!;
+      const overlap = Math.min(BLAZEFACE_INPUT / 2, Math.ceil(level.maxBox) + 8);
+      const levelThreshold = level.threshold === undefined ? threshold : Math.min(threshold, level.threshold);
+      if (level.wholePhoto) {
+        // A whole-photo view is one tile with the photo in its centre (negative origins: grey border).
+        const x0 = -Math.floor((BLAZEFACE_INPUT - image.width) / 2);
+        const y0 = -Math.floor((BLAZEFACE_INPUT - image.height) / 2);
+        yield { level, image, x0, y0, overlap, threshold: levelThreshold };
+        continue;
+      }
+      const columns = tileOrigins(image.width, BLAZEFACE_INPUT, overlap);
+      for (const y0 of tileOrigins(image.height, BLAZEFACE_INPUT, overlap)) {
+        for (const x0 of columns) {
+          // Fine levels are most of the work; flat tiles (sky, walls, blurred backgrounds) hold no face.
+          if (hasDetail(image, x0, y0)) yield { level, image, x0, y0, overlap, threshold: levelThreshold };
+        }
+      }
+    }
+  }
+
   /** Every face of the photo, best score first. */
   async detect(photo: RgbImage, options: DetectOptions = {}): Promise<DetectedFace[]> {
     const threshold = options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
@@ -163,43 +207,44 @@ export class FaceDetector {
     // Detections between CANDIDATE_THRESHOLD and the level's threshold: faces only if a second
     // look confirms them (verify.ts).
     const candidates: RawDetection[] = [];
-    // One tile buffer, refilled for each tile (each run is awaited before the next fill): a
-    // 12 MP photo has ~130 tiles of 0.8 MB.
-    const tile = new Float32Array(BLAZEFACE_INPUT * BLAZEFACE_INPUT * 3);
-    for (const [index, level] of levels.entries()) {
-      const image = images[index]!;
-      const overlap = Math.min(BLAZEFACE_INPUT / 2, Math.ceil(level.maxBox) + 8);
-      // A whole-photo view is one tile with the photo in its centre (negative origins: grey border).
-      const tiles = level.wholePhoto
-        ? [
-            [
-              -Math.floor((BLAZEFACE_INPUT - image.width) / 2),
-              -Math.floor((BLAZEFACE_INPUT - image.height) / 2),
-            ] as const,
-          ]
-        : tileOrigins(image.height, BLAZEFACE_INPUT, overlap).flatMap((y) =>
-            tileOrigins(image.width, BLAZEFACE_INPUT, overlap).map((x) => [x, y] as const),
-          );
-      const levelThreshold = level.threshold === undefined ? threshold : Math.min(threshold, level.threshold);
-      for (const [x0, y0] of tiles) {
-        // Fine levels are most of the work; flat tiles (sky, walls, blurred backgrounds) hold no face.
-        if (!level.wholePhoto && !hasDetail(image, x0, y0)) continue;
-        const detections = await this.model.run(
-          tileTensor(image, x0, y0, tile),
+    // One buffer of DETECT_BATCH tiles, refilled for each batch (each run is awaited before the
+    // next fill): a 12 MP photo has ~130 tiles of 0.8 MB.
+    const batchSize = Math.min(DETECT_BATCH, this.model.maxBatch);
+    const buffer = new Float32Array(batchSize * BLAZEFACE_TILE_LENGTH);
+    const batch: PendingTile[] = [];
+    const runBatch = async (): Promise<void> => {
+      const results = await this.model.runBatch(
+        buffer,
+        batch.map(({ level, threshold: levelThreshold }) =>
           // Candidates from the views of the whole photo only: the fine levels' many textured
           // tiles offer false candidates whose second looks cost more than they find.
           cascade && level.maxBox === Infinity
             ? Math.min(levelThreshold, CANDIDATE_THRESHOLD)
             : levelThreshold,
-        );
-        for (const d of detections) {
+        ),
+      );
+      for (const [slot, { level, image, x0, y0, overlap, threshold: levelThreshold }] of batch.entries()) {
+        for (const d of results[slot]!) {
           const side = Math.max(d.box[2], d.box[3]);
           if (side < level.minBox || side > level.maxBox) continue;
           if (!level.wholePhoto && cutByInnerEdge(d, x0, y0, image.width, image.height, overlap)) continue;
           (d.score >= levelThreshold ? found : candidates).push(toPhoto(d, x0, y0, level.scale));
         }
       }
+      batch.length = 0;
+    };
+    for (const pending of this.pendingTiles(levels, images, threshold)) {
+      const slot = batch.length;
+      tileTensor(
+        pending.image,
+        pending.x0,
+        pending.y0,
+        buffer.subarray(slot * BLAZEFACE_TILE_LENGTH, (slot + 1) * BLAZEFACE_TILE_LENGTH),
+      );
+      batch.push(pending);
+      if (batch.length === batchSize) await runBatch();
     }
+    if (batch.length > 0) await runBatch();
     const confident = suppressContained(weightedNms(found, 0.3));
     const open = suppressContained(weightedNms(candidates, 0.3))
       .filter((c) => confident.every((f) => overlapOfSmaller(f.box, c.box) <= 0.3))
