@@ -172,7 +172,7 @@ describe('batched BlazeFace graph', () => {
     expect(() => decodeBlazeFace({ 'Identity:0': { data: new Float32Array(512) } }, 0.5)).toThrow(/missing/);
   });
 
-  it('detects the same faces in a photo with either graph', async () => {
+  it('detects the same faces in a photo with either graph and any batch size', async () => {
     const { image } = await decodeImageToRgb(new Uint8Array(await readFile(SAMPLES[0]!)));
     const photo = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
       .resize(160, 160)
@@ -182,16 +182,18 @@ describe('batched BlazeFace graph', () => {
     const rgb = { data: new Uint8Array(photo.data), width: photo.info.width, height: photo.info.height };
     const one = await FaceDetector.load(blazeFaceModelPath('vendored'), 1);
     const many = await FaceDetector.load(undefined, 1);
+    const three = await FaceDetector.load(undefined, 1, 3);
     try {
       const a = await one.detect(rgb, { smallestFace: 24 });
-      const b = await many.detect(rgb, { smallestFace: 24 });
       expect(a.length).toBeGreaterThan(0);
-      expect(b.map((f) => f.box.map((v) => Math.round(v * 100)))).toEqual(
-        a.map((f) => f.box.map((v) => Math.round(v * 100))),
-      );
+      const boxes = (faces: typeof a): number[][] => faces.map((f) => f.box.map((v) => Math.round(v * 100)));
+      expect(boxes(await many.detect(rgb, { smallestFace: 24 }))).toEqual(boxes(a));
+      expect(boxes(await three.detect(rgb, { smallestFace: 24 }))).toEqual(boxes(a));
     } finally {
       await one.dispose();
       await many.dispose();
+      await three.dispose();
     }
+    await expect(FaceDetector.load(undefined, 1, 0)).rejects.toThrow(/batch must be/);
   });
 });

@@ -160,11 +160,21 @@ export function planPyramid(width: number, height: number, smallestFace: number)
  * ```
  */
 export class FaceDetector {
-  private constructor(private readonly model: BlazeFaceModel) {}
+  private constructor(
+    private readonly model: BlazeFaceModel,
+    private readonly batchSize: number,
+  ) {}
 
-  /** @param threads see BlazeFaceModel.load. */
-  static async load(file?: string, threads?: number): Promise<FaceDetector> {
-    return new FaceDetector(await BlazeFaceModel.load(file, threads));
+  /**
+   * @param file the graph (default the batched one, see blazeFaceModelPath).
+   * @param threads see BlazeFaceModel.load.
+   * @param batch tiles per detector run (default DETECT_BATCH; 1 with a graph of fixed batch 1).
+   */
+  static async load(file?: string, threads?: number, batch = DETECT_BATCH): Promise<FaceDetector> {
+    if (!Number.isInteger(batch) || batch < 1)
+      throw new Error(`batch must be a whole number >= 1, got ${batch}`);
+    const model = await BlazeFaceModel.load(file, threads);
+    return new FaceDetector(model, Math.min(batch, model.maxBatch));
   }
 
   /**
@@ -209,7 +219,7 @@ export class FaceDetector {
     const candidates: RawDetection[] = [];
     // One buffer of DETECT_BATCH tiles, refilled for each batch (each run is awaited before the
     // next fill): a 12 MP photo has ~130 tiles of 0.8 MB.
-    const batchSize = Math.min(DETECT_BATCH, this.model.maxBatch);
+    const batchSize = this.batchSize;
     const buffer = new Float32Array(batchSize * BLAZEFACE_TILE_LENGTH);
     const batch: PendingTile[] = [];
     const runBatch = async (): Promise<void> => {
