@@ -199,8 +199,11 @@ export function defaultThreads(): number {
 }
 
 /**
- * Tiles per batch of the photo detector (detect.ts). Per tile on the 2-core development machine
- * (2 intra-op threads, bench:photo's detect phase): see the figures in runBatch.
+ * Tiles per batch of the photo detector (detect.ts). On bench:photo's 12 MP photo (87 tiles,
+ * plus 17 single-tile second looks), 2-core AMD EPYC, 2 intra-op threads, fastest of 8-10 runs
+ * interleaved on a shared machine: onnxruntime 456-473 ms with the vendored batch-1 graph,
+ * 329-336 ms in batches of 4, 316-340 ms of 8, 346-348 ms of 16; the detect phase 566-590 ms ->
+ * 435-444 ms (batches of 8). 4 and 8 are within noise; 8 was never the slower one twice.
  */
 export const DETECT_BATCH = 8;
 
@@ -253,9 +256,9 @@ export class BlazeFaceModel {
    * own threshold, in tile pixels.
    *
    * Why batches: on the 2-core development machine, with 2 intra-op threads, a tile costs
-   * ~4.8 ms alone and ~3.7 ms in a batch of 4, ~3.0 ms in a batch of 8 (the per-run overhead and
-   * the thin late layers are shared). A graph of fixed batch 1 (the vendored file) takes one
-   * tile per call.
+   * ~4.5 ms alone and ~3.0 ms in a batch of 8 (the per-run overhead and the thin late layers,
+   * 16 x 16 and 8 x 8 maps, are shared; see DETECT_BATCH). A graph of fixed batch 1 (the
+   * vendored file) takes one tile per call.
    *
    * @example
    * ```ts
