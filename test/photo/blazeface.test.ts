@@ -12,13 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImageToRgb } from '../../gpu-task/src/engine/index.js';
 import {
   BLAZEFACE_INPUT,
-  BLAZEFACE_TILE_LENGTH,
   BlazeFaceModel,
   blazeFaceModelPath,
   decodeBlazeFace,
+  FaceDetector,
   type RawDetection,
-} from '../../gpu-task/src/photo/blazeface.js';
-import { FaceDetector } from '../../gpu-task/src/photo/index.js';
+} from '../../gpu-task/src/photo/index.js';
+
+/** Floats in one NHWC tile. */
+const BLAZEFACE_TILE_LENGTH = BLAZEFACE_INPUT * BLAZEFACE_INPUT * 3;
 
 const SAMPLES = ['sample-mild.jpg', 'sample-medium.jpg', 'sample-severe.jpg'].map((name) =>
   fileURLToPath(new URL(`../../samples/${name}`, import.meta.url)),
