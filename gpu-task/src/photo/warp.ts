@@ -407,18 +407,54 @@ export function underlayCubic(
   const columns = x1 - x0 + 1;
   const grid = new GridCubic(photo, columns, (k) => (x0 + k + 0.5) / factor - 0.5);
   const row = new Uint8Array(columns * 3); // the enlargement's levels, clamp8 of the float sample
+  // Per column, the distance to the rectangle's left or right side; the columns at least
+  // UNDERLAY_RAMP from both form one run, where rows as far from the top and bottom take the
+  // enlargement as it is (weight 1) and are copied whole.
+  const fromSide = new Float64Array(columns);
+  let innerFrom = columns;
+  let innerTo = -1;
+  for (let k = 0; k < columns; k++) {
+    fromSide[k] = Math.min(x0 + k - bounds.x0, bounds.x1 - (x0 + k));
+    if (fromSide[k]! >= UNDERLAY_RAMP) {
+      innerFrom = Math.min(innerFrom, k);
+      innerTo = k;
+    }
+  }
   const data = target.data;
   for (let y = y0; y <= y1; y++) {
     grid.sampleRow((y + 0.5) / factor - 0.5, row, 0);
     const fromRow = Math.min(y - bounds.y0, bounds.y1 - y);
-    let o = ((y - origin.y) * target.width + x0 - origin.x) * 3;
-    for (let x = x0, k = 0; x <= x1; x++, o += 3, k += 3) {
-      const fromEdge = Math.min(fromRow, x - bounds.x0, bounds.x1 - x);
-      const weight = Math.min(1, (fromEdge + 1) / (UNDERLAY_RAMP + 1));
-      for (let c = 0; c < 3; c++) {
-        const float = row[k + c]!;
-        data[o + c] = weight === 1 ? float : clamp8(data[o + c]! + weight * (float - data[o + c]!));
-      }
+    const rowStart = ((y - origin.y) * target.width + x0 - origin.x) * 3;
+    if (fromRow >= UNDERLAY_RAMP && innerFrom <= innerTo) {
+      fadeIn(data, rowStart, row, fromSide, fromRow, 0, innerFrom - 1);
+      data.set(row.subarray(innerFrom * 3, (innerTo + 1) * 3), rowStart + innerFrom * 3);
+      fadeIn(data, rowStart, row, fromSide, fromRow, innerTo + 1, columns - 1);
+    } else {
+      fadeIn(data, rowStart, row, fromSide, fromRow, 0, columns - 1);
+    }
+  }
+}
+
+/**
+ * Blend columns `from`..`to` of an underlay row (`levels`) over `data` from `rowStart` on,
+ * weighted by the distance to the rectangle's nearest side (min of `fromRow` and the column's
+ * `fromSide`) over UNDERLAY_RAMP.
+ */
+function fadeIn(
+  data: Uint8Array,
+  rowStart: number,
+  levels: Uint8Array,
+  fromSide: Float64Array,
+  fromRow: number,
+  from: number,
+  to: number,
+): void {
+  for (let k = from; k <= to; k++) {
+    const weight = Math.min(1, (Math.min(fromRow, fromSide[k]!) + 1) / (UNDERLAY_RAMP + 1));
+    const o = rowStart + k * 3;
+    for (let c = 0; c < 3; c++) {
+      const float = levels[k * 3 + c]!;
+      data[o + c] = weight === 1 ? float : clamp8(data[o + c]! + weight * (float - data[o + c]!));
     }
   }
 }
