@@ -1,8 +1,14 @@
 /**
  * Pixel resampling under a similarity: cutting an aligned face out of a photo (reflecting the
  * photo where the face square passes its border) and drawing a restored face back into a photo
- * through a soft mask. Both sample with the Keys cubic (a = -0.5, Catmull-Rom), the kernel
- * sharp's `cubic` uses, on pixel centres.
+ * through a soft mask; enlarging faces and laying a float enlargement of the photo under them.
+ * All sample with the Keys cubic (a = -0.5, Catmull-Rom), the kernel sharp's `cubic` uses, on
+ * pixel centres.
+ *
+ * Speed (the photo stage runs these on megapixels per photo): axis-aligned grids (resizeCubic,
+ * underlayCubic) are separable, each input row's horizontal sums computed once for every output
+ * row that reads them (GridCubic); rotated frames (warpToFrame, pasteFrame) sample per pixel
+ * without allocation, and pasteFrame visits per row only the span the mask can reach.
  */
 import { InvalidParametersError, type RgbImage } from '../engine/core.js';
 import { type Similarity, applySimilarity, invertSimilarity } from './similarity.js';
