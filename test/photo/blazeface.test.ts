@@ -172,6 +172,8 @@ describe('batched BlazeFace graph', () => {
     expect(batched.maxBatch).toBe(Infinity);
     await expect(vendored.runBatch(buffer, [0.5, 0.5])).rejects.toThrow(/1 tile\(s\) per run/);
     expect(() => decodeBlazeFace({ 'Identity:0': { data: new Float32Array(512) } }, 0.5)).toThrow(/missing/);
+    const other = fileURLToPath(new URL('../../gpu-task/models/tiny/enhancer.onnx', import.meta.url));
+    await expect(BlazeFaceModel.load(other, 1)).rejects.toThrow(/not a BlazeFace graph/);
   });
 
   it('detects the same faces in a photo with either graph and any batch size', async () => {

@@ -235,8 +235,16 @@ export class BlazeFaceModel {
       await session.release();
       throw new Error(`${file} is not a BlazeFace graph: it has no input 'input:0'`);
     }
+    // A symbolic first dimension ('N') or an unknown one (-1) is a dynamic batch.
     const batch = input.isTensor ? input.shape[0] : undefined;
-    return new BlazeFaceModel(session, typeof batch === 'number' ? batch : null);
+    const fixed = typeof batch === 'number' && batch > 0 ? batch : null;
+    if (fixed !== null && fixed !== 1) {
+      await session.release();
+      throw new Error(
+        `${file} has a fixed batch of ${fixed}: the detector needs a batch of 1 or a dynamic one`,
+      );
+    }
+    return new BlazeFaceModel(session, fixed);
   }
 
   /** Most tiles one runBatch call takes: the graph's fixed batch, or Infinity when dynamic. */
