@@ -90,6 +90,36 @@ interface PendingTile {
   threshold: number;
 }
 
+/**
+ * The tiles of every level, in order: the whole-photo views, then each level's tiles row by
+ * row, less the flat ones.
+ */
+function* levelTiles(
+  levels: readonly Level[],
+  images: readonly RgbImage[],
+  threshold: number,
+): Generator<PendingTile> {
+  for (const [index, level] of levels.entries()) {
+    const image = images[index]!;
+    const overlap = Math.min(BLAZEFACE_INPUT / 2, Math.ceil(level.maxBox) + 8);
+    const levelThreshold = level.threshold === undefined ? threshold : Math.min(threshold, level.threshold);
+    if (level.wholePhoto) {
+      // A whole-photo view is one tile with the photo in its centre (negative origins: grey border).
+      const x0 = -Math.floor((BLAZEFACE_INPUT - image.width) / 2);
+      const y0 = -Math.floor((BLAZEFACE_INPUT - image.height) / 2);
+      yield { level, image, x0, y0, overlap, threshold: levelThreshold };
+      continue;
+    }
+    const columns = tileOrigins(image.width, BLAZEFACE_INPUT, overlap);
+    for (const y0 of tileOrigins(image.height, BLAZEFACE_INPUT, overlap)) {
+      for (const x0 of columns) {
+        // Fine levels are most of the work; flat tiles (sky, walls, blurred backgrounds) hold no face.
+        if (hasDetail(image, x0, y0)) yield { level, image, x0, y0, overlap, threshold: levelThreshold };
+      }
+    }
+  }
+}
+
 /** Tile origins along one axis: cover `length` with tiles of `tile` px overlapping by `overlap`. */
 export function tileOrigins(length: number, tile: number, overlap: number): number[] {
   if (length <= tile) return [0];
@@ -177,36 +207,6 @@ export class FaceDetector {
     return new FaceDetector(model, Math.min(batch, model.maxBatch));
   }
 
-  /**
-   * The tiles of every level, in order: the whole-photo views, then each level's tiles row by
-   * row, less the flat ones.
-   */
-  private *pendingTiles(
-    levels: readonly Level[],
-    images: readonly RgbImage[],
-    threshold: number,
-  ): Generator<PendingTile> {
-    for (const [index, level] of levels.entries()) {
-      const image = images[index]!;
-      const overlap = Math.min(BLAZEFACE_INPUT / 2, Math.ceil(level.maxBox) + 8);
-      const levelThreshold = level.threshold === undefined ? threshold : Math.min(threshold, level.threshold);
-      if (level.wholePhoto) {
-        // A whole-photo view is one tile with the photo in its centre (negative origins: grey border).
-        const x0 = -Math.floor((BLAZEFACE_INPUT - image.width) / 2);
-        const y0 = -Math.floor((BLAZEFACE_INPUT - image.height) / 2);
-        yield { level, image, x0, y0, overlap, threshold: levelThreshold };
-        continue;
-      }
-      const columns = tileOrigins(image.width, BLAZEFACE_INPUT, overlap);
-      for (const y0 of tileOrigins(image.height, BLAZEFACE_INPUT, overlap)) {
-        for (const x0 of columns) {
-          // Fine levels are most of the work; flat tiles (sky, walls, blurred backgrounds) hold no face.
-          if (hasDetail(image, x0, y0)) yield { level, image, x0, y0, overlap, threshold: levelThreshold };
-        }
-      }
-    }
-  }
-
   /** Every face of the photo, best score first. */
   async detect(photo: RgbImage, options: DetectOptions = {}): Promise<DetectedFace[]> {
     const threshold = options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
@@ -217,12 +217,12 @@ export class FaceDetector {
     // Detections between CANDIDATE_THRESHOLD and the level's threshold: faces only if a second
     // look confirms them (verify.ts).
     const candidates: RawDetection[] = [];
-    // One buffer of DETECT_BATCH tiles, refilled for each batch (each run is awaited before the
-    // next fill): a 12 MP photo has ~130 tiles of 0.8 MB.
+    // One buffer of `batchSize` tiles (0.8 MB each), refilled for each batch (each run is awaited
+    // before the next fill): a 12 MP photo has up to ~130 tiles.
     const batchSize = this.batchSize;
     const buffer = new Float32Array(batchSize * BLAZEFACE_TILE_LENGTH);
     const batch: PendingTile[] = [];
-    const runBatch = async (): Promise<void> => {
+    const flush = async (): Promise<void> => {
       const results = await this.model.runBatch(
         buffer,
         batch.map(({ level, threshold: levelThreshold }) =>
@@ -243,7 +243,7 @@ export class FaceDetector {
       }
       batch.length = 0;
     };
-    for (const pending of this.pendingTiles(levels, images, threshold)) {
+    for (const pending of levelTiles(levels, images, threshold)) {
       const slot = batch.length;
       tileTensor(
         pending.image,
@@ -252,9 +252,9 @@ export class FaceDetector {
         buffer.subarray(slot * BLAZEFACE_TILE_LENGTH, (slot + 1) * BLAZEFACE_TILE_LENGTH),
       );
       batch.push(pending);
-      if (batch.length === batchSize) await runBatch();
+      if (batch.length === batchSize) await flush();
     }
-    if (batch.length > 0) await runBatch();
+    if (batch.length > 0) await flush();
     const confident = suppressContained(weightedNms(found, 0.3));
     const open = suppressContained(weightedNms(candidates, 0.3))
       .filter((c) => confident.every((f) => overlapOfSmaller(f.box, c.box) <= 0.3))
