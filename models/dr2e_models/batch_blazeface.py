@@ -5,7 +5,7 @@ From the repository root, with ``PYTHONPATH=models`` (see models/README.md):
     /usr/bin/python3 -m dr2e_models.batch_blazeface            # write the derived graph, record it
     /usr/bin/python3 -m dr2e_models.batch_blazeface --check    # verify the committed one (offline)
 
-Why: the photo detector runs BlazeFace on ~90 tiles of 256 x 256 per 12 MP photo. The vendored
+Why: the photo detector runs BlazeFace on ~100 tiles of 256 x 256 per 12 MP photo. The vendored
 graph (``gpu-task/models/blazeface/face_detection_back_256x256_barracuda.onnx``, tf2onnx output)
 has its batch fixed to 1, and onnxruntime spends less per tile on a batch of tiles (2 intra-op
 threads on the 2-core development machine: ~4.8 ms per tile alone, ~3.0 ms in a batch of 8).

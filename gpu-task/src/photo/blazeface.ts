@@ -199,9 +199,9 @@ export function defaultThreads(): number {
 }
 
 /**
- * Tiles per batch of the photo detector (detect.ts). On bench:photo's 12 MP photo (87 tiles,
- * plus 17 single-tile second looks), 2-core AMD EPYC, 2 intra-op threads, fastest of 8-10 runs
- * interleaved on a shared machine: onnxruntime 456-473 ms with the vendored batch-1 graph,
+ * Tiles per batch of the photo detector (detect.ts). On bench:photo's 12 MP photo (104 tiles,
+ * no second looks), 2-core AMD EPYC, 2 intra-op threads, fastest of 8-10 runs interleaved on a
+ * shared machine: onnxruntime 456-473 ms with the vendored batch-1 graph,
  * 329-336 ms in batches of 4, 316-340 ms of 8, 346-348 ms of 16; the detect phase 566-590 ms ->
  * 435-444 ms (batches of 8). 4 and 8 are within noise of each other, 16 was slower in both
  * series; 8 halves the runs of 4 for a 6 MB buffer.
