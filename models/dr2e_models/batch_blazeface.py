@@ -8,7 +8,7 @@ From the repository root, with ``PYTHONPATH=models`` (see models/README.md):
 Why: the photo detector runs BlazeFace on ~100 tiles of 256 x 256 per 12 MP photo. The vendored
 graph (``gpu-task/models/blazeface/face_detection_back_256x256_barracuda.onnx``, tf2onnx output)
 has its batch fixed to 1, and onnxruntime spends less per tile on a batch of tiles (2 intra-op
-threads on the 2-core development machine: ~4.8 ms per tile alone, ~3.0 ms in a batch of 8).
+threads on the 2-core development machine: ~4.5 ms per tile alone, ~3.0 ms in a batch of 8).
 
 What changes, and nothing else (weights, convolutions and outputs stay bit-identical per tile):
 
