@@ -209,7 +209,7 @@ export async function enlargeWindow(
   };
 }
 
-/** Difference images of the outputs being encoded (see enlargeWithWindows), kept between photos. */
+/** Difference images of the outputs being encoded (see withEnlargedWindows), kept between photos. */
 const differenceScratch = new ZeroedScratch();
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Zeroed scratch buffers kept between photos, for the difference images of the streamed output
- * (enlarge.ts `enlargeWithWindows`): one per photo being encoded, the size of its output.
+ * (enlarge.ts `withEnlargedWindows`): one per photo being encoded, the size of its output.
  *
  * **Why keep them.** A fresh buffer of zeros costs nothing to allocate, but every 4 KiB page
  * faults the first time it is touched, and libvips reads the whole difference image: a 48 MP
