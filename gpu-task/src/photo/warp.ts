@@ -55,6 +55,9 @@ function dot4(
   return 0 + w0 * data[row + c0]! + w1 * data[row + c1]! + w2 * data[row + c2]! + w3 * data[row + c3]!;
 }
 
+/** sampleCubic's x weights (0-3) and y weights (4-7), reused: the sampler runs per pixel. */
+const SAMPLE_WEIGHTS = new Float64Array(8);
+
 /**
  * Sample an RGB8 image at (x, y) in index units (pixel i's centre at i) with the cubic kernel,
  * reflecting outside; writes 3 floats (0-255, not clamped) into `out`. For samples at arbitrary
@@ -64,20 +67,11 @@ function sampleCubic(image: RgbImage, x: number, y: number, out: Float64Array): 
   const { width, height, data } = image;
   const ix = Math.floor(x);
   const iy = Math.floor(y);
-  const tx = x - ix;
-  const tx2 = tx * tx;
-  const tx3 = tx2 * tx;
-  const wx0 = -0.5 * tx3 + tx2 - 0.5 * tx;
-  const wx1 = 1.5 * tx3 - 2.5 * tx2 + 1;
-  const wx2 = -1.5 * tx3 + 2 * tx2 + 0.5 * tx;
-  const wx3 = 0.5 * tx3 - 0.5 * tx2;
-  const ty = y - iy;
-  const ty2 = ty * ty;
-  const ty3 = ty2 * ty;
-  const wy0 = -0.5 * ty3 + ty2 - 0.5 * ty;
-  const wy1 = 1.5 * ty3 - 2.5 * ty2 + 1;
-  const wy2 = -1.5 * ty3 + 2 * ty2 + 0.5 * ty;
-  const wy3 = 0.5 * ty3 - 0.5 * ty2;
+  cubicWeights(x - ix, SAMPLE_WEIGHTS, 0);
+  cubicWeights(y - iy, SAMPLE_WEIGHTS, 4);
+  const w = SAMPLE_WEIGHTS;
+  const [wx0, wx1, wx2, wx3] = [w[0]!, w[1]!, w[2]!, w[3]!];
+  const [wy0, wy1, wy2, wy3] = [w[4]!, w[5]!, w[6]!, w[7]!];
   // Byte offsets of the 4 tap columns and 4 tap rows (reflection is the identity inside).
   let c0: number, c1: number, c2: number, c3: number;
   if (ix >= 1 && ix + 2 < width) {
