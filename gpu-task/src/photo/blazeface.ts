@@ -217,12 +217,12 @@ export class BlazeFaceModel {
   ) {}
 
   /**
-   * Load the graph (default: the vendored one).
+   * Load the graph (default: the batched one, see blazeFaceModelPath).
    *
    * @param threads onnxruntime's intra-op threads. onnxruntime-node runs a session synchronously
    *   on the JavaScript thread, so two sessions awaited together still run one after the other;
-   *   the cores are used inside each run (2 threads: 3.4 ms per tile here, against 5.5 ms
-   *   with 1).
+   *   the cores are used inside each run, which pays with batches (see DETECT_BATCH: one tile
+   *   alone gains little from a second thread).
    */
   static async load(file = blazeFaceModelPath(), threads = defaultThreads()): Promise<BlazeFaceModel> {
     const session = await ort.InferenceSession.create(file, {
@@ -285,10 +285,7 @@ export class BlazeFaceModel {
         `${count} tiles need ${count * BLAZEFACE_TILE_LENGTH} floats, the buffer holds ${tiles.length}`,
       );
     }
-    const data =
-      tiles.length === count * BLAZEFACE_TILE_LENGTH
-        ? tiles
-        : tiles.subarray(0, count * BLAZEFACE_TILE_LENGTH);
+    const data = tiles.subarray(0, count * BLAZEFACE_TILE_LENGTH);
     const input = new ort.Tensor('float32', data, [count, BLAZEFACE_INPUT, BLAZEFACE_INPUT, 3]);
     const outputs = await this.session.run({ 'input:0': input });
     return thresholds.map((threshold, index) => decodeBlazeFace(outputs, threshold, index));
