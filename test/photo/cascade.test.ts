@@ -1,7 +1,8 @@
 /**
  * The detector's cascade (photo/verify.ts): a degraded face of a group photo that the single
  * 0.7 threshold misses is found, and face-like false candidates are rejected. The scene is the
- * whole-photo evaluation's (a train/ face). Needs ../shared.
+ * whole-photo evaluation's (a train/ face). Needs ../shared. The cascade is tested alone, without
+ * the median pass of noisy photos (denoised-pass.test.ts).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -140,16 +141,16 @@ describe.skipIf(!utkPresent)(`detector cascade${utkPresent ? '' : ` (skipped: ${
     );
 
   it('finds the degraded face that the single threshold misses, and nothing else', async () => {
-    const plain = await detector.detect(photo, { cascade: false });
-    const cascaded = await detector.detect(photo);
+    const plain = await detector.detect(photo, { cascade: false, denoisedPass: false });
+    const cascaded = await detector.detect(photo, { denoisedPass: false });
     expect(foundEach(plain)).toContain(false);
     expect(foundEach(cascaded)).toEqual(scene.faces.map(() => true));
     expect(cascaded).toHaveLength(scene.faces.length);
   });
 
   it('finds a severely degraded face through second looks that agree with each other', async () => {
-    const plain = await detector.detect(severePhoto, { cascade: false });
-    const cascaded = await detector.detect(severePhoto);
+    const plain = await detector.detect(severePhoto, { cascade: false, denoisedPass: false });
+    const cascaded = await detector.detect(severePhoto, { denoisedPass: false });
     expect(foundEach(plain, severe)).toContain(false);
     expect(foundEach(cascaded, severe)).toEqual(severe.faces.map(() => true));
     expect(cascaded).toHaveLength(severe.faces.length);

@@ -27,6 +27,7 @@ import {
   suppressContained,
   weightedNms,
 } from './blazeface.js';
+import { DENOISED_PASS_NOISE, medianCopy, photoNoise } from './denoised-pass.js';
 import { CANDIDATE_THRESHOLD, MAX_CANDIDATES, verifyCandidate } from './verify.js';
 
 /** Smallest face box, in detector pixels, searched for at the finest level. */
@@ -61,6 +62,11 @@ export interface DetectOptions {
    * single-threshold detector.
    */
   cascade?: boolean;
+  /**
+   * Also run the pyramid on a median-filtered copy of the photo and merge its faces
+   * (denoised-pass.ts). Default: when the photo's noise reads at least DENOISED_PASS_NOISE.
+   */
+  denoisedPass?: boolean;
 }
 
 /** One pyramid level: the photo resized by `scale`, and which faces it is responsible for. */
@@ -209,6 +215,19 @@ export class FaceDetector {
 
   /** Every face of the photo, best score first. */
   async detect(photo: RgbImage, options: DetectOptions = {}): Promise<DetectedFace[]> {
+    let faces = await this.detectOnce(photo, options);
+    if (options.denoisedPass ?? photoNoise(photo) >= DENOISED_PASS_NOISE) {
+      // The second pass's faces join the first's in one more NMS: a face both found is averaged.
+      const second = await this.detectOnce(await medianCopy(photo), options);
+      faces = suppressContained(weightedNms([...faces, ...second], 0.3));
+    }
+    return faces
+      .filter((d) => d.box[2] > 0 && d.box[3] > 0)
+      .map((d) => ({ box: d.box, score: d.score, keypoints: d.keypoints }));
+  }
+
+  /** One pass of the pyramid and the cascade over `photo`; its faces, merged. */
+  private async detectOnce(photo: RgbImage, options: DetectOptions): Promise<RawDetection[]> {
     const threshold = options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
     const cascade = options.cascade ?? true;
     const levels = planPyramid(photo.width, photo.height, options.smallestFace ?? DEFAULT_SMALLEST_FACE);
@@ -264,9 +283,7 @@ export class FaceDetector {
       const face = await verifyCandidate(this.model, photo, candidate, threshold);
       if (face) confirmed.push(face);
     }
-    return suppressContained(weightedNms([...confident, ...confirmed], 0.3))
-      .filter((d) => d.box[2] > 0 && d.box[3] > 0)
-      .map((d) => ({ box: d.box, score: d.score, keypoints: d.keypoints }));
+    return suppressContained(weightedNms([...confident, ...confirmed], 0.3));
   }
 
   async dispose(): Promise<void> {

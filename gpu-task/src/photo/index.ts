@@ -24,6 +24,7 @@ export {
   WHOLE_PHOTO_VIEWS,
 } from './detect.js';
 export type { DetectOptions, DetectedFace } from './detect.js';
+export { DENOISED_PASS_NOISE, medianCopy, photoNoise } from './denoised-pass.js';
 export {
   CANDIDATE_THRESHOLD,
   CONSENSUS_LOOKS,
