@@ -400,6 +400,21 @@ export class Dr2eEngine {
       : this.restorePhotos(inputs, options, request, batchSize);
   }
 
+  /**
+   * Load the face detector now instead of with the first whole photo: a worker calls this once
+   * its engine is loaded, so that its first job after a cold start does not wait for it, and a
+   * broken detector fails the start rather than every photo job.
+   *
+   * @example
+   * ```ts
+   * const engine = await Dr2eEngine.load();
+   * await engine.loadFaceDetector();
+   * ```
+   */
+  async loadFaceDetector(): Promise<void> {
+    await this.faceDetector();
+  }
+
   /** The face detector, loaded on first use (aligned-only callers never pay for it). */
   private faceDetector(): Promise<FaceDetector> {
     this.detector ??= FaceDetector.load();

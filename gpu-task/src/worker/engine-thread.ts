@@ -48,6 +48,15 @@ async function run(): Promise<void> {
     post({ type: 'load_failed', error: serializeError(error) });
     return;
   }
+  // Before `ready`: the first photo job after a cold start should not wait for the detector,
+  // and an install without a working detector should not start taking jobs.
+  try {
+    await engine.loadFaceDetector();
+  } catch (error) {
+    await engine.dispose();
+    post({ type: 'load_failed', error: serializeError(error) });
+    return;
+  }
   post({ type: 'ready', name: engine.name, resolution: engine.resolution, outputSize: engine.outputSize });
 
   let queue = Promise.resolve();
