@@ -16,7 +16,8 @@
  * pass had not.
  *
  * **When.** Only photos whose noise reads at least DENOISED_PASS_NOISE: the pass doubles the
- * detector's time, which a clean 12 MP photo (0.5 s of detection) should not pay.
+ * detector's time, which a clean 12 MP photo (0.5 s of detection) should not pay, and holds a
+ * second decoded copy of the photo (36 MB at 12 MP) while it runs.
  */
 import sharp from 'sharp';
 import { type RgbImage, estimateCoarseNoise, luma } from '../engine/core.js';
@@ -43,7 +44,8 @@ const NOISE_GRID = 4;
  *
  * @example
  * ```ts
- * if (photoNoise(photo) >= DENOISED_PASS_NOISE) faces.push(...(await detectOn(await medianCopy(photo))));
+ * photoNoise(photo) >= DENOISED_PASS_NOISE; // what FaceDetector.detect decides by default
+ * await detector.detect(photo, { denoisedPass: true }); // or asks for, whatever the noise
  * ```
  */
 export function photoNoise(photo: RgbImage): number {

@@ -19,6 +19,7 @@ export {
   FaceDetector,
   MAX_LEVEL_STEP,
   MIN_DETECTOR_FACE,
+  mergePasses,
   planPyramid,
   tileOrigins,
   WHOLE_PHOTO_VIEWS,
