@@ -403,7 +403,8 @@ export class Dr2eEngine {
   /**
    * Load the face detector now instead of with the first whole photo: a worker calls this once
    * its engine is loaded, so that its first job after a cold start does not wait for it, and a
-   * broken detector fails the start rather than every photo job.
+   * broken detector fails the start rather than every photo job (aligned-crop jobs, which need
+   * no detector, then do not run either: a worker serves both kinds).
    *
    * @example
    * ```ts
@@ -415,7 +416,10 @@ export class Dr2eEngine {
     await this.faceDetector();
   }
 
-  /** The face detector, loaded on first use (aligned-only callers never pay for it). */
+  /**
+   * The face detector, loaded on first use (aligned-only callers such as `dr2e restore --aligned`
+   * never pay for it) or by loadFaceDetector.
+   */
   private faceDetector(): Promise<FaceDetector> {
     this.detector ??= FaceDetector.load();
     return this.detector;

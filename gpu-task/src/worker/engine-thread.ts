@@ -53,7 +53,8 @@ async function run(): Promise<void> {
   try {
     await engine.loadFaceDetector();
   } catch (error) {
-    await engine.dispose();
+    // The detector's error is the one to report, whatever disposing the engine says.
+    await engine.dispose().catch(() => undefined);
     post({ type: 'load_failed', error: serializeError(error) });
     return;
   }
