@@ -3,8 +3,8 @@
  * scenes as `dr2e eval-photos` (seed 0, default scene options), run through the detector only.
  * Usage: node --import tsx scripts/detect-recall.ts CLEAN.tar PREFIX PHOTOS BACKGROUND.jpg [--plain]
  *   [--seed S] [--first F]
- * (--plain: without the cascade and the median pass, the single-threshold detector; --no-median:
- * the cascade without the median pass of noisy photos; --seed: the scenes' seed, default
+ * (--plain: without the cascade and the smoothed pass, the single-threshold detector; --no-smoothing:
+ * the cascade without the smoothed pass of noisy photos; --seed: the scenes' seed, default
  * 0 as in `dr2e eval-photos`; --first: skip the first F photos' faces, to draw other faces).
  */
 import { readFile } from 'node:fs/promises';
@@ -72,7 +72,7 @@ for (const name of ['mild', 'medium', 'severe']) {
     const faces = await detector.detect(image, {
       smallestFace: DEFAULT_SMALLEST_FACE,
       cascade: !process.argv.includes('--plain'),
-      ...(process.argv.includes('--plain') || process.argv.includes('--no-median')
+      ...(process.argv.includes('--plain') || process.argv.includes('--no-smoothing')
         ? { denoisedPass: false }
         : {}),
     });

@@ -2,7 +2,7 @@
  * The detector's cascade (photo/verify.ts): a degraded face of a group photo that the single
  * 0.7 threshold misses is found, and face-like false candidates are rejected. The scene is the
  * whole-photo evaluation's (a train/ face). Needs ../shared. The cascade is tested alone, without
- * the median pass of noisy photos (denoised-pass.test.ts).
+ * the smoothed pass of noisy photos (denoised-pass.test.ts).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';

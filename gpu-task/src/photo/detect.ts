@@ -27,7 +27,7 @@ import {
   suppressContained,
   weightedNms,
 } from './blazeface.js';
-import { DENOISED_PASS_NOISE, medianCopy, photoNoise } from './denoised-pass.js';
+import { DENOISED_PASS_NOISE, photoNoise, smoothedCopy } from './denoised-pass.js';
 import { CANDIDATE_THRESHOLD, MAX_CANDIDATES, verifyCandidate } from './verify.js';
 
 /** Smallest face box, in detector pixels, searched for at the finest level. */
@@ -63,7 +63,7 @@ export interface DetectOptions {
    */
   cascade?: boolean;
   /**
-   * Also run the pyramid on a median-filtered copy of the photo and merge its faces
+   * Also run the pyramid on a smoothed copy of the photo and merge its faces
    * (denoised-pass.ts). Default: when the photo's noise reads at least DENOISED_PASS_NOISE.
    */
   denoisedPass?: boolean;
@@ -215,13 +215,13 @@ export class FaceDetector {
 
   /**
    * Every face of the photo, best score first. A noisy photo (see `denoisedPass`) is searched
-   * twice, the second time on its median-filtered copy: up to twice the detection time, and a
+   * twice, the second time on its smoothed copy: up to twice the detection time, and a
    * second decoded copy of the photo (36 MB at 12 MP) while that pass runs.
    */
   async detect(photo: RgbImage, options: DetectOptions = {}): Promise<DetectedFace[]> {
     const passes = [await this.detectOnce(photo, options)];
     if (options.denoisedPass ?? photoNoise(photo) >= DENOISED_PASS_NOISE) {
-      passes.push(await this.detectOnce(await medianCopy(photo), options));
+      passes.push(await this.detectOnce(await smoothedCopy(photo), options));
     }
     return mergePasses(passes)
       .filter((d) => d.box[2] > 0 && d.box[3] > 0)
@@ -304,7 +304,7 @@ export class FaceDetector {
  *
  * @example
  * ```ts
- * const faces = mergePasses([firstPass, medianPass]); // a face found by both: one, averaged
+ * const faces = mergePasses([firstPass, smoothedPass]); // a face found by both: one, averaged
  * ```
  */
 export function mergePasses(passes: readonly (readonly RawDetection[])[]): RawDetection[] {

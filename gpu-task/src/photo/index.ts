@@ -25,7 +25,7 @@ export {
   WHOLE_PHOTO_VIEWS,
 } from './detect.js';
 export type { DetectOptions, DetectedFace } from './detect.js';
-export { DENOISED_PASS_NOISE, medianCopy, photoNoise } from './denoised-pass.js';
+export { DENOISED_PASS_NOISE, SMOOTHING_SIGMA, photoNoise, smoothedCopy } from './denoised-pass.js';
 export {
   CANDIDATE_THRESHOLD,
   CONSENSUS_LOOKS,
