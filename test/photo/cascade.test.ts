@@ -7,16 +7,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RgbImage, decodeImageToRgb, deriveSeed } from '../../gpu-task/src/engine/index.js';
-import {
-  DEFAULT_SCENE_OPTIONS,
-  buildScene,
-  centreSquare,
-  degradationSplit,
-  listCleanFaces,
-  photoBackground,
-  type PhotoScene,
-} from '../../gpu-task/src/eval/index.js';
+import { type RgbImage, decodeImageToRgb } from '../../gpu-task/src/engine/index.js';
+import type { PhotoScene } from '../../gpu-task/src/eval/index.js';
 import {
   BlazeFaceModel,
   FaceDetector,
@@ -25,7 +17,7 @@ import {
   verifyCandidate,
 } from '../../gpu-task/src/photo/index.js';
 import { sharedDir } from '../engine/helpers/fixture-paths.js';
-import { utkPresent, utkTar } from './helpers.js';
+import { foundEach, recallScene, utkPresent, utkTar } from './helpers.js';
 
 const noFacePhoto = path.join(sharedDir, 'data', 'whole-photos', 'insightface_view_noface.jpg');
 
@@ -79,50 +71,12 @@ describe.skipIf(!utkPresent)(`detector cascade${utkPresent ? '' : ` (skipped: ${
   beforeAll(async () => {
     detector = await FaceDetector.load();
     model = await BlazeFaceModel.load();
-    const options = DEFAULT_SCENE_OPTIONS;
-    const refs = await listCleanFaces(utkTar, { prefix: 'train/', limit: 2 * options.faces });
-    const crops = new Map<string, RgbImage>();
-    for (const ref of refs) crops.set(ref.id, centreSquare((await decodeImageToRgb(await ref.read())).image));
-    const backgroundPhoto = (await decodeImageToRgb(new Uint8Array(await readFile(noFacePhoto)))).image;
     // photo-001 of the medium split: its 76-px face scores under 0.7 at every level.
-    const background = await photoBackground(
-      backgroundPhoto,
-      options.width * options.upscale,
-      options.height * options.upscale,
-      deriveSeed(0, 1),
-    );
-    scene = await buildScene(
-      0,
-      'photo-001',
-      refs.slice(options.faces, 2 * options.faces).map((r) => r.id),
-      crops,
-      background,
-      degradationSplit('medium'),
-      options,
-    );
-    photo = (await decodeImageToRgb(scene.jpeg)).image;
+    ({ scene, photo } = await recallScene(0, 1, 'medium', 2));
     // photo-006 of the severe split of `scripts/detect-recall.ts` (8 photos, seed 0): its 87-px
     // face's first look (0.56) has landmarks that the second looks do not share; they agree
     // with each other at 20-28 px (0.73-0.77).
-    const eight = await listCleanFaces(utkTar, { prefix: 'train/', limit: 8 * options.faces });
-    const severeIds = eight.slice(6 * options.faces, 7 * options.faces);
-    for (const ref of severeIds)
-      crops.set(ref.id, centreSquare((await decodeImageToRgb(await ref.read())).image));
-    severe = await buildScene(
-      0,
-      'photo-006',
-      severeIds.map((r) => r.id),
-      crops,
-      await photoBackground(
-        backgroundPhoto,
-        options.width * options.upscale,
-        options.height * options.upscale,
-        deriveSeed(0, 6),
-      ),
-      degradationSplit('severe'),
-      options,
-    );
-    severePhoto = (await decodeImageToRgb(severe.jpeg)).image;
+    ({ scene: severe, photo: severePhoto } = await recallScene(0, 6, 'severe', 8));
     noFace = (await decodeImageToRgb(new Uint8Array(await readFile(noFacePhoto)))).image;
   });
 
@@ -131,28 +85,19 @@ describe.skipIf(!utkPresent)(`detector cascade${utkPresent ? '' : ` (skipped: ${
     await model?.dispose();
   });
 
-  const foundEach = (faces: readonly { box: number[] }[], placed = scene): boolean[] =>
-    placed.faces.map((face) =>
-      faces.some(
-        (f) =>
-          Math.hypot(f.box[0]! + f.box[2]! / 2 - face.cx, f.box[1]! + f.box[3]! / 2 - face.cy) <=
-          0.4 * face.side,
-      ),
-    );
-
   it('finds the degraded face that the single threshold misses, and nothing else', async () => {
     const plain = await detector.detect(photo, { cascade: false, denoisedPass: false });
     const cascaded = await detector.detect(photo, { denoisedPass: false });
-    expect(foundEach(plain)).toContain(false);
-    expect(foundEach(cascaded)).toEqual(scene.faces.map(() => true));
+    expect(foundEach(scene, plain)).toContain(false);
+    expect(foundEach(scene, cascaded)).toEqual(scene.faces.map(() => true));
     expect(cascaded).toHaveLength(scene.faces.length);
   });
 
   it('finds a severely degraded face through second looks that agree with each other', async () => {
     const plain = await detector.detect(severePhoto, { cascade: false, denoisedPass: false });
     const cascaded = await detector.detect(severePhoto, { denoisedPass: false });
-    expect(foundEach(plain, severe)).toContain(false);
-    expect(foundEach(cascaded, severe)).toEqual(severe.faces.map(() => true));
+    expect(foundEach(severe, plain)).toContain(false);
+    expect(foundEach(severe, cascaded)).toEqual(severe.faces.map(() => true));
     expect(cascaded).toHaveLength(severe.faces.length);
   });
 

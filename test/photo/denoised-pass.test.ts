@@ -8,21 +8,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type RgbImage,
-  SeededRandom,
-  decodeImageToRgb,
-  deriveSeed,
-} from '../../gpu-task/src/engine/index.js';
-import {
-  DEFAULT_SCENE_OPTIONS,
-  buildScene,
-  centreSquare,
-  degradationSplit,
-  listCleanFaces,
-  photoBackground,
-  type PhotoScene,
-} from '../../gpu-task/src/eval/index.js';
+import { type RgbImage, SeededRandom, decodeImageToRgb } from '../../gpu-task/src/engine/index.js';
+import type { PhotoScene } from '../../gpu-task/src/eval/index.js';
 import {
   DENOISED_PASS_NOISE,
   FaceDetector,
@@ -31,7 +18,7 @@ import {
   type RawDetection,
   smoothedCopy,
 } from '../../gpu-task/src/photo/index.js';
-import { utkPresent, utkTar, wholePhotosDir } from './helpers.js';
+import { foundEach, recallScene, utkPresent, utkTar, wholePhotosDir } from './helpers.js';
 
 /** `image` with Gaussian noise of std `sigma` (seeded) added to every channel. */
 function withNoise(image: RgbImage, sigma: number, seed = 1): RgbImage {
@@ -148,36 +135,12 @@ describe.skipIf(!utkPresent)(
 
     beforeAll(async () => {
       detector = await FaceDetector.load();
-      const options = DEFAULT_SCENE_OPTIONS;
       // photo-000 of the severe split of `scripts/detect-recall.ts ... --seed 1`: its 59-px face
       // scores under the thresholds at every level and in every second look of the first pass.
-      // (listCleanFaces draws from the first `limit` faces: the script's 8 photos' worth.)
-      const refs = (await listCleanFaces(utkTar, { prefix: 'train/', limit: 8 * options.faces })).slice(
-        0,
-        options.faces,
-      );
-      const crops = new Map<string, RgbImage>();
-      for (const ref of refs)
-        crops.set(ref.id, centreSquare((await decodeImageToRgb(await ref.read())).image));
+      ({ scene, photo } = await recallScene(1, 0, 'severe', 8));
       const noFaceBytes = new Uint8Array(
         await readFile(path.join(wholePhotosDir, 'insightface_view_noface.jpg')),
       );
-      const backgroundPhoto = (await decodeImageToRgb(noFaceBytes)).image;
-      scene = await buildScene(
-        1,
-        'photo-000',
-        refs.map((r) => r.id),
-        crops,
-        await photoBackground(
-          backgroundPhoto,
-          options.width * options.upscale,
-          options.height * options.upscale,
-          deriveSeed(1, 0),
-        ),
-        degradationSplit('severe'),
-        options,
-      );
-      photo = (await decodeImageToRgb(scene.jpeg)).image;
       // The photo without faces, shrunk, with noise of std 20, saved at JPEG quality 30.
       const shrunk = await sharp(noFaceBytes).resize(800).raw().toBuffer({ resolveWithObject: true });
       const noisy = withNoise(
@@ -200,21 +163,12 @@ describe.skipIf(!utkPresent)(
       await detector?.dispose();
     });
 
-    const foundEach = (faces: readonly { box: number[] }[]): boolean[] =>
-      scene.faces.map((face) =>
-        faces.some(
-          (f) =>
-            Math.hypot(f.box[0]! + f.box[2]! / 2 - face.cx, f.box[1]! + f.box[3]! / 2 - face.cy) <=
-            0.4 * face.side,
-        ),
-      );
-
     it('finds a severely degraded face that only the smoothed pass sees, and nothing else', async () => {
       expect(photoNoise(photo)).toBeGreaterThanOrEqual(DENOISED_PASS_NOISE);
       const firstPass = await detector.detect(photo, { denoisedPass: false });
       const both = await detector.detect(photo);
-      expect(foundEach(firstPass)).toContain(false);
-      expect(foundEach(both)).toEqual(scene.faces.map(() => true));
+      expect(foundEach(scene, firstPass)).toContain(false);
+      expect(foundEach(scene, both)).toEqual(scene.faces.map(() => true));
       expect(both).toHaveLength(scene.faces.length);
     });
 

@@ -4,6 +4,7 @@
  * true landmarks of every face in the photo are known.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import {
@@ -11,9 +12,18 @@ import {
   framingTemplate,
   type FaceFraming,
   decodeImageToRgb,
+  deriveSeed,
   type RgbImage,
 } from '../../gpu-task/src/engine/index.js';
-import { listCleanFaces } from '../../gpu-task/src/eval/index.js';
+import {
+  DEFAULT_SCENE_OPTIONS,
+  buildScene,
+  centreSquare,
+  degradationSplit,
+  listCleanFaces,
+  photoBackground,
+  type PhotoScene,
+} from '../../gpu-task/src/eval/index.js';
 import {
   applySimilarity,
   composeSimilarity,
@@ -178,3 +188,52 @@ export function eyeMidpointOffset(
 }
 
 export { composeSimilarity };
+
+/**
+ * A whole-photo evaluation scene as `scripts/detect-recall.ts` builds it: photo `index` of a run
+ * of `photos` photos with `seed`, its faces the `index`-th group of train/ faces (drawn from the
+ * first `photos` x 3 of the archive), its background a window of the no-face photo. Needs ../shared.
+ */
+export async function recallScene(
+  seed: number,
+  index: number,
+  split: string,
+  photos: number,
+): Promise<{ scene: PhotoScene; photo: RgbImage }> {
+  const options = DEFAULT_SCENE_OPTIONS;
+  const refs = (await listCleanFaces(utkTar, { prefix: 'train/', limit: photos * options.faces })).slice(
+    index * options.faces,
+    (index + 1) * options.faces,
+  );
+  const crops = new Map<string, RgbImage>();
+  for (const ref of refs) crops.set(ref.id, centreSquare((await decodeImageToRgb(await ref.read())).image));
+  const noFace = (
+    await decodeImageToRgb(await readFile(path.join(wholePhotosDir, 'insightface_view_noface.jpg')))
+  ).image;
+  const scene = await buildScene(
+    seed,
+    `photo-${String(index).padStart(3, '0')}`,
+    refs.map((r) => r.id),
+    crops,
+    await photoBackground(
+      noFace,
+      options.width * options.upscale,
+      options.height * options.upscale,
+      deriveSeed(seed, index),
+    ),
+    degradationSplit(split),
+    options,
+  );
+  return { scene, photo: (await decodeImageToRgb(scene.jpeg)).image };
+}
+
+/** For each face placed in `scene`, whether a detection's box centre lies within 0.4 face sides of it. */
+export function foundEach(scene: PhotoScene, faces: readonly { box: readonly number[] }[]): boolean[] {
+  return scene.faces.map((face) =>
+    faces.some(
+      (f) =>
+        Math.hypot(f.box[0]! + f.box[2]! / 2 - face.cx, f.box[1]! + f.box[3]! / 2 - face.cy) <=
+        0.4 * face.side,
+    ),
+  );
+}
