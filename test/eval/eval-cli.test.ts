@@ -117,7 +117,9 @@ describe('dr2e eval', () => {
     // Per split: bicubic, enhancer only, DR2 and DR2E for each of the two settings.
     expect(csv).toHaveLength(1 + 4 * 6);
     expect(csv.filter((line) => line.startsWith('8,severe,dr2e,severe,4,'))).toHaveLength(1);
-    expect(csv[1]).toMatch(/^4,mild,bicubic,bicubic,,,,,4,[\d.]+,[\d.]+,[\d.]+,[\d.]+,[\d.]+,/);
+    // ... psnr, ssim, gmsd, eigenface accuracy and distance, the recognizer's cosine (default recognizer).
+    expect(csv[0]).toContain(',id_distance,id_cosine,');
+    expect(csv[1]).toMatch(/^4,mild,bicubic,bicubic,,,,,4,[\d.]+,[\d.]+,[\d.]+,[\d.]+,[\d.]+,-?[\d.]+,/);
     const markdown = await readFile(path.join(out, 'results.md'), 'utf8');
     expect(markdown).toContain('dr2e eval --clean');
     expect(markdown).toContain('| DR2E (severe) | 4 |');

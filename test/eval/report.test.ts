@@ -110,9 +110,9 @@ describe('tables', () => {
     const csv = formatScoresCsv([rows[0]!, rows[3]!, odd]).trim().split('\n');
     // Assess
     expect(csv[0]).toBe(
-      'scale,split,method,setting,n,tau,omega,steps,images,psnr,ssim,gmsd,id_accuracy,id_distance,input_size,seconds',
+      'scale,split,method,setting,n,tau,omega,steps,images,psnr,ssim,gmsd,id_accuracy,id_distance,id_cosine,input_size,seconds',
     );
-    expect(csv[1]).toBe('8,severe,bicubic,bicubic,,,,,10,20.5,0.62,0.2,0.9,0.05,,0.1');
+    expect(csv[1]).toBe('8,severe,bicubic,bicubic,,,,,10,20.5,0.62,0.2,0.9,0.05,,,0.1');
     expect(csv[2]).toContain(',inf,');
     expect(csv[3]).toContain('"a, ""b"""');
   });

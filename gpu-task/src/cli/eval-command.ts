@@ -10,12 +10,15 @@ import {
   InvalidParametersError,
   cutSquare,
   decodeImageToRgb,
+  FFHQ_FRAMING,
   packageRoot,
   type Device,
   type Dr2ParamsRequest,
 } from '../engine/index.js';
 import {
   listCleanFaces,
+  DEFAULT_RECOGNIZER,
+  FaceRecognizer,
   DEGRADATION_SPLITS,
   degradationSplit,
   DEFAULT_EIGENFACE_COMPONENTS,
@@ -63,6 +66,8 @@ export interface EvalCommandOptions {
   examples: number;
   /** Basis file, 'none', or undefined for the committed default (skipped with a note when absent). */
   basis?: string;
+  /** Face recognizer ONNX file, 'none', or undefined for the committed default (eval/recognizer.ts). */
+  recognizer?: string;
   cleanFraming: CleanFraming;
   out: string;
   sweep: boolean;
@@ -136,6 +141,10 @@ export async function runEval(options: EvalCommandOptions, io: CommandIo): Promi
     device: options.device,
     ...(options.threads !== undefined ? { intraOpThreads: options.threads } : {}),
   });
+  const recognizer =
+    options.recognizer === 'none' || options.sweep
+      ? null
+      : await FaceRecognizer.load(options.recognizer ?? DEFAULT_RECOGNIZER, options.threads ?? 1);
   try {
     log(
       `model ${engine.name} (${engine.resolution}px -> ${engine.outputSize}px) loaded in ${((performance.now() - loadStart) / 1000).toFixed(1)} s; ` +
@@ -177,6 +186,8 @@ export async function runEval(options: EvalCommandOptions, io: CommandIo): Promi
     } else {
       const result = await runEvaluation(engine, truth, {
         ...common,
+        // The ground truths are in the model's framing (FFHQ-aligned faces are cut to it first).
+        recognizer: recognizer ? { recognizer, framing: engine.framing ?? FFHQ_FRAMING } : null,
         scales: options.scales,
         ...(options.sizes ? { sizes: options.sizes } : {}),
         splits,
@@ -201,6 +212,7 @@ export async function runEval(options: EvalCommandOptions, io: CommandIo): Promi
           images: faces.length,
           seed: options.seed,
           basis: basisFile,
+          recognizer: recognizer ? recognizer.name : null,
           splits,
         },
         path.resolve(options.out),
@@ -213,6 +225,7 @@ export async function runEval(options: EvalCommandOptions, io: CommandIo): Promi
     return 0;
   } finally {
     await engine.dispose();
+    await recognizer?.dispose();
   }
 }
 

@@ -14,9 +14,12 @@ import {
   type RgbImage,
   decodeImageToRgb,
   deriveSeed,
+  FFHQ_FRAMING,
 } from '../engine/index.js';
 import {
   DEFAULT_SCENE_OPTIONS,
+  DEFAULT_RECOGNIZER,
+  FaceRecognizer,
   type EigenfaceBasis,
   centreSquare,
   type SceneOptions,
@@ -52,6 +55,8 @@ export interface EvalPhotosOptions {
   batch: number;
   examples: number;
   basis?: string;
+  /** Face recognizer ONNX file, 'none', or undefined for the committed default. */
+  recognizer?: string;
   out: string;
   quiet: boolean;
   commandLine: string;
@@ -105,6 +110,10 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
     device: options.device,
     ...(options.threads !== undefined ? { intraOpThreads: options.threads } : {}),
   });
+  const recognizer =
+    options.recognizer === 'none'
+      ? null
+      : await FaceRecognizer.load(options.recognizer ?? DEFAULT_RECOGNIZER, options.threads ?? 1);
   try {
     log(
       `model ${engine.name}; ${refs.length} clean faces from ${options.clean}; ${options.photos} photos per split`,
@@ -125,6 +134,8 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
       params: options.params,
       batch: options.batch,
       basis,
+      // The face regions are the clean UTKFace squares, framed like the model's training crops.
+      recognizer: recognizer ? { recognizer, framing: engine.framing ?? FFHQ_FRAMING } : null,
       examples: options.examples,
       onProgress: log,
     });
@@ -151,6 +162,7 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
       io.stdout.write(
         `${v.split}: recall ${Math.round(v.recall * 100)} %, size ${v.sizeOk ? 'exact' : 'WRONG'}, ` +
           `id cos ${v.idCos.dr2e?.toFixed(5) ?? '-'} vs bicubic ${v.idCos.bicubic?.toFixed(5) ?? '-'}, ` +
+          (v.recCos ? `recognizer ${v.recCos.dr2e.toFixed(4)} vs ${v.recCos.bicubic.toFixed(4)}, ` : '') +
           `SSIM ${v.ssim.dr2e.toFixed(4)} vs ${v.ssim.bicubic.toFixed(4)}\n`,
       );
     }
@@ -160,6 +172,7 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
     return 0;
   } finally {
     await engine.dispose();
+    await recognizer?.dispose();
   }
 }
 

@@ -287,6 +287,10 @@ function buildProgram(
       '--basis <file|none>',
       'eigenface basis for the identity proxy (default: the committed UTKFace-train basis)',
     )
+    .option(
+      '--recognizer <file.onnx|none>',
+      'face recognizer of the ID cos metric (default: the committed MobileFace, gpu-task/eval-assets/recognizer)',
+    )
     .addOption(
       new Option(
         '--clean-framing <mode>',
@@ -348,6 +352,7 @@ function buildProgram(
             ...engineCliOptions(opts),
             examples: opts.examples as number,
             basis: opts.basis as string | undefined,
+            recognizer: opts.recognizer as string | undefined,
             cleanFraming: opts.cleanFraming as 'model' | 'ffhq',
             out: opts.out as string,
             sweep: opts.sweep as boolean,
@@ -410,6 +415,10 @@ function buildProgram(
   addEngineOptions(photos, { help: 'photos per pipeline call', default: 4 })
     .option('--examples <n>', 'example faces in each strip', integer('examples', 0, 64), 6)
     .option('--basis <file|none>', 'eigenface basis of the identity proxy (default: the committed one)')
+    .option(
+      '--recognizer <file.onnx|none>',
+      'face recognizer of the recognizer cos metric (default: the committed one)',
+    )
     .requiredOption('-o, --out <dir>', 'output folder for the reports')
     .option('-q, --quiet', 'no progress output', false)
     .action(async (opts: Record<string, unknown>) => {
@@ -442,6 +451,7 @@ function buildProgram(
             ...engineCliOptions(opts),
             examples: opts.examples as number,
             ...(opts.basis !== undefined ? { basis: opts.basis as string } : {}),
+            ...(opts.recognizer !== undefined ? { recognizer: opts.recognizer as string } : {}),
             out: opts.out as string,
             quiet: opts.quiet as boolean,
             commandLine: quoteCommand(argv),

@@ -36,6 +36,7 @@ import { type EigenfaceBasis, faceVector, identify, projectFace } from './eigenf
 import { gmsd, psnr, ssim } from './metrics.js';
 import { enlargeNearest, resizeRgb, rgbIntoTensor } from './planes.js';
 import { runAuto } from './auto.js';
+import { embeddingCosine, type RecognizerScoring } from './recognizer.js';
 
 export type MethodKind = 'bicubic' | 'enhancer' | 'dr2' | 'dr2e';
 
@@ -63,6 +64,11 @@ export interface MethodScores {
   idAccuracy?: number;
   /** Mean eigenface cosine distance to the own ground truth (absent without a basis). */
   idDistance?: number;
+  /**
+   * Mean cosine similarity of face-recognition embeddings to the own ground truth (absent
+   * without a recognizer): the identity measure of record (recognizer.ts).
+   */
+  idCosine?: number;
   /** Wall time of producing this method's outputs (not the metrics), seconds. */
   seconds: number;
 }
@@ -335,7 +341,27 @@ export interface EvaluationOptions {
   /** Example rows in each strip. */
   examples: number;
   basis: EigenfaceBasis | null;
+  /** Face recognizer for the `idCosine` metric (absent or null: not measured). */
+  recognizer?: RecognizerScoring | null;
   onProgress?: (line: string) => void;
+}
+
+/**
+ * `scoreOutputs` plus the recognizer's identity (`idCosine`) when one is given.
+ * `truthEmbeddings` are the ground truths' embeddings (same order).
+ */
+export async function scoreOutputsWithIdentity(
+  outputs: MethodOutputs,
+  truth: GroundTruth,
+  basis: EigenfaceBasis | null,
+  where: { scale: number; split: string; inputSize?: number },
+  recognition: { scoring: RecognizerScoring; truthEmbeddings: readonly Float32Array[] } | null,
+): Promise<MethodScores> {
+  const scores = scoreOutputs(outputs, truth, basis, where);
+  if (!recognition) return scores;
+  const embeddings = await recognition.scoring.recognizer.embed(outputs.images, recognition.scoring.framing);
+  const idCosine = mean(embeddings.map((e, i) => embeddingCosine(e, recognition.truthEmbeddings[i]!)));
+  return { ...scores, idCosine };
 }
 
 export interface EvaluationResult {
@@ -381,6 +407,17 @@ export async function runEvaluation(
   for (const column of columns) {
     const { scale, size } = column;
     const columnTruth = truthAtSize(truth, size, options.basis);
+    const recognition = options.recognizer
+      ? {
+          scoring: options.recognizer,
+          truthEmbeddings: await options.recognizer.recognizer.embed(
+            columnTruth.images,
+            options.recognizer.framing,
+          ),
+        }
+      : null;
+    const score = (outputs: MethodOutputs, where: { scale: number; split: string; inputSize?: number }) =>
+      scoreOutputsWithIdentity(outputs, columnTruth, options.basis, where, recognition);
     for (const split of options.splits) {
       const splitStart = performance.now();
       const where = {
@@ -391,12 +428,12 @@ export async function runEvaluation(
       const prepared = await prepareSplit(engine, columnTruth, scale, split, options.seed);
       const scores: MethodScores[] = [];
       const bicubic = runBicubic(prepared, size);
-      scores.push(scoreOutputs(bicubic, columnTruth, options.basis, where));
+      scores.push(await score(bicubic, where));
       const enhancer =
         options.baselines?.enhancer === false
           ? null
           : atSize(await runEnhancerOnly(engine, prepared, options.batch), size);
-      if (enhancer) scores.push(scoreOutputs(enhancer, columnTruth, options.basis, where));
+      if (enhancer) scores.push(await score(enhancer, where));
       const shown = stripConfig(options.configs, split.name);
       let shownOutputs: { dr2: MethodOutputs; dr2e: MethodOutputs } | null = null;
       const dr2eScores: MethodScores[] = [];
@@ -414,7 +451,7 @@ export async function runEvaluation(
             images: run.images,
             seconds: run.seconds,
           };
-          dr2eScores.push(scoreOutputs(outputs, columnTruth, options.basis, where));
+          dr2eScores.push(await score(outputs, where));
           auto = columnTruth.ids.map((id, i) => ({
             id,
             estimate: run.estimates[i]!,
@@ -430,8 +467,8 @@ export async function runEvaluation(
         const run = await runDr2e(engine, prepared, columnTruth, config, options);
         const dr2 = atSize(run.dr2, size)!;
         const dr2e = atSize(run.dr2e, size)!;
-        if (options.baselines?.dr2) scores.push(scoreOutputs(dr2, columnTruth, options.basis, where));
-        dr2eScores.push(scoreOutputs(dr2e, columnTruth, options.basis, where));
+        if (options.baselines?.dr2) scores.push(await score(dr2, where));
+        dr2eScores.push(await score(dr2e, where));
         if (config === shown) shownOutputs = { dr2, dr2e };
         options.onProgress?.(
           `${columnName(column)} ${split.name}: ${config.label} N=${run.dr2e.params?.n} tau=${run.dr2e.params?.tau} ` +

