@@ -15,9 +15,11 @@
  * weight, detail weight) of the grid is fused and scored against the ground truth.
  *
  * Objective per face, relative to bicubic upsampling of the same input:
- *   J = ΔPSNR (dB) + 100 · ΔSSIM + 100 · Δcos
- * (cos = cosine similarity of 64-component eigenface coefficients, the eval's identity proxy;
- * 1 dB weighs like 0.01 SSIM and 0.01 identity).
+ *   J = ΔPSNR (dB) + 100 · ΔSSIM + 100 · Δid
+ * (id = cosine similarity of face-recognition embeddings of the output and the ground truth,
+ * the eval's recognizer `eval/recognizer.ts`; 1 dB weighs like 0.01 SSIM and 0.01 identity).
+ * The fusion is split at min(S, face size): a face smaller than the model keeps (input weight)
+ * its own band and takes the bands above it from the model.
  *
  * Binning: faces fall into cells by their **estimated** size (a row per size) and severity
  * (severityOf: JPEG blocking + noise / 20; what the chooser sees at run time). Each row's
@@ -26,7 +28,7 @@
  *
  * The rule (conservative, identity-safe): an option is **safe** in a cell when, for the cell as a
  * whole and for every degradation split with at least `--min-split-samples` samples in it, each
- * of its mean gains (ΔPSNR, ΔSSIM, Δcos) minus `--margin` z standard errors (the group's own
+ * of its mean gains (ΔPSNR, ΔSSIM, Δid) minus `--margin` z standard errors (the group's own
  * spread / √n) is >= 0 (strictly, for every metric). Among safe options the cell takes the best mean J; when none is safe, the input
  * itself (ladder step 0, both weights 1, fine bands unattenuated: gains exactly 0). Splits in a
  * cell are exactly where a mean over mixed faces would hide a loss: a cell holding mild faces
@@ -65,6 +67,9 @@ import {
   splitBands,
   SeededRandom,
   deriveSeed,
+  fusionCutoff,
+  type FaceFraming,
+  FFHQ_FRAMING,
 } from '../gpu-task/src/engine/index.js';
 import {
   outputSide,
@@ -74,10 +79,9 @@ import {
   type DegradationSplit,
   degradeFace,
   sampleDegradation,
-  cosineSimilarity,
-  faceVector,
-  loadEigenfaceBasis,
-  projectFace,
+  DEFAULT_RECOGNIZER,
+  embeddingCosine,
+  FaceRecognizer,
   psnr,
   ssim,
   resizeRgb,
@@ -95,10 +99,12 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '0,1,2,3,4' },
     'input-weights': { type: 'string', default: '0,0.25,0.5,0.75,1' },
     'detail-weights': { type: 'string', default: '0,0.25,0.5,0.75,1' },
-    bins: { type: 'string', default: '4' },
+    bins: { type: 'string', default: '8' },
     'min-split-samples': { type: 'string', default: '2' },
     // z of the margin rule: an option is safe when mean - z * SE >= 0 (see isSafeWithMargin).
-    margin: { type: 'string', default: '1' },
+    margin: { type: 'string', default: '2' },
+    // J's weights of ΔPSNR (dB), ΔSSIM and Δid among the safe options.
+    weights: { type: 'string', default: '1,100,100' },
     // Leave-half-the-faces-out check of candidate margins (comma-separated z), printed; no table written.
     'cross-validate': { type: 'string' },
     'cv-repeats': { type: 'string', default: '40' },
@@ -225,7 +231,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString().slice(0, 10),
     };
   }
-  provenance.objective = `J = dPSNR + 100 dSSIM + 100 dCos(eigenface) vs bicubic; best mean J among options whose mean gain - z SE >= 0 (z = ${Number(args.margin)}; every metric strictly) for the cell and for each split of >= ${MIN_SPLIT_SAMPLES} samples in it${fullInputAbove === undefined ? '' : `; input weight 1 for faces over ${fullInputAbove} px`}`;
+  provenance.objective = `J = dPSNR + 100 dSSIM + 100 dId(recognizer) vs bicubic; best mean J among options whose mean gain - z SE >= 0 (z = ${Number(args.margin)}; every metric strictly) for the cell and for each split of >= ${MIN_SPLIT_SAMPLES} samples in it${fullInputAbove === undefined ? '' : `; input weight 1 for faces over ${fullInputAbove} px`}`;
   provenance.grid = `steps ${[...new Set(options.map((o) => o.step))].join(',')}; input weights ${[...new Set(options.map((o) => o.inputWeight))].join(',')}; detail weights ${[...new Set(options.map((o) => o.detailWeight))].join(',')}`;
   if (args['cross-validate']) {
     crossValidate(samples, options, sizes, Number(args.bins), args['cross-validate'].split(',').map(Number));
@@ -254,6 +260,7 @@ async function score(
     device: 'cpu',
     intraOpThreads: Number(args.threads),
   });
+  UTK_FRAMING = engine.framing ?? FFHQ_FRAMING;
   const samples: Sample[] = [];
   if (args.extend) {
     const previous = parseSamples(await readFile(args.extend, 'utf8'));
@@ -279,7 +286,7 @@ async function score(
       for (const size of sizes) {
         const t = outputSide(engine, size);
         const truth = resizeRgb(square, t, t);
-        const truthCoef = projectFace(basis, faceVector(truth, basis.size));
+        const [truthEmbedding] = await recognizer.embed([truth], UTK_FRAMING);
         const random = new SeededRandom(deriveSeed(seed, face.id, size, 'split'));
         const split = random.pick(SPLITS);
         const params = sampleDegradation(seed, face.id, t / size, split);
@@ -291,7 +298,7 @@ async function score(
           size,
           t,
           truth,
-          truthCoef,
+          truthEmbedding: truthEmbedding!,
           split,
           lowRes,
           estimate,
@@ -310,16 +317,16 @@ async function score(
         prepared.flatMap((p) => ladderParams.map(() => p.seed)),
         batch,
       );
-      prepared.forEach((p, index) => {
+      for (const [index, p] of prepared.entries()) {
         const bicubic = resizeRgb(p.lowRes, p.t, p.t);
-        const base = scores(bicubic, p.truth, p.truthCoef);
+        const base = (await scores([bicubic], p.truth, p.truthEmbedding))[0]!;
         // The bands of the input and of each step's output once; every option only mixes them.
-        const cutoff = engine.resolution;
+        const cutoff = fusionCutoff(engine.resolution, p.size);
         const inputBands = splitBands(resizeRgb8(p.lowRes, p.t, p.t), cutoff);
         const stepBands = ladderSteps.map((_, s) =>
           splitBands(resizeRgb8(restored[index * ladderSteps.length + s]!, p.t, p.t), cutoff),
         );
-        const gains = options.map((option): [number, number, number] => {
+        const fusedImages = options.map((option) => {
           const { image: fused } = fuseBands(stepBands[ladderSteps.indexOf(option.step)]!, inputBands, {
             cutoff,
             inputWeight: option.inputWeight,
@@ -328,11 +335,13 @@ async function score(
             faceSize: p.size,
             attenuateDetail: option.attenuateDetail,
           });
-          const s = scores(fused, p.truth, p.truthCoef);
-          return [s[0] - base[0], s[1] - base[1], s[2] - base[2]];
+          return fused;
         });
+        const gains = (await scores(fusedImages, p.truth, p.truthEmbedding)).map(
+          (s): [number, number, number] => [s[0] - base[0], s[1] - base[1], s[2] - base[2]],
+        );
         samples.push({ id: face.id, size: p.size, split: p.split.name, estimate: p.estimate, gains });
-      });
+      }
       // Written after every face: an interrupted run can be refitted (--refit) from what it scored.
       await mkdir(args.out!, { recursive: true });
       await writeFile(path.join(args.out!, 'samples.csv'), samplesCsv(samples, options));
@@ -367,16 +376,28 @@ function cropSquare(image: RgbImage, side: number): RgbImage {
   return { data: out, width: side, height: side };
 }
 
-function scores(image: RgbImage, truth: RgbImage, truthCoef: Float64Array): [number, number, number] {
-  return [
+/** [PSNR, SSIM, recognizer cosine to the ground truth] of each image. */
+async function scores(
+  images: readonly RgbImage[],
+  truth: RgbImage,
+  truthEmbedding: Float32Array,
+): Promise<[number, number, number][]> {
+  const embeddings = await recognizer.embed(images, UTK_FRAMING);
+  return images.map((image, i) => [
     psnr(image, truth),
     ssim(image, truth),
-    cosineSimilarity(projectFace(basis, faceVector(image, basis.size)), truthCoef),
-  ];
+    embeddingCosine(embeddings[i]!, truthEmbedding),
+  ]);
+}
+
+/** Weights of ΔPSNR (dB), ΔSSIM and Δid in J (`--weights`). */
+const WEIGHTS = args.weights!.split(',').map(Number) as [number, number, number];
+if (WEIGHTS.length !== 3 || WEIGHTS.some((w) => !(w >= 0))) {
+  throw new Error(`--weights needs three non-negative numbers (PSNR, SSIM, id), got ${args.weights}`);
 }
 
 function objective(g: readonly [number, number, number]): number {
-  return g[0] + 100 * g[1] + 100 * g[2];
+  return WEIGHTS[0] * g[0] + WEIGHTS[1] * g[1] + WEIGHTS[2] * g[2];
 }
 
 function meanGains(group: readonly Sample[], k: number): [number, number, number] {
@@ -495,7 +516,7 @@ function crossValidate(
     `Leave-half-out over ${faces.length} train faces, ${repeats} repeats` +
       (fullInputAbove === undefined ? '' : `, input weight 1 above ${fullInputAbove} px`),
     '',
-    '| z | violations (size split: metrics below 0) | held-out mean gains (dB, SSIM, cos) | mean J | faces kept as input |',
+    '| z | violations (size split: metrics below 0) | held-out mean gains (dB, SSIM, id) | mean J | faces kept as input |',
     '| ---: | --- | --- | ---: | ---: |',
   ];
   let best: { z: number; violations: number; j: number } | undefined;
@@ -588,7 +609,7 @@ export const DEFAULT_CALIBRATION: CalibrationTable = ${JSON.stringify(table, nul
 }
 
 const CSV_HEAD =
-  'id,size,split,noise_est,blur_est,jpeg_est,coarse_noise_est,step,input_weight,detail_weight,attenuate_detail,d_psnr,d_ssim,d_cos';
+  'id,size,split,noise_est,blur_est,jpeg_est,coarse_noise_est,step,input_weight,detail_weight,attenuate_detail,d_psnr,d_ssim,d_id';
 
 function samplesCsv(samples: Sample[], options: Option[]): string {
   const lines = [CSV_HEAD];
@@ -682,7 +703,7 @@ function tableMarkdown(fitted: Fitted, samples: Sample[], options: Option[]): st
     '',
     'Written by `scripts/calibrate-quality.ts` on UTKFace **train/** faces (provenance below).',
     'Each cell: severity range; ladder step (cut-off px, τ) / input weight / detail weight; training',
-    'samples; their mean gains over bicubic with the chosen option (ΔPSNR dB, ΔSSIM, Δcos).',
+    'samples; their mean gains over bicubic with the chosen option (ΔPSNR dB, ΔSSIM, Δid).',
     '',
   ];
   table.sizes.forEach((size, i) => {
@@ -710,7 +731,7 @@ function tableMarkdown(fitted: Fitted, samples: Sample[], options: Option[]): st
   lines.push(
     '## In-sample gains per size and split',
     '',
-    'Mean gains over bicubic (ΔPSNR dB, ΔSSIM, Δcos) of the fitted table on its own training',
+    'Mean gains over bicubic (ΔPSNR dB, ΔSSIM, Δid) of the fitted table on its own training',
     'samples, per input size and degradation split (count in brackets). In-sample: an optimistic',
     'reading; the held-out check is `dr2e eval` on val/ (docs/quality/README.md).',
     '',
@@ -735,5 +756,11 @@ function tableMarkdown(fitted: Fitted, samples: Sample[], options: Option[]): st
   return lines.join('\n');
 }
 
-const basis = await loadEigenfaceBasis('gpu-task/eval-assets/eigenfaces-utkface-train-32.json');
-await main();
+// The training faces are framed like the model's own training crops (its manifest's framing).
+let UTK_FRAMING: FaceFraming = FFHQ_FRAMING;
+const recognizer = await FaceRecognizer.load(DEFAULT_RECOGNIZER, 1);
+try {
+  await main();
+} finally {
+  await recognizer.dispose();
+}

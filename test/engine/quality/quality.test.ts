@@ -12,6 +12,9 @@ import {
   estimateDegradation,
   finishFace,
   fuseDetail,
+  fusionCutoff,
+  severityOf,
+  SMALL_FACE_BELOW,
   isAutoRequest,
   planFace,
   resizeRgb8,
@@ -161,6 +164,23 @@ describe('estimateDegradation', () => {
   });
 });
 
+describe('severityOf', () => {
+  it('bins faces under 45 px by blocking minus fine detail, larger ones by blocking plus coarse noise', async () => {
+    // Prepare: a sharp 32 px face and the same face blurred (enlarged from 16 px) and compressed.
+    const sharp32 = testCard(32, 1);
+    const ruined32 = await jpeg(resizeRgb8(resizeRgb8(testCard(32, 1), 16, 16), 32, 32), 30);
+    // Act
+    const sharpEstimate = estimateDegradation(sharp32, { faceSize: 32 });
+    const ruinedEstimate = estimateDegradation(ruined32, { faceSize: 32 });
+    // Assess
+    expect(SMALL_FACE_BELOW).toBeCloseTo(45.25, 2);
+    expect(severityOf(sharpEstimate)).toBeCloseTo(sharpEstimate.jpeg - sharpEstimate.noise / 8, 12);
+    expect(severityOf(ruinedEstimate)).toBeGreaterThan(severityOf(sharpEstimate));
+    const large = { noise: 3, coarseNoise: 10, blur: 0, jpeg: 0.2, faceSize: 64 };
+    expect(severityOf(large)).toBeCloseTo(0.2 + 10 / 20, 12);
+  });
+});
+
 describe('chooseSettings: fidelity', () => {
   const estimates = [16, 32, 64, 128, 256].flatMap((faceSize) =>
     [0, 5, 12, 30].map((noise) => ({ noise, blur: 0.3, jpeg: 0.1, faceSize })),
@@ -284,6 +304,40 @@ describe('fuseDetail', () => {
     const split = fuseBands(splitBands(restored, 64), splitBands(input, 64), settings);
     expect(split.detailGain).toBe(direct.detailGain);
     expect(Buffer.from(split.image.data).equals(Buffer.from(direct.image.data))).toBe(true);
+  });
+
+  it('splits at the model resolution or the face size, whichever is smaller (fusionCutoff)', () => {
+    expect(fusionCutoff(64, 200)).toBe(64);
+    expect(fusionCutoff(64, 64)).toBe(64);
+    expect(fusionCutoff(64, 32)).toBe(32);
+    expect(fusionCutoff(64, 23.6)).toBe(24);
+    expect(fusionCutoff(64, 0.2)).toBe(1);
+    const small = estimateDegradation(testCard(32), { faceSize: 32 });
+    expect(chooseSettings(small, { resolution: 64 }).fusion.cutoff).toBe(32);
+    const large = estimateDegradation(testCard(200), { faceSize: 200 });
+    expect(chooseSettings(large, { resolution: 64 }).fusion.cutoff).toBe(64);
+  });
+
+  it("keeps a small face's own band with input weight 1 and takes only the finer bands from the model", () => {
+    // Prepare: a 32 px face enlarged to 128, and a "restored" face that differs everywhere.
+    const input = resizeRgb8(withNoise(testCard(32), 4), 128, 128);
+    const restored = testCard(128, 1, 5);
+    const settings = {
+      cutoff: fusionCutoff(64, 32),
+      inputWeight: 1,
+      detailWeight: 0,
+      noise: 4,
+      faceSize: 32,
+    };
+    // Act
+    const fused = fuseDetail(restored, input, settings).image;
+    // Assess: brought back to the face's 32 px, the output is the input (up to 8-bit rounding
+    // and the resizer's small overshoot), while at 128 px it carries the restored face's detail.
+    const back = resizeRgb8(fused, 32, 32);
+    const inputBack = resizeRgb8(input, 32, 32);
+    expect(Math.sqrt(mse(back, inputBack))).toBeLessThan(2.5);
+    expect(Math.sqrt(mse(fused, input))).toBeGreaterThan(3);
+    expect(highFrequencyEnergy(fused)).toBeGreaterThan(highFrequencyEnergy(input));
   });
 
   it('refuses faces of different sizes and weights outside 0..1', () => {

@@ -23,7 +23,7 @@ import { InvalidParametersError } from '../errors.js';
 import { assertFidelity, lowPassFactorForCutoff } from '../sampler/dr2-params.js';
 import { DEFAULT_CALIBRATION } from './calibration-table.js';
 import type { DegradationEstimate } from './estimate.js';
-import type { FusionSettings } from './fusion.js';
+import { type FusionSettings, fusionCutoff } from './fusion.js';
 
 /** One ladder step: the low-pass keeps the detail of a `cutoff`-px face; τ on the K = 100 grid. */
 export interface LadderStep {
@@ -60,14 +60,26 @@ export interface CalibrationCell {
 
 /**
  * The severity a face is binned by: JPEG blocking plus noise / 20, the noise measured at half
- * resolution (`coarseNoise`, which JPEG leaves; the finest-scale `noise` when absent). Blocking
+ * resolution (`coarseNoise`, which JPEG leaves; the finest-scale `noise` when absent); for faces
+ * under 45 px, blocking minus fine detail / 8 (see SMALL_FACE_BELOW). Blocking
  * separates the calibration's splits best on its own; the coarse noise separates them among
  * faces without JPEG and among larger faces. Both also respond to face detail on small faces,
  * which the per-size rows of the table absorb.
  */
 export function severityOf(estimate: DegradationEstimate): number {
+  if (estimate.faceSize < SMALL_FACE_BELOW) return estimate.jpeg - estimate.noise / 8;
   return estimate.jpeg + (estimate.coarseNoise ?? estimate.noise) / 20;
 }
+
+/**
+ * Faces under this side (px, at their effective resolution; the boundary between the table's
+ * 32 and 64 px rows) are binned by blocking minus fine detail: on a 16-32 px face the coarse
+ * noise reads the face's own structure (its median is the same for every split of the
+ * calibration), while the finest-scale response (`noise`) falls with every degradation (blur
+ * and compression remove a small face's fine detail first): at 32 px its median reads 4.7 /
+ * 3.4 / 2.1 / 2.1 / 1.1 on the clean / mild / medium / severe / extreme training faces.
+ */
+export const SMALL_FACE_BELOW = 32 * Math.SQRT2;
 
 /** The fitted table: cells by face size bin (rows) and severity bin (columns). */
 export interface CalibrationTable {
@@ -155,7 +167,7 @@ export function chooseSettings(estimate: DegradationEstimate, options: ChooseOpt
   return {
     params: { n: lowPassFactorForCutoff(ladder.cutoff, options.resolution), tau: ladder.tau },
     fusion: {
-      cutoff: options.resolution,
+      cutoff: fusionCutoff(options.resolution, estimate.faceSize),
       inputWeight: shiftWeight(cell.inputWeight, d),
       detailWeight: shiftWeight(cell.detailWeight, d),
       noise: estimate.noise,

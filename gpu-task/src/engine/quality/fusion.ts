@@ -22,9 +22,31 @@ import { InvalidParametersError } from '../errors.js';
 import type { RgbImage } from '../image/index.js';
 import { fromPlanar, resizePlanes, toPlanar } from './planes.js';
 
+/**
+ * The fusion's cut-off for a face of `faceSize` px (at its effective resolution) and a model
+ * of side `resolution`: the smaller of the two. A face larger than the model keeps its bands
+ * above the model's resolution (the model cannot represent them); a smaller face holds nothing
+ * above its own size but the enlargement's interpolation, so the split sits at its size: the
+ * input weight then mixes the band the input really has, and the model supplies every finer one
+ * (with input weight 1 the output, reduced to the face's size, is the input's own band: what a
+ * recognizer and the eye see of the person is kept, the model only adds detail above it).
+ *
+ * @example
+ * ```ts
+ * fusionCutoff(64, 32); // 32
+ * fusionCutoff(64, 200); // 64
+ * ```
+ */
+export function fusionCutoff(resolution: number, faceSize: number): number {
+  return Math.max(1, Math.min(resolution, Math.round(faceSize)));
+}
+
 /** How to fuse one face (see the module comment). */
 export interface FusionSettings {
-  /** Side (px of the face) up to which the restored face supplies the bands: the model's resolution. */
+  /**
+   * Side (px of the face) of the split between the low and the fine bands: `fusionCutoff`, the
+   * model's resolution or the face's own size when smaller.
+   */
   cutoff: number;
   /** 0..1, the input's share of the bands below the cut-off. */
   inputWeight: number;

@@ -29,6 +29,7 @@ export {
   calibrationCell,
   chooseSettings,
   severityOf,
+  SMALL_FACE_BELOW,
 } from './choose.js';
 export { DEFAULT_CALIBRATION } from './calibration-table.js';
 export {
@@ -37,6 +38,7 @@ export {
   type FusionSettings,
   fuseBands,
   fuseDetail,
+  fusionCutoff,
   keepsInput,
   splitBands,
 } from './fusion.js';
