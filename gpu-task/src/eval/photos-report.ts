@@ -286,6 +286,7 @@ function facesCsv(result: PhotoEvalResult): string {
     `${m}_ssim`,
     `${m}_id_cos`,
     `${m}_identified`,
+    `${m}_rec_cos`,
   ]);
   const lines = [
     [
@@ -302,6 +303,8 @@ function facesCsv(result: PhotoEvalResult): string {
       'est_noise',
       'est_blur',
       'est_jpeg',
+      'input_weight',
+      'detail_weight',
       ...methodColumns,
     ].join(','),
   ];
@@ -324,11 +327,14 @@ function facesCsv(result: PhotoEvalResult): string {
           e?.noise,
           e?.blur,
           e?.jpeg,
+          s?.inputWeight,
+          s?.detailWeight,
           ...PHOTO_METHODS.flatMap((m) => [
             f.scores[m].psnr.toFixed(3),
             f.scores[m].ssim.toFixed(5),
             f.scores[m].idCos?.toFixed(5),
             f.identified?.[m],
+            f.scores[m].recCos?.toFixed(5),
           ]),
         ]
           .map(csvField)
