@@ -2,8 +2,9 @@
  * Fits the `auto` calibration table (gpu-task/src/engine/quality/calibration-table.ts) on
  * synthetic degradations of UTKFace **train/** faces (never val/ or hq/):
  *
- *   nice -n 10 npx tsx scripts/calibrate-quality.ts --clean ../shared/data/utkface/utkface-200.tar \
- *     --faces 96 --seed 11 --steps 0,2,4 --input-weights 0,0.25,0.5,0.75,1 --detail-weights 0,0.5,1
+ *   nice -n 5 npx tsx scripts/calibrate-quality.ts --clean ../shared/data/utkface/utkface-200.tar \
+ *     --faces 96 --seed 11 --steps 0,2,4 --input-weights 0,0.25,0.5,0.75,1 --detail-weights 0,0.5,1 \
+ *     --threads 2   # 7.6 min on 2 cores
  *   # refit from the scored samples alone (no DR2 run), e.g. after changing the rule below:
  *   npx tsx scripts/calibrate-quality.ts --refit docs/quality/calibration/samples.csv
  *
@@ -22,9 +23,10 @@
  * its own band and takes the bands above it from the model.
  *
  * Binning: faces fall into cells by their **estimated** size (a row per size) and severity
- * (severityOf: JPEG blocking + noise / 20; what the chooser sees at run time). Each row's
- * severity edges are its samples' quantiles (`--bins` bins of equal counts), since the same JPEG
- * quality reads as more blocking on larger faces.
+ * (severityOf: JPEG blocking + coarse noise / 20, or blocking - fine detail / 8 under 45 px;
+ * what the chooser sees at run time). Each row's severity edges are its samples' quantiles
+ * (`--bins` bins of equal counts, default 8), since the same JPEG quality reads as more
+ * blocking on larger faces.
  *
  * The rule (conservative, identity-safe): an option is **safe** in a cell when, for the cell as a
  * whole and for every degradation split with at least `--min-split-samples` samples in it, each
@@ -37,9 +39,10 @@
  * 24-face table's input weight 0.75 at 128 px: +9e-5 identity on 6 faces, -1e-4 on val) out.
  * `--full-input-above PX` keeps the input's whole low band (input weight 1) for faces over PX.
  *
- * z is chosen on train only: `--cross-validate 0,0.5,1,...` fits the table on half the faces
- * (`--cv-repeats` random halves) and scores the other half, pooled per size and split; the z with
- * the fewest held-out (size, split) losses, then the highest mean J, is printed.
+ * z (default 2) and the bins are chosen on train only: `--cross-validate 0,0.5,1,...` fits the
+ * table on half the faces (`--cv-repeats` random halves) and scores the other half, pooled per
+ * size and split; the z with the fewest held-out (size, split) losses, then the highest mean J,
+ * is printed (run it per `--bins`; docs/quality/calibration/cross-validation.md).
  *
  * `--extend samples.csv --faces M` grows a calibration: the faces already scored there are kept,
  * only the new ones of the M evenly spaced faces run (M = 2x the previous count adds every other).
