@@ -239,7 +239,10 @@ def main() -> None:
     parser.add_argument("model_json", type=Path)
     parser.add_argument("-o", "--out", type=Path, required=True)
     args = parser.parse_args()
-    model = convert(args.model_json)
+    try:
+        model = convert(args.model_json)
+    except (OSError, KeyError, json.JSONDecodeError, UnsupportedGraph) as error:
+        parser.exit(2, f"tfjs_graph_to_onnx: cannot translate {args.model_json}: {error!r}\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(args.out))
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes)")

@@ -147,6 +147,13 @@ class TfjsGraphToOnnxTest(SeededTestCase):
             with self.assertRaisesRegex(UnsupportedGraph, "op Softmax"):
                 convert(graph.write(Path(scratch)))
 
+    def test_refuses_a_layers_model(self) -> None:
+        with tempfile.TemporaryDirectory() as scratch:
+            path = Path(scratch) / "m.json"
+            path.write_text(json.dumps({"format": "layers-model"}))
+            with self.assertRaisesRegex(UnsupportedGraph, "expected 'graph-model'"):
+                convert(path)
+
     def test_refuses_a_truncated_weight_file(self) -> None:
         graph = SmallGraph(np.random.default_rng(0))
         with tempfile.TemporaryDirectory() as scratch:
