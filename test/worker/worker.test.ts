@@ -507,17 +507,19 @@ describe('webhooks', () => {
 
 describe('leases and shutdown', () => {
   it('keeps messages hidden while a batch outlasts the visibility timeout', async () => {
-    // Prepare: a 3 s lease; the engine takes about 5 s.
+    // Prepare: a 6 s lease (heartbeats every 2 s: a busy machine would have to stall the event
+    // loop for 4 s to lose it; a 3 s lease once failed under two concurrent restores); the
+    // engine takes about 8 s.
     const job = await env.queueJob({ bytes: await patternPng(1) });
     engine.onStep = async (step) => {
-      if (step === 1) await new Promise((resolve) => setTimeout(resolve, 5000));
+      if (step === 1) await new Promise((resolve) => setTimeout(resolve, 8000));
     };
-    const worker = env.worker(engine, { visibilityTimeoutSeconds: 3 });
+    const worker = env.worker(engine, { visibilityTimeoutSeconds: 6 });
 
-    // Act: another consumer polls meanwhile.
+    // Act: another consumer polls after the first lease would have expired.
     const loop = worker.run();
     await waitFor(async () => (await env.job(job.id)).status === 'running', 10_000, 'running');
-    await new Promise((resolve) => setTimeout(resolve, 3500));
+    await new Promise((resolve) => setTimeout(resolve, 6500));
     const stolen = await env.queue.receive({ maxMessages: 10, waitSeconds: 0, visibilityTimeoutSeconds: 30 });
     const [done] = await untilTerminal([job.id]);
     await worker.stop();
