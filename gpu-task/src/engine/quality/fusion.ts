@@ -38,7 +38,10 @@ import { fromPlanar, resizePlanes, toPlanar } from './planes.js';
  * ```
  */
 export function fusionCutoff(resolution: number, faceSize: number): number {
-  return Math.max(1, Math.min(resolution, Math.round(faceSize)));
+  // Rounded up: a cut-off below a fractional face size would count the face's own top band
+  // as finer than the cut-off (a spurious noise share, and keepsInput false).
+  if (!Number.isFinite(faceSize)) return resolution;
+  return Math.max(1, Math.min(resolution, Math.ceil(faceSize)));
 }
 
 /** How to fuse one face (see the module comment). */
