@@ -63,7 +63,7 @@ import {
   type CalibrationTable,
   QUALITY_LADDER,
   calibrationBin,
-  estimateDegradation,
+  estimateAtEffectiveSize,
   fuseBands,
   resizeRgb8,
   severityOf,
@@ -105,7 +105,7 @@ const { values: args } = parseArgs({
     bins: { type: 'string', default: '8' },
     'min-split-samples': { type: 'string', default: '2' },
     // z of the margin rule: an option is safe when mean - z * SE >= 0 (see isSafeWithMargin).
-    margin: { type: 'string', default: '2' },
+    margin: { type: 'string', default: '3' },
     // J's weights of ΔPSNR (dB), ΔSSIM and Δid among the safe options.
     weights: { type: 'string', default: '1,100,100' },
     // Leave-half-the-faces-out check of candidate margins (comma-separated z), printed; no table written.
@@ -179,7 +179,7 @@ interface Sample {
   id: string;
   size: number;
   split: string;
-  estimate: ReturnType<typeof estimateDegradation>;
+  estimate: ReturnType<typeof estimateAtEffectiveSize>;
   /** Per option: [dPSNR, dSSIM, dCos]. */
   gains: [number, number, number][];
 }
@@ -206,7 +206,7 @@ async function main(): Promise<void> {
           .raw()
           .toBuffer({ resolveWithObject: true });
         const image = { data: new Uint8Array(data), width: info.width, height: info.height };
-        sample.estimate = estimateDegradation(image, { faceSize: sample.size });
+        sample.estimate = estimateAtEffectiveSize(image, sample.size);
       }
     }
     const previous = await readProvenance(args.refit);
@@ -234,7 +234,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString().slice(0, 10),
     };
   }
-  provenance.objective = `J = dPSNR + 100 dSSIM + 100 dId(recognizer) vs bicubic; best mean J among options whose mean gain - z SE >= 0 (z = ${Number(args.margin)}; every metric strictly) for the cell and for each split of >= ${MIN_SPLIT_SAMPLES} samples in it${fullInputAbove === undefined ? '' : `; input weight 1 for faces over ${fullInputAbove} px`}`;
+  provenance.objective = `J = ${WEIGHTS[0]} dPSNR + ${WEIGHTS[1]} dSSIM + ${WEIGHTS[2]} dId(recognizer) vs bicubic; best mean J among options whose mean gain - z SE >= 0 (z = ${Number(args.margin)}; every metric strictly) for the cell and for each split of >= ${MIN_SPLIT_SAMPLES} samples in it${fullInputAbove === undefined ? '' : `; input weight 1 for faces over ${fullInputAbove} px`}`;
   provenance.grid = `steps ${[...new Set(options.map((o) => o.step))].join(',')}; input weights ${[...new Set(options.map((o) => o.inputWeight))].join(',')}; detail weights ${[...new Set(options.map((o) => o.detailWeight))].join(',')}`;
   if (args['cross-validate']) {
     crossValidate(samples, options, sizes, Number(args.bins), args['cross-validate'].split(',').map(Number));
@@ -263,7 +263,7 @@ async function score(
     device: 'cpu',
     intraOpThreads: Number(args.threads),
   });
-  UTK_FRAMING = engine.framing ?? FFHQ_FRAMING;
+  TRAIN_FRAMING = engine.framing ?? FFHQ_FRAMING;
   const samples: Sample[] = [];
   if (args.extend) {
     const previous = parseSamples(await readFile(args.extend, 'utf8'));
@@ -289,12 +289,14 @@ async function score(
       for (const size of sizes) {
         const t = outputSide(engine, size);
         const truth = resizeRgb(square, t, t);
-        const [truthEmbedding] = await recognizer.embed([truth], UTK_FRAMING);
+        const [truthEmbedding] = await recognizer.embed([truth], TRAIN_FRAMING);
         const random = new SeededRandom(deriveSeed(seed, face.id, size, 'split'));
         const split = random.pick(SPLITS);
         const params = sampleDegradation(seed, face.id, t / size, split);
         const { lowRes } = await degradeFace(truth, params, seed, `${face.id}@${size}`);
-        const estimate = estimateDegradation(lowRes, { faceSize: size });
+        // What the engine sees at run time: an input that reads as enlarged is measured (and
+        // binned, and fused) at its effective size.
+        const estimate = estimateAtEffectiveSize(lowRes, size);
         await mkdir(args.inputs!, { recursive: true });
         await writeFile(inputFile(face.id, size), await encodeRgbImage(lowRes, 'png'));
         prepared.push({
@@ -324,7 +326,7 @@ async function score(
         const bicubic = resizeRgb(p.lowRes, p.t, p.t);
         const base = (await scores([bicubic], p.truth, p.truthEmbedding))[0]!;
         // The bands of the input and of each step's output once; every option only mixes them.
-        const cutoff = fusionCutoff(engine.resolution, p.size);
+        const cutoff = fusionCutoff(engine.resolution, p.estimate.faceSize);
         const inputBands = splitBands(resizeRgb8(p.lowRes, p.t, p.t), cutoff);
         const stepBands = ladderSteps.map((_, s) =>
           splitBands(resizeRgb8(restored[index * ladderSteps.length + s]!, p.t, p.t), cutoff),
@@ -335,7 +337,7 @@ async function score(
             inputWeight: option.inputWeight,
             detailWeight: option.detailWeight,
             noise: p.estimate.noise,
-            faceSize: p.size,
+            faceSize: p.estimate.faceSize,
             attenuateDetail: option.attenuateDetail,
           });
           return fused;
@@ -385,7 +387,7 @@ async function scores(
   truth: RgbImage,
   truthEmbedding: Float32Array,
 ): Promise<[number, number, number][]> {
-  const embeddings = await recognizer.embed(images, UTK_FRAMING);
+  const embeddings = await recognizer.embed(images, TRAIN_FRAMING);
   return images.map((image, i) => [
     psnr(image, truth),
     ssim(image, truth),
@@ -457,10 +459,12 @@ function fit(samples: Sample[], options: Option[], sizes: number[], bins: number
   const nearest = options.findIndex(
     (o) => o.step === 0 && o.inputWeight === 1 && o.detailWeight === 1 && !o.attenuateDetail,
   );
-  const bySize = (size: number) => samples.filter((s) => s.size === size);
-  const severityEdges = sizes.map((size) =>
+  // Rows by the estimated (effective) face size, as the chooser bins faces at run time.
+  const rowOf = (s: Sample) =>
+    calibrationBin(s.estimate, { sizes, severityEdges: sizes.map(() => []) }).sizeBin;
+  const severityEdges = sizes.map((_, i) =>
     rowEdges(
-      bySize(size).map((s) => severityOf(s.estimate)),
+      samples.filter((s) => rowOf(s) === i).map((s) => severityOf(s.estimate)),
       bins,
     ),
   );
@@ -612,7 +616,7 @@ export const DEFAULT_CALIBRATION: CalibrationTable = ${JSON.stringify(table, nul
 }
 
 const CSV_HEAD =
-  'id,size,split,noise_est,blur_est,jpeg_est,coarse_noise_est,step,input_weight,detail_weight,attenuate_detail,d_psnr,d_ssim,d_id';
+  'id,size,split,noise_est,blur_est,jpeg_est,coarse_noise_est,face_size_est,step,input_weight,detail_weight,attenuate_detail,d_psnr,d_ssim,d_id';
 
 function samplesCsv(samples: Sample[], options: Option[]): string {
   const lines = [CSV_HEAD];
@@ -628,6 +632,7 @@ function samplesCsv(samples: Sample[], options: Option[]): string {
           s.estimate.blur.toFixed(4),
           s.estimate.jpeg.toFixed(4),
           (s.estimate.coarseNoise ?? 0).toFixed(3),
+          s.estimate.faceSize,
           option.step,
           option.inputWeight,
           option.detailWeight,
@@ -650,7 +655,8 @@ function parseSamples(text: string): { options: Option[]; samples: Sample[] } {
   const optionIndex = new Map<string, number>();
   const samples = new Map<string, Sample>();
   for (const line of lines.slice(1)) {
-    const [id, size, split, noise, blur, jpeg, coarse, step, iw, dw, att, dp, ds, dc] = line.split(',');
+    const [id, size, split, noise, blur, jpeg, coarse, faceSizeEst, step, iw, dw, att, dp, ds, dc] =
+      line.split(',');
     const key = `${step},${iw},${dw},${att}`;
     if (!optionIndex.has(key)) {
       optionIndex.set(key, options.length);
@@ -673,7 +679,7 @@ function parseSamples(text: string): { options: Option[]; samples: Sample[] } {
           blur: Number(blur),
           jpeg: Number(jpeg),
           coarseNoise: Number(coarse),
-          faceSize: Number(size),
+          faceSize: Number(faceSizeEst),
         },
         gains: [],
       };
@@ -760,7 +766,7 @@ function tableMarkdown(fitted: Fitted, samples: Sample[], options: Option[]): st
 }
 
 // The training faces are framed like the model's own training crops (its manifest's framing).
-let UTK_FRAMING: FaceFraming = FFHQ_FRAMING;
+let TRAIN_FRAMING: FaceFraming = FFHQ_FRAMING;
 const recognizer = await FaceRecognizer.load(DEFAULT_RECOGNIZER, 1);
 try {
   await main();

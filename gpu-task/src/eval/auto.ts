@@ -17,7 +17,7 @@ import {
   type FusionSettings,
   type QualityChoice,
   chooseSettings,
-  estimateDegradation,
+  estimateAtEffectiveSize,
   fuseDetail,
   keepsInput,
   resizeRgb8,
@@ -101,7 +101,9 @@ export async function runAuto(
   options: { batch: number; fidelity?: number; table?: CalibrationTable },
 ): Promise<AutoRun> {
   const started = performance.now();
-  const estimates = lowRes.map((image) => estimateDegradation(image, { faceSize: image.width }));
+  // As the engine measures a face (planFace): an input that reads as enlarged is estimated, binned
+  // and fused at its effective size, so the evaluation measures what the service does.
+  const estimates = lowRes.map((image) => estimateAtEffectiveSize(image, image.width));
   const choices = estimates.map((estimate) =>
     chooseSettings(estimate, {
       resolution: engine.resolution,
