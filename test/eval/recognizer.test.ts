@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   decodeImageToRgb,
@@ -22,9 +23,10 @@ import {
   FaceRecognizer,
 } from '../../gpu-task/src/eval/recognizer.js';
 import { listCleanFaces, resizeRgb } from '../../gpu-task/src/eval/index.js';
+import { sharedDir } from '../engine/helpers/fixture-paths.js';
 import { patternImage } from './helpers.js';
 
-const UTKFACE = '../shared/data/utkface/utkface-200.tar';
+const UTKFACE = path.join(sharedDir, 'data', 'utkface', 'utkface-200.tar');
 const UTK_FRAMING = { name: 'utkface-200', eyeDistance: 0.4025, eyeY: 0.2855, mouthY: 0.6876 };
 
 function mirror(image: RgbImage): RgbImage {
@@ -101,7 +103,7 @@ describe('the committed recognizer', () => {
   });
 
   it.skipIf(!existsSync(UTKFACE))(
-    'separates people on UTKFace train faces: a mirror image or a blurred copy scores far above another person',
+    `separates people on UTKFace train faces: a mirror image or a blurred copy scores far above another person${existsSync(UTKFACE) ? '' : ` (skipped: ${UTKFACE} is absent)`}`,
     async () => {
       // Prepare
       const refs = await listCleanFaces(UTKFACE, { prefix: 'train/', limit: 24 });
