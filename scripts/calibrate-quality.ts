@@ -324,7 +324,6 @@ async function score(
       );
       for (const [index, p] of prepared.entries()) {
         const bicubic = resizeRgb(p.lowRes, p.t, p.t);
-        const base = (await scores([bicubic], p.truth, p.truthEmbedding))[0]!;
         // The bands of the input and of each step's output once; every option only mixes them.
         const cutoff = fusionCutoff(engine.resolution, p.estimate.faceSize);
         const inputBands = splitBands(resizeRgb8(p.lowRes, p.t, p.t), cutoff);
@@ -342,9 +341,13 @@ async function score(
           });
           return fused;
         });
-        const gains = (await scores(fusedImages, p.truth, p.truthEmbedding)).map(
-          (s): [number, number, number] => [s[0] - base[0], s[1] - base[1], s[2] - base[2]],
-        );
+        // Bicubic and every option in one recognizer batch.
+        const [base, ...optionScores] = await scores([bicubic, ...fusedImages], p.truth, p.truthEmbedding);
+        const gains = optionScores.map((s): [number, number, number] => [
+          s[0] - base![0],
+          s[1] - base![1],
+          s[2] - base![2],
+        ]);
         samples.push({ id: face.id, size: p.size, split: p.split.name, estimate: p.estimate, gains });
       }
       // Written after every face: an interrupted run can be refitted (--refit) from what it scored.

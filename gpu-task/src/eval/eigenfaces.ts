@@ -310,8 +310,8 @@ export function projectFace(basis: EigenfaceBasis, vector: Float32Array): Float6
   return out;
 }
 
-/** Cosine similarity of two coefficient vectors (0 when either is zero). */
-export function cosineSimilarity(a: Float64Array, b: Float64Array): number {
+/** Cosine similarity of two vectors, e.g. eigenface coefficients (0 when either is zero). */
+export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let dot = 0;
   let na = 0;
   let nb = 0;

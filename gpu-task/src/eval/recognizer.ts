@@ -31,6 +31,7 @@ import {
   type RgbImage,
   roundSquare,
 } from '../engine/index.js';
+import { cosineSimilarity } from './eigenfaces.js';
 import { resizeRgb } from './planes.js';
 
 /**
@@ -150,15 +151,7 @@ export function alignForRecognition(face: RgbImage, framing: FaceFraming): RgbIm
 export function embeddingCosine(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length)
     throw new InvalidParametersError(`embeddings differ in length: ${a.length}, ${b.length}`);
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
+  return cosineSimilarity(a, b);
 }
 
 /** A loaded recognizer and the framing of the faces it will be given (the model's training framing). */
