@@ -111,6 +111,9 @@ const { values: args } = parseArgs({
     // Leave-half-the-faces-out check of candidate margins (comma-separated z), printed; no table written.
     'cross-validate': { type: 'string' },
     'cv-repeats': { type: 'string', default: '40' },
+    // How cells are chosen: `pooled` (per size row, every split's mean gain safe) or `cell` (every
+    // split safe inside every cell); see choosePooled and chooseCell.
+    rule: { type: 'string', default: 'cell' },
     // Rows of faces larger than this (px) only take options with input weight 1: the face's own
     // low band (below the model's resolution) is kept whole; `none`: every input weight everywhere.
     'full-input-above': { type: 'string', default: '64' },
@@ -151,6 +154,10 @@ const TOLERANCE: readonly [number, number, number] = [0, 0, 0];
  * counts them). 2: every split that has a standard error constrains it.
  */
 const MIN_SPLIT_SAMPLES = Number(args['min-split-samples']);
+
+type Rule = 'pooled' | 'cell';
+const RULE = args.rule as Rule;
+if (RULE !== 'pooled' && RULE !== 'cell') throw new Error(`--rule must be pooled or cell, got ${args.rule}`);
 
 interface Option {
   step: number;
@@ -208,6 +215,9 @@ async function main(): Promise<void> {
         const image = { data: new Uint8Array(data), width: info.width, height: info.height };
         sample.estimate = estimateAtEffectiveSize(image, sample.size);
       }
+      // The gains are the scored ones; the estimates are new: samples.csv carries both.
+      await mkdir(args.out!, { recursive: true });
+      await writeFile(path.join(args.out!, 'samples.csv'), samplesCsv(samples, options));
     }
     const previous = await readProvenance(args.refit);
     provenance = {
@@ -442,6 +452,100 @@ function isSafeWithMargin(group: readonly Sample[], k: number, z: number): boole
   });
 }
 
+/** Split a group of samples by degradation split, keeping the splits of at least MIN_SPLIT_SAMPLES. */
+function bySplit(group: readonly Sample[]): Sample[][] {
+  return [...new Set(group.map((s) => s.split))]
+    .map((name) => group.filter((s) => s.split === name))
+    .filter((g) => g.length >= MIN_SPLIT_SAMPLES);
+}
+
+/**
+ * The `cell` rule: each cell on its own takes the best mean J among the options safe for the cell
+ * and for every split in it (isSafeWithMargin); none safe: the input itself.
+ */
+function chooseCell(
+  inCell: readonly Sample[],
+  optionCount: number,
+  input: number,
+  eligible: (k: number) => boolean,
+  z: number,
+): number {
+  const groups = [inCell, ...bySplit(inCell)];
+  let best = input;
+  let bestScore = -Infinity;
+  for (let k = 0; k < optionCount; k++) {
+    if (!eligible(k) || !groups.every((group) => isSafeWithMargin(group, k, z))) continue;
+    const score = objective(meanGains(inCell, k));
+    if (score > bestScore) {
+      best = k;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+/**
+ * The `pooled` rule: the cells of one size row are chosen together, to the best total J of the
+ * row, subject to the constraint the acceptance states: for every degradation split of the row
+ * (at least MIN_SPLIT_SAMPLES faces), each mean gain over bicubic of that split's faces, each
+ * with its own cell's option, minus z standard errors is >= 0 (strictly, every metric). A cell
+ * rule asks this of every split inside every cell, so two mild-looking faces among twelve
+ * severe ones kept the whole cell at the input; pooled, the severe cell may cost those two faces
+ * what the split gains elsewhere, never more than the split's margin allows.
+ *
+ * Steepest ascent from the cell rule's choice: each round takes
+ * the single (cell, option) change that raises the row's total J most and keeps every split
+ * feasible, until none does. Deterministic (ties: lowest cell, then lowest option index).
+ */
+function choosePooled(
+  rowCells: readonly (readonly Sample[])[],
+  optionCount: number,
+  input: number,
+  eligible: (k: number) => boolean,
+  z: number,
+): number[] {
+  const rowSamples = rowCells.flat();
+  const cellOf = new Map<Sample, number>();
+  rowCells.forEach((cell, j) => cell.forEach((s) => cellOf.set(s, j)));
+  const splits = bySplit(rowSamples);
+  const feasible = (assignment: readonly number[]): boolean =>
+    splits.every((group) => {
+      const gains = group.map((s) => s.gains[assignment[cellOf.get(s)!]!]!);
+      return [0, 1, 2].every((m) => {
+        const values = gains.map((g) => g[m]!);
+        const mean = values.reduce((a, b) => a + b, 0) / values.length;
+        const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1);
+        const se = z === 0 || variance === 0 ? 0 : (z * Math.sqrt(variance)) / Math.sqrt(values.length);
+        return mean - se >= -TOLERANCE[m]!;
+      });
+    });
+  // Start from the cell rule's choice when it is feasible here (it usually is: safe in every
+  // cell and split), else from the input everywhere (always feasible: every gain exactly 0).
+  const byCell = rowCells.map((inCell) => chooseCell(inCell, optionCount, input, eligible, z));
+  const chosen = feasible(byCell) ? byCell : rowCells.map(() => input);
+  const cellScore = (j: number, k: number) =>
+    rowCells[j]!.reduce((sum, s) => sum + objective(s.gains[k]!), 0);
+  for (;;) {
+    let bestMove: [number, number] | undefined;
+    let bestDelta = 1e-9;
+    rowCells.forEach((_, j) => {
+      const current = cellScore(j, chosen[j]!);
+      for (let k = 0; k < optionCount; k++) {
+        if (k === chosen[j] || !eligible(k)) continue;
+        const delta = cellScore(j, k) - current;
+        if (delta <= bestDelta) continue;
+        const trial = [...chosen];
+        trial[j] = k;
+        if (!feasible(trial)) continue;
+        bestMove = [j, k];
+        bestDelta = delta;
+      }
+    });
+    if (!bestMove) return chosen;
+    chosen[bestMove[0]] = bestMove[1];
+  }
+}
+
 /** Row edges at the quantiles of the row's severities (bins of equal counts), deduplicated. */
 function rowEdges(severities: number[], bins: number): number[] {
   const sorted = [...severities].sort((a, b) => a - b);
@@ -457,10 +561,20 @@ function rowEdges(severities: number[], bins: number): number[] {
   return edges;
 }
 
-function fit(samples: Sample[], options: Option[], sizes: number[], bins: number, z: number): Fitted {
+function fit(
+  samples: Sample[],
+  options: Option[],
+  sizes: number[],
+  bins: number,
+  z: number,
+  rule: Rule = RULE,
+): Fitted {
   // The input itself (both weights 1, fine bands unattenuated): safe by construction.
-  const nearest = options.findIndex(
-    (o) => o.step === 0 && o.inputWeight === 1 && o.detailWeight === 1 && !o.attenuateDetail,
+  const input = Math.max(
+    0,
+    options.findIndex(
+      (o) => o.step === 0 && o.inputWeight === 1 && o.detailWeight === 1 && !o.attenuateDetail,
+    ),
   );
   // Rows by the estimated (effective) face size, as the chooser bins faces at run time.
   const rowOf = (s: Sample) =>
@@ -475,32 +589,24 @@ function fit(samples: Sample[], options: Option[], sizes: number[], bins: number
   const cells: CalibrationCell[][] = [];
   const chosen: number[][] = [];
   sizes.forEach((_, i) => {
-    const row: CalibrationCell[] = [];
-    const rowChosen: number[] = [];
+    const rowCells: Sample[][] = [];
     for (let j = 0; j <= severityEdges[i]!.length; j++) {
       const inCell = samples.filter((s) => {
         const bin = calibrationBin(s.estimate, grid);
         return bin.sizeBin === i && bin.severityBin === j;
       });
-      const splits = [...new Set(inCell.map((s) => s.split))]
-        .map((name) => inCell.filter((s) => s.split === name))
-        .filter((group) => group.length >= MIN_SPLIT_SAMPLES);
-      let best = nearest >= 0 ? nearest : 0;
-      let bestScore = -Infinity;
-      options.forEach((option, k) => {
-        if (fullInputAbove !== undefined && sizes[i]! > fullInputAbove && option.inputWeight !== 1) return;
-        const safe = [inCell, ...splits].every((group) => isSafeWithMargin(group, k, z));
-        if (!safe) return;
-        const score = objective(meanGains(inCell, k));
-        if (score > bestScore) {
-          best = k;
-          bestScore = score;
-        }
-      });
-      const { attenuateDetail, ...option } = options[best]!;
-      row.push({ ...option, ...(attenuateDetail ? {} : { attenuateDetail }), samples: inCell.length });
-      rowChosen.push(best);
+      rowCells.push(inCell);
     }
+    const eligible = (k: number) =>
+      fullInputAbove === undefined || sizes[i]! <= fullInputAbove || options[k]!.inputWeight === 1;
+    const rowChosen =
+      rule === 'pooled'
+        ? choosePooled(rowCells, options.length, input, eligible, z)
+        : rowCells.map((inCell) => chooseCell(inCell, options.length, input, eligible, z));
+    const row: CalibrationCell[] = rowChosen.map((k, j) => {
+      const { attenuateDetail, ...option } = options[k]!;
+      return { ...option, ...(attenuateDetail ? {} : { attenuateDetail }), samples: rowCells[j]!.length };
+    });
     cells.push(row);
     chosen.push(rowChosen);
   });
@@ -619,7 +725,9 @@ export const DEFAULT_CALIBRATION: CalibrationTable = ${JSON.stringify(table, nul
 }
 
 const CSV_HEAD =
-  'id,size,split,noise_est,blur_est,jpeg_est,coarse_noise_est,face_size_est,step,input_weight,detail_weight,attenuate_detail,d_psnr,d_ssim,d_id';
+  'id,size,split,noise_est,blur_est,jpeg_est,coarse_noise_est,ac_zeros_est,face_size_est,step,input_weight,detail_weight,attenuate_detail,d_psnr,d_ssim,d_id';
+/** The header before `ac_zeros_est` (read, then re-estimated with --reestimate). */
+const CSV_HEAD_WITHOUT_AC_ZEROS = CSV_HEAD.replace(',ac_zeros_est', '');
 
 function samplesCsv(samples: Sample[], options: Option[]): string {
   const lines = [CSV_HEAD];
@@ -635,6 +743,7 @@ function samplesCsv(samples: Sample[], options: Option[]): string {
           s.estimate.blur.toFixed(4),
           s.estimate.jpeg.toFixed(4),
           (s.estimate.coarseNoise ?? 0).toFixed(3),
+          (s.estimate.acZeros ?? 0).toFixed(4),
           s.estimate.faceSize,
           option.step,
           option.inputWeight,
@@ -653,13 +762,19 @@ function samplesCsv(samples: Sample[], options: Option[]): string {
 /** Samples and options back from samples.csv (rows grouped per sample, options in one order). */
 function parseSamples(text: string): { options: Option[]; samples: Sample[] } {
   const lines = text.trim().split('\n');
-  if (lines[0] !== CSV_HEAD) throw new Error(`not a samples.csv of this script: ${lines[0]}`);
+  const withAcZeros = lines[0] === CSV_HEAD;
+  if (!withAcZeros && lines[0] !== CSV_HEAD_WITHOUT_AC_ZEROS) {
+    throw new Error(`not a samples.csv of this script: ${lines[0]}`);
+  }
   const options: Option[] = [];
   const optionIndex = new Map<string, number>();
   const samples = new Map<string, Sample>();
   for (const line of lines.slice(1)) {
-    const [id, size, split, noise, blur, jpeg, coarse, faceSizeEst, step, iw, dw, att, dp, ds, dc] =
-      line.split(',');
+    const fields = line.split(',');
+    // An older file has no ac_zeros_est column: read as absent (0 in the severity).
+    if (!withAcZeros) fields.splice(7, 0, '');
+    const [id, size, split, noise, blur, jpeg, coarse, acZeros, faceSizeEst, step, iw, dw, att, dp, ds, dc] =
+      fields;
     const key = `${step},${iw},${dw},${att}`;
     if (!optionIndex.has(key)) {
       optionIndex.set(key, options.length);
@@ -682,6 +797,7 @@ function parseSamples(text: string): { options: Option[]; samples: Sample[] } {
           blur: Number(blur),
           jpeg: Number(jpeg),
           coarseNoise: Number(coarse),
+          ...(acZeros ? { acZeros: Number(acZeros) } : {}),
           faceSize: Number(faceSizeEst),
         },
         gains: [],

@@ -80,6 +80,8 @@ export const FaceEstimateSchema = z.strictObject({
   jpeg: z.number(),
   /** Noise measured at half resolution (survives JPEG; what `auto` bins faces by). */
   coarseNoise: z.number().optional(),
+  /** Share of 8x8 DCT AC coefficients near zero: JPEG compression strength (0..1). */
+  acZeros: z.number().min(0).max(1).optional(),
   faceSize: z.number(),
 });
 

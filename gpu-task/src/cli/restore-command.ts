@@ -283,7 +283,7 @@ export function faceSummary(face: FaceReport): string | null {
   if (estimate) {
     const coarse = estimate.coarseNoise !== undefined ? ` (coarse ${estimate.coarseNoise})` : '';
     parts.push(
-      `noise ${estimate.noise}${coarse}, blur ${estimate.blur}, jpeg ${estimate.jpeg}, ${estimate.faceSize} px`,
+      `noise ${estimate.noise}${coarse}, blur ${estimate.blur}, jpeg ${estimate.jpeg}${estimate.acZeros !== undefined ? ` (DCT zeros ${estimate.acZeros})` : ''}, ${estimate.faceSize} px`,
     );
   }
   return parts.join('; ');

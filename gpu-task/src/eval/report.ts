@@ -316,7 +316,7 @@ export function formatEvaluationMarkdown(result: EvaluationResult, info: RunInfo
 export function formatAutoChoices(splits: readonly SplitResult[]): string {
   const out = [
     '## auto: chosen settings against the estimated degradation\n',
-    "Per input size, every setting `auto` chose: DR2's (N, τ) (ladder step), the input's share of the model's bands (w) and of the finer bands (g; * = kept whole, no noise attenuation); the estimated severity (JPEG blocking + coarse noise / 20) of the faces that got it; and how many faces of each split got it. See auto.csv for every face.\n",
+    "Per input size, every setting `auto` chose: DR2's (N, τ) (ladder step), the input's share of the model's bands (w) and of the finer bands (g; * = kept whole, no noise attenuation); the estimated severity (severityOf: JPEG blocking + coarse noise / 20 + 4 x DCT zero share; blocking − fine noise / 8 + 4 x DCT zero share under 45 px) of the faces that got it; and how many faces of each split got it. See auto.csv for every face.\n",
   ];
   const columns = [...new Set(splits.filter((s) => s.auto).map((s) => columnName(s)))];
   for (const column of columns) {
@@ -391,7 +391,7 @@ export async function writeEvaluationReport(
   }
   await write('degradations.csv', `${degradationLines.join('\n')}\n`);
   const autoLines = [
-    'column,split,image,noise_est,blur_est,jpeg_est,coarse_noise_est,severity,face_size,step,n,tau,omega,input_weight,detail_weight,attenuate_detail',
+    'column,split,image,noise_est,blur_est,jpeg_est,coarse_noise_est,ac_zeros_est,severity,face_size,step,n,tau,omega,input_weight,detail_weight,attenuate_detail',
   ];
   for (const split of result.splits) {
     for (const face of split.auto ?? []) {
@@ -404,6 +404,7 @@ export async function writeEvaluationReport(
           face.estimate.blur.toFixed(3),
           face.estimate.jpeg.toFixed(3),
           (face.estimate.coarseNoise ?? 0).toFixed(2),
+          (face.estimate.acZeros ?? 0).toFixed(3),
           severityOf(face.estimate).toFixed(3),
           face.estimate.faceSize,
           face.choice.step,

@@ -14,6 +14,7 @@ import {
   fuseDetail,
   fusionCutoff,
   severityOf,
+  AC_ZEROS_WEIGHT,
   SMALL_FACE_BELOW,
   isAutoRequest,
   planFace,
@@ -120,6 +121,22 @@ describe('estimateDegradation', () => {
     expect(high).toBeLessThan(0.1);
   });
 
+  it('reads compression strength from the share of quantised-away DCT coefficients, at any face size', async () => {
+    for (const side of [32, 128]) {
+      // Prepare: a card with light noise, uncompressed and at falling JPEG qualities.
+      const card = withNoise(testCard(side), 3);
+      // Act
+      const shares = [card, ...(await Promise.all([95, 70, 40, 15].map((q) => jpeg(card, q))))].map(
+        (image) => estimateDegradation(image).acZeros!,
+      );
+      // Assess: rises as the quality falls; under half of the uncompressed card's coefficients read as zero (noise of std 3 alone leaves ~40 %).
+      for (let i = 1; i < shares.length; i++) expect(shares[i]!).toBeGreaterThan(shares[i - 1]!);
+      expect(shares[0]!).toBeLessThan(0.5);
+      expect(shares[4]!).toBeGreaterThan(0.85);
+    }
+    expect(estimateDegradation(testCard(7)).acZeros).toBe(0);
+  });
+
   it('finds the effective resolution of an enlarged crop and estimates it there', () => {
     const small = withNoise(testCard(64), 8);
     expect(effectiveScale(small)).toBe(1);
@@ -165,7 +182,7 @@ describe('estimateDegradation', () => {
 });
 
 describe('severityOf', () => {
-  it('bins faces under 45 px by blocking minus fine detail, larger ones by blocking plus coarse noise', async () => {
+  it('bins faces under 45 px by blocking minus fine detail, larger ones by blocking plus coarse noise, both plus the DCT zero share', async () => {
     // Prepare: a sharp 32 px face and the same face blurred (enlarged from 16 px) and compressed.
     const sharp32 = testCard(32, 1);
     const ruined32 = await jpeg(resizeRgb8(resizeRgb8(testCard(32, 1), 16, 16), 32, 32), 30);
@@ -174,10 +191,14 @@ describe('severityOf', () => {
     const ruinedEstimate = estimateDegradation(ruined32, { faceSize: 32 });
     // Assess
     expect(SMALL_FACE_BELOW).toBeCloseTo(45.25, 2);
-    expect(severityOf(sharpEstimate)).toBeCloseTo(sharpEstimate.jpeg - sharpEstimate.noise / 8, 12);
+    expect(severityOf(sharpEstimate)).toBeCloseTo(
+      sharpEstimate.jpeg - sharpEstimate.noise / 8 + AC_ZEROS_WEIGHT * sharpEstimate.acZeros!,
+      12,
+    );
     expect(severityOf(ruinedEstimate)).toBeGreaterThan(severityOf(sharpEstimate));
     const large = { noise: 3, coarseNoise: 10, blur: 0, jpeg: 0.2, faceSize: 64 };
     expect(severityOf(large)).toBeCloseTo(0.2 + 10 / 20, 12);
+    expect(severityOf({ ...large, acZeros: 0.5 })).toBeCloseTo(0.2 + 10 / 20 + AC_ZEROS_WEIGHT * 0.5, 12);
   });
 });
 

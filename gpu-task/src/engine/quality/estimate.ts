@@ -19,6 +19,12 @@
  *   most of a noisy face's finest-scale noise (so `noise` reads ~1 under q 20-70 whatever the
  *   added noise), not its coarser part. Face detail adds to it on small faces (under ~64 px it
  *   is mostly detail): the chooser compares it only among faces of one size.
+ * - **acZeros**: the share of the luma's 8x8 DCT AC coefficients (on the decoded grid) within
+ *   ±1.5 of zero. JPEG quantises them to multiples of a step that grows as the quality falls, so
+ *   most become exactly zero, and decoding to 8 bits spreads a zero by well under 1.5 (rounding
+ *   error std ~0.3 per coefficient). Clean faces read ~0.3-0.6, q 20-40 ~0.85-0.95. It tells
+ *   compression strength apart where blocking cannot (a small, smooth face at low quality
+ *   shows little blocking); see severityOf.
  * - **faceSize**: the face's side in input pixels before any resampling (the caller's, as the
  *   crop handed here may already be resampled).
  */
@@ -35,6 +41,8 @@ export interface DegradationEstimate {
   jpeg: number;
   /** Noise std (0-255) measured at half resolution (robust to JPEG; see the module comment). */
   coarseNoise?: number;
+  /** Share of the luma's 8x8 DCT AC coefficients near zero (JPEG's quantisation; see the module comment). */
+  acZeros?: number;
   /** The face's side in input pixels. */
   faceSize: number;
 }
@@ -69,6 +77,7 @@ export function estimateDegradation(face: RgbImage, options: EstimateOptions = {
     blur: estimateBlur(y, width, height, noise),
     jpeg: estimateBlocking(y, width, height),
     coarseNoise: estimateCoarseNoise(y, width, height),
+    acZeros: estimateAcZeros(y, width, height),
     faceSize: options.faceSize ?? width,
   };
 }
@@ -246,6 +255,57 @@ export function estimateBlocking(y: Float32Array, width: number, height: number)
   const meanInside = inside / Math.max(1, insideCount);
   if (meanInside < 1e-3) return 0;
   return Math.max(0, across / Math.max(1, acrossCount) / meanInside - 1);
+}
+
+/** Orthonormal 8-point DCT-II basis, row u = frequency. */
+const DCT8 = (() => {
+  const basis = new Float64Array(64);
+  for (let u = 0; u < 8; u++) {
+    const scale = u === 0 ? Math.sqrt(1 / 8) : Math.sqrt(2 / 8);
+    for (let x = 0; x < 8; x++) basis[u * 8 + x] = scale * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
+  }
+  return basis;
+})();
+
+/**
+ * |coefficient| below this counts as a quantised zero: decoding to 8 bits adds rounding error of
+ * std ~0.3 per orthonormal coefficient, while the smallest JPEG luma step at quality 90 is 2-3.
+ */
+const AC_ZERO_BELOW = 1.5;
+
+/**
+ * Share of AC coefficients (63 per block) of the full 8x8 blocks from the top-left corner that
+ * lie within ±AC_ZERO_BELOW (see the module comment); 0 for crops without a full block.
+ */
+export function estimateAcZeros(y: Float32Array, width: number, height: number): number {
+  const block = new Float64Array(64);
+  const rows = new Float64Array(64);
+  let zeros = 0;
+  let total = 0;
+  for (let by = 0; by + 8 <= height; by += 8) {
+    for (let bx = 0; bx + 8 <= width; bx += 8) {
+      for (let r = 0; r < 8; r++)
+        for (let c = 0; c < 8; c++) block[r * 8 + c] = y[(by + r) * width + bx + c] as number;
+      // Separable transform: along each row, then along each column.
+      for (let r = 0; r < 8; r++) {
+        for (let v = 0; v < 8; v++) {
+          let acc = 0;
+          for (let c = 0; c < 8; c++) acc += (DCT8[v * 8 + c] as number) * (block[r * 8 + c] as number);
+          rows[r * 8 + v] = acc;
+        }
+      }
+      for (let u = 0; u < 8; u++) {
+        for (let v = 0; v < 8; v++) {
+          if (u === 0 && v === 0) continue;
+          let acc = 0;
+          for (let r = 0; r < 8; r++) acc += (DCT8[u * 8 + r] as number) * (rows[r * 8 + v] as number);
+          if (Math.abs(acc) < AC_ZERO_BELOW) zeros++;
+          total++;
+        }
+      }
+    }
+  }
+  return total === 0 ? 0 : zeros / total;
 }
 
 /** RMS luma (0-255) below which a band counts as empty: what interpolation leaves, not detail. */

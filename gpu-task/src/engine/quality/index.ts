@@ -30,6 +30,7 @@ export {
   chooseSettings,
   severityOf,
   SMALL_FACE_BELOW,
+  AC_ZEROS_WEIGHT,
 } from './choose.js';
 export { DEFAULT_CALIBRATION } from './calibration-table.js';
 export {

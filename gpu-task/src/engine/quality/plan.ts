@@ -124,6 +124,7 @@ export function faceQualityReport(
       ...(plan.estimate.coarseNoise !== undefined
         ? { coarseNoise: round(plan.estimate.coarseNoise, 2) }
         : {}),
+      ...(plan.estimate.acZeros !== undefined ? { acZeros: round(plan.estimate.acZeros, 3) } : {}),
       faceSize: plan.estimate.faceSize,
     },
   };
