@@ -8,7 +8,7 @@
  *   # refit from the scored samples alone (no DR2 run), e.g. after changing the rule below:
  *   npx tsx scripts/calibrate-quality.ts --refit docs/quality/calibration/samples.csv
  *
- * For every face and input size (16, 32, 64, 128, 256 px), one degradation of the paper's Eq. 13
+ * For every face and input size (16, 32, 45, 64, 128, 256 px), one degradation of the paper's Eq. 13
  * family is drawn from one of five splits chosen per (face, size): `clean` and `extreme` reach
  * beyond the eval's mild..severe. The clean face at T = max(O, size) is the ground truth (O = the
  * engine's output size), degraded with r = T / size. Each degraded face runs DR2E with every
@@ -23,8 +23,8 @@
  * its own band and takes the bands above it from the model.
  *
  * Binning: faces fall into cells by their **estimated** size (a row per size) and severity
- * (severityOf: JPEG blocking + coarse noise / 20, or blocking - fine detail / 8 under 45 px;
- * what the chooser sees at run time). Each row's severity edges are its samples' quantiles
+ * (severityOf: JPEG blocking + coarse noise / 20, or blocking - fine detail / 8 under 38 px,
+ * plus 4 x the DCT zero share under 90.5 px; what the chooser sees at run time). Each row's severity edges are its samples' quantiles
  * (`--bins` bins of equal counts, default 8), since the same JPEG quality reads as more
  * blocking on larger faces.
  *
@@ -38,8 +38,10 @@
  * margin is what keeps an option that won on a handful of training faces by chance (the former
  * 24-face table's input weight 0.75 at 128 px: +9e-5 identity on 6 faces, -1e-4 on val) out.
  * `--full-input-above PX` keeps the input's whole low band (input weight 1) for faces over PX.
+ * `--rule pooled` asks each split's safety over a whole size row instead of inside every cell
+ * (choosePooled; tried and not taken: docs/quality/calibration/cross-validation.md).
  *
- * z (default 2) and the bins are chosen on train only: `--cross-validate 0,0.5,1,...` fits the
+ * z (default 2, the committed table's) and the bins are chosen on train only: `--cross-validate 0,0.5,1,...` fits the
  * table on half the faces (`--cv-repeats` random halves) and scores the other half, pooled per
  * size and split; the z with the fewest held-out (size, split) losses, then the highest mean J,
  * is printed (run it per `--bins`; docs/quality/calibration/cross-validation.md).
@@ -94,7 +96,7 @@ const { values: args } = parseArgs({
   options: {
     clean: { type: 'string', default: '../shared/data/utkface/utkface-200.tar' },
     faces: { type: 'string', default: '40' },
-    sizes: { type: 'string', default: '16,32,64,128,256' },
+    sizes: { type: 'string', default: '16,32,45,64,128,256' },
     seed: { type: 'string', default: '11' },
     batch: { type: 'string', default: '40' },
     model: { type: 'string' },
@@ -102,10 +104,10 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '0,1,2,3,4' },
     'input-weights': { type: 'string', default: '0,0.25,0.5,0.75,1' },
     'detail-weights': { type: 'string', default: '0,0.25,0.5,0.75,1' },
-    bins: { type: 'string', default: '8' },
+    bins: { type: 'string', default: '4,12,12,12,8,8' },
     'min-split-samples': { type: 'string', default: '2' },
     // z of the margin rule: an option is safe when mean - z * SE >= 0 (see isSafeWithMargin).
-    margin: { type: 'string', default: '3' },
+    margin: { type: 'string', default: '0,0,0,1,0.5,2' },
     // J's weights of ΔPSNR (dB), ΔSSIM and Δid among the safe options.
     weights: { type: 'string', default: '1,100,100' },
     // Leave-half-the-faces-out check of candidate margins (comma-separated z), printed; no table written.
@@ -244,13 +246,19 @@ async function main(): Promise<void> {
       date: new Date().toISOString().slice(0, 10),
     };
   }
-  provenance.objective = `J = ${WEIGHTS[0]} dPSNR + ${WEIGHTS[1]} dSSIM + ${WEIGHTS[2]} dId(recognizer) vs bicubic; best mean J among options whose mean gain - z SE >= 0 (z = ${Number(args.margin)}; every metric strictly) for the cell and for each split of >= ${MIN_SPLIT_SAMPLES} samples in it${fullInputAbove === undefined ? '' : `; input weight 1 for faces over ${fullInputAbove} px`}`;
+  provenance.objective = `J = ${WEIGHTS[0]} dPSNR + ${WEIGHTS[1]} dSSIM + ${WEIGHTS[2]} dId(recognizer) vs bicubic; best mean J among options whose mean gain - z SE >= 0 (z = ${args.margin} per size row; every metric strictly) ${RULE === 'pooled' ? 'for each split of >= ' + MIN_SPLIT_SAMPLES + ' samples over its size row (cells chosen together)' : `for the cell and for each split of >= ${MIN_SPLIT_SAMPLES} samples in it`}${fullInputAbove === undefined ? '' : `; input weight 1 for faces over ${fullInputAbove} px`}`;
   provenance.grid = `steps ${[...new Set(options.map((o) => o.step))].join(',')}; input weights ${[...new Set(options.map((o) => o.inputWeight))].join(',')}; detail weights ${[...new Set(options.map((o) => o.detailWeight))].join(',')}`;
   if (args['cross-validate']) {
-    crossValidate(samples, options, sizes, Number(args.bins), args['cross-validate'].split(',').map(Number));
+    crossValidate(samples, options, sizes, numberList(args.bins!), numberList(args['cross-validate']));
     return;
   }
-  const fitted = fit(samples, options, sizes, Number(args.bins), Number(args.margin));
+  const fitted = fit(
+    samples,
+    options,
+    sizes,
+    perRow(args.bins!, sizes.length, '--bins'),
+    perRow(args.margin!, sizes.length, '--margin'),
+  );
   fitted.table.provenance = provenance;
   await mkdir(path.dirname(args.table!), { recursive: true });
   await writeTable(fitted.table, args.table!);
@@ -297,7 +305,9 @@ async function score(
       const square = cropSquare(image, side);
       const prepared = [];
       for (const size of sizes) {
-        const t = outputSide(engine, size);
+        // The ground truth's side: the engine's output side, or the next multiple of the face's
+        // side (the degradation downsamples by a whole factor): 128 for 16-128 px, 135 for 45.
+        const t = size * Math.ceil(outputSide(engine, size) / size);
         const truth = resizeRgb(square, t, t);
         const [truthEmbedding] = await recognizer.embed([truth], TRAIN_FRAMING);
         const random = new SeededRandom(deriveSeed(seed, face.id, size, 'split'));
@@ -470,11 +480,12 @@ function chooseCell(
   eligible: (k: number) => boolean,
   z: number,
 ): number {
-  const groups = [inCell, ...bySplit(inCell)];
+  const splits = bySplit(inCell);
   let best = input;
   let bestScore = -Infinity;
   for (let k = 0; k < optionCount; k++) {
-    if (!eligible(k) || !groups.every((group) => isSafeWithMargin(group, k, z))) continue;
+    if (!eligible(k) || !isSafeWithMargin(inCell, k, z)) continue;
+    if (!splits.every((group) => isSafeWithMargin(group, k, z))) continue;
     const score = objective(meanGains(inCell, k));
     if (score > bestScore) {
       best = k;
@@ -546,6 +557,20 @@ function choosePooled(
   }
 }
 
+function numberList(value: string): number[] {
+  return value.split(',').map(Number);
+}
+
+/** One value for every size row, or one per row (`--bins 2,8,8,8,8`). */
+function perRow(value: string, rows: number, flag: string): number[] {
+  const list = numberList(value);
+  if (list.some((v) => !(v >= 0))) throw new Error(`${flag} wants non-negative numbers, got ${value}`);
+  if (list.length === 1) return Array.from({ length: rows }, () => list[0]!);
+  if (list.length !== rows)
+    throw new Error(`${flag} wants 1 or ${rows} values (one per size row), got ${value}`);
+  return list;
+}
+
 /** Row edges at the quantiles of the row's severities (bins of equal counts), deduplicated. */
 function rowEdges(severities: number[], bins: number): number[] {
   const sorted = [...severities].sort((a, b) => a - b);
@@ -565,8 +590,8 @@ function fit(
   samples: Sample[],
   options: Option[],
   sizes: number[],
-  bins: number,
-  z: number,
+  bins: readonly number[],
+  z: readonly number[],
   rule: Rule = RULE,
 ): Fitted {
   // The input itself (both weights 1, fine bands unattenuated): safe by construction.
@@ -582,7 +607,7 @@ function fit(
   const severityEdges = sizes.map((_, i) =>
     rowEdges(
       samples.filter((s) => rowOf(s) === i).map((s) => severityOf(s.estimate)),
-      bins,
+      bins[i]!,
     ),
   );
   const grid = { sizes, severityEdges };
@@ -601,8 +626,8 @@ function fit(
       fullInputAbove === undefined || sizes[i]! <= fullInputAbove || options[k]!.inputWeight === 1;
     const rowChosen =
       rule === 'pooled'
-        ? choosePooled(rowCells, options.length, input, eligible, z)
-        : rowCells.map((inCell) => chooseCell(inCell, options.length, input, eligible, z));
+        ? choosePooled(rowCells, options.length, input, eligible, z[i]!)
+        : rowCells.map((inCell) => chooseCell(inCell, options.length, input, eligible, z[i]!));
     const row: CalibrationCell[] = rowChosen.map((k, j) => {
       const { attenuateDetail, ...option } = options[k]!;
       return { ...option, ...(attenuateDetail ? {} : { attenuateDetail }), samples: rowCells[j]!.length };
@@ -614,16 +639,22 @@ function fit(
 }
 
 /**
- * Leave-half-the-faces-out check of margins z, on the training samples only: each repeat draws
- * half the faces, fits the table on them (bins included) and applies it to the other half. The
- * held-out gains of the chosen options are pooled over repeats per input size and split, and a
- * (size, split) whose pooled mean gain is below 0 (any metric, strictly) is a violation: what a table fitted that way would most likely lose on new faces.
+ * Leave-half-the-faces-out check of margins z and bin counts, on the training samples only: each
+ * repeat draws half the faces, fits the table on them (bins included) and applies it to the other
+ * half. The held-out gains of the chosen options are pooled over repeats per input size and split,
+ * and a (size, split) whose pooled mean gain is below 0 (any metric, strictly) is a violation:
+ * what a table fitted that way would most likely lose on new faces. Printed per bin count (every
+ * z), then per size row the (bins, z) with the fewest violations in the row, then the highest
+ * held-out mean J of the row, among configurations that restore some face of the row (a row kept
+ * whole as the input loses nothing by construction, and would otherwise win every row with one
+ * tiny held-out loss). Rows are fitted independently (their own edges and cells), so each row's
+ * choice is the one the whole-table rule would make on that row alone.
  */
 function crossValidate(
   samples: Sample[],
   options: Option[],
   sizes: number[],
-  bins: number,
+  binCounts: number[],
   zs: number[],
 ): void {
   const faces = [...new Set(samples.map((s) => s.id))].sort();
@@ -631,76 +662,124 @@ function crossValidate(
   const lines = [
     `Leave-half-out over ${faces.length} train faces, ${repeats} repeats` +
       (fullInputAbove === undefined ? '' : `, input weight 1 above ${fullInputAbove} px`),
-    '',
-    '| z | violations (size split: metrics below 0) | held-out mean gains (dB, SSIM, id) | mean J | faces kept as input |',
-    '| ---: | --- | --- | ---: | ---: |',
   ];
-  let best: { z: number; violations: number; j: number } | undefined;
-  for (const z of zs) {
-    const pooled = new Map<string, [number, number, number, number]>();
-    let kept = 0;
-    let total = 0;
-    for (let r = 0; r < repeats; r++) {
-      const random = new SeededRandom(deriveSeed(Number(args.seed), 'cross-validate', r));
-      const order = [...faces];
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = random.integer(0, i);
-        [order[i], order[j]] = [order[j]!, order[i]!];
-      }
-      const trainFaces = new Set(order.slice(0, Math.floor(order.length / 2)));
-      const fitted = fit(
-        samples.filter((s) => trainFaces.has(s.id)),
-        options,
-        sizes,
-        bins,
-        z,
-      );
-      for (const sample of samples.filter((s) => !trainFaces.has(s.id))) {
-        const k = chosenFor(fitted, sample);
-        const o = options[k]!;
-        if (o.step === 0 && o.inputWeight === 1 && o.detailWeight === 1 && !o.attenuateDetail) kept++;
-        total++;
-        const key = `${sample.size} ${sample.split}`;
-        const acc = pooled.get(key) ?? [0, 0, 0, 0];
-        for (let m = 0; m < 3; m++) acc[m]! += sample.gains[k]![m]!;
-        acc[3]! += 1;
-        pooled.set(key, acc);
-      }
-    }
-    const violations: string[] = [];
-    const overall = [0, 0, 0];
-    let count = 0;
-    for (const size of sizes) {
-      for (const split of SPLITS) {
-        const acc = pooled.get(`${size} ${split.name}`);
-        if (!acc) continue;
-        const mean = [acc[0]! / acc[3]!, acc[1]! / acc[3]!, acc[2]! / acc[3]!];
-        for (let m = 0; m < 3; m++) overall[m]! += acc[m]!;
-        count += acc[3]!;
-        const below = ['PSNR', 'SSIM', 'ID'].filter((_, m) => mean[m]! < -TOLERANCE[m]!);
-        if (below.length > 0)
-          violations.push(`${size} ${split.name}: ${below.join('+')} (${fmtGains(mean)})`);
-      }
-    }
-    const mean = overall.map((v) => v / count);
-    const j = objective(mean as [number, number, number]);
-    if (
-      !best ||
-      violations.length < best.violations ||
-      (violations.length === best.violations && j > best.j)
-    ) {
-      best = { z, violations: violations.length, j };
-    }
-    lines.push(
-      `| ${z} | ${violations.length === 0 ? 'none' : violations.join('; ')} | ${fmtGains(mean)} | ${objective(mean as [number, number, number]).toFixed(3)} | ${((100 * kept) / total).toFixed(0)} % |`,
-    );
-  }
-  if (best) {
+  const rowBest = sizes.map(
+    () => undefined as { bins: number; z: number; violations: number; j: number } | undefined,
+  );
+  for (const bins of binCounts) {
     lines.push(
       '',
-      `Fewest held-out violations, then the highest mean J: z = ${best.z} (fit the table with --margin ${best.z}).`,
+      `### ${bins} bin${bins === 1 ? '' : 's'}`,
+      '',
+      '| z | violations (size split: metrics below 0) | held-out mean gains (dB, SSIM, id) | mean J | J per size row | faces kept as input |',
+      '| ---: | --- | --- | ---: | --- | ---: |',
     );
+    let best: { z: number; violations: number; j: number } | undefined;
+    for (const z of zs) {
+      const pooled = new Map<string, [number, number, number, number]>();
+      let kept = 0;
+      let total = 0;
+      for (let r = 0; r < repeats; r++) {
+        const random = new SeededRandom(deriveSeed(Number(args.seed), 'cross-validate', r));
+        const order = [...faces];
+        for (let i = order.length - 1; i > 0; i--) {
+          const j = random.integer(0, i);
+          [order[i], order[j]] = [order[j]!, order[i]!];
+        }
+        const trainFaces = new Set(order.slice(0, Math.floor(order.length / 2)));
+        const fitted = fit(
+          samples.filter((s) => trainFaces.has(s.id)),
+          options,
+          sizes,
+          sizes.map(() => bins),
+          sizes.map(() => z),
+        );
+        for (const sample of samples.filter((s) => !trainFaces.has(s.id))) {
+          const k = chosenFor(fitted, sample);
+          const o = options[k]!;
+          if (o.step === 0 && o.inputWeight === 1 && o.detailWeight === 1 && !o.attenuateDetail) kept++;
+          total++;
+          const key = `${sample.size} ${sample.split}`;
+          const acc = pooled.get(key) ?? [0, 0, 0, 0];
+          for (let m = 0; m < 3; m++) acc[m]! += sample.gains[k]![m]!;
+          acc[3]! += 1;
+          pooled.set(key, acc);
+        }
+      }
+      const violations: string[] = [];
+      const overall = [0, 0, 0];
+      let count = 0;
+      const rowJ: string[] = [];
+      sizes.forEach((size, i) => {
+        const rowSum = [0, 0, 0];
+        let rowCount = 0;
+        let rowViolations = 0;
+        for (const split of SPLITS) {
+          const acc = pooled.get(`${size} ${split.name}`);
+          if (!acc) continue;
+          const mean = [acc[0]! / acc[3]!, acc[1]! / acc[3]!, acc[2]! / acc[3]!];
+          for (let m = 0; m < 3; m++) {
+            overall[m]! += acc[m]!;
+            rowSum[m]! += acc[m]!;
+          }
+          count += acc[3]!;
+          rowCount += acc[3]!;
+          const below = ['PSNR', 'SSIM', 'ID'].filter((_, m) => mean[m]! < -TOLERANCE[m]!);
+          if (below.length > 0) {
+            violations.push(`${size} ${split.name}: ${below.join('+')} (${fmtGains(mean)})`);
+            rowViolations++;
+          }
+        }
+        const j = objective(rowSum.map((v) => v / Math.max(1, rowCount)) as [number, number, number]);
+        rowJ.push(`${size}: ${j.toFixed(2)}`);
+        const current = rowBest[i];
+        // A configuration that keeps every face of the row as it is (J exactly 0) has no held-out
+        // loss by construction; it is the fallback, not a candidate.
+        if (j === 0 && current) return;
+        if (
+          !current ||
+          current.j === 0 ||
+          rowViolations < current.violations ||
+          (rowViolations === current.violations && j > current.j)
+        ) {
+          rowBest[i] = { bins, z, violations: rowViolations, j };
+        }
+      });
+      const mean = overall.map((v) => v / count) as [number, number, number];
+      const j = objective(mean);
+      if (
+        !best ||
+        violations.length < best.violations ||
+        (violations.length === best.violations && j > best.j)
+      ) {
+        best = { z, violations: violations.length, j };
+      }
+      lines.push(
+        `| ${z} | ${violations.length === 0 ? 'none' : violations.join('; ')} | ${fmtGains(mean)} | ${j.toFixed(3)} | ${rowJ.join(', ')} | ${((100 * kept) / total).toFixed(0)} % |`,
+      );
+    }
+    if (best) {
+      lines.push(
+        '',
+        `Fewest held-out violations, then the highest mean J: z = ${best.z} (fit the table with --bins ${bins} --margin ${best.z}).`,
+      );
+    }
   }
+  lines.push(
+    '',
+    '### Per size row',
+    '',
+    '| size | bins | z | violations | held-out mean J |',
+    '| ---: | ---: | ---: | ---: | ---: |',
+  );
+  sizes.forEach((size, i) => {
+    const b = rowBest[i]!;
+    lines.push(`| ${size} | ${b.bins} | ${b.z} | ${b.violations} | ${b.j.toFixed(2)} |`);
+  });
+  lines.push(
+    '',
+    `Per row: fit the table with --bins ${rowBest.map((b) => b!.bins).join(',')} --margin ${rowBest.map((b) => b!.z).join(',')}.`,
+  );
   console.log(lines.join('\n'));
 }
 

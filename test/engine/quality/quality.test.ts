@@ -14,6 +14,7 @@ import {
   fuseDetail,
   fusionCutoff,
   severityOf,
+  DEFAULT_CALIBRATION,
   AC_ZEROS_WEIGHT,
   SMALL_FACE_BELOW,
   isAutoRequest,
@@ -182,7 +183,7 @@ describe('estimateDegradation', () => {
 });
 
 describe('severityOf', () => {
-  it('bins faces under 45 px by blocking minus fine detail, larger ones by blocking plus coarse noise, both plus the DCT zero share', async () => {
+  it('bins faces under 38 px by blocking minus fine detail, larger ones by blocking plus coarse noise, both plus the DCT zero share', async () => {
     // Prepare: a sharp 32 px face and the same face blurred (enlarged from 16 px) and compressed.
     const sharp32 = testCard(32, 1);
     const ruined32 = await jpeg(resizeRgb8(resizeRgb8(testCard(32, 1), 16, 16), 32, 32), 30);
@@ -190,7 +191,7 @@ describe('severityOf', () => {
     const sharpEstimate = estimateDegradation(sharp32, { faceSize: 32 });
     const ruinedEstimate = estimateDegradation(ruined32, { faceSize: 32 });
     // Assess
-    expect(SMALL_FACE_BELOW).toBeCloseTo(45.25, 2);
+    expect(SMALL_FACE_BELOW).toBeCloseTo(37.95, 2);
     expect(severityOf(sharpEstimate)).toBeCloseTo(
       sharpEstimate.jpeg - sharpEstimate.noise / 8 + AC_ZEROS_WEIGHT * sharpEstimate.acZeros!,
       12,
@@ -249,6 +250,28 @@ describe('chooseSettings: fidelity', () => {
     expect(at(30, 0.4)).toEqual({ sizeBin: 0, severityBin: 1 });
     expect(at(240, 0.4)).toEqual({ sizeBin: 1, severityBin: 0 });
     expect(at(240, 0.7)).toEqual({ sizeBin: 1, severityBin: 1 });
+  });
+
+  it("bins a face between the 32 and 64 px rows in the default table's 45 px row, by one severity formula per row", () => {
+    // Prepare: the default table's rows and the formula boundary between the 32 and 45 px rows.
+    const rows = DEFAULT_CALIBRATION.sizes;
+    const rowOf = (faceSize: number) =>
+      rows[
+        calibrationBin({ noise: 1, blur: 0, jpeg: 0, coarseNoise: 5, faceSize }, DEFAULT_CALIBRATION).sizeBin
+      ];
+    // Act + Assess: 38-53 px faces fall in the 45 px row, smaller and larger ones in their own.
+    expect(rows).toEqual([16, 32, 45, 64, 128, 256]);
+    expect([30, 37, 39, 46, 53, 55].map(rowOf)).toEqual([32, 32, 45, 45, 45, 64]);
+    const estimate = (faceSize: number) => ({
+      noise: 4,
+      blur: 0,
+      jpeg: 0.3,
+      coarseNoise: 10,
+      acZeros: 0.5,
+      faceSize,
+    });
+    expect(severityOf(estimate(37))).toBeCloseTo(0.3 - 4 / 8 + AC_ZEROS_WEIGHT * 0.5, 12);
+    expect(severityOf(estimate(39))).toBeCloseTo(0.3 + 10 / 20 + AC_ZEROS_WEIGHT * 0.5, 12);
   });
 
   it('refuses a fidelity outside 0..1', () => {

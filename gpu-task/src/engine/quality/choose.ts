@@ -61,7 +61,7 @@ export interface CalibrationCell {
 /**
  * The severity a face is binned by: JPEG blocking plus noise / 20, the noise measured at half
  * resolution (`coarseNoise`, which JPEG leaves; the finest-scale `noise` when absent); for faces
- * under 45.25 px, blocking minus fine detail / 8 (see SMALL_FACE_BELOW); both plus
+ * under 37.9 px, blocking minus fine detail / 8 (see SMALL_FACE_BELOW); both plus
  * AC_ZEROS_WEIGHT x the share of quantised-away DCT coefficients (`acZeros`). Blocking
  * separates the calibration's splits best on its own; the coarse noise separates them among
  * faces without JPEG and among larger faces. Both also respond to face detail on small faces,
@@ -85,15 +85,18 @@ export const AC_ZEROS_WEIGHT = 4;
 
 /**
  * Faces under this side (px, at their effective resolution; the boundary between the table's
- * 32 and 64 px rows) are binned by blocking minus fine detail: on a 16-32 px face the coarse
- * noise reads the face's own structure (its median is the same for every split of the
- * calibration), while the finest-scale response (`noise`) falls with every degradation (blur
- * and compression remove a small face's fine detail first): at 32 px its median reads 4.7 /
- * 3.4 / 2.1 / 2.1 / 1.1 on the clean / mild / medium / severe / extreme training faces.
- * The boundary is the default table's (rows 16, 32, 64, ... px): a table with other rows would
- * mix the two formulas within a row, so the calibration script keeps these rows.
+ * 32 and 45 px rows, √(32 · 45) ≈ 37.9) are binned by blocking minus fine detail: on a 16-32 px
+ * face the coarse noise reads the face's own structure (its median is the same for every split
+ * of the calibration), while the finest-scale response (`noise`) falls with every degradation
+ * (blur and compression remove a small face's fine detail first): at 32 px its median reads
+ * 4.7 / 3.4 / 2.1 / 2.1 / 1.1 on the clean / mild / medium / severe / extreme training faces.
+ * From 45 px up the coarse noise orders the splits better (45 px training faces, the probability
+ * that a face of the next split reads as more severe: 0.96 / 0.97 / 0.99 / 0.94 with it, 0.94 /
+ * 0.92 / 0.88 / 0.86 with the fine detail). The boundary lies between two rows of the default
+ * table (16, 32, 45, 64, ... px), so every row is binned by one formula; a table with other rows
+ * would mix them within a row, so the calibration script keeps these rows.
  */
-export const SMALL_FACE_BELOW = 32 * Math.SQRT2;
+export const SMALL_FACE_BELOW = Math.sqrt(32 * 45);
 
 /** The fitted table: cells by face size bin (rows) and severity bin (columns). */
 export interface CalibrationTable {
