@@ -3,17 +3,18 @@
  * synthetic degradations of UTKFace **train/** faces (never val/ or hq/):
  *
  *   nice -n 5 npx tsx scripts/calibrate-quality.ts --clean ../shared/data/utkface/utkface-200.tar \
- *     --faces 96 --seed 11 --steps 0,2,4 --input-weights 0,0.25,0.5,0.75,1 --detail-weights 0,0.5,1 \
- *     --threads 2   # 7.6 min on 2 cores
+ *     --faces 192 --seed 11 --steps 0,2,4 --input-weights 0,0.25,0.5,0.75,1 --detail-weights 0,0.5,1 \
+ *     --threads 2   # about 17 min on 2 cores
  *   # refit from the scored samples alone (no DR2 run), e.g. after changing the rule below:
  *   npx tsx scripts/calibrate-quality.ts --refit docs/quality/calibration/samples.csv
  *
- * For every face and input size (16, 32, 45, 64, 128, 256 px), one degradation of the paper's Eq. 13
- * family is drawn from one of five splits chosen per (face, size): `clean` and `extreme` reach
- * beyond the eval's mild..severe. The clean face at T = max(O, size) is the ground truth (O = the
- * engine's output size), degraded with r = T / size. Each degraded face runs DR2E with every
- * ladder step of `--steps` (one mixed-settings sampler loop per face), and every (step, input
- * weight, detail weight) of the grid is fused and scored against the ground truth.
+ * For every face and input size (`--sizes`, default 16, 32, 45, 64, 128, 256 px), one degradation
+ * of the paper's Eq. 13 family is drawn from one of five splits chosen per (face, size): `clean`
+ * and `extreme` reach beyond the eval's mild..severe. The clean face at T is the ground truth, T =
+ * the engine's output side O = max(128, size) rounded up to a multiple of the size (135 for 45 px:
+ * the degradation downsamples by a whole factor r = T / size). Each degraded face runs DR2E with
+ * every ladder step of `--steps` (one mixed-settings sampler loop per face), and every (step,
+ * input weight, detail weight) of the grid is fused and scored against the ground truth.
  *
  * Objective per face, relative to bicubic upsampling of the same input:
  *   J = ΔPSNR (dB) + 100 · ΔSSIM + 100 · Δid
@@ -23,28 +24,28 @@
  * its own band and takes the bands above it from the model.
  *
  * Binning: faces fall into cells by their **estimated** size (a row per size) and severity
- * (severityOf: JPEG blocking + coarse noise / 20, or blocking - fine detail / 8 under 38 px,
- * plus 4 x the DCT zero share under 90.5 px; what the chooser sees at run time). Each row's severity edges are its samples' quantiles
- * (`--bins` bins of equal counts, default 8), since the same JPEG quality reads as more
- * blocking on larger faces.
+ * (severityOf: JPEG blocking + coarse noise / 20, or blocking - fine detail / 8 under 37.9 px,
+ * both plus 4 x the DCT zero share; what the chooser sees at run time). Each row's severity
+ * edges are its samples' quantiles (`--bins`: bins of equal counts, one count for every row or
+ * one per row), since the same JPEG quality reads as more blocking on larger faces.
  *
  * The rule (conservative, identity-safe): an option is **safe** in a cell when, for the cell as a
  * whole and for every degradation split with at least `--min-split-samples` samples in it, each
  * of its mean gains (ΔPSNR, ΔSSIM, Δid) minus `--margin` z standard errors (the group's own
- * spread / √n) is >= 0 (strictly, for every metric). Among safe options the cell takes the best mean J; when none is safe, the input
- * itself (ladder step 0, both weights 1, fine bands unattenuated: gains exactly 0). Splits in a
- * cell are exactly where a mean over mixed faces would hide a loss: a cell holding mild faces
- * (DR2 worse than bicubic) and medium ones (DR2 better) must not trade one for the other. The
- * margin is what keeps an option that won on a handful of training faces by chance (the former
- * 24-face table's input weight 0.75 at 128 px: +9e-5 identity on 6 faces, -1e-4 on val) out.
+ * spread / √n; one z for every row or one per row) is >= 0 (strictly, for every metric). Among
+ * safe options the cell takes the best mean J; when none is safe, the input itself (ladder step
+ * 0, both weights 1, fine bands unattenuated: gains exactly 0). Splits in a cell are exactly
+ * where a mean over mixed faces would hide a loss: a cell holding mild faces (DR2 worse than
+ * bicubic) and medium ones (DR2 better) must not trade one for the other.
  * `--full-input-above PX` keeps the input's whole low band (input weight 1) for faces over PX.
  * `--rule pooled` asks each split's safety over a whole size row instead of inside every cell
  * (choosePooled; tried and not taken: docs/quality/calibration/cross-validation.md).
  *
- * z (default 2, the committed table's) and the bins are chosen on train only: `--cross-validate 0,0.5,1,...` fits the
- * table on half the faces (`--cv-repeats` random halves) and scores the other half, pooled per
- * size and split; the z with the fewest held-out (size, split) losses, then the highest mean J,
- * is printed (run it per `--bins`; docs/quality/calibration/cross-validation.md).
+ * Bins and z are chosen on train only: `--cross-validate 0,0.5,1,...` (candidate z) with
+ * `--cv-bins 1,2,4,8,12` (candidate bin counts) fits the table on half the faces (`--cv-repeats`
+ * random halves) and scores the other half, pooled per size and split, and prints per size row
+ * the (bins, z) with the fewest held-out losses, then the highest held-out J (the defaults of
+ * `--bins` and `--margin` are that choice; docs/quality/calibration/cross-validation.md).
  *
  * `--extend samples.csv --faces M` grows a calibration: the faces already scored there are kept,
  * only the new ones of the M evenly spaced faces run (M = 2x the previous count adds every other).
@@ -113,6 +114,8 @@ const { values: args } = parseArgs({
     // Leave-half-the-faces-out check of candidate margins (comma-separated z), printed; no table written.
     'cross-validate': { type: 'string' },
     'cv-repeats': { type: 'string', default: '40' },
+    // Candidate bin counts of --cross-validate (the same for every row in each candidate).
+    'cv-bins': { type: 'string', default: '1,2,4,8,12' },
     // How cells are chosen: `pooled` (per size row, every split's mean gain safe) or `cell` (every
     // split safe inside every cell); see choosePooled and chooseCell.
     rule: { type: 'string', default: 'cell' },
@@ -142,6 +145,14 @@ const SPLITS: DegradationSplit[] = [
   DEGRADATION_SPLITS.severe!,
   { name: 'extreme', sigma512: [10, 14], noise: [25, 35], jpegQuality: [10, 20] },
 ];
+
+const SIZES = numberList(args.sizes!);
+/** Per size row, checked before any scoring: bin counts (whole numbers >= 1) and margins z. */
+const ROW_BINS = perRow(args.bins!, SIZES.length, '--bins');
+if (ROW_BINS.some((b) => !Number.isInteger(b) || b < 1)) {
+  throw new Error(`--bins wants whole numbers >= 1, got ${args.bins}`);
+}
+const ROW_MARGINS = perRow(args.margin!, SIZES.length, '--margin');
 
 const fullInputAbove = args['full-input-above'] === 'none' ? undefined : Number(args['full-input-above']);
 
@@ -201,12 +212,18 @@ interface Fitted {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const sizes = args.sizes!.split(',').map(Number);
+  const sizes = SIZES;
   let options: Option[];
   let samples: Sample[];
   let provenance: CalibrationTable['provenance'];
   if (args.refit) {
-    ({ options, samples } = parseSamples(await readFile(args.refit, 'utf8')));
+    let hasAcZeros: boolean;
+    ({ options, samples, hasAcZeros } = parseSamples(await readFile(args.refit, 'utf8')));
+    if (!hasAcZeros && !args.reestimate) {
+      // Its severities would lack the DCT term the engine adds at run time: a table fitted on
+      // them would bin every face wrongly.
+      throw new Error(`${args.refit} has no ac_zeros_est column (an older file): refit it with --reestimate`);
+    }
     if (args.reestimate) {
       for (const sample of samples) {
         // sharp directly: the engine's decoder refuses faces under 32 px.
@@ -227,6 +244,7 @@ async function main(): Promise<void> {
       ...(args['scored-by'] ? { command: args['scored-by'] } : {}),
       data: `${path.basename(args.clean!)} train/ (${new Set(samples.map((s) => s.id)).size} faces, evenly spaced over the sorted names)`,
       samples: samples.length,
+      sizes,
       refit: `npx tsx scripts/calibrate-quality.ts ${process.argv.slice(2).join(' ')}`,
     };
   } else {
@@ -249,16 +267,10 @@ async function main(): Promise<void> {
   provenance.objective = `J = ${WEIGHTS[0]} dPSNR + ${WEIGHTS[1]} dSSIM + ${WEIGHTS[2]} dId(recognizer) vs bicubic; best mean J among options whose mean gain - z SE >= 0 (z = ${args.margin} per size row; every metric strictly) ${RULE === 'pooled' ? 'for each split of >= ' + MIN_SPLIT_SAMPLES + ' samples over its size row (cells chosen together)' : `for the cell and for each split of >= ${MIN_SPLIT_SAMPLES} samples in it`}${fullInputAbove === undefined ? '' : `; input weight 1 for faces over ${fullInputAbove} px`}`;
   provenance.grid = `steps ${[...new Set(options.map((o) => o.step))].join(',')}; input weights ${[...new Set(options.map((o) => o.inputWeight))].join(',')}; detail weights ${[...new Set(options.map((o) => o.detailWeight))].join(',')}`;
   if (args['cross-validate']) {
-    crossValidate(samples, options, sizes, numberList(args.bins!), numberList(args['cross-validate']));
+    crossValidate(samples, options, sizes, numberList(args['cv-bins']!), numberList(args['cross-validate']));
     return;
   }
-  const fitted = fit(
-    samples,
-    options,
-    sizes,
-    perRow(args.bins!, sizes.length, '--bins'),
-    perRow(args.margin!, sizes.length, '--margin'),
-  );
+  const fitted = fit(samples, options, sizes, ROW_BINS, ROW_MARGINS);
   fitted.table.provenance = provenance;
   await mkdir(path.dirname(args.table!), { recursive: true });
   await writeTable(fitted.table, args.table!);
@@ -285,6 +297,11 @@ async function score(
   const samples: Sample[] = [];
   if (args.extend) {
     const previous = parseSamples(await readFile(args.extend, 'utf8'));
+    if (!previous.hasAcZeros) {
+      throw new Error(
+        `--extend ${args.extend}: an older file without ac_zeros_est; refit it with --reestimate first`,
+      );
+    }
     const key = (o: Option) => `${o.step},${o.inputWeight},${o.detailWeight},${o.attenuateDetail}`;
     if (previous.options.map(key).join(' ') !== options.map(key).join(' ')) {
       throw new Error(
@@ -792,9 +809,10 @@ function chosenFor(fitted: Fitted, sample: Sample): number {
 async function writeTable(table: CalibrationTable, file: string): Promise<void> {
   const text = `/**
  * The \`auto\` calibration, written by scripts/calibrate-quality.ts (do not edit by hand; rerun it).
- * Cells: face size bins (rows, px) x severity bins (columns; per row, upper edges of JPEG blocking +
- * noise / 20); each names a QUALITY_LADDER step, the input weight and the detail weight of the
- * fusion, and the number of training samples it was fitted on. Provenance at the end.
+ * Cells: face size bins (rows, px) x severity bins (columns; per row, upper edges of severityOf:
+ * JPEG blocking + coarse noise / 20, or - fine noise / 8 under 37.9 px, + 4 x the DCT zero
+ * share); each names a QUALITY_LADDER step, the input weight and the detail weight of the fusion,
+ * and the number of training samples it was fitted on. Provenance at the end.
  */
 import type { CalibrationTable } from './choose.js';
 
@@ -839,7 +857,7 @@ function samplesCsv(samples: Sample[], options: Option[]): string {
 }
 
 /** Samples and options back from samples.csv (rows grouped per sample, options in one order). */
-function parseSamples(text: string): { options: Option[]; samples: Sample[] } {
+function parseSamples(text: string): { options: Option[]; samples: Sample[]; hasAcZeros: boolean } {
   const lines = text.trim().split('\n');
   const withAcZeros = lines[0] === CSV_HEAD;
   if (!withAcZeros && lines[0] !== CSV_HEAD_WITHOUT_AC_ZEROS) {
@@ -850,7 +868,7 @@ function parseSamples(text: string): { options: Option[]; samples: Sample[] } {
   const samples = new Map<string, Sample>();
   for (const line of lines.slice(1)) {
     const fields = line.split(',');
-    // An older file has no ac_zeros_est column: read as absent (0 in the severity).
+    // An older file has no ac_zeros_est column: read as absent (main refuses it without --reestimate).
     if (!withAcZeros) fields.splice(7, 0, '');
     const [id, size, split, noise, blur, jpeg, coarse, acZeros, faceSizeEst, step, iw, dw, att, dp, ds, dc] =
       fields;
@@ -885,7 +903,7 @@ function parseSamples(text: string): { options: Option[]; samples: Sample[] } {
     }
     sample.gains[optionIndex.get(key)!] = [Number(dp), Number(ds), Number(dc)];
   }
-  return { options, samples: [...samples.values()] };
+  return { options, samples: [...samples.values()], hasAcZeros: withAcZeros };
 }
 
 /** The provenance of the table.md next to a samples.csv (kept on a refit). */

@@ -1,8 +1,9 @@
 /**
  * The `auto` calibration, written by scripts/calibrate-quality.ts (do not edit by hand; rerun it).
- * Cells: face size bins (rows, px) x severity bins (columns; per row, upper edges of JPEG blocking +
- * noise / 20); each names a QUALITY_LADDER step, the input weight and the detail weight of the
- * fusion, and the number of training samples it was fitted on. Provenance at the end.
+ * Cells: face size bins (rows, px) x severity bins (columns; per row, upper edges of severityOf:
+ * JPEG blocking + coarse noise / 20, or - fine noise / 8 under 37.9 px, + 4 x the DCT zero
+ * share); each names a QUALITY_LADDER step, the input weight and the detail weight of the fusion,
+ * and the number of training samples it was fitted on. Provenance at the end.
  */
 import type { CalibrationTable } from './choose.js';
 
@@ -379,7 +380,7 @@ export const DEFAULT_CALIBRATION: CalibrationTable = {
       'npx tsx scripts/calibrate-quality.ts --extend docs/quality/calibration/samples.csv --faces 192 --sizes 16,32,64,128,256 --seed 11 --steps 0,2,4 --input-weights 0,0.25,0.5,0.75,1 --detail-weights 0,0.5,1 --threads 2 (7.5 min; the first 96 faces by the same command with --faces 96, 6.8 min); then the 45 px row: --faces 192 --sizes 45, same grid (2.4 min), its rows appended',
     data: 'utkface-200.tar train/ (192 faces, evenly spaced over the sorted names)',
     model: 'utkface-64',
-    sizes: [16, 32, 64, 128, 256],
+    sizes: [16, 32, 45, 64, 128, 256],
     splits: ['clean', 'mild', 'medium', 'severe', 'extreme'],
     seed: 11,
     samples: 1152,
@@ -388,7 +389,6 @@ export const DEFAULT_CALIBRATION: CalibrationTable = {
     objective:
       'J = 1 dPSNR + 100 dSSIM + 100 dId(recognizer) vs bicubic; best mean J among options whose mean gain - z SE >= 0 (z = 0,0,0,1,0.5,2 per size row; every metric strictly) for the cell and for each split of >= 2 samples in it; input weight 1 for faces over 64 px',
     grid: 'steps 0,2,4; input weights 0,0.25,0.5,0.75,1; detail weights 0,0.5,1',
-    refit:
-      'npx tsx scripts/calibrate-quality.ts --refit docs/quality/calibration/samples.csv --sizes 16,32,45,64,128,256 --scored-by npx tsx scripts/calibrate-quality.ts --extend docs/quality/calibration/samples.csv --faces 192 --sizes 16,32,64,128,256 --seed 11 --steps 0,2,4 --input-weights 0,0.25,0.5,0.75,1 --detail-weights 0,0.5,1 --threads 2 (7.5 min; the first 96 faces by the same command with --faces 96, 6.8 min); then the 45 px row: --faces 192 --sizes 45, same grid (2.4 min), its rows appended',
+    refit: 'npx tsx scripts/calibrate-quality.ts --refit docs/quality/calibration/samples.csv',
   },
 };
