@@ -105,10 +105,10 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '0,1,2,3,4' },
     'input-weights': { type: 'string', default: '0,0.25,0.5,0.75,1' },
     'detail-weights': { type: 'string', default: '0,0.25,0.5,0.75,1' },
-    bins: { type: 'string', default: '4,12,12,12,8,8' },
+    bins: { type: 'string', default: '8,8,12,8,4,8' },
     'min-split-samples': { type: 'string', default: '2' },
     // z of the margin rule: an option is safe when mean - z * SE >= 0 (see isSafeWithMargin).
-    margin: { type: 'string', default: '0,0,0,1,0.5,2' },
+    margin: { type: 'string', default: '0,0,3,0,0.5,0' },
     // J's weights of ΔPSNR (dB), ΔSSIM and Δid among the safe options.
     weights: { type: 'string', default: '1,100,100' },
     // Leave-half-the-faces-out check of candidate margins (comma-separated z), printed; no table written.
@@ -119,6 +119,9 @@ const { values: args } = parseArgs({
     // How cells are chosen: `pooled` (per size row, every split's mean gain safe) or `cell` (every
     // split safe inside every cell); see choosePooled and chooseCell.
     rule: { type: 'string', default: 'cell' },
+    // Scoring: the splits each (face, size) draws from (default: clean,mild,medium,severe,extreme).
+    // With --extend, faces already scored in other splits are scored again in these.
+    splits: { type: 'string' },
     // Rows of faces larger than this (px) only take options with input weight 1: the face's own
     // low band (below the model's resolution) is kept whole; `none`: every input weight everywhere.
     'full-input-above': { type: 'string', default: '64' },
@@ -137,14 +140,33 @@ const { values: args } = parseArgs({
   },
 });
 
-/** Beyond the eval's splits on both sides. */
-const SPLITS: DegradationSplit[] = [
+/**
+ * The calibration's splits: the eval's three, `clean` and `extreme` beyond them on both sides,
+ * and `noisy`: heavy noise with light compression (a scan, a low-light or small-sensor photo
+ * saved at high quality), which the Eq. 13 splits never draw (they pair heavy noise with strong
+ * compression).
+ */
+const ALL_SPLITS: DegradationSplit[] = [
   { name: 'clean', sigma512: [0, 0.5], noise: [0, 1.5], jpegQuality: [90, 97] },
   DEGRADATION_SPLITS.mild!,
   DEGRADATION_SPLITS.medium!,
   DEGRADATION_SPLITS.severe!,
   { name: 'extreme', sigma512: [10, 14], noise: [25, 35], jpegQuality: [10, 20] },
+  { name: 'noisy', sigma512: [0, 3], noise: [15, 35], jpegQuality: [90, 97] },
 ];
+/** The first five: each (face, size) draws one of them unless `--splits` says otherwise. */
+const DEFAULT_SPLITS = ALL_SPLITS.slice(0, 5);
+/** The splits this run draws from (`--splits`). */
+const SPLITS: DegradationSplit[] = args.splits
+  ? args.splits.split(',').map((name) => {
+      const split = ALL_SPLITS.find((s) => s.name === name);
+      if (!split)
+        throw new Error(
+          `--splits: unknown split ${name} (known: ${ALL_SPLITS.map((s) => s.name).join(', ')})`,
+        );
+      return split;
+    })
+  : DEFAULT_SPLITS;
 
 const SIZES = numberList(args.sizes!);
 /** Per size row, checked before any scoring: bin counts (whole numbers >= 1) and margins z. */
@@ -227,7 +249,7 @@ async function main(): Promise<void> {
     if (args.reestimate) {
       for (const sample of samples) {
         // sharp directly: the engine's decoder refuses faces under 32 px.
-        const { data, info } = await sharp(inputFile(sample.id, sample.size))
+        const { data, info } = await sharp(inputFile(sample.id, sample.size, sample.split))
           .removeAlpha()
           .raw()
           .toBuffer({ resolveWithObject: true });
@@ -245,6 +267,7 @@ async function main(): Promise<void> {
       data: `${path.basename(args.clean!)} train/ (${new Set(samples.map((s) => s.id)).size} faces, evenly spaced over the sorted names)`,
       samples: samples.length,
       sizes,
+      splits: presentSplits(samples).map((s) => s.name),
       refit: `npx tsx scripts/calibrate-quality.ts ${process.argv.slice(2).join(' ')}`,
     };
   } else {
@@ -310,7 +333,10 @@ async function score(
     }
     samples.push(...previous.samples);
   }
-  const scored = new Set(samples.map((s) => s.id));
+  // Faces scored in one of this run's splits are kept; others (e.g. a new split) run again.
+  const scored = new Set(
+    samples.filter((s) => SPLITS.some((split) => split.name === s.split)).map((s) => s.id),
+  );
   const faces = (await listCleanFaces(args.clean!, { prefix: 'train/', limit: Number(args.faces) })).filter(
     (face) => !scored.has(face.id),
   );
@@ -335,7 +361,7 @@ async function score(
         // binned, and fused) at its effective size.
         const estimate = estimateAtEffectiveSize(lowRes, size);
         await mkdir(args.inputs!, { recursive: true });
-        await writeFile(inputFile(face.id, size), await encodeRgbImage(lowRes, 'png'));
+        await writeFile(inputFile(face.id, size, split.name), await encodeRgbImage(lowRes, 'png'));
         prepared.push({
           size,
           t,
@@ -400,8 +426,10 @@ async function score(
   }
 }
 
-function inputFile(id: string, size: number): string {
-  return path.join(args.inputs!, `${id.replace(/[^\w.-]/g, '_')}@${size}.png`);
+function inputFile(id: string, size: number, split: string): string {
+  // The default splits' files keep their first names (one per face and size).
+  const suffix = DEFAULT_SPLITS.some((s) => s.name === split) ? '' : `@${split}`;
+  return path.join(args.inputs!, `${id.replace(/[^\w.-]/g, '_')}@${size}${suffix}.png`);
 }
 
 function nFor(cutoff: number, resolution: number): number {
@@ -574,6 +602,11 @@ function choosePooled(
   }
 }
 
+/** The splits that hold samples, in ALL_SPLITS order. */
+function presentSplits(samples: readonly Sample[]): DegradationSplit[] {
+  return ALL_SPLITS.filter((split) => samples.some((s) => s.split === split.name));
+}
+
 function numberList(value: string): number[] {
   return value.split(',').map(Number);
 }
@@ -731,7 +764,7 @@ function crossValidate(
         const rowSum = [0, 0, 0];
         let rowCount = 0;
         let rowViolations = 0;
-        for (const split of SPLITS) {
+        for (const split of ALL_SPLITS) {
           const acc = pooled.get(`${size} ${split.name}`);
           if (!acc) continue;
           const mean = [acc[0]! / acc[3]!, acc[1]! / acc[3]!, acc[2]! / acc[3]!];
@@ -882,7 +915,7 @@ function parseSamples(text: string): { options: Option[]; samples: Sample[]; has
         attenuateDetail: att === '1',
       });
     }
-    const sampleKey = `${id}@${size}`;
+    const sampleKey = `${id}@${size}@${split}`;
     let sample = samples.get(sampleKey);
     if (!sample) {
       sample = {
@@ -960,11 +993,15 @@ function tableMarkdown(fitted: Fitted, samples: Sample[], options: Option[]): st
     'samples, per input size and degradation split (count in brackets). In-sample: an optimistic',
     'reading; the held-out check is `dr2e eval` on val/ (docs/quality/README.md).',
     '',
-    `| size | ${SPLITS.map((s) => s.name).join(' | ')} |`,
-    `| --- | ${SPLITS.map(() => '---').join(' | ')} |`,
+    `| size | ${presentSplits(samples)
+      .map((s) => s.name)
+      .join(' | ')} |`,
+    `| --- | ${presentSplits(samples)
+      .map(() => '---')
+      .join(' | ')} |`,
   );
   for (const size of table.sizes) {
-    const row = SPLITS.map((split) => {
+    const row = presentSplits(samples).map((split) => {
       const group = samples.filter((s) => s.size === size && s.split === split.name);
       if (group.length === 0) return '';
       const sum = [0, 0, 0];

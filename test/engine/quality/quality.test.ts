@@ -16,6 +16,8 @@ import {
   severityOf,
   DEFAULT_CALIBRATION,
   AC_ZEROS_WEIGHT,
+  AC_ZERO_NOISE_MULTIPLE,
+  acZeroBelow,
   SMALL_FACE_BELOW,
   isAutoRequest,
   planFace,
@@ -124,18 +126,29 @@ describe('estimateDegradation', () => {
 
   it('reads compression strength from the share of quantised-away DCT coefficients, at any face size', async () => {
     for (const side of [32, 128]) {
-      // Prepare: a card with light noise, uncompressed and at falling JPEG qualities.
+      // Prepare: a card with light noise at falling JPEG qualities.
       const card = withNoise(testCard(side), 3);
       // Act
-      const shares = [card, ...(await Promise.all([95, 70, 40, 15].map((q) => jpeg(card, q))))].map(
+      const shares = (await Promise.all([95, 70, 40, 15].map((q) => jpeg(card, q)))).map(
         (image) => estimateDegradation(image).acZeros!,
       );
-      // Assess: rises as the quality falls; under half of the uncompressed card's coefficients read as zero (noise of std 3 alone leaves ~40 %).
+      // Assess: rises as the quality falls; at q 15 nearly every coefficient is gone.
       for (let i = 1; i < shares.length; i++) expect(shares[i]!).toBeGreaterThan(shares[i - 1]!);
-      expect(shares[0]!).toBeLessThan(0.5);
-      expect(shares[4]!).toBeGreaterThan(0.85);
+      expect(shares[3]!).toBeGreaterThan(0.85);
     }
     expect(estimateDegradation(testCard(7)).acZeros).toBe(0);
+  });
+
+  it('reads more severity, not less, as noise without compression rises (coefficients under the noise carry no detail)', () => {
+    // Prepare: one 64 px card, uncompressed, clean and with noise of std 5, 15 and 30.
+    const card = testCard(64);
+    const faces = [0, 5, 15, 30].map((sigma) => (sigma === 0 ? card : withNoise(card, sigma)));
+    // Act
+    const severities = faces.map((face) => severityOf(estimateDegradation(face)));
+    // Assess: rises with the noise (before the noise-aware threshold, noise 5 read as milder than clean).
+    for (let i = 1; i < severities.length; i++) expect(severities[i]!).toBeGreaterThan(severities[i - 1]!);
+    expect(acZeroBelow(0)).toBe(1.5);
+    expect(acZeroBelow(10)).toBeCloseTo(AC_ZERO_NOISE_MULTIPLE * 0.6685 * 10, 2);
   });
 
   it('finds the effective resolution of an enlarged crop and estimates it there', () => {

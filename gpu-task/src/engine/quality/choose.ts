@@ -22,7 +22,7 @@ import { RESTORE_DEFAULTS } from '../../../../shared/src/index.js';
 import { InvalidParametersError } from '../errors.js';
 import { assertFidelity, lowPassFactorForCutoff } from '../sampler/dr2-params.js';
 import { DEFAULT_CALIBRATION } from './calibration-table.js';
-import type { DegradationEstimate } from './estimate.js';
+import { type DegradationEstimate, SMALL_FACE_BELOW } from './estimate.js';
 import { type FusionSettings, fusionCutoff } from './fusion.js';
 
 /** One ladder step: the low-pass keeps the detail of a `cutoff`-px face; τ on the K = 100 grid. */
@@ -78,26 +78,13 @@ export function severityOf(estimate: DegradationEstimate): number {
  * train samples only, by how well the severity orders its splits (the probability that a face
  * of the next split reads as more severe): on the 192 train faces, clean vs mild at 32 px 0.89
  * with it (0.67 without), mild vs medium 0.86 (0.74); at 64 px 0.99 and 0.98 (0.65, 0.91).
- * Larger weights order clean and mild faces a little better, severe and extreme worse. Noise
- * makes coefficients non-zero, so a noisy face that was never compressed reads as milder than
- * a clean one (docs/quality: the calibration's splits pair heavy noise with strong compression).
+ * Larger weights order clean and mild faces a little better, severe and extreme worse.
+ * Coefficients under twice the noise count as zero too (AC_ZERO_NOISE_MULTIPLE), so heavy noise
+ * without compression raises the severity as heavy compression does.
  */
 export const AC_ZEROS_WEIGHT = 4;
 
-/**
- * Faces under this side (px, at their effective resolution; the boundary between the table's
- * 32 and 45 px rows, √(32 · 45) ≈ 37.9) are binned by blocking minus fine detail: on a 16-32 px
- * face the coarse noise reads the face's own structure (its median is the same for every split
- * of the calibration), while the finest-scale response (`noise`) falls with every degradation
- * (blur and compression remove a small face's fine detail first): at 32 px its median reads
- * 4.7 / 3.4 / 2.1 / 2.1 / 1.1 on the clean / mild / medium / severe / extreme training faces.
- * From 45 px up the coarse noise orders the splits better (45 px training faces, the probability
- * that a face of the next split reads as more severe: 0.96 / 0.97 / 0.99 / 0.94 with it, 0.94 /
- * 0.92 / 0.88 / 0.86 with the fine detail). The boundary lies between two rows of the default
- * table (16, 32, 45, 64, ... px), so every row is binned by one formula; a table with other rows
- * would mix them within a row, so the calibration script keeps these rows.
- */
-export const SMALL_FACE_BELOW = Math.sqrt(32 * 45);
+export { SMALL_FACE_BELOW } from './estimate.js';
 
 /** The fitted table: cells by face size bin (rows) and severity bin (columns). */
 export interface CalibrationTable {

@@ -19,18 +19,32 @@
  *   most of a noisy face's finest-scale noise (so `noise` reads ~1 under q 20-70 whatever the
  *   added noise), not its coarser part. Face detail adds to it on small faces (under ~64 px it
  *   is mostly detail): the chooser compares it only among faces of one size.
- * - **acZeros**: the share of the luma's 8x8 DCT AC coefficients (on the decoded grid) within
- *   ±1.5 of zero. JPEG quantises them to multiples of a step that grows as the quality falls, so
- *   most become exactly zero, and decoding to 8 bits spreads a zero by well under 1.5 (rounding
- *   error std ~0.3 per coefficient). Medians on the calibration's clean train faces 0.39 (32 px)
- *   to 0.69 (128 px), extreme (q 10-20) 0.85-0.96. It tells compression apart where blocking
- *   cannot (a small, smooth face at low quality shows little blocking); blur raises it too
- *   (less detail), noise lowers it (see severityOf).
+ * - **acZeros**: the share of the luma's 8x8 DCT AC coefficients (on the decoded grid) that
+ *   carry no detail: within ±max(1.5, AC_ZERO_NOISE_MULTIPLE x the noise's std in a coefficient)
+ *   of zero. JPEG quantises coefficients to multiples of a step that grows as the quality falls,
+ *   so most become exactly zero (decoding to 8 bits moves a zero by far less than 1.5); noise
+ *   buries the rest. Medians on the calibration's clean train faces 0.51 (32 px) to 0.82 (64 px),
+ *   extreme (q 10-20) 0.85-0.92. Blur raises it too; see severityOf.
  * - **faceSize**: the face's side in input pixels before any resampling (the caller's, as the
  *   crop handed here may already be resampled).
  */
 import type { RgbImage } from '../image/index.js';
 import { luma, resizePlanes } from './planes.js';
+
+/**
+ * Faces under this side (px, at their effective resolution; the boundary between the table's
+ * 32 and 45 px rows, √(32 · 45) ≈ 37.9) are binned by blocking minus fine detail: on a 16-32 px
+ * face the coarse noise reads the face's own structure (its median is the same for every split
+ * of the calibration), while the finest-scale response (`noise`) falls with every degradation
+ * (blur and compression remove a small face's fine detail first): at 32 px its median reads
+ * 4.7 / 3.4 / 2.1 / 2.1 / 1.1 on the clean / mild / medium / severe / extreme training faces.
+ * From 45 px up the coarse noise orders the splits better (45 px training faces, the probability
+ * that a face of the next split reads as more severe: 0.96 / 0.97 / 0.99 / 0.94 with it, 0.94 /
+ * 0.92 / 0.88 / 0.86 with the fine detail). The boundary lies between two rows of the default
+ * table (16, 32, 45, 64, ... px), so every row is binned by one formula; a table with other rows
+ * would mix them within a row, so the calibration script keeps these rows.
+ */
+export const SMALL_FACE_BELOW = Math.sqrt(32 * 45);
 
 /** What the chooser needs to know about a face's input. */
 export interface DegradationEstimate {
@@ -73,13 +87,18 @@ export function estimateDegradation(face: RgbImage, options: EstimateOptions = {
   const y = luma(face);
   const { width, height } = face;
   const noise = estimateNoise(y, width, height);
+  const coarseNoise = estimateCoarseNoise(y, width, height);
+  const faceSize = options.faceSize ?? width;
+  // The noise a coefficient must stand above to carry detail: on faces under SMALL_FACE_BELOW
+  // the coarse reading is mostly the face's own structure, so the fine one stands in.
+  const floorNoise = faceSize < SMALL_FACE_BELOW ? noise : coarseNoise;
   return {
     noise,
     blur: estimateBlur(y, width, height, noise),
     jpeg: estimateBlocking(y, width, height),
-    coarseNoise: estimateCoarseNoise(y, width, height),
-    acZeros: estimateAcZeros(y, width, height),
-    faceSize: options.faceSize ?? width,
+    coarseNoise,
+    acZeros: estimateAcZeros(y, width, height, acZeroBelow(floorNoise)),
+    faceSize,
   };
 }
 
@@ -275,10 +294,30 @@ const DCT8 = (() => {
 const AC_ZERO_BELOW = 1.5;
 
 /**
+ * Coefficients within this many noise standard deviations (luma, orthonormal DCT: white noise
+ * of std σ per channel gives coefficients of std LUMA_NOISE_GAIN · σ) count as zero too: below
+ * the noise they carry no detail, whether JPEG removed it or noise buried it. 2 was chosen among
+ * 0, 0.5, 1, 1.5 and 2 by the calibration's leave-half-out check on train faces (fewest held-out
+ * losses; docs/quality/calibration/cross-validation.md). With 0, a face with noise of std 5
+ * and no compression read as milder than the same face clean.
+ */
+export const AC_ZERO_NOISE_MULTIPLE = 2;
+
+/** The zero threshold for a face whose noise reads `sigma` (per channel, 0-255). */
+export function acZeroBelow(sigma: number): number {
+  return Math.max(AC_ZERO_BELOW, AC_ZERO_NOISE_MULTIPLE * LUMA_NOISE_GAIN * sigma);
+}
+
+/**
  * Share of AC coefficients (63 per block) of the full 8x8 blocks from the top-left corner that
  * lie within ±AC_ZERO_BELOW (see the module comment); 0 for crops without a full block.
  */
-export function estimateAcZeros(y: Float32Array, width: number, height: number): number {
+export function estimateAcZeros(
+  y: Float32Array,
+  width: number,
+  height: number,
+  below: number = AC_ZERO_BELOW,
+): number {
   const block = new Float64Array(64);
   const rows = new Float64Array(64);
   let zeros = 0;
@@ -300,7 +339,7 @@ export function estimateAcZeros(y: Float32Array, width: number, height: number):
           if (u === 0 && v === 0) continue;
           let acc = 0;
           for (let r = 0; r < 8; r++) acc += (DCT8[u * 8 + r] as number) * (rows[r * 8 + v] as number);
-          if (Math.abs(acc) < AC_ZERO_BELOW) zeros++;
+          if (Math.abs(acc) < below) zeros++;
           total++;
         }
       }

@@ -15,6 +15,8 @@
 export {
   type DegradationEstimate,
   type EstimateOptions,
+  AC_ZERO_NOISE_MULTIPLE,
+  acZeroBelow,
   effectiveScale,
   estimateDegradation,
 } from './estimate.js';
