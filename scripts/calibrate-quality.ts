@@ -473,38 +473,42 @@ function objective(g: readonly [number, number, number]): number {
   return WEIGHTS[0] * g[0] + WEIGHTS[1] * g[1] + WEIGHTS[2] * g[2];
 }
 
-function meanGains(group: readonly Sample[], k: number): [number, number, number] {
+type Gains = readonly [number, number, number];
+
+/** Per metric, the mean of gain triples (0 for none). */
+function meanOf(gains: readonly Gains[]): [number, number, number] {
   const sum: [number, number, number] = [0, 0, 0];
-  for (const s of group) for (let m = 0; m < 3; m++) sum[m]! += s.gains[k]![m]!;
-  return sum.map((v) => v / Math.max(1, group.length)) as [number, number, number];
+  for (const g of gains) for (let m = 0; m < 3; m++) sum[m]! += g[m]!;
+  return sum.map((v) => v / Math.max(1, gains.length)) as [number, number, number];
 }
 
-/** Per metric, the sample standard deviation of an option's gains over a group (Infinity under 2 samples). */
-function gainSpread(group: readonly Sample[], k: number): [number, number, number] {
-  const mean = meanGains(group, k);
-  const sum: [number, number, number] = [0, 0, 0];
-  for (const s of group) for (let m = 0; m < 3; m++) sum[m]! += (s.gains[k]![m]! - mean[m]!) ** 2;
-  return sum.map((v) => (group.length < 2 ? Infinity : Math.sqrt(v / (group.length - 1)))) as [
-    number,
-    number,
-    number,
-  ];
+function meanGains(group: readonly Sample[], k: number): [number, number, number] {
+  return meanOf(group.map((s) => s.gains[k]!));
 }
 
 /**
- * Safe for a group of samples (a cell, or one split in it): per metric, mean − z · SE ≥
- * −tolerance, with SE = the group's own standard deviation / √n (a single sample has none: with
- * z > 0 it is safe only when its gain is exactly 0). An option whose gains are all exactly 0 (the
- * input itself) is always safe.
+ * Safe for a group of gain triples (one option over a cell or a split in it, or each face's own
+ * option over a split): per metric, mean − z · SE ≥ −tolerance, with SE = the sample standard
+ * deviation / √n (a single sample has none: with z > 0 it is safe only when its gain is exactly
+ * 0). All gains exactly 0 (the input itself) are always safe.
  */
-function isSafeWithMargin(group: readonly Sample[], k: number, z: number): boolean {
-  const mean = meanGains(group, k);
-  const spread = gainSpread(group, k);
+function passesMargin(gains: readonly Gains[], z: number): boolean {
+  const mean = meanOf(gains);
   return mean.every((g, m) => {
-    const exact = spread[m]! === 0 || (group.length < 2 && g === 0);
-    const se = z === 0 || exact ? 0 : (z * spread[m]!) / Math.sqrt(group.length);
+    const squares = gains.reduce((sum, x) => sum + (x[m]! - g) ** 2, 0);
+    const spread = gains.length < 2 ? Infinity : Math.sqrt(squares / (gains.length - 1));
+    const exact = spread === 0 || (gains.length < 2 && g === 0);
+    const se = z === 0 || exact ? 0 : (z * spread) / Math.sqrt(gains.length);
     return g - se >= -TOLERANCE[m]!;
   });
+}
+
+/** passesMargin for one option `k` over a group of samples. */
+function isSafeWithMargin(group: readonly Sample[], k: number, z: number): boolean {
+  return passesMargin(
+    group.map((s) => s.gains[k]!),
+    z,
+  );
 }
 
 /** Split a group of samples by degradation split, keeping the splits of at least MIN_SPLIT_SAMPLES. */
@@ -564,17 +568,14 @@ function choosePooled(
   const cellOf = new Map<Sample, number>();
   rowCells.forEach((cell, j) => cell.forEach((s) => cellOf.set(s, j)));
   const splits = bySplit(rowSamples);
+  // Every split of the row, each face with its own cell's option.
   const feasible = (assignment: readonly number[]): boolean =>
-    splits.every((group) => {
-      const gains = group.map((s) => s.gains[assignment[cellOf.get(s)!]!]!);
-      return [0, 1, 2].every((m) => {
-        const values = gains.map((g) => g[m]!);
-        const mean = values.reduce((a, b) => a + b, 0) / values.length;
-        const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1);
-        const se = z === 0 || variance === 0 ? 0 : (z * Math.sqrt(variance)) / Math.sqrt(values.length);
-        return mean - se >= -TOLERANCE[m]!;
-      });
-    });
+    splits.every((group) =>
+      passesMargin(
+        group.map((s) => s.gains[assignment[cellOf.get(s)!]!]!),
+        z,
+      ),
+    );
   // Start from the cell rule's choice when it is feasible here (it usually is: safe in every
   // cell and split), else from the input everywhere (always feasible: every gain exactly 0).
   const byCell = rowCells.map((inCell) => chooseCell(inCell, optionCount, input, eligible, z));
