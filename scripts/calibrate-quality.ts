@@ -97,6 +97,9 @@ const { values: args } = parseArgs({
   options: {
     clean: { type: 'string', default: '../shared/data/utkface/utkface-200.tar' },
     faces: { type: 'string', default: '40' },
+    // Only train faces whose id matches this regular expression (e.g. an age range of UTKFace's
+    // file names, to grow a calibration where train's own mix holds few faces: --extend).
+    match: { type: 'string' },
     sizes: { type: 'string', default: '16,32,45,64,128,256' },
     seed: { type: 'string', default: '11' },
     batch: { type: 'string', default: '40' },
@@ -337,9 +340,13 @@ async function score(
   const scored = new Set(
     samples.filter((s) => SPLITS.some((split) => split.name === s.split)).map((s) => s.id),
   );
-  const faces = (await listCleanFaces(args.clean!, { prefix: 'train/', limit: Number(args.faces) })).filter(
-    (face) => !scored.has(face.id),
-  );
+  const faces = (
+    await listCleanFaces(args.clean!, {
+      prefix: 'train/',
+      limit: Number(args.faces),
+      ...(args.match ? { match: new RegExp(args.match) } : {}),
+    })
+  ).filter((face) => !scored.has(face.id));
   console.log(`${scored.size} faces kept from --extend, ${faces.length} to score`);
   try {
     for (const [f, face] of faces.entries()) {

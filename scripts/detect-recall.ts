@@ -2,10 +2,11 @@
  * Detection recall of the whole-photo evaluation's scenes, without restoring them: the same
  * scenes as `dr2e eval-photos` (seed 0, default scene options), run through the detector only.
  * Usage: node --import tsx scripts/detect-recall.ts CLEAN.tar PREFIX PHOTOS BACKGROUND.jpg [--plain]
- *   [--seed S] [--first F]
+ *   [--seed S] [--first F] [--max-angle DEG]
  * (--plain: without the cascade and the smoothed pass, the single-threshold detector; --no-smoothing:
  * the cascade without the smoothed pass of noisy photos; --seed: the scenes' seed, default
- * 0 as in `dr2e eval-photos`; --first: skip the first F photos' faces, to draw other faces).
+ * 0 as in `dr2e eval-photos`; --first: skip the first F photos' faces, to draw other faces;
+ * --max-angle: the largest roll of a face in degrees, default 25 as in `dr2e eval-photos`).
  */
 import { readFile } from 'node:fs/promises';
 import { decodeImageToRgb, deriveSeed } from '../gpu-task/src/engine/index.js';
@@ -34,7 +35,7 @@ function intOption(name: string, fallback: number): number {
 }
 const seed = intOption('--seed', 0);
 const first = intOption('--first', 0);
-const scene = DEFAULT_SCENE_OPTIONS;
+const scene = { ...DEFAULT_SCENE_OPTIONS, maxAngle: (intOption('--max-angle', 25) * Math.PI) / 180 };
 const refs = await listCleanFaces(clean, { prefix, limit: (first + photos) * scene.faces });
 const crops = new Map();
 for (const ref of refs) {

@@ -240,6 +240,16 @@ describe('clean-face sources', () => {
     expect((await sharp(await faces[1]!.read()).metadata()).width).toBe(40);
   });
 
+  it('keeps only the ids that match, and names the pattern when none does', async () => {
+    // Act
+    const faces = await listCleanFaces(path.join(work, 'faces.tar'), { prefix: 'val/', match: /c\.png$/ });
+    // Assess
+    expect(faces.map((f) => f.id)).toEqual(['val/c.png']);
+    await expect(
+      listCleanFaces(path.join(work, 'faces.tar'), { prefix: 'val/', match: /^val\/9/ }),
+    ).rejects.toThrow(/holds no image files matching \/\^val\\\/9\//);
+  });
+
   it('lists a folder recursively, sorted by relative path', async () => {
     // Act
     const faces = await listCleanFaces(path.join(work, 'folder'));

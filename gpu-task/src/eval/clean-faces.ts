@@ -101,7 +101,8 @@ export function evenlySpaced<T>(items: readonly T[], limit: number | undefined):
 
 /**
  * The clean faces of a folder (searched recursively for image files) or a `.tar` archive,
- * optionally only those under `prefix` inside the archive (e.g. `val/`).
+ * optionally only those under `prefix` inside the archive (e.g. `val/`) and whose id matches
+ * `match` (e.g. UTKFace's age prefix), `limit` of them evenly spaced in id order.
  *
  * @example
  * ```ts
@@ -110,7 +111,7 @@ export function evenlySpaced<T>(items: readonly T[], limit: number | undefined):
  */
 export async function listCleanFaces(
   source: string,
-  options: { prefix?: string; limit?: number } = {},
+  options: { prefix?: string; limit?: number; match?: RegExp } = {},
 ): Promise<CleanFaceRef[]> {
   const info = await stat(source).catch(() => null);
   if (!info) throw new InvalidParametersError(`clean faces: no such file or folder: ${source}`);
@@ -129,11 +130,12 @@ export async function listCleanFaces(
       .filter((e) => !options.prefix || e.name.startsWith(options.prefix))
       .map((e) => ({ id: e.name, read: () => readRange(source, e.offset, e.size) }));
   }
+  if (options.match) refs = refs.filter((ref) => options.match!.test(ref.id));
   refs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   if (refs.length === 0) {
-    throw new InvalidParametersError(
-      `clean faces: ${source}${options.prefix ? ` (under ${options.prefix})` : ''} holds no image files`,
-    );
+    const under = options.prefix ? ` (under ${options.prefix})` : '';
+    const matching = options.match ? ` matching ${String(options.match)}` : '';
+    throw new InvalidParametersError(`clean faces: ${source}${under} holds no image files${matching}`);
   }
   return evenlySpaced(refs, options.limit);
 }
