@@ -147,7 +147,9 @@ const { values: args } = parseArgs({
  * The calibration's splits: the eval's three, `clean` and `extreme` beyond them on both sides,
  * and `noisy`: heavy noise with light compression (a scan, a low-light or small-sensor photo
  * saved at high quality), which the Eq. 13 splits never draw (they pair heavy noise with strong
- * compression).
+ * compression); and, scored but not in the committed samples, `blurry`: heavy blur with little
+ * noise and light compression (out of focus, motion, a soft print), where the default model gains
+ * next to nothing over bicubic at any size (docs/quality/README.md).
  */
 const ALL_SPLITS: DegradationSplit[] = [
   { name: 'clean', sigma512: [0, 0.5], noise: [0, 1.5], jpegQuality: [90, 97] },
@@ -156,6 +158,7 @@ const ALL_SPLITS: DegradationSplit[] = [
   DEGRADATION_SPLITS.severe!,
   { name: 'extreme', sigma512: [10, 14], noise: [25, 35], jpegQuality: [10, 20] },
   { name: 'noisy', sigma512: [0, 3], noise: [15, 35], jpegQuality: [90, 97] },
+  { name: 'blurry', sigma512: [6, 14], noise: [0, 3], jpegQuality: [90, 97] },
 ];
 /** The first five: each (face, size) draws one of them unless `--splits` says otherwise. */
 const DEFAULT_SPLITS = ALL_SPLITS.slice(0, 5);
