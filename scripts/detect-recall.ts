@@ -2,11 +2,12 @@
  * Detection recall of the whole-photo evaluation's scenes, without restoring them: the same
  * scenes as `dr2e eval-photos` (seed 0, default scene options), run through the detector only.
  * Usage: node --import tsx scripts/detect-recall.ts CLEAN.tar PREFIX PHOTOS BACKGROUND.jpg [--plain]
- *   [--seed S] [--first F] [--max-angle DEG]
+ *   [--seed S] [--first F] [--max-angle DEG] [--no-mirror]
  * (--plain: without the cascade and the smoothed pass, the single-threshold detector; --no-smoothing:
  * the cascade without the smoothed pass of noisy photos; --seed: the scenes' seed, default
  * 0 as in `dr2e eval-photos`; --first: skip the first F photos' faces, to draw other faces;
- * --max-angle: the largest roll of a face in degrees, default 25 as in `dr2e eval-photos`).
+ * --max-angle: the largest roll of a face in degrees, default 25 as in `dr2e eval-photos`;
+ * --no-mirror: second looks without their mirrored views).
  */
 import { readFile } from 'node:fs/promises';
 import { decodeImageToRgb, deriveSeed } from '../gpu-task/src/engine/index.js';
@@ -76,6 +77,7 @@ for (const name of ['mild', 'medium', 'severe']) {
       ...(process.argv.includes('--plain') || process.argv.includes('--no-smoothing')
         ? { denoisedPass: false }
         : {}),
+      ...(process.argv.includes('--no-mirror') ? { mirroredLooks: false } : {}),
     });
     detectMs += performance.now() - t;
     const reports = faces.map((f) => ({ box: f.box }));

@@ -16,7 +16,9 @@ import {
   blazeFaceModelPath,
   decodeBlazeFace,
   FaceDetector,
+  mirrorTile,
   type RawDetection,
+  unmirror,
 } from '../../gpu-task/src/photo/index.js';
 
 /** Floats in one NHWC tile. */
@@ -199,5 +201,35 @@ describe('batched BlazeFace graph', () => {
       await three.dispose();
     }
     await expect(FaceDetector.load(undefined, 1, 0)).rejects.toThrow(/batch must be/);
+  });
+});
+
+describe('mirrored second looks (verify.ts)', () => {
+  it('map a face seen in the mirrored view back onto the face seen in the view, eyes in order', async () => {
+    // Prepare: a face right of the tile's centre, so that the mirror moves it.
+    const model = await BlazeFaceModel.load(undefined, 1);
+    try {
+      const tile = await faceTile(SAMPLES[0]!, 40, 60);
+      // Act
+      const best = (ds: RawDetection[]): RawDetection => ds.reduce((a, b) => (b.score > a.score ? b : a));
+      const plain = best(await model.run(tile, 0.5));
+      const mirrored = best(await model.run(mirrorTile(tile), 0.5));
+      const back = unmirror(mirrored);
+      // Assess: the mirrored view's face lies on the left half; brought back, on the plain one.
+      expect(mirrored.box[0] + mirrored.box[2] / 2).toBeLessThan(BLAZEFACE_INPUT / 2);
+      back.box.forEach((v, i) => expect(Math.abs(v - plain.box[i]!)).toBeLessThan(3));
+      for (const k of [0, 1, 2, 3]) {
+        expect(
+          Math.hypot(
+            back.keypoints[k]![0] - plain.keypoints[k]![0],
+            back.keypoints[k]![1] - plain.keypoints[k]![1],
+          ),
+        ).toBeLessThan(3);
+      }
+      expect(back.keypoints[0]![0]).toBeLessThan(back.keypoints[1]![0]);
+      expect(Array.from(mirrorTile(mirrorTile(tile)))).toEqual(Array.from(tile));
+    } finally {
+      await model.dispose();
+    }
   });
 });

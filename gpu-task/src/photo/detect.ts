@@ -67,6 +67,8 @@ export interface DetectOptions {
    * (denoised-pass.ts). Default: when the photo's noise reads at least DENOISED_PASS_NOISE.
    */
   denoisedPass?: boolean;
+  /** Second looks also on mirrored views (verifyCandidate's `mirrored`). Default true. */
+  mirroredLooks?: boolean;
 }
 
 /** One pyramid level: the photo resized by `scale`, and which faces it is responsible for. */
@@ -285,7 +287,9 @@ export class FaceDetector {
       .slice(0, MAX_CANDIDATES);
     const confirmed: RawDetection[] = [];
     for (const candidate of open) {
-      const face = await verifyCandidate(this.model, photo, candidate, threshold);
+      const face = await verifyCandidate(this.model, photo, candidate, threshold, {
+        mirrored: options.mirroredLooks ?? true,
+      });
       if (face) confirmed.push(face);
     }
     return [...confident, ...confirmed];

@@ -33,7 +33,9 @@ export {
   MAX_CANDIDATES,
   UNTRUSTED_CANDIDATE_THRESHOLD,
   VERIFY_FACE_SIDES,
+  mirrorTile,
   plausibleLandmarks,
+  unmirror,
   verifyCandidate,
 } from './verify.js';
 export { encodePhoto, encodeRgbPipeline } from './encode.js';
