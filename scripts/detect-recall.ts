@@ -2,12 +2,13 @@
  * Detection recall of the whole-photo evaluation's scenes, without restoring them: the same
  * scenes as `dr2e eval-photos` (seed 0, default scene options), run through the detector only.
  * Usage: node --import tsx scripts/detect-recall.ts CLEAN.tar PREFIX PHOTOS BACKGROUND.jpg [--plain]
- *   [--seed S] [--first F] [--max-angle DEG] [--no-mirror]
+ *   [--seed S] [--first F] [--max-angle DEG] [--no-mirror] [--no-front]
  * (--plain: without the cascade and the smoothed pass, the single-threshold detector; --no-smoothing:
  * the cascade without the smoothed pass of noisy photos; --seed: the scenes' seed, default
  * 0 as in `dr2e eval-photos`; --first: skip the first F photos' faces, to draw other faces;
  * --max-angle: the largest roll of a face in degrees, default 25 as in `dr2e eval-photos`;
- * --no-mirror: second looks without their mirrored views).
+ * --no-mirror: second looks without their mirrored views; --no-front: without the front-camera
+ * graph's looks).
  */
 import { readFile } from 'node:fs/promises';
 import { decodeImageToRgb, deriveSeed } from '../gpu-task/src/engine/index.js';
@@ -78,6 +79,7 @@ for (const name of ['mild', 'medium', 'severe']) {
         ? { denoisedPass: false }
         : {}),
       ...(process.argv.includes('--no-mirror') ? { mirroredLooks: false } : {}),
+      ...(process.argv.includes('--no-front') ? { frontLooks: false } : {}),
     });
     detectMs += performance.now() - t;
     const reports = faces.map((f) => ({ box: f.box }));

@@ -233,3 +233,39 @@ describe('mirrored second looks (verify.ts)', () => {
     }
   });
 });
+
+describe('front-camera graph (second looks, verify.ts)', () => {
+  it('reads its input side from the graph and finds a sample face filling part of its view', async () => {
+    // Prepare: the mild sample at 48 px, centred on a mid-grey 128 x 128 tile.
+    const model = await BlazeFaceModel.load(blazeFaceModelPath('front'), 1);
+    try {
+      const face = await sharp(await readFile(SAMPLES[0]!))
+        .resize(48, 48)
+        .removeAlpha()
+        .toBuffer();
+      const { data } = await sharp({
+        create: { width: 128, height: 128, channels: 3, background: '#808080' },
+      })
+        .composite([{ input: face, left: 40, top: 40 }])
+        .removeAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      // Act
+      const found = await model.run(
+        Float32Array.from(data, (v) => v / 127.5 - 1),
+        0.7,
+      );
+      // Assess: in the tile's own 128-px frame, on the face.
+      expect(model.inputSize).toBe(128);
+      expect(model.tileLength).toBe(128 * 128 * 3);
+      expect(found.length).toBeGreaterThan(0);
+      const [x, y, w, h] = found[0]!.box;
+      expect(Math.abs(x + w / 2 - 64)).toBeLessThan(8);
+      expect(Math.abs(y + h / 2 - 64)).toBeLessThan(12);
+      expect(w).toBeGreaterThan(20);
+      expect(w).toBeLessThan(60);
+    } finally {
+      await model.dispose();
+    }
+  });
+});

@@ -11,10 +11,12 @@ import { type RgbImage, decodeImageToRgb } from '../../gpu-task/src/engine/index
 import type { PhotoScene } from '../../gpu-task/src/eval/index.js';
 import {
   BlazeFaceModel,
+  blazeFaceModelPath,
   FaceDetector,
   plausibleLandmarks,
   type RawDetection,
   verifyCandidate,
+  withinHeadOf,
 } from '../../gpu-task/src/photo/index.js';
 import { sharedDir } from '../engine/helpers/fixture-paths.js';
 import { foundEach, recallScene, utkPresent, utkTar } from './helpers.js';
@@ -59,6 +61,23 @@ describe('face landmarks sanity', () => {
   });
 });
 
+describe('the head of a larger face', () => {
+  const face: RawDetection = { box: [100, 100, 100, 100], score: 0.9, keypoints: [] };
+  const at = (cx: number, cy: number, side: number): RawDetection => ({
+    box: [cx - side / 2, cy - side / 2, side, side],
+    score: 0.5,
+    keypoints: [],
+  });
+
+  it('holds a smaller detection centred in its hair, not a neighbour beside or behind it', () => {
+    expect(withinHeadOf(face, at(180, 70, 50))).toBe(true); // in the hair, above right
+    expect(withinHeadOf(face, at(220, 150, 50))).toBe(true); // beside the face, within a quarter side
+    expect(withinHeadOf(face, at(260, 150, 50))).toBe(false); // a neighbour, a face width away
+    expect(withinHeadOf(face, at(150, 20, 50))).toBe(false); // behind and above the head
+    expect(withinHeadOf(face, at(180, 70, 100))).toBe(false); // not smaller: not held by this head
+  });
+});
+
 describe.skipIf(!utkPresent)(`detector cascade${utkPresent ? '' : ` (skipped: ${utkTar} is absent)`}`, () => {
   let detector: FaceDetector;
   let model: BlazeFaceModel;
@@ -67,10 +86,17 @@ describe.skipIf(!utkPresent)(`detector cascade${utkPresent ? '' : ` (skipped: ${
   let severe: PhotoScene;
   let severePhoto: RgbImage;
   let noFace: RgbImage;
+  let front: BlazeFaceModel;
+  let frontOnly: PhotoScene;
+  let frontOnlyPhoto: RgbImage;
 
   beforeAll(async () => {
     detector = await FaceDetector.load();
     model = await BlazeFaceModel.load();
+    front = await BlazeFaceModel.load(blazeFaceModelPath('front'));
+    // photo-002 of the severe split of `scripts/detect-recall.ts` (8 photos, seed 5): its 52-px
+    // face's back-camera looks agree at one size only; the front-camera graph's agree at five.
+    ({ scene: frontOnly, photo: frontOnlyPhoto } = await recallScene(5, 2, 'severe', 8));
     // photo-001 of the medium split: its 76-px face scores under 0.7 at every level.
     ({ scene, photo } = await recallScene(0, 1, 'medium', 2));
     // photo-006 of the severe split of `scripts/detect-recall.ts` (8 photos, seed 0): its 87-px
@@ -83,6 +109,7 @@ describe.skipIf(!utkPresent)(`detector cascade${utkPresent ? '' : ` (skipped: ${
   afterAll(async () => {
     await detector?.dispose();
     await model?.dispose();
+    await front?.dispose();
   });
 
   it('finds the degraded face that the single threshold misses, and nothing else', async () => {
@@ -101,6 +128,14 @@ describe.skipIf(!utkPresent)(`detector cascade${utkPresent ? '' : ` (skipped: ${
     expect(cascaded).toHaveLength(severe.faces.length);
   });
 
+  it('finds a severe face that only the front-camera graph confirms', async () => {
+    const backOnly = await detector.detect(frontOnlyPhoto, { frontLooks: false });
+    const both = await detector.detect(frontOnlyPhoto);
+    expect(foundEach(frontOnly, backOnly)).toContain(false);
+    expect(foundEach(frontOnly, both)).toEqual(frontOnly.faces.map(() => true));
+    expect(both).toHaveLength(frontOnly.faces.length);
+  });
+
   it('confirms no face-like candidate anywhere on a photo without faces, at any size', async () => {
     // Every candidate gets all seven second looks (none scores 0.7 there) and must not gather
     // two confident or three agreeing ones; half of them have the eyes-below-mouth landmarks
@@ -112,7 +147,10 @@ describe.skipIf(!utkPresent)(`detector cascade${utkPresent ? '' : ` (skipped: ${
           const y = Math.round(fy * noFace.height - side / 2);
           for (const upright of [true, false]) {
             const candidate = faceLikeAt(x, y, side, upright);
-            expect(await verifyCandidate(model, noFace, candidate, 0.7), `${side}px at ${x},${y}`).toBeNull();
+            expect(
+              await verifyCandidate(model, noFace, candidate, 0.7, { front }),
+              `${side}px at ${x},${y}`,
+            ).toBeNull();
           }
         }
       }

@@ -40,12 +40,14 @@ export const BLAZEFACE_TILE_LENGTH = BLAZEFACE_INPUT * BLAZEFACE_INPUT * 3;
  * The detector's graph: by default the batched one derived from the vendored graph, which
  * `vendored` names (batch fixed to 1; see the module comment).
  */
-export function blazeFaceModelPath(graph: 'batched' | 'vendored' = 'batched'): string {
-  const name =
-    graph === 'batched'
-      ? 'face_detection_back_256x256_barracuda_batched.onnx'
-      : 'face_detection_back_256x256_barracuda.onnx';
-  return path.join(modelsDir(), 'blazeface', name);
+export function blazeFaceModelPath(graph: 'batched' | 'vendored' | 'front' = 'batched'): string {
+  const names = {
+    batched: 'face_detection_back_256x256_barracuda_batched.onnx',
+    vendored: 'face_detection_back_256x256_barracuda.onnx',
+    // The front-camera (short-range) graph, 128 x 128: a second opinion in verify.ts.
+    front: 'face_detection_front_128x128_barracuda.onnx',
+  } as const;
+  return path.join(modelsDir(), 'blazeface', names[graph]);
 }
 
 /** One raw detection in some pixel frame (the detector input, a tile, or the photo). */
@@ -69,7 +71,8 @@ function logit(p: number): number {
 
 /**
  * Decode one tile's outputs into detections above `threshold`, in detector-input pixels: tile
- * `index` of a batched run (default the first, the only one of a batch-1 run).
+ * `index` of a batched run (default the first, the only one of a batch-1 run); `size` is the
+ * graph's input side (both graphs have the same two anchor grids, 16 x 16 x 2 and 8 x 8 x 6).
  *
  * @example
  * ```ts
@@ -81,8 +84,8 @@ export function decodeBlazeFace(
   outputs: Readonly<Record<string, { data: unknown }>>,
   threshold: number,
   index = 0,
+  size = BLAZEFACE_INPUT,
 ): RawDetection[] {
-  const size = BLAZEFACE_INPUT;
   const minLogit = logit(threshold);
   const found: RawDetection[] = [];
   for (const grid of GRIDS) {
@@ -214,7 +217,14 @@ export class BlazeFaceModel {
     private readonly session: ort.InferenceSession,
     /** The graph's fixed batch size, or null when the batch is dynamic. */
     private readonly fixedBatch: number | null,
+    /** The graph's input side: 256 (back camera, the photo detector) or 128 (front camera). */
+    readonly inputSize: number,
   ) {}
+
+  /** Floats in one tile of this graph (inputSize x inputSize x 3). */
+  get tileLength(): number {
+    return this.inputSize * this.inputSize * 3;
+  }
 
   /**
    * Load the graph (default: the batched one, see blazeFaceModelPath).
@@ -244,7 +254,8 @@ export class BlazeFaceModel {
         `${file} has a fixed batch of ${fixed}: the detector needs a batch of 1 or a dynamic one`,
       );
     }
-    return new BlazeFaceModel(session, fixed);
+    const side = input.isTensor ? input.shape[1] : undefined;
+    return new BlazeFaceModel(session, fixed, typeof side === 'number' && side > 0 ? side : BLAZEFACE_INPUT);
   }
 
   /** Most tiles one runBatch call takes: the graph's fixed batch, or Infinity when dynamic. */
@@ -252,15 +263,15 @@ export class BlazeFaceModel {
     return this.fixedBatch ?? Infinity;
   }
 
-  /** Run one NHWC `[1, 256, 256, 3]` tile in [-1, 1]; detections in tile pixels. */
+  /** Run one NHWC `[1, S, S, 3]` tile in [-1, 1] (S = inputSize); detections in tile pixels. */
   async run(tile: Float32Array, threshold: number): Promise<RawDetection[]> {
-    const [detections] = await this.runBatch(tile.subarray(0, BLAZEFACE_TILE_LENGTH), [threshold]);
+    const [detections] = await this.runBatch(tile.subarray(0, this.tileLength), [threshold]);
     return detections!;
   }
 
   /**
    * Run `thresholds.length` tiles at once: `tiles` holds them one after the other (NHWC, each
-   * BLAZEFACE_TILE_LENGTH floats in [-1, 1]; floats past the last are ignored, so one buffer
+   * `tileLength` floats in [-1, 1], BLAZEFACE_TILE_LENGTH for the back graph; floats past the last are ignored, so one buffer
    * serves batches of any size up to its capacity). Returns each tile's detections above its
    * own threshold, in tile pixels.
    *
@@ -280,15 +291,14 @@ export class BlazeFaceModel {
     if (count === 0) return [];
     if (count > this.maxBatch)
       throw new Error(`this BlazeFace graph takes ${this.maxBatch} tile(s) per run, not ${count}`);
-    if (tiles.length < count * BLAZEFACE_TILE_LENGTH) {
-      throw new Error(
-        `${count} tiles need ${count * BLAZEFACE_TILE_LENGTH} floats, the buffer holds ${tiles.length}`,
-      );
+    const length = this.tileLength;
+    if (tiles.length < count * length) {
+      throw new Error(`${count} tiles need ${count * length} floats, the buffer holds ${tiles.length}`);
     }
-    const data = tiles.subarray(0, count * BLAZEFACE_TILE_LENGTH);
-    const input = new ort.Tensor('float32', data, [count, BLAZEFACE_INPUT, BLAZEFACE_INPUT, 3]);
+    const data = tiles.subarray(0, count * length);
+    const input = new ort.Tensor('float32', data, [count, this.inputSize, this.inputSize, 3]);
     const outputs = await this.session.run({ 'input:0': input });
-    return thresholds.map((threshold, index) => decodeBlazeFace(outputs, threshold, index));
+    return thresholds.map((threshold, index) => decodeBlazeFace(outputs, threshold, index, this.inputSize));
   }
 
   async dispose(): Promise<void> {

@@ -22,6 +22,7 @@ import {
   BLAZEFACE_TILE_LENGTH,
   BlazeFaceModel,
   DETECT_BATCH,
+  blazeFaceModelPath,
   type RawDetection,
   overlapOfSmaller,
   suppressContained,
@@ -69,6 +70,8 @@ export interface DetectOptions {
   denoisedPass?: boolean;
   /** Second looks also on mirrored views (verifyCandidate's `mirrored`). Default true. */
   mirroredLooks?: boolean;
+  /** Second looks also by the front-camera graph (verifyCandidate's `front`). Default true. */
+  frontLooks?: boolean;
 }
 
 /** One pyramid level: the photo resized by `scale`, and which faces it is responsible for. */
@@ -201,6 +204,8 @@ export class FaceDetector {
   private constructor(
     private readonly model: BlazeFaceModel,
     private readonly batchSize: number,
+    /** The front-camera graph: a second opinion on candidates (verify.ts). */
+    private readonly front: BlazeFaceModel,
   ) {}
 
   /**
@@ -212,7 +217,8 @@ export class FaceDetector {
     if (!Number.isInteger(batch) || batch < 1)
       throw new Error(`batch must be a whole number >= 1, got ${batch}`);
     const model = await BlazeFaceModel.load(file, threads);
-    return new FaceDetector(model, Math.min(batch, model.maxBatch));
+    const front = await BlazeFaceModel.load(blazeFaceModelPath('front'), threads);
+    return new FaceDetector(model, Math.min(batch, model.maxBatch), front);
   }
 
   /**
@@ -289,6 +295,10 @@ export class FaceDetector {
     for (const candidate of open) {
       const face = await verifyCandidate(this.model, photo, candidate, threshold, {
         mirrored: options.mirroredLooks ?? true,
+        // The close-up graph sees faces in the hair of a close-up: not asked on a larger face's head.
+        ...((options.frontLooks ?? true) && !confident.some((face) => withinHeadOf(face, candidate))
+          ? { front: this.front }
+          : {}),
       });
       if (face) confirmed.push(face);
     }
@@ -297,7 +307,34 @@ export class FaceDetector {
 
   async dispose(): Promise<void> {
     await this.model.dispose();
+    await this.front.dispose();
   }
+}
+
+/** How far a head reaches beyond its face box, in face box sides: above (hair), and to each side. */
+const HEAD_ABOVE = 0.5;
+const HEAD_BESIDE = 0.25;
+
+/**
+ * Whether `candidate` is centred on the head of the larger face `face`: its box, with the hair
+ * above and beside it. The front-camera graph (verify.ts) sees faces in a portrait's hair (in
+ * the min-face photo test its looks agreed on one at 0.62-0.73), so it is not asked there; the
+ * back-camera graph's own looks still are (a small face beside a large one is common).
+ *
+ * @example
+ * ```ts
+ * withinHeadOf(largeFace, smallDetectionInItsHair); // true
+ * ```
+ */
+export function withinHeadOf(face: RawDetection, candidate: RawDetection): boolean {
+  const [x, y, w, h] = face.box;
+  const [cx0, cy0, cw, ch] = candidate.box;
+  if (Math.max(w, h) <= Math.max(cw, ch)) return false;
+  const cx = cx0 + cw / 2;
+  const cy = cy0 + ch / 2;
+  return (
+    cx >= x - HEAD_BESIDE * w && cx <= x + w + HEAD_BESIDE * w && cy >= y - HEAD_ABOVE * h && cy <= y + h
+  );
 }
 
 /**

@@ -23,6 +23,7 @@ export {
   planPyramid,
   tileOrigins,
   WHOLE_PHOTO_VIEWS,
+  withinHeadOf,
 } from './detect.js';
 export type { DetectOptions, DetectedFace } from './detect.js';
 export { DENOISED_PASS_NOISE, SMOOTHING_SIGMA, photoNoise, smoothedCopy } from './denoised-pass.js';
@@ -32,6 +33,7 @@ export {
   CONSENSUS_SCORE,
   MAX_CANDIDATES,
   UNTRUSTED_CANDIDATE_THRESHOLD,
+  FRONT_FACE_SIDES,
   VERIFY_FACE_SIDES,
   mirrorTile,
   plausibleLandmarks,

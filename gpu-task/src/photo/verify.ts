@@ -8,7 +8,9 @@
  * photo, where a lower threshold alone also lets in faces in hair (see detect.ts). Several looks
  * at different scales and offsets rarely all see a face in a false patch, while a real face,
  * however degraded, scores higher when it is centred at a size the back-camera model prefers
- * (small: 16-28 px for severely degraded faces).
+ * (small: 16-28 px for severely degraded faces). Two more kinds of look add votes whose errors
+ * are partly their own: the same view mirrored, and MediaPipe's front-camera (short-range)
+ * graph, which expects a face filling a good part of its 128 px view (FRONT_FACE_SIDES).
  */
 import sharp from 'sharp';
 import type { RgbImage } from '../engine/core.js';
@@ -35,6 +37,17 @@ export const UNTRUSTED_CANDIDATE_THRESHOLD = 0.4;
  * face in the hair of a large face (the min-face photo test) and are not used.
  */
 export const VERIFY_FACE_SIDES = [16, 20, 24, 28, 32, 48, 80] as const;
+
+/**
+ * Face box sides (pixels of the 128 x 128 input) at which the front-camera graph looks at a
+ * candidate: the short-range model expects a face that fills a good part of its view. Its looks
+ * vote like the back-camera graph's unmirrored ones (one vote per size). On severe `train/`
+ * scenes it confirms faces whose back-camera looks agree at one size only (0.64-0.85 at several
+ * sizes): recall 134 -> 138 of 144 on the scenes the cascade was tuned on, 63 -> 67 of 72
+ * held out, with no extra face anywhere (docs/eval/README.md). It also sees faces in a
+ * portrait's hair, so detect.ts does not ask it on the head of a larger face (withinHeadOf).
+ */
+export const FRONT_FACE_SIDES = [24, 32, 40, 48, 64] as const;
 
 /** Largest face side (detector pixels) of the second looks that count towards a consensus. */
 export const CONSENSUS_MAX_SIDE = 32;
@@ -139,7 +152,7 @@ function sameLandmarks(a: RawDetection, b: RawDetection): boolean {
 }
 
 /**
- * The 256 x 256 tile (NHWC, [-1, 1]) of `photo` scaled by `scale` with the photo point
+ * The `size` x `size` tile (NHWC, [-1, 1]) of `photo` scaled by `scale` with the photo point
  * (cx, cy) at its centre, mid-grey outside the photo; and the photo point at its top-left.
  */
 async function centredTile(
@@ -147,8 +160,8 @@ async function centredTile(
   cx: number,
   cy: number,
   scale: number,
+  size = BLAZEFACE_INPUT,
 ): Promise<{ tensor: Float32Array; left: number; top: number }> {
-  const size = BLAZEFACE_INPUT;
   const half = size / 2 / scale;
   const left = cx - half;
   const top = cy - half;
@@ -212,7 +225,7 @@ export async function verifyCandidate(
   photo: RgbImage,
   candidate: RawDetection,
   threshold: number,
-  { mirrored: mirroredLooks = true }: { mirrored?: boolean } = {},
+  { mirrored: mirroredLooks = true, front }: { mirrored?: boolean; front?: BlazeFaceModel } = {},
 ): Promise<RawDetection | null> {
   const trusted = plausibleLandmarks(candidate);
   if (!trusted && candidate.score < UNTRUSTED_CANDIDATE_THRESHOLD) return null;
@@ -220,7 +233,7 @@ export async function verifyCandidate(
   const side = Math.max(bw, bh);
   const floor = Math.min(threshold, CONSENSUS_SCORE);
   /** The best counting detection of each look so far. */
-  const looks: { seen: RawDetection; side: number; mirrored: boolean }[] = [];
+  const looks: { seen: RawDetection; side: number | string; mirrored: boolean }[] = [];
   for (const target of VERIFY_FACE_SIDES) {
     const scale = target / side;
     const { tensor, left, top } = await centredTile(photo, bx + bw / 2, by + bh / 2, scale);
@@ -256,6 +269,25 @@ export async function verifyCandidate(
       if (seen && (!mirrored || seen.score > mirrored.score)) mirrored = seen;
     }
     if (mirrored) looks.push({ seen: mirrored, side: target, mirrored: true });
+  }
+  // The front-camera graph's looks: a second model, whose errors are its own (see FRONT_FACE_SIDES).
+  if (front) {
+    for (const target of FRONT_FACE_SIDES) {
+      const scale = target / side;
+      const size = front.inputSize;
+      const { tensor, left, top } = await centredTile(photo, bx + bw / 2, by + bh / 2, scale, size);
+      let best: RawDetection | null = null;
+      for (const d of await front.run(tensor, floor)) {
+        const seen: RawDetection = {
+          box: [d.box[0] / scale + left, d.box[1] / scale + top, d.box[2] / scale, d.box[3] / scale],
+          score: d.score,
+          keypoints: d.keypoints.map(([x, y]) => [x / scale + left, y / scale + top]),
+        };
+        if (iou(seen.box, candidate.box) < VERIFY_IOU || !plausibleLandmarks(seen)) continue;
+        if (!best || seen.score > best.score) best = seen;
+      }
+      if (best) looks.push({ seen: best, side: `front ${target}`, mirrored: false });
+    }
   }
   // Confirmed by the looks agreeing with one of them (a look agrees with itself): looks of
   // CONSENSUS_LOOKS sizes without the mirrored ones, as before mirroring; or, counting them,
