@@ -218,7 +218,7 @@ describe('mirrored second looks (verify.ts)', () => {
       // Assess: the mirrored view's face lies on the left half; brought back, on the plain one.
       expect(mirrored.box[0] + mirrored.box[2] / 2).toBeLessThan(BLAZEFACE_INPUT / 2);
       back.box.forEach((v, i) => expect(Math.abs(v - plain.box[i]!)).toBeLessThan(3));
-      for (const k of [0, 1, 2, 3]) {
+      for (const k of [0, 1, 2, 3, 4, 5]) {
         expect(
           Math.hypot(
             back.keypoints[k]![0] - plain.keypoints[k]![0],
@@ -227,6 +227,7 @@ describe('mirrored second looks (verify.ts)', () => {
         ).toBeLessThan(3);
       }
       expect(back.keypoints[0]![0]).toBeLessThan(back.keypoints[1]![0]);
+      expect(back.keypoints[4]![0]).toBeLessThan(back.keypoints[5]![0]);
       expect(Array.from(mirrorTile(mirrorTile(tile)))).toEqual(Array.from(tile));
     } finally {
       await model.dispose();

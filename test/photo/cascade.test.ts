@@ -12,7 +12,9 @@ import type { PhotoScene } from '../../gpu-task/src/eval/index.js';
 import {
   BlazeFaceModel,
   blazeFaceModelPath,
+  consensus,
   FaceDetector,
+  type Look,
   plausibleLandmarks,
   type RawDetection,
   verifyCandidate,
@@ -58,6 +60,38 @@ describe('face landmarks sanity', () => {
     wide.keypoints[0] = [95, 120];
     wide.keypoints[1] = [165, 120];
     expect(plausibleLandmarks(wide)).toBe(false);
+  });
+});
+
+describe('consensus of second looks', () => {
+  const here = (score: number): RawDetection => ({ ...faceLikeAt(100, 100, 60, true), score });
+  const look = (view: string, kind: Look['kind'], score = 0.65, seen = here(score)): Look => ({
+    seen,
+    view,
+    kind,
+  });
+
+  it('confirms plain looks of two sizes, and answers with the best of them', () => {
+    expect(consensus([look('16', 'plain', 0.62), look('24', 'plain', 0.71)])?.score).toBe(0.71);
+    expect(consensus([look('16', 'plain'), look('16', 'mirrored')])).toBeNull();
+    expect(consensus([look('24', 'plain')])).toBeNull();
+  });
+
+  it('asks one look more when mirrored looks count; the front-camera graph votes per size', () => {
+    // A view and its mirror (the hair of the min-face test): not enough.
+    expect(consensus([look('24', 'plain'), look('28', 'mirrored')])).toBeNull();
+    expect(consensus([look('24', 'plain'), look('24', 'mirrored')])).toBeNull();
+    // Three looks of at least two views: confirmed.
+    expect(consensus([look('24', 'plain'), look('24', 'mirrored'), look('28', 'mirrored')])).not.toBeNull();
+    // The other graph's sizes are views of their own, with either graph.
+    expect(consensus([look('front 24', 'front'), look('front 32', 'front')])).not.toBeNull();
+    expect(consensus([look('24', 'plain'), look('front 32', 'front')])).not.toBeNull();
+    expect(consensus([look('front 24', 'front'), look('24', 'mirrored')])).toBeNull();
+  });
+
+  it('counts only looks that agree on where the face is', () => {
+    const elsewhere = faceLikeAt(300, 100, 60, true);
+    expect(consensus([look('16', 'plain'), look('24', 'plain', 0.7, elsewhere)])).toBeNull();
   });
 });
 

@@ -130,7 +130,8 @@ export async function listCleanFaces(
       .filter((e) => !options.prefix || e.name.startsWith(options.prefix))
       .map((e) => ({ id: e.name, read: () => readRange(source, e.offset, e.size) }));
   }
-  if (options.match) refs = refs.filter((ref) => options.match!.test(ref.id));
+  // search, not test: a /g or /y pattern's test() would carry lastIndex from one id to the next.
+  if (options.match) refs = refs.filter((ref) => ref.id.search(options.match!) >= 0);
   refs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   if (refs.length === 0) {
     const under = options.prefix ? ` (under ${options.prefix})` : '';

