@@ -269,4 +269,10 @@ describe('front-camera graph (second looks, verify.ts)', () => {
       await model.dispose();
     }
   });
+
+  it('is refused as the photo detector, whose tiles are 256 px', async () => {
+    await expect(FaceDetector.load(blazeFaceModelPath('front'), 1)).rejects.toThrow(
+      /takes 128 px tiles; the photo detector needs the 256 px back-camera graph/,
+    );
+  });
 });
