@@ -249,23 +249,43 @@ export function consensus(looks: readonly Look[]): RawDetection | null {
   return confirming.reduce((a, b) => (b.seen.score > a.seen.score ? b : a)).seen;
 }
 
-/**
- * The candidate shown centred by `model` with its box `target` px in the model's view (mirrored
- * left-right when asked): every detection of that look on the candidate's box with plausible
- * landmarks, in photo pixels.
- */
-async function lookAt(
+/** The candidate centred in one of `model`'s input tiles, its box `target` px there. */
+interface CandidateView {
+  tensor: Float32Array;
+  /** Tile pixels per photo pixel, and the photo point at the tile's top-left. */
+  scale: number;
+  left: number;
+  top: number;
+  /** The tile's side (the model's input side). */
+  size: number;
+}
+
+/** The view of `candidate` that `model` is shown with its box `target` px in the tile. */
+async function viewOf(
   model: BlazeFaceModel,
   photo: RgbImage,
   candidate: RawDetection,
   target: number,
-  threshold: number,
-  mirrored = false,
-): Promise<RawDetection[]> {
+): Promise<CandidateView> {
   const [bx, by, bw, bh] = candidate.box;
   const scale = target / Math.max(bw, bh);
   const size = model.inputSize;
   const { tensor, left, top } = await centredTile(photo, bx + bw / 2, by + bh / 2, scale, size);
+  return { tensor, scale, left, top, size };
+}
+
+/**
+ * `model` run on `view` (mirrored left-right when asked): every detection on the candidate's box
+ * with plausible landmarks, in photo pixels.
+ */
+async function lookAt(
+  model: BlazeFaceModel,
+  view: CandidateView,
+  candidate: RawDetection,
+  threshold: number,
+  mirrored = false,
+): Promise<RawDetection[]> {
+  const { tensor, scale, left, top, size } = view;
   const found = await model.run(mirrored ? mirrorTile(tensor, size) : tensor, threshold);
   const seen: RawDetection[] = [];
   for (const raw of found) {
@@ -323,7 +343,8 @@ export async function verifyCandidate(
     if (seen) looks.push({ seen, view, kind });
   };
   for (const target of VERIFY_FACE_SIDES) {
-    const seen = await lookAt(model, photo, candidate, target, floor);
+    const view = await viewOf(model, photo, candidate, target);
+    const seen = await lookAt(model, view, candidate, floor);
     const agreeing = trusted
       ? bestOf(seen.filter((d) => d.score >= threshold && sameLandmarks(candidate, d)))
       : null;
@@ -334,12 +355,12 @@ export async function verifyCandidate(
     add(bestOf(seen), String(target), 'plain');
     // The detector's anchors and filters are not symmetric: a degraded face scoring 0.5-0.6 one
     // way often scores 0.6-0.75 the other.
-    if (mirrored)
-      add(bestOf(await lookAt(model, photo, candidate, target, floor, true)), String(target), 'mirrored');
+    if (mirrored) add(bestOf(await lookAt(model, view, candidate, floor, true)), String(target), 'mirrored');
   }
   // A second model, whose errors are partly its own (see FRONT_FACE_SIDES).
   for (const target of front ? FRONT_FACE_SIDES : []) {
-    add(bestOf(await lookAt(front!, photo, candidate, target, floor)), `front ${target}`, 'front');
+    const view = await viewOf(front!, photo, candidate, target);
+    add(bestOf(await lookAt(front!, view, candidate, floor)), `front ${target}`, 'front');
   }
   const best = consensus(looks);
   return best ? { ...best, score: Math.max(candidate.score, best.score) } : null;

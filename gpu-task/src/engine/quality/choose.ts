@@ -84,8 +84,6 @@ export function severityOf(estimate: DegradationEstimate): number {
  */
 export const AC_ZEROS_WEIGHT = 4;
 
-export { SMALL_FACE_BELOW } from './estimate.js';
-
 /** The fitted table: cells by face size bin (rows) and severity bin (columns). */
 export interface CalibrationTable {
   /** Bin centres of the face size, px; a face takes the nearest in log2. */

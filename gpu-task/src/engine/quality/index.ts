@@ -19,6 +19,7 @@ export {
   acZeroBelow,
   effectiveScale,
   estimateDegradation,
+  SMALL_FACE_BELOW,
 } from './estimate.js';
 export {
   type CalibrationCell,
@@ -31,7 +32,6 @@ export {
   calibrationCell,
   chooseSettings,
   severityOf,
-  SMALL_FACE_BELOW,
   AC_ZEROS_WEIGHT,
 } from './choose.js';
 export { DEFAULT_CALIBRATION } from './calibration-table.js';
