@@ -77,18 +77,25 @@ def _sha256(path: Path) -> str:
 
 
 def _training_provenance(state: dict[str, Any], checkpoint: Path, data: str) -> dict[str, Any]:
-    return {
-        "training": {
-            "data": data,
-            "seed": state["args"]["seed"],
-            "steps": state["step"],
-            "imagesSeen": state["images_seen"],
-            "trainMinutes": round(state["train_seconds"] / 60, 1),
-            "compute": f"{COMPUTE}, {state['args'].get('threads', 1)} intra-op thread(s)",
-            "weights": "EMA",
-            "checkpointSha256": _sha256(checkpoint),
-        }
+    training: dict[str, Any] = {
+        "data": data,
+        "seed": state["args"]["seed"],
+        "steps": state["step"],
+        "imagesSeen": state["images_seen"],
+        "trainMinutes": round(state["train_seconds"] / 60, 1),
+        "compute": f"{COMPUTE}, {state['args'].get('threads', 1)} intra-op thread(s)",
+        "weights": "EMA",
+        "checkpointSha256": _sha256(checkpoint),
     }
+    init = state.get("init")
+    if init:
+        # a run started from an earlier export's weights (train_ddpm --init): its record, and the totals
+        training["initialisedFrom"] = init
+        earlier = init.get("training") or {}
+        training["totalSteps"] = earlier.get("steps", 0) + state["step"]
+        training["totalImagesSeen"] = earlier.get("imagesSeen", 0) + state["images_seen"]
+        training["totalTrainMinutes"] = round(earlier.get("trainMinutes", 0) + state["train_seconds"] / 60, 1)
+    return {"training": training}
 
 
 def ship_denoiser(checkpoint: Path, out_dir: Path) -> dict[str, Any]:

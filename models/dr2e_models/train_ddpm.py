@@ -54,6 +54,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--run-dir", type=Path, default=Path("models/runs/ddpm64"))
     p.add_argument("--data", type=Path, help="a [N,64,64,3] uint8 .npy (default: cached UTKFace train/ at 64)")
     p.add_argument("--resume", action="store_true", help="continue from <run-dir>/checkpoint.pt")
+    p.add_argument("--init", type=Path,
+                   help="start a new run from these weights (dr2e_models.onnx_weights output): model and EMA")
     p.add_argument("--seed", type=int, default=20230601)
     # Architecture (guided-diffusion names).
     p.add_argument("--image-size", type=int, default=64)
@@ -139,6 +141,16 @@ def batch_for_step(step: int, seed: int, count: int, batch_size: int, t_sampling
             "noise_seed": int(rng.integers(0, 2**62))}
 
 
+def load_init(path: Path, config: UNetConfig) -> dict[str, Any]:
+    """Weights to start from (written by ``dr2e_models.onnx_weights``); refuses another architecture."""
+    init = torch.load(path, map_location="cpu")
+    if not isinstance(init, dict) or "state_dict" not in init or "config" not in init:
+        raise SystemExit(f"--init: {path} is not a weights file of dr2e_models.onnx_weights")
+    if init["config"] != config.to_dict():
+        raise SystemExit(f"--init: {path} holds another architecture than the command line: {init['config']}")
+    return init
+
+
 class Trainer:
     """Model, EMA, optimiser and step counter; ``train_step`` runs one deterministic step."""
 
@@ -150,6 +162,9 @@ class Trainer:
         random.seed(args.seed)
         np.random.seed(args.seed % 2**32)
         self.model = build_unet(self.config)
+        self.init = load_init(args.init, self.config) if args.init else None
+        if self.init is not None:
+            self.model.load_state_dict(self.init["state_dict"], strict=True)
         self.ema = frozen_copy(self.model)
         self.memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
@@ -190,6 +205,7 @@ class Trainer:
     def state(self) -> dict[str, Any]:
         return {
             **training_state(self),
+            "init": None if self.init is None else self.init["source"],
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(self.args).items()},
             "torch_rng": torch.get_rng_state(),
             "python_rng": random.getstate(),

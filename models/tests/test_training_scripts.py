@@ -80,6 +80,30 @@ class DdpmTrainingTest(unittest.TestCase):
         # Assess
         _assert_same_state(self, straight, resumed)
 
+    def test_init_starts_model_and_ema_from_given_weights_and_records_their_source(self) -> None:
+        # Prepare: weights of the tiny architecture, as dr2e_models.onnx_weights writes them
+        config = train_ddpm.model_config(train_ddpm.parse_args(TINY_DDPM))
+        weights = {k: torch.randn_like(v) for k, v in train_ddpm.build_unet(config).state_dict().items()}
+        init = self.dir / "init.pt"
+        torch.save({"config": config.to_dict(), "state_dict": weights, "source": {"onnxSha256": "ab" * 32}}, init)
+        # Act: a step at learning rate 0 leaves the weights where they started
+        state = self._run("init", "--init", str(init), "--max-steps", "1", "--lr", "0")
+        # Assess
+        self.assertEqual(state["init"], {"onnxSha256": "ab" * 32})
+        for name, tensor in weights.items():
+            torch.testing.assert_close(state["model"][name], tensor, msg=name)
+            torch.testing.assert_close(state["ema"][name], tensor, msg=name)
+
+    def test_init_of_another_architecture_is_refused(self) -> None:
+        # Prepare
+        init = self.dir / "other.pt"
+        torch.save({"config": {"image_size": 32}, "state_dict": {}, "source": {}}, init)
+        # Act / Assess
+        with self.assertRaises(SystemExit) as refused:
+            _quiet(train_ddpm.main, ["--data", str(self.faces), "--run-dir", str(self.dir / "x"), *TINY_DDPM,
+                                     "--init", str(init)])
+        self.assertIn("another architecture", str(refused.exception))
+
     def test_refuses_to_overwrite_a_run_without_resume(self) -> None:
         # Prepare
         self._run("once", "--max-steps", "1")

@@ -1,0 +1,166 @@
+"""Recover a U-Net's PyTorch weights from an ONNX file this project exported, to train it further.
+
+The default prior's training checkpoint is not kept in the repository (only its export is), so a
+longer run starts from the weights inside ``gpu-task/models/default/denoiser.onnx``. ONNX export
+with constant folding renames and reshapes some parameters (the U-Net's GroupNorm scales and shifts
+become ``onnx::Mul_*`` / ``onnx::Add_*`` constants of shape [C, 1, 1]; a linear layer applied to
+more than two dimensions becomes a transposed ``onnx::MatMul_*`` constant), so the initialisers
+cannot be read by name alone. This
+module re-exports the same architecture, under the same exporter, with every parameter set to
+distinct random values, finds each parameter among that file's initialisers (same values as-is,
+transposed or reshaped), and reads the shipped file's initialiser of the same name back through
+the inverse of that transform. A file whose graph was not made by the same exporter (other
+initialiser names or shapes) is refused; any parameter not found is an error, so the result is
+always the complete state dict. The recovered model reproduces the file's outputs to float
+rounding (checked by ``--check`` through onnxruntime-node).
+
+From the repository root, with ``PYTHONPATH=models`` (see models/README.md):
+
+    /usr/bin/python3 -m dr2e_models.onnx_weights gpu-task/models/default/denoiser.onnx \\
+        --out models/runs/default-prior.pt --check
+
+The output holds ``config`` (the manifest's architecture), ``state_dict`` and ``source`` (the
+ONNX file's path and SHA-256 and its manifest's training record), which ``train_ddpm --init``
+reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+
+from .onnx_export import export_onnx, run_onnx
+from .unet import UNetConfig, build_unet
+
+__all__ = ["WeightRecoveryError", "recover_unet_weights", "unet_config_of_manifest", "main"]
+
+
+class WeightRecoveryError(RuntimeError):
+    """The ONNX file's initialisers do not correspond to the architecture's parameters."""
+
+
+def unet_config_of_manifest(manifest: dict[str, Any]) -> UNetConfig:
+    """The U-Net configuration recorded in a denoiser manifest's provenance."""
+    architecture = dict(manifest.get("provenance", {}).get("architecture") or {})
+    if architecture.pop("arch", None) != "dr2-unet":
+        raise WeightRecoveryError("the manifest records no dr2-unet architecture (provenance.architecture)")
+    return UNetConfig.from_dict(architecture)
+
+
+def _initialisers(path: Path) -> dict[str, np.ndarray]:
+    return {item.name: numpy_helper.to_array(item) for item in onnx.load(str(path)).graph.initializer}
+
+
+def _locate(value: np.ndarray, probes: dict[str, np.ndarray]) -> tuple[str, str] | None:
+    """Where a distinct-valued parameter went in the probe export: (initialiser, transform)."""
+    for name, probe in probes.items():
+        if probe.size != value.size:
+            continue
+        if probe.shape == value.shape and np.array_equal(probe, value):
+            return name, "same"
+        if probe.ndim == 2 and value.ndim == 2 and probe.shape == value.T.shape and np.array_equal(probe, value.T):
+            return name, "transposed"
+        if np.array_equal(probe.reshape(-1), value.reshape(-1)):
+            return name, "reshaped"
+    return None
+
+
+def recover_unet_weights(onnx_path: Path, config: UNetConfig) -> dict[str, torch.Tensor]:
+    """The state dict of ``config``'s U-Net whose export is ``onnx_path``.
+
+    :raises WeightRecoveryError: the file has other initialisers than this architecture's export,
+        or a parameter cannot be found in it.
+    """
+    model = build_unet(config).eval()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            # distinct values, so that each parameter is found in one place only
+            parameter.copy_(torch.randn(parameter.shape, generator=generator))
+    reference = {key: tensor.detach().numpy().copy() for key, tensor in model.state_dict().items()}
+    size = config.image_size
+    with tempfile.TemporaryDirectory() as folder:
+        probe_path = Path(folder) / "probe.onnx"
+        example = (torch.zeros(1, config.in_channels, size, size), torch.tensor([1]))
+        export_onnx(model, example, probe_path, ["x", "t"], ["out"])
+        probes = _initialisers(probe_path)
+    shipped = _initialisers(onnx_path)
+    if set(probes) != set(shipped) or any(probes[name].shape != shipped[name].shape for name in probes):
+        differing = sorted(set(probes) ^ set(shipped))[:5]
+        raise WeightRecoveryError(
+            f"{onnx_path} was not exported from this architecture by this exporter "
+            f"(initialisers differ: {differing or 'shapes'})")
+    state: dict[str, torch.Tensor] = {}
+    for key, value in reference.items():
+        found = _locate(value, probes)
+        if found is None:
+            raise WeightRecoveryError(f"parameter {key} {tuple(value.shape)} not found among the initialisers")
+        name, transform = found
+        weights = shipped[name]
+        weights = weights.T if transform == "transposed" else weights.reshape(value.shape)
+        state[key] = torch.from_numpy(np.array(weights, dtype=value.dtype, copy=True))
+    model.load_state_dict(state, strict=True)
+    return state
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def max_output_difference(onnx_path: Path, config: UNetConfig, state: dict[str, torch.Tensor]) -> float:
+    """max |PyTorch - onnxruntime-node| over a batch of noise at several timesteps, relative to max |PyTorch|."""
+    model = build_unet(config).eval()
+    model.load_state_dict(state, strict=True)
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(3, config.in_channels, config.image_size, config.image_size, generator=generator)
+    t = torch.tensor([3, 300, 900])
+    with torch.no_grad():
+        expected = model(x, t).numpy()
+    outputs = run_onnx(onnx_path, {"x": x.numpy(), "t": t.numpy()}).outputs
+    actual = next(iter(outputs.values()))
+    return float(np.abs(actual - expected).max() / max(1e-12, float(np.abs(expected).max())))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("onnx", type=Path, help="a denoiser .onnx with its manifest (.json) beside it")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the weights (.pt)")
+    parser.add_argument("--check", action="store_true", help="compare the recovered model with the file (Node)")
+    args = parser.parse_args(argv)
+    manifest_path = args.onnx.with_suffix(".json")
+    if not args.onnx.is_file() or not manifest_path.is_file():
+        print(f"need {args.onnx} and its manifest {manifest_path}", file=sys.stderr)
+        return 2
+    manifest = json.loads(manifest_path.read_text())
+    try:
+        config = unet_config_of_manifest(manifest)
+        state = recover_unet_weights(args.onnx, config)
+    except WeightRecoveryError as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return 3
+    source = {"onnx": str(args.onnx), "onnxSha256": _sha256(args.onnx), "name": manifest.get("name"),
+              "training": manifest.get("provenance", {}).get("training")}
+    report: dict[str, Any] = {"parameters": len(state), "source": source}
+    if args.check:
+        report["relativeDifference"] = max_output_difference(args.onnx, config, state)
+        if report["relativeDifference"] > 1e-4:
+            print(json.dumps(report), file=sys.stderr)
+            return 4
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"config": config.to_dict(), "state_dict": state, "source": source}, args.out)
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
