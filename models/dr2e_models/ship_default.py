@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 
+from . import make_pipeline
 from .exporter import ExportOptions, export_model
 from .paths import REPO_ROOT, RUNS_DIR
 from .sparnethd import SPARNetConfig, build_sparnet
@@ -163,8 +164,6 @@ def ship_enhancer(checkpoint: Path, out_dir: Path) -> dict[str, Any]:
 
 
 def ship_pipeline(out_dir: Path) -> int:
-    import make_pipeline
-
     return make_pipeline.main([
         "--dir", str(out_dir), "--name", "utkface-64",
         "--description", "Default model: a 64x64 UTKFace diffusion prior and a 64->128 SPARNet enhancer, trained on a "
