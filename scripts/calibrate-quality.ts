@@ -285,6 +285,8 @@ async function main(): Promise<void> {
       command: `npx tsx scripts/calibrate-quality.ts ${process.argv.slice(2).join(' ')}`,
       data: `${path.basename(args.clean!)} train/ (${run.faces} faces, evenly spaced over the sorted names)`,
       model: run.model,
+      // the table holds for these networks only (test/engine/quality: the shipped default's)
+      modelSha256: run.weights,
       sizes,
       splits: SPLITS.map((s) => s.name),
       seed: Number(args.seed),
@@ -308,11 +310,17 @@ async function main(): Promise<void> {
   console.log(`fitted ${samples.length} samples (${options.length} options each)`);
 }
 
+/** SHA-256 of the networks whose outputs were scored (denoiser, then enhancer when there is one). */
+function modelWeights(engine: Dr2eEngine): string[] {
+  const networks = [engine.denoiser.manifest, ...(engine.enhancer ? [engine.enhancer.manifest] : [])];
+  return networks.map((manifest) => manifest.provenance?.sha256 ?? 'unrecorded');
+}
+
 /** Run DR2E at every ladder step on every (face, size) and score every option. */
 async function score(
   options: Option[],
   sizes: number[],
-): Promise<{ samples: Sample[]; faces: number; model: string }> {
+): Promise<{ samples: Sample[]; faces: number; model: string; weights: string[] }> {
   const started = performance.now();
   const seed = Number(args.seed);
   const batch = Number(args.batch);
@@ -430,7 +438,12 @@ async function score(
         `${f + 1}/${faces.length} ${face.id} done, ${((performance.now() - started) / 60000).toFixed(1)} min`,
       );
     }
-    return { samples, faces: new Set(samples.map((s) => s.id)).size, model: engine.name };
+    return {
+      samples,
+      faces: new Set(samples.map((s) => s.id)).size,
+      model: engine.name,
+      weights: modelWeights(engine),
+    };
   } finally {
     await engine.dispose();
   }

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dr2eEngine, defaultModelManifest } from '../../gpu-task/src/engine/index.js';
+import { DEFAULT_CALIBRATION } from '../../gpu-task/src/engine/quality/index.js';
 import { runCli } from '../cli/cli-io.js';
 import { repoRoot, sharedDir } from '../engine/helpers/fixture-paths.js';
 
@@ -67,6 +68,16 @@ describe('the shipped default model', () => {
     // Assess
     expect(engine.licenses).toHaveLength(2);
     for (const license of engine.licenses) expect(license.commercialUse).toBe(false);
+  });
+
+  it("is the pair that the auto calibration table was fitted on (retraining either needs a refit)", () => {
+    // Act
+    const fittedOn = DEFAULT_CALIBRATION.provenance['modelSha256'];
+    // Assess: the table's cells are the gains of these networks' outputs on train faces
+    expect(fittedOn).toEqual([
+      engine.denoiser.manifest.provenance.sha256,
+      engine.enhancer?.manifest.provenance.sha256,
+    ]);
   });
 
   it('fits the 20 MB budget for both networks together, and has a model card', async () => {

@@ -328,6 +328,10 @@ export const DEFAULT_CALIBRATION: CalibrationTable = {
       'npx tsx scripts/calibrate-quality.ts --faces 96 --seed 11 --steps 0,2,4 --input-weights 0,0.25,0.5,0.75,1 --detail-weights 0,0.5,1 --threads 2 --sizes 16,32,64,128,256 (6.8 min); the same with --extend docs/quality/calibration/samples.csv --faces 192 (7.5 min); --faces 192 --sizes 45 (2.4 min, rows appended); --extend docs/quality/calibration/samples.csv --faces 96 --splits noisy (8 min); then --refit --reestimate',
     data: 'utkface-200.tar train/ (192 faces, evenly spaced over the sorted names)',
     model: 'utkface-64',
+    modelSha256: [
+      '1cf7132747a75ff8bda27d62f882220c080b99213e0ee05e79ad585d785ab724',
+      '87d56225d6f53f66b21d4748702ce5f6f7791274bb3156bde60f54e067ba4930',
+    ],
     sizes: [16, 32, 45, 64, 128, 256],
     splits: ['clean', 'mild', 'medium', 'severe', 'extreme', 'noisy'],
     seed: 11,
