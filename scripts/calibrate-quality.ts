@@ -334,6 +334,13 @@ async function score(
   const samples: Sample[] = [];
   if (args.extend) {
     const previous = parseSamples(await readFile(args.extend, 'utf8'));
+    // Gains of two models' outputs must not be mixed in one table.
+    const scoredWith = (await readProvenance(args.extend))['modelSha256'];
+    if (scoredWith !== undefined && String(scoredWith) !== String(modelWeights(engine))) {
+      throw new Error(
+        `--extend ${args.extend}: its samples were scored with other networks (${String(scoredWith)}) than --model's`,
+      );
+    }
     if (!previous.hasAcZeros) {
       throw new Error(
         `--extend ${args.extend}: an older file without ac_zeros_est; refit it with --reestimate first`,
