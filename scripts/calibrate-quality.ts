@@ -285,7 +285,7 @@ async function main(): Promise<void> {
       command: `npx tsx scripts/calibrate-quality.ts ${process.argv.slice(2).join(' ')}`,
       data: `${path.basename(args.clean!)} train/ (${run.faces} faces, evenly spaced over the sorted names)`,
       model: run.model,
-      // the table holds for these networks only (test/engine/quality: the shipped default's)
+      // the table holds for these networks only (test/models/default-model.test.ts: the shipped default's)
       modelSha256: run.weights,
       sizes,
       splits: SPLITS.map((s) => s.name),
@@ -335,10 +335,12 @@ async function score(
   if (args.extend) {
     const previous = parseSamples(await readFile(args.extend, 'utf8'));
     // Gains of two models' outputs must not be mixed in one table.
-    const scoredWith = (await readProvenance(args.extend))['modelSha256'];
-    if (scoredWith !== undefined && String(scoredWith) !== String(modelWeights(engine))) {
+    const scoredWith = JSON.stringify((await readProvenance(args.extend))['modelSha256'] ?? null);
+    const networks = JSON.stringify(modelWeights(engine));
+    if (scoredWith !== networks || networks.includes('unrecorded')) {
       throw new Error(
-        `--extend ${args.extend}: its samples were scored with other networks (${String(scoredWith)}) than --model's`,
+        `--extend ${args.extend}: its samples were scored with networks ${scoredWith} (modelSha256 of the ` +
+          `table.md beside it), this run's are ${networks}; gains of different networks cannot share a table`,
       );
     }
     if (!previous.hasAcZeros) {

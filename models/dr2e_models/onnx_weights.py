@@ -3,16 +3,18 @@
 The default prior's training checkpoint is not kept in the repository (only its export is), so a
 longer run starts from the weights inside ``gpu-task/models/default/denoiser.onnx``. ONNX export
 with constant folding renames and reshapes some parameters (the U-Net's GroupNorm scales and shifts
-become ``onnx::Mul_*`` / ``onnx::Add_*`` constants of shape [C, 1, 1]; a linear layer applied to
-more than two dimensions becomes a transposed ``onnx::MatMul_*`` constant), so the initialisers
-cannot be read by name alone. This
-module re-exports the same architecture, under the same exporter, with every parameter set to
-distinct random values, finds each parameter among that file's initialisers (same values as-is,
-transposed or reshaped), and reads the shipped file's initialiser of the same name back through
-the inverse of that transform. A file whose graph was not made by the same exporter (other
-initialiser names or shapes) is refused; any parameter not found is an error, so the result is
-always the complete state dict. The recovered model reproduces the file's outputs to float
-rounding (checked by ``--check`` through onnxruntime-node).
+become ``onnx::Mul_*`` / ``onnx::Add_*`` constants of shape [C, 1, 1]), so the initialisers cannot
+be read by name alone. This module re-exports the same architecture at the manifest's opset, with
+every parameter set to distinct random values, finds each parameter among that file's
+initialisers (as-is or reshaped), and reads the file's initialiser of the same name back.
+
+Limits, and what guards them: the pairing is by initialiser name, and those names are numbered
+by the exporter, so the file must come from the same torch version and opset (the manifest's
+``tooling.torch`` and ``opset`` are compared with this machine's). Parameters with equal values
+(e.g. freshly initialised, untrained ones) are merged into one initialiser by the exporter, so
+such a file is refused. Any parameter not found is an error, so the result is always the complete
+state dict, and the command line compares the recovered model's outputs with the file's through
+onnxruntime-node before writing anything (``--no-check`` skips that).
 
 From the repository root, with ``PYTHONPATH=models`` (see models/README.md):
 
@@ -39,7 +41,7 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from .onnx_export import export_onnx, run_onnx
+from .onnx_export import DEFAULT_OPSET, export_onnx, run_onnx
 from .unet import UNetConfig, build_unet
 
 __all__ = ["WeightRecoveryError", "recover_unet_weights", "unet_config_of_manifest", "main"]
@@ -61,21 +63,15 @@ def _initialisers(path: Path) -> dict[str, np.ndarray]:
     return {item.name: numpy_helper.to_array(item) for item in onnx.load(str(path)).graph.initializer}
 
 
-def _locate(value: np.ndarray, probes: dict[str, np.ndarray]) -> tuple[str, str] | None:
-    """Where a distinct-valued parameter went in the probe export: (initialiser, transform)."""
+def _locate(value: np.ndarray, probes: dict[str, np.ndarray]) -> str | None:
+    """The initialiser of the probe export that holds a distinct-valued parameter (as-is or reshaped)."""
     for name, probe in probes.items():
-        if probe.size != value.size:
-            continue
-        if probe.shape == value.shape and np.array_equal(probe, value):
-            return name, "same"
-        if probe.ndim == 2 and value.ndim == 2 and probe.shape == value.T.shape and np.array_equal(probe, value.T):
-            return name, "transposed"
-        if np.array_equal(probe.reshape(-1), value.reshape(-1)):
-            return name, "reshaped"
+        if probe.size == value.size and np.array_equal(probe.reshape(-1), value.reshape(-1)):
+            return name
     return None
 
 
-def recover_unet_weights(onnx_path: Path, config: UNetConfig) -> dict[str, torch.Tensor]:
+def recover_unet_weights(onnx_path: Path, config: UNetConfig, opset: int = DEFAULT_OPSET) -> dict[str, torch.Tensor]:
     """The state dict of ``config``'s U-Net whose export is ``onnx_path``.
 
     :raises WeightRecoveryError: the file has other initialisers than this architecture's export,
@@ -87,30 +83,31 @@ def recover_unet_weights(onnx_path: Path, config: UNetConfig) -> dict[str, torch
         for parameter in model.parameters():
             # distinct values, so that each parameter is found in one place only
             parameter.copy_(torch.randn(parameter.shape, generator=generator))
-    reference = {key: tensor.detach().numpy().copy() for key, tensor in model.state_dict().items()}
+    reference = {key: tensor.detach().numpy().copy() for key, tensor in model.named_parameters()}
     size = config.image_size
     with tempfile.TemporaryDirectory() as folder:
         probe_path = Path(folder) / "probe.onnx"
         example = (torch.zeros(1, config.in_channels, size, size), torch.tensor([1]))
-        export_onnx(model, example, probe_path, ["x", "t"], ["out"])
+        export_onnx(model, example, probe_path, ["x", "t"], ["out"], opset=opset)
         probes = _initialisers(probe_path)
     shipped = _initialisers(onnx_path)
-    if set(probes) != set(shipped) or any(probes[name].shape != shipped[name].shape for name in probes):
-        differing = sorted(set(probes) ^ set(shipped))[:5]
+    missing, unexpected = sorted(set(probes) - set(shipped)), sorted(set(shipped) - set(probes))
+    if missing or unexpected:
         raise WeightRecoveryError(
-            f"{onnx_path} was not exported from this architecture by this exporter "
-            f"(initialisers differ: {differing or 'shapes'})")
+            f"{onnx_path} does not hold this architecture's initialisers: missing {missing[:5]}, unexpected "
+            f"{unexpected[:5]} (another architecture or exporter, or equal-valued parameters merged on export)")
+    reshaped = [name for name in probes if probes[name].shape != shipped[name].shape]
+    if reshaped:
+        raise WeightRecoveryError(f"{onnx_path}: initialisers of other shapes than this architecture's: {reshaped[:5]}")
     state: dict[str, torch.Tensor] = {}
     for key, value in reference.items():
-        found = _locate(value, probes)
-        if found is None:
+        name = _locate(value, probes)
+        if name is None:
             raise WeightRecoveryError(f"parameter {key} {tuple(value.shape)} not found among the initialisers")
-        name, transform = found
-        weights = shipped[name]
-        weights = weights.T if transform == "transposed" else weights.reshape(value.shape)
-        state[key] = torch.from_numpy(np.array(weights, dtype=value.dtype, copy=True))
-    model.load_state_dict(state, strict=True)
-    return state
+        state[key] = torch.from_numpy(np.ascontiguousarray(shipped[name].reshape(value.shape), dtype=value.dtype))
+    buffers = {key: tensor for key, tensor in model.state_dict().items() if key not in state}
+    model.load_state_dict({**state, **buffers}, strict=True)
+    return {**state, **buffers}
 
 
 def _sha256(path: Path) -> str:
@@ -135,16 +132,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("onnx", type=Path, help="a denoiser .onnx with its manifest (.json) beside it")
     parser.add_argument("--out", type=Path, required=True, help="where to write the weights (.pt)")
-    parser.add_argument("--check", action="store_true", help="compare the recovered model with the file (Node)")
+    parser.add_argument("--check", action=argparse.BooleanOptionalAction, default=True,
+                        help="compare the recovered model's outputs with the file's (onnxruntime-node) before writing")
     args = parser.parse_args(argv)
     manifest_path = args.onnx.with_suffix(".json")
     if not args.onnx.is_file() or not manifest_path.is_file():
         print(f"need {args.onnx} and its manifest {manifest_path}", file=sys.stderr)
         return 2
     manifest = json.loads(manifest_path.read_text())
+    provenance = manifest.get("provenance", {})
+    recorded_torch = (provenance.get("tooling") or {}).get("torch")
+    if recorded_torch and recorded_torch.split("+")[0] != torch.__version__.split("+")[0]:
+        print(f"refused: {args.onnx} was exported by torch {recorded_torch}, this is torch {torch.__version__}: "
+              "the exporter's initialiser names differ between versions", file=sys.stderr)
+        return 3
     try:
         config = unet_config_of_manifest(manifest)
-        state = recover_unet_weights(args.onnx, config)
+        state = recover_unet_weights(args.onnx, config, int(provenance.get("opset", DEFAULT_OPSET)))
     except WeightRecoveryError as error:
         print(f"refused: {error}", file=sys.stderr)
         return 3
@@ -154,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         report["relativeDifference"] = max_output_difference(args.onnx, config, state)
         if report["relativeDifference"] > 1e-4:
-            print(json.dumps(report), file=sys.stderr)
+            difference = report["relativeDifference"]
+            print(f"refused: the recovered model's outputs differ from the file's by {difference:.2e} "
+                  "(relative, > 1e-4); nothing written", file=sys.stderr)
             return 4
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"config": config.to_dict(), "state_dict": state, "source": source}, args.out)

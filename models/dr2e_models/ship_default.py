@@ -92,10 +92,12 @@ def _training_provenance(state: dict[str, Any], checkpoint: Path, data: str) -> 
     if init:
         # a run started from an earlier export's weights (train_ddpm --init): its record, and the totals
         training["initialisedFrom"] = init
-        earlier = init.get("training") or {}
-        training["totalSteps"] = earlier.get("steps", 0) + state["step"]
-        training["totalImagesSeen"] = earlier.get("imagesSeen", 0) + state["images_seen"]
-        training["totalTrainMinutes"] = round(earlier.get("trainMinutes", 0) + state["train_seconds"] / 60, 1)
+        earlier = init.get("training")
+        if earlier:  # an earlier continuation carries its own totals
+            training["totalSteps"] = earlier.get("totalSteps", earlier["steps"]) + state["step"]
+            training["totalImagesSeen"] = earlier.get("totalImagesSeen", earlier["imagesSeen"]) + state["images_seen"]
+            training["totalTrainMinutes"] = round(
+                earlier.get("totalTrainMinutes", earlier["trainMinutes"]) + state["train_seconds"] / 60, 1)
     return {"training": training}
 
 

@@ -144,7 +144,7 @@ def batch_for_step(step: int, seed: int, count: int, batch_size: int, t_sampling
 def load_init(path: Path, config: UNetConfig) -> dict[str, Any]:
     """Weights to start from (written by ``dr2e_models.onnx_weights``); refuses another architecture."""
     init = torch.load(path, map_location="cpu")
-    if not isinstance(init, dict) or "state_dict" not in init or "config" not in init:
+    if not isinstance(init, dict) or not {"state_dict", "config", "source"} <= set(init):
         raise SystemExit(f"--init: {path} is not a weights file of dr2e_models.onnx_weights")
     if init["config"] != config.to_dict():
         raise SystemExit(f"--init: {path} holds another architecture than the command line: {init['config']}")
@@ -162,9 +162,12 @@ class Trainer:
         random.seed(args.seed)
         np.random.seed(args.seed % 2**32)
         self.model = build_unet(self.config)
-        self.init = load_init(args.init, self.config) if args.init else None
-        if self.init is not None:
-            self.model.load_state_dict(self.init["state_dict"], strict=True)
+        #: Where the starting weights came from (``--init``), kept in every checkpoint of the run.
+        self.init_source: dict[str, Any] | None = None
+        if args.init:
+            init = load_init(args.init, self.config)
+            self.model.load_state_dict(init["state_dict"], strict=True)
+            self.init_source = init["source"]
         self.ema = frozen_copy(self.model)
         self.memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
@@ -205,7 +208,7 @@ class Trainer:
     def state(self) -> dict[str, Any]:
         return {
             **training_state(self),
-            "init": None if self.init is None else self.init["source"],
+            "init": self.init_source,
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(self.args).items()},
             "torch_rng": torch.get_rng_state(),
             "python_rng": random.getstate(),
@@ -214,6 +217,10 @@ class Trainer:
 
     def load_state(self, state: dict[str, Any]) -> None:
         load_training_state(self, state)
+        # a resumed --init run keeps its origin (and its recipe keeps --init)
+        self.init_source = state.get("init")
+        if state["args"].get("init"):
+            self.args.init = Path(state["args"]["init"])
         torch.set_rng_state(state["torch_rng"])
         random.setstate(state["python_rng"])
         np.random.set_state(state["numpy_rng"])
@@ -237,6 +244,9 @@ def _summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.init and args.resume:
+        raise SystemExit("--init starts a new run; --resume continues one, "
+                         "whose checkpoint holds its weights and origin")
     torch.set_num_threads(args.threads)
     faces = np.load(args.data, mmap_mode="r") if args.data else load_faces("train", args.image_size)
     faces = np.asarray(faces)  # 64x64 train/ is ~270 MB: hold it in memory for random access

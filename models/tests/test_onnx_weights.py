@@ -52,7 +52,7 @@ class RecoverWeightsTest(unittest.TestCase):
         path, state = _export(SMALL, self.dir)
         # Act
         recovered = onnx_weights.recover_unet_weights(path, SMALL)
-        # Assess: the linear layers' folded, transposed copies are read back too
+        # Assess: the GroupNorm scales and shifts, folded into [C, 1, 1] constants, are read back too
         self.assertEqual(set(recovered), set(state))
         for name, tensor in state.items():
             self.assertTrue(torch.equal(recovered[name], tensor), name)
@@ -89,6 +89,32 @@ class RecoverWeightsTest(unittest.TestCase):
         self.assertEqual(len(saved["source"]["onnxSha256"]), 64)
         for name, tensor in state.items():
             self.assertTrue(torch.equal(saved["state_dict"][name], tensor), name)
+
+    def test_equal_valued_parameters_merged_by_the_exporter_are_refused_with_the_reason(self) -> None:
+        # Prepare: zeroed output layer (as a freshly built U-Net has): its weight and bias share one initialiser
+        model = build_unet(SMALL)
+        with torch.no_grad():
+            for parameter in model.out[2].parameters():
+                parameter.zero_()
+        path = self.dir / "zeroed.onnx"
+        export_onnx(model, (torch.zeros(1, 3, 16, 16), torch.tensor([1])), path, ["x", "t"], ["out"])
+        # Act / Assess
+        with self.assertRaisesRegex(onnx_weights.WeightRecoveryError, "equal-valued parameters merged"):
+            onnx_weights.recover_unet_weights(path, SMALL)
+
+    def test_command_line_refuses_a_file_of_another_torch_version(self) -> None:
+        # Prepare
+        path, _ = _export(SMALL, self.dir)
+        manifest = json.loads(path.with_suffix(".json").read_text())
+        manifest["provenance"]["tooling"] = {"torch": "2.1.0"}
+        path.with_suffix(".json").write_text(json.dumps(manifest))
+        # Act
+        with redirect_stderr(io.StringIO()) as errors:
+            status = onnx_weights.main([str(path), "--out", str(self.dir / "w.pt"), "--no-check"])
+        # Assess
+        self.assertEqual(status, 3)
+        self.assertIn("torch 2.1.0", errors.getvalue())
+        self.assertFalse((self.dir / "w.pt").exists())
 
     def test_command_line_refuses_a_missing_manifest(self) -> None:
         # Prepare

@@ -67,6 +67,7 @@ class ShipDefaultTest(unittest.TestCase):
         self.assertEqual(training["steps"], 1)
         self.assertEqual(training["totalSteps"], 101)
         self.assertEqual(training["totalImagesSeen"], 1600 + 2)
+        self.assertGreaterEqual(training["totalTrainMinutes"], 2.5)
         self.assertIn("--init", json.loads((self.dir / "out" / "denoiser.json").read_text())["provenance"]["recipe"])
 
 

@@ -94,6 +94,22 @@ class DdpmTrainingTest(unittest.TestCase):
             torch.testing.assert_close(state["model"][name], tensor, msg=name)
             torch.testing.assert_close(state["ema"][name], tensor, msg=name)
 
+    def test_a_resumed_init_run_keeps_its_origin_and_init_cannot_be_given_with_resume(self) -> None:
+        # Prepare
+        config = train_ddpm.model_config(train_ddpm.parse_args(TINY_DDPM))
+        init = self.dir / "init.pt"
+        torch.save({"config": config.to_dict(), "state_dict": train_ddpm.build_unet(config).state_dict(),
+                    "source": {"onnxSha256": "ef" * 32}}, init)
+        self._run("cont", "--init", str(init), "--max-steps", "1")
+        # Act
+        resumed = self._run("cont", "--max-steps", "2", "--resume")
+        # Assess
+        self.assertEqual(resumed["init"], {"onnxSha256": "ef" * 32})
+        self.assertEqual(resumed["args"]["init"], str(init))
+        with self.assertRaisesRegex(SystemExit, "--init starts a new run"):
+            _quiet(train_ddpm.main, ["--data", str(self.faces), "--run-dir", str(self.dir / "cont"), *TINY_DDPM,
+                                     "--init", str(init), "--resume"])
+
     def test_init_of_another_architecture_is_refused(self) -> None:
         # Prepare
         init = self.dir / "other.pt"

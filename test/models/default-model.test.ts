@@ -10,8 +10,11 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Dr2eEngine, defaultModelManifest } from '../../gpu-task/src/engine/index.js';
-import { DEFAULT_CALIBRATION } from '../../gpu-task/src/engine/quality/index.js';
+import {
+  DEFAULT_CALIBRATION,
+  Dr2eEngine,
+  defaultModelManifest,
+} from '../../gpu-task/src/engine/index.js';
 import { runCli } from '../cli/cli-io.js';
 import { repoRoot, sharedDir } from '../engine/helpers/fixture-paths.js';
 
