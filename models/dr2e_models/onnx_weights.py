@@ -29,7 +29,6 @@ reads.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import tempfile
@@ -41,7 +40,8 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from .onnx_export import DEFAULT_OPSET, export_onnx, run_onnx
+from .manifest import sha256_file
+from .onnx_export import DEFAULT_OPSET, export_onnx, measure_parity
 from .unet import UNetConfig, build_unet
 
 __all__ = ["WeightRecoveryError", "recover_unet_weights", "unet_config_of_manifest", "main"]
@@ -110,10 +110,6 @@ def recover_unet_weights(onnx_path: Path, config: UNetConfig, opset: int = DEFAU
     return {**state, **buffers}
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def max_output_difference(onnx_path: Path, config: UNetConfig, state: dict[str, torch.Tensor]) -> float:
     """max |PyTorch - onnxruntime-node| over a batch of noise at several timesteps, relative to max |PyTorch|."""
     model = build_unet(config).eval()
@@ -121,11 +117,7 @@ def max_output_difference(onnx_path: Path, config: UNetConfig, state: dict[str, 
     generator = torch.Generator().manual_seed(1)
     x = torch.randn(3, config.in_channels, config.image_size, config.image_size, generator=generator)
     t = torch.tensor([3, 300, 900])
-    with torch.no_grad():
-        expected = model(x, t).numpy()
-    outputs = run_onnx(onnx_path, {"x": x.numpy(), "t": t.numpy()}).outputs
-    actual = next(iter(outputs.values()))
-    return float(np.abs(actual - expected).max() / max(1e-12, float(np.abs(expected).max())))
+    return measure_parity(model, onnx_path, {"x": x, "t": t}, "out").relative_error
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     except WeightRecoveryError as error:
         print(f"refused: {error}", file=sys.stderr)
         return 3
-    source = {"onnx": str(args.onnx), "onnxSha256": _sha256(args.onnx), "name": manifest.get("name"),
-              "training": manifest.get("provenance", {}).get("training")}
+    source = {"onnx": str(args.onnx), "onnxSha256": sha256_file(args.onnx), "name": manifest.get("name"),
+              "training": provenance.get("training")}
     report: dict[str, Any] = {"parameters": len(state), "source": source}
     if args.check:
         report["relativeDifference"] = max_output_difference(args.onnx, config, state)

@@ -17,7 +17,6 @@ manifest.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -28,6 +27,7 @@ import torch
 
 from . import make_pipeline
 from .exporter import ExportOptions, export_model
+from .manifest import sha256_file
 from .paths import REPO_ROOT, RUNS_DIR
 from .sparnethd import SPARNetConfig, build_sparnet
 from .unet import UNetConfig, build_unet, parameter_count
@@ -69,14 +69,6 @@ def recipe_command(module: str, args: dict[str, Any], skip: tuple[str, ...] = ("
     return " ".join(parts)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _training_provenance(state: dict[str, Any], checkpoint: Path, data: str) -> dict[str, Any]:
     training: dict[str, Any] = {
         "data": data,
@@ -86,7 +78,7 @@ def _training_provenance(state: dict[str, Any], checkpoint: Path, data: str) -> 
         "trainMinutes": round(state["train_seconds"] / 60, 1),
         "compute": f"{COMPUTE}, {state['args'].get('threads', 1)} intra-op thread(s)",
         "weights": "EMA",
-        "checkpointSha256": _sha256(checkpoint),
+        "checkpointSha256": sha256_file(checkpoint),
     }
     init = state.get("init")
     if init:
@@ -94,10 +86,11 @@ def _training_provenance(state: dict[str, Any], checkpoint: Path, data: str) -> 
         training["initialisedFrom"] = init
         earlier = init.get("training")
         if earlier:  # an earlier continuation carries its own totals
-            training["totalSteps"] = earlier.get("totalSteps", earlier["steps"]) + state["step"]
-            training["totalImagesSeen"] = earlier.get("totalImagesSeen", earlier["imagesSeen"]) + state["images_seen"]
-            training["totalTrainMinutes"] = round(
-                earlier.get("totalTrainMinutes", earlier["trainMinutes"]) + state["train_seconds"] / 60, 1)
+            this_run = {"steps": state["step"], "imagesSeen": state["images_seen"],
+                        "trainMinutes": state["train_seconds"] / 60}
+            for key, value in this_run.items():
+                total = "total" + key[0].upper() + key[1:]
+                training[total] = round(earlier.get(total, earlier[key]) + value, 1)
     return {"training": training}
 
 
