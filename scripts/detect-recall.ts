@@ -37,7 +37,12 @@ function intOption(name: string, fallback: number): number {
 }
 const seed = intOption('--seed', 0);
 const first = intOption('--first', 0);
-const scene = { ...DEFAULT_SCENE_OPTIONS, maxAngle: (intOption('--max-angle', 25) * Math.PI) / 180 };
+const scene = {
+  ...DEFAULT_SCENE_OPTIONS,
+  maxAngle: (intOption('--max-angle', 25) * Math.PI) / 180,
+  width: intOption('--width', DEFAULT_SCENE_OPTIONS.width),
+  height: intOption('--height', DEFAULT_SCENE_OPTIONS.height),
+};
 const refs = await listCleanFaces(clean, { prefix, limit: (first + photos) * scene.faces });
 const crops = new Map();
 for (const ref of refs) {
@@ -80,6 +85,8 @@ for (const name of ['mild', 'medium', 'severe']) {
         : {}),
       ...(process.argv.includes('--no-mirror') ? { mirroredLooks: false } : {}),
       ...(process.argv.includes('--no-front') ? { frontLooks: false } : {}),
+      ...(process.argv.includes('--no-tiled-candidates') ? { tiledCandidates: false } : {}),
+      ...(process.argv.includes('--no-enlarged') ? { enlargedCandidates: false } : {}),
     });
     detectMs += performance.now() - t;
     const reports = faces.map((f) => ({ box: f.box }));

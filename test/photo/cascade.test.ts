@@ -21,7 +21,7 @@ import {
   withinHeadOf,
 } from '../../gpu-task/src/photo/index.js';
 import { sharedDir } from '../engine/helpers/fixture-paths.js';
-import { foundEach, recallScene, utkPresent, utkTar } from './helpers.js';
+import { degradedWholePhoto, foundEach, recallScene, utkPresent, utkTar } from './helpers.js';
 
 const noFacePhoto = path.join(sharedDir, 'data', 'whole-photos', 'insightface_view_noface.jpg');
 
@@ -87,6 +87,16 @@ describe('consensus of second looks', () => {
     expect(consensus([look('front 24', 'front'), look('front 32', 'front')])).not.toBeNull();
     expect(consensus([look('24', 'plain'), look('front 32', 'front')])).not.toBeNull();
     expect(consensus([look('front 24', 'front'), look('24', 'mirrored')])).toBeNull();
+  });
+
+  it('needs a back-camera look among them for a tiled candidate (backLookNeeded)', () => {
+    const strict = { backLookNeeded: true };
+    expect(consensus([look('front 40', 'front'), look('front 48', 'front')], strict)).toBeNull();
+    expect(consensus([look('24', 'plain'), look('front 32', 'front')], strict)).not.toBeNull();
+    expect(
+      consensus([look('24', 'mirrored'), look('front 24', 'front'), look('front 32', 'front')], strict),
+    ).not.toBeNull();
+    expect(consensus([look('16', 'plain'), look('24', 'plain')], strict)).not.toBeNull();
   });
 
   it('counts only looks that agree on where the face is', () => {
@@ -168,6 +178,63 @@ describe.skipIf(!utkPresent)(`detector cascade${utkPresent ? '' : ` (skipped: ${
     expect(foundEach(frontOnly, backOnly)).toContain(false);
     expect(foundEach(frontOnly, both)).toEqual(frontOnly.faces.map(() => true));
     expect(both).toHaveLength(frontOnly.faces.length);
+  });
+
+  it("finds a small photo's severe face that only the enlarged candidate level offers", async () => {
+    // photo-005 of the severe split (8 photos, seed 0): its 46-px face scores under the candidate
+    // threshold in the 256-px view of the 400-px photo, and 0.9 enlarged.
+    const { scene: small, photo: smallPhoto } = await recallScene(0, 5, 'severe', 8);
+    const without = await detector.detect(smallPhoto, { enlargedCandidates: false });
+    const withIt = await detector.detect(smallPhoto);
+    expect(foundEach(small, without)).toContain(false);
+    expect(foundEach(small, withIt)).toEqual(small.faces.map(() => true));
+    expect(withIt).toHaveLength(small.faces.length);
+  });
+
+  it("finds an 800-px photo's severe faces that only the finer level's candidates offer", async () => {
+    // photo-002 of the severe split at 800 x 600 (8 photos, seed 1).
+    const { scene: larger, photo: largerPhoto } = await recallScene(1, 2, 'severe', 8, {
+      width: 800,
+      height: 600,
+    });
+    const wholeViewsOnly = await detector.detect(largerPhoto, {
+      tiledCandidates: false,
+      enlargedCandidates: false,
+    });
+    const tiled = await detector.detect(largerPhoto, { enlargedCandidates: false });
+    expect(foundEach(larger, wholeViewsOnly)).toContain(false);
+    expect(foundEach(larger, tiled)).toEqual(larger.faces.map(() => true));
+    expect(tiled).toHaveLength(larger.faces.length);
+  });
+
+  it('finds all six faces of the degraded group photo at 400 px, one of them only as a candidate', async () => {
+    // The woman on the right, eyes closed, scores under the candidate threshold at the
+    // whole-photo scale once the photo is this small and degraded.
+    const group = await degradedWholePhoto('insightface_t1_group.jpg', {
+      width: 400,
+      blur: 2.2,
+      noise: 16,
+      jpegQuality: 31,
+      seed: 1,
+    });
+    const before = await detector.detect(group, { tiledCandidates: false, enlargedCandidates: false });
+    const faces = await detector.detect(group);
+    expect(before).toHaveLength(5);
+    expect(faces).toHaveLength(6);
+  });
+
+  it("takes no patch of a child's jacket for a face: tiled candidates need both graphs to agree", async () => {
+    // 00.jpg severely degraded: a patch of the jacket is a candidate of a finer level, and two
+    // front-camera looks (40 and 48 px) agree on it; no back-camera look does.
+    const photo00 = await degradedWholePhoto('00.jpg', {
+      width: 1297,
+      blur: 2.9,
+      noise: 22,
+      jpegQuality: 24,
+      seed: 5,
+    });
+    const faces = await detector.detect(photo00);
+    expect(faces).toHaveLength(2);
   });
 
   it('confirms no face-like candidate anywhere on a photo without faces, at any size', async () => {

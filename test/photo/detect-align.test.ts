@@ -17,6 +17,7 @@ import {
   alignmentFor,
   applySimilarity,
   FaceDetector,
+  invertSimilarity,
   similarityAngle,
   type DetectedFace,
 } from '../../gpu-task/src/photo/index.js';
@@ -128,8 +129,19 @@ describe.skipIf(!present)(`detection and alignment on synthetic photos${skipNote
       expect(Math.abs(similarityAngle(toUnit) + angle), `face ${i}`).toBeLessThan(0.15);
     }
     expect(recalled).toBe(placed.length);
-    // No extra faces on the background.
-    expect(found.length).toBe(placed.length);
+    // No face on the background: a detection matching no placed face lies inside a placed crop.
+    // The HQ crop placed at (1600, 380) shows half of a second child's face at its edge, which
+    // the tiled levels' candidates find (61 px, 0.72); nothing else may be extra.
+    const inCrop = (f: DetectedFace, i: number): boolean => {
+      const [u, v] = applySimilarity(invertSimilarity(placed[i]!.cropToPhoto), [
+        f.box[0] + f.box[2] / 2,
+        f.box[1] + f.box[3] / 2,
+      ]);
+      return u >= 0 && v >= 0 && u < faces[i]!.image.width && v < faces[i]!.image.height;
+    };
+    const extra = found.filter((f) => !placed.some((truth) => match(truth, [f])));
+    expect(extra.filter((f) => !placed.some((_, i) => inCrop(f, i)))).toEqual([]);
+    expect(extra.length).toBeLessThanOrEqual(1);
   });
 
   it('finds a face that fills the photo, and faces cut by the photo border', async () => {

@@ -19,6 +19,7 @@ import {
   pasteFrame,
   MAX_LEVEL_STEP,
   planPyramid,
+  ENLARGED_CANDIDATE_FACE,
   similarityAngle,
   similarityScale,
   tileOrigins,
@@ -203,6 +204,24 @@ describe('detector plan', () => {
       expect(step).toBeGreaterThan(2);
       expect(step).toBeLessThanOrEqual(MAX_LEVEL_STEP + 1e-9);
     }
+  });
+
+  it('adds an enlarged candidate level to photos of up to about 1 MP only, when asked', () => {
+    // Prepare / Act
+    const small = planPyramid(400, 300, 24, { enlargedCandidates: true });
+    const medium = planPyramid(800, 600, 24, { enlargedCandidates: true });
+    const large = planPyramid(4000, 3000, 24, { enlargedCandidates: true });
+    // Assess: the 400-px photo's level is twice its whole-photo tile (its 24-px faces 31 px
+    // there), the 800-px photo's puts a 24-px face at ENLARGED_CANDIDATE_FACE; both give
+    // candidates only, no box under the smallest face; the 12 MP photo would need too many tiles.
+    const enlarged = (levels: typeof small) => levels.filter((level) => level.candidatesOnly);
+    expect(enlarged(small)).toHaveLength(1);
+    expect(enlarged(small)[0]!.scale).toBeCloseTo(2 * (256 / 400), 10);
+    expect(enlarged(small)[0]!.minBox).toBeCloseTo(0.8 * 24 * 2 * (256 / 400), 10);
+    expect(enlarged(medium)).toHaveLength(1);
+    expect(24 * enlarged(medium)[0]!.scale).toBeCloseTo(ENLARGED_CANDIDATE_FACE, 10);
+    expect(enlarged(large)).toEqual([]);
+    expect(enlarged(planPyramid(400, 300, 24))).toEqual([]);
   });
 
   it('merges overlapping detections into a score-weighted mean and keeps separate faces apart', () => {

@@ -14,6 +14,7 @@ import {
   decodeImageToRgb,
   deriveSeed,
   type RgbImage,
+  SeededRandom,
 } from '../../gpu-task/src/engine/index.js';
 import {
   DEFAULT_SCENE_OPTIONS,
@@ -23,6 +24,12 @@ import {
   listCleanFaces,
   photoBackground,
   type PhotoScene,
+  addNoise,
+  gaussianBlur,
+  jpegRoundTrip,
+  planarToRgb,
+  resizePlanar,
+  rgbToPlanar,
 } from '../../gpu-task/src/eval/index.js';
 import {
   applySimilarity,
@@ -192,15 +199,17 @@ export { composeSimilarity };
 /**
  * A whole-photo evaluation scene as `scripts/detect-recall.ts` builds it: photo `index` of a run
  * of `photos` photos with `seed`, its faces the `index`-th group of train/ faces (drawn from the
- * first `photos` x 3 of the archive), its background a window of the no-face photo. Needs ../shared.
+ * first `photos` x 3 of the archive), its background a window of the no-face photo; `size` as
+ * the script's `--width`/`--height`. Needs ../shared.
  */
 export async function recallScene(
   seed: number,
   index: number,
   split: string,
   photos: number,
+  size: { width: number; height: number } = DEFAULT_SCENE_OPTIONS,
 ): Promise<{ scene: PhotoScene; photo: RgbImage }> {
-  const options = DEFAULT_SCENE_OPTIONS;
+  const options = { ...DEFAULT_SCENE_OPTIONS, width: size.width, height: size.height };
   const refs = (await listCleanFaces(utkTar, { prefix: 'train/', limit: photos * options.faces })).slice(
     index * options.faces,
     (index + 1) * options.faces,
@@ -236,4 +245,28 @@ export function foundEach(scene: PhotoScene, faces: readonly { box: readonly num
         0.4 * face.side,
     ),
   );
+}
+
+/** How a whole photo of `../shared/data/whole-photos` is degraded by degradedWholePhoto. */
+export interface PhotoDegradation {
+  /** Width after downscaling (the height keeps the aspect ratio). */
+  width: number;
+  /** Gaussian blur σ in the photo's own pixels, before downscaling. */
+  blur: number;
+  /** Gaussian noise std (0-255), after downscaling. */
+  noise: number;
+  jpegQuality: number;
+  seed: number;
+}
+
+/**
+ * A photo of `../shared/data/whole-photos` blurred, downscaled (bicubic), noised and
+ * JPEG-compressed, as Eq. 13 degrades a face, deterministically. Needs ../shared.
+ */
+export async function degradedWholePhoto(name: string, d: PhotoDegradation): Promise<RgbImage> {
+  const photo = (await decodeImageToRgb(await readFile(path.join(wholePhotosDir, name)))).image;
+  const height = Math.round((photo.height * d.width) / photo.width);
+  const small = resizePlanar(gaussianBlur(rgbToPlanar(photo), d.blur), d.width, height);
+  addNoise(small, 'gaussian', d.noise, new SeededRandom(d.seed));
+  return jpegRoundTrip(planarToRgb(small), d.jpegQuality);
 }

@@ -10,7 +10,9 @@
  * each (evenly spaced, see planPyramid). At each fine level only faces too small for the next
  * coarser level are kept, and tiles overlap by more than such a face, so every face lies whole
  * in some tile. Faces that fill the photo are found in small whole-photo views (see
- * WHOLE_PHOTO_VIEWS). The photo is decoded once; the finest level is resized from its pixels and
+ * WHOLE_PHOTO_VIEWS). Detections under the score threshold are candidates that second looks
+ * may confirm (verify.ts): a photo too small for finer levels is also searched enlarged, for
+ * candidates only (planPyramid). The photo is decoded once; the finest level is resized from its pixels and
  * each coarser one from the level below (Lanczos, which averages what it drops, so small faces
  * keep their contrast). The tiles of all levels go through the detector in batches of
  * DETECT_BATCH (see BlazeFaceModel.runBatch), in the order a tile-by-tile loop would take them.
@@ -58,9 +60,9 @@ export interface DetectOptions {
   /** Minimum score. Default DEFAULT_SCORE_THRESHOLD. */
   scoreThreshold?: number;
   /**
-   * Also accept candidates of the whole-photo views scoring CANDIDATE_THRESHOLD up to the
-   * threshold that a second look confirms (verify.ts). Default true; false gives the
-   * single-threshold detector.
+   * Also accept candidates scoring CANDIDATE_THRESHOLD up to the threshold that second looks
+   * confirm (verify.ts): those of the whole-photo views, then those of the tiled levels (see
+   * `tiledCandidates`). Default true; false gives the single-threshold detector.
    */
   cascade?: boolean;
   /**
@@ -75,6 +77,19 @@ export interface DetectOptions {
    * candidates on the head of a larger face (withinHeadOf). Default true.
    */
   frontLooks?: boolean;
+  /**
+   * Candidates also from the tiled levels (finer than the whole photo in one tile, and a small
+   * photo's enlarged level), verified after the whole-photo views' candidates, within the same
+   * MAX_CANDIDATES, where no face is yet, and only by a consensus of second looks. Default true
+   * with the cascade. A degraded face of 45-65 px in a 560-800 px group photo scored under
+   * CANDIDATE_THRESHOLD in the whole-photo tile and 0.7 nowhere, but over it at the finer level.
+   */
+  tiledCandidates?: boolean;
+  /**
+   * A photo of up to about 1 MP is also searched for candidates enlarged (planPyramid,
+   * ENLARGED_CANDIDATE_FACE). Default true with the cascade.
+   */
+  enlargedCandidates?: boolean;
 }
 
 /** One pyramid level: the photo resized by `scale`, and which faces it is responsible for. */
@@ -86,6 +101,8 @@ interface Level {
   maxBox: number;
   /** One tile holds the whole photo, centred (see WHOLE_PHOTO_VIEWS). */
   wholePhoto?: boolean;
+  /** Every detection of this level is a candidate for the second looks, however high it scores. */
+  candidatesOnly?: boolean;
   /**
    * Score threshold of this level, if lower than the caller's: the whole-photo views, since a
    * false positive grows with the number of windows searched, and degraded close-ups score low.
@@ -158,6 +175,43 @@ export const WHOLE_PHOTO_VIEWS = [
   { side: 128, threshold: 0.6 },
 ] as const;
 
+/**
+ * The candidate-only level of a photo of up to about 1 MP (planPyramid): enlarged so that the
+ * smallest face asked for is ENLARGED_CANDIDATE_FACE px there, and at least twice the
+ * whole-photo tile's scale. Degraded faces of 25-35 px score under CANDIDATE_THRESHOLD at the
+ * whole-photo tile and at a finer level (15-20 px there), but 0.9 seen at 30-40 px.
+ */
+export const ENLARGED_CANDIDATE_FACE = 30;
+
+/** Largest face box (detector pixels) taken from the enlarged level: the small faces it is for. */
+export const ENLARGED_CANDIDATE_MAX_BOX = 64;
+
+/** Most tiles the enlarged level may cost (about 4.5 ms each); larger photos go without it. */
+export const ENLARGED_CANDIDATE_MAX_TILES = 32;
+
+/** The enlarged candidate level of a `width` x `height` photo, or null where it costs too much. */
+function enlargedCandidateLevel(
+  width: number,
+  height: number,
+  coarsest: number,
+  smallestFace: number,
+): Level | null {
+  const scale = Math.max(2 * coarsest, ENLARGED_CANDIDATE_FACE / Math.max(1, smallestFace));
+  const overlap = ENLARGED_CANDIDATE_MAX_BOX + 8;
+  const tiles =
+    tileOrigins(Math.round(width * scale), BLAZEFACE_INPUT, overlap).length *
+    tileOrigins(Math.round(height * scale), BLAZEFACE_INPUT, overlap).length;
+  if (tiles > ENLARGED_CANDIDATE_MAX_TILES) return null;
+  return {
+    scale,
+    // Not below the smallest face asked for (a box reads up to a fifth smaller than the face):
+    // enlarged, texture of 12-16 px drew face-like looks from the front-camera graph.
+    minBox: 0.8 * smallestFace * scale,
+    maxBox: ENLARGED_CANDIDATE_MAX_BOX,
+    candidatesOnly: true,
+  };
+}
+
 /** Largest scale ratio between two fine levels (see planPyramid). */
 export const MAX_LEVEL_STEP = LEVEL_STEP * 1.1;
 
@@ -166,7 +220,12 @@ export const MAX_LEVEL_STEP = LEVEL_STEP * 1.1;
  * to one tile, then fine levels spaced evenly (ratio at most MAX_LEVEL_STEP) up to the scale at
  * which a `smallestFace` face is MIN_DETECTOR_FACE px.
  */
-export function planPyramid(width: number, height: number, smallestFace: number): Level[] {
+export function planPyramid(
+  width: number,
+  height: number,
+  smallestFace: number,
+  { enlargedCandidates = false }: { enlargedCandidates?: boolean } = {},
+): Level[] {
   const coarsest = BLAZEFACE_INPUT / Math.max(width, height);
   const finest = Math.min(1, MIN_DETECTOR_FACE / Math.max(1, smallestFace));
   const levels: Level[] = WHOLE_PHOTO_VIEWS.map(({ side, threshold }) => ({
@@ -177,7 +236,10 @@ export function planPyramid(width: number, height: number, smallestFace: number)
     threshold,
   }));
   levels.push({ scale: coarsest, minBox: 0, maxBox: Infinity });
-  if (finest <= coarsest * 1.2) return levels;
+  // Small photos also get a level enlarged for candidates: their small faces are otherwise seen
+  // only at 14-20 detector px, where degraded ones score too low to reach the second looks.
+  const enlarged = enlargedCandidates ? enlargedCandidateLevel(width, height, coarsest, smallestFace) : null;
+  if (finest <= coarsest * 1.2) return enlarged ? [...levels, enlarged] : levels;
   // Faces at least MIN_DETECTOR_FACE px at a coarser level are found there; a finer level covers
   // what lies below, with a margin so a face between two levels is seen by both (NMS merges
   // them). Even spacing: a last step of a few percent would cost a whole extra level of tiles.
@@ -191,7 +253,7 @@ export function planPyramid(width: number, height: number, smallestFace: number)
       maxBox: MIN_DETECTOR_FACE * 1.5 * ratio,
     });
   }
-  return levels;
+  return enlarged ? [...levels, enlarged] : levels;
 }
 
 /**
@@ -257,12 +319,19 @@ export class FaceDetector {
   private async detectOnce(photo: RgbImage, options: DetectOptions): Promise<RawDetection[]> {
     const threshold = options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
     const cascade = options.cascade ?? true;
-    const levels = planPyramid(photo.width, photo.height, options.smallestFace ?? DEFAULT_SMALLEST_FACE);
+    const levels = planPyramid(photo.width, photo.height, options.smallestFace ?? DEFAULT_SMALLEST_FACE, {
+      enlargedCandidates: cascade && (options.enlargedCandidates ?? true),
+    });
+    const candidatesFromTiles = cascade && (options.tiledCandidates ?? true);
     const images = await levelImages(photo, levels);
     const found: RawDetection[] = [];
     // Detections between CANDIDATE_THRESHOLD and the level's threshold: faces only if a second
     // look confirms them (verify.ts).
     const candidates: RawDetection[] = [];
+    // Candidates of the tiled levels (the finer levels and a small photo's enlarged one), kept
+    // apart: merged with the whole-photo views' by weighted NMS they would move those boxes, and
+    // a second look centred on a moved box can miss the face that the first box held.
+    const tiledCandidates: RawDetection[] = [];
     // One buffer of `batchSize` tiles (0.8 MB each), refilled for each batch (each run is awaited
     // before the next fill): a 12 MP photo has up to ~130 tiles.
     const batchSize = this.batchSize;
@@ -272,9 +341,7 @@ export class FaceDetector {
       const results = await this.model.runBatch(
         buffer,
         batch.map(({ level, threshold: levelThreshold }) =>
-          // Candidates from the views of the whole photo only: the fine levels' many textured
-          // tiles offer false candidates whose second looks cost more than they find.
-          cascade && level.maxBox === Infinity
+          (cascade && level.maxBox === Infinity) || (candidatesFromTiles && !level.wholePhoto)
             ? Math.min(levelThreshold, CANDIDATE_THRESHOLD)
             : levelThreshold,
         ),
@@ -284,7 +351,10 @@ export class FaceDetector {
           const side = Math.max(d.box[2], d.box[3]);
           if (side < level.minBox || side > level.maxBox) continue;
           if (!level.wholePhoto && cutByInnerEdge(d, x0, y0, image.width, image.height, overlap)) continue;
-          (d.score >= levelThreshold ? found : candidates).push(toPhoto(d, x0, y0, level.scale));
+          const inPhoto = toPhoto(d, x0, y0, level.scale);
+          if (d.score >= levelThreshold && !level.candidatesOnly) found.push(inPhoto);
+          else if (level.maxBox === Infinity && !level.candidatesOnly) candidates.push(inPhoto);
+          else tiledCandidates.push(inPhoto);
         }
       }
       batch.length = 0;
@@ -302,12 +372,15 @@ export class FaceDetector {
     }
     if (batch.length > 0) await flush();
     const confident = suppressContained(weightedNms(found, 0.3));
+    const unlike = (c: RawDetection, faces: readonly RawDetection[]): boolean =>
+      faces.every((f) => overlapOfSmaller(f.box, c.box) <= 0.3);
     const open = suppressContained(weightedNms(candidates, 0.3))
-      .filter((c) => confident.every((f) => overlapOfSmaller(f.box, c.box) <= 0.3))
+      .filter((c) => unlike(c, confident))
       .slice(0, MAX_CANDIDATES);
     const confirmed: RawDetection[] = [];
-    for (const candidate of open) {
+    const verify = async (candidate: RawDetection, strict = false): Promise<void> => {
       const face = await verifyCandidate(this.model, photo, candidate, threshold, {
+        strict,
         mirrored: options.mirroredLooks ?? true,
         // The close-up graph sees faces in the hair of a close-up: not asked on a larger face's head.
         ...((options.frontLooks ?? true) && !confident.some((other) => withinHeadOf(other, candidate))
@@ -315,7 +388,13 @@ export class FaceDetector {
           : {}),
       });
       if (face) confirmed.push(face);
-    }
+    };
+    for (const candidate of open) await verify(candidate);
+    // Then the tiled levels' candidates where no face is yet, within the same budget of second looks.
+    const more = suppressContained(weightedNms(tiledCandidates, 0.3))
+      .filter((c) => unlike(c, confident))
+      .slice(0, MAX_CANDIDATES - open.length);
+    for (const candidate of more) if (unlike(candidate, confirmed)) await verify(candidate, true);
     return [...confident, ...confirmed];
   }
 
@@ -367,7 +446,7 @@ export function mergePasses(passes: readonly (readonly RawDetection[])[]): RawDe
 }
 
 /**
- * The photo at every level's scale (the photo itself at scale >= 1). Each level is reduced from
+ * The photo at every level's scale (the photo itself at scale 1). Each level is reduced from
  * the next finer one rather than from the photo (Lanczos throughout): the photo, which may be
  * 12-50 MP, is read once, for the finest level.
  */
@@ -378,16 +457,20 @@ async function levelImages(photo: RgbImage, levels: readonly Level[]): Promise<R
   for (const index of order) {
     const width = Math.max(1, Math.round(photo.width * levels[index]!.scale));
     const height = Math.max(1, Math.round(photo.height * levels[index]!.scale));
-    const image = await resizeTo(source, width, height);
+    // An enlarged level (a small photo's candidate level, see planPyramid) comes from the photo
+    // and is never a source for the coarser ones.
+    const enlarged = levels[index]!.scale > 1;
+    const image = await resizeTo(enlarged ? photo : source, width, height);
     images[index] = image;
     // Keep reducing from images with enough pixels that the next reduction still averages.
-    if (image.width >= 2 * BLAZEFACE_INPUT || image.height >= 2 * BLAZEFACE_INPUT) source = image;
+    if (!enlarged && (image.width >= 2 * BLAZEFACE_INPUT || image.height >= 2 * BLAZEFACE_INPUT))
+      source = image;
   }
   return images;
 }
 
 async function resizeTo(image: RgbImage, width: number, height: number): Promise<RgbImage> {
-  if (width >= image.width && height >= image.height) return image;
+  if (width === image.width && height === image.height) return image;
   const { data, info } = await sharp(image.data, {
     raw: { width: image.width, height: image.height, channels: 3 },
   })

@@ -224,14 +224,20 @@ export interface Look {
  * The front-camera graph's sizes count as views of their own, as the back-camera graph's do:
  * asking it for one vote more too (3 looks) kept 1 fewer face on the tuning scenes and 3 fewer
  * held out (docs/eval/README.md), with no false face to show for it on any scene or photo.
+ * With `backLookNeeded`, the group must also hold a back-camera look (plain or mirrored): the
+ * front-camera graph's neighbouring sizes alone do not confirm (verifyCandidate's `strict`).
  *
  * @example
  * ```ts
  * consensus([plain16, plain24]); // plain16's or plain24's detection, when they agree
  * consensus([plain24, mirrored28]); // null: two looks, one of them mirrored
+ * consensus([front24, front32], { backLookNeeded: true }); // null: no back-camera look
  * ```
  */
-export function consensus(looks: readonly Look[]): RawDetection | null {
+export function consensus(
+  looks: readonly Look[],
+  { backLookNeeded = false }: { backLookNeeded?: boolean } = {},
+): RawDetection | null {
   const views = (members: readonly Look[]): number => new Set(members.map((look) => look.view)).size;
   let confirming: Look[] = [];
   for (const anchor of looks) {
@@ -241,8 +247,9 @@ export function consensus(looks: readonly Look[]): RawDetection | null {
         (iou(anchor.seen.box, look.seen.box) >= VERIFY_IOU && sameLandmarks(anchor.seen, look.seen)),
     );
     const confirms =
-      views(group.filter((look) => look.kind !== 'mirrored')) >= CONSENSUS_LOOKS ||
-      (group.length >= CONSENSUS_LOOKS + 1 && views(group) >= CONSENSUS_LOOKS);
+      (!backLookNeeded || group.some((look) => look.kind !== 'front')) &&
+      (views(group.filter((look) => look.kind !== 'mirrored')) >= CONSENSUS_LOOKS ||
+        (group.length >= CONSENSUS_LOOKS + 1 && views(group) >= CONSENSUS_LOOKS));
     if (confirms && group.length > confirming.length) confirming = group;
   }
   if (confirming.length === 0) return null;
@@ -313,7 +320,7 @@ function bestOf(detections: readonly RawDetection[]): RawDetection | null {
  * a look counts when it sees a face with plausible landmarks on the candidate's box. Confirmed
  * by:
  * - one look at `threshold` whose landmarks agree with the candidate's, when those are a
- *   face's; or
+ *   face's and `strict` is not set; or
  * - a consensus of looks at CONSENSUS_SCORE (or `threshold`, if lower) or more whose boxes and
  *   landmarks agree with each other, whatever the candidate's landmarks (see consensus): a
  *   severely degraded face scores 0.6-0.7 at several sizes, and the first look often misplaces
@@ -322,10 +329,18 @@ function bestOf(detections: readonly RawDetection[]): RawDetection | null {
  *   `mirrored` (default true) each of them also on its view mirrored left-right; with `front`
  *   (the front-camera graph) its looks at FRONT_FACE_SIDES.
  *
+ * `strict` is for candidates of the detector's tiled levels (detect.ts), where many more
+ * windows are searched: only a consensus confirms them, and one with a look of the back-camera
+ * graph (see consensus). On a severely degraded 2.5 MP photo of a child (00.jpg of
+ * `../shared/data/whole-photos`), patches of the jacket drew one confident look agreeing with
+ * the candidate, or two agreeing front-camera looks (0.60-0.69) and no back-camera one; every
+ * degraded face confirmed this way on the scenes and photos tried had both graphs' looks.
+ *
  * @example
  * ```ts
  * const face = await verifyCandidate(model, photo, candidate, 0.7);
  * const more = await verifyCandidate(model, photo, candidate, 0.7, { front: frontModel });
+ * const tiled = await verifyCandidate(model, photo, candidate, 0.7, { front: frontModel, strict: true });
  * ```
  */
 export async function verifyCandidate(
@@ -333,7 +348,11 @@ export async function verifyCandidate(
   photo: RgbImage,
   candidate: RawDetection,
   threshold: number,
-  { mirrored = true, front }: { mirrored?: boolean; front?: BlazeFaceModel } = {},
+  {
+    mirrored = true,
+    front,
+    strict = false,
+  }: { mirrored?: boolean; front?: BlazeFaceModel; strict?: boolean } = {},
 ): Promise<RawDetection | null> {
   const trusted = plausibleLandmarks(candidate);
   if (!trusted && candidate.score < UNTRUSTED_CANDIDATE_THRESHOLD) return null;
@@ -342,15 +361,20 @@ export async function verifyCandidate(
   const add = (seen: RawDetection | null, view: string, kind: Look['kind']): void => {
     if (seen) looks.push({ seen, view, kind });
   };
+  // One look agreeing with the candidate's own landmarks confirms it (not asked of candidates
+  // whose landmarks are no face's, or of those that need a consensus).
+  const oneLookConfirms = trusted && !strict;
   for (const target of VERIFY_FACE_SIDES) {
+    // Only the small looks vote: degraded faces score best there, while at 48-80 px a face in
+    // the hair of a large face (the min-face photo test) scored 0.61-0.63 at two sizes. A larger
+    // look is taken only when it alone could confirm.
+    if (target > CONSENSUS_MAX_SIDE && !oneLookConfirms) continue;
     const view = await viewOf(model, photo, candidate, target);
     const seen = await lookAt(model, view, candidate, floor);
-    const agreeing = trusted
+    const agreeing = oneLookConfirms
       ? bestOf(seen.filter((d) => d.score >= threshold && sameLandmarks(candidate, d)))
       : null;
     if (agreeing) return { ...agreeing, score: Math.max(candidate.score, agreeing.score) };
-    // Only the small looks vote: degraded faces score best there, while at 48-80 px a face in
-    // the hair of a large face (the min-face photo test) scored 0.61-0.63 at two sizes.
     if (target > CONSENSUS_MAX_SIDE) continue;
     add(bestOf(seen), String(target), 'plain');
     // The detector's anchors and filters are not symmetric: a degraded face scoring 0.5-0.6 one
@@ -362,6 +386,6 @@ export async function verifyCandidate(
     const view = await viewOf(front!, photo, candidate, target);
     add(bestOf(await lookAt(front!, view, candidate, floor)), `front ${target}`, 'front');
   }
-  const best = consensus(looks);
+  const best = consensus(looks, { backLookNeeded: strict });
   return best ? { ...best, score: Math.max(candidate.score, best.score) } : null;
 }
