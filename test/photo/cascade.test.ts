@@ -219,8 +219,15 @@ describe.skipIf(!utkPresent)(`detector cascade${utkPresent ? '' : ` (skipped: ${
     });
     const before = await detector.detect(group, { tiledCandidates: false, enlargedCandidates: false });
     const faces = await detector.detect(group);
+    // Her face box in the original 1280-px photo: (1132, 298), 99 px.
+    const k = 400 / 1280;
+    const atHer = (f: { box: readonly number[] }): boolean =>
+      Math.hypot(f.box[0]! + f.box[2]! / 2 - 1181.5 * k, f.box[1]! + f.box[3]! / 2 - 347.5 * k) <
+      0.4 * 99 * k;
     expect(before).toHaveLength(5);
+    expect(before.some(atHer)).toBe(false);
     expect(faces).toHaveLength(6);
+    expect(faces.some(atHer)).toBe(true);
   });
 
   it("takes no patch of a child's jacket for a face: tiled candidates need both graphs to agree", async () => {
@@ -234,11 +241,24 @@ describe.skipIf(!utkPresent)(`detector cascade${utkPresent ? '' : ` (skipped: ${
       seed: 5,
     });
     const faces = await detector.detect(photo00);
+    // The two children's faces (boxes of the undegraded photo: (497, 803) and (771, 409), 157-165 px).
+    expect(faces.map((f) => f.box.slice(0, 2).map((v) => Math.round(v / 50)))).toEqual(
+      expect.arrayContaining([
+        [10, 16],
+        [15, 8],
+      ]),
+    );
     expect(faces).toHaveLength(2);
+    // The patch (a candidate at (677, 1344), 69 px) is confirmed by the front-camera looks alone,
+    // unless the consensus must hold a back-camera look.
+    const patch = faceLikeAt(677, 1344, 69, false);
+    expect(await verifyCandidate(model, photo00, patch, 0.7, { front })).not.toBeNull();
+    expect(await verifyCandidate(model, photo00, patch, 0.7, { front, strict: true })).toBeNull();
   });
 
   it('confirms no face-like candidate anywhere on a photo without faces, at any size', async () => {
-    // Every candidate gets all seven second looks (none scores 0.7 there) and must not gather
+    // Every candidate gets its second looks (none scores 0.7 there; those whose landmarks are no
+    // face's skip the 48 and 80 px looks, which could only confirm alone) and must not gather
     // two confident or three agreeing ones; half of them have the eyes-below-mouth landmarks
     // that need looks agreeing with each other rather than with the candidate.
     for (const side of [30, 60, 120]) {

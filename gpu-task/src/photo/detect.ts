@@ -86,8 +86,8 @@ export interface DetectOptions {
    */
   tiledCandidates?: boolean;
   /**
-   * A photo of up to about 1 MP is also searched for candidates enlarged (planPyramid,
-   * ENLARGED_CANDIDATE_FACE). Default true with the cascade.
+   * A photo of up to about half a megapixel is also searched for candidates enlarged
+   * (planPyramid, ENLARGED_CANDIDATE_FACE). Default true with tiled candidates.
    */
   enlargedCandidates?: boolean;
 }
@@ -132,7 +132,7 @@ function* levelTiles(
 ): Generator<PendingTile> {
   for (const [index, level] of levels.entries()) {
     const image = images[index]!;
-    const overlap = Math.min(BLAZEFACE_INPUT / 2, Math.ceil(level.maxBox) + 8);
+    const overlap = tileOverlap(level.maxBox);
     const levelThreshold = level.threshold === undefined ? threshold : Math.min(threshold, level.threshold);
     if (level.wholePhoto) {
       // A whole-photo view is one tile with the photo in its centre (negative origins: grey border).
@@ -149,6 +149,14 @@ function* levelTiles(
       }
     }
   }
+}
+
+/**
+ * How much a level's tiles overlap: more than its largest face (so every face lies whole in some
+ * tile), at most half a tile.
+ */
+function tileOverlap(maxBox: number): number {
+  return Math.min(BLAZEFACE_INPUT / 2, Math.ceil(maxBox) + 8);
 }
 
 /** Tile origins along one axis: cover `length` with tiles of `tile` px overlapping by `overlap`. */
@@ -176,7 +184,8 @@ export const WHOLE_PHOTO_VIEWS = [
 ] as const;
 
 /**
- * The candidate-only level of a photo of up to about 1 MP (planPyramid): enlarged so that the
+ * The candidate-only level of a photo of up to about half a megapixel (planPyramid; 800 x 600
+ * takes 24 tiles, 1024 x 768 would take 35): enlarged so that the
  * smallest face asked for is ENLARGED_CANDIDATE_FACE px there, and at least twice the
  * whole-photo tile's scale. Degraded faces of 25-35 px score under CANDIDATE_THRESHOLD at the
  * whole-photo tile and at a finer level (15-20 px there), but 0.9 seen at 30-40 px.
@@ -189,7 +198,12 @@ export const ENLARGED_CANDIDATE_MAX_BOX = 64;
 /** Most tiles the enlarged level may cost (about 4.5 ms each); larger photos go without it. */
 export const ENLARGED_CANDIDATE_MAX_TILES = 32;
 
-/** The enlarged candidate level of a `width` x `height` photo, or null where it costs too much. */
+/**
+ * The enlarged candidate level of a `width` x `height` photo, or null where it costs too much,
+ * would not enlarge (a `smallestFace` over ENLARGED_CANDIDATE_FACE on a larger photo), or could
+ * keep no face (a photo of under about 150 px, whose smallest face is over
+ * ENLARGED_CANDIDATE_MAX_BOX there).
+ */
 function enlargedCandidateLevel(
   width: number,
   height: number,
@@ -197,16 +211,18 @@ function enlargedCandidateLevel(
   smallestFace: number,
 ): Level | null {
   const scale = Math.max(2 * coarsest, ENLARGED_CANDIDATE_FACE / Math.max(1, smallestFace));
-  const overlap = ENLARGED_CANDIDATE_MAX_BOX + 8;
+  // Not below the smallest face asked for (a box reads up to a fifth smaller than the face):
+  // enlarged, texture of 12-16 px drew face-like looks from the front-camera graph.
+  const minBox = 0.8 * smallestFace * scale;
+  if (scale <= 1 || minBox >= ENLARGED_CANDIDATE_MAX_BOX) return null;
+  const overlap = tileOverlap(ENLARGED_CANDIDATE_MAX_BOX);
   const tiles =
     tileOrigins(Math.round(width * scale), BLAZEFACE_INPUT, overlap).length *
     tileOrigins(Math.round(height * scale), BLAZEFACE_INPUT, overlap).length;
   if (tiles > ENLARGED_CANDIDATE_MAX_TILES) return null;
   return {
     scale,
-    // Not below the smallest face asked for (a box reads up to a fifth smaller than the face):
-    // enlarged, texture of 12-16 px drew face-like looks from the front-camera graph.
-    minBox: 0.8 * smallestFace * scale,
+    minBox,
     maxBox: ENLARGED_CANDIDATE_MAX_BOX,
     candidatesOnly: true,
   };
@@ -319,10 +335,10 @@ export class FaceDetector {
   private async detectOnce(photo: RgbImage, options: DetectOptions): Promise<RawDetection[]> {
     const threshold = options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
     const cascade = options.cascade ?? true;
-    const levels = planPyramid(photo.width, photo.height, options.smallestFace ?? DEFAULT_SMALLEST_FACE, {
-      enlargedCandidates: cascade && (options.enlargedCandidates ?? true),
-    });
     const candidatesFromTiles = cascade && (options.tiledCandidates ?? true);
+    const levels = planPyramid(photo.width, photo.height, options.smallestFace ?? DEFAULT_SMALLEST_FACE, {
+      enlargedCandidates: candidatesFromTiles && (options.enlargedCandidates ?? true),
+    });
     const images = await levelImages(photo, levels);
     const found: RawDetection[] = [];
     // Detections between CANDIDATE_THRESHOLD and the level's threshold: faces only if a second
@@ -390,9 +406,9 @@ export class FaceDetector {
       if (face) confirmed.push(face);
     };
     for (const candidate of open) await verify(candidate);
-    // Then the tiled levels' candidates where no face is yet, within the same budget of second looks.
+    // Then the tiled levels' candidates where no face is yet, within the same MAX_CANDIDATES.
     const more = suppressContained(weightedNms(tiledCandidates, 0.3))
-      .filter((c) => unlike(c, confident))
+      .filter((c) => unlike(c, confident) && unlike(c, confirmed))
       .slice(0, MAX_CANDIDATES - open.length);
     for (const candidate of more) if (unlike(candidate, confirmed)) await verify(candidate, true);
     return [...confident, ...confirmed];
@@ -446,9 +462,10 @@ export function mergePasses(passes: readonly (readonly RawDetection[])[]): RawDe
 }
 
 /**
- * The photo at every level's scale (the photo itself at scale 1). Each level is reduced from
- * the next finer one rather than from the photo (Lanczos throughout): the photo, which may be
- * 12-50 MP, is read once, for the finest level.
+ * The photo at every level's scale (the photo itself at scale 1). Each level of scale under 1 is
+ * reduced from the next finer one rather than from the photo (Lanczos throughout): the photo,
+ * which may be 12-50 MP, is read once, for the finest level. A level over scale 1 (a small
+ * photo's whole-photo tile or views, its enlarged candidate level) is enlarged from the photo.
  */
 async function levelImages(photo: RgbImage, levels: readonly Level[]): Promise<RgbImage[]> {
   const images: RgbImage[] = new Array<RgbImage>(levels.length);
@@ -457,8 +474,7 @@ async function levelImages(photo: RgbImage, levels: readonly Level[]): Promise<R
   for (const index of order) {
     const width = Math.max(1, Math.round(photo.width * levels[index]!.scale));
     const height = Math.max(1, Math.round(photo.height * levels[index]!.scale));
-    // An enlarged level (a small photo's candidate level, see planPyramid) comes from the photo
-    // and is never a source for the coarser ones.
+    // An enlarged level comes from the photo and is never a source for the coarser ones.
     const enlarged = levels[index]!.scale > 1;
     const image = await resizeTo(enlarged ? photo : source, width, height);
     images[index] = image;
