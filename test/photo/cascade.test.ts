@@ -21,7 +21,7 @@ import {
   withinHeadOf,
 } from '../../gpu-task/src/photo/index.js';
 import { sharedDir } from '../engine/helpers/fixture-paths.js';
-import { degradedWholePhoto, foundEach, recallScene, utkPresent, utkTar } from './helpers.js';
+import { degradedWholePhoto, expectFoundOnlyWith, recallScene, utkPresent, utkTar } from './helpers.js';
 
 const noFacePhoto = path.join(sharedDir, 'data', 'whole-photos', 'insightface_view_noface.jpg');
 
@@ -157,38 +157,34 @@ describe.skipIf(!utkPresent)(`detector cascade${utkPresent ? '' : ` (skipped: ${
   });
 
   it('finds the degraded face that the single threshold misses, and nothing else', async () => {
-    const plain = await detector.detect(photo, { cascade: false, denoisedPass: false });
-    const cascaded = await detector.detect(photo, { denoisedPass: false });
-    expect(foundEach(scene, plain)).toContain(false);
-    expect(foundEach(scene, cascaded)).toEqual(scene.faces.map(() => true));
-    expect(cascaded).toHaveLength(scene.faces.length);
+    await expectFoundOnlyWith(
+      detector,
+      scene,
+      photo,
+      { cascade: false, denoisedPass: false },
+      { denoisedPass: false },
+    );
   });
 
   it('finds a severely degraded face through second looks that agree with each other', async () => {
-    const plain = await detector.detect(severePhoto, { cascade: false, denoisedPass: false });
-    const cascaded = await detector.detect(severePhoto, { denoisedPass: false });
-    expect(foundEach(severe, plain)).toContain(false);
-    expect(foundEach(severe, cascaded)).toEqual(severe.faces.map(() => true));
-    expect(cascaded).toHaveLength(severe.faces.length);
+    await expectFoundOnlyWith(
+      detector,
+      severe,
+      severePhoto,
+      { cascade: false, denoisedPass: false },
+      { denoisedPass: false },
+    );
   });
 
   it('finds a severe face that only the front-camera graph confirms', async () => {
-    const backOnly = await detector.detect(frontOnlyPhoto, { frontLooks: false });
-    const both = await detector.detect(frontOnlyPhoto);
-    expect(foundEach(frontOnly, backOnly)).toContain(false);
-    expect(foundEach(frontOnly, both)).toEqual(frontOnly.faces.map(() => true));
-    expect(both).toHaveLength(frontOnly.faces.length);
+    await expectFoundOnlyWith(detector, frontOnly, frontOnlyPhoto, { frontLooks: false });
   });
 
   it("finds a small photo's severe face that only the enlarged candidate level offers", async () => {
     // photo-005 of the severe split (8 photos, seed 0): its 46-px face scores under the candidate
     // threshold in the 256-px view of the 400-px photo, and 0.9 enlarged.
     const { scene: small, photo: smallPhoto } = await recallScene(0, 5, 'severe', 8);
-    const without = await detector.detect(smallPhoto, { enlargedCandidates: false });
-    const withIt = await detector.detect(smallPhoto);
-    expect(foundEach(small, without)).toContain(false);
-    expect(foundEach(small, withIt)).toEqual(small.faces.map(() => true));
-    expect(withIt).toHaveLength(small.faces.length);
+    await expectFoundOnlyWith(detector, small, smallPhoto, { enlargedCandidates: false });
   });
 
   it("finds an 800-px photo's severe faces that only the finer level's candidates offer", async () => {
@@ -197,14 +193,16 @@ describe.skipIf(!utkPresent)(`detector cascade${utkPresent ? '' : ` (skipped: ${
       width: 800,
       height: 600,
     });
-    const wholeViewsOnly = await detector.detect(largerPhoto, {
-      tiledCandidates: false,
-      enlargedCandidates: false,
-    });
-    const tiled = await detector.detect(largerPhoto, { enlargedCandidates: false });
-    expect(foundEach(larger, wholeViewsOnly)).toContain(false);
-    expect(foundEach(larger, tiled)).toEqual(larger.faces.map(() => true));
-    expect(tiled).toHaveLength(larger.faces.length);
+    await expectFoundOnlyWith(
+      detector,
+      larger,
+      largerPhoto,
+      {
+        tiledCandidates: false,
+        enlargedCandidates: false,
+      },
+      { enlargedCandidates: false },
+    );
   });
 
   it('finds all six faces of the degraded group photo at 400 px, one of them only as a candidate', async () => {

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
+import { expect } from 'vitest';
 import {
   FFHQ_FRAMING,
   framingTemplate,
@@ -33,6 +34,8 @@ import {
 } from '../../gpu-task/src/eval/index.js';
 import {
   applySimilarity,
+  type DetectOptions,
+  type FaceDetector,
   composeSimilarity,
   invertSimilarity,
   pasteFrame,
@@ -234,6 +237,24 @@ export async function recallScene(
     options,
   );
   return { scene, photo: (await decodeImageToRgb(scene.jpeg)).image };
+}
+
+/**
+ * Checks that `scene`'s faces are all found in `photo`, and nothing else, with the detector
+ * options `enabled` (default: the defaults), and that `without` misses at least one of them.
+ */
+export async function expectFoundOnlyWith(
+  detector: FaceDetector,
+  scene: PhotoScene,
+  photo: RgbImage,
+  without: DetectOptions,
+  enabled: DetectOptions = {},
+): Promise<void> {
+  const missing = await detector.detect(photo, without);
+  const found = await detector.detect(photo, enabled);
+  expect(foundEach(scene, missing)).toContain(false);
+  expect(foundEach(scene, found)).toEqual(scene.faces.map(() => true));
+  expect(found).toHaveLength(scene.faces.length);
 }
 
 /** For each face placed in `scene`, whether a detection's box centre lies within 0.4 face sides of it. */

@@ -159,6 +159,14 @@ function tileOverlap(maxBox: number): number {
   return Math.min(BLAZEFACE_INPUT / 2, Math.ceil(maxBox) + 8);
 }
 
+/**
+ * Whether a level sees the whole photo at once (a whole-photo view, or the photo fitted to one
+ * tile): the levels without a largest face, whose candidates are verified first.
+ */
+function wholePhotoLevel(level: Level): boolean {
+  return level.maxBox === Infinity;
+}
+
 /** Tile origins along one axis: cover `length` with tiles of `tile` px overlapping by `overlap`. */
 export function tileOrigins(length: number, tile: number, overlap: number): number[] {
   if (length <= tile) return [0];
@@ -357,7 +365,7 @@ export class FaceDetector {
       const results = await this.model.runBatch(
         buffer,
         batch.map(({ level, threshold: levelThreshold }) =>
-          (cascade && level.maxBox === Infinity) || (candidatesFromTiles && !level.wholePhoto)
+          (wholePhotoLevel(level) ? cascade : candidatesFromTiles)
             ? Math.min(levelThreshold, CANDIDATE_THRESHOLD)
             : levelThreshold,
         ),
@@ -369,8 +377,7 @@ export class FaceDetector {
           if (!level.wholePhoto && cutByInnerEdge(d, x0, y0, image.width, image.height, overlap)) continue;
           const inPhoto = toPhoto(d, x0, y0, level.scale);
           if (d.score >= levelThreshold && !level.candidatesOnly) found.push(inPhoto);
-          else if (level.maxBox === Infinity && !level.candidatesOnly) candidates.push(inPhoto);
-          else tiledCandidates.push(inPhoto);
+          else (wholePhotoLevel(level) ? candidates : tiledCandidates).push(inPhoto);
         }
       }
       batch.length = 0;
