@@ -245,12 +245,14 @@ async function main(): Promise<void> {
   let samples: Sample[];
   let provenance: CalibrationTable['provenance'];
   if (args.refit) {
-    let hasAcZeros: boolean;
-    ({ options, samples, hasAcZeros } = parseSamples(await readFile(args.refit, 'utf8')));
-    if (!hasAcZeros && !args.reestimate) {
-      // Its severities would lack the DCT term the engine adds at run time: a table fitted on
-      // them would bin every face wrongly.
-      throw new Error(`${args.refit} has no ac_zeros_est column (an older file): refit it with --reestimate`);
+    let missingEstimates: string[];
+    ({ options, samples, missingEstimates } = parseSamples(await readFile(args.refit, 'utf8')));
+    if (missingEstimates.length > 0 && !args.reestimate) {
+      // Its severities would lack terms the engine uses at run time: a table fitted on them
+      // would bin faces wrongly.
+      throw new Error(
+        `${args.refit} has no ${missingEstimates.join(', ')} column (an older file): refit it with --reestimate`,
+      );
     }
     if (args.reestimate) {
       for (const sample of samples) {
@@ -343,9 +345,9 @@ async function score(
           `table.md beside it), this run's are ${networks}; gains of different networks cannot share a table`,
       );
     }
-    if (!previous.hasAcZeros) {
+    if (previous.missingEstimates.length > 0) {
       throw new Error(
-        `--extend ${args.extend}: an older file without ac_zeros_est; refit it with --reestimate first`,
+        `--extend ${args.extend}: an older file without ${previous.missingEstimates.join(', ')}; refit it with --reestimate first`,
       );
     }
     const key = (o: Option) => `${o.step},${o.inputWeight},${o.detailWeight},${o.attenuateDetail}`;
@@ -888,9 +890,12 @@ export const DEFAULT_CALIBRATION: CalibrationTable = ${JSON.stringify(table, nul
 }
 
 const CSV_HEAD =
-  'id,size,split,noise_est,blur_est,jpeg_est,coarse_noise_est,ac_zeros_est,face_size_est,step,input_weight,detail_weight,attenuate_detail,d_psnr,d_ssim,d_id';
-/** The header before `ac_zeros_est` (read, then re-estimated with --reestimate). */
-const CSV_HEAD_WITHOUT_AC_ZEROS = CSV_HEAD.replace(',ac_zeros_est', '');
+  'id,size,split,noise_est,blur_est,jpeg_est,coarse_noise_est,ac_zeros_est,colour_noise_est,face_size_est,step,input_weight,detail_weight,attenuate_detail,d_psnr,d_ssim,d_id';
+/**
+ * Estimate columns that older files lack (read as absent; main refuses such a file without
+ * --reestimate, as the engine's severity uses them).
+ */
+const LATER_ESTIMATE_COLUMNS = ['ac_zeros_est', 'colour_noise_est'] as const;
 
 function samplesCsv(samples: Sample[], options: Option[]): string {
   const lines = [CSV_HEAD];
@@ -907,6 +912,7 @@ function samplesCsv(samples: Sample[], options: Option[]): string {
           s.estimate.jpeg.toFixed(4),
           (s.estimate.coarseNoise ?? 0).toFixed(3),
           (s.estimate.acZeros ?? 0).toFixed(4),
+          (s.estimate.colourNoise ?? 0).toFixed(3),
           s.estimate.faceSize,
           option.step,
           option.inputWeight,
@@ -922,22 +928,31 @@ function samplesCsv(samples: Sample[], options: Option[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Samples and options back from samples.csv (rows grouped per sample, options in one order). */
-function parseSamples(text: string): { options: Option[]; samples: Sample[]; hasAcZeros: boolean } {
+/**
+ * Samples and options back from samples.csv (rows grouped per sample, options in one order).
+ * Columns are read by name: files written before a later estimate column read it as absent
+ * (`missingEstimates`).
+ */
+function parseSamples(text: string): { options: Option[]; samples: Sample[]; missingEstimates: string[] } {
   const lines = text.trim().split('\n');
-  const withAcZeros = lines[0] === CSV_HEAD;
-  if (!withAcZeros && lines[0] !== CSV_HEAD_WITHOUT_AC_ZEROS) {
+  const header = lines[0]!.split(',');
+  const expected = CSV_HEAD.split(',');
+  const missingEstimates = LATER_ESTIMATE_COLUMNS.filter((name) => !header.includes(name));
+  const required = expected.filter((name) => !(LATER_ESTIMATE_COLUMNS as readonly string[]).includes(name));
+  if (required.some((name) => !header.includes(name)) || header.some((name) => !expected.includes(name))) {
     throw new Error(`not a samples.csv of this script: ${lines[0]}`);
   }
+  const column = new Map(header.map((name, i) => [name, i]));
   const options: Option[] = [];
   const optionIndex = new Map<string, number>();
   const samples = new Map<string, Sample>();
   for (const line of lines.slice(1)) {
     const fields = line.split(',');
-    // An older file has no ac_zeros_est column: read as absent (main refuses it without --reestimate).
-    if (!withAcZeros) fields.splice(7, 0, '');
-    const [id, size, split, noise, blur, jpeg, coarse, acZeros, faceSizeEst, step, iw, dw, att, dp, ds, dc] =
-      fields;
+    const field = (name: string): string | undefined => {
+      const i = column.get(name);
+      return i === undefined ? undefined : fields[i];
+    };
+    const [step, iw, dw, att] = ['step', 'input_weight', 'detail_weight', 'attenuate_detail'].map(field);
     const key = `${step},${iw},${dw},${att}`;
     if (!optionIndex.has(key)) {
       optionIndex.set(key, options.length);
@@ -948,28 +963,35 @@ function parseSamples(text: string): { options: Option[]; samples: Sample[]; has
         attenuateDetail: att === '1',
       });
     }
-    const sampleKey = `${id}@${size}@${split}`;
+    const sampleKey = `${field('id')}@${field('size')}@${field('split')}`;
     let sample = samples.get(sampleKey);
     if (!sample) {
+      const acZeros = field('ac_zeros_est');
+      const colourNoise = field('colour_noise_est');
       sample = {
-        id: id!,
-        size: Number(size),
-        split: split!,
+        id: field('id')!,
+        size: Number(field('size')),
+        split: field('split')!,
         estimate: {
-          noise: Number(noise),
-          blur: Number(blur),
-          jpeg: Number(jpeg),
-          coarseNoise: Number(coarse),
+          noise: Number(field('noise_est')),
+          blur: Number(field('blur_est')),
+          jpeg: Number(field('jpeg_est')),
+          coarseNoise: Number(field('coarse_noise_est')),
           ...(acZeros ? { acZeros: Number(acZeros) } : {}),
-          faceSize: Number(faceSizeEst),
+          ...(colourNoise ? { colourNoise: Number(colourNoise) } : {}),
+          faceSize: Number(field('face_size_est')),
         },
         gains: [],
       };
       samples.set(sampleKey, sample);
     }
-    sample.gains[optionIndex.get(key)!] = [Number(dp), Number(ds), Number(dc)];
+    sample.gains[optionIndex.get(key)!] = [
+      Number(field('d_psnr')),
+      Number(field('d_ssim')),
+      Number(field('d_id')),
+    ];
   }
-  return { options, samples: [...samples.values()], hasAcZeros: withAcZeros };
+  return { options, samples: [...samples.values()], missingEstimates };
 }
 
 /** The provenance of the table.md next to a samples.csv (kept on a refit). */

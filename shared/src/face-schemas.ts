@@ -82,6 +82,8 @@ export const FaceEstimateSchema = z.strictObject({
   coarseNoise: z.number().optional(),
   /** Share of 8x8 DCT AC coefficients near zero: JPEG compression strength (0..1). */
   acZeros: z.number().min(0).max(1).optional(),
+  /** Noise of the chroma planes at half resolution: colour noise, which a face's own texture lacks. */
+  colourNoise: z.number().min(0).optional(),
   faceSize: z.number(),
 });
 

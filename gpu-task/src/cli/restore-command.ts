@@ -281,7 +281,8 @@ export function faceSummary(face: FaceReport): string | null {
     parts.push(text);
   }
   if (estimate) {
-    const coarse = estimate.coarseNoise !== undefined ? ` (coarse ${estimate.coarseNoise})` : '';
+    const colour = estimate.colourNoise !== undefined ? `, colour ${estimate.colourNoise}` : '';
+    const coarse = estimate.coarseNoise !== undefined ? ` (coarse ${estimate.coarseNoise}${colour})` : '';
     parts.push(
       `noise ${estimate.noise}${coarse}, blur ${estimate.blur}, jpeg ${estimate.jpeg}${estimate.acZeros !== undefined ? ` (DCT zeros ${estimate.acZeros})` : ''}, ${estimate.faceSize} px`,
     );

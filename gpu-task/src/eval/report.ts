@@ -391,7 +391,7 @@ export async function writeEvaluationReport(
   }
   await write('degradations.csv', `${degradationLines.join('\n')}\n`);
   const autoLines = [
-    'column,split,image,noise_est,blur_est,jpeg_est,coarse_noise_est,ac_zeros_est,severity,face_size,step,n,tau,omega,input_weight,detail_weight,attenuate_detail',
+    'column,split,image,noise_est,blur_est,jpeg_est,coarse_noise_est,ac_zeros_est,colour_noise_est,severity,face_size,step,n,tau,omega,input_weight,detail_weight,attenuate_detail',
   ];
   for (const split of result.splits) {
     for (const face of split.auto ?? []) {
@@ -405,6 +405,7 @@ export async function writeEvaluationReport(
           face.estimate.jpeg.toFixed(3),
           (face.estimate.coarseNoise ?? 0).toFixed(2),
           (face.estimate.acZeros ?? 0).toFixed(3),
+          (face.estimate.colourNoise ?? 0).toFixed(2),
           severityOf(face.estimate).toFixed(3),
           face.estimate.faceSize,
           face.choice.step,

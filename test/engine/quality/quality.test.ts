@@ -14,6 +14,11 @@ import {
   fuseDetail,
   fusionCutoff,
   severityOf,
+  creditedCoarseNoise,
+  COLOUR_NOISE_BELOW,
+  LIGHT_BLOCKING_BELOW,
+  TEXTURE_CAP_BELOW,
+  TEXTURE_NOISE_CAP,
   DEFAULT_CALIBRATION,
   AC_ZEROS_WEIGHT,
   AC_ZERO_NOISE_MULTIPLE,
@@ -55,6 +60,17 @@ function testCard(side: number, detail = 1, seed = 7): RgbImage {
     }
   }
   return { data, width: side, height: side };
+}
+
+/** The same noise (std sigma) added to R, G and B of each pixel: luma grain, no colour. */
+function withGreyNoise(image: RgbImage, sigma: number, seed = 1): RgbImage {
+  const pixels = image.width * image.height;
+  const noise = new Float32Array(pixels);
+  new SeededNormalSource(seed).fill(noise);
+  const data = new Uint8Array(image.data.length);
+  for (let k = 0; k < data.length; k++)
+    data[k] = Math.max(0, Math.min(255, Math.round(image.data[k]! + sigma * noise[Math.floor(k / 3)]!)));
+  return { ...image, data };
 }
 
 function withNoise(image: RgbImage, sigma: number, seed = 1): RgbImage {
@@ -188,6 +204,30 @@ describe('estimateDegradation', () => {
     );
   });
 
+  it('reads colour noise from the chroma planes: per-channel noise shows, luma texture and grey noise do not', async () => {
+    // Prepare: a 64 px card whose texture is luma only (as wrinkles and hair mostly are), made
+    // very rough; the smooth card with per-channel noise of std 12 and 25; the card with grey noise.
+    const rough = testCard(64, 6);
+    const card = testCard(64);
+    // Act
+    const roughEstimate = estimateDegradation(rough);
+    const noisy12 = estimateDegradation(withNoise(card, 12));
+    const noisy25Light = estimateDegradation(await jpeg(withNoise(card, 25), 92));
+    const grey = estimateDegradation(withGreyNoise(card, 25));
+    // Assess: the rough card's luma reads as strong coarse noise, its chroma as none.
+    expect(roughEstimate.coarseNoise!).toBeGreaterThan(TEXTURE_NOISE_CAP);
+    // (clipping at 0 and 255 gives its chroma a little structure)
+    expect(roughEstimate.colourNoise!).toBeLessThan(COLOUR_NOISE_BELOW);
+    // Per-channel noise reads at its level uncompressed (within 25 %) and stays above the
+    // colour-noise floor under light JPEG (4:2:0 averages chroma 2x2, as the estimate does).
+    expect(Math.abs(noisy12.colourNoise! - 12) / 12).toBeLessThan(0.25);
+    expect(noisy25Light.colourNoise!).toBeGreaterThan(COLOUR_NOISE_BELOW);
+    expect(noisy25Light.jpeg).toBeLessThan(LIGHT_BLOCKING_BELOW);
+    // Grey noise is luma only.
+    expect(grey.coarseNoise!).toBeGreaterThan(15);
+    expect(grey.colourNoise!).toBeLessThan(0.5);
+  });
+
   it('reports the face size it is given, else the crop width', () => {
     const card = testCard(32);
     expect(estimateDegradation(card).faceSize).toBe(32);
@@ -213,6 +253,47 @@ describe('severityOf', () => {
     const large = { noise: 3, coarseNoise: 10, blur: 0, jpeg: 0.2, faceSize: 64 };
     expect(severityOf(large)).toBeCloseTo(0.2 + 10 / 20, 12);
     expect(severityOf({ ...large, acZeros: 0.5 })).toBeCloseTo(0.2 + 10 / 20 + AC_ZEROS_WEIGHT * 0.5, 12);
+  });
+});
+
+describe('creditedCoarseNoise: texture is not noise', () => {
+  const textured = {
+    noise: 2.9,
+    blur: 0.06,
+    jpeg: 0.06,
+    coarseNoise: 21,
+    acZeros: 0.86,
+    colourNoise: 0.7,
+    faceSize: 64,
+  };
+
+  it('caps the coarse noise of a face under 91 px without colour noise under light JPEG, and only there', () => {
+    expect(creditedCoarseNoise(textured)).toBe(TEXTURE_NOISE_CAP);
+    expect(creditedCoarseNoise({ ...textured, coarseNoise: 9 })).toBe(9);
+    // Colour noise present: the luma reading is noise.
+    expect(creditedCoarseNoise({ ...textured, colourNoise: 6 })).toBe(21);
+    // Heavy JPEG removes colour noise: its absence says nothing.
+    expect(creditedCoarseNoise({ ...textured, jpeg: 0.5 })).toBe(21);
+    // A face of 91 px or more: its own texture never reads that high, so it is noise.
+    expect(TEXTURE_CAP_BELOW).toBeCloseTo(90.51, 2);
+    expect(creditedCoarseNoise({ ...textured, faceSize: 91 })).toBe(21);
+    expect(creditedCoarseNoise({ ...textured, faceSize: 90 })).toBe(TEXTURE_NOISE_CAP);
+    // No colour estimate (an older caller): as before.
+    const { colourNoise: _unused, ...withoutColour } = textured;
+    expect(creditedCoarseNoise(withoutColour)).toBe(21);
+    expect(severityOf(textured)).toBeCloseTo(0.06 + TEXTURE_NOISE_CAP / 20 + AC_ZEROS_WEIGHT * 0.86, 12);
+  });
+
+  it('keeps a mildly degraded 64 px face whose skin reads as noise only in luma, and restores the same readings with colour noise', () => {
+    // Prepare: the estimates of a val face that lost identity before the cap (100 years old,
+    // 64 px mild: coarse 21, blocking 0.06), and the same readings with colour noise.
+    const noisy = { ...textured, colourNoise: 6 };
+    // Act
+    const keep = chooseSettings(textured, { resolution: 64 });
+    const restore = chooseSettings(noisy, { resolution: 64 });
+    // Assess: the textured face is kept as it is; the noisy one is restored.
+    expect([keep.fusion.inputWeight, keep.fusion.detailWeight]).toEqual([1, 1]);
+    expect(restore.fusion.inputWeight).toBeLessThan(1);
   });
 });
 

@@ -70,7 +70,54 @@ export interface CalibrationCell {
 export function severityOf(estimate: DegradationEstimate): number {
   const compression = AC_ZEROS_WEIGHT * (estimate.acZeros ?? 0);
   if (estimate.faceSize < SMALL_FACE_BELOW) return estimate.jpeg - estimate.noise / 8 + compression;
-  return estimate.jpeg + (estimate.coarseNoise ?? estimate.noise) / 20 + compression;
+  return estimate.jpeg + creditedCoarseNoise(estimate) / 20 + compression;
+}
+
+/**
+ * Colour noise (`colourNoise`, per channel) below which a face holds none: the calibration's
+ * train faces read 0-1.9 on every split without heavy noise, 2.1 and up with noise 15-35 under
+ * light JPEG (the `noisy` split), at every face size from 45 to 256 px.
+ */
+export const COLOUR_NOISE_BELOW = 2;
+
+/**
+ * JPEG blocking below which the compression was light enough to keep colour noise (the `noisy`
+ * split's faces, JPEG q 90-97, read 0-0.10).
+ */
+export const LIGHT_BLOCKING_BELOW = 0.15;
+
+/**
+ * The most coarse noise credited to a face that shows no colour noise under light compression.
+ * Per-channel noise would show in its chroma, and light JPEG would have kept it there: the
+ * luma's coarse reading above this is the face's own texture (deep wrinkles, hair). The 64 px
+ * train faces of the mild split read at most 16.2 (clean 18.7, medium 16.9).
+ */
+export const TEXTURE_NOISE_CAP = 16;
+
+/**
+ * Faces from this side up (px; between the default table's 64 and 128 px rows, √(64 · 128)) are
+ * never capped: there a face's own texture reads far below the cap (the train faces of every
+ * split without heavy noise read at most 10.4 at 128 px and 9.3 at 256 px, lightly compressed),
+ * so a coarse reading above it is noise, whatever the chroma says. Below, it does not: clean
+ * train faces read up to 28.8 at 45 px and 18.7 at 64 px.
+ */
+export const TEXTURE_CAP_BELOW = Math.sqrt(64 * 128);
+
+/**
+ * The coarse noise the severity counts: `coarseNoise` (the finest `noise` when absent), capped
+ * at TEXTURE_NOISE_CAP for a face under TEXTURE_CAP_BELOW with no colour noise under light
+ * compression. Without the cap, a face whose whole skin is texture (a centenarian's) reads as
+ * heavily noisy and is restored like one, losing the wrinkles that make it that person. Noise
+ * that is the same in every channel (grey scans, monochrome grain, some phones' luma noise)
+ * reads as texture here: such faces of 38-90 px are restored less, never more. Faces without a
+ * colour estimate are not capped.
+ */
+export function creditedCoarseNoise(estimate: DegradationEstimate): number {
+  const coarse = estimate.coarseNoise ?? estimate.noise;
+  const { colourNoise } = estimate;
+  if (colourNoise === undefined || colourNoise >= COLOUR_NOISE_BELOW) return coarse;
+  if (estimate.jpeg >= LIGHT_BLOCKING_BELOW || estimate.faceSize >= TEXTURE_CAP_BELOW) return coarse;
+  return Math.min(coarse, TEXTURE_NOISE_CAP);
 }
 
 /**

@@ -18,6 +18,7 @@ export {
   AC_ZERO_NOISE_MULTIPLE,
   acZeroBelow,
   effectiveScale,
+  estimateColourNoise,
   estimateDegradation,
   SMALL_FACE_BELOW,
 } from './estimate.js';
@@ -31,8 +32,13 @@ export {
   calibrationBin,
   calibrationCell,
   chooseSettings,
+  creditedCoarseNoise,
   severityOf,
   AC_ZEROS_WEIGHT,
+  COLOUR_NOISE_BELOW,
+  LIGHT_BLOCKING_BELOW,
+  TEXTURE_CAP_BELOW,
+  TEXTURE_NOISE_CAP,
 } from './choose.js';
 export { DEFAULT_CALIBRATION } from './calibration-table.js';
 export {

@@ -125,6 +125,9 @@ export function faceQualityReport(
         ? { coarseNoise: round(plan.estimate.coarseNoise, 2) }
         : {}),
       ...(plan.estimate.acZeros !== undefined ? { acZeros: round(plan.estimate.acZeros, 3) } : {}),
+      ...(plan.estimate.colourNoise !== undefined
+        ? { colourNoise: round(plan.estimate.colourNoise, 2) }
+        : {}),
       faceSize: plan.estimate.faceSize,
     },
   };

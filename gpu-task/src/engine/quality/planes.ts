@@ -49,6 +49,24 @@ export function luma(image: RgbImage): Float32Array {
   return out;
 }
 
+/**
+ * BT.601 chroma (full-range JPEG weights, no offset) of an RGB8 image: blue- and red-difference
+ * planes, one float per pixel each.
+ */
+export function chroma(image: RgbImage): { cb: Float32Array; cr: Float32Array } {
+  const pixels = image.width * image.height;
+  const cb = new Float32Array(pixels);
+  const cr = new Float32Array(pixels);
+  for (let p = 0, s = 0; p < pixels; p++, s += 3) {
+    const r = image.data[s] as number;
+    const g = image.data[s + 1] as number;
+    const b = image.data[s + 2] as number;
+    cb[p] = -0.168736 * r - 0.331264 * g + 0.5 * b;
+    cr[p] = 0.5 * r - 0.418688 * g - 0.081312 * b;
+  }
+  return { cb, cr };
+}
+
 /** Bicubic resize of `planes` planes of `[h, w]` floats; a copy when the size is unchanged. */
 export function resizePlanes(
   src: Float32Array,
