@@ -24,8 +24,9 @@
  * its own band and takes the bands above it from the model.
  *
  * Binning: faces fall into cells by their **estimated** size (a row per size) and severity
- * (severityOf: JPEG blocking + coarse noise / 20, or blocking - fine detail / 8 under 37.9 px,
- * both plus 4 x the DCT zero share; what the chooser sees at run time). Each row's severity
+ * (severityOf: JPEG blocking + coarse noise / 20, the coarse noise capped for textured faces
+ * (creditedCoarseNoise), or blocking - fine detail / 8 under 37.9 px, both plus 4 x the DCT
+ * zero share; what the chooser sees at run time). Each row's severity
  * edges are its samples' quantiles (`--bins`: bins of equal counts, one count for every row or
  * one per row), since the same JPEG quality reads as more blocking on larger faces.
  *
@@ -33,8 +34,8 @@
  * whole and for every degradation split with at least `--min-split-samples` samples in it, each
  * of its mean gains (ΔPSNR, ΔSSIM, Δid) minus `--margin` z standard errors (the group's own
  * spread / √n; one z for every row or one per row) is >= 0 (strictly, for every metric). Among
- * safe options the cell takes the best mean J; when none is safe, the input itself (ladder step
- * 0, both weights 1, fine bands unattenuated: gains exactly 0). Splits in a cell are exactly
+ * safe options the cell takes the best mean J above the input's (0); when none is safe or better,
+ * the input itself (ladder step 0, both weights 1, fine bands unattenuated: gains exactly 0). Splits in a cell are exactly
  * where a mean over mixed faces would hide a loss: a cell holding mild faces (DR2 worse than
  * bicubic) and medium ones (DR2 better) must not trade one for the other.
  * `--full-input-above PX` keeps the input's whole low band (input weight 1) for faces over PX.
@@ -44,8 +45,10 @@
  * Bins and z are chosen on train only: `--cross-validate 0,0.5,1,...` (candidate z) with
  * `--cv-bins 1,2,4,8,12` (candidate bin counts) fits the table on half the faces (`--cv-repeats`
  * random halves) and scores the other half, pooled per size and split, and prints per size row
- * the (bins, z) with the fewest held-out losses, then the highest held-out J (the defaults of
- * `--bins` and `--margin` are that choice; docs/quality/calibration/cross-validation.md).
+ * the (bins, z) with the fewest held-out losses, then the highest held-out J. The defaults of
+ * `--bins` and `--margin` are that choice, except at 45 px, where every configuration has the
+ * same count since the colour-noise cap and the committed z = 3 keeps the smaller losses
+ * (docs/quality/calibration/cross-validation.md).
  *
  * `--extend samples.csv --faces M` grows a calibration: the faces already scored there are kept,
  * only the new ones of the M evenly spaced faces run (M = 2x the previous count adds every other).
@@ -149,7 +152,8 @@ const { values: args } = parseArgs({
  * saved at high quality), which the Eq. 13 splits never draw (they pair heavy noise with strong
  * compression); and, scored but not in the committed samples, `blurry`: heavy blur with little
  * noise and light compression (out of focus, motion, a soft print), where the default model gains
- * next to nothing over bicubic at any size (docs/quality/README.md).
+ * next to nothing over bicubic at any size, and `grainy`: heavy noise under JPEG of quality
+ * 70-89, the check of the texture cap (creditedCoarseNoise; docs/quality/README.md).
  */
 const ALL_SPLITS: DegradationSplit[] = [
   { name: 'clean', sigma512: [0, 0.5], noise: [0, 1.5], jpegQuality: [90, 97] },
@@ -159,6 +163,7 @@ const ALL_SPLITS: DegradationSplit[] = [
   { name: 'extreme', sigma512: [10, 14], noise: [25, 35], jpegQuality: [10, 20] },
   { name: 'noisy', sigma512: [0, 3], noise: [15, 35], jpegQuality: [90, 97] },
   { name: 'blurry', sigma512: [6, 14], noise: [0, 3], jpegQuality: [90, 97] },
+  { name: 'grainy', sigma512: [0, 3], noise: [15, 35], jpegQuality: [70, 89] },
 ];
 /** The first five: each (face, size) draws one of them unless `--splits` says otherwise. */
 const DEFAULT_SPLITS = ALL_SPLITS.slice(0, 5);
@@ -251,7 +256,7 @@ async function main(): Promise<void> {
       // Its severities would lack terms the engine uses at run time: a table fitted on them
       // would bin faces wrongly.
       throw new Error(
-        `${args.refit} has no ${missingEstimates.join(', ')} column (an older file): refit it with --reestimate`,
+        `${args.refit} lacks estimates the engine uses (${missingEstimates.join(', ')}; an older file): refit it with --reestimate`,
       );
     }
     if (args.reestimate) {
@@ -347,7 +352,7 @@ async function score(
     }
     if (previous.missingEstimates.length > 0) {
       throw new Error(
-        `--extend ${args.extend}: an older file without ${previous.missingEstimates.join(', ')}; refit it with --reestimate first`,
+        `--extend ${args.extend}: an older file that lacks estimates (${previous.missingEstimates.join(', ')}); refit it with --reestimate first`,
       );
     }
     const key = (o: Option) => `${o.step},${o.inputWeight},${o.detailWeight},${o.attenuateDetail}`;
@@ -564,8 +569,13 @@ function chooseCell(
   z: number,
 ): number {
   const splits = bySplit(inCell);
+  // The input itself scores exactly 0 (its output is the input). An option must do better: a
+  // tie goes to the input. Ties are options that cannot change this cell's samples, e.g.
+  // attenuating the bands above the model's 64 px, which a 64 px training face does not have
+  // while a 64-90 px face of the same row in a photo does (attenuated, it lost a little detail
+  // against bicubic in every such cell; kept, it is the input exactly).
   let best = input;
-  let bestScore = -Infinity;
+  let bestScore = 0;
   for (let k = 0; k < optionCount; k++) {
     if (!eligible(k) || !isSafeWithMargin(inCell, k, z)) continue;
     if (!splits.every((group) => isSafeWithMargin(group, k, z))) continue;
@@ -911,8 +921,8 @@ function samplesCsv(samples: Sample[], options: Option[]): string {
           s.estimate.blur.toFixed(4),
           s.estimate.jpeg.toFixed(4),
           (s.estimate.coarseNoise ?? 0).toFixed(3),
-          (s.estimate.acZeros ?? 0).toFixed(4),
-          (s.estimate.colourNoise ?? 0).toFixed(3),
+          s.estimate.acZeros?.toFixed(4) ?? '',
+          s.estimate.colourNoise?.toFixed(3) ?? '',
           s.estimate.faceSize,
           option.step,
           option.inputWeight,
@@ -937,7 +947,7 @@ function parseSamples(text: string): { options: Option[]; samples: Sample[]; mis
   const lines = text.trim().split('\n');
   const header = lines[0]!.split(',');
   const expected = CSV_HEAD.split(',');
-  const missingEstimates = LATER_ESTIMATE_COLUMNS.filter((name) => !header.includes(name));
+  const missingEstimates: string[] = LATER_ESTIMATE_COLUMNS.filter((name) => !header.includes(name));
   const required = expected.filter((name) => !(LATER_ESTIMATE_COLUMNS as readonly string[]).includes(name));
   if (required.some((name) => !header.includes(name)) || header.some((name) => !expected.includes(name))) {
     throw new Error(`not a samples.csv of this script: ${lines[0]}`);
@@ -991,7 +1001,18 @@ function parseSamples(text: string): { options: Option[]; samples: Sample[]; mis
       Number(field('d_id')),
     ];
   }
-  return { options, samples: [...samples.values()], missingEstimates };
+  // A column present but empty for some sample (written without that estimate) is missing too.
+  const all = [...samples.values()];
+  if (!missingEstimates.includes('ac_zeros_est') && all.some((s) => s.estimate.acZeros === undefined)) {
+    missingEstimates.push('ac_zeros_est');
+  }
+  if (
+    !missingEstimates.includes('colour_noise_est') &&
+    all.some((s) => s.estimate.colourNoise === undefined)
+  ) {
+    missingEstimates.push('colour_noise_est');
+  }
+  return { options, samples: all, missingEstimates };
 }
 
 /** The provenance of the table.md next to a samples.csv (kept on a refit). */

@@ -8,10 +8,18 @@ describe('faceSummary (the CLI line per restored face)', () => {
       score: 1,
       landmarks: [],
       settings: { n: 2, tau: 15, omega: 25, fidelity: 0.5, inputWeight: 1, detailWeight: 0 },
-      estimate: { noise: 0.74, blur: 0, jpeg: 0.562, coarseNoise: 7.76, acZeros: 0.812, faceSize: 64 },
+      estimate: {
+        noise: 0.74,
+        blur: 0,
+        jpeg: 0.562,
+        coarseNoise: 7.76,
+        acZeros: 0.812,
+        colourNoise: 0.41,
+        faceSize: 64,
+      },
     });
     expect(line).toBe(
-      'N=2 tau=15 omega=25, input weight 1, detail 0; noise 0.74 (coarse 7.76), blur 0, jpeg 0.562 (DCT zeros 0.812), 64 px',
+      'N=2 tau=15 omega=25, input weight 1, detail 0; noise 0.74 (coarse 7.76, colour 0.41), blur 0, jpeg 0.562 (DCT zeros 0.812), 64 px',
     );
   });
 

@@ -316,7 +316,7 @@ export function formatEvaluationMarkdown(result: EvaluationResult, info: RunInfo
 export function formatAutoChoices(splits: readonly SplitResult[]): string {
   const out = [
     '## auto: chosen settings against the estimated degradation\n',
-    "Per input size, every setting `auto` chose: DR2's (N, τ) (ladder step), the input's share of the model's bands (w) and of the finer bands (g; * = kept whole, no noise attenuation); the estimated severity (severityOf: JPEG blocking + coarse noise / 20 + 4 x DCT zero share; blocking − fine noise / 8 + 4 x DCT zero share under 37.9 px) of the faces that got it; and how many faces of each split got it. See auto.csv for every face.\n",
+    "Per input size, every setting `auto` chose: DR2's (N, τ) (ladder step), the input's share of the model's bands (w) and of the finer bands (g; * = kept whole, no noise attenuation); the estimated severity (severityOf: JPEG blocking + coarse noise / 20 + 4 x DCT zero share, the coarse noise capped at 16 on 38-90 px faces read as textured; blocking − fine noise / 8 + 4 x DCT zero share under 37.9 px) of the faces that got it; and how many faces of each split got it. See auto.csv for every face.\n",
   ];
   const columns = [...new Set(splits.filter((s) => s.auto).map((s) => columnName(s)))];
   for (const column of columns) {

@@ -12,10 +12,10 @@ export const DEFAULT_CALIBRATION: CalibrationTable = {
   severityEdges: [
     [-0.353, 0.183, 0.828, 1.349, 1.916, 2.547, 3.128],
     [0.165, 0.753, 1.312, 1.778, 2.69, 3.162, 3.644],
-    [4.025, 4.199, 4.324, 4.528, 4.726, 4.878, 5.013, 5.128, 5.243, 5.42, 5.618],
+    [4.025, 4.199, 4.332, 4.532, 4.725, 4.878, 5.013, 5.128, 5.243, 5.421, 5.618],
     [3.63, 3.805, 3.987, 4.481, 4.784, 5.016, 5.292],
     [3.698, 4.618, 5.126],
-    [4.551, 4.695, 4.858, 5.069, 5.194, 5.359, 5.687],
+    [4.551, 4.695, 4.857, 5.069, 5.194, 5.359, 5.686],
   ],
   cells: [
     [
@@ -123,31 +123,36 @@ export const DEFAULT_CALIBRATION: CalibrationTable = {
         step: 0,
         inputWeight: 1,
         detailWeight: 1,
+        attenuateDetail: false,
         samples: 24,
       },
       {
         step: 0,
         inputWeight: 1,
         detailWeight: 1,
+        attenuateDetail: false,
         samples: 24,
       },
       {
         step: 0,
         inputWeight: 1,
         detailWeight: 1,
+        attenuateDetail: false,
         samples: 24,
       },
       {
         step: 0,
         inputWeight: 1,
         detailWeight: 1,
-        samples: 24,
+        attenuateDetail: false,
+        samples: 25,
       },
       {
         step: 0,
         inputWeight: 1,
         detailWeight: 1,
-        samples: 24,
+        attenuateDetail: false,
+        samples: 23,
       },
       {
         step: 0,
@@ -197,24 +202,28 @@ export const DEFAULT_CALIBRATION: CalibrationTable = {
         step: 0,
         inputWeight: 1,
         detailWeight: 1,
+        attenuateDetail: false,
         samples: 42,
       },
       {
         step: 0,
         inputWeight: 1,
         detailWeight: 1,
+        attenuateDetail: false,
         samples: 42,
       },
       {
         step: 0,
         inputWeight: 1,
         detailWeight: 1,
+        attenuateDetail: false,
         samples: 42,
       },
       {
         step: 0,
         inputWeight: 1,
         detailWeight: 1,
+        attenuateDetail: false,
         samples: 43,
       },
       {
@@ -342,6 +351,6 @@ export const DEFAULT_CALIBRATION: CalibrationTable = {
       'J = 1 dPSNR + 100 dSSIM + 100 dId(recognizer) vs bicubic; best mean J among options whose mean gain - z SE >= 0 (z = 0,0,3,0,0.5,0 per size row; every metric strictly) for the cell and for each split of >= 2 samples in it; input weight 1 for faces over 64 px',
     grid: 'steps 0,2,4; input weights 0,0.25,0.5,0.75,1; detail weights 0,0.5,1',
     refit:
-      'npx tsx scripts/calibrate-quality.ts --clean ../shared/data/utkface/utkface-200.tar --refit docs/quality/calibration/samples.csv --reestimate',
+      'npx tsx scripts/calibrate-quality.ts --clean ../shared/data/utkface/utkface-200.tar --refit docs/quality/calibration/samples.csv',
   },
 };

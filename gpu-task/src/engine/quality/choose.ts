@@ -60,7 +60,8 @@ export interface CalibrationCell {
 
 /**
  * The severity a face is binned by: JPEG blocking plus noise / 20, the noise measured at half
- * resolution (`coarseNoise`, which JPEG leaves; the finest-scale `noise` when absent); for faces
+ * resolution (`coarseNoise`, which JPEG leaves; the finest-scale `noise` when absent) and capped
+ * where it is the face's own texture (creditedCoarseNoise); for faces
  * under 37.9 px, blocking minus fine detail / 8 (see SMALL_FACE_BELOW); both plus
  * AC_ZEROS_WEIGHT x the share of quantised-away DCT coefficients (`acZeros`). Blocking
  * separates the calibration's splits best on its own; the coarse noise separates them among
@@ -74,15 +75,17 @@ export function severityOf(estimate: DegradationEstimate): number {
 }
 
 /**
- * Colour noise (`colourNoise`, per channel) below which a face holds none: the calibration's
- * train faces read 0-1.9 on every split without heavy noise, 2.1 and up with noise 15-35 under
- * light JPEG (the `noisy` split), at every face size from 45 to 256 px.
+ * Colour noise (`colourNoise`, per channel) below which a face shows none: the calibration's
+ * train faces (45-256 px) read under 1.9 on every split without heavy noise (one 2.04), 2.1 and
+ * up with noise 15-35 under JPEG q 90-97 (the `noisy` split).
  */
 export const COLOUR_NOISE_BELOW = 2;
 
 /**
- * JPEG blocking below which the compression was light enough to keep colour noise (the `noisy`
- * split's faces, JPEG q 90-97, read 0-0.10).
+ * JPEG blocking below which the compression may have been light enough to keep colour noise
+ * (the `noisy` split's faces, JPEG q 90-97, read 0-0.10 from 64 px up and up to 0.18 at 45 px).
+ * Noise hides blocking too, so a noisy face of quality 70-85 also reads under it: hence the
+ * fine-scale condition (FINE_NOISE_SHARE_BELOW).
  */
 export const LIGHT_BLOCKING_BELOW = 0.15;
 
@@ -93,6 +96,17 @@ export const LIGHT_BLOCKING_BELOW = 0.15;
  * train faces of the mild split read at most 16.2 (clean 18.7, medium 16.9).
  */
 export const TEXTURE_NOISE_CAP = 16;
+
+/**
+ * The share of the coarse noise that the finest-scale estimate (`noise`) must stay under for the
+ * cap: white noise reads alike at both scales, and JPEG of quality 70-89 keeps at least 0.30 of
+ * it at the finest (the calibration's `grainy` check, noise 15-35: 0.30-1.0 at 45-64 px), while
+ * a face's own texture lives at the coarser scale (train faces of the mild split that the cap
+ * would touch: 0.12-0.17; clean ones 0.23-0.27). Without it the cap took lightly compressed
+ * noisy faces for textured ones (a reviewer's finding): 44 of 96 `grainy` train faces at 64 px
+ * were kept as they were, and the split's mean identity gain over bicubic fell from 0.143 to 0.093.
+ */
+export const FINE_NOISE_SHARE_BELOW = 0.25;
 
 /**
  * Faces from this side up (px; between the default table's 64 and 128 px rows, √(64 · 128)) are
@@ -106,7 +120,8 @@ export const TEXTURE_CAP_BELOW = Math.sqrt(64 * 128);
 /**
  * The coarse noise the severity counts: `coarseNoise` (the finest `noise` when absent), capped
  * at TEXTURE_NOISE_CAP for a face under TEXTURE_CAP_BELOW with no colour noise under light
- * compression. Without the cap, a face whose whole skin is texture (a centenarian's) reads as
+ * compression and little of its noise at the finest scale (FINE_NOISE_SHARE_BELOW). Only the
+ * severity of faces from SMALL_FACE_BELOW up counts it. Without the cap, a face whose whole skin is texture (a centenarian's) reads as
  * heavily noisy and is restored like one, losing the wrinkles that make it that person. Noise
  * that is the same in every channel (grey scans, monochrome grain, some phones' luma noise)
  * reads as texture here: such faces of 38-90 px are restored less, never more. Faces without a
@@ -117,6 +132,7 @@ export function creditedCoarseNoise(estimate: DegradationEstimate): number {
   const { colourNoise } = estimate;
   if (colourNoise === undefined || colourNoise >= COLOUR_NOISE_BELOW) return coarse;
   if (estimate.jpeg >= LIGHT_BLOCKING_BELOW || estimate.faceSize >= TEXTURE_CAP_BELOW) return coarse;
+  if (estimate.noise >= FINE_NOISE_SHARE_BELOW * coarse) return coarse;
   return Math.min(coarse, TEXTURE_NOISE_CAP);
 }
 

@@ -28,11 +28,12 @@
  * - **colourNoise**: the coarse estimate (2x2 block means, as `coarseNoise`) on the two chroma
  *   planes (BT.601 Cb and Cr), averaged and reported per RGB channel. Noise that is independent
  *   per channel (a sensor's, the Eq. 13 model's) shows in chroma as much as in luma; a face's own
- *   texture (wrinkles, pores, hair) is nearly all luma. Light JPEG keeps the chroma noise (its
- *   4:2:0 subsampling averages 2x2 blocks, which this estimate does too); heavy JPEG removes it.
- *   On the calibration's train faces it reads 0-1.9 on every split without heavy noise and 2.1
- *   and up on the `noisy` split (noise 15-35 under JPEG q 90-97), at every size (45-256 px).
- *   0 on a grey image.
+ *   texture (wrinkles, pores, hair) is nearly all luma. Uncompressed, it reads per-channel noise
+ *   at its level; JPEG's 4:2:0 subsampling and coarse chroma quantisation leave less (noise 25
+ *   under q 90-95 reads about 10), and quality 70-85 can remove it all, so its absence alone
+ *   proves nothing (see creditedCoarseNoise). On the calibration's train faces (45-256 px) it
+ *   reads under 1.9 on every split but `noisy` (one face 2.04), 2.1 and up on `noisy` (noise
+ *   15-35 under JPEG q 90-97). 0 on a grey image.
  * - **faceSize**: the face's side in input pixels before any resampling (the caller's, as the
  *   crop handed here may already be resampled).
  */
