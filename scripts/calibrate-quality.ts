@@ -269,9 +269,13 @@ async function main(): Promise<void> {
         const image = { data: new Uint8Array(data), width: info.width, height: info.height };
         sample.estimate = estimateAtEffectiveSize(image, sample.size);
       }
-      // The gains are the scored ones; the estimates are new: samples.csv carries both.
+      // The gains are the scored ones; the estimates are new: samples.csv carries both. The
+      // fit below reads them back as written (rounded), so a plain --refit of that file
+      // reproduces the table.
       await mkdir(args.out!, { recursive: true });
-      await writeFile(path.join(args.out!, 'samples.csv'), samplesCsv(samples, options));
+      const written = path.join(args.out!, 'samples.csv');
+      await writeFile(written, samplesCsv(samples, options));
+      ({ options, samples } = parseSamples(await readFile(written, 'utf8')));
     }
     const previous = await readProvenance(args.refit);
     provenance = {
