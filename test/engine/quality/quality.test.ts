@@ -540,6 +540,20 @@ describe('presets and planFace', () => {
     expect(() => resolveDr2Params({ fidelity: -0.1 }, 64)).toThrow(/fidelity/);
   });
 
+  it('keeps a clean 80 px face exactly (a 64 px row keep cell: its bands above the model are not attenuated)', () => {
+    // Prepare: a clean, detailed 80 px face; auto bins it in the default table's 64 px row.
+    const resolve = (r: Parameters<typeof resolveDr2Params>[0]) => resolveDr2Params(r, 64);
+    const face = testCard(80, 3);
+    // Act
+    const plan = planFace(face, 80, { preset: 'auto' }, resolve, 64);
+    // Assess: kept as it is (not run, not pasted), and its fusion returns the input itself.
+    expect(calibrationBin(plan.estimate, DEFAULT_CALIBRATION).sizeBin).toBe(
+      DEFAULT_CALIBRATION.sizes.indexOf(64),
+    );
+    expect(keepsFace(plan)).toBe(true);
+    expect(finishFace(resizeRgb8(face, 64, 64), face, plan).data).toEqual(face.data);
+  });
+
   it('chooses per face for auto and keeps explicit settings', () => {
     const resolve = (r: Parameters<typeof resolveDr2Params>[0]) => resolveDr2Params(r, 64);
     const face = testCard(48);
