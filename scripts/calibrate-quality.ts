@@ -562,8 +562,9 @@ function bySplit(group: readonly Sample[]): Sample[][] {
 }
 
 /**
- * The `cell` rule: each cell on its own takes the best mean J among the options safe for the cell
- * and for every split in it (isSafeWithMargin); none safe: the input itself.
+ * The `cell` rule: each cell on its own takes the best mean J above the input's (0) among the
+ * options safe for the cell and for every split in it (isSafeWithMargin); none safe and better:
+ * the input itself (ties go to it).
  */
 function chooseCell(
   inCell: readonly Sample[],
@@ -693,13 +694,16 @@ function fit(
   z: readonly number[],
   rule: Rule = RULE,
 ): Fitted {
-  // The input itself (both weights 1, fine bands unattenuated): safe by construction.
-  const input = Math.max(
-    0,
-    options.findIndex(
-      (o) => o.step === 0 && o.inputWeight === 1 && o.detailWeight === 1 && !o.attenuateDetail,
-    ),
+  // The input itself (both weights 1, fine bands unattenuated): safe by construction, and the
+  // cells' fallback, so the grid must hold it.
+  const input = options.findIndex(
+    (o) => o.step === 0 && o.inputWeight === 1 && o.detailWeight === 1 && !o.attenuateDetail,
   );
+  if (input < 0) {
+    throw new Error(
+      'the option grid lacks the input itself (step 0, input and detail weight 1, unattenuated): add 0 to --steps and 1 to both weight lists',
+    );
+  }
   // Rows by the estimated (effective) face size, as the chooser bins faces at run time.
   const rowOf = (s: Sample) =>
     calibrationBin(s.estimate, { sizes, severityEdges: sizes.map(() => []) }).sizeBin;
@@ -924,7 +928,7 @@ function samplesCsv(samples: Sample[], options: Option[]): string {
           s.estimate.noise.toFixed(3),
           s.estimate.blur.toFixed(4),
           s.estimate.jpeg.toFixed(4),
-          (s.estimate.coarseNoise ?? 0).toFixed(3),
+          s.estimate.coarseNoise?.toFixed(3) ?? '',
           s.estimate.acZeros?.toFixed(4) ?? '',
           s.estimate.colourNoise?.toFixed(3) ?? '',
           s.estimate.faceSize,
@@ -990,7 +994,7 @@ function parseSamples(text: string): { options: Option[]; samples: Sample[]; mis
           noise: Number(field('noise_est')),
           blur: Number(field('blur_est')),
           jpeg: Number(field('jpeg_est')),
-          coarseNoise: Number(field('coarse_noise_est')),
+          ...(field('coarse_noise_est') ? { coarseNoise: Number(field('coarse_noise_est')) } : {}),
           ...(acZeros ? { acZeros: Number(acZeros) } : {}),
           ...(colourNoise ? { colourNoise: Number(colourNoise) } : {}),
           faceSize: Number(field('face_size_est')),

@@ -99,8 +99,9 @@ export const TEXTURE_NOISE_CAP = 16;
 
 /**
  * The share of the coarse noise that the finest-scale estimate (`noise`) must stay under for the
- * cap: white noise reads alike at both scales, and JPEG of quality 70-89 keeps at least 0.30 of
- * it at the finest (the calibration's `grainy` check, noise 15-35: 0.30-1.0 at 45-64 px), while
+ * cap: white noise reads alike at both scales, and under JPEG of quality 70-89 0.30-1.0 of it
+ * stayed at the finest on the calibration's `grainy` check (noise 15-35, 45-64 px; lower noise
+ * near quality 70 can read 0.18-0.23 and still be capped), while
  * a face's own texture lives at the coarser scale (train faces of the mild split that the cap
  * would touch: 0.12-0.17; clean ones 0.23-0.27). Without it the cap took lightly compressed
  * noisy faces for textured ones (a reviewer's finding): 44 of 96 `grainy` train faces at 64 px
