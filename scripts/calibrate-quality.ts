@@ -225,6 +225,12 @@ function gridOptions(): Option[] {
       }
     }
   }
+  // Checked before any scoring: the fit needs the input itself (every cell's fallback).
+  if (!options.some((o) => o.step === 0 && o.inputWeight === 1 && o.detailWeight === 1)) {
+    throw new Error(
+      'the option grid lacks the input itself (step 0, input and detail weight 1): add 0 to --steps and 1 to both weight lists',
+    );
+  }
   return options;
 }
 
