@@ -34,9 +34,9 @@
  * whole and for every degradation split with at least `--min-split-samples` samples in it, each
  * of its mean gains (ΔPSNR, ΔSSIM, Δid) minus `--margin` z standard errors (the group's own
  * spread / √n; one z for every row or one per row) is >= 0 (strictly, for every metric). Among
- * safe options the cell takes the best mean J above the input's (0); when none is safe or better,
- * the input itself (ladder step 0, both weights 1, fine bands unattenuated: gains exactly 0). Splits in a cell are exactly
- * where a mean over mixed faces would hide a loss: a cell holding mild faces (DR2 worse than
+ * safe options the cell takes the best mean J above the input's (0); when none is safe or
+ * better, the input itself (ladder step 0, both weights 1, fine bands unattenuated: gains
+ * exactly 0). Splits in a cell are exactly where a mean over mixed faces would hide a loss: a cell holding mild faces (DR2 worse than
  * bicubic) and medium ones (DR2 better) must not trade one for the other.
  * `--full-input-above PX` keeps the input's whole low band (input weight 1) for faces over PX.
  * `--rule pooled` asks each split's safety over a whole size row instead of inside every cell
@@ -226,12 +226,24 @@ function gridOptions(): Option[] {
     }
   }
   // Checked before any scoring: the fit needs the input itself (every cell's fallback).
-  if (!options.some((o) => o.step === 0 && o.inputWeight === 1 && o.detailWeight === 1)) {
+  inputOptionIndex(options);
+  return options;
+}
+
+/** The input itself: ladder step 0, both weights 1, fine bands unattenuated (gains exactly 0). */
+function isInputOption(o: Option): boolean {
+  return o.step === 0 && o.inputWeight === 1 && o.detailWeight === 1 && !o.attenuateDetail;
+}
+
+/** Where the grid holds the input itself; refuses a grid without it (every cell's fallback). */
+function inputOptionIndex(options: readonly Option[]): number {
+  const index = options.findIndex(isInputOption);
+  if (index < 0) {
     throw new Error(
-      'the option grid lacks the input itself (step 0, input and detail weight 1): add 0 to --steps and 1 to both weight lists',
+      'the option grid lacks the input itself (step 0, input and detail weight 1, unattenuated): add 0 to --steps and 1 to both weight lists',
     );
   }
-  return options;
+  return index;
 }
 
 interface Sample {
@@ -700,16 +712,8 @@ function fit(
   z: readonly number[],
   rule: Rule = RULE,
 ): Fitted {
-  // The input itself (both weights 1, fine bands unattenuated): safe by construction, and the
-  // cells' fallback, so the grid must hold it.
-  const input = options.findIndex(
-    (o) => o.step === 0 && o.inputWeight === 1 && o.detailWeight === 1 && !o.attenuateDetail,
-  );
-  if (input < 0) {
-    throw new Error(
-      'the option grid lacks the input itself (step 0, input and detail weight 1, unattenuated): add 0 to --steps and 1 to both weight lists',
-    );
-  }
+  // The input itself: safe by construction, and the cells' fallback.
+  const input = inputOptionIndex(options);
   // Rows by the estimated (effective) face size, as the chooser bins faces at run time.
   const rowOf = (s: Sample) =>
     calibrationBin(s.estimate, { sizes, severityEdges: sizes.map(() => []) }).sizeBin;
@@ -806,7 +810,7 @@ function crossValidate(
         for (const sample of samples.filter((s) => !trainFaces.has(s.id))) {
           const k = chosenFor(fitted, sample);
           const o = options[k]!;
-          if (o.step === 0 && o.inputWeight === 1 && o.detailWeight === 1 && !o.attenuateDetail) kept++;
+          if (isInputOption(o)) kept++;
           total++;
           const key = `${sample.size} ${sample.split}`;
           const acc = pooled.get(key) ?? [0, 0, 0, 0];
@@ -916,10 +920,10 @@ export const DEFAULT_CALIBRATION: CalibrationTable = ${JSON.stringify(table, nul
 const CSV_HEAD =
   'id,size,split,noise_est,blur_est,jpeg_est,coarse_noise_est,ac_zeros_est,colour_noise_est,face_size_est,step,input_weight,detail_weight,attenuate_detail,d_psnr,d_ssim,d_id';
 /**
- * Estimate columns that older files lack (read as absent; main refuses such a file without
- * --reestimate, as the engine's severity uses them).
+ * Estimate columns that older files lack, and the estimates they hold (read as absent; main
+ * refuses such a file without --reestimate, as the engine's severity uses them).
  */
-const LATER_ESTIMATE_COLUMNS = ['ac_zeros_est', 'colour_noise_est'] as const;
+const LATER_ESTIMATE_COLUMNS = { ac_zeros_est: 'acZeros', colour_noise_est: 'colourNoise' } as const;
 
 function samplesCsv(samples: Sample[], options: Option[]): string {
   const lines = [CSV_HEAD];
@@ -961,8 +965,7 @@ function parseSamples(text: string): { options: Option[]; samples: Sample[]; mis
   const lines = text.trim().split('\n');
   const header = lines[0]!.split(',');
   const expected = CSV_HEAD.split(',');
-  const missingEstimates: string[] = LATER_ESTIMATE_COLUMNS.filter((name) => !header.includes(name));
-  const required = expected.filter((name) => !(LATER_ESTIMATE_COLUMNS as readonly string[]).includes(name));
+  const required = expected.filter((name) => !(name in LATER_ESTIMATE_COLUMNS));
   if (required.some((name) => !header.includes(name)) || header.some((name) => !expected.includes(name))) {
     throw new Error(`not a samples.csv of this script: ${lines[0]}`);
   }
@@ -1015,17 +1018,12 @@ function parseSamples(text: string): { options: Option[]; samples: Sample[]; mis
       Number(field('d_id')),
     ];
   }
-  // A column present but empty for some sample (written without that estimate) is missing too.
+  // Missing: a later column absent from the header, or empty for some sample (written without
+  // that estimate).
   const all = [...samples.values()];
-  if (!missingEstimates.includes('ac_zeros_est') && all.some((s) => s.estimate.acZeros === undefined)) {
-    missingEstimates.push('ac_zeros_est');
-  }
-  if (
-    !missingEstimates.includes('colour_noise_est') &&
-    all.some((s) => s.estimate.colourNoise === undefined)
-  ) {
-    missingEstimates.push('colour_noise_est');
-  }
+  const missingEstimates = Object.entries(LATER_ESTIMATE_COLUMNS)
+    .filter(([, estimate]) => all.some((s) => s.estimate[estimate] === undefined))
+    .map(([column]) => column);
   return { options, samples: all, missingEstimates };
 }
 

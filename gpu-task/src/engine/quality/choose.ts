@@ -101,8 +101,8 @@ export const TEXTURE_NOISE_CAP = 16;
  * The share of the coarse noise that the finest-scale estimate (`noise`) must stay under for the
  * cap: white noise reads alike at both scales, and under JPEG of quality 70-89 0.30-1.0 of it
  * stayed at the finest on the calibration's `grainy` check (noise 15-35, 45-64 px; lower noise
- * near quality 70 can read 0.18-0.23 and still be capped), while
- * a face's own texture lives at the coarser scale (train faces of the mild split that the cap
+ * near quality 70 can read 0.18-0.23 and still be capped), while a face's own texture lives at
+ * the coarser scale (train faces of the mild split that the cap
  * would touch: 0.12-0.17; clean ones 0.23-0.27). Without it the cap took lightly compressed
  * noisy faces for textured ones (a reviewer's finding): 44 of 96 `grainy` train faces at 64 px
  * were kept as they were, and the split's mean identity gain over bicubic fell from 0.143 to 0.093.
@@ -122,8 +122,9 @@ export const TEXTURE_CAP_BELOW = Math.sqrt(64 * 128);
  * The coarse noise the severity counts: `coarseNoise` (the finest `noise` when absent), capped
  * at TEXTURE_NOISE_CAP for a face under TEXTURE_CAP_BELOW with no colour noise under light
  * compression and little of its noise at the finest scale (FINE_NOISE_SHARE_BELOW). Only the
- * severity of faces from SMALL_FACE_BELOW up counts it. Without the cap, a face whose whole skin is texture (a centenarian's) reads as
- * heavily noisy and is restored like one, losing the wrinkles that make it that person. Noise
+ * severity of faces from SMALL_FACE_BELOW up counts it. Without the cap, a face whose whole skin
+ * is texture (a centenarian's) reads as heavily noisy and is restored like one, losing the
+ * wrinkles that make it that person. Noise
  * that is the same in every channel (grey scans, monochrome grain, some phones' luma noise)
  * reads as texture here: such faces of 38-90 px are restored less, never more. Faces without a
  * colour estimate are not capped.

@@ -38,7 +38,7 @@
  *   crop handed here may already be resampled).
  */
 import type { RgbImage } from '../image/index.js';
-import { chroma, luma, resizePlanes } from './planes.js';
+import { CB_WEIGHTS, CR_WEIGHTS, LUMA_WEIGHTS, chroma, luma, resizePlanes } from './planes.js';
 
 /**
  * Faces under this side (px, at their effective resolution; the boundary between the table's
@@ -149,10 +149,10 @@ export function estimateCoarseNoise(y: Float32Array, width: number, height: numb
  * Std of BT.601 luma for independent unit noise in R, G and B: sqrt(0.299² + 0.587² + 0.114²).
  * The estimate is measured on luma and reported per channel (the Eq. 13 model's δ).
  */
-const LUMA_NOISE_GAIN = Math.hypot(0.299, 0.587, 0.114);
-/** The same for BT.601 Cb and Cr (full-range JPEG weights). */
-const CB_NOISE_GAIN = Math.hypot(0.168736, 0.331264, 0.5);
-const CR_NOISE_GAIN = Math.hypot(0.5, 0.418688, 0.081312);
+const LUMA_NOISE_GAIN = Math.hypot(...LUMA_WEIGHTS);
+/** The same for BT.601 Cb and Cr. */
+const CB_NOISE_GAIN = Math.hypot(...CB_WEIGHTS);
+const CR_NOISE_GAIN = Math.hypot(...CR_WEIGHTS);
 
 /** Noise std (per channel) from the median absolute Laplacian-of-Laplacian response (see the module comment). */
 export function estimateNoise(y: Float32Array, width: number, height: number): number {

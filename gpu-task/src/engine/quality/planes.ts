@@ -36,17 +36,27 @@ export function fromPlanar(planes: Float32Array, width: number, height: number):
   return { data: out, width, height };
 }
 
-/** BT.601 luma (0-255) of an RGB8 image, one float per pixel. */
-export function luma(image: RgbImage): Float32Array {
+/** BT.601 weights of R, G and B (full range, as JPEG): luma and the two colour differences. */
+export const LUMA_WEIGHTS = [0.299, 0.587, 0.114] as const;
+export const CB_WEIGHTS = [-0.168736, -0.331264, 0.5] as const;
+export const CR_WEIGHTS = [0.5, -0.418688, -0.081312] as const;
+
+/** One plane of weighted R, G and B of an RGB8 image, one float per pixel. */
+function weightedPlane(image: RgbImage, [wr, wg, wb]: readonly [number, number, number]): Float32Array {
   const pixels = image.width * image.height;
   const out = new Float32Array(pixels);
   for (let p = 0, s = 0; p < pixels; p++, s += 3) {
     out[p] =
-      0.299 * (image.data[s] as number) +
-      0.587 * (image.data[s + 1] as number) +
-      0.114 * (image.data[s + 2] as number);
+      wr * (image.data[s] as number) +
+      wg * (image.data[s + 1] as number) +
+      wb * (image.data[s + 2] as number);
   }
   return out;
+}
+
+/** BT.601 luma (0-255) of an RGB8 image, one float per pixel. */
+export function luma(image: RgbImage): Float32Array {
+  return weightedPlane(image, LUMA_WEIGHTS);
 }
 
 /**
@@ -54,17 +64,7 @@ export function luma(image: RgbImage): Float32Array {
  * planes, one float per pixel each.
  */
 export function chroma(image: RgbImage): { cb: Float32Array; cr: Float32Array } {
-  const pixels = image.width * image.height;
-  const cb = new Float32Array(pixels);
-  const cr = new Float32Array(pixels);
-  for (let p = 0, s = 0; p < pixels; p++, s += 3) {
-    const r = image.data[s] as number;
-    const g = image.data[s + 1] as number;
-    const b = image.data[s + 2] as number;
-    cb[p] = -0.168736 * r - 0.331264 * g + 0.5 * b;
-    cr[p] = 0.5 * r - 0.418688 * g - 0.081312 * b;
-  }
-  return { cb, cr };
+  return { cb: weightedPlane(image, CB_WEIGHTS), cr: weightedPlane(image, CR_WEIGHTS) };
 }
 
 /** Bicubic resize of `planes` planes of `[h, w]` floats; a copy when the size is unchanged. */
