@@ -34,6 +34,7 @@ from .unet import UNetConfig, build_unet, parameter_count
 
 DEFAULT_DIR = REPO_ROOT / "gpu-task" / "models" / "default"
 FRAMING_JSON = REPO_ROOT / "docs" / "model" / "framing.json"
+DETECTOR_TEMPLATE_JSON = REPO_ROOT / "docs" / "model" / "detector-template.json"
 
 #: The terms of ../shared/README.md for UTKFace, verbatim, and what they mean for the weights.
 UTKFACE_LICENSE = {
@@ -46,10 +47,16 @@ UTKFACE_LICENSE = {
 COMPUTE = "2-core shared CPU (no GPU), torch 1.13 CPU"
 
 
-def utkface_framing(path: Path = FRAMING_JSON) -> dict[str, Any]:
-    """The manifest ``framing`` of UTKFace crops, as measured into ``docs/model/framing.json``."""
+def utkface_framing(path: Path = FRAMING_JSON, template: Path = DETECTOR_TEMPLATE_JSON) -> dict[str, Any]:
+    """The manifest ``framing`` of UTKFace crops: the three numbers measured into
+    ``docs/model/framing.json``, and the five-point template where the bundled detector's keypoints
+    fall in these crops (``docs/model/detector-template.json``, scripts/measure-detector-template.ts),
+    which whole-photo alignment maps keypoints onto."""
     measured = json.loads(path.read_text())["utkface"]
-    return {key: measured[key] for key in ("name", "eyeDistance", "eyeY", "mouthY")}
+    framing = {key: measured[key] for key in ("name", "eyeDistance", "eyeY", "mouthY")}
+    if template.is_file():
+        framing["landmarks"] = json.loads(template.read_text())["landmarks"]
+    return framing
 
 
 def recipe_command(module: str, args: dict[str, Any], skip: tuple[str, ...] = ("resume", "benchmark")) -> str:

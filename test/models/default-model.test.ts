@@ -67,6 +67,16 @@ describe('the shipped default model', () => {
     });
   });
 
+  it("declares where the bundled detector's keypoints fall in its crops (docs/model/detector-template.json) as its five-point template, on both networks", async () => {
+    // Prepare
+    const measured = JSON.parse(
+      await readFile(path.join(repoRoot, 'docs', 'model', 'detector-template.json'), 'utf8'),
+    ) as { landmarks: [number, number][] };
+    // Assess: whole-photo alignment maps detected keypoints onto these points
+    expect(engine.denoiser.manifest.framing?.landmarks).toEqual(measured.landmarks);
+    expect(engine.enhancer?.manifest.framing?.landmarks).toEqual(measured.landmarks);
+  });
+
   it('carries the non-commercial UTKFace licence on both networks', () => {
     // Assess
     expect(engine.licenses).toHaveLength(2);

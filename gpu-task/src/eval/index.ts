@@ -6,6 +6,7 @@
 export * from './auto.js';
 export * from './clean-faces.js';
 export * from './degrade.js';
+export * from './detector-template.js';
 export * from './eigenfaces.js';
 export * from './evaluate.js';
 export * from './metrics.js';
