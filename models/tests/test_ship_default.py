@@ -41,18 +41,18 @@ class ShipDefaultTest(unittest.TestCase):
         self.assertEqual((pipeline["denoiser"], pipeline["enhancer"]), ("denoiser.json", "enhancer.json"))
         self.assertEqual(pipeline["defaults"], {"preset": "auto", "steps": 100})
 
-    def test_the_framing_carries_the_detector_template_when_one_was_measured(self) -> None:
-        # Prepare: the measured three numbers, and a template file beside them or none
+    def test_the_framing_carries_the_measured_detector_template_and_refuses_to_ship_without_one(self) -> None:
+        # Prepare: the measured three numbers, and a template file beside them
         template = self.dir / "detector-template.json"
         landmarks = [[0.3, 0.31], [0.68, 0.31], [0.49, 0.51], [0.32, 0.7], [0.65, 0.7]]
         template.write_text(json.dumps({"landmarks": landmarks}))
         # Act
-        with_template = ship_default.utkface_framing(template=template)
-        without = ship_default.utkface_framing(template=self.dir / "absent.json")
-        # Assess: the manifest's five points are the file's; without a file, the three numbers alone
-        self.assertEqual(with_template["landmarks"], landmarks)
-        self.assertNotIn("landmarks", without)
-        self.assertEqual({k: v for k, v in with_template.items() if k != "landmarks"}, without)
+        framing = ship_default.utkface_framing(template=template)
+        # Assess: the manifest's five points are the file's, beside the three numbers
+        self.assertEqual(framing["landmarks"], landmarks)
+        self.assertEqual(set(framing), {"name", "eyeDistance", "eyeY", "mouthY", "landmarks"})
+        with self.assertRaisesRegex(FileNotFoundError, "measure-detector-template"):
+            ship_default.utkface_framing(template=self.dir / "absent.json")
 
     def test_a_prior_trained_on_from_an_export_records_it_and_the_totals(self) -> None:
         # Prepare: one step of a tiny run started from weights that name their source

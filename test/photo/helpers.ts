@@ -212,31 +212,52 @@ export async function recallScene(
   photos: number,
   size: { width: number; height: number } = DEFAULT_SCENE_OPTIONS,
 ): Promise<{ scene: PhotoScene; photo: RgbImage }> {
-  const options = { ...DEFAULT_SCENE_OPTIONS, width: size.width, height: size.height };
-  const refs = (await listCleanFaces(utkTar, { prefix: 'train/', limit: photos * options.faces })).slice(
-    index * options.faces,
-    (index + 1) * options.faces,
-  );
-  const crops = new Map<string, RgbImage>();
-  for (const ref of refs) crops.set(ref.id, centreSquare((await decodeImageToRgb(await ref.read())).image));
+  const [one] = await evaluationScenes({ prefix: 'train/', seed, split, photos, only: index, size });
+  return one!;
+}
+
+/**
+ * The scenes of `dr2e eval-photos --prefix P --seed S --limit N` (one split, the default scene
+ * options but `size`), or only photo `only` of them; the archive is listed once. Needs ../shared.
+ */
+export async function evaluationScenes(options: {
+  prefix: string;
+  seed: number;
+  split: string;
+  photos: number;
+  only?: number;
+  size?: { width: number; height: number };
+}): Promise<{ scene: PhotoScene; photo: RgbImage }[]> {
+  const { prefix, seed, split, photos, only, size = DEFAULT_SCENE_OPTIONS } = options;
+  const sceneOptions = { ...DEFAULT_SCENE_OPTIONS, width: size.width, height: size.height };
+  const faces = sceneOptions.faces;
+  const refs = await listCleanFaces(utkTar, { prefix, limit: photos * faces });
   const noFace = (
     await decodeImageToRgb(await readFile(path.join(wholePhotosDir, 'insightface_view_noface.jpg')))
   ).image;
-  const scene = await buildScene(
-    seed,
-    `photo-${String(index).padStart(3, '0')}`,
-    refs.map((r) => r.id),
-    crops,
-    await photoBackground(
-      noFace,
-      options.width * options.upscale,
-      options.height * options.upscale,
-      deriveSeed(seed, index),
-    ),
-    degradationSplit(split),
-    options,
-  );
-  return { scene, photo: (await decodeImageToRgb(scene.jpeg)).image };
+  const indices = only === undefined ? [...Array(photos).keys()] : [only];
+  const scenes: { scene: PhotoScene; photo: RgbImage }[] = [];
+  for (const index of indices) {
+    const mine = refs.slice(index * faces, (index + 1) * faces);
+    const crops = new Map<string, RgbImage>();
+    for (const ref of mine) crops.set(ref.id, centreSquare((await decodeImageToRgb(await ref.read())).image));
+    const scene = await buildScene(
+      seed,
+      `photo-${String(index).padStart(3, '0')}`,
+      mine.map((r) => r.id),
+      crops,
+      await photoBackground(
+        noFace,
+        sceneOptions.width * sceneOptions.upscale,
+        sceneOptions.height * sceneOptions.upscale,
+        deriveSeed(seed, index),
+      ),
+      degradationSplit(split),
+      sceneOptions,
+    );
+    scenes.push({ scene, photo: (await decodeImageToRgb(scene.jpeg)).image });
+  }
+  return scenes;
 }
 
 /**

@@ -1,59 +1,67 @@
 /**
  * Whole-photo alignment frames a face as the default model's training crops: the model's
- * manifest declares where the bundled detector's keypoints fall in those crops
- * (`framing.landmarks`, measured by scripts/measure-detector-template.ts), so aligning a
- * UTKFace face found in a photo gives back its crop: the same side and centre. The face's side
- * is also the size `auto` bins it by, fitted on those crops. Needs ../shared.
+ * manifest declares the template fitted to where the bundled detector's keypoints fall in those
+ * crops (`framing.landmarks`, scripts/measure-detector-template.ts), so aligning a UTKFace face
+ * found in a photo gives back its crop: the same side and centre, on average. The face's side is
+ * also the size `auto` bins it by, fitted on those crops. Checked on `val/` faces, which the
+ * template was not fitted on. Needs ../shared.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   DenoiserManifestSchema,
   type FaceFraming,
   framingTemplate,
-  type RgbImage,
 } from '../../gpu-task/src/engine/index.js';
-import { type PhotoScene, framingAgreement } from '../../gpu-task/src/eval/index.js';
-import { FaceDetector, alignmentFor } from '../../gpu-task/src/photo/index.js';
+import { type PhotoScene, framingAgreement, matchFaces } from '../../gpu-task/src/eval/index.js';
+import {
+  type DetectedFace,
+  FaceDetector,
+  type FaceReport,
+  alignmentFor,
+} from '../../gpu-task/src/photo/index.js';
 import { repoRoot } from '../engine/helpers/fixture-paths.js';
-import { foundEach, recallScene, utkPresent, utkTar } from './helpers.js';
+import { evaluationScenes, utkPresent, utkTar } from './helpers.js';
 
 const skipNote = utkPresent ? '' : ` (skipped: ${utkTar} is absent)`;
 
-/**
- * An alignment's mean frame side over crop side, and the mean offset of its frame centres from
- * the crops' centres (crop sides, in the crops' axes), over the faces found.
- */
-function agreement(
-  scenes: readonly { scene: PhotoScene; faces: { keypoints: [number, number][] }[] }[],
+interface Framed {
+  /** Mean frame side over crop side. */
+  sideRatio: number;
+  /** Length of the mean offset of the frame centres from the crop centres (crop sides, crop axes). */
+  centreOffset: number;
+  faces: number;
+}
+
+/** How aligning each found face onto `framing`'s template frames it, averaged over the faces. */
+function framedBy(
+  scenes: readonly { scene: PhotoScene; found: DetectedFace[] }[],
   framing: FaceFraming,
-): { sideRatio: number; centreOffset: number; faces: number } {
+): Framed {
   const template = framingTemplate(framing);
   let sideRatio = 0;
   let [du, dv] = [0, 0];
   let faces = 0;
-  for (const { scene, faces: found } of scenes) {
-    for (const face of scene.faces) {
-      const hit = found.find((f) => foundEach({ ...scene, faces: [face] }, [f as never])[0]);
-      if (!hit) continue;
-      const measured = framingAgreement(alignmentFor(hit.keypoints, template), face);
-      sideRatio += measured.sideRatio;
-      du += measured.centreOffset[0];
-      dv += measured.centreOffset[1];
+  for (const { scene, found } of scenes) {
+    const reports: FaceReport[] = found.map((f) => ({ box: f.box, score: f.score, landmarks: [] }));
+    const { matches } = matchFaces(scene.faces, reports);
+    scene.faces.forEach((face, i) => {
+      const hit = matches[i] ? found[reports.indexOf(matches[i])] : undefined;
+      if (!hit) return;
+      const framed = framingAgreement(alignmentFor(hit.keypoints, template), face);
+      sideRatio += framed.sideRatio;
+      du += framed.centreOffset[0];
+      dv += framed.centreOffset[1];
       faces++;
-    }
+    });
   }
   return { sideRatio: sideRatio / faces, centreOffset: Math.hypot(du, dv) / faces, faces };
 }
 
 describe.skipIf(!utkPresent)(`alignment onto the default model's template${skipNote}`, () => {
   let framing: FaceFraming;
-  const scenes: {
-    scene: PhotoScene;
-    photo: RgbImage;
-    faces: { box: number[]; keypoints: [number, number][] }[];
-  }[] = [];
+  const scenes: { scene: PhotoScene; found: DetectedFace[] }[] = [];
 
   beforeAll(async () => {
     const manifest = DenoiserManifestSchema.parse(
@@ -64,38 +72,37 @@ describe.skipIf(!utkPresent)(`alignment onto the default model's template${skipN
     framing = manifest.framing!;
     const detector = await FaceDetector.load();
     try {
-      // Eight mild scenes of the whole-photo evaluation (24 train faces of 40-160 px, rolled
-      // within ±25°; seed 3, which the template's measurement did not use).
-      for (let index = 0; index < 8; index++) {
-        const { scene, photo } = await recallScene(3, index, 'mild', 8);
-        scenes.push({ scene, photo, faces: await detector.detect(photo) });
+      // The whole-photo evaluation's mild scenes of 48 val faces (40-160 px, rolled within ±25°).
+      for (const { scene, photo } of await evaluationScenes({
+        prefix: 'val/',
+        seed: 0,
+        split: 'mild',
+        photos: 16,
+      })) {
+        scenes.push({ scene, found: await detector.detect(photo) });
       }
     } finally {
       await detector.dispose();
     }
   });
 
-  afterAll(() => {
-    scenes.length = 0;
-  });
-
-  it('frames the faces of a photo as their crops: on average the same side within 3 % and the same centre within 1 % of the side', () => {
+  it('frames the faces of a photo as their crops: on average the same side within 2 % and the same centre within 1 % of the side', () => {
     // Act
-    const measured = agreement(scenes, framing);
+    const framed = framedBy(scenes, framing);
     // Assess
-    expect(measured.faces).toBe(24);
-    expect(Math.abs(measured.sideRatio - 1)).toBeLessThan(0.03);
-    expect(measured.centreOffset).toBeLessThan(0.01);
+    expect(framed.faces).toBeGreaterThanOrEqual(46);
+    expect(Math.abs(framed.sideRatio - 1)).toBeLessThan(0.02);
+    expect(framed.centreOffset).toBeLessThan(0.01);
   });
 
-  it('framed them 4 % tight and 2 % off centre with the template derived from the three numbers alone (what the measured landmarks correct)', () => {
+  it('framed them 3 % tight and 1.5 % off centre or more with the template derived from the three numbers alone (what the fitted landmarks correct)', () => {
     // Prepare: the same framing without its landmarks
-    const { landmarks: _measured, ...threeNumbers } = framing;
+    const { landmarks: fitted, ...threeNumbers } = framing;
     // Act
-    const measured = agreement(scenes, threeNumbers);
+    const framed = framedBy(scenes, threeNumbers);
     // Assess
-    expect(framing.landmarks).toBeDefined();
-    expect(measured.sideRatio).toBeLessThan(0.97);
-    expect(measured.centreOffset).toBeGreaterThan(0.015);
+    expect(fitted).toBeDefined();
+    expect(framed.sideRatio).toBeLessThan(0.97);
+    expect(framed.centreOffset).toBeGreaterThan(0.015);
   });
 });
