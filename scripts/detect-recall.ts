@@ -92,8 +92,7 @@ for (const name of ['mild', 'medium', 'severe']) {
       ...(process.argv.includes('--no-enlarged') ? { enlargedCandidates: false } : {}),
     });
     detectMs += performance.now() - t;
-    const reports = faces.map((f) => ({ box: f.box }));
-    const { matches, extra: e } = matchFaces(s.faces, reports as never);
+    const { matches, extra: e } = matchFaces(s.faces, faces);
     found += matches.filter((m) => m !== undefined).length;
     total += s.faces.length;
     extra += e;

@@ -47,12 +47,7 @@ import {
   resizeRgb,
   templateFromKeypoints,
 } from '../gpu-task/src/eval/index.js';
-import {
-  DEFAULT_SMALLEST_FACE,
-  type DetectedFace,
-  type FaceReport,
-  FaceDetector,
-} from '../gpu-task/src/photo/index.js';
+import { DEFAULT_SMALLEST_FACE, type DetectedFace, FaceDetector } from '../gpu-task/src/photo/index.js';
 
 const USAGE =
   'usage: measure-detector-template.ts --clean FACES.tar --prefix train/ --photos N --background PHOTO.jpg ' +
@@ -151,11 +146,8 @@ async function measureScenes(): Promise<Record<string, unknown>> {
     const found = await detector.detect((await decodeImageToRgb(s.jpeg)).image, {
       smallestFace: DEFAULT_SMALLEST_FACE,
     });
-    const reports: FaceReport[] = found.map((f) => ({ box: f.box, score: f.score, landmarks: [] }));
-    const { matches } = matchFaces(s.faces, reports);
-    s.faces.forEach((face, i) => {
-      const hit = matches[i] ? found[reports.indexOf(matches[i])] : undefined;
-      if (hit) samples.push(keypointsInCrop(face, hit.keypoints));
+    matchFaces(s.faces, found).matches.forEach((hit, i) => {
+      if (hit) samples.push(keypointsInCrop(s.faces[i]!, hit.keypoints));
     });
   }
   const measured = templateFromKeypoints(samples);

@@ -15,12 +15,7 @@ import {
   framingTemplate,
 } from '../../gpu-task/src/engine/index.js';
 import { type PhotoScene, framingAgreement, matchFaces } from '../../gpu-task/src/eval/index.js';
-import {
-  type DetectedFace,
-  FaceDetector,
-  type FaceReport,
-  alignmentFor,
-} from '../../gpu-task/src/photo/index.js';
+import { type DetectedFace, FaceDetector, alignmentFor } from '../../gpu-task/src/photo/index.js';
 import { repoRoot } from '../engine/helpers/fixture-paths.js';
 import { evaluationScenes, utkPresent, utkTar } from './helpers.js';
 
@@ -44,12 +39,9 @@ function framedBy(
   let [du, dv] = [0, 0];
   let faces = 0;
   for (const { scene, found } of scenes) {
-    const reports: FaceReport[] = found.map((f) => ({ box: f.box, score: f.score, landmarks: [] }));
-    const { matches } = matchFaces(scene.faces, reports);
-    scene.faces.forEach((face, i) => {
-      const hit = matches[i] ? found[reports.indexOf(matches[i])] : undefined;
+    matchFaces(scene.faces, found).matches.forEach((hit, i) => {
       if (!hit) return;
-      const framed = framingAgreement(alignmentFor(hit.keypoints, template), face);
+      const framed = framingAgreement(alignmentFor(hit.keypoints, template), scene.faces[i]!);
       sideRatio += framed.sideRatio;
       du += framed.centreOffset[0];
       dv += framed.centreOffset[1];

@@ -142,9 +142,10 @@ export function templateFromKeypoints(samples: readonly (readonly TemplatePoint[
     mean.push([mx, my]);
     standardError.push([spread(xs, mx) / Math.sqrt(n), spread(ys, my) / Math.sqrt(n)]);
   }
+  const framedByMeans = meanFraming(samples, mean);
   let points: TemplatePoint[] = mean;
   for (let round = 0; round < UNBIAS_ROUNDS; round++) {
-    const { sideRatio, centreOffset } = meanFraming(samples, points);
+    const { sideRatio, centreOffset } = round === 0 ? framedByMeans : meanFraming(samples, points);
     const [du, dv] = centreOffset;
     if (Math.abs(sideRatio - 1) < UNBIAS_TOLERANCE && Math.hypot(du, dv) < UNBIAS_TOLERANCE) break;
     // Frames too large by r: spread the points by r about the centre (frames then match their
@@ -166,7 +167,7 @@ export function templateFromKeypoints(samples: readonly (readonly TemplatePoint[
     [mouth[0] - half * ux, mouth[1] - half * uy],
     [mouth[0] + half * ux, mouth[1] + half * uy],
   ] as unknown as FivePointTemplate;
-  return { landmarks, mean, standardError, meanFraming: meanFraming(samples, mean), faces: n };
+  return { landmarks, mean, standardError, meanFraming: framedByMeans, faces: n };
 }
 
 /**

@@ -129,13 +129,14 @@ export function faceRegion(image: RgbImage, face: SceneFace, scale = 1): RgbImag
 }
 
 /**
- * Match reported faces to placed ones: nearest box centre within 0.4 face sides, each report
+ * Match reported faces (a pipeline's reports or a detector's faces: anything with an
+ * `[x, y, w, h]` box) to placed ones: nearest box centre within 0.4 face sides, each report
  * used once (placed faces in the scene's order, largest first).
  */
-export function matchFaces(
-  placed: readonly SceneFace[],
-  reported: readonly FaceReport[],
-): { matches: (FaceReport | undefined)[]; extra: number } {
+export function matchFaces<Report extends { box: readonly [number, number, number, number] }>(
+  placed: readonly Omit<SceneFace, 'unitToTruth'>[],
+  reported: readonly Report[],
+): { matches: (Report | undefined)[]; extra: number } {
   const used = new Set<number>();
   const matches = placed.map((face) => {
     let best = -1;
