@@ -4,6 +4,8 @@ import type { RgbImage } from '../../../gpu-task/src/engine/image/index.js';
 import {
   QUALITY_LADDER,
   calibrationBin,
+  calibrationCell,
+  sizeHedgedCell,
   chooseSettings,
   fuseBands,
   splitBands,
@@ -28,6 +30,7 @@ import {
   isAutoRequest,
   faceQualityReport,
   keepsFace,
+  keepsInput,
   planFace,
   resizeRgb8,
 } from '../../../gpu-task/src/engine/quality/index.js';
@@ -334,7 +337,7 @@ describe('creditedCoarseNoise: texture is not noise', () => {
 });
 
 describe('chooseSettings: fidelity', () => {
-  const estimates = [16, 32, 64, 128, 256].flatMap((faceSize) =>
+  const estimates = [16, 32, 38, 64, 90, 128, 256].flatMap((faceSize) =>
     [0, 5, 12, 30].map((noise) => ({ noise, blur: 0.3, jpeg: 0.1, faceSize })),
   );
   const fidelities = Array.from({ length: 11 }, (_, i) => i / 10);
@@ -407,6 +410,91 @@ describe('chooseSettings: fidelity', () => {
   it('refuses a fidelity outside 0..1', () => {
     expect(() => chooseSettings(estimates[0]!, { resolution: 64, fidelity: 1.5 })).toThrow(/fidelity/);
     expect(() => chooseSettings(estimates[0]!, { resolution: 64, fidelity: Number.NaN })).toThrow(/fidelity/);
+  });
+});
+
+describe('sizeHedgedCell: faces between two rows of the table', () => {
+  // Prepare: two rows that agree on nothing (the 32 px row restores, the 64 px row keeps).
+  const table = {
+    sizes: [32, 64],
+    severityEdges: [[], []],
+    cells: [
+      [{ step: 2, inputWeight: 0.25, detailWeight: 0, samples: 10 }],
+      [{ step: 0, inputWeight: 1, detailWeight: 1, attenuateDetail: false, samples: 20 }],
+    ],
+    provenance: {},
+  };
+  const at = (faceSize: number) => sizeHedgedCell({ noise: 2, blur: 0, jpeg: 0.1, faceSize }, table);
+
+  it("is a row's own cell at the row's size and beyond the first and last rows", () => {
+    expect(at(32)).toEqual(table.cells[0]![0]);
+    expect(at(64)).toEqual(table.cells[1]![0]);
+    expect(at(20)).toEqual(table.cells[0]![0]);
+    expect(at(300)).toEqual(table.cells[1]![0]);
+  });
+
+  it("raises the nearer row's weights toward the other row's, in log2 of the size, where the other keeps more input", () => {
+    // Act: a quarter of the way from 32 to 64 px in log2 (nearer: the 32 px row, which restores).
+    const quarter = at(32 * 2 ** 0.25);
+    // Assess: the 32 px row's step and attenuation, its weights a quarter of the way to the 64 px row's.
+    expect(quarter.step).toBe(2);
+    expect(quarter.attenuateDetail).toBeUndefined();
+    expect(quarter.inputWeight).toBeCloseTo(0.25 + 0.75 * 0.25, 12);
+    expect(quarter.detailWeight).toBeCloseTo(0.25, 12);
+  });
+
+  it('never takes more of the model than the nearer row: a face nearer a row that keeps it stays kept', () => {
+    for (const t of [0.5, 0.6, 0.75, 0.9]) expect(at(32 * 2 ** t)).toEqual(table.cells[1]![0]);
+  });
+
+  it('moves the weights monotonically toward the input as the face grows toward the row that keeps it', () => {
+    const weights = Array.from({ length: 33 }, (_, i) => at(32 + i).detailWeight);
+    for (let i = 1; i < weights.length; i++) expect(weights[i]!).toBeGreaterThanOrEqual(weights[i - 1]!);
+  });
+
+  it("bins the face in each row by that row's own severity formula (the default table's 32 and 45 px rows)", () => {
+    // Prepare: a mildly degraded, deeply textured face read at 36 px, between the rows of the two
+    // formulas (SMALL_FACE_BELOW): the 32 px row adds model detail, the 45 px row keeps it.
+    const estimate = {
+      noise: 12,
+      blur: 0,
+      jpeg: 0.1,
+      coarseNoise: 40,
+      acZeros: 0.6,
+      colourNoise: 1.2,
+      faceSize: 36,
+    };
+    const low = calibrationCell({ ...estimate, faceSize: 32 }, DEFAULT_CALIBRATION);
+    const high = calibrationCell({ ...estimate, faceSize: 45 }, DEFAULT_CALIBRATION);
+    expect(low.detailWeight).toBeLessThan(high.detailWeight);
+    const t = Math.log2(36 / 32) / Math.log2(45 / 32);
+    // Act
+    const cell = sizeHedgedCell(estimate, DEFAULT_CALIBRATION);
+    // Assess: the nearer (32 px) row's step, its detail weight raised toward the 45 px row's.
+    expect(cell.step).toBe(low.step);
+    expect(cell.detailWeight).toBeCloseTo(low.detailWeight + (high.detailWeight - low.detailWeight) * t, 12);
+    expect(cell.inputWeight).toBeCloseTo(
+      Math.max(low.inputWeight, low.inputWeight + (high.inputWeight - low.inputWeight) * t),
+      12,
+    );
+  });
+
+  it('keeps a face as it is when both rows keep it', () => {
+    // Prepare: a lightly compressed face that the default 45 and 64 px rows both keep.
+    const estimate = {
+      noise: 1,
+      blur: 0,
+      jpeg: 0.1,
+      coarseNoise: 5,
+      acZeros: 0.2,
+      colourNoise: 0.8,
+      faceSize: 54,
+    };
+    for (const faceSize of [45, 64]) {
+      expect(keepsInput(chooseSettings({ ...estimate, faceSize }, { resolution: 64 }).fusion)).toBe(true);
+    }
+    // Act + Assess
+    expect(keepsInput(chooseSettings(estimate, { resolution: 64 }).fusion)).toBe(true);
   });
 });
 

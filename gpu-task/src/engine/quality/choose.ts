@@ -9,7 +9,9 @@
  * shrinks. The calibration picks a step, an input weight (the input's share of the model's
  * bands) and a detail weight (the most of the input's finer bands kept) per cell of (face size,
  * estimated severity: JPEG blocking + noise / 20). The severity bins are per face-size row: the
- * same JPEG quality reads as more blocking on a larger (smoother per pixel) face.
+ * same JPEG quality reads as more blocking on a larger (smoother per pixel) face. A face between
+ * two rows takes the nearer row's setting, its weights raised toward the other row's where that
+ * keeps more of the input (sizeHedgedCell).
  *
  * **Fidelity** moves the choice monotonically around the calibrated one: with d = 2 (f - 0.5),
  * for d > 0 the step moves toward step 0 and both weights toward 1 by the fraction d; for d < 0
@@ -151,7 +153,10 @@ export const AC_ZEROS_WEIGHT = 4;
 
 /** The fitted table: cells by face size bin (rows) and severity bin (columns). */
 export interface CalibrationTable {
-  /** Bin centres of the face size, px; a face takes the nearest in log2. */
+  /**
+   * Bin centres of the face size, px, ascending; a face takes the nearest in log2 for its ladder
+   * step, and the two around it for its weights (sizeHedgedCell).
+   */
   sizes: number[];
   /** Per size row: upper edges of the severity bins (severityOf), the last bin open. */
   severityEdges: number[][];
@@ -199,11 +204,64 @@ export function calibrationBin(
       sizeBin = i;
     }
   });
-  const edges = table.severityEdges[sizeBin] ?? [];
+  return { sizeBin, severityBin: severityBinOf(estimate, table.severityEdges[sizeBin] ?? []) };
+}
+
+/**
+ * The cell for a face between two rows of the table, hedged toward the input: the nearer row's
+ * cell (ladder step, detail attenuation and weights), except that a weight the other row sets
+ * higher (more of the input) moves toward it by how far the face's size lies between the two
+ * rows, in log2. Each row's cell is binned as if the face were that row's size (the row's
+ * severity formula and bins). At a row's size, and beyond the first and last rows, this is that
+ * row's cell exactly; never does it take more of the model than the nearer row would.
+ *
+ * Why: a whole-photo face is sized from detector landmarks, which scatter about ±7 % around
+ * the true size on the calibration's train faces and read small degraded faces a few per cent
+ * small, and neighbouring rows can disagree: at 32 px the model's detail helps a mildly
+ * degraded face, from 45 px such a face is kept as it is. With the nearest row alone a 42 px
+ * face read as 36 px took all of the 32 px row's model detail. Blending both ways was tried on
+ * whole-photo scenes of train faces (`dr2e eval-photos --prefix train/`, seeds 1 and 2): it
+ * gained on medium and severe faces but lost identity on mild ones (faces read 39-43 px took
+ * some of the 32 px row's detail); hedging only toward the input keeps the mild faces'
+ * identity, which is what a size the chooser cannot pin down should cost.
+ *
+ * @example
+ * ```ts
+ * const cell = sizeHedgedCell({ ...estimate, faceSize: 36 }, DEFAULT_CALIBRATION);
+ * // the 32 px row's step; its weights raised toward the 45 px row's where that keeps more input
+ * ```
+ * @throws InvalidParametersError when the table lacks a cell the estimate falls in.
+ */
+export function sizeHedgedCell(estimate: DegradationEstimate, table: CalibrationTable): CalibrationCell {
+  const size = Math.max(1, estimate.faceSize);
+  const upper = table.sizes.findIndex((centre) => centre >= size);
+  if (upper <= 0) return calibrationCell(estimate, table);
+  const lower = upper - 1;
+  const [below, above] = [table.sizes[lower] as number, table.sizes[upper] as number];
+  const t = Math.log2(size / below) / Math.log2(above / below);
+  const rowCell = (row: number, centre: number): CalibrationCell => {
+    const severityBin = severityBinOf({ ...estimate, faceSize: centre }, table.severityEdges[row] ?? []);
+    const cell = table.cells[row]?.[severityBin];
+    if (!cell) throw new InvalidParametersError(`calibration table has no cell [${row}][${severityBin}]`);
+    return cell;
+  };
+  const [nearer, other, share] =
+    t < 0.5
+      ? [rowCell(lower, below), rowCell(upper, above), t]
+      : [rowCell(upper, above), rowCell(lower, below), 1 - t];
+  const toward = (own: number, theirs: number) => (theirs > own ? own + (theirs - own) * share : own);
+  return {
+    ...nearer,
+    inputWeight: toward(nearer.inputWeight, other.inputWeight),
+    detailWeight: toward(nearer.detailWeight, other.detailWeight),
+  };
+}
+
+/** The severity bin of an estimate among a row's upper edges (the last bin open). */
+function severityBinOf(estimate: DegradationEstimate, edges: readonly number[]): number {
   const severity = severityOf(estimate);
-  let severityBin = edges.findIndex((edge) => severity < edge);
-  if (severityBin < 0) severityBin = edges.length;
-  return { sizeBin, severityBin };
+  const bin = edges.findIndex((edge) => severity < edge);
+  return bin < 0 ? edges.length : bin;
 }
 
 /** Move a weight toward 1 (d > 0) or 0 (d < 0) by the fraction |d|. */
@@ -226,7 +284,7 @@ export function chooseSettings(estimate: DegradationEstimate, options: ChooseOpt
   const fidelity = options.fidelity ?? RESTORE_DEFAULTS.fidelity;
   assertFidelity(fidelity);
   const table = options.table ?? DEFAULT_CALIBRATION;
-  const cell = calibrationCell(estimate, table);
+  const cell = sizeHedgedCell(estimate, table);
   const last = QUALITY_LADDER.length - 1;
   const d = 2 * (fidelity - 0.5);
   const base = Math.min(last, Math.max(0, cell.step));

@@ -31,6 +31,7 @@ export {
   QUALITY_LADDER,
   calibrationBin,
   calibrationCell,
+  sizeHedgedCell,
   chooseSettings,
   creditedCoarseNoise,
   severityOf,
