@@ -14,15 +14,16 @@
  * views only (no enlarged level either); --no-enlarged: without the enlarged candidate level).
  */
 import { readFile } from 'node:fs/promises';
-import { decodeImageToRgb, deriveSeed } from '../gpu-task/src/engine/index.js';
+import { decodeImageToRgb } from '../gpu-task/src/engine/index.js';
 import {
   DEFAULT_SCENE_OPTIONS,
   buildScene,
-  centreSquare,
   degradationSplit,
   listCleanFaces,
   matchFaces,
-  photoBackground,
+  loadSceneCrops,
+  sceneBackground,
+  scenePhotoId,
 } from '../gpu-task/src/eval/index.js';
 import { DEFAULT_SMALLEST_FACE, FaceDetector } from '../gpu-task/src/photo/index.js';
 
@@ -47,10 +48,7 @@ const scene = {
   height: intOption('--height', DEFAULT_SCENE_OPTIONS.height),
 };
 const refs = await listCleanFaces(clean, { prefix, limit: (first + photos) * scene.faces });
-const crops = new Map();
-for (const ref of refs) {
-  crops.set(ref.id, centreSquare((await decodeImageToRgb(await ref.read())).image));
-}
+const crops = await loadSceneCrops(refs);
 const backgroundPhoto = (await decodeImageToRgb(new Uint8Array(await readFile(backgroundFile)))).image;
 const detector = await FaceDetector.load();
 const ids = refs.map((r) => r.id);
@@ -62,13 +60,8 @@ for (const name of ['mild', 'medium', 'severe']) {
   let extra = 0;
   const misses: string[] = [];
   for (let index = first; index < first + photos; index++) {
-    const id = `photo-${String(index).padStart(3, '0')}`;
-    const background = await photoBackground(
-      backgroundPhoto,
-      scene.width * scene.upscale,
-      scene.height * scene.upscale,
-      deriveSeed(seed, index),
-    );
+    const id = scenePhotoId(index);
+    const background = await sceneBackground(backgroundPhoto, scene, seed, index);
     const s = await buildScene(
       seed,
       id,

@@ -28,10 +28,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   FFHQ_TEMPLATE,
-  type RgbImage,
   type TemplatePoint,
   decodeImageToRgb,
-  deriveSeed,
   fourPointTemplate,
 } from '../gpu-task/src/engine/index.js';
 import {
@@ -43,9 +41,11 @@ import {
   listCleanFaces,
   matchFaces,
   meanFraming,
-  photoBackground,
   resizeRgb,
   templateFromKeypoints,
+  loadSceneCrops,
+  sceneBackground,
+  scenePhotoId,
 } from '../gpu-task/src/eval/index.js';
 import { DEFAULT_SMALLEST_FACE, type DetectedFace, FaceDetector } from '../gpu-task/src/photo/index.js';
 
@@ -129,18 +129,12 @@ async function measureScenes(): Promise<Record<string, unknown>> {
     .slice(first * scene.faces, needed);
   if (refs.length < photos * scene.faces)
     refuse(`${clean} ${prefix} holds too few faces for ${photos} photos`);
-  const crops = new Map<string, RgbImage>();
-  for (const ref of refs) crops.set(ref.id, centreSquare((await decodeImageToRgb(await ref.read())).image));
+  const crops = await loadSceneCrops(refs);
   const backgroundPhoto = (await decodeImageToRgb(new Uint8Array(await readFile(backgroundFile)))).image;
   const samples: TemplatePoint[][] = [];
   for (let index = 0; index < photos; index++) {
-    const id = `photo-${String(first + index).padStart(3, '0')}`;
-    const background = await photoBackground(
-      backgroundPhoto,
-      scene.width * scene.upscale,
-      scene.height * scene.upscale,
-      deriveSeed(seed, first + index),
-    );
+    const id = scenePhotoId(first + index);
+    const background = await sceneBackground(backgroundPhoto, scene, seed, first + index);
     const faceIds = refs.slice(index * scene.faces, (index + 1) * scene.faces).map((r) => r.id);
     const s = await buildScene(seed, id, faceIds, crops, background, split, scene);
     const found = await detector.detect((await decodeImageToRgb(s.jpeg)).image, {

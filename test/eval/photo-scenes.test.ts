@@ -13,11 +13,15 @@ import {
   composeTruth,
   faceRegion,
   layoutScene,
+  loadSceneCrops,
   matchFaces,
   psnr,
   resizeRgb,
+  sceneBackground,
+  scenePhotoId,
   syntheticBackground,
 } from '../../gpu-task/src/eval/index.js';
+import { deriveSeed, encodeRgbImage } from '../../gpu-task/src/engine/index.js';
 import { patternImage } from './helpers.js';
 
 const ids = ['a', 'b', 'c'];
@@ -139,5 +143,37 @@ describe('scene composition and degradation', () => {
     expect(matches[1]?.box[0]).toBeCloseTo(f1!.cx + 2 - 15);
     expect(extra).toBe(1);
     expect(matchFaces([f0!], [box(f0!.cx + 0.5 * f0!.side, f0!.cy, 30)]).matches[0]).toBeUndefined();
+  });
+});
+
+describe('the evaluation scenes that eval-photos, scripts and tests rebuild alike', () => {
+  it('draws photo backgrounds at the ground-truth size from the seed and the photo index', async () => {
+    // Prepare: a face-free "photo" to cut windows from.
+    const photo = patternImage(320, 5);
+    const options = { width: 40, height: 30, upscale: 4 };
+    // Act
+    const first = await sceneBackground(photo, options, 3, 0);
+    const again = await sceneBackground(photo, options, 3, 0);
+    const next = await sceneBackground(photo, options, 3, 1);
+    const synthetic = await sceneBackground(null, options, 3, 0);
+    // Assess: same draw, same pixels; another index, another window; none given, the synthetic one.
+    expect([first.width, first.height]).toEqual([160, 120]);
+    expect(again.data).toEqual(first.data);
+    expect(next.data).not.toEqual(first.data);
+    expect(synthetic.data).toEqual(syntheticBackground(160, 120, deriveSeed(3, 0)).data);
+  });
+
+  it('names photos photo-000, photo-001, ... and loads each clean face once as its centred square', async () => {
+    expect([0, 7, 123].map(scenePhotoId)).toEqual(['photo-000', 'photo-007', 'photo-123']);
+    // Prepare: a 40 x 60 PNG read through a clean-face reference.
+    const tall = { data: new Uint8Array(40 * 60 * 3).map((_, k) => (k * 7) % 256), width: 40, height: 60 };
+    const bytes = await encodeRgbImage(tall, 'png');
+    let reads = 0;
+    const refs = [{ id: 'tall.png', read: async () => (reads++, bytes) }];
+    // Act
+    const crops = await loadSceneCrops(refs);
+    // Assess
+    expect(reads).toBe(1);
+    expect([crops.get('tall.png')!.width, crops.get('tall.png')!.height]).toEqual([40, 40]);
   });
 });

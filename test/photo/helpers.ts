@@ -13,17 +13,14 @@ import {
   framingTemplate,
   type FaceFraming,
   decodeImageToRgb,
-  deriveSeed,
   type RgbImage,
   SeededRandom,
 } from '../../gpu-task/src/engine/index.js';
 import {
   DEFAULT_SCENE_OPTIONS,
   buildScene,
-  centreSquare,
   degradationSplit,
   listCleanFaces,
-  photoBackground,
   type PhotoScene,
   addNoise,
   gaussianBlur,
@@ -31,6 +28,9 @@ import {
   planarToRgb,
   resizePlanar,
   rgbToPlanar,
+  loadSceneCrops,
+  sceneBackground,
+  scenePhotoId,
 } from '../../gpu-task/src/eval/index.js';
 import {
   applySimilarity,
@@ -239,19 +239,12 @@ export async function evaluationScenes(options: {
   const scenes: { scene: PhotoScene; photo: RgbImage }[] = [];
   for (const index of indices) {
     const mine = refs.slice(index * faces, (index + 1) * faces);
-    const crops = new Map<string, RgbImage>();
-    for (const ref of mine) crops.set(ref.id, centreSquare((await decodeImageToRgb(await ref.read())).image));
     const scene = await buildScene(
       seed,
-      `photo-${String(index).padStart(3, '0')}`,
+      scenePhotoId(index),
       mine.map((r) => r.id),
-      crops,
-      await photoBackground(
-        noFace,
-        sceneOptions.width * sceneOptions.upscale,
-        sceneOptions.height * sceneOptions.upscale,
-        deriveSeed(seed, index),
-      ),
+      await loadSceneCrops(mine),
+      await sceneBackground(noFace, sceneOptions, seed, index),
       degradationSplit(split),
       sceneOptions,
     );

@@ -13,7 +13,6 @@ import {
   InvalidParametersError,
   type RgbImage,
   decodeImageToRgb,
-  deriveSeed,
   FFHQ_FRAMING,
 } from '../engine/index.js';
 import {
@@ -21,16 +20,15 @@ import {
   DEFAULT_RECOGNIZER,
   FaceRecognizer,
   type EigenfaceBasis,
-  centreSquare,
   type SceneOptions,
   checkSceneOptions,
   degradationSplit,
   listCleanFaces,
   loadEigenfaceBasis,
-  photoBackground,
+  loadSceneCrops,
   photoVerdict,
   runPhotoEvaluation,
-  syntheticBackground,
+  sceneBackground,
   writePhotoReport,
 } from '../eval/index.js';
 import { defaultBasisFile } from './eval-command.js';
@@ -88,8 +86,6 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
   checkSceneOptions(options.scene);
   const splits = options.splits.map(degradationSplit);
   const { scene } = options;
-  const truthWidth = scene.width * scene.upscale;
-  const truthHeight = scene.height * scene.upscale;
   let backgroundPhoto: RgbImage | null = null;
   if (options.background !== 'synthetic') {
     if (!existsSync(options.background)) {
@@ -102,8 +98,7 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
     ...(options.prefix ? { prefix: options.prefix } : {}),
     limit: options.photos * scene.faces,
   });
-  const crops = new Map<string, RgbImage>();
-  for (const ref of refs) crops.set(ref.id, centreSquare((await decodeImageToRgb(await ref.read())).image));
+  const crops = await loadSceneCrops(refs);
   const engine = await Dr2eEngine.load({
     ...(options.model !== undefined ? { model: options.model } : {}),
     ...(options.enhancer !== undefined ? { enhancer: options.enhancer } : {}),
@@ -125,12 +120,7 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
       scene,
       faceIds: refs.map((r) => r.id),
       crops,
-      background: async (index) => {
-        const seed = deriveSeed(options.seed, index);
-        return backgroundPhoto
-          ? photoBackground(backgroundPhoto, truthWidth, truthHeight, seed)
-          : syntheticBackground(truthWidth, truthHeight, seed);
-      },
+      background: (index) => sceneBackground(backgroundPhoto, scene, options.seed, index),
       params: options.params,
       batch: options.batch,
       basis,

@@ -413,3 +413,47 @@ export function centreSquare(image: RgbImage): RgbImage {
   }
   return { data, width: side, height: side };
 }
+
+/**
+ * The clean faces' square crops by id, each decoded once: what `buildScene` places.
+ *
+ * @example
+ * ```ts
+ * const refs = await listCleanFaces('faces.tar', { prefix: 'val/', limit: 24 });
+ * const crops = await loadSceneCrops(refs);
+ * ```
+ */
+export async function loadSceneCrops(
+  refs: readonly { id: string; read(): Promise<Uint8Array> }[],
+): Promise<Map<string, RgbImage>> {
+  const crops = new Map<string, RgbImage>();
+  for (const ref of refs) crops.set(ref.id, centreSquare((await decodeImageToRgb(await ref.read())).image));
+  return crops;
+}
+
+/** The id of the evaluation's photo `index`: `photo-000`, `photo-001`, ... */
+export function scenePhotoId(index: number): string {
+  return `photo-${String(index).padStart(3, '0')}`;
+}
+
+/**
+ * The background of the evaluation's photo `index`, at the ground-truth size: a window of a photo
+ * without faces (`photoBackground`), or a synthetic one when none is given, drawn from the seed
+ * and the index as `dr2e eval-photos` draws it (so scripts and tests rebuild its scenes exactly).
+ *
+ * @example
+ * ```ts
+ * const background = await sceneBackground(noFacePhoto, DEFAULT_SCENE_OPTIONS, seed, index);
+ * const scene = await buildScene(seed, scenePhotoId(index), faceIds, crops, background, split, DEFAULT_SCENE_OPTIONS);
+ * ```
+ */
+export async function sceneBackground(
+  photo: RgbImage | null,
+  options: Pick<SceneOptions, 'width' | 'height' | 'upscale'>,
+  seed: number,
+  index: number,
+): Promise<RgbImage> {
+  const [width, height] = [options.width * options.upscale, options.height * options.upscale];
+  const drawn = deriveSeed(seed, index);
+  return photo ? photoBackground(photo, width, height, drawn) : syntheticBackground(width, height, drawn);
+}

@@ -25,7 +25,13 @@ import { type FaceReport, invertSimilarity, cubicBackground, toPixels, warpToFra
 import type { DegradationSplit } from './degrade.js';
 import { type EigenfaceBasis, cosineSimilarity, faceVector, identify, projectFace } from './eigenfaces.js';
 import { psnr, ssim } from './metrics.js';
-import { type PhotoScene, type SceneFace, type SceneOptions, buildScene } from './photo-scenes.js';
+import {
+  type PhotoScene,
+  type SceneFace,
+  type SceneOptions,
+  buildScene,
+  scenePhotoId,
+} from './photo-scenes.js';
 import { resizeRgb } from './planes.js';
 import { embeddingCosine, type RecognizerScoring } from './recognizer.js';
 
@@ -208,7 +214,7 @@ export async function runPhotoEvaluation(
     for (let first = 0; first < count; first += options.batch) {
       const scenes: PhotoScene[] = [];
       for (let index = first; index < Math.min(count, first + options.batch); index++) {
-        const id = `photo-${String(index).padStart(3, '0')}`;
+        const id = scenePhotoId(index);
         const faceIds = options.faceIds.slice(index * sceneOptions.faces, (index + 1) * sceneOptions.faces);
         scenes.push(
           await buildScene(
