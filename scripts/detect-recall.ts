@@ -2,14 +2,16 @@
  * Detection recall of the whole-photo evaluation's scenes, without restoring them: the same
  * scenes as `dr2e eval-photos` (seed 0, default scene options), run through the detector only.
  * Usage: node --import tsx scripts/detect-recall.ts CLEAN.tar PREFIX PHOTOS BACKGROUND.jpg [--plain]
- *   [--seed S] [--first F] [--max-angle DEG] [--width W --height H] [--no-mirror] [--no-front]
+ *   [--seed S] [--first F] [--max-angle DEG] [--width W --height H] [--min-side A --max-side B]
+ *   [--no-mirror] [--no-front]
  *   [--no-tiled-candidates] [--no-enlarged]
  * (--plain: without the cascade and the smoothed pass, the single-threshold detector; --no-smoothing:
  * the cascade without the smoothed pass of noisy photos; --seed: the scenes' seed, default
  * 0 as in `dr2e eval-photos`; --first: skip the first F photos' faces, to draw other faces;
  * --max-angle: the largest roll of a face in degrees, default 25 as in `dr2e eval-photos`;
  * --width/--height: the photo's size, default 400 x 300 as in `dr2e eval-photos` (800 x 600 has
- * finer pyramid levels); --no-mirror: second looks without their mirrored views; --no-front:
+ * finer pyramid levels); --min-side/--max-side: the face crops' sides in photo pixels, default
+ * 40-160 as in `dr2e eval-photos` (its `--face-sides`); --no-mirror: second looks without their mirrored views; --no-front:
  * without the front-camera graph's looks; --no-tiled-candidates: candidates from the whole-photo
  * views only (no enlarged level either); --no-enlarged: without the enlarged candidate level).
  */
@@ -46,6 +48,8 @@ const scene = {
   maxAngle: (intOption('--max-angle', 25) * Math.PI) / 180,
   width: intOption('--width', DEFAULT_SCENE_OPTIONS.width),
   height: intOption('--height', DEFAULT_SCENE_OPTIONS.height),
+  minSide: intOption('--min-side', DEFAULT_SCENE_OPTIONS.minSide),
+  maxSide: intOption('--max-side', DEFAULT_SCENE_OPTIONS.maxSide),
 };
 const refs = await listCleanFaces(clean, { prefix, limit: (first + photos) * scene.faces });
 const crops = await loadSceneCrops(refs);
