@@ -714,7 +714,8 @@ function fit(
 ): Fitted {
   // The input itself: safe by construction, and the cells' fallback.
   const input = inputOptionIndex(options);
-  // Rows by the estimated (effective) face size, as the chooser bins faces at run time.
+  // Rows by the estimated (effective) face size, the nearest row: the chooser's cell for a face
+  // at a row's size (between rows it hedges toward the input, sizeHedgedCell in choose.ts).
   const rowOf = (s: Sample) =>
     calibrationBin(s.estimate, { sizes, severityEdges: sizes.map(() => []) }).sizeBin;
   const severityEdges = sizes.map((_, i) =>
@@ -896,7 +897,10 @@ function crossValidate(
   console.log(lines.join('\n'));
 }
 
-/** The option index the fitted table takes for a sample. */
+/**
+ * The option index the fitted table takes for a sample: its nearest row's cell, what the chooser
+ * takes for samples estimated at a row's size (between rows it hedges, sizeHedgedCell).
+ */
 function chosenFor(fitted: Fitted, sample: Sample): number {
   const bin = calibrationBin(sample.estimate, fitted.table);
   return fitted.chosen[bin.sizeBin]![bin.severityBin]!;

@@ -20,6 +20,7 @@ import { decodeImageToRgb } from '../gpu-task/src/engine/index.js';
 import {
   DEFAULT_SCENE_OPTIONS,
   buildScene,
+  checkSceneOptions,
   degradationSplit,
   listCleanFaces,
   matchFaces,
@@ -51,6 +52,7 @@ const scene = {
   minSide: intOption('--min-side', DEFAULT_SCENE_OPTIONS.minSide),
   maxSide: intOption('--max-side', DEFAULT_SCENE_OPTIONS.maxSide),
 };
+checkSceneOptions(scene);
 const refs = await listCleanFaces(clean, { prefix, limit: (first + photos) * scene.faces });
 const crops = await loadSceneCrops(refs);
 const backgroundPhoto = (await decodeImageToRgb(new Uint8Array(await readFile(backgroundFile)))).image;

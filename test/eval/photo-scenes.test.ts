@@ -9,12 +9,14 @@ import {
   DEFAULT_SCENE_OPTIONS,
   DEGRADATION_SPLITS,
   buildScene,
+  centreSquare,
   checkSceneOptions,
   composeTruth,
   faceRegion,
   layoutScene,
   loadSceneCrops,
   matchFaces,
+  photoBackground,
   psnr,
   resizeRgb,
   sceneBackground,
@@ -160,6 +162,7 @@ describe('the evaluation scenes that eval-photos, scripts and tests rebuild alik
     expect([first.width, first.height]).toEqual([160, 120]);
     expect(again.data).toEqual(first.data);
     expect(next.data).not.toEqual(first.data);
+    expect(first.data).toEqual((await photoBackground(photo, 160, 120, deriveSeed(3, 0))).data);
     expect(synthetic.data).toEqual(syntheticBackground(160, 120, deriveSeed(3, 0)).data);
   });
 
@@ -174,6 +177,6 @@ describe('the evaluation scenes that eval-photos, scripts and tests rebuild alik
     const crops = await loadSceneCrops(refs);
     // Assess
     expect(reads).toBe(1);
-    expect([crops.get('tall.png')!.width, crops.get('tall.png')!.height]).toEqual([40, 40]);
+    expect(crops.get('tall.png')).toEqual(centreSquare(tall));
   });
 });

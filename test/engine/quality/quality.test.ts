@@ -4,7 +4,6 @@ import type { RgbImage } from '../../../gpu-task/src/engine/image/index.js';
 import {
   QUALITY_LADDER,
   calibrationBin,
-  calibrationCell,
   sizeHedgedCell,
   chooseSettings,
   fuseBands,
@@ -448,35 +447,63 @@ describe('sizeHedgedCell: faces between two rows of the table', () => {
   });
 
   it('moves the weights monotonically toward the input as the face grows toward the row that keeps it', () => {
-    const weights = Array.from({ length: 33 }, (_, i) => at(32 + i).detailWeight);
-    for (let i = 1; i < weights.length; i++) expect(weights[i]!).toBeGreaterThanOrEqual(weights[i - 1]!);
+    const cells = Array.from({ length: 33 }, (_, i) => at(32 + i));
+    for (let i = 1; i < cells.length; i++) {
+      expect(cells[i]!.detailWeight).toBeGreaterThanOrEqual(cells[i - 1]!.detailWeight);
+      expect(cells[i]!.inputWeight).toBeGreaterThanOrEqual(cells[i - 1]!.inputWeight);
+    }
+    // Strictly, while the restoring row is the nearer one (33-45 px).
+    for (let i = 2; i <= 13; i++) expect(cells[i]!.detailWeight).toBeGreaterThan(cells[i - 1]!.detailWeight);
   });
 
-  it("bins the face in each row by that row's own severity formula (the default table's 32 and 45 px rows)", () => {
-    // Prepare: a mildly degraded, deeply textured face read at 36 px, between the rows of the two
-    // formulas (SMALL_FACE_BELOW): the 32 px row adds model detail, the 45 px row keeps it.
-    const estimate = {
-      noise: 12,
-      blur: 0,
-      jpeg: 0.1,
-      coarseNoise: 40,
-      acZeros: 0.6,
-      colourNoise: 1.2,
-      faceSize: 36,
+  it('raises the weights of a nearer upper row toward a lower row that keeps more of the input', () => {
+    // Prepare: the mirror image: the 32 px row keeps, the 64 px row restores.
+    const mirrored = { ...table, cells: [table.cells[1]!, table.cells[0]!] };
+    // Act: three quarters of the way from 32 to 64 px (nearer: the 64 px row).
+    const cell = sizeHedgedCell({ noise: 2, blur: 0, jpeg: 0.1, faceSize: 32 * 2 ** 0.75 }, mirrored);
+    // Assess: the 64 px row's step, its weights a quarter of the way to the 32 px row's.
+    expect(cell.step).toBe(2);
+    expect(cell.inputWeight).toBeCloseTo(0.25 + 0.75 * 0.25, 12);
+    expect(cell.detailWeight).toBeCloseTo(0.25, 12);
+  });
+
+  it('finds the rows around a size whatever their order in the table, and takes the last row beyond it', () => {
+    const shuffled = { ...table, sizes: [64, 32], cells: [table.cells[1]!, table.cells[0]!] };
+    const estimate = { noise: 2, blur: 0, jpeg: 0.1, faceSize: 32 * 2 ** 0.25 };
+    expect(sizeHedgedCell(estimate, shuffled)).toEqual(sizeHedgedCell(estimate, table));
+    expect(at(Number.POSITIVE_INFINITY)).toEqual(table.cells[1]![0]);
+  });
+
+  it("bins the face in each row by that row's own severity formula (rows on both sides of SMALL_FACE_BELOW)", () => {
+    // Prepare: rows at 32 and 45 px, each with one edge at severity 2: a textured face (fine
+    // noise 12, coarse 40) reads 0.1 - 12 / 8 = -1.4 by the small-face formula (the 32 px row's)
+    // and 0.1 + 40 / 20 = 2.1 by the larger faces' (the 45 px row's).
+    const rows = {
+      sizes: [32, 45],
+      severityEdges: [[2], [2]],
+      cells: [
+        [
+          { step: 0, inputWeight: 1, detailWeight: 0.5, samples: 1 },
+          { step: 2, inputWeight: 0.25, detailWeight: 0, samples: 1 },
+        ],
+        [
+          { step: 0, inputWeight: 0.5, detailWeight: 0.5, samples: 1 },
+          { step: 0, inputWeight: 1, detailWeight: 1, attenuateDetail: false, samples: 1 },
+        ],
+      ],
+      provenance: {},
     };
-    const low = calibrationCell({ ...estimate, faceSize: 32 }, DEFAULT_CALIBRATION);
-    const high = calibrationCell({ ...estimate, faceSize: 45 }, DEFAULT_CALIBRATION);
-    expect(low.detailWeight).toBeLessThan(high.detailWeight);
+    const estimate = { noise: 12, blur: 0, jpeg: 0.1, coarseNoise: 40, faceSize: 36 };
     const t = Math.log2(36 / 32) / Math.log2(45 / 32);
     // Act
-    const cell = sizeHedgedCell(estimate, DEFAULT_CALIBRATION);
-    // Assess: the nearer (32 px) row's step, its detail weight raised toward the 45 px row's.
-    expect(cell.step).toBe(low.step);
-    expect(cell.detailWeight).toBeCloseTo(low.detailWeight + (high.detailWeight - low.detailWeight) * t, 12);
-    expect(cell.inputWeight).toBeCloseTo(
-      Math.max(low.inputWeight, low.inputWeight + (high.inputWeight - low.inputWeight) * t),
-      12,
-    );
+    const cell = sizeHedgedCell(estimate, rows);
+    // Assess: the 32 px row's first cell, its detail weight raised toward the 45 px row's last
+    // cell (binned at 36 px by one formula, the 45 px row would have given its first: 0.5).
+    expect(severityOf({ ...estimate, faceSize: 32 })).toBeCloseTo(-1.4, 12);
+    expect(severityOf({ ...estimate, faceSize: 45 })).toBeCloseTo(2.1, 12);
+    expect(cell.step).toBe(0);
+    expect(cell.inputWeight).toBe(1);
+    expect(cell.detailWeight).toBeCloseTo(0.5 + 0.5 * t, 12);
   });
 
   it('keeps a face as it is when both rows keep it', () => {

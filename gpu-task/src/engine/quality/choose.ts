@@ -184,7 +184,10 @@ export interface ChooseOptions {
   table?: CalibrationTable;
 }
 
-/** The table cell for an estimate. */
+/**
+ * The table cell of the estimate's nearest row (`calibrationBin`); `chooseSettings` takes
+ * `sizeHedgedCell`, which is this cell at a row's size.
+ */
 export function calibrationCell(estimate: DegradationEstimate, table: CalibrationTable): CalibrationCell {
   const { sizeBin, severityBin } = calibrationBin(estimate, table);
   const cell = table.cells[sizeBin]?.[severityBin];
@@ -234,21 +237,32 @@ export function calibrationBin(
  */
 export function sizeHedgedCell(estimate: DegradationEstimate, table: CalibrationTable): CalibrationCell {
   const size = Math.max(1, estimate.faceSize);
-  const upper = table.sizes.findIndex((centre) => centre >= size);
-  if (upper <= 0) return calibrationCell(estimate, table);
-  const lower = upper - 1;
-  const [below, above] = [table.sizes[lower] as number, table.sizes[upper] as number];
-  const t = Math.log2(size / below) / Math.log2(above / below);
-  const rowCell = (row: number, centre: number): CalibrationCell => {
-    const severityBin = severityBinOf({ ...estimate, faceSize: centre }, table.severityEdges[row] ?? []);
+  // The rows around the size: the largest centre below it and the smallest at or above it
+  // (found by value, so the table's order does not matter).
+  let lower = -1;
+  let upper = -1;
+  table.sizes.forEach((centre, i) => {
+    if (centre < size && (lower < 0 || centre > (table.sizes[lower] as number))) lower = i;
+    if (centre >= size && (upper < 0 || centre < (table.sizes[upper] as number))) upper = i;
+  });
+  const rowCell = (row: number, binnedAs: DegradationEstimate): CalibrationCell => {
+    const severityBin = severityBinOf(binnedAs, table.severityEdges[row] ?? []);
     const cell = table.cells[row]?.[severityBin];
     if (!cell) throw new InvalidParametersError(`calibration table has no cell [${row}][${severityBin}]`);
     return cell;
   };
+  if (lower < 0 || upper < 0) {
+    // Below the first row or beyond the last (an infinite size too): that row's cell.
+    const outer = lower < 0 ? upper : lower;
+    return outer < 0 ? calibrationCell(estimate, table) : rowCell(outer, estimate);
+  }
+  const [below, above] = [table.sizes[lower] as number, table.sizes[upper] as number];
+  const t = Math.log2(size / below) / Math.log2(above / below);
+  const atRow = (row: number, centre: number) => rowCell(row, { ...estimate, faceSize: centre });
   const [nearer, other, share] =
     t < 0.5
-      ? [rowCell(lower, below), rowCell(upper, above), t]
-      : [rowCell(upper, above), rowCell(lower, below), 1 - t];
+      ? [atRow(lower, below), atRow(upper, above), t]
+      : [atRow(upper, above), atRow(lower, below), 1 - t];
   const toward = (own: number, theirs: number) => (theirs > own ? own + (theirs - own) * share : own);
   return {
     ...nearer,
