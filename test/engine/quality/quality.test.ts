@@ -456,6 +456,16 @@ describe('sizeHedgedCell: faces between two rows of the table', () => {
     for (let i = 2; i <= 13; i++) expect(cells[i]!.detailWeight).toBeGreaterThan(cells[i - 1]!.detailWeight);
   });
 
+  it('is the cell chooseSettings takes', () => {
+    const choice = chooseSettings(
+      { noise: 2, blur: 0, jpeg: 0.1, faceSize: 32 * 2 ** 0.25 },
+      { resolution: 64, table },
+    );
+    expect(choice.step).toBe(2);
+    expect(choice.fusion.inputWeight).toBeCloseTo(0.25 + 0.75 * 0.25, 12);
+    expect(choice.fusion.detailWeight).toBeCloseTo(0.25, 12);
+  });
+
   it('raises the weights of a nearer upper row toward a lower row that keeps more of the input', () => {
     // Prepare: the mirror image: the 32 px row keeps, the 64 px row restores.
     const mirrored = { ...table, cells: [table.cells[1]!, table.cells[0]!] };
