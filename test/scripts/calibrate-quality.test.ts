@@ -4,52 +4,28 @@
  * nothing then: neither the table module nor the samples folder is created. Runs the script as
  * its users do, offline (it needs no ../shared to get this far).
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../engine/helpers/fixture-paths.js';
+import { runScript, useTempDir } from './helpers.js';
 
-const run = promisify(execFile);
-const script = path.join(repoRoot, 'scripts', 'calibrate-quality.ts');
 const committedSamples = path.join(repoRoot, 'docs', 'quality', 'calibration', 'samples.csv');
 
 /** Run the script with `args` (and throwaway output paths); its exit code and standard error. */
-async function calibrate(dir: string, args: string[]): Promise<{ code: number; stderr: string }> {
-  try {
-    const { stderr } = await run(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        script,
-        ...args,
-        '--out',
-        path.join(dir, 'out'),
-        '--table',
-        path.join(dir, 'table.ts'),
-      ],
-      { cwd: repoRoot, timeout: 60_000 },
-    );
-    return { code: 0, stderr };
-  } catch (error) {
-    const failed = error as { code?: number; stderr?: string };
-    return { code: failed.code ?? -1, stderr: failed.stderr ?? '' };
-  }
+function calibrate(dir: string, args: string[]): Promise<{ code: number; stderr: string }> {
+  return runScript('calibrate-quality.ts', [
+    ...args,
+    '--out',
+    path.join(dir, 'out'),
+    '--table',
+    path.join(dir, 'table.ts'),
+  ]);
 }
 
 describe('scripts/calibrate-quality.ts refuses what it cannot fit', () => {
-  let dir: string;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'dr2e-calibrate-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tempDir = useTempDir('dr2e-calibrate-');
 
   it.each([
     [['--rule', 'loose'], '--rule must be pooled or cell, got loose'],
@@ -57,6 +33,8 @@ describe('scripts/calibrate-quality.ts refuses what it cannot fit', () => {
     [['--bins', '0'], '--bins wants whole numbers >= 1, got 0'],
     [['--steps', '2,4', '--clean', 'absent.tar'], 'the option grid lacks the input itself'],
   ])('refuses %j before scoring: %s', async (args, message) => {
+    // Prepare
+    const dir = tempDir();
     // Act
     const { code, stderr } = await calibrate(dir, args);
     // Assess
@@ -68,6 +46,7 @@ describe('scripts/calibrate-quality.ts refuses what it cannot fit', () => {
 
   it('refuses to refit on a file that is not its samples.csv', async () => {
     // Prepare
+    const dir = tempDir();
     const foreign = path.join(dir, 'foreign.csv');
     await writeFile(foreign, 'face,psnr,ssim\na.jpg,30.1,0.91\n');
     // Act
@@ -80,6 +59,7 @@ describe('scripts/calibrate-quality.ts refuses what it cannot fit', () => {
 
   it('refuses to refit an older samples.csv without the colour-noise estimate unless asked to re-estimate', async () => {
     // Prepare: the committed file's first samples, without the column a later estimator added
+    const dir = tempDir();
     const lines = (await readFile(committedSamples, 'utf8')).split('\n').slice(0, 200);
     const drop = lines[0]!.split(',').indexOf('colour_noise_est');
     expect(drop).toBeGreaterThan(0);

@@ -182,9 +182,9 @@ export function framingAgreement(
   face: Omit<SceneFace, 'unitToTruth'>,
 ): { sideRatio: number; centreOffset: TemplatePoint } {
   const sideRatio = 1 / similarityScale(toUnit) / face.side;
-  const centre = applySimilarity(invertSimilarity(toUnit), [0.5, 0.5]);
+  const centre = applySimilarity(invertSimilarity(toUnit), CENTRE);
   const [u, v] = applySimilarity(invertSimilarity(unitToTruthOf(face, 1)), centre);
-  return { sideRatio, centreOffset: [u - 0.5, v - 0.5] };
+  return { sideRatio, centreOffset: [u - CENTRE[0], v - CENTRE[1]] };
 }
 
 function average(values: readonly number[]): number {
