@@ -3,7 +3,6 @@
  * pasted faces and every edge of the photo line up with a centre-aligned ground truth), borders
  * replicated rather than darkened, alpha enlarged the same way.
  */
-import sharp, { type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { type RgbImage, SeededRandom } from '../../gpu-task/src/engine/index.js';
 import { psnr, resizeRgb } from '../../gpu-task/src/eval/index.js';
@@ -15,9 +14,6 @@ import {
   finishPhoto,
   prepareFace,
   resizeAlpha,
-  UNDERLAY_RAMP,
-  underlayCubic,
-  resizeCubic,
 } from '../../gpu-task/src/photo/index.js';
 
 /** A smooth picture with detail at several scales (sines), the same formula at any size. */
@@ -105,66 +101,72 @@ describe('background enlargement', () => {
     [200, 33, 1, 4],
     [15, 40, 3, 2],
   ] as const)(
-    'gives the bytes of the whole photo padded, enlarged and cut back (%ix%i, %i channels, x%i)',
+    'is the float cubic with replicated borders, rounded to the nearest level (%ix%i, %i channels, x%i)',
     async (width, height, channels, factor) => {
-      // Prepare: harsh content (random values, half of them 0), so an edge darkened or a tap
-      // misplaced anywhere shows.
+      // Prepare: harsh content (random values, half of them 0), so an edge darkened, a tap
+      // misplaced or a level lost to fixed-point arithmetic anywhere shows.
       const random = new SeededRandom(width * height);
       const data = Uint8Array.from({ length: width * height * channels }, () =>
         random.uniform() < 0.5 ? 0 : Math.floor(random.uniform() * 256),
       );
       // Act
       const enlarged = await enlargeCentred(data, width, height, channels, factor);
-      // Assess: against the straightforward way (replicate 2 pixels, affine, cut).
-      expect(
-        Buffer.compare(Buffer.from(enlarged), await paddedEnlargement(data, width, height, channels, factor)),
-      ).toBe(0);
+      // Assess: every sample within one level of the float result, all but a few equal to it.
+      // (libvips' bicubic on the 8-bit levels themselves is a level off on about 1 sample in 6.)
+      const expected = replicatedFloatCubic(data, width, height, channels, factor);
+      expect(enlarged.length).toBe(expected.length);
+      let off = 0;
+      let worst = 0;
+      for (let i = 0; i < expected.length; i++) {
+        const d = Math.abs(enlarged[i]! - expected[i]!);
+        if (d > 0) off++;
+        worst = Math.max(worst, d);
+      }
+      expect(worst).toBeLessThanOrEqual(1);
+      expect(off / expected.length).toBeLessThan(1e-3);
     },
   );
 });
 
-/** The centre-aligned enlargement done the plain way, in three sharp calls. */
-async function paddedEnlargement(
+/**
+ * The centre-aligned enlargement computed directly: Keys cubic (a = -0.5) in floating point,
+ * indices clamped to the photo (replication), rounded to the nearest level and clamped.
+ */
+function replicatedFloatCubic(
   data: Uint8Array,
   width: number,
   height: number,
   channels: 1 | 3,
   factor: number,
-): Promise<Buffer> {
-  const keep = (p: Sharp): Sharp => (channels === 1 ? p.toColourspace('b-w') : p);
-  const raw = { width: width + 4, height: height + 4, channels };
-  const padded = await keep(
-    sharp(data, { raw: { width, height, channels } }).extend({
-      top: 2,
-      bottom: 2,
-      left: 2,
-      right: 2,
-      extendWith: 'copy',
-    }),
-  )
-    .raw()
-    .toBuffer();
-  const enlarged = await keep(
-    sharp(padded, { raw }).affine([factor, 0, 0, factor], {
-      interpolator: sharp.interpolators.bicubic,
-      idx: 0.5,
-      idy: 0.5,
-      odx: -0.5,
-      ody: -0.5,
-    }),
-  )
-    .raw()
-    .toBuffer();
-  return keep(
-    sharp(enlarged, { raw: { ...raw, width: raw.width * factor, height: raw.height * factor } }).extract({
-      left: 2 * factor,
-      top: 2 * factor,
-      width: width * factor,
-      height: height * factor,
-    }),
-  )
-    .raw()
-    .toBuffer();
+): Uint8Array {
+  const keys = (x: number): number => {
+    const a = Math.abs(x);
+    if (a <= 1) return 1.5 * a ** 3 - 2.5 * a ** 2 + 1;
+    if (a < 2) return -0.5 * a ** 3 + 2.5 * a ** 2 - 4 * a + 2;
+    return 0;
+  };
+  const taps = (o: number, size: number): [number, number][] => {
+    const x = (o + 0.5) / factor - 0.5;
+    const base = Math.floor(x);
+    return [-1, 0, 1, 2].map((k) => [Math.min(size - 1, Math.max(0, base + k)), keys(x - (base + k))]);
+  };
+  const outWidth = width * factor;
+  const outHeight = height * factor;
+  const out = new Uint8Array(outWidth * outHeight * channels);
+  for (let y = 0; y < outHeight; y++) {
+    const rows = taps(y, height);
+    for (let x = 0; x < outWidth; x++) {
+      const columns = taps(x, width);
+      for (let c = 0; c < channels; c++) {
+        let sum = 0;
+        for (const [iy, wy] of rows) {
+          for (const [ix, wx] of columns) sum += wy * wx * data[(iy * width + ix) * channels + c]!;
+        }
+        out[(y * outWidth + x) * channels + c] = Math.min(255, Math.max(0, Math.round(sum)));
+      }
+    }
+  }
+  return out;
 }
 
 describe('finishPhoto', () => {
@@ -230,53 +232,4 @@ describe('finishPhoto', () => {
       expect(Buffer.compare(Buffer.from(again.bytes), Buffer.from(streamed.bytes))).toBe(0);
     },
   );
-});
-
-describe('underlayCubic', () => {
-  it('lays the float cubic enlargement under a face rectangle, faded in from the background at its sides', async () => {
-    // Prepare: a textured photo, its libvips enlargement x2 and its float cubic enlargement
-    const photo = scene(80, 60, 5);
-    const { image: background } = await cubicBackground(photo, 2);
-    const float = resizeCubic(photo, 160, 120);
-    const target = { ...background, data: background.data.slice() };
-    const bounds = { x0: 30, y0: 20, x1: 109, y1: 89 };
-    // Act
-    underlayCubic(target, photo, 2, bounds);
-    // Assess: the two enlargements do differ (else this proves nothing) ...
-    expect(Buffer.compare(Buffer.from(background.data), Buffer.from(float.data))).not.toBe(0);
-    const at = (image: RgbImage, x: number, y: number) => image.data[(y * image.width + x) * 3]!;
-    let inside = 0;
-    let untouched = 0;
-    for (let y = 0; y < 120; y++) {
-      for (let x = 0; x < 160; x++) {
-        const i = (y * 160 + x) * 3;
-        const pixel = target.data.subarray(i, i + 3);
-        const fromEdge = Math.min(x - bounds.x0, bounds.x1 - x, y - bounds.y0, bounds.y1 - y);
-        if (fromEdge < 0) {
-          // ... outside the rectangle: the background, untouched
-          expect(Buffer.compare(pixel, background.data.subarray(i, i + 3))).toBe(0);
-          untouched++;
-        } else if (fromEdge >= UNDERLAY_RAMP) {
-          // ... inside, past the fade: the float enlargement, bit for bit
-          expect(Buffer.compare(pixel, float.data.subarray(i, i + 3))).toBe(0);
-          inside++;
-        } else {
-          // ... in the fade: between the two, closer to the background at the rectangle's side
-          const lo = Math.min(at(background, x, y), at(float, x, y));
-          const hi = Math.max(at(background, x, y), at(float, x, y));
-          expect(at(target, x, y)).toBeGreaterThanOrEqual(lo);
-          expect(at(target, x, y)).toBeLessThanOrEqual(hi);
-        }
-      }
-    }
-    expect(inside).toBeGreaterThan(2000);
-    expect(untouched).toBeGreaterThan(10000);
-  });
-
-  it('leaves a photo at upscale 1 as it is (the enlargement is the photo)', () => {
-    const photo = scene(40, 30, 5);
-    const target = { ...photo, data: photo.data.slice() };
-    underlayCubic(target, photo, 1, { x0: 0, y0: 0, x1: 39, y1: 29 });
-    expect(Buffer.compare(Buffer.from(target.data), Buffer.from(photo.data))).toBe(0);
-  });
 });

@@ -12,10 +12,7 @@ import {
   frameBounds,
   pasteFrame,
   type PasteMask,
-  type PixelBounds,
   resizeCubic,
-  UNDERLAY_RAMP,
-  underlayCubic,
   warpToFrame,
 } from '../../gpu-task/src/photo/warp.js';
 
@@ -105,29 +102,6 @@ function referencePaste(
       const o = ((y - origin.y) * target.width + x - origin.x) * 3;
       for (let c = 0; c < 3; c++)
         target.data[o + c] = clamp8(target.data[o + c]! + alpha * (px[c]! - target.data[o + c]!));
-    }
-  }
-}
-
-function referenceUnderlay(
-  target: RgbImage,
-  photo: RgbImage,
-  factor: number,
-  bounds: PixelBounds,
-  origin: { x: number; y: number },
-): void {
-  if (factor === 1) return;
-  for (let y = Math.max(origin.y, bounds.y0); y <= Math.min(origin.y + target.height - 1, bounds.y1); y++) {
-    for (let x = Math.max(origin.x, bounds.x0); x <= Math.min(origin.x + target.width - 1, bounds.x1); x++) {
-      const fromEdge = Math.min(y - bounds.y0, bounds.y1 - y, x - bounds.x0, bounds.x1 - x);
-      const weight = Math.min(1, (fromEdge + 1) / (UNDERLAY_RAMP + 1));
-      const px = referenceSample(photo, (x + 0.5) / factor - 0.5, (y + 0.5) / factor - 0.5);
-      const o = ((y - origin.y) * target.width + x - origin.x) * 3;
-      for (let c = 0; c < 3; c++) {
-        const float = clamp8(px[c]!);
-        const old = target.data[o + c]!;
-        target.data[o + c] = weight === 1 ? float : clamp8(old + weight * (float - old));
-      }
     }
   }
 }
@@ -222,42 +196,6 @@ describe('resizeCubic (separable) equals the per-pixel reference', () => {
       expect(difference(found.data, referenceResize(image, ow, oh).data), `${w}x${h} -> ${ow}x${oh}`).toEqual(
         SAME,
       );
-    }
-  });
-});
-
-describe('underlayCubic (separable) equals the per-pixel reference', () => {
-  it('over windows with origins, bounds partly or wholly outside, factors 1, 2 and 4', () => {
-    const random = new SeededRandom(7);
-    for (let trial = 0; trial < 48; trial++) {
-      const factor = [1, 2, 4][trial % 3]!;
-      const photo = randomImage(random, random.integer(1, 19), random.integer(1, 19));
-      const fullWidth = photo.width * factor;
-      const fullHeight = photo.height * factor;
-      // A window of the enlargement, at an origin inside it (the whole of it every 4th trial).
-      const whole = trial % 4 === 0;
-      const origin = whole
-        ? { x: 0, y: 0 }
-        : { x: random.integer(0, fullWidth - 1), y: random.integer(0, fullHeight - 1) };
-      const width = whole ? fullWidth : random.integer(1, fullWidth - origin.x);
-      const height = whole ? fullHeight : random.integer(1, fullHeight - origin.y);
-      const target = randomImage(random, width, height);
-      // Bounds anywhere around the window, often past it (as the whole-frame underlay is).
-      const bx0 = random.integer(-12, fullWidth + 2);
-      const by0 = random.integer(-12, fullHeight + 2);
-      const bounds = {
-        x0: bx0,
-        y0: by0,
-        x1: bx0 + random.integer(-1, fullWidth + 12),
-        y1: by0 + random.integer(-1, fullHeight + 12),
-      };
-      const expected = copy(target);
-      referenceUnderlay(expected, photo, factor, bounds, origin);
-      underlayCubic(target, photo, factor, bounds, origin);
-      expect(
-        difference(target.data, expected.data),
-        JSON.stringify({ trial, factor, bounds, origin }),
-      ).toEqual(SAME);
     }
   });
 });

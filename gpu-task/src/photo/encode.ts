@@ -50,8 +50,10 @@ export async function encodePhoto(image: RgbImage, options: EncodePhotoOptions):
 }
 
 /**
- * encodePhoto for a photo given as a sharp pipeline of 3-band sRGB without alpha (the photo
- * stage's streaming output, see withEnlargedWindows): the same bytes as encodePhoto of its pixels.
+ * encodePhoto for a colour photo given as a sharp pipeline of 3-band sRGB without alpha (the
+ * photo stage's streaming output, see withEnlargedWindows): the same bytes as encodePhoto of its
+ * pixels. A greyscale photo is encoded from its pixels (encodePhoto): libvips converts the
+ * stream's 16-bit samples to grey with its own rounding.
  *
  * @example
  * ```ts
@@ -60,11 +62,9 @@ export async function encodePhoto(image: RgbImage, options: EncodePhotoOptions):
  */
 export async function encodeRgbPipeline(
   pipeline: Sharp,
-  options: Omit<EncodePhotoOptions, 'alpha'>,
+  options: Omit<EncodePhotoOptions, 'alpha' | 'grey'>,
 ): Promise<Uint8Array> {
-  const quality = checkedQuality(options.quality);
-  if (options.grey) return encodeSharp(pipeline.toColourspace('b-w'), options.format, quality);
-  return encodeSrgb(pipeline, options.format, quality);
+  return encodeSrgb(pipeline, options.format, checkedQuality(options.quality));
 }
 
 function checkedQuality(quality = DEFAULT_ENCODE_QUALITY): number {

@@ -56,7 +56,6 @@ export {
   alignmentFor,
   capUpscale,
   cubicBackground,
-  FLOAT_BACKGROUND_MAX_PIXELS,
   finishPhoto,
   pasteFaces,
   prepareFace,
@@ -95,13 +94,5 @@ export type {
   SkipReason,
   UpscaleFactor,
 } from './types.js';
-export {
-  DEFAULT_PASTE_MASK,
-  UNDERLAY_RAMP,
-  frameBounds,
-  pasteFrame,
-  resizeCubic,
-  underlayCubic,
-  warpToFrame,
-} from './warp.js';
+export { DEFAULT_PASTE_MASK, frameBounds, pasteFrame, resizeCubic, warpToFrame } from './warp.js';
 export type { PasteMask, PixelBounds } from './warp.js';

@@ -35,15 +35,7 @@ import {
 import { encodePhoto, encodeRgbPipeline } from './encode.js';
 import { type OutputWindow, enlargeCentred, enlargeWindow, withEnlargedWindows } from './enlarge.js';
 import { refineFace } from './refine.js';
-import {
-  type PixelBounds,
-  UNDERLAY_RAMP,
-  frameBounds,
-  pasteFrame,
-  resizeCubic,
-  underlayCubic,
-  warpToFrame,
-} from './warp.js';
+import { type PixelBounds, frameBounds, pasteFrame, resizeCubic, warpToFrame } from './warp.js';
 
 /** Largest paste side: beyond it the restored face (128-512 px) would only be interpolated. */
 export const MAX_PASTE_SIDE = 1024;
@@ -280,8 +272,7 @@ export async function pasteFaces(
   faces: readonly { face: PreparedFace; restored: RgbImage }[],
   background: BackgroundUpscaler = cubicBackground,
 ): Promise<RgbImage> {
-  const underlay = background === cubicBackground ? photo : null;
-  return pasteOnto(await background(photo, upscale), upscale, faces, underlay);
+  return pasteOnto(await background(photo, upscale), upscale, faces);
 }
 
 /** Output pixels -> input pixels for a background enlarged by `upscale` with `offset`. */
@@ -295,42 +286,13 @@ function placeFace(face: PreparedFace, side: number, toInput: Similarity) {
   return { toFrame, bounds: frameBounds(toFrame, side) };
 }
 
-/**
- * Outputs up to this many pixels get the float cubic enlargement (underlayCubic) over the whole
- * frame when they hold a face, not only under the faces: about 17 ms per megapixel in
- * JavaScript (separable, see warp.ts), plus the whole output held as one window in memory;
- * affordable for the small group photos where most of the frame is faces and their
- * surroundings, not for a 48 MP output (0.8 s, and 144 MB more: libvips' own bicubic there,
- * faces underlaid).
- */
-export const FLOAT_BACKGROUND_MAX_PIXELS = 4_000_000;
-
-/** The whole output as an underlay rectangle, its fade outside the frame; null above the cap. */
-function wholeFrameUnderlay(width: number, height: number): PixelBounds | null {
-  if (width * height > FLOAT_BACKGROUND_MAX_PIXELS) return null;
-  const r = UNDERLAY_RAMP + 1;
-  return { x0: -r, y0: -r, x1: width - 1 + r, y1: height - 1 + r };
-}
-
-/**
- * pasteFaces onto a background already enlarged (in place). With `underlay` (the photo, when
- * the background is cubicBackground), every face's rectangle first gets underlayCubic, all of
- * them before any face is pasted (faceWindows does the same, window by window).
- */
+/** pasteFaces onto a background already enlarged (in place). */
 function pasteOnto(
   { image: out, offset }: UpscaledBackground,
   upscale: number,
   faces: readonly { face: PreparedFace; restored: RgbImage | null }[],
-  underlay: RgbImage | null,
 ): RgbImage {
   const toInput = outputToInput(upscale, offset);
-  if (underlay && faces.length > 0) {
-    const whole = wholeFrameUnderlay(out.width, out.height);
-    if (whole) underlayCubic(out, underlay, upscale, whole);
-    for (const { face } of faces) {
-      underlayCubic(out, underlay, upscale, placeFace(face, face.pasteSide, toInput).bounds);
-    }
-  }
   for (const { face, restored } of faces) {
     if (restored) pasteFrame(out, restored, placeFace(face, restored.width, toInput).toFrame);
   }
@@ -351,28 +313,18 @@ async function faceWindows(
   const width = photo.width * upscale;
   const height = photo.height * upscale;
   const toInput = outputToInput(upscale, 0);
-  const placed = faces.map(({ face, restored }) => {
-    const under = placeFace(face, face.pasteSide, toInput).bounds;
-    const paste = restored ? placeFace(face, restored.width, toInput) : null;
-    const b = paste ? union(under, paste.bounds) : under;
+  // Faces left as they were (null) have nothing to lay over the enlargement.
+  const placed = faces.flatMap(({ face, restored }) => {
+    if (!restored) return [];
+    const { toFrame, bounds: b } = placeFace(face, restored.width, toInput);
     const bounds = {
       x0: Math.max(0, b.x0),
       y0: Math.max(0, b.y0),
       x1: Math.min(width - 1, b.x1),
       y1: Math.min(height - 1, b.y1),
     };
-    return { restored, toFrame: paste?.toFrame, under, bounds };
+    return [{ restored, toFrame, bounds }];
   });
-  const whole = wholeFrameUnderlay(width, height);
-  if (whole && placed.length > 0) {
-    // Small outputs: one window, the whole frame, underlaid whole first (as pasteOnto does).
-    const enlarged = await enlargeWindow(photo, upscale, 0, 0, width, height);
-    const image = { ...enlarged, data: enlarged.data.slice() };
-    underlayCubic(image, photo, upscale, whole);
-    for (const { under } of placed) underlayCubic(image, photo, upscale, under);
-    for (const { restored, toFrame } of placed) if (restored && toFrame) pasteFrame(image, restored, toFrame);
-    return [{ left: 0, top: 0, enlarged, image }];
-  }
   // Group faces whose rectangles overlap (transitively): one window each, faces in their order.
   const groups: { bounds: PixelBounds; members: number[] }[] = [];
   placed.forEach(({ bounds }, index) => {
@@ -392,9 +344,8 @@ async function faceWindows(
       const enlarged = await enlargeWindow(photo, upscale, x0, y0, x1 - x0 + 1, y1 - y0 + 1);
       const image = { ...enlarged, data: enlarged.data.slice() };
       const inOrder = [...members].sort((i, j) => i - j).map((index) => placed[index]!);
-      for (const { under } of inOrder) underlayCubic(image, photo, upscale, under, { x: x0, y: y0 });
       for (const { restored, toFrame } of inOrder) {
-        if (restored && toFrame) pasteFrame(image, restored, toFrame, undefined, { x: x0, y: y0 });
+        pasteFrame(image, restored, toFrame, undefined, { x: x0, y: y0 });
       }
       return { left: x0, top: y0, enlarged, image };
     }),
@@ -454,9 +405,7 @@ export interface FinishedPhoto {
  * order of `photo.faces`) is resized to its paste side, refined against its aligned input
  * (`refineFace`: colour matching, later fusion), and pasted into the photo enlarged by
  * `photo.upscale`; alpha and greyscale are kept as the input had them. A face given as null
- * is left as it was (not pasted: the enlarged photo there is the face as found). With the
- * default background, every face's rectangle (kept faces too) is the float cubic enlargement
- * (underlayCubic) rather than libvips' 8-bit one.
+ * is left as it was (not pasted: the enlarged photo there is the face as found).
  *
  * @example
  * ```ts
@@ -489,18 +438,23 @@ export async function finishPhoto(
   };
   const width = image.width * photo.upscale;
   const height = image.height * photo.upscale;
-  if (!alpha && !options.background) {
-    // The usual case (no alpha, the default background): the faces are blended into windows of
-    // the output, which go into the enlargement as libvips streams it into the encoder.
+  if (!alpha && !grey && !options.background) {
+    // The usual case (colour, no alpha, the default background): the faces are blended into
+    // windows of the output, which go into the enlargement as libvips streams it into the
+    // encoder.
     const pasted = await readyFaces();
     const windows = await faceWindows(image, photo.upscale, withRestored(photo.faces, pasted));
     const bytes = await withEnlargedWindows(image, photo.upscale, windows, (pipeline) =>
-      encodeRgbPipeline(pipeline, encoding),
+      encodeRgbPipeline(pipeline, {
+        format: encoding.format,
+        ...(options.quality !== undefined ? { quality: options.quality } : {}),
+      }),
     );
     return { bytes, width, height, pasted: asPasted(photo.faces, pasted) };
   }
-  // Alpha (libvips' compositing would premultiply it) or another background: the whole output
-  // in memory. The background's enlargement (libvips) runs on its own thread while the faces
+  // Alpha (libvips' compositing would premultiply it), greyscale (the streamed enlargement
+  // carries 16-bit samples, and libvips' conversion of those to grey does not round them as
+  // the 8-bit output does) or another background: the whole output in memory. The background's enlargement (libvips) runs on its own thread while the faces
   // are readied here.
   const background = (options.background ?? cubicBackground)(image, photo.upscale);
   const outAlpha = alpha ? resizeAlpha(alpha, image.width, image.height, photo.upscale) : null;
@@ -508,8 +462,7 @@ export async function finishPhoto(
   background.catch(() => undefined);
   outAlpha?.catch(() => undefined);
   const pasted = await readyFaces();
-  const underlay = (options.background ?? cubicBackground) === cubicBackground ? image : null;
-  const out = pasteOnto(await background, photo.upscale, withRestored(photo.faces, pasted), underlay);
+  const out = pasteOnto(await background, photo.upscale, withRestored(photo.faces, pasted));
   const bytes = await encodePhoto(out, { ...encoding, alpha: outAlpha ? await outAlpha : null });
   return { bytes, width: out.width, height: out.height, pasted: asPasted(photo.faces, pasted) };
 }

@@ -4,16 +4,20 @@
  *
  * **Why keep them.** A fresh buffer of zeros costs nothing to allocate, but every 4 KiB page
  * faults the first time it is touched, and libvips reads the whole difference image: a 48 MP
- * output is 36,000 pages. On the 2-core development VM the faults cost about 0.3 s per photo, a
- * third of the photo stage's budget. A buffer kept resident costs none of it; its user restores
- * the zeros it wrote (exactly the bytes it touched) before giving it back.
+ * output's (16-bit samples) is 72,000 pages. On the 2-core development VM the faults cost
+ * about 0.3 s per photo at 8 bits, a third of the photo stage's budget. A buffer kept resident
+ * costs none of it; its user restores the zeros it wrote (exactly the bytes it touched) before
+ * giving it back.
  *
  * Memory: a kept buffer stays resident for RETAIN_IDLE_MS after its last use, and only buffers
  * up to RETAIN_MAX_BYTES are kept (larger outputs allocate and drop theirs).
  */
 
-/** Largest buffer kept between photos: a 64 MP output (an 8000 x 8000 RGB difference image). */
-export const RETAIN_MAX_BYTES = 64_000_000 * 3;
+/**
+ * Largest buffer kept between photos: the difference image of a 64 MP output (8000 x 8000 RGB
+ * of 16-bit samples, as the streamed enlargement carries them).
+ */
+export const RETAIN_MAX_BYTES = 64_000_000 * 3 * 2;
 
 /** How long an idle buffer is kept before it is dropped (a worker between jobs, a CLI run). */
 export const RETAIN_IDLE_MS = 60_000;

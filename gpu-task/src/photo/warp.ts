@@ -1,12 +1,12 @@
 /**
  * Pixel resampling under a similarity: cutting an aligned face out of a photo (reflecting the
  * photo where the face square passes its border) and drawing a restored face back into a photo
- * through a soft mask; enlarging faces and laying a float enlargement of the photo under them.
+ * through a soft mask; enlarging faces.
  * All sample with the Keys cubic (a = -0.5, Catmull-Rom), the kernel sharp's `cubic` uses, on
  * pixel centres.
  *
- * Speed (the photo stage runs these on megapixels per photo): axis-aligned grids (resizeCubic,
- * underlayCubic) are separable, each input row's horizontal sums computed once for every output
+ * Speed (the photo stage runs these on megapixels per photo): axis-aligned grids (resizeCubic) are
+ * separable, each input row's horizontal sums computed once for every output
  * row that reads them (GridCubic); rotated frames (warpToFrame, pasteFrame) sample per pixel
  * without allocation, and pasteFrame visits per row only the span the mask can reach.
  */
@@ -370,91 +370,4 @@ export function resizeCubic(image: RgbImage, width: number, height: number): Rgb
   const grid = new GridCubic(image, width, (x) => (x + 0.5) * sx - 0.5);
   for (let y = 0; y < height; y++) grid.sampleRow((y + 0.5) * sy - 0.5, out, y * width * 3);
   return { data: out, width, height };
-}
-
-/** Output pixels over which underlayCubic fades in from the enlargement it covers. */
-export const UNDERLAY_RAMP = 8;
-
-/**
- * Lay `photo` enlarged by `factor` with the cubic kernel computed in floating point over
- * `target` in the rectangle `bounds` (output pixels, clipped to `target`; `origin` as in
- * pasteFrame), fading in over UNDERLAY_RAMP pixels along the rectangle's sides.
- *
- * Why: the photo stage's background is libvips' bicubic, which interpolates 8-bit pixels in
- * fixed point and rounds down (0.2 levels from the float result on average, enough to leave a
- * kept face 1-2e-4 SSIM behind a float bicubic enlargement of the whole photo). Under the faces,
- * where users look and where the faces' quality is judged, the float result is laid instead; the
- * fade keeps the sub-level step from drawing a rectangle.
- *
- * @example
- * ```ts
- * underlayCubic(window, photo, 2, { x0: 400, y0: 300, x1: 599, y1: 499 }, { x: 400, y: 300 });
- * ```
- */
-export function underlayCubic(
-  target: RgbImage,
-  photo: RgbImage,
-  factor: number,
-  bounds: PixelBounds,
-  origin: { x: number; y: number } = { x: 0, y: 0 },
-): void {
-  if (factor === 1) return; // the enlargement is the photo itself
-  const x0 = Math.max(origin.x, bounds.x0);
-  const x1 = Math.min(origin.x + target.width - 1, bounds.x1);
-  const y0 = Math.max(origin.y, bounds.y0);
-  const y1 = Math.min(origin.y + target.height - 1, bounds.y1);
-  if (x0 > x1 || y0 > y1) return;
-  const columns = x1 - x0 + 1;
-  const grid = new GridCubic(photo, columns, (k) => (x0 + k + 0.5) / factor - 0.5);
-  const row = new Uint8Array(columns * 3); // the enlargement's levels, clamp8 of the float sample
-  // Per column, the distance to the rectangle's left or right side; the columns at least
-  // UNDERLAY_RAMP from both form one run, where rows as far from the top and bottom take the
-  // enlargement as it is (weight 1) and are copied whole.
-  const fromSide = new Float64Array(columns);
-  let innerFrom = columns;
-  let innerTo = -1;
-  for (let k = 0; k < columns; k++) {
-    fromSide[k] = Math.min(x0 + k - bounds.x0, bounds.x1 - (x0 + k));
-    if (fromSide[k]! >= UNDERLAY_RAMP) {
-      innerFrom = Math.min(innerFrom, k);
-      innerTo = k;
-    }
-  }
-  const data = target.data;
-  for (let y = y0; y <= y1; y++) {
-    grid.sampleRow((y + 0.5) / factor - 0.5, row, 0);
-    const fromRow = Math.min(y - bounds.y0, bounds.y1 - y);
-    const rowStart = ((y - origin.y) * target.width + x0 - origin.x) * 3;
-    if (fromRow >= UNDERLAY_RAMP && innerFrom <= innerTo) {
-      fadeIn(data, rowStart, row, fromSide, fromRow, 0, innerFrom - 1);
-      data.set(row.subarray(innerFrom * 3, (innerTo + 1) * 3), rowStart + innerFrom * 3);
-      fadeIn(data, rowStart, row, fromSide, fromRow, innerTo + 1, columns - 1);
-    } else {
-      fadeIn(data, rowStart, row, fromSide, fromRow, 0, columns - 1);
-    }
-  }
-}
-
-/**
- * Blend columns `from`..`to` of an underlay row (`levels`) over `data` from `rowStart` on,
- * weighted by the distance to the rectangle's nearest side (min of `fromRow` and the column's
- * `fromSide`) over UNDERLAY_RAMP.
- */
-function fadeIn(
-  data: Uint8Array,
-  rowStart: number,
-  levels: Uint8Array,
-  fromSide: Float64Array,
-  fromRow: number,
-  from: number,
-  to: number,
-): void {
-  for (let k = from; k <= to; k++) {
-    const weight = Math.min(1, (Math.min(fromRow, fromSide[k]!) + 1) / (UNDERLAY_RAMP + 1));
-    const o = rowStart + k * 3;
-    for (let c = 0; c < 3; c++) {
-      const float = levels[k * 3 + c]!;
-      data[o + c] = weight === 1 ? float : clamp8(data[o + c]! + weight * (float - data[o + c]!));
-    }
-  }
 }
