@@ -14,6 +14,7 @@ import {
   finishPhoto,
   prepareFace,
   resizeAlpha,
+  toPreciseSamples,
 } from '../../gpu-task/src/photo/index.js';
 
 /** A smooth picture with detail at several scales (sines), the same formula at any size. */
@@ -92,6 +93,23 @@ describe('background enlargement', () => {
     const one = await enlargeCentred(red, 20, 12, 1, 2);
     const three = await enlargeCentred(rgb.data, 20, 12, 3, 2);
     expect(Array.from(one)).toEqual(Array.from(three.filter((_, i) => i % 3 === 0)));
+  });
+
+  it('carries level v as the 16-bit sample v * 256 + 128, at any length and byte offset', () => {
+    const random = new SeededRandom(3);
+    const bytes = Uint8Array.from({ length: 67 }, () => Math.floor(random.uniform() * 256));
+    bytes[0] = 255;
+    bytes[5] = 0;
+    for (const [from, to] of [
+      [0, 67],
+      [1, 66],
+      [4, 11],
+      [3, 6],
+      [0, 0],
+    ] as const) {
+      const view = bytes.subarray(from, to);
+      expect(Array.from(toPreciseSamples(view))).toEqual(Array.from(view, (v) => v * 256 + 128));
+    }
   });
 
   it.each([

@@ -46,7 +46,7 @@ export {
 } from './verify.js';
 export type { Look } from './verify.js';
 export { encodePhoto, encodeRgbPipeline } from './encode.js';
-export { enlargeCentred, enlargeWindow, withEnlargedWindows } from './enlarge.js';
+export { enlargeCentred, enlargeWindow, toPreciseSamples, withEnlargedWindows } from './enlarge.js';
 export type { OutputWindow } from './enlarge.js';
 export { faceEstimateRegion } from './estimate-region.js';
 export type { FaceEstimateRegion } from './estimate-region.js';
