@@ -3,6 +3,7 @@
  * pasted faces and every edge of the photo line up with a centre-aligned ground truth), borders
  * replicated rather than darkened, alpha enlarged the same way.
  */
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { type RgbImage, SeededRandom } from '../../gpu-task/src/engine/index.js';
 import { psnr, resizeRgb } from '../../gpu-task/src/eval/index.js';
@@ -129,8 +130,13 @@ describe('background enlargement', () => {
       );
       // Act
       const enlarged = await enlargeCentred(data, width, height, channels, factor);
-      // Assess: every sample within one level of the float result, all but a few equal to it.
-      // (libvips' bicubic on the 8-bit levels themselves is a level off on about 1 sample in 6.)
+      // Assess: the bytes of the straightforward way (the photo padded, enlarged whole, cut
+      // back), which the edge strips stand in for ...
+      expect(
+        Buffer.compare(Buffer.from(enlarged), await paddedEnlargement(data, width, height, channels, factor)),
+      ).toBe(0);
+      // ... and every sample within one level of the float result, all but a few equal to it
+      // (libvips' bicubic on the 8-bit levels themselves is a level off on about 1 sample in 6).
       const expected = replicatedFloatCubic(data, width, height, channels, factor);
       expect(enlarged.length).toBe(expected.length);
       let off = 0;
@@ -145,6 +151,42 @@ describe('background enlargement', () => {
     },
   );
 });
+
+/**
+ * The centre-aligned enlargement the plain way: the photo padded by replicating 2 pixels, enlarged
+ * whole by libvips on 16-bit samples (toPreciseSamples), cut back.
+ */
+async function paddedEnlargement(
+  data: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 3,
+  factor: number,
+): Promise<Buffer> {
+  const pw = width + 4;
+  const ph = height + 4;
+  const padded = new Uint8Array(pw * ph * channels);
+  for (let y = 0; y < ph; y++) {
+    for (let x = 0; x < pw; x++) {
+      const sy = Math.min(height - 1, Math.max(0, y - 2));
+      const sx = Math.min(width - 1, Math.max(0, x - 2));
+      for (let c = 0; c < channels; c++)
+        padded[(y * pw + x) * channels + c] = data[(sy * width + sx) * channels + c]!;
+    }
+  }
+  const affine = sharp(toPreciseSamples(padded), { raw: { width: pw, height: ph, channels } }).affine(
+    [factor, 0, 0, factor],
+    { interpolator: sharp.interpolators.bicubic, idx: 0.5, idy: 0.5, odx: -0.5, ody: -0.5 },
+  );
+  const whole = await (channels === 1 ? affine.extractChannel(0) : affine).raw().toBuffer();
+  const row = width * factor * channels;
+  const out = Buffer.alloc(row * height * factor);
+  for (let y = 0; y < height * factor; y++) {
+    const from = ((y + 2 * factor) * pw * factor + 2 * factor) * channels;
+    whole.copy(out, y * row, from, from + row);
+  }
+  return out;
+}
 
 /**
  * The centre-aligned enlargement computed directly: Keys cubic (a = -0.5) in floating point,
@@ -201,8 +243,9 @@ describe('finishPhoto', () => {
     [1, 'jpeg', false, 300, 200],
     [2, 'webp', true, 250, 260],
     [2, 'jpeg', false, 12, 40],
+    [4, 'jpeg', false, 64, 48],
   ] as const)(
-    'streams the output (x%i %s, grey %s, %ix%i) to the bytes of pasting into the whole enlargement',
+    'gives the output (x%i %s, grey %s, %ix%i) the bytes of pasting into the whole enlargement (streamed for colour PNG and JPEG)',
     async (upscale, format, grey, width, height) => {
       // Prepare: two overlapping faces, one over the corner, one turned, one small.
       const random = new SeededRandom(width + height);
@@ -248,6 +291,48 @@ describe('finishPhoto', () => {
       expect([streamed.width, streamed.height]).toEqual([width * upscale, height * upscale]);
       expect(Buffer.compare(Buffer.from(streamed.bytes), Buffer.from(inMemory.bytes))).toBe(0);
       expect(Buffer.compare(Buffer.from(again.bytes), Buffer.from(streamed.bytes))).toBe(0);
+    },
+  );
+
+  it.each(['png', 'jpeg', 'webp'] as const)(
+    'keeps the colours of a colour photo (%s, x2)',
+    async (format) => {
+      // Prepare: a flat colour far from grey, no face (sharp takes a 16-bit input for Display P3,
+      // and an sRGB profile applied by sharp would then shift it).
+      const [width, height] = [64, 48];
+      const image: RgbImage = { data: new Uint8Array(width * height * 3), width, height };
+      for (let i = 0; i < image.data.length; i += 3) image.data.set([200, 40, 40], i);
+      const photo: PreparedPhoto = {
+        decoded: {
+          image,
+          alpha: null,
+          grey: false,
+          info: { width, height, format: 'png', hasAlpha: false, orientation: 1, byteLength: 0 },
+        },
+        upscale: 2,
+        faces: [],
+        skippedFaces: [],
+        warnings: [],
+        decodeMs: 0,
+        detectMs: 0,
+        decodeCpuMs: 0,
+        detectCpuMs: 0,
+      };
+      // Act
+      const { bytes } = await finishPhoto(photo, [], { format, quality: 95 });
+      // Assess: every pixel within the lossy encoders' reach of the colour.
+      const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+      expect([info.width, info.height, info.channels]).toEqual([128, 96, 3]);
+      let worst = 0;
+      for (let i = 0; i < data.length; i += 3) {
+        worst = Math.max(
+          worst,
+          Math.abs(data[i]! - 200),
+          Math.abs(data[i + 1]! - 40),
+          Math.abs(data[i + 2]! - 40),
+        );
+      }
+      expect(worst).toBeLessThanOrEqual(format === 'png' ? 0 : 3);
     },
   );
 });

@@ -1,5 +1,5 @@
 /**
- * The cubic samplers of warp.ts (separable grids for resizing and underlays, per-pixel sampling
+ * The cubic samplers of warp.ts (separable grids for resizing, per-pixel sampling
  * under a similarity for cutting and pasting faces) give exactly the bytes of a straightforward
  * per-pixel, 16-tap reference on random images: odd sizes, 1-pixel images, factors 1, 2 and 4,
  * windows with origins, bounds partly outside, rotations (exact quarter turns included).

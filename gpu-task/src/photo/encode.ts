@@ -50,10 +50,12 @@ export async function encodePhoto(image: RgbImage, options: EncodePhotoOptions):
 }
 
 /**
- * encodePhoto for a colour photo given as a sharp pipeline of 3-band sRGB without alpha (the
- * photo stage's streaming output, see withEnlargedWindows): the same bytes as encodePhoto of its
- * pixels. A greyscale photo is encoded from its pixels (encodePhoto): libvips converts the
- * stream's 16-bit samples to grey with its own rounding.
+ * encodePhoto for a colour photo given as a sharp pipeline of 3-band RGB without alpha (the
+ * photo stage's streaming output, see withEnlargedWindows), as PNG or JPEG: the same bytes as
+ * encodePhoto of its pixels. Greyscale and WebP photos are encoded from their pixels
+ * (encodePhoto): the stream carries 16-bit samples, which libvips converts to grey with its own
+ * rounding, and which sharp takes to be Display P3, so WebP's sRGB profile (applied by sharp,
+ * not spliced in as for PNG and JPEG) would convert the colours.
  *
  * @example
  * ```ts
@@ -62,7 +64,7 @@ export async function encodePhoto(image: RgbImage, options: EncodePhotoOptions):
  */
 export async function encodeRgbPipeline(
   pipeline: Sharp,
-  options: Omit<EncodePhotoOptions, 'alpha' | 'grey'>,
+  options: { format: Exclude<OutputFormat, 'webp'>; quality?: number },
 ): Promise<Uint8Array> {
   return encodeSrgb(pipeline, options.format, checkedQuality(options.quality));
 }

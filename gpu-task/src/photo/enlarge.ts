@@ -23,8 +23,9 @@ const edgeBand = (factor: number): number => 3 * factor;
 /**
  * Enlarge raw pixels (1 or 3 channels) by an integer factor, centre-aligned (output pixel i
  * samples the input at (i + 0.5) / factor - 0.5, as MATLAB `imresize` and PIL do), with
- * libvips' bicubic interpolator on 16-bit samples (`preciseInput`: the float cubic, rounded to
- * the nearest level) and the border pixels replicated.
+ * libvips' bicubic interpolator on 16-bit samples (`preciseInput`: at the factors the photo
+ * stage uses, 2 and 4, the float cubic rounded to the nearest level) and the border pixels
+ * replicated.
  *
  * sharp's `resize` is not used to enlarge: libvips maps pixel corners there, which moves the
  * whole picture by half an output pixel down and right (every face and edge of the photo,
@@ -309,6 +310,9 @@ export async function withEnlargedWindows<T>(
   const base = pipeline;
   const samples = outWidth * outHeight * 3;
   return differenceScratch.use(samples * (wide ? 2 : 1), async (zeros) => {
+    if (wide && zeros.byteOffset % 2 !== 0) {
+      throw new Error('internal: a 16-bit difference image needs an even byte offset (see ZeroedScratch)');
+    }
     const difference = wide ? new Uint16Array(zeros.buffer, zeros.byteOffset, samples) : zeros;
     const shift = wide ? 8 : 0;
     for (const window of all) xorInto(difference, outWidth, window, shift);

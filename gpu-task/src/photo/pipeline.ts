@@ -438,24 +438,24 @@ export async function finishPhoto(
   };
   const width = image.width * photo.upscale;
   const height = image.height * photo.upscale;
-  if (!alpha && !grey && !options.background) {
-    // The usual case (colour, no alpha, the default background): the faces are blended into
-    // windows of the output, which go into the enlargement as libvips streams it into the
-    // encoder.
+  const format = options.format;
+  if (!alpha && !grey && format !== 'webp' && !options.background) {
+    // The usual case (colour PNG or JPEG, no alpha, the default background): the faces are
+    // blended into windows of the output, which go into the enlargement as libvips streams it
+    // into the encoder.
     const pasted = await readyFaces();
     const windows = await faceWindows(image, photo.upscale, withRestored(photo.faces, pasted));
+    const quality = options.quality !== undefined ? { quality: options.quality } : {};
     const bytes = await withEnlargedWindows(image, photo.upscale, windows, (pipeline) =>
-      encodeRgbPipeline(pipeline, {
-        format: encoding.format,
-        ...(options.quality !== undefined ? { quality: options.quality } : {}),
-      }),
+      encodeRgbPipeline(pipeline, { format, ...quality }),
     );
     return { bytes, width, height, pasted: asPasted(photo.faces, pasted) };
   }
-  // Alpha (libvips' compositing would premultiply it), greyscale (the streamed enlargement
-  // carries 16-bit samples, and libvips' conversion of those to grey does not round them as
-  // the 8-bit output does) or another background: the whole output in memory. The background's enlargement (libvips) runs on its own thread while the faces
-  // are readied here.
+  // The whole output in memory for: alpha (libvips' compositing would premultiply it);
+  // greyscale and WebP (the streamed enlargement carries 16-bit samples: libvips converts
+  // those to grey with its own rounding, and sharp takes a 16-bit input to be Display P3, so
+  // WebP's embedded sRGB profile would convert the colours); another background. The
+  // background's enlargement (libvips) runs on its own thread while the faces are readied.
   const background = (options.background ?? cubicBackground)(image, photo.upscale);
   const outAlpha = alpha ? resizeAlpha(alpha, image.width, image.height, photo.upscale) : null;
   // Keep a failure of the face work from leaving these promises unobserved.
@@ -467,7 +467,7 @@ export async function finishPhoto(
   return { bytes, width: out.width, height: out.height, pasted: asPasted(photo.faces, pasted) };
 }
 
-/** Every face with its readied restoration (null: left as it was, underlaid but not pasted). */
+/** Every face with its readied restoration (null: left as it was, not pasted). */
 function withRestored(
   faces: readonly PreparedFace[],
   pasted: readonly (RgbImage | null)[],

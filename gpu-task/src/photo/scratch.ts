@@ -69,6 +69,8 @@ export class ZeroedScratch {
     this.timer = undefined;
   }
 
+  // Buffer.alloc, never the shared pool of Buffer.allocUnsafe: every buffer starts its own
+  // ArrayBuffer at offset 0, so a Uint16Array view of it is aligned (withEnlargedWindows).
   private take(length: number): Buffer {
     // The smallest kept buffer that fits: the others stay for photos with larger outputs.
     let best = -1;
