@@ -13,6 +13,7 @@ import {
   checkSceneOptions,
   composeTruth,
   faceRegion,
+  WHOLE_CROP,
   layoutScene,
   loadSceneCrops,
   matchFaces,
@@ -90,6 +91,25 @@ describe('scene composition and degradation', () => {
     }
     // The background is untouched far from the faces.
     expect(truth.data.slice(0, 30)).toEqual(background.data.slice(0, 30));
+  });
+
+  it('cuts a square of the crop as the region: a square twice as wide holds the crop at its centre', () => {
+    // Faces of 50 px (200 at x4), turned: the wide square is exactly 400 px, so its samples
+    // fall on the own region's and its central square is that region, pixel for pixel.
+    const layout = layoutScene(3, 'p', ['a', 'b'], { ...options, minSide: 50, maxSide: 50 });
+    const { truth, faces } = composeTruth(syntheticBackground(640, 480, 1), layout, crops, 4);
+    for (const face of faces) {
+      const own = faceRegion(truth, face);
+      expect(faceRegion(truth, face, 1, WHOLE_CROP)).toEqual(own);
+      const wide = faceRegion(truth, face, 1, { left: -0.5, top: -0.5, side: 2 });
+      expect([own.width, wide.width]).toEqual([200, 400]);
+      for (let y = 0; y < 200; y += 7) {
+        const a = ((100 + y) * 400 + 100) * 3;
+        expect(Array.from(wide.data.subarray(a, a + 600))).toEqual(
+          Array.from(own.data.subarray(y * 600, (y + 1) * 600)),
+        );
+      }
+    }
   });
 
   it('degrades the whole photo to its size as a JPEG file, deterministically', async () => {

@@ -13,6 +13,7 @@ import {
   InvalidParametersError,
   type RgbImage,
   decodeImageToRgb,
+  planFaceCrop,
   FFHQ_FRAMING,
 } from '../engine/index.js';
 import {
@@ -30,6 +31,7 @@ import {
   runPhotoEvaluation,
   sceneBackground,
   writePhotoReport,
+  WHOLE_CROP,
 } from '../eval/index.js';
 import { defaultBasisFile } from './eval-command.js';
 import type { CommandIo } from './restore-command.js';
@@ -55,10 +57,21 @@ export interface EvalPhotosOptions {
   basis?: string;
   /** Face recognizer ONNX file, 'none', or undefined for the committed default. */
   recognizer?: string;
+  /** The face region measured (default 'crop'). */
+  region?: PhotoRegion;
   out: string;
   quiet: boolean;
   commandLine: string;
 }
+
+/**
+ * Face regions of `dr2e eval-photos`: `crop`, each clean crop's own square (the faces framed as
+ * the default model's training crops); `ffhq`, the FFHQ-aligned square around it (planFaceCrop
+ * from the crops' framing, about 1.6 times wider: hair, ears and background around the face),
+ * which is how face restoration papers and tools cut faces out of photos.
+ */
+export const PHOTO_REGIONS = ['crop', 'ffhq'] as const;
+export type PhotoRegion = (typeof PHOTO_REGIONS)[number];
 
 async function resolveBasis(option: string | undefined, io: CommandIo): Promise<EigenfaceBasis | null> {
   if (option === 'none') return null;
@@ -113,6 +126,10 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
     log(
       `model ${engine.name}; ${refs.length} clean faces from ${options.clean}; ${options.photos} photos per split`,
     );
+    const cropFraming = engine.framing ?? FFHQ_FRAMING;
+    const ffhq = (options.region ?? 'crop') === 'ffhq';
+    const region = ffhq ? planFaceCrop(1, 1, cropFraming, FFHQ_FRAMING).crop : WHOLE_CROP;
+    const regionFraming = ffhq ? FFHQ_FRAMING : cropFraming;
     const result = await runPhotoEvaluation(engine, {
       seed: options.seed,
       photos: options.photos,
@@ -124,8 +141,9 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
       params: options.params,
       batch: options.batch,
       basis,
-      // The face regions are the clean UTKFace squares, framed like the model's training crops.
-      recognizer: recognizer ? { recognizer, framing: engine.framing ?? FFHQ_FRAMING } : null,
+      // The clean UTKFace squares are framed like the model's training crops.
+      recognizer: recognizer ? { recognizer, framing: regionFraming } : null,
+      region,
       examples: options.examples,
       onProgress: log,
     });
@@ -144,6 +162,7 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
         photos: options.photos,
         scene,
         params: { ...options.params },
+        region: options.region ?? 'crop',
       },
       out,
     );

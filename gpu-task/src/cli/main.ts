@@ -49,7 +49,12 @@ import {
   nameList,
   settingList,
 } from './options.js';
-import { DEFAULT_SCENE_OPTIONS, runEvalPhotos } from './eval-photos-command.js';
+import {
+  DEFAULT_SCENE_OPTIONS,
+  PHOTO_REGIONS,
+  type PhotoRegion,
+  runEvalPhotos,
+} from './eval-photos-command.js';
 import { type CommandIo, precheckParams, runRestore } from './restore-command.js';
 import { runVerifyTrace } from './verify-trace-command.js';
 
@@ -419,6 +424,14 @@ function buildProgram(
       '--recognizer <file.onnx|none>',
       'face recognizer of the recognizer cos metric (default: the committed one)',
     )
+    .addOption(
+      new Option(
+        '--region <square>',
+        "face region measured: the clean crop's square, or the FFHQ-aligned square around it (1.6x wider)",
+      )
+        .choices([...PHOTO_REGIONS])
+        .default('crop'),
+    )
     .requiredOption('-o, --out <dir>', 'output folder for the reports')
     .option('-q, --quiet', 'no progress output', false)
     .action(async (opts: Record<string, unknown>) => {
@@ -452,6 +465,7 @@ function buildProgram(
             examples: opts.examples as number,
             ...(opts.basis !== undefined ? { basis: opts.basis as string } : {}),
             ...(opts.recognizer !== undefined ? { recognizer: opts.recognizer as string } : {}),
+            region: opts.region as PhotoRegion,
             out: opts.out as string,
             quiet: opts.quiet as boolean,
             commandLine: quoteCommand(argv),

@@ -34,6 +34,8 @@ export interface PhotoRunInfo {
   photos: number;
   scene: SceneOptions;
   params: Record<string, unknown>;
+  /** The face region measured: the clean crop's square (`crop`, the default) or the FFHQ-aligned one. */
+  region?: 'crop' | 'ffhq';
 }
 
 /** Face size bins (crop side in photo pixels) of the by-size table. */
@@ -206,7 +208,11 @@ export function formatPhotoMarkdown(result: PhotoEvalResult, info: PhotoRunInfo)
       `faces from ${info.faces}; background: ${info.background}; ground truth and outputs at x${scene.upscale} ` +
       `(${scene.width * scene.upscale}x${scene.height * scene.upscale}). Total ${(result.seconds / 60).toFixed(1)} min.`,
     '',
-    'Face scores are measured in each face region (the clean crop square at its ground-truth side, cut by the known',
+    info.region === 'ffhq'
+      ? 'Face regions here are FFHQ-aligned: the square around each clean crop that puts its face where the FFHQ template does (about 1.6 times the crop side: hair, ears, background), scored with the recognizer at FFHQ framing.'
+      : "Face regions are the clean crops' own squares.",
+    '',
+    'Face scores are measured in each face region (at ground-truth scale, cut by the known',
     'transform from every output alike); id cos = eigenface cosine to the ground truth region (higher is better),',
     'id dist = 1 - id cos, x10⁴; id acc = identified among all faces of the split; whole = the whole image against',
     "the ground truth. Identity differences below 1e-5 are under the proxy's resolution (8-bit rounding moves it",

@@ -110,8 +110,13 @@ export interface PhotoEvalOptions {
   /** Photos per restoreImages call (the CLI's --batch). */
   batch: number;
   basis: EigenfaceBasis | null;
-  /** Face recognizer for `recCos` (the face regions are squares in the clean crops' framing). */
+  /**
+   * Face recognizer for `recCos`; its framing must be the regions' (the clean crops' framing
+   * for the default region).
+   */
   recognizer?: RecognizerScoring | null;
+  /** The square of each clean crop measured as its face region (default WHOLE_CROP). */
+  region?: Readonly<CropSquare>;
   /** Example faces per split. */
   examples: number;
   onProgress?: (line: string) => void;
@@ -122,14 +127,35 @@ export interface PhotoEvalResult {
   seconds: number;
 }
 
-/** The region of a placed face cut out of an image at ground-truth scale `scale` (1: the ground truth). */
-export function faceRegion(image: RgbImage, face: SceneFace, scale = 1): RgbImage {
-  const side = Math.max(11, Math.round(Math.hypot(face.unitToTruth.a, face.unitToTruth.b) * scale));
+/** A square in a clean crop's unit coordinates (the crop is left 0, top 0, side 1). */
+export interface CropSquare {
+  left: number;
+  top: number;
+  side: number;
+}
+
+/** The clean crop's own square: the default face region. */
+export const WHOLE_CROP: Readonly<CropSquare> = Object.freeze({ left: 0, top: 0, side: 1 });
+
+/**
+ * The region of a placed face cut out of an image at ground-truth scale `scale` (1: the ground
+ * truth): the square `square` of its clean crop (the whole crop by default; e.g. the FFHQ-aligned
+ * square around it, planFaceCrop), at its ground-truth side.
+ */
+export function faceRegion(
+  image: RgbImage,
+  face: SceneFace,
+  scale = 1,
+  square: Readonly<CropSquare> = WHOLE_CROP,
+): RgbImage {
+  const { a, b, tx, ty } = face.unitToTruth;
+  const side = Math.max(11, Math.round(Math.hypot(a, b) * square.side * scale));
+  // region unit -> crop unit (left + side · u) -> ground truth -> image
   const unitToImage = {
-    a: face.unitToTruth.a * scale,
-    b: face.unitToTruth.b * scale,
-    tx: face.unitToTruth.tx * scale,
-    ty: face.unitToTruth.ty * scale,
+    a: a * square.side * scale,
+    b: b * square.side * scale,
+    tx: (a * square.left - b * square.top + tx) * scale,
+    ty: (b * square.left + a * square.top + ty) * scale,
   };
   return warpToFrame(image, toPixels(invertSimilarity(unitToImage), side), side);
 }
@@ -201,6 +227,7 @@ export async function runPhotoEvaluation(
     throw new InvalidParametersError(`the pipeline's upscale is 1, 2 or 4, got ${sceneOptions.upscale}`);
   }
   const upscale = sceneOptions.upscale as 1 | 2 | 4;
+  const region = options.region ?? WHOLE_CROP;
   const started = performance.now();
   const splits: PhotoSplitResult[] = [];
   for (const split of options.splits) {
@@ -256,7 +283,7 @@ export async function runPhotoEvaluation(
         };
         const { matches, extra } = matchFaces(scene.faces, [...result.faces, ...result.skippedFaces]);
         for (const [f, face] of scene.faces.entries()) {
-          const truthRegion = faceRegion(scene.truth, face);
+          const truthRegion = faceRegion(scene.truth, face, 1, region);
           const truthCoef = options.basis
             ? projectFace(options.basis, faceVector(truthRegion, options.basis.size))
             : null;
@@ -264,7 +291,7 @@ export async function runPhotoEvaluation(
           const scores = {} as Record<PhotoMethod, FaceScores>;
           const regions = {} as Record<PhotoMethod, RgbImage>;
           for (const method of PHOTO_METHODS) {
-            regions[method] = faceRegion(outputs[method], face);
+            regions[method] = faceRegion(outputs[method], face, 1, region);
             const scored = scoreRegion(regions[method], truthRegion, truthCoef, options.basis);
             scores[method] = scored.scores;
             if (scored.coefficients) coefficients[method].push(scored.coefficients);
@@ -285,7 +312,7 @@ export async function runPhotoEvaluation(
             examples.push({
               label: `${scene.id} ${Math.round(face.side)}px`,
               cells: [
-                faceRegion(scene.low, face, 1 / upscale),
+                faceRegion(scene.low, face, 1 / upscale, region),
                 ...PHOTO_METHODS.map((m) => regions[m]),
                 truthRegion,
               ],
