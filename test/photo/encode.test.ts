@@ -1,6 +1,6 @@
 /**
- * Writing restored photos (gpu-task/src/photo/encode.ts): the sRGB profile spliced into PNG and
- * JPEG files must be the one sharp writes, the pixels exactly sharp's own, alpha and greyscale
+ * Writing restored photos (gpu-task/src/photo/encode.ts): the sRGB profile spliced into PNG,
+ * JPEG and WebP files must be the one sharp writes, the pixels exactly sharp's own, alpha and greyscale
  * kept.
  */
 import sharp from 'sharp';
@@ -50,6 +50,27 @@ describe('encodePhoto', () => {
       });
     }
   }
+
+  it('gives a WebP without alpha the extended header its profile needs: VP8X (ICC flag, canvas), ICCP, VP8', async () => {
+    // Prepare: an odd size, so a canvas field off by one or swapped shows.
+    const odd: RgbImage = { data: image.data.subarray(0, 37 * 21 * 3), width: 37, height: 21 };
+    // Act
+    const bytes = Buffer.from(await encodePhoto(odd, { format: 'webp' }));
+    // Assess: the RIFF size, the chunks in order, the VP8X fields, and sharp reads it back.
+    expect(bytes.readUInt32LE(4)).toBe(bytes.length - 8);
+    const chunks: string[] = [];
+    for (let offset = 12; offset < bytes.length;) {
+      const size = bytes.readUInt32LE(offset + 4);
+      chunks.push(bytes.toString('latin1', offset, offset + 4));
+      offset += 8 + size + (size & 1);
+    }
+    expect(chunks).toEqual(['VP8X', 'ICCP', 'VP8 ']);
+    expect(bytes[20]).toBe(0x20);
+    expect(bytes.readUIntLE(24, 3) + 1).toBe(37);
+    expect(bytes.readUIntLE(27, 3) + 1).toBe(21);
+    const meta = await sharp(bytes).metadata();
+    expect([meta.width, meta.height, meta.icc !== undefined]).toEqual([37, 21, true]);
+  });
 
   it('writes a greyscale photo as grey, with its alpha', async () => {
     const grey = await sharp(await encodePhoto(image, { format: 'png', grey: true, alpha })).metadata();

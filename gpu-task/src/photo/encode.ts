@@ -4,10 +4,12 @@
  * back as greyscale (a restored face in a black-and-white scan must not gain a tint).
  *
  * **Why the profile is spliced in.** The pixels are already sRGB; sharp's `withIccProfile`
- * attaches a profile only through an sRGB-to-sRGB colour transform of every pixel (an identity
- * here, 0.3 s of CPU on a 48 MP output). PNG and JPEG get the very profile sharp would write,
- * copied from a 1 x 1 image encoded once with `withIccProfile('srgb')` and inserted into the
- * file's header; WebP, whose extended header would have to be rebuilt, goes through sharp.
+ * attaches a profile only through a colour transform of every pixel: an identity here (0.3 s
+ * of CPU on a 48 MP output), and a wrong one on the photo stage's streamed output, whose
+ * 16-bit samples sharp takes to be Display P3. Every format gets the very profile sharp would
+ * write, copied from a 1 x 1 image encoded once with `withIccProfile('srgb')` and inserted
+ * into the file: PNG's iCCP chunk, JPEG's APP2 segments, WebP's ICCP chunk (with the extended
+ * header, VP8X, that a WebP with a profile needs).
  */
 import sharp, { type Sharp } from 'sharp';
 import {
@@ -51,11 +53,9 @@ export async function encodePhoto(image: RgbImage, options: EncodePhotoOptions):
 
 /**
  * encodePhoto for a colour photo given as a sharp pipeline of 3-band RGB without alpha (the
- * photo stage's streaming output, see withEnlargedWindows), as PNG or JPEG: the same bytes as
- * encodePhoto of its pixels. Greyscale and WebP photos are encoded from their pixels
- * (encodePhoto): the stream carries 16-bit samples, which libvips converts to grey with its own
- * rounding, and which sharp takes to be Display P3, so WebP's sRGB profile (applied by sharp,
- * not spliced in as for PNG and JPEG) would convert the colours.
+ * photo stage's streaming output, see withEnlargedWindows): the same bytes as encodePhoto of its
+ * pixels. A greyscale photo is encoded from its pixels (encodePhoto): the stream carries 16-bit
+ * samples, which libvips converts to grey with its own rounding.
  *
  * @example
  * ```ts
@@ -64,7 +64,7 @@ export async function encodePhoto(image: RgbImage, options: EncodePhotoOptions):
  */
 export async function encodeRgbPipeline(
   pipeline: Sharp,
-  options: { format: Exclude<OutputFormat, 'webp'>; quality?: number },
+  options: { format: OutputFormat; quality?: number },
 ): Promise<Uint8Array> {
   return encodeSrgb(pipeline, options.format, checkedQuality(options.quality));
 }
@@ -76,9 +76,8 @@ function checkedQuality(quality = DEFAULT_ENCODE_QUALITY): number {
   return quality;
 }
 
-/** Encode sRGB pixels with the sRGB profile embedded (spliced in for PNG and JPEG, see the module comment). */
+/** Encode sRGB pixels with the sRGB profile spliced in (see the module comment). */
 async function encodeSrgb(pipeline: Sharp, format: OutputFormat, quality: number): Promise<Uint8Array> {
-  if (format === 'webp') return encodeSharp(pipeline.withIccProfile('srgb'), 'webp', quality);
   const bytes = await encodeSharp(pipeline, format, quality);
   return withSrgbProfile(bytes, format, await srgbProfileSegment(format));
 }
@@ -126,13 +125,74 @@ function jpegAppSegments(bytes: Uint8Array): [number, number, number][] {
   return segments;
 }
 
-const profileSegments = new Map<'png' | 'jpeg', Promise<Uint8Array>>();
+/** A WebP file's chunks after its 12-byte RIFF header: [four-character code, offset, payload size]. */
+function webpChunks(bytes: Uint8Array): [string, number, number][] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const chunks: [string, number, number][] = [];
+  for (let offset = 12; offset + 8 <= bytes.length;) {
+    const size = view.getUint32(offset + 4, true);
+    chunks.push([String.fromCharCode(...bytes.subarray(offset, offset + 4)), offset, size]);
+    offset += 8 + size + (size & 1); // payloads are padded to an even length
+  }
+  return chunks;
+}
+
+/**
+ * The canvas of a simple lossy WebP (one VP8 chunk, what encodeSharp writes without alpha):
+ * [width, height], read from the bitstream's frame header.
+ */
+function webpCanvas(bytes: Uint8Array, [type, offset]: [string, number, number]): [number, number] {
+  if (type !== 'VP8 ') throw new Error(`internal: expected a lossy WebP (VP8), got a ${type} chunk first`);
+  const p = offset + 8;
+  // frame tag (3 bytes), start code 9d 01 2a, then 14-bit width and height (2 scale bits each)
+  return [(bytes[p + 6]! | (bytes[p + 7]! << 8)) & 0x3fff, (bytes[p + 8]! | (bytes[p + 9]! << 8)) & 0x3fff];
+}
+
+/** The ICC flag of VP8X, the WebP container's extended header. */
+const VP8X_ICC = 0x20;
+
+/**
+ * Insert an ICCP chunk into a WebP: right after its VP8X header, whose ICC flag is set; a simple
+ * WebP (one VP8 chunk) first gets that header, with its canvas size. The RIFF size is
+ * rewritten.
+ */
+function withWebpProfile(bytes: Uint8Array, iccp: Uint8Array): Uint8Array {
+  const chunks = webpChunks(bytes);
+  if (chunks.some(([type]) => type === 'ICCP')) return bytes;
+  const first = chunks[0];
+  if (!first) throw new Error('internal: a WebP without chunks');
+  let head: Uint8Array;
+  let rest: Uint8Array;
+  if (first[0] === 'VP8X') {
+    const end = first[1] + 8 + first[2];
+    head = bytes.slice(0, end);
+    head[first[1] + 8] = head[first[1] + 8]! | VP8X_ICC;
+    rest = bytes.subarray(end);
+  } else {
+    const [width, height] = webpCanvas(bytes, first);
+    head = new Uint8Array(12 + 18);
+    head.set(bytes.subarray(0, 12));
+    head.set([0x56, 0x50, 0x38, 0x58, 10, 0, 0, 0], 12); // 'VP8X', payload 10 bytes
+    head[20] = VP8X_ICC;
+    for (let i = 0; i < 3; i++) {
+      head[24 + i] = ((width - 1) >>> (8 * i)) & 0xff;
+      head[27 + i] = ((height - 1) >>> (8 * i)) & 0xff;
+    }
+    rest = bytes.subarray(12);
+  }
+  const out = Buffer.concat([head, iccp, rest]);
+  out.writeUInt32LE(out.length - 8, 4);
+  return out;
+}
+
+const profileSegments = new Map<OutputFormat, Promise<Uint8Array>>();
 
 /**
  * The bytes that carry sharp's sRGB profile: the iCCP chunk of a PNG, the APP2 ICC_PROFILE
- * segments of a JPEG (read once from a 1 x 1 image sharp encoded with the profile).
+ * segments of a JPEG, the ICCP chunk of a WebP (read once from a 1 x 1 image sharp encoded with
+ * the profile).
  */
-function srgbProfileSegment(format: 'png' | 'jpeg'): Promise<Uint8Array> {
+function srgbProfileSegment(format: OutputFormat): Promise<Uint8Array> {
   let segment = profileSegments.get(format);
   if (!segment) {
     segment = (async () => {
@@ -151,9 +211,13 @@ function srgbProfileSegment(format: 'png' | 'jpeg'): Promise<Uint8Array> {
             parts.push(bytes.slice(offset, offset + pngChunkLength(bytes, offset)));
           }
         }
-      } else {
+      } else if (format === 'jpeg') {
         for (const [offset, length, marker] of jpegAppSegments(bytes)) {
           if (marker === 0xe2) parts.push(bytes.slice(offset, offset + length));
+        }
+      } else {
+        for (const [type, offset, size] of webpChunks(bytes)) {
+          if (type === 'ICCP') parts.push(bytes.slice(offset, offset + 8 + size + (size & 1)));
         }
       }
       if (parts.length === 0) throw new Error(`sharp wrote no sRGB profile into a ${format}`);
@@ -165,11 +229,12 @@ function srgbProfileSegment(format: 'png' | 'jpeg'): Promise<Uint8Array> {
 }
 
 /**
- * Insert the profile segment into an encoded PNG (after IHDR, where iCCP belongs) or JPEG
- * (after SOI and the JFIF APP0 segment, where APP2 belongs). A file that already has a
- * profile is returned as it is.
+ * Insert the profile segment into an encoded PNG (after IHDR, where iCCP belongs), JPEG (after
+ * SOI and the JFIF APP0 segment, where APP2 belongs) or WebP (withWebpProfile). A file that
+ * already has a profile is returned as it is.
  */
-function withSrgbProfile(bytes: Uint8Array, format: 'png' | 'jpeg', segment: Uint8Array): Uint8Array {
+function withSrgbProfile(bytes: Uint8Array, format: OutputFormat, segment: Uint8Array): Uint8Array {
+  if (format === 'webp') return withWebpProfile(bytes, segment);
   let at: number;
   if (format === 'png') {
     at = PNG_SIGNATURE_LENGTH + pngChunkLength(bytes, PNG_SIGNATURE_LENGTH); // IHDR is first

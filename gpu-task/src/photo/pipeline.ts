@@ -439,10 +439,10 @@ export async function finishPhoto(
   const width = image.width * photo.upscale;
   const height = image.height * photo.upscale;
   const format = options.format;
-  if (!alpha && !grey && format !== 'webp' && !options.background) {
-    // The usual case (colour PNG or JPEG, no alpha, the default background): the faces are
-    // blended into windows of the output, which go into the enlargement as libvips streams it
-    // into the encoder.
+  if (!alpha && !grey && !options.background) {
+    // The usual case (colour, no alpha, the default background): the faces are blended into
+    // windows of the output, which go into the enlargement as libvips streams it into the
+    // encoder.
     const pasted = await readyFaces();
     const windows = await faceWindows(image, photo.upscale, withRestored(photo.faces, pasted));
     const quality = options.quality !== undefined ? { quality: options.quality } : {};
@@ -452,10 +452,9 @@ export async function finishPhoto(
     return { bytes, width, height, pasted: asPasted(photo.faces, pasted) };
   }
   // The whole output in memory for: alpha (libvips' compositing would premultiply it);
-  // greyscale and WebP (the streamed enlargement carries 16-bit samples: libvips converts
-  // those to grey with its own rounding, and sharp takes a 16-bit input to be Display P3, so
-  // WebP's embedded sRGB profile would convert the colours); another background. The
-  // background's enlargement (libvips) runs on its own thread while the faces are readied.
+  // greyscale (the streamed enlargement carries 16-bit samples, which libvips converts to grey
+  // with its own rounding); another background. The background's enlargement (libvips) runs
+  // on its own thread while the faces are readied.
   const background = (options.background ?? cubicBackground)(image, photo.upscale);
   const outAlpha = alpha ? resizeAlpha(alpha, image.width, image.height, photo.upscale) : null;
   // Keep a failure of the face work from leaving these promises unobserved.
