@@ -242,10 +242,11 @@ describe('finishPhoto', () => {
     [4, 'png', false, 120, 90],
     [1, 'jpeg', false, 300, 200],
     [2, 'webp', true, 250, 260],
+    [2, 'webp', false, 250, 260],
     [2, 'jpeg', false, 12, 40],
     [4, 'jpeg', false, 64, 48],
   ] as const)(
-    'gives the output (x%i %s, grey %s, %ix%i) the bytes of pasting into the whole enlargement (streamed for colour PNG and JPEG)',
+    'gives the output (x%i %s, grey %s, %ix%i) the bytes of pasting into the whole enlargement (streamed in colour)',
     async (upscale, format, grey, width, height) => {
       // Prepare: two overlapping faces, one over the corner, one turned, one small.
       const random = new SeededRandom(width + height);

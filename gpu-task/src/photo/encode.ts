@@ -142,8 +142,10 @@ function webpChunks(bytes: Uint8Array): [string, number, number][] {
  * [width, height], read from the bitstream's frame header.
  */
 function webpCanvas(bytes: Uint8Array, [type, offset]: [string, number, number]): [number, number] {
-  if (type !== 'VP8 ') throw new Error(`internal: expected a lossy WebP (VP8), got a ${type} chunk first`);
   const p = offset + 8;
+  if (type !== 'VP8 ' || bytes[p + 3] !== 0x9d || bytes[p + 4] !== 0x01 || bytes[p + 5] !== 0x2a) {
+    throw new Error(`internal: expected a lossy WebP (VP8 with its start code), got a ${type} chunk first`);
+  }
   // frame tag (3 bytes), start code 9d 01 2a, then 14-bit width and height (2 scale bits each)
   return [(bytes[p + 6]! | (bytes[p + 7]! << 8)) & 0x3fff, (bytes[p + 8]! | (bytes[p + 9]! << 8)) & 0x3fff];
 }
