@@ -229,6 +229,32 @@ function replicatedFloatCubic(
   return out;
 }
 
+/** A decoded PNG photo (no alpha) prepared with `faces`, as finishPhoto takes it. */
+function preparedPhoto(
+  image: RgbImage,
+  upscale: PreparedPhoto['upscale'],
+  faces: PreparedPhoto['faces'],
+  grey: boolean,
+): PreparedPhoto {
+  const { width, height } = image;
+  return {
+    decoded: {
+      image,
+      alpha: null,
+      grey,
+      info: { width, height, format: 'png', hasAlpha: false, orientation: 1, byteLength: 0 },
+    },
+    upscale,
+    faces,
+    skippedFaces: [],
+    warnings: [],
+    decodeMs: 0,
+    detectMs: 0,
+    decodeCpuMs: 0,
+    detectCpuMs: 0,
+  };
+}
+
 describe('finishPhoto', () => {
   /** Photo -> frame fractions for a frame of `side` photo pixels centred at (cx, cy), turned by `angle`. */
   const frameAt = (cx: number, cy: number, side: number, angle: number): Similarity => {
@@ -262,22 +288,7 @@ describe('finishPhoto', () => {
       ];
       const report = { box: [0, 0, 1, 1] as [number, number, number, number], score: 1, landmarks: [] };
       const faces = await Promise.all(frames.map((t) => prepareFace(image, report, t, upscale, 64)));
-      const photo: PreparedPhoto = {
-        decoded: {
-          image,
-          alpha: null,
-          grey,
-          info: { width, height, format: 'png', hasAlpha: false, orientation: 1, byteLength: 0 },
-        },
-        upscale,
-        faces,
-        skippedFaces: [],
-        warnings: [],
-        decodeMs: 0,
-        detectMs: 0,
-        decodeCpuMs: 0,
-        detectCpuMs: 0,
-      };
+      const photo = preparedPhoto(image, upscale, faces, grey);
       const restored = faces.map(() => ({
         data: Uint8Array.from({ length: 128 * 128 * 3 }, () => Math.floor(random.uniform() * 256)),
         width: 128,
@@ -303,22 +314,7 @@ describe('finishPhoto', () => {
       const [width, height] = [64, 48];
       const image: RgbImage = { data: new Uint8Array(width * height * 3), width, height };
       for (let i = 0; i < image.data.length; i += 3) image.data.set([200, 40, 40], i);
-      const photo: PreparedPhoto = {
-        decoded: {
-          image,
-          alpha: null,
-          grey: false,
-          info: { width, height, format: 'png', hasAlpha: false, orientation: 1, byteLength: 0 },
-        },
-        upscale: 2,
-        faces: [],
-        skippedFaces: [],
-        warnings: [],
-        decodeMs: 0,
-        detectMs: 0,
-        decodeCpuMs: 0,
-        detectCpuMs: 0,
-      };
+      const photo = preparedPhoto(image, 2, [], false);
       // Act
       const { bytes } = await finishPhoto(photo, [], { format, quality: 95 });
       // Assess: every pixel within the lossy encoders' reach of the colour.

@@ -438,16 +438,14 @@ export async function finishPhoto(
   };
   const width = image.width * photo.upscale;
   const height = image.height * photo.upscale;
-  const format = options.format;
   if (!alpha && !grey && !options.background) {
     // The usual case (colour, no alpha, the default background): the faces are blended into
     // windows of the output, which go into the enlargement as libvips streams it into the
     // encoder.
     const pasted = await readyFaces();
     const windows = await faceWindows(image, photo.upscale, withRestored(photo.faces, pasted));
-    const quality = options.quality !== undefined ? { quality: options.quality } : {};
     const bytes = await withEnlargedWindows(image, photo.upscale, windows, (pipeline) =>
-      encodeRgbPipeline(pipeline, { format, ...quality }),
+      encodeRgbPipeline(pipeline, encoding),
     );
     return { bytes, width, height, pasted: asPasted(photo.faces, pasted) };
   }
