@@ -5,12 +5,13 @@
  * a message. Needs ../shared (UTKFace).
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../cli/cli-io.js';
 import { repoRoot, sharedDir } from '../engine/helpers/fixture-paths.js';
+import { background, encode, placeFaces, utkFaces } from '../photo/helpers.js';
 
 const utkTar = path.join(sharedDir, 'data', 'utkface', 'utkface-200.tar');
 const present = existsSync(utkTar);
@@ -86,6 +87,60 @@ describe.skipIf(!present)(`dr2e eval-photos${present ? '' : ` (skipped: ${utkTar
     // region of DR2E's output equals it, the faces were pasted.
     const [dr2e, , background] = rows.map((r) => r.split(',')[2]);
     expect(dr2e).not.toBe(background);
+  });
+
+  it('evaluates real clean photos: draws of their degradation, scored on the faces found in them', async () => {
+    // Prepare: a clean "real" photo of two val/ faces.
+    const faces = await utkFaces(2, 'val/');
+    const photo = background(241, 160);
+    placeFaces(photo, [
+      { face: faces[0]!, cx: 70, cy: 80, side: 80 },
+      { face: faces[1]!, cx: 175, cy: 78, side: 76 },
+    ]);
+    const file = path.join(work, 'group.png');
+    await writeFile(file, await encode(photo));
+    const real = ['eval-photos', '--photo', file, ...TINY_RUN.slice(TINY_RUN.indexOf('--upscale'))];
+    real[real.indexOf('--examples') + 1] = '1';
+    // Act
+    const out = path.join(work, 'real');
+    const run = await runCli([...real, '--limit', '2', '-o', out]);
+    // Assess: two draws of the photo (cut to 240 x 160), each with both faces found.
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/mild: recall 100 %, size exact/);
+    const rows = (await readFile(path.join(out, 'faces.csv'), 'utf8')).trim().split('\n').slice(1);
+    expect(rows.map((r) => r.split(',').slice(1, 3).join(' '))).toEqual([
+      expect.stringMatching(/^group\.png-00 group\.png#\d$/),
+      expect.stringMatching(/^group\.png-00 group\.png#\d$/),
+      expect.stringMatching(/^group\.png-01 group\.png#\d$/),
+      expect.stringMatching(/^group\.png-01 group\.png#\d$/),
+    ]);
+    const photos = (await readFile(path.join(out, 'photos.csv'), 'utf8')).trim().split('\n');
+    expect(photos[1]).toMatch(/,120,80,240,160,true,2,2,0,/);
+    const markdown = await readFile(path.join(out, 'results.md'), 'utf8');
+    expect(markdown).toContain('(group.png, 240x160, 2 faces)');
+    const info = JSON.parse(await readFile(path.join(out, 'run.json'), 'utf8')) as { realPhotos?: unknown };
+    expect(info.realPhotos).toEqual([{ name: 'group.png', width: 240, height: 160, faces: 2 }]);
+  });
+
+  it('takes clean faces or real photos, not both and not neither', async () => {
+    const both = await runCli([
+      ...TINY_RUN,
+      '--photo',
+      path.join(work, 'group.png'),
+      '-o',
+      path.join(work, 'bad'),
+    ]);
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/--clean.*--photo.*one of the two/);
+    const neither = await runCli([
+      'eval-photos',
+      ...TINY_RUN.slice(TINY_RUN.indexOf('--upscale')),
+      '-o',
+      path.join(work, 'bad'),
+    ]);
+    expect(neither.status).toBe(2);
+    expect(neither.stderr).toMatch(/one of the two/);
   });
 
   it('stops with a message on options that cannot make a photo', async () => {

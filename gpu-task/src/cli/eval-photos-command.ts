@@ -21,30 +21,43 @@ import {
   DEFAULT_RECOGNIZER,
   FaceRecognizer,
   type EigenfaceBasis,
+  type PhotoRunInfo,
+  type PhotoScene,
+  type RealPhoto,
   type SceneOptions,
+  buildRealScene,
   checkSceneOptions,
   degradationSplit,
   listCleanFaces,
   loadEigenfaceBasis,
+  loadRealPhotos,
   loadSceneCrops,
   photoVerdict,
   runPhotoEvaluation,
   sceneBackground,
+  syntheticScenes,
   writePhotoReport,
   WHOLE_CROP,
 } from '../eval/index.js';
+import type { DegradationSplit } from '../eval/index.js';
 import { defaultBasisFile } from './eval-command.js';
 import type { CommandIo } from './restore-command.js';
 
 export interface EvalPhotosOptions {
-  clean: string;
+  /** Clean faces of the synthetic scenes (exactly one of `clean` and `realPhotos`). */
+  clean?: string;
+  /**
+   * Clean real photos: the scenes are draws of their degradation instead of synthetic ones
+   * (real-photo-scenes.ts), photo `index % n` in scene `index`.
+   */
+  realPhotos?: string[];
   prefix?: string;
   /** Photos per split. */
   photos: number;
   seed: number;
   splits: string[];
   scene: SceneOptions;
-  /** A photo without faces to cut backgrounds from, or 'synthetic'. */
+  /** A photo without faces to cut backgrounds from, or 'synthetic' (synthetic scenes only). */
   background: string;
   params: Dr2ParamsRequest;
   model?: string;
@@ -84,20 +97,16 @@ async function resolveBasis(option: string | undefined, io: CommandIo): Promise<
   return loadEigenfaceBasis(file);
 }
 
-/**
- * Run `dr2e eval-photos`. Returns the exit status (0 when the reports were written).
- *
- * @example
- * ```ts
- * await runEvalPhotos({ clean: 'utkface-200.tar', prefix: 'val/', photos: 8, splits: ['mild'], ... }, io);
- * ```
- */
-export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): Promise<number> {
-  const log = (line: string): void => {
-    if (!options.quiet) io.stderr.write(`${line}\n`);
-  };
-  checkSceneOptions(options.scene);
-  const splits = options.splits.map(degradationSplit);
+/** Where a run's scenes come from, and what its report says of them. */
+interface SceneSource {
+  scene: (index: number, split: DegradationSplit) => Promise<PhotoScene>;
+  info: Pick<PhotoRunInfo, 'faces' | 'background' | 'scene' | 'realPhotos'>;
+  /** For the progress log. */
+  summary: string;
+}
+
+/** Synthetic scenes of clean faces from `options.clean` (photo-scenes.ts). */
+async function syntheticSource(options: EvalPhotosOptions & { clean: string }): Promise<SceneSource> {
   const { scene } = options;
   let backgroundPhoto: RgbImage | null = null;
   if (options.background !== 'synthetic') {
@@ -106,12 +115,79 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
     }
     backgroundPhoto = (await decodeImageToRgb(new Uint8Array(await readFile(options.background)))).image;
   }
-  const basis = await resolveBasis(options.basis, io);
   const refs = await listCleanFaces(options.clean, {
     ...(options.prefix ? { prefix: options.prefix } : {}),
     limit: options.photos * scene.faces,
   });
   const crops = await loadSceneCrops(refs);
+  return {
+    scene: syntheticScenes({
+      seed: options.seed,
+      scene,
+      faceIds: refs.map((r) => r.id),
+      crops,
+      background: (index) => sceneBackground(backgroundPhoto, scene, options.seed, index),
+    }),
+    info: {
+      faces: `${options.clean}${options.prefix ? ` (${options.prefix})` : ''}`,
+      background:
+        options.background === 'synthetic'
+          ? 'synthetic (gradients, blobs, texture)'
+          : `windows of ${path.basename(options.background)}`,
+      scene,
+    },
+    summary: `${refs.length} clean faces from ${options.clean}`,
+  };
+}
+
+/** Draws of the degradation of real clean photos (real-photo-scenes.ts), photo `index % n` in scene `index`. */
+async function realPhotoSource(
+  files: readonly string[],
+  options: EvalPhotosOptions,
+  engine: Dr2eEngine,
+): Promise<SceneSource> {
+  const photos: RealPhoto[] = await loadRealPhotos(files, engine.faceTemplate, options.scene.upscale);
+  return {
+    scene: (index, split) =>
+      buildRealScene(options.seed, photos[index % photos.length]!, Math.floor(index / photos.length), split),
+    info: {
+      faces: photos.map((p) => p.name).join(', '),
+      background: "the photos' own",
+      realPhotos: photos.map((p) => ({
+        name: p.name,
+        width: p.truth.width,
+        height: p.truth.height,
+        faces: p.faces.length,
+      })),
+    },
+    summary: photos.map((p) => `${p.name} (${p.faces.length} faces)`).join(', '),
+  };
+}
+
+/**
+ * Run `dr2e eval-photos`. Returns the exit status (0 when the reports were written).
+ *
+ * @example
+ * ```ts
+ * await runEvalPhotos({ clean: 'utkface-200.tar', prefix: 'val/', photos: 8, splits: ['mild'], ... }, io);
+ * await runEvalPhotos({ realPhotos: ['group.jpg'], photos: 4, splits: ['severe'], ... }, io);
+ * ```
+ */
+export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): Promise<number> {
+  const log = (line: string): void => {
+    if (!options.quiet) io.stderr.write(`${line}\n`);
+  };
+  const realPhotos = options.realPhotos ?? [];
+  if ((options.clean === undefined) === (realPhotos.length === 0)) {
+    throw new InvalidParametersError(
+      'eval-photos takes clean faces for synthetic scenes (--clean) or clean real photos (--photo), one of the two',
+    );
+  }
+  checkSceneOptions(options.scene);
+  const splits = options.splits.map(degradationSplit);
+  const basis = await resolveBasis(options.basis, io);
+  const synthetic =
+    options.clean !== undefined ? await syntheticSource({ ...options, clean: options.clean }) : null;
   const engine = await Dr2eEngine.load({
     ...(options.model !== undefined ? { model: options.model } : {}),
     ...(options.enhancer !== undefined ? { enhancer: options.enhancer } : {}),
@@ -120,12 +196,11 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
   });
   let recognizer: FaceRecognizer | null = null;
   try {
+    const source = synthetic ?? (await realPhotoSource(realPhotos, options, engine));
     if (options.recognizer !== 'none') {
       recognizer = await FaceRecognizer.load(options.recognizer ?? DEFAULT_RECOGNIZER, options.threads ?? 1);
     }
-    log(
-      `model ${engine.name}; ${refs.length} clean faces from ${options.clean}; ${options.photos} photos per split`,
-    );
+    log(`model ${engine.name}; ${source.summary}; ${options.photos} photos per split`);
     const cropFraming = engine.framing ?? FFHQ_FRAMING;
     const ffhq = (options.region ?? 'crop') === 'ffhq';
     const region = ffhq ? planFaceCrop(1, 1, cropFraming, FFHQ_FRAMING).crop : WHOLE_CROP;
@@ -134,14 +209,12 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
       seed: options.seed,
       photos: options.photos,
       splits,
-      scene,
-      faceIds: refs.map((r) => r.id),
-      crops,
-      background: (index) => sceneBackground(backgroundPhoto, scene, options.seed, index),
+      upscale: options.scene.upscale,
+      scene: source.scene,
       params: options.params,
       batch: options.batch,
       basis,
-      // The clean UTKFace squares are framed like the model's training crops.
+      // The clean UTKFace squares, and real photos' faces, are framed like the model's training crops.
       recognizer: recognizer ? { recognizer, framing: regionFraming } : null,
       region,
       examples: options.examples,
@@ -153,14 +226,10 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
       {
         command: options.commandLine,
         model: { name: engine.name, resolution: engine.resolution, outputSize: engine.outputSize },
-        faces: `${options.clean}${options.prefix ? ` (${options.prefix})` : ''}`,
-        background:
-          options.background === 'synthetic'
-            ? 'synthetic (gradients, blobs, texture)'
-            : `windows of ${path.basename(options.background)}`,
+        ...source.info,
         seed: options.seed,
         photos: options.photos,
-        scene,
+        upscale: options.scene.upscale,
         params: { ...options.params },
         region: options.region ?? 'crop',
       },

@@ -377,9 +377,13 @@ function buildProgram(
   const photos = program
     .command('eval-photos')
     .description(
-      'whole-photo evaluation: synthetic degraded group photos through the photo pipeline vs bicubic of the whole photo',
+      'whole-photo evaluation: synthetic (or real) degraded group photos through the photo pipeline vs bicubic of the whole photo',
     )
-    .requiredOption('--clean <path>', 'clean faces: a folder of images or a .tar archive')
+    .option('--clean <path>', 'clean faces of synthetic scenes: a folder of images or a .tar archive')
+    .option(
+      '--photo <files...>',
+      'instead of --clean: clean real photos, each degraded whole at 1/upscale of its size (--limit draws per split, taken in turn); their faces are found on the clean photo',
+    )
     .option('--prefix <path>', 'only faces under this path inside the folder or archive (e.g. val/)')
     .option('--limit <N>', 'photos per split', integer('limit', 1, 1000), 8)
     .option('--faces <n>', 'faces per photo', integer('faces', 1, 12), DEFAULT_SCENE_OPTIONS.faces)
@@ -441,7 +445,8 @@ function buildProgram(
       setStatus(
         await runEvalPhotos(
           {
-            clean: opts.clean as string,
+            ...(opts.clean !== undefined ? { clean: opts.clean as string } : {}),
+            ...(opts.photo !== undefined ? { realPhotos: opts.photo as string[] } : {}),
             ...(opts.prefix !== undefined ? { prefix: opts.prefix as string } : {}),
             photos: opts.limit as number,
             seed: opts.seed as number,

@@ -11,6 +11,7 @@ import {
   type AdaptedFaceInput,
   FFHQ_FRAMING,
   type FaceFraming,
+  type FivePointTemplate,
   type InputFramingMode,
   cutSquare,
   decodeAdaptedFace,
@@ -293,6 +294,14 @@ export class Dr2eEngine {
     return this.denoiser.manifest.framing ?? this.enhancer?.manifest.framing;
   }
 
+  /**
+   * The five-point template whole-photo faces are aligned onto: the model's framing's (its
+   * `framing.landmarks` where declared), FFHQ's without a framing.
+   */
+  get faceTemplate(): FivePointTemplate {
+    return framingTemplate(this.framing ?? FFHQ_FRAMING);
+  }
+
   /** Licences of the loaded weights, denoiser first. */
   get licenses(): License[] {
     return [this.denoiser.manifest.license, ...(this.enhancer ? [this.enhancer.manifest.license] : [])];
@@ -436,7 +445,7 @@ export class Dr2eEngine {
     const s = this.resolution;
     const results = new Map<string, ImageRestoration>();
     const detector = await this.faceDetector();
-    const template = framingTemplate(this.framing ?? FFHQ_FRAMING);
+    const template = this.faceTemplate;
 
     interface Ready {
       input: EngineImageInput;

@@ -14,6 +14,7 @@ export * from './photo-scenes.js';
 export * from './photos.js';
 export * from './photos-report.js';
 export * from './planes.js';
+export * from './real-photo-scenes.js';
 export * from './recognizer.js';
 export * from './report.js';
 export * from './visuals.js';

@@ -32,7 +32,15 @@ export interface PhotoRunInfo {
   background: string;
   seed: number;
   photos: number;
-  scene: SceneOptions;
+  /** Output = photo x upscale. */
+  upscale: number;
+  /** The synthetic scenes' options (absent when the scenes are real photos). */
+  scene?: SceneOptions;
+  /**
+   * The real photos the scenes are draws of (real-photo-scenes.ts), with the faces found on
+   * each clean photo.
+   */
+  realPhotos?: { name: string; width: number; height: number; faces: number }[];
   params: Record<string, unknown>;
   /** The face region measured: the clean crop's square (`crop`, the default) or the FFHQ-aligned one. */
   region?: 'crop' | 'ffhq';
@@ -192,7 +200,16 @@ function settingsTable(splits: readonly PhotoSplitResult[]): string {
 
 /** The markdown report. */
 export function formatPhotoMarkdown(result: PhotoEvalResult, info: PhotoRunInfo): string {
-  const { scene } = info;
+  const { scene, upscale } = info;
+  const scenes = scene
+    ? `${info.photos} photos per split of ${scene.width}x${scene.height} px, ${scene.faces} faces each ` +
+      `(crop side ${scene.minSide}-${scene.maxSide} px, log-uniform; rotation within ±${Math.round((scene.maxAngle * 180) / Math.PI)}°), ` +
+      `faces from ${info.faces}; background: ${info.background}; ground truth and outputs at x${upscale} ` +
+      `(${scene.width * upscale}x${scene.height * upscale}).`
+    : `${info.photos} photos per split, each a draw of the split's degradation of a real clean photo at 1/${upscale} of its size ` +
+      `(${(info.realPhotos ?? []).map((p) => `${p.name}, ${p.width}x${p.height}, ${p.faces} faces`).join('; ')}); ` +
+      `the faces are those the detector finds in the clean photo, each region the frame the pipeline would align it to there; ` +
+      `ground truth: the clean photo; outputs at x${upscale}.`;
   const out: string[] = [
     '# Whole-photo evaluation',
     '',
@@ -203,14 +220,13 @@ export function formatPhotoMarkdown(result: PhotoEvalResult, info: PhotoRunInfo)
     '```',
     '',
     `Model ${info.model.name} (${info.model.resolution} px -> ${info.model.outputSize} px); request ${JSON.stringify(info.params)}; ` +
-      `seed ${info.seed}. ${info.photos} photos per split of ${scene.width}x${scene.height} px, ${scene.faces} faces each ` +
-      `(crop side ${scene.minSide}-${scene.maxSide} px, log-uniform; rotation within ±${Math.round((scene.maxAngle * 180) / Math.PI)}°), ` +
-      `faces from ${info.faces}; background: ${info.background}; ground truth and outputs at x${scene.upscale} ` +
-      `(${scene.width * scene.upscale}x${scene.height * scene.upscale}). Total ${(result.seconds / 60).toFixed(1)} min.`,
+      `seed ${info.seed}. ${scenes} Total ${(result.seconds / 60).toFixed(1)} min.`,
     '',
     info.region === 'ffhq'
-      ? 'Face regions here are FFHQ-aligned: the square around each clean crop that puts its face where the FFHQ template does (about 1.6 times the crop side: hair, ears, background), scored with the recognizer at FFHQ framing.'
-      : "Face regions are the clean crops' own squares.",
+      ? `Face regions here are FFHQ-aligned: the square around each ${scene ? 'clean crop' : "face's frame"} that puts its face where the FFHQ template does (about 1.6 times the ${scene ? "crop's" : "frame's"} side: hair, ears, background), scored with the recognizer at FFHQ framing.`
+      : scene
+        ? "Face regions are the clean crops' own squares."
+        : "Face regions are the faces' frames (the model's framing).",
     '',
     'Face scores are measured in each face region (at ground-truth scale, cut by the known',
     'transform from every output alike); id cos = eigenface cosine to the ground truth region (higher is better),',
@@ -220,7 +236,7 @@ export function formatPhotoMarkdown(result: PhotoEvalResult, info: PhotoRunInfo)
     'the region and the ground truth region: the identity measure of record.',
     "`background` is the pipeline's own enlargement of the whole photo with no face pasted (what DR2E adds is the",
     'difference to it); `bicubic` is MATLAB-style bicubic x' +
-      String(scene.upscale) +
+      String(upscale) +
       ' of the whole degraded photo.',
     '',
     '| split | photos | found | extra | size ok | method | face PSNR | face SSIM | id cos | id dist x10⁴ | id acc | recognizer cos | whole PSNR | whole SSIM |',
@@ -229,7 +245,7 @@ export function formatPhotoMarkdown(result: PhotoEvalResult, info: PhotoRunInfo)
   for (const split of result.splits) {
     summarise(split).forEach((row, i) => out.push(summaryRow(split, row, i === 0)));
   }
-  out.push('', '## Verdict: DR2E against bicubic x' + scene.upscale + ' of the whole photo', '');
+  out.push('', '## Verdict: DR2E against bicubic x' + upscale + ' of the whole photo', '');
   for (const split of result.splits) {
     const v = photoVerdict(split);
     out.push(
@@ -432,7 +448,7 @@ export async function writePhotoReport(
           cells: split.examples.map((e) => e.cells),
           columnLabels: ['input', 'DR2E', 'bicubic', 'background alone', 'ground truth'],
           rowLabels: split.examples.map((e) => e.label),
-          title: `whole photos, ${split.split}: face regions at x${info.scene.upscale}`,
+          title: `whole photos, ${split.split}: face regions at x${info.upscale}`,
           cellSize: 160,
         }),
       ),

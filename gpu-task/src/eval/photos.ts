@@ -99,12 +99,13 @@ export interface PhotoEvalOptions {
   /** Photos per split. */
   photos: number;
   splits: readonly DegradationSplit[];
-  scene: SceneOptions;
-  /** The clean faces by id, `photos x scene.faces` of them, in order. */
-  faceIds: readonly string[];
-  crops: ReadonlyMap<string, RgbImage>;
-  /** Ground-truth background of photo `index` (at the ground-truth size). */
-  background: (index: number) => Promise<RgbImage>;
+  /** Output = photo x upscale, as the scenes' ground truths are. */
+  upscale: number;
+  /**
+   * Scene `index` of a split: a synthetic one (syntheticScenes) or a draw of a real photo
+   * (real-photo-scenes.ts). Its ground truth must be `upscale` times its photo.
+   */
+  scene: (index: number, split: DegradationSplit) => Promise<PhotoScene>;
   /** DR2 request as the CLI would pass it (auto by default). */
   params: Dr2ParamsRequest;
   /** Photos per restoreImages call (the CLI's --batch). */
@@ -206,6 +207,42 @@ function scoreRegion(
 }
 
 /**
+ * The synthetic scenes of runPhotoEvaluation: scene `index` holds the clean faces
+ * `faceIds[index * faces ..]` on the background of photo `index` (photo-scenes.ts buildScene).
+ *
+ * @example
+ * ```ts
+ * const scene = syntheticScenes({ seed: 0, scene: DEFAULT_SCENE_OPTIONS, faceIds, crops, background });
+ * await scene(0, degradationSplit('mild')); // photo-000
+ * ```
+ */
+export function syntheticScenes({
+  seed,
+  scene: options,
+  faceIds,
+  crops,
+  background,
+}: {
+  seed: number;
+  scene: SceneOptions;
+  /** The clean faces by id, `scene.faces` per photo, in order. */
+  faceIds: readonly string[];
+  crops: ReadonlyMap<string, RgbImage>;
+  /** Ground-truth background of photo `index` (at the ground-truth size). */
+  background: (index: number) => Promise<RgbImage>;
+}): (index: number, split: DegradationSplit) => Promise<PhotoScene> {
+  return async (index, split) => {
+    const ids = faceIds.slice(index * options.faces, (index + 1) * options.faces);
+    if (ids.length < options.faces) {
+      throw new InvalidParametersError(
+        `photo ${index + 1} of ${options.faces} faces needs ${(index + 1) * options.faces} clean faces, got ${faceIds.length}`,
+      );
+    }
+    return buildScene(seed, scenePhotoId(index), ids, crops, await background(index), split, options);
+  };
+}
+
+/**
  * Run the whole-photo evaluation.
  *
  * @example
@@ -217,16 +254,11 @@ export async function runPhotoEvaluation(
   engine: Dr2eEngine,
   options: PhotoEvalOptions,
 ): Promise<PhotoEvalResult> {
-  const { scene: sceneOptions, photos: count } = options;
-  if (options.faceIds.length < count * sceneOptions.faces) {
-    throw new InvalidParametersError(
-      `${count} photos of ${sceneOptions.faces} faces need ${count * sceneOptions.faces} clean faces, got ${options.faceIds.length}`,
-    );
+  const { photos: count } = options;
+  if (![1, 2, 4].includes(options.upscale)) {
+    throw new InvalidParametersError(`the pipeline's upscale is 1, 2 or 4, got ${options.upscale}`);
   }
-  if (![1, 2, 4].includes(sceneOptions.upscale)) {
-    throw new InvalidParametersError(`the pipeline's upscale is 1, 2 or 4, got ${sceneOptions.upscale}`);
-  }
-  const upscale = sceneOptions.upscale as 1 | 2 | 4;
+  const upscale = options.upscale as 1 | 2 | 4;
   const region = options.region ?? WHOLE_CROP;
   const started = performance.now();
   const splits: PhotoSplitResult[] = [];
@@ -241,19 +273,13 @@ export async function runPhotoEvaluation(
     for (let first = 0; first < count; first += options.batch) {
       const scenes: PhotoScene[] = [];
       for (let index = first; index < Math.min(count, first + options.batch); index++) {
-        const id = scenePhotoId(index);
-        const faceIds = options.faceIds.slice(index * sceneOptions.faces, (index + 1) * sceneOptions.faces);
-        scenes.push(
-          await buildScene(
-            options.seed,
-            id,
-            faceIds,
-            options.crops,
-            await options.background(index),
-            split,
-            sceneOptions,
-          ),
-        );
+        const scene = await options.scene(index, split);
+        if (scene.truth.width !== scene.width * upscale || scene.truth.height !== scene.height * upscale) {
+          throw new InvalidParametersError(
+            `${scene.id}: its ground truth ${scene.truth.width}x${scene.truth.height} is not the photo x${upscale}`,
+          );
+        }
+        scenes.push(scene);
       }
       const pipelineStart = performance.now();
       const results = await engine.restoreImages(
