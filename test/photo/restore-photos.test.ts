@@ -286,6 +286,45 @@ describe.skipIf(!hqPresent || !utkPresent)(
       expect(clean!.estimate!.coarseNoise!).toBeLessThan(5);
     });
 
+    it('leans small faces found in a photo toward their input (fidelity 0.7 at the default), not large ones or aligned crops', async () => {
+      // Prepare: two UTKFace crops, far apart: one of 21 px (the tiny model frames it at ~33 px,
+      // under SMALL_FACE_BELOW) and one of 140 px (framed at ~112).
+      const photo = background(420, 260);
+      placeFaces(photo, [
+        { face: utk[0]!, cx: 110, cy: 130, side: 140 },
+        { face: utk[1]!, cx: 330, cy: 130, side: 21 },
+      ]);
+      const bytes = await encode(photo);
+      const fidelities = async (fidelity?: number): Promise<number[]> => {
+        const { faces } = await restoreOne(bytes, {
+          params: { preset: 'auto', steps: 4, ...(fidelity !== undefined ? { fidelity } : {}) },
+        });
+        expect(faces).toHaveLength(2);
+        return faces.map((f) => f.settings!.fidelity!);
+      };
+      // Act
+      const byDefault = await fidelities();
+      const lowest = await fidelities(0);
+      const highest = await fidelities(1);
+      const crop = await sharp(Buffer.from(utk[1]!.image.data), {
+        raw: { width: utk[1]!.image.width, height: utk[1]!.image.height, channels: 3 },
+      })
+        .resize(32, 32)
+        .png()
+        .toBuffer();
+      const [aligned] = (
+        await restoreOne(new Uint8Array(crop), { aligned: true, params: { preset: 'auto', steps: 4 } })
+      ).faces;
+      // Assess: faces are reported largest first; the small one's frame is under SMALL_FACE_BELOW.
+      expect(byDefault).toHaveLength(2);
+      expect(byDefault[0]).toBe(0.5);
+      expect(byDefault[1]).toBeCloseTo(0.7, 9);
+      expect(lowest[0]).toBe(0);
+      expect(lowest[1]).toBeCloseTo(0.4, 9);
+      expect(highest).toEqual([1, 1]);
+      expect(aligned?.settings?.fidelity).toBe(0.5);
+    });
+
     it('does not run or paste the faces auto keeps as they are: the output there is the background', async () => {
       // Prepare: a small face (below the tiny model's 64 px cut-off: at fidelity 1 auto keeps it)
       // and a large one, far apart; PNG, so the decoded photo is the photo.

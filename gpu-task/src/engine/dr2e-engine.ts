@@ -60,6 +60,7 @@ import {
 export type { FaceReport, PhotoWarning, UpscaleFactor } from '../photo/index.js';
 import {
   type FacePlan,
+  type FaceSource,
   faceQualityReport,
   finishFace,
   keepsFace,
@@ -480,7 +481,7 @@ export class Dr2eEngine {
     for (const item of ready) {
       for (const face of item.photo.faces) {
         const region = faceEstimateRegion(item.photo.decoded.image, face.toUnit);
-        plans.set(face, this.planFace(region.image, request, region.faceSize));
+        plans.set(face, this.planFace(region.image, request, region.faceSize, { detected: true }));
       }
     }
     // Faces `auto` keeps as they are (keepsFace) skip the model: nothing of theirs is pasted.
@@ -817,8 +818,13 @@ export class Dr2eEngine {
   }
 
   /** Estimate one face and, for `auto`, choose its setting (engine/quality). */
-  private planFace(face: RgbImage, request: Dr2ParamsRequest, faceSize = face.width): FacePlan {
-    return planFace(face, faceSize, request, (r) => this.resolveParams(r), this.resolution);
+  private planFace(
+    face: RgbImage,
+    request: Dr2ParamsRequest,
+    faceSize = face.width,
+    source: FaceSource = {},
+  ): FacePlan {
+    return planFace(face, faceSize, request, (r) => this.resolveParams(r), this.resolution, source);
   }
 
   async dispose(): Promise<void> {

@@ -26,6 +26,8 @@ import {
   AC_ZERO_NOISE_MULTIPLE,
   acZeroBelow,
   SMALL_FACE_BELOW,
+  DETECTED_SMALL_FACE_LEAN,
+  choiceFidelity,
   isAutoRequest,
   faceQualityReport,
   keepsFace,
@@ -409,6 +411,53 @@ describe('chooseSettings: fidelity', () => {
   it('refuses a fidelity outside 0..1', () => {
     expect(() => chooseSettings(estimates[0]!, { resolution: 64, fidelity: 1.5 })).toThrow(/fidelity/);
     expect(() => chooseSettings(estimates[0]!, { resolution: 64, fidelity: Number.NaN })).toThrow(/fidelity/);
+  });
+});
+
+describe('choiceFidelity: small faces found in photos lean toward their input', () => {
+  const fidelities = Array.from({ length: 11 }, (_, i) => i / 10);
+
+  it('leaves aligned crops and faces from SMALL_FACE_BELOW up as requested', () => {
+    for (const fidelity of fidelities) {
+      for (const size of [16, 24, 37]) expect(choiceFidelity(fidelity, size, false)).toBe(fidelity);
+      for (const size of [Math.ceil(SMALL_FACE_BELOW), 45, 256])
+        expect(choiceFidelity(fidelity, size, true)).toBe(fidelity);
+    }
+    expect(choiceFidelity(undefined, 64, true)).toBe(0.5);
+  });
+
+  it('moves a detected small face toward the input, still rising with the requested fidelity', () => {
+    expect(choiceFidelity(undefined, 24, true)).toBeCloseTo(1 - 0.5 * (1 - DETECTED_SMALL_FACE_LEAN), 12);
+    expect(choiceFidelity(0.5, 24, true)).toBeCloseTo(0.7, 12);
+    expect(choiceFidelity(1, 24, true)).toBe(1);
+    const leaned = fidelities.map((f) => choiceFidelity(f, 24, true));
+    leaned.forEach((f, i) => {
+      expect(f).toBeGreaterThanOrEqual(fidelities[i]!);
+      if (i > 0) expect(f).toBeGreaterThan(leaned[i - 1]!);
+    });
+  });
+
+  it('refuses a fidelity outside 0..1 before leaning it (-0.5 would lean into range)', () => {
+    expect(() => choiceFidelity(-0.5, 24, true)).toThrow(/fidelity/);
+    expect(() => choiceFidelity(1.2, 64, false)).toThrow(/fidelity/);
+  });
+
+  it('plans a detected small face with the leaned fidelity, never nearer the prior than the same face aligned', () => {
+    const resolve = (r: Parameters<typeof resolveDr2Params>[0]) => resolveDr2Params(r, 64);
+    for (const noise of [0, 5, 12]) {
+      const face = withNoise(testCard(24, 2), noise);
+      const aligned = planFace(face, 24, { preset: 'auto' }, resolve, 64);
+      const detected = planFace(face, 24, { preset: 'auto' }, resolve, 64, { detected: true });
+      expect(aligned.choice!.fidelity).toBe(0.5);
+      expect(detected.choice!.fidelity).toBeCloseTo(0.7, 12);
+      expect(detected.choice!.step).toBeLessThanOrEqual(aligned.choice!.step);
+      expect(detected.choice!.fusion.inputWeight).toBeGreaterThanOrEqual(aligned.choice!.fusion.inputWeight);
+      expect(detected.choice!.fusion.detailWeight).toBeGreaterThanOrEqual(
+        aligned.choice!.fusion.detailWeight,
+      );
+    }
+    const large = testCard(64, 2);
+    expect(planFace(large, 64, {}, resolve, 64, { detected: true }).choice!.fidelity).toBe(0.5);
   });
 });
 

@@ -56,6 +56,9 @@ export {
 export { fromPlanar, resizeRgb8, toPlanar } from './planes.js';
 export {
   type FacePlan,
+  type FaceSource,
+  DETECTED_SMALL_FACE_LEAN,
+  choiceFidelity,
   estimateAtEffectiveSize,
   faceQualityReport,
   finishFace,

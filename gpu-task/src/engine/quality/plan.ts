@@ -3,16 +3,22 @@
  * one after: `planFace` estimates the face and, for `auto` requests, chooses its DR2 setting and
  * fusion; `finishFace` fuses the restored face (at the paste resolution) with the aligned input.
  */
-import { AUTO_PRESET, type FaceSettings } from '../../../../shared/src/index.js';
+import { AUTO_PRESET, type FaceSettings, RESTORE_DEFAULTS } from '../../../../shared/src/index.js';
 import type { RgbImage } from '../image/index.js';
 import {
   DEFAULT_DR2_STEPS,
   type Dr2Params,
   type Dr2ParamsRequest,
+  assertFidelity,
   scaleReferenceIndex,
 } from '../sampler/dr2-params.js';
 import { type QualityChoice, chooseSettings } from './choose.js';
-import { type DegradationEstimate, effectiveScale, estimateDegradation } from './estimate.js';
+import {
+  type DegradationEstimate,
+  SMALL_FACE_BELOW,
+  effectiveScale,
+  estimateDegradation,
+} from './estimate.js';
 import { fuseDetail, keepsInput } from './fusion.js';
 import { resizeRgb8 } from './planes.js';
 
@@ -31,15 +37,62 @@ export function isAutoRequest(request: Dr2ParamsRequest): boolean {
 }
 
 /**
+ * How far `auto` leans a small face found in a whole photo toward its input: a face under
+ * SMALL_FACE_BELOW px (the calibration's 16 and 32 px rows) is chosen with fidelity
+ * 1 − (1 − f)(1 − DETECTED_SMALL_FACE_LEAN), so the default 0.5 becomes 0.7; it still rises
+ * with f, and 1 stays 1.
+ *
+ * **Why.** The calibration table was fitted on aligned crops, each framed exactly. A face of
+ * 16-38 px in a photo is framed from detector landmarks that err most, relative to the face, at
+ * that size (frame side about ±8-12 %, roll about ±5°, on train/ scenes), and the prior's face
+ * laid on a frame that far off is a different face. On whole-photo scenes of 18-30 px train/
+ * faces (`dr2e eval-photos --prefix train/ --face-sides 18,30`, seeds 1 and 2) `auto` lost to
+ * bicubic in recognizer identity and SSIM on mild faces; fidelity 0.6 / 0.7 / 0.8 / 0.9 for
+ * these faces gave the best identity at 0.7, above bicubic on every split and seed
+ * (docs/quality/README.md, "Small faces in photos"). Aligned crops (`--aligned`, `dr2e eval`)
+ * keep the table's choice: there it wins at 16 and 32 px.
+ */
+export const DETECTED_SMALL_FACE_LEAN = 0.4;
+
+/**
+ * The fidelity a face is chosen with: the request's (checked, default 0.5), leaned toward the
+ * input for a small face found in a photo (DETECTED_SMALL_FACE_LEAN).
+ *
+ * @example
+ * ```ts
+ * choiceFidelity(0.5, 24, true); // 0.7
+ * choiceFidelity(0.5, 24, false); // 0.5 (an aligned crop)
+ * choiceFidelity(0.5, 64, true); // 0.5
+ * ```
+ */
+export function choiceFidelity(fidelity: number | undefined, faceSize: number, detected: boolean): number {
+  assertFidelity(fidelity);
+  const requested = fidelity ?? RESTORE_DEFAULTS.fidelity;
+  if (!detected || !(faceSize < SMALL_FACE_BELOW)) return requested;
+  return 1 - (1 - requested) * (1 - DETECTED_SMALL_FACE_LEAN);
+}
+
+/** Where a planned face comes from. */
+export interface FaceSource {
+  /**
+   * Found by the detector in a whole photo and framed from its landmarks (see
+   * DETECTED_SMALL_FACE_LEAN); default false: an aligned crop.
+   */
+  detected?: boolean;
+}
+
+/**
  * Plan one face.
  *
  * @param input - the aligned face at its paste resolution (or its own pixels), for the estimate.
  * @param faceSize - the face's side in input pixels.
  * @param request - the caller's request merged with the model's defaults.
  * @param resolve - the engine's resolver (validates against the model).
+ * @param source - whether the detector framed the face in a whole photo.
  * @example
  * ```ts
  * const plan = planFace(face.alignedInput, face.box[2], request, (r) => engine.resolveParams(r), engine.resolution);
+ * const inPhoto = planFace(region.image, region.faceSize, request, resolve, 64, { detected: true });
  * ```
  */
 export function planFace(
@@ -48,12 +101,13 @@ export function planFace(
   request: Dr2ParamsRequest,
   resolve: (request: Dr2ParamsRequest) => Dr2Params,
   resolution: number,
+  source: FaceSource = {},
 ): FacePlan {
   const estimate = estimateAtEffectiveSize(input, faceSize);
   if (!isAutoRequest(request)) return { estimate, choice: null, params: resolve(request) };
   const choice = chooseSettings(estimate, {
     resolution,
-    ...(request.fidelity !== undefined ? { fidelity: request.fidelity } : {}),
+    fidelity: choiceFidelity(request.fidelity, estimate.faceSize, source.detected ?? false),
   });
   // The ladder's τ is on the K = 100 grid, like the presets': moved to the request's K.
   const steps = request.steps ?? DEFAULT_DR2_STEPS;
