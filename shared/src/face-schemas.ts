@@ -50,6 +50,7 @@ export const FaceSettingsSchema = z.strictObject({
   n: z.int().min(1),
   tau: z.int().min(0),
   omega: z.int().min(1),
+  /** `auto`: the fidelity this face was chosen with (small faces found in a photo lean toward their input). */
   fidelity: z.number().min(0).max(1).optional(),
   /** `auto`: the input's share of the bands the model represents (0..1). */
   inputWeight: z.number().min(0).max(1).optional(),
