@@ -42,15 +42,17 @@ export function isAutoRequest(request: Dr2ParamsRequest): boolean {
  * 1 − (1 − f)(1 − DETECTED_SMALL_FACE_LEAN), so the default 0.5 becomes 0.7; it still rises
  * with f, and 1 stays 1.
  *
- * **Why.** The calibration table was fitted on aligned crops, each framed exactly. A face of
- * 16-38 px in a photo is framed from detector landmarks that err most, relative to the face, at
- * that size (frame side about ±8-12 %, roll about ±5°, on train/ scenes), and the prior's face
- * laid on a frame that far off is a different face. On whole-photo scenes of 18-30 px train/
- * faces (`dr2e eval-photos --prefix train/ --face-sides 18,30`, seeds 1 and 2) `auto` lost to
- * bicubic in recognizer identity and SSIM on mild faces; fidelity 0.6 / 0.7 / 0.8 / 0.9 for
- * these faces gave the best identity at 0.7, above bicubic on every split and seed
- * (docs/quality/README.md, "Small faces in photos"). Aligned crops (`--aligned`, `dr2e eval`)
- * keep the table's choice: there it wins at 16 and 32 px.
+ * **Why.** The calibration table was fitted on aligned crops, each framed exactly, and there it
+ * wins at 16 and 32 px. A face of 16-38 px in a photo is framed from detector landmarks that err
+ * most, relative to the face, at that size (on train/ scenes of 24-64 px faces the frame's side
+ * scatters by 8-10 % in log sd, its centre by 4-5 % of the side, its roll by about 5°); a
+ * plausible reason, not a measured one, is that the prior's face laid on a frame that far off is
+ * another face. On whole-photo scenes of 18-30 px train/ faces (`dr2e eval-photos --prefix
+ * train/ --face-sides 18,30`, seeds 1 and 2) `auto` lost to bicubic in recognizer identity and
+ * SSIM on mild faces; of fidelity 0.6 / 0.7 / 0.8 / 0.9 for these faces, 0.7 gave the best
+ * identity on average, over bicubic's on mild and medium faces of both seeds; held out (seeds 3
+ * and 4) mild faces came within 0.001 of bicubic's identity (0.012-0.022 under before). Tables:
+ * docs/quality/README.md, "Small faces in photos lean toward their input".
  */
 export const DETECTED_SMALL_FACE_LEAN = 0.4;
 
