@@ -117,15 +117,24 @@ describe.skipIf(!present)(`dr2e eval-photos${present ? '' : ` (skipped: ${utkTar
     ]);
     const photos = (await readFile(path.join(out, 'photos.csv'), 'utf8')).trim().split('\n');
     expect(photos[1]).toMatch(/,120,80,240,160,true,2,2,0,/);
+    // Draws of one photo share their ground truths: a face is identified among the other
+    // person's, not failed by its own other draw (bicubic's faces are told apart).
+    const bicubic = (await readFile(path.join(out, 'results.csv'), 'utf8'))
+      .split('\n')
+      .find((row) => row.startsWith('mild,bicubic,'))!
+      .split(',');
+    expect(Number(bicubic[5])).toBeGreaterThan(0.5);
     const markdown = await readFile(path.join(out, 'results.md'), 'utf8');
     expect(markdown).toContain('(group.png, 240x160, 2 faces)');
     const info = JSON.parse(await readFile(path.join(out, 'run.json'), 'utf8')) as { realPhotos?: unknown };
     expect(info.realPhotos).toEqual([{ name: 'group.png', width: 240, height: 160, faces: 2 }]);
   });
 
-  it('takes clean faces or real photos, not both and not neither', async () => {
+  it('takes clean faces or real photos, not both and not neither, and no synthetic-scene option with photos', async () => {
     const both = await runCli([
-      ...TINY_RUN,
+      'eval-photos',
+      '--clean',
+      utkTar,
       '--photo',
       path.join(work, 'group.png'),
       '-o',
@@ -141,6 +150,30 @@ describe.skipIf(!present)(`dr2e eval-photos${present ? '' : ` (skipped: ${utkTar
     ]);
     expect(neither.status).toBe(2);
     expect(neither.stderr).toMatch(/one of the two/);
+    const file = path.join(work, 'group.png');
+    const shaped = await runCli([
+      'eval-photos',
+      '--photo',
+      file,
+      '--faces',
+      '2',
+      '-o',
+      path.join(work, 'bad'),
+    ]);
+    expect(shaped.status).toBe(2);
+    expect(shaped.stderr).toMatch(/--faces shape synthetic scenes/);
+    const few = await runCli([
+      'eval-photos',
+      '--photo',
+      file,
+      file,
+      '--limit',
+      '1',
+      '-o',
+      path.join(work, 'bad'),
+    ]);
+    expect(few.status).toBe(2);
+    expect(few.stderr).toMatch(/--limit 1 draws cannot cover 2 photos/);
   });
 
   it('stops with a message on options that cannot make a photo', async () => {

@@ -4,7 +4,7 @@
  * multiple of the upscale, and each draw degrades it reproducibly. Needs ../shared (UTKFace
  * faces placed in a made-up "real" photo, so where they are is known).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,7 +48,11 @@ describe.skipIf(!utkPresent)(
       // the crop it was placed as (in the degraded photo's pixels: halved).
       expect(real!.name).toBe('group.png');
       expect([real!.truth.width, real!.truth.height]).toEqual([320, 202]);
-      expect(real!.truth.data.subarray(0, 3)).toEqual(photo.data.subarray(0, 3));
+      // Rows keep their stride: the last row's last pixel is the photo's at (319, 201).
+      const last = (201 * 320 + 319) * 3;
+      expect(real!.truth.data.subarray(last, last + 3)).toEqual(
+        photo.data.subarray((201 * 321 + 319) * 3, (201 * 321 + 320) * 3),
+      );
       expect(real!.faces).toHaveLength(2);
       for (const placed of placements) {
         const face = real!.faces.find(
@@ -91,13 +95,24 @@ describe.skipIf(!utkPresent)(
       expect(first.degradation.split).toBe('severe');
     });
 
-    it('refuses a photo without a face, one too small for the upscale, and a missing file, each by name', async () => {
+    it('refuses a photo without a face, one too small for the upscale, a missing file, a file that is no image and two photos of one name, each by name', async () => {
       const empty = path.join(work, 'empty.png');
       await writeFile(empty, await encode(background(200, 150)));
       await expect(loadRealPhotos([empty], template, 2)).rejects.toThrow(/empty\.png: no face found/);
       const tiny = path.join(work, 'tiny.png');
       await writeFile(tiny, await encode(background(100, 90)));
       await expect(loadRealPhotos([tiny], template, 4)).rejects.toThrow(/tiny\.png: 100x90 is too small/);
+      const text = path.join(work, 'notes.jpg');
+      await writeFile(text, 'not a photo');
+      await expect(loadRealPhotos([text], template, 2)).rejects.toThrow(
+        /notes\.jpg: not a photo that can be decoded/,
+      );
+      // The second test's one.png (a face), and a copy of it in another folder.
+      await mkdir(path.join(work, 'again'), { recursive: true });
+      await copyFile(path.join(work, 'one.png'), path.join(work, 'again', 'one.png'));
+      await expect(
+        loadRealPhotos([path.join(work, 'one.png'), path.join(work, 'again', 'one.png')], template, 4),
+      ).rejects.toThrow(/two photos are named one\.png/);
       await expect(loadRealPhotos([path.join(work, 'absent.jpg')], template, 2)).rejects.toThrow(
         /absent\.jpg: cannot read the photo/,
       );

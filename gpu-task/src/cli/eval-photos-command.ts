@@ -108,6 +108,7 @@ interface SceneSource {
 /** Synthetic scenes of clean faces from `options.clean` (photo-scenes.ts). */
 async function syntheticSource(options: EvalPhotosOptions & { clean: string }): Promise<SceneSource> {
   const { scene } = options;
+  checkSceneOptions(scene);
   let backgroundPhoto: RgbImage | null = null;
   if (options.background !== 'synthetic') {
     if (!existsSync(options.background)) {
@@ -119,6 +120,11 @@ async function syntheticSource(options: EvalPhotosOptions & { clean: string }): 
     ...(options.prefix ? { prefix: options.prefix } : {}),
     limit: options.photos * scene.faces,
   });
+  if (refs.length < options.photos * scene.faces) {
+    throw new InvalidParametersError(
+      `${options.photos} photos of ${scene.faces} faces need ${options.photos * scene.faces} clean faces, ${options.clean} has ${refs.length}`,
+    );
+  }
   const crops = await loadSceneCrops(refs);
   return {
     scene: syntheticScenes({
@@ -183,7 +189,11 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
       'eval-photos takes clean faces for synthetic scenes (--clean) or clean real photos (--photo), one of the two',
     );
   }
-  checkSceneOptions(options.scene);
+  if (realPhotos.length > options.photos) {
+    throw new InvalidParametersError(
+      `--limit ${options.photos} draws cannot cover ${realPhotos.length} photos: give at least one draw per photo`,
+    );
+  }
   const splits = options.splits.map(degradationSplit);
   const basis = await resolveBasis(options.basis, io);
   const synthetic =

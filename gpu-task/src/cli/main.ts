@@ -61,6 +61,16 @@ import { runVerifyTrace } from './verify-trace-command.js';
 /** Seeds the CLI takes (31 bits). */
 const MAX_CLI_SEED = 2 ** 31 - 1;
 
+/** eval-photos options that shape synthetic scenes only (their commander keys and flags). */
+const SYNTHETIC_SCENE_FLAGS = {
+  prefix: '--prefix',
+  background: '--background',
+  faces: '--faces',
+  size: '--size',
+  faceSides: '--face-sides',
+  maxAngle: '--max-angle',
+} as const;
+
 /** The command line as a copy-pastable string. */
 /** `WIDTHxHEIGHT` in pixels. */
 function photoSize(value: string): number[] {
@@ -106,7 +116,8 @@ function buildProgram(
     .option(
       '--fidelity <f>',
       `with ${AUTO_PRESET}: 0..1, ${RESTORE_DEFAULTS.fidelity} (default) = automatic, ` +
-        'higher keeps more of the input, lower trusts the prior more',
+        'higher keeps more of the input, lower trusts the prior more ' +
+        '(faces under 38 px found in a photo lean toward their input: 0.5 acts as 0.7)',
       fraction('fidelity'),
     )
     .option(
@@ -439,6 +450,17 @@ function buildProgram(
     .requiredOption('-o, --out <dir>', 'output folder for the reports')
     .option('-q, --quiet', 'no progress output', false)
     .action(async (opts: Record<string, unknown>) => {
+      if (opts.photo !== undefined) {
+        // Real photos are their own scenes: the synthetic scenes' options would be ignored.
+        const synthetic = Object.entries(SYNTHETIC_SCENE_FLAGS)
+          .filter(([key]) => photos.getOptionValueSource(key) === 'cli')
+          .map(([, flag]) => flag);
+        if (synthetic.length > 0) {
+          throw new UsageError(
+            `${synthetic.join(', ')} shape synthetic scenes; --photo scenes are the photos themselves`,
+          );
+        }
+      }
       const [width, height] = opts.size as number[];
       const sides = opts.faceSides as number[];
       if (sides.length !== 2) throw new UsageError('--face-sides takes two numbers: min,max');

@@ -335,7 +335,8 @@ export interface IdentityScores {
 
 /**
  * Identification of restored faces among ground truths: `restored[i]` belongs to `truths[i]`.
- * Ties count as misses, so identical coefficients for two people never score.
+ * Ties count as misses, so identical coefficients for two people never score. With `ids`, faces
+ * of one id are one person (draws of one photo share their ground truths) and never rivals.
  *
  * @example
  * ```ts
@@ -343,7 +344,16 @@ export interface IdentityScores {
  * scores.accuracy; // 0..1
  * ```
  */
-export function identify(restored: readonly Float64Array[], truths: readonly Float64Array[]): IdentityScores {
+export function identify(
+  restored: readonly Float64Array[],
+  truths: readonly Float64Array[],
+  ids?: readonly string[],
+): IdentityScores {
+  if (ids !== undefined && ids.length !== truths.length) {
+    throw new InvalidParametersError(
+      `identification needs one id per face (got ${ids.length} and ${truths.length})`,
+    );
+  }
   if (restored.length !== truths.length || restored.length === 0) {
     throw new InvalidParametersError(
       `identification needs one ground truth per restored face (got ${restored.length} and ${truths.length})`,
@@ -353,7 +363,9 @@ export function identify(restored: readonly Float64Array[], truths: readonly Flo
     const own = cosineSimilarity(face, truths[i]!);
     let identified = true;
     for (let j = 0; j < truths.length && identified; j++) {
-      if (j !== i && cosineSimilarity(face, truths[j]!) >= own) identified = false;
+      // A face of the same person (another draw of one photo) is no rival.
+      if (j === i || (ids !== undefined && ids[j] === ids[i])) continue;
+      if (cosineSimilarity(face, truths[j]!) >= own) identified = false;
     }
     return { identified, distance: 1 - own };
   });

@@ -374,7 +374,12 @@ export async function runPhotoEvaluation(
     }
     if (options.basis) {
       for (const method of PHOTO_METHODS) {
-        const { perImage } = identify(coefficients[method], truthCoefficients);
+        // Faces of one id are one person: draws of one real photo share their ground truths.
+        const { perImage } = identify(
+          coefficients[method],
+          truthCoefficients,
+          faces.map((f) => f.face.id),
+        );
         faces.forEach((face, i) => {
           face.identified ??= {} as Record<PhotoMethod, boolean>;
           face.identified[method] = perImage[i]!.identified;

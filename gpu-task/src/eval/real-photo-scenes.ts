@@ -63,7 +63,11 @@ export async function loadRealPhoto(
   upscale: number,
 ): Promise<RealPhoto> {
   const name = path.basename(file);
-  const { image } = await decodeImageToRgb(bytes);
+  const { image } = await decodeImageToRgb(bytes).catch((error: unknown) => {
+    throw new InvalidParametersError(
+      `${name}: not a photo that can be decoded (${error instanceof Error ? error.message : String(error)})`,
+    );
+  });
   const width = image.width - (image.width % upscale);
   const height = image.height - (image.height % upscale);
   if (width < 32 * upscale || height < 32 * upscale) {
@@ -106,6 +110,10 @@ export async function loadRealPhotos(
   try {
     const photos: RealPhoto[] = [];
     for (const file of files) {
+      // Scene ids (and their degradation draws and seeds) come from the base name.
+      if (photos.some((p) => p.name === path.basename(file))) {
+        throw new InvalidParametersError(`two photos are named ${path.basename(file)}: rename one`);
+      }
       const bytes = await readFile(file).catch((error: NodeJS.ErrnoException) => {
         throw new InvalidParametersError(`${file}: cannot read the photo (${error.code ?? error.message})`);
       });

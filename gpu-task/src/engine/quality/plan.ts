@@ -37,8 +37,9 @@ export function isAutoRequest(request: Dr2ParamsRequest): boolean {
 }
 
 /**
- * How far `auto` leans a small face found in a whole photo toward its input: a face under
- * SMALL_FACE_BELOW px (the calibration's 16 and 32 px rows) is chosen with fidelity
+ * How far `auto` leans a small face found in a whole photo toward its input: a face whose size
+ * (its frame's side at its effective resolution, as the table bins it) is under SMALL_FACE_BELOW
+ * px (the calibration's 16 and 32 px rows) is chosen with fidelity
  * 1 − (1 − f)(1 − DETECTED_SMALL_FACE_LEAN), so the default 0.5 becomes 0.7; it still rises
  * with f, and 1 stays 1.
  *
@@ -50,8 +51,9 @@ export function isAutoRequest(request: Dr2ParamsRequest): boolean {
  * another face. On whole-photo scenes of 18-30 px train/ faces (`dr2e eval-photos --prefix
  * train/ --face-sides 18,30`, seeds 1 and 2) `auto` lost to bicubic in recognizer identity and
  * SSIM on mild faces; of fidelity 0.6 / 0.7 / 0.8 / 0.9 for these faces, 0.7 gave the best
- * identity on average, over bicubic's on mild and medium faces of both seeds; held out (seeds 3
- * and 4) mild faces came within 0.001 of bicubic's identity (0.012-0.022 under before). Tables:
+ * identity on average (by 0.0006 over 0.8, which had the better SSIM), over bicubic's on mild and
+ * medium faces of both seeds; held out (seeds 3 and 4) mild faces came within 0.0011 of bicubic's
+ * identity (0.012-0.022 under before). Tables:
  * docs/quality/README.md, "Small faces in photos lean toward their input".
  */
 export const DETECTED_SMALL_FACE_LEAN = 0.4;
@@ -167,7 +169,7 @@ export function faceQualityReport(
       n: plan.params.n,
       tau: plan.params.tau,
       omega: plan.params.omega,
-      ...(plan.choice ? { fidelity: plan.choice.fidelity } : {}),
+      ...(plan.choice ? { fidelity: round(plan.choice.fidelity, 3) } : {}),
       ...(fusion
         ? { inputWeight: round(fusion.inputWeight, 3), detailWeight: round(fusion.detailWeight, 3) }
         : {}),
