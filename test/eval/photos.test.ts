@@ -131,49 +131,18 @@ describe.skipIf(!present)(`dr2e eval-photos${present ? '' : ` (skipped: ${utkTar
   });
 
   it('takes clean faces or real photos, not both and not neither, and no synthetic-scene option with photos', async () => {
-    const both = await runCli([
-      'eval-photos',
-      '--clean',
-      utkTar,
-      '--photo',
-      path.join(work, 'group.png'),
-      '-o',
-      path.join(work, 'bad'),
-    ]);
-    expect(both.status).toBe(2);
-    expect(both.stderr).toMatch(/--clean.*--photo.*one of the two/);
-    const neither = await runCli([
-      'eval-photos',
-      ...TINY_RUN.slice(TINY_RUN.indexOf('--upscale')),
-      '-o',
-      path.join(work, 'bad'),
-    ]);
-    expect(neither.status).toBe(2);
-    expect(neither.stderr).toMatch(/one of the two/);
     const file = path.join(work, 'group.png');
-    const shaped = await runCli([
-      'eval-photos',
-      '--photo',
-      file,
-      '--faces',
-      '2',
-      '-o',
-      path.join(work, 'bad'),
-    ]);
-    expect(shaped.status).toBe(2);
-    expect(shaped.stderr).toMatch(/--faces shape synthetic scenes/);
-    const few = await runCli([
-      'eval-photos',
-      '--photo',
-      file,
-      file,
-      '--limit',
-      '1',
-      '-o',
-      path.join(work, 'bad'),
-    ]);
-    expect(few.status).toBe(2);
-    expect(few.stderr).toMatch(/--limit 1 draws cannot cover 2 photos/);
+    const refused: [string[], RegExp][] = [
+      [['--clean', utkTar, '--photo', file], /--clean.*--photo.*one of the two/],
+      [TINY_RUN.slice(TINY_RUN.indexOf('--upscale')), /one of the two/],
+      [['--photo', file, '--faces', '2'], /--faces shape synthetic scenes/],
+      [['--photo', file, file, '--limit', '1'], /--limit 1 draws cannot cover 2 photos/],
+    ];
+    for (const [args, message] of refused) {
+      const run = await runCli(['eval-photos', ...args, '-o', path.join(work, 'bad')]);
+      expect(run.status).toBe(2);
+      expect(run.stderr).toMatch(message);
+    }
   });
 
   it('stops with a message on options that cannot make a photo', async () => {
