@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { faceSummary } from '../../gpu-task/src/cli/restore-command.js';
+import type { FaceReport } from '../../gpu-task/src/engine/index.js';
+import { faceSummary, keptFacesHint } from '../../gpu-task/src/cli/restore-command.js';
 
 describe('faceSummary (the CLI line per restored face)', () => {
   it("names auto's setting, its fusion weights and the estimates it was chosen from", () => {
@@ -38,5 +39,39 @@ describe('faceSummary (the CLI line per restored face)', () => {
 
   it('says nothing for a face without quality fields', () => {
     expect(faceSummary({ box: [0, 0, 8, 8], score: 1, landmarks: [] })).toBeNull();
+  });
+});
+
+describe('keptFacesHint (the closing line when auto kept faces)', () => {
+  const face = (kept: boolean): FaceReport => ({
+    box: [0, 0, 64, 64],
+    score: 1,
+    landmarks: [],
+    settings: {
+      n: 1,
+      tau: 10,
+      omega: 15,
+      fidelity: 0.5,
+      inputWeight: 1,
+      detailWeight: kept ? 1 : 0,
+      ...(kept ? { kept } : {}),
+    },
+  });
+
+  it('counts the kept faces among all and names the knob that restores them anyway', () => {
+    const hint = keptFacesHint([face(true), face(false), face(true)]);
+    expect(hint).toMatch(/^2 of 3 faces were kept as they were: /);
+    expect(hint).toContain('--fidelity (e.g. 0.2)');
+    expect(hint).toContain('--preset medium');
+  });
+
+  it('speaks of one face in the singular', () => {
+    expect(keptFacesHint([face(true), face(false)])).toMatch(/^1 of 2 faces was kept as it was: /);
+    expect(keptFacesHint([face(true)])).toMatch(/^1 of 1 face was kept as it was: /);
+  });
+
+  it('says nothing when every face went through the model, or there was none', () => {
+    expect(keptFacesHint([face(false)])).toBeNull();
+    expect(keptFacesHint([])).toBeNull();
   });
 });

@@ -259,6 +259,8 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
       }
     }
     for (const f of failed) io.stdout.write(`  failed ${display(f.input)}: ${f.code}: ${f.message}\n`);
+    const hint = keptFacesHint(restored.flatMap((f) => f.faces ?? []));
+    if (hint) io.stdout.write(`${hint}\n`);
   }
   return failed.length > 0 ? 1 : 0;
 }
@@ -288,6 +290,25 @@ export function faceSummary(face: FaceReport): string | null {
     );
   }
   return parts.join('; ');
+}
+
+/**
+ * The closing hint when `auto` kept faces as they were: a user who sees a face come back
+ * unchanged should learn why, and which knob restores it anyway. Null when no face was kept.
+ *
+ * @example
+ * ```ts
+ * keptFacesHint(results.flatMap((r) => r.faces)); // '3 of 4 faces were kept as they were: ... Lower --fidelity ...'
+ * ```
+ */
+export function keptFacesHint(faces: readonly FaceReport[]): string | null {
+  const kept = faces.filter((f) => f.settings?.kept).length;
+  if (kept === 0) return null;
+  return (
+    `${kept} of ${faces.length} face${faces.length === 1 ? '' : 's'} ${kept === 1 ? 'was kept as it was' : 'were kept as they were'}: ` +
+    "for faces of their size and degradation, auto's calibration found no setting of this model that beats enlarging them " +
+    '(docs/quality/README.md). Lower --fidelity (e.g. 0.2) or pass --preset medium to restore them with the prior anyway.'
+  );
 }
 
 function display(file: string): string {
