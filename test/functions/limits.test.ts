@@ -161,6 +161,25 @@ describe('jobs in flight and monthly quota', () => {
     expect(otherTenant.status).toBe(201);
   });
 
+  it('admits no more than the quota leaves when creates race for it', async () => {
+    // Prepare: 3 images a month, room for 50 jobs in flight, no rate limit in the way
+    const api = await start({
+      DR2E_MONTHLY_IMAGE_QUOTA: '3',
+      DR2E_MAX_JOBS_IN_FLIGHT: '50',
+      DR2E_CREATE_BURST: '100',
+    });
+    // Act: 12 creates at once (each reads the same usage before any takes its slot)
+    const responses = await Promise.all(Array.from({ length: 12 }, () => create(api, KEY_A)));
+    // Assess
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(3);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(9);
+    const refused = responses.find((r) => r.status === 429);
+    expect(await refused?.json()).toMatchObject({
+      error: { code: 'monthly_quota_exceeded', details: { quota: 3, used: 0, inFlight: 3 } },
+    });
+  });
+
   it("applies a tenant's own limits from tenants.json over the defaults", async () => {
     // Prepare: learn tenant A's id, then restart with an override for it
     let api = await start();

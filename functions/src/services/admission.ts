@@ -50,48 +50,67 @@ export class JobAdmission {
     const { limits, clock } = this.options;
     const caps = resolveTenantLimits(this.options.defaults, tenant.limits);
     const now = clock.now();
-    if (caps.monthlyImageQuota !== undefined) await this.checkQuota(tenant.id, caps.monthlyImageQuota, now);
+    const month = monthOf(now);
+    // The quota is enforced by the slot store's own atomic cap: concurrent creates each read
+    // the same usage, so a check before taking the slot would let all of them through. With the
+    // images left this month as a second cap on slots, at most that many jobs can be in flight,
+    // whoever races.
+    const used =
+      caps.monthlyImageQuota === undefined
+        ? undefined
+        : (await this.options.usage.sum(tenant.id, { from: month.from, to: month.next })).images;
+    const imagesLeft = used === undefined ? Infinity : (caps.monthlyImageQuota as number) - used;
     const lease = new Date(now.getTime() + (this.options.slotLeaseSeconds ?? 48 * 3600) * 1000);
-    const slot = await limits.acquireSlot(tenant.id, jobId, caps.maxJobsInFlight, lease, now);
-    if (!slot.acquired) {
-      throw new ApiError(
-        'too_many_jobs_in_flight',
-        429,
-        `this API key has ${slot.inFlight} unfinished jobs, the most it may have at once (${caps.maxJobsInFlight}); wait for some to finish, or cancel jobs that will not be uploaded`,
-        {
-          inFlight: slot.inFlight,
-          maxJobsInFlight: caps.maxJobsInFlight,
-          retryAfterSeconds: IN_FLIGHT_RETRY_AFTER_SECONDS,
-        },
-      );
+    const cap = Math.min(caps.maxJobsInFlight, imagesLeft);
+    const slot =
+      cap > 0
+        ? await limits.acquireSlot(tenant.id, jobId, cap, lease, now)
+        : { acquired: false, inFlight: await limits.slotsInUse(tenant.id, now) };
+    if (slot.acquired) return;
+    if (
+      used !== undefined &&
+      caps.monthlyImageQuota !== undefined &&
+      used + slot.inFlight >= caps.monthlyImageQuota
+    ) {
+      throw quotaExceeded(caps.monthlyImageQuota, used, slot.inFlight, now, month.next);
     }
+    throw new ApiError(
+      'too_many_jobs_in_flight',
+      429,
+      `this API key has ${slot.inFlight} unfinished jobs, the most it may have at once (${caps.maxJobsInFlight}); wait for some to finish, or cancel jobs that will not be uploaded`,
+      {
+        inFlight: slot.inFlight,
+        maxJobsInFlight: caps.maxJobsInFlight,
+        retryAfterSeconds: IN_FLIGHT_RETRY_AFTER_SECONDS,
+      },
+    );
   }
 
   /** Gives a slot back (a create that did not store its job). */
   release(tenantId: string, jobId: string): Promise<void> {
     return this.options.limits.releaseSlot(tenantId, jobId);
   }
+}
 
-  private async checkQuota(tenantId: string, quota: number, now: Date): Promise<void> {
-    const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
-    const next = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
-    const [used, inFlight] = await Promise.all([
-      this.options.usage.sum(tenantId, { from, to: next }),
-      this.options.limits.slotsInUse(tenantId, now),
-    ]);
-    if (used.images + inFlight >= quota) {
-      throw new ApiError(
-        'monthly_quota_exceeded',
-        429,
-        `this API key used ${used.images} of its ${quota} images this month (${inFlight} more in flight); the quota renews on ${next.toISOString().slice(0, 10)}`,
-        {
-          quota,
-          used: used.images,
-          inFlight,
-          renewsAt: next.toISOString(),
-          retryAfterSeconds: Math.ceil((next.getTime() - now.getTime()) / 1000),
-        },
-      );
-    }
-  }
+/** The calendar month (UTC) of `now`: its first instant and the next month's. */
+function monthOf(now: Date): { from: Date; next: Date } {
+  return {
+    from: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)),
+    next: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)),
+  };
+}
+
+function quotaExceeded(quota: number, used: number, inFlight: number, now: Date, next: Date): ApiError {
+  return new ApiError(
+    'monthly_quota_exceeded',
+    429,
+    `this API key used ${used} of its ${quota} images this month (${inFlight} more in flight); the quota renews on ${next.toISOString().slice(0, 10)}`,
+    {
+      quota,
+      used,
+      inFlight,
+      renewsAt: next.toISOString(),
+      retryAfterSeconds: Math.ceil((next.getTime() - now.getTime()) / 1000),
+    },
+  );
 }
