@@ -524,6 +524,27 @@ describe('DELETE /v1/jobs/{id}', () => {
     }
   });
 
+  it('finishes removing the files when a DELETE that failed half-way is retried', async () => {
+    // Prepare: the store fails the first removal, after the tombstone is written
+    const job = await createJob();
+    await uploadPng(job.upload);
+    const inputKey = (await h.services.jobs.get(job.id))?.input.key ?? '';
+    expect(await h.services.blobs.head(inputKey)).toBeDefined();
+    const deleteMany = h.services.blobs.deleteMany.bind(h.services.blobs);
+    let failures = 1;
+    h.services.blobs.deleteMany = async (keys) => {
+      if (failures-- > 0) throw new Error('SlowDown: please reduce your request rate');
+      return deleteMany(keys);
+    };
+    // Act
+    const first = await h.call('DELETE', `/v1/jobs/${job.id}`);
+    const retry = await h.call('DELETE', `/v1/jobs/${job.id}`);
+    // Assess
+    expect(first.status).toBe(500);
+    expect(retry.status).toBe(404);
+    expect(await h.services.blobs.head(inputKey)).toBeUndefined();
+  });
+
   it('refuses an upload through the old form after the delete and stores nothing', async () => {
     // Prepare
     const job = await createJob();

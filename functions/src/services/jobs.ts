@@ -22,6 +22,7 @@ import {
   OUTPUT_FORMATS,
   type CreateJobRequest,
   type Job,
+  NotFoundError,
   type JobStatus,
   type WebhookTargetChecker,
   silentLogger,
@@ -321,9 +322,16 @@ export class JobService {
    * be writing for a job canceled here). The record stays as a tombstone (status terminal,
    * `error.code = 'deleted'`, no output keys): reads answer 404, lists skip it, its usage stays
    * billed and its idempotency key stays taken. A job that was not finished is canceled first
-   * (no webhook: the client asked for the deletion). Deleting twice is a 404.
+   * (no webhook: the client asked for the deletion). Deleting twice is a 404, but removes the
+   * files again first: a DELETE whose file removal failed (a 5xx after the tombstone was
+   * written) finishes when the client retries it.
    */
   async delete(tenantId: string, jobId: string): Promise<void> {
+    const stored = await this.options.jobs.get(jobId);
+    if (stored && stored.tenantId === tenantId && isDeletedJob(stored)) {
+      await this.options.blobs.deleteMany(jobBlobKeys(stored));
+      throw new NotFoundError(`job ${jobId} not found`);
+    }
     const job = await this.get(tenantId, jobId);
     const at = this.options.clock.now();
     await mutateJob(this.options.jobs, jobId, (current) => {
@@ -336,17 +344,26 @@ export class JobService {
         ? { ...rest, updatedAt: at.toISOString(), error: { code: DELETED_JOB_CODE, message } }
         : transitionJob(rest, { to: 'canceled', at, code: DELETED_JOB_CODE, reason: message });
     });
-    const keys = new Set<string>([
-      job.input.key,
-      ...(job.input.uploadKey ? [job.input.uploadKey] : []),
-      blobKeys.input(tenantId, jobId),
-      ...OUTPUT_FORMATS.map((format) => blobKeys.restored(tenantId, jobId, format)),
-      blobKeys.dr2(tenantId, jobId),
-    ]);
-    if (job.output?.restoredKey) keys.add(job.output.restoredKey);
-    if (job.output?.dr2Key) keys.add(job.output.dr2Key);
-    for (const key of faceCropKeys(job)) keys.add(key);
-    await this.options.blobs.deleteMany([...keys]);
+    await this.options.blobs.deleteMany(jobBlobKeys(job));
     this.logger.info('job deleted', { jobId, tenantId });
   }
+}
+
+/**
+ * Every blob a job may have: its input (upload and accepted copy), every output format, DR2's
+ * output and the face crops. All but the recorded output keys follow from the job's ids and
+ * parameters, so a tombstone (which keeps no output) still names them.
+ */
+function jobBlobKeys(job: Job): string[] {
+  const keys = new Set<string>([
+    job.input.key,
+    ...(job.input.uploadKey ? [job.input.uploadKey] : []),
+    blobKeys.input(job.tenantId, job.id),
+    ...OUTPUT_FORMATS.map((format) => blobKeys.restored(job.tenantId, job.id, format)),
+    blobKeys.dr2(job.tenantId, job.id),
+  ]);
+  if (job.output?.restoredKey) keys.add(job.output.restoredKey);
+  if (job.output?.dr2Key) keys.add(job.output.dr2Key);
+  for (const key of faceCropKeys(job)) keys.add(key);
+  return [...keys];
 }
