@@ -20,7 +20,13 @@
  * triggers one early refresh (at most every `unknownKeyRefreshMs`, default 30 s), so a key
  * added to the secret works within seconds without letting bad keys hammer Secrets Manager.
  * When a refresh fails and a cached copy exists, the cached copy is used (and the failure is
- * retried on the next call after `unknownKeyRefreshMs`).
+ * retried on the next call after `unknownKeyRefreshMs`), but for at most `maxStaleMs` (default
+ * 30 min) after it was loaded: a key removed from the secret (revoked) stops working within
+ * `cacheTtlMs` while Secrets Manager answers, and within `maxStaleMs` when it does not; after
+ * that, requests fail with 500 until the secret can be read again, rather than let a revoked key
+ * spend a tenant's money through an outage. A secret that does not parse (e.g. a bad edit) is an
+ * operator's error: requests answer a bare 500 `internal_error` (the log names the problem),
+ * never a 400 that tells callers how the secret is laid out.
  */
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
@@ -66,7 +72,17 @@ export interface SecretsManagerTenantDirectoryOptions {
   secretId: string;
   cacheTtlMs?: number;
   unknownKeyRefreshMs?: number;
+  /** How long a cached copy may serve while refreshes fail (default 30 min). */
+  maxStaleMs?: number;
   clock?: Clock;
+}
+
+/**
+ * The tenants secret could not be read or parsed, and no cached copy may serve. Not a domain
+ * error: the API answers 500 `internal_error` and logs this message with its cause.
+ */
+export class TenantDirectoryUnavailableError extends Error {
+  override readonly name = 'TenantDirectoryUnavailableError';
 }
 
 /**
@@ -83,6 +99,7 @@ export class SecretsManagerTenantDirectory implements TenantDirectory {
   private readonly secretId: string;
   private readonly cacheTtlMs: number;
   private readonly unknownKeyRefreshMs: number;
+  private readonly maxStaleMs: number;
   private readonly clock: Clock;
   private cached: { directory: StaticTenantDirectory; loadedAt: number } | undefined;
   private lastAttemptAt = Number.NEGATIVE_INFINITY;
@@ -93,6 +110,7 @@ export class SecretsManagerTenantDirectory implements TenantDirectory {
     this.secretId = options.secretId;
     this.cacheTtlMs = options.cacheTtlMs ?? 5 * 60_000;
     this.unknownKeyRefreshMs = options.unknownKeyRefreshMs ?? 30_000;
+    this.maxStaleMs = Math.max(this.cacheTtlMs, options.maxStaleMs ?? 30 * 60_000);
     this.clock = options.clock ?? systemClock;
   }
 
@@ -115,16 +133,20 @@ export class SecretsManagerTenantDirectory implements TenantDirectory {
   /** The cached directory, reloaded when stale (or when `force`); one load at a time. */
   private async directory(force = false): Promise<StaticTenantDirectory> {
     const now = this.clock.now().getTime();
-    const fresh = this.cached && now - this.cached.loadedAt < this.cacheTtlMs;
-    if (this.cached && fresh && !force) return this.cached.directory;
+    const cached = this.cached && now - this.cached.loadedAt < this.maxStaleMs ? this.cached : undefined;
+    const fresh = cached && now - cached.loadedAt < this.cacheTtlMs;
+    if (cached && fresh && !force) return cached.directory;
     // A failed refresh is not retried on every request while a cached copy can serve.
-    if (this.cached && now - this.lastAttemptAt < this.unknownKeyRefreshMs) return this.cached.directory;
+    if (cached && now - this.lastAttemptAt < this.unknownKeyRefreshMs) return cached.directory;
     this.loading ??= this.load().finally(() => (this.loading = undefined));
     try {
       return await this.loading;
     } catch (error) {
-      if (this.cached) return this.cached.directory;
-      throw error;
+      if (cached) return cached.directory;
+      throw new TenantDirectoryUnavailableError(
+        `cannot read the tenants secret ${this.secretId}: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
     }
   }
 

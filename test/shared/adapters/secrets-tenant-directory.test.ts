@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   parseTenantSecret,
   SecretsManagerTenantDirectory,
+  TenantDirectoryUnavailableError,
 } from '../../../shared/adapters/aws/secrets-tenant-directory.js';
 import { hashApiKey } from '../../../shared/src/api-keys.js';
 import { ManualClock } from '../../../shared/src/clock.js';
@@ -96,6 +97,43 @@ describe('SecretsManagerTenantDirectory', () => {
     const directory = new SecretsManagerTenantDirectory({ client, secretId: 's' });
     // Act / Assess
     await expect(directory.authenticate('x')).rejects.toThrow('AccessDenied');
+  });
+
+  it('stops honouring a revoked key once the cache may no longer serve through failing refreshes', async () => {
+    // Prepare: acme's key is removed from the secret, and the next reads fail (a bad edit, throttling)
+    const clock = new ManualClock();
+    const current = { text: (await secretWith({ acme: 'key-acme' })) as string | Error };
+    const { client } = stubClient(current);
+    const directory = new SecretsManagerTenantDirectory({
+      client,
+      secretId: 's',
+      clock,
+      cacheTtlMs: 60_000,
+      maxStaleMs: 600_000,
+    });
+    await directory.authenticate('key-acme');
+    current.text = new Error('ThrottlingException');
+    // Act
+    clock.advance(300_000);
+    const withinStale = await directory.authenticate('key-acme');
+    clock.advance(301_000);
+    const beyondStale = directory.authenticate('key-acme');
+    // Assess
+    expect(withinStale?.id).toBe('acme');
+    await expect(beyondStale).rejects.toBeInstanceOf(TenantDirectoryUnavailableError);
+  });
+
+  it('answers a secret that does not parse with an internal error, not a validation error callers would see', async () => {
+    // Prepare
+    const { client } = stubClient({
+      text: JSON.stringify({ tenants: [{ id: 'acme', apiKeyHashes: ['nope'] }] }),
+    });
+    const directory = new SecretsManagerTenantDirectory({ client, secretId: 's' });
+    // Act
+    const attempt = directory.authenticate('whatever');
+    // Assess
+    await expect(attempt).rejects.toBeInstanceOf(TenantDirectoryUnavailableError);
+    await expect(attempt).rejects.not.toBeInstanceOf(ValidationError);
   });
 });
 
