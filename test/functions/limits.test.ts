@@ -180,6 +180,25 @@ describe('jobs in flight and monthly quota', () => {
     });
   });
 
+  it('expires abandoned jobs that hold every slot when a new create needs one', async () => {
+    // Prepare: two jobs never uploaded, then a day and a half without reading them
+    const clock = new ManualClock(Date.now());
+    const api = await start({ DR2E_MAX_JOBS_IN_FLIGHT: '2' }, clock);
+    const abandoned = await Promise.all([create(api, KEY_A), create(api, KEY_A)]);
+    const ids = await Promise.all(abandoned.map(async (r) => ((await r.json()) as { id: string }).id));
+    clock.advance(36 * 3600 * 1000);
+    // Act
+    const fresh = await create(api, KEY_A);
+    // Assess
+    expect(fresh.status).toBe(201);
+    for (const id of ids) {
+      expect(await api.services.jobs.get(id)).toMatchObject({
+        status: 'canceled',
+        error: { code: 'upload_expired' },
+      });
+    }
+  });
+
   it("applies a tenant's own limits from tenants.json over the defaults", async () => {
     // Prepare: learn tenant A's id, then restart with an override for it
     let api = await start();

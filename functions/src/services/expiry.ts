@@ -5,9 +5,10 @@
  * deleted. A tenant's abandoned jobs thus stop counting as jobs in flight.
  *
  * Expiry happens wherever a stale job is met: reads and lists (the API), uploads arriving late
- * (the dispatcher), and a periodic sweep of every tenant's jobs (the local server runs
- * {@link CreatedJobExpiry.sweepTenant}; in AWS the bucket's lifecycle rule removes stray
- * objects and reads expire the records).
+ * (the dispatcher), and a sweep of a tenant's jobs ({@link CreatedJobExpiry.sweepTenant}) when a
+ * create finds the tenant at its cap on jobs in flight or its monthly quota (`JobService`), so
+ * jobs an app abandoned without reading them never block its new ones. In AWS the bucket's
+ * lifecycle rule also removes stray objects.
  */
 import {
   type Clock,

@@ -129,7 +129,8 @@ export class JobService {
     });
     const { admission } = this.options;
     if (admission)
-      await admission.admit(
+      await this.admitExpiringAbandoned(
+        admission,
         typeof tenant === 'string' ? { id: tenant, name: tenant, webhookSecret: '' } : tenant,
         id,
       );
@@ -218,6 +219,28 @@ export class JobService {
       contentTypes: this.options.uploadContentTypes,
       expiresInSeconds: this.options.uploadUrlTtlSeconds,
     });
+  }
+
+  /**
+   * Admits a new job; when the tenant is at a cap, first expires its jobs that waited too long
+   * for their upload (they hold slots until something reads them, and an app that gave up on
+   * them never will) and tries once more.
+   */
+  private async admitExpiringAbandoned(
+    admission: JobAdmission,
+    tenant: Tenant,
+    jobId: string,
+  ): Promise<void> {
+    try {
+      await admission.admit(tenant, jobId);
+    } catch (error) {
+      const atCap =
+        error instanceof ApiError &&
+        (error.code === 'too_many_jobs_in_flight' || error.code === 'monthly_quota_exceeded');
+      if (!atCap || !this.options.expiry || (await this.options.expiry.sweepTenant(tenant.id)) === 0)
+        throw error;
+      await admission.admit(tenant, jobId);
+    }
   }
 
   /** The tenant's job (expired first if it waited too long); `NotFoundError` for others' and deleted jobs. */
