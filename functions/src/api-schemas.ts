@@ -89,9 +89,10 @@ export const UsageQuerySchema = z.strictObject({
   from: dateOrDateTime
     .optional()
     .meta({ description: 'Start (inclusive). Default: the first day of this month (UTC).' }),
-  to: dateOrDateTime
-    .optional()
-    .meta({ description: 'End (exclusive). A date means its midnight UTC. Default: now.' }),
+  to: dateOrDateTime.optional().meta({
+    description:
+      'End (exclusive). A date means its midnight UTC. Default: the first day of next month (UTC), so the period holds everything recorded so far (at most 400 days after `from`).',
+  }),
 });
 
 /** Body of `GET /v1/usage`. */

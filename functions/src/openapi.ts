@@ -177,6 +177,9 @@ export function buildOpenApiDocument(
             ),
             '413': error('Body larger than the JSON limit.'),
             '415': error('Body is not application/json.'),
+            '409': error(
+              'The job created with this Idempotency-Key was deleted (`idempotency_key_deleted`).',
+            ),
             '422': error('Idempotency-Key reused with a different body.'),
             ...standardErrors,
           },
