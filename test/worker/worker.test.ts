@@ -389,6 +389,32 @@ describe('transient failures and dead letters', () => {
     ).toBe(true);
   });
 
+  it('runs the jobs of a failed batch alone, so one photo that crashes the engine fails by itself', async () => {
+    // Prepare: three jobs of one schedule; any call holding the first one dies.
+    const jobs = [
+      await env.queueJob({ bytes: await patternPng(1) }),
+      await env.queueJob({ bytes: await patternPng(2) }),
+      await env.queueJob({ bytes: await patternPng(3) }),
+    ];
+    const poison = jobs[0]?.id ?? '';
+    engine.failCall = (ids) =>
+      ids.includes(poison) ? new InferenceError('engine thread exited') : undefined;
+    const worker = env.worker(engine);
+
+    // Act
+    const loop = worker.run();
+    const done = await untilTerminal(jobs.map((job) => job.id));
+    await worker.stop();
+    await loop;
+
+    // Assess
+    expect(done.map((job) => job.status)).toEqual(['failed', 'succeeded', 'succeeded']);
+    expect(done[0]?.error?.code).toBe('retries_exhausted');
+    expect(done.slice(1).map((job) => job.attempts)).toEqual([1, 1]);
+    expect(engine.calls[0]).toHaveLength(3);
+    expect(engine.calls.slice(1, 4)).toEqual(jobs.map((job) => [job.id]));
+  });
+
   it('marks the job failed with retries_exhausted on the last delivery', async () => {
     // Prepare: every call fails; the queue allows three deliveries.
     const job = await env.queueJob({ bytes: await patternPng(1), webhook: WEBHOOK });

@@ -13,6 +13,12 @@
  * with the remaining jobs, still holding their messages (no extra receive, no requeue). Their
  * results are identical because each image's noise comes from its job's seed. Each restart
  * removes at least one job, so this ends.
+ *
+ * ## A call that fails for every job
+ * When the engine call itself throws a retryable error (the engine thread died, the device ran
+ * out of memory) with several jobs in it, each job runs again alone at once: one bad photo then
+ * retries and fails by itself, and the others of its batch succeed. A lone job's failure takes
+ * the usual path (retry later, or fail when the error is final).
  */
 import { EngineError, type ImageRestoration, type Dr2ParamsRequest } from '../engine/index.js';
 import {
@@ -163,6 +169,14 @@ export class BatchRunner {
           continue;
         }
         log.error('engine failed', { jobIds, ...errorFields(error) });
+        const retryable = !(error instanceof EngineError && !error.retryable);
+        if (retryable && runnable.length > 1) {
+          // One photo can take a whole call down (a decoder crash, memory): run each job alone,
+          // so the others of its batch do not share its retries and its fate.
+          log.info('engine batch split', { jobIds });
+          for (const active of runnable) await this.runGroup([active]);
+          return;
+        }
         await Promise.all(
           runnable.map((active) =>
             error instanceof EngineError && !error.retryable
