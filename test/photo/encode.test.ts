@@ -17,15 +17,21 @@ const image: RgbImage = {
 };
 const alpha = Uint8Array.from({ length: WIDTH * HEIGHT }, (_, i) => (i * 5) % 256);
 
-/** What sharp writes with its own sRGB transform (the slow path this module avoids). */
+/**
+ * What sharp writes with its own sRGB transform (the slow path this module avoids); a JPEG with
+ * alpha is flattened onto white.
+ */
 async function reference(format: 'png' | 'jpeg' | 'webp', withAlpha: boolean): Promise<Buffer> {
   const rgba = Buffer.alloc(WIDTH * HEIGHT * 4);
   for (let i = 0; i < WIDTH * HEIGHT; i++) {
     rgba.set(image.data.subarray(i * 3, i * 3 + 3), i * 4);
     rgba[i * 4 + 3] = alpha[i]!;
   }
+  const rgbaPipeline = sharp(rgba, { raw: { width: WIDTH, height: HEIGHT, channels: 4 } });
   const pipeline = withAlpha
-    ? sharp(rgba, { raw: { width: WIDTH, height: HEIGHT, channels: 4 } })
+    ? format === 'jpeg'
+      ? rgbaPipeline.flatten({ background: '#ffffff' })
+      : rgbaPipeline
     : sharp(image.data, { raw: { width: WIDTH, height: HEIGHT, channels: 3 } });
   return encodeSharp(pipeline.withIccProfile('srgb'), format, 92);
 }
@@ -37,7 +43,7 @@ describe('encodePhoto', () => {
         // Act
         const bytes = await encodePhoto(image, { format, alpha: withAlpha ? alpha : null });
         // Assess
-        const expected = await reference(format, withAlpha && format !== 'jpeg');
+        const expected = await reference(format, withAlpha);
         const [meta, expectedMeta] = await Promise.all([sharp(bytes).metadata(), sharp(expected).metadata()]);
         expect(meta.icc).toBeDefined();
         expect(Buffer.compare(meta.icc!, expectedMeta.icc!)).toBe(0);
@@ -70,6 +76,25 @@ describe('encodePhoto', () => {
     expect(bytes.readUIntLE(27, 3) + 1).toBe(21);
     const meta = await sharp(bytes).metadata();
     expect([meta.width, meta.height, meta.icc !== undefined]).toEqual([37, 21, true]);
+  });
+
+  it('shows nothing that was transparent in a JPEG: alpha 0 is white, whatever colour lay under it', async () => {
+    // Prepare: a dark photo, its left half fully transparent
+    const dark: RgbImage = {
+      data: new Uint8Array(WIDTH * HEIGHT * 3).fill(20),
+      width: WIDTH,
+      height: HEIGHT,
+    };
+    const halfHidden = Uint8Array.from({ length: WIDTH * HEIGHT }, (_, i) =>
+      i % WIDTH < WIDTH / 2 ? 0 : 255,
+    );
+    // Act
+    const bytes = await encodePhoto(dark, { format: 'jpeg', alpha: halfHidden });
+    // Assess
+    const { data } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+    const at = (x: number, y: number) => data[(y * WIDTH + x) * 3] as number;
+    expect(at(10, HEIGHT / 2)).toBeGreaterThan(250);
+    expect(at(WIDTH - 10, HEIGHT / 2)).toBeLessThan(30);
   });
 
   it('writes a greyscale photo as grey, with its alpha', async () => {

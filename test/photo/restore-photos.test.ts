@@ -268,6 +268,40 @@ describe.skipIf(!hqPresent || !utkPresent)(
       expect(data[(600 * 800 + 400) * 4 + 3]).toBe(255);
     });
 
+    it('neither restores nor reports a face under transparency, and a JPEG shows none of it', async () => {
+      // Prepare: two faces; the right half of the photo (and its face) has alpha 0
+      const photo = background(640, 320);
+      placeFaces(photo, [
+        { face: hq[1]!, cx: 160, cy: 160, side: 240 },
+        { face: hq[2]!, cx: 480, cy: 160, side: 240 },
+      ]);
+      const rgba = Buffer.alloc(640 * 320 * 4);
+      for (let i = 0; i < 640 * 320; i++) {
+        rgba.set(photo.data.subarray(i * 3, i * 3 + 3), i * 4);
+        rgba[i * 4 + 3] = i % 640 < 320 ? 255 : 0;
+      }
+      const png = new Uint8Array(
+        await sharp(rgba, { raw: { width: 640, height: 320, channels: 4 } })
+          .png()
+          .toBuffer(),
+      );
+      // Act
+      const result = await restoreOne(png, { format: 'jpeg', upscale: 1 });
+      // Assess
+      expect(result.faces).toHaveLength(1);
+      const [x, , w] = result.faces[0]!.box;
+      expect(x + w / 2).toBeLessThan(320);
+      expect(result.skippedFaces).toEqual([]);
+      const { data, info } = await sharp(result.restored).raw().toBuffer({ resolveWithObject: true });
+      expect(info.channels).toBe(3);
+      let hidden = 0;
+      for (let y = 0; y < 320; y++) {
+        for (let xx = 330; xx < 640; xx++)
+          hidden = Math.max(hidden, 255 - (data[(y * 640 + xx) * 3] as number));
+      }
+      expect(hidden).toBeLessThan(8);
+    });
+
     it('estimates each face on the photo’s own pixels: a noisy, compressed photo reads severe, its clean original clean', async () => {
       // Prepare: one face, the photo then degraded as a severe photo is (noise σ 20, JPEG q 30).
       const photo = background(360, 280);

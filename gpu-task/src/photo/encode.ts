@@ -1,6 +1,7 @@
 /**
  * Writing a restored photo: sRGB with an embedded sRGB ICC profile, the input's alpha channel
- * kept (PNG and WebP; JPEG has none, so it is flattened onto white), greyscale inputs written
+ * kept (PNG and WebP; JPEG has none, so the photo is flattened onto white: nothing that was
+ * transparent shows), greyscale inputs written
  * back as greyscale (a restored face in a black-and-white scan must not gain a tint).
  *
  * **Why the profile is spliced in.** The pixels are already sRGB; sharp's `withIccProfile`
@@ -37,7 +38,17 @@ export interface EncodePhotoOptions {
 export async function encodePhoto(image: RgbImage, options: EncodePhotoOptions): Promise<Uint8Array> {
   const { width, height } = image;
   const quality = checkedQuality(options.quality);
-  const alpha = options.format === 'jpeg' ? null : (options.alpha ?? null);
+  const alpha = options.alpha ?? null;
+  if (alpha && options.format === 'jpeg') {
+    // JPEG has no alpha: the photo is flattened onto white, as a viewer shows it on a page.
+    // What was transparent must not show (the colours under alpha 0 are whatever the sender's
+    // editor left there, e.g. a person cut out of the picture). sharp flattens before it joins
+    // bands, so the alpha comes interleaved.
+    const flat = rgbaPipeline(image, alpha).flatten({ background: '#ffffff' });
+    return options.grey
+      ? encodeSharp(flat.toColourspace('b-w'), options.format, quality)
+      : encodeSrgb(flat, options.format, quality);
+  }
   if (options.grey) {
     return encodeSharp(rgbaPipeline(image, alpha).toColourspace('b-w'), options.format, quality);
   }

@@ -203,7 +203,12 @@ export async function preparePhoto(
   // still found and reported as skipped; a smaller `minFace` (down to 16 px) searches further.
   const smallestFace =
     minFace > 0 && minFace < DEFAULT_SMALLEST_FACE ? Math.max(16, minFace) : DEFAULT_SMALLEST_FACE;
-  const found = await detector.detect(image, { smallestFace });
+  const detected = await detector.detect(image, { smallestFace });
+  // Faces under transparency are not in the picture the user sees (the colours under alpha 0
+  // are whatever an editor left there): they are neither restored nor reported.
+  const found = decoded.alpha
+    ? detected.filter((face) => isVisible(face.box, decoded.alpha as Uint8Array, image))
+    : detected;
   const detectMs = performance.now() - detectStart;
   const detectCpuMs = processCpuMs() - detectCpuStart;
   const bySize = [...found].sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
@@ -230,6 +235,27 @@ export async function preparePhoto(
     decodeCpuMs,
     detectCpuMs,
   };
+}
+
+/** Mean alpha over a face's box (clipped to the photo) at which the face counts as visible. */
+const VISIBLE_MEAN_ALPHA = 16;
+
+/** Whether a face's box shows (its mean alpha at least VISIBLE_MEAN_ALPHA of 255). */
+function isVisible(
+  box: readonly [number, number, number, number],
+  alpha: Uint8Array,
+  size: { width: number; height: number },
+): boolean {
+  const x0 = Math.max(0, Math.floor(box[0]));
+  const y0 = Math.max(0, Math.floor(box[1]));
+  const x1 = Math.min(size.width, Math.ceil(box[0] + box[2]));
+  const y1 = Math.min(size.height, Math.ceil(box[1] + box[3]));
+  if (x1 <= x0 || y1 <= y0) return false;
+  let sum = 0;
+  for (let y = y0; y < y1; y++) {
+    for (let x = x0; x < x1; x++) sum += alpha[y * size.width + x] as number;
+  }
+  return sum / ((x1 - x0) * (y1 - y0)) >= VISIBLE_MEAN_ALPHA;
 }
 
 /** A background enlarged by a BackgroundUpscaler. */
