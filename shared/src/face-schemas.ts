@@ -31,7 +31,7 @@ export const KNOWN_WARNINGS = {
   /** The photo was returned upscaled, no face was restored. */
   no_face_detected: 'no face was found; the photo was upscaled only',
   /** The output would have exceeded the megapixel limit: a smaller upscale was applied. */
-  upscale_capped: 'the requested upscale was reduced to stay under the output size limit',
+  upscale_capped: 'the requested upscale was reduced to stay under the output size limit or the longest side of the output format',
 } as const;
 
 /** Why a face that was found was left untouched. */

@@ -45,6 +45,17 @@ export const OUTPUT_CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
   webp: 'image/webp',
 };
 
+/**
+ * The longest side each output format can hold, px: WebP's bitstream stores 14-bit sides, JPEG's
+ * 16-bit ones; PNG is bounded by libvips' largest coordinate (10 million), far beyond the pixel
+ * limit. A whole photo's upscale is lowered until its output fits (warning `upscale_capped`).
+ */
+export const MAX_OUTPUT_SIDE: Readonly<Record<OutputFormat, number>> = {
+  png: 10_000_000,
+  jpeg: 65_535,
+  webp: 16_383,
+};
+
 /** Output scale factors: the restored photo is the input's size times this. */
 export const UPSCALE_FACTORS = [1, 2, 4] as const;
 export type UpscaleFactor = (typeof UPSCALE_FACTORS)[number];

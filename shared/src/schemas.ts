@@ -152,7 +152,7 @@ const schedulePick = {
 const photoDescriptions = {
   upscale:
     `Output size = input size x upscale (${UPSCALE_FACTORS.join(', ')}), reduced when the output would exceed the megapixel ` +
-    'limit. The background is resized, every restored face is pasted back.',
+    'limit or the longest side of the output format (WebP 16383 px, JPEG 65535 px). The background is resized, every restored face is pasted back.',
   aligned:
     'The input is one aligned face crop (the model framing or FFHQ framing): no detection, the whole ' +
     'image is restored as one face and the output is at least the input size.',

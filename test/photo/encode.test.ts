@@ -6,7 +6,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { encodeSharp, type RgbImage } from '../../gpu-task/src/engine/index.js';
-import { encodePhoto } from '../../gpu-task/src/photo/index.js';
+import { encodePhoto, reencodePhoto } from '../../gpu-task/src/photo/index.js';
 
 const WIDTH = 96;
 const HEIGHT = 64;
@@ -100,5 +100,31 @@ describe('encodePhoto', () => {
   it('writes a greyscale photo as grey, with its alpha', async () => {
     const grey = await sharp(await encodePhoto(image, { format: 'png', grey: true, alpha })).metadata();
     expect([grey.space, grey.channels]).toEqual(['b-w', 2]);
+  });
+});
+
+describe('reencodePhoto (the worker writes each job its own format from the engine PNG)', () => {
+  for (const format of ['jpeg', 'webp'] as const) {
+    it(`writes an RGBA PNG as the ${format} encodePhoto writes for its pixels and alpha`, async () => {
+      // Prepare
+      const png = await encodePhoto(image, { format: 'png', alpha });
+      // Act
+      const bytes = await reencodePhoto(png, format);
+      // Assess
+      const expected = await encodePhoto(image, { format, alpha });
+      expect(Buffer.compare(Buffer.from(bytes), Buffer.from(expected))).toBe(0);
+      expect((await sharp(bytes).metadata()).channels).toBe(format === 'webp' ? 4 : 3);
+    });
+  }
+
+  it('keeps a grey photo grey', async () => {
+    const png = await encodePhoto(image, { format: 'png', grey: true });
+    const jpeg = await reencodePhoto(png, 'jpeg');
+    expect((await sharp(jpeg).metadata()).channels).toBe(1);
+  });
+
+  it('returns PNG unchanged', async () => {
+    const png = await encodePhoto(image, { format: 'png' });
+    expect(await reencodePhoto(png, 'png')).toBe(png);
   });
 });

@@ -93,6 +93,35 @@ describe('photos without faces', () => {
     expect([result.width, result.height]).toEqual([40000, 800]);
   });
 
+  it("caps the upscale to the output format's largest side, and refuses up front a photo no upscale fits", async () => {
+    // Prepare: WebP holds 16383 px a side at most
+    const wide = await encode(background(8200, 64), 'jpeg');
+    const tooWide = await encode(background(17000, 40), 'jpeg');
+    // Act
+    const asWebp = await restoreOne(wide, { format: 'webp' });
+    const reencodedLater = await engine.restoreImages([{ id: 'w', bytes: wide, finalFormat: 'webp' }], {
+      params,
+      format: 'png',
+    });
+    const asPng = await restoreOne(wide, { format: 'png' });
+    const [refused] = await engine.restoreImages([{ id: 't', bytes: tooWide }], { params, format: 'webp' });
+    // Assess
+    expect([asWebp.upscale, asWebp.width, [...asWebp.warnings].sort()]).toEqual([
+      1,
+      8200,
+      ['no_face_detected', 'upscale_capped'],
+    ]);
+    expect((await sharp(asWebp.restored).metadata()).format).toBe('webp');
+    expect(reencodedLater[0]?.ok && reencodedLater[0].upscale).toBe(1);
+    expect(asPng.upscale).toBe(2);
+    expect(refused?.ok).toBe(false);
+    expect(refused?.ok === false && refused.error).toMatchObject({
+      code: 'image_too_large',
+      retryable: false,
+    });
+    expect(refused?.ok === false && refused.error.message).toMatch(/16383 px/);
+  });
+
   it('refuses bad option values with invalid_parameters', async () => {
     await expect(
       engine.restoreImages([{ id: 'x', bytes: await encode(background(64, 64)) }], { upscale: 3 as 2 }),

@@ -5,7 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
-import { dropUndefined } from '../../../shared/src/index.js';
+import { dropUndefined, MAX_OUTPUT_SIDE } from '../../../shared/src/index.js';
 import { EngineError, InvalidParametersError, ModelContractError } from './errors.js';
 import {
   type AdaptedFaceInput,
@@ -120,6 +120,12 @@ export interface EngineImageInput {
   bytes: Uint8Array;
   /** Seed for this image's noise; a random one is drawn (and reported) when absent. */
   seed?: number;
+  /**
+   * The format this image's output will finally be written in, when the caller re-encodes the
+   * result (the worker asks for PNG and writes each job's own format): a whole photo's upscale
+   * is capped to fit that format's largest side too. Default: the call's `format`.
+   */
+  finalFormat?: OutputFormat;
 }
 
 export interface RestoreImagesOptions {
@@ -459,6 +465,7 @@ export class Dr2eEngine {
       try {
         const photo = await preparePhoto(input.bytes, detector, {
           ...(options.upscale !== undefined ? { upscale: options.upscale } : {}),
+          format: strictestFormat(input.finalFormat, options.format ?? 'png'),
           ...(options.maxFaces !== undefined ? { maxFaces: options.maxFaces } : {}),
           ...(options.minFace !== undefined ? { minFace: options.minFace } : {}),
           ...(options.limits ? { limits: options.limits } : {}),
@@ -899,6 +906,13 @@ export function faceSeed(seed: number, index: number): number {
 }
 
 /** The face of an aligned crop: where its framing puts the eyes, nose and mouth. */
+/** Of the formats a photo is written in, the one holding the shortest largest side. */
+function strictestFormat(finalFormat: OutputFormat | undefined, format: OutputFormat): OutputFormat {
+  return finalFormat !== undefined && MAX_OUTPUT_SIDE[finalFormat] < MAX_OUTPUT_SIDE[format]
+    ? finalFormat
+    : format;
+}
+
 function alignedFaceReport(width: number, height: number, framing: FaceFraming): FaceReport {
   const side = Math.max(width, height);
   const left = (width - side) / 2;

@@ -63,6 +63,39 @@ export async function encodePhoto(image: RgbImage, options: EncodePhotoOptions):
 }
 
 /**
+ * A photo the engine wrote as PNG, written again as `format` exactly as encodePhoto would have
+ * written it: alpha kept in WebP and flattened onto white in JPEG, greyscale kept grey, the
+ * sRGB profile spliced in. For callers that re-encode one engine call's PNGs per image (the
+ * worker: jobs of a batch share a call but not a format). PNG is returned unchanged.
+ *
+ * @example
+ * ```ts
+ * const webp = await reencodePhoto(result.restored, 'webp');
+ * ```
+ */
+export async function reencodePhoto(
+  png: Uint8Array,
+  format: OutputFormat,
+  quality?: number,
+): Promise<Uint8Array> {
+  if (format === 'png') return png;
+  const grey = ((await sharp(png).metadata()).channels ?? 3) <= 2;
+  // sharp hands a grey PNG back as RGB (alpha last when it has one).
+  const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+  const { width, height, channels } = info;
+  const rgb = new Uint8Array(width * height * 3);
+  const alpha = channels === 4 ? new Uint8Array(width * height) : null;
+  for (let i = 0; i < width * height; i++) {
+    for (let c = 0; c < 3; c++) rgb[i * 3 + c] = data[i * channels + c] as number;
+    if (alpha) alpha[i] = data[i * channels + 3] as number;
+  }
+  return encodePhoto(
+    { data: rgb, width, height },
+    { format, ...(quality !== undefined ? { quality } : {}), alpha, grey },
+  );
+}
+
+/**
  * encodePhoto for a colour photo given as a sharp pipeline of 3-band RGB without alpha (the
  * photo stage's streaming output, see withEnlargedWindows): the same bytes as encodePhoto of its
  * pixels. A greyscale photo is encoded from its pixels (encodePhoto): the stream carries 16-bit

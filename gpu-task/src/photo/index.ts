@@ -45,7 +45,7 @@ export {
   verifyCandidate,
 } from './verify.js';
 export type { Look } from './verify.js';
-export { encodePhoto, encodeRgbPipeline } from './encode.js';
+export { encodePhoto, encodeRgbPipeline, reencodePhoto } from './encode.js';
 export { enlargeCentred, enlargeWindow, toPreciseSamples, withEnlargedWindows } from './enlarge.js';
 export type { OutputWindow } from './enlarge.js';
 export { faceEstimateRegion } from './estimate-region.js';

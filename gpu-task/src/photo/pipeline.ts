@@ -9,6 +9,7 @@
  * in the output photo, for refinement and paste-back).
  */
 import {
+  ImageTooLargeError,
   InvalidParametersError,
   fourPointTemplate,
   type FivePointTemplate,
@@ -28,6 +29,7 @@ import {
   DEFAULT_MAX_FACES,
   DEFAULT_UPSCALE,
   type FaceReport,
+  MAX_OUTPUT_SIDE,
   type PhotoWarning,
   UPSCALE_FACTORS,
   type UpscaleFactor,
@@ -42,6 +44,11 @@ export const MAX_PASTE_SIDE = 1024;
 
 export interface PhotoOptions {
   upscale?: UpscaleFactor;
+  /**
+   * The format the output will be written in (default png): the upscale is capped to fit its
+   * largest side (MAX_OUTPUT_SIDE), and a photo too large for it at upscale 1 is refused.
+   */
+  format?: OutputFormat;
   maxFaces?: number;
   /** Faces whose box side (input pixels) is below this are skipped. */
   minFace?: number;
@@ -85,7 +92,7 @@ function processCpuMs(): number {
 
 /** Check the photo options at the edge (the API and the CLI pass user input through). */
 export function resolvePhotoOptions(options: PhotoOptions): Required<
-  Omit<PhotoOptions, 'minFace' | 'limits'>
+  Omit<PhotoOptions, 'minFace' | 'limits' | 'format'>
 > & {
   minFace: number;
 } {
@@ -106,16 +113,27 @@ export function resolvePhotoOptions(options: PhotoOptions): Required<
 
 /**
  * The largest allowed upscale for a photo: halved until the output stays within the pixel
- * limit (the same limit as inputs, so an output can always be fed back in).
+ * limit (the same limit as inputs, so an output can always be fed back in) and its longest side
+ * within `maxSide` (the output format's, MAX_OUTPUT_SIDE).
+ *
+ * @example
+ * ```ts
+ * capUpscale(8200, 1400, 2, 50e6, MAX_OUTPUT_SIDE.webp); // 1: 16400 px would not fit a WebP
+ * ```
  */
 export function capUpscale(
   width: number,
   height: number,
   upscale: UpscaleFactor,
   maxPixels: number,
+  maxSide = Infinity,
 ): UpscaleFactor {
   let factor: number = upscale;
-  while (factor > 1 && width * height * factor * factor > maxPixels) factor /= 2;
+  while (
+    factor > 1 &&
+    (width * height * factor * factor > maxPixels || Math.max(width, height) * factor > maxSide)
+  )
+    factor /= 2;
   return factor as UpscaleFactor;
 }
 
@@ -194,7 +212,15 @@ export async function preparePhoto(
   const decodeCpuMs = processCpuMs() - decodeCpuStart;
   const { image } = decoded;
   const warnings: PhotoWarning[] = [];
-  const upscale = capUpscale(image.width, image.height, wanted, limits.maxInputPixels);
+  const format = options.format ?? 'png';
+  const maxSide = MAX_OUTPUT_SIDE[format];
+  if (Math.max(image.width, image.height) > maxSide) {
+    // Refused before detection and restoration, as the encoder would refuse it after them.
+    throw new ImageTooLargeError(
+      `a ${image.width}x${image.height} photo does not fit a ${format.toUpperCase()} file (at most ${maxSide} px a side) even at upscale 1; ask for png`,
+    );
+  }
+  const upscale = capUpscale(image.width, image.height, wanted, limits.maxInputPixels, maxSide);
   if (upscale !== wanted) warnings.push('upscale_capped');
 
   const detectStart = performance.now();

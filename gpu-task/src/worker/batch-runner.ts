@@ -143,6 +143,7 @@ export class BatchRunner {
             id: active.job.id,
             bytes: active.input as Uint8Array,
             seed: active.job.params.seed,
+            finalFormat: active.job.params.output.format,
           })),
           {
             params: engineSchedule(first.job.params),

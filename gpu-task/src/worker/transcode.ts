@@ -3,10 +3,11 @@
  *
  * The worker runs one engine call for a whole batch, and the engine encodes every image of a
  * call in one format. Jobs of a batch share a schedule but may ask for different formats, so
- * the worker asks for lossless PNG and re-encodes per job (a few ms per image, no quality lost).
+ * the worker asks for lossless PNG and re-encodes per job (a few ms per image, no quality lost),
+ * as the engine would have written it: alpha kept in WebP and flattened onto white in JPEG,
+ * greyscale kept grey, sRGB profile embedded.
  */
-import sharp from 'sharp';
-import { encodeRgbImage } from '../engine/index.js';
+import { reencodePhoto } from '../photo/index.js';
 import type { OutputFormat } from '../../../shared/src/index.js';
 
 /**
@@ -14,8 +15,6 @@ import type { OutputFormat } from '../../../shared/src/index.js';
  *
  * @example `const jpeg = await transcodePng(png, 'jpeg');`
  */
-export async function transcodePng(png: Uint8Array, format: OutputFormat): Promise<Uint8Array> {
-  if (format === 'png') return png;
-  const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return encodeRgbImage({ data: new Uint8Array(data), width: info.width, height: info.height }, format);
+export function transcodePng(png: Uint8Array, format: OutputFormat): Promise<Uint8Array> {
+  return reencodePhoto(png, format);
 }
