@@ -81,7 +81,10 @@ export const SMOOTHING_SIGMA = 0.8;
 
 /** The photo through a Gaussian of sigma SMOOTHING_SIGMA (libvips), same size. */
 export async function smoothedCopy(photo: RgbImage): Promise<RgbImage> {
-  const data = await sharp(photo.data, { raw: { width: photo.width, height: photo.height, channels: 3 } })
+  const data = await sharp(photo.data, {
+    raw: { width: photo.width, height: photo.height, channels: 3 },
+    limitInputPixels: false,
+  })
     .blur(SMOOTHING_SIGMA)
     .raw()
     .toBuffer();

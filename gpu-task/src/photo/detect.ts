@@ -496,6 +496,7 @@ async function resizeTo(image: RgbImage, width: number, height: number): Promise
   if (width === image.width && height === image.height) return image;
   const { data, info } = await sharp(image.data, {
     raw: { width: image.width, height: image.height, channels: 3 },
+    limitInputPixels: false,
   })
     .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
     .raw()

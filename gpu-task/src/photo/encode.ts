@@ -52,7 +52,7 @@ export async function encodePhoto(image: RgbImage, options: EncodePhotoOptions):
   if (options.grey) {
     return encodeSharp(rgbaPipeline(image, alpha).toColourspace('b-w'), options.format, quality);
   }
-  let pipeline = sharp(image.data, { raw: { width, height, channels: 3 } });
+  let pipeline = sharp(image.data, { raw: { width, height, channels: 3 }, limitInputPixels: false });
   if (alpha) {
     // Joined by libvips as it streams, not interleaved here into another full-size buffer.
     pipeline = pipeline.joinChannel(Buffer.from(alpha.buffer, alpha.byteOffset, alpha.byteLength), {
@@ -79,9 +79,12 @@ export async function reencodePhoto(
   quality?: number,
 ): Promise<Uint8Array> {
   if (format === 'png') return png;
-  const grey = ((await sharp(png).metadata()).channels ?? 3) <= 2;
+  // The engine wrote it within the configured limits, which may exceed sharp's default.
+  const grey = ((await sharp(png, { limitInputPixels: false }).metadata()).channels ?? 3) <= 2;
   // sharp hands a grey PNG back as RGB (alpha last when it has one).
-  const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(png, { limitInputPixels: false })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const { width, height, channels } = info;
   const rgb = new Uint8Array(width * height * 3);
   const alpha = channels === 4 ? new Uint8Array(width * height) : null;
@@ -132,7 +135,7 @@ async function encodeSrgb(pipeline: Sharp, format: OutputFormat, quality: number
  */
 function rgbaPipeline(image: RgbImage, alpha: Uint8Array | null): Sharp {
   const { width, height } = image;
-  if (!alpha) return sharp(image.data, { raw: { width, height, channels: 3 } });
+  if (!alpha) return sharp(image.data, { raw: { width, height, channels: 3 }, limitInputPixels: false });
   const rgba = Buffer.allocUnsafe(width * height * 4);
   for (let i = 0, j = 0; i < width * height; i++, j += 4) {
     rgba[j] = image.data[i * 3]!;
@@ -140,7 +143,7 @@ function rgbaPipeline(image: RgbImage, alpha: Uint8Array | null): Sharp {
     rgba[j + 2] = image.data[i * 3 + 2]!;
     rgba[j + 3] = alpha[i]!;
   }
-  return sharp(rgba, { raw: { width, height, channels: 4 } });
+  return sharp(rgba, { raw: { width, height, channels: 4 }, limitInputPixels: false });
 }
 
 const PNG_SIGNATURE_LENGTH = 8;

@@ -129,7 +129,7 @@ function keepChannels(pipeline: Sharp, channels: 1 | 3): Sharp {
  * (`resizeCubic`, MATLAB's bicubic), the rest within one level.
  */
 function preciseInput(data: Uint8Array, width: number, height: number, channels: 1 | 3): Sharp {
-  return sharp(toPreciseSamples(data), { raw: { width, height, channels } });
+  return sharp(toPreciseSamples(data), { raw: { width, height, channels }, limitInputPixels: false });
 }
 
 /** Whether typed arrays store the low byte first (the four-at-a-time path of toPreciseSamples). */
@@ -186,7 +186,7 @@ async function enlargePadded(
   const pad = ENLARGE_PAD;
   // Three calls: within one pipeline sharp applies `extend` after `affine` and `extract` before it.
   const padded = await keepChannels(
-    sharp(data, { raw: { width, height, channels } }).extend({
+    sharp(data, { raw: { width, height, channels }, limitInputPixels: false }).extend({
       top: pad,
       bottom: pad,
       left: pad,
@@ -207,6 +207,7 @@ async function enlargePadded(
   const out = await keepChannels(
     sharp(enlarged.data, {
       raw: { width: enlarged.info.width, height: enlarged.info.height, channels },
+      limitInputPixels: false,
     }).extract({ left: pad * factor, top: pad * factor, width: width * factor, height: height * factor }),
     channels,
   )
@@ -292,7 +293,7 @@ export async function withEnlargedWindows<T>(
   const { width, height } = image;
   const outWidth = width * factor;
   const outHeight = height * factor;
-  let pipeline = sharp(image.data, { raw: { width, height, channels: 3 } });
+  let pipeline = sharp(image.data, { raw: { width, height, channels: 3 }, limitInputPixels: false });
   // Whether the pipeline carries 16-bit samples (the streamed affine on preciseInput) until
   // its output: then the windows' differences go in the samples' upper byte, the 8-bit level.
   let wide = false;
@@ -301,7 +302,10 @@ export async function withEnlargedWindows<T>(
     if (width < 2 * EDGE_STRIP || height < 2 * EDGE_STRIP) {
       // Small photos: enlarged whole the padded way (nothing to stream).
       const data = await enlargePadded(image.data, width, height, 3, factor);
-      pipeline = sharp(data, { raw: { width: outWidth, height: outHeight, channels: 3 } });
+      pipeline = sharp(data, {
+        raw: { width: outWidth, height: outHeight, channels: 3 },
+        limitInputPixels: false,
+      });
     } else {
       pipeline = enlargeAffine(preciseInput(image.data, width, height, 3), 3, factor);
       wide = true;
@@ -324,7 +328,12 @@ export async function withEnlargedWindows<T>(
     const operand = difference as Buffer;
     try {
       return await use(
-        base.boolean(operand, 'eor', { raw: { width: outWidth, height: outHeight, channels: 3 } }),
+        base.boolean(operand, 'eor', {
+          raw: { width: outWidth, height: outHeight, channels: 3 },
+          // sharp reads an operand as any input (its declared type omits the option): without
+          // it, outputs over sharp's default 268 MP fail although the configured limit allows them.
+          ...{ limitInputPixels: false },
+        }),
       );
     } finally {
       for (const window of all) zeroWindow(difference, outWidth, window);

@@ -16,7 +16,10 @@ export interface RefineOptions {
 }
 
 async function blurred(image: RgbImage, sigma: number): Promise<Uint8Array> {
-  const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+  const data = await sharp(image.data, {
+    raw: { width: image.width, height: image.height, channels: 3 },
+    limitInputPixels: false,
+  })
     .blur(sigma)
     .raw()
     .toBuffer();

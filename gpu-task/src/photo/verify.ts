@@ -179,7 +179,10 @@ async function centredTile(
   if (x1 - x0 < 2 || y1 - y0 < 2) return { tensor, left, top };
   const width = Math.max(1, Math.round((x1 - x0) * scale));
   const height = Math.max(1, Math.round((y1 - y0) * scale));
-  const { data } = await sharp(photo.data, { raw: { width: photo.width, height: photo.height, channels: 3 } })
+  const { data } = await sharp(photo.data, {
+    raw: { width: photo.width, height: photo.height, channels: 3 },
+    limitInputPixels: false,
+  })
     .extract({ left: x0, top: y0, width: x1 - x0, height: y1 - y0 })
     .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
     .raw()

@@ -54,7 +54,11 @@ export async function encodeRgbImage(
     );
   }
   const quality = checkQuality(options.quality ?? DEFAULT_ENCODE_QUALITY);
-  return encodeSharp(sharp(data, { raw: { width, height, channels: 3 } }), format, quality);
+  return encodeSharp(
+    sharp(data, { raw: { width, height, channels: 3 }, limitInputPixels: false }),
+    format,
+    quality,
+  );
 }
 
 /**

@@ -15,7 +15,12 @@ import type { RgbImage } from './tensor.js';
  * ```
  */
 export function sharpFromRgb(image: RgbImage): Sharp {
-  return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
+  // The buffer exists already, within the configured pixel limit (`--max-megapixels` goes to
+  // 1000 MP): sharp's own default (268 MP) would refuse a large photo's enlargement.
+  return sharp(image.data, {
+    raw: { width: image.width, height: image.height, channels: 3 },
+    limitInputPixels: false,
+  });
 }
 
 /**
