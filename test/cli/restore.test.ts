@@ -183,17 +183,52 @@ describe('reproducibility', () => {
 
 describe('output safety', () => {
   it('never overwrites an input file', async () => {
-    // Prepare: restore a folder into itself; the PNG input would be overwritten by its output
+    // Prepare: restore a file into its own folder; the PNG input would be overwritten by its output
     const dir = path.join(work, 'in-place');
     await mkdir(dir);
     await copyFile(path.join(goodDir, 'portrait.png'), path.join(dir, 'portrait.png'));
     const before = await readFile(path.join(dir, 'portrait.png'));
     // Act
-    const run = await runCli(['restore', dir, '-o', dir]);
+    const run = await runCli(['restore', path.join(dir, 'portrait.png'), '-o', dir]);
     // Assess
     expect(run.status).toBe(1);
     expect(run.stdout).toMatch(/refusing to overwrite the input file/);
     expect(Buffer.compare(await readFile(path.join(dir, 'portrait.png')), before)).toBe(0);
+  });
+
+  it('refuses an output folder its input folder lists, before any work: a later run would restore the outputs again', async () => {
+    // Prepare
+    const dir = path.join(work, 'into-itself');
+    await mkdir(path.join(dir, 'sub'), { recursive: true });
+    await copyFile(path.join(goodDir, 'wide.jpg'), path.join(dir, 'wide.jpg'));
+    // Act
+    const itself = await runCli(['restore', dir, '-o', dir]);
+    const inside = await runCli(['restore', dir, '-r', '-o', path.join(dir, 'sub', 'out')]);
+    const insideNotSearched = await runCli(['restore', dir, '-o', path.join(dir, 'sub', 'out')]);
+    // Assess
+    expect(itself.status).toBe(2);
+    expect(itself.stderr).toMatch(/is the input folder: a later run would restore this run's outputs again/);
+    expect(inside.status).toBe(2);
+    expect(inside.stderr).toMatch(/inside the input folder/);
+    expect(insideNotSearched.status).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['sub', 'wide.jpg']);
+  });
+
+  it('refuses an output folder it cannot create or write, before loading the model', async () => {
+    // Prepare: a file where the folder should be, and one above it
+    const file = path.join(work, 'a-file.txt');
+    await writeFile(file, 'not a folder\n');
+    // Act
+    const onFile = await runCli(['restore', goodDir, '-o', file]);
+    const underFile = await runCli(['restore', goodDir, '-o', path.join(file, 'sub')]);
+    // Assess
+    expect(onFile.status).toBe(2);
+    expect(onFile.stderr).toMatch(/a-file\.txt is a file, not a folder/);
+    expect(underFile.status).toBe(2);
+    expect(underFile.stderr).toMatch(/a part of the path is a file/);
+    for (const run of [onFile, underFile]) {
+      expect(run.stderr).not.toMatch(/unexpected error|model .* loaded/);
+    }
   });
 
   it('writes JPEG with a .jpg extension when asked', async () => {

@@ -10,6 +10,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { listImageFiles } from '../engine/index.js';
+import { OutputFolderError } from './output-folder.js';
 
 export interface PlannedItem {
   /** The input path as found (absolute). */
@@ -50,6 +51,8 @@ export interface PlanOptions {
 export async function planRestore(args: readonly string[], options: PlanOptions): Promise<PlannedItem[]> {
   const items: PlannedItem[] = [];
   const inputs: FoundInput[] = [];
+  const outDir = path.resolve(options.outDir);
+  const outReal = await realpath(outDir).catch(() => outDir);
   for (const arg of args) {
     const absolute = path.resolve(arg);
     let info;
@@ -62,8 +65,10 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
     if (info.isDirectory()) {
       // Folders give their image files (by extension); explicit files are taken as they are.
       let found = await listImageFiles(absolute, { recursive: options.recursive ?? false });
+      const descended = (options.recursive ?? false) || found.length === 0;
       if (found.length === 0 && !options.recursive)
         found = await listImageFiles(absolute, { recursive: true });
+      refuseOutputsAsInputs(arg, await realpath(absolute), outReal, descended);
       if (found.length === 0) {
         items.push({
           input: absolute,
@@ -79,7 +84,6 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
     }
   }
 
-  const outDir = path.resolve(options.outDir);
   const inputReal = new Set<string>();
   for (const { path: input } of inputs) inputReal.add(await realpath(input).catch(() => input));
   const taken = new Set<string>();
@@ -107,4 +111,20 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
     items.push({ input, output, dr2Output });
   }
   return items;
+}
+
+/**
+ * Refuses an output folder that a folder argument lists: the folder itself, or one inside it
+ * when its sub-folders are searched. This run would work, but the next one would take its
+ * outputs for inputs and restore them again.
+ */
+function refuseOutputsAsInputs(arg: string, folder: string, outDir: string, descended: boolean): void {
+  const inside = path.relative(folder, outDir);
+  const isFolder = inside === '';
+  const isWithin = !isFolder && !inside.startsWith('..') && !path.isAbsolute(inside);
+  if (isFolder || (descended && isWithin)) {
+    throw new OutputFolderError(
+      `the output folder ${outDir} is ${isFolder ? 'the input folder' : `inside the input folder ${arg}`}: a later run would restore this run's outputs again; choose an output folder outside it`,
+    );
+  }
 }

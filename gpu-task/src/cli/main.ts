@@ -56,6 +56,7 @@ import {
   runEvalPhotos,
 } from './eval-photos-command.js';
 import { type CommandIo, precheckParams, runRestore } from './restore-command.js';
+import { OutputFolderError } from './output-folder.js';
 import { runVerifyTrace } from './verify-trace-command.js';
 
 /** Seeds the CLI takes (31 bits). */
@@ -568,7 +569,11 @@ export async function main(
       // --help and --version exit with 0; commander has already printed the message.
       return error.exitCode === 0 ? 0 : 2;
     }
-    if (error instanceof InvalidParametersError || error instanceof UsageError) {
+    if (
+      error instanceof InvalidParametersError ||
+      error instanceof UsageError ||
+      error instanceof OutputFolderError
+    ) {
       io.stderr.write(`dr2e: ${error.message}\n`);
       return 2;
     }

@@ -18,6 +18,7 @@ import {
   isAutoRequest,
 } from '../engine/index.js';
 import { type PlannedItem, planRestore } from './inputs.js';
+import { prepareOutputFolder } from './output-folder.js';
 import { createProgress } from './progress.js';
 
 export interface RestoreCommandOptions {
@@ -89,6 +90,8 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
     saveDr2: options.saveDr2,
     recursive: options.recursive,
   });
+  // Before the model loads: a folder that cannot be written fails at once, not after the work.
+  await prepareOutputFolder(options.output);
   const startedAt = performance.now();
   const engine = await Dr2eEngine.load({
     ...(options.model ? { model: options.model } : {}),
@@ -113,7 +116,6 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
       );
     }
   }
-  await mkdir(path.resolve(options.output), { recursive: true });
 
   const outcomes: FileOutcome[] = [];
   const runnable = plan.filter((item): item is PlannedItem & { output: string } => item.output !== null);
