@@ -31,7 +31,10 @@ export const KNOWN_WARNINGS = {
   /** The photo was returned upscaled, no face was restored. */
   no_face_detected: 'no face was found; the photo was upscaled only',
   /** The output would have exceeded the megapixel limit: a smaller upscale was applied. */
-  upscale_capped: 'the requested upscale was reduced to stay under the output size limit or the longest side of the output format',
+  upscale_capped:
+    'the requested upscale was reduced to stay under the output size limit or the longest side of the output format',
+  /** An animated image or a multi-page file: the first frame was restored, as a still image. */
+  first_frame_only: 'the input holds several frames or pages; only the first was restored',
 } as const;
 
 /** Why a face that was found was left untouched. */

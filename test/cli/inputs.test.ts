@@ -55,6 +55,27 @@ describe('planning a restore run', () => {
     expect(items.every((item) => item.problem === undefined)).toBe(true);
   });
 
+  it("reports a folder's files of formats dr2e cannot read instead of leaving them out silently", async () => {
+    // Prepare
+    await touch('mixed', 'a.jpg');
+    await touch('mixed', 'party.gif');
+    await touch('mixed', 'scan.BMP');
+    await touch('mixed', 'notes.txt');
+
+    // Act
+    const items = await plan(['mixed']);
+
+    // Assess
+    const problems = items.filter((item) => item.problem !== undefined);
+    expect(problems.map((item) => [path.basename(item.input), item.problem])).toEqual([
+      ['party.gif', 'unsupported image format (GIF); convert it to PNG or JPEG'],
+      ['scan.BMP', 'unsupported image format (BMP); convert it to PNG or JPEG'],
+    ]);
+    expect(items.filter((item) => item.output !== null).map((item) => path.basename(item.input))).toEqual([
+      'a.jpg',
+    ]);
+  });
+
   it('stays at the top level of a folder that holds images unless --recursive is given', async () => {
     // Prepare
     await touch('photos', 'a.jpg');

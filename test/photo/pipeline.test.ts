@@ -242,7 +242,7 @@ function preparedPhoto(
       image,
       alpha: null,
       grey,
-      info: { width, height, format: 'png', hasAlpha: false, orientation: 1, byteLength: 0 },
+      info: { width, height, format: 'png', hasAlpha: false, orientation: 1, byteLength: 0, frames: 1 },
     },
     upscale,
     faces,

@@ -122,6 +122,26 @@ describe('photos without faces', () => {
     expect(refused?.ok === false && refused.error.message).toMatch(/16383 px/);
   });
 
+  it('restores the first frame of an animated image and says so', async () => {
+    // Prepare: a two-frame animated WebP and the same picture as a still
+    const frame = await encode(background(160, 120));
+    const other = await sharp({ create: { width: 160, height: 120, channels: 3, background: '#996633' } })
+      .png()
+      .toBuffer();
+    const animated = new Uint8Array(
+      await sharp([Buffer.from(frame), other], { join: { animated: true } })
+        .webp()
+        .toBuffer(),
+    );
+    // Act
+    const fromAnimated = await restoreOne(animated);
+    const fromStill = await restoreOne(frame);
+    // Assess
+    expect(fromAnimated.warnings).toContain('first_frame_only');
+    expect([fromAnimated.width, fromAnimated.height]).toEqual([320, 240]);
+    expect(fromStill.warnings).not.toContain('first_frame_only');
+  });
+
   it('refuses bad option values with invalid_parameters', async () => {
     await expect(
       engine.restoreImages([{ id: 'x', bytes: await encode(background(64, 64)) }], { upscale: 3 as 2 }),

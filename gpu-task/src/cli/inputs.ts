@@ -64,12 +64,23 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
     }
     if (info.isDirectory()) {
       // Folders give their image files (by extension); explicit files are taken as they are.
-      let found = await listImageFiles(absolute, { recursive: options.recursive ?? false });
+      // Files of formats dr2e cannot read are reported, as they would be when named explicitly.
+      const unsupported = new Map<string, string>();
+      const onUnsupported = (file: string, format: string) => unsupported.set(file, format);
+      let found = await listImageFiles(absolute, { recursive: options.recursive ?? false, onUnsupported });
       const descended = (options.recursive ?? false) || found.length === 0;
       if (found.length === 0 && !options.recursive)
-        found = await listImageFiles(absolute, { recursive: true });
+        found = await listImageFiles(absolute, { recursive: true, onUnsupported });
+      for (const [file, format] of unsupported) {
+        items.push({
+          input: file,
+          output: null,
+          dr2Output: null,
+          problem: `unsupported image format (${format}); convert it to PNG or JPEG`,
+        });
+      }
       refuseOutputsAsInputs(arg, await realpath(absolute), outReal, descended);
-      if (found.length === 0) {
+      if (found.length === 0 && unsupported.size === 0) {
         items.push({
           input: absolute,
           output: null,

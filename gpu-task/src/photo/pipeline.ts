@@ -212,6 +212,9 @@ export async function preparePhoto(
   const decodeCpuMs = processCpuMs() - decodeCpuStart;
   const { image } = decoded;
   const warnings: PhotoWarning[] = [];
+  // HEIC and AVIF hold bursts and alternates beside their primary image, which is the photo.
+  const stillFormat = decoded.info.format === 'heic' || decoded.info.format === 'avif';
+  if (decoded.info.frames > 1 && !stillFormat) warnings.push('first_frame_only');
   const format = options.format ?? 'png';
   const maxSide = MAX_OUTPUT_SIDE[format];
   if (Math.max(image.width, image.height) > maxSide) {

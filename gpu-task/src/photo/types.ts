@@ -30,7 +30,7 @@ export interface FaceReport {
 }
 
 /** Warnings a restored photo may carry. */
-export type PhotoWarning = 'no_face_detected' | 'upscale_capped';
+export type PhotoWarning = 'no_face_detected' | 'upscale_capped' | 'first_frame_only';
 
 /** Upscale factors offered: the domain's (shared/src/restore-options.ts). */
 export { MAX_OUTPUT_SIDE, UPSCALE_FACTORS, type UpscaleFactor } from '../../../shared/src/index.js';

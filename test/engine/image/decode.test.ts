@@ -80,7 +80,14 @@ describe('decodeImage: every supported format', () => {
       const decoded = await decodeImage(bytes, { size: 32 });
 
       // Assess
-      expect(info).toMatchObject({ format, width: 64, height: 48, orientation: 1, byteLength: bytes.length });
+      expect(info).toMatchObject({
+        format,
+        width: 64,
+        height: 48,
+        orientation: 1,
+        byteLength: bytes.length,
+        frames: 1,
+      });
       expectColours(quadrantCentres(image), [RED, GREEN, BLUE, LIGHT], 12);
       expect(decoded.dims).toEqual([1, 3, 32, 32]);
       expect(decoded.tensor).toHaveLength(3 * 32 * 32);

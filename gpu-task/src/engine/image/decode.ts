@@ -65,6 +65,11 @@ export interface ImageInfo {
   hasAlpha: boolean;
   /** Size of the encoded file. */
   byteLength: number;
+  /**
+   * Frames or pages in the file (an animated WebP, a multi-page TIFF); only the first (HEIC and
+   * AVIF: the primary image) is decoded. 1 for a still image.
+   */
+  frames: number;
 }
 
 export interface ProbeImageOptions {
@@ -244,6 +249,7 @@ async function probe(bytes: Uint8Array, options: ProbeImageOptions): Promise<Pro
       orientation: format === 'heic' || format === 'avif' ? 1 : (metadata.orientation ?? 1),
       hasAlpha: metadata.hasAlpha === true,
       byteLength: bytes.length,
+      frames: Math.max(1, metadata.pages ?? 1),
     },
     limits,
     primaryIndex: metadata.pagePrimary ?? 0,

@@ -38,9 +38,28 @@ export function isImageFileName(name: string): boolean {
   return IMAGE_FILE_EXTENSIONS.has(path.extname(name).toLowerCase());
 }
 
+/**
+ * Extensions of image formats the engine cannot read, with their names: a folder's files of
+ * these formats are reported (`onUnsupported`), not silently left out.
+ */
+export const UNSUPPORTED_IMAGE_EXTENSIONS: Readonly<Record<string, string>> = {
+  '.gif': 'GIF',
+  '.bmp': 'BMP',
+  '.svg': 'SVG',
+  '.ico': 'ICO',
+  '.psd': 'PSD',
+  '.jxl': 'JPEG XL',
+  '.dng': 'DNG (camera raw)',
+  '.cr2': 'CR2 (camera raw)',
+  '.nef': 'NEF (camera raw)',
+  '.arw': 'ARW (camera raw)',
+};
+
 export interface ListImageFilesOptions {
   /** Descend into sub-folders (default false). */
   recursive?: boolean;
+  /** Called for each file of a format named in UNSUPPORTED_IMAGE_EXTENSIONS (left out of the list). */
+  onUnsupported?: (file: string, format: string) => void;
 }
 
 /**
@@ -62,6 +81,10 @@ export async function listImageFiles(folder: string, options: ListImageFilesOpti
     const full = path.join(folder, entry.name);
     if (entry.isDirectory() && options.recursive) files.push(...(await listImageFiles(full, options)));
     else if (entry.isFile() && isImageFileName(entry.name)) files.push(full);
+    else if (entry.isFile()) {
+      const unsupported = UNSUPPORTED_IMAGE_EXTENSIONS[path.extname(entry.name).toLowerCase()];
+      if (unsupported) options.onUnsupported?.(full, unsupported);
+    }
   }
   return files;
 }
