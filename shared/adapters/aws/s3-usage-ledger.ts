@@ -6,8 +6,10 @@
  * written with `If-None-Match: *`, so recording a job again changes nothing (callers pass the
  * job's terminal timestamp as `at`, which does not change between retries). Keys sort by time,
  * so a sum lists from the range's start (`Marker`) and stops at its end, then reads the listed
- * objects a few at a time. Fine for per-tenant monthly totals; a high-volume deployment would
- * aggregate instead (e.g. per-day rollups).
+ * objects a few at a time. Records never change once written, so each instance keeps those it
+ * has read (up to `maxCachedRecords`): the quota check on every create (`JobAdmission`) lists the
+ * month (1000 keys per request) but reads only the records finished since its last sum. A
+ * high-volume deployment would still aggregate (e.g. per-day rollups).
  */
 import {
   GetObjectCommand,
@@ -28,6 +30,8 @@ export interface S3UsageLedgerOptions {
   prefix?: string;
   /** Objects read in parallel while summing (default 16). */
   readConcurrency?: number;
+  /** Records kept in memory after a sum has read them (default 200,000, about 40 MB). */
+  maxCachedRecords?: number;
 }
 
 interface StoredUsage {
@@ -56,12 +60,16 @@ export class S3UsageLedger implements UsageLedger {
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly readConcurrency: number;
+  private readonly maxCachedRecords: number;
+  /** Records already read, by key (write-once objects: a key's content never changes). */
+  private readonly cache = new Map<string, StoredUsage>();
 
   constructor(options: S3UsageLedgerOptions) {
     this.client = options.client;
     this.bucket = options.bucket;
     this.prefix = options.prefix ?? 'usage/';
     this.readConcurrency = options.readConcurrency ?? 16;
+    this.maxCachedRecords = options.maxCachedRecords ?? 200_000;
   }
 
   private tenantPrefix(tenantId: string): string {
@@ -120,12 +128,31 @@ export class S3UsageLedger implements UsageLedger {
       marker = last;
     }
     const records: UsageRecord[] = [];
-    for (let offset = 0; offset < keys.length; offset += this.readConcurrency) {
-      const chunk = keys.slice(offset, offset + this.readConcurrency);
+    const unread: string[] = [];
+    for (const key of keys) {
+      const cached = this.cache.get(key);
+      if (cached) records.push({ ...cached, at: new Date(cached.at) });
+      else unread.push(key);
+    }
+    for (let offset = 0; offset < unread.length; offset += this.readConcurrency) {
+      const chunk = unread.slice(offset, offset + this.readConcurrency);
       const read = await Promise.all(chunk.map((key) => this.read(key)));
-      for (const stored of read) if (stored) records.push({ ...stored, at: new Date(stored.at) });
+      read.forEach((stored, i) => {
+        if (!stored) return;
+        records.push({ ...stored, at: new Date(stored.at) });
+        this.remember(chunk[i] as string, stored);
+      });
     }
     return summarizeUsage(tenantId, range, records);
+  }
+
+  private remember(key: string, stored: StoredUsage): void {
+    // Oldest first out (a Map iterates in insertion order): a long-lived instance stays bounded.
+    if (this.cache.size >= this.maxCachedRecords) {
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) this.cache.delete(oldest.value);
+    }
+    this.cache.set(key, stored);
   }
 
   private async read(key: string): Promise<StoredUsage | undefined> {

@@ -315,3 +315,48 @@ describe('S3UsageLedger conditional writes', () => {
     });
   });
 });
+
+describe('S3UsageLedger sums', () => {
+  it('reads each record once per instance: a later sum lists the period but fetches only new records', async () => {
+    // Prepare: a bucket of usage objects behind a stub client
+    const objects = new Map<string, Uint8Array>();
+    const { client, sent } = stubClient((command) => {
+      if (command.name === PutObjectCommand.name) {
+        objects.set(command.input.Key as string, command.input.Body as Uint8Array);
+        return {};
+      }
+      if (command.name === 'ListObjectsCommand') {
+        const marker = (command.input.Marker as string | undefined) ?? '';
+        const keys = [...objects.keys()].filter((key) => key > marker).sort();
+        return { Contents: keys.map((Key) => ({ Key })), IsTruncated: false };
+      }
+      if (command.name === 'GetObjectCommand') {
+        const body = objects.get(command.input.Key as string);
+        return body ? { Body: { transformToByteArray: async () => body } } : notFound;
+      }
+      return {};
+    });
+    const ledger = new S3UsageLedger({ client, bucket: 'b' });
+    const month = { from: new Date(Date.UTC(2025, 0, 1)), to: new Date(Date.UTC(2025, 1, 1)) };
+    const jobs = [sampleJob('acme'), sampleJob('acme'), sampleJob('acme')].map((job) => job.id);
+    const record = (index: number) =>
+      ledger.record({
+        tenantId: 'acme',
+        jobId: jobs[index] as string,
+        at: new Date(Date.UTC(2025, 0, 2, index)),
+        images: 1,
+        modelSeconds: 2,
+      });
+    await record(0);
+    await record(1);
+    // Act
+    const first = await ledger.sum('acme', month);
+    await record(2);
+    const second = await ledger.sum('acme', month);
+    // Assess
+    expect([first.images, second.images, second.modelSeconds]).toEqual([2, 3, 6]);
+    const gets = sent.filter((c) => c.name === 'GetObjectCommand').map((c) => String(c.input.Key));
+    expect(gets).toHaveLength(3);
+    expect(gets[2]).toContain(jobs[2]);
+  });
+});
