@@ -263,7 +263,7 @@ describe('ownership', () => {
     return {
       job,
       attempt: job.attempts,
-      held: { message, batchKey: 'k' },
+      held: { message, batchKey: 'k', solo: false },
       duplicates: [],
       log: silentLogger,
       state: 'running',

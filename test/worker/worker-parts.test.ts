@@ -41,6 +41,23 @@ describe('takeBatch', () => {
     expect(second).toEqual([{ batchKey: 'b' }]);
   });
 
+  it("runs a message delivered before alone, and leaves it out of others' batches", () => {
+    // Prepare: a2 and a4 came back (their last batch may have died with them)
+    const held = [
+      { name: 'a1', batchKey: 'a' },
+      { name: 'a2', batchKey: 'a', solo: true },
+      { name: 'a3', batchKey: 'a' },
+      { name: 'a4', batchKey: 'a', solo: true },
+    ];
+
+    // Act
+    const batches = [takeBatch(held, 4), takeBatch(held, 4), takeBatch(held, 4)];
+
+    // Assess
+    expect(batches.map((batch) => batch.map((item) => item.name))).toEqual([['a1', 'a3'], ['a2'], ['a4']]);
+    expect(held).toEqual([]);
+  });
+
   it('returns nothing for nothing', () => {
     expect(takeBatch([], 4)).toEqual([]);
   });

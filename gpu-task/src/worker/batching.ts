@@ -5,11 +5,16 @@
  * model, preset or N/tau/omega, steps). The batch follows the OLDEST held message's key, so a
  * message with a rare schedule waits at most until it is the oldest (it is never starved by a
  * stream of jobs with a popular schedule), and takes up to `batchSize` messages with that key.
+ * A message delivered before runs alone: if one photo killed the worker (a native decoder crash,
+ * memory), its batch comes back together, and only a batch of one keeps the others from sharing
+ * its retries.
  */
 
 /** Anything with a batch key and a place in arrival order (held queue messages). */
 export interface Batchable {
   readonly batchKey: string;
+  /** Runs in a batch of its own (e.g. a message delivered before). */
+  readonly solo?: boolean;
 }
 
 /**
@@ -25,10 +30,11 @@ export interface Batchable {
 export function takeBatch<T extends Batchable>(held: T[], batchSize: number): T[] {
   const first = held[0];
   if (!first) return [];
+  if (first.solo) return held.splice(0, 1);
   const batch: T[] = [];
   const rest: T[] = [];
   for (const item of held) {
-    if (batch.length < batchSize && item.batchKey === first.batchKey) batch.push(item);
+    if (batch.length < batchSize && item.batchKey === first.batchKey && !item.solo) batch.push(item);
     else rest.push(item);
   }
   held.splice(0, held.length, ...rest);

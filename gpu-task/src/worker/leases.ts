@@ -17,6 +17,11 @@ import {
 export interface Held {
   readonly message: ReceivedMessage<JobQueueMessage>;
   readonly batchKey: string;
+  /**
+   * Delivered before (receive count over 1): its last attempt may have taken its whole batch
+   * down (a decoder crash, memory), so it runs alone (see takeBatch).
+   */
+  readonly solo: boolean;
 }
 
 /**
@@ -44,7 +49,7 @@ export class Leases {
   }
 
   hold(message: ReceivedMessage<JobQueueMessage>): Held {
-    const held: Held = { message, batchKey: message.body.batchKey };
+    const held: Held = { message, batchKey: message.body.batchKey, solo: message.receiveCount > 1 };
     this.held.set(message.receiptHandle, held);
     return held;
   }
