@@ -201,7 +201,19 @@ export class Api extends Construct {
         sid: 'JobDataObjects',
         // PutObject also signs the presigned upload POST; GetObject signs download links.
         actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-        resources: prefixes.map((prefix) => storage.objectsArn(prefix)),
+        resources: [
+          storage.objectsArn(BUCKET_PREFIXES.tenantData),
+          storage.objectsArn(BUCKET_PREFIXES.jobRecords),
+        ],
+      }),
+    );
+    // Usage records are write-once billing evidence: the API reads them (GET /v1/usage, quotas)
+    // and never deletes them (a deleted job's usage stays billed).
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'UsageRecords',
+        actions: ['s3:GetObject', 's3:PutObject'],
+        resources: [storage.objectsArn(BUCKET_PREFIXES.usage)],
       }),
     );
     role.addToPolicy(listBucket(storage.bucket));
@@ -219,8 +231,8 @@ export class Api extends Construct {
 
   /**
    * The dispatcher reads the upload's size and first bytes, copies the accepted upload, deletes
-   * uploads that arrive after their job accepted one (or finished), moves the job record, sends the message, and signs the job.failed webhook of
-   * a rejected upload (tenant webhook secret).
+   * uploads that arrive after their job accepted one (or finished), moves the job record, sends the message, and queues the job.failed
+   * webhook of a rejected upload (the webhook function signs it; the dispatcher never reads the tenants secret).
    */
   private grantDispatcherPermissions(storage: Storage, jobs: JobQueue): void {
     const role = this.dispatcherFunction.role;
@@ -242,12 +254,6 @@ export class Api extends Construct {
     role.addToPolicy(listBucket(storage.bucket));
     role.addToPolicy(
       new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [jobs.queue.queueArn] }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['secretsmanager:GetSecretValue'],
-        resources: [this.tenantsSecret.secretArn],
-      }),
     );
     acceptObjectPrefixWildcards(role, storage.bucket, [
       BUCKET_PREFIXES.tenantData,

@@ -115,7 +115,6 @@ export class Dr2eStack extends Stack {
       storage: this.storage,
       jobs: this.jobs,
       webhookQueue: this.webhooks.queue.queue,
-      tenantsSecret,
       alarmTopic: alerts.topic,
       environment: runtimeEnvironment({
         ...shared,
@@ -139,6 +138,7 @@ export class Dr2eStack extends Stack {
       jobs: this.jobs,
       api: this.api,
       workers: this.workers,
+      webhooks: this.webhooks,
       oldestMessageAlarmSeconds: config.oldestMessageAlarmSeconds,
     });
 

@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import type { Api } from './api.js';
 import type { JobQueue } from './queue.js';
 import type { GpuWorkers } from './workers.js';
+import type { WebhookDelivery } from './webhooks.js';
 
 /** Where alarms go. */
 export class AlertTopic extends Construct {
@@ -33,6 +34,8 @@ export interface ObservabilityProps {
   jobs: JobQueue;
   api: Api;
   workers: GpuWorkers;
+  /** Webhook delivery: its queue's dead letters and its function's errors raise alarms. */
+  webhooks: WebhookDelivery;
   /** Oldest queued message age (s) that raises an alarm. */
   oldestMessageAlarmSeconds: number;
 }
@@ -40,7 +43,7 @@ export interface ObservabilityProps {
 /**
  * @example
  * ```ts
- * new Observability(this, 'Observability', { topic, jobs, api, workers, oldestMessageAlarmSeconds: 1800 });
+ * new Observability(this, 'Observability', { topic, jobs, api, workers, webhooks, oldestMessageAlarmSeconds: 1800 });
  * ```
  */
 export class Observability extends Construct {
@@ -49,7 +52,7 @@ export class Observability extends Construct {
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
-    const { jobs, api, workers } = props;
+    const { jobs, api, workers, webhooks } = props;
     const minute = Duration.minutes(1);
     const fiveMinutes = Duration.minutes(5);
 
@@ -95,18 +98,30 @@ export class Observability extends Construct {
       evaluationPeriods: 1,
       alarmDescription: 'The API answered 5 or more 5xx responses in 5 minutes.',
     });
-    for (const [name, fn] of [
-      ['ApiFunctionErrors', api.httpFunction.function],
-      ['DispatcherErrors', api.dispatcherFunction.function],
+    for (const [name, fn, who] of [
+      ['ApiFunctionErrors', api.httpFunction.function, 'The API'],
+      ['DispatcherErrors', api.dispatcherFunction.function, 'The dispatcher'],
+      ['WebhookFunctionErrors', webhooks.function.function, 'The webhook delivery'],
     ] as const) {
       this.alarm(name, {
         metric: fn.metricErrors({ period: fiveMinutes, statistic: 'Sum' }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,
-        alarmDescription: `${fn === api.httpFunction.function ? 'The API' : 'The dispatcher'} Lambda threw (unhandled error or timeout).`,
+        alarmDescription: `${who} Lambda threw (unhandled error or timeout).`,
       });
     }
+    this.alarm('WebhookDeadLetters', {
+      metric: webhooks.queue.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: minute,
+        statistic: 'Maximum',
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      alarmDescription:
+        'A webhook event could not be handled after its receives and moved to the webhook dead-letter queue (tenants are not notified of those jobs).',
+    });
 
     const clusterName = workers.cluster.clusterName;
     const serviceName = workers.service.serviceName;

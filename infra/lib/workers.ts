@@ -23,7 +23,6 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { acceptNagFinding } from './nag.js';
 import { Construct, type IConstruct } from 'constructs';
@@ -55,7 +54,6 @@ export interface GpuWorkersProps {
   jobs: JobQueue;
   /** The webhook queue: the worker queues the terminal event of the jobs it finishes. */
   webhookQueue: sqs.IQueue;
-  tenantsSecret: secretsmanager.ISecret;
   /** Worker variables (from the runtime contract). */
   environment: Record<string, string>;
   /** Receives Auto Scaling launch/terminate errors. */
@@ -65,7 +63,7 @@ export interface GpuWorkersProps {
 /**
  * @example
  * ```ts
- * const workers = new GpuWorkers(this, 'Workers', { config, storage, jobs, tenantsSecret, environment, alarmTopic });
+ * const workers = new GpuWorkers(this, 'Workers', { config, storage, jobs, environment, alarmTopic });
  * workers.service.serviceName;
  * ```
  */
@@ -164,7 +162,7 @@ export class GpuWorkers extends Construct {
         startPeriod: Duration.seconds(300),
       },
     });
-    this.grantWorkerPermissions(config, storage, jobs, props.tenantsSecret);
+    this.grantWorkerPermissions(config, storage, jobs);
     props.webhookQueue.grantSendMessages(this.taskDefinition.taskRole);
 
     this.service = new ecs.Ec2Service(this, 'Service', {
@@ -226,8 +224,12 @@ export class GpuWorkers extends Construct {
       natGateways: config.workerNetwork === 'private-nat' ? 1 : 0,
       subnetConfiguration,
       restrictDefaultSecurityGroup: false,
-      // Images, model files and job data reach S3 through the gateway endpoint (free; no NAT bytes).
-      gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
+      // Images, model files and job data reach S3, and slot releases the limits table, through
+      // gateway endpoints (free; no NAT bytes; the only route to either in the isolated mode).
+      gatewayEndpoints: {
+        S3: { service: ec2.GatewayVpcEndpointAwsService.S3 },
+        DynamoDb: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
+      },
     });
     vpc.addFlowLog('FlowLogs', {
       destination: ec2.FlowLogDestination.toS3(storage.logBucket, 'vpc-flow-logs/'),
@@ -238,7 +240,7 @@ export class GpuWorkers extends Construct {
   }
 
   /**
-   * Without internet access the ECS agent, image pulls, logs, the queue and the secret need these
+   * Without internet access the ECS agent, image pulls, logs and the queues need these
    * (private DNS on, so the default endpoints resolve to them). Only the workers may connect.
    */
   private addInterfaceEndpoints(config: InfraConfig): void {
@@ -260,7 +262,6 @@ export class GpuWorkers extends Construct {
       EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
       Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
       Sqs: ec2.InterfaceVpcEndpointAwsService.SQS,
-      SecretsManager: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
     };
     for (const [name, service] of Object.entries(services)) {
       this.vpc.addInterfaceEndpoint(name, {
@@ -376,19 +377,25 @@ export class GpuWorkers extends Construct {
     return group;
   }
 
-  private grantWorkerPermissions(
-    config: InfraConfig,
-    storage: Storage,
-    jobs: JobQueue,
-    tenantsSecret: secretsmanager.ISecret,
-  ): void {
+  private grantWorkerPermissions(config: InfraConfig, storage: Storage, jobs: JobQueue): void {
     const taskRole = this.taskDefinition.taskRole;
     const prefixes = [BUCKET_PREFIXES.tenantData, BUCKET_PREFIXES.jobRecords, BUCKET_PREFIXES.usage];
     taskRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'JobDataObjects',
         actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-        resources: prefixes.map((prefix) => storage.objectsArn(prefix)),
+        resources: [
+          storage.objectsArn(BUCKET_PREFIXES.tenantData),
+          storage.objectsArn(BUCKET_PREFIXES.jobRecords),
+        ],
+      }),
+    );
+    // Usage records are write-once billing evidence: nothing here may delete them.
+    taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'UsageRecords',
+        actions: ['s3:GetObject', 's3:PutObject'],
+        resources: [storage.objectsArn(BUCKET_PREFIXES.usage)],
       }),
     );
     const listPrefixes: string[] = [...prefixes];
@@ -416,12 +423,6 @@ export class GpuWorkers extends Construct {
         ],
         // The dead-letter queue too: the worker marks dead-lettered jobs failed and removes them.
         resources: [jobs.queue.queueArn, jobs.deadLetterQueue.queueArn],
-      }),
-    );
-    taskRole.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['secretsmanager:GetSecretValue'],
-        resources: [tenantsSecret.secretArn],
       }),
     );
     // The ECS agent's task-protection endpoint ($ECS_AGENT_URI/task-protection/v1/state) calls

@@ -204,8 +204,13 @@ describe('GPU workers', () => {
     expect(data.MetadataOptions).toMatchObject({ HttpTokens: 'required', HttpPutResponseHopLimit: 1 });
   });
 
-  it('put instances in private subnets without public IPs, with S3 through a gateway endpoint', () => {
-    synth.template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway' });
+  it('put instances in private subnets without public IPs, with S3 and DynamoDB through gateway endpoints', () => {
+    const gateways = resourcesOfType(synth.template, 'AWS::EC2::VPCEndpoint')
+      .filter(([, endpoint]) => endpoint.Properties?.VpcEndpointType === 'Gateway')
+      .map(([, endpoint]) => JSON.stringify(endpoint.Properties?.ServiceName));
+    // DynamoDB: the worker frees a job's slot in the limits table when it finishes the job.
+    expect(gateways.some((name) => name.includes('.s3'))).toBe(true);
+    expect(gateways.some((name) => name.includes('.dynamodb'))).toBe(true);
     const [, group] = onlyResource(synth.template, 'AWS::AutoScaling::AutoScalingGroup');
     const subnetIds = (group.Properties?.VPCZoneIdentifier as unknown[]).map(referencedId);
     const subnets = synth.template.findResources('AWS::EC2::Subnet');
@@ -396,6 +401,19 @@ describe('least privilege', () => {
     expect(checked).toBeGreaterThanOrEqual(6);
   });
 
+  it('lets nothing delete usage records (write-once billing evidence)', () => {
+    const deleters: string[] = [];
+    for (const { owner, document } of policyDocuments(synth.template)) {
+      for (const statement of document.Statement) {
+        if (!actionsOf(statement).includes('s3:DeleteObject')) continue;
+        for (const resource of resourcesOf(statement)) {
+          if (objectPattern(resource)?.pattern === '/usage/*') deleters.push(owner);
+        }
+      }
+    }
+    expect(deleters).toEqual([]);
+  });
+
   it('lets only the worker consume the queue and only the API and dispatcher send to it', () => {
     const consumers = new Set<string>();
     const senders = new Set<string>();
@@ -513,7 +531,7 @@ describe('secrets and configuration', () => {
     expect(suspicious).toEqual([]);
   });
 
-  it('passes the tenants secret by ARN (a reference to the Secrets Manager secret) and grants reading exactly it', () => {
+  it('passes the tenants secret by ARN and grants reading exactly it, to the API and the webhook delivery only', () => {
     const [secretId, secret] = onlyResource(synth.template, 'AWS::SecretsManager::Secret');
     // The only literal in the template is the empty tenant list.
     expect(secret.Properties?.SecretString).toBe(EMPTY_TENANTS_SECRET);
@@ -526,7 +544,12 @@ describe('secrets and configuration', () => {
     const readers = policyDocuments(synth.template).filter(({ document }) =>
       document.Statement.some((statement) => actionsOf(statement).includes('secretsmanager:GetSecretValue')),
     );
-    expect(readers.length).toBe(4);
+    // The API authenticates keys, the webhook function signs; the dispatcher and the GPU worker
+    // (which parses untrusted images) never read the tenants' webhook secrets.
+    expect(readers.map(({ owner }) => owner).sort()).toEqual([
+      expect.stringMatching(/^ApiHttp/),
+      expect.stringMatching(/^WebhooksDeliverer/),
+    ]);
     for (const { document } of readers) {
       for (const statement of document.Statement.filter((s) =>
         actionsOf(s).includes('secretsmanager:GetSecretValue'),
@@ -585,7 +608,12 @@ describe('API and observability', () => {
       ([, alarm]) =>
         alarm.Properties?.MetricName === 'Errors' && alarm.Properties?.Namespace === 'AWS/Lambda',
     );
-    expect(lambdaErrorAlarms.length).toBe(2);
+    expect(lambdaErrorAlarms.length).toBe(3);
+    const deadLetterAlarms = resourcesOfType(synth.template, 'AWS::CloudWatch::Alarm').filter(
+      ([, alarm]) => alarm.Properties?.MetricName === 'ApproximateNumberOfMessagesVisible',
+    );
+    // The job queue's, the dispatch failures' and the webhook queue's dead letters.
+    expect(deadLetterAlarms.length).toBe(3);
     const [, dashboard] = onlyResource(synth.template, 'AWS::CloudWatch::Dashboard');
     const body = JSON.stringify(dashboard.Properties?.DashboardBody);
     for (const metric of ['ApproximateAgeOfOldestMessage', 'RunningTaskCount', 'Latency', '5xx']) {
