@@ -101,6 +101,35 @@ describe('denoiser contract', () => {
     await expect(OnnxDenoiser.load(manifest)).rejects.toThrow(message);
   });
 
+  it('refuses NaN and infinite outputs instead of letting them become a black image', async () => {
+    // Prepare: the test graph returns its input, so a NaN in comes back out
+    const manifest = await writeManifest('ok-nan', denoiserManifest('denoiser-ok.onnx'));
+    const denoiser = await OnnxDenoiser.load(manifest);
+    const x = new Float32Array(3 * 32 * 32).fill(0.5);
+    x[100] = Number.NaN;
+    const infinite = new Float32Array(3 * 32 * 32).fill(0.5);
+    infinite[7] = Number.POSITIVE_INFINITY;
+    // Act
+    const withNaN = denoiser.predict(x, [10], 1);
+    const withInfinity = denoiser.predict(infinite, [10], 1);
+    // Assess
+    await expect(withNaN).rejects.toBeInstanceOf(ModelContractError);
+    await expect(withNaN).rejects.toThrow(/returned NaN in "out" \(value 100 of 6144\).*parity/);
+    await expect(withInfinity).rejects.toThrow(/returned Infinity/);
+    await denoiser.dispose();
+  });
+
+  it.each([
+    ['[0, 1] (a denoiser works in the DDPM space [-1, 1])', [0, 1], /a denoiser works on \[-1, 1\]/],
+    ['[1, 1] (empty)', [1, 1], /low < high/],
+  ])('refuses a denoiser valueRange of %s', async (_label, valueRange, message) => {
+    const manifest = await writeManifest(
+      `range-${String(valueRange)}`,
+      denoiserManifest('denoiser-ok.onnx', { valueRange }),
+    );
+    await expect(OnnxDenoiser.load(manifest)).rejects.toThrow(message);
+  });
+
   it('refuses a manifest that pairs learned-range variance with 3 output channels', async () => {
     const manifest = await writeManifest(
       'bad-variance',
@@ -154,6 +183,21 @@ describe('enhancer contract', () => {
     expect(out.length).toBe(3 * 64 * 64);
     expect(Math.max(...out)).toBe(1);
     await enhancer.dispose();
+  });
+
+  it('refuses an enhancer valueRange whose ends are equal or reversed', async () => {
+    for (const valueRange of [
+      [1, 1],
+      [1, -1],
+    ]) {
+      const manifest = await writeManifest(`enh-range-${String(valueRange)}`, {
+        ...enhancerManifest('enhancer-ok.onnx', 64),
+        valueRange,
+      });
+      await expect(OnnxEnhancer.load(manifest)).rejects.toThrow(
+        /valueRange must be \[low, high\] with low < high/,
+      );
+    }
   });
 
   it('refuses a graph whose output size differs from the manifest', async () => {

@@ -103,3 +103,25 @@ export function assertOutputDims(
     );
   }
 }
+
+/**
+ * Check that a model returned finite numbers. A NaN or an infinity (a broken export, a float16
+ * graph that overflows) would otherwise come out as a black or saturated image reported as a
+ * success; the scan costs far less than the inference that produced the values.
+ *
+ * @example
+ * ```ts
+ * assertFiniteOutput('denoiser dr2-ffhq', 'eps', output.data as Float32Array);
+ * ```
+ * @throws ModelContractError naming the model, the output and the first bad value.
+ */
+export function assertFiniteOutput(modelLabel: string, outputName: string, data: Float32Array): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i] as number;
+    if (v - v !== 0) {
+      throw new ModelContractError(
+        `${modelLabel} returned ${String(v)} in "${outputName}" (value ${i} of ${data.length}): the network is broken or overflows its precision (a float16 export?); check the export's parity`,
+      );
+    }
+  }
+}

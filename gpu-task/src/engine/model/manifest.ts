@@ -81,8 +81,13 @@ const common = {
   file: z.string().min(1),
   layout: z.literal('NCHW').default('NCHW'),
   colorOrder: z.literal('RGB').default('RGB'),
-  /** Pixel range of the image tensors the model reads and writes. */
-  valueRange: z.tuple([z.number(), z.number()]).default([-1, 1]),
+  /** Pixel range [low, high] of the image tensors the model reads and writes (low < high). */
+  valueRange: z
+    .tuple([z.number(), z.number()])
+    .default([-1, 1])
+    .refine(([lo, hi]) => Number.isFinite(lo) && Number.isFinite(hi) && lo < hi, {
+      message: 'valueRange must be [low, high] with low < high',
+    }),
   framing: FramingSchema.optional(),
   license: LicenseSchema,
   provenance: ProvenanceSchema,
@@ -111,6 +116,12 @@ export const DenoiserManifestSchema = z
   .refine((m) => (m.variance === 'learned_range') === (m.channels.output === 6), {
     message: 'variance "learned_range" requires 6 output channels; fixed variances require 3',
     path: ['channels', 'output'],
+  })
+  // DR2 diffuses the input and mixes the model's noise estimate in the DDPM's own space, which is
+  // [-1, 1] for every published checkpoint; another range would need a different schedule.
+  .refine((m) => m.valueRange[0] === -1 && m.valueRange[1] === 1, {
+    message: 'a denoiser works on [-1, 1] (the DDPM space DR2 diffuses in); re-export it for that range',
+    path: ['valueRange'],
   });
 
 export const EnhancerManifestSchema = z

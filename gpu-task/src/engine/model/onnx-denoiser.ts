@@ -4,7 +4,7 @@
 import * as ort from 'onnxruntime-node';
 import { InvalidParametersError } from '../errors.js';
 import type { Denoiser } from '../sampler/denoiser.js';
-import { assertGraphContract, assertOutputDims } from './contract.js';
+import { assertFiniteOutput, assertGraphContract, assertOutputDims } from './contract.js';
 import type { DenoiserManifest } from './manifest.js';
 import { readDenoiserManifest, verifySha256 } from './load-manifest.js';
 import { createInferenceSession, runSession, type SessionConfig } from './onnx-session.js';
@@ -119,7 +119,9 @@ export class OnnxDenoiser implements Denoiser {
       [batch, this.outputChannels, s, s],
       ['batch', 'channels', 'height', 'width'],
     );
-    return output.data as Float32Array;
+    const data = output.data as Float32Array;
+    assertFiniteOutput(this.label, io.output, data);
+    return data;
   }
 
   async dispose(): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { InvalidParametersError } from '../errors.js';
-import { assertGraphContract, assertOutputDims } from './contract.js';
+import { assertFiniteOutput, assertGraphContract, assertOutputDims } from './contract.js';
 import type { EnhancerManifest } from './manifest.js';
 import { readEnhancerManifest, verifySha256 } from './load-manifest.js';
 import type { LoadModelOptions } from './onnx-denoiser.js';
@@ -101,6 +101,7 @@ export class OnnxEnhancer {
       ['batch', 'channels', 'height', 'width'],
     );
     const data = output.data as Float32Array;
+    assertFiniteOutput(this.label, this.manifest.io.output, data);
     const result = lo === -1 && hi === 1 ? new Float32Array(data) : mapRange(data, lo, hi, -1, 1);
     for (let i = 0; i < result.length; i++) {
       const v = result[i] as number;
