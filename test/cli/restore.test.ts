@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sharedDir } from '../engine/helpers/fixture-paths.js';
+import { repoRoot, sharedDir } from '../engine/helpers/fixture-paths.js';
 import { blackBilevelPng } from '../engine/image/helpers.js';
 import { runCli } from './cli-io.js';
 
@@ -237,6 +237,32 @@ describe('output safety', () => {
     expect(run.status).toBe(0);
     expect(await readdir(out)).toEqual(['small.jpg']);
     expect((await sharp(path.join(out, 'small.jpg')).metadata()).format).toBe('jpeg');
+  });
+
+  it('says when auto runs on a model its calibration was not fitted on, and not otherwise', async () => {
+    // Prepare
+    const tiny = path.join(repoRoot, 'gpu-task', 'models', 'tiny', 'pipeline.json');
+    const input = path.join(goodDir, 'small.webp');
+    // Act
+    const onTiny = await runCli(['restore', input, '-o', path.join(work, 'tiny-auto'), '--model', tiny]);
+    const onTinyPreset = await runCli([
+      'restore',
+      input,
+      '-o',
+      path.join(work, 'tiny-mild'),
+      '--model',
+      tiny,
+      '--preset',
+      'mild',
+    ]);
+    const onDefault = await runCli(['restore', input, '-o', path.join(work, 'default-auto')]);
+    // Assess
+    expect(onTiny.status).toBe(0);
+    expect(onTiny.stderr).toMatch(
+      /note: auto's calibration was fitted on the embedded default model, not on .*--preset mild\|medium\|severe/,
+    );
+    expect(onTinyPreset.stderr).not.toMatch(/auto's calibration/);
+    expect(onDefault.stderr).not.toMatch(/auto's calibration/);
   });
 });
 

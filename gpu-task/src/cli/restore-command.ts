@@ -110,6 +110,13 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
           ? `auto (per face${options.params.fidelity !== undefined ? `, fidelity ${options.params.fidelity}` : ''}) steps=${params.steps}\n`
           : `N=${params.n} tau=${params.tau} omega=${params.omega} steps=${params.steps}\n`),
     );
+    if (auto && !engine.autoCalibrated) {
+      io.stderr.write(
+        `note: auto's calibration was fitted on the embedded default model, not on ${engine.name}: its per-face choices ` +
+          'may keep faces this model could restore. Pass --preset mild|medium|severe (or --n/--tau), or fit a table for it ' +
+          'with scripts/calibrate-quality.ts (docs/quality/README.md).\n',
+      );
+    }
     if (nonCommercial.length > 0) {
       io.stderr.write(
         `note: model weights licensed for non-commercial use only (${[...new Set(nonCommercial)].join(', ')})\n`,

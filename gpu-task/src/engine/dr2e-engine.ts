@@ -59,6 +59,7 @@ import {
 
 export type { FaceReport, PhotoWarning, UpscaleFactor } from '../photo/index.js';
 import {
+  DEFAULT_CALIBRATION,
   type FacePlan,
   type FaceSource,
   faceQualityReport,
@@ -291,6 +292,21 @@ export class Dr2eEngine {
   /** Side of the final output. */
   get outputSize(): number {
     return this.enhancer?.outputSize ?? this.denoiser.resolution;
+  }
+
+  /**
+   * Whether `auto`'s calibration table (engine/quality, fitted by scripts/calibrate-quality.ts)
+   * was fitted on this very denoiser and enhancer (their manifests' sha256). `auto` runs with
+   * any model, but its per-face choices are a different model's: with the embedded 64-px
+   * default's table a larger model keeps most faces nearly as they are. Callers say so
+   * (the CLI and the worker do) and point at calibrating or at a fixed preset.
+   */
+  get autoCalibrated(): boolean {
+    const weights = [this.denoiser.manifest, ...(this.enhancer ? [this.enhancer.manifest] : [])].map(
+      (manifest) => manifest.provenance.sha256 ?? 'unrecorded',
+    );
+    const fitted = DEFAULT_CALIBRATION.provenance['modelSha256'];
+    return Array.isArray(fitted) && JSON.stringify(fitted) === JSON.stringify(weights);
   }
 
   /**

@@ -58,7 +58,13 @@ async function run(): Promise<void> {
     post({ type: 'load_failed', error: serializeError(error) });
     return;
   }
-  post({ type: 'ready', name: engine.name, resolution: engine.resolution, outputSize: engine.outputSize });
+  post({
+    type: 'ready',
+    name: engine.name,
+    resolution: engine.resolution,
+    outputSize: engine.outputSize,
+    autoCalibrated: engine.autoCalibrated,
+  });
 
   let queue = Promise.resolve();
   port.on('message', (request: EngineThreadRequest) => {

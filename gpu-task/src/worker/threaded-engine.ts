@@ -40,7 +40,7 @@ type SerializedRestoration =
   Extract<ImageRestoration, { ok: true }> | { id: string; ok: false; error: SerializedEngineError };
 
 export type EngineThreadResponse =
-  | { type: 'ready'; name: string; resolution: number; outputSize: number }
+  | { type: 'ready'; name: string; resolution: number; outputSize: number; autoCalibrated: boolean }
   | { type: 'load_failed'; error: SerializedEngineError }
   | { type: 'step'; callId: number; step: number; total: number }
   | { type: 'result'; callId: number; results: SerializedRestoration[] }
@@ -94,6 +94,8 @@ export class ThreadedEngine implements RestoreEngine {
     readonly name: string,
     readonly resolution: number,
     readonly outputSize: number,
+    /** Whether `auto`'s calibration was fitted on this model (Dr2eEngine.autoCalibrated). */
+    readonly autoCalibrated: boolean,
   ) {
     this.abortFlag = new Int32Array(abortFlag);
     thread.on('message', (message: EngineThreadResponse) => this.onMessage(message));
@@ -131,7 +133,14 @@ export class ThreadedEngine implements RestoreEngine {
     if (listeners.message) thread.off('message', listeners.message);
     if (listeners.error) thread.off('error', listeners.error);
     if (listeners.exit) thread.off('exit', listeners.exit);
-    return new ThreadedEngine(thread, abortFlag, ready.name, ready.resolution, ready.outputSize);
+    return new ThreadedEngine(
+      thread,
+      abortFlag,
+      ready.name,
+      ready.resolution,
+      ready.outputSize,
+      ready.autoCalibrated,
+    );
   }
 
   /** Called once if the thread dies; the worker process should then stop and be replaced. */
