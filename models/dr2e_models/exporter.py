@@ -189,7 +189,8 @@ def export_model(
     The graph is traced with batch 1 and checked at ``options.parity_batch`` (2 by default), so a
     batch size baked into the graph fails the check. fp32 must satisfy
     ``max|onnx - torch| <= parity_tolerance * max|torch|``; with ``fp16`` the half-precision
-    file is what is written, and its error is measured and recorded but not gated.
+    file is what is written, and its error is measured and recorded but not gated (a non-finite
+    one is: the graph overflows float16).
     """
     if isinstance(config, UNetConfig) and options.variance is not None:
         if (options.variance == "learned_range") != (config.out_channels == 6):
@@ -233,6 +234,13 @@ def export_model(
             onnx.save(half, str(final))
             parity16 = measure_parity(model, final, check_inputs, output_name, reference=reference)
             seconds["fp16"] = time.perf_counter() - start
+            # The fp16 error is recorded, not gated (half precision is expected to differ), but a
+            # graph that returns NaN or infinity is broken: activations overflow float16.
+            if not math.isfinite(parity16.max_abs_error):
+                raise ExportError(
+                    f"the float16 graph returns non-finite values (max abs error {parity16.max_abs_error}): "
+                    "this network's activations overflow float16; export it without --fp16"
+                )
         final.replace(out_path)
 
     parity = parity16 if parity16 is not None else parity32

@@ -40,7 +40,8 @@ def _check(folder: Path, manifest_name: str, role: str) -> list[str]:
     problems = []
     if manifest.get("role") != role:
         problems.append(f"{path} has role {manifest.get('role')!r}, expected {role!r}")
-    onnx_file = folder / str(manifest.get("file", ""))
+    # The engine resolves a manifest's `file` beside the manifest itself, wherever it lies.
+    onnx_file = path.parent / str(manifest.get("file", ""))
     if not onnx_file.is_file():
         problems.append(f"{path} names {onnx_file}, which does not exist")
     elif manifest.get("provenance", {}).get("sha256") not in (None, sha256_file(onnx_file)):
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--steps", type=int)
     args = parser.parse_args(argv)
+    if args.steps is not None and args.steps < 2:
+        parser.error(f"--steps must be at least 2 (the engine refuses fewer), got {args.steps}")
 
     enhancer = None if args.no_enhancer else args.enhancer
     problems = _check(args.dir, args.denoiser, "denoiser")

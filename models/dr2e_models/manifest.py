@@ -182,5 +182,5 @@ def _ordered(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_json(path: str | Path, data: Mapping[str, Any]) -> None:
-    """Write pretty JSON with a trailing newline."""
-    Path(path).write_text(json.dumps(data, indent=2) + "\n")
+    """Write pretty JSON with a trailing newline; NaN and infinities are refused (not JSON)."""
+    Path(path).write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")

@@ -19,7 +19,7 @@ import onnx
 import torch
 from onnx import TensorProto
 
-from dr2e_models.exporter import ExportOptions, default_config, export_checkpoint, export_model
+from dr2e_models.exporter import ExportError, ExportOptions, default_config, export_checkpoint, export_model
 from dr2e_models.manifest import LICENSES, sha256_file
 from dr2e_models.onnx_export import convert_to_float16, run_onnx
 from dr2e_models.paths import MODELS_DIR, REPO_ROOT
@@ -169,6 +169,23 @@ class Float16ConversionTest(unittest.TestCase):
             parity = result.parity_fp16
             assert parity is not None
             self.assertLess(parity.relative_error, 1e-2)
+
+    def test_refuses_a_float16_graph_that_overflows(self) -> None:
+        require_node()
+        with tempfile.TemporaryDirectory() as scratch:
+            model = build_unet(SMALL_UNET).eval()
+            model.load_state_dict(_small_unet_state(seed=3))
+            # Activations far beyond float16's 65504: the half-precision graph returns infinities.
+            with torch.no_grad():
+                for parameter in model.parameters():
+                    if parameter.dim() == 4:
+                        parameter.mul_(300.0)
+            out = Path(scratch) / "d.onnx"
+            with self.assertRaisesRegex(ExportError, "overflow float16; export it without --fp16"):
+                export_model("dr2-unet", SMALL_UNET, model, out,
+                             ExportOptions(name="d", source="test", license=LICENSES["mit-test"], fp16=True))
+            self.assertFalse(out.exists())
+            self.assertFalse(out.with_suffix(".json").exists())
 
     def test_conversion_keeps_float32_interface(self) -> None:
         require_node()
