@@ -55,6 +55,7 @@ beforeAll(async () => {
     'denoiser-float-timestep',
     'denoiser-dynamic-3-channels',
     'denoiser-extra-input',
+    'denoiser-batch-1',
     'enhancer-ok',
     'enhancer-no-upscale',
   ]) {
@@ -86,6 +87,7 @@ describe('denoiser contract', () => {
     ['denoiser-16px.onnx', {}, /input "x" has height = 16, the contract needs 32/],
     ['denoiser-float-timestep.onnx', {}, /input "t" has type float32, the contract needs int64/],
     ['denoiser-extra-input.onnx', {}, /unexpected extra inputs.*"y"/],
+    ['denoiser-batch-1.onnx', {}, /input "x" has a fixed batch of 1 .*dynamic batch axis/],
     [
       'denoiser-dynamic-3-channels.onnx',
       {},

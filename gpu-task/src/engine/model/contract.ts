@@ -67,6 +67,13 @@ export function assertGraphContract(
     }
     expected.dims.forEach((want, axis) => {
       const got = dims[axis];
+      if (expected.axes[axis] === 'batch' && typeof got === 'number') {
+        // The engine batches every face of a call (and several jobs) through one model call.
+        problems.push(
+          `${kind} "${expected.name}" has a fixed batch of ${got} (shape ${describe(dims)}); the contract needs a dynamic batch axis: re-export with it (models/dr2e_models/export.py does)`,
+        );
+        return;
+      }
       if (want !== null && typeof got === 'number' && got !== want) {
         problems.push(
           `${kind} "${expected.name}" has ${expected.axes[axis]} = ${got}, the contract needs ${want} (shape ${describe(dims)})`,
