@@ -104,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     unet.add_argument("--resblock-updown", type=_bool)
     unet.add_argument("--norm-groups", type=int)
     unet.add_argument("--use-new-attention-order", type=_bool)
-    unet.add_argument("--beta-schedule", choices=("linear", "cosine"), default="linear")
-    unet.add_argument("--timesteps", type=int, default=1000, help="training diffusion steps T")
+    unet.add_argument("--beta-schedule", choices=("linear", "cosine"), help="default linear")
+    unet.add_argument("--timesteps", type=int, help="training diffusion steps T (default 1000)")
     unet.add_argument(
         "--variance",
         choices=("learned_range", "fixed_small", "fixed_large"),
@@ -129,8 +129,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Flags (argparse destinations) that only one architecture reads.
+UNET_ONLY = (
+    "image_size", "model_channels", "channel_mult", "num_res_blocks", "attention_resolutions", "attention_ds",
+    "num_heads", "num_head_channels", "num_heads_upsample", "learn_sigma", "use_scale_shift_norm",
+    "resblock_updown", "norm_groups", "use_new_attention_order", "beta_schedule", "timesteps", "variance",
+)
+SPARNET_ONLY = (
+    "in_size", "out_size", "min_ch", "max_ch", "min_feat_size", "res_depth", "bottleneck_size", "norm",
+    "activation", "attention", "attention_channels", "spectral_norm", "input_skip",
+)
+
+
 def resolve_config(args: argparse.Namespace) -> UNetConfig | SPARNetConfig:
     """Preset of --arch, then --config-json, then individual flags."""
+    other = SPARNET_ONLY if args.arch == "dr2-unet" else UNET_ONLY
+    ignored = [name for name in other if getattr(args, name, None) is not None]
+    if ignored:
+        flags = ", ".join("--" + name.replace("_", "-") for name in ignored)
+        raise ValueError(f"{flags} do not apply to --arch {args.arch}")
     data: dict[str, Any] = default_config(args.arch).to_dict()
     if args.config_json:
         loaded = json.loads(args.config_json.read_text())
@@ -173,7 +190,14 @@ def resolve_config(args: argparse.Namespace) -> UNetConfig | SPARNetConfig:
             value = getattr(args, key)
             if value is not None:
                 data[key] = value
-    return config_from_dict(args.arch, data)
+    config = config_from_dict(args.arch, data)
+    if isinstance(config, UNetConfig) and args.variance is not None:
+        if (args.variance == "learned_range") != (config.out_channels == 6):
+            raise ValueError(
+                f"--variance {args.variance} does not fit {config.out_channels} output channels "
+                "(learned_range needs 6: --learn-sigma true; fixed_small and fixed_large need 3)"
+            )
+    return config
 
 
 def _license(text: str) -> dict[str, Any]:
@@ -209,8 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         description=args.description,
         framing=framing,
         fp16=args.fp16,
-        beta_schedule=args.beta_schedule,
-        num_timesteps=args.timesteps,
+        beta_schedule=args.beta_schedule or "linear",
+        num_timesteps=args.timesteps or 1000,
         variance=args.variance,
         parity_batch=args.parity_batch,
         parity_tolerance=args.parity_tolerance,

@@ -108,6 +108,24 @@ class CommandLineTest(unittest.TestCase):
         self.assertFalse(out.exists())
         self.assertFalse(out.with_suffix(".json").exists())
 
+    def test_refuses_flags_of_the_other_architecture_and_a_variance_that_does_not_fit(self) -> None:
+        checkpoint = self.dir / "ok.pt"
+        torch.save(_small_unet_state(), checkpoint)
+        out = self.dir / "flags" / "denoiser.onnx"
+        cases = [
+            (("--arch", "sparnethd", "--timesteps", "4000", "--beta-schedule", "cosine"),
+             "--beta-schedule, --timesteps do not apply to --arch sparnethd"),
+            (("--arch", "dr2-unet", "--in-size", "128", *SMALL_UNET_FLAGS),
+             "--in-size do not apply to --arch dr2-unet"),
+            (("--arch", "dr2-unet", "--variance", "fixed_small", *SMALL_UNET_FLAGS),
+             "--variance fixed_small does not fit 6 output channels"),
+        ]
+        for flags, message in cases:
+            completed = _export_cli("--checkpoint", str(checkpoint), "--out", str(out), *flags)
+            self.assertEqual(completed.returncode, 2, completed.stderr)
+            self.assertIn(message, completed.stderr)
+            self.assertFalse(out.exists())
+
     def test_parity_outside_tolerance_fails_and_writes_nothing(self) -> None:
         checkpoint = self.dir / "ok.pt"
         torch.save(_small_unet_state(), checkpoint)
