@@ -132,6 +132,14 @@ describe('denoiser contract', () => {
     await expect(OnnxDenoiser.load(manifest)).rejects.toThrow(message);
   });
 
+  it('refuses a misspelt manifest key instead of dropping it while its default applies', async () => {
+    const manifest = await writeManifest(
+      'typo',
+      denoiserManifest('denoiser-ok.onnx', { timestep_type: 'float32' }),
+    );
+    await expect(OnnxDenoiser.load(manifest)).rejects.toThrow(/timestep_type/);
+  });
+
   it('refuses a manifest that pairs learned-range variance with 3 output channels', async () => {
     const manifest = await writeManifest(
       'bad-variance',

@@ -93,8 +93,10 @@ const common = {
   provenance: ProvenanceSchema,
 };
 
+// Manifests are strict: a misspelt key (`timestep_type`, `value_range`) is refused, not dropped
+// while its default applies. Provenance stays open (exporters record more than the engine reads).
 export const DenoiserManifestSchema = z
-  .object({
+  .strictObject({
     ...common,
     role: z.literal('denoiser'),
     /** Square input side in pixels; DR2 runs at this size. */
@@ -125,7 +127,7 @@ export const DenoiserManifestSchema = z
   });
 
 export const EnhancerManifestSchema = z
-  .object({
+  .strictObject({
     ...common,
     role: z.literal('enhancer'),
     io: z.object({ image: tensorName, output: tensorName }),
@@ -139,7 +141,7 @@ export const EnhancerManifestSchema = z
   });
 
 /** A pipeline names a denoiser and an optional enhancer; it is what `--model` points at. */
-export const PipelineManifestSchema = z.object({
+export const PipelineManifestSchema = z.strictObject({
   schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION),
   role: z.literal('pipeline'),
   name: z.string().min(1).max(128),
@@ -148,9 +150,9 @@ export const PipelineManifestSchema = z.object({
   denoiser: z.string().min(1),
   /** Path of the enhancer manifest, relative to this file, or null for DR2 output only. */
   enhancer: z.string().min(1).nullable(),
-  /** Defaults applied when a request does not choose (preset name or explicit values). */
+  /** Defaults applied when a request does not choose: a preset name and the step count. */
   defaults: z
-    .object({
+    .strictObject({
       preset: z.enum(PRESETS).optional(),
       steps: z.number().int().min(2).optional(),
     })
