@@ -132,6 +132,15 @@ describe('denoiser contract', () => {
     await expect(OnnxDenoiser.load(manifest)).rejects.toThrow(message);
   });
 
+  it('says what to pass when given a model folder or an ONNX graph instead of a manifest', async () => {
+    await expect(Dr2eEngine.load({ model: contractDir })).rejects.toThrow(
+      /is a folder: pass the model's manifest/,
+    );
+    await expect(Dr2eEngine.load({ model: path.join(contractDir, 'denoiser-ok.onnx') })).rejects.toThrow(
+      /is an ONNX graph: pass its manifest/,
+    );
+  });
+
   it('refuses a misspelt manifest key instead of dropping it while its default applies', async () => {
     const manifest = await writeManifest(
       'typo',

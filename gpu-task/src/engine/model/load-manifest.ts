@@ -31,8 +31,17 @@ async function readJson(file: string): Promise<unknown> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ModelContractError(
-      code === 'ENOENT' ? `model manifest not found: ${file}` : `cannot read model manifest ${file}: ${code}`,
+      code === 'ENOENT'
+        ? `model manifest not found: ${file}`
+        : code === 'EISDIR'
+          ? `${file} is a folder: pass the model's manifest in it (pipeline.json)`
+          : `cannot read model manifest ${file}: ${code}`,
       { cause: error },
+    );
+  }
+  if (file.toLowerCase().endsWith('.onnx')) {
+    throw new ModelContractError(
+      `${file} is an ONNX graph: pass its manifest (pipeline.json, or the .json the exporter wrote beside the graph)`,
     );
   }
   try {
