@@ -20,6 +20,8 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -164,6 +166,7 @@ export class GpuWorkers extends Construct {
     });
     this.grantWorkerPermissions(config, storage, jobs);
     props.webhookQueue.grantSendMessages(this.taskDefinition.taskRole);
+    this.notifyFailedTasks(props.alarmTopic);
 
     this.service = new ecs.Ec2Service(this, 'Service', {
       cluster: this.cluster,
@@ -375,6 +378,28 @@ export class GpuWorkers extends Construct {
       'Launch and terminate happen on every scale from and to zero, so only launch/terminate errors notify the alarm topic; routine events would drown real alarms.',
     );
     return group;
+  }
+
+  /**
+   * A worker task that stops with a non-zero exit (a broken image, no usable GPU provider, the
+   * engine thread dying) notifies the alarm topic. A scale-to-zero service has no task during a
+   * deployment, so ECS's circuit breaker never sees a bad image: it shows only when jobs arrive,
+   * as tasks that fail and are replaced for as long as jobs wait.
+   */
+  private notifyFailedTasks(alarmTopic: sns.ITopic): void {
+    new events.Rule(this, 'FailedTasks', {
+      description: 'dr2e worker task stopped with a non-zero exit code',
+      eventPattern: {
+        source: ['aws.ecs'],
+        detailType: ['ECS Task State Change'],
+        detail: {
+          clusterArn: [this.cluster.clusterArn],
+          lastStatus: ['STOPPED'],
+          containers: { exitCode: [{ 'anything-but': 0 }] },
+        },
+      },
+      targets: [new eventsTargets.SnsTopic(alarmTopic)],
+    });
   }
 
   private grantWorkerPermissions(config: InfraConfig, storage: Storage, jobs: JobQueue): void {
