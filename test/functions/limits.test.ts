@@ -8,7 +8,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock, newJobId, silentLogger } from '../../shared/src/index.js';
 import { loadRuntimeConfig } from '../../shared/runtime/index.js';
 import { startApiServer, type ApiServer } from '../../functions/src/entry/node-server.js';
@@ -197,6 +197,31 @@ describe('jobs in flight and monthly quota', () => {
         error: { code: 'upload_expired' },
       });
     }
+  });
+
+  it('does not sweep when nothing a sweep frees could lift the refusal, and sweeps a tenant at most once a minute', async () => {
+    // Prepare: the month's 2 images used; then a cap of in-flight jobs reached with fresh jobs
+    const clock = new ManualClock(Date.now());
+    const api = await start({ DR2E_MONTHLY_IMAGE_QUOTA: '2', DR2E_MAX_JOBS_IN_FLIGHT: '1' }, clock);
+    const tenantId = (await api.services.tenants.authenticate(KEY_A))?.id ?? '';
+    await api.services.usage.record({
+      tenantId,
+      jobId: newJobId(),
+      at: new Date(),
+      images: 2,
+      modelSeconds: 1,
+    });
+    const listed = vi.spyOn(api.services.jobs, 'listByTenant');
+    // Act
+    const quotaRefusals = [await create(api, KEY_A), await create(api, KEY_A)];
+    const sweepsWhenUsedUp = listed.mock.calls.length;
+    expect((await create(api, KEY_B)).status).toBe(201);
+    const capRefusals = [await create(api, KEY_B), await create(api, KEY_B), await create(api, KEY_B)];
+    // Assess
+    expect(quotaRefusals.map((r) => r.status)).toEqual([429, 429]);
+    expect(sweepsWhenUsedUp).toBe(0);
+    expect(capRefusals.map((r) => r.status)).toEqual([429, 429, 429]);
+    expect(listed.mock.calls.length).toBe(1);
   });
 
   it("applies a tenant's own limits from tenants.json over the defaults", async () => {

@@ -4,6 +4,11 @@
  * (usage of finished jobs this calendar month, UTC, plus jobs in flight, which may each become
  * one image). Refusals are `429` with `Retry-After`, so clients back off the same way as for
  * rate limits.
+ *
+ * The quota is enforced by the slot store's atomic cap, so creates that race cannot together
+ * take more than the images left. One window remains: a job that has just finished has left
+ * its slot but its usage record may not be written yet (the worker records it right after the
+ * terminal write), so creates at that moment can exceed the quota by the jobs finishing then.
  */
 import {
   type Clock,

@@ -23,6 +23,7 @@ import {
   type CreateJobRequest,
   type Job,
   NotFoundError,
+  errorFields,
   type JobStatus,
   type WebhookTargetChecker,
   silentLogger,
@@ -78,9 +79,14 @@ export interface ListOptions {
 /** At most this many store pages are read to fill one filtered page. */
 const MAX_SCANNED_PAGES = 10;
 
+/** Least time between two sweeps of one tenant's abandoned jobs on a refused create (per instance). */
+const SWEEP_INTERVAL_MS = 60_000;
+
 export class JobService {
   private readonly options: JobServiceOptions;
   private readonly logger: Logger;
+  /** When each tenant's jobs were last swept on a refused create (see sweepMayHelp). */
+  private readonly lastSweepAt = new Map<string, number>();
 
   constructor(options: JobServiceOptions) {
     this.options = options;
@@ -222,9 +228,12 @@ export class JobService {
   }
 
   /**
-   * Admits a new job; when the tenant is at a cap, first expires its jobs that waited too long
-   * for their upload (they hold slots until something reads them, and an app that gave up on
-   * them never will) and tries once more.
+   * Admits a new job; when the tenant is at a cap with jobs in flight, first expires its jobs
+   * that waited too long for their upload (they hold slots until something reads them, and an
+   * app that gave up on them never will) and tries once more. The sweep lists the tenant's jobs,
+   * so it runs at most once per SWEEP_INTERVAL_MS per tenant and instance, never when nothing it
+   * could free would help (no job in flight, or the month's images used up), and a sweep that
+   * fails leaves the 429 as it was.
    */
   private async admitExpiringAbandoned(
     admission: JobAdmission,
@@ -234,12 +243,32 @@ export class JobService {
     try {
       await admission.admit(tenant, jobId);
     } catch (error) {
-      const atCap =
-        error instanceof ApiError &&
-        (error.code === 'too_many_jobs_in_flight' || error.code === 'monthly_quota_exceeded');
-      if (!atCap || !this.options.expiry || (await this.options.expiry.sweepTenant(tenant.id)) === 0)
-        throw error;
+      if (!(await this.sweepMayHelp(error, tenant.id))) throw error;
       await admission.admit(tenant, jobId);
+    }
+  }
+
+  /** Whether a refusal may be lifted by expiring abandoned jobs; runs the sweep if so. */
+  private async sweepMayHelp(error: unknown, tenantId: string): Promise<boolean> {
+    const { expiry, clock } = this.options;
+    if (!(error instanceof ApiError) || !expiry) return false;
+    const details = error.details ?? {};
+    const inFlight = Number(details['inFlight'] ?? 0);
+    const quotaLeft =
+      error.code === 'monthly_quota_exceeded'
+        ? Number(details['quota'] ?? 0) - Number(details['used'] ?? 0)
+        : error.code === 'too_many_jobs_in_flight'
+          ? Infinity
+          : 0;
+    if (!(inFlight > 0 && quotaLeft > 0)) return false;
+    const now = clock.now().getTime();
+    if (now - (this.lastSweepAt.get(tenantId) ?? -Infinity) < SWEEP_INTERVAL_MS) return false;
+    this.lastSweepAt.set(tenantId, now);
+    try {
+      return (await expiry.sweepTenant(tenantId)) > 0;
+    } catch (sweepError) {
+      this.logger.warn('could not sweep abandoned jobs', { tenantId, ...errorFields(sweepError) });
+      return false;
     }
   }
 
