@@ -104,6 +104,8 @@ export class SecretsManagerTenantDirectory implements TenantDirectory {
   private cached: { directory: StaticTenantDirectory; loadedAt: number } | undefined;
   private lastAttemptAt = Number.NEGATIVE_INFINITY;
   private loading: Promise<StaticTenantDirectory> | undefined;
+  /** The last failed load's error while no cached copy may serve (rethrown until the next try). */
+  private lastFailure: TenantDirectoryUnavailableError | undefined;
 
   constructor(options: SecretsManagerTenantDirectoryOptions) {
     this.client = options.client;
@@ -138,15 +140,21 @@ export class SecretsManagerTenantDirectory implements TenantDirectory {
     if (cached && fresh && !force) return cached.directory;
     // A failed refresh is not retried on every request while a cached copy can serve.
     if (cached && now - this.lastAttemptAt < this.unknownKeyRefreshMs) return cached.directory;
+    // Nor, without one, on every request of an outage (that would deepen a throttling).
+    if (!cached && this.lastFailure && now - this.lastAttemptAt < this.unknownKeyRefreshMs)
+      throw this.lastFailure;
     this.loading ??= this.load().finally(() => (this.loading = undefined));
     try {
-      return await this.loading;
+      const directory = await this.loading;
+      this.lastFailure = undefined;
+      return directory;
     } catch (error) {
       if (cached) return cached.directory;
-      throw new TenantDirectoryUnavailableError(
+      this.lastFailure = new TenantDirectoryUnavailableError(
         `cannot read the tenants secret ${this.secretId}: ${error instanceof Error ? error.message : String(error)}`,
         { cause: error },
       );
+      throw this.lastFailure;
     }
   }
 

@@ -99,17 +99,18 @@ describe('SecretsManagerTenantDirectory', () => {
     await expect(directory.authenticate('x')).rejects.toThrow('AccessDenied');
   });
 
-  it('stops honouring a revoked key once the cache may no longer serve through failing refreshes', async () => {
-    // Prepare: acme's key is removed from the secret, and the next reads fail (a bad edit, throttling)
+  it('stops honouring a key once the cache may no longer serve through failing refreshes, without calling on every request', async () => {
+    // Prepare: the reads start failing (a bad edit, throttling) after the first load
     const clock = new ManualClock();
     const current = { text: (await secretWith({ acme: 'key-acme' })) as string | Error };
-    const { client } = stubClient(current);
+    const { client, calls } = stubClient(current);
     const directory = new SecretsManagerTenantDirectory({
       client,
       secretId: 's',
       clock,
       cacheTtlMs: 60_000,
       maxStaleMs: 600_000,
+      unknownKeyRefreshMs: 30_000,
     });
     await directory.authenticate('key-acme');
     current.text = new Error('ThrottlingException');
@@ -118,9 +119,18 @@ describe('SecretsManagerTenantDirectory', () => {
     const withinStale = await directory.authenticate('key-acme');
     clock.advance(301_000);
     const beyondStale = directory.authenticate('key-acme');
+    await expect(beyondStale).rejects.toBeInstanceOf(TenantDirectoryUnavailableError);
+    const callsAfterFailure = calls.count;
+    const again = directory.authenticate('key-acme');
+    await expect(again).rejects.toBeInstanceOf(TenantDirectoryUnavailableError);
+    const callsWithinBackOff = calls.count;
+    clock.advance(31_000);
+    current.text = await secretWith({ acme: 'key-acme' });
+    const recovered = await directory.authenticate('key-acme');
     // Assess
     expect(withinStale?.id).toBe('acme');
-    await expect(beyondStale).rejects.toBeInstanceOf(TenantDirectoryUnavailableError);
+    expect(callsWithinBackOff).toBe(callsAfterFailure);
+    expect(recovered?.id).toBe('acme');
   });
 
   it('answers a secret that does not parse with an internal error, not a validation error callers would see', async () => {
