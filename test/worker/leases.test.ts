@@ -54,6 +54,13 @@ describe('Leases', () => {
     expect(c?.batchKey).toBe('k');
   });
 
+  it('marks only a message on its last delivery to run alone; earlier redeliveries keep batching', () => {
+    const { queue } = recordingQueue();
+    const leases = new Leases(queue, LEASE_SECONDS, silentLogger, 3);
+    const solo = [1, 2, 3, 4].map((receiveCount, n) => leases.hold({ ...message(n), receiveCount }).solo);
+    expect(solo).toEqual([false, false, true, true]);
+  });
+
   it('releases a message that is no longer in flight without complaint, and still lets go of it', async () => {
     // Prepare: the queue already redelivered message 1 (its receipt is stale).
     const { queue } = recordingQueue({ 'receipt-1': new MessageNotInFlightError('gone') });

@@ -41,7 +41,7 @@ describe('takeBatch', () => {
     expect(second).toEqual([{ batchKey: 'b' }]);
   });
 
-  it("runs a message delivered before alone, and leaves it out of others' batches", () => {
+  it("runs a message on its last delivery alone, and leaves it out of others' batches", () => {
     // Prepare: a2 and a4 came back (their last batch may have died with them)
     const held = [
       { name: 'a1', batchKey: 'a' },

@@ -5,7 +5,7 @@
  */
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Dr2eEngine, InferenceError } from '../../gpu-task/src/engine/index.js';
+import { Dr2eEngine, InferenceError, ModelContractError } from '../../gpu-task/src/engine/index.js';
 import {
   batchKeyFor,
   mutateJob,
@@ -413,6 +413,30 @@ describe('transient failures and dead letters', () => {
     expect(done.slice(1).map((job) => job.attempts)).toEqual([1, 1]);
     expect(engine.calls[0]).toHaveLength(3);
     expect(engine.calls.slice(1, 4)).toEqual(jobs.map((job) => [job.id]));
+  });
+
+  it('runs a batch alone again when a model output was not finite, failing only the photo that caused it', async () => {
+    // Prepare: any call holding the first job returns NaN (model_contract, not retryable)
+    const jobs = [
+      await env.queueJob({ bytes: await patternPng(4) }),
+      await env.queueJob({ bytes: await patternPng(5) }),
+    ];
+    const poison = jobs[0]?.id ?? '';
+    engine.failCall = (ids) =>
+      ids.includes(poison) ? new ModelContractError('denoiser returned NaN in "out"') : undefined;
+    const worker = env.worker(engine);
+
+    // Act
+    const loop = worker.run();
+    const done = await untilTerminal(jobs.map((job) => job.id));
+    await worker.stop();
+    await loop;
+
+    // Assess
+    expect(done.map((job) => [job.status, job.error?.code])).toEqual([
+      ['failed', 'model_contract'],
+      ['succeeded', undefined],
+    ]);
   });
 
   it('marks the job failed with retries_exhausted on the last delivery', async () => {

@@ -16,7 +16,8 @@
  *
  * ## A call that fails for every job
  * When the engine call itself throws a retryable error (the engine thread died, the device ran
- * out of memory) with several jobs in it, each job runs again alone at once: one bad photo then
+ * out of memory), or a model output that is not finite, with several jobs in it, each job runs
+ * again alone at once: one bad photo then
  * retries and fails by itself, and the others of its batch succeed. A lone job's failure takes
  * the usual path (retry later, or fail when the error is final).
  */
@@ -171,7 +172,10 @@ export class BatchRunner {
         }
         log.error('engine failed', { jobIds, ...errorFields(error) });
         const retryable = !(error instanceof EngineError && !error.retryable);
-        if (retryable && runnable.length > 1) {
+        // A model output that is NaN or infinite (model_contract while running) can come from
+        // one photo too (a float16 graph overflowing on it).
+        const fromOneImage = retryable || (error as { code?: unknown }).code === 'model_contract';
+        if (fromOneImage && runnable.length > 1) {
           // One photo can take a whole call down (a decoder crash, memory): run each job alone,
           // so the others of its batch do not share its retries and its fate.
           log.info('engine batch split', { jobIds });

@@ -5,15 +5,15 @@
  * model, preset or N/tau/omega, steps). The batch follows the OLDEST held message's key, so a
  * message with a rare schedule waits at most until it is the oldest (it is never starved by a
  * stream of jobs with a popular schedule), and takes up to `batchSize` messages with that key.
- * A message delivered before runs alone: if one photo killed the worker (a native decoder crash,
- * memory), its batch comes back together, and only a batch of one keeps the others from sharing
- * its retries.
+ * A message on its last delivery runs alone: if one photo kept killing the worker (a native
+ * decoder crash, memory), its batch came back together each time, and only a batch of one lets
+ * the others succeed before their receives run out.
  */
 
 /** Anything with a batch key and a place in arrival order (held queue messages). */
 export interface Batchable {
   readonly batchKey: string;
-  /** Runs in a batch of its own (e.g. a message delivered before). */
+  /** Runs in a batch of its own (a message on its last delivery). */
   readonly solo?: boolean;
 }
 

@@ -18,8 +18,10 @@ export interface Held {
   readonly message: ReceivedMessage<JobQueueMessage>;
   readonly batchKey: string;
   /**
-   * Delivered before (receive count over 1): its last attempt may have taken its whole batch
-   * down (a decoder crash, memory), so it runs alone (see takeBatch).
+   * Its last delivery (receive count at maxReceives): if a photo of its batch kept killing the
+   * worker process (a decoder crash, memory), every earlier attempt died with it, so this one
+   * runs alone (see takeBatch) and can still succeed. Earlier redeliveries (after a deploy, a
+   * scale-in, a timed-out lease) keep batching.
    */
   readonly solo: boolean;
 }
@@ -41,6 +43,8 @@ export class Leases {
     private readonly queue: Pick<JobQueue, 'delete' | 'changeVisibility'>,
     private readonly visibilityTimeoutSeconds: number,
     private readonly log: Logger,
+    /** The queue's deliveries per message: the last one runs alone (Held.solo). Default 3. */
+    private readonly maxReceives = 3,
   ) {}
 
   /** How many messages are held. */
@@ -49,7 +53,8 @@ export class Leases {
   }
 
   hold(message: ReceivedMessage<JobQueueMessage>): Held {
-    const held: Held = { message, batchKey: message.body.batchKey, solo: message.receiveCount > 1 };
+    const solo = message.receiveCount >= Math.max(2, this.maxReceives);
+    const held: Held = { message, batchKey: message.body.batchKey, solo };
     this.held.set(message.receiptHandle, held);
     return held;
   }

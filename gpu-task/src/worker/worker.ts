@@ -113,7 +113,7 @@ export class Dr2eWorker {
     const { services, settings, clock, log, active } = this;
     const { jobs, blobs } = services;
     const { visibilityTimeoutSeconds, maxReceives } = settings;
-    this.leases = new Leases(services.queue, visibilityTimeoutSeconds, log);
+    this.leases = new Leases(services.queue, visibilityTimeoutSeconds, log, maxReceives);
     const leases = this.leases;
     this.completion = new Completion({
       usage: services.usage,
