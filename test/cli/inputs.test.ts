@@ -67,12 +67,20 @@ describe('planning a restore run', () => {
 
     // Assess
     const problems = items.filter((item) => item.problem !== undefined);
-    expect(problems.map((item) => [path.basename(item.input), item.problem])).toEqual([
-      ['party.gif', 'unsupported image format (GIF); convert it to PNG or JPEG'],
-      ['scan.BMP', 'unsupported image format (BMP); convert it to PNG or JPEG'],
+    expect(problems.map((item) => [path.basename(item.input), item.problem, item.skipped?.code])).toEqual([
+      ['party.gif', 'unsupported image format (GIF); convert it to PNG or JPEG', 'unsupported_image_format'],
+      ['scan.BMP', 'unsupported image format (BMP); convert it to PNG or JPEG', 'unsupported_image_format'],
     ]);
     expect(items.filter((item) => item.output !== null).map((item) => path.basename(item.input))).toEqual([
       'a.jpg',
+    ]);
+  });
+
+  it('fails a folder whose only images are of formats dr2e cannot read', async () => {
+    await touch('gifs', 'party.gif');
+    const items = await plan(['gifs']);
+    expect(items.map((item) => [path.basename(item.input), item.output, item.skipped])).toEqual([
+      ['party.gif', null, undefined],
     ]);
   });
 

@@ -231,6 +231,22 @@ describe('output safety', () => {
     }
   });
 
+  it("lists a folder's files of unreadable formats as skipped, without failing the run", async () => {
+    // Prepare: a photo beside a camera raw file
+    const dir = path.join(work, 'with-raw');
+    await mkdir(dir);
+    await copyFile(path.join(goodDir, 'wide.jpg'), path.join(dir, 'wide.jpg'));
+    await writeFile(path.join(dir, 'wide.CR2'), 'raw sensor data');
+    // Act
+    const run = await runCli(['restore', dir, '-o', path.join(work, 'with-raw-out')]);
+    // Assess
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/restored 1 of 1 file/);
+    expect(run.stdout).toMatch(
+      /skipped .*wide\.CR2: unsupported_image_format: unsupported image format \(CR2/,
+    );
+  });
+
   it('writes JPEG with a .jpg extension when asked', async () => {
     const out = path.join(work, 'jpeg');
     const run = await runCli(['restore', path.join(goodDir, 'small.webp'), '-o', out, '--format', 'jpeg']);

@@ -21,6 +21,11 @@ export interface PlannedItem {
   dr2Output: string | null;
   /** Why the item cannot be processed (reported as a per-file error). */
   problem?: string;
+  /**
+   * Left out rather than failed: a folder's file of a format dr2e cannot read (a camera's raw
+   * beside its JPEG), when the folder holds images it can. Reported; the run does not fail for it.
+   */
+  skipped?: { code: string };
 }
 
 /** An input file and the sub-folder (relative to the folder argument it came from) it sits in. */
@@ -77,6 +82,8 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
           output: null,
           dr2Output: null,
           problem: `unsupported image format (${format}); convert it to PNG or JPEG`,
+          // Beside images it can restore, a file it cannot is skipped; alone, the folder fails.
+          ...(found.length > 0 ? { skipped: { code: 'unsupported_image_format' } } : {}),
         });
       }
       refuseOutputsAsInputs(arg, await realpath(absolute), outReal, descended);

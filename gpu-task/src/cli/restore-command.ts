@@ -125,10 +125,14 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
   }
 
   const outcomes: FileOutcome[] = [];
+  /** Files of a folder left out (not failed): formats dr2e cannot read. */
+  const skipped: { input: string; code: string; message: string }[] = [];
   const runnable = plan.filter((item): item is PlannedItem & { output: string } => item.output !== null);
   const progress = createProgress(plan.length, io.stderr, options.quiet || options.json);
   for (const item of plan) {
-    if (item.output === null) {
+    if (item.output === null && item.skipped) {
+      skipped.push({ input: item.input, code: item.skipped.code, message: item.problem ?? 'skipped' });
+    } else if (item.output === null) {
       const outcome = {
         input: item.input,
         ok: false,
@@ -250,7 +254,7 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
   const failed = outcomes.filter((o) => !o.ok);
   if (options.json) {
     io.stdout.write(
-      `${JSON.stringify({ model: engine.name, params, restored: restored.length, failed: failed.length, wallSeconds, files: outcomes }, null, 2)}\n`,
+      `${JSON.stringify({ model: engine.name, params, restored: restored.length, failed: failed.length, wallSeconds, files: outcomes, skipped }, null, 2)}\n`,
     );
   } else {
     const perImage = restored.length > 0 ? wallSeconds / restored.length : 0;
@@ -268,6 +272,7 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
       }
     }
     for (const f of failed) io.stdout.write(`  failed ${display(f.input)}: ${f.code}: ${f.message}\n`);
+    for (const f of skipped) io.stdout.write(`  skipped ${display(f.input)}: ${f.code}: ${f.message}\n`);
     const hint = keptFacesHint(restored.flatMap((f) => f.faces ?? []));
     if (hint) io.stdout.write(`${hint}\n`);
   }
