@@ -381,8 +381,8 @@ export class GpuWorkers extends Construct {
   }
 
   /**
-   * A worker task that stops with a non-zero exit (a broken image, no usable GPU provider, the
-   * engine thread dying) notifies the alarm topic. A scale-to-zero service has no task during a
+   * A worker task that stops with a non-zero exit (no usable GPU provider, the engine thread
+   * dying) or never starts (an image that cannot be pulled or run) notifies the alarm topic. A scale-to-zero service has no task during a
    * deployment, so ECS's circuit breaker never sees a bad image: it shows only when jobs arrive,
    * as tasks that fail and are replaced for as long as jobs wait.
    */
@@ -395,7 +395,9 @@ export class GpuWorkers extends Construct {
         detail: {
           clusterArn: [this.cluster.clusterArn],
           lastStatus: ['STOPPED'],
-          containers: { exitCode: [{ 'anything-but': 0 }] },
+          // A container that exited badly, or a task that never started (an image that cannot
+          // be pulled or started has no exit code).
+          $or: [{ containers: { exitCode: [{ 'anything-but': 0 }] } }, { stopCode: ['TaskFailedToStart'] }],
         },
       },
       targets: [new eventsTargets.SnsTopic(alarmTopic)],

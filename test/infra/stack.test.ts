@@ -599,17 +599,20 @@ describe('API and observability', () => {
       expect(group.Properties?.RetentionInDays).toBe(synth.config.logRetentionDays);
   });
 
-  it('notifies the alarm topic when a worker task stops with a non-zero exit (a bad image shows only at scale-out)', () => {
+  it('notifies the alarm topic when a worker task stops with a non-zero exit or fails to start (a bad image shows only at scale-out)', () => {
     const [, rule] = onlyResource(synth.template, 'AWS::Events::Rule');
     const pattern = rule.Properties?.EventPattern as {
       source: string[];
       'detail-type': string[];
-      detail: { lastStatus: string[]; containers: { exitCode: unknown[] } };
+      detail: { lastStatus: string[]; $or: unknown[] };
     };
     expect(pattern.source).toEqual(['aws.ecs']);
     expect(pattern['detail-type']).toEqual(['ECS Task State Change']);
     expect(pattern.detail.lastStatus).toEqual(['STOPPED']);
-    expect(pattern.detail.containers.exitCode).toEqual([{ 'anything-but': 0 }]);
+    expect(pattern.detail.$or).toEqual([
+      { containers: { exitCode: [{ 'anything-but': 0 }] } },
+      { stopCode: ['TaskFailedToStart'] },
+    ]);
     const targets = rule.Properties?.Targets as { Arn: unknown }[];
     const [topicId] = onlyResource(synth.template, 'AWS::SNS::Topic');
     expect(targets.map((target) => referencedId(target.Arn))).toEqual([topicId]);
