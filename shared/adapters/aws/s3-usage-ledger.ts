@@ -30,7 +30,7 @@ export interface S3UsageLedgerOptions {
   prefix?: string;
   /** Objects read in parallel while summing (default 16). */
   readConcurrency?: number;
-  /** Records kept in memory after a sum has read them (default 200,000, about 40 MB). */
+  /** Records kept in memory after a sum has read them (default 100,000: about 30 MB of heap). */
   maxCachedRecords?: number;
 }
 
@@ -61,15 +61,18 @@ export class S3UsageLedger implements UsageLedger {
   private readonly prefix: string;
   private readonly readConcurrency: number;
   private readonly maxCachedRecords: number;
-  /** Records already read, by key (write-once objects: a key's content never changes). */
-  private readonly cache = new Map<string, StoredUsage>();
+  /**
+   * Records already read, by key (write-once objects: a key's content never changes), kept as
+   * [at ms, images, faces or -1, model seconds]: the tenant is the key's, the job id unused.
+   */
+  private readonly cache = new Map<string, [number, number, number, number]>();
 
   constructor(options: S3UsageLedgerOptions) {
     this.client = options.client;
     this.bucket = options.bucket;
     this.prefix = options.prefix ?? 'usage/';
     this.readConcurrency = options.readConcurrency ?? 16;
-    this.maxCachedRecords = options.maxCachedRecords ?? 200_000;
+    this.maxCachedRecords = options.maxCachedRecords ?? 100_000;
   }
 
   private tenantPrefix(tenantId: string): string {
@@ -131,8 +134,19 @@ export class S3UsageLedger implements UsageLedger {
     const unread: string[] = [];
     for (const key of keys) {
       const cached = this.cache.get(key);
-      if (cached) records.push({ ...cached, at: new Date(cached.at) });
-      else unread.push(key);
+      if (!cached) {
+        unread.push(key);
+        continue;
+      }
+      const [at, images, faces, modelSeconds] = cached;
+      records.push({
+        tenantId,
+        jobId: '',
+        at: new Date(at),
+        images,
+        ...(faces < 0 ? {} : { faces }),
+        modelSeconds,
+      });
     }
     for (let offset = 0; offset < unread.length; offset += this.readConcurrency) {
       const chunk = unread.slice(offset, offset + this.readConcurrency);
@@ -147,12 +161,18 @@ export class S3UsageLedger implements UsageLedger {
   }
 
   private remember(key: string, stored: StoredUsage): void {
+    const entry: [number, number, number, number] = [
+      Date.parse(stored.at),
+      stored.images,
+      stored.faces ?? -1,
+      stored.modelSeconds,
+    ];
     // Oldest first out (a Map iterates in insertion order): a long-lived instance stays bounded.
     if (this.cache.size >= this.maxCachedRecords) {
       const oldest = this.cache.keys().next();
       if (!oldest.done) this.cache.delete(oldest.value);
     }
-    this.cache.set(key, stored);
+    this.cache.set(key, entry);
   }
 
   private async read(key: string): Promise<StoredUsage | undefined> {
