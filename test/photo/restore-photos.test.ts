@@ -122,6 +122,16 @@ describe('photos without faces', () => {
     expect(refused?.ok === false && refused.error.message).toMatch(/16383 px/);
   });
 
+  it("caps an aligned crop's upscale to the output format's largest side too", async () => {
+    // Prepare: x4 would be 16800 px wide, over WebP's 16383 (and within the pixel limit)
+    const crop = await encode(background(4200, 600), 'jpeg');
+    // Act
+    const result = await restoreOne(crop, { aligned: true, upscale: 4, format: 'webp' });
+    // Assess
+    expect([result.upscale, result.width, result.height]).toEqual([2, 8400, 1200]);
+    expect(result.warnings).toContain('upscale_capped');
+  });
+
   it('restores the first frame of an animated image and says so', async () => {
     // Prepare: a two-frame animated WebP and the same picture as a still
     const frame = await encode(background(160, 120));

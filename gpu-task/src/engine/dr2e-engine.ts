@@ -741,7 +741,8 @@ export class Dr2eEngine {
         const fused = fuseWithInput(restoredFrame, item);
         const framed = await toInputFraming(fused, item);
         const { width: inW, height: inH } = item.inputSize;
-        const upscale = capUpscale(inW, inH, requestedUpscale, maxPixels);
+        const maxSide = MAX_OUTPUT_SIDE[strictestFormat(item.input.finalFormat, format)];
+        const upscale = capUpscale(inW, inH, requestedUpscale, maxPixels, maxSide);
         // At least the input's size: the face's resolution may be below it (a 512 px crop
         // through a 128 px model); the enlargement is the user's upscale of the whole crop.
         const restored = await resizeRgbImage(framed, inW * upscale, inH * upscale);
@@ -921,7 +922,6 @@ export function faceSeed(seed: number, index: number): number {
   return (h ^ (h >>> 16)) % (2 ** 31 - 1);
 }
 
-/** The face of an aligned crop: where its framing puts the eyes, nose and mouth. */
 /** Of the formats a photo is written in, the one holding the shortest largest side. */
 function strictestFormat(finalFormat: OutputFormat | undefined, format: OutputFormat): OutputFormat {
   return finalFormat !== undefined && MAX_OUTPUT_SIDE[finalFormat] < MAX_OUTPUT_SIDE[format]
@@ -929,6 +929,7 @@ function strictestFormat(finalFormat: OutputFormat | undefined, format: OutputFo
     : format;
 }
 
+/** The face of an aligned crop: where its framing puts the eyes, nose and mouth. */
 function alignedFaceReport(width: number, height: number, framing: FaceFraming): FaceReport {
   const side = Math.max(width, height);
   const left = (width - side) / 2;
