@@ -91,7 +91,7 @@ export const UsageQuerySchema = z.strictObject({
     .meta({ description: 'Start (inclusive). Default: the first day of this month (UTC).' }),
   to: dateOrDateTime.optional().meta({
     description:
-      'End (exclusive). A date means its midnight UTC. Default: the first day of next month (UTC), so the period holds everything recorded so far (at most 400 days after `from`).',
+      'End (exclusive). A date means its midnight UTC. Default: the first day of next month (UTC), so the period holds everything recorded so far. A period longer than 400 days is refused (400).',
   }),
 });
 

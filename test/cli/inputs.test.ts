@@ -2,7 +2,7 @@
  * Planning `dr2e restore`'s work list: which files a folder argument gives, and where each
  * output goes. No model runs here; the files only need image names.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -82,6 +82,26 @@ describe('planning a restore run', () => {
     expect(items.map((item) => [path.basename(item.input), item.output, item.skipped])).toEqual([
       ['party.gif', null, undefined],
     ]);
+  });
+
+  it('refuses an output folder inside the input folder reached through a link, before it exists', async () => {
+    // Prepare: `link` points at `photos`; the output folder photos/out does not exist yet
+    await touch('photos', 'a.jpg');
+    await symlink(path.join(work, 'photos'), path.join(work, 'link'));
+    const options = { extension: '.png', saveDr2: false, recursive: true };
+    // Act
+    const viaLink = planRestore([path.join(work, 'photos')], {
+      ...options,
+      outDir: path.join(work, 'link', 'out'),
+    });
+    const dotted = planRestore([path.join(work, 'photos')], {
+      ...options,
+      outDir: path.join(work, 'photos', '..backup'),
+    });
+    // Assess
+    await expect(viaLink).rejects.toThrow(/inside the input folder/);
+    // `..backup` is a folder inside photos, not its parent: refused as well
+    await expect(dotted).rejects.toThrow(/inside the input folder/);
   });
 
   it('stays at the top level of a folder that holds images unless --recursive is given', async () => {

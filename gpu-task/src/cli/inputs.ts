@@ -57,7 +57,7 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
   const items: PlannedItem[] = [];
   const inputs: FoundInput[] = [];
   const outDir = path.resolve(options.outDir);
-  const outReal = await realpath(outDir).catch(() => outDir);
+  const outReal = await realPathOfNew(outDir);
   for (const arg of args) {
     const absolute = path.resolve(arg);
     let info;
@@ -139,10 +139,27 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
 function refuseOutputsAsInputs(arg: string, folder: string, outDir: string, descended: boolean): void {
   const inside = path.relative(folder, outDir);
   const isFolder = inside === '';
-  const isWithin = !isFolder && !inside.startsWith('..') && !path.isAbsolute(inside);
+  const outside = inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside);
+  const isWithin = !isFolder && !outside;
   if (isFolder || (descended && isWithin)) {
     throw new OutputFolderError(
       `the output folder ${outDir} is ${isFolder ? 'the input folder' : `inside the input folder ${arg}`}: a later run would restore this run's outputs again; choose an output folder outside it`,
     );
+  }
+}
+
+/**
+ * The real path a folder will have, whether or not it exists yet: the nearest existing parent
+ * resolved (links, e.g. macOS's /tmp), the missing rest appended.
+ */
+async function realPathOfNew(folder: string): Promise<string> {
+  const missing: string[] = [];
+  for (let current = folder; ; current = path.dirname(current)) {
+    try {
+      return path.join(await realpath(current), ...missing);
+    } catch {
+      if (path.dirname(current) === current) return folder;
+      missing.unshift(path.basename(current));
+    }
   }
 }
