@@ -196,26 +196,9 @@ export class Api extends Construct {
   private grantApiPermissions(storage: Storage, jobs: JobQueue): void {
     const role = this.httpFunction.role;
     const prefixes = [BUCKET_PREFIXES.tenantData, BUCKET_PREFIXES.jobRecords, BUCKET_PREFIXES.usage];
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'JobDataObjects',
-        // PutObject also signs the presigned upload POST; GetObject signs download links.
-        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-        resources: [
-          storage.objectsArn(BUCKET_PREFIXES.tenantData),
-          storage.objectsArn(BUCKET_PREFIXES.jobRecords),
-        ],
-      }),
-    );
-    // Usage records are write-once billing evidence: the API reads them (GET /v1/usage, quotas)
-    // and never deletes them (a deleted job's usage stays billed).
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'UsageRecords',
-        actions: ['s3:GetObject', 's3:PutObject'],
-        resources: [storage.objectsArn(BUCKET_PREFIXES.usage)],
-      }),
-    );
+    // PutObject also signs the presigned upload POST; GetObject signs download links and reads
+    // usage (GET /v1/usage, quotas).
+    for (const statement of jobDataStatements(storage)) role.addToPolicy(statement);
     role.addToPolicy(listBucket(storage.bucket));
     role.addToPolicy(
       new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [jobs.queue.queueArn] }),
@@ -260,6 +243,34 @@ export class Api extends Construct {
       BUCKET_PREFIXES.jobRecords,
     ]);
   }
+}
+
+/**
+ * Object access of a role that keeps jobs (the API, the GPU worker): read, write and delete
+ * inputs, outputs and job records; read and write usage records, never delete them (write-once
+ * billing evidence; a deleted job's usage stays billed).
+ *
+ * @example
+ * ```ts
+ * for (const statement of jobDataStatements(storage)) role.addToPolicy(statement);
+ * ```
+ */
+export function jobDataStatements(storage: Storage): iam.PolicyStatement[] {
+  return [
+    new iam.PolicyStatement({
+      sid: 'JobDataObjects',
+      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+      resources: [
+        storage.objectsArn(BUCKET_PREFIXES.tenantData),
+        storage.objectsArn(BUCKET_PREFIXES.jobRecords),
+      ],
+    }),
+    new iam.PolicyStatement({
+      sid: 'UsageRecords',
+      actions: ['s3:GetObject', 's3:PutObject'],
+      resources: [storage.objectsArn(BUCKET_PREFIXES.usage)],
+    }),
+  ];
 }
 
 /**

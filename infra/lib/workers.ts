@@ -28,7 +28,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { acceptNagFinding } from './nag.js';
 import { Construct, type IConstruct } from 'constructs';
-import { acceptObjectPrefixWildcards, listBucket } from './api.js';
+import { acceptObjectPrefixWildcards, jobDataStatements, listBucket } from './api.js';
 import type { InfraConfig } from './config.js';
 import { REPO_ROOT } from './lambda-bundle.js';
 import type { JobQueue } from './queue.js';
@@ -407,24 +407,7 @@ export class GpuWorkers extends Construct {
   private grantWorkerPermissions(config: InfraConfig, storage: Storage, jobs: JobQueue): void {
     const taskRole = this.taskDefinition.taskRole;
     const prefixes = [BUCKET_PREFIXES.tenantData, BUCKET_PREFIXES.jobRecords, BUCKET_PREFIXES.usage];
-    taskRole.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'JobDataObjects',
-        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-        resources: [
-          storage.objectsArn(BUCKET_PREFIXES.tenantData),
-          storage.objectsArn(BUCKET_PREFIXES.jobRecords),
-        ],
-      }),
-    );
-    // Usage records are write-once billing evidence: nothing here may delete them.
-    taskRole.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'UsageRecords',
-        actions: ['s3:GetObject', 's3:PutObject'],
-        resources: [storage.objectsArn(BUCKET_PREFIXES.usage)],
-      }),
-    );
+    for (const statement of jobDataStatements(storage)) taskRole.addToPrincipalPolicy(statement);
     const listPrefixes: string[] = [...prefixes];
     if (config.modelsSource === 's3') {
       taskRole.addToPrincipalPolicy(
