@@ -54,7 +54,8 @@ export interface VettedWebhookTarget {
 
 /**
  * Static checks, then DNS, then every resolved address. Never throws: resolver failures are
- * refusals with reason `unresolvable_host`.
+ * refusals with reason `unresolvable_host` (final when a job is created; a retried failure
+ * when a delivery meets one, see GuardedWebhookSender.send).
  *
  * @example
  * ```ts
@@ -145,7 +146,14 @@ export class GuardedWebhookSender implements WebhookSender {
     try {
       const vetted = await vetWebhookTarget(request.url, this.policy, this.resolve);
       if ('reason' in vetted) {
-        return { ok: false, error: `refused (${vetted.reason}): ${vetted.message}`, durationMs: elapsed() };
+        // A name that does not resolve now may resolve on the next attempt (a resolver timeout,
+        // a record missing during a DNS move): a failed attempt, retried on schedule. Every
+        // other refusal is about the target itself and final ("refused ...").
+        const error =
+          vetted.reason === 'unresolvable_host'
+            ? `unresolvable host: ${vetted.message}`
+            : `refused (${vetted.reason}): ${vetted.message}`;
+        return { ok: false, error, durationMs: elapsed() };
       }
       const body = JSON.stringify(request.payload);
       const signed = await webhookHeaders({

@@ -12,6 +12,7 @@ import {
   vetWebhookTarget,
   type HostResolver,
 } from '../../../shared/adapters/node/guarded-webhook-sender.js';
+import { isFinalWebhookFailure } from '../../../shared/src/webhook-delivery.js';
 import { generateWebhookSecret, verifyWebhook } from '../../../shared/src/webhooks.js';
 import type { WebhookEvent } from '../../../shared/src/schemas.js';
 import { classifyIpAddress, WebhookTargetRefusedError } from '../../../shared/src/webhook-target.js';
@@ -95,6 +96,31 @@ describe('GuardedWebhookSender refusals', () => {
     expect(result.ok).toBe(false);
     expect(result.status).toBeUndefined();
     expect(result.error).toMatch(/^refused \((forbidden_address|forbidden_host|scheme_not_allowed)\)/);
+  });
+
+  it('reports a name that does not resolve at delivery as a failure to retry, not a final refusal', async () => {
+    // Prepare: the receiver's name resolved when the job was created; now the resolver fails
+    const flaky = new GuardedWebhookSender({
+      policy: { mode: 'aws', allowHosts: [] },
+      resolve: async () => {
+        throw Object.assign(new Error('temporary failure'), { code: 'EAI_AGAIN' });
+      },
+    });
+    const empty = new GuardedWebhookSender({
+      policy: { mode: 'aws', allowHosts: [] },
+      resolve: async () => [],
+    });
+    // Act
+    const timedOut = await send(flaky, 'https://hooks.example.com/dr2e');
+    const noRecord = await send(empty, 'https://hooks.example.com/dr2e');
+    // Assess
+    expect(timedOut).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^unresolvable host: .*EAI_AGAIN/),
+    });
+    expect(isFinalWebhookFailure(timedOut)).toBe(false);
+    expect(isFinalWebhookFailure(noRecord)).toBe(false);
+    expect(isFinalWebhookFailure(await send(production, 'https://internal.example.com/hook'))).toBe(true);
   });
 
   it('refuses a loopback receiver that really listens, in production mode', async () => {
