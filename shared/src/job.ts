@@ -74,6 +74,17 @@ export const ALLOWED_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[
   canceled: [],
 };
 
+/** Error code that marks a job record whose data was deleted on request (`DELETE /v1/jobs/{id}`). */
+export const DELETED_JOB_CODE = 'deleted';
+
+/**
+ * True for a job deleted on request: the record stays as a tombstone (reads answer 404, its
+ * webhook is no longer delivered, its usage stays billed).
+ */
+export function isDeletedJob(job: Job): boolean {
+  return job.error?.code === DELETED_JOB_CODE;
+}
+
 /** True for `succeeded`, `failed` and `canceled`. */
 export function isTerminalStatus(status: JobStatus): boolean {
   return TERMINAL_STATUSES.includes(status);

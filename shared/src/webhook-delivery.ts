@@ -27,6 +27,7 @@
 import type { Clock } from './clock.js';
 import { ConflictError, NotFoundError } from './errors.js';
 import {
+  isDeletedJob,
   mutateJob,
   webhookEventFor,
   webhookEventTypeFor,
@@ -324,7 +325,11 @@ export class WebhookDeliverer {
       attempt: message.attempt,
     });
     const job = await jobs.get(message.jobId);
-    if (!job || job.tenantId !== message.tenantId || !this.isCurrent(job, message)) return 'dropped';
+    // A deleted job's pending attempts stop: its record is a tombstone without outputs, and
+    // the tenant asked for it (and its event) to be gone.
+    if (!job || job.tenantId !== message.tenantId || isDeletedJob(job) || !this.isCurrent(job, message)) {
+      return 'dropped';
+    }
 
     const now = clock.now();
     const dueIn = message.notBefore ? Date.parse(message.notBefore) - now.getTime() : 0;

@@ -292,6 +292,21 @@ describe('delivery across a receiver outage (manual clock)', () => {
     expect(stats.visible + stats.delayed + stats.inFlight).toBe(0);
   });
 
+  it('stops the pending attempts of a job deleted during the outage', async () => {
+    // Prepare: the first attempt fails and the next one is queued
+    const jobId = await succeededJob();
+    await loop.drain();
+    expect(sender.attempts).toHaveLength(1);
+    // Act
+    const deleted = await h.call('DELETE', `/v1/jobs/${jobId}`);
+    await runFor(30, async () => false);
+    // Assess: no "succeeded" event without its output after the deletion, nothing left queued
+    expect(deleted.status).toBe(204);
+    expect(sender.attempts).toHaveLength(1);
+    const stats = await h.services.webhookQueue.stats();
+    expect(stats.visible + stats.delayed + stats.inFlight).toBe(0);
+  });
+
   it('marks the delivery failed when the receiver stays down, and a redelivery sends it again', async () => {
     // Prepare: down for three days.
     sender.upAt = start + 72 * HOUR;

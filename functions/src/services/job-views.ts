@@ -3,6 +3,7 @@
  * outputs, and the webhook delivery attempts. Deleted jobs (see `markDeleted`) are invisible.
  */
 import {
+  isDeletedJob,
   NotFoundError,
   toJobView,
   type JobViewLinks,
@@ -15,16 +16,11 @@ import {
   type WebhookStatus,
 } from '../../../shared/src/index.js';
 
-/** Error code that marks a job record whose data was deleted on request. */
-export const DELETED_JOB_CODE = 'deleted';
-
 /** A job view as the API returns it (`JobResponseSchema`). */
 export type JobResponse = JobView & { webhookDeliveries: WebhookDelivery[]; webhookStatus?: WebhookStatus };
 
-/** True for a job deleted with `DELETE /v1/jobs/{id}` (the record is kept as a tombstone). */
-export function isDeletedJob(job: Job): boolean {
-  return job.error?.code === DELETED_JOB_CODE;
-}
+// The tombstone's marker is domain knowledge (the webhook consumer drops a deleted job's events).
+export { DELETED_JOB_CODE, isDeletedJob } from '../../../shared/src/index.js';
 
 /**
  * The tenant's job, or {@link NotFoundError} when it does not exist, belongs to another tenant
