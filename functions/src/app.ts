@@ -290,6 +290,7 @@ export function createApp(services: AppServices, options: Partial<AppOptions> = 
   app.route(
     '/v1/jobs',
     jobEventRoutes({
+      load: (tenantId, jobId) => jobService.get(tenantId, jobId),
       jobs: services.jobs,
       blobs: services.blobs,
       downloadUrlTtlSeconds: resolved.downloadUrlTtlSeconds,

@@ -211,7 +211,9 @@ export function buildOpenApiDocument(
           summary: "Delete the job's input and outputs (a running job is canceled first)",
           parameters: [jobIdParameter],
           responses: {
-            '204': { description: 'Deleted; the job now reads as 404 and its pending webhook attempts stop.' },
+            '204': {
+              description: 'Deleted; the job now reads as 404 and its pending webhook attempts stop.',
+            },
             '404': error('No such job.'),
             ...standardErrors,
           },

@@ -464,6 +464,8 @@ describe('POST /v1/jobs/{id}/cancel', () => {
     expect(response.status).toBe(200);
     const view = await json(response);
     expect(view).toMatchObject({ status: 'canceled', error: { code: 'canceled' } });
+    // The answer already says the event is on its way.
+    expect(view.webhookStatus).toMatchObject({ event: 'job.canceled', state: 'pending', attempts: 0 });
     expect(deliveries).toHaveLength(1);
     const secret = (await h.services.tenants.get(tenantA))?.webhookSecret ?? '';
     await expect(

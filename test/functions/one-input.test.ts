@@ -161,23 +161,40 @@ describe('one input per job', () => {
 describe('jobs left created expire', () => {
   it('expires a job not uploaded within the configured time, removes its upload, refuses late uploads', async () => {
     // Prepare
-    const job = await createJob();
+    const job = await createJob({ webhook: { url: 'http://127.0.0.1:9/hook' } });
     const fresh = await createJob();
     clock.advance(3600 * 1000 + 1);
     // Act
     const read = await h.call('GET', `/v1/jobs/${job.id}`);
+    const view = await json(read);
     const late = await post(job.upload, await pngBytes());
     const renew = await h.call('POST', `/v1/jobs/${job.id}/upload`);
     // Assess
     expect(read.status).toBe(200);
-    expect(await json(read)).toMatchObject({
+    expect(view).toMatchObject({
       status: 'canceled',
       error: { code: 'upload_expired', message: expect.stringContaining('1 h') },
     });
+    // The read that expired the job already shows its job.canceled webhook as queued.
+    expect(view.webhookStatus).toMatchObject({ event: 'job.canceled', state: 'pending' });
     expect(late.status).toBe(409);
     expect(renew.status).toBe(409);
     expect(await storedKeys(await tenantA(), job.id)).toEqual([]);
     expect((await h.services.jobs.get(fresh.id))?.status).toBe('created'); // not read yet
+  });
+
+  it('expires a stale job when its event stream is opened, as a read does', async () => {
+    // Prepare
+    const job = await createJob();
+    clock.advance(3600 * 1000 + 1);
+    // Act
+    const stream = await h.call('GET', `/v1/jobs/${job.id}/events`);
+    const text = await stream.text();
+    // Assess: one terminal event, not `created` forever
+    expect(stream.status).toBe(200);
+    expect(text).toMatch(/^event: job\.canceled$/m);
+    expect(text).toContain('upload_expired');
+    expect((await h.services.jobs.get(job.id))?.status).toBe('canceled');
   });
 
   it('sweeps a tenant: stale jobs expire, fresh and uploaded ones stay', async () => {

@@ -35,6 +35,12 @@ export interface JobEventRoutesOptions {
   jobs: JobStore;
   blobs: BlobStore;
   downloadUrlTtlSeconds: number;
+  /**
+   * Reads the job a stream starts from (default: the tenant's record as stored). The app passes
+   * `JobService.get`, so a job that waited too long for its upload is expired first, as
+   * `GET /v1/jobs/{id}` does, instead of streaming `created` forever.
+   */
+  load?: (tenantId: string, jobId: string) => Promise<Job>;
   /** How often the job record is read (default 500 ms). */
   pollIntervalMs?: number;
   /** Longest stream before the server ends it (default 10 min; 0: one snapshot, then end). */
@@ -61,7 +67,8 @@ export function jobEventRoutes(options: JobEventRoutesOptions): Hono<{ Variables
   const routes = new Hono<{ Variables: AuthVariables }>();
   routes.get('/:id/events', async (c) => {
     // Answered as JSON errors before the stream starts: unknown, deleted or another tenant's job.
-    const first = await getTenantJob(options.jobs, c.var.tenant.id, c.req.param('id'));
+    const load = options.load ?? ((tenantId, jobId) => getTenantJob(options.jobs, tenantId, jobId));
+    const first = await load(c.var.tenant.id, c.req.param('id'));
     const stream = jobEventStream(first, c.var.tenant.id, options);
     return new Response(stream.pipeThrough(new TextEncoderStream()), {
       status: 200,

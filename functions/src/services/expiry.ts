@@ -85,7 +85,8 @@ export class CreatedJobExpiry {
         this.logger.warn("could not delete an expired job's upload", errorFields(error)),
       );
     await this.options.notifier.jobFinished(updated);
-    return updated;
+    // Read again: the notifier marked the queued event (`webhookStatus: pending`) on the record.
+    return (await this.options.jobs.get(updated.id)) ?? updated;
   }
 
   /**

@@ -350,11 +350,11 @@ export class JobService {
       canceledNow = true;
       return transitionJob(current, { to: 'canceled', at: this.options.clock.now(), reason });
     });
-    if (canceledNow) {
-      this.logger.info('job canceled', { jobId, tenantId });
-      await this.options.notifier.jobFinished(job);
-    }
-    return job;
+    if (!canceledNow) return job;
+    this.logger.info('job canceled', { jobId, tenantId });
+    await this.options.notifier.jobFinished(job);
+    // Read again: the notifier marked the queued event (`webhookStatus: pending`) on the record.
+    return (await this.options.jobs.get(jobId)) ?? job;
   }
 
   /**
