@@ -435,6 +435,15 @@ export class GpuWorkers extends Construct {
         resources: [jobs.queue.queueArn, jobs.deadLetterQueue.queueArn],
       }),
     );
+    // At a shutdown the worker hands its messages back as fresh copies (a Spot interruption or
+    // a scale-in must not spend a job's deliveries toward the dead-letter queue).
+    taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'HandBackJobs',
+        actions: ['sqs:SendMessage'],
+        resources: [jobs.queue.queueArn],
+      }),
+    );
     // The ECS agent's task-protection endpoint ($ECS_AGENT_URI/task-protection/v1/state) calls
     // UpdateTaskProtection/GetTaskProtection with the task role's credentials.
     taskRole.addToPrincipalPolicy(

@@ -414,7 +414,7 @@ describe('least privilege', () => {
     expect(deleters).toEqual([]);
   });
 
-  it('lets only the worker consume the queue and only the API and dispatcher send to it', () => {
+  it('lets only the worker consume the queue, and the API, dispatcher and worker (handing messages back at shutdown) send to it', () => {
     const consumers = new Set<string>();
     const senders = new Set<string>();
     for (const { owner, document } of policyDocuments(synth.template)) {
@@ -434,7 +434,11 @@ describe('least privilege', () => {
       'WebhooksDelivererRoleDefaultPolicy',
       'WorkersTaskTaskRoleDefaultPolicy',
     ]);
-    expect([...senders].sort()).toEqual(['ApiDispatcherRoleDefaultPolicy', 'ApiHttpRoleDefaultPolicy']);
+    expect([...senders].sort()).toEqual([
+      'ApiDispatcherRoleDefaultPolicy',
+      'ApiHttpRoleDefaultPolicy',
+      'WorkersTaskTaskRoleDefaultPolicy',
+    ]);
   });
 
   it('queues webhooks on a queue of their own, sent to by the API, dispatcher and worker, consumed by one Lambda', () => {

@@ -44,7 +44,11 @@ function setup(webhookOutcome: QueueWebhookOutcome = 'queued') {
   const calls: string[] = [];
   const usage: UsageRecord[] = [];
   const webhooks: string[] = [];
-  const queue: Pick<JobQueue, 'delete' | 'changeVisibility'> = {
+  const queue: Pick<JobQueue, 'delete' | 'changeVisibility' | 'send'> = {
+    send: async (body) => {
+      calls.push(`send ${body.jobId}`);
+      return { messageId: `copy-of-${body.jobId}` };
+    },
     delete: async (receipt) => void calls.push(`delete ${receipt}`),
     changeVisibility: async (receipt, seconds) => void calls.push(`visibility ${receipt} ${seconds}`),
   };

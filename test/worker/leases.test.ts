@@ -21,10 +21,18 @@ function message(n: number): ReceivedMessage<JobQueueMessage> {
   };
 }
 
-/** Records calls; `changeVisibility` answers with `visibilityError` for the receipts it names. */
-function recordingQueue(visibilityError: Record<string, Error> = {}) {
+/**
+ * Records calls; `changeVisibility` answers with `visibilityError` for the receipts it names,
+ * `send` with `sendError` when given.
+ */
+function recordingQueue(visibilityError: Record<string, Error> = {}, sendError?: Error) {
   const calls: string[] = [];
-  const queue: Pick<JobQueue, 'delete' | 'changeVisibility'> = {
+  const queue: Pick<JobQueue, 'delete' | 'changeVisibility' | 'send'> = {
+    send: async (body) => {
+      calls.push(`send ${body.jobId}`);
+      if (sendError) throw sendError;
+      return { messageId: `copy-of-${body.jobId}` };
+    },
     delete: async (receipt) => {
       calls.push(`delete ${receipt}`);
     },
@@ -84,6 +92,21 @@ describe('Leases', () => {
     // Assess
     expect(leases.size).toBe(0);
     expect(logged).toEqual(['message release failed']);
+  });
+
+  it('hands a message back as a fresh copy, and releases it when the copy cannot be sent', async () => {
+    // Prepare
+    const sent = recordingQueue();
+    const failing = recordingQueue({}, new Error('queue down'));
+    const handing = new Leases(sent.queue, LEASE_SECONDS, silentLogger);
+    const falling = new Leases(failing.queue, LEASE_SECONDS, silentLogger);
+    // Act
+    await handing.handBack([handing.hold(message(1))], 'shutdown');
+    await falling.handBack([falling.hold(message(2))], 'shutdown');
+    // Assess: the copy goes out before the original is deleted; without a copy, a plain release
+    expect(sent.calls).toEqual(['send job-1', 'delete receipt-1']);
+    expect(failing.calls).toEqual(['send job-2', 'visibility receipt-2 0']);
+    expect(handing.size + falling.size).toBe(0);
   });
 
   it('forgets messages a new owner deals with, touching the queue not at all', async () => {

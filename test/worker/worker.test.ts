@@ -629,11 +629,15 @@ describe('leases and shutdown', () => {
     await worker.stop('SIGTERM');
     await loop;
 
-    // Assess: queued again with the reason, the message visible at once for another worker.
+    // Assess: queued again with the reason, the message visible at once for another worker,
+    // as a fresh copy: a shutdown (Spot, scale-in, deploy) spends none of the job's deliveries,
+    // so three of them cannot send a job that never failed to the dead-letter queue.
     const released = await env.job(job.id);
     expect(released.status).toBe('queued');
     expect(released.error?.code).toBe('worker_shutdown');
     expect((await env.queue.stats()).visible).toBe(1);
+    const [next] = await env.queue.receive({ maxMessages: 10, waitSeconds: 0, visibilityTimeoutSeconds: 30 });
+    expect(next).toMatchObject({ body: { jobId: job.id }, receiveCount: 1 });
   });
 
   it('releases messages received but not started when stopping', async () => {
@@ -668,6 +672,8 @@ describe('leases and shutdown', () => {
     expect((await env.job(started?.id ?? '')).status).toBe('succeeded');
     expect((await env.job(waiting?.id ?? '')).status).toBe('queued');
     expect((await env.queue.stats()).visible).toBe(1);
+    const [next] = await env.queue.receive({ maxMessages: 10, waitSeconds: 0, visibilityTimeoutSeconds: 30 });
+    expect(next).toMatchObject({ body: { jobId: waiting?.id }, receiveCount: 1 });
   });
 });
 

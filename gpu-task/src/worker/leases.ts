@@ -40,7 +40,7 @@ export class Leases {
   private readonly held = new Map<string, Held>();
 
   constructor(
-    private readonly queue: Pick<JobQueue, 'delete' | 'changeVisibility'>,
+    private readonly queue: Pick<JobQueue, 'delete' | 'changeVisibility' | 'send'>,
     private readonly visibilityTimeoutSeconds: number,
     private readonly log: Logger,
     /** The queue's deliveries per message: the last one runs alone (Held.solo). Default 3. */
@@ -93,6 +93,39 @@ export class Leases {
         } catch (error) {
           this.log.error('message release failed', {
             jobId: held.message.body.jobId,
+            ...errorFields(error),
+          });
+        }
+      }),
+    );
+  }
+
+  /**
+   * Gives messages back for another worker without spending one of their deliveries: a fresh
+   * copy is sent and the received message deleted. For a shutdown (Spot interruption, scale-in,
+   * deploy), which is not the job's fault: a release would keep the queue's receive count, and
+   * after a few shutdowns a job that never failed would go to the dead-letter queue and end
+   * `failed`. A copy whose delete fails is a duplicate, which the claim on the job absorbs; a
+   * message whose copy cannot be sent is released as before (visible again at once).
+   */
+  async handBack(helds: readonly Held[], why: string): Promise<void> {
+    await Promise.all(
+      helds.map(async (held) => {
+        const fields = { jobId: held.message.body.jobId, messageId: held.message.messageId, why };
+        let copy: string;
+        try {
+          copy = (await this.queue.send(held.message.body)).messageId;
+        } catch (error) {
+          this.log.warn('message copy failed; releasing it instead', { ...fields, ...errorFields(error) });
+          await this.release([held], 0, why);
+          return;
+        }
+        try {
+          await this.delete(held);
+          this.log.info('message handed back', { ...fields, copyId: copy });
+        } catch (error) {
+          this.log.warn('handed-back message not deleted (the copy is a duplicate)', {
+            ...fields,
             ...errorFields(error),
           });
         }

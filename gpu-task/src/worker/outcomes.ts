@@ -182,7 +182,10 @@ export class Outcomes {
     await this.options.leases.release([active.held, ...active.duplicates], seconds, why);
   }
 
-  /** At the shutdown deadline: the jobs go back to `queued` and their messages are released. */
+  /**
+   * At the shutdown deadline: the jobs go back to `queued` and their messages are handed back
+   * (a fresh copy each, so the shutdown spends none of their deliveries).
+   */
   async releaseForShutdown(runnable: readonly ActiveJob[]): Promise<void> {
     await Promise.all(
       runnable.map(async (active) => {
@@ -194,7 +197,9 @@ export class Outcomes {
         } catch (error) {
           active.log.error('job release write failed', errorFields(error));
         }
-        await this.releaseActive(active, 0, 'shutdown');
+        active.state = 'done';
+        this.options.active.delete(active.job.id);
+        await this.options.leases.handBack([active.held, ...active.duplicates], 'shutdown');
       }),
     );
   }

@@ -177,7 +177,7 @@ export class Dr2eWorker {
       this.deadlineTimer = setTimeout(() => this.onDeadline(), (deadlineSeconds - margin) * 1000);
       this.deadlineTimer.unref();
       this.stopRequested();
-      await this.leases.release(this.buffer.splice(0), 0, 'not_started');
+      await this.leases.handBack(this.buffer.splice(0), 'not_started');
     }
     await this.runPromise;
   }
@@ -236,13 +236,12 @@ export class Dr2eWorker {
     if (this.receiving) {
       const late = await Promise.race([this.receiving.catch(() => []), this.deadlineReached()]);
       if (late)
-        await this.leases.release(
+        await this.leases.handBack(
           late.map((message) => this.leases.hold(message)),
-          0,
           'not_started',
         );
     }
-    await this.leases.release(this.buffer.splice(0), 0, 'not_started');
+    await this.leases.handBack(this.buffer.splice(0), 'not_started');
     await this.completion.drain();
     await this.sweeper.idle();
   }
