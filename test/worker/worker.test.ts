@@ -640,6 +640,33 @@ describe('leases and shutdown', () => {
     expect(next).toMatchObject({ body: { jobId: job.id }, receiveCount: 1 });
   });
 
+  it('releases the running job at the deadline even when the engine call does not return', async () => {
+    // Prepare: an engine stuck outside its steps (a hung native call): it ignores the abort.
+    const job = await env.queueJob({ bytes: await patternPng(1) });
+    const paused = gate();
+    const never = gate();
+    engine.onStep = async (step) => {
+      if (step === 1) {
+        paused.open();
+        await never.promise;
+      }
+    };
+    const worker = env.worker(engine, { shutdownDeadlineSeconds: 2 });
+
+    // Act
+    const loop = worker.run();
+    await paused.promise;
+    await worker.stop('SIGTERM');
+    await loop;
+
+    // Assess: back to queued and its message visible for another worker, before any hard kill
+    const released = await env.job(job.id);
+    expect(released.status).toBe('queued');
+    expect(released.error?.code).toBe('worker_shutdown');
+    expect((await env.queue.stats()).visible).toBe(1);
+    never.open();
+  });
+
   it('releases messages received but not started when stopping', async () => {
     // Prepare: two jobs with different schedules, received together; the first batch pauses.
     const jobs = [

@@ -139,7 +139,7 @@ export class BatchRunner {
       let results: ImageRestoration[];
       try {
         log.info('engine started', { jobIds, batchKey: first.held.batchKey });
-        results = await engine.restoreImages(
+        const call = engine.restoreImages(
           runnable.map((active) => ({
             id: active.job.id,
             bytes: active.input as Uint8Array,
@@ -156,6 +156,12 @@ export class BatchRunner {
             onStep: (progress) => this.onStep(runnable, progress),
           },
         );
+        const giveUp = givenUpAfterDeadline(deadline);
+        try {
+          results = await Promise.race([call, giveUp.promise]);
+        } finally {
+          giveUp.dispose();
+        }
       } catch (error) {
         await Promise.all(runnable.map((active) => active.writing));
         if (controller.signal.aborted) {
@@ -239,4 +245,42 @@ export function engineSchedule(params: JobParams): Dr2ParamsRequest {
     omega: params.omega,
     steps: params.steps,
   });
+}
+
+/**
+ * How long an engine call may take to return after the shutdown deadline aborted it. The engine
+ * reads the abort between sampler steps; a call stuck elsewhere (a hung native or CUDA call, a
+ * long phase without steps) is given up after this, so its jobs still go back to `queued` and
+ * their messages are handed back before the platform's hard kill (the deadline keeps a margin of
+ * up to 10 s for these writes). Its late result is discarded.
+ */
+export const ENGINE_GRACE_AFTER_DEADLINE_MS = 3000;
+
+/**
+ * A promise that never resolves and rejects ENGINE_GRACE_AFTER_DEADLINE_MS after `deadline`
+ * aborts; `dispose` (once the engine call is over) removes its listener and timer.
+ */
+function givenUpAfterDeadline(deadline: AbortSignal): { promise: Promise<never>; dispose: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let giveUp = () => undefined as void;
+  const promise = new Promise<never>((_resolve, reject) => {
+    giveUp = () => {
+      timer = setTimeout(
+        () => reject(new Error('the engine did not stop at the shutdown deadline; its jobs are released')),
+        ENGINE_GRACE_AFTER_DEADLINE_MS,
+      );
+      timer.unref();
+    };
+  });
+  // The race may lose after the call settled: nobody awaits the rejection then.
+  promise.catch(() => undefined);
+  if (deadline.aborted) giveUp();
+  else deadline.addEventListener('abort', giveUp, { once: true });
+  return {
+    promise,
+    dispose: () => {
+      deadline.removeEventListener('abort', giveUp);
+      if (timer) clearTimeout(timer);
+    },
+  };
 }
