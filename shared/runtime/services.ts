@@ -45,7 +45,7 @@ import { generateApiKey, hashApiKey } from '../src/api-keys.js';
 import { systemClock, type Clock } from '../src/clock.js';
 import { hmacSha256, randomBytes, toBase64Url, toHex, utf8Encode } from '../src/encoding.js';
 import type { BlobStore } from '../src/ports/blob-store.js';
-import type { JobQueue } from '../src/ports/job-queue.js';
+import type { JobQueue, UnreadableQueueMessage } from '../src/ports/job-queue.js';
 import type { JobStore } from '../src/ports/job-store.js';
 import type { LimitStore } from '../src/ports/limit-store.js';
 import type { TenantDirectory } from '../src/ports/tenant-directory.js';
@@ -165,6 +165,25 @@ function reportReleaseFailure(error: unknown, job: Job): void {
   );
 }
 
+/**
+ * Reports a queue body that does not parse, on stderr as one JSON warning line in the logger's
+ * shape (no logger here). Such a message never reaches a consumer, so this line is the only
+ * trace of it; on a dead-letter queue the adapter deletes it after this report.
+ */
+function reportUnreadable(queueName: 'jobs' | 'webhooks'): (message: UnreadableQueueMessage) => void {
+  return (message) => {
+    console.error(
+      JSON.stringify({
+        level: 'warn',
+        time: new Date().toISOString(),
+        msg: 'unreadable queue message',
+        queueName,
+        ...message,
+      }),
+    );
+  };
+}
+
 type CommonServices = Pick<
   Services,
   'config' | 'clock' | 'webhookPolicy' | 'webhookSender' | 'webhookTargets'
@@ -211,6 +230,7 @@ async function createLocalServices(
         schema: JobQueueMessageSchema,
         maxReceives: config.DR2E_MAX_RECEIVES,
         clock: common.clock,
+        onUnreadable: reportUnreadable('jobs'),
       }),
     webhookQueue:
       overrides.webhookQueue ??
@@ -220,6 +240,7 @@ async function createLocalServices(
         schema: WebhookDeliveryMessageSchema,
         maxReceives: WEBHOOK_QUEUE_MAX_RECEIVES,
         clock: common.clock,
+        onUnreadable: reportUnreadable('webhooks'),
       }),
     usage: overrides.usage ?? new DiskUsageLedger({ dir: path.join(dataDir, 'usage') }),
     tenants: overrides.tenants ?? new StaticTenantDirectory(local.records),
@@ -375,6 +396,7 @@ async function createAwsServices(
         queueUrl: required(config.DR2E_QUEUE_URL, 'DR2E_QUEUE_URL'),
         deadLetterQueueUrl: required(config.DR2E_DLQ_URL, 'DR2E_DLQ_URL'),
         schema: JobQueueMessageSchema,
+        onUnreadable: reportUnreadable('jobs'),
       }),
     webhookQueue:
       overrides.webhookQueue ??
@@ -383,6 +405,7 @@ async function createAwsServices(
         queueUrl: required(config.DR2E_WEBHOOK_QUEUE_URL, 'DR2E_WEBHOOK_QUEUE_URL'),
         deadLetterQueueUrl: required(config.DR2E_WEBHOOK_DLQ_URL, 'DR2E_WEBHOOK_DLQ_URL'),
         schema: WebhookDeliveryMessageSchema,
+        onUnreadable: reportUnreadable('webhooks'),
       }),
     usage: overrides.usage ?? new S3UsageLedger({ client: s3, bucket, prefix: 'usage/' }),
     tenants:

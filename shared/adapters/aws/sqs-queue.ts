@@ -6,6 +6,9 @@
  * often. This adapter only needs the DLQ's URL to inspect, delete and redrive dead letters.
  * Redrive receives from the DLQ, sends to the source, then deletes from the DLQ, so it works
  * with any SQS-compatible server (a crash in between can duplicate, never lose, a message).
+ *
+ * A body that does not parse is never returned; `onUnreadable` hears of it on every receive. On
+ * the source queue it stays hidden and dead-letters; on the DLQ it is deleted once reported.
  */
 import {
   ChangeMessageVisibilityCommand,
@@ -25,8 +28,9 @@ import type {
   ReceiveOptions,
   ReceivedMessage,
   SendMessageOptions,
+  UnreadableQueueMessage,
 } from '../../src/ports/job-queue.js';
-import { parseWith } from '../../src/schemas.js';
+import { parseWith, toValidationIssues } from '../../src/schemas.js';
 import { hasErrorName } from './s3-errors.js';
 
 export interface SqsQueueOptions<Body> {
@@ -36,7 +40,18 @@ export interface SqsQueueOptions<Body> {
   deadLetterQueueUrl: string;
   /** Validates bodies on send and receive (e.g. `JobQueueMessageSchema`). */
   schema: z.ZodType<Body>;
+  /**
+   * Hears of every received body that does not parse, on the queue and on its DLQ (where the
+   * message is deleted once reported: no job can be failed for it, and the report keeps its
+   * content). Without it, such a message is skipped silently and stays in the DLQ. Must not throw.
+   */
+  onUnreadable?: (message: UnreadableQueueMessage) => void;
 }
+
+/** How much of an unreadable body a report carries. */
+const PREVIEW_CHARS = 200;
+
+type ParseResult<Body> = { ok: true; body: Body } | { ok: false; reason: string };
 
 function checkReceiveOptions(options: ReceiveOptions): void {
   if (!Number.isInteger(options.maxMessages) || options.maxMessages < 1 || options.maxMessages > 10) {
@@ -53,6 +68,9 @@ class SqsQueueCore<Body> {
     protected readonly client: SQSClient,
     readonly queueUrl: string,
     protected readonly schema: z.ZodType<Body>,
+    private readonly onUnreadable: ((message: UnreadableQueueMessage) => void) | undefined,
+    /** Which side this is, for reports; the DLQ deletes what it reports. */
+    private readonly side: UnreadableQueueMessage['queue'],
   ) {}
 
   async receive(options: ReceiveOptions): Promise<ReceivedMessage<Body>[]> {
@@ -60,18 +78,53 @@ class SqsQueueCore<Body> {
     const raw = await this.receiveRaw(options);
     const received: ReceivedMessage<Body>[] = [];
     for (const message of raw) {
+      if (!message.ReceiptHandle || !message.MessageId) continue;
+      const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? '1');
       const parsed = this.parseBody(message.Body);
-      // A body that does not parse stays invisible and reaches the DLQ through the redrive policy.
-      if (parsed === undefined || !message.ReceiptHandle || !message.MessageId) continue;
+      if (!parsed.ok) {
+        await this.unreadable(
+          message.MessageId,
+          message.ReceiptHandle,
+          receiveCount,
+          parsed.reason,
+          message.Body,
+        );
+        continue;
+      }
       received.push({
         messageId: message.MessageId,
-        body: parsed,
+        body: parsed.body,
         receiptHandle: message.ReceiptHandle,
-        receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? '1'),
+        receiveCount,
         sentAt: new Date(Number(message.Attributes?.SentTimestamp ?? Date.now())),
       });
     }
     return received;
+  }
+
+  /**
+   * Reports a body that does not parse. On the source queue the message stays invisible and
+   * reaches the DLQ through the redrive policy. On the DLQ it is deleted once reported: no
+   * consumer can act on it (the sweeper fails jobs named in parsed bodies), so it would stay for
+   * the whole retention period and keep the dead-letter alarm on; the report keeps its content.
+   * Unreported (no `onUnreadable`), it is left in place rather than lost without a trace.
+   */
+  private async unreadable(
+    messageId: string,
+    receiptHandle: string,
+    receiveCount: number,
+    reason: string,
+    body: string | undefined,
+  ): Promise<void> {
+    if (!this.onUnreadable) return;
+    this.onUnreadable({
+      queue: this.side,
+      messageId,
+      receiveCount,
+      reason,
+      preview: (body ?? '').slice(0, PREVIEW_CHARS),
+    });
+    if (this.side === 'dead-letter') await this.delete(receiptHandle);
   }
 
   protected async receiveRaw(options: ReceiveOptions): Promise<Message[]> {
@@ -89,14 +142,19 @@ class SqsQueueCore<Body> {
     return response.Messages ?? [];
   }
 
-  private parseBody(text: string | undefined): Body | undefined {
-    if (text === undefined) return undefined;
+  private parseBody(text: string | undefined): ParseResult<Body> {
+    if (text === undefined) return { ok: false, reason: 'no body' };
+    let json: unknown;
     try {
-      const parsed = this.schema.safeParse(JSON.parse(text));
-      return parsed.success ? parsed.data : undefined;
+      json = JSON.parse(text);
     } catch {
-      return undefined;
+      return { ok: false, reason: 'not JSON' };
     }
+    const parsed = this.schema.safeParse(json);
+    if (parsed.success) return { ok: true, body: parsed.data };
+    const [first] = toValidationIssues(parsed.error);
+    const where = first && first.path.length > 0 ? `${first.path.join('.')}: ` : '';
+    return { ok: false, reason: `schema: ${where}${first?.message ?? 'unknown problem'}` };
   }
 
   async delete(receiptHandle: string): Promise<void> {
@@ -156,9 +214,10 @@ class SqsDeadLetterQueue<Body> extends SqsQueueCore<Body> implements DeadLetterQ
     client: SQSClient,
     queueUrl: string,
     schema: z.ZodType<Body>,
+    onUnreadable: ((message: UnreadableQueueMessage) => void) | undefined,
     private readonly sourceQueueUrl: string,
   ) {
-    super(client, queueUrl, schema);
+    super(client, queueUrl, schema, onUnreadable, 'dead-letter');
   }
 
   async redrive(options: { maxMessages?: number } = {}): Promise<{ moved: number }> {
@@ -196,11 +255,12 @@ export class SqsQueue<Body> extends SqsQueueCore<Body> implements MessageQueue<B
   readonly deadLetters: DeadLetterQueue<Body>;
 
   constructor(options: SqsQueueOptions<Body>) {
-    super(options.client, options.queueUrl, options.schema);
+    super(options.client, options.queueUrl, options.schema, options.onUnreadable, 'source');
     this.deadLetters = new SqsDeadLetterQueue(
       options.client,
       options.deadLetterQueueUrl,
       options.schema,
+      options.onUnreadable,
       options.queueUrl,
     );
   }

@@ -10,6 +10,9 @@
  *
  * Visibility times come from the injected clock (tests move a `ManualClock`); long polls wait
  * in real time, re-scanning every `pollIntervalMs`.
+ *
+ * A body that does not parse is never returned; `onUnreadable` hears of it on every receive. On
+ * the source queue it stays hidden and dead-letters; on the DLQ it is deleted once reported.
  */
 import path from 'node:path';
 import type { z } from 'zod';
@@ -24,8 +27,9 @@ import type {
   ReceiveOptions,
   ReceivedMessage,
   SendMessageOptions,
+  UnreadableQueueMessage,
 } from '../../src/ports/job-queue.js';
-import { parseWith } from '../../src/schemas.js';
+import { parseWith, toValidationIssues } from '../../src/schemas.js';
 import { sleep } from '../../src/sleep.js';
 import { atomicWriteFile, listFiles, readJsonIfExists, unlinkIfExists, withLock } from './fs-util.js';
 
@@ -41,7 +45,16 @@ export interface LocalQueueOptions<Body> {
   clock?: Clock;
   /** Re-scan interval of long polls (default 100 ms). */
   pollIntervalMs?: number;
+  /**
+   * Hears of every received body that does not parse, on the queue and on its DLQ (where the
+   * message is deleted once reported: no job can be failed for it, and the report keeps its
+   * content). Without it, such a message is skipped silently and stays in the DLQ. Must not throw.
+   */
+  onUnreadable?: (message: UnreadableQueueMessage) => void;
 }
+
+/** How much of an unreadable body a report carries. */
+const PREVIEW_CHARS = 200;
 
 /** One message file. */
 interface MessageRecord {
@@ -84,6 +97,7 @@ class LocalQueueCore<Body> {
     private readonly pollIntervalMs: number,
     /** Where messages go after too many receives; undefined for a DLQ itself. */
     private readonly deadLetter: { maxReceives: number; target: LocalQueueCore<Body> } | undefined,
+    private readonly onUnreadable: ((message: UnreadableQueueMessage) => void) | undefined,
   ) {
     this.messagesDir = path.join(queueDir, 'messages');
     this.lockPath = path.join(queueDir, '.lock');
@@ -152,8 +166,10 @@ class LocalQueueCore<Body> {
       record.visibleAt = now + options.visibilityTimeoutSeconds * 1000;
       await this.writeRecord(record);
       const parsed = this.schema.safeParse(record.body);
-      // A body that does not parse stays hidden and dead-letters after maxReceives, like on SQS.
-      if (!parsed.success) continue;
+      if (!parsed.success) {
+        await this.unreadable(record, parsed.error);
+        continue;
+      }
       received.push({
         messageId: record.id,
         body: parsed.data,
@@ -163,6 +179,28 @@ class LocalQueueCore<Body> {
       });
     }
     return received;
+  }
+
+  /**
+   * Reports a body that does not parse (the lock is held). On the source queue the message stays
+   * hidden and dead-letters after maxReceives, like on SQS. On the DLQ (no `deadLetter` target)
+   * it is deleted once reported: no consumer can act on it (the sweeper fails jobs named in
+   * parsed bodies), so it would stay there for good; the report keeps its content. Unreported
+   * (no `onUnreadable`), it is left in place rather than lost without a trace.
+   */
+  private async unreadable(record: MessageRecord, error: z.ZodError): Promise<void> {
+    if (!this.onUnreadable) return;
+    const [first] = toValidationIssues(error);
+    const where = first && first.path.length > 0 ? `${first.path.join('.')}: ` : '';
+    this.onUnreadable({
+      queue: this.deadLetter ? 'source' : 'dead-letter',
+      messageId: record.id,
+      receiveCount: record.receiveCount,
+      reason: `schema: ${where}${first?.message ?? 'unknown problem'}`,
+      // Bodies are stored as JSON values, so the raw body is their JSON text.
+      preview: (JSON.stringify(record.body) ?? '').slice(0, PREVIEW_CHARS),
+    });
+    if (!this.deadLetter) await unlinkIfExists(this.filePath(record.id));
   }
 
   private messageIdOf(receiptHandle: string): string {
@@ -265,11 +303,16 @@ export class LocalQueue<Body> extends LocalQueueCore<Body> implements MessageQue
       clock,
       pollIntervalMs,
       undefined,
+      options.onUnreadable,
     );
-    super(path.resolve(options.dir, options.name), options.schema, clock, pollIntervalMs, {
-      maxReceives: options.maxReceives,
-      target: dlq,
-    });
+    super(
+      path.resolve(options.dir, options.name),
+      options.schema,
+      clock,
+      pollIntervalMs,
+      { maxReceives: options.maxReceives, target: dlq },
+      options.onUnreadable,
+    );
     dlq.source = this;
     this.deadLetters = dlq;
   }

@@ -7,7 +7,8 @@
  * the timeout to 0) to release it. Each delivery counts one receive; a message received more
  * than the queue's max receives goes to the dead-letter queue instead of being delivered again.
  * Bodies that fail the queue's schema are never returned: they stay hidden and dead-letter
- * like a failing message.
+ * like a failing message. Adapters report each such body through an `onUnreadable` option (see
+ * {@link UnreadableQueueMessage}); on the dead-letter side they delete it once reported.
  */
 import type { JobQueueMessage } from '../schemas.js';
 
@@ -33,6 +34,28 @@ export interface ReceivedMessage<Body> {
   /** How many times the message has been received, this delivery included (1 on first). */
   receiveCount: number;
   sentAt: Date;
+}
+
+/**
+ * A received body that did not parse (not JSON, or not the queue's schema), as reported by the
+ * adapters' `onUnreadable` option.
+ *
+ * Such a message never reaches a consumer, so without this report nothing would ever mention
+ * it: on the source queue it stays hidden and dead-letters after max receives; on the
+ * dead-letter queue no job can be failed for it (the sweeper only sees parsed bodies), so the
+ * adapter deletes it after reporting it, or it would sit there for the whole retention period
+ * and keep the dead-letter alarm on. The report is then the only record of its content.
+ */
+export interface UnreadableQueueMessage {
+  /** Which side received it: still on the source queue, or already dead-lettered. */
+  queue: 'source' | 'dead-letter';
+  messageId: string;
+  /** How many times it has been received, this delivery included, as the reporting queue counts. */
+  receiveCount: number;
+  /** Why it did not parse, e.g. `not JSON` or `schema: jobId: Required`. */
+  reason: string;
+  /** The raw body, at most 200 characters (JSON text for the local queue). */
+  preview: string;
 }
 
 /** Approximate message counts (eventually consistent on SQS). */

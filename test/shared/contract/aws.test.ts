@@ -41,9 +41,14 @@ describeJobStoreContract('S3 on s3rver', {
 });
 
 describeJobQueueContract('SQS on local-aws-sqs (RedrivePolicy on the queue)', {
-  makeQueue: async (maxReceives) => {
+  makeQueue: async (maxReceives, onUnreadable) => {
     const urls = await aws.createQueuePair(maxReceives);
-    const queue = new SqsQueue({ client: aws.sqs, ...urls, schema: JobQueueMessageSchema });
+    const queue = new SqsQueue({
+      client: aws.sqs,
+      ...urls,
+      schema: JobQueueMessageSchema,
+      onUnreadable,
+    });
     const sendRaw = async (text: string) =>
       void (await aws.sqs.send(new SendMessageCommand({ QueueUrl: urls.queueUrl, MessageBody: text })));
     return { queue, maxReceives, sendRaw };

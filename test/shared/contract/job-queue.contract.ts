@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MessageNotInFlightError, ValidationError } from '../../../shared/src/errors.js';
-import type { JobQueue } from '../../../shared/src/ports/job-queue.js';
+import type { JobQueue, UnreadableQueueMessage } from '../../../shared/src/ports/job-queue.js';
 import { sleep } from '../../../shared/src/index.js';
 import type { JobQueueMessage } from '../../../shared/src/schemas.js';
 import { sampleJob } from '../helpers/jobs.js';
@@ -18,8 +18,14 @@ export interface QueueHarness {
 }
 
 export interface JobQueueContractOptions {
-  /** A fresh, empty queue that dead-letters after `maxReceives` receives. */
-  makeQueue: (maxReceives: number) => Promise<QueueHarness>;
+  /**
+   * A fresh, empty queue that dead-letters after `maxReceives` receives, passing `onUnreadable`
+   * to the adapter's option of that name.
+   */
+  makeQueue: (
+    maxReceives: number,
+    onUnreadable?: (message: UnreadableQueueMessage) => void,
+  ) => Promise<QueueHarness>;
 }
 
 function message(batchKey = 'model=m;preset=medium;steps=100'): JobQueueMessage {
@@ -166,6 +172,37 @@ export function describeJobQueueContract(family: string, options: JobQueueContra
       // Assess: the dead-letter side holds it (its body fails the schema there too)
       const stats = await queue.deadLetters.stats();
       expect(stats.visible + stats.inFlight).toBe(1);
+    });
+
+    it('reports every unreadable body, and deletes it from the dead-letter queue once reported', async () => {
+      // Prepare
+      const reports: UnreadableQueueMessage[] = [];
+      const { queue, maxReceives, sendRaw } = await options.makeQueue(2, (report) => reports.push(report));
+      const raw = `{"not":"a job message","padding":"${'x'.repeat(300)}"}`;
+      await sendRaw(raw);
+      // Act: receive until it dead-letters, then receive from the dead-letter queue
+      for (let i = 0; i <= maxReceives; i++) {
+        expect(await queue.receive({ ...now, maxMessages: 10, visibilityTimeoutSeconds: 0 })).toEqual([]);
+      }
+      const fromSource = [...reports];
+      const dead = await queue.deadLetters.receive({ ...now, waitSeconds: 2, visibilityTimeoutSeconds: 30 });
+      // Assess: reported on each receive of the source queue (where it stays to dead-letter)
+      expect(fromSource).toHaveLength(maxReceives);
+      expect(fromSource.map((r) => r.receiveCount)).toEqual(
+        Array.from({ length: maxReceives }, (_, i) => i + 1),
+      );
+      for (const report of fromSource) {
+        expect(report).toMatchObject({ queue: 'source', preview: raw.slice(0, 200) });
+        expect(report.reason).toMatch(/^schema: /);
+        expect(report.messageId).toBe(fromSource[0]?.messageId);
+      }
+      // Assess: reported once from the dead-letter queue, which no longer holds it
+      expect(dead).toEqual([]);
+      expect(reports.slice(fromSource.length)).toEqual([
+        expect.objectContaining({ queue: 'dead-letter', preview: raw.slice(0, 200) }),
+      ]);
+      expect(await queue.deadLetters.stats()).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+      expect(await queue.stats()).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
     });
   });
 }

@@ -50,7 +50,7 @@ describeJobStoreContract('local disk', {
 });
 
 describeJobQueueContract('local durable queue', {
-  makeQueue: async (maxReceives) => {
+  makeQueue: async (maxReceives, onUnreadable) => {
     const dir = fresh('queues');
     const queue = new LocalQueue({
       dir,
@@ -58,6 +58,7 @@ describeJobQueueContract('local durable queue', {
       schema: JobQueueMessageSchema,
       maxReceives: 2,
       pollIntervalMs: 20,
+      onUnreadable,
     });
     // Bypasses send()'s validation, as a foreign producer would.
     const sendRaw = async (text: string) => void (await queue.append(JSON.parse(text) as unknown, 0));
