@@ -266,7 +266,9 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
         (_match, head: string, data: string) => {
           const job = JSON.parse(data) as { output?: Record<string, unknown> };
           const faces = [{ box: [128, 64, 256, 320], score: 0.9, landmarks: [] }];
-          return head + JSON.stringify({ ...job, output: { ...job.output, faces } });
+          const skippedFaces = [{ box: [0, 0, 64, 64], score: 0.8, landmarks: [], reason: 'max_faces' }];
+          const warnings = ['upscale_capped'];
+          return head + JSON.stringify({ ...job, output: { ...job.output, faces, skippedFaces, warnings } });
         },
       );
       await route.fulfill({ response, body: text });
@@ -277,21 +279,27 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     // Act
     await restore(page);
     const box = page.locator('.face-box');
+    const restoredBox = page.locator('.face-box:not(.skipped)');
 
-    // Assess
+    // Assess: the restored face solid, the skipped one dashed, the warning and the skip in words
     expect(await page.evaluate(() => document.body.dataset.state)).toBe('succeeded');
-    expect(await box.count()).toBe(1);
+    expect(await box.count()).toBe(2);
+    expect(await page.locator('.face-box.skipped').getAttribute('title')).toContain('beyond the most faces');
+    const notes = (await page.locator('#result-notes').textContent()) ?? '';
+    expect(notes).toContain('The enlargement was reduced');
+    expect(notes).toContain('1 face was found and left untouched');
+    expect(notes).not.toContain('upscale_capped');
     expect(
-      await box.evaluate((element) => [
+      await restoredBox.evaluate((element) => [
         element.style.left,
         element.style.top,
         element.style.width,
         element.style.height,
       ]),
     ).toEqual(['25%', '12.5%', '50%', '62.5%']);
-    expect(await box.isVisible()).toBe(true);
+    expect(await restoredBox.isVisible()).toBe(true);
     await page.getByLabel('Face boxes').uncheck();
-    expect(await box.isVisible()).toBe(false);
+    expect(await restoredBox.isVisible()).toBe(false);
     await page.close();
   });
 
@@ -381,10 +389,97 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     await page.close();
   });
 
+  it('cancels the job of an upload that failed, and refuses a file that is no image before creating a job', async () => {
+    // Prepare: storage fails every upload; a text file declared as such
+    const page = await openPage(1024, 800);
+    await setKey(page);
+    await page.route('**/local-upload**', (route) => route.fulfill({ status: 503, body: 'storage down' }));
+    const listJobs = async () => {
+      const response = await fetch(`${stack.url}/v1/jobs?limit=100`, {
+        headers: { authorization: `Bearer ${API_KEY}` },
+      });
+      return ((await response.json()) as { jobs: JobView[] }).jobs;
+    };
+    const before = await listJobs();
+    const notes = path.join(dataDir, 'notes.txt');
+    await writeFile(notes, 'not a photo\n');
+
+    // Act
+    await page.getByLabel(/^Photo/).setInputFiles(SAMPLE);
+    const failedUpload = await restore(page);
+    const uploadMessage = await page.locator('#error-message').textContent();
+    await page.getByLabel(/^Photo/).setInputFiles(notes);
+    await page.getByRole('button', { name: 'Restore' }).click();
+    const textError = await page.locator('#error-code').textContent();
+    const after = await listJobs();
+
+    // Assess: the job whose upload failed no longer holds a slot; the text file made no job
+    expect(failedUpload.status).toBe('canceled');
+    expect(uploadMessage).toContain('the job was canceled');
+    expect(textError).toBe('unsupported_media_type');
+    expect(after.length).toBe(before.length + 1);
+    await page.close();
+  });
+
+  it('uses the key corrected in the field after a refusal, not the refused one', async () => {
+    // Prepare: a mistyped key is refused, then corrected in the field without pressing "Use key"
+    const page = await openPage(1024, 800);
+    const keyBox = page.getByRole('textbox', { name: 'API key' });
+    await keyBox.fill(`${API_KEY}-typo`);
+    await keyBox.press('Enter');
+    await expect.poll(() => page.locator('#key-status').textContent()).toContain('Key refused');
+    await keyBox.fill(API_KEY);
+    await page.getByLabel(/^Photo/).setInputFiles(SAMPLE);
+
+    // Act
+    const job = await restore(page);
+
+    // Assess
+    expect(job.status).toBe('succeeded');
+    expect(await page.evaluate(() => document.body.dataset.state)).toBe('succeeded');
+    await page.close();
+  });
+
+  it('picks up its job again after a reload, shows the result, and cuts both images at the split', async () => {
+    // Prepare: a job under way when the page reloads
+    const page = await openPage(1024, 800);
+    await setKey(page);
+    await page.getByLabel(/^Photo/).setInputFiles(SAMPLE);
+    await page.getByRole('button', { name: 'Restore' }).click();
+    await page.waitForFunction(() => sessionStorage.getItem('dr2e.currentJob') !== null, undefined, {
+      timeout: 60_000,
+    });
+    const id = await page.evaluate(() => sessionStorage.getItem('dr2e.currentJob'));
+
+    // Act
+    await page.reload();
+    await page.waitForFunction(() => document.body.dataset.state === 'succeeded', undefined, {
+      timeout: 240_000,
+    });
+    await page.getByLabel(/^Split/).fill('20');
+
+    // Assess: the same job, its result shown; the input cannot be, and the page says why
+    expect(await page.locator('#job-id').textContent()).toBe(`Job ${id}`);
+    expect(
+      await page.locator('#after-image').evaluate((image: HTMLImageElement) => image.naturalWidth),
+    ).toBeGreaterThan(0);
+    expect(await page.locator('#before-note').textContent()).toContain('reloaded');
+    expect(await page.evaluate(() => sessionStorage.getItem('dr2e.currentJob'))).toBeNull();
+    // Each image only on its side: a (semi-)transparent result must not show the input through it
+    expect(await page.locator('#before-image').evaluate((image) => image.style.clipPath)).toBe(
+      'inset(0px 80% 0px 0px)',
+    );
+    expect(await page.locator('#after-image').evaluate((image) => image.style.clipPath)).toBe(
+      'inset(0px 0px 0px 20%)',
+    );
+    await page.close();
+  });
+
   it('kept the key out of every URL and broke no Content-Security-Policy rule', () => {
     expect(requestUrls.length).toBeGreaterThan(5);
     expect(requestUrls.filter((url) => url.includes(API_KEY))).toEqual([]);
-    // The aborted events request of the phone test is the only expected console error.
-    expect(consoleErrors.filter((text) => !/net::ERR_FAILED/.test(text))).toEqual([]);
+    // Expected console errors: the aborted events request of the phone test, the storage
+    // failure (503) and the refused key (401) of the tests above.
+    expect(consoleErrors.filter((text) => !/net::ERR_FAILED|status of (401|503)/.test(text))).toEqual([]);
   });
 });

@@ -79,6 +79,7 @@ export function playgroundHtml(config: PlaygroundPageConfig): string {
 
   <section aria-labelledby="result-heading" class="card" id="result-section" hidden>
     <h2 id="result-heading">4. Result</h2>
+    <ul id="result-notes" class="notes" role="status" hidden></ul>
     <div class="controls">
       <label for="left-image">Left side</label>
       <select id="left-image">

@@ -11,6 +11,11 @@ export interface FaceBox {
   score?: number;
 }
 
+/** A face that was found and left untouched, with why (`output.skippedFaces`). */
+export interface SkippedFaceBox extends FaceBox {
+  reason: string;
+}
+
 /** The job view as the page reads it (faces, skipped faces and warnings live under `output`). */
 export type PlaygroundJob = JobView;
 

@@ -1,11 +1,18 @@
 /**
- * The before/after viewer: two images stacked at the same size, the top one clipped at the split.
+ * The before/after viewer: two images stacked at the same size, each clipped to its side of the
+ * split.
  * "Fit" scales to the column; 100 % and more show image pixels 1:1 or larger inside a scrolling
  * box. The split follows a drag on the images (mouse, pen or touch) and the labelled range input
  * (keyboard).
  */
-import type { FaceBox } from './api.js';
+import type { FaceBox, SkippedFaceBox } from './api.js';
 import { el } from './dom.js';
+
+/** What the page says about a face that was found and left untouched (`skippedFaces[].reason`). */
+export const SKIP_REASON_TEXT: Readonly<Record<string, string>> = {
+  max_faces: 'beyond the most faces asked for',
+  min_face: 'smaller than the smallest face asked for',
+};
 
 export interface CompareElements {
   viewport: HTMLElement;
@@ -83,18 +90,31 @@ export class CompareView {
     return decoded;
   }
 
-  /** Draws face boxes given in input pixels of an input `inputWidth` x `inputHeight`. */
-  setFaces(faces: FaceBox[], inputWidth: number, inputHeight: number): void {
+  /**
+   * Draws face boxes given in input pixels of an input `inputWidth` x `inputHeight`: the faces
+   * restored (solid) and those found but left untouched (`skipped`: dashed, with the reason).
+   */
+  setFaces(
+    faces: FaceBox[],
+    inputWidth: number,
+    inputHeight: number,
+    skipped: readonly SkippedFaceBox[] = [],
+  ): void {
     this.parts.faces.replaceChildren();
     if (!(inputWidth > 0 && inputHeight > 0)) return;
-    for (const [index, face] of faces.entries()) {
-      const [x, y, width, height] = face.box;
-      const box = el('div', { className: 'face-box', title: `face ${index + 1}` });
+    const place = (box: HTMLElement, [x, y, width, height]: FaceBox['box']) => {
       box.style.setProperty('left', `${(x / inputWidth) * 100}%`);
       box.style.setProperty('top', `${(y / inputHeight) * 100}%`);
       box.style.setProperty('width', `${(width / inputWidth) * 100}%`);
       box.style.setProperty('height', `${(height / inputHeight) * 100}%`);
       this.parts.faces.append(box);
+    };
+    for (const [index, face] of faces.entries()) {
+      place(el('div', { className: 'face-box', title: `face ${index + 1}` }), face.box);
+    }
+    for (const face of skipped) {
+      const why = SKIP_REASON_TEXT[face.reason] ?? face.reason;
+      place(el('div', { className: 'face-box skipped', title: `face left untouched: ${why}` }), face.box);
     }
     this.parts.faces.hidden = !this.parts.showFaces.checked;
   }
@@ -104,6 +124,9 @@ export class CompareView {
     const clamped = Math.min(100, Math.max(0, percent));
     this.parts.split.value = String(Math.round(clamped));
     this.parts.after.style.setProperty('clip-path', `inset(0 0 0 ${clamped}%)`);
+    // The left image is cut at the split too: under a (semi-)transparent restored image it
+    // would otherwise show through on the restored side.
+    this.parts.before.style.setProperty('clip-path', `inset(0 ${100 - clamped}% 0 0)`);
     this.parts.divider.style.setProperty('left', `${clamped}%`);
     this.parts.stage.dataset.split = clamped.toFixed(1);
   }

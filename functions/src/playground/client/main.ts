@@ -7,10 +7,12 @@ import { ApiError, formatBytes, PlaygroundApi, type FaceBox, type PlaygroundJob 
 import { CompareView } from './compare.js';
 import { byId, el } from './dom.js';
 import { buildOptionsForm, type OptionsForm } from './options.js';
-import { downloadLink, renderFigures } from './result.js';
+import { downloadLink, renderFigures, resultSentences } from './result.js';
 import { watchJob, type JobUpdate, type ProgressMode } from './watch.js';
 
 const KEY_STORAGE = 'dr2e.apiKey';
+/** The job this tab is following, so a reload (or a phone discarding the tab) can pick it up again. */
+const JOB_STORAGE = 'dr2e.currentJob';
 
 const keyForm = byId('key-form', HTMLFormElement);
 const keyInput = byId('api-key', HTMLInputElement);
@@ -31,6 +33,7 @@ const resultSection = byId('result-section', HTMLElement);
 const leftImage = byId('left-image', HTMLSelectElement);
 const beforeNote = byId('before-note', HTMLElement);
 const downloads = byId('downloads', HTMLElement);
+const resultNotes = byId('result-notes', HTMLUListElement);
 const figures = byId('figures', HTMLDListElement);
 
 const progressMode: ProgressMode = document.body.dataset.progress === 'poll' ? 'poll' : 'events';
@@ -81,6 +84,8 @@ keyForm.addEventListener('submit', (event) => {
     (error: unknown) => {
       keyStatus.textContent = `Key refused: ${describe(error)}`;
       keyStatus.dataset.ok = 'false';
+      // A refused key must not outlive its correction in the field (run() reads the field first).
+      if (sessionStorage.getItem(KEY_STORAGE) === key) sessionStorage.removeItem(KEY_STORAGE);
     },
   );
 });
@@ -173,15 +178,19 @@ async function blobUrl(url: string): Promise<{ url: string; type: string }> {
 const extensionOf = (type: string, fallback: string) =>
   ({ 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' })[type] ?? fallback;
 
-async function showResult(job: PlaygroundJob, input: File): Promise<void> {
+/**
+ * Shows a finished job. `input` is the photo this tab uploaded; absent for a job picked up after
+ * a reload (the page cannot read the file again), when only the result (and DR2's) is shown.
+ */
+async function showResult(job: PlaygroundJob, input: File | undefined): Promise<void> {
   for (const url of objectUrls) URL.revokeObjectURL(url);
   objectUrls = [];
   const restoredLink = job.output?.restored?.url;
   if (!restoredLink) throw new ApiError('no_output', 'the job succeeded but has no output link', 500);
   const restored = await blobUrl(restoredLink);
   const dr2 = job.output?.dr2?.url ? await blobUrl(job.output.dr2.url) : undefined;
-  const inputUrl = URL.createObjectURL(input);
-  objectUrls.push(inputUrl);
+  const inputUrl = input ? URL.createObjectURL(input) : undefined;
+  if (inputUrl) objectUrls.push(inputUrl);
 
   resultSection.hidden = false;
   const { beforeDecoded } = await compare.show(inputUrl, restored.url);
@@ -189,13 +198,16 @@ async function showResult(job: PlaygroundJob, input: File): Promise<void> {
   if (dr2) leftImage.append(el('option', { value: 'dr2', textContent: 'DR2 intermediate' }));
   leftImage.onchange = () => {
     const url = leftImage.value === 'dr2' && dr2 ? dr2.url : inputUrl;
-    void compare.setBefore(url).then((decoded) => {
+    void (url ? compare.setBefore(url) : Promise.resolve(false)).then((decoded) => {
       beforeNote.textContent = decoded ? '' : beforeMissing;
     });
   };
-  const beforeMissing =
-    'This browser cannot display the input (HEIC, for example); pick the DR2 intermediate or download the result.';
+  const beforeMissing = inputUrl
+    ? 'This browser cannot display the input (HEIC, for example); pick the DR2 intermediate or download the result.'
+    : 'The photo was chosen before this page was reloaded, so it cannot be shown; the result is.';
   beforeNote.textContent = beforeDecoded ? '' : beforeMissing;
+  resultNotes.replaceChildren(...resultSentences(job).map((text) => el('li', { textContent: text })));
+  resultNotes.hidden = resultNotes.childElementCount === 0;
 
   const faces: FaceBox[] = job.output?.faces ?? [];
   const before = byId('before-image', HTMLImageElement);
@@ -203,7 +215,7 @@ async function showResult(job: PlaygroundJob, input: File): Promise<void> {
   const upscale = Number((job.params as Record<string, unknown>).upscale ?? 1) || 1;
   const inputWidth = beforeDecoded ? before.naturalWidth : after.naturalWidth / upscale;
   const inputHeight = beforeDecoded ? before.naturalHeight : after.naturalHeight / upscale;
-  compare.setFaces(faces, inputWidth, inputHeight);
+  compare.setFaces(faces, inputWidth, inputHeight, job.output?.skippedFaces ?? []);
 
   const ext = extensionOf(restored.type, job.output?.format ?? 'png');
   downloads.replaceChildren(
@@ -220,11 +232,22 @@ jobForm.addEventListener('submit', (event) => {
   void run();
 });
 
+/** Browsers name HEIC/HEIF files without a type; anything else declared must be an image. */
+function looksLikeImage(file: File): boolean {
+  return file.type === '' || file.type.startsWith('image/');
+}
+
 async function run(): Promise<void> {
-  const key = currentKey() || keyInput.value.trim();
+  // The field first: a key corrected after a refusal must win over the one this tab stored.
+  const key = keyInput.value.trim() || currentKey();
   errorSection.hidden = true;
   if (!key) return showError('missing_key', 'Paste an API key in step 1 first.');
   if (!photo) return showError('missing_photo', 'Choose a photo first.');
+  // Refused here, before a job exists: a job whose upload never arrives holds a slot of the
+  // key's jobs-in-flight limit until it expires.
+  if (!looksLikeImage(photo)) {
+    return showError('unsupported_media_type', `${photo.name || 'the file'} is not an image (${photo.type})`);
+  }
   const input = photo;
   sessionStorage.setItem(KEY_STORAGE, key);
   const api = new PlaygroundApi('', key);
@@ -234,36 +257,83 @@ async function run(): Promise<void> {
   jobIdText.textContent = '';
   progressText.textContent = 'Creating the job...';
   progressBar.removeAttribute('value');
+  let created: { id: string } | undefined;
+  let uploaded = false;
   try {
-    const created = await api.createJob(options?.body() ?? {});
-    jobIdText.textContent = `Job ${created.id}`;
-    // The watch below ends with the job.canceled event; the button only asks.
-    cancelButton.hidden = false;
-    cancelButton.disabled = false;
-    cancelButton.onclick = () => {
-      cancelButton.disabled = true;
-      api.cancelJob(created.id).catch((error: unknown) => {
-        cancelButton.disabled = false;
-        progressText.textContent = `Could not cancel: ${describe(error)}`;
-      });
-    };
-    if (!created.upload) throw new ApiError('no_upload_form', 'the API returned no upload form', 500);
+    const job = await api.createJob(options?.body() ?? {});
+    created = job;
+    offerCancel(api, job.id);
+    if (!job.upload) throw new ApiError('no_upload_form', 'the API returned no upload form', 500);
     showProgress({ status: 'created', via: 'poll' });
-    await api.upload(created.upload, input);
+    await api.upload(job.upload, input);
+    uploaded = true;
+    sessionStorage.setItem(JOB_STORAGE, job.id);
     showProgress({ status: 'uploaded', via: 'poll' });
-    const job = await watchJob(api, created.id, progressMode, showProgress);
-    if (job.status !== 'succeeded') {
-      renderFigures(figures, job);
-      const error = job.error ?? { code: job.status, message: `the job ended ${job.status}` };
-      progressText.textContent = `Job ${job.status}.`;
-      return showError(error.code, error.message, job.status === 'canceled' ? 'Canceled' : 'Failed');
-    }
-    progressText.textContent = 'Done.';
-    progressBar.max = 1;
-    progressBar.value = 1;
-    await showResult(job, input);
-    setState('succeeded');
+    await follow(api, job.id, input);
   } catch (error) {
+    let message = error instanceof Error ? error.message : String(error);
+    if (created && !uploaded) {
+      // Nothing will ever be uploaded to it: cancel it, so it stops counting as in flight.
+      const canceled = await api.cancelJob(created.id).then(
+        () => true,
+        () => false,
+      );
+      if (canceled) message += ' (the job was canceled: it no longer counts against your limit)';
+    }
+    progressText.textContent = 'Stopped.';
+    showError(error instanceof ApiError ? error.code : 'client_error', message);
+  }
+}
+
+/** Shows the job id and a Cancel button that asks the API (the watch ends with `job.canceled`). */
+function offerCancel(api: PlaygroundApi, id: string): void {
+  jobIdText.textContent = `Job ${id}`;
+  cancelButton.hidden = false;
+  cancelButton.disabled = false;
+  cancelButton.onclick = () => {
+    cancelButton.disabled = true;
+    api.cancelJob(id).catch((error: unknown) => {
+      cancelButton.disabled = false;
+      progressText.textContent = `Could not cancel: ${describe(error)}`;
+    });
+  };
+}
+
+/** Follows an uploaded job to its end and shows the outcome; `input` as for showResult. */
+async function follow(api: PlaygroundApi, id: string, input: File | undefined): Promise<void> {
+  const job = await watchJob(api, id, progressMode, showProgress);
+  sessionStorage.removeItem(JOB_STORAGE);
+  if (job.status !== 'succeeded') {
+    renderFigures(figures, job);
+    const error = job.error ?? { code: job.status, message: `the job ended ${job.status}` };
+    progressText.textContent = `Job ${job.status}.`;
+    return showError(error.code, error.message, job.status === 'canceled' ? 'Canceled' : 'Failed');
+  }
+  progressText.textContent = 'Done.';
+  progressBar.max = 1;
+  progressBar.value = 1;
+  await showResult(job, input);
+  setState('succeeded');
+}
+
+/**
+ * After a reload: the job this tab was following, if any, is followed again (it kept running
+ * and is billed; without this its result and its Cancel button were lost with the page).
+ */
+async function resume(): Promise<void> {
+  const id = sessionStorage.getItem(JOB_STORAGE);
+  const key = currentKey();
+  if (!id || !key) return;
+  const api = new PlaygroundApi('', key);
+  setState('working');
+  progressSection.hidden = false;
+  progressText.textContent = 'Picking up the job started before this page was reloaded...';
+  progressBar.removeAttribute('value');
+  offerCancel(api, id);
+  try {
+    await follow(api, id, undefined);
+  } catch (error) {
+    sessionStorage.removeItem(JOB_STORAGE);
     progressText.textContent = 'Stopped.';
     showError(
       error instanceof ApiError ? error.code : 'client_error',
@@ -273,3 +343,4 @@ async function run(): Promise<void> {
 }
 
 setState('idle');
+void resume();

@@ -53,6 +53,44 @@ export function jobFigures(job: PlaygroundJob): [string, string][] {
   return rows.filter((row): row is [string, string] => row[1] !== undefined);
 }
 
+/**
+ * What the page says, in words, about each warning code of a job (`output.warnings`); a code
+ * without a sentence here is shown as it is. A test checks every code the API knows has one.
+ */
+export const WARNING_TEXT: Readonly<Record<string, string>> = {
+  no_face_detected: 'No face was found in this photo: it was enlarged only, nothing was restored.',
+  upscale_capped:
+    'The enlargement was reduced: the requested one would have exceeded the output size limit or the longest side of the output format.',
+  first_frame_only: 'The file holds several frames or pages; only the first was restored.',
+};
+
+/**
+ * Sentences about a finished job that change how its result reads: its warnings, the faces
+ * left untouched and those `auto` kept as they were.
+ */
+export function resultSentences(job: PlaygroundJob): string[] {
+  const sentences = (job.output?.warnings ?? []).map((code) => WARNING_TEXT[code] ?? `Warning: ${code}`);
+  const skipped = job.output?.skippedFaces ?? [];
+  if (skipped.length > 0) {
+    const tooMany = skipped.filter((face) => face.reason === 'max_faces').length;
+    const tooSmall = skipped.filter((face) => face.reason === 'min_face').length;
+    const parts = [
+      tooMany > 0 ? `${tooMany} beyond the most faces asked for` : '',
+      tooSmall > 0 ? `${tooSmall} smaller than the smallest face asked for` : '',
+    ].filter(Boolean);
+    sentences.push(
+      `${skipped.length} face${skipped.length === 1 ? ' was' : 's were'} found and left untouched (${parts.join(', ')}); dashed boxes mark them.`,
+    );
+  }
+  const kept = job.output?.faces?.filter((face) => face.settings?.kept).length ?? 0;
+  if (kept > 0) {
+    sentences.push(
+      `Faces kept as they were: ${kept} (auto found the model would not improve them); a lower fidelity, such as 0.2, restores them anyway.`,
+    );
+  }
+  return sentences;
+}
+
 export function renderFigures(list: HTMLDListElement, job: PlaygroundJob): void {
   list.replaceChildren(
     ...jobFigures(job).flatMap(([label, value]) => [

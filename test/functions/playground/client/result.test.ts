@@ -4,7 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { PlaygroundJob } from '../../../../functions/src/playground/client/api.js';
-import { jobFigures } from '../../../../functions/src/playground/client/result.js';
+import {
+  jobFigures,
+  resultSentences,
+  WARNING_TEXT,
+} from '../../../../functions/src/playground/client/result.js';
+import { KNOWN_WARNINGS } from '../../../../shared/src/index.js';
 
 function jobWithFaces(kept: boolean[]): PlaygroundJob {
   return {
@@ -49,5 +54,29 @@ describe('jobFigures', () => {
     expect(figure(restoredAll, 'Faces restored')).toBe('2');
     expect(figure(restoredAll, 'Faces kept as they were')).toBeUndefined();
     expect([figure(noFace, 'Faces found'), figure(noFace, 'Faces restored')]).toEqual(['0', '0']);
+  });
+});
+
+describe('resultSentences', () => {
+  it('says every warning the API knows in words, and tells skipped and kept faces apart', () => {
+    // Prepare
+    const job = jobWithFaces([true, false]);
+    const skipped = [
+      { box: [0, 0, 5, 5], score: 0.8, landmarks: [], reason: 'max_faces' },
+      { box: [9, 9, 4, 4], score: 0.7, landmarks: [], reason: 'min_face' },
+    ];
+    const withNotes = {
+      ...job,
+      output: { ...job.output, warnings: Object.keys(KNOWN_WARNINGS), skippedFaces: skipped },
+    } as unknown as PlaygroundJob;
+    // Act
+    const sentences = resultSentences(withNotes);
+    // Assess: no bare code for a known warning; one line each for skipped and kept faces
+    for (const code of Object.keys(KNOWN_WARNINGS)) expect(WARNING_TEXT[code]).toBeDefined();
+    expect(sentences.some((text) => /_/.test(text))).toBe(false);
+    expect(sentences).toHaveLength(Object.keys(KNOWN_WARNINGS).length + 2);
+    expect(sentences.join(' ')).toMatch(/2 faces were found and left untouched \(1 beyond .*, 1 smaller/);
+    expect(sentences.join(' ')).toMatch(/kept as they were: 1/);
+    expect(resultSentences(jobWithFaces([false]))).toEqual([]);
   });
 });
