@@ -112,3 +112,38 @@ export function assertUploadFormOptions(options: CreateUploadFormOptions): void 
     throw new ValidationError('contentTypes must be a non-empty list of MIME types');
   }
 }
+
+/**
+ * Which declared content types an upload form lets through: exactly the one type of a
+ * one-type list, else every type that starts with the list's common prefix (`image/` for a
+ * list of image types). That is what an S3 POST policy can express (`eq` or `starts-with` on
+ * `$Content-Type`), so every adapter applies this rule and an app tested locally meets the same
+ * answers in production (`image/jpg` or `image/heic-sequence`, which phones send, pass both;
+ * `application/octet-stream` passes neither). The bytes are sniffed after the upload anyway.
+ *
+ * @example
+ * ```ts
+ * uploadContentTypeRule(['image/jpeg', 'image/png']); // { prefix: 'image/' }
+ * uploadContentTypeRule(['image/png']); // { exact: 'image/png' }
+ * ```
+ */
+export function uploadContentTypeRule(
+  contentTypes: readonly string[],
+): { exact: string } | { prefix: string } {
+  const types = contentTypes.map((type) => type.toLowerCase());
+  if (types.length === 1 && types[0] !== undefined) return { exact: types[0] };
+  let prefix = types[0] ?? '';
+  for (const type of types) {
+    while (!type.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  }
+  return { prefix };
+}
+
+/** Whether a declared content type passes an upload form's rule (see uploadContentTypeRule). */
+export function uploadContentTypeAllowed(contentTypes: readonly string[], declared: string): boolean {
+  const rule = uploadContentTypeRule(contentTypes);
+  const type = declared.toLowerCase();
+  return 'exact' in rule
+    ? type === rule.exact
+    : type.startsWith(rule.prefix) && type.length > rule.prefix.length;
+}

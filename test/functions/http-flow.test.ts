@@ -137,6 +137,19 @@ describe('upload flow over HTTP', () => {
     expect((await getJob(job.id)).status).toBe('created');
   });
 
+  it('lets through what the S3 policy lets through: any image/ type, and nothing else', async () => {
+    // Prepare: phones declare image/jpg and image/heic-sequence, which S3's starts-with rule accepts
+    const jpg = await createJob();
+    const generic = await createJob();
+    // Act
+    const asJpg = await upload(jpg.upload, await pngBytes(), 'image/jpg');
+    const asBinary = await upload(generic.upload, await pngBytes(), 'application/octet-stream');
+    // Assess
+    expect(asJpg.status).toBeLessThan(300);
+    expect(asBinary.status).toBe(415);
+    expect((await getJob(generic.id)).status).toBe('created');
+  });
+
   it('fails the job of a zero-byte upload with empty_upload', async () => {
     // Prepare
     const job = await createJob();

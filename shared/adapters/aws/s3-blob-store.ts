@@ -19,7 +19,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { assertSafeBlobKey, assertUploadFormOptions } from '../../src/blob-keys.js';
+import { assertSafeBlobKey, assertUploadFormOptions, uploadContentTypeRule } from '../../src/blob-keys.js';
 import { fromBase64, utf8Decode } from '../../src/encoding.js';
 import { ValidationError } from '../../src/errors.js';
 import { dropUndefined } from '../../src/objects.js';
@@ -55,24 +55,16 @@ export function uploadPolicyConditions(options: CreateUploadFormOptions): {
   conditions: PostPolicyCondition[];
   fields: Record<string, string>;
 } {
-  const types = options.contentTypes.map((type) => type.toLowerCase());
+  const rule = uploadContentTypeRule(options.contentTypes);
   const conditions: PostPolicyCondition[] = [['content-length-range', 1, options.maxBytes]];
   const fields: Record<string, string> = {};
-  if (types.length === 1 && types[0] !== undefined) {
-    conditions.push({ 'Content-Type': types[0] });
-    fields['Content-Type'] = types[0];
+  if ('exact' in rule) {
+    conditions.push({ 'Content-Type': rule.exact });
+    fields['Content-Type'] = rule.exact;
   } else {
-    conditions.push(['starts-with', '$Content-Type', commonPrefix(types)]);
+    conditions.push(['starts-with', '$Content-Type', rule.prefix]);
   }
   return { conditions, fields };
-}
-
-function commonPrefix(values: readonly string[]): string {
-  let prefix = values[0] ?? '';
-  for (const value of values) {
-    while (!value.startsWith(prefix)) prefix = prefix.slice(0, -1);
-  }
-  return prefix;
 }
 
 /**

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { assertSafeBlobKey, assertUploadFormOptions } from '../../src/blob-keys.js';
+import { assertSafeBlobKey, assertUploadFormOptions, uploadContentTypeAllowed } from '../../src/blob-keys.js';
 import { systemClock, unixSeconds, type Clock } from '../../src/clock.js';
 import { constantTimeEqual, hmacSha256, toBase64Url, utf8Encode } from '../../src/encoding.js';
 import {
@@ -152,7 +152,8 @@ export async function verifyLocalUploadForm(input: {
   if (input.file.size === 0) throw new PayloadTooLargeError('file is empty');
   const contentType = (fields['Content-Type'] ?? input.file.contentType ?? '').toLowerCase();
   const allowed = contentTypes.split(',').filter((type) => type.length > 0);
-  if (!allowed.includes(contentType)) {
+  // The rule S3's POST policy applies (uploadContentTypeRule), so local answers match AWS.
+  if (allowed.length === 0 || !uploadContentTypeAllowed(allowed, contentType)) {
     throw new UnsupportedMediaTypeError(`content type "${contentType}" is not allowed`, {
       details: { allowed },
     });
