@@ -181,7 +181,7 @@ export function createDispatcher(services: AppServices, options: Partial<AppOpti
   });
 }
 
-/** Expiry of jobs left `created` (used by the API, the dispatcher and the local sweep). */
+/** Expiry of jobs left `created` (used by the API and the dispatcher; see services/expiry.ts). */
 export function createExpiry(
   services: AppServices,
   options: Pick<AppOptions, 'createdJobTtlSeconds' | 'logger'> & { notifier: JobNotifier },
