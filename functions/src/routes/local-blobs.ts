@@ -129,18 +129,15 @@ export function localBlobRoutes(options: LocalBlobRoutesOptions): Hono {
       await file.close();
 
       if (size === 0) {
+        // Refused by storage, the job untouched: as S3 answers an empty file (its POST policy
+        // has content-length-range 1..maxBytes), so the app can upload again with the same form.
         await rm(temp, { force: true });
-        const outcome = await dispatcher.rejectUpload(verified.key, {
-          code: UPLOAD_ERROR_CODES.empty,
-          message: 'the uploaded file is empty',
-          retryable: false,
-        });
-        logger.info('empty upload refused', {
-          jobId: parseInputKey(verified.key)?.jobId,
-          key: verified.key,
-          outcome: outcome.outcome,
-        });
-        throw new ApiError(UPLOAD_ERROR_CODES.empty, 400, 'the uploaded file is empty');
+        logger.info('empty upload refused', { jobId: parseInputKey(verified.key)?.jobId, key: verified.key });
+        throw new ApiError(
+          UPLOAD_ERROR_CODES.empty,
+          400,
+          'the uploaded file is empty; upload the photo again',
+        );
       }
       await signer.importFile(verified.key, temp, {
         size,
