@@ -5,6 +5,8 @@
 import { type CfnElement, Duration, RemovalPolicy, SecretValue, Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -15,6 +17,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { acceptNagFinding } from './nag.js';
 import { Construct } from 'constructs';
 import type { JobQueue } from './queue.js';
+import { EXPIRY_SWEEP_INTERVAL_SECONDS } from '../../shared/runtime/index.js';
 import { BundledFunction } from './lambda-bundle.js';
 import { BUCKET_PREFIXES, INPUT_KEY_SUFFIX, type Storage } from './storage.js';
 
@@ -130,6 +133,13 @@ export class Api extends Construct {
     // Async invocations (S3 events) are retried twice by Lambda, then kept here for an operator;
     // a job left "uploaded" can also be started with POST /v1/jobs/{id}/start.
     this.dispatcherFunction.function.configureAsyncInvoke({ retryAttempts: 2 });
+    // Hourly, the dispatcher expires jobs that never got an upload (CreatedJobExpiry.sweepDue),
+    // so their job.canceled webhook goes out without anyone reading them.
+    new events.Rule(this, 'ExpirySweep', {
+      description: 'dr2e: expire jobs that waited too long for their upload',
+      schedule: events.Schedule.rate(Duration.seconds(EXPIRY_SWEEP_INTERVAL_SECONDS)),
+      targets: [new targets.LambdaFunction(this.dispatcherFunction.function, { retryAttempts: 2 })],
+    });
 
     storage.bucket.addEventNotification(
       s3.EventType.OBJECT_CREATED,

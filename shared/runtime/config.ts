@@ -115,6 +115,14 @@ export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;
  */
 export const WEBHOOK_QUEUE_MAX_RECEIVES = 5;
 
+/**
+ * How often jobs that never got an upload are swept (expired, their `job.canceled` sent): by
+ * `npm start`'s API server and, on AWS, by the EventBridge rule that invokes the dispatcher.
+ * Shorter than the sweep's 3 h lookback (`CreatedJobExpiry.sweepDue`), so two missed runs lose
+ * nothing.
+ */
+export const EXPIRY_SWEEP_INTERVAL_SECONDS = 3600;
+
 /** The deployment's default per-tenant limits (see shared/src/tenant-limits.ts). */
 export function defaultTenantLimits(config: RuntimeConfig): TenantLimits {
   return {

@@ -70,6 +70,16 @@ export function newJobId(at: Date = new Date()): string {
   return JOB_ID_PREFIX + ulid(at);
 }
 
+/**
+ * The lowest job id of `at`'s millisecond, as text: every id created at or after `at` sorts
+ * after it and every earlier one before it, so stores list a time range by key order.
+ *
+ * @example jobIdFloor(new Date('2025-01-01T00:00:00Z')) // 'job_01JGFJJZ00'
+ */
+export function jobIdFloor(at: Date): string {
+  return JOB_ID_PREFIX + encodeTime(Math.max(0, Math.min(MAX_TIME, at.getTime())));
+}
+
 /** True when the text has the shape of a job id (cheap check before touching a store). */
 export function isJobId(text: string): boolean {
   return JOB_ID_PATTERN.test(text);

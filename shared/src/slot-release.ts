@@ -29,6 +29,7 @@ export function releaseSlotsOnFinish(
     create: (job) => store.create(job),
     get: (jobId) => store.get(jobId),
     listByTenant: (tenantId, options) => store.listByTenant(tenantId, options),
+    listCreatedBetween: (from, to, options) => store.listCreatedBetween(from, to, options),
     findByIdempotencyKey: (tenantId, key) => store.findByIdempotencyKey(tenantId, key),
     async update(next, expectedVersion) {
       const stored = await store.update(next, expectedVersion);

@@ -24,7 +24,11 @@ import {
   silentLogger,
   type JobNotifier,
 } from '../../shared/src/index.js';
-import { decodeS3EventKey, dispatchS3Event } from '../../functions/src/entry/lambda-s3-events.js';
+import {
+  decodeS3EventKey,
+  dispatchS3Event,
+  isScheduledSweep,
+} from '../../functions/src/entry/lambda-s3-events.js';
 import {
   DispatchFailedError,
   Dispatcher,
@@ -288,6 +292,15 @@ describe('Dispatcher: queue send failures', () => {
 describe('S3 event handler', () => {
   const record = (key: string, eventName = 'ObjectCreated:Post') =>
     ({ eventName, s3: { bucket: { name: 'b' }, object: { key, size: 1 } } }) as S3Event['Records'][number];
+
+  it('tells the hourly scheduled event (the expiry sweep) from S3 events', () => {
+    // Act / Assess
+    expect(isScheduledSweep({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} })).toBe(
+      true,
+    );
+    expect(isScheduledSweep({ Records: [record('tenants/t/jobs/j/input')] })).toBe(false);
+    expect(isScheduledSweep(null)).toBe(false);
+  });
 
   it('decodes URL-encoded keys', () => {
     // Act / Assess

@@ -219,3 +219,37 @@ describe('upload flow over HTTP', () => {
     expect(response.status).toBe(200);
   });
 });
+
+describe('the scheduled expiry sweep of the node server', () => {
+  it('expires a job nobody uploaded to or reads, on its own schedule', async () => {
+    // Prepare: a server of its own sweeping every 50 ms, on a clock the test moves
+    const ownDir = await mkdtemp(path.join(tmpdir(), 'dr2e-sweep-'));
+    const ownClock = new ManualClock(Date.now());
+    const own = await startApiServer({
+      config: loadRuntimeConfig({ DR2E_DATA_DIR: ownDir, PORT: '0', HOST: '127.0.0.1' }),
+      overrides: { clock: ownClock },
+      logger: silentLogger,
+      expirySweepIntervalMs: 50,
+    });
+    try {
+      const created = await fetch(`${own.url}/v1/jobs`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${own.services.generatedApiKey ?? ''}`,
+          'content-type': 'application/json',
+        },
+        body: '{}',
+      });
+      const { id } = (await json(created)) as { id: string };
+      // Act: a day and a minute pass; nobody reads the job
+      ownClock.advance((24 * 3600 + 60) * 1000);
+      // Assess: the store (not a read through the API, which would expire it itself) has it canceled
+      await expect
+        .poll(async () => (await own.services.jobs.get(id))?.error?.code, { timeout: 5000 })
+        .toBe('upload_expired');
+    } finally {
+      await own.close();
+      await rm(ownDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -197,6 +197,33 @@ describe('jobs left created expire', () => {
     expect((await h.services.jobs.get(job.id))?.status).toBe('canceled');
   });
 
+  it('expires on schedule the jobs of every tenant that went stale, sending their job.canceled, unread', async () => {
+    // Prepare: two abandoned jobs (one with a webhook), an uploaded one, and one created later
+    const stale = await createJob({ webhook: { url: 'http://127.0.0.1:9/hook' } });
+    const staleToo = await createJob();
+    const uploaded = await createJob();
+    await post(uploaded.upload, await pngBytes());
+    clock.advance(30 * 60 * 1000);
+    const fresh = await createJob();
+    clock.advance(30 * 60 * 1000 + 1);
+    const { silentLogger } = await import('../../shared/src/index.js');
+    const expiry = createExpiry(h.services, {
+      createdJobTtlSeconds: 3600,
+      logger: silentLogger,
+      notifier: createJobWebhooks(h.services, { logger: silentLogger }),
+    });
+    // Act: nobody reads the jobs; the sweep runs
+    const count = await expiry.sweepDue();
+    const again = await expiry.sweepDue();
+    // Assess
+    expect([count, again]).toEqual([2, 0]);
+    expect((await h.services.jobs.get(stale.id))?.error?.code).toBe('upload_expired');
+    expect((await h.services.jobs.get(staleToo.id))?.error?.code).toBe('upload_expired');
+    expect((await h.services.jobs.get(stale.id))?.webhookStatus).toMatchObject({ event: 'job.canceled' });
+    expect((await h.services.jobs.get(uploaded.id))?.status).toBe('queued');
+    expect((await h.services.jobs.get(fresh.id))?.status).toBe('created');
+  });
+
   it('sweeps a tenant: stale jobs expire, fresh and uploaded ones stay', async () => {
     // Prepare
     const stale = await createJob();

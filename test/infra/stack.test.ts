@@ -604,7 +604,11 @@ describe('API and observability', () => {
   });
 
   it('notifies the alarm topic when a worker task stops with a non-zero exit or fails to start (a bad image shows only at scale-out)', () => {
-    const [, rule] = onlyResource(synth.template, 'AWS::Events::Rule');
+    const rules = resourcesOfType(synth.template, 'AWS::Events::Rule').filter(
+      ([, candidate]) => candidate.Properties?.EventPattern !== undefined,
+    );
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0]!;
     const pattern = rule.Properties?.EventPattern as {
       source: string[];
       'detail-type': string[];
@@ -620,6 +624,23 @@ describe('API and observability', () => {
     const targets = rule.Properties?.Targets as { Arn: unknown }[];
     const [topicId] = onlyResource(synth.template, 'AWS::SNS::Topic');
     expect(targets.map((target) => referencedId(target.Arn))).toEqual([topicId]);
+  });
+
+  it('invokes the dispatcher hourly to expire jobs that never got an upload', () => {
+    const scheduled = resourcesOfType(synth.template, 'AWS::Events::Rule').filter(
+      ([, rule]) => rule.Properties?.ScheduleExpression !== undefined,
+    );
+    expect(scheduled).toHaveLength(1);
+    const [, rule] = scheduled[0]!;
+    expect(rule.Properties?.ScheduleExpression).toBe('rate(1 hour)');
+    const targets = rule.Properties?.Targets as { Arn: unknown }[];
+    expect(targets.map((target) => referencedId(target.Arn))).toEqual([
+      expect.stringMatching(/^ApiDispatcher/),
+    ]);
+    const permissions = resourcesOfType(synth.template, 'AWS::Lambda::Permission').filter(
+      ([, permission]) => permission.Properties?.Principal === 'events.amazonaws.com',
+    );
+    expect(permissions).toHaveLength(1);
   });
 
   it('alarms on API 5xx and Lambda errors, and has a dashboard', () => {

@@ -4,13 +4,23 @@
  * (see functions/src/services/dispatch.ts). Other keys (outputs under the same prefix) are
  * ignored. Keys arrive URL-encoded (`+` for spaces) and are decoded first.
  *
+ * The same function runs the hourly expiry sweep of jobs that never got an upload, on the
+ * scheduled event of an EventBridge rule (see {@link isScheduledSweep}).
+ *
  * Errors: a record whose dispatch fails for a transient reason (queue or store unavailable)
  * makes the invocation fail after every record was tried, so Lambda's asynchronous retries run
  * it again; dispatch is idempotent, so records that already succeeded change nothing.
  */
 import type { S3Event } from 'aws-lambda';
 import { loadRuntimeConfig, createServices } from '../../../shared/runtime/index.js';
-import { appOptionsFromConfig, createDispatcher } from '../app.js';
+import {
+  appOptionsFromConfig,
+  createDispatcher,
+  createExpiry,
+  createJobWebhooks,
+  DEFAULT_APP_OPTIONS,
+} from '../app.js';
+import type { CreatedJobExpiry } from '../services/expiry.js';
 import { createJsonLogger, errorFields, type Logger } from '../../../shared/src/index.js';
 import { parseInputKey, type Dispatcher, type DispatchOutcome } from '../services/dispatch.js';
 
@@ -64,21 +74,54 @@ export async function dispatchS3Event(
   return { results };
 }
 
-let dispatcherPromise: Promise<{ dispatcher: Dispatcher; logger: Logger }> | undefined;
+/**
+ * The hourly EventBridge rule's event (`source: aws.events`, `detail-type: Scheduled Event`):
+ * the dispatcher then runs the expiry sweep (`CreatedJobExpiry.sweepDue`) instead of dispatching.
+ */
+export interface ScheduledSweepEvent {
+  source: 'aws.events';
+  'detail-type': 'Scheduled Event';
+}
 
-async function build(): Promise<{ dispatcher: Dispatcher; logger: Logger }> {
+/** True for the scheduled rule's event (anything else is handled as an S3 event). */
+export function isScheduledSweep(event: unknown): event is ScheduledSweepEvent {
+  const candidate = event as Partial<Record<string, unknown>> | null;
+  return candidate?.source === 'aws.events' && candidate['detail-type'] === 'Scheduled Event';
+}
+
+interface DispatcherParts {
+  dispatcher: Dispatcher;
+  expiry: CreatedJobExpiry;
+  logger: Logger;
+}
+
+let partsPromise: Promise<DispatcherParts> | undefined;
+
+async function build(): Promise<DispatcherParts> {
   const config = loadRuntimeConfig(process.env);
   const logger = createJsonLogger({ level: config.DR2E_LOG_LEVEL, base: { service: 'dispatcher' } });
   const services = await createServices(config);
-  return { dispatcher: createDispatcher(services, appOptionsFromConfig(config, { logger })), logger };
+  const options = { ...DEFAULT_APP_OPTIONS, ...appOptionsFromConfig(config, { logger }) };
+  const expiry = createExpiry(services, {
+    createdJobTtlSeconds: options.createdJobTtlSeconds,
+    logger,
+    notifier: createJobWebhooks(services, options),
+  });
+  return { dispatcher: createDispatcher(services, options), expiry, logger };
 }
 
-/** The Lambda handler (`functions/src/entry/lambda-s3-events.handler`). */
-export async function handler(event: S3Event): Promise<S3EventResult> {
-  dispatcherPromise ??= build().catch((error: unknown) => {
-    dispatcherPromise = undefined;
+/**
+ * The Lambda handler (`functions/src/entry/lambda-s3-events.handler`): S3 events dispatch
+ * uploads; the hourly scheduled event expires jobs that never got one.
+ */
+export async function handler(
+  event: S3Event | ScheduledSweepEvent,
+): Promise<S3EventResult | { expired: number }> {
+  partsPromise ??= build().catch((error: unknown) => {
+    partsPromise = undefined;
     throw error;
   });
-  const { dispatcher, logger } = await dispatcherPromise;
+  const { dispatcher, expiry, logger } = await partsPromise;
+  if (isScheduledSweep(event)) return { expired: await expiry.sweepDue() };
   return dispatchS3Event(event, dispatcher, logger);
 }

@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
 import {
+  EXPIRY_SWEEP_INTERVAL_SECONDS,
   loadRuntimeConfig,
   type RuntimeConfig,
   createServices,
@@ -20,7 +21,14 @@ import {
   type ServiceOverrides,
   type Services,
 } from '../../../shared/runtime/index.js';
-import { appOptionsFromConfig, createApp, type AppOptions } from '../app.js';
+import {
+  appOptionsFromConfig,
+  createApp,
+  createExpiry,
+  createJobWebhooks,
+  DEFAULT_APP_OPTIONS,
+  type AppOptions,
+} from '../app.js';
 import { createJsonLogger, errorFields, type Logger } from '../../../shared/src/index.js';
 
 export interface StartApiServerOptions {
@@ -31,6 +39,11 @@ export interface StartApiServerOptions {
   logger?: Logger;
   /** Use these services instead of building them (their local links must match the port). */
   services?: (publicUrl: string) => Promise<Services>;
+  /**
+   * How often jobs that never got an upload are expired on schedule (their `job.canceled` sent;
+   * `CreatedJobExpiry.sweepDue`), from start; default hourly, 0 turns it off.
+   */
+  expirySweepIntervalMs?: number;
 }
 
 export interface ApiServer {
@@ -77,8 +90,14 @@ export async function startApiServer(options: StartApiServerOptions): Promise<Ap
     const services = options.services
       ? await options.services(publicUrl)
       : await createServices(config, { ...options.overrides, publicUrl });
-    const app = createApp(services, appOptionsFromConfig(config, { logger, ...options.app }));
+    const appOptions = appOptionsFromConfig(config, { logger, ...options.app });
+    const app = createApp(services, appOptions);
     handler = (request) => app.fetch(request);
+    const stopSweeps = startExpirySweeps(
+      services,
+      appOptions,
+      options.expirySweepIntervalMs ?? EXPIRY_SWEEP_INTERVAL_SECONDS * 1000,
+    );
     const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
     let closed = false;
     return {
@@ -89,6 +108,7 @@ export async function startApiServer(options: StartApiServerOptions): Promise<Ap
       close: async () => {
         if (closed) return;
         closed = true;
+        await stopSweeps();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           if ('closeAllConnections' in server) server.closeAllConnections();
@@ -100,6 +120,42 @@ export async function startApiServer(options: StartApiServerOptions): Promise<Ap
     server.close();
     throw error;
   }
+}
+
+/**
+ * Runs the scheduled expiry sweep (at start, then every `intervalMs`) one at a time; returns a
+ * stop function that waits for a sweep under way. A failing sweep is logged and tried again at
+ * the next tick.
+ */
+function startExpirySweeps(
+  services: Services,
+  options: Partial<AppOptions>,
+  intervalMs: number,
+): () => Promise<void> {
+  if (!(intervalMs > 0)) return async () => undefined;
+  const appOptions: AppOptions = { ...DEFAULT_APP_OPTIONS, ...options };
+  const logger = appOptions.logger.child({ component: 'expiry' });
+  const expiry = createExpiry(services, {
+    createdJobTtlSeconds: appOptions.createdJobTtlSeconds,
+    logger: appOptions.logger,
+    notifier: createJobWebhooks(services, appOptions),
+  });
+  let running: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+  const sweep = () => {
+    if (stopped) return;
+    running = running
+      .then(() => expiry.sweepDue())
+      .catch((error: unknown) => logger.warn('expiry sweep failed', errorFields(error)));
+  };
+  sweep();
+  const timer = setInterval(sweep, intervalMs);
+  timer.unref();
+  return async () => {
+    stopped = true;
+    clearInterval(timer);
+    await running;
+  };
 }
 
 async function main(): Promise<void> {

@@ -7,8 +7,11 @@
  * Expiry happens wherever a stale job is met: reads and lists (the API), uploads arriving late
  * (the dispatcher), and a sweep of a tenant's jobs ({@link CreatedJobExpiry.sweepTenant}) when a
  * create finds the tenant at its cap on jobs in flight or its monthly quota (`JobService`), so
- * jobs an app abandoned without reading them never block its new ones. In AWS the bucket's
- * lifecycle rule also removes stray objects.
+ * jobs an app abandoned without reading them never block its new ones. A scheduled sweep
+ * ({@link CreatedJobExpiry.sweepDue}: hourly in `npm start` and, on AWS, an EventBridge rule
+ * that invokes the dispatcher) expires the rest about when they go stale, so an integration
+ * that only listens for webhooks gets their `job.canceled`. In AWS the bucket's lifecycle rule
+ * also removes stray objects.
  */
 import {
   type Clock,
@@ -28,6 +31,9 @@ export const UPLOAD_EXPIRED_CODE = 'upload_expired';
 
 /** Default time a job may wait in `created` for its upload. */
 export const DEFAULT_CREATED_JOB_TTL_SECONDS = 24 * 3600;
+
+/** How far back the scheduled sweep looks (see CreatedJobExpiry.sweepDue). */
+export const DEFAULT_SWEEP_LOOKBACK_SECONDS = 3 * 3600;
 
 export interface CreatedJobExpiryOptions {
   jobs: JobStore;
@@ -90,6 +96,52 @@ export class CreatedJobExpiry {
   }
 
   /**
+   * The scheduled sweep: expires every tenant's jobs that became stale within the last
+   * `lookbackSeconds` (created between `ttl + lookback` and `ttl` ago), so their `job.canceled`
+   * webhook goes out about when they expire, whether or not anyone reads them. Run it more
+   * often than the lookback (hourly with the default 3 h lookback, so two missed runs lose
+   * nothing; an older stale job still expires when it is met). Returns how many expired;
+   * errors on one job are logged and do not stop the sweep.
+   *
+   * @example
+   * ```ts
+   * setInterval(() => void expiry.sweepDue(), 3_600_000); // what `npm start` does
+   * ```
+   */
+  async sweepDue(lookbackSeconds = DEFAULT_SWEEP_LOOKBACK_SECONDS): Promise<number> {
+    const now = this.options.clock.now().getTime();
+    const to = new Date(now - this.options.ttlSeconds * 1000 + 1);
+    const from = new Date(to.getTime() - lookbackSeconds * 1000);
+    let expired = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.options.jobs.listCreatedBetween(from, to, {
+        limit: 100,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      expired += await this.expireAll(page.jobs);
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    if (expired > 0)
+      this.logger.info('expiry sweep', { expired, from: from.toISOString(), to: to.toISOString() });
+    return expired;
+  }
+
+  /** Expires the stale ones among `jobs`; returns how many. */
+  private async expireAll(jobs: readonly Job[]): Promise<number> {
+    let expired = 0;
+    for (const job of jobs) {
+      if (!this.isStale(job)) continue;
+      try {
+        if ((await this.expireIfStale(job)).error?.code === UPLOAD_EXPIRED_CODE) expired++;
+      } catch (error) {
+        this.logger.warn('could not expire a job', { jobId: job.id, ...errorFields(error) });
+      }
+    }
+    return expired;
+  }
+
+  /**
    * Expires every stale job of a tenant (newest first; stops at `maxJobs`). Returns how many
    * expired. Errors on one job are logged and do not stop the sweep.
    */
@@ -102,15 +154,8 @@ export class CreatedJobExpiry {
         limit: 100,
         ...(cursor === undefined ? {} : { cursor }),
       });
-      for (const job of page.jobs) {
-        seen++;
-        if (!this.isStale(job)) continue;
-        try {
-          if ((await this.expireIfStale(job)).error?.code === UPLOAD_EXPIRED_CODE) expired++;
-        } catch (error) {
-          this.logger.warn('could not expire a job', { jobId: job.id, ...errorFields(error) });
-        }
-      }
+      seen += page.jobs.length;
+      expired += await this.expireAll(page.jobs);
       cursor = page.nextCursor;
     } while (cursor !== undefined && seen < maxJobs);
     return expired;

@@ -26,7 +26,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { sha256Hex, utf8Decode, utf8Encode } from '../../src/encoding.js';
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../../src/errors.js';
-import { invertSortableId, isJobId } from '../../src/ids.js';
+import { invertSortableId, isJobId, jobIdFloor } from '../../src/ids.js';
 import { checkJobWrite, checkNewJob } from '../../src/job.js';
 import { decodeJobCursor, encodeJobCursor, pageSize } from '../../src/job-pages.js';
 import type { CreateJobResult, JobPage, JobStore, ListJobsOptions } from '../../src/ports/job-store.js';
@@ -206,6 +206,29 @@ export class S3JobStore implements JobStore {
     );
     const lastId = ids.at(-1);
     return listing.IsTruncated && lastId ? { jobs, nextCursor: encodeJobCursor(lastId) } : { jobs };
+  }
+
+  async listCreatedBetween(from: Date, to: Date, options: ListJobsOptions = {}): Promise<JobPage> {
+    const limit = pageSize(options);
+    const prefix = `${this.prefix}jobs/`;
+    // Job ids sort by creation time: the listing starts at the range's first possible id.
+    const marker =
+      options.cursor === undefined
+        ? prefix + jobIdFloor(from)
+        : `${prefix}${decodeJobCursor(options.cursor)}.json`;
+    const end = jobIdFloor(to);
+    const listing = await this.client.send(
+      new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, Marker: marker, MaxKeys: limit }),
+    );
+    const names = (listing.Contents ?? []).map((object) => (object.Key ?? '').slice(prefix.length));
+    const inRange = names.map((name) => name.replace(/\.json$/, '')).filter((id) => isJobId(id));
+    const ids = inRange.filter((id) => id < end);
+    const jobs = (await Promise.all(ids.map((id) => this.get(id)))).filter(
+      (job): job is Job => job !== undefined,
+    );
+    const lastId = ids.at(-1);
+    const more = listing.IsTruncated === true && ids.length === inRange.length;
+    return more && lastId ? { jobs, nextCursor: encodeJobCursor(lastId) } : { jobs };
   }
 
   async findByIdempotencyKey(tenantId: string, idempotencyKey: string): Promise<Job | undefined> {

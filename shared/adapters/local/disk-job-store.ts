@@ -11,7 +11,7 @@
 import path from 'node:path';
 import { sha256Hex } from '../../src/encoding.js';
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../../src/errors.js';
-import { invertSortableId, isJobId } from '../../src/ids.js';
+import { invertSortableId, isJobId, jobIdFloor } from '../../src/ids.js';
 import { checkJobWrite, checkNewJob } from '../../src/job.js';
 import { decodeJobCursor, encodeJobCursor, pageSize } from '../../src/job-pages.js';
 import type { CreateJobResult, JobPage, JobStore, ListJobsOptions } from '../../src/ports/job-store.js';
@@ -124,6 +124,24 @@ export class DiskJobStore implements JobStore {
     }
     const last = jobs.at(-1);
     return index < markers.length && last ? { jobs, nextCursor: encodeJobCursor(last.id) } : { jobs };
+  }
+
+  async listCreatedBetween(from: Date, to: Date, options: ListJobsOptions = {}): Promise<JobPage> {
+    const limit = pageSize(options);
+    const after = options.cursor === undefined ? undefined : decodeJobCursor(options.cursor);
+    const [start, end] = [jobIdFloor(from), jobIdFloor(to)];
+    // File names sort as ids do, by creation time.
+    const ids = (await listFiles(path.join(this.dir, 'jobs')))
+      .map((name) => name.replace(/\.json$/, ''))
+      .filter((id) => isJobId(id) && id >= start && id < end && (after === undefined || id > after));
+    const jobs: Job[] = [];
+    let index = 0;
+    for (; index < ids.length && jobs.length < limit; index++) {
+      const job = await this.read(ids[index] ?? '');
+      if (job) jobs.push(job);
+    }
+    const last = jobs.at(-1);
+    return index < ids.length && last ? { jobs, nextCursor: encodeJobCursor(last.id) } : { jobs };
   }
 
   async findByIdempotencyKey(tenantId: string, idempotencyKey: string): Promise<Job | undefined> {

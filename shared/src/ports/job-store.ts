@@ -18,7 +18,7 @@ export interface ListJobsOptions {
   cursor?: string;
 }
 
-/** A page of jobs, newest first. */
+/** A page of jobs (newest first for a tenant's list; oldest first for a time range). */
 export interface JobPage {
   jobs: Job[];
   /** Pass back as `cursor` for the next page; absent on the last page. */
@@ -58,6 +58,18 @@ export interface JobStore {
   update(next: Job, expectedVersion: number): Promise<Job>;
   /** A tenant's jobs, newest first, with cursor pagination. */
   listByTenant(tenantId: string, options?: ListJobsOptions): Promise<JobPage>;
+  /**
+   * Every tenant's jobs created in `[from, to)` (by the time in their ids), oldest first, with
+   * cursor pagination (`nextCursor` from the previous page). For sweeps over recent jobs (the
+   * expiry of jobs that never got an upload): the cost follows the jobs in the range, not the
+   * store's size.
+   *
+   * @example
+   * ```ts
+   * const page = await jobs.listCreatedBetween(dayAgo, dayAgoPlusHour, { limit: 100 });
+   * ```
+   */
+  listCreatedBetween(from: Date, to: Date, options?: ListJobsOptions): Promise<JobPage>;
   /** The tenant's job created with this idempotency key, or `undefined`. */
   findByIdempotencyKey(tenantId: string, idempotencyKey: string): Promise<Job | undefined>;
 }

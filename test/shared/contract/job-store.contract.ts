@@ -12,7 +12,7 @@ import {
 import { mutateJob, transitionJob } from '../../../shared/src/job.js';
 import type { JobStore } from '../../../shared/src/ports/job-store.js';
 import type { Job } from '../../../shared/src/schemas.js';
-import { sampleJob } from '../helpers/jobs.js';
+import { BASE_TIME, sampleJob } from '../helpers/jobs.js';
 
 export interface JobStoreContractOptions {
   makeStore: () => Promise<JobStore>;
@@ -230,6 +230,37 @@ export function describeJobStoreContract(family: string, options: JobStoreContra
       expect(seen).toEqual(mine.map((job) => job.id).reverse());
       expect(pages).toBe(3);
       expect((await store.listByTenant('nobody')).jobs).toEqual([]);
+    });
+
+    it('lists every tenant’s jobs created in a time range, oldest first, page by page', async () => {
+      // Prepare: jobs of two tenants at 0..6 minutes after BASE_TIME
+      const store = await options.makeStore();
+      const made: Job[] = [];
+      for (let minute = 0; minute < 7; minute++) {
+        const job = sampleJob(minute % 2 === 0 ? 'tenant-range-a' : 'tenant-range-b', minute * 60);
+        made.push(job);
+        await store.create(job);
+      }
+      const from = new Date(BASE_TIME + 60_000);
+      const to = new Date(BASE_TIME + 5 * 60_000);
+      // Act
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.listCreatedBetween(from, to, { limit: 2, cursor });
+        seen.push(...page.jobs.map((job) => job.id));
+        cursor = page.nextCursor;
+        pages += 1;
+      } while (cursor && pages < 10);
+      // Assess: minutes 1-4, the end excluded, both tenants (a store that cannot look ahead may
+      // end with an empty page)
+      expect(seen).toEqual(made.slice(1, 5).map((job) => job.id));
+      expect(pages).toBeGreaterThanOrEqual(2);
+      expect(pages).toBeLessThanOrEqual(3);
+      expect(
+        (await store.listCreatedBetween(new Date(BASE_TIME - 3_600_000), new Date(BASE_TIME))).jobs,
+      ).toEqual([]);
     });
 
     it('refuses a cursor it did not issue', async () => {
