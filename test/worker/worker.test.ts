@@ -640,6 +640,32 @@ describe('leases and shutdown', () => {
     expect(next).toMatchObject({ body: { jobId: job.id }, receiveCount: 1 });
   });
 
+  it('lets a job that was running at four shutdowns spend its deliveries again', async () => {
+    // Prepare: a job claimed three times before (each time its worker was stopped)
+    const job = await env.queueJob({ bytes: await patternPng(1) });
+    await mutateJob(env.jobs, job.id, (current) => ({ ...current, attempts: 3 }));
+    const paused = gate();
+    engine.onStep = async (step, _ids, signal) => {
+      if (step === 1) {
+        paused.open();
+        await waitFor(() => signal?.aborted, 10_000, 'the deadline abort');
+      }
+    };
+    const worker = env.worker(engine, { shutdownDeadlineSeconds: 2 });
+
+    // Act
+    const loop = worker.run();
+    await paused.promise;
+    await worker.stop('SIGTERM');
+    await loop;
+
+    // Assess: the same message again, its receive counted (a job that stops its workers ends
+    // in the dead-letter queue instead of looping)
+    expect((await env.job(job.id)).status).toBe('queued');
+    const [next] = await env.queue.receive({ maxMessages: 10, waitSeconds: 0, visibilityTimeoutSeconds: 30 });
+    expect(next).toMatchObject({ body: { jobId: job.id }, receiveCount: 2 });
+  });
+
   it('releases the running job at the deadline even when the engine call does not return', async () => {
     // Prepare: an engine stuck outside its steps (a hung native call): it ignores the abort.
     const job = await env.queueJob({ bytes: await patternPng(1) });

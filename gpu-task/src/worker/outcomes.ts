@@ -39,6 +39,13 @@ const SHUTDOWN_ERROR: JobError = {
   retryable: true,
 };
 
+/**
+ * The attempt (claims of one job, `job.attempts`) from which a shutdown releases a running
+ * job's message as it is (the delivery counts) instead of handing back a fresh copy. Spot
+ * interruptions and scale-ins rarely hit one job four times; a job that is running whenever its
+ * worker gets stopped may be what stops it.
+ */
+export const FRESH_HAND_BACKS_BELOW_ATTEMPT = 4;
 export interface OutcomesOptions {
   jobs: Pick<JobStore, 'get' | 'update'>;
   blobs: BlobStore;
@@ -184,7 +191,9 @@ export class Outcomes {
 
   /**
    * At the shutdown deadline: the jobs go back to `queued` and their messages are handed back
-   * (a fresh copy each, so the shutdown spends none of their deliveries).
+   * (a fresh copy each, so the shutdown spends none of their deliveries), up to the
+   * FRESH_HAND_BACKS_BELOW_ATTEMPT-th attempt of a job; from there they are released as after a
+   * failure.
    */
   async releaseForShutdown(runnable: readonly ActiveJob[]): Promise<void> {
     await Promise.all(
@@ -196,6 +205,13 @@ export class Outcomes {
           if (!written.ok) return;
         } catch (error) {
           active.log.error('job release write failed', errorFields(error));
+        }
+        if (active.attempt >= FRESH_HAND_BACKS_BELOW_ATTEMPT) {
+          // Stopped this often while running it: perhaps the job itself stops its workers (a
+          // photo that hangs the engine until the health check fails). Its deliveries count
+          // again, so such a job ends in the dead-letter queue instead of looping for ever.
+          await this.releaseActive(active, 0, 'shutdown');
+          return;
         }
         active.state = 'done';
         this.options.active.delete(active.job.id);
