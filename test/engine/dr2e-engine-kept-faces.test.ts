@@ -61,7 +61,7 @@ async function restoreCounting(
 describe('aligned crops auto keeps as they are', () => {
   const keep = { params: { preset: 'auto', fidelity: 1, steps: 4 } } as const;
 
-  it('are not passed to the model, reported kept, and come out as before (the input enlarged)', async () => {
+  it('are not passed to the model (unless DR2 is asked for), reported kept, and come out as before (the input enlarged)', async () => {
     // Prepare: a 48 px crop (below the tiny model's 64 px cut-off) at fidelity 1.
     const input = await crop(48);
     // Act: as the engine does now, and with the DR2 intermediate asked for (which runs the model
@@ -73,7 +73,9 @@ describe('aligned crops auto keeps as they are', () => {
     expect(kept.result.faces[0]?.settings?.kept).toBe(true);
     expect(kept.result.timings.modelMs).toBe(0);
     expect(run.modelFaces).toBe(1);
-    expect(run.result.faces[0]?.settings?.kept).toBeUndefined();
+    // Run for DR2's output only: still kept (its output is its input), so the CLI says so
+    expect(run.result.faces[0]?.settings?.kept).toBe(true);
+    expect(run.result.dr2).toBeDefined();
     expect([kept.result.width, kept.result.height]).toEqual([96, 96]);
     expect(Buffer.compare(Buffer.from(kept.result.restored), Buffer.from(run.result.restored))).toBe(0);
   });

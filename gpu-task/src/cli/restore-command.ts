@@ -289,7 +289,7 @@ export function faceSummary(face: FaceReport): string | null {
   if (!settings && !estimate) return null;
   const parts: string[] = [];
   if (settings?.kept) {
-    parts.push('kept as is (auto: input and detail weight 1; not run through the model)');
+    parts.push('kept as is (auto: input and detail weight 1: the output is the input enlarged)');
   } else if (settings) {
     let text = `N=${settings.n} tau=${settings.tau} omega=${settings.omega}`;
     if (settings.inputWeight !== undefined) text += `, input weight ${settings.inputWeight}`;

@@ -834,7 +834,9 @@ export class Dr2eEngine {
                 height: s,
               }
             : null;
-          return finish(item, restoredFrame, dr2Frame, share, false);
+          // A face auto keeps, run only for DR2's output (keepDr2), is still reported kept:
+          // its restored output is its input, as without keepDr2.
+          return finish(item, restoredFrame, dr2Frame, share, item.face !== null && keepsFace(item.plan));
         }),
       );
     }

@@ -156,7 +156,8 @@ export function finishFace(restored: RgbImage, input: RgbImage, plan: FacePlan):
 
 /**
  * The face report's quality fields (FaceReport.settings / .estimate of the photo contract).
- * `kept`: the face was kept as it is, not run through the model (see keepsFace).
+ * `kept`: the face was kept as it is (see keepsFace): its output is its input, and it was not
+ * run through the model unless DR2's own output was asked for.
  */
 export function faceQualityReport(
   plan: FacePlan,
