@@ -7,12 +7,17 @@
  * 2. Starts a webhook receiver on 127.0.0.1 that verifies every delivery's Standard Webhooks
  *    signature with the tenant's secret (`GET /v1/tenant`).
  * 3. For each image (`samples/*.jpg`, or the files given as arguments): `POST /v1/jobs` (preset
- *    from the file name when it says mild/medium/severe), upload through the presigned form,
+ *    from the file name when it says mild/medium/severe; `aligned: true` for the samples, which
+ *    are aligned face crops, and with `--aligned`; whole photos otherwise), upload through the
+ *    presigned form,
  *    poll until done, wait for the signed `job.succeeded` webhook, download the result through
  *    its signed link into the output folder (`--out`, default `.data/demo-output`).
  * 4. Prints where the outputs are and the verified webhook events.
  *
- * Usage: `npm run demo [-- [--url URL] [--key KEY] [--out DIR] [images...]]`
+ * A job without a face found (`no_face_detected`: the photo was only enlarged) counts as a
+ * failure of the demo.
+ *
+ * Usage: `npm run demo [-- [--url URL] [--key KEY] [--out DIR] [--aligned] [images...]]`
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -63,6 +68,16 @@ function presetFor(file: string): FixedPreset {
   return (match?.[1]?.toLowerCase() as FixedPreset | undefined) ?? 'medium';
 }
 
+/** How many faces a finished job found, restored and kept, and its warnings, in words. */
+function faceSummary(job: JobView): string {
+  const faces = job.output?.faces ?? [];
+  const kept = faces.filter((face) => face.settings?.kept).length;
+  const warnings = job.output?.warnings ?? [];
+  const found = `${faces.length} face${faces.length === 1 ? '' : 's'}`;
+  const how = faces.length === 0 ? '' : ` (${faces.length - kept} restored, ${kept} kept as they were)`;
+  return `${found}${how}${warnings.length > 0 ? `; warnings: ${warnings.join(', ')}` : ''}`;
+}
+
 async function apiKeyFor(dataDir: string, given: string | undefined): Promise<string> {
   if (given) return given;
   const configured = (process.env.DR2E_API_KEYS ?? '')
@@ -85,11 +100,14 @@ async function main(): Promise<void> {
       key: { type: 'string' },
       out: { type: 'string' },
       timeout: { type: 'string', default: '600' },
+      aligned: { type: 'boolean', default: false },
     },
   });
   const config = localConfig({ ...process.env, PORT: process.env.PORT ?? '0' });
   const outDir = path.resolve(values.out ?? path.join(config.DR2E_DATA_DIR, 'demo-output'));
   const files = positionals.length > 0 ? positionals.map((file) => path.resolve(file)) : await sampleFiles();
+  // The samples are aligned face crops (detection would look for a face inside the face).
+  const aligned = values.aligned || positionals.length === 0;
   const timeoutMs = Number(values.timeout) * 1000;
 
   let stack: LocalStack | undefined;
@@ -131,6 +149,7 @@ async function main(): Promise<void> {
       const bytes = new Uint8Array(await readFile(file));
       const created = await client.createJob({
         preset: presetFor(file),
+        ...(aligned ? { aligned: true } : {}),
         output: { format: 'png' },
         webhook: { url: receiver.url, events: ['job.succeeded', 'job.failed', 'job.canceled'] },
       });
@@ -163,7 +182,9 @@ async function main(): Promise<void> {
           result.output = output;
         }
         const error = job.error ? ` (${job.error.code}: ${job.error.message})` : '';
-        console.log(`  ${name}: ${job.status}${error} after ${result.seconds.toFixed(1)} s`);
+        console.log(
+          `  ${name}: ${job.status}${error} after ${result.seconds.toFixed(1)} s${job.status === 'succeeded' ? `, ${faceSummary(job)}` : ''}`,
+        );
         return result;
       }),
     )) {
@@ -187,14 +208,15 @@ async function main(): Promise<void> {
     );
   }
   const failed = results.filter((result) => result.job.status !== 'succeeded' || !result.webhook);
+  const faceless = results.filter((result) => result.job.output?.warnings?.includes('no_face_detected'));
   const rejected = receiver.received.filter((entry) => !entry.verified);
-  if (failed.length > 0 || rejected.length > 0) {
+  if (failed.length > 0 || rejected.length > 0 || faceless.length > 0) {
     console.log(
-      `\n${failed.length} job(s) without a result or webhook, ${rejected.length} unverified delivery(ies).`,
+      `\n${failed.length} job(s) without a result or webhook, ${faceless.length} without a face found (only enlarged; pass --aligned for aligned face crops), ${rejected.length} unverified delivery(ies).`,
     );
     process.exitCode = 1;
   } else {
-    console.log(`\nAll ${results.length} faces restored; outputs in ${outDir}`);
+    console.log(`\nAll ${results.length} jobs succeeded with their webhooks verified; outputs in ${outDir}`);
   }
 }
 
