@@ -15,6 +15,7 @@ import { runCli } from './cli-io.js';
 
 const realDegradedDir = path.join(sharedDir, 'data', 'real-degraded', 'dr2-test');
 const realDegradedPresent = existsSync(realDegradedDir);
+const groupPhoto = path.join(sharedDir, 'data', 'whole-photos', 'insightface_t1_group.jpg');
 
 let work: string;
 let goodDir: string;
@@ -246,6 +247,62 @@ describe('output safety', () => {
       /skipped .*wide\.CR2: unsupported_image_format: unsupported image format \(CR2/,
     );
   });
+
+  it('fails a folder of GIFs with the code a GIF named alone gets, and names auto in the JSON summary', async () => {
+    // Prepare
+    const gifs = path.join(work, 'gifs-only');
+    await mkdir(gifs);
+    const gif = await sharp({ create: { width: 40, height: 40, channels: 3, background: '#808080' } })
+      .gif()
+      .toBuffer();
+    await writeFile(path.join(gifs, 'a.gif'), gif);
+    // Act
+    const folder = await runCli(['restore', gifs, '-o', path.join(work, 'gifs-out'), '--json']);
+    const alone = await runCli([
+      'restore',
+      path.join(gifs, 'a.gif'),
+      '-o',
+      path.join(work, 'gif-out'),
+      '--json',
+    ]);
+    const auto = await runCli([
+      'restore',
+      path.join(goodDir, 'small.webp'),
+      '-o',
+      path.join(work, 'auto-json'),
+      '--json',
+      '--fidelity',
+      '0.3',
+    ]);
+    // Assess
+    const codes = [folder, alone].map(
+      (run) => (JSON.parse(run.stdout) as { files: { code?: string }[] }).files[0]?.code,
+    );
+    expect(codes).toEqual(['unsupported_image_format', 'unsupported_image_format']);
+    expect(folder.status).toBe(1);
+    // The faces' own settings ran, not a preset's: the summary says auto
+    expect((JSON.parse(auto.stdout) as { params: unknown }).params).toEqual({
+      preset: 'auto',
+      fidelity: 0.3,
+      steps: 100,
+    });
+  });
+
+  it.skipIf(!existsSync(groupPhoto))(
+    `numbers the --save-faces files as the summary numbers the faces, from 1${existsSync(groupPhoto) ? '' : ` (skipped: ${groupPhoto} is absent)`}`,
+    async () => {
+      // Act
+      const out = path.join(work, 'save-faces');
+      const run = await runCli(['restore', groupPhoto, '-o', out, '--save-faces', '--fidelity', '0.2']);
+      // Assess: six faces, face1..face6, each with its input crop; the summary's "face 1" is face1
+      expect(run.status).toBe(0);
+      const files = (await readdir(out)).filter((name) => name.includes('.face'));
+      const numbers = files.map((name) => Number(/\.face(\d+)\./.exec(name)?.[1])).sort((a, b) => a - b);
+      expect([...new Set(numbers)]).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(files).toContain('insightface_t1_group.face1.input.png');
+      expect(run.stdout).toMatch(/insightface_t1_group\.jpg face 1: /);
+    },
+  );
 
   it('writes JPEG with a .jpg extension when asked', async () => {
     const out = path.join(work, 'jpeg');

@@ -22,6 +22,11 @@ export interface PlannedItem {
   /** Why the item cannot be processed (reported as a per-file error). */
   problem?: string;
   /**
+   * The error code of `problem`: `unsupported_image_format` for a file of a format dr2e cannot
+   * read (the code the engine gives such a file named on its own), else `input_rejected`.
+   */
+  problemCode?: string;
+  /**
    * Left out rather than failed: a folder's file of a format dr2e cannot read (a camera's raw
    * beside its JPEG), when the folder holds images it can. Reported; the run does not fail for it.
    */
@@ -82,6 +87,7 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
           output: null,
           dr2Output: null,
           problem: `unsupported image format (${format}); convert it to PNG or JPEG`,
+          problemCode: 'unsupported_image_format',
           // Beside images it can restore, a file it cannot is skipped; alone, the folder fails.
           ...(found.length > 0 ? { skipped: { code: 'unsupported_image_format' } } : {}),
         });

@@ -17,6 +17,7 @@ import {
   type Dr2ParamsRequest,
   isAutoRequest,
 } from '../engine/index.js';
+import { RESTORE_DEFAULTS } from '../../../shared/src/index.js';
 import { type PlannedItem, planRestore } from './inputs.js';
 import { prepareOutputFolder } from './output-folder.js';
 import { createProgress } from './progress.js';
@@ -101,6 +102,11 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
   });
   const params = engine.resolveParams(options.params);
   const auto = isAutoRequest({ ...engine.defaultRequest, ...options.params });
+  // With auto, each face has its own (N, tau, omega) (files[].faces[].settings); the resolved
+  // fixed params would name a setting that did not run.
+  const summaryParams = auto
+    ? { preset: 'auto', fidelity: options.params.fidelity ?? RESTORE_DEFAULTS.fidelity, steps: params.steps }
+    : params;
   const loadSeconds = (performance.now() - startedAt) / 1000;
   if (!options.quiet) {
     const nonCommercial = engine.licenses.filter((l) => !l.commercialUse).map((l) => l.name);
@@ -136,7 +142,7 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
       const outcome = {
         input: item.input,
         ok: false,
-        code: 'input_rejected',
+        code: item.problemCode ?? 'input_rejected',
         message: item.problem ?? 'cannot process',
       };
       outcomes.push(outcome);
@@ -208,8 +214,9 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
         for (const crop of result.faceCrops ?? []) {
           const stem = item.output.slice(0, item.output.length - path.extname(item.output).length);
           const files = {
-            input: `${stem}.face${crop.index}.input.png`,
-            restored: `${stem}.face${crop.index}.png`,
+            // Numbered from 1, as the summary's "face 1" lines and the JSON's faces in order.
+            input: `${stem}.face${crop.index + 1}.input.png`,
+            restored: `${stem}.face${crop.index + 1}.png`,
           };
           await writeFile(files.input, crop.input);
           await writeFile(files.restored, crop.restored);
@@ -254,7 +261,7 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
   const failed = outcomes.filter((o) => !o.ok);
   if (options.json) {
     io.stdout.write(
-      `${JSON.stringify({ model: engine.name, params, restored: restored.length, failed: failed.length, wallSeconds, files: outcomes, skipped }, null, 2)}\n`,
+      `${JSON.stringify({ model: engine.name, params: summaryParams, restored: restored.length, failed: failed.length, wallSeconds, files: outcomes, skipped }, null, 2)}\n`,
     );
   } else {
     const perImage = restored.length > 0 ? wallSeconds / restored.length : 0;
