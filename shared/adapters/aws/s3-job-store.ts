@@ -223,7 +223,7 @@ export class S3JobStore implements JobStore {
     const names = (listing.Contents ?? []).map((object) => (object.Key ?? '').slice(prefix.length));
     const inRange = names.map((name) => name.replace(/\.json$/, '')).filter((id) => isJobId(id));
     const ids = inRange.filter((id) => id < end);
-    const jobs = (await Promise.all(ids.map((id) => this.get(id)))).filter(
+    const jobs = (await Promise.all(ids.map((id) => this.get(id).catch(unlessUnreadable)))).filter(
       (job): job is Job => job !== undefined,
     );
     const lastId = ids.at(-1);
@@ -234,4 +234,15 @@ export class S3JobStore implements JobStore {
   async findByIdempotencyKey(tenantId: string, idempotencyKey: string): Promise<Job | undefined> {
     return this.readClaim(await this.claimKey(tenantId, idempotencyKey));
   }
+}
+
+/**
+ * Leaves a record that does not parse out of a time-range listing (the sweeps it serves cannot
+ * act on it, and one such record must not stop them; `get` still reports it). Other errors
+ * (the store unavailable) propagate.
+ */
+function unlessUnreadable(error: unknown): undefined {
+  // ValidationError: JSON that is not a job; SyntaxError: not JSON at all.
+  if (error instanceof ValidationError || error instanceof SyntaxError) return undefined;
+  throw error;
 }

@@ -136,12 +136,17 @@ export class DiskJobStore implements JobStore {
       .filter((id) => isJobId(id) && id >= start && id < end && (after === undefined || id > after));
     const jobs: Job[] = [];
     let index = 0;
+    let lastId: string | undefined;
     for (; index < ids.length && jobs.length < limit; index++) {
-      const job = await this.read(ids[index] ?? '');
+      lastId = ids[index] ?? '';
+      // A record that does not parse is left out (see the port): one must not stop a sweep.
+      const job = await this.read(lastId).catch((error: unknown) => {
+        if (error instanceof ValidationError || error instanceof SyntaxError) return undefined;
+        throw error;
+      });
       if (job) jobs.push(job);
     }
-    const last = jobs.at(-1);
-    return index < ids.length && last ? { jobs, nextCursor: encodeJobCursor(last.id) } : { jobs };
+    return index < ids.length && lastId ? { jobs, nextCursor: encodeJobCursor(lastId) } : { jobs };
   }
 
   async findByIdempotencyKey(tenantId: string, idempotencyKey: string): Promise<Job | undefined> {

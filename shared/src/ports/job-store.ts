@@ -62,7 +62,8 @@ export interface JobStore {
    * Every tenant's jobs created in `[from, to)` (by the time in their ids), oldest first, with
    * cursor pagination (`nextCursor` from the previous page). For sweeps over recent jobs (the
    * expiry of jobs that never got an upload): the cost follows the jobs in the range, not the
-   * store's size.
+   * store's size. A record that does not parse is left out (one must not stop a sweep; `get`
+   * still reports it).
    *
    * @example
    * ```ts

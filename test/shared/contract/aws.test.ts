@@ -3,6 +3,7 @@
  * Behaviour the stand-ins lack is skipped here with the reason, and covered by unit tests with
  * stub clients in `../aws-adapters.test.ts`.
  */
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll } from 'vitest';
 import { S3BlobStore } from '../../../shared/adapters/aws/s3-blob-store.js';
@@ -38,6 +39,17 @@ describeJobStoreContract('S3 on s3rver', {
   // own version checks, and aws-adapters.test.ts checks the conditional headers and 412 mapping.
   enforcesConditionalWrites: false,
   makeStore: async () => new S3JobStore({ client: aws.s3, bucket: await aws.createBucket() }),
+  makeStoreWithRawWrites: async () => {
+    const bucket = await aws.createBucket();
+    return {
+      store: new S3JobStore({ client: aws.s3, bucket }),
+      writeRawRecord: async (jobId, text) => {
+        await aws.s3.send(
+          new PutObjectCommand({ Bucket: bucket, Key: `job-store/jobs/${jobId}.json`, Body: text }),
+        );
+      },
+    };
+  },
 });
 
 describeJobQueueContract('SQS on local-aws-sqs (RedrivePolicy on the queue)', {

@@ -21,6 +21,11 @@ export interface JobStoreContractOptions {
    * concurrent writers apart. False for s3rver, which ignores If-Match / If-None-Match.
    */
   enforcesConditionalWrites: boolean;
+  /** A store and a way to write a job record's raw text behind its back (a corrupt record). */
+  makeStoreWithRawWrites: () => Promise<{
+    store: JobStore;
+    writeRawRecord: (jobId: string, text: string) => Promise<void>;
+  }>;
 }
 
 export function describeJobStoreContract(family: string, options: JobStoreContractOptions): void {
@@ -261,6 +266,19 @@ export function describeJobStoreContract(family: string, options: JobStoreContra
       expect(
         (await store.listCreatedBetween(new Date(BASE_TIME - 3_600_000), new Date(BASE_TIME))).jobs,
       ).toEqual([]);
+    });
+
+    it('leaves a record that does not parse out of a time-range listing, instead of failing it', async () => {
+      // Prepare: a good job, then two records that are not jobs at the next seconds
+      const { store, writeRawRecord } = await options.makeStoreWithRawWrites();
+      const good = sampleJob('tenant-corrupt', 0);
+      await store.create(good);
+      await writeRawRecord(sampleJob('tenant-corrupt', 1).id, '{"not":"a job"}');
+      await writeRawRecord(sampleJob('tenant-corrupt', 2).id, 'not json at all');
+      // Act
+      const page = await store.listCreatedBetween(new Date(BASE_TIME), new Date(BASE_TIME + 10_000));
+      // Assess
+      expect(page.jobs.map((job) => job.id)).toEqual([good.id]);
     });
 
     it('refuses a cursor it did not issue', async () => {

@@ -1,5 +1,5 @@
 /** The adapter contracts run against the local (filesystem) family. */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
@@ -47,6 +47,17 @@ describeBlobStoreContract('local filesystem', {
 describeJobStoreContract('local disk', {
   enforcesConditionalWrites: true,
   makeStore: async () => new DiskJobStore({ dir: fresh('jobs') }),
+  makeStoreWithRawWrites: async () => {
+    const dir = fresh('jobs');
+    const store = new DiskJobStore({ dir });
+    return {
+      store,
+      writeRawRecord: async (jobId, text) => {
+        await mkdir(path.join(dir, 'jobs'), { recursive: true });
+        await writeFile(path.join(dir, 'jobs', `${jobId}.json`), text);
+      },
+    };
+  },
 });
 
 describeJobQueueContract('local durable queue', {
