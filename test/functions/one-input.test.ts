@@ -8,7 +8,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock, type UploadForm } from '../../shared/src/index.js';
+import { blobKeys, ManualClock, newJob, newJobId, type UploadForm } from '../../shared/src/index.js';
 import { createExpiry, createDispatcher } from '../../functions/src/app.js';
 import { readImageSize } from '../../functions/src/services/image-size.js';
 import { createJobWebhooks } from '../../functions/src/app.js';
@@ -222,6 +222,39 @@ describe('jobs left created expire', () => {
     expect((await h.services.jobs.get(stale.id))?.webhookStatus).toMatchObject({ event: 'job.canceled' });
     expect((await h.services.jobs.get(uploaded.id))?.status).toBe('queued');
     expect((await h.services.jobs.get(fresh.id))?.status).toBe('created');
+  });
+
+  it('stops the scheduled sweep at its time budget after a page, and the next run goes on', async () => {
+    // Prepare: more abandoned jobs than one page (100) holds (stored directly: the API's
+    // in-flight cap would refuse so many)
+    const tenant = await tenantA();
+    for (let i = 0; i < 103; i++) {
+      const at = new Date(clock.now().getTime() - 200 + i);
+      const id = newJobId(at);
+      await h.services.jobs.create(
+        newJob({
+          id,
+          tenantId: tenant,
+          model: 'dr2e-test',
+          params: { preset: 'mild', steps: 100, seed: 1, output: { format: 'png', keepDr2: false } },
+          inputKey: blobKeys.input(tenant, id),
+          at,
+        }),
+      );
+    }
+    clock.advance(3600 * 1000 + 1);
+    const { silentLogger } = await import('../../shared/src/index.js');
+    const expiry = createExpiry(h.services, {
+      createdJobTtlSeconds: 3600,
+      logger: silentLogger,
+      notifier: createJobWebhooks(h.services, { logger: silentLogger }),
+    });
+    // Act
+    const first = await expiry.sweepDue({ timeBudgetMs: 0 });
+    // (the first page's jobs are no longer stale: the next run reads past them cheaply)
+    const second = await expiry.sweepDue({ timeBudgetMs: 60_000 });
+    // Assess
+    expect([first, second]).toEqual([100, 3]);
   });
 
   it('sweeps a tenant: stale jobs expire, fresh and uploaded ones stay', async () => {

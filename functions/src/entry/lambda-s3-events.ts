@@ -11,7 +11,7 @@
  * makes the invocation fail after every record was tried, so Lambda's asynchronous retries run
  * it again; dispatch is idempotent, so records that already succeeded change nothing.
  */
-import type { S3Event } from 'aws-lambda';
+import type { Context, S3Event } from 'aws-lambda';
 import { loadRuntimeConfig, createServices } from '../../../shared/runtime/index.js';
 import {
   appOptionsFromConfig,
@@ -89,6 +89,9 @@ export function isScheduledSweep(event: unknown): event is ScheduledSweepEvent {
   return candidate?.source === 'aws.events' && candidate['detail-type'] === 'Scheduled Event';
 }
 
+/** Time kept back from the sweep's budget: the page under way and the answer. */
+const SWEEP_MARGIN_MS = 20_000;
+
 interface DispatcherParts {
   dispatcher: Dispatcher;
   expiry: CreatedJobExpiry;
@@ -116,12 +119,19 @@ async function build(): Promise<DispatcherParts> {
  */
 export async function handler(
   event: S3Event | ScheduledSweepEvent,
+  context?: Pick<Context, 'getRemainingTimeInMillis'>,
 ): Promise<S3EventResult | { expired: number }> {
   partsPromise ??= build().catch((error: unknown) => {
     partsPromise = undefined;
     throw error;
   });
   const { dispatcher, expiry, logger } = await partsPromise;
-  if (isScheduledSweep(event)) return { expired: await expiry.sweepDue() };
+  if (isScheduledSweep(event)) {
+    // Within the function's timeout, with room to finish the page under way; the next hourly
+    // run goes on where this one stopped.
+    const remaining = context?.getRemainingTimeInMillis();
+    const timeBudgetMs = remaining === undefined ? undefined : Math.max(1000, remaining - SWEEP_MARGIN_MS);
+    return { expired: await expiry.sweepDue(timeBudgetMs === undefined ? {} : { timeBudgetMs }) };
+  }
   return dispatchS3Event(event, dispatcher, logger);
 }

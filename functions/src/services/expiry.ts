@@ -35,6 +35,16 @@ export const DEFAULT_CREATED_JOB_TTL_SECONDS = 24 * 3600;
 /** How far back the scheduled sweep looks (see CreatedJobExpiry.sweepDue). */
 export const DEFAULT_SWEEP_LOOKBACK_SECONDS = 3 * 3600;
 
+/** Jobs the sweep expires at once (each expiry is a few store, storage and queue calls). */
+export const SWEEP_CONCURRENCY = 8;
+
+export interface SweepOptions {
+  /** Default DEFAULT_SWEEP_LOOKBACK_SECONDS. */
+  lookbackSeconds?: number;
+  /** Start no new page after this many milliseconds (the next run goes on). */
+  timeBudgetMs?: number;
+}
+
 export interface CreatedJobExpiryOptions {
   jobs: JobStore;
   blobs: BlobStore;
@@ -100,20 +110,26 @@ export class CreatedJobExpiry {
    * `lookbackSeconds` (created between `ttl + lookback` and `ttl` ago), so their `job.canceled`
    * webhook goes out about when they expire, whether or not anyone reads them. Run it more
    * often than the lookback (hourly with the default 3 h lookback, so two missed runs lose
-   * nothing; an older stale job still expires when it is met). Returns how many expired;
-   * errors on one job are logged and do not stop the sweep.
+   * nothing; an older stale job still expires when it is met). Expires SWEEP_CONCURRENCY jobs
+   * at a time; with `timeBudgetMs` (a Lambda's remaining time less a margin) it starts no new
+   * page after that long, and the next run goes on (the jobs it expired are no longer stale).
+   * Returns how many expired; errors on one job are logged and do not stop the sweep.
    *
    * @example
    * ```ts
    * setInterval(() => void expiry.sweepDue(), 3_600_000); // what `npm start` does
+   * await expiry.sweepDue({ timeBudgetMs: context.getRemainingTimeInMillis() - 15_000 }); // Lambda
    * ```
    */
-  async sweepDue(lookbackSeconds = DEFAULT_SWEEP_LOOKBACK_SECONDS): Promise<number> {
+  async sweepDue(options: SweepOptions = {}): Promise<number> {
+    const started = performance.now();
+    const lookbackSeconds = options.lookbackSeconds ?? DEFAULT_SWEEP_LOOKBACK_SECONDS;
     const now = this.options.clock.now().getTime();
     const to = new Date(now - this.options.ttlSeconds * 1000 + 1);
     const from = new Date(to.getTime() - lookbackSeconds * 1000);
     let expired = 0;
     let cursor: string | undefined;
+    let outOfTime = false;
     do {
       const page = await this.options.jobs.listCreatedBetween(from, to, {
         limit: 100,
@@ -121,23 +137,31 @@ export class CreatedJobExpiry {
       });
       expired += await this.expireAll(page.jobs);
       cursor = page.nextCursor;
-    } while (cursor !== undefined);
-    if (expired > 0)
-      this.logger.info('expiry sweep', { expired, from: from.toISOString(), to: to.toISOString() });
+      outOfTime = options.timeBudgetMs !== undefined && performance.now() - started >= options.timeBudgetMs;
+    } while (cursor !== undefined && !outOfTime);
+    const window = { from: from.toISOString(), to: to.toISOString() };
+    if (cursor !== undefined)
+      this.logger.warn('expiry sweep stopped at its time budget', { expired, ...window });
+    else if (expired > 0) this.logger.info('expiry sweep', { expired, ...window });
     return expired;
   }
 
-  /** Expires the stale ones among `jobs`; returns how many. */
+  /** Expires the stale ones among `jobs`, SWEEP_CONCURRENCY at a time; returns how many. */
   private async expireAll(jobs: readonly Job[]): Promise<number> {
+    const stale = jobs.filter((job) => this.isStale(job));
     let expired = 0;
-    for (const job of jobs) {
-      if (!this.isStale(job)) continue;
-      try {
-        if ((await this.expireIfStale(job)).error?.code === UPLOAD_EXPIRED_CODE) expired++;
-      } catch (error) {
-        this.logger.warn('could not expire a job', { jobId: job.id, ...errorFields(error) });
+    let next = 0;
+    const worker = async () => {
+      while (next < stale.length) {
+        const job = stale[next++] as Job;
+        try {
+          if ((await this.expireIfStale(job)).error?.code === UPLOAD_EXPIRED_CODE) expired++;
+        } catch (error) {
+          this.logger.warn('could not expire a job', { jobId: job.id, ...errorFields(error) });
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(SWEEP_CONCURRENCY, stale.length) }, worker));
     return expired;
   }
 
