@@ -441,9 +441,11 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
   });
 
   it('picks up its job again after a reload, shows the result, and cuts both images at the split', async () => {
-    // Prepare: a job under way when the page reloads
+    // Prepare: a job under way (with DR2's output) when the page reloads
     const page = await openPage(1024, 800);
     await setKey(page);
+    await expect.poll(() => page.locator('#options').getAttribute('data-ready')).toBe('true');
+    await page.getByLabel('Also keep the DR2 intermediate').check();
     await page.getByLabel(/^Photo/).setInputFiles(SAMPLE);
     await page.getByRole('button', { name: 'Restore' }).click();
     await page.waitForFunction(() => sessionStorage.getItem('dr2e.currentJob') !== null, undefined, {
@@ -464,6 +466,11 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
       await page.locator('#after-image').evaluate((image: HTMLImageElement) => image.naturalWidth),
     ).toBeGreaterThan(0);
     expect(await page.locator('#before-note').textContent()).toContain('reloaded');
+    // The DR2 intermediate can be shown on the left; back on "Input" the left side is empty
+    await page.locator('#left-image').selectOption('dr2');
+    await expect.poll(() => page.locator('#before-image').isVisible()).toBe(true);
+    await page.locator('#left-image').selectOption('input');
+    await expect.poll(() => page.locator('#before-image').isVisible()).toBe(false);
     expect(await page.evaluate(() => sessionStorage.getItem('dr2e.currentJob'))).toBeNull();
     // Each image only on its side: a (semi-)transparent result must not show the input through it
     expect(await page.locator('#before-image').evaluate((image) => image.style.clipPath)).toBe(

@@ -79,6 +79,13 @@ export class CompareView {
     return { beforeDecoded };
   }
 
+  /** Shows no left image (the input of a job picked up after a reload cannot be shown). */
+  clearBefore(): false {
+    this.parts.before.removeAttribute('src');
+    this.parts.before.hidden = true;
+    return false;
+  }
+
   /** Replaces the left image (input or DR2 intermediate). */
   async setBefore(url: string): Promise<boolean> {
     this.parts.before.src = url;

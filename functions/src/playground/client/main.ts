@@ -198,7 +198,7 @@ async function showResult(job: PlaygroundJob, input: File | undefined): Promise<
   if (dr2) leftImage.append(el('option', { value: 'dr2', textContent: 'DR2 intermediate' }));
   leftImage.onchange = () => {
     const url = leftImage.value === 'dr2' && dr2 ? dr2.url : inputUrl;
-    void (url ? compare.setBefore(url) : Promise.resolve(false)).then((decoded) => {
+    void (url ? compare.setBefore(url) : Promise.resolve(compare.clearBefore())).then((decoded) => {
       beforeNote.textContent = decoded ? '' : beforeMissing;
     });
   };
