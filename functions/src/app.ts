@@ -181,16 +181,19 @@ export function createDispatcher(services: AppServices, options: Partial<AppOpti
   });
 }
 
-/** Expiry of jobs left `created` (used by the API and the dispatcher; see services/expiry.ts). */
+/**
+ * Expiry of jobs left `created` (used by the API, the dispatcher and the scheduled sweeps; see
+ * services/expiry.ts). Without a `notifier`, the job webhooks over the services'.
+ */
 export function createExpiry(
   services: AppServices,
-  options: Pick<AppOptions, 'createdJobTtlSeconds' | 'logger'> & { notifier: JobNotifier },
+  options: Pick<AppOptions, 'createdJobTtlSeconds' | 'logger'> & { notifier?: JobNotifier },
 ): CreatedJobExpiry {
   return new CreatedJobExpiry({
     jobs: services.jobs,
     blobs: services.blobs,
     clock: services.clock,
-    notifier: options.notifier,
+    notifier: options.notifier ?? createJobWebhooks(services, options),
     ttlSeconds: options.createdJobTtlSeconds,
     logger: options.logger.child({ component: 'expiry' }),
   });

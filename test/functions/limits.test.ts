@@ -25,6 +25,12 @@ afterEach(async () => {
   dir = undefined;
 });
 
+/** Records that key A's tenant used `images` images this month (one finished job). */
+async function recordImagesUsed(api: ApiServer, images: number): Promise<void> {
+  const tenantId = (await api.services.tenants.authenticate(KEY_A))?.id ?? '';
+  await api.services.usage.record({ tenantId, jobId: newJobId(), at: new Date(), images, modelSeconds: 1 });
+}
+
 async function start(
   env: Record<string, string> = {},
   clock = new ManualClock(Date.now()),
@@ -139,14 +145,7 @@ describe('jobs in flight and monthly quota', () => {
   it('refuses creates once the monthly image quota is used, and says when it renews', async () => {
     // Prepare
     const api = await start({ DR2E_MONTHLY_IMAGE_QUOTA: '3' });
-    const tenantId = (await api.services.tenants.authenticate(KEY_A))?.id ?? '';
-    await api.services.usage.record({
-      tenantId,
-      jobId: newJobId(),
-      at: new Date(),
-      images: 2,
-      modelSeconds: 1,
-    });
+    await recordImagesUsed(api, 2);
     // Act
     const inQuota = await create(api, KEY_A);
     const over = await create(api, KEY_A);
@@ -203,14 +202,7 @@ describe('jobs in flight and monthly quota', () => {
     // Prepare: the month's 2 images used; then a cap of in-flight jobs reached with fresh jobs
     const clock = new ManualClock(Date.now());
     const api = await start({ DR2E_MONTHLY_IMAGE_QUOTA: '2', DR2E_MAX_JOBS_IN_FLIGHT: '1' }, clock);
-    const tenantId = (await api.services.tenants.authenticate(KEY_A))?.id ?? '';
-    await api.services.usage.record({
-      tenantId,
-      jobId: newJobId(),
-      at: new Date(),
-      images: 2,
-      modelSeconds: 1,
-    });
+    await recordImagesUsed(api, 2);
     const listed = vi.spyOn(api.services.jobs, 'listByTenant');
     // Act
     const quotaRefusals = [await create(api, KEY_A), await create(api, KEY_A)];

@@ -207,11 +207,7 @@ describe('jobs left created expire', () => {
     const fresh = await createJob();
     clock.advance(30 * 60 * 1000 + 1);
     const { silentLogger } = await import('../../shared/src/index.js');
-    const expiry = createExpiry(h.services, {
-      createdJobTtlSeconds: 3600,
-      logger: silentLogger,
-      notifier: createJobWebhooks(h.services, { logger: silentLogger }),
-    });
+    const expiry = createExpiry(h.services, { createdJobTtlSeconds: 3600, logger: silentLogger });
     // Act: nobody reads the jobs; the sweep runs
     const count = await expiry.sweepDue();
     const again = await expiry.sweepDue();
@@ -244,11 +240,7 @@ describe('jobs left created expire', () => {
     }
     clock.advance(3600 * 1000 + 1);
     const { silentLogger } = await import('../../shared/src/index.js');
-    const expiry = createExpiry(h.services, {
-      createdJobTtlSeconds: 3600,
-      logger: silentLogger,
-      notifier: createJobWebhooks(h.services, { logger: silentLogger }),
-    });
+    const expiry = createExpiry(h.services, { createdJobTtlSeconds: 3600, logger: silentLogger });
     // Act
     const first = await expiry.sweepDue({ timeBudgetMs: 0 });
     // (the first page's jobs are no longer stale: the next run reads past them cheaply)

@@ -556,6 +556,31 @@ describe('webhooks', () => {
 });
 
 describe('leases and shutdown', () => {
+  /** The engine stops at step 1 until its call is aborted (a batch that never ends by itself). */
+  function holdUntilAborted(): Promise<void> {
+    const paused = gate();
+    engine.onStep = async (step, _ids, signal) => {
+      if (step === 1) {
+        paused.open();
+        await waitFor(() => signal?.aborted, 10_000, 'the deadline abort');
+      }
+    };
+    return paused.promise;
+  }
+
+  /** Runs a worker with a 2 s shutdown deadline until `reached`, then stops it as ECS does. */
+  async function stopWithDeadline(reached: Promise<void>): Promise<void> {
+    const worker = env.worker(engine, { shutdownDeadlineSeconds: 2 });
+    const loop = worker.run();
+    await reached;
+    await worker.stop('SIGTERM');
+    await loop;
+  }
+
+  /** The next messages visible now, hidden for 30 s. */
+  const receiveNow = () =>
+    env.queue.receive({ maxMessages: 10, waitSeconds: 0, visibilityTimeoutSeconds: 30 });
+
   it('keeps messages hidden while a batch outlasts the visibility timeout', async () => {
     // Prepare: a 6 s lease (heartbeats every 2 s: a busy machine would have to stall the event
     // loop for 4 s to lose it; a 3 s lease once failed under two concurrent restores); the
@@ -570,7 +595,7 @@ describe('leases and shutdown', () => {
     const loop = worker.run();
     await waitFor(async () => (await env.job(job.id)).status === 'running', 10_000, 'running');
     await new Promise((resolve) => setTimeout(resolve, 6500));
-    const stolen = await env.queue.receive({ maxMessages: 10, waitSeconds: 0, visibilityTimeoutSeconds: 30 });
+    const stolen = await receiveNow();
     const [done] = await untilTerminal([job.id]);
     await worker.stop();
     await loop;
@@ -614,20 +639,10 @@ describe('leases and shutdown', () => {
   it('puts the running job back to queued and releases its message at the deadline', async () => {
     // Prepare: a batch that never ends by itself; a 2 s deadline.
     const job = await env.queueJob({ bytes: await patternPng(1) });
-    const paused = gate();
-    engine.onStep = async (step, _ids, signal) => {
-      if (step === 1) {
-        paused.open();
-        await waitFor(() => signal?.aborted, 10_000, 'the deadline abort');
-      }
-    };
-    const worker = env.worker(engine, { shutdownDeadlineSeconds: 2 });
+    const held = holdUntilAborted();
 
     // Act
-    const loop = worker.run();
-    await paused.promise;
-    await worker.stop('SIGTERM');
-    await loop;
+    await stopWithDeadline(held);
 
     // Assess: queued again with the reason, the message visible at once for another worker,
     // as a fresh copy: a shutdown (Spot, scale-in, deploy) spends none of the job's deliveries,
@@ -636,7 +651,7 @@ describe('leases and shutdown', () => {
     expect(released.status).toBe('queued');
     expect(released.error?.code).toBe('worker_shutdown');
     expect((await env.queue.stats()).visible).toBe(1);
-    const [next] = await env.queue.receive({ maxMessages: 10, waitSeconds: 0, visibilityTimeoutSeconds: 30 });
+    const [next] = await receiveNow();
     expect(next).toMatchObject({ body: { jobId: job.id }, receiveCount: 1 });
   });
 
@@ -644,25 +659,15 @@ describe('leases and shutdown', () => {
     // Prepare: a job claimed three times before (each time its worker was stopped)
     const job = await env.queueJob({ bytes: await patternPng(1) });
     await mutateJob(env.jobs, job.id, (current) => ({ ...current, attempts: 3 }));
-    const paused = gate();
-    engine.onStep = async (step, _ids, signal) => {
-      if (step === 1) {
-        paused.open();
-        await waitFor(() => signal?.aborted, 10_000, 'the deadline abort');
-      }
-    };
-    const worker = env.worker(engine, { shutdownDeadlineSeconds: 2 });
+    const held = holdUntilAborted();
 
     // Act
-    const loop = worker.run();
-    await paused.promise;
-    await worker.stop('SIGTERM');
-    await loop;
+    await stopWithDeadline(held);
 
     // Assess: the same message again, its receive counted (a job that stops its workers ends
     // in the dead-letter queue instead of looping)
     expect((await env.job(job.id)).status).toBe('queued');
-    const [next] = await env.queue.receive({ maxMessages: 10, waitSeconds: 0, visibilityTimeoutSeconds: 30 });
+    const [next] = await receiveNow();
     expect(next).toMatchObject({ body: { jobId: job.id }, receiveCount: 2 });
   });
 
@@ -677,13 +682,9 @@ describe('leases and shutdown', () => {
         await never.promise;
       }
     };
-    const worker = env.worker(engine, { shutdownDeadlineSeconds: 2 });
 
     // Act
-    const loop = worker.run();
-    await paused.promise;
-    await worker.stop('SIGTERM');
-    await loop;
+    await stopWithDeadline(paused.promise);
 
     // Assess: back to queued and its message visible for another worker, before any hard kill
     const released = await env.job(job.id);
@@ -725,7 +726,7 @@ describe('leases and shutdown', () => {
     expect((await env.job(started?.id ?? '')).status).toBe('succeeded');
     expect((await env.job(waiting?.id ?? '')).status).toBe('queued');
     expect((await env.queue.stats()).visible).toBe(1);
-    const [next] = await env.queue.receive({ maxMessages: 10, waitSeconds: 0, visibilityTimeoutSeconds: 30 });
+    const [next] = await receiveNow();
     expect(next).toMatchObject({ body: { jobId: waiting?.id }, receiveCount: 1 });
   });
 });

@@ -13,13 +13,7 @@
  */
 import type { Context, S3Event } from 'aws-lambda';
 import { loadRuntimeConfig, createServices } from '../../../shared/runtime/index.js';
-import {
-  appOptionsFromConfig,
-  createDispatcher,
-  createExpiry,
-  createJobWebhooks,
-  DEFAULT_APP_OPTIONS,
-} from '../app.js';
+import { appOptionsFromConfig, createDispatcher, createExpiry, DEFAULT_APP_OPTIONS } from '../app.js';
 import type { CreatedJobExpiry } from '../services/expiry.js';
 import { createJsonLogger, errorFields, type Logger } from '../../../shared/src/index.js';
 import { parseInputKey, type Dispatcher, type DispatchOutcome } from '../services/dispatch.js';
@@ -105,12 +99,7 @@ async function build(): Promise<DispatcherParts> {
   const logger = createJsonLogger({ level: config.DR2E_LOG_LEVEL, base: { service: 'dispatcher' } });
   const services = await createServices(config);
   const options = { ...DEFAULT_APP_OPTIONS, ...appOptionsFromConfig(config, { logger }) };
-  const expiry = createExpiry(services, {
-    createdJobTtlSeconds: options.createdJobTtlSeconds,
-    logger,
-    notifier: createJobWebhooks(services, options),
-  });
-  return { dispatcher: createDispatcher(services, options), expiry, logger };
+  return { dispatcher: createDispatcher(services, options), expiry: createExpiry(services, options), logger };
 }
 
 /**

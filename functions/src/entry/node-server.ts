@@ -25,7 +25,6 @@ import {
   appOptionsFromConfig,
   createApp,
   createExpiry,
-  createJobWebhooks,
   DEFAULT_APP_OPTIONS,
   type AppOptions,
 } from '../app.js';
@@ -135,11 +134,7 @@ function startExpirySweeps(
   if (!(intervalMs > 0)) return async () => undefined;
   const appOptions: AppOptions = { ...DEFAULT_APP_OPTIONS, ...options };
   const logger = appOptions.logger.child({ component: 'expiry' });
-  const expiry = createExpiry(services, {
-    createdJobTtlSeconds: appOptions.createdJobTtlSeconds,
-    logger: appOptions.logger,
-    notifier: createJobWebhooks(services, appOptions),
-  });
+  const expiry = createExpiry(services, appOptions);
   let running: Promise<unknown> = Promise.resolve();
   let stopped = false;
   const sweep = () => {
