@@ -504,7 +504,13 @@ export class Dr2eEngine {
     for (const item of ready) {
       for (const face of item.photo.faces) {
         const region = faceEstimateRegion(item.photo.decoded.image, face.toUnit);
-        plans.set(face, this.planFace(region.image, request, region.faceSize, { detected: true }));
+        plans.set(
+          face,
+          this.planFace(region.image, request, region.faceSize, {
+            detected: true,
+            decoded: { image: item.photo.decoded.image, left: region.left, top: region.top },
+          }),
+        );
       }
     }
     // Faces `auto` keeps as they are (keepsFace) skip the model: nothing of theirs is pasted.
@@ -688,7 +694,9 @@ export class Dr2eEngine {
               tensor: adapted.tensor,
               framing: null,
               adapted,
-              plan: this.planFace(face, request),
+              plan: this.planFace(face, request, face.width, {
+                decoded: { image: adapted.source, left: adapted.crop.left, top: adapted.crop.top },
+              }),
               face: auto ? face : null,
               decodeMs,
               inputSize: { width: adapted.source.width, height: adapted.source.height },
@@ -712,7 +720,12 @@ export class Dr2eEngine {
             tensor: image.tensor,
             framing: image.framing,
             adapted: null,
-            plan: this.planFace(face ?? image.rgb, request, image.source.width),
+            plan: this.planFace(
+              face ?? image.rgb,
+              request,
+              image.source.width,
+              face ? { decoded: { image: face, left: 0, top: 0 } } : {},
+            ),
             face,
             decodeMs: performance.now() - start,
             inputSize: { width: image.source.width, height: image.source.height },

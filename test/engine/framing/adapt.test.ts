@@ -214,6 +214,32 @@ describe('restoring through the engine', () => {
     }
   });
 
+  it('reads an adapted face’s compression on the grid it was compressed on, not the crop’s', async () => {
+    // Prepare: the aligned face at 64 px, compressed hard, enlarged x4 and saved lightly
+    // compressed: its blocks lie every 32 px from the input's corner; the adapted crop starts off
+    // that grid.
+    const small = await sharp(await cartoonFacePng(64, 3, FFHQ_FRAMING))
+      .jpeg({ quality: 20 })
+      .toBuffer();
+    const enlarged = await sharp(small)
+      .resize(256, 256, { kernel: 'cubic' })
+      .jpeg({ quality: 95 })
+      .toBuffer();
+    const crop = roundSquare(planFaceCrop(256, 256, FFHQ_FRAMING, TIGHT).crop);
+    expect(crop.left % 32).not.toBe(0);
+    // Act
+    const [result] = (await engine.restoreImages([{ id: 'face', bytes: enlarged, seed: 1 }], {
+      params: { preset: 'auto', steps: 10 },
+      aligned: true,
+    })) as [ImageRestoration];
+    // Assess: blocking as strong as the q 20 compression leaves, at the face's effective size.
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const estimate = result.faces[0]!.estimate!;
+    expect(estimate.jpeg).toBeGreaterThan(0.3);
+    expect(estimate.faceSize).toBeLessThan(crop.side / 2);
+  });
+
   it('passes inputs through unchanged in mode model, and non-square inputs in mode auto', async () => {
     // Prepare
     const wide = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#806040' } })

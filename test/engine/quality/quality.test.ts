@@ -212,6 +212,34 @@ describe('estimateDegradation', () => {
     );
   });
 
+  it('reads an enlarged crop cut off the compression grid on the grid of the image it was cut from', async () => {
+    // Prepare: a 64 px face compressed hard, enlarged x4 (its blocks now every 32 px from the
+    // corner) and lightly compressed again; a 200 px crop cut at (13, 21), off that grid.
+    const decoded = await jpeg(resizeRgb8(await jpeg(withNoise(testCard(64), 10), 30), 256, 256), 95);
+    const cut = (left: number, top: number, side: number): RgbImage => {
+      const data = new Uint8Array(side * side * 3);
+      for (let row = 0; row < side; row++) {
+        const from = ((top + row) * decoded.width + left) * 3;
+        data.set(decoded.data.subarray(from, from + side * 3), row * side * 3);
+      }
+      return { data, width: side, height: side };
+    };
+    const offGrid = cut(13, 21, 200);
+    expect(effectiveScale(offGrid)).toBe(4);
+
+    // Act
+    const blind = estimateAtEffectiveSize(offGrid, 200);
+    const placed = estimateAtEffectiveSize(offGrid, 200, { image: decoded, left: 13, top: 21 });
+    const onGrid = estimateAtEffectiveSize(cut(0, 0, 216), 200);
+
+    // Assess: cut at another phase the blocks hide; told where the crop lies, it reads them as
+    // on the grid, at the crop's effective size.
+    expect(blind.jpeg).toBeLessThan(0.5 * onGrid.jpeg);
+    expect(onGrid.jpeg).toBeGreaterThan(0.3);
+    expect(Math.abs(placed.jpeg - onGrid.jpeg)).toBeLessThan(0.15 * onGrid.jpeg);
+    expect(placed.faceSize).toBe(50);
+  });
+
   it('reads colour noise from the chroma planes: per-channel noise shows, luma texture and grey noise do not', async () => {
     // Prepare: a 64 px card whose texture is luma only (as wrinkles and hair mostly are), made
     // very rough; the smooth card with per-channel noise of std 12 and 25; the card with grey noise.

@@ -55,6 +55,7 @@ export {
 } from './fusion.js';
 export { fromPlanar, resizeRgb8, toPlanar } from './planes.js';
 export {
+  type DecodedOrigin,
   type FacePlan,
   type FaceSource,
   DETECTED_SMALL_FACE_LEAN,

@@ -83,6 +83,24 @@ export interface FaceSource {
    * DETECTED_SMALL_FACE_LEAN); default false: an aligned crop.
    */
   detected?: boolean;
+  /**
+   * The decoded image the face's input was cut from without resampling, and where (see
+   * estimateAtEffectiveSize). Without it, the input is taken to start on the decoded grid.
+   */
+  decoded?: DecodedOrigin;
+}
+
+/**
+ * Where an unresampled crop lies in the image it was decoded from. A JPEG's 8x8 blocks start at
+ * the decoded image's (0, 0), so a crop cut elsewhere has its blocks at another phase, and a face
+ * enlarged after compression has them every 8·f pixels.
+ */
+export interface DecodedOrigin {
+  /** The decoded image (the crop's pixels are a window of it). */
+  image: RgbImage;
+  /** The crop's top-left corner in it; may be negative where the crop reaches outside. */
+  left: number;
+  top: number;
 }
 
 /**
@@ -107,7 +125,7 @@ export function planFace(
   resolution: number,
   source: FaceSource = {},
 ): FacePlan {
-  const estimate = estimateAtEffectiveSize(input, faceSize);
+  const estimate = estimateAtEffectiveSize(input, faceSize, source.decoded);
   if (!isAutoRequest(request)) return { estimate, choice: null, params: resolve(request) };
   const choice = chooseSettings(estimate, {
     resolution,
@@ -125,12 +143,61 @@ export function planFace(
  * it is treated like the small face it is. Blocking too is read there: a face degraded small and
  * enlarged carries its compression's 8x8 grid at side / f, while the enlarged pixels' own grid
  * reads any light final compression as strong blocking (steps inside its blocks are tiny).
+ *
+ * Given the crop's place in its decoded image (`decoded`), the estimate is read on a window of
+ * that image whose corner lies on the compression's grid: the crop's top-left corner moved up and
+ * left to a multiple of 8·f (at most 8·f − 1 px, so the window still holds the whole crop inside
+ * the image), its sides cut to multiples of f, then shrunk by exactly f, so the blocks fall where
+ * the estimate's 8x8 grid looks. Without it, a crop cut at another phase (an aligned crop adapted
+ * to the model's framing, or a face whose box does not start on the grid) read blocking 0 under
+ * the heaviest compression, and such faces were kept as if clean.
+ *
+ * @example
+ * ```ts
+ * // A 512 px crop enlarged x8 after JPEG, cut from its photo at (90, 120):
+ * estimateAtEffectiveSize(crop, 330, { image: photo, left: 90, top: 120 }); // read on the 64 px grid from (64, 64)
+ * ```
  */
-export function estimateAtEffectiveSize(input: RgbImage, faceSize: number): DegradationEstimate {
+export function estimateAtEffectiveSize(
+  input: RgbImage,
+  faceSize: number,
+  decoded?: DecodedOrigin,
+): DegradationEstimate {
   const f = effectiveScale(input);
-  if (f === 1) return estimateDegradation(input, { faceSize });
-  const small = resizeRgb8(input, Math.round(input.width / f), Math.round(input.height / f));
+  const onGrid = decoded ? windowOnGrid(input, decoded, f) : input;
+  if (f === 1) return estimateDegradation(onGrid, { faceSize });
+  const small = resizeRgb8(
+    onGrid,
+    Math.max(1, Math.round(onGrid.width / f)),
+    Math.max(1, Math.round(onGrid.height / f)),
+  );
   return estimateDegradation(small, { faceSize: Math.max(1, Math.round(faceSize / f)) });
+}
+
+/** The JPEG block side, in decoded pixels. */
+const JPEG_BLOCK = 8;
+
+/**
+ * The window of the decoded image from the crop's corner snapped down to the 8·f grid to the
+ * crop's far corner (both clamped to the image), sides cut down to multiples of f; the crop itself
+ * when that leaves less than one block.
+ */
+function windowOnGrid(input: RgbImage, decoded: DecodedOrigin, f: number): RgbImage {
+  const grid = JPEG_BLOCK * f;
+  const { image } = decoded;
+  const right = Math.min(image.width, decoded.left + input.width);
+  const bottom = Math.min(image.height, decoded.top + input.height);
+  const left = Math.floor(Math.max(0, decoded.left) / grid) * grid;
+  const top = Math.floor(Math.max(0, decoded.top) / grid) * grid;
+  const width = Math.floor((right - left) / f) * f;
+  const height = Math.floor((bottom - top) / f) * f;
+  if (width < grid || height < grid) return input;
+  const data = new Uint8Array(width * height * 3);
+  for (let row = 0; row < height; row++) {
+    const from = ((top + row) * image.width + left) * 3;
+    data.set(image.data.subarray(from, from + width * 3), row * width * 3);
+  }
+  return { data, width, height };
 }
 
 /**
