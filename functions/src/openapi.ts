@@ -90,7 +90,11 @@ const tooManyRequests = {
     'A per-key limit was hit; retry after `Retry-After` seconds. `rate_limited`: the token bucket of job ' +
     'creations (default 10/s, burst 100) or of other requests (50/s, burst 500) is empty. ' +
     '`too_many_jobs_in_flight` (creates only): the key has its maximum of unfinished jobs (default 50). ' +
-    "`monthly_quota_exceeded` (creates only): the key's monthly image quota is used up.",
+    '`monthly_quota_in_flight` (creates only): the images left of the monthly quota are held by the ' +
+    "key's unfinished jobs; retry when they finish (then, if they succeeded, the quota is used up) or " +
+    'cancel jobs that will not be uploaded. ' +
+    "`monthly_quota_exceeded` (creates only): the key's monthly image quota is used up; `Retry-After` " +
+    'runs to the start of the next month (UTC).',
   headers: {
     'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer' } },
     ...rateLimitHeaders,

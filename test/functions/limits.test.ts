@@ -145,19 +145,42 @@ describe('jobs in flight and monthly quota', () => {
   it('refuses creates once the monthly image quota is used, and says when it renews', async () => {
     // Prepare
     const api = await start({ DR2E_MONTHLY_IMAGE_QUOTA: '3' });
-    await recordImagesUsed(api, 2);
+    await recordImagesUsed(api, 3);
     // Act
-    const inQuota = await create(api, KEY_A);
     const over = await create(api, KEY_A);
     const otherTenant = await create(api, KEY_B);
-    // Assess
-    expect(inQuota.status).toBe(201);
+    // Assess: Retry-After runs to the next month (UTC)
+    const now = new Date();
+    const nextMonth = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
     expect(over.status).toBe(429);
-    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(Number(over.headers.get('retry-after'))).toBeCloseTo((nextMonth - now.getTime()) / 1000, -2);
     expect(await over.json()).toMatchObject({
-      error: { code: 'monthly_quota_exceeded', details: { quota: 3, used: 2, inFlight: 1 } },
+      error: { code: 'monthly_quota_exceeded', details: { quota: 3, used: 3, inFlight: 0 } },
     });
     expect(otherTenant.status).toBe(201);
+  });
+
+  it('tells a key whose unfinished jobs hold the images left to retry soon, not next month', async () => {
+    // Prepare: 2 of 3 images used, the last one held by a job not uploaded yet
+    const api = await start({ DR2E_MONTHLY_IMAGE_QUOTA: '3' });
+    await recordImagesUsed(api, 2);
+    const held = await create(api, KEY_A);
+    const heldId = ((await held.json()) as { id: string }).id;
+    // Act
+    const whileHeld = await create(api, KEY_A);
+    await fetch(`${api.url}/v1/jobs/${heldId}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY_A}` },
+    });
+    const afterCancel = await create(api, KEY_A);
+    // Assess
+    expect(held.status).toBe(201);
+    expect(whileHeld.status).toBe(429);
+    expect(whileHeld.headers.get('retry-after')).toBe('5');
+    expect(await whileHeld.json()).toMatchObject({
+      error: { code: 'monthly_quota_in_flight', details: { quota: 3, used: 2, inFlight: 1 } },
+    });
+    expect(afterCancel.status).toBe(201);
   });
 
   it('admits no more than the quota leaves when creates race for it', async () => {
@@ -175,7 +198,7 @@ describe('jobs in flight and monthly quota', () => {
     expect(statuses.filter((s) => s === 429)).toHaveLength(9);
     const refused = responses.find((r) => r.status === 429);
     expect(await refused?.json()).toMatchObject({
-      error: { code: 'monthly_quota_exceeded', details: { quota: 3, used: 0, inFlight: 3 } },
+      error: { code: 'monthly_quota_in_flight', details: { quota: 3, used: 0, inFlight: 3 } },
     });
   });
 

@@ -3,7 +3,9 @@
  * the `LimitStore`, freed when the job becomes terminal) and the optional monthly image quota
  * (usage of finished jobs this calendar month, UTC, plus jobs in flight, which may each become
  * one image). Refusals are `429` with `Retry-After`, so clients back off the same way as for
- * rate limits.
+ * rate limits: seconds while unfinished jobs hold the slots or the images left
+ * (`too_many_jobs_in_flight`, `monthly_quota_in_flight`), until the next month once the quota is
+ * used up (`monthly_quota_exceeded`).
  *
  * The quota is enforced by the slot store's atomic cap, so creates that race cannot together
  * take more than the images left. One window remains: a job that has just finished has left
@@ -48,7 +50,8 @@ export class JobAdmission {
   /**
    * Takes a slot for `jobId` or refuses.
    *
-   * @throws {ApiError} 429 `too_many_jobs_in_flight` or `monthly_quota_exceeded`, with
+   * @throws {ApiError} 429 `too_many_jobs_in_flight`, `monthly_quota_in_flight` (the images left
+   * are held by unfinished jobs) or `monthly_quota_exceeded` (used up), with
    * `details.retryAfterSeconds` (the route sets `Retry-After` from it).
    */
   async admit(tenant: Tenant, jobId: string): Promise<void> {
@@ -72,12 +75,15 @@ export class JobAdmission {
         ? await limits.acquireSlot(tenant.id, jobId, cap, lease, now)
         : { acquired: false, inFlight: await limits.slotsInUse(tenant.id, now) };
     if (slot.acquired) return;
-    if (
-      used !== undefined &&
-      caps.monthlyImageQuota !== undefined &&
-      used + slot.inFlight >= caps.monthlyImageQuota
-    ) {
-      throw quotaExceeded(caps.monthlyImageQuota, used, slot.inFlight, now, month.next);
+    if (used !== undefined && caps.monthlyImageQuota !== undefined) {
+      if (used >= caps.monthlyImageQuota) {
+        throw quotaExceeded(caps.monthlyImageQuota, used, slot.inFlight, now, month.next);
+      }
+      // Not used up: the images left are held by jobs in flight. A cancel or a failure gives one
+      // back, so the client is told to retry soon, not at the next month.
+      if (used + slot.inFlight >= caps.monthlyImageQuota) {
+        throw quotaHeldInFlight(caps.monthlyImageQuota, used, slot.inFlight, month.next);
+      }
     }
     throw new ApiError(
       'too_many_jobs_in_flight',
@@ -103,6 +109,22 @@ function monthOf(now: Date): { from: Date; next: Date } {
     from: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)),
     next: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)),
   };
+}
+
+function quotaHeldInFlight(quota: number, used: number, inFlight: number, next: Date): ApiError {
+  const left = quota - used;
+  return new ApiError(
+    'monthly_quota_in_flight',
+    429,
+    `this API key has ${inFlight} unfinished jobs, which hold the ${left} images left of its monthly quota of ${quota} (${used} used); wait for them to finish (if they succeed, the quota is used up until ${next.toISOString().slice(0, 10)}), or cancel jobs that will not be uploaded`,
+    {
+      quota,
+      used,
+      inFlight,
+      renewsAt: next.toISOString(),
+      retryAfterSeconds: IN_FLIGHT_RETRY_AFTER_SECONDS,
+    },
+  );
 }
 
 function quotaExceeded(quota: number, used: number, inFlight: number, now: Date, next: Date): ApiError {

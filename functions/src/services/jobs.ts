@@ -105,7 +105,7 @@ export class JobService {
    *
    * @throws {WebhookTargetRefusedError} (400) when the webhook URL is not allowed.
    * @throws {ApiError} 422 `idempotency_key_reused`, 409 `idempotency_key_deleted`, 429
-   * `too_many_jobs_in_flight` / `monthly_quota_exceeded`.
+   * `too_many_jobs_in_flight` / `monthly_quota_in_flight` / `monthly_quota_exceeded`.
    */
   async create(
     tenant: Tenant | string,
@@ -255,7 +255,7 @@ export class JobService {
     const details = error.details ?? {};
     const inFlight = Number(details['inFlight'] ?? 0);
     const quotaLeft =
-      error.code === 'monthly_quota_exceeded'
+      error.code === 'monthly_quota_exceeded' || error.code === 'monthly_quota_in_flight'
         ? Number(details['quota'] ?? 0) - Number(details['used'] ?? 0)
         : error.code === 'too_many_jobs_in_flight'
           ? Infinity
