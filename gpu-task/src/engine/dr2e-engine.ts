@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import { dropUndefined, MAX_OUTPUT_SIDE } from '../../../shared/src/index.js';
-import { EngineError, InvalidParametersError, ModelContractError } from './errors.js';
+import { EngineError, InvalidParametersError, ModelContractError, NonFiniteOutputError } from './errors.js';
 import {
   type AdaptedFaceInput,
   FFHQ_FRAMING,
@@ -390,6 +390,40 @@ export class Dr2eEngine {
     };
   }
 
+  /**
+   * Run batch mates through `run` (stage 1 and 2 on their tensors), isolating broken outputs:
+   * when the model returns NaN or an infinity for a group of several, each member runs again
+   * alone, so only the members whose own output is broken fail. The others' results are the
+   * same as in the group (one seed per image; the networks treat batch items apart), so one
+   * job's input that overflows a model does not fail the other jobs batched with it.
+   */
+  private async runIsolatingBrokenOutputs<T>(
+    group: readonly T[],
+    run: (members: readonly T[]) => Promise<RestoreTensorsResult>,
+  ): Promise<
+    Array<
+      { members: readonly T[]; outcome: RestoreTensorsResult } | { member: T; error: NonFiniteOutputError }
+    >
+  > {
+    try {
+      return [{ members: group, outcome: await run(group) }];
+    } catch (error) {
+      if (!(error instanceof NonFiniteOutputError) || group.length < 2) throw error;
+    }
+    const results: Array<
+      { members: readonly T[]; outcome: RestoreTensorsResult } | { member: T; error: NonFiniteOutputError }
+    > = [];
+    for (const member of group) {
+      try {
+        results.push({ members: [member], outcome: await run([member]) });
+      } catch (error) {
+        if (!(error instanceof NonFiniteOutputError)) throw error;
+        results.push({ member, error });
+      }
+    }
+    return results;
+  }
+
   /** Stage 2: resize DR2's output to the enhancer's input (MATLAB-style bicubic) and run it. */
   async enhance(x0: Float32Array, batch: number): Promise<Float32Array> {
     const enhancer = this.enhancer;
@@ -525,33 +559,48 @@ export class Dr2eEngine {
     const dr2 = new Map<PreparedFace, RgbImage>();
     const share = new Map<Ready, { dr2Ms: number; modelMs: number; enhanceMs: number }>();
     for (const item of ready) share.set(item, { dr2Ms: 0, modelMs: 0, enhanceMs: 0 });
+    // A photo with a face whose model output is broken fails; its batch mates do not.
+    const broken = new Map<Ready, NonFiniteOutputError>();
     for (let start = 0; start < faces.length; start += batchSize) {
-      const group = faces.slice(start, start + batchSize);
-      const batch = group.length;
-      const y = new Float32Array(batch * 3 * s * s);
-      group.forEach(({ face }, b) => rgb8ToTensor(face.modelInput.data, s, s, y, b * 3 * s * s));
-      const ids = [...new Set(group.map((g) => g.item.input.id))];
-      const outcome = await this.restoreTensors({
-        y,
-        batch,
-        params: group.map((g) => plans.get(g.face)!.params),
-        seeds: group.map((g) => g.seed),
-        ...(options.onStep
-          ? { onStep: (p: Dr2StepProgress) => options.onStep?.({ ...p, images: ids }) }
-          : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
+      const runs = await this.runIsolatingBrokenOutputs(faces.slice(start, start + batchSize), (group) => {
+        const y = new Float32Array(group.length * 3 * s * s);
+        group.forEach(({ face }, b) => rgb8ToTensor(face.modelInput.data, s, s, y, b * 3 * s * s));
+        const ids = [...new Set(group.map((g) => g.item.input.id))];
+        return this.restoreTensors({
+          y,
+          batch: group.length,
+          params: group.map((g) => plans.get(g.face)!.params),
+          seeds: group.map((g) => g.seed),
+          ...(options.onStep
+            ? { onStep: (p: Dr2StepProgress) => options.onStep?.({ ...p, images: ids }) }
+            : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
       });
-      group.forEach(({ item, face }, b) => {
-        restored.set(face, tensorToRgbImage(outcome.restored, b, o));
-        if (options.keepDr2) dr2.set(face, tensorToRgbImage(outcome.dr2, b, s));
-        const t = share.get(item)!;
-        t.dr2Ms += outcome.timings.dr2Ms / batch;
-        t.modelMs += outcome.timings.modelMs / batch;
-        t.enhanceMs += outcome.timings.enhanceMs / batch;
-      });
+      for (const run of runs) {
+        if ('error' in run) {
+          broken.set(run.member.item, run.error);
+          continue;
+        }
+        const { members: group, outcome } = run;
+        const batch = group.length;
+        group.forEach(({ item, face }, b) => {
+          restored.set(face, tensorToRgbImage(outcome.restored, b, o));
+          if (options.keepDr2) dr2.set(face, tensorToRgbImage(outcome.dr2, b, s));
+          const t = share.get(item)!;
+          t.dr2Ms += outcome.timings.dr2Ms / batch;
+          t.modelMs += outcome.timings.modelMs / batch;
+          t.enhanceMs += outcome.timings.enhanceMs / batch;
+        });
+      }
     }
 
     for (const item of ready) {
+      const brokenOutput = broken.get(item);
+      if (brokenOutput) {
+        results.set(item.input.id, { id: item.input.id, ok: false, error: brokenOutput });
+        continue;
+      }
       const facePlans = item.photo.faces.map((face) => plans.get(face)!);
       // A kept face is not pasted (null): the enlarged photo already is the face.
       const mine = item.photo.faces.map((face, i) => (keepsFace(facePlans[i]!) ? null : restored.get(face)!));
@@ -808,50 +857,58 @@ export class Dr2eEngine {
     }
     const toRun = ready.filter((item) => !keptAsIs(item));
     for (let start = 0; start < toRun.length; start += batchSize) {
-      const group = toRun.slice(start, start + batchSize);
-      const batch = group.length;
-      const y = new Float32Array(batch * 3 * s * s);
-      group.forEach((item, b) => y.set(item.tensor, b * 3 * s * s));
-      const ids = group.map((g) => g.input.id);
-      const outcome = await this.restoreTensors({
-        y,
-        batch,
-        params: group.map((g) => g.plan.params),
-        seeds: group.map((g) => g.seed),
-        ...(options.onStep
-          ? { onStep: (p: Dr2StepProgress) => options.onStep?.({ ...p, images: ids }) }
-          : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
+      const runs = await this.runIsolatingBrokenOutputs(toRun.slice(start, start + batchSize), (group) => {
+        const y = new Float32Array(group.length * 3 * s * s);
+        group.forEach((item, b) => y.set(item.tensor, b * 3 * s * s));
+        const ids = group.map((g) => g.input.id);
+        return this.restoreTensors({
+          y,
+          batch: group.length,
+          params: group.map((g) => g.plan.params),
+          seeds: group.map((g) => g.seed),
+          ...(options.onStep
+            ? { onStep: (p: Dr2StepProgress) => options.onStep?.({ ...p, images: ids }) }
+            : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
       });
-      const out = outcome.outputSize;
-      const share = {
-        dr2Ms: outcome.timings.dr2Ms / batch,
-        modelMs: outcome.timings.modelMs / batch,
-        enhanceMs: outcome.timings.enhanceMs / batch,
-      };
-      await Promise.all(
-        group.map((item, b) => {
-          const restoredFrame: RgbImage = {
-            data: tensorToRgb8(
-              outcome.restored.subarray(b * 3 * out * out, (b + 1) * 3 * out * out),
-              out,
-              out,
-            ),
-            width: out,
-            height: out,
-          };
-          const dr2Frame: RgbImage | null = options.keepDr2
-            ? {
-                data: tensorToRgb8(outcome.dr2.subarray(b * 3 * s * s, (b + 1) * 3 * s * s), s, s),
-                width: s,
-                height: s,
-              }
-            : null;
-          // A face auto keeps, run only for DR2's output (keepDr2), is still reported kept:
-          // its restored output is its input, as without keepDr2.
-          return finish(item, restoredFrame, dr2Frame, share, item.face !== null && keepsFace(item.plan));
-        }),
-      );
+      for (const run of runs) {
+        if ('error' in run) {
+          results.set(run.member.input.id, { id: run.member.input.id, ok: false, error: run.error });
+          continue;
+        }
+        const { members: group, outcome } = run;
+        const batch = group.length;
+        const out = outcome.outputSize;
+        const share = {
+          dr2Ms: outcome.timings.dr2Ms / batch,
+          modelMs: outcome.timings.modelMs / batch,
+          enhanceMs: outcome.timings.enhanceMs / batch,
+        };
+        await Promise.all(
+          group.map((item, b) => {
+            const restoredFrame: RgbImage = {
+              data: tensorToRgb8(
+                outcome.restored.subarray(b * 3 * out * out, (b + 1) * 3 * out * out),
+                out,
+                out,
+              ),
+              width: out,
+              height: out,
+            };
+            const dr2Frame: RgbImage | null = options.keepDr2
+              ? {
+                  data: tensorToRgb8(outcome.dr2.subarray(b * 3 * s * s, (b + 1) * 3 * s * s), s, s),
+                  width: s,
+                  height: s,
+                }
+              : null;
+            // A face auto keeps, run only for DR2's output (keepDr2), is still reported kept:
+            // its restored output is its input, as without keepDr2.
+            return finish(item, restoredFrame, dr2Frame, share, item.face !== null && keepsFace(item.plan));
+          }),
+        );
+      }
     }
     return inputs.map((input) => results.get(input.id) as ImageRestoration);
   }

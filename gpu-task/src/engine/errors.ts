@@ -25,6 +25,13 @@ export class ModelContractError extends EngineError {
   readonly code = 'model_contract';
 }
 
+/**
+ * A model returned NaN or an infinity (a broken network, or one that overflows its precision).
+ * The engine runs the batch mates of such an output again one by one, so only the images whose
+ * own output is broken fail.
+ */
+export class NonFiniteOutputError extends ModelContractError {}
+
 /** A requested execution provider (cuda, webgpu) that this onnxruntime build or machine lacks. */
 export class ProviderUnavailableError extends EngineError {
   readonly code = 'provider_unavailable';

@@ -4,7 +4,7 @@
  * of failing deep inside a job.
  */
 import type * as ort from 'onnxruntime-node';
-import { ModelContractError } from '../errors.js';
+import { ModelContractError, NonFiniteOutputError } from '../errors.js';
 
 type Dim = number | string;
 
@@ -116,18 +116,27 @@ export function assertOutputDims(
  * graph that overflows) would otherwise come out as a black or saturated image reported as a
  * success; the scan costs far less than the inference that produced the values.
  *
+ * @param batch - images in `data` (equal parts), to name the one that broke.
  * @example
  * ```ts
- * assertFiniteOutput('denoiser dr2-ffhq', 'eps', output.data as Float32Array);
+ * assertFiniteOutput('denoiser dr2-ffhq', 'eps', output.data as Float32Array, 4);
  * ```
- * @throws ModelContractError naming the model, the output and the first bad value.
+ * @throws NonFiniteOutputError naming the model, the output, the image and the first bad value.
  */
-export function assertFiniteOutput(modelLabel: string, outputName: string, data: Float32Array): void {
+export function assertFiniteOutput(
+  modelLabel: string,
+  outputName: string,
+  data: Float32Array,
+  batch = 1,
+): void {
   for (let i = 0; i < data.length; i++) {
     const v = data[i] as number;
     if (v - v !== 0) {
-      throw new ModelContractError(
-        `${modelLabel} returned ${String(v)} in "${outputName}" (value ${i} of ${data.length}): the network is broken or overflows its precision (a float16 export?); check the export's parity`,
+      const perImage = Math.max(1, Math.floor(data.length / batch));
+      const where =
+        batch > 1 ? `image ${Math.floor(i / perImage) + 1} of ${batch}, value ${i % perImage}` : `value ${i}`;
+      throw new NonFiniteOutputError(
+        `${modelLabel} returned ${String(v)} in "${outputName}" (${where} of ${perImage}): the network is broken or overflows its precision (a float16 export?); check the export's parity`,
       );
     }
   }

@@ -120,7 +120,7 @@ export class OnnxDenoiser implements Denoiser {
       ['batch', 'channels', 'height', 'width'],
     );
     const data = output.data as Float32Array;
-    assertFiniteOutput(this.label, io.output, data);
+    assertFiniteOutput(this.label, io.output, data, batch);
     return data;
   }
 

@@ -101,7 +101,7 @@ export class OnnxEnhancer {
       ['batch', 'channels', 'height', 'width'],
     );
     const data = output.data as Float32Array;
-    assertFiniteOutput(this.label, this.manifest.io.output, data);
+    assertFiniteOutput(this.label, this.manifest.io.output, data, batch);
     const result = lo === -1 && hi === 1 ? new Float32Array(data) : mapRange(data, lo, hi, -1, 1);
     for (let i = 0; i < result.length; i++) {
       const v = result[i] as number;
