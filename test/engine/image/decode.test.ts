@@ -10,6 +10,7 @@ import {
 import {
   decodeImage,
   decodeImageToRgb,
+  decodeImageWithAlpha,
   DEFAULT_IMAGE_LIMITS,
   type ImageFormat,
   probeImage,
@@ -294,6 +295,40 @@ describe('decodeImage: bad inputs', () => {
 
     // Assess
     expect(error.message).toMatch(/JPEG.*premature end/i);
+  });
+
+  it('refuses a JPEG whose data was damaged mid-file instead of returning it half grey', async () => {
+    // Prepare: a byte flipped every 97 bytes of the entropy-coded data; under 'error' libvips
+    // decodes the first rows and fills the rest
+    const jpeg = await sharpFromRgb(noiseRgb(256, 256)).jpeg({ quality: 90 }).toBuffer();
+    const damaged = Buffer.from(jpeg);
+    for (let i = 1200; i < damaged.length - 10; i += 97) damaged[i]! ^= 0x55;
+
+    // Act: every decoding entry point the pipeline uses
+    const whole = await rejection(decodeImageToRgb(damaged), ImageDecodeError);
+    const forModel = await rejection(decodeImage(damaged, { size: 64 }), ImageDecodeError);
+    const photo = await rejection(decodeImageWithAlpha(damaged), ImageDecodeError);
+
+    // Assess
+    for (const error of [whole, forModel, photo]) {
+      expect(error.code).toBe('image_decode_failed');
+      expect(error.message).toMatch(/^corrupt JPEG data \(.+\): part of the picture is lost/);
+    }
+  });
+
+  it('still decodes a JPEG with stray bytes between its segments, a warning phones and editors cause', async () => {
+    // Prepare: two bytes before the Huffman tables' marker (libjpeg warns "2 extraneous bytes")
+    const jpeg = await sharpFromRgb(quadrantRgb(64, 64)).jpeg({ quality: 95 }).toBuffer();
+    const marker = jpeg.indexOf(Buffer.from([0xff, 0xc4]));
+    const stray = Buffer.concat([jpeg.subarray(0, marker), Buffer.from([0x12, 0x34]), jpeg.subarray(marker)]);
+    await expect(sharp(stray, { failOn: 'warning' }).raw().toBuffer()).rejects.toThrow(/extraneous bytes/);
+
+    // Act
+    const decoded = await decodeImageToRgb(stray);
+    const clean = await decodeImageToRgb(jpeg);
+
+    // Assess
+    expect(Buffer.from(decoded.image.data)).toEqual(Buffer.from(clean.image.data));
   });
 
   it('refuses a truncated HEIC with the box that is cut', async () => {

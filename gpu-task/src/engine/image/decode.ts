@@ -8,7 +8,8 @@
  * 4. width and height from the header (for HEIC too: libvips parses the HEIF header even though
  *    it cannot decode HEVC), checked against `maxInputPixels` and `minSide`.
  * Only then are pixels decoded: by sharp/libvips (JPEG, PNG, WebP, AVIF, TIFF) with
- * `failOn: 'error'` and `limitInputPixels`, or by `heic-decode` (libheif in WebAssembly) for HEIC.
+ * `failOn: 'error'` and `limitInputPixels` (JPEGs are refused when their entropy-coded data is
+ * corrupt: decodeCheckingJpegData), or by `heic-decode` (libheif in WebAssembly) for HEIC.
  *
  * Normalisation applied to every image: EXIF orientation (JPEG, PNG, WebP, TIFF; HEIF rotations
  * `irot`/`imir` are applied by libheif), alpha flattened onto a background (default white),
@@ -303,17 +304,61 @@ async function openHeic(bytes: Uint8Array, probed: ProbedImage): Promise<Sharp> 
   return sharp(rgba, { raw: { width, height, channels: 4 }, limitInputPixels: probed.limits.maxInputPixels });
 }
 
-/** A sharp pipeline over the upright source pixels (nothing decoded until it runs, except HEIC). */
-async function openPixels(bytes: Uint8Array, probed: ProbedImage): Promise<Sharp> {
+/** How strictly libvips decodes: 'error' refuses truncated data, 'warning' any decoder warning too. */
+type FailOn = 'error' | 'warning';
+
+/**
+ * A sharp pipeline over the upright source pixels (nothing decoded until it runs, except HEIC).
+ * `failOn: 'error'` refuses truncated data, yet accepts files with mere warnings (stray bytes
+ * after a JPEG's end marker), which phones and editors produce and which 'warning' would refuse;
+ * JPEGs first go through 'warning' (see decodeCheckingJpegData).
+ */
+async function openPixels(bytes: Uint8Array, probed: ProbedImage, failOn: FailOn = 'error'): Promise<Sharp> {
   if (probed.info.format === 'heic') return openHeic(bytes, probed);
-  return sharp(bytes, {
-    // 'error' refuses truncated and corrupt data instead of returning half-grey images, yet
-    // accepts files with mere warnings (stray bytes after a JPEG's end marker), which phones
-    // and editors produce and which 'warning' would refuse.
-    failOn: 'error',
-    limitInputPixels: probed.limits.maxInputPixels,
-    autoOrient: true,
-  });
+  return sharp(bytes, { failOn, limitInputPixels: probed.limits.maxInputPixels, autoOrient: true });
+}
+
+/**
+ * libjpeg's warnings that mean entropy-coded data was lost: the decoder fills what follows with
+ * grey (or smears the last rows) and goes on, so `failOn: 'error'` returns a half-grey picture.
+ */
+const LOST_JPEG_DATA =
+  /Corrupt JPEG data: (premature end of data segment|bad Huffman code|found marker 0x[0-9a-f]+ instead of RST\d)/i;
+
+/**
+ * Run a decode, refusing JPEGs whose data is corrupt. A JPEG is decoded with `failOn: 'warning'`
+ * first; when that fails because data was lost (LOST_JPEG_DATA) the image is refused with
+ * ImageDecodeError, and for any other warning it is decoded again as before ('error'), which
+ * costs a second decode only for such files. Other formats decode once with 'error'.
+ *
+ * Why: a JPEG with a run of flipped bytes mid-file decodes under 'error' to its first rows, then
+ * grey or smeared rows to the bottom, and the photo came back "restored" with no face found.
+ */
+async function decodeCheckingJpegData<T>(
+  probed: ProbedImage,
+  decode: (failOn: FailOn) => Promise<T>,
+): Promise<T> {
+  if (probed.info.format !== 'jpeg') return decode('error');
+  try {
+    return await decode('warning');
+  } catch (error) {
+    const lost = LOST_JPEG_DATA.exec(causeMessages(error));
+    if (lost) {
+      throw new ImageDecodeError(
+        `corrupt JPEG data (${lost[1]}): part of the picture is lost and would come out grey or smeared; send the original file again`,
+        { cause: error },
+      );
+    }
+    if (error instanceof ImageTooLargeError) throw error;
+    return decode('error');
+  }
+}
+
+/** An error's message with those of its causes. */
+function causeMessages(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error; e instanceof Error && parts.length < 5; e = e.cause) parts.push(e.message);
+  return parts.length > 0 ? parts.join('\n') : String(error);
 }
 
 /** Flatten alpha, convert to 8-bit sRGB and read 3-channel raw pixels of the expected size. */
@@ -377,8 +422,15 @@ export async function decodeImageToRgb(
 ): Promise<{ image: RgbImage; info: ImageInfo }> {
   const background = checkBackground(options.background ?? DEFAULT_BACKGROUND);
   const probed = await probe(bytes, options);
-  const pipeline = await openPixels(bytes, probed);
-  const image = await finishToRgb(pipeline, probed, background, probed.info.width, probed.info.height);
+  const image = await decodeCheckingJpegData(probed, async (failOn) =>
+    finishToRgb(
+      await openPixels(bytes, probed, failOn),
+      probed,
+      background,
+      probed.info.width,
+      probed.info.height,
+    ),
+  );
   return { image, info: probed.info };
 }
 
@@ -420,25 +472,27 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeImageOptions
   const framing = planFraming(probed.info.width, probed.info.height, size, options.fit, options.padMode);
   const { sourceRect, modelRect } = framing;
 
-  let pipeline = await openPixels(bytes, probed);
-  if (sourceRect.width !== probed.info.width || sourceRect.height !== probed.info.height) {
-    // Called before resize, so sharp crops the upright source first (after autoOrient).
-    pipeline = pipeline.extract(sourceRect);
-  }
-  pipeline = pipeline.resize(modelRect.width, modelRect.height, {
-    fit: 'fill',
-    kernel: resizeKernelFor(modelRect.width / sourceRect.width),
-  });
-  if (modelRect.width !== size || modelRect.height !== size) {
-    pipeline = pipeline.extend({
-      left: modelRect.left,
-      top: modelRect.top,
-      right: size - modelRect.left - modelRect.width,
-      bottom: size - modelRect.top - modelRect.height,
-      extendWith: framing.padMode === 'edge' ? 'copy' : 'mirror',
+  const rgb = await decodeCheckingJpegData(probed, async (failOn) => {
+    let pipeline = await openPixels(bytes, probed, failOn);
+    if (sourceRect.width !== probed.info.width || sourceRect.height !== probed.info.height) {
+      // Called before resize, so sharp crops the upright source first (after autoOrient).
+      pipeline = pipeline.extract(sourceRect);
+    }
+    pipeline = pipeline.resize(modelRect.width, modelRect.height, {
+      fit: 'fill',
+      kernel: resizeKernelFor(modelRect.width / sourceRect.width),
     });
-  }
-  const rgb = await finishToRgb(pipeline, probed, background, size, size);
+    if (modelRect.width !== size || modelRect.height !== size) {
+      pipeline = pipeline.extend({
+        left: modelRect.left,
+        top: modelRect.top,
+        right: size - modelRect.left - modelRect.width,
+        bottom: size - modelRect.top - modelRect.height,
+        extendWith: framing.padMode === 'edge' ? 'copy' : 'mirror',
+      });
+    }
+    return finishToRgb(pipeline, probed, background, size, size);
+  });
   return {
     tensor: rgb8ToTensor(rgb.data, size, size),
     dims: [1, 3, size, size],
@@ -480,12 +534,15 @@ export async function decodeImageWithAlpha(
     .metadata()
     .catch(() => undefined);
   const grey = metadata?.space === 'b-w' || metadata?.space === 'grey16' || (metadata?.channels ?? 3) <= 2;
-  const pipeline = await openPixels(bytes, probed);
   const { width, height } = probed.info;
   if (!probed.info.hasAlpha) {
-    const image = await finishToRgb(pipeline, probed, DEFAULT_BACKGROUND, width, height);
+    const image = await decodeCheckingJpegData(probed, async (failOn) =>
+      finishToRgb(await openPixels(bytes, probed, failOn), probed, DEFAULT_BACKGROUND, width, height),
+    );
     return { image, alpha: null, grey, info: probed.info };
   }
+  // (JPEG has no alpha: decoded once, with 'error', like the other formats.)
+  const pipeline = await openPixels(bytes, probed);
   let output: { data: Buffer; info: OutputInfo };
   try {
     output = await pipeline
