@@ -124,6 +124,22 @@ describe('Completion', () => {
     expect(h.leases.size).toBe(0);
   });
 
+  it('meters the model time of a job canceled while it ran, with no image or face', async () => {
+    // Prepare: the job took part in engine calls for 2.5 s before the API canceled it
+    const h = setup();
+    const job = finished('canceled');
+    const claimed = h.claim(job);
+    claimed.engineSeconds = 2.5;
+    // Act
+    h.completion.complete(job, silentLogger, claimed);
+    await h.completion.drain();
+    // Assess
+    expect(h.usage).toEqual([
+      { tenantId: 'tenant-a', jobId: job.id, at, images: 0, faces: 0, modelSeconds: 2.5 },
+    ]);
+    expect(h.webhooks).toEqual([]);
+  });
+
   it('queues no webhook for a canceled job (the canceller does) and records no usage', async () => {
     // Prepare
     const h = setup();

@@ -363,6 +363,13 @@ describe('cancel', () => {
     expect(engine.restored.get(cancel.id)).toBeUndefined();
     expect(env.webhooks.forJob(cancel.id)).toHaveLength(0);
     expect(env.webhooks.forJob(keep.id)).toHaveLength(1);
+    // Metered: the kept job's image; the canceled one's share of the call it was aborted in.
+    const usage = await env.usage.sum(env.tenant.id, {
+      from: new Date(0),
+      to: new Date(Date.now() + 60_000),
+    });
+    expect(usage).toMatchObject({ jobs: 2, images: 1, faces: 1 });
+    expect(usage.modelSeconds).toBeGreaterThan(keepDone!.usage!.modelSeconds);
   });
 });
 

@@ -161,6 +161,10 @@ export class BatchRunner {
           results = await Promise.race([call, giveUp.promise]);
         } finally {
           giveUp.dispose();
+          // Every call is charged to its jobs, aborted ones too, before their outcomes are
+          // settled: a job canceled mid-run is metered for the model time it took (completion.ts).
+          const share = (performance.now() - started) / 1000 / runnable.length;
+          for (const active of runnable) active.engineSeconds = (active.engineSeconds ?? 0) + share;
         }
       } catch (error) {
         await Promise.all(runnable.map((active) => active.writing));

@@ -1,6 +1,7 @@
 /**
  * Completion: what happens after a job reached a terminal status, in the background so the next
- * batch can start. Record usage (succeeded jobs), queue the webhook the worker owes, then delete
+ * batch can start. Record usage (succeeded jobs; the model time of jobs canceled while they
+ * ran), queue the webhook the worker owes, then delete
  * the messages: the job's own and duplicates attached meanwhile. Messages stay held (leases
  * extended) until then; when the webhook queue is down they are released, so a later delivery
  * queues the event again.
@@ -56,6 +57,7 @@ export class Completion {
       let outcome: QueueWebhookOutcome;
       try {
         if (job.status === 'succeeded') await this.recordUsage(job);
+        else if (job.status === 'canceled' && active) await this.recordCanceledRun(job, active);
         outcome = await this.queueWebhook(job);
       } catch (error) {
         log.error('completion failed', errorFields(error));
@@ -86,6 +88,25 @@ export class Completion {
   /** Queues the job's webhook if the worker owes it (see `webhookToQueue`). */
   async queueWebhook(job: Job): Promise<QueueWebhookOutcome> {
     return webhookToQueue(job) ? this.options.webhooks.jobFinished(job) : 'not_subscribed';
+  }
+
+  /**
+   * Records the model time of a job canceled while this worker ran it: no image or face (it
+   * produced none, so the image quota is not used), only the engine seconds it took. Without it
+   * a tenant could run work and cancel it before the end at no charge. A job canceled before
+   * any engine call took part records nothing.
+   */
+  async recordCanceledRun(job: Job, active: ActiveJob): Promise<void> {
+    const seconds = active.engineSeconds ?? 0;
+    if (!(seconds > 0)) return;
+    await this.options.usage.record({
+      tenantId: job.tenantId,
+      jobId: job.id,
+      at: new Date(job.timestamps.canceled ?? job.updatedAt),
+      images: 0,
+      faces: 0,
+      modelSeconds: Math.round(seconds * 1000) / 1000,
+    });
   }
 
   /** Records a succeeded job's usage (the ledger keeps one record per job). */

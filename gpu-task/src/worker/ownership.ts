@@ -34,6 +34,11 @@ export interface ActiveJob {
   abort?: AbortController;
   /** The job write in flight (progress or heartbeat touch), so writes never overlap. */
   writing?: Promise<void>;
+  /**
+   * Seconds of engine calls this job took part in, as its share of each (a call's time over its
+   * jobs): what a job canceled while it ran is metered for (completion.ts).
+   */
+  engineSeconds?: number;
 }
 
 /** Why a claimed job is not this worker's any more. */
