@@ -43,10 +43,16 @@ export type SkipReason = (typeof SKIP_REASONS)[number];
 
 const coordinate = z.number().refine(Number.isFinite, { message: 'must be finite' });
 
-/** `[x, y, width, height]` of a face in input pixels. */
-export const FaceBoxSchema = z
-  .tuple([coordinate, coordinate, coordinate.min(0), coordinate.min(0)])
-  .meta({ description: '`[x, y, width, height]` in input pixels (before upscaling).' });
+/**
+ * `[x, y, width, height]` of a face in input pixels. A face cut by the photo's edge keeps its
+ * whole box (the face's extent, not the visible part), so x and y can be negative and the box can
+ * reach past the right or bottom edge; clip it to draw it.
+ */
+export const FaceBoxSchema = z.tuple([coordinate, coordinate, coordinate.min(0), coordinate.min(0)]).meta({
+  description:
+    '`[x, y, width, height]` in input pixels (before upscaling). The whole face: for a face cut by the ' +
+    "photo's edge, x or y can be negative and the box can reach past the right or bottom edge (clip it to draw it).",
+});
 
 /** DR2 settings chosen for one face (quality selection, when the engine reports it). */
 export const FaceSettingsSchema = z.strictObject({
