@@ -64,7 +64,16 @@ export async function errorFrom(response: Response, what: string): Promise<ApiEr
   );
 }
 
-/** MIME type to declare for a file: its own, else from the name (browsers leave HEIC untyped). */
+/**
+ * MIME type to declare for a file: its own, else from the name (browsers leave HEIC, and some
+ * AVIF and TIFF, untyped), for every format the service decodes. The upload form takes `image/`
+ * types only, so an unknown extension's `application/octet-stream` is refused by the storage.
+ *
+ * @example
+ * ```ts
+ * contentTypeOf({ name: 'IMG_0001.HEIC', type: '' }); // 'image/heic'
+ * ```
+ */
 export function contentTypeOf(file: { name: string; type: string }): string {
   if (file.type) return file.type;
   const extension = /\.([a-z0-9]+)$/i.exec(file.name)?.[1]?.toLowerCase() ?? '';
@@ -75,6 +84,9 @@ export function contentTypeOf(file: { name: string; type: string }): string {
     webp: 'image/webp',
     heic: 'image/heic',
     heif: 'image/heif',
+    avif: 'image/avif',
+    tif: 'image/tiff',
+    tiff: 'image/tiff',
   };
   return byExtension[extension] ?? 'application/octet-stream';
 }
