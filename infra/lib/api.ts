@@ -68,7 +68,13 @@ export interface ApiProps {
   tenantsSecret: secretsmanager.ISecret;
   /** Variables of both functions (from the runtime contract). */
   environment: Record<string, string>;
+  /**
+   * Variables of the API function only, on top of `environment`: the per-tenant limit defaults
+   * it enforces (the dispatcher only frees slots, which needs no limits).
+   */
+  httpEnvironment?: Record<string, string>;
   logRetention: logs.RetentionDays;
+  /** Stage throttling of all tenants together; above what one tenant may send (config.ts checks). */
   throttleRate: number;
   throttleBurst: number;
 }
@@ -78,7 +84,8 @@ export interface ApiProps {
  * ```ts
  * const tenantsSecret = createTenantsSecret(this);
  * const api = new Api(this, 'Api', { storage, jobs, tenantsSecret, environment, logRetention,
- *   throttleRate: 50, throttleBurst: 100 });
+ *   httpEnvironment: runtimeEnvironment(tenantDefaultsEnvironment(config.tenantDefaults)),
+ *   throttleRate: 500, throttleBurst: 1000 });
  * api.stage.url; // https://abc.execute-api.us-east-1.amazonaws.com/
  * ```
  */
@@ -105,7 +112,7 @@ export class Api extends Construct {
       memorySize: 512,
       // Under the HTTP API's 30 s integration limit.
       timeout: Duration.seconds(25),
-      environment,
+      environment: { ...environment, ...props.httpEnvironment },
       logRetention: props.logRetention,
     });
 

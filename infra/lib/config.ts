@@ -8,7 +8,7 @@
  * in `infra/README.md`.
  */
 import { z } from 'zod';
-import { DEFAULT_UPLOAD_MAX_BYTES } from '../../shared/runtime/index.js';
+import { DEFAULT_UPLOAD_MAX_BYTES, RuntimeConfigSchema } from '../../shared/runtime/index.js';
 
 /** A CDK context node, or anything else that answers `tryGetContext` (tests pass a plain map). */
 export interface ContextSource {
@@ -57,6 +57,52 @@ const s3Prefix = z
     message:
       'must not overlap the tenants/ or job-store/ prefixes (their lifecycle rules would delete models)',
   });
+
+/**
+ * The runtime's own defaults (shared/runtime/config.ts with no variable set). `tenantDefaults`
+ * starts from them, so a stack that sets nothing enforces exactly what the API enforces without
+ * the variables, and the two cannot drift apart.
+ */
+const RUNTIME_DEFAULTS = RuntimeConfigSchema.parse({});
+
+/** A JSON object from cdk.json, or its JSON text from `-c key='{"a":1}'` (the CLI passes strings). */
+const jsonObject = <T extends z.ZodType>(inner: T) =>
+  z.preprocess((value, ctx) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object such as {"requestBurst":1000}' });
+      return z.NEVER;
+    }
+  }, inner);
+
+/** Requests per second of a token bucket (fractions allowed: 0.5 = one every 2 s). */
+const ratePerSecond = z.coerce.number().positive().max(100_000);
+
+/**
+ * The per-tenant limits the API enforces for every tenant whose record in the tenants secret
+ * does not override them (bounds as in shared/src/tenant-limits.ts, which checks the overrides).
+ * Unknown keys are refused, so a misspelt limit fails the synth instead of silently staying at
+ * its default.
+ */
+export const TenantDefaultsSchema = z.strictObject({
+  /** `POST /v1/jobs` per second per tenant (DR2E_CREATE_RATE_PER_SECOND). */
+  createRatePerSecond: ratePerSecond.default(RUNTIME_DEFAULTS.DR2E_CREATE_RATE_PER_SECOND),
+  /** Job creations a tenant may make at once above the rate (DR2E_CREATE_BURST). */
+  createBurst: int(1, 1_000_000).default(RUNTIME_DEFAULTS.DR2E_CREATE_BURST),
+  /** Every other `/v1` request per second per tenant (DR2E_REQUEST_RATE_PER_SECOND). */
+  requestRatePerSecond: ratePerSecond.default(RUNTIME_DEFAULTS.DR2E_REQUEST_RATE_PER_SECOND),
+  /** Other `/v1` requests a tenant may make at once above the rate (DR2E_REQUEST_BURST). */
+  requestBurst: int(1, 1_000_000).default(RUNTIME_DEFAULTS.DR2E_REQUEST_BURST),
+  /** Unfinished jobs (created through running) a tenant may have (DR2E_MAX_JOBS_IN_FLIGHT). */
+  maxJobsInFlight: int(1, 1_000_000).default(RUNTIME_DEFAULTS.DR2E_MAX_JOBS_IN_FLIGHT),
+  /** Images per calendar month (UTC) per tenant; 0 = no cap (DR2E_MONTHLY_IMAGE_QUOTA). */
+  monthlyImageQuota: int(0, 1_000_000_000).default(RUNTIME_DEFAULTS.DR2E_MONTHLY_IMAGE_QUOTA),
+});
+
+/** Deployment-wide per-tenant limits (see {@link TenantDefaultsSchema}). */
+export type TenantDefaults = z.infer<typeof TenantDefaultsSchema>;
 
 /** Retention periods CloudWatch Logs accepts. */
 export const LOG_RETENTION_DAYS: readonly number[] = [
@@ -167,10 +213,21 @@ export const InfraConfigSchema = z
     webhookAllowHosts: list(
       z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, 'must be a host name or address'),
     ).default([]),
-    /** Steady-state requests per second across the API (stage default route throttling). */
-    apiThrottleRate: int(1, 100000).default(50),
-    /** Burst of requests the API absorbs above the rate. */
-    apiThrottleBurst: int(1, 100000).default(100),
+    /**
+     * Steady-state requests per second across the API, all tenants together (stage default route
+     * throttling). A backstop for the account, not the tenants' limit: it must stay above what one
+     * tenant may send (see the check below), and well under the account's API Gateway quota
+     * (10,000 requests/s by default, shared by every API of the account and region).
+     */
+    apiThrottleRate: int(1, 100000).default(500),
+    /** Burst of requests the API absorbs above the rate, all tenants together. */
+    apiThrottleBurst: int(1, 100000).default(1000),
+    /**
+     * Per-tenant limits of tenants without overrides in the tenants secret (the DR2E_CREATE_*,
+     * DR2E_REQUEST_*, DR2E_MAX_JOBS_IN_FLIGHT and DR2E_MONTHLY_IMAGE_QUOTA variables of the API
+     * function). Keys left out keep the runtime's defaults.
+     */
+    tenantDefaults: jsonObject(TenantDefaultsSchema).prefault({}),
     /** Log level of every component (DR2E_LOG_LEVEL). */
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 
@@ -206,6 +263,32 @@ export const InfraConfigSchema = z
         code: 'custom',
         path: ['apiThrottleBurst'],
         message: 'must be at least apiThrottleRate',
+      });
+    }
+    // The stage throttle counts every tenant together and refuses with API Gateway's own bare 429
+    // (no JSON error, no Retry-After). If one tenant, staying within its own allowance, could
+    // reach it, that tenant would take the stage from everyone else, and its own burst could
+    // never be used. A tenant's creates and other requests draw from separate buckets, so its
+    // allowance is their sum.
+    const tenant = config.tenantDefaults;
+    const tenantRate = tenant.createRatePerSecond + tenant.requestRatePerSecond;
+    if (config.apiThrottleRate <= tenantRate) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['apiThrottleRate'],
+        message:
+          `must be above one tenant's default rate (tenantDefaults createRatePerSecond + requestRatePerSecond = ${tenantRate}/s): ` +
+          "otherwise one tenant within its own limits could fill the stage, and the other tenants would get API Gateway's bare 429 instead of the API's rate_limited error with Retry-After",
+      });
+    }
+    const tenantBurst = tenant.createBurst + tenant.requestBurst;
+    if (config.apiThrottleBurst <= tenantBurst) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['apiThrottleBurst'],
+        message:
+          `must be above one tenant's default burst (tenantDefaults createBurst + requestBurst = ${tenantBurst}): ` +
+          "otherwise one tenant's burst could fill the stage, and the other tenants would get API Gateway's bare 429 instead of the API's rate_limited error with Retry-After",
       });
     }
     if (config.workerNetwork !== 'private-nat' && config.interfaceEndpoints) {

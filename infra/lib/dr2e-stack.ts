@@ -9,7 +9,7 @@ import { shutdownDeadlineSeconds, type InfraConfig } from './config.js';
 import { AlertTopic, Observability } from './observability.js';
 import { LimitsTable } from './limits.js';
 import { JobQueue } from './queue.js';
-import { runtimeEnvironment } from './runtime-env.js';
+import { runtimeEnvironment, tenantDefaultsEnvironment } from './runtime-env.js';
 import { Storage } from './storage.js';
 import { acceptNagFinding } from './nag.js';
 import { WebhookDelivery } from './webhooks.js';
@@ -99,6 +99,9 @@ export class Dr2eStack extends Stack {
         // Stack traces point at the TypeScript sources (the bundles ship source maps).
         NODE_OPTIONS: '--enable-source-maps',
       }),
+      // Only the API function enforces the per-tenant limits (the dispatcher, the webhook
+      // function and the worker just free slots); a tenant's overrides in the secret win.
+      httpEnvironment: runtimeEnvironment(tenantDefaultsEnvironment(config.tenantDefaults)),
       logRetention,
       throttleRate: config.apiThrottleRate,
       throttleBurst: config.apiThrottleBurst,

@@ -4,6 +4,7 @@
  * reads, under the names the code reads them.
  */
 import { RUNTIME_VARIABLES, type RuntimeConfig } from '../../shared/runtime/index.js';
+import type { TenantDefaults } from './config.js';
 
 /** Variables outside the DR2E contract that the platform itself reads. */
 export const PLATFORM_VARIABLES = ['NODE_OPTIONS'] as const;
@@ -39,4 +40,27 @@ export function runtimeEnvironment(values: RuntimeEnvironment): Record<string, s
     if (value !== undefined) environment[name] = value;
   }
   return environment;
+}
+
+/**
+ * The API function's variables for the deployment-wide per-tenant limits (read by
+ * `defaultTenantLimits` in shared/runtime/config.ts). Every one is set, the quota's 0 ("no cap")
+ * included, so the template states the limits in force rather than leaving them to defaults
+ * an operator cannot see.
+ *
+ * @example
+ * ```ts
+ * tenantDefaultsEnvironment(config.tenantDefaults);
+ * // -> { DR2E_CREATE_RATE_PER_SECOND: '10', DR2E_CREATE_BURST: '100', ..., DR2E_MONTHLY_IMAGE_QUOTA: '0' }
+ * ```
+ */
+export function tenantDefaultsEnvironment(defaults: TenantDefaults): RuntimeEnvironment {
+  return {
+    DR2E_CREATE_RATE_PER_SECOND: String(defaults.createRatePerSecond),
+    DR2E_CREATE_BURST: String(defaults.createBurst),
+    DR2E_REQUEST_RATE_PER_SECOND: String(defaults.requestRatePerSecond),
+    DR2E_REQUEST_BURST: String(defaults.requestBurst),
+    DR2E_MAX_JOBS_IN_FLIGHT: String(defaults.maxJobsInFlight),
+    DR2E_MONTHLY_IMAGE_QUOTA: String(defaults.monthlyImageQuota),
+  };
 }

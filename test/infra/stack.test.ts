@@ -582,6 +582,8 @@ describe('secrets and configuration', () => {
 
 describe('API and observability', () => {
   it('throttles the HTTP API stage and writes access logs', () => {
+    // cdk.json's defaults: 500/s, burst 1000 (well under the account's 10,000/s).
+    expect(synth.config).toMatchObject({ apiThrottleRate: 500, apiThrottleBurst: 1000 });
     synth.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
@@ -594,6 +596,31 @@ describe('API and observability', () => {
         Format: Match.stringLikeRegexp('requestId'),
       }),
     });
+  });
+
+  it("throttles the stage above what one tenant may send under the API function's own limits", () => {
+    // Prepare: the stage throttle, and one tenant's default allowance as the API enforces it.
+    const [, stage] = onlyResource(synth.template, 'AWS::ApiGatewayV2::Stage');
+    const throttle = stage.Properties?.DefaultRouteSettings as {
+      ThrottlingRateLimit: number;
+      ThrottlingBurstLimit: number;
+    };
+    const api = resourcesOfType(synth.template, 'AWS::Lambda::Function').filter(([id]) =>
+      id.startsWith('ApiHttp'),
+    );
+    expect(api.length).toBe(1);
+    const variables = (api[0]?.[1].Properties?.Environment as { Variables: Record<string, string> })
+      .Variables;
+    // Act: creates and other requests draw from separate buckets, so one tenant may send both.
+    const tenantRate =
+      Number(variables.DR2E_CREATE_RATE_PER_SECOND) + Number(variables.DR2E_REQUEST_RATE_PER_SECOND);
+    const tenantBurst = Number(variables.DR2E_CREATE_BURST) + Number(variables.DR2E_REQUEST_BURST);
+    // Assess: a tenant at its own limit gets the API's 429 with Retry-After; the stage's bare 429
+    // stays for traffic beyond any single tenant.
+    expect(tenantRate).toBe(60);
+    expect(tenantBurst).toBe(600);
+    expect(throttle.ThrottlingRateLimit).toBeGreaterThan(tenantRate);
+    expect(throttle.ThrottlingBurstLimit).toBeGreaterThan(tenantBurst);
   });
 
   it('keeps every log group for the configured days', () => {
