@@ -14,6 +14,10 @@ export class InMemoryUsageLedger implements UsageLedger {
   async sum(tenantId: string, range: { from: Date; to: Date }): Promise<UsageSummary> {
     return summarizeUsage(tenantId, range, this.byJob.values());
   }
+
+  async tenantIds(): Promise<string[]> {
+    return [...new Set([...this.byJob.values()].map((record) => record.tenantId))].sort();
+  }
 }
 
 /** Totals of the records of one tenant with `from <= at < to`. */

@@ -1,6 +1,6 @@
 /**
  * Operator helper for the tenants secret (`DR2E_TENANTS_SECRET_ARN`, format in
- * shared/adapters/aws/secrets-tenant-directory.ts):
+ * shared/adapters/aws/secrets-tenant-directory.ts) and for billing:
  *
  * ```sh
  * npm run tenants -- add "Acme Photos"            # new tenant: prints the API key (once) and its JSON entry
@@ -8,14 +8,21 @@
  * npm run tenants -- rotate-key acme              # a second key for an existing tenant: add the hash to its entry
  * npm run tenants -- hash dr2e_sk_...             # the stored form of a key
  * npm run tenants -- check < secret.json          # validate a secret before putting it
+ * npm run tenants -- usage --bucket dr2e-data-bucket                 # this month, every tenant with usage, and a total
+ * npm run tenants -- usage acme --from 2025-01-01 --to 2025-02-01 --csv --data-dir .data
  * ```
  *
  * Nothing is written anywhere: paste the entry into the secret's `tenants` array (for example
  * with `aws secretsmanager put-secret-value`). The API picks up new keys within seconds.
+ *
+ * `usage` reads the usage ledger itself, not the API, so it needs no tenant key and still
+ * reports revoked tenants. Its period follows `GET /v1/usage` (default: this calendar month UTC,
+ * `to` exclusive, at most 400 days); where it reads is decided by usage-store.ts (`--bucket`,
+ * `--data-dir`, or `DR2E_MODE=aws` + `DR2E_BUCKET` / `DR2E_DATA_DIR`), and it refuses to guess.
  */
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import {
   parseTenantSecret,
   TenantSecretEntrySchema,
@@ -28,7 +35,13 @@ import {
   toHex,
   parseWith,
   generateWebhookSecret,
+  systemClock,
+  type Clock,
 } from '../../../shared/src/index.js';
+import { UsageQuerySchema } from '../api-schemas.js';
+import { usagePeriod } from '../routes/account.js';
+import { formatUsageCsv, formatUsageJson, formatUsageTable, usageReport } from './usage-report.js';
+import { openUsageStore, type UsageStoreDependencies } from './usage-store.js';
 
 /** A tenant id from a display name: lower-case words joined by `-`, plus a short random tail. */
 export function tenantIdFromName(name: string): string {
@@ -69,8 +82,34 @@ export async function newTenantEntry(
   return { apiKey, entry };
 }
 
-/** The CLI (exported so tests can run it with their own output). */
-export function tenantsCli(write: (text: string) => void = (text) => process.stdout.write(text)): Command {
+/** Replacements for tests: the clock (default period), the environment, the S3 client. */
+export interface TenantsCliDependencies extends UsageStoreDependencies {
+  clock?: Clock;
+}
+
+interface UsageCommandOptions {
+  from?: string;
+  to?: string;
+  json?: boolean;
+  csv?: boolean;
+  bucket?: string;
+  prefix?: string;
+  dataDir?: string;
+}
+
+/**
+ * The CLI (exported so tests can run it with their own output and dependencies).
+ *
+ * @example
+ * ```ts
+ * let output = '';
+ * await tenantsCli((text) => (output += text)).parseAsync(['node', 'tenants', 'usage', '--data-dir', dir, '--json']);
+ * ```
+ */
+export function tenantsCli(
+  write: (text: string) => void = (text) => process.stdout.write(text),
+  dependencies: TenantsCliDependencies = {},
+): Command {
   const program = new Command('tenants').description('Manage dr2e tenants (entries of the tenants secret)');
   program.exitOverride();
   program
@@ -103,6 +142,47 @@ export function tenantsCli(write: (text: string) => void = (text) => process.std
     .action((file?: string) => {
       const secret = parseTenantSecret(readFileSync(file ?? 0, 'utf8'));
       write(`ok: ${secret.tenants.length} tenants (${secret.tenants.map((t) => t.id).join(', ')})\n`);
+    });
+  program
+    .command('usage')
+    .argument('[tenantIds...]', 'tenants to report (default: every tenant with usage in the period)')
+    .option(
+      '--from <date>',
+      'start, inclusive: YYYY-MM-DD (midnight UTC) or ISO date-time (default: this month)',
+    )
+    .option('--to <date>', 'end, exclusive (default: the first day of next month UTC)')
+    .addOption(new Option('--json', 'JSON: { from, to, tenants: [...], total }').conflicts('csv'))
+    .addOption(new Option('--csv', 'CSV with a header row and a total row').conflicts('json'))
+    .option(
+      '--bucket <name>',
+      'read the S3 usage ledger of this bucket (AWS credentials and region from the environment)',
+    )
+    .option('--prefix <prefix>', 'key prefix of the usage records in the bucket (default: usage/)')
+    .option(
+      '--data-dir <dir>',
+      'read the local usage ledger under <dir>/usage (the DR2E_DATA_DIR of npm start)',
+    )
+    .description('usage per tenant for a period (jobs, images, faces, modelSeconds), for billing')
+    .action(async (tenantIds: string[], options: UsageCommandOptions) => {
+      // The same checks and defaults as GET /v1/usage, so the invoice matches what tenants see.
+      const query = parseWith(
+        UsageQuerySchema,
+        {
+          ...(options.from !== undefined ? { from: options.from } : {}),
+          ...(options.to !== undefined ? { to: options.to } : {}),
+        },
+        'period',
+      );
+      const period = usagePeriod(query, (dependencies.clock ?? systemClock).now());
+      const store = openUsageStore(options, dependencies);
+      try {
+        const report = await usageReport(store.ledger, period, tenantIds);
+        if (options.json) write(formatUsageJson(report));
+        else if (options.csv) write(formatUsageCsv(report));
+        else write(formatUsageTable(report, store.description));
+      } finally {
+        store.close();
+      }
     });
   return program;
 }

@@ -9,13 +9,17 @@
  * objects a few at a time. Records never change once written, so each instance keeps those it
  * has read (up to `maxCachedRecords`): the quota check on every create (`JobAdmission`) lists the
  * month (1000 keys per request) but reads only the records finished since its last sum. A
- * high-volume deployment would still aggregate (e.g. per-day rollups).
+ * high-volume deployment would still aggregate (e.g. per-day rollups). The tenants with usage are
+ * the "folders" under the prefix (a listing with `Delimiter: '/'`), so listing them reads no
+ * record.
  */
 import {
   GetObjectCommand,
   ListObjectsCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   type ListObjectsCommandOutput,
+  type ListObjectsV2CommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { utf8Decode, utf8Encode } from '../../src/encoding.js';
@@ -46,6 +50,16 @@ interface StoredUsage {
 
 function keySegment(value: string): string {
   return encodeURIComponent(value).replace(/\./g, '%2E').replace(/\*/g, '%2A');
+}
+
+/** The value of a key segment, or undefined for a segment {@link keySegment} did not write. */
+function decodeKeySegment(segment: string): string | undefined {
+  try {
+    const value = decodeURIComponent(segment);
+    return keySegment(value) === segment ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -158,6 +172,28 @@ export class S3UsageLedger implements UsageLedger {
       });
     }
     return summarizeUsage(tenantId, range, records);
+  }
+
+  async tenantIds(): Promise<string[]> {
+    const ids: string[] = [];
+    let continuationToken: string | undefined;
+    do {
+      const listing: ListObjectsV2CommandOutput = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: this.prefix,
+          Delimiter: '/',
+          ContinuationToken: continuationToken,
+        }),
+      );
+      for (const { Prefix: folder } of listing.CommonPrefixes ?? []) {
+        // `<prefix><tenant>/`: objects beside the folders (no tenant segment) are not records.
+        const tenantId = folder ? decodeKeySegment(folder.slice(this.prefix.length, -1)) : undefined;
+        if (tenantId !== undefined && tenantId !== '') ids.push(tenantId);
+      }
+      continuationToken = listing.IsTruncated ? listing.NextContinuationToken : undefined;
+    } while (continuationToken);
+    return ids.sort();
   }
 
   private remember(key: string, stored: StoredUsage): void {

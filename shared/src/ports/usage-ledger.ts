@@ -35,4 +35,14 @@ export interface UsageLedger {
    * @example `await ledger.sum('tenant_a', { from: monthStart, to: nextMonthStart })`
    */
   sum(tenantId: string, range: { from: Date; to: Date }): Promise<UsageSummary>;
+  /**
+   * Ids of the tenants with at least one record (of any time), each once, sorted. The operator's
+   * usage report lists them, so a tenant whose keys were revoked can still be billed.
+   *
+   * @example
+   * ```ts
+   * for (const tenantId of await ledger.tenantIds()) console.log(await ledger.sum(tenantId, period));
+   * ```
+   */
+  tenantIds(): Promise<string[]>;
 }

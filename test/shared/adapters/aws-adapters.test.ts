@@ -360,3 +360,38 @@ describe('S3UsageLedger sums', () => {
     expect(gets[2]).toContain(jobs[2]);
   });
 });
+
+describe('S3UsageLedger tenantIds', () => {
+  it('follows continuation tokens and decodes the tenant folders, skipping foreign ones', async () => {
+    // Prepare: two pages of folders under a custom prefix, with a folder the ledger never writes
+    // (an unencoded '.') and a bad escape.
+    const pages: Record<string, unknown> = {
+      '': {
+        CommonPrefixes: [
+          { Prefix: 'billing/usage/acme%2Ephotos/' },
+          { Prefix: 'billing/usage/acme.photos/' },
+        ],
+        IsTruncated: true,
+        NextContinuationToken: 'page-2',
+      },
+      'page-2': {
+        CommonPrefixes: [{ Prefix: 'billing/usage/%E0%A4%A/' }, { Prefix: 'billing/usage/Beta_Co/' }],
+        IsTruncated: false,
+      },
+    };
+    const { client, sent } = stubClient((command) =>
+      command.name === 'ListObjectsV2Command'
+        ? pages[(command.input.ContinuationToken as string | undefined) ?? '']
+        : new Error(`unexpected ${command.name}`),
+    );
+    const ledger = new S3UsageLedger({ client, bucket: 'b', prefix: 'billing/usage/' });
+    // Act
+    const tenantIds = await ledger.tenantIds();
+    // Assess
+    expect(tenantIds).toEqual(['Beta_Co', 'acme.photos']);
+    expect(sent.map((c) => [c.input.Prefix, c.input.Delimiter, c.input.ContinuationToken])).toEqual([
+      ['billing/usage/', '/', undefined],
+      ['billing/usage/', '/', 'page-2'],
+    ]);
+  });
+});

@@ -94,6 +94,32 @@ export function describeUsageLedgerContract(family: string, options: UsageLedger
       },
     );
 
+    it('lists each tenant with records once, sorted, whatever the time of its records', async () => {
+      // Prepare: ids the adapters must encode ('.'), records years apart, two of one tenant.
+      const ledger = await options.makeLedger();
+      await ledger.record(usage('tenant-b', '2025-01-10T00:00:00Z'));
+      await ledger.record(usage('acme.photos', '2019-06-01T00:00:00Z'));
+      await ledger.record(usage('tenant-b', '2031-12-31T23:59:59Z'));
+      await ledger.record(usage('Tenant_A', '2025-01-02T00:00:00Z'));
+      // Act
+      const tenantIds = await ledger.tenantIds();
+      // Assess
+      expect(tenantIds).toEqual(['Tenant_A', 'acme.photos', 'tenant-b']);
+    });
+
+    it('lists no tenants before the first record, nor any whose record was refused', async () => {
+      // Prepare
+      const ledger = await options.makeLedger();
+      const empty = await ledger.tenantIds();
+      await expect(
+        ledger.record({ ...usage('tenant-refused', '2025-01-08T00:00:00Z'), images: -1 }),
+      ).rejects.toBeInstanceOf(ValidationError);
+      // Act
+      const afterRefusal = await ledger.tenantIds();
+      // Assess
+      expect([empty, afterRefusal]).toEqual([[], []]);
+    });
+
     it.each([
       ['a malformed job id', { jobId: 'job_1' }],
       ['an invalid date', { at: new Date('not a date') }],
