@@ -93,8 +93,8 @@ const tooManyRequests = {
     '`monthly_quota_in_flight` (creates only): the images left of the monthly quota are held by the ' +
     "key's unfinished jobs; retry when they finish (then, if they succeeded, the quota is used up) or " +
     'cancel jobs that will not be uploaded. ' +
-    "`monthly_quota_exceeded` (creates only): the key's monthly image quota is used up; `Retry-After` " +
-    'runs to the start of the next month (UTC).',
+    "`monthly_quota_exceeded` (creates only): the key's monthly image or model-seconds quota is used up " +
+    '(`details.quotaKind`: `images` or `modelSeconds`); `Retry-After` runs to the start of the next month (UTC).',
   headers: {
     'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer' } },
     ...rateLimitHeaders,
@@ -178,6 +178,9 @@ export function buildOpenApiDocument(
             },
             '400': error(
               'Invalid body (`validation_failed`, `invalid_json`) or webhook URL refused (`webhook_target_refused`).',
+            ),
+            '403': error(
+              "`tenant_suspended`: the operator suspended this key's account; new jobs are refused, existing jobs, results and usage stay readable.",
             ),
             '413': error('Body larger than the JSON limit.'),
             '415': error('Body is not application/json.'),

@@ -99,6 +99,12 @@ export const TenantDefaultsSchema = z.strictObject({
   maxJobsInFlight: int(1, 1_000_000).default(RUNTIME_DEFAULTS.DR2E_MAX_JOBS_IN_FLIGHT),
   /** Images per calendar month (UTC) per tenant; 0 = no cap (DR2E_MONTHLY_IMAGE_QUOTA). */
   monthlyImageQuota: int(0, 1_000_000_000).default(RUNTIME_DEFAULTS.DR2E_MONTHLY_IMAGE_QUOTA),
+  /** Model seconds per calendar month (UTC) per tenant; 0 = no cap (DR2E_MONTHLY_MODEL_SECONDS_QUOTA). */
+  monthlyModelSecondsQuota: z.coerce
+    .number()
+    .min(0)
+    .max(1e9)
+    .default(RUNTIME_DEFAULTS.DR2E_MONTHLY_MODEL_SECONDS_QUOTA),
 });
 
 /** Deployment-wide per-tenant limits (see {@link TenantDefaultsSchema}). */

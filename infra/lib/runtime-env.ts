@@ -62,5 +62,6 @@ export function tenantDefaultsEnvironment(defaults: TenantDefaults): RuntimeEnvi
     DR2E_REQUEST_BURST: String(defaults.requestBurst),
     DR2E_MAX_JOBS_IN_FLIGHT: String(defaults.maxJobsInFlight),
     DR2E_MONTHLY_IMAGE_QUOTA: String(defaults.monthlyImageQuota),
+    DR2E_MONTHLY_MODEL_SECONDS_QUOTA: String(defaults.monthlyModelSecondsQuota),
   };
 }

@@ -26,6 +26,7 @@
  * | `DR2E_REQUEST_RATE_PER_SECOND`, `DR2E_REQUEST_BURST` | API: default other `/v1` requests per second per tenant, and burst | 50, 500 |
  * | `DR2E_MAX_JOBS_IN_FLIGHT` | API: default cap of a tenant's unfinished jobs | 50 |
  * | `DR2E_MONTHLY_IMAGE_QUOTA` | API: default images per month per tenant (0 = no cap) | 0 |
+ * | `DR2E_MONTHLY_MODEL_SECONDS_QUOTA` | API: default model seconds per month per tenant (0 = no cap) | 0 |
  * | `DR2E_CREATED_JOB_TTL_SECONDS` | API: jobs left `created` (no upload) expire after this | 86400 (24 h) |
  * | `DR2E_MAX_ASPECT_RATIO` | API: longest input aspect ratio accepted at dispatch | 4 |
  * | `DR2E_WEBHOOK_ALLOW_HOSTS` | API, worker: hosts exempt from the private-address guard | empty |
@@ -87,6 +88,7 @@ export const RuntimeConfigSchema = z.object({
   DR2E_REQUEST_BURST: positiveInt(500),
   DR2E_MAX_JOBS_IN_FLIGHT: positiveInt(50),
   DR2E_MONTHLY_IMAGE_QUOTA: z.coerce.number().int().min(0).default(0),
+  DR2E_MONTHLY_MODEL_SECONDS_QUOTA: z.coerce.number().min(0).default(0),
   DR2E_MAX_ASPECT_RATIO: z.coerce.number().min(1).default(DEFAULT_MAX_ASPECT_RATIO),
   DR2E_WEBHOOK_ALLOW_HOSTS: csv,
   DR2E_WEBHOOK_TIMEOUT_MS: positiveInt(5000),
@@ -130,6 +132,9 @@ export function defaultTenantLimits(config: RuntimeConfig): TenantLimits {
     requests: { ratePerSecond: config.DR2E_REQUEST_RATE_PER_SECOND, burst: config.DR2E_REQUEST_BURST },
     maxJobsInFlight: config.DR2E_MAX_JOBS_IN_FLIGHT,
     ...(config.DR2E_MONTHLY_IMAGE_QUOTA > 0 ? { monthlyImageQuota: config.DR2E_MONTHLY_IMAGE_QUOTA } : {}),
+    ...(config.DR2E_MONTHLY_MODEL_SECONDS_QUOTA > 0
+      ? { monthlyModelSecondsQuota: config.DR2E_MONTHLY_MODEL_SECONDS_QUOTA }
+      : {}),
   };
 }
 

@@ -7,10 +7,12 @@
  * | other requests | 50/s, burst 500 | polling many jobs (GET) stays cheap but one key cannot flood the API |
  * | jobs in flight | 50 | jobs not finished (created through running): one tenant cannot fill the GPU queue for everyone |
  * | monthly images | none | pay-per-use plans set a cap; usage of finished jobs plus jobs in flight count |
+ * | monthly model seconds | none | the cost a plan pays for: a job's steps, faces and size vary its model time 25-fold and more; finished jobs count (a job's cost is not known before it runs) |
+ * | suspended | no | an operator stops a tenant's new jobs (unpaid plan, abuse) without deleting its record: its jobs, results and usage stay readable |
  *
  * Defaults come from the configuration (`DR2E_CREATE_RATE_PER_SECOND`, `DR2E_CREATE_BURST`,
  * `DR2E_REQUEST_RATE_PER_SECOND`, `DR2E_REQUEST_BURST`, `DR2E_MAX_JOBS_IN_FLIGHT`,
- * `DR2E_MONTHLY_IMAGE_QUOTA`); a tenant's record may override any of them (`limits` in the
+ * `DR2E_MONTHLY_IMAGE_QUOTA`, `DR2E_MONTHLY_MODEL_SECONDS_QUOTA`); a tenant's record may override any of them (`limits` in the
  * tenants secret in AWS, in `tenants.json` locally).
  */
 import { z } from 'zod';
@@ -25,6 +27,10 @@ export interface TenantLimits {
   maxJobsInFlight: number;
   /** Images per calendar month (UTC); undefined = no cap. */
   monthlyImageQuota?: number;
+  /** Model seconds per calendar month (UTC); undefined = no cap. */
+  monthlyModelSecondsQuota?: number;
+  /** New jobs refused (403 `tenant_suspended`); everything else still works. */
+  suspended?: boolean;
 }
 
 export const DEFAULT_TENANT_LIMITS: Readonly<TenantLimits> = Object.freeze({
@@ -45,6 +51,9 @@ export const TenantLimitsOverrideSchema = z.strictObject({
   maxJobsInFlight: z.int().min(1).max(1_000_000).optional(),
   /** `null` removes a default cap for this tenant. */
   monthlyImageQuota: z.int().min(1).nullable().optional(),
+  /** `null` removes a default cap for this tenant. */
+  monthlyModelSecondsQuota: z.number().positive().max(1e9).nullable().optional(),
+  suspended: z.boolean().optional(),
 });
 export type TenantLimitsOverride = z.infer<typeof TenantLimitsOverrideSchema>;
 
@@ -58,10 +67,17 @@ export function resolveTenantLimits(defaults: TenantLimits, override?: TenantLim
     override?.monthlyImageQuota === null
       ? undefined
       : (override?.monthlyImageQuota ?? defaults.monthlyImageQuota);
+  const seconds =
+    override?.monthlyModelSecondsQuota === null
+      ? undefined
+      : (override?.monthlyModelSecondsQuota ?? defaults.monthlyModelSecondsQuota);
+  const suspended = override?.suspended ?? defaults.suspended ?? false;
   return {
     create: { ...defaults.create, ...override?.create },
     requests: { ...defaults.requests, ...override?.requests },
     maxJobsInFlight: override?.maxJobsInFlight ?? defaults.maxJobsInFlight,
     ...(quota === undefined ? {} : { monthlyImageQuota: quota }),
+    ...(seconds === undefined ? {} : { monthlyModelSecondsQuota: seconds }),
+    ...(suspended ? { suspended: true } : {}),
   };
 }

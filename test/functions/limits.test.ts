@@ -31,6 +31,32 @@ async function recordImagesUsed(api: ApiServer, images: number): Promise<void> {
   await api.services.usage.record({ tenantId, jobId: newJobId(), at: new Date(), images, modelSeconds: 1 });
 }
 
+async function recordModelSecondsUsed(api: ApiServer, modelSeconds: number): Promise<void> {
+  const tenantId = (await api.services.tenants.authenticate(KEY_A))?.id ?? '';
+  await api.services.usage.record({ tenantId, jobId: newJobId(), at: new Date(), images: 1, modelSeconds });
+}
+
+/** Restart the API with `limits` for tenant A in tenants.json (as an operator edits it). */
+async function restartWithTenantALimits(api: ApiServer, limits: Record<string, unknown>): Promise<ApiServer> {
+  const tenantId = (await api.services.tenants.authenticate(KEY_A))?.id ?? '';
+  const dataDir = dir ?? '';
+  const file = path.join(dataDir, 'tenants.json');
+  const stored = JSON.parse(await (await import('node:fs/promises')).readFile(file, 'utf8'));
+  await writeFile(file, JSON.stringify({ ...stored, limits: { [tenantId]: limits } }));
+  await api.close();
+  server = await startApiServer({
+    config: loadRuntimeConfig({
+      DR2E_DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DR2E_API_KEYS: `${KEY_A},${KEY_B}`,
+    }),
+    logger: silentLogger,
+    app: { accessLog: false },
+  });
+  return server;
+}
+
 async function start(
   env: Record<string, string> = {},
   clock = new ManualClock(Date.now()),
@@ -237,6 +263,46 @@ describe('jobs in flight and monthly quota', () => {
     expect(sweepsWhenUsedUp).toBe(0);
     expect(capRefusals.map((r) => r.status)).toEqual([429, 429, 429]);
     expect(listed.mock.calls.length).toBe(1);
+  });
+
+  it('refuses creates once the month’s model seconds reach the quota', async () => {
+    // Prepare: a 10 s quota; 9 s used
+    const api = await start({ DR2E_MONTHLY_MODEL_SECONDS_QUOTA: '10' });
+    await recordModelSecondsUsed(api, 9);
+    // Act
+    const under = await create(api, KEY_A);
+    await recordModelSecondsUsed(api, 1.5);
+    const over = await create(api, KEY_A);
+    const otherTenant = await create(api, KEY_B);
+    // Assess
+    expect(under.status).toBe(201);
+    expect(over.status).toBe(429);
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(3600);
+    expect(await over.json()).toMatchObject({
+      error: {
+        code: 'monthly_quota_exceeded',
+        details: { quotaKind: 'modelSeconds', quota: 10, used: 10.5 },
+      },
+    });
+    expect(otherTenant.status).toBe(201);
+  });
+
+  it('refuses new jobs of a suspended tenant and still lets it read its jobs', async () => {
+    // Prepare: a job made before the operator suspends tenant A
+    const before = await start();
+    const made = (await (await create(before, KEY_A)).json()) as { id: string };
+    const api = await restartWithTenantALimits(before, { suspended: true });
+    // Act
+    const refused = await create(api, KEY_A);
+    const read = await fetch(`${api.url}/v1/jobs/${made.id}`, {
+      headers: { authorization: `Bearer ${KEY_A}` },
+    });
+    const otherTenant = await create(api, KEY_B);
+    // Assess
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ error: { code: 'tenant_suspended' } });
+    expect(read.status).toBe(200);
+    expect(otherTenant.status).toBe(201);
   });
 
   it("applies a tenant's own limits from tenants.json over the defaults", async () => {

@@ -110,6 +110,7 @@ describe('readInfraConfig', () => {
       requestBurst: runtime.requests.burst,
       maxJobsInFlight: runtime.maxJobsInFlight,
       monthlyImageQuota: runtime.monthlyImageQuota ?? 0,
+      monthlyModelSecondsQuota: runtime.monthlyModelSecondsQuota ?? 0,
     });
   });
 

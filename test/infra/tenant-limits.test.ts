@@ -15,6 +15,7 @@ const LIMIT_VARIABLES = [
   'DR2E_REQUEST_BURST',
   'DR2E_MAX_JOBS_IN_FLIGHT',
   'DR2E_MONTHLY_IMAGE_QUOTA',
+  'DR2E_MONTHLY_MODEL_SECONDS_QUOTA',
 ] as const;
 
 let synth: Synthesized;
@@ -26,7 +27,7 @@ beforeAll(() => {
   synth = synthDr2e({
     context: {
       tenantDefaults:
-        '{"createRatePerSecond":2.5,"createBurst":20,"requestRatePerSecond":40,"requestBurst":300,"maxJobsInFlight":7,"monthlyImageQuota":1000}',
+        '{"createRatePerSecond":2.5,"createBurst":20,"requestRatePerSecond":40,"requestBurst":300,"maxJobsInFlight":7,"monthlyImageQuota":1000,"monthlyModelSecondsQuota":3600}',
       apiThrottleRate: '2000',
       apiThrottleBurst: '4000',
     },
@@ -62,6 +63,7 @@ describe('tenantDefaults', () => {
       DR2E_REQUEST_BURST: '300',
       DR2E_MAX_JOBS_IN_FLIGHT: '7',
       DR2E_MONTHLY_IMAGE_QUOTA: '1000',
+      DR2E_MONTHLY_MODEL_SECONDS_QUOTA: '3600',
     });
   });
 
@@ -77,6 +79,7 @@ describe('tenantDefaults', () => {
       requests: { ratePerSecond: 40, burst: 300 },
       maxJobsInFlight: 7,
       monthlyImageQuota: 1000,
+      monthlyModelSecondsQuota: 3600,
     });
   });
 

@@ -50,8 +50,9 @@ export class JobAdmission {
   /**
    * Takes a slot for `jobId` or refuses.
    *
-   * @throws {ApiError} 429 `too_many_jobs_in_flight`, `monthly_quota_in_flight` (the images left
-   * are held by unfinished jobs) or `monthly_quota_exceeded` (used up), with
+   * @throws {ApiError} 403 `tenant_suspended`; 429 `too_many_jobs_in_flight`,
+   * `monthly_quota_in_flight` (the images left are held by unfinished jobs) or
+   * `monthly_quota_exceeded` (images or model seconds used up; `details.quotaKind`), with
    * `details.retryAfterSeconds` (the route sets `Retry-After` from it).
    */
   async admit(tenant: Tenant, jobId: string): Promise<void> {
@@ -63,10 +64,27 @@ export class JobAdmission {
     // the same usage, so a check before taking the slot would let all of them through. With the
     // images left this month as a second cap on slots, at most that many jobs can be in flight,
     // whoever races.
-    const used =
-      caps.monthlyImageQuota === undefined
-        ? undefined
-        : (await this.options.usage.sum(tenant.id, { from: month.from, to: month.next })).images;
+    if (caps.suspended) {
+      throw new ApiError(
+        'tenant_suspended',
+        403,
+        "this API key's account is suspended: new jobs are refused; its jobs, results and usage stay readable. Contact the operator of this service",
+      );
+    }
+    const quotas = caps.monthlyImageQuota !== undefined || caps.monthlyModelSecondsQuota !== undefined;
+    const monthUsage = quotas
+      ? await this.options.usage.sum(tenant.id, { from: month.from, to: month.next })
+      : undefined;
+    // Model seconds are known only once a job has run, so the quota cannot be held for jobs in
+    // flight: it refuses new jobs once the finished ones reach it (those admitted before may
+    // take the month past it).
+    if (monthUsage && caps.monthlyModelSecondsQuota !== undefined) {
+      const spent = monthUsage.modelSeconds;
+      if (spent >= caps.monthlyModelSecondsQuota) {
+        throw modelSecondsExceeded(caps.monthlyModelSecondsQuota, spent, now, month.next);
+      }
+    }
+    const used = caps.monthlyImageQuota === undefined ? undefined : monthUsage?.images;
     const imagesLeft = used === undefined ? Infinity : (caps.monthlyImageQuota as number) - used;
     const lease = new Date(now.getTime() + (this.options.slotLeaseSeconds ?? 48 * 3600) * 1000);
     const cap = Math.min(caps.maxJobsInFlight, imagesLeft);
@@ -111,6 +129,22 @@ function monthOf(now: Date): { from: Date; next: Date } {
   };
 }
 
+function modelSecondsExceeded(quota: number, used: number, now: Date, next: Date): ApiError {
+  const round = (v: number) => Math.round(v * 1000) / 1000;
+  return new ApiError(
+    'monthly_quota_exceeded',
+    429,
+    `this API key used ${round(used)} of its ${quota} model seconds this month; the quota renews on ${next.toISOString().slice(0, 10)}`,
+    {
+      quotaKind: 'modelSeconds',
+      quota,
+      used: round(used),
+      renewsAt: next.toISOString(),
+      retryAfterSeconds: Math.ceil((next.getTime() - now.getTime()) / 1000),
+    },
+  );
+}
+
 function quotaHeldInFlight(quota: number, used: number, inFlight: number, next: Date): ApiError {
   const left = quota - used;
   return new ApiError(
@@ -133,6 +167,7 @@ function quotaExceeded(quota: number, used: number, inFlight: number, now: Date,
     429,
     `this API key used ${used} of its ${quota} images this month (${inFlight} more in flight); the quota renews on ${next.toISOString().slice(0, 10)}`,
     {
+      quotaKind: 'images',
       quota,
       used,
       inFlight,
