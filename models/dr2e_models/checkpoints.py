@@ -12,7 +12,10 @@ What :func:`load_state_dict` accepts (the file is read on the CPU):
   need to be importable: unknown classes are replaced by inert stand-ins and the parameters
   and buffers are collected from the module tree.
 
-Files are first read with ``torch.load(weights_only=True)``. Only when that refuses (a pickled
+TorchScript archives are refused before anything reads them: torch 1.13's ``torch.load`` hands
+them to ``torch.jit.load`` (which runs the archive's code) even with ``weights_only=True``.
+
+Files are then read with ``torch.load(weights_only=True)``. Only when that refuses (a pickled
 module, a wrapper holding non-tensor objects) a restricted unpickler takes over: it resolves
 only an allow-list of torch / collections / builtins / numpy names and turns every other global
 into an inert stand-in class, so a checkpoint cannot run code by naming a callable.
@@ -26,6 +29,7 @@ import _compat_pickle
 import io
 import pickle
 import types
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -127,6 +131,10 @@ def load_state_dict(path: str | Path, key: str | None = None) -> LoadedCheckpoin
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    # Before torch.load: on torch 1.13 it dispatches a TorchScript zip to torch.jit.load, even
+    # with weights_only=True, which would run the archive's code and return a scripted module.
+    if _is_torchscript_archive(path):
+        raise CheckpointError(_TORCHSCRIPT_REFUSAL.format(path=path))
     restricted = False
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -410,6 +418,29 @@ def _restricted_load(file: io.IOBase, **kwargs: Any) -> Any:
 _restricted_pickle = types.SimpleNamespace(Unpickler=_RestrictedUnpickler, load=_restricted_load, __name__="pickle")
 
 
+_TORCHSCRIPT_REFUSAL = (
+    "{path} is a TorchScript archive, which is refused (loading one runs its code): load it where you trust it"
+    " and save its weights with torch.save(torch.jit.load(...).state_dict(), 'weights.pt'), then convert that"
+)
+
+
+def _is_torchscript_archive(path: Path) -> bool:
+    """Whether ``path`` is a TorchScript zip, judged from the zip's directory alone.
+
+    The same rule as torch's ``_is_torchscript_zip`` (a ``constants.pkl`` record inside the
+    archive's top folder), read with :mod:`zipfile` so that nothing in the archive is unpickled
+    or run and no private torch API is needed.
+    """
+    if not zipfile.is_zipfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return any(name.split("/", 1)[-1] == "constants.pkl" for name in names)
+
+
 def _restricted_torch_load(path: Path) -> Any:
     """``torch.load`` with the restricted unpickler.
 
@@ -428,6 +459,6 @@ def _restricted_torch_load(path: Path) -> Any:
         if serialization._is_zipfile(handle):
             with serialization._open_zipfile_reader(handle) as archive:
                 if serialization._is_torchscript_zip(archive):
-                    raise CheckpointError(f"{path} is a TorchScript archive; export its state_dict() instead")
+                    raise CheckpointError(_TORCHSCRIPT_REFUSAL.format(path=path))
                 return serialization._load(archive, "cpu", _restricted_pickle, encoding="utf-8")
         return serialization._legacy_load(handle, "cpu", _restricted_pickle, encoding="utf-8")

@@ -21,6 +21,10 @@ checkpoint must match the architecture exactly (names and shapes); otherwise the
 refused with the first mismatches listed. After export the ONNX file is run through
 onnxruntime-node (``node models/dr2e_models/run_onnx.mjs``) and compared with PyTorch: float32 must
 agree within ``--parity-tolerance`` (1e-4) times the output's max magnitude, or nothing is written.
+An all-zero PyTorch output (untrained or zero-initialised weights) fails too, since matching it
+proves nothing, unless ``--allow-zero-output`` (plumbing tests of an untrained network only).
+``--external-data`` keeps the weights in ``<out>.data`` beside the graph; the manifest then lists
+that file with its sha256 under ``externalData`` (graphs over 2 GB are always written so).
 Exit status: 0 ok, 2 bad arguments, 3 checkpoint refused, 4 parity failed.
 """
 
@@ -84,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--parity-batch", type=int, default=2)
     parser.add_argument("--parity-tolerance", type=float, default=1e-4, help="relative to max |output|")
     parser.add_argument("--no-timestamp", action="store_true", help="omit createdAt (reproducible manifests)")
+    parser.add_argument(
+        "--allow-zero-output", action="store_true",
+        help="export although the PyTorch output is all zero (untrained weights), so parity proves nothing; "
+        "for plumbing tests only (the manifest records parity.proven false)",
+    )
+    parser.add_argument("--external-data", action="store_true",
+                        help="keep the weights in <out>.data beside the graph (listed in the manifest's externalData)")
 
     unet = parser.add_argument_group("dr2-unet (guided-diffusion U-Net) options")
     unet.add_argument("--image-size", type=int)
@@ -239,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         parity_batch=args.parity_batch,
         parity_tolerance=args.parity_tolerance,
         recipe=args.recipe,
+        allow_zero_output=args.allow_zero_output,
+        external_data=args.external_data,
     )
     if args.no_timestamp:
         options.created_at = None
@@ -258,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
         f"parity fp32: max abs error {p32.max_abs_error:.3g} (output scale {p32.output_scale:.3g}, "
         f"relative {p32.relative_error:.2g}) at batch {args.parity_batch}"
     )
+    if result.manifest["provenance"]["parity"].get("proven") is False:
+        print("warning: parity NOT proven: the PyTorch output is all zero (--allow-zero-output); "
+              "these weights restore nothing", file=sys.stderr)
+    for entry in result.manifest.get("externalData", []):
+        print(f"weights in {entry['path']} (external data, listed in the manifest)")
     if result.parity_fp16:
         p16 = result.parity_fp16
         print(f"parity fp16: max abs error {p16.max_abs_error:.3g} (relative {p16.relative_error:.2g})")

@@ -26,13 +26,21 @@ from .checkpoints import (
     load_state_dict,
     spectral_norm_layout,
 )
-from .manifest import denoiser_manifest, enhancer_manifest, sha256_file, write_json
+from .manifest import (
+    denoiser_manifest,
+    enhancer_manifest,
+    external_data_entries,
+    external_data_locations,
+    sha256_file,
+    write_json,
+)
 from .onnx_export import DEFAULT_OPSET, ParityReport, convert_to_float16, export_onnx, measure_parity
 from .sparnethd import SPARNetConfig, build_sparnet
 from .unet import UNetConfig, build_unet
 
 __all__ = [
     "ARCHITECTURES",
+    "MIN_OUTPUT_SCALE",
     "ExportError",
     "ExportOptions",
     "ExportResult",
@@ -49,6 +57,9 @@ __all__ = [
 #: ``--arch`` values: the U-Net denoiser family and the SPARNet enhancer family.
 ARCHITECTURES = ("dr2-unet", "sparnethd")
 CONVERTER = "models/dr2e_models/export.py"
+#: Below this max |output| of the PyTorch reference, parity proves nothing: a graph returning zeros
+#: would match it. Trained denoisers and enhancers output values of order 1 on the parity inputs.
+MIN_OUTPUT_SCALE = 1e-6
 
 
 class ExportError(Exception):
@@ -140,6 +151,12 @@ class ExportOptions:
     parity_tolerance: float = 1e-4
     parity_seed: int = 0
     opset: int = DEFAULT_OPSET
+    #: Export although the reference output is all (near) zero, so parity proves nothing: only for
+    #: an untrained network exported on purpose (plumbing tests of the engine or the export itself).
+    allow_zero_output: bool = False
+    #: Keep the weights in ``<file>.data`` beside the graph (ONNX external data). Graphs over
+    #: protobuf's 2 GB limit are written this way whatever this says.
+    external_data: bool = False
     #: ISO timestamp for the manifest; None omits it (reproducible files).
     created_at: str | None = field(
         default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
@@ -190,7 +207,9 @@ def export_model(
     batch size baked into the graph fails the check. fp32 must satisfy
     ``max|onnx - torch| <= parity_tolerance * max|torch|``; with ``fp16`` the half-precision
     file is what is written, and its error is measured and recorded but not gated (a non-finite
-    one is: the graph overflows float16).
+    one is: the graph overflows float16). A reference output whose max |value| is below
+    :data:`MIN_OUTPUT_SCALE` is refused unless ``options.allow_zero_output``: matching zeros
+    proves nothing (an untrained guided-diffusion U-Net's last convolution is zero-initialised).
     """
     if isinstance(config, UNetConfig) and options.variance is not None:
         if (options.variance == "learned_range") != (config.out_channels == 6):
@@ -220,6 +239,14 @@ def export_model(
             reference = model(*check_inputs.values())
         parity32 = measure_parity(model, fp32_path, check_inputs, output_name, reference=reference)
         seconds["parity_fp32"] = time.perf_counter() - start
+        if not parity32.output_scale >= MIN_OUTPUT_SCALE and not options.allow_zero_output:
+            raise ExportError(
+                f"parity proves nothing: the PyTorch output is all zero (max |output| {parity32.output_scale:.3g} on "
+                "random inputs), so any graph returning zeros would match it. The weights look untrained or "
+                "zero-initialised (guided-diffusion zero-initialises the U-Net's last convolution): check that the "
+                "checkpoint holds the trained weights (--key picks another wrapper entry, e.g. ema). To export an "
+                "untrained network on purpose, for plumbing tests only, pass --allow-zero-output"
+            )
         if not math.isfinite(parity32.max_abs_error) or not parity32.within(options.parity_tolerance):
             raise ExportError(
                 f"ONNX/PyTorch parity failed: max abs error {parity32.max_abs_error:.3g} exceeds "
@@ -241,13 +268,15 @@ def export_model(
                     f"the float16 graph returns non-finite values (max abs error {parity16.max_abs_error}): "
                     "this network's activations overflow float16; export it without --fp16"
                 )
-        final.replace(out_path)
+        _place_graph(final, out_path, options.external_data)
 
     parity = parity16 if parity16 is not None else parity32
     provenance: dict[str, Any] = {"source": options.source, "converter": CONVERTER}
     if options.created_at:
         provenance["createdAt"] = options.created_at
     provenance["sha256"] = sha256_file(out_path)
+    # The .onnx file's sha256 does not cover weights kept beside it: list them with their own.
+    external = external_data_entries(out_path, manifest_path.parent)
     provenance["parityMaxAbsError"] = _round(parity.max_abs_error)
     if options.recipe:
         provenance["recipe"] = options.recipe
@@ -262,6 +291,8 @@ def export_model(
         "outputScale": _round(parity32.output_scale),
         "float32MaxAbsError": _round(parity32.max_abs_error),
         **({"float16MaxAbsError": _round(parity16.max_abs_error)} if parity16 else {}),
+        # Only written when --allow-zero-output let a zero reference through: nothing was compared.
+        **({"proven": False} if not parity32.output_scale >= MIN_OUTPUT_SCALE else {}),
     }
     provenance.update(options.extra_provenance)
 
@@ -279,6 +310,7 @@ def export_model(
             provenance=provenance,
             description=options.description,
             framing=options.framing,
+            external_data=external,
         )
     else:
         assert isinstance(config, SPARNetConfig)
@@ -291,6 +323,7 @@ def export_model(
             provenance=provenance,
             description=options.description,
             framing=options.framing,
+            external_data=external,
         )
     write_json(manifest_path, manifest)
     return ExportResult(out_path, manifest_path, manifest, parity32, parity16, seconds)
@@ -332,6 +365,27 @@ def export_checkpoint(
     result = export_model(arch, config, model, out_path, options)
     result.seconds = {"load": load_seconds, **result.seconds}
     return result
+
+
+def _place_graph(graph: Path, out_path: Path, external: bool) -> None:
+    """Move the checked graph from the scratch folder to ``out_path``.
+
+    A graph that keeps weights outside itself (torch does so past protobuf's 2 GB limit, one file
+    per tensor, named after it) or ``external`` is saved again with all weights in one
+    ``<name>.data`` beside ``out_path``, which the graph names relatively; moving the ``.onnx``
+    alone would leave it pointing at files in the scratch folder.
+    """
+    if not external and not external_data_locations(graph):
+        graph.replace(out_path)
+        return
+    model = onnx.load(str(graph))  # reads the weights back in, wherever they are
+    location = f"{out_path.name}.data"
+    side_file = out_path.parent / location
+    # onnx appends to an existing data file: start from an empty one.
+    side_file.unlink(missing_ok=True)
+    out_path.unlink(missing_ok=True)
+    onnx.save_model(model, str(out_path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=location)
 
 
 def _round(value: float) -> float:

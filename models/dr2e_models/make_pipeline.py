@@ -5,9 +5,21 @@ From the repository root, with ``PYTHONPATH=models`` (see models/README.md):
     /usr/bin/python3 -m dr2e_models.make_pipeline --dir gpu-task/models/dr2-ffhq --name dr2-ffhq \
         [--denoiser denoiser.json] [--enhancer enhancer.json | --no-enhancer] [--preset auto] [--steps 100]
 
-It checks that the named manifests exist beside it, have the right roles, and that their ONNX
-files exist and match the recorded SHA-256, so a half-copied model folder is caught here rather
-than when the engine starts.
+Before writing, it checks what it cheaply can, so that a half-copied or mismatched model folder
+is caught here rather than when the engine starts (exit status 3, every problem listed):
+
+* each manifest exists, is JSON, has the right role, every required field and no unknown one
+  (the engine refuses misspelt keys), ``schemaVersion`` 1 and well-formed ``io`` names and sizes;
+* its ONNX file exists and matches the recorded SHA-256;
+* every external-data side file the graph references exists, is listed under ``externalData``
+  when the manifest records a ``sha256`` (with the exact entry to add when it is not), and every
+  listed one matches its SHA-256;
+* the graph's inputs and outputs carry the manifest's ``io`` names, element types and static
+  sizes (``resolution``, ``inputSize``/``outputSize``, channels) and a dynamic batch axis.
+
+The engine validates everything again when it loads the models (manifest schema:
+``gpu-task/src/engine/model/manifest.ts``); what only a run shows (NaN outputs, sizes of
+dynamic graphs) is left to it.
 
 ``--preset`` names the pipeline's default DR2 setting. ``auto`` (the engine's default when none
 is named) chooses (N, tau) and the fusion with the input per face from its estimated degradation;
@@ -22,30 +34,209 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
+import onnx
+from onnx import TensorProto
 
-from .manifest import pipeline_manifest, sha256_file, write_json
+from .manifest import external_data_locations, pipeline_manifest, sha256_file, write_json
 
 #: DR2 preset names the engine accepts (shared/src/schemas.ts ``PRESETS``).
 PRESETS = ("auto", "mild", "medium", "severe")
+
+#: Top-level manifest fields per role, as the engine's zod schema declares them
+#: (gpu-task/src/engine/model/manifest.ts; test/models/make-pipeline-fields.test.ts keeps the two equal).
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "denoiser": ("schemaVersion", "role", "name", "file", "resolution", "io", "channels", "variance", "schedule",
+                 "license", "provenance"),
+    "enhancer": ("schemaVersion", "role", "name", "file", "io", "channels", "inputSize", "outputSize", "license",
+                 "provenance"),
+}
+OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "denoiser": ("description", "externalData", "layout", "colorOrder", "valueRange", "framing", "timestepType"),
+    "enhancer": ("description", "externalData", "layout", "colorOrder", "valueRange", "framing"),
+}
+#: Tensor names each role's ``io`` object must give.
+IO_NAMES = {"denoiser": ("image", "timestep", "output"), "enhancer": ("image", "output")}
+TIMESTEP_TYPES = ("int64", "int32", "float32")
+
+_TYPE_NAMES = {TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64", TensorProto.FLOAT16: "float16"}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _field_problems(path: Path, manifest: dict[str, Any], role: str) -> list[str]:
+    """Fields the engine's schema would refuse, checked before anything reads the graph."""
+    problems = []
+    missing = [key for key in REQUIRED_FIELDS[role] if key not in manifest]
+    if missing:
+        problems.append(f"{path} lacks the required field(s) {', '.join(missing)} of a {role} manifest "
+                        "(README.md, 'The model contract')")
+    known = set(REQUIRED_FIELDS[role]) | set(OPTIONAL_FIELDS[role])
+    unknown = [key for key in manifest if key not in known]
+    if unknown:
+        problems.append(f"{path} has unknown field(s) {', '.join(unknown)} (misspelt? the engine refuses them); "
+                        f"a {role} manifest has {', '.join(sorted(known))}")
+    if "schemaVersion" in manifest and manifest["schemaVersion"] != 1:
+        problems.append(f"{path} has schemaVersion {manifest['schemaVersion']!r}, the engine reads 1")
+    io = manifest.get("io")
+    if "io" in manifest:
+        bad = [key for key in IO_NAMES[role] if not (isinstance(io, dict) and isinstance(io.get(key), str) and io[key])]
+        if bad:
+            problems.append(f"{path}: io must name the tensors {', '.join(IO_NAMES[role])}; missing or empty: "
+                            f"{', '.join(bad)}")
+    for key in ("resolution",) if role == "denoiser" else ("inputSize", "outputSize"):
+        if key in manifest and not (_is_int(manifest[key]) and manifest[key] > 0):
+            problems.append(f"{path}: {key} must be a positive integer, got {manifest[key]!r}")
+    channels = manifest.get("channels")
+    if "channels" in manifest and not (isinstance(channels, dict) and _is_int(channels.get("output"))):
+        problems.append(f"{path}: channels must be {{\"input\": 3, \"output\": ...}}, got {channels!r}")
+    if role == "denoiser":
+        if manifest.get("timestepType", "int64") not in TIMESTEP_TYPES:
+            problems.append(f"{path}: timestepType must be one of {', '.join(TIMESTEP_TYPES)}, "
+                            f"got {manifest['timestepType']!r}")
+        schedule = manifest.get("schedule")
+        if "schedule" in manifest and not (isinstance(schedule, dict) and "betaSchedule" in schedule
+                                           and _is_int(schedule.get("numTimesteps"))):
+            problems.append(f"{path}: schedule must be {{\"betaSchedule\": \"linear\"|\"cosine\", "
+                            f"\"numTimesteps\": T}}, got {schedule!r}")
+    return problems
+
+
+def _external_data_problems(path: Path, manifest: dict[str, Any], onnx_file: Path,
+                            model: onnx.ModelProto) -> list[str]:
+    """Side files (ONNX external data) the graph reads, against the manifest's ``externalData``."""
+    problems = []
+    referenced = {(onnx_file.parent / location).resolve(): location for location in external_data_locations(model)}
+    listed_entries = manifest.get("externalData") or []
+    listed = {}
+    for entry in listed_entries:
+        if not (isinstance(entry, dict) and all(isinstance(entry.get(key), str) for key in ("path", "sha256"))):
+            problems.append(f"{path}: every externalData entry needs \"path\" and \"sha256\", got {entry!r}")
+            continue
+        listed[(path.parent / entry["path"]).resolve()] = entry
+    for side_file, location in referenced.items():
+        if not side_file.is_file():
+            problems.append(f"{onnx_file} keeps weights in the external data file {location!r}, but {side_file} "
+                            "does not exist: copy it beside the graph")
+        elif side_file not in listed and manifest.get("provenance", {}).get("sha256"):
+            entry = {"path": Path(os.path.relpath(side_file, path.parent)).as_posix(), "sha256": "<its sha256>"}
+            problems.append(f"{path} records a sha256 for {onnx_file.name} but does not list the external data "
+                            f"file {location!r} its graph reads, which would load unverified: add "
+                            f"\"externalData\": [{json.dumps(entry)}] with the hash taken where the model was "
+                            f"exported (this copy's is {sha256_file(side_file)}), or re-export with "
+                            "dr2e_models.export, which lists side files")
+    for side_file, entry in listed.items():
+        if side_file not in referenced:
+            problems.append(f"{path} lists the external data file {entry['path']!r}, which its graph does not "
+                            "reference: the manifest and the graph do not belong together")
+        elif side_file.is_file() and sha256_file(side_file) != entry["sha256"]:
+            problems.append(f"{side_file} does not match the sha256 recorded for it in {path}")
+    return problems
+
+
+def _dims(value: onnx.ValueInfoProto) -> list[int | str] | None:
+    tensor_type = value.type.tensor_type
+    if not tensor_type.HasField("shape"):
+        return None
+    return [dim.dim_value if dim.HasField("dim_value") else (dim.dim_param or "?") for dim in tensor_type.shape.dim]
+
+
+def _type_name(value: onnx.ValueInfoProto) -> str:
+    elem = value.type.tensor_type.elem_type
+    return _TYPE_NAMES.get(elem) or TensorProto.DataType.Name(elem).lower()
+
+
+def _graph_problems(path: Path, manifest: dict[str, Any], role: str, model: onnx.ModelProto) -> list[str]:
+    """The graph's inputs and outputs against the manifest, as the engine's contract check sees them
+    (gpu-task/src/engine/model/contract.ts), without running it."""
+    io = manifest["io"]
+    if role == "denoiser":
+        side = manifest["resolution"]
+        inputs = [(io["image"], "float32", [None, 3, side, side]),
+                  (io["timestep"], manifest.get("timestepType", "int64"), [None])]
+        outputs = [(io["output"], "float32", [None, manifest["channels"]["output"], side, side])]
+    else:
+        inputs = [(io["image"], "float32", [None, 3, manifest["inputSize"], manifest["inputSize"]])]
+        outputs = [(io["output"], "float32", [None, 3, manifest["outputSize"], manifest["outputSize"]])]
+    axes = {1: ["batch"], 4: ["batch", "channels", "height", "width"]}
+    initializers = {init.name for init in model.graph.initializer}
+    # Old exporters list weights as graph inputs too; onnxruntime does not ask for those.
+    graph_inputs = {value.name: value for value in model.graph.input if value.name not in initializers}
+    # Exporters often declare output sizes as symbols (torch names them after the last op); shape
+    # inference usually finds the numbers, which is what catches a wrong outputSize here.
+    try:
+        outputs_model = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # noqa: BLE001 - inference is best effort (unknown ops); the engine checks at warm-up
+        outputs_model = model
+    graph_outputs = {value.name: value for value in outputs_model.graph.output}
+    problems = []
+
+    def check(kind: str, available: dict[str, onnx.ValueInfoProto], name: str, type_name: str,
+              want: list[int | None]) -> None:
+        if name not in available:
+            names = ", ".join(f'"{n}"' for n in available) or "none"
+            problems.append(f'missing {kind} "{name}" named by io (the graph\'s {kind}s are: {names})')
+            return
+        got_type = _type_name(available[name])
+        if got_type != type_name:
+            problems.append(f'{kind} "{name}" has type {got_type}, the manifest needs {type_name}')
+        dims = _dims(available[name])
+        if dims is None:
+            return
+        if len(dims) != len(want):
+            problems.append(f'{kind} "{name}" has rank {len(dims)} {dims}, the contract needs rank {len(want)} '
+                            f"[{', '.join(axes[len(want)])}]")
+            return
+        for axis, (got, wanted) in enumerate(zip(dims, want)):
+            label = axes[len(want)][axis]
+            if label == "batch" and isinstance(got, int) and got > 0:
+                problems.append(f'{kind} "{name}" has a fixed batch of {got}; the engine needs a dynamic batch '
+                                "axis: re-export with one (models/dr2e_models/export.py does)")
+            elif wanted is not None and isinstance(got, int) and got > 0 and got != wanted:
+                problems.append(f'{kind} "{name}" has {label} = {got}, the manifest says {wanted} (shape {dims})')
+
+    for name, type_name, want in inputs:
+        check("input", graph_inputs, name, type_name, want)
+    for name, type_name, want in outputs:
+        check("output", graph_outputs, name, type_name, want)
+    extra = [name for name in graph_inputs if name not in {name for name, _, _ in inputs}]
+    if extra:
+        problems.append(f"unexpected extra inputs the engine cannot feed: {', '.join(extra)}")
+    return [f"{path}: the graph does not fit the manifest: {problem}" for problem in problems]
 
 
 def _check(folder: Path, manifest_name: str, role: str) -> list[str]:
     path = folder / manifest_name
     if not path.is_file():
         return [f"{path} does not exist"]
-    manifest = json.loads(path.read_text())
-    problems = []
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        return [f"{path} is not valid JSON: {error}"]
+    if not isinstance(manifest, dict):
+        return [f"{path} is not a JSON object"]
     if manifest.get("role") != role:
-        problems.append(f"{path} has role {manifest.get('role')!r}, expected {role!r}")
+        return [f"{path} has role {manifest.get('role')!r}, expected {role!r}"]
+    problems = _field_problems(path, manifest, role)
     # The engine resolves a manifest's `file` beside the manifest itself, wherever it lies.
     onnx_file = path.parent / str(manifest.get("file", ""))
     if not onnx_file.is_file():
-        problems.append(f"{path} names {onnx_file}, which does not exist")
-    elif manifest.get("provenance", {}).get("sha256") not in (None, sha256_file(onnx_file)):
+        return [*problems, f"{path} names {onnx_file}, which does not exist"]
+    if manifest.get("provenance", {}).get("sha256") not in (None, sha256_file(onnx_file)):
         problems.append(f"{onnx_file} does not match the sha256 recorded in {path}")
+    try:
+        model = onnx.load(str(onnx_file), load_external_data=False)
+    except Exception as error:  # noqa: BLE001 - protobuf raises several kinds for a file that is not ONNX
+        return [*problems, f"{onnx_file} is not an ONNX graph: {error}"]
+    problems += _external_data_problems(path, manifest, onnx_file, model)
+    if not problems:  # the graph check reads the fields checked above
+        problems += _graph_problems(path, manifest, role, model)
     return problems
 
 
@@ -73,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     if problems:
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
+        print("error: pipeline.json not written", file=sys.stderr)
         return 3
     defaults = {key: value for key, value in (("preset", args.preset), ("steps", args.steps)) if value is not None}
     manifest = pipeline_manifest(

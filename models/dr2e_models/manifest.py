@@ -2,20 +2,32 @@
 
 They follow the zod schema in ``gpu-task/src/engine/model/manifest.ts`` (schema version 1):
 a denoiser or enhancer manifest per ONNX file and a pipeline manifest naming both.
+
+A graph saved with ONNX external data keeps its weights in side files (``denoiser.onnx.data``)
+that the ``.onnx`` names by relative path. The ``.onnx`` file's ``sha256`` says nothing about
+them, so a manifest lists each under ``externalData`` with its own ``sha256``
+(:func:`external_data_entries`); the engine refuses a checksummed manifest whose graph reads a
+side file it does not list.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
+
+import onnx
+from onnx import external_data_helper
 
 __all__ = [
     "SCHEMA_VERSION",
     "LICENSES",
     "FRAMINGS",
     "sha256_file",
+    "external_data_locations",
+    "external_data_entries",
     "denoiser_manifest",
     "enhancer_manifest",
     "pipeline_manifest",
@@ -62,6 +74,77 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _graph_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
+    # Initializers, sparse initializers and tensor attributes, subgraphs (If / Loop bodies)
+    # included: every place a TensorProto can keep its data outside the file.
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield sparse.values
+        yield sparse.indices
+    for node in graph.node:
+        yield from _node_tensors(node)
+
+
+def _node_tensors(node: onnx.NodeProto) -> Iterator[onnx.TensorProto]:
+    for attribute in node.attribute:
+        if attribute.HasField("t"):
+            yield attribute.t
+        yield from attribute.tensors
+        for sparse in [*([attribute.sparse_tensor] if attribute.HasField("sparse_tensor") else []),
+                       *attribute.sparse_tensors]:
+            yield sparse.values
+            yield sparse.indices
+        if attribute.HasField("g"):
+            yield from _graph_tensors(attribute.g)
+        for subgraph in attribute.graphs:
+            yield from _graph_tensors(subgraph)
+
+
+def external_data_locations(model: str | Path | onnx.ModelProto) -> list[str]:
+    """Side files a graph reads its weights from, as written in it (relative to its folder).
+
+    ``model`` is an ``.onnx`` path (only that file is read: ``load_external_data=False``) or a
+    loaded model. A tensor counts when its ``data_location`` is ``EXTERNAL``, as onnxruntime and
+    ``onnx.external_data_helper`` judge it. The engine's loader finds the same list by scanning
+    the protobuf (``gpu-task/src/engine/model/load-manifest.ts``).
+    """
+    if not isinstance(model, onnx.ModelProto):
+        model = onnx.load(str(model), load_external_data=False)
+    tensors: list[onnx.TensorProto] = list(_graph_tensors(model.graph))
+    for function in model.functions:
+        for node in function.node:
+            tensors.extend(_node_tensors(node))
+    for info in model.training_info:
+        tensors.extend(_graph_tensors(info.initialization))
+        tensors.extend(_graph_tensors(info.algorithm))
+    locations: list[str] = []
+    for tensor in tensors:
+        if external_data_helper.uses_external_data(tensor):
+            location = external_data_helper.ExternalDataInfo(tensor).location
+            if location not in locations:
+                locations.append(location)
+    return locations
+
+
+def external_data_entries(onnx_path: str | Path, manifest_dir: str | Path) -> list[dict[str, str]]:
+    """The manifest's ``externalData`` for a graph: ``[{"path", "sha256"}]``, paths relative to
+    ``manifest_dir`` (like ``file``), in the order the graph first names them.
+
+    :raises FileNotFoundError: naming a side file the graph references that is not there.
+    """
+    onnx_path = Path(onnx_path)
+    entries = []
+    for location in external_data_locations(onnx_path):
+        side_file = onnx_path.parent / location
+        if not side_file.is_file():
+            raise FileNotFoundError(
+                f"{onnx_path} keeps weights in the external data file {location!r}, but {side_file} does not exist"
+            )
+        relative = Path(os.path.relpath(side_file, manifest_dir)).as_posix()
+        entries.append({"path": relative, "sha256": sha256_file(side_file)})
+    return entries
+
+
 def _common(
     name: str,
     file: str,
@@ -69,11 +152,15 @@ def _common(
     provenance: Mapping[str, Any],
     description: str | None,
     framing: Mapping[str, Any] | None,
+    external_data: list[Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
     data: dict[str, Any] = {"schemaVersion": SCHEMA_VERSION, "name": name}
     if description:
         data["description"] = description
-    data.update({"file": file, "layout": "NCHW", "colorOrder": "RGB", "valueRange": [-1, 1]})
+    data["file"] = file
+    if external_data:
+        data["externalData"] = [dict(entry) for entry in external_data]
+    data.update({"layout": "NCHW", "colorOrder": "RGB", "valueRange": [-1, 1]})
     if framing:
         data["framing"] = dict(framing)
     data["license"] = dict(license)
@@ -95,11 +182,13 @@ def denoiser_manifest(
     framing: Mapping[str, Any] | None = None,
     io: Mapping[str, str] | None = None,
     variance: str | None = None,
+    external_data: list[Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Manifest of a denoiser: ``x`` [B,3,S,S] float32 + ``t`` [B] int64 -> ``out`` [B,3|6,S,S].
 
     ``variance`` defaults to ``learned_range`` for 6 channels and, for 3, to ``fixed_large``
     (guided-diffusion's default when sigma is not learned, ``sigma_small=False``).
+    ``external_data`` is the graph's side files (:func:`external_data_entries`), if any.
     """
     if output_channels not in (3, 6):
         raise ValueError("a denoiser outputs 3 (noise) or 6 (noise + learned-range variance) channels")
@@ -107,7 +196,7 @@ def denoiser_manifest(
         variance = "learned_range" if output_channels == 6 else "fixed_large"
     if (variance == "learned_range") != (output_channels == 6):
         raise ValueError(f"variance {variance!r} does not fit {output_channels} output channels")
-    data = _common(name, file, license, provenance, description, framing)
+    data = _common(name, file, license, provenance, description, framing, external_data)
     data.update(
         {
             "role": "denoiser",
@@ -133,9 +222,10 @@ def enhancer_manifest(
     description: str | None = None,
     framing: Mapping[str, Any] | None = None,
     io: Mapping[str, str] | None = None,
+    external_data: list[Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Manifest of an enhancer: ``input`` [B,3,H,W] in [-1,1] -> ``output`` [B,3,H',W']."""
-    data = _common(name, file, license, provenance, description, framing)
+    data = _common(name, file, license, provenance, description, framing, external_data)
     data.update(
         {
             "role": "enhancer",
@@ -168,8 +258,8 @@ def pipeline_manifest(
 
 
 _KEY_ORDER = [
-    "schemaVersion", "role", "name", "description", "file", "resolution", "inputSize", "outputSize", "io",
-    "timestepType", "channels", "variance", "schedule", "layout", "colorOrder", "valueRange", "framing",
+    "schemaVersion", "role", "name", "description", "file", "externalData", "resolution", "inputSize", "outputSize",
+    "io", "timestepType", "channels", "variance", "schedule", "layout", "colorOrder", "valueRange", "framing",
     "license", "provenance",
 ]
 

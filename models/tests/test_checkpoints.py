@@ -8,6 +8,7 @@ import tempfile
 import types
 import unittest
 from pathlib import Path
+from unittest import mock
 
 import torch
 from torch import nn
@@ -118,6 +119,20 @@ class WrapperTest(unittest.TestCase):
         loaded = load_state_dict(path)
         self.assertFalse(marker.exists())
         self.assertEqual(sorted(loaded.state_dict), sorted(_tiny_state()))
+
+    def test_torchscript_archives_are_refused_before_anything_in_them_runs(self) -> None:
+        # Prepare: a scripted module saved as TorchScript (torch 1.13's torch.load hands such a zip
+        # to torch.jit.load even with weights_only=True, which runs the archive's code).
+        path = self.dir / "scripted.pt"
+        torch.jit.script(nn.Linear(3, 2)).save(str(path))
+        # Act
+        with mock.patch.object(torch.jit, "load", side_effect=AssertionError("torch.jit.load ran")) as jit_load, \
+                self.assertRaises(CheckpointError) as caught:
+            load_state_dict(path)
+        # Assess
+        jit_load.assert_not_called()
+        self.assertIn("is a TorchScript archive", str(caught.exception))
+        self.assertIn(".state_dict()", str(caught.exception))
 
     def test_unreadable_and_empty_files_are_refused(self) -> None:
         garbage = self.dir / "garbage.pt"

@@ -20,7 +20,7 @@ import torch
 from onnx import TensorProto
 
 from dr2e_models.exporter import ExportError, ExportOptions, default_config, export_checkpoint, export_model
-from dr2e_models.manifest import LICENSES, sha256_file
+from dr2e_models.manifest import LICENSES, external_data_locations, sha256_file
 from dr2e_models.onnx_export import convert_to_float16, run_onnx
 from dr2e_models.paths import MODELS_DIR, REPO_ROOT
 from dr2e_models.sparnethd import SPARNetConfig, build_sparnet
@@ -41,9 +41,17 @@ def _export_cli(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, check=False)
 
 
-def _small_unet_state(seed: int = 0) -> dict[str, torch.Tensor]:
-    model = build_unet(SMALL_UNET)
+def _small_unet_state(seed: int = 0, config: UNetConfig = SMALL_UNET) -> dict[str, torch.Tensor]:
+    model = build_unet(config)
     return random_state([(n, tuple(t.shape)) for n, t in model.state_dict().items()], seed=seed)
+
+
+def _trained_like(config: UNetConfig = SMALL_UNET, seed: int = 0) -> torch.nn.Module:
+    """A U-Net with random non-zero weights: a fresh one outputs zeros (its last conv is
+    zero-initialised), which the exporter refuses because parity against zeros proves nothing."""
+    model = build_unet(config).eval()
+    model.load_state_dict(_small_unet_state(seed, config))
+    return model
 
 
 class CommandLineTest(unittest.TestCase):
@@ -208,7 +216,7 @@ class Float16ConversionTest(unittest.TestCase):
     def test_conversion_keeps_float32_interface(self) -> None:
         require_node()
         with tempfile.TemporaryDirectory() as scratch:
-            model = build_unet(SMALL_UNET).eval()
+            model = _trained_like()
             result = export_model("dr2-unet", SMALL_UNET, model, Path(scratch) / "d.onnx",
                                   ExportOptions(name="d", source="test", license=LICENSES["mit-test"]))
             half = convert_to_float16(onnx.load(str(result.onnx_path)), image_inputs=["x"])
@@ -223,7 +231,7 @@ class VarianceTest(unittest.TestCase):
     def test_three_channel_denoiser_defaults_to_fixed_large_and_accepts_fixed_small(self) -> None:
         require_node()
         config = UNetConfig.from_dict({**SMALL_UNET.to_dict(), "out_channels": 3})
-        model = build_unet(config).eval()
+        model = _trained_like(config)
         with tempfile.TemporaryDirectory() as scratch:
             base = dict(name="d", source="test", license=LICENSES["mit-test"])
             default = export_model("dr2-unet", config, model, Path(scratch) / "a.onnx", ExportOptions(**base))
@@ -234,6 +242,74 @@ class VarianceTest(unittest.TestCase):
             with self.assertRaisesRegex(Exception, "does not fit 3 output channels"):
                 export_model("dr2-unet", config, model, Path(scratch) / "c.onnx",
                              ExportOptions(**base, variance="learned_range"))
+
+
+class ZeroOutputTest(unittest.TestCase):
+    """Parity against an all-zero reference proves nothing: refused unless asked for."""
+
+    def setUp(self) -> None:
+        require_node()
+        self.scratch = tempfile.TemporaryDirectory()
+        self.dir = Path(self.scratch.name)
+
+    def tearDown(self) -> None:
+        self.scratch.cleanup()
+
+    def test_a_freshly_initialised_unet_is_refused_and_nothing_is_written(self) -> None:
+        # Prepare: guided-diffusion zero-initialises the last convolution, so the output is all zero.
+        model = build_unet(SMALL_UNET).eval()
+        out = self.dir / "fresh" / "denoiser.onnx"
+        # Act
+        with self.assertRaises(ExportError) as caught:
+            export_model("dr2-unet", SMALL_UNET, model, out,
+                         ExportOptions(name="d", source="test", license=LICENSES["mit-test"]))
+        # Assess
+        message = str(caught.exception)
+        self.assertIn("parity proves nothing: the PyTorch output is all zero", message)
+        self.assertIn("untrained or zero-initialised", message)
+        self.assertIn("--allow-zero-output", message)
+        self.assertFalse(out.exists())
+        self.assertFalse(out.with_suffix(".json").exists())
+
+    def test_the_command_line_fails_with_status_4_unless_allowed_and_then_records_it(self) -> None:
+        # Prepare: a checkpoint of an untrained U-Net (what a wrong wrapper key can also yield).
+        checkpoint = self.dir / "init.pt"
+        torch.save(build_unet(SMALL_UNET).state_dict(), checkpoint)
+        out = self.dir / "init" / "denoiser.onnx"
+        args = ["--arch", "dr2-unet", "--checkpoint", str(checkpoint), "--out", str(out), "--license", "mit-test",
+                *SMALL_UNET_FLAGS]
+        # Act
+        refused = _export_cli(*args)
+        allowed = _export_cli(*args, "--allow-zero-output")
+        # Assess
+        self.assertEqual(refused.returncode, 4, refused.stdout + refused.stderr)
+        self.assertIn("parity proves nothing", refused.stderr)
+        self.assertEqual(allowed.returncode, 0, allowed.stderr)
+        self.assertIn("parity NOT proven", allowed.stderr)
+        parity = json.loads(out.with_suffix(".json").read_text())["provenance"]["parity"]
+        self.assertEqual((parity["outputScale"], parity["proven"]), (0.0, False))
+
+
+class ExternalDataExportTest(unittest.TestCase):
+    def test_weights_beside_the_graph_are_listed_with_their_sha256_and_run(self) -> None:
+        require_node()
+        with tempfile.TemporaryDirectory() as scratch:
+            # Prepare
+            out = Path(scratch) / "ext" / "denoiser.onnx"
+            # Act
+            result = export_model("dr2-unet", SMALL_UNET, _trained_like(), out,
+                                  ExportOptions(name="d", source="test", license=LICENSES["mit-test"],
+                                                external_data=True))
+            # Assess
+            side_file = out.parent / "denoiser.onnx.data"
+            self.assertEqual(external_data_locations(out), ["denoiser.onnx.data"])
+            self.assertEqual(result.manifest["externalData"],
+                             [{"path": "denoiser.onnx.data", "sha256": sha256_file(side_file)}])
+            self.assertEqual(sorted(p.name for p in out.parent.iterdir()),
+                             ["denoiser.json", "denoiser.onnx", "denoiser.onnx.data"])
+            self.assertLess(out.stat().st_size, side_file.stat().st_size)
+            run = run_onnx(out, {"x": np.zeros((1, 3, 32, 32), np.float32), "t": np.array([3], np.int64)})
+            self.assertEqual(run.outputs["out"].shape, (1, 6, 32, 32))
 
 
 @unittest.skipIf(os.environ.get("DR2E_SKIP_FULL_SIZE") == "1", "DR2E_SKIP_FULL_SIZE=1")

@@ -1,6 +1,11 @@
 /**
  * Reading and validating model manifests. Messages name the file and every field that is
  * wrong, since a manifest is usually hand-edited by an ML engineer bringing weights.
+ *
+ * A graph saved with ONNX external data keeps its weights in side files that the `.onnx` names;
+ * the manifest lists them under `externalData` with their own sha256, since the `.onnx` file's
+ * checksum says nothing about them. Reading a manifest checks those files against what the graph
+ * references (see {@link externalDataLocations}, in onnx-external-data.ts).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -13,18 +18,37 @@ import {
   DenoiserManifestSchema,
   type EnhancerManifest,
   EnhancerManifestSchema,
+  type ModelManifest,
   type PipelineManifest,
   PipelineManifestSchema,
 } from './manifest.js';
+import { externalDataLocations } from './onnx-external-data.js';
 
 /** A validated manifest with the absolute path of its ONNX file. */
 export interface ResolvedModelManifest<M> {
   manifest: M;
   manifestPath: string;
   onnxPath: string;
+  /** Absolute paths of the side files the graph reads its weights from (ONNX external data); usually none. */
+  externalDataPaths: string[];
 }
 
-async function readJson(file: string): Promise<unknown> {
+/** Which manifest the caller wants, for the hints of messages: what `--model` or `--enhancer` takes. */
+type ManifestKind = 'model' | 'denoiser' | 'enhancer';
+
+const FOLDER_HINT: Record<ManifestKind, string> = {
+  model: "pass the model's manifest in it (pipeline.json)",
+  denoiser: "pass the denoiser's manifest in it (denoiser.json)",
+  enhancer: "pass the enhancer's manifest in it (enhancer.json, not pipeline.json)",
+};
+
+const ONNX_HINT: Record<ManifestKind, string> = {
+  model: 'pass its manifest (pipeline.json, or the .json the exporter wrote beside the graph)',
+  denoiser: 'pass its manifest (the denoiser.json the exporter wrote beside the graph)',
+  enhancer: 'pass its manifest (the enhancer.json the exporter wrote beside the graph, not pipeline.json)',
+};
+
+async function readJson(file: string, kind: ManifestKind): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -34,15 +58,13 @@ async function readJson(file: string): Promise<unknown> {
       code === 'ENOENT'
         ? `model manifest not found: ${file}`
         : code === 'EISDIR'
-          ? `${file} is a folder: pass the model's manifest in it (pipeline.json)`
+          ? `${file} is a folder: ${FOLDER_HINT[kind]}`
           : `cannot read model manifest ${file}: ${code}`,
       { cause: error },
     );
   }
   if (file.toLowerCase().endsWith('.onnx')) {
-    throw new ModelContractError(
-      `${file} is an ONNX graph: pass its manifest (pipeline.json, or the .json the exporter wrote beside the graph)`,
-    );
+    throw new ModelContractError(`${file} is an ONNX graph: ${ONNX_HINT[kind]}`);
   }
   try {
     return JSON.parse(text) as unknown;
@@ -66,12 +88,25 @@ function roleOf(value: unknown): string | undefined {
     : undefined;
 }
 
-async function parseWith<S extends z.ZodType>(file: string, schema: S, role: string): Promise<z.infer<S>> {
-  const raw = await readJson(file);
+function pipelineHint(file: string, raw: unknown, role: string): string {
+  // `--enhancer pipeline.json` is an easy slip: name the enhancer manifest the pipeline points at.
+  if (role !== 'enhancer' || roleOf(raw) !== 'pipeline') return '';
+  const named = (raw as { enhancer?: unknown }).enhancer;
+  return typeof named === 'string'
+    ? `: an enhancer is given by its own manifest, e.g. ${path.resolve(path.dirname(file), named)} (the one this pipeline names)`
+    : ': an enhancer is given by its own manifest (enhancer.json)';
+}
+
+async function parseWith<S extends z.ZodType>(
+  file: string,
+  schema: S,
+  role: 'denoiser' | 'enhancer' | 'pipeline',
+): Promise<z.infer<S>> {
+  const raw = await readJson(file, role === 'pipeline' ? 'model' : role);
   const actualRole = roleOf(raw);
   if (actualRole !== role) {
     throw new ModelContractError(
-      `${file} has role ${actualRole === undefined ? '(missing)' : `"${actualRole}"`}, expected "${role}"`,
+      `${file} has role ${actualRole === undefined ? '(missing)' : `"${actualRole}"`}, expected "${role}"${pipelineHint(file, raw, role)}`,
     );
   }
   const parsed = schema.safeParse(raw);
@@ -94,18 +129,46 @@ async function resolveOnnx(manifestPath: string, file: string): Promise<string> 
   return onnxPath;
 }
 
-/** Read and validate a denoiser manifest. */
-export async function readDenoiserManifest(file: string): Promise<ResolvedModelManifest<DenoiserManifest>> {
-  const manifestPath = path.resolve(file);
-  const manifest = await parseWith(manifestPath, DenoiserManifestSchema, 'denoiser');
-  return { manifest, manifestPath, onnxPath: await resolveOnnx(manifestPath, manifest.file) };
+async function resolveModel<M extends ModelManifest>(
+  manifestPath: string,
+  manifest: M,
+): Promise<ResolvedModelManifest<M>> {
+  const onnxPath = await resolveOnnx(manifestPath, manifest.file);
+  const externalDataPaths = await checkExternalData(manifestPath, manifest, onnxPath);
+  return { manifest, manifestPath, onnxPath, externalDataPaths };
 }
 
-/** Read and validate an enhancer manifest. */
+/**
+ * Read and validate a denoiser manifest, and check the side files its graph reads weights from
+ * (ONNX external data) against its `externalData`, hashes included. The `.onnx` file's own
+ * sha256 is checked by {@link verifySha256}.
+ *
+ * @example
+ * ```ts
+ * const { manifest, onnxPath } = await readDenoiserManifest('gpu-task/models/tiny/denoiser.json');
+ * if (manifest.provenance.sha256) await verifySha256(onnxPath, manifest.provenance.sha256);
+ * ```
+ * Listed side files are hashed here, whatever a loader's `verifyChecksum` option says: this is
+ * where the manifest and the graph meet, and the loaders hand only the `.onnx` to `verifySha256`.
+ * @throws ModelContractError for an invalid manifest, a missing file, or side files that are
+ *   missing, unlisted (when the manifest records a sha256), unreferenced or changed.
+ */
+export async function readDenoiserManifest(file: string): Promise<ResolvedModelManifest<DenoiserManifest>> {
+  const manifestPath = path.resolve(file);
+  return resolveModel(manifestPath, await parseWith(manifestPath, DenoiserManifestSchema, 'denoiser'));
+}
+
+/**
+ * Read and validate an enhancer manifest; side files are checked as by {@link readDenoiserManifest}.
+ *
+ * @example
+ * ```ts
+ * const { manifest } = await readEnhancerManifest('gpu-task/models/tiny/enhancer.json'); // 64 -> 128
+ * ```
+ */
 export async function readEnhancerManifest(file: string): Promise<ResolvedModelManifest<EnhancerManifest>> {
   const manifestPath = path.resolve(file);
-  const manifest = await parseWith(manifestPath, EnhancerManifestSchema, 'enhancer');
-  return { manifest, manifestPath, onnxPath: await resolveOnnx(manifestPath, manifest.file) };
+  return resolveModel(manifestPath, await parseWith(manifestPath, EnhancerManifestSchema, 'enhancer'));
 }
 
 /** Read and validate a pipeline manifest. */
@@ -118,25 +181,90 @@ export async function readPipelineManifest(
 
 /** The role a manifest file declares, without validating the rest. */
 export async function peekManifestRole(file: string): Promise<string | undefined> {
-  return roleOf(await readJson(path.resolve(file)));
+  return roleOf(await readJson(path.resolve(file), 'model'));
 }
 
-/**
- * Check an ONNX file against the SHA-256 its manifest records (a truncated download or a
- * swapped file would otherwise run and produce garbage).
- */
-export async function verifySha256(onnxPath: string, expected: string): Promise<void> {
+async function sha256Of(file: string): Promise<string> {
   const hash = createHash('sha256');
   await new Promise<void>((resolve, reject) => {
-    createReadStream(onnxPath)
+    createReadStream(file)
       .on('data', (chunk) => hash.update(chunk))
       .on('end', () => resolve())
       .on('error', reject);
   });
-  const actual = hash.digest('hex');
+  return hash.digest('hex');
+}
+
+/**
+ * Check an ONNX file against the SHA-256 its manifest records (a truncated download or a
+ * swapped file would otherwise run and produce garbage). Side files of a graph saved with
+ * external data are checked when the manifest is read ({@link readDenoiserManifest}).
+ */
+export async function verifySha256(onnxPath: string, expected: string): Promise<void> {
+  const actual = await sha256Of(onnxPath);
   if (actual !== expected) {
     throw new ModelContractError(
       `${onnxPath} does not match its manifest: sha256 is ${actual}, the manifest records ${expected}`,
     );
+  }
+}
+
+// --- External data ----------------------------------------------------------------------------
+
+/**
+ * Check the side files a graph reads its weights from against the manifest's `externalData`:
+ * every referenced file must exist; a manifest that records a sha256 must list each one (else
+ * those weights would load unverified, the gap the list closes); every listed file must be
+ * referenced and match its sha256. Returns the referenced files' absolute paths.
+ */
+async function checkExternalData(
+  manifestPath: string,
+  manifest: ModelManifest,
+  onnxPath: string,
+): Promise<string[]> {
+  const referenced = new Map<string, string>(); // absolute path -> location as the graph writes it
+  for (const location of await externalDataLocations(onnxPath)) {
+    referenced.set(path.resolve(path.dirname(onnxPath), location), location);
+  }
+  const listed = new Map(
+    (manifest.externalData ?? []).map((e) => [path.resolve(path.dirname(manifestPath), e.path), e]),
+  );
+  for (const [file, location] of referenced) {
+    if (!(await isFile(file))) {
+      throw new ModelContractError(
+        `${onnxPath} keeps weights in the external data file "${location}", but ${file} does not exist: copy it beside the graph (a model folder travels whole)`,
+      );
+    }
+    if (!listed.has(file) && manifest.provenance.sha256 !== undefined) {
+      const entry = {
+        path: path.relative(path.dirname(manifestPath), file).split(path.sep).join('/'),
+        sha256: '…',
+      };
+      throw new ModelContractError(
+        `${manifestPath} records a sha256 for ${manifest.file}, but its graph also reads weights from the external data file "${location}", which the manifest does not list, so they would load unverified: add "externalData": [${JSON.stringify(entry)}] with that file's sha256 as exported (models/dr2e_models/export.py writes the list; dr2e_models.make_pipeline prints the entry)`,
+      );
+    }
+  }
+  for (const [file, entry] of listed) {
+    if (!referenced.has(file)) {
+      throw new ModelContractError(
+        `${manifestPath} lists the external data file "${entry.path}", which its graph ${manifest.file} does not reference: the manifest and the graph do not belong together (re-export, or remove the entry)`,
+      );
+    }
+    const actual = await sha256Of(file);
+    if (actual !== entry.sha256) {
+      throw new ModelContractError(
+        `${file} does not match its manifest: sha256 is ${actual}, ${manifestPath} records ${entry.sha256}`,
+      );
+    }
+  }
+  return [...referenced.keys()];
+}
+
+async function isFile(file: string): Promise<boolean> {
+  try {
+    return (await stat(file)).isFile();
+  } catch {
+    return false;
   }
 }

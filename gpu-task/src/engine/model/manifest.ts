@@ -50,6 +50,22 @@ export const ProvenanceSchema = z
   .loose();
 
 /**
+ * A weights file the graph reads from beside itself (ONNX external data, e.g.
+ * `denoiser.onnx.data`), with its own checksum: `provenance.sha256` covers the `.onnx` file only.
+ * The loader refuses a manifest with a `sha256` whose graph reads a side file it does not list.
+ *
+ * @example
+ * ```json
+ * "externalData": [{ "path": "denoiser.onnx.data", "sha256": "9f2c…(64 hex digits)" }]
+ * ```
+ */
+export const ExternalDataFileSchema = z.strictObject({
+  /** The side file, relative to the manifest (like `file`). */
+  path: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+/**
  * Where the face sits in the frames the model was trained on, as fractions of the image side.
  * FFHQ alignment (the paper's inputs) and tighter crops (UTKFace) differ; the engine uses this
  * to adapt inputs of one framing to a model of another.
@@ -79,6 +95,8 @@ const common = {
   description: z.string().optional(),
   /** The ONNX file, relative to the manifest. */
   file: z.string().min(1),
+  /** Side files holding the graph's weights, when it was saved with ONNX external data. */
+  externalData: z.array(ExternalDataFileSchema).optional(),
   layout: z.literal('NCHW').default('NCHW'),
   colorOrder: z.literal('RGB').default('RGB'),
   /** Pixel range [low, high] of the image tensors the model reads and writes (low < high). */
@@ -168,6 +186,7 @@ export const AnyManifestSchema = z.union([
 export type License = z.infer<typeof LicenseSchema>;
 export type Provenance = z.infer<typeof ProvenanceSchema>;
 export type Framing = z.infer<typeof FramingSchema>;
+export type ExternalDataFile = z.infer<typeof ExternalDataFileSchema>;
 export type DenoiserManifest = z.infer<typeof DenoiserManifestSchema>;
 export type EnhancerManifest = z.infer<typeof EnhancerManifestSchema>;
 export type PipelineManifest = z.infer<typeof PipelineManifestSchema>;
