@@ -81,7 +81,9 @@ describe('resolveDr2Params', () => {
     [{ steps: 1 }, /steps must be between 2 and 1000/],
     [{ steps: 2000 }, /steps must be between 2 and 1000/],
     [{ steps: 60.5 }, /steps must be an integer/],
-    [{ tau: 99 }, /tau \(99\) must be less than omega \(99\)/],
+    [{ tau: 99 }, /tau \(99\) must be less than steps - 1 \(99\): .*100-step respaced schedule/],
+    [{ tau: 200 }, /tau \(200\) must be less than steps - 1 \(99\)/],
+    [{ tau: 20, steps: 20 }, /tau \(20\) must be less than steps - 1 \(19\)/],
   ])('rejects %o with a message naming the problem', (request, message) => {
     expect(() => resolveDr2Params(request, 64)).toThrow(InvalidParametersError);
     expect(() => resolveDr2Params(request, 64)).toThrow(message);

@@ -177,6 +177,13 @@ export function validateDr2Params(
   if (omega > steps - 1) {
     throw new InvalidParametersError(`omega (${omega}) must be at most steps - 1 (${steps - 1})`);
   }
+  if (tau >= steps - 1) {
+    // Said in terms of the schedule: omega derived from tau is capped at steps - 1, so the
+    // comparison with omega alone would name a number the caller never gave.
+    throw new InvalidParametersError(
+      `tau (${tau}) must be less than steps - 1 (${steps - 1}): tau and omega count steps of the ${steps}-step respaced schedule (raise steps or lower tau)`,
+    );
+  }
   if (tau >= omega) {
     throw new InvalidParametersError(`tau (${tau}) must be less than omega (${omega})`);
   }
