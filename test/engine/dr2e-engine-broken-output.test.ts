@@ -85,6 +85,36 @@ describe('a model output that breaks for one image', () => {
     }
   });
 
+  it('fails the broken image alone when it is alone in its group (the last group, or batch size 1)', async () => {
+    // Prepare
+    const original = engine.restoreTensors.bind(engine);
+    const spy = vi.spyOn(engine, 'restoreTensors').mockImplementation(async (request) => {
+      const outcome = await original(request);
+      const per = outcome.restored.length / request.batch;
+      for (let b = 0; b < request.batch; b++) if (isWhite(request, b)) outcome.restored[b * per] = Number.NaN;
+      assertFiniteOutput('enhancer tiny', 'out', outcome.restored, request.batch);
+      return outcome;
+    });
+    const inputs = [
+      { id: 'a', bytes: await crop(48), seed: 1 },
+      { id: 'b', bytes: await crop(40), seed: 2 },
+      { id: 'white', bytes: await crop(48, true), seed: 3 },
+    ];
+    try {
+      // Act: groups [a, b] and [white]
+      const results = await engine.restoreImages(inputs, {
+        aligned: true,
+        params: { preset: 'mild', steps: 10 },
+        batchSize: 2,
+      });
+      // Assess
+      expect(results.map((r) => r.ok)).toEqual([true, true, false]);
+      expect(results[2]!.ok === false && results[2]!.error.code).toBe('model_contract');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('still fails a batch whose every image breaks, once per image', async () => {
     // Prepare
     const original = engine.restoreTensors.bind(engine);

@@ -408,7 +408,9 @@ export class Dr2eEngine {
     try {
       return [{ members: group, outcome: await run(group) }];
     } catch (error) {
-      if (!(error instanceof NonFiniteOutputError) || group.length < 2) throw error;
+      if (!(error instanceof NonFiniteOutputError)) throw error;
+      // A group of one (the last group, batch size 1) is that member's own broken output.
+      if (group.length === 1) return [{ member: group[0]!, error }];
     }
     const results: Array<
       { members: readonly T[]; outcome: RestoreTensorsResult } | { member: T; error: NonFiniteOutputError }
