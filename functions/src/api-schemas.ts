@@ -99,7 +99,10 @@ export const UsageQuerySchema = z.strictObject({
 export const UsageResponseSchema = z.strictObject({
   from: z.iso.datetime(),
   to: z.iso.datetime(),
-  jobs: z.int().min(0).meta({ description: 'Jobs that succeeded in the period.' }),
+  jobs: z.int().min(0).meta({
+    description:
+      'Metered jobs that finished in the period: succeeded ones, and ones canceled while a worker ran them (model seconds only).',
+  }),
   images: z.int().min(0).meta({ description: 'Photos restored.' }),
   faces: z
     .int()

@@ -230,8 +230,9 @@ export const InfraConfigSchema = z
     apiThrottleBurst: int(1, 100000).default(1000),
     /**
      * Per-tenant limits of tenants without overrides in the tenants secret (the DR2E_CREATE_*,
-     * DR2E_REQUEST_*, DR2E_MAX_JOBS_IN_FLIGHT and DR2E_MONTHLY_IMAGE_QUOTA variables of the API
-     * function). Keys left out keep the runtime's defaults.
+     * DR2E_REQUEST_*, DR2E_MAX_JOBS_IN_FLIGHT, DR2E_MONTHLY_IMAGE_QUOTA and
+     * DR2E_MONTHLY_MODEL_SECONDS_QUOTA variables of the API function). Keys left out keep the
+     * runtime's defaults.
      */
     tenantDefaults: jsonObject(TenantDefaultsSchema).prefault({}),
     /** Log level of every component (DR2E_LOG_LEVEL). */
