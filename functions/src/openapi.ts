@@ -288,6 +288,7 @@ export function buildOpenApiDocument(
           parameters: [jobIdParameter],
           responses: {
             '200': { description: 'A fresh form.', content: json('CreateJobResponse') },
+            '403': error("`tenant_suspended`: the operator suspended this key's account."),
             '404': error('No such job.'),
             '409': error('`upload_closed`: the job accepted an input already, finished, or expired.'),
             ...standardErrors,

@@ -287,7 +287,7 @@ describe('jobs in flight and monthly quota', () => {
     expect(otherTenant.status).toBe(201);
   });
 
-  it('refuses new jobs of a suspended tenant and still lets it read its jobs', async () => {
+  it('refuses new jobs and upload forms of a suspended tenant and still lets it read its jobs', async () => {
     // Prepare: a job made before the operator suspends tenant A
     const before = await start();
     const made = (await (await create(before, KEY_A)).json()) as { id: string };
@@ -297,11 +297,16 @@ describe('jobs in flight and monthly quota', () => {
     const read = await fetch(`${api.url}/v1/jobs/${made.id}`, {
       headers: { authorization: `Bearer ${KEY_A}` },
     });
+    const newForm = await fetch(`${api.url}/v1/jobs/${made.id}/upload`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY_A}` },
+    });
     const otherTenant = await create(api, KEY_B);
     // Assess
     expect(refused.status).toBe(403);
     expect(await refused.json()).toMatchObject({ error: { code: 'tenant_suspended' } });
     expect(read.status).toBe(200);
+    expect(newForm.status).toBe(403);
     expect(otherTenant.status).toBe(201);
   });
 

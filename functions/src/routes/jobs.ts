@@ -74,7 +74,7 @@ export function jobRoutes(options: JobRoutesOptions): Hono<{ Variables: AuthVari
   });
 
   routes.post('/:id/upload', async (c) => {
-    const { job, upload } = await jobService.newUploadForm(c.var.tenant.id, c.req.param('id'));
+    const { job, upload } = await jobService.newUploadForm(c.var.tenant, c.req.param('id'));
     return c.json({ id: job.id, status: job.status, upload });
   });
 

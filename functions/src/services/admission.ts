@@ -64,13 +64,7 @@ export class JobAdmission {
     // the same usage, so a check before taking the slot would let all of them through. With the
     // images left this month as a second cap on slots, at most that many jobs can be in flight,
     // whoever races.
-    if (caps.suspended) {
-      throw new ApiError(
-        'tenant_suspended',
-        403,
-        "this API key's account is suspended: new jobs are refused; its jobs, results and usage stay readable. Contact the operator of this service",
-      );
-    }
+    if (caps.suspended) throw suspendedError();
     const quotas = caps.monthlyImageQuota !== undefined || caps.monthlyModelSecondsQuota !== undefined;
     const monthUsage = quotas
       ? await this.options.usage.sum(tenant.id, { from: month.from, to: month.next })
@@ -115,6 +109,16 @@ export class JobAdmission {
     );
   }
 
+  /**
+   * Refuses a suspended tenant what would start work: a create (admit does it) or a new upload
+   * form for a job made before the suspension.
+   *
+   * @throws {ApiError} 403 `tenant_suspended`.
+   */
+  assertActive(tenant: Tenant): void {
+    if (resolveTenantLimits(this.options.defaults, tenant.limits).suspended) throw suspendedError();
+  }
+
   /** Gives a slot back (a create that did not store its job). */
   release(tenantId: string, jobId: string): Promise<void> {
     return this.options.limits.releaseSlot(tenantId, jobId);
@@ -127,6 +131,14 @@ function monthOf(now: Date): { from: Date; next: Date } {
     from: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)),
     next: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)),
   };
+}
+
+function suspendedError(): ApiError {
+  return new ApiError(
+    'tenant_suspended',
+    403,
+    "this API key's account is suspended: new jobs and uploads are refused; its jobs, results and usage stay readable. Contact the operator of this service",
+  );
 }
 
 function modelSecondsExceeded(quota: number, used: number, now: Date, next: Date): ApiError {

@@ -202,9 +202,12 @@ export class JobService {
    * after the first form expired. The new form has its own key; an upload through an older form
    * that is still valid is accepted too, whichever arrives first wins, later ones are deleted.
    *
-   * @throws {ApiError} 409 `upload_closed` once the job accepted an input, finished or expired.
+   * @throws {ApiError} 409 `upload_closed` once the job accepted an input, finished or expired;
+   * 403 `tenant_suspended` when the tenant is suspended (its jobs waiting for an upload stay so).
    */
-  async newUploadForm(tenantId: string, jobId: string): Promise<{ job: Job; upload: UploadForm }> {
+  async newUploadForm(tenant: Tenant | string, jobId: string): Promise<{ job: Job; upload: UploadForm }> {
+    const tenantId = typeof tenant === 'string' ? tenant : tenant.id;
+    if (typeof tenant !== 'string') this.options.admission?.assertActive(tenant);
     const job = await this.get(tenantId, jobId);
     const renewed = job.status === 'created' ? await this.renewUploadKey(job) : job;
     if (renewed.status !== 'created') {
