@@ -134,6 +134,7 @@ export class BatchRunner {
       const first = runnable[0] as ActiveJob;
       const jobIds = runnable.map((active) => active.job.id);
       const started = performance.now();
+      const steps = new StepClock();
       // One batch key: every job of the group has the same photo options.
       const photo = photoEngineOptions(runnable.map((active) => active.job.params));
       let results: ImageRestoration[];
@@ -153,7 +154,10 @@ export class BatchRunner {
             keepDr2: runnable.some((active) => active.job.params.output.keepDr2),
             batchSize: photo.aligned ? settings.batchSize : settings.facesPerRun,
             signal: controller.signal,
-            onStep: (progress) => this.onStep(runnable, progress),
+            onStep: (progress) => {
+              steps.tick();
+              this.onStep(runnable, progress);
+            },
           },
         );
         const giveUp = givenUpAfterDeadline(deadline);
@@ -161,9 +165,10 @@ export class BatchRunner {
           results = await Promise.race([call, giveUp.promise]);
         } finally {
           giveUp.dispose();
-          // Every call is charged to its jobs, aborted ones too, before their outcomes are
-          // settled: a job canceled mid-run is metered for the model time it took (completion.ts).
-          const share = (performance.now() - started) / 1000 / runnable.length;
+          // Every call's sampler time is charged to its jobs, aborted ones too, before their
+          // outcomes are settled: a job canceled mid-run is metered for the model time it took
+          // (completion.ts), not for decoding, detection or encoding around it.
+          const share = steps.modelSeconds() / runnable.length;
           for (const active of runnable) active.engineSeconds = (active.engineSeconds ?? 0) + share;
         }
       } catch (error) {
@@ -249,6 +254,42 @@ export function engineSchedule(params: JobParams): Dr2ParamsRequest {
     omega: params.omega,
     steps: params.steps,
   });
+}
+
+/**
+ * The sampler time of one engine call, from its step callbacks: the steps taken times the median
+ * time between two of them (one batched model call). The call's own timings are reported only
+ * when it returns, and an aborted call returns none; the median leaves out the gaps between
+ * faces' sampler runs (the enhancer, the next group's setup).
+ *
+ * @example
+ * ```ts
+ * const steps = new StepClock();
+ * engine.restoreImages(inputs, { onStep: () => steps.tick() });
+ * steps.modelSeconds(); // e.g. 20 steps x 0.05 s = 1.0
+ * ```
+ */
+export class StepClock {
+  private count = 0;
+  private last: number | undefined;
+  private readonly gaps: number[] = [];
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  tick(): void {
+    const at = this.now();
+    if (this.last !== undefined) this.gaps.push(at - this.last);
+    this.last = at;
+    this.count++;
+  }
+
+  modelSeconds(): number {
+    if (this.gaps.length === 0) return 0;
+    const sorted = [...this.gaps].sort((a, b) => a - b);
+    const mid = sorted.length / 2;
+    const median = Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!;
+    return (this.count * median) / 1000;
+  }
 }
 
 /**
