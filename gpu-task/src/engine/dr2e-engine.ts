@@ -544,7 +544,12 @@ export class Dr2eEngine {
           face,
           this.planFace(region.image, request, region.faceSize, {
             detected: true,
-            decoded: { image: item.photo.decoded.image, left: region.left, top: region.top },
+            decoded: {
+              image: item.photo.decoded.image,
+              left: region.left,
+              top: region.top,
+              orientation: item.photo.decoded.info.orientation,
+            },
           }),
         );
       }
@@ -746,7 +751,12 @@ export class Dr2eEngine {
               framing: null,
               adapted,
               plan: this.planFace(face, request, face.width, {
-                decoded: { image: adapted.source, left: adapted.crop.left, top: adapted.crop.top },
+                decoded: {
+                  image: adapted.source,
+                  left: adapted.crop.left,
+                  top: adapted.crop.top,
+                  orientation: adapted.sourceOrientation,
+                },
               }),
               face: auto ? face : null,
               decodeMs,
@@ -763,8 +773,8 @@ export class Dr2eEngine {
           // or the model frame when the input is padded or cropped to a square.
           const { modelRect, size } = image.framing;
           const square = modelRect.width === size && modelRect.height === size;
-          const own = square && auto ? (await decodeImageToRgb(input.bytes)).image : null;
-          const face = own && own.width === own.height ? own : null;
+          const own = square && auto ? await decodeImageToRgb(input.bytes) : null;
+          const face = own && own.image.width === own.image.height ? own.image : null;
           return {
             input,
             seed: input.seed ?? randomSeed(),
@@ -775,7 +785,7 @@ export class Dr2eEngine {
               face ?? image.rgb,
               request,
               image.source.width,
-              face ? { decoded: { image: face, left: 0, top: 0 } } : {},
+              face ? { decoded: { image: face, left: 0, top: 0, orientation: own!.info.orientation } } : {},
             ),
             face,
             decodeMs: performance.now() - start,

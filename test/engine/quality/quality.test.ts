@@ -240,6 +240,23 @@ describe('estimateDegradation', () => {
     expect(placed.faceSize).toBe(50);
   });
 
+  it('finds the compression grid of a photo that decoding turned by its EXIF orientation', async () => {
+    // Prepare: a 205 px face (not a multiple of 8) compressed hard, then turned by 180 degrees
+    // as decoding an EXIF orientation 3 file turns it: its blocks now end at its far sides.
+    const stored = await jpeg(withNoise(testCard(205), 6), 15);
+    const upright: RgbImage = { data: new Uint8Array(stored.data.length), width: 205, height: 205 };
+    for (let p = 0; p < 205 * 205; p++)
+      upright.data.set(stored.data.subarray(p * 3, p * 3 + 3), (205 * 205 - 1 - p) * 3);
+    // Act
+    const asStored = estimateAtEffectiveSize(stored, 205, { image: stored, left: 0, top: 0 });
+    const told = estimateAtEffectiveSize(upright, 205, { image: upright, left: 0, top: 0, orientation: 3 });
+    const untold = estimateAtEffectiveSize(upright, 205, { image: upright, left: 0, top: 0 });
+    // Assess
+    expect(asStored.jpeg).toBeGreaterThan(0.2);
+    expect(Math.abs(told.jpeg - asStored.jpeg)).toBeLessThan(0.15 * asStored.jpeg);
+    expect(untold.jpeg).toBeLessThan(0.5 * asStored.jpeg);
+  });
+
   it('reads colour noise from the chroma planes: per-channel noise shows, luma texture and grey noise do not', async () => {
     // Prepare: a 64 px card whose texture is luma only (as wrinkles and hair mostly are), made
     // very rough; the smooth card with per-channel noise of std 12 and 25; the card with grey noise.

@@ -134,6 +134,8 @@ export interface AdaptedFaceInput {
   tensor: Float32Array;
   /** The decoded source, kept for the paste-back. */
   source: RgbImage;
+  /** The EXIF orientation decoding undid (1 = none): where the source's JPEG blocks lie. */
+  sourceOrientation: number;
   /** The whole-pixel square cut from the source. */
   crop: SquareRect;
   plan: FaceCropPlan;
@@ -184,5 +186,12 @@ export async function decodeAdaptedFace(
   );
   const crop = roundSquare(plan.crop);
   const face = await resizeRgbImage(cutSquare(source, crop), options.size, options.size);
-  return { tensor: rgb8ToTensor(face.data, options.size, options.size), source, crop, plan, inputFraming };
+  return {
+    tensor: rgb8ToTensor(face.data, options.size, options.size),
+    source,
+    sourceOrientation: info.orientation,
+    crop,
+    plan,
+    inputFraming,
+  };
 }

@@ -101,7 +101,17 @@ export interface DecodedOrigin {
   /** The crop's top-left corner in it; may be negative where the crop reaches outside. */
   left: number;
   top: number;
+  /**
+   * The EXIF orientation decoding undid (1-8; default 1). The blocks start at the stored image's
+   * corner: an axis that decoding reversed (mirrored, or rotated by 180 or 90 degrees) has them
+   * from its far end, so at the image's extent modulo the block side from its near end.
+   */
+  orientation?: number;
 }
+
+/** EXIF orientations whose decoded x axis runs against the stored image's, and likewise y. */
+const REVERSED_X = new Set([2, 3, 6, 7]);
+const REVERSED_Y = new Set([3, 4, 7, 8]);
 
 /**
  * Plan one face.
@@ -178,17 +188,22 @@ export function estimateAtEffectiveSize(
 const JPEG_BLOCK = 8;
 
 /**
- * The window of the decoded image from the crop's corner snapped down to the 8·f grid to the
- * crop's far corner (both clamped to the image), sides cut down to multiples of f; the crop itself
- * when that leaves less than one block.
+ * The window of the decoded image from the crop's corner snapped down to the 8·f grid (at its
+ * phase for the orientation) to the crop's far corner (clamped to the image), sides cut down to
+ * multiples of f; the crop itself when that leaves less than one block.
  */
 function windowOnGrid(input: RgbImage, decoded: DecodedOrigin, f: number): RgbImage {
   const grid = JPEG_BLOCK * f;
   const { image } = decoded;
+  const orientation = decoded.orientation ?? 1;
   const right = Math.min(image.width, decoded.left + input.width);
   const bottom = Math.min(image.height, decoded.top + input.height);
-  const left = Math.floor(Math.max(0, decoded.left) / grid) * grid;
-  const top = Math.floor(Math.max(0, decoded.top) / grid) * grid;
+  // The first block boundary at or before `at` (a crop starting before the first boundary
+  // starts at it, losing less than a block at the image's edge).
+  const snap = (at: number, phase: number): number =>
+    at < phase ? phase : phase + Math.floor((at - phase) / grid) * grid;
+  const left = snap(decoded.left, REVERSED_X.has(orientation) ? image.width % grid : 0);
+  const top = snap(decoded.top, REVERSED_Y.has(orientation) ? image.height % grid : 0);
   const width = Math.floor((right - left) / f) * f;
   const height = Math.floor((bottom - top) / f) * f;
   if (width < grid || height < grid) return input;
