@@ -8,7 +8,8 @@
  * (--plain: without the cascade and the smoothed pass, the single-threshold detector; --no-smoothing:
  * the cascade without the smoothed pass of noisy photos; --seed: the scenes' seed, default
  * 0 as in `dr2e eval-photos`; --first: skip the first F photos' faces, to draw other faces;
- * --max-angle: the largest roll of a face in degrees, default 25 as in `dr2e eval-photos`;
+ * --max-angle: the largest roll of a face in degrees, default 25 as in `dr2e eval-photos` (180:
+ * any roll, upside down included);
  * --width/--height: the photo's size, default 400 x 300 as in `dr2e eval-photos` (800 x 600 has
  * finer pyramid levels); --min-side/--max-side: the face crops' sides in photo pixels, default
  * 40-160 as in `dr2e eval-photos` (its `--face-sides`); --no-mirror: second looks without their mirrored views; --no-front:
@@ -64,6 +65,9 @@ for (const name of ['mild', 'medium', 'severe']) {
   let found = 0;
   let total = 0;
   let extra = 0;
+  // Found faces whose keypoints put the mouth on the wrong side of the eyes (more than 90 degrees
+  // off the placed roll): aligned from them, the face would be restored upside down.
+  let turned = 0;
   const misses: string[] = [];
   for (let index = first; index < first + photos; index++) {
     const id = scenePhotoId(index);
@@ -96,7 +100,15 @@ for (const name of ['mild', 'medium', 'severe']) {
     total += s.faces.length;
     extra += e;
     s.faces.forEach((f, i) => {
-      if (!matches[i]) misses.push(`${id}:${Math.round(f.side)}px`);
+      const match = matches[i];
+      if (!match) {
+        misses.push(`${id}:${Math.round(f.side)}px`);
+        return;
+      }
+      const [left, right, , mouth] = match.keypoints;
+      const down = [mouth![0] - (left![0] + right![0]) / 2, mouth![1] - (left![1] + right![1]) / 2];
+      // The placed face's "down" (clockwise roll in image coordinates): (-sin a, cos a).
+      if (down[0]! * -Math.sin(f.angle) + down[1]! * Math.cos(f.angle) < 0) turned++;
     });
     if (e > 0)
       console.log(
@@ -104,7 +116,9 @@ for (const name of ['mild', 'medium', 'severe']) {
         faces.map((f) => `${f.box.map(Math.round).join(',')}@${f.score.toFixed(2)}`).join(' '),
       );
   }
-  console.log(`${name}: found ${found}/${total}, extra ${extra}; missed ${misses.join(' ')}`);
+  console.log(
+    `${name}: found ${found}/${total}, extra ${extra}, upside down ${turned}; missed ${misses.join(' ')}`,
+  );
 }
 console.log(`detect ${(detectMs / (3 * photos)).toFixed(0)} ms/photo`);
 await detector.dispose();

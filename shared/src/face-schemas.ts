@@ -106,7 +106,8 @@ const faceFields = {
   landmarks: z.array(z.tuple([coordinate, coordinate])).meta({
     description:
       "Detector keypoints `[x, y]` in input pixels: eye on the image's left, eye on the image's right, " +
-      "nose tip, mouth centre, then the ear tragions (image's left, right) when the detector gives them.",
+      "nose tip, mouth centre, then the ear tragions (image's left, right) when the detector gives them. " +
+      'For a face upside down in the photo, left and right are as seen with the face upright.',
   }),
   settings: FaceSettingsSchema.optional().meta({ description: 'DR2 settings used for this face.' }),
   estimate: FaceEstimateSchema.optional().meta({ description: 'Estimated degradation of this face.' }),

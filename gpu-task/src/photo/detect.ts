@@ -31,6 +31,7 @@ import {
   weightedNms,
 } from './blazeface.js';
 import { DENOISED_PASS_NOISE, photoNoise, smoothedCopy } from './denoised-pass.js';
+import { uprightFace } from './orientation.js';
 import { CANDIDATE_THRESHOLD, MAX_CANDIDATES, verifyCandidate } from './verify.js';
 
 /** Smallest face box, in detector pixels, searched for at the finest level. */
@@ -322,7 +323,8 @@ export class FaceDetector {
   }
 
   /**
-   * Every face of the photo, best score first. A noisy photo (see `denoisedPass`) is searched
+   * Every face of the photo, best score first, upside-down ones turned upright (orientation.ts;
+   * their keypoints then list the face's own left eye first). A noisy photo (see `denoisedPass`) is searched
    * twice, the second time on its smoothed copy: up to twice the detection time, and a
    * second decoded copy of the photo (36 MB at 12 MP) while that pass runs.
    */
@@ -331,9 +333,11 @@ export class FaceDetector {
     if (options.denoisedPass ?? photoNoise(photo) >= DENOISED_PASS_NOISE) {
       passes.push(await this.detectOnce(await smoothedCopy(photo), options));
     }
-    return mergePasses(passes)
-      .filter((d) => d.box[2] > 0 && d.box[3] > 0)
-      .map((d) => ({ box: d.box, score: d.score, keypoints: d.keypoints }));
+    const merged = mergePasses(passes).filter((d) => d.box[2] > 0 && d.box[3] > 0);
+    const faces: RawDetection[] = [];
+    // Upside-down faces (orientation.ts): their keypoints read as an upright face's otherwise.
+    for (const face of merged) faces.push(await uprightFace(this.model, this.front, photo, face));
+    return faces.map((d) => ({ box: d.box, score: d.score, keypoints: d.keypoints }));
   }
 
   /**

@@ -160,7 +160,7 @@ function sameLandmarks(a: RawDetection, b: RawDetection): boolean {
  * The `size` x `size` tile (NHWC, [-1, 1]) of `photo` scaled by `scale` with the photo point
  * (cx, cy) at its centre, mid-grey outside the photo; and the photo point at its top-left.
  */
-async function centredTile(
+export async function centredTile(
   photo: RgbImage,
   cx: number,
   cy: number,

@@ -1,0 +1,104 @@
+/**
+ * Upside-down faces (photo/orientation.ts): the detector fires weakly on a face turned by 180
+ * degrees and places its keypoints as if it were upright; such a face is recognised by a second
+ * look at its view turned, and reported with its own keypoints, so it is aligned upright. Faces
+ * that are upright stay as detected. The photo tests need ../shared.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RgbImage, decodeImageToRgb } from '../../gpu-task/src/engine/index.js';
+import { FaceDetector, type DetectedFace, turnTile, unturn } from '../../gpu-task/src/photo/index.js';
+import { wholePhotosDir } from './helpers.js';
+
+const PHOTO = path.join(wholePhotosDir, 'Blake_Lively.jpg');
+const photoPresent = existsSync(PHOTO);
+
+/** Which way the face's mouth lies from its eyes' midpoint: +1 below (image y grows), -1 above. */
+function mouthSide(face: DetectedFace): number {
+  const [left, right, , mouth] = face.keypoints;
+  return Math.sign(mouth![1] - (left![1] + right![1]) / 2);
+}
+
+/** A detection's eyes and mouth turned by 180 degrees in a `width` x `height` photo. */
+function turned(face: DetectedFace, width: number, height: number): [number, number][] {
+  return [0, 1, 3].map((k) => [width - face.keypoints[k]![0], height - face.keypoints[k]![1]]);
+}
+
+describe('turning a view', () => {
+  it('turns a tile by 180 degrees and a detection on it back', () => {
+    // Prepare: a 4 px tile whose pixels count up
+    const tile = Float32Array.from({ length: 4 * 4 * 3 }, (_, i) => i);
+    // Act
+    const once = turnTile(tile, 4);
+    const back = unturn(
+      {
+        box: [0, 1, 2, 2],
+        score: 0.9,
+        keypoints: [
+          [1, 1],
+          [3, 1],
+        ],
+      },
+      4,
+    );
+    // Assess
+    expect([...once.subarray(0, 3)]).toEqual([45, 46, 47]);
+    expect([...turnTile(once, 4)]).toEqual([...tile]);
+    expect(back).toEqual({
+      box: [2, 1, 2, 2],
+      score: 0.9,
+      keypoints: [
+        [3, 3],
+        [1, 3],
+      ],
+    });
+  });
+});
+
+describe.skipIf(!photoPresent)('upside-down faces in a photo (needs ../shared)', () => {
+  let detector: FaceDetector;
+  let upright: RgbImage;
+  let upsideDown: RgbImage;
+  beforeAll(async () => {
+    detector = await FaceDetector.load();
+    const bytes = await readFile(PHOTO);
+    upright = (await decodeImageToRgb(new Uint8Array(bytes))).image;
+    const turnedBytes = await sharp(bytes).rotate(180).jpeg({ quality: 92 }).toBuffer();
+    upsideDown = (await decodeImageToRgb(new Uint8Array(turnedBytes))).image;
+  });
+  afterAll(async () => {
+    await detector?.dispose();
+  });
+
+  it('reports the faces of a photo turned by 180 degrees where they are: eyes and mouth as upright, turned', async () => {
+    // Act
+    const reference = await detector.detect(upright);
+    const found = await detector.detect(upsideDown);
+    // Assess: the same two faces, mouths above their eyes, each keypoint within a quarter of the
+    // eye distance of the upright photo's, turned.
+    expect(reference.map(mouthSide)).toEqual([1, 1]);
+    expect(found.map(mouthSide)).toEqual([-1, -1]);
+    for (const face of found) {
+      const centre = [face.box[0] + face.box[2] / 2, face.box[1] + face.box[3] / 2];
+      const match = reference.reduce((a, b) => {
+        const d = (f: DetectedFace) =>
+          Math.hypot(
+            upright.width - (f.box[0] + f.box[2] / 2) - centre[0]!,
+            upright.height - (f.box[1] + f.box[3] / 2) - centre[1]!,
+          );
+        return d(a) <= d(b) ? a : b;
+      });
+      const expected = turned(match, upright.width, upright.height);
+      const eyes = Math.hypot(expected[1]![0] - expected[0]![0], expected[1]![1] - expected[0]![1]);
+      [0, 1, 3].forEach((k, i) => {
+        const [x, y] = face.keypoints[k]!;
+        expect(Math.hypot(x - expected[i]![0], y - expected[i]![1]), `keypoint ${k}`).toBeLessThan(
+          0.25 * eyes,
+        );
+      });
+    }
+  });
+});
