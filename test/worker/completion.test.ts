@@ -40,7 +40,11 @@ function finished(status: 'succeeded' | 'canceled'): Job {
 }
 
 /** A completion over a queue and a webhook queue that record what happens to them. */
-function setup(webhookOutcome: QueueWebhookOutcome = 'queued') {
+function setup(
+  webhookOutcome: QueueWebhookOutcome = 'queued',
+  ledger: (entry: UsageRecord, usage: UsageRecord[]) => Promise<void> = async (entry, usage) =>
+    void usage.push(entry),
+) {
   const calls: string[] = [];
   const usage: UsageRecord[] = [];
   const webhooks: string[] = [];
@@ -55,7 +59,7 @@ function setup(webhookOutcome: QueueWebhookOutcome = 'queued') {
   const leases = new Leases(queue, LEASE_SECONDS, silentLogger);
   const active = new Map<string, ActiveJob>();
   const completion = new Completion({
-    usage: { record: async (entry) => void usage.push(entry) },
+    usage: { record: (entry) => ledger(entry, usage) },
     webhooks: {
       jobFinished: async (job) => {
         webhooks.push(`${job.id} ${job.status}`);
@@ -138,6 +142,30 @@ describe('Completion', () => {
       { tenantId: 'tenant-a', jobId: job.id, at, images: 0, faces: 0, modelSeconds: 2.5 },
     ]);
     expect(h.webhooks).toEqual([]);
+  });
+
+  it("retries a canceled run's usage write, and completes (messages deleted) when it keeps failing", async () => {
+    // Prepare: a ledger that fails twice, then a second completion whose ledger always fails
+    let failures = 0;
+    const flaky = setup('queued', async (entry, usage) => {
+      if (failures++ < 2) throw new Error('ledger down');
+      usage.push(entry);
+    });
+    const down = setup('queued', async () => {
+      throw new Error('ledger down');
+    });
+    const job = finished('canceled');
+    // Act
+    for (const h of [flaky, down]) {
+      const claimed = h.claim(job);
+      claimed.engineSeconds = 1.25;
+      h.completion.complete(job, silentLogger, claimed);
+      await h.completion.drain();
+    }
+    // Assess
+    expect(flaky.usage).toMatchObject([{ jobId: job.id, images: 0, modelSeconds: 1.25 }]);
+    expect(down.calls.sort()).toEqual(['delete receipt-1', 'delete receipt-2']);
+    expect(down.leases.size).toBe(0);
   });
 
   it('queues no webhook for a canceled job (the canceller does) and records no usage', async () => {

@@ -22,6 +22,9 @@ import { webhookToQueue } from './delivery.js';
 import type { Held, Leases } from './leases.js';
 import type { ActiveJob } from './ownership.js';
 
+/** Writes of a canceled run's usage before it is given up and logged (see recordCanceledRun). */
+export const CANCELED_USAGE_ATTEMPTS = 3;
+
 export interface CompletionOptions {
   usage: Pick<UsageLedger, 'record'>;
   webhooks: Pick<JobWebhooks, 'jobFinished'>;
@@ -57,7 +60,7 @@ export class Completion {
       let outcome: QueueWebhookOutcome;
       try {
         if (job.status === 'succeeded') await this.recordUsage(job);
-        else if (job.status === 'canceled' && active) await this.recordCanceledRun(job, active);
+        else if (job.status === 'canceled' && active) await this.recordCanceledRun(job, active, log);
         outcome = await this.queueWebhook(job);
       } catch (error) {
         log.error('completion failed', errorFields(error));
@@ -95,18 +98,37 @@ export class Completion {
    * produced none, so the image quota is not used), only the engine seconds it took. Without it
    * a tenant could run work and cancel it before the end at no charge. A job canceled before
    * any engine call took part records nothing.
+   *
+   * The seconds live only in this worker's memory (the canceled record is the API's, final), so
+   * a failed write is tried CANCELED_USAGE_ATTEMPTS times and then logged with the seconds
+   * instead of failing the completion: released, the message would come back as a stray
+   * delivery of a finished job, which knows no seconds to record.
    */
-  async recordCanceledRun(job: Job, active: ActiveJob): Promise<void> {
+  async recordCanceledRun(job: Job, active: ActiveJob, log: Logger): Promise<void> {
     const seconds = active.engineSeconds ?? 0;
     if (!(seconds > 0)) return;
-    await this.options.usage.record({
+    const entry = {
       tenantId: job.tenantId,
       jobId: job.id,
       at: new Date(job.timestamps.canceled ?? job.updatedAt),
       images: 0,
       faces: 0,
       modelSeconds: Math.round(seconds * 1000) / 1000,
-    });
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.options.usage.record(entry);
+        return;
+      } catch (error) {
+        if (attempt >= CANCELED_USAGE_ATTEMPTS) {
+          log.error('usage of a canceled run not recorded', {
+            modelSeconds: entry.modelSeconds,
+            ...errorFields(error),
+          });
+          return;
+        }
+      }
+    }
   }
 
   /** Records a succeeded job's usage (the ledger keeps one record per job). */
