@@ -288,12 +288,35 @@ describe('jobs in flight and monthly quota', () => {
   });
 
   it('refuses new jobs and upload forms of a suspended tenant and still lets it read its jobs', async () => {
-    // Prepare: a job made before the operator suspends tenant A
+    // Prepare: a job made before the operator suspends tenant A, with an Idempotency-Key
     const before = await start();
-    const made = (await (await create(before, KEY_A)).json()) as { id: string };
+    const idempotent = () =>
+      fetch(`${before.url}/v1/jobs`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${KEY_A}`,
+          'content-type': 'application/json',
+          'idempotency-key': 'k-1',
+        },
+        body: '{}',
+      });
+    const made = (await (await idempotent()).json()) as { id: string };
     const api = await restartWithTenantALimits(before, { suspended: true });
     // Act
     const refused = await create(api, KEY_A);
+    const replayed = await fetch(`${api.url}/v1/jobs`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${KEY_A}`,
+        'content-type': 'application/json',
+        'idempotency-key': 'k-1',
+      },
+      body: '{}',
+    });
+    const started = await fetch(`${api.url}/v1/jobs/${made.id}/start`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY_A}` },
+    });
     const read = await fetch(`${api.url}/v1/jobs/${made.id}`, {
       headers: { authorization: `Bearer ${KEY_A}` },
     });
@@ -307,6 +330,7 @@ describe('jobs in flight and monthly quota', () => {
     expect(await refused.json()).toMatchObject({ error: { code: 'tenant_suspended' } });
     expect(read.status).toBe(200);
     expect(newForm.status).toBe(403);
+    expect([replayed.status, started.status]).toEqual([403, 403]);
     expect(otherTenant.status).toBe(201);
   });
 

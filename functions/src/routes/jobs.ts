@@ -69,7 +69,7 @@ export function jobRoutes(options: JobRoutesOptions): Hono<{ Variables: AuthVari
   );
 
   routes.post('/:id/start', async (c) => {
-    const { job, queuedNow } = await jobService.start(c.var.tenant.id, c.req.param('id'));
+    const { job, queuedNow } = await jobService.start(c.var.tenant, c.req.param('id'));
     return c.json(await view(job), queuedNow ? 202 : 200);
   });
 

@@ -115,6 +115,8 @@ export class JobService {
     const tenantId = typeof tenant === 'string' ? tenant : tenant.id;
     const { jobs, clock } = this.options;
     const fingerprint = await fingerprintCreateJobRequest(request);
+    // First: a suspended tenant's idempotent replay must not hand out a fresh upload form.
+    if (typeof tenant !== 'string') this.options.admission?.assertActive(tenant);
     if (idempotencyKey !== undefined) {
       const earlier = await jobs.findByIdempotencyKey(tenantId, idempotencyKey);
       if (earlier) return this.replay(earlier, fingerprint);
@@ -315,7 +317,9 @@ export class JobService {
    * @throws {ApiError} 409 `upload_missing` before the upload; 409 `job_finished` for a
    * terminal job; `DispatchFailedError` (503) when the queue is unavailable.
    */
-  async start(tenantId: string, jobId: string): Promise<{ job: Job; queuedNow: boolean }> {
+  async start(tenant: Tenant | string, jobId: string): Promise<{ job: Job; queuedNow: boolean }> {
+    const tenantId = typeof tenant === 'string' ? tenant : tenant.id;
+    if (typeof tenant !== 'string') this.options.admission?.assertActive(tenant);
     const job = await this.get(tenantId, jobId);
     const outcome = await this.options.dispatcher.dispatch(job);
     switch (outcome.outcome) {
