@@ -165,9 +165,9 @@ export class BatchRunner {
           results = await Promise.race([call, giveUp.promise]);
         } finally {
           giveUp.dispose();
-          // Every call's sampler time is charged to its jobs, aborted ones too, before their
+          // Every call's model time is charged to its jobs, aborted ones too, before their
           // outcomes are settled: a job canceled mid-run is metered for the model time it took
-          // (completion.ts), not for decoding, detection or encoding around it.
+          // (completion.ts; see StepClock), not for encoding or the step cut short.
           const share = steps.modelSeconds() / runnable.length;
           for (const active of runnable) active.engineSeconds = (active.engineSeconds ?? 0) + share;
         }
@@ -257,38 +257,35 @@ export function engineSchedule(params: JobParams): Dr2ParamsRequest {
 }
 
 /**
- * The sampler time of one engine call, from its step callbacks: the steps taken times the median
- * time between two of them (one batched model call). The call's own timings are reported only
- * when it returns, and an aborted call returns none; the median leaves out the gaps between
- * faces' sampler runs (the enhancer, the next group's setup).
+ * The model time of one engine call that was aborted, for metering the jobs canceled in it: from
+ * the call's start to its last sampler step (decoding, detection, the steps and the enhancer of
+ * face groups already done, as a succeeded job's detect + DR2 + enhancer time counts them), or to
+ * its end when it was aborted before its first step (during detection). An aborted call returns
+ * no timings of its own, and the time after the last step (the step cut short, tearing down) is
+ * not work the job got.
  *
  * @example
  * ```ts
- * const steps = new StepClock();
- * engine.restoreImages(inputs, { onStep: () => steps.tick() });
- * steps.modelSeconds(); // e.g. 20 steps x 0.05 s = 1.0
+ * const clock = new StepClock();
+ * engine.restoreImages(inputs, { onStep: () => clock.tick() });
+ * clock.modelSeconds(); // e.g. 1.0: detection 0.2 s and 16 steps of 0.05 s
  * ```
  */
 export class StepClock {
-  private count = 0;
+  private readonly start: number;
   private last: number | undefined;
-  private readonly gaps: number[] = [];
 
-  constructor(private readonly now: () => number = () => performance.now()) {}
+  constructor(private readonly now: () => number = () => performance.now()) {
+    this.start = now();
+  }
 
+  /** A sampler step has finished. */
   tick(): void {
-    const at = this.now();
-    if (this.last !== undefined) this.gaps.push(at - this.last);
-    this.last = at;
-    this.count++;
+    this.last = this.now();
   }
 
   modelSeconds(): number {
-    if (this.gaps.length === 0) return 0;
-    const sorted = [...this.gaps].sort((a, b) => a - b);
-    const mid = sorted.length / 2;
-    const median = Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!;
-    return (this.count * median) / 1000;
+    return Math.max(0, (this.last ?? this.now()) - this.start) / 1000;
   }
 }
 
