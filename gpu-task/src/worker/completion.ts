@@ -25,6 +25,9 @@ import type { ActiveJob } from './ownership.js';
 /** Writes of a canceled run's usage before it is given up and logged (see recordCanceledRun). */
 export const CANCELED_USAGE_ATTEMPTS = 3;
 
+/** Wait before the second and third write (ms): a throttled ledger gets a moment. */
+const CANCELED_USAGE_BACKOFF_MS = [200, 600];
+
 export interface CompletionOptions {
   usage: Pick<UsageLedger, 'record'>;
   webhooks: Pick<JobWebhooks, 'jobFinished'>;
@@ -100,7 +103,7 @@ export class Completion {
    * any engine call took part records nothing.
    *
    * The seconds live only in this worker's memory (the canceled record is the API's, final), so
-   * a failed write is tried CANCELED_USAGE_ATTEMPTS times and then logged with the seconds
+   * a failed write is tried CANCELED_USAGE_ATTEMPTS times, with a short backoff, and then logged with the seconds
    * instead of failing the completion: released, the message would come back as a stray
    * delivery of a finished job, which knows no seconds to record.
    */
@@ -127,6 +130,7 @@ export class Completion {
           });
           return;
         }
+        await new Promise((resolve) => setTimeout(resolve, CANCELED_USAGE_BACKOFF_MS[attempt - 1] ?? 600));
       }
     }
   }
