@@ -10,7 +10,15 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RgbImage, decodeImageToRgb } from '../../gpu-task/src/engine/index.js';
-import { FaceDetector, type DetectedFace, turnTile, unturn } from '../../gpu-task/src/photo/index.js';
+import {
+  type BlazeFaceModel,
+  FaceDetector,
+  type DetectedFace,
+  type RawDetection,
+  turnTile,
+  unturn,
+  uprightFace,
+} from '../../gpu-task/src/photo/index.js';
 import { wholePhotosDir } from './helpers.js';
 
 const PHOTO = path.join(wholePhotosDir, 'Blake_Lively.jpg');
@@ -55,6 +63,76 @@ describe('turning a view', () => {
         [1, 3],
       ],
     });
+  });
+});
+
+/**
+ * A graph that answers each run with a face filling the middle of its view, at the scores given
+ * in turn (null: nothing found), and counts its runs.
+ */
+function scriptedGraph(inputSize: number, scores: (number | null)[]): BlazeFaceModel & { runs: number } {
+  const graph = {
+    inputSize,
+    runs: 0,
+    async run(): Promise<RawDetection[]> {
+      const score = scores[graph.runs++];
+      if (score === null || score === undefined) return [];
+      const side = inputSize / 3;
+      const at = (inputSize - side) / 2;
+      return [
+        {
+          box: [at, at, side, side],
+          score,
+          keypoints: [
+            [at, at],
+            [at + side, at],
+            [0, 0],
+            [0, 0],
+          ],
+        },
+      ];
+    },
+  };
+  return graph as unknown as BlazeFaceModel & { runs: number };
+}
+
+describe('deciding that a face is upside down', () => {
+  const photo: RgbImage = { data: new Uint8Array(300 * 300 * 3).fill(128), width: 300, height: 300 };
+  const face: RawDetection = {
+    box: [100, 100, 90, 90],
+    score: 0.6,
+    keypoints: [
+      [120, 130],
+      [170, 130],
+      [145, 150],
+      [145, 170],
+    ],
+  };
+
+  it.each([
+    ['both graphs favour the turned view by 0.1', [0.5, 0.65], [0.6, 0.72], true],
+    ['the front graph by 0.2 or more and the back graph at least as much', [0.5, 0.75], [0.7, 0.72], true],
+    ['the front graph by 0.15 only, the back graph by 0.02', [0.5, 0.65], [0.7, 0.72], false],
+    ['the front graph by 0.3, the back graph less', [0.5, 0.8], [0.75, 0.7], false],
+  ] as const)('when %s: turned %s', async (_label, [frontUp, frontTurned], [backUp, backTurned], turned) => {
+    // Prepare
+    const front = scriptedGraph(128, [frontUp, frontTurned]);
+    const back = scriptedGraph(256, [backUp, backTurned]);
+    // Act
+    const result = await uprightFace(back, front, photo, face);
+    // Assess: a turned face carries the back graph's turned detection (its keypoints turned back)
+    expect(result !== face).toBe(turned);
+    if (turned) expect(result.score).toBe(backTurned);
+  });
+
+  it('asks the back graph nothing when the front graph sees no turn, and no graph for a confident face', async () => {
+    const front = scriptedGraph(128, [0.7, 0.6]);
+    const back = scriptedGraph(256, []);
+    expect(await uprightFace(back, front, photo, face)).toBe(face);
+    expect([front.runs, back.runs]).toEqual([2, 0]);
+    const confident = { ...face, score: 0.95 };
+    expect(await uprightFace(back, front, photo, confident)).toBe(confident);
+    expect(front.runs).toBe(2);
   });
 });
 

@@ -337,7 +337,10 @@ export class FaceDetector {
     const faces: RawDetection[] = [];
     // Upside-down faces (orientation.ts): their keypoints read as an upright face's otherwise.
     for (const face of merged) faces.push(await uprightFace(this.model, this.front, photo, face));
-    return faces.map((d) => ({ box: d.box, score: d.score, keypoints: d.keypoints }));
+    // A turned face takes its turned view's score: sorted again, best first as documented.
+    return faces
+      .sort((a, b) => b.score - a.score)
+      .map((d) => ({ box: d.box, score: d.score, keypoints: d.keypoints }));
   }
 
   /**

@@ -45,7 +45,14 @@ export {
   verifyCandidate,
 } from './verify.js';
 export type { Look } from './verify.js';
-export { ORIENTATION_CHECK_BELOW, UPSIDE_DOWN_MARGIN, turnTile, unturn, uprightFace } from './orientation.js';
+export {
+  ORIENTATION_CHECK_BELOW,
+  STRONG_FRONT_MARGIN,
+  UPSIDE_DOWN_MARGIN,
+  turnTile,
+  unturn,
+  uprightFace,
+} from './orientation.js';
 export { encodePhoto, encodeRgbPipeline, reencodePhoto } from './encode.js';
 export { enlargeCentred, enlargeWindow, toPreciseSamples, withEnlargedWindows } from './enlarge.js';
 export type { OutputWindow } from './enlarge.js';

@@ -8,7 +8,8 @@
  *
  * A face the detector scored under ORIENTATION_CHECK_BELOW is looked at again by both graphs,
  * as it is and turned by 180 degrees (the front-camera graph first: its view costs a quarter of
- * the other's). When both score the turned view higher by UPSIDE_DOWN_MARGIN, the face is upside
+ * the other's). When both score the turned view higher by UPSIDE_DOWN_MARGIN (or the front-camera
+ * graph by STRONG_FRONT_MARGIN and the back-camera graph at least as high), the face is upside
  * down and its detection is the back-camera graph's on the turned view, turned back: its
  * keypoints are then listed as the face's own (the eye on the image's left when the face is seen
  * upright comes first), so the alignment turns the face upright and the paste-back turns it
@@ -16,9 +17,10 @@
  *
  * Measured (scripts/detect-recall.ts, train/ scenes, seed 1, 24 faces per split at any roll,
  * `--max-angle 180`): faces reported upside down 4 / 3 / 5 (mild / medium / severe) before, 0 / 0
- * / 4 after, recall unchanged (one more severe face kept). Within the usual ±25 degrees no face
- * was turned. On `../shared/data/whole-photos` and its copies turned by 180 degrees every
- * upside-down face found came out upright and no upright face was turned.
+ * / 3 after, recall unchanged (one more severe face kept). Within the usual ±25 degrees (seeds 1
+ * and 2) no face was turned. On `../shared/data/whole-photos` and its copies turned by 180
+ * degrees, by 180 and mirrored, and by 150 degrees, every upside-down face found came out upright
+ * but three of 10045.png at 150 degrees, and no upright face was turned.
  */
 import type { RgbImage } from '../engine/core.js';
 import { type BlazeFaceModel, type RawDetection, iou } from './blazeface.js';
@@ -28,13 +30,23 @@ import { centredTile } from './verify.js';
  * Faces the detector scored at this or above are taken as they are. On the whole photos of
  * `../shared/data/whole-photos` turned by 180 degrees, the upside-down faces the detector placed
  * as upright faces scored 0.71-0.86, while those it scored 0.90 and 0.95 had their keypoints
- * right already (mouth above the eyes); most upright faces score above it, so most faces cost
- * no look.
+ * right already (mouth above the eyes). Clear, large upright faces score above it and cost no
+ * look; small and degraded ones mostly score below (51 of 55 faces of a 60-face collage: the
+ * looks, one face at a time, added about 15 % to its detection time, 0.5 of 3.1-3.5 s).
  */
 export const ORIENTATION_CHECK_BELOW = 0.9;
 
 /** How much higher both graphs must score the turned view to call a face upside down. */
 export const UPSIDE_DOWN_MARGIN = 0.1;
+
+/**
+ * A front-camera margin this large calls a face upside down when the back-camera graph merely
+ * agrees (scores the turned view at least as high). A review found upside-down faces the
+ * back-camera graph favoured by less than UPSIDE_DOWN_MARGIN (Blake_Lively.jpg turned by 150
+ * degrees: +0.36 and +0.09; the group photo turned and mirrored: +0.22 and +0.04), while no
+ * upright face of the photos measured had a front-camera margin above +0.04.
+ */
+export const STRONG_FRONT_MARGIN = 0.2;
 
 /** Face side in each graph's view (px), where each scored faces best in the measurements above. */
 const BACK_VIEW_FACE = 80;
@@ -114,13 +126,17 @@ export async function uprightFace(
   face: RawDetection,
 ): Promise<RawDetection> {
   if (face.score >= ORIENTATION_CHECK_BELOW) return face;
-  const turnedWins = ({ upright, turned }: { upright: RawDetection | null; turned: RawDetection | null }) =>
-    turned !== null && turned.score >= (upright?.score ?? 0) + UPSIDE_DOWN_MARGIN;
+  const margin = ({ upright, turned }: { upright: RawDetection | null; turned: RawDetection | null }) =>
+    turned === null ? -Infinity : turned.score - (upright?.score ?? 0);
   // The front-camera graph first: its 128 px view costs a quarter of the back-camera graph's
   // 256 px one, and it settles almost every upright face on its own.
-  if (!turnedWins(await lookBothWays(front, photo, face, FRONT_VIEW_FACE))) return face;
+  const frontMargin = margin(await lookBothWays(front, photo, face, FRONT_VIEW_FACE));
+  if (frontMargin < UPSIDE_DOWN_MARGIN) return face;
   const backLook = await lookBothWays(back, photo, face, BACK_VIEW_FACE);
-  if (!turnedWins(backLook)) return face;
+  const backMargin = margin(backLook);
+  const upsideDown =
+    backMargin >= UPSIDE_DOWN_MARGIN || (frontMargin >= STRONG_FRONT_MARGIN && backMargin >= 0);
+  if (!upsideDown) return face;
   const turned = backLook.turned!;
   return { ...turned, score: Math.max(face.score, turned.score) };
 }
