@@ -25,15 +25,10 @@ afterEach(async () => {
   dir = undefined;
 });
 
-/** Records that key A's tenant used `images` images this month (one finished job). */
-async function recordImagesUsed(api: ApiServer, images: number): Promise<void> {
+/** Records that key A's tenant used `images` images and `modelSeconds` this month (one finished job). */
+async function recordUsed(api: ApiServer, images: number, modelSeconds = 1): Promise<void> {
   const tenantId = (await api.services.tenants.authenticate(KEY_A))?.id ?? '';
-  await api.services.usage.record({ tenantId, jobId: newJobId(), at: new Date(), images, modelSeconds: 1 });
-}
-
-async function recordModelSecondsUsed(api: ApiServer, modelSeconds: number): Promise<void> {
-  const tenantId = (await api.services.tenants.authenticate(KEY_A))?.id ?? '';
-  await api.services.usage.record({ tenantId, jobId: newJobId(), at: new Date(), images: 1, modelSeconds });
+  await api.services.usage.record({ tenantId, jobId: newJobId(), at: new Date(), images, modelSeconds });
 }
 
 /** Restart the API with `limits` for tenant A in tenants.json (as an operator edits it). */
@@ -171,7 +166,7 @@ describe('jobs in flight and monthly quota', () => {
   it('refuses creates once the monthly image quota is used, and says when it renews', async () => {
     // Prepare
     const api = await start({ DR2E_MONTHLY_IMAGE_QUOTA: '3' });
-    await recordImagesUsed(api, 3);
+    await recordUsed(api, 3);
     // Act
     const over = await create(api, KEY_A);
     const otherTenant = await create(api, KEY_B);
@@ -189,7 +184,7 @@ describe('jobs in flight and monthly quota', () => {
   it('tells a key whose unfinished jobs hold the images left to retry soon, not next month', async () => {
     // Prepare: 2 of 3 images used, the last one held by a job not uploaded yet
     const api = await start({ DR2E_MONTHLY_IMAGE_QUOTA: '3' });
-    await recordImagesUsed(api, 2);
+    await recordUsed(api, 2);
     const held = await create(api, KEY_A);
     const heldId = ((await held.json()) as { id: string }).id;
     // Act
@@ -251,7 +246,7 @@ describe('jobs in flight and monthly quota', () => {
     // Prepare: the month's 2 images used; then a cap of in-flight jobs reached with fresh jobs
     const clock = new ManualClock(Date.now());
     const api = await start({ DR2E_MONTHLY_IMAGE_QUOTA: '2', DR2E_MAX_JOBS_IN_FLIGHT: '1' }, clock);
-    await recordImagesUsed(api, 2);
+    await recordUsed(api, 2);
     const listed = vi.spyOn(api.services.jobs, 'listByTenant');
     // Act
     const quotaRefusals = [await create(api, KEY_A), await create(api, KEY_A)];
@@ -268,10 +263,10 @@ describe('jobs in flight and monthly quota', () => {
   it('refuses creates once the month’s model seconds reach the quota', async () => {
     // Prepare: a 10 s quota; 9 s used
     const api = await start({ DR2E_MONTHLY_MODEL_SECONDS_QUOTA: '10' });
-    await recordModelSecondsUsed(api, 9);
+    await recordUsed(api, 1, 9);
     // Act
     const under = await create(api, KEY_A);
-    await recordModelSecondsUsed(api, 1.5);
+    await recordUsed(api, 1, 1.5);
     const over = await create(api, KEY_A);
     const otherTenant = await create(api, KEY_B);
     // Assess
@@ -336,22 +331,7 @@ describe('jobs in flight and monthly quota', () => {
 
   it("applies a tenant's own limits from tenants.json over the defaults", async () => {
     // Prepare: learn tenant A's id, then restart with an override for it
-    let api = await start();
-    const tenantId = (await api.services.tenants.authenticate(KEY_A))?.id ?? '';
-    const dataDir = dir ?? '';
-    const file = path.join(dataDir, 'tenants.json');
-    const stored = JSON.parse(await (await import('node:fs/promises')).readFile(file, 'utf8'));
-    await writeFile(file, JSON.stringify({ ...stored, limits: { [tenantId]: { maxJobsInFlight: 1 } } }));
-    await api.close();
-    server = api = await startApiServer({
-      config: loadRuntimeConfig({
-        DR2E_DATA_DIR: dataDir,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        DR2E_API_KEYS: `${KEY_A},${KEY_B}`,
-      }),
-      logger: silentLogger,
-    });
+    const api = await restartWithTenantALimits(await start(), { maxJobsInFlight: 1 });
     // Act
     const statuses = [
       (await create(api, KEY_A)).status,

@@ -391,6 +391,33 @@ export class Dr2eEngine {
   }
 
   /**
+   * Stage 1 and 2 on one group of model inputs (faces of photos, or aligned crops), each with
+   * its tensor writer, setting and seed; progress is reported with the ids of the group's images.
+   */
+  private restoreGroup(
+    members: readonly {
+      write: (y: Float32Array, offset: number) => void;
+      params: Dr2Params;
+      seed: number;
+      image: string;
+    }[],
+    options: Pick<RestoreImagesOptions, 'onStep' | 'signal'>,
+  ): Promise<RestoreTensorsResult> {
+    const s = this.resolution;
+    const y = new Float32Array(members.length * 3 * s * s);
+    members.forEach((m, b) => m.write(y, b * 3 * s * s));
+    const images = [...new Set(members.map((m) => m.image))];
+    return this.restoreTensors({
+      y,
+      batch: members.length,
+      params: members.map((m) => m.params),
+      seeds: members.map((m) => m.seed),
+      ...(options.onStep ? { onStep: (p: Dr2StepProgress) => options.onStep?.({ ...p, images }) } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+
+  /**
    * Run batch mates through `run` (stage 1 and 2 on their tensors), isolating broken outputs:
    * when the model returns NaN or an infinity for a group of several, each member runs again
    * alone, so only the members whose own output is broken fail. The others' results are the
@@ -569,21 +596,17 @@ export class Dr2eEngine {
     // A photo with a face whose model output is broken fails; its batch mates do not.
     const broken = new Map<Ready, NonFiniteOutputError>();
     for (let start = 0; start < faces.length; start += batchSize) {
-      const runs = await this.runIsolatingBrokenOutputs(faces.slice(start, start + batchSize), (group) => {
-        const y = new Float32Array(group.length * 3 * s * s);
-        group.forEach(({ face }, b) => rgb8ToTensor(face.modelInput.data, s, s, y, b * 3 * s * s));
-        const ids = [...new Set(group.map((g) => g.item.input.id))];
-        return this.restoreTensors({
-          y,
-          batch: group.length,
-          params: group.map((g) => plans.get(g.face)!.params),
-          seeds: group.map((g) => g.seed),
-          ...(options.onStep
-            ? { onStep: (p: Dr2StepProgress) => options.onStep?.({ ...p, images: ids }) }
-            : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
-      });
+      const runs = await this.runIsolatingBrokenOutputs(faces.slice(start, start + batchSize), (group) =>
+        this.restoreGroup(
+          group.map(({ item, face, seed }) => ({
+            write: (y: Float32Array, offset: number) => rgb8ToTensor(face.modelInput.data, s, s, y, offset),
+            params: plans.get(face)!.params,
+            seed,
+            image: item.input.id,
+          })),
+          options,
+        ),
+      );
       for (const run of runs) {
         if ('error' in run) {
           broken.set(run.member.item, run.error);
@@ -869,21 +892,17 @@ export class Dr2eEngine {
     }
     const toRun = ready.filter((item) => !keptAsIs(item));
     for (let start = 0; start < toRun.length; start += batchSize) {
-      const runs = await this.runIsolatingBrokenOutputs(toRun.slice(start, start + batchSize), (group) => {
-        const y = new Float32Array(group.length * 3 * s * s);
-        group.forEach((item, b) => y.set(item.tensor, b * 3 * s * s));
-        const ids = group.map((g) => g.input.id);
-        return this.restoreTensors({
-          y,
-          batch: group.length,
-          params: group.map((g) => g.plan.params),
-          seeds: group.map((g) => g.seed),
-          ...(options.onStep
-            ? { onStep: (p: Dr2StepProgress) => options.onStep?.({ ...p, images: ids }) }
-            : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
-      });
+      const runs = await this.runIsolatingBrokenOutputs(toRun.slice(start, start + batchSize), (group) =>
+        this.restoreGroup(
+          group.map((item) => ({
+            write: (y: Float32Array, offset: number) => y.set(item.tensor, offset),
+            params: item.plan.params,
+            seed: item.seed,
+            image: item.input.id,
+          })),
+          options,
+        ),
+      );
       for (const run of runs) {
         if ('error' in run) {
           results.set(run.member.input.id, { id: run.member.input.id, ok: false, error: run.error });

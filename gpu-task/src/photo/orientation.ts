@@ -24,7 +24,7 @@
  */
 import type { RgbImage } from '../engine/core.js';
 import { type BlazeFaceModel, type RawDetection, iou } from './blazeface.js';
-import { centredTile } from './verify.js';
+import { bestOf, viewOf, viewToPhoto } from './verify.js';
 
 /**
  * Faces the detector scored at this or above are taken as they are. On the whole photos of
@@ -88,19 +88,11 @@ async function lookBothWays(
   face: RawDetection,
   target: number,
 ): Promise<{ upright: RawDetection | null; turned: RawDetection | null }> {
-  const [bx, by, bw, bh] = face.box;
-  const scale = target / Math.max(bw, bh);
-  const size = model.inputSize;
-  const { tensor, left, top } = await centredTile(photo, bx + bw / 2, by + bh / 2, scale, size);
-  const toPhoto = (d: RawDetection): RawDetection => ({
-    box: [d.box[0] / scale + left, d.box[1] / scale + top, d.box[2] / scale, d.box[3] / scale],
-    score: d.score,
-    keypoints: d.keypoints.map(([x, y]): [number, number] => [x / scale + left, y / scale + top]),
-  });
+  const view = await viewOf(model, photo, face, target);
+  const { tensor, size } = view;
+  const toPhoto = (d: RawDetection): RawDetection => viewToPhoto(d, view);
   const best = (found: RawDetection[]): RawDetection | null =>
-    found
-      .filter((d) => iou(d.box, face.box) >= SAME_FACE_IOU)
-      .reduce<RawDetection | null>((a, b) => (a && a.score >= b.score ? a : b), null);
+    bestOf(found.filter((d) => iou(d.box, face.box) >= SAME_FACE_IOU));
   const upright = best((await model.run(tensor, LOOK_THRESHOLD)).map(toPhoto));
   const turned = best(
     (await model.run(turnTile(tensor, size), LOOK_THRESHOLD)).map((d) => toPhoto(unturn(d, size))),

@@ -160,7 +160,7 @@ function sameLandmarks(a: RawDetection, b: RawDetection): boolean {
  * The `size` x `size` tile (NHWC, [-1, 1]) of `photo` scaled by `scale` with the photo point
  * (cx, cy) at its centre, mid-grey outside the photo; and the photo point at its top-left.
  */
-export async function centredTile(
+async function centredTile(
   photo: RgbImage,
   cx: number,
   cy: number,
@@ -260,7 +260,7 @@ export function consensus(
 }
 
 /** The candidate centred in one of `model`'s input tiles, its box `target` px there. */
-interface CandidateView {
+export interface CandidateView {
   tensor: Float32Array;
   /** Tile pixels per photo pixel, and the photo point at the tile's top-left. */
   scale: number;
@@ -271,7 +271,7 @@ interface CandidateView {
 }
 
 /** The view of `candidate` that `model` is shown with its box `target` px in the tile. */
-async function viewOf(
+export async function viewOf(
   model: BlazeFaceModel,
   photo: RgbImage,
   candidate: RawDetection,
@@ -295,23 +295,31 @@ async function lookAt(
   threshold: number,
   mirrored = false,
 ): Promise<RawDetection[]> {
-  const { tensor, scale, left, top, size } = view;
+  const { tensor, size } = view;
   const found = await model.run(mirrored ? mirrorTile(tensor, size) : tensor, threshold);
   const seen: RawDetection[] = [];
   for (const raw of found) {
-    const d = mirrored ? unmirror(raw, size) : raw;
-    const inPhoto: RawDetection = {
-      box: [d.box[0] / scale + left, d.box[1] / scale + top, d.box[2] / scale, d.box[3] / scale],
-      score: d.score,
-      keypoints: d.keypoints.map(([x, y]) => [x / scale + left, y / scale + top]),
-    };
+    const inPhoto = viewToPhoto(mirrored ? unmirror(raw, size) : raw, view);
     if (iou(inPhoto.box, candidate.box) >= VERIFY_IOU && plausibleLandmarks(inPhoto)) seen.push(inPhoto);
   }
   return seen;
 }
 
+/** A detection in a view's tile pixels, in photo pixels. */
+export function viewToPhoto(
+  d: RawDetection,
+  view: Pick<CandidateView, 'scale' | 'left' | 'top'>,
+): RawDetection {
+  const { scale, left, top } = view;
+  return {
+    box: [d.box[0] / scale + left, d.box[1] / scale + top, d.box[2] / scale, d.box[3] / scale],
+    score: d.score,
+    keypoints: d.keypoints.map(([x, y]): [number, number] => [x / scale + left, y / scale + top]),
+  };
+}
+
 /** The highest-scoring detection, or null. */
-function bestOf(detections: readonly RawDetection[]): RawDetection | null {
+export function bestOf(detections: readonly RawDetection[]): RawDetection | null {
   return detections.reduce<RawDetection | null>((a, b) => (a && a.score >= b.score ? a : b), null);
 }
 

@@ -207,6 +207,10 @@ function windowOnGrid(input: RgbImage, decoded: DecodedOrigin, f: number): RgbIm
   const width = Math.floor((right - left) / f) * f;
   const height = Math.floor((bottom - top) / f) * f;
   if (width < grid || height < grid) return input;
+  // Already the window (a photo face's region cut on the 8 px grid, at f = 1): no second copy.
+  if (left === decoded.left && top === decoded.top && width === input.width && height === input.height) {
+    return input;
+  }
   const data = new Uint8Array(width * height * 3);
   for (let row = 0; row < height; row++) {
     const from = ((top + row) * image.width + left) * 3;
