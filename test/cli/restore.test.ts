@@ -136,6 +136,40 @@ describe('restoring a mixed folder', () => {
       for (const [, reason] of BAD_FILES) expect(run.stdout).toMatch(reason);
     },
   );
+
+  it.skipIf(!realDegradedPresent)(
+    `reads the paper's test faces at the size they were degraded at, and restores them by default${realDegradedPresent ? '' : ` (skipped: ${realDegradedDir} is absent)`}`,
+    async () => {
+      // Prepare: the DR2 paper's test faces, degraded small with heavy noise and enlarged to
+      // 512 px: set01 x4, set02 x8, set03 x16.
+      // Act: the default (auto) on whole photos.
+      const run = await runCli([
+        'restore',
+        realDegradedDir,
+        '-o',
+        path.join(work, 'out-real-auto'),
+        '--json',
+      ]);
+      // Assess
+      expect(run.status).toBe(0);
+      const report = JSON.parse(run.stdout) as {
+        files: {
+          input: string;
+          faces: { estimate: { faceSize: number; noise: number }; settings: { kept?: boolean } }[];
+        }[];
+      };
+      const faces = report.files.map((file) => ({ name: path.basename(file.input), face: file.faces[0]! }));
+      expect(faces).toHaveLength(15);
+      // Their noise is seen at its own scale (read on the enlarged pixels it was 0.4-3.4 grey
+      // levels, and the faces read 155-195 px in set01 and 87-195 px in set02).
+      for (const { name, face } of faces.filter((f) => /^set0[12]_/.test(f.name))) {
+        expect(face.estimate.faceSize, name).toBeLessThan(100);
+        expect(face.estimate.noise, name).toBeGreaterThan(3);
+      }
+      // And so auto restores them: it kept 5 of the 15 exactly as they were.
+      expect(faces.filter((f) => f.face.settings.kept).length).toBeLessThanOrEqual(2);
+    },
+  );
 });
 
 describe('reproducibility', () => {

@@ -38,7 +38,7 @@
  *   crop handed here may already be resampled).
  */
 import type { RgbImage } from '../image/index.js';
-import { CB_WEIGHTS, CR_WEIGHTS, LUMA_WEIGHTS, chroma, luma, resizePlanes } from './planes.js';
+import { CB_WEIGHTS, CR_WEIGHTS, LUMA_WEIGHTS, chroma, luma } from './planes.js';
 
 /**
  * Faces under this side (px, at their effective resolution; the boundary between the table's
@@ -375,35 +375,4 @@ export function estimateAcZeros(
     }
   }
   return total === 0 ? 0 : zeros / total;
-}
-
-/** RMS luma (0-255) below which a band counts as empty: what interpolation leaves, not detail. */
-export const EMPTY_BAND_RMS = 2;
-
-/**
- * The factor by which a face was enlarged before it reached us (1, 2, 4 or 8): the largest f
- * such that removing the detail above side / f (bicubic down and up) changes the luma by less
- * than EMPTY_BAND_RMS, keeping at least 16 px. An upscaled crop's effective resolution, the face
- * size the chooser should see, is its side / f.
- *
- * @example
- * ```ts
- * effectiveScale(resizeRgb8(face64, 256, 256)); // 4
- * ```
- */
-export function effectiveScale(face: RgbImage): number {
-  const { width, height } = face;
-  const y = luma(face);
-  let best = 1;
-  for (const f of [2, 4, 8]) {
-    const w = Math.round(width / f);
-    const h = Math.round(height / f);
-    if (Math.min(w, h) < 16) break;
-    const back = resizePlanes(resizePlanes(y, 1, width, height, w, h), 1, w, h, width, height);
-    let sum = 0;
-    for (let k = 0; k < y.length; k++) sum += ((y[k] as number) - (back[k] as number)) ** 2;
-    if (Math.sqrt(sum / y.length) >= EMPTY_BAND_RMS) break;
-    best = f;
-  }
-  return best;
 }

@@ -17,11 +17,11 @@ export {
   type EstimateOptions,
   AC_ZERO_NOISE_MULTIPLE,
   acZeroBelow,
-  effectiveScale,
   estimateColourNoise,
   estimateDegradation,
   SMALL_FACE_BELOW,
 } from './estimate.js';
+export { effectiveScale, interpolationPeriod } from './effective-scale.js';
 export {
   type CalibrationCell,
   type CalibrationTable,

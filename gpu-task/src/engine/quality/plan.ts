@@ -13,12 +13,8 @@ import {
   scaleReferenceIndex,
 } from '../sampler/dr2-params.js';
 import { type QualityChoice, chooseSettings } from './choose.js';
-import {
-  type DegradationEstimate,
-  SMALL_FACE_BELOW,
-  effectiveScale,
-  estimateDegradation,
-} from './estimate.js';
+import { effectiveScale } from './effective-scale.js';
+import { type DegradationEstimate, SMALL_FACE_BELOW, estimateDegradation } from './estimate.js';
 import { fuseDetail, keepsInput } from './fusion.js';
 import { resizeRgb8 } from './planes.js';
 
