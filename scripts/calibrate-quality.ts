@@ -130,7 +130,7 @@ const { values: args } = parseArgs({
     splits: { type: 'string' },
     // Rows of faces larger than this (px) only take options with input weight 1: the face's own
     // low band (below the model's resolution) is kept whole; `none`: every input weight everywhere.
-    'full-input-above': { type: 'string', default: '64' },
+    'full-input-above': { type: 'string', default: '128' },
     // On a refit: the command that scored the samples (recorded in the provenance).
     'scored-by': { type: 'string' },
     refit: { type: 'string' },

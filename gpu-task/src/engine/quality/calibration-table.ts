@@ -268,13 +268,13 @@ export const DEFAULT_CALIBRATION: CalibrationTable = {
       },
       {
         step: 0,
-        inputWeight: 1,
+        inputWeight: 0.75,
         detailWeight: 0,
         samples: 82,
       },
       {
-        step: 4,
-        inputWeight: 1,
+        step: 0,
+        inputWeight: 0.5,
         detailWeight: 0,
         samples: 81,
       },
@@ -348,9 +348,8 @@ export const DEFAULT_CALIBRATION: CalibrationTable = {
     minutes: 7.5,
     date: '2026-12-01',
     objective:
-      'J = 1 dPSNR + 100 dSSIM + 100 dId(recognizer) vs bicubic; best mean J among options whose mean gain - z SE >= 0 (z = 0,0,3,0,0.5,0 per size row; every metric strictly) for the cell and for each split of >= 2 samples in it; input weight 1 for faces over 64 px',
+      'J = 1 dPSNR + 100 dSSIM + 100 dId(recognizer) vs bicubic; best mean J among options whose mean gain - z SE >= 0 (z = 0,0,3,0,0.5,0 per size row; every metric strictly) for the cell and for each split of >= 2 samples in it; input weight 1 for faces over 128 px',
     grid: 'steps 0,2,4; input weights 0,0.25,0.5,0.75,1; detail weights 0,0.5,1',
-    refit:
-      'npx tsx scripts/calibrate-quality.ts --clean ../shared/data/utkface/utkface-200.tar --refit docs/quality/calibration/samples.csv',
+    refit: 'npx tsx scripts/calibrate-quality.ts --refit docs/quality/calibration/samples.csv',
   },
 };
