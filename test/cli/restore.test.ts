@@ -166,7 +166,7 @@ describe('restoring a mixed folder', () => {
         expect(face.estimate.faceSize, name).toBeLessThan(100);
         expect(face.estimate.noise, name).toBeGreaterThan(3);
       }
-      // And so auto restores them: it kept 5 of the 15 exactly as they were.
+      // And so auto restores them: it kept 6 of the 15 exactly as they were.
       expect(faces.filter((f) => f.face.settings.kept).length).toBeLessThanOrEqual(2);
     },
   );

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { RgbImage } from '../../../gpu-task/src/engine/image/index.js';
 import {
@@ -8,7 +11,12 @@ import {
   resizeRgb8,
 } from '../../../gpu-task/src/engine/quality/index.js';
 import { luma } from '../../../gpu-task/src/engine/quality/planes.js';
+import { SeededRandom } from '../../../gpu-task/src/engine/random/seeded-random.js';
+import { sharedDir } from '../helpers/fixture-paths.js';
 import { jpeg, testCard, withNoise } from './cards.js';
+
+const photosDir = path.join(sharedDir, 'data', 'whole-photos');
+const photosPresent = existsSync(photosDir);
 
 /** A face degraded small (heavy noise, then JPEG) and enlarged by `factor`: the DR2 test sets' recipe. */
 async function degradedAndEnlarged(small: number, factor: number, noise: number): Promise<RgbImage> {
@@ -34,7 +42,6 @@ describe('effectiveScale: how much a face was enlarged before it reached us', ()
   it.each([
     [128, 4],
     [64, 8],
-    [32, 16],
   ])(
     'reads a heavily noisy %i px face enlarged x%i at its true factor (interpolation leaks its noise above the band it had)',
     async (small, factor) => {
@@ -48,6 +55,15 @@ describe('effectiveScale: how much a face was enlarged before it reached us', ()
       expect(estimateAtEffectiveSize(enlarged, small * factor).faceSize).toBe(small);
     },
   );
+
+  it('reads a face enlarged x16 as enlarged x8, the largest factor it reads', async () => {
+    // Prepare: a 32 px face enlarged to 512 px (the paper's set03).
+    const enlarged = await degradedAndEnlarged(32, 16, 30);
+    // Act and assess: the period of 16 is seen; the face is read at 64 px, not 32 (read at
+    // 32 px, such faces lost identity against their reading at 64: docs/quality).
+    expect(periodOf(enlarged)).toBe(16);
+    expect(effectiveScale(enlarged)).toBe(8);
+  });
 
   it('reads the same factor on a crop whose corner lies off the enlargement grid', async () => {
     // Prepare: x8 from 64 px, cut at (3, 5): the corner 3 and 5 px off the grid.
@@ -76,6 +92,32 @@ describe('effectiveScale: how much a face was enlarged before it reached us', ()
     expect(periodOf(compressed)).toBe(1);
     expect(effectiveScale(compressed)).toBe(1);
   });
+
+  it.skipIf(!photosPresent)(
+    `finds no enlargement in crops of native photos, whatever strong edges they hold${photosPresent ? '' : ` (skipped: ${photosDir} is absent)`}`,
+    async () => {
+      // Prepare: 24 crops of 256-480 px at 8 px-aligned places of two photos at their own
+      // resolution (a JPEG with hard edges, a motion-blurred face): before every profile had to
+      // agree, a few strong edges along one axis read as a period of 16 and such crops as x2-x16.
+      const crops: RgbImage[] = [];
+      const random = new SeededRandom(5);
+      for (const name of ['00.jpg', 'insightface_blur.jpg']) {
+        const { data, info } = await sharp(path.join(photosDir, name))
+          .removeAlpha()
+          .raw()
+          .toBuffer({ resolveWithObject: true });
+        const photo = { data: new Uint8Array(data), width: info.width, height: info.height };
+        for (let i = 0; i < 12; i++) {
+          const side = Math.min(256 + Math.floor(random.uniform() * 224), info.width, info.height);
+          const left = Math.floor((random.uniform() * (info.width - side + 1)) / 8) * 8;
+          const top = Math.floor((random.uniform() * (info.height - side + 1)) / 8) * 8;
+          crops.push(cut(photo, left, top, side));
+        }
+      }
+      // Act and assess
+      expect(crops.map(periodOf)).toEqual(crops.map(() => 1));
+    },
+  );
 
   it('still reads a clean enlargement by its empty band, as before', () => {
     // Prepare: a mildly noisy 64 px face enlarged x4.
