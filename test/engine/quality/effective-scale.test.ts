@@ -65,6 +65,25 @@ describe('effectiveScale: how much a face was enlarged before it reached us', ()
     expect(effectiveScale(enlarged)).toBe(8);
   });
 
+  it('reads no factor above 8, even where the band above side / 16 is empty', () => {
+    // Prepare: a mildly noisy 32 px face enlarged x16 (its empty-band test passes at 16).
+    const enlarged = resizeRgb8(withNoise(testCard(32), 4), 512, 512);
+    // Act and assess
+    expect(effectiveScale(enlarged)).toBe(8);
+  });
+
+  it('does not read a face enlarged by 16/15 through its period (its weights repeat every 16 px too)', async () => {
+    // Prepare: a 480 px face with some noise, enlarged to 512 px with bilinear interpolation.
+    const native = withNoise(testCard(480), 5);
+    const raw = { width: 480, height: 480, channels: 3 as const };
+    const data = await sharp(native.data, { raw }).resize(512, 512, { kernel: 'linear' }).raw().toBuffer();
+    const enlarged = { data: new Uint8Array(data), width: 512, height: 512 };
+    // Act and assess: a period is there, but the face keeps its detail far above side / 8, so the
+    // period is not taken for an enlargement by 8 or 16 (read through it, the face read x2).
+    expect(periodOf(enlarged)).toBe(16);
+    expect(effectiveScale(enlarged)).toBe(1);
+  });
+
   it('reads the same factor on a crop whose corner lies off the enlargement grid', async () => {
     // Prepare: x8 from 64 px, cut at (3, 5): the corner 3 and 5 px off the grid.
     const enlarged = await degradedAndEnlarged(64, 8, 30);

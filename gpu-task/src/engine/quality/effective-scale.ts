@@ -7,17 +7,21 @@
  *
  * 1. **The band above side / f is empty** (bicubic down by f and up changes the luma by less
  *    than `EMPTY_BAND_RMS`). What a plainly enlarged, clean face shows.
- * 2. **The face carries the periodic trace of an enlargement by f, and that band is small
- *    against the band below it** (less than `ENLARGED_BAND_SHARE` of it). An interpolator
- *    enlarging by a whole factor r computes every output pixel from the same r phases of
- *    weights, so the local curvature (squared second differences) varies with the pixel's
- *    position modulo r, smoothly: its profile over 16 phases has a clear fundamental at period r
- *    and harmonics that die out. A face degraded small and enlarged, as the DR2 paper's test
- *    sets and many old web photos are, fails the first test whenever it is noisy: interpolation
+ * 2. **The face carries the periodic trace of an enlargement by f (or more), and that band is
+ *    small against the band below it** (less than `ENLARGED_BAND_SHARE` of it). An interpolator
+ *    enlarging by r / q computes every output pixel from one of r phases of weights, so the
+ *    local curvature (squared second differences) varies with the pixel's position modulo r,
+ *    smoothly: its profile over 16 phases has a fundamental at period r and harmonics that die
+ *    out (x2 with centre-aligned kernels leaves almost none, so x2 is found by the first test or
+ *    through a longer period). A face degraded small and enlarged, as the DR2 paper's test sets
+ *    and many old web photos are, fails the first test whenever it is noisy: interpolation
  *    leaks energy above side / r in proportion to the noise it enlarges (the paper's `set01` to
  *    `set03`, enlarged x4, x8, x16, leave 4.6-7 grey levels there, against a 2-level threshold),
  *    so it was read at twice or four times its real resolution, its noise read as texture, and
- *    `auto` kept it as it was.
+ *    `auto` kept it as it was. A period of 8 or 16 also needs the face confirmed as enlarged by
+ *    8 (`confirmedPeriod`): enlargements by 8/7 or 16/15 show those periods while keeping their
+ *    detail. Known miss: a face enlarged by 4/3 with bilinear interpolation (a 480 px video frame
+ *    shown at 640) can read x2 or x4; with bicubic or Lanczos kernels it shows no period.
  *
  * A face enlarged x16 is read at x8 (its period of 16 is seen and lets the second test accept
  * 8): read at side / 16 it falls in the 16-32 px rows of the calibration table, whose cells
@@ -33,8 +37,8 @@
  * show the period). On the calibration's 1,728 degraded train inputs (16-256 px, JPEG at their
  * own size) it changes no reading, nor on 240 crops of native photos (`../shared` whole photos);
  * on the 15 faces of the DR2 paper's test sets it reads x4, x8 and x16 (read as x8), the factors
- * their bands show. Both tests read a centred window of the face (`PERIOD_WINDOW`,
- * `SHARE_WINDOW`), so their cost is bounded: about 40 ms for a 512 px face enlarged x8, 0.4 s
+ * their bands show. The second test's two readings (the period and the band share) are made on
+ * centred windows of the face (`PERIOD_WINDOW`, `SHARE_WINDOW`), so their cost is bounded: about 40 ms for a 512 px face enlarged x8, 0.4 s
  * at 3000 px (`effectiveScale` as a whole; the first test alone reads the whole face, as before).
  *
  * @example
@@ -90,6 +94,11 @@ const SHARE_WINDOW = 256;
 export function effectiveScale(face: RgbImage): number {
   const { width, height } = face;
   const y = luma(face);
+  const shares = new Map<number, number>();
+  const shareAt = (f: number): number => {
+    if (!shares.has(f)) shares.set(f, enlargedBandShare(y, width, height, f));
+    return shares.get(f)!;
+  };
   let period: number | undefined;
   let best = 1;
   for (const f of FACTORS) {
@@ -98,13 +107,28 @@ export function effectiveScale(face: RgbImage): number {
     if (Math.min(w, h) < 16) break;
     let accepted = rmsDifference(y, downAndUp(y, width, height, f)) < EMPTY_BAND_RMS;
     if (!accepted) {
-      period ??= interpolationPeriod(y, width, height);
-      accepted = f <= period && enlargedBandShare(y, width, height, f) < ENLARGED_BAND_SHARE;
+      period ??= confirmedPeriod(interpolationPeriod(y, width, height), shareAt);
+      accepted = f <= period && shareAt(f) < ENLARGED_BAND_SHARE;
     }
     if (!accepted) break;
     best = f;
   }
   return best;
+}
+
+/**
+ * A period of 8 or 16 counts only when the face is confirmed as enlarged by (at least) 8: its
+ * band above side / 8 small against the band below. Enlarging by 8/7 or 16/15 (a non-integer
+ * factor r/q repeats its weights every r pixels too) leaves the face's own detail up to q/r of
+ * its new resolution: on photo crops and test cards so enlarged the share at 8 read 0.83-1.53,
+ * against 0.19-0.62 for faces enlarged x8 or x16, and without this check such a face read x2.
+ * A period of 4 is left as it is: a face enlarged by 4/3 with bilinear interpolation reads a
+ * share at 4 (0.60-0.75) within the range of true x4 enlargements (0.50-0.74), so nothing here
+ * tells them apart (docs/quality).
+ */
+function confirmedPeriod(period: number, shareAt: (f: number) => number): number {
+  if (period < 8) return period;
+  return shareAt(8) < ENLARGED_BAND_SHARE ? period : 1;
 }
 
 /**
