@@ -6,7 +6,9 @@ import json
 import math
 import os
 import shutil
+import tempfile
 import unittest
+from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -20,6 +22,16 @@ class SeededTestCase(unittest.TestCase):
 
     def setUp(self) -> None:
         torch.manual_seed(0)
+
+
+class ScratchDirTestCase(unittest.TestCase):
+    """A fresh temporary directory per test, ``self.dir``, removed after it."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        scratch = tempfile.TemporaryDirectory()
+        self.addCleanup(scratch.cleanup)
+        self.dir = Path(scratch.name)
 
 
 def layout(name: str) -> list[tuple[str, tuple[int, ...]]]:

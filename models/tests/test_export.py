@@ -26,7 +26,7 @@ from dr2e_models.paths import MODELS_DIR, REPO_ROOT
 from dr2e_models.sparnethd import SPARNetConfig, build_sparnet
 from dr2e_models.unet import UNetConfig, build_unet
 
-from ._support import layout, random_state, require_node
+from ._support import ScratchDirTestCase, layout, random_state, require_node
 
 SMALL_UNET_FLAGS = ["--image-size", "32", "--model-channels", "32", "--channel-mult", "1,2", "--attention-ds", "2",
                     "--num-head-channels", "16"]
@@ -54,17 +54,10 @@ def _trained_like(config: UNetConfig = SMALL_UNET, seed: int = 0) -> torch.nn.Mo
     return model
 
 
-class CommandLineTest(unittest.TestCase):
+class CommandLineTest(ScratchDirTestCase):
     @classmethod
     def setUpClass(cls) -> None:
         require_node()
-
-    def setUp(self) -> None:
-        self.scratch = tempfile.TemporaryDirectory()
-        self.dir = Path(self.scratch.name)
-
-    def tearDown(self) -> None:
-        self.scratch.cleanup()
 
     def test_small_unet_export_writes_onnx_and_a_manifest_that_describes_it(self) -> None:
         # Prepare
@@ -244,16 +237,12 @@ class VarianceTest(unittest.TestCase):
                              ExportOptions(**base, variance="learned_range"))
 
 
-class ZeroOutputTest(unittest.TestCase):
+class ZeroOutputTest(ScratchDirTestCase):
     """Parity against an all-zero reference proves nothing: refused unless asked for."""
 
-    def setUp(self) -> None:
+    @classmethod
+    def setUpClass(cls) -> None:
         require_node()
-        self.scratch = tempfile.TemporaryDirectory()
-        self.dir = Path(self.scratch.name)
-
-    def tearDown(self) -> None:
-        self.scratch.cleanup()
 
     def test_a_freshly_initialised_unet_is_refused_and_nothing_is_written(self) -> None:
         # Prepare: guided-diffusion zero-initialises the last convolution, so the output is all zero.
@@ -313,16 +302,12 @@ class ExternalDataExportTest(unittest.TestCase):
 
 
 @unittest.skipIf(os.environ.get("DR2E_SKIP_FULL_SIZE") == "1", "DR2E_SKIP_FULL_SIZE=1")
-class FullSizeTest(unittest.TestCase):
+class FullSizeTest(ScratchDirTestCase):
     """Random weights with exactly the published names and shapes, exported and checked."""
 
-    def setUp(self) -> None:
+    @classmethod
+    def setUpClass(cls) -> None:
         require_node()
-        self.scratch = tempfile.TemporaryDirectory()
-        self.dir = Path(self.scratch.name)
-
-    def tearDown(self) -> None:
-        self.scratch.cleanup()
 
     def _export(self, arch: str, layout_file: str) -> tuple[dict, object]:
         checkpoint = self.dir / "published-layout.pt"

@@ -72,10 +72,14 @@ async function start(
   return server;
 }
 
-function create(api: ApiServer, key: string, body: unknown = {}): Promise<Response> {
+function create(api: ApiServer, key: string, body: unknown = {}, idempotencyKey?: string): Promise<Response> {
   return fetch(`${api.url}/v1/jobs`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${key}`,
+      'content-type': 'application/json',
+      ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
+    },
     body: JSON.stringify(body),
   });
 }
@@ -285,29 +289,11 @@ describe('jobs in flight and monthly quota', () => {
   it('refuses new jobs and upload forms of a suspended tenant and still lets it read its jobs', async () => {
     // Prepare: a job made before the operator suspends tenant A, with an Idempotency-Key
     const before = await start();
-    const idempotent = () =>
-      fetch(`${before.url}/v1/jobs`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${KEY_A}`,
-          'content-type': 'application/json',
-          'idempotency-key': 'k-1',
-        },
-        body: '{}',
-      });
-    const made = (await (await idempotent()).json()) as { id: string };
+    const made = (await (await create(before, KEY_A, {}, 'k-1')).json()) as { id: string };
     const api = await restartWithTenantALimits(before, { suspended: true });
     // Act
     const refused = await create(api, KEY_A);
-    const replayed = await fetch(`${api.url}/v1/jobs`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${KEY_A}`,
-        'content-type': 'application/json',
-        'idempotency-key': 'k-1',
-      },
-      body: '{}',
-    });
+    const replayed = await create(api, KEY_A, {}, 'k-1');
     const started = await fetch(`${api.url}/v1/jobs/${made.id}/start`, {
       method: 'POST',
       headers: { authorization: `Bearer ${KEY_A}` },

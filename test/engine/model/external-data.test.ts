@@ -7,14 +7,13 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ModelContractError } from '../../../gpu-task/src/engine/errors.js';
 import { readDenoiserManifest } from '../../../gpu-task/src/engine/model/load-manifest.js';
 import { externalDataLocations } from '../../../gpu-task/src/engine/model/onnx-external-data.js';
 import { OnnxDenoiser } from '../../../gpu-task/src/engine/model/onnx-denoiser.js';
+import { repoRoot } from '../helpers/fixture-paths.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'models', 'external-data');
 const selfContained = path.join(repoRoot, 'test', 'fixtures', 'models', 'contract', 'denoiser-ok.onnx');
 

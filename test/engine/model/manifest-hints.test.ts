@@ -5,13 +5,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelContractError } from '../../../gpu-task/src/engine/errors.js';
 import { OnnxEnhancer } from '../../../gpu-task/src/engine/model/onnx-enhancer.js';
 import { runCli } from '../../cli/cli-io.js';
+import { repoRoot } from '../helpers/fixture-paths.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const tiny = path.join(repoRoot, 'gpu-task', 'models', 'tiny');
 
 let out: string;

@@ -47,7 +47,7 @@
  * ```
  */
 import type { RgbImage } from '../image/index.js';
-import { luma, resizePlanes } from './planes.js';
+import { lowPassPlanes, luma } from './planes.js';
 
 /** RMS luma (0-255) below which a band counts as empty: what interpolation leaves, not detail. */
 export const EMPTY_BAND_RMS = 2;
@@ -294,7 +294,7 @@ function cropPlane(
 function downAndUp(y: Float32Array, width: number, height: number, f: number): Float32Array {
   const w = Math.max(1, Math.round(width / f));
   const h = Math.max(1, Math.round(height / f));
-  return resizePlanes(resizePlanes(y, 1, width, height, w, h), 1, w, h, width, height);
+  return lowPassPlanes(y, 1, width, height, w, h);
 }
 
 /** RMS of a − b. */

@@ -20,7 +20,7 @@
  */
 import { InvalidParametersError } from '../errors.js';
 import type { RgbImage } from '../image/index.js';
-import { fromPlanar, resizePlanes, toPlanar } from './planes.js';
+import { fromPlanar, lowPassPlanes, toPlanar } from './planes.js';
 
 /**
  * The fusion's cut-off for a face of `faceSize` px (at its effective resolution) and a model
@@ -129,7 +129,7 @@ export function splitBands(face: RgbImage, cutoff: number): FaceBands {
   const cutW = Math.max(1, Math.min(width, Math.round((cutoff * width) / Math.max(width, height))));
   const cutH = Math.max(1, Math.min(height, Math.round((cutoff * height) / Math.max(width, height))));
   if (cutW >= width && cutH >= height) return { planes, low: null, width, height };
-  const low = resizePlanes(resizePlanes(planes, 3, width, height, cutW, cutH), 3, cutW, cutH, width, height);
+  const low = lowPassPlanes(planes, 3, width, height, cutW, cutH);
   return { planes, low, width, height };
 }
 

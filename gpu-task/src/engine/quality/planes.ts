@@ -80,6 +80,22 @@ export function resizePlanes(
   return resizeBicubic(src, planes, height, width, outHeight, outWidth);
 }
 
+/**
+ * The planes with their detail above `lowWidth` x `lowHeight` removed: bicubic down to that size
+ * and back up (the low band of the fusion, the empty-band readings of the effective scale).
+ */
+export function lowPassPlanes(
+  src: Float32Array,
+  planes: number,
+  width: number,
+  height: number,
+  lowWidth: number,
+  lowHeight: number,
+): Float32Array {
+  const low = resizePlanes(src, planes, width, height, lowWidth, lowHeight);
+  return resizePlanes(low, planes, lowWidth, lowHeight, width, height);
+}
+
 /** Bicubic resize of an RGB8 image (rounded back to 8 bits). */
 export function resizeRgb8(image: RgbImage, width: number, height: number): RgbImage {
   if (image.width === width && image.height === height) return image;
