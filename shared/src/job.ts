@@ -38,6 +38,7 @@ import {
   type UpscaleFactor,
 } from './face-schemas.js';
 import type { JobStore } from './ports/job-store.js';
+import type { BackgroundMode } from './restore-options.js';
 import {
   MAX_SEED,
   WEBHOOK_EVENT_TYPES,
@@ -309,6 +310,7 @@ export function resolveJobParams(request: CreateJobRequest, seed: () => number =
     aligned: request.aligned,
     maxFaces: request.maxFaces,
     minFace: request.minFace,
+    background: request.background,
     output: { ...request.output },
   });
 }
@@ -335,7 +337,7 @@ export function fingerprintCreateJobRequest(request: CreateJobRequest): Promise<
 export function batchKeyFor(
   params: Pick<JobParams, 'preset' | 'n' | 'tau' | 'omega' | 'steps'> &
     Partial<Pick<JobParams, 'fidelity'>> &
-    Partial<Pick<JobParams, 'upscale' | 'aligned' | 'maxFaces' | 'minFace'>>,
+    Partial<Pick<JobParams, 'upscale' | 'aligned' | 'maxFaces' | 'minFace' | 'background'>>,
   model: string,
 ): string {
   const schedule =
@@ -349,6 +351,7 @@ export function batchKeyFor(
   if (photo.upscale !== PHOTO_DEFAULTS.upscale) key += `;upscale=${photo.upscale}`;
   if (photo.maxFaces !== PHOTO_DEFAULTS.maxFaces) key += `;maxFaces=${photo.maxFaces}`;
   if (photo.minFace !== undefined) key += `;minFace=${photo.minFace}`;
+  if (photo.background !== PHOTO_DEFAULTS.background) key += `;background=${photo.background}`;
   return key;
 }
 
@@ -358,22 +361,24 @@ export interface PhotoOptions {
   aligned: boolean;
   maxFaces: number;
   minFace?: number;
+  background: BackgroundMode;
 }
 
 /**
  * A job's photo options with {@link PHOTO_DEFAULTS} for the absent ones (jobs stored before
  * photo mode have none).
  *
- * @example resolvePhotoOptions({}) // { upscale: 2, aligned: false, maxFaces: 20 }
+ * @example resolvePhotoOptions({}) // { upscale: 2, aligned: false, maxFaces: 20, background: 'denoise' }
  */
 export function resolvePhotoOptions(
-  params: Partial<Pick<JobParams, 'upscale' | 'aligned' | 'maxFaces' | 'minFace'>>,
+  params: Partial<Pick<JobParams, 'upscale' | 'aligned' | 'maxFaces' | 'minFace' | 'background'>>,
 ): PhotoOptions {
   return dropUndefined({
     upscale: params.upscale ?? PHOTO_DEFAULTS.upscale,
     aligned: params.aligned ?? PHOTO_DEFAULTS.aligned,
     maxFaces: params.maxFaces ?? PHOTO_DEFAULTS.maxFaces,
     minFace: params.minFace,
+    background: params.background ?? PHOTO_DEFAULTS.background,
   });
 }
 

@@ -61,11 +61,20 @@ export const UPSCALE_FACTORS = [1, 2, 4] as const;
 export type UpscaleFactor = (typeof UPSCALE_FACTORS)[number];
 
 /**
+ * What a whole photo's background (everything but its restored faces) gets: `denoise` takes a
+ * noisy photo's noise and compression speckle out around the faces (a photo that reads clean
+ * is only enlarged; faces left as they were keep their own pixels), `keep` only enlarges it.
+ */
+export const BACKGROUND_MODES = ['denoise', 'keep'] as const;
+export type BackgroundMode = (typeof BACKGROUND_MODES)[number];
+
+/**
  * What a restoration runs with when the request (or the command line) does not say.
  *
  * - `preset`: `auto` chooses per face; `steps`: the paper's "every 10 of 1000" respacing.
  * - `fidelity`: with `auto`, 0.5 is the automatic choice (higher keeps more of the input).
  * - `upscale`, `aligned`, `maxFaces`: a whole photo, doubled, its 20 largest faces restored.
+ * - `background`: a noisy photo's background is denoised (BACKGROUND_MODES).
  * - `format`: PNG, lossless; `device`: the CPU, present everywhere.
  */
 export const RESTORE_DEFAULTS = Object.freeze({
@@ -75,6 +84,7 @@ export const RESTORE_DEFAULTS = Object.freeze({
   upscale: 2 as UpscaleFactor,
   aligned: false,
   maxFaces: 20,
+  background: 'denoise' as BackgroundMode,
   format: 'png' as OutputFormat,
   device: 'cpu' as Device,
 });
@@ -84,6 +94,7 @@ export const PHOTO_DEFAULTS = Object.freeze({
   upscale: RESTORE_DEFAULTS.upscale,
   aligned: RESTORE_DEFAULTS.aligned,
   maxFaces: RESTORE_DEFAULTS.maxFaces,
+  background: RESTORE_DEFAULTS.background,
 });
 
 /** Default number of respaced diffusion steps (the paper's "every 10 of 1000"). */

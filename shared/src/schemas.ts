@@ -26,6 +26,7 @@ import {
   MAX_SEED,
   MAX_STEPS,
   AUTO_PRESET,
+  BACKGROUND_MODES,
   FIXED_PRESETS,
   OUTPUT_FORMATS,
   PHOTO_DEFAULTS,
@@ -157,6 +158,10 @@ const photoDescriptions = {
     'The input is one aligned face crop (the model framing or FFHQ framing): no detection, the whole ' +
     'image is restored as one face and the output is at least the input size.',
   maxFaces: `Restore at most this many faces, largest first (1 to ${MAX_FACES_LIMIT}); the others are listed in \`output.skippedFaces\` and left untouched.`,
+  background:
+    '`denoise` (the default): a noisy photo is denoised around its faces before it is enlarged, so restored ' +
+    'faces do not sit in a grainy background (a photo that reads clean is only enlarged; faces left as they ' +
+    'were keep their own pixels); `keep`: the background is only enlarged.',
   minFace:
     'Faces whose box side is below this many input pixels are left untouched and listed as skipped ' +
     '(`min_face`). Default: every face the detector finds.',
@@ -173,6 +178,7 @@ const photoPick = {
   aligned: z.boolean().optional().meta({ description: photoDescriptions.aligned }),
   maxFaces: maxFacesSchema.optional().meta({ description: photoDescriptions.maxFaces }),
   minFace: minFaceSchema.optional().meta({ description: photoDescriptions.minFace }),
+  background: z.enum(BACKGROUND_MODES).optional().meta({ description: photoDescriptions.background }),
 };
 
 /** Photo-mode fields of a create request, with their defaults. */
@@ -184,6 +190,10 @@ const photoRequestPick = {
   aligned: z.boolean().default(PHOTO_DEFAULTS.aligned).meta({ description: photoDescriptions.aligned }),
   maxFaces: maxFacesSchema.default(PHOTO_DEFAULTS.maxFaces).meta({ description: photoDescriptions.maxFaces }),
   minFace: minFaceSchema.optional().meta({ description: photoDescriptions.minFace }),
+  background: z
+    .enum(BACKGROUND_MODES)
+    .default(PHOTO_DEFAULTS.background)
+    .meta({ description: photoDescriptions.background }),
 };
 
 interface ScheduleFields {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SeededRandom } from '../../gpu-task/src/engine/index.js';
 import { repoRoot, sharedDir } from '../engine/helpers/fixture-paths.js';
 import { blackBilevelPng } from '../engine/image/helpers.js';
 import { runCli } from './cli-io.js';
@@ -337,6 +338,55 @@ describe('output safety', () => {
       expect(run.stdout).toMatch(/insightface_t1_group\.jpg face 1: /);
     },
   );
+
+  it('denoises a noisy photo around its faces by default, says so, and only enlarges it with --background keep', async () => {
+    // Prepare: a 240 x 180 photo of grey-level steps with noise of std 14 (no face in it).
+    const [width, height] = [240, 180];
+    const pixels = new Uint8Array(width * height * 3);
+    const random = new SeededRandom(5);
+    for (let i = 0; i < width * height; i++) {
+      const level = 60 + 40 * Math.floor((i % width) / 60);
+      const u = Math.max(1e-12, random.uniform());
+      const noise = 14 * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random.uniform());
+      for (let c = 0; c < 3; c++) pixels[i * 3 + c] = Math.max(0, Math.min(255, Math.round(level + noise)));
+    }
+    const noisy = path.join(work, 'noisy-photo.png');
+    await sharp(pixels, { raw: { width, height, channels: 3 } })
+      .png()
+      .toFile(noisy);
+    // Act
+    const denoised = await runCli(['restore', noisy, '-o', path.join(work, 'bg-denoise'), '--json']);
+    const kept = await runCli([
+      'restore',
+      noisy,
+      '-o',
+      path.join(work, 'bg-keep'),
+      '--json',
+      '--background',
+      'keep',
+    ]);
+    const wrong = await runCli(['restore', noisy, '-o', path.join(work, 'bg-wrong'), '--background', 'blur']);
+    // Assess: the report, and the steps' flat parts much smoother than the enlargement kept as it was.
+    type Summary = { files: { background?: { noise: number; denoised: boolean } }[] };
+    const report = (JSON.parse(denoised.stdout) as Summary).files[0]?.background;
+    expect(report?.denoised).toBe(true);
+    expect(report?.noise).toBeGreaterThan(10);
+    expect((JSON.parse(kept.stdout) as Summary).files[0]).not.toHaveProperty('background');
+    // Standard deviation of red over the first step, away from its edges (output x 10-99).
+    const spread = async (file: string) => {
+      const data = await sharp(file).extract({ left: 10, top: 20, width: 90, height: 300 }).raw().toBuffer();
+      const red = Array.from({ length: data.length / 3 }, (_, i) => data[3 * i]!);
+      const mean = red.reduce((sum, v) => sum + v, 0) / red.length;
+      return Math.sqrt(red.reduce((sum, v) => sum + (v - mean) ** 2, 0) / red.length);
+    };
+    const [smooth, grainy] = [
+      await spread(path.join(work, 'bg-denoise', 'noisy-photo.png')),
+      await spread(path.join(work, 'bg-keep', 'noisy-photo.png')),
+    ];
+    expect(smooth).toBeLessThan(0.6 * grainy);
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toMatch(/--background.*blur/s);
+  });
 
   it('writes JPEG with a .jpg extension when asked', async () => {
     const out = path.join(work, 'jpeg');

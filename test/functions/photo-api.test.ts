@@ -118,7 +118,13 @@ async function download(url: string): Promise<Uint8Array> {
 describe('photo parameters', () => {
   it('stores the parameters given, with defaults for the rest, and shows them in the job', async () => {
     // Act
-    const explicit = await createJob({ upscale: 4, maxFaces: 5, minFace: 24, output: { faces: true } });
+    const explicit = await createJob({
+      upscale: 4,
+      maxFaces: 5,
+      minFace: 24,
+      background: 'keep',
+      output: { faces: true },
+    });
     const defaults = await createJob({});
     const explicitView = await json(await h.call('GET', `/v1/jobs/${explicit.id}`));
     const defaultView = await json(await h.call('GET', `/v1/jobs/${defaults.id}`));
@@ -128,12 +134,14 @@ describe('photo parameters', () => {
       aligned: false,
       maxFaces: 5,
       minFace: 24,
+      background: 'keep',
       output: { format: 'png', keepDr2: false, faces: true },
     });
     expect(defaultView.params).toMatchObject({
       upscale: 2,
       aligned: false,
       maxFaces: 20,
+      background: 'denoise',
       output: { faces: false },
     });
     expect(defaultView.params).not.toHaveProperty('minFace');
@@ -146,6 +154,7 @@ describe('photo parameters', () => {
     [{ maxFaces: 0 }, 'maxFaces'],
     [{ maxFaces: 1000 }, 'maxFaces'],
     [{ minFace: -4 }, 'minFace'],
+    [{ background: 'blur' }, 'background'],
     [{ output: { faces: 'yes' } }, 'output.faces'],
   ])('refuses %j with 400 validation_failed at %s', async (body, path) => {
     // Act
@@ -288,6 +297,11 @@ describe('OpenAPI', () => {
     });
     expect(request.maxFaces).toMatchObject({ type: 'integer', default: 20, minimum: 1, maximum: 100 });
     expect(request.minFace).toMatchObject({ type: 'integer', minimum: 1, description: expect.any(String) });
+    expect(request.background).toMatchObject({
+      enum: ['denoise', 'keep'],
+      default: 'denoise',
+      description: expect.any(String),
+    });
     expect(request.output.properties.faces).toMatchObject({ type: 'boolean', default: false });
     const output = schemas.Job.properties.output.properties;
     for (const field of ['faces', 'skippedFaces', 'warnings']) {

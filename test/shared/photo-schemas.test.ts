@@ -119,6 +119,7 @@ describe('photo parameters of a create request', () => {
     [{ maxFaces: 2.5 }, ['maxFaces']],
     [{ minFace: 0 }, ['minFace']],
     [{ minFace: 5000 }, ['minFace']],
+    [{ background: 'smooth' }, ['background']],
     [{ output: { faces: 'true' } }, ['output', 'faces']],
     [{ max_faces: 3 }, []],
   ])('refuses %j at path %j', (request, path) => {
@@ -138,6 +139,7 @@ describe('photo parameters of a create request', () => {
       aligned: false,
       maxFaces: 20,
       minFace: 32,
+      background: 'denoise',
       output: { format: 'png', keepDr2: false, faces: true },
     });
   });
@@ -156,7 +158,12 @@ describe('jobs stored before photo mode', () => {
     // Act
     const job = parseWith(JobSchema, JSON.parse(JSON.stringify(legacy)), 'stored job');
     // Assess
-    expect(resolvePhotoOptions(job.params)).toEqual({ upscale: 2, aligned: false, maxFaces: 20 });
+    expect(resolvePhotoOptions(job.params)).toEqual({
+      upscale: 2,
+      aligned: false,
+      maxFaces: 20,
+      background: 'denoise',
+    });
     expect(faceCropKeys(job)).toEqual([]);
   });
 
@@ -173,9 +180,9 @@ describe('jobs stored before photo mode', () => {
     const old = { preset: 'medium' as const, steps: 100 };
     // Act / Assess
     expect(batchKeyFor(old, 'm')).toBe('model=m;preset=medium;steps=100');
-    expect(batchKeyFor({ ...old, upscale: 2, aligned: false, maxFaces: 20 }, 'm')).toBe(
-      'model=m;preset=medium;steps=100',
-    );
+    expect(
+      batchKeyFor({ ...old, upscale: 2, aligned: false, maxFaces: 20, background: 'denoise' }, 'm'),
+    ).toBe('model=m;preset=medium;steps=100');
   });
 });
 
@@ -189,6 +196,7 @@ describe('batch keys with photo options', () => {
       batchKeyFor({ ...base, upscale: 1 }, 'm'),
       batchKeyFor({ ...base, maxFaces: 5 }, 'm'),
       batchKeyFor({ ...base, minFace: 40 }, 'm'),
+      batchKeyFor({ ...base, background: 'keep' }, 'm'),
       batchKeyFor({ ...base, aligned: true }, 'm'),
       batchKeyFor({ ...base, aligned: true, upscale: 4 }, 'm'),
     ];

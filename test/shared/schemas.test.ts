@@ -25,6 +25,7 @@ describe('CreateJobRequestSchema', () => {
       upscale: 2,
       aligned: false,
       maxFaces: 20,
+      background: 'denoise',
       output: { format: 'png', keepDr2: false, faces: false },
     });
   });

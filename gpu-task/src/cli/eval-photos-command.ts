@@ -42,6 +42,7 @@ import {
 import type { DegradationSplit } from '../eval/index.js';
 import { defaultBasisFile } from './eval-command.js';
 import type { CommandIo } from './restore-command.js';
+import { type BackgroundMode, RESTORE_DEFAULTS } from '../../../shared/src/index.js';
 
 export interface EvalPhotosOptions {
   /** Clean faces of the synthetic scenes (exactly one of `clean` and `realPhotos`). */
@@ -72,6 +73,8 @@ export interface EvalPhotosOptions {
   recognizer?: string;
   /** The face region measured (default 'crop'). */
   region?: PhotoRegion;
+  /** The pipeline's background mode (default denoise, as restore). */
+  backgroundMode?: BackgroundMode;
   out: string;
   quiet: boolean;
   commandLine: string;
@@ -222,6 +225,7 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
       upscale: options.scene.upscale,
       scene: source.scene,
       params: options.params,
+      ...(options.backgroundMode ? { backgroundMode: options.backgroundMode } : {}),
       batch: options.batch,
       basis,
       // The clean UTKFace squares, and real photos' faces, are framed like the model's training crops.
@@ -242,6 +246,7 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
         upscale: options.scene.upscale,
         params: { ...options.params },
         region: options.region ?? 'crop',
+        backgroundMode: options.backgroundMode ?? RESTORE_DEFAULTS.background,
       },
       out,
     );

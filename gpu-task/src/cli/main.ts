@@ -10,6 +10,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
   AUTO_PRESET,
+  BACKGROUND_MODES,
   FIXED_PRESETS,
   INPUT_LIMITS,
   OUTPUT_FORMATS,
@@ -17,6 +18,7 @@ import {
   RESTORE_DEFAULTS,
   UPSCALE_FACTORS,
   dropUndefined,
+  type BackgroundMode,
   type Device,
   type Preset,
   type OutputFormat,
@@ -174,6 +176,14 @@ function buildProgram(
       'skip faces whose box side is below this (input pixels)',
       integer('min-face', 0, 100000),
     )
+    .addOption(
+      new Option(
+        '--background <mode>',
+        'whole photos: denoise (a noisy photo is denoised around its faces; a clean one is only enlarged) or keep (only enlarged)',
+      )
+        .choices([...BACKGROUND_MODES])
+        .default(RESTORE_DEFAULTS.background),
+    )
     .option(
       '--save-faces',
       'also write each aligned input face and restored face as <basename>.face<i>.input.png and .face<i>.png',
@@ -225,6 +235,7 @@ function buildProgram(
             aligned: (opts.aligned as boolean) || inputFraming !== undefined,
             maxFaces: opts.maxFaces as number | undefined,
             minFace: opts.minFace as number | undefined,
+            background: opts.background as BackgroundMode,
             saveFaces: opts.saveFaces as boolean,
             recursive: opts.recursive as boolean,
             maxMegapixels: opts.maxMegapixels as number | undefined,
@@ -448,6 +459,11 @@ function buildProgram(
         .choices([...PHOTO_REGIONS])
         .default('crop'),
     )
+    .addOption(
+      new Option('--background-mode <mode>', "the pipeline's background, as restore's --background")
+        .choices([...BACKGROUND_MODES])
+        .default(RESTORE_DEFAULTS.background),
+    )
     .requiredOption('-o, --out <dir>', 'output folder for the reports')
     .option('-q, --quiet', 'no progress output', false)
     .action(async (opts: Record<string, unknown>) => {
@@ -494,6 +510,7 @@ function buildProgram(
             ...(opts.basis !== undefined ? { basis: opts.basis as string } : {}),
             ...(opts.recognizer !== undefined ? { recognizer: opts.recognizer as string } : {}),
             region: opts.region as PhotoRegion,
+            backgroundMode: opts.backgroundMode as BackgroundMode,
             out: opts.out as string,
             quiet: opts.quiet as boolean,
             commandLine: quoteCommand(argv),

@@ -17,7 +17,7 @@ import {
   type Dr2ParamsRequest,
   isAutoRequest,
 } from '../engine/index.js';
-import { RESTORE_DEFAULTS } from '../../../shared/src/index.js';
+import { type BackgroundMode, RESTORE_DEFAULTS } from '../../../shared/src/index.js';
 import { type PlannedItem, planRestore } from './inputs.js';
 import { prepareOutputFolder } from './output-folder.js';
 import { createProgress } from './progress.js';
@@ -44,6 +44,8 @@ export interface RestoreCommandOptions {
   aligned?: boolean;
   maxFaces?: number;
   minFace?: number;
+  /** Whole photos: denoise a noisy photo around its faces (default) or keep its background as it is. */
+  background?: BackgroundMode;
   /** Write each face's aligned input and restored face as <basename>.face<i>.{input,restored}.png. */
   saveFaces?: boolean;
   recursive: boolean;
@@ -75,6 +77,8 @@ interface FileOutcome {
   faces?: FaceReport[];
   skippedFaces?: FaceReport[];
   warnings?: string[];
+  /** Whole photos: the noise the background denoiser read, and whether it denoised. */
+  background?: { noise: number; denoised: boolean };
   faceFiles?: { input: string; restored: string }[];
 }
 
@@ -177,6 +181,7 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
         ...(options.aligned ? { aligned: true, batchSize: options.batch } : {}),
         ...(options.maxFaces !== undefined ? { maxFaces: options.maxFaces } : {}),
         ...(options.minFace !== undefined ? { minFace: options.minFace } : {}),
+        ...(options.background !== undefined ? { background: options.background } : {}),
         ...(options.saveFaces ? { saveFaces: true } : {}),
         ...(options.maxMegapixels !== undefined
           ? { limits: { maxInputPixels: options.maxMegapixels * 1e6 } }
@@ -236,16 +241,20 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
           faces: result.faces,
           skippedFaces: result.skippedFaces,
           warnings: result.warnings,
+          ...(result.background ? { background: result.background } : {}),
           ...(faceFiles.length > 0 ? { faceFiles } : {}),
         });
         const skipped = result.skippedFaces.length > 0 ? `, ${result.skippedFaces.length} skipped` : '';
         const keptCount = result.faces.filter((f) => f.settings?.kept).length;
         const kept = keptCount > 0 ? ` (${keptCount} kept as is)` : '';
         const warned = result.warnings.length > 0 ? `; warning: ${result.warnings.join(', ')}` : '';
+        const denoised = result.background?.denoised
+          ? `, background denoised (noise ${result.background.noise.toFixed(1)})`
+          : '';
         progress.fileDone(
           display(item.input),
           true,
-          `-> ${display(item.output)} ${result.width}x${result.height}, ${result.faces.length} face${result.faces.length === 1 ? '' : 's'}${kept}${skipped} (seed ${result.seed})${warned}`,
+          `-> ${display(item.output)} ${result.width}x${result.height}, ${result.faces.length} face${result.faces.length === 1 ? '' : 's'}${kept}${skipped}${denoised} (seed ${result.seed})${warned}`,
         );
       } catch (error) {
         outcomes.push({ input: item.input, ok: false, code: 'write_failed', message: errorMessage(error) });

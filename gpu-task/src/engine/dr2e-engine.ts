@@ -5,7 +5,12 @@
  */
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
-import { dropUndefined, MAX_OUTPUT_SIDE } from '../../../shared/src/index.js';
+import {
+  type BackgroundMode,
+  dropUndefined,
+  MAX_OUTPUT_SIDE,
+  RESTORE_DEFAULTS,
+} from '../../../shared/src/index.js';
 import { EngineError, InvalidParametersError, ModelContractError, NonFiniteOutputError } from './errors.js';
 import {
   type AdaptedFaceInput,
@@ -159,6 +164,12 @@ export interface RestoreImagesOptions {
   /** Also return each face's aligned input and restored face as PNGs (`faceCrops`). */
   saveFaces?: boolean;
   /**
+   * Whole photos: `denoise` (default) denoises a noisy photo around its faces before enlarging
+   * it (photo stage background-denoise.ts; faces left as they were keep their pixels), `keep`
+   * only enlarges it.
+   */
+  background?: BackgroundMode;
+  /**
    * Match each restored face's low frequencies (colour, shading) to the input's before pasting
    * (photo stage `refineFace`). Default true.
    */
@@ -225,6 +236,11 @@ export type ImageRestoration =
       warnings: PhotoWarning[];
       /** With `saveFaces`, in the order of `faces`. */
       faceCrops?: FaceCrop[];
+      /**
+       * Whole photos: the photo's noise as the background denoiser read it (per channel, 0-255)
+       * and whether it denoised the background (absent for aligned crops and with `background: 'keep'`).
+       */
+      background?: { noise: number; denoised: boolean };
     }
   | { id: string; ok: false; error: EngineError };
 
@@ -658,6 +674,7 @@ export class Dr2eEngine {
           skippedFaces: item.photo.skippedFaces,
           warnings: item.photo.warnings,
           ...(finished.faceCrops ? { faceCrops: finished.faceCrops } : {}),
+          ...(finished.background ? { background: finished.background } : {}),
           timings: {
             decodeMs: item.photo.decodeMs,
             detectMs: item.photo.detectMs,
@@ -688,9 +705,11 @@ export class Dr2eEngine {
     width: number;
     height: number;
     faceCrops?: FaceCrop[];
+    background?: { noise: number; denoised: boolean };
   }> {
     const finish = {
       format,
+      denoiseBackground: (options.background ?? RESTORE_DEFAULTS.background) === 'denoise',
       ...qualityOption(options.quality),
       ...(options.colorMatch !== undefined ? { colorMatch: options.colorMatch } : {}),
     };
@@ -716,6 +735,7 @@ export class Dr2eEngine {
       width: final.width,
       height: final.height,
       ...(faceCrops ? { faceCrops } : {}),
+      ...(final.background ? { background: final.background } : {}),
     };
   }
 

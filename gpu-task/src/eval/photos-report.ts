@@ -44,6 +44,8 @@ export interface PhotoRunInfo {
   params: Record<string, unknown>;
   /** The face region measured: the clean crop's square (`crop`, the default) or the FFHQ-aligned one. */
   region?: 'crop' | 'ffhq';
+  /** The pipeline's background mode (absent in runs made before it existed: keep). */
+  backgroundMode?: 'denoise' | 'keep';
 }
 
 /** Face size bins (crop side in photo pixels) of the by-size table. */
@@ -234,7 +236,9 @@ export function formatPhotoMarkdown(result: PhotoEvalResult, info: PhotoRunInfo)
     "the ground truth. Identity differences below 1e-5 are under the proxy's resolution (8-bit rounding moves it",
     'that much) and are called a tie. recognizer cos = cosine of face-recognition embeddings (eval/recognizer.ts) of',
     'the region and the ground truth region: the identity measure of record.',
-    "`background` is the pipeline's own enlargement of the whole photo with no face pasted (what DR2E adds is the",
+    "`background` is the pipeline's own background of the whole photo with no face pasted (background mode `" +
+      (info.backgroundMode ?? 'keep') +
+      '`; `denoise` denoises a photo that reads noisy before enlarging it); what the faces add is the',
     'difference to it); `bicubic` is MATLAB-style bicubic x' +
       String(upscale) +
       ' of the whole degraded photo.',

@@ -2,7 +2,8 @@
  * The whole-photo evaluation (`dr2e eval-photos`): synthetic group photos (photo-scenes.ts)
  * through the real photo pipeline, `Dr2eEngine.restoreImages` with `upscale` as the CLI calls
  * it, against bicubic enlargement of the whole degraded photo and the pipeline's own background
- * enlargement alone (no face pasted).
+ * alone (no face pasted: the photo denoised, when it reads noisy and the mode is `denoise`, and
+ * enlarged).
  *
  * Measured per photo: detection recall (a placed face counts as found when a reported face's
  * box centre lies within 0.4 face sides of its centre; each report matches one face), extra
@@ -21,7 +22,15 @@ import {
   decodeImageToRgb,
   deriveSeed,
 } from '../engine/index.js';
-import { type FaceReport, invertSimilarity, cubicBackground, toPixels, warpToFrame } from '../photo/index.js';
+import {
+  type FaceReport,
+  cubicBackground,
+  denoiseBackground,
+  invertSimilarity,
+  toPixels,
+  warpToFrame,
+} from '../photo/index.js';
+import { type BackgroundMode, RESTORE_DEFAULTS } from '../../../shared/src/index.js';
 import type { DegradationSplit } from './degrade.js';
 import { type EigenfaceBasis, cosineSimilarity, faceVector, identify, projectFace } from './eigenfaces.js';
 import { psnr, ssim } from './metrics.js';
@@ -108,6 +117,8 @@ export interface PhotoEvalOptions {
   scene: (index: number, split: DegradationSplit) => Promise<PhotoScene>;
   /** DR2 request as the CLI would pass it (auto by default). */
   params: Dr2ParamsRequest;
+  /** The pipeline's background mode (default `denoise`, as restore). */
+  backgroundMode?: BackgroundMode;
   /** Photos per restoreImages call (the CLI's --batch). */
   batch: number;
   basis: EigenfaceBasis | null;
@@ -206,6 +217,11 @@ function scoreRegion(
   return { scores, coefficients };
 }
 
+/** The photo the pipeline enlarges under its faces: denoised (when it reads noisy) or as it is. */
+function pipelineBackground(photo: RgbImage, mode: BackgroundMode): RgbImage {
+  return mode === 'denoise' ? denoiseBackground(photo).image : photo;
+}
+
 /**
  * The synthetic scenes of runPhotoEvaluation: scene `index` holds the clean faces
  * `faceIds[index * faces ..]` on the background of photo `index` (photo-scenes.ts buildScene).
@@ -260,6 +276,7 @@ export async function runPhotoEvaluation(
   }
   const upscale = options.upscale as 1 | 2 | 4;
   const region = options.region ?? WHOLE_CROP;
+  const backgroundMode = options.backgroundMode ?? RESTORE_DEFAULTS.background;
   const started = performance.now();
   const splits: PhotoSplitResult[] = [];
   for (const split of options.splits) {
@@ -288,7 +305,7 @@ export async function runPhotoEvaluation(
           bytes: scene.jpeg,
           seed: deriveSeed(options.seed, scene.id, 'dr2'),
         })),
-        { params: options.params, format: 'png', upscale },
+        { params: options.params, format: 'png', upscale, background: backgroundMode },
       );
       const batchSeconds = (performance.now() - pipelineStart) / 1000;
       pipelineSeconds += batchSeconds;
@@ -305,7 +322,7 @@ export async function runPhotoEvaluation(
         const outputs: Record<PhotoMethod, RgbImage> = {
           dr2e: measured,
           bicubic: resizeRgb(scene.low, outW, outH),
-          background: (await cubicBackground(scene.low, upscale)).image,
+          background: (await cubicBackground(pipelineBackground(scene.low, backgroundMode), upscale)).image,
         };
         const { matches, extra } = matchFaces(scene.faces, [...result.faces, ...result.skippedFaces]);
         for (const [f, face] of scene.faces.entries()) {

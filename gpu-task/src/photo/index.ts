@@ -29,6 +29,14 @@ export {
   withinHeadOf,
 } from './detect.js';
 export type { DetectOptions, DetectedFace } from './detect.js';
+export {
+  DEFAULT_DENOISE_SETTINGS,
+  DENOISE_FROM_NOISE,
+  backgroundNoise,
+  denoiseBackground,
+} from './background-denoise.js';
+export type { DenoiseSettings, DenoisedBackground } from './background-denoise.js';
+export { boxMean, guidedFilter } from './guided-filter.js';
 export { DENOISED_PASS_NOISE, SMOOTHING_SIGMA, photoNoise, smoothedCopy } from './denoised-pass.js';
 export {
   CANDIDATE_THRESHOLD,
@@ -102,5 +110,12 @@ export type {
   SkipReason,
   UpscaleFactor,
 } from './types.js';
-export { DEFAULT_PASTE_MASK, frameBounds, pasteFrame, resizeCubic, warpToFrame } from './warp.js';
+export {
+  DEFAULT_PASTE_MASK,
+  frameBounds,
+  pasteFrame,
+  pasteMaskAt,
+  resizeCubic,
+  warpToFrame,
+} from './warp.js';
 export type { PasteMask, PixelBounds } from './warp.js';

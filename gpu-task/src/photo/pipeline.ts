@@ -36,6 +36,7 @@ import {
 } from './types.js';
 import { encodePhoto, encodeRgbPipeline } from './encode.js';
 import { type OutputWindow, enlargeCentred, enlargeWindow, withEnlargedWindows } from './enlarge.js';
+import { type DenoisedBackground, denoiseBackground } from './background-denoise.js';
 import { refineFace } from './refine.js';
 import { type PixelBounds, frameBounds, pasteFrame, resizeCubic, warpToFrame } from './warp.js';
 
@@ -438,6 +439,12 @@ export interface FinishPhotoOptions {
   colorMatch?: boolean;
   background?: BackgroundUpscaler;
   /**
+   * Denoise the photo around its faces before it is enlarged (background-denoise.ts): only a
+   * photo whose noise reads DENOISE_FROM_NOISE or more changes; faces left as they were (null
+   * in `restored`, and the photo's skipped faces) keep their own pixels. Default false.
+   */
+  denoiseBackground?: boolean;
+  /**
    * Per-face hook before refinement: the restored face at its paste side and the aligned input
    * there, for the quality stage's fusion (engine/quality `finishFace`). Default: unchanged.
    */
@@ -453,6 +460,8 @@ export interface FinishedPhoto {
    * left as it was (null in `restored`): its aligned input.
    */
   pasted: RgbImage[];
+  /** What the background denoiser read and did (absent unless `denoiseBackground` was asked). */
+  background?: Omit<DenoisedBackground, 'image'>;
 }
 
 /**
@@ -475,7 +484,12 @@ export async function finishPhoto(
   if (restored.length !== photo.faces.length) {
     throw new InvalidParametersError(`${restored.length} restored faces for ${photo.faces.length} found`);
   }
-  const { image, alpha, grey } = photo.decoded;
+  const { alpha, grey } = photo.decoded;
+  const cleaned = options.denoiseBackground
+    ? denoiseBackground(photo.decoded.image, framesLeftAsTheyWere(photo, restored))
+    : null;
+  const image = cleaned ? cleaned.image : photo.decoded.image;
+  const background = cleaned ? { background: { noise: cleaned.noise, denoised: cleaned.denoised } } : {};
   const readyFaces = (): Promise<(RgbImage | null)[]> =>
     Promise.all(
       photo.faces.map(async (face, i) => {
@@ -502,21 +516,60 @@ export async function finishPhoto(
     const bytes = await withEnlargedWindows(image, photo.upscale, windows, (pipeline) =>
       encodeRgbPipeline(pipeline, encoding),
     );
-    return { bytes, width, height, pasted: asPasted(photo.faces, pasted) };
+    return { bytes, width, height, pasted: asPasted(photo.faces, pasted), ...background };
   }
   // The whole output in memory for: alpha (libvips' compositing would premultiply it);
   // greyscale (the streamed enlargement carries 16-bit samples, which libvips converts to grey
   // with its own rounding); another background. The background's enlargement (libvips) runs
   // on its own thread while the faces are readied.
-  const background = (options.background ?? cubicBackground)(image, photo.upscale);
+  const enlarged = (options.background ?? cubicBackground)(image, photo.upscale);
   const outAlpha = alpha ? resizeAlpha(alpha, image.width, image.height, photo.upscale) : null;
   // Keep a failure of the face work from leaving these promises unobserved.
-  background.catch(() => undefined);
+  enlarged.catch(() => undefined);
   outAlpha?.catch(() => undefined);
   const pasted = await readyFaces();
-  const out = pasteOnto(await background, photo.upscale, withRestored(photo.faces, pasted));
+  const out = pasteOnto(await enlarged, photo.upscale, withRestored(photo.faces, pasted));
   const bytes = await encodePhoto(out, { ...encoding, alpha: outAlpha ? await outAlpha : null });
-  return { bytes, width: out.width, height: out.height, pasted: asPasted(photo.faces, pasted) };
+  return {
+    bytes,
+    width: out.width,
+    height: out.height,
+    pasted: asPasted(photo.faces, pasted),
+    ...background,
+  };
+}
+
+/**
+ * How much wider than a face's frame the square the background denoiser leaves alone is: the
+ * paste mask is whole only over the middle 68 % of its square (erode 2 % and feather 14 % each
+ * side), so a square 1.5 times the frame keeps the whole frame's pixels as they were, and its
+ * feathered edge lies in the background around it.
+ */
+const LEFT_ALONE_MARGIN = 1.5;
+
+/**
+ * A skipped face's frame from its detector box (no landmarks were aligned): a square this many
+ * times the box's side, about what the model's framing gives (hair, chin and ears around the box).
+ */
+const SKIPPED_FRAME_PER_BOX = 1.6;
+
+/**
+ * The squares (photo pixels -> [0, 1]²) the background denoiser must leave as they were: around
+ * faces not restored (null) and skipped faces, LEFT_ALONE_MARGIN times their frame.
+ */
+function framesLeftAsTheyWere(photo: PreparedPhoto, restored: readonly (RgbImage | null)[]): Similarity[] {
+  const kept = photo.faces.filter((_, i) => !restored[i]).map((face) => face.toUnit);
+  const skipped = photo.skippedFaces.map(({ box: [x, y, w, h] }) => {
+    const scale = 1 / (SKIPPED_FRAME_PER_BOX * Math.max(w, h));
+    return { a: scale, b: 0, tx: 0.5 - (x + w / 2) * scale, ty: 0.5 - (y + h / 2) * scale };
+  });
+  // Widened about the frame's centre: u' = (u - 0.5) / margin + 0.5.
+  return [...kept, ...skipped].map(({ a, b, tx, ty }) => ({
+    a: a / LEFT_ALONE_MARGIN,
+    b: b / LEFT_ALONE_MARGIN,
+    tx: (tx - 0.5) / LEFT_ALONE_MARGIN + 0.5,
+    ty: (ty - 0.5) / LEFT_ALONE_MARGIN + 0.5,
+  }));
 }
 
 /** Every face with its readied restoration (null: left as it was, not pasted). */

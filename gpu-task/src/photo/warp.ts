@@ -251,6 +251,20 @@ export interface PasteMask {
 
 export const DEFAULT_PASTE_MASK: Readonly<PasteMask> = Object.freeze({ erode: 0.02, feather: 0.14 });
 
+/**
+ * The paste mask's weight at frame fractions (u, v) (see PasteMask): what pasteFrame blends a
+ * face in with there.
+ *
+ * @example
+ * ```ts
+ * pasteMaskAt(0.5, 0.5); // 1 (the frame's centre)
+ * pasteMaskAt(0.01, 0.5); // 0 (inside the eroded border)
+ * ```
+ */
+export function pasteMaskAt(u: number, v: number, mask: PasteMask = DEFAULT_PASTE_MASK): number {
+  return maskAt(u, v, mask.erode, mask.feather);
+}
+
 /** The paste mask at frame coordinates (u, v) in [0, 1] (see PasteMask). */
 function maskAt(u: number, v: number, erode: number, feather: number): number {
   const d = Math.min(u, 1 - u, v, 1 - v) - erode;

@@ -33,11 +33,11 @@ const CROP_UPLOAD_CONCURRENCY = 8;
  * The engine's photo options for a group of jobs with one batch key (equal photo options);
  * crops are produced when any job of the group keeps them.
  *
- * @example photoEngineOptions([job.params]) // { upscale: 2, aligned: false, maxFaces: 20, saveFaces: false }
+ * @example photoEngineOptions([job.params]) // { upscale: 2, aligned: false, maxFaces: 20, background: 'denoise', saveFaces: false }
  */
 export function photoEngineOptions(
   params: readonly JobParams[],
-): Pick<RestoreImagesOptions, 'upscale' | 'aligned' | 'maxFaces' | 'minFace' | 'saveFaces'> {
+): Pick<RestoreImagesOptions, 'upscale' | 'aligned' | 'maxFaces' | 'minFace' | 'saveFaces' | 'background'> {
   const first = params[0];
   const photo = resolvePhotoOptions(first ?? {});
   return {
@@ -45,6 +45,7 @@ export function photoEngineOptions(
     aligned: photo.aligned,
     maxFaces: photo.maxFaces,
     ...(photo.minFace === undefined ? {} : { minFace: photo.minFace }),
+    background: photo.background,
     saveFaces: params.some((job) => job.output.faces === true),
   };
 }

@@ -18,6 +18,11 @@ export const CONTROLS: readonly ControlSpec[] = [
   { path: ['fidelity'], label: 'Fidelity', help: '0 leans on the face prior, 1 stays close to your photo.' },
   { path: ['upscale'], label: 'Upscale', help: 'Output size as a multiple of the input.' },
   { path: ['maxFaces'], label: 'Most faces', help: 'Largest faces first.' },
+  {
+    path: ['background'],
+    label: 'Background',
+    help: 'denoise cleans a noisy photo around its faces; keep only enlarges it.',
+  },
   { path: ['aligned'], label: 'Aligned face crop (skip face detection)' },
   { path: ['output', 'format'], label: 'Output format' },
   { path: ['output', 'keepDr2'], label: 'Also keep the DR2 intermediate' },

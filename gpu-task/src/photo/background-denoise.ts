@@ -1,0 +1,229 @@
+/**
+ * The background's own restoration: a noisy photo's noise and compression speckle taken out of
+ * everything around the faces, so a clean restored face does not sit in a grainy photo (the
+ * "background left behind" of whole-photo face restorers), and so that everything outside the
+ * faces is at least as close to the clean photo as its plain enlargement.
+ *
+ * **How.** At the photo's own resolution, before it is enlarged: luma through a self-guided
+ * filter (guided-filter.ts) whose `eps` is (lumaStrength x the photo's noise)², chroma through
+ * the same filter guided by the smoothed luma (colour noise is smoothed where the luma is flat,
+ * colour edges that follow luma edges stay). The photo's noise is read as a low quantile of
+ * small windows' readings, not their median: texture (foliage, fabric, hair) reads as noise in
+ * the windows that hold it, and a median over a landscape is texture; noise is in every window.
+ *
+ * **When.** Only from DENOISE_FROM_NOISE up; a cleaner photo is returned as it is (a
+ * guided filter on a clean photo flattens fine texture for nothing). Faces left as they were
+ * (kept by `auto`, skipped by `maxFaces` or `minFace`) are blended back to their own pixels
+ * under their paste mask, so "left untouched" stays true of them; restored faces are pasted
+ * over the result as before.
+ *
+ * Constants chosen on `train/` whole-photo scenes only (`scripts/background-denoise-sweep.ts`,
+ * docs/eval/README.md "Backgrounds").
+ */
+import type { RgbImage } from '../engine/core.js';
+import { estimateCoarseNoise } from '../engine/core.js';
+import { guidedFilter } from './guided-filter.js';
+import { type Similarity, applySimilarity, invertSimilarity } from './similarity.js';
+import { pasteMaskAt } from './warp.js';
+
+/** How the background is denoised (DEFAULT_DENOISE_SETTINGS; other values for the sweep script). */
+export interface DenoiseSettings {
+  /** Luma's `eps` is (this x the luma noise std)²: variation within about this many noise stds is smoothed. */
+  lumaStrength: number;
+  /** Chroma's `eps` (on the smoothed luma guide) is (this x the luma noise std)². */
+  chromaStrength: number;
+  /** Window radii (px of the photo) of the luma and chroma filters. */
+  lumaRadius: number;
+  chromaRadius: number;
+  /** The photo noise (backgroundNoise, per channel, 0-255) from which the background is denoised. */
+  fromNoise: number;
+}
+
+/**
+ * Chosen on backgrounds of `train/` whole-photo scenes (seeds 1 and 2, 12 photos per split)
+ * among radii 1-2 and strengths 1-2 (luma) and 2-3 (chroma): the largest gain on medium and
+ * severe photos with none lost on mild ones (docs/eval/README.md, "Backgrounds").
+ */
+export const DEFAULT_DENOISE_SETTINGS: Readonly<DenoiseSettings> = Object.freeze({
+  lumaStrength: 1.5,
+  chromaStrength: 3,
+  lumaRadius: 2,
+  chromaRadius: 2,
+  fromNoise: 4,
+});
+/** The photo noise from which the default settings denoise. */
+export const DENOISE_FROM_NOISE = DEFAULT_DENOISE_SETTINGS.fromNoise;
+/** Side of the windows backgroundNoise reads, and the quantile of their readings it takes. */
+const NOISE_WINDOW = 64;
+const NOISE_QUANTILE = 0.25;
+/** Most windows read along a side: a 12 MP photo is read in 256 windows (about 25 ms), not 2,900. */
+const NOISE_WINDOWS_PER_SIDE = 16;
+/** Rows filtered at a time (plus their context), so a 12 MP photo needs a few MB of planes. */
+const STRIP_ROWS = 128;
+
+/** Std of BT.601 luma for unit noise in each of R, G and B (estimateCoarseNoise reports per channel). */
+const LUMA_NOISE_GAIN = Math.hypot(0.299, 0.587, 0.114);
+
+/**
+ * The photo's noise std per channel (0-255): the NOISE_QUANTILE quantile of the coarse noise
+ * read in NOISE_WINDOW px windows tiling the photo, at most NOISE_WINDOWS_PER_SIDE along a side
+ * spread evenly over it (its whole reading when smaller than one window).
+ *
+ * @example
+ * ```ts
+ * backgroundNoise(photo) >= DENOISE_FROM_NOISE; // whether denoiseBackground changes it
+ * ```
+ */
+export function backgroundNoise(photo: RgbImage): number {
+  const { width, height } = photo;
+  const readings: number[] = [];
+  const window = new Float32Array(NOISE_WINDOW * NOISE_WINDOW);
+  for (const top of windowOrigins(height)) {
+    for (const left of windowOrigins(width)) {
+      for (let y = 0; y < NOISE_WINDOW; y++) {
+        let p = ((top + y) * width + left) * 3;
+        for (let x = 0; x < NOISE_WINDOW; x++, p += 3) {
+          window[y * NOISE_WINDOW + x] =
+            0.299 * photo.data[p]! + 0.587 * photo.data[p + 1]! + 0.114 * photo.data[p + 2]!;
+        }
+      }
+      readings.push(estimateCoarseNoise(window, NOISE_WINDOW, NOISE_WINDOW));
+    }
+  }
+  if (readings.length === 0) return estimateCoarseNoise(lumaOf(photo, 0, height), width, height);
+  readings.sort((a, b) => a - b);
+  return readings[Math.floor(NOISE_QUANTILE * (readings.length - 1))]!;
+}
+
+/** Origins of the windows along a side of `length`: tiling it, or spread evenly when too many. */
+function windowOrigins(length: number): number[] {
+  const fit = Math.floor(length / NOISE_WINDOW);
+  if (fit <= NOISE_WINDOWS_PER_SIDE) return Array.from({ length: fit }, (_, i) => i * NOISE_WINDOW);
+  const span = length - NOISE_WINDOW;
+  return Array.from({ length: NOISE_WINDOWS_PER_SIDE }, (_, i) =>
+    Math.round((i * span) / (NOISE_WINDOWS_PER_SIDE - 1)),
+  );
+}
+
+/** What denoiseBackground did. */
+export interface DenoisedBackground {
+  /** The photo to enlarge: denoised, or the input itself when its noise is under the threshold. */
+  image: RgbImage;
+  /** backgroundNoise of the input. */
+  noise: number;
+  denoised: boolean;
+}
+
+/**
+ * Denoise a photo's background (see the module comment). `keep`: the frames of faces to leave
+ * as they were (photo pixels -> frame fractions [0, 1]², as PreparedFace.toUnit), blended back
+ * under the paste mask.
+ *
+ * @example
+ * ```ts
+ * const { image, denoised } = denoiseBackground(photo, keptFaces.map((f) => f.toUnit));
+ * ```
+ */
+export function denoiseBackground(
+  photo: RgbImage,
+  keep: readonly Similarity[] = [],
+  settings: Readonly<DenoiseSettings> = DEFAULT_DENOISE_SETTINGS,
+): DenoisedBackground {
+  const noise = backgroundNoise(photo);
+  if (!(noise >= settings.fromNoise)) return { image: photo, noise, denoised: false };
+  const out = filterPhoto(photo, noise * LUMA_NOISE_GAIN, settings);
+  for (const toUnit of keep) restoreUnder(out, photo, toUnit);
+  return { image: out, noise, denoised: true };
+}
+
+/** The whole photo through the luma and chroma filters, STRIP_ROWS rows at a time. */
+function filterPhoto(photo: RgbImage, lumaNoise: number, settings: Readonly<DenoiseSettings>): RgbImage {
+  const { width, height } = photo;
+  const { lumaRadius, chromaRadius } = settings;
+  const out = new Uint8Array(photo.data.length);
+  const lumaEps = (settings.lumaStrength * lumaNoise) ** 2;
+  const chromaEps = (settings.chromaStrength * lumaNoise) ** 2;
+  // Rows of context either side: the chroma filter reads the smoothed luma 2 x chromaRadius
+  // rows away, which reads the photo 2 x lumaRadius rows further.
+  const context = 2 * (lumaRadius + chromaRadius);
+  for (let top = 0; top < height; top += STRIP_ROWS) {
+    const bottom = Math.min(height, top + STRIP_ROWS);
+    const from = Math.max(0, top - context);
+    const to = Math.min(height, bottom + context);
+    const rows = to - from;
+    const { y, cb, cr } = planesOf(photo, from, to);
+    const smoothY = guidedFilter(y, y, width, rows, lumaRadius, lumaEps);
+    const smoothCb = guidedFilter(smoothY, cb, width, rows, chromaRadius, chromaEps);
+    const smoothCr = guidedFilter(smoothY, cr, width, rows, chromaRadius, chromaEps);
+    for (let row = top; row < bottom; row++) {
+      const i0 = (row - from) * width;
+      let o = row * width * 3;
+      for (let x = 0; x < width; x++, o += 3) {
+        const l = smoothY[i0 + x]!;
+        const b = smoothCb[i0 + x]!;
+        const r = smoothCr[i0 + x]!;
+        out[o] = clamp8(l + 1.402 * r);
+        out[o + 1] = clamp8(l - 0.344136 * b - 0.714136 * r);
+        out[o + 2] = clamp8(l + 1.772 * b);
+      }
+    }
+  }
+  return { data: out, width, height };
+}
+
+/** BT.601 luma of rows [from, to). */
+function lumaOf(photo: RgbImage, from: number, to: number): Float32Array {
+  return planesOf(photo, from, to).y;
+}
+
+/** BT.601 Y, Cb, Cr planes of rows [from, to). */
+function planesOf(
+  photo: RgbImage,
+  from: number,
+  to: number,
+): { y: Float32Array; cb: Float32Array; cr: Float32Array } {
+  const n = (to - from) * photo.width;
+  const y = new Float32Array(n);
+  const cb = new Float32Array(n);
+  const cr = new Float32Array(n);
+  const data = photo.data;
+  for (let i = 0, p = from * photo.width * 3; i < n; i++, p += 3) {
+    const r = data[p]!;
+    const g = data[p + 1]!;
+    const b = data[p + 2]!;
+    y[i] = 0.299 * r + 0.587 * g + 0.114 * b;
+    cb[i] = -0.168736 * r - 0.331264 * g + 0.5 * b;
+    cr[i] = 0.5 * r - 0.418688 * g - 0.081312 * b;
+  }
+  return { y, cb, cr };
+}
+
+/** Blend `original` back into `out` under a face frame's paste mask (photo -> frame fractions). */
+function restoreUnder(out: RgbImage, original: RgbImage, toUnit: Similarity): void {
+  const back = invertSimilarity(toUnit);
+  const corners = [
+    [0, 0],
+    [1, 0],
+    [0, 1],
+    [1, 1],
+  ].map(([u, v]) => applySimilarity(back, [u!, v!]));
+  const x0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[0]))));
+  const x1 = Math.min(out.width - 1, Math.ceil(Math.max(...corners.map((c) => c[0]))));
+  const y0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[1]))));
+  const y1 = Math.min(out.height - 1, Math.ceil(Math.max(...corners.map((c) => c[1]))));
+  for (let y = y0; y <= y1; y++) {
+    for (let x = x0; x <= x1; x++) {
+      const [u, v] = applySimilarity(toUnit, [x + 0.5, y + 0.5]);
+      const alpha = pasteMaskAt(u, v);
+      if (alpha <= 0) continue;
+      const o = (y * out.width + x) * 3;
+      for (let c = 0; c < 3; c++) {
+        out.data[o + c] = clamp8(out.data[o + c]! + alpha * (original.data[o + c]! - out.data[o + c]!));
+      }
+    }
+  }
+}
+
+function clamp8(value: number): number {
+  return value <= 0 ? 0 : value >= 255 ? 255 : Math.round(value);
+}

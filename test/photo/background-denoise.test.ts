@@ -1,0 +1,212 @@
+/**
+ * The background's own restoration (photo/background-denoise.ts) and the guided filter under it
+ * (photo/guided-filter.ts): a clean photo is left as it is, a noisy one comes out closer to its
+ * clean original with its edges kept, faces left as they were keep their own pixels, and the
+ * strip-wise filtering equals the filter run on the whole photo at once.
+ */
+import { describe, expect, it } from 'vitest';
+import { type RgbImage, SeededRandom } from '../../gpu-task/src/engine/index.js';
+import {
+  DEFAULT_DENOISE_SETTINGS,
+  DENOISE_FROM_NOISE,
+  type PreparedPhoto,
+  type Similarity,
+  backgroundNoise,
+  boxMean,
+  denoiseBackground,
+  finishPhoto,
+  guidedFilter,
+} from '../../gpu-task/src/photo/index.js';
+import { decodeImageToRgb } from '../../gpu-task/src/engine/index.js';
+
+/** Gaussian noise of std `sigma` (seeded) added to every channel. */
+function withNoise(image: RgbImage, sigma: number, seed = 1): RgbImage {
+  const random = new SeededRandom(seed);
+  const data = new Uint8Array(image.data.length);
+  for (let i = 0; i < data.length; i++) {
+    const u = Math.max(1e-12, random.uniform());
+    const noise = sigma * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random.uniform());
+    data[i] = Math.max(0, Math.min(255, Math.round(image.data[i]! + noise)));
+  }
+  return { data, width: image.width, height: image.height };
+}
+
+/** A scene: a vertical gradient, a dark disc and a bright bar with sharp edges (no noise). */
+function scene(width: number, height: number): RgbImage {
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const inDisc = (x - width * 0.3) ** 2 + (y - height * 0.5) ** 2 < (height * 0.2) ** 2;
+      const inBar = x > width * 0.6 && x < width * 0.7;
+      const base = inDisc ? 40 : inBar ? 220 : 90 + (80 * y) / height;
+      const o = (y * width + x) * 3;
+      data[o] = Math.round(base);
+      data[o + 1] = Math.round(base * 0.9 + 10);
+      data[o + 2] = Math.round(base * 0.7 + 20);
+    }
+  }
+  return { data, width, height };
+}
+
+function meanSquaredError(a: RgbImage, b: RgbImage): number {
+  let sum = 0;
+  for (let i = 0; i < a.data.length; i++) sum += (a.data[i]! - b.data[i]!) ** 2;
+  return sum / a.data.length;
+}
+
+describe('guidedFilter', () => {
+  it('averages the window where eps dwarfs the variation, and keeps the plane where eps is 0', () => {
+    // Prepare: a random plane.
+    const random = new SeededRandom(3);
+    const plane = Float32Array.from({ length: 40 * 30 }, () => 255 * random.uniform());
+    // Act
+    const flat = guidedFilter(plane, plane, 40, 30, 2, 1e12);
+    const kept = guidedFilter(plane, plane, 40, 30, 2, 0);
+    // Assess: the box mean of the box mean (a = 0, b = the window's mean), and the plane itself.
+    const twice = boxMean(boxMean(plane, 40, 30, 2), 40, 30, 2);
+    for (let i = 0; i < plane.length; i++) {
+      expect(flat[i]).toBeCloseTo(twice[i]!, 2);
+      expect(kept[i]).toBeCloseTo(plane[i]!, 1);
+    }
+  });
+
+  it('takes the mean over the window cut at the borders', () => {
+    expect(Array.from(boxMean(new Float32Array([0, 3, 6]), 3, 1, 1))).toEqual([1.5, 3, 4.5]);
+  });
+});
+
+describe('denoiseBackground', () => {
+  it('leaves a clean photo as it is', () => {
+    // Prepare
+    const clean = scene(320, 240);
+    // Act
+    const result = denoiseBackground(clean);
+    // Assess: under the threshold, the very same pixels come back.
+    expect(result.noise).toBeLessThan(DENOISE_FROM_NOISE);
+    expect(result.denoised).toBe(false);
+    expect(result.image).toBe(clean);
+  });
+
+  it('brings a noisy photo closer to its clean original and keeps its edges', () => {
+    // Prepare: noise of std 12 on every channel.
+    const clean = scene(320, 240);
+    const noisy = withNoise(clean, 12);
+    // Act
+    const result = denoiseBackground(noisy);
+    // Assess: the noise read near its std, the error more than halved.
+    expect(result.denoised).toBe(true);
+    expect(result.noise).toBeGreaterThan(8);
+    expect(result.noise).toBeLessThan(16);
+    expect(meanSquaredError(result.image, clean)).toBeLessThan(0.5 * meanSquaredError(noisy, clean));
+    // The bar's edge (x = 192..224) stays a step: the contrast 3 px either side of it is kept.
+    const row = 40;
+    const at = (x: number) => result.image.data[(row * 320 + x) * 3]!;
+    expect(at(200) - at(188)).toBeGreaterThan(0.85 * (220 - (90 + (80 * row) / 240)));
+  });
+
+  it('filters strip by strip exactly as over the whole photo at once', () => {
+    // Prepare: a photo taller than several strips, filtered here whole with the same settings.
+    const noisy = withNoise(scene(90, 400), 10, 5);
+    const { width, height } = noisy;
+    const n = width * height;
+    const [y, cb, cr] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+    for (let i = 0; i < n; i++) {
+      const [r, g, b] = [noisy.data[3 * i]!, noisy.data[3 * i + 1]!, noisy.data[3 * i + 2]!];
+      y[i] = 0.299 * r + 0.587 * g + 0.114 * b;
+      cb[i] = -0.168736 * r - 0.331264 * g + 0.5 * b;
+      cr[i] = 0.5 * r - 0.418688 * g - 0.081312 * b;
+    }
+    const result = denoiseBackground(noisy);
+    const lumaNoise = result.noise * Math.hypot(0.299, 0.587, 0.114);
+    const s = DEFAULT_DENOISE_SETTINGS;
+    const sy = guidedFilter(y, y, width, height, s.lumaRadius, (s.lumaStrength * lumaNoise) ** 2);
+    const scr = guidedFilter(sy, cr, width, height, s.chromaRadius, (s.chromaStrength * lumaNoise) ** 2);
+    // Act / Assess: red = Y + 1.402 Cr, within a level (float sums in another order).
+    expect(result.denoised).toBe(true);
+    let worst = 0;
+    for (let i = 0; i < n; i++) {
+      const red = Math.min(255, Math.max(0, sy[i]! + 1.402 * scr[i]!));
+      worst = Math.max(worst, Math.abs(result.image.data[3 * i]! - red));
+    }
+    expect(worst).toBeLessThanOrEqual(1);
+  });
+
+  it('keeps the pixels of faces left as they were under their paste mask', () => {
+    // Prepare: a face frame of 80 px centred at (100, 120).
+    const noisy = withNoise(scene(320, 240), 12, 7);
+    const side = 80;
+    const frame: Similarity = { a: 1 / side, b: 0, tx: 0.5 - 100 / side, ty: 0.5 - 120 / side };
+    // Act
+    const result = denoiseBackground(noisy, [frame]);
+    // Assess: where the mask is whole (0.16-0.84 of the side) the input's pixels, elsewhere changed.
+    const at = (image: RgbImage, x: number, y: number) => image.data[(y * 320 + x) * 3]!;
+    for (let y = 94; y < 146; y++) {
+      for (let x = 74; x < 126; x++) expect(at(result.image, x, y)).toBe(at(noisy, x, y));
+    }
+    let changed = 0;
+    for (let y = 0; y < 240; y++)
+      for (let x = 200; x < 320; x++) changed += Number(at(result.image, x, y) !== at(noisy, x, y));
+    expect(changed).toBeGreaterThan(0.5 * 240 * 120);
+  });
+
+  it('reads texture in a few windows as texture, not as the photo noise', () => {
+    // Prepare: a clean scene with a quarter of it strong random texture (foliage-like).
+    const photo = scene(256, 256);
+    const random = new SeededRandom(11);
+    for (let y = 0; y < 128; y++) {
+      for (let x = 0; x < 128; x++) {
+        const v = Math.round(255 * random.uniform());
+        for (let c = 0; c < 3; c++) photo.data[(y * 256 + x) * 3 + c] = v;
+      }
+    }
+    // Act / Assess: the textured quarter does not make the photo read as noisy.
+    expect(backgroundNoise(photo)).toBeLessThan(DENOISE_FROM_NOISE);
+  });
+});
+
+describe('finishPhoto with denoiseBackground', () => {
+  /** A decoded photo (no alpha) prepared with no restored face and one skipped face. */
+  function prepared(image: RgbImage): PreparedPhoto {
+    const { width, height } = image;
+    return {
+      decoded: {
+        image,
+        alpha: null,
+        grey: false,
+        info: { width, height, format: 'png', hasAlpha: false, orientation: 1, byteLength: 0, frames: 1 },
+      },
+      upscale: 2,
+      faces: [],
+      skippedFaces: [{ box: [60, 70, 40, 40], score: 0.9, landmarks: [], reason: 'min_face' }],
+      warnings: [],
+      decodeMs: 0,
+      detectMs: 0,
+      decodeCpuMs: 0,
+      detectCpuMs: 0,
+    };
+  }
+
+  it('denoises the background, leaves a skipped face untouched and reports what it read', async () => {
+    // Prepare
+    const noisy = withNoise(scene(200, 160), 12, 9);
+    const photo = prepared(noisy);
+    // Act
+    const keep = await finishPhoto(photo, [], { format: 'png' });
+    const denoised = await finishPhoto(photo, [], { format: 'png', denoiseBackground: true });
+    // Assess: the report, the skipped face's middle as enlarged without denoising, elsewhere not.
+    expect(keep.background).toBeUndefined();
+    expect(denoised.background?.denoised).toBe(true);
+    expect(denoised.background?.noise).toBeGreaterThan(DENOISE_FROM_NOISE);
+    const [a, b] = [
+      (await decodeImageToRgb(keep.bytes)).image,
+      (await decodeImageToRgb(denoised.bytes)).image,
+    ];
+    expect([b.width, b.height]).toEqual([400, 320]);
+    const at = (image: RgbImage, x: number, y: number) => image.data[(y * 400 + x) * 3]!;
+    for (let y = 150; y < 170; y++) for (let x = 150; x < 170; x++) expect(at(b, x, y)).toBe(at(a, x, y));
+    let changed = 0;
+    for (let y = 0; y < 320; y++)
+      for (let x = 280; x < 400; x++) changed += Number(at(a, x, y) !== at(b, x, y));
+    expect(changed).toBeGreaterThan(0.5 * 320 * 120);
+  });
+});
