@@ -154,6 +154,23 @@ export const FaceViewSchema = z.strictObject({
 });
 export type FaceView = z.infer<typeof FaceViewSchema>;
 
+/** What the background denoiser of a whole photo read and did (`background: denoise` jobs). */
+export const BackgroundReportSchema = z
+  .strictObject({
+    noise: z
+      .number()
+      .min(0)
+      .meta({ description: "The photo's noise as the denoiser read it (std per channel, 0-255)." }),
+    denoised: z.boolean().meta({
+      description: 'Whether the background was denoised (the noise read 4 or more) or only enlarged.',
+    }),
+  })
+  .meta({
+    description:
+      'Whole photos with `background: denoise`: the noise read and whether the background around the faces was denoised.',
+  });
+export type BackgroundReport = z.infer<typeof BackgroundReportSchema>;
+
 /** Warning codes, e.g. `no_face_detected`. */
 export const WarningSchema = z
   .string()

@@ -420,6 +420,7 @@ export function toJobView(job: Job, links: JobViewLinks = {}): JobView {
           faces: job.output.faces?.map((face, index) => faceView(face, links.faces?.[index])),
           skippedFaces: job.output.skippedFaces,
           warnings: job.output.warnings,
+          background: job.output.background,
         })
       : undefined,
     webhook: job.webhook,

@@ -18,6 +18,7 @@ import {
   SkippedFaceSchema,
   StoredFaceSchema,
   WarningSchema,
+  BackgroundReportSchema,
 } from './face-schemas.js';
 import { JOB_ID_PATTERN } from './ids.js';
 import {
@@ -335,6 +336,8 @@ export const JobOutputSchema = z.strictObject({
   skippedFaces: z.array(SkippedFaceSchema).optional(),
   /** E.g. `no_face_detected`. */
   warnings: z.array(WarningSchema).optional(),
+  /** Whole photos with `background: denoise` (absent on older jobs, aligned crops and `keep`). */
+  background: BackgroundReportSchema.optional(),
 });
 export type JobOutput = z.infer<typeof JobOutputSchema>;
 
@@ -519,6 +522,7 @@ export const JobViewSchema = z.strictObject({
         .optional()
         .meta({ description: 'Faces found but left untouched (`reason`: `max_faces` or `min_face`).' }),
       warnings: z.array(WarningSchema).optional(),
+      background: BackgroundReportSchema.optional(),
     })
     .optional(),
   webhook: WebhookConfigSchema.optional(),

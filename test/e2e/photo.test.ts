@@ -91,6 +91,10 @@ describe('whole photos through the local API', () => {
       const faces = groupView?.output?.faces ?? [];
       expect(faces).toHaveLength(6);
       expect(groupView?.output?.warnings).toEqual([]);
+      // the background's report (the group photo reads clean: only enlarged), in the webhook too
+      expect(groupView?.output?.background).toEqual({ noise: expect.any(Number), denoised: false });
+      expect(groupView?.output?.background?.noise).toBeLessThan(4);
+      expect(event.data.output?.background).toEqual(groupView?.output?.background);
       for (const face of faces) {
         expect(boxInside(face, groupSize)).toBe(true);
         expect(face.score).toBeGreaterThan(0);

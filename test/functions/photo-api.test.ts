@@ -307,6 +307,7 @@ describe('OpenAPI', () => {
     for (const field of ['faces', 'skippedFaces', 'warnings']) {
       expect(output[field]).toMatchObject({ type: 'array' });
     }
+    expect(Object.keys(output.background.properties)).toEqual(['noise', 'denoised']);
     const face = output.faces.items.properties;
     expect(Object.keys(face)).toEqual(expect.arrayContaining(['box', 'score', 'landmarks', 'crops']));
     expect(face.crops.properties.restored.properties).toHaveProperty('url');

@@ -111,15 +111,18 @@ export async function storeFaces(blobs: BlobStore, job: Job, result: Restored): 
   return faces;
 }
 
-/** The face part of a job's output: restored faces, skipped faces, warnings. */
+/** The photo part of a job's output: restored faces, skipped faces, warnings, the background's report. */
 export function faceOutput(
   faces: StoredFace[],
   result: Restored,
-): Pick<JobOutput, 'faces' | 'skippedFaces' | 'warnings'> {
+): Pick<JobOutput, 'faces' | 'skippedFaces' | 'warnings' | 'background'> {
   return {
     faces,
     skippedFaces: result.skippedFaces.map(toSkippedFace),
     warnings: [...new Set(result.warnings.filter((warning) => warning.length > 0 && warning.length <= 200))],
+    ...(result.background
+      ? { background: { noise: round(result.background.noise, 2), denoised: result.background.denoised } }
+      : {}),
   };
 }
 
