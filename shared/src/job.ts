@@ -321,7 +321,10 @@ export function resolveJobParams(request: CreateJobRequest, seed: () => number =
  * refused.
  */
 export function fingerprintCreateJobRequest(request: CreateJobRequest): Promise<string> {
-  return sha256Hex(canonicalJson(request));
+  // A parameter added later with a default is left out at its default, so a request made before
+  // it existed keeps its fingerprint (a retry across a deploy is still the same request).
+  const { background, ...rest } = request;
+  return sha256Hex(canonicalJson(background === PHOTO_DEFAULTS.background ? rest : request));
 }
 
 /**

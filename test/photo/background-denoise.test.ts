@@ -120,15 +120,22 @@ describe('denoiseBackground', () => {
     const lumaNoise = result.noise * Math.hypot(0.299, 0.587, 0.114);
     const s = DEFAULT_DENOISE_SETTINGS;
     const sy = guidedFilter(y, y, width, height, s.lumaRadius, (s.lumaStrength * lumaNoise) ** 2);
-    const scr = guidedFilter(sy, cr, width, height, s.chromaRadius, (s.chromaStrength * lumaNoise) ** 2);
-    // Act / Assess: red = Y + 1.402 Cr, within a level (float sums in another order).
+    const chromaEps = (s.chromaStrength * lumaNoise) ** 2;
+    const scb = guidedFilter(sy, cb, width, height, s.chromaRadius, chromaEps);
+    const scr = guidedFilter(sy, cr, width, height, s.chromaRadius, chromaEps);
+    // Act / Assess: every sample equal (the same float operations in the same order).
     expect(result.denoised).toBe(true);
-    let worst = 0;
+    const level = (v: number) => (v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v));
+    let differing = 0;
     for (let i = 0; i < n; i++) {
-      const red = Math.min(255, Math.max(0, sy[i]! + 1.402 * scr[i]!));
-      worst = Math.max(worst, Math.abs(result.image.data[3 * i]! - red));
+      const rgb = [
+        level(sy[i]! + 1.402 * scr[i]!),
+        level(sy[i]! - 0.344136 * scb[i]! - 0.714136 * scr[i]!),
+        level(sy[i]! + 1.772 * scb[i]!),
+      ];
+      for (let c = 0; c < 3; c++) differing += Number(result.image.data[3 * i + c] !== rgb[c]);
     }
-    expect(worst).toBeLessThanOrEqual(1);
+    expect(differing).toBe(0);
   });
 
   it('keeps the pixels of faces left as they were under their paste mask', () => {
@@ -185,6 +192,54 @@ describe('finishPhoto with denoiseBackground', () => {
       detectCpuMs: 0,
     };
   }
+
+  it('leaves a face kept as it was (not restored) untouched over its whole frame, turned or not', async () => {
+    // Prepare: a face frame of 60 px turned by 30 degrees, centred at (90, 80), left as it was.
+    const noisy = withNoise(scene(200, 160), 12, 13);
+    const side = 60;
+    const [cx, cy, angle] = [90, 80, Math.PI / 6];
+    const a = Math.cos(-angle) / side;
+    const b = Math.sin(-angle) / side;
+    // photo -> frame fractions: rotate about the centre, scale to the side, centre at 0.5.
+    const toUnit: Similarity = { a, b, tx: 0.5 - (a * cx - b * cy), ty: 0.5 - (b * cx + a * cy) };
+    const face = {
+      report: { box: [60, 50, 60, 60] as [number, number, number, number], score: 0.9, landmarks: [] },
+      toUnit,
+      pasteSide: 2 * side,
+      alignedInput: scene(120, 120),
+      modelInput: scene(64, 64),
+    };
+    const photo = { ...prepared(noisy), faces: [face], skippedFaces: [] };
+    // Act
+    const keep = await finishPhoto(photo, [null], { format: 'png' });
+    const denoised = await finishPhoto(photo, [null], { format: 'png', denoiseBackground: true });
+    // Assess: every output pixel whose centre lies in the frame is the plain enlargement's.
+    const [a0, b0] = [
+      (await decodeImageToRgb(keep.bytes)).image,
+      (await decodeImageToRgb(denoised.bytes)).image,
+    ];
+    let inside = 0;
+    let differing = 0;
+    let outsideChanged = 0;
+    for (let y = 0; y < 320; y++) {
+      for (let x = 0; x < 400; x++) {
+        const [u, v] = [
+          toUnit.a * ((x + 0.5) / 2) - toUnit.b * ((y + 0.5) / 2) + toUnit.tx,
+          toUnit.b * ((x + 0.5) / 2) + toUnit.a * ((y + 0.5) / 2) + toUnit.ty,
+        ];
+        const o = (y * 400 + x) * 3;
+        if (u >= 0 && u <= 1 && v >= 0 && v <= 1) {
+          inside++;
+          for (let c = 0; c < 3; c++) differing += Number(a0.data[o + c] !== b0.data[o + c]);
+        } else if (x >= 300) {
+          outsideChanged += Number(a0.data[o] !== b0.data[o]);
+        }
+      }
+    }
+    expect(inside).toBeGreaterThan(0.9 * 4 * side * side);
+    expect(differing).toBe(0);
+    expect(outsideChanged).toBeGreaterThan(0.5 * 100 * 320);
+  });
 
   it('denoises the background, leaves a skipped face untouched and reports what it read', async () => {
     // Prepare

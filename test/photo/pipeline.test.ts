@@ -296,7 +296,7 @@ describe('finishPhoto', () => {
       }));
       // Act: the streaming path, and the in-memory one (taken for any background given).
       const streamed = await finishPhoto(photo, restored, { format });
-      const inMemory = await finishPhoto(photo, restored, { format, background: cubicBackground });
+      const inMemory = await finishPhoto(photo, restored, { format, upscaler: cubicBackground });
       // Again: the streaming path reuses its kept difference image, which must be zero again.
       const again = await finishPhoto(photo, restored, { format });
       // Assess

@@ -215,6 +215,19 @@ describe('job helpers', () => {
     expect(await fingerprintCreateJobRequest(a)).not.toBe(await fingerprintCreateJobRequest(c));
   });
 
+  it('keeps the fingerprint requests had before `background` existed, at its default', async () => {
+    // The fingerprint of `{}` as 3ef01c0 (before the parameter) computed it: a retry across the
+    // deploy, under the same Idempotency-Key, is still the same request.
+    const before = 'c11c39021135ced72e88f2f02350aaea2e9be4fc557ce4150c8199a12dec0e57';
+    expect(await fingerprintCreateJobRequest(CreateJobRequestSchema.parse({}))).toBe(before);
+    expect(await fingerprintCreateJobRequest(CreateJobRequestSchema.parse({ background: 'denoise' }))).toBe(
+      before,
+    );
+    expect(await fingerprintCreateJobRequest(CreateJobRequestSchema.parse({ background: 'keep' }))).not.toBe(
+      before,
+    );
+  });
+
   it('groups jobs by schedule and model, not by seed or output format', () => {
     const base: JobParams = { n: 8, tau: 35, steps: 100, seed: 1, output: { format: 'png', keepDr2: false } };
     const key = batchKeyFor(base, 'dr2e');

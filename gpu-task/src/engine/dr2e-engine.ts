@@ -57,6 +57,7 @@ import {
   capUpscale,
   encodePhoto,
   faceEstimateRegion,
+  denoisePhotoBackground,
   finishPhoto,
   preparePhoto,
   resolvePhotoOptions,
@@ -707,9 +708,11 @@ export class Dr2eEngine {
     faceCrops?: FaceCrop[];
     background?: { noise: number; denoised: boolean };
   }> {
+    // Kept faces are null in both `restored` and `dr2`: one denoised background serves both.
+    const denoise = (options.background ?? RESTORE_DEFAULTS.background) === 'denoise';
     const finish = {
       format,
-      denoiseBackground: (options.background ?? RESTORE_DEFAULTS.background) === 'denoise',
+      denoiseBackground: denoise && options.keepDr2 ? denoisePhotoBackground(photo, restored) : denoise,
       ...qualityOption(options.quality),
       ...(options.colorMatch !== undefined ? { colorMatch: options.colorMatch } : {}),
     };

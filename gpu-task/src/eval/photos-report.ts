@@ -238,7 +238,8 @@ export function formatPhotoMarkdown(result: PhotoEvalResult, info: PhotoRunInfo)
     'the region and the ground truth region: the identity measure of record.',
     "`background` is the pipeline's own background of the whole photo with no face pasted (background mode `" +
       (info.backgroundMode ?? 'keep') +
-      '`; `denoise` denoises a photo that reads noisy before enlarging it); what the faces add is the',
+      '`; `denoise` denoises a photo that reads noisy before enlarging it, here with no face left out, where the',
+    'pipeline leaves the faces it keeps as they were); what the restored faces add is the',
     'difference to it); `bicubic` is MATLAB-style bicubic x' +
       String(upscale) +
       ' of the whole degraded photo.',

@@ -2,8 +2,8 @@
  * The whole-photo evaluation (`dr2e eval-photos`): synthetic group photos (photo-scenes.ts)
  * through the real photo pipeline, `Dr2eEngine.restoreImages` with `upscale` as the CLI calls
  * it, against bicubic enlargement of the whole degraded photo and the pipeline's own background
- * alone (no face pasted: the photo denoised, when it reads noisy and the mode is `denoise`, and
- * enlarged).
+ * alone (no face pasted: the photo denoised, when it reads noisy and the mode is `denoise`, with
+ * no face left out as the pipeline leaves the faces it keeps, and enlarged).
  *
  * Measured per photo: detection recall (a placed face counts as found when a reported face's
  * box centre lies within 0.4 face sides of its centre; each report matches one face), extra

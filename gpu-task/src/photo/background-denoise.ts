@@ -14,11 +14,16 @@
  * **When.** Only from DENOISE_FROM_NOISE up; a cleaner photo is returned as it is (a
  * guided filter on a clean photo flattens fine texture for nothing). Faces left as they were
  * (kept by `auto`, skipped by `maxFaces` or `minFace`) are blended back to their own pixels
- * under their paste mask, so "left untouched" stays true of them; restored faces are pasted
- * over the result as before.
+ * under a paste mask the caller sizes (the photo stage: 1.5 times their frame), so "left
+ * untouched" stays true of them; restored faces are pasted over the result as before.
  *
- * Constants chosen on `train/` whole-photo scenes only (`scripts/background-denoise-sweep.ts`,
- * docs/eval/README.md "Backgrounds").
+ * Greyscale photos: noise equal in R, G and B reads about 1.5 times its std (the reading assumes
+ * independent channels), so for them the threshold acts at about 2.7; the filter's strength is
+ * the luma's own noise either way.
+ *
+ * Constants chosen on backgrounds alone (`scripts/background-denoise-sweep.ts`, docs/eval/README.md
+ * "Backgrounds"): windows of the whole-photo eval's no-face photo drawn for seeds 1 and 2, which
+ * the val runs (seed 0) do not draw, though they cut windows from the same photo.
  */
 import type { RgbImage } from '../engine/core.js';
 import { estimateCoarseNoise } from '../engine/core.js';
@@ -40,9 +45,10 @@ export interface DenoiseSettings {
 }
 
 /**
- * Chosen on backgrounds of `train/` whole-photo scenes (seeds 1 and 2, 12 photos per split)
- * among radii 1-2 and strengths 1-2 (luma) and 2-3 (chroma): the largest gain on medium and
- * severe photos with none lost on mild ones (docs/eval/README.md, "Backgrounds").
+ * Chosen on the eval's scene backgrounds for seeds 1 and 2 (12 photos per split; see the module
+ * comment) among luma radii 1-2 and strengths 1-2, chroma radii 2-3 and strengths 2-3, and the
+ * threshold 0 or 4: the most gained on medium and severe photos with nothing lost on mild ones on
+ * average (docs/eval/README.md, "Backgrounds").
  */
 export const DEFAULT_DENOISE_SETTINGS: Readonly<DenoiseSettings> = Object.freeze({
   lumaStrength: 1.5,

@@ -7,7 +7,7 @@
  *
  * Planes are Float32Array rows of `width`; windows are squares of side 2r + 1 cut at the
  * plane's borders (the mean over the pixels inside), so a band of rows computed with 2r rows
- * of context either side equals the same rows of the whole plane (guided-filter.test.ts).
+ * of context either side equals the same rows of the whole plane (test/photo/background-denoise.test.ts).
  */
 
 /**

@@ -72,6 +72,7 @@ export {
   alignmentFor,
   capUpscale,
   cubicBackground,
+  denoisePhotoBackground,
   finishPhoto,
   pasteFaces,
   prepareFace,

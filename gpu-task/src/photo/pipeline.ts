@@ -437,13 +437,16 @@ export interface FinishPhotoOptions {
   quality?: number;
   /** See RefineOptions.colorMatch. Default true. */
   colorMatch?: boolean;
-  background?: BackgroundUpscaler;
+  /** Enlarges the photo under the faces (default cubicBackground; the seam for a learned upsampler). */
+  upscaler?: BackgroundUpscaler;
   /**
    * Denoise the photo around its faces before it is enlarged (background-denoise.ts): only a
    * photo whose noise reads DENOISE_FROM_NOISE or more changes; faces left as they were (null
-   * in `restored`, and the photo's skipped faces) keep their own pixels. Default false.
+   * in `restored`, and the photo's skipped faces) keep their own pixels. `true` denoises here;
+   * a result of denoisePhotoBackground (for the same photo and kept faces) is used as it is, so
+   * two finishes of one photo (the engine's `keepDr2`) filter it once. Default false.
    */
-  denoiseBackground?: boolean;
+  denoiseBackground?: boolean | DenoisedBackground;
   /**
    * Per-face hook before refinement: the restored face at its paste side and the aligned input
    * there, for the quality stage's fusion (engine/quality `finishFace`). Default: unchanged.
@@ -485,9 +488,10 @@ export async function finishPhoto(
     throw new InvalidParametersError(`${restored.length} restored faces for ${photo.faces.length} found`);
   }
   const { alpha, grey } = photo.decoded;
-  const cleaned = options.denoiseBackground
-    ? denoiseBackground(photo.decoded.image, framesLeftAsTheyWere(photo, restored))
-    : null;
+  const cleaned =
+    options.denoiseBackground === true
+      ? denoisePhotoBackground(photo, restored)
+      : options.denoiseBackground || null;
   const image = cleaned ? cleaned.image : photo.decoded.image;
   const background = cleaned ? { background: { noise: cleaned.noise, denoised: cleaned.denoised } } : {};
   const readyFaces = (): Promise<(RgbImage | null)[]> =>
@@ -507,7 +511,7 @@ export async function finishPhoto(
   };
   const width = image.width * photo.upscale;
   const height = image.height * photo.upscale;
-  if (!alpha && !grey && !options.background) {
+  if (!alpha && !grey && !options.upscaler) {
     // The usual case (colour, no alpha, the default background): the faces are blended into
     // windows of the output, which go into the enlargement as libvips streams it into the
     // encoder.
@@ -522,7 +526,7 @@ export async function finishPhoto(
   // greyscale (the streamed enlargement carries 16-bit samples, which libvips converts to grey
   // with its own rounding); another background. The background's enlargement (libvips) runs
   // on its own thread while the faces are readied.
-  const enlarged = (options.background ?? cubicBackground)(image, photo.upscale);
+  const enlarged = (options.upscaler ?? cubicBackground)(image, photo.upscale);
   const outAlpha = alpha ? resizeAlpha(alpha, image.width, image.height, photo.upscale) : null;
   // Keep a failure of the face work from leaving these promises unobserved.
   enlarged.catch(() => undefined);
@@ -537,6 +541,23 @@ export async function finishPhoto(
     pasted: asPasted(photo.faces, pasted),
     ...background,
   };
+}
+
+/**
+ * A photo's background denoised around its faces (see FinishPhotoOptions.denoiseBackground):
+ * faces null in `restored` (left as they were) and skipped faces keep their pixels.
+ *
+ * @example
+ * ```ts
+ * const background = denoisePhotoBackground(prepared, restored);
+ * await finishPhoto(prepared, restored, { format: 'png', denoiseBackground: background });
+ * ```
+ */
+export function denoisePhotoBackground(
+  photo: PreparedPhoto,
+  restored: readonly (RgbImage | null)[],
+): DenoisedBackground {
+  return denoiseBackground(photo.decoded.image, framesLeftAsTheyWere(photo, restored));
 }
 
 /**
