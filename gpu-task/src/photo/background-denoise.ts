@@ -1,8 +1,9 @@
 /**
  * The background's own restoration: a noisy photo's noise and compression speckle taken out of
  * everything around the faces, so a clean restored face does not sit in a grainy photo (the
- * "background left behind" of whole-photo face restorers), and so that everything outside the
- * faces is at least as close to the clean photo as its plain enlargement.
+ * "background left behind" of whole-photo face restorers), and everything outside the faces
+ * comes closer to the clean photo than its plain enlargement (measured, with the one split where
+ * it does not, in docs/eval/README.md "Backgrounds").
  *
  * **How.** At the photo's own resolution, before it is enlarged: luma through a self-guided
  * filter (guided-filter.ts) whose `eps` is (lumaStrength x the photo's noise)², chroma through
@@ -62,7 +63,7 @@ export const DENOISE_FROM_NOISE = DEFAULT_DENOISE_SETTINGS.fromNoise;
 /** Side of the windows backgroundNoise reads, and the quantile of their readings it takes. */
 const NOISE_WINDOW = 64;
 const NOISE_QUANTILE = 0.25;
-/** Most windows read along a side: a 12 MP photo is read in 256 windows (about 25 ms), not 2,900. */
+/** Most windows read along a side: a 12 MP photo is read in 256 windows (30-120 ms here), not 2,900. */
 const NOISE_WINDOWS_PER_SIDE = 16;
 /** Rows filtered at a time (plus their context), so a 12 MP photo needs a few MB of planes. */
 const STRIP_ROWS = 128;
