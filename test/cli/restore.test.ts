@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SeededRandom } from '../../gpu-task/src/engine/index.js';
 import { repoRoot, sharedDir } from '../engine/helpers/fixture-paths.js';
 import { blackBilevelPng } from '../engine/image/helpers.js';
+import { withNoise } from '../engine/quality/cards.js';
 import { runCli } from './cli-io.js';
 
 const realDegradedDir = path.join(sharedDir, 'data', 'real-degraded', 'dr2-test');
@@ -342,14 +342,9 @@ describe('output safety', () => {
   it('denoises a noisy photo around its faces by default, says so, and only enlarges it with --background keep', async () => {
     // Prepare: a 240 x 180 photo of grey-level steps with noise of std 14 (no face in it).
     const [width, height] = [240, 180];
-    const pixels = new Uint8Array(width * height * 3);
-    const random = new SeededRandom(5);
-    for (let i = 0; i < width * height; i++) {
-      const level = 60 + 40 * Math.floor((i % width) / 60);
-      const u = Math.max(1e-12, random.uniform());
-      const noise = 14 * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random.uniform());
-      for (let c = 0; c < 3; c++) pixels[i * 3 + c] = Math.max(0, Math.min(255, Math.round(level + noise)));
-    }
+    const steps = new Uint8Array(width * height * 3);
+    for (let i = 0; i < steps.length; i++) steps[i] = 60 + 40 * Math.floor((Math.floor(i / 3) % width) / 60);
+    const pixels = withNoise({ data: steps, width, height }, 14, 5).data;
     const noisy = path.join(work, 'noisy-photo.png');
     await sharp(pixels, { raw: { width, height, channels: 3 } })
       .png()

@@ -18,18 +18,7 @@ import {
   guidedFilter,
 } from '../../gpu-task/src/photo/index.js';
 import { decodeImageToRgb } from '../../gpu-task/src/engine/index.js';
-
-/** Gaussian noise of std `sigma` (seeded) added to every channel. */
-function withNoise(image: RgbImage, sigma: number, seed = 1): RgbImage {
-  const random = new SeededRandom(seed);
-  const data = new Uint8Array(image.data.length);
-  for (let i = 0; i < data.length; i++) {
-    const u = Math.max(1e-12, random.uniform());
-    const noise = sigma * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random.uniform());
-    data[i] = Math.max(0, Math.min(255, Math.round(image.data[i]! + noise)));
-  }
-  return { data, width: image.width, height: image.height };
-}
+import { withNoise } from '../engine/quality/cards.js';
 
 /** A scene: a vertical gradient, a dark disc and a bright bar with sharp edges (no noise). */
 function scene(width: number, height: number): RgbImage {

@@ -17,7 +17,7 @@ import {
   type Dr2ParamsRequest,
   isAutoRequest,
 } from '../engine/index.js';
-import { type BackgroundMode, RESTORE_DEFAULTS } from '../../../shared/src/index.js';
+import { type BackgroundMode, type BackgroundReport, RESTORE_DEFAULTS } from '../../../shared/src/index.js';
 import { type PlannedItem, planRestore } from './inputs.js';
 import { prepareOutputFolder } from './output-folder.js';
 import { createProgress } from './progress.js';
@@ -78,7 +78,7 @@ interface FileOutcome {
   skippedFaces?: FaceReport[];
   warnings?: string[];
   /** Whole photos: the noise the background denoiser read, and whether it denoised. */
-  background?: { noise: number; denoised: boolean };
+  background?: BackgroundReport;
   faceFiles?: { input: string; restored: string }[];
 }
 

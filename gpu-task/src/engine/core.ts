@@ -11,4 +11,4 @@ export * from './image/index.js';
 export { defaultModelManifest, modelsDir, packageRoot } from './model/default-model.js';
 // The photo detector's noise gate (photo/denoised-pass.ts) reads a photo's noise as `auto` reads a face's.
 export { estimateCoarseNoise } from './quality/estimate.js';
-export { luma } from './quality/planes.js';
+export { LUMA_WEIGHTS, chroma, luma } from './quality/planes.js';

@@ -7,6 +7,7 @@ import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import {
   type BackgroundMode,
+  type BackgroundReport,
   dropUndefined,
   MAX_OUTPUT_SIDE,
   RESTORE_DEFAULTS,
@@ -241,7 +242,7 @@ export type ImageRestoration =
        * Whole photos: the photo's noise as the background denoiser read it (per channel, 0-255)
        * and whether it denoised the background (absent for aligned crops and with `background: 'keep'`).
        */
-      background?: { noise: number; denoised: boolean };
+      background?: BackgroundReport;
     }
   | { id: string; ok: false; error: EngineError };
 
@@ -706,7 +707,7 @@ export class Dr2eEngine {
     width: number;
     height: number;
     faceCrops?: FaceCrop[];
-    background?: { noise: number; denoised: boolean };
+    background?: BackgroundReport;
   }> {
     // Kept faces are null in both `restored` and `dr2`: one denoised background serves both.
     const denoise = (options.background ?? RESTORE_DEFAULTS.background) === 'denoise';

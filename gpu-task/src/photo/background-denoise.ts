@@ -26,11 +26,11 @@
  * "Backgrounds"): windows of the whole-photo eval's no-face photo drawn for seeds 1 and 2, which
  * the val runs (seed 0) do not draw, though they cut windows from the same photo.
  */
-import type { RgbImage } from '../engine/core.js';
-import { estimateCoarseNoise } from '../engine/core.js';
+import { type RgbImage, chroma, estimateCoarseNoise, luma, LUMA_WEIGHTS } from '../engine/core.js';
 import { guidedFilter } from './guided-filter.js';
-import { type Similarity, applySimilarity, invertSimilarity } from './similarity.js';
-import { pasteMaskAt } from './warp.js';
+import { spreadOrigins, windowNoiseReadings } from './noise-windows.js';
+import { type Similarity, applySimilarity } from './similarity.js';
+import { clamp8, frameBounds, pasteMaskAt } from './warp.js';
 
 /** How the background is denoised (DEFAULT_DENOISE_SETTINGS; other values for the sweep script). */
 export interface DenoiseSettings {
@@ -69,7 +69,7 @@ const NOISE_WINDOWS_PER_SIDE = 16;
 const STRIP_ROWS = 128;
 
 /** Std of BT.601 luma for unit noise in each of R, G and B (estimateCoarseNoise reports per channel). */
-const LUMA_NOISE_GAIN = Math.hypot(0.299, 0.587, 0.114);
+const LUMA_NOISE_GAIN = Math.hypot(...LUMA_WEIGHTS);
 
 /**
  * The photo's noise std per channel (0-255): the NOISE_QUANTILE quantile of the coarse noise
@@ -83,21 +83,14 @@ const LUMA_NOISE_GAIN = Math.hypot(0.299, 0.587, 0.114);
  */
 export function backgroundNoise(photo: RgbImage): number {
   const { width, height } = photo;
-  const readings: number[] = [];
-  const window = new Float32Array(NOISE_WINDOW * NOISE_WINDOW);
-  for (const top of windowOrigins(height)) {
-    for (const left of windowOrigins(width)) {
-      for (let y = 0; y < NOISE_WINDOW; y++) {
-        let p = ((top + y) * width + left) * 3;
-        for (let x = 0; x < NOISE_WINDOW; x++, p += 3) {
-          window[y * NOISE_WINDOW + x] =
-            0.299 * photo.data[p]! + 0.587 * photo.data[p + 1]! + 0.114 * photo.data[p + 2]!;
-        }
-      }
-      readings.push(estimateCoarseNoise(window, NOISE_WINDOW, NOISE_WINDOW));
-    }
-  }
-  if (readings.length === 0) return estimateCoarseNoise(lumaOf(photo, 0, height), width, height);
+  const readings = windowNoiseReadings(
+    photo,
+    NOISE_WINDOW,
+    NOISE_WINDOW,
+    windowOrigins(width),
+    windowOrigins(height),
+  );
+  if (readings.length === 0) return estimateCoarseNoise(luma(photo), width, height);
   readings.sort((a, b) => a - b);
   return readings[Math.floor(NOISE_QUANTILE * (readings.length - 1))]!;
 }
@@ -106,10 +99,7 @@ export function backgroundNoise(photo: RgbImage): number {
 function windowOrigins(length: number): number[] {
   const fit = Math.floor(length / NOISE_WINDOW);
   if (fit <= NOISE_WINDOWS_PER_SIDE) return Array.from({ length: fit }, (_, i) => i * NOISE_WINDOW);
-  const span = length - NOISE_WINDOW;
-  return Array.from({ length: NOISE_WINDOWS_PER_SIDE }, (_, i) =>
-    Math.round((i * span) / (NOISE_WINDOWS_PER_SIDE - 1)),
-  );
+  return spreadOrigins(length, NOISE_WINDOW, NOISE_WINDOWS_PER_SIDE);
 }
 
 /** What denoiseBackground did. */
@@ -178,46 +168,28 @@ function filterPhoto(photo: RgbImage, lumaNoise: number, settings: Readonly<Deno
   return { data: out, width, height };
 }
 
-/** BT.601 luma of rows [from, to). */
-function lumaOf(photo: RgbImage, from: number, to: number): Float32Array {
-  return planesOf(photo, from, to).y;
-}
-
-/** BT.601 Y, Cb, Cr planes of rows [from, to). */
+/** BT.601 Y, Cb, Cr planes of rows [from, to) (luma and chroma of a view of those rows). */
 function planesOf(
   photo: RgbImage,
   from: number,
   to: number,
 ): { y: Float32Array; cb: Float32Array; cr: Float32Array } {
-  const n = (to - from) * photo.width;
-  const y = new Float32Array(n);
-  const cb = new Float32Array(n);
-  const cr = new Float32Array(n);
-  const data = photo.data;
-  for (let i = 0, p = from * photo.width * 3; i < n; i++, p += 3) {
-    const r = data[p]!;
-    const g = data[p + 1]!;
-    const b = data[p + 2]!;
-    y[i] = 0.299 * r + 0.587 * g + 0.114 * b;
-    cb[i] = -0.168736 * r - 0.331264 * g + 0.5 * b;
-    cr[i] = 0.5 * r - 0.418688 * g - 0.081312 * b;
-  }
-  return { y, cb, cr };
+  const rowBytes = photo.width * 3;
+  const rows = {
+    data: photo.data.subarray(from * rowBytes, to * rowBytes),
+    width: photo.width,
+    height: to - from,
+  };
+  return { y: luma(rows), ...chroma(rows) };
 }
 
 /** Blend `original` back into `out` under a face frame's paste mask (photo -> frame fractions). */
 function restoreUnder(out: RgbImage, original: RgbImage, toUnit: Similarity): void {
-  const back = invertSimilarity(toUnit);
-  const corners = [
-    [0, 0],
-    [1, 0],
-    [0, 1],
-    [1, 1],
-  ].map(([u, v]) => applySimilarity(back, [u!, v!]));
-  const x0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[0]))));
-  const x1 = Math.min(out.width - 1, Math.ceil(Math.max(...corners.map((c) => c[0]))));
-  const y0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[1]))));
-  const y1 = Math.min(out.height - 1, Math.ceil(Math.max(...corners.map((c) => c[1]))));
+  const bounds = frameBounds(toUnit, 1);
+  const x0 = Math.max(0, bounds.x0);
+  const x1 = Math.min(out.width - 1, bounds.x1);
+  const y0 = Math.max(0, bounds.y0);
+  const y1 = Math.min(out.height - 1, bounds.y1);
   for (let y = y0; y <= y1; y++) {
     for (let x = x0; x <= x1; x++) {
       const [u, v] = applySimilarity(toUnit, [x + 0.5, y + 0.5]);
@@ -229,8 +201,4 @@ function restoreUnder(out: RgbImage, original: RgbImage, toUnit: Similarity): vo
       }
     }
   }
-}
-
-function clamp8(value: number): number {
-  return value <= 0 ? 0 : value >= 255 ? 255 : Math.round(value);
 }

@@ -21,7 +21,8 @@
  * not pay, and holds a second decoded copy of the photo (36 MB at 12 MP) while it runs.
  */
 import sharp from 'sharp';
-import { type RgbImage, estimateCoarseNoise, luma } from '../engine/core.js';
+import type { RgbImage } from '../engine/core.js';
+import { spreadOrigins, windowNoiseReadings } from './noise-windows.js';
 
 /**
  * The photoNoise reading from which a photo gets the smoothed pass. On the evaluation's train/
@@ -52,28 +53,18 @@ const NOISE_GRID = 4;
 export function photoNoise(photo: RgbImage): number {
   const width = Math.min(photo.width, NOISE_WINDOW);
   const height = Math.min(photo.height, NOISE_WINDOW);
-  const window = new Uint8Array(width * height * 3);
-  const readings: number[] = [];
-  for (const top of spread(photo.height, height)) {
-    for (const left of spread(photo.width, width)) {
-      for (let y = 0; y < height; y++) {
-        const start = ((top + y) * photo.width + left) * 3;
-        window.set(photo.data.subarray(start, start + width * 3), y * width * 3);
-      }
-      readings.push(estimateCoarseNoise(luma({ data: window, width, height }), width, height));
-    }
-  }
+  const readings = windowNoiseReadings(
+    photo,
+    width,
+    height,
+    spreadOrigins(photo.width, width, NOISE_GRID),
+    spreadOrigins(photo.height, height, NOISE_GRID),
+  );
   readings.sort((a, b) => a - b);
   const middle = readings.length / 2;
   return readings.length % 2 === 1
     ? readings[Math.floor(middle)]!
     : (readings[middle - 1]! + readings[middle]!) / 2;
-}
-
-/** NOISE_GRID window origins spread evenly along a side of `length` (one when the window fills it). */
-function spread(length: number, window: number): number[] {
-  if (length <= window) return [0];
-  return Array.from({ length: NOISE_GRID }, (_, i) => Math.round((i * (length - window)) / (NOISE_GRID - 1)));
 }
 
 /** Standard deviation (px) of the smoothed pass's Gaussian. */

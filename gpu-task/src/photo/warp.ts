@@ -200,7 +200,7 @@ class GridCubic {
  * for v >= 0.5 (the sum is exact or rounds within one binade, never across an integer); below
  * 0.5 it could not (0.49999999999999994 + 0.5 rounds to 1), so those give 0 first.
  */
-function clamp8(v: number): number {
+export function clamp8(v: number): number {
   return v < 0.5 ? 0 : v >= 255 ? 255 : Math.floor(v + 0.5);
 }
 
