@@ -1,4 +1,5 @@
 /** The result panel's figures (timings, usage, parameters) and download links. */
+import type { BackgroundReport } from '../../../../shared/src/index.js';
 import type { PlaygroundJob } from './api.js';
 import { el } from './dom.js';
 
@@ -45,12 +46,19 @@ export function jobFigures(job: PlaygroundJob): [string, string][] {
     ['Faces kept as they were', kept > 0 ? String(kept) : undefined],
     ['Faces skipped', job.output?.skippedFaces?.length ? String(job.output.skippedFaces.length) : undefined],
     ['Warnings', job.output?.warnings?.length ? job.output.warnings.map(String).join(', ') : undefined],
+    ['Background', backgroundFigure(job.output?.background)],
     ['Schedule', `${schedule}, ${String(params.steps)} steps`],
     ['Seed', params.seed === undefined ? undefined : String(params.seed)],
     ['Model', job.model],
     ['Job', job.id],
   ];
   return rows.filter((row): row is [string, string] => row[1] !== undefined);
+}
+
+/** What the background denoiser did, with the noise it read (absent: not reported, e.g. `keep`). */
+function backgroundFigure(report: BackgroundReport | undefined): string | undefined {
+  if (!report) return undefined;
+  return `${report.denoised ? 'denoised' : 'only enlarged'} (noise ${report.noise.toFixed(1)})`;
 }
 
 /**

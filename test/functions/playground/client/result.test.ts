@@ -57,6 +57,19 @@ describe('jobFigures', () => {
   });
 });
 
+describe('jobFigures: background', () => {
+  it('says whether the background was denoised and the noise read, and nothing when not reported', () => {
+    // Prepare
+    const job = jobWithFaces([]);
+    const denoised = { ...job, output: { ...job.output!, background: { noise: 12.34, denoised: true } } };
+    const clean = { ...job, output: { ...job.output!, background: { noise: 1.2, denoised: false } } };
+    // Act / Assess
+    expect(figure(jobFigures(denoised), 'Background')).toBe('denoised (noise 12.3)');
+    expect(figure(jobFigures(clean), 'Background')).toBe('only enlarged (noise 1.2)');
+    expect(figure(jobFigures(job), 'Background')).toBeUndefined();
+  });
+});
+
 describe('resultSentences', () => {
   it('says every warning the API knows in words, and tells skipped and kept faces apart', () => {
     // Prepare
