@@ -1,0 +1,151 @@
+/**
+ * The face upsampler (photo/face-upsampler.ts): the shipped banks load and enlarge exactly as
+ * the training module does (parity fixtures written by train_face_upsampler --fixture), a broken
+ * bank is refused with a clear error, and flat or smooth content is enlarged without ringing.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ModelContractError, type RgbImage } from '../../gpu-task/src/engine/index.js';
+import { loadFaceUpsampler, shippedFaceUpsampler, upsampleWindow } from '../../gpu-task/src/photo/index.js';
+
+interface ParityFixture {
+  factor: number;
+  width: number;
+  height: number;
+  input: number[];
+  output: number[];
+}
+
+async function fixture(factor: number): Promise<ParityFixture> {
+  const file = path.join(__dirname, '..', 'fixtures', 'face-upsampler', `x${factor}-parity.json`);
+  return JSON.parse(await readFile(file, 'utf8')) as ParityFixture;
+}
+
+describe('shipped face upsampler banks', () => {
+  for (const factor of [2, 4]) {
+    it(`x${factor} enlarges as the training module does, to float precision`, async () => {
+      // Prepare
+      const parity = await fixture(factor);
+      const bank = await shippedFaceUpsampler(factor);
+      const image: RgbImage = {
+        data: Uint8Array.from(parity.input),
+        width: parity.width,
+        height: parity.height,
+      };
+      // Act
+      const out = upsampleWindow(image, bank, {
+        x0: 0,
+        y0: 0,
+        x1: parity.width * factor - 1,
+        y1: parity.height * factor - 1,
+      });
+      // Assess
+      expect(out.length).toBe(parity.output.length);
+      let worst = 0;
+      out.forEach((value, i) => (worst = Math.max(worst, Math.abs(value - parity.output[i]!))));
+      expect(worst).toBeLessThan(2e-3);
+    });
+
+    it(`x${factor}: a window equals the same pixels of the whole enlargement`, async () => {
+      const parity = await fixture(factor);
+      const bank = await shippedFaceUpsampler(factor);
+      const image: RgbImage = {
+        data: Uint8Array.from(parity.input),
+        width: parity.width,
+        height: parity.height,
+      };
+      const whole = upsampleWindow(image, bank, {
+        x0: 0,
+        y0: 0,
+        x1: parity.width * factor - 1,
+        y1: parity.height * factor - 1,
+      });
+      const window = { x0: 3, y0: 5, x1: 2 * factor + 6, y1: 3 * factor + 4 };
+      const part = upsampleWindow(image, bank, window);
+      const ww = window.x1 - window.x0 + 1;
+      const outWidth = parity.width * factor;
+      for (let y = window.y0; y <= window.y1; y++) {
+        for (let x = window.x0; x <= window.x1; x++) {
+          for (let c = 0; c < 3; c++) {
+            expect(part[((y - window.y0) * ww + x - window.x0) * 3 + c]).toBe(
+              whole[(y * outWidth + x) * 3 + c],
+            );
+          }
+        }
+      }
+    });
+  }
+
+  it('keeps a flat grey flat and a grey face grey (one filter for R, G and B)', async () => {
+    const bank = await shippedFaceUpsampler(4);
+    const width = 16;
+    const height = 12;
+    const data = new Uint8Array(width * height * 3);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++)
+        data.fill(x < 8 ? 120 : 120 + 10 * (y % 3), (y * width + x) * 3, (y * width + x + 1) * 3);
+    }
+    const out = upsampleWindow({ data, width, height }, bank, { x0: 0, y0: 0, x1: 63, y1: 47 });
+    for (let i = 0; i < out.length; i += 3) {
+      expect(out[i + 1]).toBeCloseTo(out[i]!, 3);
+      expect(out[i + 2]).toBeCloseTo(out[i]!, 3);
+    }
+    // Far from the textured half, the flat grey stays itself (the filters sum to about 1).
+    for (let y = 0; y < 48; y++) {
+      for (let x = 0; x < 12; x++) expect(Math.abs(out[(y * 64 + x) * 3]! - 120)).toBeLessThan(1.5);
+    }
+  });
+
+  it('refuses a window outside the output', async () => {
+    const bank = await shippedFaceUpsampler(2);
+    const image: RgbImage = { data: new Uint8Array(4 * 4 * 3), width: 4, height: 4 };
+    expect(() => upsampleWindow(image, bank, { x0: 0, y0: 0, x1: 8, y1: 7 })).toThrow(
+      /not inside the 8x8 output/,
+    );
+  });
+});
+
+describe('loadFaceUpsampler', () => {
+  async function withBank(edit: (bank: Record<string, unknown>) => void): Promise<unknown> {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'dr2e-upsampler-'));
+    const shipped = JSON.parse(
+      await readFile(
+        path.join(__dirname, '..', '..', 'gpu-task', 'models', 'face-upsampler', 'x2.json'),
+        'utf8',
+      ),
+    ) as Record<string, unknown>;
+    edit(shipped);
+    const file = path.join(dir, 'bank.json');
+    await writeFile(file, JSON.stringify(shipped));
+    try {
+      return await loadFaceUpsampler(file);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('refuses another format, a wrong shape, short weights and non-finite weights', async () => {
+    await expect(withBank((b) => (b.format = 'other/1'))).rejects.toThrow(
+      /format must be dr2e-face-upsampler\/1/,
+    );
+    await expect(withBank((b) => (b.shape = [48, 4, 49]))).rejects.toThrow(/does not match/);
+    await expect(withBank((b) => (b.weights = (b.weights as string).slice(0, 400)))).rejects.toThrow(
+      ModelContractError,
+    );
+    await expect(
+      withBank((b) => {
+        const bytes = Buffer.from(b.weights as string, 'base64');
+        bytes.writeFloatLE(Number.NaN, 40);
+        b.weights = bytes.toString('base64');
+      }),
+    ).rejects.toThrow(/finite/);
+  });
+
+  it('names a missing file', async () => {
+    await expect(loadFaceUpsampler('/nonexistent/x2.json')).rejects.toThrow(
+      /cannot read the face upsampler \/nonexistent/,
+    );
+  });
+});
