@@ -199,16 +199,29 @@ describe('finishPhoto with denoiseBackground', () => {
       modelInput: scene(64, 64),
     };
     const photo = { ...prepared(noisy), faces: [face], skippedFaces: [] };
-    // Act
-    const keep = await finishPhoto(photo, [null], { format: 'png' });
-    const denoised = await finishPhoto(photo, [null], { format: 'png', denoiseBackground: true });
-    // Assess: every output pixel whose centre lies in the frame is the plain enlargement's.
-    const [a0, b0] = [
-      (await decodeImageToRgb(keep.bytes)).image,
-      (await decodeImageToRgb(denoised.bytes)).image,
+    // Act: the plain enlargement under the kept face (no face upsampler), and with it.
+    const keep = await finishPhoto(photo, [null], { format: 'png', faceUpsampler: null });
+    const denoised = await finishPhoto(photo, [null], {
+      format: 'png',
+      denoiseBackground: true,
+      faceUpsampler: null,
+    });
+    const keepLayered = await finishPhoto(photo, [null], { format: 'png' });
+    const denoisedLayered = await finishPhoto(photo, [null], { format: 'png', denoiseBackground: true });
+    // Assess: every output pixel whose centre lies in the frame is the plain enlargement's; with
+    // the face upsampler, whose taps reach a few pixels out, every pixel of the frame's middle.
+    const decode = async ({ bytes }: { bytes: Uint8Array }) => (await decodeImageToRgb(bytes)).image;
+    const [a0, b0, a1, b1] = [
+      await decode(keep),
+      await decode(denoised),
+      await decode(keepLayered),
+      await decode(denoisedLayered),
     ];
     let inside = 0;
     let differing = 0;
+    let middle = 0;
+    let middleDiffering = 0;
+    let layerChanged = 0;
     let outsideChanged = 0;
     for (let y = 0; y < 320; y++) {
       for (let x = 0; x < 400; x++) {
@@ -220,6 +233,11 @@ describe('finishPhoto with denoiseBackground', () => {
         if (u >= 0 && u <= 1 && v >= 0 && v <= 1) {
           inside++;
           for (let c = 0; c < 3; c++) differing += Number(a0.data[o + c] !== b0.data[o + c]);
+          layerChanged += Number(a0.data[o] !== a1.data[o]);
+          if (u >= 0.1 && u <= 0.9 && v >= 0.1 && v <= 0.9) {
+            middle++;
+            for (let c = 0; c < 3; c++) middleDiffering += Number(a1.data[o + c] !== b1.data[o + c]);
+          }
         } else if (x >= 300) {
           outsideChanged += Number(a0.data[o] !== b0.data[o]);
         }
@@ -228,6 +246,9 @@ describe('finishPhoto with denoiseBackground', () => {
     expect(inside).toBeGreaterThan(0.9 * 4 * side * side);
     expect(differing).toBe(0);
     expect(outsideChanged).toBeGreaterThan(0.5 * 100 * 320);
+    expect(middle).toBeGreaterThan(0.6 * 4 * side * side);
+    expect(middleDiffering).toBe(0);
+    expect(layerChanged).toBeGreaterThan(0.3 * inside);
   });
 
   it('denoises the background, leaves a skipped face untouched and reports what it read', async () => {

@@ -19,6 +19,8 @@ import {
   FaceDetector,
   finishPhoto,
   cubicBackground,
+  shippedFaceUpsampler,
+  upsampleWindow,
   preparePhoto,
   resizeCubic,
 } from '../../gpu-task/src/photo/index.js';
@@ -418,7 +420,7 @@ describe.skipIf(!hqPresent || !utkPresent)(
       expect(aligned?.settings?.fidelity).toBe(0.5);
     });
 
-    it('does not run or paste the faces auto keeps as they are: the output there is the background', async () => {
+    it('does not run the faces auto keeps as they are: the face upsampler enlarges them, the rest is the background', async () => {
       // Prepare: a small face (below the tiny model's 64 px cut-off: at fidelity 1 auto keeps it)
       // and a large one, far apart; PNG, so the decoded photo is the photo.
       const photo = background(900, 600);
@@ -441,22 +443,45 @@ describe.skipIf(!hqPresent || !utkPresent)(
       const kept = result.faces.filter((f) => f.settings?.kept);
       expect(kept.length).toBeGreaterThanOrEqual(1);
       expect(modelFaces).toBe(result.faces.length - kept.length);
-      // The output across a kept face's box is the photo's own enlargement, bit for bit (a row
-      // far from the faces too), and that is the float cubic rounded: within one level of it,
-      // equal on all but a few samples.
+      // Across a kept face's box the output is the photo enlarged by the face upsampler (whole
+      // there), not its plain enlargement; a row far from the faces is the photo's own
+      // enlargement bit for bit, and that is the float cubic rounded (within one level of it,
+      // equal on all but a few samples).
       const { data, info } = await sharp(result.restored).raw().toBuffer({ resolveWithObject: true });
       const { image: enlarged } = await cubicBackground(photo, 2);
-      const float = resizeCubic(photo, photo.width * 2, photo.height * 2);
-      const rows = kept.flatMap(({ box: [x, y, w, h] }) => {
-        const span: [number, number, number][] = [];
-        for (let row = Math.round(2 * y); row < Math.round(2 * (y + h)); row++) {
-          span.push([row, Math.round(2 * x), Math.round(2 * (x + w))]);
+      const bank = await shippedFaceUpsampler(2);
+      for (const {
+        box: [x, y, w, h],
+      } of kept) {
+        // The box's middle half: inside the frame, where the layer is whole.
+        const window = {
+          x0: Math.round(2 * (x + w / 4)),
+          y0: Math.round(2 * (y + h / 4)),
+          x1: Math.round(2 * (x + (3 * w) / 4)) - 1,
+          y1: Math.round(2 * (y + (3 * h) / 4)) - 1,
+        };
+        const upsampled = upsampleWindow(photo, bank, window);
+        const ww = window.x1 - window.x0 + 1;
+        let fromUpsampler = 0;
+        let fromEnlargement = 0;
+        let samples = 0;
+        for (let row = window.y0; row <= window.y1; row++) {
+          for (let i = 0; i < ww * 3; i++) {
+            const out = data[(row * info.width + window.x0) * 3 + i]!;
+            const learned = upsampled[(row - window.y0) * ww * 3 + i]!;
+            // The layer clamps to 0-255 and rounds.
+            fromUpsampler += Number(out === Math.min(255, Math.max(0, Math.round(learned))));
+            fromEnlargement += Number(out === enlarged.data[(row * info.width + window.x0) * 3 + i]);
+            samples++;
+          }
         }
-        return span;
-      });
+        expect(fromUpsampler / samples).toBeGreaterThan(0.999);
+        expect(fromEnlargement / samples).toBeLessThan(0.9);
+      }
+      const float = resizeCubic(photo, photo.width * 2, photo.height * 2);
       let samples = 0;
       let off = 0;
-      for (const [row, from, to] of [...rows, [40, 0, info.width] as [number, number, number]]) {
+      for (const [row, from, to] of [[40, 0, info.width] as [number, number, number]]) {
         const a = (row * info.width + from) * 3;
         const b = (row * info.width + to) * 3;
         expect(Buffer.compare(data.subarray(a, b), Buffer.from(enlarged.data.subarray(a, b)))).toBe(0);

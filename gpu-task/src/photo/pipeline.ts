@@ -38,6 +38,12 @@ import { encodePhoto, encodeRgbPipeline } from './encode.js';
 import { type OutputWindow, enlargeCentred, enlargeWindow, withEnlargedWindows } from './enlarge.js';
 import { type DenoisedBackground, denoiseBackground } from './background-denoise.js';
 import { refineFace } from './refine.js';
+import {
+  type FaceUpsamplerBank,
+  keptFaceLayerBounds,
+  layKeptFace,
+  shippedFaceUpsampler,
+} from './face-upsampler.js';
 import { type PixelBounds, frameBounds, pasteFrame, resizeCubic, warpToFrame } from './warp.js';
 
 /** Largest paste side: beyond it the restored face (128-512 px) would only be interpolated. */
@@ -342,13 +348,30 @@ function placeFace(face: PreparedFace, side: number, toInput: Similarity) {
   return { toFrame, bounds: frameBounds(toFrame, side) };
 }
 
-/** pasteFaces onto a background already enlarged (in place). */
+/**
+ * pasteFaces onto a background already enlarged (in place). With `keptFaces` (the photo as
+ * enlarged and the bank), faces left as they were (null) are first laid over it enlarged by the
+ * face upsampler.
+ */
 function pasteOnto(
   { image: out, offset }: UpscaledBackground,
   upscale: number,
   faces: readonly { face: PreparedFace; restored: RgbImage | null }[],
+  keptFaces: { image: RgbImage; bank: FaceUpsamplerBank } | null = null,
 ): RgbImage {
   const toInput = outputToInput(upscale, offset);
+  if (keptFaces) {
+    for (const { face, restored } of faces) {
+      if (!restored)
+        layKeptFace(
+          out,
+          { x: 0, y: 0 },
+          keptFaces.image,
+          keptFaces.bank,
+          composeSimilarity(face.toUnit, toInput),
+        );
+    }
+  }
   for (const { face, restored } of faces) {
     if (restored) pasteFrame(out, restored, placeFace(face, restored.width, toInput).toFrame);
   }
@@ -365,21 +388,28 @@ async function faceWindows(
   photo: RgbImage,
   upscale: number,
   faces: readonly { face: PreparedFace; restored: RgbImage | null }[],
+  bank: FaceUpsamplerBank | null,
 ): Promise<OutputWindow[]> {
   const width = photo.width * upscale;
   const height = photo.height * upscale;
   const toInput = outputToInput(upscale, 0);
-  // Faces left as they were (null) have nothing to lay over the enlargement.
-  const placed = faces.flatMap(({ face, restored }) => {
-    if (!restored) return [];
-    const { toFrame, bounds: b } = placeFace(face, restored.width, toInput);
-    const bounds = {
-      x0: Math.max(0, b.x0),
-      y0: Math.max(0, b.y0),
-      x1: Math.min(width - 1, b.x1),
-      y1: Math.min(height - 1, b.y1),
-    };
-    return [{ restored, toFrame, bounds }];
+  const clip = (b: PixelBounds): PixelBounds => ({
+    x0: Math.max(0, b.x0),
+    y0: Math.max(0, b.y0),
+    x1: Math.min(width - 1, b.x1),
+    y1: Math.min(height - 1, b.y1),
+  });
+  // Faces left as they were (null) have nothing to lay over the enlargement but, with a bank,
+  // their own enlargement by the face upsampler.
+  type Placed = { restored: RgbImage | null; toFrame: Similarity; bounds: PixelBounds };
+  const placed = faces.flatMap(({ face, restored }): Placed[] => {
+    if (!restored) {
+      if (!bank) return [];
+      const toUnit = composeSimilarity(face.toUnit, toInput);
+      return [{ restored: null, toFrame: toUnit, bounds: clip(keptFaceLayerBounds(toUnit)) }];
+    }
+    const { toFrame, bounds } = placeFace(face, restored.width, toInput);
+    return [{ restored, toFrame, bounds: clip(bounds) }];
   });
   // Group faces whose rectangles overlap (transitively): one window each, faces in their order.
   const groups: { bounds: PixelBounds; members: number[] }[] = [];
@@ -400,8 +430,12 @@ async function faceWindows(
       const enlarged = await enlargeWindow(photo, upscale, x0, y0, x1 - x0 + 1, y1 - y0 + 1);
       const image = { ...enlarged, data: enlarged.data.slice() };
       const inOrder = [...members].sort((i, j) => i - j).map((index) => placed[index]!);
+      // Kept faces under restored ones, as pasteOnto lays them.
       for (const { restored, toFrame } of inOrder) {
-        pasteFrame(image, restored, toFrame, undefined, { x: x0, y: y0 });
+        if (!restored && bank) layKeptFace(image, { x: x0, y: y0 }, photo, bank, toFrame);
+      }
+      for (const { restored, toFrame } of inOrder) {
+        if (restored) pasteFrame(image, restored, toFrame, undefined, { x: x0, y: y0 });
       }
       return { left: x0, top: y0, enlarged, image };
     }),
@@ -439,6 +473,13 @@ export interface FinishPhotoOptions {
   colorMatch?: boolean;
   /** Enlarges the photo under the faces (default cubicBackground; the seam for a learned upsampler). */
   upscaler?: BackgroundUpscaler;
+  /**
+   * How faces left as they were (null in `restored`) are enlarged over the default background
+   * (face-upsampler.ts): a bank for the photo's upscale, or null for the plain enlargement the
+   * rest of the photo gets. Default: the shipped bank (`shippedFaceUpsampler`) when the photo
+   * is enlarged (x2, x4) and has such a face; not used with another `upscaler`.
+   */
+  faceUpsampler?: FaceUpsamplerBank | null;
   /**
    * Denoise the photo around its faces before it is enlarged (background-denoise.ts): only a
    * photo whose noise reads DENOISE_FROM_NOISE or more changes; faces left as they were (null
@@ -511,12 +552,13 @@ export async function finishPhoto(
   };
   const width = image.width * photo.upscale;
   const height = image.height * photo.upscale;
+  const bank = await keptFaceBank(photo, restored, options);
   if (!alpha && !grey && !options.upscaler) {
     // The usual case (colour, no alpha, the default background): the faces are blended into
     // windows of the output, which go into the enlargement as libvips streams it into the
     // encoder.
     const pasted = await readyFaces();
-    const windows = await faceWindows(image, photo.upscale, withRestored(photo.faces, pasted));
+    const windows = await faceWindows(image, photo.upscale, withRestored(photo.faces, pasted), bank);
     const bytes = await withEnlargedWindows(image, photo.upscale, windows, (pipeline) =>
       encodeRgbPipeline(pipeline, encoding),
     );
@@ -532,7 +574,12 @@ export async function finishPhoto(
   enlarged.catch(() => undefined);
   outAlpha?.catch(() => undefined);
   const pasted = await readyFaces();
-  const out = pasteOnto(await enlarged, photo.upscale, withRestored(photo.faces, pasted));
+  const out = pasteOnto(
+    await enlarged,
+    photo.upscale,
+    withRestored(photo.faces, pasted),
+    bank ? { image, bank } : null,
+  );
   const bytes = await encodePhoto(out, { ...encoding, alpha: outAlpha ? await outAlpha : null });
   return {
     bytes,
@@ -541,6 +588,23 @@ export async function finishPhoto(
     pasted: asPasted(photo.faces, pasted),
     ...background,
   };
+}
+
+/** The face upsampler's bank for finishPhoto's kept faces, or null when none is used. */
+async function keptFaceBank(
+  photo: PreparedPhoto,
+  restored: readonly (RgbImage | null)[],
+  options: FinishPhotoOptions,
+): Promise<FaceUpsamplerBank | null> {
+  if (options.upscaler || photo.upscale === 1 || restored.every((face) => face !== null)) return null;
+  if (options.faceUpsampler === null) return null;
+  const bank = options.faceUpsampler ?? (await shippedFaceUpsampler(photo.upscale));
+  if (bank.factor !== photo.upscale) {
+    throw new InvalidParametersError(
+      `a x${bank.factor} face upsampler for a photo enlarged x${photo.upscale}`,
+    );
+  }
+  return bank;
 }
 
 /**
