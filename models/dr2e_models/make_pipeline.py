@@ -253,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         help="default DR2 setting: auto (per face) or a scale-aware fixed preset (default: the engine's, auto)",
     )
     parser.add_argument("--steps", type=int)
+    parser.add_argument(
+        "--face-upsampler", metavar="DIR",
+        help="folder (relative to --dir) holding the face upsampler's x2.json and x4.json (train_face_upsampler); "
+        "without it, faces auto keeps get the photo's plain enlargement",
+    )
     args = parser.parse_args(argv)
     if args.steps is not None and args.steps < 2:
         parser.error(f"--steps must be at least 2 (the engine refuses fewer), got {args.steps}")
@@ -261,6 +266,15 @@ def main(argv: list[str] | None = None) -> int:
     problems = _check(args.dir, args.denoiser, "denoiser")
     if enhancer:
         problems += _check(args.dir, enhancer, "enhancer")
+    face_upsampler = None
+    if args.face_upsampler:
+        face_upsampler = {f"x{factor}": f"{args.face_upsampler.rstrip('/')}/x{factor}.json" for factor in (2, 4)}
+        for key, relative in face_upsampler.items():
+            bank = args.dir / relative
+            if not bank.is_file():
+                problems.append(f"{bank}: no face upsampler bank ({key}) there")
+            elif json.loads(bank.read_text()).get("factor") != int(key[1:]):
+                problems.append(f"{bank}: not a {key} face upsampler bank")
     if problems:
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -273,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         denoiser=args.denoiser,
         enhancer=enhancer,
         defaults=defaults or None,
+        face_upsampler=face_upsampler,
     )
     write_json(args.dir / "pipeline.json", manifest)
     print(args.dir / "pipeline.json")

@@ -245,8 +245,10 @@ def pipeline_manifest(
     enhancer: str | None,
     description: str | None = None,
     defaults: Mapping[str, Any] | None = None,
+    face_upsampler: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Manifest naming a denoiser manifest and an optional enhancer manifest (relative paths)."""
+    """Manifest naming a denoiser manifest, an optional enhancer manifest and optional face upsampler
+    banks (``{"x2": ..., "x4": ...}``; all paths relative to the pipeline)."""
     data: dict[str, Any] = {"schemaVersion": SCHEMA_VERSION, "role": "pipeline", "name": name}
     if description:
         data["description"] = description
@@ -254,6 +256,8 @@ def pipeline_manifest(
     data["enhancer"] = enhancer
     if defaults:
         data["defaults"] = dict(defaults)
+    if face_upsampler:
+        data["faceUpsampler"] = dict(face_upsampler)
     return data
 
 

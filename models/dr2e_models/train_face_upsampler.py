@@ -67,6 +67,8 @@ __all__ = [
 ANGLES = 8
 TAPS = 5
 LUMA = (0.299, 0.587, 0.114)
+#: The banks inherit the terms of the faces they are fitted on (the manifests' licence object).
+LICENSE = {"name": "UTKFace: non-commercial research use only", "commercialUse": False}
 #: Box radius of the structure tensor's average (5x5).
 TENSOR_RADIUS = 2
 
@@ -252,6 +254,7 @@ def bank_json(bank: dict, provenance: dict) -> dict:
         "coherence": [float(v) for v in bank["coherence"]],
         "shape": list(weights.shape),
         "weights": base64.b64encode(weights.tobytes()).decode("ascii"),
+        "license": LICENSE,
         "provenance": provenance,
     }
 
@@ -329,7 +332,6 @@ def main(argv: list[str] | None = None) -> int:
         "taps": args.taps,
         "seed": args.seed,
         "heldOutTrain": gain,
-        "licence": "trained on UTKFace: non-commercial research use only",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(bank_json(bank, provenance), indent=2) + "\n")

@@ -29,17 +29,30 @@ class ShipDefaultTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
 
     def test_pipeline_is_written_beside_the_two_networks(self) -> None:
-        # Prepare: the tiny pair stands in for the default's networks
+        # Prepare: the tiny pair stands in for the default's networks, the shipped face upsampler
+        # banks sit beside the model folder as in gpu-task/models/
+        out = self.dir / "default"
+        out.mkdir()
         for name in ("denoiser.json", "denoiser.onnx", "enhancer.json", "enhancer.onnx"):
-            shutil.copy(REPO_ROOT / "gpu-task" / "models" / "tiny" / name, self.dir / name)
-        # Act
+            shutil.copy(REPO_ROOT / "gpu-task" / "models" / "tiny" / name, out / name)
+        # Act: first without the banks, then with them
+        with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()) as errors:
+            without_banks = ship_default.main(["pipeline", "--out-dir", str(out)])
+        shutil.copytree(REPO_ROOT / "gpu-task" / "models" / "face-upsampler", self.dir / "face-upsampler")
         with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
-            status = ship_default.main(["pipeline", "--out-dir", str(self.dir)])
+            status = ship_default.main(["pipeline", "--out-dir", str(out)])
         # Assess
+        self.assertEqual(without_banks, 3)
+        self.assertIn("no face upsampler bank (x2)", errors.getvalue())
         self.assertEqual(status, 0)
-        pipeline = json.loads((self.dir / "pipeline.json").read_text())
+        pipeline = json.loads((out / "pipeline.json").read_text())
         self.assertEqual((pipeline["denoiser"], pipeline["enhancer"]), ("denoiser.json", "enhancer.json"))
         self.assertEqual(pipeline["defaults"], {"preset": "auto", "steps": 100})
+        self.assertEqual(pipeline["faceUpsampler"],
+                         {"x2": "../face-upsampler/x2.json", "x4": "../face-upsampler/x4.json"})
+        # The committed default's pipeline is what the tool writes.
+        shipped = json.loads((REPO_ROOT / "gpu-task" / "models" / "default" / "pipeline.json").read_text())
+        self.assertEqual(shipped, pipeline)
 
     def test_the_framing_carries_the_measured_detector_template_and_refuses_to_ship_without_one(self) -> None:
         # Prepare: the measured three numbers, and a template file beside them

@@ -16,7 +16,10 @@ import {
   denoiseBackground,
   finishPhoto,
   guidedFilter,
+  loadFaceUpsampler,
 } from '../../gpu-task/src/photo/index.js';
+import path from 'node:path';
+import { repoRoot } from '../engine/helpers/fixture-paths.js';
 import { decodeImageToRgb } from '../../gpu-task/src/engine/index.js';
 import { withNoise } from '../engine/quality/cards.js';
 
@@ -200,14 +203,17 @@ describe('finishPhoto with denoiseBackground', () => {
     };
     const photo = { ...prepared(noisy), faces: [face], skippedFaces: [] };
     // Act: the plain enlargement under the kept face (no face upsampler), and with it.
-    const keep = await finishPhoto(photo, [null], { format: 'png', faceUpsampler: null });
-    const denoised = await finishPhoto(photo, [null], {
+    const faceUpsampler = await loadFaceUpsampler(
+      path.join(repoRoot, 'gpu-task', 'models', 'face-upsampler', 'x2.json'),
+    );
+    const keep = await finishPhoto(photo, [null], { format: 'png' });
+    const denoised = await finishPhoto(photo, [null], { format: 'png', denoiseBackground: true });
+    const keepLayered = await finishPhoto(photo, [null], { format: 'png', faceUpsampler });
+    const denoisedLayered = await finishPhoto(photo, [null], {
       format: 'png',
       denoiseBackground: true,
-      faceUpsampler: null,
+      faceUpsampler,
     });
-    const keepLayered = await finishPhoto(photo, [null], { format: 'png' });
-    const denoisedLayered = await finishPhoto(photo, [null], { format: 'png', denoiseBackground: true });
     // Assess: every output pixel whose centre lies in the frame is the plain enlargement's; with
     // the face upsampler, whose taps reach a few pixels out, every pixel of the frame's middle.
     const decode = async ({ bytes }: { bytes: Uint8Array }) => (await decodeImageToRgb(bytes)).image;

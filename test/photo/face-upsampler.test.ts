@@ -8,7 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelContractError, type RgbImage } from '../../gpu-task/src/engine/index.js';
-import { loadFaceUpsampler, shippedFaceUpsampler, upsampleWindow } from '../../gpu-task/src/photo/index.js';
+import { type FaceUpsamplerBank, loadFaceUpsampler, upsampleWindow } from '../../gpu-task/src/photo/index.js';
+
+/** The banks the default pipeline names. */
+function shippedBank(factor: number): Promise<FaceUpsamplerBank> {
+  return loadFaceUpsampler(
+    path.join(__dirname, '..', '..', 'gpu-task', 'models', 'face-upsampler', `x${factor}.json`),
+  );
+}
 
 interface ParityFixture {
   factor: number;
@@ -23,12 +30,12 @@ async function fixture(factor: number): Promise<ParityFixture> {
   return JSON.parse(await readFile(file, 'utf8')) as ParityFixture;
 }
 
-describe('shipped face upsampler banks', () => {
+describe('the face upsampler banks the default pipeline ships', () => {
   for (const factor of [2, 4]) {
     it(`x${factor} enlarges as the training module does, to float precision`, async () => {
       // Prepare
       const parity = await fixture(factor);
-      const bank = await shippedFaceUpsampler(factor);
+      const bank = await shippedBank(factor);
       const image: RgbImage = {
         data: Uint8Array.from(parity.input),
         width: parity.width,
@@ -50,7 +57,7 @@ describe('shipped face upsampler banks', () => {
 
     it(`x${factor}: a window equals the same pixels of the whole enlargement`, async () => {
       const parity = await fixture(factor);
-      const bank = await shippedFaceUpsampler(factor);
+      const bank = await shippedBank(factor);
       const image: RgbImage = {
         data: Uint8Array.from(parity.input),
         width: parity.width,
@@ -79,7 +86,7 @@ describe('shipped face upsampler banks', () => {
   }
 
   it('keeps a flat grey flat and a grey face grey (one filter for R, G and B)', async () => {
-    const bank = await shippedFaceUpsampler(4);
+    const bank = await shippedBank(4);
     const width = 16;
     const height = 12;
     const data = new Uint8Array(width * height * 3);
@@ -99,7 +106,7 @@ describe('shipped face upsampler banks', () => {
   });
 
   it('refuses a window outside the output', async () => {
-    const bank = await shippedFaceUpsampler(2);
+    const bank = await shippedBank(2);
     const image: RgbImage = { data: new Uint8Array(4 * 4 * 3), width: 4, height: 4 };
     expect(() => upsampleWindow(image, bank, { x0: 0, y0: 0, x1: 8, y1: 7 })).toThrow(
       /not inside the 8x8 output/,
@@ -126,7 +133,7 @@ describe('loadFaceUpsampler', () => {
     }
   }
 
-  it('refuses another format, a wrong shape, short weights and non-finite weights', async () => {
+  it('refuses another format, a wrong shape, short weights, non-finite weights and no licence', async () => {
     await expect(withBank((b) => (b.format = 'other/1'))).rejects.toThrow(
       /format must be dr2e-face-upsampler\/1/,
     );
@@ -141,6 +148,7 @@ describe('loadFaceUpsampler', () => {
         b.weights = bytes.toString('base64');
       }),
     ).rejects.toThrow(/finite/);
+    await expect(withBank((b) => delete b.license)).rejects.toThrow(/license must be/);
   });
 
   it('names a missing file', async () => {

@@ -4,6 +4,8 @@
  * accuracy, and the bad inputs of issue 10 (60 faces, tiny faces, greyscale scans, 16-bit PNG
  * with alpha, a 20000 x 400 panorama, no face). Photos with faces need ../shared.
  */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -19,7 +21,7 @@ import {
   FaceDetector,
   finishPhoto,
   cubicBackground,
-  shippedFaceUpsampler,
+  loadFaceUpsampler,
   upsampleWindow,
   preparePhoto,
   resizeCubic,
@@ -420,68 +422,71 @@ describe.skipIf(!hqPresent || !utkPresent)(
       expect(aligned?.settings?.fidelity).toBe(0.5);
     });
 
-    it('does not run the faces auto keeps as they are: the face upsampler enlarges them, the rest is the background', async () => {
+    it('does not run the faces auto keeps as they are: enlarged by the pipeline face upsampler, else as the background', async () => {
       // Prepare: a small face (below the tiny model's 64 px cut-off: at fidelity 1 auto keeps it)
-      // and a large one, far apart; PNG, so the decoded photo is the photo.
+      // and a large one, far apart; PNG, so the decoded photo is the photo. A second pipeline:
+      // the tiny networks with the default's face upsampler banks.
       const photo = background(900, 600);
       placeFaces(photo, [
         { face: hq[0]!, cx: 220, cy: 300, side: 320 },
         { face: hq[1]!, cx: 700, cy: 300, side: 90 },
       ]);
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'dr2e-banks-'));
+      const models = path.join(repoRoot, 'gpu-task', 'models');
+      const pipeline = {
+        ...(JSON.parse(await readFile(TINY_MODEL, 'utf8')) as Record<string, unknown>),
+        denoiser: path.join(models, 'tiny', 'denoiser.json'),
+        enhancer: path.join(models, 'tiny', 'enhancer.json'),
+        faceUpsampler: {
+          x2: path.join(models, 'face-upsampler', 'x2.json'),
+          x4: path.join(models, 'face-upsampler', 'x4.json'),
+        },
+      };
+      await writeFile(path.join(dir, 'pipeline.json'), JSON.stringify(pipeline));
+      const withBanks = await Dr2eEngine.load({ model: path.join(dir, 'pipeline.json'), device: 'cpu' });
       const spy = vi.spyOn(engine, 'restoreTensors');
       // Act
       let result: Ok;
+      let upsampled: Ok;
       let modelFaces: number;
+      const request = { params: { preset: 'auto', fidelity: 1, steps: 4 } } as const;
       try {
-        result = await restoreOne(await encode(photo), { params: { preset: 'auto', fidelity: 1, steps: 4 } });
-        modelFaces = spy.mock.calls.reduce((sum, [request]) => sum + request.batch, 0);
+        result = await restoreOne(await encode(photo), request);
+        modelFaces = spy.mock.calls.reduce((sum, [call]) => sum + call.batch, 0);
+        const [done] = await withBanks.restoreImages(
+          [{ id: 'photo', bytes: await encode(photo), seed: 3 }],
+          request,
+        );
+        if (!done?.ok) throw new Error('restore with the banks failed');
+        upsampled = done;
       } finally {
         spy.mockRestore();
+        await withBanks.dispose();
+        await rm(dir, { recursive: true, force: true });
       }
       // Assess: every face reported, the kept ones with settings.kept and not given to the model.
       expect(result.faces).toHaveLength(2);
       const kept = result.faces.filter((f) => f.settings?.kept);
       expect(kept.length).toBeGreaterThanOrEqual(1);
       expect(modelFaces).toBe(result.faces.length - kept.length);
-      // Across a kept face's box the output is the photo enlarged by the face upsampler (whole
-      // there), not its plain enlargement; a row far from the faces is the photo's own
-      // enlargement bit for bit, and that is the float cubic rounded (within one level of it,
-      // equal on all but a few samples).
+      expect(upsampled.faces.map((f) => f.settings?.kept)).toEqual(result.faces.map((f) => f.settings?.kept));
+      expect(withBanks.licenses.map((l) => l.name)).toContain('UTKFace: non-commercial research use only');
+      // Without banks, the output across a kept face's box is the photo's own enlargement, bit
+      // for bit (a row far from the faces too), and that is the float cubic rounded: within one
+      // level of it, equal on all but a few samples.
       const { data, info } = await sharp(result.restored).raw().toBuffer({ resolveWithObject: true });
       const { image: enlarged } = await cubicBackground(photo, 2);
-      const bank = await shippedFaceUpsampler(2);
-      for (const {
-        box: [x, y, w, h],
-      } of kept) {
-        // The box's middle half: inside the frame, where the layer is whole.
-        const window = {
-          x0: Math.round(2 * (x + w / 4)),
-          y0: Math.round(2 * (y + h / 4)),
-          x1: Math.round(2 * (x + (3 * w) / 4)) - 1,
-          y1: Math.round(2 * (y + (3 * h) / 4)) - 1,
-        };
-        const upsampled = upsampleWindow(photo, bank, window);
-        const ww = window.x1 - window.x0 + 1;
-        let fromUpsampler = 0;
-        let fromEnlargement = 0;
-        let samples = 0;
-        for (let row = window.y0; row <= window.y1; row++) {
-          for (let i = 0; i < ww * 3; i++) {
-            const out = data[(row * info.width + window.x0) * 3 + i]!;
-            const learned = upsampled[(row - window.y0) * ww * 3 + i]!;
-            // The layer clamps to 0-255 and rounds.
-            fromUpsampler += Number(out === Math.min(255, Math.max(0, Math.round(learned))));
-            fromEnlargement += Number(out === enlarged.data[(row * info.width + window.x0) * 3 + i]);
-            samples++;
-          }
-        }
-        expect(fromUpsampler / samples).toBeGreaterThan(0.999);
-        expect(fromEnlargement / samples).toBeLessThan(0.9);
-      }
       const float = resizeCubic(photo, photo.width * 2, photo.height * 2);
+      const rows = kept.flatMap(({ box: [x, y, w, h] }) => {
+        const span: [number, number, number][] = [];
+        for (let row = Math.round(2 * y); row < Math.round(2 * (y + h)); row++) {
+          span.push([row, Math.round(2 * x), Math.round(2 * (x + w))]);
+        }
+        return span;
+      });
       let samples = 0;
       let off = 0;
-      for (const [row, from, to] of [[40, 0, info.width] as [number, number, number]]) {
+      for (const [row, from, to] of [...rows, [40, 0, info.width] as [number, number, number]]) {
         const a = (row * info.width + from) * 3;
         const b = (row * info.width + to) * 3;
         expect(Buffer.compare(data.subarray(a, b), Buffer.from(enlarged.data.subarray(a, b)))).toBe(0);
@@ -492,6 +497,40 @@ describe.skipIf(!hqPresent || !utkPresent)(
         }
       }
       expect(off / samples).toBeLessThan(1e-3);
+      // With the banks, across the middle of a kept face's box (inside its frame, where the layer
+      // is whole) the output is the photo enlarged by the face upsampler; far rows are unchanged.
+      const layered = await sharp(upsampled.restored).raw().toBuffer();
+      expect(
+        Buffer.compare(layered.subarray(0, 80 * info.width * 3), data.subarray(0, 80 * info.width * 3)),
+      ).toBe(0);
+      const bank = await loadFaceUpsampler(path.join(models, 'face-upsampler', 'x2.json'));
+      for (const {
+        box: [x, y, w, h],
+      } of kept) {
+        const window = {
+          x0: Math.round(2 * (x + w / 4)),
+          y0: Math.round(2 * (y + h / 4)),
+          x1: Math.round(2 * (x + (3 * w) / 4)) - 1,
+          y1: Math.round(2 * (y + (3 * h) / 4)) - 1,
+        };
+        const learned = upsampleWindow(photo, bank, window);
+        const ww = window.x1 - window.x0 + 1;
+        let fromUpsampler = 0;
+        let fromEnlargement = 0;
+        let count = 0;
+        for (let row = window.y0; row <= window.y1; row++) {
+          for (let i = 0; i < ww * 3; i++) {
+            const out = layered[(row * info.width + window.x0) * 3 + i]!;
+            // The layer clamps to 0-255 and rounds.
+            const value = learned[(row - window.y0) * ww * 3 + i]!;
+            fromUpsampler += Number(out === Math.min(255, Math.max(0, Math.round(value))));
+            fromEnlargement += Number(out === enlarged.data[(row * info.width + window.x0) * 3 + i]);
+            count++;
+          }
+        }
+        expect(fromUpsampler / count).toBeGreaterThan(0.999);
+        expect(fromEnlargement / count).toBeLessThan(0.9);
+      }
     });
 
     it('restores a photo that is all face, and an aligned crop with --aligned at input size x upscale', async () => {

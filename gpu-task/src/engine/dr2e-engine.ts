@@ -52,10 +52,12 @@ import {
   FaceDetector,
   type FaceReport,
   type PhotoWarning,
+  type FaceUpsamplerBank,
   type PreparedFace,
   type PreparedPhoto,
   type UpscaleFactor,
   capUpscale,
+  loadFaceUpsampler,
   encodePhoto,
   faceEstimateRegion,
   denoisePhotoBackground,
@@ -260,6 +262,8 @@ export class Dr2eEngine {
     readonly denoiser: OnnxDenoiser,
     readonly enhancer: OnnxEnhancer | null,
     private readonly defaults: Dr2ParamsRequest,
+    /** The pipeline's face upsampler banks by upscale (empty without `faceUpsampler`). */
+    private readonly faceUpsamplers: ReadonlyMap<number, FaceUpsamplerBank> = new Map(),
   ) {}
 
   /**
@@ -278,6 +282,7 @@ export class Dr2eEngine {
     let enhancerFile: string | null;
     let name: string;
     let defaults: Dr2ParamsRequest = {};
+    let upsamplerFiles: [factor: number, file: string][] = [];
     if (role === 'pipeline') {
       const { manifest } = await readPipelineManifest(manifestFile);
       const dir = path.dirname(manifestFile);
@@ -285,6 +290,12 @@ export class Dr2eEngine {
       denoiserFile = path.resolve(dir, manifest.denoiser);
       enhancerFile = manifest.enhancer === null ? null : path.resolve(dir, manifest.enhancer);
       defaults = { ...manifest.defaults };
+      if (manifest.faceUpsampler) {
+        upsamplerFiles = [
+          [2, path.resolve(dir, manifest.faceUpsampler.x2)],
+          [4, path.resolve(dir, manifest.faceUpsampler.x4)],
+        ];
+      }
     } else if (role === 'denoiser') {
       denoiserFile = manifestFile;
       enhancerFile = null;
@@ -299,7 +310,17 @@ export class Dr2eEngine {
     }
     const denoiser = await OnnxDenoiser.load(denoiserFile, options);
     const enhancer = enhancerFile === null ? null : await OnnxEnhancer.load(enhancerFile, options);
-    return new Dr2eEngine(name, denoiser, enhancer, defaults);
+    const faceUpsamplers = new Map<number, FaceUpsamplerBank>();
+    for (const [factor, file] of upsamplerFiles) {
+      const bank = await loadFaceUpsampler(file);
+      if (bank.factor !== factor) {
+        throw new ModelContractError(
+          `${manifestFile}: faceUpsampler.x${factor} names ${file}, a x${bank.factor} bank`,
+        );
+      }
+      faceUpsamplers.set(factor, bank);
+    }
+    return new Dr2eEngine(name, denoiser, enhancer, defaults, faceUpsamplers);
   }
 
   /** Side of DR2's square working resolution. */
@@ -343,9 +364,17 @@ export class Dr2eEngine {
     return framingTemplate(this.framing ?? FFHQ_FRAMING);
   }
 
-  /** Licences of the loaded weights, denoiser first. */
+  /** Licences of the loaded weights, denoiser first, then the face upsampler's (one per distinct licence). */
   get licenses(): License[] {
-    return [this.denoiser.manifest.license, ...(this.enhancer ? [this.enhancer.manifest.license] : [])];
+    const networks = [
+      this.denoiser.manifest.license,
+      ...(this.enhancer ? [this.enhancer.manifest.license] : []),
+    ];
+    const banks = [...this.faceUpsamplers.values()].map((bank) => bank.license);
+    const distinct = banks.filter(
+      (license, i) => banks.findIndex((other) => other.name === license.name) === i,
+    );
+    return [...networks, ...distinct];
   }
 
   /** The pipeline's default request (preset, steps), before the caller's values. */
@@ -713,6 +742,7 @@ export class Dr2eEngine {
     const denoise = (options.background ?? RESTORE_DEFAULTS.background) === 'denoise';
     const finish = {
       format,
+      faceUpsampler: this.faceUpsamplers.get(photo.upscale) ?? null,
       denoiseBackground: denoise && options.keepDr2 ? denoisePhotoBackground(photo, restored) : denoise,
       ...qualityOption(options.quality),
       ...(options.colorMatch !== undefined ? { colorMatch: options.colorMatch } : {}),

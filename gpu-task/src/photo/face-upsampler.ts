@@ -11,6 +11,11 @@
  * direction and flat skin stays smooth. The same filter serves R, G and B, so a grey face stays
  * grey. It only interpolates: it draws no detail the input does not hold.
  *
+ * **Which.** A model's pipeline manifest names its banks (`faceUpsampler`), as it names its
+ * networks: the embedded default's are fitted on UTKFace and share its terms, so a deployment
+ * that brings its own weights does not inherit them unasked (without banks, kept faces get the
+ * photo's plain enlargement).
+ *
  * **Where.** Only inside the frames of kept faces (blended out to 1.5 times the frame, see
  * pipeline.ts): filtering a 12 MP photo with it would cost seconds in JavaScript, and it was
  * fitted on faces. What it gains over bicubic on held-out `train/` faces is in each bank's
@@ -18,13 +23,12 @@
  *
  * @example
  * ```ts
- * const bank = await shippedFaceUpsampler(2);
+ * const bank = await loadFaceUpsampler('gpu-task/models/face-upsampler/x2.json');
  * const window = upsampleWindow(photo, bank, { x0: 100, y0: 80, x1: 399, y1: 379 });
  * ```
  */
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { InvalidParametersError, ModelContractError, type RgbImage, modelsDir } from '../engine/core.js';
+import { InvalidParametersError, ModelContractError, type RgbImage } from '../engine/core.js';
 import type { Similarity } from './similarity.js';
 import { type PixelBounds, clamp8, frameBounds } from './warp.js';
 
@@ -41,6 +45,8 @@ export interface FaceUpsamplerBank {
   coherence: readonly number[];
   /** [bucket][phase][tap], tap = row * taps + column. */
   weights: Float32Array;
+  /** The terms of the faces it was fitted on (as a model manifest's `license`). */
+  license: { name: string; commercialUse: boolean };
 }
 
 const BANK_FORMAT = 'dr2e-face-upsampler/1';
@@ -97,6 +103,12 @@ export async function loadFaceUpsampler(file: string): Promise<FaceUpsamplerBank
   const weights = new Float32Array(bytes.length / 4);
   for (let i = 0; i < weights.length; i++) weights[i] = bytes.readFloatLE(4 * i);
   if (!weights.every(Number.isFinite)) throw new ModelContractError(`${file}: weights must be finite`);
+  const license = data.license as { name?: unknown; commercialUse?: unknown } | undefined;
+  if (typeof license?.name !== 'string' || typeof license.commercialUse !== 'boolean') {
+    throw new ModelContractError(
+      `${file}: license must be { name, commercialUse } (the terms of its training faces)`,
+    );
+  }
   return {
     factor,
     taps,
@@ -106,23 +118,8 @@ export async function loadFaceUpsampler(file: string): Promise<FaceUpsamplerBank
     strength,
     coherence,
     weights,
+    license: { name: license.name, commercialUse: license.commercialUse },
   };
-}
-
-const shipped = new Map<number, Promise<FaceUpsamplerBank>>();
-
-/** The bank shipped for `factor` (2 or 4), loaded once per process. */
-export function shippedFaceUpsampler(factor: number): Promise<FaceUpsamplerBank> {
-  if (factor !== 2 && factor !== 4) {
-    throw new InvalidParametersError(`the face upsampler enlarges by 2 or 4, not ${factor}`);
-  }
-  let bank = shipped.get(factor);
-  if (!bank) {
-    bank = loadFaceUpsampler(path.join(modelsDir(), 'face-upsampler', `x${factor}.json`));
-    bank.catch(() => shipped.delete(factor));
-    shipped.set(factor, bank);
-  }
-  return bank;
 }
 
 /** Ascending thresholds below or at `value`: numpy's searchsorted(side='left'). */

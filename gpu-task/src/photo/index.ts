@@ -64,13 +64,7 @@ export {
 export { encodePhoto, encodeRgbPipeline, reencodePhoto } from './encode.js';
 export { enlargeCentred, enlargeWindow, toPreciseSamples, withEnlargedWindows } from './enlarge.js';
 export type { OutputWindow } from './enlarge.js';
-export {
-  keptFaceLayerBounds,
-  layKeptFace,
-  loadFaceUpsampler,
-  shippedFaceUpsampler,
-  upsampleWindow,
-} from './face-upsampler.js';
+export { keptFaceLayerBounds, layKeptFace, loadFaceUpsampler, upsampleWindow } from './face-upsampler.js';
 export type { FaceUpsamplerBank } from './face-upsampler.js';
 export { faceEstimateRegion } from './estimate-region.js';
 export type { FaceEstimateRegion } from './estimate-region.js';

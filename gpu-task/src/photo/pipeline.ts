@@ -38,12 +38,7 @@ import { encodePhoto, encodeRgbPipeline } from './encode.js';
 import { type OutputWindow, enlargeCentred, enlargeWindow, withEnlargedWindows } from './enlarge.js';
 import { type DenoisedBackground, denoiseBackground } from './background-denoise.js';
 import { refineFace } from './refine.js';
-import {
-  type FaceUpsamplerBank,
-  keptFaceLayerBounds,
-  layKeptFace,
-  shippedFaceUpsampler,
-} from './face-upsampler.js';
+import { type FaceUpsamplerBank, keptFaceLayerBounds, layKeptFace } from './face-upsampler.js';
 import { type PixelBounds, frameBounds, pasteFrame, resizeCubic, warpToFrame } from './warp.js';
 
 /** Largest paste side: beyond it the restored face (128-512 px) would only be interpolated. */
@@ -475,9 +470,9 @@ export interface FinishPhotoOptions {
   upscaler?: BackgroundUpscaler;
   /**
    * How faces left as they were (null in `restored`) are enlarged over the default background
-   * (face-upsampler.ts): a bank for the photo's upscale, or null for the plain enlargement the
-   * rest of the photo gets. Default: the shipped bank (`shippedFaceUpsampler`) when the photo
-   * is enlarged (x2, x4) and has such a face; not used with another `upscaler`.
+   * (face-upsampler.ts): a bank for the photo's upscale (the engine passes its pipeline's), or
+   * null (default) for the plain enlargement the rest of the photo gets. Not used with another
+   * `upscaler`, nor when the photo is not enlarged.
    */
   faceUpsampler?: FaceUpsamplerBank | null;
   /**
@@ -552,7 +547,7 @@ export async function finishPhoto(
   };
   const width = image.width * photo.upscale;
   const height = image.height * photo.upscale;
-  const bank = await keptFaceBank(photo, restored, options);
+  const bank = keptFaceBank(photo, restored, options);
   if (!alpha && !grey && !options.upscaler) {
     // The usual case (colour, no alpha, the default background): the faces are blended into
     // windows of the output, which go into the enlargement as libvips streams it into the
@@ -591,14 +586,14 @@ export async function finishPhoto(
 }
 
 /** The face upsampler's bank for finishPhoto's kept faces, or null when none is used. */
-async function keptFaceBank(
+function keptFaceBank(
   photo: PreparedPhoto,
   restored: readonly (RgbImage | null)[],
   options: FinishPhotoOptions,
-): Promise<FaceUpsamplerBank | null> {
-  if (options.upscaler || photo.upscale === 1 || restored.every((face) => face !== null)) return null;
-  if (options.faceUpsampler === null) return null;
-  const bank = options.faceUpsampler ?? (await shippedFaceUpsampler(photo.upscale));
+): FaceUpsamplerBank | null {
+  const bank = options.faceUpsampler ?? null;
+  if (!bank || options.upscaler || photo.upscale === 1 || restored.every((face) => face !== null))
+    return null;
   if (bank.factor !== photo.upscale) {
     throw new InvalidParametersError(
       `a x${bank.factor} face upsampler for a photo enlarged x${photo.upscale}`,

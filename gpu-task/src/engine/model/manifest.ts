@@ -175,6 +175,13 @@ export const PipelineManifestSchema = z.strictObject({
       steps: z.number().int().min(2).optional(),
     })
     .optional(),
+  /**
+   * The face upsampler's banks (photo/face-upsampler.ts), relative to this file, by the photo's
+   * upscale: how faces `auto` keeps as they were are enlarged in photos. Absent: those faces get
+   * the photo's plain (bicubic) enlargement. The banks carry their own licence, which the
+   * engine reports with the weights'.
+   */
+  faceUpsampler: z.strictObject({ x2: z.string().min(1), x4: z.string().min(1) }).optional(),
 });
 
 export const AnyManifestSchema = z.union([
