@@ -174,7 +174,7 @@ def ship_pipeline(out_dir: Path) -> int:
         "--dir", str(out_dir), "--name", "utkface-64",
         "--description", "Default model: a 64x64 UTKFace diffusion prior and a 64->128 SPARNet enhancer, trained on a "
         "CPU for dr2e (demonstration quality; UTKFace terms: non-commercial research use only).",
-        "--preset", "auto", "--steps", "100", "--face-upsampler", "../face-upsampler",
+        "--preset", "auto", "--steps", "100", "--face-upsampler", "face-upsampler",
     ])
 
 

@@ -33,7 +33,7 @@ Poisson noise 0-5, JPEG quality 70-90). The least-squares solution is shrunk tow
 (``--ridge``), so rare buckets stay bicubic. From the repository root:
 
     PYTHONPATH=models /usr/bin/python3 -m dr2e_models.train_face_upsampler --factor 4 \\
-        --out gpu-task/models/face-upsampler/x4.json
+        --out gpu-task/models/default/face-upsampler/x4.json
 """
 
 from __future__ import annotations

@@ -29,8 +29,8 @@ class ShipDefaultTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
 
     def test_pipeline_is_written_beside_the_two_networks(self) -> None:
-        # Prepare: the tiny pair stands in for the default's networks, the shipped face upsampler
-        # banks sit beside the model folder as in gpu-task/models/
+        # Prepare: the tiny pair stands in for the default's networks; the shipped face upsampler
+        # banks come later, in the model folder's face-upsampler/ as in gpu-task/models/default/
         out = self.dir / "default"
         out.mkdir()
         for name in ("denoiser.json", "denoiser.onnx", "enhancer.json", "enhancer.onnx"):
@@ -38,7 +38,7 @@ class ShipDefaultTest(unittest.TestCase):
         # Act: first without the banks, then with them
         with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()) as errors:
             without_banks = ship_default.main(["pipeline", "--out-dir", str(out)])
-        shutil.copytree(REPO_ROOT / "gpu-task" / "models" / "face-upsampler", self.dir / "face-upsampler")
+        shutil.copytree(REPO_ROOT / "gpu-task" / "models" / "default" / "face-upsampler", out / "face-upsampler")
         with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
             status = ship_default.main(["pipeline", "--out-dir", str(out)])
         # Assess
@@ -49,7 +49,7 @@ class ShipDefaultTest(unittest.TestCase):
         self.assertEqual((pipeline["denoiser"], pipeline["enhancer"]), ("denoiser.json", "enhancer.json"))
         self.assertEqual(pipeline["defaults"], {"preset": "auto", "steps": 100})
         self.assertEqual(pipeline["faceUpsampler"],
-                         {"x2": "../face-upsampler/x2.json", "x4": "../face-upsampler/x4.json"})
+                         {"x2": "face-upsampler/x2.json", "x4": "face-upsampler/x4.json"})
         # The committed default's pipeline is what the tool writes.
         shipped = json.loads((REPO_ROOT / "gpu-task" / "models" / "default" / "pipeline.json").read_text())
         self.assertEqual(shipped, pipeline)

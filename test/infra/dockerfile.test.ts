@@ -148,20 +148,6 @@ describe('gpu-task/Dockerfile', () => {
     expect(tsconfigBuild.include).toContain('gpu-task/src/**/*.ts');
   });
 
-  it('keeps what the photo stage loads from gpu-task/models when the models are not baked in', () => {
-    // Prepare: the RUN that removes unbaked model folders.
-    const prune = dockerfile.find(
-      (instruction) => instruction.keyword === 'RUN' && instruction.args.includes('find gpu-task/models'),
-    );
-    // Act
-    const kept = [...(prune?.args ?? '').matchAll(/! -name ([\w-]+)/g)].map((match) => match[1]);
-    // Assess: the detector and the face upsampler (loaded by name from modelsDir()) stay.
-    expect(kept).toEqual(expect.arrayContaining(['tiny', 'blazeface', 'face-upsampler']));
-    for (const name of ['blazeface', 'face-upsampler']) {
-      expect(existsSync(path.join(REPO_ROOT, 'gpu-task', 'models', name)), name).toBe(true);
-    }
-  });
-
   it('builds only from files the .dockerignore allow-list lets into the context', () => {
     // Prepare
     const patterns = readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8')
@@ -184,7 +170,6 @@ describe('gpu-task/Dockerfile', () => {
       'gpu-task/src/worker/main.ts',
       'shared/runtime/config.ts',
       'gpu-task/models/tiny/pipeline.json',
-      'gpu-task/models/face-upsampler/x2.json',
     ]) {
       expect(ignored(inside), inside).toBe(false);
     }

@@ -204,7 +204,7 @@ describe('finishPhoto with denoiseBackground', () => {
     const photo = { ...prepared(noisy), faces: [face], skippedFaces: [] };
     // Act: the plain enlargement under the kept face (no face upsampler), and with it.
     const faceUpsampler = await loadFaceUpsampler(
-      path.join(repoRoot, 'gpu-task', 'models', 'face-upsampler', 'x2.json'),
+      path.join(repoRoot, 'gpu-task', 'models', 'default', 'face-upsampler', 'x2.json'),
     );
     const keep = await finishPhoto(photo, [null], { format: 'png' });
     const denoised = await finishPhoto(photo, [null], { format: 'png', denoiseBackground: true });

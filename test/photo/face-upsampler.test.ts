@@ -7,13 +7,22 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ModelContractError, type RgbImage } from '../../gpu-task/src/engine/index.js';
-import { type FaceUpsamplerBank, loadFaceUpsampler, upsampleWindow } from '../../gpu-task/src/photo/index.js';
+import sharp from 'sharp';
+import { ModelContractError, type RgbImage, SeededRandom } from '../../gpu-task/src/engine/index.js';
+import {
+  type FaceUpsamplerBank,
+  MAX_UPSAMPLED_FACE,
+  type PreparedFace,
+  type PreparedPhoto,
+  finishPhoto,
+  loadFaceUpsampler,
+  upsampleWindow,
+} from '../../gpu-task/src/photo/index.js';
 
 /** The banks the default pipeline names. */
 function shippedBank(factor: number): Promise<FaceUpsamplerBank> {
   return loadFaceUpsampler(
-    path.join(__dirname, '..', '..', 'gpu-task', 'models', 'face-upsampler', `x${factor}.json`),
+    path.join(__dirname, '..', '..', 'gpu-task', 'models', 'default', 'face-upsampler', `x${factor}.json`),
   );
 }
 
@@ -119,7 +128,7 @@ describe('loadFaceUpsampler', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'dr2e-upsampler-'));
     const shipped = JSON.parse(
       await readFile(
-        path.join(__dirname, '..', '..', 'gpu-task', 'models', 'face-upsampler', 'x2.json'),
+        path.join(__dirname, '..', '..', 'gpu-task', 'models', 'default', 'face-upsampler', 'x2.json'),
         'utf8',
       ),
     ) as Record<string, unknown>;
@@ -155,5 +164,144 @@ describe('loadFaceUpsampler', () => {
     await expect(loadFaceUpsampler('/nonexistent/x2.json')).rejects.toThrow(
       /cannot read the face upsampler \/nonexistent/,
     );
+  });
+});
+
+describe('finishPhoto with a face upsampler', () => {
+  /** A textured scene: smooth waves and a little seeded noise, in colour. */
+  function scene(width: number, height: number, seed: number): RgbImage {
+    const random = new SeededRandom(seed);
+    const data = new Uint8Array(width * height * 3);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const base = 90 + 60 * Math.sin(x / 7) * Math.cos(y / 5) + 30 * random.uniform();
+        data.set(
+          [Math.round(base), Math.round(0.8 * base + 20), Math.round(200 - 0.5 * base)],
+          (y * width + x) * 3,
+        );
+      }
+    }
+    return { data, width, height };
+  }
+
+  /** A face of `side` input pixels centred at (cx, cy), turned by `angle`. */
+  function faceAt(cx: number, cy: number, side: number, angle: number, upscale: number): PreparedFace {
+    const a = Math.cos(-angle) / side;
+    const b = Math.sin(-angle) / side;
+    const pasteSide = Math.round(side * upscale);
+    return {
+      report: { box: [cx - side / 2, cy - side / 2, side, side], score: 0.9, landmarks: [] },
+      toUnit: { a, b, tx: 0.5 - (a * cx - b * cy), ty: 0.5 - (b * cx + a * cy) },
+      pasteSide,
+      alignedInput: scene(pasteSide, pasteSide, 7),
+      modelInput: scene(64, 64, 8),
+    };
+  }
+
+  function photoOf(image: RgbImage, upscale: 2 | 4, faces: PreparedFace[], alpha: boolean): PreparedPhoto {
+    const { width, height } = image;
+    return {
+      decoded: {
+        image,
+        alpha: alpha ? new Uint8Array(width * height).fill(255) : null,
+        grey: false,
+        info: { width, height, format: 'png', hasAlpha: alpha, orientation: 1, byteLength: 0, frames: 1 },
+      },
+      upscale,
+      faces,
+      skippedFaces: [],
+      warnings: [],
+      decodeMs: 0,
+      detectMs: 0,
+      decodeCpuMs: 0,
+      detectCpuMs: 0,
+    };
+  }
+
+  async function rgbOf(bytes: Uint8Array): Promise<Buffer> {
+    return sharp(bytes).removeAlpha().raw().toBuffer();
+  }
+
+  // [name, photo width, height, upscale, faces as [cx, cy, side, angle, restored]]
+  const cases: [string, number, number, 2 | 4, [number, number, number, number, boolean][]][] = [
+    [
+      'a kept face under a restored one',
+      200,
+      160,
+      2,
+      [
+        [80, 80, 60, 0, false],
+        [125, 90, 50, 0.3, true],
+      ],
+    ],
+    [
+      'faces across the photo edges at x4',
+      120,
+      90,
+      4,
+      [
+        [3, 4, 50, 0.5, false],
+        [110, 80, 40, 0, true],
+      ],
+    ],
+    [
+      'two kept faces overlapping',
+      150,
+      120,
+      2,
+      [
+        [60, 60, 50, 0.1, false],
+        [95, 65, 45, -0.4, false],
+      ],
+    ],
+    ['a photo smaller than the filter', 9, 7, 4, [[4, 3, 8, 0.2, false]]],
+  ];
+  for (const [name, width, height, upscale, specs] of cases) {
+    it(`streams the same bytes as it composes in memory: ${name}`, async () => {
+      // Prepare: the same photo without alpha (streamed windows) and with an opaque alpha (in memory).
+      const faceUpsampler = await shippedBank(upscale);
+      const image = scene(width, height, 1);
+      const faces = specs.map(([cx, cy, side, angle]) => faceAt(cx, cy, side, angle, upscale));
+      const restored = specs.map(([, , , , isRestored], i) =>
+        isRestored ? scene(faces[i]!.pasteSide, faces[i]!.pasteSide, 3 + i) : null,
+      );
+      // Act
+      const streamed = await finishPhoto(photoOf(image, upscale, faces, false), restored, {
+        format: 'png',
+        faceUpsampler,
+      });
+      const inMemory = await finishPhoto(photoOf(image, upscale, faces, true), restored, {
+        format: 'png',
+        faceUpsampler,
+      });
+      const plain = await finishPhoto(photoOf(image, upscale, faces, false), restored, { format: 'png' });
+      // Assess: equal bytes, and the layer did change the output.
+      const [a, b, c] = [await rgbOf(streamed.bytes), await rgbOf(inMemory.bytes), await rgbOf(plain.bytes)];
+      expect(Buffer.compare(a, b)).toBe(0);
+      expect(Buffer.compare(a, c)).not.toBe(0);
+    });
+  }
+
+  it(`leaves kept faces larger than ${MAX_UPSAMPLED_FACE} px as the plain enlargement`, async () => {
+    const faceUpsampler = await shippedBank(2);
+    const image = scene(700, 600, 2);
+    const large = [faceAt(350, 300, MAX_UPSAMPLED_FACE + 20, 0, 2)];
+    const small = [faceAt(350, 300, MAX_UPSAMPLED_FACE - 20, 0, 2)];
+    const [largeLayered, largePlain, smallLayered, smallPlain] = await Promise.all([
+      finishPhoto(photoOf(image, 2, large, false), [null], { format: 'png', faceUpsampler }),
+      finishPhoto(photoOf(image, 2, large, false), [null], { format: 'png' }),
+      finishPhoto(photoOf(image, 2, small, false), [null], { format: 'png', faceUpsampler }),
+      finishPhoto(photoOf(image, 2, small, false), [null], { format: 'png' }),
+    ]);
+    expect(Buffer.compare(await rgbOf(largeLayered.bytes), await rgbOf(largePlain.bytes))).toBe(0);
+    expect(Buffer.compare(await rgbOf(smallLayered.bytes), await rgbOf(smallPlain.bytes))).not.toBe(0);
+  });
+
+  it('refuses a bank for another upscale', async () => {
+    const image = scene(60, 50, 3);
+    const photo = photoOf(image, 2, [faceAt(30, 25, 30, 0, 2)], false);
+    await expect(
+      finishPhoto(photo, [null], { format: 'png', faceUpsampler: await shippedBank(4) }),
+    ).rejects.toThrow(ModelContractError);
   });
 });

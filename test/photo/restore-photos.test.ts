@@ -438,8 +438,8 @@ describe.skipIf(!hqPresent || !utkPresent)(
         denoiser: path.join(models, 'tiny', 'denoiser.json'),
         enhancer: path.join(models, 'tiny', 'enhancer.json'),
         faceUpsampler: {
-          x2: path.join(models, 'face-upsampler', 'x2.json'),
-          x4: path.join(models, 'face-upsampler', 'x4.json'),
+          x2: path.join(models, 'default', 'face-upsampler', 'x2.json'),
+          x4: path.join(models, 'default', 'face-upsampler', 'x4.json'),
         },
       };
       await writeFile(path.join(dir, 'pipeline.json'), JSON.stringify(pipeline));
@@ -503,7 +503,7 @@ describe.skipIf(!hqPresent || !utkPresent)(
       expect(
         Buffer.compare(layered.subarray(0, 80 * info.width * 3), data.subarray(0, 80 * info.width * 3)),
       ).toBe(0);
-      const bank = await loadFaceUpsampler(path.join(models, 'face-upsampler', 'x2.json'));
+      const bank = await loadFaceUpsampler(path.join(models, 'default', 'face-upsampler', 'x2.json'));
       for (const {
         box: [x, y, w, h],
       } of kept) {

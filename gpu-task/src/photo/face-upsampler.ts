@@ -3,7 +3,7 @@
  * or mildly degraded, larger than the prior can improve) came back as the photo's bicubic
  * enlargement, a little soft; a learned linear interpolator does better at the same cost class.
  *
- * **What it is.** A bank of 7x7 filters per (bucket, output phase), fitted by least squares on
+ * **What it is.** A bank of 5x5 filters per (bucket, output phase), fitted by least squares on
  * `train/` faces degraded like the eval's `mild` split and shrunk toward bicubic
  * (`models/dr2e_models/train_face_upsampler.py`, whose module text is the layout's
  * specification). Each input pixel picks its bucket from the structure of the luma gradient
@@ -23,7 +23,7 @@
  *
  * @example
  * ```ts
- * const bank = await loadFaceUpsampler('gpu-task/models/face-upsampler/x2.json');
+ * const bank = await loadFaceUpsampler('gpu-task/models/default/face-upsampler/x2.json');
  * const window = upsampleWindow(photo, bank, { x0: 100, y0: 80, x1: 399, y1: 379 });
  * ```
  */
@@ -89,7 +89,12 @@ export async function loadFaceUpsampler(file: string): Promise<FaceUpsamplerBank
   const shape = numberList(data.shape, 'shape', file);
   if (taps % 2 !== 1 || luma.length !== 3)
     throw new ModelContractError(`${file}: taps must be odd, luma 3 weights`);
+  const ascending = (list: number[]) => list.every((v, i) => i === 0 || list[i - 1]! < v);
+  if (!ascending(strength) || !ascending(coherence)) {
+    throw new ModelContractError(`${file}: strength and coherence thresholds must be ascending`);
+  }
   const buckets = angles * (strength.length + 1) * (coherence.length + 1);
+  if (buckets > 65536) throw new ModelContractError(`${file}: ${buckets} buckets, at most 65536`);
   if (shape.join() !== [buckets, factor * factor, taps * taps].join()) {
     throw new ModelContractError(
       `${file}: shape ${shape.join('x')} does not match its buckets, factor and taps`,
@@ -313,7 +318,8 @@ export function keptFaceLayerBounds(toUnit: Similarity): PixelBounds {
  * Lay a kept face, enlarged by the bank from `image` (the photo as the output enlarges it), over
  * `target` in place: a window of the output (its top-left at `origin`) holding the photo's plain
  * enlargement there. `toUnit` maps output coordinates to the face's frame fractions. Overlapping
- * kept faces blend toward the same enlargement, so their order does not show.
+ * kept faces blend toward the same enlargement, so their order changes samples by a level at
+ * most (each blend is rounded).
  */
 export function layKeptFace(
   target: RgbImage,

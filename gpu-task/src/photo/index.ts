@@ -71,6 +71,7 @@ export type { FaceEstimateRegion } from './estimate-region.js';
 export type { EncodePhotoOptions } from './encode.js';
 export {
   MAX_PASTE_SIDE,
+  MAX_UPSAMPLED_FACE,
   alignmentFor,
   capUpscale,
   cubicBackground,

@@ -11,6 +11,7 @@
 import {
   ImageTooLargeError,
   InvalidParametersError,
+  ModelContractError,
   fourPointTemplate,
   type FivePointTemplate,
   decodeImageWithAlpha,
@@ -357,7 +358,7 @@ function pasteOnto(
   const toInput = outputToInput(upscale, offset);
   if (keptFaces) {
     for (const { face, restored } of faces) {
-      if (!restored)
+      if (!restored && takesLayer(face))
         layKeptFace(
           out,
           { x: 0, y: 0 },
@@ -399,7 +400,7 @@ async function faceWindows(
   type Placed = { restored: RgbImage | null; toFrame: Similarity; bounds: PixelBounds };
   const placed = faces.flatMap(({ face, restored }): Placed[] => {
     if (!restored) {
-      if (!bank) return [];
+      if (!bank || !takesLayer(face)) return [];
       const toUnit = composeSimilarity(face.toUnit, toInput);
       return [{ restored: null, toFrame: toUnit, bounds: clip(keptFaceLayerBounds(toUnit)) }];
     }
@@ -478,7 +479,9 @@ export interface FinishPhotoOptions {
   /**
    * Denoise the photo around its faces before it is enlarged (background-denoise.ts): only a
    * photo whose noise reads DENOISE_FROM_NOISE or more changes; faces left as they were (null
-   * in `restored`, and the photo's skipped faces) keep their own pixels. `true` denoises here;
+   * in `restored`, and the photo's skipped faces) keep their own pixels (with `faceUpsampler`, a
+   * kept face's layer reads a few pixels past its frame, so the frame's outermost output pixels
+   * may move by a level or two). `true` denoises here;
    * a result of denoisePhotoBackground (for the same photo and kept faces) is used as it is, so
    * two finishes of one photo (the engine's `keepDr2`) filter it once. Default false.
    */
@@ -585,6 +588,18 @@ export async function finishPhoto(
   };
 }
 
+/**
+ * Kept faces with a frame larger than this (input pixels) keep the plain enlargement: the banks
+ * were fitted on faces of 20-160 px, and the layer's cost grows with the face's area (a 256 px
+ * frame at x4 is a 2.4 MP layer, about half a second of JavaScript on this project's machines).
+ */
+export const MAX_UPSAMPLED_FACE = 256;
+
+/** Whether a face left as it was gets the face upsampler's layer (see MAX_UPSAMPLED_FACE). */
+function takesLayer(face: PreparedFace): boolean {
+  return 1 / similarityScale(face.toUnit) <= MAX_UPSAMPLED_FACE;
+}
+
 /** The face upsampler's bank for finishPhoto's kept faces, or null when none is used. */
 function keptFaceBank(
   photo: PreparedPhoto,
@@ -595,9 +610,7 @@ function keptFaceBank(
   if (!bank || options.upscaler || photo.upscale === 1 || restored.every((face) => face !== null))
     return null;
   if (bank.factor !== photo.upscale) {
-    throw new InvalidParametersError(
-      `a x${bank.factor} face upsampler for a photo enlarged x${photo.upscale}`,
-    );
+    throw new ModelContractError(`a x${bank.factor} face upsampler for a photo enlarged x${photo.upscale}`);
   }
   return bank;
 }
