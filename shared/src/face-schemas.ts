@@ -68,7 +68,8 @@ export const FaceSettingsSchema = z.strictObject({
   /**
    * `auto` kept the face as it is (input weight 1, detail weight 1: the fused face would be the
    * input whatever DR2 gave): it was not run through the model, and the output there is the
-   * input enlarged (in a photo enlarged x2 or x4, by the face upsampler, photo/face-upsampler.ts).
+   * input enlarged (in a photo enlarged x2 or x4, by the model's face upsampler where its
+   * pipeline names one, photo/face-upsampler.ts).
    * `n`, `tau`, `omega` are the DR2 setting `auto` had chosen, unused.
    */
   kept: z
@@ -78,7 +79,7 @@ export const FaceSettingsSchema = z.strictObject({
       description:
         '`auto` kept this face as it is (input and detail weight 1): not run through the model ' +
         '(no model time, not counted in `usage.faces`); the output there is the input enlarged ' +
-        '(in a photo enlarged x2 or x4, by a learned interpolator, the face upsampler).',
+        "(in a photo enlarged x2 or x4, by the model's learned face upsampler where it has one).",
     }),
 });
 

@@ -33,7 +33,7 @@ describe('faceSummary (the CLI line per restored face)', () => {
       estimate: { noise: 0.5, blur: 0, jpeg: 0.1, faceSize: 40 },
     });
     expect(line).toBe(
-      'kept as is (auto: input and detail weight 1: the output is the input enlarged, in photos by the face upsampler); noise 0.5, blur 0, jpeg 0.1, 40 px',
+      "kept as is (auto: input and detail weight 1: the output is the input enlarged, in photos by the model's face upsampler if it has one); noise 0.5, blur 0, jpeg 0.1, 40 px",
     );
   });
 

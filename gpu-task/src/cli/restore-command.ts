@@ -306,7 +306,7 @@ export function faceSummary(face: FaceReport): string | null {
   const parts: string[] = [];
   if (settings?.kept) {
     parts.push(
-      'kept as is (auto: input and detail weight 1: the output is the input enlarged, in photos by the face upsampler)',
+      "kept as is (auto: input and detail weight 1: the output is the input enlarged, in photos by the model's face upsampler if it has one)",
     );
   } else if (settings) {
     let text = `N=${settings.n} tau=${settings.tau} omega=${settings.omega}`;
@@ -339,7 +339,8 @@ export function keptFacesHint(faces: readonly FaceReport[]): string | null {
   return (
     `${kept} of ${faces.length} face${faces.length === 1 ? '' : 's'} ${kept === 1 ? 'was kept as it was' : 'were kept as they were'}: ` +
     "for faces of their size and degradation, auto's calibration found no setting of this model that beats enlarging them " +
-    '(in photos they were enlarged by the learned face upsampler, docs/eval/README.md "Kept faces"; docs/quality/README.md). ' +
+    '(in photos they were enlarged by the model\'s face upsampler where it has one, docs/eval/README.md "Kept faces"; ' +
+    'docs/quality/README.md). ' +
     'Lower --fidelity (e.g. 0.2) or pass --preset medium to restore them with the prior anyway.'
   );
 }
