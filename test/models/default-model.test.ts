@@ -77,10 +77,11 @@ describe('the shipped default model', () => {
     expect(engine.enhancer?.manifest.framing?.landmarks).toEqual(measured.landmarks);
   });
 
-  it('carries the non-commercial UTKFace licence on both networks', () => {
-    // Assess
-    expect(engine.licenses).toHaveLength(2);
+  it('carries the non-commercial UTKFace licence on both networks and its face upsampler banks', () => {
+    // Assess: denoiser, enhancer, then the banks' (one licence for both)
+    expect(engine.licenses).toHaveLength(3);
     for (const license of engine.licenses) expect(license.commercialUse).toBe(false);
+    expect(engine.licenses[2]?.name).toMatch(/UTKFace/);
   });
 
   it("is the pair that the auto calibration table was fitted on (retraining either needs a refit)", () => {

@@ -20,6 +20,7 @@ import { addNoise, jpegRoundTrip, planarToRgb, rgbToPlanar } from '../../gpu-tas
 import {
   FaceDetector,
   finishPhoto,
+  MAX_UPSAMPLED_FACE,
   cubicBackground,
   loadFaceUpsampler,
   upsampleWindow,
@@ -498,12 +499,17 @@ describe.skipIf(!hqPresent || !utkPresent)(
       }
       expect(off / samples).toBeLessThan(1e-3);
       // With the banks, across the middle of a kept face's box (inside its frame, where the layer
-      // is whole) the output is the photo enlarged by the face upsampler; far rows are unchanged.
+      // is whole) the output is the photo enlarged by the face upsampler (up to the size cap);
+      // far rows are unchanged.
       const layered = await sharp(upsampled.restored).raw().toBuffer();
       expect(
         Buffer.compare(layered.subarray(0, 80 * info.width * 3), data.subarray(0, 80 * info.width * 3)),
       ).toBe(0);
       const bank = await loadFaceUpsampler(path.join(models, 'default', 'face-upsampler', 'x2.json'));
+      // A kept face's frame side (input pixels), as estimated: faces over MAX_UPSAMPLED_FACE keep
+      // the plain enlargement.
+      const frameSide = (x: number, y: number): number =>
+        upsampled.faces.find(({ box }) => box[0] === x && box[1] === y)?.estimate?.faceSize ?? Number.NaN;
       for (const {
         box: [x, y, w, h],
       } of kept) {
@@ -528,9 +534,18 @@ describe.skipIf(!hqPresent || !utkPresent)(
             count++;
           }
         }
-        expect(fromUpsampler / count).toBeGreaterThan(0.999);
-        expect(fromEnlargement / count).toBeLessThan(0.9);
+        if (frameSide(x, y) > MAX_UPSAMPLED_FACE) {
+          expect(fromEnlargement / count).toBe(1);
+        } else {
+          expect(fromUpsampler / count).toBeGreaterThan(0.999);
+          expect(fromEnlargement / count).toBeLessThan(0.9);
+        }
       }
+      // Both kinds were met: the 320 px face is kept and over the cap, the 90 px one kept and under it.
+      expect(kept.map(({ box: [x, y] }) => frameSide(x, y) > MAX_UPSAMPLED_FACE).sort()).toEqual([
+        false,
+        true,
+      ]);
     });
 
     it('restores a photo that is all face, and an aligned crop with --aligned at input size x upscale', async () => {
