@@ -14,8 +14,10 @@ import {
   backgroundNoise,
   boxMean,
   denoiseBackground,
+  filterWithGuide,
   finishPhoto,
   guidedFilter,
+  guideStatistics,
   loadFaceUpsampler,
 } from '../../gpu-task/src/photo/index.js';
 import path from 'node:path';
@@ -64,6 +66,55 @@ describe('guidedFilter', () => {
 
   it('takes the mean over the window cut at the borders', () => {
     expect(Array.from(boxMean(new Float32Array([0, 3, 6]), 3, 1, 1))).toEqual([1.5, 3, 4.5]);
+  });
+
+  it('gives every window mean, at the borders, on planes narrower or shorter than a window, and in place', () => {
+    const random = new SeededRandom(5);
+    for (const [width, height, r] of [
+      [37, 23, 2],
+      [5, 3, 4],
+      [1, 9, 1],
+      [12, 1, 3],
+      [1, 1, 2],
+    ] as const) {
+      // Prepare: a random plane and its window means summed directly.
+      const plane = Float32Array.from({ length: width * height }, () => 255 * random.uniform());
+      const direct = new Float64Array(width * height);
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) {
+          let [sum, count] = [0, 0];
+          for (let v = Math.max(0, y - r); v <= Math.min(height - 1, y + r); v++) {
+            for (let u = Math.max(0, x - r); u <= Math.min(width - 1, x + r); u++, count++)
+              sum += plane[v * width + u]!;
+          }
+          direct[y * width + x] = sum / count;
+        }
+      }
+      // Act
+      const means = boxMean(plane, width, height, r);
+      const inPlace = plane.slice();
+      boxMean(inPlace, width, height, r, inPlace);
+      // Assess
+      for (let i = 0; i < direct.length; i++) expect(means[i]).toBeCloseTo(direct[i]!, 3);
+      expect(inPlace).toEqual(means);
+    }
+  });
+
+  it('filters several planes with the statistics of one guide exactly as one at a time', () => {
+    // Prepare: a guide and two targets (the chroma planes' case) and the guide itself.
+    const random = new SeededRandom(9);
+    const [width, height, r] = [41, 29, 2];
+    const plane = () => Float32Array.from({ length: width * height }, () => 255 * random.uniform() - 60);
+    const [guide, first, second] = [plane(), plane(), plane()];
+    // Act
+    const stats = guideStatistics(guide, width, height, r);
+    const shared = [first, second, guide].map((target) => filterWithGuide(stats, target, 300));
+    // Assess: the same samples as separate filters, and the guide's statistics left as they were.
+    const separate = [first, second, guide].map((target) =>
+      guidedFilter(guide, target, width, height, r, 300),
+    );
+    expect(shared).toEqual(separate);
+    expect(stats.mean).toEqual(boxMean(guide, width, height, r));
   });
 });
 

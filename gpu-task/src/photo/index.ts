@@ -36,7 +36,7 @@ export {
   denoiseBackground,
 } from './background-denoise.js';
 export type { DenoiseSettings, DenoisedBackground } from './background-denoise.js';
-export { boxMean, guidedFilter } from './guided-filter.js';
+export { boxMean, filterWithGuide, guidedFilter, guideStatistics } from './guided-filter.js';
 export { DENOISED_PASS_NOISE, SMOOTHING_SIGMA, photoNoise, smoothedCopy } from './denoised-pass.js';
 export {
   CANDIDATE_THRESHOLD,
