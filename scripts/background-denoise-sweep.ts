@@ -12,6 +12,10 @@
  *   # settings to compare, as JSON (fields of DenoiseSettings; absent ones take the defaults):
  *   npx tsx scripts/background-denoise-sweep.ts --settings '[{"lumaRadius":1},{"lumaStrength":2}]'
  *
+ * `--enlarged 4` checks photos that are themselves enlargements instead: each degraded background
+ * enlarged x4 (bicubic) is the photo sent, measured against its clean twin (the background
+ * brought to the degraded one's size, enlarged the same way), with and without the denoiser.
+ *
  * Seed 0 is what the docs' val runs use: choose on other seeds. About 1 min per setting and
  * 36 photos on the 2 shared cores (the SSIM at 1600 x 1200 is most of it).
  */
@@ -23,6 +27,7 @@ import {
   degradationSplit,
   degradePhoto,
   psnr,
+  resizeRgb,
   sampleDegradation,
   sceneBackground,
   scenePhotoId,
@@ -42,6 +47,7 @@ const { values } = parseArgs({
     photos: { type: 'string', default: '6' },
     splits: { type: 'string', default: 'mild,medium,severe' },
     settings: { type: 'string' },
+    enlarged: { type: 'string', default: '1' },
   },
 });
 
@@ -61,8 +67,13 @@ const source: RgbImage | null =
     ? null
     : (await decodeImageToRgb(new Uint8Array(await readFile(values.background)))).image;
 const upscale = DEFAULT_SCENE_OPTIONS.upscale;
+const enlarged = Number(values.enlarged);
+if (![1, 2, 4, 8].includes(enlarged)) throw new Error(`--enlarged must be 1, 2, 4 or 8, got ${values.enlarged}`);
 
-console.log(`backgrounds: ${values.background}; seeds ${seeds.join(', ')}; ${photos} photos per seed`);
+console.log(
+  `backgrounds: ${values.background}; seeds ${seeds.join(', ')}; ${photos} photos per seed` +
+    (enlarged > 1 ? `; sent enlarged x${enlarged}` : ''),
+);
 for (const name of values.splits.split(',')) {
   const split = degradationSplit(name);
   const totals = settings.map(() => ({ psnr: 0, ssim: 0, psnrLost: 0, ssimLost: 0, denoised: 0, count: 0 }));
@@ -77,12 +88,20 @@ for (const name of values.splits.split(',')) {
         seed,
         id,
       );
-      const plain = (await cubicBackground(low, upscale)).image;
-      const [plainPsnr, plainSsim] = [psnr(plain, truth), ssim(plain, truth)];
+      // What is sent and what it is measured against: the degraded photo, enlarged x4 after the
+      // denoiser against the clean background; or (--enlarged f) the degraded photo enlarged by f
+      // before it is sent, measured at that size against its clean twin.
+      const sent = enlarged > 1 ? (await cubicBackground(low, enlarged)).image : low;
+      const reference =
+        enlarged > 1 ? (await cubicBackground(resizeRgb(truth, low.width, low.height), enlarged)).image : truth;
+      const finish = async (image: typeof low) =>
+        enlarged > 1 ? image : (await cubicBackground(image, upscale)).image;
+      const plain = await finish(sent);
+      const [plainPsnr, plainSsim] = [psnr(plain, reference), ssim(plain, reference)];
       for (const [k, setting] of settings.entries()) {
-        const result = denoiseBackground(low, [], setting);
-        const out = result.denoised ? (await cubicBackground(result.image, upscale)).image : plain;
-        const gain = { psnr: psnr(out, truth) - plainPsnr, ssim: ssim(out, truth) - plainSsim };
+        const result = denoiseBackground(sent, [], setting);
+        const out = result.denoised ? await finish(result.image) : plain;
+        const gain = { psnr: psnr(out, reference) - plainPsnr, ssim: ssim(out, reference) - plainSsim };
         const total = totals[k]!;
         total.psnr += gain.psnr;
         total.ssim += gain.ssim;

@@ -167,6 +167,16 @@ export const BackgroundReportSchema = z
     denoised: z.boolean().meta({
       description: 'Whether the background was denoised (the noise read 4 or more) or only enlarged.',
     }),
+    enlargement: z
+      .int()
+      .min(2)
+      .max(16)
+      .optional()
+      .meta({
+        description:
+          'Present when the photo is itself an enlargement (a small photo blown up before it was sent): the factor found. ' +
+          'Its noise was then read, and denoised, at 1 / `enlargement` of its size. Absent: read at its own size.',
+      }),
   })
   .meta({
     description:

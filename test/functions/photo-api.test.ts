@@ -307,7 +307,9 @@ describe('OpenAPI', () => {
     for (const field of ['faces', 'skippedFaces', 'warnings']) {
       expect(output[field]).toMatchObject({ type: 'array' });
     }
-    expect(Object.keys(output.background.properties)).toEqual(['noise', 'denoised']);
+    expect(Object.keys(output.background.properties)).toEqual(['noise', 'denoised', 'enlargement']);
+    expect(output.background.required).toEqual(['noise', 'denoised']);
+    expect(output.background.properties.enlargement).toMatchObject({ type: 'integer', minimum: 2 });
     const face = output.faces.items.properties;
     expect(Object.keys(face)).toEqual(expect.arrayContaining(['box', 'score', 'landmarks', 'crops']));
     expect(face.crops.properties.restored.properties).toHaveProperty('url');

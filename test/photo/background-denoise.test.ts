@@ -5,7 +5,7 @@
  * strip-wise filtering equals the filter run on the whole photo at once.
  */
 import { describe, expect, it } from 'vitest';
-import { type RgbImage, SeededRandom } from '../../gpu-task/src/engine/index.js';
+import { type RgbImage, SeededRandom, resizeRgb8 } from '../../gpu-task/src/engine/index.js';
 import {
   DEFAULT_DENOISE_SETTINGS,
   DENOISE_FROM_NOISE,
@@ -19,6 +19,7 @@ import {
   guidedFilter,
   guideStatistics,
   loadFaceUpsampler,
+  photoEnlargement,
 } from '../../gpu-task/src/photo/index.js';
 import path from 'node:path';
 import { repoRoot } from '../engine/helpers/fixture-paths.js';
@@ -197,6 +198,29 @@ describe('denoiseBackground', () => {
     for (let y = 0; y < 240; y++)
       for (let x = 200; x < 320; x++) changed += Number(at(result.image, x, y) !== at(noisy, x, y));
     expect(changed).toBeGreaterThan(0.5 * 240 * 120);
+  });
+
+  it('reads and denoises a photo that is itself an enlargement at its own scale', () => {
+    // Prepare: a small noisy photo enlarged x4 (the DR2 test sets' recipe), and its clean twin
+    // enlarged the same way. At the pixel scale its noise reads low: enlarged blobs, not grain.
+    const clean = resizeRgb8(scene(96, 72), 384, 288);
+    const enlarged = resizeRgb8(withNoise(scene(96, 72), 20, 3), 384, 288);
+    expect(backgroundNoise(enlarged)).toBeLessThan(DENOISE_FROM_NOISE);
+    // Act
+    const result = denoiseBackground(enlarged);
+    // Assess: found enlarged x4, its noise read near its std at that scale, the error more than halved.
+    expect(photoEnlargement(enlarged)).toBe(4);
+    expect(result.enlargement).toBe(4);
+    expect(result.denoised).toBe(true);
+    expect(result.noise).toBeGreaterThan(14);
+    expect(result.noise).toBeLessThan(26);
+    expect(meanSquaredError(result.image, clean)).toBeLessThan(0.5 * meanSquaredError(enlarged, clean));
+  });
+
+  it('reads a photo at its own resolution, noisy or clean, as not enlarged', () => {
+    expect(photoEnlargement(withNoise(scene(320, 240), 12))).toBe(1);
+    expect(denoiseBackground(withNoise(scene(320, 240), 12)).enlargement).toBe(1);
+    expect(photoEnlargement(withNoise(scene(320, 240), 2))).toBe(1);
   });
 
   it('reads texture in a few windows as texture, not as the photo noise', () => {

@@ -249,7 +249,7 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
         const kept = keptCount > 0 ? ` (${keptCount} kept as is)` : '';
         const warned = result.warnings.length > 0 ? `; warning: ${result.warnings.join(', ')}` : '';
         const denoised = result.background?.denoised
-          ? `, background denoised (noise ${result.background.noise.toFixed(1)})`
+          ? `, background denoised (noise ${result.background.noise.toFixed(1)}${atScale(result.background.enlargement ?? 1)})`
           : '';
         progress.fileDone(
           display(item.input),
@@ -359,4 +359,11 @@ export function precheckParams(params: Dr2ParamsRequest): void {
   if (tau !== undefined && omega !== undefined && tau >= omega) {
     throw new InvalidParametersError(`tau (${tau}) must be less than omega (${omega})`);
   }
+}
+
+/** The summary's note on a background read at the scale of a photo that is itself an enlargement. */
+function atScale(enlargement: number): string {
+  return enlargement > 1
+    ? ` read at 1/${enlargement} size: the photo is itself an x${enlargement} enlargement`
+    : '';
 }

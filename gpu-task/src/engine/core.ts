@@ -12,3 +12,5 @@ export { defaultModelManifest, modelsDir, packageRoot } from './model/default-mo
 // The photo detector's noise gate (photo/denoised-pass.ts) reads a photo's noise as `auto` reads a face's.
 export { estimateCoarseNoise } from './quality/estimate.js';
 export { LUMA_WEIGHTS, chroma, luma } from './quality/planes.js';
+// The background denoiser reads whether a photo is itself an enlargement as `auto` reads a face.
+export { effectiveScale } from './quality/effective-scale.js';

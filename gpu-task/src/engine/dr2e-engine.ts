@@ -50,6 +50,7 @@ import { resolveImageLimits } from './image/limits.js';
 import { rgb8ToTensor } from './image/tensor.js';
 import {
   FaceDetector,
+  type DenoisedBackground,
   type FaceReport,
   type PhotoWarning,
   type FaceUpsamplerBank,
@@ -247,6 +248,15 @@ export type ImageRestoration =
       background?: BackgroundReport;
     }
   | { id: string; ok: false; error: EngineError };
+
+/** The background denoiser's reading as jobs and the CLI report it (the enlargement only where the photo is one). */
+function backgroundReport({
+  noise,
+  denoised,
+  enlargement,
+}: Omit<DenoisedBackground, 'image'>): BackgroundReport {
+  return { noise, denoised, ...(enlargement > 1 ? { enlargement } : {}) };
+}
 
 /** A random seed that fits every consumer (JSON, SQL integers, the PRNG's safe-integer check). */
 export function randomSeed(): number {
@@ -769,7 +779,7 @@ export class Dr2eEngine {
       width: final.width,
       height: final.height,
       ...(faceCrops ? { faceCrops } : {}),
-      ...(final.background ? { background: final.background } : {}),
+      ...(final.background ? { background: backgroundReport(final.background) } : {}),
     };
   }
 

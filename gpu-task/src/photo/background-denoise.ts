@@ -13,7 +13,16 @@
  * the windows that hold it, and a median over a landscape is texture; noise is in every window.
  *
  * **When.** Only from DENOISE_FROM_NOISE up; a cleaner photo is returned as it is (a
- * guided filter on a clean photo flattens fine texture for nothing). Faces left as they were
+ * guided filter on a clean photo flattens fine texture for nothing).
+ *
+ * **Photos that are themselves enlargements** (a small, noisy photo or scan blown up before it
+ * was sent, as the DR2 paper's test faces are, x4 to x16) carry their noise as blobs of the
+ * enlargement's size, which the pixel-scale reading mostly misses (0.3-5.5 on those test
+ * photos, whose noise reads 19-51 at their own scale) and a filter of radius 2 could not take
+ * out. So every photo is first read for its own enlargement (photoEnlargement: effectiveScale,
+ * as `auto` reads a face, on a centred window); enlarged by f, it is read and filtered at 1 / f
+ * (box means of f x f pixels), and the change the filter made there is enlarged back (linear
+ * interpolation) and added to the photo, so its edges stay where its pixels put them. Faces left as they were
  * (kept by `auto`, skipped by `maxFaces` or `minFace`) are blended back to their own pixels
  * under a paste mask the caller sizes (the photo stage: 1.5 times their frame), so "left
  * untouched" stays true of them; restored faces are pasted over the result as before.
@@ -26,7 +35,14 @@
  * "Backgrounds"): windows of the whole-photo eval's no-face photo drawn for seeds 1 and 2, which
  * the val runs (seed 0) do not draw, though they cut windows from the same photo.
  */
-import { type RgbImage, chroma, estimateCoarseNoise, luma, LUMA_WEIGHTS } from '../engine/core.js';
+import {
+  type RgbImage,
+  chroma,
+  effectiveScale,
+  estimateCoarseNoise,
+  luma,
+  LUMA_WEIGHTS,
+} from '../engine/core.js';
 import { type BoxScratch, filterWithGuide, guideStatistics } from './guided-filter.js';
 import { spreadOrigins, windowNoiseReadings } from './noise-windows.js';
 import { type Similarity, applySimilarity } from './similarity.js';
@@ -109,9 +125,37 @@ function windowOrigins(length: number): number[] {
 export interface DenoisedBackground {
   /** The photo to enlarge: denoised, or the input itself when its noise is under the threshold. */
   image: RgbImage;
-  /** backgroundNoise of the input. */
+  /** backgroundNoise of the input, read at 1 / `enlargement` of its size. */
   noise: number;
   denoised: boolean;
+  /** The factor by which the photo itself was found enlarged (1 for a photo at its own resolution). */
+  enlargement: number;
+}
+
+/** Side of the centred window on which photoEnlargement reads the photo. */
+const ENLARGEMENT_WINDOW = 512;
+
+/**
+ * The factor (1, 2, 4 or 8) by which the photo itself was enlarged before it reached us:
+ * effectiveScale of its centred square of at most ENLARGEMENT_WINDOW px (10-60 ms). A photo
+ * at its own resolution reads 1, a blurred one may read more (it is then read, and found
+ * clean, at that scale).
+ *
+ * @example
+ * ```ts
+ * photoEnlargement(smallNoisyPhotoEnlargedX4); // 4
+ * ```
+ */
+export function photoEnlargement(photo: RgbImage): number {
+  const side = Math.min(ENLARGEMENT_WINDOW, photo.width, photo.height);
+  const left = Math.floor((photo.width - side) / 2);
+  const top = Math.floor((photo.height - side) / 2);
+  const window = new Uint8Array(side * side * 3);
+  for (let y = 0; y < side; y++) {
+    const from = ((top + y) * photo.width + left) * 3;
+    window.set(photo.data.subarray(from, from + side * 3), y * side * 3);
+  }
+  return effectiveScale({ data: window, width: side, height: side });
 }
 
 /**
@@ -129,11 +173,92 @@ export function denoiseBackground(
   keep: readonly Similarity[] = [],
   settings: Readonly<DenoiseSettings> = DEFAULT_DENOISE_SETTINGS,
 ): DenoisedBackground {
-  const noise = backgroundNoise(photo);
-  if (!(noise >= settings.fromNoise)) return { image: photo, noise, denoised: false };
-  const out = filterPhoto(photo, noise * LUMA_NOISE_GAIN, settings);
+  const enlargement = photoEnlargement(photo);
+  let out: RgbImage;
+  let read: { noise: number; enlargement: number };
+  if (enlargement === 1) {
+    read = { noise: backgroundNoise(photo), enlargement };
+    if (!(read.noise >= settings.fromNoise)) return { image: photo, ...read, denoised: false };
+    out = filterPhoto(photo, read.noise * LUMA_NOISE_GAIN, settings);
+  } else {
+    const small = shrinkByBoxes(photo, enlargement);
+    read = { noise: backgroundNoise(small), enlargement };
+    if (!(read.noise >= settings.fromNoise)) return { image: photo, ...read, denoised: false };
+    const filtered = filterPhoto(small, read.noise * LUMA_NOISE_GAIN, settings);
+    out = withEnlargedChange(photo, small, filtered, enlargement);
+  }
   for (const toUnit of keep) restoreUnder(out, photo, toUnit);
-  return { image: out, noise, denoised: true };
+  return { image: out, ...read, denoised: true };
+}
+
+/** The photo's means over f x f blocks (fewer pixels in the last row and column of blocks where its sides are no multiple of f). */
+function shrinkByBoxes(photo: RgbImage, f: number): RgbImage {
+  const { width, height } = photo;
+  const smallWidth = Math.ceil(width / f);
+  const smallHeight = Math.ceil(height / f);
+  const sums = new Float64Array(smallWidth * smallHeight * 3);
+  for (let y = 0; y < height; y++) {
+    const row = Math.floor(y / f) * smallWidth;
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      const o = (row + Math.floor(x / f)) * 3;
+      for (let c = 0; c < 3; c++) sums[o + c] = sums[o + c]! + photo.data[i + c]!;
+    }
+  }
+  const data = new Uint8Array(sums.length);
+  for (let by = 0; by < smallHeight; by++) {
+    const rows = Math.min(f, height - by * f);
+    for (let bx = 0; bx < smallWidth; bx++) {
+      const count = rows * Math.min(f, width - bx * f);
+      const o = (by * smallWidth + bx) * 3;
+      for (let c = 0; c < 3; c++) data[o + c] = Math.round(sums[o + c]! / count);
+    }
+  }
+  return { data, width: smallWidth, height: smallHeight };
+}
+
+/**
+ * The photo plus the change from `small` to `filtered` (both 1 / f of its size) enlarged by f:
+ * linear interpolation between the small pixels' centres, the edge pixels' change repeated
+ * beyond the outer centres.
+ */
+function withEnlargedChange(photo: RgbImage, small: RgbImage, filtered: RgbImage, f: number): RgbImage {
+  const { width, height } = photo;
+  const sw = small.width;
+  const sh = small.height;
+  const change = new Float32Array(small.data.length);
+  for (let i = 0; i < change.length; i++) change[i] = filtered.data[i]! - small.data[i]!;
+  // Where each output column falls between two small columns, and the weight of the second.
+  const column0 = new Int32Array(width);
+  const column1 = new Int32Array(width);
+  const columnWeight = new Float32Array(width);
+  for (let x = 0; x < width; x++) {
+    const u = Math.min(sw - 1, Math.max(0, (x + 0.5) / f - 0.5));
+    column0[x] = Math.floor(u);
+    column1[x] = Math.min(sw - 1, column0[x]! + 1);
+    columnWeight[x] = u - column0[x]!;
+  }
+  const out = new Uint8Array(photo.data.length);
+  for (let y = 0; y < height; y++) {
+    const v = Math.min(sh - 1, Math.max(0, (y + 0.5) / f - 0.5));
+    const r0 = Math.floor(v);
+    const r1 = Math.min(sh - 1, r0 + 1);
+    const wy = v - r0;
+    for (let x = 0; x < width; x++) {
+      const wx = columnWeight[x]!;
+      const a = (r0 * sw + column0[x]!) * 3;
+      const b = (r0 * sw + column1[x]!) * 3;
+      const c = (r1 * sw + column0[x]!) * 3;
+      const d = (r1 * sw + column1[x]!) * 3;
+      const o = (y * width + x) * 3;
+      for (let k = 0; k < 3; k++) {
+        const top = change[a + k]! + wx * (change[b + k]! - change[a + k]!);
+        const bottom = change[c + k]! + wx * (change[d + k]! - change[c + k]!);
+        out[o + k] = clamp8(photo.data[o + k]! + top + wy * (bottom - top));
+      }
+    }
+  }
+  return { data: out, width, height };
 }
 
 /** The whole photo through the luma and chroma filters, STRIP_ROWS rows at a time. */

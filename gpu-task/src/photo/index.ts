@@ -33,6 +33,7 @@ export {
   DEFAULT_DENOISE_SETTINGS,
   DENOISE_FROM_NOISE,
   backgroundNoise,
+  photoEnlargement,
   denoiseBackground,
 } from './background-denoise.js';
 export type { DenoiseSettings, DenoisedBackground } from './background-denoise.js';

@@ -532,7 +532,9 @@ export async function finishPhoto(
       ? denoisePhotoBackground(photo, restored)
       : options.denoiseBackground || null;
   const image = cleaned ? cleaned.image : photo.decoded.image;
-  const background = cleaned ? { background: { noise: cleaned.noise, denoised: cleaned.denoised } } : {};
+  const background = cleaned
+    ? { background: { noise: cleaned.noise, denoised: cleaned.denoised, enlargement: cleaned.enlargement } }
+    : {};
   const readyFaces = (): Promise<(RgbImage | null)[]> =>
     Promise.all(
       photo.faces.map(async (face, i) => {

@@ -58,7 +58,9 @@ export function jobFigures(job: PlaygroundJob): [string, string][] {
 /** What the background denoiser did, with the noise it read (absent: not reported, e.g. `keep`). */
 function backgroundFigure(report: BackgroundReport | undefined): string | undefined {
   if (!report) return undefined;
-  return `${report.denoised ? 'denoised' : 'only enlarged'} (noise ${report.noise.toFixed(1)})`;
+  // A photo that is itself an enlargement had its noise read (and denoised) at 1 / enlargement.
+  const scale = report.enlargement ? ` at 1/${report.enlargement} size, the photo being itself enlarged` : '';
+  return `${report.denoised ? 'denoised' : 'only enlarged'} (noise ${report.noise.toFixed(1)}${scale})`;
 }
 
 /**

@@ -58,13 +58,20 @@ describe('jobFigures', () => {
 });
 
 describe('jobFigures: background', () => {
-  it('says whether the background was denoised and the noise read, and nothing when not reported', () => {
+  it('says whether the background was denoised, the noise read and at what scale, and nothing when not reported', () => {
     // Prepare
     const job = jobWithFaces([]);
     const denoised = { ...job, output: { ...job.output!, background: { noise: 12.34, denoised: true } } };
     const clean = { ...job, output: { ...job.output!, background: { noise: 1.2, denoised: false } } };
+    const enlarged = {
+      ...job,
+      output: { ...job.output!, background: { noise: 25.6, denoised: true, enlargement: 4 } },
+    };
     // Act / Assess
     expect(figure(jobFigures(denoised), 'Background')).toBe('denoised (noise 12.3)');
+    expect(figure(jobFigures(enlarged), 'Background')).toBe(
+      'denoised (noise 25.6 at 1/4 size, the photo being itself enlarged)',
+    );
     expect(figure(jobFigures(clean), 'Background')).toBe('only enlarged (noise 1.2)');
     expect(figure(jobFigures(job), 'Background')).toBeUndefined();
   });
