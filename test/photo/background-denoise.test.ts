@@ -223,6 +223,46 @@ describe('denoiseBackground', () => {
     expect(photoEnlargement(withNoise(scene(320, 240), 2))).toBe(1);
   });
 
+  /** A photo of 16 px tiles with a smooth, noiseless centre (sky, a backdrop), noise `sigma` elsewhere. */
+  function tilesAroundSmoothCentre(sigma: number): { photo: RgbImage; clean: RgbImage } {
+    const [width, height] = [1600, 1200];
+    const clean = new Uint8Array(width * height * 3);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const centre = Math.abs(x - width / 2) < 300 && Math.abs(y - height / 2) < 300;
+        const tile = (Math.floor(x / 16) + Math.floor(y / 16)) % 2;
+        for (let c = 0; c < 3; c++) {
+          clean[(y * width + x) * 3 + c] = centre
+            ? 150 + Math.round((y - height / 2) / 10) + 10 * c
+            : 70 + 60 * tile + 10 * c;
+        }
+      }
+    }
+    const noisy = withNoise({ data: clean, width, height }, sigma, 17);
+    // The centre stays noiseless: it is what reads as an enlargement on its own.
+    for (let y = height / 2 - 299; y < height / 2 + 300; y++) {
+      const from = (y * width + width / 2 - 299) * 3;
+      noisy.data.set(clean.subarray(from, from + 598 * 3), from);
+    }
+    return { photo: noisy, clean: { data: clean, width, height } };
+  }
+
+  it('does not take a photo with a smooth centre for an enlargement: it stays as it was, or denoised at its own size', () => {
+    // Prepare: the same tiled photo clean and with noise 12 around its smooth centre.
+    const clean = tilesAroundSmoothCentre(0).photo;
+    const { photo: noisy, clean: truth } = tilesAroundSmoothCentre(12);
+    // Act
+    const fromClean = denoiseBackground(clean);
+    const fromNoisy = denoiseBackground(noisy);
+    // Assess: read at their own size; the clean one untouched, the noisy one's error more than halved.
+    expect(photoEnlargement(clean)).toBe(1);
+    expect(fromClean).toMatchObject({ denoised: false, enlargement: 1 });
+    expect(fromClean.image).toBe(clean);
+    expect(fromNoisy.enlargement).toBe(1);
+    expect(fromNoisy.noise).toBeGreaterThan(8);
+    expect(meanSquaredError(fromNoisy.image, truth)).toBeLessThan(0.5 * meanSquaredError(noisy, truth));
+  });
+
   it('reads texture in a few windows as texture, not as the photo noise', () => {
     // Prepare: a clean scene with a quarter of it strong random texture (foliage-like).
     const photo = scene(256, 256);
