@@ -47,6 +47,7 @@ import { type BoxScratch, filterWithGuide, guideStatistics } from './guided-filt
 import { spreadOrigins, windowNoiseReadings } from './noise-windows.js';
 import { type Similarity, applySimilarity } from './similarity.js';
 import { clamp8, frameBounds, pasteMaskAt } from './warp.js';
+import { cropRaw } from './enlarge.js';
 
 /** How the background is denoised (DEFAULT_DENOISE_SETTINGS; other values for the sweep script). */
 export interface DenoiseSettings {
@@ -176,12 +177,7 @@ function squareWindow(photo: RgbImage, cx: number, cy: number, side: number): Rg
   const s = Math.max(1, Math.min(side, photo.width, photo.height));
   const left = Math.min(photo.width - s, Math.max(0, Math.round(cx - s / 2)));
   const top = Math.min(photo.height - s, Math.max(0, Math.round(cy - s / 2)));
-  const data = new Uint8Array(s * s * 3);
-  for (let y = 0; y < s; y++) {
-    const from = ((top + y) * photo.width + left) * 3;
-    data.set(photo.data.subarray(from, from + s * 3), y * s * 3);
-  }
-  return { data, width: s, height: s };
+  return { data: cropRaw(photo.data, photo.width, 3, left, top, s, s), width: s, height: s };
 }
 
 /**
@@ -213,14 +209,8 @@ export function denoiseBackground(
     else small = null;
   }
   if (!(read.noise >= settings.fromNoise)) return { image: photo, ...read, denoised: false };
-  const out = small
-    ? withEnlargedChange(
-        photo,
-        small,
-        filterPhoto(small, read.noise * LUMA_NOISE_GAIN, settings),
-        enlargement,
-      )
-    : filterPhoto(photo, read.noise * LUMA_NOISE_GAIN, settings);
+  const filtered = filterPhoto(small ?? photo, read.noise * LUMA_NOISE_GAIN, settings);
+  const out = small ? withEnlargedChange(photo, small, filtered, enlargement) : filtered;
   for (const toUnit of keep) restoreUnder(out, photo, toUnit);
   return { image: out, ...read, denoised: true };
 }

@@ -94,7 +94,7 @@ export async function enlargeCentred(
 }
 
 /** A rectangle of a raw image, as its own raw image. */
-function cropRaw(
+export function cropRaw(
   data: Uint8Array,
   width: number,
   channels: number,

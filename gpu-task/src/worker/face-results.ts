@@ -121,13 +121,7 @@ export function faceOutput(
     skippedFaces: result.skippedFaces.map(toSkippedFace),
     warnings: [...new Set(result.warnings.filter((warning) => warning.length > 0 && warning.length <= 200))],
     ...(result.background
-      ? {
-          background: {
-            noise: round(result.background.noise, 2),
-            denoised: result.background.denoised,
-            ...(result.background.enlargement ? { enlargement: result.background.enlargement } : {}),
-          },
-        }
+      ? { background: { ...result.background, noise: round(result.background.noise, 2) } }
       : {}),
   };
 }
