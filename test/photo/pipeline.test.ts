@@ -113,6 +113,44 @@ describe('background enlargement', () => {
     }
   });
 
+  it('writes the samples into a given array, aligned or not, and refuses one of another length', () => {
+    const random = new SeededRandom(4);
+    const bytes = Uint8Array.from({ length: 41 }, () => Math.floor(random.uniform() * 256));
+    const expected = Array.from(bytes, (v) => v * 256 + 128);
+    const backing = new Uint16Array(50).fill(7);
+    for (const offset of [0, 1, 2]) {
+      const out = backing.subarray(offset, offset + bytes.length);
+      expect(toPreciseSamples(bytes, out)).toBe(out);
+      expect(Array.from(out)).toEqual(expected);
+    }
+    expect(() => toPreciseSamples(bytes, new Uint16Array(40))).toThrow(/40 samples for 41 levels/);
+  });
+
+  it('gives each large photo its own enlargement when the kept samples pass from photo to photo', async () => {
+    // Prepare: photos over the size whose 16-bit samples are kept between photos (1 MP): a
+    // larger one, then a smaller one that reuses its buffer, then the larger one again.
+    const photos = [
+      [1100, 1000, 5],
+      [1000, 1050, 6],
+      [1100, 1000, 7],
+    ].map(([width, height, seed]) => {
+      const random = new SeededRandom(seed!);
+      return {
+        width: width!,
+        height: height!,
+        data: Uint8Array.from({ length: width! * height! * 3 }, () => Math.floor(random.uniform() * 256)),
+      };
+    });
+    for (const { data, width, height } of photos) {
+      // Act
+      const enlarged = await enlargeCentred(data, width, height, 3, 2);
+      // Assess: only this photo's pixels (a stale sample of the one before would show)
+      expect(Buffer.compare(Buffer.from(enlarged), await paddedEnlargement(data, width, height, 3, 2))).toBe(
+        0,
+      );
+    }
+  });
+
   it.each([
     [64, 48, 3, 2],
     [37, 101, 3, 4],

@@ -298,6 +298,9 @@ export class FaceDetector {
     private readonly front: BlazeFaceModel,
   ) {}
 
+  /** The tile buffer of the last pass, free for the next (see detectOnce). */
+  private idleTiles: Float32Array | null = null;
+
   /**
    * @param file the graph (default the batched one, see blazeFaceModelPath).
    * @param threads see BlazeFaceModel.load.
@@ -348,6 +351,25 @@ export class FaceDetector {
    * the pass) and its confirmed candidates, not yet merged with each other (mergePasses does that).
    */
   private async detectOnce(photo: RgbImage, options: DetectOptions): Promise<RawDetection[]> {
+    // One buffer of `batchSize` tiles (0.8 MB each), refilled for each batch (each run is awaited
+    // before the next fill): a 12 MP photo has up to ~130 tiles. Kept for the next pass or photo
+    // (fresh, its pages fault once each: 15 ms here); a pass that finds it taken makes its own.
+    const batchSize = this.batchSize;
+    const buffer = this.idleTiles ?? new Float32Array(batchSize * BLAZEFACE_TILE_LENGTH);
+    this.idleTiles = null;
+    try {
+      return await this.searchPyramid(photo, options, buffer);
+    } finally {
+      this.idleTiles = buffer;
+    }
+  }
+
+  /** detectOnce with its tile buffer. */
+  private async searchPyramid(
+    photo: RgbImage,
+    options: DetectOptions,
+    buffer: Float32Array,
+  ): Promise<RawDetection[]> {
     const threshold = options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
     const cascade = options.cascade ?? true;
     const candidatesFromTiles = cascade && (options.tiledCandidates ?? true);
@@ -363,10 +385,7 @@ export class FaceDetector {
     // apart: merged with the whole-photo views' by weighted NMS they would move those boxes, and
     // a second look centred on a moved box can miss the face that the first box held.
     const tiledCandidates: RawDetection[] = [];
-    // One buffer of `batchSize` tiles (0.8 MB each), refilled for each batch (each run is awaited
-    // before the next fill): a 12 MP photo has up to ~130 tiles.
     const batchSize = this.batchSize;
-    const buffer = new Float32Array(batchSize * BLAZEFACE_TILE_LENGTH);
     const batch: PendingTile[] = [];
     const flush = async (): Promise<void> => {
       const results = await this.model.runBatch(

@@ -1,16 +1,16 @@
 /**
- * Zeroed scratch buffers kept between photos, for the difference images of the streamed output
- * (enlarge.ts `withEnlargedWindows`): one per photo being encoded, the size of its output.
+ * Scratch buffers kept between photos, for the photo stage's largest short-lived arrays: the
+ * difference images of the streamed output and the 16-bit samples the enlargement reads
+ * (enlarge.ts `withEnlargedWindows`, `enlargeCentred`).
  *
- * **Why keep them.** A fresh buffer of zeros costs nothing to allocate, but every 4 KiB page
- * faults the first time it is touched, and libvips reads the whole difference image: a 48 MP
- * output's (16-bit samples) is 72,000 pages. On the 2-core development VM the faults cost
- * about 0.3 s per photo at 8 bits, a third of the photo stage's budget. A buffer kept resident
- * costs none of it; its user restores the zeros it wrote (exactly the bytes it touched) before
- * giving it back.
+ * **Why keep them.** A fresh buffer costs nothing to allocate, but every 4 KiB page faults the
+ * first time it is touched: a 48 MP output's difference image (16-bit samples) is 72,000 pages,
+ * a 12 MP photo's 16-bit samples 18,000. On the 2-core development VM a fault costs about 10 us,
+ * so the faults cost about 0.3 s and 0.2 s per photo, half of the photo stage's 1 s budget
+ * together. A buffer kept resident costs none of it.
  *
  * Memory: a kept buffer stays resident for RETAIN_IDLE_MS after its last use, and only buffers
- * up to RETAIN_MAX_BYTES are kept (larger outputs allocate and drop theirs).
+ * up to the pool's `retainMaxBytes` are kept (larger ones are allocated and dropped).
  */
 
 /**
@@ -23,20 +23,18 @@ export const RETAIN_MAX_BYTES = 64_000_000 * 3 * 2;
 export const RETAIN_IDLE_MS = 60_000;
 
 /**
- * A pool of zeroed buffers.
+ * A pool of buffers whose contents are whatever their last user left (fresh ones are zeros).
  *
  * @example
  * ```ts
- * const pool = new ZeroedScratch();
- * const bytes = await pool.use(width * height * 3, async (zeros) => {
- *   zeros[0] = 7; // ...write, use...
- *   const result = await encode(zeros);
- *   zeros[0] = 0; // every byte written is zero again
- *   return result;
+ * const pool = new KeptScratch();
+ * const png = await pool.use(width * height * 6, async (buffer) => {
+ *   const samples = toPreciseSamples(pixels, new Uint16Array(buffer.buffer, buffer.byteOffset, width * height * 3));
+ *   return encode(samples); // the buffer is taken back once this settles
  * });
  * ```
  */
-export class ZeroedScratch {
+export class KeptScratch {
   private idle: Buffer[] = [];
   private timer: NodeJS.Timeout | undefined;
 
@@ -46,12 +44,12 @@ export class ZeroedScratch {
   ) {}
 
   /**
-   * Run `work` with a buffer of exactly `length` zero bytes. `work` must leave every byte it
-   * wrote zero again when it resolves; if it throws, the buffer is dropped (its bytes unknown).
+   * Run `work` with a buffer of exactly `length` bytes, taken back when `work` settles: `work`
+   * must not keep it (nor anything that reads it later) past that.
    */
   async use<T>(length: number, work: (zeros: Buffer) => Promise<T>): Promise<T> {
     const buffer = this.take(length);
-    // A rejection skips giveBack: the buffer is dropped.
+    // A rejection skips giveBack: the buffer is dropped (ZeroedScratch: its bytes unknown).
     const result = await work(buffer.subarray(0, length));
     this.giveBack(buffer);
     return result;
@@ -70,7 +68,7 @@ export class ZeroedScratch {
   }
 
   // Buffer.alloc, never the shared pool of Buffer.allocUnsafe: every buffer starts its own
-  // ArrayBuffer at offset 0, so a Uint16Array view of it is aligned (withEnlargedWindows).
+  // ArrayBuffer at offset 0, so a Uint16Array view of it is aligned (enlarge.ts).
   private take(length: number): Buffer {
     // The smallest kept buffer that fits: the others stay for photos with larger outputs.
     let best = -1;
@@ -92,5 +90,29 @@ export class ZeroedScratch {
     this.timer = setTimeout(() => this.clear(), this.retainIdleMs);
     // An idle pool must not keep a CLI process alive.
     this.timer.unref();
+  }
+}
+
+/**
+ * A pool of zeroed buffers: its users restore the zeros they wrote.
+ *
+ * @example
+ * ```ts
+ * const pool = new ZeroedScratch();
+ * const bytes = await pool.use(width * height * 3, async (zeros) => {
+ *   zeros[0] = 7; // ...write, use...
+ *   const result = await encode(zeros);
+ *   zeros[0] = 0; // every byte written is zero again
+ *   return result;
+ * });
+ * ```
+ */
+export class ZeroedScratch extends KeptScratch {
+  /**
+   * Run `work` with a buffer of exactly `length` zero bytes. `work` must leave every byte it
+   * wrote zero again when it resolves; if it throws, the buffer is dropped (its bytes unknown).
+   */
+  override use<T>(length: number, work: (zeros: Buffer) => Promise<T>): Promise<T> {
+    return super.use(length, work);
   }
 }
