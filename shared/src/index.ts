@@ -25,6 +25,7 @@ export type * from './ports/index.js';
 export * from './restore-options.js';
 export * from './schemas.js';
 export * from './slot-release.js';
+export * from './stored-records.js';
 export * from './sleep.js';
 export * from './tenant-limits.js';
 export * from './tenants.js';

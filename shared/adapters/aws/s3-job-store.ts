@@ -31,6 +31,7 @@ import { checkJobWrite, checkNewJob } from '../../src/job.js';
 import { decodeJobCursor, encodeJobCursor, pageSize } from '../../src/job-pages.js';
 import type { CreateJobResult, JobPage, JobStore, ListJobsOptions } from '../../src/ports/job-store.js';
 import { JobSchema, parseWith, type Job } from '../../src/schemas.js';
+import { readStoredRecord, type StoredRecord, withUnknownFields } from '../../src/stored-records.js';
 import { isConditionalWriteConflict, isNotFound, readError } from './s3-errors.js';
 
 export interface S3JobStoreOptions {
@@ -113,10 +114,14 @@ export class S3JobStore implements JobStore {
     }
   }
 
-  private async readJob(jobId: string): Promise<{ job: Job; etag: string | undefined } | undefined> {
+  /** The record (fields a newer writer added set aside: stored-records.ts) and its ETag. */
+  private async readJob(
+    jobId: string,
+  ): Promise<{ job: Job; record: StoredRecord<Job>; etag: string | undefined } | undefined> {
     const object = await this.readObject(this.jobKey(jobId));
     if (!object) return undefined;
-    return { job: parseWith(JobSchema, JSON.parse(object.text), `stored job ${jobId}`), etag: object.etag };
+    const record = readStoredRecord(JobSchema, JSON.parse(object.text), `stored job ${jobId}`);
+    return { job: record.value, record, etag: object.etag };
   }
 
   private async readClaim(claimKey: string): Promise<Job | undefined> {
@@ -181,7 +186,13 @@ export class S3JobStore implements JobStore {
     if (current.job.version !== expectedVersion || current.etag === undefined) throw conflict();
     checkJobWrite(current.job, next);
     if (
-      !(await this.conditionalPut(this.jobKey(next.id), JSON.stringify(stored), { IfMatch: current.etag }))
+      !(await this.conditionalPut(
+        this.jobKey(next.id),
+        JSON.stringify(withUnknownFields(stored, current.record)),
+        {
+          IfMatch: current.etag,
+        },
+      ))
     ) {
       throw conflict();
     }

@@ -16,6 +16,7 @@ import { checkJobWrite, checkNewJob } from '../../src/job.js';
 import { decodeJobCursor, encodeJobCursor, pageSize } from '../../src/job-pages.js';
 import type { CreateJobResult, JobPage, JobStore, ListJobsOptions } from '../../src/ports/job-store.js';
 import { JobSchema, parseWith, type Job } from '../../src/schemas.js';
+import { readStoredRecord, type StoredRecord, withUnknownFields } from '../../src/stored-records.js';
 import { atomicWriteFile, encodePathSegment, listFiles, readJsonIfExists, withLock } from './fs-util.js';
 
 export interface DiskJobStoreOptions {
@@ -56,8 +57,13 @@ export class DiskJobStore implements JobStore {
   }
 
   private async read(jobId: string): Promise<Job | undefined> {
+    return (await this.readRecord(jobId))?.value;
+  }
+
+  /** The record with the fields a newer writer added set aside (stored-records.ts). */
+  private async readRecord(jobId: string): Promise<StoredRecord<Job> | undefined> {
     const raw = await readJsonIfExists(this.jobPath(jobId));
-    return raw === undefined ? undefined : parseWith(JobSchema, raw, `stored job ${jobId}`);
+    return raw === undefined ? undefined : readStoredRecord(JobSchema, raw, `stored job ${jobId}`);
   }
 
   async create(job: Job): Promise<CreateJobResult> {
@@ -94,8 +100,9 @@ export class DiskJobStore implements JobStore {
   async update(next: Job, expectedVersion: number): Promise<Job> {
     const stored = parseWith(JobSchema, { ...next, version: expectedVersion + 1 }, 'job');
     return this.locked(async () => {
-      const current = await this.read(next.id);
-      if (!current) throw new NotFoundError(`job ${next.id} not found`);
+      const record = await this.readRecord(next.id);
+      if (!record) throw new NotFoundError(`job ${next.id} not found`);
+      const current = record.value;
       if (current.tenantId !== stored.tenantId) throw new ValidationError('a job cannot change tenant');
       if (current.version !== expectedVersion) {
         throw new PreconditionFailedError(
@@ -104,7 +111,7 @@ export class DiskJobStore implements JobStore {
         );
       }
       checkJobWrite(current, next);
-      await atomicWriteFile(this.jobPath(next.id), JSON.stringify(stored));
+      await atomicWriteFile(this.jobPath(next.id), JSON.stringify(withUnknownFields(stored, record)));
       return stored;
     });
   }

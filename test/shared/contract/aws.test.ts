@@ -3,7 +3,7 @@
  * Behaviour the stand-ins lack is skipped here with the reason, and covered by unit tests with
  * stub clients in `../aws-adapters.test.ts`.
  */
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll } from 'vitest';
 import { S3BlobStore } from '../../../shared/adapters/aws/s3-blob-store.js';
@@ -47,6 +47,12 @@ describeJobStoreContract('S3 on s3rver', {
         await aws.s3.send(
           new PutObjectCommand({ Bucket: bucket, Key: `job-store/jobs/${jobId}.json`, Body: text }),
         );
+      },
+      readRawRecord: async (jobId) => {
+        const object = await aws.s3.send(
+          new GetObjectCommand({ Bucket: bucket, Key: `job-store/jobs/${jobId}.json` }),
+        );
+        return (await object.Body?.transformToString('utf8')) ?? '';
       },
     };
   },

@@ -21,10 +21,14 @@ export interface JobStoreContractOptions {
    * concurrent writers apart. False for s3rver, which ignores If-Match / If-None-Match.
    */
   enforcesConditionalWrites: boolean;
-  /** A store and a way to write a job record's raw text behind its back (a corrupt record). */
+  /**
+   * A store and a way to write and read a job record's raw text behind its back (a corrupt
+   * record, one written by a newer version).
+   */
   makeStoreWithRawWrites: () => Promise<{
     store: JobStore;
     writeRawRecord: (jobId: string, text: string) => Promise<void>;
+    readRawRecord: (jobId: string) => Promise<string>;
   }>;
 }
 
@@ -279,6 +283,62 @@ export function describeJobStoreContract(family: string, options: JobStoreContra
       const page = await store.listCreatedBetween(new Date(BASE_TIME), new Date(BASE_TIME + 10_000));
       // Assess
       expect(page.jobs.map((job) => job.id)).toEqual([good.id]);
+    });
+
+    it('reads a record a newer version wrote, with fields it does not know, and keeps them through its updates', async () => {
+      // Prepare: a succeeded job as a newer GPU task stores it, with a field this version does not
+      // know on the record, in its output's background report and in its usage
+      const { store, writeRawRecord, readRawRecord } = await options.makeStoreWithRawWrites();
+      const created = sampleJob('tenant-newer', 0);
+      const known: Job = {
+        ...created,
+        status: 'succeeded',
+        output: {
+          restoredKey: `${created.id}/restored.png`,
+          format: 'png',
+          background: { noise: 3.5, denoised: false },
+        },
+        usage: { images: 1, faces: 1, modelSeconds: 1.25 },
+      };
+      const newer = {
+        ...known,
+        region: 'eu-west-1',
+        output: { ...known.output, background: { noise: 3.5, denoised: false, grain: 0.2 } },
+        usage: { ...known.usage, gpuSeconds: 1.5 },
+      };
+      await writeRawRecord(known.id, JSON.stringify(newer));
+      // Act: read it, list it, and update it as this version does (its usage is corrected)
+      const read = await store.get(known.id);
+      const listed = await store.listCreatedBetween(new Date(BASE_TIME), new Date(BASE_TIME + 10_000));
+      const updated = await store.update(
+        {
+          ...read!,
+          updatedAt: new Date(BASE_TIME + 5000).toISOString(),
+          usage: { ...read!.usage!, modelSeconds: 2 },
+        },
+        read!.version,
+      );
+      // Assess: read with the fields this version knows, checked as strictly as before...
+      expect(read).toEqual(known);
+      expect(listed.jobs.map((job) => job.id)).toEqual([known.id]);
+      expect(updated).not.toHaveProperty('region');
+      // ...and stored with the newer fields kept where the update left their object as it was:
+      // the record's own and the background's, not the usage's (it now describes other figures)
+      const stored = JSON.parse(await readRawRecord(known.id)) as Record<string, unknown> & typeof newer;
+      expect(stored.version).toBe(known.version + 1);
+      expect(stored.region).toBe('eu-west-1');
+      expect(stored.output.background).toEqual({ noise: 3.5, denoised: false, grain: 0.2 });
+      expect(stored.usage).toEqual({ ...known.usage, modelSeconds: 2 });
+      expect(await store.get(known.id)).toEqual(updated);
+    });
+
+    it('still refuses a stored record whose known fields are wrong', async () => {
+      // Prepare: a newer record that also breaks a field this version knows
+      const { store, writeRawRecord } = await options.makeStoreWithRawWrites();
+      const job = sampleJob('tenant-newer', 1);
+      await writeRawRecord(job.id, JSON.stringify({ ...job, region: 'eu-west-1', attempts: -1 }));
+      // Act and assess
+      await expect(store.get(job.id)).rejects.toThrow(/stored job .* at attempts/);
     });
 
     it('refuses a cursor it did not issue', async () => {

@@ -1,5 +1,5 @@
 /** The adapter contracts run against the local (filesystem) family. */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
@@ -56,6 +56,7 @@ describeJobStoreContract('local disk', {
         await mkdir(path.join(dir, 'jobs'), { recursive: true });
         await writeFile(path.join(dir, 'jobs', `${jobId}.json`), text);
       },
+      readRawRecord: (jobId) => readFile(path.join(dir, 'jobs', `${jobId}.json`), 'utf8'),
     };
   },
 });

@@ -1,0 +1,123 @@
+/**
+ * Reading records that a newer version of the service may have written.
+ *
+ * **Why.** Job records are validated by strict schemas (an unknown field is refused: a typo in
+ * code that writes a record fails at once instead of storing garbage). During a rolling deploy,
+ * or after a rollback, the GPU task and the functions run different versions: a newer GPU task
+ * that adds an output field (as `output.background.enlargement` once was) wrote records that the
+ * older functions then refused, so `GET /v1/jobs/{id}`, listings and webhook deliveries failed for
+ * those jobs until the functions caught up. Stores therefore read a record with
+ * {@link readStoredRecord}, which sets fields the schema does not know aside instead of refusing
+ * them, and write an update with {@link withUnknownFields}, which puts them back where the update
+ * left their object as it was: an older writer neither breaks on a newer record nor erases what
+ * it cannot see. Known fields are checked as strictly as before.
+ */
+import type { z } from 'zod';
+import { parseWith } from './schemas.js';
+
+/** A field a record holds that the reading schema does not know, where it was found. */
+export interface UnknownField {
+  /** Path of the object holding it (property names and array indices from the record's root). */
+  path: readonly PropertyKey[];
+  key: string;
+  value: unknown;
+}
+
+/** A record as read by {@link readStoredRecord}. */
+export interface StoredRecord<T> {
+  /** The record's known fields, validated by the schema. */
+  value: T;
+  /** What the schema did not know, set aside (empty for a record of this version). */
+  unknown: readonly UnknownField[];
+}
+
+/** Rounds of setting fields aside: each round finds every unknown field the schema reached. */
+const MAX_ROUNDS = 8;
+
+/**
+ * Validate a stored record, setting aside the fields the schema does not know (see the module
+ * comment). Anything else wrong with the record (a known field missing or of the wrong type, a
+ * refinement that fails) throws ValidationError as `parseWith` does.
+ *
+ * @example
+ * ```ts
+ * const { value: job, unknown } = readStoredRecord(JobSchema, JSON.parse(text), `stored job ${id}`);
+ * ```
+ */
+export function readStoredRecord<Schema extends z.ZodType>(
+  schema: Schema,
+  raw: unknown,
+  what: string,
+): StoredRecord<z.output<Schema>> {
+  let current = raw;
+  const unknown: UnknownField[] = [];
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const result = schema.safeParse(current);
+    if (result.success) return { value: result.data, unknown };
+    const { issues } = result.error;
+    // Only a record whose sole problem is fields the schema does not know is read leniently.
+    if (!issues.every((issue) => issue.code === 'unrecognized_keys')) break;
+    const copy = structuredClone(current);
+    for (const issue of issues) {
+      const holder = objectAt(copy, issue.path);
+      if (!holder) continue;
+      for (const key of issue.keys) {
+        unknown.push({ path: issue.path, key, value: holder[key] });
+        delete holder[key];
+      }
+    }
+    current = copy;
+  }
+  // The schema's own report of what is wrong (for a record of unknown fields only, after
+  // MAX_ROUNDS: the first of them).
+  return { value: parseWith(schema, current, what), unknown };
+}
+
+/**
+ * The record `next` (an update of `read.value`, by code of this version) with the fields `read`
+ * set aside put back: those of the record itself always, those of a nested object only where
+ * `next` holds that object with the same known fields (nested ones included) as `read.value` did. An object the update
+ * changed (an output rewritten by a retry, a list replaced) loses them: they described the old
+ * one. Returns `next` itself when there is nothing to put back.
+ *
+ * @example
+ * ```ts
+ * const read = readStoredRecord(JobSchema, raw, 'stored job');
+ * const next = transitionJob(read.value, { to: 'canceled', at: new Date() });
+ * await write(JSON.stringify(withUnknownFields(next, read)));
+ * ```
+ */
+export function withUnknownFields<T>(next: T, read: StoredRecord<T>): T {
+  // Decided on `next` as it is, then written into a copy (a field put back must not make its
+  // object differ for the next field of the same object).
+  const kept = read.unknown.filter((field) => {
+    const holder = objectAt(next, field.path);
+    if (!holder || Object.hasOwn(holder, field.key)) return false;
+    return field.path.length === 0 || sameJson(objectAt(read.value, field.path), holder);
+  });
+  if (kept.length === 0) return next;
+  const out = structuredClone(next);
+  for (const field of kept) objectAt(out, field.path)![field.key] = structuredClone(field.value);
+  return out;
+}
+
+/** The plain object (or array) at `path` under `root`, if there is one. */
+function objectAt(root: unknown, path: readonly PropertyKey[]): Record<PropertyKey, unknown> | undefined {
+  let at: unknown = root;
+  for (const step of path) {
+    if (typeof at !== 'object' || at === null) return undefined;
+    at = (at as Record<PropertyKey, unknown>)[step];
+  }
+  return typeof at === 'object' && at !== null ? (at as Record<PropertyKey, unknown>) : undefined;
+}
+
+/** Whether two JSON values are equal (objects compared key by key, whatever their order). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const aKeys = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const bKeys = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  if (aKeys.length !== bKeys.length) return false;
+  return aKeys.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
