@@ -62,7 +62,8 @@ export function readStoredRecord<Schema extends z.ZodType>(
       const holder = objectAt(copy, issue.path);
       if (!holder) continue;
       for (const key of issue.keys) {
-        unknown.push({ path: issue.path, key, value: holder[key] });
+        // The own property (for a key such as "__proto__", `holder[key]` is the prototype).
+        unknown.push({ path: issue.path, key, value: Object.getOwnPropertyDescriptor(holder, key)?.value });
         delete holder[key];
       }
     }
@@ -73,32 +74,67 @@ export function readStoredRecord<Schema extends z.ZodType>(
   return { value: parseWith(schema, current, what), unknown };
 }
 
+/** What decides whether a record's own unknown fields outlive an update (withUnknownFields). */
+export interface KeepUnknownOptions {
+  /**
+   * The record's fields that say what state it is in (a job's `status` and `error`): an update
+   * that changes one of them, or removes any field of the record, drops the record's own unknown
+   * fields. Default none.
+   */
+  stateFields?: readonly string[];
+}
+
 /**
  * The record `next` (an update of `read.value`, by code of this version) with the fields `read`
- * set aside put back: those of the record itself always, those of a nested object only where
- * `next` holds that object with the same known fields (nested ones included) as `read.value` did. An object the update
- * changed (an output rewritten by a retry, a list replaced) loses them: they described the old
- * one. Returns `next` itself when there is nothing to put back.
+ * set aside put back where they still describe what they were written with:
+ *
+ * - those of a nested object where `next` holds that object with the same known fields (nested
+ *   ones included) as `read.value` did. An object the update changed (an output rewritten by a
+ *   retry, timestamps on a transition, a delivery status after an attempt) loses them;
+ * - those of the record itself unless the update changed one of its `stateFields` or removed one
+ *   of its fields (a transition, a deletion): a field tied to the old state, or naming data
+ *   the update removed, must not outlive it.
+ *
+ * Returns `next` itself when there is nothing to put back.
  *
  * @example
  * ```ts
  * const read = readStoredRecord(JobSchema, raw, 'stored job');
- * const next = transitionJob(read.value, { to: 'canceled', at: new Date() });
- * await write(JSON.stringify(withUnknownFields(next, read)));
+ * const next = { ...read.value, webhookStatus: delivered };
+ * await write(JSON.stringify(withUnknownFields(next, read, { stateFields: ['status', 'error'] })));
  * ```
  */
-export function withUnknownFields<T>(next: T, read: StoredRecord<T>): T {
+export function withUnknownFields<T>(next: T, read: StoredRecord<T>, options: KeepUnknownOptions = {}): T {
+  if (read.unknown.length === 0) return next;
+  const ownKept = sameState(read.value, next, options.stateFields ?? []);
   // Decided on `next` as it is, then written into a copy (a field put back must not make its
   // object differ for the next field of the same object).
   const kept = read.unknown.filter((field) => {
     const holder = objectAt(next, field.path);
     if (!holder || Object.hasOwn(holder, field.key)) return false;
-    return field.path.length === 0 || sameJson(objectAt(read.value, field.path), holder);
+    return field.path.length === 0 ? ownKept : sameJson(objectAt(read.value, field.path), holder);
   });
   if (kept.length === 0) return next;
   const out = structuredClone(next);
-  for (const field of kept) objectAt(out, field.path)![field.key] = structuredClone(field.value);
+  for (const field of kept) {
+    // defineProperty: a key such as "__proto__" becomes a field, as JSON.parse made it.
+    Object.defineProperty(objectAt(out, field.path)!, field.key, {
+      value: structuredClone(field.value),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
   return out;
+}
+
+/** Whether `after` keeps every field of `before` and the values of its `stateFields`. */
+function sameState(before: unknown, after: unknown, stateFields: readonly string[]): boolean {
+  const was = objectAt(before, []);
+  const now = objectAt(after, []);
+  if (!was || !now) return false;
+  const removed = Object.keys(was).some((key) => was[key] !== undefined && now[key] === undefined);
+  return !removed && stateFields.every((key) => sameJson(was[key], now[key]));
 }
 
 /** The plain object (or array) at `path` under `root`, if there is one. */

@@ -92,7 +92,36 @@ describe('withUnknownFields', () => {
     expect(rescored).toHaveProperty('priority', 'high');
     expect(rescored.output).not.toHaveProperty('encoder');
     expect(rescored.output!.faces[1]).toEqual({ box: [5, 6, 7, 8], score: 0.8 });
-    expect(withoutOutput).toEqual({ id: 'a', version: 4, priority: 'high' });
+    // (and, a field removed, the record's own: see the next test)
+    expect(withoutOutput).toEqual({ id: 'a', version: 4 });
+  });
+
+  it('drops the record’s own fields when the update changes its state or removes a field', () => {
+    // Prepare
+    const read = readStoredRecord(RecordSchema, newer, 'stored record');
+    const options = { stateFields: ['id'] };
+    // Act
+    const sameState = withUnknownFields({ ...read.value, version: 4 }, read, options);
+    const newState = withUnknownFields({ ...read.value, id: 'b', version: 4 }, read, options);
+    const removed = withUnknownFields({ id: 'a', version: 4 }, read, options);
+    // Assess
+    expect(sameState).toHaveProperty('priority', 'high');
+    expect(newState).not.toHaveProperty('priority');
+    expect(removed).not.toHaveProperty('priority');
+  });
+
+  it('keeps a field named like an object’s prototype as a field', () => {
+    // Prepare: JSON.parse makes "__proto__" an own field
+    const raw: unknown = JSON.parse('{"id":"a","version":1,"__proto__":{"polluted":true}}');
+    // Act
+    const read = readStoredRecord(RecordSchema, raw, 'stored record');
+    const next = withUnknownFields({ ...read.value, version: 2 }, read);
+    // Assess
+    expect(read.value).toEqual({ id: 'a', version: 1 });
+    expect(JSON.parse(JSON.stringify(next))).toEqual(
+      JSON.parse('{"id":"a","version":2,"__proto__":{"polluted":true}}'),
+    );
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('does not overwrite a field the update set, and returns the update itself when nothing was set aside', () => {

@@ -56,6 +56,8 @@ export async function enlargeCentred(
   const main = withPreciseInput(data, width, height, channels, (samples) =>
     enlargeAffine(samples, channels, factor).raw().toBuffer({ resolveWithObject: true }),
   );
+  // Awaited after the strips: a failure meanwhile must not go unobserved (it is rethrown there).
+  main.catch(() => undefined);
   // The edge strips of the input (rows or columns), enlarged with replication, run meanwhile.
   const band = edgeBand(factor);
   const strips = await Promise.all(

@@ -285,7 +285,7 @@ export function describeJobStoreContract(family: string, options: JobStoreContra
       expect(page.jobs.map((job) => job.id)).toEqual([good.id]);
     });
 
-    it('reads a record a newer version wrote, with fields it does not know, and keeps them through its updates', async () => {
+    it('reads a record a newer version wrote, with fields it does not know, keeps them through its updates and drops them with the data they describe', async () => {
       // Prepare: a succeeded job as a newer GPU task stores it, with a field this version does not
       // know on the record, in its output's background report and in its usage
       const { store, writeRawRecord, readRawRecord } = await options.makeStoreWithRawWrites();
@@ -330,6 +330,20 @@ export function describeJobStoreContract(family: string, options: JobStoreContra
       expect(stored.output.background).toEqual({ noise: 3.5, denoised: false, grain: 0.2 });
       expect(stored.usage).toEqual({ ...known.usage, modelSeconds: 2 });
       expect(await store.get(known.id)).toEqual(updated);
+      // Act: then deleted as this version deletes a finished job (its output dropped, an error set)
+      const { output: _output, ...rest } = updated;
+      await store.update(
+        {
+          ...rest,
+          updatedAt: new Date(BASE_TIME + 6000).toISOString(),
+          error: { code: 'deleted', message: 'deleted' },
+        },
+        updated.version,
+      );
+      // Assess: nothing the newer version wrote outlives the deletion
+      const tombstone = JSON.parse(await readRawRecord(known.id)) as Record<string, unknown>;
+      expect(tombstone).not.toHaveProperty('region');
+      expect(tombstone).not.toHaveProperty('output');
     });
 
     it('still refuses a stored record whose known fields are wrong', async () => {
