@@ -70,8 +70,14 @@ function sampleCubic(image: RgbImage, x: number, y: number, out: Float64Array): 
   cubicWeights(x - ix, SAMPLE_WEIGHTS, 0);
   cubicWeights(y - iy, SAMPLE_WEIGHTS, 4);
   const w = SAMPLE_WEIGHTS;
-  const [wx0, wx1, wx2, wx3] = [w[0]!, w[1]!, w[2]!, w[3]!];
-  const [wy0, wy1, wy2, wy3] = [w[4]!, w[5]!, w[6]!, w[7]!];
+  const wx0 = w[0]!;
+  const wx1 = w[1]!;
+  const wx2 = w[2]!;
+  const wx3 = w[3]!;
+  const wy0 = w[4]!;
+  const wy1 = w[5]!;
+  const wy2 = w[6]!;
+  const wy3 = w[7]!;
   // Byte offsets of the 4 tap columns and 4 tap rows (reflection is the identity inside).
   let c0: number, c1: number, c2: number, c3: number;
   if (ix >= 1 && ix + 2 < width) {
