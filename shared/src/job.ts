@@ -79,13 +79,6 @@ export const ALLOWED_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[
 export const DELETED_JOB_CODE = 'deleted';
 
 /**
- * The fields of a job record that say what state it is in: the record's own fields that a newer
- * version wrote, and this one does not know, survive an update only while these stay as they
- * were and no field is removed (withUnknownFields in stored-records.ts; the job stores).
- */
-export const JOB_STATE_FIELDS = ['status', 'error'] as const;
-
-/**
  * True for a job deleted on request: the record stays as a tombstone (reads answer 404, its
  * webhook is no longer delivered, its usage stays billed).
  */

@@ -74,45 +74,45 @@ export function readStoredRecord<Schema extends z.ZodType>(
   return { value: parseWith(schema, current, what), unknown };
 }
 
-/** What decides whether a record's own unknown fields outlive an update (withUnknownFields). */
+/** How withUnknownFields puts fields back. */
 export interface KeepUnknownOptions {
   /**
-   * The record's fields that say what state it is in (a job's `status` and `error`): an update
-   * that changes one of them, or removes any field of the record, drops the record's own unknown
-   * fields. Default none.
+   * Put none back: the update deletes the record's data (a job's tombstone), and what a newer
+   * version stored beside it (a preview's key, a label) goes with it. Default false.
    */
-  stateFields?: readonly string[];
+  none?: boolean;
 }
 
 /**
  * The record `next` (an update of `read.value`, by code of this version) with the fields `read`
- * set aside put back where they still describe what they were written with:
+ * set aside put back, as protocol buffers keep the unknown fields of a message they pass on:
  *
- * - those of a nested object where `next` holds that object with the same known fields (nested
- *   ones included) as `read.value` did. An object the update changed (an output rewritten by a
- *   retry, timestamps on a transition, a delivery status after an attempt) loses them;
- * - those of the record itself unless the update changed one of its `stateFields` or removed one
- *   of its fields (a transition, a deletion): a field tied to the old state, or naming data
- *   the update removed, must not outlive it.
+ * - the record's own, always;
+ * - a nested object's where `next` holds that object with the same known fields (nested ones
+ *   included) as `read.value` did. An object the update changed (an output rewritten by a
+ *   retry, timestamps on a transition, a delivery status after an attempt) was rebuilt by code
+ *   that did not know them: they described the old one and are dropped;
+ * - none with `options.none` (a deletion).
  *
- * Returns `next` itself when there is nothing to put back.
+ * So a newer version must accept its own fields beside a state an older one set (a field it
+ * wrote while a job ran, on a job an older version then canceled). Returns `next` itself when
+ * there is nothing to put back.
  *
  * @example
  * ```ts
  * const read = readStoredRecord(JobSchema, raw, 'stored job');
  * const next = { ...read.value, webhookStatus: delivered };
- * await write(JSON.stringify(withUnknownFields(next, read, { stateFields: ['status', 'error'] })));
+ * await write(JSON.stringify(withUnknownFields(next, read, { none: isDeletedJob(next) })));
  * ```
  */
 export function withUnknownFields<T>(next: T, read: StoredRecord<T>, options: KeepUnknownOptions = {}): T {
-  if (read.unknown.length === 0) return next;
-  const ownKept = sameState(read.value, next, options.stateFields ?? []);
+  if (read.unknown.length === 0 || options.none === true) return next;
   // Decided on `next` as it is, then written into a copy (a field put back must not make its
   // object differ for the next field of the same object).
   const kept = read.unknown.filter((field) => {
     const holder = objectAt(next, field.path);
     if (!holder || Object.hasOwn(holder, field.key)) return false;
-    return field.path.length === 0 ? ownKept : sameJson(objectAt(read.value, field.path), holder);
+    return field.path.length === 0 || sameJson(objectAt(read.value, field.path), holder);
   });
   if (kept.length === 0) return next;
   const out = structuredClone(next);
@@ -126,15 +126,6 @@ export function withUnknownFields<T>(next: T, read: StoredRecord<T>, options: Ke
     });
   }
   return out;
-}
-
-/** Whether `after` keeps every field of `before` and the values of its `stateFields`. */
-function sameState(before: unknown, after: unknown, stateFields: readonly string[]): boolean {
-  const was = objectAt(before, []);
-  const now = objectAt(after, []);
-  if (!was || !now) return false;
-  const removed = Object.keys(was).some((key) => was[key] !== undefined && now[key] === undefined);
-  return !removed && stateFields.every((key) => sameJson(was[key], now[key]));
 }
 
 /** The plain object (or array) at `path` under `root`, if there is one. */

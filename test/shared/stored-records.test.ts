@@ -92,22 +92,21 @@ describe('withUnknownFields', () => {
     expect(rescored).toHaveProperty('priority', 'high');
     expect(rescored.output).not.toHaveProperty('encoder');
     expect(rescored.output!.faces[1]).toEqual({ box: [5, 6, 7, 8], score: 0.8 });
-    // (and, a field removed, the record's own: see the next test)
-    expect(withoutOutput).toEqual({ id: 'a', version: 4 });
+    expect(withoutOutput).toEqual({ id: 'a', version: 4, priority: 'high' });
   });
 
-  it('drops the record’s own fields when the update changes its state or removes a field', () => {
+  it('keeps the record’s own fields through any update, and puts back none for a deletion', () => {
     // Prepare
     const read = readStoredRecord(RecordSchema, newer, 'stored record');
-    const options = { stateFields: ['id'] };
     // Act
-    const sameState = withUnknownFields({ ...read.value, version: 4 }, read, options);
-    const newState = withUnknownFields({ ...read.value, id: 'b', version: 4 }, read, options);
-    const removed = withUnknownFields({ id: 'a', version: 4 }, read, options);
+    const renamed = withUnknownFields({ ...read.value, id: 'b', version: 4 }, read);
+    const deleted = withUnknownFields({ id: 'a', version: 4 }, read, { none: true });
     // Assess
-    expect(sameState).toHaveProperty('priority', 'high');
-    expect(newState).not.toHaveProperty('priority');
-    expect(removed).not.toHaveProperty('priority');
+    expect(renamed).toHaveProperty('priority', 'high');
+    expect(deleted).toEqual({ id: 'a', version: 4 });
+    // (even where the update left an object as it was)
+    const unchanged = withUnknownFields({ ...read.value, version: 4 }, read, { none: true });
+    expect(unchanged).toEqual({ ...read.value, version: 4 });
   });
 
   it('keeps a field named like an object’s prototype as a field', () => {

@@ -27,7 +27,7 @@ import {
 import { sha256Hex, utf8Decode, utf8Encode } from '../../src/encoding.js';
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../../src/errors.js';
 import { invertSortableId, isJobId, jobIdFloor } from '../../src/ids.js';
-import { checkJobWrite, checkNewJob, JOB_STATE_FIELDS } from '../../src/job.js';
+import { checkJobWrite, checkNewJob, isDeletedJob } from '../../src/job.js';
 import { decodeJobCursor, encodeJobCursor, pageSize } from '../../src/job-pages.js';
 import type { CreateJobResult, JobPage, JobStore, ListJobsOptions } from '../../src/ports/job-store.js';
 import { JobSchema, parseWith, type Job } from '../../src/schemas.js';
@@ -188,7 +188,7 @@ export class S3JobStore implements JobStore {
     if (
       !(await this.conditionalPut(
         this.jobKey(next.id),
-        JSON.stringify(withUnknownFields(stored, current.record, { stateFields: JOB_STATE_FIELDS })),
+        JSON.stringify(withUnknownFields(stored, current.record, { none: isDeletedJob(stored) })),
         {
           IfMatch: current.etag,
         },

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { sha256Hex } from '../../src/encoding.js';
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../../src/errors.js';
 import { invertSortableId, isJobId, jobIdFloor } from '../../src/ids.js';
-import { checkJobWrite, checkNewJob, JOB_STATE_FIELDS } from '../../src/job.js';
+import { checkJobWrite, checkNewJob, isDeletedJob } from '../../src/job.js';
 import { decodeJobCursor, encodeJobCursor, pageSize } from '../../src/job-pages.js';
 import type { CreateJobResult, JobPage, JobStore, ListJobsOptions } from '../../src/ports/job-store.js';
 import { JobSchema, parseWith, type Job } from '../../src/schemas.js';
@@ -113,7 +113,7 @@ export class DiskJobStore implements JobStore {
       checkJobWrite(current, next);
       await atomicWriteFile(
         this.jobPath(next.id),
-        JSON.stringify(withUnknownFields(stored, record, { stateFields: JOB_STATE_FIELDS })),
+        JSON.stringify(withUnknownFields(stored, record, { none: isDeletedJob(stored) })),
       );
       return stored;
     });

@@ -9,7 +9,7 @@ import {
   PreconditionFailedError,
   ValidationError,
 } from '../../../shared/src/errors.js';
-import { mutateJob, transitionJob } from '../../../shared/src/job.js';
+import { DELETED_JOB_CODE, mutateJob, transitionJob } from '../../../shared/src/job.js';
 import type { JobStore } from '../../../shared/src/ports/job-store.js';
 import type { Job } from '../../../shared/src/schemas.js';
 import { BASE_TIME, sampleJob } from '../helpers/jobs.js';
@@ -285,7 +285,7 @@ export function describeJobStoreContract(family: string, options: JobStoreContra
       expect(page.jobs.map((job) => job.id)).toEqual([good.id]);
     });
 
-    it('reads a record a newer version wrote, with fields it does not know, keeps them through its updates and drops them with the data they describe', async () => {
+    it('reads a record a newer version wrote, with fields it does not know, keeps them through its updates and drops them with a deletion', async () => {
       // Prepare: a succeeded job as a newer GPU task stores it, with a field this version does not
       // know on the record, in its output's background report and in its usage
       const { store, writeRawRecord, readRawRecord } = await options.makeStoreWithRawWrites();
@@ -303,6 +303,7 @@ export function describeJobStoreContract(family: string, options: JobStoreContra
       const newer = {
         ...known,
         region: 'eu-west-1',
+        input: { ...known.input, thumbnailKey: `${created.id}/thumbnail.jpg` },
         output: { ...known.output, background: { noise: 3.5, denoised: false, grain: 0.2 } },
         usage: { ...known.usage, gpuSeconds: 1.5 },
       };
@@ -328,6 +329,7 @@ export function describeJobStoreContract(family: string, options: JobStoreContra
       expect(stored.version).toBe(known.version + 1);
       expect(stored.region).toBe('eu-west-1');
       expect(stored.output.background).toEqual({ noise: 3.5, denoised: false, grain: 0.2 });
+      expect(stored.input.thumbnailKey).toBe(`${created.id}/thumbnail.jpg`);
       expect(stored.usage).toEqual({ ...known.usage, modelSeconds: 2 });
       expect(await store.get(known.id)).toEqual(updated);
       // Act: then deleted as this version deletes a finished job (its output dropped, an error set)
@@ -336,14 +338,16 @@ export function describeJobStoreContract(family: string, options: JobStoreContra
         {
           ...rest,
           updatedAt: new Date(BASE_TIME + 6000).toISOString(),
-          error: { code: 'deleted', message: 'deleted' },
+          error: { code: DELETED_JOB_CODE, message: 'deleted' },
         },
         updated.version,
       );
-      // Assess: nothing the newer version wrote outlives the deletion
-      const tombstone = JSON.parse(await readRawRecord(known.id)) as Record<string, unknown>;
+      // Assess: nothing the newer version wrote outlives the deletion, even in an object the
+      // deletion left as it was
+      const tombstone = JSON.parse(await readRawRecord(known.id)) as Record<string, unknown> & typeof newer;
       expect(tombstone).not.toHaveProperty('region');
       expect(tombstone).not.toHaveProperty('output');
+      expect(tombstone.input).toEqual(known.input);
     });
 
     it('still refuses a stored record whose known fields are wrong', async () => {
