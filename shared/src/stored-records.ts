@@ -8,8 +8,9 @@
  * older functions then refused, so `GET /v1/jobs/{id}`, listings and webhook deliveries failed for
  * those jobs until the functions caught up. Stores therefore read a record with
  * {@link readStoredRecord}, which sets fields the schema does not know aside instead of refusing
- * them, and write an update with {@link withUnknownFields}, which puts them back where the update
- * left their object as it was: an older writer neither breaks on a newer record nor erases what
+ * them, and write an update with {@link withUnknownFields}, which puts them back (the record's
+ * own always, a nested object's while the update leaves that object as it was, none when it
+ * deletes the record's data): an older writer neither breaks on a newer record nor erases what
  * it cannot see. Known fields are checked as strictly as before.
  */
 import type { z } from 'zod';
