@@ -130,8 +130,14 @@ function keepChannels(pipeline: Sharp, channels: 1 | 3): Sharp {
  * nearest level: on photos, all but about 1 sample in 200,000 equal the float cubic's
  * (`resizeCubic`, MATLAB's bicubic), the rest within one level.
  */
-function preciseInput(data: Uint8Array, width: number, height: number, channels: 1 | 3): Sharp {
-  return sharp(toPreciseSamples(data), { raw: { width, height, channels }, limitInputPixels: false });
+function preciseInput(
+  data: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 3,
+  out?: Uint16Array,
+): Sharp {
+  return sharp(toPreciseSamples(data, out), { raw: { width, height, channels }, limitInputPixels: false });
 }
 
 /**
@@ -156,10 +162,17 @@ async function withPreciseInput<T>(
 ): Promise<T> {
   const bytes = data.length * 2;
   if (bytes < PRECISE_SCRATCH_MIN_BYTES) return use(preciseInput(data, width, height, channels));
-  return preciseScratch.use(bytes, (buffer) => {
-    const samples = toPreciseSamples(data, new Uint16Array(buffer.buffer, buffer.byteOffset, data.length));
-    return use(sharp(samples, { raw: { width, height, channels }, limitInputPixels: false }));
-  });
+  return preciseScratch.use(bytes, (buffer) =>
+    use(
+      preciseInput(
+        data,
+        width,
+        height,
+        channels,
+        new Uint16Array(buffer.buffer, buffer.byteOffset, data.length),
+      ),
+    ),
+  );
 }
 
 /** Whether typed arrays store the low byte first (the four-at-a-time path of toPreciseSamples). */
@@ -394,48 +407,50 @@ async function withWindows<T>(
 }
 
 // difference ^= enlarged ^ image over a window (windows compose: see withEnlargedWindows). One
-// loop per sample type: a loop that sees both element types runs at about a third of the speed
-// (V8 then compiles its element accesses for either), and a face window at x2 holds millions of
-// samples.
+// inner loop per sample type: a loop that sees both element types runs at about a third of the
+// speed (V8 then compiles its element accesses for either), and a face window at x2 holds
+// millions of samples.
+
+/**
+ * Call `row` for each row of `window`: the row's first sample in the output (`at`), in the
+ * window's images (`from`), and its length in samples.
+ */
+function forWindowRows(
+  outWidth: number,
+  window: OutputWindow,
+  row: (at: number, from: number, length: number) => void,
+): void {
+  const length = window.image.width * 3;
+  for (let y = 0; y < window.image.height; y++)
+    row(((window.top + y) * outWidth + window.left) * 3, y * length, length);
+}
 
 /**
  * On 16-bit samples, in their upper byte (the 8-bit level): the lower byte, the sample's
  * fraction of a level, is left as it is (the output's conversion to 8 bits drops it).
  */
 function xorWide(difference: Uint16Array, outWidth: number, window: OutputWindow): void {
-  const { left, top } = window;
   const enlarged = window.enlarged.data;
   const image = window.image.data;
-  const row = window.image.width * 3;
-  for (let y = 0; y < window.image.height; y++) {
-    const o = ((top + y) * outWidth + left) * 3;
-    const i = y * row;
-    for (let x = 0; x < row; x++)
+  forWindowRows(outWidth, window, (o, i, length) => {
+    for (let x = 0; x < length; x++)
       difference[o + x] = difference[o + x]! ^ ((enlarged[i + x]! ^ image[i + x]!) << 8);
-  }
+  });
 }
 
 /** On 8-bit samples. */
 function xorNarrow(difference: Uint8Array, outWidth: number, window: OutputWindow): void {
-  const { left, top } = window;
   const enlarged = window.enlarged.data;
   const image = window.image.data;
-  const row = window.image.width * 3;
-  for (let y = 0; y < window.image.height; y++) {
-    const o = ((top + y) * outWidth + left) * 3;
-    const i = y * row;
-    for (let x = 0; x < row; x++) difference[o + x] = difference[o + x]! ^ enlarged[i + x]! ^ image[i + x]!;
-  }
+  forWindowRows(outWidth, window, (o, i, length) => {
+    for (let x = 0; x < length; x++)
+      difference[o + x] = difference[o + x]! ^ enlarged[i + x]! ^ image[i + x]!;
+  });
 }
 
 /** difference = 0 over the window (restoring the kept buffer's zeros after use). */
 function zeroWindow(difference: Uint8Array | Uint16Array, outWidth: number, window: OutputWindow): void {
-  const { left, top, image } = window;
-  const row = image.width * 3;
-  for (let y = 0; y < image.height; y++) {
-    const o = ((top + y) * outWidth + left) * 3;
-    difference.fill(0, o, o + row);
-  }
+  forWindowRows(outWidth, window, (o, _, length) => difference.fill(0, o, o + length));
 }
 
 /**
