@@ -78,6 +78,11 @@ describe('the rules on a tree with bad imports', () => {
     // Good: through entries, in allowed directions.
     'gpu-task/src/worker/worker.ts':
       "import { engine } from '../engine/index.js';\nimport { job } from '../../../shared/src/index.js';\nexport const worker = [engine, job];\n",
+    // Packages the rules name (the real tree's node_modules is not beside the fixture).
+    'node_modules/@aws-sdk/client-s3/package.json': '{"name":"@aws-sdk/client-s3","main":"index.js"}\n',
+    'node_modules/@aws-sdk/client-s3/index.js': 'export const S3Client = 1;\n',
+    'node_modules/hono/package.json': '{"name":"hono","main":"index.js"}\n',
+    'node_modules/hono/index.js': 'export const Hono = 1;\n',
     // Good: a test of the engine may import engine internals.
     'test/engine/errors.test.ts':
       "import { EngineError } from '../../gpu-task/src/engine/errors.js';\nexport const e = EngineError;\n",
@@ -102,6 +107,10 @@ describe('the rules on a tree with bad imports', () => {
     // Bad: a worker test importing engine internals (only the engine's own tests may).
     'test/worker/engine-internals.test.ts':
       "import { EngineError } from '../../gpu-task/src/engine/errors.js';\nexport const e = EngineError;\n",
+    // Bad: the engine importing the AWS SDK.
+    'gpu-task/src/engine/aws-user.ts': "import { S3Client } from '@aws-sdk/client-s3';\nexport const s3 = S3Client;\n",
+    // Bad: the photo stage importing an HTTP framework.
+    'gpu-task/src/photo/http-user.ts': "import { Hono } from 'hono';\nexport const app = Hono;\n",
     // Bad: a runtime import cycle.
     'gpu-task/src/worker/a.ts': "import { b } from './b.js';\nexport const a = () => b;\n",
     'gpu-task/src/worker/b.ts': "import { a } from './a.js';\nexport const b = () => a;\n",
@@ -137,6 +146,10 @@ describe('the rules on a tree with bad imports', () => {
     ],
     ['entry-only: engine: test/worker/engine-internals.test.ts -> gpu-task/src/engine/errors.ts'],
     ['no import cycles: gpu-task/src/worker/a.ts -> gpu-task/src/worker/b.ts'],
+    [
+      'AWS SDK only in AWS adapters and entry points: gpu-task/src/engine/aws-user.ts -> node_modules/@aws-sdk/client-s3/index.js',
+    ],
+    ['engine and photo stage are free of HTTP: gpu-task/src/photo/http-user.ts -> node_modules/hono/index.js'],
   ])('reports %s', (expected) => {
     expect(found).toContain(expected);
   });
