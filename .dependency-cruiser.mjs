@@ -98,6 +98,12 @@ export const AREAS = [
     insiders: ['test/local'],
   },
   {
+    name: 'process launch',
+    dir: 'gpu-task/src/launch',
+    entries: ['gpu-task/src/launch/index.ts'],
+    insiders: ['test/launch'],
+  },
+  {
     name: 'evaluation',
     dir: 'gpu-task/src/eval',
     entries: ['gpu-task/src/eval/index.ts'],
@@ -128,6 +134,7 @@ const WORKER = under('gpu-task/src/worker');
 const CLI = under('gpu-task/src/cli');
 const LOCAL = under('gpu-task/src/local');
 const EVAL = under('gpu-task/src/eval');
+const LAUNCH = under('gpu-task/src/launch');
 const INFRA = '^infra/';
 const TESTS = '^test/';
 const SCRIPTS = '^scripts/';
@@ -271,6 +278,14 @@ const FORBIDDEN_DIRECTIONS = [
     severity: 'error',
     from: { path: INFRA },
     to: { path: [API, '^gpu-task/', under('shared/src'), under('shared/adapters')] },
+  },
+  {
+    name: 'process launch imports only Node',
+    comment:
+      'Entry points import it before anything heavy (it may relaunch the process): Node built-ins only.',
+    severity: 'error',
+    from: { path: LAUNCH },
+    to: { pathNot: LAUNCH, dependencyTypesNot: ['core'] },
   },
   {
     name: 'production code does not import tests',

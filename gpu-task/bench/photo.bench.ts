@@ -32,6 +32,10 @@
  *
  * The peak RSS covers the whole run (warm-up and repeats): for one photo's peak, run with
  * `--repeats 1` under `/usr/bin/time -v`.
+ *
+ * Like `dr2e` and `npm start`, the bench relaunches itself with glibc's huge-page tunable where
+ * the kernel gives huge pages on request (gpu-task/src/launch); `DR2E_HUGE_PAGES=off` measures
+ * without them. The first line says which.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -43,6 +47,12 @@ import { framingTemplate } from '../src/engine/framing/index.js';
 import { encodeSharp, type OutputFormat, type RgbImage } from '../src/engine/image/index.js';
 import { packageRoot } from '../src/engine/model/default-model.js';
 import { SeededRandom } from '../src/engine/index.js';
+import {
+  currentHost,
+  hugePagesDecision,
+  hugePagesRequested,
+  relaunchWithHugePages,
+} from '../src/launch/index.js';
 import {
   DEFAULT_UPSCALE,
   FaceDetector,
@@ -63,6 +73,12 @@ const { values } = parseArgs({
     kept: { type: 'boolean', default: false },
   },
 });
+const relaunched = await relaunchWithHugePages();
+if (relaunched !== null) process.exit(relaunched);
+const decision = hugePagesDecision(process.env, currentHost());
+const hugePages = hugePagesRequested()
+  ? 'huge pages: on (glibc.malloc.hugetlb=1)'
+  : `huge pages: off (${decision.relaunch ? 'not requested' : decision.reason})`;
 const noise = Number(values.noise);
 if (!(noise >= 0 && noise <= 64)) throw new Error(`--noise must be a std of 0-64, got ${values.noise}`);
 const repeats = Number(values.repeats);
@@ -232,6 +248,7 @@ console.log(
   `photo stage, ${WIDTH}x${HEIGHT} JPEG (${(photo.length / 1e6).toFixed(1)} MB), ${faces} faces found, ` +
     `upscale ${upscale} -> ${output}; ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'CPU'}; median of ${repeats}`,
 );
+console.log(`  ${hugePages}`);
 console.log(
   `  background: noise ${background?.noise.toFixed(1) ?? '-'}, ${background?.denoised ? 'denoised' : 'only enlarged'}` +
     (values.kept

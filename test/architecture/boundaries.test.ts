@@ -83,6 +83,12 @@ describe('the rules on a tree with bad imports', () => {
     'node_modules/@aws-sdk/client-s3/index.js': 'export const S3Client = 1;\n',
     'node_modules/hono/package.json': '{"name":"hono","main":"index.js"}\n',
     'node_modules/hono/index.js': 'export const Hono = 1;\n',
+    'node_modules/sharp/package.json': '{"name":"sharp","main":"index.js"}\n',
+    'node_modules/sharp/index.js': 'export default 1;\n',
+    // Good: process launch on Node built-ins, through its entry.
+    'gpu-task/src/launch/index.ts': "export * from './huge-pages.js';\n",
+    'gpu-task/src/launch/huge-pages.ts':
+      "import { spawn } from 'node:child_process';\nexport const relaunch = spawn;\n",
     // Good: a test of the engine may import engine internals.
     'test/engine/errors.test.ts':
       "import { EngineError } from '../../gpu-task/src/engine/errors.js';\nexport const e = EngineError;\n",
@@ -108,9 +114,12 @@ describe('the rules on a tree with bad imports', () => {
     'test/worker/engine-internals.test.ts':
       "import { EngineError } from '../../gpu-task/src/engine/errors.js';\nexport const e = EngineError;\n",
     // Bad: the engine importing the AWS SDK.
-    'gpu-task/src/engine/aws-user.ts': "import { S3Client } from '@aws-sdk/client-s3';\nexport const s3 = S3Client;\n",
+    'gpu-task/src/engine/aws-user.ts':
+      "import { S3Client } from '@aws-sdk/client-s3';\nexport const s3 = S3Client;\n",
     // Bad: the photo stage importing an HTTP framework.
     'gpu-task/src/photo/http-user.ts': "import { Hono } from 'hono';\nexport const app = Hono;\n",
+    // Bad: process launch loading a package (entry points import it before anything heavy).
+    'gpu-task/src/launch/heavy.ts': "import sharp from 'sharp';\nexport const image = sharp;\n",
     // Bad: a runtime import cycle.
     'gpu-task/src/worker/a.ts': "import { b } from './b.js';\nexport const a = () => b;\n",
     'gpu-task/src/worker/b.ts': "import { a } from './a.js';\nexport const b = () => a;\n",
@@ -149,7 +158,10 @@ describe('the rules on a tree with bad imports', () => {
     [
       'AWS SDK only in AWS adapters and entry points: gpu-task/src/engine/aws-user.ts -> node_modules/@aws-sdk/client-s3/index.js',
     ],
-    ['engine and photo stage are free of HTTP: gpu-task/src/photo/http-user.ts -> node_modules/hono/index.js'],
+    [
+      'engine and photo stage are free of HTTP: gpu-task/src/photo/http-user.ts -> node_modules/hono/index.js',
+    ],
+    ['process launch imports only Node: gpu-task/src/launch/heavy.ts -> node_modules/sharp/index.js'],
   ])('reports %s', (expected) => {
     expect(found).toContain(expected);
   });
@@ -163,6 +175,8 @@ describe('the rules on a tree with bad imports', () => {
       'gpu-task/src/engine/dr2e-engine.ts',
       'gpu-task/src/photo/index.ts',
       'shared/runtime/config.ts',
+      'gpu-task/src/launch/index.ts',
+      'gpu-task/src/launch/huge-pages.ts',
     ];
     expect(found.filter((line) => good.some((file) => line.includes(`: ${file} ->`)))).toEqual([]);
   });

@@ -1,5 +1,5 @@
 /**
- * The local embedded stack (`npm start`): the API, the worker and the webhook delivery loop in
+ * The local embedded stack (`npm start`, which runs start.ts): the API, the worker and the webhook delivery loop in
  * ONE process on 127.0.0.1, on the local adapters (everything under `DR2E_DATA_DIR`) with the default model.
  *
  * Reads `PORT` (default 8787), `DR2E_DATA_DIR` (default `.data`), `DR2E_API_KEYS`
@@ -14,7 +14,6 @@
  * {@link startLocalStack} is what the demo and the end-to-end tests start in-process.
  */
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { startApiServer, type ApiServer } from '../../../functions/src/index.js';
 import {
   loadRuntimeConfig,
@@ -168,7 +167,8 @@ export function usageText(url: string, dataDir: string, apiKey: string | undefin
   ].join('\n');
 }
 
-async function main(): Promise<void> {
+/** Run the local stack until Ctrl-C or SIGTERM (`npm start`, through start.ts). */
+export async function runLocalStack(): Promise<void> {
   const env = { ...process.env };
   const config = localConfig(env);
   const log = createJsonLogger({ level: config.DR2E_LOG_LEVEL as LogLevel, base: { service: 'local' } });
@@ -191,11 +191,4 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  });
 }
