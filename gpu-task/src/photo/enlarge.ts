@@ -317,7 +317,8 @@ const differenceScratch = new ZeroedScratch();
  * Run `use` on a sharp pipeline of `image` enlarged by `factor` (enlargeCentred's pixels) with
  * `windows` laid over it (they must not overlap), 3-band sRGB to encode: the enlargement streams
  * through libvips (on its threads, while the encoder compresses), never held whole in memory.
- * The pipeline is valid until `use` settles.
+ * The pipeline is valid until `use` settles. `windows` may be a promise: what does not need
+ * them starts at once.
  *
  * **How the windows get in.** sharp's only way to lay one image over another, `composite`,
  * adds an alpha band before the enlargement, and libvips' bicubic rounds 4-band pixels down
@@ -339,7 +340,7 @@ const differenceScratch = new ZeroedScratch();
 export async function withEnlargedWindows<T>(
   image: RgbImage,
   factor: number,
-  windows: readonly OutputWindow[],
+  windows: readonly OutputWindow[] | Promise<readonly OutputWindow[]>,
   use: (pipeline: Sharp) => Promise<T>,
 ): Promise<T> {
   const { width, height } = image;
@@ -347,21 +348,23 @@ export async function withEnlargedWindows<T>(
   const outHeight = height * factor;
   if (factor === 1) {
     const pipeline = sharp(image.data, { raw: { width, height, channels: 3 }, limitInputPixels: false });
-    return withWindows(pipeline, outWidth, outHeight, false, windows, use);
+    return withWindows(pipeline, outWidth, outHeight, false, await windows, use);
   }
   if (width < 2 * EDGE_STRIP || height < 2 * EDGE_STRIP) {
     // Small photos: enlarged whole the padded way (nothing to stream).
-    const data = await enlargePadded(image.data, width, height, 3, factor);
+    const [data, faces] = await Promise.all([enlargePadded(image.data, width, height, 3, factor), windows]);
     const pipeline = sharp(data, {
       raw: { width: outWidth, height: outHeight, channels: 3 },
       limitInputPixels: false,
     });
-    return withWindows(pipeline, outWidth, outHeight, false, windows, use);
+    return withWindows(pipeline, outWidth, outHeight, false, faces, use);
   }
-  // The pipeline carries 16-bit samples (the streamed affine on preciseInput) until its output.
-  const edges = await edgeWindows(image, factor);
+  // The edge strips (libvips, about 50 ms for a 12 MP photo) are enlarged while the caller's
+  // windows are still being made (JavaScript). The pipeline carries 16-bit samples (the
+  // streamed affine on preciseInput) until its output.
+  const [edges, faces] = await Promise.all([edgeWindows(image, factor), windows]);
   return withPreciseInput(image.data, width, height, 3, (samples) =>
-    withWindows(enlargeAffine(samples, 3, factor), outWidth, outHeight, true, [...edges, ...windows], use),
+    withWindows(enlargeAffine(samples, 3, factor), outWidth, outHeight, true, [...edges, ...faces], use),
   );
 }
 

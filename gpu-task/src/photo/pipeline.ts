@@ -557,12 +557,14 @@ export async function finishPhoto(
     // The usual case (colour, no alpha, the default background): the faces are blended into
     // windows of the output, which go into the enlargement as libvips streams it into the
     // encoder.
-    const pasted = await readyFaces();
-    const windows = await faceWindows(image, photo.upscale, withRestored(photo.faces, pasted), bank);
+    const ready = readyFaces();
+    const windows = ready.then((pasted) =>
+      faceWindows(image, photo.upscale, withRestored(photo.faces, pasted), bank),
+    );
     const bytes = await withEnlargedWindows(image, photo.upscale, windows, (pipeline) =>
       encodeRgbPipeline(pipeline, encoding),
     );
-    return { bytes, width, height, pasted: asPasted(photo.faces, pasted), ...background };
+    return { bytes, width, height, pasted: asPasted(photo.faces, await ready), ...background };
   }
   // The whole output in memory for: alpha (libvips' compositing would premultiply it);
   // greyscale (the streamed enlargement carries 16-bit samples, which libvips converts to grey
