@@ -75,7 +75,7 @@ const { values } = parseArgs({
 });
 const relaunched = await relaunchWithHugePages();
 if (relaunched !== null) process.exit(relaunched);
-const decision = hugePagesDecision(process.env, currentHost());
+const decision = hugePagesDecision(process.env, currentHost, process.execArgv);
 const hugePages = hugePagesRequested()
   ? 'huge pages: on (glibc.malloc.hugetlb=1)'
   : `huge pages: off (${decision.relaunch ? 'not requested' : decision.reason})`;

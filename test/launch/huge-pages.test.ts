@@ -16,15 +16,16 @@ import {
 } from '../../gpu-task/src/launch/index.js';
 
 const MADVISE_HOST: HostFacts = { platform: 'linux', glibcVersion: '2.36', thpMode: 'madvise' };
+const on = (host: HostFacts) => (): HostFacts => host;
 
 describe('hugePagesDecision', () => {
   it('relaunches with the tunable on glibc 2.35+ under a madvise kernel, keeping the rest of the environment', () => {
-    const decision = hugePagesDecision({ PATH: '/bin' }, MADVISE_HOST);
+    const decision = hugePagesDecision({ PATH: '/bin' }, on(MADVISE_HOST));
     expect(decision).toEqual({ relaunch: true, env: { PATH: '/bin', GLIBC_TUNABLES: HUGE_PAGES_TUNABLE } });
   });
 
   it("appends to the user's own tunables", () => {
-    const decision = hugePagesDecision({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, MADVISE_HOST);
+    const decision = hugePagesDecision({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, on(MADVISE_HOST));
     expect(decision.relaunch && decision.env.GLIBC_TUNABLES).toBe(
       `glibc.malloc.arena_max=2:${HUGE_PAGES_TUNABLE}`,
     );
@@ -53,12 +54,36 @@ describe('hugePagesDecision', () => {
     ['a kernel that never does', {}, { ...MADVISE_HOST, thpMode: 'never' }, 'kernel_never'],
     ['no sysfs', {}, { ...MADVISE_HOST, thpMode: null }, 'kernel_never'],
   ] as const)('does not relaunch %s', (_, env, host, reason) => {
-    expect(hugePagesDecision(env, host)).toEqual({ relaunch: false, reason });
+    expect(hugePagesDecision(env, on(host))).toEqual({ relaunch: false, reason });
+  });
+
+  it.each([
+    ['--inspect', ['--inspect'], {}],
+    ['--inspect-brk=9229', ['--inspect-brk=9229'], {}],
+    ['--cpu-prof', ['--import', 'tsx', '--cpu-prof'], {}],
+    ['NODE_OPTIONS=--inspect', [], { NODE_OPTIONS: '--max-old-space-size=4096 --inspect' }],
+  ])(
+    'does not relaunch a process started with %s (its debugger or profile would get the idle parent)',
+    (_, execArgv, env) => {
+      expect(hugePagesDecision(env, on(MADVISE_HOST), execArgv)).toEqual({
+        relaunch: false,
+        reason: 'debugging',
+      });
+    },
+  );
+
+  it('reads the host only when the environment leaves the question open', () => {
+    const host = (): HostFacts => {
+      throw new Error('read');
+    };
+    expect(hugePagesDecision({ DR2E_HUGE_PAGES: 'off' }, host).relaunch).toBe(false);
+    expect(hugePagesDecision({ GLIBC_TUNABLES: HUGE_PAGES_TUNABLE }, host).relaunch).toBe(false);
+    expect(() => hugePagesDecision({}, host)).toThrow('read');
   });
 
   it('relaunches on glibc 3.0 and 2.40 (versions compare as numbers)', () => {
-    expect(hugePagesDecision({}, { ...MADVISE_HOST, glibcVersion: '3.0' }).relaunch).toBe(true);
-    expect(hugePagesDecision({}, { ...MADVISE_HOST, glibcVersion: '2.40' }).relaunch).toBe(true);
+    expect(hugePagesDecision({}, on({ ...MADVISE_HOST, glibcVersion: '3.0' })).relaunch).toBe(true);
+    expect(hugePagesDecision({}, on({ ...MADVISE_HOST, glibcVersion: '2.40' })).relaunch).toBe(true);
   });
 });
 
@@ -92,12 +117,15 @@ function runFixture(
   args: string[],
   env: NodeJS.ProcessEnv = {},
   onLine: (line: string, child: ReturnType<typeof spawn>) => void = () => undefined,
+  { ownGroup = false }: { ownGroup?: boolean } = {},
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
     const { GLIBC_TUNABLES: _, DR2E_HUGE_PAGES: __, ...base } = process.env;
     const child = spawn(process.execPath, ['--import', 'tsx', fixture, ...args], {
       env: { ...base, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
+      // Its own process group, to be signalled as a terminal or supervisor signals a group.
+      detached: ownGroup,
     });
     let stdout = '';
     child.stdout.setEncoding('utf8');
@@ -123,13 +151,29 @@ describe('relaunchWithHugePages', () => {
     expect(run.code).toBe(0);
   });
 
-  it('passes SIGTERM on, so the program drains and exits as it would alone', async () => {
-    const run = await runFixture(['drain'], {}, (line, child) => {
-      if (line === 'ready') child.kill('SIGTERM');
-    });
-    expect(run.stdout.split('\n')).toContain('drained');
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'passes %s sent to it alone on, so the program drains and exits as it would alone',
+    async (signal) => {
+      const run = await runFixture(['drain'], {}, (line, child) => {
+        if (line === 'ready') child.kill(signal);
+      });
+      expect(run.stdout.split('\n')).toContain(`drained ${signal}`);
+      expect(run.code).toBe(0);
+      expect(run.signal).toBeNull();
+    },
+  );
+
+  it('delivers a signal sent to the whole group twice within 300 ms, which the program takes as one', async () => {
+    const run = await runFixture(
+      ['drain'],
+      {},
+      (line, child) => {
+        if (line === 'ready') process.kill(-child.pid!, 'SIGTERM');
+      },
+      { ownGroup: true },
+    );
+    expect(run.stdout.split('\n').filter((l) => l.startsWith('drained'))).toEqual(['drained SIGTERM']);
     expect(run.code).toBe(0);
-    expect(run.signal).toBeNull();
   });
 
   it('ends by the signal that ended the child', async () => {

@@ -8,8 +8,9 @@
  * glibc maps fresh from the kernel, and each 4 KiB page costs a fault when first touched: about
  * 10 µs on the 2-core VMs this project is measured on, so decoding a 12 MP JPEG paid 90 ms for
  * its 36 MB of pixels. With huge pages one fault maps 2 MiB. Measured with `npm run
- * bench:photo` (README "Speed"): decode 150 → 85 ms, the first photo of a process about 1 s
- * faster, `dr2e restore` of one 12 MP photo 5.7 → 4.7-5.0 s, peak memory unchanged.
+ * bench:photo` (README "Benchmarks"): decode 145-150 → 70-109 ms, added by the photo stage
+ * 1115-1134 → 917-1017 ms, the first photo of a process 0.1-0.6 s faster, `dr2e restore` of one
+ * 12 MP photo 5.7 → 4.7-5.0 s, peak memory unchanged.
  *
  * Many kernels (this project's VMs', and many distributions' defaults) give huge pages only to
  * memory that asks for them (`madvise` in /sys/kernel/mm/transparent_hugepage/enabled); under
@@ -21,7 +22,7 @@
  * `DR2E_HUGE_PAGES=off` keeps the process as it was started (for A/B measurements, or a host
  * where huge pages misbehave).
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
@@ -47,23 +48,39 @@ export type HugePagesDecision =
   | { relaunch: true; env: NodeJS.ProcessEnv }
   | {
       relaunch: false;
-      reason: 'turned_off' | 'already_set' | 'not_glibc' | 'glibc_too_old' | 'kernel_always' | 'kernel_never';
+      reason:
+        | 'turned_off'
+        | 'already_set'
+        | 'debugging'
+        | 'not_glibc'
+        | 'glibc_too_old'
+        | 'kernel_always'
+        | 'kernel_never';
     };
 
 /** Oldest glibc that knows `glibc.malloc.hugetlb`. */
 const MIN_GLIBC: readonly [number, number] = [2, 35];
 
+/** Node flags whose session belongs to the process started with them (a debugger, a profile). */
+const PROCESS_BOUND_FLAGS = /^--(inspect|inspect-brk|inspect-wait|cpu-prof|heap-prof)(=|$)/;
+
 /**
- * Decide whether a process started with `env` on `host` should relaunch itself with the
- * tunable, and with which environment (other tunables kept).
+ * Decide whether a process started with `env` and Node flags `execArgv` on `host` (read only
+ * when the environment leaves the question open: reading it costs a few ms) should relaunch
+ * itself with the tunable, and with which environment (other tunables kept). A process being
+ * debugged or profiled is not relaunched: the debugger or profile would get the idle parent.
  *
  * @example
  * ```ts
- * hugePagesDecision({}, { platform: 'linux', glibcVersion: '2.36', thpMode: 'madvise' });
+ * hugePagesDecision({}, () => ({ platform: 'linux', glibcVersion: '2.36', thpMode: 'madvise' }));
  * // { relaunch: true, env: { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' } }
  * ```
  */
-export function hugePagesDecision(env: NodeJS.ProcessEnv, host: HostFacts): HugePagesDecision {
+export function hugePagesDecision(
+  env: NodeJS.ProcessEnv,
+  host: () => HostFacts,
+  execArgv: readonly string[] = [],
+): HugePagesDecision {
   if (env[HUGE_PAGES_SWITCH]?.trim().toLowerCase() === 'off')
     return { relaunch: false, reason: 'turned_off' };
   const tunables = env.GLIBC_TUNABLES ?? '';
@@ -71,14 +88,17 @@ export function hugePagesDecision(env: NodeJS.ProcessEnv, host: HostFacts): Huge
   if (tunables.split(':').some((t) => t.startsWith('glibc.malloc.hugetlb='))) {
     return { relaunch: false, reason: 'already_set' };
   }
-  if (host.platform !== 'linux' || host.glibcVersion === undefined)
+  const flags = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (flags.some((flag) => PROCESS_BOUND_FLAGS.test(flag))) return { relaunch: false, reason: 'debugging' };
+  const facts = host();
+  if (facts.platform !== 'linux' || facts.glibcVersion === undefined)
     return { relaunch: false, reason: 'not_glibc' };
-  const [major = 0, minor = 0] = host.glibcVersion.split('.').map(Number);
+  const [major = 0, minor = 0] = facts.glibcVersion.split('.').map(Number);
   if (major < MIN_GLIBC[0] || (major === MIN_GLIBC[0] && minor < MIN_GLIBC[1])) {
     return { relaunch: false, reason: 'glibc_too_old' };
   }
-  if (host.thpMode === 'always') return { relaunch: false, reason: 'kernel_always' };
-  if (host.thpMode !== 'madvise') return { relaunch: false, reason: 'kernel_never' };
+  if (facts.thpMode === 'always') return { relaunch: false, reason: 'kernel_always' };
+  if (facts.thpMode !== 'madvise') return { relaunch: false, reason: 'kernel_never' };
   return {
     relaunch: true,
     env: { ...env, GLIBC_TUNABLES: tunables ? `${tunables}:${HUGE_PAGES_TUNABLE}` : HUGE_PAGES_TUNABLE },
@@ -116,16 +136,20 @@ export function hugePagesRequested(env: NodeJS.ProcessEnv = process.env): boolea
   return (env.GLIBC_TUNABLES ?? '').split(':').includes(HUGE_PAGES_TUNABLE);
 }
 
+/** Signals passed on to the relaunched child. */
+const PASSED_ON: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 /**
  * Relaunch this process (same Node, flags, script and arguments) with the tunable when
  * hugePagesDecision says so, and wait for it: resolves to the exit code the caller should exit
  * with, or null when the caller should go on and do its work itself.
  *
- * The child shares the terminal: Ctrl-C reaches it directly (this process ignores SIGINT and
- * waits for it to finish, so a program that drains on the first Ctrl-C still can); SIGTERM and
- * SIGHUP sent to this process are passed on. A child ended by a signal ends this process by the
- * same signal. A child that cannot be started (no memory for a second process, say) is no
- * reason to fail: the caller goes on without huge pages.
+ * The child shares the terminal and the process group. SIGINT, SIGTERM and SIGHUP sent to this
+ * process are passed on; one sent to the whole group (Ctrl-C in a terminal, a supervisor that
+ * signals the group) therefore reaches the child twice within milliseconds, which a program
+ * that counts its signals must take as one (the local stack does). A child ended by a signal
+ * ends this process by the same signal. A child that cannot be started (no memory for a second
+ * process, say) is no reason to fail: the caller goes on without huge pages.
  *
  * @example
  * ```ts
@@ -135,30 +159,38 @@ export function hugePagesRequested(env: NodeJS.ProcessEnv = process.env): boolea
  * ```
  */
 export async function relaunchWithHugePages(
-  host: HostFacts = currentHost(),
+  host: () => HostFacts = currentHost,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number | null> {
-  const decision = hugePagesDecision(env, host);
+  const decision = hugePagesDecision(env, host, process.execArgv);
   if (!decision.relaunch) return null;
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: decision.env,
-  });
-  const ignore = (): void => undefined;
+  let child: ChildProcess | null = null;
+  // Listening before the child exists: a signal in between would otherwise end this process
+  // and leave the child running.
   const forward = (signal: NodeJS.Signals): void => {
-    child.kill(signal);
+    child?.kill(signal);
   };
   const stopListening = (): void => {
-    process.off('SIGINT', ignore);
-    process.off('SIGTERM', forward);
-    process.off('SIGHUP', forward);
+    for (const signal of PASSED_ON) process.off(signal, forward);
   };
-  const settle = new Promise<number | null>((resolve) => {
-    child.once('error', () => {
+  for (const signal of PASSED_ON) process.on(signal, forward);
+  try {
+    child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+      stdio: 'inherit',
+      env: decision.env,
+    });
+  } catch {
+    // Node throws (rather than emitting 'error') for some failures to start, such as ENOMEM.
+    stopListening();
+    return null;
+  }
+  const started = child;
+  return new Promise<number | null>((resolve) => {
+    started.once('error', () => {
       stopListening();
       resolve(null);
     });
-    child.once('exit', (code, signal) => {
+    started.once('exit', (code, signal) => {
       stopListening();
       if (signal) {
         // Ended by a signal: end the same way, so a shell or supervisor sees what happened.
@@ -169,8 +201,4 @@ export async function relaunchWithHugePages(
       resolve(code ?? 1);
     });
   });
-  process.on('SIGINT', ignore);
-  process.on('SIGTERM', forward);
-  process.on('SIGHUP', forward);
-  return settle;
 }

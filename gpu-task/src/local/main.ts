@@ -167,6 +167,12 @@ export function usageText(url: string, dataDir: string, apiKey: string | undefin
   ].join('\n');
 }
 
+/**
+ * A signal this soon after the first is the first one again (see runLocalStack), not a second
+ * Ctrl-C: a person pressing twice takes longer.
+ */
+const REPEATED_SIGNAL_MS = 300;
+
 /** Run the local stack until Ctrl-C or SIGTERM (`npm start`, through start.ts). */
 export async function runLocalStack(): Promise<void> {
   const env = { ...process.env };
@@ -176,10 +182,16 @@ export async function runLocalStack(): Promise<void> {
   log.info('local stack listening', { url: stack.url, dataDir: path.resolve(config.DR2E_DATA_DIR) });
   // Plain text (not JSON) so a person can copy the key and the commands.
   console.log(usageText(stack.url, config.DR2E_DATA_DIR, stack.generatedApiKey));
-  let signals = 0;
+  let firstSignalAt: number | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals > 1) process.exit(130);
+    const now = performance.now();
+    if (firstSignalAt !== null) {
+      // The same Ctrl-C or group signal, delivered twice: once by the terminal or supervisor to
+      // the process group, once passed on by the process that relaunched this one (start.ts).
+      if (now - firstSignalAt < REPEATED_SIGNAL_MS) return;
+      process.exit(130);
+    }
+    firstSignalAt = now;
     log.info('stopping (Ctrl-C again to exit at once)', { signal });
     stack.close(signal).then(
       () => process.exit(0),
