@@ -207,7 +207,7 @@ describe('batched BlazeFace graph', () => {
 describe('mirrored second looks (verify.ts)', () => {
   it('map a face seen in the mirrored view back onto the face seen in the view, eyes in order', async () => {
     // Prepare: a face right of the tile's centre, so that the mirror moves it.
-    const model = await BlazeFaceModel.load(undefined, 1);
+    const model = await BlazeFaceModel.load(blazeFaceModelPath(), 1);
     try {
       const tile = await faceTile(SAMPLES[0]!, 40, 60);
       // Act

@@ -136,7 +136,7 @@ describe.skipIf(!utkPresent)(`detector cascade${utkPresent ? '' : ` (skipped: ${
 
   beforeAll(async () => {
     detector = await FaceDetector.load();
-    model = await BlazeFaceModel.load();
+    model = await BlazeFaceModel.load(blazeFaceModelPath());
     front = await BlazeFaceModel.load(blazeFaceModelPath('front'));
     // photo-002 of the severe split of `scripts/detect-recall.ts` (8 photos, seed 5): its 52-px
     // face's back-camera looks agree at one size only; the front-camera graph's agree at five.

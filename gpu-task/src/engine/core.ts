@@ -14,3 +14,5 @@ export { estimateCoarseNoise } from './quality/estimate.js';
 export { LUMA_WEIGHTS, chroma, luma } from './quality/planes.js';
 // The background denoiser reads whether a photo is itself an enlargement as `auto` reads a face.
 export { effectiveScale } from './quality/effective-scale.js';
+// Worker threads on a module, compiled or run as TypeScript (the photo detector's and the worker's).
+export { startModuleThread } from './threads.js';

@@ -26,9 +26,7 @@
  * the eye on the image's right, nose tip, mouth centre, left and right ear tragion.
  */
 import os from 'node:os';
-import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { modelsDir } from '../engine/core.js';
 
 /** Side of the detector's square input. */
 export const BLAZEFACE_INPUT = 256;
@@ -38,20 +36,6 @@ export const BLAZEFACE_KEYPOINTS = 6;
 
 /** Floats in one detector input tile (256 x 256 x 3). */
 export const BLAZEFACE_TILE_LENGTH = BLAZEFACE_INPUT * BLAZEFACE_INPUT * 3;
-
-/**
- * The detector's graph: by default the batched one derived from the vendored graph, which
- * `vendored` names (batch fixed to 1; see the module comment).
- */
-export function blazeFaceModelPath(graph: 'batched' | 'vendored' | 'front' = 'batched'): string {
-  const names = {
-    batched: 'face_detection_back_256x256_barracuda_batched.onnx',
-    vendored: 'face_detection_back_256x256_barracuda.onnx',
-    // The front-camera (short-range) graph, 128 x 128: a second opinion in verify.ts.
-    front: 'face_detection_front_128x128_barracuda.onnx',
-  } as const;
-  return path.join(modelsDir(), 'blazeface', names[graph]);
-}
 
 /** One raw detection in some pixel frame (the detector input, a tile, or the photo). */
 export interface RawDetection {
@@ -197,25 +181,45 @@ export function suppressContained(detections: readonly RawDetection[], threshold
 }
 
 /**
- * Intra-op threads by default: every core, at most 4 (a 256-px tile gives each thread little
- * work; measured only up to the 2 cores of the development machine).
+ * The detector's threads by default (detector-threads.ts; onnxruntime's intra-op threads for a
+ * lone BlazeFaceModel): every core, at most 4 (measured only up to the 2 cores of the
+ * development machine).
  */
 export function defaultThreads(): number {
   return Math.min(4, os.availableParallelism());
 }
 
 /**
- * Tiles per batch of the photo detector (detect.ts). On bench:photo's 12 MP photo (104 tiles,
- * no second looks), 2-core AMD EPYC, 2 intra-op threads, fastest of 8-10 runs interleaved on a
- * shared machine: onnxruntime 456-473 ms with the vendored batch-1 graph,
- * 329-336 ms in batches of 4, 316-340 ms of 8, 346-348 ms of 16; the detect phase 566-590 ms ->
- * 435-444 ms (batches of 8). 4 and 8 are within noise of each other, 16 was slower in both
- * series; 8 halves the runs of 4 for a 6 MB buffer.
+ * Tiles per batch of the photo detector (detect.ts). With one session of 2 intra-op threads
+ * (bench:photo's 12 MP photo, 104 tiles, 2-core AMD EPYC): onnxruntime 456-473 ms with the
+ * vendored batch-1 graph, 329-336 ms in batches of 4, 316-340 ms of 8, 346-348 ms of 16. With
+ * the detector's threads (one single-threaded session each; detector-threads.ts), whose runs
+ * gain nothing from a batch beyond its per-run overhead, 4 balances the threads better at the
+ * end of a level and holds half the activations of 8 in each session: the detect phase
+ * 475-600 ms in batches of 4 against 562-631 in batches of 8, and 364 MB against 507 MB for a
+ * process doing nothing else (2026-12-03, compiled, 6 runs each).
  */
-export const DETECT_BATCH = 8;
+export const DETECT_BATCH = 4;
+
+/**
+ * What runs tiles through a BlazeFace graph: a session in this thread (BlazeFaceModel) or in
+ * the detector's threads (detector-threads.ts).
+ */
+export interface TileRunner {
+  /** The graph's input side: 256 (back camera, the photo detector) or 128 (front camera). */
+  readonly inputSize: number;
+  /** Floats in one tile (inputSize x inputSize x 3). */
+  readonly tileLength: number;
+  /** Most tiles one runBatch call takes. */
+  readonly maxBatch: number;
+  /** Run one NHWC tile in [-1, 1]; detections in tile pixels (see BlazeFaceModel.run). */
+  run(tile: Float32Array, threshold: number): Promise<RawDetection[]>;
+  /** Run `thresholds.length` tiles laid one after the other (see BlazeFaceModel.runBatch). */
+  runBatch(tiles: Float32Array, thresholds: readonly number[]): Promise<RawDetection[][]>;
+}
 
 /** An onnxruntime session over the BlazeFace graph. */
-export class BlazeFaceModel {
+export class BlazeFaceModel implements TileRunner {
   private constructor(
     private readonly session: ort.InferenceSession,
     /** The graph's fixed batch size, or null when the batch is dynamic. */
@@ -230,18 +234,23 @@ export class BlazeFaceModel {
   }
 
   /**
-   * Load the graph (default: the batched one, see blazeFaceModelPath).
+   * Load a graph (blazeFaceModelPath names the project's).
    *
    * @param threads onnxruntime's intra-op threads. onnxruntime-node runs a session synchronously
    *   on the JavaScript thread, so two sessions awaited together still run one after the other;
-   *   the cores are used inside each run, which pays with batches (see DETECT_BATCH: one tile
-   *   alone gains little from a second thread).
+   *   the photo detector therefore runs single-threaded sessions in threads of its own
+   *   (detector-threads.ts) rather than one session with several intra-op threads, which spin
+   *   while the graph's thin late layers leave them little to do.
    */
-  static async load(file = blazeFaceModelPath(), threads = defaultThreads()): Promise<BlazeFaceModel> {
+  static async load(file: string, threads = defaultThreads()): Promise<BlazeFaceModel> {
     const session = await ort.InferenceSession.create(file, {
       intraOpNumThreads: Math.max(1, Math.floor(threads)),
       interOpNumThreads: 1,
       logSeverityLevel: 3,
+      // A memory pattern is planned and kept per input shape (each batch size, the single tiles
+      // of the second looks); without it the session's arena serves them all: about 50 MB less for two
+      // detector threads, at the same speed.
+      enableMemPattern: false,
     });
     const input = session.inputMetadata.find((m) => m.name === 'input:0');
     if (!input) {

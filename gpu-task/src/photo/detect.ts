@@ -15,7 +15,9 @@
  * candidates only (planPyramid). The photo is decoded once; the finest level is resized from its pixels and
  * each coarser one from the level below (Lanczos, which averages what it drops, so small faces
  * keep their contrast). The tiles of all levels go through the detector in batches of
- * DETECT_BATCH (see BlazeFaceModel.runBatch), in the order a tile-by-tile loop would take them.
+ * DETECT_BATCH (see BlazeFaceModel.runBatch), several batches at once when the graphs run in
+ * the detector's threads (detector-threads.ts), their detections taken in the order a
+ * tile-by-tile loop would take them (the faces found do not depend on the threads).
  */
 import sharp from 'sharp';
 import type { RgbImage } from '../engine/core.js';
@@ -24,13 +26,16 @@ import {
   BLAZEFACE_TILE_LENGTH,
   BlazeFaceModel,
   DETECT_BATCH,
-  blazeFaceModelPath,
+  defaultThreads,
   type RawDetection,
+  type TileRunner,
   overlapOfSmaller,
   suppressContained,
   weightedNms,
 } from './blazeface.js';
+import { blazeFaceModelPath } from './blazeface-files.js';
 import { DENOISED_PASS_NOISE, photoNoise, smoothedCopy } from './denoised-pass.js';
+import { DetectorThreads } from './detector-threads.js';
 import { uprightFace } from './orientation.js';
 import { CANDIDATE_THRESHOLD, MAX_CANDIDATES, verifyCandidate } from './verify.js';
 
@@ -292,35 +297,78 @@ export function planPyramid(
  */
 export class FaceDetector {
   private constructor(
-    private readonly model: BlazeFaceModel,
+    /** The back-camera graph: the pyramid's tiles and the second looks. */
+    private readonly model: TileRunner,
     private readonly batchSize: number,
     /** The front-camera graph: a second opinion on candidates (verify.ts). */
-    private readonly front: BlazeFaceModel,
-  ) {}
+    private readonly front: TileRunner,
+    /** The detector's threads, or 1 with the graphs in this thread. */
+    private readonly parallelism: number,
+    private readonly release: () => Promise<void>,
+  ) {
+    // With threads, one batch more than there are threads, so none waits while the next is cut.
+    this.batchesAtOnce = parallelism > 1 ? parallelism + 1 : 1;
+  }
 
-  /** The tile buffer of the last pass, free for the next (see detectOnce). */
-  private idleTiles: Float32Array | null = null;
+  /** Batches sent and not yet taken, at most. */
+  private readonly batchesAtOnce: number;
+
+  /**
+   * Tile buffers of earlier passes, free for the next (see detectOnce): shared memory with
+   * the detector's threads.
+   */
+  private readonly idleTiles: Float32Array[] = [];
 
   /**
    * @param file the graph (default the batched one, see blazeFaceModelPath).
-   * @param threads see BlazeFaceModel.load.
+   * @param threads the detector's threads (default defaultThreads()), each with its own
+   *   single-threaded session of both graphs (detector-threads.ts); 1 runs the graphs in this
+   *   thread instead, single-threaded.
    * @param batch tiles per detector run (default DETECT_BATCH; 1 with a graph of fixed batch 1).
    */
-  static async load(file?: string, threads?: number, batch = DETECT_BATCH): Promise<FaceDetector> {
+  static async load(file?: string, threads = defaultThreads(), batch = DETECT_BATCH): Promise<FaceDetector> {
     if (!Number.isInteger(batch) || batch < 1)
       throw new Error(`batch must be a whole number >= 1, got ${batch}`);
-    const model = await BlazeFaceModel.load(file, threads);
+    const count = Math.max(1, Math.floor(threads));
+    const graphs = await FaceDetector.loadGraphs(file ?? blazeFaceModelPath(), count);
+    // The pyramid's tiles are BLAZEFACE_INPUT square: a graph of another side would misread them.
+    if (graphs.back.inputSize !== BLAZEFACE_INPUT) {
+      await graphs.release();
+      throw new Error(
+        `${file ?? 'the detector graph'} takes ${graphs.back.inputSize} px tiles; the photo detector needs the ${BLAZEFACE_INPUT} px back-camera graph`,
+      );
+    }
+    return new FaceDetector(
+      graphs.back,
+      Math.min(batch, graphs.back.maxBatch),
+      graphs.front,
+      count,
+      graphs.release,
+    );
+  }
+
+  private static async loadGraphs(
+    file: string,
+    threads: number,
+  ): Promise<{ back: TileRunner; front: TileRunner; release: () => Promise<void> }> {
+    const front = blazeFaceModelPath('front');
+    if (threads > 1) {
+      const pool = await DetectorThreads.start({ back: file, front }, threads);
+      return { back: pool.back, front: pool.front, release: () => pool.dispose() };
+    }
+    const back = await BlazeFaceModel.load(file, 1);
     try {
-      // The pyramid's tiles are BLAZEFACE_INPUT square: a graph of another side would misread them.
-      if (model.inputSize !== BLAZEFACE_INPUT) {
-        throw new Error(
-          `${file ?? 'the detector graph'} takes ${model.inputSize} px tiles; the photo detector needs the ${BLAZEFACE_INPUT} px back-camera graph`,
-        );
-      }
-      const front = await BlazeFaceModel.load(blazeFaceModelPath('front'), threads);
-      return new FaceDetector(model, Math.min(batch, model.maxBatch), front);
+      const frontModel = await BlazeFaceModel.load(front, 1);
+      return {
+        back,
+        front: frontModel,
+        release: async () => {
+          await back.dispose();
+          await frontModel.dispose();
+        },
+      };
     } catch (error) {
-      await model.dispose();
+      await back.dispose();
       throw error;
     }
   }
@@ -337,9 +385,9 @@ export class FaceDetector {
       passes.push(await this.detectOnce(await smoothedCopy(photo), options));
     }
     const merged = mergePasses(passes).filter((d) => d.box[2] > 0 && d.box[3] > 0);
-    const faces: RawDetection[] = [];
     // Upside-down faces (orientation.ts): their keypoints read as an upright face's otherwise.
-    for (const face of merged) faces.push(await uprightFace(this.model, this.front, photo, face));
+    // Each face is looked at on its own, so all at once (over the detector's threads).
+    const faces = await Promise.all(merged.map((face) => uprightFace(this.model, this.front, photo, face)));
     // A turned face takes its turned view's score: sorted again, best first as documented.
     return faces
       .sort((a, b) => b.score - a.score)
@@ -351,25 +399,6 @@ export class FaceDetector {
    * the pass) and its confirmed candidates, not yet merged with each other (mergePasses does that).
    */
   private async detectOnce(photo: RgbImage, options: DetectOptions): Promise<RawDetection[]> {
-    // One buffer of `batchSize` tiles (0.8 MB each), refilled for each batch (each run is awaited
-    // before the next fill): a 12 MP photo has up to ~130 tiles. Kept for the next pass or photo
-    // (fresh, its pages fault once each: 15 ms here); a pass that finds it taken makes its own.
-    const batchSize = this.batchSize;
-    const buffer = this.idleTiles ?? new Float32Array(batchSize * BLAZEFACE_TILE_LENGTH);
-    this.idleTiles = null;
-    try {
-      return await this.searchPyramid(photo, options, buffer);
-    } finally {
-      this.idleTiles = buffer;
-    }
-  }
-
-  /** detectOnce with its tile buffer. */
-  private async searchPyramid(
-    photo: RgbImage,
-    options: DetectOptions,
-    buffer: Float32Array,
-  ): Promise<RawDetection[]> {
     const threshold = options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
     const cascade = options.cascade ?? true;
     const candidatesFromTiles = cascade && (options.tiledCandidates ?? true);
@@ -385,17 +414,7 @@ export class FaceDetector {
     // apart: merged with the whole-photo views' by weighted NMS they would move those boxes, and
     // a second look centred on a moved box can miss the face that the first box held.
     const tiledCandidates: RawDetection[] = [];
-    const batchSize = this.batchSize;
-    const batch: PendingTile[] = [];
-    const flush = async (): Promise<void> => {
-      const results = await this.model.runBatch(
-        buffer,
-        batch.map(({ level, threshold: levelThreshold }) =>
-          (wholePhotoLevel(level) ? cascade : candidatesFromTiles)
-            ? Math.min(levelThreshold, CANDIDATE_THRESHOLD)
-            : levelThreshold,
-        ),
-      );
+    const take = (batch: readonly PendingTile[], results: RawDetection[][]): void => {
       for (const [slot, { level, image, x0, y0, overlap, threshold: levelThreshold }] of batch.entries()) {
         for (const d of results[slot]!) {
           const side = Math.max(d.box[2], d.box[3]);
@@ -406,29 +425,20 @@ export class FaceDetector {
           else (wholePhotoLevel(level) ? candidates : tiledCandidates).push(inPhoto);
         }
       }
-      batch.length = 0;
     };
-    for (const pending of levelTiles(levels, images, threshold)) {
-      const slot = batch.length;
-      tileTensor(
-        pending.image,
-        pending.x0,
-        pending.y0,
-        buffer.subarray(slot * BLAZEFACE_TILE_LENGTH, (slot + 1) * BLAZEFACE_TILE_LENGTH),
-      );
-      batch.push(pending);
-      if (batch.length === batchSize) await flush();
-    }
-    if (batch.length > 0) await flush();
+    const thresholdOf = ({ level, threshold: levelThreshold }: PendingTile): number =>
+      (wholePhotoLevel(level) ? cascade : candidatesFromTiles)
+        ? Math.min(levelThreshold, CANDIDATE_THRESHOLD)
+        : levelThreshold;
+    await this.runTiles(levelTiles(levels, images, threshold), thresholdOf, take);
     const confident = suppressContained(weightedNms(found, 0.3));
     const unlike = (c: RawDetection, faces: readonly RawDetection[]): boolean =>
       faces.every((f) => overlapOfSmaller(f.box, c.box) <= 0.3);
     const open = suppressContained(weightedNms(candidates, 0.3))
       .filter((c) => unlike(c, confident))
       .slice(0, MAX_CANDIDATES);
-    const confirmed: RawDetection[] = [];
-    const verify = async (candidate: RawDetection, strict = false): Promise<void> => {
-      const face = await verifyCandidate(this.model, photo, candidate, threshold, {
+    const verify = (candidate: RawDetection, strict = false): Promise<RawDetection | null> =>
+      verifyCandidate(this.model, photo, candidate, threshold, {
         strict,
         mirrored: options.mirroredLooks ?? true,
         // The close-up graph sees faces in the hair of a close-up: not asked on a larger face's head.
@@ -436,20 +446,89 @@ export class FaceDetector {
           ? { front: this.front }
           : {}),
       });
-      if (face) confirmed.push(face);
-    };
-    for (const candidate of open) await verify(candidate);
-    // Then the tiled levels' candidates where no face is yet, within the same MAX_CANDIDATES.
+    // The whole-photo views' candidates are judged each on its own: all at once, kept in order.
+    const confirmed = (await Promise.all(open.map((candidate) => verify(candidate)))).filter(
+      (face): face is RawDetection => face !== null,
+    );
+    // Then the tiled levels' candidates where no face is yet, within the same MAX_CANDIDATES: one
+    // after the other, as each confirmed face rules out the candidates on it.
     const more = suppressContained(weightedNms(tiledCandidates, 0.3))
       .filter((c) => unlike(c, confident) && unlike(c, confirmed))
       .slice(0, MAX_CANDIDATES - open.length);
-    for (const candidate of more) if (unlike(candidate, confirmed)) await verify(candidate, true);
+    for (const candidate of more) {
+      if (!unlike(candidate, confirmed)) continue;
+      const face = await verify(candidate, true);
+      if (face) confirmed.push(face);
+    }
     return [...confident, ...confirmed];
   }
 
+  /**
+   * Run `tiles` through the back-camera graph in batches of `batchSize`, up to `batchesAtOnce`
+   * batches at once, and hand each batch's detections to `take` in the order of the tiles.
+   *
+   * Tile buffers (`batchSize` tiles of 0.8 MB each: a 12 MP photo has up to ~130 tiles) are kept
+   * for the next pass or photo (a fresh one's pages fault once each: 15 ms here); a buffer still
+   * being read when a run fails is dropped, not kept.
+   */
+  private async runTiles(
+    tiles: Iterable<PendingTile>,
+    thresholdOf: (tile: PendingTile) => number,
+    take: (batch: readonly PendingTile[], results: RawDetection[][]) => void,
+  ): Promise<void> {
+    const running: { batch: PendingTile[]; buffer: Float32Array; results: Promise<RawDetection[][]> }[] = [];
+    const settleOldest = async (): Promise<void> => {
+      const { batch, buffer, results } = running.shift()!;
+      const detections = await results;
+      this.keepTiles(buffer);
+      take(batch, detections);
+    };
+    let buffer = this.tileBuffer();
+    let batch: PendingTile[] = [];
+    const send = async (): Promise<void> => {
+      const results = this.model.runBatch(buffer, batch.map(thresholdOf));
+      // Awaited in order below; a failure while an earlier batch is awaited must not go unobserved.
+      results.catch(() => undefined);
+      running.push({ batch, buffer, results });
+      batch = [];
+      while (running.length >= this.batchesAtOnce) await settleOldest();
+      buffer = this.tileBuffer();
+    };
+    try {
+      for (const pending of tiles) {
+        const slot = batch.length;
+        tileTensor(
+          pending.image,
+          pending.x0,
+          pending.y0,
+          buffer.subarray(slot * BLAZEFACE_TILE_LENGTH, (slot + 1) * BLAZEFACE_TILE_LENGTH),
+        );
+        batch.push(pending);
+        if (batch.length === this.batchSize) await send();
+      }
+      if (batch.length > 0) await send();
+      while (running.length > 0) await settleOldest();
+      this.keepTiles(buffer);
+    } finally {
+      running.length = 0;
+    }
+  }
+
+  /** A kept tile buffer, or a new one (shared memory when the graphs run in threads). */
+  private tileBuffer(): Float32Array {
+    const kept = this.idleTiles.pop();
+    if (kept) return kept;
+    const bytes = this.batchSize * BLAZEFACE_TILE_LENGTH * Float32Array.BYTES_PER_ELEMENT;
+    return new Float32Array(this.parallelism > 1 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+  }
+
+  /** Keep a buffer for later passes: as many as one pass uses (the batches sent, and one filling). */
+  private keepTiles(buffer: Float32Array): void {
+    if (this.idleTiles.length <= this.batchesAtOnce) this.idleTiles.push(buffer);
+  }
+
   async dispose(): Promise<void> {
-    await this.model.dispose();
-    await this.front.dispose();
+    await this.release();
   }
 }
 

@@ -4,14 +4,8 @@
  * back into the photo enlarged by `upscale`. The engine's `restoreImages` drives it; the CLI,
  * the worker and the tests all go through that call.
  */
-export {
-  BLAZEFACE_INPUT,
-  BlazeFaceModel,
-  blazeFaceModelPath,
-  decodeBlazeFace,
-  iou,
-  weightedNms,
-} from './blazeface.js';
+export { BLAZEFACE_INPUT, BlazeFaceModel, decodeBlazeFace, iou, weightedNms } from './blazeface.js';
+export { blazeFaceModelPath } from './blazeface-files.js';
 export type { RawDetection } from './blazeface.js';
 export {
   DEFAULT_SCORE_THRESHOLD,

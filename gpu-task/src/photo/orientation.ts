@@ -23,7 +23,7 @@
  * but three of 10045.png at 150 degrees, and no upright face was turned.
  */
 import type { RgbImage } from '../engine/core.js';
-import { type BlazeFaceModel, type RawDetection, iou } from './blazeface.js';
+import { type RawDetection, type TileRunner, iou } from './blazeface.js';
 import { bestOf, viewOf, viewToPhoto } from './verify.js';
 
 /**
@@ -83,7 +83,7 @@ export function unturn(d: RawDetection, size: number): RawDetection {
 
 /** One graph's best detection of `face` in its view, as it is and turned; photo pixels. */
 async function lookBothWays(
-  model: BlazeFaceModel,
+  model: TileRunner,
   photo: RgbImage,
   face: RawDetection,
   target: number,
@@ -112,8 +112,8 @@ async function lookBothWays(
  * ```
  */
 export async function uprightFace(
-  back: BlazeFaceModel,
-  front: BlazeFaceModel,
+  back: TileRunner,
+  front: TileRunner,
   photo: RgbImage,
   face: RawDetection,
 ): Promise<RawDetection> {

@@ -14,7 +14,7 @@
  */
 import sharp from 'sharp';
 import type { RgbImage } from '../engine/core.js';
-import { BLAZEFACE_INPUT, type BlazeFaceModel, type RawDetection, iou } from './blazeface.js';
+import { BLAZEFACE_INPUT, type RawDetection, type TileRunner, iou } from './blazeface.js';
 
 /**
  * Lowest score of the first look at which a detection is kept as a candidate. Severe train/
@@ -272,7 +272,7 @@ export interface CandidateView {
 
 /** The view of `candidate` that `model` is shown with its box `target` px in the tile. */
 export async function viewOf(
-  model: BlazeFaceModel,
+  model: TileRunner,
   photo: RgbImage,
   candidate: RawDetection,
   target: number,
@@ -289,7 +289,7 @@ export async function viewOf(
  * with plausible landmarks, in photo pixels.
  */
 async function lookAt(
-  model: BlazeFaceModel,
+  model: TileRunner,
   view: CandidateView,
   candidate: RawDetection,
   threshold: number,
@@ -355,7 +355,7 @@ export function bestOf(detections: readonly RawDetection[]): RawDetection | null
  * ```
  */
 export async function verifyCandidate(
-  model: BlazeFaceModel,
+  model: TileRunner,
   photo: RgbImage,
   candidate: RawDetection,
   threshold: number,
@@ -363,7 +363,7 @@ export async function verifyCandidate(
     mirrored = true,
     front,
     strict = false,
-  }: { mirrored?: boolean; front?: BlazeFaceModel; strict?: boolean } = {},
+  }: { mirrored?: boolean; front?: TileRunner; strict?: boolean } = {},
 ): Promise<RawDetection | null> {
   const trusted = plausibleLandmarks(candidate);
   if (!trusted && candidate.score < UNTRUSTED_CANDIDATE_THRESHOLD) return null;

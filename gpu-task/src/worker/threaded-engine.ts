@@ -11,13 +11,14 @@
  * sampler); aborting sets a flag in shared memory that the thread reads at every step, so a
  * cancel takes effect at the next step boundary.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import {
   type Dr2eEngineOptions,
   type EngineImageInput,
   type ImageRestoration,
   type RestoreImagesOptions,
   EngineError,
+  startModuleThread,
 } from '../engine/index.js';
 import type { RestoreEngine } from './worker.js';
 
@@ -223,16 +224,7 @@ export class ThreadedEngine implements RestoreEngine {
   }
 }
 
-/**
- * The thread running engine-thread: the compiled `.js` beside this file, or, when this file
- * runs as TypeScript (`node --import tsx`, vitest), the `.ts` source through tsx's loader, which
- * worker threads do not inherit from `--import`.
- */
+/** The thread running engine-thread (compiled or TypeScript, see startModuleThread). */
 function spawnEngineThread(workerData: { options: Dr2eEngineOptions; abortFlag: SharedArrayBuffer }): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./engine-thread.js', here), { workerData });
-  const entry = new URL('./engine-thread.ts', here).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData });
+  return startModuleThread(import.meta.url, 'engine-thread', workerData);
 }
