@@ -98,6 +98,22 @@ describe('DetectorThreads', () => {
     }
   });
 
+  it('runs on a live thread when another stops while one is being replaced', async () => {
+    const threads = await DetectorThreads.start(GRAPHS, 2);
+    try {
+      const tile = new Float32Array(new SharedArrayBuffer(BLAZEFACE_TILE_LENGTH * 4));
+      const workers = (threads as unknown as { threads: { worker: { terminate(): Promise<number> } }[] })
+        .threads;
+      await workers[0]!.worker.terminate();
+      const run = threads.back.run(tile, 0.5); // starts a replacement, which takes a while
+      await workers[1]!.worker.terminate();
+      expect(await run).toEqual([]);
+      expect(threads.size).toBe(2);
+    } finally {
+      await threads.dispose();
+    }
+  });
+
   it("refuses a file that is not a BlazeFace graph with the thread's reason", async () => {
     const other = path.join(here, '..', '..', 'gpu-task', 'models', 'tiny', 'denoiser.onnx');
     await expect(DetectorThreads.start({ back: other, front: GRAPHS.front }, 2)).rejects.toThrow(

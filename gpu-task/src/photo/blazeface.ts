@@ -194,8 +194,8 @@ export function defaultThreads(): number {
  * (bench:photo's 12 MP photo, 104 tiles, 2-core AMD EPYC): onnxruntime 456-473 ms with the
  * vendored batch-1 graph, 329-336 ms in batches of 4, 316-340 ms of 8, 346-348 ms of 16. With
  * the detector's threads (one single-threaded session each; detector-threads.ts), whose runs
- * gain nothing from a batch beyond its per-run overhead, 4 balances the threads better at the
- * end of a level and holds half the activations of 8 in each session: the detect phase
+ * gain nothing from a batch beyond its per-run overhead, 4 leaves the threads less uneven at the
+ * end of a pass and holds half the activations of 8 in each session: the detect phase
  * 475-600 ms in batches of 4 against 562-631 in batches of 8, and 364 MB against 507 MB for a
  * process doing nothing else (2026-12-03, compiled, 6 runs each).
  */

@@ -483,20 +483,22 @@ export class FaceDetector {
       this.keepTiles(buffer);
       take(batch, detections);
     };
-    let buffer = this.tileBuffer();
+    // Taken when the first tile of a batch is cut, so a pass holds at most batchesAtOnce.
+    let buffer: Float32Array | null = null;
     let batch: PendingTile[] = [];
-    const send = async (): Promise<void> => {
-      const results = this.model.runBatch(buffer, batch.map(thresholdOf));
+    const send = async (filled: Float32Array): Promise<void> => {
+      const results = this.model.runBatch(filled, batch.map(thresholdOf));
       // Awaited in order below; a failure while an earlier batch is awaited must not go unobserved.
       results.catch(() => undefined);
-      running.push({ batch, buffer, results });
+      running.push({ batch, buffer: filled, results });
       batch = [];
+      buffer = null;
       while (running.length >= this.batchesAtOnce) await settleOldest();
-      buffer = this.tileBuffer();
     };
     try {
       for (const pending of tiles) {
         const slot = batch.length;
+        buffer ??= this.tileBuffer();
         tileTensor(
           pending.image,
           pending.x0,
@@ -504,11 +506,10 @@ export class FaceDetector {
           buffer.subarray(slot * BLAZEFACE_TILE_LENGTH, (slot + 1) * BLAZEFACE_TILE_LENGTH),
         );
         batch.push(pending);
-        if (batch.length === this.batchSize) await send();
+        if (batch.length === this.batchSize) await send(buffer);
       }
-      if (batch.length > 0) await send();
+      if (buffer && batch.length > 0) await send(buffer);
       while (running.length > 0) await settleOldest();
-      this.keepTiles(buffer);
     } finally {
       running.length = 0;
     }
@@ -522,9 +523,9 @@ export class FaceDetector {
     return new Float32Array(this.parallelism > 1 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
   }
 
-  /** Keep a buffer for later passes: as many as one pass uses (the batches sent, and one filling). */
+  /** Keep a buffer for later passes: as many as one pass holds at once (batchesAtOnce). */
   private keepTiles(buffer: Float32Array): void {
-    if (this.idleTiles.length <= this.batchesAtOnce) this.idleTiles.push(buffer);
+    if (this.idleTiles.length < this.batchesAtOnce) this.idleTiles.push(buffer);
   }
 
   async dispose(): Promise<void> {

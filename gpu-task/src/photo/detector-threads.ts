@@ -165,6 +165,8 @@ export class DetectorThreads {
 
   private constructor(
     private readonly setup: DetectorThreadSetup,
+    /** Threads asked for; stopped ones are replaced up to this many. */
+    private readonly count: number,
     private threads: DetectorThread[],
     shapes: { back: GraphShape; front: GraphShape },
   ) {
@@ -187,6 +189,7 @@ export class DetectorThreads {
     const [first] = ready;
     return new DetectorThreads(
       setup,
+      count,
       ready.map(({ thread }) => thread),
       { back: first!.back, front: first!.front },
     );
@@ -223,21 +226,37 @@ export class DetectorThreads {
     thresholds: number[],
   ): Promise<RawDetection[][]> {
     if (this.disposed) throw new Error('the face detector has been disposed');
-    if (this.threads.some((t) => !t.alive)) await this.replaceStopped();
+    // Another thread may stop while one is being replaced: look again until all are running.
+    while (this.threads.length === 0 || this.threads.some((t) => !t.alive)) await this.replaceStopped();
     const thread = this.threads.reduce((best, t) => (t.load < best.load ? t : best));
     // Shared tiles are read in place; others go over as a copy of exactly the tiles.
     const sent = tiles.buffer instanceof SharedArrayBuffer ? tiles : tiles.slice();
     return thread.run(this.nextId++, graph, sent, thresholds);
   }
 
-  /** Start threads in place of stopped ones (one replacement at a time, however many ask). */
+  /**
+   * Start threads in place of stopped ones (one replacement at a time, however many ask). The
+   * threads that start are kept even if others fail; with none running at all, the failure is
+   * the caller's.
+   */
   private replaceStopped(): Promise<void> {
     this.replacing ??= (async () => {
       const alive = this.threads.filter((t) => t.alive);
-      const started = await Promise.all(
-        Array.from({ length: this.threads.length - alive.length }, () => DetectorThread.start(this.setup)),
+      const started = await Promise.allSettled(
+        Array.from({ length: this.count - alive.length }, () => DetectorThread.start(this.setup)),
       );
-      this.threads = [...alive, ...started.map(({ thread }) => thread)];
+      const fresh = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.thread] : []));
+      if (this.disposed) {
+        await Promise.all(fresh.map((t) => t.dispose()));
+        return;
+      }
+      this.threads = [...alive, ...fresh];
+      const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (this.threads.length === 0) {
+        throw failed?.reason instanceof Error
+          ? failed.reason
+          : new Error("the face detector's threads could not start");
+      }
     })().finally(() => {
       this.replacing = null;
     });
