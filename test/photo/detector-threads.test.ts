@@ -40,6 +40,13 @@ async function twoFacePhoto() {
   return { data: new Uint8Array(data), width: info.width, height: info.height };
 }
 
+/** One zero tile in shared memory, as the detector's own batches travel. */
+const sharedTile = (): Float32Array => new Float32Array(new SharedArrayBuffer(BLAZEFACE_TILE_LENGTH * 4));
+
+/** The pool's threads as they are now, to stop them as a crash would (white box). */
+const workersOf = (threads: DetectorThreads): { worker: { terminate(): Promise<number> } }[] =>
+  (threads as unknown as { threads: { worker: { terminate(): Promise<number> } }[] }).threads;
+
 describe('DetectorThreads', () => {
   it('finds the very faces the graphs find in this thread, whatever the threads and batch', async () => {
     const photo = await twoFacePhoto();
@@ -82,9 +89,8 @@ describe('DetectorThreads', () => {
   it('replaces a thread that stopped, and fails its waiting runs with a clear error', async () => {
     const threads = await DetectorThreads.start(GRAPHS, 2);
     try {
-      const tile = new Float32Array(new SharedArrayBuffer(BLAZEFACE_TILE_LENGTH * 4));
-      const workers = (threads as unknown as { threads: { worker: { terminate(): Promise<number> } }[] })
-        .threads;
+      const tile = sharedTile();
+      const workers = workersOf(threads);
       const waiting = Promise.all([threads.back.run(tile, 0.5), threads.back.run(tile, 0.5)]).catch(
         (error: unknown) => error,
       );
@@ -101,9 +107,8 @@ describe('DetectorThreads', () => {
   it('runs on a live thread when another stops while one is being replaced', async () => {
     const threads = await DetectorThreads.start(GRAPHS, 2);
     try {
-      const tile = new Float32Array(new SharedArrayBuffer(BLAZEFACE_TILE_LENGTH * 4));
-      const workers = (threads as unknown as { threads: { worker: { terminate(): Promise<number> } }[] })
-        .threads;
+      const tile = sharedTile();
+      const workers = workersOf(threads);
       await workers[0]!.worker.terminate();
       const run = threads.back.run(tile, 0.5); // starts a replacement, which takes a while
       await workers[1]!.worker.terminate();
