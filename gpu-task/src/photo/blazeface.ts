@@ -182,11 +182,13 @@ export function suppressContained(detections: readonly RawDetection[], threshold
 
 /**
  * The detector's threads by default (detector-threads.ts; onnxruntime's intra-op threads for a
- * lone BlazeFaceModel): every core, at most 4 (measured only up to the 2 cores of the
- * development machine).
+ * lone BlazeFaceModel): every core, at most 2. Each thread keeps its sessions' arenas, about
+ * 65 MB under tsx: with 4, `bench:photo`'s 12 MP photo peaked at 1037 MB against 902 MB with 2,
+ * over the photo stage's 1 GB budget (2026-12-03, the 2-core machine with 4 threads forced; on
+ * 2 cores 4 threads only add contention, so their speed on larger machines was not measured).
  */
 export function defaultThreads(): number {
-  return Math.min(4, os.availableParallelism());
+  return Math.min(2, os.availableParallelism());
 }
 
 /**
