@@ -6,7 +6,7 @@
  * face sides of one (each at most once) finds it, any other counts as extra.
  *
  * Usage: node --import tsx scripts/detect-degraded-photos.ts [--photos a.jpg,b.png]
- *   [--widths 240,320,400,560] [--draws 4] [--no-reduced] [--no-enlarged] [--threads N]
+ *   [--widths 240,320,400,560] [--draws 4] [--no-enlarged] [--threads N]
  *
  * Strengths, in the small photo's pixels (downscaled first, antialiased bicubic): blur σ 1.2 /
  * 1.6 / 2.0 px, Gaussian noise 10 / 15 / 20, JPEG quality 40 / 32 / 25. A 30 px face blurred by 2 px is σ ≈ 34 px of a 512-px face (the severe
@@ -46,7 +46,6 @@ const draws = Number(option('--draws', '4'));
 if (widths.some((w) => !Number.isInteger(w) || w < 16) || !Number.isInteger(draws) || draws < 1)
   throw new Error('--widths wants whole numbers >= 16 and --draws a whole number >= 1');
 const detectOptions = {
-  ...(process.argv.includes('--no-reduced') ? { reducedCandidates: false } : {}),
   ...(process.argv.includes('--no-enlarged') ? { enlargedCandidates: false } : {}),
 };
 const wholePhotos = path.join(import.meta.dirname, '..', '..', 'shared', 'data', 'whole-photos');
@@ -89,7 +88,12 @@ for (const name of photos) {
       const blurred = gaussianBlur(downscaled, strength.blur);
       for (let draw = 0; draw < draws; draw++) {
         const small = { ...blurred, data: blurred.data.slice() };
-        addNoise(small, 'gaussian', strength.noise, new SeededRandom(draw * 1000 + level * 10 + width));
+        addNoise(
+          small,
+          'gaussian',
+          strength.noise,
+          new SeededRandom(draw * 100_003 + level * 10_007 + width),
+        );
         const photo = await jpegRoundTrip(planarToRgb(small), strength.jpegQuality);
         const start = performance.now();
         const faces = await detector.detect(photo, detectOptions);

@@ -20,8 +20,6 @@ import {
   MAX_LEVEL_STEP,
   planPyramid,
   ENLARGED_CANDIDATE_FACE,
-  REDUCED_CANDIDATE_FACE,
-  REDUCED_CANDIDATE_MAX_BOX,
   similarityAngle,
   similarityScale,
   tileOrigins,
@@ -224,28 +222,6 @@ describe('detector plan', () => {
     expect(24 * enlarged(medium)[0]!.scale).toBeCloseTo(ENLARGED_CANDIDATE_FACE, 10);
     expect(enlarged(large)).toEqual([]);
     expect(enlarged(planPyramid(400, 300, 24))).toEqual([]);
-  });
-
-  it('adds a reduced candidate level, one tile, to photos whose one tile shows small faces over 14 px, when asked', () => {
-    // Prepare / Act
-    const reducedOf = (width: number, height: number, smallestFace = 24) =>
-      planPyramid(width, height, smallestFace, { reducedCandidates: true }).filter(
-        (level) => level.candidatesOnly,
-      );
-    // Assess: a 320-px photo's 24-px faces are REDUCED_CANDIDATE_FACE px there, its boxes of
-    // 0.8-2 times that are kept; a 560-px photo's one tile shows them at 11 px already, a 12 MP
-    // photo's finer levels at 14 px; asked for 48-px faces, a 800-px photo gets the level.
-    const small = reducedOf(320, 221);
-    expect(small).toHaveLength(1);
-    expect(24 * small[0]!.scale).toBeCloseTo(REDUCED_CANDIDATE_FACE, 10);
-    expect(small[0]!.minBox).toBeCloseTo(0.8 * REDUCED_CANDIDATE_FACE, 10);
-    expect(small[0]!.maxBox).toBe(REDUCED_CANDIDATE_MAX_BOX);
-    expect(320 * small[0]!.scale).toBeLessThanOrEqual(256);
-    expect(reducedOf(400, 300)).toHaveLength(1);
-    expect(reducedOf(560, 420)).toEqual([]);
-    expect(reducedOf(4000, 3000)).toEqual([]);
-    expect(reducedOf(800, 600, 48)).toHaveLength(1);
-    expect(planPyramid(320, 221, 24).filter((level) => level.candidatesOnly)).toEqual([]);
   });
 
   it('merges overlapping detections into a score-weighted mean and keeps separate faces apart', () => {

@@ -11,10 +11,10 @@
  * coarser level are kept, and tiles overlap by more than such a face, so every face lies whole
  * in some tile. Faces that fill the photo are found in small whole-photo views (see
  * WHOLE_PHOTO_VIEWS). Detections under the score threshold are candidates that second looks
- * may confirm (verify.ts): a photo too small for finer levels is also searched enlarged and
- * reduced, for candidates only (planPyramid). The photo is decoded once; the finest level is
- * resized from its pixels and each coarser one from the level below (Lanczos, which averages
- * what it drops, so small faces keep their contrast). The tiles of all levels go through the detector in batches of
+ * may confirm (verify.ts): a photo too small for finer levels is also searched enlarged, for
+ * candidates only (planPyramid). The photo is decoded once; the finest level is resized from its pixels and
+ * each coarser one from the level below (Lanczos, which averages what it drops, so small faces
+ * keep their contrast). The tiles of all levels go through the detector in batches of
  * DETECT_BATCH (see BlazeFaceModel.runBatch), several batches at once when the graphs run in
  * the detector's threads (detector-threads.ts), their detections taken in the order a
  * tile-by-tile loop would take them (the faces found do not depend on the threads).
@@ -85,9 +85,8 @@ export interface DetectOptions {
   frontLooks?: boolean;
   /**
    * Candidates also from the tiled levels (finer than the whole photo in one tile, and a small
-   * photo's enlarged and reduced levels), verified after the whole-photo views' candidates,
-   * within the same MAX_CANDIDATES, where no face is yet, and only by a consensus of second
-   * looks (the reduced level's last, see Level.verifiedLast). Default true
+   * photo's enlarged level), verified after the whole-photo views' candidates, within the same
+   * MAX_CANDIDATES, where no face is yet, and only by a consensus of second looks. Default true
    * with the cascade. A degraded face of 45-65 px in a 560-800 px group photo scored under
    * CANDIDATE_THRESHOLD in the whole-photo tile and 0.7 nowhere, but over it at the finer level.
    */
@@ -97,11 +96,6 @@ export interface DetectOptions {
    * (planPyramid, ENLARGED_CANDIDATE_FACE). Default true with tiled candidates.
    */
   enlargedCandidates?: boolean;
-  /**
-   * A photo of up to about 430 px (at the default smallest face) is also searched for candidates
-   * reduced (planPyramid, REDUCED_CANDIDATE_FACE). Default true with tiled candidates.
-   */
-  reducedCandidates?: boolean;
 }
 
 /** One pyramid level: the photo resized by `scale`, and which faces it is responsible for. */
@@ -115,12 +109,6 @@ interface Level {
   wholePhoto?: boolean;
   /** Every detection of this level is a candidate for the second looks, however high it scores. */
   candidatesOnly?: boolean;
-  /**
-   * This level's candidates are verified last, where no face is yet, and never merged with the
-   * other levels' (the reduced level: its 10-24 px boxes are coarse, and averaged into a finer
-   * level's candidate they would move it off the face).
-   */
-  verifiedLast?: boolean;
   /**
    * Score threshold of this level, if lower than the caller's: the whole-photo views, since a
    * false positive grows with the number of windows searched, and degraded close-ups score low.
@@ -254,55 +242,19 @@ function enlargedCandidateLevel(
   };
 }
 
-/**
- * The candidate-only level of a small photo seen _reduced_ (planPyramid): the smallest face asked
- * for is REDUCED_CANDIDATE_FACE px there. A heavily degraded face of 25-35 px in a 320-400 px
- * group photo scores best seen this small (0.6-0.8 at 12 px, 0.2-0.5 at 16-40 px: shrinking
- * averages noise and JPEG blocks away), and the photo fitted to one tile shows it at 20-28 px.
- */
-export const REDUCED_CANDIDATE_FACE = 12;
-
-/**
- * Largest face box (detector pixels) taken from the reduced level: twice its smallest face
- * (larger faces score well enough in the photo's one tile).
- */
-export const REDUCED_CANDIDATE_MAX_BOX = 2 * REDUCED_CANDIDATE_FACE;
-
-/**
- * The reduced candidate level of a photo, or null where the photo fitted to one tile already
- * shows its smallest face at about REDUCED_CANDIDATE_FACE / 0.85 = 14 px or less (with the default
- * smallest face, photos over about 430 px: their coarsest or finer levels see small faces at
- * 10-14 px). Smaller than the one tile, the level is one tile itself.
- */
-function reducedCandidateLevel(coarsest: number, smallestFace: number): Level | null {
-  const scale = REDUCED_CANDIDATE_FACE / Math.max(1, smallestFace);
-  if (scale >= 0.85 * coarsest) return null;
-  return {
-    scale,
-    minBox: 0.8 * REDUCED_CANDIDATE_FACE,
-    maxBox: REDUCED_CANDIDATE_MAX_BOX,
-    candidatesOnly: true,
-    verifiedLast: true,
-  };
-}
-
 /** Largest scale ratio between two fine levels (see planPyramid). */
 export const MAX_LEVEL_STEP = LEVEL_STEP * 1.1;
 
 /**
  * Plan the pyramid for a photo (see the module comment): the whole-photo views, the photo fitted
  * to one tile, then fine levels spaced evenly (ratio at most MAX_LEVEL_STEP) up to the scale at
- * which a `smallestFace` face is MIN_DETECTOR_FACE px; and, when asked, a small photo's
- * candidate-only levels, enlarged and reduced.
+ * which a `smallestFace` face is MIN_DETECTOR_FACE px.
  */
 export function planPyramid(
   width: number,
   height: number,
   smallestFace: number,
-  {
-    enlargedCandidates = false,
-    reducedCandidates = false,
-  }: { enlargedCandidates?: boolean; reducedCandidates?: boolean } = {},
+  { enlargedCandidates = false }: { enlargedCandidates?: boolean } = {},
 ): Level[] {
   const coarsest = BLAZEFACE_INPUT / Math.max(width, height);
   const finest = Math.min(1, MIN_DETECTOR_FACE / Math.max(1, smallestFace));
@@ -316,12 +268,8 @@ export function planPyramid(
   levels.push({ scale: coarsest, minBox: 0, maxBox: Infinity });
   // Small photos also get a level enlarged for candidates: their small faces are otherwise seen
   // only at 14-20 detector px, where degraded ones score too low to reach the second looks.
-  // ... and one reduced, where heavily degraded small faces score best.
-  const candidateLevels = [
-    enlargedCandidates ? enlargedCandidateLevel(width, height, coarsest, smallestFace) : null,
-    reducedCandidates ? reducedCandidateLevel(coarsest, smallestFace) : null,
-  ].filter((level): level is Level => level !== null);
-  if (finest <= coarsest * 1.2) return [...levels, ...candidateLevels];
+  const enlarged = enlargedCandidates ? enlargedCandidateLevel(width, height, coarsest, smallestFace) : null;
+  if (finest <= coarsest * 1.2) return enlarged ? [...levels, enlarged] : levels;
   // Faces at least MIN_DETECTOR_FACE px at a coarser level are found there; a finer level covers
   // what lies below, with a margin so a face between two levels is seen by both (NMS merges
   // them). Even spacing: a last step of a few percent would cost a whole extra level of tiles.
@@ -335,7 +283,7 @@ export function planPyramid(
       maxBox: MIN_DETECTOR_FACE * 1.5 * ratio,
     });
   }
-  return [...levels, ...candidateLevels];
+  return enlarged ? [...levels, enlarged] : levels;
 }
 
 /**
@@ -456,7 +404,6 @@ export class FaceDetector {
     const candidatesFromTiles = cascade && (options.tiledCandidates ?? true);
     const levels = planPyramid(photo.width, photo.height, options.smallestFace ?? DEFAULT_SMALLEST_FACE, {
       enlargedCandidates: candidatesFromTiles && (options.enlargedCandidates ?? true),
-      reducedCandidates: candidatesFromTiles && (options.reducedCandidates ?? true),
     });
     const images = await levelImages(photo, levels);
     const found: RawDetection[] = [];
@@ -467,8 +414,6 @@ export class FaceDetector {
     // apart: merged with the whole-photo views' by weighted NMS they would move those boxes, and
     // a second look centred on a moved box can miss the face that the first box held.
     const tiledCandidates: RawDetection[] = [];
-    // Candidates of the reduced level (Level.verifiedLast), apart from both.
-    const lastCandidates: RawDetection[] = [];
     const take = (batch: readonly PendingTile[], results: RawDetection[][]): void => {
       for (const [slot, { level, image, x0, y0, overlap, threshold: levelThreshold }] of batch.entries()) {
         for (const d of results[slot]!) {
@@ -477,7 +422,6 @@ export class FaceDetector {
           if (!level.wholePhoto && cutByInnerEdge(d, x0, y0, image.width, image.height, overlap)) continue;
           const inPhoto = toPhoto(d, x0, y0, level.scale);
           if (d.score >= levelThreshold && !level.candidatesOnly) found.push(inPhoto);
-          else if (level.verifiedLast) lastCandidates.push(inPhoto);
           else (wholePhotoLevel(level) ? candidates : tiledCandidates).push(inPhoto);
         }
       }
@@ -506,19 +450,15 @@ export class FaceDetector {
     const confirmed = (await Promise.all(open.map((candidate) => verify(candidate)))).filter(
       (face): face is RawDetection => face !== null,
     );
-    // Then the tiled levels' candidates where no face is yet, then the reduced level's, within the
-    // same MAX_CANDIDATES: one after the other, as each confirmed face rules out the candidates on it.
-    let budget = MAX_CANDIDATES - open.length;
-    for (const group of [tiledCandidates, lastCandidates]) {
-      const more = suppressContained(weightedNms(group, 0.3))
-        .filter((c) => unlike(c, confident) && unlike(c, confirmed))
-        .slice(0, Math.max(0, budget));
-      budget -= more.length;
-      for (const candidate of more) {
-        if (!unlike(candidate, confirmed)) continue;
-        const face = await verify(candidate, true);
-        if (face) confirmed.push(face);
-      }
+    // Then the tiled levels' candidates where no face is yet, within the same MAX_CANDIDATES: one
+    // after the other, as each confirmed face rules out the candidates on it.
+    const more = suppressContained(weightedNms(tiledCandidates, 0.3))
+      .filter((c) => unlike(c, confident) && unlike(c, confirmed))
+      .slice(0, MAX_CANDIDATES - open.length);
+    for (const candidate of more) {
+      if (!unlike(candidate, confirmed)) continue;
+      const face = await verify(candidate, true);
+      if (face) confirmed.push(face);
     }
     return [...confident, ...confirmed];
   }

@@ -18,8 +18,6 @@ export {
   MIN_DETECTOR_FACE,
   mergePasses,
   planPyramid,
-  REDUCED_CANDIDATE_FACE,
-  REDUCED_CANDIDATE_MAX_BOX,
   tileOrigins,
   WHOLE_PHOTO_VIEWS,
   withinHeadOf,

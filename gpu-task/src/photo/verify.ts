@@ -33,12 +33,10 @@ export const UNTRUSTED_CANDIDATE_THRESHOLD = 0.4;
  * Face box sides (detector pixels) at which a candidate is looked at again, smallest first.
  * Degraded 40-90 px faces score best seen small: on the eval's severe train/ scenes many score
  * 0.7-0.85 at 16-28 px and under 0.7 at 32, 48 and 80 (the back-camera model is trained on faces
- * small in its view, and shrinking averages noise and JPEG blocks away). Faces of 25-35 px in
- * small, heavily degraded group photos (blur 1.2-2 px, noise 10-20, JPEG 25-40) score best smaller
- * still: 0.6-0.8 at 12 px where 16-32 px read 0.2-0.5. 64 and 112 confirmed a face in the hair of
- * a large face (the min-face photo test) and are not used.
+ * small in its view, and shrinking averages noise and JPEG blocks away). 64 and 112 confirmed a
+ * face in the hair of a large face (the min-face photo test) and are not used.
  */
-export const VERIFY_FACE_SIDES = [12, 16, 20, 24, 28, 32, 48, 80] as const;
+export const VERIFY_FACE_SIDES = [16, 20, 24, 28, 32, 48, 80] as const;
 
 /**
  * Face box sides (pixels of the 128 x 128 input) at which the front-camera graph looks at a
