@@ -204,7 +204,9 @@ describe('cancel', () => {
     const final = await client.getJob(running.id);
     expect(final.status).toBe('canceled');
     expect(final.output).toBeUndefined();
+    // Webhooks leave through the delivery queue, in no promised order: wait for each one owed.
     await receiver.waitFor((e) => e.data.id === running.id && e.type === 'job.canceled');
+    await receiver.waitFor((e) => e.data.id === queued.id && e.type === 'job.canceled');
     expect(receiver.eventsFor(queued.id).map((e) => e.type)).toEqual(['job.canceled']);
   });
 });

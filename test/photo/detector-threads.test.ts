@@ -91,10 +91,15 @@ describe('DetectorThreads', () => {
     try {
       const tile = sharedTile();
       const workers = workersOf(threads);
+      // Stop the threads first, then send the runs (they reach the threads before the pool sees
+      // them stop): a thread stopped in the middle of a session's run takes the whole process
+      // down with it (onnxruntime-node's native callback throws into the stopped thread, and the
+      // C++ runtime aborts), which no pool can answer.
+      const stopping = workers.map((t) => t.worker.terminate());
       const waiting = Promise.all([threads.back.run(tile, 0.5), threads.back.run(tile, 0.5)]).catch(
         (error: unknown) => error,
       );
-      await Promise.all(workers.map((t) => t.worker.terminate()));
+      await Promise.all(stopping);
       expect(await waiting).toEqual(new Error("the face detector's thread stopped (exit code 1)"));
       expect(threads.size).toBe(0);
       expect(await threads.back.run(tile, 0.5)).toEqual([]);
