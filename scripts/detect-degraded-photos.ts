@@ -13,8 +13,8 @@
  * landscape (30-90 % of its height, 160-430 px wide, degraded alike): every one is false.
  *
  * Strengths, in the small photo's pixels (downscaled first, antialiased bicubic): blur σ 1.2 /
- * 1.6 / 2.0 px, Gaussian noise 10 / 15 / 20, JPEG quality 40 / 32 / 25. A 30 px face blurred by 2 px is σ ≈ 34 px of a 512-px face (the severe
- * split's is 6-10).
+ * 1.6 / 2.0 px, Gaussian noise 10 / 15 / 20, JPEG quality 40 / 32 / 25. A 30 px face blurred by
+ * 2 px is σ ≈ 34 px of a 512-px face (the severe split's is 6-10).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -55,9 +55,14 @@ const detectOptions = {
   ...(process.argv.includes('--no-enlarged') ? { enlargedCandidates: false } : {}),
 };
 const wholePhotos = path.join(import.meta.dirname, '..', '..', 'shared', 'data', 'whole-photos');
-const detector = await FaceDetector.load(undefined, Number(option('--threads', '2')));
+const threads = option('--threads', '');
+// Without --threads, the detector's own default (defaultThreads).
+const detector = await FaceDetector.load(undefined, threads ? Number(threads) : undefined);
 
-/** How many of `truth` (scaled by `k`) the detections find, and how many detections are extra. */
+/**
+ * How many of `truth` (scaled by `k`) the detections find, how many detections are extra, and
+ * each found face's keypoint error (keypointError).
+ */
 function score(truth: readonly DetectedFace[], k: number, faces: readonly DetectedFace[]) {
   const used = new Set<number>();
   let found = 0;

@@ -92,9 +92,9 @@ describe('DetectorThreads', () => {
       const tile = sharedTile();
       const workers = workersOf(threads);
       // Stop the threads first, then send the runs (they reach the threads before the pool sees
-      // them stop): a thread stopped in the middle of a session's run takes the whole process
-      // down with it (onnxruntime-node's native callback throws into the stopped thread, and the
-      // C++ runtime aborts), which no pool can answer.
+      // them stop), so no session is running when a thread stops: a test fork that stopped them
+      // mid-run aborted twice under load ("terminate called after throwing an instance of
+      // Napi::Error"), most likely onnxruntime-node's callback landing in the stopped thread.
       const stopping = workers.map((t) => t.worker.terminate());
       const waiting = Promise.all([threads.back.run(tile, 0.5), threads.back.run(tile, 0.5)]).catch(
         (error: unknown) => error,
