@@ -129,7 +129,7 @@ const schedulePick = {
         `How much degradation DR2 removes: \`${AUTO_PRESET}\` (the default) chooses per face from its ` +
         `estimated degradation; ${FIXED_PRESETS.map((name) => `\`${name}\``).join(', ')} remove more and more.`,
     }),
-  /** With `auto`: 0..1, 0.5 = the automatic choice, higher keeps more of the input; explicit n/tau win. */
+  /** With `auto` only: 0..1, 0.5 = the automatic choice, higher keeps more of the input. */
   fidelity: z
     .number()
     .min(0)
@@ -140,7 +140,8 @@ const schedulePick = {
         `With \`${AUTO_PRESET}\`: 0 to 1, ${RESTORE_DEFAULTS.fidelity} (the default) is the automatic choice; ` +
         'higher keeps more of the input, lower trusts the face prior more. Faces found in a photo whose ' +
         'frame is under 38 px lean toward their input (chosen with 1 - 0.6 (1 - fidelity): 0.7 at the default); ' +
-        "each face's settings show the value it was chosen with.",
+        "each face's settings show the value it was chosen with. Refused beside a fixed preset or explicit n/tau, " +
+        'which ignore it.',
     }),
   n: DownsampleFactorSchema.optional(),
   /** Step index (on the `steps`-long respaced schedule) where sampling stops and x0 is returned. */
@@ -199,6 +200,7 @@ const photoRequestPick = {
 
 interface ScheduleFields {
   preset?: Preset | undefined;
+  fidelity?: number | undefined;
   n?: number | undefined;
   tau?: number | undefined;
   omega?: number | undefined;
@@ -240,9 +242,25 @@ function checkSchedule(value: ScheduleFields, ctx: z.RefinementCtx): void {
  * Rules only a new request must meet (stored jobs created before them must still parse):
  * with `omega` left out the engine derives it as `min(steps - 1, tau + offset(n))` with an
  * offset of at least 1, and sampling needs `tau < omega <= steps - 1`. So `tau` must leave
- * room for one step: `tau <= steps - 2`. `{ "n": 4, "tau": 99 }` (steps 100) can never run.
+ * room for one step: `tau <= steps - 2`. `{ "n": 4, "tau": 99 }` (steps 100) can never run. And
+ * `fidelity` only with `auto`: `{ "preset": "medium", "fidelity": 0.2 }` would ignore it.
  */
 function checkRunnableSchedule(value: ScheduleFields, ctx: z.RefinementCtx): void {
+  // fidelity moves auto's per-face choice; beside a fixed schedule it would silently do nothing.
+  const fixed = value.n !== undefined || value.tau !== undefined || value.omega !== undefined;
+  if (
+    value.fidelity !== undefined &&
+    (fixed || (value.preset !== undefined && value.preset !== AUTO_PRESET))
+  ) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['fidelity'],
+      message:
+        `fidelity moves the \`${AUTO_PRESET}\` preset's per-face choice; ` +
+        (fixed ? 'explicit n/tau/omega' : `preset \`${String(value.preset)}\``) +
+        ` is a fixed setting that ignores it: drop fidelity, or use \`${AUTO_PRESET}\``,
+    });
+  }
   if (value.tau !== undefined && value.omega === undefined && value.tau >= value.steps - 1) {
     ctx.addIssue({
       code: 'custom',

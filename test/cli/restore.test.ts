@@ -428,11 +428,39 @@ describe('bad options', () => {
     [['--steps', 'ten'], /steps must be an integer/],
     [['--omega', '100'], /omega \(100\) must be at most steps - 1 \(99\)/],
     [['--provider', 'cuda'], /provider_unavailable|cuda/],
+    // A fixed preset ignores fidelity: refused rather than a knob that silently does nothing
+    [['--preset', 'medium', '--fidelity', '0.2'], /--preset medium is a fixed setting that ignores it/],
   ])('%j exits 2 naming the problem', async (extra, message) => {
     const out = path.join(work, 'never-written');
     const run = await runCli(['restore', path.join(goodDir, 'portrait.png'), '-o', out, ...extra]);
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(message);
+  });
+
+  it('says --fidelity is unused beside explicit --n/--tau, which override auto, and runs', async () => {
+    // Act
+    const run = await runCli([
+      'restore',
+      path.join(goodDir, 'small.webp'),
+      '-o',
+      path.join(work, 'fidelity-explicit'),
+      '--n',
+      '2',
+      '--tau',
+      '20',
+      '--fidelity',
+      '0.2',
+      '--json',
+    ]);
+    // Assess
+    expect(run.status).toBe(0);
+    expect(run.stderr).toMatch(
+      /--fidelity 0\.2 is unused: explicit --n\/--tau replace auto's per-face choice/,
+    );
+    expect((JSON.parse(run.stdout) as { params: { n: number; tau: number } }).params).toMatchObject({
+      n: 2,
+      tau: 20,
+    });
   });
 
   it('requires an output folder', async () => {

@@ -35,6 +35,8 @@ describe('CreateJobRequestSchema', () => {
     [{ n: 1, tau: 0 }],
     [{ n: 64, tau: 35, omega: 99, steps: 100, seed: 0xffffffff }],
     [{ n: 8, tau: 35, output: { format: 'webp', keepDr2: true } }],
+    [{ fidelity: 0.2 }],
+    [{ preset: 'auto', fidelity: 1 }],
     [
       {
         preset: 'mild',
@@ -61,6 +63,10 @@ describe('CreateJobRequestSchema', () => {
     [{ n: 8, tau: 10, omega: 50, steps: 50 }, ['omega']],
     [{ preset: 'medium', n: 8, tau: 35 }, ['preset']],
     [{ preset: 'extreme' }, ['preset']],
+    // fidelity moves auto's choice: beside a fixed schedule it would do nothing
+    [{ preset: 'medium', fidelity: 0.2 }, ['fidelity']],
+    [{ n: 4, tau: 22, fidelity: 0.2 }, ['fidelity']],
+    [{ fidelity: 1.5 }, ['fidelity']],
     [{ steps: 1 }, ['steps']],
     [{ steps: 1001 }, ['steps']],
     [{ seed: 1.5 }, ['seed']],

@@ -481,6 +481,12 @@ function buildProgram(
       const [width, height] = opts.size as number[];
       const sides = opts.faceSides as number[];
       if (sides.length !== 2) throw new UsageError('--face-sides takes two numbers: min,max');
+      precheckParams(
+        dropUndefined({
+          preset: opts.preset as Preset | undefined,
+          fidelity: opts.fidelity as number | undefined,
+        }),
+      );
       setStatus(
         await runEvalPhotos(
           {

@@ -17,7 +17,12 @@ import {
   type Dr2ParamsRequest,
   isAutoRequest,
 } from '../engine/index.js';
-import { type BackgroundMode, type BackgroundReport, RESTORE_DEFAULTS } from '../../../shared/src/index.js';
+import {
+  AUTO_PRESET,
+  type BackgroundMode,
+  type BackgroundReport,
+  RESTORE_DEFAULTS,
+} from '../../../shared/src/index.js';
 import { type PlannedItem, planRestore } from './inputs.js';
 import { prepareOutputFolder } from './output-folder.js';
 import { createProgress } from './progress.js';
@@ -120,6 +125,11 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
           ? `auto (per face${options.params.fidelity !== undefined ? `, fidelity ${options.params.fidelity}` : ''}) steps=${params.steps}\n`
           : `N=${params.n} tau=${params.tau} omega=${params.omega} steps=${params.steps}\n`),
     );
+    if (fidelityIgnoredBy(options.params) === 'explicit') {
+      io.stderr.write(
+        `note: --fidelity ${String(options.params.fidelity)} is unused: explicit --n/--tau replace ${AUTO_PRESET}'s per-face choice, which fidelity moves\n`,
+      );
+    }
     if (auto && !engine.autoCalibrated) {
       io.stderr.write(
         `note: auto's calibration was fitted on the embedded default model, not on ${engine.name}: its per-face choices ` +
@@ -350,8 +360,35 @@ function display(file: string): string {
   return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
 }
 
-/** Checks that do not need the model (so a typo fails before a slow model load). */
+/**
+ * Why `fidelity` would do nothing with these params, or null where it takes effect: it moves
+ * `auto`'s per-face choice, which a fixed preset or explicit N/tau replace.
+ *
+ * @example
+ * ```ts
+ * fidelityIgnoredBy({ preset: 'medium', fidelity: 0.2 }); // 'preset'
+ * fidelityIgnoredBy({ n: 4, tau: 22, fidelity: 0.2 }); // 'explicit'
+ * fidelityIgnoredBy({ fidelity: 0.2 }); // null
+ * ```
+ */
+export function fidelityIgnoredBy(params: Dr2ParamsRequest): 'preset' | 'explicit' | null {
+  if (params.fidelity === undefined) return null;
+  if (params.n !== undefined || params.tau !== undefined || params.omega !== undefined) return 'explicit';
+  return params.preset !== undefined && params.preset !== AUTO_PRESET ? 'preset' : null;
+}
+
+/**
+ * Checks that do not need the model (so a typo fails before a slow model load). A `fidelity`
+ * beside a fixed preset is refused: the knob would do nothing, silently. Beside explicit N/tau it
+ * is allowed (they override `auto`, as documented) and runRestore says it is unused.
+ */
 export function precheckParams(params: Dr2ParamsRequest): void {
+  if (fidelityIgnoredBy(params) === 'preset') {
+    throw new InvalidParametersError(
+      `--fidelity moves ${AUTO_PRESET}'s per-face choice; --preset ${String(params.preset)} is a fixed setting that ignores it ` +
+        `(drop --fidelity, or use --preset ${AUTO_PRESET})`,
+    );
+  }
   const { n, tau, omega } = params;
   if (n !== undefined && (n < 1 || (n & (n - 1)) !== 0)) {
     throw new InvalidParametersError(`N must be a power of two (1, 2, 4, 8, ...), got ${n}`);

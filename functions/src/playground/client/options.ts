@@ -15,7 +15,7 @@ export interface ControlSpec {
 
 export const CONTROLS: readonly ControlSpec[] = [
   { path: ['preset'], label: 'Preset', help: 'How much degradation DR2 removes (auto picks per face).' },
-  { path: ['fidelity'], label: 'Fidelity', help: '0 leans on the face prior, 1 stays close to your photo.' },
+  { path: ['fidelity'], label: 'Fidelity', help: 'With preset auto: 0 leans on the face prior, 1 stays close to your photo.' },
   { path: ['upscale'], label: 'Upscale', help: 'Output size as a multiple of the input.' },
   { path: ['maxFaces'], label: 'Most faces', help: 'Largest faces first.' },
   {
