@@ -101,8 +101,8 @@ const outputFields = {
   keepDr2: z.boolean().default(false),
 };
 const facesOutputDescription =
-  'Also keep each restored face as two aligned crops (input and restored PNG); the job view then ' +
-  'links them under `output.faces[].crops`.';
+  'Also keep each restored face as two aligned crops (input and restored PNG; a face kept as it was: ' +
+  'its crop of the output); the job view then links them under `output.faces[].crops`.';
 
 /**
  * Output options as stored on a job. `faces` is absent on jobs stored before photo mode

@@ -62,6 +62,7 @@ import {
   encodePhoto,
   faceEstimateRegion,
   denoisePhotoBackground,
+  facesInOutput,
   finishPhoto,
   preparePhoto,
   resolvePhotoOptions,
@@ -765,11 +766,15 @@ export class Dr2eEngine {
     const coarse = options.keepDr2 ? await finishPhoto(photo, dr2, finish) : undefined;
     let faceCrops: FaceCrop[] | undefined;
     if (options.saveFaces) {
+      // A face left as it was has no restoration to show: its crop is cut from the output, where
+      // the enlargement and the face upsampler made it (the aligned input would show the input).
+      const kept = photo.faces.flatMap((_, index) => (restored[index] ? [] : [index]));
+      const asOutput = await facesInOutput(final.bytes, photo, kept);
       faceCrops = await Promise.all(
         photo.faces.map(async (face, index) => ({
           index,
           input: await encodePhoto(face.alignedInput, { format: 'png' }),
-          restored: await encodePhoto(final.pasted[index]!, { format: 'png' }),
+          restored: await encodePhoto(asOutput.get(index) ?? final.pasted[index]!, { format: 'png' }),
         })),
       );
     }

@@ -71,6 +71,7 @@ export {
   capUpscale,
   cubicBackground,
   denoisePhotoBackground,
+  facesInOutput,
   finishPhoto,
   pasteFaces,
   prepareFace,

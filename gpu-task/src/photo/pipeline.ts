@@ -8,6 +8,7 @@
  * two sizes: the model's input side S (the DR2 input) and the paste side P (the frame's size
  * in the output photo, for refinement and paste-back).
  */
+import sharp from 'sharp';
 import {
   ImageTooLargeError,
   InvalidParametersError,
@@ -667,6 +668,54 @@ function framesLeftAsTheyWere(photo: PreparedPhoto, restored: readonly (RgbImage
     tx: (tx - 0.5) / LEFT_ALONE_MARGIN + 0.5,
     ty: (ty - 0.5) / LEFT_ALONE_MARGIN + 0.5,
   }));
+}
+
+/** Output pixels beyond a face's square read when it is cut out again (the cubic's reach). */
+const CUT_MARGIN = 3;
+
+/**
+ * The aligned crops of the faces `indexes` of `photo` cut out of its finished output (`bytes`, as
+ * finishPhoto encoded them: input size x `photo.upscale`), each at its paste side: what the
+ * output holds there. For faces left as they were (`--save-faces`, the API's `output.faces`),
+ * whose output is the enlargement and the face upsampler's layer, not a restored face that
+ * finishPhoto could hand back. Only each face's square (and a margin) is decoded into memory.
+ *
+ * @example
+ * ```ts
+ * const crops = await facesInOutput(finished.bytes, prepared, [2]); // crops.get(2): face 3 as output
+ * ```
+ */
+export async function facesInOutput(
+  bytes: Uint8Array,
+  photo: PreparedPhoto,
+  indexes: readonly number[],
+): Promise<Map<number, RgbImage>> {
+  const width = photo.decoded.image.width * photo.upscale;
+  const height = photo.decoded.image.height * photo.upscale;
+  const toInput = outputToInput(photo.upscale, 0);
+  const crops = new Map<number, RgbImage>();
+  for (const index of indexes) {
+    const face = photo.faces[index];
+    if (!face) throw new InvalidParametersError(`no face ${index} in a photo of ${photo.faces.length}`);
+    const { toFrame, bounds } = placeFace(face, face.pasteSide, toInput);
+    const x0 = Math.max(0, bounds.x0 - CUT_MARGIN);
+    const y0 = Math.max(0, bounds.y0 - CUT_MARGIN);
+    const x1 = Math.min(width, bounds.x1 + CUT_MARGIN + 1);
+    const y1 = Math.min(height, bounds.y1 + CUT_MARGIN + 1);
+    if (x1 <= x0 || y1 <= y0) continue; // wholly outside the photo: no pixel of it was output
+    // sRGB, three bands: a grey output comes back grey, an alpha channel is not the face's.
+    const window = await rgbFromSharp(
+      sharp(bytes, { limitInputPixels: false })
+        .extract({ left: x0, top: y0, width: x1 - x0, height: y1 - y0 })
+        .removeAlpha()
+        .toColourspace('srgb'),
+    );
+    // Window pixels -> output pixels -> the face's square: the cut reflects at the window's
+    // edges, which are the photo's own wherever the square reaches past the margin.
+    const windowToFrame = composeSimilarity(toFrame, { a: 1, b: 0, tx: x0, ty: y0 });
+    crops.set(index, warpToFrame(window, windowToFrame, face.pasteSide));
+  }
+  return crops;
 }
 
 /** Every face with its readied restoration (null: left as it was, not pasted). */
