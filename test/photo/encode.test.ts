@@ -101,6 +101,37 @@ describe('encodePhoto', () => {
     const grey = await sharp(await encodePhoto(image, { format: 'png', grey: true, alpha })).metadata();
     expect([grey.space, grey.channels]).toEqual(['b-w', 2]);
   });
+
+  it("tags a grey PNG and JPEG with a grey profile of sRGB's tone curve, which colour engines read as the same levels", async () => {
+    // Prepare: a grey ramp over every level
+    const ramp = new Uint8Array(256 * 2 * 3);
+    for (let i = 0; i < 512; i++) ramp.fill(i % 256, i * 3, i * 3 + 3);
+    const picture = { data: ramp, width: 256, height: 2 };
+    for (const format of ['png', 'jpeg'] as const) {
+      // Act
+      const bytes = await encodePhoto(picture, { format, grey: true });
+      // Assess: a one-channel file with a monochrome display profile...
+      const meta = await sharp(bytes).metadata();
+      expect(meta.channels).toBe(1);
+      const icc = Buffer.from(meta.icc!);
+      expect(icc.toString('latin1', 12, 20)).toBe('mntrGRAY');
+      expect(icc.readUInt32BE(0)).toBe(icc.length);
+      // ...that libvips' colour engine (lcms) takes to sRGB without moving a level (PNG), or
+      // beyond JPEG's own error
+      const { data, info } = await sharp(bytes)
+        .withIccProfile('srgb')
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      let worst = 0;
+      for (let x = 0; x < 256; x++) worst = Math.max(worst, Math.abs(data[x * info.channels]! - x));
+      expect(worst).toBeLessThanOrEqual(format === 'png' ? 0 : 2);
+    }
+  });
+
+  it('tags a grey WebP, which libwebp writes as colour, with the sRGB profile', async () => {
+    const meta = await sharp(await encodePhoto(image, { format: 'webp', grey: true })).metadata();
+    expect(Buffer.from(meta.icc!).toString('latin1', 12, 20)).toBe('mntrRGB ');
+  });
 });
 
 describe('reencodePhoto (the worker writes each job its own format from the engine PNG)', () => {

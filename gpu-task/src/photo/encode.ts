@@ -1,8 +1,9 @@
 /**
  * Writing a restored photo: sRGB with an embedded sRGB ICC profile, the input's alpha channel
  * kept (PNG and WebP; JPEG has none, so the photo is flattened onto white: nothing that was
- * transparent shows), greyscale inputs written
- * back as greyscale (a restored face in a black-and-white scan must not gain a tint).
+ * transparent shows), greyscale inputs written back as greyscale (a restored face in a
+ * black-and-white scan must not gain a tint) with a grey profile of sRGB's tone curve
+ * (grey-profile.ts; WebP has no grey images and gets the sRGB one).
  *
  * **Why the profile is spliced in.** The pixels are already sRGB; sharp's `withIccProfile`
  * attaches a profile only through a colour transform of every pixel: an identity here (0.3 s
@@ -12,6 +13,7 @@
  * into the file: PNG's iCCP chunk, JPEG's APP2 segments, WebP's ICCP chunk (with the extended
  * header, VP8X, that a WebP with a profile needs).
  */
+import { deflateSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
 import {
   InvalidParametersError,
@@ -20,6 +22,7 @@ import {
   type OutputFormat,
   type RgbImage,
 } from '../engine/core.js';
+import { greyProfile } from './grey-profile.js';
 
 export interface EncodePhotoOptions {
   format: OutputFormat;
@@ -46,11 +49,11 @@ export async function encodePhoto(image: RgbImage, options: EncodePhotoOptions):
     // bands, so the alpha comes interleaved.
     const flat = rgbaPipeline(image, alpha).flatten({ background: '#ffffff' });
     return options.grey
-      ? encodeSharp(flat.toColourspace('b-w'), options.format, quality)
+      ? encodeGrey(flat.toColourspace('b-w'), options.format, quality)
       : encodeSrgb(flat, options.format, quality);
   }
   if (options.grey) {
-    return encodeSharp(rgbaPipeline(image, alpha).toColourspace('b-w'), options.format, quality);
+    return encodeGrey(rgbaPipeline(image, alpha).toColourspace('b-w'), options.format, quality);
   }
   let pipeline = sharp(image.data, { raw: { width, height, channels: 3 }, limitInputPixels: false });
   if (alpha) {
@@ -126,8 +129,80 @@ function checkedQuality(quality = DEFAULT_ENCODE_QUALITY): number {
 /** Encode sRGB pixels with the sRGB profile spliced in (see the module comment). */
 async function encodeSrgb(pipeline: Sharp, format: OutputFormat, quality: number): Promise<Uint8Array> {
   const bytes = await encodeSharp(pipeline, format, quality);
-  return withSrgbProfile(bytes, format, await srgbProfileSegment(format));
+  return withProfile(bytes, format, await srgbProfileSegment(format));
 }
+
+/**
+ * Encode grey pixels with the grey profile (grey-profile.ts) spliced in; WebP, which has no grey
+ * images (libwebp writes the grey as equal R, G and B), gets the sRGB profile.
+ */
+async function encodeGrey(pipeline: Sharp, format: OutputFormat, quality: number): Promise<Uint8Array> {
+  const bytes = await encodeSharp(pipeline, format, quality);
+  return withProfile(
+    bytes,
+    format,
+    format === 'webp' ? await srgbProfileSegment(format) : greyProfileSegment(format),
+  );
+}
+
+const greySegments = new Map<OutputFormat, Uint8Array>();
+
+/** The grey profile as a PNG iCCP chunk or as JPEG APP2 ICC_PROFILE segment (one: it is 2 kB). */
+function greyProfileSegment(format: 'png' | 'jpeg'): Uint8Array {
+  let segment = greySegments.get(format);
+  if (!segment) {
+    const profile = greyProfile();
+    segment =
+      format === 'png' ? pngChunk('iCCP', iccpData(GREY_PROFILE_NAME, profile)) : jpegIccSegment(profile);
+    greySegments.set(format, segment);
+  }
+  return segment;
+}
+
+/** The PNG profile name of grey outputs (iCCP's keyword: Latin-1, 1 to 79 characters). */
+const GREY_PROFILE_NAME = 'sRGB grey';
+
+/** iCCP's data: the profile's name, a NUL, compression method 0, the zlib-compressed profile. */
+function iccpData(name: string, profile: Uint8Array): Uint8Array {
+  return Buffer.concat([Buffer.from(`${name}\0\0`, 'latin1'), deflateSync(profile)]);
+}
+
+/** A PNG chunk: data length, type, data, CRC-32 of type and data. */
+function pngChunk(type: string, data: Uint8Array): Uint8Array {
+  const chunk = Buffer.alloc(12 + data.length);
+  chunk.writeUInt32BE(data.length, 0);
+  chunk.write(type, 4, 'latin1');
+  chunk.set(data, 8);
+  chunk.writeUInt32BE(crc32(chunk.subarray(4, 8 + data.length)), 8 + data.length);
+  return chunk;
+}
+
+/** JPEG's APP2 ICC_PROFILE segment holding a whole profile (part 1 of 1; under 64 kB). */
+function jpegIccSegment(profile: Uint8Array): Uint8Array {
+  const signature = Buffer.from('ICC_PROFILE\0', 'latin1');
+  const length = 2 + signature.length + 2 + profile.length;
+  if (length > 0xffff)
+    throw new Error(`internal: a ${profile.length} B profile needs more than one APP2 segment`);
+  const segment = Buffer.alloc(2 + length);
+  segment.set([0xff, 0xe2, length >> 8, length & 0xff]);
+  segment.set(signature, 4);
+  segment.set([1, 1], 4 + signature.length);
+  segment.set(profile, 6 + signature.length);
+  return segment;
+}
+
+/** CRC-32 (ISO 3309, PNG's), table-driven. */
+function crc32(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
 
 /**
  * RGB (or RGBA, interleaved here) as one raw input: a joined alpha band would not survive
@@ -282,7 +357,7 @@ function srgbProfileSegment(format: OutputFormat): Promise<Uint8Array> {
  * SOI and the JFIF APP0 segment, where APP2 belongs) or WebP (withWebpProfile). A file that
  * already has a profile is returned as it is.
  */
-function withSrgbProfile(bytes: Uint8Array, format: OutputFormat, segment: Uint8Array): Uint8Array {
+function withProfile(bytes: Uint8Array, format: OutputFormat, segment: Uint8Array): Uint8Array {
   if (format === 'webp') return withWebpProfile(bytes, segment);
   let at: number;
   if (format === 'png') {
