@@ -301,7 +301,9 @@ describe.skipIf(!hqPresent || !utkPresent)(
       const result = await restoreOne(await encode(photo));
       // Assess
       expect(result.faces).toHaveLength(20);
-      expect(result.skippedFaces.length).toBeGreaterThanOrEqual(30);
+      // 59 of the 60 are found (the one missed: a tight crop of a face under a hand, which scores
+      // 0.3-0.4 at the 28-51 px the pyramid sees it at, 0.7-0.9 from 65 px): 39 skipped
+      expect(result.skippedFaces.length).toBeGreaterThanOrEqual(39);
       expect(result.skippedFaces.every((f) => f.reason === 'max_faces')).toBe(true);
       const smallestRestored = Math.min(...result.faces.map((f) => f.box[2]));
       expect(Math.max(...result.skippedFaces.map((f) => f.box[2]))).toBeLessThanOrEqual(
