@@ -271,6 +271,46 @@ describe('face results', () => {
     expect(event.data.output?.warnings).toEqual(['no_face_detected']);
   });
 
+  it("carries each face's estimated degradation and auto's settings for it to the job view and the webhook", async () => {
+    // Prepare: one face restored with its own setting, one kept as it was
+    const job = await env.queueJob({
+      bytes: await patternPng(10),
+      params: { aligned: false, output: { format: 'png', keepDr2: false, faces: false } },
+      webhook: WEBHOOK,
+    });
+    const estimate = {
+      noise: 0.74,
+      blur: 0,
+      jpeg: 0.562,
+      coarseNoise: 7.76,
+      acZeros: 0.812,
+      colourNoise: 0.41,
+      faceSize: 64,
+    };
+    const restored = face(10, 60, {
+      settings: { n: 2, tau: 15, omega: 25, fidelity: 0.5, inputWeight: 0.75, detailWeight: 0.5 },
+      estimate,
+    });
+    const kept = face(90, 50, {
+      settings: { n: 1, tau: 0, omega: 1, fidelity: 0.5, inputWeight: 1, detailWeight: 1, kept: true },
+      estimate: { ...estimate, faceSize: 50 },
+    });
+    engine.scripts.set(job.id, { faces: [restored, kept] });
+    // Act
+    const [done] = await runUntilDone([job.id]);
+    // Assess: the view and the event hold both faces' estimates and settings as reported
+    expect(done?.status).toBe('succeeded');
+    const expected = [
+      { settings: restored.settings, estimate: restored.estimate },
+      { settings: kept.settings, estimate: kept.estimate },
+    ];
+    expect(done?.output?.faces).toMatchObject(expected);
+    const event = WebhookEventSchema.parse(JSON.parse(env.webhooks.forJob(job.id)[0]?.body ?? '{}'));
+    expect(event.data.output?.faces).toMatchObject(expected);
+    // A kept face is not billed: the model did not run on it
+    expect(done?.usage?.faces).toBe(1);
+  });
+
   it('stores odd engine reports in the job schema instead of failing the photo', async () => {
     // Prepare: non-finite numbers, a score above 1, an unknown skip reason, a malformed quality
     // estimate, an extra field, and a crop index the engine did not report.
