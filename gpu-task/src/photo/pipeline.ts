@@ -674,11 +674,20 @@ function framesLeftAsTheyWere(photo: PreparedPhoto, restored: readonly (RgbImage
 const CUT_MARGIN = 3;
 
 /**
+ * Most output pixels decoded at once to cut faces from (48 MB of RGB): faces whose windows fit
+ * in one such rectangle are cut from one decode; a larger spread is cut in several.
+ */
+const MAX_CUT_PIXELS = 16_000_000;
+
+/**
  * The aligned crops of the faces `indexes` of `photo` cut out of its finished output (`bytes`, as
  * finishPhoto encoded them: input size x `photo.upscale`), each at its paste side: what the
  * output holds there. For faces left as they were (`--save-faces`, the API's `output.faces`),
  * whose output is the enlargement and the face upsampler's layer, not a restored face that
- * finishPhoto could hand back. Only each face's square (and a margin) is decoded into memory.
+ * finishPhoto could hand back. The faces' squares (and a margin) are decoded together, top to
+ * bottom, in as few rectangles as MAX_CUT_PIXELS allows: a PNG or JPEG is read from its first
+ * row whatever is extracted, so a decode per face would read a 48 MP output once per face.
+ * `maxPixels` (default MAX_CUT_PIXELS) bounds a rectangle; the crops do not depend on it.
  *
  * @example
  * ```ts
@@ -689,33 +698,72 @@ export async function facesInOutput(
   bytes: Uint8Array,
   photo: PreparedPhoto,
   indexes: readonly number[],
+  maxPixels = MAX_CUT_PIXELS,
 ): Promise<Map<number, RgbImage>> {
   const width = photo.decoded.image.width * photo.upscale;
   const height = photo.decoded.image.height * photo.upscale;
   const toInput = outputToInput(photo.upscale, 0);
-  const crops = new Map<number, RgbImage>();
-  for (const index of indexes) {
+  const wanted = indexes.flatMap((index) => {
     const face = photo.faces[index];
     if (!face) throw new InvalidParametersError(`no face ${index} in a photo of ${photo.faces.length}`);
     const { toFrame, bounds } = placeFace(face, face.pasteSide, toInput);
-    const x0 = Math.max(0, bounds.x0 - CUT_MARGIN);
-    const y0 = Math.max(0, bounds.y0 - CUT_MARGIN);
-    const x1 = Math.min(width, bounds.x1 + CUT_MARGIN + 1);
-    const y1 = Math.min(height, bounds.y1 + CUT_MARGIN + 1);
-    if (x1 <= x0 || y1 <= y0) continue; // wholly outside the photo: no pixel of it was output
+    const window: PixelBounds = {
+      x0: Math.max(0, bounds.x0 - CUT_MARGIN),
+      y0: Math.max(0, bounds.y0 - CUT_MARGIN),
+      x1: Math.min(width, bounds.x1 + CUT_MARGIN + 1),
+      y1: Math.min(height, bounds.y1 + CUT_MARGIN + 1),
+    };
+    // Wholly outside the photo: no pixel of it was output.
+    return window.x1 > window.x0 && window.y1 > window.y0 ? [{ index, face, toFrame, window }] : [];
+  });
+  wanted.sort((p, q) => p.window.y0 - q.window.y0);
+  // Top to bottom, each group the faces whose union of windows stays within MAX_CUT_PIXELS.
+  const groups: { members: typeof wanted; union: PixelBounds }[] = [];
+  for (const item of wanted) {
+    const last = groups[groups.length - 1];
+    const grown = last ? union(last.union, item.window) : item.window;
+    if (last && (grown.x1 - grown.x0) * (grown.y1 - grown.y0) <= maxPixels) {
+      last.members.push(item);
+      last.union = grown;
+    } else {
+      groups.push({ members: [item], union: { ...item.window } });
+    }
+  }
+  const crops = new Map<number, RgbImage>();
+  for (const { members, union: area } of groups) {
     // sRGB, three bands: a grey output comes back grey, an alpha channel is not the face's.
-    const window = await rgbFromSharp(
+    const decoded = await rgbFromSharp(
       sharp(bytes, { limitInputPixels: false })
-        .extract({ left: x0, top: y0, width: x1 - x0, height: y1 - y0 })
+        .extract({ left: area.x0, top: area.y0, width: area.x1 - area.x0, height: area.y1 - area.y0 })
         .removeAlpha()
         .toColourspace('srgb'),
     );
-    // Window pixels -> output pixels -> the face's square: the cut reflects at the window's
-    // edges, which are the photo's own wherever the square reaches past the margin.
-    const windowToFrame = composeSimilarity(toFrame, { a: 1, b: 0, tx: x0, ty: y0 });
-    crops.set(index, warpToFrame(window, windowToFrame, face.pasteSide));
+    for (const { index, face, toFrame, window } of members) {
+      // The face's own window, so the cut reflects at the same edges whatever it was decoded with:
+      // the photo's own wherever the square reaches past the margin.
+      const own = cropRgb(
+        decoded,
+        window.x0 - area.x0,
+        window.y0 - area.y0,
+        window.x1 - window.x0,
+        window.y1 - window.y0,
+      );
+      // Window pixels -> output pixels -> the face's square.
+      const windowToFrame = composeSimilarity(toFrame, { a: 1, b: 0, tx: window.x0, ty: window.y0 });
+      crops.set(index, warpToFrame(own, windowToFrame, face.pasteSide));
+    }
   }
   return crops;
+}
+
+/** The `width` x `height` block of `image` at (left, top), copied. */
+function cropRgb(image: RgbImage, left: number, top: number, width: number, height: number): RgbImage {
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    const from = ((top + y) * image.width + left) * 3;
+    data.set(image.data.subarray(from, from + width * 3), y * width * 3);
+  }
+  return { data, width, height };
 }
 
 /** Every face with its readied restoration (null: left as it was, not pasted). */
