@@ -339,6 +339,28 @@ describe('output safety', () => {
     },
   );
 
+  it.skipIf(!existsSync(groupPhoto))(
+    `saves a face kept as it was as the output has it, not as its input${existsSync(groupPhoto) ? '' : ` (skipped: ${groupPhoto} is absent)`}`,
+    async () => {
+      // Act: at the default fidelity auto keeps this clean group photo's faces
+      const out = path.join(work, 'save-kept-faces');
+      const run = await runCli(['restore', groupPhoto, '-o', out, '--save-faces', '--json']);
+      // Assess: face 1 is kept; its saved crop is the face upsampler's enlargement in the output,
+      // close to the aligned input but not the same bytes
+      expect(run.status).toBe(0);
+      type Summary = { files: { faces: { settings?: { kept?: boolean } }[] }[] };
+      expect((JSON.parse(run.stdout) as Summary).files[0]?.faces[0]?.settings?.kept).toBe(true);
+      const input = await sharp(path.join(out, 'insightface_t1_group.face1.input.png')).raw().toBuffer();
+      const saved = await sharp(path.join(out, 'insightface_t1_group.face1.png')).raw().toBuffer();
+      expect(saved.length).toBe(input.length);
+      let difference = 0;
+      for (let i = 0; i < input.length; i++) difference += Math.abs(saved[i]! - input[i]!);
+      // (Measured: 0.7 levels on average.)
+      expect(difference / input.length).toBeGreaterThan(0.1);
+      expect(difference / input.length).toBeLessThan(3);
+    },
+  );
+
   it('denoises a noisy photo around its faces by default, says so, and only enlarges it with --background keep', async () => {
     // Prepare: a 240 x 180 photo of grey-level steps with noise of std 14 (no face in it).
     const [width, height] = [240, 180];
@@ -416,6 +438,51 @@ describe('output safety', () => {
     expect(onTinyPreset.stderr).not.toMatch(/auto's calibration/);
     expect(onDefault.stderr).not.toMatch(/auto's calibration/);
   });
+
+  it('refuses --fidelity on a model whose pipeline defaults to a fixed preset, which would ignore it', async () => {
+    // Prepare: the tiny networks under a pipeline that defaults to medium
+    const tinyDir = path.join(repoRoot, 'gpu-task', 'models', 'tiny');
+    const manifest = path.join(work, 'tiny-medium.json');
+    await writeFile(
+      manifest,
+      JSON.stringify({
+        schemaVersion: 1,
+        role: 'pipeline',
+        name: 'tiny-medium',
+        denoiser: path.join(tinyDir, 'denoiser.json'),
+        enhancer: path.join(tinyDir, 'enhancer.json'),
+        defaults: { preset: 'medium' },
+      }),
+    );
+    const input = path.join(goodDir, 'small.webp');
+    // Act
+    const withFidelity = await runCli([
+      'restore',
+      input,
+      '-o',
+      path.join(work, 'tiny-medium-fidelity'),
+      '--model',
+      manifest,
+      '--fidelity',
+      '0.2',
+    ]);
+    const withAuto = await runCli([
+      'restore',
+      input,
+      '-o',
+      path.join(work, 'tiny-medium-auto'),
+      '--model',
+      manifest,
+      '--preset',
+      'auto',
+      '--fidelity',
+      '0.2',
+    ]);
+    // Assess
+    expect(withFidelity.status).toBe(2);
+    expect(withFidelity.stderr).toMatch(/this model's pipeline sets --preset medium by default/);
+    expect(withAuto.status).toBe(0);
+  });
 });
 
 describe('bad options', () => {
@@ -430,6 +497,10 @@ describe('bad options', () => {
     [['--provider', 'cuda'], /provider_unavailable|cuda/],
     // A fixed preset ignores fidelity: refused rather than a knob that silently does nothing
     [['--preset', 'medium', '--fidelity', '0.2'], /--preset medium is a fixed setting that ignores it/],
+    [
+      ['--preset', 'severe', '--n', '2', '--tau', '20', '--fidelity', '0.2'],
+      /--preset severe is a fixed setting that ignores it/,
+    ],
   ])('%j exits 2 naming the problem', async (extra, message) => {
     const out = path.join(work, 'never-written');
     const run = await runCli(['restore', path.join(goodDir, 'portrait.png'), '-o', out, ...extra]);
@@ -455,7 +526,7 @@ describe('bad options', () => {
     // Assess
     expect(run.status).toBe(0);
     expect(run.stderr).toMatch(
-      /--fidelity 0\.2 is unused: explicit --n\/--tau replace auto's per-face choice/,
+      /--fidelity 0\.2 is unused: explicit --n\/--tau\/--omega set the schedule in place of auto's/,
     );
     expect((JSON.parse(run.stdout) as { params: { n: number; tau: number } }).params).toMatchObject({
       n: 2,

@@ -3,6 +3,7 @@ import { ValidationError } from '../../shared/src/errors.js';
 import {
   CreateJobRequestSchema,
   IdempotencyKeySchema,
+  JobParamsSchema,
   JobQueueMessageSchema,
   parseWith,
 } from '../../shared/src/schemas.js';
@@ -80,6 +81,12 @@ describe('CreateJobRequestSchema', () => {
   ])('refuses %j at path %j', (request, path) => {
     const issues = issuesOf(request);
     expect(issues.map((issue) => issue.path)).toContainEqual(path);
+  });
+
+  it('still reads a stored job that asked for fidelity beside a fixed preset (refused only at creation)', () => {
+    const stored = { ...sampleJob().params, preset: 'medium', fidelity: 0.2 };
+    expect(parseWith(JobParamsSchema, stored)).toMatchObject({ preset: 'medium', fidelity: 0.2 });
+    expect(() => parseWith(CreateJobRequestSchema, { preset: 'medium', fidelity: 0.2 })).toThrow(/fidelity/);
   });
 
   it('names the first problem in the error message', () => {

@@ -109,6 +109,12 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
     device: options.device,
     ...(options.threads ? { intraOpThreads: options.threads } : {}),
   });
+  // The model's pipeline may default to a fixed preset, which a --fidelity alone would not move.
+  const merged = { ...engine.defaultRequest, ...options.params };
+  if (fidelityIgnoredBy(merged) === 'preset') {
+    await engine.dispose();
+    throw fidelityIgnoredError(String(merged.preset), true);
+  }
   const params = engine.resolveParams(options.params);
   const auto = isAutoRequest({ ...engine.defaultRequest, ...options.params });
   // With auto, each face has its own (N, tau, omega) (files[].faces[].settings); the resolved
@@ -127,7 +133,7 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
     );
     if (fidelityIgnoredBy(options.params) === 'explicit') {
       io.stderr.write(
-        `note: --fidelity ${String(options.params.fidelity)} is unused: explicit --n/--tau replace ${AUTO_PRESET}'s per-face choice, which fidelity moves\n`,
+        `note: --fidelity ${String(options.params.fidelity)} is unused: explicit --n/--tau/--omega set the schedule in place of ${AUTO_PRESET}'s per-face choice, which fidelity moves\n`,
       );
     }
     if (auto && !engine.autoCalibrated) {
@@ -373,8 +379,20 @@ function display(file: string): string {
  */
 export function fidelityIgnoredBy(params: Dr2ParamsRequest): 'preset' | 'explicit' | null {
   if (params.fidelity === undefined) return null;
-  if (params.n !== undefined || params.tau !== undefined || params.omega !== undefined) return 'explicit';
-  return params.preset !== undefined && params.preset !== AUTO_PRESET ? 'preset' : null;
+  if (params.preset !== undefined && params.preset !== AUTO_PRESET) return 'preset';
+  return params.n !== undefined || params.tau !== undefined || params.omega !== undefined ? 'explicit' : null;
+}
+
+/**
+ * The refusal of a `fidelity` that a fixed preset would ignore: the request's own `--preset`, or
+ * (`fromModel`) the one the model's pipeline sets by default.
+ */
+function fidelityIgnoredError(preset: string, fromModel = false): InvalidParametersError {
+  return new InvalidParametersError(
+    `--fidelity moves ${AUTO_PRESET}'s per-face choice; ` +
+      (fromModel ? `this model's pipeline sets --preset ${preset} by default, ` : `--preset ${preset} is `) +
+      `a fixed setting that ignores it (drop --fidelity, or use --preset ${AUTO_PRESET})`,
+  );
 }
 
 /**
@@ -383,12 +401,7 @@ export function fidelityIgnoredBy(params: Dr2ParamsRequest): 'preset' | 'explici
  * is allowed (they override `auto`, as documented) and runRestore says it is unused.
  */
 export function precheckParams(params: Dr2ParamsRequest): void {
-  if (fidelityIgnoredBy(params) === 'preset') {
-    throw new InvalidParametersError(
-      `--fidelity moves ${AUTO_PRESET}'s per-face choice; --preset ${String(params.preset)} is a fixed setting that ignores it ` +
-        `(drop --fidelity, or use --preset ${AUTO_PRESET})`,
-    );
-  }
+  if (fidelityIgnoredBy(params) === 'preset') throw fidelityIgnoredError(String(params.preset));
   const { n, tau, omega } = params;
   if (n !== undefined && (n < 1 || (n & (n - 1)) !== 0)) {
     throw new InvalidParametersError(`N must be a power of two (1, 2, 4, 8, ...), got ${n}`);

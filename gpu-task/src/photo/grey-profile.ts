@@ -121,13 +121,15 @@ export function greyProfile(): Uint8Array {
   const tableLength = 4 + 12 * tags.length;
   const length = 128 + tableLength + tags.reduce((sum, [, { bytes }]) => sum + bytes.length, 0);
   const w = new Writer(length);
-  // Header: size, CMM (none), version 2.1, class display, colour space grey, PCS XYZ, date
-  // (none), 'acsp', platform, flags, device (none), rendering intent perceptual, illuminant D50.
+  // Header: size, CMM (none), version 2.1, class display, colour space grey, PCS XYZ, date,
+  // 'acsp', platform, flags, device (none), rendering intent perceptual, illuminant D50.
   w.u32(0, length);
   w.u32(8, 0x02100000);
   w.ascii(12, 'mntr');
   w.ascii(16, 'GRAY');
   w.ascii(20, 'XYZ ');
+  // Creation date and time (the spec requires one): when this profile was first written.
+  [2026, 12, 3, 0, 0, 0].forEach((value, i) => w.u16(24 + 2 * i, value));
   w.ascii(36, 'acsp');
   w.u32(68, D50[0]);
   w.u32(72, D50[1]);
