@@ -55,6 +55,22 @@ afterAll(async () => {
   await engine?.dispose();
 });
 
+/** The photo prepared as the photo stage does at upscale 2 (FFHQ template, a 64 px model). */
+async function preparedAt2x(
+  photo: Parameters<typeof encode>[0],
+): Promise<Awaited<ReturnType<typeof preparePhoto>>> {
+  const detector = await FaceDetector.load();
+  try {
+    return await preparePhoto(await encode(photo), detector, {
+      upscale: 2,
+      modelSide: 64,
+      template: framingTemplate(FFHQ_FRAMING),
+    });
+  } finally {
+    await detector.dispose();
+  }
+}
+
 async function restoreOne(
   bytes: Uint8Array,
   options: Parameters<Dr2eEngine['restoreImages']>[1] = {},
@@ -212,13 +228,7 @@ describe.skipIf(!hqPresent || !utkPresent)(
       // Prepare: restoring with the aligned input itself must give back the enlarged photo.
       const photo = background(640, 480);
       placeFaces(photo, [{ face: hq[0]!, cx: 330, cy: 250, side: 360, angle: -0.3 }]);
-      const detector = await FaceDetector.load();
-      const prepared = await preparePhoto(await encode(photo), detector, {
-        upscale: 2,
-        modelSide: 64,
-        template: framingTemplate(FFHQ_FRAMING),
-      });
-      await detector.dispose();
+      const prepared = await preparedAt2x(photo);
       expect(prepared.faces).toHaveLength(1);
       const face = prepared.faces[0]!;
       // Act
@@ -255,13 +265,7 @@ describe.skipIf(!hqPresent || !utkPresent)(
         { face: hq[1]!, cx: 190, cy: 200, side: 240, angle: 0.35 },
         { face: hq[2]!, cx: 480, cy: 300, side: 200, angle: -0.2 },
       ]);
-      const detector = await FaceDetector.load();
-      const prepared = await preparePhoto(await encode(photo), detector, {
-        upscale: 2,
-        modelSide: 64,
-        template: framingTemplate(FFHQ_FRAMING),
-      });
-      await detector.dispose();
+      const prepared = await preparedAt2x(photo);
       expect(prepared.faces).toHaveLength(2);
       const { image: enlarged } = await cubicBackground(photo, 2);
       const inverted = await sharp(

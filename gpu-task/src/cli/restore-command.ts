@@ -116,7 +116,7 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
     throw fidelityIgnoredError(String(merged.preset), true);
   }
   const params = engine.resolveParams(options.params);
-  const auto = isAutoRequest({ ...engine.defaultRequest, ...options.params });
+  const auto = isAutoRequest(merged);
   // With auto, each face has its own (N, tau, omega) (files[].faces[].settings); the resolved
   // fixed params would name a setting that did not run.
   const summaryParams = auto

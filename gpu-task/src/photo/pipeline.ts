@@ -37,7 +37,7 @@ import {
   type UpscaleFactor,
 } from './types.js';
 import { encodePhoto, encodeRgbPipeline } from './encode.js';
-import { type OutputWindow, enlargeCentred, enlargeWindow, withEnlargedWindows } from './enlarge.js';
+import { type OutputWindow, cropRaw, enlargeCentred, enlargeWindow, withEnlargedWindows } from './enlarge.js';
 import { type DenoisedBackground, denoiseBackground } from './background-denoise.js';
 import { refineFace } from './refine.js';
 import { type FaceUpsamplerBank, keptFaceLayerBounds, layKeptFace } from './face-upsampler.js';
@@ -741,29 +741,16 @@ export async function facesInOutput(
     for (const { index, face, toFrame, window } of members) {
       // The face's own window, so the cut reflects at the same edges whatever it was decoded with:
       // the photo's own wherever the square reaches past the margin.
-      const own = cropRgb(
-        decoded,
-        window.x0 - area.x0,
-        window.y0 - area.y0,
-        window.x1 - window.x0,
-        window.y1 - window.y0,
-      );
+      const w = window.x1 - window.x0;
+      const h = window.y1 - window.y0;
+      const data = cropRaw(decoded.data, decoded.width, 3, window.x0 - area.x0, window.y0 - area.y0, w, h);
+      const own = { data, width: w, height: h };
       // Window pixels -> output pixels -> the face's square.
       const windowToFrame = composeSimilarity(toFrame, { a: 1, b: 0, tx: window.x0, ty: window.y0 });
       crops.set(index, warpToFrame(own, windowToFrame, face.pasteSide));
     }
   }
   return crops;
-}
-
-/** The `width` x `height` block of `image` at (left, top), copied. */
-function cropRgb(image: RgbImage, left: number, top: number, width: number, height: number): RgbImage {
-  const data = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    const from = ((top + y) * image.width + left) * 3;
-    data.set(image.data.subarray(from, from + width * 3), y * width * 3);
-  }
-  return { data, width, height };
 }
 
 /** Every face with its readied restoration (null: left as it was, not pasted). */
