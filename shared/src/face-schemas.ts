@@ -35,6 +35,13 @@ export const KNOWN_WARNINGS = {
     'the requested upscale was reduced to stay under the output size limit or the longest side of the output format',
   /** An animated image or a multi-page file: the first frame was restored, as a still image. */
   first_frame_only: 'the input holds several frames or pages; only the first was restored',
+  /**
+   * `fidelity` was given but changed nothing: the deployment's model defaults to a fixed preset,
+   * which replaces auto's per-face choice that fidelity moves (a request naming a fixed preset
+   * or n/tau/omega beside fidelity is refused instead).
+   */
+  fidelity_unused:
+    "fidelity changed nothing: the schedule was fixed (the model's default preset, or explicit n/tau/omega), and fidelity moves only auto's per-face choice",
 } as const;
 
 /** Why a face that was found was left untouched. */

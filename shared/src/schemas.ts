@@ -141,7 +141,8 @@ const schedulePick = {
         'higher keeps more of the input, lower trusts the face prior more. Faces found in a photo whose ' +
         'frame is under 38 px lean toward their input (chosen with 1 - 0.6 (1 - fidelity): 0.7 at the default); ' +
         "each face's settings show the value it was chosen with. Refused beside a fixed preset or explicit n/tau, " +
-        'which ignore it.',
+        "which ignore it; where the deployment's model defaults to a fixed preset, send `preset: auto` with it " +
+        '(otherwise the job carries the warning `fidelity_unused`).',
     }),
   n: DownsampleFactorSchema.optional(),
   /** Step index (on the `steps`-long respaced schedule) where sampling stops and x0 is returned. */

@@ -16,6 +16,7 @@ import {
   type Device,
   type Dr2ParamsRequest,
   isAutoRequest,
+  fidelityIgnoredBy,
 } from '../engine/index.js';
 import {
   AUTO_PRESET,
@@ -364,23 +365,6 @@ export function keptFacesHint(faces: readonly FaceReport[]): string | null {
 function display(file: string): string {
   const relative = path.relative(process.cwd(), file);
   return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
-}
-
-/**
- * Why `fidelity` would do nothing with these params, or null where it takes effect: it moves
- * `auto`'s per-face choice, which a fixed preset or explicit N/tau replace.
- *
- * @example
- * ```ts
- * fidelityIgnoredBy({ preset: 'medium', fidelity: 0.2 }); // 'preset'
- * fidelityIgnoredBy({ n: 4, tau: 22, fidelity: 0.2 }); // 'explicit'
- * fidelityIgnoredBy({ fidelity: 0.2 }); // null
- * ```
- */
-export function fidelityIgnoredBy(params: Dr2ParamsRequest): 'preset' | 'explicit' | null {
-  if (params.fidelity === undefined) return null;
-  if (params.preset !== undefined && params.preset !== AUTO_PRESET) return 'preset';
-  return params.n !== undefined || params.tau !== undefined || params.omega !== undefined ? 'explicit' : null;
 }
 
 /**

@@ -69,6 +69,13 @@ import {
 } from '../photo/index.js';
 
 export type { FaceReport, PhotoWarning, UpscaleFactor } from '../photo/index.js';
+
+/**
+ * A result's warnings: the photo stage's, and `fidelity_unused` when the request's `fidelity`
+ * changed nothing because the schedule was fixed (a preset other than auto or explicit
+ * N/tau/omega, in the request or as the model's pipeline default; see fidelityIgnoredBy).
+ */
+export type RestoreWarning = PhotoWarning | 'fidelity_unused';
 import {
   DEFAULT_CALIBRATION,
   type FacePlan,
@@ -77,6 +84,7 @@ import {
   finishFace,
   keepsFace,
   isAutoRequest,
+  fidelityIgnoredBy,
   planFace,
   resizeRgb8,
 } from './quality/index.js';
@@ -238,8 +246,8 @@ export type ImageRestoration =
       faces: FaceReport[];
       /** Faces found but not restored (`reason`), left as they were. */
       skippedFaces: FaceReport[];
-      /** E.g. `no_face_detected`, `upscale_capped`. */
-      warnings: PhotoWarning[];
+      /** E.g. `no_face_detected`, `upscale_capped`, `fidelity_unused`. */
+      warnings: RestoreWarning[];
       /** With `saveFaces`, in the order of `faces`. */
       faceCrops?: FaceCrop[];
       /**
@@ -548,9 +556,13 @@ export class Dr2eEngine {
       throw new InvalidParametersError(`batch size must be a positive integer, got ${String(batchSize)}`);
     }
     const photo = resolvePhotoOptions(options);
-    return options.aligned
+    const results = await (options.aligned
       ? this.restoreAligned(inputs, options, request, batchSize, photo.upscale)
-      : this.restorePhotos(inputs, options, request, batchSize);
+      : this.restorePhotos(inputs, options, request, batchSize));
+    // A knob that did nothing is said, not left silent: callers that cannot refuse it up front
+    // (a job queued before its worker's model, with its defaults, was known) report it.
+    if (fidelityIgnoredBy(request) === null) return results;
+    return results.map((r) => (r.ok ? { ...r, warnings: [...r.warnings, 'fidelity_unused'] } : r));
   }
 
   /**

@@ -72,6 +72,8 @@ export const WARNING_TEXT: Readonly<Record<string, string>> = {
   upscale_capped:
     'The enlargement was reduced: the requested one would have exceeded the output size limit or the longest side of the output format.',
   first_frame_only: 'The file holds several frames or pages; only the first was restored.',
+  fidelity_unused:
+    "Fidelity changed nothing: this deployment's model runs a fixed preset by default. Pick preset auto to use it.",
 };
 
 /**

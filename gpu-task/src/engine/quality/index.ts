@@ -64,6 +64,7 @@ export {
   faceQualityReport,
   finishFace,
   isAutoRequest,
+  fidelityIgnoredBy,
   keepsFace,
   planFace,
 } from './plan.js';

@@ -33,6 +33,27 @@ export function isAutoRequest(request: Dr2ParamsRequest): boolean {
 }
 
 /**
+ * Why `fidelity` would do nothing with this request, or null where it takes effect (or is not
+ * given): it moves `auto`'s per-face choice, which a fixed preset or explicit N/tau/omega
+ * replace. Pass the request merged with the model's defaults to include a pipeline that
+ * defaults to a fixed preset.
+ *
+ * @example
+ * ```ts
+ * fidelityIgnoredBy({ preset: 'medium', fidelity: 0.2 }); // 'preset'
+ * fidelityIgnoredBy({ n: 4, tau: 22, fidelity: 0.2 }); // 'explicit'
+ * fidelityIgnoredBy({ fidelity: 0.2 }); // null
+ * ```
+ */
+export function fidelityIgnoredBy(request: Dr2ParamsRequest): 'preset' | 'explicit' | null {
+  if (request.fidelity === undefined) return null;
+  if (request.preset !== undefined && request.preset !== AUTO_PRESET) return 'preset';
+  return request.n !== undefined || request.tau !== undefined || request.omega !== undefined
+    ? 'explicit'
+    : null;
+}
+
+/**
  * How far `auto` leans a small face found in a whole photo toward its input: a face whose size
  * (its frame's side at its effective resolution, as the table bins it) is under SMALL_FACE_BELOW
  * px (the calibration's 16 and 32 px rows) is chosen with fidelity
