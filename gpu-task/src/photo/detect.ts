@@ -37,6 +37,7 @@ import { blazeFaceModelPath } from './blazeface-files.js';
 import { DENOISED_PASS_NOISE, photoNoise, smoothedCopy } from './denoised-pass.js';
 import { DetectorThreads } from './detector-threads.js';
 import { uprightFace } from './orientation.js';
+import { facesLean, fromTurned, tiltOf, turnToStandUp, turnedPhoto } from './turned-photos.js';
 import { CANDIDATE_THRESHOLD, MAX_CANDIDATES, verifyCandidate } from './verify.js';
 
 /** Smallest face box, in detector pixels, searched for at the finest level. */
@@ -91,6 +92,11 @@ export interface DetectOptions {
    * CANDIDATE_THRESHOLD in the whole-photo tile and 0.7 nowhere, but over it at the finer level.
    */
   tiledCandidates?: boolean;
+  /**
+   * A photo lying on its side or upside down (most faces found roll by a quarter or half turn)
+   * is searched again turned upright (turned-photos.ts). Default true.
+   */
+  turnedPhotos?: boolean;
   /**
    * A photo of up to about half a megapixel is also searched for candidates enlarged
    * (planPyramid, ENLARGED_CANDIDATE_FACE). Default true with tiled candidates.
@@ -377,9 +383,34 @@ export class FaceDetector {
    * Every face of the photo, best score first, upside-down ones turned upright (orientation.ts;
    * their keypoints then list the face's own left eye first). A noisy photo (see `denoisedPass`) is searched
    * twice, the second time on its smoothed copy: up to twice the detection time, and a
-   * second decoded copy of the photo (36 MB at 12 MP) while that pass runs.
+   * second decoded copy of the photo (36 MB at 12 MP) while that pass runs. A photo lying on
+   * its side or upside down is searched again turned upright (`turnedPhotos`): as much again,
+   * and a turned copy of the photo.
    */
   async detect(photo: RgbImage, options: DetectOptions = {}): Promise<DetectedFace[]> {
+    const faces = await this.detectAsItLies(photo, options);
+    if (options.turnedPhotos === false || !facesLean(faces)) return faces;
+    const turns = await turnToStandUp(this.model, photo, faces);
+    if (turns === 0) return faces;
+    // The photo lies on its side or upside down (turned-photos.ts): searched again standing,
+    // where most of its faces are upright. A face found both ways keeps the detection that saw
+    // it nearer upright (a face upright in the photo as it lies keeps that one).
+    const standing = (await this.detectAsItLies(turnedPhoto(photo, turns), options)).map((d) => ({
+      face: fromTurned(d, turns, photo.width, photo.height),
+      tilt: tiltOf(d),
+    }));
+    const byTilt = [...faces.map((face) => ({ face, tilt: tiltOf(face) })), ...standing].sort(
+      (a, b) => a.tilt - b.tilt,
+    );
+    const kept: DetectedFace[] = [];
+    for (const { face } of byTilt) {
+      if (kept.every((other) => overlapOfSmaller(other.box, face.box) <= 0.3)) kept.push(face);
+    }
+    return kept.sort((a, b) => b.score - a.score);
+  }
+
+  /** Every face of the photo as it lies (detect, without the search of the photo turned). */
+  private async detectAsItLies(photo: RgbImage, options: DetectOptions): Promise<DetectedFace[]> {
     const passes = [await this.detectOnce(photo, options)];
     if (options.denoisedPass ?? photoNoise(photo) >= DENOISED_PASS_NOISE) {
       passes.push(await this.detectOnce(await smoothedCopy(photo), options));

@@ -56,6 +56,16 @@ export {
   unturn,
   uprightFace,
 } from './orientation.js';
+export {
+  TURN_LOOK_FACES,
+  type QuarterTurns,
+  facesLean,
+  fromTurned,
+  tiltOf,
+  turnToStandUp,
+  turnedPhoto,
+  turnedTile,
+} from './turned-photos.js';
 export { encodePhoto, encodeRgbPipeline, reencodePhoto } from './encode.js';
 export { enlargeCentred, enlargeWindow, toPreciseSamples, withEnlargedWindows } from './enlarge.js';
 export type { OutputWindow } from './enlarge.js';

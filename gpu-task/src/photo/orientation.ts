@@ -24,6 +24,7 @@
  */
 import type { RgbImage } from '../engine/core.js';
 import { type RawDetection, type TileRunner, iou } from './blazeface.js';
+import { fromTurned, turnedTile } from './turned-photos.js';
 import { bestOf, viewOf, viewToPhoto } from './verify.js';
 
 /**
@@ -60,25 +61,12 @@ const SAME_FACE_IOU = 0.3;
 
 /** The NHWC tile turned by 180 degrees (pixel order reversed). */
 export function turnTile(tile: Float32Array, size: number): Float32Array {
-  const out = new Float32Array(tile.length);
-  const pixels = size * size;
-  for (let p = 0; p < pixels; p++) {
-    const s = p * 3;
-    const t = (pixels - 1 - p) * 3;
-    out[t] = tile[s]!;
-    out[t + 1] = tile[s + 1]!;
-    out[t + 2] = tile[s + 2]!;
-  }
-  return out;
+  return turnedTile(tile, size, 2);
 }
 
 /** A detection on a turned `size` tile, in the unturned tile's pixels (keypoints in their order). */
 export function unturn(d: RawDetection, size: number): RawDetection {
-  return {
-    box: [size - d.box[0] - d.box[2], size - d.box[1] - d.box[3], d.box[2], d.box[3]],
-    score: d.score,
-    keypoints: d.keypoints.map(([x, y]): [number, number] => [size - x, size - y]),
-  };
+  return fromTurned(d, 2, size, size);
 }
 
 /** One graph's best detection of `face` in its view, as it is and turned; photo pixels. */

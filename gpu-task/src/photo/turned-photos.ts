@@ -1,0 +1,196 @@
+/**
+ * Photos lying on their side or upside down. A photo whose EXIF orientation was lost (stripped
+ * by an app or an editor, or a scan fed in sideways) shows every face turned by a quarter or a
+ * half turn. BlazeFace is trained on upright faces: it still finds the clearest of them, turned,
+ * and misses the rest (the group of six in `../shared/data/whole-photos`, turned by 180 degrees:
+ * 2 found; by 270: 3).
+ *
+ * The faces it does find say that the photo lies turned: most of them roll by a quarter turn or
+ * more (quarterTurnsLeaning). Their keypoints do not say reliably which way (on a face lying on
+ * its side BlazeFace often places them as on an upright face, at 60 degrees off), so each of
+ * those faces is shown to the detector in its four turns and the turn it scores best wins
+ * (turnToStandUp). The photo is then searched again turned that way (turnedPhoto), and the faces
+ * found there are brought back to the photo's pixels (fromTurned). An upright photo, whose faces
+ * roll within about 45 degrees, costs nothing more.
+ */
+import type { RgbImage } from '../engine/core.js';
+import type { RawDetection, TileRunner } from './blazeface.js';
+import { plausibleLandmarks, viewOf } from './verify.js';
+
+/** Clockwise quarter turns: 0 (as it is), 1 (90 degrees), 2 (180), 3 (270). */
+export type QuarterTurns = 0 | 1 | 2 | 3;
+
+/** A face's roll: the direction from its first listed eye to its second, in image coordinates (radians). */
+function roll(face: Pick<RawDetection, 'keypoints'>): number {
+  const [first, second] = face.keypoints;
+  if (!first || !second) return 0;
+  return Math.atan2(second[1] - first[1], second[0] - first[0]);
+}
+
+/**
+ * How far a face leans from upright in the view it was found in (radians, 0 to pi): its roll's
+ * size. Of two detections of one face, one on the photo as it lies and one on the photo turned,
+ * the one that saw it nearer upright has the keypoints to trust (BlazeFace is trained upright).
+ */
+export function tiltOf(face: Pick<RawDetection, 'keypoints'>): number {
+  return Math.abs(roll(face));
+}
+
+/**
+ * Whether most of the faces found lean by a quarter turn or more (roll over 45 degrees either
+ * way): the sign that the photo lies on its side or upside down. Keypoints list the face's own
+ * first eye first (orientation.ts lists an upside-down face's so), so an upside-down face rolls
+ * by about 180 degrees.
+ *
+ * @example
+ * ```ts
+ * facesLean([faceWithEyesRunningDown]); // true
+ * ```
+ */
+export function facesLean(faces: readonly Pick<RawDetection, 'keypoints'>[]): boolean {
+  const leaning = faces.filter((face) => tiltOf(face) > Math.PI / 4).length;
+  return leaning * 2 > faces.length;
+}
+
+/** Faces shown in their four turns to choose the photo's (the best-scoring first). */
+export const TURN_LOOK_FACES = 4;
+
+/** Face side (px) in the back-camera graph's view for those looks, as orientation.ts uses. */
+const TURN_LOOK_FACE_SIDE = 80;
+
+/** The NHWC `size` square tile turned clockwise by `turns` quarter turns. */
+export function turnedTile(tile: Float32Array, size: number, turns: QuarterTurns): Float32Array {
+  if (turns === 0) return tile;
+  const out = new Float32Array(tile.length);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const u = turns === 1 ? size - 1 - y : turns === 2 ? size - 1 - x : y;
+      const v = turns === 1 ? x : turns === 2 ? size - 1 - y : size - 1 - x;
+      const s = (y * size + x) * 3;
+      const t = (v * size + u) * 3;
+      out[t] = tile[s]!;
+      out[t + 1] = tile[s + 1]!;
+      out[t + 2] = tile[s + 2]!;
+    }
+  }
+  return out;
+}
+
+/**
+ * The clockwise quarter turns of the photo under which its faces stand upright: each of the best
+ * TURN_LOOK_FACES faces is shown to `model`, centred, in its four turns, and the turn whose
+ * looks score highest in total (a look's score: its best detection near the view's centre)
+ * wins. 0 when the photo stands as it is.
+ *
+ * @example
+ * ```ts
+ * const turns = await turnToStandUp(backGraph, photo, faces); // 1 for a photo lying a quarter turn counter-clockwise
+ * ```
+ */
+export async function turnToStandUp(
+  model: TileRunner,
+  photo: RgbImage,
+  faces: readonly RawDetection[],
+): Promise<QuarterTurns> {
+  const best = [...faces].sort((a, b) => b.score - a.score).slice(0, TURN_LOOK_FACES);
+  const quarterTurns = [0, 1, 2, 3] as const;
+  // Every look at once: the detector's threads run them side by side.
+  const scores = await Promise.all(
+    best.map(async (face) => {
+      const view = await viewOf(model, photo, face, TURN_LOOK_FACE_SIDE);
+      const centre = view.size / 2;
+      return Promise.all(
+        quarterTurns.map(async (turns) => {
+          const found = await model.run(turnedTile(view.tensor, view.size, turns), 0.3);
+          // A face on its side still draws detections, with keypoints as no upright face has
+          // them (rolled 60 degrees or more): only an upright-looking face counts.
+          const near = found.filter(
+            (d) =>
+              plausibleLandmarks(d) &&
+              Math.hypot(d.box[0] + d.box[2] / 2 - centre, d.box[1] + d.box[3] / 2 - centre) <
+                TURN_LOOK_FACE_SIDE / 2,
+          );
+          return near.reduce((top, d) => Math.max(top, d.score), 0);
+        }),
+      );
+    }),
+  );
+  const totals = quarterTurns.map((turns) => scores.reduce((sum, perFace) => sum + perFace[turns]!, 0));
+  return totals.indexOf(Math.max(...totals)) as QuarterTurns;
+}
+
+/**
+ * The photo turned clockwise by `turns` quarter turns (a new image; the photo itself unless
+ * `turns` is 0).
+ *
+ * @example
+ * ```ts
+ * const standing = turnedPhoto(photo, 1); // height x width
+ * ```
+ */
+export function turnedPhoto(photo: RgbImage, turns: QuarterTurns): RgbImage {
+  if (turns === 0) return photo;
+  const { width, height, data } = photo;
+  const outWidth = turns === 2 ? width : height;
+  const outHeight = turns === 2 ? height : width;
+  const out = new Uint8Array(data.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      // Where pixel (x, y) lands (pixel indices).
+      const [u, v] =
+        turns === 1
+          ? [height - 1 - y, x]
+          : turns === 2
+            ? [width - 1 - x, height - 1 - y]
+            : [y, width - 1 - x];
+      const s = (y * width + x) * 3;
+      const t = (v * outWidth + u) * 3;
+      out[t] = data[s]!;
+      out[t + 1] = data[s + 1]!;
+      out[t + 2] = data[s + 2]!;
+    }
+  }
+  return { data: out, width: outWidth, height: outHeight };
+}
+
+/**
+ * A point of the photo turned by `turns` (continuous coordinates, pixel corners at whole
+ * numbers), in the pixels of the photo as it was (`width` x `height`).
+ */
+function pointFromTurned(
+  [u, v]: [number, number],
+  turns: QuarterTurns,
+  width: number,
+  height: number,
+): [number, number] {
+  if (turns === 1) return [v, height - u];
+  if (turns === 2) return [width - u, height - v];
+  if (turns === 3) return [width - v, u];
+  return [u, v];
+}
+
+/**
+ * A detection on the photo turned by `turns`, in the pixels of the photo as it was (`width` x
+ * `height`): its keypoints moved point by point, in the face's own order, its box the turned
+ * box's (still axis-aligned under a quarter turn).
+ *
+ * @example
+ * ```ts
+ * const face = fromTurned(detectionOnStanding, 1, photo.width, photo.height);
+ * ```
+ */
+export function fromTurned(
+  d: RawDetection,
+  turns: QuarterTurns,
+  width: number,
+  height: number,
+): RawDetection {
+  const [x, y, w, h] = d.box;
+  const a = pointFromTurned([x, y], turns, width, height);
+  const b = pointFromTurned([x + w, y + h], turns, width, height);
+  return {
+    box: [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.abs(b[0] - a[0]), Math.abs(b[1] - a[1])],
+    score: d.score,
+    keypoints: d.keypoints.map((p) => pointFromTurned(p, turns, width, height)),
+  };
+}

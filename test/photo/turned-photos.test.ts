@@ -1,0 +1,146 @@
+/**
+ * Photos lying on their side or upside down (photo/turned-photos.ts): when most faces found lean
+ * by a quarter turn or more, the detector finds the way the photo stands from looks at those
+ * faces turned, searches the photo turned that way, and reports the faces in the photo's own
+ * pixels. The geometry is checked on synthetic pixels; the photo tests need ../shared.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RgbImage, decodeImageToRgb } from '../../gpu-task/src/engine/index.js';
+import {
+  type DetectedFace,
+  FaceDetector,
+  type QuarterTurns,
+  facesLean,
+  fromTurned,
+  turnedPhoto,
+  turnedTile,
+} from '../../gpu-task/src/photo/index.js';
+import { wholePhotosDir } from './helpers.js';
+
+const GROUP = path.join(wholePhotosDir, 'insightface_t1_group.jpg');
+const groupPresent = existsSync(GROUP);
+
+/** A `width` x `height` image whose every pixel holds its own index (mod 256) in each channel. */
+function counting(width: number, height: number): RgbImage {
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) data.fill(i % 251, i * 3, i * 3 + 3);
+  return { data, width, height };
+}
+
+/** A detection with its eyes `left` and `right` (nose and mouth below their midpoint). */
+function faceWithEyes(left: [number, number], right: [number, number]): DetectedFace {
+  return { box: [0, 0, 10, 10], score: 0.9, keypoints: [left, right, [0, 0], [0, 0]] };
+}
+
+describe('turning a photo', () => {
+  it.each([1, 2, 3] as const)(
+    'turns it by %i quarter turns as sharp does, and brings a point back where it was',
+    async (turns: QuarterTurns) => {
+      // Prepare: a 7 x 4 image, and a point at the centre of its pixel (5, 1)
+      const image = counting(7, 4);
+      // Act
+      const turned = turnedPhoto(image, turns);
+      const bySharp = await sharp(image.data, { raw: { width: 7, height: 4, channels: 3 } })
+        .rotate(90 * turns)
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      // Where pixel (5, 1) went: the one holding its value.
+      const at = turned.data.indexOf(1 * 7 + 5) / 3;
+      const [u, v] = [(at % turned.width) + 0.5, Math.floor(at / turned.width) + 0.5];
+      const back = fromTurned({ box: [u - 0.5, v - 0.5, 1, 1], score: 1, keypoints: [[u, v]] }, turns, 7, 4);
+      // Assess
+      expect([turned.width, turned.height]).toEqual([bySharp.info.width, bySharp.info.height]);
+      expect(Buffer.compare(Buffer.from(turned.data), bySharp.data)).toBe(0);
+      expect(back.keypoints[0]![0]).toBeCloseTo(5.5, 9);
+      expect(back.keypoints[0]![1]).toBeCloseTo(1.5, 9);
+      expect(back.box.map((x) => Math.round(x * 1e9) / 1e9)).toEqual([5, 1, 1, 1]);
+    },
+  );
+
+  it('turns a square tile as it turns a photo', () => {
+    // Prepare: a 5 px tile, as floats
+    const image = counting(5, 5);
+    const tile = Float32Array.from(image.data);
+    for (const turns of [0, 1, 2, 3] as const) {
+      // Act and assess
+      expect([...turnedTile(tile, 5, turns)]).toEqual([...turnedPhoto(image, turns).data]);
+    }
+  });
+
+  it('calls a photo turned only when most of its faces lean by over 45 degrees', () => {
+    const upright = faceWithEyes([10, 10], [20, 12]);
+    const onItsSide = faceWithEyes([10, 10], [11, 20]);
+    const upsideDown = faceWithEyes([20, 10], [10, 9]);
+    expect(facesLean([])).toBe(false);
+    expect(facesLean([upright, faceWithEyes([10, 10], [20, 17])])).toBe(false); // 35 degrees
+    expect(facesLean([onItsSide])).toBe(true);
+    expect(facesLean([upsideDown, onItsSide, upright])).toBe(true);
+    expect(facesLean([onItsSide, upright])).toBe(false); // half is not most
+  });
+});
+
+describe.skipIf(!groupPresent)(
+  `a group photo turned${groupPresent ? '' : ` (skipped: ${GROUP} is absent)`}`,
+  () => {
+    let detector: FaceDetector;
+    let upright: DetectedFace[];
+    let photoBytes: Buffer;
+    let size: { width: number; height: number };
+
+    beforeAll(async () => {
+      detector = await FaceDetector.load();
+      photoBytes = await readFile(GROUP);
+      const { image } = await decodeImageToRgb(new Uint8Array(photoBytes));
+      size = { width: image.width, height: image.height };
+      upright = await detector.detect(image);
+    });
+    afterAll(async () => {
+      await detector?.dispose();
+    });
+
+    it.each([1, 2, 3] as const)(
+      'finds all six faces with the photo turned by %i quarter turns, where the upright photo has them',
+      async (turns: QuarterTurns) => {
+        // Prepare: the pixels turned (no EXIF orientation to undo)
+        const png = await sharp(photoBytes)
+          .rotate(90 * turns)
+          .png()
+          .toBuffer();
+        const { image } = await decodeImageToRgb(new Uint8Array(png));
+        // Act
+        const found = (await detector.detect(image)).map((face) =>
+          fromTurned(face, turns, size.width, size.height),
+        );
+        const without = await detector.detect(image, { turnedPhotos: false });
+        // Assess: every upright face, its eyes and mouth within 5 % of its eye distance
+        expect(upright).toHaveLength(6);
+        expect(found).toHaveLength(6);
+        for (const face of upright) {
+          const eyes = Math.hypot(
+            face.keypoints[1]![0] - face.keypoints[0]![0],
+            face.keypoints[1]![1] - face.keypoints[0]![1],
+          );
+          const errors = found.map((other) =>
+            Math.max(
+              ...[0, 1, 3].map(
+                (k) =>
+                  Math.hypot(
+                    other.keypoints[k]![0] - face.keypoints[k]![0],
+                    other.keypoints[k]![1] - face.keypoints[k]![1],
+                  ) / eyes,
+              ),
+            ),
+          );
+          expect(Math.min(...errors)).toBeLessThan(0.05);
+        }
+        // The search of the photo standing is what finds them: as it lies, some are missed
+        // (180 and 270 degrees) or placed off (a face on its side read as upright).
+        if (turns !== 1) expect(without.length).toBeLessThan(6);
+      },
+    );
+  },
+);
