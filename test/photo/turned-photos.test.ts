@@ -16,6 +16,7 @@ import {
   type QuarterTurns,
   facesLean,
   fromTurned,
+  mergeTurnedSearch,
   turnedPhoto,
   turnedTile,
 } from '../../gpu-task/src/photo/index.js';
@@ -80,6 +81,45 @@ describe('turning a photo', () => {
     expect(facesLean([onItsSide])).toBe(true);
     expect(facesLean([upsideDown, onItsSide, upright])).toBe(true);
     expect(facesLean([onItsSide, upright])).toBe(false); // half is not most
+  });
+});
+
+describe('merging the search of the photo turned', () => {
+  /** A face with box [x, y, side, side]. */
+  const box = (x: number, y: number, side: number, score = 0.9): DetectedFace => ({
+    box: [x, y, side, side],
+    score,
+    keypoints: [],
+  });
+
+  it('keeps one detection of a face found both ways, the one that saw it nearer upright', () => {
+    // Prepare: a face found lying (tilt 1.4 rad) and standing (tilt 0.1), boxes a little apart
+    const lying = { face: box(100, 100, 50, 0.8), tilt: 1.4 };
+    const standing = { face: box(104, 98, 48, 0.95), tilt: 0.1 };
+    // Act
+    const merged = mergeTurnedSearch([lying], [standing]);
+    const uprightAsItLies = mergeTurnedSearch([{ ...lying, tilt: 0.05 }], [standing]);
+    // Assess
+    expect(merged).toEqual([standing.face]);
+    expect(uprightAsItLies).toEqual([lying.face]);
+  });
+
+  it('keeps a small face over a larger one that only one search found (a review found it dropped)', () => {
+    // Prepare: as it lies, a large face and a small one over its chin (the passes keep both);
+    // standing, only the large one
+    const large = { face: box(280, 280, 194), tilt: 2.9 };
+    const small = { face: box(258, 238, 100), tilt: 2.7 };
+    const largeStanding = { face: box(275, 268, 193), tilt: 0.2 };
+    // Act
+    const merged = mergeTurnedSearch([large, small], [largeStanding]);
+    // Assess
+    expect(merged).toEqual([largeStanding.face, small.face]);
+  });
+
+  it('keeps the faces each search found alone', () => {
+    const a = { face: box(0, 0, 40), tilt: 1.5 };
+    const b = { face: box(200, 0, 40), tilt: 0.1 };
+    expect(mergeTurnedSearch([a], [b])).toEqual([b.face, a.face]);
   });
 });
 

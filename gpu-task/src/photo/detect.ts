@@ -37,7 +37,14 @@ import { blazeFaceModelPath } from './blazeface-files.js';
 import { DENOISED_PASS_NOISE, photoNoise, smoothedCopy } from './denoised-pass.js';
 import { DetectorThreads } from './detector-threads.js';
 import { uprightFace } from './orientation.js';
-import { facesLean, fromTurned, tiltOf, turnToStandUp, turnedPhoto } from './turned-photos.js';
+import {
+  facesLean,
+  fromTurned,
+  mergeTurnedSearch,
+  tiltOf,
+  turnToStandUp,
+  turnedPhoto,
+} from './turned-photos.js';
 import { CANDIDATE_THRESHOLD, MAX_CANDIDATES, verifyCandidate } from './verify.js';
 
 /** Smallest face box, in detector pixels, searched for at the finest level. */
@@ -393,20 +400,15 @@ export class FaceDetector {
     const turns = await turnToStandUp(this.model, photo, faces);
     if (turns === 0) return faces;
     // The photo lies on its side or upside down (turned-photos.ts): searched again standing,
-    // where most of its faces are upright. A face found both ways keeps the detection that saw
-    // it nearer upright (a face upright in the photo as it lies keeps that one).
+    // where most of its faces are upright.
     const standing = (await this.detectAsItLies(turnedPhoto(photo, turns), options)).map((d) => ({
       face: fromTurned(d, turns, photo.width, photo.height),
       tilt: tiltOf(d),
     }));
-    const byTilt = [...faces.map((face) => ({ face, tilt: tiltOf(face) })), ...standing].sort(
-      (a, b) => a.tilt - b.tilt,
-    );
-    const kept: DetectedFace[] = [];
-    for (const { face } of byTilt) {
-      if (kept.every((other) => overlapOfSmaller(other.box, face.box) <= 0.3)) kept.push(face);
-    }
-    return kept.sort((a, b) => b.score - a.score);
+    return mergeTurnedSearch(
+      faces.map((face) => ({ face, tilt: tiltOf(face) })),
+      standing,
+    ).sort((a, b) => b.score - a.score);
   }
 
   /** Every face of the photo as it lies (detect, without the search of the photo turned). */

@@ -59,8 +59,10 @@ export {
 export {
   TURN_LOOK_FACES,
   type QuarterTurns,
+  type TiltedFace,
   facesLean,
   fromTurned,
+  mergeTurnedSearch,
   tiltOf,
   turnToStandUp,
   turnedPhoto,

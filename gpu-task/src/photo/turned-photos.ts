@@ -14,7 +14,7 @@
  * roll within about 45 degrees, costs nothing more.
  */
 import type { RgbImage } from '../engine/core.js';
-import type { RawDetection, TileRunner } from './blazeface.js';
+import { type RawDetection, type TileRunner, iou } from './blazeface.js';
 import { plausibleLandmarks, viewOf } from './verify.js';
 
 /** Clockwise quarter turns: 0 (as it is), 1 (90 degrees), 2 (180), 3 (270). */
@@ -193,4 +193,53 @@ export function fromTurned(
     score: d.score,
     keypoints: d.keypoints.map((p) => pointFromTurned(p, turns, width, height)),
   };
+}
+
+/** A detection and how far it leans in the view it was found in (tiltOf). */
+export interface TiltedFace<T extends RawDetection = RawDetection> {
+  face: T;
+  tilt: number;
+}
+
+/** IoU at or above which two passes' boxes are one face (the pyramid's NMS merges at 0.3 too). */
+const SAME_FACE_IOU = 0.3;
+
+/**
+ * The faces of the photo as it lies and of its search turned upright (in the photo's pixels),
+ * merged: a face found by both keeps the detection that saw it nearer upright, a face found by
+ * one is kept as found. Faces of the same pass are never weighed against each other (each
+ * pass has merged its own already), so a small face beside or over a larger one stays.
+ *
+ * @example
+ * ```ts
+ * mergeTurnedSearch([{ face: sideways, tilt: 1.2 }], [{ face: standing, tilt: 0.1 }]); // [standing]
+ * ```
+ */
+export function mergeTurnedSearch<T extends RawDetection>(
+  asItLies: readonly TiltedFace<T>[],
+  standing: readonly TiltedFace<T>[],
+): T[] {
+  const matched = new Set<number>();
+  const merged: T[] = [];
+  for (const found of standing) {
+    // The as-it-lies face this one overlaps most, if it is the same face.
+    let same = -1;
+    let best = SAME_FACE_IOU;
+    for (const [i, other] of asItLies.entries()) {
+      const overlap = iou(other.face.box, found.face.box);
+      if (!matched.has(i) && overlap >= best) {
+        same = i;
+        best = overlap;
+      }
+    }
+    if (same < 0) {
+      merged.push(found.face);
+      continue;
+    }
+    matched.add(same);
+    const lying = asItLies[same]!;
+    merged.push(lying.tilt < found.tilt ? lying.face : found.face);
+  }
+  for (const [i, lying] of asItLies.entries()) if (!matched.has(i)) merged.push(lying.face);
+  return merged;
 }
