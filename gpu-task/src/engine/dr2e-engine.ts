@@ -68,14 +68,6 @@ import {
   resolvePhotoOptions,
 } from '../photo/index.js';
 
-export type { FaceReport, PhotoWarning, UpscaleFactor } from '../photo/index.js';
-
-/**
- * A result's warnings: the photo stage's, and `fidelity_unused` when the request's `fidelity`
- * changed nothing because the schedule was fixed (a preset other than auto or explicit
- * N/tau/omega, in the request or as the model's pipeline default; see fidelityIgnoredBy).
- */
-export type RestoreWarning = PhotoWarning | 'fidelity_unused';
 import {
   DEFAULT_CALIBRATION,
   type FacePlan,
@@ -88,6 +80,15 @@ import {
   planFace,
   resizeRgb8,
 } from './quality/index.js';
+
+/**
+ * A result's warnings: the photo stage's, and `fidelity_unused` when the request's `fidelity`
+ * changed nothing because the schedule was fixed (a preset other than auto or explicit
+ * N/tau/omega, in the request or as the model's pipeline default; see fidelityIgnoredBy).
+ */
+export type RestoreWarning = PhotoWarning | 'fidelity_unused';
+
+export type { FaceReport, PhotoWarning, UpscaleFactor } from '../photo/index.js';
 
 export interface Dr2eEngineOptions extends LoadModelOptions {
   /** A pipeline manifest, or a denoiser manifest alone (then no enhancer). Default: the embedded model. */

@@ -6,7 +6,7 @@
  * 2 found; by 270: 3).
  *
  * The faces it does find say that the photo lies turned: most of them roll by a quarter turn or
- * more (quarterTurnsLeaning). Their keypoints do not say reliably which way (on a face lying on
+ * more (facesLean). Their keypoints do not say reliably which way (on a face lying on
  * its side BlazeFace often places them as on an upright face, at 60 degrees off), so each of
  * those faces is shown to the detector in its four turns and the turn it scores best wins
  * (turnToStandUp). The photo is then searched again turned that way (turnedPhoto), and the faces
@@ -58,22 +58,36 @@ export const TURN_LOOK_FACES = 4;
 /** Face side (px) in the back-camera graph's view for those looks, as orientation.ts uses. */
 const TURN_LOOK_FACE_SIDE = 80;
 
-/** The NHWC `size` square tile turned clockwise by `turns` quarter turns. */
-export function turnedTile(tile: Float32Array, size: number, turns: QuarterTurns): Float32Array {
-  if (turns === 0) return tile;
-  const out = new Float32Array(tile.length);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const u = turns === 1 ? size - 1 - y : turns === 2 ? size - 1 - x : y;
-      const v = turns === 1 ? x : turns === 2 ? size - 1 - y : size - 1 - x;
-      const s = (y * size + x) * 3;
-      const t = (v * size + u) * 3;
-      out[t] = tile[s]!;
-      out[t + 1] = tile[s + 1]!;
-      out[t + 2] = tile[s + 2]!;
+/**
+ * The pixels (3 channels) of a `width` x `height` image turned clockwise by `turns` quarter
+ * turns, written into `out` (the turned image is `height` x `width` for an odd number of turns).
+ */
+function turnPixels<T extends Uint8Array | Float32Array>(
+  data: T,
+  width: number,
+  height: number,
+  turns: 1 | 2 | 3,
+  out: T,
+): T {
+  const outWidth = turns === 2 ? width : height;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      // Where pixel (x, y) lands (pixel indices; no array per pixel: a 12 MP photo has 12 M).
+      const u = turns === 1 ? height - 1 - y : turns === 2 ? width - 1 - x : y;
+      const v = turns === 1 ? x : turns === 2 ? height - 1 - y : width - 1 - x;
+      const s = (y * width + x) * 3;
+      const t = (v * outWidth + u) * 3;
+      out[t] = data[s]!;
+      out[t + 1] = data[s + 1]!;
+      out[t + 2] = data[s + 2]!;
     }
   }
   return out;
+}
+
+/** The NHWC `size` square tile turned clockwise by `turns` quarter turns. */
+export function turnedTile(tile: Float32Array, size: number, turns: QuarterTurns): Float32Array {
+  return turns === 0 ? tile : turnPixels(tile, size, size, turns, new Float32Array(tile.length));
 }
 
 /**
@@ -131,22 +145,11 @@ export async function turnToStandUp(
 export function turnedPhoto(photo: RgbImage, turns: QuarterTurns): RgbImage {
   if (turns === 0) return photo;
   const { width, height, data } = photo;
-  const outWidth = turns === 2 ? width : height;
-  const outHeight = turns === 2 ? height : width;
-  const out = new Uint8Array(data.length);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      // Where pixel (x, y) lands (pixel indices; no array per pixel: a 12 MP photo has 12 M).
-      const u = turns === 1 ? height - 1 - y : turns === 2 ? width - 1 - x : y;
-      const v = turns === 1 ? x : turns === 2 ? height - 1 - y : width - 1 - x;
-      const s = (y * width + x) * 3;
-      const t = (v * outWidth + u) * 3;
-      out[t] = data[s]!;
-      out[t + 1] = data[s + 1]!;
-      out[t + 2] = data[s + 2]!;
-    }
-  }
-  return { data: out, width: outWidth, height: outHeight };
+  return {
+    data: turnPixels(data, width, height, turns, new Uint8Array(data.length)),
+    width: turns === 2 ? width : height,
+    height: turns === 2 ? height : width,
+  };
 }
 
 /**
