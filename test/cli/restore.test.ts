@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot, sharedDir } from '../engine/helpers/fixture-paths.js';
+import { repoRoot, sharedDir, writeFixedPresetPipeline } from '../engine/helpers/fixture-paths.js';
 import { blackBilevelPng } from '../engine/image/helpers.js';
 import { withNoise } from '../engine/quality/cards.js';
 import { runCli } from './cli-io.js';
@@ -441,19 +441,7 @@ describe('output safety', () => {
 
   it('refuses --fidelity on a model whose pipeline defaults to a fixed preset, which would ignore it', async () => {
     // Prepare: the tiny networks under a pipeline that defaults to medium
-    const tinyDir = path.join(repoRoot, 'gpu-task', 'models', 'tiny');
-    const manifest = path.join(work, 'tiny-medium.json');
-    await writeFile(
-      manifest,
-      JSON.stringify({
-        schemaVersion: 1,
-        role: 'pipeline',
-        name: 'tiny-medium',
-        denoiser: path.join(tinyDir, 'denoiser.json'),
-        enhancer: path.join(tinyDir, 'enhancer.json'),
-        defaults: { preset: 'medium' },
-      }),
-    );
+    const manifest = await writeFixedPresetPipeline(path.join(work, 'tiny-medium.json'), 'medium');
     const input = path.join(goodDir, 'small.webp');
     // Act
     const withFidelity = await runCli([

@@ -4,16 +4,14 @@
  * n/tau) or by the model's pipeline defaulting to a fixed preset. The latter is what a worker
  * meets: the API accepts `fidelity` without a preset, not knowing the deployment's model.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KNOWN_WARNINGS } from '../../shared/src/index.js';
 import { Dr2eEngine, type Dr2ParamsRequest, fidelityIgnoredBy } from '../../gpu-task/src/engine/index.js';
-import { repoRoot } from './helpers/fixture-paths.js';
-
-const TINY_DIR = path.join(repoRoot, 'gpu-task', 'models', 'tiny');
+import { tinyModelDir, writeFixedPresetPipeline } from './helpers/fixture-paths.js';
 
 let work: string;
 let fixedDefault: Dr2eEngine;
@@ -23,20 +21,9 @@ let input: Uint8Array;
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'dr2e-fidelity-unused-'));
   // The tiny networks under a pipeline that defaults to the fixed preset medium.
-  const manifest = path.join(work, 'tiny-medium.json');
-  await writeFile(
-    manifest,
-    JSON.stringify({
-      schemaVersion: 1,
-      role: 'pipeline',
-      name: 'tiny-medium',
-      denoiser: path.join(TINY_DIR, 'denoiser.json'),
-      enhancer: path.join(TINY_DIR, 'enhancer.json'),
-      defaults: { preset: 'medium' },
-    }),
-  );
+  const manifest = await writeFixedPresetPipeline(path.join(work, 'tiny-medium.json'), 'medium');
   fixedDefault = await Dr2eEngine.load({ model: manifest, device: 'cpu' });
-  autoDefault = await Dr2eEngine.load({ model: path.join(TINY_DIR, 'pipeline.json'), device: 'cpu' });
+  autoDefault = await Dr2eEngine.load({ model: path.join(tinyModelDir, 'pipeline.json'), device: 'cpu' });
   const side = 64;
   const data = new Uint8Array(side * side * 3);
   for (let i = 0; i < data.length; i++) data[i] = 60 + ((i * 37) % 120);

@@ -1,5 +1,6 @@
 /** Where the engine tests find reference fixtures. */
 import { existsSync, readdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,4 +29,26 @@ export function fixtureDirs(root: string, prefix: string): string[] {
 /** The fixture folders with `prefix` that ship with the repository (committed and extra). */
 export function repositoryFixtureDirs(prefix: string): string[] {
   return [...fixtureDirs(committedFixturesDir, prefix), ...fixtureDirs(extraFixturesDir, prefix)];
+}
+
+/** The tiny random-weight model's folder (denoiser, enhancer, pipeline manifests). */
+export const tinyModelDir = path.join(repoRoot, 'gpu-task', 'models', 'tiny');
+
+/**
+ * Write a pipeline manifest at `file` that runs the tiny networks and defaults to the fixed
+ * `preset` (a deployment whose model ignores `fidelity` unless `auto` is asked for).
+ */
+export async function writeFixedPresetPipeline(file: string, preset: string): Promise<string> {
+  await writeFile(
+    file,
+    JSON.stringify({
+      schemaVersion: 1,
+      role: 'pipeline',
+      name: `tiny-${preset}`,
+      denoiser: path.join(tinyModelDir, 'denoiser.json'),
+      enhancer: path.join(tinyModelDir, 'enhancer.json'),
+      defaults: { preset },
+    }),
+  );
+  return file;
 }
