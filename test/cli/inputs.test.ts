@@ -155,4 +155,77 @@ describe('planning a restore run', () => {
     // Assess
     expect(items.map((item) => path.basename(item.output ?? 'none'))).toEqual(['face.png', 'face-2.png']);
   });
+
+  it('refuses to write over an input through an output folder reached by a link', async () => {
+    // Prepare: `link` points at `photos`, which holds photo.png
+    await touch('photos', 'photo.png');
+    await symlink(path.join(work, 'photos'), path.join(work, 'link'));
+
+    // Act
+    const [item] = await planRestore([path.join(work, 'photos', 'photo.png')], {
+      outDir: path.join(work, 'link'),
+      extension: '.png',
+      saveDr2: false,
+    });
+
+    // Assess
+    expect(item?.output).toBeNull();
+    expect(item?.problem).toMatch(/refusing to overwrite the input file .*photo\.png/);
+  });
+
+  it('refuses an input whose face crops (--save-faces) or DR2 image would write over another input', async () => {
+    // Prepare: photo.face1.png and other.dr2.png are themselves inputs, in the output folder
+    await touch('photos', 'photo.jpg');
+    await touch('photos', 'photo.face1.png');
+    await touch('photos', 'other.jpg');
+    await touch('photos', 'other.dr2.png');
+    const inputs = ['photo.jpg', 'photo.face1.png', 'other.jpg', 'other.dr2.png'];
+
+    // Act
+    const items = await planRestore(
+      inputs.map((name) => path.join(work, 'photos', name)),
+      { outDir: path.join(work, 'photos'), extension: '.png', saveDr2: true, saveFaces: true },
+    );
+
+    // Assess: photo.jpg's first face crop and other.jpg's DR2 image would be those inputs
+    const problems = new Map(items.map((item) => [path.basename(item.input), item.problem ?? 'ok']));
+    expect(problems.get('photo.jpg')).toMatch(/overwrite the input file .*photo\.face1\.png/);
+    expect(problems.get('other.jpg')).toMatch(/overwrite the input file .*other\.dr2\.png/);
+  });
+
+  it("renames an output that another input's face crops or DR2 image would take, in either order", async () => {
+    // Prepare
+    for (const name of ['photo.jpg', 'photo.face1.jpg', 'photo.dr2.jpg']) await touch('in', name);
+    const options = { outDir: path.join(work, 'out'), extension: '.png', saveDr2: true, saveFaces: true };
+    const inputs = ['photo.jpg', 'photo.face1.jpg', 'photo.dr2.jpg'].map((name) =>
+      path.join(work, 'in', name),
+    );
+
+    // Act
+    const forward = await planRestore(inputs, options);
+    const backward = await planRestore([...inputs].reverse(), options);
+    const plain = await planRestore(inputs, { ...options, saveDr2: false, saveFaces: false });
+
+    // Assess: no output is a file another output writes besides itself
+    for (const items of [forward, backward]) {
+      const outputs = items.map((item) => path.basename(item.output ?? 'none', '.png'));
+      expect(new Set(outputs).size).toBe(3);
+      for (const output of outputs) {
+        const writtenBy = (other: string) =>
+          output === `${other}.dr2` || /^\.face\d+(\.input)?$/.test(output.slice(other.length));
+        expect(outputs.filter((other) => output.startsWith(other) && writtenBy(other))).toEqual([]);
+      }
+    }
+    expect(forward.map((item) => path.basename(item.output ?? 'none'))).toEqual([
+      'photo.png',
+      'photo.face1-2.png',
+      'photo.dr2-2.png',
+    ]);
+    // Without the extra files, the names are free
+    expect(plain.map((item) => path.basename(item.output ?? 'none'))).toEqual([
+      'photo.png',
+      'photo.face1.png',
+      'photo.dr2.png',
+    ]);
+  });
 });

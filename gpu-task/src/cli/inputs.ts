@@ -43,7 +43,27 @@ export interface PlanOptions {
   outDir: string;
   extension: string;
   saveDr2: boolean;
+  /** Each face's crops are written beside the output too (`<stem>.face<k>[.input].png`, --save-faces). */
+  saveFaces?: boolean;
   recursive?: boolean;
+}
+
+/** The name of face k's crop beside an output `<stem>.<ext>` (`input`: the crop as it came in). */
+export function faceCropName(stem: string, index: number, input: boolean): string {
+  return `${stem}.face${index + 1}${input ? '.input' : ''}.png`;
+}
+
+/**
+ * The stems (output names without extension) whose extra files (--save-dr2, --save-faces) would
+ * be named `name`: the files an output of such a stem writes besides itself.
+ */
+function stemsWriting(name: string, options: PlanOptions): string[] {
+  const stems: string[] = [];
+  const dr2Suffix = `.dr2${options.extension}`;
+  if (options.saveDr2 && name.endsWith(dr2Suffix)) stems.push(name.slice(0, -dr2Suffix.length));
+  const face = options.saveFaces ? /^(.*)\.face[1-9]\d*(?:\.input)?\.png$/s.exec(name) : null;
+  if (face) stems.push(face[1]!);
+  return stems;
 }
 
 /**
@@ -110,7 +130,25 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
 
   const inputReal = new Set<string>();
   for (const { path: input } of inputs) inputReal.add(await realpath(input).catch(() => input));
-  const taken = new Set<string>();
+  // Names (relative to the output folder) that no output may take: the inputs that lie in it,
+  // compared by real path (an output folder reached through a link is the folder it links to).
+  const inputNames = new Set<string>();
+  /** Stems whose extra files would land on an input, with that input's name. */
+  const inputsWrittenBy = new Map<string, string>();
+  for (const real of inputReal) {
+    const relative = path.relative(outReal, real);
+    if (relative.startsWith('..') || path.isAbsolute(relative)) continue;
+    inputNames.add(relative);
+    for (const stem of stemsWriting(relative, options)) inputsWrittenBy.set(stem, relative);
+  }
+  const takenStems = new Set<string>();
+  /** Stems whose extra files would land on an output already planned. */
+  const outputsWrittenBy = new Set<string>();
+  /** Whether `stem` or a file it writes would land on another output or on a file another writes. */
+  const clashesWithOutputs = (stem: string): boolean =>
+    takenStems.has(stem) ||
+    outputsWrittenBy.has(stem) ||
+    stemsWriting(`${stem}${options.extension}`, options).some((other) => takenStems.has(other));
   const seen = new Set<string>();
   for (const { path: input, subfolder } of inputs) {
     const real = await realpath(input).catch(() => input);
@@ -118,17 +156,20 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
     seen.add(real);
     const stem = path.join(subfolder, path.basename(input, path.extname(input)));
     let candidate = stem;
-    for (let n = 2; taken.has(candidate); n++) candidate = `${stem}-${n}`;
-    taken.add(candidate);
+    for (let n = 2; clashesWithOutputs(candidate); n++) candidate = `${stem}-${n}`;
+    takenStems.add(candidate);
+    for (const other of stemsWriting(`${candidate}${options.extension}`, options))
+      outputsWrittenBy.add(other);
     const output = path.join(outDir, `${candidate}${options.extension}`);
     const dr2Output = options.saveDr2 ? path.join(outDir, `${candidate}.dr2${options.extension}`) : null;
-    const clash = [output, dr2Output].find((p) => p !== null && inputReal.has(p));
-    if (clash) {
+    const name = `${candidate}${options.extension}`;
+    const clash = inputNames.has(name) ? name : inputsWrittenBy.get(candidate);
+    if (clash !== undefined) {
       items.push({
         input,
         output: null,
         dr2Output: null,
-        problem: `refusing to overwrite the input file ${clash}; choose another output folder`,
+        problem: `refusing to overwrite the input file ${path.join(outReal, clash)}; choose another output folder`,
       });
       continue;
     }

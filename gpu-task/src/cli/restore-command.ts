@@ -24,7 +24,7 @@ import {
   type BackgroundReport,
   RESTORE_DEFAULTS,
 } from '../../../shared/src/index.js';
-import { type PlannedItem, planRestore } from './inputs.js';
+import { type PlannedItem, faceCropName, planRestore } from './inputs.js';
 import { prepareOutputFolder } from './output-folder.js';
 import { createProgress } from './progress.js';
 
@@ -99,6 +99,7 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
     outDir: options.output,
     extension,
     saveDr2: options.saveDr2,
+    saveFaces: options.saveFaces,
     recursive: options.recursive,
   });
   // Before the model loads: a folder that cannot be written fails at once, not after the work.
@@ -237,8 +238,8 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
           const stem = item.output.slice(0, item.output.length - path.extname(item.output).length);
           const files = {
             // Numbered from 1, as the summary's "face 1" lines and the JSON's faces in order.
-            input: `${stem}.face${crop.index + 1}.input.png`,
-            restored: `${stem}.face${crop.index + 1}.png`,
+            input: faceCropName(stem, crop.index, true),
+            restored: faceCropName(stem, crop.index, false),
           };
           await writeFile(files.input, crop.input);
           await writeFile(files.restored, crop.restored);
