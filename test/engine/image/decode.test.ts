@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
+import { crc32, deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
   ImageDecodeError,
@@ -258,7 +259,52 @@ describe('decodeImage: normalisation', () => {
     // Assess
     expectColours(quadrantCentres(image), [RED, GREEN, BLUE, LIGHT], 3);
   });
+  it('converts a 16-bit PNG tagged with a Display P3 ICC profile to sRGB, with and without alpha', async () => {
+    // Prepare: the P3 numbers of the quadrants at 16 bits, with the P3 profile spliced in as is
+    // (libvips would convert them if asked to attach it), opaque and with an alpha channel.
+    const p3 = await sharpFromRgb(quadrantRgb()).withIccProfile('p3').png().toBuffer();
+    const profile = (await sharp(p3).metadata()).icc!;
+    const { data: numbers, info } = await sharp(p3, { ignoreIcc: true })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const files: Buffer[] = [];
+    for (const channels of [3, 4] as const) {
+      const samples = new Uint16Array(info.width * info.height * channels);
+      for (let i = 0; i < info.width * info.height; i++) {
+        for (let c = 0; c < 3; c++) samples[i * channels + c] = numbers[i * 3 + c]! * 257;
+        if (channels === 4) samples[i * 4 + 3] = 65535;
+      }
+      const untagged = await sharp(samples, { raw: { width: info.width, height: info.height, channels } })
+        .toColourspace('rgb16')
+        .png()
+        .toBuffer();
+      files.push(withIccChunk(untagged, profile));
+    }
+    const stored = await sharp(files[0]!).metadata();
+    expect([stored.space, stored.hasProfile]).toEqual(['rgb16', true]);
+
+    // Act
+    const opaque = await decodeImageToRgb(files[0]!);
+    const withAlpha = await decodeImageWithAlpha(files[1]!);
+
+    // Assess: sRGB's colours, not P3's numbers read as sRGB (red 234/51/34)
+    expectColours(quadrantCentres(opaque.image), [RED, GREEN, BLUE, LIGHT], 3);
+    expectColours(quadrantCentres(withAlpha.image), [RED, GREEN, BLUE, LIGHT], 3);
+  });
 });
+
+/** A PNG with an iCCP chunk holding `profile` inserted after its header chunk. */
+function withIccChunk(png: Buffer, profile: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from('icc\0\0', 'latin1'), deflateSync(profile)]);
+  const type = Buffer.from('iCCP', 'latin1');
+  const chunk = Buffer.alloc(12 + body.length);
+  chunk.writeUInt32BE(body.length, 0);
+  type.copy(chunk, 4);
+  body.copy(chunk, 8);
+  chunk.writeUInt32BE(crc32(Buffer.concat([type, body])), 8 + body.length);
+  const afterHeader = 8 + 25; // the signature, then IHDR (13 bytes of data and 12 of frame)
+  return Buffer.concat([png.subarray(0, afterHeader), chunk, png.subarray(afterHeader)]);
+}
 
 describe('decodeImage: bad inputs', () => {
   it('refuses a zero-byte file', async () => {

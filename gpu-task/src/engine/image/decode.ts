@@ -111,6 +111,11 @@ interface ProbedImage {
   limits: ImageLimits;
   /** For HEIC: index of the primary image among the top-level images. */
   primaryIndex: number;
+  /**
+   * A 16-bit colour image with an embedded ICC profile: its profile is applied explicitly
+   * (openPixels), as libvips leaves 16-bit RGB in its own primaries when converting to sRGB.
+   */
+  sixteenBitProfile: boolean;
 }
 
 const SUPPORTED_LIST = SUPPORTED_IMAGE_FORMATS.map(formatLabel).join(', ');
@@ -254,6 +259,7 @@ async function probe(bytes: Uint8Array, options: ProbeImageOptions): Promise<Pro
     },
     limits,
     primaryIndex: metadata.pagePrimary ?? 0,
+    sixteenBitProfile: metadata.space === 'rgb16' && metadata.hasProfile === true,
   };
 }
 
@@ -315,7 +321,11 @@ type FailOn = 'error' | 'warning';
  */
 async function openPixels(bytes: Uint8Array, probed: ProbedImage, failOn: FailOn = 'error'): Promise<Sharp> {
   if (probed.info.format === 'heic') return openHeic(bytes, probed);
-  return sharp(bytes, { failOn, limitInputPixels: probed.limits.maxInputPixels, autoOrient: true });
+  const pipeline = sharp(bytes, { failOn, limitInputPixels: probed.limits.maxInputPixels, autoOrient: true });
+  // libvips converts an 8-bit image's embedded profile to sRGB by itself, but takes a 16-bit
+  // one's samples as sRGB already: a Display-P3 16-bit PNG came out in P3's numbers (sRGB red
+  // as 234/51/34). Asking for sRGB as the output profile makes it convert from the embedded one.
+  return probed.sixteenBitProfile ? pipeline.withIccProfile('srgb') : pipeline;
 }
 
 /**
