@@ -156,6 +156,30 @@ describe('Dispatcher: a good upload', () => {
     expect(await messages()).toHaveLength(1);
   });
 
+  it('deletes the upload of a job canceled while its upload was inspected', async () => {
+    // Prepare: the cancel is written while the dispatcher copies the upload
+    const job = await createdJob();
+    await blobs.put(job.input.key, await pngBytes(), { contentType: 'image/png' });
+    const copy = blobs.copy.bind(blobs);
+    const copies: string[] = [];
+    blobs.copy = async (fromKey, toKey) => {
+      copies.push(toKey);
+      await mutateJob(jobs, job.id, (current) =>
+        transitionJob(current, { to: 'canceled', at: new Date(), reason: 'canceled by request' }),
+      );
+      return copy(fromKey, toKey);
+    };
+    // Act
+    const outcome = await dispatcher().handleObjectCreated(job.input.key);
+    // Assess: nothing queued, and neither the upload nor its copy stays
+    expect(outcome).toMatchObject({ outcome: 'ignored', reason: 'job_finished' });
+    expect((await jobs.get(job.id))?.status).toBe('canceled');
+    expect(await blobs.head(job.input.key)).toBeUndefined();
+    expect(copies).toHaveLength(1);
+    expect(await blobs.head(copies[0]!)).toBeUndefined();
+    expect(await messages()).toEqual([]);
+  });
+
   it('lets a truncated PNG through (its magic bytes are fine; the worker fails it on decode)', async () => {
     // Prepare
     const job = await createdJob();

@@ -259,7 +259,7 @@ export class Dispatcher {
     });
     if (!won) {
       await blobs.delete(acceptedKey);
-      if (uploadKey !== queued.input.key) await blobs.delete(uploadKey);
+      if (!isInputOf(queued, uploadKey)) await blobs.delete(uploadKey);
       return queued.status === 'queued' || queued.status === 'running'
         ? { outcome: 'already_dispatched', job: queued }
         : this.afterLostRace(queued);
@@ -293,7 +293,7 @@ export class Dispatcher {
       return rejectUploadedJob(current, error, this.options.clock.now(), input);
     });
     if (!won) {
-      const ours = keys.filter((key) => key !== failed.input.key);
+      const ours = keys.filter((key) => !isInputOf(failed, key));
       if (ours.length > 0) await this.options.blobs.deleteMany(ours);
       return this.afterLostRace(failed);
     }
@@ -373,4 +373,14 @@ export class Dispatcher {
       details: { jobId: job.id },
     });
   }
+}
+
+/**
+ * Whether `key` holds bytes that `job` may still read: its input, while the job is not finished.
+ * A job canceled while still waiting for its photo keeps the form's key as its input key, but
+ * nothing reads a finished job's input, and an upload that lands as the cancel is written must
+ * not stay (uploads of canceled jobs are deleted).
+ */
+function isInputOf(job: Job, key: string): boolean {
+  return key === job.input.key && !isTerminalStatus(job.status);
 }
