@@ -237,6 +237,21 @@ describe('POST /v1/jobs', () => {
     expect(answers.map((response) => response.status).sort()).toEqual([200, 200, 200, 200, 201]);
   });
 
+  it('answers every retry of a burst with the same Idempotency-Key with the job and an upload form', async () => {
+    // Prepare: the job exists and waits for its photo; each replay renews its upload key
+    await h.call('POST', '/v1/jobs', { json: { preset: 'mild' }, headers: { 'idempotency-key': 'storm' } });
+    // Act
+    const answers = await Promise.all(
+      Array.from({ length: 24 }, () =>
+        h.call('POST', '/v1/jobs', { json: { preset: 'mild' }, headers: { 'idempotency-key': 'storm' } }),
+      ),
+    );
+    // Assess: all replays, none a 412 from the writes racing each other
+    expect(answers.map((response) => response.status)).toEqual(answers.map(() => 200));
+    const bodies = await Promise.all(answers.map((response) => json(response)));
+    expect(bodies.every((body) => body.upload !== undefined)).toBe(true);
+  });
+
   it('refuses a malformed Idempotency-Key', async () => {
     // Act
     const response = await h.call('POST', '/v1/jobs', { headers: { 'idempotency-key': 'has space' } });

@@ -23,6 +23,7 @@ import {
   type CreateJobRequest,
   type Job,
   NotFoundError,
+  PreconditionFailedError,
   errorFields,
   type JobStatus,
   type WebhookTargetChecker,
@@ -186,17 +187,29 @@ export class JobService {
     return this.options.expiry ? this.options.expiry.expireIfStale(job) : Promise.resolve(job);
   }
 
-  /** Gives a `created` job a fresh upload key (compare-and-set); other jobs are returned as they are. */
-  private renewUploadKey(job: Job): Promise<Job> {
-    return mutateJob(this.options.jobs, job.id, (current) =>
-      current.status === 'created'
-        ? {
-            ...current,
-            updatedAt: this.options.clock.now().toISOString(),
-            input: { ...current.input, key: blobKeys.upload(current.tenantId, current.id, newBlobToken()) },
-          }
-        : undefined,
-    );
+  /**
+   * Gives a `created` job a fresh upload key (compare-and-set); other jobs are returned as they
+   * are. When concurrent calls keep winning the write (a client retrying a create in parallel
+   * with one Idempotency-Key), the key one of them just wrote serves as well: the job is returned
+   * as it now is, rather than the conflict reaching the client as a 412.
+   */
+  private async renewUploadKey(job: Job): Promise<Job> {
+    try {
+      return await mutateJob(this.options.jobs, job.id, (current) =>
+        current.status === 'created'
+          ? {
+              ...current,
+              updatedAt: this.options.clock.now().toISOString(),
+              input: { ...current.input, key: blobKeys.upload(current.tenantId, current.id, newBlobToken()) },
+            }
+          : undefined,
+      );
+    } catch (error) {
+      if (!(error instanceof PreconditionFailedError)) throw error;
+      const current = await this.options.jobs.get(job.id);
+      if (!current) throw new NotFoundError(`job ${job.id} not found`);
+      return current;
+    }
   }
 
   /**
