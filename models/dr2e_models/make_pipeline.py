@@ -3,7 +3,8 @@
 From the repository root, with ``PYTHONPATH=models`` (see models/README.md):
 
     /usr/bin/python3 -m dr2e_models.make_pipeline --dir gpu-task/models/dr2-ffhq --name dr2-ffhq \
-        [--denoiser denoiser.json] [--enhancer enhancer.json | --no-enhancer] [--preset auto] [--steps 100]
+        [--denoiser denoiser.json] [--enhancer enhancer.json | --no-enhancer] [--preset auto] [--steps 100] \
+        [--preset-values medium=4,22]
 
 Before writing, it checks what it cheaply can, so that a half-copied or mismatched model folder
 is caught here rather than when the engine starts (exit status 3, every problem listed):
@@ -27,7 +28,8 @@ is named) chooses (N, tau) and the fusion with the input per face from its estim
 face (64, 32, 16 px) and a tau on the K = 100 grid, translated to the model's resolution by the
 engine, so one name means the same on a 64-px and a 512-px model (docs/quality/README.md). The
 names are those of ``PRESETS`` in shared/src/schemas.ts; the engine validates the file again when
-it loads it.
+it loads it. ``--preset-values NAME=N,TAU`` (repeatable) gives a fixed preset this model's own N
+and tau (K = 100 grid) where it was measured to need others than the scale-aware ones.
 """
 
 from __future__ import annotations
@@ -240,6 +242,20 @@ def _check(folder: Path, manifest_name: str, role: str) -> list[str]:
     return problems
 
 
+def _preset_values(text: str) -> dict[str, dict[str, int]]:
+    """``medium=4,22`` as ``{"medium": {"n": 4, "tau": 22}}``; ValueError saying what is wrong."""
+    name, _, values = text.partition("=")
+    if name not in PRESETS or name == "auto":
+        raise ValueError(f"the preset must be one of {', '.join(p for p in PRESETS if p != 'auto')}")
+    parts = values.split(",")
+    if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
+        raise ValueError("expected NAME=N,TAU with whole numbers")
+    n, tau = (int(part) for part in parts)
+    if n < 1 or n & (n - 1) or tau > 98:
+        raise ValueError("N must be a power of two and TAU at most 98 (the K = 100 grid)")
+    return {name: {"n": n, "tau": tau}}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", type=Path, required=True, help="model folder holding the manifests")
@@ -254,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--steps", type=int)
     parser.add_argument(
+        "--preset-values", action="append", default=[], metavar="NAME=N,TAU",
+        help="this model's own N and tau (K = 100 grid) for a fixed preset, e.g. medium=4,22 (repeatable)",
+    )
+    parser.add_argument(
         "--face-upsampler", metavar="DIR",
         help="folder (relative to --dir) holding the face upsampler's x2.json and x4.json (train_face_upsampler); "
         "without it, faces auto keeps get the photo's plain enlargement",
@@ -261,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.steps is not None and args.steps < 2:
         parser.error(f"--steps must be at least 2 (the engine refuses fewer), got {args.steps}")
+    presets = {}
+    for value in args.preset_values:
+        try:
+            presets.update(_preset_values(value))
+        except ValueError as error:
+            parser.error(f"--preset-values {value}: {error}")
 
     enhancer = None if args.no_enhancer else args.enhancer
     problems = _check(args.dir, args.denoiser, "denoiser")
@@ -287,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         denoiser=args.denoiser,
         enhancer=enhancer,
         defaults=defaults or None,
+        presets=presets or None,
         face_upsampler=face_upsampler,
     )
     write_json(args.dir / "pipeline.json", manifest)

@@ -245,10 +245,12 @@ def pipeline_manifest(
     enhancer: str | None,
     description: str | None = None,
     defaults: Mapping[str, Any] | None = None,
+    presets: Mapping[str, Mapping[str, int]] | None = None,
     face_upsampler: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Manifest naming a denoiser manifest, an optional enhancer manifest and optional face upsampler
-    banks (``{"x2": ..., "x4": ...}``; all paths relative to the pipeline)."""
+    banks (``{"x2": ..., "x4": ...}``; all paths relative to the pipeline), with the model's own values
+    of fixed presets if any (``{"medium": {"n": 4, "tau": 22}}``)."""
     data: dict[str, Any] = {"schemaVersion": SCHEMA_VERSION, "role": "pipeline", "name": name}
     if description:
         data["description"] = description
@@ -256,6 +258,8 @@ def pipeline_manifest(
     data["enhancer"] = enhancer
     if defaults:
         data["defaults"] = dict(defaults)
+    if presets:
+        data["presets"] = {name: dict(values) for name, values in presets.items()}
     if face_upsampler:
         data["faceUpsampler"] = dict(face_upsampler)
     return data

@@ -175,6 +175,9 @@ def ship_pipeline(out_dir: Path) -> int:
         "--description", "Default model: a 64x64 UTKFace diffusion prior and a 64->128 SPARNet enhancer, trained on a "
         "CPU for dr2e (demonstration quality; UTKFace terms: non-commercial research use only).",
         "--preset", "auto", "--steps", "100", "--face-upsampler", "face-upsampler",
+        # At N = 2 with tau 22 or more on the 100-step schedule the 64-px prior leaves colour speckle
+        # over the face (its model card, "Presets"): its medium is N = 4, tau 22.
+        "--preset-values", "medium=4,22",
     ])
 
 

@@ -101,6 +101,27 @@ class MakePipelineTest(_FolderTest):
         self.assertIn("--steps must be at least 2", err.getvalue())
         self.assertFalse((self.root / "pipeline.json").exists())
 
+    def test_writes_a_model_s_own_preset_values(self) -> None:
+        # Prepare
+        _denoiser(self.root)
+        # Act
+        status, err = _run("--dir", str(self.root), "--no-enhancer", "--preset-values", "medium=4,22",
+                           "--preset-values", "severe=8,35")
+        # Assess
+        self.assertEqual(status, 0, err)
+        pipeline = json.loads((self.root / "pipeline.json").read_text())
+        self.assertEqual(pipeline["presets"], {"medium": {"n": 4, "tau": 22}, "severe": {"n": 8, "tau": 35}})
+
+    def test_refuses_preset_values_the_engine_would_refuse(self) -> None:
+        _denoiser(self.root)
+        for value, message in (("auto=4,22", "must be one of"), ("medium=3,22", "power of two"),
+                               ("medium=4", "NAME=N,TAU"), ("medium=4,99", "at most 98")):
+            with contextlib.redirect_stderr(io.StringIO()) as err, self.assertRaises(SystemExit) as exit_:
+                main(["--dir", str(self.root), "--no-enhancer", "--preset-values", value])
+            self.assertEqual(exit_.exception.code, 2)
+            self.assertIn(message, err.getvalue())
+        self.assertFalse((self.root / "pipeline.json").exists())
+
 
 class ManifestFieldsTest(_FolderTest):
     """Required and unknown fields: what the engine's schema would refuse at start-up."""

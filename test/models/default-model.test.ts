@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_CALIBRATION,
@@ -94,6 +95,28 @@ describe('the shipped default model', () => {
     ]);
   });
 
+  it('leaves no colour speckle over the face at any fixed preset (at N = 2 and tau 35, medium did)', async () => {
+    // Prepare: a mildly degraded sample face; speckle shows as pixel-scale roughness in the
+    // middle of DR2's output (N = 2, tau 35 read 51 there, N = 4 at tau 22 or 35 about 20)
+    const bytes = new Uint8Array(await readFile(path.join(repoRoot, 'samples', 'sample-mild.jpg')));
+    const roughness: Record<string, number> = {};
+    // Act
+    for (const preset of ['mild', 'medium', 'severe'] as const) {
+      const [result] = await engine.restoreImages([{ id: preset, bytes, seed: 1 }], {
+        params: { preset },
+        aligned: true,
+        keepDr2: true,
+      });
+      if (!result?.ok || !result.dr2) throw new Error(`no DR2 output at ${preset}`);
+      roughness[preset] = await centreRoughness(result.dr2);
+    }
+    // Assess
+    expect(engine.resolveParams({ preset: 'medium' })).toMatchObject({ n: 4, tau: 22 });
+    for (const preset of ['mild', 'medium'] as const) {
+      expect(roughness[preset]).toBeLessThan(1.5 * roughness['severe']!);
+    }
+  });
+
   it('fits the 20 MB budget for both networks together, and has a model card', async () => {
     // Act
     const sizes = await Promise.all(
@@ -173,4 +196,24 @@ describe.skipIf(!existsSync(utkfaceArchive))('the default model on UTKFace val/ 
 
 if (!existsSync(utkfaceArchive)) {
   console.warn(`skipping the default model's evaluation: ${utkfaceArchive} is absent`);
+}
+
+/** Mean absolute Laplacian (all channels) over the middle half of an encoded image. */
+async function centreRoughness(png: Uint8Array): Promise<number> {
+  const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { width, height, channels } = info;
+  let sum = 0;
+  let count = 0;
+  for (let y = Math.floor(height / 4); y < Math.ceil((3 * height) / 4); y++) {
+    for (let x = Math.floor(width / 4); x < Math.ceil((3 * width) / 4); x++) {
+      for (let c = 0; c < 3; c++) {
+        const at = (y * width + x) * channels + c;
+        const around =
+          data[at - channels]! + data[at + channels]! + data[at - width * channels]! + data[at + width * channels]!;
+        sum += Math.abs(4 * data[at]! - around);
+        count++;
+      }
+    }
+  }
+  return sum / count;
 }

@@ -43,7 +43,13 @@ import { type LoadModelOptions, OnnxDenoiser } from './model/onnx-denoiser.js';
 import { OnnxEnhancer } from './model/onnx-enhancer.js';
 import { type NoiseSource, SeededNormalSource } from './random/noise-source.js';
 import { BicubicResizer } from './resize/bicubic.js';
-import { type Dr2Params, type Dr2ParamsRequest, resolveDr2Params } from './sampler/dr2-params.js';
+import {
+  type Dr2Params,
+  type Dr2ParamsRequest,
+  type FixedPresetName,
+  type ModelPresets,
+  resolveDr2Params,
+} from './sampler/dr2-params.js';
 import { type Dr2PhaseTimings, Dr2Sampler, type Dr2StepProgress } from './sampler/dr2-sampler.js';
 import { RespacedSchedule } from './schedule/respaced-schedule.js';
 import { resolveImageLimits } from './image/limits.js';
@@ -284,6 +290,8 @@ export class Dr2eEngine {
     private readonly defaults: Dr2ParamsRequest,
     /** The pipeline's face upsampler banks by upscale (empty without `faceUpsampler`). */
     private readonly faceUpsamplers: ReadonlyMap<number, FaceUpsamplerBank> = new Map(),
+    /** The pipeline's own values of fixed presets (its manifest's `presets`). */
+    private readonly presets: ModelPresets = {},
   ) {}
 
   /**
@@ -302,6 +310,7 @@ export class Dr2eEngine {
     let enhancerFile: string | null;
     let name: string;
     let defaults: Dr2ParamsRequest = {};
+    let presets: ModelPresets = {};
     let upsamplerFiles: [factor: number, file: string][] = [];
     if (role === 'pipeline') {
       const { manifest } = await readPipelineManifest(manifestFile);
@@ -310,6 +319,7 @@ export class Dr2eEngine {
       denoiserFile = path.resolve(dir, manifest.denoiser);
       enhancerFile = manifest.enhancer === null ? null : path.resolve(dir, manifest.enhancer);
       defaults = { ...manifest.defaults };
+      presets = { ...manifest.presets };
       if (manifest.faceUpsampler) {
         upsamplerFiles = [
           [2, path.resolve(dir, manifest.faceUpsampler.x2)],
@@ -340,7 +350,21 @@ export class Dr2eEngine {
       }
       faceUpsamplers.set(factor, bank);
     }
-    return new Dr2eEngine(name, denoiser, enhancer, defaults, faceUpsamplers);
+    const engine = new Dr2eEngine(name, denoiser, enhancer, defaults, faceUpsamplers, presets);
+    for (const preset of Object.keys(presets) as FixedPresetName[]) {
+      try {
+        engine.resolveParams({ preset });
+      } catch (error) {
+        await engine.dispose();
+        throw new ModelContractError(
+          `${manifestFile}: presets.${preset}: ${error instanceof Error ? error.message : String(error)}`,
+          {
+            cause: error,
+          },
+        );
+      }
+    }
+    return engine;
   }
 
   /** Side of DR2's square working resolution. */
@@ -407,6 +431,7 @@ export class Dr2eEngine {
     const merged: Dr2ParamsRequest = { ...this.defaults, ...dropUndefined(request) };
     return resolveDr2Params(merged, this.resolution, {
       numTimesteps: this.denoiser.manifest.schedule.numTimesteps,
+      presets: this.presets,
     });
   }
 

@@ -158,6 +158,12 @@ export const EnhancerManifestSchema = z
     path: ['outputSize'],
   });
 
+/** A fixed preset's values in a pipeline manifest: N, and τ on the K = 100 grid. */
+const presetValues = z.strictObject({
+  n: z.number().int().min(1),
+  tau: z.number().int().min(0).max(98),
+});
+
 /** A pipeline names a denoiser and an optional enhancer; it is what `--model` points at. */
 export const PipelineManifestSchema = z.strictObject({
   schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION),
@@ -173,6 +179,18 @@ export const PipelineManifestSchema = z.strictObject({
     .strictObject({
       preset: z.enum(PRESETS).optional(),
       steps: z.number().int().min(2).optional(),
+    })
+    .optional(),
+  /**
+   * This model's own values of fixed presets, where it was measured to need others than the
+   * scale-aware ones (DR2_PRESETS): N and τ on the K = 100 grid. Absent presets keep the
+   * scale-aware values. Checked against the denoiser's resolution when the engine loads.
+   */
+  presets: z
+    .strictObject({
+      mild: presetValues.optional(),
+      medium: presetValues.optional(),
+      severe: presetValues.optional(),
     })
     .optional(),
   /**

@@ -77,6 +77,15 @@ export function lowPassFactorForCutoff(cutoff: number, resolution: number): numb
   return n;
 }
 
+/**
+ * A model's own values of some fixed presets (N, and τ on the K = 100 grid), where it was
+ * measured to need others than DR2_PRESETS give at its resolution (a pipeline manifest's
+ * `presets`).
+ */
+export type ModelPresets = Readonly<
+  Partial<Record<FixedPresetName, { readonly n: number; readonly tau: number }>>
+>;
+
 /** Preset used when a request names none (the engine then estimates each face; see engine/quality). */
 export const DEFAULT_DR2_PRESET = RESTORE_DEFAULTS.preset;
 /** What `auto` resolves to where no face estimate is available (e.g. `resolveDr2Params` alone). */
@@ -204,6 +213,8 @@ export function validateDr2Params(
  *
  * @param resolution - side of the square image the sampler runs at (N must divide it).
  * @param options.numTimesteps - training timesteps T bounding K (default 1000).
+ * @param options.presets - a model's own values of fixed presets (its pipeline manifest's
+ *   `presets`), used instead of the scale-aware ones.
  * @throws InvalidParametersError with a message naming the problem (unknown preset, non-integer
  *   values, N not a power of two dividing the resolution, not `0 <= tau < omega <= K-1`,
  *   fidelity outside 0..1).
@@ -219,7 +230,7 @@ export function validateDr2Params(
 export function resolveDr2Params(
   request: Dr2ParamsRequest,
   resolution: number,
-  options: { numTimesteps?: number } = {},
+  options: { numTimesteps?: number; presets?: ModelPresets } = {},
 ): Dr2Params {
   const numTimesteps = options.numTimesteps ?? DEFAULT_NUM_TIMESTEPS;
   const requested = request.preset ?? DEFAULT_DR2_PRESET;
@@ -230,7 +241,7 @@ export function resolveDr2Params(
     );
   }
   assertFidelity(request.fidelity);
-  const preset = presetAt(presetName, resolution);
+  const preset = options.presets?.[presetName] ?? presetAt(presetName, resolution);
   const steps = request.steps ?? DEFAULT_DR2_STEPS;
   assertInteger('steps', steps);
   if (steps < 2 || steps > numTimesteps) {
