@@ -520,7 +520,11 @@ export const JobViewSchema = z.strictObject({
   params: JobParamsSchema,
   progress: JobProgressSchema.optional(),
   error: JobErrorSchema.optional(),
-  usage: JobUsageSchema.optional(),
+  usage: JobUsageSchema.optional().meta({
+    description:
+      'What the job was billed, as `GET /v1/usage` counts it: set when it succeeded, and when it was canceled ' +
+      'while a worker ran it (model seconds only, shortly after the cancel: the worker stops between steps).',
+  }),
   output: z
     .strictObject({
       format: z.enum(OUTPUT_FORMATS),

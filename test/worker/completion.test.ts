@@ -6,7 +6,9 @@ import type { ActiveJob } from '../../gpu-task/src/worker/ownership.js';
 import {
   silentLogger,
   transitionJob,
+  PreconditionFailedError,
   type Job,
+  type JobStore,
   type JobQueue,
   type QueueWebhookOutcome,
   type UsageRecord,
@@ -58,8 +60,21 @@ function setup(
   };
   const leases = new Leases(queue, LEASE_SECONDS, silentLogger);
   const active = new Map<string, ActiveJob>();
+  // The job records, by id (compare-and-set on the version, as the stores do).
+  const records = new Map<string, Job>();
+  const jobs: Pick<JobStore, 'get' | 'update'> = {
+    get: async (jobId) => records.get(jobId),
+    update: async (next, expectedVersion) => {
+      if (records.get(next.id)?.version !== expectedVersion)
+        throw new PreconditionFailedError('version moved');
+      const stored = { ...next, version: expectedVersion + 1 };
+      records.set(next.id, stored);
+      return stored;
+    },
+  };
   const completion = new Completion({
     usage: { record: (entry) => ledger(entry, usage) },
+    jobs,
     webhooks: {
       jobFinished: async (job) => {
         webhooks.push(`${job.id} ${job.status}`);
@@ -90,7 +105,7 @@ function setup(
     active.set(job.id, claimed);
     return claimed;
   };
-  return { completion, leases, active, calls, usage, webhooks, claim, hold };
+  return { completion, leases, active, calls, usage, webhooks, claim, hold, records };
 }
 
 describe('Completion', () => {
@@ -128,10 +143,11 @@ describe('Completion', () => {
     expect(h.leases.size).toBe(0);
   });
 
-  it('meters the model time of a job canceled while it ran, with no image or face', async () => {
+  it('meters the model time of a job canceled while it ran, with no image or face, in the ledger and on the job', async () => {
     // Prepare: the job took part in engine calls for 2.5 s before the API canceled it
     const h = setup();
     const job = finished('canceled');
+    h.records.set(job.id, job);
     const claimed = h.claim(job);
     claimed.engineSeconds = 2.5;
     // Act
@@ -141,6 +157,11 @@ describe('Completion', () => {
     expect(h.usage).toEqual([
       { tenantId: 'tenant-a', jobId: job.id, at, images: 0, faces: 0, modelSeconds: 2.5 },
     ]);
+    // The job view shows what was billed, as GET /v1/usage counts it
+    expect(h.records.get(job.id)).toMatchObject({
+      status: 'canceled',
+      usage: { images: 0, faces: 0, modelSeconds: 2.5 },
+    });
     expect(h.webhooks).toEqual([]);
   });
 

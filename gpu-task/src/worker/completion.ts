@@ -15,7 +15,9 @@ import {
   type JobWebhooks,
   type QueueWebhookOutcome,
   type UsageLedger,
+  type JobStore,
   errorFields,
+  mutateJob,
   type Logger,
 } from '../../../shared/src/index.js';
 import { webhookToQueue } from './delivery.js';
@@ -30,6 +32,8 @@ const CANCELED_USAGE_BACKOFF_MS = [200, 600];
 
 export interface CompletionOptions {
   usage: Pick<UsageLedger, 'record'>;
+  /** Where a canceled run's usage is also written onto its record, so the job view shows what was billed. */
+  jobs: Pick<JobStore, 'get' | 'update'>;
   webhooks: Pick<JobWebhooks, 'jobFinished'>;
   leases: Leases;
   /** Claimed jobs by id; a completed job leaves it. */
@@ -98,11 +102,12 @@ export class Completion {
 
   /**
    * Records the model time of a job canceled while this worker ran it: no image or face (it
-   * produced none, so the image quota is not used), only the engine seconds it took. Without it
+   * produced none, so the image quota is not used), only the engine seconds it took, in the
+   * ledger and on the job's record (`usage`, as the job view shows it). Without it
    * a tenant could run work and cancel it before the end at no charge. A job canceled before
    * any engine call took part records nothing.
    *
-   * The seconds live only in this worker's memory (the canceled record is the API's, final), so
+   * The seconds live only in this worker's memory (the API wrote the canceled record without them), so
    * a failed write is tried CANCELED_USAGE_ATTEMPTS times, with a short backoff, and then logged with the seconds
    * instead of failing the completion: released, the message would come back as a stray
    * delivery of a finished job, which knows no seconds to record.
@@ -110,18 +115,17 @@ export class Completion {
   async recordCanceledRun(job: Job, active: ActiveJob, log: Logger): Promise<void> {
     const seconds = active.engineSeconds ?? 0;
     if (!(seconds > 0)) return;
+    const usage = { images: 0, faces: 0, modelSeconds: Math.round(seconds * 1000) / 1000 };
     const entry = {
       tenantId: job.tenantId,
       jobId: job.id,
       at: new Date(job.timestamps.canceled ?? job.updatedAt),
-      images: 0,
-      faces: 0,
-      modelSeconds: Math.round(seconds * 1000) / 1000,
+      ...usage,
     };
     for (let attempt = 1; ; attempt++) {
       try {
         await this.options.usage.record(entry);
-        return;
+        break;
       } catch (error) {
         if (attempt >= CANCELED_USAGE_ATTEMPTS) {
           log.error('usage of a canceled run not recorded', {
@@ -132,6 +136,21 @@ export class Completion {
         }
         await new Promise((resolve) => setTimeout(resolve, CANCELED_USAGE_BACKOFF_MS[attempt - 1] ?? 600));
       }
+    }
+    // The job view shows what the ledger billed (GET /v1/usage counts it): the canceled record
+    // takes the usage, as a succeeded one does. Only usage changes; a failed write is logged, as
+    // the ledger, which bills, has the entry.
+    try {
+      await mutateJob(this.options.jobs, job.id, (current) =>
+        current.status === 'canceled' && current.usage === undefined
+          ? { ...current, usage, updatedAt: new Date().toISOString() }
+          : undefined,
+      );
+    } catch (error) {
+      log.warn('usage of a canceled run not shown on its job', {
+        modelSeconds: usage.modelSeconds,
+        ...errorFields(error),
+      });
     }
   }
 

@@ -117,6 +117,7 @@ export class Dr2eWorker {
     const leases = this.leases;
     this.completion = new Completion({
       usage: services.usage,
+      jobs,
       webhooks: new JobWebhooks({ jobs, queue: services.webhookQueue, clock, logger: log }),
       leases,
       active,
