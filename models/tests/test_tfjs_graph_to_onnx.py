@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from dr2e_models.onnx_export import run_onnx
 from dr2e_models.tfjs_graph_to_onnx import UnsupportedGraph, convert
+from dr2e_models.tfjs_reference import Graph
 
 from ._support import SeededTestCase, require_node
 
@@ -128,7 +129,92 @@ class SmallGraph:
         return (t / torch.sqrt(torch.clamp((t * t).sum(1, keepdim=True), min=1e-10))).numpy()
 
 
+class CutGraph:
+    """FaceBoxes' shapes in small: a scaling step before the cut, a convolution with CReLU
+    (concatenated with its negation on the channels), SAME max pooling, weights stored float16;
+    the ONNX graph starts after the scaling and hands out two named image tensors."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.weights = {
+            "scale": np.array(1 / 255, np.float32),
+            "conv_w": (rng.standard_normal((3, 3, 3, 4)) * 0.3).astype(np.float16),
+            "conv_b": (rng.standard_normal(4) * 0.1).astype(np.float16),
+            "axis": np.array(3, np.int32),
+        }
+        pool = {"ksize": {"list": {"i": ["1", "3", "3", "1"]}}, "strides": {"list": {"i": ["1", "2", "2", "1"]}},
+                "padding": {"s": _b64("SAME")}}
+        self.nodes = [{"name": name, "op": "Const", "attr": {}} for name in self.weights] + [
+            {"name": "x", "op": "Placeholder", "attr": {"shape": {"shape": {"dim": [
+                {"size": "-1"}, {"size": "-1"}, {"size": "-1"}, {"size": "3"}]}}}},
+            {"name": "scaled", "op": "Mul", "input": ["x", "scale"]},
+            {"name": "conv", "op": "_FusedConv2D", "input": ["scaled", "conv_w", "conv_b"],
+             "attr": _conv_attrs(1, "SAME", ["BiasAdd"])},
+            {"name": "neg", "op": "Neg", "input": ["conv"]},
+            {"name": "crelu", "op": "ConcatV2", "input": ["conv", "neg", "axis"]},
+            {"name": "pool", "op": "MaxPool", "input": ["crelu"], "attr": pool},
+            {"name": "relu", "op": "Relu", "input": ["pool"]},
+        ]
+
+    def write(self, folder: Path) -> Path:
+        blob = b"".join(np.ascontiguousarray(v).tobytes() for v in self.weights.values())
+        (folder / "c.bin").write_bytes(blob)
+        specs = []
+        for name, value in self.weights.items():
+            spec = {"name": name, "shape": list(value.shape),
+                    "dtype": "int32" if value.dtype == np.int32 else "float32"}
+            if value.dtype == np.float16:
+                spec["quantization"] = {"dtype": "float16", "original_dtype": "float32"}
+            specs.append(spec)
+        model = {"format": "graph-model", "modelTopology": {"node": self.nodes},
+                 "weightsManifest": [{"paths": ["c.bin"], "weights": specs}]}
+        path = folder / "c.json"
+        path.write_text(json.dumps(model))
+        return path
+
+    def reference(self, scaled: np.ndarray) -> dict[str, np.ndarray]:
+        t = torch.from_numpy(scaled).permute(0, 3, 1, 2)
+        weight = torch.from_numpy(self.weights["conv_w"].astype(np.float32)).permute(3, 2, 0, 1)
+        conv = F.conv2d(F.pad(t, (1, 1, 1, 1)), weight, torch.from_numpy(self.weights["conv_b"].astype(np.float32)))
+        crelu = torch.cat([conv, -conv], 1)
+        # TF SAME, 3x3 stride 2 on 7 px: output 4, total padding 2, one each side
+        pooled = F.max_pool2d(F.pad(crelu, (1, 1, 1, 1), value=-np.inf), 3, 2)
+        return {"pooled": pooled.permute(0, 2, 3, 1).numpy(), "out": torch.relu(pooled).permute(0, 2, 3, 1).numpy()}
+
+
 class TfjsGraphToOnnxTest(SeededTestCase):
+    def test_cuts_a_graph_between_named_nodes(self) -> None:
+        require_node()
+        graph = CutGraph(np.random.default_rng(5))
+        x = np.random.default_rng(6).uniform(0, 255, (1, 7, 7, 3)).astype(np.float32)
+        scaled = x * np.float32(1 / 255)
+        with tempfile.TemporaryDirectory() as scratch:
+            model_json = graph.write(Path(scratch))
+            model = convert(model_json, input_at="image=scaled", outputs=["pooled=pool", "out=relu"])
+            self.assertEqual([i.name for i in model.graph.input], ["image"])
+            self.assertEqual([o.name for o in model.graph.output], ["pooled", "out"])
+            # the scaling before the cut is not in the ONNX graph
+            self.assertNotIn("Mul", [n.op_type for n in model.graph.node])
+            onnx_file = Path(scratch) / "c.onnx"
+            onnx_file.write_bytes(model.SerializeToString())
+            outputs = run_onnx(onnx_file, {"image": scaled}, threads=1).outputs
+            # the original graph evaluated op by op, from its placeholder
+            pooled, out = Graph(model_json).run({"x": x}, ["pool", "relu"])
+        expected = graph.reference(scaled)
+        self.assertEqual(outputs["out"].shape, (1, 4, 4, 8))
+        for name in ("pooled", "out"):
+            np.testing.assert_allclose(outputs[name], expected[name], atol=2e-5)
+        np.testing.assert_allclose(pooled, expected["pooled"], atol=2e-5)
+        np.testing.assert_allclose(out, expected["out"], atol=2e-5)
+
+    def test_refuses_a_cut_its_outputs_do_not_reach(self) -> None:
+        graph = CutGraph(np.random.default_rng(0))
+        with tempfile.TemporaryDirectory() as scratch:
+            model_json = graph.write(Path(scratch))
+            with self.assertRaisesRegex(UnsupportedGraph, "do not depend on conv"):
+                convert(model_json, input_at="conv", outputs=["scaled"])
+            with self.assertRaisesRegex(UnsupportedGraph, "no node missing"):
+                convert(model_json, outputs=["missing"])
+
     def test_matches_a_pytorch_reference(self) -> None:
         require_node()
         graph = SmallGraph(np.random.default_rng(3))
