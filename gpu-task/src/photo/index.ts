@@ -6,6 +6,16 @@
  */
 export { BLAZEFACE_INPUT, BlazeFaceModel, decodeBlazeFace, iou, weightedNms } from './blazeface.js';
 export { blazeFaceModelPath } from './blazeface-files.js';
+export {
+  FACEBOXES_ALIGN,
+  FACEBOXES_LAYERS,
+  FaceBoxesModel,
+  decodeFaceBoxes,
+  faceBoxesAnchors,
+  faceBoxesModelPath,
+  faceBoxesNms,
+} from './faceboxes.js';
+export type { FaceBox } from './faceboxes.js';
 export type { RawDetection } from './blazeface.js';
 export {
   DEFAULT_SCORE_THRESHOLD,
