@@ -6,7 +6,8 @@
  * face sides of one (each at most once) finds it, any other counts as extra.
  *
  * Usage: node --import tsx scripts/detect-degraded-photos.ts [--photos a.jpg,b.png]
- *   [--widths 240,320,400,560] [--draws 4] [--free-crops 32] [--no-enlarged] [--threads N]
+ *   [--widths 240,320,400,560] [--draws 4] [--free-crops 32] [--no-enlarged] [--no-second-detector]
+ *   [--threads N]
  *
  * Besides recall it reports how far the found faces' eyes and mouth lie from the clean photo's
  * (what alignment is cut from), and the faces found in `--free-crops` crops of the no-face
@@ -53,6 +54,7 @@ if (widths.some((w) => !Number.isInteger(w) || w < 16) || !Number.isInteger(draw
 if (!Number.isInteger(freeCrops) || freeCrops < 0) throw new Error('--free-crops wants a whole number >= 0');
 const detectOptions = {
   ...(process.argv.includes('--no-enlarged') ? { enlargedCandidates: false } : {}),
+  ...(process.argv.includes('--no-second-detector') ? { secondDetector: false } : {}),
 };
 const wholePhotos = path.join(import.meta.dirname, '..', '..', 'shared', 'data', 'whole-photos');
 const threads = option('--threads', '');

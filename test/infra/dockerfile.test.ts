@@ -9,6 +9,7 @@ import path from 'node:path';
 import { IgnoreStrategy } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { HEALTH_CHECK_COMMAND, WORKER_DOCKERFILE } from '../../infra/lib/workers.js';
+import { blazeFaceModelPath, faceBoxesModelPath } from '../../gpu-task/src/photo/index.js';
 import { REPO_ROOT } from './helpers.js';
 
 interface Instruction {
@@ -54,6 +55,20 @@ function finalStage(): Instruction[] {
 }
 
 describe('gpu-task/Dockerfile', () => {
+  it("keeps the face detectors' graphs in an image built without baked models", () => {
+    // Prepare: the folders the photo stage loads its detectors from, whatever model it runs
+    const detectorFolders = [blazeFaceModelPath(), faceBoxesModelPath()].map((file) =>
+      path.basename(path.dirname(file)),
+    );
+    // Act: the step that empties gpu-task/models when DR2E_BAKE_MODELS is not true
+    const pruning = dockerfile.find(
+      (instruction) => instruction.keyword === 'RUN' && instruction.args.includes('DR2E_BAKE_MODELS'),
+    );
+    // Assess
+    expect(pruning?.args).toContain('find gpu-task/models');
+    for (const folder of detectorFolders) expect(pruning!.args, folder).toContain(`! -name ${folder}`);
+  });
+
   it('runs on a CUDA 13 + cuDNN 9 runtime base (what the onnxruntime-node 1.30 CUDA provider loads) with Node 22', () => {
     // Act
     const [from] = finalStage();

@@ -156,13 +156,17 @@ describe.skipIf(!utkPresent)(`detector cascade${utkPresent ? '' : ` (skipped: ${
     await front?.dispose();
   });
 
+  // The cascade's own parts, each tested with FaceBoxes' proposals off (secondDetector: false;
+  // second-detector.ts has tests of its own): several of these faces it would find by itself.
+  const alone = { secondDetector: false } as const;
+
   it('finds the degraded face that the single threshold misses, and nothing else', async () => {
     await expectFoundOnlyWith(
       detector,
       scene,
       photo,
-      { cascade: false, denoisedPass: false },
-      { denoisedPass: false },
+      { ...alone, cascade: false, denoisedPass: false },
+      { ...alone, denoisedPass: false },
     );
   });
 
@@ -171,20 +175,20 @@ describe.skipIf(!utkPresent)(`detector cascade${utkPresent ? '' : ` (skipped: ${
       detector,
       severe,
       severePhoto,
-      { cascade: false, denoisedPass: false },
-      { denoisedPass: false },
+      { ...alone, cascade: false, denoisedPass: false },
+      { ...alone, denoisedPass: false },
     );
   });
 
   it('finds a severe face that only the front-camera graph confirms', async () => {
-    await expectFoundOnlyWith(detector, frontOnly, frontOnlyPhoto, { frontLooks: false });
+    await expectFoundOnlyWith(detector, frontOnly, frontOnlyPhoto, { ...alone, frontLooks: false }, alone);
   });
 
   it("finds a small photo's severe face that only the enlarged candidate level offers", async () => {
     // photo-005 of the severe split (8 photos, seed 0): its 46-px face scores under the candidate
     // threshold in the 256-px view of the 400-px photo, and 0.9 enlarged.
     const { scene: small, photo: smallPhoto } = await recallScene(0, 5, 'severe', 8);
-    await expectFoundOnlyWith(detector, small, smallPhoto, { enlargedCandidates: false });
+    await expectFoundOnlyWith(detector, small, smallPhoto, { ...alone, enlargedCandidates: false }, alone);
   });
 
   it("finds an 800-px photo's severe faces that only the finer level's candidates offer", async () => {
@@ -198,10 +202,11 @@ describe.skipIf(!utkPresent)(`detector cascade${utkPresent ? '' : ` (skipped: ${
       larger,
       largerPhoto,
       {
+        ...alone,
         tiledCandidates: false,
         enlargedCandidates: false,
       },
-      { enlargedCandidates: false },
+      { ...alone, enlargedCandidates: false },
     );
   });
 
@@ -215,8 +220,12 @@ describe.skipIf(!utkPresent)(`detector cascade${utkPresent ? '' : ` (skipped: ${
       jpegQuality: 31,
       seed: 1,
     });
-    const before = await detector.detect(group, { tiledCandidates: false, enlargedCandidates: false });
-    const faces = await detector.detect(group);
+    const before = await detector.detect(group, {
+      ...alone,
+      tiledCandidates: false,
+      enlargedCandidates: false,
+    });
+    const faces = await detector.detect(group, alone);
     // Her face box in the original 1280-px photo: (1132, 298), 99 px.
     const k = 400 / 1280;
     const atHer = (f: { box: readonly number[] }): boolean =>

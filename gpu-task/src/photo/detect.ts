@@ -17,7 +17,8 @@
  * keep their contrast). The tiles of all levels go through the detector in batches of
  * DETECT_BATCH (see BlazeFaceModel.runBatch), several batches at once when the graphs run in
  * the detector's threads (detector-threads.ts), their detections taken in the order a
- * tile-by-tile loop would take them (the faces found do not depend on the threads).
+ * tile-by-tile loop would take them (the faces found do not depend on the threads). Last, a
+ * second detector, FaceBoxes, proposes the faces all this missed (second-detector.ts).
  */
 import sharp from 'sharp';
 import type { RgbImage } from '../engine/core.js';
@@ -36,6 +37,7 @@ import {
 import { blazeFaceModelPath } from './blazeface-files.js';
 import { DENOISED_PASS_NOISE, photoNoise, smoothedCopy } from './denoised-pass.js';
 import { DetectorThreads } from './detector-threads.js';
+import { FaceBoxesModel } from './faceboxes.js';
 import { uprightFace } from './orientation.js';
 import {
   facesLean,
@@ -45,6 +47,7 @@ import {
   turnToStandUp,
   turnedPhoto,
 } from './turned-photos.js';
+import { FACEBOXES_SURE, faceBoxesProposals, nearPhotoEdge, proposalAsDetection } from './second-detector.js';
 import { CANDIDATE_THRESHOLD, MAX_CANDIDATES, verifyCandidate } from './verify.js';
 
 /** Smallest face box, in detector pixels, searched for at the finest level. */
@@ -109,6 +112,12 @@ export interface DetectOptions {
    * (planPyramid, ENLARGED_CANDIDATE_FACE). Default true with tiled candidates.
    */
   enlargedCandidates?: boolean;
+  /**
+   * FaceBoxes, a second detector trained on WIDER FACE, proposes faces the pyramid and the
+   * cascade did not find: faces where BlazeFace's second looks agree or FaceBoxes is sure
+   * (second-detector.ts). Default true (photos of up to FACEBOXES_MAX_PHOTO_SIDE a side).
+   */
+  secondDetector?: boolean;
 }
 
 /** One pyramid level: the photo resized by `scale`, and which faces it is responsible for. */
@@ -317,6 +326,8 @@ export class FaceDetector {
     private readonly front: TileRunner,
     /** The detector's threads, or 1 with the graphs in this thread. */
     private readonly parallelism: number,
+    /** FaceBoxes, the second opinion (second-detector.ts). */
+    private readonly faceBoxes: FaceBoxesModel,
     private readonly release: () => Promise<void>,
   ) {
     // With threads, one batch more than there are threads, so none waits while the next is cut.
@@ -351,12 +362,23 @@ export class FaceDetector {
         `${file ?? 'the detector graph'} takes ${graphs.back.inputSize} px tiles; the photo detector needs the ${BLAZEFACE_INPUT} px back-camera graph`,
       );
     }
+    let faceBoxes: FaceBoxesModel;
+    try {
+      faceBoxes = await FaceBoxesModel.load(undefined, count);
+    } catch (error) {
+      await graphs.release();
+      throw error;
+    }
     return new FaceDetector(
       graphs.back,
       Math.min(batch, graphs.back.maxBatch),
       graphs.front,
       count,
-      graphs.release,
+      faceBoxes,
+      async () => {
+        await graphs.release();
+        await faceBoxes.dispose();
+      },
     );
   }
 
@@ -418,6 +440,7 @@ export class FaceDetector {
       passes.push(await this.detectOnce(await smoothedCopy(photo), options));
     }
     const merged = mergePasses(passes).filter((d) => d.box[2] > 0 && d.box[3] > 0);
+    if (options.secondDetector ?? true) merged.push(...(await this.secondOpinion(photo, merged, options)));
     // Upside-down faces (orientation.ts): their keypoints read as an upright face's otherwise.
     // Each face is looked at on its own, so all at once (over the detector's threads).
     const faces = await Promise.all(merged.map((face) => uprightFace(this.model, this.front, photo, face)));
@@ -425,6 +448,52 @@ export class FaceDetector {
     return faces
       .sort((a, b) => b.score - a.score)
       .map((d) => ({ box: d.box, score: d.score, keypoints: d.keypoints }));
+  }
+
+  /**
+   * The faces FaceBoxes proposes where `found` has none (second-detector.ts), best first, at
+   * most MAX_CANDIDATES: with BlazeFace's landmarks where a consensus of its second looks
+   * confirms the proposal (strict, as for the tiled levels' candidates), else, at
+   * FACEBOXES_SURE, with landmarks laid out in the proposal's box; none near the photo's edge
+   * (nearPhotoEdge) or smaller than the pyramid searches. One after the other, as each face
+   * rules out the proposals on it.
+   */
+  private async secondOpinion(
+    photo: RgbImage,
+    found: readonly RawDetection[],
+    options: DetectOptions,
+  ): Promise<RawDetection[]> {
+    const threshold = options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
+    const unlike = (box: RawDetection['box'], faces: readonly RawDetection[]): boolean =>
+      faces.every((f) => overlapOfSmaller(f.box, box) <= 0.3);
+    // As the pyramid's levels, not below the smallest face asked for (a face's box may read a
+    // fifth smaller): on a degraded 324-px photo a child's hand, 16 px, was a proposal that
+    // BlazeFace's looks confirmed.
+    const smallest = 0.8 * (options.smallestFace ?? DEFAULT_SMALLEST_FACE);
+    const proposals = (await faceBoxesProposals(this.faceBoxes, photo))
+      .filter(
+        (p) =>
+          unlike(p.box, found) &&
+          !nearPhotoEdge(p.box, photo.width, photo.height) &&
+          faceSide(proposalAsDetection(p)) >= smallest,
+      )
+      .slice(0, MAX_CANDIDATES);
+    const added: RawDetection[] = [];
+    for (const proposal of proposals) {
+      if (!unlike(proposal.box, added)) continue;
+      const candidate = proposalAsDetection(proposal);
+      const confirmed = await verifyCandidate(this.model, photo, candidate, threshold, {
+        strict: true,
+        mirrored: options.mirroredLooks ?? true,
+        ...((options.frontLooks ?? true) &&
+        ![...found, ...added].some((other) => withinHeadOf(other, candidate))
+          ? { front: this.front }
+          : {}),
+      });
+      if (confirmed) added.push(confirmed);
+      else if (proposal.score >= FACEBOXES_SURE) added.push(candidate);
+    }
+    return added;
   }
 
   /**
@@ -703,6 +772,11 @@ function tileTensor(image: RgbImage, x0: number, y0: number, out: Float32Array):
 
 /** v / 127.5 - 1 for every 8-bit value: the tiles of a 12 MP photo hold ~30 M of them. */
 const TO_UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 127.5 - 1);
+
+/** A detection's box side (the larger of width and height). */
+function faceSide(d: RawDetection): number {
+  return Math.max(d.box[2], d.box[3]);
+}
 
 /**
  * A detection crossing a tile edge that lies inside the image is a cut face; a neighbouring

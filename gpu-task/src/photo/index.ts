@@ -16,6 +16,16 @@ export {
   faceBoxesNms,
 } from './faceboxes.js';
 export type { FaceBox } from './faceboxes.js';
+export {
+  FACEBOXES_LAYOUT,
+  FACEBOXES_MAX_PHOTO_SIDE,
+  FACEBOXES_SIDE,
+  FACEBOXES_SURE,
+  faceBoxesProposals,
+  faceBoxesScales,
+  nearPhotoEdge,
+  proposalAsDetection,
+} from './second-detector.js';
 export type { RawDetection } from './blazeface.js';
 export {
   DEFAULT_SCORE_THRESHOLD,

@@ -1,0 +1,134 @@
+/**
+ * The detector's second opinion: FaceBoxes (faceboxes.ts) run once over a photo, proposing the
+ * faces BlazeFace's pyramid and cascade did not find (detect.ts). On small photos degraded far
+ * beyond the eval's severe split, FaceBoxes finds faces of 20-35 px that BlazeFace scores
+ * under its candidate threshold at every level; and it seldom fires where there is no face:
+ * nothing in 150 clean and 96 degraded face-free crops (docs/eval/README.md, "Second
+ * detector"). Seldom is not never: on `00.jpg` of ../shared/data/whole-photos degraded, a
+ * child's hand under a yellow cuff scored 0.51-0.78.
+ *
+ * So a proposal where no face is becomes a face when BlazeFace's second looks agree on it
+ * (verify.ts, by consensus; its landmarks are theirs), or, unconfirmed, when FaceBoxes is sure
+ * of it (FACEBOXES_SURE): its landmarks are then laid out in its box as BlazeFace's fall in
+ * FaceBoxes' boxes on average (FACEBOXES_LAYOUT), an upright face's. Proposals at the photo's
+ * edge are left out (nearPhotoEdge): FaceBoxes also boxes the part of a face the frame cuts
+ * (WIDER FACE is full of them), which no layout fits, and on a close-up of a real degraded face
+ * (DR2's set03_20753) BlazeFace's looks agreed on such a sliver of cheek and hair. Faces at the
+ * edge are the pyramid's (detect.ts).
+ */
+import sharp from 'sharp';
+import type { RgbImage } from '../engine/core.js';
+import type { RawDetection } from './blazeface.js';
+import type { FaceBoxesModel } from './faceboxes.js';
+import { type FaceBox, faceBoxesNms } from './faceboxes.js';
+
+/** Lowest FaceBoxes score of a proposal (the score its own post-processing keeps). */
+export const FACEBOXES_THRESHOLD = 0.5;
+
+/**
+ * FaceBoxes score at which a proposal is a face without BlazeFace's consensus: above the hand
+ * of the module comment (0.78 at most), below most degraded faces that BlazeFace's looks do not
+ * confirm (0.8-0.99 on the degraded whole photos).
+ */
+export const FACEBOXES_SURE = 0.8;
+
+/** How close to the photo's edge (in box sides) a proposal may lie: see the module comment. */
+export const FACEBOXES_EDGE_MARGIN = 0.1;
+
+/**
+ * Longest side (pixels) FaceBoxes sees the photo at: a smaller photo is also seen enlarged to
+ * it, up to FACEBOXES_MAX_ENLARGE (FaceBoxes' smallest anchor is 32 px; degraded faces of
+ * 20-30 px score higher enlarged, others as they are), a larger one only reduced to it.
+ */
+export const FACEBOXES_SIDE = 1280;
+
+/** Most a photo is enlarged for FaceBoxes. */
+export const FACEBOXES_MAX_ENLARGE = 2;
+
+/**
+ * Photos whose longer side exceeds this are not shown to FaceBoxes: reduced to FACEBOXES_SIDE
+ * it would see only faces of 60 px and more there, which BlazeFace's pyramid finds.
+ */
+export const FACEBOXES_MAX_PHOTO_SIDE = 2 * FACEBOXES_SIDE;
+
+/**
+ * Where BlazeFace's face box and six keypoints fall in a FaceBoxes box, as fractions of its
+ * width and height: the means over 186 faces of 64 mildly degraded train/ scenes
+ * (scripts/measure-faceboxes-template.ts).
+ */
+export const FACEBOXES_LAYOUT = {
+  /** Centre x, centre y, width, height (BlazeFace's box is wider and shorter, lower down). */
+  box: [0.496, 0.558, 1.056, 0.871],
+  /** Eye (image left), eye (image right), nose tip, mouth centre, ear tragions (spread ±0.04-0.07). */
+  keypoints: [
+    [0.271, 0.354],
+    [0.721, 0.354],
+    [0.492, 0.552],
+    [0.492, 0.738],
+    [0.024, 0.448],
+    [0.978, 0.448],
+  ],
+} as const;
+
+/**
+ * The scales FaceBoxes sees a `width` x `height` photo at: as it is (or reduced to
+ * FACEBOXES_SIDE) and enlarged towards FACEBOXES_SIDE; none for a photo over
+ * FACEBOXES_MAX_PHOTO_SIDE.
+ */
+export function faceBoxesScales(width: number, height: number): number[] {
+  const longer = Math.max(width, height);
+  if (longer > FACEBOXES_MAX_PHOTO_SIDE || longer < 1) return [];
+  const fitted = FACEBOXES_SIDE / longer;
+  const scales = [Math.min(1, fitted), Math.min(FACEBOXES_MAX_ENLARGE, fitted)];
+  return scales[1]! > scales[0]! * 1.25 ? scales : [scales[0]!];
+}
+
+/** `photo` resized by `scale` (Lanczos), or itself at 1. */
+async function resized(photo: RgbImage, scale: number): Promise<RgbImage> {
+  const width = Math.max(1, Math.round(photo.width * scale));
+  const height = Math.max(1, Math.round(photo.height * scale));
+  if (width === photo.width && height === photo.height) return photo;
+  const data = await sharp(photo.data, { raw: { width: photo.width, height: photo.height, channels: 3 } })
+    .resize(width, height, { kernel: 'lanczos3', fit: 'fill' })
+    .raw()
+    .toBuffer();
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width, height };
+}
+
+/** FaceBoxes' faces of `photo` at each of faceBoxesScales, merged, in its pixels, best first. */
+export async function faceBoxesProposals(model: FaceBoxesModel, photo: RgbImage): Promise<FaceBox[]> {
+  const found: FaceBox[] = [];
+  for (const scale of faceBoxesScales(photo.width, photo.height)) {
+    const seen = await resized(photo, scale);
+    const kx = photo.width / seen.width;
+    const ky = photo.height / seen.height;
+    for (const {
+      box: [x, y, w, h],
+      score,
+    } of await model.detect(seen, FACEBOXES_THRESHOLD))
+      found.push({ box: [x * kx, y * ky, w * kx, h * ky], score });
+  }
+  return faceBoxesNms(found);
+}
+
+/**
+ * Whether `box` lies within FACEBOXES_EDGE_MARGIN of its side from a `width` x `height` photo's
+ * edge (FaceBoxes clips its boxes to the photo, so a cut face's box reaches it or nearly).
+ */
+export function nearPhotoEdge([x, y, w, h]: FaceBox['box'], width: number, height: number): boolean {
+  const margin = FACEBOXES_EDGE_MARGIN * Math.max(w, h);
+  return x < margin || y < margin || x + w > width - margin || y + h > height - margin;
+}
+
+/**
+ * A proposal as a detection: its box and keypoints laid out as BlazeFace's fall in such a box
+ * (FACEBOXES_LAYOUT), its FaceBoxes score.
+ */
+export function proposalAsDetection({ box: [x, y, w, h], score }: FaceBox): RawDetection {
+  const [cx, cy, bw, bh] = FACEBOXES_LAYOUT.box;
+  return {
+    box: [x + (cx - bw / 2) * w, y + (cy - bh / 2) * h, bw * w, bh * h],
+    score,
+    keypoints: FACEBOXES_LAYOUT.keypoints.map(([u, v]) => [x + u * w, y + v * h]),
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * The detector's second opinion (photo/second-detector.ts): FaceBoxes proposes faces the
+ * BlazeFace pyramid and cascade missed; a proposal becomes a face when BlazeFace's second looks
+ * agree or FaceBoxes is sure, never near the photo's edge. The photo tests need ../shared.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeImageToRgb } from '../../gpu-task/src/engine/index.js';
+import {
+  type DetectedFace,
+  FACEBOXES_LAYOUT,
+  FACEBOXES_MAX_PHOTO_SIDE,
+  FACEBOXES_SIDE,
+  FaceDetector,
+  faceBoxesScales,
+  nearPhotoEdge,
+  proposalAsDetection,
+} from '../../gpu-task/src/photo/index.js';
+import { degradedWholePhoto, wholePhotosDir } from './helpers.js';
+
+describe('faceBoxesScales', () => {
+  it('shows a small photo as it is and enlarged, a larger one reduced, a huge one not at all', () => {
+    // a 400-px photo as it is and twice as large
+    expect(faceBoxesScales(400, 300)).toEqual([1, 2]);
+    // a 1000-px photo as it is and enlarged to FACEBOXES_SIDE
+    expect(faceBoxesScales(1000, 750)).toEqual([1, FACEBOXES_SIDE / 1000]);
+    // a 1200-px photo: enlarging by 7 % would find nothing new
+    expect(faceBoxesScales(1200, 900)).toEqual([1]);
+    // a 2000-px photo reduced to FACEBOXES_SIDE
+    expect(faceBoxesScales(1500, 2000)).toEqual([FACEBOXES_SIDE / 2000]);
+    // a 12 MP photo: its faces small enough for FaceBoxes to help are too small for it reduced
+    expect(faceBoxesScales(4000, 3000)).toEqual([]);
+    expect(faceBoxesScales(FACEBOXES_MAX_PHOTO_SIDE + 1, 10)).toEqual([]);
+  });
+});
+
+describe('nearPhotoEdge', () => {
+  it('tells a box within a tenth of its side from an edge', () => {
+    expect(nearPhotoEdge([50, 50, 100, 100], 400, 300)).toBe(false);
+    expect(nearPhotoEdge([9, 50, 100, 100], 400, 300)).toBe(true);
+    expect(nearPhotoEdge([50, 50, 100, 100], 400, 159)).toBe(true);
+    expect(nearPhotoEdge([50, 50, 100, 100], 400, 160)).toBe(false);
+    expect(nearPhotoEdge([290, 50, 100, 100], 400, 300)).toBe(false);
+    expect(nearPhotoEdge([291, 50, 100, 100], 400, 300)).toBe(true);
+  });
+});
+
+describe('proposalAsDetection', () => {
+  it("lays out an upright face's box and keypoints in the proposal's box", () => {
+    // Act: a 100 x 120 box at (200, 100)
+    const d = proposalAsDetection({ box: [200, 100, 100, 120], score: 0.93 });
+    // Assess: the score kept, the keypoints at FACEBOXES_LAYOUT's fractions of the box
+    expect(d.score).toBe(0.93);
+    expect(d.keypoints).toHaveLength(6);
+    FACEBOXES_LAYOUT.keypoints.forEach(([u, v], k) => {
+      expect(d.keypoints[k]![0]).toBeCloseTo(200 + 100 * u, 9);
+      expect(d.keypoints[k]![1]).toBeCloseTo(100 + 120 * v, 9);
+    });
+    // eyes level, left of right, above the nose, above the mouth
+    const [left, right, nose, mouth] = d.keypoints;
+    expect(left![1]).toBe(right![1]);
+    expect(left![0]).toBeLessThan(right![0]);
+    expect(nose![1]).toBeGreaterThan(left![1]);
+    expect(mouth![1]).toBeGreaterThan(nose![1]);
+    // the box centred as FACEBOXES_LAYOUT says
+    const [cx, cy] = FACEBOXES_LAYOUT.box;
+    expect(d.box[0] + d.box[2] / 2).toBeCloseTo(200 + 100 * cx, 9);
+    expect(d.box[1] + d.box[3] / 2).toBeCloseTo(100 + 120 * cy, 9);
+  });
+});
+
+const GROUP = path.join(wholePhotosDir, 'insightface_t1_group.jpg');
+const groupPresent = existsSync(GROUP);
+
+describe.skipIf(!groupPresent)(
+  `FaceBoxes' proposals in the detector${groupPresent ? '' : ` (skipped: ${GROUP} is absent)`}`,
+  () => {
+    let detector: FaceDetector;
+    let truth: DetectedFace[];
+    const fullWidth = 1280;
+    beforeAll(async () => {
+      detector = await FaceDetector.load();
+      // The faces to find: the six the detector finds in the clean photo at full size
+      const full = (await decodeImageToRgb(await readFile(GROUP))).image;
+      expect(full.width).toBe(fullWidth);
+      truth = await detector.detect(full);
+      expect(truth).toHaveLength(6);
+    });
+    afterAll(async () => {
+      await detector?.dispose();
+    });
+
+    /** How many of the six faces `faces` find (box centre within 0.4 face sides), and whether every face found is one. */
+    function scored(faces: readonly DetectedFace[], width: number): { found: number; allFaces: boolean } {
+      const k = width / fullWidth;
+      const at = (f: DetectedFace, t: DetectedFace): boolean =>
+        Math.hypot(
+          f.box[0] + f.box[2] / 2 - (t.box[0] + t.box[2] / 2) * k,
+          f.box[1] + f.box[3] / 2 - (t.box[1] + t.box[3] / 2) * k,
+        ) <
+        0.4 * t.box[2] * k;
+      return {
+        found: truth.filter((t) => faces.some((f) => at(f, t))).length,
+        allFaces: faces.every((f) => truth.some((t) => at(f, t))),
+      };
+    }
+
+    it('finds the faces of a small, heavily degraded group photo that BlazeFace alone misses, and nothing else', async () => {
+      for (const { degradation, alone, withProposals } of [
+        // 27 px faces: the pyramid and cascade find 2 of 6
+        {
+          degradation: { width: 320, blur: 6, noise: 18, jpegQuality: 28, seed: 1 },
+          alone: 2,
+          withProposals: 5,
+        },
+        {
+          degradation: { width: 320, blur: 5, noise: 16, jpegQuality: 30, seed: 3 },
+          alone: 5,
+          withProposals: 6,
+        },
+      ]) {
+        // Prepare
+        const photo = await degradedWholePhoto('insightface_t1_group.jpg', degradation);
+        // Act
+        const without = scored(await detector.detect(photo, { secondDetector: false }), degradation.width);
+        const faces = await detector.detect(photo);
+        const found = scored(faces, degradation.width);
+        // Assess
+        expect(without.found, JSON.stringify(degradation)).toBe(alone);
+        expect(found.found, JSON.stringify(degradation)).toBe(withProposals);
+        expect(found.allFaces).toBe(true);
+        expect(faces).toHaveLength(withProposals);
+        // every face has its six keypoints, eyes above the mouth
+        for (const f of faces) {
+          expect(f.keypoints).toHaveLength(6);
+          expect(f.keypoints[3]![1]).toBeGreaterThan((f.keypoints[0]![1] + f.keypoints[1]![1]) / 2);
+        }
+      }
+    });
+  },
+);
