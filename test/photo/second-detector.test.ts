@@ -12,6 +12,7 @@ import {
   type DetectedFace,
   FACEBOXES_LAYOUT,
   FACEBOXES_MAX_PHOTO_SIDE,
+  FACEBOXES_ONLY_SCORE,
   FACEBOXES_SIDE,
   FaceDetector,
   faceBoxesScales,
@@ -51,8 +52,8 @@ describe('proposalAsDetection', () => {
   it("lays out an upright face's box and keypoints in the proposal's box", () => {
     // Act: a 100 x 120 box at (200, 100)
     const d = proposalAsDetection({ box: [200, 100, 100, 120], score: 0.93 });
-    // Assess: the score kept, the keypoints at FACEBOXES_LAYOUT's fractions of the box
-    expect(d.score).toBe(0.93);
+    // Assess: scored under every BlazeFace face, the keypoints at FACEBOXES_LAYOUT's fractions of the box
+    expect(d.score).toBe(FACEBOXES_ONLY_SCORE);
     expect(d.keypoints).toHaveLength(6);
     FACEBOXES_LAYOUT.keypoints.forEach(([u, v], k) => {
       expect(d.keypoints[k]![0]).toBeCloseTo(200 + 100 * u, 9);
@@ -132,7 +133,8 @@ describe.skipIf(!groupPresent)(
         expect(found.found, JSON.stringify(degradation)).toBe(withProposals);
         expect(found.allFaces).toBe(true);
         expect(faces).toHaveLength(withProposals);
-        // every face has its six keypoints, eyes above the mouth
+        // best first, BlazeFace's faces before those only FaceBoxes saw; six keypoints, eyes above the mouth
+        expect(faces.map((f) => f.score)).toEqual([...faces.map((f) => f.score)].sort((a, b) => b - a));
         for (const f of faces) {
           expect(f.keypoints).toHaveLength(6);
           expect(f.keypoints[3]![1]).toBeGreaterThan((f.keypoints[0]![1] + f.keypoints[1]![1]) / 2);

@@ -376,8 +376,11 @@ export class FaceDetector {
       count,
       faceBoxes,
       async () => {
-        await graphs.release();
-        await faceBoxes.dispose();
+        try {
+          await graphs.release();
+        } finally {
+          await faceBoxes.dispose();
+        }
       },
     );
   }
@@ -466,10 +469,11 @@ export class FaceDetector {
     const threshold = options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
     const unlike = (box: RawDetection['box'], faces: readonly RawDetection[]): boolean =>
       faces.every((f) => overlapOfSmaller(f.box, box) <= 0.3);
-    // As the pyramid's levels, not below the smallest face asked for (a face's box may read a
-    // fifth smaller): on a degraded 324-px photo a child's hand, 16 px, was a proposal that
-    // BlazeFace's looks confirmed.
-    const smallest = 0.8 * (options.smallestFace ?? DEFAULT_SMALLEST_FACE);
+    // Not below the smallest face the pyramid searches by default, nor below the one asked for
+    // (a face's box may read a fifth smaller): on a degraded 324-px photo a child's hand, 16 px,
+    // was a proposal that BlazeFace's looks confirmed. A smaller `smallestFace` lowers only the
+    // pyramid's reach.
+    const smallest = 0.8 * Math.max(DEFAULT_SMALLEST_FACE, options.smallestFace ?? DEFAULT_SMALLEST_FACE);
     const proposals = (await faceBoxesProposals(this.faceBoxes, photo))
       .filter(
         (p) =>
@@ -490,8 +494,9 @@ export class FaceDetector {
           ? { front: this.front }
           : {}),
       });
-      if (confirmed) added.push(confirmed);
-      else if (proposal.score >= FACEBOXES_SURE) added.push(candidate);
+      // A look may settle on a face found already, beside the proposal: not added twice.
+      if (confirmed && unlike(confirmed.box, [...found, ...added])) added.push(confirmed);
+      else if (!confirmed && proposal.score >= FACEBOXES_SURE) added.push(candidate);
     }
     return added;
   }

@@ -19,6 +19,7 @@ export type { FaceBox } from './faceboxes.js';
 export {
   FACEBOXES_LAYOUT,
   FACEBOXES_MAX_PHOTO_SIDE,
+  FACEBOXES_ONLY_SCORE,
   FACEBOXES_SIDE,
   FACEBOXES_SURE,
   faceBoxesProposals,

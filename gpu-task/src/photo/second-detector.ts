@@ -3,9 +3,9 @@
  * faces BlazeFace's pyramid and cascade did not find (detect.ts). On small photos degraded far
  * beyond the eval's severe split, FaceBoxes finds faces of 20-35 px that BlazeFace scores
  * under its candidate threshold at every level; and it seldom fires where there is no face:
- * nothing in 150 clean and 96 degraded face-free crops (docs/eval/README.md, "Second
- * detector"). Seldom is not never: on `00.jpg` of ../shared/data/whole-photos degraded, a
- * child's hand under a yellow cuff scored 0.51-0.78.
+ * nothing in 150 clean face-free crops, one proposal at 0.50 in 96 degraded ones
+ * (docs/eval/README.md, "Second detector"). Seldom is not never: on `00.jpg` of
+ * ../shared/data/whole-photos degraded, a child's hand under a yellow cuff scored 0.51-0.85.
  *
  * So a proposal where no face is becomes a face when BlazeFace's second looks agree on it
  * (verify.ts, by consensus; its landmarks are theirs), or, unconfirmed, when FaceBoxes is sure
@@ -121,14 +121,23 @@ export function nearPhotoEdge([x, y, w, h]: FaceBox['box'], width: number, heigh
 }
 
 /**
- * A proposal as a detection: its box and keypoints laid out as BlazeFace's fall in such a box
- * (FACEBOXES_LAYOUT), its FaceBoxes score.
+ * The score of a face only FaceBoxes saw. FaceBoxes' probabilities are not BlazeFace's scores:
+ * reported as they are, its 0.8-0.99 would rank such a face, with its laid-out landmarks, above
+ * BlazeFace's own faces (the order `max_faces` keeps) and spare it the upside-down look
+ * (orientation.ts, under 0.9). At 0.5 it comes after every BlazeFace face (0.6 and over).
  */
-export function proposalAsDetection({ box: [x, y, w, h], score }: FaceBox): RawDetection {
+export const FACEBOXES_ONLY_SCORE = 0.5;
+
+/**
+ * A proposal as a detection: its box and keypoints laid out as BlazeFace's fall in such a box
+ * (FACEBOXES_LAYOUT), scored FACEBOXES_ONLY_SCORE (also the candidate's score in BlazeFace's
+ * second looks, whose confirmed faces then carry the looks' own score).
+ */
+export function proposalAsDetection({ box: [x, y, w, h] }: FaceBox): RawDetection {
   const [cx, cy, bw, bh] = FACEBOXES_LAYOUT.box;
   return {
     box: [x + (cx - bw / 2) * w, y + (cy - bh / 2) * h, bw * w, bh * h],
-    score,
+    score: FACEBOXES_ONLY_SCORE,
     keypoints: FACEBOXES_LAYOUT.keypoints.map(([u, v]) => [x + u * w, y + v * h]),
   };
 }
