@@ -14,7 +14,8 @@
  * edge are left out (nearPhotoEdge): FaceBoxes also boxes the part of a face the frame cuts
  * (WIDER FACE is full of them), which no layout fits, and on a close-up of a real degraded face
  * (DR2's set03_20753) BlazeFace's looks agreed on such a sliver of cheek and hair. Faces at the
- * edge are the pyramid's (detect.ts).
+ * edge are the pyramid's (detect.ts). So are proposals under 0.8 x 24 px (detect.ts): at 16 px
+ * the hand scored 0.85 and BlazeFace's looks agreed on it.
  */
 import sharp from 'sharp';
 import type { RgbImage } from '../engine/core.js';
@@ -27,8 +28,9 @@ export const FACEBOXES_THRESHOLD = 0.5;
 
 /**
  * FaceBoxes score at which a proposal is a face without BlazeFace's consensus: above the hand
- * of the module comment (0.78 at most), below most degraded faces that BlazeFace's looks do not
- * confirm (0.8-0.99 on the degraded whole photos).
+ * of the module comment at the sizes the size floor lets through (0.51-0.78; the 0.85 was a
+ * 16 px hand, under the floor, see detect.ts), below most degraded faces that BlazeFace's looks
+ * do not confirm (0.8-0.99 on the degraded whole photos).
  */
 export const FACEBOXES_SURE = 0.8;
 
