@@ -4,7 +4,7 @@
  * overwritten, and bad options stop the run with a message naming the problem.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -281,6 +281,23 @@ describe('output safety', () => {
     expect(run.stdout).toMatch(
       /skipped .*wide\.CR2: unsupported_image_format: unsupported image format \(CR2/,
     );
+  });
+
+  it('restores a folder copied from a Mac without failing on its ._ resource forks, and a linked photo', async () => {
+    // Prepare: a photo, the AppleDouble file macOS writes beside it on foreign disks, a link to another photo
+    const dir = path.join(work, 'from-a-mac');
+    await mkdir(dir);
+    await copyFile(path.join(goodDir, 'wide.jpg'), path.join(dir, 'wide.jpg'));
+    await writeFile(path.join(dir, '._wide.jpg'), Buffer.from([0, 5, 22, 7, 0, 2, 0, 0]));
+    await writeFile(path.join(dir, '.DS_Store'), 'Bud1');
+    await symlink(path.join(goodDir, 'small.webp'), path.join(dir, 'linked.webp'));
+    // Act
+    const run = await runCli(['restore', dir, '-o', path.join(work, 'from-a-mac-out')]);
+    // Assess
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/restored 2 of 2 files/);
+    expect(run.stdout).not.toMatch(/\._wide/);
+    expect((await readdir(path.join(work, 'from-a-mac-out'))).sort()).toEqual(['linked.png', 'wide.png']);
   });
 
   it('fails a folder of GIFs with the code a GIF named alone gets, and names auto in the JSON summary', async () => {

@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +26,11 @@ describe('image file names', () => {
   });
 });
 
+/** A named pipe at `file` (no fs/promises call makes one). */
+function mkfifo(file: string): void {
+  execFileSync('mkfifo', [file]);
+}
+
 describe('listImageFiles', () => {
   let root: string;
 
@@ -35,18 +41,40 @@ describe('listImageFiles', () => {
       await writeFile(path.join(root, name), 'x');
     }
     await symlink(path.join(root, 'a.jpg'), path.join(root, 'link.jpg'));
+    // What a folder copied from a Mac, or a photo manager, leaves beside the photos
+    await mkdir(path.join(root, '.thumbnails'));
+    for (const name of ['._a.jpg', '.DS_Store', '.hidden.png', '.thumbnails/a.jpg']) {
+      await writeFile(path.join(root, name), 'x');
+    }
+    await symlink(path.join(root, 'gone.jpg'), path.join(root, 'broken.jpg'));
+    // A link to a folder above it: descending into it would never end
+    await symlink(root, path.join(root, 'team', 'loop'));
+    mkfifo(path.join(root, 'pipe.jpg'));
+    await symlink(path.join(root, 'pipe.jpg'), path.join(root, 'pipe-link.jpg'));
   });
   afterAll(async () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  it('lists one folder level by default, in name order, images only (no links)', async () => {
-    expect(await listImageFiles(root)).toEqual([path.join(root, 'a.jpg'), path.join(root, 'z.webp')]);
+  it('lists one folder level by default, in name order, images only, links to files under their own names', async () => {
+    expect(await listImageFiles(root)).toEqual(
+      ['a.jpg', 'broken.jpg', 'link.jpg', 'z.webp'].map((name) => path.join(root, name)),
+    );
+  });
+
+  it('leaves out hidden files and folders (macOS ._ resource forks), links to folders and special files', async () => {
+    const listed = await listImageFiles(root, { recursive: true });
+    expect(
+      listed.filter((file) => path.basename(file).startsWith('.') || file.includes('.thumbnails')),
+    ).toEqual([]);
+    expect(listed.filter((file) => file.includes('loop') || file.includes('pipe'))).toEqual([]);
   });
 
   it('descends into sub-folders where they fall in name order when recursive', async () => {
     expect(await listImageFiles(root, { recursive: true })).toEqual([
       path.join(root, 'a.jpg'),
+      path.join(root, 'broken.jpg'),
+      path.join(root, 'link.jpg'),
       path.join(root, 'team', 'b.PNG'),
       path.join(root, 'team', 'deep', 'c.heic'),
       path.join(root, 'z.webp'),

@@ -6,7 +6,7 @@
  * really holds is sniffed when it is decoded (shared/src/image/formats.ts), so a mislabelled file still gets a
  * clear decode error.
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageFormat } from '../../../../shared/src/index.js';
 
@@ -65,7 +65,12 @@ export interface ListImageFilesOptions {
 /**
  * The image files of a folder as paths joined onto `folder`, each folder's entries in name
  * order and a sub-folder's files where its name falls, so the same tree always lists the same
- * way. Files without an image extension, links and other special entries are left out.
+ * way. Left out: files without an image extension, hidden entries (names starting with a dot,
+ * as a shell's `*` leaves them out: a folder copied from a Mac holds a `._IMG_0001.JPG`
+ * resource fork beside each photo, which is no image), links to folders (never descended
+ * into, so a link cannot loop) and special files. A link to a file is listed under its own
+ * name, as the file it names; a broken one too, so that it fails with a read error rather than
+ * vanish.
  *
  * @throws the `readdir` error (ENOENT, ENOTDIR, EACCES) of the first folder that cannot be read.
  *
@@ -78,13 +83,27 @@ export async function listImageFiles(folder: string, options: ListImageFilesOpti
   const entries = await readdir(folder, { withFileTypes: true });
   const files: string[] = [];
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    if (entry.name.startsWith('.')) continue;
     const full = path.join(folder, entry.name);
+    const isFile = entry.isFile() || (entry.isSymbolicLink() && (await linksToFileOrNothing(full)));
     if (entry.isDirectory() && options.recursive) files.push(...(await listImageFiles(full, options)));
-    else if (entry.isFile() && isImageFileName(entry.name)) files.push(full);
-    else if (entry.isFile()) {
+    else if (isFile && isImageFileName(entry.name)) files.push(full);
+    else if (isFile) {
       const unsupported = UNSUPPORTED_IMAGE_EXTENSIONS[path.extname(entry.name).toLowerCase()];
       if (unsupported) options.onUnsupported?.(full, unsupported);
     }
   }
   return files;
+}
+
+/**
+ * Whether a link leads to a regular file or to nothing (broken: listed, it fails with the read
+ * error); not to a folder or a special file (a FIFO would block the read).
+ */
+async function linksToFileOrNothing(link: string): Promise<boolean> {
+  try {
+    return (await stat(link)).isFile();
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
+  }
 }
