@@ -1,7 +1,8 @@
 /**
  * JSON errors for every answer of the API: `{ error: { code, message, details? } }`, never HTML
  * and never a stack trace. Domain errors keep their code and status (see `toErrorResponse`);
- * anything else is logged with its stack and answered as a bare 500 `internal_error`.
+ * anything else is logged with its stack and answered as a bare 500 `internal_error`, except a
+ * client that went away mid-request (clientWentAway), which is no failure of ours.
  */
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
@@ -44,6 +45,29 @@ export function errorResponse(c: Context, status: number, body: ErrorResponseBod
 }
 
 /**
+ * Whether `error` is the client closing its connection before its request was read: Node's
+ * HTTP server fails the body stream with `aborted` (ECONNRESET) or a premature close, and
+ * @hono/node-server aborts the request's signal. Only errors of that kind count, so a real
+ * failure that happens to follow a disconnect is still logged as one. Nobody is left to read
+ * the answer; the log says what happened at info level rather than paging anyone.
+ *
+ * @example
+ * ```ts
+ * clientWentAway(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }), c.req.raw); // true
+ * clientWentAway(new Error('read ECONNRESET'), c.req.raw); // false: an outbound socket, say
+ * ```
+ */
+export function clientWentAway(error: unknown, request: Request): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as Error & { code?: unknown }).code;
+  return (
+    (error.message === 'aborted' && code === 'ECONNRESET') ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    (error.name === 'AbortError' && request.signal.aborted)
+  );
+}
+
+/**
  * `app.onError`: maps thrown errors to JSON. Hono's own `HTTPException`s (none are thrown by
  * our code, but middleware might) keep their status with a generic code.
  */
@@ -55,6 +79,15 @@ export function jsonErrorHandler(logger: Logger): ErrorHandler {
         error: {
           code: status === 413 ? 'payload_too_large' : 'http_error',
           message: error.message || 'error',
+        },
+      });
+    }
+    if (clientWentAway(error, c.req.raw)) {
+      logger.info('client went away', { method: c.req.method, path: c.req.path, reason: error.message });
+      return errorResponse(c, 400, {
+        error: {
+          code: 'client_closed_request',
+          message: 'the connection closed before the request was complete',
         },
       });
     }
