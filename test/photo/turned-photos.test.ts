@@ -182,5 +182,45 @@ describe.skipIf(!groupPresent)(
         if (turns !== 1) expect(without.length).toBeLessThan(6);
       },
     );
+
+    it('finds the six faces of the photo made small and fed in sideways, where as it lies none is found', async () => {
+      // Prepare: 320 px wide at JPEG quality 50, then turned a quarter (a small scan fed in sideways)
+      const smallJpeg = await sharp(photoBytes).resize(320).jpeg({ quality: 50 }).toBuffer();
+      const small = (await decodeImageToRgb(new Uint8Array(smallJpeg))).image;
+      const turned = (
+        await decodeImageToRgb(new Uint8Array(await sharp(smallJpeg).rotate(90).png().toBuffer()))
+      ).image;
+      // Act
+      const standing = await detector.detect(small);
+      const found = (await detector.detect(turned)).map((face) =>
+        fromTurned(face, 1, small.width, small.height),
+      );
+      const asItLies = await detector.detect(turned, { turnedPhotos: false });
+      // Assess: none as it lies; turned, each face of the standing photo, eyes and mouth within
+      // a fifth of its eye distance
+      expect(asItLies).toEqual([]);
+      expect(standing).toHaveLength(6);
+      expect(found).toHaveLength(6);
+      for (const face of standing) {
+        const eyes = Math.hypot(
+          face.keypoints[1]![0] - face.keypoints[0]![0],
+          face.keypoints[1]![1] - face.keypoints[0]![1],
+        );
+        const nearest = Math.min(
+          ...found.map((other) =>
+            Math.max(
+              ...[0, 1, 3].map(
+                (k) =>
+                  Math.hypot(
+                    other.keypoints[k]![0] - face.keypoints[k]![0],
+                    other.keypoints[k]![1] - face.keypoints[k]![1],
+                  ) / eyes,
+              ),
+            ),
+          ),
+        );
+        expect(nearest).toBeLessThan(0.2);
+      }
+    });
   },
 );
