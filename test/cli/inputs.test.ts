@@ -173,6 +173,17 @@ describe('planning a restore run', () => {
     expect(item?.problem).toMatch(/refusing to overwrite the input file .*photo\.png/);
   });
 
+  it('refuses to write over an input whose name starts with two dots', async () => {
+    // Prepare: `..x.png` lies in the output folder ('..x' is a name, not the parent folder)
+    await touch('out', '..x.png');
+
+    // Act
+    const [item] = await plan([path.join('out', '..x.png')]);
+
+    // Assess
+    expect(item?.output).toBeNull();
+    expect(item?.problem).toMatch(/refusing to overwrite the input file .*\.\.x\.png/);
+  });
   it('refuses an input whose face crops (--save-faces) or DR2 image would write over another input', async () => {
     // Prepare: photo.face1.png and other.dr2.png are themselves inputs, in the output folder
     await touch('photos', 'photo.jpg');

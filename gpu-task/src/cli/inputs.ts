@@ -137,7 +137,7 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
   const inputsWrittenBy = new Map<string, string>();
   for (const real of inputReal) {
     const relative = path.relative(outReal, real);
-    if (relative.startsWith('..') || path.isAbsolute(relative)) continue;
+    if (liesOutside(relative)) continue;
     inputNames.add(relative);
     for (const stem of stemsWriting(relative, options)) inputsWrittenBy.set(stem, relative);
   }
@@ -179,6 +179,20 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
 }
 
 /**
+ * Whether a path made by `path.relative(folder, file)` leads out of `folder`. Only a first part
+ * that is `..` itself does: `..x.png` is a file in the folder.
+ *
+ * @example
+ * ```ts
+ * liesOutside(path.relative('/out', '/in/a.png')); // true ('../in/a.png')
+ * liesOutside(path.relative('/out', '/out/..x.png')); // false
+ * ```
+ */
+export function liesOutside(relative: string): boolean {
+  return relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative);
+}
+
+/**
  * Refuses an output folder that a folder argument lists: the folder itself, or one inside it
  * when its sub-folders are searched. This run would work, but the next one would take its
  * outputs for inputs and restore them again.
@@ -186,8 +200,7 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
 function refuseOutputsAsInputs(arg: string, folder: string, outDir: string, descended: boolean): void {
   const inside = path.relative(folder, outDir);
   const isFolder = inside === '';
-  const outside = inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside);
-  const isWithin = !isFolder && !outside;
+  const isWithin = !isFolder && !liesOutside(inside);
   if (isFolder || (descended && isWithin)) {
     throw new OutputFolderError(
       `the output folder ${outDir} is ${isFolder ? 'the input folder' : `inside the input folder ${arg}`}: a later run would restore this run's outputs again; choose an output folder outside it`,

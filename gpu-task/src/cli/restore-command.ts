@@ -24,7 +24,7 @@ import {
   type BackgroundReport,
   RESTORE_DEFAULTS,
 } from '../../../shared/src/index.js';
-import { type PlannedItem, faceCropName, planRestore } from './inputs.js';
+import { type PlannedItem, faceCropName, liesOutside, planRestore } from './inputs.js';
 import { prepareOutputFolder } from './output-folder.js';
 import { createProgress } from './progress.js';
 
@@ -365,7 +365,7 @@ export function keptFacesHint(faces: readonly FaceReport[]): string | null {
 
 function display(file: string): string {
   const relative = path.relative(process.cwd(), file);
-  return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+  return liesOutside(relative) ? file : relative;
 }
 
 /**
