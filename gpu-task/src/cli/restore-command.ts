@@ -2,7 +2,7 @@
  * `dr2e restore`: restore image files and folders with the engine, one batch at a time, a bad
  * file failing alone.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   Dr2eEngine,
@@ -27,6 +27,7 @@ import {
 import { type PlannedItem, faceCropName, liesOutside, planRestore } from './inputs.js';
 import { prepareOutputFolder } from './output-folder.js';
 import { createProgress } from './progress.js';
+import { writeOutputFile } from './write-output.js';
 
 export interface RestoreCommandOptions {
   inputs: string[];
@@ -231,8 +232,8 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
       try {
         // Files from a folder's sub-folders keep their place under the output folder.
         await mkdir(path.dirname(item.output), { recursive: true });
-        await writeFile(item.output, result.restored);
-        if (item.dr2Output && result.dr2) await writeFile(item.dr2Output, result.dr2);
+        await writeOutputFile(item.output, result.restored);
+        if (item.dr2Output && result.dr2) await writeOutputFile(item.dr2Output, result.dr2);
         const faceFiles: { input: string; restored: string }[] = [];
         for (const crop of result.faceCrops ?? []) {
           const stem = item.output.slice(0, item.output.length - path.extname(item.output).length);
@@ -241,8 +242,8 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
             input: faceCropName(stem, crop.index, true),
             restored: faceCropName(stem, crop.index, false),
           };
-          await writeFile(files.input, crop.input);
-          await writeFile(files.restored, crop.restored);
+          await writeOutputFile(files.input, crop.input);
+          await writeOutputFile(files.restored, crop.restored);
           faceFiles.push(files);
         }
         const t = result.timings;
