@@ -26,3 +26,20 @@ export async function runCli(args: string[]): Promise<CliRun> {
   const status = await main(args, { stdout: out.stream, stderr: err.stream });
   return { status, stdout: out.text(), stderr: err.text() };
 }
+
+/** A stream whose reader leaves after its first chunk, as `| head -1` does: later writes fail with EPIPE. */
+function readerLeavesAfterFirstChunk(): NodeJS.WriteStream {
+  let written = 0;
+  return new Writable({
+    write(_chunk: Buffer | string, _encoding, callback) {
+      written += 1;
+      if (written === 1) callback();
+      else callback(Object.assign(new Error('write EPIPE'), { code: 'EPIPE', syscall: 'write' }));
+    },
+  }) as unknown as NodeJS.WriteStream;
+}
+
+/** `dr2e <args>` with stdout and stderr read by a reader that leaves after the first line. */
+export async function runCliReaderGone(args: string[]): Promise<number> {
+  return main(args, { stdout: readerLeavesAfterFirstChunk(), stderr: readerLeavesAfterFirstChunk() });
+}

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, sharedDir, writeFixedPresetPipeline } from '../engine/helpers/fixture-paths.js';
 import { blackBilevelPng } from '../engine/image/helpers.js';
 import { withNoise } from '../engine/quality/cards.js';
-import { runCli } from './cli-io.js';
+import { runCli, runCliReaderGone } from './cli-io.js';
 
 const realDegradedDir = path.join(sharedDir, 'data', 'real-degraded', 'dr2-test');
 const realDegradedPresent = existsSync(realDegradedDir);
@@ -298,6 +298,18 @@ describe('output safety', () => {
     expect(run.stdout).toMatch(/restored 2 of 2 files/);
     expect(run.stdout).not.toMatch(/\._wide/);
     expect((await readdir(path.join(work, 'from-a-mac-out'))).sort()).toEqual(['linked.png', 'wide.png']);
+  });
+
+  it('restores every file when the reader of its messages leaves after the first line (| head -1)', async () => {
+    // Prepare
+    const out = path.join(work, 'reader-gone-out');
+
+    // Act
+    const status = await runCliReaderGone(['restore', goodDir, '-o', out, '--upscale', '1']);
+
+    // Assess: the messages are lost, the work is not
+    expect(status).toBe(0);
+    expect((await readdir(out)).sort()).toEqual(['portrait.png', 'small.png', 'wide.png']);
   });
 
   it('fails a folder of GIFs with the code a GIF named alone gets, and names auto in the JSON summary', async () => {

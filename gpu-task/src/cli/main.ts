@@ -59,6 +59,7 @@ import {
 } from './eval-photos-command.js';
 import { type CommandIo, precheckParams, runRestore } from './restore-command.js';
 import { OutputFolderError } from './output-folder.js';
+import { ignoreReaderGone } from './closed-pipes.js';
 import { runVerifyTrace } from './verify-trace-command.js';
 
 /** Seeds the CLI takes (31 bits). */
@@ -576,6 +577,8 @@ export async function main(
   argv: readonly string[],
   io: CommandIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
+  ignoreReaderGone(io.stdout);
+  ignoreReaderGone(io.stderr);
   let status = 0;
   const program = buildProgram(
     io,
