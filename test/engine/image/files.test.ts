@@ -18,9 +18,20 @@ describe('image file names', () => {
 
   it('match extensions in any letter case and nothing else', () => {
     expect(
-      ['a.jpg', 'B.JPEG', 'c.Png', 'd.webp', 'e.avif', 'f.tif', 'g.TIFF', 'IMG_1.HEIC', 'h.heif'].every(
-        isImageFileName,
-      ),
+      [
+        'a.jpg',
+        'B.JPEG',
+        'download.jfif',
+        'i.jpe',
+        'c.Png',
+        'd.webp',
+        'e.avif',
+        'f.tif',
+        'g.TIFF',
+        'IMG_1.HEIC',
+        'h.heif',
+        'DSCF0001.HIF',
+      ].every(isImageFileName),
     ).toBe(true);
     expect(['notes.txt', 'jpg', 'a.jpg.bak', 'anim.gif', 'x.svg', 'noext'].some(isImageFileName)).toBe(false);
   });

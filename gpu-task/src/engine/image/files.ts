@@ -10,14 +10,18 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageFormat } from '../../../../shared/src/index.js';
 
-/** File extensions (lower case, with the dot) of each format the engine decodes. */
+/**
+ * File extensions (lower case, with the dot) of each format the engine decodes. Beside the usual
+ * ones: `.jfif` (how Chrome and Windows often save a JPEG download), `.jpe`, and `.hif` (the HEIF
+ * of Fujifilm and Canon cameras).
+ */
 export const IMAGE_FORMAT_EXTENSIONS: Readonly<Record<ImageFormat, readonly string[]>> = {
-  jpeg: ['.jpg', '.jpeg'],
+  jpeg: ['.jpg', '.jpeg', '.jfif', '.jpe'],
   png: ['.png'],
   webp: ['.webp'],
   avif: ['.avif'],
   tiff: ['.tif', '.tiff'],
-  heic: ['.heic', '.heif'],
+  heic: ['.heic', '.heif', '.hif'],
 };
 
 /** Every extension picked up from a folder (any letter case). */
