@@ -70,7 +70,7 @@ export type AppServices = Pick<
     /** Local mode: enables `/local-upload` and `/local-download`, verified with this store's secret. */
     localBlobs?: Pick<
       FilesystemBlobStore,
-      'verifyUploadForm' | 'verifyDownloadUrl' | 'importFile' | 'uploadTempDir'
+      'verifyUploadForm' | 'verifyDownloadUrl' | 'importFile' | 'uploadTempDir' | 'claimUpload'
     >;
   };
 

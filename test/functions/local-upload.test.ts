@@ -200,6 +200,73 @@ describe('POST /local-upload', () => {
     expect((await h.services.jobs.get(c.id))?.status).toBe('queued');
   });
 
+  it('lets one of two overlapping uploads to a job in and refuses the other with 409', async () => {
+    // Prepare: the first upload (the job's form) streams and is held open mid-file; the second
+    // comes through a fresh form of the same job
+    const job = await createJob();
+    const second = (await json(await h.call('POST', `/v1/jobs/${job.id}/upload`))).upload as UploadForm;
+    const [firstPng, secondPng] = [await pngBytes(40), await pngBytes(48)];
+    const held = stalledBody(formHead(job.upload.fields), firstPng);
+    const pending = postStream(h, job.upload.url, held.stream);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Act
+    const overlapping = await h.app.request(second.url, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+      body: wholeBody(second.fields, secondPng),
+    });
+    held.finish();
+    const first = await pending;
+    // Assess: the held upload is the job's input; the other was told, not silently dropped
+    expect(overlapping.status).toBe(409);
+    expect((await json(overlapping)).error).toMatchObject({
+      code: 'upload_closed',
+      details: { reason: 'upload_in_progress' },
+    });
+    expect(first.status).toBe(204);
+    const stored = await h.services.jobs.get(job.id);
+    expect(stored?.status).toBe('queued');
+    const input = await h.services.blobs.get(stored?.input.key ?? '');
+    expect(Buffer.from(input?.body ?? []).equals(Buffer.from(firstPng))).toBe(true);
+  });
+
+  it('gives the job back when the upload holding it is cut off, so the refused one can retry', async () => {
+    // Prepare: an upload held open mid-file, an overlapping one refused meanwhile
+    const job = await createJob();
+    const png = await pngBytes();
+    let cutOff!: () => void;
+    let pulled = 0;
+    const held = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        pulled++;
+        if (pulled === 1) controller.enqueue(new TextEncoder().encode(formHead(job.upload.fields)));
+        else if (pulled === 2) controller.enqueue(png.subarray(0, 10));
+        else {
+          await new Promise<void>((resolve) => (cutOff = resolve));
+          controller.error(new Error('connection reset'));
+        }
+      },
+    });
+    const pending = postStream(h, job.upload.url, held);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const send = () =>
+      h.app.request(job.upload.url, {
+        method: 'POST',
+        headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+        body: wholeBody(job.upload.fields, png),
+      });
+    const refused = await send();
+    cutOff();
+    const failed = await pending;
+    // Act
+    const retried = await send();
+    // Assess
+    expect(refused.status).toBe(409);
+    expect(failed.status).toBeGreaterThanOrEqual(400);
+    expect(retried.status).toBe(204);
+    expect((await h.services.jobs.get(job.id))?.status).toBe('queued');
+  });
+
   it('stores the streamed bytes exactly, with their MD5 as etag', async () => {
     // Prepare
     const job = await createJob();

@@ -5,7 +5,8 @@
  *   last). Streamed: the signed fields come first and are verified (signature in its canonical
  *   encoding, expiry, content type: 403/415 like S3) BEFORE any byte of the file is read; an
  *   upload to a job that no longer waits for one is refused (409 `upload_closed`) at that point
- *   too. The file then streams to a temp file under the blob root with the signed size cap
+ *   too, and so is one that overlaps another upload to the same job (the first to claim the
+ *   job streams; the claim is given back once it is dispatched or refused, so a retry works). The file then streams to a temp file under the blob root with the signed size cap
  *   (413 as soon as it is exceeded) and is renamed into place, so memory per upload stays at a
  *   few chunks. At most `maxConcurrentUploads` run at once; more answer 503 `too_many_uploads`
  *   with `Retry-After` (S3 answers 503 SlowDown the same way). 204 on success, then the job is
@@ -17,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Hono } from 'hono';
-import type { FilesystemBlobStore } from '../../../shared/adapters/local/index.js';
+import type { FilesystemBlobStore, VerifiedUpload } from '../../../shared/adapters/local/index.js';
 import {
   toHex,
   randomBytes,
@@ -43,7 +44,7 @@ export interface LocalBlobRoutesOptions {
   /** Verifies forms and links (the local store's secret) and takes streamed files. */
   signer: Pick<
     FilesystemBlobStore,
-    'verifyUploadForm' | 'verifyDownloadUrl' | 'importFile' | 'uploadTempDir'
+    'verifyUploadForm' | 'verifyDownloadUrl' | 'importFile' | 'uploadTempDir' | 'claimUpload'
   >;
   blobs: BlobStore;
   dispatcher: Dispatcher;
@@ -103,6 +104,26 @@ export function localBlobRoutes(options: LocalBlobRoutesOptions): Hono {
         size: 1,
         ...(fileType ? { contentType: fileType } : {}),
       });
+      // The claim comes before the status check and is held until the job is dispatched: with
+      // the check alone, overlapping uploads all passed it while the job still waited, each got
+      // 204, and all but one were deleted unseen (S3 answers its POSTs itself; see the README).
+      const claim = await signer.claimUpload(verified.key);
+      if (!claim) {
+        throw new ApiError(
+          'upload_closed',
+          409,
+          'another upload to this job is in progress; a job takes one input',
+          { reason: 'upload_in_progress' },
+        );
+      }
+      try {
+        return await store(verified);
+      } finally {
+        await claim.release();
+      }
+    }
+
+    async function store(verified: VerifiedUpload): Promise<Response> {
       if (!(await dispatcher.uploadOpen(verified.key))) {
         throw new ApiError(
           'upload_closed',

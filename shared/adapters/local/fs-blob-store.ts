@@ -12,7 +12,12 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { assertSafeBlobKey, assertUploadFormOptions, uploadContentTypeAllowed } from '../../src/blob-keys.js';
+import {
+  assertSafeBlobKey,
+  assertUploadFormOptions,
+  parseUploadKey,
+  uploadContentTypeAllowed,
+} from '../../src/blob-keys.js';
 import { systemClock, unixSeconds, type Clock } from '../../src/clock.js';
 import { constantTimeEqual, hmacSha256, toBase64Url, utf8Encode } from '../../src/encoding.js';
 import {
@@ -35,10 +40,12 @@ import type {
 import {
   atomicWriteFile,
   copyFileAtomic,
+  encodePathSegment,
   readFileIfExists,
   readFileStart,
   readJsonIfExists,
   statIfExists,
+  tryClaimMarker,
 } from './fs-util.js';
 
 /** Names of the signed form fields (besides `key` and `Content-Type`). */
@@ -275,6 +282,34 @@ export class FilesystemBlobStore implements BlobStore {
     await mkdir(path.dirname(paths.blob), { recursive: true });
     await rename(tempPath, paths.blob);
     await atomicWriteFile(paths.meta, JSON.stringify(meta));
+  }
+
+  /**
+   * Local upload route: claims the right to upload to the job of `uploadKey` (every form of one
+   * job shares the claim), or `undefined` while another upload to that job holds it.
+   *
+   * Why: S3 answers a presigned POST by itself, but locally the route decides, and a check of
+   * the job's status before streaming let overlapping uploads all pass it: each got 204, the
+   * job took one and the others were deleted unseen. The claim is an exclusive file create,
+   * taken before the file is read and held until the job has been dispatched; `release` gives
+   * it back whatever happened (refused, cut off, or accepted: the job then no longer waits
+   * for an upload), so a retry after a failed upload works. A key that names no job is
+   * claimed by itself.
+   *
+   * @example
+   * ```ts
+   * const claim = await blobs.claimUpload(verified.key);
+   * if (!claim) throw new ApiError('upload_closed', 409, 'another upload to this job is in progress');
+   * try { ...stream, import, dispatch... } finally { await claim.release(); }
+   * ```
+   */
+  async claimUpload(uploadKey: string): Promise<{ release(): Promise<void> } | undefined> {
+    assertSafeBlobKey(uploadKey);
+    const job = parseUploadKey(uploadKey);
+    const name = job ? [job.tenantId, job.jobId] : [uploadKey];
+    const marker = path.join(this.rootDir, '.claims', ...name.map(encodePathSegment));
+    const release = await tryClaimMarker(marker);
+    return release ? { release } : undefined;
   }
 
   /** Directory for upload temp files (inside the root, so `importFile` is a rename). */

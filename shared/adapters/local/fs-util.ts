@@ -263,3 +263,72 @@ async function acquireDirectoryLock(lockPath: string, staleAfterMs: number): Pro
     await sleep(Math.min(2 + attempt, 25));
   }
 }
+
+/** Markers this process holds now (see {@link tryClaimMarker}). */
+const heldMarkers = new Set<string>();
+
+export interface MarkerOptions {
+  /**
+   * A marker older than this is taken over even though its owner may live (another machine
+   * sharing the folder, where liveness cannot be checked). Default 1 h.
+   */
+  staleAfterMs?: number;
+}
+
+/**
+ * Takes the marker file at `markerPath` if nobody holds it, without waiting: `undefined` when
+ * another holder (this process or another) has it, else a function that gives it back.
+ *
+ * Unlike {@link withLock}, which queues callers for a short critical section, this answers at
+ * once, for claims held as long as a slow client takes (an upload streaming for minutes) where
+ * the loser must be told "no" rather than made to wait. The file is created exclusively
+ * (`O_EXCL`), so of two processes racing exactly one wins; within this process a set decides
+ * before any await, so two requests of one event loop cannot both pass. A marker left by a
+ * process that died (or by an earlier process that had this process's pid, as pid 1 in a
+ * container) is taken over, as is one older than `staleAfterMs`.
+ */
+export async function tryClaimMarker(
+  markerPath: string,
+  options: MarkerOptions = {},
+): Promise<(() => Promise<void>) | undefined> {
+  if (heldMarkers.has(markerPath)) return undefined;
+  heldMarkers.add(markerPath);
+  const release = async (): Promise<void> => {
+    try {
+      await rm(markerPath, { force: true });
+    } finally {
+      heldMarkers.delete(markerPath);
+    }
+  };
+  try {
+    await mkdir(path.dirname(markerPath), { recursive: true });
+    // Two tries: the second after a marker that was released meanwhile, or taken over.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await writeFile(markerPath, ownerId, { flag: 'wx' });
+        return release;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+          // Not EEXIST: either nothing was created or ours was (and writing failed): remove it.
+          await rm(markerPath, { force: true }).catch(() => undefined);
+          throw error;
+        }
+      }
+      if (attempt > 0) break;
+      const owner = (await readFileIfExists(markerPath))?.toString('utf8');
+      const info = await statIfExists(markerPath);
+      if (!info) continue;
+      const stale = Date.now() - info.mtimeMs > (options.staleAfterMs ?? 3_600_000);
+      // This process's own id on a marker it does not hold: left by an earlier process.
+      if (!(owner === ownerId || ownerIsDead(owner) || stale)) break;
+      // Re-read right before removing, so a marker that changed hands meanwhile is left alone.
+      if ((await readFileIfExists(markerPath))?.toString('utf8') === owner)
+        await rm(markerPath, { force: true });
+    }
+  } catch (error) {
+    heldMarkers.delete(markerPath);
+    throw error;
+  }
+  heldMarkers.delete(markerPath);
+  return undefined;
+}

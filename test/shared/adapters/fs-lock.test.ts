@@ -4,10 +4,10 @@
  * lock directory is gone once the burst is over (another process can take it).
  */
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { withLock } from '../../../shared/adapters/local/fs-util.js';
+import { tryClaimMarker, withLock } from '../../../shared/adapters/local/fs-util.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -48,5 +48,31 @@ describe('withLock', () => {
     await expect(withLock(lock, async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     await expect(withLock(lock, async () => 'next')).resolves.toBe('next');
     await expect(stat(lock)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('tryClaimMarker', () => {
+  it('grants one of many racing claims, refuses a live holder, and takes over a dead one', async () => {
+    // Prepare: a marker left by a process on this machine that no longer exists, and one held
+    // by this test's parent process (alive)
+    const dead = path.join(dir, 'dead');
+    const alive = path.join(dir, 'alive');
+    await writeFile(dead, `${hostname()}:2147483646`);
+    await writeFile(alive, `${hostname()}:${process.ppid}`);
+    const raced = path.join(dir, 'raced');
+    // Act
+    const claims = await Promise.all(Array.from({ length: 20 }, () => tryClaimMarker(raced)));
+    const takenOver = await tryClaimMarker(dead);
+    const refused = await tryClaimMarker(alive);
+    const granted = claims.filter((claim) => claim !== undefined);
+    await granted[0]?.();
+    const again = await tryClaimMarker(raced);
+    // Assess
+    expect(granted).toHaveLength(1);
+    expect(takenOver).toBeDefined();
+    expect(refused).toBeUndefined();
+    expect(again).toBeDefined();
+    await again?.();
+    await takenOver?.();
   });
 });
