@@ -269,6 +269,9 @@ export function buildOpenApiDocument(
               description: 'Already queued, running or rejected; nothing sent.',
               content: json('Job'),
             },
+            '403': error(
+              "`tenant_suspended`: the operator suspended this key's account; its waiting jobs are not started.",
+            ),
             '404': error('No such job.'),
             '409': error('`upload_missing` (nothing uploaded yet) or `job_finished`.'),
             '503': error('`dispatch_failed`: the queue is unavailable; retry.'),

@@ -313,6 +313,20 @@ describe('jobs in flight and monthly quota', () => {
     expect(newForm.status).toBe(403);
     expect([replayed.status, started.status]).toEqual([403, 403]);
     expect(otherTenant.status).toBe(201);
+    // Every answer a suspended tenant got is one the OpenAPI document lists for its route
+    const answered: [string, string, number][] = [
+      ['/v1/jobs', 'post', refused.status],
+      ['/v1/jobs/{id}/start', 'post', started.status],
+      ['/v1/jobs/{id}', 'get', read.status],
+      ['/v1/jobs/{id}/upload', 'post', newForm.status],
+    ];
+    const doc = buildOpenApiDocument({ version: 'test' }) as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    };
+    const undocumented = answered.filter(
+      ([route, method, status]) => !(String(status) in (doc.paths[route]?.[method]?.responses ?? {})),
+    );
+    expect(undocumented).toEqual([]);
   });
 
   it("applies a tenant's own limits from tenants.json over the defaults", async () => {
