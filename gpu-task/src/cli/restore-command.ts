@@ -2,10 +2,12 @@
  * `dr2e restore`: restore image files and folders with the engine, one batch at a time, a bad
  * file failing alone.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  DEFAULT_IMAGE_LIMITS,
   Dr2eEngine,
+  EngineError,
   type FaceReport,
   type ImageRestoration,
   type UpscaleFactor,
@@ -28,6 +30,7 @@ import { type PlannedItem, faceCropName, liesOutside, planRestore } from './inpu
 import { prepareOutputFolder } from './output-folder.js';
 import { createProgress } from './progress.js';
 import { writeOutputFile } from './write-output.js';
+import { readInputFile } from './read-input.js';
 
 export interface RestoreCommandOptions {
   inputs: string[];
@@ -179,11 +182,12 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
     const inputs: { id: string; bytes: Uint8Array; seed?: number }[] = [];
     for (const item of chunk) {
       try {
-        const bytes = new Uint8Array(await readFile(item.input));
+        const bytes = await readInputFile(item.input, DEFAULT_IMAGE_LIMITS.maxFileBytes);
         inputs.push({ id: item.input, bytes, ...(options.seed !== undefined ? { seed: options.seed } : {}) });
       } catch (error) {
-        outcomes.push({ input: item.input, ok: false, code: 'read_failed', message: errorMessage(error) });
-        progress.fileDone(display(item.input), false, errorMessage(error));
+        const code = error instanceof EngineError ? error.code : 'read_failed';
+        outcomes.push({ input: item.input, ok: false, code, message: errorMessage(error) });
+        progress.fileDone(display(item.input), false, `${code}: ${errorMessage(error)}`);
       }
     }
     if (inputs.length === 0) continue;

@@ -403,6 +403,22 @@ describe('decodeImage: bad inputs', () => {
     expect(error.message).toBe('not an image: the bytes look like text');
   });
 
+  it('tells an image just over the pixel limit from the limit in its message', async () => {
+    // Prepare: 1001 x 1000 against 1 megapixel; both round to "1 megapixel"
+    const bomb = blackBilevelPng(1001, 1000);
+
+    // Act
+    const error = await rejection(
+      probeImage(bomb, { limits: { maxInputPixels: 1_000_000 } }),
+      ImageTooLargeError,
+    );
+
+    // Assess
+    expect(error.message).toBe(
+      'image is 1001x1000 (1001000 pixels); the limit is 1000000 pixels (1 megapixel)',
+    );
+  });
+
   it('refuses a 20000x20000 PNG from its header without decoding it', async () => {
     // Prepare: a valid 1-bit PNG of ~50 KB that would be 1.2 GB as RGB.
     const bomb = blackBilevelPng(20000, 20000);

@@ -34,7 +34,7 @@ import {
 } from '../../../../shared/src/index.js';
 import { planFraming } from './framing.js';
 import type { FitMode, Framing, PadMode } from './framing.js';
-import { describeBytes, describePixels, resolveImageLimits } from './limits.js';
+import { describeBytes, describeOverLimit, describePixels, resolveImageLimits } from './limits.js';
 import type { ImageLimits } from './limits.js';
 import { rgb8ToTensor } from './tensor.js';
 import type { RgbImage } from './tensor.js';
@@ -165,9 +165,8 @@ async function probe(bytes: Uint8Array, options: ProbeImageOptions): Promise<Pro
   const limits = resolveImageLimits(options.limits);
   if (bytes.length === 0) throw new ImageDecodeError('empty file (0 bytes)');
   if (bytes.length > limits.maxFileBytes) {
-    throw new ImageTooLargeError(
-      `file is ${describeBytes(bytes.length)}; the limit is ${describeBytes(limits.maxFileBytes)}`,
-    );
+    const [size, limit] = describeOverLimit(bytes.length, limits.maxFileBytes, describeBytes, 'bytes');
+    throw new ImageTooLargeError(`file is ${size}; the limit is ${limit}`);
   }
 
   const sniffed = sniffImageFormat(bytes);
@@ -237,9 +236,8 @@ async function probe(bytes: Uint8Array, options: ProbeImageOptions): Promise<Pro
   if (!width || !height) throw new ImageDecodeError(`corrupt ${formatLabel(format)} header: no image size`);
   const pixels = width * height;
   if (pixels > limits.maxInputPixels) {
-    throw new ImageTooLargeError(
-      `image is ${width}x${height} (${describePixels(pixels)}); the limit is ${describePixels(limits.maxInputPixels)}`,
-    );
+    const [count, limit] = describeOverLimit(pixels, limits.maxInputPixels, describePixels, 'pixels');
+    throw new ImageTooLargeError(`image is ${width}x${height} (${count}); the limit is ${limit}`);
   }
   if (Math.min(width, height) < limits.minSide) {
     throw new ImageTooSmallError(

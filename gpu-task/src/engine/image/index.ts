@@ -54,7 +54,7 @@ export {
 export type { ImageFormat, SniffResult } from '../../../../shared/src/index.js';
 export { DEFAULT_FIT, FIT_MODES, planFraming } from './framing.js';
 export type { FitMode, Framing, PadMode, Rect } from './framing.js';
-export { DEFAULT_IMAGE_LIMITS, resolveImageLimits } from './limits.js';
+export { DEFAULT_IMAGE_LIMITS, describeBytes, describeOverLimit, resolveImageLimits } from './limits.js';
 export type { ImageLimits } from './limits.js';
 export { rgbFromSharp, sharpFromRgb } from './raw.js';
 export { rgb8ToTensor, tensorToRgb8 } from './tensor.js';

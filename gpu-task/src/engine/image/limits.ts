@@ -51,5 +51,30 @@ export function describeBytes(bytes: number): string {
 /** "50 megapixels", "3072 pixels" (small counts in pixels, so they never read as "0 megapixels"). */
 export function describePixels(pixels: number): string {
   if (pixels < 100_000) return `${pixels} pixels`;
-  return `${(pixels / 1_000_000).toFixed(1).replace(/\.0$/, '')} megapixels`;
+  const megapixels = (pixels / 1_000_000).toFixed(1).replace(/\.0$/, '');
+  return `${megapixels} ${megapixels === '1' ? 'megapixel' : 'megapixels'}`;
+}
+
+/**
+ * A value over a limit and the limit, as a person reads them: rounded where that still tells
+ * them apart, exact where rounding would make them read the same (a value just over the limit
+ * must not read as "1 megapixel; the limit is 1 megapixel").
+ *
+ * @example
+ * ```ts
+ * describeOverLimit(3_000_000, 1_000_000, describePixels, 'pixels'); // ['3 megapixels', '1 megapixel']
+ * describeOverLimit(1_001_000, 1_000_000, describePixels, 'pixels');
+ * // ['1001000 pixels', '1000000 pixels (1 megapixel)']
+ * ```
+ */
+export function describeOverLimit(
+  value: number,
+  limit: number,
+  describe: (amount: number) => string,
+  unit: string,
+): [value: string, limit: string] {
+  const [rounded, roundedLimit] = [describe(value), describe(limit)];
+  if (rounded !== roundedLimit) return [rounded, roundedLimit];
+  const exactLimit = `${limit} ${unit}`;
+  return [`${value} ${unit}`, roundedLimit === exactLimit ? exactLimit : `${exactLimit} (${roundedLimit})`];
 }

@@ -1,0 +1,59 @@
+/**
+ * How `dr2e restore` reads an input file: never more than the engine's file limit, so an input
+ * that never ends (`/dev/zero`, a pipe fed forever) or a huge file is refused after reading at
+ * most the limit, not after filling the memory.
+ */
+import { open } from 'node:fs/promises';
+import { ImageTooLargeError, describeBytes, describeOverLimit } from '../engine/index.js';
+
+/** Bytes read at a time: a photo of a few MB in a few reads, little waste for a small one. */
+const READ_CHUNK = 4 * 1024 * 1024;
+
+function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
+}
+
+/**
+ * The bytes of `file`, at most `maxBytes` of them.
+ *
+ * @example
+ * ```ts
+ * const bytes = await readInputFile('photo.heic', DEFAULT_IMAGE_LIMITS.maxFileBytes);
+ * ```
+ * @throws ImageTooLargeError for a file (or stream) longer than `maxBytes`; the read's own
+ * error (ENOENT, EACCES, EISDIR, ...) otherwise.
+ */
+export async function readInputFile(file: string, maxBytes: number): Promise<Uint8Array> {
+  const handle = await open(file, 'r');
+  try {
+    const stats = await handle.stat();
+    if (stats.isFile() && stats.size > maxBytes) {
+      const [size, limit] = describeOverLimit(stats.size, maxBytes, describeBytes, 'bytes');
+      throw new ImageTooLargeError(`file is ${size}; the limit is ${limit}`);
+    }
+    // Up to one byte more than the limit tells a file at the limit from a longer one.
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    while (total <= maxBytes) {
+      const chunk = new Uint8Array(Math.min(READ_CHUNK, maxBytes + 1 - total));
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(chunk.subarray(0, bytesRead));
+      total += bytesRead;
+    }
+    if (total > maxBytes) {
+      throw new ImageTooLargeError(
+        `input is longer than the limit of ${describeBytes(maxBytes)} (reading stopped there)`,
+      );
+    }
+    return chunks.length === 1 && chunks[0]!.length === total ? chunks[0]! : concat(chunks, total);
+  } finally {
+    await handle.close();
+  }
+}

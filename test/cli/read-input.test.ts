@@ -1,0 +1,64 @@
+/**
+ * `dr2e restore` reads an input up to the file limit and no further: a huge file or an input
+ * that never ends is refused as too large instead of filling the memory.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readInputFile } from '../../gpu-task/src/cli/read-input.js';
+import { ImageTooLargeError } from '../../gpu-task/src/engine/index.js';
+
+let work: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'dr2e-read-'));
+});
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('reading an input file', () => {
+  it('returns every byte of a file at the limit', async () => {
+    // Prepare
+    const file = path.join(work, 'at-limit.bin');
+    const bytes = Uint8Array.from({ length: 3000 }, (_, i) => i % 251);
+    await writeFile(file, bytes);
+
+    // Act
+    const read = await readInputFile(file, 3000);
+
+    // Assess
+    expect(read).toEqual(bytes);
+  });
+
+  it('refuses a file over the limit by its size, naming both', async () => {
+    // Prepare
+    const file = path.join(work, 'over.bin');
+    await writeFile(file, new Uint8Array(3 * 1024 + 1));
+
+    // Act
+    const read = readInputFile(file, 3 * 1024);
+
+    // Assess
+    await expect(read).rejects.toBeInstanceOf(ImageTooLargeError);
+    await expect(read).rejects.toThrow('file is 3073 bytes; the limit is 3072 bytes (3 KiB)');
+  });
+
+  it.skipIf(!existsSync('/dev/zero'))('stops reading an input that never ends at the limit', async () => {
+    // Act
+    const read = readInputFile('/dev/zero', 64 * 1024);
+
+    // Assess
+    await expect(read).rejects.toBeInstanceOf(ImageTooLargeError);
+    await expect(read).rejects.toThrow(/longer than the limit of 64 KiB/);
+  });
+
+  it("passes a missing file's own error through", async () => {
+    await expect(readInputFile(path.join(work, 'missing.jpg'), 1024)).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
+  });
+});
