@@ -154,7 +154,7 @@ describe('photos without faces', () => {
     expect(result.warnings).toContain('upscale_capped');
   });
 
-  it('restores the first frame of an animated image and says so', async () => {
+  it('restores the first frame of an animated image and says so, aligned or not', async () => {
     // Prepare: a two-frame animated WebP and the same picture as a still
     const frame = await encode(background(160, 120));
     const other = await sharp({ create: { width: 160, height: 120, channels: 3, background: '#996633' } })
@@ -168,10 +168,14 @@ describe('photos without faces', () => {
     // Act
     const fromAnimated = await restoreOne(animated);
     const fromStill = await restoreOne(frame);
-    // Assess
+    const alignedAnimated = await restoreOne(animated, { aligned: true });
+    const alignedStill = await restoreOne(frame, { aligned: true });
+    // Assess: as a whole photo and as an aligned crop
     expect(fromAnimated.warnings).toContain('first_frame_only');
     expect([fromAnimated.width, fromAnimated.height]).toEqual([320, 240]);
     expect(fromStill.warnings).not.toContain('first_frame_only');
+    expect(alignedAnimated.warnings).toContain('first_frame_only');
+    expect(alignedStill.warnings).not.toContain('first_frame_only');
   });
 
   it('refuses bad option values with invalid_parameters', async () => {

@@ -29,6 +29,7 @@ import {
   decodeImage,
   decodeImageToRgb,
   encodeRgbImage,
+  restoresFirstFrameOnly,
   tensorToRgb8,
   type FitMode,
   type Framing,
@@ -859,6 +860,8 @@ export class Dr2eEngine {
       inputSize: { width: number; height: number };
       /** The framing the crop was taken to have (for its face report). */
       alignedTemplate: FaceFraming;
+      /** Whether the file held more frames or pages than the one restored. */
+      firstFrameOnly: boolean;
     }
     const decoded = await Promise.all(
       inputs.map(async (input): Promise<Ready | null> => {
@@ -892,6 +895,7 @@ export class Dr2eEngine {
               decodeMs,
               inputSize: { width: adapted.source.width, height: adapted.source.height },
               alignedTemplate: adapted.inputFraming,
+              firstFrameOnly: restoresFirstFrameOnly(adapted.sourceInfo),
             };
           }
           const image = await decodeImage(input.bytes, {
@@ -923,6 +927,7 @@ export class Dr2eEngine {
             // Not adapted: the crop has the model's framing (mode model, or a model of FFHQ
             // framing), or is not square in mode auto (then assumed FFHQ, as best guess).
             alignedTemplate: options.inputFraming === 'model' ? (this.framing ?? FFHQ_FRAMING) : FFHQ_FRAMING,
+            firstFrameOnly: restoresFirstFrameOnly(image.source),
           };
         } catch (error) {
           results.set(input.id, { id: input.id, ok: false, error: asEngineError(error) });
@@ -973,7 +978,10 @@ export class Dr2eEngine {
             },
           ],
           skippedFaces: [],
-          warnings: upscale === requestedUpscale ? [] : ['upscale_capped'],
+          warnings: [
+            ...(upscale === requestedUpscale ? [] : ['upscale_capped' as const]),
+            ...(item.firstFrameOnly ? ['first_frame_only' as const] : []),
+          ],
           timings: {
             decodeMs: item.decodeMs,
             detectMs: 0,

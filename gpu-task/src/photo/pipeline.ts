@@ -21,6 +21,7 @@ import {
   type OutputFormat,
   type RgbImage,
   resolveImageLimits,
+  restoresFirstFrameOnly,
   rgbFromSharp,
   sharpFromRgb,
 } from '../engine/core.js';
@@ -216,9 +217,7 @@ export async function preparePhoto(
   const decodeCpuMs = processCpuMs() - decodeCpuStart;
   const { image } = decoded;
   const warnings: PhotoWarning[] = [];
-  // HEIC and AVIF hold bursts and alternates beside their primary image, which is the photo.
-  const stillFormat = decoded.info.format === 'heic' || decoded.info.format === 'avif';
-  if (decoded.info.frames > 1 && !stillFormat) warnings.push('first_frame_only');
+  if (restoresFirstFrameOnly(decoded.info)) warnings.push('first_frame_only');
   const format = options.format ?? 'png';
   const maxSide = MAX_OUTPUT_SIDE[format];
   if (Math.max(image.width, image.height) > maxSide) {

@@ -14,7 +14,7 @@
  * restore well anyway.
  */
 import { InvalidParametersError } from '../errors.js';
-import type { FitMode, ImageLimits, RgbImage } from '../image/index.js';
+import type { FitMode, ImageInfo, ImageLimits, RgbImage } from '../image/index.js';
 import {
   decodeImageToRgb,
   DEFAULT_FIT,
@@ -136,6 +136,8 @@ export interface AdaptedFaceInput {
   source: RgbImage;
   /** The EXIF orientation decoding undid (1 = none): where the source's JPEG blocks lie. */
   sourceOrientation: number;
+  /** What the source's header said (its format and frames, for the result's warnings). */
+  sourceInfo: ImageInfo;
   /** The whole-pixel square cut from the source. */
   crop: SquareRect;
   plan: FaceCropPlan;
@@ -190,6 +192,7 @@ export async function decodeAdaptedFace(
     tensor: rgb8ToTensor(face.data, options.size, options.size),
     source,
     sourceOrientation: info.orientation,
+    sourceInfo: info,
     crop,
     plan,
     inputFraming,

@@ -73,6 +73,20 @@ export interface ImageInfo {
   frames: number;
 }
 
+/**
+ * Whether decoding gave only part of what the file holds: the first frame of an animated WebP or
+ * the first page of a multi-page TIFF (warning `first_frame_only`). A HEIC's or AVIF's other
+ * images are bursts, thumbnails and alternates of its primary image, which is the photo.
+ *
+ * @example
+ * ```ts
+ * restoresFirstFrameOnly(await probeImage(animatedWebp)); // true
+ * ```
+ */
+export function restoresFirstFrameOnly(info: Pick<ImageInfo, 'format' | 'frames'>): boolean {
+  return info.frames > 1 && info.format !== 'heic' && info.format !== 'avif';
+}
+
 export interface ProbeImageOptions {
   /** Overrides of DEFAULT_IMAGE_LIMITS. */
   limits?: Partial<ImageLimits>;

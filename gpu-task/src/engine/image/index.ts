@@ -30,6 +30,7 @@ export {
   decodeImageWithAlpha,
   probeImage,
   resizeKernelFor,
+  restoresFirstFrameOnly,
 } from './decode.js';
 export type {
   DecodedImage,
