@@ -161,7 +161,10 @@ export function buildOpenApiDocument(
               required: false,
               description:
                 'Retry-safe creation: the same key with the same body returns the first job (200); the same ' +
-                'key with a different body is refused (422 `idempotency_key_reused`).',
+                'key with a different body is refused (422 `idempotency_key_reused`). Bodies are compared after ' +
+                'defaults are applied, `webhook.events` as a set, and `fidelity: 0.5` beside `preset: "auto"` ' +
+                'as left out; without a preset the model default runs, so `{}`, `{"preset":"auto"}` and ' +
+                '`{"fidelity":0.5}` are three different bodies.',
               schema: idempotencyKey,
             },
           ],

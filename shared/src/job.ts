@@ -38,7 +38,7 @@ import {
   type UpscaleFactor,
 } from './face-schemas.js';
 import type { JobStore } from './ports/job-store.js';
-import type { BackgroundMode } from './restore-options.js';
+import { AUTO_PRESET, RESTORE_DEFAULTS, type BackgroundMode } from './restore-options.js';
 import {
   MAX_SEED,
   WEBHOOK_EVENT_TYPES,
@@ -316,13 +316,47 @@ export function resolveJobParams(request: CreateJobRequest, seed: () => number =
 }
 
 /**
- * SHA-256 (hex) of the canonical parsed create request. Stored with an idempotency key so a
- * retry (same fingerprint) returns the first job and a different body under the same key is
- * refused.
+ * The parsed create request in the form idempotency compares: what means the same job reads
+ * the same. Defaults are already applied by the schema; on top of that
+ *
+ * - `webhook.events` is a set: listed in {@link WEBHOOK_EVENT_TYPES} order, once each
+ *   (`["job.failed","job.succeeded"]` and its reverse subscribe to the same events);
+ * - `fidelity` at its default (0.5) is left out beside an explicit `preset: "auto"`, the only
+ *   place where 0.5 is the default. Without a preset the model's default preset runs, which a
+ *   deployment may set to a fixed one that ignores fidelity (the job then carries the warning
+ *   `fidelity_unused`), so `{}` and `{"fidelity": 0.5}` stay different requests, as do `{}` and
+ *   `{"preset": "auto"}`;
+ * - `background` at its default is left out (it came later; see {@link fingerprintCreateJobRequest}).
+ */
+export function canonicalCreateJobRequest(request: CreateJobRequest): Partial<CreateJobRequest> {
+  const { background, fidelity, webhook, ...rest } = request;
+  const canonical: Partial<CreateJobRequest> = { ...rest };
+  if (background !== PHOTO_DEFAULTS.background) canonical.background = background;
+  if (!(request.preset === AUTO_PRESET && fidelity === RESTORE_DEFAULTS.fidelity))
+    canonical.fidelity = fidelity;
+  if (webhook) {
+    const events = WEBHOOK_EVENT_TYPES.filter((type) => webhook.events.includes(type));
+    canonical.webhook = { ...webhook, events };
+  }
+  return canonical;
+}
+
+/**
+ * SHA-256 (hex) of the canonical create request ({@link canonicalCreateJobRequest}). Stored
+ * with an idempotency key so a retry (same fingerprint) returns the first job and a different
+ * body under the same key is refused.
  */
 export function fingerprintCreateJobRequest(request: CreateJobRequest): Promise<string> {
   // A parameter added later with a default is left out at its default, so a request made before
   // it existed keeps its fingerprint (a retry across a deploy is still the same request).
+  return sha256Hex(canonicalJson(canonicalCreateJobRequest(request)));
+}
+
+/**
+ * The fingerprint as computed before events were compared as a set and fidelity's default was
+ * applied: a key stored then, retried with the very same body, must still replay.
+ */
+export function legacyFingerprintCreateJobRequest(request: CreateJobRequest): Promise<string> {
   const { background, ...rest } = request;
   return sha256Hex(canonicalJson(background === PHOTO_DEFAULTS.background ? rest : request));
 }

@@ -9,6 +9,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NodeWebhookTargetChecker } from '../../shared/adapters/node/index.js';
 import {
   blobKeys,
+  CreateJobRequestSchema,
+  legacyFingerprintCreateJobRequest,
   mutateJob,
   transitionJob,
   type JobStore,
@@ -222,6 +224,49 @@ describe('POST /v1/jobs', () => {
     expect((await json(otherBody)).error.code).toBe('idempotency_key_reused');
     expect(otherTenant.status).toBe(201);
     expect((await json(otherTenant)).id).not.toBe(firstBody.id);
+  });
+
+  it('compares Idempotency-Key bodies after defaults: events as a set, fidelity 0.5 beside auto', async () => {
+    // Prepare
+    const url = 'http://127.0.0.1:9999/hook';
+    const post = (key: string, body: unknown) =>
+      h.call('POST', '/v1/jobs', { json: body, headers: { 'idempotency-key': key } });
+    const events = await post('events', { webhook: { url, events: ['job.succeeded', 'job.failed'] } });
+    const auto = await post('auto', { preset: 'auto' });
+    const bare = await post('bare', {});
+    // Act
+    const answers = [
+      await post('events', { webhook: { url, events: ['job.failed', 'job.succeeded'] } }),
+      await post('auto', { preset: 'auto', fidelity: 0.5 }),
+      // without a preset the model's default runs, which may ignore fidelity: another request
+      await post('bare', { fidelity: 0.5 }),
+      await post('bare', { preset: 'auto' }),
+    ];
+    // Assess
+    expect([events.status, auto.status, bare.status]).toEqual([201, 201, 201]);
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 422, 422]);
+    expect([(await json(answers[0] as Response)).id, (await json(answers[1] as Response)).id]).toEqual([
+      (await json(events)).id,
+      (await json(auto)).id,
+    ]);
+  });
+
+  it('still replays a key stored under the earlier fingerprint for the very same body', async () => {
+    // Prepare: a job whose key was stored before the comparison applied fidelity's default
+    const body = { preset: 'auto', fidelity: 0.5 };
+    const first = await json(
+      await h.call('POST', '/v1/jobs', { json: body, headers: { 'idempotency-key': 'before-deploy' } }),
+    );
+    const earlier = await legacyFingerprintCreateJobRequest(CreateJobRequestSchema.parse(body));
+    await mutateJob(h.services.jobs, first.id, (job) => ({ ...job, requestFingerprint: earlier }));
+    // Act
+    const again = await h.call('POST', '/v1/jobs', {
+      json: body,
+      headers: { 'idempotency-key': 'before-deploy' },
+    });
+    // Assess
+    expect(again.status).toBe(200);
+    expect((await json(again)).id).toBe(first.id);
   });
 
   it('creates one job for concurrent requests with the same Idempotency-Key', async () => {

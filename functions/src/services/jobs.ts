@@ -11,6 +11,7 @@ import {
   encodeJobCursor,
   faceCropKeys,
   fingerprintCreateJobRequest,
+  legacyFingerprintCreateJobRequest,
   isTerminalStatus,
   mutateJob,
   newJob,
@@ -120,7 +121,7 @@ export class JobService {
     if (typeof tenant !== 'string') this.options.admission?.assertActive(tenant);
     if (idempotencyKey !== undefined) {
       const earlier = await jobs.findByIdempotencyKey(tenantId, idempotencyKey);
-      if (earlier) return this.replay(earlier, fingerprint);
+      if (earlier) return this.replay(earlier, fingerprint, request);
     }
     if (request.webhook) await this.options.webhookTargets.assertAllowed(request.webhook.url);
     const at = clock.now();
@@ -152,14 +153,19 @@ export class JobService {
     }
     if (!stored.created) {
       await admission?.release(tenantId, id);
-      return this.replay(stored.job, fingerprint);
+      return this.replay(stored.job, fingerprint, request);
     }
     this.logger.info('job created', { jobId: id, tenantId });
     return { job: stored.job, created: true, upload: await this.uploadForm(stored.job) };
   }
 
-  private async replay(job: Job, fingerprint: string): Promise<CreateJobResult> {
-    if (job.requestFingerprint !== fingerprint) {
+  private async replay(job: Job, fingerprint: string, request: CreateJobRequest): Promise<CreateJobResult> {
+    // A key stored before the comparison learned sets and defaults kept the older fingerprint:
+    // the very same body must still replay.
+    const same =
+      job.requestFingerprint === fingerprint ||
+      job.requestFingerprint === (await legacyFingerprintCreateJobRequest(request));
+    if (!same) {
       throw new ApiError(
         'idempotency_key_reused',
         422,
