@@ -154,6 +154,27 @@ describe('photos without faces', () => {
     expect(result.warnings).toContain('upscale_capped');
   });
 
+  it("gives an aligned crop's face pair with saveFaces: what the model saw and its restoration, in the crop's framing", async () => {
+    // Prepare: a 4:3 crop (padded to the model's square)
+    const picture = background(160, 120);
+    // Act
+    const result = await restoreOne(await encode(picture), { aligned: true, saveFaces: true });
+    // Assess: one pair, the same size, the crop's shape; the input side is the crop itself
+    expect(result.faceCrops).toHaveLength(1);
+    const [pair] = result.faceCrops!;
+    const input = await sharp(pair!.input).raw().toBuffer({ resolveWithObject: true });
+    const restored = await sharp(pair!.restored).metadata();
+    expect([input.info.width, input.info.height]).toEqual([restored.width, restored.height]);
+    expect(input.info.width / input.info.height).toBeCloseTo(160 / 120, 1);
+    const original = await sharp(Buffer.from(picture.data), { raw: { width: 160, height: 120, channels: 3 } })
+      .resize(input.info.width, input.info.height)
+      .raw()
+      .toBuffer();
+    let difference = 0;
+    for (let i = 0; i < original.length; i++) difference += Math.abs(original[i]! - input.data[i]!);
+    expect(difference / original.length).toBeLessThan(8);
+  });
+
   it('restores the first frame of an animated image and says so, aligned or not', async () => {
     // Prepare: a two-frame animated WebP and the same picture as a still
     const frame = await encode(background(160, 120));

@@ -961,11 +961,26 @@ export class Dr2eEngine {
           const dr2 = await toInputFraming(dr2Frame, item);
           dr2Bytes = await encodeRgbImage(dr2, format, qualityOption(options.quality));
         }
+        // The crop is the face: its pair is what the model saw, in the crop's own framing, and
+        // the restoration before the enlargement, at the same size (a photo's pair, likewise).
+        let faceCrops: FaceCrop[] | undefined;
+        if (options.saveFaces) {
+          const seen = await toInputFraming(tensorToRgbImage(item.tensor, 0, s), item);
+          const input = await resizeRgbImage(seen, framed.width, framed.height);
+          faceCrops = [
+            {
+              index: 0,
+              input: await encodeRgbImage(input, 'png'),
+              restored: await encodeRgbImage(framed, 'png'),
+            },
+          ];
+        }
         results.set(item.input.id, {
           id: item.input.id,
           ok: true,
           restored: restoredBytes,
           ...(dr2Bytes ? { dr2: dr2Bytes } : {}),
+          ...(faceCrops ? { faceCrops } : {}),
           width: restored.width,
           height: restored.height,
           seed: item.seed,
