@@ -85,7 +85,11 @@ export const DownsampleFactorSchema = z
 
 /** Webhook subscription of a job. */
 export const WebhookConfigSchema = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: 'webhook.url must be an http(s) URL' }).max(2048),
+  // The length check carries its own message: the URL's `error` would otherwise answer a URL
+  // that is merely too long with "must be an http(s) URL".
+  url: z
+    .url({ protocol: /^https?$/, error: 'webhook.url must be an http(s) URL' })
+    .max(2048, { error: 'webhook.url is too long: at most 2048 characters' }),
   /** Defaults to every event type. Duplicates are refused. */
   events: z
     .array(z.enum(WEBHOOK_EVENT_TYPES))
@@ -569,9 +573,33 @@ export const WebhookEventSchema = z.strictObject({
 });
 export type WebhookEvent = z.infer<typeof WebhookEventSchema>;
 
-/** zod issues as the domain's {@link ValidationIssue}s. */
+/** zod's own bound on every `z.int()` (the safe-integer range), below any bound a field sets. */
+function isSafeIntegerBound(issue: z.core.$ZodIssue): boolean {
+  return (
+    (issue.code === 'too_big' && issue.maximum === Number.MAX_SAFE_INTEGER) ||
+    (issue.code === 'too_small' && issue.minimum === Number.MIN_SAFE_INTEGER)
+  );
+}
+
+/**
+ * zod issues as the domain's {@link ValidationIssue}s. An integer beyond the safe-integer range
+ * fails both zod's implicit bound and the field's own (`{"seed": 1e30}`: <= 2^53 - 1 and
+ * <= 4294967295); the implicit one is dropped where the field states its own, so the message
+ * names the limit that applies.
+ */
 export function toValidationIssues(error: z.ZodError): ValidationIssue[] {
-  return error.issues.map((issue) => ({
+  const pathOf = (issue: z.core.$ZodIssue) => JSON.stringify(issue.path.map(String));
+  const boundedPaths = new Set(
+    error.issues
+      .filter(
+        (issue) => (issue.code === 'too_big' || issue.code === 'too_small') && !isSafeIntegerBound(issue),
+      )
+      .map(pathOf),
+  );
+  const issues = error.issues.filter(
+    (issue) => !(isSafeIntegerBound(issue) && boundedPaths.has(pathOf(issue))),
+  );
+  return issues.map((issue) => ({
     path: issue.path.map((segment) => (typeof segment === 'symbol' ? String(segment) : segment)),
     message: issue.message,
   }));

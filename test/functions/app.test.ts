@@ -251,6 +251,20 @@ describe('POST /v1/jobs', () => {
     ]);
   });
 
+  it('names the limit a refused field is over: a long webhook URL, a seed beyond 32 bits', async () => {
+    // Prepare
+    const longUrl = `https://hooks.example.com/${'x'.repeat(2048)}`;
+    // Act
+    const url = await h.call('POST', '/v1/jobs', { json: { webhook: { url: longUrl } } });
+    const seed = await h.call('POST', '/v1/jobs', { json: { seed: 1e30 } });
+    // Assess
+    const [urlError, seedError] = [(await json(url)).error, (await json(seed)).error];
+    expect([url.status, seed.status]).toEqual([400, 400]);
+    expect(urlError.message).toContain('too long: at most 2048 characters');
+    expect(seedError.message).toContain('4294967295');
+    expect(JSON.stringify(seedError)).not.toContain('9007199254740991');
+  });
+
   it('still replays a key stored under the earlier fingerprint for the very same body', async () => {
     // Prepare: a job whose key was stored before the comparison applied fidelity's default
     const body = { preset: 'auto', fidelity: 0.5 };

@@ -267,6 +267,23 @@ describe('POST /local-upload', () => {
     expect((await h.services.jobs.get(job.id))?.status).toBe('queued');
   });
 
+  it('names the form field that is over the 8 KiB limit', async () => {
+    // Prepare
+    const job = await createJob();
+    const fields = { ...job.upload.fields, note: 'x'.repeat(8193) };
+    // Act
+    const response = await h.app.request(job.upload.url, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+      body: wholeBody(fields, await pngBytes()),
+    });
+    // Assess
+    expect(response.status).toBe(413);
+    expect((await json(response)).error.message).toBe(
+      'the form field "note" is over the limit of 8192 bytes',
+    );
+  });
+
   it('stores the streamed bytes exactly, with their MD5 as etag', async () => {
     // Prepare
     const job = await createJob();

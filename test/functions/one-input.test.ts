@@ -183,6 +183,19 @@ describe('jobs left created expire', () => {
     expect((await h.services.jobs.get(fresh.id))?.status).toBe('created'); // not read yet
   });
 
+  it('says a time limit under an hour in minutes', async () => {
+    // Prepare: a deployment that expires jobs after 2 minutes
+    const short = await localHarness({ overrides: { clock }, env: { DR2E_CREATED_JOB_TTL_SECONDS: '120' } });
+    const job = (await json(await short.call('POST', '/v1/jobs', { json: {} }))) as Created;
+    clock.advance(120 * 1000 + 1);
+    // Act
+    const view = await json(await short.call('GET', `/v1/jobs/${job.id}`));
+    await short.close();
+    // Assess
+    expect(view.error).toMatchObject({ code: 'upload_expired' });
+    expect(view.error.message).toContain('within 2 min of creating the job');
+  });
+
   it('expires a stale job when its event stream is opened, as a read does', async () => {
     // Prepare
     const job = await createJob();

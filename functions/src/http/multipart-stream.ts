@@ -121,16 +121,19 @@ export class MultipartStream {
    * its length.
    *
    * @throws {PayloadTooLargeError} once the part exceeds `maxBytes` (the sink has seen at most
-   * `maxBytes` bytes).
+   * `maxBytes` bytes), naming the part as `what` says (so a client told "too large" knows which).
    */
-  async pipe(sink: (chunk: Uint8Array) => Promise<unknown>, maxBytes: number): Promise<number> {
+  async pipe(
+    sink: (chunk: Uint8Array) => Promise<unknown>,
+    maxBytes: number,
+    what = 'the file',
+  ): Promise<number> {
     if (!this.inBody) this.malformed('no part to read');
     let length = 0;
     const emit = async (chunk: Buffer) => {
       if (chunk.length === 0) return;
       length += chunk.length;
-      if (length > maxBytes)
-        throw new PayloadTooLargeError(`the file is over the limit of ${maxBytes} bytes`);
+      if (length > maxBytes) throw new PayloadTooLargeError(`${what} is over the limit of ${maxBytes} bytes`);
       await sink(chunk);
     };
     for (;;) {
@@ -151,10 +154,10 @@ export class MultipartStream {
     }
   }
 
-  /** The current part's body as UTF-8 text. */
-  async readText(maxBytes: number): Promise<string> {
+  /** The current part's body as UTF-8 text; `what` names it in a too-large error. */
+  async readText(maxBytes: number, what = 'a text field'): Promise<string> {
     const chunks: Uint8Array[] = [];
-    await this.pipe(async (chunk) => chunks.push(Buffer.from(chunk)), maxBytes);
+    await this.pipe(async (chunk) => chunks.push(Buffer.from(chunk)), maxBytes, what);
     return Buffer.concat(chunks).toString('utf8');
   }
 

@@ -93,7 +93,11 @@ export function localBlobRoutes(options: LocalBlobRoutesOptions): Hono {
       const fields: Record<string, string> = {};
       let part = await parts.next();
       while (part && part.name !== 'file') {
-        fields[part.name] = await parts.readText(MAX_FIELD_BYTES);
+        // Named in the error: "the file is over the limit" for a field misled clients.
+        fields[part.name] = await parts.readText(
+          MAX_FIELD_BYTES,
+          `the form field ${JSON.stringify(part.name.slice(0, 100))}`,
+        );
         part = await parts.next();
       }
       if (!part) throw new ValidationError('the form has no file in the field "file"');

@@ -79,7 +79,6 @@ export class CreatedJobExpiry {
   async expireIfStale(job: Job): Promise<Job> {
     if (!this.isStale(job)) return job;
     let expiredNow = false;
-    const hours = Math.round((this.options.ttlSeconds / 3600) * 10) / 10;
     const updated = await mutateJob(this.options.jobs, job.id, (current) => {
       expiredNow = false;
       const at = this.options.clock.now();
@@ -89,7 +88,7 @@ export class CreatedJobExpiry {
         to: 'canceled',
         at,
         code: UPLOAD_EXPIRED_CODE,
-        reason: `no input was uploaded within ${hours} h of creating the job; create a new job`,
+        reason: `no input was uploaded within ${describeDuration(this.options.ttlSeconds)} of creating the job; create a new job`,
       });
     });
     if (!expiredNow) return updated;
@@ -184,4 +183,16 @@ export class CreatedJobExpiry {
     } while (cursor !== undefined && seen < maxJobs);
     return expired;
   }
+}
+
+/**
+ * A time limit as a client reads it: hours to a tenth from one hour up, else minutes, else
+ * seconds. Hours alone said "within 0 h" for a deployment that expires jobs after 2 minutes.
+ *
+ * @example describeDuration(86400) === '24 h'; describeDuration(120) === '2 min'; describeDuration(45) === '45 s'
+ */
+export function describeDuration(seconds: number): string {
+  if (seconds >= 3600) return `${Math.round((seconds / 3600) * 10) / 10} h`;
+  if (seconds >= 60) return `${Math.round((seconds / 60) * 10) / 10} min`;
+  return `${seconds} s`;
 }
