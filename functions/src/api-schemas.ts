@@ -86,12 +86,16 @@ const dateOrDateTime = z.union([z.iso.date(), z.iso.datetime({ offset: true })])
 
 /** Query of `GET /v1/usage` (ISO dates or date-times; `to` is exclusive). */
 export const UsageQuerySchema = z.strictObject({
-  from: dateOrDateTime
-    .optional()
-    .meta({ description: 'Start (inclusive). Default: the first day of this month (UTC).' }),
+  from: dateOrDateTime.optional().meta({
+    description:
+      'Start (inclusive). Default: the first day of this month (UTC); with `to` alone, the first day of ' +
+      'the month `to` ends in (`to=2026-12-01` means November) where that is earlier.',
+  }),
   to: dateOrDateTime.optional().meta({
     description:
-      'End (exclusive). A date means its midnight UTC. Default: the first day of next month (UTC), so the period holds everything recorded so far. A period longer than 400 days is refused (400).',
+      'End (exclusive). A date means its midnight UTC. Default: the first day of next month (UTC), so the ' +
+      'period holds everything recorded so far; with `from` alone on or after that day, one calendar month ' +
+      'after `from`. A period longer than 400 days is refused (400).',
   }),
 });
 

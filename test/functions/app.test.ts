@@ -681,6 +681,36 @@ describe('GET /v1/usage', () => {
     });
   });
 
+  it('takes one bound alone as a period that holds it: to from its month, from for a month', async () => {
+    // Prepare: two jobs in January 2025 (long before this month)
+    const ids = [(await createJob()).id, (await createJob()).id];
+    await h.services.usage.record({
+      tenantId: tenantA,
+      jobId: ids[0] ?? '',
+      at: new Date('2025-01-10'),
+      images: 1,
+      modelSeconds: 1,
+    });
+    await h.services.usage.record({
+      tenantId: tenantA,
+      jobId: ids[1] ?? '',
+      at: new Date('2025-01-25'),
+      images: 1,
+      modelSeconds: 1,
+    });
+    // Act
+    const queries = ['?to=2025-01-20', '?to=2025-02-01', '?from=2999-03-01'];
+    const answers = await Promise.all(queries.map((query) => h.call('GET', `/v1/usage${query}`)));
+    const bodies = await Promise.all(answers.map((answer) => json(answer)));
+    // Assess
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200]);
+    expect(bodies.map(({ from, to, jobs }) => ({ from, to, jobs }))).toEqual([
+      { from: '2025-01-01T00:00:00.000Z', to: '2025-01-20T00:00:00.000Z', jobs: 1 },
+      { from: '2025-01-01T00:00:00.000Z', to: '2025-02-01T00:00:00.000Z', jobs: 2 },
+      { from: '2999-03-01T00:00:00.000Z', to: '2999-04-01T00:00:00.000Z', jobs: 0 },
+    ]);
+  });
+
   it.each(['?from=yesterday', '?from=2025-02-01&to=2025-01-01', '?from=2020-01-01&to=2025-01-01'])(
     'refuses %s with 400',
     async (query) => {
