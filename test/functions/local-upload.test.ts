@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { UploadForm } from '../../shared/src/index.js';
+import { createJsonLogger, type UploadForm } from '../../shared/src/index.js';
 import { json, KEY_A, localHarness, pngBytes, type LocalHarness } from './helpers.js';
 
 const BOUNDARY = 'dr2e-test-boundary-4f1c';
@@ -281,6 +281,33 @@ describe('POST /local-upload', () => {
     expect(response.status).toBe(413);
     expect((await json(response)).error.message).toBe(
       'the form field "note" is over the limit of 8192 bytes',
+    );
+  });
+
+  it('logs a 503 too_many_uploads at info, without an error line', async () => {
+    // Prepare: an app that takes no upload at once, writing its log lines here
+    const lines: string[] = [];
+    const logger = createJsonLogger({ level: 'debug', write: (line) => lines.push(line) });
+    const busy = await localHarness({ app: { maxConcurrentUploads: 0, logger } });
+    const job = (await json(await busy.call('POST', '/v1/jobs', { json: {} }))) as { upload: UploadForm };
+    // Act
+    const response = await busy.app.request(job.upload.url, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+      body: wholeBody(job.upload.fields, await pngBytes()),
+    });
+    await busy.close();
+    // Assess
+    const records = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(response.status).toBe(503);
+    expect(records.filter((r) => r.level === 'error')).toEqual([]);
+    expect(records).toContainEqual(
+      expect.objectContaining({
+        level: 'info',
+        msg: 'request refused',
+        status: 503,
+        code: 'too_many_uploads',
+      }),
     );
   });
 

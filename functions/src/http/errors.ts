@@ -39,6 +39,13 @@ export class ApiError extends DomainError {
   }
 }
 
+/**
+ * A 5xx that is a deliberate refusal, not a failure: load shedding such as 503
+ * `too_many_uploads`. Logged at info without a stack, as a refused request is; an error line
+ * with a stack would page someone for the server working as designed.
+ */
+export class RefusalError extends ApiError {}
+
 /** Writes an error body with the status (`Cache-Control: no-store`, JSON). */
 export function errorResponse(c: Context, status: number, body: ErrorResponseBody): Response {
   return c.json(body, status as ContentfulStatusCode, { 'cache-control': 'no-store' });
@@ -92,7 +99,14 @@ export function jsonErrorHandler(logger: Logger): ErrorHandler {
       });
     }
     const { status, body } = toErrorResponse(error);
-    if (status >= 500) {
+    if (error instanceof RefusalError) {
+      logger.info('request refused', {
+        method: c.req.method,
+        path: c.req.path,
+        status,
+        code: body.error.code,
+      });
+    } else if (status >= 500) {
       logger.error('request failed', { method: c.req.method, path: c.req.path, ...errorFields(error, true) });
     } else {
       logger.debug('request refused', {

@@ -29,7 +29,7 @@ import {
   type Logger,
 } from '../../../shared/src/index.js';
 import { boundaryOf, MultipartStream } from '../http/multipart-stream.js';
-import { ApiError, WrongContentTypeError } from '../http/errors.js';
+import { ApiError, RefusalError, WrongContentTypeError } from '../http/errors.js';
 import { parseInputKey, type Dispatcher } from '../services/dispatch.js';
 import { UPLOAD_ERROR_CODES } from '../services/uploads.js';
 
@@ -74,7 +74,7 @@ export function localBlobRoutes(options: LocalBlobRoutesOptions): Hono {
     if (!c.req.raw.body) throw new ValidationError('the form has no file in the field "file"');
     if (active >= maxConcurrent) {
       c.header('Retry-After', '1');
-      throw new ApiError(
+      throw new RefusalError(
         'too_many_uploads',
         503,
         `more than ${maxConcurrent} uploads at once; retry shortly`,
