@@ -2,7 +2,18 @@
  * `dr2e restore` writes each output whole or not at all, and never through a link standing at
  * the output's name.
  */
-import { mkdir, mkdtemp, readFile, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -65,6 +76,44 @@ describe('writing an output file', () => {
     expect(await readFile(input, 'utf8')).toBe('the input');
     expect(await readFile(output, 'utf8')).toBe('restored');
     await expect(readlink(output)).rejects.toMatchObject({ code: 'EINVAL' }); // a file now, not a link
+  });
+
+  it('refuses a read-only file at the output name, even when run as root', async () => {
+    // Prepare
+    const file = path.join(work, 'photo.png');
+    await writeFile(file, 'protected');
+    await chmod(file, 0o444);
+
+    // Act
+    const write = writeOutputFile(file, bytes('restored'));
+
+    // Assess
+    await expect(write).rejects.toThrow(/is read-only; not replaced/);
+    expect(await readFile(file, 'utf8')).toBe('protected');
+    expect(await readdir(work)).toEqual(['photo.png']);
+  });
+
+  it("keeps a replaced file's permissions", async () => {
+    // Prepare: an output kept private
+    const file = path.join(work, 'photo.png');
+    await writeFile(file, 'earlier');
+    await chmod(file, 0o600);
+
+    // Act
+    await writeOutputFile(file, bytes('restored'));
+
+    // Assess
+    expect(await readFile(file, 'utf8')).toBe('restored');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+  });
+
+  it('writes an output whose name is near the 255-byte limit', async () => {
+    // Act
+    const file = path.join(work, `${'a'.repeat(251)}.png`);
+    await writeOutputFile(file, bytes('restored'));
+
+    // Assess
+    expect(await readFile(file, 'utf8')).toBe('restored');
   });
 
   it('refuses a folder standing at the output name and leaves it as it is', async () => {

@@ -1,5 +1,5 @@
 /**
- * A reader that leaves early (`dr2e restore ... | head`, quitting `less`, a closed terminal)
+ * A reader that leaves early (`dr2e restore ... | head`, quitting `less`)
  * must not stop the restoration: the files are the work, the messages only report it. Node
  * reports a write to a closed pipe as an 'error' event, which, with no listener, ends the
  * process with a stack trace and leaves the remaining photos unrestored.
