@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 describe('reading an input file', () => {
-  it('returns every byte of a file at the limit', async () => {
+  it('returns every byte of a file at or under the limit, in a buffer of its size', async () => {
     // Prepare
     const file = path.join(work, 'at-limit.bin');
     const bytes = Uint8Array.from({ length: 3000 }, (_, i) => i % 251);
@@ -29,9 +29,12 @@ describe('reading an input file', () => {
 
     // Act
     const read = await readInputFile(file, 3000);
+    const underLimit = await readInputFile(file, 25 * 1024 * 1024);
 
-    // Assess
+    // Assess: and no more memory than that (a batch holds up to 256 inputs)
     expect(read).toEqual(bytes);
+    expect(underLimit).toEqual(bytes);
+    expect(underLimit.buffer.byteLength).toBeLessThanOrEqual(3001);
   });
 
   it('refuses a file over the limit by its size, naming both', async () => {

@@ -8,6 +8,8 @@ import { ImageTooLargeError, describeBytes, describeOverLimit } from '../engine/
 
 /** Bytes read at a time: a photo of a few MB in a few reads, little waste for a small one. */
 const READ_CHUNK = 4 * 1024 * 1024;
+/** Bytes looked for after a regular file's end. */
+const PROBE_CHUNK = 64 * 1024;
 
 function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
   const bytes = new Uint8Array(total);
@@ -37,22 +39,29 @@ export async function readInputFile(file: string, maxBytes: number): Promise<Uin
       const [size, limit] = describeOverLimit(stats.size, maxBytes, describeBytes, 'bytes');
       throw new ImageTooLargeError(`file is ${size}; the limit is ${limit}`);
     }
-    // Up to one byte more than the limit tells a file at the limit from a longer one.
+    // Up to one byte more than the limit tells a file at the limit from a longer one. A regular
+    // file is read in one piece of its size (plus that byte, for a file that grew); a stream
+    // (a pipe, a device) in pieces of READ_CHUNK.
     const chunks: Uint8Array[] = [];
     let total = 0;
+    let next = stats.isFile() ? stats.size + 1 : READ_CHUNK;
     while (total <= maxBytes) {
-      const chunk = new Uint8Array(Math.min(READ_CHUNK, maxBytes + 1 - total));
+      const chunk = new Uint8Array(Math.min(next, maxBytes + 1 - total));
       const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
       if (bytesRead === 0) break;
       chunks.push(chunk.subarray(0, bytesRead));
       total += bytesRead;
+      // A short read of a regular file is its end: a small look for bytes it may have gained.
+      next = bytesRead < chunk.length ? PROBE_CHUNK : READ_CHUNK;
     }
     if (total > maxBytes) {
       throw new ImageTooLargeError(
         `input is longer than the limit of ${describeBytes(maxBytes)} (reading stopped there)`,
       );
     }
-    return chunks.length === 1 && chunks[0]!.length === total ? chunks[0]! : concat(chunks, total);
+    // The bytes alone, never a view into a larger piece: a batch holds every input's bytes.
+    const [only] = chunks;
+    return chunks.length === 1 && only!.buffer.byteLength <= total + 1 ? only! : concat(chunks, total);
   } finally {
     await handle.close();
   }
