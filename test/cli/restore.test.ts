@@ -434,6 +434,37 @@ describe('output safety', () => {
     expect(wrong.stderr).toMatch(/--background.*blur/s);
   });
 
+  it("writes an aligned crop's face pair with --save-faces, in the model's framing for a square (FFHQ) crop", async () => {
+    // Prepare: portrait.png is square (taken as FFHQ-aligned and cut to the model's framing),
+    // wide.jpg is 16:9 (used whole, padded)
+    const out = path.join(work, 'aligned-faces-out');
+
+    // Act
+    const run = await runCli([
+      'restore',
+      path.join(goodDir, 'portrait.png'),
+      path.join(goodDir, 'wide.jpg'),
+      '-o',
+      out,
+      '--aligned',
+      '--save-faces',
+      '--preset',
+      'medium',
+    ]);
+
+    // Assess: each pair is two images of one size; the square crop's is the model's 128 px face
+    expect(run.status).toBe(0);
+    const size = async (name: string) => {
+      const { width, height } = await sharp(path.join(out, name)).metadata();
+      return [width, height];
+    };
+    expect(await size('portrait.face1.input.png')).toEqual([128, 128]);
+    expect(await size('portrait.face1.png')).toEqual([128, 128]);
+    const [wideWidth, wideHeight] = await size('wide.face1.png');
+    expect(await size('wide.face1.input.png')).toEqual([wideWidth, wideHeight]);
+    expect(wideWidth! / wideHeight!).toBeCloseTo(160 / 90, 1);
+  });
+
   it('writes JPEG with a .jpg extension when asked', async () => {
     const out = path.join(work, 'jpeg');
     const run = await runCli(['restore', path.join(goodDir, 'small.webp'), '-o', out, '--format', 'jpeg']);

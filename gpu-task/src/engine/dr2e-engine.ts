@@ -961,17 +961,20 @@ export class Dr2eEngine {
           const dr2 = await toInputFraming(dr2Frame, item);
           dr2Bytes = await encodeRgbImage(dr2, format, qualityOption(options.quality));
         }
-        // The crop is the face: its pair is what the model saw, in the crop's own framing, and
-        // the restoration before the enlargement, at the same size (a photo's pair, likewise).
+        // The pair is what the model saw and what it gave, the same size. A crop cut to the
+        // model's framing (adapted) pairs in that framing: pasted back, most of its picture
+        // would be source pixels the model never saw. A crop used whole pairs in its own framing.
         let faceCrops: FaceCrop[] | undefined;
         if (options.saveFaces) {
-          const seen = await toInputFraming(tensorToRgbImage(item.tensor, 0, s), item);
-          const input = await resizeRgbImage(seen, framed.width, framed.height);
+          const seenFrame = tensorToRgbImage(item.tensor, 0, s);
+          const restoredFace = item.adapted ? fused : framed;
+          const seen = item.adapted ? seenFrame : await toInputFraming(seenFrame, item);
+          const input = await resizeRgbImage(seen, restoredFace.width, restoredFace.height);
           faceCrops = [
             {
               index: 0,
               input: await encodeRgbImage(input, 'png'),
-              restored: await encodeRgbImage(framed, 'png'),
+              restored: await encodeRgbImage(restoredFace, 'png'),
             },
           ];
         }
