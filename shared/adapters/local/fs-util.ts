@@ -281,11 +281,16 @@ export interface MarkerOptions {
  *
  * Unlike {@link withLock}, which queues callers for a short critical section, this answers at
  * once, for claims held as long as a slow client takes (an upload streaming for minutes) where
- * the loser must be told "no" rather than made to wait. The file is created exclusively
+ * the loser must be told "no" rather than made to wait. A free marker is created exclusively
  * (`O_EXCL`), so of two processes racing exactly one wins; within this process a set decides
- * before any await, so two requests of one event loop cannot both pass. A marker left by a
- * process that died (or by an earlier process that had this process's pid, as pid 1 in a
- * container) is taken over, as is one older than `staleAfterMs`.
+ * before any await, so two requests of one event loop cannot both pass.
+ *
+ * A marker left by a process that died (or by an earlier process that had this process's pid,
+ * as pid 1 in a container) is taken over, as is one older than `staleAfterMs`. Taking over is
+ * a read, a remove and a create, so it runs under a short lock beside the marker: of several
+ * processes finding the same dead holder, one takes it. Each claim writes its own token, and
+ * giving it back removes the marker only while it still holds that token: a claim taken over
+ * meanwhile (judged stale) is its new holder's.
  */
 export async function tryClaimMarker(
   markerPath: string,
@@ -293,42 +298,51 @@ export async function tryClaimMarker(
 ): Promise<(() => Promise<void>) | undefined> {
   if (heldMarkers.has(markerPath)) return undefined;
   heldMarkers.add(markerPath);
+  const claim = `${ownerId}\n${toHex(randomBytes(8))}`;
+  const lockPath = `${markerPath}.lock`;
   const release = async (): Promise<void> => {
     try {
-      await rm(markerPath, { force: true });
+      await withLock(lockPath, async () => {
+        if ((await readFileIfExists(markerPath))?.toString('utf8') === claim)
+          await rm(markerPath, { force: true });
+      });
     } finally {
       heldMarkers.delete(markerPath);
     }
   };
   try {
     await mkdir(path.dirname(markerPath), { recursive: true });
-    // Two tries: the second after a marker that was released meanwhile, or taken over.
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await writeFile(markerPath, ownerId, { flag: 'wx' });
-        return release;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-          // Not EEXIST: either nothing was created or ours was (and writing failed): remove it.
-          await rm(markerPath, { force: true }).catch(() => undefined);
-          throw error;
-        }
-      }
-      if (attempt > 0) break;
-      const owner = (await readFileIfExists(markerPath))?.toString('utf8');
+    if (await createExclusively(markerPath, claim)) return release;
+    const taken = await withLock(lockPath, async () => {
+      const current = (await readFileIfExists(markerPath))?.toString('utf8');
+      // Given back since the first try.
+      if (current === undefined) return createExclusively(markerPath, claim);
       const info = await statIfExists(markerPath);
-      if (!info) continue;
-      const stale = Date.now() - info.mtimeMs > (options.staleAfterMs ?? 3_600_000);
+      const owner = current.split('\n')[0];
+      const stale = info !== undefined && Date.now() - info.mtimeMs > (options.staleAfterMs ?? 3_600_000);
       // This process's own id on a marker it does not hold: left by an earlier process.
-      if (!(owner === ownerId || ownerIsDead(owner) || stale)) break;
-      // Re-read right before removing, so a marker that changed hands meanwhile is left alone.
-      if ((await readFileIfExists(markerPath))?.toString('utf8') === owner)
-        await rm(markerPath, { force: true });
-    }
+      if (!(owner === ownerId || ownerIsDead(owner) || stale)) return false;
+      await rm(markerPath, { force: true });
+      return createExclusively(markerPath, claim);
+    });
+    if (taken) return release;
   } catch (error) {
     heldMarkers.delete(markerPath);
     throw error;
   }
   heldMarkers.delete(markerPath);
   return undefined;
+}
+
+/** Creates `file` holding `content` unless it exists (false then). */
+async function createExclusively(file: string, content: string): Promise<boolean> {
+  try {
+    await writeFile(file, content, { flag: 'wx' });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    // Not EEXIST: either nothing was created or ours was (and writing failed): remove it.
+    await rm(file, { force: true }).catch(() => undefined);
+    throw error;
+  }
 }

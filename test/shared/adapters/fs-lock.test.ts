@@ -3,11 +3,16 @@
  * also when the directory lock is handed from holder to holder within the process, and the
  * lock directory is gone once the burst is over (another process can take it).
  */
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { promisify } from 'node:util';
 import { tryClaimMarker, withLock } from '../../../shared/adapters/local/fs-util.js';
+
+const run = promisify(execFile);
+const fsUtil = path.resolve(import.meta.dirname, '../../../shared/adapters/local/fs-util.ts');
 
 let dir: string;
 beforeEach(async () => {
@@ -75,4 +80,49 @@ describe('tryClaimMarker', () => {
     await again?.();
     await takenOver?.();
   });
+
+  it('gives back only its own claim, never one taken over meanwhile', async () => {
+    // Prepare: a claim, then taken over by another holder (judged stale elsewhere)
+    const marker = path.join(dir, 'job');
+    const release = await tryClaimMarker(marker);
+    expect(release).toBeDefined();
+    await writeFile(marker, 'otherhost:4242\nits-token');
+
+    // Act
+    await release?.();
+
+    // Assess
+    expect(await readFile(marker, 'utf8')).toBe('otherhost:4242\nits-token');
+  });
+
+  it('lets one of several processes take over a dead holder', async () => {
+    // Prepare: a marker of a process that is gone; four processes that try at the same moment
+    // and, if they win, hold the claim a while
+    const marker = path.join(dir, 'job');
+    await writeFile(marker, `${hostname()}:2147483646`);
+    const script = path.join(dir, 'claim.mts');
+    await writeFile(
+      script,
+      `import { tryClaimMarker } from ${JSON.stringify(fsUtil)};
+const startAt = Number(process.argv[2]);
+while (Date.now() < startAt) await new Promise((resolve) => setTimeout(resolve, 1));
+const release = await tryClaimMarker(${JSON.stringify(marker)});
+console.log(release ? 'won' : 'lost');
+if (release) {
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  await release();
+}
+`,
+    );
+    const startAt = String(Date.now() + 4000);
+
+    // Act
+    const outcomes = await Promise.all(
+      Array.from({ length: 4 }, () => run(process.execPath, ['--import', 'tsx', script, startAt])),
+    );
+
+    // Assess
+    const said = outcomes.map((outcome) => outcome.stdout.trim()).sort();
+    expect(said).toEqual(['lost', 'lost', 'lost', 'won']);
+  }, 30_000);
 });
