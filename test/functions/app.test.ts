@@ -684,20 +684,15 @@ describe('GET /v1/usage', () => {
   it('takes one bound alone as a period that holds it: to from its month, from for a month', async () => {
     // Prepare: two jobs in January 2025 (long before this month)
     const ids = [(await createJob()).id, (await createJob()).id];
-    await h.services.usage.record({
-      tenantId: tenantA,
-      jobId: ids[0] ?? '',
-      at: new Date('2025-01-10'),
-      images: 1,
-      modelSeconds: 1,
-    });
-    await h.services.usage.record({
-      tenantId: tenantA,
-      jobId: ids[1] ?? '',
-      at: new Date('2025-01-25'),
-      images: 1,
-      modelSeconds: 1,
-    });
+    for (const [index, day] of ['2025-01-10', '2025-01-25'].entries()) {
+      await h.services.usage.record({
+        tenantId: tenantA,
+        jobId: ids[index] ?? '',
+        at: new Date(day),
+        images: 1,
+        modelSeconds: 1,
+      });
+    }
     // Act
     const queries = ['?to=2025-01-20', '?to=2025-02-01', '?from=2999-03-01'];
     const answers = await Promise.all(queries.map((query) => h.call('GET', `/v1/usage${query}`)));
