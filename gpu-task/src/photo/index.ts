@@ -27,7 +27,7 @@ export {
   nearPhotoEdge,
   proposalAsDetection,
 } from './second-detector.js';
-export type { RawDetection } from './blazeface.js';
+export type { RawDetection, TileRunner } from './blazeface.js';
 export {
   DEFAULT_SCORE_THRESHOLD,
   DEFAULT_SMALLEST_FACE,

@@ -375,27 +375,47 @@ export async function verifyCandidate(
   // One look agreeing with the candidate's own landmarks confirms it (not asked of candidates
   // whose landmarks are no face's, or of those that need a consensus).
   const oneLookConfirms = trusted && !strict;
-  for (const target of VERIFY_FACE_SIDES) {
-    // Only the small looks vote: degraded faces score best there, while at 48-80 px a face in
-    // the hair of a large face (the min-face photo test) scored 0.61-0.63 at two sizes. A larger
-    // look is taken only when it alone could confirm.
-    if (target > CONSENSUS_MAX_SIDE && !oneLookConfirms) continue;
-    const view = await viewOf(model, photo, candidate, target);
-    const seen = await lookAt(model, view, candidate, floor);
+  // Only the small looks vote: degraded faces score best there, while at 48-80 px a face in the
+  // hair of a large face (the min-face photo test) scored 0.61-0.63 at two sizes. A larger look
+  // is taken only when it alone could confirm.
+  const targets = VERIFY_FACE_SIDES.filter((target) => oneLookConfirms || target <= CONSENSUS_MAX_SIDE);
+  // The looks are asked all at once (the detector's threads share them; one after the other they
+  // kept one thread busy and the other idle: 130-200 ms per candidate on a 12 MP photo) and read
+  // in the order below, so the answer is the one-at-a-time loop's. Only where one look may settle
+  // the candidate early are the back-camera sizes asked one after the other, as each may end it.
+  const backLooks = (target: number): Promise<[RawDetection[], RawDetection[] | null]> => {
+    const looked = viewOf(model, photo, candidate, target).then((view) =>
+      Promise.all([
+        lookAt(model, view, candidate, floor),
+        // The detector's anchors and filters are not symmetric: a degraded face scoring 0.5-0.6
+        // one way often scores 0.6-0.75 the other. Only the voting sizes are looked at mirrored.
+        mirrored && target <= CONSENSUS_MAX_SIDE ? lookAt(model, view, candidate, floor, true) : null,
+      ]),
+    );
+    looked.catch(() => undefined);
+    return looked;
+  };
+  // A second model, whose errors are partly its own (see FRONT_FACE_SIDES).
+  const frontLooks = (): Promise<RawDetection[][]> =>
+    Promise.all(
+      (front ? FRONT_FACE_SIDES : []).map((target) =>
+        viewOf(front!, photo, candidate, target).then((view) => lookAt(front!, view, candidate, floor)),
+      ),
+    );
+  const asked = oneLookConfirms ? null : { back: targets.map(backLooks), front: frontLooks() };
+  asked?.front.catch(() => undefined);
+  for (const [index, target] of targets.entries()) {
+    const [seen, seenMirrored] = await (asked ? asked.back[index]! : backLooks(target));
     const agreeing = oneLookConfirms
       ? bestOf(seen.filter((d) => d.score >= threshold && sameLandmarks(candidate, d)))
       : null;
     if (agreeing) return { ...agreeing, score: Math.max(candidate.score, agreeing.score) };
     if (target > CONSENSUS_MAX_SIDE) continue;
     add(bestOf(seen), String(target), 'plain');
-    // The detector's anchors and filters are not symmetric: a degraded face scoring 0.5-0.6 one
-    // way often scores 0.6-0.75 the other.
-    if (mirrored) add(bestOf(await lookAt(model, view, candidate, floor, true)), String(target), 'mirrored');
+    if (seenMirrored) add(bestOf(seenMirrored), String(target), 'mirrored');
   }
-  // A second model, whose errors are partly its own (see FRONT_FACE_SIDES).
-  for (const target of front ? FRONT_FACE_SIDES : []) {
-    const view = await viewOf(front!, photo, candidate, target);
-    add(bestOf(await lookAt(front!, view, candidate, floor)), `front ${target}`, 'front');
+  for (const [index, seen] of (await (asked ? asked.front : frontLooks())).entries()) {
+    add(bestOf(seen), `front ${FRONT_FACE_SIDES[index]!}`, 'front');
   }
   const best = consensus(looks, { backLookNeeded: strict });
   return best ? { ...best, score: Math.max(candidate.score, best.score) } : null;
