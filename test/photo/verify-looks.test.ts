@@ -33,8 +33,10 @@ function faceIn(x: number, y: number, side: number, score: number): RawDetection
 
 /**
  * A graph that sees the photo's square (its tile's pixels over mid-grey) as a face scoring
- * `scoreOf(side, mirrored)`, `side` being the square's side in its view, and that answers after
- * `delayOf(call)` ms: the looks can come back in any order.
+ * `scoreOf(side, mirrored)`, `side` being the square's side in its view. It answers nothing
+ * until `expectedCalls` looks have been asked (or two seconds have passed, so that a caller asking
+ * one at a time still gets its answers), then each after `delayOf(call)` ms: the looks can come
+ * back in any order, however slowly the machine cuts their views.
  */
 class ScriptedGraph implements TileRunner {
   readonly maxBatch = 1;
@@ -46,7 +48,19 @@ class ScriptedGraph implements TileRunner {
     readonly inputSize: number,
     private readonly scoreOf: (side: number, mirrored: boolean) => number,
     private readonly delayOf: (call: number) => number,
-  ) {}
+    private readonly expectedCalls = 1,
+  ) {
+    const timer = setTimeout(() => this.openGate(), 2000);
+    this.gate = new Promise<void>((resolve) => {
+      this.openGate = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private readonly gate: Promise<void>;
+  private openGate: () => void = () => undefined;
 
   get tileLength(): number {
     return this.inputSize * this.inputSize * 3;
@@ -56,6 +70,8 @@ class ScriptedGraph implements TileRunner {
     const call = this.calls++;
     this.inFlight++;
     this.mostInFlight = Math.max(this.mostInFlight, this.inFlight);
+    if (this.calls >= this.expectedCalls) this.openGate();
+    await this.gate;
     await new Promise((resolve) => setTimeout(resolve, this.delayOf(call)));
     this.inFlight--;
     const size = this.inputSize;
@@ -101,8 +117,8 @@ describe('second looks of a candidate', () => {
       front: new ScriptedGraph(128, frontScore, () => 0),
     };
     const scrambled = {
-      back: new ScriptedGraph(256, backScore, (call) => [9, 1, 6, 3, 12, 0, 7, 4, 10, 2][call % 10]!),
-      front: new ScriptedGraph(128, frontScore, (call) => [5, 0, 8, 2, 4][call % 5]!),
+      back: new ScriptedGraph(256, backScore, (call) => [9, 1, 6, 3, 12, 0, 7, 4, 10, 2][call % 10]!, 10),
+      front: new ScriptedGraph(128, frontScore, (call) => [5, 0, 8, 2, 4][call % 5]!, 5),
     };
     // Act
     const [first, second] = await Promise.all(
