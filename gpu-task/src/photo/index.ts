@@ -31,18 +31,20 @@ export type { RawDetection, TileRunner } from './blazeface.js';
 export {
   DEFAULT_SCORE_THRESHOLD,
   DEFAULT_SMALLEST_FACE,
+  FaceDetector,
+  mergePasses,
+  withinHeadOf,
+} from './detect.js';
+export {
   ENLARGED_CANDIDATE_FACE,
   ENLARGED_CANDIDATE_MAX_BOX,
   ENLARGED_CANDIDATE_MAX_TILES,
-  FaceDetector,
   MAX_LEVEL_STEP,
   MIN_DETECTOR_FACE,
-  mergePasses,
   planPyramid,
   tileOrigins,
   WHOLE_PHOTO_VIEWS,
-  withinHeadOf,
-} from './detect.js';
+} from './pyramid.js';
 export type { DetectOptions, DetectedFace } from './detect.js';
 export {
   DEFAULT_DENOISE_SETTINGS,
