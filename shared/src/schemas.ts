@@ -149,10 +149,22 @@ const schedulePick = {
         '(otherwise the job carries the warning `fidelity_unused`).',
     }),
   n: DownsampleFactorSchema.optional(),
-  /** Step index (on the `steps`-long respaced schedule) where sampling stops and x0 is returned. */
-  tau: z.int().min(0).optional(),
-  /** Step index where sampling starts from the diffused input; must exceed tau. */
-  omega: z.int().min(1).optional(),
+  /**
+   * Step index (on the `steps`-long respaced schedule) where sampling stops and x0 is returned.
+   * Below steps (checkSchedule), so below MAX_STEPS whatever the steps: said here, a huge value
+   * is refused with that bound rather than JavaScript's largest safe integer.
+   */
+  tau: z
+    .int()
+    .min(0)
+    .max(MAX_STEPS - 1)
+    .optional(),
+  /** Step index where sampling starts from the diffused input; must exceed tau, below steps. */
+  omega: z
+    .int()
+    .min(1)
+    .max(MAX_STEPS - 1)
+    .optional(),
   steps: z.int().min(2).max(MAX_STEPS).default(RESTORE_DEFAULTS.steps),
   seed: z.int().min(0).max(MAX_SEED).optional(),
 };

@@ -251,18 +251,26 @@ describe('POST /v1/jobs', () => {
     ]);
   });
 
-  it('names the limit a refused field is over: a long webhook URL, a seed beyond 32 bits', async () => {
+  it('names the limit a refused field is over: a long webhook URL, a seed beyond 32 bits, a huge tau or omega', async () => {
     // Prepare
     const longUrl = `https://hooks.example.com/${'x'.repeat(2048)}`;
     // Act
     const url = await h.call('POST', '/v1/jobs', { json: { webhook: { url: longUrl } } });
     const seed = await h.call('POST', '/v1/jobs', { json: { seed: 1e30 } });
+    const tau = await h.call('POST', '/v1/jobs', { json: { n: 4, tau: 1e30, omega: 50 } });
+    const omega = await h.call('POST', '/v1/jobs', { json: { n: 4, tau: 20, omega: 1e30 } });
     // Assess
     const [urlError, seedError] = [(await json(url)).error, (await json(seed)).error];
-    expect([url.status, seed.status]).toEqual([400, 400]);
+    const [tauError, omegaError] = [(await json(tau)).error, (await json(omega)).error];
+    expect([url.status, seed.status, tau.status, omega.status]).toEqual([400, 400, 400, 400]);
     expect(urlError.message).toContain('too long: at most 2048 characters');
     expect(seedError.message).toContain('4294967295');
-    expect(JSON.stringify(seedError)).not.toContain('9007199254740991');
+    // tau and omega count steps of a schedule of at most 1000 steps
+    expect(tauError.message).toContain('999');
+    expect(omegaError.message).toContain('999');
+    for (const error of [seedError, tauError, omegaError]) {
+      expect(JSON.stringify(error)).not.toContain('9007199254740991');
+    }
   });
 
   it('still replays a key stored under the earlier fingerprint for the very same body', async () => {
