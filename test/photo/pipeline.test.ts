@@ -344,6 +344,40 @@ describe('finishPhoto', () => {
     },
   );
 
+  it('restores the faces of a black-and-white photo stored as colour without colour', async () => {
+    // Prepare: a grey scene in three equal channels (a phone's mono filter, a scan saved as
+    // RGB), one face, and a "restoration" full of colour, as the model paints into grey faces.
+    const [width, height] = [160, 120];
+    const image = scene(width, height, 7);
+    for (let i = 0; i < image.data.length; i += 3) image.data.fill(image.data[i]!, i, i + 3);
+    const frame = frameAt(80, 60, 70, 0.2);
+    const report = { box: [0, 0, 1, 1] as [number, number, number, number], score: 1, landmarks: [] };
+    const face = await prepareFace(image, report, frame, 2, 64);
+    const random = new SeededRandom(5);
+    const restored = {
+      data: Uint8Array.from({ length: 128 * 128 * 3 }, () => Math.floor(random.uniform() * 256)),
+      width: 128,
+      height: 128,
+    };
+    // Act
+    const { bytes } = await finishPhoto(preparedPhoto(image, 2, [face], false), [restored], {
+      format: 'png',
+    });
+    // Assess: the face was pasted (the output is no plain enlargement), and no pixel has colour.
+    const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+    expect(info.channels).toBe(3);
+    const plain = await finishPhoto(preparedPhoto(image, 2, [], false), [], { format: 'png' });
+    expect(Buffer.compare(Buffer.from(bytes), Buffer.from(plain.bytes))).not.toBe(0);
+    let spread = 0;
+    for (let i = 0; i < data.length; i += 3) {
+      spread = Math.max(
+        spread,
+        Math.max(data[i]!, data[i + 1]!, data[i + 2]!) - Math.min(data[i]!, data[i + 1]!, data[i + 2]!),
+      );
+    }
+    expect(spread).toBe(0);
+  });
+
   it.each(['png', 'jpeg', 'webp'] as const)(
     'keeps the colours of a colour photo (%s, x2)',
     async (format) => {
