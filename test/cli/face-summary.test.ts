@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FaceReport } from '../../gpu-task/src/engine/index.js';
-import { faceSummary, keptFacesHint } from '../../gpu-task/src/cli/restore-command.js';
+import { faceSummary, keptFacesHint, skippedFacesNote } from '../../gpu-task/src/cli/restore-command.js';
 
 describe('faceSummary (the CLI line per restored face)', () => {
   it("names auto's setting, its fusion weights and the estimates it was chosen from", () => {
@@ -73,5 +73,21 @@ describe('keptFacesHint (the closing line when auto kept faces)', () => {
   it('says nothing when every face went through the model, or there was none', () => {
     expect(keptFacesHint([face(false)])).toBeNull();
     expect(keptFacesHint([])).toBeNull();
+  });
+});
+
+describe('skippedFacesNote (why faces of a photo were left untouched)', () => {
+  const face = (reason: 'max_faces' | 'min_face'): FaceReport => ({
+    box: [0, 0, 20, 20],
+    score: 0.9,
+    landmarks: [],
+    reason,
+  });
+
+  it('counts the faces beyond --max-faces and those under --min-face, and says which flag restores them', () => {
+    expect(skippedFacesNote([face('max_faces'), face('max_faces'), face('min_face')])).toBe(
+      '2 beyond --max-faces (raise it to restore them), 1 smaller than --min-face',
+    );
+    expect(skippedFacesNote([face('min_face')])).toBe('1 smaller than --min-face');
   });
 });

@@ -267,7 +267,10 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
           ...(result.background ? { background: result.background } : {}),
           ...(faceFiles.length > 0 ? { faceFiles } : {}),
         });
-        const skipped = result.skippedFaces.length > 0 ? `, ${result.skippedFaces.length} skipped` : '';
+        const skipped =
+          result.skippedFaces.length > 0
+            ? `, ${result.skippedFaces.length} skipped (${skippedFacesNote(result.skippedFaces)})`
+            : '';
         const keptCount = result.faces.filter((f) => f.settings?.kept).length;
         const kept = keptCount > 0 ? ` (${keptCount} kept as is)` : '';
         const warned = result.warnings.length > 0 ? `; warning: ${result.warnings.join(', ')}` : '';
@@ -308,6 +311,12 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
       }
       if (f.warnings && f.warnings.length > 0) {
         io.stdout.write(`  warning ${display(f.input)}: ${f.warnings.join(', ')}\n`);
+      }
+      if (f.skippedFaces && f.skippedFaces.length > 0) {
+        const count = f.skippedFaces.length;
+        io.stdout.write(
+          `  ${display(f.input)}: ${count} face${count === 1 ? '' : 's'} left untouched: ${skippedFacesNote(f.skippedFaces)}\n`,
+        );
       }
     }
     for (const f of failed) io.stdout.write(`  failed ${display(f.input)}: ${f.code}: ${f.message}\n`);
@@ -366,6 +375,25 @@ export function keptFacesHint(faces: readonly FaceReport[]): string | null {
     'docs/quality/README.md). ' +
     'Lower --fidelity (e.g. 0.2) or pass --preset medium to restore them with the prior anyway.'
   );
+}
+
+/**
+ * Why faces were left untouched, by reason, and the flag that would restore them.
+ *
+ * @example
+ * ```ts
+ * skippedFacesNote(result.skippedFaces); // '91 beyond --max-faces (raise it to restore them)'
+ * ```
+ */
+export function skippedFacesNote(skipped: readonly FaceReport[]): string {
+  const beyond = skipped.filter((f) => f.reason !== 'min_face').length;
+  const small = skipped.length - beyond;
+  return [
+    beyond > 0 ? `${beyond} beyond --max-faces (raise it to restore them)` : '',
+    small > 0 ? `${small} smaller than --min-face` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
 }
 
 function display(file: string): string {
