@@ -142,6 +142,8 @@ describe('photos without faces', () => {
       retryable: false,
     });
     expect(refused?.ok === false && refused.error.message).toMatch(/16383 px/);
+    // JPEG holds 65535 px a side: both formats that would take the photo are named.
+    expect(refused?.ok === false && refused.error.message).toMatch(/ask for png or jpeg$/);
   });
 
   it("caps an aligned crop's upscale to the output format's largest side too", async () => {

@@ -33,7 +33,12 @@ export interface FaceReport {
 export type PhotoWarning = 'no_face_detected' | 'upscale_capped' | 'first_frame_only';
 
 /** Upscale factors offered: the domain's (shared/src/restore-options.ts). */
-export { MAX_OUTPUT_SIDE, UPSCALE_FACTORS, type UpscaleFactor } from '../../../shared/src/index.js';
+export {
+  MAX_OUTPUT_SIDE,
+  OUTPUT_FORMATS,
+  UPSCALE_FACTORS,
+  type UpscaleFactor,
+} from '../../../shared/src/index.js';
 
 /** Default output upscale. */
 export const DEFAULT_UPSCALE: UpscaleFactor = RESTORE_DEFAULTS.upscale;
