@@ -314,8 +314,13 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
       }
       if (f.skippedFaces && f.skippedFaces.length > 0) {
         const count = f.skippedFaces.length;
+        const flags = [
+          f.skippedFaces.some((face) => face.reason === 'min_face') ? 'lower --min-face' : '',
+          f.skippedFaces.some((face) => face.reason !== 'min_face') ? 'raise --max-faces' : '',
+        ].filter(Boolean);
         io.stdout.write(
-          `  ${display(f.input)}: ${count} face${count === 1 ? '' : 's'} left untouched: ${skippedFacesNote(f.skippedFaces)}\n`,
+          `  ${display(f.input)}: ${count} face${count === 1 ? '' : 's'} left untouched: ${skippedFacesNote(f.skippedFaces)} ` +
+            `(${flags.join(' or ')} to restore them)\n`,
         );
       }
     }
@@ -378,18 +383,18 @@ export function keptFacesHint(faces: readonly FaceReport[]): string | null {
 }
 
 /**
- * Why faces were left untouched, by reason, and the flag that would restore them.
+ * Why faces were left untouched, counted by reason (the flag that left them).
  *
  * @example
  * ```ts
- * skippedFacesNote(result.skippedFaces); // '91 beyond --max-faces (raise it to restore them)'
+ * skippedFacesNote(result.skippedFaces); // '91 beyond --max-faces, 2 smaller than --min-face'
  * ```
  */
 export function skippedFacesNote(skipped: readonly FaceReport[]): string {
   const beyond = skipped.filter((f) => f.reason !== 'min_face').length;
   const small = skipped.length - beyond;
   return [
-    beyond > 0 ? `${beyond} beyond --max-faces (raise it to restore them)` : '',
+    beyond > 0 ? `${beyond} beyond --max-faces` : '',
     small > 0 ? `${small} smaller than --min-face` : '',
   ]
     .filter(Boolean)
