@@ -73,6 +73,7 @@ import {
   finishPhoto,
   preparePhoto,
   resolvePhotoOptions,
+  withInputColourIfColourless,
 } from '../photo/index.js';
 
 import {
@@ -947,7 +948,11 @@ export class Dr2eEngine {
     ): Promise<void> => {
       const encodeStart = performance.now();
       try {
-        const fused = fuseWithInput(restoredFrame, item);
+        // A black-and-white crop stays so: the model paints colour into grey faces.
+        const fused = await withInputColourIfColourless(
+          fuseWithInput(restoredFrame, item),
+          tensorToRgbImage(item.tensor, 0, s),
+        );
         const framed = await toInputFraming(fused, item);
         const { width: inW, height: inH } = item.inputSize;
         const maxSide = MAX_OUTPUT_SIDE[strictestFormat(item.input.finalFormat, format)];

@@ -125,7 +125,13 @@ export type {
   PreparedPhoto,
   UpscaledBackground,
 } from './pipeline.js';
-export { chromaSpread, COLOURLESS_CHROMA_STD, matchLowFrequencies, refineFace } from './refine.js';
+export {
+  chromaSpread,
+  COLOURLESS_CHROMA_STD,
+  matchLowFrequencies,
+  refineFace,
+  withInputColourIfColourless,
+} from './refine.js';
 export type { RefineOptions } from './refine.js';
 export {
   applySimilarity,

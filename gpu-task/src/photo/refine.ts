@@ -112,6 +112,29 @@ function lumaWithChromaOf(face: RgbImage, colour: Uint8Array): RgbImage {
 }
 
 /**
+ * `restored` as it is, unless `input` (the same face, any size) has no colour of its own (see
+ * COLOURLESS_CHROMA_STD): then its luma with the input's colour (low-pass, at its size). For
+ * faces that get no colour matching (aligned crops), so a black-and-white crop stays so.
+ *
+ * @example
+ * ```ts
+ * const kept = await withInputColourIfColourless(restoredCrop, modelInput);
+ * ```
+ */
+export async function withInputColourIfColourless(restored: RgbImage, input: RgbImage): Promise<RgbImage> {
+  if (chromaSpread(input) >= COLOURLESS_CHROMA_STD) return restored;
+  const { data } = await sharp(input.data, {
+    raw: { width: input.width, height: input.height, channels: 3 },
+    limitInputPixels: false,
+  })
+    .resize(restored.width, restored.height, { fit: 'fill', kernel: 'cubic' })
+    .blur(Math.max(1, restored.width / 10))
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return lumaWithChromaOf(restored, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+}
+
+/**
  * Refine one restored face against its aligned input (both at the paste resolution).
  *
  * @example
