@@ -152,6 +152,8 @@ function showProgress(update: JobUpdate): void {
     uploaded: 'Uploaded; queueing...',
     queued: 'Queued; waiting for a worker...',
     running: 'Running...',
+    // watch.ts: a poll failed for a reason that says nothing about the job; it is tried again.
+    reconnecting: 'Connection lost; trying again (the job goes on)...',
   };
   const progress = update.progress;
   if (update.status === 'running' && progress && progress.total > 0) {

@@ -1,7 +1,8 @@
 /**
  * Follows a job until it ends: server-sent events from `GET /v1/jobs/{id}/events` read through
  * `fetch` (key in the header), falling back to polling `GET /v1/jobs/{id}` when the stream is
- * unavailable or ends early (a proxy cut it, the server's time limit).
+ * unavailable or ends early (a proxy cut it, the server's time limit). A poll that fails for a
+ * reason that says nothing about the job (the network dropped, a 5xx, a 429) is tried again.
  */
 import { ApiError, errorFrom, type PlaygroundApi, type PlaygroundJob } from './api.js';
 import { EventStreamParser } from './sse.js';
@@ -18,6 +19,8 @@ export interface JobUpdate {
 
 const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 const POLL_INTERVAL_MS = 1000;
+/** Longest wait between polls while they keep failing (a phone out of coverage for a while). */
+const MAX_RETRY_DELAY_MS = 10_000;
 
 /** Resolves with the final job view (succeeded, failed or canceled). */
 export async function watchJob(
@@ -74,15 +77,39 @@ async function followEvents(
   }
 }
 
+/**
+ * Whether a failed poll says nothing about the job: `fetch` rejects with a TypeError when the
+ * network drops or the server restarts, and a 5xx, 408 or 429 is the server's state. The job
+ * runs on meanwhile, so ending the watch there told the user it had failed while it went on
+ * (and was billed) with its result and its Cancel button gone from the page.
+ */
+function transient(error: unknown): boolean {
+  if (error instanceof ApiError) return error.status >= 500 || error.status === 408 || error.status === 429;
+  return error instanceof TypeError;
+}
+
 async function poll(
   api: PlaygroundApi,
   id: string,
   onUpdate: (update: JobUpdate) => void,
 ): Promise<PlaygroundJob> {
+  let failures = 0;
   for (;;) {
-    const job = await api.getJob(id);
+    let job: PlaygroundJob;
+    try {
+      job = await api.getJob(id);
+    } catch (error) {
+      if (!transient(error)) throw error;
+      failures += 1;
+      onUpdate({ status: 'reconnecting', via: 'poll' });
+      await sleep(Math.min(MAX_RETRY_DELAY_MS, POLL_INTERVAL_MS * 2 ** (failures - 1)));
+      continue;
+    }
+    failures = 0;
     if (TERMINAL.has(job.status)) return job;
     onUpdate({ status: job.status, progress: job.progress, via: 'poll' });
-    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+    await sleep(POLL_INTERVAL_MS);
   }
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
