@@ -5,8 +5,8 @@
  * server-sent events, checks the restored image is shown and decodes, drags the split, zooms,
  * downloads the result; a whole photo from `../shared` (skipped without it) with "step i of n"
  * and the face boxes the job reports; at phone width, the error path (a text file named `.jpg`)
- * with the events endpoint blocked so the page must fall back to polling; a HEIC upload.
- * Screenshots go to
+ * with the events endpoint blocked so the page must fall back to polling; a HEIC upload; a drop
+ * after a pick. Screenshots go to
  * `test-results/playground/` (git-ignored); with `DR2E_UPDATE_DOCS_SCREENSHOT=1` the desktop one
  * is also written to `docs/playground.png` for the README.
  *
@@ -386,6 +386,34 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     const note = (await page.locator('#before-note').textContent()) ?? '';
     // Chromium has no HEIC decoder: the input cannot be shown, and the page says so.
     expect(inputShown || note.includes('cannot display the input')).toBe(true);
+    await page.close();
+  });
+
+  it('a photo dropped after one was picked replaces it in the file control, so picking the first again takes it', async () => {
+    // Prepare
+    const page = await openPage(1024, 800);
+    const picked = path.join(dataDir, 'picked.jpg');
+    await writeFile(picked, await readFile(SAMPLE));
+    await page.locator('#photo').setInputFiles(picked);
+
+    // Act: drop another photo, then pick the first one again.
+    await page.evaluate(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(
+        new File([new Uint8Array([0xff, 0xd8, 0xff])], 'dropped.jpg', { type: 'image/jpeg' }),
+      );
+      document.body.dispatchEvent(
+        new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }),
+      );
+    });
+    const controlAfterDrop = await page
+      .locator('#photo')
+      .evaluate((input: HTMLInputElement) => input.files?.[0]?.name);
+    await page.locator('#photo').setInputFiles(picked);
+
+    // Assess
+    expect(controlAfterDrop).toBe('dropped.jpg');
+    expect(await page.locator('#photo-name').textContent()).toContain('picked.jpg');
     await page.close();
   });
 

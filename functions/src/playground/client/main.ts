@@ -113,7 +113,17 @@ window.addEventListener('drop', (event) => {
   event.preventDefault();
   dropZone.classList.remove('over');
   const file = event.dataTransfer?.files[0];
-  if (file) choosePhoto(file);
+  if (!file) return;
+  // The file control takes the dropped photo too: left alone, it went on naming the photo picked
+  // before, and picking that one again fired no `change`, so the dropped one was restored.
+  try {
+    const transfer = new DataTransfer();
+    transfer.items.add(file);
+    photoInput.files = transfer.files;
+  } catch {
+    photoInput.value = ''; // no DataTransfer constructor: at least the next pick is a change
+  }
+  choosePhoto(file);
 });
 
 // --- Settings from the API's schema ----------------------------------------------------------
