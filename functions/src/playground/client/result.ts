@@ -40,7 +40,9 @@ export function jobFigures(job: PlaygroundJob): [string, string][] {
         ? `${job.output.width} x ${job.output.height} ${job.output.format.toUpperCase()}`
         : job.output?.format.toUpperCase(),
     ],
-    ['Faces found', faces ? String(faces.length) : undefined],
+    // Found = restored or kept (`faces`) plus left untouched (`skippedFaces`): counting `faces`
+    // alone said "Faces found 1" beside "5 faces were found and left untouched".
+    ['Faces found', faces ? String(faces.length + (job.output?.skippedFaces?.length ?? 0)) : undefined],
     // `auto` keeps a face the model would not improve (settings.kept): found, not restored.
     ['Faces restored', faces ? String(faces.filter((face) => !face.settings?.kept).length) : undefined],
     ['Faces kept as they were', kept > 0 ? String(kept) : undefined],

@@ -55,6 +55,26 @@ describe('jobFigures', () => {
     expect(figure(restoredAll, 'Faces kept as they were')).toBeUndefined();
     expect([figure(noFace, 'Faces found'), figure(noFace, 'Faces restored')]).toEqual(['0', '0']);
   });
+
+  it('counts the faces left untouched (maxFaces, minFace) among those found', () => {
+    // Prepare: one face restored, two found beyond maxFaces
+    const job = jobWithFaces([false]);
+    const skipped = [0, 1].map((i) => ({
+      box: [100 + 10 * i, 0, 10, 10] as [number, number, number, number],
+      score: 0.9,
+      landmarks: [],
+      reason: 'max_faces' as const,
+    }));
+    const withSkipped = { ...job, output: { ...job.output!, skippedFaces: skipped } };
+    // Act
+    const rows = jobFigures(withSkipped);
+    // Assess
+    expect([
+      figure(rows, 'Faces found'),
+      figure(rows, 'Faces restored'),
+      figure(rows, 'Faces skipped'),
+    ]).toEqual(['3', '1', '2']);
+  });
 });
 
 describe('jobFigures: background', () => {
