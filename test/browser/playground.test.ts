@@ -386,6 +386,9 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     const note = (await page.locator('#before-note').textContent()) ?? '';
     // Chromium has no HEIC decoder: the input cannot be shown, and the page says so.
     expect(inputShown || note.includes('cannot display the input')).toBe(true);
+    // No DR2 intermediate was asked for: the page does not send the user looking for one.
+    expect(await page.locator('#left-image option[value="dr2"]').count()).toBe(0);
+    expect(note).not.toContain('DR2 intermediate');
     await page.close();
   });
 

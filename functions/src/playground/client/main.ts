@@ -214,8 +214,10 @@ async function showResult(job: PlaygroundJob, input: File | undefined): Promise<
       beforeNote.textContent = decoded ? '' : beforeMissing;
     });
   };
+  // The DR2 intermediate is offered only when the job kept one (an option that is not there
+  // is no advice).
   const beforeMissing = inputUrl
-    ? 'This browser cannot display the input (HEIC, for example); pick the DR2 intermediate or download the result.'
+    ? `This browser cannot display the input (HEIC, for example); ${dr2 ? 'pick the DR2 intermediate or download the result.' : 'the result is shown and can be downloaded.'}`
     : 'The photo was chosen before this page was reloaded, so it cannot be shown; the result is.';
   beforeNote.textContent = beforeDecoded ? '' : beforeMissing;
   resultNotes.replaceChildren(...resultSentences(job).map((text) => el('li', { textContent: text })));
