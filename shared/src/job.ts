@@ -452,6 +452,7 @@ export function toJobView(job: Job, links: JobViewLinks = {}): JobView {
           format: job.output.format,
           width: job.output.width,
           height: job.output.height,
+          upscale: job.output.upscale,
           restored: links.restored,
           dr2: links.dr2,
           faces: job.output.faces?.map((face, index) => faceView(face, links.faces?.[index])),

@@ -362,6 +362,8 @@ export const JobOutputSchema = z.strictObject({
   format: z.enum(OUTPUT_FORMATS),
   width: z.int().positive().optional(),
   height: z.int().positive().optional(),
+  /** The upscale applied: `params.upscale`, or less where it was capped (absent on older jobs). */
+  upscale: z.literal(UPSCALE_FACTORS).optional(),
   /**
    * Restored faces, largest first (absent on jobs restored before photo mode). Crop keys are
    * present when `params.output.faces` was set.
@@ -546,6 +548,15 @@ export const JobViewSchema = z.strictObject({
       format: z.enum(OUTPUT_FORMATS),
       width: z.int().positive().optional(),
       height: z.int().positive().optional(),
+      upscale: z
+        .literal(UPSCALE_FACTORS)
+        .optional()
+        .meta({
+          description:
+            'The upscale applied: `params.upscale`, or less where the output would have exceeded a limit ' +
+            '(then `warnings` has `upscale_capped`). `width` x `height` is the input size times it, so ' +
+            'face boxes (input pixels) divide by it onto the output. Absent on jobs from before it was reported.',
+        }),
       restored: SignedUrlSchema.optional(),
       dr2: SignedUrlSchema.optional(),
       faces: z

@@ -392,6 +392,44 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     await page.close();
   });
 
+  it('places the face boxes of a capped job by the upscale applied when the input cannot be shown', async () => {
+    // Prepare: a HEIC (Chromium cannot show it, so the input size comes from the output's) whose
+    // job view says 4x was asked for and 2x applied (capped), with one face box in input pixels.
+    const page = await openPage(1024, 800);
+    await page.route('**/v1/jobs/*/events', async (route) => {
+      const response = await route.fetch();
+      const text = (await response.text()).replace(
+        /(event: job\.succeeded\n(?:id: .*\n)?data: )(.*)/,
+        (_match, head: string, data: string) => {
+          const job = JSON.parse(data) as { params: object; output?: Record<string, unknown> };
+          const faces = [{ box: [16, 12, 32, 24], score: 0.9, landmarks: [] }];
+          const output = { ...job.output, faces, upscale: 2, warnings: ['upscale_capped'] };
+          return head + JSON.stringify({ ...job, params: { ...job.params, upscale: 4 }, output });
+        },
+      );
+      await route.fulfill({ response, body: text });
+    });
+    await setKey(page);
+    await page.getByLabel(/^Photo/).setInputFiles(HEIC_SAMPLE); // 64 x 48, restored at 2x
+
+    // Act
+    await restore(page);
+
+    // Assess
+    expect(await page.locator('#before-image').isVisible()).toBe(false);
+    expect(
+      await page
+        .locator('.face-box')
+        .evaluate((element) => [
+          element.style.left,
+          element.style.top,
+          element.style.width,
+          element.style.height,
+        ]),
+    ).toEqual(['25%', '25%', '50%', '50%']);
+    await page.close();
+  });
+
   it('a photo dropped after one was picked replaces it in the file control, so picking the first again takes it', async () => {
     // Prepare
     const page = await openPage(1024, 800);

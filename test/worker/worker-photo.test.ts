@@ -26,6 +26,8 @@ interface PhotoScript {
   warnings?: PhotoWarning[];
   /** Model milliseconds of this image (its share of the batch). */
   modelMs?: number;
+  /** Upscale applied, when less than the one asked for (capped). */
+  upscale?: 1 | 2 | 4;
 }
 
 const face = (x: number, size: number, extra: Partial<FaceReport> = {}): FaceReport => ({
@@ -64,14 +66,15 @@ class ScriptedPhotoEngine implements RestoreEngine {
             )
           : undefined;
         const modelMs = script.modelMs ?? 0;
+        const upscale = script.upscale ?? options.upscale ?? 2;
         return {
           id: input.id,
           ok: true,
           restored,
-          width: 96 * (options.upscale ?? 2),
-          height: 96 * (options.upscale ?? 2),
+          width: 96 * upscale,
+          height: 96 * upscale,
           seed: input.seed ?? 0,
-          upscale: options.upscale ?? 2,
+          upscale,
           params: { n: 4, tau: 5, omega: 8, steps: 10 },
           timings: {
             decodeMs: 1,
@@ -229,6 +232,23 @@ describe('face results', () => {
     expect(event.data.output?.faces?.[2]?.crops?.restored.url).toContain('/local-download');
     expect(event.data.output?.skippedFaces?.[0]?.reason).toBe('max_faces');
     expect(sent[0]?.body).not.toMatch(/inputKey|restoredKey/);
+  });
+
+  it('records the upscale applied, less than the one asked for where it was capped, on the job and in the webhook', async () => {
+    // Prepare: 4x asked for, the engine capped it to 2x.
+    const job = await env.queueJob({
+      bytes: await patternPng(5),
+      params: { aligned: false, upscale: 4 },
+      webhook: WEBHOOK,
+    });
+    engine.scripts.set(job.id, { faces: [face(10, 60)], warnings: ['upscale_capped'], upscale: 2 });
+    // Act
+    const [done] = await runUntilDone([job.id]);
+    // Assess: clients place the face boxes (input pixels) on the output by it
+    expect(done?.output).toMatchObject({ width: 192, height: 192, upscale: 2, warnings: ['upscale_capped'] });
+    const event = WebhookEventSchema.parse(JSON.parse(env.webhooks.forJob(job.id)[0]?.body ?? '{}'));
+    expect(event.data.params.upscale).toBe(4);
+    expect(event.data.output?.upscale).toBe(2);
   });
 
   it('keeps crops only for the jobs that asked for them in a shared call', async () => {

@@ -88,6 +88,7 @@ export class Outcomes {
             format,
             width: result.width,
             height: result.height,
+            upscale: result.upscale,
             ...faceOutput(faces, result),
           },
           usage,

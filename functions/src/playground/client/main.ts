@@ -226,7 +226,13 @@ async function showResult(job: PlaygroundJob, input: File | undefined): Promise<
   const faces: FaceBox[] = job.output?.faces ?? [];
   const before = byId('before-image', HTMLImageElement);
   const after = byId('after-image', HTMLImageElement);
-  const upscale = Number((job.params as Record<string, unknown>).upscale ?? 1) || 1;
+  // Boxes are in input pixels. Without the input shown (HEIC, a reload) its size is the output's
+  // over the upscale applied, which is less than the one asked for where it was capped: dividing
+  // by params.upscale put the boxes of a capped 4x job at half their place, off the picture.
+  // An older job that was capped does not say by how much: no boxes rather than wrong ones.
+  const capped = job.output?.warnings?.includes('upscale_capped') ?? false;
+  const requested = Number((job.params as Record<string, unknown>).upscale ?? 1) || 1;
+  const upscale = job.output?.upscale ?? (capped ? Number.NaN : requested);
   const inputWidth = beforeDecoded ? before.naturalWidth : after.naturalWidth / upscale;
   const inputHeight = beforeDecoded ? before.naturalHeight : after.naturalHeight / upscale;
   compare.setFaces(faces, inputWidth, inputHeight, job.output?.skippedFaces ?? []);
