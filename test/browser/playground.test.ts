@@ -490,6 +490,46 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     await page.close();
   });
 
+  it('cancels the job of an upload a reload cut off, and says so', async () => {
+    // Prepare: an upload slow enough to reload the page in the middle of it
+    const page = await openPage(1024, 800);
+    await setKey(page);
+    await expect.poll(() => page.locator('#options').getAttribute('data-ready')).toBe('true');
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: 2_000,
+    });
+    await page.getByLabel(/^Photo/).setInputFiles(SAMPLE);
+    await page.getByRole('button', { name: 'Restore' }).click();
+    await expect.poll(() => page.locator('#progress-text').textContent()).toBe('Uploading the photo...');
+    const id = /job_[0-9A-Z]{26}/.exec((await page.locator('#job-id').textContent()) ?? '')?.[0];
+
+    // Act
+    await page.reload();
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: -1,
+    });
+    await page.waitForFunction(() => document.body.dataset.state === 'failed', undefined, {
+      timeout: 30_000,
+    });
+
+    // Assess: the job no longer waits for a photo (it held a slot of the key's limit for 24 h)
+    const response = await fetch(`${stack.url}/v1/jobs/${id}`, {
+      headers: { authorization: `Bearer ${API_KEY}` },
+    });
+    expect(((await response.json()) as JobView).status).toBe('canceled');
+    expect(await page.locator('#error-code').textContent()).toBe('upload_interrupted');
+    expect(await page.locator('#error-message').textContent()).toContain('its job was canceled');
+    await cdp.detach();
+    await page.close();
+  });
+
   it('uses the key corrected in the field after a refusal, not the refused one', async () => {
     // Prepare: a mistyped key is refused, then corrected in the field without pressing "Use key"
     const page = await openPage(1024, 800);

@@ -13,6 +13,11 @@ import { watchJob, type JobUpdate, type ProgressMode } from './watch.js';
 const KEY_STORAGE = 'dr2e.apiKey';
 /** The job this tab is following, so a reload (or a phone discarding the tab) can pick it up again. */
 const JOB_STORAGE = 'dr2e.currentJob';
+/**
+ * The job whose photo this tab is uploading: a reload cuts the upload off, and the job would wait
+ * for a photo that never comes, holding a slot of the key's limit until it expires (24 h).
+ */
+const UPLOAD_STORAGE = 'dr2e.uploadingJob';
 
 const keyForm = byId('key-form', HTMLFormElement);
 const keyInput = byId('api-key', HTMLInputElement);
@@ -282,17 +287,20 @@ async function run(): Promise<void> {
   try {
     const job = await api.createJob(options?.body() ?? {});
     created = job;
+    sessionStorage.setItem(UPLOAD_STORAGE, job.id);
     offerCancel(api, job.id);
     if (!job.upload) throw new ApiError('no_upload_form', 'the API returned no upload form', 500);
     showProgress({ status: 'created', via: 'poll' });
     await api.upload(job.upload, input);
     uploaded = true;
+    sessionStorage.removeItem(UPLOAD_STORAGE);
     sessionStorage.setItem(JOB_STORAGE, job.id);
     showProgress({ status: 'uploaded', via: 'poll' });
     await follow(api, job.id, input);
   } catch (error) {
     let message = error instanceof Error ? error.message : String(error);
     if (created && !uploaded) {
+      sessionStorage.removeItem(UPLOAD_STORAGE);
       // Nothing will ever be uploaded to it: cancel it, so it stops counting as in flight.
       const canceled = await api.cancelJob(created.id).then(
         () => true,
@@ -341,8 +349,11 @@ async function follow(api: PlaygroundApi, id: string, input: File | undefined): 
  * and is billed; without this its result and its Cancel button were lost with the page).
  */
 async function resume(): Promise<void> {
-  const id = sessionStorage.getItem(JOB_STORAGE);
   const key = currentKey();
+  const interrupted = sessionStorage.getItem(UPLOAD_STORAGE);
+  sessionStorage.removeItem(UPLOAD_STORAGE);
+  if (interrupted && key && (await cancelInterruptedUpload(new PlaygroundApi('', key), interrupted))) return;
+  const id = sessionStorage.getItem(JOB_STORAGE);
   if (!id || !key) return;
   const api = new PlaygroundApi('', key);
   setState('working');
@@ -360,6 +371,32 @@ async function resume(): Promise<void> {
       error instanceof Error ? error.message : String(error),
     );
   }
+}
+
+/**
+ * After a reload during an upload: the job still waiting for its photo is canceled (the file
+ * went with the page) and the page says so; returns false when the upload got through just
+ * before the reload, and the job is then followed as any other.
+ */
+async function cancelInterruptedUpload(api: PlaygroundApi, id: string): Promise<boolean> {
+  const job = await api.getJob(id).catch(() => undefined);
+  if (job && job.status !== 'created') {
+    sessionStorage.setItem(JOB_STORAGE, id);
+    return false;
+  }
+  const canceled = await api.cancelJob(id).then(
+    () => true,
+    () => false,
+  );
+  progressSection.hidden = false;
+  jobIdText.textContent = `Job ${id}`;
+  progressText.textContent = 'Stopped.';
+  showError(
+    'upload_interrupted',
+    `The page was reloaded while the photo was uploading${canceled ? '; its job was canceled, so it no longer counts against your limit' : ''}. Choose the photo again.`,
+    'Canceled',
+  );
+  return true;
 }
 
 setState('idle');
