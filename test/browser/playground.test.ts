@@ -430,6 +430,65 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     await page.close();
   });
 
+  it('on a touch screen, a vertical swipe on the picture scrolls the page and a zoomed pan leaves the split; a tap moves it', async () => {
+    // Prepare: a phone-sized page with a result, touch events as a phone sends them
+    const page = await openPage(390, 844);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true, maxTouchPoints: 5 });
+    await setKey(page);
+    await page.getByLabel(/^Photo/).setInputFiles(SAMPLE);
+    await restore(page);
+    await page.locator('#compare').scrollIntoViewIfNeeded();
+    const swipe = async (from: [number, number], to: [number, number]) => {
+      await cdp.send('Input.dispatchTouchEvent', {
+        type: 'touchStart',
+        touchPoints: [{ x: from[0], y: from[1] }],
+      });
+      for (let i = 1; i <= 8; i++) {
+        const point = { x: from[0] + ((to[0] - from[0]) * i) / 8, y: from[1] + ((to[1] - from[1]) * i) / 8 };
+        await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [point] });
+      }
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+      await page.waitForTimeout(300);
+    };
+    const split = () => page.locator('#split').inputValue();
+    const scrollY = () => page.evaluate(() => window.scrollY);
+    /** Until a swipe's fling has stopped (a touch during one stops it and is no tap). */
+    const settle = async () => {
+      for (let last = -1, now = await scrollY(); now !== last; last = now, now = await scrollY()) {
+        await page.waitForTimeout(200);
+      }
+    };
+    const stage = async () => (await page.locator('#stage').boundingBox())!;
+
+    // Act / Assess: a vertical swipe on the picture scrolls the page, the split stays
+    let box = await stage();
+    const yBefore = await scrollY();
+    await swipe(
+      [box.x + box.width * 0.8, box.y + box.height * 0.7],
+      [box.x + box.width * 0.8, box.y + box.height * 0.2],
+    );
+    expect(await scrollY()).toBeGreaterThan(yBefore);
+    expect(await split()).toBe('50');
+    // a tap moves the split where it lands
+    await settle();
+    box = await stage();
+    await swipe(
+      [box.x + box.width * 0.25, box.y + box.height / 2],
+      [box.x + box.width * 0.25, box.y + box.height / 2],
+    );
+    expect(await split()).toBe('25');
+    // zoomed in, a sideways pan scrolls the image and leaves the split
+    await page.getByLabel('Zoom').selectOption('2');
+    const compare = (await page.locator('#compare').boundingBox())!;
+    const y = Math.max(compare.y, 0) + 100;
+    await swipe([compare.x + compare.width * 0.8, y], [compare.x + compare.width * 0.1, y]);
+    expect(await page.locator('#compare').evaluate((element) => element.scrollLeft)).toBeGreaterThan(0);
+    expect(await split()).toBe('25');
+    await cdp.detach();
+    await page.close();
+  });
+
   it('a photo dropped after one was picked replaces it in the file control, so picking the first again takes it', async () => {
     // Prepare
     const page = await openPage(1024, 800);

@@ -14,6 +14,9 @@ export const SKIP_REASON_TEXT: Readonly<Record<string, string>> = {
   min_face: 'smaller than the smallest face asked for',
 };
 
+/** How far a finger moves before its touch is a drag rather than a tap (CSS pixels). */
+const TOUCH_SLOP_PX = 8;
+
 export interface CompareElements {
   viewport: HTMLElement;
   stage: HTMLElement;
@@ -29,6 +32,8 @@ export interface CompareElements {
 export class CompareView {
   private zoom: 'fit' | number = 'fit';
   private dragging = false;
+  /** Where the touch being followed began, and whether it became a sideways drag of the split. */
+  private touch: { x: number; y: number; sideways: boolean } | undefined;
 
   constructor(private readonly parts: CompareElements) {
     parts.split.addEventListener('input', () => this.setSplit(Number(parts.split.value)));
@@ -48,16 +53,37 @@ export class CompareView {
       event.preventDefault();
       this.dragging = true;
       parts.stage.setPointerCapture(event.pointerId);
-      fromPointer(event);
+      // A finger may be starting a scroll (of the page, or of a zoomed image) that the browser
+      // takes over with a pointercancel after a move or two: following it from the start made
+      // every such swipe jump the split. A touch moves the split by a tap, or by a sideways
+      // drag at "Fit" (zoomed, a drag pans the image; the slider still moves the split).
+      if (event.pointerType === 'touch') this.touch = { x: event.clientX, y: event.clientY, sideways: false };
+      else fromPointer(event);
     });
     parts.stage.addEventListener('pointermove', (event) => {
-      if (this.dragging) fromPointer(event);
+      if (!this.dragging) return;
+      const touch = this.touch;
+      if (touch && !touch.sideways) {
+        const dx = Math.abs(event.clientX - touch.x);
+        if (this.zoom !== 'fit' || dx < TOUCH_SLOP_PX || dx <= Math.abs(event.clientY - touch.y)) return;
+        touch.sideways = true;
+      }
+      fromPointer(event);
     });
-    const stop = () => {
+    parts.stage.addEventListener('pointerup', (event) => {
+      const touch = this.touch;
+      const tap =
+        touch &&
+        Math.abs(event.clientX - touch.x) < TOUCH_SLOP_PX &&
+        Math.abs(event.clientY - touch.y) < TOUCH_SLOP_PX;
+      if (this.dragging && tap) fromPointer(event);
       this.dragging = false;
-    };
-    parts.stage.addEventListener('pointerup', stop);
-    parts.stage.addEventListener('pointercancel', stop);
+      this.touch = undefined;
+    });
+    parts.stage.addEventListener('pointercancel', () => {
+      this.dragging = false;
+      this.touch = undefined;
+    });
     this.setSplit(Number(parts.split.value));
   }
 
