@@ -52,7 +52,7 @@ export function playgroundHtml(config: PlaygroundPageConfig): string {
     <form id="job-form" novalidate>
       <div id="drop-zone" class="drop-zone">
         <label for="photo">Photo (JPEG, PNG, WebP or HEIC)</label>
-        <input id="photo" name="photo" type="file" accept="image/*,.heic,.heif" aria-describedby="drop-help">
+        <input id="photo" name="photo" type="file" accept="image/*,.heic,.heif,.hif" aria-describedby="drop-help">
         <p id="drop-help" class="help">Drop a photo here, pick a file, or take one with the camera on a phone.</p>
         <p id="photo-name" class="status" aria-live="polite"></p>
       </div>

@@ -80,10 +80,14 @@ export function contentTypeOf(file: { name: string; type: string }): string {
   const byExtension: Record<string, string> = {
     jpg: 'image/jpeg',
     jpeg: 'image/jpeg',
+    jfif: 'image/jpeg',
+    jpe: 'image/jpeg',
     png: 'image/png',
     webp: 'image/webp',
     heic: 'image/heic',
     heif: 'image/heif',
+    // Fujifilm's and Canon's HEIF (as the CLI's folders take it: engine/image/files.ts).
+    hif: 'image/heif',
     avif: 'image/avif',
     tif: 'image/tiff',
     tiff: 'image/tiff',

@@ -8,12 +8,12 @@ import { SUPPORTED_IMAGE_FORMATS, uploadContentTypeAllowed } from '../../../../s
 
 /** The file extensions users' files of each supported format carry. */
 const EXTENSIONS = {
-  jpeg: ['jpg', 'jpeg', 'JPG'],
+  jpeg: ['jpg', 'jpeg', 'JPG', 'jfif', 'jpe'],
   png: ['png'],
   webp: ['webp'],
   avif: ['avif'],
   tiff: ['tif', 'tiff'],
-  heic: ['heic', 'HEIC', 'heif'],
+  heic: ['heic', 'HEIC', 'heif', 'hif'],
 } as const;
 
 describe('contentTypeOf', () => {
