@@ -106,6 +106,21 @@ async function restore(page: Page): Promise<JobView & { faces?: unknown[] }> {
 
 const STEP_LINE = /^Restoring: step \d+ of \d+$/;
 
+/** The job view of the `job.succeeded` event on its way to the page, changed by `edit`. */
+async function editSucceededJob(
+  page: Page,
+  edit: (job: { params: object; output?: Record<string, unknown> }) => object,
+): Promise<void> {
+  await page.route('**/v1/jobs/*/events', async (route) => {
+    const response = await route.fetch();
+    const text = (await response.text()).replace(
+      /(event: job\.succeeded\n(?:id: .*\n)?data: )(.*)/,
+      (_match, head: string, data: string) => head + JSON.stringify(edit(JSON.parse(data))),
+    );
+    await route.fulfill({ response, body: text });
+  });
+}
+
 describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 300_000 }, () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'dr2e-playground-'));
@@ -259,19 +274,11 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     // Prepare: the job view gets one face box (in input pixels) added on its way to the page,
     // so the drawing is checked whatever the detector finds in the sample.
     const page = await openPage(1024, 800);
-    await page.route('**/v1/jobs/*/events', async (route) => {
-      const response = await route.fetch();
-      const text = (await response.text()).replace(
-        /(event: job\.succeeded\n(?:id: .*\n)?data: )(.*)/,
-        (_match, head: string, data: string) => {
-          const job = JSON.parse(data) as { output?: Record<string, unknown> };
-          const faces = [{ box: [128, 64, 256, 320], score: 0.9, landmarks: [] }];
-          const skippedFaces = [{ box: [0, 0, 64, 64], score: 0.8, landmarks: [], reason: 'max_faces' }];
-          const warnings = ['upscale_capped'];
-          return head + JSON.stringify({ ...job, output: { ...job.output, faces, skippedFaces, warnings } });
-        },
-      );
-      await route.fulfill({ response, body: text });
+    await editSucceededJob(page, (job) => {
+      const faces = [{ box: [128, 64, 256, 320], score: 0.9, landmarks: [] }];
+      const skippedFaces = [{ box: [0, 0, 64, 64], score: 0.8, landmarks: [], reason: 'max_faces' }];
+      const warnings = ['upscale_capped'];
+      return { ...job, output: { ...job.output, faces, skippedFaces, warnings } };
     });
     await setKey(page);
     await page.getByLabel(/^Photo/).setInputFiles(SAMPLE); // 512 x 512
@@ -396,18 +403,10 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     // Prepare: a HEIC (Chromium cannot show it, so the input size comes from the output's) whose
     // job view says 4x was asked for and 2x applied (capped), with one face box in input pixels.
     const page = await openPage(1024, 800);
-    await page.route('**/v1/jobs/*/events', async (route) => {
-      const response = await route.fetch();
-      const text = (await response.text()).replace(
-        /(event: job\.succeeded\n(?:id: .*\n)?data: )(.*)/,
-        (_match, head: string, data: string) => {
-          const job = JSON.parse(data) as { params: object; output?: Record<string, unknown> };
-          const faces = [{ box: [16, 12, 32, 24], score: 0.9, landmarks: [] }];
-          const output = { ...job.output, faces, upscale: 2, warnings: ['upscale_capped'] };
-          return head + JSON.stringify({ ...job, params: { ...job.params, upscale: 4 }, output });
-        },
-      );
-      await route.fulfill({ response, body: text });
+    await editSucceededJob(page, (job) => {
+      const faces = [{ box: [16, 12, 32, 24], score: 0.9, landmarks: [] }];
+      const output = { ...job.output, faces, upscale: 2, warnings: ['upscale_capped'] };
+      return { ...job, params: { ...job.params, upscale: 4 }, output };
     });
     await setKey(page);
     await page.getByLabel(/^Photo/).setInputFiles(HEIC_SAMPLE); // 64 x 48, restored at 2x

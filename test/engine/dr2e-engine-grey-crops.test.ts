@@ -7,9 +7,9 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dr2eEngine } from '../../gpu-task/src/engine/index.js';
-import { repoRoot } from './helpers/fixture-paths.js';
+import { tinyModelDir } from './helpers/fixture-paths.js';
 
-const TINY_MODEL = path.join(repoRoot, 'gpu-task', 'models', 'tiny', 'pipeline.json');
+const TINY_MODEL = path.join(tinyModelDir, 'pipeline.json');
 
 let engine: Dr2eEngine;
 beforeAll(async () => {

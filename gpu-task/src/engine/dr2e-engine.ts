@@ -948,11 +948,9 @@ export class Dr2eEngine {
     ): Promise<void> => {
       const encodeStart = performance.now();
       try {
-        // A black-and-white crop stays so: the model paints colour into grey faces.
-        const fused = await withInputColourIfColourless(
-          fuseWithInput(restoredFrame, item),
-          tensorToRgbImage(item.tensor, 0, s),
-        );
+        // What the model saw. A black-and-white crop stays so: the model paints colour into grey faces.
+        const seenFrame = tensorToRgbImage(item.tensor, 0, s);
+        const fused = await withInputColourIfColourless(fuseWithInput(restoredFrame, item), seenFrame);
         const framed = await toInputFraming(fused, item);
         const { width: inW, height: inH } = item.inputSize;
         const maxSide = MAX_OUTPUT_SIDE[strictestFormat(item.input.finalFormat, format)];
@@ -971,7 +969,6 @@ export class Dr2eEngine {
         // would be source pixels the model never saw. A crop used whole pairs in its own framing.
         let faceCrops: FaceCrop[] | undefined;
         if (options.saveFaces) {
-          const seenFrame = tensorToRgbImage(item.tensor, 0, s);
           const restoredFace = item.adapted ? fused : framed;
           const seen = item.adapted ? seenFrame : await toInputFraming(seenFrame, item);
           const input = await resizeRgbImage(seen, restoredFace.width, restoredFace.height);
