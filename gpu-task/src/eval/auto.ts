@@ -2,7 +2,8 @@
  * The `auto` method on degraded faces, as the evaluation and the calibration run it: estimate
  * each face's degradation from its low-resolution input, choose DR2's setting and the fusion
  * (engine/quality), run DR2E on the whole batch in one mixed-settings sampler loop, and fuse the
- * restored face with the input enlarged (bicubic) to the output side.
+ * restored face with the input enlarged (bicubic) to the output side. A face whose input has no
+ * colour of its own keeps the input's colour, as the service's aligned path does.
  *
  * The output side of a face is `max(O, faceSize)` (O = the engine's output size): a face with
  * more input pixels than the model's output is returned at its own size, its finer bands taken
@@ -23,6 +24,7 @@ import {
   resizeRgb8,
   type Dr2Params,
 } from '../engine/index.js';
+import { withInputColourIfColourless } from '../photo/index.js';
 import { rgbIntoTensor } from './planes.js';
 
 /** Whether a fusion returns the input exactly (the engine's rule, `keepsInput`). */
@@ -123,12 +125,15 @@ export async function runAuto(
     needed.map((i) => seeds[i]!),
     options.batch,
   );
-  const images = lowRes.map((input, i) => {
-    const side = outputSide(engine, input.width);
-    const at = needed.indexOf(i);
-    return at < 0
-      ? resizeRgb8(input, side, side)
-      : fuseAtOutput(restored[at]!, input, side, choices[i]!.fusion);
-  });
+  const images = await Promise.all(
+    lowRes.map((input, i) => {
+      const side = outputSide(engine, input.width);
+      const at = needed.indexOf(i);
+      // The service's rule (engine, aligned path): the model paints colour into grey faces.
+      return at < 0
+        ? resizeRgb8(input, side, side)
+        : withInputColourIfColourless(fuseAtOutput(restored[at]!, input, side, choices[i]!.fusion), input);
+    }),
+  );
   return { images, estimates, choices, params, seconds: (performance.now() - started) / 1000 };
 }

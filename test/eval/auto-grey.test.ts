@@ -1,0 +1,63 @@
+/**
+ * The evaluation's `auto` measures what the service returns: a face without colour of its own
+ * keeps the input's colour (photo/refine.ts `withInputColourIfColourless`, the engine's aligned
+ * path), so `dr2e eval` does not score colour the service would not give. Tiny random-weight
+ * model, whose output is colour noise on any input.
+ */
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Dr2eEngine, type RgbImage } from '../../gpu-task/src/engine/index.js';
+import { keepsInput, runAuto } from '../../gpu-task/src/eval/index.js';
+import { tinyModelDir } from '../engine/helpers/fixture-paths.js';
+
+const TINY_MODEL = path.join(tinyModelDir, 'pipeline.json');
+
+let engine: Dr2eEngine;
+beforeAll(async () => {
+  engine = await Dr2eEngine.load({ model: TINY_MODEL, device: 'cpu' });
+});
+afterAll(async () => {
+  await engine?.dispose();
+});
+
+/** A noisy 32 px face stand-in; `grey`: the same level in R, G and B (a mono photo as RGB). */
+function noisyFace(grey: boolean): RgbImage {
+  const side = 32;
+  const data = new Uint8Array(side * side * 3);
+  let state = 7;
+  const noise = () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return (state / 2147483648 - 0.5) * 60;
+  };
+  for (let i = 0; i < side * side; i++) {
+    const x = i % side;
+    const y = Math.floor(i / side);
+    const level = 110 + 30 * Math.sin(x / 4) * Math.cos(y / 5) + noise();
+    data.set(grey ? [level, level, level] : [level + 30, level, level - 40], i * 3);
+  }
+  return { data, width: side, height: side };
+}
+
+/** The largest max - min of R, G and B over an image's pixels. */
+function largestSpread(image: RgbImage): number {
+  let spread = 0;
+  for (let i = 0; i < image.data.length; i += 3) {
+    const [r, g, b] = [image.data[i]!, image.data[i + 1]!, image.data[i + 2]!];
+    spread = Math.max(spread, Math.max(r, g, b) - Math.min(r, g, b));
+  }
+  return spread;
+}
+
+describe("the evaluation's auto on faces without colour of their own", () => {
+  it('scores them without colour, as the service returns them, and leaves colour faces alone', async () => {
+    // Prepare
+    const faces = [noisyFace(true), noisyFace(false)];
+    // Act
+    const run = await runAuto(engine, faces, [3, 3], { batch: 2 });
+    // Assess: both were restored (not kept as they were), the grey one stays grey
+    expect(run.choices.map((choice) => keepsInput(choice.fusion))).toEqual([false, false]);
+    const [grey, colour] = run.images;
+    expect(largestSpread(grey!)).toBeLessThanOrEqual(1);
+    expect(largestSpread(colour!)).toBeGreaterThan(40);
+  });
+});
