@@ -104,6 +104,26 @@ async function restore(page: Page): Promise<JobView & { faces?: unknown[] }> {
   return (await response.json()) as JobView;
 }
 
+/**
+ * The point of the picture at the centre of what the window shows of the comparison box, in
+ * fractions of the picture's width and height.
+ */
+async function pictureAtViewCentre(page: Page): Promise<{ x: number; y: number }> {
+  return page.evaluate(() => {
+    const box = document.getElementById('compare') as HTMLElement;
+    const stage = (document.getElementById('stage') as HTMLElement).getBoundingClientRect();
+    const rect = box.getBoundingClientRect();
+    const left = Math.max(rect.left + box.clientLeft, 0);
+    const top = Math.max(rect.top + box.clientTop, 0);
+    const right = Math.min(rect.left + box.clientLeft + box.clientWidth, window.innerWidth);
+    const bottom = Math.min(rect.top + box.clientTop + box.clientHeight, window.innerHeight);
+    return {
+      x: ((left + right) / 2 - stage.left) / stage.width,
+      y: ((top + bottom) / 2 - stage.top) / stage.height,
+    };
+  });
+}
+
 const STEP_LINE = /^Restoring: step \d+ of \d+$/;
 
 /** The job view of the `job.succeeded` event on its way to the page, changed by `edit`. */
@@ -197,10 +217,23 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
       'inset(0px 0px 0px 26%)',
     );
 
-    // Zoom 200 %: the stage is twice the image's pixel width and scrolls.
+    // Zoom 200 %: the stage is twice the image's pixel width and scrolls, and the point at the
+    // centre of the view stays there (it jumped to the top-left corner); so does a panned one at 400 %.
+    await page.getByLabel('Zoom').scrollIntoViewIfNeeded();
+    const atFit = await pictureAtViewCentre(page);
     await page.getByLabel('Zoom').selectOption('2');
     const zoomed = await page.locator('#stage').evaluate((element) => element.getBoundingClientRect().width);
     expect(zoomed).toBeCloseTo(after.width * 2, 0);
+    const at200 = await pictureAtViewCentre(page);
+    expect(at200.x).toBeCloseTo(atFit.x, 2);
+    expect(at200.y).toBeCloseTo(atFit.y, 2);
+    await page.locator('#compare').evaluate((box) => box.scrollBy(80, 120));
+    const panned = await pictureAtViewCentre(page);
+    expect(Math.abs(panned.y - at200.y), 'the pan moved the view').toBeGreaterThan(0.02);
+    await page.getByLabel('Zoom').selectOption('4');
+    const at400 = await pictureAtViewCentre(page);
+    expect(at400.x).toBeCloseTo(panned.x, 2);
+    expect(at400.y).toBeCloseTo(panned.y, 2);
 
     // The DR2 intermediate can be the left image.
     await page.getByLabel('Left side').selectOption('dr2');
@@ -485,8 +518,11 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     await page.getByLabel('Zoom').selectOption('2');
     const compare = (await page.locator('#compare').boundingBox())!;
     const y = Math.max(compare.y, 0) + 100;
+    // Measured from where the zoom left it: the zoom keeps the view's centre, so not from 0.
+    const scrollLeft = () => page.locator('#compare').evaluate((element) => element.scrollLeft);
+    const leftBefore = await scrollLeft();
     await swipe([compare.x + compare.width * 0.8, y], [compare.x + compare.width * 0.1, y]);
-    expect(await page.locator('#compare').evaluate((element) => element.scrollLeft)).toBeGreaterThan(0);
+    expect(await scrollLeft()).toBeGreaterThan(leftBefore);
     expect(await split()).toBe('25');
     await cdp.detach();
     await page.close();

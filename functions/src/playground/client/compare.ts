@@ -2,8 +2,8 @@
  * The before/after viewer: two images stacked at the same size, each clipped to its side of the
  * split.
  * "Fit" scales to the column; 100 % and more show image pixels 1:1 or larger inside a scrolling
- * box. The split follows a drag on the images (mouse, pen or touch) and the labelled range input
- * (keyboard).
+ * box; a change of zoom keeps the point at the centre of the view in place. The split follows a
+ * drag on the images (mouse, pen or touch) and the labelled range input (keyboard).
  */
 import type { FaceBox, SkippedFaceBox } from './api.js';
 import { el } from './dom.js';
@@ -38,8 +38,12 @@ export class CompareView {
   constructor(private readonly parts: CompareElements) {
     parts.split.addEventListener('input', () => this.setSplit(Number(parts.split.value)));
     parts.zoom.addEventListener('change', () => {
+      // The point the user looks at stays where it is, as in any photo viewer: left alone, the
+      // box kept its scroll offsets (0, 0 from Fit), so every zoom jumped to the top-left corner.
+      const looked = this.pictureAtViewCentre();
       this.zoom = parts.zoom.value === 'fit' ? 'fit' : Number(parts.zoom.value);
       this.layout();
+      if (looked) this.centreOn(looked);
     });
     parts.showFaces.addEventListener('change', () => {
       parts.faces.hidden = !parts.showFaces.checked;
@@ -162,6 +166,50 @@ export class CompareView {
     this.parts.before.style.setProperty('clip-path', `inset(0 ${100 - clamped}% 0 0)`);
     this.parts.divider.style.setProperty('left', `${clamped}%`);
     this.parts.stage.dataset.split = clamped.toFixed(1);
+  }
+
+  /**
+   * What the user sees of the scrolling box, in client coordinates: its inner area cut to the
+   * window (on a phone the box can be partly scrolled off the screen); the whole inner area
+   * when none of it is on screen.
+   */
+  private seenArea(): { x: number; y: number } {
+    const { viewport } = this.parts;
+    const rect = viewport.getBoundingClientRect();
+    const left = rect.left + viewport.clientLeft;
+    const top = rect.top + viewport.clientTop;
+    const right = left + viewport.clientWidth;
+    const bottom = top + viewport.clientHeight;
+    const seenLeft = Math.max(left, 0);
+    const seenTop = Math.max(top, 0);
+    const seenRight = Math.min(right, window.innerWidth);
+    const seenBottom = Math.min(bottom, window.innerHeight);
+    const onScreen = seenRight > seenLeft && seenBottom > seenTop;
+    return onScreen
+      ? { x: (seenLeft + seenRight) / 2, y: (seenTop + seenBottom) / 2 }
+      : { x: (left + right) / 2, y: (top + bottom) / 2 };
+  }
+
+  /** The point of the picture at the centre of what the user sees, in fractions of its size. */
+  private pictureAtViewCentre(): { x: number; y: number } | undefined {
+    const stage = this.parts.stage.getBoundingClientRect();
+    if (!(stage.width > 0 && stage.height > 0)) return undefined;
+    const centre = this.seenArea();
+    const fraction = (value: number) => Math.min(1, Math.max(0, value));
+    return {
+      x: fraction((centre.x - stage.left) / stage.width),
+      y: fraction((centre.y - stage.top) / stage.height),
+    };
+  }
+
+  /** Scrolls the box so that `point` (fractions of the picture) is at the centre of what is seen. */
+  private centreOn(point: { x: number; y: number }): void {
+    const { viewport, stage } = this.parts;
+    const rect = stage.getBoundingClientRect();
+    const centre = this.seenArea();
+    // The browser clamps to the scrollable range (near an edge the point cannot be centred).
+    viewport.scrollLeft += rect.left + point.x * rect.width - centre.x;
+    viewport.scrollTop += rect.top + point.y * rect.height - centre.y;
   }
 
   private layout(): void {
