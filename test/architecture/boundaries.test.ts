@@ -89,6 +89,10 @@ describe('the rules on a tree with bad imports', () => {
     'gpu-task/src/launch/index.ts': "export * from './huge-pages.js';\n",
     'gpu-task/src/launch/huge-pages.ts':
       "import { spawn } from 'node:child_process';\nexport const relaunch = spawn;\n",
+    // Good: the playground's browser code takes the format sniffer from its own module.
+    'shared/src/image/formats.ts': 'export const formats = 1;\n',
+    'functions/src/playground/client/photo.ts':
+      "import { formats } from '../../../../shared/src/image/formats.js';\nexport const photo = formats;\n",
     // Good: a test of the engine may import engine internals.
     'test/engine/errors.test.ts':
       "import { EngineError } from '../../gpu-task/src/engine/errors.js';\nexport const e = EngineError;\n",
@@ -96,6 +100,9 @@ describe('the rules on a tree with bad imports', () => {
     // Bad: a deep import of the domain from the API.
     'functions/src/services/deep.ts':
       "import { job } from '../../../shared/src/job.js';\nexport const deep = job;\n",
+    // Bad: the playground's browser code reaching into the domain beyond the sniffer.
+    'functions/src/playground/client/deep.ts':
+      "import { job } from '../../../../shared/src/job.js';\nexport const deep = job;\n",
     // Bad: the API reaching into the GPU task.
     'functions/src/services/engine-user.ts':
       "import { engine } from '../../../gpu-task/src/engine/index.js';\nexport const user = engine;\n",
@@ -142,6 +149,9 @@ describe('the rules on a tree with bad imports', () => {
   it.each([
     ['entry-only: shared domain: functions/src/services/deep.ts -> shared/src/job.ts'],
     [
+      'entry-only: shared domain, from the playground page: functions/src/playground/client/deep.ts -> shared/src/job.ts',
+    ],
+    [
       'API does not import the GPU task: functions/src/services/engine-user.ts -> gpu-task/src/engine/index.ts',
     ],
     ['domain is runtime-neutral: shared/src/fs-user.ts -> fs/promises'],
@@ -177,6 +187,7 @@ describe('the rules on a tree with bad imports', () => {
       'shared/runtime/config.ts',
       'gpu-task/src/launch/index.ts',
       'gpu-task/src/launch/huge-pages.ts',
+      'functions/src/playground/client/photo.ts',
     ];
     expect(found.filter((line) => good.some((file) => line.includes(`: ${file} ->`)))).toEqual([]);
   });

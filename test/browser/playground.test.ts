@@ -4,9 +4,9 @@
  * with the keyboard, uploads a sample asking for the DR2 intermediate, follows the progress over
  * server-sent events, checks the restored image is shown and decodes, drags the split, zooms,
  * downloads the result; a whole photo from `../shared` (skipped without it) with "step i of n"
- * and the face boxes the job reports; at phone width, the error path (a text file named `.jpg`)
- * with the events endpoint blocked so the page must fall back to polling; a HEIC upload; a drop
- * after a pick. Screenshots go to
+ * and the face boxes the job reports; at phone width, the error path (a JPEG too small for the
+ * service) with the events endpoint blocked so the page must fall back to polling; a HEIC upload;
+ * a drop after a pick; files the service would refuse, refused before a job exists. Screenshots go to
  * `test-results/playground/` (git-ignored); with `DR2E_UPDATE_DOCS_SCREENSHOT=1` the desktop one
  * is also written to `docs/playground.png` for the README.
  *
@@ -368,14 +368,16 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     await page.close();
   });
 
-  it('at 375 px, shows the code and message of a failed job (a text file named .jpg), polling when events are blocked', async () => {
-    // Prepare
-    const fake = path.join(dataDir, 'not-a-photo.jpg');
-    await writeFile(fake, 'this is a text file, not a photo\n');
+  it('at 375 px, shows the code and message of a failed job (a JPEG too small), polling when events are blocked', async () => {
+    // Prepare: a real JPEG (the page lets it go), whose 16 px sides the API refuses after the upload
+    const tiny = path.join(dataDir, 'tiny.jpg');
+    await sharp({ create: { width: 16, height: 16, channels: 3, background: '#808080' } })
+      .jpeg()
+      .toFile(tiny);
     const page = await openPage(375, 812);
     await page.route('**/v1/jobs/*/events', (route) => route.abort());
     await setKey(page);
-    await page.getByLabel(/^Photo/).setInputFiles(fake);
+    await page.getByLabel(/^Photo/).setInputFiles(tiny);
 
     // Act
     await page.getByRole('button', { name: 'Restore' }).click();
@@ -386,7 +388,7 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     // Assess
     expect(await page.evaluate(() => document.body.dataset.state)).toBe('failed');
     expect(await page.getByRole('alert').isVisible()).toBe(true);
-    expect(await page.locator('#error-code').textContent()).toBe('not_an_image');
+    expect(await page.locator('#error-code').textContent()).toBe('image_too_small');
     expect((await page.locator('#error-message').textContent())?.length).toBeGreaterThan(5);
     expect(await page.locator('#progress-section').getAttribute('data-via')).toBe('poll');
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
@@ -556,8 +558,8 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     await page.close();
   });
 
-  it('cancels the job of an upload that failed, and refuses a file that is no image before creating a job', async () => {
-    // Prepare: storage fails every upload; a text file declared as such
+  it('cancels the job of an upload that failed, and refuses a file that is no image or a GIF before creating a job', async () => {
+    // Prepare: storage fails every upload; a text file declared as such, and a GIF
     const page = await openPage(1024, 800);
     await setKey(page);
     await page.route('**/local-upload**', (route) => route.fulfill({ status: 503, body: 'storage down' }));
@@ -570,6 +572,11 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     const before = await listJobs();
     const notes = path.join(dataDir, 'notes.txt');
     await writeFile(notes, 'not a photo\n');
+    const gif = path.join(dataDir, 'animation.gif');
+    await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } })
+      .gif()
+      .toFile(gif);
+    const errorCode = () => page.locator('#error-code').textContent();
 
     // Act
     await page.getByLabel(/^Photo/).setInputFiles(SAMPLE);
@@ -577,13 +584,25 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     const uploadMessage = await page.locator('#error-message').textContent();
     await page.getByLabel(/^Photo/).setInputFiles(notes);
     await page.getByRole('button', { name: 'Restore' }).click();
-    const textError = await page.locator('#error-code').textContent();
+    await expect.poll(errorCode).toBe('unsupported_media_type');
+    await page.getByLabel(/^Photo/).setInputFiles(gif);
+    // Said as soon as it is picked, and again by Restore
+    await expect.poll(() => page.locator('#photo-name').getAttribute('data-refused')).toBe('true');
+    const gifNote = await page.locator('#photo-name').textContent();
+    await page.getByRole('button', { name: 'Restore' }).click();
+    await expect.poll(errorCode).toBe('unsupported_image_format');
+    const gifMessage = await page.locator('#error-message').textContent();
     const after = await listJobs();
 
-    // Assess: the job whose upload failed no longer holds a slot; the text file made no job
+    // Assess: the job whose upload failed no longer holds a slot; the text file and the GIF made
+    // no job, and the page names the formats the service takes
     expect(failedUpload.status).toBe('canceled');
     expect(uploadMessage).toContain('the job was canceled');
-    expect(textError).toBe('unsupported_media_type');
+    expect(gifNote).toBe(
+      'animation.gif is a GIF, which this service does not restore; choose a JPEG, PNG, WebP, AVIF, TIFF or HEIC photo.',
+    );
+    expect(gifMessage).toBe(gifNote);
+    expect(await page.evaluate(() => document.body.dataset.state)).toBe('failed');
     expect(after.length).toBe(before.length + 1);
     await page.close();
   });

@@ -3,6 +3,7 @@
  * both). The bundled script fills in the parameter controls from `/openapi.json` and drives the
  * flow; `data-progress` tells it whether to follow a job with server-sent events or by polling.
  */
+import { ACCEPTED_FORMATS_TEXT } from './client/photo.js';
 
 export interface PlaygroundPageConfig {
   /** `events`: `GET /v1/jobs/{id}/events` (falls back to polling); `poll`: `GET /v1/jobs/{id}` only. */
@@ -51,7 +52,7 @@ export function playgroundHtml(config: PlaygroundPageConfig): string {
     <h2 id="photo-heading">2. Photo and settings</h2>
     <form id="job-form" novalidate>
       <div id="drop-zone" class="drop-zone">
-        <label for="photo">Photo (JPEG, PNG, WebP or HEIC)</label>
+        <label for="photo">Photo (${ACCEPTED_FORMATS_TEXT})</label>
         <input id="photo" name="photo" type="file" accept="image/*,.heic,.heif,.hif" aria-describedby="drop-help">
         <p id="drop-help" class="help">Drop a photo here, pick a file, or take one with the camera on a phone.</p>
         <p id="photo-name" class="status" aria-live="polite"></p>

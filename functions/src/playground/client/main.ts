@@ -7,6 +7,7 @@ import { ApiError, formatBytes, PlaygroundApi, type FaceBox, type PlaygroundJob 
 import { CompareView } from './compare.js';
 import { byId, el } from './dom.js';
 import { buildOptionsForm, type OptionsForm } from './options.js';
+import { photoRefusal } from './photo.js';
 import { downloadLink, renderFigures, resultSentences } from './result.js';
 import { watchJob, type JobUpdate, type ProgressMode } from './watch.js';
 
@@ -104,6 +105,16 @@ byId('forget-key', HTMLButtonElement).addEventListener('click', () => {
 function choosePhoto(file: File | undefined): void {
   photo = file;
   photoName.textContent = file ? `${file.name || 'photo'} (${formatBytes(file.size)})` : '';
+  delete photoName.dataset.refused;
+  if (!file) return;
+  // A format the service refuses (a GIF, a text file named .jpg) is said at once, with the
+  // formats it takes, rather than after a job was created and the photo uploaded for nothing.
+  // (It stays chosen: Restore says the same, with the API's code.)
+  void photoRefusal(file).then((refusal) => {
+    if (!refusal || photo !== file) return; // another photo was chosen meanwhile
+    photoName.textContent = refusal.message;
+    photoName.dataset.refused = 'true';
+  });
 }
 photoInput.addEventListener('change', () => choosePhoto(photoInput.files?.[0]));
 // A photo dropped anywhere is taken (the browser would otherwise open it and leave the page).
@@ -257,26 +268,21 @@ jobForm.addEventListener('submit', (event) => {
   void run();
 });
 
-/** Browsers name HEIC/HEIF files without a type; anything else declared must be an image. */
-function looksLikeImage(file: File): boolean {
-  return file.type === '' || file.type.startsWith('image/');
-}
-
 async function run(): Promise<void> {
   // The field first: a key corrected after a refusal must win over the one this tab stored.
   const key = keyInput.value.trim() || currentKey();
   errorSection.hidden = true;
   if (!key) return showError('missing_key', 'Paste an API key in step 1 first.');
   if (!photo) return showError('missing_photo', 'Choose a photo first.');
-  // Refused here, before a job exists: a job whose upload never arrives holds a slot of the
-  // key's jobs-in-flight limit until it expires.
-  if (!looksLikeImage(photo)) {
-    return showError('unsupported_media_type', `${photo.name || 'the file'} is not an image (${photo.type})`);
-  }
   const input = photo;
+  setState('working'); // from here: no second job from a second click while the photo is read
+  // Refused here, before a job exists: a job whose upload never arrives holds a slot of the
+  // key's jobs-in-flight limit until it expires. (Again: a click can come before choosePhoto's
+  // own check has read the file.)
+  const refusal = await photoRefusal(input);
+  if (refusal) return showError(refusal.code, refusal.message);
   sessionStorage.setItem(KEY_STORAGE, key);
   const api = new PlaygroundApi('', key);
-  setState('working');
   resultSection.hidden = true;
   progressSection.hidden = false;
   jobIdText.textContent = '';
