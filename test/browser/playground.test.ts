@@ -666,6 +666,33 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     await page.close();
   });
 
+  it('keeps in the tab only a key the server took: not one typed and refused without "Use key"', async () => {
+    // Prepare: a mistyped key in the field, "Use key" never pressed
+    const page = await openPage(1024, 800);
+    const keyBox = page.getByRole('textbox', { name: 'API key' });
+    const stored = () => page.evaluate(() => sessionStorage.getItem('dr2e.apiKey'));
+    await keyBox.fill(`${API_KEY}-typo`);
+    await page.getByLabel(/^Photo/).setInputFiles(SAMPLE);
+
+    // Act
+    await page.getByRole('button', { name: 'Restore' }).click();
+    await page.waitForFunction(() => document.body.dataset.state === 'failed', undefined, {
+      timeout: 30_000,
+    });
+    const refusal = await page.locator('#error-code').textContent();
+    const afterRefusal = await stored();
+    await page.reload();
+
+    // Assess: the refused key is not in the tab, so not back in the field after the reload
+    expect(refusal).toBe('unauthorized');
+    expect(afterRefusal).toBeNull();
+    expect(await keyBox.inputValue()).toBe('');
+    // while one the server took ("Use key") is kept
+    await setKey(page);
+    expect(await stored()).toBe(API_KEY);
+    await page.close();
+  });
+
   it('picks up its job again after a reload, shows the result, and cuts both images at the split', async () => {
     // Prepare: a job under way (with DR2's output) when the page reloads
     const page = await openPage(1024, 800);

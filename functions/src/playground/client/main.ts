@@ -70,6 +70,16 @@ function currentKey(): string {
   return sessionStorage.getItem(KEY_STORAGE) ?? '';
 }
 
+/** Whether the API refused the key itself (unknown, revoked or suspended), not the request. */
+function refusesKey(error: unknown): boolean {
+  return error instanceof ApiError && (error.status === 401 || error.status === 403);
+}
+
+/** A key the server refused is not kept in the tab (it would be read back after a reload). */
+function forgetIfStored(key: string): void {
+  if (sessionStorage.getItem(KEY_STORAGE) === key) sessionStorage.removeItem(KEY_STORAGE);
+}
+
 // --- API key ---------------------------------------------------------------------------------
 keyInput.value = currentKey();
 if (keyInput.value) keyStatus.textContent = 'Key loaded from this tab.';
@@ -80,18 +90,26 @@ keyForm.addEventListener('submit', (event) => {
     keyStatus.textContent = 'Paste an API key first.';
     return;
   }
-  sessionStorage.setItem(KEY_STORAGE, key);
   keyStatus.textContent = 'Checking the key...';
+  delete keyStatus.dataset.ok;
+  // Kept in the tab once the server has not refused it, never before: stored first, a refused
+  // key lived there while it was checked (and for good where the check never answered).
   new PlaygroundApi('', key).whoAmI().then(
     (tenant) => {
+      sessionStorage.setItem(KEY_STORAGE, key);
       keyStatus.textContent = `Key works (tenant: ${tenant}).`;
       keyStatus.dataset.ok = 'true';
     },
     (error: unknown) => {
-      keyStatus.textContent = `Key refused: ${describe(error)}`;
-      keyStatus.dataset.ok = 'false';
-      // A refused key must not outlive its correction in the field (run() reads the field first).
-      if (sessionStorage.getItem(KEY_STORAGE) === key) sessionStorage.removeItem(KEY_STORAGE);
+      if (refusesKey(error)) {
+        forgetIfStored(key);
+        keyStatus.textContent = `Key refused: ${describe(error)}`;
+        keyStatus.dataset.ok = 'false';
+      } else {
+        // The network or the server failed, not the key: it is kept, and Restore will try it.
+        sessionStorage.setItem(KEY_STORAGE, key);
+        keyStatus.textContent = `Could not check the key (${describe(error)}); it is kept for this tab.`;
+      }
     },
   );
 });
@@ -281,7 +299,6 @@ async function run(): Promise<void> {
   // own check has read the file.)
   const refusal = await photoRefusal(input);
   if (refusal) return showError(refusal.code, refusal.message);
-  sessionStorage.setItem(KEY_STORAGE, key);
   const api = new PlaygroundApi('', key);
   resultSection.hidden = true;
   progressSection.hidden = false;
@@ -293,6 +310,10 @@ async function run(): Promise<void> {
   try {
     const job = await api.createJob(options?.body() ?? {});
     created = job;
+    // The server took the key (typed in the field, perhaps without "Use key"): kept from here
+    // on, so that a reload can pick this job up again. Stored before the call, a mistyped key
+    // stayed in the tab after the server had refused it.
+    sessionStorage.setItem(KEY_STORAGE, key);
     sessionStorage.setItem(UPLOAD_STORAGE, job.id);
     offerCancel(api, job.id);
     if (!job.upload) throw new ApiError('no_upload_form', 'the API returned no upload form', 500);
@@ -305,6 +326,7 @@ async function run(): Promise<void> {
     await follow(api, job.id, input);
   } catch (error) {
     let message = error instanceof Error ? error.message : String(error);
+    if (!created && refusesKey(error)) forgetIfStored(key); // e.g. a stored key since revoked
     if (created && !uploaded) {
       sessionStorage.removeItem(UPLOAD_STORAGE);
       // Nothing will ever be uploaded to it: cancel it, so it stops counting as in flight.
