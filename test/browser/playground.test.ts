@@ -390,6 +390,12 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     expect(await page.getByRole('alert').isVisible()).toBe(true);
     expect(await page.locator('#error-code').textContent()).toBe('image_too_small');
     expect((await page.locator('#error-message').textContent())?.length).toBeGreaterThan(5);
+    // The job's figures are shown with the error (they went into the hidden result section)
+    expect(await page.locator('#error-figures').isVisible()).toBe(true);
+    const errorFigures = (await page.locator('#error-figures').textContent()) ?? '';
+    expect(errorFigures).toContain('Statusfailed');
+    expect(errorFigures).toMatch(/Jobjob_[0-9A-Z]{26}/);
+    expect(await page.locator('#result-section').isVisible()).toBe(false);
     expect(await page.locator('#progress-section').getAttribute('data-via')).toBe('poll');
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'phone-error.png'), fullPage: true });

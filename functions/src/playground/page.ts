@@ -73,9 +73,12 @@ export function playgroundHtml(config: PlaygroundPageConfig): string {
     <button type="button" id="cancel-job" class="secondary" hidden>Cancel job</button>
   </section>
 
-  <section id="error-section" class="card error" role="alert" hidden>
-    <h2 id="error-title">Failed</h2>
-    <p><code id="error-code"></code> <span id="error-message"></span></p>
+  <section id="error-section" class="card error" hidden>
+    <div role="alert">
+      <h2 id="error-title">Failed</h2>
+      <p><code id="error-code"></code> <span id="error-message"></span></p>
+    </div>
+    <dl id="error-figures" class="figures" hidden></dl>
   </section>
 
   <section aria-labelledby="result-heading" class="card" id="result-section" hidden>

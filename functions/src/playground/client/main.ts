@@ -41,6 +41,7 @@ const beforeNote = byId('before-note', HTMLElement);
 const downloads = byId('downloads', HTMLElement);
 const resultNotes = byId('result-notes', HTMLUListElement);
 const figures = byId('figures', HTMLDListElement);
+const errorFigures = byId('error-figures', HTMLDListElement);
 
 const progressMode: ProgressMode = document.body.dataset.progress === 'poll' ? 'poll' : 'events';
 const compare = new CompareView({
@@ -186,6 +187,9 @@ function showError(code: string, message: string, title = 'Failed'): void {
   progressBar.value = 0;
   byId('error-code', HTMLElement).textContent = code;
   byId('error-message', HTMLElement).textContent = message;
+  // A job's figures are added by follow(); none belong to another error.
+  errorFigures.replaceChildren();
+  errorFigures.hidden = true;
   errorSection.hidden = false;
   setState('failed');
 }
@@ -360,10 +364,14 @@ async function follow(api: PlaygroundApi, id: string, input: File | undefined): 
   const job = await watchJob(api, id, progressMode, showProgress);
   sessionStorage.removeItem(JOB_STORAGE);
   if (job.status !== 'succeeded') {
-    renderFigures(figures, job);
     const error = job.error ?? { code: job.status, message: `the job ended ${job.status}` };
     progressText.textContent = `Job ${job.status}.`;
-    return showError(error.code, error.message, job.status === 'canceled' ? 'Canceled' : 'Failed');
+    showError(error.code, error.message, job.status === 'canceled' ? 'Canceled' : 'Failed');
+    // The figures that apply (times, attempts, model time billed for a canceled run) go under the
+    // error: they were written into the result section, which stays hidden for a failed job.
+    renderFigures(errorFigures, job);
+    errorFigures.hidden = false;
+    return;
   }
   progressText.textContent = 'Done.';
   progressBar.max = 1;
