@@ -49,12 +49,43 @@ export function jobFigures(job: PlaygroundJob): [string, string][] {
     ['Faces skipped', job.output?.skippedFaces?.length ? String(job.output.skippedFaces.length) : undefined],
     ['Warnings', job.output?.warnings?.length ? job.output.warnings.map(String).join(', ') : undefined],
     ['Background', backgroundFigure(job.output?.background)],
-    ['Schedule', `${schedule}, ${String(params.steps)} steps`],
+    // `steps` is the length of the respaced schedule (100), not the steps the sampler runs:
+    // "model default, 100 steps" stood beside a progress bar that ended at "step 6 of 6".
+    [
+      'Schedule',
+      params.steps === undefined ? schedule : `${schedule}, ${String(params.steps)}-step schedule`,
+    ],
+    ['Sampler steps run', samplerSteps(job)],
     ['Seed', params.seed === undefined ? undefined : String(params.seed)],
     ['Model', job.model],
     ['Job', job.id],
   ];
   return rows.filter((row): row is [string, string] => row[1] !== undefined);
+}
+
+/**
+ * The model calls the sampler made, as its progress counts them ("step i of n"): a face runs
+ * from its ω down to its τ, indices into the respaced schedule, so ω - τ + 1 steps of it. From
+ * the faces' settings where the job reports them (`auto`; a face kept as it was ran none), else
+ * from the job's last progress; undefined when neither says.
+ */
+export function samplerSteps(job: PlaygroundJob): string | undefined {
+  const faces = job.output?.faces ?? [];
+  if (faces.length > 0 && faces.every((face) => face.settings)) {
+    const ran = new Map<string, { omega: number; tau: number }>();
+    for (const { settings } of faces) {
+      if (settings && !settings.kept) ran.set(`${settings.omega}/${settings.tau}`, settings);
+    }
+    const runs = [...ran.values()];
+    const [only] = runs;
+    if (!only) return 'none (every face kept as it was)';
+    if (runs.length === 1) return `${only.omega - only.tau + 1} (ω ${only.omega} down to τ ${only.tau})`;
+    const counts = runs.map(({ omega, tau }) => omega - tau + 1);
+    return `${Math.min(...counts)} to ${Math.max(...counts)} per face (each from its ω down to its τ)`;
+  }
+  const progress = job.progress;
+  if (!progress || progress.total <= 0) return undefined;
+  return progress.step === progress.total ? String(progress.total) : `${progress.step} of ${progress.total}`;
 }
 
 /** What the background denoiser did, with the noise it read (absent: not reported, e.g. `keep`). */

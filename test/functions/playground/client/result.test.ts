@@ -77,6 +77,37 @@ describe('jobFigures', () => {
   });
 });
 
+describe('jobFigures: schedule and sampler steps', () => {
+  it('calls `steps` the schedule length and says the steps the sampler ran, as its progress counts them', () => {
+    // Prepare: faces run from ω 40 down to τ 20 of the 100-step schedule; one face at ω 25
+    const one = jobWithFaces([false, true]);
+    const faces = one.output!.faces!;
+    const shorter = { ...faces[0]!, settings: { n: 4, tau: 20, omega: 25 } };
+    const two = { ...one, output: { ...one.output!, faces: [...faces, shorter] } };
+    const noSettings = {
+      ...one,
+      output: {
+        ...one.output!,
+        faces: faces.map(({ box, score, landmarks }) => ({ box, score, landmarks })),
+      },
+      progress: { step: 6, total: 6 },
+    } as PlaygroundJob;
+    const canceled = { ...noSettings, status: 'canceled', progress: { step: 3, total: 6 } } as PlaygroundJob;
+    // Act / Assess
+    expect(figure(jobFigures(one), 'Schedule')).toBe('model default, 100-step schedule');
+    expect(figure(jobFigures(one), 'Sampler steps run')).toBe('21 (ω 40 down to τ 20)');
+    expect(figure(jobFigures(two), 'Sampler steps run')).toBe(
+      '6 to 21 per face (each from its ω down to its τ)',
+    );
+    expect(figure(jobFigures(jobWithFaces([true])), 'Sampler steps run')).toBe(
+      'none (every face kept as it was)',
+    );
+    expect(figure(jobFigures(noSettings), 'Sampler steps run')).toBe('6');
+    expect(figure(jobFigures(canceled), 'Sampler steps run')).toBe('3 of 6');
+    expect(figure(jobFigures(jobWithFaces([])), 'Sampler steps run')).toBeUndefined();
+  });
+});
+
 describe('jobFigures: background', () => {
   it('says whether the background was denoised, the noise read and at what scale, and nothing when not reported', () => {
     // Prepare
