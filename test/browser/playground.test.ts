@@ -308,7 +308,15 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     // so the drawing is checked whatever the detector finds in the sample.
     const page = await openPage(1024, 800);
     await editSucceededJob(page, (job) => {
-      const faces = [{ box: [128, 64, 256, 320], score: 0.9, landmarks: [] }];
+      const faces = [
+        { box: [128, 64, 256, 320], score: 0.9, landmarks: [] },
+        {
+          box: [400, 400, 64, 64],
+          score: 0.9,
+          landmarks: [],
+          settings: { n: 4, tau: 20, omega: 40, kept: true },
+        },
+      ];
       const skippedFaces = [{ box: [0, 0, 64, 64], score: 0.8, landmarks: [], reason: 'max_faces' }];
       const warnings = ['upscale_capped'];
       return { ...job, output: { ...job.output, faces, skippedFaces, warnings } };
@@ -319,12 +327,29 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     // Act
     await restore(page);
     const box = page.locator('.face-box');
-    const restoredBox = page.locator('.face-box:not(.skipped)');
+    const restoredBox = page.locator('.face-box.restored');
+    const borderStyle = (selector: string) =>
+      page.locator(selector).evaluate((element) => getComputedStyle(element).borderTopStyle);
+    const legend = page.locator('#face-legend');
 
-    // Assess: the restored face solid, the skipped one dashed, the warning and the skip in words
+    // Assess: the restored face solid, the one auto kept dotted, the skipped one dashed, a legend
+    // saying which is which; the warning and the skip in words
     expect(await page.evaluate(() => document.body.dataset.state)).toBe('succeeded');
-    expect(await box.count()).toBe(2);
+    expect(await box.count()).toBe(3);
     expect(await page.locator('.face-box.skipped').getAttribute('title')).toContain('beyond the most faces');
+    expect(await page.locator('.face-box.kept').getAttribute('title')).toContain('kept as is');
+    expect(await restoredBox.getAttribute('title')).toBe('face 1: restored');
+    expect([
+      await borderStyle('.face-box.restored'),
+      await borderStyle('.face-box.kept'),
+      await borderStyle('.face-box.skipped'),
+    ]).toEqual(['solid', 'dotted', 'dashed']);
+    expect(await legend.isVisible()).toBe(true);
+    expect(await legend.locator('.face-key').allTextContents()).toEqual([
+      'restored',
+      'kept as is',
+      'left untouched',
+    ]);
     const notes = (await page.locator('#result-notes').textContent()) ?? '';
     expect(notes).toContain('The enlargement was reduced');
     expect(notes).toContain('1 face was found and left untouched');
@@ -340,6 +365,7 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     expect(await restoredBox.isVisible()).toBe(true);
     await page.getByLabel('Face boxes').uncheck();
     expect(await restoredBox.isVisible()).toBe(false);
+    expect(await legend.isVisible()).toBe(false);
     await page.close();
   });
 

@@ -97,6 +97,7 @@ export function playgroundHtml(config: PlaygroundPageConfig): string {
         <option value="4">400 %</option>
       </select>
       <label class="check"><input type="checkbox" id="show-faces" checked> Face boxes</label>
+      <span id="face-legend" class="face-legend" hidden></span>
     </div>
     <div id="compare" class="compare" tabindex="0" aria-label="Before and after comparison; drag or use the split slider">
       <div id="stage" class="stage">

@@ -9,6 +9,8 @@ import type { JobView } from '../../../../shared/src/index.js';
 export interface FaceBox {
   box: [number, number, number, number];
   score?: number;
+  /** Of the face's DR2 settings, whether `auto` kept the face as it was (not restored). */
+  settings?: { kept?: boolean };
 }
 
 /** A face that was found and left untouched, with why (`output.skippedFaces`). */

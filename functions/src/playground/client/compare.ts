@@ -27,7 +27,16 @@ export interface CompareElements {
   split: HTMLInputElement;
   zoom: HTMLSelectElement;
   showFaces: HTMLInputElement;
+  /** Says what each style of face box means (filled by setFaces with the kinds present). */
+  faceLegend: HTMLElement;
 }
+
+/** The kinds of face box, in the legend's order: class name and what the legend says. */
+const FACE_KINDS = [
+  ['restored', 'restored'],
+  ['kept', 'kept as is'],
+  ['skipped', 'left untouched'],
+] as const;
 
 export class CompareView {
   private zoom: 'fit' | number = 'fit';
@@ -45,9 +54,7 @@ export class CompareView {
       this.layout();
       if (looked) this.centreOn(looked);
     });
-    parts.showFaces.addEventListener('change', () => {
-      parts.faces.hidden = !parts.showFaces.checked;
-    });
+    parts.showFaces.addEventListener('change', () => this.showFaceBoxes());
     const fromPointer = (event: PointerEvent) => {
       const rect = parts.stage.getBoundingClientRect();
       if (rect.width > 0) this.setSplit(((event.clientX - rect.left) / rect.width) * 100);
@@ -129,7 +136,9 @@ export class CompareView {
 
   /**
    * Draws face boxes given in input pixels of an input `inputWidth` x `inputHeight`: the faces
-   * restored (solid) and those found but left untouched (`skipped`: dashed, with the reason).
+   * restored (solid), those `auto` kept as they were (`settings.kept`: dotted; they looked
+   * restored like the others) and those found but left untouched (`skipped`: dashed, with the
+   * reason), and a legend of the kinds drawn.
    */
   setFaces(
     faces: FaceBox[],
@@ -138,6 +147,8 @@ export class CompareView {
     skipped: readonly SkippedFaceBox[] = [],
   ): void {
     this.parts.faces.replaceChildren();
+    this.parts.faceLegend.replaceChildren();
+    this.showFaceBoxes();
     if (!(inputWidth > 0 && inputHeight > 0)) return;
     const place = (box: HTMLElement, [x, y, width, height]: FaceBox['box']) => {
       box.style.setProperty('left', `${(x / inputWidth) * 100}%`);
@@ -146,14 +157,34 @@ export class CompareView {
       box.style.setProperty('height', `${(height / inputHeight) * 100}%`);
       this.parts.faces.append(box);
     };
+    const drawn = new Set<string>();
     for (const [index, face] of faces.entries()) {
-      place(el('div', { className: 'face-box', title: `face ${index + 1}` }), face.box);
+      const kind = face.settings?.kept ? 'kept' : 'restored';
+      const title =
+        kind === 'kept'
+          ? `face ${index + 1}: kept as is (auto found the model would not improve it)`
+          : `face ${index + 1}: restored`;
+      place(el('div', { className: `face-box ${kind}`, title }), face.box);
+      drawn.add(kind);
     }
     for (const face of skipped) {
       const why = SKIP_REASON_TEXT[face.reason] ?? face.reason;
       place(el('div', { className: 'face-box skipped', title: `face left untouched: ${why}` }), face.box);
+      drawn.add('skipped');
     }
-    this.parts.faces.hidden = !this.parts.showFaces.checked;
+    this.parts.faceLegend.replaceChildren(
+      ...FACE_KINDS.filter(([kind]) => drawn.has(kind)).map(([kind, text]) =>
+        el('span', { className: 'face-key' }, [el('span', { className: `face-swatch ${kind}` }), text]),
+      ),
+    );
+    this.showFaceBoxes();
+  }
+
+  /** Face boxes and their legend, as the "Face boxes" checkbox says. */
+  private showFaceBoxes(): void {
+    const { faces, faceLegend, showFaces } = this.parts;
+    faces.hidden = !showFaces.checked;
+    faceLegend.hidden = !showFaces.checked || faceLegend.childElementCount === 0;
   }
 
   /** Split position in percent of the width (0: all restored, 100: all left image). */

@@ -54,6 +54,7 @@ const compare = new CompareView({
   split: byId('split', HTMLInputElement),
   zoom: byId('zoom', HTMLSelectElement),
   showFaces: byId('show-faces', HTMLInputElement),
+  faceLegend: byId('face-legend', HTMLElement),
 });
 
 let options: OptionsForm | undefined;

@@ -130,7 +130,7 @@ export function resultSentences(job: PlaygroundJob): string[] {
   const kept = job.output?.faces?.filter((face) => face.settings?.kept).length ?? 0;
   if (kept > 0) {
     sentences.push(
-      `Faces kept as they were: ${kept} (auto found the model would not improve them); a lower fidelity, such as 0.2, restores them anyway.`,
+      `Faces kept as they were: ${kept} (auto found the model would not improve them; dotted boxes mark them); a lower fidelity, such as 0.2, restores them anyway.`,
     );
   }
   return sentences;
