@@ -543,6 +543,9 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     // a tap moves the split where it lands (a finger down and up at once: under load, eight
     // moves at one point took long enough for Chromium to read a long press, and cancel it)
     await settle();
+    // The swipe's fling scrolls the page by a varying amount, at times past the stage's middle
+    // (the tap then landed at y -9, outside the window, and did nothing): centre it first.
+    await page.locator('#stage').evaluate((element) => element.scrollIntoView({ block: 'center' }));
     box = await stage();
     const tapAt = { x: box.x + box.width * 0.25, y: box.y + box.height / 2 };
     await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [tapAt] });
