@@ -87,7 +87,9 @@ export {
   fromTurned,
   mergeTurnedSearch,
   tiltOf,
+  turnLookTotals,
   turnToStandUp,
+  TURN_LOOK_FACE_SIDES,
   turnedPhoto,
   turnedTile,
 } from './turned-photos.js';

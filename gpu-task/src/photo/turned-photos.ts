@@ -55,8 +55,17 @@ export function facesLean(faces: readonly Pick<RawDetection, 'keypoints'>[]): bo
 /** Faces shown in their four turns to choose the photo's (the best-scoring first). */
 export const TURN_LOOK_FACES = 4;
 
-/** Face side (px) in the back-camera graph's view for those looks, as orientation.ts uses. */
-const TURN_LOOK_FACE_SIDE = 80;
+/**
+ * Face sides (px) in the back-camera graph's view for those looks: each face is looked at at
+ * both, and its scores summed. At 80 alone (orientation.ts' size) a small degraded face lying on
+ * its side drew upright-looking detections as it lay: the group of six of
+ * `../shared/data/whole-photos` at 240-400 px wide, turned 270 degrees, showed one face, which
+ * scored best unturned, so the photo was not searched standing (5 of 6 faces missed). At 48 px
+ * the small faces read right, but a few larger ones did not; the two together chose the turn
+ * right for 446 of 447 copies (the five photos with upright faces at 240-640 px, JPEG 30-60, in
+ * four turns; docs/eval/README.md).
+ */
+export const TURN_LOOK_FACE_SIDES = [48, 80] as const;
 
 /**
  * The pixels (3 channels) of a `width` x `height` image turned clockwise by `turns` quarter
@@ -91,10 +100,51 @@ export function turnedTile(tile: Float32Array, size: number, turns: QuarterTurns
 }
 
 /**
- * The clockwise quarter turns of the photo under which its faces stand upright: each of the best
- * TURN_LOOK_FACES faces is shown to `model`, centred, in its four turns, and the turn whose
- * looks score highest in total (a look's score: its best detection near the view's centre)
- * wins. 0 when the photo stands as it is.
+ * How well the best TURN_LOOK_FACES faces read in each of the photo's four quarter turns, each
+ * face shown to `model` centred at `side` px of the view: per turn (0-3), the sum over the faces
+ * of the best score near the view's centre among detections with an upright face's keypoints.
+ *
+ * @example
+ * ```ts
+ * const [asItLies, quarter, half, threeQuarters] = await turnLookTotals(backGraph, photo, faces, 48);
+ * ```
+ */
+export async function turnLookTotals(
+  model: TileRunner,
+  photo: RgbImage,
+  faces: readonly RawDetection[],
+  side: number,
+): Promise<[number, number, number, number]> {
+  const best = [...faces].sort((a, b) => b.score - a.score).slice(0, TURN_LOOK_FACES);
+  const quarterTurns = [0, 1, 2, 3] as const;
+  // Every look at once: the detector's threads run them side by side.
+  const scores = await Promise.all(
+    best.map(async (face) => {
+      const view = await viewOf(model, photo, face, side);
+      const centre = view.size / 2;
+      return Promise.all(
+        quarterTurns.map(async (turns) => {
+          const found = await model.run(turnedTile(view.tensor, view.size, turns), 0.3);
+          // A face on its side still draws detections, with keypoints as no upright face has
+          // them (rolled 60 degrees or more): only an upright-looking face counts.
+          const near = found.filter(
+            (d) =>
+              plausibleLandmarks(d) &&
+              Math.hypot(d.box[0] + d.box[2] / 2 - centre, d.box[1] + d.box[3] / 2 - centre) < side / 2,
+          );
+          return near.reduce((top, d) => Math.max(top, d.score), 0);
+        }),
+      );
+    }),
+  );
+  const total = (turns: QuarterTurns) => scores.reduce((sum, perFace) => sum + perFace[turns]!, 0);
+  return [total(0), total(1), total(2), total(3)];
+}
+
+/**
+ * The clockwise quarter turns of the photo under which its faces stand upright: the turn whose
+ * looks (turnLookTotals) score highest, summed over the sizes TURN_LOOK_FACE_SIDES. 0 when the
+ * photo stands as it is.
  *
  * @example
  * ```ts
@@ -106,30 +156,10 @@ export async function turnToStandUp(
   photo: RgbImage,
   faces: readonly RawDetection[],
 ): Promise<QuarterTurns> {
-  const best = [...faces].sort((a, b) => b.score - a.score).slice(0, TURN_LOOK_FACES);
-  const quarterTurns = [0, 1, 2, 3] as const;
-  // Every look at once: the detector's threads run them side by side.
-  const scores = await Promise.all(
-    best.map(async (face) => {
-      const view = await viewOf(model, photo, face, TURN_LOOK_FACE_SIDE);
-      const centre = view.size / 2;
-      return Promise.all(
-        quarterTurns.map(async (turns) => {
-          const found = await model.run(turnedTile(view.tensor, view.size, turns), 0.3);
-          // A face on its side still draws detections, with keypoints as no upright face has
-          // them (rolled 60 degrees or more): only an upright-looking face counts.
-          const near = found.filter(
-            (d) =>
-              plausibleLandmarks(d) &&
-              Math.hypot(d.box[0] + d.box[2] / 2 - centre, d.box[1] + d.box[3] / 2 - centre) <
-                TURN_LOOK_FACE_SIDE / 2,
-          );
-          return near.reduce((top, d) => Math.max(top, d.score), 0);
-        }),
-      );
-    }),
+  const perSide = await Promise.all(
+    TURN_LOOK_FACE_SIDES.map((side) => turnLookTotals(model, photo, faces, side)),
   );
-  const totals = quarterTurns.map((turns) => scores.reduce((sum, perFace) => sum + perFace[turns]!, 0));
+  const totals = [0, 1, 2, 3].map((turns) => perSide.reduce((sum, side) => sum + side[turns]!, 0));
   return totals.indexOf(Math.max(...totals)) as QuarterTurns;
 }
 
