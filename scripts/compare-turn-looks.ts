@@ -7,10 +7,10 @@
  * totals favour. A choice is right when it turns the copy back upright.
  *
  * Usage: node --import tsx scripts/compare-turn-looks.ts [--sizes 40,48,56,64,80]
- *   [--sets 80,48,48+80] [--widths 240,280,320,360,400,480,560,640] [--qualities 30,40,60]
+ *   [--sets 80,64,48,64+80,48+80] [--widths 240,280,320,360,400,480,560,640] [--qualities 30,40,60]
  *
- * Every copy is counted, also those whose faces do not lean (the detector looks only at those
- * whose faces mostly do: `facesLean`); the count of those is printed beside.
+ * Every copy is counted, also those whose faces do not lean (the detector looks this way only at
+ * photos whose faces mostly do: `facesLean`); the count of the leaning ones is printed beside.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -30,22 +30,22 @@ function option(name: string, fallback: string): string {
   return at < 0 ? fallback : (process.argv[at + 1] ?? fallback);
 }
 
-/** Whole numbers from a comma-separated option, each at least `min`. */
-function wholeNumbers(name: string, fallback: string, min: number): number[] {
+/** Whole numbers from a comma-separated option, each from `min` to `max`. */
+function wholeNumbers(name: string, fallback: string, min: number, max = Number.MAX_SAFE_INTEGER): number[] {
   const values = option(name, fallback).split(',').map(Number);
-  if (values.some((v) => !Number.isInteger(v) || v < min))
-    throw new Error(`${name} wants whole numbers >= ${min}, got ${option(name, fallback)}`);
+  if (values.some((v) => !Number.isInteger(v) || v < min || v > max))
+    throw new Error(`${name} wants whole numbers from ${min} to ${max}, got ${option(name, fallback)}`);
   return values;
 }
 
 const sizes = wholeNumbers('--sizes', '40,48,56,64,80', 8);
-const sets = option('--sets', '80,48,48+80')
+const sets = option('--sets', '80,64,48,64+80,48+80')
   .split(',')
   .map((set) => set.split('+').map(Number));
-if (sets.some((set) => set.some((size) => !sizes.includes(size))))
-  throw new Error('every size of --sets must be one of --sizes');
+if (sets.some((set) => set.some((size) => !sizes.includes(size)) || new Set(set).size !== set.length))
+  throw new Error('--sets wants sums of distinct sizes, each one of --sizes (e.g. 80,48+80)');
 const widths = wholeNumbers('--widths', '240,280,320,360,400,480,560,640', 16);
-const qualities = wholeNumbers('--qualities', '30,40,60', 1);
+const qualities = wholeNumbers('--qualities', '30,40,60', 1, 100);
 const photos = [
   'insightface_t1_group.jpg',
   '10045.png',
