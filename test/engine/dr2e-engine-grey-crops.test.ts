@@ -7,7 +7,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dr2eEngine } from '../../gpu-task/src/engine/index.js';
-import { tinyModelDir } from './helpers/fixture-paths.js';
+import { repoRoot, tinyModelDir } from './helpers/fixture-paths.js';
 
 const TINY_MODEL = path.join(tinyModelDir, 'pipeline.json');
 
@@ -66,5 +66,41 @@ describe('aligned crops without colour of their own', () => {
     if (!grey?.ok || !colour?.ok) throw new Error('a crop failed');
     expect(await largestSpread(grey.restored)).toBe(0);
     expect(await largestSpread(colour.restored)).toBeGreaterThan(40);
+  });
+});
+
+describe('an aligned crop auto keeps as it is', () => {
+  it('comes back as its input, its faint tone untouched (no model colour to undo)', async () => {
+    // Prepare: a sharp face (the mild sample) made faintly toned (sepia of chroma spread under
+    // the colourless bar): auto keeps such a face as it is
+    const { data: grey, info } = await sharp(path.join(repoRoot, 'samples', 'sample-mild.jpg'))
+      .greyscale()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const data = new Uint8Array(info.width * info.height * 3);
+    for (let i = 0; i < info.width * info.height; i++) {
+      const level = grey[i]!;
+      const tone = 4 + (level / 255) * 3;
+      data.set([level + tone, level, level - tone], i * 3);
+    }
+    const bytes = new Uint8Array(
+      await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } })
+        .png()
+        .toBuffer(),
+    );
+    // Act
+    const [result] = await engine.restoreImages([{ id: 'toned', bytes, seed: 3 }], {
+      aligned: true,
+      upscale: 1,
+      format: 'png',
+    });
+    // Assess
+    if (!result?.ok) throw new Error('the crop failed');
+    expect(result.faces[0]?.settings?.kept).toBe(true);
+    const { data: out } = await sharp(result.restored).raw().toBuffer({ resolveWithObject: true });
+    const { data: input } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+    let largest = 0;
+    for (let i = 0; i < input.length; i++) largest = Math.max(largest, Math.abs(out[i]! - input[i]!));
+    expect(largest).toBe(0);
   });
 });

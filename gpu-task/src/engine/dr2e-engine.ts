@@ -948,9 +948,11 @@ export class Dr2eEngine {
     ): Promise<void> => {
       const encodeStart = performance.now();
       try {
-        // What the model saw. A black-and-white crop stays so: the model paints colour into grey faces.
+        // What the model saw. A black-and-white crop stays so: the model paints colour into grey
+        // faces. A kept crop is its own pixels: nothing was painted (its faint tone stays as it is).
         const seenFrame = tensorToRgbImage(item.tensor, 0, s);
-        const fused = await withInputColourIfColourless(fuseWithInput(restoredFrame, item), seenFrame);
+        const fusedFrame = fuseWithInput(restoredFrame, item);
+        const fused = kept ? fusedFrame : await withInputColourIfColourless(fusedFrame, seenFrame);
         const framed = await toInputFraming(fused, item);
         const { width: inW, height: inH } = item.inputSize;
         const maxSide = MAX_OUTPUT_SIDE[strictestFormat(item.input.finalFormat, format)];

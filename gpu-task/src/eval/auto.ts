@@ -2,8 +2,9 @@
  * The `auto` method on degraded faces, as the evaluation and the calibration run it: estimate
  * each face's degradation from its low-resolution input, choose DR2's setting and the fusion
  * (engine/quality), run DR2E on the whole batch in one mixed-settings sampler loop, and fuse the
- * restored face with the input enlarged (bicubic) to the output side. A face whose input has no
- * colour of its own keeps the input's colour, as the service's aligned path does.
+ * restored face with the input enlarged (bicubic) to the output side. In runAuto (the
+ * evaluation; the calibration calls restoreMixed alone) a face whose input has no colour of its
+ * own keeps the input's colour, as the service's aligned path does for every face it restores.
  *
  * The output side of a face is `max(O, faceSize)` (O = the engine's output size): a face with
  * more input pixels than the model's output is returned at its own size, its finer bands taken
@@ -125,14 +126,16 @@ export async function runAuto(
     needed.map((i) => seeds[i]!),
     options.batch,
   );
+  const s = engine.resolution;
   const images = await Promise.all(
     lowRes.map((input, i) => {
       const side = outputSide(engine, input.width);
       const at = needed.indexOf(i);
-      // The service's rule (engine, aligned path): the model paints colour into grey faces.
-      return at < 0
-        ? resizeRgb8(input, side, side)
-        : withInputColourIfColourless(fuseAtOutput(restored[at]!, input, side, choices[i]!.fusion), input);
+      if (at < 0) return resizeRgb8(input, side, side);
+      // The service's rule (engine, aligned path), judged as there on what the model sees (the
+      // input at S): the model paints colour into grey faces. Kept faces had no model.
+      const fused = fuseAtOutput(restored[at]!, input, side, choices[i]!.fusion);
+      return withInputColourIfColourless(fused, resizeRgb8(input, s, s));
     }),
   );
   return { images, estimates, choices, params, seconds: (performance.now() - started) / 1000 };
