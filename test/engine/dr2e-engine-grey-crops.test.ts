@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dr2eEngine } from '../../gpu-task/src/engine/index.js';
 import { repoRoot, tinyModelDir } from './helpers/fixture-paths.js';
+import { largestChannelSpread } from './helpers/colour.js';
 
 const TINY_MODEL = path.join(tinyModelDir, 'pipeline.json');
 
@@ -38,14 +39,7 @@ async function crop(side: number, grey: boolean): Promise<Uint8Array> {
 /** The largest max - min of R, G and B over an encoded image's pixels. */
 async function largestSpread(bytes: Uint8Array): Promise<number> {
   const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
-  let spread = 0;
-  for (let i = 0; i < data.length; i += info.channels) {
-    spread = Math.max(
-      spread,
-      Math.max(data[i]!, data[i + 1]!, data[i + 2]!) - Math.min(data[i]!, data[i + 1]!, data[i + 2]!),
-    );
-  }
-  return spread;
+  return largestChannelSpread(data, info.channels);
 }
 
 describe('aligned crops without colour of their own', () => {

@@ -10,6 +10,7 @@ import { Dr2eEngine, type RgbImage } from '../../gpu-task/src/engine/index.js';
 import { keepsInput, runAuto } from '../../gpu-task/src/eval/index.js';
 import { chromaSpread, COLOURLESS_CHROMA_STD } from '../../gpu-task/src/photo/index.js';
 import { tinyModelDir } from '../engine/helpers/fixture-paths.js';
+import { largestChannelSpread } from '../engine/helpers/colour.js';
 
 const TINY_MODEL = path.join(tinyModelDir, 'pipeline.json');
 
@@ -62,16 +63,6 @@ function chromaRoughness(image: RgbImage): number {
   return sum / count;
 }
 
-/** The largest max - min of R, G and B over an image's pixels. */
-function largestSpread(image: RgbImage): number {
-  let spread = 0;
-  for (let i = 0; i < image.data.length; i += 3) {
-    const [r, g, b] = [image.data[i]!, image.data[i + 1]!, image.data[i + 2]!];
-    spread = Math.max(spread, Math.max(r, g, b) - Math.min(r, g, b));
-  }
-  return spread;
-}
-
 describe("the evaluation's auto on faces without colour of their own", () => {
   it('scores them without colour, as the service returns them, and leaves colour faces alone', async () => {
     // Prepare
@@ -82,7 +73,7 @@ describe("the evaluation's auto on faces without colour of their own", () => {
     expect(run.choices.map((choice) => keepsInput(choice.fusion))).toEqual([false, false]);
     const [grey, colour] = run.images;
     expect(chromaSpread(faces[1]!)).toBeGreaterThanOrEqual(COLOURLESS_CHROMA_STD);
-    expect(largestSpread(grey!)).toBeLessThanOrEqual(1);
+    expect(largestChannelSpread(grey!.data)).toBeLessThanOrEqual(1);
     // The colour face keeps the model's colour (noise from the tiny model), not the input's low-pass.
     expect(chromaRoughness(colour!)).toBeGreaterThan(5);
   });

@@ -17,6 +17,7 @@ import {
   resizeAlpha,
   toPreciseSamples,
 } from '../../gpu-task/src/photo/index.js';
+import { largestChannelSpread } from '../engine/helpers/colour.js';
 
 /** A smooth picture with detail at several scales (sines), the same formula at any size. */
 function scene(width: number, height: number, period: number): RgbImage {
@@ -368,14 +369,7 @@ describe('finishPhoto', () => {
     expect(info.channels).toBe(3);
     const plain = await finishPhoto(preparedPhoto(image, 2, [], false), [], { format: 'png' });
     expect(Buffer.compare(Buffer.from(bytes), Buffer.from(plain.bytes))).not.toBe(0);
-    let spread = 0;
-    for (let i = 0; i < data.length; i += 3) {
-      spread = Math.max(
-        spread,
-        Math.max(data[i]!, data[i + 1]!, data[i + 2]!) - Math.min(data[i]!, data[i + 1]!, data[i + 2]!),
-      );
-    }
-    expect(spread).toBe(0);
+    expect(largestChannelSpread(data)).toBe(0);
   });
 
   it.each(['png', 'jpeg', 'webp'] as const)(

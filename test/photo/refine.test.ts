@@ -10,6 +10,7 @@ import {
   matchLowFrequencies,
   refineFace,
 } from '../../gpu-task/src/photo/index.js';
+import { largestChannelSpread } from '../engine/helpers/colour.js';
 
 const SIDE = 64;
 
@@ -33,16 +34,6 @@ function colourful(seed: number): RgbImage {
   return { data, width: SIDE, height: SIDE };
 }
 
-/** The largest max - min of R, G, B over the pixels. */
-function largestSpread(image: RgbImage): number {
-  let spread = 0;
-  for (let i = 0; i < image.data.length; i += 3) {
-    const [r, g, b] = [image.data[i]!, image.data[i + 1]!, image.data[i + 2]!];
-    spread = Math.max(spread, Math.max(r, g, b) - Math.min(r, g, b));
-  }
-  return spread;
-}
-
 describe('refineFace', () => {
   it('gives a face of a black-and-white photo no colour, whatever the restoration painted', async () => {
     // Prepare
@@ -51,7 +42,7 @@ describe('refineFace', () => {
     const refined = await refineFace(colourful(1), grey);
     // Assess
     expect(chromaSpread(grey)).toBeLessThan(1e-9);
-    expect(largestSpread(refined)).toBe(0);
+    expect(largestChannelSpread(refined.data)).toBe(0);
   });
 
   it("gives a toned (sepia) face the input's tone and keeps the restoration's light and shade", async () => {
