@@ -119,9 +119,15 @@ describe('whole photos through the local API', () => {
         },
         usage: { images: 1, faces: 0 },
       });
-      expect(noFaceView?.usage?.modelSeconds).toBeLessThan(groupView?.usage?.modelSeconds ?? 0);
+      // Its detection is metered (how long it took is a benchmark's business, not this test's:
+      // on a busy machine one detection can outlast a small group's whole run).
+      expect(noFaceView?.usage?.modelSeconds).toBeGreaterThan(0);
       expect(usage).toMatchObject({ jobs: 2, images: 2, faces: 6 });
-      expect(usage.modelSeconds).toBeGreaterThan(0);
+      // the tenant's total is the two jobs' model time, to the ledger's rounding
+      expect(usage.modelSeconds).toBeCloseTo(
+        (groupView?.usage?.modelSeconds ?? Number.NaN) + (noFaceView?.usage?.modelSeconds ?? Number.NaN),
+        2,
+      );
     },
     180_000,
   );

@@ -39,4 +39,10 @@ describe('usageOf', () => {
     expect(usageOf(restored([face(true)])).faces).toBe(0);
     expect(usageOf(restored([])).faces).toBe(0);
   });
+
+  it('bills a photo without faces its detection only', () => {
+    const noFace = restored([]);
+    noFace.timings = { ...noFace.timings, dr2Ms: 0, modelMs: 0, enhanceMs: 0 };
+    expect(usageOf(noFace)).toEqual({ images: 1, faces: 0, modelSeconds: 0.1 });
+  });
 });
