@@ -109,14 +109,29 @@ describe('deciding that a face is upside down', () => {
     ],
   };
 
+  // The front graph looks at 32 px, then at 48 px (as it is, then turned, each time); its margin
+  // is the mean of the two.
   it.each([
-    ['both graphs favour the turned view by 0.1', [0.5, 0.65], [0.6, 0.72], true],
-    ['the front graph by 0.2 or more and the back graph at least as much', [0.5, 0.75], [0.7, 0.72], true],
-    ['the front graph by 0.15 only, the back graph by 0.02', [0.5, 0.65], [0.7, 0.72], false],
-    ['the front graph by 0.3, the back graph less', [0.5, 0.8], [0.75, 0.7], false],
-  ] as const)('when %s: turned %s', async (_label, [frontUp, frontTurned], [backUp, backTurned], turned) => {
+    ['both graphs favour the turned view by 0.1', [0.5, 0.65, 0.5, 0.65], [0.6, 0.72], true],
+    [
+      'the front graph by 0.2 or more and the back graph at least as much',
+      [0.5, 0.75, 0.5, 0.75],
+      [0.7, 0.72],
+      true,
+    ],
+    ['the front graph by 0.15 only, the back graph by 0.02', [0.5, 0.65, 0.5, 0.65], [0.7, 0.72], false],
+    ['the front graph by 0.3, the back graph less', [0.5, 0.8, 0.5, 0.8], [0.75, 0.7], false],
+    // a small face: the front graph sure at 32 px only (mean +0.125), the back graph sure
+    [
+      'the front graph by 0.17 at 32 px and 0.08 at 48, the back graph by 0.75',
+      [0.78, 0.95, 0.62, 0.7],
+      [null, 0.75],
+      true,
+    ],
+    ['the front graph by 0.15 at 48 px but against it at 32', [0.8, 0.5, 0.5, 0.65], [null, 0.9], false],
+  ] as const)('when %s: turned %s', async (_label, frontScores, [backUp, backTurned], turned) => {
     // Prepare
-    const front = scriptedGraph(128, [frontUp, frontTurned]);
+    const front = scriptedGraph(128, [...frontScores]);
     const back = scriptedGraph(256, [backUp, backTurned]);
     // Act
     const result = await uprightFace(back, front, photo, face);
@@ -126,13 +141,13 @@ describe('deciding that a face is upside down', () => {
   });
 
   it('asks the back graph nothing when the front graph sees no turn, and no graph for a confident face', async () => {
-    const front = scriptedGraph(128, [0.7, 0.6]);
+    const front = scriptedGraph(128, [0.7, 0.6, 0.7, 0.6]);
     const back = scriptedGraph(256, []);
     expect(await uprightFace(back, front, photo, face)).toBe(face);
-    expect([front.runs, back.runs]).toEqual([2, 0]);
+    expect([front.runs, back.runs]).toEqual([4, 0]);
     const confident = { ...face, score: 0.95 };
     expect(await uprightFace(back, front, photo, confident)).toBe(confident);
-    expect(front.runs).toBe(2);
+    expect(front.runs).toBe(4);
   });
 });
 

@@ -117,7 +117,7 @@ export interface DetectOptions {
    */
   tiledCandidates?: boolean;
   /**
-   * A photo lying on its side or upside down (most faces found roll by a quarter or half turn)
+   * A photo lying on its side or upside down (half or more of the faces found roll by a quarter or half turn)
    * is searched again turned upright (turned-photos.ts). Default true.
    */
   turnedPhotos?: boolean;
