@@ -10,7 +10,8 @@
  *   [--sets 80,64,48,64+80,48+80] [--widths 240,280,320,360,400,480,560,640] [--qualities 30,40,60]
  *
  * Every copy is counted, also those whose faces do not lean (the detector looks this way only at
- * photos whose faces mostly do: `facesLean`); the count of the leaning ones is printed beside.
+ * photos half of whose faces or more do: `facesLean`); the count of the leaning ones is printed
+ * beside.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -129,16 +129,39 @@ describe('deciding that a face is upside down', () => {
       true,
     ],
     ['the front graph by 0.15 at 48 px but against it at 32', [0.8, 0.5, 0.5, 0.65], [null, 0.9], false],
-  ] as const)('when %s: turned %s', async (_label, frontScores, [backUp, backTurned], turned) => {
-    // Prepare
-    const front = scriptedGraph(128, [...frontScores]);
-    const back = scriptedGraph(256, [backUp, backTurned]);
-    // Act
-    const result = await uprightFace(back, front, photo, face);
-    // Assess: a turned face carries the back graph's turned detection (its keypoints turned back)
-    expect(result !== face).toBe(turned);
-    if (turned) expect(result.score).toBe(backTurned);
-  });
+    // the mean decides, not one size: each of these fails when either size is read alone
+    [
+      'the front graph by 0.05 at 32 px and 0.25 at 48 (mean 0.15)',
+      [0.5, 0.55, 0.5, 0.75],
+      [0.6, 0.72],
+      true,
+    ],
+    [
+      'the front graph by 0.25 at 32 px and against it at 48 (mean 0.025)',
+      [0.5, 0.75, 0.7, 0.5],
+      [null, 0.9],
+      false,
+    ],
+    // a size that sees the face only turned counts its turned score in full
+    [
+      'the front graph sees it only turned at 32 px (0.3) and by 0.02 at 48',
+      [null, 0.3, 0.6, 0.62],
+      [0.6, 0.72],
+      true,
+    ],
+  ] as const)(
+    'when %s (front %j, back %j): turned %s',
+    async (_label, frontScores, [backUp, backTurned], turned) => {
+      // Prepare
+      const front = scriptedGraph(128, [...frontScores]);
+      const back = scriptedGraph(256, [backUp, backTurned]);
+      // Act
+      const result = await uprightFace(back, front, photo, face);
+      // Assess: a turned face carries the back graph's turned detection (its keypoints turned back)
+      expect(result !== face).toBe(turned);
+      if (turned) expect(result.score).toBe(backTurned);
+    },
+  );
 
   it('asks the back graph nothing when the front graph sees no turn, and no graph for a confident face', async () => {
     const front = scriptedGraph(128, [0.7, 0.6, 0.7, 0.6]);

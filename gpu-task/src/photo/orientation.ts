@@ -7,13 +7,13 @@
  * tone, its mouth cut off.
  *
  * A face the detector scored under ORIENTATION_CHECK_BELOW is looked at again by both graphs,
- * as it is and turned by 180 degrees (the front-camera graph first, at two sizes: its view costs
- * a quarter of the other's). When both score the turned view higher by UPSIDE_DOWN_MARGIN (or the front-camera
- * graph by STRONG_FRONT_MARGIN and the back-camera graph at least as high), the face is upside
- * down and its detection is the back-camera graph's on the turned view, turned back: its
- * keypoints are then listed as the face's own (the eye on the image's left when the face is seen
- * upright comes first), so the alignment turns the face upright and the paste-back turns it
- * again.
+ * as it is and turned by 180 degrees (the front-camera graph first, at two sizes: each of its
+ * views costs a quarter of the other's). When both score the turned view higher by
+ * UPSIDE_DOWN_MARGIN (or the front-camera graph by STRONG_FRONT_MARGIN and the back-camera graph
+ * at least as high), the face is upside down and its detection is the back-camera graph's on
+ * the turned view, turned back: its keypoints are then listed as the face's own (the eye on the
+ * image's left when the face is seen upright comes first), so the alignment turns the face
+ * upright and the paste-back turns it again.
  *
  * Measured (scripts/detect-recall.ts, train/ scenes, seed 1, 24 faces per split at any roll,
  * `--max-angle 180`): faces reported upside down 4 / 3 / 5 (mild / medium / severe) before, 0 / 0
@@ -24,8 +24,10 @@
  *
  * The front graph's second size (32 px, 2026-12-04): on the same scenes, seeds 7, 1 and 2 at any
  * roll, faces restored upside down 13 → 11 in all, recall and extra faces unchanged. With
- * facesLean's half rule of the same day, at ±25 and ±45 degrees (seeds 0-2) nothing changed but
- * one severe face at ±45 no longer reported upside down.
+ * facesLean's half rule of the same day, at ±45 degrees (seeds 0-2) and ±25 (seeds 1, 2) nothing
+ * changed but one severe face at ±45 no longer reported upside down. A review checked again
+ * Blake_Lively.jpg turned by 150 and 180 degrees, the group photo by 150, by 180 and by 180 and
+ * mirrored, and 00.jpg by 180: every face came out upright, as before.
  */
 import type { RgbImage } from '../engine/core.js';
 import { type RawDetection, type TileRunner, iou } from './blazeface.js';
@@ -38,7 +40,9 @@ import { bestOf, viewOf, viewToPhoto } from './verify.js';
  * as upright faces scored 0.71-0.86, while those it scored 0.90 and 0.95 had their keypoints
  * right already (mouth above the eyes). Clear, large upright faces score above it and cost no
  * look; small and degraded ones mostly score below (51 of 55 faces of a 60-face collage: the
- * looks, one face at a time, added about 15 % to its detection time, 0.5 of 3.1-3.5 s).
+ * looks, one face at a time, added about 15 % to its detection time, 0.5 of 3.1-3.5 s, when the
+ * front graph looked at one size; it now looks at two, and the back graph's look, four times
+ * the cost of one front view, still comes only after them).
  */
 export const ORIENTATION_CHECK_BELOW = 0.9;
 
@@ -50,7 +54,8 @@ export const UPSIDE_DOWN_MARGIN = 0.1;
  * agrees (scores the turned view at least as high). A review found upside-down faces the
  * back-camera graph favoured by less than UPSIDE_DOWN_MARGIN (Blake_Lively.jpg turned by 150
  * degrees: +0.36 and +0.09; the group photo turned and mirrored: +0.22 and +0.04), while no
- * upright face of the photos measured had a front-camera margin above +0.04.
+ * upright face of the photos measured had a front-camera margin above +0.04. Those margins were
+ * measured at 48 px, before the front graph's mean over two sizes (FRONT_VIEW_FACES).
  */
 export const STRONG_FRONT_MARGIN = 0.2;
 
@@ -58,11 +63,13 @@ export const STRONG_FRONT_MARGIN = 0.2;
 const BACK_VIEW_FACE = 80;
 
 /**
- * Face sides in the front-camera graph's views (px); its margin is the mean of the two. At 48
- * alone a small degraded face upside down slipped through: the group of six at 320 px, JPEG 30,
- * turned 180 degrees, showed one face, 27 px, that the front graph favoured turned by +0.08 at 48
- * px (+0.17 at 32; the back graph by +0.75), so it was read upright, the photo was not turned, and
- * 5 of its 6 faces were missed. At 32 px the upright faces of that photo read -0.14 to -0.80.
+ * Face sides in the front-camera graph's views (px); its margin is the mean of the two, a view
+ * without a detection scoring 0 (a face seen only turned at one size counts toward turned). At
+ * 48 alone a small degraded face upside down slipped through: the group of six at 320 px, JPEG
+ * 30, turned 180 degrees, showed one face, 27 px, that the front graph favoured turned by +0.08
+ * at 48 px (+0.17 at 32; the back graph by +0.75), so it was read upright, the photo was not
+ * turned, and 5 of its 6 faces were missed. At 32 px the six faces of the same copy upright read
+ * -0.14 to -0.80 (the last: nothing found turned).
  */
 const FRONT_VIEW_FACES = [32, 48] as const;
 

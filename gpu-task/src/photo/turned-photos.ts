@@ -46,13 +46,14 @@ export function tiltOf(face: Pick<RawDetection, 'keypoints'>): number {
  * read right (leaning) and one placed as an upright face, or a false face. Asking for most left
  * such photos unturned (the group of six at 400 px, JPEG 60, upside down: 1 of 6 found). On
  * `train/` scenes of faces rolled at random (`scripts/detect-recall.ts --max-angle 180`, seeds 7,
- * 1, 2) it found 56 / 56 / 50 faces, half finds 60 / 59 / 51, no extra face; at ±25 and ±45
- * degrees nothing changed (docs/eval/README.md).
+ * 1, 2), with orientation.ts' front look at 32 px of the same day: 56 / 56 / 50 found with that
+ * look alone, 60 / 59 / 51 with half, no extra face; at ±25 and ±45 degrees nothing changed
+ * (docs/eval/README.md).
  *
  * @example
  * ```ts
  * facesLean([faceWithEyesRunningDown]); // true
- * facesLean([faceWithEyesRunningDown, uprightFace]); // true: the looks decide
+ * facesLean([faceWithEyesRunningDown, faceStandingUp]); // true: the looks decide
  * ```
  */
 export function facesLean(faces: readonly Pick<RawDetection, 'keypoints'>[]): boolean {
