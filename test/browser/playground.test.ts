@@ -728,6 +728,35 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     await page.close();
   });
 
+  it('forgets a stored key the server refuses when it picks a job up after a reload', async () => {
+    // Prepare: the tab holds a key and the job it was following; the key is refused since (as a
+    // revoked one is)
+    const page = await openPage(1024, 800);
+    const stored = () => page.evaluate(() => sessionStorage.getItem('dr2e.apiKey'));
+    await page.evaluate((key) => {
+      sessionStorage.setItem('dr2e.apiKey', key);
+      sessionStorage.setItem('dr2e.currentJob', 'job_01JBC0000000000000000000AA');
+    }, `${API_KEY}-revoked`);
+
+    // Act
+    await page.reload();
+    await page.waitForFunction(() => document.body.dataset.state === 'failed', undefined, {
+      timeout: 30_000,
+    });
+    const refusal = await page.locator('#error-code').textContent();
+    const keyStatus = await page.locator('#key-status').textContent();
+    const afterRefusal = await stored();
+    await page.reload();
+
+    // Assess: refused once and said so, then neither kept nor tried again at the next reload
+    expect(refusal).toBe('unauthorized');
+    expect(keyStatus).toContain('Key refused');
+    expect(afterRefusal).toBeNull();
+    expect(await page.getByRole('textbox', { name: 'API key' }).inputValue()).toBe('');
+    expect(await page.evaluate(() => document.body.dataset.state)).toBe('idle');
+    await page.close();
+  });
+
   it('picks up its job again after a reload, shows the result, and cuts both images at the split', async () => {
     // Prepare: a job under way (with DR2's output) when the page reloads
     const page = await openPage(1024, 800);

@@ -82,6 +82,13 @@ function forgetIfStored(key: string): void {
   if (sessionStorage.getItem(KEY_STORAGE) === key) sessionStorage.removeItem(KEY_STORAGE);
 }
 
+/** The server refused `key`: it leaves the tab, and the key's status says why. */
+function showKeyRefused(key: string, error: unknown): void {
+  forgetIfStored(key);
+  keyStatus.textContent = `Key refused: ${describe(error)}`;
+  keyStatus.dataset.ok = 'false';
+}
+
 // --- API key ---------------------------------------------------------------------------------
 keyInput.value = currentKey();
 if (keyInput.value) keyStatus.textContent = 'Key loaded from this tab.';
@@ -103,11 +110,8 @@ keyForm.addEventListener('submit', (event) => {
       keyStatus.dataset.ok = 'true';
     },
     (error: unknown) => {
-      if (refusesKey(error)) {
-        forgetIfStored(key);
-        keyStatus.textContent = `Key refused: ${describe(error)}`;
-        keyStatus.dataset.ok = 'false';
-      } else {
+      if (refusesKey(error)) showKeyRefused(key, error);
+      else {
         // The network or the server failed, not the key: it is kept, and Restore will try it.
         sessionStorage.setItem(KEY_STORAGE, key);
         keyStatus.textContent = `Could not check the key (${describe(error)}); it is kept for this tab.`;
@@ -402,6 +406,8 @@ async function resume(): Promise<void> {
     await follow(api, id, undefined);
   } catch (error) {
     sessionStorage.removeItem(JOB_STORAGE);
+    // A key revoked or suspended since the job started: not tried again at every reload.
+    if (refusesKey(error)) showKeyRefused(key, error);
     progressText.textContent = 'Stopped.';
     showError(
       error instanceof ApiError ? error.code : 'client_error',
