@@ -728,15 +728,20 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     await page.close();
   });
 
-  it('forgets a stored key the server refuses when it picks a job up after a reload', async () => {
-    // Prepare: the tab holds a key and the job it was following; the key is refused since (as a
-    // revoked one is)
+  it.each([
+    { slot: 'dr2e.currentJob', code: 'unauthorized', when: 'it picks up the job it followed' },
+    { slot: 'dr2e.uploadingJob', code: 'upload_interrupted', when: 'it cancels the job of a cut-off upload' },
+  ])('forgets a stored key the server refuses when, after a reload, $when', async ({ slot, code }) => {
+    // Prepare: the tab holds a key and its job; the key is refused since (as a revoked one is)
     const page = await openPage(1024, 800);
     const stored = () => page.evaluate(() => sessionStorage.getItem('dr2e.apiKey'));
-    await page.evaluate((key) => {
-      sessionStorage.setItem('dr2e.apiKey', key);
-      sessionStorage.setItem('dr2e.currentJob', 'job_01JBC0000000000000000000AA');
-    }, `${API_KEY}-revoked`);
+    await page.evaluate(
+      ([key, jobSlot]) => {
+        sessionStorage.setItem('dr2e.apiKey', key);
+        sessionStorage.setItem(jobSlot, 'job_01JBC0000000000000000000AA');
+      },
+      [`${API_KEY}-revoked`, slot] as const,
+    );
 
     // Act
     await page.reload();
@@ -749,7 +754,7 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     await page.reload();
 
     // Assess: refused once and said so, then neither kept nor tried again at the next reload
-    expect(refusal).toBe('unauthorized');
+    expect(refusal).toBe(code);
     expect(keyStatus).toContain('Key refused');
     expect(afterRefusal).toBeNull();
     expect(await page.getByRole('textbox', { name: 'API key' }).inputValue()).toBe('');

@@ -393,7 +393,7 @@ async function resume(): Promise<void> {
   const key = currentKey();
   const interrupted = sessionStorage.getItem(UPLOAD_STORAGE);
   sessionStorage.removeItem(UPLOAD_STORAGE);
-  if (interrupted && key && (await cancelInterruptedUpload(new PlaygroundApi('', key), interrupted))) return;
+  if (interrupted && key && (await cancelInterruptedUpload(key, interrupted))) return;
   const id = sessionStorage.getItem(JOB_STORAGE);
   if (!id || !key) return;
   const api = new PlaygroundApi('', key);
@@ -421,8 +421,12 @@ async function resume(): Promise<void> {
  * went with the page) and the page says so; returns false when the upload got through just
  * before the reload, and the job is then followed as any other.
  */
-async function cancelInterruptedUpload(api: PlaygroundApi, id: string): Promise<boolean> {
-  const job = await api.getJob(id).catch(() => undefined);
+async function cancelInterruptedUpload(key: string, id: string): Promise<boolean> {
+  const api = new PlaygroundApi('', key);
+  const job = await api.getJob(id).catch((error: unknown) => {
+    if (refusesKey(error)) showKeyRefused(key, error);
+    return undefined;
+  });
   if (job && job.status !== 'created') {
     sessionStorage.setItem(JOB_STORAGE, id);
     return false;
