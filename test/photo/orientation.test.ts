@@ -121,25 +121,37 @@ describe('deciding that a face is upside down', () => {
     ],
     ['the front graph by 0.15 only, the back graph by 0.02', [0.5, 0.65, 0.5, 0.65], [0.7, 0.72], false],
     ['the front graph by 0.3, the back graph less', [0.5, 0.8, 0.5, 0.8], [0.75, 0.7], false],
-    // a small face: the front graph sure at 32 px only (mean +0.125), the back graph sure
+    // a small face: the front graph sure at 32 px only, the back graph sure
     [
       'the front graph by 0.17 at 32 px and 0.08 at 48, the back graph by 0.75',
       [0.78, 0.95, 0.62, 0.7],
       [null, 0.75],
       true,
     ],
-    ['the front graph by 0.15 at 48 px but against it at 32', [0.8, 0.5, 0.5, 0.65], [null, 0.9], false],
-    // the mean decides, not one size: each of these fails when either size is read alone
+    // either size sends the face on to the back graph, which decides
     [
-      'the front graph by 0.05 at 32 px and 0.25 at 48 (mean 0.15)',
-      [0.5, 0.55, 0.5, 0.75],
-      [0.6, 0.72],
+      'the front graph by 0.15 at 48 px, against it at 32, the back graph sure',
+      [0.8, 0.5, 0.5, 0.65],
+      [null, 0.9],
       true,
     ],
     [
-      'the front graph by 0.25 at 32 px and against it at 48 (mean 0.025)',
+      'the front graph by 0.25 at 32 px, against it at 48, the back graph sure',
       [0.5, 0.75, 0.7, 0.5],
       [null, 0.9],
+      true,
+    ],
+    [
+      'the front graph by under 0.1 at both sizes, the back graph sure',
+      [0.5, 0.58, 0.5, 0.55],
+      [null, 0.9],
+      false,
+    ],
+    // the strong rule takes the mean: 0.25 at one size and 0.05 at the other is 0.15
+    [
+      'the front graph by 0.25 at 32 px and 0.05 at 48, the back graph by 0.02',
+      [0.5, 0.75, 0.5, 0.55],
+      [0.7, 0.72],
       false,
     ],
     // a size that sees the face only turned counts its turned score in full

@@ -190,20 +190,26 @@ describe.skipIf(!groupPresent)(
     );
 
     /**
-     * The group photo made small (`width` px wide, JPEG `quality`) and turned by `turns`; the faces
-     * found in it upright (`standing`), turned (`found`) and turned without the turned search
-     * (`asItLies`), the last two in the small upright photo's pixels.
+     * The group photo made small (`width` px wide, JPEG `quality`) and turned by `turns` (saved
+     * again as JPEG `savedAs` when given, else as PNG); the faces found in it upright
+     * (`standing`), turned (`found`) and turned without the turned search (`asItLies`), the last
+     * two in the small upright photo's pixels.
      */
-    async function searchSmallTurned(width: number, quality: number, turns: QuarterTurns) {
+    async function searchSmallTurned(width: number, quality: number, turns: QuarterTurns, savedAs?: number) {
       const smallJpeg = await sharp(photoBytes).resize(width).jpeg({ quality }).toBuffer();
       const small = (await decodeImageToRgb(new Uint8Array(smallJpeg))).image;
       const turned = (
         await decodeImageToRgb(
           new Uint8Array(
-            await sharp(smallJpeg)
-              .rotate(90 * turns)
-              .png()
-              .toBuffer(),
+            await (
+              savedAs
+                ? sharp(smallJpeg)
+                    .rotate(90 * turns)
+                    .jpeg({ quality: savedAs })
+                : sharp(smallJpeg)
+                    .rotate(90 * turns)
+                    .png()
+            ).toBuffer(),
           ),
         )
       ).image;
@@ -243,22 +249,25 @@ describe.skipIf(!groupPresent)(
     it.each([
       // one face found as it lies (27 px), which only the front graph's 32 px look reads upside
       // down (orientation.ts); before, it passed as upright and the photo was not turned
-      { width: 320, quality: 30, lyingCount: 1 },
+      { width: 320, quality: 30, lyingCount: 1, within: 0.2 },
+      // the same saved again as JPEG 95: +0.14 at 32 px, -0.02 at 48 (either size is enough); its
+      // keypoints come from other pixels than the upright copy's (0.23 eye distances off at most)
+      { width: 320, quality: 30, savedAs: 95, lyingCount: 1, within: 0.3 },
       // two found as it lies, one read upside down and one as upright: half lean, which is enough
       // for the looks (facesLean); before, most had to
-      { width: 400, quality: 60, lyingCount: 2 },
+      { width: 400, quality: 60, lyingCount: 2, within: 0.2 },
     ])(
-      'finds the six faces of the photo made small ($width px, JPEG $quality) and upside down, where as it lies $lyingCount found',
-      async ({ width, quality, lyingCount }) => {
+      'finds the six faces of the photo made small ($width px, JPEG $quality, saved as $savedAs) and upside down, where as it lies $lyingCount found',
+      async ({ width, quality, savedAs, lyingCount, within }) => {
         // Prepare and act
-        const { standing, found, asItLies } = await searchSmallTurned(width, quality, 2);
+        const { standing, found, asItLies } = await searchSmallTurned(width, quality, 2, savedAs);
         // Assess: every face, and no false face but those found as it lies (at 400 px, one
         // between two faces, score 0.69, found with or without the turned search)
         const falseFaces = (faces: DetectedFace[]) =>
           faces.filter((face) => standing.every((s) => iou(s.box, face.box) < 0.3)).length;
         expect(asItLies).toHaveLength(lyingCount);
         expect(standing).toHaveLength(6);
-        for (const face of standing) expect(nearestKeypointError(face, found)).toBeLessThan(0.2);
+        for (const face of standing) expect(nearestKeypointError(face, found)).toBeLessThan(within);
         expect(found.length - falseFaces(found)).toBe(6);
         expect(falseFaces(found)).toBeLessThanOrEqual(falseFaces(asItLies));
       },
