@@ -14,12 +14,22 @@ import {
   FACEBOXES_MAX_PHOTO_SIDE,
   FACEBOXES_ONLY_SCORE,
   FACEBOXES_SIDE,
+  FACEBOXES_SURE,
+  type FaceBox,
   FaceDetector,
   faceBoxesScales,
   nearPhotoEdge,
   proposalAsDetection,
+  withSmoothedProposals,
 } from '../../gpu-task/src/photo/index.js';
-import { degradedWholePhoto, wholePhotosDir } from './helpers.js';
+import {
+  degradedWholePhoto,
+  expectFoundOnlyWith,
+  recallScene,
+  utkPresent,
+  utkTar,
+  wholePhotosDir,
+} from './helpers.js';
 
 describe('faceBoxesScales', () => {
   it('shows a small photo as it is and enlarged, a larger one reduced, a huge one not at all', () => {
@@ -71,6 +81,55 @@ describe('proposalAsDetection', () => {
     expect(d.box[1] + d.box[3] / 2).toBeCloseTo(100 + 120 * cy, 9);
   });
 });
+
+describe('withSmoothedProposals', () => {
+  const face = (x: number, score: number): FaceBox => ({ box: [x, 100, 40, 40], score });
+  it("adds the smoothed copy's proposals where the photo has none, best first", () => {
+    // Act
+    const merged = withSmoothedProposals([face(0, 0.9)], [face(200, 0.6), face(2, 0.95)]);
+    // Assess: the face at 200 is new; the one at 2 is the photo's face at 0 again
+    expect(merged).toEqual([face(0, 0.9), face(200, 0.6)]);
+  });
+  it('adds an overlapping one only where FaceBoxes is sure of it in the smoothed copy alone', () => {
+    // sure only when smoothed: both, the sure one first (the photo's own is the fallback)
+    expect(withSmoothedProposals([face(0, 0.54)], [face(3, FACEBOXES_SURE)])).toEqual([
+      face(3, FACEBOXES_SURE),
+      face(0, 0.54),
+    ]);
+    // not sure, though higher than the photo's own: the photo's own only
+    expect(withSmoothedProposals([face(0, 0.54)], [face(3, 0.79)])).toEqual([face(0, 0.54)]);
+    // sure in both: the photo's own only
+    expect(withSmoothedProposals([face(0, 0.85)], [face(3, 0.97)])).toEqual([face(0, 0.85)]);
+    // a box overlapping by 0.3 of the smaller one or less is another face
+    expect(withSmoothedProposals([face(0, 0.85)], [face(28, 0.6)])).toEqual([face(0, 0.85), face(28, 0.6)]);
+    expect(withSmoothedProposals([face(0, 0.85)], [face(27, 0.6)])).toEqual([face(0, 0.85)]);
+  });
+});
+
+describe.skipIf(!utkPresent)(
+  `FaceBoxes' proposals in a noisy photo's smoothed copy${utkPresent ? '' : ` (skipped: ${utkTar} is absent)`}`,
+  () => {
+    let detector: FaceDetector;
+    beforeAll(async () => {
+      detector = await FaceDetector.load();
+    });
+    afterAll(async () => {
+      await detector?.dispose();
+    });
+
+    it.each([
+      // a dark 76 px face: no proposal in the photo, 0.88 in its smoothed copy
+      { name: 'photo-000 of seed 11', seed: 11, index: 0 },
+      // an old man's blurred 40 px face: 0.54 in the photo, 0.82 in its smoothed copy
+      { name: 'photo-006 of seed 10', seed: 10, index: 6 },
+    ])('finds every face of the severe train/ scene $name', async ({ seed, index }) => {
+      // Prepare
+      const { scene, photo } = await recallScene(seed, index, 'severe', 8);
+      // Act and assess: every face found, and nothing else; without the smoothed copy one is missed
+      await expectFoundOnlyWith(detector, scene, photo, { denoisedPass: false });
+    });
+  },
+);
 
 const GROUP = path.join(wholePhotosDir, 'insightface_t1_group.jpg');
 const groupPresent = existsSync(GROUP);

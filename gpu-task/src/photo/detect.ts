@@ -46,7 +46,14 @@ import {
   toPhoto,
   wholePhotoLevel,
 } from './pyramid.js';
-import { FACEBOXES_SURE, faceBoxesProposals, nearPhotoEdge, proposalAsDetection } from './second-detector.js';
+import {
+  FACEBOXES_SURE,
+  faceBoxesProposals,
+  faceBoxesScales,
+  nearPhotoEdge,
+  proposalAsDetection,
+  withSmoothedProposals,
+} from './second-detector.js';
 import { CANDIDATE_THRESHOLD, MAX_CANDIDATES, verifyCandidate } from './verify.js';
 
 /** Default smallest face (box side in photo pixels) the pyramid reaches. */
@@ -129,7 +136,8 @@ export interface DetectOptions {
   /**
    * FaceBoxes, a second detector trained on WIDER FACE, proposes faces the pyramid and the
    * cascade did not find: faces where BlazeFace's second looks agree or FaceBoxes is sure
-   * (second-detector.ts). Default true (photos of up to FACEBOXES_MAX_PHOTO_SIDE a side).
+   * (second-detector.ts); in a noisy photo also on the denoised pass's smoothed copy
+   * (withSmoothedProposals). Default true (photos of up to FACEBOXES_MAX_PHOTO_SIDE a side).
    */
   secondDetector?: boolean;
 }
@@ -303,11 +311,17 @@ export class FaceDetector {
   /** Every face of the photo as it lies (detect, without the search of the photo turned). */
   private async detectAsItLies(photo: RgbImage, options: DetectOptions): Promise<DetectedFace[]> {
     const passes = [await this.detectOnce(photo, options)];
+    const secondDetector = options.secondDetector ?? true;
+    // Kept for FaceBoxes' proposals only where FaceBoxes looks (faceBoxesScales): a 12 MP
+    // photo's smoothed copy (36 MB) goes as soon as its pass is done.
+    let smoothed: RgbImage | null = null;
     if (options.denoisedPass ?? photoNoise(photo) >= DENOISED_PASS_NOISE) {
-      passes.push(await this.detectOnce(await smoothedCopy(photo), options));
+      const copy = await smoothedCopy(photo);
+      passes.push(await this.detectOnce(copy, options));
+      if (secondDetector && faceBoxesScales(photo.width, photo.height).length > 0) smoothed = copy;
     }
     const merged = mergePasses(passes).filter((d) => d.box[2] > 0 && d.box[3] > 0);
-    if (options.secondDetector ?? true) merged.push(...(await this.secondOpinion(photo, merged, options)));
+    if (secondDetector) merged.push(...(await this.secondOpinion(photo, merged, options, smoothed)));
     // Upside-down faces (orientation.ts): their keypoints read as an upright face's otherwise.
     // Each face is looked at on its own, so all at once (over the detector's threads).
     const faces = await Promise.all(merged.map((face) => uprightFace(this.model, this.front, photo, face)));
@@ -318,8 +332,9 @@ export class FaceDetector {
   }
 
   /**
-   * The faces FaceBoxes proposes where `found` has none (second-detector.ts), best first, at
-   * most MAX_CANDIDATES: with BlazeFace's landmarks where a consensus of its second looks
+   * The faces FaceBoxes proposes where `found` has none (second-detector.ts), in the photo and,
+   * for a noisy photo, in the denoised pass's `smoothed` copy (withSmoothedProposals), best
+   * first, at most MAX_CANDIDATES: with BlazeFace's landmarks where a consensus of its second looks
    * confirms the proposal (strict, as for the tiled levels' candidates), else, at
    * FACEBOXES_SURE, with landmarks laid out in the proposal's box; none near the photo's edge
    * (nearPhotoEdge) or smaller than the pyramid searches. One after the other, as each face
@@ -329,6 +344,7 @@ export class FaceDetector {
     photo: RgbImage,
     found: readonly RawDetection[],
     options: DetectOptions,
+    smoothed: RgbImage | null,
   ): Promise<RawDetection[]> {
     const threshold = options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
     const unlike = (box: RawDetection['box'], faces: readonly RawDetection[]): boolean =>
@@ -338,7 +354,10 @@ export class FaceDetector {
     // was a proposal that BlazeFace's looks confirmed. A smaller `smallestFace` lowers only the
     // pyramid's reach.
     const smallest = 0.8 * Math.max(DEFAULT_SMALLEST_FACE, options.smallestFace ?? DEFAULT_SMALLEST_FACE);
-    const proposals = (await faceBoxesProposals(this.faceBoxes, photo))
+    const asItIs = await faceBoxesProposals(this.faceBoxes, photo);
+    const proposals = (
+      smoothed ? withSmoothedProposals(asItIs, await faceBoxesProposals(this.faceBoxes, smoothed)) : asItIs
+    )
       .filter(
         (p) =>
           unlike(p.box, found) &&

@@ -26,6 +26,7 @@ export {
   faceBoxesScales,
   nearPhotoEdge,
   proposalAsDetection,
+  withSmoothedProposals,
 } from './second-detector.js';
 export type { RawDetection, TileRunner } from './blazeface.js';
 export {

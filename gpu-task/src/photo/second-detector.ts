@@ -1,6 +1,7 @@
 /**
- * The detector's second opinion: FaceBoxes (faceboxes.ts) run once over a photo, proposing the
- * faces BlazeFace's pyramid and cascade did not find (detect.ts). On small photos degraded far
+ * The detector's second opinion: FaceBoxes (faceboxes.ts) run once over a photo (a noisy one's
+ * smoothed copy too, withSmoothedProposals), proposing the faces BlazeFace's pyramid and cascade
+ * did not find (detect.ts). On small photos degraded far
  * beyond the eval's severe split, FaceBoxes finds faces of 20-35 px that BlazeFace scores
  * under its candidate threshold at every level; and it seldom fires where there is no face:
  * nothing in 150 clean face-free crops, one proposal at 0.50 in 96 degraded ones
@@ -19,7 +20,7 @@
  */
 import sharp from 'sharp';
 import type { RgbImage } from '../engine/core.js';
-import type { RawDetection } from './blazeface.js';
+import { overlapOfSmaller, type RawDetection } from './blazeface.js';
 import type { FaceBoxesModel } from './faceboxes.js';
 import { type FaceBox, faceBoxesNms } from './faceboxes.js';
 
@@ -112,6 +113,40 @@ export async function faceBoxesProposals(model: FaceBoxesModel, photo: RgbImage)
   }
   return faceBoxesNms(found);
 }
+
+/**
+ * The proposals of a noisy photo: FaceBoxes' on the photo as it is (`asItIs`), and those it
+ * makes on the detector's smoothed copy (denoised-pass.ts, `smoothed`) where the photo has none,
+ * or where it is sure (FACEBOXES_SURE) only on the smoothed copy; best first. A proposal that
+ * overlaps another by more than 0.3 of the smaller box is the same face.
+ *
+ * **Why.** As BlazeFace (denoised-pass.ts), FaceBoxes scores some faces under heavy noise and
+ * JPEG blocks higher once they are smoothed: on severe `train/` scenes a dark 76 px face had no
+ * proposal in the photo and 0.88 in its smoothed copy, and a 40 px one 0.54 against 0.82.
+ * **Why not all of them.** Merged by plain NMS (the smoothed copy's proposal replacing the
+ * photo's wherever it scores higher), a 46 px face of a medium degraded group photo was lost:
+ * the photo's own proposal, confirmed by BlazeFace's looks, gave way to the smoothed copy's,
+ * which they did not confirm. Measured in docs/eval/README.md ("Second detector").
+ *
+ * @example
+ * ```ts
+ * withSmoothedProposals([{ box: [10, 10, 40, 40], score: 0.54 }], [{ box: [12, 10, 40, 42], score: 0.82 }]);
+ * // both, the sure one first: the photo's own is looked at only if the sure one is not a face
+ * ```
+ */
+export function withSmoothedProposals(asItIs: readonly FaceBox[], smoothed: readonly FaceBox[]): FaceBox[] {
+  const more = smoothed.filter((p) =>
+    asItIs.every(
+      (q) =>
+        overlapOfSmaller(q.box, p.box) <= SAME_PROPOSAL_OVERLAP ||
+        (p.score >= FACEBOXES_SURE && q.score < FACEBOXES_SURE),
+    ),
+  );
+  return [...asItIs, ...more].sort((a, b) => b.score - a.score);
+}
+
+/** Overlap (of the smaller box) above which two proposals are the same face. */
+const SAME_PROPOSAL_OVERLAP = 0.3;
 
 /**
  * Whether `box` lies within FACEBOXES_EDGE_MARGIN of its side from a `width` x `height` photo's
