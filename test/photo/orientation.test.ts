@@ -109,8 +109,8 @@ describe('deciding that a face is upside down', () => {
     ],
   };
 
-  // The front graph looks at 32 px, then at 48 px (as it is, then turned, each time); its margin
-  // is the mean of the two.
+  // The front graph looks at 32 px, then at 48 px (as it is, then turned, each time): a margin at
+  // either size sends the face on to the back graph; the strong rule takes the mean of the two.
   it.each([
     ['both graphs favour the turned view by 0.1', [0.5, 0.65, 0.5, 0.65], [0.6, 0.72], true],
     [
