@@ -378,11 +378,19 @@ export const JobOutputSchema = z.strictObject({
 });
 export type JobOutput = z.infer<typeof JobOutputSchema>;
 
-/** Sampler progress of a running job. */
-export const JobProgressSchema = z.strictObject({
-  step: z.int().min(0),
-  total: z.int().min(0),
-});
+/**
+ * Sampler progress of a running job: model calls done of the engine call it runs in (with the
+ * jobs batched with it, over all of that call's sampler runs), so it only goes forward.
+ */
+export const JobProgressSchema = z
+  .strictObject({
+    step: z.int().min(0),
+    total: z.int().min(0),
+  })
+  .meta({
+    description:
+      'Model calls done (`step`) of `total` in the engine run the job is part of; it only goes forward, and reaches `total` before the photo is pasted back and encoded.',
+  });
 export type JobProgress = z.infer<typeof JobProgressSchema>;
 
 /** Why a job failed (codes are the engine's or the pipeline's stable error codes). */

@@ -1,6 +1,6 @@
 /** The engine in a worker thread: same results as in-process, steps, per-image errors, abort. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Dr2eEngine } from '../../gpu-task/src/engine/index.js';
+import { Dr2eEngine, type RestoreProgress } from '../../gpu-task/src/engine/index.js';
 import { RemoteEngineError, ThreadedEngine } from '../../gpu-task/src/worker/threaded-engine.js';
 import { patternPng, TEXT_FILE } from './helpers/images.js';
 import { TINY_MODEL } from './helpers/worker-env.js';
@@ -22,7 +22,7 @@ describe('ThreadedEngine', () => {
       { id: 'b', bytes: await patternPng(2), seed: 6 },
     ];
     const local = await Dr2eEngine.load({ model: TINY_MODEL, device: 'cpu' });
-    const steps: number[] = [];
+    const steps: RestoreProgress[] = [];
 
     // Act
     // The pattern images stand in for aligned face crops (nothing to detect): restored whole.
@@ -32,7 +32,7 @@ describe('ThreadedEngine', () => {
       params,
       aligned: true,
       batchSize: 2,
-      onStep: (progress) => void steps.push(progress.step),
+      onStep: (progress) => void steps.push(progress),
     });
     const inProcess = await local.restoreImages(inputs, {
       params,
@@ -46,7 +46,10 @@ describe('ThreadedEngine', () => {
     expect(inThread.map((result) => result.ok && Buffer.from(result.restored).toString('base64'))).toEqual(
       inProcess.map((result) => result.ok && Buffer.from(result.restored).toString('base64')),
     );
-    await expect.poll(() => steps).toEqual([1, 2, 3]);
+    // The call's whole progress crosses the thread: steps, total, run and the run's images.
+    await expect
+      .poll(() => steps)
+      .toEqual([1, 2, 3].map((step) => ({ step, total: 3, run: 1, images: ['a', 'b'] })));
   });
 
   it('returns a bad image as a per-image error with its code', async () => {

@@ -52,6 +52,7 @@ import {
   resolveDr2Params,
 } from './sampler/dr2-params.js';
 import { type Dr2PhaseTimings, Dr2Sampler, type Dr2StepProgress } from './sampler/dr2-sampler.js';
+import { CallProgress, type RestoreProgressListener } from './call-progress.js';
 import { RespacedSchedule } from './schedule/respaced-schedule.js';
 import { resolveImageLimits } from './image/limits.js';
 import { rgb8ToTensor } from './image/tensor.js';
@@ -209,8 +210,11 @@ export interface RestoreImagesOptions {
    */
   batchSize?: number;
   limits?: Partial<ImageLimits>;
-  /** Progress of the current batch; `images` are the ids in it. */
-  onStep?: (progress: Dr2StepProgress & { images: readonly string[] }) => void | Promise<void>;
+  /**
+   * Progress after every model call, counted over the whole call: a call of several sampler
+   * runs (more faces than `batchSize`) goes forward from 1 to its total once (engine/call-progress).
+   */
+  onStep?: RestoreProgressListener;
   signal?: AbortSignal;
 }
 
@@ -486,7 +490,8 @@ export class Dr2eEngine {
 
   /**
    * Stage 1 and 2 on one group of model inputs (faces of photos, or aligned crops), each with
-   * its tensor writer, setting and seed; progress is reported with the ids of the group's images.
+   * its tensor writer, setting and seed; its steps add to the call's progress, with the ids of
+   * the group's images.
    */
   private restoreGroup(
     members: readonly {
@@ -495,18 +500,19 @@ export class Dr2eEngine {
       seed: number;
       image: string;
     }[],
-    options: Pick<RestoreImagesOptions, 'onStep' | 'signal'>,
+    options: Pick<RestoreImagesOptions, 'signal'>,
+    progress: CallProgress,
   ): Promise<RestoreTensorsResult> {
     const s = this.resolution;
     const y = new Float32Array(members.length * 3 * s * s);
     members.forEach((m, b) => m.write(y, b * 3 * s * s));
-    const images = [...new Set(members.map((m) => m.image))];
+    const onStep = progress.nextRun([...new Set(members.map((m) => m.image))]);
     return this.restoreTensors({
       y,
       batch: members.length,
       params: members.map((m) => m.params),
       seeds: members.map((m) => m.seed),
-      ...(options.onStep ? { onStep: (p: Dr2StepProgress) => options.onStep?.({ ...p, images }) } : {}),
+      ...(onStep ? { onStep } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
   }
@@ -693,8 +699,13 @@ export class Dr2eEngine {
     for (const item of ready) share.set(item, { dr2Ms: 0, modelMs: 0, enhanceMs: 0 });
     // A photo with a face whose model output is broken fails; its batch mates do not.
     const broken = new Map<Ready, NonFiniteOutputError>();
-    for (let start = 0; start < faces.length; start += batchSize) {
-      const runs = await this.runIsolatingBrokenOutputs(faces.slice(start, start + batchSize), (group) =>
+    const groups = chunks(faces, batchSize);
+    const progress = new CallProgress(
+      groups.map((group) => group.map(({ face }) => plans.get(face)!.params)),
+      options.onStep,
+    );
+    for (const members of groups) {
+      const runs = await this.runIsolatingBrokenOutputs(members, (group) =>
         this.restoreGroup(
           group.map(({ item, face, seed }) => ({
             write: (y: Float32Array, offset: number) => rgb8ToTensor(face.modelInput.data, s, s, y, offset),
@@ -703,6 +714,7 @@ export class Dr2eEngine {
             image: item.input.id,
           })),
           options,
+          progress,
         ),
       );
       for (const run of runs) {
@@ -1028,8 +1040,13 @@ export class Dr2eEngine {
       await finish(item, unused, null, noModel, true);
     }
     const toRun = ready.filter((item) => !keptAsIs(item));
-    for (let start = 0; start < toRun.length; start += batchSize) {
-      const runs = await this.runIsolatingBrokenOutputs(toRun.slice(start, start + batchSize), (group) =>
+    const groups = chunks(toRun, batchSize);
+    const progress = new CallProgress(
+      groups.map((group) => group.map((item) => item.plan.params)),
+      options.onStep,
+    );
+    for (const members of groups) {
+      const runs = await this.runIsolatingBrokenOutputs(members, (group) =>
         this.restoreGroup(
           group.map((item) => ({
             write: (y: Float32Array, offset: number) => y.set(item.tensor, offset),
@@ -1038,6 +1055,7 @@ export class Dr2eEngine {
             image: item.input.id,
           })),
           options,
+          progress,
         ),
       );
       for (const run of runs) {
@@ -1198,6 +1216,13 @@ function commonSteps(params: Dr2Params | readonly Dr2Params[]): number {
     );
   }
   return steps;
+}
+
+/** `items` in consecutive runs of up to `size`. */
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const runs: T[][] = [];
+  for (let start = 0; start < items.length; start += size) runs.push(items.slice(start, start + size));
+  return runs;
 }
 
 function qualityOption(quality: number | undefined): { quality?: number } {

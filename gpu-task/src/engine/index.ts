@@ -16,6 +16,7 @@
  */
 export * from './core.js';
 export * from './dr2e-engine.js';
+export type { RestoreProgress, RestoreProgressListener } from './call-progress.js';
 export * from './quality/index.js';
 export * from './random/index.js';
 export {

@@ -94,7 +94,7 @@ async function run(): Promise<void> {
         ...options,
         signal: controller.signal,
         onStep: (progress) => {
-          post({ type: 'step', callId, step: progress.step, total: progress.total });
+          post({ type: 'step', callId, progress });
           checkAbort();
         },
       });

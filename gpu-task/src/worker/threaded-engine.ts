@@ -17,6 +17,7 @@ import {
   type EngineImageInput,
   type ImageRestoration,
   type RestoreImagesOptions,
+  type RestoreProgress,
   EngineError,
   startModuleThread,
 } from '../engine/index.js';
@@ -43,7 +44,7 @@ type SerializedRestoration =
 export type EngineThreadResponse =
   | { type: 'ready'; name: string; resolution: number; outputSize: number; autoCalibrated: boolean }
   | { type: 'load_failed'; error: SerializedEngineError }
-  | { type: 'step'; callId: number; step: number; total: number }
+  | { type: 'step'; callId: number; progress: RestoreProgress }
   | { type: 'result'; callId: number; results: SerializedRestoration[] }
   | { type: 'error'; callId: number; error: SerializedEngineError };
 
@@ -70,7 +71,6 @@ interface PendingCall {
   resolve: (results: ImageRestoration[]) => void;
   reject: (error: Error) => void;
   onStep: RestoreImagesOptions['onStep'];
-  ids: string[];
 }
 
 /**
@@ -165,7 +165,7 @@ export class ThreadedEngine implements RestoreEngine {
     const callId = this.nextCallId++;
     const { onStep, signal, ...rest } = options;
     return new Promise<ImageRestoration[]>((resolve, reject) => {
-      this.pending.set(callId, { resolve, reject, onStep, ids: inputs.map((input) => input.id) });
+      this.pending.set(callId, { resolve, reject, onStep });
       const abort = () => Atomics.store(this.abortFlag, 0, callId);
       if (signal?.aborted) abort();
       signal?.addEventListener('abort', abort, { once: true });
@@ -185,15 +185,7 @@ export class ThreadedEngine implements RestoreEngine {
     if (!call) return;
     switch (message.type) {
       case 'step':
-        void Promise.resolve(
-          call.onStep?.({
-            step: message.step,
-            total: message.total,
-            index: -1,
-            timestep: -1,
-            images: call.ids,
-          }),
-        ).catch(() => undefined);
+        void Promise.resolve(call.onStep?.(message.progress)).catch(() => undefined);
         return;
       case 'result':
         this.pending.delete(message.callId);

@@ -258,11 +258,7 @@ export class Dr2Sampler {
     const packed = new Map<number, Float32Array>();
 
     const fixed = this.variance === 'learned_range' ? undefined : schedule.fixedVariance(this.variance);
-    /** Model calls of the run: the steps where at least one image is active. */
-    let total = 0;
-    for (let i = firstIndex; i >= lastIndex; i--) {
-      if (images.some((image) => image.omega >= i && image.tau <= i)) total++;
-    }
+    const total = modelCallsOf(images);
     let completed = 0;
     // Reused every step.
     const coefficients: PosteriorCoefficients = {
@@ -420,6 +416,23 @@ export class Dr2Sampler {
 }
 
 /** One setting per image: a single setting is shared; an array must have one per image. */
+/**
+ * Model calls of one run over images with these settings: the steps from the largest ω down to
+ * the smallest τ where at least one image is active (a step no image needs is skipped).
+ *
+ * @example modelCallsOf([{ omega: 30, tau: 10 }, { omega: 50, tau: 40 }]) // 21 + 11 = 32
+ */
+export function modelCallsOf(params: readonly { readonly omega: number; readonly tau: number }[]): number {
+  if (params.length === 0) return 0;
+  const first = Math.max(...params.map((p) => p.omega));
+  const last = Math.min(...params.map((p) => p.tau));
+  let calls = 0;
+  for (let i = first; i >= last; i--) {
+    if (params.some((p) => p.omega >= i && p.tau <= i)) calls++;
+  }
+  return calls;
+}
+
 function perImageParams(
   params: Dr2SampleParams | readonly Dr2SampleParams[],
   batch: number,
