@@ -72,3 +72,16 @@ export class FixtureError extends EngineError {
 export class CanceledError extends EngineError {
   readonly code = 'canceled';
 }
+
+/** Anything thrown while restoring one image becomes an EngineError with a code. */
+export function asEngineError(error: unknown): EngineError {
+  if (error instanceof EngineError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new UnexpectedEngineError(message, { cause: error });
+}
+
+/** A failure the engine did not anticipate (a bug or a system error); retryable. */
+export class UnexpectedEngineError extends EngineError {
+  readonly code = 'internal_error';
+  override readonly retryable = true;
+}

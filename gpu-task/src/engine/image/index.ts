@@ -58,5 +58,5 @@ export type { FitMode, Framing, PadMode, Rect } from './framing.js';
 export { DEFAULT_IMAGE_LIMITS, describeBytes, describeOverLimit, resolveImageLimits } from './limits.js';
 export type { ImageLimits } from './limits.js';
 export { rgbFromSharp, sharpFromRgb } from './raw.js';
-export { rgb8ToTensor, tensorToRgb8 } from './tensor.js';
+export { rgb8ToTensor, tensorToRgb8, tensorToRgbImage } from './tensor.js';
 export type { RgbImage } from './tensor.js';

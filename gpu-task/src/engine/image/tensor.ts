@@ -117,3 +117,16 @@ export function tensorToRgb8(
   }
   return target;
 }
+
+/**
+ * Image `index` of a batch tensor `[B, 3, side, side]` in [-1, 1] as RGB8.
+ *
+ * @example
+ * ```ts
+ * const second = tensorToRgbImage(restored, 1, 128); // { data, width: 128, height: 128 }
+ * ```
+ */
+export function tensorToRgbImage(tensor: Float32Array, index: number, side: number): RgbImage {
+  const n = 3 * side * side;
+  return { data: tensorToRgb8(tensor, side, side, undefined, index * n), width: side, height: side };
+}

@@ -13,3 +13,4 @@ export { RecordedNoiseSource, SeededNormalSource } from './noise-source.js';
 export type { NoiseSource } from './noise-source.js';
 export { deriveSeed, SeededRandom } from './seeded-random.js';
 export { Xoshiro128 } from './xoshiro128.js';
+export { faceSeed, randomSeed } from './seeds.js';
