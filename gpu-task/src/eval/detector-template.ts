@@ -2,7 +2,7 @@
  * Where the bundled face detector's keypoints fall in a model's training frames, measured on
  * faces placed at known transforms (the whole-photo evaluation's scenes): the five-point
  * template that a model's manifest declares as `framing.landmarks`, onto which whole-photo
- * alignment maps the detector's keypoints (photo/pipeline.ts `alignmentFor`).
+ * alignment maps the detector's keypoints (photo/prepare.ts `alignmentFor`).
  *
  * **Why measure it.** A framing given by three numbers (eye distance, eye line, mouth line)
  * says where a method put the eyes and the mouth, not where a detector will. The default

@@ -17,7 +17,7 @@
  * photo's plain enlargement).
  *
  * **Where.** Only inside the frames of kept faces (blended out to 1.5 times the frame, see
- * pipeline.ts): filtering a 12 MP photo with it would cost seconds in JavaScript, and it was
+ * paste.ts): filtering a 12 MP photo with it would cost seconds in JavaScript, and it was
  * fitted on faces. What it gains over bicubic on held-out `train/` faces is in each bank's
  * `provenance`; on `val/` photos in docs/eval/README.md.
  *

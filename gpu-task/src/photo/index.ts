@@ -104,30 +104,20 @@ export type { FaceEstimateRegion } from './estimate-region.js';
 export type { EncodePhotoOptions } from './encode.js';
 export {
   MAX_PASTE_SIDE,
-  MAX_UPSAMPLED_FACE,
   alignmentFor,
   capUpscale,
-  cubicBackground,
-  denoisePhotoBackground,
-  facesInOutput,
-  finishPhoto,
-  pasteFaces,
   prepareFace,
   preparePhoto,
-  resizeAlpha,
   resizeRgb,
   resolvePhotoOptions,
   toPixels,
-} from './pipeline.js';
-export type {
-  BackgroundUpscaler,
-  FinishPhotoOptions,
-  FinishedPhoto,
-  PhotoOptions,
-  PreparedFace,
-  PreparedPhoto,
-  UpscaledBackground,
-} from './pipeline.js';
+} from './prepare.js';
+export type { PhotoOptions, PreparedFace, PreparedPhoto } from './prepare.js';
+export { MAX_UPSAMPLED_FACE, cubicBackground, pasteFaces } from './paste.js';
+export type { BackgroundUpscaler, UpscaledBackground } from './paste.js';
+export { denoisePhotoBackground, finishPhoto, resizeAlpha } from './finish.js';
+export type { FinishPhotoOptions, FinishedPhoto } from './finish.js';
+export { facesInOutput } from './output-faces.js';
 export {
   chromaSpread,
   COLOURLESS_CHROMA_STD,

@@ -1,0 +1,186 @@
+/**
+ * Restored faces back into the photo enlarged by `upscale`: each face's square inverse-warped
+ * onto the output under its feathered mask (warp.ts `pasteFrame`), larger faces first; faces
+ * left as they were get the face upsampler's layer instead. Either onto a whole enlarged
+ * background (`pasteFaces`, `pasteOnto`) or into windows of the output under the faces only
+ * (`faceWindows`), which finish.ts streams into the encoder.
+ */
+import type { RgbImage } from '../engine/core.js';
+import { type OutputWindow, enlargeCentred, enlargeWindow } from './enlarge.js';
+import { type FaceUpsamplerBank, keptFaceLayerBounds, layKeptFace } from './face-upsampler.js';
+import { type PreparedFace, toPixels } from './prepare.js';
+import { type Similarity, composeSimilarity, similarityScale } from './similarity.js';
+import { type PixelBounds, frameBounds, pasteFrame } from './warp.js';
+
+/** A background enlarged by a BackgroundUpscaler. */
+export interface UpscaledBackground {
+  image: RgbImage;
+  /**
+   * Where input content lands: output coordinate = factor x input coordinate + offset (both
+   * continuous, pixel i covering [i, i + 1)), so faces are pasted exactly over their background.
+   */
+  offset: number;
+}
+
+/**
+ * Where a learned background upsampler would plug in: the whole photo enlarged by `factor`.
+ * The default is `cubicBackground`.
+ */
+export type BackgroundUpscaler = (image: RgbImage, factor: number) => Promise<UpscaledBackground>;
+
+/** The default background: the photo enlarged by `enlargeCentred` (content where the input had it). */
+export const cubicBackground: BackgroundUpscaler = async (image, factor) => {
+  if (factor === 1) return { image: { ...image, data: image.data.slice() }, offset: 0 };
+  return {
+    image: {
+      data: await enlargeCentred(image.data, image.width, image.height, 3, factor),
+      width: image.width * factor,
+      height: image.height * factor,
+    },
+    offset: 0,
+  };
+};
+
+/**
+ * Paste restored faces (each at its paste side, aligned like its PreparedFace) into the photo
+ * enlarged by `upscale`. Larger faces first, so a smaller face in front of a larger one (a
+ * child on a lap) is blended over it rather than under it.
+ */
+export async function pasteFaces(
+  photo: RgbImage,
+  upscale: number,
+  faces: readonly { face: PreparedFace; restored: RgbImage }[],
+  background: BackgroundUpscaler = cubicBackground,
+): Promise<RgbImage> {
+  return pasteOnto(await background(photo, upscale), upscale, faces);
+}
+
+/** Output pixels -> input pixels for a background enlarged by `upscale` with `offset`. */
+export function outputToInput(upscale: number, offset: number): Similarity {
+  return { a: 1 / upscale, b: 0, tx: -offset / upscale, ty: -offset / upscale };
+}
+
+/** Where a face's square lands in the output: output pixels -> face pixels, and its bounds. */
+export function placeFace(face: PreparedFace, side: number, toInput: Similarity) {
+  const toFrame = composeSimilarity(toPixels(face.toUnit, side), toInput);
+  return { toFrame, bounds: frameBounds(toFrame, side) };
+}
+
+/**
+ * pasteFaces onto a background already enlarged (in place). With `keptFaces` (the photo as
+ * enlarged and the bank), faces left as they were (null) are first laid over it enlarged by the
+ * face upsampler.
+ */
+export function pasteOnto(
+  { image: out, offset }: UpscaledBackground,
+  upscale: number,
+  faces: readonly { face: PreparedFace; restored: RgbImage | null }[],
+  keptFaces: { image: RgbImage; bank: FaceUpsamplerBank } | null = null,
+): RgbImage {
+  const toInput = outputToInput(upscale, offset);
+  if (keptFaces) {
+    for (const { face, restored } of faces) {
+      if (!restored && takesLayer(face))
+        layKeptFace(
+          out,
+          { x: 0, y: 0 },
+          keptFaces.image,
+          keptFaces.bank,
+          composeSimilarity(face.toUnit, toInput),
+        );
+    }
+  }
+  for (const { face, restored } of faces) {
+    if (restored) pasteFrame(out, restored, placeFace(face, restored.width, toInput).toFrame);
+  }
+  return out;
+}
+
+/**
+ * The restored faces blended into windows of the photo enlarged by `upscale` (cubicBackground):
+ * each window holds the output pixels under one face, or under several that overlap (blended
+ * in order, as pasteOnto does), so laying them over the enlargement gives pasteFaces' bytes
+ * without the whole output in memory.
+ */
+export async function faceWindows(
+  photo: RgbImage,
+  upscale: number,
+  faces: readonly { face: PreparedFace; restored: RgbImage | null }[],
+  bank: FaceUpsamplerBank | null,
+): Promise<OutputWindow[]> {
+  const width = photo.width * upscale;
+  const height = photo.height * upscale;
+  const toInput = outputToInput(upscale, 0);
+  const clip = (b: PixelBounds): PixelBounds => ({
+    x0: Math.max(0, b.x0),
+    y0: Math.max(0, b.y0),
+    x1: Math.min(width - 1, b.x1),
+    y1: Math.min(height - 1, b.y1),
+  });
+  // Faces left as they were (null) have nothing to lay over the enlargement but, with a bank,
+  // their own enlargement by the face upsampler.
+  type Placed = { restored: RgbImage | null; toFrame: Similarity; bounds: PixelBounds };
+  const placed = faces.flatMap(({ face, restored }): Placed[] => {
+    if (!restored) {
+      if (!bank || !takesLayer(face)) return [];
+      const toUnit = composeSimilarity(face.toUnit, toInput);
+      return [{ restored: null, toFrame: toUnit, bounds: clip(keptFaceLayerBounds(toUnit)) }];
+    }
+    const { toFrame, bounds } = placeFace(face, restored.width, toInput);
+    return [{ restored, toFrame, bounds: clip(bounds) }];
+  });
+  // Group faces whose rectangles overlap (transitively): one window each, faces in their order.
+  const groups: { bounds: PixelBounds; members: number[] }[] = [];
+  placed.forEach(({ bounds }, index) => {
+    if (bounds.x0 > bounds.x1 || bounds.y0 > bounds.y1) return; // wholly outside the photo
+    let group = { bounds: { ...bounds }, members: [index] };
+    for (let i = groups.length - 1; i >= 0; i--) {
+      if (overlaps(groups[i]!.bounds, group.bounds)) {
+        const other = groups.splice(i, 1)[0]!;
+        group = { bounds: union(other.bounds, group.bounds), members: [...other.members, ...group.members] };
+        i = groups.length; // the grown rectangle may now meet groups already passed
+      }
+    }
+    groups.push(group);
+  });
+  return Promise.all(
+    groups.map(async ({ bounds: { x0, y0, x1, y1 }, members }) => {
+      const enlarged = await enlargeWindow(photo, upscale, x0, y0, x1 - x0 + 1, y1 - y0 + 1);
+      const image = { ...enlarged, data: enlarged.data.slice() };
+      const inOrder = [...members].sort((i, j) => i - j).map((index) => placed[index]!);
+      // Kept faces under restored ones, as pasteOnto lays them.
+      for (const { restored, toFrame } of inOrder) {
+        if (!restored && bank) layKeptFace(image, { x: x0, y: y0 }, photo, bank, toFrame);
+      }
+      for (const { restored, toFrame } of inOrder) {
+        if (restored) pasteFrame(image, restored, toFrame, undefined, { x: x0, y: y0 });
+      }
+      return { left: x0, top: y0, enlarged, image };
+    }),
+  );
+}
+
+function overlaps(p: PixelBounds, q: PixelBounds): boolean {
+  return p.x0 <= q.x1 && q.x0 <= p.x1 && p.y0 <= q.y1 && q.y0 <= p.y1;
+}
+
+export function union(p: PixelBounds, q: PixelBounds): PixelBounds {
+  return {
+    x0: Math.min(p.x0, q.x0),
+    y0: Math.min(p.y0, q.y0),
+    x1: Math.max(p.x1, q.x1),
+    y1: Math.max(p.y1, q.y1),
+  };
+}
+
+/**
+ * Kept faces with a frame larger than this (input pixels) keep the plain enlargement: the banks
+ * were fitted on faces of 20-160 px, and the layer's cost grows with the face's area (a 256 px
+ * frame at x4 is a 2.4 MP layer, about half a second of JavaScript on this project's machines).
+ */
+export const MAX_UPSAMPLED_FACE = 256;
+
+/** Whether a face left as it was gets the face upsampler's layer (see MAX_UPSAMPLED_FACE). */
+export function takesLayer(face: PreparedFace): boolean {
+  return 1 / similarityScale(face.toUnit) <= MAX_UPSAMPLED_FACE;
+}
