@@ -380,7 +380,8 @@ export type JobOutput = z.infer<typeof JobOutputSchema>;
 
 /**
  * Sampler progress of a running job: model calls done of the engine call it runs in (with the
- * jobs batched with it, over all of that call's sampler runs), so it only goes forward.
+ * jobs batched with it, over all of that call's sampler runs). `step` never goes back and
+ * meets `total` once, when the last model call is done (engine/call-progress).
  */
 export const JobProgressSchema = z
   .strictObject({
@@ -389,7 +390,7 @@ export const JobProgressSchema = z
   })
   .meta({
     description:
-      'Model calls done (`step`) of `total` in the engine run the job is part of; it only goes forward, and reaches `total` before the photo is pasted back and encoded.',
+      'Model calls done (`step`) of `total` in the engine run the job is part of (with the jobs batched with it). `step` never goes back and meets `total` once, when the last model call is done, before the photo is pasted back and encoded; `total` changes only when a batch whose output broke is run again image by image.',
   });
 export type JobProgress = z.infer<typeof JobProgressSchema>;
 

@@ -8,6 +8,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Dr2eEngine, type RestoreProgress } from '../../gpu-task/src/engine/index.js';
+import { modelCallsOf } from '../../gpu-task/src/engine/sampler/dr2-sampler.js';
 import { assertFiniteOutput } from '../../gpu-task/src/engine/model/contract.js';
 import { repoRoot } from './helpers/fixture-paths.js';
 
@@ -54,10 +55,11 @@ describe('progress of a call of several sampler runs', () => {
       batchSize: 1,
       onStep: (p) => void reports.push(p),
     });
-    // Assess
+    // Assess: the total is known from the first step, three runs of the preset's model calls
     expect(results.every((r) => r.ok)).toBe(true);
-    const total = reports[0]!.total;
-    expect(total % 3).toBe(0);
+    const { omega, tau } = engine.resolveParams(options.params);
+    const total = 3 * modelCallsOf([{ omega, tau }]);
+    expect(reports[0]!.total).toBe(total);
     expect(reports.map((p) => p.step)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     expect(reports.every((p) => p.total === total)).toBe(true);
     const perRun = total / 3;
@@ -93,9 +95,11 @@ describe('progress of a call of several sampler runs', () => {
         ],
         { ...options, batchSize: 2, onStep: (p) => void reports.push(p) },
       );
-      // Assess: the planned run, then each member alone; the count goes on, the total grows
+      // Assess: the planned run, then each member alone; the count goes on, the total grows,
+      // and the planned run's last step is not reported as the end (its output broke after it)
       expect(results.map((r) => r.ok)).toEqual([true, false]);
       const planned = reports[0]!.total;
+      expect(reports.slice(0, -1).every((p) => p.step < p.total)).toBe(true);
       expect(reports.map((p) => p.step)).toEqual(Array.from({ length: 3 * planned }, (_, i) => i + 1));
       expect(reports.map((p) => p.run)).toEqual(
         [1, 2, 3].flatMap((run) => new Array<number>(planned).fill(run)),

@@ -26,18 +26,18 @@ describe('ThreadedEngine', () => {
 
     // Act
     // The pattern images stand in for aligned face crops (nothing to detect): restored whole.
-    // A fixed schedule of three steps (auto would choose per image).
+    // A fixed schedule of three steps (auto would choose per image), one crop per run.
     const params = { steps: 10, n: 4, tau: 2, omega: 4 };
     const inThread = await threaded.restoreImages(inputs, {
       params,
       aligned: true,
-      batchSize: 2,
+      batchSize: 1,
       onStep: (progress) => void steps.push(progress),
     });
     const inProcess = await local.restoreImages(inputs, {
       params,
       aligned: true,
-      batchSize: 2,
+      batchSize: 1,
     });
     await local.dispose();
 
@@ -46,10 +46,13 @@ describe('ThreadedEngine', () => {
     expect(inThread.map((result) => result.ok && Buffer.from(result.restored).toString('base64'))).toEqual(
       inProcess.map((result) => result.ok && Buffer.from(result.restored).toString('base64')),
     );
-    // The call's whole progress crosses the thread: steps, total, run and the run's images.
+    // The call's whole progress crosses the thread: one count over both runs, each run's image.
     await expect
       .poll(() => steps)
-      .toEqual([1, 2, 3].map((step) => ({ step, total: 3, run: 1, images: ['a', 'b'] })));
+      .toEqual([
+        ...[1, 2, 3].map((step) => ({ step, total: 6, run: 1, images: ['a'] })),
+        ...[4, 5, 6].map((step) => ({ step, total: 6, run: 2, images: ['b'] })),
+      ]);
   });
 
   it('returns a bad image as a per-image error with its code', async () => {

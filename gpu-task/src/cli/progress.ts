@@ -5,7 +5,10 @@
 import cliProgress from 'cli-progress';
 
 export interface Progress {
-  /** A batch of files has started its DR2 steps. */
+  /**
+   * A model call is done: `done` of `total` over the whole engine call (all its sampler runs),
+   * `files` those whose faces are in the run now.
+   */
   step(done: number, total: number, files: readonly string[]): void;
   /** One file is finished (restored or failed). */
   fileDone(file: string, ok: boolean, message: string): void;

@@ -309,25 +309,32 @@ export class Dr2eEngine {
 
   /**
    * Faces (of photos, or aligned crops) through stage 1 and 2 in sampler runs of up to
-   * `batchSize`, progress counted over all runs (engine/call-progress); after each run, `each`
-   * gets its members' frames, or the error of a member whose output is broken (runIsolatingBrokenOutputs).
+   * `batchSize`, progress counted over all runs (engine/call-progress); after each run,
+   * `onRunDone` gets its members' frames, or the error of a member whose output is broken
+   * (runIsolatingBrokenOutputs).
    */
   private async runFaces<T>(
     members: readonly T[],
-    describe: (member: T) => FaceRunMember,
+    toRunMember: (member: T) => FaceRunMember,
     options: FaceRunOptions,
-    each: (outcomes: readonly FaceRunOutcome<T>[]) => Promise<void>,
+    onRunDone: (outcomes: readonly FaceRunOutcome<T>[]) => Promise<void>,
   ): Promise<void> {
     const s = this.resolution;
     const o = this.outputSize;
     const groups = chunks(members, options.batchSize);
     const progress = new CallProgress(
-      groups.map((group) => group.map((member) => describe(member).params)),
+      groups.map((group) => group.map((member) => toRunMember(member).params)),
       options.onStep,
     );
     for (const group of groups) {
-      const runs = await this.runIsolatingBrokenOutputs(group, (mates) =>
-        this.restoreGroup(mates.map(describe), options, progress),
+      const runs = await this.runIsolatingBrokenOutputs(
+        group,
+        async (mates) => {
+          const result = await this.restoreGroup(mates.map(toRunMember), options, progress);
+          await progress.runDone();
+          return result;
+        },
+        (rerun) => progress.runBroke(rerun.map((member) => [toRunMember(member).params])),
       );
       const outcomes = runs.flatMap((run): FaceRunOutcome<T>[] => {
         if ('error' in run) return [run];
@@ -345,7 +352,7 @@ export class Dr2eEngine {
           share,
         }));
       });
-      await each(outcomes);
+      await onRunDone(outcomes);
     }
   }
 
@@ -378,10 +385,12 @@ export class Dr2eEngine {
    * alone, so only the members whose own output is broken fail. The others' results are the
    * same as in the group (one seed per image; the networks treat batch items apart), so one
    * job's input that overflows a model does not fail the other jobs batched with it.
+   * `broke` hears of every run that broke, with the members that run again alone because of it.
    */
   private async runIsolatingBrokenOutputs<T>(
     group: readonly T[],
     run: (members: readonly T[]) => Promise<RestoreTensorsResult>,
+    broke: (rerun: readonly T[]) => void | Promise<void>,
   ): Promise<
     Array<
       { members: readonly T[]; outcome: RestoreTensorsResult } | { member: T; error: NonFiniteOutputError }
@@ -392,7 +401,11 @@ export class Dr2eEngine {
     } catch (error) {
       if (!(error instanceof NonFiniteOutputError)) throw error;
       // A group of one (the last group, batch size 1) is that member's own broken output.
-      if (group.length === 1) return [{ member: group[0]!, error }];
+      if (group.length === 1) {
+        await broke([]);
+        return [{ member: group[0]!, error }];
+      }
+      await broke(group);
     }
     const results: Array<
       { members: readonly T[]; outcome: RestoreTensorsResult } | { member: T; error: NonFiniteOutputError }
@@ -402,6 +415,7 @@ export class Dr2eEngine {
         results.push({ members: [member], outcome: await run([member]) });
       } catch (error) {
         if (!(error instanceof NonFiniteOutputError)) throw error;
+        await broke([]);
         results.push({ member, error });
       }
     }
@@ -489,7 +503,8 @@ export class Dr2eEngine {
       faceUpsampler: (upscale) => this.faceUpsamplers.get(upscale) ?? null,
       resolveParams: (request) => this.resolveParams(request),
       planFace: (face, request, faceSize, source) => this.planFace(face, request, faceSize, source),
-      runFaces: (members, describe, options, each) => this.runFaces(members, describe, options, each),
+      runFaces: (members, toRunMember, options, onRunDone) =>
+        this.runFaces(members, toRunMember, options, onRunDone),
     };
   }
 

@@ -37,6 +37,7 @@ export interface EngineImageInput {
   finalFormat?: OutputFormat;
 }
 
+/** How `restoreImages` restores (the CLI's flags and the API's job parameters map onto these). */
 export interface RestoreImagesOptions {
   /**
    * Preset (`auto` by default: per image, from its estimated degradation, with `fidelity`) or
@@ -97,6 +98,7 @@ export interface RestoreImagesOptions {
   signal?: AbortSignal;
 }
 
+/** Where one image's time went, in milliseconds. */
 export interface ImageTimings {
   decodeMs: number;
   /** Face detection and alignment (0 with `aligned`). */
@@ -117,6 +119,7 @@ export interface FaceCrop {
   restored: Uint8Array;
 }
 
+/** One image's result: its encoded output and face reports, or its error (the others of the call go on). */
 export type ImageRestoration =
   | {
       id: string;
@@ -127,7 +130,9 @@ export type ImageRestoration =
       dr2?: Uint8Array;
       width: number;
       height: number;
+      /** The image's seed (its first face's; the others derive from it, `faceSeed`). */
       seed: number;
+      /** The setting of the first face (aligned: the crop's; no face: the request's); each face's own is in `faces`. */
       params: Dr2Params;
       /** The face's degradation estimate and the setting used (FaceReport's quality fields). */
       quality?: ReturnType<typeof faceQualityReport>;
@@ -164,7 +169,9 @@ export interface StageTimings {
 export interface FaceRunMember {
   /** Writes the input, `[3, S, S]` in [-1, 1], into the batch tensor at `offset`. */
   write: (y: Float32Array, offset: number) => void;
+  /** Its DR2 setting (N, τ, ω, K). */
   params: Dr2Params;
+  /** Seed of its noise. */
   seed: number;
   /** Id of the image it belongs to (for progress). */
   image: string;
@@ -187,22 +194,25 @@ export interface FaceRunner {
   readonly faceTemplate: FivePointTemplate;
   /** The pipeline's face upsampler for `upscale`, or null. */
   faceUpsampler(upscale: number): FaceUpsamplerBank | null;
+  /** A request resolved to the model's settings (presets, defaults, checks). */
   resolveParams(request: Dr2ParamsRequest): Dr2Params;
   /** Estimate one face and, for `auto`, choose its setting (engine/quality). */
   planFace(face: RgbImage, request: Dr2ParamsRequest, faceSize?: number, source?: FaceSource): FacePlan;
   /**
    * Run `members` through stage 1 and 2 in sampler runs of up to `batchSize`, progress counted
-   * over all runs; after each run, `each` gets its members' outcomes (a member whose output was
-   * broken fails alone, its run mates are run again without it).
+   * over all runs; after each run, `onRunDone` gets its members' outcomes. When a run's output
+   * is broken, each of its members runs again alone, so only a member whose own output is
+   * broken fails.
    */
   runFaces<T>(
     members: readonly T[],
-    describe: (member: T) => FaceRunMember,
+    toRunMember: (member: T) => FaceRunMember,
     options: FaceRunOptions,
-    each: (outcomes: readonly FaceRunOutcome<T>[]) => Promise<void>,
+    onRunDone: (outcomes: readonly FaceRunOutcome<T>[]) => Promise<void>,
   ): Promise<void>;
 }
 
+/** How `FaceRunner.runFaces` runs its members. */
 export interface FaceRunOptions {
   batchSize: number;
   /** Also give DR2's frames. */

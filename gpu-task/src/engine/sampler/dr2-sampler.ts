@@ -415,7 +415,6 @@ export class Dr2Sampler {
   }
 }
 
-/** One setting per image: a single setting is shared; an array must have one per image. */
 /**
  * Model calls of one run over images with these settings: the steps from the largest ω down to
  * the smallest τ where at least one image is active (a step no image needs is skipped).
@@ -433,6 +432,7 @@ export function modelCallsOf(params: readonly { readonly omega: number; readonly
   return calls;
 }
 
+/** One setting per image: a single setting is shared; an array must have one per image. */
 function perImageParams(
   params: Dr2SampleParams | readonly Dr2SampleParams[],
   batch: number,
