@@ -17,13 +17,17 @@
  */
 import { type Dr2StepProgress, modelCallsOf } from './sampler/dr2-sampler.js';
 
-/** Where a `restoreImages` call stands, reported after every model call. */
+/**
+ * Where a `restoreImages` call stands, reported after every model call (the call's last one once
+ * its run has come through the enhancer), and once more when a run breaks, with the new total.
+ */
 export interface RestoreProgress {
   /** Model calls done so far in this call, over all its sampler runs (never decreasing). */
   readonly step: number;
   /**
    * Model calls the call takes: every planned run's, known before the first run. It changes only
-   * when a run with a broken output is replaced by runs of its images alone.
+   * when a run's output breaks: the steps it did not take leave it, the reruns of its images
+   * alone (if it had several) join it.
    */
   readonly total: number;
   /** The sampler run in progress (or the one just dropped), 1-based. */
@@ -45,7 +49,13 @@ type RunSettings = readonly { readonly omega: number; readonly tau: number }[];
  * ```ts
  * const progress = new CallProgress(groups.map((g) => g.map((face) => face.params)), onStep);
  * for (const group of groups) {
- *   await sampler.sample({ ...run(group), onStep: progress.nextRun(idsOf(group)) });
+ *   try {
+ *     await restore(group, progress.nextRun(idsOf(group))); // sampler and enhancer
+ *     await progress.runDone(); // reports the call's last step, held until now
+ *   } catch (error) {
+ *     if (!(error instanceof NonFiniteOutputError)) throw error;
+ *     await progress.runBroke(group.map((face) => [face.params])); // each image again, alone
+ *   }
  * }
  * ```
  */

@@ -91,7 +91,7 @@ export interface RestoreImagesOptions {
   batchSize?: number;
   limits?: Partial<ImageLimits>;
   /**
-   * Progress after every model call, counted over the whole call: a call of several sampler
+   * Progress after every model call (see RestoreProgress), counted over the whole call: a call of several sampler
    * runs (more faces than `batchSize`) goes forward from 1 to its total once (engine/call-progress).
    */
   onStep?: RestoreProgressListener;
