@@ -4,7 +4,7 @@
  * shutdown. Webhooks go to a recording sender; the real HTTP path is covered in test/e2e.
  */
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Dr2eEngine, InferenceError, ModelContractError } from '../../gpu-task/src/engine/index.js';
 import {
   batchKeyFor,
@@ -164,6 +164,43 @@ describe('happy path', () => {
     const dr2 = await env.blobs.get(jpegDone?.output?.dr2Key ?? '');
     expect(dr2 && (await sharp(dr2.body).metadata()).width).toBe(64);
     expect(pngDone?.output?.dr2Key).toBeUndefined();
+  });
+});
+
+describe('progress', () => {
+  it('writes the last step even while an earlier progress write is still in flight', async () => {
+    // Prepare: the job store takes until the last step to write step 1 (a slow store), so
+    // step 2 and the last step come while that write is in flight.
+    const job = await env.queueJob({ bytes: await patternPng(1) });
+    const lastStep = gate();
+    const written: { status: string; step?: number; total?: number }[] = [];
+    const update = env.jobs.update.bind(env.jobs);
+    const spy = vi.spyOn(env.jobs, 'update').mockImplementation(async (next, version) => {
+      if (next.status === 'running' && next.progress?.step === 1) await lastStep.promise;
+      const stored = await update(next, version);
+      written.push({ status: stored.status, ...stored.progress });
+      return stored;
+    });
+    engine.onStep = async (step) => {
+      if (step === 3) lastStep.open();
+    };
+    const worker = env.worker(engine);
+
+    // Act
+    const running = worker.run();
+    const [done] = await untilTerminal([job.id]);
+    await untilQueueEmpty();
+    await worker.stop();
+    await running;
+    spy.mockRestore();
+
+    // Assess: 3 of 3 was written while the job was still running (then paste-back and upload),
+    // after step 1, not lost behind it.
+    expect(done?.status).toBe('succeeded');
+    const running3 = written.findIndex((w) => w.status === 'running' && w.step === 3 && w.total === 3);
+    const running1 = written.findIndex((w) => w.status === 'running' && w.step === 1);
+    expect(running3).toBeGreaterThan(running1);
+    expect(running1).toBeGreaterThanOrEqual(0);
   });
 });
 

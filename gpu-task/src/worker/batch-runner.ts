@@ -234,10 +234,13 @@ export class BatchRunner {
       this.lastStepTouchAt = now;
       void touchHeartbeatFile(settings.heartbeatFile);
     }
-    if (progress.step !== progress.total && now - this.lastProgressAt < settings.progressIntervalMs) return;
+    const last = progress.step === progress.total;
+    if (!last && now - this.lastProgressAt < settings.progressIntervalMs) return;
     this.lastProgressAt = now;
     for (const active of runnable) {
-      if (active.state === 'running' && !active.writing) {
+      // The call's last step is written even behind a write in flight (after it): skipped, the
+      // job would read an earlier step through the whole paste-back and upload.
+      if (active.state === 'running' && (!active.writing || last)) {
         startProgressWrite(jobs, clock, active, { step: progress.step, total: progress.total });
       }
     }

@@ -93,9 +93,11 @@ export async function writeOwned(
 
 /**
  * Starts an ownership-checked progress write (also the heartbeat's "still alive" touch, with
- * the progress unchanged) and tracks it on `active.writing`; callers start one only while none
- * is in flight, so writes never overlap. A write that finds the job canceled or lost
- * aborts the engine call the job is in; other failures are logged (the next write retries).
+ * the progress unchanged) and tracks it on `active.writing`. Writes never overlap: one started
+ * while another is in flight runs after it (callers start one then only for the call's last
+ * step, which must not be lost; the others wait for the next step). A write that finds the job
+ * canceled or lost aborts the engine call the job is in; other failures are logged (the next
+ * write retries).
  */
 export function startProgressWrite(
   jobs: Pick<JobStore, 'get' | 'update'>,
@@ -103,7 +105,10 @@ export function startProgressWrite(
   active: ActiveJob,
   progress: JobProgress | undefined,
 ): void {
-  const write = (async (): Promise<void> => {
+  const before = active.writing ?? Promise.resolve();
+  const write = before.then(async (): Promise<void> => {
+    // The write before may have found the job canceled or lost: nothing more to write then.
+    if (active.state !== 'running') return;
     try {
       const written = await writeOwned(jobs, active, (job) =>
         recordProgress(job, progress ?? job.progress ?? { step: 0, total: 0 }, clock.now()),
@@ -112,7 +117,7 @@ export function startProgressWrite(
     } catch (error) {
       active.log.warn('progress write failed', errorFields(error));
     }
-  })();
+  });
   const tracked: Promise<void> = write.finally(() => {
     if (active.writing === tracked) active.writing = undefined;
   });
