@@ -263,8 +263,8 @@ export async function restoreAlignedCrops(
       image: item.input.id,
     }),
     { ...runOptions(options), batchSize },
-    (outcomes) =>
-      Promise.all(
+    async (outcomes) => {
+      await Promise.all(
         outcomes.map(async (outcome) => {
           const item = outcome.member;
           if ('error' in outcome) {
@@ -276,7 +276,8 @@ export async function restoreAlignedCrops(
           const kept = item.face !== null && keepsFace(item.plan);
           await finish(item, outcome.restored, outcome.dr2, outcome.share, kept);
         }),
-      ).then(() => undefined),
+      );
+    },
   );
   return inputs.map((input) => results.get(input.id) as ImageRestoration);
 }

@@ -317,7 +317,7 @@ export class Dr2eEngine {
     members: readonly T[],
     toRunMember: (member: T) => FaceRunMember,
     options: FaceRunOptions,
-    onRunDone: (outcomes: readonly FaceRunOutcome<T>[]) => Promise<void>,
+    onRunDone: (outcomes: readonly FaceRunOutcome<T>[]) => void | Promise<void>,
   ): Promise<void> {
     const s = this.resolution;
     const o = this.outputSize;

@@ -208,7 +208,7 @@ export interface FaceRunner {
     members: readonly T[],
     toRunMember: (member: T) => FaceRunMember,
     options: FaceRunOptions,
-    onRunDone: (outcomes: readonly FaceRunOutcome<T>[]) => Promise<void>,
+    onRunDone: (outcomes: readonly FaceRunOutcome<T>[]) => void | Promise<void>,
   ): Promise<void>;
 }
 

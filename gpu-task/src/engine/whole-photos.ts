@@ -122,7 +122,7 @@ export async function restoreWholePhotos(
       image: item.input.id,
     }),
     { ...runOptions(options), batchSize },
-    async (outcomes) => {
+    (outcomes) => {
       for (const outcome of outcomes) {
         const { item, face } = outcome.member;
         if ('error' in outcome) {
