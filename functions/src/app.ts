@@ -96,7 +96,7 @@ export interface AppOptions {
   storageOrigins?: readonly string[];
   /** Jobs left `created` this long expire (`DR2E_CREATED_JOB_TTL_SECONDS`, default 24 h). */
   createdJobTtlSeconds: number;
-  /** Longest accepted aspect ratio of an input (`DR2E_MAX_ASPECT_RATIO`, default 4). */
+  /** Longest accepted aspect ratio of an `aligned` face crop (`DR2E_MAX_ASPECT_RATIO`, default 4). */
   maxAspectRatio: number;
   /** Per-tenant limits of tenants without overrides (enforced when the services have `limits`). */
   defaultLimits: TenantLimits;

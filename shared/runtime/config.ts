@@ -28,7 +28,7 @@
  * | `DR2E_MONTHLY_IMAGE_QUOTA` | API: default images per month per tenant (0 = no cap) | 0 |
  * | `DR2E_MONTHLY_MODEL_SECONDS_QUOTA` | API: default model seconds per month per tenant (0 = no cap) | 0 |
  * | `DR2E_CREATED_JOB_TTL_SECONDS` | API: jobs left `created` (no upload) expire after this | 86400 (24 h) |
- * | `DR2E_MAX_ASPECT_RATIO` | API: longest input aspect ratio accepted at dispatch | 4 |
+ * | `DR2E_MAX_ASPECT_RATIO` | API: longest aspect ratio of an `aligned` face crop accepted at dispatch | 4 |
  * | `DR2E_WEBHOOK_ALLOW_HOSTS` | API, worker: hosts exempt from the private-address guard | empty |
  * | `DR2E_WEBHOOK_TIMEOUT_MS` | webhook delivery: deadline of one attempt | 5000 |
  * | `DR2E_MAX_RECEIVES` | queue (local) and worker | 3 |

@@ -130,10 +130,11 @@ export const INPUT_LIMITS = Object.freeze({
 });
 
 /**
- * Longest side / shorter side accepted by default (the dispatcher refuses longer strips; the
- * deployment may change it, `DR2E_MAX_ASPECT_RATIO`). The face pipeline works on a square: a
- * 16:1 strip padded to a square and restored at 128 px comes back as 128x8, which is nothing a
- * client wants and would still be billed. 4:1 keeps a 128-px result's shorter side at 32 px or
- * more and passes every photo format (3:2, 4:3, 16:9, 21:9 panoramas up to 4:1).
+ * Longest side / shorter side of an `aligned` face crop accepted by default (the dispatcher
+ * refuses longer strips; the deployment may change it, `DR2E_MAX_ASPECT_RATIO`). An aligned crop
+ * is restored as a square: a 16:1 strip padded to a square holds its face in a sixteenth of the
+ * model's input, which no client wants and would still be billed. 4:1 passes every photo format
+ * (3:2, 4:3, 16:9, 21:9). A whole photo has no such limit: its faces are found wherever they are
+ * and the photo comes back at its own shape.
  */
 export const DEFAULT_MAX_ASPECT_RATIO = 4;

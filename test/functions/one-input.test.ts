@@ -305,28 +305,37 @@ describe('refused before it can run', () => {
   });
 
   it.each([
-    ['a 16:1 strip', 1024, 64, 'image_aspect_ratio_unsupported'],
-    ['a 1:8 strip', 40, 320, 'image_aspect_ratio_unsupported'],
-    ['a 20 px side', 20, 40, 'image_too_small'],
-  ])('fails %s at dispatch with a clear code, unqueued and unbilled', async (_name, width, height, code) => {
-    // Prepare
-    const job = await createJob();
-    // Act
-    const response = await post(job.upload, await solidPng(width, height));
-    const view = await json(await h.call('GET', `/v1/jobs/${job.id}`));
-    // Assess
-    expect(response.status).toBe(204);
-    expect(view).toMatchObject({ status: 'failed', error: { code, retryable: false } });
-    expect(view.error.message).toContain(`${width}x${height}`);
-    expect(view).not.toHaveProperty('usage');
-    expect((await h.services.queue.stats()).visible).toBe(0);
-    expect(await storedKeys(await tenantA(), job.id)).toEqual([]);
-  });
+    ['an aligned 16:1 strip', 1024, 64, true, 'image_aspect_ratio_unsupported'],
+    ['an aligned 1:8 strip', 40, 320, true, 'image_aspect_ratio_unsupported'],
+    ['a 20 px side', 20, 40, false, 'image_too_small'],
+  ])(
+    'fails %s at dispatch with a clear code, unqueued and unbilled',
+    async (_name, width, height, aligned, code) => {
+      // Prepare
+      const job = await createJob(aligned ? { aligned: true } : {});
+      // Act
+      const response = await post(job.upload, await solidPng(width, height));
+      const view = await json(await h.call('GET', `/v1/jobs/${job.id}`));
+      // Assess
+      expect(response.status).toBe(204);
+      expect(view).toMatchObject({ status: 'failed', error: { code, retryable: false } });
+      expect(view.error.message).toContain(`${width}x${height}`);
+      expect(view).not.toHaveProperty('usage');
+      expect((await h.services.queue.stats()).visible).toBe(0);
+      expect(await storedKeys(await tenantA(), job.id)).toEqual([]);
+    },
+  );
 
-  it('accepts a 4:1 panorama', async () => {
-    const job = await createJob();
-    await post(job.upload, await solidPng(256, 64));
-    expect((await h.services.jobs.get(job.id))?.status).toBe('queued');
+  it('accepts an aligned 4:1 crop, and a whole-photo panorama of any shape', async () => {
+    // Prepare
+    const crop = await createJob({ aligned: true });
+    const panorama = await createJob();
+    // Act
+    await post(crop.upload, await solidPng(256, 64));
+    await post(panorama.upload, await solidPng(2048, 64));
+    // Assess
+    expect((await h.services.jobs.get(crop.id))?.status).toBe('queued');
+    expect((await h.services.jobs.get(panorama.id))?.status).toBe('queued');
   });
 });
 

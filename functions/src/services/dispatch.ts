@@ -17,8 +17,8 @@
  *    the job fails (`empty_upload`, `upload_too_large`) without reading the bytes.
  * 2. copy it to a fresh accepted key, read the copy's first bytes and sniff the magic bytes:
  *    not an image -> the job fails (`not_an_image`, `unsupported_image_format`). Width and
- *    height from the header: a shorter side under 32 px, over 50 megapixels or an aspect ratio
- *    beyond 4:1 -> the job fails (`image_too_small`, `image_too_large`,
+ *    height from the header: a shorter side under 32 px, over 50 megapixels or, for an `aligned`
+ *    face crop, an aspect ratio beyond 4:1 -> the job fails (`image_too_small`, `image_too_large`,
  *    `image_aspect_ratio_unsupported`) before any GPU time is spent or billed. A truncated PNG
  *    passes here and fails in the worker (`image_decode_failed`).
  * 3. compare-and-set `created -> uploaded -> queued` in ONE conditional write that also records
@@ -60,6 +60,7 @@ import {
   type Logger,
   noopNotifier,
   type JobNotifier,
+  resolvePhotoOptions,
 } from '../../../shared/src/index.js';
 import { isDeletedJob } from './job-views.js';
 import type { CreatedJobExpiry } from './expiry.js';
@@ -240,7 +241,9 @@ export class Dispatcher {
     if (!inspection.ok) return this.reject(job, inspection.error, input, log, both);
     const size = readImageSize(head.body);
     if (size) {
-      const geometry = checkImageGeometry(size, this.options.imageGeometry ?? DEFAULT_IMAGE_GEOMETRY_LIMITS);
+      const geometry = checkImageGeometry(size, this.options.imageGeometry ?? DEFAULT_IMAGE_GEOMETRY_LIMITS, {
+        aligned: resolvePhotoOptions(job.params).aligned,
+      });
       if (!geometry.ok) return this.reject(job, geometry.error, input, log, both);
     }
 

@@ -43,7 +43,11 @@ export interface ImageGeometryLimits {
   minSide: number;
   /** Width x height above this is refused (by default the engine's own maximum, INPUT_LIMITS). */
   maxPixels: number;
-  /** Longer side / shorter side above this is refused (why 4 by default: DEFAULT_MAX_ASPECT_RATIO). */
+  /**
+   * Longer side / shorter side above this is refused for an aligned face crop (`aligned`; why 4
+   * by default: DEFAULT_MAX_ASPECT_RATIO). A whole photo of any shape is restored (a panorama
+   * comes back at its own size x upscale), so it is judged by its sides and pixels alone.
+   */
   maxAspectRatio: number;
 }
 
@@ -54,17 +58,22 @@ export const DEFAULT_IMAGE_GEOMETRY_LIMITS: Readonly<ImageGeometryLimits> = Obje
 });
 
 /**
- * Judges an input's width and height (from its header) against {@link ImageGeometryLimits}.
+ * Judges an input's width and height (from its header) against {@link ImageGeometryLimits}:
+ * its shorter side and pixel count always, its aspect ratio only when it is an `aligned` face
+ * crop.
  *
  * @example
  * ```ts
- * checkImageGeometry({ width: 4096, height: 64 }, DEFAULT_IMAGE_GEOMETRY_LIMITS);
+ * checkImageGeometry({ width: 4096, height: 64 }, DEFAULT_IMAGE_GEOMETRY_LIMITS, { aligned: true });
  * // { ok: false, error: { code: 'image_aspect_ratio_unsupported', message: 'the image is 4096x64 (64:1) ...' } }
+ * checkImageGeometry({ width: 4096, height: 64 }, DEFAULT_IMAGE_GEOMETRY_LIMITS, { aligned: false });
+ * // { ok: true }: a whole photo, restored at its own shape
  * ```
  */
 export function checkImageGeometry(
   size: { width: number; height: number },
   limits: ImageGeometryLimits,
+  { aligned }: { aligned: boolean },
 ): { ok: true } | { ok: false; error: JobError } {
   const { width, height } = size;
   const refuse = (code: string, message: string) =>
@@ -82,10 +91,10 @@ export function checkImageGeometry(
     );
   }
   const ratio = Math.max(width, height) / Math.min(width, height);
-  if (ratio > limits.maxAspectRatio) {
+  if (aligned && ratio > limits.maxAspectRatio) {
     return refuse(
       UPLOAD_ERROR_CODES.aspectRatio,
-      `the image is ${width}x${height} (${Math.round(ratio * 10) / 10}:1); the longest accepted aspect ratio is ${limits.maxAspectRatio}:1, since the result would be a thin strip. Crop it around the face and upload again`,
+      `the image is ${width}x${height} (${Math.round(ratio * 10) / 10}:1); an aligned face crop may be at most ${limits.maxAspectRatio}:1, since the result would be a thin strip. Crop it around the face and upload again, or send it as a whole photo (without \`aligned\`)`,
     );
   }
   return { ok: true };

@@ -13,12 +13,29 @@ describe('upload geometry limits', () => {
       maxAspectRatio: DEFAULT_MAX_ASPECT_RATIO,
     });
     const side = INPUT_LIMITS.minSide;
-    expect(checkImageGeometry({ width: side, height: side }, DEFAULT_IMAGE_GEOMETRY_LIMITS).ok).toBe(true);
-    expect(
-      checkImageGeometry({ width: side - 1, height: side }, DEFAULT_IMAGE_GEOMETRY_LIMITS),
-    ).toMatchObject({
-      ok: false,
-      error: { code: 'image_too_small' },
-    });
+    for (const aligned of [false, true]) {
+      expect(
+        checkImageGeometry({ width: side, height: side }, DEFAULT_IMAGE_GEOMETRY_LIMITS, { aligned }).ok,
+      ).toBe(true);
+      expect(
+        checkImageGeometry({ width: side - 1, height: side }, DEFAULT_IMAGE_GEOMETRY_LIMITS, { aligned }),
+      ).toMatchObject({
+        ok: false,
+        error: { code: 'image_too_small' },
+      });
+    }
+  });
+
+  it('limit the aspect ratio of aligned face crops only: a whole photo of any shape is restored', () => {
+    // Prepare
+    const panorama = { width: 20_000, height: 400 };
+    const fourToOne = { width: 1600, height: 400 };
+    // Act
+    const asPhoto = checkImageGeometry(panorama, DEFAULT_IMAGE_GEOMETRY_LIMITS, { aligned: false });
+    const asCrop = checkImageGeometry(panorama, DEFAULT_IMAGE_GEOMETRY_LIMITS, { aligned: true });
+    // Assess
+    expect(asPhoto.ok).toBe(true);
+    expect(asCrop).toMatchObject({ ok: false, error: { code: 'image_aspect_ratio_unsupported' } });
+    expect(checkImageGeometry(fourToOne, DEFAULT_IMAGE_GEOMETRY_LIMITS, { aligned: true }).ok).toBe(true);
   });
 });
