@@ -387,7 +387,8 @@ export function batchKeyFor(
   if (photo.aligned) return `${key};aligned;upscale=${photo.upscale}`;
   if (photo.upscale !== PHOTO_DEFAULTS.upscale) key += `;upscale=${photo.upscale}`;
   if (photo.maxFaces !== PHOTO_DEFAULTS.maxFaces) key += `;maxFaces=${photo.maxFaces}`;
-  if (photo.minFace !== undefined) key += `;minFace=${photo.minFace}`;
+  // minFace 0 keeps every face, as an absent one does: the same batch.
+  if (photo.minFace) key += `;minFace=${photo.minFace}`;
   if (photo.background !== PHOTO_DEFAULTS.background) key += `;background=${photo.background}`;
   return key;
 }

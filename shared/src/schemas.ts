@@ -183,10 +183,10 @@ const photoDescriptions = {
     'were keep their own pixels); `keep`: the background is only enlarged.',
   minFace:
     'Faces whose box side is below this many input pixels are left untouched and listed as skipped ' +
-    '(`min_face`). Default: every face the detector finds.',
+    `(\`min_face\`), 0 to ${MAX_MIN_FACE}. Default (and 0): every face the detector finds.`,
 };
 const maxFacesSchema = z.int().min(1).max(MAX_FACES_LIMIT);
-const minFaceSchema = z.int().min(1).max(MAX_MIN_FACE);
+const minFaceSchema = z.int().min(0).max(MAX_MIN_FACE);
 
 /**
  * Photo-mode fields as stored: optional, because jobs stored before photo mode lack them; the

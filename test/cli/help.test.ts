@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   DEVICES,
   FIXED_PRESETS,
+  MAX_FACES_LIMIT,
+  MAX_MIN_FACE,
   OUTPUT_FORMATS,
   PRESETS,
   RESTORE_DEFAULTS,
@@ -48,5 +50,19 @@ describe('dr2e help', () => {
       const { stdout } = await runCli([command, '--help']);
       expect(optionHelp(stdout, '--provider')).toContain(DEVICES.map((d) => `"${d}"`).join(', '));
     }
+  });
+});
+
+describe('dr2e restore face limits', () => {
+  it.each([
+    ['--max-faces', '0', `max-faces must be between 1 and ${MAX_FACES_LIMIT}`],
+    ['--max-faces', String(MAX_FACES_LIMIT + 1), `max-faces must be between 1 and ${MAX_FACES_LIMIT}`],
+    ['--min-face', String(MAX_MIN_FACE + 1), `min-face must be between 0 and ${MAX_MIN_FACE}`],
+  ])('refuses %s %s with the job API bounds, before reading any file', async (flag, value, message) => {
+    // Act
+    const { status, stderr } = await runCli(['restore', 'no-such-photo.jpg', flag, value]);
+    // Assess
+    expect(status).toBe(2);
+    expect(stderr).toContain(message);
   });
 });

@@ -296,7 +296,7 @@ describe('OpenAPI', () => {
       description: expect.any(String),
     });
     expect(request.maxFaces).toMatchObject({ type: 'integer', default: 20, minimum: 1, maximum: 100 });
-    expect(request.minFace).toMatchObject({ type: 'integer', minimum: 1, description: expect.any(String) });
+    expect(request.minFace).toMatchObject({ type: 'integer', minimum: 0, description: expect.any(String) });
     expect(request.background).toMatchObject({
       enum: ['denoise', 'keep'],
       default: 'denoise',

@@ -103,6 +103,7 @@ describe('photo parameters of a create request', () => {
   it.each([
     [{ upscale: 1 }],
     [{ upscale: 4, maxFaces: 100, minFace: 24 }],
+    [{ minFace: 0 }],
     [{ aligned: true, upscale: 1, output: { faces: true } }],
     [{ preset: 'medium', maxFaces: 1, output: { format: 'webp', faces: true } }],
   ])('accepts %j', (request) => {
@@ -117,7 +118,7 @@ describe('photo parameters of a create request', () => {
     [{ maxFaces: 0 }, ['maxFaces']],
     [{ maxFaces: 101 }, ['maxFaces']],
     [{ maxFaces: 2.5 }, ['maxFaces']],
-    [{ minFace: 0 }, ['minFace']],
+    [{ minFace: -1 }, ['minFace']],
     [{ minFace: 5000 }, ['minFace']],
     [{ background: 'smooth' }, ['background']],
     [{ output: { faces: 'true' } }, ['output', 'faces']],
@@ -201,6 +202,10 @@ describe('batch keys with photo options', () => {
       batchKeyFor({ ...base, aligned: true, upscale: 4 }, 'm'),
     ];
     expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('put a minFace of 0 with the jobs that give none: both keep every face', () => {
+    expect(batchKeyFor({ ...base, minFace: 0 }, 'm')).toBe(batchKeyFor(base, 'm'));
   });
 
   it('ignore face limits of aligned jobs (no detection runs)', () => {

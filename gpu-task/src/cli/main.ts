@@ -13,6 +13,8 @@ import {
   BACKGROUND_MODES,
   FIXED_PRESETS,
   INPUT_LIMITS,
+  MAX_FACES_LIMIT,
+  MAX_MIN_FACE,
   OUTPUT_FORMATS,
   PRESETS,
   RESTORE_DEFAULTS,
@@ -170,12 +172,12 @@ function buildProgram(
     .option(
       '--max-faces <n>',
       `faces restored per photo, largest first (default ${RESTORE_DEFAULTS.maxFaces})`,
-      integer('max-faces', 0, 1000),
+      integer('max-faces', 1, MAX_FACES_LIMIT),
     )
     .option(
       '--min-face <px>',
       'skip faces whose box side is below this (input pixels)',
-      integer('min-face', 0, 100000),
+      integer('min-face', 0, MAX_MIN_FACE),
     )
     .addOption(
       new Option(

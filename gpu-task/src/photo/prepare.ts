@@ -30,6 +30,8 @@ import {
   DEFAULT_MAX_FACES,
   DEFAULT_UPSCALE,
   type FaceReport,
+  MAX_FACES_LIMIT,
+  MAX_MIN_FACE,
   MAX_OUTPUT_SIDE,
   OUTPUT_FORMATS,
   type PhotoWarning,
@@ -100,12 +102,17 @@ export function resolvePhotoOptions(options: PhotoOptions): Required<
     throw new InvalidParametersError(`upscale must be 1, 2 or 4, got ${String(upscale)}`);
   }
   const maxFaces = options.maxFaces ?? DEFAULT_MAX_FACES;
-  if (!Number.isInteger(maxFaces) || maxFaces < 0 || maxFaces > 1000) {
-    throw new InvalidParametersError(`max faces must be an integer 0-1000, got ${String(maxFaces)}`);
+  // The job API's bounds (shared/src/restore-options.ts), so a CLI run and a job take the same values.
+  if (!Number.isInteger(maxFaces) || maxFaces < 1 || maxFaces > MAX_FACES_LIMIT) {
+    throw new InvalidParametersError(
+      `max faces must be an integer 1-${MAX_FACES_LIMIT}, got ${String(maxFaces)}`,
+    );
   }
   const minFace = options.minFace ?? 0;
-  if (!Number.isFinite(minFace) || minFace < 0 || minFace > 100_000) {
-    throw new InvalidParametersError(`min face must be a size in pixels 0-100000, got ${String(minFace)}`);
+  if (!Number.isFinite(minFace) || minFace < 0 || minFace > MAX_MIN_FACE) {
+    throw new InvalidParametersError(
+      `min face must be a size in pixels 0-${MAX_MIN_FACE}, got ${String(minFace)}`,
+    );
   }
   return { upscale, maxFaces, minFace };
 }

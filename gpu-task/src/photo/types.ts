@@ -34,6 +34,8 @@ export type PhotoWarning = 'no_face_detected' | 'upscale_capped' | 'first_frame_
 
 /** Upscale factors offered: the domain's (shared/src/restore-options.ts). */
 export {
+  MAX_FACES_LIMIT,
+  MAX_MIN_FACE,
   MAX_OUTPUT_SIDE,
   OUTPUT_FORMATS,
   UPSCALE_FACTORS,
