@@ -225,16 +225,27 @@ export function checkNewJob(job: Job): void {
 }
 
 /**
- * The job with updated sampler progress. Only a running job has progress; otherwise throws
- * {@link ConflictError} (a worker seeing it learns the job was canceled or taken over).
+ * The job with updated sampler progress, or only touched (`updatedAt`) with `progress`
+ * undefined: the worker's heartbeat before the first model call, which must not invent a
+ * `{ step: 0, total: 0 }` (a client's step / total would read NaN). Only a running job has
+ * progress; otherwise throws {@link ConflictError} (a worker seeing it learns the job was
+ * canceled or taken over).
+ *
+ * @example
+ * ```ts
+ * recordProgress(running, { step: 3, total: 21 }, now).progress; // { step: 3, total: 21 }
+ * recordProgress(running, undefined, now).progress; // running.progress (absent before the first step)
+ * ```
  */
-export function recordProgress(job: Job, progress: JobProgress, at: Date): Job {
+export function recordProgress(job: Job, progress: JobProgress | undefined, at: Date): Job {
   if (job.status !== 'running') {
     throw new ConflictError(`job ${job.id} is ${job.status}, not running`, {
       details: { status: job.status },
     });
   }
-  return { ...job, progress, updatedAt: at.toISOString() };
+  return progress
+    ? { ...job, progress, updatedAt: at.toISOString() }
+    : { ...job, updatedAt: at.toISOString() };
 }
 
 /** The job with one more webhook delivery attempt recorded (any status). */

@@ -184,6 +184,20 @@ describe('job lifecycle', () => {
     expect(() => recordProgress(jobIn('canceled'), { step: 3, total: 65 }, at)).toThrow(ConflictError);
   });
 
+  it('touches a running job without inventing progress before the first step', () => {
+    // Prepare
+    const later = new Date(at.getTime() + 5000);
+    const stepped = recordProgress(jobIn('running'), { step: 2, total: 21 }, at);
+    // Act
+    const fresh = recordProgress(jobIn('running'), undefined, later);
+    const kept = recordProgress(stepped, undefined, later);
+    // Assess
+    expect(fresh).not.toHaveProperty('progress');
+    expect(fresh.updatedAt).toBe(later.toISOString());
+    expect(kept.progress).toEqual({ step: 2, total: 21 });
+    expect(kept.updatedAt).toBe(later.toISOString());
+  });
+
   it('appends webhook deliveries', () => {
     const job = recordWebhookDelivery(jobIn('succeeded'), {
       at: at.toISOString(),

@@ -650,6 +650,37 @@ describe('leases and shutdown', () => {
     expect(done?.attempts).toBe(1);
   });
 
+  it('touches a running job before its first step without inventing progress', async () => {
+    // Prepare: a 6 s lease (heartbeats every 2 s); the call spends 2.5 s before its first
+    // model step, as a large photo's detection does.
+    const job = await env.queueJob({ bytes: await patternPng(1) });
+    const touched = gate();
+    let before: Job | undefined;
+    engine.beforeCall = async () => {
+      const running = await env.job(job.id);
+      await waitFor(
+        async () => (await env.job(job.id)).updatedAt !== running.updatedAt,
+        5000,
+        'the heartbeat touch',
+      );
+      before = await env.job(job.id);
+      touched.open();
+    };
+    const worker = env.worker(engine, { visibilityTimeoutSeconds: 6 });
+
+    // Act
+    const loop = worker.run();
+    await touched.promise;
+    const [done] = await untilTerminal([job.id]);
+    await worker.stop();
+    await loop;
+
+    // Assess: touched (alive) but no progress until a model call is done; then the real count.
+    expect(before?.status).toBe('running');
+    expect(before).not.toHaveProperty('progress');
+    expect(done?.status).toBe('succeeded');
+  });
+
   it('finishes the running batch on stop when it ends before the deadline', async () => {
     // Prepare: the engine pauses at step 1 until the stop has been requested.
     const job = await env.queueJob({ bytes: await patternPng(1) });

@@ -110,9 +110,7 @@ export function startProgressWrite(
     // The write before may have found the job canceled or lost: nothing more to write then.
     if (active.state !== 'running') return;
     try {
-      const written = await writeOwned(jobs, active, (job) =>
-        recordProgress(job, progress ?? job.progress ?? { step: 0, total: 0 }, clock.now()),
-      );
+      const written = await writeOwned(jobs, active, (job) => recordProgress(job, progress, clock.now()));
       if (!written.ok) active.abort?.abort();
     } catch (error) {
       active.log.warn('progress write failed', errorFields(error));

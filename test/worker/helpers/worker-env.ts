@@ -111,6 +111,8 @@ export class ScriptedEngine implements RestoreEngine {
   failCall: ((ids: readonly string[]) => Error | undefined) | undefined;
   /** Awaited after each step. */
   onStep: StepHook | undefined;
+  /** Awaited before each call runs (detection and alignment would take this time). */
+  beforeCall: (() => Promise<void>) | undefined;
 
   constructor(private readonly inner: Dr2eEngine) {}
 
@@ -122,6 +124,7 @@ export class ScriptedEngine implements RestoreEngine {
     this.calls.push(ids);
     const failure = this.failCall?.(ids);
     if (failure) throw failure;
+    await this.beforeCall?.();
     const results = await this.inner.restoreImages(inputs, {
       ...options,
       onStep: async (progress) => {
