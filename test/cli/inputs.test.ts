@@ -239,4 +239,38 @@ describe('planning a restore run', () => {
       'photo.dr2.png',
     ]);
   });
+
+  it('refuses, before any work, an input whose output or extra file names would pass 255 bytes', async () => {
+    // Prepare: a 240-byte stem fits alone (244 with .png) but not with its face crops' names
+    const stem = 'a'.repeat(240);
+    await touch('in', `${stem}.jpg`);
+    await touch('in', 'short.jpg');
+    const inputs = [path.join(work, 'in', `${stem}.jpg`), path.join(work, 'in', 'short.jpg')];
+    const options = { outDir: path.join(work, 'out'), extension: '.png', saveDr2: false };
+
+    // Act
+    const plain = await planRestore(inputs, options);
+    const withFaces = await planRestore(inputs, { ...options, saveFaces: true });
+
+    // Assess
+    expect(plain.map((item) => item.problem)).toEqual([undefined, undefined]);
+    expect(withFaces[0]).toMatchObject({ output: null, problemCode: 'name_too_long' });
+    expect(withFaces[0]?.problem).toMatch(/\.face100\.input\.png would be 258 bytes long.*--save-faces/);
+    expect(withFaces[1]?.output).toBe(path.join(work, 'out', 'short.png'));
+  });
+
+  it('reports an unreadable file that a folder lists and an argument names once, as the named file', async () => {
+    // Prepare
+    await touch('mixed', 'a.jpg');
+    await touch('mixed', 'b.gif');
+
+    // Act
+    const items = await plan(['mixed', path.join('mixed', 'b.gif')]);
+
+    // Assess: b.gif is planned once (it fails to decode as an explicit file), never also skipped
+    const gifs = items.filter((item) => path.basename(item.input) === 'b.gif');
+    expect(gifs).toHaveLength(1);
+    expect(gifs[0]).not.toHaveProperty('skipped');
+    expect(gifs[0]?.output).toBe(path.join(work, 'out', 'b.png'));
+  });
 });

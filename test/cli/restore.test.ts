@@ -281,6 +281,9 @@ describe('output safety', () => {
     expect(run.stdout).toMatch(
       /skipped .*wide\.CR2: unsupported_image_format: unsupported image format \(CR2/,
     );
+    // The progress counts the files that get a line: the skipped one is not among them.
+    expect(run.stderr).toMatch(/\[1\/1\] ok {3}.*wide\.jpg/);
+    expect(run.stderr).not.toMatch(/\[\d+\/2\]/);
   });
 
   it('restores a folder copied from a Mac without failing on its ._ resource forks, and a linked photo', async () => {

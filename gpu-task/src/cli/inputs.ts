@@ -9,8 +9,15 @@
  */
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { MAX_FACES_LIMIT } from '../../../shared/src/index.js';
 import { listImageFiles } from '../engine/index.js';
 import { OutputFolderError } from './output-folder.js';
+
+/**
+ * Longest file name (bytes of UTF-8) the file systems dr2e writes to take: ext4, XFS, APFS and
+ * NTFS all stop at 255.
+ */
+export const MAX_FILE_NAME_BYTES = 255;
 
 export interface PlannedItem {
   /** The input path as found (absolute). */
@@ -23,7 +30,8 @@ export interface PlannedItem {
   problem?: string;
   /**
    * The error code of `problem`: `unsupported_image_format` for a file of a format dr2e cannot
-   * read (the code the engine gives such a file named on its own), else `input_rejected`.
+   * read (the code the engine gives such a file named on its own), `name_too_long` for an input
+   * whose output names would pass MAX_FILE_NAME_BYTES, else `input_rejected`.
    */
   problemCode?: string;
   /**
@@ -67,10 +75,25 @@ function stemsWriting(name: string, options: PlanOptions): string[] {
 }
 
 /**
+ * The longest name (the last part of the path) among the files an output `<stem><ext>` writes:
+ * itself, its DR2 image (--save-dr2), the face crops of its last possible face (--save-faces).
+ */
+function longestNameWritten(stem: string, options: PlanOptions): string {
+  const base = path.basename(stem);
+  const names = [`${base}${options.extension}`];
+  if (options.saveDr2) names.push(`${base}.dr2${options.extension}`);
+  if (options.saveFaces) names.push(faceCropName(base, MAX_FACES_LIMIT - 1, true));
+  return names.reduce((longest, name) =>
+    Buffer.byteLength(name) > Buffer.byteLength(longest) ? name : longest,
+  );
+}
+
+/**
  * Expand the arguments and plan outputs `<outDir>/<basename><ext>` (`<outDir>/<sub-folder>/...`
  * for files found in a folder argument's sub-folders). Two inputs with the same name get `-2`,
- * `-3`... so no output overwrites another; an output that would land on an input file is
- * refused for that item.
+ * `-3`... so no output overwrites another; an output that would land on an input file, or whose
+ * name or extra files' names would be longer than MAX_FILE_NAME_BYTES, is refused for that item
+ * (before any work: the file system would refuse it after the restoration).
  *
  * @example
  * ```ts
@@ -130,6 +153,13 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
 
   const inputReal = new Set<string>();
   for (const { path: input } of inputs) inputReal.add(await realpath(input).catch(() => input));
+  // A file of a format dr2e cannot read that a folder lists and an argument also names is
+  // reported once: as the named file (it fails to decode), not also as the folder's skipped one.
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = items[i]!;
+    if (item.problemCode !== 'unsupported_image_format') continue;
+    if (inputReal.has(await realpath(item.input).catch(() => item.input))) items.splice(i, 1);
+  }
   // Names (relative to the output folder) that no output may take: the inputs that lie in it,
   // compared by real path (an output folder reached through a link is the folder it links to).
   const inputNames = new Set<string>();
@@ -164,6 +194,17 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
     const dr2Output = options.saveDr2 ? path.join(outDir, `${candidate}.dr2${options.extension}`) : null;
     const name = `${candidate}${options.extension}`;
     const clash = inputNames.has(name) ? name : inputsWrittenBy.get(candidate);
+    const longest = longestNameWritten(candidate, options);
+    if (Buffer.byteLength(longest) > MAX_FILE_NAME_BYTES) {
+      items.push({
+        input,
+        output: null,
+        dr2Output: null,
+        problem: `the output file name ${longest} would be ${Buffer.byteLength(longest)} bytes long, over the ${MAX_FILE_NAME_BYTES} a file system takes; rename the input${options.saveDr2 || options.saveFaces ? ' or leave out --save-dr2 and --save-faces' : ''}`,
+        problemCode: 'name_too_long',
+      });
+      continue;
+    }
     if (clash !== undefined) {
       items.push({
         input,

@@ -160,7 +160,9 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
   /** Files of a folder left out (not failed): formats dr2e cannot read. */
   const skipped: { input: string; code: string; message: string }[] = [];
   const runnable = plan.filter((item): item is PlannedItem & { output: string } => item.output !== null);
-  const progress = createProgress(plan.length, io.stderr, options.quiet || options.json);
+  // Skipped files (a folder's unreadable formats) get no line of their own: not counted.
+  const reported = plan.filter((item) => !(item.output === null && item.skipped)).length;
+  const progress = createProgress(reported, io.stderr, options.quiet || options.json);
   for (const item of plan) {
     if (item.output === null && item.skipped) {
       skipped.push({ input: item.input, code: item.skipped.code, message: item.problem ?? 'skipped' });
