@@ -178,6 +178,31 @@ describe('photos without faces', () => {
     expect(difference / original.length).toBeLessThan(8);
   });
 
+  it('writes the sRGB profile into an aligned crop and its files, as into a whole photo', async () => {
+    // Prepare
+    const picture = await encode(background(96, 96));
+    // Act
+    const aligned = await restoreOne(picture, {
+      aligned: true,
+      keepDr2: true,
+      saveFaces: true,
+      format: 'jpeg',
+    });
+    const whole = await restoreOne(picture, { format: 'jpeg' });
+    // Assess: the same profile in the output, the DR2 image and the face pair
+    const profileOf = async (bytes: Uint8Array) => (await sharp(bytes).metadata()).icc;
+    const srgb = await profileOf(whole.restored);
+    expect(srgb).toBeDefined();
+    for (const bytes of [
+      aligned.restored,
+      aligned.dr2!,
+      aligned.faceCrops![0]!.input,
+      aligned.faceCrops![0]!.restored,
+    ]) {
+      expect(Buffer.compare(Buffer.from((await profileOf(bytes)) ?? []), srgb!)).toBe(0);
+    }
+  });
+
   it('restores the first frame of an animated image and says so, aligned or not', async () => {
     // Prepare: a two-frame animated WebP and the same picture as a still
     const frame = await encode(background(160, 120));

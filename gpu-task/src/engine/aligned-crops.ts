@@ -6,6 +6,7 @@
 import { MAX_OUTPUT_SIDE } from '../../../shared/src/index.js';
 import {
   capUpscale,
+  encodePhoto,
   type FaceReport,
   type UpscaleFactor,
   withInputColourIfColourless,
@@ -24,7 +25,6 @@ import {
 import {
   decodeImage,
   decodeImageToRgb,
-  encodeRgbImage,
   restoresFirstFrameOnly,
   tensorToRgbImage,
   type Framing,
@@ -186,11 +186,14 @@ export async function restoreAlignedCrops(
       // At least the input's size: the face's resolution may be below it (a 512 px crop
       // through a 128 px model); the enlargement is the user's upscale of the whole crop.
       const restored = await resizeRgbImage(framed, inW * upscale, inH * upscale);
-      const restoredBytes = await encodeRgbImage(restored, format, qualityOption(options.quality));
+      // Written as whole photos are (photo/encode.ts): with the sRGB profile, which sharp's
+      // plain encoding leaves out.
+      const encoding = { format, ...qualityOption(options.quality) };
+      const restoredBytes = await encodePhoto(restored, encoding);
       let dr2Bytes: Uint8Array | undefined;
       if (dr2Frame) {
         const dr2 = await toInputFraming(dr2Frame, item);
-        dr2Bytes = await encodeRgbImage(dr2, format, qualityOption(options.quality));
+        dr2Bytes = await encodePhoto(dr2, encoding);
       }
       // The pair is what the model saw and what it gave, the same size. A crop cut to the
       // model's framing (adapted) pairs in that framing: pasted back, most of its picture
@@ -203,8 +206,8 @@ export async function restoreAlignedCrops(
         faceCrops = [
           {
             index: 0,
-            input: await encodeRgbImage(input, 'png'),
-            restored: await encodeRgbImage(restoredFace, 'png'),
+            input: await encodePhoto(input, { format: 'png' }),
+            restored: await encodePhoto(restoredFace, { format: 'png' }),
           },
         ];
       }
