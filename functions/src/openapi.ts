@@ -10,7 +10,7 @@
  * ```
  */
 import { z } from 'zod';
-import { CreateJobRequestSchema, IdempotencyKeySchema } from '../../shared/src/index.js';
+import { CreateJobRequestSchema, IdempotencyKeySchema, WebhookEventSchema } from '../../shared/src/index.js';
 import {
   CreateJobResponseSchema,
   ErrorResponseSchema,
@@ -39,6 +39,7 @@ function componentSchemas(): Record<string, JsonObject> {
   responses.add(UsageResponseSchema, { id: 'Usage' });
   responses.add(HealthResponseSchema, { id: 'Health' });
   responses.add(TenantResponseSchema, { id: 'Tenant' });
+  responses.add(WebhookEventSchema, { id: 'WebhookEvent' });
   // Requests as clients may send them (defaults optional); responses as the API writes them.
   const input = z.toJSONSchema(requests, { io: 'input', uri: COMPONENT_REF, unrepresentable: 'any' });
   const output = z.toJSONSchema(responses, { io: 'output', uri: COMPONENT_REF, unrepresentable: 'any' });
@@ -113,6 +114,56 @@ const jobIdParameter = {
   schema: { type: 'string', pattern: '^job_[0-9A-HJKMNP-TV-Z]{26}$' },
 };
 
+/** The Standard Webhooks headers of every delivery (shared/src/webhooks.ts). */
+const webhookHeaders = [
+  {
+    name: 'webhook-id',
+    in: 'header',
+    required: true,
+    description: "The event's id: the same on every retry and redelivery, so a receiver deduplicates on it.",
+    schema: { type: 'string' },
+  },
+  {
+    name: 'webhook-timestamp',
+    in: 'header',
+    required: true,
+    description:
+      'Unix seconds when this attempt was sent; refuse one far from your clock (5 minutes) against replays.',
+    schema: { type: 'string', pattern: '^\\d+$' },
+  },
+  {
+    name: 'webhook-signature',
+    in: 'header',
+    required: true,
+    description:
+      'Space-separated `v1,<base64>` entries, each an HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<raw body>` ' +
+      "keyed by the base64-decoded part of the tenant's secret after `whsec_` (`GET /v1/tenant`); one matching " +
+      'entry verifies it. Any Standard Webhooks library does this.',
+    schema: { type: 'string' },
+  },
+];
+
+/** The webhook a job's `webhook.url` receives when the job finishes (OpenAPI 3.1 `webhooks`). */
+const jobFinishedWebhook = {
+  post: {
+    operationId: 'jobFinished',
+    summary: 'A job finished: `job.succeeded`, `job.failed` or `job.canceled`',
+    description:
+      "Sent once per job, for its terminal status, to the job's `webhook.url` when `webhook.events` holds " +
+      'that event. `data` is the job as `GET /v1/jobs/{id}` shows it then, without its webhook fields, so ' +
+      'signed links in it expire as that view says. Any non-2xx answer, timeout (5 s by default) or network error is ' +
+      'retried 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h later with the same `webhook-id`; `410 Gone` ' +
+      "stops the retries. `POST /v1/jobs/{id}/webhook/redeliver` sends it again; the job's `webhookStatus` " +
+      'shows where delivery stands.',
+    parameters: webhookHeaders,
+    requestBody: { required: true, content: json('WebhookEvent') },
+    responses: {
+      '2XX': { description: 'Received; nothing more is sent for this event.' },
+      '410': { description: 'The endpoint is gone for good: no more attempts for this event.' },
+    },
+  },
+};
+
 export interface OpenApiOptions {
   version: string;
   /** Absolute base URL listed under `servers` (omitted when unknown). */
@@ -149,6 +200,7 @@ export function buildOpenApiDocument(
       },
       schemas: cachedSchemas,
     },
+    webhooks: { jobFinished: jobFinishedWebhook },
     paths: {
       '/v1/jobs': {
         post: {

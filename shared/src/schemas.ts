@@ -83,6 +83,12 @@ export const DownsampleFactorSchema = z
   .max(64)
   .refine((n) => (n & (n - 1)) === 0, { message: 'n must be a power of two between 1 and 64' });
 
+/**
+ * JSON Schema type of the upscale factors (1, 2, 4): zod writes a literal union of numbers as
+ * `number`, and clients generated from the OpenAPI document would then take 2.5.
+ */
+const AS_INTEGER = { type: 'integer' } as const;
+
 /** Webhook subscription of a job. */
 export const WebhookConfigSchema = z.strictObject({
   // The length check carries its own message: the URL's `error` would otherwise answer a URL
@@ -95,7 +101,9 @@ export const WebhookConfigSchema = z.strictObject({
     .array(z.enum(WEBHOOK_EVENT_TYPES))
     .min(1)
     .refine((events) => new Set(events).size === events.length, { message: 'events must be unique' })
-    .default([...WEBHOOK_EVENT_TYPES]),
+    .default([...WEBHOOK_EVENT_TYPES])
+    // The refinement above, for the OpenAPI document (a refinement has no JSON Schema of its own).
+    .meta({ uniqueItems: true }),
 });
 export type WebhookConfig = z.infer<typeof WebhookConfigSchema>;
 
@@ -193,7 +201,10 @@ const minFaceSchema = z.int().min(0).max(MAX_MIN_FACE);
  * worker reads an absent field as its {@link PHOTO_DEFAULTS} value.
  */
 const photoPick = {
-  upscale: z.literal(UPSCALE_FACTORS).optional().meta({ description: photoDescriptions.upscale }),
+  upscale: z
+    .literal(UPSCALE_FACTORS)
+    .optional()
+    .meta({ ...AS_INTEGER, description: photoDescriptions.upscale }),
   aligned: z.boolean().optional().meta({ description: photoDescriptions.aligned }),
   maxFaces: maxFacesSchema.optional().meta({ description: photoDescriptions.maxFaces }),
   minFace: minFaceSchema.optional().meta({ description: photoDescriptions.minFace }),
@@ -205,7 +216,7 @@ const photoRequestPick = {
   upscale: z
     .literal(UPSCALE_FACTORS)
     .default(PHOTO_DEFAULTS.upscale)
-    .meta({ description: photoDescriptions.upscale }),
+    .meta({ ...AS_INTEGER, description: photoDescriptions.upscale }),
   aligned: z.boolean().default(PHOTO_DEFAULTS.aligned).meta({ description: photoDescriptions.aligned }),
   maxFaces: maxFacesSchema.default(PHOTO_DEFAULTS.maxFaces).meta({ description: photoDescriptions.maxFaces }),
   minFace: minFaceSchema.optional().meta({ description: photoDescriptions.minFace }),
@@ -561,6 +572,7 @@ export const JobViewSchema = z.strictObject({
         .literal(UPSCALE_FACTORS)
         .optional()
         .meta({
+          ...AS_INTEGER,
           description:
             'The upscale applied: `params.upscale`, or less where the output would have exceeded a limit ' +
             '(then `warnings` has `upscale_capped`). `width` x `height` is the input size times it, so ' +

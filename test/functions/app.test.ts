@@ -756,6 +756,42 @@ describe('GET /openapi.json', () => {
     expect(doc.components.schemas.CreateJobRequest.properties).toHaveProperty('preset');
     expect(doc.components.schemas.Job.properties).toHaveProperty('webhookDeliveries');
   });
+
+  it('documents the webhook a job sends: its signed headers and its body, the job without its webhook fields', async () => {
+    // Act
+    const doc = await json(await h.call('GET', '/openapi.json', { key: null }));
+    // Assess
+    const post = doc.webhooks.jobFinished.post;
+    expect(post.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`)).toEqual([
+      'header:webhook-id',
+      'header:webhook-timestamp',
+      'header:webhook-signature',
+    ]);
+    expect(post.requestBody.content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/WebhookEvent',
+    });
+    const event = doc.components.schemas.WebhookEvent;
+    expect(event.required).toEqual(['type', 'timestamp', 'data']);
+    expect(event.properties.type.enum).toEqual(['job.succeeded', 'job.failed', 'job.canceled']);
+    const data = event.properties.data.$ref
+      ? doc.components.schemas[String(event.properties.data.$ref).split('/').pop()!]
+      : event.properties.data;
+    expect(data.required).toEqual(expect.arrayContaining(['id', 'status']));
+    expect(Object.keys(data.properties)).not.toContain('webhookDeliveries');
+    expect(Object.keys(post.responses)).toEqual(expect.arrayContaining(['2XX', '410']));
+  });
+
+  it('states what the request schemas check beyond their types: integer upscale, unique webhook events', async () => {
+    // Act
+    const doc = await json(await h.call('GET', '/openapi.json', { key: null }));
+    // Assess
+    const request = doc.components.schemas.CreateJobRequest.properties;
+    expect(request.upscale).toMatchObject({ type: 'integer', enum: [1, 2, 4] });
+    expect(request.webhook.properties.events).toMatchObject({ type: 'array', uniqueItems: true });
+    expect(doc.components.schemas.Job.properties.output.properties.upscale).toMatchObject({
+      type: 'integer',
+    });
+  });
 });
 
 describe('errors', () => {
