@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { FaceReport } from '../../gpu-task/src/engine/index.js';
-import { faceSummary, keptFacesHint, skippedFacesNote } from '../../gpu-task/src/cli/restore-command.js';
+import {
+  faceSummary,
+  keptFacesHint,
+  skippedFacesNote,
+  warningsNote,
+} from '../../gpu-task/src/cli/restore-command.js';
 
 describe('faceSummary (the CLI line per restored face)', () => {
   it("names auto's setting, its fusion weights and the estimates it was chosen from", () => {
@@ -89,5 +94,14 @@ describe('skippedFacesNote (why faces of a photo were left untouched)', () => {
       '2 beyond --max-faces, 1 smaller than --min-face',
     );
     expect(skippedFacesNote([face('min_face')])).toBe('1 smaller than --min-face');
+  });
+});
+
+describe('warningsNote (the CLI text of the warnings of a file)', () => {
+  it('says from which upscale to which a capped one went, and leaves other warnings as their codes', () => {
+    expect(warningsNote(['upscale_capped', 'first_frame_only'], 4, 2)).toBe(
+      "upscale_capped (x4 -> x2: the output would have passed the megapixel limit, --max-megapixels, or the format's largest side), first_frame_only",
+    );
+    expect(warningsNote(['no_face_detected'], 2, 2)).toBe('no_face_detected');
   });
 });

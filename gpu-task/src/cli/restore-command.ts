@@ -275,7 +275,11 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
             : '';
         const keptCount = result.faces.filter((f) => f.settings?.kept).length;
         const kept = keptCount > 0 ? ` (${keptCount} kept as is)` : '';
-        const warned = result.warnings.length > 0 ? `; warning: ${result.warnings.join(', ')}` : '';
+        const requestedUpscale = options.upscale ?? RESTORE_DEFAULTS.upscale;
+        const warned =
+          result.warnings.length > 0
+            ? `; warning: ${warningsNote(result.warnings, requestedUpscale, result.upscale)}`
+            : '';
         const denoised = result.background?.denoised
           ? `, background denoised (noise ${result.background.noise.toFixed(1)}${atScale(result.background.enlargement ?? 1)})`
           : '';
@@ -312,7 +316,8 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
         if (line) io.stdout.write(`  ${display(f.input)} face ${i + 1}: ${line}\n`);
       }
       if (f.warnings && f.warnings.length > 0) {
-        io.stdout.write(`  warning ${display(f.input)}: ${f.warnings.join(', ')}\n`);
+        const note = warningsNote(f.warnings, options.upscale ?? RESTORE_DEFAULTS.upscale, f.upscale);
+        io.stdout.write(`  warning ${display(f.input)}: ${note}\n`);
       }
       if (f.skippedFaces && f.skippedFaces.length > 0) {
         const count = f.skippedFaces.length;
@@ -382,6 +387,30 @@ export function keptFacesHint(faces: readonly FaceReport[]): string | null {
     'docs/quality/README.md). ' +
     'Lower --fidelity (e.g. 0.2) or pass --preset medium to restore them with the prior anyway.'
   );
+}
+
+/**
+ * A file's warnings for the text summary: `upscale_capped` says from which upscale to which,
+ * and why (the JSON keeps the codes, and the applied `upscale` beside them).
+ *
+ * @example
+ * ```ts
+ * warningsNote(['upscale_capped'], 4, 2);
+ * // 'upscale_capped (x4 -> x2: the output would have passed the megapixel limit, --max-megapixels, or the format's largest side)'
+ * ```
+ */
+export function warningsNote(
+  warnings: readonly string[],
+  requested: number,
+  applied: number | undefined,
+): string {
+  return warnings
+    .map((warning) =>
+      warning === 'upscale_capped' && applied !== undefined
+        ? `${warning} (x${requested} -> x${applied}: the output would have passed the megapixel limit, --max-megapixels, or the format's largest side)`
+        : warning,
+    )
+    .join(', ');
 }
 
 /**
