@@ -16,10 +16,13 @@ import { json, KEY_A, localHarness, pngBytes, type LocalHarness } from './helper
 
 const BOUNDARY = 'dr2e-test-boundary-4f1c';
 
-/** The multipart text of `fields` and the header of a file part (the file bytes follow). */
+/**
+ * The multipart text of `fields` (with a `Content-Type` field of `fileType` unless the form
+ * fixes one, as clients must send) and the header of a file part (the file bytes follow).
+ */
 function formHead(fields: Record<string, string>, fileType = 'image/png'): string {
   let text = '';
-  for (const [name, value] of Object.entries(fields)) {
+  for (const [name, value] of Object.entries({ 'Content-Type': fileType, ...fields })) {
     text += `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
   }
   return `${text}--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="x.png"\r\nContent-Type: ${fileType}\r\n\r\n`;

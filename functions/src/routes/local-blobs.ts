@@ -101,13 +101,10 @@ export function localBlobRoutes(options: LocalBlobRoutesOptions): Hono {
         part = await parts.next();
       }
       if (!part) throw new ValidationError('the form has no file in the field "file"');
-      const fileType = part.contentType;
       // Signature, expiry and type from the fields alone (as a 1-byte file): nothing of the
-      // file is read for a forged, expired or wrong-type form.
-      const verified = await signer.verifyUploadForm(fields, {
-        size: 1,
-        ...(fileType ? { contentType: fileType } : {}),
-      });
+      // file is read for a forged, expired or wrong-type form. The type is the form's
+      // `Content-Type` field, never the file part's (S3 reads fields only).
+      const verified = await signer.verifyUploadForm(fields, { size: 1 });
       // The claim comes before the status check and is held until the job is dispatched: with
       // the check alone, overlapping uploads all passed it while the job still waited, each got
       // 204, and all but one were deleted unseen (S3 answers its POSTs itself; see the README).

@@ -17,6 +17,7 @@ import {
   assertUploadFormOptions,
   parseUploadKey,
   uploadContentTypeAllowed,
+  uploadContentTypeRule,
 } from '../../src/blob-keys.js';
 import { systemClock, unixSeconds, type Clock } from '../../src/clock.js';
 import { constantTimeEqual, hmacSha256, toBase64Url, utf8Encode } from '../../src/encoding.js';
@@ -85,8 +86,6 @@ export interface VerifiedUpload {
 /** What the upload route knows about the received file part. */
 export interface UploadedFileMeta {
   size: number;
-  /** MIME type of the file part, used when the form has no `Content-Type` field. */
-  contentType?: string;
 }
 
 function uploadSigningText(key: string, maxBytes: number, contentTypes: string, expires: number): string {
@@ -113,7 +112,10 @@ async function signatureMatches(secret: string, text: string, presented: string)
 /**
  * Checks a local upload form as S3 checks a presigned POST: the signature over key, size
  * limit, allowed types and expiry, then expiry, size and content type of the file.
- * The content type is the form's `Content-Type` field if present, else the file part's type.
+ * The content type is the form's `Content-Type` field, which must be there: S3 checks a POST
+ * policy's conditions against form fields only, so an upload that gives its type only on the
+ * file part fails there (`starts-with $Content-Type`); refused here too, an app tested locally
+ * meets the same answer in production.
  *
  * @throws {InvalidSignatureError} missing fields or a signature that does not verify.
  * @throws {ExpiredError} the form's expiry has passed.
@@ -124,7 +126,7 @@ async function signatureMatches(secret: string, text: string, presented: string)
  * const form = await c.req.parseBody();
  * const file = form.file as File;
  * const fields = Object.fromEntries(Object.entries(form).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
- * const { key, contentType } = await verifyLocalUploadForm({ fields, file: { size: file.size, contentType: file.type }, now: new Date(), secret });
+ * const { key, contentType } = await verifyLocalUploadForm({ fields, file: { size: file.size }, now: new Date(), secret });
  * await blobs.put(key, new Uint8Array(await file.arrayBuffer()), { contentType });
  * ```
  */
@@ -157,13 +159,20 @@ export async function verifyLocalUploadForm(input: {
     throw new PayloadTooLargeError(`file is ${input.file.size} bytes; the limit is ${maxBytes}`);
   }
   if (input.file.size === 0) throw new PayloadTooLargeError('file is empty');
-  const contentType = (fields['Content-Type'] ?? input.file.contentType ?? '').toLowerCase();
   const allowed = contentTypes.split(',').filter((type) => type.length > 0);
+  // What the form really accepts (uploadContentTypeRule: S3's policy cannot list types).
+  const rule = uploadContentTypeRule(allowed);
+  const details = { allowed, accepts: 'exact' in rule ? rule.exact : `${rule.prefix}*` };
+  if (fields['Content-Type'] === undefined) {
+    throw new UnsupportedMediaTypeError(
+      "the upload form has no Content-Type field: send the photo's type (e.g. image/jpeg) as a form field, as S3 requires (the file part's own type is not read)",
+      { details },
+    );
+  }
+  const contentType = fields['Content-Type'].toLowerCase();
   // The rule S3's POST policy applies (uploadContentTypeRule), so local answers match AWS.
   if (allowed.length === 0 || !uploadContentTypeAllowed(allowed, contentType)) {
-    throw new UnsupportedMediaTypeError(`content type "${contentType}" is not allowed`, {
-      details: { allowed },
-    });
+    throw new UnsupportedMediaTypeError(`content type "${contentType}" is not allowed`, { details });
   }
   assertSafeBlobKey(key);
   return { key, contentType, maxBytes };

@@ -28,10 +28,7 @@ export async function startLocalBlobRoutes(): Promise<LocalBlobRoutes> {
     if (!(file instanceof File)) return c.json({ error: { code: 'no_file' } }, 400);
     const fields: Record<string, string> = {};
     for (const [name, value] of Object.entries(form)) if (typeof value === 'string') fields[name] = value;
-    const { key, contentType } = await store!.verifyUploadForm(fields, {
-      size: file.size,
-      contentType: file.type,
-    });
+    const { key, contentType } = await store!.verifyUploadForm(fields, { size: file.size });
     await store!.put(key, new Uint8Array(await file.arrayBuffer()), { contentType });
     return c.body(null, 204);
   });
