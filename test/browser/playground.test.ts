@@ -430,6 +430,55 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     await page.close();
   });
 
+  it('on a phone, brings the error, the progress and the result into view; refuses a setting out of range before a job exists; takes a key pasted with "Bearer "', async () => {
+    // Prepare: a phone's window, where every outcome opens below the Restore button
+    const page = await openPage(390, 844);
+    await page.getByRole('textbox', { name: 'API key' }).fill(`Bearer ${API_KEY}`);
+    await page.getByRole('button', { name: 'Use key' }).click();
+    await expect.poll(() => page.locator('#key-status').textContent()).toContain('Key works');
+    await expect.poll(() => page.locator('#options').getAttribute('data-ready')).toBe('true');
+    await page.getByLabel(/^Photo/).setInputFiles(SAMPLE);
+    const aligned = page.getByLabel('Aligned face crop (skip face detection)');
+    if ((await aligned.count()) > 0) await aligned.check();
+    const inView = (selector: string) =>
+      page.evaluate((target) => {
+        const rect = document.querySelector(target)!.getBoundingClientRect();
+        return rect.top >= 0 && rect.top < window.innerHeight;
+      }, selector);
+    const jobCount = async () => {
+      const response = await fetch(`${stack.url}/v1/jobs?limit=100`, {
+        headers: { authorization: `Bearer ${API_KEY}` },
+      });
+      return ((await response.json()) as { jobs: JobView[] }).jobs.length;
+    };
+    const jobsBefore = await jobCount();
+
+    // Act 1: fidelity 5 (the field is free text to the browser)
+    await page.getByLabel(/^Fidelity/).fill('5');
+    await page.getByRole('button', { name: 'Restore' }).click();
+
+    // Assess 1: refused with the range, in view, no job
+    await expect.poll(() => page.locator('#error-code').textContent()).toBe('invalid_setting');
+    expect(await page.locator('#error-message').textContent()).toBe('Fidelity must be from 0 to 1, not 5.');
+    await expect.poll(() => inView('#error-section')).toBe(true);
+    expect(await jobCount()).toBe(jobsBefore);
+
+    // Act 2: a fidelity within range, scrolled back to the button
+    await page.getByLabel(/^Fidelity/).fill('0.5');
+    await page.getByRole('button', { name: 'Restore' }).scrollIntoViewIfNeeded();
+    await page.getByRole('button', { name: 'Restore' }).click();
+    await expect.poll(() => inView('#progress-section')).toBe(true);
+    await page.waitForFunction(() => document.body.dataset.state !== 'working', undefined, {
+      timeout: 240_000,
+    });
+
+    // Assess 2: the key was taken without its "Bearer ", and the result opens in view
+    expect(await page.evaluate(() => document.body.dataset.state)).toBe('succeeded');
+    expect(await page.getByRole('textbox', { name: 'API key' }).inputValue()).toBe(API_KEY);
+    await expect.poll(() => inView('#result-heading')).toBe(true);
+    await page.close();
+  });
+
   it('restores a HEIC photo dropped on the page (the server decodes it) and says when the browser cannot show the input', async () => {
     // Prepare
     const page = await openPage(1024, 800);

@@ -62,6 +62,21 @@ let photo: File | undefined;
 /** Object URLs of the current result, revoked when the next one replaces it. */
 let objectUrls: string[] = [];
 
+/**
+ * Scrolls `section` into the window where it is not wholly in it: on a phone the progress, the
+ * error and the result all open below the Restore button, out of sight, and a user who sees
+ * nothing happen presses again or leaves.
+ */
+function bringIntoView(section: HTMLElement, block: ScrollLogicalPosition = 'nearest'): void {
+  const reduced = window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+  section.scrollIntoView({ block, behavior: reduced ? 'auto' : 'smooth' });
+}
+
+/** A key as pasted: `Bearer <key>` (copied from a curl line) is the key itself. */
+function pastedKey(text: string): string {
+  return text.trim().replace(/^bearer\s+/i, '');
+}
+
 function setState(state: 'idle' | 'working' | 'succeeded' | 'failed'): void {
   document.body.dataset.state = state;
   submitButton.disabled = state === 'working';
@@ -94,7 +109,8 @@ keyInput.value = currentKey();
 if (keyInput.value) keyStatus.textContent = 'Key loaded from this tab.';
 keyForm.addEventListener('submit', (event) => {
   event.preventDefault();
-  const key = keyInput.value.trim();
+  const key = pastedKey(keyInput.value);
+  keyInput.value = key;
   if (!key) {
     keyStatus.textContent = 'Paste an API key first.';
     return;
@@ -128,6 +144,8 @@ byId('forget-key', HTMLButtonElement).addEventListener('click', () => {
 // --- Photo -----------------------------------------------------------------------------------
 function choosePhoto(file: File | undefined): void {
   photo = file;
+  // An error of the last attempt says nothing about this photo.
+  if (document.body.dataset.state === 'failed') errorSection.hidden = true;
   photoName.textContent = file ? `${file.name || 'photo'} (${formatBytes(file.size)})` : '';
   delete photoName.dataset.refused;
   if (!file) return;
@@ -195,8 +213,11 @@ function showError(code: string, message: string, title = 'Failed'): void {
   // A job's figures are added by follow(); none belong to another error.
   errorFigures.replaceChildren();
   errorFigures.hidden = true;
+  // A cancel the user asked for is no failure: shown as a notice, not in red (styles.css).
+  errorSection.dataset.kind = title === 'Canceled' ? 'notice' : 'error';
   errorSection.hidden = false;
   setState('failed');
+  bringIntoView(errorSection);
 }
 
 function showProgress(update: JobUpdate): void {
@@ -297,10 +318,12 @@ jobForm.addEventListener('submit', (event) => {
 
 async function run(): Promise<void> {
   // The field first: a key corrected after a refusal must win over the one this tab stored.
-  const key = keyInput.value.trim() || currentKey();
+  const key = pastedKey(keyInput.value) || currentKey();
   errorSection.hidden = true;
   if (!key) return showError('missing_key', 'Paste an API key in step 1 first.');
   if (!photo) return showError('missing_photo', 'Choose a photo first.');
+  const outOfRange = options?.outOfRange();
+  if (outOfRange) return showError('invalid_setting', outOfRange);
   const input = photo;
   setState('working'); // from here: no second job from a second click while the photo is read
   // Refused here, before a job exists: a job whose upload never arrives holds a slot of the
@@ -314,6 +337,7 @@ async function run(): Promise<void> {
   jobIdText.textContent = '';
   progressText.textContent = 'Creating the job...';
   progressBar.removeAttribute('value');
+  bringIntoView(progressSection);
   let created: { id: string } | undefined;
   let uploaded = false;
   try {
@@ -371,7 +395,11 @@ async function follow(api: PlaygroundApi, id: string, input: File | undefined): 
   if (job.status !== 'succeeded') {
     const error = job.error ?? { code: job.status, message: `the job ended ${job.status}` };
     progressText.textContent = `Job ${job.status}.`;
-    showError(error.code, error.message, job.status === 'canceled' ? 'Canceled' : 'Failed');
+    const message =
+      job.status === 'canceled' && error.code === 'canceled'
+        ? 'The job was canceled as asked. Only the model time it ran is billed (below), no image.'
+        : error.message;
+    showError(error.code, message, job.status === 'canceled' ? 'Canceled' : 'Failed');
     // The figures that apply (times, attempts, model time billed for a canceled run) go under the
     // error: they were written into the result section, which stays hidden for a failed job.
     renderFigures(errorFigures, job);
@@ -383,6 +411,7 @@ async function follow(api: PlaygroundApi, id: string, input: File | undefined): 
   progressBar.value = 1;
   await showResult(job, input);
   setState('succeeded');
+  bringIntoView(resultSection, 'start');
 }
 
 /**
@@ -399,6 +428,7 @@ async function resume(): Promise<void> {
   const api = new PlaygroundApi('', key);
   setState('working');
   progressSection.hidden = false;
+  bringIntoView(progressSection);
   progressText.textContent = 'Picking up the job started before this page was reloaded...';
   progressBar.removeAttribute('value');
   offerCancel(api, id);

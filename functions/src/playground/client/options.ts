@@ -15,7 +15,11 @@ export interface ControlSpec {
 
 export const CONTROLS: readonly ControlSpec[] = [
   { path: ['preset'], label: 'Preset', help: 'How much degradation DR2 removes (auto picks per face).' },
-  { path: ['fidelity'], label: 'Fidelity', help: 'With preset auto: 0 leans on the face prior, 1 stays close to your photo.' },
+  {
+    path: ['fidelity'],
+    label: 'Fidelity',
+    help: 'With preset auto: 0 leans on the face prior, 1 stays close to your photo.',
+  },
   { path: ['upscale'], label: 'Upscale', help: 'Output size as a multiple of the input.' },
   { path: ['maxFaces'], label: 'Most faces', help: 'Largest faces first.' },
   {
@@ -49,11 +53,18 @@ export interface JsonSchema {
 interface Control {
   path: string[];
   read(): unknown;
+  /** What is wrong with the value entered, if anything (OptionsForm.outOfRange). */
+  check?(): string | undefined;
 }
 
 /** The form's state: call {@link OptionsForm.body} to build the request body. */
 export interface OptionsForm {
   body(): Record<string, unknown>;
+  /**
+   * What is wrong with the first setting outside its range (the form is `novalidate`: the
+   * browser lets it through), that control focused; undefined when all are within range.
+   */
+  outOfRange(): string | undefined;
   /** Labels of the parameters shown (for tests and the page). */
   shown: string[];
 }
@@ -129,6 +140,13 @@ export function buildOptionsForm(container: HTMLElement, openapi: unknown): Opti
   }
   return {
     shown,
+    outOfRange() {
+      for (const control of controls) {
+        const problem = control.check?.();
+        if (problem) return problem;
+      }
+      return undefined;
+    },
     body() {
       const body: Record<string, unknown> = {};
       for (const control of controls) {
@@ -214,7 +232,22 @@ function renderControl(container: HTMLElement, spec: ControlSpec, schema: JsonSc
         ...helpNode,
       ]),
     );
-    return { path: spec.path, read: () => (input.value === '' ? undefined : Number(input.value)) };
+    return {
+      path: spec.path,
+      read: () => (input.value === '' ? undefined : Number(input.value)),
+      check: () => {
+        const validity = input.validity;
+        const wrong =
+          validity.badInput ||
+          validity.rangeUnderflow ||
+          validity.rangeOverflow ||
+          (type === 'integer' && validity.stepMismatch);
+        if (!wrong) return undefined;
+        input.focus();
+        const range = `${type === 'integer' ? 'a whole number ' : ''}from ${min ?? 'any'} to ${max ?? 'any'}`;
+        return `${spec.label} must be ${range}${validity.badInput ? '' : `, not ${input.value}`}.`;
+      },
+    };
   }
   return undefined;
 }

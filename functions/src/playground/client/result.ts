@@ -93,7 +93,9 @@ function backgroundFigure(report: BackgroundReport | undefined): string | undefi
   if (!report) return undefined;
   // A photo that is itself an enlargement had its noise read (and denoised) at 1 / enlargement.
   const scale = report.enlargement ? ` at 1/${report.enlargement} size, the photo being itself enlarged` : '';
-  return `${report.denoised ? 'denoised' : 'only enlarged'} (noise ${report.noise.toFixed(1)}${scale})`;
+  // `denoise` asked and not done: the photo read clean, which the user would not guess from "only enlarged".
+  const why = report.denoised ? '' : ': it read clean';
+  return `${report.denoised ? 'denoised' : 'only enlarged'} (noise ${report.noise.toFixed(1)}${scale}${why})`;
 }
 
 /**
@@ -109,12 +111,22 @@ export const WARNING_TEXT: Readonly<Record<string, string>> = {
     "Fidelity changed nothing: this deployment's model runs a fixed preset by default. Pick preset auto to use it.",
 };
 
+/** WARNING_TEXT's `upscale_capped`, saying from which enlargement to which where the job tells. */
+function cappedSentence(job: PlaygroundJob): string {
+  const requested = Number((job.params as Record<string, unknown>).upscale);
+  const applied = job.output?.upscale;
+  if (!applied || !Number.isFinite(requested)) return WARNING_TEXT.upscale_capped!;
+  return `The enlargement was reduced from ${requested}x to ${applied}x: ${requested}x would have exceeded the output size limit or the longest side of the output format.`;
+}
+
 /**
  * Sentences about a finished job that change how its result reads: its warnings, the faces
  * left untouched and those `auto` kept as they were.
  */
 export function resultSentences(job: PlaygroundJob): string[] {
-  const sentences = (job.output?.warnings ?? []).map((code) => WARNING_TEXT[code] ?? `Warning: ${code}`);
+  const sentences = (job.output?.warnings ?? []).map((code) =>
+    code === 'upscale_capped' ? cappedSentence(job) : (WARNING_TEXT[code] ?? `Warning: ${code}`),
+  );
   const skipped = job.output?.skippedFaces ?? [];
   if (skipped.length > 0) {
     const tooMany = skipped.filter((face) => face.reason === 'max_faces').length;

@@ -123,7 +123,8 @@ describe('jobFigures: background', () => {
     expect(figure(jobFigures(enlarged), 'Background')).toBe(
       'denoised (noise 25.6 at 1/4 size, the photo being itself enlarged)',
     );
-    expect(figure(jobFigures(clean), 'Background')).toBe('only enlarged (noise 1.2)');
+    // `denoise` was asked: the figure says why nothing was denoised.
+    expect(figure(jobFigures(clean), 'Background')).toBe('only enlarged (noise 1.2: it read clean)');
     expect(figure(jobFigures(job), 'Background')).toBeUndefined();
   });
 });
@@ -149,5 +150,21 @@ describe('resultSentences', () => {
     expect(sentences.join(' ')).toMatch(/2 faces were found and left untouched \(1 beyond .*, 1 smaller/);
     expect(sentences.join(' ')).toMatch(/kept as they were: 1/);
     expect(resultSentences(jobWithFaces([false]))).toEqual([]);
+  });
+
+  it('says from which enlargement to which a capped job went, where the job tells', () => {
+    // Prepare
+    const job = jobWithFaces([false]);
+    const capped = {
+      ...job,
+      params: { ...job.params, upscale: 4 },
+      output: { ...job.output, warnings: ['upscale_capped'], upscale: 2 },
+    } as unknown as PlaygroundJob;
+    const older = { ...capped, output: { ...capped.output, upscale: undefined } } as unknown as PlaygroundJob;
+    // Act / Assess
+    expect(resultSentences(capped)).toEqual([
+      'The enlargement was reduced from 4x to 2x: 4x would have exceeded the output size limit or the longest side of the output format.',
+    ]);
+    expect(resultSentences(older)).toEqual([WARNING_TEXT.upscale_capped]);
   });
 });
