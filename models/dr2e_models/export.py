@@ -83,8 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--recipe", help="how the weights were made (free text, stored in provenance)")
     parser.add_argument("--license", default="ffhq-nc", help=f"preset ({', '.join(LICENSES)}) or a JSON object")
     parser.add_argument("--framing", default="ffhq", help=f"face framing preset ({', '.join(FRAMINGS)}) or 'none'")
-    parser.add_argument("--config-json", type=Path,
-                        help="architecture config as JSON (the manifest's provenance.architecture)")
+    parser.add_argument(
+        "--config-json", type=Path,
+        help="a JSON file: a manifest this exporter wrote (its architecture, and for dr2-unet its schedule "
+        "and variance, unless flags say otherwise), or an architecture object (a manifest's "
+        "provenance.architecture)",
+    )
     parser.add_argument("--parity-batch", type=int, default=2)
     parser.add_argument("--parity-tolerance", type=float, default=1e-4, help="relative to max |output|")
     parser.add_argument("--no-timestamp", action="store_true", help="omit createdAt (reproducible manifests)")
@@ -152,6 +156,60 @@ SPARNET_ONLY = (
 )
 
 
+def read_config_json(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """
+    The architecture and the diffusion settings (``beta_schedule``, ``timesteps``, ``variance``;
+    empty for a bare architecture object) of a --config-json file. A manifest carries its
+    schedule outside ``provenance.architecture``: re-exported from the architecture alone, a
+    cosine or T=4000 model came out linear/1000 without a word, and sampled wrongly.
+    """
+    try:
+        loaded = json.loads(path.read_text())
+    except OSError as error:
+        raise ValueError(
+            f"--config-json takes a JSON file (a manifest, or a manifest's provenance.architecture); "
+            f"cannot read {str(path)[:80]!r}: {error.strerror}"
+        ) from error
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--config-json {path} is not JSON: {error}") from error
+    if not isinstance(loaded, dict):
+        raise ValueError(f"--config-json {path} must hold a JSON object")
+    if "provenance" not in loaded:
+        return dict(loaded), {}
+    architecture = loaded["provenance"].get("architecture")
+    if not isinstance(architecture, dict):
+        raise ValueError(f"--config-json {path} is a manifest without provenance.architecture")
+    diffusion: dict[str, Any] = {}
+    schedule = loaded.get("schedule") or {}
+    if "betaSchedule" in schedule:
+        diffusion["beta_schedule"] = schedule["betaSchedule"]
+    if "numTimesteps" in schedule:
+        diffusion["timesteps"] = schedule["numTimesteps"]
+    if loaded.get("variance"):
+        diffusion["variance"] = loaded["variance"]
+    return dict(architecture), diffusion
+
+
+def apply_config_diffusion(args: argparse.Namespace) -> list[str]:
+    """
+    Fill --beta-schedule, --timesteps and --variance from a --config-json manifest where the
+    command line leaves them out; returns notes for what a bare architecture object leaves to
+    the defaults (a dr2-unet then says which schedule it gets).
+    """
+    if not args.config_json or args.arch != "dr2-unet":
+        return []
+    _, diffusion = read_config_json(args.config_json)
+    for key in ("beta_schedule", "timesteps", "variance"):
+        if getattr(args, key) is None and key in diffusion:
+            setattr(args, key, diffusion[key])
+    if diffusion or args.beta_schedule is not None or args.timesteps is not None:
+        return []
+    return [
+        f"note: {args.config_json} holds no diffusion schedule: linear over 1000 steps is written; "
+        "pass --beta-schedule and --timesteps, or give the model's manifest as --config-json"
+    ]
+
+
 def resolve_config(args: argparse.Namespace) -> UNetConfig | SPARNetConfig:
     """Preset of --arch, then --config-json, then individual flags."""
     other = SPARNET_ONLY if args.arch == "dr2-unet" else UNET_ONLY
@@ -161,7 +219,9 @@ def resolve_config(args: argparse.Namespace) -> UNetConfig | SPARNetConfig:
         raise ValueError(f"{flags} do not apply to --arch {args.arch}")
     data: dict[str, Any] = default_config(args.arch).to_dict()
     if args.config_json:
-        loaded = json.loads(args.config_json.read_text())
+        loaded, _ = read_config_json(args.config_json)
+        if loaded.get("arch", args.arch) != args.arch:
+            raise ValueError(f"--config-json {args.config_json} is for --arch {loaded['arch']}, not {args.arch}")
         loaded.pop("arch", None)
         data.update(loaded)
     if args.arch == "dr2-unet":
@@ -227,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        notes = apply_config_diffusion(args)
         config = resolve_config(args)
         license_info = _license(args.license)
         framing = None if args.framing == "none" else FRAMINGS.get(args.framing)
@@ -236,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
         return 2  # pragma: no cover - parser.error exits
 
+    for note in notes:
+        print(note, file=sys.stderr)
     name = args.name or args.out.resolve().parent.name
     options = ExportOptions(
         name=name,

@@ -127,6 +127,49 @@ class CommandLineTest(ScratchDirTestCase):
             self.assertIn(message, completed.stderr)
             self.assertFalse(out.exists())
 
+    def test_re_export_from_a_manifest_keeps_its_schedule_and_variance(self) -> None:
+        # Prepare: a cosine, T=4000 model exported once
+        checkpoint = self.dir / "cosine.pt"
+        torch.save(_small_unet_state(), checkpoint)
+        first = self.dir / "first" / "denoiser.onnx"
+        made = _export_cli("--arch", "dr2-unet", "--checkpoint", str(checkpoint), "--out", str(first),
+                           "--framing", "none", "--beta-schedule", "cosine", "--timesteps", "4000",
+                           *SMALL_UNET_FLAGS)
+        self.assertEqual(made.returncode, 0, made.stderr)
+        manifest = first.with_suffix(".json")
+        architecture = self.dir / "architecture.json"
+        architecture.write_text(json.dumps(json.loads(manifest.read_text())["provenance"]["architecture"]))
+        again = self.dir / "again" / "denoiser.onnx"
+        bare = self.dir / "bare" / "denoiser.onnx"
+        # Act: from the whole manifest, and from its architecture alone
+        from_manifest = _export_cli("--arch", "dr2-unet", "--checkpoint", str(checkpoint), "--out", str(again),
+                                    "--framing", "none", "--config-json", str(manifest))
+        from_architecture = _export_cli("--arch", "dr2-unet", "--checkpoint", str(checkpoint), "--out", str(bare),
+                                        "--framing", "none", "--config-json", str(architecture))
+        # Assess: the manifest's schedule carries over; the bare object says what it falls back to
+        self.assertEqual(from_manifest.returncode, 0, from_manifest.stderr)
+        written = json.loads(again.with_suffix(".json").read_text())
+        self.assertEqual(written["schedule"], {"betaSchedule": "cosine", "numTimesteps": 4000})
+        self.assertEqual(written["variance"], "learned_range")
+        self.assertEqual(from_architecture.returncode, 0, from_architecture.stderr)
+        self.assertIn("holds no diffusion schedule: linear over 1000 steps", from_architecture.stderr)
+
+    def test_a_config_json_that_is_no_file_or_for_another_architecture_is_refused_plainly(self) -> None:
+        checkpoint = self.dir / "ok.pt"
+        torch.save(_small_unet_state(), checkpoint)
+        sparnet = self.dir / "sparnet.json"
+        sparnet.write_text(json.dumps({"arch": "sparnethd", "in_size": 32}))
+        out = self.dir / "cfg" / "denoiser.onnx"
+        for config, message in [
+            ('{"image_size": 64}', "--config-json takes a JSON file"),
+            (str(sparnet), "is for --arch sparnethd, not dr2-unet"),
+        ]:
+            completed = _export_cli("--arch", "dr2-unet", "--checkpoint", str(checkpoint), "--out", str(out),
+                                    "--config-json", config)
+            self.assertEqual(completed.returncode, 2, completed.stderr)
+            self.assertIn(message, completed.stderr)
+            self.assertNotIn("Traceback", completed.stderr)
+
     def test_parity_outside_tolerance_fails_and_writes_nothing(self) -> None:
         checkpoint = self.dir / "ok.pt"
         torch.save(_small_unet_state(), checkpoint)
