@@ -46,6 +46,7 @@ import type {
   StageTimings,
 } from './restore-api.js';
 import {
+  DEFAULT_DR2_STEPS,
   type Dr2Params,
   type Dr2ParamsRequest,
   type FixedPresetName,
@@ -164,6 +165,19 @@ export class Dr2eEngine {
       enhancerFile = options.enhancer === 'none' ? null : path.resolve(options.enhancer);
     }
     const denoiser = await OnnxDenoiser.load(denoiserFile, options);
+    // A bare denoiser manifest is known by its own name, as a pipeline is.
+    if (role === 'denoiser') name = denoiser.manifest.name;
+    const trained = denoiser.manifest.schedule.numTimesteps;
+    if (defaults.steps === undefined && trained < DEFAULT_DR2_STEPS) {
+      // A model trained over fewer timesteps than the default schedule's steps runs its whole
+      // schedule unless asked otherwise (every run failed with "steps must be between 2 and T").
+      defaults = { ...defaults, steps: trained };
+    } else if (defaults.steps !== undefined && defaults.steps > trained) {
+      await denoiser.dispose();
+      throw new ModelContractError(
+        `${manifestFile}: defaults.steps is ${defaults.steps}, more than the ${trained} timesteps the denoiser was trained over`,
+      );
+    }
     const enhancer = enhancerFile === null ? null : await OnnxEnhancer.load(enhancerFile, options);
     const faceUpsamplers = new Map<number, FaceUpsamplerBank>();
     for (const [factor, file] of upsamplerFiles) {

@@ -182,6 +182,38 @@ describe('denoiser contract', () => {
   });
 });
 
+describe('a model trained over fewer timesteps than the default schedule', () => {
+  it('runs its whole schedule by default, refuses a pipeline asking for more, and goes by its own name', async () => {
+    // Prepare: the contract's 32 px denoiser, declared as trained over T = 50
+    const denoiser = await writeManifest(
+      'short-schedule',
+      denoiserManifest('denoiser-ok.onnx', {
+        name: 'my-ddpm-32',
+        schedule: { betaSchedule: 'linear', numTimesteps: 50 },
+      }),
+    );
+    const pipeline = await writeManifest('too-many-steps', {
+      schemaVersion: 1,
+      role: 'pipeline',
+      name: 'too-many-steps',
+      denoiser: 'short-schedule.json',
+      enhancer: null,
+      defaults: { steps: 200 },
+    });
+    // Act
+    const engine = await Dr2eEngine.load({ model: denoiser });
+    const defaults = engine.resolveParams({ preset: 'mild' });
+    const name = engine.name;
+    await engine.dispose();
+    const refused = Dr2eEngine.load({ model: pipeline });
+    // Assess
+    expect(defaults.steps).toBe(50);
+    expect(name).toBe('my-ddpm-32');
+    await expect(refused).rejects.toThrow(/defaults\.steps is 200, more than the 50 timesteps/);
+    expect(() => engine.resolveParams({ steps: 100 })).toThrow(/between 2 and 50 \(the T timesteps/);
+  });
+});
+
 describe('enhancer contract', () => {
   const enhancerManifest = (file: string, outputSize: number) => ({
     schemaVersion: 1,

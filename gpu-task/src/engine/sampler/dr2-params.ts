@@ -179,7 +179,9 @@ export function validateDr2Params(
   assertInteger('tau', tau);
   assertInteger('omega', omega);
   if (steps < 2 || steps > numTimesteps) {
-    throw new InvalidParametersError(`steps must be between 2 and ${numTimesteps}, got ${steps}`);
+    throw new InvalidParametersError(
+      `steps must be between 2 and ${numTimesteps} (the T timesteps the model was trained over), got ${steps}`,
+    );
   }
   assertLowPassFactor(resolution, n);
   if (tau < 0) throw new InvalidParametersError(`tau must be >= 0, got ${tau}`);
@@ -245,7 +247,9 @@ export function resolveDr2Params(
   const steps = request.steps ?? DEFAULT_DR2_STEPS;
   assertInteger('steps', steps);
   if (steps < 2 || steps > numTimesteps) {
-    throw new InvalidParametersError(`steps must be between 2 and ${numTimesteps}, got ${steps}`);
+    throw new InvalidParametersError(
+      `steps must be between 2 and ${numTimesteps} (the T timesteps the model was trained over), got ${steps}`,
+    );
   }
   const n = request.n ?? preset.n;
   assertInteger('n', n);
