@@ -17,6 +17,10 @@ is caught here rather than when the engine starts (exit status 3, every problem 
   listed one matches its SHA-256;
 * the graph's inputs and outputs carry the manifest's ``io`` names, element types and static
   sizes (``resolution``, ``inputSize``/``outputSize``, channels) and a dynamic batch axis.
+* the two manifests and the pipeline's settings fit each other: ``--steps`` at most the
+  denoiser's training timesteps, every ``--preset-values`` N dividing its resolution, and an
+  enhancer of the denoiser's face framing (the engine frames faces as the denoiser says); a
+  missing enhancer manifest is named with ``--no-enhancer``, for a DR2-only pipeline.
 
 The engine validates everything again when it loads the models (manifest schema:
 ``gpu-task/src/engine/model/manifest.ts``); what only a run shows (NaN outputs, sizes of
@@ -242,6 +246,34 @@ def _check(folder: Path, manifest_name: str, role: str) -> list[str]:
     return problems
 
 
+def _pairing_problems(folder: Path, denoiser_name: str, enhancer_name: str | None, steps: int | None,
+                      presets: dict[str, dict[str, int]]) -> list[str]:
+    """
+    What the two (valid) manifests and the pipeline's own settings say about each other, which
+    the engine would only refuse when it loads the pipeline (or never: a framing mismatch runs).
+    """
+    denoiser = json.loads((folder / denoiser_name).read_text())
+    problems = []
+    trained = denoiser["schedule"]["numTimesteps"]
+    if steps is not None and steps > trained:
+        problems.append(f"--steps {steps} is more than the {trained} timesteps {denoiser_name} was trained over; "
+                        f"the engine would refuse every run (at most --steps {trained})")
+    resolution = denoiser["resolution"]
+    for name, values in presets.items():
+        if values["n"] > resolution or resolution % values["n"]:
+            problems.append(f"--preset-values {name}: N = {values['n']} must divide the denoiser's "
+                            f"{resolution} px resolution")
+    if enhancer_name:
+        enhancer = json.loads((folder / enhancer_name).read_text())
+        mine, theirs = denoiser.get("framing"), enhancer.get("framing")
+        if mine is not None and theirs is not None and mine != theirs:
+            problems.append(f"{enhancer_name} was made for another face framing than {denoiser_name} "
+                            f"({json.dumps(theirs)} against {json.dumps(mine)}): the engine frames faces as "
+                            "the denoiser says, so the enhancer would see faces cropped as it never was trained; "
+                            "pair models of one framing")
+    return problems
+
+
 def _preset_values(text: str) -> dict[str, dict[str, int]]:
     """``medium=4,22`` as ``{"medium": {"n": 4, "tau": 22}}``; ValueError saying what is wrong."""
     name, _, values = text.partition("=")
@@ -291,7 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     enhancer = None if args.no_enhancer else args.enhancer
     problems = _check(args.dir, args.denoiser, "denoiser")
     if enhancer:
-        problems += _check(args.dir, enhancer, "enhancer")
+        found = _check(args.dir, enhancer, "enhancer")
+        if not (args.dir / enhancer).is_file():
+            found = [f"{found[0]} (a pipeline without an enhancer, DR2's output only: pass --no-enhancer)"]
+        problems += found
+    if not problems:
+        problems += _pairing_problems(args.dir, args.denoiser, enhancer, args.steps, presets)
     face_upsampler = None
     if args.face_upsampler:
         face_upsampler = {f"x{factor}": f"{args.face_upsampler.rstrip('/')}/x{factor}.json" for factor in (2, 4)}

@@ -166,6 +166,37 @@ class GraphCheckTest(_FolderTest):
         self.assertEqual(refused, 3)
         self.assertIn('output "output" has height = 128, the manifest says 256', refused_err)
 
+    def test_refuses_an_enhancer_of_another_framing_and_names_no_enhancer_when_there_is_none(self) -> None:
+        # Prepare: the tiny pair, the enhancer claiming the FFHQ framing while the denoiser has another
+        tiny = REPO_ROOT / "gpu-task" / "models" / "tiny"
+        for name in ("denoiser.json", "denoiser.onnx", "enhancer.json", "enhancer.onnx"):
+            (self.root / name).write_bytes((tiny / name).read_bytes())
+        denoiser = json.loads((self.root / "denoiser.json").read_text())
+        write_json(self.root / "denoiser.json", {**denoiser, "framing": {"name": "tight", "eyeY": 0.4}})
+        enhancer = json.loads((self.root / "enhancer.json").read_text())
+        write_json(self.root / "enhancer.json", {**enhancer, "framing": {"name": "ffhq", "eyeY": 0.47}})
+        # Act
+        mismatched, mismatched_err = _run("--dir", str(self.root))
+        (self.root / "enhancer.json").unlink()
+        missing, missing_err = _run("--dir", str(self.root))
+        # Assess
+        self.assertEqual(mismatched, 3)
+        self.assertIn("was made for another face framing than denoiser.json", mismatched_err)
+        self.assertEqual(missing, 3)
+        self.assertIn("enhancer.json does not exist (a pipeline without an enhancer", missing_err)
+        self.assertIn("--no-enhancer", missing_err)
+        self.assertFalse((self.root / "pipeline.json").exists())
+
+    def test_refuses_steps_beyond_the_training_timesteps_and_an_n_that_does_not_divide_the_resolution(self) -> None:
+        _denoiser(self.root, edit=lambda m: m["schedule"].update(numTimesteps=50))
+        too_many, too_many_err = _run("--dir", str(self.root), "--no-enhancer", "--steps", "200")
+        too_coarse, too_coarse_err = _run("--dir", str(self.root), "--no-enhancer", "--preset-values", "medium=16,22")
+        self.assertEqual(too_many, 3)
+        self.assertIn("--steps 200 is more than the 50 timesteps denoiser.json was trained over", too_many_err)
+        self.assertEqual(too_coarse, 3)
+        self.assertIn("N = 16 must divide the denoiser's 8 px resolution", too_coarse_err)
+        self.assertFalse((self.root / "pipeline.json").exists())
+
     def test_refuses_a_graph_with_a_fixed_batch(self) -> None:
         graph = _graph()
         graph.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
