@@ -104,7 +104,47 @@ class CheckpointLayoutError(CheckpointError):
                 f"{len(wrong_shape)} with a wrong shape: "
                 + listing([f"{n} is {fmt(got)}, expected {fmt(want)}" for n, got, want in wrong_shape])
             )
-        super().__init__(f"checkpoint does not match {architecture}: " + "; ".join(parts))
+        hints = layout_hints(architecture, missing, unexpected, wrong_shape)
+        message = f"checkpoint does not match {architecture}: " + "; ".join(parts)
+        super().__init__(message + "".join(f"\nhint: {hint}" for hint in hints))
+
+
+def layout_hints(
+    architecture: str,
+    missing: Sequence[tuple[str, tuple[int, ...]]],
+    unexpected: Sequence[tuple[str, tuple[int, ...]]],
+    wrong_shape: Sequence[tuple[str, tuple[int, ...], tuple[int, ...]]],
+) -> list[str]:
+    """
+    The export flag a layout mismatch most likely calls for, from the shape of the mismatch: a
+    list of hundreds of tensor names says what differs, not which of the flags fixes it.
+    """
+    hints = []
+    missing_names = {name for name, _ in missing}
+    unexpected_names = {name for name, _ in unexpected}
+
+    def stems(names: set[str], suffix: str) -> set[str]:
+        return {name[: -len(suffix)] for name in names if name.endswith(suffix)}
+
+    if stems(missing_names, ".weight_orig") & stems(unexpected_names, ".weight"):
+        hints.append("the checkpoint's convolutions have plain weights, without spectral norm: --spectral-norm false")
+    if stems(missing_names, ".weight") & stems(unexpected_names, ".weight_orig"):
+        hints.append("the checkpoint keeps spectral-norm weights (weight_orig, u, v): --spectral-norm true")
+    unet_like = any(name.split(".")[0] in ("time_embed", "input_blocks", "middle_block", "output_blocks")
+                    for name in unexpected_names)
+    sparnet_like = any(name.split(".")[0] in ("encoder", "decoder") for name in unexpected_names)
+    if architecture != "dr2-unet" and unet_like:
+        hints.append("its tensors are a guided-diffusion U-Net's (time_embed, input_blocks...): --arch dr2-unet")
+    if architecture != "sparnethd" and sparnet_like and not unet_like:
+        hints.append("its tensors are a SPARNet's (encoder, decoder...): --arch sparnethd")
+    for name, got, want in wrong_shape:
+        if name.startswith("out.") and name.endswith(".weight") and got and want and {got[0], want[0]} == {3, 6}:
+            flag = "--learn-sigma false" if got[0] == 3 else "--learn-sigma true"
+            hints.append(f"the checkpoint's last layer gives {got[0]} channels, not {want[0]}: {flag}")
+    if not hints and missing and not unexpected and not wrong_shape:
+        hints.append("fewer tensors than the architecture has: check its size flags (--channel-mult, "
+                     "--num-res-blocks, --attention-resolutions...) or the wrapper key (--key)")
+    return hints
 
 
 @dataclass

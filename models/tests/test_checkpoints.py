@@ -186,9 +186,23 @@ class LayoutCheckTest(unittest.TestCase):
                                bottleneck_size=16, attention_channels=8, spectral_norm=False)
         plain_state = random_state(checkpoint_layout("sparnethd", config))
         self.assertIn("encoder.0.conv2d.weight", prepare_state_dict("sparnethd", config, plain_state))
-        with self.assertRaisesRegex(CheckpointLayoutError, "weight_orig"):
+        with self.assertRaisesRegex(CheckpointLayoutError, "(?s)weight_orig.*hint: .*--spectral-norm false"):
             normalised = SPARNetConfig.from_dict({**config.to_dict(), "spectral_norm": True})
             prepare_state_dict("sparnethd", normalised, plain_state)
+
+    def test_a_mismatch_names_the_flag_that_most_likely_fixes_it(self) -> None:
+        unet = layout("dr2-ffhq-256-unet.json")
+        three_channels = random_state(unet)
+        three_channels["out.2.weight"] = torch.zeros(3, 128, 3, 3)
+        three_channels["out.2.bias"] = torch.zeros(3)
+        small = SPARNetConfig(in_size=64, out_size=128, min_ch=8, max_ch=32, min_feat_size=16, res_depth=1,
+                              bottleneck_size=16, attention_channels=8)
+        for state, expected, architecture, hint in [
+            (three_channels, unet, "dr2-unet", "--learn-sigma false"),
+            (random_state(unet), checkpoint_layout("sparnethd", small), "sparnethd", "--arch dr2-unet"),
+        ]:
+            with self.assertRaisesRegex(CheckpointLayoutError, f"(?s)\\nhint: .*{hint}"):
+                check_layout(state, expected, architecture)
 
 
 if __name__ == "__main__":
