@@ -144,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Largest output magnitude (on the parity inputs) that trained weights plausibly give: noise
+#: estimates and [-1, 1] images stay within a few units; a random SPARNetHD whose spectral-norm
+#: vectors did not belong to its weights gave 7e20, and restored saturated images without a word.
+IMPLAUSIBLE_OUTPUT = 1e3
+
 #: Flags (argparse destinations) that only one architecture reads.
 UNET_ONLY = (
     "image_size", "model_channels", "channel_mult", "num_res_blocks", "attention_resolutions", "attention_ds",
@@ -334,6 +339,10 @@ def main(argv: list[str] | None = None) -> int:
         f"parity fp32: max abs error {p32.max_abs_error:.3g} (output scale {p32.output_scale:.3g}, "
         f"relative {p32.relative_error:.2g}) at batch {args.parity_batch}"
     )
+    if p32.output_scale > IMPLAUSIBLE_OUTPUT:
+        print(f"warning: the model's outputs on the parity inputs reach {p32.output_scale:.3g}; a working denoiser "
+              "(noise estimates) or enhancer (images in [-1, 1]) stays within a few units, so these weights look "
+              "broken (e.g. spectral-norm u/v vectors that do not belong to the weights)", file=sys.stderr)
     if result.manifest["provenance"]["parity"].get("proven") is False:
         print("warning: parity NOT proven: the PyTorch output is all zero (--allow-zero-output); "
               "these weights restore nothing", file=sys.stderr)

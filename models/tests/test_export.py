@@ -170,6 +170,25 @@ class CommandLineTest(ScratchDirTestCase):
             self.assertIn(message, completed.stderr)
             self.assertNotIn("Traceback", completed.stderr)
 
+    def test_warns_of_outputs_no_trained_model_gives(self) -> None:
+        # Prepare: a last layer a million times too large (as weights whose norms do not belong to them)
+        state = _small_unet_state()
+        state["out.2.weight"] = state["out.2.weight"] * 1e6
+        checkpoint = self.dir / "huge.pt"
+        torch.save(state, checkpoint)
+        sane = self.dir / "sane.pt"
+        torch.save(_small_unet_state(), sane)
+        # Act
+        huge = _export_cli("--arch", "dr2-unet", "--checkpoint", str(checkpoint), "--out",
+                           str(self.dir / "huge" / "denoiser.onnx"), "--framing", "none", *SMALL_UNET_FLAGS)
+        fine = _export_cli("--arch", "dr2-unet", "--checkpoint", str(sane), "--out",
+                           str(self.dir / "fine" / "denoiser.onnx"), "--framing", "none", *SMALL_UNET_FLAGS)
+        # Assess: exported (parity holds), with a warning only where the outputs are implausible
+        self.assertEqual(huge.returncode, 0, huge.stderr)
+        self.assertIn("these weights look broken", huge.stderr)
+        self.assertEqual(fine.returncode, 0, fine.stderr)
+        self.assertNotIn("look broken", fine.stderr)
+
     def test_parity_outside_tolerance_fails_and_writes_nothing(self) -> None:
         checkpoint = self.dir / "ok.pt"
         torch.save(_small_unet_state(), checkpoint)
