@@ -42,6 +42,12 @@ export const KNOWN_WARNINGS = {
    */
   fidelity_unused:
     "fidelity changed nothing: the schedule was fixed (the model's default preset, or explicit n/tau/omega), and fidelity moves only auto's per-face choice",
+  /**
+   * `aligned` on an input far from square (over 5:4): an aligned face crop is square, so this is
+   * most likely a photo, restored whole as one face; without `aligned` its faces are found.
+   */
+  aligned_not_square:
+    'the input was restored whole as one aligned face crop, but it is not square as such a crop is; if it is a photo, send it without `aligned` so its faces are found',
 } as const;
 
 /** Why a face that was found was left untouched. */

@@ -178,6 +178,17 @@ describe('photos without faces', () => {
     expect(difference / original.length).toBeLessThan(8);
   });
 
+  it('warns aligned_not_square for an aligned input far from square, not for a square or 4:5 crop', async () => {
+    // Act
+    const photo = await restoreOne(await encode(background(160, 100)), { aligned: true });
+    const square = await restoreOne(await encode(background(96, 96)), { aligned: true });
+    const portrait = await restoreOne(await encode(background(80, 100)), { aligned: true });
+    // Assess
+    expect(photo.warnings).toContain('aligned_not_square');
+    expect(square.warnings).not.toContain('aligned_not_square');
+    expect(portrait.warnings).not.toContain('aligned_not_square');
+  });
+
   it('writes the sRGB profile into an aligned crop and its files, as into a whole photo', async () => {
     // Prepare
     const picture = await encode(background(96, 96));

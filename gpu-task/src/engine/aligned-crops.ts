@@ -54,6 +54,13 @@ import {
 import type { Dr2ParamsRequest } from './sampler/dr2-params.js';
 
 /**
+ * Longest side over shorter side of an aligned crop taken without the warning `aligned_not_square`:
+ * FFHQ and model-framed crops are square, portrait cuts of them 4:5; a 4:3 or 16:9 input is more
+ * likely a photo sent with `aligned` by mistake (restored whole as one face, it comes back a smear).
+ */
+const ALIGNED_MAX_ASPECT = 1.25;
+
+/**
  * Aligned face crops (`aligned`; the behaviour before whole photos): each input restored whole,
  * in batches of `batchSize` images, then enlarged to input size x `upscale`.
  */
@@ -232,6 +239,9 @@ export async function restoreAlignedCrops(
         warnings: [
           ...(upscale === requestedUpscale ? [] : ['upscale_capped' as const]),
           ...(item.firstFrameOnly ? ['first_frame_only' as const] : []),
+          ...(Math.max(inW, inH) > ALIGNED_MAX_ASPECT * Math.min(inW, inH)
+            ? ['aligned_not_square' as const]
+            : []),
         ],
         timings: {
           decodeMs: item.decodeMs,

@@ -18,7 +18,7 @@ import type { Dr2Params, Dr2ParamsRequest } from './sampler/dr2-params.js';
  * changed nothing because the schedule was fixed (a preset other than auto or explicit
  * N/tau/omega, in the request or as the model's pipeline default; see fidelityIgnoredBy).
  */
-export type RestoreWarning = PhotoWarning | 'fidelity_unused';
+export type RestoreWarning = PhotoWarning | 'fidelity_unused' | 'aligned_not_square';
 
 export type { FaceReport, PhotoWarning, UpscaleFactor } from '../photo/index.js';
 

@@ -109,6 +109,8 @@ export const WARNING_TEXT: Readonly<Record<string, string>> = {
   first_frame_only: 'The file holds several frames or pages; only the first was restored.',
   fidelity_unused:
     "Fidelity changed nothing: this deployment's model runs a fixed preset by default. Pick preset auto to use it.",
+  aligned_not_square:
+    'The photo was restored whole as one aligned face crop, but it is not square as such a crop is. If it is a photo, untick "Aligned face crop" so its faces are found.',
 };
 
 /** WARNING_TEXT's `upscale_capped`, saying from which enlargement to which where the job tells. */
