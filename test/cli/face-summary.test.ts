@@ -3,6 +3,7 @@ import type { FaceReport } from '../../gpu-task/src/engine/index.js';
 import {
   faceSummary,
   keptFacesHint,
+  optionNotes,
   skippedFacesNote,
   warningsNote,
 } from '../../gpu-task/src/cli/restore-command.js';
@@ -103,5 +104,17 @@ describe('warningsNote (the CLI text of the warnings of a file)', () => {
       "upscale_capped (x4 -> x2: the output would have passed the megapixel limit, --max-megapixels, or the format's largest side), first_frame_only",
     );
     expect(warningsNote(['no_face_detected'], 2, 2)).toBe('no_face_detected');
+  });
+});
+
+describe('optionNotes (options that would otherwise pass without a word)', () => {
+  it('says --quality does nothing for PNG and that -o names a folder even when it reads like a file', () => {
+    expect(optionNotes({ format: 'png', quality: 50, output: 'out' }, true)).toEqual([
+      '--quality 50 changes nothing: PNG is lossless (it applies to --format jpeg and webp)',
+    ]);
+    expect(optionNotes({ format: 'jpeg', quality: 50, output: 'out' }, false)).toEqual([]);
+    const [folder] = optionNotes({ format: 'png', output: 'result.png' }, false);
+    expect(folder).toMatch(/^-o names a folder: the outputs go into a new folder result\.png/);
+    expect(optionNotes({ format: 'png', output: 'result.png' }, true)).toEqual([]);
   });
 });

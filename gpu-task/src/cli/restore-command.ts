@@ -2,6 +2,7 @@
  * `dr2e restore`: restore image files and folders with the engine, one batch at a time, a bad
  * file failing alone.
  */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -106,6 +107,7 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
     saveFaces: options.saveFaces,
     recursive: options.recursive,
   });
+  for (const note of optionNotes(options, existsSync(options.output))) io.stderr.write(`note: ${note}\n`);
   // Before the model loads: a folder that cannot be written fails at once, not after the work.
   await prepareOutputFolder(options.output);
   const startedAt = performance.now();
@@ -387,6 +389,34 @@ export function keptFacesHint(faces: readonly FaceReport[]): string | null {
     'docs/quality/README.md). ' +
     'Lower --fidelity (e.g. 0.2) or pass --preset medium to restore them with the prior anyway.'
   );
+}
+
+/**
+ * Notes on options that would otherwise pass without a word: `--quality` with PNG (lossless:
+ * it changes nothing), and `-o` naming a new folder like an image file (`-o photo.png` is a
+ * folder photo.png, with the output inside it).
+ *
+ * @example
+ * ```ts
+ * optionNotes({ format: 'png', quality: 50, output: 'out' }, true); // ['--quality 50 changes nothing: ...']
+ * ```
+ */
+export function optionNotes(
+  options: Pick<RestoreCommandOptions, 'format' | 'quality' | 'output'>,
+  outputExists: boolean,
+): string[] {
+  const notes: string[] = [];
+  if (options.quality !== undefined && options.format === 'png') {
+    notes.push(
+      `--quality ${options.quality} changes nothing: PNG is lossless (it applies to --format jpeg and webp)`,
+    );
+  }
+  if (!outputExists && /\.(png|jpe?g|webp|avif|heic|heif|tiff?)$/i.test(options.output)) {
+    notes.push(
+      `-o names a folder: the outputs go into a new folder ${options.output}, named by their inputs (${path.basename(options.output)} is not a file name for the output)`,
+    );
+  }
+  return notes;
 }
 
 /**
