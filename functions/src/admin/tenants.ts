@@ -25,6 +25,7 @@ import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import {
   parseTenantSecret,
+  SECRET_MAX_BYTES,
   TenantSecretEntrySchema,
   type TenantSecretEntry,
 } from '../../../shared/adapters/aws/index.js';
@@ -37,6 +38,7 @@ import {
   generateWebhookSecret,
   systemClock,
   type Clock,
+  ValidationError,
 } from '../../../shared/src/index.js';
 import { UsageQuerySchema } from '../api-schemas.js';
 import { usagePeriod } from '../routes/account.js';
@@ -140,7 +142,14 @@ export function tenantsCli(
     .argument('[file]', 'secret JSON file (default: stdin)')
     .description('validate a tenants secret')
     .action((file?: string) => {
-      const secret = parseTenantSecret(readFileSync(file ?? 0, 'utf8'));
+      const text = readFileSync(file ?? 0, 'utf8');
+      const bytes = Buffer.byteLength(text);
+      if (bytes > SECRET_MAX_BYTES) {
+        throw new ValidationError(
+          `the secret is ${bytes} bytes; Secrets Manager stores at most ${SECRET_MAX_BYTES}: remove whitespace (JSON.stringify without indent) or tenants`,
+        );
+      }
+      const secret = parseTenantSecret(text);
       write(`ok: ${secret.tenants.length} tenants (${secret.tenants.map((t) => t.id).join(', ')})\n`);
     });
   program

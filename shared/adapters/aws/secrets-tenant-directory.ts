@@ -62,8 +62,27 @@ export const TenantSecretSchema = z.strictObject({
     .refine(
       (tenants) => new Set(tenants.map((t) => t.id)).size === tenants.length,
       'tenant ids must be unique',
-    ),
+    )
+    // One key under two tenants signs in as the first: its jobs, usage and bills would be theirs.
+    .superRefine((tenants, context) => {
+      const owners = new Map<string, string>();
+      for (const tenant of tenants) {
+        for (const hash of tenant.apiKeyHashes) {
+          const owner = owners.get(hash);
+          if (owner !== undefined && owner !== tenant.id) {
+            context.addIssue({
+              code: 'custom',
+              message: `an API key hash is listed under two tenants (${owner} and ${tenant.id}): it would sign in as ${owner}`,
+            });
+          }
+          owners.set(hash, owner ?? tenant.id);
+        }
+      }
+    }),
 });
+
+/** Largest secret value Secrets Manager stores (64 KiB): a tenants secret must stay under it. */
+export const SECRET_MAX_BYTES = 65_536;
 export type TenantSecret = z.infer<typeof TenantSecretSchema>;
 
 export interface SecretsManagerTenantDirectoryOptions {
