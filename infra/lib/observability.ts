@@ -56,9 +56,20 @@ export class Observability extends Construct {
     const minute = Duration.minutes(1);
     const fiveMinutes = Duration.minutes(5);
 
-    const deadLetters = jobs.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+    // The worker takes every job dead letter within 30 s to mark its job failed
+    // (dead-letters.ts), so one seldom shows as visible in a minute's sample: its receive counts
+    // too. Visible covers the workers scaled to zero, when nobody receives it.
+    const deadLetters = new cloudwatch.MathExpression({
+      expression: 'visible + received',
+      usingMetrics: {
+        visible: jobs.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: minute,
+          statistic: 'Maximum',
+        }),
+        received: jobs.deadLetterQueue.metricNumberOfMessagesReceived({ period: minute, statistic: 'Sum' }),
+      },
+      label: 'Job dead letters (visible or taken by a worker)',
       period: minute,
-      statistic: 'Maximum',
     });
     const oldestAge = jobs.queue.metricApproximateAgeOfOldestMessage({
       period: minute,
@@ -75,7 +86,8 @@ export class Observability extends Construct {
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
-      alarmDescription: 'A job message was received too often and moved to the dead-letter queue.',
+      alarmDescription:
+        'A job message was received too often and moved to the dead-letter queue (its job is marked failed, retries_exhausted).',
     });
     this.alarm('OldestMessageAge', {
       metric: oldestAge,
