@@ -243,6 +243,7 @@ export class Dispatcher {
     if (size) {
       const geometry = checkImageGeometry(size, this.options.imageGeometry ?? DEFAULT_IMAGE_GEOMETRY_LIMITS, {
         aligned: resolvePhotoOptions(job.params).aligned,
+        format: job.params.output.format,
       });
       if (!geometry.ok) return this.reject(job, geometry.error, input, log, both);
     }

@@ -12,7 +12,10 @@ import {
   ACCEPTED_INPUT_CONTENT_TYPES,
   DEFAULT_MAX_ASPECT_RATIO,
   INPUT_LIMITS,
+  MAX_OUTPUT_SIDE,
+  OUTPUT_FORMATS,
   type JobError,
+  type OutputFormat,
 } from '../../../shared/src/index.js';
 
 /**
@@ -60,7 +63,9 @@ export const DEFAULT_IMAGE_GEOMETRY_LIMITS: Readonly<ImageGeometryLimits> = Obje
 /**
  * Judges an input's width and height (from its header) against {@link ImageGeometryLimits}:
  * its shorter side and pixel count always, its aspect ratio only when it is an `aligned` face
- * crop.
+ * crop, and its longer side against the longest the job's output `format` holds (the output is
+ * at least the input's size, so a longer input fails in the worker otherwise: a 17000 px
+ * panorama asking for WebP, at most 16383).
  *
  * @example
  * ```ts
@@ -73,7 +78,7 @@ export const DEFAULT_IMAGE_GEOMETRY_LIMITS: Readonly<ImageGeometryLimits> = Obje
 export function checkImageGeometry(
   size: { width: number; height: number },
   limits: ImageGeometryLimits,
-  { aligned }: { aligned: boolean },
+  { aligned, format }: { aligned: boolean; format?: OutputFormat },
 ): { ok: true } | { ok: false; error: JobError } {
   const { width, height } = size;
   const refuse = (code: string, message: string) =>
@@ -90,7 +95,15 @@ export function checkImageGeometry(
       `the image is ${width}x${height} (${Math.round((width * height) / 1e5) / 10} megapixels); the limit is ${limits.maxPixels / 1e6} megapixels`,
     );
   }
-  const ratio = Math.max(width, height) / Math.min(width, height);
+  const longer = Math.max(width, height);
+  if (format && longer > MAX_OUTPUT_SIDE[format]) {
+    const fitting = OUTPUT_FORMATS.filter((other) => MAX_OUTPUT_SIDE[other] >= longer).join(' or ');
+    return refuse(
+      UPLOAD_ERROR_CODES.imageTooLarge,
+      `the image is ${width}x${height}; a ${format.toUpperCase()} output is at most ${MAX_OUTPUT_SIDE[format]} px a side, even at upscale 1: ask for ${fitting} (output.format)`,
+    );
+  }
+  const ratio = longer / Math.min(width, height);
   if (aligned && ratio > limits.maxAspectRatio) {
     return refuse(
       UPLOAD_ERROR_CODES.aspectRatio,

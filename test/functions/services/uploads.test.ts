@@ -26,6 +26,18 @@ describe('upload geometry limits', () => {
     }
   });
 
+  it('refuse an input longer than its output format holds, naming the formats that do', () => {
+    // Prepare: 17000 px, over WebP's 16383 and within JPEG's 65535
+    const long = { width: 17_000, height: 300 };
+    // Act
+    const webp = checkImageGeometry(long, DEFAULT_IMAGE_GEOMETRY_LIMITS, { aligned: false, format: 'webp' });
+    const jpeg = checkImageGeometry(long, DEFAULT_IMAGE_GEOMETRY_LIMITS, { aligned: false, format: 'jpeg' });
+    // Assess
+    expect(webp).toMatchObject({ ok: false, error: { code: 'image_too_large' } });
+    expect(webp.ok ? '' : webp.error.message).toMatch(/at most 16383 px a side.*ask for png or jpeg/);
+    expect(jpeg.ok).toBe(true);
+  });
+
   it('limit the aspect ratio of aligned face crops only: a whole photo of any shape is restored', () => {
     // Prepare
     const panorama = { width: 20_000, height: 400 };
