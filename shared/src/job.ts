@@ -337,11 +337,14 @@ export function resolveJobParams(request: CreateJobRequest, seed: () => number =
  *   deployment may set to a fixed one that ignores fidelity (the job then carries the warning
  *   `fidelity_unused`), so `{}` and `{"fidelity": 0.5}` stay different requests, as do `{}` and
  *   `{"preset": "auto"}`;
- * - `background` at its default is left out (it came later; see {@link fingerprintCreateJobRequest}).
+ * - `background` at its default is left out (it came later; see {@link fingerprintCreateJobRequest});
+ * - `minFace: 0` is left out: it keeps every face, as an absent one does (0 was refused before,
+ *   so no stored fingerprint holds it).
  */
 export function canonicalCreateJobRequest(request: CreateJobRequest): Partial<CreateJobRequest> {
-  const { background, fidelity, webhook, ...rest } = request;
+  const { background, fidelity, webhook, minFace, ...rest } = request;
   const canonical: Partial<CreateJobRequest> = { ...rest };
+  if (minFace) canonical.minFace = minFace;
   if (background !== PHOTO_DEFAULTS.background) canonical.background = background;
   if (!(request.preset === AUTO_PRESET && fidelity === RESTORE_DEFAULTS.fidelity))
     canonical.fidelity = fidelity;

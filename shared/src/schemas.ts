@@ -401,7 +401,7 @@ export const JobProgressSchema = z
   })
   .meta({
     description:
-      'Model calls done (`step`) of `total` in the engine run the job is part of (with the jobs batched with it). Absent until the first model call is done: finding and aligning the faces come first, and a photo with no face, or whose faces are all kept as they are (`settings.kept`), makes no model call and has none. `step` never goes back and meets `total` once, when the last model call is done, before the photo is pasted back and encoded; `total` changes only when the output of a batch breaks (the steps it did not take leave it, the reruns of its images join it).',
+      'Model calls done (`step`) of `total` in the engine run the job is part of (with the jobs batched with it). Absent until the first model call of that run is done: finding and aligning the faces come first; a job run alone whose photo has no face, or whose faces are all kept as they are (`settings.kept`), makes no model call and has none (batched with others, it shows theirs). `step` never goes back and meets `total` once, when the last model call is done, before the photo is pasted back and encoded; `total` changes only when the output of a batch breaks (the steps it did not take leave it, the reruns of its images join it).',
   });
 export type JobProgress = z.infer<typeof JobProgressSchema>;
 

@@ -242,6 +242,12 @@ describe('job helpers', () => {
     );
   });
 
+  it('fingerprints minFace 0 as no minFace: both keep every face', async () => {
+    const none = await fingerprintCreateJobRequest(CreateJobRequestSchema.parse({}));
+    expect(await fingerprintCreateJobRequest(CreateJobRequestSchema.parse({ minFace: 0 }))).toBe(none);
+    expect(await fingerprintCreateJobRequest(CreateJobRequestSchema.parse({ minFace: 24 }))).not.toBe(none);
+  });
+
   it('groups jobs by schedule and model, not by seed or output format', () => {
     const base: JobParams = { n: 8, tau: 35, steps: 100, seed: 1, output: { format: 'png', keepDr2: false } };
     const key = batchKeyFor(base, 'dr2e');

@@ -14,8 +14,8 @@ import { listImageFiles } from '../engine/index.js';
 import { OutputFolderError } from './output-folder.js';
 
 /**
- * Longest file name (bytes of UTF-8) the file systems dr2e writes to take: ext4, XFS, APFS and
- * NTFS all stop at 255.
+ * Longest file name (bytes of UTF-8) the file systems dr2e writes to take: ext4 and XFS stop at
+ * 255 bytes, APFS and NTFS at 255 characters (counting bytes is the stricter).
  */
 export const MAX_FILE_NAME_BYTES = 255;
 
@@ -53,6 +53,8 @@ export interface PlanOptions {
   saveDr2: boolean;
   /** Each face's crops are written beside the output too (`<stem>.face<k>[.input].png`, --save-faces). */
   saveFaces?: boolean;
+  /** Most faces an input may write crops of (their names' length; default MAX_FACES_LIMIT). */
+  maxFaces?: number;
   recursive?: boolean;
 }
 
@@ -82,7 +84,7 @@ function longestNameWritten(stem: string, options: PlanOptions): string {
   const base = path.basename(stem);
   const names = [`${base}${options.extension}`];
   if (options.saveDr2) names.push(`${base}.dr2${options.extension}`);
-  if (options.saveFaces) names.push(faceCropName(base, MAX_FACES_LIMIT - 1, true));
+  if (options.saveFaces) names.push(faceCropName(base, (options.maxFaces ?? MAX_FACES_LIMIT) - 1, true));
   return names.reduce((longest, name) =>
     Buffer.byteLength(name) > Buffer.byteLength(longest) ? name : longest,
   );

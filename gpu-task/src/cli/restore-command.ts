@@ -105,9 +105,13 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
     extension,
     saveDr2: options.saveDr2,
     saveFaces: options.saveFaces,
+    // An aligned crop is one face; a photo writes up to --max-faces pairs.
+    maxFaces: options.aligned ? 1 : (options.maxFaces ?? RESTORE_DEFAULTS.maxFaces),
     recursive: options.recursive,
   });
-  for (const note of optionNotes(options, existsSync(options.output))) io.stderr.write(`note: ${note}\n`);
+  if (!options.quiet) {
+    for (const note of optionNotes(options, existsSync(options.output))) io.stderr.write(`note: ${note}\n`);
+  }
   // Before the model loads: a folder that cannot be written fails at once, not after the work.
   await prepareOutputFolder(options.output);
   const startedAt = performance.now();

@@ -395,9 +395,13 @@ async function follow(api: PlaygroundApi, id: string, input: File | undefined): 
   if (job.status !== 'succeeded') {
     const error = job.error ?? { code: job.status, message: `the job ended ${job.status}` };
     progressText.textContent = `Job ${job.status}.`;
+    // A cancel the user asked for: what it costs, from the job's usage (none before it ran).
+    const billed = job.usage
+      ? ' Only the model time it ran is billed (below), no image.'
+      : ' Nothing is billed.';
     const message =
-      job.status === 'canceled' && error.code === 'canceled'
-        ? 'The job was canceled as asked. Only the model time it ran is billed (below), no image.'
+      job.status === 'canceled' && error.code === 'canceled' && error.message === 'canceled by request'
+        ? `The job was canceled as asked.${billed}`
         : error.message;
     showError(error.code, message, job.status === 'canceled' ? 'Canceled' : 'Failed');
     // The figures that apply (times, attempts, model time billed for a canceled run) go under the
