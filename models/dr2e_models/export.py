@@ -181,6 +181,8 @@ def read_config_json(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise ValueError(f"--config-json {path} must hold a JSON object")
     if "provenance" not in loaded:
         return dict(loaded), {}
+    if not isinstance(loaded["provenance"], dict):
+        raise ValueError(f"--config-json {path} is a manifest whose provenance is not an object")
     architecture = loaded["provenance"].get("architecture")
     if not isinstance(architecture, dict):
         raise ValueError(f"--config-json {path} is a manifest without provenance.architecture")
@@ -204,7 +206,9 @@ def apply_config_diffusion(args: argparse.Namespace) -> list[str]:
     if not args.config_json or args.arch != "dr2-unet":
         return []
     _, diffusion = read_config_json(args.config_json)
-    for key in ("beta_schedule", "timesteps", "variance"):
+    # --learn-sigma given beside the manifest sets the output channels, and with them the variance.
+    keys = ["beta_schedule", "timesteps"] + (["variance"] if args.learn_sigma is None else [])
+    for key in keys:
         if getattr(args, key) is None and key in diffusion:
             setattr(args, key, diffusion[key])
     if diffusion or args.beta_schedule is not None or args.timesteps is not None:

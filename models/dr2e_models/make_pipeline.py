@@ -246,6 +246,14 @@ def _check(folder: Path, manifest_name: str, role: str) -> list[str]:
     return problems
 
 
+#: Framing fields that place the face in the crop (a name or a description may differ).
+_FRAMING_GEOMETRY = ("eyeDistance", "eyeY", "mouthY", "landmarks")
+
+
+def _geometry(framing: dict[str, Any]) -> dict[str, Any]:
+    return {key: framing.get(key) for key in _FRAMING_GEOMETRY}
+
+
 def _pairing_problems(folder: Path, denoiser_name: str, enhancer_name: str | None, steps: int | None,
                       presets: dict[str, dict[str, int]]) -> list[str]:
     """
@@ -266,7 +274,7 @@ def _pairing_problems(folder: Path, denoiser_name: str, enhancer_name: str | Non
     if enhancer_name:
         enhancer = json.loads((folder / enhancer_name).read_text())
         mine, theirs = denoiser.get("framing"), enhancer.get("framing")
-        if mine is not None and theirs is not None and mine != theirs:
+        if mine is not None and theirs is not None and _geometry(mine) != _geometry(theirs):
             problems.append(f"{enhancer_name} was made for another face framing than {denoiser_name} "
                             f"({json.dumps(theirs)} against {json.dumps(mine)}): the engine frames faces as "
                             "the denoiser says, so the enhancer would see faces cropped as it never was trained; "

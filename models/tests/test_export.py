@@ -153,6 +153,13 @@ class CommandLineTest(ScratchDirTestCase):
         self.assertEqual(written["variance"], "learned_range")
         self.assertEqual(from_architecture.returncode, 0, from_architecture.stderr)
         self.assertIn("holds no diffusion schedule: linear over 1000 steps", from_architecture.stderr)
+        # A flag beside the manifest wins: --learn-sigma false sets 3 channels, so not its variance
+        three = _export_cli("--arch", "dr2-unet", "--checkpoint", str(checkpoint), "--out",
+                            str(self.dir / "three" / "denoiser.onnx"), "--config-json", str(manifest),
+                            "--learn-sigma", "false")
+        self.assertEqual(three.returncode, 3, three.stderr)  # the 6-channel checkpoint, refused by layout
+        self.assertNotIn("--variance learned_range does not fit", three.stderr)
+        self.assertIn("--learn-sigma true", three.stderr)
 
     def test_a_config_json_that_is_no_file_or_for_another_architecture_is_refused_plainly(self) -> None:
         checkpoint = self.dir / "ok.pt"
@@ -160,8 +167,11 @@ class CommandLineTest(ScratchDirTestCase):
         sparnet = self.dir / "sparnet.json"
         sparnet.write_text(json.dumps({"arch": "sparnethd", "in_size": 32}))
         out = self.dir / "cfg" / "denoiser.onnx"
+        broken = self.dir / "broken.json"
+        broken.write_text(json.dumps({"provenance": None}))
         for config, message in [
             ('{"image_size": 64}', "--config-json takes a JSON file"),
+            (str(broken), "whose provenance is not an object"),
             (str(sparnet), "is for --arch sparnethd, not dr2-unet"),
         ]:
             completed = _export_cli("--arch", "dr2-unet", "--checkpoint", str(checkpoint), "--out", str(out),

@@ -174,12 +174,16 @@ class GraphCheckTest(_FolderTest):
         denoiser = json.loads((self.root / "denoiser.json").read_text())
         write_json(self.root / "denoiser.json", {**denoiser, "framing": {"name": "tight", "eyeY": 0.4}})
         enhancer = json.loads((self.root / "enhancer.json").read_text())
+        write_json(self.root / "enhancer.json", {**enhancer, "framing": {"name": "also-tight", "eyeY": 0.4}})
+        renamed, renamed_err = _run("--dir", str(self.root))
+        (self.root / "pipeline.json").unlink()
         write_json(self.root / "enhancer.json", {**enhancer, "framing": {"name": "ffhq", "eyeY": 0.47}})
         # Act
         mismatched, mismatched_err = _run("--dir", str(self.root))
         (self.root / "enhancer.json").unlink()
         missing, missing_err = _run("--dir", str(self.root))
-        # Assess
+        # Assess: a framing named otherwise but placing the face alike pairs
+        self.assertEqual(renamed, 0, renamed_err)
         self.assertEqual(mismatched, 3)
         self.assertIn("was made for another face framing than denoiser.json", mismatched_err)
         self.assertEqual(missing, 3)
