@@ -343,6 +343,21 @@ describe('decodeImage: bad inputs', () => {
     expect(error.message).toMatch(/JPEG.*premature end/i);
   });
 
+  it('decodes a whole JPEG that lacks only its end marker, as viewers do', async () => {
+    // Prepare: every row there, the last two bytes (FF D9) dropped
+    const jpeg = await sharpFromRgb(quadrantRgb(64, 64)).jpeg({ quality: 95 }).toBuffer();
+    const withoutEnd = jpeg.subarray(0, jpeg.length - 2);
+
+    // Act
+    const decoded = await decodeImageToRgb(withoutEnd);
+    const photo = await decodeImageWithAlpha(withoutEnd);
+    const clean = await decodeImageToRgb(jpeg);
+
+    // Assess: the same pixels as the whole file
+    expect(Buffer.from(decoded.image.data)).toEqual(Buffer.from(clean.image.data));
+    expect(Buffer.from(photo.image.data)).toEqual(Buffer.from(clean.image.data));
+  });
+
   it('refuses a JPEG whose data was damaged mid-file instead of returning it half grey', async () => {
     // Prepare: a byte flipped every 97 bytes of the entropy-coded data; under 'error' libvips
     // decodes the first rows and fills the rest

@@ -130,6 +130,28 @@ interface ProbedImage {
    * (openPixels), as libvips leaves 16-bit RGB in its own primaries when converting to sRGB.
    */
   sixteenBitProfile: boolean;
+  /**
+   * The bytes the pixels are decoded from where they differ from the file's: a JPEG without
+   * its end marker gets one (withJpegEnd).
+   */
+  pixelSource?: Uint8Array;
+}
+
+/**
+ * A JPEG's bytes ending in its end marker (EOI, FF D9): some cameras, transfers and editors drop
+ * it, and libvips refuses such a file ("premature end of JPEG image") although every row is
+ * there. Appended, it costs nothing where the picture is whole, and libjpeg stops at the first
+ * EOI, so a file whose marker is followed by a trailer (phones write some) is read as before. A
+ * file cut inside its scan data still fails: the decoder then warns that data is missing
+ * (LOST_JPEG_DATA), and the file is refused as corrupt.
+ */
+function withJpegEnd(bytes: Uint8Array): Uint8Array | undefined {
+  const n = bytes.length;
+  if (n >= 2 && bytes[n - 2] === 0xff && bytes[n - 1] === 0xd9) return undefined;
+  const completed = new Uint8Array(n + 2);
+  completed.set(bytes);
+  completed.set([0xff, 0xd9], n);
+  return completed;
 }
 
 const SUPPORTED_LIST = SUPPORTED_IMAGE_FORMATS.map(formatLabel).join(', ');
@@ -259,6 +281,7 @@ async function probe(bytes: Uint8Array, options: ProbeImageOptions): Promise<Pro
     );
   }
 
+  const pixelSource = format === 'jpeg' ? withJpegEnd(bytes) : undefined;
   return {
     info: {
       format,
@@ -272,6 +295,7 @@ async function probe(bytes: Uint8Array, options: ProbeImageOptions): Promise<Pro
     limits,
     primaryIndex: metadata.pagePrimary ?? 0,
     sixteenBitProfile: metadata.space === 'rgb16' && metadata.hasProfile === true,
+    ...(pixelSource ? { pixelSource } : {}),
   };
 }
 
@@ -333,7 +357,11 @@ type FailOn = 'error' | 'warning';
  */
 async function openPixels(bytes: Uint8Array, probed: ProbedImage, failOn: FailOn = 'error'): Promise<Sharp> {
   if (probed.info.format === 'heic') return openHeic(bytes, probed);
-  const pipeline = sharp(bytes, { failOn, limitInputPixels: probed.limits.maxInputPixels, autoOrient: true });
+  const pipeline = sharp(probed.pixelSource ?? bytes, {
+    failOn,
+    limitInputPixels: probed.limits.maxInputPixels,
+    autoOrient: true,
+  });
   // libvips converts an 8-bit image's embedded profile to sRGB by itself, but takes a 16-bit
   // one's samples as sRGB already: a Display-P3 16-bit PNG came out in P3's numbers (sRGB red
   // as 234/51/34). Asking for sRGB as the output profile makes it convert from the embedded one.
