@@ -56,6 +56,15 @@ export const MAX_OUTPUT_SIDE: Readonly<Record<OutputFormat, number>> = {
   webp: 16_383,
 };
 
+/**
+ * The output formats that hold a picture `side` px long, as a refusal names them.
+ *
+ * @example outputFormatsFitting(17_000) // 'png or jpeg'
+ */
+export function outputFormatsFitting(side: number): string {
+  return OUTPUT_FORMATS.filter((format) => MAX_OUTPUT_SIDE[format] >= side).join(' or ');
+}
+
 /** Output scale factors: the restored photo is the input's size times this. */
 export const UPSCALE_FACTORS = [1, 2, 4] as const;
 export type UpscaleFactor = (typeof UPSCALE_FACTORS)[number];

@@ -13,7 +13,7 @@ import {
   DEFAULT_MAX_ASPECT_RATIO,
   INPUT_LIMITS,
   MAX_OUTPUT_SIDE,
-  OUTPUT_FORMATS,
+  outputFormatsFitting,
   type JobError,
   type OutputFormat,
 } from '../../../shared/src/index.js';
@@ -97,10 +97,9 @@ export function checkImageGeometry(
   }
   const longer = Math.max(width, height);
   if (format && longer > MAX_OUTPUT_SIDE[format]) {
-    const fitting = OUTPUT_FORMATS.filter((other) => MAX_OUTPUT_SIDE[other] >= longer).join(' or ');
     return refuse(
       UPLOAD_ERROR_CODES.imageTooLarge,
-      `the image is ${width}x${height}; a ${format.toUpperCase()} output is at most ${MAX_OUTPUT_SIDE[format]} px a side, even at upscale 1: ask for ${fitting} (output.format)`,
+      `the image is ${width}x${height}; a ${format.toUpperCase()} output is at most ${MAX_OUTPUT_SIDE[format]} px a side, even at upscale 1: ask for ${outputFormatsFitting(longer)} (output.format)`,
     );
   }
   const ratio = longer / Math.min(width, height);

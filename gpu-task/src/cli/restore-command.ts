@@ -184,6 +184,7 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
     }
   }
 
+  const requestedUpscale = options.upscale ?? RESTORE_DEFAULTS.upscale;
   const restoreStart = performance.now();
   for (let start = 0; start < runnable.length; start += options.batch) {
     const chunk = runnable.slice(start, start + options.batch);
@@ -281,7 +282,6 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
             : '';
         const keptCount = result.faces.filter((f) => f.settings?.kept).length;
         const kept = keptCount > 0 ? ` (${keptCount} kept as is)` : '';
-        const requestedUpscale = options.upscale ?? RESTORE_DEFAULTS.upscale;
         const warned =
           result.warnings.length > 0
             ? `; warning: ${warningsNote(result.warnings, requestedUpscale, result.upscale)}`
@@ -322,7 +322,7 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
         if (line) io.stdout.write(`  ${display(f.input)} face ${i + 1}: ${line}\n`);
       }
       if (f.warnings && f.warnings.length > 0) {
-        const note = warningsNote(f.warnings, options.upscale ?? RESTORE_DEFAULTS.upscale, f.upscale);
+        const note = warningsNote(f.warnings, requestedUpscale, f.upscale);
         io.stdout.write(`  warning ${display(f.input)}: ${note}\n`);
       }
       if (f.skippedFaces && f.skippedFaces.length > 0) {

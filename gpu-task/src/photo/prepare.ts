@@ -33,7 +33,7 @@ import {
   MAX_FACES_LIMIT,
   MAX_MIN_FACE,
   MAX_OUTPUT_SIDE,
-  OUTPUT_FORMATS,
+  outputFormatsFitting,
   type PhotoWarning,
   UPSCALE_FACTORS,
   type UpscaleFactor,
@@ -127,12 +127,6 @@ export function resolvePhotoOptions(options: PhotoOptions): Required<
  * capUpscale(8200, 1400, 2, 50e6, MAX_OUTPUT_SIDE.webp); // 1: 16400 px would not fit a WebP
  * ```
  */
-/** The output formats that hold a picture `side` px long, as a refusal names them ("png or jpeg"). */
-function formatsFitting(side: number): string {
-  const fitting = OUTPUT_FORMATS.filter((format) => MAX_OUTPUT_SIDE[format] >= side);
-  return fitting.join(' or ');
-}
-
 export function capUpscale(
   width: number,
   height: number,
@@ -230,7 +224,7 @@ export async function preparePhoto(
   if (Math.max(image.width, image.height) > maxSide) {
     // Refused before detection and restoration, as the encoder would refuse it after them.
     throw new ImageTooLargeError(
-      `a ${image.width}x${image.height} photo does not fit a ${format.toUpperCase()} file (at most ${maxSide} px a side) even at upscale 1; ask for ${formatsFitting(Math.max(image.width, image.height))}`,
+      `a ${image.width}x${image.height} photo does not fit a ${format.toUpperCase()} file (at most ${maxSide} px a side) even at upscale 1; ask for ${outputFormatsFitting(Math.max(image.width, image.height))}`,
     );
   }
   const upscale = capUpscale(image.width, image.height, wanted, limits.maxInputPixels, maxSide);

@@ -38,6 +38,7 @@ export {
   MAX_MIN_FACE,
   MAX_OUTPUT_SIDE,
   OUTPUT_FORMATS,
+  outputFormatsFitting,
   UPSCALE_FACTORS,
   type UpscaleFactor,
 } from '../../../shared/src/index.js';
