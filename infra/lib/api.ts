@@ -212,10 +212,24 @@ export class Api extends Construct {
   /** The API reads and writes job records, inputs/outputs and usage; signs upload and download URLs. */
   private grantApiPermissions(storage: Storage, jobs: JobQueue): void {
     const role = this.httpFunction.role;
-    const prefixes = [BUCKET_PREFIXES.tenantData, BUCKET_PREFIXES.jobRecords, BUCKET_PREFIXES.usage];
+    const prefixes = [
+      BUCKET_PREFIXES.tenantData,
+      BUCKET_PREFIXES.jobRecords,
+      BUCKET_PREFIXES.usage,
+      BUCKET_PREFIXES.usageDayTotals,
+    ];
     // PutObject also signs the presigned upload POST; GetObject signs download links and reads
     // usage (GET /v1/usage, quotas).
     for (const statement of jobDataStatements(storage)) role.addToPolicy(statement);
+    // Summing usage reads and keeps the ledger's day totals, so a cold start reads one object per
+    // day of the month, not one per job.
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'UsageDayTotals',
+        actions: ['s3:GetObject', 's3:PutObject'],
+        resources: [storage.objectsArn(BUCKET_PREFIXES.usageDayTotals)],
+      }),
+    );
     role.addToPolicy(listBucket(storage.bucket));
     role.addToPolicy(
       new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [jobs.queue.queueArn] }),

@@ -3,6 +3,7 @@
  * its server access logs and the VPC flow logs.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { acceptNagFinding } from './nag.js';
 import { Construct } from 'constructs';
@@ -13,8 +14,10 @@ export const BUCKET_PREFIXES = {
   tenantData: 'tenants/',
   /** Job records, per-tenant index and idempotency claims (S3JobStore). */
   jobRecords: 'job-store/',
-  /** Usage ledger. */
+  /** Usage ledger: one write-once record per finished job. */
   usage: 'usage/',
+  /** The usage ledger's day totals (derived from the records, rewritten as records arrive). */
+  usageDayTotals: 'usage-days/',
 } as const;
 
 /** Suffix of an uploaded input's key; its creation event starts the dispatcher. */
@@ -92,6 +95,19 @@ export class Storage extends Construct {
       // Kept on stack deletion so a teardown never silently deletes customer data; README says how to empty it.
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    // Usage records are write-once billing evidence: the ledger writes them with If-None-Match,
+    // and the bucket refuses any PutObject there without it, so no role (a worker that parses
+    // untrusted images included) can replace a record that was already billed.
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'UsageRecordsWriteOnce',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObject'],
+        resources: [this.objectsArn(BUCKET_PREFIXES.usage)],
+        conditions: { Null: { 's3:if-none-match': 'true' } },
+      }),
+    );
   }
 
   /**

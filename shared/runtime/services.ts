@@ -43,6 +43,7 @@ import {
 } from '../adapters/node/guarded-webhook-sender.js';
 import { generateApiKey, hashApiKey } from '../src/api-keys.js';
 import { systemClock, type Clock } from '../src/clock.js';
+import { errorFields } from '../src/log.js';
 import { hmacSha256, randomBytes, toBase64Url, toHex, utf8Encode } from '../src/encoding.js';
 import type { BlobStore } from '../src/ports/blob-store.js';
 import type { JobQueue, UnreadableQueueMessage } from '../src/ports/job-queue.js';
@@ -161,6 +162,23 @@ function reportReleaseFailure(error: unknown, job: Job): void {
       jobId: job.id,
       tenantId: job.tenantId,
       error: error instanceof Error ? error.message : String(error),
+    }),
+  );
+}
+
+/**
+ * A usage day total that could not be read or written (e.g. a role without access to
+ * `usage-days/`): sums stay right but read every record, so say so on stderr as one JSON
+ * warning line in the logger's shape (no logger here).
+ */
+function reportDayTotalError(error: unknown, detail: { key: string; action: 'read' | 'write' }): void {
+  console.error(
+    JSON.stringify({
+      level: 'warn',
+      time: new Date().toISOString(),
+      msg: `usage day total not ${detail.action === 'read' ? 'read' : 'written'}`,
+      key: detail.key,
+      ...errorFields(error),
     }),
   );
 }
@@ -407,7 +425,15 @@ async function createAwsServices(
         schema: WebhookDeliveryMessageSchema,
         onUnreadable: reportUnreadable('webhooks'),
       }),
-    usage: overrides.usage ?? new S3UsageLedger({ client: s3, bucket, prefix: 'usage/' }),
+    usage:
+      overrides.usage ??
+      new S3UsageLedger({
+        client: s3,
+        bucket,
+        prefix: 'usage/',
+        dayTotalsPrefix: 'usage-days/',
+        onDayTotalError: reportDayTotalError,
+      }),
     tenants:
       overrides.tenants ??
       new SecretsManagerTenantDirectory({

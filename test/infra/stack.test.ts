@@ -14,6 +14,7 @@ import {
   objectPattern,
   onlyResource,
   policyDocuments,
+  type PolicyDocument,
   referencedId,
   resourcesOf,
   resourcesOfType,
@@ -398,6 +399,7 @@ describe('least privilege', () => {
       '/tenants/*',
       '/job-store/*',
       '/usage/*',
+      '/usage-days/*',
       `/${synth.config.modelsPrefix}*`,
     ]);
     let checked = 0;
@@ -427,6 +429,43 @@ describe('least privilege', () => {
       }
     }
     expect(deleters).toEqual([]);
+  });
+
+  it('refuses, on the data bucket, every PutObject to usage/ without If-None-Match, so no role can replace a billed record', () => {
+    // Prepare
+    const data = resourcesOfType(synth.template, 'AWS::S3::Bucket').find(
+      ([, bucket]) => bucket.Properties?.CorsConfiguration !== undefined,
+    )?.[0];
+    const policy = resourcesOfType(synth.template, 'AWS::S3::BucketPolicy').find(
+      ([, candidate]) => referencedId(candidate.Properties?.Bucket) === data,
+    );
+    // Act
+    const statements = (policy?.[1].Properties?.PolicyDocument as PolicyDocument).Statement;
+    const writeOnce = statements.filter(
+      (statement) =>
+        statement.Effect === 'Deny' &&
+        actionsOf(statement).includes('s3:PutObject') &&
+        resourcesOf(statement).some((resource) => objectPattern(resource)?.pattern === '/usage/*'),
+    );
+    // Assess
+    expect(writeOnce).toHaveLength(1);
+    expect(writeOnce[0]?.Principal).toEqual({ AWS: '*' });
+    expect(writeOnce[0]?.Condition).toEqual({ Null: { 's3:if-none-match': 'true' } });
+  });
+
+  it('lets the API, not the worker, read and write the usage day totals', () => {
+    // Act
+    const writers = new Set<string>();
+    for (const { owner, document } of policyDocuments(synth.template)) {
+      for (const statement of document.Statement) {
+        if (statement.Effect !== 'Allow' || !actionsOf(statement).includes('s3:PutObject')) continue;
+        if (resourcesOf(statement).some((resource) => objectPattern(resource)?.pattern === '/usage-days/*')) {
+          writers.add(owner.replace(/[A-F0-9]{8}$/, ''));
+        }
+      }
+    }
+    // Assess
+    expect([...writers]).toEqual(['ApiHttpRoleDefaultPolicy']);
   });
 
   it('lets only the worker consume the queue, and the API, dispatcher and worker (handing messages back at shutdown) send to it', () => {

@@ -5,13 +5,18 @@
  *
  * written with `If-None-Match: *`, so recording a job again changes nothing (callers pass the
  * job's terminal timestamp as `at`, which does not change between retries). Keys sort by time,
- * so a sum lists from the range's start (`Marker`) and stops at its end, then reads the listed
- * objects a few at a time. Records never change once written, so each instance keeps those it
- * has read (up to `maxCachedRecords`): the quota check on every create (`JobAdmission`) lists the
- * month (1000 keys per request) but reads only the records finished since its last sum. A
- * high-volume deployment would still aggregate (e.g. per-day rollups). The tenants with usage are
- * the "folders" under the prefix (a listing with `Delimiter: '/'`), so listing them reads no
- * record.
+ * so a sum lists from the range's start (`Marker`) and stops at its end; a period of more than
+ * a page (1000 records) lists its remaining days in parallel, one prefix per UTC day.
+ *
+ * **Day totals.** The quota check on every create (`JobAdmission`) sums the month. Reading each
+ * record would cost a fresh instance (a Lambda cold start) one GET per job of the month, which
+ * for a busy tenant outlasts the request. So a sum keeps, per tenant and whole UTC day, the
+ * day's totals in one object (`<dayTotalsPrefix><tenant>/<YYYY-MM-DD>.json`, default prefix
+ * `usage-days/`, see usage-day-totals.ts) and reads only the records that no total covers.
+ * A total is checked against the day's listing before it is used, so a record recorded late
+ * is never lost; a total that cannot be read or written only makes the sum slower. Records read
+ * are also kept in memory (up to `maxCachedRecords`). The tenants with usage are the "folders"
+ * under the prefix (a listing with `Delimiter: '/'`), so listing them reads no record.
  */
 import {
   GetObjectCommand,
@@ -26,16 +31,70 @@ import { utf8Decode, utf8Encode } from '../../src/encoding.js';
 import { assertUsageRecord, summarizeUsage } from '../../src/memory-usage-ledger.js';
 import type { UsageLedger, UsageRecord, UsageSummary } from '../../src/ports/usage-ledger.js';
 import { isConditionalWriteConflict, isNotFound } from './s3-errors.js';
+import {
+  type CountedUsage,
+  DAY_MS,
+  type DayTotal,
+  dayOfRecord,
+  dayStart,
+  daysUntil,
+  extendDayTotal,
+  parseDayTotal,
+  totalStillHolds,
+  wholeDayInRange,
+} from './usage-day-totals.js';
 
 export interface S3UsageLedgerOptions {
   client: S3Client;
   bucket: string;
   /** Default `usage/`. */
   prefix?: string;
+  /**
+   * Where day totals are kept (see the class). Default: `prefix` with `-days` before its slash
+   * (`usage/` -> `usage-days/`); `false`, or an empty `prefix`, keeps none (every record is read).
+   */
+  dayTotalsPrefix?: string | false;
+  /**
+   * Whether a sum writes the day totals it computed (default true). Without write access they are
+   * still read.
+   */
+  writeDayTotals?: boolean;
+  /**
+   * Told when a day total could not be read (other than missing) or written: the sum is still
+   * right, only slower. Default: nothing.
+   */
+  onDayTotalError?: (error: unknown, detail: { key: string; action: 'read' | 'write' }) => void;
   /** Objects read in parallel while summing (default 16). */
   readConcurrency?: number;
   /** Records kept in memory after a sum has read them (default 100,000: about 30 MB of heap). */
   maxCachedRecords?: number;
+  /** The time, for whether a day is over (default Date.now). */
+  now?: () => number;
+}
+
+/**
+ * Records a day may have beyond its total before a sum writes the total again while the day
+ * lasts (a finished day's total is written as soon as any record is beyond it): a busy tenant's
+ * day costs a fresh instance at most this many record reads.
+ */
+export const DAY_TOTAL_AFTER_RECORDS = 20;
+
+/** Day totals an instance keeps in memory (a tenant's month is about 31). */
+const MAX_REMEMBERED_DAY_TOTALS = 10_000;
+
+/** Listings in flight at once when a long period is listed day by day. */
+const LIST_CONCURRENCY = 8;
+
+/** A record's values as kept in memory: [at ms, images, faces or -1, model seconds]. */
+type CachedUsage = [number, number, number, number];
+
+/** What a sum does with one whole day of the range. */
+interface DayPlan {
+  day: string;
+  /** The day's total that still holds, if any. */
+  total: DayTotal | undefined;
+  /** The day's record keys that `total` does not cover (all of them without one). */
+  later: string[];
 }
 
 interface StoredUsage {
@@ -73,20 +132,37 @@ export class S3UsageLedger implements UsageLedger {
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;
+  private readonly dayTotalsPrefix: string | undefined;
+  private readonly writeDayTotals: boolean;
+  private readonly onDayTotalError: NonNullable<S3UsageLedgerOptions['onDayTotalError']>;
   private readonly readConcurrency: number;
   private readonly maxCachedRecords: number;
+  private readonly now: () => number;
   /**
-   * Records already read, by key (write-once objects: a key's content never changes), kept as
-   * [at ms, images, faces or -1, model seconds]: the tenant is the key's, the job id unused.
+   * Records already read, by key (write-once objects: a key's content never changes); the tenant
+   * is the key's, the job id unused.
    */
-  private readonly cache = new Map<string, [number, number, number, number]>();
+  private readonly cache = new Map<string, CachedUsage>();
+  /** Day totals read or written, by their key: checked against each listing before use. */
+  private readonly dayTotals = new Map<string, DayTotal>();
 
   constructor(options: S3UsageLedgerOptions) {
     this.client = options.client;
     this.bucket = options.bucket;
     this.prefix = options.prefix ?? 'usage/';
+    this.dayTotalsPrefix =
+      options.dayTotalsPrefix === false || (options.dayTotalsPrefix === undefined && this.prefix === '')
+        ? undefined
+        : (options.dayTotalsPrefix ?? `${this.prefix.replace(/\/$/, '')}-days/`);
+    if (this.dayTotalsPrefix !== undefined && this.dayTotalsPrefix.startsWith(this.prefix)) {
+      // Totals inside the records' folder would be listed as records (or as a tenant).
+      throw new Error(`dayTotalsPrefix "${this.dayTotalsPrefix}" must lie outside prefix "${this.prefix}"`);
+    }
+    this.writeDayTotals = options.writeDayTotals ?? true;
+    this.onDayTotalError = options.onDayTotalError ?? (() => undefined);
     this.readConcurrency = options.readConcurrency ?? 16;
     this.maxCachedRecords = options.maxCachedRecords ?? 100_000;
+    this.now = options.now ?? Date.now;
   }
 
   private tenantPrefix(tenantId: string): string {
@@ -121,38 +197,27 @@ export class S3UsageLedger implements UsageLedger {
 
   async sum(tenantId: string, range: { from: Date; to: Date }): Promise<UsageSummary> {
     const prefix = this.tenantPrefix(tenantId);
-    const end = `${prefix}${range.to.toISOString()}`;
-    const keys: string[] = [];
-    // Keys just before `from` sort below `<prefix><from ISO>`; start listing there.
-    let marker: string | undefined = `${prefix}${range.from.toISOString()}`;
-    for (;;) {
-      const listing: ListObjectsCommandOutput = await this.client.send(
-        new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, Marker: marker, MaxKeys: 1000 }),
-      );
-      const page: string[] = (listing.Contents ?? [])
-        .map((object) => object.Key ?? '')
-        .filter((key) => key !== '');
-      let pastEnd = false;
-      for (const key of page) {
-        if (key >= end) {
-          pastEnd = true;
-          break;
-        }
-        keys.push(key);
-      }
-      const last: string | undefined = page.at(-1);
-      if (pastEnd || !listing.IsTruncated || last === undefined) break;
-      marker = last;
-    }
-    const records: UsageRecord[] = [];
-    const unread: string[] = [];
+    const keys = await this.listRange(prefix, range);
+    // Whole days of the range may be summed by their totals; the rest is read record by record.
+    const loose: string[] = [];
+    const byDay = new Map<string, string[]>();
     for (const key of keys) {
-      const cached = this.cache.get(key);
-      if (!cached) {
-        unread.push(key);
+      const day = this.dayTotalsPrefix === undefined ? undefined : dayOfRecord(key.slice(prefix.length));
+      if (day === undefined || !wholeDayInRange(day, range)) {
+        loose.push(key);
         continue;
       }
-      const [at, images, faces, modelSeconds] = cached;
+      const dayKeys = byDay.get(day);
+      if (dayKeys) dayKeys.push(key);
+      else byDay.set(day, [key]);
+    }
+    const plans = await inChunks([...byDay], this.readConcurrency, ([day, dayKeys]) =>
+      this.planDay(tenantId, prefix, day, dayKeys),
+    );
+    const unread = loose.concat(...plans.map((plan) => plan.later));
+    const usages = await this.readRecords(unread);
+    const records: UsageRecord[] = [];
+    for (const [at, images, faces, modelSeconds] of usages.values()) {
       records.push({
         tenantId,
         jobId: '',
@@ -162,16 +227,171 @@ export class S3UsageLedger implements UsageLedger {
         modelSeconds,
       });
     }
-    for (let offset = 0; offset < unread.length; offset += this.readConcurrency) {
-      const chunk = unread.slice(offset, offset + this.readConcurrency);
-      const read = await Promise.all(chunk.map((key) => this.read(key)));
-      read.forEach((stored, i) => {
-        if (!stored) return;
-        records.push({ ...stored, at: new Date(stored.at) });
-        this.remember(chunk[i] as string, stored);
-      });
+    const summary = summarizeUsage(tenantId, range, records);
+    for (const { total } of plans) {
+      if (!total) continue;
+      summary.jobs += total.jobs;
+      summary.images += total.images;
+      summary.faces += total.faces;
+      summary.modelSeconds += total.modelSeconds;
     }
-    return summarizeUsage(tenantId, range, records);
+    await this.updateDayTotals(tenantId, prefix, plans, usages);
+    return summary;
+  }
+
+  /**
+   * The keys of a tenant's records with `from <= at < to`, in order: the first page from the
+   * range's start; if the period holds more, the rest day by day, in parallel.
+   */
+  private async listRange(prefix: string, range: { from: Date; to: Date }): Promise<string[]> {
+    const end = `${prefix}${range.to.toISOString()}`;
+    // Keys just before `from` sort below `<prefix><from ISO>`; start listing there.
+    const first = await this.listPage(prefix, `${prefix}${range.from.toISOString()}`, end);
+    const last = first.keys.at(-1);
+    if (first.done || last === undefined) return first.keys;
+    const lastDay = dayOfRecord(last.slice(prefix.length));
+    if (lastDay === undefined) return first.keys.concat(await this.listFrom(prefix, last, end));
+    const days = daysUntil(lastDay, range.to);
+    const rest = await inChunks(days, LIST_CONCURRENCY, (day, index) =>
+      this.listFrom(`${prefix}${day}`, index === 0 ? last : undefined, end),
+    );
+    return first.keys.concat(...rest);
+  }
+
+  /** Every key under `prefix` after `marker` and before `end`. */
+  private async listFrom(prefix: string, marker: string | undefined, end: string): Promise<string[]> {
+    const keys: string[] = [];
+    for (;;) {
+      const page = await this.listPage(prefix, marker, end);
+      keys.push(...page.keys);
+      marker = page.keys.at(-1);
+      if (page.done || marker === undefined) return keys;
+    }
+  }
+
+  /** One listing page under `prefix` after `marker`, cut at `end`; `done` when nothing follows. */
+  private async listPage(
+    prefix: string,
+    marker: string | undefined,
+    end: string,
+  ): Promise<{ keys: string[]; done: boolean }> {
+    const listing: ListObjectsCommandOutput = await this.client.send(
+      new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, Marker: marker, MaxKeys: 1000 }),
+    );
+    const keys: string[] = [];
+    for (const object of listing.Contents ?? []) {
+      const key = object.Key ?? '';
+      if (key === '') continue;
+      if (key >= end) return { keys, done: true };
+      keys.push(key);
+    }
+    return { keys, done: !listing.IsTruncated || keys.length === 0 };
+  }
+
+  /** A whole day's total that still holds (remembered, else stored), and the records it leaves out. */
+  private async planDay(tenantId: string, prefix: string, day: string, dayKeys: string[]): Promise<DayPlan> {
+    const names = dayKeys.map((key) => key.slice(prefix.length));
+    const totalKey = this.dayTotalKey(tenantId, day);
+    let total = this.dayTotals.get(totalKey);
+    if (total && !totalStillHolds(total, names)) total = undefined;
+    // A warm instance that has every record in memory needs no total.
+    if (!total && dayKeys.some((key) => !this.cache.has(key))) {
+      const stored = await this.readDayTotal(totalKey, tenantId, day);
+      if (stored && totalStillHolds(stored, names)) {
+        total = stored;
+        this.rememberDayTotal(totalKey, stored);
+      }
+    }
+    const through = total?.through;
+    const later =
+      through === undefined ? dayKeys : dayKeys.filter((_, index) => (names[index] ?? '') > through);
+    return { day, total, later };
+  }
+
+  /**
+   * Writes the totals of the days with records beyond their total: a finished day's at once, the
+   * current day's once DAY_TOTAL_AFTER_RECORDS have gathered. A day whose records could not all
+   * be read keeps its total.
+   */
+  private async updateDayTotals(
+    tenantId: string,
+    prefix: string,
+    plans: readonly DayPlan[],
+    usages: ReadonlyMap<string, CachedUsage>,
+  ): Promise<void> {
+    if (!this.writeDayTotals) return;
+    const now = this.now();
+    const due = plans.filter(
+      ({ day, later }) =>
+        later.length > 0 &&
+        (later.length >= DAY_TOTAL_AFTER_RECORDS || dayStart(day) + DAY_MS <= now) &&
+        later.every((key) => usages.has(key)),
+    );
+    await inChunks(due, this.readConcurrency, async ({ day, total, later }) => {
+      const next = extendDayTotal(
+        tenantId,
+        day,
+        total,
+        later.map((key) => ({
+          name: key.slice(prefix.length),
+          usage: counted(usages.get(key) as CachedUsage),
+        })),
+      );
+      const key = this.dayTotalKey(tenantId, day);
+      try {
+        await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Body: utf8Encode(JSON.stringify(next)),
+            ContentType: 'application/json',
+          }),
+        );
+        this.rememberDayTotal(key, next);
+      } catch (error) {
+        this.onDayTotalError(error, { key, action: 'write' });
+      }
+    });
+  }
+
+  private dayTotalKey(tenantId: string, day: string): string {
+    return `${this.dayTotalsPrefix ?? ''}${keySegment(tenantId)}/${day}.json`;
+  }
+
+  /** The stored total of a day, or undefined (missing, unreadable, or not a total of this day). */
+  private async readDayTotal(key: string, tenantId: string, day: string): Promise<DayTotal | undefined> {
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const bytes = response.Body ? await response.Body.transformToByteArray() : new Uint8Array();
+      return parseDayTotal(utf8Decode(bytes), tenantId, day);
+    } catch (error) {
+      if (!isNotFound(error)) this.onDayTotalError(error, { key, action: 'read' });
+      return undefined;
+    }
+  }
+
+  private rememberDayTotal(key: string, total: DayTotal): void {
+    if (!this.dayTotals.has(key) && this.dayTotals.size >= MAX_REMEMBERED_DAY_TOTALS) {
+      const oldest = this.dayTotals.keys().next();
+      if (!oldest.done) this.dayTotals.delete(oldest.value);
+    }
+    this.dayTotals.set(key, total);
+  }
+
+  /** The values of these records (from memory, else read a few at a time); a vanished record is left out. */
+  private async readRecords(keys: readonly string[]): Promise<Map<string, CachedUsage>> {
+    const usages = new Map<string, CachedUsage>();
+    const unread: string[] = [];
+    for (const key of keys) {
+      const cached = this.cache.get(key);
+      if (cached) usages.set(key, cached);
+      else unread.push(key);
+    }
+    await inChunks(unread, this.readConcurrency, async (key) => {
+      const stored = await this.read(key);
+      if (stored) usages.set(key, this.remember(key, stored));
+    });
+    return usages;
   }
 
   async tenantIds(): Promise<string[]> {
@@ -196,8 +416,8 @@ export class S3UsageLedger implements UsageLedger {
     return ids.sort();
   }
 
-  private remember(key: string, stored: StoredUsage): void {
-    const entry: [number, number, number, number] = [
+  private remember(key: string, stored: StoredUsage): CachedUsage {
+    const entry: CachedUsage = [
       Date.parse(stored.at),
       stored.images,
       stored.faces ?? -1,
@@ -209,6 +429,7 @@ export class S3UsageLedger implements UsageLedger {
       if (!oldest.done) this.cache.delete(oldest.value);
     }
     this.cache.set(key, entry);
+    return entry;
   }
 
   private async read(key: string): Promise<StoredUsage | undefined> {
@@ -221,4 +442,25 @@ export class S3UsageLedger implements UsageLedger {
       throw error;
     }
   }
+}
+
+/** A cached record's counted values (records before photo mode restored one face per image). */
+function counted([, images, faces, modelSeconds]: CachedUsage): CountedUsage {
+  return { images, faces: faces < 0 ? images : faces, modelSeconds };
+}
+
+/**
+ * `work` on every item, at most `concurrency` at once (in consecutive chunks), results in order.
+ */
+async function inChunks<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = [];
+  for (let offset = 0; offset < items.length; offset += concurrency) {
+    const chunk = items.slice(offset, offset + concurrency);
+    results.push(...(await Promise.all(chunk.map((item, i) => work(item, offset + i)))));
+  }
+  return results;
 }
