@@ -37,6 +37,7 @@ import {
   type Logger,
   JobWebhooks,
   type JobNotifier,
+  countingFinishedJobs,
 } from '../../shared/src/index.js';
 import { bearerAuth, type AuthVariables } from './http/auth.js';
 import { rateLimit } from './http/rate-limit.js';
@@ -66,7 +67,7 @@ export type AppServices = Pick<
   | 'webhookSender'
   | 'webhookTargets'
 > &
-  Partial<Pick<Services, 'limits'>> & {
+  Partial<Pick<Services, 'limits' | 'jobMetrics'>> & {
     /** Local mode: enables `/local-upload` and `/local-download`, verified with this store's secret. */
     localBlobs?: Pick<
       FilesystemBlobStore,
@@ -86,7 +87,10 @@ export interface AppOptions {
   maxJsonBodyBytes: number;
   version: string;
   logger: Logger;
-  /** Replaces the webhook notifier of API cancels and dispatcher rejections. */
+  /**
+   * Replaces the webhook notifier of API cancels and dispatcher rejections (and with it their
+   * job metrics).
+   */
   notifier?: JobNotifier;
   /** Log one line per request (default true). */
   accessLog: boolean;
@@ -167,7 +171,8 @@ export function createJobWebhooks(services: AppServices, options: Pick<AppOption
  */
 export function createDispatcher(services: AppServices, options: Partial<AppOptions> = {}): Dispatcher {
   const resolved = { ...DEFAULT_APP_OPTIONS, ...options };
-  const notifier = resolved.notifier ?? createJobWebhooks(services, resolved);
+  const notifier =
+    resolved.notifier ?? countingFinishedJobs(createJobWebhooks(services, resolved), services.jobMetrics);
   return new Dispatcher({
     blobs: services.blobs,
     jobs: services.jobs,
@@ -193,7 +198,8 @@ export function createExpiry(
     jobs: services.jobs,
     blobs: services.blobs,
     clock: services.clock,
-    notifier: options.notifier ?? createJobWebhooks(services, options),
+    notifier:
+      options.notifier ?? countingFinishedJobs(createJobWebhooks(services, options), services.jobMetrics),
     ttlSeconds: options.createdJobTtlSeconds,
     logger: options.logger.child({ component: 'expiry' }),
   });
@@ -204,7 +210,7 @@ export function createApp(services: AppServices, options: Partial<AppOptions> = 
   const resolved: AppOptions = { ...DEFAULT_APP_OPTIONS, ...options };
   const logger = resolved.logger;
   const webhooks = createJobWebhooks(services, resolved);
-  const notifier = resolved.notifier ?? webhooks;
+  const notifier = resolved.notifier ?? countingFinishedJobs(webhooks, services.jobMetrics);
   const dispatcher = createDispatcher(services, { ...resolved, notifier });
   const expiry = createExpiry(services, { ...resolved, notifier });
   const admission = services.limits

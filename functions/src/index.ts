@@ -14,3 +14,5 @@ export {
   DEFAULT_APP_OPTIONS,
 } from './app.js';
 export { type ApiServer, startApiServer, type StartApiServerOptions } from './entry/node-server.js';
+/** The codes a refused upload fails its job with (job metrics count them as `rejected`). */
+export { UPLOAD_ERROR_CODES } from './services/uploads.js';

@@ -71,6 +71,8 @@ export class Dr2eStack extends Stack {
     this.limits = new LimitsTable(this, 'Limits');
     const alerts = new AlertTopic(this, 'Alerts', { email: config.alarmEmail });
 
+    // Job metrics (CloudWatch EMF from the worker, the dispatcher and the API) per stack.
+    const metricsNamespace = `dr2e/${this.stackName}`;
     // Settings every component shares; only names from shared/runtime/config.ts.
     const shared = {
       DR2E_MODE: 'aws',
@@ -85,6 +87,7 @@ export class Dr2eStack extends Stack {
         config.webhookAllowHosts.length > 0 ? config.webhookAllowHosts.join(',') : undefined,
       DR2E_MAX_RECEIVES: String(config.maxReceives),
       DR2E_LOG_LEVEL: config.logLevel,
+      DR2E_METRICS_NAMESPACE: metricsNamespace,
     } as const;
 
     this.webhooks.attachFunction(runtimeEnvironment({ ...shared, NODE_OPTIONS: '--enable-source-maps' }));
@@ -143,6 +146,7 @@ export class Dr2eStack extends Stack {
       workers: this.workers,
       webhooks: this.webhooks,
       oldestMessageAlarmSeconds: config.oldestMessageAlarmSeconds,
+      metricsNamespace,
     });
 
     this.suppressFrameworkFindings();

@@ -8,6 +8,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { acceptNagFinding } from './nag.js';
 import { Construct } from 'constructs';
+import { JOB_OUTCOMES, type JobOutcome } from '../../shared/runtime/index.js';
 import type { Api } from './api.js';
 import type { JobQueue } from './queue.js';
 import type { GpuWorkers } from './workers.js';
@@ -38,7 +39,16 @@ export interface ObservabilityProps {
   webhooks: WebhookDelivery;
   /** Oldest queued message age (s) that raises an alarm. */
   oldestMessageAlarmSeconds: number;
+  /** Where the worker, dispatcher and API write job metrics (`DR2E_METRICS_NAMESPACE`). */
+  metricsNamespace: string;
 }
+
+/**
+ * Jobs that failed through the service's fault (Outcome `failed`: retries exhausted, model or
+ * system errors; not inputs refused as unreadable or too large) within 15 minutes that raise
+ * the JobFailures alarm.
+ */
+export const JOB_FAILURES_ALARM_THRESHOLD = 3;
 
 /**
  * @example
@@ -213,11 +223,63 @@ export class Observability extends Construct {
         width: 8,
       }),
     );
+    this.addJobWidgets(props.metricsNamespace);
     this.dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }),
     );
 
     for (const alarm of this.alarms) alarm.addAlarmAction(new actions.SnsAction(props.topic));
+  }
+
+  /**
+   * What the jobs came to (EmfJobMetrics: one line per finished job): finished jobs by outcome,
+   * how long clients wait, what was restored; and the JobFailures alarm.
+   */
+  private addJobWidgets(namespace: string): void {
+    const fiveMinutes = Duration.minutes(5);
+    const jobMetric = (metricName: string, outcome: JobOutcome, statistic: string, label: string) =>
+      new cloudwatch.Metric({
+        namespace,
+        metricName,
+        dimensionsMap: { Outcome: outcome },
+        period: fiveMinutes,
+        statistic,
+        label,
+      });
+    this.alarm('JobFailures', {
+      // No label: an alarm on a labelled metric is written as a metric-math query.
+      metric: new cloudwatch.Metric({
+        namespace,
+        metricName: 'Jobs',
+        dimensionsMap: { Outcome: 'failed' },
+        period: Duration.minutes(15),
+        statistic: 'Sum',
+      }),
+      threshold: JOB_FAILURES_ALARM_THRESHOLD,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      alarmDescription: `${JOB_FAILURES_ALARM_THRESHOLD} or more jobs failed through the service's fault in 15 minutes (retries exhausted, model or system errors; refused inputs do not count). Logs Insights: filter msg = "job metrics" and Outcome = "failed" | stats count() by errorCode.`,
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Jobs finished (per 5 min)',
+        left: JOB_OUTCOMES.map((outcome) => jobMetric('Jobs', outcome, 'Sum', outcome)),
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Wait from upload to result (s)',
+        left: ['p50', 'p90', 'p99'].map((statistic) =>
+          jobMetric('WaitSeconds', 'succeeded', statistic, statistic),
+        ),
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Restored (per 5 min)',
+        left: [jobMetric('Faces', 'succeeded', 'Sum', 'Faces')],
+        right: [jobMetric('ModelSeconds', 'succeeded', 'Sum', 'Model seconds')],
+        width: 8,
+      }),
+    );
   }
 
   private alarm(id: string, props: cloudwatch.AlarmProps): cloudwatch.Alarm {

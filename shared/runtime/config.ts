@@ -42,10 +42,14 @@
  * | `DR2E_SHUTDOWN_DEADLINE_SECONDS` | worker: time to finish or release work after SIGTERM | 100 |
  * | `DR2E_POLL_WAIT_SECONDS` | worker: long-poll wait per queue receive (0 to 20) | 20 |
  * | `DR2E_LOG_LEVEL` | all | `info` |
+ * | `DR2E_METRICS_NAMESPACE` | aws: worker and dispatcher write job metrics (CloudWatch EMF) under this namespace | unset (none) |
  */
 import { z } from 'zod';
 import { DEFAULT_MAX_ASPECT_RATIO, DEVICES, INPUT_LIMITS, RESTORE_DEFAULTS } from '../src/index.js';
 import type { TenantLimits } from '../src/tenant-limits.js';
+
+/** The `Outcome` values of the job metrics (`DR2E_METRICS_NAMESPACE`), which the stack's dashboard and alarm read. */
+export { JOB_OUTCOMES, type JobOutcome } from '../src/job-outcome.js';
 
 const csv = z
   .string()
@@ -106,6 +110,13 @@ export const RuntimeConfigSchema = z.object({
   DR2E_SHUTDOWN_DEADLINE_SECONDS: positiveInt(100),
   DR2E_POLL_WAIT_SECONDS: z.coerce.number().int().min(0).max(20).default(20),
   DR2E_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  DR2E_METRICS_NAMESPACE: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9./_#:-]{1,255}$/,
+      'a CloudWatch namespace: letters, digits and . - _ / # : (at most 255)',
+    )
+    .optional(),
 });
 
 export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;

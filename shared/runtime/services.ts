@@ -46,6 +46,8 @@ import { systemClock, type Clock } from '../src/clock.js';
 import { errorFields } from '../src/log.js';
 import { hmacSha256, randomBytes, toBase64Url, toHex, utf8Encode } from '../src/encoding.js';
 import type { BlobStore } from '../src/ports/blob-store.js';
+import { noJobMetrics } from '../src/job-outcome.js';
+import type { JobMetrics } from '../src/ports/job-metrics.js';
 import type { JobQueue, UnreadableQueueMessage } from '../src/ports/job-queue.js';
 import type { JobStore } from '../src/ports/job-store.js';
 import type { LimitStore } from '../src/ports/limit-store.js';
@@ -72,6 +74,11 @@ export interface Services {
   webhookQueue: WebhookQueue;
   usage: UsageLedger;
   tenants: TenantDirectory;
+  /**
+   * Metrics of finished jobs: CloudWatch EMF lines in `aws` mode with `DR2E_METRICS_NAMESPACE`,
+   * else none.
+   */
+  jobMetrics: JobMetrics;
   /**
    * Counters of the per-tenant limits (disk locally, DynamoDB in AWS). Absent in `aws` mode
    * without `DR2E_LIMITS_TABLE`: limits are then off. `jobs` frees a job's slot here when the
@@ -115,6 +122,7 @@ export interface ServiceOverrides {
   usage?: UsageLedger;
   tenants?: TenantDirectory;
   limits?: LimitStore;
+  jobMetrics?: JobMetrics;
   webhookSender?: WebhookSender;
   webhookTargets?: WebhookTargetChecker;
 }
@@ -262,6 +270,7 @@ async function createLocalServices(
       }),
     usage: overrides.usage ?? new DiskUsageLedger({ dir: path.join(dataDir, 'usage') }),
     tenants: overrides.tenants ?? new StaticTenantDirectory(local.records),
+    jobMetrics: overrides.jobMetrics ?? noJobMetrics,
     limits: overrides.limits ?? new DiskLimitStore({ dir: path.join(dataDir, 'limits') }),
     ...(local.generatedApiKey ? { generatedApiKey: local.generatedApiKey } : {}),
     localTenants: local.records.map(({ id, name }) => ({ id, name })),
@@ -441,6 +450,11 @@ async function createAwsServices(
         secretId: required(config.DR2E_TENANTS_SECRET_ARN, 'DR2E_TENANTS_SECRET_ARN'),
         clock: common.clock,
       }),
+    jobMetrics:
+      overrides.jobMetrics ??
+      (config.DR2E_METRICS_NAMESPACE
+        ? new aws.EmfJobMetrics({ namespace: config.DR2E_METRICS_NAMESPACE })
+        : noJobMetrics),
     ...(limits ? { limits } : {}),
     close: async () => {
       for (const client of ownClients) client?.destroy();

@@ -16,6 +16,7 @@ export * from './ids.js';
 export { findBmffTruncation } from './image/bmff.js';
 export * from './image/formats.js';
 export * from './job.js';
+export * from './job-outcome.js';
 export * from './job-links.js';
 export * from './job-pages.js';
 export * from './log.js';

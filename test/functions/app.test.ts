@@ -825,3 +825,35 @@ describe('errors', () => {
     expect(text).not.toContain('secret');
   });
 });
+
+describe('job metrics', () => {
+  it('counts the jobs the API and the dispatcher finish, once each: a refused upload, a cancel', async () => {
+    // Prepare: a harness whose metrics record what they are told.
+    const finished: string[] = [];
+    const metered = await localHarness({
+      overrides: {
+        jobMetrics: { jobFinished: (job) => finished.push(`${job.id} ${job.status} ${job.error?.code}`) },
+      },
+    });
+    try {
+      const create = async () => json(await metered.call('POST', '/v1/jobs', { json: {} }));
+      const text = await create();
+      const queued = await create();
+      // Act: a text file declared as an image; a job canceled twice.
+      await metered.app.request(text.upload.url, {
+        method: 'POST',
+        body: uploadFormData(text.upload, new TextEncoder().encode('not an image\n'), 'image/jpeg'),
+      });
+      await metered.app.request(queued.upload.url, {
+        method: 'POST',
+        body: uploadFormData(queued.upload, await pngBytes(), 'image/png'),
+      });
+      await metered.call('POST', `/v1/jobs/${queued.id}/cancel`);
+      await metered.call('POST', `/v1/jobs/${queued.id}/cancel`);
+      // Assess
+      expect(finished).toEqual([`${text.id} failed not_an_image`, `${queued.id} canceled canceled`]);
+    } finally {
+      await metered.close();
+    }
+  });
+});

@@ -745,4 +745,35 @@ describe('API and observability', () => {
       expect(body).toContain(metric);
     }
   });
+
+  it('has the worker, dispatcher and API write job metrics to the namespace the dashboard and the JobFailures alarm read', () => {
+    // Prepare: the namespace the worker is given.
+    const namespace = containerEnvironment().DR2E_METRICS_NAMESPACE;
+    const functions = resourcesOfType(synth.template, 'AWS::Lambda::Function').filter(
+      ([, fn]) =>
+        (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables
+          ?.DR2E_MODE === 'aws',
+    );
+    // Act
+    const failures = resourcesOfType(synth.template, 'AWS::CloudWatch::Alarm').filter(
+      ([, alarm]) => alarm.Properties?.MetricName === 'Jobs',
+    );
+    const [, dashboard] = onlyResource(synth.template, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard.Properties?.DashboardBody);
+    // Assess
+    expect(namespace).toMatch(/^dr2e\//);
+    expect(functions.length).toBeGreaterThanOrEqual(3);
+    for (const [id, fn] of functions) {
+      const variables = (fn.Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(variables.DR2E_METRICS_NAMESPACE, id).toBe(namespace);
+    }
+    expect(failures).toHaveLength(1);
+    expect(failures[0]?.[1].Properties).toMatchObject({
+      Namespace: namespace,
+      Dimensions: [{ Name: 'Outcome', Value: 'failed' }],
+      Statistic: 'Sum',
+      Period: 900,
+    });
+    for (const text of ['WaitSeconds', 'ModelSeconds', 'rejected']) expect(body).toContain(text);
+  });
 });

@@ -233,6 +233,15 @@ describe('bad inputs', () => {
     }
     expect(goodDone?.status).toBe('succeeded');
     expect(env.webhooks.forJob(empty.id).map((sent) => sent.request.payload.type)).toEqual(['job.failed']);
+    // The operator's metrics count the bad files as refused inputs, not as service failures.
+    expect([...env.finished].sort()).toEqual(
+      [
+        `${empty.id} rejected`,
+        `${truncated.id} rejected`,
+        `${text.id} rejected`,
+        `${good.id} succeeded`,
+      ].sort(),
+    );
   });
 
   it('fails a job whose input has vanished with input_missing', async () => {
@@ -276,6 +285,7 @@ describe('duplicate deliveries', () => {
     expect(engine.restored.get(job.id)).toBe(1);
     expect((await env.job(job.id)).attempts).toBe(1);
     expect(env.webhooks.forJob(job.id)).toHaveLength(1);
+    expect(env.finished).toEqual([`${job.id} succeeded`]);
   });
 
   it('deletes a message for a finished job without changing the job', async () => {
@@ -502,6 +512,8 @@ describe('transient failures and dead letters', () => {
     expect(done?.error?.message).toContain('inference_failed');
     expect(done?.attempts).toBe(3);
     expect(env.webhooks.forJob(job.id).map((sent) => sent.request.payload.type)).toEqual(['job.failed']);
+    // Counted once, as the service's failure (the retries in between are not outcomes).
+    expect(env.finished).toEqual([`${job.id} failed`]);
     const dlq = await env.queue.deadLetters.stats();
     expect(dlq.visible + dlq.inFlight).toBe(0);
   });
@@ -532,6 +544,7 @@ describe('transient failures and dead letters', () => {
     expect(done.error?.code).toBe('retries_exhausted');
     expect(env.webhooks.forJob(job.id).map((sent) => sent.request.payload.type)).toEqual(['job.failed']);
     expect((await env.queue.deadLetters.stats()).visible).toBe(0);
+    expect(env.finished).toEqual([`${job.id} failed`]);
   });
 });
 

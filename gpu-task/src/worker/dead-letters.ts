@@ -10,6 +10,7 @@ import {
   PreconditionFailedError,
   type Clock,
   type JobQueue,
+  type JobMetrics,
   type JobQueueMessage,
   type JobStore,
   type ReceivedMessage,
@@ -33,6 +34,8 @@ export interface DeadLetterSweeperOptions {
   /** A sweep stops between rounds once this says so. */
   stopping: () => boolean;
   log: Logger;
+  /** Told of each job a dead letter made failed. */
+  metrics: JobMetrics;
 }
 
 /** Dead letters per receive; a sweep takes at most this many rounds. */
@@ -107,6 +110,7 @@ export class DeadLetterSweeper {
         // Compare-and-set on the version read (transitions keep it).
         const failed = await jobs.update(decision.next, decision.next.version);
         log.warn('job failed', { errorCode: decision.error.code, errorMessage: decision.error.message });
+        this.options.metrics.jobFinished(failed);
         return (await completion.queueWebhook(failed)) !== 'queue_failed';
       } catch (updateError) {
         if (!(updateError instanceof PreconditionFailedError)) throw updateError;

@@ -22,6 +22,7 @@ import {
   type BlobStore,
   type Clock,
   type JobError,
+  type JobMetrics,
   type JobStore,
   errorFields,
 } from '../../../shared/src/index.js';
@@ -57,6 +58,8 @@ export interface OutcomesOptions {
   completion: Completion;
   /** Claimed jobs by id; a settled job leaves it. */
   active: Map<string, ActiveJob>;
+  /** Told of each job this worker made succeeded or failed. */
+  metrics: JobMetrics;
 }
 
 export class Outcomes {
@@ -122,6 +125,7 @@ export class Outcomes {
       height: result.height,
       seed: result.seed,
     });
+    this.options.metrics.jobFinished(stored);
     this.options.completion.complete(stored, active.log, active);
   }
 
@@ -141,6 +145,7 @@ export class Outcomes {
       return;
     }
     active.log.warn('job failed', { errorCode: error.code, errorMessage: error.message });
+    this.options.metrics.jobFinished(written.job);
     this.options.completion.complete(written.job, active.log, active);
   }
 

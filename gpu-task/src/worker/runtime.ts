@@ -106,6 +106,7 @@ export function createWorker(options: CreateWorkerOptions): Dr2eWorker {
       usage: services.usage,
       tenants: services.tenants,
       webhookQueue: services.webhookQueue,
+      metrics: services.jobMetrics,
     },
     engine: options.engine,
     settings: {

@@ -3,6 +3,7 @@ import type { Dr2eEngine } from '../engine/index.js';
 import {
   dropUndefined,
   type BlobStore,
+  type JobMetrics,
   type JobQueue,
   type JobStore,
   type TenantDirectory,
@@ -23,6 +24,8 @@ export interface WorkerServices {
   tenants: TenantDirectory;
   /** Where terminal events go; a delivery consumer (not the worker) sends them. */
   webhookQueue: WebhookQueue;
+  /** Metrics of the jobs this worker finishes (default none). */
+  metrics?: JobMetrics;
 }
 
 export interface WorkerSettings {

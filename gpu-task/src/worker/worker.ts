@@ -32,6 +32,7 @@ import {
   type JobQueueMessage,
   type ReceivedMessage,
   errorFields,
+  noJobMetrics,
   silentLogger,
   type Logger,
 } from '../../../shared/src/index.js';
@@ -125,7 +126,18 @@ export class Dr2eWorker {
     });
     const completion = this.completion;
     const random = options.random ?? Math.random;
-    const outcomes = new Outcomes({ jobs, blobs, clock, settings, random, leases, completion, active });
+    const metrics = services.metrics ?? noJobMetrics;
+    const outcomes = new Outcomes({
+      jobs,
+      blobs,
+      clock,
+      settings,
+      random,
+      leases,
+      completion,
+      active,
+      metrics,
+    });
     const stale = staleAfterMs(settings);
     const claims = new Claims({ jobs, clock, leases, completion, active, staleAfterMs: stale, log });
     const deadline = this.deadline.signal;
@@ -152,6 +164,7 @@ export class Dr2eWorker {
       log,
       staleAfterMs: stale,
       stopping: () => this.stopping,
+      metrics,
     });
   }
 

@@ -5,5 +5,6 @@ export type * from './limit-store.js';
 export type * from './webhook-queue.js';
 export type * from './webhook-sender.js';
 export type * from './usage-ledger.js';
+export type * from './job-metrics.js';
 export type * from './tenant-directory.js';
 export type { Clock } from '../clock.js';

@@ -32,6 +32,7 @@ import {
   WebhookDeliveryLoop,
   WebhookDeliveryMessageSchema,
   createJsonLogger,
+  jobOutcome,
   type Logger,
 } from '../../../shared/src/index.js';
 import type {
@@ -181,6 +182,8 @@ export interface WorkerEnv {
   deliverWebhooks(): Promise<void>;
   logLines: Record<string, unknown>[];
   log: Logger;
+  /** The jobs the worker reported finished to its metrics, in order: `<job id> <outcome>`. */
+  finished: string[];
   /** A job in `queued` with its input stored and (by default) its message sent. */
   queueJob(options: QueueJobOptions): Promise<Job>;
   worker(engine: RestoreEngine, settings?: Partial<WorkerSettings>, protection?: TaskProtection): Dr2eWorker;
@@ -234,6 +237,8 @@ export async function createWorkerEnv(maxReceives = 3, queueOverride?: JobQueue)
     write: (line) => logLines.push(JSON.parse(line) as Record<string, unknown>),
   });
   let seed = 100;
+  const finished: string[] = [];
+  const metrics = { jobFinished: (job: Job) => finished.push(`${job.id} ${jobOutcome(job) ?? job.status}`) };
   const env: WorkerEnv = {
     dir,
     tenant,
@@ -269,6 +274,7 @@ export async function createWorkerEnv(maxReceives = 3, queueOverride?: JobQueue)
     },
     logLines,
     log,
+    finished,
     async queueJob(options) {
       const at = new Date();
       // The pattern images stand in for aligned face crops (no face to detect): jobs restore
@@ -307,7 +313,7 @@ export async function createWorkerEnv(maxReceives = 3, queueOverride?: JobQueue)
     },
     worker(engine, settings = {}, protection) {
       return new Dr2eWorker({
-        services: { queue, jobs, blobs, usage, tenants, webhookQueue },
+        services: { queue, jobs, blobs, usage, tenants, webhookQueue, metrics },
         engine,
         settings: { ...FAST_SETTINGS, maxReceives, ...settings },
         log,
