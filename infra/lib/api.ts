@@ -29,7 +29,7 @@ export const LAMBDA_ENTRIES = {
 } as const;
 
 /**
- * The tenants secret's value at creation. Format (shared/adapters/aws/secrets-tenant-directory.ts):
+ * The tenants secret's value at creation. Format (shared/src/tenant-secret.ts):
  * `{"tenants":[{"id","name","apiKeyHashes":["sha256:..."],"webhookSecret":"whsec_..."}]}`.
  */
 export const EMPTY_TENANTS_SECRET = '{"tenants":[]}';

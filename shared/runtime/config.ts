@@ -12,6 +12,7 @@
  * | `DR2E_PUBLIC_URL` | local server (base of signed local URLs) | `http://HOST:PORT` |
  * | `DR2E_DATA_DIR` | local adapters | `.data` |
  * | `DR2E_API_KEYS` | local tenants (comma-separated keys) | one generated and printed |
+ * | `DR2E_TENANTS_FILE` | local tenants from a file in the tenants secret's format (instead of `DR2E_API_KEYS`) | unset |
  * | `DR2E_SIGNING_SECRET` | local signed URLs | generated and kept in the data dir |
  * | `AWS_REGION` | aws | from the Lambda/ECS environment |
  * | `DR2E_BUCKET` | aws: inputs, outputs, job records, usage | required in aws mode |
@@ -73,6 +74,7 @@ export const RuntimeConfigSchema = z.object({
   DR2E_PUBLIC_URL: z.string().url().optional(),
   DR2E_DATA_DIR: z.string().default('.data'),
   DR2E_API_KEYS: csv,
+  DR2E_TENANTS_FILE: z.string().min(1).optional(),
   DR2E_SIGNING_SECRET: z.string().min(16).optional(),
   AWS_REGION: z.string().optional(),
   DR2E_BUCKET: z.string().optional(),

@@ -8,11 +8,12 @@
  *   `DR2E_API_KEYS` is a tenant (id `local-<16 hex of HMAC(tenant-id-secret, key)>`, stable
  *   across restarts) whose webhook secret is
  *   generated once and kept in `tenants.json`. With no keys set, one key is generated, kept in
- *   `local-api-key` and returned as `generatedApiKey` so the server can print it.
+ *   `local-api-key` and returned as `generatedApiKey` so the server can print it. With
+ *   `DR2E_TENANTS_FILE`, the tenants are that file's, in the tenants secret's format.
  * - `aws`: S3 (`DR2E_BUCKET`: inputs and outputs under `tenants/`, job records under
- *   `job-store/`, usage under `usage/`), SQS (`DR2E_QUEUE_URL`, `DR2E_DLQ_URL`; webhook deliveries
+ *   `job-store/`, usage under `usage/` and its day totals under `usage-days/`), SQS (`DR2E_QUEUE_URL`, `DR2E_DLQ_URL`; webhook deliveries
  *   on `DR2E_WEBHOOK_QUEUE_URL`, `DR2E_WEBHOOK_DLQ_URL`), tenants from the
- *   Secrets Manager secret `DR2E_TENANTS_SECRET_ARN` (format in secrets-tenant-directory.ts).
+ *   Secrets Manager secret `DR2E_TENANTS_SECRET_ARN` (format in shared/src/tenant-secret.ts).
  *
  * Both get the guarded webhook sender and target checker (SSRF guard) with the mode's policy.
  *
@@ -58,6 +59,7 @@ import type { WebhookSender } from '../src/ports/webhook-sender.js';
 import { JobQueueMessageSchema, parseWith, WebhookDeliveryMessageSchema, type Job } from '../src/schemas.js';
 import { releaseSlotsOnFinish } from '../src/slot-release.js';
 import { TenantLimitsOverrideSchema } from '../src/tenant-limits.js';
+import { parseTenantSecret } from '../src/tenant-secret.js';
 import { StaticTenantDirectory, type TenantRecord } from '../src/tenants.js';
 import type { WebhookTargetChecker, WebhookTargetPolicy } from '../src/webhook-target.js';
 import { generateWebhookSecret, WEBHOOK_SECRET_PREFIX } from '../src/webhooks.js';
@@ -240,7 +242,9 @@ async function createLocalServices(
     downloadUrl: `${publicUrl}/local-download`,
     clock: common.clock,
   });
-  const local = await loadLocalTenants(dataDir, config.DR2E_API_KEYS);
+  const local = config.DR2E_TENANTS_FILE
+    ? await loadTenantsFile(config.DR2E_TENANTS_FILE, config.DR2E_API_KEYS)
+    : await loadLocalTenants(dataDir, config.DR2E_API_KEYS);
   return {
     ...common,
     mode: 'local',
@@ -310,6 +314,33 @@ const LocalTenantsFileSchema = z.object({
 export async function localTenantId(apiKey: string, secret: string): Promise<string> {
   const mac = await hmacSha256(utf8Encode(secret), `dr2e-local-tenant-id-v1\n${apiKey}`);
   return `local-${toHex(mac).slice(0, 16)}`;
+}
+
+/**
+ * The tenants of `DR2E_TENANTS_FILE`: a file in the tenants secret's format (tenant-secret.ts),
+ * so an operator tries the deployment's tenants, keys, webhook secrets and limits on the local
+ * stack as they are. Read once at start (restart to apply an edit).
+ */
+async function loadTenantsFile(
+  file: string,
+  configuredKeys: readonly string[],
+): Promise<{ records: TenantRecord[]; generatedApiKey?: string }> {
+  if (configuredKeys.length > 0) {
+    throw new Error(
+      "set DR2E_TENANTS_FILE or DR2E_API_KEYS, not both: the file lists each tenant's hashed keys",
+    );
+  }
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new Error(`DR2E_TENANTS_FILE ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    return { records: parseTenantSecret(text).tenants };
+  } catch (error) {
+    throw new Error(`DR2E_TENANTS_FILE ${file}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 async function loadLocalTenants(

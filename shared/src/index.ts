@@ -30,6 +30,7 @@ export * from './stored-records.js';
 export * from './sleep.js';
 export * from './tenant-limits.js';
 export * from './tenants.js';
+export * from './tenant-secret.js';
 export * from './webhook-target.js';
 export * from './webhooks.js';
 export * from './webhook-delivery.js';

@@ -1,6 +1,6 @@
 /**
  * Operator helper for the tenants secret (`DR2E_TENANTS_SECRET_ARN`, format in
- * shared/adapters/aws/secrets-tenant-directory.ts) and for billing:
+ * shared/src/tenant-secret.ts) and for billing:
  *
  * ```sh
  * npm run tenants -- add "Acme Photos"            # new tenant: prints the API key (once) and its JSON entry

@@ -144,14 +144,21 @@ export function localConfig(env: Record<string, string | undefined>): RuntimeCon
 }
 
 /** What to print after start: where it listens and a curl walk-through. */
-export function usageText(url: string, dataDir: string, apiKey: string | undefined): string {
-  const key = apiKey ?? '<one of DR2E_API_KEYS>';
+export function usageText(
+  url: string,
+  dataDir: string,
+  apiKey: string | undefined,
+  tenantsFile?: string,
+): string {
+  const key = apiKey ?? (tenantsFile ? '<a key of a tenant in the file>' : '<one of DR2E_API_KEYS>');
   return [
     '',
     `dr2e local stack: API and worker on ${url} (data in ${path.resolve(dataDir)})`,
     apiKey
       ? `API key (kept in ${path.join(dataDir, 'local-api-key')}): ${apiKey}`
-      : 'API keys: from DR2E_API_KEYS',
+      : tenantsFile
+        ? `API keys: those of the tenants in ${path.resolve(tenantsFile)} (DR2E_TENANTS_FILE)`
+        : 'API keys: from DR2E_API_KEYS',
     '',
     `Playground: open ${url}/ in a browser and paste the key.`,
     '',
@@ -182,7 +189,7 @@ export async function runLocalStack(): Promise<void> {
   const stack = await startLocalStack({ env, log });
   log.info('local stack listening', { url: stack.url, dataDir: path.resolve(config.DR2E_DATA_DIR) });
   // Plain text (not JSON) so a person can copy the key and the commands.
-  console.log(usageText(stack.url, config.DR2E_DATA_DIR, stack.generatedApiKey));
+  console.log(usageText(stack.url, config.DR2E_DATA_DIR, stack.generatedApiKey, config.DR2E_TENANTS_FILE));
   let firstSignalAt: number | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
     const now = performance.now();

@@ -2,18 +2,7 @@
  * {@link TenantDirectory} backed by one AWS Secrets Manager secret (client injected), cached in
  * memory so a request does not cost a Secrets Manager call.
  *
- * Secret format (`SecretString`, JSON):
- * ```json
- * { "tenants": [
- *   { "id": "acme", "name": "Acme Photos",
- *     "apiKeyHashes": ["sha256:3q2-7w..."],
- *     "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
- *     "limits": { "create": { "ratePerSecond": 20, "burst": 200 }, "maxJobsInFlight": 200,
- *                 "monthlyImageQuota": 10000 } } ] }
- * ```
- * `limits` is optional (defaults from the configuration, see shared/src/tenant-limits.ts).
- * `id` becomes a storage key segment (letters, digits, `-`, `_`, `.`); `apiKeyHashes` are
- * `hashApiKey(key)` values (several during a key rotation). `npm run tenants -- add <name>`
+ * Secret format (`SecretString`, JSON): shared/src/tenant-secret.ts. `npm run tenants -- add <name>`
  * prints a new key and its entry.
  *
  * Caching: the parsed secret is kept for `cacheTtlMs` (default 5 min). An unknown API key
@@ -29,61 +18,21 @@
  * never a 400 that tells callers how the secret is laid out.
  */
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
-import { API_KEY_HASH_PATTERN } from '../../src/api-keys.js';
 import { systemClock, type Clock } from '../../src/clock.js';
 import type { Tenant, TenantDirectory } from '../../src/ports/tenant-directory.js';
-import { parseWith } from '../../src/schemas.js';
 import { StaticTenantDirectory } from '../../src/tenants.js';
-import { TenantLimitsOverrideSchema } from '../../src/tenant-limits.js';
-import { WEBHOOK_SECRET_PREFIX } from '../../src/webhooks.js';
+import { parseTenantSecret } from '../../src/tenant-secret.js';
 
-/** One tenant entry of the secret. */
-export const TenantSecretEntrySchema = z.strictObject({
-  id: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'tenant id: 1-63 letters, digits, ".", "_", "-"')
-    .refine((id) => !id.includes('..'), 'tenant id must not contain ".."'),
-  name: z.string().min(1).max(200),
-  apiKeyHashes: z.array(z.string().regex(API_KEY_HASH_PATTERN, 'expected "sha256:<base64url>"')).min(1),
-  webhookSecret: z
-    .string()
-    .startsWith(WEBHOOK_SECRET_PREFIX)
-    .min(WEBHOOK_SECRET_PREFIX.length + 16),
-  /** Overrides of the deployment's default limits, e.g. `{ "maxJobsInFlight": 200 }`. */
-  limits: TenantLimitsOverrideSchema.optional(),
-});
-export type TenantSecretEntry = z.infer<typeof TenantSecretEntrySchema>;
-
-/** The whole secret: `{ "tenants": [...] }` with unique ids. */
-export const TenantSecretSchema = z.strictObject({
-  tenants: z
-    .array(TenantSecretEntrySchema)
-    .refine(
-      (tenants) => new Set(tenants.map((t) => t.id)).size === tenants.length,
-      'tenant ids must be unique',
-    )
-    // One key under two tenants signs in as the first: its jobs, usage and bills would be theirs.
-    .superRefine((tenants, context) => {
-      const owners = new Map<string, string>();
-      for (const tenant of tenants) {
-        for (const hash of tenant.apiKeyHashes) {
-          const owner = owners.get(hash);
-          if (owner !== undefined && owner !== tenant.id) {
-            context.addIssue({
-              code: 'custom',
-              message: `an API key hash is listed under two tenants (${owner} and ${tenant.id}): it would sign in as ${owner}`,
-            });
-          }
-          owners.set(hash, owner ?? tenant.id);
-        }
-      }
-    }),
-});
-
-/** Largest secret value Secrets Manager stores (64 KiB): a tenants secret must stay under it. */
-export const SECRET_MAX_BYTES = 65_536;
-export type TenantSecret = z.infer<typeof TenantSecretSchema>;
+// The secret's format is the domain's (a local tenants file uses it too): re-exported here, where
+// callers have always found it.
+export {
+  parseTenantSecret,
+  SECRET_MAX_BYTES,
+  type TenantSecret,
+  type TenantSecretEntry,
+  TenantSecretEntrySchema,
+  TenantSecretSchema,
+} from '../../src/tenant-secret.js';
 
 export interface SecretsManagerTenantDirectoryOptions {
   client: SecretsManagerClient;
@@ -186,19 +135,4 @@ export class SecretsManagerTenantDirectory implements TenantDirectory {
     this.cached = { directory, loadedAt: this.clock.now().getTime() };
     return directory;
   }
-}
-
-/**
- * Parses and validates the secret's JSON text.
- *
- * @throws {ValidationError} naming the first problem (e.g. `tenants.0.apiKeyHashes.0`).
- */
-export function parseTenantSecret(text: string): TenantSecret {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return parseWith(TenantSecretSchema, json, 'tenants secret');
 }

@@ -1,5 +1,5 @@
 /** createServices in local mode: keys, tenants and secrets that survive a restart. */
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { FilesystemBlobStore } from '../../../shared/adapters/local/fs-blob-stor
 import { GuardedWebhookSender } from '../../../shared/adapters/node/guarded-webhook-sender.js';
 import { loadRuntimeConfig } from '../../../shared/runtime/config.js';
 import { createServices, localPublicUrl, localTenantId } from '../../../shared/runtime/services.js';
+import { generateApiKey, generateWebhookSecret, hashApiKey } from '../../../shared/src/index.js';
 
 let dir: string;
 
@@ -57,6 +58,55 @@ describe('createServices (local)', () => {
     expect((await second.tenants.authenticate('key-one'))?.webhookSecret).toBe(one?.webhookSecret);
     expect(await first.tenants.authenticate('key-three')).toBeUndefined();
     expect(first.localTenants?.map((t) => t.id)).toEqual([one?.id, two?.id]);
+  });
+
+  it("takes the deployment's tenants from DR2E_TENANTS_FILE: ids, names, keys, webhook secrets and limits as in the secret", async () => {
+    // Prepare: a tenants file as `npm run tenants -- add` entries make it.
+    const key = generateApiKey();
+    const webhookSecret = generateWebhookSecret();
+    const file = path.join(dir, 'secret.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        tenants: [
+          {
+            id: 'acme',
+            name: 'Acme Photos',
+            apiKeyHashes: [await hashApiKey(key)],
+            webhookSecret,
+            limits: { maxJobsInFlight: 2 },
+          },
+        ],
+      }),
+    );
+    // Act
+    const services = await createServices(loadRuntimeConfig({ DR2E_DATA_DIR: dir, DR2E_TENANTS_FILE: file }));
+    // Assess
+    const tenant = await services.tenants.authenticate(key);
+    expect(tenant).toMatchObject({ id: 'acme', name: 'Acme Photos', webhookSecret });
+    expect((await services.tenants.get('acme'))?.limits).toEqual({ maxJobsInFlight: 2 });
+    expect(services.generatedApiKey).toBeUndefined();
+    expect(services.localTenants).toEqual([{ id: 'acme', name: 'Acme Photos' }]);
+    expect(await services.tenants.authenticate(generateApiKey())).toBeUndefined();
+  });
+
+  it('refuses a tenants file that is missing or not a tenants secret, or that comes with DR2E_API_KEYS, naming the file', async () => {
+    // Prepare
+    const bad = path.join(dir, 'bad.json');
+    await writeFile(
+      bad,
+      JSON.stringify({ tenants: [{ id: 'acme', name: 'Acme', apiKeyHashes: ['plain-key'] }] }),
+    );
+    const start = (env: Record<string, string>) =>
+      createServices(loadRuntimeConfig({ DR2E_DATA_DIR: dir, ...env }));
+    // Act / Assess
+    await expect(start({ DR2E_TENANTS_FILE: path.join(dir, 'none.json') })).rejects.toThrow(
+      /DR2E_TENANTS_FILE .*none\.json.*ENOENT/,
+    );
+    await expect(start({ DR2E_TENANTS_FILE: bad })).rejects.toThrow(
+      /DR2E_TENANTS_FILE .*bad\.json.*apiKeyHashes/,
+    );
+    await expect(start({ DR2E_TENANTS_FILE: bad, DR2E_API_KEYS: 'k' })).rejects.toThrow(/not both/);
   });
 
   it('wires the local adapters, signed links to the public URL, and the guarded sender', async () => {
