@@ -510,6 +510,9 @@ describe('transient failures and dead letters', () => {
     expect(done?.status).toBe('failed');
     expect(done?.error?.code).toBe('retries_exhausted');
     expect(done?.error?.message).toContain('inference_failed');
+    // The tenant is told the code, not the failure's own words (they can name keys or hosts).
+    expect(done?.error?.message).not.toContain('device lost');
+    expect(env.logLines.some((line) => line.errorMessage === 'device lost')).toBe(true);
     expect(done?.attempts).toBe(3);
     expect(env.webhooks.forJob(job.id).map((sent) => sent.request.payload.type)).toEqual(['job.failed']);
     // Counted once, as the service's failure (the retries in between are not outcomes).

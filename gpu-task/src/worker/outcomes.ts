@@ -149,15 +149,20 @@ export class Outcomes {
     this.options.completion.complete(written.job, active.log, active);
   }
 
-  /** A transient failure: back to `queued` for another delivery, or `failed` on the last one. */
+  /**
+   * A transient failure: back to `queued` for another delivery, or `failed` on the last one.
+   * The tenant sees the error's code and a sentence (transientFailure); its own message (an S3
+   * key, a driver's words) goes to the log only.
+   */
   async retryLater(active: ActiveJob, cause: unknown): Promise<void> {
     const code = errorCode(cause);
     const message = cause instanceof Error ? cause.message : String(cause);
     const receiveCount = active.held.message.receiveCount;
     if (receiveCount >= this.options.settings.maxReceives) {
+      active.log.warn('job retries exhausted', { errorCode: code, errorMessage: message, receiveCount });
       await this.fail(active, {
         code: 'retries_exhausted',
-        message: `gave up after ${receiveCount} attempts; last error: ${code}: ${message}`,
+        message: `gave up after ${receiveCount} attempts; last error: ${code} (${transientFailure(code)})`,
       });
       return;
     }
@@ -166,7 +171,7 @@ export class Outcomes {
         transitionJob(current, {
           to: 'queued',
           at: this.options.clock.now(),
-          error: { code, message, retryable: true },
+          error: { code, message: `${transientFailure(code)}; the job will run again`, retryable: true },
         }),
       );
       if (!written.ok) {
@@ -238,6 +243,23 @@ export class Outcomes {
       this.options.active.delete(active.job.id);
       this.options.leases.forget([active.held, ...active.duplicates]);
     }
+  }
+}
+
+/**
+ * What a tenant is told of a transient failure on the service's side: the code's meaning, never
+ * the underlying message (which can name storage keys, hosts or driver internals).
+ *
+ * @example transientFailure('inference_failed') // 'a model call failed on the service\'s side'
+ */
+export function transientFailure(code: string): string {
+  switch (code) {
+    case 'inference_failed':
+      return "a model call failed on the service's side";
+    case 'internal_error':
+      return "an unexpected error on the service's side";
+    default:
+      return "a temporary failure on the service's side";
   }
 }
 
