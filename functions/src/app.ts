@@ -236,6 +236,7 @@ export function createApp(services: AppServices, options: Partial<AppOptions> = 
     uploadMaxBytes: resolved.uploadMaxBytes,
     uploadUrlTtlSeconds: resolved.uploadUrlTtlSeconds,
     uploadContentTypes: resolved.uploadContentTypes,
+    ...(services.jobMetrics ? { metrics: services.jobMetrics } : {}),
     logger: logger.child({ component: 'jobs' }),
   });
 

@@ -43,7 +43,7 @@
  * | `DR2E_SHUTDOWN_DEADLINE_SECONDS` | worker: time to finish or release work after SIGTERM | 100 |
  * | `DR2E_POLL_WAIT_SECONDS` | worker: long-poll wait per queue receive (0 to 20) | 20 |
  * | `DR2E_LOG_LEVEL` | all | `info` |
- * | `DR2E_METRICS_NAMESPACE` | aws: worker and dispatcher write job metrics (CloudWatch EMF) under this namespace | unset (none) |
+ * | `DR2E_METRICS_NAMESPACE` | aws: the worker, the dispatcher and the API write job metrics (CloudWatch EMF) under this namespace | unset (none) |
  */
 import { z } from 'zod';
 import { DEFAULT_MAX_ASPECT_RATIO, DEVICES, INPUT_LIMITS, RESTORE_DEFAULTS } from '../src/index.js';

@@ -24,10 +24,10 @@ export const INPUT_FAULT_CODES: ReadonlySet<string> = new Set([
   'image_too_small',
   'image_too_large',
   'image_aspect_ratio_unsupported',
-  // The engine's and the worker's (gpu-task/src/engine/errors.ts, batch-runner.ts).
+  // The engine's (gpu-task/src/engine/errors.ts). Not `invalid_parameters` (the API validated
+  // them: the engine refusing them is the service's mismatch) nor `input_missing` (clients
+  // cannot delete the accepted copy: it went missing on the service's side).
   'image_decode_failed',
-  'invalid_parameters',
-  'input_missing',
 ]);
 
 /**
@@ -51,13 +51,15 @@ export function jobOutcome(job: Job): JobOutcome | undefined {
 }
 
 /**
- * Seconds from the moment the job's input was accepted (queued) to its end: what a client waits
- * once its upload is in. Undefined without both timestamps (a job refused at upload).
+ * Seconds from the upload to the job's end: what a client waits once its upload is in (from
+ * `uploaded`, which is written once: `queued` is written again by every retry, takeover and
+ * hand-back). Undefined for a job that never got queued (refused at upload, expired) or is not
+ * finished.
  */
 export function jobWaitSeconds(job: Job): number | undefined {
   const end = job.timestamps.succeeded ?? job.timestamps.failed ?? job.timestamps.canceled;
-  const start = job.timestamps.queued;
-  if (end === undefined || start === undefined) return undefined;
+  if (end === undefined || job.timestamps.queued === undefined) return undefined;
+  const start = job.timestamps.uploaded ?? job.timestamps.queued;
   return Math.max(0, (Date.parse(end) - Date.parse(start)) / 1000);
 }
 

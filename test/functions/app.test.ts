@@ -827,7 +827,7 @@ describe('errors', () => {
 });
 
 describe('job metrics', () => {
-  it('counts the jobs the API and the dispatcher finish, once each: a refused upload, a cancel', async () => {
+  it('counts the jobs the API and the dispatcher finish, once each: a refused upload, a cancel, a deletion in flight', async () => {
     // Prepare: a harness whose metrics record what they are told.
     const finished: string[] = [];
     const metered = await localHarness({
@@ -839,6 +839,7 @@ describe('job metrics', () => {
       const create = async () => json(await metered.call('POST', '/v1/jobs', { json: {} }));
       const text = await create();
       const queued = await create();
+      const deleted = await create();
       // Act: a text file declared as an image; a job canceled twice.
       await metered.app.request(text.upload.url, {
         method: 'POST',
@@ -850,8 +851,14 @@ describe('job metrics', () => {
       });
       await metered.call('POST', `/v1/jobs/${queued.id}/cancel`);
       await metered.call('POST', `/v1/jobs/${queued.id}/cancel`);
+      await metered.call('DELETE', `/v1/jobs/${deleted.id}`);
+      await metered.call('DELETE', `/v1/jobs/${queued.id}`); // finished before: not again
       // Assess
-      expect(finished).toEqual([`${text.id} failed not_an_image`, `${queued.id} canceled canceled`]);
+      expect(finished).toEqual([
+        `${text.id} failed not_an_image`,
+        `${queued.id} canceled canceled`,
+        `${deleted.id} canceled deleted`,
+      ]);
     } finally {
       await metered.close();
     }

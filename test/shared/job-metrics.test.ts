@@ -51,6 +51,9 @@ describe('jobOutcome', () => {
     expect(jobOutcome(failed('retries_exhausted'))).toBe('failed');
     expect(jobOutcome(failed('model_contract'))).toBe('failed');
     expect(jobOutcome(failed('internal_error'))).toBe('failed');
+    // The accepted copy is the service's to keep; parameters the API let through are its to run.
+    expect(jobOutcome(failed('input_missing'))).toBe('failed');
+    expect(jobOutcome(failed('invalid_parameters'))).toBe('failed');
     expect(jobOutcome(runningJob())).toBeUndefined();
   });
 
@@ -58,22 +61,40 @@ describe('jobOutcome', () => {
     // Prepare: the codes as their owners define them.
     const inputCodes = [
       ...Object.values(UPLOAD_ERROR_CODES),
-      ...[
-        ImageDecodeError,
-        UnsupportedImageFormatError,
-        ImageTooLargeError,
-        ImageTooSmallError,
-        InvalidParametersError,
-      ].map((type) => new type('x').code),
+      ...[ImageDecodeError, UnsupportedImageFormatError, ImageTooLargeError, ImageTooSmallError].map(
+        (type) => new type('x').code,
+      ),
     ];
-    const serviceCodes = [ModelContractError, InferenceError, UnexpectedEngineError].map(
-      (type) => new type('x').code,
-    );
+    const serviceCodes = [
+      ModelContractError,
+      InferenceError,
+      UnexpectedEngineError,
+      InvalidParametersError,
+    ].map((type) => new type('x').code);
     // Assess
     for (const code of inputCodes) expect(INPUT_FAULT_CODES.has(code), code).toBe(true);
     for (const code of [...serviceCodes, 'retries_exhausted', 'worker_lost']) {
       expect(INPUT_FAULT_CODES.has(code), code).toBe(false);
     }
+  });
+});
+
+describe('jobWaitSeconds', () => {
+  it('counts from the upload, not from the last time a retry queued the job again', () => {
+    // Prepare: uploaded and queued at T0, failed over at 60 s (queued again at 70 s), done at 100 s.
+    const retried = transitionJob(transitionJob(runningJob(), { to: 'queued', at: after(70) }), {
+      to: 'running',
+      at: after(71),
+    });
+    const done = transitionJob(retried, {
+      to: 'succeeded',
+      at: after(100),
+      output: { restoredKey: 'k', format: 'png', width: 64, height: 64 },
+      usage: { images: 1, faces: 1, modelSeconds: 1 },
+    });
+    // Act / Assess
+    expect(done.timestamps.queued).toBe(after(70).toISOString());
+    expect(jobWaitSeconds(done)).toBe(100);
   });
 });
 

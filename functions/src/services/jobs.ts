@@ -29,6 +29,7 @@ import {
   type JobStatus,
   type WebhookTargetChecker,
   silentLogger,
+  type JobMetrics,
   type Logger,
   type Tenant,
   type JobNotifier,
@@ -59,6 +60,11 @@ export interface JobServiceOptions {
   expiry?: CreatedJobExpiry;
   /** Caps of jobs in flight and monthly quotas (none: no caps). */
   admission?: JobAdmission;
+  /**
+   * Told of a job a deletion finished (canceled in the same write; no webhook goes out, so the
+   * notifier's count does not see it). Default none.
+   */
+  metrics?: JobMetrics;
   logger?: Logger;
 }
 
@@ -412,8 +418,11 @@ export class JobService {
     }
     const job = await this.get(tenantId, jobId);
     const at = this.options.clock.now();
-    await mutateJob(this.options.jobs, jobId, (current) => {
+    let finishedHere = false;
+    const written = await mutateJob(this.options.jobs, jobId, (current) => {
+      finishedHere = false;
       if (isDeletedJob(current)) return undefined;
+      finishedHere = !isTerminalStatus(current.status);
       const { output: _output, progress: _progress, ...rest } = current;
       const message = 'the job and its files were deleted on request';
       // A job still in flight is canceled in the same write (the transition comes last: the
@@ -422,6 +431,7 @@ export class JobService {
         ? { ...rest, updatedAt: at.toISOString(), error: { code: DELETED_JOB_CODE, message } }
         : transitionJob(rest, { to: 'canceled', at, code: DELETED_JOB_CODE, reason: message });
     });
+    if (finishedHere) this.options.metrics?.jobFinished(written);
     await this.options.blobs.deleteMany(jobBlobKeys(job));
     this.logger.info('job deleted', { jobId, tenantId });
   }

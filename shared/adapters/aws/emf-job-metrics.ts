@@ -1,14 +1,18 @@
 /**
  * {@link JobMetrics} as CloudWatch embedded metric format (EMF): one JSON line per finished job
  * on stdout, which CloudWatch Logs turns into metrics as it ingests the log (no SDK call, no
- * IAM permission beyond writing the log, nothing lost when CloudWatch is slow).
+ * IAM permission beyond writing the log, no request in the job's path). A line the log driver
+ * drops (the worker's non-blocking driver when its buffer is full) is a job not counted.
+ * The Lambda functions write with `console.log` in their default Text log format; a switch to
+ * the JSON log format would wrap each line in a `message` field and CloudWatch would no longer
+ * read it as EMF.
  *
  * Metrics, in `namespace`, by the one dimension `Outcome` (`succeeded`, `rejected`, `failed`,
  * `canceled`; see shared/src/job-outcome.ts):
  * - `Jobs` (Count): 1 per job;
  * - `Faces` (Count): faces restored;
  * - `ModelSeconds` (Seconds): the job's metered model time;
- * - `WaitSeconds` (Seconds): from the accepted upload (queued) to the end, when both are known.
+ * - `WaitSeconds` (Seconds): from the upload to the end, for jobs that were queued (jobWaitSeconds).
  *
  * The line also carries `jobId`, `tenantId`, `model` and `errorCode` as plain properties
  * (searchable in Logs Insights, not dimensions: a metric per tenant would cost per tenant).
