@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { S3UsageLedger } from '../../shared/adapters/aws/index.js';
 import { DiskUsageLedger } from '../../shared/adapters/local/index.js';
 import { newJobId, ValidationError, type UsageLedger, type UsageRecord } from '../../shared/src/index.js';
@@ -264,6 +265,33 @@ describe('npm run tenants -- usage: choosing the store', () => {
       expect(output.split('\n')[1]).toBe(
         'archived,2025-01-01T00:00:00.000Z,2025-02-01T00:00:00.000Z,1,1,1,1',
       );
+    });
+
+    it("bills from the records, never from the API's day totals, whose sums nothing checks", async () => {
+      // Prepare: the API's ledger sums (and keeps day totals); then every total's sums are zeroed.
+      const api = new S3UsageLedger({ client: aws.s3, bucket, prefix: 'usage/' });
+      for (const tenant of ['acme', 'beta.co', 'gamma']) {
+        await api.sum(tenant, {
+          from: new Date('2025-01-01T00:00:00Z'),
+          to: new Date('2025-02-01T00:00:00Z'),
+        });
+      }
+      const listed = await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'usage-days/' }));
+      const totals = (listed.Contents ?? []).map((object) => object.Key ?? '');
+      for (const key of totals) {
+        const body = await (
+          await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+        ).Body?.transformToString();
+        const zeroed = { ...(JSON.parse(body ?? '{}') as object), images: 0, faces: 0, modelSeconds: 0 };
+        await aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(zeroed) }));
+      }
+      // Act
+      const january = ['--from', '2025-01-01', '--to', '2025-02-01'];
+      const fromS3 = await run({ s3Client }, '--json', '--bucket', bucket, ...january);
+      // Assess
+      expect(totals.length).toBeGreaterThan(0);
+      expect(JSON.parse(fromS3)).toEqual(JSON.parse(await local('--json', ...january)));
+      expect(JSON.parse(fromS3).total.images).toBeGreaterThan(0);
     });
 
     it('names the bucket and prefix it read in the table', async () => {

@@ -131,7 +131,9 @@ function s3Store(
   const folder = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
   const client = makeClient ? makeClient(region) : new S3Client(region ? { region } : {});
   return {
-    ledger: new S3UsageLedger({ client, bucket, prefix: folder }),
+    // Billing reads the records themselves: a day total is checked for which records it covers,
+    // not for its sums, and the API's role may write it (it keeps them for the quota checks).
+    ledger: new S3UsageLedger({ client, bucket, prefix: folder, dayTotalsPrefix: false }),
     description: `s3://${bucket}/${folder}`,
     // Only a client made here is ours to release (its sockets would keep the process alive).
     close: () => {

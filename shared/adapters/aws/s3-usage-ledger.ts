@@ -37,6 +37,7 @@ import {
   type DayTotal,
   dayOfRecord,
   dayStart,
+  recordName,
   daysUntil,
   extendDayTotal,
   parseDayTotal,
@@ -73,11 +74,25 @@ export interface S3UsageLedgerOptions {
 }
 
 /**
- * Records a day may have beyond its total before a sum writes the total again while the day
- * lasts (a finished day's total is written as soon as any record is beyond it): a busy tenant's
- * day costs a fresh instance at most this many record reads.
+ * Settled records a day may have beyond its total before a sum writes the total again while the
+ * day lasts (a finished day's total is written once any record is beyond it).
  */
 export const DAY_TOTAL_AFTER_RECORDS = 20;
+
+/**
+ * Age a record's time must have before a total covers it. Usage is recorded after the job's
+ * final write (a canceled run's after its engine call stops), so a record of a few minutes ago
+ * may still be followed by one that sorts before it; a total covering it would then fail its
+ * check and the day be read whole again. A busy tenant's day thus costs a fresh instance the
+ * records of the last SETTLE_MS plus fewer than DAY_TOTAL_AFTER_RECORDS reads.
+ */
+export const SETTLE_MS = 15 * 60_000;
+
+/**
+ * Most days of a period listed one prefix each, in parallel, after a full first page; a longer
+ * period (a year's report) is listed page after page instead.
+ */
+const MAX_DAYS_LISTED_APART = 62;
 
 /** Day totals an instance keeps in memory (a tenant's month is about 31). */
 const MAX_REMEMBERED_DAY_TOTALS = 10_000;
@@ -95,6 +110,8 @@ interface DayPlan {
   total: DayTotal | undefined;
   /** The day's record keys that `total` does not cover (all of them without one). */
   later: string[];
+  /** All the day's record keys within the tenant's folder, in listing order. */
+  names: string[];
 }
 
 interface StoredUsage {
@@ -199,11 +216,13 @@ export class S3UsageLedger implements UsageLedger {
     const prefix = this.tenantPrefix(tenantId);
     const keys = await this.listRange(prefix, range);
     // Whole days of the range may be summed by their totals; the rest is read record by record.
+    // An object the ledger did not write (its name is no record's) is not usage.
     const loose: string[] = [];
     const byDay = new Map<string, string[]>();
     for (const key of keys) {
-      const day = this.dayTotalsPrefix === undefined ? undefined : dayOfRecord(key.slice(prefix.length));
-      if (day === undefined || !wholeDayInRange(day, range)) {
+      const day = dayOfRecord(key.slice(prefix.length));
+      if (day === undefined) continue;
+      if (this.dayTotalsPrefix === undefined || !wholeDayInRange(day, range)) {
         loose.push(key);
         continue;
       }
@@ -241,7 +260,9 @@ export class S3UsageLedger implements UsageLedger {
 
   /**
    * The keys of a tenant's records with `from <= at < to`, in order: the first page from the
-   * range's start; if the period holds more, the rest day by day, in parallel.
+   * range's start; if the period holds more, its days up to today one prefix each, in parallel
+   * (at most MAX_DAYS_LISTED_APART of them, else page after page), and whatever lies after
+   * today (nothing, unless clocks disagree) in one listing.
    */
   private async listRange(prefix: string, range: { from: Date; to: Date }): Promise<string[]> {
     const end = `${prefix}${range.to.toISOString()}`;
@@ -250,12 +271,19 @@ export class S3UsageLedger implements UsageLedger {
     const last = first.keys.at(-1);
     if (first.done || last === undefined) return first.keys;
     const lastDay = dayOfRecord(last.slice(prefix.length));
-    if (lastDay === undefined) return first.keys.concat(await this.listFrom(prefix, last, end));
-    const days = daysUntil(lastDay, range.to);
-    const rest = await inChunks(days, LIST_CONCURRENCY, (day, index) =>
+    const tomorrow = new Date(dayStart(new Date(this.now()).toISOString().slice(0, 10)) + DAY_MS);
+    const days = lastDay === undefined ? [] : daysUntil(lastDay, range.to < tomorrow ? range.to : tomorrow);
+    if (days.length === 0 || days.length > MAX_DAYS_LISTED_APART) {
+      return first.keys.concat(await this.listFrom(prefix, last, end));
+    }
+    const byDay = await inChunks(days, LIST_CONCURRENCY, (day, index) =>
       this.listFrom(`${prefix}${day}`, index === 0 ? last : undefined, end),
     );
-    return first.keys.concat(...rest);
+    const later =
+      range.to > tomorrow
+        ? await this.listFrom(prefix, `${prefix}${tomorrow.toISOString().slice(0, 10)}`, end)
+        : [];
+    return first.keys.concat(...byDay, later);
   }
 
   /** Every key under `prefix` after `marker` and before `end`. */
@@ -305,13 +333,13 @@ export class S3UsageLedger implements UsageLedger {
     const through = total?.through;
     const later =
       through === undefined ? dayKeys : dayKeys.filter((_, index) => (names[index] ?? '') > through);
-    return { day, total, later };
+    return { day, total, later, names };
   }
 
   /**
-   * Writes the totals of the days with records beyond their total: a finished day's at once, the
-   * current day's once DAY_TOTAL_AFTER_RECORDS have gathered. A day whose records could not all
-   * be read keeps its total.
+   * Writes the totals of the days with settled records (SETTLE_MS) beyond their total: a
+   * finished day's at once, the current day's once DAY_TOTAL_AFTER_RECORDS have gathered. A day
+   * whose records could not all be read keeps its total.
    */
   private async updateDayTotals(
     tenantId: string,
@@ -320,22 +348,31 @@ export class S3UsageLedger implements UsageLedger {
     usages: ReadonlyMap<string, CachedUsage>,
   ): Promise<void> {
     if (!this.writeDayTotals) return;
-    const now = this.now();
-    const due = plans.filter(
-      ({ day, later }) =>
-        later.length > 0 &&
-        (later.length >= DAY_TOTAL_AFTER_RECORDS || dayStart(day) + DAY_MS <= now) &&
-        later.every((key) => usages.has(key)),
-    );
-    await inChunks(due, this.readConcurrency, async ({ day, total, later }) => {
+    const settledBefore = this.now() - SETTLE_MS;
+    const due = plans
+      .map((plan) => ({
+        ...plan,
+        // The day's keys sort by time: the settled ones are the first of `later`.
+        settled: plan.later.filter(
+          (key) => (recordName(key.slice(prefix.length))?.at ?? Infinity) <= settledBefore,
+        ),
+      }))
+      .filter(
+        ({ day, settled }) =>
+          settled.length > 0 &&
+          (settled.length >= DAY_TOTAL_AFTER_RECORDS || dayStart(day) + DAY_MS <= settledBefore) &&
+          settled.every((key) => usages.has(key)),
+      );
+    await inChunks(due, this.readConcurrency, async ({ day, total, settled, names }) => {
       const next = extendDayTotal(
         tenantId,
         day,
         total,
-        later.map((key) => ({
+        settled.map((key) => ({
           name: key.slice(prefix.length),
           usage: counted(usages.get(key) as CachedUsage),
         })),
+        names,
       );
       const key = this.dayTotalKey(tenantId, day);
       try {
@@ -436,9 +473,21 @@ export class S3UsageLedger implements UsageLedger {
     try {
       const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       const bytes = response.Body ? await response.Body.transformToByteArray() : new Uint8Array();
-      return JSON.parse(utf8Decode(bytes)) as StoredUsage;
+      const stored = JSON.parse(utf8Decode(bytes)) as Partial<StoredUsage>;
+      // What record() writes, or no usage (a sum must not turn into NaN).
+      const count = (value: unknown) =>
+        typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+      const valid =
+        typeof stored.at === 'string' &&
+        !Number.isNaN(Date.parse(stored.at)) &&
+        count(stored.images) &&
+        (stored.faces === undefined || count(stored.faces)) &&
+        typeof stored.modelSeconds === 'number' &&
+        Number.isFinite(stored.modelSeconds) &&
+        stored.modelSeconds >= 0;
+      return valid ? (stored as StoredUsage) : undefined;
     } catch (error) {
-      if (isNotFound(error)) return undefined;
+      if (isNotFound(error) || error instanceof SyntaxError) return undefined;
       throw error;
     }
   }

@@ -4,13 +4,18 @@
  * day instead of one per job.
  *
  * A total is derived data and is trusted only while it still describes the records: it names
- * the last record it covers (`through`, the record's key within the tenant's folder) and how
- * many it covers (`jobs`). Records are write-once and their keys sort by time, so the total holds
- * exactly while the day's listing has `jobs` keys up to `through`. A record written after the
- * total (a job whose usage was recorded late, e.g. by a redelivered or dead-lettered message)
- * either sorts after `through`, and is read on its own, or sorts before it, and the count no
- * longer matches, so the day is read record by record again and its total rewritten.
+ * the last record it covers (`through`, the record's key within the tenant's folder), how many
+ * it covers (`jobs`) and a SHA-256 of their keys (`keys`). Records are write-once and their keys
+ * sort by time, so the total holds exactly while the day's listing has those same keys up to
+ * `through`. A record written after the total (a job whose usage was recorded late, e.g. by a
+ * redelivered or dead-lettered message) either sorts after `through`, and is read on its own, or
+ * sorts before it, and the keys no longer match, so the day is read record by record again and
+ * its total rewritten; so is a day one of whose records was deleted. The check covers which
+ * records a total stands for, not its sums: whoever may write `usage-days/` can change what the
+ * API's quota check counts, which is why the billing report reads the records themselves.
  */
+import { createHash } from 'node:crypto';
+import { isJobId } from '../../src/ids.js';
 
 /** Milliseconds in a UTC day. */
 export const DAY_MS = 86_400_000;
@@ -24,6 +29,8 @@ export interface DayTotal {
   /** Records covered: those of the day whose key (within the tenant's folder) sorts at or before `through`. */
   jobs: number;
   through: string;
+  /** SHA-256 (base64url) of the covered keys (within the tenant's folder), in order, one per line. */
+  keys: string;
   images: number;
   faces: number;
   modelSeconds: number;
@@ -37,16 +44,30 @@ export interface CountedUsage {
   modelSeconds: number;
 }
 
-const DAY_PREFIX = /^(\d{4}-\d{2}-\d{2})T/;
+const RECORD_NAME = /^((\d{4}-\d{2}-\d{2})T\d{2}:\d{2}:\d{2}\.\d{3}Z)_([^/]+)\.json$/;
 
 /**
- * The UTC day of a record, from its key within the tenant's folder (`<at, ISO-8601>_<job>.json`),
- * or undefined for a key the ledger did not write.
+ * The time and UTC day of a record, from its key within the tenant's folder
+ * (`<at, ISO-8601>_<job id>.json`), or undefined for a key the ledger did not write (such an
+ * object is no record: it is neither read nor counted).
  *
- * @example dayOfRecord('2025-01-02T13:00:00.000Z_job_x.json') // '2025-01-02'
+ * @example recordName('2025-01-02T13:00:00.000Z_job_01JH....json') // { at: 1735822800000, day: '2025-01-02' }
  */
+export function recordName(name: string): { at: number; day: string } | undefined {
+  const match = RECORD_NAME.exec(name);
+  if (!match || !isJobId(match[3] ?? '')) return undefined;
+  const at = Date.parse(match[1] ?? '');
+  return Number.isNaN(at) ? undefined : { at, day: match[2] ?? '' };
+}
+
+/** The UTC day of a record's key within the tenant's folder (see recordName). */
 export function dayOfRecord(name: string): string | undefined {
-  return DAY_PREFIX.exec(name)?.[1];
+  return recordName(name)?.day;
+}
+
+/** SHA-256 (base64url) of these record keys, in order, one per line. */
+export function digestOfKeys(names: readonly string[]): string {
+  return createHash('sha256').update(names.join('\n')).digest('base64url');
 }
 
 /** Start of a `YYYY-MM-DD` UTC day in epoch milliseconds. */
@@ -96,6 +117,7 @@ export function parseDayTotal(text: string, tenantId: string, day: string): DayT
     total.day === day &&
     typeof total.through === 'string' &&
     dayOfRecord(total.through) === day &&
+    typeof total.keys === 'string' &&
     isCount(total.jobs) &&
     total.jobs > 0 &&
     isCount(total.images) &&
@@ -107,28 +129,28 @@ export function parseDayTotal(text: string, tenantId: string, day: string): DayT
 }
 
 /**
- * Whether `total` still describes the day whose record keys (within the tenant's folder, any
- * order) are `names`: exactly `total.jobs` of them sort at or before `total.through`.
+ * Whether `total` still describes the day whose record keys (within the tenant's folder, in
+ * listing order) are `names`: the keys up to `total.through` are exactly those it covers.
  */
 export function totalStillHolds(total: DayTotal, names: readonly string[]): boolean {
-  let covered = 0;
-  for (const name of names) if (name <= total.through) covered += 1;
-  return covered === total.jobs;
+  const covered = names.filter((name) => name <= total.through);
+  return covered.length === total.jobs && digestOfKeys(covered) === total.keys;
 }
 
 /**
- * A day's new total: `previous` (or nothing) plus the records after it, `through` the last of
- * them.
+ * A day's new total: `previous` (or nothing) plus `later`, the records that follow it in the
+ * day's listing `names` (in order, none skipped), `through` the last of them.
  */
 export function extendDayTotal(
   tenantId: string,
   day: string,
   previous: DayTotal | undefined,
   later: ReadonlyArray<{ name: string; usage: CountedUsage }>,
+  names: readonly string[],
 ): DayTotal {
   const total: DayTotal = previous
     ? { ...previous }
-    : { version: 1, tenantId, day, jobs: 0, through: '', images: 0, faces: 0, modelSeconds: 0 };
+    : { version: 1, tenantId, day, jobs: 0, through: '', keys: '', images: 0, faces: 0, modelSeconds: 0 };
   for (const { name, usage } of later) {
     total.jobs += 1;
     total.images += usage.images;
@@ -136,5 +158,6 @@ export function extendDayTotal(
     total.modelSeconds += usage.modelSeconds;
     if (name > total.through) total.through = name;
   }
+  total.keys = digestOfKeys(names.filter((name) => name <= total.through));
   return total;
 }

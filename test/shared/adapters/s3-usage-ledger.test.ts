@@ -165,9 +165,9 @@ describe('S3UsageLedger day totals', () => {
   });
 
   it(`writes the current day's total only once ${DAY_TOTAL_AFTER_RECORDS} records are beyond it`, async () => {
-    // Prepare: the sums run on January 20th, 18:00.
+    // Prepare: the sums run on January 20th, 23:30 (records at 01:00-19:00, all settled).
     const bucket = memoryBucket();
-    const now = () => Date.UTC(2025, 0, 20, 18);
+    const now = () => Date.UTC(2025, 0, 20, 23, 30);
     const ledger = new S3UsageLedger({ client: bucket.client, bucket: 'b', now });
     await recordDays(ledger, [20], DAY_TOTAL_AFTER_RECORDS - 1);
     // Act
@@ -179,6 +179,76 @@ describe('S3UsageLedger day totals', () => {
     expect([before.jobs, after.jobs]).toEqual([DAY_TOTAL_AFTER_RECORDS - 1, DAY_TOTAL_AFTER_RECORDS]);
     expect(writesBefore).toBe(0);
     expect(totalWrites(bucket.sent).map((c) => c.key)).toEqual(['usage-days/acme/2025-01-20.json']);
+  });
+
+  it('leaves records of the last 15 minutes out of a total, so one recorded late does not void it', async () => {
+    // Prepare: 25 records of today, the last 3 within SETTLE_MS of now; a sum writes the total.
+    const bucket = memoryBucket();
+    const now = () => Date.UTC(2025, 0, 20, 12, 0);
+    const ledger = new S3UsageLedger({ client: bucket.client, bucket: 'b', now });
+    for (let i = 0; i < 22; i++) await ledger.record(usage(Date.UTC(2025, 0, 20, 9, i)));
+    for (const minute of [50, 52, 55]) await ledger.record(usage(Date.UTC(2025, 0, 20, 11, minute)));
+    await ledger.sum('acme', JANUARY);
+    // Act: a job that finished at 11:51 has its usage recorded only now; a fresh instance sums.
+    await ledger.record(usage(Date.UTC(2025, 0, 20, 11, 51)));
+    bucket.sent.length = 0;
+    const fresh = await new S3UsageLedger({ client: bucket.client, bucket: 'b', now }).sum('acme', JANUARY);
+    // Assess: the total (09:00-09:21) still holds; only the four recent records are read.
+    expect(fresh.jobs).toBe(26);
+    expect(recordReads(bucket.sent)).toHaveLength(4);
+  });
+
+  it('reads a day again when a record it covered was deleted and another took its place in the count', async () => {
+    // Prepare: a totalled day; then one of its records is deleted and a late one lands inside it.
+    const bucket = memoryBucket();
+    const now = () => FEBRUARY_FIRST;
+    await recordDays(new S3UsageLedger({ client: bucket.client, bucket: 'b', now }), [6], 21);
+    await new S3UsageLedger({ client: bucket.client, bucket: 'b', now }).sum('acme', JANUARY);
+    const removed = [...bucket.objects.keys()].find((key) => key.startsWith('usage/acme/2025-01-06T05'));
+    bucket.objects.delete(removed ?? '');
+    await new S3UsageLedger({ client: bucket.client, bucket: 'b', now }).record(
+      usage(Date.UTC(2025, 0, 6, 5, 30), { images: 7 }),
+    );
+    // Act
+    const summary = await new S3UsageLedger({ client: bucket.client, bucket: 'b', now }).sum('acme', JANUARY);
+    // Assess: 21 records, one of them of 7 images
+    expect(removed).toBeDefined();
+    expect(summary).toMatchObject({ jobs: 21, images: 27 });
+  });
+
+  it('counts only the records it wrote: other objects in a tenant folder are not usage', async () => {
+    // Prepare: records beside a note, a record-like name without a job id, and a broken record.
+    const bucket = memoryBucket();
+    const now = () => FEBRUARY_FIRST;
+    const ledger = new S3UsageLedger({ client: bucket.client, bucket: 'b', now });
+    await recordDays(ledger, [9], 2);
+    bucket.objects.set('usage/acme/2025-01-09T10:00:00.000Z_notes.json', utf8Encode('{"images":100}'));
+    bucket.objects.set('usage/acme/2025-01-09-readme.txt', utf8Encode('hello'));
+    const broken = `usage/acme/2025-01-09T11:00:00.000Z_${newJobId(new Date(Date.UTC(2025, 0, 9, 11)))}.json`;
+    bucket.objects.set(broken, utf8Encode('{"at":"2025-01-09T11:00:00.000Z","images":"many"}'));
+    // Act
+    const summary = await new S3UsageLedger({ client: bucket.client, bucket: 'b', now }).sum('acme', JANUARY);
+    // Assess
+    expect(summary).toMatchObject({ jobs: 2, images: 2, faces: 4 });
+    expect(summary.modelSeconds).toBeCloseTo(1, 9);
+  });
+
+  it('lists day by day only the days up to today, not the rest of the month', async () => {
+    // Prepare: 1,200 records on the first three days of January; today is the 3rd.
+    const bucket = memoryBucket();
+    const now = () => Date.UTC(2025, 0, 3, 23);
+    const ledger = new S3UsageLedger({ client: bucket.client, bucket: 'b', now, dayTotalsPrefix: false });
+    await recordDays(ledger, [1, 2, 3], 400);
+    bucket.sent.length = 0;
+    // Act
+    const summary = await ledger.sum('acme', JANUARY);
+    // Assess: the first page, then the 3rd's listing, and one for everything after today.
+    expect(summary.jobs).toBe(1200);
+    expect(bucket.sent.filter((c) => c.name === 'List').map((c) => c.key)).toEqual([
+      'usage/acme/',
+      'usage/acme/2025-01-03',
+      'usage/acme/',
+    ]);
   });
 
   it('sums a range that starts or ends within a day from the records of those days', async () => {
