@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Thin launcher for the `dr2e` command. It runs the compiled CLI from `dist/` (built by
-// `npm run build`, which `npm ci` runs through `prepare`), first relaunching itself once with
+// `npm run build`: run it again after pulling new code), first relaunching itself once with
 // huge pages for the photo stage's large buffers where the host gives them on request
 // (gpu-task/src/launch: a 12 MP photo restores about 15 % faster; DR2E_HUGE_PAGES=off skips it).
 import { existsSync } from 'node:fs';

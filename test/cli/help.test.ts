@@ -4,6 +4,7 @@ import {
   FIXED_PRESETS,
   MAX_FACES_LIMIT,
   MAX_MIN_FACE,
+  MAX_SEED,
   OUTPUT_FORMATS,
   PRESETS,
   RESTORE_DEFAULTS,
@@ -64,5 +65,31 @@ describe('dr2e restore face limits', () => {
     // Assess
     expect(status).toBe(2);
     expect(stderr).toContain(message);
+  });
+});
+
+describe('dr2e restore --seed', () => {
+  it("takes every seed the job API takes, so an API job's seed can be replayed", async () => {
+    // Act: the largest API seed is accepted (the run then fails on the missing file, not the seed).
+    const largest = await runCli([
+      'restore',
+      'no-such-photo.jpg',
+      '-o',
+      'unused',
+      '--seed',
+      String(MAX_SEED),
+    ]);
+    const beyond = await runCli([
+      'restore',
+      'no-such-photo.jpg',
+      '-o',
+      'unused',
+      '--seed',
+      String(MAX_SEED + 1),
+    ]);
+    // Assess
+    expect(largest.stderr).not.toContain('seed must be');
+    expect(beyond.status).toBe(2);
+    expect(beyond.stderr).toContain(`seed must be between 0 and ${MAX_SEED}`);
   });
 });

@@ -17,6 +17,7 @@ import {
   MAX_MIN_FACE,
   OUTPUT_FORMATS,
   PRESETS,
+  MAX_SEED,
   RESTORE_DEFAULTS,
   UPSCALE_FACTORS,
   dropUndefined,
@@ -64,7 +65,7 @@ import { OutputFolderError } from './output-folder.js';
 import { ignoreReaderGone } from './closed-pipes.js';
 import { runVerifyTrace } from './verify-trace-command.js';
 
-/** Seeds the CLI takes (31 bits). */
+/** Seeds of the evaluation and model-building commands (31 bits); `restore` takes the API's (MAX_SEED). */
 const MAX_CLI_SEED = 2 ** 31 - 1;
 
 /** eval-photos options that shape synthetic scenes only (their commander keys and flags). */
@@ -111,7 +112,10 @@ function buildProgram(
     .command('restore')
     .description('restore face images (files or folders) into an output folder')
     .argument('<inputs...>', 'image files or folders (folders: image extensions only)')
-    .requiredOption('-o, --output <dir>', 'output folder; writes <dir>/<basename>.png')
+    .requiredOption(
+      '-o, --output <dir>',
+      'output folder; writes <dir>/<basename>.<ext> (.png unless --format)',
+    )
     .addOption(
       new Option(
         '--preset <name>',
@@ -140,8 +144,8 @@ function buildProgram(
     )
     .option(
       '--seed <seed>',
-      'noise seed for every image (random and reported when absent)',
-      integer('seed', 0, MAX_CLI_SEED),
+      "noise seed for every image (random and reported when absent; an API job's seed replays it)",
+      integer('seed', 0, MAX_SEED),
     )
     .option('--save-dr2', "also write DR2's coarse output as <basename>.dr2.<ext>", false);
   addEngineOptions(restore, {
