@@ -230,7 +230,9 @@ async function createLocalServices(
   common: CommonServices,
 ): Promise<Services> {
   const dataDir = path.resolve(config.DR2E_DATA_DIR);
-  await mkdir(dataDir, { recursive: true });
+  // People's photos and the stack's secrets: a data dir made here is its owner's alone (an
+  // existing one keeps the permissions it was given).
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const publicUrl = (overrides.publicUrl ?? localPublicUrl(config)).replace(/\/+$/, '');
   const signingSecret =
     config.DR2E_SIGNING_SECRET ??

@@ -203,6 +203,68 @@ describe('POST /local-upload', () => {
     expect((await h.services.jobs.get(c.id))?.status).toBe('queued');
   });
 
+  it('keeps the upload places for signed forms: connections that stall before a valid form take none', async () => {
+    // Prepare: one place; a connection that sends half a field and stops.
+    const tight = await localHarness({ app: { maxConcurrentUploads: 1 } });
+    try {
+      const job = (await json(await tight.call('POST', '/v1/jobs', { json: {} }))) as {
+        id: string;
+        upload: UploadForm;
+      };
+      const stalled = stalledBody(
+        `--${BOUNDARY}\r\nContent-Disposition: form-data; name="key"\r\n\r\ntenants/`,
+        new Uint8Array(),
+      );
+      const pending = postStream(tight, job.upload.url, stalled.stream);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Act
+      const real = await tight.app.request(job.upload.url, {
+        method: 'POST',
+        headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+        body: wholeBody(job.upload.fields, await pngBytes()),
+      });
+      stalled.finish();
+      await pending.catch(() => undefined);
+      // Assess
+      expect(real.status).toBe(204);
+    } finally {
+      await tight.close();
+    }
+  });
+
+  it('says "file last" for a form whose file comes before its fields, and refuses a flood of fields', async () => {
+    // Prepare
+    const job = await createJob();
+    const png = await pngBytes();
+    const fileFirst = Buffer.concat([
+      Buffer.from(
+        `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="x.png"\r\nContent-Type: image/png\r\n\r\n`,
+      ),
+      Buffer.from(png),
+      Buffer.from(
+        `\r\n${formHead(job.upload.fields).split(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"`)[0]}--${BOUNDARY}--\r\n`,
+      ),
+    ]);
+    const flood: Record<string, string> = {};
+    for (let i = 0; i < 30; i++) flood[`x-junk-${i}`] = 'y'.repeat(100);
+    // Act
+    const post = (body: Uint8Array) =>
+      h.app.request(job.upload.url, {
+        method: 'POST',
+        headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+        body: new Uint8Array(body),
+      });
+    const first = await post(fileFirst);
+    const flooded = await post(wholeBody({ ...flood, ...job.upload.fields }, png));
+    const proper = await post(wholeBody(job.upload.fields, png));
+    // Assess
+    expect(first.status).toBe(400);
+    expect((await json(first)).error.message).toContain('the file last');
+    expect(flooded.status).toBe(400);
+    expect((await json(flooded)).error.message).toContain('more than 20 fields');
+    expect(proper.status).toBe(204);
+  });
+
   it('lets one of two overlapping uploads to a job in and refuses the other with 409', async () => {
     // Prepare: the first upload (the job's form) streams and is held open mid-file; the second
     // comes through a fresh form of the same job

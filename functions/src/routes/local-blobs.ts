@@ -37,6 +37,9 @@ import { UPLOAD_ERROR_CODES } from '../services/uploads.js';
 export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 /** Largest single text field (the signed fields are well under 1 KiB). */
 const MAX_FIELD_BYTES = 8 * 1024;
+
+/** Most fields a form may send before its file (a signed form has 6; S3's take up to about 10). */
+const MAX_FIELDS = 20;
 /** Default cap of uploads streaming at once. */
 export const DEFAULT_MAX_CONCURRENT_UPLOADS = 16;
 
@@ -72,20 +75,10 @@ export function localBlobRoutes(options: LocalBlobRoutesOptions): Hono {
       throw new PayloadTooLargeError(`upload body is ${declared} bytes; the limit is ${maxBodyBytes}`);
     }
     if (!c.req.raw.body) throw new ValidationError('the form has no file in the field "file"');
-    if (active >= maxConcurrent) {
-      c.header('Retry-After', '1');
-      throw new RefusalError(
-        'too_many_uploads',
-        503,
-        `more than ${maxConcurrent} uploads at once; retry shortly`,
-      );
-    }
-    active++;
     const parts = new MultipartStream(c.req.raw.body, boundary, { maxBodyBytes });
     try {
       return await receive(parts);
     } finally {
-      active--;
       await parts.cancel();
     }
 
@@ -93,6 +86,11 @@ export function localBlobRoutes(options: LocalBlobRoutesOptions): Hono {
       const fields: Record<string, string> = {};
       let part = await parts.next();
       while (part && part.name !== 'file') {
+        // A signed form has a handful of fields: more is no upload of ours, and would be held
+        // in memory before the signature could refuse it.
+        if (Object.keys(fields).length >= MAX_FIELDS) {
+          throw new ValidationError(`the form has more than ${MAX_FIELDS} fields before its file`);
+        }
         // Named in the error: "the file is over the limit" for a field misled clients.
         fields[part.name] = await parts.readText(
           MAX_FIELD_BYTES,
@@ -101,10 +99,35 @@ export function localBlobRoutes(options: LocalBlobRoutesOptions): Hono {
         part = await parts.next();
       }
       if (!part) throw new ValidationError('the form has no file in the field "file"');
+      if (Object.keys(fields).length === 0) {
+        // Fields after the file are never read (as on S3): say so, not "missing signed fields".
+        throw new ValidationError(
+          'the form has no fields before its file: send every field of upload.fields first and the file last',
+        );
+      }
       // Signature, expiry and type from the fields alone (as a 1-byte file): nothing of the
       // file is read for a forged, expired or wrong-type form. The type is the form's
       // `Content-Type` field, never the file part's (S3 reads fields only).
       const verified = await signer.verifyUploadForm(fields, { size: 1 });
+      // Only a signed upload takes a place: connections that never send a valid form cannot
+      // keep the stack's real uploads out.
+      if (active >= maxConcurrent) {
+        c.header('Retry-After', '1');
+        throw new RefusalError(
+          'too_many_uploads',
+          503,
+          `more than ${maxConcurrent} uploads at once; retry shortly`,
+        );
+      }
+      active++;
+      try {
+        return await claimAndStore(verified);
+      } finally {
+        active--;
+      }
+    }
+
+    async function claimAndStore(verified: VerifiedUpload): Promise<Response> {
       // The claim comes before the status check and is held until the job is dispatched: with
       // the check alone, overlapping uploads all passed it while the job still waited, each got
       // 204, and all but one were deleted unseen (S3 answers its POSTs itself; see the README).

@@ -40,6 +40,10 @@ describe('createServices (local)', () => {
     );
     expect(tenant?.id).not.toBe(await localTenantId(first.generatedApiKey ?? '', 'another-secret-of-length'));
     expect((await stat(path.join(dir, 'local-api-key'))).mode & 0o077).toBe(0);
+    // A data dir the stack makes is readable by its owner only (photos, job records, secrets).
+    const fresh = path.join(dir, 'made-here');
+    await createServices(loadRuntimeConfig({ DR2E_DATA_DIR: fresh }));
+    expect((await stat(fresh)).mode & 0o077).toBe(0);
     expect(await readFile(path.join(dir, 'tenants.json'), 'utf8')).not.toContain(first.generatedApiKey ?? '');
   });
 
