@@ -63,10 +63,10 @@ export const JobResponseSchema = JobViewSchema.extend({
 /** A page of jobs, newest first. */
 export const JobListResponseSchema = z.strictObject({
   jobs: z.array(JobResponseSchema),
-  nextCursor: z
-    .string()
-    .optional()
-    .meta({ description: 'Pass as `cursor` for the next page; absent on the last.' }),
+  nextCursor: z.string().optional().meta({
+    description:
+      'Pass as `cursor` for the next page; absent on the last. With a `status` filter a page may hold fewer jobs than `limit`, even none, and still have one (a call reads at most 200 jobs).',
+  }),
 });
 
 /** Query of `GET /v1/jobs`. */

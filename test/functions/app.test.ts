@@ -12,6 +12,8 @@ import {
   CreateJobRequestSchema,
   legacyFingerprintCreateJobRequest,
   mutateJob,
+  newJob,
+  newJobId,
   transitionJob,
   type JobStore,
   verifyWebhook,
@@ -477,6 +479,38 @@ describe('GET /v1/jobs', () => {
     const page = await json(await h.call('GET', '/v1/jobs?status=queued'));
     // Assess
     expect(page.jobs.map((job: { id: string }) => job.id)).toEqual([queued.id]);
+  });
+
+  it('reads at most 200 job records for one filtered page, and goes on by the cursor', async () => {
+    // Prepare: 250 waiting jobs and one queued job, the oldest; the store counts what it hands out.
+    const queued = await createJob();
+    await uploadPng(queued.upload);
+    for (let i = 0; i < 250; i++) {
+      const at = new Date(Date.now() + 1000 + i);
+      const id = newJobId(at);
+      const params = { steps: 100, seed: i, output: { format: 'png' as const, keepDr2: false } };
+      await h.services.jobs.create(
+        newJob({ id, tenantId: tenantA, model: 'm', params, inputKey: blobKeys.input(tenantA, id), at }),
+      );
+    }
+    let read = 0;
+    const listByTenant = h.services.jobs.listByTenant.bind(h.services.jobs);
+    h.services.jobs.listByTenant = async (...args) => {
+      const page = await listByTenant(...args);
+      read += page.jobs.length;
+      return page;
+    };
+    // Act
+    const first = await json(await h.call('GET', '/v1/jobs?status=queued&limit=100'));
+    const readByFirst = read;
+    const second = await json(
+      await h.call('GET', `/v1/jobs?status=queued&limit=100&cursor=${encodeURIComponent(first.nextCursor)}`),
+    );
+    // Assess
+    expect(readByFirst).toBe(200);
+    expect(first.jobs).toEqual([]);
+    expect(second.jobs.map((job: { id: string }) => job.id)).toEqual([queued.id]);
+    expect(second.nextCursor).toBeUndefined();
   });
 
   it.each(['?limit=0', '?limit=101', '?cursor=garbage', '?status=weird', '?colour=blue'])(
