@@ -813,6 +813,30 @@ describe.skipIf(SKIP_REASON !== undefined)('playground in Chromium', { timeout: 
     await page.close();
   });
 
+  it('keeps the settings chosen in a tab across a reload, and starts a new tab from the defaults', async () => {
+    // Prepare: settings changed from their defaults
+    const page = await openPage(1024, 800);
+    await expect.poll(() => page.locator('#options').getAttribute('data-ready')).toBe('true');
+    await page.getByLabel(/^Fidelity/).fill('0.3');
+    await page.getByLabel('Output format').selectOption('"webp"');
+    await page.getByLabel('Also keep the DR2 intermediate').check();
+
+    // Act
+    await page.reload();
+    await expect.poll(() => page.locator('#options').getAttribute('data-ready')).toBe('true');
+    const other = await openPage(1024, 800);
+    await expect.poll(() => other.locator('#options').getAttribute('data-ready')).toBe('true');
+
+    // Assess
+    expect(await page.getByLabel(/^Fidelity/).inputValue()).toBe('0.3');
+    expect(await page.getByLabel('Output format').inputValue()).toBe('"webp"');
+    expect(await page.getByLabel('Also keep the DR2 intermediate').isChecked()).toBe(true);
+    expect(await other.getByLabel(/^Fidelity/).inputValue()).toBe('');
+    expect(await other.getByLabel('Also keep the DR2 intermediate').isChecked()).toBe(false);
+    await page.close();
+    await other.close();
+  });
+
   it('picks up its job again after a reload, shows the result, and cuts both images at the split', async () => {
     // Prepare: a job under way (with DR2's output) when the page reloads
     const page = await openPage(1024, 800);

@@ -6,7 +6,7 @@
 import { ApiError, formatBytes, PlaygroundApi, type FaceBox, type PlaygroundJob } from './api.js';
 import { CompareView } from './compare.js';
 import { byId, el } from './dom.js';
-import { buildOptionsForm, type OptionsForm } from './options.js';
+import { buildOptionsForm, rememberSettings, type OptionsForm } from './options.js';
 import { photoRefusal } from './photo.js';
 import { downloadLink, renderFigures, resultSentences } from './result.js';
 import { watchJob, type JobUpdate, type ProgressMode } from './watch.js';
@@ -190,6 +190,7 @@ fetch('/openapi.json')
   .then((document_) => {
     byId('options-loading', HTMLElement).remove();
     options = buildOptionsForm(optionsBox, document_);
+    rememberSettings(optionsBox, sessionStorage);
     optionsBox.dataset.ready = 'true';
   })
   .catch((error: unknown) => {

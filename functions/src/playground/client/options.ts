@@ -251,3 +251,52 @@ function renderControl(container: HTMLElement, spec: ControlSpec, schema: JsonSc
   }
   return undefined;
 }
+
+/** sessionStorage key of the settings kept across a reload (see rememberSettings). */
+export const SETTINGS_STORAGE = 'dr2e.settings';
+
+/**
+ * Keeps the settings form's values in `storage` (the tab's sessionStorage: a reload keeps them,
+ * a new tab starts from the defaults) and puts back the ones kept: a reload no longer resets
+ * settings the user chose. A kept value the form no longer offers (another deployment's
+ * choices) is left out.
+ *
+ * @example
+ * ```ts
+ * const form = buildOptionsForm(fieldset, openapi);
+ * rememberSettings(fieldset, sessionStorage);
+ * ```
+ */
+export function rememberSettings(container: HTMLElement, storage: Storage): void {
+  const fields = Array.from(
+    container.querySelectorAll<HTMLInputElement | HTMLSelectElement>('input[id], select[id]'),
+  );
+  let kept: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(storage.getItem(SETTINGS_STORAGE) ?? '{}') as unknown;
+    if (parsed && typeof parsed === 'object') kept = parsed as Record<string, unknown>;
+  } catch {
+    // A value this page did not write: start from the defaults.
+  }
+  for (const field of fields) {
+    const value = kept[field.id];
+    if (value === undefined) continue;
+    if (field instanceof HTMLInputElement && field.type === 'checkbox') {
+      if (typeof value === 'boolean') field.checked = value;
+    } else if (field instanceof HTMLSelectElement) {
+      if (Array.from(field.options).some((option) => option.value === value)) field.value = String(value);
+    } else if (typeof value === 'string') {
+      field.value = value;
+    }
+  }
+  const save = () => {
+    const values: Record<string, unknown> = {};
+    for (const field of fields) {
+      values[field.id] =
+        field instanceof HTMLInputElement && field.type === 'checkbox' ? field.checked : field.value;
+    }
+    storage.setItem(SETTINGS_STORAGE, JSON.stringify(values));
+  };
+  container.addEventListener('change', save);
+  container.addEventListener('input', save);
+}
