@@ -171,9 +171,7 @@ export class GpuWorkers extends Construct {
     this.service = new ecs.Ec2Service(this, 'Service', {
       cluster: this.cluster,
       taskDefinition: this.taskDefinition,
-      // Nothing runs until a job is queued; scaling sets the count from then on. (CloudFormation
-      // only sends DesiredCount when this value changes in the template, so a redeploy keeps the
-      // count the scaling policies set.)
+      // Scaling sets the count (see the deletion override below).
       desiredCount: 0,
       // A deployment starts the new task before it stops an old one (the capacity provider adds a
       // GPU instance for it), so a redeploy never drops running workers to zero; the old task then
@@ -188,6 +186,12 @@ export class GpuWorkers extends Construct {
       // One GPU task per instance anyway; spread over AZs for Spot resilience.
       placementStrategies: [ecs.PlacementStrategy.spreadAcrossInstances()],
     });
+    // No DesiredCount in the template: with one there, every update of the service (a new image,
+    // a setting) sends it and resets the count the scaling policies set, so a deploy under load
+    // dropped the workers to 0 until the backlog alarm scaled them out again. Without it, an
+    // update keeps the running count; at creation ECS starts 1 task, and the scale-in policy
+    // takes it to 0 after `scaleInAfterMinutes` (one cold start per new stack).
+    (this.service.node.defaultChild as ecs.CfnService).addPropertyDeletionOverride('DesiredCount');
 
     this.backlog = new cloudwatch.MathExpression({
       label: 'Backlog (visible + in flight)',
