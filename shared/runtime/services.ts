@@ -47,6 +47,7 @@ import { systemClock, type Clock } from '../src/clock.js';
 import { errorFields } from '../src/log.js';
 import { hmacSha256, randomBytes, toBase64Url, toHex, utf8Encode } from '../src/encoding.js';
 import type { BlobStore } from '../src/ports/blob-store.js';
+import { CachedUsageSums } from '../src/cached-usage-sums.js';
 import { noJobMetrics } from '../src/job-outcome.js';
 import type { JobMetrics } from '../src/ports/job-metrics.js';
 import type { JobQueue, UnreadableQueueMessage } from '../src/ports/job-queue.js';
@@ -64,6 +65,12 @@ import { StaticTenantDirectory, type TenantRecord } from '../src/tenants.js';
 import type { WebhookTargetChecker, WebhookTargetPolicy } from '../src/webhook-target.js';
 import { generateWebhookSecret, WEBHOOK_SECRET_PREFIX } from '../src/webhooks.js';
 import { WEBHOOK_QUEUE_MAX_RECEIVES, type RuntimeConfig } from './config.js';
+
+/**
+ * How long an API instance serves a tenant's usage sum from memory in `aws` mode (quota checks,
+ * `GET /v1/usage`): usage a worker records shows within this time.
+ */
+export const USAGE_SUM_CACHE_MS = 60_000;
 
 /** Everything the API, the dispatcher and the worker need, built for one mode. */
 export interface Services {
@@ -467,15 +474,19 @@ async function createAwsServices(
         schema: WebhookDeliveryMessageSchema,
         onUnreadable: reportUnreadable('webhooks'),
       }),
+    // Sums kept a minute (CachedUsageSums): each lists the period's records on S3.
     usage:
       overrides.usage ??
-      new S3UsageLedger({
-        client: s3,
-        bucket,
-        prefix: 'usage/',
-        dayTotalsPrefix: 'usage-days/',
-        onDayTotalError: reportDayTotalError,
-      }),
+      new CachedUsageSums(
+        new S3UsageLedger({
+          client: s3,
+          bucket,
+          prefix: 'usage/',
+          dayTotalsPrefix: 'usage-days/',
+          onDayTotalError: reportDayTotalError,
+        }),
+        { ttlMs: USAGE_SUM_CACHE_MS, clock: common.clock },
+      ),
     tenants:
       overrides.tenants ??
       new SecretsManagerTenantDirectory({

@@ -7,6 +7,7 @@
  */
 export * from './api-keys.js';
 export * from './blob-keys.js';
+export * from './cached-usage-sums.js';
 export * from './clock.js';
 export * from './encoding.js';
 export * from './errors.js';

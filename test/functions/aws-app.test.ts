@@ -218,4 +218,26 @@ describe('API on AWS adapters (s3rver, local-aws-sqs)', () => {
     // Assess
     expect(usage).toMatchObject({ jobs: 2, images: 2, modelSeconds: 5 });
   });
+
+  it('serves a polled usage sum from memory for a minute instead of listing the ledger each time', async () => {
+    // Prepare: count the S3 listings of the usage prefix.
+    const send = aws.s3.send.bind(aws.s3);
+    let listings = 0;
+    aws.s3.send = ((command: { input?: { Prefix?: string } }, ...rest: unknown[]) => {
+      if (String(command.input?.Prefix ?? '').startsWith('usage/')) listings += 1;
+      return (send as (...args: unknown[]) => unknown)(command, ...rest);
+    }) as typeof aws.s3.send;
+    try {
+      // Act
+      for (let i = 0; i < 5; i++) {
+        expect((await app.request('/v1/usage?from=2024-05-01&to=2024-06-01', { headers: auth })).status).toBe(
+          200,
+        );
+      }
+    } finally {
+      aws.s3.send = send;
+    }
+    // Assess
+    expect(listings).toBe(1);
+  });
 });
