@@ -183,7 +183,7 @@ export const InfraConfigSchema = z
     /** Queue visibility timeout = the worker's lease, extended by its heartbeat while a batch runs. */
     visibilityTimeoutSeconds: int(30, 43200).default(120),
     /** Days a job message waits in the queue before SQS drops it. */
-    queueRetentionDays: int(1, 14).default(4),
+    queueRetentionDays: int(1, 14).default(14),
     /** Age of the oldest queued message (s) that raises an alarm; include a cold start (minutes). */
     oldestMessageAlarmSeconds: int(60, 1209600).default(1800),
 

@@ -470,6 +470,16 @@ describe('least privilege', () => {
     expect([...writers]).toEqual(['ApiHttpRoleDefaultPolicy']);
   });
 
+  it('keeps a job message as long as SQS allows (14 days): one that expires is dropped, not dead-lettered, and its job would stay queued', () => {
+    // Act
+    const jobQueues = resourcesOfType(synth.template, 'AWS::SQS::Queue').filter(
+      ([id, queue]) => id.startsWith('JobsQueue') && queue.Properties?.RedrivePolicy !== undefined,
+    );
+    // Assess
+    expect(jobQueues).toHaveLength(1);
+    expect(jobQueues[0]?.[1].Properties?.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+  });
+
   it('lets only the worker consume the queue, and the API, dispatcher and worker (handing messages back at shutdown) send to it', () => {
     const consumers = new Set<string>();
     const senders = new Set<string>();
