@@ -8,7 +8,11 @@
  * in `infra/README.md`.
  */
 import { z } from 'zod';
-import { DEFAULT_UPLOAD_MAX_BYTES, RuntimeConfigSchema } from '../../shared/runtime/index.js';
+import {
+  DEFAULT_UPLOAD_MAX_BYTES,
+  MAX_JOBS_IN_FLIGHT,
+  RuntimeConfigSchema,
+} from '../../shared/runtime/index.js';
 
 /** A CDK context node, or anything else that answers `tryGetContext` (tests pass a plain map). */
 export interface ContextSource {
@@ -96,7 +100,7 @@ export const TenantDefaultsSchema = z.strictObject({
   /** Other `/v1` requests a tenant may make at once above the rate (DR2E_REQUEST_BURST). */
   requestBurst: int(1, 1_000_000).default(RUNTIME_DEFAULTS.DR2E_REQUEST_BURST),
   /** Unfinished jobs (created through running) a tenant may have (DR2E_MAX_JOBS_IN_FLIGHT). */
-  maxJobsInFlight: int(1, 1_000_000).default(RUNTIME_DEFAULTS.DR2E_MAX_JOBS_IN_FLIGHT),
+  maxJobsInFlight: int(1, MAX_JOBS_IN_FLIGHT).default(RUNTIME_DEFAULTS.DR2E_MAX_JOBS_IN_FLIGHT),
   /** Images per calendar month (UTC) per tenant; 0 = no cap (DR2E_MONTHLY_IMAGE_QUOTA). */
   monthlyImageQuota: int(0, 1_000_000_000).default(RUNTIME_DEFAULTS.DR2E_MONTHLY_IMAGE_QUOTA),
   /** Model seconds per calendar month (UTC) per tenant; 0 = no cap (DR2E_MONTHLY_MODEL_SECONDS_QUOTA). */

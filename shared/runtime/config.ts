@@ -47,7 +47,10 @@
  */
 import { z } from 'zod';
 import { DEFAULT_MAX_ASPECT_RATIO, DEVICES, INPUT_LIMITS, RESTORE_DEFAULTS } from '../src/index.js';
-import type { TenantLimits } from '../src/tenant-limits.js';
+import { MAX_JOBS_IN_FLIGHT, type TenantLimits } from '../src/tenant-limits.js';
+
+/** The highest jobs-in-flight cap, which the stack's `tenantDefaults` is checked against. */
+export { MAX_JOBS_IN_FLIGHT };
 
 /** The `Outcome` values of the job metrics (`DR2E_METRICS_NAMESPACE`), which the stack's dashboard and alarm read. */
 export { JOB_OUTCOMES, type JobOutcome } from '../src/job-outcome.js';
@@ -92,7 +95,7 @@ export const RuntimeConfigSchema = z.object({
   DR2E_CREATE_BURST: positiveInt(100),
   DR2E_REQUEST_RATE_PER_SECOND: z.coerce.number().positive().default(50),
   DR2E_REQUEST_BURST: positiveInt(500),
-  DR2E_MAX_JOBS_IN_FLIGHT: positiveInt(50),
+  DR2E_MAX_JOBS_IN_FLIGHT: z.coerce.number().int().min(1).max(MAX_JOBS_IN_FLIGHT).default(50),
   DR2E_MONTHLY_IMAGE_QUOTA: z.coerce.number().int().min(0).default(0),
   DR2E_MONTHLY_MODEL_SECONDS_QUOTA: z.coerce.number().min(0).default(0),
   DR2E_MAX_ASPECT_RATIO: z.coerce.number().min(1).default(DEFAULT_MAX_ASPECT_RATIO),

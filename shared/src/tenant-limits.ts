@@ -18,6 +18,14 @@
 import { z } from 'zod';
 import type { RatePolicy } from './ports/limit-store.js';
 
+/**
+ * Highest cap of a tenant's jobs in flight. The DynamoDB limit store keeps a tenant's slots in
+ * one item (one entry of about 50 bytes per job), and an item holds at most 400 KB: a cap of
+ * 8,000 or so could no longer be reached, and long before that every create rewrites a large,
+ * hot item. 5,000 leaves room.
+ */
+export const MAX_JOBS_IN_FLIGHT = 5_000;
+
 export interface TenantLimits {
   /** `POST /v1/jobs`. */
   create: RatePolicy;
@@ -48,7 +56,7 @@ const RatePolicySchema = z.strictObject({
 export const TenantLimitsOverrideSchema = z.strictObject({
   create: RatePolicySchema.partial().optional(),
   requests: RatePolicySchema.partial().optional(),
-  maxJobsInFlight: z.int().min(1).max(1_000_000).optional(),
+  maxJobsInFlight: z.int().min(1).max(MAX_JOBS_IN_FLIGHT).optional(),
   /** `null` removes a default cap for this tenant. */
   monthlyImageQuota: z.int().min(1).nullable().optional(),
   /** `null` removes a default cap for this tenant. */

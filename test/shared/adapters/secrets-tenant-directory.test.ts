@@ -9,6 +9,7 @@ import {
 import { hashApiKey } from '../../../shared/src/api-keys.js';
 import { ManualClock } from '../../../shared/src/clock.js';
 import { ValidationError } from '../../../shared/src/errors.js';
+import { MAX_JOBS_IN_FLIGHT } from '../../../shared/src/tenant-limits.js';
 import { generateWebhookSecret } from '../../../shared/src/webhooks.js';
 
 async function secretWith(keys: Record<string, string>): Promise<string> {
@@ -176,8 +177,39 @@ describe('parseTenantSecret', () => {
         })),
       }),
     ],
+    [
+      // The DynamoDB item holding a tenant's slots (400 KB) could not hold that many jobs.
+      'a jobs-in-flight cap over MAX_JOBS_IN_FLIGHT',
+      JSON.stringify({
+        tenants: [
+          {
+            id: 'a',
+            name: 'A',
+            apiKeyHashes: ['sha256:' + 'A'.repeat(43)],
+            webhookSecret: 'whsec_' + 'A'.repeat(40),
+            limits: { maxJobsInFlight: 5_001 },
+          },
+        ],
+      }),
+    ],
   ])('refuses %s', (_what, text) => {
     // Act / Assess
     expect(() => parseTenantSecret(text)).toThrow(ValidationError);
+  });
+
+  it('takes a jobs-in-flight cap of MAX_JOBS_IN_FLIGHT', () => {
+    // Prepare
+    const entry = {
+      id: 'a',
+      name: 'A',
+      apiKeyHashes: ['sha256:' + 'A'.repeat(43)],
+      webhookSecret: 'whsec_' + 'A'.repeat(40),
+      limits: { maxJobsInFlight: 5_000 },
+    };
+    // Act / Assess
+    expect(MAX_JOBS_IN_FLIGHT).toBe(5_000);
+    expect(parseTenantSecret(JSON.stringify({ tenants: [entry] })).tenants[0]?.limits?.maxJobsInFlight).toBe(
+      5_000,
+    );
   });
 });
