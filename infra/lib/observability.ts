@@ -51,6 +51,15 @@ export interface ObservabilityProps {
 export const JOB_FAILURES_ALARM_THRESHOLD = 3;
 
 /**
+ * Minutes GPU instances may stay in service with no job waiting or running before the
+ * IdleGpuInstances alarm: the scale-in takes `scaleInAfterMinutes` (at most 60) and the capacity
+ * provider's own scale-in of an empty instance about 15 more. Longer means instances are kept for
+ * nothing (a task that will not stop, scale-in protection left on, a count set by hand): billed
+ * GPU hours that scale-to-zero was meant to save.
+ */
+export const IDLE_GPU_ALARM_MINUTES = 90;
+
+/**
  * @example
  * ```ts
  * new Observability(this, 'Observability', { topic, jobs, api, workers, webhooks, oldestMessageAlarmSeconds: 1800 });
@@ -163,6 +172,30 @@ export class Observability extends Construct {
       period: minute,
       statistic: 'Maximum',
       label: 'GPU instances in service',
+    });
+
+    this.alarm('IdleGpuInstances', {
+      metric: new cloudwatch.MathExpression({
+        expression: 'IF(instances > 0 AND FILL(visible, 0) + FILL(inflight, 0) == 0, 1, 0)',
+        usingMetrics: {
+          instances,
+          visible: jobs.queue.metricApproximateNumberOfMessagesVisible({
+            period: minute,
+            statistic: 'Maximum',
+          }),
+          inflight: jobs.queue.metricApproximateNumberOfMessagesNotVisible({
+            period: minute,
+            statistic: 'Maximum',
+          }),
+        },
+        label: 'GPU instances in service with no job',
+        period: minute,
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: IDLE_GPU_ALARM_MINUTES,
+      datapointsToAlarm: IDLE_GPU_ALARM_MINUTES,
+      alarmDescription: `GPU instances have been in service for ${IDLE_GPU_ALARM_MINUTES} minutes with no job waiting or running: they are billed for nothing (check for a task that does not stop, scale-in protection, or a desired count set by hand).`,
     });
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {

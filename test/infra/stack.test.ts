@@ -758,6 +758,34 @@ describe('API and observability', () => {
     }
   });
 
+  it('alarms when GPU instances stay in service with no job waiting or running for 90 minutes (billed for nothing)', () => {
+    // Act
+    const idle = resourcesOfType(synth.template, 'AWS::CloudWatch::Alarm').filter(([id]) =>
+      id.startsWith('ObservabilityIdleGpuInstances'),
+    );
+    // Assess
+    expect(idle).toHaveLength(1);
+    const properties = idle[0]?.[1].Properties ?? {};
+    expect(properties).toMatchObject({ EvaluationPeriods: 90, DatapointsToAlarm: 90, Threshold: 1 });
+    const metrics = properties.Metrics as {
+      Expression?: string;
+      MetricStat?: { Metric: { MetricName: string } };
+    }[];
+    expect(metrics.find((metric) => metric.Expression)?.Expression).toBe(
+      'IF(instances > 0 AND FILL(visible, 0) + FILL(inflight, 0) == 0, 1, 0)',
+    );
+    expect(
+      metrics
+        .map((metric) => metric.MetricStat?.Metric.MetricName)
+        .filter(Boolean)
+        .sort(),
+    ).toEqual([
+      'ApproximateNumberOfMessagesNotVisible',
+      'ApproximateNumberOfMessagesVisible',
+      'GroupInServiceInstances',
+    ]);
+  });
+
   it('has the worker, dispatcher and API write job metrics to the namespace the dashboard and the JobFailures alarm read', () => {
     // Prepare: the namespace the worker is given.
     const namespace = containerEnvironment().DR2E_METRICS_NAMESPACE;
