@@ -337,9 +337,11 @@ export class GpuWorkers extends Construct {
     const group = new autoscaling.AutoScalingGroup(this, 'GpuInstances', {
       vpc: this.vpc,
       vpcSubnets: { subnetType },
-      // Zero GPU instances while idle; the capacity provider sets the desired count.
+      // Zero GPU instances while idle; the capacity provider sets the desired count. One more
+      // than the tasks: a deployment starts each new task before it stops an old one (one GPU
+      // task per instance), so at maxTasks running it needs an instance beyond them, or it stalls.
       minCapacity: 0,
-      maxCapacity: config.maxTasks,
+      maxCapacity: config.maxTasks + 1,
       ...(mixed
         ? {
             mixedInstancesPolicy: {

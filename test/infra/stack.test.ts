@@ -95,7 +95,8 @@ describe('GPU workers', () => {
   it('use GPU instances on the ECS GPU-optimised AMI with a minimum of zero', () => {
     synth.template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
       MinSize: '0',
-      MaxSize: String(synth.config.maxTasks),
+      // One beyond maxTasks: a deployment's new task starts before an old one stops.
+      MaxSize: String(synth.config.maxTasks + 1),
       NewInstancesProtectedFromScaleIn: true,
     });
     synth.template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
