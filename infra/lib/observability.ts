@@ -270,24 +270,18 @@ export class Observability extends Construct {
    */
   private addJobWidgets(namespace: string): void {
     const fiveMinutes = Duration.minutes(5);
-    const jobMetric = (metricName: string, outcome: JobOutcome, statistic: string, label: string) =>
+    const jobMetric = (metricName: string, outcome: JobOutcome, statistic: string, label?: string) =>
       new cloudwatch.Metric({
         namespace,
         metricName,
         dimensionsMap: { Outcome: outcome },
         period: fiveMinutes,
         statistic,
-        label,
+        ...(label === undefined ? {} : { label }),
       });
     this.alarm('JobFailures', {
       // No label: an alarm on a labelled metric is written as a metric-math query.
-      metric: new cloudwatch.Metric({
-        namespace,
-        metricName: 'Jobs',
-        dimensionsMap: { Outcome: 'failed' },
-        period: Duration.minutes(15),
-        statistic: 'Sum',
-      }),
+      metric: jobMetric('Jobs', 'failed', 'Sum').with({ period: Duration.minutes(15) }),
       threshold: JOB_FAILURES_ALARM_THRESHOLD,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,

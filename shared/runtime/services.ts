@@ -44,7 +44,7 @@ import {
 } from '../adapters/node/guarded-webhook-sender.js';
 import { generateApiKey, hashApiKey } from '../src/api-keys.js';
 import { systemClock, type Clock } from '../src/clock.js';
-import { errorFields } from '../src/log.js';
+import { createJsonLogger, errorFields } from '../src/log.js';
 import { hmacSha256, randomBytes, toBase64Url, toHex, utf8Encode } from '../src/encoding.js';
 import type { BlobStore } from '../src/ports/blob-store.js';
 import { CachedUsageSums } from '../src/cached-usage-sums.js';
@@ -183,21 +183,18 @@ function reportReleaseFailure(error: unknown, job: Job): void {
   );
 }
 
+/** Warnings of the adapters built here, as JSON lines on stderr (no logger is passed in). */
+const stderrWarnings = createJsonLogger({ level: 'warn', write: (line) => console.error(line) });
+
 /**
  * A usage day total that could not be read or written (e.g. a role without access to
- * `usage-days/`): sums stay right but read every record, so say so on stderr as one JSON
- * warning line in the logger's shape (no logger here).
+ * `usage-days/`): sums stay right but read every record.
  */
 function reportDayTotalError(error: unknown, detail: { key: string; action: 'read' | 'write' }): void {
-  console.error(
-    JSON.stringify({
-      level: 'warn',
-      time: new Date().toISOString(),
-      msg: `usage day total not ${detail.action === 'read' ? 'read' : 'written'}`,
-      key: detail.key,
-      ...errorFields(error),
-    }),
-  );
+  stderrWarnings.warn(`usage day total not ${detail.action === 'read' ? 'read' : 'written'}`, {
+    key: detail.key,
+    ...errorFields(error),
+  });
 }
 
 /**
@@ -206,17 +203,7 @@ function reportDayTotalError(error: unknown, detail: { key: string; action: 'rea
  * trace of it; on a dead-letter queue the adapter deletes it after this report.
  */
 function reportUnreadable(queueName: 'jobs' | 'webhooks'): (message: UnreadableQueueMessage) => void {
-  return (message) => {
-    console.error(
-      JSON.stringify({
-        level: 'warn',
-        time: new Date().toISOString(),
-        msg: 'unreadable queue message',
-        queueName,
-        ...message,
-      }),
-    );
-  };
+  return (message) => stderrWarnings.warn('unreadable queue message', { queueName, ...message });
 }
 
 type CommonServices = Pick<
@@ -339,14 +326,8 @@ async function loadTenantsFile(
       "set DR2E_TENANTS_FILE or DR2E_API_KEYS, not both: the file lists each tenant's hashed keys",
     );
   }
-  let text: string;
   try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new Error(`DR2E_TENANTS_FILE ${file}: ${(error as Error).message}`, { cause: error });
-  }
-  try {
-    return { records: parseTenantSecret(text).tenants };
+    return { records: parseTenantSecret(await readFile(file, 'utf8')).tenants };
   } catch (error) {
     throw new Error(`DR2E_TENANTS_FILE ${file}: ${(error as Error).message}`, { cause: error });
   }

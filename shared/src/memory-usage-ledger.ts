@@ -56,8 +56,8 @@ export function summarizeUsage(
 export function assertUsageRecord(entry: UsageRecord): void {
   if (!isJobId(entry.jobId)) throw new ValidationError(`not a job id: ${entry.jobId}`);
   if (Number.isNaN(entry.at.getTime())) throw new ValidationError('usage time is not a valid date');
-  const count = (value: number | undefined) => value === undefined || (Number.isInteger(value) && value >= 0);
-  if (!count(entry.images) || !count(entry.faces)) {
+  const count = (value: number) => Number.isInteger(value) && value >= 0;
+  if (!count(entry.images) || (entry.faces !== undefined && !count(entry.faces))) {
     throw new ValidationError('usage images and faces must be non-negative integers');
   }
   if (!Number.isFinite(entry.modelSeconds) || entry.modelSeconds < 0) {

@@ -28,6 +28,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { utf8Decode, utf8Encode } from '../../src/encoding.js';
+import { ValidationError } from '../../src/errors.js';
 import { assertUsageRecord, summarizeUsage } from '../../src/memory-usage-ledger.js';
 import type { UsageLedger, UsageRecord, UsageSummary } from '../../src/ports/usage-ledger.js';
 import { isConditionalWriteConflict, isNotFound } from './s3-errors.js';
@@ -37,7 +38,6 @@ import {
   type DayTotal,
   dayOfRecord,
   dayStart,
-  recordName,
   daysUntil,
   extendDayTotal,
   parseDayTotal,
@@ -349,14 +349,11 @@ export class S3UsageLedger implements UsageLedger {
   ): Promise<void> {
     if (!this.writeDayTotals) return;
     const settledBefore = this.now() - SETTLE_MS;
+    // A record's key starts with its time (ISO-8601, which sorts as it reads): the settled ones
+    // are the first of `later`, those whose key sorts below the instant just after the cut.
+    const settledBelow = `${prefix}${new Date(settledBefore + 1).toISOString()}`;
     const due = plans
-      .map((plan) => ({
-        ...plan,
-        // The day's keys sort by time: the settled ones are the first of `later`.
-        settled: plan.later.filter(
-          (key) => (recordName(key.slice(prefix.length))?.at ?? Infinity) <= settledBefore,
-        ),
-      }))
+      .map((plan) => ({ ...plan, settled: plan.later.filter((key) => key < settledBelow) }))
       .filter(
         ({ day, settled }) =>
           settled.length > 0 &&
@@ -473,21 +470,14 @@ export class S3UsageLedger implements UsageLedger {
     try {
       const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       const bytes = response.Body ? await response.Body.transformToByteArray() : new Uint8Array();
-      const stored = JSON.parse(utf8Decode(bytes)) as Partial<StoredUsage>;
-      // What record() writes, or no usage (a sum must not turn into NaN).
-      const count = (value: unknown) =>
-        typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-      const valid =
-        typeof stored.at === 'string' &&
-        !Number.isNaN(Date.parse(stored.at)) &&
-        count(stored.images) &&
-        (stored.faces === undefined || count(stored.faces)) &&
-        typeof stored.modelSeconds === 'number' &&
-        Number.isFinite(stored.modelSeconds) &&
-        stored.modelSeconds >= 0;
-      return valid ? (stored as StoredUsage) : undefined;
+      const stored = JSON.parse(utf8Decode(bytes)) as StoredUsage;
+      // What record() would write, or no usage (a sum must not turn into NaN).
+      assertUsageRecord({ ...stored, at: new Date(stored.at) });
+      return stored;
     } catch (error) {
-      if (isNotFound(error) || error instanceof SyntaxError) return undefined;
+      if (isNotFound(error) || error instanceof SyntaxError || error instanceof ValidationError) {
+        return undefined;
+      }
       throw error;
     }
   }

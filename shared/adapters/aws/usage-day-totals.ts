@@ -47,22 +47,16 @@ export interface CountedUsage {
 const RECORD_NAME = /^((\d{4}-\d{2}-\d{2})T\d{2}:\d{2}:\d{2}\.\d{3}Z)_([^/]+)\.json$/;
 
 /**
- * The time and UTC day of a record, from its key within the tenant's folder
+ * The UTC day of a record, from its key within the tenant's folder
  * (`<at, ISO-8601>_<job id>.json`), or undefined for a key the ledger did not write (such an
  * object is no record: it is neither read nor counted).
  *
- * @example recordName('2025-01-02T13:00:00.000Z_job_01JH....json') // { at: 1735822800000, day: '2025-01-02' }
+ * @example dayOfRecord('2025-01-02T13:00:00.000Z_job_01JH....json') // '2025-01-02'
  */
-export function recordName(name: string): { at: number; day: string } | undefined {
-  const match = RECORD_NAME.exec(name);
-  if (!match || !isJobId(match[3] ?? '')) return undefined;
-  const at = Date.parse(match[1] ?? '');
-  return Number.isNaN(at) ? undefined : { at, day: match[2] ?? '' };
-}
-
-/** The UTC day of a record's key within the tenant's folder (see recordName). */
 export function dayOfRecord(name: string): string | undefined {
-  return recordName(name)?.day;
+  const match = RECORD_NAME.exec(name);
+  if (!match || !isJobId(match[3] ?? '') || Number.isNaN(Date.parse(match[1] ?? ''))) return undefined;
+  return match[2];
 }
 
 /** SHA-256 (base64url) of these record keys, in order, one per line. */
