@@ -267,6 +267,11 @@ export const InfraConfigSchema = z
     // Operations
     /** E-mail address subscribed to the alarm topic (unset = no subscription). */
     alarmEmail: optional(z.string().email('must be an e-mail address')),
+    /**
+     * Monthly cost budget of the AWS account in US dollars (0 = none): AWS Budgets notifies the
+     * alarm topic when the month's actual cost passes 80 % of it or its forecast passes 100 %.
+     */
+    monthlyBudgetUsd: int(0, 10_000_000).default(0),
   })
   .superRefine((config, ctx) => {
     if (config.apiThrottleBurst < config.apiThrottleRate) {

@@ -6,7 +6,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { Api, createTenantsSecret } from './api.js';
 import { shutdownDeadlineSeconds, type InfraConfig } from './config.js';
-import { AlertTopic, Observability } from './observability.js';
+import { AlertTopic, CostBudget, Observability } from './observability.js';
 import { LimitsTable } from './limits.js';
 import { JobQueue } from './queue.js';
 import { runtimeEnvironment, tenantDefaultsEnvironment } from './runtime-env.js';
@@ -70,6 +70,8 @@ export class Dr2eStack extends Stack {
     });
     this.limits = new LimitsTable(this, 'Limits');
     const alerts = new AlertTopic(this, 'Alerts', { email: config.alarmEmail });
+    if (config.monthlyBudgetUsd > 0)
+      new CostBudget(this, 'CostBudget', { topic: alerts.topic, limitUsd: config.monthlyBudgetUsd });
 
     // Job metrics (CloudWatch EMF from the worker, the dispatcher and the API) per stack.
     const metricsNamespace = `dr2e/${this.stackName}`;

@@ -1,9 +1,11 @@
 /**
  * Alarms (to one SNS topic, optionally e-mailed) and the operations dashboard.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack } from 'aws-cdk-lib';
+import * as budgets from 'aws-cdk-lib/aws-budgets';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { acceptNagFinding } from './nag.js';
@@ -27,6 +29,76 @@ export class AlertTopic extends Construct {
       'Carries only alarm and Auto Scaling error notices (no customer data). CloudWatch and Auto Scaling cannot publish to a topic under the AWS-managed SNS key, and a customer key with service grants would cost more than the notices are worth.',
     );
     if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
+    else {
+      // Every alarm of the stack notifies this topic only: without a subscriber a dead-letter
+      // queue filling up or a GPU instance billed for nothing reaches no one.
+      Annotations.of(this).addWarningV2(
+        'dr2e:alarms-unsubscribed',
+        'alarmEmail is unset: the alarms (and the cost budget, if set) notify an SNS topic nobody is subscribed to. Deploy with -c alarmEmail=ops@example.com, or subscribe to the AlarmTopicArn output yourself.',
+      );
+    }
+  }
+}
+
+/** Percent of the monthly budget at which the month's actual cost notifies the alarm topic. */
+export const BUDGET_ACTUAL_PERCENT = 80;
+
+/** Percent of the monthly budget at which AWS's forecast of the month's cost notifies the topic. */
+export const BUDGET_FORECAST_PERCENT = 100;
+
+/**
+ * A monthly cost budget of the whole AWS account (config `monthlyBudgetUsd`) that notifies the
+ * alarm topic: the month's actual cost past BUDGET_ACTUAL_PERCENT, or its forecast past
+ * BUDGET_FORECAST_PERCENT. Scale to zero bounds GPU hours only while it works; this catches what
+ * the alarms do not price (maxTasks GPUs busy all month, a forgotten extra stack, NAT or log
+ * costs). It covers the account, not the stack: a stack's own cost would need a cost allocation
+ * tag activated by hand in the billing console, and a budget filtered on a tag nobody activated
+ * reads $0 and never fires. AWS updates budgets a few times a day, so this is a cost guard, not
+ * a real-time limit.
+ */
+export class CostBudget extends Construct {
+  readonly budget: budgets.CfnBudget;
+
+  constructor(scope: Construct, id: string, props: { topic: sns.Topic; limitUsd: number }) {
+    super(scope, id);
+    const { topic, limitUsd } = props;
+    const stack = Stack.of(this);
+    // AWS Budgets publishes as its service principal; it checks that it may when the budget is
+    // created, so the budget waits for the topic's policy (the dependency below).
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'BudgetsPublish',
+        principals: [new iam.ServicePrincipal('budgets.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:budgets::${stack.account}:*` },
+        },
+      }),
+    );
+    const notify = (notificationType: 'ACTUAL' | 'FORECASTED', threshold: number) => ({
+      notification: {
+        notificationType,
+        comparisonOperator: 'GREATER_THAN',
+        threshold,
+        thresholdType: 'PERCENTAGE',
+      },
+      subscribers: [{ subscriptionType: 'SNS', address: topic.topicArn }],
+    });
+    this.budget = new budgets.CfnBudget(this, 'Budget', {
+      budget: {
+        budgetName: `${stack.stackName}-monthly-cost`,
+        budgetType: 'COST',
+        timeUnit: 'MONTHLY',
+        budgetLimit: { amount: limitUsd, unit: 'USD' },
+      },
+      notificationsWithSubscribers: [
+        notify('ACTUAL', BUDGET_ACTUAL_PERCENT),
+        notify('FORECASTED', BUDGET_FORECAST_PERCENT),
+      ],
+    });
+    this.budget.node.addDependency(topic);
   }
 }
 

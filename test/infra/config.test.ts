@@ -62,6 +62,7 @@ describe('readInfraConfig', () => {
         webhookAllowHosts: 'a.example.com,b.example.com',
         corsAllowedOrigins: 'https://app.example.com',
         logRetentionDays: '90',
+        monthlyBudgetUsd: '1200',
       }),
     );
     expect(config).toMatchObject({
@@ -71,6 +72,7 @@ describe('readInfraConfig', () => {
       webhookAllowHosts: ['a.example.com', 'b.example.com'],
       corsAllowedOrigins: ['https://app.example.com'],
       logRetentionDays: 90,
+      monthlyBudgetUsd: 1200,
     });
   });
 
@@ -80,11 +82,13 @@ describe('readInfraConfig', () => {
       maxTasks: 0,
       logRetentionDays: 8,
       modelsPrefix: 'tenants/x/',
+      monthlyBudgetUsd: '-50',
     });
     expect(message).toContain('instanceTypes');
     expect(message).toContain('maxTasks');
     expect(message).toContain('logRetentionDays');
     expect(message).toContain('modelsPrefix');
+    expect(message).toContain('monthlyBudgetUsd');
   });
 
   it('refuses settings that contradict each other', () => {

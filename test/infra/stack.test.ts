@@ -3,7 +3,7 @@
  * (GPU tasks that scale to zero, a dead-letter queue, a private TLS-only bucket, least privilege,
  * no secrets in plain environment variables).
  */
-import { Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUNTIME_VARIABLES } from '../../shared/runtime/index.js';
 import { EMPTY_TENANTS_SECRET } from '../../infra/lib/api.js';
@@ -816,5 +816,70 @@ describe('API and observability', () => {
       Period: 900,
     });
     for (const text of ['WaitSeconds', 'ModelSeconds', 'rejected']) expect(body).toContain(text);
+  });
+});
+
+describe('alarm recipients and cost budget', () => {
+  it('warns at synth when alarmEmail is unset (the alarms would notify no one), not when it is set', () => {
+    // Act: the defaults have no alarmEmail.
+    const unset = Annotations.fromStack(synth.stack).findWarning(
+      '*',
+      Match.stringLikeRegexp('alarmEmail is unset'),
+    );
+    const { stack } = synthDr2e({ context: { alarmEmail: 'ops@example.com' } });
+    const set = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('alarmEmail is unset'));
+    // Assess
+    expect(unset).toHaveLength(1);
+    expect(set).toEqual([]);
+  });
+
+  it('has no cost budget by default', () => {
+    expect(resourcesOfType(synth.template, 'AWS::Budgets::Budget')).toEqual([]);
+  });
+
+  it('with monthlyBudgetUsd, notifies the alarm topic at 80 % actual and 100 % forecast cost, and lets AWS Budgets publish there', () => {
+    // Prepare + Act
+    const { template } = synthDr2e({ context: { monthlyBudgetUsd: '750', alarmEmail: 'ops@example.com' } });
+    const [budgetId, budget] = onlyResource(template, 'AWS::Budgets::Budget');
+    const [topicId] = onlyResource(template, 'AWS::SNS::Topic');
+    const [policyId, policy] = onlyResource(template, 'AWS::SNS::TopicPolicy');
+    // Assess: the account's monthly cost, both notifications to the alarm topic.
+    expect(budget.Properties?.Budget).toMatchObject({
+      BudgetType: 'COST',
+      TimeUnit: 'MONTHLY',
+      BudgetLimit: { Amount: 750, Unit: 'USD' },
+    });
+    const notifications = budget.Properties?.NotificationsWithSubscribers as {
+      Notification: Record<string, unknown>;
+      Subscribers: { SubscriptionType: string; Address: unknown }[];
+    }[];
+    expect(notifications.map((n) => n.Notification)).toEqual([
+      {
+        NotificationType: 'ACTUAL',
+        ComparisonOperator: 'GREATER_THAN',
+        Threshold: 80,
+        ThresholdType: 'PERCENTAGE',
+      },
+      {
+        NotificationType: 'FORECASTED',
+        ComparisonOperator: 'GREATER_THAN',
+        Threshold: 100,
+        ThresholdType: 'PERCENTAGE',
+      },
+    ]);
+    for (const { Subscribers } of notifications) {
+      expect(Subscribers).toEqual([{ SubscriptionType: 'SNS', Address: { Ref: topicId } }]);
+    }
+    // Budgets checks at creation that it may publish: the budget waits for the topic policy.
+    const statements = (policy.Properties?.PolicyDocument as PolicyDocument).Statement;
+    const budgetsStatement = statements.find(
+      (statement) =>
+        JSON.stringify(statement.Principal ?? {}).includes('budgets.amazonaws.com') &&
+        statement.Effect === 'Allow',
+    );
+    expect(budgetsStatement).toMatchObject({ Action: 'sns:Publish', Resource: { Ref: topicId } });
+    expect(JSON.stringify(budgetsStatement?.Condition)).toContain('aws:SourceAccount');
+    expect([budget.DependsOn ?? []].flat()).toContain(policyId);
+    expect(budgetId).toMatch(/^CostBudget/);
   });
 });
