@@ -8,7 +8,7 @@
  * glibc maps fresh from the kernel, and each 4 KiB page costs a fault when first touched: about
  * 10 µs on the 2-core VMs this project is measured on, so decoding a 12 MP JPEG paid 90 ms for
  * its 36 MB of pixels. With huge pages one fault maps 2 MiB. Measured with `npm run
- * bench:photo` (README "Benchmarks"): decode 145-150 → 70-109 ms, added by the photo stage
+ * bench:photo` (docs/benchmarks): decode 145-150 → 70-109 ms, added by the photo stage
  * 1115-1134 → 917-1017 ms, the first photo of a process 0.1-0.6 s faster, `dr2e restore` of one
  * 12 MP photo 5.7 → 4.7-5.0 s, peak memory unchanged.
  *

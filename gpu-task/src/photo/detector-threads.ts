@@ -8,7 +8,7 @@
  * late layers, where it spins waiting. On the 2-core development VM a session with 2 intra-op
  * threads took 3.9-4.1 ms a tile (batches of 4-8) and 7.8-8.2 ms of CPU, a single-threaded one
  * 6.0 ms of CPU; with two threads bench:photo's detect phase went from 620-625 to 502-543 ms and
- * the photo stage used 0.4 s less CPU (README "Benchmarks"). The main thread meanwhile cuts the
+ * the photo stage used 0.4 s less CPU (docs/benchmarks). The main thread meanwhile cuts the
  * next tiles.
  *
  * Tiles travel in shared memory when the caller's buffer is a SharedArrayBuffer (the detector's
