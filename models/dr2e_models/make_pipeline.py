@@ -10,7 +10,8 @@ Before writing, it checks what it cheaply can, so that a half-copied or mismatch
 is caught here rather than when the engine starts (exit status 3, every problem listed):
 
 * each manifest exists, is JSON, has the right role, every required field and no unknown one
-  (the engine refuses misspelt keys), ``schemaVersion`` 1 and well-formed ``io`` names and sizes;
+  (the engine refuses misspelt keys), ``schemaVersion`` 1, and every value the engine's schema
+  accepts (enums, ranges, sizes, the variance against the output channels, framing, licence);
 * its ONNX file exists and matches the recorded SHA-256;
 * every external-data side file the graph references exists, is listed under ``externalData``
   when the manifest records a ``sha256`` (with the exact entry to add when it is not), and every
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -68,6 +70,8 @@ OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
 #: Tensor names each role's ``io`` object must give.
 IO_NAMES = {"denoiser": ("image", "timestep", "output"), "enhancer": ("image", "output")}
 TIMESTEP_TYPES = ("int64", "int32", "float32")
+VARIANCES = ("learned_range", "fixed_small", "fixed_large")
+BETA_SCHEDULES = ("linear", "cosine")
 
 _TYPE_NAMES = {TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64", TensorProto.FLOAT16: "float16"}
 
@@ -90,28 +94,104 @@ def _field_problems(path: Path, manifest: dict[str, Any], role: str) -> list[str
                         f"a {role} manifest has {', '.join(sorted(known))}")
     if "schemaVersion" in manifest and manifest["schemaVersion"] != 1:
         problems.append(f"{path} has schemaVersion {manifest['schemaVersion']!r}, the engine reads 1")
-    io = manifest.get("io")
-    if "io" in manifest:
-        bad = [key for key in IO_NAMES[role] if not (isinstance(io, dict) and isinstance(io.get(key), str) and io[key])]
-        if bad:
-            problems.append(f"{path}: io must name the tensors {', '.join(IO_NAMES[role])}; missing or empty: "
-                            f"{', '.join(bad)}")
-    for key in ("resolution",) if role == "denoiser" else ("inputSize", "outputSize"):
-        if key in manifest and not (_is_int(manifest[key]) and manifest[key] > 0):
-            problems.append(f"{path}: {key} must be a positive integer, got {manifest[key]!r}")
-    channels = manifest.get("channels")
-    if "channels" in manifest and not (isinstance(channels, dict) and _is_int(channels.get("output"))):
-        problems.append(f"{path}: channels must be {{\"input\": 3, \"output\": ...}}, got {channels!r}")
+    return problems + _value_problems(path, manifest, role)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_text(value: Any, longest: int | None = None) -> bool:
+    return isinstance(value, str) and len(value) > 0 and (longest is None or len(value) <= longest)
+
+
+def _value_problems(path: Path, manifest: dict[str, Any], role: str) -> list[str]:
+    """
+    Values of the present fields that the engine's schema refuses (gpu-task/src/engine/model/
+    manifest.ts), rule for rule; test/models/make-pipeline-fields.test.ts feeds both the same
+    broken manifests.
+    """
+    problems = []
+
+    def check(key: str, ok: bool, want: str) -> None:
+        if key in manifest and not ok:
+            problems.append(f"{path}: {key} must be {want}, got {json.dumps(manifest[key])}")
+
+    def int_in(key: str, low: int, high: int) -> None:
+        value = manifest.get(key)
+        check(key, _is_int(value) and low <= value <= high, f"a whole number from {low} to {high}")
+
+    get = manifest.get
+    check("name", _is_text(get("name"), 128), "a non-empty string of at most 128 characters")
+    check("description", isinstance(get("description"), str), "a string")
+    check("file", _is_text(get("file")), "the ONNX file's path, relative to the manifest")
+    check("layout", get("layout") == "NCHW", '"NCHW" (the only layout the engine feeds)')
+    check("colorOrder", get("colorOrder") == "RGB", '"RGB" (the only channel order the engine feeds)')
+    value_range = get("valueRange")
+    range_ok = (isinstance(value_range, list) and len(value_range) == 2 and all(map(_is_number, value_range))
+                and value_range[0] < value_range[1])
     if role == "denoiser":
-        if manifest.get("timestepType", "int64") not in TIMESTEP_TYPES:
-            problems.append(f"{path}: timestepType must be one of {', '.join(TIMESTEP_TYPES)}, "
-                            f"got {manifest['timestepType']!r}")
-        schedule = manifest.get("schedule")
-        if "schedule" in manifest and not (isinstance(schedule, dict) and "betaSchedule" in schedule
-                                           and _is_int(schedule.get("numTimesteps"))):
-            problems.append(f"{path}: schedule must be {{\"betaSchedule\": \"linear\"|\"cosine\", "
-                            f"\"numTimesteps\": T}}, got {schedule!r}")
+        check("valueRange", range_ok and value_range == [-1, 1],
+              "[-1, 1] (the DDPM space DR2 diffuses in; re-export the denoiser for that range)")
+    else:
+        check("valueRange", range_ok, "[low, high] with low < high")
+    io = get("io")
+    names_ok = isinstance(io, dict) and all(_is_text(io.get(key), 128) for key in IO_NAMES[role])
+    check("io", names_ok, "{" + ", ".join(f'"{key}": <tensor name>' for key in IO_NAMES[role]) + "}")
+    license_ = get("license")
+    check("license", isinstance(license_, dict) and _is_text(license_.get("name"))
+          and isinstance(license_.get("commercialUse"), bool)
+          and all(isinstance(license_.get(key, ""), str) for key in ("url", "notes")),
+          '{"name": "...", "commercialUse": true|false} (with an optional "url" and "notes")')
+    provenance = get("provenance")
+    check("provenance", isinstance(provenance, dict) and _is_text(provenance.get("source")),
+          '{"source": "<where the weights came from>", ...}')
+    framing = get("framing")
+    check("framing", _framing_ok(framing),
+          '{"name", "eyeDistance" in (0, 1], "eyeY" and "mouthY" in [0, 1], optional "landmarks": '
+          "five [x, y] pairs in [-0.5, 1.5]}")
+    channels = get("channels")
+    if role == "denoiser":
+        int_in("resolution", 8, 4096)
+        check("channels", isinstance(channels, dict) and channels.get("input") == 3
+              and channels.get("output") in (3, 6) and not isinstance(channels.get("output"), bool),
+              '{"input": 3, "output": 3 or 6}')
+        check("variance", get("variance") in VARIANCES, " or ".join(f'"{v}"' for v in VARIANCES))
+        if (get("variance") in VARIANCES and isinstance(channels, dict)
+                and (get("variance") == "learned_range") != (channels.get("output") == 6)):
+            problems.append(f"{path}: variance {json.dumps(get('variance'))} does not fit "
+                            f"{json.dumps(channels.get('output'))} output channels (learned_range needs 6, "
+                            "fixed_small and fixed_large need 3)")
+        check("timestepType", get("timestepType") in TIMESTEP_TYPES, " or ".join(f'"{t}"' for t in TIMESTEP_TYPES))
+        schedule = get("schedule")
+        check("schedule", isinstance(schedule, dict) and schedule.get("betaSchedule") in BETA_SCHEDULES
+              and _is_int(schedule.get("numTimesteps")) and 2 <= schedule["numTimesteps"] <= 100_000,
+              '{"betaSchedule": "linear" or "cosine", "numTimesteps": 2 to 100000}')
+    else:
+        int_in("inputSize", 8, 4096)
+        int_in("outputSize", 8, 8192)
+        if _is_int(get("inputSize")) and _is_int(get("outputSize")) and get("outputSize") < get("inputSize"):
+            problems.append(f"{path}: outputSize {get('outputSize')} must be at least inputSize {get('inputSize')}")
+        check("channels", isinstance(channels, dict) and channels.get("input") == 3 and channels.get("output") == 3
+              and not any(isinstance(channels.get(key), bool) for key in ("input", "output")),
+              '{"input": 3, "output": 3}')
     return problems
+
+
+def _framing_ok(framing: Any) -> bool:
+    if not (isinstance(framing, dict) and _is_text(framing.get("name"))):
+        return False
+    eye_distance, eye_y, mouth_y = (framing.get(key) for key in ("eyeDistance", "eyeY", "mouthY"))
+    if not (_is_number(eye_distance) and 0 < eye_distance <= 1):
+        return False
+    if not all(_is_number(y) and 0 <= y <= 1 for y in (eye_y, mouth_y)):
+        return False
+    landmarks = framing.get("landmarks")
+    return landmarks is None or (
+        isinstance(landmarks, list) and len(landmarks) == 5
+        and all(isinstance(point, list) and len(point) == 2
+                and all(_is_number(c) and -0.5 <= c <= 1.5 for c in point) for point in landmarks)
+    )
 
 
 def _external_data_problems(path: Path, manifest: dict[str, Any], onnx_file: Path,

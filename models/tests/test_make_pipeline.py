@@ -172,12 +172,13 @@ class GraphCheckTest(_FolderTest):
         for name in ("denoiser.json", "denoiser.onnx", "enhancer.json", "enhancer.onnx"):
             (self.root / name).write_bytes((tiny / name).read_bytes())
         denoiser = json.loads((self.root / "denoiser.json").read_text())
-        write_json(self.root / "denoiser.json", {**denoiser, "framing": {"name": "tight", "eyeY": 0.4}})
+        tight = {"eyeDistance": 0.45, "eyeY": 0.4, "mouthY": 0.75}
+        write_json(self.root / "denoiser.json", {**denoiser, "framing": {"name": "tight", **tight}})
         enhancer = json.loads((self.root / "enhancer.json").read_text())
-        write_json(self.root / "enhancer.json", {**enhancer, "framing": {"name": "also-tight", "eyeY": 0.4}})
+        write_json(self.root / "enhancer.json", {**enhancer, "framing": {"name": "also-tight", **tight}})
         renamed, renamed_err = _run("--dir", str(self.root))
         (self.root / "pipeline.json").unlink()
-        write_json(self.root / "enhancer.json", {**enhancer, "framing": {"name": "ffhq", "eyeY": 0.47}})
+        write_json(self.root / "enhancer.json", {**enhancer, "framing": {"name": "ffhq", **tight, "eyeY": 0.47}})
         # Act
         mismatched, mismatched_err = _run("--dir", str(self.root))
         (self.root / "enhancer.json").unlink()
