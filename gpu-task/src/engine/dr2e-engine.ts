@@ -178,7 +178,14 @@ export class Dr2eEngine {
         `${manifestFile}: defaults.steps is ${defaults.steps}, more than the ${trained} timesteps the denoiser was trained over`,
       );
     }
-    const enhancer = enhancerFile === null ? null : await OnnxEnhancer.load(enhancerFile, options);
+    let enhancer: OnnxEnhancer | null = null;
+    try {
+      enhancer = enhancerFile === null ? null : await OnnxEnhancer.load(enhancerFile, options);
+      if (enhancer) assertSameFraming(denoiser.manifest, enhancer.manifest, enhancerFile ?? '');
+    } catch (error) {
+      await Promise.all([denoiser.dispose(), enhancer?.dispose()]);
+      throw error;
+    }
     const faceUpsamplers = new Map<number, FaceUpsamplerBank>();
     for (const [factor, file] of upsamplerFiles) {
       const bank = await loadFaceUpsampler(file);
@@ -560,4 +567,29 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   const runs: T[][] = [];
   for (let start = 0; start < items.length; start += size) runs.push(items.slice(start, start + size));
   return runs;
+}
+
+/**
+ * Refuses an enhancer made for another face framing than the denoiser's (both declared, placing
+ * the face differently; a name may differ): the engine crops faces as the denoiser says, so
+ * the enhancer would see faces framed as it never was trained and restore them worse without
+ * any error. make_pipeline refuses the same pair; this covers hand-written pipelines and
+ * `--enhancer`.
+ */
+function assertSameFraming(
+  denoiser: { name: string; framing?: FaceFraming | undefined },
+  enhancer: { name: string; framing?: FaceFraming | undefined },
+  enhancerFile: string,
+): void {
+  const [mine, theirs] = [denoiser.framing, enhancer.framing];
+  if (!mine || !theirs) return;
+  const geometry = ({ eyeDistance, eyeY, mouthY, landmarks }: FaceFraming): string =>
+    JSON.stringify([eyeDistance, eyeY, mouthY, landmarks ?? null]);
+  if (geometry(mine) === geometry(theirs)) return;
+  throw new ModelContractError(
+    `the enhancer ${enhancerFile} ("${enhancer.name}") was made for another face framing than the denoiser "${denoiser.name}" ` +
+      `(${theirs.name}: eyeDistance ${theirs.eyeDistance}, eyeY ${theirs.eyeY}, mouthY ${theirs.mouthY}; ` +
+      `against ${mine.name}: ${mine.eyeDistance}, ${mine.eyeY}, ${mine.mouthY}): faces are cropped as the denoiser says, ` +
+      'so the enhancer would see them framed as it was never trained; pair models of one framing',
+  );
 }

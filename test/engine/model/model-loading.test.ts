@@ -253,6 +253,45 @@ describe('enhancer contract', () => {
     }
   });
 
+  it('refuses a pipeline or --enhancer pairing a denoiser and an enhancer of different face framings', async () => {
+    // Prepare: the contract's 32 px pair, the denoiser in a tight framing
+    const tight = { name: 'tight', eyeDistance: 0.42, eyeY: 0.4, mouthY: 0.74 };
+    const ffhq = { name: 'ffhq', eyeDistance: 0.25, eyeY: 0.47, mouthY: 0.72 };
+    await writeManifest('framed-denoiser', denoiserManifest('denoiser-ok.onnx', { framing: tight }));
+    const sameFraming = await writeManifest('framed-enhancer-same', {
+      ...enhancerManifest('enhancer-ok.onnx', 64),
+      framing: { ...tight, name: 'also tight' },
+    });
+    const otherFraming = await writeManifest('framed-enhancer-ffhq', {
+      ...enhancerManifest('enhancer-ok.onnx', 64),
+      framing: ffhq,
+    });
+    const pipeline = (enhancer: string) => ({
+      schemaVersion: 1,
+      role: 'pipeline',
+      name: 'framed',
+      denoiser: 'framed-denoiser.json',
+      enhancer,
+    });
+    const samePipeline = await writeManifest('framed-same', pipeline('framed-enhancer-same.json'));
+    const mixedPipeline = await writeManifest('framed-mixed', pipeline('framed-enhancer-ffhq.json'));
+    // Act
+    const same = await Dr2eEngine.load({ model: samePipeline });
+    await same.dispose();
+    const mixed = await Dr2eEngine.load({ model: mixedPipeline }).catch((error: unknown) => error);
+    const overridden = await Dr2eEngine.load({ model: samePipeline, enhancer: otherFraming }).catch(
+      (error: unknown) => error,
+    );
+    // Assess: a framing named otherwise but placing the face alike loads
+    expect(sameFraming).toContain('framed-enhancer-same');
+    expect(mixed).toBeInstanceOf(ModelContractError);
+    expect(String(mixed)).toMatch(
+      /framed-enhancer-ffhq\.json .* made for another face framing than the denoiser/,
+    );
+    expect(overridden).toBeInstanceOf(ModelContractError);
+    expect(String(overridden)).toMatch(/pair models of one framing/);
+  });
+
   it('refuses a graph whose output size differs from the manifest', async () => {
     const manifest = await writeManifest('enh-bad', enhancerManifest('enhancer-no-upscale.onnx', 64));
     await expect(OnnxEnhancer.load(manifest)).rejects.toThrow(
