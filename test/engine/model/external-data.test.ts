@@ -200,4 +200,18 @@ describe('externalDataLocations', () => {
     await expect(scanning).rejects.toThrow(ModelContractError);
     await expect(externalDataLocations(truncated)).rejects.toThrow(/is not a readable ONNX graph/);
   });
+
+  it('names the checksum first when a truncated graph has a manifest recording its sha256', async () => {
+    // Prepare: the fixture denoiser and its manifest, then the graph cut short (a partial copy)
+    const manifest = await externalDenoiser();
+    const graph = path.join(work, 'denoiser.onnx');
+    const bytes = await readFile(graph);
+    await writeFile(graph, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    // Act
+    const error = await readDenoiserManifest(manifest).catch((caught: unknown) => caught);
+    // Assess: what to fix (the copy), then what the walk saw
+    expect(error).toBeInstanceOf(ModelContractError);
+    expect(String(error)).toMatch(/denoiser\.onnx does not match its manifest: sha256 is [0-9a-f]{64}/);
+    expect(String(error)).toMatch(/is not a readable ONNX graph/);
+  });
 });

@@ -134,7 +134,22 @@ async function resolveModel<M extends ModelManifest>(
   manifest: M,
 ): Promise<ResolvedModelManifest<M>> {
   const onnxPath = await resolveOnnx(manifestPath, manifest.file);
-  const externalDataPaths = await checkExternalData(manifestPath, manifest, onnxPath);
+  let externalDataPaths: string[];
+  try {
+    externalDataPaths = await checkExternalData(manifestPath, manifest, onnxPath);
+  } catch (error) {
+    // A graph the walk cannot read (truncated, damaged) whose manifest records a sha256: the
+    // mismatch says plainly what to fix (copy the file again), a protobuf offset does not.
+    const expected = manifest.provenance.sha256;
+    const actual = expected ? await sha256Of(onnxPath) : undefined;
+    if (expected && actual !== expected) {
+      const walk = error instanceof Error ? error.message : String(error);
+      throw new ModelContractError(`${sha256Mismatch(onnxPath, actual, expected)} (${walk})`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
   return { manifest, manifestPath, onnxPath, externalDataPaths };
 }
 
@@ -202,11 +217,11 @@ async function sha256Of(file: string): Promise<string> {
  */
 export async function verifySha256(onnxPath: string, expected: string): Promise<void> {
   const actual = await sha256Of(onnxPath);
-  if (actual !== expected) {
-    throw new ModelContractError(
-      `${onnxPath} does not match its manifest: sha256 is ${actual}, the manifest records ${expected}`,
-    );
-  }
+  if (actual !== expected) throw new ModelContractError(sha256Mismatch(onnxPath, actual, expected));
+}
+
+function sha256Mismatch(onnxPath: string, actual: string | undefined, expected: string): string {
+  return `${onnxPath} does not match its manifest: sha256 is ${actual}, the manifest records ${expected}`;
 }
 
 // --- External data ----------------------------------------------------------------------------
