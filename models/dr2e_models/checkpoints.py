@@ -20,7 +20,9 @@ module, a wrapper holding non-tensor objects) a restricted unpickler takes over:
 only an allow-list of torch / collections / builtins / numpy names and turns every other global
 into an inert stand-in class, so a checkpoint cannot run code by naming a callable.
 
-``module.`` prefixes (DataParallel / DistributedDataParallel) are stripped.
+``module.`` prefixes (DataParallel / DistributedDataParallel) are stripped, and others when asked
+(``strip=``, the exporter's ``--strip-prefix``). A file that ``torch.save`` did not write
+(safetensors, HDF5, ONNX, text) is named for what it is before torch reads it.
 """
 
 from __future__ import annotations
@@ -81,7 +83,9 @@ class CheckpointLayoutError(CheckpointError):
         unexpected: list[tuple[str, tuple[int, ...]]],
         wrong_shape: list[tuple[str, tuple[int, ...], tuple[int, ...]]],
         shown: int = 8,
+        label: str | None = None,
     ) -> None:
+        #: The architecture's id (``dr2-unet``, ``sparnethd``), which the hints compare against.
         self.architecture = architecture
         self.missing = missing
         self.unexpected = unexpected
@@ -105,7 +109,7 @@ class CheckpointLayoutError(CheckpointError):
                 + listing([f"{n} is {fmt(got)}, expected {fmt(want)}" for n, got, want in wrong_shape])
             )
         hints = layout_hints(architecture, missing, unexpected, wrong_shape)
-        message = f"checkpoint does not match {architecture}: " + "; ".join(parts)
+        message = f"checkpoint does not match {label or architecture}: " + "; ".join(parts)
         super().__init__(message + "".join(f"\nhint: {hint}" for hint in hints))
 
 
@@ -141,10 +145,38 @@ def layout_hints(
         if name.startswith("out.") and name.endswith(".weight") and got and want and {got[0], want[0]} == {3, 6}:
             flag = "--learn-sigma false" if got[0] == 3 else "--learn-sigma true"
             hints.append(f"the checkpoint's last layer gives {got[0]} channels, not {want[0]}: {flag}")
+    prefix = _shared_prefix(unexpected_names, missing_names)
+    if prefix:
+        hints.append(f"every tensor name carries the prefix {prefix!r} (the attribute a training wrapper, such as "
+                     f"a Lightning module, keeps the network under): --strip-prefix {prefix}")
     if not hints and missing and not unexpected and not wrong_shape:
-        hints.append("fewer tensors than the architecture has: check its size flags (--channel-mult, "
-                     "--num-res-blocks, --attention-resolutions...) or the wrapper key (--key)")
+        vectors = {name for name in missing_names if name.endswith(("weight_u", "weight_v"))}
+        if vectors == missing_names:
+            hints.append("only spectral-norm vectors (weight_u, weight_v) are missing: the checkpoint was saved "
+                         "without its buffers; save the whole state_dict(), or fold the norm before saving and "
+                         "pass --spectral-norm false")
+        elif architecture == "sparnethd":
+            hints.append("fewer tensors than the architecture has: check its size flags (--in-size, --out-size, "
+                         "--min-ch, --max-ch, --res-depth...) or the wrapper key (--key)")
+        else:
+            hints.append("fewer tensors than the architecture has: check its size flags (--channel-mult, "
+                         "--num-res-blocks, --attention-resolutions...) or the wrapper key (--key)")
     return hints
+
+
+def _shared_prefix(unexpected: set[str], missing: set[str]) -> str | None:
+    """
+    The first name component every unexpected tensor carries (``model.``), when dropping it
+    gives missing names: a wrapper's attribute in front of the network's own names.
+    """
+    if not unexpected or not missing:
+        return None
+    firsts = {name.split(".", 1)[0] for name in unexpected}
+    if len(firsts) != 1 or not all("." in name for name in unexpected):
+        return None
+    prefix = next(iter(firsts)) + "."
+    stripped = {name[len(prefix):] for name in unexpected}
+    return prefix if len(stripped & missing) >= max(1, len(missing) // 2) else None
 
 
 @dataclass
@@ -160,17 +192,24 @@ class LoadedCheckpoint:
     used_restricted_unpickler: bool
 
 
-def load_state_dict(path: str | Path, key: str | None = None) -> LoadedCheckpoint:
+def load_state_dict(path: str | Path, key: str | None = None, strip: Iterable[str] = ()) -> LoadedCheckpoint:
     """Read a checkpoint file and return its weights as a flat state dict.
 
     :param path: ``.pt`` / ``.pth`` / ``.pkl`` file written by ``torch.save``.
     :param key: wrapper key to use (dotted for nesting, e.g. ``"model.ema"``) instead of the
         automatic search.
+    :param strip: name prefixes to remove besides ``module.`` (e.g. ``"model."`` for a
+        Lightning module's weights).
     :raises CheckpointError: unreadable file or no weights found.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a folder: pass the weights file in it (.pt, .pth, .pkl)")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    foreign = _foreign_format(path)
+    if foreign:
+        raise CheckpointError(f"checkpoint {path} {foreign}")
     # Before torch.load: on torch 1.13 it dispatches a TorchScript zip to torch.jit.load, even
     # with weights_only=True, which would run the archive's code and return a scripted module.
     if _is_torchscript_archive(path):
@@ -187,7 +226,30 @@ def load_state_dict(path: str | Path, key: str | None = None) -> LoadedCheckpoin
         except Exception as error:  # noqa: BLE001
             raise CheckpointError(f"cannot read checkpoint {path}: {error}") from error
     state, container, kind = extract_state_dict(obj, key=key)
-    return LoadedCheckpoint(strip_prefixes(state), container, kind, restricted)
+    return LoadedCheckpoint(strip_prefixes(state, ("module.", *strip)), container, kind, restricted)
+
+
+def _foreign_format(path: Path) -> str | None:
+    """
+    What a file that ``torch.save`` did not write is, read from its first bytes (``None`` for a
+    zip archive or a pickle, what it writes): torch.load's own errors (``invalid load key``,
+    ``Memo value not found``) do not say.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+        return None
+    if len(head) >= 10 and head[8:10] == b'{"':
+        return ("is a safetensors file, which this exporter does not read: load it with "
+                "safetensors.torch.load_file(path) and torch.save the dict it returns")
+    if head.startswith(b"\x89HDF"):
+        return "is an HDF5 file (Keras?): this exporter reads PyTorch checkpoints (torch.save)"
+    if head.startswith(b"\x08") or head.startswith(b"ONNX"):
+        return "looks like an ONNX or protobuf file, not a PyTorch checkpoint: nothing to export"
+    if not head:
+        return "is empty"
+    return "is not a PyTorch checkpoint (torch.save writes a zip archive or a pickle; this file starts with " \
+        f"{head[:8]!r})"
 
 
 def extract_state_dict(obj: Any, key: str | None = None) -> tuple[dict[str, torch.Tensor], str, str]:
@@ -270,7 +332,9 @@ def strip_prefixes(state: Mapping[str, torch.Tensor],
     return result
 
 
-def check_layout(state: Mapping[str, torch.Tensor], expected: Layout, architecture: str) -> None:
+def check_layout(
+    state: Mapping[str, torch.Tensor], expected: Layout, architecture: str, label: str | None = None
+) -> None:
     """Raise :class:`CheckpointLayoutError` unless ``state`` has exactly the expected names and shapes.
 
     Names are compared as sets; the error lists missing, unexpected and wrongly shaped tensors
@@ -285,7 +349,7 @@ def check_layout(state: Mapping[str, torch.Tensor], expected: Layout, architectu
         if name in state and tuple(state[name].shape) != shape
     ]
     if missing or unexpected or wrong:
-        raise CheckpointLayoutError(architecture, missing, unexpected, wrong)
+        raise CheckpointLayoutError(architecture, missing, unexpected, wrong, label=label)
 
 
 def spectral_norm_layout(plain: Layout, conv_weights: Iterable[str]) -> list[tuple[str, tuple[int, ...]]]:

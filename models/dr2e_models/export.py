@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", required=True, type=Path, help=".pt/.pth/.pkl written by torch.save")
     parser.add_argument("--out", required=True, type=Path, help="ONNX file to write; the manifest goes beside it")
     parser.add_argument("--key", help="wrapper key holding the weights (dotted), instead of the automatic search")
+    parser.add_argument(
+        "--strip-prefix", action="append", default=[], metavar="PREFIX",
+        help="drop this prefix from every tensor name, e.g. model. for a Lightning module's weights "
+        "(repeatable; module. is always dropped)",
+    )
     parser.add_argument("--fp16", action="store_true", help="write a float16 graph (float32 inputs/outputs)")
     parser.add_argument("--name", help="manifest name (default: the output file's folder name)")
     parser.add_argument("--description")
@@ -329,7 +334,9 @@ def main(argv: list[str] | None = None) -> int:
         options.created_at = None
     start = time.perf_counter()
     try:
-        result = export_checkpoint(args.arch, config, args.checkpoint, args.out, options, key=args.key)
+        result = export_checkpoint(
+            args.arch, config, args.checkpoint, args.out, options, key=args.key, strip=args.strip_prefix
+        )
     except CheckpointError as error:
         print(f"error: {error}", file=sys.stderr)
         return 3

@@ -13,7 +13,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import onnx
 import torch
@@ -125,7 +125,16 @@ def prepare_state_dict(
 
     :raises CheckpointLayoutError: naming the first missing, unexpected and reshaped tensors.
     """
-    check_layout(state, checkpoint_layout(arch, config, model), describe(arch, config))
+    check_layout(state, checkpoint_layout(arch, config, model), arch, label=describe(arch, config))
+    damaged = [(name, int((~torch.isfinite(t)).sum())) for name, t in state.items()
+               if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if damaged:
+        listing = ", ".join(f"{name} ({count} of them)" for name, count in damaged[:5])
+        more = f" and {len(damaged) - 5} more tensors" if len(damaged) > 5 else ""
+        raise CheckpointError(
+            f"the checkpoint holds non-finite values (NaN or infinity) in {listing}{more}: the training run "
+            "diverged or the file is damaged; export an earlier checkpoint or its EMA weights (--key)"
+        )
     converted = {name: (t.float() if t.is_floating_point() else t) for name, t in state.items()}
     if isinstance(config, SPARNetConfig) and config.spectral_norm:
         converted = fold_spectral_norm(converted)
@@ -336,15 +345,18 @@ def export_checkpoint(
     out_path: str | Path,
     options: ExportOptions,
     key: str | None = None,
+    strip: Sequence[str] = (),
 ) -> ExportResult:
     """Read ``checkpoint``, check it strictly against ``config``, export it with :func:`export_model`.
+
+    ``strip`` names prefixes to drop from the tensor names besides ``module.`` (load_state_dict).
 
     :raises CheckpointError: unreadable file, no weights, or (``CheckpointLayoutError``) a
         layout mismatch naming the first missing / unexpected / reshaped tensors.
     :raises ExportError: parity outside tolerance.
     """
     start = time.perf_counter()
-    loaded = load_state_dict(checkpoint, key=key)
+    loaded = load_state_dict(checkpoint, key=key, strip=strip)
     model = build_model(arch, config)
     state = prepare_state_dict(arch, config, loaded.state_dict, model)
     missing, unexpected = model.load_state_dict(state, strict=True)

@@ -22,6 +22,7 @@ from dr2e_models.checkpoints import (
 )
 from dr2e_models.exporter import checkpoint_layout, default_config, prepare_state_dict
 from dr2e_models.sparnethd import SPARNetConfig
+from dr2e_models.unet import UNetConfig
 
 from ._support import layout, random_state
 
@@ -137,12 +138,42 @@ class WrapperTest(unittest.TestCase):
     def test_unreadable_and_empty_files_are_refused(self) -> None:
         garbage = self.dir / "garbage.pt"
         garbage.write_bytes(b"not a checkpoint")
-        with self.assertRaisesRegex(CheckpointError, "cannot read"):
+        with self.assertRaisesRegex(CheckpointError, "is not a PyTorch checkpoint .*starts with b'not a ch'"):
             load_state_dict(garbage)
+        # A pickle cut short is a pickle: torch's own reading fails, and says so.
+        cut = self._save(_tiny_state(), "cut.pt").read_bytes()
+        (self.dir / "cut.pt").write_bytes(cut[: len(cut) // 2])
+        with self.assertRaisesRegex(CheckpointError, "cannot read"):
+            load_state_dict(self.dir / "cut.pt")
         with self.assertRaisesRegex(CheckpointError, "no weights"):
             load_state_dict(self._save({"epoch": 3, "note": "x"}))
         with self.assertRaisesRegex(CheckpointError, "does not exist"):
             load_state_dict(self.dir / "missing.pt")
+
+    def test_files_torch_save_did_not_write_are_named_for_what_they_are(self) -> None:
+        # Prepare: a safetensors file (8-byte header length, then its JSON header), a folder, an empty file
+        header = b'{"a.weight":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+        safetensors = self.dir / "model.safetensors"
+        safetensors.write_bytes(len(header).to_bytes(8, "little") + header + b"\0\0\0\0")
+        empty = self.dir / "empty.pt"
+        empty.write_bytes(b"")
+        # Act + Assess
+        with self.assertRaisesRegex(CheckpointError, "is a safetensors file.*safetensors.torch.load_file"):
+            load_state_dict(safetensors)
+        with self.assertRaisesRegex(CheckpointError, "is a folder: pass the weights file in it"):
+            load_state_dict(self.dir)
+        with self.assertRaisesRegex(CheckpointError, "is empty"):
+            load_state_dict(empty)
+
+    def test_a_wrapper_prefix_is_stripped_when_asked(self) -> None:
+        # Prepare: a Lightning-style checkpoint, every name under the module's "model" attribute
+        path = self._save({"state_dict": {f"model.{name}": t for name, t in _tiny_state().items()}})
+        # Act
+        kept = load_state_dict(path)
+        stripped = load_state_dict(path, strip=("model.",))
+        # Assess
+        self.assertIn("model.a.weight", kept.state_dict)
+        self.assertEqual(sorted(stripped.state_dict), sorted(_tiny_state()))
 
 
 class LayoutCheckTest(unittest.TestCase):
@@ -203,6 +234,36 @@ class LayoutCheckTest(unittest.TestCase):
         ]:
             with self.assertRaisesRegex(CheckpointLayoutError, f"(?s)\\nhint: .*{hint}"):
                 check_layout(state, expected, architecture)
+
+    def test_a_wrapper_prefix_is_named_with_the_flag_that_strips_it(self) -> None:
+        expected = [(name, tuple(t.shape)) for name, t in _tiny_state().items()]
+        prefixed = {f"model.{name}": t for name, t in _tiny_state().items()}
+        with self.assertRaisesRegex(CheckpointLayoutError, "(?s)hint: every tensor name carries the prefix "
+                                    "'model.'.*--strip-prefix model\\."):
+            check_layout(prefixed, expected, "dr2-unet")
+
+    def test_hints_compare_the_architecture_not_its_label(self) -> None:
+        # Prepare: a small U-Net checkpoint with one tensor renamed (the exporter's path, which
+        # labels the architecture with its sizes in messages)
+        config = UNetConfig(image_size=16, model_channels=16, channel_mult=(1, 2), attention_resolutions=(2,),
+                            num_head_channels=8, norm_groups=8)
+        state = random_state(checkpoint_layout("dr2-unet", config))
+        state["input_blocks.renamed.weight"] = state.pop("input_blocks.0.0.weight")
+        # Act
+        with self.assertRaises(CheckpointLayoutError) as caught:
+            prepare_state_dict("dr2-unet", config, state)
+        # Assess: the label names the sizes, and no hint asks for the --arch already given
+        self.assertIn("dr2-unet (16px, 16 ch", str(caught.exception))
+        self.assertNotIn("--arch dr2-unet", str(caught.exception))
+
+    def test_non_finite_weights_are_named_as_such(self) -> None:
+        config = UNetConfig(image_size=16, model_channels=16, channel_mult=(1, 2), attention_resolutions=(2,),
+                            num_head_channels=8, norm_groups=8)
+        state = random_state(checkpoint_layout("dr2-unet", config))
+        state["out.2.weight"][0, 0, 0, 0] = float("nan")
+        with self.assertRaisesRegex(CheckpointError, "non-finite values \\(NaN or infinity\\) in out.2.weight "
+                                    "\\(1 of them\\): the training run diverged"):
+            prepare_state_dict("dr2-unet", config, state)
 
 
 if __name__ == "__main__":
