@@ -70,16 +70,6 @@ async function main(log: Logger): Promise<void> {
       : undefined;
   const webhooksDone = webhookLoop?.run();
   log.info('worker process ready', { mode: config.DR2E_MODE, pid: process.pid });
-  if (!engine.autoCalibrated) {
-    // Jobs default to `auto`; with another model's table its choices may keep faces this one could restore.
-    log.warn(
-      "auto's calibration was not fitted on this model: jobs with preset auto get the embedded default's per-face choices",
-      {
-        model: engine.name,
-        fix: 'jobs pass preset mild|medium|severe, or fit a table with scripts/calibrate-quality.ts (docs/quality/README.md)',
-      },
-    );
-  }
   await worker.run();
   if (webhookLoop) {
     webhookLoop.stop();

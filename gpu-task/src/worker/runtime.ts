@@ -47,7 +47,8 @@ export async function resolveModelManifest(
 
 /**
  * Loads the configured model on the configured device in a worker thread (see
- * threaded-engine.ts); manifests and checksums are verified there.
+ * threaded-engine.ts); manifests and checksums are verified there. Logs a warning when `auto`'s
+ * calibration was fitted on another model (the ECS worker and the local stack alike).
  */
 export async function loadWorkerEngine(config: RuntimeConfig, log: Logger): Promise<ThreadedEngine> {
   const model = await resolveModelManifest(config, log);
@@ -64,6 +65,16 @@ export async function loadWorkerEngine(config: RuntimeConfig, log: Logger): Prom
     outputSize: engine.outputSize,
     ms: Date.now() - started,
   });
+  if (!engine.autoCalibrated) {
+    // Jobs default to `auto`; with another model's table its choices may keep faces this one could restore.
+    log.warn(
+      "auto's calibration was not fitted on this model: jobs with preset auto get the embedded default's per-face choices",
+      {
+        model: engine.name,
+        fix: 'jobs pass preset mild|medium|severe, or fit a table with scripts/calibrate-quality.ts (docs/quality/README.md)',
+      },
+    );
+  }
   return engine;
 }
 
