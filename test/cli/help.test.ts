@@ -93,3 +93,26 @@ describe('dr2e restore --seed', () => {
     expect(beyond.stderr).toContain(`seed must be between 0 and ${MAX_SEED}`);
   });
 });
+
+describe('dr2e restore option values', () => {
+  it.each([
+    [['--steps', '0'], 'steps must be at least 2, got 0'],
+    [['--fidelity', '0x1'], 'fidelity must be a number from 0 to 1, got "0x1"'],
+    [['--fidelity', '1e-1'], 'fidelity must be a number from 0 to 1, got "1e-1"'],
+    [['--seed', '99999999999999999999'], 'got 99999999999999999999'],
+  ])('refuses %j, saying what it takes and echoing the value as typed', async (flags, message) => {
+    // Act
+    const { status, stderr } = await runCli(['restore', 'no-such-photo.jpg', '-o', 'unused', ...flags]);
+    // Assess
+    expect(status).toBe(2);
+    expect(stderr).toContain(message);
+  });
+
+  it('refuses an empty output folder (an unset variable) instead of writing into the current folder', async () => {
+    // Act
+    const { status, stderr } = await runCli(['restore', 'no-such-photo.jpg', '-o', '']);
+    // Assess
+    expect(status).toBe(2);
+    expect(stderr).toContain('output folder is empty');
+  });
+});

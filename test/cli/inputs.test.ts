@@ -2,6 +2,7 @@
  * Planning `dr2e restore`'s work list: which files a folder argument gives, and where each
  * output goes. No model runs here; the files only need image names.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -272,5 +273,56 @@ describe('planning a restore run', () => {
     expect(gifs).toHaveLength(1);
     expect(gifs[0]).not.toHaveProperty('skipped');
     expect(gifs[0]?.output).toBe(path.join(work, 'out', 'b.png'));
+  });
+
+  it('refuses a named pipe without reading it (nobody may write to it), and goes on with the other inputs', async () => {
+    // Prepare: a FIFO named directly, one in a folder beside a photo, and a photo after them
+    await touch('alone.jpg');
+    await touch('album', 'a.jpg');
+    execFileSync('mkfifo', [path.join(work, 'pipe.jpg'), path.join(work, 'album', 'pipe.jpg')]);
+    // Act: planning reads nothing, so it returns (it would block opening a pipe)
+    const items = await plan(['pipe.jpg', 'album', 'alone.jpg']);
+    // Assess
+    const byName = (name: string) => items.find((item) => path.relative(work, item.input) === name);
+    expect(byName('pipe.jpg')).toMatchObject({
+      output: null,
+      problem: expect.stringMatching(/not a regular file/),
+    });
+    expect(byName(path.join('album', 'pipe.jpg'))).toMatchObject({
+      output: null,
+      problem: expect.stringMatching(/not a regular file/),
+      skipped: { code: 'input_rejected' },
+    });
+    expect(byName(path.join('album', 'a.jpg'))?.output).toBe(path.join(work, 'out', 'a.png'));
+    expect(byName('alone.jpg')?.output).toBe(path.join(work, 'out', 'alone.png'));
+  });
+
+  it('names a symbolic link loop as one, not as a missing file', async () => {
+    // Prepare
+    await symlink(path.join(work, 'loop-b.jpg'), path.join(work, 'loop-a.jpg'));
+    await symlink(path.join(work, 'loop-a.jpg'), path.join(work, 'loop-b.jpg'));
+    // Act
+    const [item] = await plan(['loop-a.jpg']);
+    // Assess
+    expect(item?.problem).toMatch(/symbolic link loop/);
+  });
+
+  it('restores a file named twice once, and says so', async () => {
+    // Prepare
+    await touch('in', 'me.jpg');
+    const duplicates: string[] = [];
+    // Act
+    const items = await planRestore(
+      [path.join(work, 'in', 'me.jpg'), path.join(work, 'in', '..', 'in', 'me.jpg')],
+      {
+        outDir: path.join(work, 'out'),
+        extension: '.png',
+        saveDr2: false,
+        onDuplicate: (input) => duplicates.push(input),
+      },
+    );
+    // Assess
+    expect(items).toHaveLength(1);
+    expect(duplicates).toEqual([path.join(work, 'in', 'me.jpg')]);
   });
 });

@@ -41,6 +41,20 @@ export interface PlannedItem {
   skipped?: { code: string };
 }
 
+/** Why a named pipe, socket or device is not read. */
+const SPECIAL_FILE =
+  'not a regular file (a named pipe, socket or device): save the image to a file and pass that';
+
+/** Why an input path cannot be looked at, from its `stat` error. */
+function unreadablePath(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ELOOP') return 'symbolic link loop (the link leads back to itself)';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ENOTDIR') return 'no such file or folder (a part of the path is a file)';
+  if (code === 'ENAMETOOLONG') return 'the path is too long';
+  return 'no such file or folder';
+}
+
 /** An input file and the sub-folder (relative to the folder argument it came from) it sits in. */
 interface FoundInput {
   path: string;
@@ -56,6 +70,11 @@ export interface PlanOptions {
   /** Most faces an input may write crops of (their names' length; default MAX_FACES_LIMIT). */
   maxFaces?: number;
   recursive?: boolean;
+  /**
+   * Told of each input named more than once (the same file by another path, or named and also
+   * in a named folder); it is restored once.
+   */
+  onDuplicate?: (input: string) => void;
 }
 
 /** The name of face k's crop beside an output `<stem>.<ext>` (`input`: the crop as it came in). */
@@ -113,19 +132,37 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
     let info;
     try {
       info = await stat(absolute);
-    } catch {
-      items.push({ input: absolute, output: null, dr2Output: null, problem: 'no such file or folder' });
+    } catch (error) {
+      items.push({ input: absolute, output: null, dr2Output: null, problem: unreadablePath(error) });
+      continue;
+    }
+    if (!info.isDirectory() && !info.isFile()) {
+      // A named pipe nobody writes to would block the read, and every input after it.
+      items.push({ input: absolute, output: null, dr2Output: null, problem: SPECIAL_FILE });
       continue;
     }
     if (info.isDirectory()) {
       // Folders give their image files (by extension); explicit files are taken as they are.
       // Files of formats dr2e cannot read are reported, as they would be when named explicitly.
       const unsupported = new Map<string, string>();
-      const onUnsupported = (file: string, format: string) => unsupported.set(file, format);
-      let found = await listImageFiles(absolute, { recursive: options.recursive ?? false, onUnsupported });
+      const special = new Set<string>();
+      const listing = {
+        onUnsupported: (file: string, format: string) => unsupported.set(file, format),
+        onSpecialFile: (file: string) => special.add(file),
+      };
+      let found = await listImageFiles(absolute, { recursive: options.recursive ?? false, ...listing });
       const descended = (options.recursive ?? false) || found.length === 0;
       if (found.length === 0 && !options.recursive)
-        found = await listImageFiles(absolute, { recursive: true, onUnsupported });
+        found = await listImageFiles(absolute, { recursive: true, ...listing });
+      for (const file of special) {
+        items.push({
+          input: file,
+          output: null,
+          dr2Output: null,
+          problem: SPECIAL_FILE,
+          ...(found.length > 0 ? { skipped: { code: 'input_rejected' } } : {}),
+        });
+      }
       for (const [file, format] of unsupported) {
         items.push({
           input: file,
@@ -138,7 +175,7 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
         });
       }
       refuseOutputsAsInputs(arg, await realpath(absolute), outReal, descended);
-      if (found.length === 0 && unsupported.size === 0) {
+      if (found.length === 0 && unsupported.size === 0 && special.size === 0) {
         items.push({
           input: absolute,
           output: null,
@@ -184,7 +221,11 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
   const seen = new Set<string>();
   for (const { path: input, subfolder } of inputs) {
     const real = await realpath(input).catch(() => input);
-    if (seen.has(real)) continue; // the same file named twice (folder + explicit) is restored once
+    if (seen.has(real)) {
+      // The same file named twice (folder + explicit, or two paths) is restored once.
+      options.onDuplicate?.(input);
+      continue;
+    }
     seen.add(real);
     const stem = path.join(subfolder, path.basename(input, path.extname(input)));
     let candidate = stem;

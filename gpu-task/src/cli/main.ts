@@ -52,6 +52,7 @@ import {
   integer,
   integerList,
   nameList,
+  nonEmptyPath,
   settingList,
 } from './options.js';
 import {
@@ -115,6 +116,7 @@ function buildProgram(
     .requiredOption(
       '-o, --output <dir>',
       'output folder; writes <dir>/<basename>.<ext> (.png unless --format)',
+      nonEmptyPath('output folder'),
     )
     .addOption(
       new Option(
@@ -334,7 +336,7 @@ function buildProgram(
         .choices(['model', 'ffhq'])
         .default('model'),
     )
-    .requiredOption('-o, --out <dir>', 'output folder for the reports')
+    .requiredOption('-o, --out <dir>', 'output folder for the reports', nonEmptyPath('output folder'))
     .option('--sweep', 'sweep (N, tau) on one scale and split instead of the table', false)
     .option('--sweep-scale <r>', 'downsampling factor of the sweep', integer('sweep-scale', 1, 64), 8)
     .addOption(new Option('--sweep-split <name>', 'split of the sweep').choices(splitNames).default('medium'))
@@ -471,7 +473,7 @@ function buildProgram(
         .choices([...BACKGROUND_MODES])
         .default(RESTORE_DEFAULTS.background),
     )
-    .requiredOption('-o, --out <dir>', 'output folder for the reports')
+    .requiredOption('-o, --out <dir>', 'output folder for the reports', nonEmptyPath('output folder'))
     .option('-q, --quiet', 'no progress output', false)
     .action(async (opts: Record<string, unknown>) => {
       if (opts.photo !== undefined) {
@@ -547,7 +549,11 @@ function buildProgram(
       DEFAULT_EIGENFACE_COMPONENTS,
     )
     .option('--seed <seed>', 'seed of the iteration start', integer('seed', 0, MAX_CLI_SEED), 0)
-    .requiredOption('-o, --out <file.json>', 'basis header to write (the .bin goes beside it)')
+    .requiredOption(
+      '-o, --out <file.json>',
+      'basis header to write (the .bin goes beside it)',
+      nonEmptyPath('output file'),
+    )
     .option('-q, --quiet', 'no progress output', false)
     .action(async (opts: Record<string, unknown>) => {
       setStatus(

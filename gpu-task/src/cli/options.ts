@@ -20,17 +20,33 @@ export function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER
       throw new InvalidArgumentError(`${name} must be an integer, got "${value}"`);
     const parsed = Number(value);
     if (parsed < min || parsed > max) {
-      throw new InvalidArgumentError(`${name} must be between ${min} and ${max}, got ${parsed}`);
+      // An open range reads "at least 2", not "between 2 and 9007199254740991"; the value is
+      // echoed as typed (a 20-digit seed would print rounded).
+      const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `between ${min} and ${max}`;
+      throw new InvalidArgumentError(`${name} must be ${range}, got ${value.trim()}`);
     }
     return parsed;
   };
 }
 
-/** A number from 0 to 1. */
+/**
+ * A path that is not empty: `-o "$OUT"` with OUT unset would otherwise write into the current
+ * folder without a word.
+ */
+export function nonEmptyPath(name: string) {
+  return (value: string): string => {
+    if (value.trim() === '')
+      throw new InvalidArgumentError(`${name} is empty (an unset variable?): name a folder, e.g. -o out`);
+    return value;
+  };
+}
+
+/** A decimal number from 0 to 1 (`0.3`, `.5`, `1`; not `0x1`, `1e-1`). */
 export function fraction(name: string) {
   return (value: string): number => {
     const parsed = Number(value.trim());
-    if (value.trim() === '' || !Number.isFinite(parsed) || parsed < 0 || parsed > 1) {
+    // Number() also reads hexadecimal and exponents: `--fidelity 0x1` ran at 1.
+    if (!/^(\d+\.?\d*|\.\d+)$/.test(value.trim()) || !Number.isFinite(parsed) || parsed < 0 || parsed > 1) {
       throw new InvalidArgumentError(`${name} must be a number from 0 to 1, got "${value}"`);
     }
     return parsed;

@@ -6,6 +6,7 @@
  * really holds is sniffed when it is decoded (shared/src/image/formats.ts), so a mislabelled file still gets a
  * clear decode error.
  */
+import type { Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageFormat } from '../../../../shared/src/index.js';
@@ -64,6 +65,11 @@ export interface ListImageFilesOptions {
   recursive?: boolean;
   /** Called for each file of a format named in UNSUPPORTED_IMAGE_EXTENSIONS (left out of the list). */
   onUnsupported?: (file: string, format: string) => void;
+  /**
+   * Called for each special file (a named pipe, socket or device, or a link to one) with an image
+   * extension, left out of the list: reading a pipe nobody writes to would wait forever.
+   */
+  onSpecialFile?: (file: string) => void;
 }
 
 /**
@@ -72,9 +78,10 @@ export interface ListImageFilesOptions {
  * way. Left out: files without an image extension, hidden entries (names starting with a dot,
  * as a shell's `*` leaves them out: a folder copied from a Mac holds a `._IMG_0001.JPG`
  * resource fork beside each photo, which is no image), links to folders (never descended
- * into, so a link cannot loop) and special files. A link to a file is listed under its own
- * name, as the file it names; a broken one too, so that it fails with a read error rather than
- * vanish.
+ * into, so a link cannot loop) and special files (named pipes, sockets, devices: reported
+ * through `onSpecialFile` when they carry an image extension). A link to a file is listed under
+ * its own name, as the file it names; a broken one too, so that it fails with a read error
+ * rather than vanish.
  *
  * @throws the `readdir` error (ENOENT, ENOTDIR, EACCES) of the first folder that cannot be read.
  *
@@ -89,25 +96,27 @@ export async function listImageFiles(folder: string, options: ListImageFilesOpti
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     if (entry.name.startsWith('.')) continue;
     const full = path.join(folder, entry.name);
-    const isFile = entry.isFile() || (entry.isSymbolicLink() && (await linksToFileOrNothing(full)));
+    const target = entry.isSymbolicLink() ? await linkTarget(full) : entry;
+    const isFile = target === 'missing' || target.isFile();
     if (entry.isDirectory() && options.recursive) files.push(...(await listImageFiles(full, options)));
     else if (isFile && isImageFileName(entry.name)) files.push(full);
     else if (isFile) {
       const unsupported = UNSUPPORTED_IMAGE_EXTENSIONS[path.extname(entry.name).toLowerCase()];
       if (unsupported) options.onUnsupported?.(full, unsupported);
-    }
+    } else if (!target.isDirectory() && isImageFileName(entry.name)) options.onSpecialFile?.(full);
   }
   return files;
 }
 
 /**
- * Whether a link leads to a regular file or to nothing (broken: listed, it fails with the read
- * error); not to a folder or a special file (a FIFO would block the read).
+ * What a link leads to, or `'missing'` when it cannot be followed (broken, a loop, no permission:
+ * listed, it fails with its read error rather than vanish). A folder or a special file is not
+ * listed (a FIFO would block the read).
  */
-async function linksToFileOrNothing(link: string): Promise<boolean> {
+async function linkTarget(link: string): Promise<Stats | 'missing'> {
   try {
-    return (await stat(link)).isFile();
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT';
+    return await stat(link);
+  } catch {
+    return 'missing';
   }
 }
