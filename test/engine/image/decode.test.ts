@@ -329,6 +329,21 @@ describe('decodeImage: bad inputs', () => {
     expect(error.message).toMatch(/^truncated or corrupt PNG: .+/);
   });
 
+  it("refuses a PNG whose pixel data fails its checksum, saying what to do rather than libpng's 'read error'", async () => {
+    // Prepare: one byte of the compressed pixel data changed (its chunk's CRC no longer matches)
+    const png = Buffer.from(await sharpFromRgb(noiseRgb(64, 64)).png().toBuffer());
+    const idat = png.indexOf('IDAT');
+    png[idat + 40] ^= 0xff;
+
+    // Act
+    const error = await rejection(decodeImage(png, { size: 32 }), ImageDecodeError);
+
+    // Assess
+    expect(error.code).toBe('image_decode_failed');
+    expect(error.message).toMatch(/^truncated or corrupt PNG: .*send the original file again/);
+    expect(error.message).not.toMatch(/unknown error|libpng read error|vipspng/i);
+  });
+
   it('refuses a truncated JPEG', async () => {
     // Prepare
     const jpeg = await sharpFromRgb(noiseRgb(128, 128)).jpeg({ quality: 90 }).toBuffer();

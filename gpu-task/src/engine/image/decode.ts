@@ -156,7 +156,11 @@ function withJpegEnd(bytes: Uint8Array): Uint8Array | undefined {
 
 const SUPPORTED_LIST = SUPPORTED_IMAGE_FORMATS.map(formatLabel).join(', ');
 
-/** A libvips/libheif error reduced to one readable line (they repeat and span several lines). */
+/**
+ * A libvips/libheif error reduced to one readable line (they repeat and span several lines),
+ * without the loaders' own prefixes (`vipspng:`, `VipsJpeg:`) and lines that say nothing
+ * (`Unknown error`), ending in what to do about a damaged file.
+ */
 function reasonOf(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   const lines = [
@@ -164,12 +168,21 @@ function reasonOf(error: unknown): string {
       message
         .split('\n')
         // sharp's own prefixes repeat what our message already says.
-        .map((line) => line.replace(/^Input buffer (has corrupt header: |contains )/, '').trim()),
+        .map((line) =>
+          line
+            .replace(/^Input buffer (has corrupt header:|contains)\s*/, '')
+            .replace(/^(vipspng|VipsJpeg|vipsjpeg|heifload|webpload|tiff2vips|VipsForeignLoad\w*):\s*/, '')
+            .trim(),
+        ),
     ),
-  ].filter((line) => line.length > 0);
+  ].filter((line) => line.length > 0 && !/^(unknown error|libpng read error)$/i.test(line));
   const reason = lines.join('; ');
-  return reason.length > 300 ? `${reason.slice(0, 297)}...` : reason || 'unknown error';
+  const said = reason.length > 300 ? `${reason.slice(0, 297)}...` : reason || 'the decoder could not read it';
+  return `${said}; ${DAMAGED_FILE_ADVICE}`;
 }
+
+/** What a user can do about a file the decoders cannot read. */
+const DAMAGED_FILE_ADVICE = 'send the original file again, or re-save it as PNG or JPEG';
 
 function isPixelLimitError(error: unknown): boolean {
   return error instanceof Error && /pixel limit/i.test(error.message);
@@ -227,14 +240,16 @@ async function probe(bytes: Uint8Array, options: ProbeImageOptions): Promise<Pro
   if (format === 'heic' || format === 'avif') {
     const problem = findBmffTruncation(bytes);
     if (problem !== null)
-      throw new ImageDecodeError(`truncated or corrupt ${formatLabel(format)}: ${problem}`);
+      throw new ImageDecodeError(
+        `truncated or corrupt ${formatLabel(format)}: ${problem}; ${DAMAGED_FILE_ADVICE}`,
+      );
   }
   if (format === 'webp') {
     // The RIFF header declares the payload size, so a cut-off WebP is recognised as such.
     const declared = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true) + 8;
     if (declared > bytes.length) {
       throw new ImageDecodeError(
-        `truncated or corrupt WebP: its RIFF header declares ${declared} bytes but the file has ${bytes.length}`,
+        `truncated or corrupt WebP: its RIFF header declares ${declared} bytes but the file has ${bytes.length}; ${DAMAGED_FILE_ADVICE}`,
       );
     }
   }
@@ -246,7 +261,7 @@ async function probe(bytes: Uint8Array, options: ProbeImageOptions): Promise<Pro
   } catch (error) {
     // libvips says "unsupported image format" when no loader can open the data, which here,
     // after the signature matched, means the header is cut or damaged.
-    const reason = reasonOf(error).replace(/^unsupported image format$/, 'libvips cannot read it');
+    const reason = reasonOf(error).replace(/^unsupported image format;/, 'libvips cannot read it;');
     throw new ImageDecodeError(`truncated or corrupt ${formatLabel(format)} header: ${reason}`, {
       cause: error,
     });
