@@ -47,7 +47,7 @@ describe('reading an input file', () => {
 
     // Assess
     await expect(read).rejects.toBeInstanceOf(ImageTooLargeError);
-    await expect(read).rejects.toThrow('file is 3073 bytes; the limit is 3072 bytes (3 KiB)');
+    await expect(read).rejects.toThrow('file is 3073 bytes; the limit is 3072 bytes (3 KiB): re-save it as a JPEG');
   });
 
   it.skipIf(!existsSync('/dev/zero'))('stops reading an input that never ends at the limit', async () => {

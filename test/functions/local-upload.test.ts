@@ -172,6 +172,28 @@ describe('POST /local-upload', () => {
     expect((await h.services.jobs.get(job.id))?.status).toBe('created');
   });
 
+  it('refuses a body far over the limit by its length, naming the limit an image has (not the form overhead)', async () => {
+    // Prepare: a body whose declared length passes the image limit plus the form's own allowance
+    const job = await createJob();
+    const big = new Uint8Array(400_000);
+    big.set(await pngBytes());
+    const body = wholeBody(job.upload.fields, big);
+    // Act
+    const response = await h.app.request(job.upload.url, {
+      method: 'POST',
+      headers: {
+        'content-type': `multipart/form-data; boundary=${BOUNDARY}`,
+        'content-length': String(body.byteLength),
+      },
+      body,
+    });
+    // Assess
+    expect(response.status).toBe(413);
+    expect((await json(response)).error.message).toMatch(
+      /an image may have up to 100000 \(the form's own fields aside\)/,
+    );
+  });
+
   it('answers 503 with Retry-After beyond the concurrent upload cap, then accepts again', async () => {
     // Prepare: two uploads hold the two places
     const [a, b, c] = [await createJob(), await createJob(), await createJob()];

@@ -72,7 +72,9 @@ export function localBlobRoutes(options: LocalBlobRoutesOptions): Hono {
     }
     const declared = Number(c.req.header('content-length') ?? NaN);
     if (Number.isFinite(declared) && declared > maxBodyBytes) {
-      throw new PayloadTooLargeError(`upload body is ${declared} bytes; the limit is ${maxBodyBytes}`);
+      throw new PayloadTooLargeError(
+        `upload body is ${declared} bytes; an image may have up to ${options.uploadMaxBytes} (the form's own fields aside)`,
+      );
     }
     if (!c.req.raw.body) throw new ValidationError('the form has no file in the field "file"');
     const parts = new MultipartStream(c.req.raw.body, boundary, { maxBodyBytes });

@@ -4,7 +4,7 @@
  * most the limit, not after filling the memory.
  */
 import { open } from 'node:fs/promises';
-import { ImageTooLargeError, describeBytes, describeOverLimit } from '../engine/index.js';
+import { ImageTooLargeError, RESAVE_SMALLER, describeBytes, describeOverLimit } from '../engine/index.js';
 
 /** Bytes read at a time from a stream (a pipe, a device); a regular file is read in one piece. */
 const READ_CHUNK = 4 * 1024 * 1024;
@@ -27,7 +27,7 @@ export async function readInputFile(file: string, maxBytes: number): Promise<Uin
     const stats = await handle.stat();
     if (stats.isFile() && stats.size > maxBytes) {
       const [size, limit] = describeOverLimit(stats.size, maxBytes, describeBytes, 'bytes');
-      throw new ImageTooLargeError(`file is ${size}; the limit is ${limit}`);
+      throw new ImageTooLargeError(`file is ${size}; the limit is ${limit}: ${RESAVE_SMALLER}`);
     }
     // Up to one byte more than the limit tells a file at the limit from a longer one. A regular
     // file is read in one piece of its size (plus that byte, for a file that grew); a stream

@@ -333,7 +333,7 @@ describe('decodeImage: bad inputs', () => {
     // Prepare: one byte of the compressed pixel data changed (its chunk's CRC no longer matches)
     const png = Buffer.from(await sharpFromRgb(noiseRgb(64, 64)).png().toBuffer());
     const idat = png.indexOf('IDAT');
-    png[idat + 40] ^= 0xff;
+    png.writeUInt8(png.readUInt8(idat + 40) ^ 0xff, idat + 40);
 
     // Act
     const error = await rejection(decodeImage(png, { size: 32 }), ImageDecodeError);
@@ -519,7 +519,7 @@ describe('decodeImage: bad inputs', () => {
     );
 
     // Assess
-    expect(error.message).toMatch(/^file is [\d.]+ KiB; the limit is 1 KiB$/);
+    expect(error.message).toMatch(/^file is [\d.]+ KiB; the limit is 1 KiB: re-save it as a JPEG/);
   });
 
   it('refuses a JPEG signature followed by garbage as a corrupt header', async () => {

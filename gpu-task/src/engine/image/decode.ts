@@ -34,7 +34,13 @@ import {
 } from '../../../../shared/src/index.js';
 import { planFraming } from './framing.js';
 import type { FitMode, Framing, PadMode } from './framing.js';
-import { describeBytes, describeOverLimit, describePixels, resolveImageLimits } from './limits.js';
+import {
+  RESAVE_SMALLER,
+  describeBytes,
+  describeOverLimit,
+  describePixels,
+  resolveImageLimits,
+} from './limits.js';
 import type { ImageLimits } from './limits.js';
 import { rgb8ToTensor } from './tensor.js';
 import type { RgbImage } from './tensor.js';
@@ -215,7 +221,7 @@ async function probe(bytes: Uint8Array, options: ProbeImageOptions): Promise<Pro
   if (bytes.length === 0) throw new ImageDecodeError('empty file (0 bytes)');
   if (bytes.length > limits.maxFileBytes) {
     const [size, limit] = describeOverLimit(bytes.length, limits.maxFileBytes, describeBytes, 'bytes');
-    throw new ImageTooLargeError(`file is ${size}; the limit is ${limit}`);
+    throw new ImageTooLargeError(`file is ${size}; the limit is ${limit}: ${RESAVE_SMALLER}`);
   }
 
   const sniffed = sniffImageFormat(bytes);

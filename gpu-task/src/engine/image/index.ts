@@ -55,7 +55,13 @@ export {
 export type { ImageFormat, SniffResult } from '../../../../shared/src/index.js';
 export { DEFAULT_FIT, FIT_MODES, planFraming } from './framing.js';
 export type { FitMode, Framing, PadMode, Rect } from './framing.js';
-export { DEFAULT_IMAGE_LIMITS, describeBytes, describeOverLimit, resolveImageLimits } from './limits.js';
+export {
+  DEFAULT_IMAGE_LIMITS,
+  RESAVE_SMALLER,
+  describeBytes,
+  describeOverLimit,
+  resolveImageLimits,
+} from './limits.js';
 export type { ImageLimits } from './limits.js';
 export { rgbFromSharp, sharpFromRgb } from './raw.js';
 export { rgb8ToTensor, tensorToRgb8, tensorToRgbImage } from './tensor.js';

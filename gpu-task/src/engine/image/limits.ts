@@ -41,6 +41,12 @@ export function resolveImageLimits(overrides: Partial<ImageLimits> = {}): ImageL
   return limits;
 }
 
+/**
+ * What to do with a photo file over the byte limit: its pixels usually fit, its encoding does not
+ * (an uncompressed TIFF, a 16-bit PNG, a camera's maximum-quality JPEG).
+ */
+export const RESAVE_SMALLER = 're-save it as a JPEG (quality 90 keeps a photo as it is) or an 8-bit PNG';
+
 /** "25 MiB", "512 KiB", "900 bytes": sizes in messages that a person reads. */
 export function describeBytes(bytes: number): string {
   if (bytes >= MIB) return `${(bytes / MIB).toFixed(1).replace(/\.0$/, '')} MiB`;
