@@ -242,7 +242,7 @@ export function createApp(services: AppServices, options: Partial<AppOptions> = 
 
   const app = new Hono<{ Variables: AuthVariables }>();
   app.onError(jsonErrorHandler(logger));
-  app.notFound(jsonNotFound);
+  app.notFound(jsonNotFound(() => app.routes));
   if (resolved.accessLog) {
     app.use(async (c, next) => {
       const started = performance.now();

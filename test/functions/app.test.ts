@@ -116,6 +116,23 @@ describe('authentication and tenancy', () => {
     expect((await json(await h.call('GET', '/v1/jobs', { key: KEY_B }))).jobs).toEqual([]);
   });
 
+  it('answers 405 with Allow for a path that takes other methods, and 404 for a path that does not exist', async () => {
+    // Act
+    const put = await h.call('PUT', '/v1/jobs', { json: {} });
+    const patch = await h.call('PATCH', '/v1/jobs/job_01JABCDEFGHJKMNPQRSTVWXYZ0');
+    const unknown = await h.call('GET', '/v1/photos');
+    // Assess
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('POST, GET, HEAD');
+    expect(await json(put)).toMatchObject({
+      error: { code: 'method_not_allowed', details: { allowed: ['POST', 'GET', 'HEAD'] } },
+    });
+    expect(patch.status).toBe(405);
+    expect(patch.headers.get('allow')).toBe('GET, DELETE, HEAD');
+    expect(unknown.status).toBe(404);
+    expect(await json(unknown)).toMatchObject({ error: { code: 'not_found' } });
+  });
+
   it('tells a tenant its id and webhook secret', async () => {
     // Act
     const body = await json(await h.call('GET', '/v1/tenant'));

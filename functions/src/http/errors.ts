@@ -126,8 +126,54 @@ export function jsonErrorHandler(logger: Logger): ErrorHandler {
   };
 }
 
-/** `app.notFound`: unknown routes get the same JSON shape. */
-export const jsonNotFound: NotFoundHandler = (c) =>
-  errorResponse(c, 404, {
-    error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` },
+/** A route as Hono lists it (`app.routes`): a method (or `ALL` for middleware) and a path pattern. */
+export interface ListedRoute {
+  method: string;
+  path: string;
+}
+
+/** A route pattern (`/v1/jobs/:id/start`, `/static/*`) as a regular expression for a whole path. */
+function patternOf(route: string): RegExp {
+  const parts = route.split('/').map((part) => {
+    if (part.startsWith(':')) return '[^/]+';
+    if (part === '*') return '.*';
+    return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   });
+  return new RegExp(`^${parts.join('/')}/?$`);
+}
+
+/**
+ * `app.notFound`: unknown routes get the same JSON shape; a path that exists for other methods
+ * (`PUT /v1/jobs`) gets `405 method_not_allowed` with `Allow` naming them, as HTTP asks, instead
+ * of a 404 that reads as a wrong URL. `routes` is read at the first miss (the app's, once built).
+ *
+ * @example
+ * ```ts
+ * app.notFound(jsonNotFound(() => app.routes));
+ * ```
+ */
+export function jsonNotFound(routes: () => readonly ListedRoute[]): NotFoundHandler {
+  let byPattern: { pattern: RegExp; method: string }[] | undefined;
+  return (c) => {
+    byPattern ??= routes()
+      .filter((route) => route.method !== 'ALL')
+      .map((route) => ({ pattern: patternOf(route.path), method: route.method }));
+    const allowed = [
+      ...new Set(byPattern.filter(({ pattern }) => pattern.test(c.req.path)).map((r) => r.method)),
+    ];
+    if (allowed.length > 0) {
+      if (allowed.includes('GET')) allowed.push('HEAD');
+      c.header('Allow', allowed.join(', '));
+      return errorResponse(c, 405, {
+        error: {
+          code: 'method_not_allowed',
+          message: `${c.req.path} takes ${allowed.join(', ')}, not ${c.req.method}`,
+          details: { allowed },
+        },
+      });
+    }
+    return errorResponse(c, 404, {
+      error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` },
+    });
+  };
+}
