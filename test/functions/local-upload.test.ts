@@ -354,6 +354,26 @@ describe('POST /local-upload', () => {
     expect((await h.services.jobs.get(job.id))?.status).toBe('queued');
   });
 
+  it('tells an upload to a canceled job that the job was canceled, among the reasons', async () => {
+    // Prepare
+    const job = await createJob();
+    expect((await h.call('POST', `/v1/jobs/${job.id}/cancel`)).status).toBe(200);
+    // Act
+    const response = await h.app.request(job.upload.url, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+      body: wholeBody(job.upload.fields, await pngBytes()),
+    });
+    // Assess
+    expect(response.status).toBe(409);
+    expect((await json(response)).error).toMatchObject({
+      code: 'upload_closed',
+      message: expect.stringMatching(
+        /was canceled, finished or expired \(GET \/v1\/jobs\/\{id\} says which\)/,
+      ),
+    });
+  });
+
   it('names the form field that is over the 8 KiB limit', async () => {
     // Prepare
     const job = await createJob();

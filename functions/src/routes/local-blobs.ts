@@ -154,7 +154,7 @@ export function localBlobRoutes(options: LocalBlobRoutesOptions): Hono {
         throw new ApiError(
           'upload_closed',
           409,
-          'this job takes no (other) upload: it accepted an input already, finished, or expired',
+          'this job takes no (other) upload: it accepted an input already, or was canceled, finished or expired (GET /v1/jobs/{id} says which)',
         );
       }
       const limit = Math.min(verified.maxBytes, options.uploadMaxBytes);

@@ -154,7 +154,10 @@ export async function verifyLocalUploadForm(input: {
   if (!(await signatureMatches(input.secret, text, signature))) {
     throw new InvalidSignatureError('upload form signature does not verify');
   }
-  if (unixSeconds(input.now) >= expires) throw new ExpiredError('upload form has expired');
+  if (unixSeconds(input.now) >= expires)
+    throw new ExpiredError(
+      'upload form has expired: POST /v1/jobs/{id}/upload gives a new one while the job waits for its input',
+    );
   if (input.file.size > maxBytes) {
     throw new PayloadTooLargeError(`file is ${input.file.size} bytes; the limit is ${maxBytes}`);
   }
@@ -200,7 +203,8 @@ export async function verifyLocalDownloadUrl(input: {
   if (!(await signatureMatches(input.secret, downloadSigningText(key, expires), signature))) {
     throw new InvalidSignatureError('download URL signature does not verify');
   }
-  if (unixSeconds(input.now) >= expires) throw new ExpiredError('download URL has expired');
+  if (unixSeconds(input.now) >= expires)
+    throw new ExpiredError('download URL has expired: GET /v1/jobs/{id} gives fresh links');
   assertSafeBlobKey(key);
   return { key };
 }

@@ -110,6 +110,10 @@ describe('local upload forms', () => {
     const ok = { size: 10 };
     clock.advance(900_000);
     await expect(store.verifyUploadForm(fields, ok)).rejects.toBeInstanceOf(ExpiredError);
+    // An expired form says where a new one comes from.
+    await expect(store.verifyUploadForm(fields, ok)).rejects.toThrow(
+      'POST /v1/jobs/{id}/upload gives a new one',
+    );
     clock.advance(-1000);
     await expect(store.verifyUploadForm(fields, { size: 1001 })).rejects.toBeInstanceOf(PayloadTooLargeError);
     await expect(store.verifyUploadForm(fields, { size: 0 })).rejects.toBeInstanceOf(PayloadTooLargeError);
@@ -144,6 +148,7 @@ describe('local download URLs', () => {
     });
     clock.advance(60_000);
     await expect(store.verifyDownloadUrl(link.url)).rejects.toBeInstanceOf(ExpiredError);
+    await expect(store.verifyDownloadUrl(link.url)).rejects.toThrow('GET /v1/jobs/{id} gives fresh links');
   });
 
   it('refuse a URL whose key or expiry was changed', async () => {
