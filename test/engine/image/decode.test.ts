@@ -490,7 +490,7 @@ describe('decodeImage: bad inputs', () => {
     // Assess
     expect(error.code).toBe('unsupported_image_format');
     expect(error.message).toMatch(
-      /^GIF images are not supported \(accepted: JPEG, PNG, WebP, AVIF, TIFF, HEIC\)$/,
+      /^GIF images are not supported \(accepted: JPEG, PNG, WebP, AVIF, TIFF, HEIC\); convert it to PNG or JPEG$/,
     );
   });
 

@@ -236,7 +236,7 @@ async function probe(bytes: Uint8Array, options: ProbeImageOptions): Promise<Pro
       );
     case 'unsupported':
       throw new UnsupportedImageFormatError(
-        `${sniffed.name} images are not supported (accepted: ${SUPPORTED_LIST})`,
+        `${sniffed.name} images are not supported (accepted: ${SUPPORTED_LIST}); convert it to PNG or JPEG`,
       );
     case 'image':
       break;
