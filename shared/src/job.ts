@@ -453,7 +453,8 @@ export function toJobView(job: Job, links: JobViewLinks = {}): JobView {
   return dropUndefined({
     id: job.id,
     status: job.status,
-    model: job.model,
+    // What a client asks is which model restored its photo: the worker's, once it ran.
+    model: job.output?.model ?? job.model,
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
     timestamps: job.timestamps,

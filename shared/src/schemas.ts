@@ -386,6 +386,11 @@ export const JobOutputSchema = z.strictObject({
   warnings: z.array(WarningSchema).optional(),
   /** Whole photos with `background: denoise` (absent on older jobs, aligned crops and `keep`). */
   background: BackgroundReportSchema.optional(),
+  /**
+   * The model (pipeline) the worker restored with: its manifest's name (absent on older jobs).
+   * The job's own `model` is the deployment's name for it when the job was created.
+   */
+  model: z.string().min(1).optional(),
 });
 export type JobOutput = z.infer<typeof JobOutputSchema>;
 
@@ -550,7 +555,11 @@ export type JobQueueMessage = z.infer<typeof JobQueueMessageSchema>;
 export const JobViewSchema = z.strictObject({
   id: z.string(),
   status: z.enum(JOB_STATUSES),
-  model: z.string(),
+  model: z.string().meta({
+    description:
+      'The model (pipeline) that restored the job, by its manifest name (e.g. `utkface-64`), once a worker ran it; ' +
+      "before that, and on jobs from before it was reported, the deployment's name for its model.",
+  }),
   createdAt: isoTimestamp,
   updatedAt: isoTimestamp,
   timestamps: JobTimestampsSchema,

@@ -110,7 +110,7 @@ describe('EmfJobMetrics', () => {
     const succeeded = transitionJob(runningJob(), {
       to: 'succeeded',
       at: after(12.5),
-      output: { restoredKey: 'k', format: 'png', width: 64, height: 64 },
+      output: { restoredKey: 'k', format: 'png', width: 64, height: 64, model: 'utkface-64' },
       usage: { images: 1, faces: 3, modelSeconds: 4.25 },
     });
     // Act
@@ -142,6 +142,8 @@ describe('EmfJobMetrics', () => {
       WaitSeconds: 12.5,
       jobId: succeeded.id,
       tenantId: 'acme',
+      // The model that restored it, not the name the job was created under.
+      model: 'utkface-64',
     });
   });
 

@@ -270,6 +270,20 @@ describe('job helpers', () => {
     expect(view).not.toHaveProperty('tenantId');
   });
 
+  it("names the model that restored the job once a worker recorded it, the job's own before", () => {
+    // Prepare
+    const queued = { ...jobIn('queued'), model: 'dr2e-default' };
+    const done = jobIn('succeeded');
+    const restored = { ...done, model: 'dr2e-default', output: { ...done.output!, model: 'utkface-64' } };
+    // Act
+    const [before, after] = [toJobView(queued), toJobView(restored)];
+    // Assess: the view names the model, and never carries output.model twice
+    expect(before.model).toBe('dr2e-default');
+    expect(after.model).toBe('utkface-64');
+    expect(JobViewSchema.parse(after)).toEqual(after);
+    expect(after.output).not.toHaveProperty('model');
+  });
+
   it('builds a webhook event only for subscribed terminal statuses', () => {
     const subscribed = { url: 'https://hooks.example/dr2e', events: ['job.failed' as const] };
     const failed = { ...jobIn('failed'), webhook: subscribed };

@@ -101,8 +101,8 @@ describe('happy path', () => {
       expect(job.usage?.modelSeconds).toBeGreaterThan(0);
       const output = await env.blobs.get(job.output?.restoredKey ?? '');
       expect(output && isPng(output.body)).toBe(true);
-      // Aligned crops come back at input size x upscale (96 x 2).
-      expect(job.output).toMatchObject({ format: 'png', width: 192, height: 192 });
+      // Aligned crops come back at input size x upscale (96 x 2), by the model that ran.
+      expect(job.output).toMatchObject({ format: 'png', width: 192, height: 192, model: tiny.name });
       const delivered = env.webhooks.forJob(job.id);
       expect(delivered).toHaveLength(1);
       const sent = delivered[0]!;
@@ -111,6 +111,8 @@ describe('happy path', () => {
       ).resolves.toMatchObject({ id: sent.request.messageId });
       const event = WebhookEventSchema.parse(JSON.parse(sent.body));
       expect(event.type).toBe('job.succeeded');
+      // The webhook (and the job view) name the model that restored.
+      expect(event.data.model).toBe(tiny.name);
       expect(event.data.output?.restored?.url).toContain('/local-download');
       expect(job.webhookDeliveries).toEqual([
         expect.objectContaining({ ok: true, attempt: 1, event: 'job.succeeded' }),

@@ -60,6 +60,8 @@ export interface OutcomesOptions {
   active: Map<string, ActiveJob>;
   /** Told of each job this worker made succeeded or failed. */
   metrics: JobMetrics;
+  /** The engine's model name, recorded in each output (`output.model`); absent: not recorded. */
+  modelName?: string;
 }
 
 export class Outcomes {
@@ -93,6 +95,7 @@ export class Outcomes {
             height: result.height,
             upscale: result.upscale,
             ...faceOutput(faces, result),
+            ...(this.options.modelName ? { model: this.options.modelName } : {}),
           },
           usage,
         }),

@@ -13,7 +13,11 @@ import {
 import type { BackoffPolicy } from './backoff.js';
 
 /** What the worker needs of the engine (tests wrap or fake it). */
-export type RestoreEngine = Pick<Dr2eEngine, 'restoreImages'>;
+/**
+ * What the worker needs of an engine: its restore call, and the model's name (recorded in each
+ * job's output as the model that restored it) where the engine has one.
+ */
+export type RestoreEngine = Pick<Dr2eEngine, 'restoreImages'> & { readonly name?: string };
 
 /** The ports the worker runs on (built by `createServices` from the runtime configuration). */
 export interface WorkerServices {

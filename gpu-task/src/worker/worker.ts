@@ -137,6 +137,7 @@ export class Dr2eWorker {
       completion,
       active,
       metrics,
+      ...(options.engine.name ? { modelName: options.engine.name } : {}),
     });
     const stale = staleAfterMs(settings);
     const claims = new Claims({ jobs, clock, leases, completion, active, staleAfterMs: stale, log });

@@ -74,7 +74,8 @@ export class EmfJobMetrics implements JobMetrics {
         ...(wait === undefined ? {} : { WaitSeconds: Math.round(wait * 1000) / 1000 }),
         jobId: job.id,
         tenantId: job.tenantId,
-        model: job.model,
+        // The model that restored it where a worker recorded one (operators compare models by it).
+        model: job.output?.model ?? job.model,
         ...(job.error ? { errorCode: job.error.code } : {}),
       }),
     );

@@ -117,6 +117,11 @@ export class ScriptedEngine implements RestoreEngine {
 
   constructor(private readonly inner: Dr2eEngine) {}
 
+  /** The model's name, as the worker's real engines give it. */
+  get name(): string {
+    return this.inner.name;
+  }
+
   async restoreImages(
     inputs: readonly EngineImageInput[],
     options: RestoreImagesOptions = {},
