@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   DEVICES,
@@ -114,5 +117,27 @@ describe('dr2e restore option values', () => {
     // Assess
     expect(status).toBe(2);
     expect(stderr).toContain('output folder is empty');
+  });
+});
+
+describe('dr2e restore of a file whose name starts with a dash', () => {
+  it('says to write it as ./-name when commander takes it for an option', async () => {
+    // Prepare: such a file in the current folder
+    const before = process.cwd();
+    const dir = await mkdtemp(path.join(tmpdir(), 'dr2e-dash-'));
+    await writeFile(path.join(dir, '-dash.jpg'), 'x');
+    process.chdir(dir);
+    try {
+      // Act
+      const { status, stderr } = await runCli(['restore', '-dash.jpg', '-o', 'out']);
+      const other = await runCli(['restore', '-nosuch.jpg', '-o', 'out']);
+      // Assess
+      expect(status).toBe(2);
+      expect(stderr).toContain('hint: to restore the file -dash.jpg, write it as ./-dash.jpg');
+      expect(other.stderr).not.toContain('hint:');
+    } finally {
+      process.chdir(before);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -7,6 +7,7 @@
  * Exit statuses: 0 success, 1 some work failed (a file, a fixture over tolerance), 2 bad usage
  * (unknown flag, invalid value, inconsistent DR2 parameters, unusable model).
  */
+import { existsSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
   AUTO_PRESET,
@@ -604,6 +605,11 @@ export async function main(
     return status;
   } catch (error) {
     if (error instanceof CommanderError) {
+      // A file whose name starts with a dash reads as an option; say how to name it.
+      const dashed = /^error: unknown option '(-.*)'/.exec(error.message)?.[1];
+      if (error.code === 'commander.unknownOption' && dashed && existsSync(dashed)) {
+        io.stderr.write(`hint: to restore the file ${dashed}, write it as ./${dashed}\n`);
+      }
       // --help and --version exit with 0; commander has already printed the message.
       return error.exitCode === 0 ? 0 : 2;
     }
