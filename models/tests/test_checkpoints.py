@@ -256,6 +256,14 @@ class LayoutCheckTest(unittest.TestCase):
         self.assertIn("dr2-unet (16px, 16 ch", str(caught.exception))
         self.assertNotIn("--arch dr2-unet", str(caught.exception))
 
+    def test_missing_spectral_norm_vectors_are_named(self) -> None:
+        config = SPARNetConfig(in_size=64, out_size=128, min_ch=8, max_ch=32, min_feat_size=16, res_depth=1,
+                               bottleneck_size=16, attention_channels=8, spectral_norm=True)
+        state = {name: t for name, t in random_state(checkpoint_layout("sparnethd", config)).items()
+                 if not name.endswith("weight_u")}
+        with self.assertRaisesRegex(CheckpointLayoutError, "(?s)hint: only spectral-norm vectors .* are missing"):
+            prepare_state_dict("sparnethd", config, state)
+
     def test_non_finite_weights_are_named_as_such(self) -> None:
         config = UNetConfig(image_size=16, model_channels=16, channel_mult=(1, 2), attention_resolutions=(2,),
                             num_head_channels=8, norm_groups=8)
