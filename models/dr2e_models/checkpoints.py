@@ -224,32 +224,54 @@ def load_state_dict(path: str | Path, key: str | None = None, strip: Iterable[st
         except CheckpointError:
             raise
         except Exception as error:  # noqa: BLE001
-            raise CheckpointError(f"cannot read checkpoint {path}: {error}") from error
+            head = _head(path)
+            if head.startswith(_LEGACY_TEXT_MAGIC):
+                hint = (" (a torch.save file of the legacy format in text pickle protocol 0, which the safe "
+                        "readers do not take: where you trust the file, re-save it with "
+                        "torch.save(torch.load(path), new_path) and convert that)")
+            elif _looks_like_torch_save(head):
+                hint = ""
+            else:
+                hint = (f" (it is not a PyTorch checkpoint: torch.save writes a zip archive or a pickle, and this "
+                        f"file starts with {head[:8]!r})")
+            raise CheckpointError(f"cannot read checkpoint {path}: {error}{hint}") from error
     state, container, kind = extract_state_dict(obj, key=key)
     return LoadedCheckpoint(strip_prefixes(state, ("module.", *strip)), container, kind, restricted)
 
 
+def _head(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(16)
+
+
+#: How torch.save's legacy format begins in pickle protocol 0: its magic number as a text long.
+_LEGACY_TEXT_MAGIC = b"L1195470371"
+
+
+def _looks_like_torch_save(head: bytes) -> bool:
+    """A zip archive (torch >= 1.6) or a binary pickle (the legacy format, protocol 2 and up)."""
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
+
+
 def _foreign_format(path: Path) -> str | None:
     """
-    What a file that ``torch.save`` did not write is, read from its first bytes (``None`` for a
-    zip archive or a pickle, what it writes): torch.load's own errors (``invalid load key``,
-    ``Memo value not found``) do not say.
+    What a file is when its first bytes say for sure that ``torch.save`` did not write it, else
+    ``None`` (torch.load then tries, and its failure names the first bytes): torch.load's own
+    errors for these (``invalid load key``, ``Memo value not found``) do not say.
     """
-    with path.open("rb") as handle:
-        head = handle.read(16)
-    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+    head = _head(path)
+    if not head:
+        return "is empty"
+    if _looks_like_torch_save(head):
         return None
     if len(head) >= 10 and head[8:10] == b'{"':
         return ("is a safetensors file, which this exporter does not read: load it with "
                 "safetensors.torch.load_file(path) and torch.save the dict it returns")
     if head.startswith(b"\x89HDF"):
         return "is an HDF5 file (Keras?): this exporter reads PyTorch checkpoints (torch.save)"
-    if head.startswith(b"\x08") or head.startswith(b"ONNX"):
-        return "looks like an ONNX or protobuf file, not a PyTorch checkpoint: nothing to export"
-    if not head:
-        return "is empty"
-    return "is not a PyTorch checkpoint (torch.save writes a zip archive or a pickle; this file starts with " \
-        f"{head[:8]!r})"
+    if head.startswith(b"\x08"):
+        return "looks like an ONNX graph (a protobuf), not a PyTorch checkpoint: nothing to export"
+    return None
 
 
 def extract_state_dict(obj: Any, key: str | None = None) -> tuple[dict[str, torch.Tensor], str, str]:

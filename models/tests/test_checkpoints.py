@@ -138,9 +138,15 @@ class WrapperTest(unittest.TestCase):
     def test_unreadable_and_empty_files_are_refused(self) -> None:
         garbage = self.dir / "garbage.pt"
         garbage.write_bytes(b"not a checkpoint")
-        with self.assertRaisesRegex(CheckpointError, "is not a PyTorch checkpoint .*starts with b'not a ch'"):
+        with self.assertRaisesRegex(CheckpointError, "cannot read .*not a PyTorch checkpoint.*starts with b'not a ch'"):
             load_state_dict(garbage)
+        # torch.save's legacy format in protocol 0 is one, which the safe readers cannot take: say how to re-save.
+        legacy = self.dir / "legacy.pt"
+        torch.save(_tiny_state(), legacy, pickle_protocol=0, _use_new_zipfile_serialization=False)
+        with self.assertRaisesRegex(CheckpointError, "legacy format in text pickle protocol 0.*re-save it"):
+            load_state_dict(legacy)
         # A pickle cut short is a pickle: torch's own reading fails, and says so.
+        # (A protocol-0 pickle, which torch.save never writes by default, is still tried.)
         cut = self._save(_tiny_state(), "cut.pt").read_bytes()
         (self.dir / "cut.pt").write_bytes(cut[: len(cut) // 2])
         with self.assertRaisesRegex(CheckpointError, "cannot read"):
