@@ -275,19 +275,16 @@ describe('planning a restore run', () => {
     expect(gifs[0]?.output).toBe(path.join(work, 'out', 'b.png'));
   });
 
-  it('refuses a named pipe without reading it (nobody may write to it), and goes on with the other inputs', async () => {
+  it("leaves a folder's named pipe out, saying so, and plans one named on its own (read-input reads it)", async () => {
     // Prepare: a FIFO named directly, one in a folder beside a photo, and a photo after them
     await touch('alone.jpg');
     await touch('album', 'a.jpg');
     execFileSync('mkfifo', [path.join(work, 'pipe.jpg'), path.join(work, 'album', 'pipe.jpg')]);
-    // Act: planning reads nothing, so it returns (it would block opening a pipe)
+    // Act: planning opens nothing, so it returns (a blocking open of a pipe would not)
     const items = await plan(['pipe.jpg', 'album', 'alone.jpg']);
     // Assess
     const byName = (name: string) => items.find((item) => path.relative(work, item.input) === name);
-    expect(byName('pipe.jpg')).toMatchObject({
-      output: null,
-      problem: expect.stringMatching(/not a regular file/),
-    });
+    expect(byName('pipe.jpg')?.output).toBe(path.join(work, 'out', 'pipe.png'));
     expect(byName(path.join('album', 'pipe.jpg'))).toMatchObject({
       output: null,
       problem: expect.stringMatching(/not a regular file/),

@@ -41,9 +41,11 @@ export interface PlannedItem {
   skipped?: { code: string };
 }
 
-/** Why a named pipe, socket or device is not read. */
-const SPECIAL_FILE =
-  'not a regular file (a named pipe, socket or device): save the image to a file and pass that';
+/**
+ * Why a folder's named pipe, socket or device is left out. Named on their own, pipes and devices
+ * are read (`<(curl ...)`, `/dev/stdin`; read-input.ts never waits on a pipe without a writer).
+ */
+const SPECIAL_FILE = 'not a regular file (a named pipe, socket or device): name it on its own to read it';
 
 /** Why an input path cannot be looked at, from its `stat` error. */
 function unreadablePath(error: unknown): string {
@@ -134,11 +136,6 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
       info = await stat(absolute);
     } catch (error) {
       items.push({ input: absolute, output: null, dr2Output: null, problem: unreadablePath(error) });
-      continue;
-    }
-    if (!info.isDirectory() && !info.isFile()) {
-      // A named pipe nobody writes to would block the read, and every input after it.
-      items.push({ input: absolute, output: null, dr2Output: null, problem: SPECIAL_FILE });
       continue;
     }
     if (info.isDirectory()) {
