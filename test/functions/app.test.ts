@@ -121,6 +121,7 @@ describe('authentication and tenancy', () => {
     const put = await h.call('PUT', '/v1/jobs', { json: {} });
     const patch = await h.call('PATCH', '/v1/jobs/job_01JABCDEFGHJKMNPQRSTVWXYZ0');
     const unknown = await h.call('GET', '/v1/photos');
+    const slashed = await h.call('GET', '/v1/jobs/');
     // Assess
     expect(put.status).toBe(405);
     expect(put.headers.get('allow')).toBe('POST, GET, HEAD');
@@ -131,6 +132,9 @@ describe('authentication and tenancy', () => {
     expect(patch.headers.get('allow')).toBe('GET, DELETE, HEAD');
     expect(unknown.status).toBe(404);
     expect(await json(unknown)).toMatchObject({ error: { code: 'not_found' } });
+    // Routes match exactly; a trailing slash is a 404 that says so, not a 405 for its own method.
+    expect(slashed.status).toBe(404);
+    expect((await json(slashed)).error.message).toContain('(without the trailing slash: /v1/jobs)');
   });
 
   it('tells a tenant its id and webhook secret', async () => {

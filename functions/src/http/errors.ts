@@ -139,7 +139,7 @@ function patternOf(route: string): RegExp {
     if (part === '*') return '.*';
     return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   });
-  return new RegExp(`^${parts.join('/')}/?$`);
+  return new RegExp(`^${parts.join('/')}$`);
 }
 
 /**
@@ -155,13 +155,16 @@ function patternOf(route: string): RegExp {
 export function jsonNotFound(routes: () => readonly ListedRoute[]): NotFoundHandler {
   let byPattern: { pattern: RegExp; method: string }[] | undefined;
   return (c) => {
-    byPattern ??= routes()
+    const table = (byPattern ??= routes()
       .filter((route) => route.method !== 'ALL')
-      .map((route) => ({ pattern: patternOf(route.path), method: route.method }));
-    const allowed = [
-      ...new Set(byPattern.filter(({ pattern }) => pattern.test(c.req.path)).map((r) => r.method)),
+      .map((route) => ({ pattern: patternOf(route.path), method: route.method })));
+    const methodsOf = (path: string) => [
+      ...new Set(table.filter(({ pattern }) => pattern.test(path)).map((r) => r.method)),
     ];
-    if (allowed.length > 0) {
+    const allowed = methodsOf(c.req.path);
+    // A route of this very method that answered "not found" itself is a 404, not a 405.
+    const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
+    if (allowed.length > 0 && !allowed.includes(method)) {
       if (allowed.includes('GET')) allowed.push('HEAD');
       c.header('Allow', allowed.join(', '));
       return errorResponse(c, 405, {
@@ -172,8 +175,14 @@ export function jsonNotFound(routes: () => readonly ListedRoute[]): NotFoundHand
         },
       });
     }
+    // Routes match exactly: `/v1/jobs/` is not `/v1/jobs`, and a hint says so.
+    const trimmed = c.req.path.replace(/\/+$/, '');
+    const slash = trimmed !== c.req.path && trimmed !== '' && methodsOf(trimmed).includes(c.req.method);
     return errorResponse(c, 404, {
-      error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` },
+      error: {
+        code: 'not_found',
+        message: `no route for ${c.req.method} ${c.req.path}${slash ? ` (without the trailing slash: ${trimmed})` : ''}`,
+      },
     });
   };
 }
