@@ -43,6 +43,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,9 @@ _TYPE_NAMES = {TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64", Tens
 
 
 def _is_int(value: Any) -> bool:
+    # JSON's 64.0 is the engine's 64 (a JavaScript number): whole floats count.
+    if isinstance(value, float):
+        return math.isfinite(value) and value.is_integer()
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -141,11 +145,18 @@ def _value_problems(path: Path, manifest: dict[str, Any], role: str) -> list[str
     license_ = get("license")
     check("license", isinstance(license_, dict) and _is_text(license_.get("name"))
           and isinstance(license_.get("commercialUse"), bool)
-          and all(isinstance(license_.get(key, ""), str) for key in ("url", "notes")),
-          '{"name": "...", "commercialUse": true|false} (with an optional "url" and "notes")')
+          and ("url" not in license_ or _is_url(license_["url"]))
+          and isinstance(license_.get("notes", ""), str),
+          '{"name": "...", "commercialUse": true|false} (with an optional "url", a full URL, and "notes")')
     provenance = get("provenance")
-    check("provenance", isinstance(provenance, dict) and _is_text(provenance.get("source")),
-          '{"source": "<where the weights came from>", ...}')
+    check("provenance", isinstance(provenance, dict) and _provenance_ok(provenance),
+          '{"source": "<where the weights came from>", ...} (converter, createdAt and recipe strings, sha256 '
+          '64 hex digits, parityMaxAbsError >= 0, architecture an object)')
+    external = get("externalData")
+    check("externalData", isinstance(external, list) and all(
+        isinstance(entry, dict) and set(entry) == {"path", "sha256"} and _is_text(entry["path"])
+        and _is_sha256(entry["sha256"]) for entry in external),
+        '[{"path": "<side file>", "sha256": "<64 hex digits>"}, ...]')
     framing = get("framing")
     check("framing", _framing_ok(framing),
           '{"name", "eyeDistance" in (0, 1], "eyeY" and "mouthY" in [0, 1], optional "landmarks": '
@@ -176,6 +187,27 @@ def _value_problems(path: Path, manifest: dict[str, Any], role: str) -> list[str
               and not any(isinstance(channels.get(key), bool) for key in ("input", "output")),
               '{"input": 3, "output": 3}')
     return problems
+
+
+def _is_url(value: Any) -> bool:
+    return isinstance(value, str) and re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/]+", value) is not None
+
+
+def _is_sha256(value: Any) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value) is not None
+
+
+def _provenance_ok(provenance: dict[str, Any]) -> bool:
+    if not _is_text(provenance.get("source")):
+        return False
+    if not all(isinstance(provenance.get(key, ""), str) for key in ("converter", "createdAt", "recipe")):
+        return False
+    if "sha256" in provenance and not _is_sha256(provenance["sha256"]):
+        return False
+    error = provenance.get("parityMaxAbsError", 0)
+    if not (_is_number(error) and error >= 0):
+        return False
+    return isinstance(provenance.get("architecture", {}), dict)
 
 
 def _framing_ok(framing: Any) -> bool:

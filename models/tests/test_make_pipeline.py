@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from dr2e_models.make_pipeline import main
+from dr2e_models.make_pipeline import _field_problems, main
 from dr2e_models.manifest import LICENSES, denoiser_manifest, external_data_locations, sha256_file, write_json
 from dr2e_models.paths import REPO_ROOT
 
@@ -121,6 +121,15 @@ class MakePipelineTest(_FolderTest):
             self.assertEqual(exit_.exception.code, 2)
             self.assertIn(message, err.getvalue())
         self.assertFalse((self.root / "pipeline.json").exists())
+
+
+class WholeFloatTest(unittest.TestCase):
+    def test_whole_floats_are_the_whole_numbers_the_engine_reads_them_as(self) -> None:
+        # JSON's 64.0 is a JavaScript 64: the engine takes it, so the check must too.
+        tiny = json.loads((REPO_ROOT / "gpu-task" / "models" / "tiny" / "denoiser.json").read_text())
+        floats = {**tiny, "resolution": 64.0, "schedule": {"betaSchedule": "linear", "numTimesteps": 1000.0}}
+        self.assertEqual(_field_problems(Path("denoiser.json"), floats, "denoiser"), [])
+        self.assertNotEqual(_field_problems(Path("denoiser.json"), {**tiny, "resolution": 64.5}, "denoiser"), [])
 
 
 class ManifestFieldsTest(_FolderTest):
