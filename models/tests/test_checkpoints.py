@@ -140,6 +140,11 @@ class WrapperTest(unittest.TestCase):
         garbage.write_bytes(b"not a checkpoint")
         with self.assertRaisesRegex(CheckpointError, "cannot read .*not a PyTorch checkpoint.*starts with b'not a ch'"):
             load_state_dict(garbage)
+        # torch.save's legacy (non-zip) format in binary protocols loads as before the sniffing.
+        for protocol in (1, 2, 4):
+            old = self.dir / f"legacy-{protocol}.pt"
+            torch.save(_tiny_state(), old, pickle_protocol=protocol, _use_new_zipfile_serialization=False)
+            self.assertEqual(sorted(load_state_dict(old).state_dict), sorted(_tiny_state()))
         # torch.save's legacy format in protocol 0 is one, which the safe readers cannot take: say how to re-save.
         legacy = self.dir / "legacy.pt"
         torch.save(_tiny_state(), legacy, pickle_protocol=0, _use_new_zipfile_serialization=False)

@@ -557,8 +557,8 @@ export const JobViewSchema = z.strictObject({
   status: z.enum(JOB_STATUSES),
   model: z.string().meta({
     description:
-      'The model (pipeline) that restored the job, by its manifest name (e.g. `utkface-64`), once a worker ran it; ' +
-      "before that, and on jobs from before it was reported, the deployment's name for its model.",
+      'The model (pipeline) that restored the job, by its manifest name (e.g. `utkface-64`), once it succeeded; ' +
+      "before that, for failed jobs, and on jobs from before it was reported, the deployment's name for its model.",
   }),
   createdAt: isoTimestamp,
   updatedAt: isoTimestamp,

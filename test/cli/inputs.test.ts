@@ -315,11 +315,28 @@ describe('planning a restore run', () => {
         outDir: path.join(work, 'out'),
         extension: '.png',
         saveDr2: false,
-        onDuplicate: (input) => duplicates.push(input),
+        onDuplicate: (input, first) => duplicates.push(`${input} <- ${first}`),
       },
     );
     // Assess
     expect(items).toHaveLength(1);
-    expect(duplicates).toEqual([path.join(work, 'in', 'me.jpg')]);
+    expect(duplicates).toEqual([`${path.join(work, 'in', 'me.jpg')} <- ${path.join(work, 'in', 'me.jpg')}`]);
+  });
+
+  it("restores a folder's link to another of its files once, naming the file it is", async () => {
+    // Prepare: latest.jpg links to a.jpg in the same folder
+    await touch('album', 'a.jpg');
+    await symlink(path.join(work, 'album', 'a.jpg'), path.join(work, 'album', 'latest.jpg'));
+    const duplicates: [string, string][] = [];
+    // Act
+    const items = await planRestore([path.join(work, 'album')], {
+      outDir: path.join(work, 'out'),
+      extension: '.png',
+      saveDr2: false,
+      onDuplicate: (input, first) => duplicates.push([input, first]),
+    });
+    // Assess
+    expect(items.map((item) => item.output)).toEqual([path.join(work, 'out', 'a.png')]);
+    expect(duplicates).toEqual([[path.join(work, 'album', 'latest.jpg'), path.join(work, 'album', 'a.jpg')]]);
   });
 });

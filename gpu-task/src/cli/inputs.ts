@@ -73,10 +73,10 @@ export interface PlanOptions {
   maxFaces?: number;
   recursive?: boolean;
   /**
-   * Told of each input named more than once (the same file by another path, or named and also
-   * in a named folder); it is restored once.
+   * Told of each input that is a file already listed (`first`: named twice, by another path or a
+   * link, or named and also in a named folder); it is restored once, as `first`.
    */
-  onDuplicate?: (input: string) => void;
+  onDuplicate?: (input: string, first: string) => void;
 }
 
 /** The name of face k's crop beside an output `<stem>.<ext>` (`input`: the crop as it came in). */
@@ -215,15 +215,17 @@ export async function planRestore(args: readonly string[], options: PlanOptions)
     takenStems.has(stem) ||
     outputsWrittenBy.has(stem) ||
     stemsWriting(`${stem}${options.extension}`, options).some((other) => takenStems.has(other));
-  const seen = new Set<string>();
+  /** Real path -> the first input listed for it. */
+  const seen = new Map<string, string>();
   for (const { path: input, subfolder } of inputs) {
     const real = await realpath(input).catch(() => input);
-    if (seen.has(real)) {
-      // The same file named twice (folder + explicit, or two paths) is restored once.
-      options.onDuplicate?.(input);
+    const first = seen.get(real);
+    if (first !== undefined) {
+      // The same file named twice (folder + explicit, two paths, a link) is restored once.
+      options.onDuplicate?.(input, first);
       continue;
     }
-    seen.add(real);
+    seen.set(real, input);
     const stem = path.join(subfolder, path.basename(input, path.extname(input)));
     let candidate = stem;
     for (let n = 2; clashesWithOutputs(candidate); n++) candidate = `${stem}-${n}`;

@@ -100,7 +100,7 @@ function errorMessage(error: unknown): string {
 /** Run the command; returns the exit status (0 all restored, 1 any file failed). */
 export async function runRestore(options: RestoreCommandOptions, io: CommandIo): Promise<number> {
   const extension = EXTENSIONS[options.format];
-  const duplicates: string[] = [];
+  const duplicates: { input: string; first: string }[] = [];
   const plan = await planRestore(options.inputs, {
     outDir: options.output,
     extension,
@@ -109,12 +109,14 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
     // An aligned crop is one face; a photo writes up to --max-faces pairs.
     maxFaces: options.aligned ? 1 : (options.maxFaces ?? RESTORE_DEFAULTS.maxFaces),
     recursive: options.recursive,
-    onDuplicate: (input) => duplicates.push(input),
+    onDuplicate: (input, first) => duplicates.push({ input, first }),
   });
   if (!options.quiet) {
     for (const note of optionNotes(options, existsSync(options.output))) io.stderr.write(`note: ${note}\n`);
-    for (const input of duplicates)
-      io.stderr.write(`note: ${display(input)} is named more than once; restored once\n`);
+    for (const { input, first } of duplicates) {
+      const same = input === first ? 'is named more than once' : `is the same file as ${display(first)}`;
+      io.stderr.write(`note: ${display(input)} ${same}; restored once\n`);
+    }
   }
   // Before the model loads: a folder that cannot be written fails at once, not after the work.
   await prepareOutputFolder(options.output);
