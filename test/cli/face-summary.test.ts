@@ -71,6 +71,17 @@ describe('keptFacesHint (the closing line when auto kept faces)', () => {
     expect(hint).toContain('--preset medium');
   });
 
+  it('says that a fidelity above the default cannot restore a face the default keeps', () => {
+    // Prepare: a face kept at fidelity 0.8
+    const high = face(true);
+    const at08 = { ...high, settings: { ...high.settings!, fidelity: 0.8 } };
+    // Act + Assess
+    expect(keptFacesHint([at08])).toContain(
+      '--fidelity 0.8 keeps even more of the input than the default 0.5',
+    );
+    expect(keptFacesHint([face(true)])).not.toContain('keeps even more');
+  });
+
   it('speaks of one face in the singular', () => {
     expect(keptFacesHint([face(true), face(false)])).toMatch(/^1 of 2 faces was kept as it was: /);
     expect(keptFacesHint([face(true)])).toMatch(/^1 of 1 face was kept as it was: /);

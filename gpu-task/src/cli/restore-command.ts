@@ -390,14 +390,22 @@ export function faceSummary(face: FaceReport): string | null {
  * ```
  */
 export function keptFacesHint(faces: readonly FaceReport[]): string | null {
-  const kept = faces.filter((f) => f.settings?.kept).length;
+  const keptFaces = faces.filter((f) => f.settings?.kept);
+  const kept = keptFaces.length;
   if (kept === 0) return null;
+  // Above the default, fidelity only moves faces toward their input: one the default keeps stays kept.
+  const highest = Math.max(...keptFaces.map((f) => f.settings?.fidelity ?? RESTORE_DEFAULTS.fidelity));
+  const above =
+    highest > RESTORE_DEFAULTS.fidelity
+      ? ` (--fidelity ${highest} keeps even more of the input than the default ${RESTORE_DEFAULTS.fidelity}, so it cannot restore a face that ${RESTORE_DEFAULTS.fidelity} keeps.)`
+      : '';
   return (
     `${kept} of ${faces.length} face${faces.length === 1 ? '' : 's'} ${kept === 1 ? 'was kept as it was' : 'were kept as they were'}: ` +
     "for faces of their size and degradation, auto's calibration found no setting of this model that beats enlarging them " +
     '(in photos they were enlarged by the model\'s face upsampler where it has one, docs/eval/README.md "Kept faces"; ' +
     'docs/quality/README.md). ' +
-    'Lower --fidelity (e.g. 0.2) or pass --preset medium to restore them with the prior anyway.'
+    'Lower --fidelity (e.g. 0.2) or pass --preset medium to restore them with the prior anyway.' +
+    above
   );
 }
 
