@@ -21,8 +21,9 @@ only an allow-list of torch / collections / builtins / numpy names and turns eve
 into an inert stand-in class, so a checkpoint cannot run code by naming a callable.
 
 ``module.`` prefixes (DataParallel / DistributedDataParallel) are stripped, and others when asked
-(``strip=``, the exporter's ``--strip-prefix``). A file that ``torch.save`` did not write
-(safetensors, HDF5, ONNX, text) is named for what it is before torch reads it.
+(``strip=``, the exporter's ``--strip-prefix``). A file that surely is not ``torch.save``'s
+(empty, safetensors, HDF5, ONNX) is named for what it is before torch reads it; any other that
+neither reader takes is refused with its first bytes.
 """
 
 from __future__ import annotations

@@ -226,23 +226,28 @@ def _framing_ok(framing: Any) -> bool:
     )
 
 
+def _recorded_sha256(manifest: dict[str, Any]) -> Any:
+    """The manifest's ``provenance.sha256``, or None (also for a provenance _value_problems refuses)."""
+    provenance = manifest.get("provenance")
+    return provenance.get("sha256") if isinstance(provenance, dict) else None
+
+
 def _external_data_problems(path: Path, manifest: dict[str, Any], onnx_file: Path,
                             model: onnx.ModelProto) -> list[str]:
     """Side files (ONNX external data) the graph reads, against the manifest's ``externalData``."""
     problems = []
     referenced = {(onnx_file.parent / location).resolve(): location for location in external_data_locations(model)}
-    listed_entries = manifest.get("externalData") or []
+    entries = manifest.get("externalData")
     listed = {}
-    for entry in listed_entries:
-        if not (isinstance(entry, dict) and all(isinstance(entry.get(key), str) for key in ("path", "sha256"))):
-            problems.append(f"{path}: every externalData entry needs \"path\" and \"sha256\", got {entry!r}")
-            continue
-        listed[(path.parent / entry["path"]).resolve()] = entry
+    # Malformed entries are reported by _value_problems; the well-formed ones are checked here.
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and all(isinstance(entry.get(key), str) for key in ("path", "sha256")):
+            listed[(path.parent / entry["path"]).resolve()] = entry
     for side_file, location in referenced.items():
         if not side_file.is_file():
             problems.append(f"{onnx_file} keeps weights in the external data file {location!r}, but {side_file} "
                             "does not exist: copy it beside the graph")
-        elif side_file not in listed and manifest.get("provenance", {}).get("sha256"):
+        elif side_file not in listed and _recorded_sha256(manifest):
             entry = {"path": Path(os.path.relpath(side_file, path.parent)).as_posix(), "sha256": "<its sha256>"}
             problems.append(f"{path} records a sha256 for {onnx_file.name} but does not list the external data "
                             f"file {location!r} its graph reads, which would load unverified: add "
@@ -346,7 +351,7 @@ def _check(folder: Path, manifest_name: str, role: str) -> list[str]:
     onnx_file = path.parent / str(manifest.get("file", ""))
     if not onnx_file.is_file():
         return [*problems, f"{path} names {onnx_file}, which does not exist"]
-    if manifest.get("provenance", {}).get("sha256") not in (None, sha256_file(onnx_file)):
+    if _recorded_sha256(manifest) not in (None, sha256_file(onnx_file)):
         problems.append(f"{onnx_file} does not match the sha256 recorded in {path}")
     try:
         model = onnx.load(str(onnx_file), load_external_data=False)

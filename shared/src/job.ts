@@ -448,13 +448,25 @@ export interface JobViewLinks {
   faces?: readonly ({ input: SignedUrl; restored: SignedUrl } | undefined)[];
 }
 
+/**
+ * The model a job is known by: the one whose engine restored it, as the worker recorded it
+ * (`output.model`), else the job's own (the deployment's name when it was created).
+ *
+ * @example
+ * ```ts
+ * restoringModel({ ...job, model: 'dr2e-default', output: { ...output, model: 'utkface-64' } }); // 'utkface-64'
+ * ```
+ */
+export function restoringModel(job: Pick<Job, 'model' | 'output'>): string {
+  return job.output?.model ?? job.model;
+}
+
 /** The public view of a job (API responses, webhook `data`): no blob keys, no tenant internals. */
 export function toJobView(job: Job, links: JobViewLinks = {}): JobView {
   return dropUndefined({
     id: job.id,
     status: job.status,
-    // What a client asks is which model restored its photo: the worker's, once it ran.
-    model: job.output?.model ?? job.model,
+    model: restoringModel(job),
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
     timestamps: job.timestamps,

@@ -177,7 +177,7 @@ export function jsonNotFound(routes: () => readonly ListedRoute[]): NotFoundHand
     }
     // Routes match exactly: `/v1/jobs/` is not `/v1/jobs`, and a hint says so.
     const trimmed = c.req.path.replace(/\/+$/, '');
-    const slash = trimmed !== c.req.path && trimmed !== '' && methodsOf(trimmed).includes(c.req.method);
+    const slash = trimmed !== c.req.path && trimmed !== '' && methodsOf(trimmed).includes(method);
     return errorResponse(c, 404, {
       error: {
         code: 'not_found',

@@ -180,8 +180,10 @@ export class Dr2eEngine {
     }
     let enhancer: OnnxEnhancer | null = null;
     try {
-      enhancer = enhancerFile === null ? null : await OnnxEnhancer.load(enhancerFile, options);
-      if (enhancer) assertSameFraming(denoiser.manifest, enhancer.manifest, enhancerFile ?? '');
+      if (enhancerFile !== null) {
+        enhancer = await OnnxEnhancer.load(enhancerFile, options);
+        assertSameFraming(denoiser.manifest, enhancer.manifest, enhancerFile);
+      }
     } catch (error) {
       await Promise.all([denoiser.dispose(), enhancer?.dispose()]);
       throw error;

@@ -12,10 +12,9 @@ import {
 } from '../../../shared/src/index.js';
 import type { BackoffPolicy } from './backoff.js';
 
-/** What the worker needs of the engine (tests wrap or fake it). */
 /**
- * What the worker needs of an engine: its restore call, and the model's name (recorded in each
- * job's output as the model that restored it) where the engine has one.
+ * What the worker needs of an engine (tests wrap or fake it): its restore call, and the model's
+ * name (recorded in each job's output as the model that restored it) where the engine has one.
  */
 export type RestoreEngine = Pick<Dr2eEngine, 'restoreImages'> & { readonly name?: string };
 

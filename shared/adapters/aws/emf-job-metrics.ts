@@ -17,6 +17,7 @@
  * The line also carries `jobId`, `tenantId`, `model` and `errorCode` as plain properties
  * (searchable in Logs Insights, not dimensions: a metric per tenant would cost per tenant).
  */
+import { restoringModel } from '../../src/job.js';
 import { jobOutcome, jobWaitSeconds } from '../../src/job-outcome.js';
 import type { JobMetrics } from '../../src/ports/job-metrics.js';
 import type { Job } from '../../src/schemas.js';
@@ -74,8 +75,8 @@ export class EmfJobMetrics implements JobMetrics {
         ...(wait === undefined ? {} : { WaitSeconds: Math.round(wait * 1000) / 1000 }),
         jobId: job.id,
         tenantId: job.tenantId,
-        // The model that restored it where a worker recorded one (operators compare models by it).
-        model: job.output?.model ?? job.model,
+        // Operators compare models by it: the one that restored the job where a worker recorded it.
+        model: restoringModel(job),
         ...(job.error ? { errorCode: job.error.code } : {}),
       }),
     );

@@ -67,7 +67,8 @@ export interface ListImageFilesOptions {
   onUnsupported?: (file: string, format: string) => void;
   /**
    * Called for each special file (a named pipe, socket or device, or a link to one) with an image
-   * extension, left out of the list: reading a pipe nobody writes to would wait forever.
+   * extension, left out of the list: a folder's photos are its files, and a caller that wants a
+   * pipe or device read names it on its own.
    */
   onSpecialFile?: (file: string) => void;
 }
@@ -110,8 +111,7 @@ export async function listImageFiles(folder: string, options: ListImageFilesOpti
 
 /**
  * What a link leads to, or `'missing'` when it cannot be followed (broken, a loop, no permission:
- * listed, it fails with its read error rather than vanish). A folder or a special file is not
- * listed (a FIFO would block the read).
+ * listed, it fails with its read error rather than vanish).
  */
 async function linkTarget(link: string): Promise<Stats | 'missing'> {
   try {
