@@ -456,7 +456,7 @@ async function score(
             detailWeight: option.detailWeight,
             noise: p.estimate.noise,
             faceSize: p.estimate.faceSize,
-            attenuateDetail: option.attenuateDetail,
+            detailAttenuation: option.attenuateDetail ? 1 : 0,
           });
           return fused;
         });

@@ -253,6 +253,12 @@ export interface RunInfo {
   splits: readonly DegradationSplit[];
 }
 
+/** The settings table's mark of a detail attenuation: * for none, its share where partial. */
+function attenuationMark(attenuation: number): string {
+  if (attenuation === 0) return '*';
+  return attenuation === 1 ? '' : ` a ${attenuation.toFixed(2)}`;
+}
+
 function rangeText(range: readonly [number, number], digits = 1): string {
   return `[${range[0].toFixed(digits)}, ${range[1].toFixed(digits)}]`;
 }
@@ -316,7 +322,7 @@ export function formatEvaluationMarkdown(result: EvaluationResult, info: RunInfo
 export function formatAutoChoices(splits: readonly SplitResult[]): string {
   const out = [
     '## auto: chosen settings against the estimated degradation\n',
-    "Per input size, every setting `auto` chose: DR2's (N, τ) (ladder step), the input's share of the model's bands (w) and of the finer bands (g; * = kept whole, no noise attenuation); the estimated severity (severityOf: JPEG blocking + coarse noise / 20 + 4 x DCT zero share, the coarse noise capped at 16 on 38-90 px faces read as textured; blocking − fine noise / 8 + 4 x DCT zero share under 37.9 px) of the faces that got it; and how many faces of each split got it. See auto.csv for every face.\n",
+    "Per input size, every setting `auto` chose: DR2's (N, τ) (ladder step), the input's share of the model's bands (w) and of the finer bands (g; * = kept whole, no noise attenuation; a = the share of the noise attenuation applied, where a face hedged between bins took part of it); the estimated severity (severityOf: JPEG blocking + coarse noise / 20 + 4 x DCT zero share, the coarse noise capped at 16 on 38-90 px faces read as textured; blocking − fine noise / 8 + 4 x DCT zero share under 37.9 px) of the faces that got it; and how many faces of each split got it. See auto.csv for every face.\n",
   ];
   const columns = [...new Set(splits.filter((s) => s.auto).map((s) => columnName(s)))];
   for (const column of columns) {
@@ -328,7 +334,7 @@ export function formatAutoChoices(splits: readonly SplitResult[]): string {
         const fusion = face.choice.fusion;
         const key =
           `${face.choice.step}: N=${face.params.n} τ=${face.params.tau} / w ${fusion.inputWeight.toFixed(2)} / ` +
-          `g ${fusion.detailWeight.toFixed(2)}${fusion.attenuateDetail === false ? '*' : ''}`;
+          `g ${fusion.detailWeight.toFixed(2)}${attenuationMark(fusion.detailAttenuation ?? 1)}`;
         const group = groups.get(key) ?? {
           order: [face.choice.step, -fusion.inputWeight, -fusion.detailWeight],
           severities: [],
@@ -391,7 +397,7 @@ export async function writeEvaluationReport(
   }
   await write('degradations.csv', `${degradationLines.join('\n')}\n`);
   const autoLines = [
-    'column,split,image,noise_est,blur_est,jpeg_est,coarse_noise_est,ac_zeros_est,colour_noise_est,severity,face_size,step,n,tau,omega,input_weight,detail_weight,attenuate_detail',
+    'column,split,image,noise_est,blur_est,jpeg_est,coarse_noise_est,ac_zeros_est,colour_noise_est,severity,face_size,step,n,tau,omega,input_weight,detail_weight,detail_attenuation',
   ];
   for (const split of result.splits) {
     for (const face of split.auto ?? []) {
@@ -414,7 +420,7 @@ export async function writeEvaluationReport(
           face.params.omega,
           face.choice.fusion.inputWeight.toFixed(3),
           face.choice.fusion.detailWeight.toFixed(3),
-          face.choice.fusion.attenuateDetail === false ? 0 : 1,
+          (face.choice.fusion.detailAttenuation ?? 1).toFixed(3),
         ]
           .map(csvField)
           .join(','),

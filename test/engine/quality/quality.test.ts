@@ -4,6 +4,9 @@ import {
   QUALITY_LADDER,
   calibrationBin,
   sizeHedgedCell,
+  severityHedgedCell,
+  SEVERITY_RAMP,
+  type CalibrationTable,
   chooseSettings,
   fuseBands,
   splitBands,
@@ -471,26 +474,30 @@ describe('sizeHedgedCell: faces between two rows of the table', () => {
     provenance: {},
   };
   const at = (faceSize: number) => sizeHedgedCell({ noise: 2, blur: 0, jpeg: 0.1, faceSize }, table);
+  // The rows' cells as the chooser takes them (a cell's attenuateDetail as a number).
+  const restoring = { step: 2, inputWeight: 0.25, detailWeight: 0, detailAttenuation: 1, samples: 10 };
+  const keeping = { step: 0, inputWeight: 1, detailWeight: 1, detailAttenuation: 0, samples: 20 };
 
   it("is a row's own cell at the row's size and beyond the first and last rows", () => {
-    expect(at(32)).toEqual(table.cells[0]![0]);
-    expect(at(64)).toEqual(table.cells[1]![0]);
-    expect(at(20)).toEqual(table.cells[0]![0]);
-    expect(at(300)).toEqual(table.cells[1]![0]);
+    expect(at(32)).toEqual(restoring);
+    expect(at(64)).toEqual(keeping);
+    expect(at(20)).toEqual(restoring);
+    expect(at(300)).toEqual(keeping);
   });
 
   it("raises the nearer row's weights toward the other row's, in log2 of the size, where the other keeps more input", () => {
     // Act: a quarter of the way from 32 to 64 px in log2 (nearer: the 32 px row, which restores).
     const quarter = at(32 * 2 ** 0.25);
-    // Assess: the 32 px row's step and attenuation, its weights a quarter of the way to the 64 px row's.
+    // Assess: the 32 px row's step, its weights and detail attenuation a quarter of the way to
+    // the 64 px row's.
     expect(quarter.step).toBe(2);
-    expect(quarter.attenuateDetail).toBeUndefined();
+    expect(quarter.detailAttenuation).toBeCloseTo(0.75, 12);
     expect(quarter.inputWeight).toBeCloseTo(0.25 + 0.75 * 0.25, 12);
     expect(quarter.detailWeight).toBeCloseTo(0.25, 12);
   });
 
   it('never takes more of the model than the nearer row: a face nearer a row that keeps it stays kept', () => {
-    for (const t of [0.5, 0.6, 0.75, 0.9]) expect(at(32 * 2 ** t)).toEqual(table.cells[1]![0]);
+    for (const t of [0.5, 0.6, 0.75, 0.9]) expect(at(32 * 2 ** t)).toEqual(keeping);
   });
 
   it('moves the weights monotonically toward the input as the face grows toward the row that keeps it', () => {
@@ -528,7 +535,7 @@ describe('sizeHedgedCell: faces between two rows of the table', () => {
     const shuffled = { ...table, sizes: [64, 32], cells: [table.cells[1]!, table.cells[0]!] };
     const estimate = { noise: 2, blur: 0, jpeg: 0.1, faceSize: 32 * 2 ** 0.25 };
     expect(sizeHedgedCell(estimate, shuffled)).toEqual(sizeHedgedCell(estimate, table));
-    expect(at(Number.POSITIVE_INFINITY)).toEqual(table.cells[1]![0]);
+    expect(at(Number.POSITIVE_INFINITY)).toEqual(keeping);
   });
 
   it("bins the face in each row by that row's own severity formula (rows on both sides of SMALL_FACE_BELOW)", () => {
@@ -579,6 +586,108 @@ describe('sizeHedgedCell: faces between two rows of the table', () => {
     }
     // Act + Assess
     expect(keepsInput(chooseSettings(estimate, { resolution: 64 }).fusion)).toBe(true);
+  });
+});
+
+describe('severityHedgedCell: faces near the edge of a severity bin', () => {
+  // Prepare: one 128 px row, edges at 1, 2 and 3 (the larger faces' severity formula: blocking
+  // + coarse noise / 20): a restoring bin, one that keeps the face whole, then two restoring.
+  const table: CalibrationTable = {
+    sizes: [128],
+    severityEdges: [[1, 2, 3]],
+    cells: [
+      [
+        { step: 2, inputWeight: 0.25, detailWeight: 0, samples: 5 },
+        { step: 0, inputWeight: 1, detailWeight: 1, attenuateDetail: false, samples: 5 },
+        { step: 0, inputWeight: 0.75, detailWeight: 0, samples: 5 },
+        { step: 1, inputWeight: 0.5, detailWeight: 0, samples: 5 },
+      ],
+    ],
+    provenance: {},
+  };
+  const keep = { step: 0, inputWeight: 1, detailWeight: 1, detailAttenuation: 0, samples: 5 };
+  const third = { step: 0, inputWeight: 0.75, detailWeight: 0, detailAttenuation: 1, samples: 5 };
+  const last = { step: 1, inputWeight: 0.5, detailWeight: 0, detailAttenuation: 1, samples: 5 };
+  // The ramp: SEVERITY_RAMP of a half bin (every bin here is 1 wide) from the edge.
+  const ramp = SEVERITY_RAMP * 0.5;
+  const at = (severity: number) =>
+    severityHedgedCell(0, { noise: 0, blur: 0, jpeg: severity, coarseNoise: 0, faceSize: 128 }, table);
+
+  it("is the bin's own cell beyond its ramps, and the keeping bin's cell throughout", () => {
+    for (const severity of [2 + ramp, 2.4, 2.5, 2.9]) expect(at(severity)).toEqual(third);
+    for (const severity of [1, 1.5, 1.99]) expect(at(severity)).toEqual(keep);
+  });
+
+  it('takes the keeping cell at the edge and moves linearly to its own cell along the ramp', () => {
+    const nearEdge = at(2.0001);
+    expect(nearEdge.step).toBe(0);
+    expect(nearEdge.inputWeight).toBeCloseTo(1, 3);
+    expect(nearEdge.detailWeight).toBeCloseTo(1, 3);
+    expect(nearEdge.detailAttenuation).toBeCloseTo(0, 3);
+    const halfway = at(2 + ramp / 2);
+    expect(halfway.inputWeight).toBeCloseTo(0.875, 12);
+    expect(halfway.detailWeight).toBeCloseTo(0.5, 12);
+    expect(halfway.detailAttenuation).toBeCloseTo(0.5, 12);
+  });
+
+  it('gives the open first bin the width of the bin after it, and keeps its own step', () => {
+    const cell = at(1 - ramp / 2);
+    expect(cell.step).toBe(2);
+    expect(cell.inputWeight).toBeCloseTo(0.625, 12);
+    expect(cell.detailWeight).toBeCloseTo(0.5, 12);
+    expect(at(1 - ramp)).toEqual({
+      ...keep,
+      step: 2,
+      inputWeight: 0.25,
+      detailWeight: 0,
+      detailAttenuation: 1,
+    });
+    expect(at(-5)).toEqual(at(1 - ramp));
+  });
+
+  it('leaves the edge between two restoring bins as it is', () => {
+    expect(at(2.9999)).toEqual(third);
+    expect(at(3)).toEqual(last);
+    expect(at(3.0001)).toEqual(last);
+  });
+
+  it('is continuous across the edges of a keeping bin and never takes more of the model than its own bin', () => {
+    let previous = at(0);
+    for (let severity = 0.001; severity < 2.99; severity += 0.001) {
+      const cell = at(severity);
+      const own = [table.cells[0]![0]!, table.cells[0]![1]!, table.cells[0]![2]!][Math.floor(severity)]!;
+      expect(cell.inputWeight).toBeGreaterThanOrEqual(own.inputWeight);
+      expect(cell.detailWeight).toBeGreaterThanOrEqual(own.detailWeight);
+      if (own.attenuateDetail === false) expect(cell.detailAttenuation).toBe(0);
+      expect(Math.abs(cell.inputWeight - previous.inputWeight)).toBeLessThan(0.01);
+      expect(Math.abs(cell.detailWeight - previous.detailWeight)).toBeLessThan(0.01);
+      expect(Math.abs(cell.detailAttenuation - previous.detailAttenuation)).toBeLessThan(0.01);
+      previous = cell;
+    }
+  });
+
+  it('treats alike the faces of a noisy group photo whose severities straddle an edge of the default table', () => {
+    // Prepare: the six faces of a group photo with Gaussian noise σ 15 (a quality review's
+    // photo; estimates as `dr2e restore --json` reported them). Severities 4.50-4.63 against the
+    // 128 px row's edge at 4.618: with hard edges two faces were restored at input weight 0.76
+    // without their fine bands, four kept whole.
+    const faces = [
+      { noise: 14.79, jpeg: 0.054, coarseNoise: 16.72, acZeros: 0.933, colourNoise: 15.22, faceSize: 131 },
+      { noise: 14.83, jpeg: 0.045, coarseNoise: 17.9, acZeros: 0.922, colourNoise: 15.01, faceSize: 133 },
+      { noise: 14.79, jpeg: 0.076, coarseNoise: 16.99, acZeros: 0.913, colourNoise: 15.09, faceSize: 131 },
+      { noise: 14.76, jpeg: 0.061, coarseNoise: 15.84, acZeros: 0.911, colourNoise: 15.37, faceSize: 113 },
+      { noise: 14.86, jpeg: 0.064, coarseNoise: 16.5, acZeros: 0.916, colourNoise: 15.27, faceSize: 110 },
+      { noise: 14.78, jpeg: 0.032, coarseNoise: 16.14, acZeros: 0.929, colourNoise: 15.72, faceSize: 114 },
+    ].map((estimate) => ({ ...estimate, blur: 1 }));
+    // Act
+    const fusions = faces.map((estimate) => chooseSettings(estimate, { resolution: 64 }).fusion);
+    // Assess: every face keeps nearly all of its input's bands, its grain included.
+    for (const fusion of fusions) {
+      expect(fusion.inputWeight).toBeGreaterThan(0.97);
+      expect(fusion.detailWeight).toBeGreaterThan(0.9);
+      expect(fusion.detailAttenuation ?? 1).toBeLessThan(0.1);
+    }
+    expect(fusions.filter((fusion) => keepsInput(fusion))).toHaveLength(4);
   });
 });
 
@@ -638,7 +747,7 @@ describe('fuseDetail', () => {
     const input = withNoise(testCard(200), 10);
     const restored = resizeRgb8(testCard(64, 1, 3), 200, 200);
     const settings = { cutoff: 64, inputWeight: 1, detailWeight: 1, noise: 10, faceSize: 200 };
-    const exact = fuseDetail(restored, input, { ...settings, attenuateDetail: false });
+    const exact = fuseDetail(restored, input, { ...settings, detailAttenuation: 0 });
     expect(exact.detailGain).toBe(1);
     expect(Buffer.from(exact.image.data).equals(Buffer.from(input.data))).toBe(true);
     // With the noise-driven gain the noisy input's fine bands are partly replaced.

@@ -211,12 +211,29 @@ export function calibrationBin(
 }
 
 /**
+ * The settings a face takes from the table: a cell's ladder step and its fusion weights, the
+ * weights hedged toward the input between neighbouring cells (sizeHedgedCell). The cell's
+ * `attenuateDetail` becomes a number here: `detailAttenuation`, 1 where the detail weight
+ * follows the Wiener gain, 0 where it does not (fusion.ts), between the two for a hedged face.
+ */
+export interface HedgedCell {
+  /** Index into QUALITY_LADDER. */
+  step: number;
+  inputWeight: number;
+  detailWeight: number;
+  detailAttenuation: number;
+  /** Training samples of the cell whose step was taken. */
+  samples: number;
+}
+
+/**
  * The cell for a face between two rows of the table, hedged toward the input: the nearer row's
- * cell (ladder step, detail attenuation and weights), except that a weight the other row sets
- * higher (more of the input) moves toward it by how far the face's size lies between the two
- * rows, in log2. Each row's cell is binned as if the face were that row's size (the row's
- * severity formula and bins). At a row's size, and beyond the first and last rows, this is that
- * row's cell exactly; never does it take more of the model than the nearer row would.
+ * cell (ladder step and weights), except that a weight the other row sets higher (more of the
+ * input), or a detail attenuation it sets lower, moves toward it by how far the face's size lies
+ * between the two rows, in log2. Each row's cell is binned as if the face were that row's size
+ * (the row's severity formula and bins) and hedged between that row's severity bins
+ * (severityHedgedCell). At a row's size, and beyond the first and last rows, this is that
+ * row's cell; never does it take more of the model than the nearer row would.
  *
  * Why: a whole-photo face is sized from detector landmarks, which scatter about ±7 % around
  * the true size on the calibration's train faces and read small degraded faces a few per cent
@@ -235,7 +252,7 @@ export function calibrationBin(
  * ```
  * @throws InvalidParametersError when the table lacks a cell the estimate falls in.
  */
-export function sizeHedgedCell(estimate: DegradationEstimate, table: CalibrationTable): CalibrationCell {
+export function sizeHedgedCell(estimate: DegradationEstimate, table: CalibrationTable): HedgedCell {
   const size = Math.max(1, estimate.faceSize);
   // The rows around the size: the largest centre below it and the smallest at or above it
   // (found by value, so the table's order does not matter).
@@ -245,29 +262,121 @@ export function sizeHedgedCell(estimate: DegradationEstimate, table: Calibration
     if (centre < size && (lower < 0 || centre > (table.sizes[lower] as number))) lower = i;
     if (centre >= size && (upper < 0 || centre < (table.sizes[upper] as number))) upper = i;
   });
-  const rowCell = (row: number, binnedAs: DegradationEstimate): CalibrationCell => {
-    const severityBin = severityBinOf(binnedAs, table.severityEdges[row] ?? []);
-    const cell = table.cells[row]?.[severityBin];
-    if (!cell) throw new InvalidParametersError(`calibration table has no cell [${row}][${severityBin}]`);
-    return cell;
-  };
   if (lower < 0 || upper < 0) {
     // Below the first row or beyond the last (an infinite size too): that row's cell.
     const outer = lower < 0 ? upper : lower;
-    return outer < 0 ? calibrationCell(estimate, table) : rowCell(outer, estimate);
+    return severityHedgedCell(outer < 0 ? calibrationBin(estimate, table).sizeBin : outer, estimate, table);
   }
   const [below, above] = [table.sizes[lower] as number, table.sizes[upper] as number];
   const t = Math.log2(size / below) / Math.log2(above / below);
-  const atRow = (row: number, centre: number) => rowCell(row, { ...estimate, faceSize: centre });
+  const atRow = (row: number, centre: number) =>
+    severityHedgedCell(row, { ...estimate, faceSize: centre }, table);
   const [nearer, other, share] =
     t < 0.5
       ? [atRow(lower, below), atRow(upper, above), t]
       : [atRow(upper, above), atRow(lower, below), 1 - t];
-  const toward = (own: number, theirs: number) => (theirs > own ? own + (theirs - own) * share : own);
+  return hedgedToward(nearer, other, share);
+}
+
+/**
+ * Of half a severity bin, the share next to an edge over which a face's settings ramp toward
+ * the neighbouring bin's (severityHedgedCell). Chosen on `train/` only (docs/quality, "Between
+ * two severity bins"): the ramp over the whole half bin cost restored faces more identity.
+ */
+export const SEVERITY_RAMP = 0.5;
+
+/**
+ * A row's cell for a face, hedged toward the input between the row's severity bins: the face's
+ * bin's step and weights, except that near an edge whose other side keeps the face whole (both
+ * weights 1, its fine bands unattenuated) the weights rise and the detail attenuation falls
+ * toward that cell's: linearly, from none at SEVERITY_RAMP of the way from the edge to the bin's
+ * centre to all of it at the edge. The settings are therefore continuous in the severity where
+ * a restoring bin meets a keeping one; between two restoring bins the edge stays as it was.
+ *
+ * Why: the bins are hard edges in a severity read from one face's pixels, and faces of one
+ * photo with the same noise read a little apart by their content (a σ 15 group photo: 4.497 to
+ * 4.628 against the 128 px row's edge at 4.618). With hard edges two of its six faces were
+ * restored without their grain and four kept with it; a user sees one photo treated two ways.
+ * Between two restoring bins the faces differ by a share of the input, which does not show so;
+ * hedging those edges too cost restored faces identity on `val/` (docs/quality, val run 8).
+ * As for sizes, the hedge only ever keeps more of the input, never more of the model than the
+ * bin's own cell, and the ladder step stays the bin's. Bin centres: the middle of an inner bin;
+ * the open first and last bins are given the width of the bin next to them (no ramp where a
+ * row has no inner bin).
+ *
+ * @example
+ * ```ts
+ * const cell = severityHedgedCell(4, { ...estimate, faceSize: 128 }, DEFAULT_CALIBRATION);
+ * ```
+ * @throws InvalidParametersError when the table lacks a cell the estimate falls in.
+ */
+export function severityHedgedCell(
+  row: number,
+  estimate: DegradationEstimate,
+  table: CalibrationTable,
+): HedgedCell {
+  const edges = table.severityEdges[row] ?? [];
+  const severity = severityOf(estimate);
+  const bin = severityBinOf(estimate, edges);
+  const own = tableCell(table, row, bin);
+  const lowerEdge = edges[bin - 1];
+  const upperEdge = edges[bin];
+  const lowerEdgeAbove = edges[bin - 2];
+  const upperEdgeBeyond = edges[bin + 1];
+  // The open bins take the width of the bin beside them.
+  const low =
+    lowerEdge ??
+    (upperEdge !== undefined && upperEdgeBeyond !== undefined ? 2 * upperEdge - upperEdgeBeyond : undefined);
+  const high =
+    upperEdge ??
+    (lowerEdge !== undefined && lowerEdgeAbove !== undefined ? 2 * lowerEdge - lowerEdgeAbove : undefined);
+  if (low === undefined || high === undefined || !(high > low)) return own;
+  // The ramp: from the edge toward the centre, SEVERITY_RAMP of the half bin.
+  const ramp = (SEVERITY_RAMP * (high - low)) / 2;
+  const centre = (low + high) / 2;
+  const neighbour =
+    severity < centre && lowerEdge !== undefined
+      ? { cell: tableCell(table, row, bin - 1), distance: severity - lowerEdge }
+      : severity > centre && upperEdge !== undefined
+        ? { cell: tableCell(table, row, bin + 1), distance: upperEdge - severity }
+        : undefined;
+  if (neighbour && keepsWhole(neighbour.cell)) {
+    return hedgedToward(own, neighbour.cell, 1 - neighbour.distance / ramp);
+  }
+  return own;
+}
+
+/** Whether a cell returns the face as it was: both weights 1, the fine bands unattenuated. */
+function keepsWhole(cell: HedgedCell): boolean {
+  return cell.inputWeight === 1 && cell.detailWeight === 1 && cell.detailAttenuation === 0;
+}
+
+/** A table cell as a HedgedCell (its boolean attenuation as 0 or 1). */
+function tableCell(table: CalibrationTable, row: number, bin: number): HedgedCell {
+  const cell = table.cells[row]?.[bin];
+  if (!cell) throw new InvalidParametersError(`calibration table has no cell [${row}][${bin}]`);
   return {
-    ...nearer,
-    inputWeight: toward(nearer.inputWeight, other.inputWeight),
-    detailWeight: toward(nearer.detailWeight, other.detailWeight),
+    step: cell.step,
+    inputWeight: cell.inputWeight,
+    detailWeight: cell.detailWeight,
+    detailAttenuation: cell.attenuateDetail === false ? 0 : 1,
+    samples: cell.samples,
+  };
+}
+
+/**
+ * `own`, its weights raised and its detail attenuation lowered toward `other`'s by `share`
+ * (clamped to 0..1) where `other` keeps more of the input; `own`'s step.
+ */
+function hedgedToward(own: HedgedCell, other: HedgedCell, share: number): HedgedCell {
+  const s = Math.min(1, Math.max(0, share));
+  const up = (mine: number, theirs: number) => (theirs > mine ? mine + (theirs - mine) * s : mine);
+  const down = (mine: number, theirs: number) => (theirs < mine ? mine - (mine - theirs) * s : mine);
+  return {
+    ...own,
+    inputWeight: up(own.inputWeight, other.inputWeight),
+    detailWeight: up(own.detailWeight, other.detailWeight),
+    detailAttenuation: down(own.detailAttenuation, other.detailAttenuation),
   };
 }
 
@@ -312,7 +421,7 @@ export function chooseSettings(estimate: DegradationEstimate, options: ChooseOpt
       detailWeight: shiftWeight(cell.detailWeight, d),
       noise: estimate.noise,
       faceSize: estimate.faceSize,
-      ...(cell.attenuateDetail === false ? { attenuateDetail: false } : {}),
+      ...(cell.detailAttenuation !== 1 ? { detailAttenuation: cell.detailAttenuation } : {}),
     },
     step,
     fidelity,

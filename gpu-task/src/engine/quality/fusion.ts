@@ -10,13 +10,14 @@
  *
  * - `w` = `inputWeight`: how much of the model's bands comes from the input (the chooser's
  *   calibrated value; 1 at fidelity 1).
- * - `g`: the input's share of the finer bands: `detailWeight` times a Wiener gain
+ * - `g`: the input's share of the finer bands: `detailWeight` times `1 - a + a · G`, where `a` is
+ *   `detailAttenuation` (1 unless set) and G a Wiener gain
  *   `max(0, 1 - E_noise / E_fine)`: E_fine is the input's measured energy in the fine bands,
  *   E_noise the share of white noise of the estimated std there, `σ² (1 - (cutoff/faceSize)²)`
  *   (none when the face had no more pixels than the cut-off: its fine bands are the enlargement's,
  *   and the calibrated detail weight alone says whether they beat the restored face's).
  *   A clean large face keeps all of its own detail; a noisy one keeps what stands above noise.
- * With w = 1 and g = 1 (both weights 1, `attenuateDetail` false) the output is the input, exactly.
+ * With w = 1 and g = 1 (both weights 1, `detailAttenuation` 0) the output is the input, exactly.
  */
 import { InvalidParametersError } from '../errors.js';
 import type { RgbImage } from '../image/index.js';
@@ -60,11 +61,13 @@ export interface FusionSettings {
   /** The face's side in input pixels. */
   faceSize: number;
   /**
-   * Whether the detail weight is multiplied by the noise-driven Wiener gain (default true).
-   * False keeps `detailWeight` of the input's fine bands whatever the noise estimate says
-   * (with both weights 1: the input, exactly).
+   * 0..1, how far the detail weight follows the noise-driven Wiener gain G: the weight is scaled
+   * by `1 - a + a · G` (default 1: by G). 0 keeps `detailWeight` of the input's fine bands
+   * whatever the noise estimate says (with both weights 1: the input, exactly); values between
+   * come from a face hedged between a cell that keeps its grain and one that removes it
+   * (sizeHedgedCell in choose.ts).
    */
-  attenuateDetail?: boolean;
+  detailAttenuation?: number;
 }
 
 /**
@@ -81,7 +84,7 @@ export function keepsInput(fusion: FusionSettings): boolean {
   return (
     fusion.inputWeight === 1 &&
     fusion.detailWeight === 1 &&
-    (fusion.attenuateDetail === false || fusion.faceSize <= fusion.cutoff)
+    (fusion.detailAttenuation === 0 || fusion.faceSize <= fusion.cutoff)
   );
 }
 
@@ -142,6 +145,7 @@ export function fuseBands(restored: FaceBands, input: FaceBands, settings: Fusio
   for (const [name, value] of [
     ['inputWeight', settings.inputWeight],
     ['detailWeight', settings.detailWeight],
+    ['detailAttenuation', settings.detailAttenuation ?? 1],
   ] as const) {
     if (!(value >= 0 && value <= 1)) {
       throw new InvalidParametersError(`${name} must be between 0 and 1, got ${String(value)}`);
@@ -180,7 +184,8 @@ export function fuseBands(restored: FaceBands, input: FaceBands, settings: Fusio
 /** The input's share of the fine bands (see the module comment). */
 function detailGain(input: Float32Array, inputLow: Float32Array, settings: FusionSettings): number {
   const { faceSize, cutoff, noise, detailWeight } = settings;
-  if (detailWeight === 0 || settings.attenuateDetail === false) return detailWeight;
+  const attenuation = settings.detailAttenuation ?? 1;
+  if (detailWeight === 0 || attenuation === 0) return detailWeight;
   // White noise at the input's own pixels puts this share of its variance above the cut-off;
   // none when the face had no more pixels than the cut-off (its fine bands are interpolation).
   const noiseShare = Math.max(0, 1 - (cutoff / Math.max(1, faceSize)) ** 2);
@@ -188,6 +193,7 @@ function detailGain(input: Float32Array, inputLow: Float32Array, settings: Fusio
   let energy = 0;
   for (let k = 0; k < input.length; k++) energy += ((input[k] as number) - (inputLow[k] as number)) ** 2;
   energy /= input.length;
-  if (energy <= 0) return 0;
-  return detailWeight * Math.min(1, Math.max(0, 1 - (noise * noise * noiseShare) / energy));
+  if (energy <= 0) return detailWeight * (1 - attenuation);
+  const wiener = Math.min(1, Math.max(0, 1 - (noise * noise * noiseShare) / energy));
+  return detailWeight * (1 - attenuation + attenuation * wiener);
 }

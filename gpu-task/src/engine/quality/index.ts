@@ -25,6 +25,7 @@ export { effectiveScale, interpolationPeriod } from './effective-scale.js';
 export {
   type CalibrationCell,
   type CalibrationTable,
+  type HedgedCell,
   type ChooseOptions,
   type LadderStep,
   type QualityChoice,
@@ -32,6 +33,8 @@ export {
   calibrationBin,
   calibrationCell,
   sizeHedgedCell,
+  severityHedgedCell,
+  SEVERITY_RAMP,
   chooseSettings,
   creditedCoarseNoise,
   severityOf,
