@@ -898,8 +898,10 @@ function crossValidate(
 }
 
 /**
- * The option index the fitted table takes for a sample: its nearest row's cell, what the chooser
- * takes for samples estimated at a row's size (between rows it hedges, sizeHedgedCell).
+ * The option index the fitted table takes for a sample: its nearest row's cell, by hard bin
+ * edges. The chooser takes the same for samples estimated at a row's size, except near the edge
+ * of a bin that keeps faces whole, where it ramps toward that bin (severityHedgedCell), and
+ * between rows (sizeHedgedCell): the cross-validation scores the table's cells, not those ramps.
  */
 function chosenFor(fitted: Fitted, sample: Sample): number {
   const bin = calibrationBin(sample.estimate, fitted.table);

@@ -256,7 +256,7 @@ export interface RunInfo {
 /** The settings table's mark of a detail attenuation: * for none, its share where partial. */
 function attenuationMark(attenuation: number): string {
   if (attenuation === 0) return '*';
-  return attenuation === 1 ? '' : ` a ${attenuation.toFixed(2)}`;
+  return attenuation === 1 ? '' : ` a ${attenuation.toFixed(3)}`;
 }
 
 function rangeText(range: readonly [number, number], digits = 1): string {
@@ -322,7 +322,7 @@ export function formatEvaluationMarkdown(result: EvaluationResult, info: RunInfo
 export function formatAutoChoices(splits: readonly SplitResult[]): string {
   const out = [
     '## auto: chosen settings against the estimated degradation\n',
-    "Per input size, every setting `auto` chose: DR2's (N, τ) (ladder step), the input's share of the model's bands (w) and of the finer bands (g; * = kept whole, no noise attenuation; a = the share of the noise attenuation applied, where a face hedged between bins took part of it); the estimated severity (severityOf: JPEG blocking + coarse noise / 20 + 4 x DCT zero share, the coarse noise capped at 16 on 38-90 px faces read as textured; blocking − fine noise / 8 + 4 x DCT zero share under 37.9 px) of the faces that got it; and how many faces of each split got it. See auto.csv for every face.\n",
+    "Per input size, every setting `auto` chose: DR2's (N, τ) (ladder step), the input's share of the model's bands (w) and of the finer bands (g; * = no noise attenuation of the fine bands, a = 0; a 0.xxx = the share of the noise attenuation applied, where a face hedged between cells took part of it); the estimated severity (severityOf: JPEG blocking + coarse noise / 20 + 4 x DCT zero share, the coarse noise capped at 16 on 38-90 px faces read as textured; blocking − fine noise / 8 + 4 x DCT zero share under 37.9 px) of the faces that got it; and how many faces of each split got it. See auto.csv for every face.\n",
   ];
   const columns = [...new Set(splits.filter((s) => s.auto).map((s) => columnName(s)))];
   for (const column of columns) {

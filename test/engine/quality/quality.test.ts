@@ -645,6 +645,12 @@ describe('severityHedgedCell: faces near the edge of a severity bin', () => {
     expect(at(-5)).toEqual(at(1 - ramp));
   });
 
+  it("relies on edges that ascend strictly, as every row of the default table's do", () => {
+    for (const edges of DEFAULT_CALIBRATION.severityEdges) {
+      for (let i = 1; i < edges.length; i++) expect(edges[i]!).toBeGreaterThan(edges[i - 1]!);
+    }
+  });
+
   it('leaves the edge between two restoring bins as it is', () => {
     expect(at(2.9999)).toEqual(third);
     expect(at(3)).toEqual(last);
@@ -688,6 +694,10 @@ describe('severityHedgedCell: faces near the edge of a severity bin', () => {
       expect(fusion.detailAttenuation ?? 1).toBeLessThan(0.1);
     }
     expect(fusions.filter((fusion) => keepsInput(fusion))).toHaveLength(4);
+    // A face far from any keeping cell carries no attenuation field (the full Wiener gain).
+    const severe = chooseSettings({ ...faces[0]!, jpeg: 0.6 }, { resolution: 64 }).fusion;
+    expect(severe.inputWeight).toBeLessThan(0.8);
+    expect(severe).not.toHaveProperty('detailAttenuation');
   });
 });
 
@@ -754,6 +764,29 @@ describe('fuseDetail', () => {
     expect(fuseDetail(restored, input, settings).detailGain).toBeLessThan(1);
   });
 
+  it('applies a partial detail attenuation as that share of the Wiener gain', () => {
+    // Prepare: a noisy face whose fine bands the full gain keeps only in part.
+    const input = withNoise(testCard(200), 10);
+    const restored = resizeRgb8(testCard(64, 1, 3), 200, 200);
+    const settings = { cutoff: 64, inputWeight: 1, detailWeight: 0.8, noise: 10, faceSize: 200 };
+    // Act
+    const full = fuseDetail(restored, input, settings).detailGain;
+    const half = fuseDetail(restored, input, { ...settings, detailAttenuation: 0.5 }).detailGain;
+    // Assess: g = w_d (1 - a + a G), with w_d G the full attenuation's gain.
+    const wiener = full / 0.8;
+    expect(wiener).toBeGreaterThan(0.05);
+    expect(wiener).toBeLessThan(0.95);
+    expect(half).toBeCloseTo(0.8 * (0.5 + 0.5 * wiener), 12);
+    expect(fuseDetail(restored, input, { ...settings, detailAttenuation: 1 }).detailGain).toBe(full);
+  });
+
+  it('keeps the input only when both weights are 1 and nothing of the Wiener gain applies', () => {
+    const settings = { cutoff: 64, inputWeight: 1, detailWeight: 1, noise: 10, faceSize: 200 };
+    expect(keepsInput({ ...settings, detailAttenuation: 0 })).toBe(true);
+    expect(keepsInput({ ...settings, detailAttenuation: 0.03 })).toBe(false);
+    expect(keepsInput(settings)).toBe(false);
+  });
+
   it('fuses the same from pre-split bands (fuseBands) as from the faces (fuseDetail)', () => {
     const input = withNoise(testCard(160), 6);
     const restored = resizeRgb8(testCard(128, 1, 5), 160, 160);
@@ -806,6 +839,9 @@ describe('fuseDetail', () => {
     const settings = { cutoff: 16, inputWeight: 0.5, detailWeight: 0.5, noise: 0, faceSize: 32 };
     expect(() => fuseDetail(a, b, settings)).toThrow(/one size/);
     expect(() => fuseDetail(a, a, { ...settings, inputWeight: 2 })).toThrow(/inputWeight/);
+    for (const detailAttenuation of [-0.1, 1.1, Number.NaN]) {
+      expect(() => fuseDetail(a, a, { ...settings, detailAttenuation })).toThrow(/detailAttenuation/);
+    }
   });
 });
 
