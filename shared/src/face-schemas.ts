@@ -79,6 +79,22 @@ export const FaceSettingsSchema = z.strictObject({
   /** `auto`: the most of the input's finer bands kept (0..1; its noise may keep less). */
   detailWeight: z.number().min(0).max(1).optional(),
   /**
+   * `auto`: the share of the noise attenuation applied to the finer bands (0..1), where it is not
+   * the whole of it: a face just past the edge of what `auto` keeps ramps toward keeping its
+   * finer bands unattenuated (0). Absent: 1, or a kept face.
+   */
+  detailAttenuation: z
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .meta({
+      description:
+        "`auto`: the share of the noise attenuation applied to the face's finer bands (0..1), present where it " +
+        'is not 1: a face just past the edge of what `auto` keeps ramps toward keeping its fine bands whole (0). ' +
+        'Absent for kept faces.',
+    }),
+  /**
    * `auto` kept the face as it is (input weight 1, detail weight 1: the fused face would be the
    * input whatever DR2 gave): it was not run through the model, and the output there is the
    * input enlarged (in a photo enlarged x2 or x4, by the model's face upsampler where its

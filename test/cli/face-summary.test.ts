@@ -30,6 +30,23 @@ describe('faceSummary (the CLI line per restored face)', () => {
     );
   });
 
+  it('names the share of the noise attenuation a face hedged toward a kept one took', () => {
+    const line = faceSummary({
+      box: [0, 0, 128, 128],
+      score: 1,
+      landmarks: [],
+      settings: {
+        n: 1,
+        tau: 10,
+        omega: 15,
+        inputWeight: 0.981,
+        detailWeight: 0.921,
+        detailAttenuation: 0.079,
+      },
+    });
+    expect(line).toBe('N=1 tau=10 omega=15, input weight 0.981, detail 0.921 (noise attenuation 0.079)');
+  });
+
   it('says a face auto kept as it is was kept, not a DR2 setting it did not run', () => {
     const line = faceSummary({
       box: [0, 0, 40, 40],

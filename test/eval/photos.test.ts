@@ -77,6 +77,21 @@ describe.skipIf(!present)(`dr2e eval-photos${present ? '' : ` (skipped: ${utkTar
     const faces = (await readFile(path.join(out, 'faces.csv'), 'utf8')).trim().split('\n');
     expect(faces).toHaveLength(3);
     expect(faces[1]).toMatch(/^mild,photo-000,val\/.*,true,/);
+    // Each face's fusion as applied: its weights and the share of the noise attenuation.
+    const header = faces[0]!.split(',');
+    const attenuation = header.indexOf('detail_attenuation');
+    expect(header.slice(attenuation - 2, attenuation + 1)).toEqual([
+      'input_weight',
+      'detail_weight',
+      'detail_attenuation',
+    ]);
+    for (const row of faces.slice(1)) {
+      const fields = row.split(',');
+      if (fields[attenuation - 2] === '') continue;
+      expect(fields[attenuation]).not.toBe('');
+      expect(Number(fields[attenuation])).toBeGreaterThanOrEqual(0);
+      expect(Number(fields[attenuation])).toBeLessThanOrEqual(1);
+    }
     const photos = (await readFile(path.join(out, 'photos.csv'), 'utf8')).trim().split('\n');
     expect(photos[1]).toMatch(/,240,160,480,320,true,2,2,0,/);
     expect(existsSync(path.join(out, 'strips', 'mild.png'))).toBe(true);

@@ -368,6 +368,8 @@ export function faceSummary(face: FaceReport): string | null {
     let text = `N=${settings.n} tau=${settings.tau} omega=${settings.omega}`;
     if (settings.inputWeight !== undefined) text += `, input weight ${settings.inputWeight}`;
     if (settings.detailWeight !== undefined) text += `, detail ${settings.detailWeight}`;
+    if (settings.detailAttenuation !== undefined)
+      text += ` (noise attenuation ${settings.detailAttenuation})`;
     parts.push(text);
   }
   if (estimate) {

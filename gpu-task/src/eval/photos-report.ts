@@ -17,6 +17,7 @@ import {
 } from './photos.js';
 import sharp from 'sharp';
 import { renderImageGrid } from './visuals.js';
+import type { FaceSettings } from '../photo/index.js';
 
 /** A strip as a palette PNG (a third of the bytes; these are committed to the docs). */
 async function compactPng(png: Uint8Array): Promise<Uint8Array> {
@@ -336,6 +337,7 @@ function facesCsv(result: PhotoEvalResult): string {
       'est_colour_noise',
       'input_weight',
       'detail_weight',
+      'detail_attenuation',
       ...methodColumns,
     ].join(','),
   ];
@@ -364,6 +366,7 @@ function facesCsv(result: PhotoEvalResult): string {
           e?.colourNoise,
           s?.inputWeight,
           s?.detailWeight,
+          detailAttenuationOf(s),
           ...PHOTO_METHODS.flatMap((m) => [
             f.scores[m].psnr.toFixed(3),
             f.scores[m].ssim.toFixed(5),
@@ -477,4 +480,13 @@ export async function writePhotoReport(
     )}\n`,
   );
   return [...files.written];
+}
+
+/**
+ * A face's detail attenuation as the fusion applied it: the report's field where it is partial,
+ * 0 for a kept face, 1 for any other face `auto` chose for, none for a fixed setting.
+ */
+function detailAttenuationOf(settings: FaceSettings | undefined): number | undefined {
+  if (settings?.inputWeight === undefined) return undefined;
+  return settings.detailAttenuation ?? (settings.kept ? 0 : 1);
 }

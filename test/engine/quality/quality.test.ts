@@ -39,7 +39,7 @@ import {
 } from '../../../gpu-task/src/engine/quality/index.js';
 import { lowPassFactorForCutoff, resolveDr2Params } from '../../../gpu-task/src/engine/sampler/dr2-params.js';
 import { SeededNormalSource } from '../../../gpu-task/src/engine/random/noise-source.js';
-import { FaceEstimateSchema } from '../../../shared/src/index.js';
+import { FaceEstimateSchema, FaceSettingsSchema } from '../../../shared/src/index.js';
 import { jpeg, testCard, withNoise } from './cards.js';
 
 /** The same noise (std sigma) added to R, G and B of each pixel: luma grain, no colour. */
@@ -694,6 +694,21 @@ describe('severityHedgedCell: faces near the edge of a severity bin', () => {
       expect(fusion.detailAttenuation ?? 1).toBeLessThan(0.1);
     }
     expect(fusions.filter((fusion) => keepsInput(fusion))).toHaveLength(4);
+    // The face report names the partial attenuation of a hedged face (it shapes the output),
+    // and passes the API's strict schema.
+    const resolve = (r: Parameters<typeof resolveDr2Params>[0]) => resolveDr2Params(r, 64);
+    const hedged = faces[1]!;
+    const choice = chooseSettings(hedged, { resolution: 64 });
+    const report = faceQualityReport({ estimate: hedged, choice, params: resolve(choice.params) }).settings;
+    expect(report.detailAttenuation).toBeCloseTo(choice.fusion.detailAttenuation!, 3);
+    expect(report.detailAttenuation).toBeGreaterThan(0);
+    expect(FaceSettingsSchema.parse(report)).toEqual(report);
+    const keptChoice = chooseSettings(faces[2]!, { resolution: 64 });
+    const keptReport = faceQualityReport(
+      { estimate: faces[2]!, choice: keptChoice, params: resolve(keptChoice.params) },
+      true,
+    );
+    expect(keptReport.settings).not.toHaveProperty('detailAttenuation');
     // A face far from any keeping cell carries no attenuation field (the full Wiener gain).
     const severe = chooseSettings({ ...faces[0]!, jpeg: 0.6 }, { resolution: 64 }).fusion;
     expect(severe.inputWeight).toBeLessThan(0.8);

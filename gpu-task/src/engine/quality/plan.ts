@@ -277,6 +277,10 @@ export function faceQualityReport(
       ...(fusion
         ? { inputWeight: round(fusion.inputWeight, 3), detailWeight: round(fusion.detailWeight, 3) }
         : {}),
+      // Where it shapes the output: a partial attenuation (a face hedged toward a kept cell).
+      ...(fusion && !kept && (fusion.detailAttenuation ?? 1) !== 1
+        ? { detailAttenuation: round(fusion.detailAttenuation ?? 1, 3) }
+        : {}),
       ...(kept ? { kept: true as const } : {}),
     },
     estimate: {
