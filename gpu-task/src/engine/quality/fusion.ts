@@ -65,7 +65,7 @@ export interface FusionSettings {
    * by `1 - a + a · G` (default 1: by G). 0 keeps `detailWeight` of the input's fine bands
    * whatever the noise estimate says (with both weights 1: the input, exactly); values between
    * come from a face hedged between a cell that keeps its grain and one that removes it
-   * (sizeHedgedCell in choose.ts).
+   * (severityHedgedCell and sizeHedgedCell in choose.ts).
    */
   detailAttenuation?: number;
 }
