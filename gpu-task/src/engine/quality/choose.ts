@@ -208,7 +208,7 @@ export function calibrationBin(
       sizeBin = i;
     }
   });
-  return { sizeBin, severityBin: severityBinOf(estimate, table.severityEdges[sizeBin] ?? []) };
+  return { sizeBin, severityBin: severityBinOf(severityOf(estimate), table.severityEdges[sizeBin] ?? []) };
 }
 
 /**
@@ -264,9 +264,9 @@ export function sizeHedgedCell(estimate: DegradationEstimate, table: Calibration
     if (centre >= size && (upper < 0 || centre < (table.sizes[upper] as number))) upper = i;
   });
   if (lower < 0 || upper < 0) {
-    // Below the first row or beyond the last (an infinite size too): that row's cell.
-    const outer = lower < 0 ? upper : lower;
-    return severityHedgedCell(outer < 0 ? calibrationBin(estimate, table).sizeBin : outer, estimate, table);
+    // Below the first row or beyond the last (an infinite size too): that row's cell (row 0 of
+    // a table without rows, which tableCell then refuses).
+    return severityHedgedCell(Math.max(0, lower < 0 ? upper : lower), estimate, table);
   }
   const [below, above] = [table.sizes[lower] as number, table.sizes[upper] as number];
   const t = Math.log2(size / below) / Math.log2(above / below);
@@ -321,7 +321,7 @@ export function severityHedgedCell(
 ): HedgedCell {
   const edges = table.severityEdges[row] ?? [];
   const severity = severityOf(estimate);
-  const bin = severityBinOf(estimate, edges);
+  const bin = severityBinOf(severity, edges);
   const own = tableCell(table, row, bin);
   const lowerEdge = edges[bin - 1];
   const upperEdge = edges[bin];
@@ -384,9 +384,8 @@ function hedgedToward(own: HedgedCell, other: HedgedCell, share: number): Hedged
   };
 }
 
-/** The severity bin of an estimate among a row's upper edges (the last bin open). */
-function severityBinOf(estimate: DegradationEstimate, edges: readonly number[]): number {
-  const severity = severityOf(estimate);
+/** The bin of a severity among a row's upper edges (the last bin open). */
+function severityBinOf(severity: number, edges: readonly number[]): number {
   const bin = edges.findIndex((edge) => severity < edge);
   return bin < 0 ? edges.length : bin;
 }

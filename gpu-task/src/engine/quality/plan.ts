@@ -278,8 +278,8 @@ export function faceQualityReport(
         ? { inputWeight: round(fusion.inputWeight, 3), detailWeight: round(fusion.detailWeight, 3) }
         : {}),
       // Where it shapes the output: a partial attenuation (a face hedged toward a kept cell).
-      ...(fusion && !kept && (fusion.detailAttenuation ?? 1) !== 1
-        ? { detailAttenuation: round(fusion.detailAttenuation ?? 1, 3) }
+      ...(fusion?.detailAttenuation !== undefined && fusion.detailAttenuation !== 1 && !kept
+        ? { detailAttenuation: round(fusion.detailAttenuation, 3) }
         : {}),
       ...(kept ? { kept: true as const } : {}),
     },
