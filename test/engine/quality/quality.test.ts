@@ -6,6 +6,7 @@ import {
   sizeHedgedCell,
   severityHedgedCell,
   SEVERITY_RAMP,
+  SIZE_RAMP,
   type CalibrationTable,
   chooseSettings,
   fuseBands,
@@ -500,6 +501,58 @@ describe('sizeHedgedCell: faces between two rows of the table', () => {
     for (const t of [0.5, 0.6, 0.75, 0.9]) expect(at(32 * 2 ** t)).toEqual(keeping);
   });
 
+  it('completes the hedge at the midpoint: a face just short of it takes nearly all of the other row', () => {
+    // Act: SIZE_RAMP / 2 short of the midpoint (log2), and just short of it.
+    const inRamp = at(32 * 2 ** (0.5 - SIZE_RAMP / 2));
+    const nearMidpoint = at(32 * 2 ** 0.4999);
+    // Assess: half-way along the ramp, half of the other row's weights; at the midpoint, all.
+    expect(inRamp.step).toBe(2);
+    expect(inRamp.inputWeight).toBeCloseTo(0.25 + 0.75 * 0.5, 12);
+    expect(inRamp.detailWeight).toBeCloseTo(0.5, 12);
+    expect(inRamp.detailAttenuation).toBeCloseTo(0.5, 12);
+    expect(nearMidpoint.step).toBe(2);
+    expect(nearMidpoint.inputWeight).toBeCloseTo(1, 3);
+    expect(nearMidpoint.detailWeight).toBeCloseTo(1, 3);
+    expect(nearMidpoint.detailAttenuation).toBeCloseTo(0, 3);
+  });
+
+  it('is continuous in the size across the midpoint, whichever of the two rows keeps the face whole', () => {
+    // Prepare: the rows as above, and mirrored (the 32 px row keeps, the 64 px row restores).
+    const mirrored = { ...table, cells: [table.cells[1]!, table.cells[0]!] };
+    for (const rows of [table, mirrored]) {
+      const cells = Array.from({ length: 3201 }, (_, i) =>
+        sizeHedgedCell({ noise: 2, blur: 0, jpeg: 0.1, faceSize: 32 * 2 ** (i / 3200) }, rows),
+      );
+      // Act + Assess: no weight or attenuation jumps between neighbouring sizes.
+      for (let i = 1; i < cells.length; i++) {
+        expect(Math.abs(cells[i]!.inputWeight - cells[i - 1]!.inputWeight)).toBeLessThan(0.002);
+        expect(Math.abs(cells[i]!.detailWeight - cells[i - 1]!.detailWeight)).toBeLessThan(0.002);
+        expect(Math.abs(cells[i]!.detailAttenuation - cells[i - 1]!.detailAttenuation)).toBeLessThan(0.002);
+      }
+    }
+  });
+
+  it('leaves the midpoint between two restoring rows as it was: each side half-way to the other', () => {
+    // Prepare: rows that both restore, one keeping more of the input's low bands, the other
+    // more of its fine bands.
+    const restoring = {
+      ...table,
+      cells: [
+        [{ step: 1, inputWeight: 1, detailWeight: 0.25, samples: 1 }],
+        [{ step: 3, inputWeight: 0.5, detailWeight: 0.75, attenuateDetail: false, samples: 1 }],
+      ],
+    };
+    // Act: just either side of the midpoint.
+    const below = sizeHedgedCell({ noise: 2, blur: 0, jpeg: 0.1, faceSize: 32 * 2 ** 0.4999 }, restoring);
+    const above = sizeHedgedCell({ noise: 2, blur: 0, jpeg: 0.1, faceSize: 32 * 2 ** 0.5001 }, restoring);
+    // Assess: each takes its nearer row's cell with the other's higher weight half-way.
+    expect(below).toMatchObject({ step: 1, inputWeight: 1 });
+    expect(below.detailWeight).toBeCloseTo(0.5, 3);
+    expect(below.detailAttenuation).toBeCloseTo(0.5, 3);
+    expect(above).toMatchObject({ step: 3, detailWeight: 0.75, detailAttenuation: 0 });
+    expect(above.inputWeight).toBeCloseTo(0.75, 3);
+  });
+
   it('moves the weights monotonically toward the input as the face grows toward the row that keeps it', () => {
     const cells = Array.from({ length: 33 }, (_, i) => at(32 + i));
     for (let i = 1; i < cells.length; i++) {
@@ -557,17 +610,41 @@ describe('sizeHedgedCell: faces between two rows of the table', () => {
       ],
       provenance: {},
     };
-    const estimate = { noise: 12, blur: 0, jpeg: 0.1, coarseNoise: 40, faceSize: 36 };
-    const t = Math.log2(36 / 32) / Math.log2(45 / 32);
+    const estimate = { noise: 12, blur: 0, jpeg: 0.1, coarseNoise: 40, faceSize: 34 };
+    const t = Math.log2(34 / 32) / Math.log2(45 / 32);
     // Act
     const cell = sizeHedgedCell(estimate, rows);
     // Assess: the 32 px row's first cell, its detail weight raised toward the 45 px row's last
-    // cell (binned at 36 px by one formula, the 45 px row would have given its first: 0.5).
+    // cell (binned at 34 px by one formula, the 45 px row would have given its first: 0.5).
     expect(severityOf({ ...estimate, faceSize: 32 })).toBeCloseTo(-1.4, 12);
     expect(severityOf({ ...estimate, faceSize: 45 })).toBeCloseTo(2.1, 12);
     expect(cell.step).toBe(0);
     expect(cell.inputWeight).toBe(1);
     expect(cell.detailWeight).toBeCloseTo(0.5 + 0.5 * t, 12);
+  });
+
+  it("treats alike two faces of one noise read just either side of the default table's 64-128 px midpoint", () => {
+    // Prepare: one noisy, lightly compressed face (severity 0.05 + 15 / 20 + 4 x 0.9425 = 4.57:
+    // the 64 px row restores it at input weight 0.75 without its fine bands, the 128 px row
+    // keeps it whole), read at 90.4 and 90.6 px, either side of sqrt(64 * 128) = 90.51.
+    const estimate = { noise: 14, blur: 1, jpeg: 0.05, coarseNoise: 15, acZeros: 0.9425, colourNoise: 15 };
+    const [below, above] = [90.4, 90.6].map((faceSize) =>
+      sizeHedgedCell({ ...estimate, faceSize }, DEFAULT_CALIBRATION),
+    );
+    // Assess: the rows disagree, and the two faces do not.
+    expect(sizeHedgedCell({ ...estimate, faceSize: 64 }, DEFAULT_CALIBRATION)).toMatchObject({
+      inputWeight: 0.75,
+      detailWeight: 0,
+      detailAttenuation: 1,
+    });
+    expect(sizeHedgedCell({ ...estimate, faceSize: 128 }, DEFAULT_CALIBRATION)).toMatchObject({
+      inputWeight: 1,
+      detailWeight: 1,
+      detailAttenuation: 0,
+    });
+    expect(Math.abs(below!.inputWeight - above!.inputWeight)).toBeLessThan(0.01);
+    expect(Math.abs(below!.detailWeight - above!.detailWeight)).toBeLessThan(0.01);
+    expect(Math.abs(below!.detailAttenuation - above!.detailAttenuation)).toBeLessThan(0.01);
   });
 
   it('keeps a face as it is when both rows keep it', () => {

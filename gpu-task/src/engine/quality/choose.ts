@@ -11,8 +11,9 @@
  * estimated severity: JPEG blocking + noise / 20). The severity bins are per face-size row: the
  * same JPEG quality reads as more blocking on a larger (smoother per pixel) face. A face between
  * two rows takes the nearer row's setting, its weights raised toward the other row's where that
- * keeps more of the input (sizeHedgedCell); a face just past the edge of a severity bin that
- * keeps faces whole is raised toward that bin's cell (severityHedgedCell).
+ * keeps more of the input, all the way at the midpoint where that row keeps the face whole
+ * (sizeHedgedCell); a face just past the edge of a severity bin that keeps faces whole is raised
+ * toward that bin's cell (severityHedgedCell).
  *
  * **Fidelity** moves the choice monotonically around the calibrated one: with d = 2 (f - 0.5),
  * for d > 0 the step moves toward step 0 and both weights toward 1 by the fraction d; for d < 0
@@ -231,10 +232,15 @@ export interface HedgedCell {
  * The cell for a face between two rows of the table, hedged toward the input: the nearer row's
  * cell (ladder step and weights), except that a weight the other row sets higher (more of the
  * input), or a detail attenuation it sets lower, moves toward it by how far the face's size lies
- * between the two rows, in log2. Each row's cell is binned as if the face were that row's size
- * (the row's severity formula and bins) and hedged between that row's severity bins
- * (severityHedgedCell). At a row's size, and beyond the first and last rows, this is that
- * row's cell; never does it take more of the model than the nearer row would.
+ * between the two rows, in log2. Where the other row keeps the face whole (both weights 1, fine
+ * bands unattenuated), the rest of the way over the last SIZE_RAMP before the midpoint
+ * (sizeHedgeShare): from either side the face then reaches the kept cell at the midpoint, so
+ * its weights are continuous in the size there (the ladder step still switches); between two
+ * restoring rows each side stops half-way, as between two restoring severity bins. Each row's
+ * cell is binned as if the face were that row's size (the row's severity formula and bins) and
+ * hedged between that row's severity bins (severityHedgedCell). At a row's size, and beyond the
+ * first and last rows, this is that row's cell; never does it take more of the model than the
+ * nearer row would.
  *
  * Why: a whole-photo face is sized from detector landmarks, which scatter about ±7 % around
  * the true size on the calibration's train faces and read small degraded faces a few per cent
@@ -244,7 +250,10 @@ export interface HedgedCell {
  * whole-photo scenes of train faces (`dr2e eval-photos --prefix train/`, seeds 1 and 2): it
  * gained on medium and severe faces but lost identity on mild ones (faces read 39-43 px took
  * some of the 32 px row's detail); hedging only toward the input keeps the mild faces'
- * identity, which is what a size the chooser cannot pin down should cost.
+ * identity, which is what a size the chooser cannot pin down should cost. Without the completion
+ * at the midpoint, two faces of one noise read at 90.4 and 90.6 px took input weight 0.87 and
+ * detail weight 0.48 (the 64 px row's cell, half-way to the 128 px row's) and 0.99 and 0.97:
+ * one photo treated two ways.
  *
  * @example
  * ```ts
@@ -272,11 +281,31 @@ export function sizeHedgedCell(estimate: DegradationEstimate, table: Calibration
   const t = Math.log2(size / below) / Math.log2(above / below);
   const atRow = (row: number, centre: number) =>
     severityHedgedCell(row, { ...estimate, faceSize: centre }, table);
-  const [nearer, other, share] =
+  const [nearer, other, distance] =
     t < 0.5
       ? [atRow(lower, below), atRow(upper, above), t]
       : [atRow(upper, above), atRow(lower, below), 1 - t];
-  return hedgedToward(nearer, other, share);
+  // Completed only toward a row that keeps the face whole: grain against none shows; between two
+  // restoring rows faces differ by a share of their input (completing there too moved 11 faces
+  // of the train scenes instead of 3, and reshaped the README's halftone face; docs/quality).
+  return hedgedToward(nearer, other, keepsWhole(other) ? sizeHedgeShare(distance) : distance);
+}
+
+/**
+ * Of the log₂ distance between two rows, how much before the midpoint a face's hedge toward a
+ * row that keeps it whole starts to complete (sizeHedgeShare): 0.25 is half of the half next to
+ * the midpoint, as SEVERITY_RAMP is of a severity bin. Chosen on `train/` whole-photo scenes only
+ * (docs/quality, "Between two rows"), with completing toward keeping rows only.
+ */
+export const SIZE_RAMP = 0.25;
+
+/**
+ * How far (0..1) a face `distance` of the way (0..0.5, in log₂ of the size) from its nearer row
+ * to the other one moves toward the other row's cell: `distance` itself (the hedge as it was),
+ * rising linearly to all of it over the last SIZE_RAMP before the midpoint.
+ */
+function sizeHedgeShare(distance: number): number {
+  return Math.max(distance, (distance - (0.5 - SIZE_RAMP)) / SIZE_RAMP);
 }
 
 /**

@@ -35,6 +35,7 @@ export {
   sizeHedgedCell,
   severityHedgedCell,
   SEVERITY_RAMP,
+  SIZE_RAMP,
   chooseSettings,
   creditedCoarseNoise,
   severityOf,
