@@ -7,6 +7,7 @@ import {
   severityHedgedCell,
   SEVERITY_RAMP,
   SIZE_RAMP,
+  type HedgedCell,
   type CalibrationTable,
   chooseSettings,
   fuseBands,
@@ -476,8 +477,15 @@ describe('sizeHedgedCell: faces between two rows of the table', () => {
   };
   const at = (faceSize: number) => sizeHedgedCell({ noise: 2, blur: 0, jpeg: 0.1, faceSize }, table);
   // The rows' cells as the chooser takes them (a cell's attenuateDetail as a number).
-  const restoring = { step: 2, inputWeight: 0.25, detailWeight: 0, detailAttenuation: 1, samples: 10 };
-  const keeping = { step: 0, inputWeight: 1, detailWeight: 1, detailAttenuation: 0, samples: 20 };
+  const restoring = {
+    step: 2,
+    inputWeight: 0.25,
+    detailWeight: 0,
+    detailAttenuation: 1,
+    samples: 10,
+    keeping: 0,
+  };
+  const keeping = { step: 0, inputWeight: 1, detailWeight: 1, detailAttenuation: 0, samples: 20, keeping: 1 };
 
   it("is a row's own cell at the row's size and beyond the first and last rows", () => {
     expect(at(32)).toEqual(restoring);
@@ -505,11 +513,12 @@ describe('sizeHedgedCell: faces between two rows of the table', () => {
     // Act: SIZE_RAMP / 2 short of the midpoint (log2), and just short of it.
     const inRamp = at(32 * 2 ** (0.5 - SIZE_RAMP / 2));
     const nearMidpoint = at(32 * 2 ** 0.4999);
-    // Assess: half-way along the ramp, half of the other row's weights; at the midpoint, all.
+    // Assess: half-way along the ramp, the distance (0.375) and half of the rest of the way
+    // (0.3125): 0.6875 of the way to the other row's cell; at the midpoint, all of it.
     expect(inRamp.step).toBe(2);
-    expect(inRamp.inputWeight).toBeCloseTo(0.25 + 0.75 * 0.5, 12);
-    expect(inRamp.detailWeight).toBeCloseTo(0.5, 12);
-    expect(inRamp.detailAttenuation).toBeCloseTo(0.5, 12);
+    expect(inRamp.inputWeight).toBeCloseTo(0.25 + 0.75 * 0.6875, 12);
+    expect(inRamp.detailWeight).toBeCloseTo(0.6875, 12);
+    expect(inRamp.detailAttenuation).toBeCloseTo(0.3125, 12);
     expect(nearMidpoint.step).toBe(2);
     expect(nearMidpoint.inputWeight).toBeCloseTo(1, 3);
     expect(nearMidpoint.detailWeight).toBeCloseTo(1, 3);
@@ -623,28 +632,63 @@ describe('sizeHedgedCell: faces between two rows of the table', () => {
     expect(cell.detailWeight).toBeCloseTo(0.5 + 0.5 * t, 12);
   });
 
-  it("treats alike two faces of one noise read just either side of the default table's 64-128 px midpoint", () => {
-    // Prepare: one noisy, lightly compressed face (severity 0.05 + 15 / 20 + 4 x 0.9425 = 4.57:
-    // the 64 px row restores it at input weight 0.75 without its fine bands, the 128 px row
-    // keeps it whole), read at 90.4 and 90.6 px, either side of sqrt(64 * 128) = 90.51.
-    const estimate = { noise: 14, blur: 1, jpeg: 0.05, coarseNoise: 15, acZeros: 0.9425, colourNoise: 15 };
-    const [below, above] = [90.4, 90.6].map((faceSize) =>
-      sizeHedgedCell({ ...estimate, faceSize }, DEFAULT_CALIBRATION),
-    );
-    // Assess: the rows disagree, and the two faces do not.
-    expect(sizeHedgedCell({ ...estimate, faceSize: 64 }, DEFAULT_CALIBRATION)).toMatchObject({
-      inputWeight: 0.75,
-      detailWeight: 0,
-      detailAttenuation: 1,
+  describe("faces of one noise read just either side of the default table's midpoints", () => {
+    // Noisy, lightly compressed faces: severity 0.05 + 15 / 20 + 4 x acZeros (colour noise 15:
+    // no texture cap). The same estimate read either side of a midpoint must get alike weights.
+    const noisy = (acZeros: number) => ({
+      noise: 14,
+      blur: 1,
+      jpeg: 0.05,
+      coarseNoise: 15,
+      acZeros,
+      colourNoise: 15,
     });
-    expect(sizeHedgedCell({ ...estimate, faceSize: 128 }, DEFAULT_CALIBRATION)).toMatchObject({
-      inputWeight: 1,
-      detailWeight: 1,
-      detailAttenuation: 0,
+    const cell = (acZeros: number, faceSize: number) =>
+      sizeHedgedCell({ ...noisy(acZeros), faceSize }, DEFAULT_CALIBRATION);
+    const expectAlike = (a: HedgedCell, b: HedgedCell, within: number) => {
+      expect(Math.abs(a.inputWeight - b.inputWeight)).toBeLessThan(within);
+      expect(Math.abs(a.detailWeight - b.detailWeight)).toBeLessThan(within);
+      expect(Math.abs(a.detailAttenuation - b.detailAttenuation)).toBeLessThan(within);
+    };
+
+    it('64-128 px, where the 128 px row keeps the face whole (severity 4.57)', () => {
+      // Prepare + Assess: the rows disagree...
+      expect(cell(0.9425, 64)).toMatchObject({ inputWeight: 0.75, detailWeight: 0, detailAttenuation: 1 });
+      expect(cell(0.9425, 128)).toMatchObject({ inputWeight: 1, detailWeight: 1, detailAttenuation: 0 });
+      // ...and two faces either side of sqrt(64 * 128) = 90.51 px do not.
+      expectAlike(cell(0.9425, 90.4), cell(0.9425, 90.6), 0.01);
     });
-    expect(Math.abs(below!.inputWeight - above!.inputWeight)).toBeLessThan(0.01);
-    expect(Math.abs(below!.detailWeight - above!.detailWeight)).toBeLessThan(0.01);
-    expect(Math.abs(below!.detailAttenuation - above!.detailAttenuation)).toBeLessThan(0.01);
+
+    it('64-128 px, where the 128 px row is itself hedged part-way toward keeping (severity 4.622)', () => {
+      // Prepare: just past the 128 px row's keeping edge (4.618), inside its severity ramp: a
+      // review's example, w 0.87 / g 0.48 at 90.4 px and 0.99 / g 0.97 at 90.6 px before.
+      const hedged = cell(0.9555, 128);
+      expect(hedged.keeping).toBeGreaterThan(0.9);
+      expect(hedged.keeping).toBeLessThan(1);
+      // Assess: alike but for (1 - keeping) / 2 of the rows' difference (about 0.015 here).
+      expectAlike(cell(0.9555, 90.4), cell(0.9555, 90.6), 0.03);
+    });
+
+    it('45-64 px, where the lower (45 px) row keeps the face whole (severity 4.62)', () => {
+      expect(cell(0.955, 45)).toMatchObject({ inputWeight: 1, detailWeight: 1, detailAttenuation: 0 });
+      expect(cell(0.955, 64)).toMatchObject({ inputWeight: 0.75, detailWeight: 0, detailAttenuation: 1 });
+      // Either side of sqrt(45 * 64) = 53.67 px.
+      expectAlike(cell(0.955, 53.6), cell(0.955, 53.75), 0.01);
+    });
+
+    it('stays continuous in the severity at sizes inside the ramp before a midpoint', () => {
+      for (const faceSize of [80, 88, 90.4, 178, 182]) {
+        let previous = cell(0.93, faceSize);
+        // Severity 4.52 to 4.78 in steps of 0.0004: across the keeping edges of the 45, 64, 128
+        // and 256 px rows (4.725, 4.481, 4.618, 4.551), short of the 64 px row's edge between two
+        // restoring bins at 4.784 (left as it is, as between restoring rows).
+        for (let acZeros = 0.9301; acZeros < 0.995; acZeros += 0.0001) {
+          const next = cell(acZeros, faceSize);
+          expectAlike(previous, next, 0.01);
+          previous = next;
+        }
+      }
+    });
   });
 
   it('keeps a face as it is when both rows keep it', () => {
@@ -682,9 +726,9 @@ describe('severityHedgedCell: faces near the edge of a severity bin', () => {
     ],
     provenance: {},
   };
-  const keep = { step: 0, inputWeight: 1, detailWeight: 1, detailAttenuation: 0, samples: 5 };
-  const third = { step: 0, inputWeight: 0.75, detailWeight: 0, detailAttenuation: 1, samples: 5 };
-  const last = { step: 1, inputWeight: 0.5, detailWeight: 0, detailAttenuation: 1, samples: 5 };
+  const keep = { step: 0, inputWeight: 1, detailWeight: 1, detailAttenuation: 0, samples: 5, keeping: 1 };
+  const third = { step: 0, inputWeight: 0.75, detailWeight: 0, detailAttenuation: 1, samples: 5, keeping: 0 };
+  const last = { step: 1, inputWeight: 0.5, detailWeight: 0, detailAttenuation: 1, samples: 5, keeping: 0 };
   // The ramp: SEVERITY_RAMP of a half bin (every bin here is 1 wide) from the edge.
   const ramp = SEVERITY_RAMP * 0.5;
   const at = (severity: number) =>
@@ -718,6 +762,7 @@ describe('severityHedgedCell: faces near the edge of a severity bin', () => {
       inputWeight: 0.25,
       detailWeight: 0,
       detailAttenuation: 1,
+      keeping: 0,
     });
     expect(at(-5)).toEqual(at(1 - ramp));
   });

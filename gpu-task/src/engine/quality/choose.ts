@@ -226,17 +226,26 @@ export interface HedgedCell {
   detailAttenuation: number;
   /** Training samples of the cell whose step was taken. */
   samples: number;
+  /**
+   * 0..1, how far this is a cell that keeps the face whole: 1 for such a cell, the share of the
+   * way to one for a face hedged toward it (severityHedgedCell), 0 otherwise. The size hedge
+   * completes toward a row by this much (sizeHedgedCell).
+   */
+  keeping: number;
 }
 
 /**
  * The cell for a face between two rows of the table, hedged toward the input: the nearer row's
  * cell (ladder step and weights), except that a weight the other row sets higher (more of the
  * input), or a detail attenuation it sets lower, moves toward it by how far the face's size lies
- * between the two rows, in log2. Where the other row keeps the face whole (both weights 1, fine
- * bands unattenuated), the rest of the way over the last SIZE_RAMP before the midpoint
- * (sizeHedgeShare): from either side the face then reaches the kept cell at the midpoint, so
- * its weights are continuous in the size there (the ladder step still switches); between two
- * restoring rows each side stops half-way, as between two restoring severity bins. Each row's
+ * between the two rows, in log2; and over the last SIZE_RAMP before the midpoint, the rest of
+ * the way as far as the other row's cell keeps the face whole (its `keeping`; sizeHedgeShare).
+ * Beside a cell that keeps the face (both weights 1, fine bands unattenuated) the face reaches
+ * it at the midpoint from either side, so its weights are continuous in the size there (the
+ * ladder step still switches); beside a cell hedged part-way toward keeping they step by
+ * (1 - keeping) / 2 of the rows' difference; between two restoring rows each side stops
+ * half-way, as between two restoring severity bins. Everything stays continuous in the
+ * severity. Each row's
  * cell is binned as if the face were that row's size (the row's severity formula and bins) and
  * hedged between that row's severity bins (severityHedgedCell). At a row's size, and beyond the
  * first and last rows, this is that row's cell; never does it take more of the model than the
@@ -252,8 +261,8 @@ export interface HedgedCell {
  * some of the 32 px row's detail); hedging only toward the input keeps the mild faces'
  * identity, which is what a size the chooser cannot pin down should cost. Without the completion
  * at the midpoint, two faces of one noise read at 90.4 and 90.6 px took input weight 0.87 and
- * detail weight 0.48 (the 64 px row's cell, half-way to the 128 px row's) and 0.99 and 0.97:
- * one photo treated two ways.
+ * detail weight 0.48 (the 64 px row's cell, half-way to the 128 px row's) and 0.99 and 0.97
+ * (the 128 px row's, hedged nearly to keeping): one photo treated two ways.
  *
  * @example
  * ```ts
@@ -285,27 +294,32 @@ export function sizeHedgedCell(estimate: DegradationEstimate, table: Calibration
     t < 0.5
       ? [atRow(lower, below), atRow(upper, above), t]
       : [atRow(upper, above), atRow(lower, below), 1 - t];
-  // Completed only toward a row that keeps the face whole: grain against none shows; between two
-  // restoring rows faces differ by a share of their input (completing there too moved 11 faces
-  // of the train scenes instead of 3, and reshaped the README's halftone face; docs/quality).
-  return hedgedToward(nearer, other, keepsWhole(other) ? sizeHedgeShare(distance) : distance);
+  // Completed only as far as the other row keeps the face whole: grain against none shows;
+  // between two restoring rows faces differ by a share of their input (completing there too
+  // moved 11 faces of the train scenes instead of 5, and reshaped the README's halftone face;
+  // docs/quality). By `keeping`, not by whether the cell keeps the face exactly: a cell hedged
+  // part-way toward keeping (severityHedgedCell) stays continuous in the severity.
+  return hedgedToward(nearer, other, sizeHedgeShare(distance, other.keeping));
 }
 
 /**
  * Of the log₂ distance between two rows, how much before the midpoint a face's hedge toward a
  * row that keeps it whole starts to complete (sizeHedgeShare): 0.25 is half of the half next to
  * the midpoint, as SEVERITY_RAMP is of a severity bin. Chosen on `train/` whole-photo scenes only
- * (docs/quality, "Between two rows"), with completing toward keeping rows only.
+ * (docs/quality, "Between two rows"), with the completion toward keeping cells only.
  */
 export const SIZE_RAMP = 0.25;
 
 /**
  * How far (0..1) a face `distance` of the way (0..0.5, in log₂ of the size) from its nearer row
  * to the other one moves toward the other row's cell: `distance` itself (the hedge as it was),
- * rising linearly to all of it over the last SIZE_RAMP before the midpoint.
+ * plus `keeping` (the other cell's, 0..1) of the rest of the way times the face's progress
+ * through the last SIZE_RAMP before the midpoint (0 at its start, 1 at the midpoint). With
+ * `keeping` 1 the face reaches the other cell at the midpoint.
  */
-function sizeHedgeShare(distance: number): number {
-  return Math.max(distance, (distance - (0.5 - SIZE_RAMP)) / SIZE_RAMP);
+function sizeHedgeShare(distance: number, keeping: number): number {
+  const progress = Math.min(1, Math.max(0, (distance - (0.5 - SIZE_RAMP)) / SIZE_RAMP));
+  return distance + keeping * (1 - distance) * progress;
 }
 
 /**
@@ -388,18 +402,21 @@ function keepsWhole(cell: HedgedCell): boolean {
 function tableCell(table: CalibrationTable, row: number, bin: number): HedgedCell {
   const cell = table.cells[row]?.[bin];
   if (!cell) throw new InvalidParametersError(`calibration table has no cell [${row}][${bin}]`);
-  return {
+  const hedged = {
     step: cell.step,
     inputWeight: cell.inputWeight,
     detailWeight: cell.detailWeight,
     detailAttenuation: cell.attenuateDetail === false ? 0 : 1,
     samples: cell.samples,
+    keeping: 0,
   };
+  return keepsWhole(hedged) ? { ...hedged, keeping: 1 } : hedged;
 }
 
 /**
  * `own`, its weights raised and its detail attenuation lowered toward `other`'s by `share`
- * (clamped to 0..1) where `other` keeps more of the input; `own`'s step.
+ * (clamped to 0..1) where `other` keeps more of the input, and its `keeping` likewise; `own`'s
+ * step.
  */
 function hedgedToward(own: HedgedCell, other: HedgedCell, share: number): HedgedCell {
   const s = Math.min(1, Math.max(0, share));
@@ -410,6 +427,7 @@ function hedgedToward(own: HedgedCell, other: HedgedCell, share: number): Hedged
     inputWeight: up(own.inputWeight, other.inputWeight),
     detailWeight: up(own.detailWeight, other.detailWeight),
     detailAttenuation: down(own.detailAttenuation, other.detailAttenuation),
+    keeping: up(own.keeping, other.keeping),
   };
 }
 
