@@ -11,7 +11,7 @@
  * estimated severity: JPEG blocking + noise / 20). The severity bins are per face-size row: the
  * same JPEG quality reads as more blocking on a larger (smoother per pixel) face. A face between
  * two rows takes the nearer row's setting, its weights raised toward the other row's where that
- * keeps more of the input, all the way at the midpoint where that row keeps the face whole
+ * keeps more of the input, at the midpoint as far as that row keeps the face whole
  * (sizeHedgedCell); a face just past the edge of a severity bin that keeps faces whole is raised
  * toward that bin's cell (severityHedgedCell).
  *
@@ -245,11 +245,10 @@ export interface HedgedCell {
  * ladder step still switches); beside a cell hedged part-way toward keeping they step by
  * (1 - keeping) / 2 of the rows' difference; between two restoring rows each side stops
  * half-way, as between two restoring severity bins. Everything stays continuous in the
- * severity. Each row's
- * cell is binned as if the face were that row's size (the row's severity formula and bins) and
- * hedged between that row's severity bins (severityHedgedCell). At a row's size, and beyond the
- * first and last rows, this is that row's cell; never does it take more of the model than the
- * nearer row would.
+ * severity. Each row's cell is binned as if the face were that row's size (the row's severity
+ * formula and bins) and hedged between that row's severity bins (severityHedgedCell). At a
+ * row's size, and beyond the first and last rows, this is that row's cell; never does it take
+ * more of the model than the nearer row would.
  *
  * Why: a whole-photo face is sized from detector landmarks, which scatter about ±7 % around
  * the true size on the calibration's train faces and read small degraded faces a few per cent
