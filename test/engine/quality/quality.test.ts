@@ -665,7 +665,7 @@ describe('sizeHedgedCell: faces between two rows of the table', () => {
       const hedged = cell(0.9555, 128);
       expect(hedged.keeping).toBeGreaterThan(0.9);
       expect(hedged.keeping).toBeLessThan(1);
-      // Assess: alike but for (1 - keeping) / 2 of the rows' difference (about 0.015 here).
+      // Assess: alike but for (1 - keeping) / 2 of the rows' difference (0.019 here).
       expectAlike(cell(0.9555, 90.4), cell(0.9555, 90.6), 0.03);
     });
 
