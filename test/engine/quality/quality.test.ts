@@ -666,7 +666,7 @@ describe('sizeHedgedCell: faces between two rows of the table', () => {
       expect(hedged.keeping).toBeGreaterThan(0.9);
       expect(hedged.keeping).toBeLessThan(1);
       // Assess: alike but for (1 - keeping) / 2 of the rows' difference (0.019 here).
-      expectAlike(cell(0.9555, 90.4), cell(0.9555, 90.6), 0.03);
+      expectAlike(cell(0.9555, 90.4), cell(0.9555, 90.6), 0.025);
     });
 
     it('45-64 px, where the lower (45 px) row keeps the face whole (severity 4.62)', () => {
@@ -749,6 +749,9 @@ describe('severityHedgedCell: faces near the edge of a severity bin', () => {
     expect(halfway.inputWeight).toBeCloseTo(0.875, 12);
     expect(halfway.detailWeight).toBeCloseTo(0.5, 12);
     expect(halfway.detailAttenuation).toBeCloseTo(0.5, 12);
+    // ...and reports how far it is the kept cell, which the size hedge completes by.
+    expect(halfway.keeping).toBeCloseTo(0.5, 12);
+    expect(nearEdge.keeping).toBeCloseTo(1, 3);
   });
 
   it('gives the open first bin the width of the bin after it, and keeps its own step', () => {
