@@ -39,6 +39,7 @@ import {
   planFace,
   resizeRgb8,
 } from '../../../gpu-task/src/engine/quality/index.js';
+import { InvalidParametersError } from '../../../gpu-task/src/engine/errors.js';
 import { lowPassFactorForCutoff, resolveDr2Params } from '../../../gpu-task/src/engine/sampler/dr2-params.js';
 import { SeededNormalSource } from '../../../gpu-task/src/engine/random/noise-source.js';
 import { FaceEstimateSchema, FaceSettingsSchema } from '../../../shared/src/index.js';
@@ -591,6 +592,16 @@ describe('sizeHedgedCell: faces between two rows of the table', () => {
     expect(cell.step).toBe(2);
     expect(cell.inputWeight).toBeCloseTo(0.25 + 0.75 * 0.25, 12);
     expect(cell.detailWeight).toBeCloseTo(0.25, 12);
+  });
+
+  it('refuses a face size that is not a number rather than taking the first row', () => {
+    const estimate = { noise: 2, blur: 0, jpeg: 0.1, faceSize: Number.NaN };
+    expect(() => sizeHedgedCell(estimate, table)).toThrow(InvalidParametersError);
+    expect(() => calibrationBin(estimate, table)).toThrow(/not a number/);
+    expect(() => chooseSettings(estimate, { resolution: 64 })).toThrow(InvalidParametersError);
+    // 0, negative and infinite sizes are numbers: the first or the last row.
+    expect(at(0)).toEqual(restoring);
+    expect(at(-5)).toEqual(restoring);
   });
 
   it('finds the rows around a size whatever their order in the table, and takes the last row beyond it', () => {

@@ -202,7 +202,7 @@ export function calibrationBin(
   estimate: DegradationEstimate,
   table: Pick<CalibrationTable, 'sizes' | 'severityEdges'>,
 ): { sizeBin: number; severityBin: number } {
-  const size = Math.max(1, estimate.faceSize);
+  const size = Math.max(1, checkedFaceSize(estimate));
   let sizeBin = 0;
   table.sizes.forEach((centre, i) => {
     if (Math.abs(Math.log2(size / centre)) < Math.abs(Math.log2(size / (table.sizes[sizeBin] as number)))) {
@@ -271,7 +271,7 @@ export interface HedgedCell {
  * @throws InvalidParametersError when the table lacks a cell the estimate falls in.
  */
 export function sizeHedgedCell(estimate: DegradationEstimate, table: CalibrationTable): HedgedCell {
-  const size = Math.max(1, estimate.faceSize);
+  const size = Math.max(1, checkedFaceSize(estimate));
   // The rows around the size: the largest centre below it and the smallest at or above it
   // (found by value, so the table's order does not matter).
   let lower = -1;
@@ -390,6 +390,19 @@ export function severityHedgedCell(
     return hedgedToward(own, neighbour.cell, 1 - neighbour.distance / ramp);
   }
   return own;
+}
+
+/**
+ * The estimate's face size, refused when it is not a number: NaN would fall through every
+ * comparison to the first row, binned by the larger faces' formula, which for most estimates is
+ * the cell that takes the most of the model. A size of 0 or below, or an infinite one, is a
+ * number and takes the first or the last row.
+ */
+function checkedFaceSize(estimate: DegradationEstimate): number {
+  if (Number.isNaN(estimate.faceSize)) {
+    throw new InvalidParametersError('the face size of a degradation estimate is not a number (NaN)');
+  }
+  return estimate.faceSize;
 }
 
 /** Whether a cell returns the face as it was: both weights 1, the fine bands unattenuated. */
