@@ -265,3 +265,56 @@ describe('pasteFrame equals the per-pixel reference', () => {
     expect(target.data.every((b) => b === 7)).toBe(true);
   });
 });
+
+describe('pasteFrame with a kept part takes that share from the target', () => {
+  /** A flat square face of one colour. */
+  const flat = (side: number, value: number): RgbImage => ({
+    data: new Uint8Array(side * side * 3).fill(value),
+    width: side,
+    height: side,
+  });
+  // A 20 px face pasted 1:1 onto a 20 px target: the mask is whole over its middle.
+  const toFrame: Similarity = { a: 1, b: 0, tx: 0, ty: 0 };
+  const centre = (image: RgbImage) => image.data[(10 * 20 + 10) * 3]!;
+
+  it('gives the face as it lies in the target for its kept share, the rest from the restoration', () => {
+    // Prepare: input 100, restoration 200, fused with keep 0.75: 0.75·100 + 0.25·200 = 125;
+    // the target (the face as kept there) holds 60.
+    const input = flat(20, 100);
+    const fused = flat(20, 125);
+    const target = flat(20, 60);
+    // Act
+    pasteFrame(target, fused, toFrame, DEFAULT_PASTE_MASK, { x: 0, y: 0 }, { input, keep: 0.75 });
+    // Assess: 0.75·60 + 0.25·200 = 95 where the mask is whole (a plain paste gives 125).
+    expect(centre(target)).toBe(95);
+  });
+
+  it('leaves the target as it is for a face wholly kept, and pastes plainly at keep 0', () => {
+    const random = new SeededRandom(5);
+    const input = randomImage(random, 20, 20);
+    const under = randomImage(random, 20, 20);
+    const kept = copy(under);
+    pasteFrame(kept, input, toFrame, DEFAULT_PASTE_MASK, { x: 0, y: 0 }, { input, keep: 1 });
+    expect(difference(kept.data, under.data)).toEqual(SAME);
+    const face = randomImage(random, 20, 20);
+    const [plain, none] = [copy(under), copy(under)];
+    pasteFrame(plain, face, toFrame);
+    pasteFrame(none, face, toFrame, DEFAULT_PASTE_MASK, { x: 0, y: 0 }, { input, keep: 0 });
+    expect(difference(none.data, plain.data)).toEqual(SAME);
+  });
+
+  it('refuses a kept share outside 0..1 or an input of another size, writing nothing', () => {
+    const target = flat(20, 7);
+    const face = flat(20, 100);
+    for (const kept of [
+      { input: flat(20, 100), keep: 1.5 },
+      { input: flat(20, 100), keep: Number.NaN },
+      { input: flat(19, 100), keep: 0.5 },
+    ]) {
+      expect(() => pasteFrame(target, face, toFrame, DEFAULT_PASTE_MASK, { x: 0, y: 0 }, kept)).toThrow(
+        /kept/,
+      );
+    }
+    expect(target.data.every((b) => b === 7)).toBe(true);
+  });
+});

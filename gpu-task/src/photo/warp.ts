@@ -309,6 +309,15 @@ export function frameBounds(toFrame: Similarity, side: number): PixelBounds {
 }
 
 /**
+ * A face pasted partly as it was: `keep` (0..1) of it is `input` (its aligned input, the face's
+ * size), which the target under it already holds as it holds the face left as it was.
+ */
+export interface KeptPart {
+  input: RgbImage;
+  keep: number;
+}
+
+/**
  * Blend a restored square face into `target` in place: `toFrame` maps target coordinates to the
  * face's coordinates (continuous, as warpToFrame). Each target pixel under the face takes the cubic-resampled
  * face, weighted by the mask; pixels outside the mask are untouched.
@@ -316,6 +325,12 @@ export function frameBounds(toFrame: Similarity, side: number): PixelBounds {
  * `origin`: where `target` lies in the coordinates `toFrame` reads, when it is a window of a
  * larger picture (the photo stage blends faces into windows of the output photo; the pixels
  * are the very ones a blend into the whole picture would give).
+ *
+ * `kept`: the face is `keep · input + (1 - keep) · rest` (a fusion's share that is the input
+ * whatever else it does) and the target already holds the face as it was (the kept faces'
+ * layer): that share is taken from the target instead, `face - keep · input + keep · target`,
+ * so it is not resampled there and back (which softens it). At keep 0 this is the plain paste;
+ * at keep 1 (face = input) the target is left as it is.
  */
 export function pasteFrame(
   target: RgbImage,
@@ -323,6 +338,7 @@ export function pasteFrame(
   toFrame: Similarity,
   mask: PasteMask = DEFAULT_PASTE_MASK,
   origin: { x: number; y: number } = { x: 0, y: 0 },
+  kept: KeptPart | null = null,
 ): void {
   const side = face.width;
   const bounds = frameBounds(toFrame, side);
@@ -338,6 +354,17 @@ export function pasteFrame(
       `a paste mask needs finite erode and feather, got ${erode} and ${feather}`,
     );
   }
+  const keep = kept?.keep ?? 0;
+  if (!(keep >= 0 && keep <= 1)) {
+    throw new InvalidParametersError(`a face's kept share must be between 0 and 1, got ${keep}`);
+  }
+  if (kept && (kept.input.width !== side || kept.input.height !== face.height)) {
+    throw new InvalidParametersError(
+      `a face's kept input must be its size: ${kept.input.width}x${kept.input.height} for ${side}x${face.height}`,
+    );
+  }
+  const keptInput = keep > 0 ? kept!.input : null;
+  const qx = new Float64Array(3);
   const data = target.data;
   // The mask is 0 unless erode·side < u, v < (1 - erode)·side: per row, only the span of x
   // where both hold (widened well past rounding) is visited; every pixel in it is still tested.
@@ -359,6 +386,14 @@ export function pasteFrame(
       if (alpha <= 0) continue;
       sampleCubic(face, u - 0.5, v - 0.5, px);
       const o = ((y - origin.y) * target.width + x - origin.x) * 3;
+      if (keptInput) {
+        sampleCubic(keptInput, u - 0.5, v - 0.5, qx);
+        for (let c = 0; c < 3; c++) {
+          const under = data[o + c]!;
+          data[o + c] = clamp8(under + alpha * (px[c]! - keep * qx[c]! - (1 - keep) * under));
+        }
+        continue;
+      }
       for (let c = 0; c < 3; c++) {
         const value = data[o + c]! + alpha * (px[c]! - data[o + c]!);
         data[o + c] = clamp8(value);
