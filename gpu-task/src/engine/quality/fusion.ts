@@ -88,6 +88,26 @@ export function keepsInput(fusion: FusionSettings): boolean {
   );
 }
 
+/**
+ * The share of a fused face that is its input whatever the noise gain does: the fused face is
+ * `k · input + (1 - k) · rest`, with `rest` a mix of the two faces' bands, for k the least of the
+ * input weight and the detail gain's floor (`detailWeight · (1 - detailAttenuation)`, or
+ * `detailWeight` where the face has no finer bands of its own). 1 exactly when `keepsInput`; 0
+ * for a cell that restores outright (the detail weight all attenuated, or no input weight). The
+ * photo stage takes that share from the face as it lies in the photo rather than from its
+ * aligned input warped back (photo/paste.ts FaceToPaste.keep).
+ *
+ * @example
+ * ```ts
+ * keptShare({ cutoff: 64, inputWeight: 1, detailWeight: 1, detailAttenuation: 0, noise: 3, faceSize: 90 }); // 1
+ * keptShare({ cutoff: 64, inputWeight: 0.9, detailWeight: 0.8, detailAttenuation: 0.5, noise: 3, faceSize: 90 }); // 0.4
+ * ```
+ */
+export function keptShare(fusion: FusionSettings): number {
+  const attenuation = fusion.faceSize <= fusion.cutoff ? 0 : (fusion.detailAttenuation ?? 1);
+  return Math.min(fusion.inputWeight, fusion.detailWeight * (1 - attenuation));
+}
+
 /** The fused face and the gain applied to the input's fine bands. */
 export interface FusionResult {
   image: RgbImage;

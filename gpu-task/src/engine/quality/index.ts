@@ -55,6 +55,7 @@ export {
   fuseDetail,
   fusionCutoff,
   keepsInput,
+  keptShare,
   splitBands,
 } from './fusion.js';
 export { fromPlanar, resizeRgb8, toPlanar } from './planes.js';
@@ -69,6 +70,7 @@ export {
   finishFace,
   isAutoRequest,
   fidelityIgnoredBy,
+  keepShare,
   keepsFace,
   planFace,
 } from './plan.js';

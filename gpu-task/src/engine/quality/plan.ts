@@ -15,7 +15,7 @@ import {
 import { type QualityChoice, chooseSettings } from './choose.js';
 import { effectiveScale } from './effective-scale.js';
 import { type DegradationEstimate, SMALL_FACE_BELOW, estimateDegradation } from './estimate.js';
-import { fuseDetail, keepsInput } from './fusion.js';
+import { fuseDetail, keepsInput, keptShare } from './fusion.js';
 import { resizeRgb8 } from './planes.js';
 
 /** What was decided for one face (also what the face's report shows). */
@@ -243,6 +243,15 @@ function windowOnGrid(input: RgbImage, decoded: DecodedOrigin, f: number): RgbIm
  */
 export function keepsFace(plan: FacePlan): boolean {
   return plan.choice !== null && keepsInput(plan.choice.fusion);
+}
+
+/**
+ * The share of the finished face that is its input (fusion.ts `keptShare`): 1 for a face kept
+ * as it is, 0 for fixed settings and for cells that restore outright, between for a face hedged
+ * toward keeping. The photo stage lays that share as it lays a kept face (photo/paste.ts).
+ */
+export function keepShare(plan: FacePlan): number {
+  return plan.choice ? keptShare(plan.choice.fusion) : 0;
 }
 
 /**
