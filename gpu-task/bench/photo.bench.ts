@@ -26,9 +26,9 @@
  * Gaussian noise of that std to the scene before its JPEG encoding, so the background is
  * denoised (what a noisy phone or scanned photo costs).
  *
- * `--kept` leaves every face as `auto` keeps one (not pasted): faces up to MAX_UPSAMPLED_FACE are
- * enlarged by the default pipeline's face upsampler (here the 160, 80 and 40 px faces), which is
- * what the figures then add.
+ * Faces up to MAX_UPSAMPLED_FACE (here the 160, 80 and 40 px faces) are enlarged by the default
+ * pipeline's face upsampler under their paste, as `dr2e restore` lays them. `--kept` leaves every
+ * face as `auto` keeps one (the layer, not pasted over).
  *
  * The peak RSS covers the whole run (warm-up and repeats): for one photo's peak, run with
  * `--repeats 1` under `/usr/bin/time -v`.
@@ -88,7 +88,7 @@ if (!UPSCALE_FACTORS.includes(upscale)) {
 }
 const format = values.format as OutputFormat;
 const faceUpsampler =
-  values.kept && upscale !== 1
+  upscale !== 1
     ? await loadFaceUpsampler(
         path.join(packageRoot(), 'gpu-task', 'models', 'default', 'face-upsampler', `x${upscale}.json`),
       )
@@ -251,9 +251,8 @@ console.log(
 console.log(`  ${hugePages}`);
 console.log(
   `  background: noise ${background?.noise.toFixed(1) ?? '-'}, ${background?.denoised ? 'denoised' : 'only enlarged'}` +
-    (values.kept
-      ? `; faces kept${faceUpsampler ? ', enlarged by the face upsampler up to 256 px' : ''}`
-      : ''),
+    (values.kept ? '; faces kept' : '') +
+    (faceUpsampler ? '; faces enlarged by the face upsampler up to 256 px' : ''),
 );
 console.log(`  ${'phase'.padEnd(26)} ${'wall'.padStart(8)} ${'cpu'.padStart(8)}`);
 const row = (name: string, w: number, c: number): void =>

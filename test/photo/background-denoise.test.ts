@@ -5,7 +5,12 @@
  * strip-wise filtering equals the filter run on the whole photo at once.
  */
 import { describe, expect, it } from 'vitest';
-import { type RgbImage, SeededRandom, resizeRgb8 } from '../../gpu-task/src/engine/index.js';
+import {
+  InvalidParametersError,
+  type RgbImage,
+  SeededRandom,
+  resizeRgb8,
+} from '../../gpu-task/src/engine/index.js';
 import {
   DEFAULT_DENOISE_SETTINGS,
   DENOISE_FROM_NOISE,
@@ -188,7 +193,7 @@ describe('denoiseBackground', () => {
     const side = 80;
     const frame: Similarity = { a: 1 / side, b: 0, tx: 0.5 - 100 / side, ty: 0.5 - 120 / side };
     // Act
-    const result = denoiseBackground(noisy, [frame]);
+    const result = denoiseBackground(noisy, [{ toUnit: frame, share: 1 }]);
     // Assess: where the mask is whole (0.16-0.84 of the side) the input's pixels, elsewhere changed.
     const at = (image: RgbImage, x: number, y: number) => image.data[(y * 320 + x) * 3]!;
     for (let y = 94; y < 146; y++) {
@@ -198,6 +203,32 @@ describe('denoiseBackground', () => {
     for (let y = 0; y < 240; y++)
       for (let x = 200; x < 320; x++) changed += Number(at(result.image, x, y) !== at(noisy, x, y));
     expect(changed).toBeGreaterThan(0.5 * 240 * 120);
+  });
+
+  it('keeps a face partly left as it was by its share, and refuses a share outside 0..1', () => {
+    // Prepare: the face frame of the test above.
+    const noisy = withNoise(scene(320, 240), 12, 7);
+    const side = 80;
+    const frame: Similarity = { a: 1 / side, b: 0, tx: 0.5 - 100 / side, ty: 0.5 - 120 / side };
+    // Act
+    const none = denoiseBackground(noisy).image;
+    const half = denoiseBackground(noisy, [{ toUnit: frame, share: 0.5 }]).image;
+    const zero = denoiseBackground(noisy, [{ toUnit: frame, share: 0 }]).image;
+    // Assess: half-way between the denoised and the input pixels where the mask is whole.
+    const at = (image: RgbImage, x: number, y: number) => image.data[(y * 320 + x) * 3]!;
+    let moved = 0;
+    for (let y = 94; y < 146; y++) {
+      for (let x = 74; x < 126; x++) {
+        const expected = Math.round(at(none, x, y) + 0.5 * (at(noisy, x, y) - at(none, x, y)));
+        expect(Math.abs(at(half, x, y) - expected)).toBeLessThanOrEqual(0.5);
+        moved += Number(at(half, x, y) !== at(none, x, y));
+      }
+    }
+    expect(moved).toBeGreaterThan(0.5 * 52 * 52);
+    expect(Buffer.compare(Buffer.from(zero.data), Buffer.from(none.data))).toBe(0);
+    for (const share of [1.5, -0.5, Number.NaN]) {
+      expect(() => denoiseBackground(noisy, [{ toUnit: frame, share }])).toThrow(InvalidParametersError);
+    }
   });
 
   it('reads and denoises a photo that is itself an enlargement at its own scale', () => {

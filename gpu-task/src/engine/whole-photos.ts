@@ -19,7 +19,7 @@ import {
 import { asEngineError, type NonFiniteOutputError } from './errors.js';
 import type { OutputFormat, RgbImage } from './image/index.js';
 import { rgb8ToTensor } from './image/tensor.js';
-import { type FacePlan, faceQualityReport, finishFace, keepsFace } from './quality/index.js';
+import { type FacePlan, faceQualityReport, finishFace, keepShare, keepsFace } from './quality/index.js';
 import { faceSeed, randomSeed } from './random/seeds.js';
 import {
   type EngineImageInput,
@@ -206,12 +206,16 @@ async function finishWholePhoto(
   faceCrops?: FaceCrop[];
   background?: BackgroundReport;
 }> {
-  // Kept faces are null in both `restored` and `dr2`: one denoised background serves both.
+  // Kept faces are null in both `restored` and `dr2`: one denoised background serves both. A
+  // face hedged toward keeping keeps its surroundings from the denoiser, and is pasted over its
+  // kept layer, by its share of the input (keepShare); DR2's own output has no such share.
+  const keepShares = photo.faces.map((_, i) => (plans[i] && restored[i] ? keepShare(plans[i]) : 0));
   const denoise = (options.background ?? RESTORE_DEFAULTS.background) === 'denoise';
   const finish = {
     format,
     faceUpsampler: runner.faceUpsampler(photo.upscale),
-    denoiseBackground: denoise && options.keepDr2 ? denoisePhotoBackground(photo, restored) : denoise,
+    denoiseBackground:
+      denoise && options.keepDr2 ? denoisePhotoBackground(photo, restored, keepShares) : denoise,
     ...qualityOption(options.quality),
     ...(options.colorMatch !== undefined ? { colorMatch: options.colorMatch } : {}),
   };
@@ -219,7 +223,7 @@ async function finishWholePhoto(
   // (engine/quality): a face with more pixels than the model keeps its own finer bands.
   const fuse = (i: number, pasted: RgbImage, input: RgbImage): RgbImage =>
     plans[i] ? finishFace(pasted, input, plans[i]) : pasted;
-  const final = await finishPhoto(photo, restored, { ...finish, fuse });
+  const final = await finishPhoto(photo, restored, { ...finish, fuse, keepShares });
   const coarse = options.keepDr2 ? await finishPhoto(photo, dr2, finish) : undefined;
   let faceCrops: FaceCrop[] | undefined;
   if (options.saveFaces) {

@@ -25,7 +25,9 @@
  * interpolation) and added to the photo, so its edges stay where its pixels put them. Faces left as they were
  * (kept by `auto`, skipped by `maxFaces` or `minFace`) are blended back to their own pixels
  * under a paste mask the caller sizes (the photo stage: 1.5 times their frame), so "left
- * untouched" stays true of them; restored faces are pasted over the result as before.
+ * untouched" stays true of them; a face `auto` hedged partly toward keeping is blended back as
+ * far as it is kept (FaceLeftAlone.share), so its grain does not stop at a denoised ring around
+ * it; restored faces are pasted over the result as before.
  *
  * Greyscale photos: noise equal in R, G and B reads about 1.5 times its std (the reading assumes
  * independent channels), so for them the threshold acts at about 2.7; the filter's strength is
@@ -36,6 +38,7 @@
  * the val runs (seed 0) do not draw, though they cut windows from the same photo.
  */
 import {
+  InvalidParametersError,
   type RgbImage,
   chroma,
   effectiveScale,
@@ -181,18 +184,27 @@ function squareWindow(photo: RgbImage, cx: number, cy: number, side: number): Rg
 }
 
 /**
- * Denoise a photo's background (see the module comment). `keep`: the frames of faces to leave
- * as they were (photo pixels -> frame fractions [0, 1]², as PreparedFace.toUnit), blended back
- * under the paste mask.
+/** A face the background denoiser leaves as it was, wholly or in part. */
+export interface FaceLeftAlone {
+  /** The square to leave: photo pixels -> fractions [0, 1]², as PreparedFace.toUnit. */
+  toUnit: Similarity;
+  /** 0..1, how far its pixels are blended back under the paste mask (1: as they were). */
+  share: number;
+}
+
+/**
+ * Denoise a photo's background (see the module comment). `keep`: the faces to leave as they
+ * were, blended back under the paste mask of their square by their share.
  *
  * @example
  * ```ts
- * const { image, denoised } = denoiseBackground(photo, keptFaces.map((f) => f.toUnit));
+ * const keep = keptFaces.map((f) => ({ toUnit: f.toUnit, share: 1 }));
+ * const { image, denoised } = denoiseBackground(photo, keep);
  * ```
  */
 export function denoiseBackground(
   photo: RgbImage,
-  keep: readonly Similarity[] = [],
+  keep: readonly FaceLeftAlone[] = [],
   settings: Readonly<DenoiseSettings> = DEFAULT_DENOISE_SETTINGS,
 ): DenoisedBackground {
   const atOwnSize = { noise: backgroundNoise(photo), enlargement: 1 };
@@ -211,7 +223,12 @@ export function denoiseBackground(
   if (!(read.noise >= settings.fromNoise)) return { image: photo, ...read, denoised: false };
   const filtered = filterPhoto(small ?? photo, read.noise * LUMA_NOISE_GAIN, settings);
   const out = small ? withEnlargedChange(photo, small, filtered, enlargement) : filtered;
-  for (const toUnit of keep) restoreUnder(out, photo, toUnit);
+  for (const { toUnit, share } of keep) {
+    if (!(share >= 0 && share <= 1)) {
+      throw new InvalidParametersError(`a face's share left as it was must be between 0 and 1, got ${share}`);
+    }
+    if (share > 0) restoreUnder(out, photo, toUnit, share);
+  }
   return { image: out, ...read, denoised: true };
 }
 
@@ -341,8 +358,8 @@ function planesOf(
   return { y: luma(rows), ...chroma(rows) };
 }
 
-/** Blend `original` back into `out` under a face frame's paste mask (photo -> frame fractions). */
-function restoreUnder(out: RgbImage, original: RgbImage, toUnit: Similarity): void {
+/** Blend `original` back into `out` under a face frame's paste mask (photo -> frame fractions), `share` of the way. */
+function restoreUnder(out: RgbImage, original: RgbImage, toUnit: Similarity, share: number): void {
   const bounds = frameBounds(toUnit, 1);
   const x0 = Math.max(0, bounds.x0);
   const x1 = Math.min(out.width - 1, bounds.x1);
@@ -351,7 +368,7 @@ function restoreUnder(out: RgbImage, original: RgbImage, toUnit: Similarity): vo
   for (let y = y0; y <= y1; y++) {
     for (let x = x0; x <= x1; x++) {
       const [u, v] = applySimilarity(toUnit, [x + 0.5, y + 0.5]);
-      const alpha = pasteMaskAt(u, v);
+      const alpha = share * pasteMaskAt(u, v);
       if (alpha <= 0) continue;
       const o = (y * out.width + x) * 3;
       for (let c = 0; c < 3; c++) {

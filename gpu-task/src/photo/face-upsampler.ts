@@ -1,7 +1,9 @@
 /**
- * The face upsampler: how faces that `auto` keeps as they were are enlarged. Such faces (clean
- * or mildly degraded, larger than the prior can improve) came back as the photo's bicubic
- * enlargement, a little soft; a learned linear interpolator does better at the same cost class.
+ * The face upsampler: how the photo is enlarged around and under its faces. Faces that `auto`
+ * keeps as they were (clean or mildly degraded, larger than the prior can improve) came back as
+ * the photo's bicubic enlargement, a little soft; a learned linear interpolator does better at
+ * the same cost class. Restored faces are pasted over the same layer, so their hair, ears and
+ * collar (where the paste mask fades out) are enlarged as a kept face's are.
  *
  * **What it is.** A bank of 5x5 filters per (bucket, output phase), fitted by least squares on
  * `train/` faces degraded like the eval's `mild` split and shrunk toward bicubic
@@ -13,10 +15,10 @@
  *
  * **Which.** A model's pipeline manifest names its banks (`faceUpsampler`), as it names its
  * networks: the embedded default's are fitted on UTKFace and share its terms, so a deployment
- * that brings its own weights does not inherit them unasked (without banks, kept faces get the
+ * that brings its own weights does not inherit them unasked (without banks, faces get the
  * photo's plain enlargement).
  *
- * **Where.** Only inside the frames of kept faces (blended out to 1.5 times the frame, see
+ * **Where.** Only inside the frames of faces (blended out to 1.5 times the frame, see
  * paste.ts): filtering a 12 MP photo with it would cost seconds in JavaScript, and it was
  * fitted on faces. What it gains over bicubic on held-out `train/` faces is in each bank's
  * `provenance`; on `val/` photos in docs/eval/README.md.
@@ -286,14 +288,14 @@ export function upsampleWindow(image: RgbImage, bank: FaceUpsamplerBank, window:
 }
 
 /**
- * The kept-face layer's reach, as half-widths of the frame (frame fractions from its centre):
+ * A face's layer's reach, as half-widths of the frame (frame fractions from its centre):
  * whole over 1.2 times the frame (hair, ears and chin around it), faded out smoothly by 1.5 times
  * it, where the background denoiser's protection of a kept face ends too.
  */
 const LAYER_WHOLE = 0.6;
 const LAYER_END = 0.75;
 
-/** The kept-face layer's weight at frame fractions (u, v). */
+/** A face's layer's weight at frame fractions (u, v). */
 function layerWeight(u: number, v: number): number {
   const d = Math.max(Math.abs(u - 0.5), Math.abs(v - 0.5));
   if (d <= LAYER_WHOLE) return 1;
@@ -302,8 +304,8 @@ function layerWeight(u: number, v: number): number {
   return t * t * (3 - 2 * t);
 }
 
-/** The output pixels a kept face's layer can touch (`toUnit`: output coordinates -> frame fractions). */
-export function keptFaceLayerBounds(toUnit: Similarity): PixelBounds {
+/** The output pixels a face's layer can touch (`toUnit`: output coordinates -> frame fractions). */
+export function upsampledFaceBounds(toUnit: Similarity): PixelBounds {
   const scale = 1 / (2 * LAYER_END);
   const widened = {
     a: toUnit.a * scale,
@@ -315,20 +317,20 @@ export function keptFaceLayerBounds(toUnit: Similarity): PixelBounds {
 }
 
 /**
- * Lay a kept face, enlarged by the bank from `image` (the photo as the output enlarges it), over
- * `target` in place: a window of the output (its top-left at `origin`) holding the photo's plain
- * enlargement there. `toUnit` maps output coordinates to the face's frame fractions. Overlapping
- * kept faces blend toward the same enlargement, so their order changes samples by a level at
- * most (each blend is rounded).
+ * Lay a face's square, enlarged by the bank from `image` (the photo as the output enlarges it),
+ * over `target` in place: a window of the output (its top-left at `origin`) holding the photo's
+ * plain enlargement there. `toUnit` maps output coordinates to the face's frame fractions.
+ * Overlapping faces blend toward the same enlargement, so their order changes samples by a level
+ * at most (each blend is rounded).
  */
-export function layKeptFace(
+export function layUpsampledFace(
   target: RgbImage,
   origin: { x: number; y: number },
   image: RgbImage,
   bank: FaceUpsamplerBank,
   toUnit: Similarity,
 ): void {
-  const reach = keptFaceLayerBounds(toUnit);
+  const reach = upsampledFaceBounds(toUnit);
   const window = {
     x0: Math.max(reach.x0, origin.x, 0),
     y0: Math.max(reach.y0, origin.y, 0),

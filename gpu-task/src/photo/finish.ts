@@ -9,14 +9,19 @@ import {
   type OutputFormat,
   type RgbImage,
 } from '../engine/core.js';
-import { type DenoisedBackground, denoiseBackground } from './background-denoise.js';
+import { type DenoisedBackground, type FaceLeftAlone, denoiseBackground } from './background-denoise.js';
 import { encodePhoto, encodeRgbPipeline } from './encode.js';
 import { enlargeCentred, withEnlargedWindows } from './enlarge.js';
 import type { FaceUpsamplerBank } from './face-upsampler.js';
-import { type BackgroundUpscaler, cubicBackground, faceWindows, pasteOnto } from './paste.js';
+import {
+  type BackgroundUpscaler,
+  type FaceToPaste,
+  cubicBackground,
+  faceWindows,
+  pasteOnto,
+} from './paste.js';
 import { type PreparedFace, type PreparedPhoto, resizeRgb } from './prepare.js';
 import { refineFace } from './refine.js';
-import type { Similarity } from './similarity.js';
 
 /** Enlarge the alpha plane to the output size (as the background), for encoding with the restored RGB. */
 export async function resizeAlpha(
@@ -37,10 +42,11 @@ export interface FinishPhotoOptions {
   /** Enlarges the photo under the faces (default cubicBackground; the seam for a learned upsampler). */
   upscaler?: BackgroundUpscaler;
   /**
-   * How faces left as they were (null in `restored`) are enlarged over the default background
-   * (face-upsampler.ts): a bank for the photo's upscale (the engine passes its pipeline's), or
-   * null (default) for the plain enlargement the rest of the photo gets. Not used with another
-   * `upscaler`, nor when the photo is not enlarged.
+   * How the photo under its faces is enlarged over the default background (face-upsampler.ts,
+   * out to 1.5 times each face's frame): a face left as it was (null in `restored`) is that
+   * layer, a restored face is pasted over it. A bank for the photo's upscale (the engine passes
+   * its pipeline's), or null (default) for the plain enlargement the rest of the photo gets. Not
+   * used with another `upscaler`, nor when the photo is not enlarged.
    */
   faceUpsampler?: FaceUpsamplerBank | null;
   /**
@@ -58,6 +64,15 @@ export interface FinishPhotoOptions {
    * there, for the quality stage's fusion (engine/quality `finishFace`). Default: unchanged.
    */
   fuse?: (index: number, restored: RgbImage, alignedInput: RgbImage) => RgbImage;
+  /**
+   * Per face, in the order of `photo.faces`: 0..1, how far a restored face is left as it was
+   * (FaceToPaste.keep: laid as a kept face, its restoration pasted over that with opacity
+   * 1 - share; with `denoiseBackground: true`, its surroundings kept from the denoiser by the
+   * same share). The engine passes engine/quality `keepShare`, so the output, not only the
+   * settings, goes smoothly from a restored face to a kept one. Default: 0 for every restored
+   * face (faces null in `restored` are kept whatever this says).
+   */
+  keepShares?: readonly number[];
 }
 
 export interface FinishedPhoto {
@@ -93,10 +108,11 @@ export async function finishPhoto(
   if (restored.length !== photo.faces.length) {
     throw new InvalidParametersError(`${restored.length} restored faces for ${photo.faces.length} found`);
   }
+  const keep = checkedKeepShares(photo, options.keepShares);
   const { alpha, grey } = photo.decoded;
   const cleaned =
     options.denoiseBackground === true
-      ? denoisePhotoBackground(photo, restored)
+      ? denoisePhotoBackground(photo, restored, keep)
       : options.denoiseBackground || null;
   const image = cleaned ? cleaned.image : photo.decoded.image;
   const background = cleaned
@@ -119,14 +135,14 @@ export async function finishPhoto(
   };
   const width = image.width * photo.upscale;
   const height = image.height * photo.upscale;
-  const bank = keptFaceBank(photo, restored, options);
+  const bank = faceLayerBank(photo, options);
   if (!alpha && !grey && !options.upscaler) {
     // The usual case (colour, no alpha, the default background): the faces are blended into
     // windows of the output, which go into the enlargement as libvips streams it into the
     // encoder.
     const ready = readyFaces();
     const windows = ready.then((pasted) =>
-      faceWindows(image, photo.upscale, withRestored(photo.faces, pasted), bank),
+      faceWindows(image, photo.upscale, withRestored(photo.faces, pasted, keep), bank),
     );
     const bytes = await withEnlargedWindows(image, photo.upscale, windows, (pipeline) =>
       encodeRgbPipeline(pipeline, encoding),
@@ -146,7 +162,7 @@ export async function finishPhoto(
   const out = pasteOnto(
     await enlarged,
     photo.upscale,
-    withRestored(photo.faces, pasted),
+    withRestored(photo.faces, pasted, keep),
     bank ? { image, bank } : null,
   );
   const bytes = await encodePhoto(out, { ...encoding, alpha: outAlpha ? await outAlpha : null });
@@ -159,15 +175,10 @@ export async function finishPhoto(
   };
 }
 
-/** The face upsampler's bank for finishPhoto's kept faces, or null when none is used. */
-function keptFaceBank(
-  photo: PreparedPhoto,
-  restored: readonly (RgbImage | null)[],
-  options: FinishPhotoOptions,
-): FaceUpsamplerBank | null {
+/** The face upsampler's bank for finishPhoto's faces, or null when none is used. */
+function faceLayerBank(photo: PreparedPhoto, options: FinishPhotoOptions): FaceUpsamplerBank | null {
   const bank = options.faceUpsampler ?? null;
-  if (!bank || options.upscaler || photo.upscale === 1 || restored.every((face) => face !== null))
-    return null;
+  if (!bank || options.upscaler || photo.upscale === 1 || photo.faces.length === 0) return null;
   if (bank.factor !== photo.upscale) {
     throw new ModelContractError(`a x${bank.factor} face upsampler for a photo enlarged x${photo.upscale}`);
   }
@@ -176,19 +187,36 @@ function keptFaceBank(
 
 /**
  * A photo's background denoised around its faces (see FinishPhotoOptions.denoiseBackground):
- * faces null in `restored` (left as they were) and skipped faces keep their pixels.
+ * faces null in `restored` (left as they were) and skipped faces keep their pixels; restored
+ * faces keep them by their share in `keepShares` (FinishPhotoOptions.keepShares, default 0).
  *
  * @example
  * ```ts
- * const background = denoisePhotoBackground(prepared, restored);
- * await finishPhoto(prepared, restored, { format: 'png', denoiseBackground: background });
+ * const background = denoisePhotoBackground(prepared, restored, shares);
+ * await finishPhoto(prepared, restored, { format: 'png', denoiseBackground: background, keepShares: shares });
  * ```
  */
 export function denoisePhotoBackground(
   photo: PreparedPhoto,
   restored: readonly (RgbImage | null)[],
+  keepShares?: readonly number[],
 ): DenoisedBackground {
-  return denoiseBackground(photo.decoded.image, framesLeftAsTheyWere(photo, restored));
+  const keep = checkedKeepShares(photo, keepShares);
+  return denoiseBackground(photo.decoded.image, framesLeftAsTheyWere(photo, restored, keep));
+}
+
+/** FinishPhotoOptions.keepShares checked (one per face, each 0..1), or 0 for every face. */
+function checkedKeepShares(photo: PreparedPhoto, shares: readonly number[] | undefined): readonly number[] {
+  if (shares === undefined) return photo.faces.map(() => 0);
+  if (shares.length !== photo.faces.length) {
+    throw new InvalidParametersError(`${shares.length} keep shares for ${photo.faces.length} faces`);
+  }
+  for (const share of shares) {
+    if (!(share >= 0 && share <= 1)) {
+      throw new InvalidParametersError(`a face's keep share must be between 0 and 1, got ${share}`);
+    }
+  }
+  return shares;
 }
 
 /**
@@ -206,30 +234,42 @@ const LEFT_ALONE_MARGIN = 1.5;
 const SKIPPED_FRAME_PER_BOX = 1.6;
 
 /**
- * The squares (photo pixels -> [0, 1]²) the background denoiser must leave as they were: around
- * faces not restored (null) and skipped faces, LEFT_ALONE_MARGIN times their frame.
+ * The squares (photo pixels -> [0, 1]²) the background denoiser must leave as they were, and
+ * how far: around faces not restored (null) and skipped faces wholly, around restored faces by
+ * their keep share; LEFT_ALONE_MARGIN times their frame.
  */
-function framesLeftAsTheyWere(photo: PreparedPhoto, restored: readonly (RgbImage | null)[]): Similarity[] {
-  const kept = photo.faces.filter((_, i) => !restored[i]).map((face) => face.toUnit);
+function framesLeftAsTheyWere(
+  photo: PreparedPhoto,
+  restored: readonly (RgbImage | null)[],
+  keep: readonly number[],
+): FaceLeftAlone[] {
+  const faces = photo.faces.map((face, i) => ({ frame: face.toUnit, share: restored[i] ? keep[i]! : 1 }));
   const skipped = photo.skippedFaces.map(({ box: [x, y, w, h] }) => {
     const scale = 1 / (SKIPPED_FRAME_PER_BOX * Math.max(w, h));
-    return { a: scale, b: 0, tx: 0.5 - (x + w / 2) * scale, ty: 0.5 - (y + h / 2) * scale };
+    const frame = { a: scale, b: 0, tx: 0.5 - (x + w / 2) * scale, ty: 0.5 - (y + h / 2) * scale };
+    return { frame, share: 1 };
   });
   // Widened about the frame's centre: u' = (u - 0.5) / margin + 0.5.
-  return [...kept, ...skipped].map(({ a, b, tx, ty }) => ({
-    a: a / LEFT_ALONE_MARGIN,
-    b: b / LEFT_ALONE_MARGIN,
-    tx: (tx - 0.5) / LEFT_ALONE_MARGIN + 0.5,
-    ty: (ty - 0.5) / LEFT_ALONE_MARGIN + 0.5,
-  }));
+  return [...faces, ...skipped]
+    .filter(({ share }) => share > 0)
+    .map(({ frame: { a, b, tx, ty }, share }) => ({
+      toUnit: {
+        a: a / LEFT_ALONE_MARGIN,
+        b: b / LEFT_ALONE_MARGIN,
+        tx: (tx - 0.5) / LEFT_ALONE_MARGIN + 0.5,
+        ty: (ty - 0.5) / LEFT_ALONE_MARGIN + 0.5,
+      },
+      share,
+    }));
 }
 
-/** Every face with its readied restoration (null: left as it was, not pasted). */
+/** Every face with its readied restoration (null: left as it was, not pasted) and its keep share. */
 function withRestored(
   faces: readonly PreparedFace[],
   pasted: readonly (RgbImage | null)[],
-): { face: PreparedFace; restored: RgbImage | null }[] {
-  return faces.map((face, i) => ({ face, restored: pasted[i] ?? null }));
+  keep: readonly number[],
+): FaceToPaste[] {
+  return faces.map((face, i) => ({ face, restored: pasted[i] ?? null, keep: keep[i]! }));
 }
 
 /** FinishedPhoto.pasted: a face left as it was shows its aligned input. */

@@ -54,7 +54,7 @@ export {
   photoEnlargement,
   denoiseBackground,
 } from './background-denoise.js';
-export type { DenoiseSettings, DenoisedBackground } from './background-denoise.js';
+export type { DenoiseSettings, DenoisedBackground, FaceLeftAlone } from './background-denoise.js';
 export { boxMean, filterWithGuide, guidedFilter, guideStatistics } from './guided-filter.js';
 export { DENOISED_PASS_NOISE, SMOOTHING_SIGMA, photoNoise, smoothedCopy } from './denoised-pass.js';
 export {
@@ -97,7 +97,12 @@ export {
 export { encodePhoto, encodeRgbPipeline, reencodePhoto } from './encode.js';
 export { enlargeCentred, enlargeWindow, toPreciseSamples, withEnlargedWindows } from './enlarge.js';
 export type { OutputWindow } from './enlarge.js';
-export { keptFaceLayerBounds, layKeptFace, loadFaceUpsampler, upsampleWindow } from './face-upsampler.js';
+export {
+  upsampledFaceBounds,
+  layUpsampledFace,
+  loadFaceUpsampler,
+  upsampleWindow,
+} from './face-upsampler.js';
 export type { FaceUpsamplerBank } from './face-upsampler.js';
 export { faceEstimateRegion } from './estimate-region.js';
 export type { FaceEstimateRegion } from './estimate-region.js';
@@ -114,7 +119,7 @@ export {
 } from './prepare.js';
 export type { PhotoOptions, PreparedFace, PreparedPhoto } from './prepare.js';
 export { MAX_UPSAMPLED_FACE, cubicBackground, pasteFaces } from './paste.js';
-export type { BackgroundUpscaler, UpscaledBackground } from './paste.js';
+export type { BackgroundUpscaler, FaceToPaste, UpscaledBackground } from './paste.js';
 export { denoisePhotoBackground, finishPhoto, resizeAlpha } from './finish.js';
 export type { FinishPhotoOptions, FinishedPhoto } from './finish.js';
 export { facesInOutput } from './output-faces.js';
@@ -152,4 +157,4 @@ export {
   resizeCubic,
   warpToFrame,
 } from './warp.js';
-export type { PasteMask, PixelBounds } from './warp.js';
+export type { KeptPart, PasteMask, PixelBounds } from './warp.js';

@@ -1,16 +1,39 @@
 /**
  * Restored faces back into the photo enlarged by `upscale`: each face's square inverse-warped
- * onto the output under its feathered mask (warp.ts `pasteFrame`), larger faces first; faces
- * left as they were get the face upsampler's layer instead. Either onto a whole enlarged
+ * onto the output under its feathered mask (warp.ts `pasteFrame`), larger faces first. With a
+ * face upsampler, every face's square is first enlarged by it (out to 1.5 times the frame): a
+ * face left as it was is that layer, a restored face is pasted over it (its kept share,
+ * FaceToPaste.keep, taken from it), so the hair, ears and collar around a restored face are
+ * enlarged as a kept face's are. Either onto a whole enlarged
  * background (`pasteFaces`, `pasteOnto`) or into windows of the output under the faces only
  * (`faceWindows`), which finish.ts streams into the encoder.
  */
 import type { RgbImage } from '../engine/core.js';
 import { type OutputWindow, enlargeCentred, enlargeWindow } from './enlarge.js';
-import { type FaceUpsamplerBank, keptFaceLayerBounds, layKeptFace } from './face-upsampler.js';
+import { type FaceUpsamplerBank, upsampledFaceBounds, layUpsampledFace } from './face-upsampler.js';
 import { type PreparedFace, toPixels } from './prepare.js';
 import { type Similarity, composeSimilarity, similarityScale } from './similarity.js';
-import { type PixelBounds, frameBounds, pasteFrame } from './warp.js';
+import { DEFAULT_PASTE_MASK, type KeptPart, type PixelBounds, frameBounds, pasteFrame } from './warp.js';
+
+/** A face to put back into the photo. */
+export interface FaceToPaste {
+  face: PreparedFace;
+  /** Its restoration at its paste side, aligned like `face`; null: left as it was (not pasted). */
+  restored: RgbImage | null;
+  /**
+   * 0..1 (default 0): the share of the restoration that is the face's aligned input, whatever
+   * else it holds (engine/quality `keepShare`). That share is taken from what lies under the
+   * face (the face upsampler's layer, or the enlargement), not from the aligned input warped
+   * back (warp.ts KeptPart): a face `auto` hedged nearly all the way to keeping comes out
+   * nearly as a kept face does, not softened by the warp there and back.
+   */
+  keep?: number;
+}
+
+/** pasteFrame's KeptPart for a face (null when it is restored outright). */
+function keptPart({ face, keep }: FaceToPaste): KeptPart | null {
+  return keep ? { input: face.alignedInput, keep } : null;
+}
 
 /** A background enlarged by a BackgroundUpscaler. */
 export interface UpscaledBackground {
@@ -49,7 +72,7 @@ export const cubicBackground: BackgroundUpscaler = async (image, factor) => {
 export async function pasteFaces(
   photo: RgbImage,
   upscale: number,
-  faces: readonly { face: PreparedFace; restored: RgbImage }[],
+  faces: readonly (FaceToPaste & { restored: RgbImage })[],
   background: BackgroundUpscaler = cubicBackground,
 ): Promise<RgbImage> {
   return pasteOnto(await background(photo, upscale), upscale, faces);
@@ -67,31 +90,30 @@ export function placeFace(face: PreparedFace, side: number, toInput: Similarity)
 }
 
 /**
- * pasteFaces onto a background already enlarged (in place). With `keptFaces` (the photo as
- * enlarged and the bank), faces left as they were (null) are first laid over it enlarged by the
- * face upsampler.
+ * pasteFaces onto a background already enlarged (in place). With `upsampled` (the photo as
+ * enlarged and the bank), every face's square is first laid over it enlarged by the face
+ * upsampler (takesLayer).
  */
 export function pasteOnto(
   { image: out, offset }: UpscaledBackground,
   upscale: number,
-  faces: readonly { face: PreparedFace; restored: RgbImage | null }[],
-  keptFaces: { image: RgbImage; bank: FaceUpsamplerBank } | null = null,
+  faces: readonly FaceToPaste[],
+  upsampled: { image: RgbImage; bank: FaceUpsamplerBank } | null = null,
 ): RgbImage {
   const toInput = outputToInput(upscale, offset);
-  if (keptFaces) {
-    for (const { face, restored } of faces) {
-      if (!restored && takesLayer(face))
-        layKeptFace(
-          out,
-          { x: 0, y: 0 },
-          keptFaces.image,
-          keptFaces.bank,
-          composeSimilarity(face.toUnit, toInput),
-        );
+  if (upsampled) {
+    for (const { face } of faces) {
+      if (takesLayer(face)) {
+        const toUnit = composeSimilarity(face.toUnit, toInput);
+        layUpsampledFace(out, { x: 0, y: 0 }, upsampled.image, upsampled.bank, toUnit);
+      }
     }
   }
-  for (const { face, restored } of faces) {
-    if (restored) pasteFrame(out, restored, placeFace(face, restored.width, toInput).toFrame);
+  for (const item of faces) {
+    const { face, restored } = item;
+    if (!restored) continue;
+    const { toFrame } = placeFace(face, restored.width, toInput);
+    pasteFrame(out, restored, toFrame, DEFAULT_PASTE_MASK, { x: 0, y: 0 }, keptPart(item));
   }
   return out;
 }
@@ -105,7 +127,7 @@ export function pasteOnto(
 export async function faceWindows(
   photo: RgbImage,
   upscale: number,
-  faces: readonly { face: PreparedFace; restored: RgbImage | null }[],
+  faces: readonly FaceToPaste[],
   bank: FaceUpsamplerBank | null,
 ): Promise<OutputWindow[]> {
   const width = photo.width * upscale;
@@ -117,17 +139,21 @@ export async function faceWindows(
     x1: Math.min(width - 1, b.x1),
     y1: Math.min(height - 1, b.y1),
   });
-  // Faces left as they were (null) have nothing to lay over the enlargement but, with a bank,
-  // their own enlargement by the face upsampler.
-  type Placed = { restored: RgbImage | null; toFrame: Similarity; bounds: PixelBounds };
-  const placed = faces.flatMap(({ face, restored }): Placed[] => {
-    if (!restored) {
-      if (!bank || !takesLayer(face)) return [];
+  // What goes over the enlargement: with a bank, the face upsampler's layer of each face, and
+  // each restored face over it.
+  type Placed =
+    | { layer: true; toFrame: Similarity; bounds: PixelBounds }
+    | { layer: false; restored: RgbImage; kept: KeptPart | null; toFrame: Similarity; bounds: PixelBounds };
+  const placed = faces.flatMap((item): Placed[] => {
+    const { face, restored } = item;
+    const layer: Placed[] = [];
+    if (bank && takesLayer(face)) {
       const toUnit = composeSimilarity(face.toUnit, toInput);
-      return [{ restored: null, toFrame: toUnit, bounds: clip(keptFaceLayerBounds(toUnit)) }];
+      layer.push({ layer: true, toFrame: toUnit, bounds: clip(upsampledFaceBounds(toUnit)) });
     }
+    if (!restored) return layer;
     const { toFrame, bounds } = placeFace(face, restored.width, toInput);
-    return [{ restored, toFrame, bounds: clip(bounds) }];
+    return [...layer, { layer: false, restored, kept: keptPart(item), toFrame, bounds: clip(bounds) }];
   });
   // Group faces whose rectangles overlap (transitively): one window each, faces in their order.
   const groups: { bounds: PixelBounds; members: number[] }[] = [];
@@ -148,12 +174,15 @@ export async function faceWindows(
       const enlarged = await enlargeWindow(photo, upscale, x0, y0, x1 - x0 + 1, y1 - y0 + 1);
       const image = { ...enlarged, data: enlarged.data.slice() };
       const inOrder = [...members].sort((i, j) => i - j).map((index) => placed[index]!);
-      // Kept faces under restored ones, as pasteOnto lays them.
-      for (const { restored, toFrame } of inOrder) {
-        if (!restored && bank) layKeptFace(image, { x: x0, y: y0 }, photo, bank, toFrame);
+      // The faces' layers under the restored faces, as pasteOnto lays them.
+      for (const entry of inOrder) {
+        if (entry.layer && bank) layUpsampledFace(image, { x: x0, y: y0 }, photo, bank, entry.toFrame);
       }
-      for (const { restored, toFrame } of inOrder) {
-        if (restored) pasteFrame(image, restored, toFrame, undefined, { x: x0, y: y0 });
+      for (const entry of inOrder) {
+        if (!entry.layer) {
+          const { restored, toFrame, kept } = entry;
+          pasteFrame(image, restored, toFrame, DEFAULT_PASTE_MASK, { x: x0, y: y0 }, kept);
+        }
       }
       return { left: x0, top: y0, enlarged, image };
     }),
@@ -174,13 +203,13 @@ export function union(p: PixelBounds, q: PixelBounds): PixelBounds {
 }
 
 /**
- * Kept faces with a frame larger than this (input pixels) keep the plain enlargement: the banks
+ * Faces with a frame larger than this (input pixels) keep the plain enlargement under them: the banks
  * were fitted on faces of 20-160 px, and the layer's cost grows with the face's area (a 256 px
  * frame at x4 is a 2.4 MP layer, about half a second of JavaScript on this project's machines).
  */
 export const MAX_UPSAMPLED_FACE = 256;
 
-/** Whether a face left as it was gets the face upsampler's layer (see MAX_UPSAMPLED_FACE). */
+/** Whether a face's square gets the face upsampler's layer (see MAX_UPSAMPLED_FACE). */
 export function takesLayer(face: PreparedFace): boolean {
   return 1 / similarityScale(face.toUnit) <= MAX_UPSAMPLED_FACE;
 }

@@ -1,0 +1,190 @@
+/**
+ * A face `auto` hedged toward keeping (FinishPhotoOptions.keepShares) comes out as far as it is
+ * kept as a kept face does: wholly kept, byte for byte the kept face's output (face upsampler's
+ * layer, surroundings left by the background denoiser); nearly kept, within a level or two of
+ * it, where pasting its aligned input back (the warp there and back) moves it further. Every
+ * face, restored or not, lies on the face upsampler's layer: around a restored face's paste mask
+ * the output is the kept face's.
+ */
+import path from 'node:path';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { InvalidParametersError, type RgbImage, SeededRandom } from '../../gpu-task/src/engine/index.js';
+import {
+  type FaceUpsamplerBank,
+  type PreparedFace,
+  type PreparedPhoto,
+  finishPhoto,
+  loadFaceUpsampler,
+  applySimilarity,
+  pasteMaskAt,
+  toPixels,
+  warpToFrame,
+} from '../../gpu-task/src/photo/index.js';
+
+function shippedBank(factor: number): Promise<FaceUpsamplerBank> {
+  return loadFaceUpsampler(
+    path.join(__dirname, '..', '..', 'gpu-task', 'models', 'default', 'face-upsampler', `x${factor}.json`),
+  );
+}
+
+/** Smooth colour waves with seeded grain (about 9 levels of std): a photo the denoiser filters. */
+function grainyScene(width: number, height: number, seed: number): RgbImage {
+  const random = new SeededRandom(seed);
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const base = 90 + 60 * Math.sin(x / 9) * Math.cos(y / 7);
+      for (let c = 0; c < 3; c++) {
+        const value = base * (1 - 0.2 * c) + 30 * c + 30 * (random.uniform() - 0.5);
+        data[(y * width + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(value)));
+      }
+    }
+  }
+  return { data, width, height };
+}
+
+/** A face of `side` photo pixels centred at (cx, cy), turned by `angle`, cut from the photo as the photo stage cuts it. */
+function faceIn(
+  image: RgbImage,
+  cx: number,
+  cy: number,
+  side: number,
+  angle: number,
+  upscale: number,
+): PreparedFace {
+  const a = Math.cos(-angle) / side;
+  const b = Math.sin(-angle) / side;
+  const toUnit = { a, b, tx: 0.5 - (a * cx - b * cy), ty: 0.5 - (b * cx + a * cy) };
+  const pasteSide = Math.round(side * upscale);
+  return {
+    report: { box: [cx - side / 2, cy - side / 2, side, side], score: 0.9, landmarks: [] },
+    toUnit,
+    pasteSide,
+    alignedInput: warpToFrame(image, toPixels(toUnit, pasteSide), pasteSide),
+    modelInput: warpToFrame(image, toPixels(toUnit, 64), 64),
+  };
+}
+
+function photoOf(image: RgbImage, upscale: 2 | 4, faces: PreparedFace[], alpha: boolean): PreparedPhoto {
+  const { width, height } = image;
+  return {
+    decoded: {
+      image,
+      alpha: alpha ? new Uint8Array(width * height).fill(255) : null,
+      grey: false,
+      info: { width, height, format: 'png', hasAlpha: alpha, orientation: 1, byteLength: 0, frames: 1 },
+    },
+    upscale,
+    faces,
+    skippedFaces: [],
+    warnings: [],
+    decodeMs: 0,
+    detectMs: 0,
+    decodeCpuMs: 0,
+    detectCpuMs: 0,
+  };
+}
+
+async function rgbOf(bytes: Uint8Array): Promise<Buffer> {
+  return sharp(bytes).removeAlpha().raw().toBuffer();
+}
+
+/** The mean absolute difference of two images' bytes, and the share of bytes more than 2 levels apart. */
+function differences(a: Buffer, b: Buffer): { mean: number; overTwo: number } {
+  let sum = 0;
+  let overTwo = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    sum += d;
+    overTwo += Number(d > 2);
+  }
+  return { mean: sum / a.length, overTwo: overTwo / a.length };
+}
+
+describe('finishPhoto with keep shares', () => {
+  const image = grainyScene(160, 120, 3);
+  const face = faceIn(image, 70, 60, 56, 0.25, 2);
+  const options = { format: 'png' as const, denoiseBackground: true };
+
+  for (const alpha of [false, true]) {
+    const path = alpha ? 'in memory (alpha)' : 'streamed';
+    it(`gives a face wholly its input at keep 1 the kept face's bytes (${path})`, async () => {
+      // Prepare
+      const faceUpsampler = await shippedBank(2);
+      const photo = photoOf(image, 2, [face], alpha);
+      // Act
+      const kept = await finishPhoto(photo, [null], { ...options, faceUpsampler });
+      const wholly = await finishPhoto(photo, [face.alignedInput], {
+        ...options,
+        faceUpsampler,
+        keepShares: [1],
+      });
+      // Assess: the photo was denoised, and the face came out as kept, to the byte.
+      expect(kept.background?.denoised).toBe(true);
+      expect(Buffer.compare(await rgbOf(wholly.bytes), await rgbOf(kept.bytes))).toBe(0);
+    });
+  }
+
+  it('puts a nearly kept face within two levels of the kept face, nearer than pasting its input back', async () => {
+    // (Within two levels but for a few pixels: the face upsampler picks its filter by the local
+    // gradient, and a pixel of the photo a level apart can switch it.)
+    // Prepare: the model gave the face back as it was (the fusion's output is its input).
+    const faceUpsampler = await shippedBank(2);
+    const photo = photoOf(image, 2, [face], false);
+    const kept = await rgbOf((await finishPhoto(photo, [null], { ...options, faceUpsampler })).bytes);
+    // Act
+    const finish = async (share: number) =>
+      rgbOf(
+        (await finishPhoto(photo, [face.alignedInput], { ...options, faceUpsampler, keepShares: [share] }))
+          .bytes,
+      );
+    const nearly = differences(await finish(0.97), kept);
+    const pastedBack = differences(await finish(0), kept);
+    // Assess
+    expect(nearly.overTwo).toBeLessThan(0.0005);
+    expect(pastedBack.overTwo).toBeGreaterThan(0.01);
+    expect(pastedBack.mean).toBeGreaterThan(10 * nearly.mean);
+  });
+
+  it("lays a restored face over the face upsampler's layer: around its mask, the kept face's bytes", async () => {
+    // Prepare: a restoration unlike the photo, no denoising (it would treat the two apart).
+    const faceUpsampler = await shippedBank(2);
+    const photo = photoOf(image, 2, [face], false);
+    const restoration = grainyScene(face.pasteSide, face.pasteSide, 9);
+    // Act
+    const kept = await rgbOf((await finishPhoto(photo, [null], { format: 'png', faceUpsampler })).bytes);
+    const restored = await rgbOf(
+      (await finishPhoto(photo, [restoration], { format: 'png', faceUpsampler })).bytes,
+    );
+    const plain = await rgbOf((await finishPhoto(photo, [restoration], { format: 'png' })).bytes);
+    // Assess: every output pixel the paste mask leaves alone is the kept face's, and the layer
+    // changed some of them (it reaches 1.5 times the frame).
+    let outside = 0;
+    let layered = 0;
+    for (let y = 0; y < 240; y++) {
+      for (let x = 0; x < 320; x++) {
+        const [u, v] = applySimilarity(face.toUnit, [(x + 0.5) / 2, (y + 0.5) / 2]);
+        if (pasteMaskAt(u, v) > 0) continue;
+        outside++;
+        for (let c = 0; c < 3; c++) {
+          const i = (y * 320 + x) * 3 + c;
+          expect(restored[i], `(${x}, ${y})`).toBe(kept[i]);
+          layered += Number(restored[i] !== plain[i]);
+        }
+      }
+    }
+    expect(outside).toBeGreaterThan(0.5 * 320 * 240);
+    expect(layered).toBeGreaterThan(1000);
+  });
+
+  it('refuses keep shares that do not fit the faces, before any work', async () => {
+    const photo = photoOf(image, 2, [face], false);
+    for (const keepShares of [[], [0.5, 0.5], [1.2], [Number.NaN], [-0.1]]) {
+      await expect(
+        finishPhoto(photo, [face.alignedInput], { format: 'png', keepShares }),
+        JSON.stringify(keepShares),
+      ).rejects.toThrow(InvalidParametersError);
+    }
+  });
+});
