@@ -2,7 +2,8 @@
  * A face `auto` hedged toward keeping (FinishPhotoOptions.keepShares) comes out as far as it is
  * kept as a kept face does: wholly kept, byte for byte the kept face's output (face upsampler's
  * layer, surroundings left by the background denoiser); nearly kept, within a level or two of
- * it, where pasting its aligned input back (the warp there and back) moves it further. Every
+ * it, where pasting its aligned input back (the warp there and back) moves it further; half
+ * kept, half of each end. Every
  * face, restored or not, lies on the face upsampler's layer: around a restored face's paste mask
  * the output is the kept face's.
  */
@@ -21,6 +22,7 @@ import {
   toPixels,
   warpToFrame,
 } from '../../gpu-task/src/photo/index.js';
+import { faceWindows, pasteOnto } from '../../gpu-task/src/photo/paste.js';
 
 function shippedBank(factor: number): Promise<FaceUpsamplerBank> {
   return loadFaceUpsampler(
@@ -178,7 +180,94 @@ describe('finishPhoto with keep shares', () => {
     expect(layered).toBeGreaterThan(1000);
   });
 
-  it('refuses keep shares that do not fit the faces, before any work', async () => {
+  it('gives each pixel of a half-kept face half the kept output and half the restored one', async () => {
+    // Prepare: a restoration R and the fused face half of it, half the aligned input; no
+    // denoising (with it, the photo under the face is itself half denoised: docs/quality).
+    const faceUpsampler = await shippedBank(2);
+    const photo = photoOf(image, 2, [face], false);
+    const restoration = grainyScene(face.pasteSide, face.pasteSide, 9);
+    const input = face.alignedInput;
+    const half = {
+      ...input,
+      data: input.data.map((value, i) => Math.round(0.5 * value + 0.5 * restoration.data[i]!)),
+    };
+    const finish = async (restored: RgbImage | null, share: number) =>
+      rgbOf(
+        (await finishPhoto(photo, [restored], { format: 'png', faceUpsampler, keepShares: [share] })).bytes,
+      );
+    // Act
+    const kept = await finish(null, 0);
+    const restored = await finish(restoration, 0);
+    const mixed = await finish(half, 0.5);
+    const pastedBack = await finish(half, 0);
+    // Assess: inside the face (where its paste mask is whole), within half a level on average of
+    // the mix of the two ends, where pasting the half face back whole is further off.
+    const expected = Buffer.from(kept.map((value, i) => Math.round(0.5 * value + 0.5 * restored[i]!)));
+    const inside = (image: Buffer): number => {
+      let sum = 0;
+      let count = 0;
+      for (let y = 0; y < 240; y++) {
+        for (let x = 0; x < 320; x++) {
+          const [u, v] = applySimilarity(face.toUnit, [(x + 0.5) / 2, (y + 0.5) / 2]);
+          if (pasteMaskAt(u, v) < 1) continue;
+          for (let c = 0; c < 3; c++)
+            sum += Math.abs(image[(y * 320 + x) * 3 + c]! - expected[(y * 320 + x) * 3 + c]!);
+          count += 3;
+        }
+      }
+      return sum / count;
+    };
+    console.log(
+      inside(mixed),
+      inside(pastedBack),
+      differences(mixed, expected),
+      differences(pastedBack, expected),
+    );
+    expect(inside(mixed)).toBeLessThan(0.5);
+    expect(inside(pastedBack)).toBeGreaterThan(3 * inside(mixed));
+    expect(differences(mixed, expected).mean).toBeLessThan(0.1);
+  });
+
+  it('streams the bytes it composes in memory for hedged faces, overlapping and turned', async () => {
+    const faceUpsampler = await shippedBank(2);
+    const faces = [face, faceIn(image, 110, 70, 40, -0.4, 2)];
+    const restored = faces.map((f, i) => grainyScene(f.pasteSide, f.pasteSide, 20 + i));
+    for (const keepShares of [
+      [0.5, 0.3],
+      [0.97, 0],
+    ]) {
+      const [streamed, inMemory] = await Promise.all(
+        [false, true].map(async (alpha) =>
+          rgbOf(
+            (
+              await finishPhoto(photoOf(image, 2, faces, alpha), restored, {
+                ...options,
+                faceUpsampler,
+                keepShares,
+              })
+            ).bytes,
+          ),
+        ),
+      );
+      expect(Buffer.compare(streamed!, inMemory!), JSON.stringify(keepShares)).toBe(0);
+    }
+  });
+
+  it('refuses a bad keep share in pasteOnto and faceWindows before writing anything', async () => {
+    const restoration = grainyScene(face.pasteSide, face.pasteSide, 9);
+    for (const keep of [Number.NaN, 1.5, -0.1]) {
+      const faces = [
+        { face, restored: restoration },
+        { face, restored: restoration, keep },
+      ];
+      const target = { data: new Uint8Array(320 * 240 * 3).fill(7), width: 320, height: 240 };
+      expect(() => pasteOnto({ image: target, offset: 0 }, 2, faces)).toThrow(InvalidParametersError);
+      expect(target.data.every((b) => b === 7)).toBe(true);
+      await expect(faceWindows(image, 2, faces, null)).rejects.toThrow(InvalidParametersError);
+    }
+  });
+
+  it('refuses keep shares that do not fit the faces', async () => {
     const photo = photoOf(image, 2, [face], false);
     for (const keepShares of [[], [0.5, 0.5], [1.2], [Number.NaN], [-0.1]]) {
       await expect(

@@ -206,16 +206,18 @@ async function finishWholePhoto(
   faceCrops?: FaceCrop[];
   background?: BackgroundReport;
 }> {
-  // Kept faces are null in both `restored` and `dr2`: one denoised background serves both. A
-  // face hedged toward keeping keeps its surroundings from the denoiser, and is pasted over its
-  // kept layer, by its share of the input (keepShare); DR2's own output has no such share.
+  // A face hedged toward keeping takes its share of the input (keepShare) from the photo as a
+  // kept face is laid, and the denoiser leaves that share of it; DR2's own output has no such
+  // share. Kept faces are null in both `restored` and `dr2`: without hedged faces one denoised
+  // background serves both finishes.
   const keepShares = photo.faces.map((_, i) => (plans[i] && restored[i] ? keepShare(plans[i]) : 0));
+  const hedged = keepShares.some((share) => share > 0);
   const denoise = (options.background ?? RESTORE_DEFAULTS.background) === 'denoise';
   const finish = {
     format,
     faceUpsampler: runner.faceUpsampler(photo.upscale),
     denoiseBackground:
-      denoise && options.keepDr2 ? denoisePhotoBackground(photo, restored, keepShares) : denoise,
+      denoise && options.keepDr2 && !hedged ? denoisePhotoBackground(photo, restored) : denoise,
     ...qualityOption(options.quality),
     ...(options.colorMatch !== undefined ? { colorMatch: options.colorMatch } : {}),
   };

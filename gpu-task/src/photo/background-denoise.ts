@@ -26,8 +26,8 @@
  * (kept by `auto`, skipped by `maxFaces` or `minFace`) are blended back to their own pixels
  * under a paste mask the caller sizes (the photo stage: 1.5 times their frame), so "left
  * untouched" stays true of them; a face `auto` hedged partly toward keeping is blended back as
- * far as it is kept (FaceLeftAlone.share), so its grain does not stop at a denoised ring around
- * it; restored faces are pasted over the result as before.
+ * far as it is kept (FaceLeftAlone.share), under it and around it, so its grain does not stop at
+ * a denoised ring; restored faces are pasted over the result as before.
  *
  * Greyscale photos: noise equal in R, G and B reads about 1.5 times its std (the reading assumes
  * independent channels), so for them the threshold acts at about 2.7; the filter's strength is
@@ -183,7 +183,6 @@ function squareWindow(photo: RgbImage, cx: number, cy: number, side: number): Rg
   return { data: cropRaw(photo.data, photo.width, 3, left, top, s, s), width: s, height: s };
 }
 
-/**
 /** A face the background denoiser leaves as it was, wholly or in part. */
 export interface FaceLeftAlone {
   /** The square to leave: photo pixels -> fractions [0, 1]², as PreparedFace.toUnit. */

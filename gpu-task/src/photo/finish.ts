@@ -19,6 +19,7 @@ import {
   cubicBackground,
   faceWindows,
   pasteOnto,
+  takesLayer,
 } from './paste.js';
 import { type PreparedFace, type PreparedPhoto, resizeRgb } from './prepare.js';
 import { refineFace } from './refine.js';
@@ -55,7 +56,7 @@ export interface FinishPhotoOptions {
    * in `restored`, and the photo's skipped faces) keep their own pixels (with `faceUpsampler`, a
    * kept face's layer reads a few pixels past its frame, so the frame's outermost output pixels
    * may move by a level or two). `true` denoises here;
-   * a result of denoisePhotoBackground (for the same photo and kept faces) is used as it is, so
+   * a result of denoisePhotoBackground (for the same photo, kept faces and keep shares) is used as it is, so
    * two finishes of one photo (the engine's `keepDr2`) filter it once. Default false.
    */
   denoiseBackground?: boolean | DenoisedBackground;
@@ -65,12 +66,15 @@ export interface FinishPhotoOptions {
    */
   fuse?: (index: number, restored: RgbImage, alignedInput: RgbImage) => RgbImage;
   /**
-   * Per face, in the order of `photo.faces`: 0..1, how far a restored face is left as it was
-   * (FaceToPaste.keep: laid as a kept face, its restoration pasted over that with opacity
-   * 1 - share; with `denoiseBackground: true`, its surroundings kept from the denoiser by the
-   * same share). The engine passes engine/quality `keepShare`, so the output, not only the
-   * settings, goes smoothly from a restored face to a kept one. Default: 0 for every restored
-   * face (faces null in `restored` are kept whatever this says).
+   * Per face, in the order of `photo.faces`: 0..1, the share of a restored face that is its
+   * aligned input (FaceToPaste.keep). That share is taken from the photo as it lies under the
+   * face (the face upsampler's layer, or the enlargement) rather than from the input warped back;
+   * with `denoiseBackground: true` the denoiser leaves the face's square by the same share, so
+   * the photo there is `share` as it was and the rest denoised, inside the face as around it (the
+   * kept share keeps `share²` of the face's own grain). The engine passes engine/quality
+   * `keepShare`, so the output, not only the settings, goes smoothly from a restored face (0) to
+   * a kept one (1). Default: 0 for every restored face (faces null in `restored` are kept
+   * whatever this says).
    */
   keepShares?: readonly number[];
 }
@@ -178,7 +182,7 @@ export async function finishPhoto(
 /** The face upsampler's bank for finishPhoto's faces, or null when none is used. */
 function faceLayerBank(photo: PreparedPhoto, options: FinishPhotoOptions): FaceUpsamplerBank | null {
   const bank = options.faceUpsampler ?? null;
-  if (!bank || options.upscaler || photo.upscale === 1 || photo.faces.length === 0) return null;
+  if (!bank || options.upscaler || photo.upscale === 1 || !photo.faces.some(takesLayer)) return null;
   if (bank.factor !== photo.upscale) {
     throw new ModelContractError(`a x${bank.factor} face upsampler for a photo enlarged x${photo.upscale}`);
   }

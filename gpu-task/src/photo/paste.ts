@@ -8,7 +8,7 @@
  * background (`pasteFaces`, `pasteOnto`) or into windows of the output under the faces only
  * (`faceWindows`), which finish.ts streams into the encoder.
  */
-import type { RgbImage } from '../engine/core.js';
+import { InvalidParametersError, type RgbImage } from '../engine/core.js';
 import { type OutputWindow, enlargeCentred, enlargeWindow } from './enlarge.js';
 import { type FaceUpsamplerBank, upsampledFaceBounds, layUpsampledFace } from './face-upsampler.js';
 import { type PreparedFace, toPixels } from './prepare.js';
@@ -28,6 +28,15 @@ export interface FaceToPaste {
    * nearly as a kept face does, not softened by the warp there and back.
    */
   keep?: number;
+}
+
+/** Refuse a keep share outside 0..1 before anything is written. */
+function checkKeepShares(faces: readonly FaceToPaste[]): void {
+  for (const { keep } of faces) {
+    if (keep !== undefined && !(keep >= 0 && keep <= 1)) {
+      throw new InvalidParametersError(`a face's keep share must be between 0 and 1, got ${keep}`);
+    }
+  }
 }
 
 /** pasteFrame's KeptPart for a face (null when it is restored outright). */
@@ -100,6 +109,7 @@ export function pasteOnto(
   faces: readonly FaceToPaste[],
   upsampled: { image: RgbImage; bank: FaceUpsamplerBank } | null = null,
 ): RgbImage {
+  checkKeepShares(faces);
   const toInput = outputToInput(upscale, offset);
   if (upsampled) {
     for (const { face } of faces) {
@@ -130,6 +140,7 @@ export async function faceWindows(
   faces: readonly FaceToPaste[],
   bank: FaceUpsamplerBank | null,
 ): Promise<OutputWindow[]> {
+  checkKeepShares(faces);
   const width = photo.width * upscale;
   const height = photo.height * upscale;
   const toInput = outputToInput(upscale, 0);

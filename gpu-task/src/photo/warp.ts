@@ -327,10 +327,11 @@ export interface KeptPart {
  * are the very ones a blend into the whole picture would give).
  *
  * `kept`: the face is `keep · input + (1 - keep) · rest` (a fusion's share that is the input
- * whatever else it does) and the target already holds the face as it was (the kept faces'
- * layer): that share is taken from the target instead, `face - keep · input + keep · target`,
- * so it is not resampled there and back (which softens it). At keep 0 this is the plain paste;
- * at keep 1 (face = input) the target is left as it is.
+ * whatever else it does) and the target holds the photo there as the photo stage lays a kept
+ * face (the face upsampler's layer of the photo, as far as the background denoiser left it):
+ * that share is taken from the target instead, `face - keep · input + keep · target`, so it is
+ * not resampled there and back (which softens it). At keep 0 this is the plain paste; at keep 1
+ * (face = input) the target is left as it is.
  */
 export function pasteFrame(
   target: RgbImage,

@@ -888,35 +888,40 @@ describe('fuseDetail', () => {
 
   it('keptShare is a share of the input both bands keep, 1 exactly when the input is kept', () => {
     // Prepare: a noisy input and a restoration, every corner of the settings, faces larger and
-    // smaller than the cut-off.
+    // smaller than the cut-off, pasted larger than it and (48 px) not (one band: the input's
+    // share of all of it is the input weight).
     const clean = testCard(128);
-    const input = withNoise(clean, 8);
-    const restored = resizeRgb8(resizeRgb8(clean, 64, 64), 128, 128);
-    for (const inputWeight of [0, 0.5, 0.9, 1])
-      for (const detailWeight of [0, 0.6, 1])
-        for (const detailAttenuation of [undefined, 0, 0.3, 1])
-          for (const faceSize of [40, 128]) {
-            const settings = {
-              cutoff: 64,
-              inputWeight,
-              detailWeight,
-              noise: 8,
-              faceSize,
-              ...(detailAttenuation !== undefined ? { detailAttenuation } : {}),
-            };
-            // Act
-            const share = keptShare(settings);
-            const { detailGain } = fuseDetail(restored, input, settings);
-            // Assess: no more than either band's input share, so the fused face is that share of
-            // the input and a mix of both faces for the rest; 1 only for a face kept as it is,
-            // 0 for a cell that attenuates all of a large face's detail.
-            const where = JSON.stringify(settings);
-            expect(share, where).toBeGreaterThanOrEqual(0);
-            expect(share, where).toBeLessThanOrEqual(inputWeight);
-            expect(share, where).toBeLessThanOrEqual(detailGain + 1e-12);
-            expect(share === 1, where).toBe(keepsInput(settings));
-            if (faceSize > 64 && (detailAttenuation ?? 1) === 1) expect(share, where).toBe(0);
-          }
+    const pairs = [128, 48].map((side) => ({
+      side,
+      input: withNoise(resizeRgb8(clean, side, side), 8),
+      restored: resizeRgb8(resizeRgb8(clean, 64, 64), side, side),
+    }));
+    for (const { side, input, restored } of pairs)
+      for (const inputWeight of [0, 0.5, 0.9, 1])
+        for (const detailWeight of [0, 0.6, 1])
+          for (const detailAttenuation of [undefined, 0, 0.3, 1])
+            for (const faceSize of [40, 128]) {
+              const settings = {
+                cutoff: 64,
+                inputWeight,
+                detailWeight,
+                noise: 8,
+                faceSize,
+                ...(detailAttenuation !== undefined ? { detailAttenuation } : {}),
+              };
+              // Act
+              const share = keptShare(settings);
+              const { detailGain } = fuseDetail(restored, input, settings);
+              // Assess: no more than either band's input share, so the fused face is that share of
+              // the input and a mix of both faces for the rest; 1 only for a face kept as it is,
+              // 0 for a cell that attenuates all of a large face's detail.
+              const where = JSON.stringify({ side, ...settings });
+              expect(share, where).toBeGreaterThanOrEqual(0);
+              expect(share, where).toBeLessThanOrEqual(inputWeight);
+              if (side > 64) expect(share, where).toBeLessThanOrEqual(detailGain + 1e-12);
+              expect(share === 1, where).toBe(keepsInput(settings));
+              if (faceSize > 64 && (detailAttenuation ?? 1) === 1) expect(share, where).toBe(0);
+            }
   });
 
   it('attenuates the input detail by its noise', () => {
