@@ -10,21 +10,13 @@ import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { ModelContractError, type RgbImage, SeededRandom } from '../../gpu-task/src/engine/index.js';
 import {
-  type FaceUpsamplerBank,
   MAX_UPSAMPLED_FACE,
   type PreparedFace,
-  type PreparedPhoto,
   finishPhoto,
   loadFaceUpsampler,
   upsampleWindow,
 } from '../../gpu-task/src/photo/index.js';
-
-/** The banks the default pipeline names. */
-function shippedBank(factor: number): Promise<FaceUpsamplerBank> {
-  return loadFaceUpsampler(
-    path.join(__dirname, '..', '..', 'gpu-task', 'models', 'default', 'face-upsampler', `x${factor}.json`),
-  );
-}
+import { preparedPhotoOf, shippedFaceUpsampler } from './helpers.js';
 
 interface ParityFixture {
   factor: number;
@@ -44,7 +36,7 @@ describe('the face upsampler banks the default pipeline ships', () => {
     it(`x${factor} enlarges as the training module does, to float precision`, async () => {
       // Prepare
       const parity = await fixture(factor);
-      const bank = await shippedBank(factor);
+      const bank = await shippedFaceUpsampler(factor);
       const image: RgbImage = {
         data: Uint8Array.from(parity.input),
         width: parity.width,
@@ -66,7 +58,7 @@ describe('the face upsampler banks the default pipeline ships', () => {
 
     it(`x${factor}: a window equals the same pixels of the whole enlargement`, async () => {
       const parity = await fixture(factor);
-      const bank = await shippedBank(factor);
+      const bank = await shippedFaceUpsampler(factor);
       const image: RgbImage = {
         data: Uint8Array.from(parity.input),
         width: parity.width,
@@ -95,7 +87,7 @@ describe('the face upsampler banks the default pipeline ships', () => {
   }
 
   it('keeps a flat grey flat and a grey face grey (one filter for R, G and B)', async () => {
-    const bank = await shippedBank(4);
+    const bank = await shippedFaceUpsampler(4);
     const width = 16;
     const height = 12;
     const data = new Uint8Array(width * height * 3);
@@ -115,7 +107,7 @@ describe('the face upsampler banks the default pipeline ships', () => {
   });
 
   it('refuses a window outside the output', async () => {
-    const bank = await shippedBank(2);
+    const bank = await shippedFaceUpsampler(2);
     const image: RgbImage = { data: new Uint8Array(4 * 4 * 3), width: 4, height: 4 };
     expect(() => upsampleWindow(image, bank, { x0: 0, y0: 0, x1: 8, y1: 7 })).toThrow(
       /not inside the 8x8 output/,
@@ -198,26 +190,6 @@ describe('finishPhoto with a face upsampler', () => {
     };
   }
 
-  function photoOf(image: RgbImage, upscale: 2 | 4, faces: PreparedFace[], alpha: boolean): PreparedPhoto {
-    const { width, height } = image;
-    return {
-      decoded: {
-        image,
-        alpha: alpha ? new Uint8Array(width * height).fill(255) : null,
-        grey: false,
-        info: { width, height, format: 'png', hasAlpha: alpha, orientation: 1, byteLength: 0, frames: 1 },
-      },
-      upscale,
-      faces,
-      skippedFaces: [],
-      warnings: [],
-      decodeMs: 0,
-      detectMs: 0,
-      decodeCpuMs: 0,
-      detectCpuMs: 0,
-    };
-  }
-
   async function rgbOf(bytes: Uint8Array): Promise<Buffer> {
     return sharp(bytes).removeAlpha().raw().toBuffer();
   }
@@ -259,22 +231,22 @@ describe('finishPhoto with a face upsampler', () => {
   for (const [name, width, height, upscale, specs] of cases) {
     it(`streams the same bytes as it composes in memory: ${name}`, async () => {
       // Prepare: the same photo without alpha (streamed windows) and with an opaque alpha (in memory).
-      const faceUpsampler = await shippedBank(upscale);
+      const faceUpsampler = await shippedFaceUpsampler(upscale);
       const image = scene(width, height, 1);
       const faces = specs.map(([cx, cy, side, angle]) => faceAt(cx, cy, side, angle, upscale));
       const restored = specs.map(([, , , , isRestored], i) =>
         isRestored ? scene(faces[i]!.pasteSide, faces[i]!.pasteSide, 3 + i) : null,
       );
       // Act
-      const streamed = await finishPhoto(photoOf(image, upscale, faces, false), restored, {
+      const streamed = await finishPhoto(preparedPhotoOf(image, upscale, faces), restored, {
         format: 'png',
         faceUpsampler,
       });
-      const inMemory = await finishPhoto(photoOf(image, upscale, faces, true), restored, {
+      const inMemory = await finishPhoto(preparedPhotoOf(image, upscale, faces, { alpha: true }), restored, {
         format: 'png',
         faceUpsampler,
       });
-      const plain = await finishPhoto(photoOf(image, upscale, faces, false), restored, { format: 'png' });
+      const plain = await finishPhoto(preparedPhotoOf(image, upscale, faces), restored, { format: 'png' });
       // Assess: equal bytes, and the layer did change the output.
       const [a, b, c] = [await rgbOf(streamed.bytes), await rgbOf(inMemory.bytes), await rgbOf(plain.bytes)];
       expect(Buffer.compare(a, b)).toBe(0);
@@ -283,15 +255,15 @@ describe('finishPhoto with a face upsampler', () => {
   }
 
   it(`leaves kept faces larger than ${MAX_UPSAMPLED_FACE} px as the plain enlargement`, async () => {
-    const faceUpsampler = await shippedBank(2);
+    const faceUpsampler = await shippedFaceUpsampler(2);
     const image = scene(700, 600, 2);
     const large = [faceAt(350, 300, MAX_UPSAMPLED_FACE + 20, 0, 2)];
     const small = [faceAt(350, 300, MAX_UPSAMPLED_FACE - 20, 0, 2)];
     const [largeLayered, largePlain, smallLayered, smallPlain] = await Promise.all([
-      finishPhoto(photoOf(image, 2, large, false), [null], { format: 'png', faceUpsampler }),
-      finishPhoto(photoOf(image, 2, large, false), [null], { format: 'png' }),
-      finishPhoto(photoOf(image, 2, small, false), [null], { format: 'png', faceUpsampler }),
-      finishPhoto(photoOf(image, 2, small, false), [null], { format: 'png' }),
+      finishPhoto(preparedPhotoOf(image, 2, large), [null], { format: 'png', faceUpsampler }),
+      finishPhoto(preparedPhotoOf(image, 2, large), [null], { format: 'png' }),
+      finishPhoto(preparedPhotoOf(image, 2, small), [null], { format: 'png', faceUpsampler }),
+      finishPhoto(preparedPhotoOf(image, 2, small), [null], { format: 'png' }),
     ]);
     expect(Buffer.compare(await rgbOf(largeLayered.bytes), await rgbOf(largePlain.bytes))).toBe(0);
     expect(Buffer.compare(await rgbOf(smallLayered.bytes), await rgbOf(smallPlain.bytes))).not.toBe(0);
@@ -299,9 +271,9 @@ describe('finishPhoto with a face upsampler', () => {
 
   it('refuses a bank for another upscale', async () => {
     const image = scene(60, 50, 3);
-    const photo = photoOf(image, 2, [faceAt(30, 25, 30, 0, 2)], false);
+    const photo = preparedPhotoOf(image, 2, [faceAt(30, 25, 30, 0, 2)]);
     await expect(
-      finishPhoto(photo, [null], { format: 'png', faceUpsampler: await shippedBank(4) }),
+      finishPhoto(photo, [null], { format: 'png', faceUpsampler: await shippedFaceUpsampler(4) }),
     ).rejects.toThrow(ModelContractError);
   });
 });

@@ -38,7 +38,11 @@ import {
   type FaceDetector,
   composeSimilarity,
   invertSimilarity,
+  type FaceUpsamplerBank,
+  loadFaceUpsampler,
   pasteFrame,
+  type PreparedFace,
+  type PreparedPhoto,
   type Similarity,
 } from '../../gpu-task/src/photo/index.js';
 import { sharedDir } from '../engine/helpers/fixture-paths.js';
@@ -304,4 +308,41 @@ export async function degradedWholePhoto(name: string, d: PhotoDegradation): Pro
   const small = resizePlanar(gaussianBlur(rgbToPlanar(photo), d.blur), d.width, height);
   addNoise(small, 'gaussian', d.noise, new SeededRandom(d.seed));
   return jpegRoundTrip(planarToRgb(small), d.jpegQuality);
+}
+
+/**
+ * A decoded photo with `faces` as preparePhoto hands it to finishPhoto (a PNG at its own
+ * orientation; an opaque alpha plane with `alpha`, which sends finishPhoto down its in-memory
+ * path).
+ */
+export function preparedPhotoOf(
+  image: RgbImage,
+  upscale: PreparedPhoto['upscale'],
+  faces: PreparedFace[],
+  { alpha = false, grey = false }: { alpha?: boolean; grey?: boolean } = {},
+): PreparedPhoto {
+  const { width, height } = image;
+  return {
+    decoded: {
+      image,
+      alpha: alpha ? new Uint8Array(width * height).fill(255) : null,
+      grey,
+      info: { width, height, format: 'png', hasAlpha: alpha, orientation: 1, byteLength: 0, frames: 1 },
+    },
+    upscale,
+    faces,
+    skippedFaces: [],
+    warnings: [],
+    decodeMs: 0,
+    detectMs: 0,
+    decodeCpuMs: 0,
+    detectCpuMs: 0,
+  };
+}
+
+/** The face upsampler banks the default pipeline names (x2, x4). */
+export function shippedFaceUpsampler(factor: number): Promise<FaceUpsamplerBank> {
+  return loadFaceUpsampler(
+    path.join(__dirname, '..', '..', 'gpu-task', 'models', 'default', 'face-upsampler', `x${factor}.json`),
+  );
 }

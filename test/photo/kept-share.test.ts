@@ -7,28 +7,19 @@
  * face, restored or not, lies on the face upsampler's layer: around a restored face's paste mask
  * the output is the kept face's.
  */
-import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { InvalidParametersError, type RgbImage, SeededRandom } from '../../gpu-task/src/engine/index.js';
 import {
-  type FaceUpsamplerBank,
   type PreparedFace,
-  type PreparedPhoto,
   finishPhoto,
-  loadFaceUpsampler,
   applySimilarity,
   pasteMaskAt,
   toPixels,
   warpToFrame,
 } from '../../gpu-task/src/photo/index.js';
 import { faceWindows, pasteOnto } from '../../gpu-task/src/photo/paste.js';
-
-function shippedBank(factor: number): Promise<FaceUpsamplerBank> {
-  return loadFaceUpsampler(
-    path.join(__dirname, '..', '..', 'gpu-task', 'models', 'default', 'face-upsampler', `x${factor}.json`),
-  );
-}
+import { preparedPhotoOf, shippedFaceUpsampler } from './helpers.js';
 
 /** Smooth colour waves with seeded grain (about 9 levels of std): a photo the denoiser filters. */
 function grainyScene(width: number, height: number, seed: number): RgbImage {
@@ -68,26 +59,6 @@ function faceIn(
   };
 }
 
-function photoOf(image: RgbImage, upscale: 2 | 4, faces: PreparedFace[], alpha: boolean): PreparedPhoto {
-  const { width, height } = image;
-  return {
-    decoded: {
-      image,
-      alpha: alpha ? new Uint8Array(width * height).fill(255) : null,
-      grey: false,
-      info: { width, height, format: 'png', hasAlpha: alpha, orientation: 1, byteLength: 0, frames: 1 },
-    },
-    upscale,
-    faces,
-    skippedFaces: [],
-    warnings: [],
-    decodeMs: 0,
-    detectMs: 0,
-    decodeCpuMs: 0,
-    detectCpuMs: 0,
-  };
-}
-
 async function rgbOf(bytes: Uint8Array): Promise<Buffer> {
   return sharp(bytes).removeAlpha().raw().toBuffer();
 }
@@ -113,8 +84,8 @@ describe('finishPhoto with keep shares', () => {
     const path = alpha ? 'in memory (alpha)' : 'streamed';
     it(`gives a face wholly its input at keep 1 the kept face's bytes (${path})`, async () => {
       // Prepare
-      const faceUpsampler = await shippedBank(2);
-      const photo = photoOf(image, 2, [face], alpha);
+      const faceUpsampler = await shippedFaceUpsampler(2);
+      const photo = preparedPhotoOf(image, 2, [face], { alpha });
       // Act
       const kept = await finishPhoto(photo, [null], { ...options, faceUpsampler });
       const wholly = await finishPhoto(photo, [face.alignedInput], {
@@ -132,8 +103,8 @@ describe('finishPhoto with keep shares', () => {
     // (Within two levels but for a few pixels: the face upsampler picks its filter by the local
     // gradient, and a pixel of the photo a level apart can switch it.)
     // Prepare: the model gave the face back as it was (the fusion's output is its input).
-    const faceUpsampler = await shippedBank(2);
-    const photo = photoOf(image, 2, [face], false);
+    const faceUpsampler = await shippedFaceUpsampler(2);
+    const photo = preparedPhotoOf(image, 2, [face]);
     const kept = await rgbOf((await finishPhoto(photo, [null], { ...options, faceUpsampler })).bytes);
     // Act
     const finish = async (share: number) =>
@@ -151,8 +122,8 @@ describe('finishPhoto with keep shares', () => {
 
   it("lays a restored face over the face upsampler's layer: around its mask, the kept face's bytes", async () => {
     // Prepare: a restoration unlike the photo, no denoising (it would treat the two apart).
-    const faceUpsampler = await shippedBank(2);
-    const photo = photoOf(image, 2, [face], false);
+    const faceUpsampler = await shippedFaceUpsampler(2);
+    const photo = preparedPhotoOf(image, 2, [face]);
     const restoration = grainyScene(face.pasteSide, face.pasteSide, 9);
     // Act
     const kept = await rgbOf((await finishPhoto(photo, [null], { format: 'png', faceUpsampler })).bytes);
@@ -183,8 +154,8 @@ describe('finishPhoto with keep shares', () => {
   it('gives each pixel of a half-kept face half the kept output and half the restored one', async () => {
     // Prepare: a restoration R and the fused face half of it, half the aligned input; no
     // denoising (with it, the photo under the face is itself half denoised: docs/quality).
-    const faceUpsampler = await shippedBank(2);
-    const photo = photoOf(image, 2, [face], false);
+    const faceUpsampler = await shippedFaceUpsampler(2);
+    const photo = preparedPhotoOf(image, 2, [face]);
     const restoration = grainyScene(face.pasteSide, face.pasteSide, 9);
     const input = face.alignedInput;
     const half = {
@@ -229,7 +200,7 @@ describe('finishPhoto with keep shares', () => {
   });
 
   it('streams the bytes it composes in memory for hedged faces, overlapping and turned', async () => {
-    const faceUpsampler = await shippedBank(2);
+    const faceUpsampler = await shippedFaceUpsampler(2);
     const faces = [face, faceIn(image, 110, 70, 40, -0.4, 2)];
     const restored = faces.map((f, i) => grainyScene(f.pasteSide, f.pasteSide, 20 + i));
     for (const keepShares of [
@@ -240,7 +211,7 @@ describe('finishPhoto with keep shares', () => {
         [false, true].map(async (alpha) =>
           rgbOf(
             (
-              await finishPhoto(photoOf(image, 2, faces, alpha), restored, {
+              await finishPhoto(preparedPhotoOf(image, 2, faces, { alpha }), restored, {
                 ...options,
                 faceUpsampler,
                 keepShares,
@@ -268,7 +239,7 @@ describe('finishPhoto with keep shares', () => {
   });
 
   it('refuses keep shares that do not fit the faces', async () => {
-    const photo = photoOf(image, 2, [face], false);
+    const photo = preparedPhotoOf(image, 2, [face]);
     for (const keepShares of [[], [0.5, 0.5], [1.2], [Number.NaN], [-0.1]]) {
       await expect(
         finishPhoto(photo, [face.alignedInput], { format: 'png', keepShares }),

@@ -8,7 +8,6 @@ import { describe, expect, it } from 'vitest';
 import { type RgbImage, SeededRandom } from '../../gpu-task/src/engine/index.js';
 import { psnr, resizeRgb } from '../../gpu-task/src/eval/index.js';
 import {
-  type PreparedPhoto,
   type Similarity,
   cubicBackground,
   enlargeCentred,
@@ -18,6 +17,7 @@ import {
   toPreciseSamples,
 } from '../../gpu-task/src/photo/index.js';
 import { largestChannelSpread } from '../engine/helpers/colour.js';
+import { preparedPhotoOf } from './helpers.js';
 
 /** A smooth picture with detail at several scales (sines), the same formula at any size. */
 function scene(width: number, height: number, period: number): RgbImage {
@@ -268,32 +268,6 @@ function replicatedFloatCubic(
   return out;
 }
 
-/** A decoded PNG photo (no alpha) prepared with `faces`, as finishPhoto takes it. */
-function preparedPhoto(
-  image: RgbImage,
-  upscale: PreparedPhoto['upscale'],
-  faces: PreparedPhoto['faces'],
-  grey: boolean,
-): PreparedPhoto {
-  const { width, height } = image;
-  return {
-    decoded: {
-      image,
-      alpha: null,
-      grey,
-      info: { width, height, format: 'png', hasAlpha: false, orientation: 1, byteLength: 0, frames: 1 },
-    },
-    upscale,
-    faces,
-    skippedFaces: [],
-    warnings: [],
-    decodeMs: 0,
-    detectMs: 0,
-    decodeCpuMs: 0,
-    detectCpuMs: 0,
-  };
-}
-
 describe('finishPhoto', () => {
   /** Photo -> frame fractions for a frame of `side` photo pixels centred at (cx, cy), turned by `angle`. */
   const frameAt = (cx: number, cy: number, side: number, angle: number): Similarity => {
@@ -327,7 +301,7 @@ describe('finishPhoto', () => {
       ];
       const report = { box: [0, 0, 1, 1] as [number, number, number, number], score: 1, landmarks: [] };
       const faces = await Promise.all(frames.map((t) => prepareFace(image, report, t, upscale, 64)));
-      const photo = preparedPhoto(image, upscale, faces, grey);
+      const photo = preparedPhotoOf(image, upscale, faces, { grey });
       const restored = faces.map(() => ({
         data: Uint8Array.from({ length: 128 * 128 * 3 }, () => Math.floor(random.uniform() * 256)),
         width: 128,
@@ -361,13 +335,13 @@ describe('finishPhoto', () => {
       height: 128,
     };
     // Act
-    const { bytes } = await finishPhoto(preparedPhoto(image, 2, [face], false), [restored], {
+    const { bytes } = await finishPhoto(preparedPhotoOf(image, 2, [face]), [restored], {
       format: 'png',
     });
     // Assess: the face was pasted (the output is no plain enlargement), and no pixel has colour.
     const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
     expect(info.channels).toBe(3);
-    const plain = await finishPhoto(preparedPhoto(image, 2, [], false), [], { format: 'png' });
+    const plain = await finishPhoto(preparedPhotoOf(image, 2, []), [], { format: 'png' });
     expect(Buffer.compare(Buffer.from(bytes), Buffer.from(plain.bytes))).not.toBe(0);
     expect(largestChannelSpread(data)).toBe(0);
   });
@@ -380,7 +354,7 @@ describe('finishPhoto', () => {
       const [width, height] = [64, 48];
       const image: RgbImage = { data: new Uint8Array(width * height * 3), width, height };
       for (let i = 0; i < image.data.length; i += 3) image.data.set([200, 40, 40], i);
-      const photo = preparedPhoto(image, 2, [], false);
+      const photo = preparedPhotoOf(image, 2, []);
       // Act
       const { bytes } = await finishPhoto(photo, [], { format, quality: 95 });
       // Assess: every pixel within the lossy encoders' reach of the colour.
