@@ -38,7 +38,6 @@
  * the val runs (seed 0) do not draw, though they cut windows from the same photo.
  */
 import {
-  InvalidParametersError,
   type RgbImage,
   chroma,
   effectiveScale,
@@ -49,7 +48,7 @@ import {
 import { type BoxScratch, filterWithGuide, guideStatistics } from './guided-filter.js';
 import { spreadOrigins, windowNoiseReadings } from './noise-windows.js';
 import { type Similarity, applySimilarity } from './similarity.js';
-import { clamp8, frameBounds, pasteMaskAt } from './warp.js';
+import { checkShare, clamp8, frameBounds, pasteMaskAt } from './warp.js';
 import { cropRaw } from './enlarge.js';
 
 /** How the background is denoised (DEFAULT_DENOISE_SETTINGS; other values for the sweep script). */
@@ -223,9 +222,7 @@ export function denoiseBackground(
   const filtered = filterPhoto(small ?? photo, read.noise * LUMA_NOISE_GAIN, settings);
   const out = small ? withEnlargedChange(photo, small, filtered, enlargement) : filtered;
   for (const { toUnit, share } of keep) {
-    if (!(share >= 0 && share <= 1)) {
-      throw new InvalidParametersError(`a face's share left as it was must be between 0 and 1, got ${share}`);
-    }
+    checkShare(share, "a face's share left as it was");
     if (share > 0) restoreUnder(out, photo, toUnit, share);
   }
   return { image: out, ...read, denoised: true };

@@ -23,6 +23,7 @@ import {
 } from './paste.js';
 import { type PreparedFace, type PreparedPhoto, resizeRgb } from './prepare.js';
 import { refineFace } from './refine.js';
+import { checkShare } from './warp.js';
 
 /** Enlarge the alpha plane to the output size (as the background), for encoding with the restored RGB. */
 export async function resizeAlpha(
@@ -215,11 +216,7 @@ function checkedKeepShares(photo: PreparedPhoto, shares: readonly number[] | und
   if (shares.length !== photo.faces.length) {
     throw new InvalidParametersError(`${shares.length} keep shares for ${photo.faces.length} faces`);
   }
-  for (const share of shares) {
-    if (!(share >= 0 && share <= 1)) {
-      throw new InvalidParametersError(`a face's keep share must be between 0 and 1, got ${share}`);
-    }
-  }
+  for (const share of shares) checkShare(share, "a face's keep share");
   return shares;
 }
 

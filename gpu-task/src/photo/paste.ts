@@ -8,12 +8,19 @@
  * background (`pasteFaces`, `pasteOnto`) or into windows of the output under the faces only
  * (`faceWindows`), which finish.ts streams into the encoder.
  */
-import { InvalidParametersError, type RgbImage } from '../engine/core.js';
+import type { RgbImage } from '../engine/core.js';
 import { type OutputWindow, enlargeCentred, enlargeWindow } from './enlarge.js';
 import { type FaceUpsamplerBank, upsampledFaceBounds, layUpsampledFace } from './face-upsampler.js';
 import { type PreparedFace, toPixels } from './prepare.js';
 import { type Similarity, composeSimilarity, similarityScale } from './similarity.js';
-import { DEFAULT_PASTE_MASK, type KeptPart, type PixelBounds, frameBounds, pasteFrame } from './warp.js';
+import {
+  DEFAULT_PASTE_MASK,
+  type KeptPart,
+  type PixelBounds,
+  checkShare,
+  frameBounds,
+  pasteFrame,
+} from './warp.js';
 
 /** A face to put back into the photo. */
 export interface FaceToPaste {
@@ -32,11 +39,7 @@ export interface FaceToPaste {
 
 /** Refuse a keep share outside 0..1 before anything is written. */
 function checkKeepShares(faces: readonly FaceToPaste[]): void {
-  for (const { keep } of faces) {
-    if (keep !== undefined && !(keep >= 0 && keep <= 1)) {
-      throw new InvalidParametersError(`a face's keep share must be between 0 and 1, got ${keep}`);
-    }
-  }
+  for (const { keep } of faces) checkShare(keep ?? 0, "a face's keep share");
 }
 
 /** pasteFrame's KeptPart for a face (null when it is restored outright). */

@@ -309,6 +309,16 @@ export function frameBounds(toFrame: Similarity, side: number): PixelBounds {
 }
 
 /**
+ * Refuse a face's share (of its input kept, or of its pixels left as they were) outside 0..1,
+ * NaN included, naming `what` it is.
+ */
+export function checkShare(share: number, what: string): void {
+  if (!(share >= 0 && share <= 1)) {
+    throw new InvalidParametersError(`${what} must be between 0 and 1, got ${share}`);
+  }
+}
+
+/**
  * A face pasted partly as it was: `keep` (0..1) of it is `input` (its aligned input, the face's
  * size), which the target under it already holds as it holds the face left as it was.
  */
@@ -356,9 +366,7 @@ export function pasteFrame(
     );
   }
   const keep = kept?.keep ?? 0;
-  if (!(keep >= 0 && keep <= 1)) {
-    throw new InvalidParametersError(`a face's kept share must be between 0 and 1, got ${keep}`);
-  }
+  checkShare(keep, "a face's kept share");
   if (kept && (kept.input.width !== side || kept.input.height !== face.height)) {
     throw new InvalidParametersError(
       `a face's kept input must be its size: ${kept.input.width}x${kept.input.height} for ${side}x${face.height}`,
