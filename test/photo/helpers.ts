@@ -346,3 +346,44 @@ export function shippedFaceUpsampler(factor: number): Promise<FaceUpsamplerBank>
     path.join(__dirname, '..', '..', 'gpu-task', 'models', 'default', 'face-upsampler', `x${factor}.json`),
   );
 }
+
+/**
+ * Assess a streamed output (`streamed`, raw RGB of `width` x `height`) against the in-memory
+ * one (`inMemory`) of the same photo, faces and settings: the same bytes over every face's frame
+ * (photo pixels -> [0, 1]², enlarged by `upscale`; the faces and the bicubic under them are
+ * exact on both paths), and within one level everywhere else (the streamed background away
+ * from the faces is libvips' 8-bit bicubic, enlarge.ts EnlargeLevels `fast`).
+ */
+export function expectStreamedAsInMemory(
+  streamed: Uint8Array,
+  inMemory: Uint8Array,
+  width: number,
+  upscale: number,
+  frames: readonly Similarity[],
+  label = '',
+): void {
+  expect(streamed.length, label).toBe(inMemory.length);
+  const height = streamed.length / (width * 3);
+  let worst = 0;
+  for (let i = 0; i < streamed.length; i++) worst = Math.max(worst, Math.abs(streamed[i]! - inMemory[i]!));
+  expect(worst, `${label}: largest difference`).toBeLessThanOrEqual(1);
+  for (const frame of frames) {
+    const back = invertSimilarity(frame);
+    const corners = [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ].map(([u, v]) => applySimilarity(back, [u!, v!]).map((c) => c * upscale));
+    const x0 = Math.max(0, Math.ceil(Math.min(...corners.map((c) => c[0]!))));
+    const x1 = Math.min(width, Math.floor(Math.max(...corners.map((c) => c[0]!))));
+    const y0 = Math.max(0, Math.ceil(Math.min(...corners.map((c) => c[1]!))));
+    const y1 = Math.min(height, Math.floor(Math.max(...corners.map((c) => c[1]!))));
+    let off = 0;
+    for (let y = y0; y < y1; y++) {
+      for (let i = (y * width + x0) * 3; i < (y * width + x1) * 3; i++)
+        if (streamed[i] !== inMemory[i]) off++;
+    }
+    expect(off, `${label}: samples off in the frame at (${x0}, ${y0})-(${x1}, ${y1})`).toBe(0);
+  }
+}

@@ -8,16 +8,18 @@ import { describe, expect, it } from 'vitest';
 import { type RgbImage, SeededRandom } from '../../gpu-task/src/engine/index.js';
 import { psnr, resizeRgb } from '../../gpu-task/src/eval/index.js';
 import {
+  type EnlargeLevels,
   type Similarity,
   cubicBackground,
   enlargeCentred,
   finishPhoto,
   prepareFace,
+  reencodePhoto,
   resizeAlpha,
   toPreciseSamples,
 } from '../../gpu-task/src/photo/index.js';
 import { largestChannelSpread } from '../engine/helpers/colour.js';
-import { preparedPhotoOf } from './helpers.js';
+import { expectStreamedAsInMemory, preparedPhotoOf } from './helpers.js';
 
 /** A smooth picture with detail at several scales (sines), the same formula at any size. */
 function scene(width: number, height: number, period: number): RgbImage {
@@ -189,11 +191,50 @@ describe('background enlargement', () => {
       expect(off / expected.length).toBeLessThan(1e-3);
     },
   );
+
+  it.each([
+    [64, 48, 3, 2],
+    [37, 101, 3, 4],
+    [200, 33, 1, 4],
+    [15, 40, 3, 2],
+  ] as const)(
+    'at fast levels is libvips 8-bit bicubic of the padded photo, within a level of the float cubic (%ix%i, %i channels, x%i)',
+    async (width, height, channels, factor) => {
+      // Prepare: smooth content with some harsh samples (the streamed background's levels).
+      const random = new SeededRandom(width + height);
+      const data = Uint8Array.from({ length: width * height * channels }, (_, i) =>
+        random.uniform() < 0.1
+          ? Math.floor(random.uniform() * 256)
+          : 128 + Math.round(100 * Math.sin(i / 17)),
+      );
+      // Act
+      const enlarged = await enlargeCentred(data, width, height, channels, factor, 'fast');
+      // Assess: the strips stand in for the padding to the byte; no sample more than a level
+      // off the float result, and most equal to it (no bias toward either side).
+      expect(
+        Buffer.compare(
+          Buffer.from(enlarged),
+          await paddedEnlargement(data, width, height, channels, factor, 'fast'),
+        ),
+      ).toBe(0);
+      const expected = replicatedFloatCubic(data, width, height, channels, factor);
+      let above = 0;
+      let below = 0;
+      for (let i = 0; i < expected.length; i++) {
+        const d = enlarged[i]! - expected[i]!;
+        expect(Math.abs(d)).toBeLessThanOrEqual(1);
+        if (d > 0) above++;
+        if (d < 0) below++;
+      }
+      expect((above + below) / expected.length).toBeLessThan(0.35);
+      expect(Math.abs(above - below) / expected.length).toBeLessThan(0.05);
+    },
+  );
 });
 
 /**
  * The centre-aligned enlargement the plain way: the photo padded by replicating 2 pixels, enlarged
- * whole by libvips on 16-bit samples (toPreciseSamples), cut back.
+ * whole by libvips on 16-bit samples (toPreciseSamples; `fast`: on the 8-bit levels), cut back.
  */
 async function paddedEnlargement(
   data: Uint8Array,
@@ -201,6 +242,7 @@ async function paddedEnlargement(
   height: number,
   channels: 1 | 3,
   factor: number,
+  levels: EnlargeLevels = 'exact',
 ): Promise<Buffer> {
   const pw = width + 4;
   const ph = height + 4;
@@ -213,10 +255,14 @@ async function paddedEnlargement(
         padded[(y * pw + x) * channels + c] = data[(sy * width + sx) * channels + c]!;
     }
   }
-  const affine = sharp(toPreciseSamples(padded), { raw: { width: pw, height: ph, channels } }).affine(
-    [factor, 0, 0, factor],
-    { interpolator: sharp.interpolators.bicubic, idx: 0.5, idy: 0.5, odx: -0.5, ody: -0.5 },
-  );
+  const samples = levels === 'exact' ? toPreciseSamples(padded) : padded;
+  const affine = sharp(samples, { raw: { width: pw, height: ph, channels } }).affine([factor, 0, 0, factor], {
+    interpolator: sharp.interpolators.bicubic,
+    idx: 0.5,
+    idy: 0.5,
+    odx: -0.5,
+    ody: -0.5,
+  });
   const whole = await (channels === 1 ? affine.extractChannel(0) : affine).raw().toBuffer();
   const row = width * factor * channels;
   const out = Buffer.alloc(row * height * factor);
@@ -285,7 +331,7 @@ describe('finishPhoto', () => {
     [2, 'jpeg', false, 12, 40],
     [4, 'jpeg', false, 64, 48],
   ] as const)(
-    'gives the output (x%i %s, grey %s, %ix%i) the bytes of pasting into the whole enlargement (streamed in colour)',
+    'gives the output (x%i %s, grey %s, %ix%i) the faces of pasting into the whole enlargement (streamed without alpha)',
     async (upscale, format, grey, width, height) => {
       // Prepare: two overlapping faces, one over the corner, one turned, one small.
       const random = new SeededRandom(width + height);
@@ -307,14 +353,29 @@ describe('finishPhoto', () => {
         width: 128,
         height: 128,
       }));
-      // Act: the streaming path, and the in-memory one (taken for any background given).
+      // Act: the streaming path, its pixels (as PNG), and the in-memory path (taken for any
+      // background given).
       const streamed = await finishPhoto(photo, restored, { format });
-      const inMemory = await finishPhoto(photo, restored, { format, upscaler: cubicBackground });
+      const streamedPng = format === 'png' ? streamed : await finishPhoto(photo, restored, { format: 'png' });
+      const inMemory = await finishPhoto(photo, restored, { format: 'png', upscaler: cubicBackground });
       // Again: the streaming path reuses its kept difference image, which must be zero again.
       const again = await finishPhoto(photo, restored, { format });
-      // Assess
+      // Assess: the faces' frames as pasted into the whole enlargement, to the byte, the
+      // background within a level of it; a lossy format encodes those very pixels.
       expect([streamed.width, streamed.height]).toEqual([width * upscale, height * upscale]);
-      expect(Buffer.compare(Buffer.from(streamed.bytes), Buffer.from(inMemory.bytes))).toBe(0);
+      const rgb = (bytes: Uint8Array): Promise<Buffer> =>
+        sharp(bytes).toColourspace('srgb').removeAlpha().raw().toBuffer();
+      expectStreamedAsInMemory(
+        await rgb(streamedPng.bytes),
+        await rgb(inMemory.bytes),
+        width * upscale,
+        upscale,
+        frames,
+      );
+      if (format !== 'png') {
+        const pixelsEncoded = await reencodePhoto(streamedPng.bytes, format);
+        expect(Buffer.compare(Buffer.from(streamed.bytes), Buffer.from(pixelsEncoded))).toBe(0);
+      }
       expect(Buffer.compare(Buffer.from(again.bytes), Buffer.from(streamed.bytes))).toBe(0);
     },
   );

@@ -7,8 +7,7 @@
  *
  * **Why the profile is spliced in.** The pixels are already sRGB; sharp's `withIccProfile`
  * attaches a profile only through a colour transform of every pixel: an identity here (0.3 s
- * of CPU on a 48 MP output), and a wrong one on the photo stage's streamed output, whose
- * 16-bit samples sharp takes to be Display P3. Every format gets the very profile sharp would
+ * of CPU on a 48 MP output). Every format gets the very profile sharp would
  * write, copied from a 1 x 1 image encoded once with `withIccProfile('srgb')` and inserted
  * into the file: PNG's iCCP chunk, JPEG's APP2 segments, WebP's ICCP chunk (with the extended
  * header, VP8X, that a WebP with a profile needs).
@@ -102,10 +101,9 @@ export async function reencodePhoto(
 }
 
 /**
- * encodePhoto for a colour photo given as a sharp pipeline of 3-band RGB without alpha (the
+ * encodePhoto for a photo without alpha given as a sharp pipeline of 8-bit, 3-band RGB (the
  * photo stage's streaming output, see withEnlargedWindows): the same bytes as encodePhoto of its
- * pixels. A greyscale photo is encoded from its pixels (encodePhoto): the stream carries 16-bit
- * samples, which libvips converts to grey with its own rounding.
+ * pixels, `grey` written as greyscale as there.
  *
  * @example
  * ```ts
@@ -114,9 +112,11 @@ export async function reencodePhoto(
  */
 export async function encodeRgbPipeline(
   pipeline: Sharp,
-  options: { format: OutputFormat; quality?: number },
+  options: { format: OutputFormat; quality?: number; grey?: boolean },
 ): Promise<Uint8Array> {
-  return encodeSrgb(pipeline, options.format, checkedQuality(options.quality));
+  const quality = checkedQuality(options.quality);
+  if (options.grey) return encodeGrey(pipeline.toColourspace('b-w'), options.format, quality);
+  return encodeSrgb(pipeline, options.format, quality);
 }
 
 function checkedQuality(quality = DEFAULT_ENCODE_QUALITY): number {

@@ -3,6 +3,11 @@
  * a window of it (`enlargeWindow`, for blending faces into), and the whole output as one
  * streaming libvips pipeline with windows laid over it (`withEnlargedWindows`), so a 48 MP
  * output is enlarged, composed and encoded without being held in memory as raw pixels.
+ *
+ * Two kinds of levels (EnlargeLevels): `exact`, the float cubic rounded to the nearest level,
+ * for every pixel that can end up in a face; `fast`, libvips' 8-bit fixed point, for the
+ * streamed background away from the faces, where a level's rounding shows nowhere and the
+ * exact levels cost a third of the photo stage's budget.
  */
 import { endianness } from 'node:os';
 import sharp, { type Sharp } from 'sharp';
@@ -22,11 +27,26 @@ const EDGE_STRIP = 8;
 const edgeBand = (factor: number): number => 3 * factor;
 
 /**
+ * How an enlargement's levels are computed:
+ *
+ * - `exact`: libvips' bicubic on 16-bit samples (preciseInput): the float cubic rounded to the
+ *   nearest level on all but about 1 sample in 200,000, within one level there. A kept face
+ *   is then bicubic's to the level, and the enlargement under a pasted face's feathered edge
+ *   is bicubic's too.
+ * - `fast`: libvips' bicubic on the 8-bit levels (fixed point): a level off the float cubic on
+ *   about 1 sample in 5 to 10 of photos, either way (mean −0.01..+0.01 level, RMS 0.3-0.5), and
+ *   much cheaper: a 12 MP photo enlarged x2 into a PNG takes about 0.5 s less on the 2-core
+ *   machine (the 16-bit samples are twice the bytes through the affine, and the conversion
+ *   back). The streamed output's background away from the faces (withEnlargedWindows).
+ */
+export type EnlargeLevels = 'exact' | 'fast';
+
+/**
  * Enlarge raw pixels (1 or 3 channels) by an integer factor, centre-aligned (output pixel i
  * samples the input at (i + 0.5) / factor - 0.5, as MATLAB `imresize` and PIL do), with
- * libvips' bicubic interpolator on 16-bit samples (`preciseInput`: at the factors the photo
- * stage uses, 2 and 4, the float cubic rounded to the nearest level) and the border pixels
- * replicated.
+ * libvips' bicubic interpolator, its levels `exact` (default: 16-bit samples, `preciseInput`;
+ * at the factors the photo stage uses, 2 and 4, the float cubic rounded to the nearest level)
+ * or `fast` (8-bit, see EnlargeLevels), and the border pixels replicated.
  *
  * sharp's `resize` is not used to enlarge: libvips maps pixel corners there, which moves the
  * whole picture by half an output pixel down and right (every face and edge of the photo,
@@ -47,13 +67,14 @@ export async function enlargeCentred(
   height: number,
   channels: 1 | 3,
   factor: number,
+  levels: EnlargeLevels = 'exact',
 ): Promise<Uint8Array> {
   if (width < 2 * EDGE_STRIP || height < 2 * EDGE_STRIP) {
-    return enlargePadded(data, width, height, channels, factor);
+    return enlargePadded(data, width, height, channels, factor, levels);
   }
   const outWidth = width * factor;
   const outHeight = height * factor;
-  const main = withPreciseInput(data, width, height, channels, (samples) =>
+  const main = withInput(data, width, height, channels, levels, (samples) =>
     enlargeAffine(samples, channels, factor).raw().toBuffer({ resolveWithObject: true }),
   );
   // Awaited after the strips: a failure meanwhile must not go unobserved (it is rethrown there).
@@ -69,7 +90,7 @@ export async function enlargeCentred(
         [width - EDGE_STRIP, 0, EDGE_STRIP, height],
       ] as const
     ).map(([left, top, w, h]) =>
-      enlargePadded(cropRaw(data, width, channels, left, top, w, h), w, h, channels, factor),
+      enlargePadded(cropRaw(data, width, channels, left, top, w, h), w, h, channels, factor, levels),
     ),
   );
   const { data: out, info } = await main;
@@ -141,25 +162,29 @@ function preciseInput(
 }
 
 /**
- * Samples of photos being enlarged, kept between photos (scratch.ts: a 12 MP photo's fresh
- * 72 MB cost 0.2 s of page faults here): up to those of a photo enlarged x2 to a 64 MP output.
+ * 16-bit samples of whole photos enlarged at `exact` levels (finish.ts' in-memory path: photos
+ * with alpha), kept between photos (scratch.ts: a 12 MP photo's fresh 72 MB cost 0.2 s of page
+ * faults here): up to those of a photo enlarged x2 to a 64 MP output.
  */
-const preciseScratch = new KeptScratch(RETAIN_MAX_BYTES / 4);
+const preciseScratch = new KeptScratch(RETAIN_MAX_BYTES / 2);
 
 /** Below this many bytes of samples (a 1 MP photo) a fresh array costs little: not pooled. */
 const PRECISE_SCRATCH_MIN_BYTES = 6_000_000;
 
 /**
- * Run `use` on preciseInput's pipeline of `data`, its samples in a kept buffer (large inputs)
- * until `use` settles: libvips reads them while the pipeline runs.
+ * Run `use` on a pipeline of `data` for enlargeAffine: the 8-bit levels themselves (`fast`),
+ * or preciseInput's samples (`exact`), in a kept buffer (large inputs) until `use` settles:
+ * libvips reads them while the pipeline runs.
  */
-async function withPreciseInput<T>(
+async function withInput<T>(
   data: Uint8Array,
   width: number,
   height: number,
   channels: 1 | 3,
+  levels: EnlargeLevels,
   use: (pipeline: Sharp) => Promise<T>,
 ): Promise<T> {
+  if (levels === 'fast') return use(levelsInput(data, width, height, channels));
   const bytes = data.length * 2;
   if (bytes < PRECISE_SCRATCH_MIN_BYTES) return use(preciseInput(data, width, height, channels));
   return preciseScratch.use(bytes, (buffer) =>
@@ -210,9 +235,14 @@ export function toPreciseSamples(data: Uint8Array, out?: Uint16Array): Uint16Arr
   return samples;
 }
 
+/** Raw 8-bit pixels as a sharp pipeline (enlargeAffine's `fast` levels). */
+function levelsInput(data: Uint8Array, width: number, height: number, channels: 1 | 3): Sharp {
+  return sharp(data, { raw: { width, height, channels }, limitInputPixels: false });
+}
+
 /**
- * The centre-aligned bicubic enlargement of a preciseInput pipeline (black beyond its edges),
- * back to 8 bits at its output. One band leaves by extractChannel: libvips' conversion of
+ * The centre-aligned bicubic enlargement of a levelsInput or preciseInput pipeline (black
+ * beyond its edges), at 8 bits at its output. One band leaves by extractChannel: libvips' conversion of
  * 16-bit grey to `b-w` does not shift (it rounds by its own steps, which the added half level
  * would bias), and without a conversion sharp writes three bands.
  */
@@ -234,6 +264,7 @@ async function enlargePadded(
   height: number,
   channels: 1 | 3,
   factor: number,
+  levels: EnlargeLevels,
 ): Promise<Uint8Array> {
   const pad = ENLARGE_PAD;
   // Three calls: within one pipeline sharp applies `extend` after `affine` and `extract` before it.
@@ -249,8 +280,9 @@ async function enlargePadded(
   )
     .raw()
     .toBuffer();
+  const input = levels === 'exact' ? preciseInput : levelsInput;
   const enlarged = await enlargeAffine(
-    preciseInput(padded, width + 2 * pad, height + 2 * pad, channels),
+    input(padded, width + 2 * pad, height + 2 * pad, channels),
     channels,
     factor,
   )
@@ -270,7 +302,7 @@ async function enlargePadded(
 
 /**
  * A rectangle of an output photo whose pixels change: `image` replaces `enlarged`, the
- * enlargement's own pixels there (enlargeWindow's).
+ * streamed enlargement's own pixels there (enlargeWindow's at `fast` levels).
  */
 export interface OutputWindow {
   left: number;
@@ -281,8 +313,9 @@ export interface OutputWindow {
 
 /**
  * The rectangle (`left`, `top`, `width` x `height`, output pixels) of `image` enlarged by
- * `factor` with enlargeCentred: the same bytes, from the input pixels under it and a margin
- * for the cubic's taps (replicated where the margin passes the photo's edge, as enlargeCentred does).
+ * `factor` with enlargeCentred at `levels`: the same bytes, from the input pixels under it and
+ * a margin for the cubic's taps (replicated where the margin passes the photo's edge, as
+ * enlargeCentred does).
  */
 export async function enlargeWindow(
   image: RgbImage,
@@ -291,6 +324,7 @@ export async function enlargeWindow(
   top: number,
   width: number,
   height: number,
+  levels: EnlargeLevels = 'exact',
 ): Promise<RgbImage> {
   // Output pixel x reads input columns floor((x + 0.5) / factor - 0.5) - 1 to ... + 2; a margin
   // of 4 input pixels also keeps the crop's own replicated edge (edgeBand) away from the window.
@@ -302,7 +336,7 @@ export async function enlargeWindow(
   const cw = ix1 - ix0;
   const ch = iy1 - iy0;
   const crop = cropRaw(image.data, image.width, 3, ix0, iy0, cw, ch);
-  const enlarged = factor === 1 ? crop : await enlargeCentred(crop, cw, ch, 3, factor);
+  const enlarged = factor === 1 ? crop : await enlargeCentred(crop, cw, ch, 3, factor, levels);
   return {
     data: cropRaw(enlarged, cw * factor, 3, left - ix0 * factor, top - iy0 * factor, width, height),
     width,
@@ -314,11 +348,13 @@ export async function enlargeWindow(
 const differenceScratch = new ZeroedScratch();
 
 /**
- * Run `use` on a sharp pipeline of `image` enlarged by `factor` (enlargeCentred's pixels) with
- * `windows` laid over it (they must not overlap), 3-band sRGB to encode: the enlargement streams
- * through libvips (on its threads, while the encoder compresses), never held whole in memory.
- * The pipeline is valid until `use` settles. `windows` may be a promise: what does not need
- * them starts at once.
+ * Run `use` on a sharp pipeline of `image` enlarged by `factor` (enlargeCentred's pixels at
+ * `fast` levels) with `windows` laid over it (they must not overlap), 3-band sRGB to encode:
+ * the enlargement streams through libvips (on its threads, while the encoder compresses),
+ * never held whole in memory. The pipeline is valid until `use` settles. `windows` may be a
+ * promise: what does not need them starts at once. Each window's `enlarged` must be the
+ * pipeline's own pixels there (enlargeWindow at `fast` levels); its `image` may hold anything,
+ * the `exact` enlargement under the faces (paste.ts `faceWindows`) included.
  *
  * **How the windows get in.** sharp's only way to lay one image over another, `composite`,
  * adds an alpha band before the enlargement, and libvips' bicubic rounds 4-band pixels down
@@ -326,13 +362,13 @@ const differenceScratch = new ZeroedScratch();
  * the windows, and the edge bands the plain affine darkens (see enlargeCentred), go in as a
  * bitwise exclusive-or with a full-size difference image, zero outside them: exact. The
  * difference image is a kept, resident buffer of zeros (scratch.ts: fresh pages cost a fault
- * each, 0.3 s for a 48 MP output here); writing zeros back over the windows afterwards
+ * each, about 0.15 s for a 48 MP output here); writing zeros back over the windows afterwards
  * leaves it zero for the next photo.
  *
  * @example
  * ```ts
- * const enlarged = await enlargeWindow(photo, 2, 400, 300, 200, 200);
- * const image = blendFaceInto(enlarged); // a copy with the face blended in
+ * const enlarged = await enlargeWindow(photo, 2, 400, 300, 200, 200, 'fast');
+ * const image = blendFaceInto(await enlargeWindow(photo, 2, 400, 300, 200, 200)); // the face blended in
  * const windows = [{ left: 400, top: 300, enlarged, image }];
  * const png = await withEnlargedWindows(photo, 2, windows, (pipeline) => pipeline.png().toBuffer());
  * ```
@@ -348,55 +384,44 @@ export async function withEnlargedWindows<T>(
   const outHeight = height * factor;
   if (factor === 1) {
     const pipeline = sharp(image.data, { raw: { width, height, channels: 3 }, limitInputPixels: false });
-    return withWindows(pipeline, outWidth, outHeight, false, await windows, use);
+    return withWindows(pipeline, outWidth, outHeight, await windows, use);
   }
   if (width < 2 * EDGE_STRIP || height < 2 * EDGE_STRIP) {
     // Small photos: enlarged whole the padded way (nothing to stream).
-    const [data, faces] = await Promise.all([enlargePadded(image.data, width, height, 3, factor), windows]);
+    const [data, faces] = await Promise.all([
+      enlargePadded(image.data, width, height, 3, factor, 'fast'),
+      windows,
+    ]);
     const pipeline = sharp(data, {
       raw: { width: outWidth, height: outHeight, channels: 3 },
       limitInputPixels: false,
     });
-    return withWindows(pipeline, outWidth, outHeight, false, faces, use);
+    return withWindows(pipeline, outWidth, outHeight, faces, use);
   }
   // The edge strips (libvips, about 50 ms for a 12 MP photo) are enlarged while the caller's
-  // windows are still being made (JavaScript). The pipeline carries 16-bit samples (the
-  // streamed affine on preciseInput) until its output.
+  // windows are still being made (JavaScript).
   const [edges, faces] = await Promise.all([edgeWindows(image, factor), windows]);
-  return withPreciseInput(image.data, width, height, 3, (samples) =>
-    withWindows(enlargeAffine(samples, 3, factor), outWidth, outHeight, true, [...edges, ...faces], use),
-  );
+  const enlarged = enlargeAffine(levelsInput(image.data, width, height, 3), 3, factor);
+  return withWindows(enlarged, outWidth, outHeight, [...edges, ...faces], use);
 }
 
 /**
- * Run `use` on `pipeline` (`outWidth` x `outHeight`, 3 bands; 16-bit samples if `wide`) with
- * `windows` laid over it by exclusive-or (see withEnlargedWindows).
+ * Run `use` on `pipeline` (`outWidth` x `outHeight`, 3 bands of 8 bits) with `windows` laid
+ * over it by exclusive-or (see withEnlargedWindows).
  */
 async function withWindows<T>(
   pipeline: Sharp,
   outWidth: number,
   outHeight: number,
-  wide: boolean,
   windows: readonly OutputWindow[],
   use: (pipeline: Sharp) => Promise<T>,
 ): Promise<T> {
   if (windows.length === 0) return use(pipeline);
-  const samples = outWidth * outHeight * 3;
-  return differenceScratch.use(samples * (wide ? 2 : 1), async (zeros) => {
-    if (wide && zeros.byteOffset % 2 !== 0) {
-      throw new Error('internal: a 16-bit difference image needs an even byte offset (see ZeroedScratch)');
-    }
-    const difference = wide ? new Uint16Array(zeros.buffer, zeros.byteOffset, samples) : zeros;
-    for (const window of windows) {
-      if (difference instanceof Uint16Array) xorWide(difference, outWidth, window);
-      else xorNarrow(difference, outWidth, window);
-    }
-    // sharp reads a raw operand's depth from its typed array (Uint16Array: ushort), though its
-    // declared parameter type is Buffer.
-    const operand = difference as Buffer;
+  return differenceScratch.use(outWidth * outHeight * 3, async (difference) => {
+    for (const window of windows) xorWindow(difference, outWidth, window);
     try {
       return await use(
-        pipeline.boolean(operand, 'eor', {
+        pipeline.boolean(difference, 'eor', {
           raw: { width: outWidth, height: outHeight, channels: 3 },
           // sharp reads an operand as any input (its declared type omits the option): without
           // it, outputs over sharp's default 268 MP fail although the configured limit allows them.
@@ -408,11 +433,6 @@ async function withWindows<T>(
     }
   });
 }
-
-// difference ^= enlarged ^ image over a window (windows compose: see withEnlargedWindows). One
-// inner loop per sample type: a loop that sees both element types runs at about a third of the
-// speed (V8 then compiles its element accesses for either), and a face window at x2 holds
-// millions of samples.
 
 /**
  * Call `row` for each row of `window`: the row's first sample in the output (`at`), in the
@@ -428,21 +448,8 @@ function forWindowRows(
     row(((window.top + y) * outWidth + window.left) * 3, y * length, length);
 }
 
-/**
- * On 16-bit samples, in their upper byte (the 8-bit level): the lower byte, the sample's
- * fraction of a level, is left as it is (the output's conversion to 8 bits drops it).
- */
-function xorWide(difference: Uint16Array, outWidth: number, window: OutputWindow): void {
-  const enlarged = window.enlarged.data;
-  const image = window.image.data;
-  forWindowRows(outWidth, window, (o, i, length) => {
-    for (let x = 0; x < length; x++)
-      difference[o + x] = difference[o + x]! ^ ((enlarged[i + x]! ^ image[i + x]!) << 8);
-  });
-}
-
-/** On 8-bit samples. */
-function xorNarrow(difference: Uint8Array, outWidth: number, window: OutputWindow): void {
+/** difference ^= enlarged ^ image over a window (windows compose: see withEnlargedWindows). */
+function xorWindow(difference: Uint8Array, outWidth: number, window: OutputWindow): void {
   const enlarged = window.enlarged.data;
   const image = window.image.data;
   forWindowRows(outWidth, window, (o, i, length) => {
@@ -452,14 +459,15 @@ function xorNarrow(difference: Uint8Array, outWidth: number, window: OutputWindo
 }
 
 /** difference = 0 over the window (restoring the kept buffer's zeros after use). */
-function zeroWindow(difference: Uint8Array | Uint16Array, outWidth: number, window: OutputWindow): void {
+function zeroWindow(difference: Uint8Array, outWidth: number, window: OutputWindow): void {
   forWindowRows(outWidth, window, (o, _, length) => difference.fill(0, o, o + length));
 }
 
 /**
  * The bands along the four edges of the output that the plain affine darkens (see
  * enlargeCentred): the affine's pixels there (`enlarged`, from the same affine of a strip of
- * the photo, which sees the same black beyond the edge) and the replicated enlargement's.
+ * the photo, which sees the same black beyond the edge) and the replicated enlargement's, both
+ * at `fast` levels as the streamed pipeline.
  */
 async function edgeWindows(image: RgbImage, factor: number): Promise<OutputWindow[]> {
   const { width, height } = image;
@@ -488,7 +496,7 @@ async function edgeWindows(image: RgbImage, factor: number): Promise<OutputWindo
   return Promise.all(
     rects.map(async ([[left, top, w, h], [sx, sy, sw, sh]]) => {
       const strip = cropRaw(image.data, width, 3, sx, sy, sw, sh);
-      const dark = await enlargeAffine(preciseInput(strip, sw, sh, 3), 3, factor)
+      const dark = await enlargeAffine(levelsInput(strip, sw, sh, 3), 3, factor)
         .raw()
         .toBuffer();
       return {
@@ -499,7 +507,7 @@ async function edgeWindows(image: RgbImage, factor: number): Promise<OutputWindo
           width: w,
           height: h,
         },
-        image: await enlargeWindow(image, factor, left, top, w, h),
+        image: await enlargeWindow(image, factor, left, top, w, h, 'fast'),
       };
     }),
   );

@@ -141,10 +141,9 @@ export async function finishPhoto(
   const width = image.width * photo.upscale;
   const height = image.height * photo.upscale;
   const bank = faceLayerBank(photo, options);
-  if (!alpha && !grey && !options.upscaler) {
-    // The usual case (colour, no alpha, the default background): the faces are blended into
-    // windows of the output, which go into the enlargement as libvips streams it into the
-    // encoder.
+  if (!alpha && !options.upscaler) {
+    // The usual case (no alpha, the default background): the faces are blended into windows
+    // of the output, which go into the enlargement as libvips streams it into the encoder.
     const ready = readyFaces();
     const windows = ready.then((pasted) =>
       faceWindows(image, photo.upscale, withRestored(photo.faces, pasted, keep), bank),
@@ -155,9 +154,8 @@ export async function finishPhoto(
     return { bytes, width, height, pasted: asPasted(photo.faces, await ready), ...background };
   }
   // The whole output in memory for: alpha (libvips' compositing would premultiply it);
-  // greyscale (the streamed enlargement carries 16-bit samples, which libvips converts to grey
-  // with its own rounding); another background. The background's enlargement (libvips) runs
-  // on its own thread while the faces are readied.
+  // another background. The background's enlargement (libvips) runs on its own thread while
+  // the faces are readied.
   const enlarged = (options.upscaler ?? cubicBackground)(image, photo.upscale);
   const outAlpha = alpha ? resizeAlpha(alpha, image.width, image.height, photo.upscale) : null;
   // Keep a failure of the face work from leaving these promises unobserved.

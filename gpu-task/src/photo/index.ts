@@ -95,7 +95,13 @@ export {
   turnedTile,
 } from './turned-photos.js';
 export { encodePhoto, encodeRgbPipeline, reencodePhoto } from './encode.js';
-export { enlargeCentred, enlargeWindow, toPreciseSamples, withEnlargedWindows } from './enlarge.js';
+export {
+  type EnlargeLevels,
+  enlargeCentred,
+  enlargeWindow,
+  toPreciseSamples,
+  withEnlargedWindows,
+} from './enlarge.js';
 export type { OutputWindow } from './enlarge.js';
 export {
   upsampledFaceBounds,

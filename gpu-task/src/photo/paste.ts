@@ -135,7 +135,12 @@ export function pasteOnto(
  * The restored faces blended into windows of the photo enlarged by `upscale` (cubicBackground):
  * each window holds the output pixels under one face, or under several that overlap (blended
  * in order, as pasteOnto does), so laying them over the enlargement gives pasteFaces' bytes
- * without the whole output in memory.
+ * without the whole output in memory. Every face has its window, a face left as it was too
+ * (its frame): there the enlargement under it is the `exact` one (enlarge.ts EnlargeLevels),
+ * while each window's `enlarged` is the streamed `fast` enlargement it replaces. So a kept face
+ * is bicubic's to the level, and the faces and what surrounds them are pasteOnto's bytes on
+ * cubicBackground; only the background away from every face is the cheaper `fast` levels
+ * (within one level of them).
  */
 export async function faceWindows(
   photo: RgbImage,
@@ -154,20 +159,30 @@ export async function faceWindows(
     y1: Math.min(height - 1, b.y1),
   });
   // What goes over the enlargement: with a bank, the face upsampler's layer of each face, and
-  // each restored face over it.
+  // each restored face over it; a face with neither, the exact enlargement of its frame.
   type Placed =
-    | { layer: true; toFrame: Similarity; bounds: PixelBounds }
-    | { layer: false; restored: RgbImage; kept: KeptPart | null; toFrame: Similarity; bounds: PixelBounds };
+    | { kind: 'frame'; bounds: PixelBounds }
+    | { kind: 'layer'; toFrame: Similarity; bounds: PixelBounds }
+    | {
+        kind: 'restored';
+        restored: RgbImage;
+        kept: KeptPart | null;
+        toFrame: Similarity;
+        bounds: PixelBounds;
+      };
   const placed = faces.flatMap((item): Placed[] => {
     const { face, restored } = item;
     const layer: Placed[] = [];
     if (bank && takesLayer(face)) {
       const toUnit = composeSimilarity(face.toUnit, toInput);
-      layer.push({ layer: true, toFrame: toUnit, bounds: clip(upsampledFaceBounds(toUnit)) });
+      layer.push({ kind: 'layer', toFrame: toUnit, bounds: clip(upsampledFaceBounds(toUnit)) });
     }
-    if (!restored) return layer;
+    if (!restored) {
+      if (layer.length > 0 || upscale === 1) return layer;
+      return [{ kind: 'frame', bounds: clip(placeFace(face, face.pasteSide, toInput).bounds) }];
+    }
     const { toFrame, bounds } = placeFace(face, restored.width, toInput);
-    return [...layer, { layer: false, restored, kept: keptPart(item), toFrame, bounds: clip(bounds) }];
+    return [...layer, { kind: 'restored', restored, kept: keptPart(item), toFrame, bounds: clip(bounds) }];
   });
   // Group faces whose rectangles overlap (transitively): one window each, faces in their order.
   const groups: { bounds: PixelBounds; members: number[] }[] = [];
@@ -185,20 +200,26 @@ export async function faceWindows(
   });
   return Promise.all(
     groups.map(async ({ bounds: { x0, y0, x1, y1 }, members }) => {
-      const enlarged = await enlargeWindow(photo, upscale, x0, y0, x1 - x0 + 1, y1 - y0 + 1);
-      const image = { ...enlarged, data: enlarged.data.slice() };
+      const [w, h] = [x1 - x0 + 1, y1 - y0 + 1];
+      // What the stream holds there, and what the face goes onto (at x1 they are one crop).
+      const [enlarged, image] = await Promise.all([
+        enlargeWindow(photo, upscale, x0, y0, w, h, 'fast'),
+        upscale === 1 ? null : enlargeWindow(photo, upscale, x0, y0, w, h, 'exact'),
+      ]);
+      const onto = image ?? { ...enlarged, data: enlarged.data.slice() };
       const inOrder = [...members].sort((i, j) => i - j).map((index) => placed[index]!);
       // The faces' layers under the restored faces, as pasteOnto lays them.
       for (const entry of inOrder) {
-        if (entry.layer && bank) layUpsampledFace(image, { x: x0, y: y0 }, photo, bank, entry.toFrame);
+        if (entry.kind === 'layer' && bank)
+          layUpsampledFace(onto, { x: x0, y: y0 }, photo, bank, entry.toFrame);
       }
       for (const entry of inOrder) {
-        if (!entry.layer) {
+        if (entry.kind === 'restored') {
           const { restored, toFrame, kept } = entry;
-          pasteFrame(image, restored, toFrame, DEFAULT_PASTE_MASK, { x: x0, y: y0 }, kept);
+          pasteFrame(onto, restored, toFrame, DEFAULT_PASTE_MASK, { x: x0, y: y0 }, kept);
         }
       }
-      return { left: x0, top: y0, enlarged, image };
+      return { left: x0, top: y0, enlarged, image: onto };
     }),
   );
 }

@@ -1,23 +1,20 @@
 /**
  * Scratch buffers kept between photos, for the photo stage's largest short-lived arrays: the
- * difference images of the streamed output and the 16-bit samples the enlargement reads
- * (enlarge.ts `withEnlargedWindows`, `enlargeCentred`).
+ * difference images of the streamed output and the 16-bit samples an exact enlargement of a
+ * whole photo reads (enlarge.ts `withEnlargedWindows`, `enlargeCentred`).
  *
  * **Why keep them.** A fresh buffer costs nothing to allocate, but every 4 KiB page faults the
- * first time it is touched: a 48 MP output's difference image (16-bit samples) is 72,000 pages,
- * a 12 MP photo's 16-bit samples 18,000. On the 2-core development VM a fault costs about 10 us,
- * so the faults cost about 0.3 s and 0.2 s per photo, half of the photo stage's 1 s budget
- * together. A buffer kept resident costs none of it.
+ * first time it is touched: a 48 MP output's difference image is 36,000 pages, a 12 MP photo's
+ * 16-bit samples 18,000. On the 2-core development VM a fault costs about 10 us, so the faults
+ * cost about 0.15-0.2 s per photo each, a fifth of the photo stage's 1 s budget. A buffer kept
+ * resident costs none of it.
  *
  * Memory: a kept buffer stays resident for RETAIN_IDLE_MS after its last use, and only buffers
  * up to the pool's `retainMaxBytes` are kept (larger ones are allocated and dropped).
  */
 
-/**
- * Largest buffer kept between photos: the difference image of a 64 MP output (8000 x 8000 RGB
- * of 16-bit samples, as the streamed enlargement carries them).
- */
-export const RETAIN_MAX_BYTES = 64_000_000 * 3 * 2;
+/** Largest buffer kept between photos: the difference image of a 64 MP output (8000 x 8000 RGB). */
+export const RETAIN_MAX_BYTES = 64_000_000 * 3;
 
 /** How long an idle buffer is kept before it is dropped (a worker between jobs, a CLI run). */
 export const RETAIN_IDLE_MS = 60_000;
