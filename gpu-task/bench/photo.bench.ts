@@ -56,6 +56,7 @@ import {
 import {
   DEFAULT_UPSCALE,
   FaceDetector,
+  type FaceUpsamplerBank,
   finishPhoto,
   loadFaceUpsampler,
   preparePhoto,
@@ -87,12 +88,22 @@ if (!UPSCALE_FACTORS.includes(upscale)) {
   throw new Error(`--upscale must be one of ${UPSCALE_FACTORS.join(', ')}, got ${values.upscale}`);
 }
 const format = values.format as OutputFormat;
-const faceUpsampler =
-  upscale !== 1
-    ? await loadFaceUpsampler(
-        path.join(packageRoot(), 'gpu-task', 'models', 'default', 'face-upsampler', `x${upscale}.json`),
-      )
-    : null;
+/**
+ * The default pipeline's face upsampler for the upscale the photo gets (preparePhoto caps a
+ * 12 MP photo's x4 to x2: the output would pass the megapixel limit), as the engine picks it.
+ */
+const faceUpsamplers = new Map<UpscaleFactor, Promise<FaceUpsamplerBank>>();
+function faceUpsamplerFor(factor: UpscaleFactor): Promise<FaceUpsamplerBank | null> {
+  if (factor === 1) return Promise.resolve(null);
+  let bank = faceUpsamplers.get(factor);
+  if (!bank) {
+    bank = loadFaceUpsampler(
+      path.join(packageRoot(), 'gpu-task', 'models', 'default', 'face-upsampler', `x${factor}.json`),
+    );
+    faceUpsamplers.set(factor, bank);
+  }
+  return bank;
+}
 const WIDTH = 4000;
 const HEIGHT = 3000;
 /** Model sides of the default pipeline (64 px DR2 input, 128 px enhancer output). */
@@ -188,6 +199,7 @@ const template = framingTemplate({ name: 'utkface-200', eyeDistance: 0.4025, eye
 const wall = Object.fromEntries(PHASES.map((p) => [p, [] as number[]])) as Record<Phase, number[]>;
 const cpu = Object.fromEntries(PHASES.map((p) => [p, [] as number[]])) as Record<Phase, number[]>;
 let faces = 0;
+let upscaleGiven: number = upscale;
 let output = '';
 let plainBytes = 0;
 let coldAdded = 0;
@@ -204,6 +216,7 @@ for (let r = 0; r < repeats + 1; r++) {
     : await Promise.all(prepared.faces.map((f) => resizeRgb(f.modelInput, OUTPUT_SIDE, OUTPUT_SIDE)));
   const pasteStart = performance.now();
   const pasteCpuStart = cpuMs();
+  const faceUpsampler = await faceUpsamplerFor(prepared.upscale);
   const finished = await finishPhoto(prepared, restored, { format, denoiseBackground: true, faceUpsampler });
   background = finished.background;
   const end = performance.now();
@@ -226,6 +239,7 @@ for (let r = 0; r < repeats + 1; r++) {
     continue;
   }
   faces = prepared.faces.length;
+  upscaleGiven = prepared.upscale;
   output = `${finished.width}x${finished.height} ${format} (${(finished.bytes.length / 1e6).toFixed(1)} MB)`;
   plainBytes = plain.length;
   wall.decode.push(prepared.decodeMs);
@@ -246,13 +260,13 @@ await detector.dispose();
 const m = (values: number[]): number => median(values);
 console.log(
   `photo stage, ${WIDTH}x${HEIGHT} JPEG (${(photo.length / 1e6).toFixed(1)} MB), ${faces} faces found, ` +
-    `upscale ${upscale} -> ${output}; ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'CPU'}; median of ${repeats}`,
+    `upscale ${upscale}${upscaleGiven !== upscale ? ` (capped to ${upscaleGiven})` : ''} -> ${output}; ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'CPU'}; median of ${repeats}`,
 );
 console.log(`  ${hugePages}`);
 console.log(
   `  background: noise ${background?.noise.toFixed(1) ?? '-'}, ${background?.denoised ? 'denoised' : 'only enlarged'}` +
     (values.kept ? '; faces kept' : '') +
-    (faceUpsampler ? '; faces enlarged by the face upsampler up to 256 px' : ''),
+    (faceUpsamplers.size > 0 ? '; faces enlarged by the face upsampler up to 256 px' : ''),
 );
 console.log(`  ${'phase'.padEnd(26)} ${'wall'.padStart(8)} ${'cpu'.padStart(8)}`);
 const row = (name: string, w: number, c: number): void =>
