@@ -247,8 +247,8 @@ describe('finishPhoto with a face upsampler', () => {
         faceUpsampler,
       });
       const plain = await finishPhoto(preparedPhotoOf(image, upscale, faces), restored, { format: 'png' });
-      // Assess: equal bytes over the faces (the background away from them within a level), and
-      // the layer did change the output.
+      // Assess: equal bytes over the faces' layers (the background away from them within a
+      // level), and the layer did change the output.
       const [a, b, c] = [await rgbOf(streamed.bytes), await rgbOf(inMemory.bytes), await rgbOf(plain.bytes)];
       expectStreamedAsInMemory(
         a,
@@ -256,6 +256,7 @@ describe('finishPhoto with a face upsampler', () => {
         width * upscale,
         upscale,
         faces.map((f) => f.toUnit),
+        { widen: 1.5 },
       );
       expect(Buffer.compare(a, c)).not.toBe(0);
     });

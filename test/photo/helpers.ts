@@ -350,9 +350,10 @@ export function shippedFaceUpsampler(factor: number): Promise<FaceUpsamplerBank>
 /**
  * Assess a streamed output (`streamed`, raw RGB of `width` x `height`) against the in-memory
  * one (`inMemory`) of the same photo, faces and settings: the same bytes over every face's frame
- * (photo pixels -> [0, 1]², enlarged by `upscale`; the faces and the bicubic under them are
- * exact on both paths), and within one level everywhere else (the streamed background away
- * from the faces is libvips' 8-bit bicubic, enlarge.ts EnlargeLevels `fast`).
+ * (photo pixels -> [0, 1]², enlarged by `upscale`), widened by `widen` about its centre (1.5:
+ * the face upsampler's layer, face-upsampler.ts upsampledFaceBounds), where the faces and the
+ * bicubic under them are exact on both paths; within one level everywhere else (the streamed
+ * background away from the faces is libvips' 8-bit bicubic, enlarge.ts EnlargeLevels `fast`).
  */
 export function expectStreamedAsInMemory(
   streamed: Uint8Array,
@@ -360,7 +361,7 @@ export function expectStreamedAsInMemory(
   width: number,
   upscale: number,
   frames: readonly Similarity[],
-  label = '',
+  { label = '', widen = 1 }: { label?: string; widen?: number } = {},
 ): void {
   expect(streamed.length, label).toBe(inMemory.length);
   const height = streamed.length / (width * 3);
@@ -369,11 +370,12 @@ export function expectStreamedAsInMemory(
   expect(worst, `${label}: largest difference`).toBeLessThanOrEqual(1);
   for (const frame of frames) {
     const back = invertSimilarity(frame);
+    const [near, far] = [0.5 - widen / 2, 0.5 + widen / 2];
     const corners = [
-      [0, 0],
-      [1, 0],
-      [0, 1],
-      [1, 1],
+      [near, near],
+      [far, near],
+      [near, far],
+      [far, far],
     ].map(([u, v]) => applySimilarity(back, [u!, v!]).map((c) => c * upscale));
     const x0 = Math.max(0, Math.ceil(Math.min(...corners.map((c) => c[0]!))));
     const x1 = Math.min(width, Math.floor(Math.max(...corners.map((c) => c[0]!))));

@@ -226,7 +226,7 @@ describe('finishPhoto with keep shares', () => {
         image.width * 2,
         2,
         faces.map((f) => f.toUnit),
-        JSON.stringify(keepShares),
+        { label: JSON.stringify(keepShares), widen: 1.5 },
       );
     }
   });

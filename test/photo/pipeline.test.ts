@@ -330,10 +330,13 @@ describe('finishPhoto', () => {
     [2, 'webp', false, 250, 260],
     [2, 'jpeg', false, 12, 40],
     [4, 'jpeg', false, 64, 48],
+    [2, 'png', true, 180, 150],
+    [4, 'jpeg', true, 90, 70],
   ] as const)(
     'gives the output (x%i %s, grey %s, %ix%i) the faces of pasting into the whole enlargement (streamed without alpha)',
     async (upscale, format, grey, width, height) => {
-      // Prepare: two overlapping faces, one over the corner, one turned, one small.
+      // Prepare: two overlapping faces, one over the corner, one turned, one small; one (the
+      // fourth) left as it was, and one skipped (over --max-faces: only its detector box).
       const random = new SeededRandom(width + height);
       const image = scene(width, height, 7);
       if (grey) for (let i = 0; i < image.data.length; i += 3) image.data.fill(image.data[i]!, i, i + 3);
@@ -348,11 +351,25 @@ describe('finishPhoto', () => {
       const report = { box: [0, 0, 1, 1] as [number, number, number, number], score: 1, landmarks: [] };
       const faces = await Promise.all(frames.map((t) => prepareFace(image, report, t, upscale, 64)));
       const photo = preparedPhotoOf(image, upscale, faces, { grey });
-      const restored = faces.map(() => ({
-        data: Uint8Array.from({ length: 128 * 128 * 3 }, () => Math.floor(random.uniform() * 256)),
-        width: 128,
-        height: 128,
-      }));
+      const skippedSide = Math.max(4, Math.round(short * 0.12));
+      const [sx, sy] = [Math.round(width * 0.12), Math.round(height * 0.8)];
+      photo.skippedFaces.push({
+        box: [sx - skippedSide / 2, sy - skippedSide / 2, skippedSide, skippedSide],
+        score: 0.9,
+        landmarks: [],
+        reason: 'max_faces',
+      });
+      // Its frame as the photo stage reckons it from the box (finish.ts skippedFrame).
+      const skippedFrame = frameAt(sx, sy, 1.6 * skippedSide, 0);
+      const restored = faces.map((_, i) =>
+        i === 3
+          ? null
+          : {
+              data: Uint8Array.from({ length: 128 * 128 * 3 }, () => Math.floor(random.uniform() * 256)),
+              width: 128,
+              height: 128,
+            },
+      );
       // Act: the streaming path, its pixels (as PNG), and the in-memory path (taken for any
       // background given).
       const streamed = await finishPhoto(photo, restored, { format });
@@ -360,9 +377,15 @@ describe('finishPhoto', () => {
       const inMemory = await finishPhoto(photo, restored, { format: 'png', upscaler: cubicBackground });
       // Again: the streaming path reuses its kept difference image, which must be zero again.
       const again = await finishPhoto(photo, restored, { format });
-      // Assess: the faces' frames as pasted into the whole enlargement, to the byte, the
-      // background within a level of it; a lossy format encodes those very pixels.
+      // Assess: the faces' frames as pasted into the whole enlargement (the kept face's as
+      // enlarged), to the byte, the background within a level of it; a lossy format encodes
+      // those very pixels; a grey photo comes out grey, with the grey profile.
       expect([streamed.width, streamed.height]).toEqual([width * upscale, height * upscale]);
+      const streamedInfo = await sharp(streamedPng.bytes).metadata();
+      const inMemoryInfo = await sharp(inMemory.bytes).metadata();
+      expect(streamedInfo.channels).toBe(grey ? 1 : 3);
+      expect(streamedInfo.channels).toBe(inMemoryInfo.channels);
+      expect(Buffer.compare(streamedInfo.icc!, inMemoryInfo.icc!)).toBe(0);
       const rgb = (bytes: Uint8Array): Promise<Buffer> =>
         sharp(bytes).toColourspace('srgb').removeAlpha().raw().toBuffer();
       expectStreamedAsInMemory(
@@ -370,7 +393,7 @@ describe('finishPhoto', () => {
         await rgb(inMemory.bytes),
         width * upscale,
         upscale,
-        frames,
+        [...frames, skippedFrame],
       );
       if (format !== 'png') {
         const pixelsEncoded = await reencodePhoto(streamedPng.bytes, format);
@@ -410,8 +433,8 @@ describe('finishPhoto', () => {
   it.each(['png', 'jpeg', 'webp'] as const)(
     'keeps the colours of a colour photo (%s, x2)',
     async (format) => {
-      // Prepare: a flat colour far from grey, no face (sharp takes a 16-bit input for Display P3,
-      // and an sRGB profile applied by sharp would then shift it).
+      // Prepare: a flat colour far from grey, no face (sharp took the stream's 16-bit samples,
+      // when it carried them, for Display P3, and an sRGB profile applied by sharp shifted it).
       const [width, height] = [64, 48];
       const image: RgbImage = { data: new Uint8Array(width * height * 3), width, height };
       for (let i = 0; i < image.data.length; i += 3) image.data.set([200, 40, 40], i);

@@ -4,7 +4,7 @@
  * 2 MiB pages (madvise(MADV_HUGEPAGE)) on the memory it maps.
  *
  * Why: the photo stage works on buffers of tens to hundreds of MB (a 12 MP photo's pixels,
- * their 16-bit samples, a 48 MP output's difference image, libvips' and onnxruntime's own) that
+ * a 48 MP output's difference image, libvips' and onnxruntime's own) that
  * glibc maps fresh from the kernel, and each 4 KiB page costs a fault when first touched: about
  * 10 µs on the 2-core VMs this project is measured on, so decoding a 12 MP JPEG paid 90 ms for
  * its 36 MB of pixels. With huge pages one fault maps 2 MiB. Measured with `npm run

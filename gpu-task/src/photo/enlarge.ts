@@ -5,9 +5,10 @@
  * output is enlarged, composed and encoded without being held in memory as raw pixels.
  *
  * Two kinds of levels (EnlargeLevels): `exact`, the float cubic rounded to the nearest level,
- * for every pixel that can end up in a face; `fast`, libvips' 8-bit fixed point, for the
- * streamed background away from the faces, where a level's rounding shows nowhere and the
- * exact levels cost a third of the photo stage's budget.
+ * under every face the stage found, restored, kept or skipped (paste.ts faceWindows), and
+ * wherever the output is made in memory; `fast`, libvips' 8-bit fixed point, for the streamed
+ * background away from the faces, where a level's rounding shows nowhere and the exact levels
+ * cost half of the photo stage's budget.
  */
 import { endianness } from 'node:os';
 import sharp, { type Sharp } from 'sharp';
@@ -362,7 +363,7 @@ const differenceScratch = new ZeroedScratch();
  * the windows, and the edge bands the plain affine darkens (see enlargeCentred), go in as a
  * bitwise exclusive-or with a full-size difference image, zero outside them: exact. The
  * difference image is a kept, resident buffer of zeros (scratch.ts: fresh pages cost a fault
- * each, about 0.15 s for a 48 MP output here); writing zeros back over the windows afterwards
+ * each, about 0.3 s for a 48 MP output here); writing zeros back over the windows afterwards
  * leaves it zero for the next photo.
  *
  * @example

@@ -23,6 +23,7 @@ import {
 } from './paste.js';
 import { type PreparedFace, type PreparedPhoto, resizeRgb } from './prepare.js';
 import { refineFace } from './refine.js';
+import type { Similarity } from './similarity.js';
 import { checkShare } from './warp.js';
 
 /** Enlarge the alpha plane to the output size (as the background), for encoding with the restored RGB. */
@@ -41,7 +42,12 @@ export interface FinishPhotoOptions {
   quality?: number;
   /** See RefineOptions.colorMatch. Default true. */
   colorMatch?: boolean;
-  /** Enlarges the photo under the faces (default cubicBackground; the seam for a learned upsampler). */
+  /**
+   * Enlarges the photo under the faces: the seam for a learned upsampler. Given (even
+   * cubicBackground), the output is made in memory on its enlargement. Default: the streamed
+   * enlargement (enlarge.ts withEnlargedWindows), cubicBackground's bytes over every face and
+   * within a level of them elsewhere (photos with alpha: cubicBackground in memory).
+   */
   upscaler?: BackgroundUpscaler;
   /**
    * How the photo under its faces is enlarged over the default background (face-upsampler.ts,
@@ -146,7 +152,13 @@ export async function finishPhoto(
     // of the output, which go into the enlargement as libvips streams it into the encoder.
     const ready = readyFaces();
     const windows = ready.then((pasted) =>
-      faceWindows(image, photo.upscale, withRestored(photo.faces, pasted, keep), bank),
+      faceWindows(
+        image,
+        photo.upscale,
+        withRestored(photo.faces, pasted, keep),
+        bank,
+        photo.skippedFaces.map(({ box }) => skippedFrame(box)),
+      ),
     );
     const bytes = await withEnlargedWindows(image, photo.upscale, windows, (pipeline) =>
       encodeRgbPipeline(pipeline, encoding),
@@ -218,6 +230,12 @@ function checkedKeepShares(photo: PreparedPhoto, shares: readonly number[] | und
   return shares;
 }
 
+/** A skipped face's frame (photo pixels -> [0, 1]²), upright, from its detector box. */
+function skippedFrame([x, y, w, h]: readonly [number, number, number, number]): Similarity {
+  const scale = 1 / (SKIPPED_FRAME_PER_BOX * Math.max(w, h));
+  return { a: scale, b: 0, tx: 0.5 - (x + w / 2) * scale, ty: 0.5 - (y + h / 2) * scale };
+}
+
 /**
  * How much wider than a face's frame the square the background denoiser leaves alone is: the
  * paste mask is whole only over the middle 68 % of its square (erode 2 % and feather 14 % each
@@ -243,11 +261,7 @@ function framesLeftAsTheyWere(
   keep: readonly number[],
 ): FaceLeftAlone[] {
   const faces = photo.faces.map((face, i) => ({ frame: face.toUnit, share: restored[i] ? keep[i]! : 1 }));
-  const skipped = photo.skippedFaces.map(({ box: [x, y, w, h] }) => {
-    const scale = 1 / (SKIPPED_FRAME_PER_BOX * Math.max(w, h));
-    const frame = { a: scale, b: 0, tx: 0.5 - (x + w / 2) * scale, ty: 0.5 - (y + h / 2) * scale };
-    return { frame, share: 1 };
-  });
+  const skipped = photo.skippedFaces.map(({ box }) => ({ frame: skippedFrame(box), share: 1 }));
   // Widened about the frame's centre: u' = (u - 0.5) / margin + 0.5.
   return [...faces, ...skipped]
     .filter(({ share }) => share > 0)

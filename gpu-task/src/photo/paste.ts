@@ -132,21 +132,22 @@ export function pasteOnto(
 }
 
 /**
- * The restored faces blended into windows of the photo enlarged by `upscale` (cubicBackground):
- * each window holds the output pixels under one face, or under several that overlap (blended
- * in order, as pasteOnto does), so laying them over the enlargement gives pasteFaces' bytes
- * without the whole output in memory. Every face has its window, a face left as it was too
- * (its frame): there the enlargement under it is the `exact` one (enlarge.ts EnlargeLevels),
- * while each window's `enlarged` is the streamed `fast` enlargement it replaces. So a kept face
- * is bicubic's to the level, and the faces and what surrounds them are pasteOnto's bytes on
- * cubicBackground; only the background away from every face is the cheaper `fast` levels
- * (within one level of them).
+ * The restored faces blended into windows of the photo enlarged by `upscale`: each window holds
+ * the output pixels under one face, or under several that overlap (blended in order, as
+ * pasteOnto does), for withEnlargedWindows to lay over the streamed enlargement without the
+ * whole output in memory. Every face has its window, a face left as it was too (its frame), and
+ * so does each square of `leftAlone` (the photo's skipped faces): there the enlargement under
+ * it is the `exact` one (enlarge.ts EnlargeLevels), while each window's `enlarged` is the
+ * streamed `fast` enlargement it replaces. So a kept or skipped face is bicubic's to the level,
+ * and over every window the output is pasteOnto's bytes on cubicBackground; only the background
+ * away from the faces keeps the cheaper `fast` levels, within one level of them.
  */
 export async function faceWindows(
   photo: RgbImage,
   upscale: number,
   faces: readonly FaceToPaste[],
   bank: FaceUpsamplerBank | null,
+  leftAlone: readonly Similarity[] = [],
 ): Promise<OutputWindow[]> {
   checkKeepShares(faces);
   const width = photo.width * upscale;
@@ -184,6 +185,11 @@ export async function faceWindows(
     const { toFrame, bounds } = placeFace(face, restored.width, toInput);
     return [...layer, { kind: 'restored', restored, kept: keptPart(item), toFrame, bounds: clip(bounds) }];
   });
+  if (upscale !== 1) {
+    for (const toUnit of leftAlone) {
+      placed.push({ kind: 'frame', bounds: clip(frameBounds(composeSimilarity(toUnit, toInput), 1)) });
+    }
+  }
   // Group faces whose rectangles overlap (transitively): one window each, faces in their order.
   const groups: { bounds: PixelBounds; members: number[] }[] = [];
   placed.forEach(({ bounds }, index) => {

@@ -4,10 +4,10 @@
  * whole photo reads (enlarge.ts `withEnlargedWindows`, `enlargeCentred`).
  *
  * **Why keep them.** A fresh buffer costs nothing to allocate, but every 4 KiB page faults the
- * first time it is touched: a 48 MP output's difference image is 36,000 pages, a 12 MP photo's
- * 16-bit samples 18,000. On the 2-core development VM a fault costs about 10 us, so the faults
- * cost about 0.15-0.2 s per photo each, a fifth of the photo stage's 1 s budget. A buffer kept
- * resident costs none of it.
+ * first time it is touched: a 48 MP output's difference image (144 MB) is 36,000 pages, a
+ * 12 MP photo's 16-bit samples (72 MB) 18,000. On the 2-core development VM fresh buffers of
+ * those sizes cost about 0.3 s and 0.2 s per photo (docs/benchmarks). A buffer kept resident
+ * costs none of it.
  *
  * Memory: a kept buffer stays resident for RETAIN_IDLE_MS after its last use, and only buffers
  * up to the pool's `retainMaxBytes` are kept (larger ones are allocated and dropped).
