@@ -171,6 +171,12 @@ export async function faceWindows(
         toFrame: Similarity;
         bounds: PixelBounds;
       };
+  // The exact enlargement of a face's frame, for a face nothing is laid over (none at x1,
+  // where the stream is the photo itself).
+  const frame = (toUnit: Similarity): Placed[] =>
+    upscale === 1
+      ? []
+      : [{ kind: 'frame', bounds: clip(frameBounds(composeSimilarity(toUnit, toInput), 1)) }];
   const placed = faces.flatMap((item): Placed[] => {
     const { face, restored } = item;
     const layer: Placed[] = [];
@@ -178,18 +184,11 @@ export async function faceWindows(
       const toUnit = composeSimilarity(face.toUnit, toInput);
       layer.push({ kind: 'layer', toFrame: toUnit, bounds: clip(upsampledFaceBounds(toUnit)) });
     }
-    if (!restored) {
-      if (layer.length > 0 || upscale === 1) return layer;
-      return [{ kind: 'frame', bounds: clip(placeFace(face, face.pasteSide, toInput).bounds) }];
-    }
+    if (!restored) return layer.length > 0 ? layer : frame(face.toUnit);
     const { toFrame, bounds } = placeFace(face, restored.width, toInput);
     return [...layer, { kind: 'restored', restored, kept: keptPart(item), toFrame, bounds: clip(bounds) }];
   });
-  if (upscale !== 1) {
-    for (const toUnit of leftAlone) {
-      placed.push({ kind: 'frame', bounds: clip(frameBounds(composeSimilarity(toUnit, toInput), 1)) });
-    }
-  }
+  placed.push(...leftAlone.flatMap(frame));
   // Group faces whose rectangles overlap (transitively): one window each, faces in their order.
   const groups: { bounds: PixelBounds; members: number[] }[] = [];
   placed.forEach(({ bounds }, index) => {
