@@ -136,12 +136,15 @@ def convert(
     *,
     input_at: str | None = None,
     outputs: list[str] | None = None,
+    any_size: bool = False,
 ) -> onnx.ModelProto:
     """Translate the graph in `model_json` (weights beside it) into an ONNX model.
 
     `outputs` (default: the graph's signature outputs) are the nodes handed out; `input_at`
     names a node whose output becomes the (float, NHWC) input in place of everything before it.
     Either may be written "alias=node" to give the ONNX tensor a name of its own.
+    `any_size` lets a fully convolutional graph declared for one input size take images of any
+    (see _resize_by_factor).
     """
     spec = json.loads(model_json.read_text())
     if spec.get("format") != "graph-model":
@@ -319,6 +322,33 @@ def convert(
             axes = numpy_helper.from_array(np.array([2, 3], dtype=np.int64), f"{name}__axes")
             initializers.append(axes)
             onnx_nodes.append(helper.make_node("Squeeze", [args[0], axes.name], [name]))
+        elif op == "ResizeBilinear":
+            attrs = node.get("attr", {})
+            if args[0] not in rank4 or attrs.get("align_corners", {}).get("b") or args[1] not in consts:
+                raise UnsupportedGraph(f"{name}: bilinear resize to a computed size or with aligned corners")
+            half_pixel = attrs.get("half_pixel_centers", {}).get("b", False)
+            # ONNX Resize wants all four sides: the batch and channels of the input, then TF's [H, W]
+            shape, batch_channels = f"{name}__shape", f"{name}__nc"
+            starts = numpy_helper.from_array(np.array([0], dtype=np.int64), f"{name}__start")
+            ends = numpy_helper.from_array(np.array([2], dtype=np.int64), f"{name}__end")
+            height_width = numpy_helper.from_array(consts[args[1]].astype(np.int64), f"{name}__hw")
+            initializers.extend([starts, ends, height_width])
+            onnx_nodes.append(helper.make_node("Shape", [args[0]], [shape]))
+            onnx_nodes.append(helper.make_node("Slice", [shape, starts.name, ends.name], [batch_channels]))
+            onnx_nodes.append(
+                helper.make_node("Concat", [batch_channels, height_width.name], [f"{name}__sizes"], axis=0))
+            onnx_nodes.append(helper.make_node(
+                "Resize", [args[0], "", "", f"{name}__sizes"], [name], mode="linear",
+                coordinate_transformation_mode="half_pixel" if half_pixel else "asymmetric"))
+            rank4.add(name)
+        elif op == "DepthToSpace":
+            _check_nhwc(node)
+            if args[0] not in rank4:
+                raise UnsupportedGraph(f"{name}: depth to space of a non-image tensor")
+            # TF's NHWC channel order (row offset, column offset, channel) is ONNX's DCR mode
+            block = int(node["attr"]["block_size"]["i"])
+            onnx_nodes.append(helper.make_node("DepthToSpace", [args[0]], [name], blocksize=block, mode="DCR"))
+            rank4.add(name)
         elif op == "Sum":
             axis = consts[args[1]]
             keep = node["attr"].get("keep_dims", {}).get("b", False)
@@ -334,8 +364,15 @@ def convert(
     for name in output_names:
         alias = output_aliases.get(name, name)
         if name in rank4:
-            # handed out NHWC, as the TF graph has it (the tensor inside is NCHW)
-            onnx_nodes.append(helper.make_node("Transpose", [name], [alias], perm=[0, 2, 3, 1]))
+            # handed out NHWC, as the TF graph has it (the tensor inside is NCHW, renamed when
+            # the output keeps the node's name)
+            inside = name
+            if alias == name:
+                inside = f"{name}__nchw_out"
+                for n in onnx_nodes:
+                    n.output[:] = [inside if o == name else o for o in n.output]
+                    n.input[:] = [inside if i == name else i for i in n.input]
+            onnx_nodes.append(helper.make_node("Transpose", [inside], [alias], perm=[0, 2, 3, 1]))
             shape = ["batch", f"{alias}_height", f"{alias}_width", f"{alias}_channels"]
         else:
             if alias != name:
@@ -346,7 +383,48 @@ def convert(
     model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="dr2e tfjs_graph_to_onnx"
     )
+    if any_size:
+        model = _resize_by_factor(model)
     onnx.checker.check_model(model)
+    return model
+
+
+def _resize_by_factor(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The graph with its input's height and width left open, each bilinear resize to a
+    constant size turned into a resize by the factor that size is of its input at the declared
+    input size (Keras' UpSampling2D stores the size it computed for that input, not its factor).
+    Where a resize's input has no known size, the graph cannot take other sizes: refused."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    sides = {
+        v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+        for v in inferred.graph.value_info
+    }
+    constants = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    made_by = {o: n for n in model.graph.node for o in n.output}
+    dropped: set[str] = set()
+    for node in model.graph.node:
+        if node.op_type != "Resize":
+            continue
+        source = sides.get(node.input[0], [])
+        concat = made_by.get(node.input[3]) if len(node.input) > 3 else None
+        if len(source) != 4 or not all(source[2:]) or concat is None or concat.op_type != "Concat":
+            raise UnsupportedGraph(f"{node.output[0]}: resize of an input whose size is not known")
+        target = constants[concat.input[1]].astype(np.float64)
+        factors = numpy_helper.from_array(
+            np.array([1, 1, target[0] / source[2], target[1] / source[3]], dtype=np.float32),
+            f"{node.output[0]}__factors",
+        )
+        model.graph.initializer.append(factors)
+        node.input[:] = [node.input[0], "", factors.name]
+        slice_node = made_by[concat.input[0]]
+        dropped |= {id(concat), id(slice_node), id(made_by[slice_node.input[0]])}
+    kept = [n for n in model.graph.node if id(n) not in dropped]
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+    for value in model.graph.input:
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) == 4:
+            dims[1].dim_param, dims[2].dim_param = "height", "width"
     return model
 
 
@@ -356,12 +434,15 @@ def main() -> None:
     parser.add_argument("-o", "--out", type=Path, required=True)
     parser.add_argument("--input-at", help="the node whose output becomes the input (default: the placeholder)")
     parser.add_argument("--outputs", help="comma-separated nodes to hand out (default: the signature's)")
+    parser.add_argument("--any-size", action="store_true",
+                        help="take inputs of any height and width (a fully convolutional graph)")
     args = parser.parse_args()
     try:
         model = convert(
             args.model_json,
             input_at=args.input_at,
             outputs=args.outputs.split(",") if args.outputs else None,
+            any_size=args.any_size,
         )
     except (OSError, KeyError, json.JSONDecodeError, UnsupportedGraph) as error:
         parser.exit(2, f"tfjs_graph_to_onnx: cannot translate {args.model_json}: {error!r}\n")

@@ -76,6 +76,21 @@ def _conv(node: dict, x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np
     return out.numpy().transpose(0, 2, 3, 1)
 
 
+def _depthwise(node: dict, x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    fused = [base64.b64decode(s).decode() for s in node["attr"]["fused_ops"]["list"]["s"]]
+    if fused not in (["BiasAdd"], ["BiasAdd", "Relu"]):
+        raise UnsupportedGraph(f"{node['name']}: fused ops {fused}")
+    strides = _int_list(node, "strides")
+    h, w, c, m = kernel.shape
+    t = _padded_nchw(node, x, (h, w), 0.0)
+    # output channel c * m + k reads input channel c (TF's channel multiplier)
+    weight = torch.from_numpy(np.ascontiguousarray(kernel.transpose(2, 3, 0, 1).reshape(c * m, 1, h, w)))
+    out = F.conv2d(t, weight, torch.from_numpy(bias), stride=(strides[1], strides[2]), groups=c)
+    if "Relu" in fused:
+        out = F.relu(out)
+    return out.numpy().transpose(0, 2, 3, 1)
+
+
 def _max_pool(node: dict, x: np.ndarray) -> np.ndarray:
     ksize, strides = _int_list(node, "ksize"), _int_list(node, "strides")
     t = _padded_nchw(node, x, (ksize[1], ksize[2]), -np.inf)
@@ -96,6 +111,24 @@ def _strided_slice(node: dict, x: np.ndarray, begin, end, strides) -> np.ndarray
             index.append(slice(None if begin_mask >> axis & 1 else int(b),
                                None if end_mask >> axis & 1 else int(e), int(s)))
     return np.asarray(x[tuple(index)])
+
+
+def _resize_bilinear(node: dict, x: np.ndarray, size: np.ndarray) -> np.ndarray:
+    attrs = node.get("attr", {})
+    if attrs.get("align_corners", {}).get("b") or not attrs.get("half_pixel_centers", {}).get("b"):
+        raise UnsupportedGraph(f"{node['name']}: only half-pixel centres are evaluated")
+    t = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    # PyTorch's align_corners=False is TF's half_pixel_centers=True
+    out = F.interpolate(t, size=tuple(_ints(size)), mode="bilinear", align_corners=False)
+    return out.numpy().transpose(0, 2, 3, 1)
+
+
+def _depth_to_space(node: dict, x: np.ndarray) -> np.ndarray:
+    block = _int_attr(node, "block_size")
+    n, h, w, c = x.shape
+    # channel (row offset, column offset, channel) -> the block's pixel
+    blocks = x.reshape(n, h, w, block, block, c // block**2).transpose(0, 1, 3, 2, 4, 5)
+    return blocks.reshape(n, h * block, w * block, c // block**2)
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -141,6 +174,9 @@ _OPS: dict[str, Callable[[dict, list], object]] = {
     "StridedSlice": lambda n, a: _strided_slice(n, *a),
     "_FusedConv2D": lambda n, a: _conv(n, *a),
     "MaxPool": lambda n, a: _max_pool(n, a[0]),
+    "FusedDepthwiseConv2dNative": lambda n, a: _depthwise(n, *a),
+    "ResizeBilinear": lambda n, a: _resize_bilinear(n, *a),
+    "DepthToSpace": lambda n, a: _depth_to_space(n, a[0]),
 }
 
 

@@ -181,7 +181,91 @@ class CutGraph:
         return {"pooled": pooled.permute(0, 2, 3, 1).numpy(), "out": torch.relu(pooled).permute(0, 2, 3, 1).numpy()}
 
 
+class UpsamplingGraph:
+    """MediaPipe's full-range face detector in small: a depthwise convolution, a bilinear
+    upsampling to a constant size (half-pixel centres, as Keras' UpSampling2D writes it), added to
+    a skip connection, and a head whose channels DepthToSpace turns into a finer grid."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        f32 = np.float32
+        self.weights = {
+            "dw_w": (rng.standard_normal((3, 3, 3, 2)) * 0.3).astype(f32),
+            "dw_b": (rng.standard_normal(6) * 0.1).astype(f32),
+            "down_w": (rng.standard_normal((3, 3, 6, 8)) * 0.3).astype(f32),
+            "down_b": (rng.standard_normal(8) * 0.1).astype(f32),
+            "size": np.array([6, 6], np.int32),
+            "skip_w": (rng.standard_normal((1, 1, 6, 8)) * 0.3).astype(f32),
+            "skip_b": (rng.standard_normal(8) * 0.1).astype(f32),
+        }
+        self.nodes = [{"name": name, "op": "Const", "attr": {}} for name in self.weights] + [
+            {"name": "x", "op": "Placeholder", "attr": {"shape": {"shape": {"dim": [
+                {"size": "-1"}, {"size": "6"}, {"size": "6"}, {"size": "3"}]}}}},
+            {"name": "dw", "op": "FusedDepthwiseConv2dNative", "input": ["x", "dw_w", "dw_b"],
+             "attr": _conv_attrs(1, "SAME", ["BiasAdd", "Relu"])},
+            {"name": "down", "op": "_FusedConv2D", "input": ["dw", "down_w", "down_b"],
+             "attr": _conv_attrs(2, "SAME", ["BiasAdd", "Relu"])},
+            {"name": "up", "op": "ResizeBilinear", "input": ["down", "size"],
+             "attr": {"half_pixel_centers": {"b": True}, "align_corners": {"b": False}}},
+            {"name": "skip", "op": "_FusedConv2D", "input": ["dw", "skip_w", "skip_b"],
+             "attr": _conv_attrs(1, "SAME", ["BiasAdd"])},
+            {"name": "sum", "op": "AddV2", "input": ["up", "skip"]},
+            {"name": "head", "op": "DepthToSpace", "input": ["sum"],
+             "attr": {"block_size": {"i": "2"}, "data_format": {"s": _b64("NHWC")}}},
+        ]
+
+    def write(self, folder: Path) -> Path:
+        blob = b"".join(np.ascontiguousarray(v).tobytes() for v in self.weights.values())
+        (folder / "u.bin").write_bytes(blob)
+        specs = [
+            {"name": k, "shape": list(v.shape), "dtype": "int32" if v.dtype == np.int32 else "float32"}
+            for k, v in self.weights.items()
+        ]
+        model = {"format": "graph-model", "modelTopology": {"node": self.nodes},
+                 "weightsManifest": [{"paths": ["u.bin"], "weights": specs}],
+                 "signature": {"outputs": {"head": {"name": "head:0"}}}}
+        path = folder / "u.json"
+        path.write_text(json.dumps(model))
+        return path
+
+    def reference(self, x: np.ndarray) -> np.ndarray:
+        w = {k: torch.from_numpy(np.array(v)) for k, v in self.weights.items()}
+        t = torch.from_numpy(x).permute(0, 3, 1, 2)
+        dw = torch.relu(F.conv2d(F.pad(t, (1, 1, 1, 1)), w["dw_w"].permute(2, 3, 0, 1).reshape(6, 1, 3, 3),
+                                 w["dw_b"], groups=3))
+        # TF SAME, 3x3 stride 2 on 6 px: output 3, total padding 1, put after
+        down = torch.relu(F.conv2d(F.pad(dw, (0, 1, 0, 1)), w["down_w"].permute(3, 2, 0, 1), w["down_b"], stride=2))
+        up = F.interpolate(down, size=(6, 6), mode="bilinear", align_corners=False)  # half-pixel centres
+        summed = up + F.conv2d(dw, w["skip_w"].permute(3, 2, 0, 1), w["skip_b"])
+        # TF's DepthToSpace: channel (row offset i, column offset j, channel c) -> pixel (2y+i, 2x+j)
+        n, c = summed.shape[:2]
+        nhwc = summed.permute(0, 2, 3, 1).reshape(n, 6, 6, 2, 2, c // 4).permute(0, 1, 3, 2, 4, 5)
+        return nhwc.reshape(n, 12, 12, c // 4).numpy()
+
+
 class TfjsGraphToOnnxTest(SeededTestCase):
+    def test_upsamples_and_moves_depth_to_space_as_tf_does(self) -> None:
+        require_node()
+        graph = UpsamplingGraph(np.random.default_rng(7))
+        x = np.random.default_rng(8).uniform(-1, 1, (2, 6, 6, 3)).astype(np.float32)
+        with tempfile.TemporaryDirectory() as scratch:
+            model_json = graph.write(Path(scratch))
+            model = convert(model_json)
+            onnx_file = Path(scratch) / "u.onnx"
+            onnx_file.write_bytes(model.SerializeToString())
+            out = run_onnx(onnx_file, {"x": x}, threads=1).outputs["head"]
+            (evaluated,) = Graph(model_json).run({"x": x}, ["head"])
+        expected = graph.reference(x)
+        self.assertEqual(out.shape, (2, 12, 12, 2))
+        np.testing.assert_allclose(out, expected, atol=2e-5)
+        np.testing.assert_allclose(evaluated, expected, atol=2e-5)
+
+    def test_refuses_a_resize_it_would_get_wrong(self) -> None:
+        graph = UpsamplingGraph(np.random.default_rng(0))
+        graph.nodes[-4]["attr"]["align_corners"] = {"b": True}
+        with tempfile.TemporaryDirectory() as scratch:
+            with self.assertRaisesRegex(UnsupportedGraph, "aligned corners"):
+                convert(graph.write(Path(scratch)))
+
     def test_cuts_a_graph_between_named_nodes(self) -> None:
         require_node()
         graph = CutGraph(np.random.default_rng(5))
