@@ -17,6 +17,13 @@ export {
 } from './faceboxes.js';
 export type { FaceBox } from './faceboxes.js';
 export {
+  FULL_RANGE_ALIGN,
+  FULL_RANGE_STRIDE,
+  FullRangeModel,
+  decodeFullRange,
+  fullRangeModelPath,
+} from './full-range.js';
+export {
   FACEBOXES_LAYOUT,
   FACEBOXES_MAX_PHOTO_SIDE,
   FACEBOXES_ONLY_SCORE,
