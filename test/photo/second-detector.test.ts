@@ -1,7 +1,8 @@
 /**
  * The detector's second opinion (photo/second-detector.ts): FaceBoxes proposes faces the
  * BlazeFace pyramid and cascade missed; a proposal becomes a face when BlazeFace's second looks
- * agree or FaceBoxes is sure, never near the photo's edge. The photo tests need ../shared.
+ * agree or FaceBoxes is sure, never near the photo's edge; the full-range graph, the third
+ * opinion, adds the faces it is sure of where none was found. The photo tests need ../shared.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -16,8 +17,14 @@ import {
   FACEBOXES_SIDE,
   FACEBOXES_SURE,
   type FaceBox,
+  FULL_RANGE_MAX_PHOTO_SIDE,
+  FULL_RANGE_SCALE,
+  FULL_RANGE_SURE,
   FaceDetector,
+  type RawDetection,
   faceBoxesScales,
+  fullRangeFaces,
+  fullRangeProposals,
   nearPhotoEdge,
   proposalAsDetection,
   withSmoothedProposals,
@@ -106,6 +113,101 @@ describe('withSmoothedProposals', () => {
   });
 });
 
+/** A full-range detection centred at (cx, cy), `side` px, upright frontal keypoints. */
+function frontal(cx: number, cy: number, side: number, score: number): RawDetection {
+  const s = side;
+  return {
+    box: [cx - s / 2, cy - s / 2, s, s],
+    score,
+    keypoints: [
+      [cx - 0.2 * s, cy - 0.15 * s],
+      [cx + 0.2 * s, cy - 0.15 * s],
+      [cx, cy + 0.05 * s],
+      [cx, cy + 0.25 * s],
+      [cx - 0.45 * s, cy - 0.05 * s],
+      [cx + 0.45 * s, cy - 0.05 * s],
+    ],
+  };
+}
+
+describe('fullRangeProposals', () => {
+  it("shows the graph the photo and the smoothed copy at half size and maps its faces back to the photo's pixels", async () => {
+    // Prepare: a stub graph that reports what it was shown and finds one face in each view, at
+    // the same place in the photo (a face of 40 px at (100, 80)); the smoothed copy's scores higher
+    const shown: string[] = [];
+    const model = {
+      detect: async (image: { data: Uint8Array; width: number; height: number }) => {
+        shown.push(`${image.data[0]} ${image.width}x${image.height}`);
+        const k = image.width / 400;
+        return [frontal(100 * k, 80 * k, 40 * k, image.data[0] === 200 ? 0.9 : 0.7)];
+      },
+    };
+    const photo = { data: new Uint8Array(400 * 300 * 3).fill(100), width: 400, height: 300 };
+    const smoothed = { data: new Uint8Array(400 * 300 * 3).fill(200), width: 400, height: 300 };
+    // Act
+    const faces = await fullRangeProposals(model, photo, smoothed);
+    // Assess: both views at half size, merged into one face in photo pixels (weighted by score)
+    expect(FULL_RANGE_SCALE).toBe(0.5);
+    expect(shown).toEqual(['100 200x150', '200 200x150']);
+    expect(faces).toHaveLength(1);
+    expect(faces[0]!.box.map((v) => Math.round(v * 1000) / 1000)).toEqual([80, 60, 40, 40]);
+    expect(faces[0]!.score).toBe(0.9);
+    expect(faces[0]!.keypoints[0]!.map((v) => Math.round(v * 1000) / 1000)).toEqual([92, 74]);
+    // without a smoothed copy, the photo alone; a photo over FULL_RANGE_MAX_PHOTO_SIDE, not shown at all
+    shown.length = 0;
+    await fullRangeProposals(model, photo, null);
+    expect(shown).toEqual(['100 200x150']);
+    shown.length = 0;
+    const edge = FULL_RANGE_MAX_PHOTO_SIDE;
+    await fullRangeProposals(
+      model,
+      { data: new Uint8Array(edge * 3).fill(100), width: edge, height: 1 },
+      null,
+    );
+    expect(shown).toHaveLength(1);
+    shown.length = 0;
+    const large = { data: new Uint8Array(3), width: 1, height: edge + 1 };
+    expect(await fullRangeProposals(model, large, null)).toEqual([]);
+    expect(shown).toEqual([]);
+  });
+});
+
+describe('fullRangeFaces', () => {
+  const sure = FULL_RANGE_SURE;
+  it('adds the faces it is sure of, where none was found, with their own landmarks', () => {
+    const found = [frontal(100, 100, 40, 0.9)];
+    const proposals = [
+      frontal(300, 100, 40, sure + 0.1), // a face where none is: added
+      frontal(104, 102, 36, 0.99), // the face found already
+      frontal(200, 200, 30, sure), // at the threshold: added
+      frontal(300, 240, 40, sure - 0.01), // not sure enough
+    ];
+    // Act
+    const added = fullRangeFaces(proposals, found, 400, 300, 19.2);
+    // Assess: scored as FaceBoxes' own faces, after BlazeFace's
+    expect(added).toEqual([
+      { ...proposals[0]!, score: FACEBOXES_ONLY_SCORE },
+      { ...proposals[2]!, score: FACEBOXES_ONLY_SCORE },
+    ]);
+  });
+
+  it('leaves out a face with landmarks no face has, one at the edge, one too small, and a second on the same face', () => {
+    const upsideDown = frontal(200, 150, 40, 0.95);
+    upsideDown.keypoints = upsideDown.keypoints.map(([x, y]): [number, number] => [x, 300 - y]);
+    const proposals = [
+      upsideDown,
+      frontal(20, 150, 40, 0.95), // its box 2 px from the left edge
+      frontal(300, 150, 19, 0.95), // under the smallest face
+      frontal(100, 80, 40, 0.95),
+      frontal(104, 82, 40, 0.9), // the same face again
+    ];
+    // Act
+    const added = fullRangeFaces(proposals, [], 400, 300, 19.2);
+    // Assess
+    expect(added.map((f) => f.box[0])).toEqual([80]);
+  });
+});
+
 describe.skipIf(!utkPresent)(
   `FaceBoxes' proposals in a noisy photo's smoothed copy${utkPresent ? '' : ` (skipped: ${utkTar} is absent)`}`,
   () => {
@@ -127,6 +229,33 @@ describe.skipIf(!utkPresent)(
       const { scene, photo } = await recallScene(seed, index, 'severe', 8);
       // Act and assess: every face found, and nothing else; without the smoothed copy one is missed
       await expectFoundOnlyWith(detector, scene, photo, { denoisedPass: false });
+    });
+  },
+);
+
+describe.skipIf(!utkPresent)(
+  `the full-range detector's faces in the detector${utkPresent ? '' : ` (skipped: ${utkTar} is absent)`}`,
+  () => {
+    let detector: FaceDetector;
+    beforeAll(async () => {
+      detector = await FaceDetector.load();
+    });
+    afterAll(async () => {
+      await detector?.dispose();
+    });
+
+    it('finds the severe train/ face that BlazeFace and FaceBoxes miss, and nothing else', async () => {
+      // Prepare: photo-005 of seed 13, whose degraded 70 px face neither the pyramid, its looks
+      // nor FaceBoxes find
+      const { scene, photo } = await recallScene(13, 5, 'severe', 8);
+      // Act and assess: every face found, and nothing else; without the full-range graph one is missed
+      await expectFoundOnlyWith(detector, scene, photo, { fullRange: false });
+      // the face it adds comes after BlazeFace's, with keypoints of an upright face
+      const faces = await detector.detect(photo);
+      expect(faces.at(-1)!.score).toBe(FACEBOXES_ONLY_SCORE);
+      const [left, right, , mouth] = faces.at(-1)!.keypoints;
+      expect(right![0]).toBeGreaterThan(left![0]);
+      expect(mouth![1]).toBeGreaterThan((left![1] + right![1]) / 2);
     });
   },
 );

@@ -1,5 +1,5 @@
 /**
- * MediaPipe BlazeFace (back-camera, "full-range" 256 x 256 model) on onnxruntime-node: the
+ * MediaPipe BlazeFace (back-camera 256 x 256 model) on onnxruntime-node: the
  * graph, its input layout and the decoding of its raw outputs. The pyramid and tiling that
  * make it find small faces in large photos live in detect.ts. The same package's front-camera
  * ("short-range") 128 x 128 graph, `face_detection_front_128x128_barracuda.onnx`, has the same

@@ -6,7 +6,8 @@
  * BlazeFaceModel.runBatch), several batches at once when the graphs run in the detector's
  * threads (detector-threads.ts), their detections taken in the order a tile-by-tile loop would
  * take them (the faces found do not depend on the threads). Last, a second detector, FaceBoxes,
- * proposes the faces all this missed (second-detector.ts).
+ * proposes the faces all this missed, and a third, MediaPipe's full-range graph, adds those it is
+ * sure of that all the others missed (second-detector.ts).
  */
 import type { RgbImage } from '../engine/core.js';
 import {
@@ -25,6 +26,7 @@ import { blazeFaceModelPath } from './blazeface-files.js';
 import { DENOISED_PASS_NOISE, photoNoise, smoothedCopy } from './denoised-pass.js';
 import { DetectorThreads } from './detector-threads.js';
 import { FaceBoxesModel } from './faceboxes.js';
+import { FullRangeModel } from './full-range.js';
 import { uprightFace } from './orientation.js';
 import {
   facesLean,
@@ -50,6 +52,8 @@ import {
   FACEBOXES_SURE,
   faceBoxesProposals,
   faceBoxesScales,
+  fullRangeFaces,
+  fullRangeProposals,
   nearPhotoEdge,
   proposalAsDetection,
   withSmoothedProposals,
@@ -140,6 +144,11 @@ export interface DetectOptions {
    * (withSmoothedProposals). Default true (photos of up to FACEBOXES_MAX_PHOTO_SIDE a side).
    */
   secondDetector?: boolean;
+  /**
+   * With the second detector, MediaPipe's full-range graph (full-range.ts) as a third opinion:
+   * its faces where none was found yet, when it is sure of them (FULL_RANGE_SURE). Default true.
+   */
+  fullRange?: boolean;
 }
 
 /**
@@ -162,6 +171,8 @@ export class FaceDetector {
     private readonly parallelism: number,
     /** FaceBoxes, the second opinion (second-detector.ts). */
     private readonly faceBoxes: FaceBoxesModel,
+    /** MediaPipe's full-range graph, the third opinion (second-detector.ts). */
+    private readonly fullRange: FullRangeModel,
     private readonly release: () => Promise<void>,
   ) {
     // With threads, one batch more than there are threads, so none waits while the next is cut.
@@ -203,17 +214,27 @@ export class FaceDetector {
       await graphs.release();
       throw error;
     }
+    let fullRange: FullRangeModel;
+    try {
+      fullRange = await FullRangeModel.load(undefined, count);
+    } catch (error) {
+      await graphs.release();
+      await faceBoxes.dispose();
+      throw error;
+    }
     return new FaceDetector(
       graphs.back,
       Math.min(batch, graphs.back.maxBatch),
       graphs.front,
       count,
       faceBoxes,
+      fullRange,
       async () => {
         try {
           await graphs.release();
         } finally {
           await faceBoxes.dispose();
+          await fullRange.dispose();
         }
       },
     );
@@ -381,7 +402,13 @@ export class FaceDetector {
       if (confirmed && unlike(confirmed.box, [...found, ...added])) added.push(confirmed);
       else if (!confirmed && proposal.score >= FACEBOXES_SURE) added.push(candidate);
     }
-    return added;
+    if (options.fullRange === false) return added;
+    // The third opinion, where no face is yet.
+    const fullRange = await fullRangeProposals(this.fullRange, photo, smoothed);
+    return [
+      ...added,
+      ...fullRangeFaces(fullRange, [...found, ...added], photo.width, photo.height, smallest),
+    ];
   }
 
   /**

@@ -20,9 +20,11 @@
  */
 import sharp from 'sharp';
 import type { RgbImage } from '../engine/core.js';
-import { overlapOfSmaller, type RawDetection } from './blazeface.js';
+import { overlapOfSmaller, type RawDetection, weightedNms } from './blazeface.js';
 import type { FaceBoxesModel } from './faceboxes.js';
 import { type FaceBox, faceBoxesNms } from './faceboxes.js';
+import type { FullRangeModel } from './full-range.js';
+import { plausibleLandmarks } from './verify.js';
 
 /** Lowest FaceBoxes score of a proposal (the score its own post-processing keeps). */
 export const FACEBOXES_THRESHOLD = 0.5;
@@ -177,4 +179,96 @@ export function proposalAsDetection({ box: [x, y, w, h] }: FaceBox): RawDetectio
     score: FACEBOXES_ONLY_SCORE,
     keypoints: FACEBOXES_LAYOUT.keypoints.map(([u, v]) => [x + u * w, y + v * h]),
   };
+}
+
+/**
+ * The scale (of the photo's pixels) MediaPipe's full-range detector (full-range.ts) sees a
+ * photo at. Half size is where it finds what the others miss: on the degraded whole photos of
+ * docs/eval/README.md ("Third opinion") the faces of 24-31 px that BlazeFace and FaceBoxes
+ * missed scored up to 0.85 at half size and less as they are; the photo as it is also costs
+ * four times the pixels (60 against 16 ms for 560 x 420 here).
+ */
+export const FULL_RANGE_SCALE = 0.5;
+
+/**
+ * Longest side (px) of a photo shown to the full-range detector: FACEBOXES_SIDE, seen at 640 px
+ * (80 ms for 1280 x 960 here, twice for a noisy photo). A larger photo's faces of the size that
+ * detector finds are the pyramid's, on finer levels.
+ */
+export const FULL_RANGE_MAX_PHOTO_SIDE = FACEBOXES_SIDE;
+
+/** Lowest full-range score of a proposal. */
+export const FULL_RANGE_THRESHOLD = 0.5;
+
+/**
+ * Full-range score at which a face where none was found is added (detect.ts): over what it
+ * gave the hand of `00.jpg` degraded (0.67-0.75; see the module comment), at the foot of the
+ * missed faces it finds (0.77-0.91); nothing else in the measures of docs/eval/README.md
+ * ("Third opinion") reached it.
+ */
+export const FULL_RANGE_SURE = 0.77;
+
+/**
+ * The full-range detector's faces in `photo`, and in the detector's `smoothed` copy of a noisy
+ * photo (denoised-pass.ts) where given, each seen at FULL_RANGE_SCALE, merged by weighted NMS
+ * (their boxes and keypoints averaged by score), in the photo's pixels, best first; none for a
+ * photo over FULL_RANGE_MAX_PHOTO_SIDE.
+ */
+export async function fullRangeProposals(
+  model: Pick<FullRangeModel, 'detect'>,
+  photo: RgbImage,
+  smoothed: RgbImage | null,
+): Promise<RawDetection[]> {
+  if (Math.max(photo.width, photo.height) > FULL_RANGE_MAX_PHOTO_SIDE) return [];
+  const found: RawDetection[] = [];
+  for (const image of smoothed ? [photo, smoothed] : [photo]) {
+    const seen = await resized(image, FULL_RANGE_SCALE);
+    const kx = image.width / seen.width;
+    const ky = image.height / seen.height;
+    for (const {
+      box: [x, y, w, h],
+      score,
+      keypoints,
+    } of await model.detect(seen, FULL_RANGE_THRESHOLD))
+      found.push({
+        box: [x * kx, y * ky, w * kx, h * ky],
+        score,
+        keypoints: keypoints.map(([u, v]): [number, number] => [u * kx, v * ky]),
+      });
+  }
+  return weightedNms(found, 0.3);
+}
+
+/**
+ * Of the full-range detector's `proposals` (fullRangeProposals), the faces to add to those
+ * `found` in a `width` x `height` photo: scoring FULL_RANGE_SURE or more, their landmarks a
+ * face's (plausibleLandmarks: they are what the face is aligned by), overlapping no face found
+ * or added by more than 0.3 of the smaller box, not at the photo's edge (nearPhotoEdge), at least
+ * `smallest` px a side. With their own box and landmarks, scored FACEBOXES_ONLY_SCORE (after
+ * BlazeFace's faces, as FaceBoxes' own).
+ *
+ * @example
+ * ```ts
+ * fullRangeFaces(await fullRangeProposals(model, photo, null), found, photo.width, photo.height, 19.2);
+ * ```
+ */
+export function fullRangeFaces(
+  proposals: readonly RawDetection[],
+  found: readonly RawDetection[],
+  width: number,
+  height: number,
+  smallest: number,
+): RawDetection[] {
+  const added: RawDetection[] = [];
+  for (const face of proposals) {
+    if (
+      face.score >= FULL_RANGE_SURE &&
+      plausibleLandmarks(face) &&
+      [...found, ...added].every((other) => overlapOfSmaller(other.box, face.box) <= SAME_PROPOSAL_OVERLAP) &&
+      !nearPhotoEdge(face.box, width, height) &&
+      Math.max(face.box[2], face.box[3]) >= smallest
+    )
+      added.push({ ...face, score: FACEBOXES_ONLY_SCORE });
+  }
+  return added;
 }
