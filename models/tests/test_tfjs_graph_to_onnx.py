@@ -38,6 +38,26 @@ def _conv_attrs(stride: int, padding: str, fused: list[str] | None = None) -> di
     return attrs
 
 
+def _write_graph(folder: Path, stem: str, weights: dict[str, np.ndarray], nodes: list[dict],
+                 outputs: list[str] | None = None) -> Path:
+    """Write a TF.js graph model: `stem`.json naming `nodes` (and `outputs` as its signature's),
+    the `weights` in one shard `stem`.bin; float16 weights are marked as TF.js marks them."""
+    (folder / f"{stem}.bin").write_bytes(b"".join(np.ascontiguousarray(v).tobytes() for v in weights.values()))
+    specs = []
+    for name, value in weights.items():
+        spec = {"name": name, "shape": list(value.shape), "dtype": "int32" if value.dtype == np.int32 else "float32"}
+        if value.dtype == np.float16:
+            spec["quantization"] = {"dtype": "float16", "original_dtype": "float32"}
+        specs.append(spec)
+    model: dict = {"format": "graph-model", "modelTopology": {"node": nodes},
+                   "weightsManifest": [{"paths": [f"{stem}.bin"], "weights": specs}]}
+    if outputs:
+        model["signature"] = {"outputs": {name: {"name": f"{name}:0"} for name in outputs}}
+    path = folder / f"{stem}.json"
+    path.write_text(json.dumps(model))
+    return path
+
+
 class SmallGraph:
     """A graph using every op the translator supports, its weights, and a PyTorch reference."""
 
@@ -94,21 +114,7 @@ class SmallGraph:
         self.nodes = nodes
 
     def write(self, folder: Path) -> Path:
-        blob = b"".join(np.ascontiguousarray(v).tobytes() for v in self.weights.values())
-        (folder / "g.bin").write_bytes(blob)
-        specs = [
-            {"name": k, "shape": list(v.shape), "dtype": "int32" if v.dtype == np.int32 else "float32"}
-            for k, v in self.weights.items()
-        ]
-        model = {
-            "format": "graph-model",
-            "modelTopology": {"node": self.nodes},
-            "weightsManifest": [{"paths": ["g.bin"], "weights": specs}],
-            "signature": {"outputs": {"embedding": {"name": "embedding:0"}}},
-        }
-        path = folder / "g.json"
-        path.write_text(json.dumps(model))
-        return path
+        return _write_graph(folder, "g", self.weights, self.nodes, ["embedding"])
 
     def reference(self, x: np.ndarray) -> np.ndarray:
         w = {k: torch.from_numpy(np.array(v)) for k, v in self.weights.items()}
@@ -156,20 +162,7 @@ class CutGraph:
         ]
 
     def write(self, folder: Path) -> Path:
-        blob = b"".join(np.ascontiguousarray(v).tobytes() for v in self.weights.values())
-        (folder / "c.bin").write_bytes(blob)
-        specs = []
-        for name, value in self.weights.items():
-            spec = {"name": name, "shape": list(value.shape),
-                    "dtype": "int32" if value.dtype == np.int32 else "float32"}
-            if value.dtype == np.float16:
-                spec["quantization"] = {"dtype": "float16", "original_dtype": "float32"}
-            specs.append(spec)
-        model = {"format": "graph-model", "modelTopology": {"node": self.nodes},
-                 "weightsManifest": [{"paths": ["c.bin"], "weights": specs}]}
-        path = folder / "c.json"
-        path.write_text(json.dumps(model))
-        return path
+        return _write_graph(folder, "c", self.weights, self.nodes)
 
     def reference(self, scaled: np.ndarray) -> dict[str, np.ndarray]:
         t = torch.from_numpy(scaled).permute(0, 3, 1, 2)
@@ -214,18 +207,7 @@ class UpsamplingGraph:
         ]
 
     def write(self, folder: Path) -> Path:
-        blob = b"".join(np.ascontiguousarray(v).tobytes() for v in self.weights.values())
-        (folder / "u.bin").write_bytes(blob)
-        specs = [
-            {"name": k, "shape": list(v.shape), "dtype": "int32" if v.dtype == np.int32 else "float32"}
-            for k, v in self.weights.items()
-        ]
-        model = {"format": "graph-model", "modelTopology": {"node": self.nodes},
-                 "weightsManifest": [{"paths": ["u.bin"], "weights": specs}],
-                 "signature": {"outputs": {"head": {"name": "head:0"}}}}
-        path = folder / "u.json"
-        path.write_text(json.dumps(model))
-        return path
+        return _write_graph(folder, "u", self.weights, self.nodes, ["head"])
 
     def reference(self, x: np.ndarray) -> np.ndarray:
         w = {k: torch.from_numpy(np.array(v)) for k, v in self.weights.items()}

@@ -4,7 +4,6 @@
  * TF.js graph evaluated op by op (models/dr2e_models/faceboxes_fixture.py wrote what it makes
  * of the fixture photo), and the vendored graph's contract.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,22 +15,13 @@ import {
   faceBoxesModelPath,
   faceBoxesNms,
 } from '../../gpu-task/src/photo/index.js';
+import { expectAsRecorded } from './helpers.js';
 
 const FIXTURE = path.join(import.meta.dirname, '..', 'fixtures', 'faceboxes');
 
 describe('the vendored FaceBoxes graph', () => {
   it('is the file its source.json records', async () => {
-    const file = faceBoxesModelPath();
-    const source = JSON.parse(await readFile(path.join(path.dirname(file), 'source.json'), 'utf8')) as {
-      file: string;
-      sha256: string;
-    };
-    expect(path.basename(file)).toBe(source.file);
-    expect(
-      createHash('sha256')
-        .update(await readFile(file))
-        .digest('hex'),
-    ).toBe(source.sha256);
+    await expectAsRecorded(faceBoxesModelPath());
   });
 });
 

@@ -5,7 +5,6 @@
  * makes of the fixture photo), the any-size graph on photos that are not 192 px, and the vendored
  * graph's contract.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import {
   decodeFullRange,
   fullRangeModelPath,
 } from '../../gpu-task/src/photo/index.js';
+import { expectAsRecorded } from './helpers.js';
 
 const FIXTURE = path.join(import.meta.dirname, '..', 'fixtures', 'full-range');
 
@@ -26,17 +26,7 @@ async function fixturePhoto() {
 
 describe('the vendored full-range graph', () => {
   it('is the file its source.json records', async () => {
-    const file = fullRangeModelPath();
-    const source = JSON.parse(await readFile(path.join(path.dirname(file), 'source.json'), 'utf8')) as {
-      file: string;
-      sha256: string;
-    };
-    expect(path.basename(file)).toBe(source.file);
-    expect(
-      createHash('sha256')
-        .update(await readFile(file))
-        .digest('hex'),
-    ).toBe(source.sha256);
+    await expectAsRecorded(fullRangeModelPath());
   });
 });
 

@@ -3,6 +3,7 @@
  * known from their framing) pasted into a background at known similarity transforms, so the
  * true landmarks of every face in the photo are known.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -388,4 +389,18 @@ export function expectStreamedAsInMemory(
     }
     expect(off, `${label}: samples off in the frame at (${x0}, ${y0})-(${x1}, ${y1})`).toBe(0);
   }
+}
+
+/** Expect the vendored graph `file` to be the file its `source.json` beside it records (name, SHA-256). */
+export async function expectAsRecorded(file: string): Promise<void> {
+  const source = JSON.parse(await readFile(path.join(path.dirname(file), 'source.json'), 'utf8')) as {
+    file: string;
+    sha256: string;
+  };
+  expect(path.basename(file)).toBe(source.file);
+  expect(
+    createHash('sha256')
+      .update(await readFile(file))
+      .digest('hex'),
+  ).toBe(source.sha256);
 }

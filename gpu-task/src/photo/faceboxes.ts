@@ -17,6 +17,7 @@ import * as ort from 'onnxruntime-node';
 import type { RgbImage } from '../engine/core.js';
 import { modelsDir } from '../engine/core.js';
 import { defaultThreads, iou } from './blazeface.js';
+import { paddedInput, photoGraphSession } from './graph-session.js';
 
 /** The project's FaceBoxes graph (vendored; see the module comment). */
 export function faceBoxesModelPath(): string {
@@ -169,24 +170,11 @@ export class FaceBoxesModel {
 
   /** @param threads onnxruntime's intra-op threads (default defaultThreads()). */
   static async load(file = faceBoxesModelPath(), threads = defaultThreads()): Promise<FaceBoxesModel> {
-    const session = await ort.InferenceSession.create(file, {
-      intraOpNumThreads: Math.max(1, Math.floor(threads)),
-      interOpNumThreads: 1,
-      logSeverityLevel: 3,
-      // Every photo has its own input shape: a memory pattern per shape would only be kept.
-      enableMemPattern: false,
-    });
     const expected = [
       'image',
       ...FACEBOXES_LAYERS.flatMap(({ output }) => [`scores${output}`, `boxes${output}`]),
     ];
-    const missing = expected.filter(
-      (name) => ![...session.inputNames, ...session.outputNames].includes(name),
-    );
-    if (missing.length > 0) {
-      await session.release();
-      throw new Error(`${file} is not the FaceBoxes graph: it has no ${missing.join(', ')}`);
-    }
+    const session = await photoGraphSession(file, threads, expected, 'the FaceBoxes graph');
     return new FaceBoxesModel(session);
   }
 
@@ -197,16 +185,8 @@ export class FaceBoxesModel {
 
   /** Every anchor's box scoring `threshold` or more, before NMS (what the graph's own NMS is fed). */
   async anchorBoxes(image: RgbImage, threshold: number): Promise<FaceBox[]> {
-    const height = Math.ceil(image.height / FACEBOXES_ALIGN) * FACEBOXES_ALIGN;
-    const width = Math.ceil(image.width / FACEBOXES_ALIGN) * FACEBOXES_ALIGN;
     // The graph takes the photo on [0, 1] (it standardises inside), zeros beyond it.
-    const input = new Float32Array(height * width * 3);
-    const rowLength = image.width * 3;
-    for (let y = 0; y < image.height; y++) {
-      const from = y * rowLength;
-      const to = y * width * 3;
-      for (let i = 0; i < rowLength; i++) input[to + i] = image.data[from + i]! / 255;
-    }
+    const { input, width, height } = paddedInput(image, FACEBOXES_ALIGN, 1 / 255, 0);
     const outputs = await this.session.run({
       image: new ort.Tensor('float32', input, [1, height, width, 3]),
     });

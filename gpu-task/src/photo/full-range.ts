@@ -18,6 +18,7 @@ import * as ort from 'onnxruntime-node';
 import type { RgbImage } from '../engine/core.js';
 import { modelsDir } from '../engine/core.js';
 import { defaultThreads, type RawDetection, weightedNms } from './blazeface.js';
+import { paddedInput, photoGraphSession } from './graph-session.js';
 
 /** The project's full-range graph (vendored; see the module comment). */
 export function fullRangeModelPath(): string {
@@ -83,20 +84,8 @@ export class FullRangeModel {
 
   /** @param threads onnxruntime's intra-op threads (default defaultThreads()). */
   static async load(file = fullRangeModelPath(), threads = defaultThreads()): Promise<FullRangeModel> {
-    const session = await ort.InferenceSession.create(file, {
-      intraOpNumThreads: Math.max(1, Math.floor(threads)),
-      interOpNumThreads: 1,
-      logSeverityLevel: 3,
-      // Every photo has its own input shape: a memory pattern per shape would only be kept.
-      enableMemPattern: false,
-    });
-    const missing = ['input', 'scores', 'boxes'].filter(
-      (name) => ![...session.inputNames, ...session.outputNames].includes(name),
-    );
-    if (missing.length > 0) {
-      await session.release();
-      throw new Error(`${file} is not the full-range face graph: it has no ${missing.join(', ')}`);
-    }
+    const names = ['input', 'scores', 'boxes'];
+    const session = await photoGraphSession(file, threads, names, 'the full-range face graph');
     return new FullRangeModel(session);
   }
 
@@ -107,16 +96,8 @@ export class FullRangeModel {
 
   /** Every cell's detection scoring `threshold` or more, before NMS, in `image`'s pixels. */
   async cellDetections(image: RgbImage, threshold: number): Promise<RawDetection[]> {
-    const height = Math.ceil(image.height / FULL_RANGE_ALIGN) * FULL_RANGE_ALIGN;
-    const width = Math.ceil(image.width / FULL_RANGE_ALIGN) * FULL_RANGE_ALIGN;
     // The graph takes pixels on [-1, 1]; the padding is 0 there (mid grey).
-    const input = new Float32Array(height * width * 3);
-    const rowLength = image.width * 3;
-    for (let y = 0; y < image.height; y++) {
-      const from = y * rowLength;
-      const to = y * width * 3;
-      for (let i = 0; i < rowLength; i++) input[to + i] = image.data[from + i]! / 127.5 - 1;
-    }
+    const { input, width, height } = paddedInput(image, FULL_RANGE_ALIGN, 1 / 127.5, -1);
     const outputs = await this.session.run({
       input: new ort.Tensor('float32', input, [1, height, width, 3]),
     });
