@@ -143,8 +143,8 @@ def convert(
     `outputs` (default: the graph's signature outputs) are the nodes handed out; `input_at`
     names a node whose output becomes the (float, NHWC) input in place of everything before it.
     Either may be written "alias=node" to give the ONNX tensor a name of its own.
-    `any_size` lets a fully convolutional graph declared for one input size take images of any
-    (see _resize_by_factor).
+    `any_size` lets a fully convolutional graph declared for one input size take images of others
+    whose sides are multiples of its coarsest stride (see _resize_by_factor).
     """
     spec = json.loads(model_json.read_text())
     if spec.get("format") != "graph-model":
@@ -401,7 +401,7 @@ def _resize_by_factor(model: onnx.ModelProto) -> onnx.ModelProto:
     }
     constants = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     made_by = {o: n for n in model.graph.node for o in n.output}
-    dropped: set[str] = set()
+    dropped: set[str] = set()  # outputs of the nodes that computed the sizes
     for node in model.graph.node:
         if node.op_type != "Resize":
             continue
@@ -417,10 +417,15 @@ def _resize_by_factor(model: onnx.ModelProto) -> onnx.ModelProto:
         model.graph.initializer.append(factors)
         node.input[:] = [node.input[0], "", factors.name]
         slice_node = made_by[concat.input[0]]
-        dropped |= {id(concat), id(slice_node), id(made_by[slice_node.input[0]])}
-    kept = [n for n in model.graph.node if id(n) not in dropped]
+        dropped |= {concat.output[0], slice_node.output[0], slice_node.input[0]}
+    kept = [n for n in model.graph.node if n.output[0] not in dropped]
     del model.graph.node[:]
     model.graph.node.extend(kept)
+    # the constants only those nodes read go with them
+    read = {i for n in model.graph.node for i in n.input}
+    unread = [t for t in model.graph.initializer if t.name not in read]
+    for tensor in unread:
+        model.graph.initializer.remove(tensor)
     for value in model.graph.input:
         dims = value.type.tensor_type.shape.dim
         if len(dims) == 4:
@@ -435,7 +440,8 @@ def main() -> None:
     parser.add_argument("--input-at", help="the node whose output becomes the input (default: the placeholder)")
     parser.add_argument("--outputs", help="comma-separated nodes to hand out (default: the signature's)")
     parser.add_argument("--any-size", action="store_true",
-                        help="take inputs of any height and width (a fully convolutional graph)")
+                        help="take inputs of other heights and widths (a fully convolutional graph; sides "
+                             "multiples of its coarsest stride)")
     args = parser.parse_args()
     try:
         model = convert(

@@ -214,14 +214,15 @@ class UpsamplingGraph:
         t = torch.from_numpy(x).permute(0, 3, 1, 2)
         dw = torch.relu(F.conv2d(F.pad(t, (1, 1, 1, 1)), w["dw_w"].permute(2, 3, 0, 1).reshape(6, 1, 3, 3),
                                  w["dw_b"], groups=3))
-        # TF SAME, 3x3 stride 2 on 6 px: output 3, total padding 1, put after
+        # TF SAME, 3x3 stride 2 on an even side: total padding 1, put after
         down = torch.relu(F.conv2d(F.pad(dw, (0, 1, 0, 1)), w["down_w"].permute(3, 2, 0, 1), w["down_b"], stride=2))
-        up = F.interpolate(down, size=(6, 6), mode="bilinear", align_corners=False)  # half-pixel centres
+        side = x.shape[1]
+        up = F.interpolate(down, size=(side, side), mode="bilinear", align_corners=False)  # half-pixel centres
         summed = up + F.conv2d(dw, w["skip_w"].permute(3, 2, 0, 1), w["skip_b"])
         # TF's DepthToSpace: channel (row offset i, column offset j, channel c) -> pixel (2y+i, 2x+j)
         n, c = summed.shape[:2]
-        nhwc = summed.permute(0, 2, 3, 1).reshape(n, 6, 6, 2, 2, c // 4).permute(0, 1, 3, 2, 4, 5)
-        return nhwc.reshape(n, 12, 12, c // 4).numpy()
+        nhwc = summed.permute(0, 2, 3, 1).reshape(n, side, side, 2, 2, c // 4).permute(0, 1, 3, 2, 4, 5)
+        return nhwc.reshape(n, 2 * side, 2 * side, c // 4).numpy()
 
 
 class TfjsGraphToOnnxTest(SeededTestCase):
@@ -240,6 +241,30 @@ class TfjsGraphToOnnxTest(SeededTestCase):
         self.assertEqual(out.shape, (2, 12, 12, 2))
         np.testing.assert_allclose(out, expected, atol=2e-5)
         np.testing.assert_allclose(evaluated, expected, atol=2e-5)
+
+    def test_any_size_opens_a_fully_convolutional_graph_to_other_sizes(self) -> None:
+        require_node()
+        graph = UpsamplingGraph(np.random.default_rng(7))
+        with tempfile.TemporaryDirectory() as scratch:
+            model = convert(graph.write(Path(scratch)), any_size=True)
+            # the resizes are by a factor now: no size is computed from the input's shape
+            self.assertFalse({"Shape", "Slice", "Concat"} & {n.op_type for n in model.graph.node})
+            dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+            self.assertEqual(dims, ["batch", "height", "width", 3])
+            onnx_file = Path(scratch) / "u.onnx"
+            onnx_file.write_bytes(model.SerializeToString())
+            for side in (6, 12, 18):
+                x = np.random.default_rng(side).uniform(-1, 1, (1, side, side, 3)).astype(np.float32)
+                out = run_onnx(onnx_file, {"x": x}, threads=1).outputs["head"]
+                self.assertEqual(out.shape, (1, 2 * side, 2 * side, 2))
+                np.testing.assert_allclose(out, graph.reference(x), atol=2e-5)
+
+    def test_any_size_refuses_a_resize_of_an_input_of_unknown_size(self) -> None:
+        graph = UpsamplingGraph(np.random.default_rng(0))
+        graph.nodes[len(graph.weights)]["attr"]["shape"]["shape"]["dim"][1:3] = [{"size": "-1"}, {"size": "-1"}]
+        with tempfile.TemporaryDirectory() as scratch:
+            with self.assertRaisesRegex(UnsupportedGraph, "whose size is not known"):
+                convert(graph.write(Path(scratch)), any_size=True)
 
     def test_refuses_a_resize_it_would_get_wrong(self) -> None:
         graph = UpsamplingGraph(np.random.default_rng(0))

@@ -9,7 +9,11 @@ import path from 'node:path';
 import { IgnoreStrategy } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { HEALTH_CHECK_COMMAND, WORKER_DOCKERFILE } from '../../infra/lib/workers.js';
-import { blazeFaceModelPath, faceBoxesModelPath } from '../../gpu-task/src/photo/index.js';
+import {
+  blazeFaceModelPath,
+  faceBoxesModelPath,
+  fullRangeModelPath,
+} from '../../gpu-task/src/photo/index.js';
 import { REPO_ROOT } from './helpers.js';
 
 interface Instruction {
@@ -57,7 +61,7 @@ function finalStage(): Instruction[] {
 describe('gpu-task/Dockerfile', () => {
   it("keeps the face detectors' graphs in an image built without baked models", () => {
     // Prepare: the folders the photo stage loads its detectors from, whatever model it runs
-    const detectorFolders = [blazeFaceModelPath(), faceBoxesModelPath()].map((file) =>
+    const detectorFolders = [blazeFaceModelPath(), faceBoxesModelPath(), fullRangeModelPath()].map((file) =>
       path.basename(path.dirname(file)),
     );
     // Act: the step that empties gpu-task/models when DR2E_BAKE_MODELS is not true

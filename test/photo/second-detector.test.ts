@@ -132,31 +132,43 @@ function frontal(cx: number, cy: number, side: number, score: number): RawDetect
 
 describe('fullRangeProposals', () => {
   it("shows the graph the photo and the smoothed copy at half size and maps its faces back to the photo's pixels", async () => {
-    // Prepare: a stub graph that reports what it was shown and finds one face in each view, at
-    // the same place in the photo (a face of 40 px at (100, 80)); the smoothed copy's scores higher
+    // Prepare: a 401 x 301 photo (halved to 201 x 151: not exactly 2) and a stub graph that
+    // reports what it was shown and finds one face in each view, given in the view's pixels: the
+    // photo's 40 px face at (100, 80) scoring 0.6, the smoothed copy's 4 px further right at 0.9
     const shown: string[] = [];
     const model = {
       detect: async (image: { data: Uint8Array; width: number; height: number }) => {
         shown.push(`${image.data[0]} ${image.width}x${image.height}`);
-        const k = image.width / 400;
-        return [frontal(100 * k, 80 * k, 40 * k, image.data[0] === 200 ? 0.9 : 0.7)];
+        const smoothedView = image.data[0] === 200;
+        const kx = image.width / 401;
+        const ky = image.height / 301;
+        const face = frontal(smoothedView ? 104 : 100, 80, 40, smoothedView ? 0.9 : 0.6);
+        return [
+          {
+            box: [face.box[0] * kx, face.box[1] * ky, face.box[2] * kx, face.box[3] * ky],
+            score: face.score,
+            keypoints: face.keypoints.map(([x, y]): [number, number] => [x * kx, y * ky]),
+          } satisfies RawDetection,
+        ];
       },
     };
-    const photo = { data: new Uint8Array(400 * 300 * 3).fill(100), width: 400, height: 300 };
-    const smoothed = { data: new Uint8Array(400 * 300 * 3).fill(200), width: 400, height: 300 };
+    const photo = { data: new Uint8Array(401 * 301 * 3).fill(100), width: 401, height: 301 };
+    const smoothed = { data: new Uint8Array(401 * 301 * 3).fill(200), width: 401, height: 301 };
     // Act
     const faces = await fullRangeProposals(model, photo, smoothed);
-    // Assess: both views at half size, merged into one face in photo pixels (weighted by score)
+    // Assess: both views at half size, merged into one face in photo pixels, its box and
+    // keypoints the score-weighted mean (0.6 at x 100, 0.9 at x 104: 102.4), the best score
     expect(FULL_RANGE_SCALE).toBe(0.5);
-    expect(shown).toEqual(['100 200x150', '200 200x150']);
+    expect(shown).toEqual(['100 201x151', '200 201x151']);
     expect(faces).toHaveLength(1);
-    expect(faces[0]!.box.map((v) => Math.round(v * 1000) / 1000)).toEqual([80, 60, 40, 40]);
+    const rounded = (values: readonly number[]): number[] => values.map((v) => Math.round(v * 1000) / 1000);
+    expect(rounded(faces[0]!.box)).toEqual([82.4, 60, 40, 40]);
     expect(faces[0]!.score).toBe(0.9);
-    expect(faces[0]!.keypoints[0]!.map((v) => Math.round(v * 1000) / 1000)).toEqual([92, 74]);
+    expect(rounded(faces[0]!.keypoints[0]!)).toEqual([94.4, 74]);
     // without a smoothed copy, the photo alone; a photo over FULL_RANGE_MAX_PHOTO_SIDE, not shown at all
     shown.length = 0;
     await fullRangeProposals(model, photo, null);
-    expect(shown).toEqual(['100 200x150']);
+    expect(shown).toEqual(['100 201x151']);
     shown.length = 0;
     const edge = FULL_RANGE_MAX_PHOTO_SIDE;
     await fullRangeProposals(
@@ -196,7 +208,7 @@ describe('fullRangeFaces', () => {
     upsideDown.keypoints = upsideDown.keypoints.map(([x, y]): [number, number] => [x, 300 - y]);
     const proposals = [
       upsideDown,
-      frontal(20, 150, 40, 0.95), // its box 2 px from the left edge
+      frontal(20, 150, 40, 0.95), // its box on the left edge
       frontal(300, 150, 19, 0.95), // under the smallest face
       frontal(100, 80, 40, 0.95),
       frontal(104, 82, 40, 0.9), // the same face again

