@@ -221,7 +221,7 @@ describe('fullRangeFaces', () => {
 });
 
 describe.skipIf(!utkPresent)(
-  `FaceBoxes' proposals in a noisy photo's smoothed copy${utkPresent ? '' : ` (skipped: ${utkTar} is absent)`}`,
+  `the second and third opinions on severe train/ scenes${utkPresent ? '' : ` (skipped: ${utkTar} is absent)`}`,
   () => {
     let detector: FaceDetector;
     beforeAll(async () => {
@@ -236,25 +236,15 @@ describe.skipIf(!utkPresent)(
       { name: 'photo-000 of seed 11', seed: 11, index: 0 },
       // an old man's blurred 40 px face: 0.54 in the photo, 0.82 in its smoothed copy
       { name: 'photo-006 of seed 10', seed: 10, index: 6 },
-    ])('finds every face of the severe train/ scene $name', async ({ seed, index }) => {
-      // Prepare
-      const { scene, photo } = await recallScene(seed, index, 'severe', 8);
-      // Act and assess: every face found, and nothing else; without the smoothed copy one is missed
-      await expectFoundOnlyWith(detector, scene, photo, { denoisedPass: false });
-    });
-  },
-);
-
-describe.skipIf(!utkPresent)(
-  `the full-range detector's faces in the detector${utkPresent ? '' : ` (skipped: ${utkTar} is absent)`}`,
-  () => {
-    let detector: FaceDetector;
-    beforeAll(async () => {
-      detector = await FaceDetector.load();
-    });
-    afterAll(async () => {
-      await detector?.dispose();
-    });
+    ])(
+      "finds every face of the severe train/ scene $name through FaceBoxes' proposals in the smoothed copy",
+      async ({ seed, index }) => {
+        // Prepare
+        const { scene, photo } = await recallScene(seed, index, 'severe', 8);
+        // Act and assess: every face found, and nothing else; without the smoothed copy one is missed
+        await expectFoundOnlyWith(detector, scene, photo, { denoisedPass: false });
+      },
+    );
 
     it('finds the severe train/ face that BlazeFace and FaceBoxes miss, and nothing else', async () => {
       // Prepare: photo-005 of seed 13, whose degraded 70 px face neither the pyramid, its looks
