@@ -14,6 +14,7 @@ import {
   blazeFaceModelPath,
   consensus,
   FaceDetector,
+  inHairOf,
   type Look,
   plausibleLandmarks,
   type RawDetection,
@@ -119,6 +120,17 @@ describe('the head of a larger face', () => {
     expect(withinHeadOf(face, at(260, 150, 50))).toBe(false); // a neighbour, a face width away
     expect(withinHeadOf(face, at(150, 20, 50))).toBe(false); // behind and above the head
     expect(withinHeadOf(face, at(180, 70, 100))).toBe(false); // not smaller: not held by this head
+  });
+
+  it('has hair only over the face box, above it', () => {
+    expect(inHairOf(face, at(180, 70, 50))).toBe(true); // above, near the right
+    expect(inHairOf(face, at(205, 60, 30))).toBe(true); // above, just past the right side
+    expect(inHairOf(face, at(120, 99, 30))).toBe(true); // just above the box top
+    expect(inHairOf(face, at(215, 70, 50))).toBe(false); // above and beside: head, not hair
+    expect(inHairOf(face, at(220, 150, 50))).toBe(false); // beside the face: head, not hair
+    expect(inHairOf(face, at(150, 180, 30))).toBe(false); // on the face, lower down
+    expect(inHairOf(face, at(150, 20, 50))).toBe(false); // behind and above the head
+    expect(inHairOf(face, at(180, 70, 100))).toBe(false); // not smaller
   });
 });
 

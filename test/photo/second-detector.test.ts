@@ -8,9 +8,11 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeImageToRgb } from '../../gpu-task/src/engine/index.js';
+import { Dr2eEngine, decodeImageToRgb } from '../../gpu-task/src/engine/index.js';
+import { buildRealScene, degradationSplit, loadRealPhotos } from '../../gpu-task/src/eval/index.js';
 import {
   type DetectedFace,
+  FACEBOXES_ENLARGEMENTS,
   FACEBOXES_LAYOUT,
   FACEBOXES_MAX_PHOTO_SIDE,
   FACEBOXES_ONLY_SCORE,
@@ -20,13 +22,18 @@ import {
   FULL_RANGE_MAX_PHOTO_SIDE,
   FULL_RANGE_SCALE,
   FULL_RANGE_SURE,
+  FaceBoxesModel,
   FaceDetector,
   type RawDetection,
+  faceBoxesProposals,
   faceBoxesScales,
   fullRangeFaces,
   fullRangeProposals,
+  inHairOf,
   nearPhotoEdge,
   proposalAsDetection,
+  smoothedCopy,
+  withFullRangeLandmarks,
   withSmoothedProposals,
 } from '../../gpu-task/src/photo/index.js';
 import {
@@ -40,8 +47,12 @@ import {
 
 describe('faceBoxesScales', () => {
   it('shows a small photo as it is and enlarged, a larger one reduced, a huge one not at all', () => {
-    // a 400-px photo as it is and twice as large
-    expect(faceBoxesScales(400, 300)).toEqual([1, 2]);
+    // a 240-px photo as it is, twice and four times as large
+    expect(faceBoxesScales(240, 180)).toEqual([1, 2, 4]);
+    // a 400-px photo as it is, twice as large and enlarged to FACEBOXES_SIDE
+    expect(faceBoxesScales(400, 300)).toEqual([1, 2, FACEBOXES_SIDE / 400]);
+    // a 600-px photo: enlarged to FACEBOXES_SIDE is only 7 % more than twice
+    expect(faceBoxesScales(600, 450)).toEqual([1, 2]);
     // a 1000-px photo as it is and enlarged to FACEBOXES_SIDE
     expect(faceBoxesScales(1000, 750)).toEqual([1, FACEBOXES_SIDE / 1000]);
     // a 1200-px photo: enlarging by 7 % would find nothing new
@@ -51,6 +62,30 @@ describe('faceBoxesScales', () => {
     // a 12 MP photo: its faces small enough for FaceBoxes to help are too small for it reduced
     expect(faceBoxesScales(4000, 3000)).toEqual([]);
     expect(faceBoxesScales(FACEBOXES_MAX_PHOTO_SIDE + 1, 10)).toEqual([]);
+  });
+});
+
+describe('faceBoxesProposals', () => {
+  it("shows FaceBoxes a small photo at every scale and keeps the best view's box in the photo's pixels", async () => {
+    // Prepare: a 240 x 180 photo and a stub model that reports the size it was shown and finds
+    // the photo's 40 px face at (100, 80) in each view, in the view's pixels: scoring 0.55 as
+    // it is, 0.6 twice as large and 0.85 four times as large (as a degraded 20 px face can)
+    const shown: string[] = [];
+    const scores: Record<number, number> = { 1: 0.55, 2: 0.6, 4: 0.85 };
+    const model = {
+      detect: async (image: { width: number; height: number }): Promise<FaceBox[]> => {
+        shown.push(`${image.width}x${image.height}`);
+        const k = image.width / 240;
+        return [{ box: [100 * k, 80 * k, 40 * k, 40 * k], score: scores[k]! }];
+      },
+    };
+    const photo = { data: new Uint8Array(240 * 180 * 3).fill(100), width: 240, height: 180 };
+    // Act
+    const proposals = await faceBoxesProposals(model, photo);
+    // Assess: the three views, one proposal (the views' boxes are one face), the x4 view's
+    expect(FACEBOXES_ENLARGEMENTS).toEqual([2, 4]);
+    expect(shown).toEqual(['240x180', '480x360', '960x720']);
+    expect(proposals).toEqual([{ box: [100, 80, 40, 40], score: 0.85 }]);
   });
 });
 
@@ -184,6 +219,26 @@ describe('fullRangeProposals', () => {
   });
 });
 
+describe('withFullRangeLandmarks', () => {
+  it("gives a face only FaceBoxes vouches for the full-range graph's box and landmarks where it saw the same face", () => {
+    // Prepare: FaceBoxes' 40 px face at (100, 100), landmarks laid out in its box
+    const face = proposalAsDetection({ box: [80, 80, 40, 40], score: 0.85 });
+    const upsideDown = frontal(102, 100, 38, 0.95);
+    upsideDown.keypoints = upsideDown.keypoints.map(([x, y]): [number, number] => [x, 200 - y]);
+    const beside = frontal(135, 100, 40, 0.9); // covers under half of the smaller box
+    const same = frontal(103, 98, 36, 0.7);
+    // Act and assess: the best proposal on the same face with a face's landmarks; the face's score
+    expect(withFullRangeLandmarks(face, [upsideDown, beside, same])).toEqual({
+      box: same.box,
+      score: FACEBOXES_ONLY_SCORE,
+      keypoints: same.keypoints,
+    });
+    // none such: the face as it was
+    expect(withFullRangeLandmarks(face, [upsideDown, beside])).toBe(face);
+    expect(withFullRangeLandmarks(face, [])).toBe(face);
+  });
+});
+
 describe('fullRangeFaces', () => {
   const sure = FULL_RANGE_SURE;
   it('adds the faces it is sure of, where none was found, with their own landmarks', () => {
@@ -245,6 +300,16 @@ describe.skipIf(!utkPresent)(
         await expectFoundOnlyWith(detector, scene, photo, { denoisedPass: false });
       },
     );
+
+    it("finds a small face that only FaceBoxes is sure of, above and beside a larger face's box", async () => {
+      // Prepare: photo-006 of seed 12, whose 43 px face lies about 0.17 of a 139 px face's width past
+      // its side and above it: in that head's reach (withinHeadOf), not in its hair (inHairOf)
+      const { scene, photo } = await recallScene(12, 6, 'severe', 8);
+      // Act and assess: every face found, and nothing else; without the second detector one is missed
+      await expectFoundOnlyWith(detector, scene, photo, { secondDetector: false });
+      const faces = await detector.detect(photo);
+      expect(faces.at(-1)!.score).toBe(FACEBOXES_ONLY_SCORE);
+    });
 
     it('finds the severe train/ face that BlazeFace and FaceBoxes miss, and nothing else', async () => {
       // Prepare: photo-005 of seed 13, whose degraded 70 px face neither the pyramid, its looks
@@ -311,6 +376,12 @@ describe.skipIf(!groupPresent)(
           alone: 5,
           withProposals: 6,
         },
+        // blurred further: BlazeFace finds 1 of 6; FaceBoxes seen as it is and at x2 adds 3, at x4 a fourth
+        {
+          degradation: { width: 320, blur: 7, noise: 16, jpegQuality: 32, seed: 1 },
+          alone: 1,
+          withProposals: 5,
+        },
       ]) {
         // Prepare
         const photo = await degradedWholePhoto('insightface_t1_group.jpg', degradation);
@@ -330,6 +401,38 @@ describe.skipIf(!groupPresent)(
           expect(f.keypoints[3]![1]).toBeGreaterThan((f.keypoints[0]![1] + f.keypoints[1]![1]) / 2);
         }
       }
+    });
+
+    it("takes no face in a child's hair bow on FaceBoxes' word alone", async () => {
+      // Prepare: draw 0 of Blake_Lively.jpg in dr2e eval-photos' severe split, seed 1 (175 x 116
+      // px: the woman's 48 px face and her daughter's 37 px one), where FaceBoxes, seeing the
+      // detector's smoothed copy four times as large, is sure of a face in the child's hair bow,
+      // and BlazeFace's looks are not
+      const engine = await Dr2eEngine.load({});
+      const template = engine.faceTemplate;
+      await engine.dispose();
+      const [real] = await loadRealPhotos([path.join(wholePhotosDir, 'Blake_Lively.jpg')], template, 4);
+      const scene = await buildRealScene(1, real!, 0, degradationSplit('severe'));
+      const photo = (await decodeImageToRgb(scene.jpeg)).image;
+      const faceBoxes = await FaceBoxesModel.load();
+      const proposals = await faceBoxesProposals(faceBoxes, await smoothedCopy(photo)).finally(() =>
+        faceBoxes.dispose(),
+      );
+      // Act
+      const faces = await detector.detect(photo);
+      // Assess: the two faces, and nothing in the hair above the child's
+      expect(faces).toHaveLength(2);
+      const centres = faces.map(({ box: [x, y, w, h] }) => [x + w / 2, y + h / 2]);
+      for (const [i, { cx, cy, side }] of scene.faces.entries())
+        expect(
+          centres.some(([x, y]) => Math.hypot(x! - cx, y! - cy) < 0.4 * side),
+          `face ${i}`,
+        ).toBe(true);
+      const child = faces.find((f) => f.box[0] < photo.width / 2)!;
+      const inHair = proposals.filter(
+        (p) => p.score >= FACEBOXES_SURE && inHairOf(child, proposalAsDetection(p)),
+      );
+      expect(inHair.length).toBeGreaterThan(0);
     });
   },
 );

@@ -56,6 +56,7 @@ import {
   fullRangeProposals,
   nearPhotoEdge,
   proposalAsDetection,
+  withFullRangeLandmarks,
   withSmoothedProposals,
 } from './second-detector.js';
 import { CANDIDATE_THRESHOLD, MAX_CANDIDATES, verifyCandidate } from './verify.js';
@@ -363,7 +364,8 @@ export class FaceDetector {
    * for a noisy photo, in the denoised pass's `smoothed` copy (withSmoothedProposals), best
    * first, at most MAX_CANDIDATES: with BlazeFace's landmarks where a consensus of its second looks
    * confirms the proposal (strict, as for the tiled levels' candidates), else, at
-   * FACEBOXES_SURE, with landmarks laid out in the proposal's box; none near the photo's edge
+   * FACEBOXES_SURE, with landmarks laid out in the proposal's box unless it lies in the hair
+   * above a larger face (inHairOf); none near the photo's edge
    * (nearPhotoEdge) or smaller than the pyramid searches. One after the other, as each face
    * rules out the proposals on it.
    */
@@ -392,25 +394,31 @@ export class FaceDetector {
           faceSide(proposalAsDetection(p)) >= smallest,
       )
       .slice(0, MAX_CANDIDATES);
+    // The third opinion's proposals: faces where no face is yet, and landmarks for FaceBoxes' own.
+    const fullRange =
+      options.fullRange === false ? [] : await fullRangeProposals(this.fullRange, photo, smoothed);
     const added: RawDetection[] = [];
     for (const proposal of proposals) {
       if (!unlike(proposal.box, added)) continue;
       const candidate = proposalAsDetection(proposal);
+      const faces = [...found, ...added];
       const confirmed = await verifyCandidate(this.model, photo, candidate, threshold, {
         strict: true,
         mirrored: options.mirroredLooks ?? true,
-        ...((options.frontLooks ?? true) &&
-        ![...found, ...added].some((other) => withinHeadOf(other, candidate))
+        ...((options.frontLooks ?? true) && !faces.some((other) => withinHeadOf(other, candidate))
           ? { front: this.front }
           : {}),
       });
       // A look may settle on a face found already, beside the proposal: not added twice.
-      if (confirmed && unlike(confirmed.box, [...found, ...added])) added.push(confirmed);
-      else if (!confirmed && proposal.score >= FACEBOXES_SURE) added.push(candidate);
+      if (confirmed && unlike(confirmed.box, faces)) added.push(confirmed);
+      else if (
+        !confirmed &&
+        proposal.score >= FACEBOXES_SURE &&
+        !faces.some((other) => inHairOf(other, candidate))
+      )
+        added.push(withFullRangeLandmarks(candidate, fullRange));
     }
     if (options.fullRange === false) return added;
-    // The third opinion, where no face is yet.
-    const fullRange = await fullRangeProposals(this.fullRange, photo, smoothed);
     return [
       ...added,
       ...fullRangeFaces(fullRange, [...found, ...added], photo.width, photo.height, smallest),
@@ -572,14 +580,49 @@ const HEAD_BESIDE = 0.25;
  * ```
  */
 export function withinHeadOf(face: RawDetection, candidate: RawDetection): boolean {
+  return smallerCentredIn(face, candidate, HEAD_BESIDE, 1);
+}
+
+/** How far the hair above a face reaches beside its box, in face box widths (inHairOf). */
+const HAIR_BESIDE = 0.1;
+
+/**
+ * Whether `candidate` is centred in the hair above the larger face `face`: over its box (within
+ * HAIR_BESIDE of its width either side) and at most HEAD_ABOVE of its height above it.
+ * FaceBoxes, seeing a small degraded photo enlarged four times, was sure (0.8 and more) of a
+ * face in a child's hair bow (`Blake_Lively.jpg` at 175 px, severe), centred 0.3 of her face's
+ * height above it and 0.04 of its width in from its side; BlazeFace's looks did not confirm it.
+ * Such a proposal is not added on FaceBoxes' word alone. Not the whole head (withinHeadOf): a
+ * real 43 px face beside and above a 139 px one (a severe `train/` scene, seed 12) lies in its
+ * head's reach beside it, and a false 131 px face of a degraded group photo held a real 24 px
+ * face lower down in it.
+ *
+ * @example
+ * ```ts
+ * inHairOf({ box: [40, 40, 40, 40], score: 0.9, keypoints: [] }, { box: [50, 20, 16, 16], score: 0.5, keypoints: [] }); // true
+ * ```
+ */
+export function inHairOf(face: RawDetection, candidate: RawDetection): boolean {
+  return smallerCentredIn(face, candidate, HAIR_BESIDE, 0);
+}
+
+/**
+ * Whether `candidate` is smaller than `face` and centred within `beside` of its box's width
+ * either side of the box, from HEAD_ABOVE of its height above the box down to `down` heights
+ * below the box's top.
+ */
+function smallerCentredIn(
+  face: RawDetection,
+  candidate: RawDetection,
+  beside: number,
+  down: number,
+): boolean {
   const [x, y, w, h] = face.box;
   const [cx0, cy0, cw, ch] = candidate.box;
   if (Math.max(w, h) <= Math.max(cw, ch)) return false;
   const cx = cx0 + cw / 2;
   const cy = cy0 + ch / 2;
-  return (
-    cx >= x - HEAD_BESIDE * w && cx <= x + w + HEAD_BESIDE * w && cy >= y - HEAD_ABOVE * h && cy <= y + h
-  );
+  return cx >= x - beside * w && cx <= x + w + beside * w && cy >= y - HEAD_ABOVE * h && cy <= y + down * h;
 }
 
 /**

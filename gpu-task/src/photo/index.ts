@@ -24,6 +24,7 @@ export {
   fullRangeModelPath,
 } from './full-range.js';
 export {
+  FACEBOXES_ENLARGEMENTS,
   FACEBOXES_LAYOUT,
   FACEBOXES_MAX_PHOTO_SIDE,
   FACEBOXES_ONLY_SCORE,
@@ -39,6 +40,7 @@ export {
   fullRangeProposals,
   nearPhotoEdge,
   proposalAsDetection,
+  withFullRangeLandmarks,
   withSmoothedProposals,
 } from './second-detector.js';
 export type { RawDetection, TileRunner } from './blazeface.js';
@@ -46,6 +48,7 @@ export {
   DEFAULT_SCORE_THRESHOLD,
   DEFAULT_SMALLEST_FACE,
   FaceDetector,
+  inHairOf,
   mergePasses,
   withinHeadOf,
 } from './detect.js';

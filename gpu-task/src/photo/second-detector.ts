@@ -10,8 +10,10 @@
  *
  * So a proposal where no face is becomes a face when BlazeFace's second looks agree on it
  * (verify.ts, by consensus; its landmarks are theirs), or, unconfirmed, when FaceBoxes is sure
- * of it (FACEBOXES_SURE): its landmarks are then laid out in its box as BlazeFace's fall in
- * FaceBoxes' boxes on average (FACEBOXES_LAYOUT), an upright face's. Proposals at the photo's
+ * of it (FACEBOXES_SURE) and it is not in the hair above a larger face (detect.ts inHairOf):
+ * its box and landmarks are then the full-range graph's where that graph saw the face too
+ * (withFullRangeLandmarks), else laid out in its box as BlazeFace's fall in FaceBoxes' boxes
+ * on average (FACEBOXES_LAYOUT), an upright face's. Proposals at the photo's
  * edge are left out (nearPhotoEdge): FaceBoxes also boxes the part of a face the frame cuts
  * (WIDER FACE is full of them), which no layout fits, and on a close-up of a real degraded face
  * (DR2's set03_20753) BlazeFace's looks agreed on such a sliver of cheek and hair. Faces at the
@@ -41,14 +43,19 @@ export const FACEBOXES_SURE = 0.8;
 export const FACEBOXES_EDGE_MARGIN = 0.1;
 
 /**
- * Longest side (pixels) FaceBoxes sees the photo at: a smaller photo is also seen enlarged to
- * it, up to FACEBOXES_MAX_ENLARGE (FaceBoxes' smallest anchor is 32 px; degraded faces of
- * 20-30 px score higher enlarged, others as they are), a larger one only reduced to it.
+ * Longest side (pixels) FaceBoxes sees the photo at: a smaller photo is also seen enlarged
+ * towards it (FACEBOXES_ENLARGEMENTS; FaceBoxes' smallest anchor is 32 px, and degraded faces
+ * of 20-30 px score higher enlarged, others as they are), a larger one only reduced to it.
  */
 export const FACEBOXES_SIDE = 1280;
 
-/** Most a photo is enlarged for FaceBoxes. */
-export const FACEBOXES_MAX_ENLARGE = 2;
+/**
+ * How much a smaller photo is enlarged for FaceBoxes: one view at each, at most FACEBOXES_SIDE
+ * a side. Which enlargement scores a degraded face highest depends on its size: a 20 px face of
+ * the severe group photo (`insightface_t1_group.jpg` at 320 px) scored 0.36-0.46 at x2 and 0.85
+ * at x4 in the detector's smoothed copy (docs/eval/README.md, "FaceBoxes at x4").
+ */
+export const FACEBOXES_ENLARGEMENTS = [2, 4] as const;
 
 /**
  * Photos whose longer side exceeds this are not shown to FaceBoxes: reduced to FACEBOXES_SIDE
@@ -77,15 +84,27 @@ export const FACEBOXES_LAYOUT = {
 
 /**
  * The scales FaceBoxes sees a `width` x `height` photo at: as it is (or reduced to
- * FACEBOXES_SIDE) and enlarged towards FACEBOXES_SIDE; none for a photo over
- * FACEBOXES_MAX_PHOTO_SIDE.
+ * FACEBOXES_SIDE) and enlarged by each of FACEBOXES_ENLARGEMENTS (at most to FACEBOXES_SIDE),
+ * leaving out a view less than a quarter larger than the one before it (it sees the same
+ * faces); none for a photo over FACEBOXES_MAX_PHOTO_SIDE. So only a photo under 512 px a side
+ * gets the third view, and no view is over FACEBOXES_SIDE.
+ *
+ * @example
+ * ```ts
+ * faceBoxesScales(400, 300); // [1, 2, 3.2]
+ * faceBoxesScales(1000, 750); // [1, 1.28]
+ * ```
  */
 export function faceBoxesScales(width: number, height: number): number[] {
   const longer = Math.max(width, height);
   if (longer > FACEBOXES_MAX_PHOTO_SIDE || longer < 1) return [];
   const fitted = FACEBOXES_SIDE / longer;
-  const scales = [Math.min(1, fitted), Math.min(FACEBOXES_MAX_ENLARGE, fitted)];
-  return scales[1]! > scales[0]! * 1.25 ? scales : [scales[0]!];
+  const scales = [Math.min(1, fitted)];
+  for (const enlargement of FACEBOXES_ENLARGEMENTS) {
+    const scale = Math.min(enlargement, fitted);
+    if (scale > scales.at(-1)! * 1.25) scales.push(scale);
+  }
+  return scales;
 }
 
 /** `photo` resized by `scale` (Lanczos), or itself at 1. */
@@ -101,7 +120,10 @@ async function resized(photo: RgbImage, scale: number): Promise<RgbImage> {
 }
 
 /** FaceBoxes' faces of `photo` at each of faceBoxesScales, merged, in its pixels, best first. */
-export async function faceBoxesProposals(model: FaceBoxesModel, photo: RgbImage): Promise<FaceBox[]> {
+export async function faceBoxesProposals(
+  model: Pick<FaceBoxesModel, 'detect'>,
+  photo: RgbImage,
+): Promise<FaceBox[]> {
   const found: FaceBox[] = [];
   for (const scale of faceBoxesScales(photo.width, photo.height)) {
     const seen = await resized(photo, scale);
@@ -240,6 +262,31 @@ export async function fullRangeProposals(
   }
   return weightedNms(found, 0.3);
 }
+
+/**
+ * A face only FaceBoxes vouches for (`face`: its box and landmarks laid out by
+ * proposalAsDetection, an average upright face's) with the full-range detector's own box and
+ * landmarks where that detector saw it too: its best proposal (of FULL_RANGE_THRESHOLD or more,
+ * fullRangeProposals) covering more than half of the smaller box, with landmarks a face has
+ * (plausibleLandmarks). The face is aligned by its landmarks, and the laid-out ones are rough:
+ * on `val/`, FaceBoxes enlarged 3.2x proposed the severe 76 px face that the full-range graph
+ * had added, and restored from the layout it lost 0.08 recognizer identity and 0.008 SSIM
+ * (docs/eval/README.md, "FaceBoxes at x4"). Its score stays `face`'s.
+ *
+ * @example
+ * ```ts
+ * const face = withFullRangeLandmarks(proposalAsDetection(proposal), await fullRangeProposals(model, photo, null));
+ * ```
+ */
+export function withFullRangeLandmarks(face: RawDetection, proposals: readonly RawDetection[]): RawDetection {
+  const seen = proposals.find(
+    (p) => plausibleLandmarks(p) && overlapOfSmaller(p.box, face.box) > SAME_FACE_LANDMARKS_OVERLAP,
+  );
+  return seen ? { box: seen.box, score: face.score, keypoints: seen.keypoints } : face;
+}
+
+/** Overlap (of the smaller box) over which a full-range proposal is the same face (withFullRangeLandmarks). */
+const SAME_FACE_LANDMARKS_OVERLAP = 0.5;
 
 /**
  * Of the full-range detector's `proposals` (fullRangeProposals), the faces to add to those
