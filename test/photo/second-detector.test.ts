@@ -226,15 +226,23 @@ describe('withFullRangeLandmarks', () => {
     const upsideDown = frontal(102, 100, 38, 0.95);
     upsideDown.keypoints = upsideDown.keypoints.map(([x, y]): [number, number] => [x, 200 - y]);
     const beside = frontal(135, 100, 40, 0.9); // covers under half of the smaller box
+    const larger = frontal(100, 100, 70, 0.9); // holds the face, but of another size
     const same = frontal(103, 98, 36, 0.7);
     // Act and assess: the best proposal on the same face with a face's landmarks; the face's score
-    expect(withFullRangeLandmarks(face, [upsideDown, beside, same])).toEqual({
+    expect(withFullRangeLandmarks(face, [upsideDown, beside, larger, same])).toEqual({
       box: same.box,
       score: FACEBOXES_ONLY_SCORE,
       keypoints: same.keypoints,
     });
+    // over half of the smaller box, not less: of two 34 px proposals beside each other, the one
+    // covering 0.6 of its box, not the better one covering 0.4
+    const covering = (share: number, score: number): RawDetection =>
+      frontal(120.96 + 17 - 34 * share, 102.32, 34, score);
+    expect(withFullRangeLandmarks(face, [covering(0.4, 0.95), covering(0.6, 0.8)]).box).toEqual(
+      covering(0.6, 0.8).box,
+    );
     // none such: the face as it was
-    expect(withFullRangeLandmarks(face, [upsideDown, beside])).toBe(face);
+    expect(withFullRangeLandmarks(face, [upsideDown, beside, larger])).toBe(face);
     expect(withFullRangeLandmarks(face, [])).toBe(face);
   });
 });
@@ -305,8 +313,9 @@ describe.skipIf(!utkPresent)(
       // Prepare: photo-006 of seed 12, whose 43 px face lies about 0.17 of a 139 px face's width past
       // its side and above it: in that head's reach (withinHeadOf), not in its hair (inHairOf)
       const { scene, photo } = await recallScene(12, 6, 'severe', 8);
-      // Act and assess: every face found, and nothing else; without the second detector one is missed
-      await expectFoundOnlyWith(detector, scene, photo, { secondDetector: false });
+      // Act and assess: every face found by FaceBoxes (the full-range graph off), and nothing
+      // else; without the second detector one is missed
+      await expectFoundOnlyWith(detector, scene, photo, { secondDetector: false }, { fullRange: false });
       const faces = await detector.detect(photo);
       expect(faces.at(-1)!.score).toBe(FACEBOXES_ONLY_SCORE);
     });

@@ -147,7 +147,8 @@ export interface DetectOptions {
   secondDetector?: boolean;
   /**
    * With the second detector, MediaPipe's full-range graph (full-range.ts) as a third opinion:
-   * its faces where none was found yet, when it is sure of them (FULL_RANGE_SURE). Default true.
+   * its faces where none was found yet, when it is sure of them (FULL_RANGE_SURE), and its box
+   * and landmarks for a face only FaceBoxes vouches for (withFullRangeLandmarks). Default true.
    */
   fullRange?: boolean;
 }
@@ -364,8 +365,9 @@ export class FaceDetector {
    * for a noisy photo, in the denoised pass's `smoothed` copy (withSmoothedProposals), best
    * first, at most MAX_CANDIDATES: with BlazeFace's landmarks where a consensus of its second looks
    * confirms the proposal (strict, as for the tiled levels' candidates), else, at
-   * FACEBOXES_SURE, with landmarks laid out in the proposal's box unless it lies in the hair
-   * above a larger face (inHairOf); none near the photo's edge
+   * FACEBOXES_SURE, with the full-range graph's box and landmarks where it saw the face
+   * (withFullRangeLandmarks), else landmarks laid out in the proposal's box, unless it lies in
+   * the hair above a larger face (inHairOf); none near the photo's edge
    * (nearPhotoEdge) or smaller than the pyramid searches. One after the other, as each face
    * rules out the proposals on it.
    */
