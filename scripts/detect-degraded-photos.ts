@@ -6,7 +6,7 @@
  * face sides of one (each at most once) finds it, any other counts as extra.
  *
  * Usage: node --import tsx scripts/detect-degraded-photos.ts [--photos a.jpg,b.png]
- *   [--widths 240,320,400,560] [--draws 4] [--free-crops 32] [--no-enlarged] [--no-second-detector] [--no-full-range]
+ *   [--widths 240,320,400,560] [--draws 4] [--free-crops 32] [--no-enlarged] [--no-second-detector] [--no-full-range] [--no-retinaface]
  *   [--threads N]
  *
  * Besides recall it reports how far the found faces' eyes and mouth lie from the clean photo's
@@ -56,6 +56,7 @@ const detectOptions = {
   ...(process.argv.includes('--no-enlarged') ? { enlargedCandidates: false } : {}),
   ...(process.argv.includes('--no-second-detector') ? { secondDetector: false } : {}),
   ...(process.argv.includes('--no-full-range') ? { fullRange: false } : {}),
+  ...(process.argv.includes('--no-retinaface') ? { retinaFace: false } : {}),
 };
 const wholePhotos = path.join(import.meta.dirname, '..', '..', 'shared', 'data', 'whole-photos');
 const threads = option('--threads', '');

@@ -4,7 +4,7 @@
  * Usage: node --import tsx scripts/detect-recall.ts CLEAN.tar PREFIX PHOTOS BACKGROUND.jpg [--plain]
  *   [--seed S] [--first F] [--max-angle DEG] [--width W --height H] [--min-side A --max-side B]
  *   [--no-mirror] [--no-front]
- *   [--no-tiled-candidates] [--no-enlarged] [--no-second-detector] [--no-full-range]
+ *   [--no-tiled-candidates] [--no-enlarged] [--no-second-detector] [--no-full-range] [--no-retinaface]
  * (--plain: without the cascade and the smoothed pass, the single-threshold detector; --no-smoothing:
  * the cascade without the smoothed pass of noisy photos; --seed: the scenes' seed, default
  * 0 as in `dr2e eval-photos`; --first: skip the first F photos' faces, to draw other faces;
@@ -16,7 +16,8 @@
  * without the front-camera graph's looks; --no-tiled-candidates: candidates from the whole-photo
  * views only (no enlarged level either); --no-enlarged: without the enlarged candidate level;
  * --no-second-detector: without FaceBoxes' proposals, photo/second-detector.ts; --no-full-range:
- * without the full-range graph's faces, the third opinion).
+ * without the full-range graph's faces, the third opinion; --no-retinaface: without RetinaFace's, the
+ * fourth).
  */
 import { readFile } from 'node:fs/promises';
 import { decodeImageToRgb } from '../gpu-task/src/engine/index.js';
@@ -97,6 +98,7 @@ for (const name of ['mild', 'medium', 'severe']) {
       ...(process.argv.includes('--no-enlarged') ? { enlargedCandidates: false } : {}),
       ...(process.argv.includes('--no-second-detector') ? { secondDetector: false } : {}),
       ...(process.argv.includes('--no-full-range') ? { fullRange: false } : {}),
+      ...(process.argv.includes('--no-retinaface') ? { retinaFace: false } : {}),
     });
     detectMs += performance.now() - t;
     const { matches, extra: e } = matchFaces(s.faces, faces);

@@ -13,6 +13,7 @@ import {
   blazeFaceModelPath,
   faceBoxesModelPath,
   fullRangeModelPath,
+  retinaFaceModelPath,
 } from '../../gpu-task/src/photo/index.js';
 import { REPO_ROOT } from './helpers.js';
 
@@ -61,9 +62,12 @@ function finalStage(): Instruction[] {
 describe('gpu-task/Dockerfile', () => {
   it("keeps the face detectors' graphs in an image built without baked models", () => {
     // Prepare: the folders the photo stage loads its detectors from, whatever model it runs
-    const detectorFolders = [blazeFaceModelPath(), faceBoxesModelPath(), fullRangeModelPath()].map((file) =>
-      path.basename(path.dirname(file)),
-    );
+    const detectorFolders = [
+      blazeFaceModelPath(),
+      faceBoxesModelPath(),
+      fullRangeModelPath(),
+      retinaFaceModelPath(),
+    ].map((file) => path.basename(path.dirname(file)));
     // Act: the step that empties gpu-task/models when DR2E_BAKE_MODELS is not true
     const pruning = dockerfile.find(
       (instruction) => instruction.keyword === 'RUN' && instruction.args.includes('DR2E_BAKE_MODELS'),

@@ -31,9 +31,14 @@ import {
   fullRangeProposals,
   inHairOf,
   nearPhotoEdge,
+  plausibleLandmarks,
   proposalAsDetection,
+  RETINAFACE_SURE,
+  retinaFaceAsDetection,
+  retinaFaceFaces,
+  retinaFaceScales,
   smoothedCopy,
-  withFullRangeLandmarks,
+  withLandmarksSeen,
   withSmoothedProposals,
 } from '../../gpu-task/src/photo/index.js';
 import {
@@ -219,7 +224,7 @@ describe('fullRangeProposals', () => {
   });
 });
 
-describe('withFullRangeLandmarks', () => {
+describe('withLandmarksSeen', () => {
   it("gives a face only FaceBoxes vouches for the full-range graph's box and landmarks where it saw the same face", () => {
     // Prepare: FaceBoxes' 40 px face at (100, 100), landmarks laid out in its box
     const face = proposalAsDetection({ box: [80, 80, 40, 40], score: 0.85 });
@@ -229,7 +234,7 @@ describe('withFullRangeLandmarks', () => {
     const larger = frontal(100, 100, 70, 0.9); // holds the face, but of another size
     const same = frontal(103, 98, 36, 0.7);
     // Act and assess: the best proposal on the same face with a face's landmarks; the face's score
-    expect(withFullRangeLandmarks(face, [upsideDown, beside, larger, same])).toEqual({
+    expect(withLandmarksSeen(face, [upsideDown, beside, larger, same])).toEqual({
       box: same.box,
       score: FACEBOXES_ONLY_SCORE,
       keypoints: same.keypoints,
@@ -238,12 +243,12 @@ describe('withFullRangeLandmarks', () => {
     // covering 0.6 of its box, not the better one covering 0.4
     const covering = (share: number, score: number): RawDetection =>
       frontal(120.96 + 17 - 34 * share, 102.32, 34, score);
-    expect(withFullRangeLandmarks(face, [covering(0.4, 0.95), covering(0.6, 0.8)]).box).toEqual(
+    expect(withLandmarksSeen(face, [covering(0.4, 0.95), covering(0.6, 0.8)]).box).toEqual(
       covering(0.6, 0.8).box,
     );
     // none such: the face as it was
-    expect(withFullRangeLandmarks(face, [upsideDown, beside, larger])).toBe(face);
-    expect(withFullRangeLandmarks(face, [])).toBe(face);
+    expect(withLandmarksSeen(face, [upsideDown, beside, larger])).toBe(face);
+    expect(withLandmarksSeen(face, [])).toBe(face);
   });
 });
 
@@ -278,6 +283,84 @@ describe('fullRangeFaces', () => {
     ];
     // Act
     const added = fullRangeFaces(proposals, [], 400, 300, 19.2);
+    // Assess
+    expect(added.map((f) => f.box[0])).toEqual([80]);
+  });
+});
+
+describe('retinaFaceScales', () => {
+  it('shows a small photo as it is and twice as large, a larger one reduced, a huge one not at all', () => {
+    expect(retinaFaceScales(400, 300)).toEqual([1, 2]);
+    // a 1000-px photo as it is and enlarged to FACEBOXES_SIDE (28 % more)
+    expect(retinaFaceScales(1000, 750)).toEqual([1, FACEBOXES_SIDE / 1000]);
+    // a 1200-px photo: enlarging by 7 % would find nothing new
+    expect(retinaFaceScales(1200, 900)).toEqual([1]);
+    expect(retinaFaceScales(1500, 2000)).toEqual([FACEBOXES_SIDE / 2000]);
+    expect(retinaFaceScales(FACEBOXES_MAX_PHOTO_SIDE + 1, 10)).toEqual([]);
+  });
+});
+
+describe('retinaFaceAsDetection', () => {
+  it("makes its box BlazeFace's shape, keeps its eyes and nose, and puts the mouth between its corners", () => {
+    // Prepare: a 100 x 120 box at (50, 40) with five landmarks
+    const landmarks: [number, number][] = [
+      [80, 90],
+      [120, 90],
+      [100, 110],
+      [85, 130],
+      [115, 132],
+    ];
+    // Act
+    const face = retinaFaceAsDetection({ box: [50, 40, 100, 120], score: 0.97, landmarks });
+    // Assess
+    const [cx, cy, bw, bh] = FACEBOXES_LAYOUT.box;
+    [50 + (cx - bw / 2) * 100, 40 + (cy - bh / 2) * 120, bw * 100, bh * 120].forEach((v, i) =>
+      expect(face.box[i]).toBeCloseTo(v, 9),
+    );
+    expect(face.score).toBe(0.97);
+    expect(face.keypoints.slice(0, 4)).toEqual([
+      [80, 90],
+      [120, 90],
+      [100, 110],
+      [100, 131],
+    ]);
+    expect(face.keypoints[4]![0]).toBeLessThan(80);
+    expect(face.keypoints[5]![0]).toBeGreaterThan(120);
+    expect(plausibleLandmarks(face)).toBe(true);
+  });
+});
+
+describe('retinaFaceFaces', () => {
+  const sure = RETINAFACE_SURE;
+  it('adds the faces it is very sure of, where none was found, with their own landmarks', () => {
+    const found = [frontal(100, 100, 40, 0.9)];
+    const proposals = [
+      frontal(300, 100, 40, sure + 0.05), // a face where none is: added
+      frontal(104, 102, 36, 0.99), // the face found already
+      frontal(200, 200, 30, sure), // at the threshold: added
+      frontal(300, 240, 40, sure - 0.01), // not sure enough
+    ];
+    // Act
+    const added = retinaFaceFaces(proposals, found, 400, 300, 19.2);
+    // Assess: scored as the other opinions' faces, after BlazeFace's
+    expect(added).toEqual([
+      { ...proposals[0]!, score: FACEBOXES_ONLY_SCORE },
+      { ...proposals[2]!, score: FACEBOXES_ONLY_SCORE },
+    ]);
+  });
+
+  it('leaves out a face with landmarks no face has, one at the edge, one too small, and a second on the same face', () => {
+    const upsideDown = frontal(200, 150, 40, 0.99);
+    upsideDown.keypoints = upsideDown.keypoints.map(([x, y]): [number, number] => [x, 300 - y]);
+    const proposals = [
+      upsideDown,
+      frontal(20, 150, 40, 0.99), // its box on the left edge
+      frontal(300, 150, 19, 0.99), // under the smallest face
+      frontal(100, 80, 40, 0.99),
+      frontal(104, 82, 40, 0.95), // the same face again
+    ];
+    // Act
+    const added = retinaFaceFaces(proposals, [], 400, 300, 19.2);
     // Assess
     expect(added.map((f) => f.box[0])).toEqual([80]);
   });
@@ -411,6 +494,32 @@ describe.skipIf(!groupPresent)(
         }
       }
     });
+
+    it.each([
+      { width: 400, blur: 6, noise: 18, jpegQuality: 28, seed: 1 },
+      { width: 320, blur: 5, noise: 16, jpegQuality: 30, seed: 2 },
+    ])(
+      'finds the sixth face of the degraded group photo $width px wide (seed $seed) through RetinaFace, and nothing else',
+      async (degradation) => {
+        // Prepare: 27-33 px faces; BlazeFace, FaceBoxes and the full-range graph find five of six
+        const photo = await degradedWholePhoto('insightface_t1_group.jpg', degradation);
+        // Act
+        const without = await detector.detect(photo, { retinaFace: false });
+        const faces = await detector.detect(photo);
+        // Assess: all six with RetinaFace, five without, no other face either way; the face it
+        // adds after the others, with a face's keypoints
+        expect(scored(without, degradation.width)).toEqual({ found: 5, allFaces: true });
+        expect(scored(faces, degradation.width)).toEqual({ found: 6, allFaces: true });
+        expect(faces).toHaveLength(6);
+        const centre = ({ box: [x, y, w, h] }: DetectedFace): [number, number] => [x + w / 2, y + h / 2];
+        const added = faces.filter((f) =>
+          without.every((w) => Math.hypot(...centre(f).map((v, i) => v - centre(w)[i]!)) > 0.4 * w.box[2]),
+        );
+        expect(added).toHaveLength(1);
+        expect(added[0]!.score).toBe(FACEBOXES_ONLY_SCORE);
+        expect(plausibleLandmarks({ ...added[0]!, keypoints: [...added[0]!.keypoints] })).toBe(true);
+      },
+    );
 
     it("takes no face in a child's hair bow on FaceBoxes' word alone", async () => {
       // Prepare: draw 0 of Blake_Lively.jpg in dr2e eval-photos' severe split, seed 1 (175 x 116

@@ -27,6 +27,7 @@ import { DENOISED_PASS_NOISE, photoNoise, smoothedCopy } from './denoised-pass.j
 import { DetectorThreads } from './detector-threads.js';
 import { FaceBoxesModel } from './faceboxes.js';
 import { FullRangeModel } from './full-range.js';
+import { RetinaFaceModel } from './retinaface.js';
 import { uprightFace } from './orientation.js';
 import {
   facesLean,
@@ -56,7 +57,9 @@ import {
   fullRangeProposals,
   nearPhotoEdge,
   proposalAsDetection,
-  withFullRangeLandmarks,
+  retinaFaceFaces,
+  retinaFaceProposals,
+  withLandmarksSeen,
   withSmoothedProposals,
 } from './second-detector.js';
 import { CANDIDATE_THRESHOLD, MAX_CANDIDATES, verifyCandidate } from './verify.js';
@@ -148,9 +151,28 @@ export interface DetectOptions {
   /**
    * With the second detector, MediaPipe's full-range graph (full-range.ts) as a third opinion:
    * its faces where none was found yet, when it is sure of them (FULL_RANGE_SURE), and its box
-   * and landmarks for a face only FaceBoxes vouches for (withFullRangeLandmarks). Default true.
+   * and landmarks for a face only FaceBoxes vouches for (withLandmarksSeen). Default true.
    */
   fullRange?: boolean;
+  /**
+   * With the second detector, RetinaFace (retinaface.ts, trained on WIDER FACE) as a fourth
+   * opinion: its faces where none was found yet, when it is very sure of them (RETINAFACE_SURE),
+   * with its own box and landmarks (retinaFaceFaces), and its box and landmarks for the faces
+   * only FaceBoxes or the full-range graph vouch for (withLandmarksSeen). Default true.
+   */
+  retinaFace?: boolean;
+}
+
+/**
+ * A face with rough landmarks placed by the first detector, of those given in order, that saw it
+ * too (withLandmarksSeen); as it is where none did.
+ */
+function placedBy(face: RawDetection, ...proposals: readonly (readonly RawDetection[])[]): RawDetection {
+  for (const seen of proposals) {
+    const placed = withLandmarksSeen(face, seen);
+    if (placed !== face) return placed;
+  }
+  return face;
 }
 
 /**
@@ -175,6 +197,8 @@ export class FaceDetector {
     private readonly faceBoxes: FaceBoxesModel,
     /** MediaPipe's full-range graph, the third opinion (second-detector.ts). */
     private readonly fullRange: FullRangeModel,
+    /** RetinaFace, the fourth opinion (second-detector.ts). */
+    private readonly retinaFace: RetinaFaceModel,
     private readonly release: () => Promise<void>,
   ) {
     // With threads, one batch more than there are threads, so none waits while the next is cut.
@@ -209,24 +233,27 @@ export class FaceDetector {
         `${file ?? 'the detector graph'} takes ${graphs.back.inputSize} px tiles; the photo detector needs the ${BLAZEFACE_INPUT} px back-camera graph`,
       );
     }
-    let faceBoxes: FaceBoxesModel;
-    try {
-      faceBoxes = await FaceBoxesModel.load(undefined, count);
-    } catch (error) {
-      await graphs.release();
-      throw error;
-    }
-    let fullRange: FullRangeModel;
-    try {
-      fullRange = await FullRangeModel.load(undefined, count);
-    } catch (error) {
+    // The whole-photo graphs, each released if a later one fails to load.
+    const releases: (() => Promise<void>)[] = [() => graphs.release()];
+    const releaseAll = async (): Promise<void> => {
+      const failures: unknown[] = [];
+      for (const release of [...releases].reverse())
+        await release().catch((error: unknown) => failures.push(error));
+      if (failures.length > 0) throw failures[0];
+    };
+    const loaded = async <T extends { dispose(): Promise<void> }>(load: () => Promise<T>): Promise<T> => {
       try {
-        await graphs.release();
-      } finally {
-        await faceBoxes.dispose();
+        const model = await load();
+        releases.push(() => model.dispose());
+        return model;
+      } catch (error) {
+        await releaseAll().catch(() => undefined);
+        throw error;
       }
-      throw error;
-    }
+    };
+    const faceBoxes = await loaded(() => FaceBoxesModel.load(undefined, count));
+    const fullRange = await loaded(() => FullRangeModel.load(undefined, count));
+    const retinaFace = await loaded(() => RetinaFaceModel.load(undefined, count));
     return new FaceDetector(
       graphs.back,
       Math.min(batch, graphs.back.maxBatch),
@@ -234,17 +261,8 @@ export class FaceDetector {
       count,
       faceBoxes,
       fullRange,
-      async () => {
-        try {
-          await graphs.release();
-        } finally {
-          try {
-            await faceBoxes.dispose();
-          } finally {
-            await fullRange.dispose();
-          }
-        }
-      },
+      retinaFace,
+      releaseAll,
     );
   }
 
@@ -365,11 +383,13 @@ export class FaceDetector {
    * for a noisy photo, in the denoised pass's `smoothed` copy (withSmoothedProposals), best
    * first, at most MAX_CANDIDATES: with BlazeFace's landmarks where a consensus of its second looks
    * confirms the proposal (strict, as for the tiled levels' candidates), else, at
-   * FACEBOXES_SURE, with the full-range graph's box and landmarks where it saw the face
-   * (withFullRangeLandmarks), else landmarks laid out in the proposal's box, unless it lies in
-   * the hair above a larger face (inHairOf); none near the photo's edge
+   * FACEBOXES_SURE, with RetinaFace's or else the full-range graph's box and landmarks where
+   * one saw the face (withLandmarksSeen), else landmarks laid out in the proposal's box, unless
+   * it lies in the hair above a larger face (inHairOf); none near the photo's edge
    * (nearPhotoEdge) or smaller than the pyramid searches. One after the other, as each face
-   * rules out the proposals on it.
+   * rules out the proposals on it. Then the faces the full-range graph is sure of where none is
+   * yet (fullRangeFaces; RetinaFace's landmarks where it saw them), and those RetinaFace is very
+   * sure of (retinaFaceFaces).
    */
   private async secondOpinion(
     photo: RgbImage,
@@ -399,6 +419,9 @@ export class FaceDetector {
     // The third opinion's proposals: faces where no face is yet, and landmarks for FaceBoxes' own.
     const fullRange =
       options.fullRange === false ? [] : await fullRangeProposals(this.fullRange, photo, smoothed);
+    // The fourth opinion's proposals: faces where no face is yet, and the best landmarks of the
+    // faces the other two alone vouch for.
+    const retinaFace = options.retinaFace === false ? [] : await retinaFaceProposals(this.retinaFace, photo);
     const added: RawDetection[] = [];
     for (const proposal of proposals) {
       if (!unlike(proposal.box, added)) continue;
@@ -418,13 +441,20 @@ export class FaceDetector {
         proposal.score >= FACEBOXES_SURE &&
         !faces.some((other) => inHairOf(other, candidate))
       )
-        added.push(withFullRangeLandmarks(candidate, fullRange));
+        added.push(placedBy(candidate, retinaFace, fullRange));
     }
-    if (options.fullRange === false) return added;
-    return [
-      ...added,
-      ...fullRangeFaces(fullRange, [...found, ...added], photo.width, photo.height, smallest),
-    ];
+    if (options.fullRange !== false)
+      added.push(
+        ...fullRangeFaces(fullRange, [...found, ...added], photo.width, photo.height, smallest).map((face) =>
+          placedBy(face, retinaFace),
+        ),
+      );
+    if (options.retinaFace === false) return added;
+    // Not in the hair above a larger face either: on a real, severely noisy close-up (DR2's
+    // set03_20874) RetinaFace was sure (0.91) of a face in the forehead and hair above the face.
+    const faces = [...found, ...added];
+    const notInHair = retinaFace.filter((p) => !faces.some((other) => inHairOf(other, p)));
+    return [...added, ...retinaFaceFaces(notInHair, faces, photo.width, photo.height, smallest)];
   }
 
   /**

@@ -24,6 +24,16 @@ export {
   fullRangeModelPath,
 } from './full-range.js';
 export {
+  RETINAFACE_ALIGN,
+  RETINAFACE_ANCHORS,
+  RETINAFACE_LANDMARK_STD,
+  RetinaFaceModel,
+  decodeRetinaFace,
+  retinaFaceModelPath,
+  retinaFaceNms,
+} from './retinaface.js';
+export type { RetinaFaceDetection, RetinaFaceStrideOutput } from './retinaface.js';
+export {
   FACEBOXES_ENLARGEMENTS,
   FACEBOXES_LAYOUT,
   FACEBOXES_MAX_PHOTO_SIDE,
@@ -40,7 +50,13 @@ export {
   fullRangeProposals,
   nearPhotoEdge,
   proposalAsDetection,
-  withFullRangeLandmarks,
+  RETINAFACE_SURE,
+  RETINAFACE_THRESHOLD,
+  retinaFaceAsDetection,
+  retinaFaceFaces,
+  retinaFaceProposals,
+  retinaFaceScales,
+  withLandmarksSeen,
   withSmoothedProposals,
 } from './second-detector.js';
 export type { RawDetection, TileRunner } from './blazeface.js';

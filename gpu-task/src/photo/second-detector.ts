@@ -12,13 +12,20 @@
  * (verify.ts, by consensus; its landmarks are theirs), or, unconfirmed, when FaceBoxes is sure
  * of it (FACEBOXES_SURE) and it is not in the hair above a larger face (detect.ts inHairOf):
  * its box and landmarks are then the full-range graph's where that graph saw the face too
- * (withFullRangeLandmarks), else laid out in its box as BlazeFace's fall in FaceBoxes' boxes
+ * (withLandmarksSeen), else laid out in its box as BlazeFace's fall in FaceBoxes' boxes
  * on average (FACEBOXES_LAYOUT), an upright face's. Proposals at the photo's
  * edge are left out (nearPhotoEdge): FaceBoxes also boxes the part of a face the frame cuts
  * (WIDER FACE is full of them), which no layout fits, and on a close-up of a real degraded face
  * (DR2's set03_20753) BlazeFace's looks agreed on such a sliver of cheek and hair. Faces at the
  * edge are the pyramid's (detect.ts). So are proposals under 0.8 x 24 px (detect.ts): at 16 px
  * the hand scored 0.85 and BlazeFace's looks agreed on it.
+ *
+ * The third and fourth opinions are whole-photo detectors of their own: MediaPipe's full-range
+ * graph (full-range.ts) and RetinaFace (retinaface.ts, trained on WIDER FACE like FaceBoxes, and
+ * much surer of degraded faces). Each adds the faces it is sure of where none was found
+ * (fullRangeFaces, retinaFaceFaces); RetinaFace's landmarks, nearest the clean photo's of the
+ * three, also place the faces FaceBoxes or the full-range graph alone vouch for where it saw them
+ * (withLandmarksSeen).
  */
 import sharp from 'sharp';
 import type { RgbImage } from '../engine/core.js';
@@ -26,6 +33,7 @@ import { overlapOfSmaller, type RawDetection, weightedNms } from './blazeface.js
 import type { FaceBoxesModel } from './faceboxes.js';
 import { type FaceBox, faceBoxesNms } from './faceboxes.js';
 import type { FullRangeModel } from './full-range.js';
+import { type RetinaFaceDetection, type RetinaFaceModel, retinaFaceNms } from './retinaface.js';
 import { plausibleLandmarks } from './verify.js';
 
 /** Lowest FaceBoxes score of a proposal (the score its own post-processing keeps). */
@@ -263,28 +271,30 @@ export async function fullRangeProposals(
   return weightedNms(found, 0.3);
 }
 
-/** Overlap (of the smaller box) over which a full-range proposal is the same face (withFullRangeLandmarks). */
+/** Overlap (of the smaller box) over which another detector's proposal is the same face (withLandmarksSeen). */
 const SAME_FACE_OVERLAP = 0.5;
 
-/** Largest ratio of two boxes' sides for a full-range proposal to be the same face (withFullRangeLandmarks). */
+/** Largest ratio of two boxes' sides for another detector's proposal to be the same face (withLandmarksSeen). */
 const SAME_FACE_SIDE_RATIO = 1.5;
 
 /**
- * A face only FaceBoxes vouches for (`face`: its box and landmarks laid out by
- * proposalAsDetection, an average upright face's) with the full-range detector's own box and
- * landmarks where that detector saw it too: its best proposal (of FULL_RANGE_THRESHOLD or more,
- * fullRangeProposals) covering more than half of the smaller box, of a side within
- * SAME_FACE_SIDE_RATIO of `face`'s, with landmarks a face has (plausibleLandmarks). The face is
- * aligned by its landmarks, and the laid-out ones are rough: on the degraded whole photos of
- * docs/eval/README.md ("FaceBoxes at x4") the keypoint error of the faces found fell from 0.34
- * to 0.32 eye distances at severe, 0.26 to 0.25 at medium. Its score stays `face`'s.
+ * A face with rough landmarks (`face`: one only FaceBoxes vouches for, its box and landmarks laid
+ * out by proposalAsDetection, an average upright face's; or one the full-range graph added) with
+ * another detector's own box and landmarks where it saw the face too: of its `proposals` (best
+ * first: RetinaFace's, retinaFaceProposals, or the full-range graph's, fullRangeProposals), the
+ * first covering more than half of the smaller box, of a side within SAME_FACE_SIDE_RATIO of
+ * `face`'s, with landmarks a face has (plausibleLandmarks). The face is aligned by its
+ * landmarks: on the degraded whole photos of docs/eval/README.md the keypoint error of the faces
+ * found fell from 0.34 to 0.32 eye distances at severe with the full-range graph's ("FaceBoxes at
+ * x4"), and from 0.32 to 0.28 with RetinaFace's first ("Fourth opinion"). Its score stays
+ * `face`'s; `face` itself (the same object) where no proposal is the same face.
  *
  * @example
  * ```ts
- * const face = withFullRangeLandmarks(proposalAsDetection(proposal), await fullRangeProposals(model, photo, null));
+ * const face = withLandmarksSeen(proposalAsDetection(proposal), await retinaFaceProposals(model, photo));
  * ```
  */
-export function withFullRangeLandmarks(face: RawDetection, proposals: readonly RawDetection[]): RawDetection {
+export function withLandmarksSeen(face: RawDetection, proposals: readonly RawDetection[]): RawDetection {
   const side = Math.max(face.box[2], face.box[3]);
   const seen = proposals.find((p) => {
     const ratio = Math.max(p.box[2], p.box[3]) / side;
@@ -322,6 +332,132 @@ export function fullRangeFaces(
   for (const face of proposals) {
     if (
       face.score >= FULL_RANGE_SURE &&
+      plausibleLandmarks(face) &&
+      [...found, ...added].every((other) => overlapOfSmaller(other.box, face.box) <= SAME_PROPOSAL_OVERLAP) &&
+      !nearPhotoEdge(face.box, width, height) &&
+      Math.max(face.box[2], face.box[3]) >= smallest
+    )
+      added.push({ ...face, score: FACEBOXES_ONLY_SCORE });
+  }
+  return added;
+}
+
+/**
+ * The scales (of the photo's pixels) RetinaFace (retinaface.ts) sees a photo at: reduced to
+ * FACEBOXES_SIDE where larger, and a smaller photo also enlarged 2x (at most to FACEBOXES_SIDE),
+ * leaving out a view less than a quarter larger than the one before; none for a photo over
+ * FACEBOXES_MAX_PHOTO_SIDE (its faces of the sizes RetinaFace adds are the pyramid's, on finer
+ * levels). Its smallest anchor is 16 px: on the degraded whole photos its faces of 20-30 px came
+ * enlarged, those of 40 px and more as they are (docs/eval/README.md, "Fourth opinion").
+ *
+ * @example
+ * ```ts
+ * retinaFaceScales(400, 300); // [1, 2]
+ * retinaFaceScales(1000, 750); // [1, 1.28]
+ * ```
+ */
+export function retinaFaceScales(width: number, height: number): number[] {
+  const longer = Math.max(width, height);
+  if (longer > FACEBOXES_MAX_PHOTO_SIDE || longer < 1) return [];
+  const fitted = FACEBOXES_SIDE / longer;
+  const scales = [Math.min(1, fitted)];
+  const enlarged = Math.min(2, fitted);
+  if (enlarged > scales[0]! * 1.25) scales.push(enlarged);
+  return scales;
+}
+
+/** Lowest RetinaFace probability of a proposal. */
+export const RETINAFACE_THRESHOLD = 0.5;
+
+/**
+ * RetinaFace probability at which a face where none was found is added (retinaFaceFaces). On
+ * the degraded whole photos ("Fourth opinion"), added at 0.9 its faces cost no extra face and
+ * none in the face-free crops; at 0.85 and 0.8 a patch of the severe group photo's shirt (0.87)
+ * and a face-free crop came in, for a few more faces found.
+ */
+export const RETINAFACE_SURE = 0.9;
+
+/**
+ * A RetinaFace face as a detection of BlazeFace's kind: its box made BlazeFace's shape as
+ * FaceBoxes' boxes are (FACEBOXES_LAYOUT.box: both detectors were trained on WIDER FACE's
+ * boxes, taller than BlazeFace's), its eyes and nose its own, the mouth centre the middle of its
+ * corners, the ear tragions laid out in its box (FACEBOXES_LAYOUT; RetinaFace has none).
+ */
+export function retinaFaceAsDetection({
+  box: [x, y, w, h],
+  score,
+  landmarks,
+}: RetinaFaceDetection): RawDetection {
+  const [cx, cy, bw, bh] = FACEBOXES_LAYOUT.box;
+  const [left, right, nose, mouthLeft, mouthRight] = landmarks;
+  const ear = (i: 4 | 5): [number, number] => [
+    x + FACEBOXES_LAYOUT.keypoints[i][0] * w,
+    y + FACEBOXES_LAYOUT.keypoints[i][1] * h,
+  ];
+  return {
+    box: [x + (cx - bw / 2) * w, y + (cy - bh / 2) * h, bw * w, bh * h],
+    score,
+    keypoints: [
+      left!,
+      right!,
+      nose!,
+      [(mouthLeft![0] + mouthRight![0]) / 2, (mouthLeft![1] + mouthRight![1]) / 2],
+      ear(4),
+      ear(5),
+    ],
+  };
+}
+
+/**
+ * RetinaFace's faces in `photo` at each of retinaFaceScales scoring RETINAFACE_THRESHOLD or
+ * more, merged by NMS, in the photo's pixels (retinaFaceAsDetection), best first.
+ */
+export async function retinaFaceProposals(
+  model: Pick<RetinaFaceModel, 'detect'>,
+  photo: RgbImage,
+): Promise<RawDetection[]> {
+  const found: RetinaFaceDetection[] = [];
+  for (const scale of retinaFaceScales(photo.width, photo.height)) {
+    const seen = await resized(photo, scale);
+    const kx = photo.width / seen.width;
+    const ky = photo.height / seen.height;
+    for (const {
+      box: [x, y, w, h],
+      score,
+      landmarks,
+    } of await model.detect(seen, RETINAFACE_THRESHOLD))
+      found.push({
+        box: [x * kx, y * ky, w * kx, h * ky],
+        score,
+        landmarks: landmarks.map(([u, v]): [number, number] => [u * kx, v * ky]),
+      });
+  }
+  return retinaFaceNms(found).map(retinaFaceAsDetection);
+}
+
+/**
+ * Of RetinaFace's `proposals` (retinaFaceProposals), the faces to add to those `found` in a
+ * `width` x `height` photo, as fullRangeFaces adds the full-range graph's: scoring
+ * RETINAFACE_SURE or more, with a face's landmarks (plausibleLandmarks), overlapping no face
+ * found or added by more than 0.3 of the smaller box, not at the photo's edge (nearPhotoEdge),
+ * at least `smallest` px a side; with their own box and landmarks, scored FACEBOXES_ONLY_SCORE.
+ *
+ * @example
+ * ```ts
+ * retinaFaceFaces(await retinaFaceProposals(model, photo), found, photo.width, photo.height, 19.2);
+ * ```
+ */
+export function retinaFaceFaces(
+  proposals: readonly RawDetection[],
+  found: readonly RawDetection[],
+  width: number,
+  height: number,
+  smallest: number,
+): RawDetection[] {
+  const added: RawDetection[] = [];
+  for (const face of proposals) {
+    if (
+      face.score >= RETINAFACE_SURE &&
       plausibleLandmarks(face) &&
       [...found, ...added].every((other) => overlapOfSmaller(other.box, face.box) <= SAME_PROPOSAL_OVERLAP) &&
       !nearPhotoEdge(face.box, width, height) &&
