@@ -15,7 +15,7 @@ import {
   decodeFullRange,
   fullRangeModelPath,
 } from '../../gpu-task/src/photo/index.js';
-import { expectAsRecorded } from './helpers.js';
+import { expectAsRecorded, setInGrey } from './helpers.js';
 
 const FIXTURE = path.join(import.meta.dirname, '..', 'fixtures', 'full-range');
 
@@ -90,12 +90,7 @@ describe('FullRangeModel', () => {
     // Prepare: the fixture photo, and the same photo set at (37, 21) in a 301 x 250 grey one
     // (its sides not multiples of 32: padded)
     const photo = await fixturePhoto();
-    const larger = { data: new Uint8Array(301 * 250 * 3).fill(120), width: 301, height: 250 };
-    for (let y = 0; y < photo.height; y++)
-      larger.data.set(
-        photo.data.subarray(y * photo.width * 3, (y + 1) * photo.width * 3),
-        ((y + 21) * 301 + 37) * 3,
-      );
+    const larger = setInGrey(photo, 301, 250, 37, 21);
     for (const [image, dx, dy] of [
       [photo, 0, 0],
       [larger, 37, 21],

@@ -404,3 +404,23 @@ export async function expectAsRecorded(file: string): Promise<void> {
       .digest('hex'),
   ).toBe(source.sha256);
 }
+
+/**
+ * `photo` set with its top-left at (`left`, `top`) in a `width` x `height` photo of flat grey
+ * 120: a photo of sides the whole-photo graphs must pad, the same face moved by a known offset.
+ */
+export function setInGrey(
+  photo: RgbImage,
+  width: number,
+  height: number,
+  left: number,
+  top: number,
+): RgbImage {
+  const data = new Uint8Array(width * height * 3).fill(120);
+  for (let y = 0; y < photo.height; y++)
+    data.set(
+      photo.data.subarray(y * photo.width * 3, (y + 1) * photo.width * 3),
+      ((y + top) * width + left) * 3,
+    );
+  return { data, width, height };
+}

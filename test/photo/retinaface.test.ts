@@ -16,7 +16,7 @@ import {
   retinaFaceModelPath,
   retinaFaceNms,
 } from '../../gpu-task/src/photo/index.js';
-import { expectAsRecorded } from './helpers.js';
+import { expectAsRecorded, setInGrey } from './helpers.js';
 
 /** The full-range fixture photo: a face crop pasted as an 80 px square at (90, 40) on a grey 192 px photo. */
 async function fixturePhoto() {
@@ -86,12 +86,7 @@ describe('RetinaFaceModel', () => {
     // Prepare: the fixture photo (192 px, a multiple of 32), the same photo set at (37, 21) in a
     // 301 x 250 grey one (padded), and BlazeFace's landmarks of the fixture face
     const photo = await fixturePhoto();
-    const larger = { data: new Uint8Array(301 * 250 * 3).fill(120), width: 301, height: 250 };
-    for (let y = 0; y < photo.height; y++)
-      larger.data.set(
-        photo.data.subarray(y * photo.width * 3, (y + 1) * photo.width * 3),
-        ((y + 21) * 301 + 37) * 3,
-      );
+    const larger = setInGrey(photo, 301, 250, 37, 21);
     const detector = await FaceDetector.load(undefined, 1);
     const [blazeFace] = await detector.detect(photo).finally(() => detector.dispose());
     expect(blazeFace).toBeDefined();

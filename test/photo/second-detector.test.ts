@@ -225,7 +225,7 @@ describe('fullRangeProposals', () => {
 });
 
 describe('withLandmarksSeen', () => {
-  it("gives a face only FaceBoxes vouches for the full-range graph's box and landmarks where it saw the same face", () => {
+  it("gives a face only FaceBoxes vouches for another detector's box and landmarks where it saw the same face", () => {
     // Prepare: FaceBoxes' 40 px face at (100, 100), landmarks laid out in its box
     const face = proposalAsDetection({ box: [80, 80, 40, 40], score: 0.85 });
     const upsideDown = frontal(102, 100, 38, 0.95);
@@ -252,18 +252,20 @@ describe('withLandmarksSeen', () => {
   });
 });
 
-describe('fullRangeFaces', () => {
-  const sure = FULL_RANGE_SURE;
+describe.each([
+  { name: 'fullRangeFaces', addFaces: fullRangeFaces, sure: FULL_RANGE_SURE },
+  { name: 'retinaFaceFaces', addFaces: retinaFaceFaces, sure: RETINAFACE_SURE },
+])('$name', ({ addFaces, sure }) => {
   it('adds the faces it is sure of, where none was found, with their own landmarks', () => {
     const found = [frontal(100, 100, 40, 0.9)];
     const proposals = [
-      frontal(300, 100, 40, sure + 0.1), // a face where none is: added
-      frontal(104, 102, 36, 0.99), // the face found already
+      frontal(300, 100, 40, (sure + 1) / 2), // a face where none is: added
+      frontal(104, 102, 36, 0.999), // the face found already
       frontal(200, 200, 30, sure), // at the threshold: added
       frontal(300, 240, 40, sure - 0.01), // not sure enough
     ];
     // Act
-    const added = fullRangeFaces(proposals, found, 400, 300, 19.2);
+    const added = addFaces(proposals, found, 400, 300, 19.2);
     // Assess: scored as FaceBoxes' own faces, after BlazeFace's
     expect(added).toEqual([
       { ...proposals[0]!, score: FACEBOXES_ONLY_SCORE },
@@ -272,17 +274,17 @@ describe('fullRangeFaces', () => {
   });
 
   it('leaves out a face with landmarks no face has, one at the edge, one too small, and a second on the same face', () => {
-    const upsideDown = frontal(200, 150, 40, 0.95);
+    const upsideDown = frontal(200, 150, 40, 0.99);
     upsideDown.keypoints = upsideDown.keypoints.map(([x, y]): [number, number] => [x, 300 - y]);
     const proposals = [
       upsideDown,
-      frontal(20, 150, 40, 0.95), // its box on the left edge
-      frontal(300, 150, 19, 0.95), // under the smallest face
-      frontal(100, 80, 40, 0.95),
-      frontal(104, 82, 40, 0.9), // the same face again
+      frontal(20, 150, 40, 0.99), // its box on the left edge
+      frontal(300, 150, 19, 0.99), // under the smallest face
+      frontal(100, 80, 40, 0.99),
+      frontal(104, 82, 40, 0.98), // the same face again
     ];
     // Act
-    const added = fullRangeFaces(proposals, [], 400, 300, 19.2);
+    const added = addFaces(proposals, [], 400, 300, 19.2);
     // Assess
     expect(added.map((f) => f.box[0])).toEqual([80]);
   });
@@ -327,42 +329,6 @@ describe('retinaFaceAsDetection', () => {
     expect(face.keypoints[4]![0]).toBeLessThan(80);
     expect(face.keypoints[5]![0]).toBeGreaterThan(120);
     expect(plausibleLandmarks(face)).toBe(true);
-  });
-});
-
-describe('retinaFaceFaces', () => {
-  const sure = RETINAFACE_SURE;
-  it('adds the faces it is very sure of, where none was found, with their own landmarks', () => {
-    const found = [frontal(100, 100, 40, 0.9)];
-    const proposals = [
-      frontal(300, 100, 40, sure + 0.05), // a face where none is: added
-      frontal(104, 102, 36, 0.99), // the face found already
-      frontal(200, 200, 30, sure), // at the threshold: added
-      frontal(300, 240, 40, sure - 0.01), // not sure enough
-    ];
-    // Act
-    const added = retinaFaceFaces(proposals, found, 400, 300, 19.2);
-    // Assess: scored as the other opinions' faces, after BlazeFace's
-    expect(added).toEqual([
-      { ...proposals[0]!, score: FACEBOXES_ONLY_SCORE },
-      { ...proposals[2]!, score: FACEBOXES_ONLY_SCORE },
-    ]);
-  });
-
-  it('leaves out a face with landmarks no face has, one at the edge, one too small, and a second on the same face', () => {
-    const upsideDown = frontal(200, 150, 40, 0.99);
-    upsideDown.keypoints = upsideDown.keypoints.map(([x, y]): [number, number] => [x, 300 - y]);
-    const proposals = [
-      upsideDown,
-      frontal(20, 150, 40, 0.99), // its box on the left edge
-      frontal(300, 150, 19, 0.99), // under the smallest face
-      frontal(100, 80, 40, 0.99),
-      frontal(104, 82, 40, 0.95), // the same face again
-    ];
-    // Act
-    const added = retinaFaceFaces(proposals, [], 400, 300, 19.2);
-    // Assess
-    expect(added.map((f) => f.box[0])).toEqual([80]);
   });
 });
 

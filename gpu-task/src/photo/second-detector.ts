@@ -127,22 +127,37 @@ async function resized(photo: RgbImage, scale: number): Promise<RgbImage> {
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width, height };
 }
 
+/**
+ * What `detect` finds in `photo` seen at each of `scales` (resized), each detection mapped back
+ * to the photo's pixels by `back` (given the photo's pixels per seen pixel across and down).
+ */
+async function seenAtScales<T>(
+  photo: RgbImage,
+  scales: readonly number[],
+  detect: (seen: RgbImage) => Promise<T[]>,
+  back: (found: T, kx: number, ky: number) => T,
+): Promise<T[]> {
+  const found: T[] = [];
+  for (const scale of scales) {
+    const seen = await resized(photo, scale);
+    const kx = photo.width / seen.width;
+    const ky = photo.height / seen.height;
+    for (const d of await detect(seen)) found.push(back(d, kx, ky));
+  }
+  return found;
+}
+
 /** FaceBoxes' faces of `photo` at each of faceBoxesScales, merged, in its pixels, best first. */
 export async function faceBoxesProposals(
   model: Pick<FaceBoxesModel, 'detect'>,
   photo: RgbImage,
 ): Promise<FaceBox[]> {
-  const found: FaceBox[] = [];
-  for (const scale of faceBoxesScales(photo.width, photo.height)) {
-    const seen = await resized(photo, scale);
-    const kx = photo.width / seen.width;
-    const ky = photo.height / seen.height;
-    for (const {
-      box: [x, y, w, h],
-      score,
-    } of await model.detect(seen, FACEBOXES_THRESHOLD))
-      found.push({ box: [x * kx, y * ky, w * kx, h * ky], score });
-  }
+  const found = await seenAtScales(
+    photo,
+    faceBoxesScales(photo.width, photo.height),
+    (seen) => model.detect(seen, FACEBOXES_THRESHOLD),
+    ({ box: [x, y, w, h], score }, kx, ky): FaceBox => ({ box: [x * kx, y * ky, w * kx, h * ky], score }),
+  );
   return faceBoxesNms(found);
 }
 
@@ -328,10 +343,27 @@ export function fullRangeFaces(
   height: number,
   smallest: number,
 ): RawDetection[] {
+  return sureFaces(proposals, FULL_RANGE_SURE, found, width, height, smallest);
+}
+
+/**
+ * Of `proposals`, those scoring `sure` or more with a face's landmarks (plausibleLandmarks: they
+ * are what the face is aligned by), overlapping no face `found` or added before them by more
+ * than SAME_PROPOSAL_OVERLAP of the smaller box, not at the edge of the `width` x `height` photo
+ * (nearPhotoEdge), at least `smallest` px a side; scored FACEBOXES_ONLY_SCORE.
+ */
+function sureFaces(
+  proposals: readonly RawDetection[],
+  sure: number,
+  found: readonly RawDetection[],
+  width: number,
+  height: number,
+  smallest: number,
+): RawDetection[] {
   const added: RawDetection[] = [];
   for (const face of proposals) {
     if (
-      face.score >= FULL_RANGE_SURE &&
+      face.score >= sure &&
       plausibleLandmarks(face) &&
       [...found, ...added].every((other) => overlapOfSmaller(other.box, face.box) <= SAME_PROPOSAL_OVERLAP) &&
       !nearPhotoEdge(face.box, width, height) &&
@@ -416,22 +448,16 @@ export async function retinaFaceProposals(
   model: Pick<RetinaFaceModel, 'detect'>,
   photo: RgbImage,
 ): Promise<RawDetection[]> {
-  const found: RetinaFaceDetection[] = [];
-  for (const scale of retinaFaceScales(photo.width, photo.height)) {
-    const seen = await resized(photo, scale);
-    const kx = photo.width / seen.width;
-    const ky = photo.height / seen.height;
-    for (const {
-      box: [x, y, w, h],
+  const found = await seenAtScales(
+    photo,
+    retinaFaceScales(photo.width, photo.height),
+    (seen) => model.detect(seen, RETINAFACE_THRESHOLD),
+    ({ box: [x, y, w, h], score, landmarks }, kx, ky): RetinaFaceDetection => ({
+      box: [x * kx, y * ky, w * kx, h * ky],
       score,
-      landmarks,
-    } of await model.detect(seen, RETINAFACE_THRESHOLD))
-      found.push({
-        box: [x * kx, y * ky, w * kx, h * ky],
-        score,
-        landmarks: landmarks.map(([u, v]): [number, number] => [u * kx, v * ky]),
-      });
-  }
+      landmarks: landmarks.map(([u, v]): [number, number] => [u * kx, v * ky]),
+    }),
+  );
   return retinaFaceNms(found).map(retinaFaceAsDetection);
 }
 
@@ -454,16 +480,5 @@ export function retinaFaceFaces(
   height: number,
   smallest: number,
 ): RawDetection[] {
-  const added: RawDetection[] = [];
-  for (const face of proposals) {
-    if (
-      face.score >= RETINAFACE_SURE &&
-      plausibleLandmarks(face) &&
-      [...found, ...added].every((other) => overlapOfSmaller(other.box, face.box) <= SAME_PROPOSAL_OVERLAP) &&
-      !nearPhotoEdge(face.box, width, height) &&
-      Math.max(face.box[2], face.box[3]) >= smallest
-    )
-      added.push({ ...face, score: FACEBOXES_ONLY_SCORE });
-  }
-  return added;
+  return sureFaces(proposals, RETINAFACE_SURE, found, width, height, smallest);
 }
