@@ -88,7 +88,9 @@ describe('RetinaFaceModel', () => {
     const photo = await fixturePhoto();
     const larger = setInGrey(photo, 301, 250, 37, 21);
     const detector = await FaceDetector.load(undefined, 1);
-    const [blazeFace] = await detector.detect(photo).finally(() => detector.dispose());
+    const [blazeFace] = await detector
+      .detect(photo, { secondDetector: false })
+      .finally(() => detector.dispose());
     expect(blazeFace).toBeDefined();
     const [left, right] = blazeFace!.keypoints;
     const eyes = Math.hypot(right![0] - left![0], right![1] - left![1]);
@@ -118,7 +120,6 @@ describe('RetinaFaceModel', () => {
       expect(mouthLeft![0] - dx).toBeLessThan(mouth[0]);
       expect(mouthRight![0] - dx).toBeGreaterThan(mouth[0]);
       expect(mouthLeft![1]).toBeGreaterThan(faces[0]!.landmarks[2]![1]);
-      expect(bh).toBeGreaterThan(0);
     }
   });
 

@@ -6,8 +6,8 @@
  * BlazeFaceModel.runBatch), several batches at once when the graphs run in the detector's
  * threads (detector-threads.ts), their detections taken in the order a tile-by-tile loop would
  * take them (the faces found do not depend on the threads). Last, a second detector, FaceBoxes,
- * proposes the faces all this missed, and a third, MediaPipe's full-range graph, adds those it is
- * sure of that all the others missed (second-detector.ts).
+ * proposes the faces all this missed, and a third and a fourth, MediaPipe's full-range graph and
+ * RetinaFace, add those they are sure of that all the others missed (second-detector.ts).
  */
 import type { RgbImage } from '../engine/core.js';
 import {
@@ -151,14 +151,16 @@ export interface DetectOptions {
   /**
    * With the second detector, MediaPipe's full-range graph (full-range.ts) as a third opinion:
    * its faces where none was found yet, when it is sure of them (FULL_RANGE_SURE), and its box
-   * and landmarks for a face only FaceBoxes vouches for (withLandmarksSeen). Default true.
+   * and landmarks for a face only FaceBoxes vouches for where RetinaFace did not see it
+   * (withLandmarksSeen). Default true.
    */
   fullRange?: boolean;
   /**
    * With the second detector, RetinaFace (retinaface.ts, trained on WIDER FACE) as a fourth
    * opinion: its faces where none was found yet, when it is very sure of them (RETINAFACE_SURE),
    * with its own box and landmarks (retinaFaceFaces), and its box and landmarks for the faces
-   * only FaceBoxes or the full-range graph vouch for (withLandmarksSeen). Default true.
+   * only FaceBoxes or the full-range graph vouch for (withLandmarksSeen). Default true. Its
+   * graph is loaded with the detector either way (FaceDetector.load).
    */
   retinaFace?: boolean;
 }
@@ -237,7 +239,8 @@ export class FaceDetector {
     const releases: (() => Promise<void>)[] = [() => graphs.release()];
     const releaseAll = async (): Promise<void> => {
       const failures: unknown[] = [];
-      for (const release of [...releases].reverse())
+      // Taken out of the list: a second dispose releases nothing twice.
+      for (const release of releases.splice(0).reverse())
         await release().catch((error: unknown) => failures.push(error));
       if (failures.length > 0) throw failures[0];
     };

@@ -1,6 +1,6 @@
 /**
  * The onnxruntime session of a second-opinion detector graph that takes whole photos of any size
- * (FaceBoxes, faceboxes.ts; the full-range graph, full-range.ts), refusing a file that is not
+ * (FaceBoxes, faceboxes.ts; the full-range graph, full-range.ts; RetinaFace, retinaface.ts), refusing a file that is not
  * the graph it is loaded as, and the padded input such a graph is fed.
  */
 import * as ort from 'onnxruntime-node';

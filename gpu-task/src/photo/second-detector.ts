@@ -11,8 +11,8 @@
  * So a proposal where no face is becomes a face when BlazeFace's second looks agree on it
  * (verify.ts, by consensus; its landmarks are theirs), or, unconfirmed, when FaceBoxes is sure
  * of it (FACEBOXES_SURE) and it is not in the hair above a larger face (detect.ts inHairOf):
- * its box and landmarks are then the full-range graph's where that graph saw the face too
- * (withLandmarksSeen), else laid out in its box as BlazeFace's fall in FaceBoxes' boxes
+ * its box and landmarks are then RetinaFace's, or else the full-range graph's, where one of them
+ * saw the face too (withLandmarksSeen), else laid out in its box as BlazeFace's fall in FaceBoxes' boxes
  * on average (FACEBOXES_LAYOUT), an upright face's. Proposals at the photo's
  * edge are left out (nearPhotoEdge): FaceBoxes also boxes the part of a face the frame cuts
  * (WIDER FACE is full of them), which no layout fits, and on a close-up of a real degraded face
