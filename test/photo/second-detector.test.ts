@@ -34,7 +34,10 @@ import {
   nearPhotoEdge,
   plausibleLandmarks,
   proposalAsDetection,
+  RETINAFACE_AGREED,
   RETINAFACE_SURE,
+  RetinaFaceModel,
+  type RetinaFaceProposal,
   retinaFaceAsDetection,
   retinaFaceFaces,
   retinaFaceProposals,
@@ -254,9 +257,22 @@ describe('withLandmarksSeen', () => {
   });
 });
 
+/** A RetinaFace proposal that no other view saw. */
+const seenOnce = (face: RawDetection): RetinaFaceProposal => ({ ...face, otherViewScore: 0 });
+
 describe.each([
   { name: 'fullRangeFaces', addFaces: fullRangeFaces, sure: FULL_RANGE_SURE },
-  { name: 'retinaFaceFaces', addFaces: retinaFaceFaces, sure: RETINAFACE_SURE },
+  {
+    name: 'retinaFaceFaces',
+    addFaces: (
+      proposals: readonly RawDetection[],
+      found: readonly RawDetection[],
+      width: number,
+      height: number,
+      smallest: number,
+    ) => retinaFaceFaces(proposals.map(seenOnce), found, width, height, smallest),
+    sure: RETINAFACE_SURE,
+  },
 ])('$name', ({ addFaces, sure }) => {
   it('adds the faces it is sure of, where none was found, with their own landmarks', () => {
     const found = [frontal(100, 100, 40, 0.9)];
@@ -292,9 +308,32 @@ describe.each([
   });
 });
 
+describe('retinaFaceFaces of two views', () => {
+  it('adds a face that two views saw at RETINAFACE_AGREED, though none was sure of it', () => {
+    // Prepare: four faces where none was found, each scored under RETINAFACE_SURE by its view
+    const proposals = [
+      { ...frontal(50, 100, 40, 0.8), otherViewScore: RETINAFACE_AGREED }, // a second view agreed
+      { ...frontal(130, 100, 40, 0.85), otherViewScore: RETINAFACE_AGREED - 0.01 }, // not enough
+      { ...frontal(210, 100, 40, 0.89), otherViewScore: 0 }, // seen in one view only
+      // its own view under RETINAFACE_AGREED, though another (another face's box's) scored more
+      { ...frontal(290, 100, 40, RETINAFACE_AGREED - 0.01), otherViewScore: 0.85 },
+    ];
+    // Act
+    const added = retinaFaceFaces(proposals, [], 400, 300, 19.2);
+    // Assess: its own box and landmarks, scored as FaceBoxes' own faces, no proposal's fields
+    expect(added).toEqual([
+      { box: proposals[0]!.box, score: FACEBOXES_ONLY_SCORE, keypoints: proposals[0]!.keypoints },
+    ]);
+  });
+});
+
 describe('retinaFaceScales', () => {
-  it('shows a small photo as it is and twice as large, a larger one reduced, a huge one not at all', () => {
-    expect(retinaFaceScales(400, 300)).toEqual([1, 2]);
+  it('shows a small photo as it is, 1.5 and twice as large, a larger one reduced, a huge one not at all', () => {
+    expect(retinaFaceScales(400, 300)).toEqual([1, 1.5, 2]);
+    // a 600-px photo: 1.5x and 2x fit in FACEBOXES_SIDE; a 700-px one is not enlarged 1.83x
+    // after 1.5x (less than a quarter larger)
+    expect(retinaFaceScales(600, 450)).toEqual([1, 1.5, 2]);
+    expect(retinaFaceScales(700, 500)).toEqual([1, 1.5]);
     // a 1000-px photo as it is and enlarged to FACEBOXES_SIDE (28 % more)
     expect(retinaFaceScales(1000, 750)).toEqual([1, FACEBOXES_SIDE / 1000]);
     // a 1200-px photo: enlarging by 7 % would find nothing new
@@ -305,49 +344,56 @@ describe('retinaFaceScales', () => {
 });
 
 describe('retinaFaceProposals', () => {
-  it("shows the graph a small photo as it is and twice as large and maps its faces back to the photo's pixels", async () => {
+  /** The stub graph's face's landmarks, in the photo's pixels. */
+  const LANDMARKS: [number, number][] = [
+    [92, 74],
+    [108, 74],
+    [100, 82],
+    [94, 90],
+    [106, 90],
+  ];
+
+  it("shows the graph a small photo at three sizes, maps its faces back to the photo's pixels and keeps the best other view's score", async () => {
     // Prepare: a 401 x 301 photo, and a stub graph that reports the size it was shown and finds
     // the same 40 px face at (100, 80) in each view, given in the view's pixels, scoring 0.7 as it
-    // is and 0.95 enlarged
+    // is, 0.95 at 1.5x and 0.75 at 2x; at 1.5x also a box 2 px lower on it at 0.9; and at 2x
+    // only, a face at (300, 200)
     const shown: string[] = [];
+    const scores: Record<number, number> = { 401: 0.7, 602: 0.95, 802: 0.75 };
     const model = {
       detect: async (image: { width: number; height: number }) => {
         shown.push(`${image.width}x${image.height}`);
         const kx = image.width / 401;
         const ky = image.height / 301;
+        const elsewhere = {
+          box: [280 * kx, 180 * ky, 40 * kx, 40 * ky] as [number, number, number, number],
+          score: 0.8,
+          landmarks: LANDMARKS.map(([x, y]): [number, number] => [(x + 200) * kx, (y + 120) * ky]),
+        };
+        const face = (down: number, score: number) => ({
+          box: [80 * kx, (60 + down) * ky, 40 * kx, 40 * ky] as [number, number, number, number],
+          score,
+          landmarks: LANDMARKS.map(([x, y]): [number, number] => [x * kx, (y + down) * ky]),
+        });
         return [
-          {
-            box: [80 * kx, 60 * ky, 40 * kx, 40 * ky] as [number, number, number, number],
-            score: image.width > 401 ? 0.95 : 0.7,
-            landmarks: [
-              [92, 74],
-              [108, 74],
-              [100, 82],
-              [94, 90],
-              [106, 90],
-            ].map(([x, y]): [number, number] => [x! * kx, y! * ky]),
-          },
+          ...(image.width === 802 ? [elsewhere] : []),
+          ...(image.width === 602 ? [face(2, 0.9)] : []),
+          face(0, scores[image.width]!),
         ];
       },
     };
     const photo = { data: new Uint8Array(401 * 301 * 3), width: 401, height: 301 };
     // Act
     const faces = await retinaFaceProposals(model, photo);
-    // Assess: both views; one face (the better view's), in photo pixels, as retinaFaceAsDetection
-    // makes it
-    expect(shown).toEqual(['401x301', '802x602']);
-    expect(faces).toHaveLength(1);
-    const expected = retinaFaceAsDetection({
-      box: [80, 60, 40, 40],
-      score: 0.95,
-      landmarks: [
-        [92, 74],
-        [108, 74],
-        [100, 82],
-        [94, 90],
-        [106, 90],
-      ],
-    });
+    // Assess: the three views; two faces, the first the best view's, in photo pixels, as
+    // retinaFaceAsDetection makes it, with the best score the other views gave it (not its own
+    // view's second box)
+    expect(shown).toEqual(['401x301', '602x452', '802x602']);
+    expect(faces.map((f) => [f.score, f.otherViewScore])).toEqual([
+      [0.95, 0.75],
+      [0.8, 0],
+    ]);
+    const expected = retinaFaceAsDetection({ box: [80, 60, 40, 40], score: 0.95, landmarks: LANDMARKS });
     expect(faces[0]!.score).toBe(0.95);
     faces[0]!.box.forEach((v, i) => expect(v).toBeCloseTo(expected.box[i]!, 6));
     faces[0]!.keypoints.forEach(([x, y], k) => {
@@ -413,8 +459,15 @@ describe.skipIf(!utkPresent)(
       async ({ seed, index }) => {
         // Prepare
         const { scene, photo } = await recallScene(seed, index, 'severe', 8);
-        // Act and assess: every face found, and nothing else; without the smoothed copy one is missed
-        await expectFoundOnlyWith(detector, scene, photo, { denoisedPass: false });
+        // Act and assess (RetinaFace off: it finds the dark face in the photo as it is): every
+        // face found, and nothing else; without the smoothed copy one is missed
+        await expectFoundOnlyWith(
+          detector,
+          scene,
+          photo,
+          { denoisedPass: false, retinaFace: false },
+          { retinaFace: false },
+        );
       },
     );
 
@@ -459,6 +512,9 @@ describe.skipIf(!utkPresent)(
 );
 
 const GROUP = path.join(wholePhotosDir, 'insightface_t1_group.jpg');
+
+/** A degraded group photo whose sixth face RetinaFace is sure of in no view, and sees in two. */
+const SEEN_AT_TWO_SIZES = { width: 320, blur: 6, noise: 18, jpegQuality: 28, seed: 1 };
 const groupPresent = existsSync(GROUP);
 
 describe.skipIf(!groupPresent)(
@@ -478,6 +534,18 @@ describe.skipIf(!groupPresent)(
     afterAll(async () => {
       await detector?.dispose();
     });
+
+    /** Whether `a`'s box centre lies within 0.4 of `b`'s box side of `b`'s. */
+    const near = (a: { box: readonly number[] }, b: DetectedFace): boolean =>
+      Math.hypot(
+        a.box[0]! + a.box[2]! / 2 - b.box[0] - b.box[2] / 2,
+        a.box[1]! + a.box[3]! / 2 - b.box[1] - b.box[3] / 2,
+      ) <
+      0.4 * b.box[2];
+
+    /** The faces of `faces` near none of `before`. */
+    const addedTo = (before: readonly DetectedFace[], faces: readonly DetectedFace[]): DetectedFace[] =>
+      faces.filter((f) => !before.some((b) => near(f, b)));
 
     /** How many of the six faces `faces` find (box centre within 0.4 face sides), and whether every face found is one. */
     function scored(faces: readonly DetectedFace[], width: number): { found: number; allFaces: boolean } {
@@ -516,9 +584,9 @@ describe.skipIf(!groupPresent)(
       ]) {
         // Prepare
         const photo = await degradedWholePhoto('insightface_t1_group.jpg', degradation);
-        // Act
+        // Act (RetinaFace off: it finds the sixth face, see below)
         const without = scored(await detector.detect(photo, { secondDetector: false }), degradation.width);
-        const faces = await detector.detect(photo);
+        const faces = await detector.detect(photo, { retinaFace: false });
         const found = scored(faces, degradation.width);
         // Assess
         expect(without.found, JSON.stringify(degradation)).toBe(alone);
@@ -537,8 +605,10 @@ describe.skipIf(!groupPresent)(
     it.each([
       { width: 400, blur: 6, noise: 18, jpegQuality: 28, seed: 1 },
       { width: 320, blur: 5, noise: 16, jpegQuality: 30, seed: 2 },
+      SEEN_AT_TWO_SIZES,
+      { width: 320, blur: 7, noise: 16, jpegQuality: 32, seed: 1 },
     ])(
-      'finds the sixth face of the degraded group photo $width px wide (seed $seed) through RetinaFace, and nothing else',
+      'finds the sixth face of the degraded group photo $width px wide (blur $blur, seed $seed) through RetinaFace, and nothing else',
       async (degradation) => {
         // Prepare: 27-33 px faces; BlazeFace, FaceBoxes and the full-range graph find five of six
         const photo = await degradedWholePhoto('insightface_t1_group.jpg', degradation);
@@ -550,14 +620,28 @@ describe.skipIf(!groupPresent)(
         expect(scored(without, degradation.width)).toEqual({ found: 5, allFaces: true });
         expect(scored(faces, degradation.width)).toEqual({ found: 6, allFaces: true });
         expect(faces).toHaveLength(6);
-        const centre = ({ box: [x, y, w, h] }: DetectedFace): [number, number] => [x + w / 2, y + h / 2];
-        const added = faces.filter((f) =>
-          without.every((w) => Math.hypot(...centre(f).map((v, i) => v - centre(w)[i]!)) > 0.4 * w.box[2]),
-        );
+        const added = addedTo(without, faces);
         expect(added).toHaveLength(1);
         expect(added[0]!.score).toBe(FACEBOXES_ONLY_SCORE);
       },
     );
+
+    it('takes the face RetinaFace sees at two sizes though it is sure of it at none', async () => {
+      // Prepare: the photo above where RetinaFace adds the sixth face
+      const photo = await degradedWholePhoto('insightface_t1_group.jpg', SEEN_AT_TWO_SIZES);
+      const retinaFace = await RetinaFaceModel.load();
+      const proposals = await retinaFaceProposals(retinaFace, photo).finally(() => retinaFace.dispose());
+      const without = await detector.detect(photo, { retinaFace: false });
+      // Act
+      const faces = await detector.detect(photo);
+      // Assess: the face added is one no view of RetinaFace was sure of, and two saw
+      const added = addedTo(without, faces);
+      expect(added).toHaveLength(1);
+      const seen = proposals.filter((p) => near(p, added[0]!));
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.score).toBeLessThan(RETINAFACE_SURE);
+      expect(seen[0]!.otherViewScore).toBeGreaterThanOrEqual(RETINAFACE_AGREED);
+    });
 
     it("takes no face in a child's hair bow on FaceBoxes' word alone", async () => {
       // Prepare: draw 0 of Blake_Lively.jpg in dr2e eval-photos' severe split, seed 1 (175 x 116

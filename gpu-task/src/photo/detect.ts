@@ -157,9 +157,10 @@ export interface DetectOptions {
   fullRange?: boolean;
   /**
    * With the second detector, RetinaFace (retinaface.ts, trained on WIDER FACE) as a fourth
-   * opinion: its faces where none was found yet, when it is very sure of them (RETINAFACE_SURE),
-   * with its own box and landmarks (retinaFaceFaces), and its box and landmarks for the faces
-   * only FaceBoxes or the full-range graph vouch for (withLandmarksSeen). Default true. Its
+   * opinion: its faces where none was found yet, when it is very sure of them (RETINAFACE_SURE)
+   * or sure of them at two sizes (RETINAFACE_AGREED), with its own box and landmarks
+   * (retinaFaceFaces), and its box and landmarks for the faces only FaceBoxes or the full-range
+   * graph vouch for (withLandmarksSeen). Default true. Its
    * graph is loaded with the detector either way (FaceDetector.load).
    */
   retinaFace?: boolean;
@@ -392,7 +393,7 @@ export class FaceDetector {
    * (nearPhotoEdge) or smaller than the pyramid searches. One after the other, as each face
    * rules out the proposals on it. Then the faces the full-range graph is sure of where none is
    * yet (fullRangeFaces; RetinaFace's landmarks where it saw them), and those RetinaFace is very
-   * sure of (retinaFaceFaces).
+   * sure of, or sure of at two sizes (retinaFaceFaces).
    */
   private async secondOpinion(
     photo: RgbImage,

@@ -50,6 +50,8 @@ export {
   fullRangeProposals,
   nearPhotoEdge,
   proposalAsDetection,
+  RETINAFACE_AGREED,
+  RETINAFACE_ENLARGEMENTS,
   RETINAFACE_SURE,
   RETINAFACE_THRESHOLD,
   retinaFaceAsDetection,
@@ -59,6 +61,7 @@ export {
   withLandmarksSeen,
   withSmoothedProposals,
 } from './second-detector.js';
+export type { RetinaFaceProposal } from './second-detector.js';
 export type { RawDetection, TileRunner } from './blazeface.js';
 export {
   DEFAULT_SCORE_THRESHOLD,

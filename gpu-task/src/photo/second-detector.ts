@@ -29,11 +29,16 @@
  */
 import sharp from 'sharp';
 import type { RgbImage } from '../engine/core.js';
-import { overlapOfSmaller, type RawDetection, weightedNms } from './blazeface.js';
+import { iou, overlapOfSmaller, type RawDetection, weightedNms } from './blazeface.js';
 import type { FaceBoxesModel } from './faceboxes.js';
 import { type FaceBox, faceBoxesNms } from './faceboxes.js';
 import type { FullRangeModel } from './full-range.js';
-import { type RetinaFaceDetection, type RetinaFaceModel, retinaFaceNms } from './retinaface.js';
+import {
+  RETINAFACE_NMS_IOU,
+  type RetinaFaceDetection,
+  type RetinaFaceModel,
+  retinaFaceNms,
+} from './retinaface.js';
 import { plausibleLandmarks } from './verify.js';
 
 /** Lowest FaceBoxes score of a proposal (the score its own post-processing keeps). */
@@ -104,11 +109,20 @@ export const FACEBOXES_LAYOUT = {
  * ```
  */
 export function faceBoxesScales(width: number, height: number): number[] {
+  return viewScales(width, height, FACEBOXES_ENLARGEMENTS);
+}
+
+/**
+ * The scales of a `width` x `height` photo's views: as it is, or reduced to FACEBOXES_SIDE where
+ * larger, and enlarged by each of `enlargements` (at most to FACEBOXES_SIDE), leaving out a view
+ * less than a quarter larger than the one before; none for a photo over FACEBOXES_MAX_PHOTO_SIDE.
+ */
+function viewScales(width: number, height: number, enlargements: readonly number[]): number[] {
   const longer = Math.max(width, height);
   if (longer > FACEBOXES_MAX_PHOTO_SIDE || longer < 1) return [];
   const fitted = FACEBOXES_SIDE / longer;
   const scales = [Math.min(1, fitted)];
-  for (const enlargement of FACEBOXES_ENLARGEMENTS) {
+  for (const enlargement of enlargements) {
     const scale = Math.min(enlargement, fitted);
     if (scale > scales.at(-1)! * 1.25) scales.push(scale);
   }
@@ -129,20 +143,21 @@ async function resized(photo: RgbImage, scale: number): Promise<RgbImage> {
 
 /**
  * What `detect` finds in `photo` seen at each of `scales` (resized), each detection mapped back
- * to the photo's pixels by `back` (given the photo's pixels per seen pixel across and down).
+ * to the photo's pixels by `back` (given the photo's pixels per seen pixel across and down, and
+ * the view: the index of its scale).
  */
-async function seenAtScales<T>(
+async function seenAtScales<T, U>(
   photo: RgbImage,
   scales: readonly number[],
   detect: (seen: RgbImage) => Promise<T[]>,
-  back: (found: T, kx: number, ky: number) => T,
-): Promise<T[]> {
-  const found: T[] = [];
-  for (const scale of scales) {
+  back: (found: T, kx: number, ky: number, view: number) => U,
+): Promise<U[]> {
+  const found: U[] = [];
+  for (const [view, scale] of scales.entries()) {
     const seen = await resized(photo, scale);
     const kx = photo.width / seen.width;
     const ky = photo.height / seen.height;
-    for (const d of await detect(seen)) found.push(back(d, kx, ky));
+    for (const d of await detect(seen)) found.push(back(d, kx, ky, view));
   }
   return found;
 }
@@ -343,59 +358,65 @@ export function fullRangeFaces(
   height: number,
   smallest: number,
 ): RawDetection[] {
-  return sureFaces(proposals, FULL_RANGE_SURE, found, width, height, smallest);
+  return sureFaces(
+    proposals.filter((p) => p.score >= FULL_RANGE_SURE),
+    found,
+    width,
+    height,
+    smallest,
+  );
 }
 
 /**
- * Of `proposals`, those scoring `sure` or more with a face's landmarks (plausibleLandmarks: they
- * are what the face is aligned by), overlapping no face `found` or added before them by more
- * than SAME_PROPOSAL_OVERLAP of the smaller box, not at the edge of the `width` x `height` photo
- * (nearPhotoEdge), at least `smallest` px a side; scored FACEBOXES_ONLY_SCORE.
+ * Of the `sure` proposals (one detector's, best first), those with a face's landmarks
+ * (plausibleLandmarks: they are what the face is aligned by), overlapping no face `found` or
+ * added before them by more than SAME_PROPOSAL_OVERLAP of the smaller box, not at the edge of
+ * the `width` x `height` photo (nearPhotoEdge), at least `smallest` px a side; each its box and
+ * landmarks, scored FACEBOXES_ONLY_SCORE.
  */
 function sureFaces(
-  proposals: readonly RawDetection[],
-  sure: number,
+  sure: readonly RawDetection[],
   found: readonly RawDetection[],
   width: number,
   height: number,
   smallest: number,
 ): RawDetection[] {
   const added: RawDetection[] = [];
-  for (const face of proposals) {
+  for (const face of sure) {
     if (
-      face.score >= sure &&
       plausibleLandmarks(face) &&
       [...found, ...added].every((other) => overlapOfSmaller(other.box, face.box) <= SAME_PROPOSAL_OVERLAP) &&
       !nearPhotoEdge(face.box, width, height) &&
       Math.max(face.box[2], face.box[3]) >= smallest
     )
-      added.push({ ...face, score: FACEBOXES_ONLY_SCORE });
+      added.push({ box: face.box, score: FACEBOXES_ONLY_SCORE, keypoints: face.keypoints });
   }
   return added;
 }
 
 /**
+ * Enlargements at which RetinaFace sees a small photo besides as it is (retinaFaceScales). Its
+ * smallest anchor is 16 px: on the degraded whole photos its faces of 20-30 px came enlarged,
+ * those of 40 px and more as they are; at 1.5 it was sure (0.96-0.98) of a 25 px face that it
+ * scored under 0.5 at 1 and 2 (docs/eval/README.md, "Fourth opinion" and "Two sizes").
+ */
+export const RETINAFACE_ENLARGEMENTS = [1.5, 2] as const;
+
+/**
  * The scales (of the photo's pixels) RetinaFace (retinaface.ts) sees a photo at: reduced to
- * FACEBOXES_SIDE where larger, and a smaller photo also enlarged 2x (at most to FACEBOXES_SIDE),
- * leaving out a view less than a quarter larger than the one before; none for a photo over
- * FACEBOXES_MAX_PHOTO_SIDE (its faces of the sizes RetinaFace adds are the pyramid's, on finer
- * levels). Its smallest anchor is 16 px: on the degraded whole photos its faces of 20-30 px came
- * enlarged, those of 40 px and more as they are (docs/eval/README.md, "Fourth opinion").
+ * FACEBOXES_SIDE where larger, and a smaller photo also enlarged by each of
+ * RETINAFACE_ENLARGEMENTS (at most to FACEBOXES_SIDE), leaving out a view less than a quarter
+ * larger than the one before; none for a photo over FACEBOXES_MAX_PHOTO_SIDE (its faces of the
+ * sizes RetinaFace adds are the pyramid's, on finer levels).
  *
  * @example
  * ```ts
- * retinaFaceScales(400, 300); // [1, 2]
+ * retinaFaceScales(400, 300); // [1, 1.5, 2]
  * retinaFaceScales(1000, 750); // [1, 1.28]
  * ```
  */
 export function retinaFaceScales(width: number, height: number): number[] {
-  const longer = Math.max(width, height);
-  if (longer > FACEBOXES_MAX_PHOTO_SIDE || longer < 1) return [];
-  const fitted = FACEBOXES_SIDE / longer;
-  const scales = [Math.min(1, fitted)];
-  const enlarged = Math.min(2, fitted);
-  if (enlarged > scales[0]! * 1.25) scales.push(enlarged);
-  return scales;
+  return viewScales(width, height, RETINAFACE_ENLARGEMENTS);
 }
 
 /** Lowest RetinaFace probability of a proposal. */
@@ -408,6 +429,26 @@ export const RETINAFACE_THRESHOLD = 0.5;
  * and a face-free crop came in, for a few more faces found.
  */
 export const RETINAFACE_SURE = 0.9;
+
+/**
+ * RetinaFace probability at which a face that two views (of different scales) both saw is added
+ * (retinaFaceFaces), though no view was RETINAFACE_SURE of it. A false face seldom holds at two
+ * sizes: on the degraded whole photos and their face-free crops ("Two sizes") nothing false
+ * came in at 0.6, while at 0.5 a hair bow did, seen at 0.67 and 0.5.
+ */
+export const RETINAFACE_AGREED = 0.6;
+
+/**
+ * A RetinaFace proposal (retinaFaceProposals): its face as a detection of BlazeFace's kind, with
+ * the best probability another view (of another scale) gave the same face.
+ */
+export interface RetinaFaceProposal extends RawDetection {
+  /**
+   * The best probability of a detection of another view (not the one this face's box and
+   * landmarks come from) over RETINAFACE_NMS_IOU of its box; 0 for none.
+   */
+  otherViewScore: number;
+}
 
 /**
  * A RetinaFace face as a detection of BlazeFace's kind: its box made BlazeFace's shape as
@@ -442,31 +483,42 @@ export function retinaFaceAsDetection({
 
 /**
  * RetinaFace's faces in `photo` at each of retinaFaceScales scoring RETINAFACE_THRESHOLD or
- * more, merged by NMS, in the photo's pixels (retinaFaceAsDetection), best first.
+ * more, merged by NMS, in the photo's pixels (retinaFaceAsDetection), best first; each with the
+ * best score of the same face in another view (otherViewScore).
  */
 export async function retinaFaceProposals(
   model: Pick<RetinaFaceModel, 'detect'>,
   photo: RgbImage,
-): Promise<RawDetection[]> {
+): Promise<RetinaFaceProposal[]> {
   const found = await seenAtScales(
     photo,
     retinaFaceScales(photo.width, photo.height),
     (seen) => model.detect(seen, RETINAFACE_THRESHOLD),
-    ({ box: [x, y, w, h], score, landmarks }, kx, ky): RetinaFaceDetection => ({
+    ({ box: [x, y, w, h], score, landmarks }, kx, ky, view): RetinaFaceDetection & { view: number } => ({
       box: [x * kx, y * ky, w * kx, h * ky],
       score,
       landmarks: landmarks.map(([u, v]): [number, number] => [u * kx, v * ky]),
+      view,
     }),
   );
-  return retinaFaceNms(found).map(retinaFaceAsDetection);
+  return retinaFaceNms(found).map((best) => ({
+    ...retinaFaceAsDetection(best),
+    otherViewScore: Math.max(
+      0,
+      ...found
+        .filter((d) => d.view !== best.view && iou(d.box, best.box) > RETINAFACE_NMS_IOU)
+        .map((d) => d.score),
+    ),
+  }));
 }
 
 /**
  * Of RetinaFace's `proposals` (retinaFaceProposals), the faces to add to those `found` in a
  * `width` x `height` photo, as fullRangeFaces adds the full-range graph's: scoring
- * RETINAFACE_SURE or more, with a face's landmarks (plausibleLandmarks), overlapping no face
- * found or added by more than 0.3 of the smaller box, not at the photo's edge (nearPhotoEdge),
- * at least `smallest` px a side; with their own box and landmarks, scored FACEBOXES_ONLY_SCORE.
+ * RETINAFACE_SURE or more, or RETINAFACE_AGREED or more in two views, with a face's landmarks
+ * (plausibleLandmarks), overlapping no face found or added by more than 0.3 of the smaller box,
+ * not at the photo's edge (nearPhotoEdge), at least `smallest` px a side; with their own box and
+ * landmarks, scored FACEBOXES_ONLY_SCORE.
  *
  * @example
  * ```ts
@@ -474,11 +526,21 @@ export async function retinaFaceProposals(
  * ```
  */
 export function retinaFaceFaces(
-  proposals: readonly RawDetection[],
+  proposals: readonly RetinaFaceProposal[],
   found: readonly RawDetection[],
   width: number,
   height: number,
   smallest: number,
 ): RawDetection[] {
-  return sureFaces(proposals, RETINAFACE_SURE, found, width, height, smallest);
+  return sureFaces(
+    // Both views at RETINAFACE_AGREED: the other view's detection may score more than this one
+    // (suppressed by another face's box), and this one's own score must hold too.
+    proposals.filter(
+      (p) => p.score >= RETINAFACE_SURE || Math.min(p.score, p.otherViewScore) >= RETINAFACE_AGREED,
+    ),
+    found,
+    width,
+    height,
+    smallest,
+  );
 }
