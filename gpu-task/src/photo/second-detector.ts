@@ -141,6 +141,16 @@ async function resized(photo: RgbImage, scale: number): Promise<RgbImage> {
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width, height };
 }
 
+/** `box` of a view in the photo's pixels, given the photo's pixels per seen pixel across (`kx`) and down (`ky`). */
+function scaledBox([x, y, w, h]: FaceBox['box'], kx: number, ky: number): FaceBox['box'] {
+  return [x * kx, y * ky, w * kx, h * ky];
+}
+
+/** `points` of a view in the photo's pixels (see scaledBox). */
+function scaledPoints(points: readonly [number, number][], kx: number, ky: number): [number, number][] {
+  return points.map(([u, v]) => [u * kx, v * ky]);
+}
+
 /**
  * What `detect` finds in `photo` seen at each of `scales` (resized), each detection mapped back
  * to the photo's pixels by `back` (given the photo's pixels per seen pixel across and down, and
@@ -171,7 +181,7 @@ export async function faceBoxesProposals(
     photo,
     faceBoxesScales(photo.width, photo.height),
     (seen) => model.detect(seen, FACEBOXES_THRESHOLD),
-    ({ box: [x, y, w, h], score }, kx, ky): FaceBox => ({ box: [x * kx, y * ky, w * kx, h * ky], score }),
+    ({ box, score }, kx, ky): FaceBox => ({ box: scaledBox(box, kx, ky), score }),
   );
   return faceBoxesNms(found);
 }
@@ -283,21 +293,19 @@ export async function fullRangeProposals(
 ): Promise<RawDetection[]> {
   if (Math.max(photo.width, photo.height) > FULL_RANGE_MAX_PHOTO_SIDE) return [];
   const found: RawDetection[] = [];
-  for (const image of smoothed ? [photo, smoothed] : [photo]) {
-    const seen = await resized(image, FULL_RANGE_SCALE);
-    const kx = image.width / seen.width;
-    const ky = image.height / seen.height;
-    for (const {
-      box: [x, y, w, h],
-      score,
-      keypoints,
-    } of await model.detect(seen, FULL_RANGE_THRESHOLD))
-      found.push({
-        box: [x * kx, y * ky, w * kx, h * ky],
-        score,
-        keypoints: keypoints.map(([u, v]): [number, number] => [u * kx, v * ky]),
-      });
-  }
+  for (const image of smoothed ? [photo, smoothed] : [photo])
+    found.push(
+      ...(await seenAtScales(
+        image,
+        [FULL_RANGE_SCALE],
+        (seen) => model.detect(seen, FULL_RANGE_THRESHOLD),
+        ({ box, score, keypoints }, kx, ky): RawDetection => ({
+          box: scaledBox(box, kx, ky),
+          score,
+          keypoints: scaledPoints(keypoints, kx, ky),
+        }),
+      )),
+    );
   return weightedNms(found, 0.3);
 }
 
@@ -494,10 +502,10 @@ export async function retinaFaceProposals(
     photo,
     retinaFaceScales(photo.width, photo.height),
     (seen) => model.detect(seen, RETINAFACE_THRESHOLD),
-    ({ box: [x, y, w, h], score, landmarks }, kx, ky, view): RetinaFaceDetection & { view: number } => ({
-      box: [x * kx, y * ky, w * kx, h * ky],
+    ({ box, score, landmarks }, kx, ky, view): RetinaFaceDetection & { view: number } => ({
+      box: scaledBox(box, kx, ky),
       score,
-      landmarks: landmarks.map(([u, v]): [number, number] => [u * kx, v * ky]),
+      landmarks: scaledPoints(landmarks, kx, ky),
       view,
     }),
   );
