@@ -252,6 +252,12 @@ export const InfraConfigSchema = z
       z.string().regex(/^[A-Za-z0-9_./-]+\.json$/, 'must be a path to a .json manifest'),
     ),
     /**
+     * The deployment's terms are commercial (DR2E_COMMERCIAL_USE): a worker whose weights are
+     * licensed for non-commercial use only (the embedded default's are) refuses to start, and
+     * the face detector runs without RetinaFace, whose weights are (README, "Licences").
+     */
+    commercialUse: bool.default(false),
+    /**
      * A prebuilt worker image (ECR `account.dkr.ecr.region.amazonaws.com/name:tag` or a public
      * image). Unset = build `gpu-task/Dockerfile` as a CDK asset at deploy time.
      */

@@ -128,6 +128,7 @@ export class Dr2eStack extends Stack {
         ...shared,
         AWS_REGION: this.region,
         DR2E_DEVICE: 'cuda',
+        DR2E_COMMERCIAL_USE: String(config.commercialUse),
         DR2E_BATCH_SIZE: String(config.batchSize),
         DR2E_VISIBILITY_TIMEOUT_SECONDS: String(config.visibilityTimeoutSeconds),
         DR2E_SHUTDOWN_DEADLINE_SECONDS: String(shutdownDeadlineSeconds(config)),

@@ -35,6 +35,7 @@
  * | `DR2E_MAX_RECEIVES` | queue (local) and worker | 3 |
  * | `DR2E_MODEL` | worker: pipeline manifest | the embedded default |
  * | `DR2E_MODELS_S3_URI` | worker: `s3://bucket/prefix/` downloaded at start, then `DR2E_MODEL` is relative to it | unset (models baked into the image) |
+ * | `DR2E_COMMERCIAL_USE` | worker: `true` where the deployment's terms are commercial: weights licensed for non-commercial use only (the embedded default's among them) stop the start, and the face detector runs without RetinaFace | `false` |
  * | `DR2E_DEVICE` | worker: cpu, cuda or webgpu | `cpu` |
  * | `DR2E_THREADS` | worker: CPU threads per model call | onnxruntime decides |
  * | `DR2E_BATCH_SIZE` | worker: photos (jobs) per engine call | 4 |
@@ -107,6 +108,10 @@ export const RuntimeConfigSchema = z.object({
     .string()
     .regex(/^s3:\/\/[^/]+\/.*$/, 'must look like s3://bucket/prefix/')
     .optional(),
+  DR2E_COMMERCIAL_USE: z
+    .enum(['true', 'false'], { message: "must be 'true' or 'false'" })
+    .default('false')
+    .transform((value) => value === 'true'),
   DR2E_DEVICE: z.enum(DEVICES).default(RESTORE_DEFAULTS.device),
   DR2E_THREADS: z.coerce.number().int().positive().optional(),
   DR2E_BATCH_SIZE: positiveInt(4),

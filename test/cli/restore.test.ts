@@ -591,3 +591,76 @@ describe('bad options', () => {
     expect(run.stderr).toMatch(/required option '-o, --output <dir>'/);
   });
 });
+
+describe('licences', () => {
+  const tiny = path.join(repoRoot, 'gpu-task', 'models', 'tiny', 'pipeline.json');
+  const note = /^note: model weights licensed for non-commercial use only \((.*)\)$/m;
+
+  it('--commercial-use refuses the non-commercial default model before any file is written, and runs a commercial one', async () => {
+    // Prepare
+    const refusedOut = path.join(work, 'commercial-refused');
+    const tinyOut = path.join(work, 'commercial-tiny');
+    // Act
+    const refused = await runCli([
+      'restore',
+      path.join(goodDir, 'portrait.png'),
+      '-o',
+      refusedOut,
+      '--commercial-use',
+    ]);
+    const ran = await runCli([
+      'restore',
+      path.join(goodDir, 'portrait.png'),
+      '-o',
+      tinyOut,
+      '--commercial-use',
+      '--model',
+      tiny,
+      '--upscale',
+      '1',
+    ]);
+    // Assess: refused with the code and the licence named, nothing restored; the MIT model runs
+    // with no licence note (its detector runs without RetinaFace)
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/non_commercial_weights: .*UTKFace: non-commercial research use only/);
+    expect(existsSync(refusedOut) ? readdirSync(refusedOut) : []).toEqual([]);
+    expect(ran.status).toBe(0);
+    expect(ran.stderr).not.toMatch(note);
+    expect(readdirSync(tinyOut)).toEqual(['portrait.png']);
+  });
+
+  it("names every non-commercial licence in its note: the detector's RetinaFace for whole photos, not for aligned crops", async () => {
+    // Act
+    const photo = await runCli([
+      'restore',
+      path.join(goodDir, 'portrait.png'),
+      '-o',
+      path.join(work, 'lic-photo'),
+      '--model',
+      tiny,
+    ]);
+    const aligned = await runCli([
+      'restore',
+      path.join(goodDir, 'portrait.png'),
+      '-o',
+      path.join(work, 'lic-aligned'),
+      '--model',
+      tiny,
+      '--aligned',
+    ]);
+    const embedded = await runCli([
+      'restore',
+      path.join(goodDir, 'portrait.png'),
+      '-o',
+      path.join(work, 'lic-embedded'),
+      '--aligned',
+    ]);
+    // Assess
+    expect(photo.status).toBe(0);
+    expect(photo.stderr.match(note)?.[1]).toBe(
+      "RetinaFace (insightface's retinaface_mnet025_v2): non-commercial research use only",
+    );
+    expect(aligned.stderr).not.toMatch(note);
+    expect(embedded.stderr.match(note)?.[1]).toBe('UTKFace: non-commercial research use only');
+  });
+});

@@ -43,6 +43,7 @@ describe('readInfraConfig', () => {
       maxReceives: 3,
       visibilityTimeoutSeconds: 120,
       spot: false,
+      commercialUse: false,
       modelsSource: 's3',
       imageUri: undefined,
     });
@@ -57,6 +58,7 @@ describe('readInfraConfig', () => {
     const config = readInfraConfig(
       source({
         spot: 'true',
+        commercialUse: 'true',
         maxTasks: '8',
         instanceTypes: 'g5.xlarge, g6.2xlarge',
         webhookAllowHosts: 'a.example.com,b.example.com',
@@ -67,6 +69,7 @@ describe('readInfraConfig', () => {
     );
     expect(config).toMatchObject({
       spot: true,
+      commercialUse: true,
       maxTasks: 8,
       instanceTypes: ['g5.xlarge', 'g6.2xlarge'],
       webhookAllowHosts: ['a.example.com', 'b.example.com'],

@@ -195,6 +195,8 @@ describe('GPU workers', () => {
     expect(Number(environment.DR2E_SHUTDOWN_DEADLINE_SECONDS)).toBeLessThan(synth.config.stopTimeoutSeconds);
     expect(container.HealthCheck).toMatchObject({ Command: ['CMD-SHELL', HEALTH_CHECK_COMMAND] });
     expect(environment.DR2E_DEVICE).toBe('cuda');
+    // Commercial terms are the operator's to declare (cdk.json `commercialUse`)
+    expect(environment.DR2E_COMMERCIAL_USE).toBe('false');
   });
 
   it('encrypt instance volumes and require IMDSv2 with one hop (containers cannot reach instance credentials)', () => {

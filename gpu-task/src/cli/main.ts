@@ -215,6 +215,11 @@ function buildProgram(
       `refuse larger images (default ${INPUT_LIMITS.maxInputPixels / 1e6})`,
       integer('max-megapixels', 1, 1000),
     )
+    .option(
+      '--commercial-use',
+      'the use is commercial: refuse weights licensed for non-commercial use only (the embedded default model is) and detect faces without RetinaFace (README, "Licences")',
+      false,
+    )
     .option('-q, --quiet', 'no progress output', false)
     .option('--json', 'print a JSON summary on stdout', false)
     .action(async (inputs: string[], opts: Record<string, unknown>) => {
@@ -249,6 +254,7 @@ function buildProgram(
             saveFaces: opts.saveFaces as boolean,
             recursive: opts.recursive as boolean,
             maxMegapixels: opts.maxMegapixels as number | undefined,
+            commercialUse: opts.commercialUse as boolean,
             quiet: opts.quiet as boolean,
             json: opts.json as boolean,
           }),

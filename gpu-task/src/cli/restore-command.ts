@@ -61,6 +61,8 @@ export interface RestoreCommandOptions {
   saveFaces?: boolean;
   recursive: boolean;
   maxMegapixels?: number;
+  /** The use is commercial: non-commercial weights are refused, RetinaFace is not run (Dr2eEngineOptions.commercialUse). */
+  commercialUse?: boolean;
   quiet: boolean;
   json: boolean;
 }
@@ -126,6 +128,7 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
     ...(options.enhancer ? { enhancer: options.enhancer } : {}),
     device: options.device,
     ...(options.threads ? { intraOpThreads: options.threads } : {}),
+    ...(options.commercialUse ? { commercialUse: true } : {}),
   });
   // The model's pipeline may default to a fixed preset, which a --fidelity alone would not move.
   const merged = { ...engine.defaultRequest, ...options.params };
@@ -142,7 +145,9 @@ export async function runRestore(options: RestoreCommandOptions, io: CommandIo):
     : params;
   const loadSeconds = (performance.now() - startedAt) / 1000;
   if (!options.quiet) {
-    const nonCommercial = engine.licenses.filter((l) => !l.commercialUse).map((l) => l.name);
+    // Whole photos also run the face detector, one of whose graphs is non-commercial.
+    const licenses = options.aligned ? engine.licenses : [...engine.licenses, ...engine.detectorLicenses];
+    const nonCommercial = licenses.filter((l) => !l.commercialUse).map((l) => l.name);
     io.stderr.write(
       `model ${engine.name} (${engine.resolution}px -> ${engine.outputSize}px, ${options.device}) loaded in ${loadSeconds.toFixed(1)} s; ` +
         (auto

@@ -11,6 +11,7 @@
 import path from 'node:path';
 import { dropUndefined } from '../../../shared/src/index.js';
 import {
+  DETECTOR_WEIGHTS,
   FaceDetector,
   type FaceUpsamplerBank,
   loadFaceUpsampler,
@@ -18,7 +19,12 @@ import {
 } from '../photo/index.js';
 import { restoreAlignedCrops } from './aligned-crops.js';
 import { CallProgress } from './call-progress.js';
-import { InvalidParametersError, ModelContractError, NonFiniteOutputError } from './errors.js';
+import {
+  InvalidParametersError,
+  ModelContractError,
+  NonCommercialWeightsError,
+  NonFiniteOutputError,
+} from './errors.js';
 import { FFHQ_FRAMING, type FaceFraming, type FivePointTemplate, framingTemplate } from './framing/index.js';
 import { tensorToRgbImage, type RgbImage } from './image/index.js';
 import { defaultModelManifest } from './model/default-model.js';
@@ -75,6 +81,13 @@ export interface Dr2eEngineOptions extends LoadModelOptions {
   model?: string;
   /** An enhancer manifest, or `'none'` for DR2's output only; overrides the pipeline's enhancer. */
   enhancer?: string;
+  /**
+   * The deployment's terms are commercial (default false): weights licensed for non-commercial
+   * use only are refused at load (NonCommercialWeightsError: the embedded default model is
+   * trained on UTKFace and is one of them), and the face detector runs without its one
+   * non-commercial graph, RetinaFace (DETECTOR_WEIGHTS), finding a few fewer of the hardest faces.
+   */
+  commercialUse?: boolean;
 }
 
 /** One batched run on tensors. */
@@ -118,6 +131,8 @@ export class Dr2eEngine {
     private readonly faceUpsamplers: ReadonlyMap<number, FaceUpsamplerBank> = new Map(),
     /** The pipeline's own values of fixed presets (its manifest's `presets`). */
     private readonly presets: ModelPresets = {},
+    /** Whether the deployment's terms are commercial (Dr2eEngineOptions.commercialUse). */
+    readonly commercialUse = false,
   ) {}
 
   /**
@@ -198,7 +213,17 @@ export class Dr2eEngine {
       }
       faceUpsamplers.set(factor, bank);
     }
-    const engine = new Dr2eEngine(name, denoiser, enhancer, defaults, faceUpsamplers, presets);
+    const commercialUse = options.commercialUse ?? false;
+    const engine = new Dr2eEngine(name, denoiser, enhancer, defaults, faceUpsamplers, presets, commercialUse);
+    const refused = commercialUse ? engine.licenses.filter((l) => !l.commercialUse) : [];
+    if (refused.length > 0) {
+      await engine.dispose();
+      throw new NonCommercialWeightsError(
+        `${manifestFile}: commercial use was declared, but these weights are licensed for non-commercial use only: ` +
+          `${[...new Set(refused.map((l) => l.name))].join('; ')}. Load weights you may use commercially ` +
+          '(models/README.md, "Licences"), or run without declaring commercial use.',
+      );
+    }
     for (const preset of Object.keys(presets) as FixedPresetName[]) {
       try {
         engine.resolveParams({ preset });
@@ -256,7 +281,10 @@ export class Dr2eEngine {
     return framingTemplate(this.framing ?? FFHQ_FRAMING);
   }
 
-  /** Licences of the loaded weights, denoiser first, then the face upsampler's (one per distinct licence). */
+  /**
+   * Licences of the loaded restoration weights, denoiser first, then the face upsampler's (one
+   * per distinct licence). The face detector's are detectorLicenses.
+   */
   get licenses(): License[] {
     const networks = [
       this.denoiser.manifest.license,
@@ -267,6 +295,16 @@ export class Dr2eEngine {
       (license, i) => banks.findIndex((other) => other.name === license.name) === i,
     );
     return [...networks, ...distinct];
+  }
+
+  /**
+   * Licences of the face detector's weights that whole photos run through (loaded or not yet):
+   * all of DETECTOR_WEIGHTS, or those free for commercial use with `commercialUse`.
+   */
+  get detectorLicenses(): License[] {
+    return DETECTOR_WEIGHTS.filter((w) => w.commercialUse || !this.commercialUse).map(
+      ({ name, commercialUse }) => ({ name, commercialUse }),
+    );
   }
 
   /** The pipeline's default request (preset, steps), before the caller's values. */
@@ -512,7 +550,7 @@ export class Dr2eEngine {
    * never pay for it) or by loadFaceDetector.
    */
   private faceDetector(): Promise<FaceDetector> {
-    this.detector ??= FaceDetector.load();
+    this.detector ??= FaceDetector.load(undefined, undefined, undefined, { retinaFace: !this.commercialUse });
     return this.detector;
   }
 

@@ -26,6 +26,14 @@ export class ModelContractError extends EngineError {
 }
 
 /**
+ * Weights licensed for non-commercial use only, loaded by a deployment that declared commercial
+ * use (Dr2eEngineOptions.commercialUse): refused at load, before any image is restored.
+ */
+export class NonCommercialWeightsError extends EngineError {
+  readonly code = 'non_commercial_weights';
+}
+
+/**
  * A model returned NaN or an infinity (a broken network, or one that overflows its precision).
  * The engine runs the batch mates of such an output again one by one, so only the images whose
  * own output is broken fail.

@@ -57,12 +57,14 @@ export async function loadWorkerEngine(config: RuntimeConfig, log: Logger): Prom
     ...(model ? { model } : {}),
     device: config.DR2E_DEVICE,
     ...(config.DR2E_THREADS ? { intraOpThreads: config.DR2E_THREADS } : {}),
+    ...(config.DR2E_COMMERCIAL_USE ? { commercialUse: true } : {}),
   });
   log.info('model loaded', {
     model: engine.name,
     device: config.DR2E_DEVICE,
     resolution: engine.resolution,
     outputSize: engine.outputSize,
+    commercialUse: config.DR2E_COMMERCIAL_USE,
     ms: Date.now() - started,
   });
   if (!engine.autoCalibrated) {
