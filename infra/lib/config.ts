@@ -313,6 +313,16 @@ export const InfraConfigSchema = z
           "otherwise one tenant's burst could fill the stage, and the other tenants would get API Gateway's bare 429 instead of the API's rate_limited error with Retry-After",
       });
     }
+    // Baked into the image with no manifest named, the worker loads the embedded default, which
+    // is non-commercial: every task would be refused at start, over and over.
+    if (config.commercialUse && config.modelsSource === 'image' && config.modelManifest === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['commercialUse'],
+        message:
+          "with modelsSource image, name the commercially usable weights' manifest (modelManifest): the image's default model is licensed for non-commercial use only, and a worker declaring commercial use refuses it",
+      });
+    }
     if (config.workerNetwork !== 'private-nat' && config.interfaceEndpoints) {
       ctx.addIssue({
         code: 'custom',

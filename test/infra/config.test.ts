@@ -101,6 +101,15 @@ describe('readInfraConfig', () => {
     );
     expect(errorOf({ workerNetwork: 'isolated', interfaceEndpoints: true })).toContain('interfaceEndpoints');
     expect(errorOf({ spot: 'yes' })).toContain('spot');
+    // Commercial use of the image's baked-in default, which is non-commercial: every task refused
+    expect(errorOf({ commercialUse: 'true', modelsSource: 'image' })).toContain(
+      'commercialUse: with modelsSource image',
+    );
+    expect(
+      readInfraConfig(
+        source({ commercialUse: 'true', modelsSource: 'image', modelManifest: 'ours/pipeline.json' }),
+      ),
+    ).toMatchObject({ commercialUse: true, modelManifest: 'ours/pipeline.json' });
     expect(errorOf({ account: '1234' })).toContain('account');
   });
 

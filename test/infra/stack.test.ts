@@ -31,9 +31,9 @@ beforeAll(() => {
   synth = synthDr2e();
 });
 
-/** The worker container definition (there is exactly one). */
-function workerContainer(): Record<string, unknown> {
-  const definitions = resourcesOfType(synth.template, 'AWS::ECS::TaskDefinition').map(
+/** The worker container definition (there is exactly one) of `of` (default the cdk.json synth). */
+function workerContainer(of: Synthesized = synth): Record<string, unknown> {
+  const definitions = resourcesOfType(of.template, 'AWS::ECS::TaskDefinition').map(
     ([, resource]) => resource.Properties?.ContainerDefinitions as Record<string, unknown>[],
   );
   expect(definitions.length).toBe(1);
@@ -42,8 +42,8 @@ function workerContainer(): Record<string, unknown> {
   return container;
 }
 
-function containerEnvironment(): Record<string, unknown> {
-  const entries = (workerContainer().Environment ?? []) as { Name: string; Value: unknown }[];
+function containerEnvironment(of: Synthesized = synth): Record<string, unknown> {
+  const entries = (workerContainer(of).Environment ?? []) as { Name: string; Value: unknown }[];
   return Object.fromEntries(entries.map((entry) => [entry.Name, entry.Value]));
 }
 
@@ -197,6 +197,13 @@ describe('GPU workers', () => {
     expect(environment.DR2E_DEVICE).toBe('cuda');
     // Commercial terms are the operator's to declare (cdk.json `commercialUse`)
     expect(environment.DR2E_COMMERCIAL_USE).toBe('false');
+  });
+
+  it('tell the worker the terms are commercial when the operator declares them', () => {
+    // Act
+    const commercial = synthDr2e({ context: { commercialUse: 'true' } });
+    // Assess
+    expect(containerEnvironment(commercial).DR2E_COMMERCIAL_USE).toBe('true');
   });
 
   it('encrypt instance volumes and require IMDSv2 with one hop (containers cannot reach instance credentials)', () => {

@@ -11,12 +11,9 @@ import { loadWorkerEngine } from '../../gpu-task/src/worker/index.js';
 import { TINY_MODEL } from './helpers/worker-env.js';
 
 /** Load a model as the worker does, and the warnings it logged. */
-async function warningsLoading(
-  model: string | undefined,
-  env: Record<string, string> = {},
-): Promise<{ msg: string; fix?: string }[]> {
+async function warningsLoading(model: string | undefined): Promise<{ msg: string; fix?: string }[]> {
   const lines: string[] = [];
-  const config = loadRuntimeConfig({ DR2E_MODE: 'local', ...(model ? { DR2E_MODEL: model } : {}), ...env });
+  const config = loadRuntimeConfig({ DR2E_MODE: 'local', ...(model ? { DR2E_MODEL: model } : {}) });
   const engine = await loadWorkerEngine(config, createJsonLogger({ write: (line) => lines.push(line) }));
   await engine.dispose();
   return lines

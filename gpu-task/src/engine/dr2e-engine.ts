@@ -11,7 +11,8 @@
 import path from 'node:path';
 import { dropUndefined } from '../../../shared/src/index.js';
 import {
-  DETECTOR_WEIGHTS,
+  type DetectorGraphs,
+  detectorWeights,
   FaceDetector,
   type FaceUpsamplerBank,
   loadFaceUpsampler,
@@ -85,7 +86,7 @@ export interface Dr2eEngineOptions extends LoadModelOptions {
    * The deployment's terms are commercial (default false): weights licensed for non-commercial
    * use only are refused at load (NonCommercialWeightsError: the embedded default model is
    * trained on UTKFace and is one of them), and the face detector runs without its one
-   * non-commercial graph, RetinaFace (DETECTOR_WEIGHTS), finding a few fewer of the hardest faces.
+   * non-commercial graph, RetinaFace (detectorWeights), finding a few fewer of the hardest faces.
    */
   commercialUse?: boolean;
 }
@@ -217,7 +218,8 @@ export class Dr2eEngine {
     const engine = new Dr2eEngine(name, denoiser, enhancer, defaults, faceUpsamplers, presets, commercialUse);
     const refused = commercialUse ? engine.licenses.filter((l) => !l.commercialUse) : [];
     if (refused.length > 0) {
-      await engine.dispose();
+      // The refusal is the error to report, not a failure to release what it refused.
+      await engine.dispose().catch(() => undefined);
       throw new NonCommercialWeightsError(
         `${manifestFile}: commercial use was declared, but these weights are licensed for non-commercial use only: ` +
           `${[...new Set(refused.map((l) => l.name))].join('; ')}. Load weights you may use commercially ` +
@@ -299,12 +301,15 @@ export class Dr2eEngine {
 
   /**
    * Licences of the face detector's weights that whole photos run through (loaded or not yet):
-   * all of DETECTOR_WEIGHTS, or those free for commercial use with `commercialUse`.
+   * detectorWeights of the graphs faceDetector loads (without RetinaFace with `commercialUse`).
    */
   get detectorLicenses(): License[] {
-    return DETECTOR_WEIGHTS.filter((w) => w.commercialUse || !this.commercialUse).map(
-      ({ name, commercialUse }) => ({ name, commercialUse }),
-    );
+    return detectorWeights(this.detectorGraphs).map(({ name, commercialUse }) => ({ name, commercialUse }));
+  }
+
+  /** The optional detector graphs this engine's detector loads: RetinaFace only without `commercialUse`. */
+  private get detectorGraphs(): DetectorGraphs {
+    return { retinaFace: !this.commercialUse };
   }
 
   /** The pipeline's default request (preset, steps), before the caller's values. */
@@ -550,7 +555,7 @@ export class Dr2eEngine {
    * never pay for it) or by loadFaceDetector.
    */
   private faceDetector(): Promise<FaceDetector> {
-    this.detector ??= FaceDetector.load(undefined, undefined, undefined, { retinaFace: !this.commercialUse });
+    this.detector ??= FaceDetector.load(undefined, undefined, undefined, this.detectorGraphs);
     return this.detector;
   }
 

