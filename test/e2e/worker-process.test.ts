@@ -2,8 +2,9 @@
  * The worker as a real process (`gpu-task/src/worker/main.ts`, local mode) next to the API on
  * 127.0.0.1, sharing one data directory: killed with SIGKILL in the middle of a batch and
  * started again, every job finishes exactly once; on SIGTERM it finishes the running batch, or
- * releases it at the deadline, and exits 0.
+ * releases it at the deadline, and exits 0; a model it must refuse leaves every job queued.
  */
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ApiServer } from '../../functions/src/index.js';
 import type { Dr2eClient, WebhookReceiver } from '../../gpu-task/src/local/index.js';
@@ -11,6 +12,7 @@ import { patternPng } from '../worker/helpers/images.js';
 import { waitFor } from '../worker/helpers/worker-env.js';
 import {
   API_KEY,
+  REPO_ROOT,
   connect,
   localEnv,
   LogLines,
@@ -57,6 +59,9 @@ function worker(extra: Record<string, string> = {}): WorkerProcess {
   workers.push(started);
   return started;
 }
+
+/** The embedded default model, licensed for non-commercial use only (UTKFace). */
+const DEFAULT_MODEL = path.join(REPO_ROOT, 'gpu-task', 'models', 'default', 'pipeline.json');
 
 /** About 60 model calls: a few seconds for a batch of four on the tiny model. */
 const SLOW = { n: 4, tau: 10, omega: 70, steps: 100 };
@@ -150,5 +155,22 @@ describe('SIGTERM', () => {
     expect(job.error?.code).toBe('worker_shutdown');
     expect((await api.services.queue.stats()).visible).toBe(1);
     expect(receiver.eventsFor(id)).toEqual([]);
+  });
+});
+
+describe('a model the worker must refuse', () => {
+  it('takes no job and exits 78 naming the licence when commercial use is declared and the weights are non-commercial', async () => {
+    // Prepare: the embedded default (UTKFace, non-commercial) under DR2E_COMMERCIAL_USE
+    const { id } = await submit(client, receiver, await patternPng(1));
+    const proc = worker({ DR2E_COMMERCIAL_USE: 'true', DR2E_MODEL: DEFAULT_MODEL });
+    // Act
+    const exit = await proc.exited;
+    // Assess: one error line with the code, the job still queued for a worker that may run it
+    expect(exit.code).toBe(78);
+    const refused = proc.logs.find('model refused at start: this worker takes no job');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ errorCode: 'non_commercial_weights', exitCode: 78 });
+    expect(String(refused[0]?.error)).toMatch(/UTKFace: non-commercial research use only/);
+    expect((await client.getJob(id)).status).toBe('queued');
   });
 });

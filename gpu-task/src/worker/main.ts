@@ -8,7 +8,9 @@
  * running batch finishes, or its jobs are put back in the queue) and exits 0. A second signal
  * exits at once (the queue redelivers whatever was held). Exits 1 when it cannot start (bad
  * configuration, model not loadable), and 78 when the configured execution provider cannot run
- * a one-node model (see provider-check.ts).
+ * a one-node model (see provider-check.ts) or the engine refuses the configured model for good
+ * (a broken model contract, weights licensed for non-commercial use where DR2E_COMMERCIAL_USE
+ * declares commercial use): a restart would only fail the same way, so on ECS it holds first.
  *
  * In local mode (a worker process next to `node-server`, sharing a data directory) it also runs
  * the webhook delivery loop; on AWS the delivery Lambda consumes the webhook queue instead.
@@ -19,7 +21,7 @@ import {
   createServices,
   createWebhookDeliveryLoop,
 } from '../../../shared/runtime/index.js';
-import type { Device } from '../engine/index.js';
+import { type Device, EngineError } from '../engine/index.js';
 import {
   sleep,
   createJsonLogger,
@@ -38,7 +40,17 @@ import { createWorker, loadWorkerEngine, taskProtectionFromEnv } from './runtime
 async function main(log: Logger): Promise<void> {
   const config = loadRuntimeConfig(process.env);
   if (!(await providerWorks(config.DR2E_DEVICE, config.DR2E_MODE, log))) return;
-  const engine = await loadWorkerEngine(config, log);
+  const engine = await loadWorkerEngine(config, log).catch(async (error: unknown) => {
+    // Only a final refusal: a retryable failure (a device hiccup) exits 1 and is restarted.
+    if (!(error instanceof EngineError) || error.retryable) throw error;
+    log.error('model refused at start: this worker takes no job', {
+      ...errorFields(error),
+      exitCode: PROVIDER_UNAVAILABLE_EXIT_CODE,
+    });
+    await holdBeforeExit(config.DR2E_MODE, `model refused: ${error.code}: ${error.message}`);
+    return null;
+  });
+  if (!engine) return;
   const services = await createServices(config);
   const worker = createWorker({
     config,
@@ -98,14 +110,22 @@ async function providerWorks(device: Device, mode: 'local' | 'aws', log: Logger)
     reason: check.reason,
     exitCode: PROVIDER_UNAVAILABLE_EXIT_CODE,
   });
-  process.exitCode = PROVIDER_UNAVAILABLE_EXIT_CODE;
-  if (mode === 'aws') {
-    await markUnhealthy(`execution provider ${device} unavailable: ${check.reason}`);
-    const sigterm = new AbortController();
-    process.once('SIGTERM', () => sigterm.abort());
-    await sleep(PROVIDER_FAILURE_HOLD_SECONDS * 1000, sigterm.signal);
-  }
+  await holdBeforeExit(mode, `execution provider ${device} unavailable: ${check.reason}`);
   return false;
+}
+
+/**
+ * A worker that cannot take jobs (no provider, a refused model) sets exit status
+ * PROVIDER_UNAVAILABLE_EXIT_CODE and, on ECS, marks itself unhealthy with `reason` and waits
+ * PROVIDER_FAILURE_HOLD_SECONDS (a SIGTERM ends the wait): replaced slowly, not crash-looping.
+ */
+async function holdBeforeExit(mode: 'local' | 'aws', reason: string): Promise<void> {
+  process.exitCode = PROVIDER_UNAVAILABLE_EXIT_CODE;
+  if (mode !== 'aws') return;
+  await markUnhealthy(reason);
+  const sigterm = new AbortController();
+  process.once('SIGTERM', () => sigterm.abort());
+  await sleep(PROVIDER_FAILURE_HOLD_SECONDS * 1000, sigterm.signal);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
