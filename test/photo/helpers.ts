@@ -312,6 +312,29 @@ export async function degradedWholePhoto(name: string, d: PhotoDegradation): Pro
 }
 
 /**
+ * A photo of `../shared/data/whole-photos` as `scripts/detect-degraded-photos.ts` degrades it:
+ * downscaled to `width` first (bicubic), then blurred (σ in the small photo's pixels), noised
+ * with the script's seed for `level` (0-2) and `draw`, and JPEG-compressed. Needs ../shared.
+ */
+export async function harshlyDegradedPhoto(
+  name: string,
+  {
+    width,
+    level,
+    draw,
+    blur,
+    noise,
+    jpegQuality,
+  }: Omit<PhotoDegradation, 'seed'> & { level: number; draw: number },
+): Promise<RgbImage> {
+  const photo = (await decodeImageToRgb(await readFile(path.join(wholePhotosDir, name)))).image;
+  const height = Math.max(1, Math.round((photo.height * width) / photo.width));
+  const small = gaussianBlur(resizePlanar(rgbToPlanar(photo), width, height), blur);
+  addNoise(small, 'gaussian', noise, new SeededRandom(draw * 100_003 + level * 10_007 + width));
+  return jpegRoundTrip(planarToRgb(small), jpegQuality);
+}
+
+/**
  * A decoded photo with `faces` as preparePhoto hands it to finishPhoto (a PNG at its own
  * orientation; an opaque alpha plane with `alpha`, which sends finishPhoto down its in-memory
  * path).

@@ -43,12 +43,16 @@ import {
   retinaFaceProposals,
   retinaFaceScales,
   smoothedCopy,
+  UNSEEN_FACE_MAX_SCORE,
+  UNSEEN_FACE_MIN_SIDE,
+  faceOverFaces,
   withLandmarksSeen,
   withSmoothedProposals,
 } from '../../gpu-task/src/photo/index.js';
 import {
   degradedWholePhoto,
   expectFoundOnlyWith,
+  harshlyDegradedPhoto,
   recallScene,
   utkPresent,
   utkTar,
@@ -324,6 +328,33 @@ describe('retinaFaceFaces of two views', () => {
     expect(added).toEqual([
       { box: proposals[0]!.box, score: FACEBOXES_ONLY_SCORE, keypoints: proposals[0]!.keypoints },
     ]);
+  });
+});
+
+describe('faceOverFaces', () => {
+  it("takes a large, unsure face of BlazeFace's for none only where no other detector saw it and it holds two faces they saw", () => {
+    // Prepare: a 120 px face with two 30 px faces proposed inside it (one by two detectors)
+    const side = 120;
+    const unsure = frontal(200, 200, side, UNSEEN_FACE_MAX_SCORE - 0.01);
+    const left = frontal(170, 190, 30, 0.9);
+    const right = frontal(230, 185, 30, 0.6);
+    const inside = [[left], [right, frontal(231, 186, 28, 0.7)], []];
+    // Act and assess
+    expect(faceOverFaces(unsure, inside)).toBe(true);
+    // one face inside (twice proposed) is not two
+    expect(faceOverFaces(unsure, [[left], [frontal(171, 190, 29, 0.8)], []])).toBe(false);
+    // a proposal on the face itself: another detector saw it
+    expect(faceOverFaces(unsure, [...inside, [frontal(205, 204, side * 0.9, 0.6)]])).toBe(false);
+    // not large, or sure
+    expect(faceOverFaces(frontal(200, 200, UNSEEN_FACE_MIN_SIDE - 1, 0.7), inside)).toBe(false);
+    expect(faceOverFaces(frontal(200, 200, side, UNSEEN_FACE_MAX_SCORE), inside)).toBe(false);
+    // faces beside it, or half its side and more, are not in it
+    expect(faceOverFaces(unsure, [[frontal(320, 200, 30, 0.9)], [frontal(60, 200, 30, 0.9)], []])).toBe(
+      false,
+    );
+    expect(faceOverFaces(unsure, [[frontal(180, 190, 60, 0.9)], [frontal(225, 190, 60, 0.9)], []])).toBe(
+      false,
+    );
   });
 });
 
@@ -656,6 +687,31 @@ describe.skipIf(!groupPresent)(
       expect(commercial.weights.every((w) => w.commercialUse)).toBe(true);
       expect(commercial.weights.map((w) => w.graph)).toEqual(['blazeface', 'faceboxes', 'full-range']);
       expect(detector.weights.filter((w) => !w.commercialUse).map((w) => w.graph)).toEqual(['retinaface']);
+    });
+
+    it('drops the large face BlazeFace alone reads across three people of a small degraded group photo, and finds the faces under it', async () => {
+      // Prepare: the group photo 240 px wide, moderately degraded as detect-degraded-photos does
+      // (draw 0): on its smoothed pass BlazeFace reads a 131 px face at 0.70 whose eyes are two
+      // people's faces; RetinaFace, FaceBoxes and the full-range graph see no face that large
+      // there, but faces inside it
+      const photo = await harshlyDegradedPhoto('insightface_t1_group.jpg', {
+        width: 240,
+        level: 1,
+        draw: 0,
+        blur: 1.6,
+        noise: 15,
+        jpegQuality: 32,
+      });
+      // Act (RetinaFace off: the rule needs its look)
+      const unjudged = await detector.detect(photo, { retinaFace: false });
+      const faces = await detector.detect(photo);
+      // Assess: the large face only without RetinaFace; with it, no face that is none, and the
+      // two faces the large box covered found
+      const large = (list: readonly DetectedFace[]) => list.filter((f) => f.box[2] >= UNSEEN_FACE_MIN_SIDE);
+      expect(large(unjudged)).toHaveLength(1);
+      expect(large(faces)).toEqual([]);
+      expect(scored(faces, 240)).toEqual({ found: 4, allFaces: true });
+      expect(scored(unjudged, 240).allFaces).toBe(false);
     });
 
     it("takes no face in a child's hair bow on FaceBoxes' word alone", async () => {

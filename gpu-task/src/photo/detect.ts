@@ -59,6 +59,8 @@ import {
   proposalAsDetection,
   retinaFaceFaces,
   retinaFaceProposals,
+  retinaFaceScales,
+  faceOverFaces,
   withLandmarksSeen,
   withSmoothedProposals,
 } from './second-detector.js';
@@ -449,10 +451,10 @@ export class FaceDetector {
       if (secondDetector && faceBoxesScales(photo.width, photo.height).length > 0) smoothed = copy;
     }
     const merged = mergePasses(passes).filter((d) => d.box[2] > 0 && d.box[3] > 0);
-    if (secondDetector) merged.push(...(await this.secondOpinion(photo, merged, options, smoothed)));
+    const judged = secondDetector ? await this.secondOpinion(photo, merged, options, smoothed) : merged;
     // Upside-down faces (orientation.ts): their keypoints read as an upright face's otherwise.
     // Each face is looked at on its own, so all at once (over the detector's threads).
-    const faces = await Promise.all(merged.map((face) => uprightFace(this.model, this.front, photo, face)));
+    const faces = await Promise.all(judged.map((face) => uprightFace(this.model, this.front, photo, face)));
     // A turned face takes its turned view's score: sorted again, best first as documented.
     return faces
       .sort((a, b) => b.score - a.score)
@@ -460,7 +462,11 @@ export class FaceDetector {
   }
 
   /**
-   * The faces FaceBoxes proposes where `found` has none (second-detector.ts), in the photo and,
+   * `found` judged and completed by the other detectors (second-detector.ts): first, where
+   * RetinaFace looked at the photo, a large, unsure face of BlazeFace's that none of them saw,
+   * over two or more faces they did, is dropped (faceOverFaces); then, after the faces kept,
+   * the faces FaceBoxes proposes where
+   * none is yet, in the photo and,
    * for a noisy photo, in the denoised pass's `smoothed` copy (withSmoothedProposals), best
    * first, at most MAX_CANDIDATES: with BlazeFace's landmarks where a consensus of its second looks
    * confirms the proposal (strict, as for the tiled levels' candidates), else, at
@@ -487,28 +493,37 @@ export class FaceDetector {
     // pyramid's reach.
     const smallest = 0.8 * Math.max(DEFAULT_SMALLEST_FACE, options.smallestFace ?? DEFAULT_SMALLEST_FACE);
     const asItIs = await faceBoxesProposals(this.faceBoxes, photo);
-    const proposals = (
-      smoothed ? withSmoothedProposals(asItIs, await faceBoxesProposals(this.faceBoxes, smoothed)) : asItIs
-    )
-      .filter(
-        (p) =>
-          unlike(p.box, found) &&
-          !nearPhotoEdge(p.box, photo.width, photo.height) &&
-          faceSide(proposalAsDetection(p)) >= smallest,
-      )
-      .slice(0, MAX_CANDIDATES);
+    const faceBoxes = smoothed
+      ? withSmoothedProposals(asItIs, await faceBoxesProposals(this.faceBoxes, smoothed))
+      : asItIs;
     // The third opinion's proposals: faces where no face is yet, and landmarks for FaceBoxes' own.
     const fullRange =
       options.fullRange === false ? [] : await fullRangeProposals(this.fullRange, photo, smoothed);
     // The fourth opinion's proposals: faces where no face is yet, and the best landmarks of the
     // faces the other two alone vouch for.
     const retinaFaceModel = options.retinaFace === false ? null : this.retinaFace;
-    const retinaFace = retinaFaceModel ? await retinaFaceProposals(retinaFaceModel, photo) : [];
+    const retinaFaceLooked =
+      retinaFaceModel !== null && retinaFaceScales(photo.width, photo.height).length > 0;
+    const retinaFace =
+      retinaFaceModel && retinaFaceLooked ? await retinaFaceProposals(retinaFaceModel, photo) : [];
+    // A large, unsure face of BlazeFace's that none of the others saw, over faces they did see,
+    // is no face (faceOverFaces).
+    const kept = retinaFaceLooked
+      ? found.filter((face) => !faceOverFaces(face, [retinaFace, faceBoxes, fullRange]))
+      : found;
+    const proposals = faceBoxes
+      .filter(
+        (p) =>
+          unlike(p.box, kept) &&
+          !nearPhotoEdge(p.box, photo.width, photo.height) &&
+          faceSide(proposalAsDetection(p)) >= smallest,
+      )
+      .slice(0, MAX_CANDIDATES);
     const added: RawDetection[] = [];
     for (const proposal of proposals) {
       if (!unlike(proposal.box, added)) continue;
       const candidate = proposalAsDetection(proposal);
-      const faces = [...found, ...added];
+      const faces = [...kept, ...added];
       const confirmed = await verifyCandidate(this.model, photo, candidate, threshold, {
         strict: true,
         mirrored: options.mirroredLooks ?? true,
@@ -527,16 +542,16 @@ export class FaceDetector {
     }
     if (options.fullRange !== false)
       added.push(
-        ...fullRangeFaces(fullRange, [...found, ...added], photo.width, photo.height, smallest).map((face) =>
+        ...fullRangeFaces(fullRange, [...kept, ...added], photo.width, photo.height, smallest).map((face) =>
           placedBy(face, retinaFace),
         ),
       );
-    if (!retinaFaceModel) return added;
+    if (!retinaFaceModel) return [...kept, ...added];
     // Not in the hair above a larger face either: on a real, severely noisy close-up (DR2's
     // set03_20874) RetinaFace was sure (0.91) of a face in the forehead and hair above the face.
-    const faces = [...found, ...added];
+    const faces = [...kept, ...added];
     const notInHair = retinaFace.filter((p) => !faces.some((other) => inHairOf(other, p)));
-    return [...added, ...retinaFaceFaces(notInHair, faces, photo.width, photo.height, smallest)];
+    return [...faces, ...retinaFaceFaces(notInHair, faces, photo.width, photo.height, smallest)];
   }
 
   /**

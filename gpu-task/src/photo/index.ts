@@ -58,6 +58,9 @@ export {
   retinaFaceFaces,
   retinaFaceProposals,
   retinaFaceScales,
+  UNSEEN_FACE_MAX_SCORE,
+  UNSEEN_FACE_MIN_SIDE,
+  faceOverFaces,
   withLandmarksSeen,
   withSmoothedProposals,
 } from './second-detector.js';
