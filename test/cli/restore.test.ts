@@ -595,66 +595,37 @@ describe('bad options', () => {
 describe('licences', () => {
   const tiny = path.join(repoRoot, 'gpu-task', 'models', 'tiny', 'pipeline.json');
   const note = /^note: model weights licensed for non-commercial use only \((.*)\)$/m;
+  /** `dr2e restore` of the portrait into `out` under `work`, with `extra` flags. */
+  const restorePortrait = (out: string, ...extra: string[]) =>
+    runCli(['restore', path.join(goodDir, 'portrait.png'), '-o', path.join(work, out), ...extra]);
 
   it('--commercial-use refuses the non-commercial default model before any file is written, and runs a commercial one', async () => {
-    // Prepare
-    const refusedOut = path.join(work, 'commercial-refused');
-    const tinyOut = path.join(work, 'commercial-tiny');
     // Act
-    const refused = await runCli([
-      'restore',
-      path.join(goodDir, 'portrait.png'),
-      '-o',
-      refusedOut,
-      '--commercial-use',
-    ]);
-    const ran = await runCli([
-      'restore',
-      path.join(goodDir, 'portrait.png'),
-      '-o',
-      tinyOut,
+    const refused = await restorePortrait('commercial-refused', '--commercial-use');
+    const ran = await restorePortrait(
+      'commercial-tiny',
       '--commercial-use',
       '--model',
       tiny,
       '--upscale',
       '1',
-    ]);
+    );
     // Assess: refused with the code and the licence named, nothing restored; the MIT model runs
     // with no licence note (its detector runs without RetinaFace)
     expect(refused.status).toBe(2);
     expect(refused.stderr).toMatch(/non_commercial_weights: .*UTKFace: non-commercial research use only/);
+    const refusedOut = path.join(work, 'commercial-refused');
     expect(existsSync(refusedOut) ? readdirSync(refusedOut) : []).toEqual([]);
     expect(ran.status).toBe(0);
     expect(ran.stderr).not.toMatch(note);
-    expect(readdirSync(tinyOut)).toEqual(['portrait.png']);
+    expect(readdirSync(path.join(work, 'commercial-tiny'))).toEqual(['portrait.png']);
   });
 
   it("names every non-commercial licence in its note: the detector's RetinaFace for whole photos, not for aligned crops", async () => {
     // Act
-    const photo = await runCli([
-      'restore',
-      path.join(goodDir, 'portrait.png'),
-      '-o',
-      path.join(work, 'lic-photo'),
-      '--model',
-      tiny,
-    ]);
-    const aligned = await runCli([
-      'restore',
-      path.join(goodDir, 'portrait.png'),
-      '-o',
-      path.join(work, 'lic-aligned'),
-      '--model',
-      tiny,
-      '--aligned',
-    ]);
-    const embedded = await runCli([
-      'restore',
-      path.join(goodDir, 'portrait.png'),
-      '-o',
-      path.join(work, 'lic-embedded'),
-      '--aligned',
-    ]);
+    const photo = await restorePortrait('lic-photo', '--model', tiny);
+    const aligned = await restorePortrait('lic-aligned', '--model', tiny, '--aligned');
+    const embedded = await restorePortrait('lic-embedded', '--aligned');
     // Assess
     expect(photo.status).toBe(0);
     expect(photo.stderr.match(note)?.[1]).toBe(
