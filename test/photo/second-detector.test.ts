@@ -343,6 +343,7 @@ describe('faceOverFaces', () => {
     expect(faceOverFaces(unsure, inside)).toBe(true);
     // one face inside (twice proposed) is not two
     expect(faceOverFaces(unsure, [[left], [frontal(171, 190, 29, 0.8)], []])).toBe(false);
+    expect(faceOverFaces(unsure, [[left], [frontal(170, 191, 16, 0.8)], []])).toBe(false); // smaller, within it
     // a proposal on the face itself: another detector saw it
     expect(faceOverFaces(unsure, [...inside, [frontal(205, 204, side * 0.9, 0.6)]])).toBe(false);
     // not large, or sure

@@ -567,9 +567,10 @@ export const UNSEEN_FACE_MAX_SCORE = 0.8;
  * UNSEEN_FACE_MIN_SIDE px, scored under UNSEEN_FACE_MAX_SCORE, seen by none of the other
  * detectors (no proposal of RetinaFace's, FaceBoxes' or the full-range graph's, each at its own
  * threshold, overlapping it by IoU over 0.3), while two or more of their proposals under half its
- * side have their centres inside its box. Faces do not hold faces: on a degraded 240 px group
- * photo BlazeFace's smoothed pass read a 131 px face at 0.70 whose "eyes" were two people's faces,
- * which RetinaFace and FaceBoxes proposed, and which that box then kept out
+ * side (one face proposed by several counts once) have their centres inside its box. Faces
+ * do not hold faces: on a degraded 240 px group photo BlazeFace's smoothed pass read a 131 px
+ * face at 0.70 whose "eyes" were two people's faces, which RetinaFace and FaceBoxes proposed,
+ * and which that box then kept out
  * (docs/eval/README.md, "A face over faces"). A large face none of the others saw is otherwise
  * kept: RetinaFace misses tight crops of faces and faces that fill a degraded photo.
  *
@@ -587,13 +588,14 @@ export function faceOverFaces(
   if (side < UNSEEN_FACE_MIN_SIDE || face.score >= UNSEEN_FACE_MAX_SCORE) return false;
   const all = proposals.flat();
   if (all.some((p) => iou(p.box, face.box) > 0.3)) return false;
-  const inside = weightedNms(
-    all
-      .filter(({ box: [px, py, pw, ph] }) => {
-        const [cx, cy] = [px + pw / 2, py + ph / 2];
-        return Math.max(pw, ph) < side / 2 && cx > x && cx < x + w && cy > y && cy < y + h;
-      })
-      .map(({ box }) => ({ box, score: 1, keypoints: [] })),
-  );
-  return inside.length >= 2;
+  // Distinct faces: a proposal lying over half within one counted already is that face, seen
+  // again (by another detector, or at another size).
+  const faces: Pick<RawDetection, 'box'>[] = [];
+  for (const p of all) {
+    const [px, py, pw, ph] = p.box;
+    const [cx, cy] = [px + pw / 2, py + ph / 2];
+    const inside = Math.max(pw, ph) < side / 2 && cx > x && cx < x + w && cy > y && cy < y + h;
+    if (inside && faces.every((f) => overlapOfSmaller(f.box, p.box) <= 0.5)) faces.push(p);
+  }
+  return faces.length >= 2;
 }
