@@ -570,9 +570,9 @@ export const UNSEEN_FACE_MAX_SCORE = 0.8;
  * side (one face proposed by several counts once) have their centres inside its box. Faces
  * do not hold faces: on a degraded 240 px group photo BlazeFace's smoothed pass read a 131 px
  * face at 0.70 whose "eyes" were two people's faces, which RetinaFace and FaceBoxes proposed,
- * and which that box then kept out
- * (docs/eval/README.md, "A face over faces"). A large face none of the others saw is otherwise
- * kept: RetinaFace misses tight crops of faces and faces that fill a degraded photo.
+ * and which that box then kept out (docs/eval/README.md, "A face over faces"). A large face none
+ * of the others saw is otherwise kept: RetinaFace misses tight crops of faces and faces that fill
+ * a degraded photo.
  *
  * @example
  * ```ts
