@@ -6,7 +6,12 @@
  */
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Dr2eEngine, NonCommercialWeightsError } from '../../gpu-task/src/engine/index.js';
+import {
+  Dr2eEngine,
+  NonCommercialWeightsError,
+  OnnxDenoiser,
+  OnnxEnhancer,
+} from '../../gpu-task/src/engine/index.js';
 import { RetinaFaceModel } from '../../gpu-task/src/photo/index.js';
 import { tinyModelDir } from './helpers/fixture-paths.js';
 
@@ -30,6 +35,18 @@ describe('Dr2eEngine with commercialUse', () => {
     expect(refused).toBeInstanceOf(NonCommercialWeightsError);
     expect(refused).toMatchObject({ code: 'non_commercial_weights', retryable: false });
     expect((refused as Error).message).toMatch(/UTKFace: non-commercial research use only/);
+  });
+
+  it('refuses them from their manifests, before loading a network', async () => {
+    // Prepare
+    const denoiserLoads = vi.spyOn(OnnxDenoiser, 'load');
+    const enhancerLoads = vi.spyOn(OnnxEnhancer, 'load');
+    // Act
+    const refused = Dr2eEngine.load({ device: 'cpu', commercialUse: true });
+    // Assess
+    await expect(refused).rejects.toThrow(NonCommercialWeightsError);
+    expect(denoiserLoads).not.toHaveBeenCalled();
+    expect(enhancerLoads).not.toHaveBeenCalled();
   });
 
   it.each([

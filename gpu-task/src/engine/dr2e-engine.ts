@@ -29,7 +29,7 @@ import {
 import { FFHQ_FRAMING, type FaceFraming, type FivePointTemplate, framingTemplate } from './framing/index.js';
 import { tensorToRgbImage, type RgbImage } from './image/index.js';
 import { defaultModelManifest } from './model/default-model.js';
-import { peekManifestRole, readPipelineManifest } from './model/load-manifest.js';
+import { peekManifestRole, readManifestLicense, readPipelineManifest } from './model/load-manifest.js';
 import type { License } from './model/manifest.js';
 import { type LoadModelOptions, OnnxDenoiser } from './model/onnx-denoiser.js';
 import { OnnxEnhancer } from './model/onnx-enhancer.js';
@@ -180,6 +180,16 @@ export class Dr2eEngine {
     if (options.enhancer !== undefined) {
       enhancerFile = options.enhancer === 'none' ? null : path.resolve(options.enhancer);
     }
+    const commercialUse = options.commercialUse ?? false;
+    if (commercialUse) {
+      // Refused from the manifests, before a session is made: the published 256 px pair takes
+      // seconds and gigabytes to load only to be refused.
+      const networks = [
+        await readManifestLicense(denoiserFile, 'denoiser'),
+        ...(enhancerFile === null ? [] : [await readManifestLicense(enhancerFile, 'enhancer')]),
+      ];
+      refuseNonCommercial(manifestFile, networks);
+    }
     const denoiser = await OnnxDenoiser.load(denoiserFile, options);
     // A bare denoiser manifest is known by its own name, as a pipeline is.
     if (role === 'denoiser') name = denoiser.manifest.name;
@@ -205,26 +215,32 @@ export class Dr2eEngine {
       throw error;
     }
     const faceUpsamplers = new Map<number, FaceUpsamplerBank>();
-    for (const [factor, file] of upsamplerFiles) {
-      const bank = await loadFaceUpsampler(file);
-      if (bank.factor !== factor) {
-        throw new ModelContractError(
-          `${manifestFile}: faceUpsampler.x${factor} names ${file}, a x${bank.factor} bank`,
-        );
+    try {
+      for (const [factor, file] of upsamplerFiles) {
+        const bank = await loadFaceUpsampler(file);
+        if (bank.factor !== factor) {
+          throw new ModelContractError(
+            `${manifestFile}: faceUpsampler.x${factor} names ${file}, a x${bank.factor} bank`,
+          );
+        }
+        faceUpsamplers.set(factor, bank);
       }
-      faceUpsamplers.set(factor, bank);
+    } catch (error) {
+      // The sessions already loaded would otherwise outlive the failed load (a worker retrying
+      // its load held two denoisers' memory).
+      await Promise.all([denoiser.dispose(), enhancer?.dispose()]).catch(() => undefined);
+      throw error;
     }
-    const commercialUse = options.commercialUse ?? false;
     const engine = new Dr2eEngine(name, denoiser, enhancer, defaults, faceUpsamplers, presets, commercialUse);
-    const refused = commercialUse ? engine.licenses.filter((l) => !l.commercialUse) : [];
-    if (refused.length > 0) {
-      // The refusal is the error to report, not a failure to release what it refused.
-      await engine.dispose().catch(() => undefined);
-      throw new NonCommercialWeightsError(
-        `${manifestFile}: commercial use was declared, but these weights are licensed for non-commercial use only: ` +
-          `${[...new Set(refused.map((l) => l.name))].join('; ')}. Load weights you may use commercially ` +
-          '(models/README.md, "Licences"), or run without declaring commercial use.',
-      );
+    if (commercialUse) {
+      // The face upsampler banks' licences are known only once they are read.
+      try {
+        refuseNonCommercial(manifestFile, engine.licenses);
+      } catch (error) {
+        // The refusal is the error to report, not a failure to release what it refused.
+        await engine.dispose().catch(() => undefined);
+        throw error;
+      }
     }
     for (const preset of Object.keys(presets) as FixedPresetName[]) {
       try {
@@ -636,5 +652,19 @@ function assertSameFraming(
       `(${theirs.name}: eyeDistance ${theirs.eyeDistance}, eyeY ${theirs.eyeY}, mouthY ${theirs.mouthY}; ` +
       `against ${mine.name}: ${mine.eyeDistance}, ${mine.eyeY}, ${mine.mouthY}): faces are cropped as the denoiser says, ` +
       'so the enhancer would see them framed as it was never trained; pair models of one framing',
+  );
+}
+
+/**
+ * Throws NonCommercialWeightsError naming every licence of `licenses` that does not allow
+ * commercial use (the deployment declared commercial use; `manifestFile` is what it loaded).
+ */
+function refuseNonCommercial(manifestFile: string, licenses: readonly License[]): void {
+  const refused = licenses.filter((l) => !l.commercialUse);
+  if (refused.length === 0) return;
+  throw new NonCommercialWeightsError(
+    `${manifestFile}: commercial use was declared, but these weights are licensed for non-commercial use only: ` +
+      `${[...new Set(refused.map((l) => l.name))].join('; ')}. Load weights you may use commercially ` +
+      '(models/README.md, "Licences"), or run without declaring commercial use.',
   );
 }

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Dr2eEngine } from '../../../gpu-task/src/engine/dr2e-engine.js';
 import { ModelContractError, ProviderUnavailableError } from '../../../gpu-task/src/engine/errors.js';
 import { OnnxDenoiser } from '../../../gpu-task/src/engine/model/onnx-denoiser.js';
@@ -211,6 +211,35 @@ describe('a model trained over fewer timesteps than the default schedule', () =>
     expect(name).toBe('my-ddpm-32');
     await expect(refused).rejects.toThrow(/defaults\.steps is 200, more than the 50 timesteps/);
     expect(() => engine.resolveParams({ steps: 100 })).toThrow(/between 2 and 50 \(the T timesteps/);
+  });
+});
+
+describe('face upsampler contract', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('refuses a pipeline whose face upsampler cannot be loaded, releasing the networks it had loaded', async () => {
+    // Prepare: the tiny pair with a x2 bank that is not a bank
+    const tinyDir = path.dirname(tinyPipeline);
+    await writeFile(path.join(work, 'not-a-bank.json'), JSON.stringify({ format: 'something else' }));
+    const pipeline = await writeManifest('broken-upsampler', {
+      schemaVersion: 1,
+      role: 'pipeline',
+      name: 'broken-upsampler',
+      denoiser: path.join(tinyDir, 'denoiser.json'),
+      enhancer: path.join(tinyDir, 'enhancer.json'),
+      faceUpsampler: { x2: 'not-a-bank.json', x4: 'not-a-bank.json' },
+    });
+    const denoiserDisposed = vi.spyOn(OnnxDenoiser.prototype, 'dispose');
+    const enhancerDisposed = vi.spyOn(OnnxEnhancer.prototype, 'dispose');
+    // Act
+    const refused = Dr2eEngine.load({ model: pipeline });
+    // Assess
+    await expect(refused).rejects.toThrow(ModelContractError);
+    await expect(refused).rejects.toThrow(/not-a-bank\.json: format must be/);
+    expect(denoiserDisposed).toHaveBeenCalledTimes(1);
+    expect(enhancerDisposed).toHaveBeenCalledTimes(1);
   });
 });
 

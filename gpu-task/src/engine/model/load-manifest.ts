@@ -18,6 +18,7 @@ import {
   DenoiserManifestSchema,
   type EnhancerManifest,
   EnhancerManifestSchema,
+  type License,
   type ModelManifest,
   type PipelineManifest,
   PipelineManifestSchema,
@@ -184,6 +185,22 @@ export async function readDenoiserManifest(file: string): Promise<ResolvedModelM
 export async function readEnhancerManifest(file: string): Promise<ResolvedModelManifest<EnhancerManifest>> {
   const manifestPath = path.resolve(file);
   return resolveModel(manifestPath, await parseWith(manifestPath, EnhancerManifestSchema, 'enhancer'));
+}
+
+/**
+ * The licence a denoiser or enhancer manifest declares, read and validated without touching its
+ * graph or side files (hashing a published pair's external data takes seconds): what a
+ * deployment declaring commercial use checks before it loads anything.
+ *
+ * @example
+ * ```ts
+ * const { commercialUse } = await readManifestLicense('gpu-task/models/tiny/denoiser.json', 'denoiser');
+ * ```
+ */
+export async function readManifestLicense(file: string, role: 'denoiser' | 'enhancer'): Promise<License> {
+  const manifestPath = path.resolve(file);
+  const schema = role === 'denoiser' ? DenoiserManifestSchema : EnhancerManifestSchema;
+  return (await parseWith(manifestPath, schema, role)).license;
 }
 
 /** Read and validate a pipeline manifest. */
