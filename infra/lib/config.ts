@@ -178,6 +178,11 @@ export const InfraConfigSchema = z
     rootVolumeGiB: int(30, 16384).default(100),
     /** Images per model call on the GPU (DR2E_BATCH_SIZE). */
     batchSize: int(1, 64).default(4),
+    /**
+     * Longest one photo may take in the engine (DR2E_MAX_ENGINE_SECONDS): past it the job fails
+     * with `engine_timeout` instead of holding a GPU; 0 for no cap.
+     */
+    maxEngineSeconds: int(0, 86400).default(RUNTIME_DEFAULTS.DR2E_MAX_ENGINE_SECONDS),
     /** Seconds ECS waits after SIGTERM before SIGKILL; the worker drains within this. */
     stopTimeoutSeconds: int(30, 120).default(120),
 

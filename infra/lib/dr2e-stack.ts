@@ -130,6 +130,7 @@ export class Dr2eStack extends Stack {
         DR2E_DEVICE: 'cuda',
         DR2E_COMMERCIAL_USE: String(config.commercialUse),
         DR2E_BATCH_SIZE: String(config.batchSize),
+        DR2E_MAX_ENGINE_SECONDS: String(config.maxEngineSeconds),
         DR2E_VISIBILITY_TIMEOUT_SECONDS: String(config.visibilityTimeoutSeconds),
         DR2E_SHUTDOWN_DEADLINE_SECONDS: String(shutdownDeadlineSeconds(config)),
         DR2E_MODELS_S3_URI: modelsS3Uri,

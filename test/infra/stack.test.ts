@@ -197,6 +197,8 @@ describe('GPU workers', () => {
     expect(environment.DR2E_DEVICE).toBe('cuda');
     // Commercial terms are the operator's to declare (cdk.json `commercialUse`)
     expect(environment.DR2E_COMMERCIAL_USE).toBe('false');
+    // A photo that takes longer than this fails instead of holding the GPU
+    expect(environment.DR2E_MAX_ENGINE_SECONDS).toBe(String(synth.config.maxEngineSeconds));
   });
 
   it('tell the worker the terms are commercial when the operator declares them', () => {

@@ -495,6 +495,40 @@ describe('transient failures and dead letters', () => {
     ]);
   });
 
+  it('fails a photo that outlasts the engine cap alone with engine_timeout, and finishes the others of its batch', async () => {
+    // Prepare: two jobs of one schedule; any call holding the first stalls at its first step
+    // until aborted (a photo far slower than the others); a 1 s cap.
+    const jobs = [
+      await env.queueJob({ bytes: await patternPng(6), webhook: WEBHOOK }),
+      await env.queueJob({ bytes: await patternPng(7) }),
+    ];
+    const slow = jobs[0]?.id ?? '';
+    engine.onStep = async (step, ids, signal) => {
+      if (step === 1 && ids.includes(slow)) await waitFor(() => signal?.aborted, 10_000, 'the cap');
+    };
+    const worker = env.worker(engine, { maxEngineSeconds: 1 });
+
+    // Act
+    const loop = worker.run();
+    const done = await untilTerminal(jobs.map((job) => job.id));
+    await worker.stop();
+    await loop;
+
+    // Assess: the slow photo failed once, for good, naming the cap; the other succeeded in its
+    // own call; both messages gone
+    expect(done.map((job) => [job.status, job.error?.code])).toEqual([
+      ['failed', 'engine_timeout'],
+      ['succeeded', undefined],
+    ]);
+    expect(done[0]?.attempts).toBe(1);
+    expect(done[0]?.error?.message).toMatch(/longer than the service's cap of 1 s/);
+    expect(engine.calls).toEqual([jobs.map((job) => job.id), [slow], [jobs[1]?.id]]);
+    const stats = await env.queue.stats();
+    expect(stats.visible + stats.inFlight).toBe(0);
+    await env.deliverWebhooks();
+    expect(env.webhooks.forJob(slow).map((sent) => sent.request.payload.type)).toEqual(['job.failed']);
+  });
+
   it('marks the job failed with retries_exhausted on the last delivery', async () => {
     // Prepare: every call fails; the queue allows three deliveries.
     const job = await env.queueJob({ bytes: await patternPng(1), webhook: WEBHOOK });

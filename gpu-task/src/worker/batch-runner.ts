@@ -20,6 +20,13 @@
  * again alone at once: one bad photo then
  * retries and fails by itself, and the others of its batch succeed. A lone job's failure takes
  * the usual path (retry later, or fail when the error is final).
+ *
+ * ## The engine cap
+ * An engine call that runs past `maxEngineSeconds` is aborted at its next sampler step, as a
+ * cancel is. Its jobs then run alone, each with the whole cap, and one that outlasts it alone
+ * fails with `engine_timeout`, not retried: it would take as long on every delivery, holding a
+ * GPU the whole time. A model call that hangs outside the steps is the health check's
+ * (the liveness file goes stale), not the cap's.
  */
 import { EngineError, type ImageRestoration, type Dr2ParamsRequest } from '../engine/index.js';
 import {
@@ -46,7 +53,10 @@ export interface BatchRunnerOptions {
   jobs: Pick<JobStore, 'get' | 'update'>;
   blobs: Pick<BlobStore, 'get'>;
   clock: Clock;
-  settings: Pick<WorkerSettings, 'batchSize' | 'facesPerRun' | 'progressIntervalMs' | 'heartbeatFile'>;
+  settings: Pick<
+    WorkerSettings,
+    'batchSize' | 'facesPerRun' | 'progressIntervalMs' | 'heartbeatFile' | 'maxEngineSeconds'
+  >;
   claims: Claims;
   outcomes: Outcomes;
   leases: Leases;
@@ -131,6 +141,9 @@ export class BatchRunner {
       }
       const controller = new AbortController();
       for (const active of runnable) active.abort = controller;
+      // The engine cap, per photo: a call of several photos gets the cap of one, for a call cut
+      // short runs each photo alone, with the cap to itself.
+      const overtime = engineCap(controller, settings.maxEngineSeconds);
       const first = runnable[0] as ActiveJob;
       const jobIds = runnable.map((active) => active.job.id);
       const started = performance.now();
@@ -179,6 +192,10 @@ export class BatchRunner {
             await Promise.all(runnable.map((active) => outcomes.settleDropped(active)));
             return;
           }
+          if (overtime.reached) {
+            await this.settleOvertime(runnable);
+            return;
+          }
           await Promise.all(runnable.map((active) => outcomes.settleDropped(active)));
           log.info('engine restarted', {
             jobIds: runnable.filter((active) => active.state === 'running').map((active) => active.job.id),
@@ -206,6 +223,7 @@ export class BatchRunner {
         );
         return;
       } finally {
+        overtime.clear();
         for (const active of runnable) active.abort = undefined;
       }
       await Promise.all(runnable.map((active) => active.writing));
@@ -222,6 +240,31 @@ export class BatchRunner {
         }),
       );
       return;
+    }
+  }
+
+  /**
+   * The jobs of a call aborted at the engine cap (`maxEngineSeconds`): canceled ones settled,
+   * the others run alone again when there were several (one slow photo must not fail the rest
+   * of its batch), and a job that outlasted the cap alone failed with `engine_timeout`.
+   */
+  private async settleOvertime(runnable: readonly ActiveJob[]): Promise<void> {
+    const { outcomes, settings, log } = this.options;
+    await Promise.all(runnable.map((active) => outcomes.settleDropped(active)));
+    const left = runnable.filter((active) => active.state === 'running');
+    const jobIds = left.map((active) => active.job.id);
+    if (left.length > 1) {
+      log.info('engine batch split', { jobIds, reason: 'engine_timeout' });
+      for (const active of left) await this.runGroup([active]);
+      return;
+    }
+    for (const active of left) {
+      await outcomes.fail(active, {
+        code: 'engine_timeout',
+        message:
+          `restoring this photo took longer than the service's cap of ${settings.maxEngineSeconds} s ` +
+          '(DR2E_MAX_ENGINE_SECONDS); fewer faces (max_faces), a smaller upscale or a smaller photo take less time',
+      });
     }
   }
 
@@ -290,6 +333,23 @@ export class StepClock {
   modelSeconds(): number {
     return Math.max(0, (this.last ?? this.now()) - this.start) / 1000;
   }
+}
+
+/**
+ * Aborts `controller` after `seconds` (none for 0) and says whether it did: the engine reads
+ * the abort at its next sampler step, so a call past the cap ends there (a call that finishes
+ * its last step first returns its results). `clear` once the call is over.
+ */
+function engineCap(controller: AbortController, seconds: number): { reached: boolean; clear: () => void } {
+  const cap = { reached: false, clear: () => undefined as void };
+  if (!(seconds > 0)) return cap;
+  const timer = setTimeout(() => {
+    cap.reached = true;
+    controller.abort(new Error(`the engine call ran past ${seconds} s`));
+  }, seconds * 1000);
+  timer.unref();
+  cap.clear = () => clearTimeout(timer);
+  return cap;
 }
 
 /**

@@ -19,6 +19,7 @@ export function workerSettingsFromConfig(config: RuntimeConfig): Partial<WorkerS
     facesPerRun: config.DR2E_FACES_PER_RUN,
     visibilityTimeoutSeconds: config.DR2E_VISIBILITY_TIMEOUT_SECONDS,
     maxReceives: config.DR2E_MAX_RECEIVES,
+    maxEngineSeconds: config.DR2E_MAX_ENGINE_SECONDS,
     shutdownDeadlineSeconds: config.DR2E_SHUTDOWN_DEADLINE_SECONDS,
     pollWaitSeconds: config.DR2E_POLL_WAIT_SECONDS,
   };

@@ -43,6 +43,12 @@ export interface WorkerSettings {
   visibilityTimeoutSeconds: number;
   /** Deliveries per message before it dead-letters (`DR2E_MAX_RECEIVES`; equal to the queue's). */
   maxReceives: number;
+  /**
+   * Longest an engine call may run for one photo (`DR2E_MAX_ENGINE_SECONDS`; 0 for no cap): a
+   * call past it is aborted at its next sampler step, its jobs each run alone, and a job that
+   * outlasts it alone fails with `engine_timeout` (it would take as long on every delivery).
+   */
+  maxEngineSeconds: number;
   /** Time to finish or release held work after `Dr2eWorker.stop` (`DR2E_SHUTDOWN_DEADLINE_SECONDS`). */
   shutdownDeadlineSeconds: number;
   /** Long-poll wait per receive, 0 to 20 s (`DR2E_POLL_WAIT_SECONDS`). */
@@ -68,6 +74,7 @@ export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
   facesPerRun: 32,
   visibilityTimeoutSeconds: 120,
   maxReceives: 3,
+  maxEngineSeconds: 600,
   shutdownDeadlineSeconds: 100,
   pollWaitSeconds: 20,
   batchWindowMs: 250,
@@ -80,18 +87,19 @@ export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
 /**
  * The defaults overridden by the given settings (undefined ones ignored), checked.
  *
- * @throws {RangeError} for a batch size, faces per run, lease or receive count out of range.
+ * @throws {RangeError} for a batch size, faces per run, lease, receive count or engine cap out of range.
  * @example resolveWorkerSettings({ batchSize: 8 }).visibilityTimeoutSeconds // 120
  */
 export function resolveWorkerSettings(overrides: Partial<WorkerSettings> = {}): WorkerSettings {
   const settings = { ...DEFAULT_WORKER_SETTINGS, ...dropUndefined(overrides) };
-  const { batchSize, facesPerRun, visibilityTimeoutSeconds, maxReceives } = settings;
+  const { batchSize, facesPerRun, visibilityTimeoutSeconds, maxReceives, maxEngineSeconds } = settings;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be >= 1');
   if (!Number.isInteger(facesPerRun) || facesPerRun < 1) throw new RangeError('facesPerRun must be >= 1');
   if (!Number.isInteger(visibilityTimeoutSeconds) || visibilityTimeoutSeconds < 3) {
     throw new RangeError('visibilityTimeoutSeconds must be an integer >= 3');
   }
   if (!Number.isInteger(maxReceives) || maxReceives < 1) throw new RangeError('maxReceives must be >= 1');
+  if (!(maxEngineSeconds >= 0)) throw new RangeError('maxEngineSeconds must be >= 0 (0 for no cap)');
   return settings;
 }
 
