@@ -263,7 +263,7 @@ export class BatchRunner {
         code: 'engine_timeout',
         message:
           `restoring this photo took longer than the service's cap of ${settings.maxEngineSeconds} s ` +
-          '(DR2E_MAX_ENGINE_SECONDS); fewer faces (max_faces), a smaller upscale or a smaller photo take less time',
+          '(DR2E_MAX_ENGINE_SECONDS); fewer faces (maxFaces), a smaller upscale or a smaller photo take less time',
       });
     }
   }
