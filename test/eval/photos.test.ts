@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { RetinaFaceModel } from '../../gpu-task/src/photo/index.js';
 import { runCli } from '../cli/cli-io.js';
 import { repoRoot, sharedDir } from '../engine/helpers/fixture-paths.js';
 import { background, encode, placeFaces, utkFaces } from '../photo/helpers.js';
@@ -23,6 +24,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
+});
+afterEach(() => {
+  vi.restoreAllMocks();
 });
 
 const TINY_RUN = [
@@ -158,6 +162,23 @@ describe.skipIf(!present)(`dr2e eval-photos${present ? '' : ` (skipped: ${utkTar
       expect(run.status).toBe(2);
       expect(run.stderr).toMatch(message);
     }
+  });
+
+  it('--commercial-use evaluates as a commercial deployment runs: without RetinaFace, and refusing the default model', async () => {
+    // Prepare
+    const retinaFaceLoads = vi.spyOn(RetinaFaceModel, 'load');
+    const defaultModel = TINY_RUN.filter(
+      (_, i) => i !== TINY_RUN.indexOf('--model') && i !== TINY_RUN.indexOf('--model') + 1,
+    );
+    // Act
+    const commercial = await runCli([...TINY_RUN, '--commercial-use', '-o', path.join(work, 'commercial')]);
+    const refused = await runCli([...defaultModel, '--commercial-use', '-o', path.join(work, 'refused')]);
+    // Assess: the tiny MIT pair runs with every face found by the commercial detector
+    expect(commercial.status).toBe(0);
+    expect(commercial.stdout).toMatch(/mild: recall 100 %, size exact/);
+    expect(retinaFaceLoads).not.toHaveBeenCalled();
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/non_commercial_weights: .*UTKFace: non-commercial research use only/);
   });
 
   it('stops with a message on options that cannot make a photo', async () => {

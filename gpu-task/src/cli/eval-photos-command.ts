@@ -65,6 +65,11 @@ export interface EvalPhotosOptions {
   enhancer?: string;
   device: Device;
   threads?: number;
+  /**
+   * Evaluate as a commercial deployment runs (Dr2eEngineOptions.commercialUse): non-commercial
+   * weights refused, faces found without RetinaFace.
+   */
+  commercialUse?: boolean;
   /** Photos per restoreImages call. */
   batch: number;
   examples: number;
@@ -206,6 +211,7 @@ export async function runEvalPhotos(options: EvalPhotosOptions, io: CommandIo): 
     ...(options.enhancer !== undefined ? { enhancer: options.enhancer } : {}),
     device: options.device,
     ...(options.threads !== undefined ? { intraOpThreads: options.threads } : {}),
+    ...(options.commercialUse ? { commercialUse: true } : {}),
   });
   let recognizer: FaceRecognizer | null = null;
   try {

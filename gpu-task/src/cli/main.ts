@@ -480,6 +480,11 @@ function buildProgram(
         .choices([...BACKGROUND_MODES])
         .default(RESTORE_DEFAULTS.background),
     )
+    .option(
+      '--commercial-use',
+      "evaluate as a commercial deployment runs: refuse non-commercial weights (the embedded default model's) and find faces without RetinaFace",
+      false,
+    )
     .requiredOption('-o, --out <dir>', 'output folder for the reports', nonEmptyPath('output folder'))
     .option('-q, --quiet', 'no progress output', false)
     .action(async (opts: Record<string, unknown>) => {
@@ -533,6 +538,7 @@ function buildProgram(
             ...(opts.recognizer !== undefined ? { recognizer: opts.recognizer as string } : {}),
             region: opts.region as PhotoRegion,
             backgroundMode: opts.backgroundMode as BackgroundMode,
+            commercialUse: opts.commercialUse as boolean,
             out: opts.out as string,
             quiet: opts.quiet as boolean,
             commandLine: quoteCommand(argv),
