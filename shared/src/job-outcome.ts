@@ -28,6 +28,9 @@ export const INPUT_FAULT_CODES: ReadonlySet<string> = new Set([
   // them: the engine refusing them is the service's mismatch) nor `input_missing` (clients
   // cannot delete the accepted copy: it went missing on the service's side).
   'image_decode_failed',
+  // The worker's: a photo that took longer than the service's engine cap alone (too many or
+  // too large faces for it; fewer, or a smaller upscale, fit).
+  'engine_timeout',
 ]);
 
 /**

@@ -22,7 +22,7 @@ const WEBHOOK = {
   events: ['job.succeeded', 'job.failed', 'job.canceled'],
 } as const;
 
-function finished(status: 'succeeded' | 'canceled'): Job {
+function finished(status: 'succeeded' | 'canceled' | 'failed', errorCode = 'engine_timeout'): Job {
   const running = [
     { to: 'uploaded', at },
     { to: 'queued', at },
@@ -38,7 +38,9 @@ function finished(status: 'succeeded' | 'canceled'): Job {
         output: { restoredKey: 'r.png', format: 'png' },
         usage: { images: 1, faces: 2, modelSeconds: 3 },
       })
-    : transitionJob(running, { to: 'canceled', at });
+    : status === 'failed'
+      ? transitionJob(running, { to: 'failed', at, error: { code: errorCode, message: 'it failed' } })
+      : transitionJob(running, { to: 'canceled', at });
 }
 
 /** A completion over a queue and a webhook queue that record what happens to them. */
@@ -163,6 +165,27 @@ describe('Completion', () => {
       usage: { images: 0, faces: 0, modelSeconds: 2.5 },
     });
     expect(h.webhooks).toEqual([]);
+  });
+
+  it('meters the model time of a job failed at the engine cap, and of no other failed job', async () => {
+    // Prepare: two failed jobs that each took part in engine calls for 4 s
+    const h = setup();
+    const capped = finished('failed', 'engine_timeout');
+    const broken = { ...finished('failed', 'model_contract'), id: 'job-broken' };
+    for (const job of [capped, broken]) {
+      h.records.set(job.id, job);
+      const claimed = h.claim(job);
+      claimed.engineSeconds = 4;
+      // Act
+      h.completion.complete(job, silentLogger, claimed);
+    }
+    await h.completion.drain();
+    // Assess: the capped photo is billed its model time (no image), the service's failure nothing
+    expect(h.usage).toEqual([
+      { tenantId: 'tenant-a', jobId: capped.id, at, images: 0, faces: 0, modelSeconds: 4 },
+    ]);
+    expect(h.records.get(capped.id)).toMatchObject({ status: 'failed', usage: { modelSeconds: 4 } });
+    expect(h.records.get(broken.id)?.usage).toBeUndefined();
   });
 
   it("retries a canceled run's usage write, and completes (messages deleted) when it keeps failing", async () => {

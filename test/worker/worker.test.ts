@@ -521,12 +521,47 @@ describe('transient failures and dead letters', () => {
       ['succeeded', undefined],
     ]);
     expect(done[0]?.attempts).toBe(1);
-    expect(done[0]?.error?.message).toMatch(/longer than the service's cap of 1 s/);
+    expect(done[0]?.error?.message).toMatch(/longer than this service allows \(1 s\); a smaller upscale/);
+    expect(done[0]?.error?.message).not.toMatch(/DR2E_/);
     expect(engine.calls).toEqual([jobs.map((job) => job.id), [slow], [jobs[1]?.id]]);
+    // Billed the model time it took (as a canceled run is), no image; counted as a refused input
+    expect(done[0]?.usage).toMatchObject({ images: 0, faces: 0 });
+    expect(done[0]?.usage?.modelSeconds).toBeGreaterThan(0);
+    expect(env.finished.filter((entry) => entry.startsWith(slow))).toEqual([`${slow} rejected`]);
     const stats = await env.queue.stats();
     expect(stats.visible + stats.inFlight).toBe(0);
     await env.deliverWebhooks();
     expect(env.webhooks.forJob(slow).map((sent) => sent.request.payload.type)).toEqual(['job.failed']);
+  });
+
+  it('restarts a capped batch after a cancel as a cancel, then holds the slow photo alone to the cap', async () => {
+    // Prepare: two jobs; the second is canceled once the call has started, so the first
+    // progress write aborts the call (a cancel, not the cap); the first stalls until aborted.
+    const slow = await env.queueJob({ bytes: await patternPng(8) });
+    const canceled = await env.queueJob({ bytes: await patternPng(9) });
+    engine.beforeCall = async () => {
+      const current = await env.job(canceled.id);
+      if (current.status === 'running') {
+        await mutateJob(env.jobs, canceled.id, (job) =>
+          transitionJob(job, { to: 'canceled', at: new Date() }),
+        );
+      }
+    };
+    engine.onStep = async (step, ids, signal) => {
+      if (step === 1 && ids.includes(slow.id)) await waitFor(() => signal?.aborted, 10_000, 'an abort');
+    };
+    const worker = env.worker(engine, { maxEngineSeconds: 1 });
+
+    // Act
+    const loop = worker.run();
+    const [slowDone, canceledDone] = await untilTerminal([slow.id, canceled.id]);
+    await worker.stop();
+    await loop;
+
+    // Assess: the cancel restarted the call without its job; the slow photo alone met the cap
+    expect(canceledDone?.status).toBe('canceled');
+    expect([slowDone?.status, slowDone?.error?.code]).toEqual(['failed', 'engine_timeout']);
+    expect(engine.calls.map((ids) => [...ids].sort())).toEqual([[slow.id, canceled.id].sort(), [slow.id]]);
   });
 
   it('marks the job failed with retries_exhausted on the last delivery', async () => {

@@ -211,7 +211,8 @@ export class Dr2eEngine {
         assertSameFraming(denoiser.manifest, enhancer.manifest, enhancerFile);
       }
     } catch (error) {
-      await Promise.all([denoiser.dispose(), enhancer?.dispose()]);
+      // The load error is the one to report, not a failure to release what was loaded.
+      await Promise.all([denoiser.dispose(), enhancer?.dispose()]).catch(() => undefined);
       throw error;
     }
     const faceUpsamplers = new Map<number, FaceUpsamplerBank>();

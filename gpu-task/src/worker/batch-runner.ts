@@ -34,6 +34,7 @@ import {
   dropUndefined,
   type BlobStore,
   type Clock,
+  type JobError,
   type JobParams,
   type JobStore,
   errorFields,
@@ -141,9 +142,9 @@ export class BatchRunner {
       }
       const controller = new AbortController();
       for (const active of runnable) active.abort = controller;
-      // The engine cap, per photo: a call of several photos gets the cap of one, for a call cut
-      // short runs each photo alone, with the cap to itself.
-      const overtime = engineCap(controller, settings.maxEngineSeconds);
+      // The engine cap is per photo: a call of several photos has the cap times their number,
+      // and one cut short runs each photo alone, with the cap to itself (settleOvertime).
+      const overtime = engineCap(controller, settings.maxEngineSeconds * runnable.length);
       const first = runnable[0] as ActiveJob;
       const jobIds = runnable.map((active) => active.job.id);
       const started = performance.now();
@@ -178,6 +179,9 @@ export class BatchRunner {
           results = await Promise.race([call, giveUp.promise]);
         } finally {
           giveUp.dispose();
+          // The call is over: a cap reached from here on would read a cancel, or an engine
+          // error, as overtime.
+          overtime.clear();
           // Every call's model time is charged to its jobs, aborted ones too, before their
           // outcomes are settled: a job canceled mid-run is metered for the model time it took
           // (completion.ts; see StepClock), not for encoding or the step cut short.
@@ -186,6 +190,8 @@ export class BatchRunner {
         }
       } catch (error) {
         await Promise.all(runnable.map((active) => active.writing));
+        // Cut short by a cancel, a takeover, the shutdown deadline or the engine cap (only
+        // the first abort counts: engineCap does not claim a call aborted already).
         if (controller.signal.aborted) {
           if (deadline.aborted) {
             await outcomes.releaseForShutdown(runnable.filter((active) => active.state === 'running'));
@@ -223,7 +229,7 @@ export class BatchRunner {
         );
         return;
       } finally {
-        overtime.clear();
+        overtime.clear(); // also when the call threw before it was raced
         for (const active of runnable) active.abort = undefined;
       }
       await Promise.all(runnable.map((active) => active.writing));
@@ -244,27 +250,26 @@ export class BatchRunner {
   }
 
   /**
-   * The jobs of a call aborted at the engine cap (`maxEngineSeconds`): canceled ones settled,
-   * the others run alone again when there were several (one slow photo must not fail the rest
-   * of its batch), and a job that outlasted the cap alone failed with `engine_timeout`.
+   * The jobs of a call aborted at the engine cap (`maxEngineSeconds`): canceled ones settled;
+   * when the call held several photos, the others run alone again, each with the cap to itself
+   * (one slow photo must not fail the rest of its batch, nor a photo sharing its time); a photo
+   * that outlasted the cap alone fails with `engine_timeout`.
    */
   private async settleOvertime(runnable: readonly ActiveJob[]): Promise<void> {
     const { outcomes, settings, log } = this.options;
     await Promise.all(runnable.map((active) => outcomes.settleDropped(active)));
     const left = runnable.filter((active) => active.state === 'running');
-    const jobIds = left.map((active) => active.job.id);
-    if (left.length > 1) {
-      log.info('engine batch split', { jobIds, reason: 'engine_timeout' });
+    if (runnable.length > 1) {
+      log.info('engine batch split', {
+        jobIds: left.map((active) => active.job.id),
+        reason: 'engine_timeout',
+      });
       for (const active of left) await this.runGroup([active]);
       return;
     }
     for (const active of left) {
-      await outcomes.fail(active, {
-        code: 'engine_timeout',
-        message:
-          `restoring this photo took longer than the service's cap of ${settings.maxEngineSeconds} s ` +
-          '(DR2E_MAX_ENGINE_SECONDS); fewer faces (maxFaces), a smaller upscale or a smaller photo take less time',
-      });
+      active.log.warn('engine cap reached', { maxEngineSeconds: settings.maxEngineSeconds });
+      await outcomes.fail(active, engineTimeout(active.job.params, settings.maxEngineSeconds));
     }
   }
 
@@ -336,6 +341,25 @@ export class StepClock {
 }
 
 /**
+ * The error of a photo that outlasted the engine cap alone, saying what takes less time (the
+ * operator's variable goes to the log, not to the tenant).
+ *
+ * @example
+ * ```ts
+ * engineTimeout(job.params, 600).code; // 'engine_timeout'
+ * ```
+ */
+export function engineTimeout(params: Pick<JobParams, 'aligned'>, seconds: number): JobError {
+  const lighter = params.aligned
+    ? 'a smaller upscale or a smaller crop takes less time'
+    : 'fewer faces (maxFaces), a smaller upscale or a smaller photo take less time';
+  return {
+    code: 'engine_timeout',
+    message: `restoring this photo took longer than this service allows (${seconds} s); ${lighter}`,
+  };
+}
+
+/**
  * Aborts `controller` after `seconds` (none for 0) and says whether it did: the engine reads
  * the abort at its next sampler step, so a call past the cap ends there (a call that finishes
  * its last step first returns its results). `clear` once the call is over.
@@ -344,6 +368,8 @@ function engineCap(controller: AbortController, seconds: number): { reached: boo
   const cap = { reached: false, clear: () => undefined as void };
   if (!(seconds > 0)) return cap;
   const timer = setTimeout(() => {
+    // A call aborted already (a cancel, the deadline) is theirs to settle.
+    if (controller.signal.aborted) return;
     cap.reached = true;
     controller.abort(new Error(`the engine call ran past ${seconds} s`));
   }, seconds * 1000);

@@ -69,6 +69,12 @@ export interface WorkerSettings {
   heartbeatFile: string | undefined;
 }
 
+/**
+ * Largest engine cap (s): a day. Node's timers take at most 2^31 - 1 ms (24.8 days) and fire at
+ * once beyond it, which would fail every job.
+ */
+export const MAX_ENGINE_SECONDS_LIMIT = 86_400;
+
 export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
   batchSize: 4,
   facesPerRun: 32,
@@ -99,7 +105,9 @@ export function resolveWorkerSettings(overrides: Partial<WorkerSettings> = {}): 
     throw new RangeError('visibilityTimeoutSeconds must be an integer >= 3');
   }
   if (!Number.isInteger(maxReceives) || maxReceives < 1) throw new RangeError('maxReceives must be >= 1');
-  if (!(maxEngineSeconds >= 0)) throw new RangeError('maxEngineSeconds must be >= 0 (0 for no cap)');
+  if (!(maxEngineSeconds >= 0 && maxEngineSeconds <= MAX_ENGINE_SECONDS_LIMIT)) {
+    throw new RangeError(`maxEngineSeconds must be 0 (no cap) to ${MAX_ENGINE_SECONDS_LIMIT}`);
+  }
   return settings;
 }
 
