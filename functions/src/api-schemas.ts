@@ -105,7 +105,7 @@ export const UsageResponseSchema = z.strictObject({
   to: z.iso.datetime(),
   jobs: z.int().min(0).meta({
     description:
-      'Metered jobs that finished in the period: succeeded ones, and ones canceled while a worker ran them (model seconds only).',
+      'Metered jobs that finished in the period: succeeded ones, and ones canceled while a worker ran them or failed with `engine_timeout` (model seconds only).',
   }),
   images: z.int().min(0).meta({ description: 'Photos restored.' }),
   faces: z

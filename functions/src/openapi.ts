@@ -392,8 +392,9 @@ export function buildOpenApiDocument(
           summary: 'Images restored and model seconds used in a period',
           description:
             'Totals of the metered jobs that finished in the period: succeeded jobs (their images, faces ' +
-            'and model seconds), and jobs canceled while a worker ran them (their model seconds until the ' +
-            'cancel, with 0 images and 0 faces). Jobs canceled before they ran, and failed jobs, count nothing.',
+            'and model seconds), jobs canceled while a worker ran them (their model seconds until the ' +
+            'cancel, with 0 images and 0 faces), and jobs failed with `engine_timeout` (the model seconds ' +
+            'they took, 0 images and 0 faces). Jobs canceled before they ran, and other failed jobs, count nothing.',
           parameters: queryParameters(UsageQuerySchema),
           responses: {
             '200': { description: 'Totals.', content: json('Usage') },

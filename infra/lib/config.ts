@@ -179,8 +179,8 @@ export const InfraConfigSchema = z
     /** Images per model call on the GPU (DR2E_BATCH_SIZE). */
     batchSize: int(1, 64).default(4),
     /**
-     * Longest one photo may take in the engine (DR2E_MAX_ENGINE_SECONDS): past it the job fails
-     * with `engine_timeout` instead of holding a GPU; 0 for no cap.
+     * Longest an engine call may run per photo (DR2E_MAX_ENGINE_SECONDS, enforced at sampler
+     * steps): past it the job fails with `engine_timeout` instead of holding a GPU; 0 for no cap.
      */
     maxEngineSeconds: int(0, 86400).default(RUNTIME_DEFAULTS.DR2E_MAX_ENGINE_SECONDS),
     /** Seconds ECS waits after SIGTERM before SIGKILL; the worker drains within this. */

@@ -41,7 +41,7 @@
  * | `DR2E_BATCH_SIZE` | worker: photos (jobs) per engine call | 4 |
  * | `DR2E_FACES_PER_RUN` | worker: faces per sampler run, all photos of a call together (bounded by GPU memory) | 32 |
  * | `DR2E_VISIBILITY_TIMEOUT_SECONDS` | worker: message lease, extended while a batch runs | 120 |
- * | `DR2E_MAX_ENGINE_SECONDS` | worker: longest a photo may sample (the cap is read at sampler steps); past it the job fails with `engine_timeout` (0 = no cap, at most 86400) | 600 |
+ * | `DR2E_MAX_ENGINE_SECONDS` | worker: longest an engine call may run per photo in it, enforced at sampler steps; past it the job fails with `engine_timeout` (0 = no cap, at most 86400) | 600 |
  * | `DR2E_SHUTDOWN_DEADLINE_SECONDS` | worker: time to finish or release work after SIGTERM | 100 |
  * | `DR2E_POLL_WAIT_SECONDS` | worker: long-poll wait per queue receive (0 to 20) | 20 |
  * | `DR2E_LOG_LEVEL` | all | `info` |

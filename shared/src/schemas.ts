@@ -569,8 +569,9 @@ export const JobViewSchema = z.strictObject({
   error: JobErrorSchema.optional(),
   usage: JobUsageSchema.optional().meta({
     description:
-      'What the job was billed, as `GET /v1/usage` counts it: set when it succeeded, and when it was canceled ' +
-      'while a worker ran it (model seconds only, shortly after the cancel: the worker stops between steps).',
+      'What the job was billed, as `GET /v1/usage` counts it: set when it succeeded, when it failed with ' +
+      '`engine_timeout` (the model seconds it took), and when it was canceled while a worker ran it (model ' +
+      'seconds only, shortly after the cancel: the worker stops between steps).',
   }),
   output: z
     .strictObject({

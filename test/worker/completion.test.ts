@@ -1,6 +1,7 @@
 /** Completion of a finished job (completion.ts): usage, the webhook the worker owes, messages. */
 import { describe, expect, it } from 'vitest';
 import { Completion } from '../../gpu-task/src/worker/completion.js';
+import { ledgerUsage } from '../../gpu-task/src/worker/delivery.js';
 import { Leases, type Held } from '../../gpu-task/src/worker/leases.js';
 import type { ActiveJob } from '../../gpu-task/src/worker/ownership.js';
 import {
@@ -167,25 +168,23 @@ describe('Completion', () => {
     expect(h.webhooks).toEqual([]);
   });
 
-  it('meters the model time of a job failed at the engine cap, and of no other failed job', async () => {
-    // Prepare: two failed jobs that each took part in engine calls for 4 s
+  it('records the usage a failed job carries (the model time of a photo past the engine cap), and none for another failure', async () => {
+    // Prepare: the worker failed one photo at the cap with the 4 s it took, another for a model error
     const h = setup();
-    const capped = finished('failed', 'engine_timeout');
+    const capped = {
+      ...finished('failed', 'engine_timeout'),
+      usage: { images: 0, faces: 0, modelSeconds: 4 },
+    };
     const broken = { ...finished('failed', 'model_contract'), id: 'job-broken' };
-    for (const job of [capped, broken]) {
-      h.records.set(job.id, job);
-      const claimed = h.claim(job);
-      claimed.engineSeconds = 4;
-      // Act
-      h.completion.complete(job, silentLogger, claimed);
-    }
+    // Act
+    for (const job of [capped, broken]) h.completion.complete(job, silentLogger, h.claim(job));
     await h.completion.drain();
-    // Assess: the capped photo is billed its model time (no image), the service's failure nothing
+    // Assess: billed as the job view shows it, no image
     expect(h.usage).toEqual([
       { tenantId: 'tenant-a', jobId: capped.id, at, images: 0, faces: 0, modelSeconds: 4 },
     ]);
-    expect(h.records.get(capped.id)).toMatchObject({ status: 'failed', usage: { modelSeconds: 4 } });
-    expect(h.records.get(broken.id)?.usage).toBeUndefined();
+    expect(ledgerUsage(capped)).toBe(true);
+    expect(ledgerUsage(broken)).toBe(false);
   });
 
   it("retries a canceled run's usage write, and completes (messages deleted) when it keeps failing", async () => {

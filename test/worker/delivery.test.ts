@@ -146,6 +146,13 @@ describe('decideDelivery', () => {
       then: 'complete',
       recordUsage: false,
     });
+    // A photo failed at the engine cap carries the model time it is billed: a worker that died
+    // before its ledger write leaves it to this delivery
+    const capped = { ...jobIn('failed', true), usage: { images: 0, faces: 0, modelSeconds: 12 } } as Job;
+    expect(decideDelivery(capped, after(STALE_MS), context)).toMatchObject({ recordUsage: true });
+    expect(decideDeadLetter(capped, after(STALE_MS), { ...context, maxReceives: 3 })).toMatchObject({
+      recordUsage: true,
+    });
     // No webhook, or one already queued: nothing owed.
     expect(decideDelivery(jobIn('succeeded'), after(5), context)).toMatchObject({ then: 'delete' });
     const queued = { ...succeeded, webhookStatus: { event: 'job.succeeded' } } as Job;

@@ -192,12 +192,16 @@ export class BatchRunner {
         await Promise.all(runnable.map((active) => active.writing));
         // Cut short by a cancel, a takeover, the shutdown deadline or the engine cap (only
         // the first abort counts: engineCap does not claim a call aborted already).
-        if (controller.signal.aborted) {
-          if (deadline.aborted) {
-            await outcomes.releaseForShutdown(runnable.filter((active) => active.state === 'running'));
-            await Promise.all(runnable.map((active) => outcomes.settleDropped(active)));
-            return;
-          }
+        // The engine's own error may have been on its way when the cap fired: only a run the
+        // abort stopped (`canceled`, from the engine thread too) is overtime; any other is that
+        // failure, handled below.
+        const stoppedByAbort = error instanceof EngineError && error.code === 'canceled';
+        if (controller.signal.aborted && deadline.aborted) {
+          await outcomes.releaseForShutdown(runnable.filter((active) => active.state === 'running'));
+          await Promise.all(runnable.map((active) => outcomes.settleDropped(active)));
+          return;
+        }
+        if (controller.signal.aborted && (!overtime.reached || stoppedByAbort)) {
           if (overtime.reached) {
             await this.settleOvertime(runnable);
             return;
@@ -269,7 +273,14 @@ export class BatchRunner {
     }
     for (const active of left) {
       active.log.warn('engine cap reached', { maxEngineSeconds: settings.maxEngineSeconds });
-      await outcomes.fail(active, engineTimeout(active.job.params, settings.maxEngineSeconds));
+      // Billed the model time it took (its share of every call it was in), as a run canceled
+      // midway is: a photo too heavy for the cap would otherwise hold a GPU for free.
+      const seconds = Math.round((active.engineSeconds ?? 0) * 1000) / 1000;
+      await outcomes.fail(
+        active,
+        engineTimeout(active.job.params, settings.maxEngineSeconds),
+        seconds > 0 ? { images: 0, faces: 0, modelSeconds: seconds } : undefined,
+      );
     }
   }
 
@@ -367,16 +378,23 @@ export function engineTimeout(params: Pick<JobParams, 'aligned'>, seconds: numbe
 function engineCap(controller: AbortController, seconds: number): { reached: boolean; clear: () => void } {
   const cap = { reached: false, clear: () => undefined as void };
   if (!(seconds > 0)) return cap;
-  const timer = setTimeout(() => {
-    // A call aborted already (a cancel, the deadline) is theirs to settle.
-    if (controller.signal.aborted) return;
-    cap.reached = true;
-    controller.abort(new Error(`the engine call ran past ${seconds} s`));
-  }, seconds * 1000);
+  const timer = setTimeout(
+    () => {
+      // A call aborted already (a cancel, the deadline) is theirs to settle.
+      if (controller.signal.aborted) return;
+      cap.reached = true;
+      controller.abort(new Error(`the engine call ran past ${seconds} s`));
+    },
+    // Node fires a longer timer at once (a day's cap times a large batch).
+    Math.min(seconds * 1000, MAX_TIMER_MS),
+  );
   timer.unref();
   cap.clear = () => clearTimeout(timer);
   return cap;
 }
+
+/** The longest delay Node's timers keep (2^31 - 1 ms, 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * How long an engine call may take to return after the shutdown deadline aborted it. The engine

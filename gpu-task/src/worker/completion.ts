@@ -1,7 +1,7 @@
 /**
  * Completion: what happens after a job reached a terminal status, in the background so the next
- * batch can start. Record usage (succeeded jobs; the model time of jobs canceled while they
- * ran, and of jobs failed at the engine cap), queue the webhook the worker owes, then delete
+ * batch can start. Record usage (succeeded jobs, and failed ones billed their model time; the
+ * model time of jobs canceled while they ran), queue the webhook the worker owes, then delete
  * the messages: the job's own and duplicates attached meanwhile. Messages stay held (leases
  * extended) until then; when the webhook queue is down they are released, so a later delivery
  * queues the event again.
@@ -20,15 +20,15 @@ import {
   mutateJob,
   type Logger,
 } from '../../../shared/src/index.js';
-import { webhookToQueue } from './delivery.js';
+import { ledgerUsage, webhookToQueue } from './delivery.js';
 import type { Held, Leases } from './leases.js';
 import type { ActiveJob } from './ownership.js';
 
-/** Writes of an unfinished run's usage before it is given up and logged (see recordUnfinishedRun). */
-export const UNFINISHED_USAGE_ATTEMPTS = 3;
+/** Writes of a canceled run's usage before it is given up and logged (see recordCanceledRun). */
+export const CANCELED_USAGE_ATTEMPTS = 3;
 
 /** Wait before the second and third write (ms): a throttled ledger gets a moment. */
-const UNFINISHED_USAGE_BACKOFF_MS = [200, 600];
+const CANCELED_USAGE_BACKOFF_MS = [200, 600];
 
 export interface CompletionOptions {
   usage: Pick<UsageLedger, 'record'>;
@@ -66,8 +66,8 @@ export class Completion {
     const task = (async (): Promise<void> => {
       let outcome: QueueWebhookOutcome;
       try {
-        if (job.status === 'succeeded') await this.recordUsage(job);
-        else if (active && meteredUnfinished(job)) await this.recordUnfinishedRun(job, active, log);
+        if (ledgerUsage(job)) await this.recordUsage(job);
+        else if (job.status === 'canceled' && active) await this.recordCanceledRun(job, active, log);
         outcome = await this.queueWebhook(job);
       } catch (error) {
         log.error('completion failed', errorFields(error));
@@ -101,26 +101,25 @@ export class Completion {
   }
 
   /**
-   * Records the model time of a job canceled while this worker ran it, or failed at the engine
-   * cap (meteredUnfinished): no image or face (it produced none, so the image quota is not
-   * used), only the engine seconds it took, in the ledger and on the job's record (`usage`, as
-   * the job view shows it). Without it a tenant could run work and cancel it before the end, or
-   * send photos too heavy for the cap, at no charge. A job that no engine call took part in
-   * records nothing.
+   * Records the model time of a job canceled while this worker ran it: no image or face (it
+   * produced none, so the image quota is not used), only the engine seconds it took, in the
+   * ledger and on the job's record (`usage`, as the job view shows it). Without it
+   * a tenant could run work and cancel it before the end at no charge. A job canceled before
+   * any engine call took part records nothing.
    *
-   * The seconds live only in this worker's memory (the finished record was written without them), so
-   * a failed write is tried UNFINISHED_USAGE_ATTEMPTS times, with a short backoff, and then logged with the seconds
+   * The seconds live only in this worker's memory (the API wrote the canceled record without them), so
+   * a failed write is tried CANCELED_USAGE_ATTEMPTS times, with a short backoff, and then logged with the seconds
    * instead of failing the completion: released, the message would come back as a stray
    * delivery of a finished job, which knows no seconds to record.
    */
-  async recordUnfinishedRun(job: Job, active: ActiveJob, log: Logger): Promise<void> {
+  async recordCanceledRun(job: Job, active: ActiveJob, log: Logger): Promise<void> {
     const seconds = active.engineSeconds ?? 0;
     if (!(seconds > 0)) return;
     const usage = { images: 0, faces: 0, modelSeconds: Math.round(seconds * 1000) / 1000 };
     const entry = {
       tenantId: job.tenantId,
       jobId: job.id,
-      at: new Date(job.timestamps.canceled ?? job.timestamps.failed ?? job.updatedAt),
+      at: new Date(job.timestamps.canceled ?? job.updatedAt),
       ...usage,
     };
     for (let attempt = 1; ; attempt++) {
@@ -128,53 +127,43 @@ export class Completion {
         await this.options.usage.record(entry);
         break;
       } catch (error) {
-        if (attempt >= UNFINISHED_USAGE_ATTEMPTS) {
-          log.error('usage of an unfinished run not recorded', {
+        if (attempt >= CANCELED_USAGE_ATTEMPTS) {
+          log.error('usage of a canceled run not recorded', {
             modelSeconds: entry.modelSeconds,
             ...errorFields(error),
           });
           return;
         }
-        await new Promise((resolve) => setTimeout(resolve, UNFINISHED_USAGE_BACKOFF_MS[attempt - 1] ?? 600));
+        await new Promise((resolve) => setTimeout(resolve, CANCELED_USAGE_BACKOFF_MS[attempt - 1] ?? 600));
       }
     }
-    // The job view shows what the ledger billed (GET /v1/usage counts it): the finished record
+    // The job view shows what the ledger billed (GET /v1/usage counts it): the canceled record
     // takes the usage, as a succeeded one does. Only usage changes; a failed write is logged, as
     // the ledger, which bills, has the entry.
     try {
       await mutateJob(this.options.jobs, job.id, (current) =>
-        current.status === job.status && current.usage === undefined
+        current.status === 'canceled' && current.usage === undefined
           ? { ...current, usage, updatedAt: new Date().toISOString() }
           : undefined,
       );
     } catch (error) {
-      log.warn('usage of an unfinished run not shown on its job', {
+      log.warn('usage of a canceled run not shown on its job', {
         modelSeconds: usage.modelSeconds,
         ...errorFields(error),
       });
     }
   }
 
-  /** Records a succeeded job's usage (the ledger keeps one record per job). */
+  /** Records a finished job's usage (see ledgerUsage; the ledger keeps one record per job). */
   async recordUsage(job: Job): Promise<void> {
     if (!job.usage) return;
     await this.options.usage.record({
       tenantId: job.tenantId,
       jobId: job.id,
-      at: new Date(job.timestamps.succeeded ?? job.updatedAt),
+      at: new Date(job.timestamps.succeeded ?? job.timestamps.failed ?? job.updatedAt),
       images: job.usage.images,
       ...(job.usage.faces === undefined ? {} : { faces: job.usage.faces }),
       modelSeconds: job.usage.modelSeconds,
     });
   }
-}
-
-/**
- * Whether a finished job that produced no image is billed the model time it took: canceled
- * while it ran, or failed at the engine cap (`engine_timeout`, a photo too heavy for it, which a
- * tenant could otherwise send again and again at no charge). Other failures are the service's
- * or came before any model time, and are not billed.
- */
-export function meteredUnfinished(job: Pick<Job, 'status' | 'error'>): boolean {
-  return job.status === 'canceled' || (job.status === 'failed' && job.error?.code === 'engine_timeout');
 }

@@ -52,6 +52,21 @@ export function isFresh(job: Job, now: Date, staleAfterMs: number): boolean {
 }
 
 /**
+ * Whether a finished job's usage goes to the ledger when it completes: a succeeded job's, and a
+ * failed one's that carries usage (a photo past the engine cap is billed the model time it
+ * took). A run canceled midway is billed by its worker alone (Completion.recordCanceledRun):
+ * only it knows the seconds.
+ *
+ * @example
+ * ```ts
+ * ledgerUsage(succeededJob); // true
+ * ```
+ */
+export function ledgerUsage(job: Pick<Job, 'status' | 'usage'>): boolean {
+  return job.status === 'succeeded' || (job.status === 'failed' && job.usage !== undefined);
+}
+
+/**
  * True when a worker owes the job's webhook: `job.succeeded` and `job.failed` not queued yet.
  * Whoever cancels a job queues `job.canceled` (the API), so a worker never does.
  */
@@ -117,7 +132,7 @@ export function decideDelivery(job: Job | undefined, now: Date, context: Deliver
       return {
         action: 'finished',
         then: !webhookToQueue(job) ? 'delete' : isFresh(job, now, context.staleAfterMs) ? 'wait' : 'complete',
-        recordUsage: job.status === 'succeeded',
+        recordUsage: ledgerUsage(job),
       };
   }
 }
@@ -150,7 +165,7 @@ export function decideDeadLetter(
 ): DeadLetterDecision {
   if (!job || job.tenantId !== context.tenantId) return { action: 'delete', recordUsage: false };
   if (isTerminalStatus(job.status) || job.status === 'created' || job.status === 'uploaded') {
-    const recordUsage = job.status === 'succeeded';
+    const recordUsage = ledgerUsage(job);
     if (!webhookToQueue(job)) return { action: 'delete', recordUsage };
     if (isFresh(job, now, context.staleAfterMs)) return { action: 'keep', recordUsage };
     return { action: 'queue_webhook', recordUsage };

@@ -6,7 +6,8 @@
  *   `succeeded` with its faces, warnings and usage, then completed (usage, webhook, messages).
  * - A non-retryable engine error (bad image, bad parameters) fails the job at once with the
  *   engine's code (`image_decode_failed`, `unsupported_image_format`, ...); a missing input
- *   fails it with `input_missing`.
+ *   fails it with `input_missing`. A photo past the engine cap fails with `engine_timeout` and
+ *   the model time it took (billed, as a run canceled midway is).
  * - A retryable error (model failure, storage hiccup) puts the job back to `queued` (error
  *   recorded, `retryable: true`) and hides its message for a backoff; the next receive retries.
  *   On the delivery whose receive count reaches `maxReceives` the job is marked `failed` with
@@ -23,6 +24,7 @@ import {
   type Clock,
   type JobError,
   type JobMetrics,
+  type JobUsage,
   type JobStore,
   errorFields,
 } from '../../../shared/src/index.js';
@@ -132,11 +134,20 @@ export class Outcomes {
     this.options.completion.complete(stored, active.log, active);
   }
 
-  async fail(active: ActiveJob, error: JobError): Promise<void> {
+  /**
+   * Marks the job `failed` with `error`; `usage`, where given, is billed with it (the model time
+   * of a photo past the engine cap: Completion records it as a succeeded job's).
+   */
+  async fail(active: ActiveJob, error: JobError, usage?: JobUsage): Promise<void> {
     let written: OwnedWrite;
     try {
       written = await writeOwned(this.options.jobs, active, (current) =>
-        transitionJob(current, { to: 'failed', at: this.options.clock.now(), error }),
+        transitionJob(current, {
+          to: 'failed',
+          at: this.options.clock.now(),
+          error,
+          ...(usage ? { usage } : {}),
+        }),
       );
     } catch (writeError) {
       active.log.error('job fail write failed', errorFields(writeError));
