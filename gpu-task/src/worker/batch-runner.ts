@@ -22,11 +22,12 @@
  * the usual path (retry later, or fail when the error is final).
  *
  * ## The engine cap
- * An engine call that runs past `maxEngineSeconds` is aborted at its next sampler step, as a
- * cancel is. Its jobs then run alone, each with the whole cap, and one that outlasts it alone
- * fails with `engine_timeout`, not retried: it would take as long on every delivery, holding a
- * GPU the whole time. A model call that hangs outside the steps is the health check's
- * (the liveness file goes stale), not the cap's.
+ * An engine call that runs past `maxEngineSeconds` per photo in it is aborted at its next
+ * sampler step, as a cancel is. Its jobs then run alone, each with the cap to itself, and one
+ * that outlasts it alone fails with `engine_timeout`, billed the model time it took, not
+ * retried: it would take as long on every delivery, holding a GPU the whole time. A model call
+ * that hangs outside the steps is the health check's (the liveness file goes stale), not the
+ * cap's.
  */
 import { EngineError, type ImageRestoration, type Dr2ParamsRequest } from '../engine/index.js';
 import {
