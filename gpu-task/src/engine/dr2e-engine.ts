@@ -205,18 +205,12 @@ export class Dr2eEngine {
       );
     }
     let enhancer: OnnxEnhancer | null = null;
+    const faceUpsamplers = new Map<number, FaceUpsamplerBank>();
     try {
       if (enhancerFile !== null) {
         enhancer = await OnnxEnhancer.load(enhancerFile, options);
         assertSameFraming(denoiser.manifest, enhancer.manifest, enhancerFile);
       }
-    } catch (error) {
-      // The load error is the one to report, not a failure to release what was loaded.
-      await Promise.all([denoiser.dispose(), enhancer?.dispose()]).catch(() => undefined);
-      throw error;
-    }
-    const faceUpsamplers = new Map<number, FaceUpsamplerBank>();
-    try {
       for (const [factor, file] of upsamplerFiles) {
         const bank = await loadFaceUpsampler(file);
         if (bank.factor !== factor) {
@@ -224,25 +218,18 @@ export class Dr2eEngine {
             `${manifestFile}: faceUpsampler.x${factor} names ${file}, a x${bank.factor} bank`,
           );
         }
+        // A bank's licence is known only once it is read.
+        if (commercialUse) refuseNonCommercial(manifestFile, [bank.license]);
         faceUpsamplers.set(factor, bank);
       }
     } catch (error) {
-      // The sessions already loaded would otherwise outlive the failed load (a worker retrying
-      // its load held two denoisers' memory).
+      // The sessions loaded so far are released (they would outlive the failed load: a worker
+      // retrying its load held two denoisers' memory); the load error, or the refusal, is the
+      // one to report, not a failure to release them.
       await Promise.all([denoiser.dispose(), enhancer?.dispose()]).catch(() => undefined);
       throw error;
     }
     const engine = new Dr2eEngine(name, denoiser, enhancer, defaults, faceUpsamplers, presets, commercialUse);
-    if (commercialUse) {
-      // The face upsampler banks' licences are known only once they are read.
-      try {
-        refuseNonCommercial(manifestFile, engine.licenses);
-      } catch (error) {
-        // The refusal is the error to report, not a failure to release what it refused.
-        await engine.dispose().catch(() => undefined);
-        throw error;
-      }
-    }
     for (const preset of Object.keys(presets) as FixedPresetName[]) {
       try {
         engine.resolveParams({ preset });

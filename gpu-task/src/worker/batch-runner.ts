@@ -191,11 +191,10 @@ export class BatchRunner {
         }
       } catch (error) {
         await Promise.all(runnable.map((active) => active.writing));
-        // Cut short by a cancel, a takeover, the shutdown deadline or the engine cap (only
-        // the first abort counts: engineCap does not claim a call aborted already).
-        // The engine's own error may have been on its way when the cap fired: only a run the
-        // abort stopped (`canceled`, from the engine thread too) is overtime; any other is that
-        // failure, handled below.
+        // Cut short by a cancel, a takeover, the shutdown deadline or the engine cap (the first
+        // abort counts: engineCap does not claim a call aborted already). The engine's own error
+        // may have been on its way when the cap fired: only a run the abort stopped (`canceled`,
+        // from the engine thread too) is overtime; any other is that failure, handled below.
         const stoppedByAbort = error instanceof EngineError && error.code === 'canceled';
         if (controller.signal.aborted && deadline.aborted) {
           await outcomes.releaseForShutdown(runnable.filter((active) => active.state === 'running'));
