@@ -116,6 +116,7 @@ export type { Look } from './verify.js';
 export {
   ORIENTATION_CHECK_BELOW,
   STRONG_FRONT_MARGIN,
+  SURE_TURNED_SCORE,
   UPSIDE_DOWN_MARGIN,
   turnTile,
   unturn,

@@ -9,11 +9,13 @@
  * A face the detector scored under ORIENTATION_CHECK_BELOW is looked at again by both graphs,
  * as it is and turned by 180 degrees (the front-camera graph first, at two sizes: each of its
  * views costs a quarter of the other's). When both score the turned view higher by
- * UPSIDE_DOWN_MARGIN (or the front-camera graph by STRONG_FRONT_MARGIN and the back-camera graph
- * at least as high), the face is upside down and its detection is the back-camera graph's on
- * the turned view, turned back: its keypoints are then listed as the face's own (the eye on the
- * image's left when the face is seen upright comes first), so the alignment turns the face
- * upright and the paste-back turns it again.
+ * UPSIDE_DOWN_MARGIN (the front-camera graph at either of its sizes, with a mean over both
+ * above 0 unless the back-camera graph is sure of the turned view, SURE_TURNED_SCORE), or the
+ * front-camera graph by STRONG_FRONT_MARGIN and the back-camera graph at least as high, the face
+ * is upside down and its detection is the back-camera graph's on the turned view, turned back:
+ * its keypoints are then listed as the face's own (the eye on the image's left when the face is
+ * seen upright comes first), so the alignment turns the face upright and the paste-back turns
+ * it again.
  *
  * Measured (scripts/detect-recall.ts, train/ scenes, seed 1, 24 faces per split at any roll,
  * `--max-angle 180`): faces reported upside down 4 / 3 / 5 (mild / medium / severe) before, 0 / 0
@@ -59,6 +61,17 @@ export const UPSIDE_DOWN_MARGIN = 0.1;
  * measured at 48 px, before the front graph's mean over two sizes (FRONT_VIEW_FACES).
  */
 export const STRONG_FRONT_MARGIN = 0.2;
+
+/**
+ * Back-camera score of the turned view that calls a face upside down when the front graph's two
+ * sizes disagree: one favours the turned view by UPSIDE_DOWN_MARGIN, the other the face as it is,
+ * as much or more (a mean margin of 0 or less; see uprightFace). On the eval's `train/` scenes at
+ * the usual ±25 degrees (240 faces, seed 0, `--first` 100-172), two severely degraded upright
+ * faces were turned on such evidence (mean front margins -0.06 and -0.02, the back graph seeing
+ * nothing as they are and the turned view faintly, 0.42 and 0.36). At any roll (seeds 1, 2 and
+ * 7), no upside-down face that the check turned had a mean front margin under +0.06.
+ */
+export const SURE_TURNED_SCORE = 0.6;
 
 /** Face side in the back-camera graph's view (px), where it scored faces best in the measurements above. */
 const BACK_VIEW_FACE = 80;
@@ -147,8 +160,11 @@ export async function uprightFace(
   if (frontBest < UPSIDE_DOWN_MARGIN) return face;
   const backLook = await lookBothWays(back, photo, face, BACK_VIEW_FACE);
   const backMargin = margin(backLook);
+  // Front sizes that disagree are weak evidence: the back graph must then be sure.
+  const frontAgrees = frontMargin > 0 || (backLook.turned?.score ?? 0) >= SURE_TURNED_SCORE;
   const upsideDown =
-    backMargin >= UPSIDE_DOWN_MARGIN || (frontMargin >= STRONG_FRONT_MARGIN && backMargin >= 0);
+    frontAgrees &&
+    (backMargin >= UPSIDE_DOWN_MARGIN || (frontMargin >= STRONG_FRONT_MARGIN && backMargin >= 0));
   if (!upsideDown) return face;
   const turned = backLook.turned!;
   return { ...turned, score: Math.max(face.score, turned.score) };
