@@ -161,9 +161,10 @@ export async function uprightFace(
   const backLook = await lookBothWays(back, photo, face, BACK_VIEW_FACE);
   const backMargin = margin(backLook);
   // Front sizes that disagree are weak evidence: the back graph must then be sure.
-  const frontAgrees = frontMargin > 0 || (backLook.turned?.score ?? 0) >= SURE_TURNED_SCORE;
+  const frontSizesAgree = frontMargin > 0;
+  const backSure = (backLook.turned?.score ?? 0) >= SURE_TURNED_SCORE;
   const upsideDown =
-    frontAgrees &&
+    (frontSizesAgree || backSure) &&
     (backMargin >= UPSIDE_DOWN_MARGIN || (frontMargin >= STRONG_FRONT_MARGIN && backMargin >= 0));
   if (!upsideDown) return face;
   const turned = backLook.turned!;
