@@ -35,6 +35,7 @@ import {
   plausibleLandmarks,
   proposalAsDetection,
   RETINAFACE_AGREED,
+  RETINAFACE_SMALLEST_BOX,
   RETINAFACE_SURE,
   RetinaFaceModel,
   type RetinaFaceProposal,
@@ -42,6 +43,7 @@ import {
   retinaFaceFaces,
   retinaFaceProposals,
   retinaFaceScales,
+  retinaFaceSmallest,
   smoothedCopy,
   UNSEEN_FACE_MAX_SCORE,
   UNSEEN_FACE_MIN_SIDE,
@@ -328,6 +330,20 @@ describe('retinaFaceFaces of two views', () => {
     expect(added).toEqual([
       { box: proposals[0]!.box, score: FACEBOXES_ONLY_SCORE, keypoints: proposals[0]!.keypoints },
     ]);
+  });
+});
+
+describe('retinaFaceSmallest', () => {
+  it("lets RetinaFace's faces under the other opinions' floor, never under the search's own", () => {
+    // the default search (24 px faces): RETINAFACE_SMALLEST_BOX, under 0.8 of 24 = 19.2
+    expect(retinaFaceSmallest(24)).toBe(RETINAFACE_SMALLEST_BOX);
+    expect(RETINAFACE_SMALLEST_BOX).toBeLessThan(0.8 * 24);
+    // a search reaching smaller faces (--min-face 16) lowers it with the rest
+    expect(retinaFaceSmallest(16)).toBeCloseTo(12.8, 10);
+    // an 18 px face of RetinaFace's is added at the default, kept out at the old floor
+    const face = frontal(200, 150, 18, RETINAFACE_SURE);
+    expect(retinaFaceFaces([seenOnce(face)], [], 400, 300, retinaFaceSmallest(24))).toHaveLength(1);
+    expect(retinaFaceFaces([seenOnce(face)], [], 400, 300, 0.8 * 24)).toEqual([]);
   });
 });
 
@@ -714,6 +730,35 @@ describe.skipIf(!groupPresent)(
       expect(scored(faces, 240)).toEqual({ found: 4, allFaces: true });
       expect(scored(unjudged, 240).allFaces).toBe(false);
     });
+
+    it.each([
+      // draw 1, seed 6: the woman's face, RetinaFace sure of it (0.92), its box 18.1 px
+      { seed: 6, draw: 1, scene: 'seed 6, draw 1' },
+      // draw 0, seed 3: the girl's face, seen at two sizes (0.88, 0.87), its box 18.3 px
+      { seed: 3, draw: 0, scene: 'seed 3, draw 0' },
+    ])(
+      "finds every 21 px face of 10045.png in dr2e eval-photos' severe split ($scene), where RetinaFace alone sees one",
+      async ({ seed, draw }) => {
+        // Prepare: the family photo reduced 4x (195 x 286 px, three faces of 20-22 px), blurred,
+        // noised and saved as JPEG 33-35 as the eval does
+        const engine = await Dr2eEngine.load({});
+        const template = engine.faceTemplate;
+        await engine.dispose();
+        const [real] = await loadRealPhotos([path.join(wholePhotosDir, '10045.png')], template, 4);
+        const scene = await buildRealScene(seed, real!, draw, degradationSplit('severe'));
+        const photo = (await decodeImageToRgb(scene.jpeg)).image;
+        // Act
+        const faces = await detector.detect(photo);
+        // Assess: the three faces, each once, and nothing else
+        expect(faces).toHaveLength(3);
+        const centres = faces.map(({ box: [x, y, w, h] }) => [x + w / 2, y + h / 2]);
+        for (const [i, { cx, cy, side }] of scene.faces.entries())
+          expect(
+            centres.filter(([x, y]) => Math.hypot(x! - cx, y! - cy) < 0.4 * side),
+            `face ${i}`,
+          ).toHaveLength(1);
+      },
+    );
 
     it("takes no face in a child's hair bow on FaceBoxes' word alone", async () => {
       // Prepare: draw 0 of Blake_Lively.jpg in dr2e eval-photos' severe split, seed 1 (175 x 116

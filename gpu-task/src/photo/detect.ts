@@ -60,6 +60,7 @@ import {
   retinaFaceFaces,
   retinaFaceProposals,
   retinaFaceScales,
+  retinaFaceSmallest,
   faceOverFaces,
   withLandmarksSeen,
   withSmoothedProposals,
@@ -490,7 +491,7 @@ export class FaceDetector {
     // Not below the smallest face the pyramid searches by default, nor below the one asked for
     // (a face's box may read a fifth smaller): on a degraded 324-px photo a child's hand, 16 px,
     // was a proposal that BlazeFace's looks confirmed. A smaller `smallestFace` lowers only the
-    // pyramid's reach.
+    // pyramid's reach. RetinaFace's own faces go lower (retinaFaceSmallest).
     const smallest = 0.8 * Math.max(DEFAULT_SMALLEST_FACE, options.smallestFace ?? DEFAULT_SMALLEST_FACE);
     const asItIs = await faceBoxesProposals(this.faceBoxes, photo);
     const faceBoxes = smoothed
@@ -551,7 +552,8 @@ export class FaceDetector {
     // set03_20874) RetinaFace was sure (0.91) of a face in the forehead and hair above the face.
     const faces = [...kept, ...added];
     const notInHair = retinaFace.filter((p) => !faces.some((other) => inHairOf(other, p)));
-    return [...faces, ...retinaFaceFaces(notInHair, faces, photo.width, photo.height, smallest)];
+    const retinaFaceFloor = retinaFaceSmallest(options.smallestFace ?? DEFAULT_SMALLEST_FACE);
+    return [...faces, ...retinaFaceFaces(notInHair, faces, photo.width, photo.height, retinaFaceFloor)];
   }
 
   /**
