@@ -263,6 +263,17 @@ describe('withLandmarksSeen', () => {
   });
 });
 
+/** The default model's face template (what dr2e eval-photos frames real photos' faces with), loaded once. */
+let template: Promise<Dr2eEngine['faceTemplate']> | undefined;
+function modelTemplate(): Promise<Dr2eEngine['faceTemplate']> {
+  template ??= Dr2eEngine.load({}).then(async (engine) => {
+    const faceTemplate = engine.faceTemplate;
+    await engine.dispose();
+    return faceTemplate;
+  });
+  return template;
+}
+
 /** A RetinaFace proposal that no other view saw. */
 const seenOnce = (face: RawDetection): RetinaFaceProposal => ({ ...face, otherViewScore: 0 });
 
@@ -453,6 +464,57 @@ describe('retinaFaceProposals', () => {
     const huge = { data: new Uint8Array(3), width: FACEBOXES_MAX_PHOTO_SIDE + 1, height: 1 };
     expect(await retinaFaceProposals(model, huge)).toEqual([]);
     expect(shown).toEqual([]);
+  });
+
+  it("also shows the graph a noisy photo's smoothed copy at the same sizes, and counts the copy at a size as the same view", async () => {
+    // Prepare: a 401 x 301 photo (pixels 0) and its smoothed copy (pixels 1); a stub graph that
+    // sees three faces, given in the view's pixels:
+    // - at (100, 80) only in the copy, at 1.5x, 0.92: sure;
+    // - at (200, 150) in the photo as it is (0.65) and in the copy as it is (0.7): one size;
+    // - at (300, 220) in the photo as it is (0.62) and in the copy at 2x (0.64): two sizes.
+    const shown: string[] = [];
+    const at = (cx: number, cy: number, score: number, kx: number, ky: number) => ({
+      box: [(cx - 20) * kx, (cy - 20) * ky, 40 * kx, 40 * ky] as [number, number, number, number],
+      score,
+      landmarks: LANDMARKS.map(([x, y]): [number, number] => [(x - 100 + cx) * kx, (y - 80 + cy) * ky]),
+    });
+    const model = {
+      detect: async (image: { width: number; height: number; data: Uint8Array }) => {
+        const copy = image.data[0] === 1;
+        shown.push(`${copy ? 'copy' : 'photo'} ${image.width}x${image.height}`);
+        const kx = image.width / 401;
+        const ky = image.height / 301;
+        const scale = Math.round(kx * 2) / 2;
+        if (!copy) return scale === 1 ? [at(200, 150, 0.65, kx, ky), at(300, 220, 0.62, kx, ky)] : [];
+        if (scale === 1.5) return [at(100, 80, 0.92, kx, ky)];
+        if (scale === 2) return [at(300, 220, 0.64, kx, ky)];
+        return [at(200, 150, 0.7, kx, ky)];
+      },
+    };
+    const photo = { data: new Uint8Array(401 * 301 * 3), width: 401, height: 301 };
+    const smoothed = { data: new Uint8Array(401 * 301 * 3).fill(1), width: 401, height: 301 };
+    // Act
+    const proposals = await retinaFaceProposals(model, photo, smoothed);
+    // Assess: the photo's three views, then the copy's; each face once, with the best score of
+    // another size (none for the face seen at one size only)
+    expect(shown).toEqual([
+      'photo 401x301',
+      'photo 602x452',
+      'photo 802x602',
+      'copy 401x301',
+      'copy 602x452',
+      'copy 802x602',
+    ]);
+    const byCentre = proposals.map((p) => [Math.round(p.box[0] + p.box[2] / 2), p.score, p.otherViewScore]);
+    expect(byCentre).toEqual([
+      [100, 0.92, 0],
+      [200, 0.7, 0],
+      [300, 0.64, 0.62],
+    ]);
+    // so RetinaFace adds the face the copy is sure of and the one seen at two sizes, not the
+    // one seen twice at one size
+    const added = retinaFaceFaces(proposals, [], 401, 301, retinaFaceSmallest(24));
+    expect(added.map((f) => Math.round(f.box[0] + f.box[2] / 2))).toEqual([100, 300]);
   });
 });
 
@@ -732,25 +794,32 @@ describe.skipIf(!groupPresent)(
     });
 
     it.each([
-      // draw 1, seed 6: the woman's face, RetinaFace sure of it (0.92), its box 18.1 px
-      { seed: 6, draw: 1, scene: 'seed 6, draw 1' },
-      // draw 0, seed 3: the girl's face, seen at two sizes (0.88, 0.87), its box 18.3 px
-      { seed: 3, draw: 0, scene: 'seed 3, draw 0' },
+      // 10045.png (195 x 286 px, three faces of 20-22 px), seed 6, draw 1: the woman's face,
+      // RetinaFace sure of it (0.92) in the photo, its box 18.1 px (RETINAFACE_SMALLEST_BOX)
+      { file: '10045.png', seed: 6, draw: 1, scene: '10045.png, seed 6, draw 1' },
+      // seed 3, draw 0: the girl's face, seen at two sizes (0.88, 0.87), its box 18.3 px
+      { file: '10045.png', seed: 3, draw: 0, scene: '10045.png, seed 3, draw 0' },
+      // seed 11, draw 1: the girl's face again, 0.53 at best in the photo, 0.95 in its smoothed copy
+      { file: '10045.png', seed: 11, draw: 1, scene: '10045.png, seed 11, draw 1' },
+      // the group photo (320 x 221 px, six faces of 28-33 px), seed 11, draw 0: its 28 px `#2`,
+      // 0.59 at best in the photo, 0.92 and more in the smoothed copy
+      {
+        file: 'insightface_t1_group.jpg',
+        seed: 11,
+        draw: 0,
+        scene: 'the group, seed 11, draw 0',
+      },
     ])(
-      "finds every 21 px face of 10045.png in dr2e eval-photos' severe split ($scene), where RetinaFace alone sees one",
-      async ({ seed, draw }) => {
-        // Prepare: the family photo reduced 4x (195 x 286 px, three faces of 20-22 px), blurred,
-        // noised and saved as JPEG 33-35 as the eval does
-        const engine = await Dr2eEngine.load({});
-        const template = engine.faceTemplate;
-        await engine.dispose();
-        const [real] = await loadRealPhotos([path.join(wholePhotosDir, '10045.png')], template, 4);
+      "finds every face of a real photo in dr2e eval-photos' severe split, RetinaFace alone seeing one ($scene)",
+      async ({ file, seed, draw }) => {
+        // Prepare: the photo reduced 4x, blurred, noised and saved as JPEG as the eval does
+        const [real] = await loadRealPhotos([path.join(wholePhotosDir, file)], await modelTemplate(), 4);
         const scene = await buildRealScene(seed, real!, draw, degradationSplit('severe'));
         const photo = (await decodeImageToRgb(scene.jpeg)).image;
         // Act
         const faces = await detector.detect(photo);
-        // Assess: the three faces, each once, and nothing else
-        expect(faces).toHaveLength(3);
+        // Assess: every face, each once, and nothing else
+        expect(faces).toHaveLength(scene.faces.length);
         const centres = faces.map(({ box: [x, y, w, h] }) => [x + w / 2, y + h / 2]);
         for (const [i, { cx, cy, side }] of scene.faces.entries())
           expect(
@@ -765,10 +834,11 @@ describe.skipIf(!groupPresent)(
       // px: the woman's 48 px face and her daughter's 37 px one), where FaceBoxes, seeing the
       // detector's smoothed copy four times as large, is sure of a face in the child's hair bow,
       // and BlazeFace's looks are not
-      const engine = await Dr2eEngine.load({});
-      const template = engine.faceTemplate;
-      await engine.dispose();
-      const [real] = await loadRealPhotos([path.join(wholePhotosDir, 'Blake_Lively.jpg')], template, 4);
+      const [real] = await loadRealPhotos(
+        [path.join(wholePhotosDir, 'Blake_Lively.jpg')],
+        await modelTemplate(),
+        4,
+      );
       const scene = await buildRealScene(1, real!, 0, degradationSplit('severe'));
       const photo = (await decodeImageToRgb(scene.jpeg)).image;
       const faceBoxes = await FaceBoxesModel.load();

@@ -147,8 +147,9 @@ export interface DetectOptions {
   /**
    * FaceBoxes, a second detector trained on WIDER FACE, proposes faces the pyramid and the
    * cascade did not find: faces where BlazeFace's second looks agree or FaceBoxes is sure
-   * (second-detector.ts); in a noisy photo also on the denoised pass's smoothed copy
-   * (withSmoothedProposals). Default true (photos of up to FACEBOXES_MAX_PHOTO_SIDE a side).
+   * (second-detector.ts); in a noisy photo FaceBoxes and RetinaFace also look at the denoised
+   * pass's smoothed copy (withSmoothedProposals, retinaFaceProposals). Default true (photos of
+   * up to FACEBOXES_MAX_PHOTO_SIDE a side).
    */
   secondDetector?: boolean;
   /**
@@ -443,8 +444,9 @@ export class FaceDetector {
   private async detectAsItLies(photo: RgbImage, options: DetectOptions): Promise<DetectedFace[]> {
     const passes = [await this.detectOnce(photo, options)];
     const secondDetector = options.secondDetector ?? true;
-    // Kept for FaceBoxes' proposals only where FaceBoxes looks (faceBoxesScales): a 12 MP
-    // photo's smoothed copy (36 MB) goes as soon as its pass is done.
+    // Kept for FaceBoxes' and RetinaFace's proposals only where they look (faceBoxesScales,
+    // retinaFaceScales: the same photos): a 12 MP photo's smoothed copy (36 MB) goes as soon as
+    // its pass is done.
     let smoothed: RgbImage | null = null;
     if (options.denoisedPass ?? photoNoise(photo) >= DENOISED_PASS_NOISE) {
       const copy = await smoothedCopy(photo);
@@ -476,8 +478,8 @@ export class FaceDetector {
    * it lies in the hair above a larger face (inHairOf); none near the photo's edge
    * (nearPhotoEdge) or smaller than the pyramid searches. One after the other, as each face
    * rules out the proposals on it. Then the faces the full-range graph is sure of where none is
-   * yet (fullRangeFaces; RetinaFace's landmarks where it saw them), and those RetinaFace is very
-   * sure of, or sure of at two sizes (retinaFaceFaces).
+   * yet (fullRangeFaces; RetinaFace's landmarks where it saw them), and those RetinaFace, in the
+   * photo or its `smoothed` copy, is very sure of, or sure of at two sizes (retinaFaceFaces).
    */
   private async secondOpinion(
     photo: RgbImage,
@@ -506,7 +508,7 @@ export class FaceDetector {
     const retinaFaceLooked =
       retinaFaceModel !== null && retinaFaceScales(photo.width, photo.height).length > 0;
     const retinaFace =
-      retinaFaceModel && retinaFaceLooked ? await retinaFaceProposals(retinaFaceModel, photo) : [];
+      retinaFaceModel && retinaFaceLooked ? await retinaFaceProposals(retinaFaceModel, photo, smoothed) : [];
     // A large, unsure face of BlazeFace's that none of the others saw, over faces they did see,
     // is no face (faceOverFaces).
     const kept = retinaFaceLooked

@@ -449,7 +449,7 @@ export const RETINAFACE_AGREED = 0.6;
 /**
  * Largest floor (box side, photo px) of the faces RetinaFace adds (retinaFaceSmallest), under
  * the 19.2 px (0.8 · DEFAULT_SMALLEST_FACE) the other opinions keep. A face's box reads smaller
- * than the face: on the eval's severe real photos (dr2e eval-photos, seeds 1-12) two 21 px faces
+ * than the face: on the eval's severe real photos (dr2e eval-photos, seeds 1-12) two 20-21 px faces
  * of `10045.png`, which RetinaFace was sure of (0.92) or saw at two sizes (0.88 and 0.87), had
  * boxes of 18.1 and 18.3 px and were left out. At 16 px the faces it adds cost no extra face on
  * those photos, in `scripts/detect-degraded-photos.ts` or in its face-free crops; the floor that
@@ -479,8 +479,9 @@ export function retinaFaceSmallest(smallestFace: number): number {
  */
 export interface RetinaFaceProposal extends RawDetection {
   /**
-   * The best probability of a detection of another view (not the one this face's box and
-   * landmarks come from) over RETINAFACE_NMS_IOU of its box; 0 for none.
+   * The best probability of a detection of another view over RETINAFACE_NMS_IOU of its box; 0
+   * for none. Another view is one of another scale than the one this face's box and landmarks
+   * come from: the photo and its smoothed copy seen at the same scale are one view.
    */
   otherViewScore: number;
 }
@@ -518,24 +519,44 @@ export function retinaFaceAsDetection({
 
 /**
  * RetinaFace's faces in `photo` at each of retinaFaceScales scoring RETINAFACE_THRESHOLD or
- * more, merged by NMS, in the photo's pixels (retinaFaceAsDetection), best first; each with the
- * best score of the same face in another view (otherViewScore).
+ * more, and for a noisy photo in the detector's `smoothed` copy (denoised-pass.ts) at the same
+ * scales, merged by NMS, in the photo's pixels (retinaFaceAsDetection), best first; each with the
+ * best score of the same face in another view (otherViewScore): at another scale, as the copy
+ * at the same scale is the photo seen again, not a second look.
+ *
+ * **Why the smoothed copy.** As FaceBoxes (withSmoothedProposals), RetinaFace reads small faces
+ * under heavy noise and JPEG blocks better once smoothed: in the eval's severe real photos
+ * (seed 11) a 28 px face of the group photo scored 0.59 at best in the photo and 0.92-1.00 in the
+ * copy, and a 20 px face of `10045.png` 0.53 against 0.95 (docs/eval/README.md, "RetinaFace
+ * below the floor and on the smoothed copy"). Counting the copy at the same scale as a second
+ * view added false faces (4 more in scripts/detect-degraded-photos.ts); counting the photo and
+ * the copy at one scale as one view added none.
+ *
+ * @example
+ * ```ts
+ * const proposals = await retinaFaceProposals(retinaFace, photo, await smoothedCopy(photo));
+ * ```
  */
 export async function retinaFaceProposals(
   model: Pick<RetinaFaceModel, 'detect'>,
   photo: RgbImage,
+  smoothed: RgbImage | null = null,
 ): Promise<RetinaFaceProposal[]> {
-  const found = await seenAtScales(
-    photo,
-    retinaFaceScales(photo.width, photo.height),
-    (seen) => model.detect(seen, RETINAFACE_THRESHOLD),
-    ({ box, score, landmarks }, kx, ky, view): RetinaFaceDetection & { view: number } => ({
-      box: scaledBox(box, kx, ky),
-      score,
-      landmarks: scaledPoints(landmarks, kx, ky),
-      view,
-    }),
-  );
+  const scales = retinaFaceScales(photo.width, photo.height);
+  // `view` is the index of the scale, the same for the photo and its copy (otherViewScore).
+  const seenIn = (image: RgbImage) =>
+    seenAtScales(
+      image,
+      scales,
+      (seen) => model.detect(seen, RETINAFACE_THRESHOLD),
+      ({ box, score, landmarks }, kx, ky, view): RetinaFaceDetection & { view: number } => ({
+        box: scaledBox(box, kx, ky),
+        score,
+        landmarks: scaledPoints(landmarks, kx, ky),
+        view,
+      }),
+    );
+  const found = [...(await seenIn(photo)), ...(smoothed ? await seenIn(smoothed) : [])];
   return retinaFaceNms(found).map((best) => ({
     ...retinaFaceAsDetection(best),
     otherViewScore: Math.max(
